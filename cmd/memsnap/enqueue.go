@@ -1,0 +1,118 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/memsnap/memsnap/internal/kvstore"
+	"github.com/memsnap/memsnap/reader"
+	"github.com/memsnap/memsnap/snapshot"
+	"github.com/memsnap/memsnap/writer"
+)
+
+func (a *app) newEnqueueCommand() *cobra.Command {
+	var file string
+	var wait time.Duration
+	c := &cobra.Command{
+		Use:   "enqueue [-f FILE|-] [--wait[=DUR]]",
+		Short: "Submit one job (JSON); prints {\"job_id\": ...}",
+		Long: "Submit one job read from FILE or standard input. The job is durable when its id is printed.\n" +
+			"With --wait, memsnap waits until a published snapshot contains the job and prints its outcome;\n" +
+			"if no writer is running it commits the queue itself.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, err := a.store()
+			if err != nil {
+				return err
+			}
+			var in io.Reader = a.stdin
+			if file != "" && file != "-" {
+				f, err := os.Open(file)
+				if err != nil {
+					return fmt.Errorf("read job: %w", err)
+				}
+				defer f.Close()
+				in = f
+			}
+			data, err := io.ReadAll(io.LimitReader(in, a.cfg.Job.MaxBytes+1))
+			if err != nil {
+				return fmt.Errorf("read job: %w", err)
+			}
+			id, err := writer.Enqueue(s, data, writer.LimitsFrom(a.cfg.Job))
+			if err != nil {
+				return err
+			}
+			if !cmd.Flags().Changed("wait") {
+				return a.printJSON(map[string]string{"job_id": id})
+			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), wait)
+			defer cancel()
+			o, err := a.waitForJob(ctx, s, id)
+			if err != nil {
+				return err
+			}
+			if err := a.printJSON(o); err != nil {
+				return err
+			}
+			if o.Status == kvstore.StatusRejected {
+				return fmt.Errorf("job %s rejected: %s", id, o.Reason)
+			}
+			return nil
+		},
+	}
+	c.Flags().StringVarP(&file, "file", "f", "-", "job file, or - for standard input")
+	c.Flags().DurationVar(&wait, "wait", time.Minute, "wait up to DUR for the job's outcome")
+	c.Flags().Lookup("wait").NoOptDefVal = "1m"
+	return c
+}
+
+// waitForJob gives read-your-writes without a daemon: while the job is
+// pending it commits the queue itself whenever no other writer holds the lock,
+// and otherwise waits for whoever does.
+func (a *app) waitForJob(ctx context.Context, s *snapshot.Store, id string) (reader.Outcome, error) {
+	w := writer.New(s, a.cfg, a.log)
+	noWait := time.Duration(0)
+	tick := time.NewTicker(25 * time.Millisecond)
+	defer tick.Stop()
+	var r *reader.Reader
+	defer func() {
+		if r != nil {
+			r.Close()
+		}
+	}()
+	for {
+		if r == nil {
+			var err error
+			r, err = reader.Open(ctx, s, a.cfg, a.log)
+			if err != nil && !errors.Is(err, snapshot.ErrNoSnapshot) {
+				return reader.Outcome{}, err
+			}
+		}
+		if r != nil {
+			if _, err := r.Refresh(ctx); err != nil {
+				a.log.Debug("refresh while waiting", "error", err)
+			}
+			o, err := r.Job(ctx, id)
+			if err != nil {
+				return o, err
+			}
+			if o.Status != kvstore.StatusPending {
+				return o, nil
+			}
+		}
+		if _, err := w.Commit(ctx, writer.CommitOptions{LockTimeout: &noWait}); err != nil && !errors.Is(err, writer.ErrLocked) {
+			return reader.Outcome{}, fmt.Errorf("commit while waiting for job %s: %w", id, err)
+		}
+		select {
+		case <-ctx.Done():
+			return reader.Outcome{}, fmt.Errorf("job %s is still pending: %w", id, ctx.Err())
+		case <-tick.C:
+		}
+	}
+}

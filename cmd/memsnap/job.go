@@ -1,0 +1,26 @@
+package main
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/memsnap/memsnap/reader"
+)
+
+func (a *app) newJobCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "job ID",
+		Short: "Print a job's outcome: applied, rejected (with reason), pending or unknown",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := a.store()
+			if err != nil {
+				return err
+			}
+			o, err := reader.JobOutcome(cmd.Context(), s, a.cfg, args[0])
+			if err != nil {
+				return err
+			}
+			return a.printJSON(o)
+		},
+	}
+}

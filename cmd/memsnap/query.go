@@ -1,0 +1,107 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/memsnap/memsnap/reader"
+)
+
+func (a *app) newQueryCommand() *cobra.Command {
+	var asJSON bool
+	var params []string
+	c := &cobra.Command{
+		Use:   "query [--json] [--param k=v]... CYPHER",
+		Short: "Run read-only Cypher on CURRENT",
+		Long: "Run a read-only Cypher query on the current snapshot. Statements that write, touch files or\n" +
+			"other databases (COPY, EXPORT, ATTACH, LOAD, INSTALL, ...) are refused. A --param value that\n" +
+			"parses as JSON is passed as that value (number, bool, list), otherwise as a string.",
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p, err := parseParams(params)
+			if err != nil {
+				return usageError{err}
+			}
+			r, err := a.openReader(cmd)
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			res, err := r.Query(cmd.Context(), strings.Join(args, " "), p)
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return a.printJSON(res)
+			}
+			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, strings.Join(res.Columns, "\t"))
+			for _, row := range res.Rows {
+				cells := make([]string, len(row))
+				for i, v := range row {
+					cells[i] = cell(v)
+				}
+				fmt.Fprintln(tw, strings.Join(cells, "\t"))
+			}
+			return tw.Flush()
+		},
+	}
+	c.Flags().BoolVar(&asJSON, "json", false, `print {"snapshot": seq, "columns": [...], "rows": [[...]]}`)
+	c.Flags().StringArrayVar(&params, "param", nil, "query parameter k=v (repeatable)")
+	return c
+}
+
+func (a *app) openReader(cmd *cobra.Command) (*reader.Reader, error) {
+	s, err := a.store()
+	if err != nil {
+		return nil, err
+	}
+	return reader.Open(cmd.Context(), s, a.cfg, a.log)
+}
+
+func parseParams(kvs []string) (map[string]any, error) {
+	if len(kvs) == 0 {
+		return nil, nil
+	}
+	out := make(map[string]any, len(kvs))
+	for _, kv := range kvs {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return nil, fmt.Errorf("--param %q: want name=value", kv)
+		}
+		var j any
+		if err := json.Unmarshal([]byte(v), &j); err == nil {
+			switch x := j.(type) {
+			case float64:
+				if x == float64(int64(x)) {
+					j = int64(x)
+				}
+			case nil, map[string]any:
+				j = v
+			}
+			out[k] = j
+		} else {
+			out[k] = v
+		}
+	}
+	return out, nil
+}
+
+func cell(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case nil:
+		return ""
+	default:
+		b, err := json.Marshal(x)
+		if err != nil {
+			return fmt.Sprint(x)
+		}
+		return string(b)
+	}
+}

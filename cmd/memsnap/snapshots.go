@@ -1,0 +1,100 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/memsnap/memsnap/snapshot"
+	"github.com/memsnap/memsnap/writer"
+)
+
+func (a *app) newSnapshotsCommand() *cobra.Command {
+	c := &cobra.Command{Use: "snapshots", Short: "List, collect and verify snapshots"}
+	var asJSON bool
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List snapshots, oldest first",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, err := a.store()
+			if err != nil {
+				return err
+			}
+			infos, err := s.List()
+			if err != nil {
+				return err
+			}
+			if asJSON {
+				return a.printJSON(infos)
+			}
+			tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "SEQ\tCURRENT\tPINNED\tCREATED\tENTITIES\tRELATIONS\tKV\tBYTES")
+			for _, in := range infos {
+				fmt.Fprintf(tw, "%d\t%v\t%v\t%s\t%d\t%d\t%d\t%d\n", in.Seq, in.Current, in.Pinned,
+					in.CreatedAt.Format(time.RFC3339), in.Entities, in.Relations, in.KVKeys, in.Bytes)
+			}
+			return tw.Flush()
+		},
+	}
+	list.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	gc := &cobra.Command{
+		Use:   "gc",
+		Short: "Remove old snapshots (never CURRENT, the newest gc.keep, or a pinned one)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, err := a.store()
+			if err != nil {
+				return err
+			}
+			res, err := writer.GC(cmd.Context(), s, a.cfg, a.log)
+			if err != nil {
+				return err
+			}
+			for _, p := range []*[]uint64{&res.Removed, &res.Pinned, &res.Kept} {
+				if *p == nil {
+					*p = []uint64{}
+				}
+			}
+			return a.printJSON(res)
+		},
+	}
+	verify := &cobra.Command{
+		Use:   "verify [SEQ]",
+		Short: "Check a snapshot (default CURRENT) against its manifest checksums",
+		Args:  cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := a.store()
+			if err != nil {
+				return err
+			}
+			seq, err := s.Current()
+			if err != nil {
+				return err
+			}
+			if len(args) == 1 {
+				if seq, err = strconv.ParseUint(args[0], 10, 64); err != nil {
+					return usageError{fmt.Errorf("SEQ %q is not a snapshot number", args[0])}
+				}
+			}
+			if seq == 0 {
+				return snapshot.ErrNoSnapshot
+			}
+			problems := s.Verify(seq)
+			for _, p := range problems {
+				fmt.Fprintln(a.stderr, p)
+			}
+			if len(problems) > 0 {
+				return fmt.Errorf("snapshot %d failed verification: %w", seq, errors.Join(problems...))
+			}
+			fmt.Fprintf(a.stdout, "snapshot %d ok\n", seq)
+			return nil
+		},
+	}
+	c.AddCommand(list, gc, verify)
+	return c
+}

@@ -1,0 +1,224 @@
+// Package config holds memsnap's typed configuration, its defaults and its
+// validation. Values come from a *viper.Viper instance (config file,
+// MEMSNAP_* environment variables, command-line flags); there are no globals.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/robfig/cron/v3"
+	"github.com/spf13/viper"
+)
+
+// Config is the whole configuration. The zero value is not valid; start from
+// Default() or Load().
+type Config struct {
+	// Store is the store directory. Default: $XDG_DATA_HOME/memsnap, else
+	// ~/.local/share/memsnap.
+	Store string `mapstructure:"store"`
+	// LogLevel is debug, info, warn or error. Default: info.
+	LogLevel string `mapstructure:"log_level"`
+
+	Reader ReaderConfig `mapstructure:"reader"`
+	Writer WriterConfig `mapstructure:"writer"`
+	GC     GCConfig     `mapstructure:"gc"`
+	Job    JobConfig    `mapstructure:"job"`
+}
+
+// ReaderConfig configures read-only snapshot access.
+type ReaderConfig struct {
+	// BufferPoolMB caps Kuzu's page cache per open snapshot. Default: 64.
+	BufferPoolMB int `mapstructure:"buffer_pool_mb"`
+	// Threads caps threads per query. Default: 1.
+	Threads int `mapstructure:"threads"`
+	// Refresh is the cron spec on which long-lived readers look for a newer
+	// snapshot. Default: "@every 2s". Empty disables scheduled refresh.
+	Refresh string `mapstructure:"refresh"`
+	// QueryTimeout interrupts a query that runs longer. Default: 30s.
+	QueryTimeout time.Duration `mapstructure:"query_timeout"`
+}
+
+// WriterConfig configures the writer cycle.
+type WriterConfig struct {
+	// MaxBatchJobs caps the jobs applied in one snapshot. Default: 10000.
+	MaxBatchJobs int `mapstructure:"max_batch_jobs"`
+	// MaxBatchBytes caps the job bytes applied in one snapshot. Default: 64 MiB.
+	MaxBatchBytes int64 `mapstructure:"max_batch_bytes"`
+	// MaxRounds caps the batches one commit run applies while the queue keeps
+	// filling. Default: 8.
+	MaxRounds int `mapstructure:"max_rounds"`
+	// LockTimeout is how long a writer waits for the store lock. Zero fails at
+	// once with the holder's identity. Default: 10s.
+	LockTimeout time.Duration `mapstructure:"lock_timeout"`
+	// BufferPoolMB caps Kuzu's page cache while applying. Default: 256.
+	BufferPoolMB int `mapstructure:"buffer_pool_mb"`
+	// Commit is the daemon's cron spec for commits. Default: "@every 1s".
+	Commit string `mapstructure:"commit"`
+}
+
+// GCConfig configures snapshot garbage collection.
+type GCConfig struct {
+	// Schedule is the daemon's cron spec for GC. Default: "@every 1m".
+	Schedule string `mapstructure:"schedule"`
+	// Keep is how many newest snapshots GC always keeps. Default: 3, minimum 1.
+	Keep int `mapstructure:"keep"`
+	// MinAge keeps any snapshot younger than this. Default: 0.
+	MinAge time.Duration `mapstructure:"min_age"`
+}
+
+// JobConfig caps what one job may contain.
+type JobConfig struct {
+	// MaxBytes caps a job's encoded size. Default: 1 MiB.
+	MaxBytes int64 `mapstructure:"max_bytes"`
+	// MaxOps caps the ops in one job. Default: 1000.
+	MaxOps int `mapstructure:"max_ops"`
+	// MaxStringBytes caps any one name, type, observation, key or value.
+	// Default: 64 KiB.
+	MaxStringBytes int `mapstructure:"max_string_bytes"`
+}
+
+// DefaultStoreDir is $XDG_DATA_HOME/memsnap, else ~/.local/share/memsnap.
+func DefaultStoreDir() string {
+	if x := os.Getenv("XDG_DATA_HOME"); x != "" {
+		return filepath.Join(x, "memsnap")
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return filepath.Join(os.TempDir(), "memsnap")
+	}
+	return filepath.Join(home, ".local", "share", "memsnap")
+}
+
+// Default returns the configuration with every default filled in.
+func Default() Config {
+	return Config{
+		Store:    DefaultStoreDir(),
+		LogLevel: "info",
+		Reader:   ReaderConfig{BufferPoolMB: 64, Threads: 1, Refresh: "@every 2s", QueryTimeout: 30 * time.Second},
+		Writer: WriterConfig{MaxBatchJobs: 10000, MaxBatchBytes: 64 << 20, MaxRounds: 8,
+			LockTimeout: 10 * time.Second, BufferPoolMB: 256, Commit: "@every 1s"},
+		GC:  GCConfig{Schedule: "@every 1m", Keep: 3},
+		Job: JobConfig{MaxBytes: 1 << 20, MaxOps: 1000, MaxStringBytes: 64 << 10},
+	}
+}
+
+// SetDefaults registers every default on v, so env vars and files can
+// override any key.
+func SetDefaults(v *viper.Viper) {
+	d := Default()
+	v.SetDefault("store", d.Store)
+	v.SetDefault("log_level", d.LogLevel)
+	v.SetDefault("reader.buffer_pool_mb", d.Reader.BufferPoolMB)
+	v.SetDefault("reader.threads", d.Reader.Threads)
+	v.SetDefault("reader.refresh", d.Reader.Refresh)
+	v.SetDefault("reader.query_timeout", d.Reader.QueryTimeout)
+	v.SetDefault("writer.max_batch_jobs", d.Writer.MaxBatchJobs)
+	v.SetDefault("writer.max_batch_bytes", d.Writer.MaxBatchBytes)
+	v.SetDefault("writer.max_rounds", d.Writer.MaxRounds)
+	v.SetDefault("writer.lock_timeout", d.Writer.LockTimeout)
+	v.SetDefault("writer.buffer_pool_mb", d.Writer.BufferPoolMB)
+	v.SetDefault("writer.commit", d.Writer.Commit)
+	v.SetDefault("gc.schedule", d.GC.Schedule)
+	v.SetDefault("gc.keep", d.GC.Keep)
+	v.SetDefault("gc.min_age", d.GC.MinAge)
+	v.SetDefault("job.max_bytes", d.Job.MaxBytes)
+	v.SetDefault("job.max_ops", d.Job.MaxOps)
+	v.SetDefault("job.max_string_bytes", d.Job.MaxStringBytes)
+}
+
+// Load reads configuration from v: defaults, then the file named by
+// "config" (if set), then MEMSNAP_* environment variables (MEMSNAP_WRITER_LOCK_TIMEOUT
+// for writer.lock_timeout), then any flags bound to v. It validates the result.
+func Load(v *viper.Viper) (Config, error) {
+	SetDefaults(v)
+	v.SetEnvPrefix("MEMSNAP")
+	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
+	v.AutomaticEnv()
+	if f := v.GetString("config"); f != "" {
+		v.SetConfigFile(f)
+		if err := v.ReadInConfig(); err != nil {
+			return Config{}, fmt.Errorf("read config %s: %w", f, err)
+		}
+	}
+	var c Config
+	if err := v.Unmarshal(&c); err != nil {
+		return Config{}, fmt.Errorf("parse config: %w", err)
+	}
+	if err := c.Validate(); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}
+
+// Validate reports every problem with c at once, joined into one error.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if c.Store == "" {
+		bad("store: must be set")
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log_level: %q is not one of debug, info, warn, error", c.LogLevel)
+	}
+	if c.Reader.BufferPoolMB < 8 {
+		bad("reader.buffer_pool_mb: %d is below the minimum of 8", c.Reader.BufferPoolMB)
+	}
+	if c.Reader.Threads < 1 {
+		bad("reader.threads: must be at least 1")
+	}
+	if c.Reader.QueryTimeout < 0 {
+		bad("reader.query_timeout: must not be negative")
+	}
+	checkSpec := func(key, spec string, optional bool) {
+		if spec == "" && optional {
+			return
+		}
+		if _, err := cron.ParseStandard(spec); err != nil {
+			bad("%s: %q is not a cron spec (e.g. \"@every 2s\"): %v", key, spec, err)
+		}
+	}
+	checkSpec("reader.refresh", c.Reader.Refresh, true)
+	checkSpec("writer.commit", c.Writer.Commit, true)
+	checkSpec("gc.schedule", c.GC.Schedule, true)
+	if c.Writer.MaxBatchJobs < 1 {
+		bad("writer.max_batch_jobs: must be at least 1")
+	}
+	if c.Writer.MaxBatchBytes < c.Job.MaxBytes {
+		bad("writer.max_batch_bytes: %d is smaller than job.max_bytes %d", c.Writer.MaxBatchBytes, c.Job.MaxBytes)
+	}
+	if c.Writer.MaxRounds < 1 {
+		bad("writer.max_rounds: must be at least 1")
+	}
+	if c.Writer.LockTimeout < 0 {
+		bad("writer.lock_timeout: must not be negative")
+	}
+	if c.Writer.BufferPoolMB < 16 {
+		bad("writer.buffer_pool_mb: %d is below the minimum of 16", c.Writer.BufferPoolMB)
+	}
+	if c.GC.Keep < 1 {
+		bad("gc.keep: must be at least 1 (CURRENT is always kept)")
+	}
+	if c.GC.MinAge < 0 {
+		bad("gc.min_age: must not be negative")
+	}
+	if c.Job.MaxBytes < 256 {
+		bad("job.max_bytes: %d is below the minimum of 256", c.Job.MaxBytes)
+	}
+	if c.Job.MaxOps < 1 {
+		bad("job.max_ops: must be at least 1")
+	}
+	if c.Job.MaxStringBytes < 16 {
+		bad("job.max_string_bytes: must be at least 16")
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("invalid config: %w", errors.Join(errs...))
+	}
+	return nil
+}

@@ -1,0 +1,44 @@
+//go:build memsnap_failpoints
+
+package failpoint
+
+import (
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+)
+
+var (
+	once   sync.Once
+	target string
+	nth    = 1
+	mu     sync.Mutex // guards seen
+	seen   int
+)
+
+// Hit kills the process with SIGKILL when name is the point chosen by
+// MEMSNAP_FAILPOINT (name or name:n) and this is its n-th hit.
+func Hit(name string) {
+	once.Do(func() {
+		spec := os.Getenv("MEMSNAP_FAILPOINT")
+		target, _, _ = strings.Cut(spec, ":")
+		if _, n, ok := strings.Cut(spec, ":"); ok {
+			if v, err := strconv.Atoi(n); err == nil && v > 0 {
+				nth = v
+			}
+		}
+	})
+	if target == "" || name != target {
+		return
+	}
+	mu.Lock()
+	seen++
+	hit := seen == nth
+	mu.Unlock()
+	if hit {
+		_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+		select {} // never returns: the signal is on its way
+	}
+}

@@ -1,0 +1,250 @@
+// Package graphdb is memsnap's only door to Kuzu. It opens database files
+// read-write (writer) or read-only (readers) with explicit memory limits,
+// turns Kuzu's bare "status 1" failures into errors that say what happened,
+// ties queries to a context, and converts results into plain Go values.
+//
+// Kuzu upstream is archived; keeping every call behind this package keeps a
+// future engine swap local.
+package graphdb
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/big"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	kuzu "github.com/kuzudb/go-kuzu"
+)
+
+// Schema is the graph schema every snapshot carries. The FTS index over names,
+// types and observations is created by the writer (a read-only database cannot
+// build indexes).
+var Schema = []string{
+	"CREATE NODE TABLE IF NOT EXISTS Entity(name STRING PRIMARY KEY, entityType STRING, observations STRING[], created_at TIMESTAMP, updated_at TIMESTAMP)",
+	"CREATE REL TABLE IF NOT EXISTS Relation(FROM Entity TO Entity, relationType STRING, created_at TIMESTAMP)",
+}
+
+// Options sets how a database file is opened.
+type Options struct {
+	// ReadOnly opens the file with a shared lock; many read-only opens coexist.
+	ReadOnly bool
+	// BufferPoolBytes caps Kuzu's page cache. Zero means 64 MiB, never Kuzu's
+	// default of 80% of RAM.
+	BufferPoolBytes uint64
+	// Threads caps the threads one query may use. Zero means 1.
+	Threads uint64
+	// MaxDBBytes bounds the address space Kuzu reserves for the file. Zero
+	// means 1 TiB.
+	MaxDBBytes uint64
+}
+
+// DB is an open Kuzu database file. Its methods are safe for concurrent use;
+// each Conn runs one query at a time.
+type DB struct {
+	path string
+	db   *kuzu.Database
+	mu   sync.Mutex // guards closed
+	closed bool
+}
+
+// Open opens the Kuzu database at path. A read-only open of a missing file
+// fails instead of creating one.
+func Open(path string, o Options) (*DB, error) {
+	if o.ReadOnly {
+		if _, err := os.Stat(path); err != nil {
+			return nil, fmt.Errorf("open graph %s: %w", path, err)
+		}
+	}
+	cfg := kuzu.DefaultSystemConfig()
+	cfg.BufferPoolSize = o.BufferPoolBytes
+	if cfg.BufferPoolSize == 0 {
+		cfg.BufferPoolSize = 64 << 20
+	}
+	cfg.MaxNumThreads = o.Threads
+	if cfg.MaxNumThreads == 0 {
+		cfg.MaxNumThreads = 1
+	}
+	cfg.MaxDbSize = o.MaxDBBytes
+	if cfg.MaxDbSize == 0 {
+		cfg.MaxDbSize = 1 << 40
+	}
+	cfg.ReadOnly = o.ReadOnly
+	db, err := kuzu.OpenDatabase(path, cfg)
+	if err != nil {
+		db.Close()
+		mode := "read-write"
+		if o.ReadOnly {
+			mode = "read-only"
+		}
+		return nil, fmt.Errorf("open graph %s %s: kuzu refused it (another process holds a conflicting lock, or the file is not a readable kuzu database): %w", path, mode, err)
+	}
+	return &DB{path: path, db: db}, nil
+}
+
+// Path is the database file this DB was opened from.
+func (d *DB) Path() string { return d.path }
+
+// Close releases the database and its file lock. It is idempotent. Every Conn
+// must be closed first.
+func (d *DB) Close() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if !d.closed {
+		d.db.Close()
+		d.closed = true
+	}
+}
+
+// Conn is one Kuzu connection. It is not safe for concurrent use.
+type Conn struct {
+	c *kuzu.Connection
+}
+
+// Conn opens a new connection.
+func (d *DB) Conn() (*Conn, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return nil, errors.New("graphdb: database is closed")
+	}
+	c, err := kuzu.OpenConnection(d.db)
+	if err != nil {
+		c.Close()
+		return nil, fmt.Errorf("open graph connection: %w", err)
+	}
+	return &Conn{c: c}, nil
+}
+
+// Close closes the connection. It is idempotent.
+func (c *Conn) Close() { c.c.Close() }
+
+// Result is a fully read query answer.
+type Result struct {
+	Columns []string
+	Rows    [][]any
+}
+
+// Query runs one statement with parameters and reads every row. Cancelling
+// ctx interrupts the running query. Parameters must all be used by the
+// statement (Kuzu rejects unused ones).
+func (c *Conn) Query(ctx context.Context, query string, params map[string]any) (*Result, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	stop := context.AfterFunc(ctx, c.c.Interrupt)
+	defer stop()
+	var (
+		qr  *kuzu.QueryResult
+		err error
+	)
+	if len(params) == 0 {
+		qr, err = c.c.Query(query)
+	} else {
+		var st *kuzu.PreparedStatement
+		st, err = c.c.Prepare(query)
+		if err == nil {
+			qr, err = c.c.Execute(st, params)
+			st.Close()
+		} else {
+			st.Close()
+		}
+	}
+	if qr != nil {
+		defer qr.Close()
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("query interrupted: %w", ctx.Err())
+		}
+		return nil, fmt.Errorf("%s", oneLine(err.Error()))
+	}
+	res := &Result{Columns: qr.GetColumnNames()}
+	for qr.HasNext() {
+		t, err := qr.Next()
+		if err != nil {
+			return nil, fmt.Errorf("read row: %w", err)
+		}
+		vals, err := t.GetAsSlice()
+		t.Close()
+		if err != nil {
+			return nil, fmt.Errorf("read row: %w", err)
+		}
+		for i, v := range vals {
+			vals[i] = Plain(v)
+		}
+		res.Rows = append(res.Rows, vals)
+	}
+	return res, nil
+}
+
+// Exec runs a statement and discards its rows.
+func (c *Conn) Exec(ctx context.Context, query string, params map[string]any) error {
+	_, err := c.Query(ctx, query, params)
+	return err
+}
+
+// EnsureSchema creates the memsnap tables if they do not exist.
+func EnsureSchema(ctx context.Context, c *Conn) error {
+	for _, q := range Schema {
+		if err := c.Exec(ctx, q, nil); err != nil {
+			return fmt.Errorf("create schema: %w", err)
+		}
+	}
+	return nil
+}
+
+// Plain converts a value returned by Kuzu into JSON-friendly Go values:
+// nodes and relationships become maps of their properties, times become UTC,
+// big integers become strings.
+func Plain(v any) any {
+	switch x := v.(type) {
+	case kuzu.Node:
+		m := map[string]any{"_label": x.Label}
+		for k, p := range x.Properties {
+			m[k] = Plain(p)
+		}
+		return m
+	case kuzu.Relationship:
+		m := map[string]any{"_label": x.Label}
+		for k, p := range x.Properties {
+			m[k] = Plain(p)
+		}
+		return m
+	case kuzu.InternalID:
+		return fmt.Sprintf("%d:%d", x.TableID, x.Offset)
+	case time.Time:
+		return x.UTC()
+	case *big.Int:
+		return x.String()
+	case []any:
+		for i := range x {
+			x[i] = Plain(x[i])
+		}
+		return x
+	case map[string]any:
+		for k := range x {
+			x[k] = Plain(x[k])
+		}
+		return x
+	case []kuzu.MapItem:
+		out := make([][2]any, len(x))
+		for i, it := range x {
+			out[i] = [2]any{Plain(it.Key), Plain(it.Value)}
+		}
+		return out
+	default:
+		return v
+	}
+}
+
+func oneLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	return s
+}

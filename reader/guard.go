@@ -1,0 +1,180 @@
+package reader
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// ErrRefused is returned (wrapped, with the reason) for a query the read path
+// will not run: anything that writes, touches files or other databases, or
+// holds more than one statement.
+var ErrRefused = errors.New("query refused")
+
+// refusedKeywords may not appear as keywords (outside strings, comments,
+// backquoted names and property/parameter names) in a reader query.
+var refusedKeywords = map[string]string{
+	"COPY": "COPY reads or writes files", "EXPORT": "EXPORT writes files", "IMPORT": "IMPORT reads files",
+	"ATTACH": "ATTACH opens other databases", "DETACH": "DETACH changes attached databases or deletes",
+	"INSTALL": "INSTALL fetches extensions", "LOAD": "LOAD reads files or extensions",
+	"UNINSTALL": "UNINSTALL changes extensions", "USE": "USE switches databases",
+	"CREATE": "the read path cannot write", "MERGE": "the read path cannot write", "SET": "the read path cannot write",
+	"DELETE": "the read path cannot write", "REMOVE": "the read path cannot write", "DROP": "the read path cannot write",
+	"ALTER": "the read path cannot write", "CHECKPOINT": "the read path cannot write",
+	"BEGIN": "transactions are not allowed", "COMMIT": "transactions are not allowed", "ROLLBACK": "transactions are not allowed",
+}
+
+// allowedCalls are the table functions a reader may CALL: catalog and index
+// lookups that read only the open database.
+var allowedCalls = map[string]bool{
+	"QUERY_FTS_INDEX": true, "QUERY_VECTOR_INDEX": true, "SHOW_TABLES": true, "TABLE_INFO": true,
+	"SHOW_CONNECTION": true, "SHOW_INDEXES": true, "SHOW_FUNCTIONS": true, "DB_VERSION": true,
+	"CURRENT_SETTING": true,
+}
+
+// fileFunctions read or list files when called as functions.
+var fileFunctions = map[string]bool{
+	"READ_CSV": true, "READ_PARQUET": true, "READ_JSON": true, "READ_NPY": true, "GLOB": true,
+	"READ_TEXT": true, "READ_BLOB": true,
+}
+
+// CheckReadOnly refuses a Cypher query that could change anything on disk or
+// reach outside the snapshot: COPY ... TO/FROM, EXPORT/IMPORT DATABASE,
+// ATTACH, LOAD FROM / LOAD EXTENSION, INSTALL, writes, transactions, CALL of
+// anything but read-only catalog/index functions, file-reading functions, and
+// more than one statement. It reads keywords the way Kuzu's lexer does: case
+// folded, with strings, comments and `quoted` names skipped.
+func CheckReadOnly(q string) error {
+	toks, err := lex(q)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrRefused, err)
+	}
+	if len(toks) == 0 {
+		return fmt.Errorf("%w: empty query", ErrRefused)
+	}
+	for i, t := range toks {
+		switch {
+		case t.kind == tokSemicolon:
+			if i != len(toks)-1 {
+				return fmt.Errorf("%w: only one statement per query", ErrRefused)
+			}
+		case t.kind == tokWord:
+			if i > 0 && (toks[i-1].kind == tokDot || toks[i-1].kind == tokDollar || toks[i-1].kind == tokColon) {
+				continue // property, parameter or label name
+			}
+			up := strings.ToUpper(t.text)
+			if why, bad := refusedKeywords[up]; bad {
+				return fmt.Errorf("%w: %s (%s)", ErrRefused, up, why)
+			}
+			if fileFunctions[up] && i+1 < len(toks) && toks[i+1].kind == tokLParen {
+				return fmt.Errorf("%w: %s reads files", ErrRefused, strings.ToLower(up))
+			}
+			if up == "CALL" {
+				if i+1 >= len(toks) || toks[i+1].kind != tokWord || !allowedCalls[strings.ToUpper(toks[i+1].text)] {
+					return fmt.Errorf("%w: CALL is limited to %s", ErrRefused, callList())
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func callList() string {
+	return "query_fts_index, query_vector_index, show_tables, table_info, show_indexes, show_functions, show_connection, db_version, current_setting"
+}
+
+type tokKind int
+
+const (
+	tokWord tokKind = iota
+	tokDot
+	tokDollar
+	tokColon
+	tokLParen
+	tokSemicolon
+	tokOther
+)
+
+type token struct {
+	kind tokKind
+	text string
+}
+
+// lex splits q into the tokens the guard cares about.
+func lex(q string) ([]token, error) {
+	var toks []token
+	for i := 0; i < len(q); {
+		c := q[i]
+		switch {
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v':
+			i++
+		case c == '/' && i+1 < len(q) && q[i+1] == '/':
+			for i < len(q) && q[i] != '\n' {
+				i++
+			}
+		case c == '-' && i+1 < len(q) && q[i+1] == '-':
+			for i < len(q) && q[i] != '\n' {
+				i++
+			}
+		case c == '/' && i+1 < len(q) && q[i+1] == '*':
+			end := strings.Index(q[i+2:], "*/")
+			if end < 0 {
+				return nil, errors.New("unterminated comment")
+			}
+			i += end + 4
+		case c == '\'' || c == '"':
+			j := i + 1
+			for ; j < len(q); j++ {
+				if q[j] == '\\' {
+					j++
+					continue
+				}
+				if q[j] == c {
+					break
+				}
+			}
+			if j >= len(q) {
+				return nil, errors.New("unterminated string")
+			}
+			toks = append(toks, token{kind: tokOther})
+			i = j + 1
+		case c == '`':
+			end := strings.IndexByte(q[i+1:], '`')
+			if end < 0 {
+				return nil, errors.New("unterminated `name`")
+			}
+			toks = append(toks, token{kind: tokOther})
+			i += end + 2
+		case isWordByte(c):
+			j := i
+			for j < len(q) && isWordByte(q[j]) {
+				j++
+			}
+			toks = append(toks, token{kind: tokWord, text: q[i:j]})
+			i = j
+		default:
+			k := tokOther
+			switch c {
+			case '.':
+				k = tokDot
+			case '$':
+				k = tokDollar
+			case ':':
+				k = tokColon
+			case '(':
+				k = tokLParen
+			case ';':
+				k = tokSemicolon
+			}
+			toks = append(toks, token{kind: k})
+			i++
+		}
+	}
+	return toks, nil
+}
+
+// isWordByte treats every non-ASCII byte as part of a word, so a keyword
+// glued to a look-alike character is one (unknown) word, never a keyword.
+func isWordByte(c byte) bool {
+	return c == '_' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= 0x80
+}

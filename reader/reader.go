@@ -1,0 +1,336 @@
+package reader
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/robfig/cron/v3"
+
+	"github.com/memsnap/memsnap/config"
+	"github.com/memsnap/memsnap/internal/graphdb"
+	"github.com/memsnap/memsnap/internal/kvstore"
+	"github.com/memsnap/memsnap/snapshot"
+)
+
+// Outcome is what became of a job (see kvstore.Outcome).
+type Outcome = kvstore.Outcome
+
+// Pair is one KV entry.
+type Pair = kvstore.Pair
+
+// Reader serves read-only queries from the current snapshot of one store.
+// All methods are safe for concurrent use.
+type Reader struct {
+	store *snapshot.Store
+	cfg   config.Config
+	log   *slog.Logger
+	opts  graphdb.Options
+
+	cur atomic.Pointer[handle] // the current snapshot; swapped by refresh
+
+	refreshMu sync.Mutex // serialises refreshes and Close
+	closed    bool       // guarded by refreshMu
+	cron      *cron.Cron // nil unless StartRefresh ran; guarded by refreshMu
+	lastErr   atomic.Pointer[error]
+	refreshes atomic.Int64
+}
+
+// Open opens the snapshot CURRENT names. It fails with snapshot.ErrNoSnapshot
+// if nothing has been published yet.
+func Open(ctx context.Context, store *snapshot.Store, cfg config.Config, log *slog.Logger) (*Reader, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	r := &Reader{store: store, cfg: cfg, log: log.With("component", "reader"),
+		opts: graphdb.Options{BufferPoolBytes: uint64(cfg.Reader.BufferPoolMB) << 20, Threads: uint64(cfg.Reader.Threads)}}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	h, err := openHandle(store, r.opts, r.log)
+	if err != nil {
+		return nil, err
+	}
+	r.cur.Store(h)
+	return r, nil
+}
+
+// acquire returns the current handle with a reference held.
+func (r *Reader) acquire() (*handle, error) {
+	for {
+		h := r.cur.Load()
+		if h == nil {
+			return nil, errors.New("reader is closed")
+		}
+		if h.tryRef() {
+			return h, nil
+		}
+		// h closed between Load and tryRef: a refresh swapped it; retry.
+	}
+}
+
+// Seq is the seq of the snapshot queries currently go to.
+func (r *Reader) Seq() uint64 {
+	if h := r.cur.Load(); h != nil {
+		return h.seq
+	}
+	return 0
+}
+
+// Manifest is the current snapshot's manifest.
+func (r *Reader) Manifest() *snapshot.Manifest {
+	if h := r.cur.Load(); h != nil {
+		return h.manifest
+	}
+	return nil
+}
+
+// Refresh swaps in the snapshot CURRENT names if it is newer than the one
+// being served. Queries in flight finish on the old snapshot, which closes
+// when the last of them ends. On error the old snapshot keeps serving.
+// It reports whether it swapped.
+func (r *Reader) Refresh(ctx context.Context) (bool, error) {
+	r.refreshMu.Lock()
+	defer r.refreshMu.Unlock()
+	if r.closed {
+		return false, errors.New("reader is closed")
+	}
+	seq, err := r.store.Current()
+	if err == nil && seq == r.Seq() {
+		return false, nil
+	}
+	var h *handle
+	if err == nil {
+		err = ctx.Err()
+	}
+	if err == nil {
+		h, err = openHandle(r.store, r.opts, r.log)
+	}
+	if err != nil {
+		err = fmt.Errorf("refresh: %w (still serving snapshot %d)", err, r.Seq())
+		r.lastErr.Store(&err)
+		return false, err
+	}
+	old := r.cur.Swap(h)
+	r.lastErr.Store(nil)
+	r.refreshes.Add(1)
+	if old != nil {
+		old.unref()
+		r.log.Debug("swapped snapshot", "from", old.seq, "to", h.seq)
+	}
+	return true, nil
+}
+
+// Refreshes counts the swaps since Open.
+func (r *Reader) Refreshes() int64 { return r.refreshes.Load() }
+
+// LastRefreshError is the error of the last failed refresh, or nil once a
+// later refresh succeeded.
+func (r *Reader) LastRefreshError() error {
+	if p := r.lastErr.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// StartRefresh refreshes on the reader.refresh cron schedule until Close.
+// An empty schedule does nothing.
+func (r *Reader) StartRefresh() error {
+	spec := r.cfg.Reader.Refresh
+	if spec == "" {
+		return nil
+	}
+	r.refreshMu.Lock()
+	defer r.refreshMu.Unlock()
+	if r.cron != nil || r.closed {
+		return nil
+	}
+	c := cron.New()
+	if _, err := c.AddFunc(spec, func() {
+		if _, err := r.Refresh(context.Background()); err != nil {
+			r.log.Warn("scheduled refresh failed", "error", err)
+		}
+	}); err != nil {
+		return fmt.Errorf("reader.refresh %q: %w", spec, err)
+	}
+	c.Start()
+	r.cron = c
+	return nil
+}
+
+// Close stops scheduled refreshes and closes the current snapshot once the
+// queries still running on it end. It is idempotent.
+func (r *Reader) Close() error {
+	r.refreshMu.Lock()
+	if r.closed {
+		r.refreshMu.Unlock()
+		return nil
+	}
+	r.closed = true
+	c := r.cron
+	r.refreshMu.Unlock()
+	if c != nil {
+		<-c.Stop().Done()
+	}
+	if h := r.cur.Swap(nil); h != nil {
+		h.unref()
+	}
+	return nil
+}
+
+// Result is a query answer with the snapshot it came from.
+type Result struct {
+	Snapshot uint64   `json:"snapshot"`
+	Columns  []string `json:"columns"`
+	Rows     [][]any  `json:"rows"`
+}
+
+// Query runs a read-only Cypher query on the current snapshot. Queries that
+// could write or touch files are refused with ErrRefused before Kuzu sees them.
+func (r *Reader) Query(ctx context.Context, cypher string, params map[string]any) (*Result, error) {
+	if err := CheckReadOnly(cypher); err != nil {
+		return nil, err
+	}
+	h, err := r.acquire()
+	if err != nil {
+		return nil, err
+	}
+	defer h.unref()
+	if t := r.cfg.Reader.QueryTimeout; t > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, t)
+		defer cancel()
+	}
+	c, err := h.conn()
+	if err != nil {
+		return nil, err
+	}
+	res, err := c.Query(ctx, cypher, params)
+	h.putConn(c)
+	if err != nil {
+		return nil, fmt.Errorf("query snapshot %d: %w", h.seq, err)
+	}
+	if res.Rows == nil {
+		res.Rows = [][]any{}
+	}
+	return &Result{Snapshot: h.seq, Columns: res.Columns, Rows: res.Rows}, nil
+}
+
+// KVGet returns a user key's value from the current snapshot.
+func (r *Reader) KVGet(ctx context.Context, key string) (val string, found bool, seq uint64, err error) {
+	h, err := r.acquire()
+	if err != nil {
+		return "", false, 0, err
+	}
+	defer h.unref()
+	v, found, err := kvstore.Get(h.kv, kvstore.UserKey(key))
+	return string(v), found, h.seq, err
+}
+
+// KVScan returns user keys with the prefix, in order, at most limit (0 = all).
+func (r *Reader) KVScan(ctx context.Context, prefix string, limit int) ([]Pair, uint64, error) {
+	h, err := r.acquire()
+	if err != nil {
+		return nil, 0, err
+	}
+	defer h.unref()
+	pairs, err := kvstore.ScanUser(h.kv, prefix, limit)
+	if pairs == nil {
+		pairs = []Pair{}
+	}
+	return pairs, h.seq, err
+}
+
+// Job returns a job's outcome: applied or rejected (with reason) once a
+// published snapshot records it, pending while it waits in the queue, and
+// unknown if memsnap has never seen it.
+func (r *Reader) Job(ctx context.Context, id string) (Outcome, error) {
+	if id == "" || strings.ContainsAny(id, "/\\") || strings.HasPrefix(id, ".") {
+		return Outcome{}, fmt.Errorf("job id %q is not valid", id)
+	}
+	h, err := r.acquire()
+	if err != nil {
+		return Outcome{}, err
+	}
+	v, found, err := kvstore.Get(h.kv, kvstore.JobKey(id))
+	h.unref()
+	if err != nil {
+		return Outcome{}, err
+	}
+	if found {
+		return kvstore.DecodeOutcome(v)
+	}
+	o := queueOutcome(r.store, id)
+	if o.Status == kvstore.StatusUnknown {
+		// The job may have been applied and cleaned from the queue after the
+		// snapshot we looked at: if a newer one exists, the answer is there.
+		if cur, err := r.store.Current(); err == nil && cur != h.seq {
+			o.Status = kvstore.StatusPending
+		}
+	}
+	return o, nil
+}
+
+// queueOutcome looks for a job that no snapshot records yet.
+func queueOutcome(s *snapshot.Store, id string) Outcome {
+	name := id + ".job"
+	for _, p := range []string{s.Path("queue", "new", name), s.Path("queue", "tmp", name)} {
+		if _, err := os.Lstat(p); err == nil {
+			return Outcome{JobID: id, Status: kvstore.StatusPending}
+		}
+	}
+	if m, _ := filepath.Glob(s.Path("queue", "cur", "*-"+name)); len(m) > 0 {
+		return Outcome{JobID: id, Status: kvstore.StatusPending}
+	}
+	if b, err := os.ReadFile(s.Path("queue", "dead", name+".err")); err == nil {
+		return Outcome{JobID: id, Status: kvstore.StatusRejected, Reason: strings.TrimSpace(string(b))}
+	}
+	return Outcome{JobID: id, Status: kvstore.StatusUnknown}
+}
+
+// JobOutcome looks up a job without a Reader: from CURRENT's snapshot if one
+// exists, else from the queue.
+func JobOutcome(ctx context.Context, store *snapshot.Store, cfg config.Config, id string) (Outcome, error) {
+	r, err := Open(ctx, store, cfg, nil)
+	if errors.Is(err, snapshot.ErrNoSnapshot) {
+		return queueOutcome(store, id), nil
+	}
+	if err != nil {
+		return Outcome{}, err
+	}
+	defer r.Close()
+	return r.Job(ctx, id)
+}
+
+// WaitFor blocks until a published snapshot records the job's outcome
+// (read-your-writes), refreshing as CURRENT moves, and returns it. It
+// returns early with the outcome if the job is unknown, and with ctx's error
+// when ctx ends.
+func (r *Reader) WaitFor(ctx context.Context, id string) (Outcome, error) {
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if _, err := r.Refresh(ctx); err != nil {
+			r.log.Debug("refresh while waiting", "error", err)
+		}
+		o, err := r.Job(ctx, id)
+		if err != nil {
+			return o, err
+		}
+		if o.Status != kvstore.StatusPending {
+			return o, nil
+		}
+		select {
+		case <-ctx.Done():
+			return o, fmt.Errorf("waiting for job %s: %w", id, ctx.Err())
+		case <-tick.C:
+		}
+	}
+}

@@ -1,0 +1,233 @@
+package snapshot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/memsnap/memsnap/internal/failpoint"
+	"github.com/memsnap/memsnap/internal/fsutil"
+)
+
+// Stage is the next snapshot under construction in staging/. It starts as a
+// copy of its parent (or empty for the first snapshot); the writer opens its
+// graph and kv read-write, applies a batch, closes them and calls Publish.
+type Stage struct {
+	store  *Store
+	dir    string
+	parent *Manifest // nil for the first snapshot
+	seq    uint64
+}
+
+// NewStage wipes staging/ and builds the next snapshot's starting point from
+// CURRENT: graph.kuzu is copied (reflink where the filesystem supports it),
+// Pebble's immutable sstables are hard-linked and its small files copied.
+// Caller holds the writer lock.
+func (s *Store) NewStage(ctx context.Context) (st *Stage, err error) {
+	if err := s.WipeStaging(); err != nil {
+		return nil, err
+	}
+	cur, err := s.Current()
+	if err != nil {
+		return nil, err
+	}
+	dir := s.Path("staging", "next")
+	if err := os.Mkdir(dir, fsutil.DirPerm); err != nil {
+		return nil, fmt.Errorf("create staging: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			_ = os.RemoveAll(dir)
+		}
+	}()
+	st = &Stage{store: s, dir: dir, seq: cur + 1}
+	if cur == 0 {
+		if err := os.Mkdir(filepath.Join(dir, KVDir), fsutil.DirPerm); err != nil {
+			return nil, fmt.Errorf("create staging kv: %w", err)
+		}
+		return st, nil
+	}
+	m, err := s.Manifest(cur)
+	if err != nil {
+		return nil, fmt.Errorf("stage from CURRENT: %w", err)
+	}
+	st.parent = m
+	src := s.SnapshotDir(cur)
+	if err := fsutil.CopyFile(filepath.Join(dir, GraphFile), filepath.Join(src, GraphFile)); err != nil {
+		return nil, fmt.Errorf("stage graph: %w", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := os.Mkdir(filepath.Join(dir, KVDir), fsutil.DirPerm); err != nil {
+		return nil, fmt.Errorf("create staging kv: %w", err)
+	}
+	ents, err := os.ReadDir(filepath.Join(src, KVDir))
+	if err != nil {
+		return nil, fmt.Errorf("stage kv: %w", err)
+	}
+	for _, e := range ents {
+		name := e.Name()
+		from, to := filepath.Join(src, KVDir, name), filepath.Join(dir, KVDir, name)
+		switch {
+		case name == "LOCK" || e.IsDir():
+			continue
+		case strings.HasSuffix(name, ".sst"):
+			// sstables are immutable: share them.
+			if err := os.Link(from, to); err != nil {
+				return nil, fmt.Errorf("stage kv: link %s: %w", name, err)
+			}
+		default:
+			if err := fsutil.CopyFile(to, from); err != nil {
+				return nil, fmt.Errorf("stage kv: %w", err)
+			}
+		}
+	}
+	return st, nil
+}
+
+// WipeStaging removes anything a dead writer left in staging/.
+func (s *Store) WipeStaging() error {
+	ents, err := os.ReadDir(s.Path("staging"))
+	if err != nil {
+		return fmt.Errorf("wipe staging: %w", err)
+	}
+	for _, e := range ents {
+		if err := os.RemoveAll(s.Path("staging", e.Name())); err != nil {
+			return fmt.Errorf("wipe staging: %w", err)
+		}
+	}
+	return nil
+}
+
+// Seq is the seq this stage will publish as.
+func (st *Stage) Seq() uint64 { return st.seq }
+
+// Parent is the manifest of the snapshot this stage was copied from, or nil.
+func (st *Stage) Parent() *Manifest { return st.parent }
+
+// GraphPath is the staging Kuzu file.
+func (st *Stage) GraphPath() string { return filepath.Join(st.dir, GraphFile) }
+
+// KVPath is the staging Pebble directory.
+func (st *Stage) KVPath() string { return filepath.Join(st.dir, KVDir) }
+
+// Abort removes the stage. It is safe to call after Publish (it does nothing).
+func (st *Stage) Abort() {
+	if st.dir != "" {
+		_ = os.RemoveAll(st.dir)
+	}
+}
+
+// Publish turns the stage into snapshots/<seq> and points CURRENT at it:
+// it checks the graph has no WAL left, fsyncs every file, writes the manifest
+// with checksums, renames the directory into place, fsyncs snapshots/, then
+// replaces CURRENT (temp, fsync, rename, fsync). m supplies the batch fields;
+// Publish fills seq, parent, times, files and watermark defaults. The graph
+// and kv must be closed. Caller holds the writer lock.
+func (st *Stage) Publish(m Manifest) (err error) {
+	if fsutil.Exists(st.GraphPath() + ".wal") {
+		return errors.New("publish: graph still has a WAL (checkpoint and close it first)")
+	}
+	if !fsutil.Exists(st.GraphPath()) {
+		return errors.New("publish: staging has no graph file")
+	}
+	cur, err := st.store.Current()
+	if err != nil {
+		return err
+	}
+	if cur+1 != st.seq {
+		return fmt.Errorf("publish: CURRENT moved to %d while staging %d (another writer without the lock?)", cur, st.seq)
+	}
+	files, err := walkFiles(st.dir)
+	if err != nil {
+		return fmt.Errorf("publish: %w", err)
+	}
+	var parentSums map[string]FileSum
+	if st.parent != nil {
+		parentSums = make(map[string]FileSum, len(st.parent.Files))
+		for _, f := range st.parent.Files {
+			parentSums[f.Path] = f
+		}
+	}
+	m.FormatVersion = FormatVersion
+	m.MemsnapVersion = Version
+	m.Seq = st.seq
+	m.CreatedAt = time.Now().UTC()
+	m.Files = m.Files[:0]
+	if st.parent != nil {
+		m.Parent = st.parent.Seq
+		if m.Watermark < st.parent.Watermark {
+			return fmt.Errorf("publish: watermark %d is behind parent's %d", m.Watermark, st.parent.Watermark)
+		}
+	}
+	for _, rel := range files {
+		p := filepath.Join(st.dir, filepath.FromSlash(rel))
+		if err := fsutil.SyncFile(p); err != nil {
+			return fmt.Errorf("publish: %w", err)
+		}
+		if sum, ok := st.sharedWithParent(rel, p, parentSums); ok {
+			m.Files = append(m.Files, sum)
+			continue
+		}
+		size, crc, err := checksumFile(p)
+		if err != nil {
+			return fmt.Errorf("publish: %w", err)
+		}
+		m.Files = append(m.Files, FileSum{Path: rel, Size: size, CRC32C: crc})
+	}
+	b, err := encodeManifest(&m)
+	if err != nil {
+		return err
+	}
+	if err := fsutil.WriteFileAtomic(filepath.Join(st.dir, ManifestFile), b); err != nil {
+		return fmt.Errorf("publish: write manifest: %w", err)
+	}
+	pin, err := os.OpenFile(filepath.Join(st.dir, PinFile), os.O_CREATE|os.O_WRONLY, fsutil.FilePerm)
+	if err != nil {
+		return fmt.Errorf("publish: create pin: %w", err)
+	}
+	pin.Close()
+	for _, d := range []string{filepath.Join(st.dir, KVDir), st.dir} {
+		if err := fsutil.SyncDir(d); err != nil {
+			return fmt.Errorf("publish: %w", err)
+		}
+	}
+	final := st.store.SnapshotDir(st.seq)
+	if err := os.Rename(st.dir, final); err != nil {
+		return fmt.Errorf("publish: rename staging to %s: %w", final, err)
+	}
+	st.dir = final
+	if err := fsutil.SyncDir(st.store.Path("snapshots")); err != nil {
+		return fmt.Errorf("publish: %w", err)
+	}
+	if err := fsutil.SyncDir(st.store.Path("staging")); err != nil {
+		return fmt.Errorf("publish: %w", err)
+	}
+	failpoint.Hit("after-snapshot-rename")
+	if err := st.store.writeCurrent(st.seq); err != nil {
+		return fmt.Errorf("publish: %w", err)
+	}
+	failpoint.Hit("after-current")
+	st.dir = "" // published: Abort must not touch it
+	return nil
+}
+
+// sharedWithParent returns the parent's checksum for a file that is the very
+// same inode as the parent's (a hard-linked sstable), sparing a re-read.
+func (st *Stage) sharedWithParent(rel, path string, parentSums map[string]FileSum) (FileSum, bool) {
+	sum, ok := parentSums[rel]
+	if !ok {
+		return FileSum{}, false
+	}
+	a, err1 := os.Stat(path)
+	b, err2 := os.Stat(filepath.Join(st.store.SnapshotDir(st.parent.Seq), filepath.FromSlash(rel)))
+	if err1 != nil || err2 != nil || !os.SameFile(a, b) || a.Size() != sum.Size {
+		return FileSum{}, false
+	}
+	return sum, true
+}

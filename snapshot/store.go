@@ -1,0 +1,176 @@
+package snapshot
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/memsnap/memsnap/internal/fsutil"
+)
+
+// File and directory names inside a store and a snapshot.
+const (
+	LockFile     = "LOCK"
+	CurrentFile  = "CURRENT"
+	GraphFile    = "graph.kuzu"
+	KVDir        = "kv"
+	ManifestFile = "MANIFEST.json"
+	PinFile      = "PIN"
+)
+
+// ErrNoStore is returned when the store directory has not been initialised.
+var ErrNoStore = errors.New("snapshot: store not initialised (run 'memsnap init')")
+
+// ErrNoSnapshot is returned when the store has no published snapshot yet.
+var ErrNoSnapshot = errors.New("snapshot: nothing published yet (enqueue a job and run 'memsnap commit')")
+
+// Store is a store directory. It holds no open files and is safe for
+// concurrent use.
+type Store struct {
+	dir string
+}
+
+var layout = []string{"queue/tmp", "queue/new", "queue/cur", "queue/dead", "snapshots", "staging", "trash"}
+
+// Init creates the store layout under dir. It is idempotent and never touches
+// existing data.
+func Init(dir string) (*Store, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("init store: %w", err)
+	}
+	if err := os.MkdirAll(abs, fsutil.DirPerm); err != nil {
+		return nil, fmt.Errorf("init store %s: %w", abs, err)
+	}
+	for _, d := range layout {
+		if err := os.MkdirAll(filepath.Join(abs, d), fsutil.DirPerm); err != nil {
+			return nil, fmt.Errorf("init store %s: %w", abs, err)
+		}
+	}
+	lock := filepath.Join(abs, LockFile)
+	f, err := os.OpenFile(lock, os.O_CREATE|os.O_RDWR, fsutil.FilePerm)
+	if err != nil {
+		return nil, fmt.Errorf("init store %s: %w", abs, err)
+	}
+	f.Close()
+	for _, d := range []string{abs, filepath.Join(abs, "queue")} {
+		if err := fsutil.SyncDir(d); err != nil {
+			return nil, fmt.Errorf("init store: %w", err)
+		}
+	}
+	return &Store{dir: abs}, nil
+}
+
+// Open opens an initialised store. It fails with ErrNoStore if the layout is
+// missing.
+func Open(dir string) (*Store, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	for _, d := range layout {
+		if _, err := os.Stat(filepath.Join(abs, d)); err != nil {
+			return nil, fmt.Errorf("open store %s: %w", abs, ErrNoStore)
+		}
+	}
+	return &Store{dir: abs}, nil
+}
+
+// Dir is the store's absolute directory.
+func (s *Store) Dir() string { return s.dir }
+
+// Path joins elem onto the store directory.
+func (s *Store) Path(elem ...string) string {
+	return filepath.Join(append([]string{s.dir}, elem...)...)
+}
+
+// SnapshotDir is the directory of snapshot seq.
+func (s *Store) SnapshotDir(seq uint64) string {
+	return s.Path("snapshots", FormatSeq(seq))
+}
+
+// FormatSeq renders a seq as a fixed-width decimal so names sort by seq.
+func FormatSeq(seq uint64) string { return fmt.Sprintf("%012d", seq) }
+
+// Current returns the seq named by CURRENT, or 0 when nothing is published.
+func (s *Store) Current() (uint64, error) {
+	b, err := os.ReadFile(s.Path(CurrentFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("read CURRENT: %w", err)
+	}
+	return ParseCurrent(b)
+}
+
+// ParseCurrent parses the content of a CURRENT file: one decimal seq and an
+// optional trailing newline.
+func ParseCurrent(b []byte) (uint64, error) {
+	s := strings.TrimSuffix(string(b), "\n")
+	seq, err := strconv.ParseUint(s, 10, 64)
+	if err != nil || seq == 0 || len(s) > 20 {
+		return 0, fmt.Errorf("CURRENT is corrupt: %q is not a snapshot seq", truncate(s, 40))
+	}
+	return seq, nil
+}
+
+// Seqs lists the seqs of every directory under snapshots/, ascending.
+func (s *Store) Seqs() ([]uint64, error) {
+	ents, err := os.ReadDir(s.Path("snapshots"))
+	if err != nil {
+		return nil, fmt.Errorf("list snapshots: %w", err)
+	}
+	var out []uint64
+	for _, e := range ents {
+		if seq, err := strconv.ParseUint(e.Name(), 10, 64); err == nil && e.IsDir() {
+			out = append(out, seq)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out, nil
+}
+
+// RemoveOrphans deletes snapshot directories newer than CURRENT: a writer
+// that died after renaming its snapshot into place but before swapping
+// CURRENT leaves one. No reader can have opened it (readers go through
+// CURRENT). Caller holds the writer lock.
+func (s *Store) RemoveOrphans() ([]uint64, error) {
+	cur, err := s.Current()
+	if err != nil {
+		return nil, err
+	}
+	seqs, err := s.Seqs()
+	if err != nil {
+		return nil, err
+	}
+	var removed []uint64
+	for _, seq := range seqs {
+		if seq > cur {
+			if err := s.trashAndRemove(seq); err != nil {
+				return removed, err
+			}
+			removed = append(removed, seq)
+		}
+	}
+	return removed, nil
+}
+
+// writeCurrent atomically points CURRENT at seq.
+func (s *Store) writeCurrent(seq uint64) error {
+	if err := fsutil.WriteFileAtomic(s.Path(CurrentFile), []byte(strconv.FormatUint(seq, 10)+"\n")); err != nil {
+		return fmt.Errorf("swap CURRENT to %d: %w", seq, err)
+	}
+	return nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "..."
+	}
+	return s
+}

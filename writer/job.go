@@ -1,0 +1,312 @@
+package writer
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"unicode/utf8"
+
+	"github.com/memsnap/memsnap/config"
+)
+
+// ErrInvalidJob is returned (wrapped, with the reason) for a job that can
+// never be applied: malformed JSON, unknown ops or fields, empty names, or a
+// job over the size limits.
+var ErrInvalidJob = errors.New("invalid job")
+
+// Job is one unit of work: its ops apply all together or not at all.
+type Job struct {
+	Ops []Op `json:"ops"`
+}
+
+// Op kinds; they mirror the tools of the reference MCP memory server.
+const (
+	OpCreateEntities     = "create_entities"
+	OpCreateRelations    = "create_relations"
+	OpAddObservations    = "add_observations"
+	OpDeleteEntities     = "delete_entities"
+	OpDeleteObservations = "delete_observations"
+	OpDeleteRelations    = "delete_relations"
+	OpKVPut              = "kv_put"
+	OpKVDelete           = "kv_delete"
+)
+
+// Op is one operation. Exactly the fields of its kind are set.
+type Op struct {
+	Op           string              `json:"op"`
+	Entities     []Entity            `json:"entities,omitempty"`
+	Relations    []Relation          `json:"relations,omitempty"`
+	Observations []ObservationAdd    `json:"observations,omitempty"`
+	EntityNames  []string            `json:"entityNames,omitempty"`
+	Deletions    []ObservationDelete `json:"deletions,omitempty"`
+	Key          string              `json:"key,omitempty"`
+	Value        *string             `json:"value,omitempty"`
+}
+
+// Entity is a node of the knowledge graph.
+type Entity struct {
+	Name         string   `json:"name"`
+	EntityType   string   `json:"entityType"`
+	Observations []string `json:"observations"`
+}
+
+// Relation is a directed, typed edge between two entities.
+type Relation struct {
+	From         string `json:"from"`
+	To           string `json:"to"`
+	RelationType string `json:"relationType"`
+}
+
+// ObservationAdd adds observations to an entity.
+type ObservationAdd struct {
+	EntityName string   `json:"entityName"`
+	Contents   []string `json:"contents"`
+}
+
+// ObservationDelete removes observations from an entity.
+type ObservationDelete struct {
+	EntityName   string   `json:"entityName"`
+	Observations []string `json:"observations"`
+}
+
+// Limits caps what one job may contain.
+type Limits struct {
+	MaxBytes       int64
+	MaxOps         int
+	MaxStringBytes int
+}
+
+// LimitsFrom takes the job limits from the configuration.
+func LimitsFrom(c config.JobConfig) Limits {
+	return Limits{MaxBytes: c.MaxBytes, MaxOps: c.MaxOps, MaxStringBytes: c.MaxStringBytes}
+}
+
+// DecodeJob parses and validates a job. Every op is decoded strictly into the
+// fields of its own kind, so an unknown op, an unknown field, a missing
+// required field, an empty name or a value over the limits is an error that
+// wraps ErrInvalidJob and says where the problem is.
+func DecodeJob(data []byte, lim Limits) (*Job, error) {
+	if lim.MaxBytes > 0 && int64(len(data)) > lim.MaxBytes {
+		return nil, invalid("job is %d bytes, over the limit of %d", len(data), lim.MaxBytes)
+	}
+	var raw struct {
+		Ops []json.RawMessage `json:"ops"`
+	}
+	if err := strictDecode(data, &raw); err != nil {
+		return nil, invalid("%v", err)
+	}
+	if raw.Ops == nil {
+		return nil, invalid(`missing "ops" (a job is {"ops": [...]})`)
+	}
+	if len(raw.Ops) == 0 {
+		return nil, invalid("job has no ops")
+	}
+	if lim.MaxOps > 0 && len(raw.Ops) > lim.MaxOps {
+		return nil, invalid("job has %d ops, over the limit of %d", len(raw.Ops), lim.MaxOps)
+	}
+	job := &Job{Ops: make([]Op, 0, len(raw.Ops))}
+	for i, r := range raw.Ops {
+		op, err := decodeOp(r, lim)
+		if err != nil {
+			return nil, invalid("op %d: %v", i, err)
+		}
+		job.Ops = append(job.Ops, op)
+	}
+	return job, nil
+}
+
+func invalid(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrInvalidJob, fmt.Sprintf(format, args...))
+}
+
+func strictDecode(data []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("malformed JSON: %w", err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return errors.New("malformed JSON: trailing data after the job object")
+	}
+	return nil
+}
+
+func decodeOp(r json.RawMessage, lim Limits) (Op, error) {
+	var head struct {
+		Op string `json:"op"`
+	}
+	if err := json.Unmarshal(r, &head); err != nil {
+		return Op{}, fmt.Errorf("malformed op: %w", err)
+	}
+	v := validator{lim: lim}
+	var op Op
+	switch head.Op {
+	case OpCreateEntities:
+		var b struct {
+			Op       string    `json:"op"`
+			Entities *[]Entity `json:"entities"`
+		}
+		if err := strictDecode(r, &b); err != nil {
+			return op, fmt.Errorf("%s: %w", head.Op, err)
+		}
+		v.required("entities", b.Entities != nil)
+		if b.Entities != nil {
+			for i, e := range *b.Entities {
+				v.name(fmt.Sprintf("entities[%d].name", i), e.Name)
+				v.str(fmt.Sprintf("entities[%d].entityType", i), e.EntityType)
+				v.strs(fmt.Sprintf("entities[%d].observations", i), e.Observations)
+			}
+			op.Entities = *b.Entities
+		}
+	case OpCreateRelations, OpDeleteRelations:
+		var b struct {
+			Op        string      `json:"op"`
+			Relations *[]Relation `json:"relations"`
+		}
+		if err := strictDecode(r, &b); err != nil {
+			return op, fmt.Errorf("%s: %w", head.Op, err)
+		}
+		v.required("relations", b.Relations != nil)
+		if b.Relations != nil {
+			for i, rel := range *b.Relations {
+				v.name(fmt.Sprintf("relations[%d].from", i), rel.From)
+				v.name(fmt.Sprintf("relations[%d].to", i), rel.To)
+				v.name(fmt.Sprintf("relations[%d].relationType", i), rel.RelationType)
+			}
+			op.Relations = *b.Relations
+		}
+	case OpAddObservations:
+		var b struct {
+			Op           string            `json:"op"`
+			Observations *[]ObservationAdd `json:"observations"`
+		}
+		if err := strictDecode(r, &b); err != nil {
+			return op, fmt.Errorf("%s: %w", head.Op, err)
+		}
+		v.required("observations", b.Observations != nil)
+		if b.Observations != nil {
+			for i, o := range *b.Observations {
+				v.name(fmt.Sprintf("observations[%d].entityName", i), o.EntityName)
+				v.required(fmt.Sprintf("observations[%d].contents", i), o.Contents != nil)
+				v.strs(fmt.Sprintf("observations[%d].contents", i), o.Contents)
+			}
+			op.Observations = *b.Observations
+		}
+	case OpDeleteEntities:
+		var b struct {
+			Op          string    `json:"op"`
+			EntityNames *[]string `json:"entityNames"`
+		}
+		if err := strictDecode(r, &b); err != nil {
+			return op, fmt.Errorf("%s: %w", head.Op, err)
+		}
+		v.required("entityNames", b.EntityNames != nil)
+		if b.EntityNames != nil {
+			for i, n := range *b.EntityNames {
+				v.name(fmt.Sprintf("entityNames[%d]", i), n)
+			}
+			op.EntityNames = *b.EntityNames
+		}
+	case OpDeleteObservations:
+		var b struct {
+			Op        string               `json:"op"`
+			Deletions *[]ObservationDelete `json:"deletions"`
+		}
+		if err := strictDecode(r, &b); err != nil {
+			return op, fmt.Errorf("%s: %w", head.Op, err)
+		}
+		v.required("deletions", b.Deletions != nil)
+		if b.Deletions != nil {
+			for i, d := range *b.Deletions {
+				v.name(fmt.Sprintf("deletions[%d].entityName", i), d.EntityName)
+				v.required(fmt.Sprintf("deletions[%d].observations", i), d.Observations != nil)
+				v.strs(fmt.Sprintf("deletions[%d].observations", i), d.Observations)
+			}
+			op.Deletions = *b.Deletions
+		}
+	case OpKVPut:
+		var b struct {
+			Op    string  `json:"op"`
+			Key   *string `json:"key"`
+			Value *string `json:"value"`
+		}
+		if err := strictDecode(r, &b); err != nil {
+			return op, fmt.Errorf("%s: %w", head.Op, err)
+		}
+		v.required("key", b.Key != nil)
+		v.required("value", b.Value != nil)
+		if b.Key != nil {
+			v.name("key", *b.Key)
+			op.Key = *b.Key
+		}
+		if b.Value != nil {
+			v.str("value", *b.Value)
+			op.Value = b.Value
+		}
+	case OpKVDelete:
+		var b struct {
+			Op  string  `json:"op"`
+			Key *string `json:"key"`
+		}
+		if err := strictDecode(r, &b); err != nil {
+			return op, fmt.Errorf("%s: %w", head.Op, err)
+		}
+		v.required("key", b.Key != nil)
+		if b.Key != nil {
+			v.name("key", *b.Key)
+			op.Key = *b.Key
+		}
+	case "":
+		return op, errors.New(`missing "op"`)
+	default:
+		return op, fmt.Errorf("unknown op %q", head.Op)
+	}
+	if v.err != nil {
+		return op, fmt.Errorf("%s: %w", head.Op, v.err)
+	}
+	op.Op = head.Op
+	return op, nil
+}
+
+// validator records the first problem it sees.
+type validator struct {
+	lim Limits
+	err error
+}
+
+func (v *validator) fail(format string, args ...any) {
+	if v.err == nil {
+		v.err = fmt.Errorf(format, args...)
+	}
+}
+
+func (v *validator) required(field string, present bool) {
+	if !present {
+		v.fail("%s is required", field)
+	}
+}
+
+func (v *validator) name(field, s string) {
+	if s == "" {
+		v.fail("%s is empty", field)
+		return
+	}
+	v.str(field, s)
+}
+
+func (v *validator) str(field, s string) {
+	if v.lim.MaxStringBytes > 0 && len(s) > v.lim.MaxStringBytes {
+		v.fail("%s is %d bytes, over the limit of %d", field, len(s), v.lim.MaxStringBytes)
+	}
+	if !utf8.ValidString(s) {
+		v.fail("%s is not valid UTF-8", field)
+	}
+}
+
+func (v *validator) strs(field string, ss []string) {
+	for i, s := range ss {
+		v.str(fmt.Sprintf("%s[%d]", field, i), s)
+	}
+}

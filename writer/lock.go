@@ -1,0 +1,159 @@
+package writer
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/memsnap/memsnap/snapshot"
+)
+
+// ErrLocked is returned (as a *LockedError) when another writer holds the
+// store lock past the caller's timeout.
+var ErrLocked = errors.New("writer: store is locked by another writer")
+
+// Holder identifies the process holding the writer lock. It is written into
+// LOCK for diagnostics only; the flock itself is the lock.
+type Holder struct {
+	PID   int       `json:"pid"`
+	Host  string    `json:"host"`
+	Since time.Time `json:"since"`
+}
+
+// LockedError says who holds the writer lock. errors.Is(err, ErrLocked) holds.
+type LockedError struct {
+	Holder Holder
+	Known  bool // false if the holder had not written its identity yet
+}
+
+func (e *LockedError) Error() string {
+	if !e.Known {
+		return "store is locked by another writer (holder not yet identified)"
+	}
+	return fmt.Sprintf("store is locked by writer pid %d on %s since %s (%s ago)",
+		e.Holder.PID, e.Holder.Host, e.Holder.Since.Format(time.RFC3339), time.Since(e.Holder.Since).Round(time.Millisecond))
+}
+
+// Unwrap makes errors.Is(err, ErrLocked) true.
+func (e *LockedError) Unwrap() error { return ErrLocked }
+
+// Lock is the held writer lock: flock(LOCK_EX) on the store's LOCK file. The
+// kernel releases it when the holder dies, so a crashed writer never leaves a
+// stale lock.
+type Lock struct {
+	f *os.File
+}
+
+// TryLock takes the writer lock or fails at once with a *LockedError.
+func TryLock(s *snapshot.Store) (*Lock, error) {
+	f, err := os.OpenFile(s.Path(snapshot.LockFile), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open writer lock: %w", err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			h, ok := ReadHolder(s)
+			return nil, &LockedError{Holder: h, Known: ok}
+		}
+		return nil, fmt.Errorf("take writer lock: %w", err)
+	}
+	host, _ := os.Hostname()
+	b, _ := json.Marshal(Holder{PID: os.Getpid(), Host: host, Since: time.Now().UTC()})
+	if err := f.Truncate(0); err == nil {
+		_, _ = f.WriteAt(append(b, '\n'), 0)
+	}
+	return &Lock{f: f}, nil
+}
+
+// AcquireLock takes the writer lock, retrying with a bounded, jittered
+// backoff until timeout (0 = one try) or ctx ends. On timeout it returns the
+// holder's identity in a *LockedError.
+func AcquireLock(ctx context.Context, s *snapshot.Store, timeout time.Duration) (*Lock, error) {
+	deadline := time.Now().Add(timeout)
+	backoff := 5 * time.Millisecond
+	for {
+		l, err := TryLock(s)
+		var le *LockedError
+		if err == nil || !errors.As(err, &le) {
+			return l, err
+		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			return nil, err
+		}
+		wait := min(backoff/2+rand.N(backoff/2+1), left)
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("waiting for writer lock: %w (%v)", ctx.Err(), err)
+		case <-time.After(wait):
+		}
+		backoff = min(backoff*2, 250*time.Millisecond)
+	}
+}
+
+// Release clears the holder identity and drops the lock. It is idempotent.
+func (l *Lock) Release() {
+	if l == nil || l.f == nil {
+		return
+	}
+	_ = l.f.Truncate(0)
+	l.f.Close()
+	l.f = nil
+}
+
+// ReadHolder returns the identity the current (or last crashed) holder wrote.
+func ReadHolder(s *snapshot.Store) (Holder, bool) {
+	b, err := os.ReadFile(s.Path(snapshot.LockFile))
+	if err != nil || len(b) == 0 {
+		return Holder{}, false
+	}
+	var h Holder
+	if json.Unmarshal(b, &h) != nil || h.PID == 0 {
+		return Holder{}, false
+	}
+	return h, true
+}
+
+// Locked reports whether some process holds the writer lock right now,
+// without taking it (it reads /proc/locks), and who that is.
+func Locked(s *snapshot.Store) (Holder, bool, error) {
+	info, err := os.Stat(s.Path(snapshot.LockFile))
+	if err != nil {
+		return Holder{}, false, fmt.Errorf("stat writer lock: %w", err)
+	}
+	st, ok := info.Sys().(*syscall.Stat_t)
+	if !ok {
+		return Holder{}, false, errors.New("stat writer lock: no inode")
+	}
+	f, err := os.Open("/proc/locks")
+	if err != nil {
+		return Holder{}, false, fmt.Errorf("read /proc/locks: %w", err)
+	}
+	defer f.Close()
+	want := fmt.Sprintf(":%d", st.Ino)
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		// 1: FLOCK  ADVISORY  WRITE 1234 08:02:131 0 EOF
+		if len(fields) >= 6 && fields[1] == "FLOCK" && fields[3] == "WRITE" && strings.HasSuffix(fields[5], want) {
+			h, known := ReadHolder(s)
+			if !known {
+				pid, _ := strconv.Atoi(fields[4])
+				h = Holder{PID: pid}
+			}
+			return h, true, nil
+		}
+	}
+	return Holder{}, false, sc.Err()
+}

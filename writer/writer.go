@@ -1,0 +1,493 @@
+package writer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/memsnap/memsnap/config"
+	"github.com/memsnap/memsnap/internal/failpoint"
+	"github.com/memsnap/memsnap/internal/fsutil"
+	"github.com/memsnap/memsnap/internal/graphdb"
+	"github.com/memsnap/memsnap/internal/kvstore"
+	"github.com/memsnap/memsnap/snapshot"
+)
+
+// Writer runs commit cycles on one store. A Writer holds no resources between
+// calls; each Commit takes the writer lock for its own duration only.
+type Writer struct {
+	store *snapshot.Store
+	cfg   config.Config
+	log   *slog.Logger
+}
+
+// New returns a writer for store.
+func New(store *snapshot.Store, cfg config.Config, log *slog.Logger) *Writer {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Writer{store: store, cfg: cfg, log: log.With("component", "writer")}
+}
+
+// CommitOptions adjusts one Commit call.
+type CommitOptions struct {
+	// MaxJobs caps the jobs of each batch below writer.max_batch_jobs (0 = no cap).
+	MaxJobs int
+	// MaxRounds overrides writer.max_rounds (0 = config).
+	MaxRounds int
+	// LockTimeout overrides writer.lock_timeout when non-nil.
+	LockTimeout *time.Duration
+}
+
+// Summary reports what a Commit did.
+type Summary struct {
+	Batches    int      `json:"batches"`
+	Applied    int      `json:"applied"`
+	Rejected   int      `json:"rejected"`
+	Recovered  int      `json:"recovered"`
+	Duplicates int      `json:"duplicates"`
+	Snapshots  []uint64 `json:"snapshots"`
+	Current    uint64   `json:"current"`
+	QueueLeft  int      `json:"queue_left"`
+	DurationMS float64  `json:"duration_ms"`
+}
+
+// Commit takes the writer lock (waiting up to the lock timeout), recovers
+// from any crashed writer, then applies queued jobs in batches, publishing one
+// snapshot per batch, until the queue is empty or the round limit is hit.
+// With nothing to do it publishes nothing and returns a zero summary.
+func (w *Writer) Commit(ctx context.Context, opts CommitOptions) (sum Summary, err error) {
+	start := time.Now()
+	timeout := w.cfg.Writer.LockTimeout
+	if opts.LockTimeout != nil {
+		timeout = *opts.LockTimeout
+	}
+	lock, err := AcquireLock(ctx, w.store, timeout)
+	if err != nil {
+		return sum, err
+	}
+	defer lock.Release()
+	defer func() { sum.DurationMS = float64(time.Since(start).Microseconds()) / 1000 }()
+
+	if orphans, err := w.store.RemoveOrphans(); err != nil {
+		return sum, fmt.Errorf("recover: %w", err)
+	} else if len(orphans) > 0 {
+		w.log.Warn("removed unpublished snapshots left by a crashed writer", "seqs", orphans)
+	}
+	if err := w.store.WipeStaging(); err != nil {
+		return sum, fmt.Errorf("recover: %w", err)
+	}
+	rounds := w.cfg.Writer.MaxRounds
+	if opts.MaxRounds > 0 {
+		rounds = opts.MaxRounds
+	}
+	maxJobs := w.cfg.Writer.MaxBatchJobs
+	if opts.MaxJobs > 0 && opts.MaxJobs < maxJobs {
+		maxJobs = opts.MaxJobs
+	}
+	for round := 0; round < rounds; round++ {
+		if err := ctx.Err(); err != nil {
+			return sum, err
+		}
+		published, err := w.cycle(ctx, maxJobs, &sum)
+		if err != nil {
+			return sum, err
+		}
+		if !published {
+			break
+		}
+	}
+	sum.Current, _ = w.store.Current()
+	q, _ := Queue(w.store)
+	sum.QueueLeft = q.New
+	return sum, nil
+}
+
+// cycle runs one batch. It returns false when there was nothing to apply.
+func (w *Writer) cycle(ctx context.Context, maxJobs int, sum *Summary) (bool, error) {
+	cur, err := w.store.Current()
+	if err != nil {
+		return false, err
+	}
+	var watermark uint64
+	if cur > 0 {
+		m, err := w.store.Manifest(cur)
+		if err != nil {
+			return false, fmt.Errorf("CURRENT snapshot %d is unreadable, refusing to build on it: %w", cur, err)
+		}
+		watermark = m.Watermark
+		if err := w.finishCleanup(m); err != nil {
+			return false, err
+		}
+	}
+	pending, err := listCur(w.store)
+	if err != nil {
+		return false, err
+	}
+	next := watermark + 1
+	if n := len(pending); n > 0 {
+		next = max(next, pending[n-1].seq+1)
+		sum.Recovered += n
+		w.log.Info("re-applying jobs claimed by a writer that did not finish", "jobs", n)
+	}
+	var bytes int64
+	for _, c := range pending {
+		bytes += c.size
+	}
+	fresh, err := claim(w.store, next, maxJobs-len(pending), w.cfg.Writer.MaxBatchBytes-bytes)
+	if err != nil {
+		return false, err
+	}
+	batch := append(pending, fresh...)
+	if len(batch) == 0 {
+		return false, nil
+	}
+	failpoint.Hit("after-claim")
+	m, err := w.build(ctx, batch, sum)
+	if err != nil {
+		return false, err
+	}
+	sum.Batches++
+	sum.Snapshots = append(sum.Snapshots, m.Seq)
+	if err := w.finishCleanup(m); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// finishCleanup removes claimed jobs that snapshot m already covers, moving
+// the ones it rejected to queue/dead.
+func (w *Writer) finishCleanup(m *snapshot.Manifest) error {
+	cur, err := listCur(w.store)
+	if err != nil {
+		return err
+	}
+	rejected := make(map[string]string, len(m.RejectedJobs))
+	for _, r := range m.RejectedJobs {
+		rejected[r.ID] = r.Reason
+	}
+	changed := false
+	for _, c := range cur {
+		if c.seq > m.Watermark {
+			continue
+		}
+		changed = true
+		if reason, ok := rejected[c.id]; ok {
+			if err := deadLetter(w.store, c, reason); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := os.Remove(w.store.Path("queue", "cur", c.name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("remove applied job: %w", err)
+		}
+	}
+	if changed {
+		for _, d := range []string{"cur", "dead"} {
+			if err := fsutil.SyncDir(w.store.Path("queue", d)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// batchJob is one claimed job with its decoded form or its rejection.
+type batchJob struct {
+	c      claimed
+	job    *Job
+	at     time.Time
+	reason string // non-empty: rejected
+	kv     []kvOp
+}
+
+// build stages, applies and publishes one batch.
+func (w *Writer) build(ctx context.Context, batch []claimed, sum *Summary) (m *snapshot.Manifest, err error) {
+	lim := LimitsFrom(w.cfg.Job)
+	jobs := make([]*batchJob, len(batch))
+	for i, c := range batch {
+		bj := &batchJob{c: c, at: jobTime(c.id)}
+		data, err := readJobFile(w.store.Path("queue", "cur", c.name), lim.MaxBytes)
+		if err == nil {
+			bj.job, err = DecodeJob(data, lim)
+		}
+		if err != nil {
+			if !errors.Is(err, ErrInvalidJob) {
+				return nil, err
+			}
+			bj.reason = err.Error()
+		}
+		jobs[i] = bj
+	}
+	stage, err := w.store.NewStage(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			stage.Abort()
+		}
+	}()
+	counts, err := w.apply(ctx, stage, jobs, sum)
+	if err != nil {
+		return nil, err
+	}
+	man := snapshot.Manifest{Watermark: batch[len(batch)-1].seq,
+		Entities: counts.entities, Relations: counts.relations, KVKeys: counts.kvKeys}
+	if p := stage.Parent(); p != nil && p.Watermark > man.Watermark {
+		man.Watermark = p.Watermark
+	}
+	for _, bj := range jobs {
+		if bj.reason != "" {
+			man.Rejected++
+			man.RejectedJobs = append(man.RejectedJobs, snapshot.RejectedJob{ID: bj.c.id, File: bj.c.name, Reason: bj.reason})
+		} else {
+			man.Applied++
+		}
+	}
+	if err := stage.Publish(man); err != nil {
+		return nil, err
+	}
+	sum.Applied += man.Applied
+	sum.Rejected += man.Rejected
+	w.log.Info("published snapshot", "seq", stage.Seq(), "applied", man.Applied, "rejected", man.Rejected,
+		"entities", man.Entities, "relations", man.Relations)
+	for _, r := range man.RejectedJobs {
+		w.log.Warn("job rejected", "job_id", r.ID, "reason", r.Reason)
+	}
+	return w.store.Manifest(stage.Seq())
+}
+
+type storeCounts struct {
+	entities, relations, kvKeys int64
+}
+
+// apply opens the stage's graph and kv, applies the jobs and closes both,
+// leaving them checkpointed and ready to publish.
+func (w *Writer) apply(ctx context.Context, stage *snapshot.Stage, jobs []*batchJob, sum *Summary) (counts storeCounts, err error) {
+	gdb, err := graphdb.Open(stage.GraphPath(), graphdb.Options{BufferPoolBytes: uint64(w.cfg.Writer.BufferPoolMB) << 20, Threads: 2})
+	if err != nil {
+		return counts, err
+	}
+	defer gdb.Close()
+	conn, err := gdb.Conn()
+	if err != nil {
+		return counts, err
+	}
+	defer conn.Close()
+	if stage.Parent() == nil {
+		if err := graphdb.EnsureSchema(ctx, conn); err != nil {
+			return counts, err
+		}
+	}
+	kv, err := kvstore.OpenRW(stage.KVPath(), w.log)
+	if err != nil {
+		return counts, err
+	}
+	defer func() {
+		if kv != nil {
+			kv.Close()
+		}
+	}()
+
+	// Exactly-once backstop: a job that already has an outcome was applied by
+	// an earlier snapshot and must not run again.
+	for _, bj := range jobs {
+		if _, found, err := kvstore.Get(kv, kvstore.JobKey(bj.c.id)); err != nil {
+			return counts, err
+		} else if found && bj.reason == "" {
+			w.log.Error("job already has an outcome in CURRENT; skipping it to keep exactly-once", "job_id", bj.c.id)
+			sum.Duplicates++
+			bj.job, bj.reason = nil, "duplicate: job already applied"
+		}
+	}
+
+	if err := w.applyGraph(ctx, conn, jobs); err != nil {
+		return counts, err
+	}
+	if err := conn.Exec(ctx, "CHECKPOINT", nil); err != nil {
+		return counts, fmt.Errorf("checkpoint graph: %w", err)
+	}
+	counts.entities, err = count(ctx, conn, "MATCH (e:Entity) RETURN count(*)")
+	if err != nil {
+		return counts, err
+	}
+	counts.relations, err = count(ctx, conn, "MATCH ()-[r:Relation]->() RETURN count(*)")
+	if err != nil {
+		return counts, err
+	}
+	conn.Close()
+	gdb.Close()
+
+	keys, err := w.applyKV(kv, jobs, stage)
+	if err != nil {
+		return counts, err
+	}
+	counts.kvKeys = keys
+	if err := kv.Flush(); err != nil {
+		return counts, fmt.Errorf("flush kv: %w", err)
+	}
+	err = kv.Close()
+	kv = nil
+	if err != nil {
+		return counts, fmt.Errorf("close kv: %w", err)
+	}
+	return counts, nil
+}
+
+// applyGraph runs the batch through the overlay and writes it in one
+// transaction. If that write fails for a reason the overlay could not foresee,
+// it falls back to one transaction per job so that only the failing job is
+// rejected.
+func (w *Writer) applyGraph(ctx context.Context, conn *graphdb.Conn, jobs []*batchJob) error {
+	var ok []*batchJob
+	for _, bj := range jobs {
+		if bj.reason == "" {
+			ok = append(ok, bj)
+		}
+	}
+	if len(ok) == 0 {
+		return nil
+	}
+	err := w.applyTx(ctx, conn, ok)
+	if err == nil || ctx.Err() != nil {
+		return err
+	}
+	w.log.Warn("batch write failed; applying its jobs one at a time", "jobs", len(ok), "error", err)
+	for _, bj := range ok {
+		bj.reason, bj.kv = "", nil
+		if err := w.applyTx(ctx, conn, []*batchJob{bj}); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if bj.reason == "" {
+				bj.reason = "apply failed: " + err.Error()
+			}
+		}
+	}
+	return nil
+}
+
+// applyTx simulates jobs on a fresh overlay and writes the result in one
+// transaction. Jobs the overlay rejects get their reason set.
+func (w *Writer) applyTx(ctx context.Context, conn *graphdb.Conn, jobs []*batchJob) (err error) {
+	list := make([]*Job, len(jobs))
+	for i, bj := range jobs {
+		list[i] = bj.job
+	}
+	names, sources := mentioned(list)
+	if err := conn.Exec(ctx, "BEGIN TRANSACTION", nil); err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			if rbErr := conn.Exec(context.WithoutCancel(ctx), "ROLLBACK", nil); rbErr != nil {
+				err = fmt.Errorf("%w (rollback: %v)", err, rbErr)
+			}
+		}
+	}()
+	o := newOverlay()
+	if err := o.load(ctx, conn, names, sources); err != nil {
+		return err
+	}
+	for _, bj := range jobs {
+		kv, err := o.run(bj.job, bj.at)
+		if err != nil {
+			bj.reason = err.Error()
+			continue
+		}
+		bj.kv = kv
+	}
+	if _, err := o.write(ctx, conn); err != nil {
+		return err
+	}
+	if err := conn.Exec(ctx, "COMMIT", nil); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// applyKV writes the accepted jobs' KV changes and every job's outcome in one
+// Pebble batch, and returns the resulting number of user keys.
+func (w *Writer) applyKV(kv *pebble.DB, jobs []*batchJob, stage *snapshot.Stage) (int64, error) {
+	var keys int64
+	if p := stage.Parent(); p != nil {
+		keys = p.KVKeys
+	}
+	b := kv.NewBatch()
+	defer b.Close()
+	live := map[string]bool{} // key state within this batch
+	exists := func(k string) (bool, error) {
+		if v, ok := live[k]; ok {
+			return v, nil
+		}
+		_, found, err := kvstore.Get(kv, kvstore.UserKey(k))
+		return found, err
+	}
+	now := time.Now().UTC()
+	for _, bj := range jobs {
+		out := kvstore.Outcome{JobID: bj.c.id, Status: kvstore.StatusApplied, Snapshot: stage.Seq(), At: now}
+		if bj.reason != "" {
+			out.Status, out.Reason = kvstore.StatusRejected, bj.reason
+		} else {
+			for _, op := range bj.kv {
+				had, err := exists(op.key)
+				if err != nil {
+					return 0, err
+				}
+				if op.delete {
+					if had {
+						keys--
+					}
+					live[op.key] = false
+					if err := b.Delete(kvstore.UserKey(op.key), nil); err != nil {
+						return 0, fmt.Errorf("kv delete: %w", err)
+					}
+					continue
+				}
+				if !had {
+					keys++
+				}
+				live[op.key] = true
+				if err := b.Set(kvstore.UserKey(op.key), []byte(op.value), nil); err != nil {
+					return 0, fmt.Errorf("kv put: %w", err)
+				}
+			}
+		}
+		if err := b.Set(kvstore.JobKey(bj.c.id), kvstore.EncodeOutcome(out), nil); err != nil {
+			return 0, fmt.Errorf("record outcome: %w", err)
+		}
+	}
+	if err := b.Commit(pebble.NoSync); err != nil {
+		return 0, fmt.Errorf("commit kv batch: %w", err)
+	}
+	return keys, nil
+}
+
+func count(ctx context.Context, conn *graphdb.Conn, q string) (int64, error) {
+	res, err := conn.Query(ctx, q, nil)
+	if err != nil {
+		return 0, fmt.Errorf("count: %w", err)
+	}
+	return int64(countOf(res)), nil
+}
+
+// GC takes the writer lock and removes old snapshots per the gc config,
+// never CURRENT, the newest gc.keep, or any snapshot a reader pins.
+func GC(ctx context.Context, store *snapshot.Store, cfg config.Config, log *slog.Logger) (snapshot.GCResult, error) {
+	lock, err := AcquireLock(ctx, store, cfg.Writer.LockTimeout)
+	if err != nil {
+		return snapshot.GCResult{}, err
+	}
+	defer lock.Release()
+	res, err := store.GC(snapshot.GCOptions{Keep: cfg.GC.Keep, MinAge: cfg.GC.MinAge})
+	if err == nil && log != nil && (len(res.Removed) > 0 || len(res.Pinned) > 0) {
+		log.Info("gc", "removed", res.Removed, "pinned", res.Pinned)
+	}
+	return res, err
+}
