@@ -24,10 +24,10 @@ import (
 
 // entState is one entity as the overlay sees it.
 type entState struct {
-	exists  bool      // exists now
-	inDB    bool      // existed in the graph when the batch started
-	wiped   bool      // the graph's row must be deleted (it was deleted in the batch)
-	dirty   bool      // changed in the batch
+	exists  bool // exists now
+	inDB    bool // existed in the graph when the batch started
+	wiped   bool // the graph's row must be deleted (it was deleted in the batch)
+	dirty   bool // changed in the batch
 	typ     string
 	obs     []string // never mutated in place: replaced on change
 	created time.Time
@@ -475,4 +475,3 @@ func countOf(res *graphdb.Result) int {
 	}
 	return -1
 }
-

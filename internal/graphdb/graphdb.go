@@ -45,9 +45,9 @@ type Options struct {
 // DB is an open Kuzu database file. Its methods are safe for concurrent use;
 // each Conn runs one query at a time.
 type DB struct {
-	path string
-	db   *kuzu.Database
-	mu   sync.Mutex // guards closed
+	path   string
+	db     *kuzu.Database
+	mu     sync.Mutex // guards closed
 	closed bool
 }
 
