@@ -1,0 +1,219 @@
+package tests
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var (
+	bin       string // the memsnap binary under test
+	crashRuns = flag.Int("crash.runs", 50, "random-moment SIGKILL runs in TestCrashRandom")
+)
+
+func TestMain(m *testing.M) {
+	if role := os.Getenv("MEMSNAP_TEST_ROLE"); role != "" {
+		os.Exit(helper(role))
+	}
+	flag.Parse()
+	dir, err := os.MkdirTemp("", "memsnap-bin")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	bin = filepath.Join(dir, "memsnap")
+	build := exec.Command("go", "build", "-race", "-tags", "memsnap_failpoints", "-o", bin, "../cmd/memsnap")
+	build.Stdout, build.Stderr = os.Stdout, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build memsnap:", err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// result is one finished memsnap process.
+type result struct {
+	stdout, stderr string
+	code           int
+	signal         syscall.Signal // non-zero if killed by a signal
+}
+
+// memsnap runs the binary on store with args and optional stdin and env.
+func memsnap(t testing.TB, store string, stdin []byte, env []string, args ...string) result {
+	t.Helper()
+	cmd := exec.Command(bin, append([]string{"--store", store, "--log-level", "warn"}, args...)...)
+	cmd.Env = append(os.Environ(), env...)
+	if stdin != nil {
+		cmd.Stdin = bytes.NewReader(stdin)
+	}
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	r := result{stdout: out.String(), stderr: errb.String()}
+	if err != nil {
+		ee, ok := err.(*exec.ExitError)
+		if !ok {
+			t.Fatalf("run memsnap %v: %v", args, err)
+		}
+		r.code = ee.ExitCode()
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			r.signal = ws.Signal()
+		}
+	}
+	return r
+}
+
+// mustMemsnap runs memsnap and fails the test unless it exits 0.
+func mustMemsnap(t testing.TB, store string, stdin []byte, args ...string) string {
+	t.Helper()
+	r := memsnap(t, store, stdin, nil, args...)
+	if r.code != 0 || r.signal != 0 {
+		t.Fatalf("memsnap %v: exit %d signal %v: %s", args, r.code, r.signal, r.stderr)
+	}
+	return r.stdout
+}
+
+func newStore(t *testing.T) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "store")
+	mustMemsnap(t, dir, nil, "init")
+	return dir
+}
+
+func enqueue(t testing.TB, store string, job any) string {
+	t.Helper()
+	b, err := json.Marshal(job)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := mustMemsnap(t, store, b, "enqueue")
+	var resp struct {
+		JobID string `json:"job_id"`
+	}
+	if err := json.Unmarshal([]byte(out), &resp); err != nil || resp.JobID == "" {
+		t.Fatalf("enqueue answer %q: %v", out, err)
+	}
+	return resp.JobID
+}
+
+type queryResult struct {
+	Snapshot uint64   `json:"snapshot"`
+	Columns  []string `json:"columns"`
+	Rows     [][]any  `json:"rows"`
+}
+
+func query(t testing.TB, store, cypher string) queryResult {
+	t.Helper()
+	out := mustMemsnap(t, store, nil, "query", "--json", cypher)
+	var q queryResult
+	if err := json.Unmarshal([]byte(out), &q); err != nil {
+		t.Fatalf("query answer %q: %v", out, err)
+	}
+	return q
+}
+
+func queryInt(t testing.TB, store, cypher string) int64 {
+	t.Helper()
+	q := query(t, store, cypher)
+	if len(q.Rows) != 1 || len(q.Rows[0]) != 1 {
+		t.Fatalf("%s: want one value, got %v", cypher, q.Rows)
+	}
+	return int64(q.Rows[0][0].(float64))
+}
+
+type commitSummary struct {
+	Batches    int      `json:"batches"`
+	Applied    int      `json:"applied"`
+	Rejected   int      `json:"rejected"`
+	Duplicates int      `json:"duplicates"`
+	Snapshots  []uint64 `json:"snapshots"`
+	Current    uint64   `json:"current"`
+}
+
+func commit(t testing.TB, store string, args ...string) commitSummary {
+	t.Helper()
+	out := mustMemsnap(t, store, nil, append([]string{"commit"}, args...)...)
+	var s commitSummary
+	if err := json.Unmarshal([]byte(out), &s); err != nil {
+		t.Fatalf("commit answer %q: %v", out, err)
+	}
+	if s.Duplicates != 0 {
+		t.Fatalf("commit found %d jobs already applied: exactly-once broken", s.Duplicates)
+	}
+	return s
+}
+
+type outcome struct {
+	JobID    string `json:"job_id"`
+	Status   string `json:"status"`
+	Reason   string `json:"reason"`
+	Snapshot uint64 `json:"snapshot"`
+}
+
+func jobOutcome(t testing.TB, store, id string) outcome {
+	t.Helper()
+	var o outcome
+	out := mustMemsnap(t, store, nil, "job", id)
+	if err := json.Unmarshal([]byte(out), &o); err != nil {
+		t.Fatalf("job answer %q: %v", out, err)
+	}
+	return o
+}
+
+// helperCmd starts this test binary as a helper process with a role.
+func helperCmd(ctx context.Context, role, store string, extraEnv ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), append([]string{"MEMSNAP_TEST_ROLE=" + role, "MEMSNAP_TEST_STORE=" + store}, extraEnv...)...)
+	return cmd
+}
+
+func ops(o ...map[string]any) map[string]any { return map[string]any{"ops": o} }
+
+func entities(es ...map[string]any) map[string]any {
+	return map[string]any{"op": "create_entities", "entities": es}
+}
+
+func entity(name, typ string, obs ...string) map[string]any {
+	if obs == nil {
+		obs = []string{}
+	}
+	return map[string]any{"name": name, "entityType": typ, "observations": obs}
+}
+
+func waitFile(t testing.TB, path string, d time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		if _, err := os.Stat(path); err == nil {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("%s did not appear within %s", path, d)
+}
+
+func dirNames(t testing.TB, dir string) []string {
+	t.Helper()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range ents {
+		out = append(out, e.Name())
+	}
+	return out
+}
+
+func contains(s, sub string) bool { return strings.Contains(s, sub) }

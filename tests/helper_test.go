@@ -1,0 +1,110 @@
+package tests
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/memsnap/memsnap/config"
+	"github.com/memsnap/memsnap/reader"
+	"github.com/memsnap/memsnap/snapshot"
+	"github.com/memsnap/memsnap/writer"
+)
+
+// readerStats is what a long-lived reader helper reports when it stops.
+type readerStats struct {
+	Queries    int64  `json:"queries"`
+	Errors     int64  `json:"errors"`
+	Refreshes  int64  `json:"refreshes"`
+	Regressed  int64  `json:"regressed"`
+	FirstError string `json:"first_error,omitempty"`
+	LastSeq    uint64 `json:"last_seq"`
+}
+
+// helper runs the test binary as a helper process:
+//
+//	reader:     a long-lived reader that refreshes and queries in a loop until
+//	            the file $MEMSNAP_TEST_STOP exists, then prints readerStats
+//	lockholder: takes the writer lock, prints "locked", and sleeps until killed
+func helper(role string) int {
+	store, err := snapshot.Open(os.Getenv("MEMSNAP_TEST_STORE"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	switch role {
+	case "lockholder":
+		l, err := writer.TryLock(store)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer l.Release()
+		fmt.Println("locked")
+		select {}
+	case "reader":
+		return readerLoop(store, os.Getenv("MEMSNAP_TEST_STOP"))
+	}
+	fmt.Fprintln(os.Stderr, "unknown role", role)
+	return 2
+}
+
+func readerLoop(store *snapshot.Store, stop string) int {
+	ctx := context.Background()
+	cfg := config.Default()
+	cfg.Store = store.Dir()
+	var st readerStats
+	var r *reader.Reader
+	for r == nil {
+		var err error
+		r, err = reader.Open(ctx, store, cfg, nil)
+		if errors.Is(err, snapshot.ErrNoSnapshot) {
+			time.Sleep(10 * time.Millisecond)
+			continue
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+	}
+	defer r.Close()
+	var last int64 = -1
+	fail := func(err error) {
+		st.Errors++
+		if st.FirstError == "" {
+			st.FirstError = err.Error()
+		}
+	}
+	for {
+		if _, err := os.Stat(stop); err == nil {
+			break
+		}
+		if _, err := r.Refresh(ctx); err != nil {
+			fail(err)
+		}
+		res, err := r.Query(ctx, "MATCH (e:Entity) OPTIONAL MATCH (e)-[r:Relation]->() RETURN count(DISTINCT e), count(r)", nil)
+		st.Queries++
+		if err != nil {
+			fail(err)
+			continue
+		}
+		n := res.Rows[0][0].(int64)
+		if n < last {
+			st.Regressed++ // producers only add: a count never shrinks
+		}
+		last = n
+		if _, _, err := r.KVScan(ctx, "p", 10); err != nil {
+			fail(err)
+		}
+	}
+	st.Refreshes = r.Refreshes()
+	st.LastSeq = r.Seq()
+	_ = json.NewEncoder(os.Stdout).Encode(st)
+	return 0
+}
+
+func stopFile(dir string) string { return filepath.Join(dir, "STOP") }
