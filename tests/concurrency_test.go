@@ -69,15 +69,16 @@ func TestManyProcesses(t *testing.T) {
 			done = true
 		default:
 		}
-		s := commit(t, store, "--max-jobs", "3")
+		s := commit(t, store, "--max-jobs", "2") // 75 jobs, <= 2 per snapshot: >= 38 snapshots
 		commits++
 		published += len(s.Snapshots)
 		if r := memsnap(t, store, nil, gcEnv, "snapshots", "gc"); r.code != 0 {
 			t.Fatalf("gc: %s", r.stderr)
 		}
 	}
-	for s := commit(t, store); s.Batches > 0; s = commit(t, store) {
+	for s := commit(t, store, "--max-jobs", "2"); s.Batches > 0; s = commit(t, store, "--max-jobs", "2") {
 		published += len(s.Snapshots)
+		commits++
 	}
 	if published < 20 {
 		t.Fatalf("writer published only %d snapshots while readers ran; want at least 20", published)

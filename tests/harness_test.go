@@ -18,6 +18,7 @@ import (
 var (
 	bin       string // the memsnap binary under test
 	crashRuns = flag.Int("crash.runs", 50, "random-moment SIGKILL runs in TestCrashRandom")
+	raceBin   = flag.Bool("race.binary", false, "build the memsnap binary under test with -race (about 10x slower)")
 )
 
 func TestMain(m *testing.M) {
@@ -31,7 +32,11 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	bin = filepath.Join(dir, "memsnap")
-	build := exec.Command("go", "build", "-race", "-tags", "memsnap_failpoints", "-o", bin, "../cmd/memsnap")
+	args := []string{"build", "-tags", "memsnap_failpoints", "-o", bin}
+	if *raceBin {
+		args = append(args, "-race")
+	}
+	build := exec.Command("go", append(args, "../cmd/memsnap")...)
 	build.Stdout, build.Stderr = os.Stdout, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "build memsnap:", err)
@@ -139,6 +144,7 @@ type commitSummary struct {
 	Duplicates int      `json:"duplicates"`
 	Snapshots  []uint64 `json:"snapshots"`
 	Current    uint64   `json:"current"`
+	QueueLeft  int      `json:"queue_left"`
 }
 
 func commit(t testing.TB, store string, args ...string) commitSummary {

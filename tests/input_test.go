@@ -1,0 +1,146 @@
+package tests
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// Done-when 7: bad input gets a clear error at enqueue where it can be known
+// there, otherwise a dead-lettered job with its reason and outcome; nothing
+// else is lost or blocked.
+func TestBadInputAtEnqueue(t *testing.T) {
+	store := newStore(t)
+	big := strings.Repeat("x", 2<<20)
+	cases := []struct {
+		name, job, want string
+	}{
+		{"malformed JSON", `{"ops": [`, "invalid job: malformed JSON"},
+		{"not an object", `[1,2]`, "invalid job: malformed JSON"},
+		{"no ops", `{}`, `missing "ops"`},
+		{"empty ops", `{"ops": []}`, "job has no ops"},
+		{"unknown op", `{"ops":[{"op":"drop_everything"}]}`, `op 0: unknown op "drop_everything"`},
+		{"unknown field", `{"ops":[{"op":"create_entities","entities":[],"force":true}]}`, `unknown field "force"`},
+		{"field of another op", `{"ops":[{"op":"kv_delete","key":"a","value":"b"}]}`, `unknown field "value"`},
+		{"unknown entity field", `{"ops":[{"op":"create_entities","entities":[{"name":"a","entityType":"t","observations":[],"color":"red"}]}]}`, `unknown field "color"`},
+		{"empty entity name", `{"ops":[{"op":"create_entities","entities":[{"name":"","entityType":"t","observations":[]}]}]}`, "entities[0].name is empty"},
+		{"empty relation end", `{"ops":[{"op":"create_relations","relations":[{"from":"a","to":"","relationType":"r"}]}]}`, "relations[0].to is empty"},
+		{"missing contents", `{"ops":[{"op":"add_observations","observations":[{"entityName":"a"}]}]}`, "observations[0].contents is required"},
+		{"empty kv key", `{"ops":[{"op":"kv_put","key":"","value":"v"}]}`, "key is empty"},
+		{"wrong type", `{"ops":[{"op":"delete_entities","entityNames":"a"}]}`, "cannot unmarshal string"},
+		{"oversized job", `{"ops":[{"op":"kv_put","key":"k","value":"` + big + `"}]}`, "over the limit of 1048576"},
+		{"oversized string", `{"ops":[{"op":"kv_put","key":"k","value":"` + strings.Repeat("y", 70000) + `"}]}`, "value is 70000 bytes, over the limit of 65536"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := memsnap(t, store, []byte(c.job), nil, "enqueue")
+			if r.code != 1 || !contains(r.stderr, c.want) {
+				t.Fatalf("exit %d, stderr %q; want exit 1 and %q", r.code, r.stderr, c.want)
+			}
+			if strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 || !strings.HasPrefix(r.stderr, "memsnap: ") {
+				t.Errorf("error is not one clear line: %q", r.stderr)
+			}
+		})
+	}
+	if q := dirNames(t, filepath.Join(store, "queue", "new")); len(q) != 0 {
+		t.Fatalf("rejected jobs reached the queue: %v", q)
+	}
+}
+
+// A job that can only fail at apply time (observations for a missing entity)
+// and a malformed file dropped straight into queue/new are dead-lettered with
+// their reasons; the rest of the batch applies.
+func TestBadInputDeadLetter(t *testing.T) {
+	store := newStore(t)
+	good1 := enqueue(t, store, ops(entities(entity("alpha", "thing", "first"))))
+	missing := enqueue(t, store, ops(
+		entities(entity("beta", "thing")), // would apply, but the job is atomic
+		map[string]any{"op": "add_observations", "observations": []map[string]any{{"entityName": "ghost", "contents": []string{"boo"}}}},
+	))
+	badRel := enqueue(t, store, ops(map[string]any{"op": "create_relations", "relations": []map[string]any{{"from": "alpha", "to": "nobody", "relationType": "knows"}}}))
+	// A file that bypassed enqueue's validation.
+	smuggled := "01ARZ3NDEKTSV4RRFFQ69G5FAV"
+	if err := os.WriteFile(filepath.Join(store, "queue", "new", smuggled+".job"), []byte(`{"ops":[{"op":"nuke"}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	good2 := enqueue(t, store, ops(map[string]any{"op": "add_observations", "observations": []map[string]any{{"entityName": "alpha", "contents": []string{"second"}}}}))
+
+	s := commit(t, store)
+	if s.Applied != 2 || s.Rejected != 3 || s.Batches != 1 {
+		t.Fatalf("commit summary %+v, want 2 applied and 3 rejected in one batch", s)
+	}
+	for id, want := range map[string]string{
+		missing:  "Entity with name ghost not found",
+		badRel:   "Entity with name nobody not found",
+		smuggled: `unknown op "nuke"`,
+	} {
+		o := jobOutcome(t, store, id)
+		if o.Status != "rejected" || !contains(o.Reason, want) {
+			t.Errorf("job %s outcome %+v, want rejected with %q", id, o, want)
+		}
+		errFile, err := os.ReadFile(filepath.Join(store, "queue", "dead", id+".job.err"))
+		if err != nil || !contains(string(errFile), want) {
+			t.Errorf("dead letter for %s: %q, %v", id, errFile, err)
+		}
+		if _, err := os.Stat(filepath.Join(store, "queue", "dead", id+".job")); err != nil {
+			t.Errorf("dead job file for %s: %v", id, err)
+		}
+	}
+	for _, id := range []string{good1, good2} {
+		if o := jobOutcome(t, store, id); o.Status != "applied" {
+			t.Errorf("good job %s: %+v", id, o)
+		}
+	}
+	q := query(t, store, "MATCH (e:Entity) RETURN e.name, e.observations ORDER BY e.name")
+	b, _ := json.Marshal(q.Rows)
+	if string(b) != `[["alpha",["first","second"]]]` {
+		t.Fatalf("graph after the batch: %s", b)
+	}
+	if o := jobOutcome(t, store, "01ARZ3NDEKTSV4RRFFQ69G5FAA"); o.Status != "unknown" {
+		t.Errorf("never-seen job: %+v", o)
+	}
+	st := mustMemsnap(t, store, nil, "status")
+	if !contains(st, "3 dead") {
+		t.Errorf("status does not count dead jobs: %s", st)
+	}
+}
+
+// Done-when 8: the read path refuses statements that touch files or other
+// databases, with a clear error, and no file appears.
+func TestReadPathRefusesFileAccess(t *testing.T) {
+	store := newStore(t)
+	enqueue(t, store, ops(entities(entity("a", "t"))))
+	commit(t, store)
+	out := t.TempDir()
+	target := func(name string) string { return filepath.Join(out, name) }
+	cases := []struct{ q, want string }{
+		{"COPY (MATCH (e:Entity) RETURN e.name) TO '" + target("copy.csv") + "'", "COPY"},
+		{"copy (match (e:Entity) return e.name) to '" + target("lower.csv") + "'", "COPY"},
+		{"EXPORT DATABASE '" + target("export") + "'", "EXPORT"},
+		{"ATTACH '" + target("other.kuzu") + "' AS other (dbtype kuzu)", "ATTACH"},
+		{"LOAD FROM '" + target("in.csv") + "' RETURN *", "LOAD"},
+		{"INSTALL json", "INSTALL"},
+		{"LOAD EXTENSION json", "LOAD"},
+		{"MATCH (e:Entity) RETURN e.name; COPY (MATCH (e:Entity) RETURN e) TO '" + target("two.csv") + "'", "one statement"},
+		{"/* hi */ COPY (RETURN 1) TO '" + target("comment.csv") + "'", "COPY"},
+		{"CREATE (:Entity {name: 'x'})", "CREATE"},
+		{"MATCH (e:Entity) SET e.entityType = 'y'", "SET"},
+		{"CALL some_function()", "CALL is limited"},
+	}
+	for _, c := range cases {
+		r := memsnap(t, store, nil, nil, "query", c.q)
+		if r.code != 1 || !contains(r.stderr, "query refused") || !contains(r.stderr, c.want) {
+			t.Errorf("%s: exit %d, stderr %q; want refusal naming %q", c.q, r.code, r.stderr, c.want)
+		}
+	}
+	if files := dirNames(t, out); len(files) != 0 {
+		t.Fatalf("the read path created files: %v", files)
+	}
+	// Reads that merely look similar still work.
+	q := query(t, store, "MATCH (e:Entity) WHERE e.name <> 'COPY TO' RETURN e.name AS `load`")
+	if len(q.Rows) != 1 {
+		t.Fatalf("harmless query: %+v", q)
+	}
+}
