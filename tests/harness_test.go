@@ -223,3 +223,11 @@ func dirNames(t testing.TB, dir string) []string {
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
+
+// daemonCmd starts 'memsnap daemon' on store with extra env.
+func daemonCmd(ctx context.Context, store string, env ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, bin, "--store", store, "--log-level", "warn", "daemon")
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stderr = os.Stderr
+	return cmd
+}

@@ -1,0 +1,198 @@
+package writer_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/oklog/ulid/v2"
+
+	"github.com/memsnap/memsnap/config"
+	"github.com/memsnap/memsnap/reader"
+	"github.com/memsnap/memsnap/snapshot"
+	"github.com/memsnap/memsnap/writer"
+)
+
+// genJob makes a random job over a tiny universe of names, so that jobs
+// collide: duplicates, deletes of what others create, observations and
+// relations for entities that may not exist (jobs that must fail).
+func genJob(rng *rand.Rand) map[string]any {
+	pick := func(xs ...string) string { return xs[rng.IntN(len(xs))] }
+	name := func() string { return pick("a", "b", "c", "d", "e") }
+	obs := func() []string {
+		out := []string{}
+		for n := rng.IntN(3); n > 0; n-- {
+			out = append(out, pick("o1", "o2", "o3", "o4"))
+		}
+		return out
+	}
+	var ops []map[string]any
+	for n := 1 + rng.IntN(3); n > 0; n-- {
+		var op map[string]any
+		switch rng.IntN(8) {
+		case 0, 1:
+			var es []map[string]any
+			for k := 1 + rng.IntN(2); k > 0; k-- {
+				es = append(es, map[string]any{"name": name(), "entityType": pick("x", "y"), "observations": obs()})
+			}
+			op = map[string]any{"op": "create_entities", "entities": es}
+		case 2:
+			op = map[string]any{"op": "create_relations", "relations": []map[string]any{{"from": name(), "to": name(), "relationType": pick("r1", "r2")}}}
+		case 3:
+			op = map[string]any{"op": "add_observations", "observations": []map[string]any{{"entityName": name(), "contents": obs()}}}
+		case 4:
+			op = map[string]any{"op": "delete_entities", "entityNames": []string{name()}}
+		case 5:
+			op = map[string]any{"op": "delete_observations", "deletions": []map[string]any{{"entityName": name(), "observations": obs()}}}
+		case 6:
+			op = map[string]any{"op": "delete_relations", "relations": []map[string]any{{"from": name(), "to": name(), "relationType": pick("r1", "r2")}}}
+		case 7:
+			if rng.IntN(3) == 0 {
+				op = map[string]any{"op": "kv_delete", "key": pick("k1", "k2", "k3")}
+			} else {
+				op = map[string]any{"op": "kv_put", "key": pick("k1", "k2", "k3"), "value": pick("v1", "v2", "v3")}
+			}
+		}
+		ops = append(ops, op)
+	}
+	return map[string]any{"ops": ops}
+}
+
+type storeUnderTest struct {
+	store *snapshot.Store
+	cfg   config.Config
+	w     *writer.Writer
+}
+
+func newTestStore(t *testing.T) *storeUnderTest {
+	t.Helper()
+	s, err := snapshot.Init(filepath.Join(t.TempDir(), "store"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Default()
+	cfg.Store = s.Dir()
+	return &storeUnderTest{store: s, cfg: cfg, w: writer.New(s, cfg, nil)}
+}
+
+// put writes a job file straight into queue/new under a fixed id, as an
+// enqueue would, so that two stores get identical ids and times.
+func (s *storeUnderTest) put(t *testing.T, id string, job []byte) {
+	t.Helper()
+	if err := os.WriteFile(s.store.Path("queue", "new", id+".job"), job, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (s *storeUnderTest) commit(t *testing.T, opts writer.CommitOptions) writer.Summary {
+	t.Helper()
+	sum, err := s.w.Commit(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sum
+}
+
+// dump renders the whole graph, KV and the outcome of every job.
+func (s *storeUnderTest) dump(t *testing.T, ids []string) string {
+	t.Helper()
+	ctx := context.Background()
+	r, err := reader.Open(ctx, s.store, s.cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var out []any
+	for _, q := range []string{
+		"MATCH (e:Entity) RETURN e.name, e.entityType, e.observations, e.created_at, e.updated_at ORDER BY e.name",
+		"MATCH (a:Entity)-[r:Relation]->(b:Entity) RETURN a.name, b.name, r.relationType, r.created_at ORDER BY a.name, b.name, r.relationType",
+	} {
+		res, err := r.Query(ctx, q, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, res.Rows)
+	}
+	kv, _, err := r.KVScan(ctx, "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out = append(out, kv)
+	for _, id := range ids {
+		o, err := r.Job(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, o.Status+" "+o.Reason)
+	}
+	b, _ := json.Marshal(out)
+	return string(b)
+}
+
+// Done-when 6: random job sequences give the same graph, KV and outcomes
+// whether committed as one batch, in random-size batches, or one job per
+// commit — and that state is the one an independent reference model of the
+// job semantics predicts.
+func TestBatchEqualsSequence(t *testing.T) {
+	seeds, jobs := 8, 30
+	if testing.Short() {
+		seeds = 2
+	}
+	for seed := 0; seed < seeds; seed++ {
+		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(uint64(seed), 42))
+			ids := make([]string, jobs)
+			data := make([][]byte, jobs)
+			entropy := rand.New(rand.NewPCG(uint64(seed), 7))
+			for i := range ids {
+				ids[i] = ulid.MustNew(uint64(1_700_000_000_000+i*1000+seed), ulidEntropy{entropy}).String()
+				data[i], _ = json.Marshal(genJob(rng))
+			}
+			batch, chunks, single := newTestStore(t), newTestStore(t), newTestStore(t)
+			for i := range ids {
+				batch.put(t, ids[i], data[i])
+				chunks.put(t, ids[i], data[i])
+			}
+			if sum := batch.commit(t, writer.CommitOptions{MaxRounds: 1}); sum.Batches != 1 || sum.Applied+sum.Rejected != jobs {
+				t.Fatalf("one batch: %+v", sum)
+			}
+			for left := jobs; left > 0; {
+				sum := chunks.commit(t, writer.CommitOptions{MaxJobs: 1 + rng.IntN(6), MaxRounds: 1})
+				left -= sum.Applied + sum.Rejected
+			}
+			for i := range ids {
+				single.put(t, ids[i], data[i])
+				if sum := single.commit(t, writer.CommitOptions{}); sum.Batches != 1 {
+					t.Fatalf("job %d alone: %+v", i, sum)
+				}
+			}
+			m := newModel()
+			for i := range ids {
+				m = m.apply(ids[i], data[i])
+			}
+			want := m.dump()
+			if got := single.dump(t, ids); got != want {
+				t.Fatalf("one job per commit differs from the reference model:\nsingle: %s\nmodel:  %s", got, want)
+			}
+			if got := batch.dump(t, ids); got != want {
+				t.Fatalf("one batch differs from one job per commit:\nbatch:  %s\nsingle: %s", got, want)
+			}
+			if got := chunks.dump(t, ids); got != want {
+				t.Fatalf("random batches differ from one job per commit:\nchunks: %s\nsingle: %s", got, want)
+			}
+		})
+	}
+}
+
+type ulidEntropy struct{ r *rand.Rand }
+
+func (e ulidEntropy) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = byte(e.r.Uint32())
+	}
+	return len(p), nil
+}
