@@ -38,7 +38,8 @@ type relKey struct{ from, to, typ string }
 
 type relState struct {
 	exists  bool
-	inDB    bool
+	inDB    bool // existed in the graph when the batch started
+	dropped bool // the graph's row must be deleted (it was deleted in the batch)
 	created time.Time
 }
 
@@ -139,7 +140,7 @@ func (o *overlay) runOp(op Op, at time.Time, kv *[]kvOp) error {
 			k := relKey{r.From, r.To, r.RelationType}
 			cur := o.rels[k]
 			if !cur.exists {
-				o.setRel(k, relState{exists: true, inDB: cur.inDB, created: at})
+				o.setRel(k, relState{exists: true, inDB: cur.inDB, dropped: cur.dropped, created: at})
 			}
 		}
 	case OpAddObservations:
@@ -163,7 +164,7 @@ func (o *overlay) runOp(op Op, at time.Time, kv *[]kvOp) error {
 			o.setEnt(n, entState{inDB: cur.inDB, wiped: cur.inDB, dirty: true})
 			for _, k := range o.relsOf[n] {
 				if r := o.rels[k]; r.exists {
-					r.exists = false
+					r.exists, r.dropped = false, r.inDB
 					o.setRel(k, r)
 				}
 			}
@@ -184,7 +185,7 @@ func (o *overlay) runOp(op Op, at time.Time, kv *[]kvOp) error {
 		for _, r := range op.Relations {
 			k := relKey{r.From, r.To, r.RelationType}
 			if cur := o.rels[k]; cur.exists {
-				cur.exists = false
+				cur.exists, cur.dropped = false, cur.inDB
 				o.setRel(k, cur)
 			}
 		}
@@ -382,11 +383,11 @@ func (o *overlay) write(ctx context.Context, conn *graphdb.Conn) (writeStats, er
 	for _, k := range keys {
 		r := o.rels[k]
 		endsWiped := o.ents[k.from].wiped || o.ents[k.to].wiped
-		switch {
-		case r.exists && (!r.inDB || endsWiped):
+		if r.dropped && !endsWiped {
+			relDel = append(relDel, k) // DETACH DELETE already took it otherwise
+		}
+		if r.exists && (!r.inDB || r.dropped || endsWiped) {
 			relCre = append(relCre, k)
-		case !r.exists && r.inDB && !endsWiped:
-			relDel = append(relDel, k)
 		}
 	}
 

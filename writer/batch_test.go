@@ -22,7 +22,7 @@ import (
 // relations for entities that may not exist (jobs that must fail).
 func genJob(rng *rand.Rand) map[string]any {
 	pick := func(xs ...string) string { return xs[rng.IntN(len(xs))] }
-	name := func() string { return pick("a", "b", "c", "d", "e") }
+	name := func() string { return pick("a", "b", "c", "d") }
 	obs := func() []string {
 		out := []string{}
 		for n := rng.IntN(3); n > 0; n-- {
@@ -31,7 +31,7 @@ func genJob(rng *rand.Rand) map[string]any {
 		return out
 	}
 	var ops []map[string]any
-	for n := 1 + rng.IntN(3); n > 0; n-- {
+	for n := 1 + rng.IntN(4); n > 0; n-- {
 		var op map[string]any
 		switch rng.IntN(8) {
 		case 0, 1:
@@ -138,7 +138,7 @@ func (s *storeUnderTest) dump(t *testing.T, ids []string) string {
 // commit — and that state is the one an independent reference model of the
 // job semantics predicts.
 func TestBatchEqualsSequence(t *testing.T) {
-	seeds, jobs := 8, 30
+	seeds, jobs := 10, 40
 	if testing.Short() {
 		seeds = 2
 	}
@@ -152,19 +152,28 @@ func TestBatchEqualsSequence(t *testing.T) {
 				ids[i] = ulid.MustNew(uint64(1_700_000_000_000+i*1000+seed), ulidEntropy{entropy}).String()
 				data[i], _ = json.Marshal(genJob(rng))
 			}
+			// A shared prefix, committed alike everywhere, gives the batches
+			// existing rows to delete, re-create and relate.
+			const prefix = 10
 			batch, chunks, single := newTestStore(t), newTestStore(t), newTestStore(t)
-			for i := range ids {
+			for _, st := range []*storeUnderTest{batch, chunks, single} {
+				for i := 0; i < prefix; i++ {
+					st.put(t, ids[i], data[i])
+				}
+				st.commit(t, writer.CommitOptions{MaxJobs: 3})
+			}
+			for i := prefix; i < jobs; i++ {
 				batch.put(t, ids[i], data[i])
 				chunks.put(t, ids[i], data[i])
 			}
-			if sum := batch.commit(t, writer.CommitOptions{MaxRounds: 1}); sum.Batches != 1 || sum.Applied+sum.Rejected != jobs {
+			if sum := batch.commit(t, writer.CommitOptions{MaxRounds: 1}); sum.Batches != 1 || sum.Applied+sum.Rejected != jobs-prefix {
 				t.Fatalf("one batch: %+v", sum)
 			}
-			for left := jobs; left > 0; {
+			for left := jobs - prefix; left > 0; {
 				sum := chunks.commit(t, writer.CommitOptions{MaxJobs: 1 + rng.IntN(6), MaxRounds: 1})
 				left -= sum.Applied + sum.Rejected
 			}
-			for i := range ids {
+			for i := prefix; i < jobs; i++ {
 				single.put(t, ids[i], data[i])
 				if sum := single.commit(t, writer.CommitOptions{}); sum.Batches != 1 {
 					t.Fatalf("job %d alone: %+v", i, sum)
@@ -195,4 +204,71 @@ func (e ulidEntropy) Read(p []byte) (int, error) {
 		p[i] = byte(e.r.Uint32())
 	}
 	return len(p), nil
+}
+
+// checkSequence commits prefix jobs one by one, then jobs as one batch in one
+// store and one per commit in another, and compares both with the model.
+func checkSequence(t *testing.T, prefix, jobs []string) {
+	t.Helper()
+	all := append(append([]string{}, prefix...), jobs...)
+	ids := make([]string, len(all))
+	entropy := rand.New(rand.NewPCG(1, 2))
+	for i := range ids {
+		ids[i] = ulid.MustNew(uint64(1_700_000_000_000+i*1000), ulidEntropy{entropy}).String()
+	}
+	m := newModel()
+	for i := range all {
+		m = m.apply(ids[i], []byte(all[i]))
+	}
+	want := m.dump()
+	batch, single := newTestStore(t), newTestStore(t)
+	for i := range prefix {
+		for _, st := range []*storeUnderTest{batch, single} {
+			st.put(t, ids[i], []byte(all[i]))
+			st.commit(t, writer.CommitOptions{})
+		}
+	}
+	for i := len(prefix); i < len(all); i++ {
+		batch.put(t, ids[i], []byte(all[i]))
+		single.put(t, ids[i], []byte(all[i]))
+		single.commit(t, writer.CommitOptions{})
+	}
+	if sum := batch.commit(t, writer.CommitOptions{MaxRounds: 1}); sum.Batches != 1 {
+		t.Fatalf("batch: %+v", sum)
+	}
+	if got := single.dump(t, ids); got != want {
+		t.Errorf("one job per commit:\ngot:   %s\nmodel: %s", got, want)
+	}
+	if got := batch.dump(t, ids); got != want {
+		t.Errorf("one batch:\ngot:   %s\nmodel: %s", got, want)
+	}
+}
+
+// Edge cases the random generator reaches only by luck.
+func TestBatchEdgeCases(t *testing.T) {
+	const (
+		ab      = `{"ops":[{"op":"create_entities","entities":[{"name":"a","entityType":"t","observations":["o1"]},{"name":"b","entityType":"t","observations":[]}]}]}`
+		relAB   = `{"ops":[{"op":"create_relations","relations":[{"from":"a","to":"b","relationType":"r"}]}]}`
+		relBA   = `{"ops":[{"op":"create_relations","relations":[{"from":"b","to":"a","relationType":"r"}]}]}`
+		delA    = `{"ops":[{"op":"delete_entities","entityNames":["a"]}]}`
+		a2      = `{"ops":[{"op":"create_entities","entities":[{"name":"a","entityType":"u","observations":["new"]}]}]}`
+		delRel  = `{"ops":[{"op":"delete_relations","relations":[{"from":"a","to":"b","relationType":"r"}]}]}`
+		obsA    = `{"ops":[{"op":"add_observations","observations":[{"entityName":"a","contents":["o2","o1","o2"]}]}]}`
+		badJob  = `{"ops":[{"op":"create_entities","entities":[{"name":"c","entityType":"t","observations":[]}]},{"op":"add_observations","observations":[{"entityName":"zz","contents":["x"]}]}]}`
+		relC    = `{"ops":[{"op":"create_relations","relations":[{"from":"a","to":"c","relationType":"r"}]}]}`
+		selfRel = `{"ops":[{"op":"create_relations","relations":[{"from":"a","to":"a","relationType":"self"}]}]}`
+	)
+	cases := map[string]struct{ prefix, jobs []string }{
+		"delete and re-create an endpoint, then relate again": {[]string{ab, relAB, relBA}, []string{delA, a2, relAB}},
+		"delete an endpoint only":                             {[]string{ab, relAB, relBA}, []string{delA}},
+		"delete relation then re-create it":                   {[]string{ab, relAB}, []string{delRel, relAB}},
+		"create relation then delete it":                      {[]string{ab}, []string{relAB, delRel}},
+		"observations dedupe across jobs":                     {[]string{ab}, []string{obsA, obsA}},
+		"failed job leaves nothing behind":                    {[]string{ab}, []string{badJob, relC}},
+		"self relation and delete":                            {[]string{ab}, []string{selfRel, delA, a2, selfRel}},
+		"create in batch then delete in batch":                {nil, []string{ab, relAB, delA, relAB}},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) { checkSequence(t, c.prefix, c.jobs) })
+	}
 }
