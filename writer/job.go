@@ -91,6 +91,9 @@ func DecodeJob(data []byte, lim Limits) (*Job, error) {
 	if lim.MaxBytes > 0 && int64(len(data)) > lim.MaxBytes {
 		return nil, invalid("job is %d bytes, over the limit of %d", len(data), lim.MaxBytes)
 	}
+	if !utf8.Valid(data) {
+		return nil, invalid("job is not valid UTF-8")
+	}
 	var raw struct {
 		Ops []json.RawMessage `json:"ops"`
 	}

@@ -1,0 +1,70 @@
+package reader
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestCheckReadOnly(t *testing.T) {
+	refused := map[string]string{
+		"COPY (MATCH (e) RETURN e) TO '/tmp/x.csv'": "COPY",
+		"copy Entity from '/tmp/x.csv'":             "COPY",
+		"CoPy (RETURN 1) TO 'x'":                    "COPY",
+		"EXPORT DATABASE '/tmp/db'":                 "EXPORT",
+		"IMPORT DATABASE '/tmp/db'":                 "IMPORT",
+		"ATTACH '/tmp/o.kuzu' AS o (dbtype kuzu)":   "ATTACH",
+		"DETACH o":                         "DETACH",
+		"USE o":                            "USE",
+		"INSTALL httpfs":                   "INSTALL",
+		"LOAD EXTENSION json":              "LOAD",
+		"LOAD FROM '/etc/passwd' RETURN *": "LOAD",
+		"load\tfrom 'x' return *":          "LOAD",
+		"MATCH (e) RETURN e; COPY (RETURN 1) TO 'x'":     "one statement",
+		"RETURN 1; RETURN 2":                             "one statement",
+		"/* c */ COPY (RETURN 1) TO 'x'":                 "COPY",
+		"// c\nCOPY (RETURN 1) TO 'x'":                   "COPY",
+		"CREATE (:Entity {name: 'x'})":                   "CREATE",
+		"MERGE (:Entity {name: 'x'})":                    "MERGE",
+		"MATCH (e) SET e.x = 1":                          "SET",
+		"MATCH (e) DELETE e":                             "DELETE",
+		"MATCH (e) DETACH DELETE e":                      "DETACH",
+		"DROP TABLE Entity":                              "DROP",
+		"ALTER TABLE Entity ADD x INT":                   "ALTER",
+		"CHECKPOINT":                                     "CHECKPOINT",
+		"BEGIN TRANSACTION":                              "BEGIN",
+		"CALL create_fts_index('Entity', 'i', ['name'])": "CALL is limited",
+		"CALL threads=4":                                 "CALL is limited",
+		"RETURN read_csv('/etc/passwd')":                 "read_csv reads files",
+		"UNWIND glob('/etc/*') AS f RETURN f":            "glob reads files",
+		"MATCH (e) RETURN e.name AS 'unterminated":       "unterminated string",
+		"MATCH (e) /* never closed":                      "unterminated comment",
+		"":                                               "empty query",
+		"   ":                                            "empty query",
+		"MATCH (e) WITH e CALL drop_fts_index('Entity','i') RETURN 1": "CALL is limited",
+	}
+	for q, want := range refused {
+		err := CheckReadOnly(q)
+		if err == nil || !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: got %v, want a refusal naming %q", q, err, want)
+		}
+	}
+	allowed := []string{
+		"MATCH (e:Entity) RETURN e.name",
+		"MATCH (e:Entity) WHERE e.name = 'COPY TO /tmp' RETURN e",
+		"MATCH (e:Entity) WHERE e.name = \"LOAD FROM x\" RETURN e",
+		"MATCH (e:Entity) RETURN e.name AS `create`",
+		"MATCH (e:Entity {name: $copy}) RETURN e.set",
+		"MATCH (a)-[r:Relation]->(b) RETURN a, r, b LIMIT 5;",
+		"CALL show_tables() RETURN *",
+		"CALL QUERY_FTS_INDEX('Entity', 'entity_fts', 'kuzu') RETURN node.name, score",
+		"// a comment mentioning COPY\nMATCH (e) RETURN count(e)",
+		"UNWIND [1,2,3] AS x RETURN x",
+		"MATCH (e:Entity) WHERE e.name = 'it\\'s' RETURN e",
+	}
+	for _, q := range allowed {
+		if err := CheckReadOnly(q); err != nil {
+			t.Errorf("%q refused: %v", q, err)
+		}
+	}
+}

@@ -1,0 +1,232 @@
+package reader
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/memsnap/memsnap/config"
+	"github.com/memsnap/memsnap/snapshot"
+	"github.com/memsnap/memsnap/writer"
+)
+
+type fixture struct {
+	store *snapshot.Store
+	cfg   config.Config
+	w     *writer.Writer
+	n     int
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	s, err := snapshot.Init(filepath.Join(t.TempDir(), "store"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Default()
+	cfg.Store = s.Dir()
+	cfg.GC.Keep = 1
+	return &fixture{store: s, cfg: cfg, w: writer.New(s, cfg, nil)}
+}
+
+// addEntity enqueues one new entity and commits it, publishing a snapshot.
+func (f *fixture) addEntity(t *testing.T) {
+	t.Helper()
+	job := fmt.Sprintf(`{"ops":[{"op":"create_entities","entities":[{"name":"e%d","entityType":"t","observations":[]}]},{"op":"kv_put","key":"n","value":"%d"}]}`, f.n, f.n)
+	if _, err := writer.Enqueue(f.store, []byte(job), writer.LimitsFrom(f.cfg.Job)); err != nil {
+		t.Fatal(err)
+	}
+	if sum, err := f.w.Commit(context.Background(), writer.CommitOptions{}); err != nil || sum.Batches != 1 {
+		t.Fatalf("commit: %+v %v", sum, err)
+	}
+	f.n++
+}
+
+func countOn(t *testing.T, ctx context.Context, h *handle) int64 {
+	t.Helper()
+	c, err := h.conn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.putConn(c)
+	res, err := c.Query(ctx, "MATCH (e:Entity) RETURN count(e)", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res.Rows[0][0].(int64)
+}
+
+func openFDs(t *testing.T) int {
+	t.Helper()
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skip("no /proc/self/fd:", err)
+	}
+	return len(ents)
+}
+
+// Done-when 5: a long-lived reader keeps answering across many refreshes;
+// queries in flight on the old snapshot finish on it; old snapshots close
+// (file descriptors return to their starting count); GC removes unpinned old
+// snapshots and never a pinned one.
+func TestSwapKeepsAnsweringAndReleasesOldSnapshots(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	f.addEntity(t)
+	fdStart := openFDs(t)
+	r, err := Open(ctx, f.store, f.cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fdOpen := openFDs(t)
+	const refreshes = 25
+	for i := 0; i < refreshes; i++ {
+		inflight, err := r.acquire() // a query that started before the swap
+		if err != nil {
+			t.Fatal(err)
+		}
+		oldSeq := inflight.seq
+		f.addEntity(t)
+		if swapped, err := r.Refresh(ctx); err != nil || !swapped {
+			t.Fatalf("refresh %d: swapped=%v err=%v", i, swapped, err)
+		}
+		res, err := r.Query(ctx, "MATCH (e:Entity) RETURN count(e)", nil)
+		if err != nil {
+			t.Fatalf("query after refresh %d: %v", i, err)
+		}
+		if res.Snapshot != oldSeq+1 || res.Rows[0][0].(int64) != int64(f.n) {
+			t.Fatalf("after refresh %d: snapshot %d count %v, want %d and %d", i, res.Snapshot, res.Rows[0][0], oldSeq+1, f.n)
+		}
+		// The in-flight query finishes on the snapshot it started on.
+		if n := countOn(t, ctx, inflight); n != int64(f.n-1) {
+			t.Fatalf("in-flight query on snapshot %d saw %d entities, want %d", oldSeq, n, f.n-1)
+		}
+		// Pinned by the in-flight query: GC must keep it.
+		gc, err := writer.GC(ctx, f.store, f.cfg, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if slices.Contains(gc.Removed, oldSeq) || !slices.Contains(gc.Pinned, oldSeq) {
+			t.Fatalf("gc with snapshot %d pinned: %+v", oldSeq, gc)
+		}
+		inflight.unref() // the query ends: the old snapshot closes
+		if inflight.refs.Load() != 0 {
+			t.Fatalf("old handle still has %d refs", inflight.refs.Load())
+		}
+		gc, err = writer.GC(ctx, f.store, f.cfg, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Contains(gc.Removed, oldSeq) {
+			t.Fatalf("gc after the last query on snapshot %d ended: %+v", oldSeq, gc)
+		}
+		if fds := openFDs(t); fds > fdOpen+8 {
+			t.Fatalf("after %d refreshes %d fds are open, %d with one snapshot: old snapshots leak", i+1, fds, fdOpen)
+		}
+	}
+	if got := r.Refreshes(); got != refreshes {
+		t.Fatalf("refreshes: %d", got)
+	}
+	if seqs, _ := f.store.Seqs(); len(seqs) != 1 {
+		t.Fatalf("snapshots left after gc: %v", seqs)
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if fds := openFDs(t); fds != fdStart {
+		t.Fatalf("fds after close: %d, before open: %d", fds, fdStart)
+	}
+}
+
+// A failed refresh keeps serving the old snapshot and says why.
+func TestFailedRefreshKeepsServing(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	f.addEntity(t)
+	r, err := Open(ctx, f.store, f.cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	f.addEntity(t)
+	// Damage the new snapshot: its graph file is gone.
+	if err := os.Remove(filepath.Join(f.store.SnapshotDir(2), snapshot.GraphFile)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Refresh(ctx); err == nil {
+		t.Fatal("refresh onto a damaged snapshot succeeded")
+	}
+	if r.LastRefreshError() == nil {
+		t.Fatal("the failed refresh is not reported")
+	}
+	res, err := r.Query(ctx, "MATCH (e:Entity) RETURN count(e)", nil)
+	if err != nil || res.Snapshot != 1 {
+		t.Fatalf("after a failed refresh: %+v %v", res, err)
+	}
+}
+
+// Scheduled refresh picks up new snapshots on its own.
+func TestScheduledRefresh(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	f.cfg.Reader.Refresh = "@every 1s"
+	f.addEntity(t)
+	r, err := Open(ctx, f.store, f.cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if err := r.StartRefresh(); err != nil {
+		t.Fatal(err)
+	}
+	f.addEntity(t)
+	deadline := time.Now().Add(20 * time.Second)
+	for r.Seq() != 2 {
+		if time.Now().After(deadline) {
+			t.Fatalf("no scheduled refresh within 20s (serving %d)", r.Seq())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// WaitFor returns a job's outcome once a published snapshot holds it.
+func TestWaitForSeesCommit(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	f.addEntity(t)
+	r, err := Open(ctx, f.store, f.cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	id, err := writer.Enqueue(f.store, []byte(`{"ops":[{"op":"kv_put","key":"w","value":"1"}]}`), writer.LimitsFrom(f.cfg.Job))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o, err := r.Job(ctx, id); err != nil || o.Status != "pending" {
+		t.Fatalf("queued job: %+v %v", o, err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		time.Sleep(100 * time.Millisecond)
+		_, err := f.w.Commit(ctx, writer.CommitOptions{})
+		done <- err
+	}()
+	o, err := r.WaitFor(ctx, id)
+	if err != nil || o.Status != "applied" || o.Snapshot != 2 {
+		t.Fatalf("WaitFor: %+v %v", o, err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if v, ok, seq, err := r.KVGet(ctx, "w"); err != nil || !ok || v != "1" || seq != 2 {
+		t.Fatalf("read-your-writes: %q %v %d %v", v, ok, seq, err)
+	}
+	if o, err := r.WaitFor(ctx, "01ARZ3NDEKTSV4RRFFQ69G5FAV"); err != nil || o.Status != "unknown" {
+		t.Fatalf("WaitFor of a job nobody enqueued: %+v %v", o, err)
+	}
+}

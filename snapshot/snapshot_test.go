@@ -1,0 +1,148 @@
+package snapshot
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// publishFake publishes a snapshot whose "graph" is a plain file: enough to
+// test layout, manifests, pins and GC without Kuzu.
+func publishFake(t *testing.T, s *Store, content string) uint64 {
+	t.Helper()
+	st, err := s.NewStage(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Like Kuzu after the copy, replace the graph file; like Pebble, never
+	// write into a staged sstable: it is hard-linked to the parent's.
+	if err := os.Remove(st.GraphPath()); err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(st.GraphPath(), []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if st.Parent() == nil {
+		if err := os.WriteFile(filepath.Join(st.KVPath(), "000001.sst"), []byte("sst-"+content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := st.Publish(Manifest{Watermark: st.Seq()}); err != nil {
+		t.Fatal(err)
+	}
+	return st.Seq()
+}
+
+func TestPublishVerifyAndCorruption(t *testing.T) {
+	s, err := Init(filepath.Join(t.TempDir(), "store"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cur, _ := s.Current(); cur != 0 {
+		t.Fatalf("fresh store CURRENT %d", cur)
+	}
+	publishFake(t, s, "one")
+	seq := publishFake(t, s, "two")
+	if cur, _ := s.Current(); cur != seq || seq != 2 {
+		t.Fatalf("CURRENT %d, want 2", cur)
+	}
+	if p := s.Verify(seq); p != nil {
+		t.Fatalf("fresh snapshot fails verify: %v", p)
+	}
+	// The sstable is shared with the parent (hard link), not copied.
+	a, _ := os.Stat(filepath.Join(s.SnapshotDir(1), KVDir, "000001.sst"))
+	b, _ := os.Stat(filepath.Join(s.SnapshotDir(2), KVDir, "000001.sst"))
+	if !os.SameFile(a, b) {
+		t.Error("sstable was copied, not linked")
+	}
+	for _, c := range []struct{ file, want string }{
+		{GraphFile, "checksum mismatch"},
+		{ManifestFile, "manifest is corrupt"},
+	} {
+		path := filepath.Join(s.SnapshotDir(seq), c.file)
+		orig, _ := os.ReadFile(path)
+		flipped := slices.Clone(orig)
+		flipped[0] ^= 0xff
+		if err := os.WriteFile(path, flipped, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if p := s.Verify(seq); len(p) == 0 || !strings.Contains(p[0].Error(), c.want) {
+			t.Errorf("flipped byte in %s: %v", c.file, p)
+		}
+		_ = os.WriteFile(path, orig, 0o600)
+	}
+	if err := os.WriteFile(filepath.Join(s.SnapshotDir(seq), "stray"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if p := s.Verify(seq); len(p) != 1 || !strings.Contains(p[0].Error(), "unexpected file stray") {
+		t.Errorf("stray file: %v", p)
+	}
+}
+
+func TestGCKeepsCurrentNewestAndPinned(t *testing.T) {
+	s, err := Init(filepath.Join(t.TempDir(), "store"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 6; i++ {
+		publishFake(t, s, strings.Repeat("x", i+1))
+	}
+	pin, err := s.Pin(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := s.GC(GCOptions{Keep: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(res.Removed, []uint64{1, 3, 4}) || !slices.Equal(res.Pinned, []uint64{2}) || !slices.Equal(res.Kept, []uint64{5, 6}) {
+		t.Fatalf("gc: %+v", res)
+	}
+	pin.Release()
+	res, _ = s.GC(GCOptions{Keep: 1})
+	if !slices.Equal(res.Removed, []uint64{2, 5}) {
+		t.Fatalf("gc after unpin: %+v", res)
+	}
+	if seqs, _ := s.Seqs(); !slices.Equal(seqs, []uint64{6}) {
+		t.Fatalf("left: %v", seqs)
+	}
+	if _, err := s.Pin(2); err == nil {
+		t.Fatal("pinned a collected snapshot")
+	}
+	if p, err := s.PinCurrent(); err != nil || p.Seq() != 6 {
+		t.Fatalf("pin current: %v", err)
+	}
+	if n, _ := os.ReadDir(s.Path("trash")); len(n) != 0 {
+		t.Fatalf("trash not emptied: %v", n)
+	}
+}
+
+func TestOrphanRemovedAndCurrentParse(t *testing.T) {
+	s, err := Init(filepath.Join(t.TempDir(), "store"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	publishFake(t, s, "a")
+	// A writer died after renaming snapshot 2 into place, before CURRENT.
+	if err := os.MkdirAll(s.SnapshotDir(2), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	removed, err := s.RemoveOrphans()
+	if err != nil || !slices.Equal(removed, []uint64{2}) {
+		t.Fatalf("orphans: %v %v", removed, err)
+	}
+	for in, ok := range map[string]bool{"7\n": true, "7": true, "0\n": false, "x\n": false, "": false, "-1": false, "99999999999999999999999": false} {
+		if _, err := ParseCurrent([]byte(in)); (err == nil) != ok {
+			t.Errorf("ParseCurrent(%q): %v", in, err)
+		}
+	}
+	if info, _ := os.Stat(s.Dir()); info.Mode().Perm() != 0o700 {
+		t.Errorf("store dir mode %v", info.Mode().Perm())
+	}
+	if info, _ := os.Stat(s.Path(CurrentFile)); info.Mode().Perm() != 0o600 {
+		t.Errorf("CURRENT mode %v", info.Mode().Perm())
+	}
+}
