@@ -59,6 +59,10 @@ type WriterConfig struct {
 	BufferPoolMB int `mapstructure:"buffer_pool_mb"`
 	// Commit is the daemon's cron spec for commits. Default: "@every 1s".
 	Commit string `mapstructure:"commit"`
+	// CopyThreshold: a batch creating at least this many entities (or
+	// relations) loads them with Kuzu's bulk COPY FROM instead of UNWIND
+	// CREATE. 0 never uses COPY. Default: 1000.
+	CopyThreshold int `mapstructure:"copy_threshold"`
 }
 
 // GCConfig configures snapshot garbage collection.
@@ -101,7 +105,7 @@ func Default() Config {
 		LogLevel: "info",
 		Reader:   ReaderConfig{BufferPoolMB: 64, Threads: 1, Refresh: "@every 2s", QueryTimeout: 30 * time.Second},
 		Writer: WriterConfig{MaxBatchJobs: 10000, MaxBatchBytes: 64 << 20, MaxRounds: 8,
-			LockTimeout: 10 * time.Second, BufferPoolMB: 256, Commit: "@every 1s"},
+			LockTimeout: 10 * time.Second, BufferPoolMB: 256, Commit: "@every 1s", CopyThreshold: 1000},
 		GC:  GCConfig{Schedule: "@every 1m", Keep: 3},
 		Job: JobConfig{MaxBytes: 1 << 20, MaxOps: 1000, MaxStringBytes: 64 << 10},
 	}
@@ -123,6 +127,7 @@ func SetDefaults(v *viper.Viper) {
 	v.SetDefault("writer.lock_timeout", d.Writer.LockTimeout)
 	v.SetDefault("writer.buffer_pool_mb", d.Writer.BufferPoolMB)
 	v.SetDefault("writer.commit", d.Writer.Commit)
+	v.SetDefault("writer.copy_threshold", d.Writer.CopyThreshold)
 	v.SetDefault("gc.schedule", d.GC.Schedule)
 	v.SetDefault("gc.keep", d.GC.Keep)
 	v.SetDefault("gc.min_age", d.GC.MinAge)
@@ -198,6 +203,9 @@ func (c Config) Validate() error {
 	}
 	if c.Writer.LockTimeout < 0 {
 		bad("writer.lock_timeout: must not be negative")
+	}
+	if c.Writer.CopyThreshold < 0 {
+		bad("writer.copy_threshold: must not be negative (0 disables COPY)")
 	}
 	if c.Writer.BufferPoolMB < 16 {
 		bad("writer.buffer_pool_mb: %d is below the minimum of 16", c.Writer.BufferPoolMB)

@@ -1,10 +1,15 @@
 package writer
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/memsnap/memsnap/internal/failpoint"
@@ -342,6 +347,15 @@ func (c *obsColumns) add(obs []string) {
 	c.e = append(c.e, int64(len(c.obs)))
 }
 
+// writeOptions tunes how the net change is written.
+type writeOptions struct {
+	// copyThreshold: creates of at least this many entities (or relations) go
+	// through COPY FROM a JSON file, Kuzu's bulk path; 0 never uses it.
+	copyThreshold int
+	// scratch is a directory for COPY's temporary files (outside the snapshot).
+	scratch string
+}
+
 // writeStats counts the rows the write changed.
 type writeStats struct {
 	wiped, created, updated, relsCreated, relsDeleted int
@@ -349,7 +363,7 @@ type writeStats struct {
 
 // write turns the overlay's net change into the five columnar statements.
 // The caller runs it inside a transaction.
-func (o *overlay) write(ctx context.Context, conn *graphdb.Conn) (writeStats, error) {
+func (o *overlay) write(ctx context.Context, conn *graphdb.Conn, wo writeOptions) (writeStats, error) {
 	var ws writeStats
 	var wipe []string
 	var upd, cre []string
@@ -432,7 +446,17 @@ func (o *overlay) write(ctx context.Context, conn *graphdb.Conn) (writeStats, er
 			return ws, err
 		}
 	}
-	if len(cre) > 0 {
+	useCopy := func(n int) bool { return wo.copyThreshold > 0 && n >= wo.copyThreshold && wo.scratch != "" }
+	if useCopy(len(cre)) {
+		rows := make([]any, len(cre))
+		for i, n := range cre {
+			e := o.ents[n]
+			rows[i] = copyEntity{Name: n, EntityType: e.typ, Observations: e.obs, Created: kuzuTime(e.created), Updated: kuzuTime(e.updated)}
+		}
+		if err := copyRows(ctx, conn, "Entity", wo.scratch, rows); err != nil {
+			return ws, fmt.Errorf("create entities: %w", err)
+		}
+	} else if len(cre) > 0 {
 		cols := newObsColumns()
 		var ty, c, u []any
 		for _, n := range cre {
@@ -445,9 +469,19 @@ func (o *overlay) write(ctx context.Context, conn *graphdb.Conn) (writeStats, er
 			return ws, err
 		}
 	}
-	f, t, r, c := relCols(relCre)
-	if err := run("create relations", stmtCreateRels, len(relCre), map[string]any{"f": f, "t": t, "r": r, "c": c}); err != nil {
-		return ws, err
+	if useCopy(len(relCre)) {
+		rows := make([]any, len(relCre))
+		for i, k := range relCre {
+			rows[i] = copyRelation{From: k.from, To: k.to, RelationType: k.typ, Created: kuzuTime(o.rels[k].created)}
+		}
+		if err := copyRows(ctx, conn, "Relation", wo.scratch, rows); err != nil {
+			return ws, fmt.Errorf("create relations: %w", err)
+		}
+	} else {
+		f, t, r, c := relCols(relCre)
+		if err := run("create relations", stmtCreateRels, len(relCre), map[string]any{"f": f, "t": t, "r": r, "c": c}); err != nil {
+			return ws, err
+		}
 	}
 	ws = writeStats{wiped: len(wipe), created: len(cre), updated: len(upd), relsCreated: len(relCre), relsDeleted: len(relDel)}
 	return ws, nil
@@ -475,4 +509,64 @@ func countOf(res *graphdb.Result) int {
 		return v
 	}
 	return -1
+}
+
+// Rows of the COPY FROM JSON bulk path. Field order is the table's column
+// order; for Relation the first two are the FROM and TO primary keys.
+type copyEntity struct {
+	Name         string   `json:"name"`
+	EntityType   string   `json:"entityType"`
+	Observations []string `json:"observations"`
+	Created      string   `json:"created_at"`
+	Updated      string   `json:"updated_at"`
+}
+
+type copyRelation struct {
+	From         string `json:"from"`
+	To           string `json:"to"`
+	RelationType string `json:"relationType"`
+	Created      string `json:"created_at"`
+}
+
+func kuzuTime(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05.000000") }
+
+// copyRows bulk-loads rows into table with COPY FROM a newline-delimited JSON
+// file in scratch (JSON keeps any string intact, unlike CSV), inside the
+// caller's transaction, and checks the number of rows Kuzu reports.
+func copyRows(ctx context.Context, conn *graphdb.Conn, table, scratch string, rows []any) (err error) {
+	f, err := os.CreateTemp(scratch, strings.ToLower(table)+"-*.json")
+	if err != nil {
+		return fmt.Errorf("bulk file: %w", err)
+	}
+	defer os.Remove(f.Name())
+	bw := bufio.NewWriterSize(f, 1<<20)
+	enc := json.NewEncoder(bw)
+	enc.SetEscapeHTML(false)
+	for _, r := range rows {
+		if err := enc.Encode(r); err != nil {
+			f.Close()
+			return fmt.Errorf("bulk file: %w", err)
+		}
+	}
+	if err := bw.Flush(); err != nil {
+		f.Close()
+		return fmt.Errorf("bulk file: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("bulk file: %w", err)
+	}
+	path, _ := filepath.Abs(f.Name())
+	res, err := conn.Query(ctx, "COPY "+table+" FROM '"+strings.ReplaceAll(path, "'", "\\'")+"'", nil)
+	if err != nil {
+		return err
+	}
+	var got int
+	if len(res.Rows) == 1 && len(res.Rows[0]) == 1 {
+		msg, _ := res.Rows[0][0].(string)
+		fmt.Sscanf(msg, "%d tuples", &got)
+	}
+	if got != len(rows) {
+		return fmt.Errorf("COPY %s loaded %d rows, expected %d", table, got, len(rows))
+	}
+	return nil
 }

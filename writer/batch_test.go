@@ -79,6 +79,12 @@ func newTestStore(t *testing.T) *storeUnderTest {
 	return &storeUnderTest{store: s, cfg: cfg, w: writer.New(s, cfg, nil)}
 }
 
+// useCopy makes every create in this store go through COPY FROM.
+func (s *storeUnderTest) useCopy() {
+	s.cfg.Writer.CopyThreshold = 1
+	s.w = writer.New(s.store, s.cfg, nil)
+}
+
 // put writes a job file straight into queue/new under a fixed id, as an
 // enqueue would, so that two stores get identical ids and times.
 func (s *storeUnderTest) put(t *testing.T, id string, job []byte) {
@@ -156,6 +162,7 @@ func TestBatchEqualsSequence(t *testing.T) {
 			// existing rows to delete, re-create and relate.
 			const prefix = 10
 			batch, chunks, single := newTestStore(t), newTestStore(t), newTestStore(t)
+			batch.useCopy() // the one batch goes through the bulk COPY path
 			for _, st := range []*storeUnderTest{batch, chunks, single} {
 				for i := 0; i < prefix; i++ {
 					st.put(t, ids[i], data[i])
@@ -222,6 +229,7 @@ func checkSequence(t *testing.T, prefix, jobs []string) {
 	}
 	want := m.dump()
 	batch, single := newTestStore(t), newTestStore(t)
+	batch.useCopy()
 	for i := range prefix {
 		for _, st := range []*storeUnderTest{batch, single} {
 			st.put(t, ids[i], []byte(all[i]))

@@ -403,7 +403,7 @@ func (w *Writer) applyTx(ctx context.Context, conn *graphdb.Conn, jobs []*batchJ
 		}
 		bj.kv = kv
 	}
-	if _, err := o.write(ctx, conn); err != nil {
+	if _, err := o.write(ctx, conn, writeOptions{copyThreshold: w.cfg.Writer.CopyThreshold, scratch: w.store.Path("staging")}); err != nil {
 		return err
 	}
 	if err := conn.Exec(ctx, "COMMIT", nil); err != nil {
