@@ -28,12 +28,12 @@ crashtest: deps
 	$(GO) test -race -count=1 -timeout 90m -run 'TestCrash' ./tests -crash.runs=$${RUNS:-1000} -v
 
 bench: deps
-	$(GO) test -run '^$$' -bench . -benchtime=3x -count=1 -timeout 30m ./writer ./snapshot ./reader
+	$(GO) test -run '^$$' -bench . -benchtime=3x -count=1 -timeout 30m ./writer ./reader ./tests
 
 lint: deps
 	$(GO) vet $(PKGS)
 	@test -z "$$(gofmt -l .)" || { gofmt -l .; exit 1; }
-	@if command -v golangci-lint >/dev/null; then golangci-lint run; else $(GO) run honnef.co/go/tools/cmd/staticcheck@2025.1.1 $(PKGS); fi
+	@if command -v golangci-lint >/dev/null; then golangci-lint run; else $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.7.0 $(PKGS); fi
 
 fmt:
 	gofmt -w .

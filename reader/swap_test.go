@@ -23,6 +23,13 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
+	f := &fixture{}
+	f.store, f.cfg, f.w = newBenchStore(t)
+	return f
+}
+
+func newBenchStore(t testing.TB) (*snapshot.Store, config.Config, *writer.Writer) {
+	t.Helper()
 	s, err := snapshot.Init(filepath.Join(t.TempDir(), "store"))
 	if err != nil {
 		t.Fatal(err)
@@ -30,11 +37,11 @@ func newFixture(t *testing.T) *fixture {
 	cfg := config.Default()
 	cfg.Store = s.Dir()
 	cfg.GC.Keep = 1
-	return &fixture{store: s, cfg: cfg, w: writer.New(s, cfg, nil)}
+	return s, cfg, writer.New(s, cfg, nil)
 }
 
 // addEntity enqueues one new entity and commits it, publishing a snapshot.
-func (f *fixture) addEntity(t *testing.T) {
+func (f *fixture) addEntity(t testing.TB) {
 	t.Helper()
 	job := fmt.Sprintf(`{"ops":[{"op":"create_entities","entities":[{"name":"e%d","entityType":"t","observations":[]}]},{"op":"kv_put","key":"n","value":"%d"}]}`, f.n, f.n)
 	if _, err := writer.Enqueue(f.store, []byte(job), writer.LimitsFrom(f.cfg.Job)); err != nil {

@@ -12,7 +12,6 @@ import (
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 )
 
 var (
@@ -195,18 +194,6 @@ func entity(name, typ string, obs ...string) map[string]any {
 		obs = []string{}
 	}
 	return map[string]any{"name": name, "entityType": typ, "observations": obs}
-}
-
-func waitFile(t testing.TB, path string, d time.Duration) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) {
-		if _, err := os.Stat(path); err == nil {
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("%s did not appear within %s", path, d)
 }
 
 func dirNames(t testing.TB, dir string) []string {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/memsnap/memsnap/config"
@@ -30,6 +31,7 @@ type readerStats struct {
 //	reader:     a long-lived reader that refreshes and queries in a loop until
 //	            the file $MEMSNAP_TEST_STOP exists, then prints readerStats
 //	lockholder: takes the writer lock, prints "locked", and sleeps until killed
+//	rss:        opens a reader, runs one query, idles, prints its resident memory
 func helper(role string) int {
 	store, err := snapshot.Open(os.Getenv("MEMSNAP_TEST_STORE"))
 	if err != nil {
@@ -48,6 +50,8 @@ func helper(role string) int {
 		select {}
 	case "reader":
 		return readerLoop(store, os.Getenv("MEMSNAP_TEST_STOP"))
+	case "rss":
+		return idleRSS(store)
 	}
 	fmt.Fprintln(os.Stderr, "unknown role", role)
 	return 2
@@ -108,3 +112,34 @@ func readerLoop(store *snapshot.Store, stop string) int {
 }
 
 func stopFile(dir string) string { return filepath.Join(dir, "STOP") }
+
+// idleRSS opens a reader with the default config, answers one query, lets
+// the runtime settle and prints VmRSS in KiB.
+func idleRSS(store *snapshot.Store) int {
+	ctx := context.Background()
+	cfg := config.Default()
+	cfg.Store = store.Dir()
+	r, err := reader.Open(ctx, store, cfg, nil)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer r.Close()
+	if _, err := r.Query(ctx, "MATCH (e:Entity) RETURN count(e)", nil); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	time.Sleep(300 * time.Millisecond)
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "VmRSS:") {
+			fmt.Println(strings.Fields(line)[1])
+			return 0
+		}
+	}
+	return 1
+}

@@ -36,6 +36,7 @@ type LockedError struct {
 	Known  bool // false if the holder had not written its identity yet
 }
 
+// Error names the holder: pid, host, start time and how long ago.
 func (e *LockedError) Error() string {
 	if !e.Known {
 		return "store is locked by another writer (holder not yet identified)"

@@ -29,7 +29,10 @@ const (
 // usageError marks errors in how memsnap was called (exit code 2).
 type usageError struct{ err error }
 
+// Error returns the underlying message.
 func (u usageError) Error() string { return u.err.Error() }
+
+// Unwrap exposes the underlying error.
 func (u usageError) Unwrap() error { return u.err }
 
 // app is what every command needs: configuration, a logger, the streams.

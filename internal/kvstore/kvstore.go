@@ -161,26 +161,31 @@ func prefixEnd(p []byte) []byte {
 
 type noLockFS struct{ vfs.FS }
 
+// Lock does nothing: see OpenRO for why that is safe.
 func (noLockFS) Lock(string) (io.Closer, error) { return nopCloser{}, nil }
 
 type nopCloser struct{}
 
+// Close does nothing.
 func (nopCloser) Close() error { return nil }
 
 type slogLogger struct{ l *slog.Logger }
 
+// Infof logs Pebble's chatter at debug level.
 func (s slogLogger) Infof(format string, args ...any) {
 	if s.l != nil {
 		s.l.Debug(fmt.Sprintf(format, args...), "component", "pebble")
 	}
 }
 
+// Errorf logs a Pebble error.
 func (s slogLogger) Errorf(format string, args ...any) {
 	if s.l != nil {
 		s.l.Error(fmt.Sprintf(format, args...), "component", "pebble")
 	}
 }
 
+// Fatalf panics: Pebble calls it only on unrecoverable internal errors.
 func (s slogLogger) Fatalf(format string, args ...any) {
 	panic(fmt.Sprintf("pebble: "+format, args...))
 }
