@@ -1,11 +1,16 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"strings"
 	"sync"
-	"time"
 
 	"github.com/robfig/cron/v3"
 	"github.com/spf13/cobra"
@@ -19,8 +24,9 @@ func (a *app) newDaemonCommand() *cobra.Command {
 		Use:   "daemon",
 		Short: "Run the commit and gc schedules until SIGINT or SIGTERM",
 		Long: "Commit on writer.commit and collect garbage on gc.schedule (cron specs such as \"@every 1s\").\n" +
-			"A tick skips at once when another writer holds the lock. On SIGINT/SIGTERM the daemon lets a\n" +
-			"running commit finish and exits 0.",
+			"Each commit runs as a short-lived 'memsnap commit' child process; a tick skips at once when\n" +
+			"another writer holds the lock. On SIGINT/SIGTERM the daemon lets a running commit finish\n" +
+			"and exits 0.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			s, err := snapshot.Init(a.cfg.Store)
@@ -34,8 +40,10 @@ func (a *app) newDaemonCommand() *cobra.Command {
 
 func runDaemon(ctx context.Context, s *snapshot.Store, a *app) error {
 	log := a.log.With("component", "daemon")
-	w := writer.New(s, a.cfg, a.log)
-	noWait := time.Duration(0)
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("daemon: find own binary: %w", err)
+	}
 	var mu sync.Mutex // one writer action at a time inside this process
 	work := context.WithoutCancel(ctx)
 	c := cron.New()
@@ -43,15 +51,7 @@ func runDaemon(ctx context.Context, s *snapshot.Store, a *app) error {
 		if _, err := c.AddFunc(spec, func() {
 			mu.Lock()
 			defer mu.Unlock()
-			sum, err := w.Commit(work, writer.CommitOptions{LockTimeout: &noWait})
-			switch {
-			case errors.Is(err, writer.ErrLocked):
-				log.Debug("commit skipped", "reason", err)
-			case err != nil:
-				log.Error("commit failed", "error", err)
-			case sum.Batches > 0:
-				log.Info("committed", "snapshots", sum.Snapshots, "applied", sum.Applied, "rejected", sum.Rejected, "ms", sum.DurationMS)
-			}
+			commitInChild(work, exe, s, a, log)
 		}); err != nil {
 			return fmt.Errorf("writer.commit %q: %w", spec, err)
 		}
@@ -60,7 +60,7 @@ func runDaemon(ctx context.Context, s *snapshot.Store, a *app) error {
 		if _, err := c.AddFunc(spec, func() {
 			mu.Lock()
 			defer mu.Unlock()
-			if _, err := writer.GC(work, s, a.cfg, a.log); err != nil {
+			if _, err := writer.GC(work, s, a.cfg, a.log); err != nil && !errors.Is(err, writer.ErrLocked) {
 				log.Error("gc failed", "error", err)
 			}
 		}); err != nil {
@@ -73,4 +73,38 @@ func runDaemon(ctx context.Context, s *snapshot.Store, a *app) error {
 	<-c.Stop().Done()
 	log.Info("daemon stopped")
 	return nil
+}
+
+// commitInChild runs one 'memsnap commit' as a child process. A short-lived
+// writer process keeps the daemon free of go-kuzu's per-parameter C string
+// leak and of any crash inside Kuzu; it skips at once if another writer holds
+// the lock.
+func commitInChild(ctx context.Context, exe string, s *snapshot.Store, a *app, log *slog.Logger) {
+	args := []string{"--store", s.Dir(), "--log-level", a.cfg.LogLevel}
+	if f := a.v.GetString("config"); f != "" {
+		args = append(args, "--config", f)
+	}
+	cmd := exec.CommandContext(ctx, exe, append(args, "commit", "--lock-timeout", "0")...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	msg := strings.TrimSpace(errb.String())
+	switch {
+	case err != nil && strings.Contains(msg, "store is locked"):
+		log.Debug("commit skipped", "reason", msg)
+	case err != nil:
+		log.Error("commit failed", "error", err, "stderr", msg)
+	default:
+		var sum writer.Summary
+		if jerr := json.Unmarshal(out.Bytes(), &sum); jerr != nil {
+			log.Error("commit printed an unreadable summary", "output", out.String())
+			return
+		}
+		if msg != "" {
+			fmt.Fprintln(a.stderr, msg)
+		}
+		if sum.Batches > 0 {
+			log.Info("committed", "snapshots", sum.Snapshots, "applied", sum.Applied, "rejected", sum.Rejected, "ms", sum.DurationMS)
+		}
+	}
 }
