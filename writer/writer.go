@@ -203,6 +203,7 @@ type batchJob struct {
 	job    *Job
 	at     time.Time
 	reason string // non-empty: rejected
+	dup    bool   // already applied by an earlier snapshot: skip, keep its outcome
 	kv     []kvOp
 }
 
@@ -243,6 +244,9 @@ func (w *Writer) build(ctx context.Context, batch []claimed, sum *Summary) (m *s
 		man.Watermark = p.Watermark
 	}
 	for _, bj := range jobs {
+		if bj.dup {
+			continue
+		}
 		if bj.reason != "" {
 			man.Rejected++
 			man.RejectedJobs = append(man.RejectedJobs, snapshot.RejectedJob{ID: bj.c.id, File: bj.c.name, Reason: bj.reason})
@@ -300,10 +304,10 @@ func (w *Writer) apply(ctx context.Context, stage *snapshot.Stage, jobs []*batch
 	for _, bj := range jobs {
 		if _, found, err := kvstore.Get(kv, kvstore.JobKey(bj.c.id)); err != nil {
 			return counts, err
-		} else if found && bj.reason == "" {
+		} else if found {
 			w.log.Error("job already has an outcome in CURRENT; skipping it to keep exactly-once", "job_id", bj.c.id)
 			sum.Duplicates++
-			bj.job, bj.reason = nil, "duplicate: job already applied"
+			bj.dup = true
 		}
 	}
 
@@ -347,7 +351,7 @@ func (w *Writer) apply(ctx context.Context, stage *snapshot.Stage, jobs []*batch
 func (w *Writer) applyGraph(ctx context.Context, conn *graphdb.Conn, jobs []*batchJob) error {
 	var ok []*batchJob
 	for _, bj := range jobs {
-		if bj.reason == "" {
+		if bj.reason == "" && !bj.dup {
 			ok = append(ok, bj)
 		}
 	}
@@ -431,6 +435,9 @@ func (w *Writer) applyKV(kv *pebble.DB, jobs []*batchJob, stage *snapshot.Stage)
 	}
 	now := time.Now().UTC()
 	for _, bj := range jobs {
+		if bj.dup {
+			continue // its outcome stands as the earlier snapshot recorded it
+		}
 		out := kvstore.Outcome{JobID: bj.c.id, Status: kvstore.StatusApplied, Snapshot: stage.Seq(), At: now}
 		if bj.reason != "" {
 			out.Status, out.Reason = kvstore.StatusRejected, bj.reason

@@ -73,38 +73,22 @@ func (a *app) newEnqueueCommand() *cobra.Command {
 }
 
 // waitForJob gives read-your-writes without a daemon: while the job is
-// pending it commits the queue itself whenever no other writer holds the lock,
-// and otherwise waits for whoever does.
+// pending it commits the queue itself whenever no other writer holds the
+// lock, and otherwise waits for whoever does. It never keeps a snapshot open
+// while it writes: the writer's staging copy opens and closes CURRENT's graph
+// file, which would drop this process's Kuzu lock on it.
 func (a *app) waitForJob(ctx context.Context, s *snapshot.Store, id string) (reader.Outcome, error) {
 	w := writer.New(s, a.cfg, a.log)
 	noWait := time.Duration(0)
 	tick := time.NewTicker(25 * time.Millisecond)
 	defer tick.Stop()
-	var r *reader.Reader
-	defer func() {
-		if r != nil {
-			r.Close()
-		}
-	}()
 	for {
-		if r == nil {
-			var err error
-			r, err = reader.Open(ctx, s, a.cfg, a.log)
-			if err != nil && !errors.Is(err, snapshot.ErrNoSnapshot) {
-				return reader.Outcome{}, err
-			}
+		o, err := reader.JobOutcome(ctx, s, a.cfg, id)
+		if err != nil {
+			return o, err
 		}
-		if r != nil {
-			if _, err := r.Refresh(ctx); err != nil {
-				a.log.Debug("refresh while waiting", "error", err)
-			}
-			o, err := r.Job(ctx, id)
-			if err != nil {
-				return o, err
-			}
-			if o.Status != kvstore.StatusPending {
-				return o, nil
-			}
+		if o.Status != kvstore.StatusPending {
+			return o, nil
 		}
 		if _, err := w.Commit(ctx, writer.CommitOptions{LockTimeout: &noWait}); err != nil && !errors.Is(err, writer.ErrLocked) {
 			return reader.Outcome{}, fmt.Errorf("commit while waiting for job %s: %w", id, err)
