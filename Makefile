@@ -1,6 +1,7 @@
 GO      ?= go
 BIN     := bin/memsnap
 PKGS    := ./...
+RUNS    ?= 1000
 # CGO is required by go-kuzu; libkuzu.so ships inside the pinned module.
 export CGO_ENABLED := 1
 
@@ -25,7 +26,7 @@ test: deps
 
 # Long crash loop: many more kill -9 runs than make test does.
 crashtest: deps
-	$(GO) test -race -count=1 -timeout 90m -run 'TestCrash' ./tests -crash.runs=$${RUNS:-1000} -v
+	$(GO) test -race -count=1 -timeout 90m -run 'TestCrash' ./tests -crash.runs=$(RUNS) -v
 
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchtime=3x -count=1 -timeout 30m ./writer ./reader ./tests

@@ -39,6 +39,23 @@ func createJob(offset, n int) *Job {
 	return &Job{Ops: []Op{{Op: OpCreateEntities, Entities: es}}}
 }
 
+// benchApplyJob runs one job through the writer's overlay and columnar write.
+func benchApplyJob(b *testing.B, c *graphdb.Conn, job *Job) {
+	b.Helper()
+	ctx := context.Background()
+	o := newOverlay()
+	names, sources := mentioned([]*Job{job})
+	if err := o.load(ctx, c, names, sources); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := o.run(job, time.Now().UTC().Truncate(time.Millisecond)); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := o.write(ctx, c, writeOptions{copyThreshold: 1000, scratch: b.TempDir()}); err != nil {
+		b.Fatal(err)
+	}
+}
+
 // BenchmarkApply compares memsnap's columnar batch apply of create_entities
 // with one MERGE statement per row, both in one transaction on the same
 // machine. Metric: rows/s.
@@ -55,17 +72,7 @@ func BenchmarkApply(b *testing.B) {
 				if err := c.Exec(ctx, "BEGIN TRANSACTION", nil); err != nil {
 					b.Fatal(err)
 				}
-				o := newOverlay()
-				names, sources := mentioned([]*Job{job})
-				if err := o.load(ctx, c, names, sources); err != nil {
-					b.Fatal(err)
-				}
-				if _, err := o.run(job, time.Now().UTC().Truncate(time.Millisecond)); err != nil {
-					b.Fatal(err)
-				}
-				if _, err := o.write(ctx, c, writeOptions{copyThreshold: 1000, scratch: b.TempDir()}); err != nil {
-					b.Fatal(err)
-				}
+				benchApplyJob(b, c, job)
 				if err := c.Exec(ctx, "COMMIT", nil); err != nil {
 					b.Fatal(err)
 				}
@@ -139,18 +146,7 @@ func BenchmarkPublish(b *testing.B) {
 	}
 	c, _ := db.Conn()
 	for off := 0; off < 100000; off += 20000 {
-		o := newOverlay()
-		job := createJob(off, 20000)
-		names, _ := mentioned([]*Job{job})
-		if err := o.load(ctx, c, names, nil); err != nil {
-			b.Fatal(err)
-		}
-		if _, err := o.run(job, time.Now().UTC().Truncate(time.Millisecond)); err != nil {
-			b.Fatal(err)
-		}
-		if _, err := o.write(ctx, c, writeOptions{copyThreshold: 1000, scratch: b.TempDir()}); err != nil {
-			b.Fatal(err)
-		}
+		benchApplyJob(b, c, createJob(off, 20000))
 	}
 	if err := c.Exec(ctx, "CHECKPOINT", nil); err != nil {
 		b.Fatal(err)
