@@ -14,6 +14,7 @@ import (
 
 	"github.com/memsnap/memsnap/internal/failpoint"
 	"github.com/memsnap/memsnap/internal/graphdb"
+	"github.com/memsnap/memsnap/internal/kvstore"
 )
 
 // How a batch is applied
@@ -108,35 +109,38 @@ type kvOp struct {
 	delete bool
 }
 
-// run applies one job to the overlay. On error the overlay is unchanged.
-func (o *overlay) run(job *Job, at time.Time) (kv []kvOp, err error) {
+// run applies one job to the overlay and returns its KV changes and what each
+// op did. On error the overlay is unchanged.
+func (o *overlay) run(job *Job, at time.Time) (kv []kvOp, results []kvstore.OpResult, err error) {
 	mark := len(o.undo)
 	defer func() {
 		if err != nil {
 			o.rollback(mark)
 		}
 	}()
+	results = make([]kvstore.OpResult, len(job.Ops))
 	for i, op := range job.Ops {
-		if err := o.runOp(op, at, &kv); err != nil {
-			return nil, fmt.Errorf("op %d (%s): %w", i, op.Op, err)
+		if err := o.runOp(op, at, &kv, &results[i]); err != nil {
+			return nil, nil, fmt.Errorf("op %d (%s): %w", i, op.Op, err)
 		}
 	}
-	return kv, nil
+	return kv, results, nil
 }
 
-func (o *overlay) runOp(op Op, at time.Time, kv *[]kvOp) error {
+func (o *overlay) runOp(op Op, at time.Time, kv *[]kvOp, res *kvstore.OpResult) error {
 	switch op.Op {
 	case OpCreateEntities:
-		for _, e := range op.Entities {
+		for i, e := range op.Entities {
 			cur := o.ents[e.Name]
 			if cur.exists {
 				continue
 			}
 			o.setEnt(e.Name, entState{exists: true, inDB: cur.inDB, wiped: cur.wiped, dirty: true,
 				typ: e.EntityType, obs: dedupe(nil, e.Observations), created: at, updated: at})
+			res.New = append(res.New, i)
 		}
 	case OpCreateRelations:
-		for _, r := range op.Relations {
+		for i, r := range op.Relations {
 			for _, n := range []string{r.From, r.To} {
 				if !o.ents[n].exists {
 					return fmt.Errorf("Entity with name %s not found", n)
@@ -146,15 +150,18 @@ func (o *overlay) runOp(op Op, at time.Time, kv *[]kvOp) error {
 			cur := o.rels[k]
 			if !cur.exists {
 				o.setRel(k, relState{exists: true, inDB: cur.inDB, dropped: cur.dropped, created: at})
+				res.New = append(res.New, i)
 			}
 		}
 	case OpAddObservations:
-		for _, a := range op.Observations {
+		res.Added = make([][]string, len(op.Observations))
+		for i, a := range op.Observations {
 			cur, ok := o.ents[a.EntityName]
 			if !ok || !cur.exists {
 				return fmt.Errorf("Entity with name %s not found", a.EntityName)
 			}
 			obs := dedupe(cur.obs, a.Contents)
+			res.Added[i] = obs[len(cur.obs):]
 			if len(obs) != len(cur.obs) {
 				cur.obs, cur.updated, cur.dirty = obs, at, true
 				o.setEnt(a.EntityName, cur)
@@ -164,8 +171,10 @@ func (o *overlay) runOp(op Op, at time.Time, kv *[]kvOp) error {
 		for _, n := range op.EntityNames {
 			cur := o.ents[n]
 			if !cur.exists {
+				res.Missing = append(res.Missing, n)
 				continue
 			}
+			res.Deleted++
 			o.setEnt(n, entState{inDB: cur.inDB, wiped: cur.inDB, dirty: true})
 			for _, k := range o.relsOf[n] {
 				if r := o.rels[k]; r.exists {
@@ -178,10 +187,12 @@ func (o *overlay) runOp(op Op, at time.Time, kv *[]kvOp) error {
 		for _, d := range op.Deletions {
 			cur := o.ents[d.EntityName]
 			if !cur.exists {
+				res.Missing = append(res.Missing, d.EntityName)
 				continue
 			}
 			obs := slices.DeleteFunc(slices.Clone(cur.obs), func(s string) bool { return slices.Contains(d.Observations, s) })
 			if len(obs) != len(cur.obs) {
+				res.Deleted += len(cur.obs) - len(obs)
 				cur.obs, cur.updated, cur.dirty = obs, at, true
 				o.setEnt(d.EntityName, cur)
 			}
@@ -190,6 +201,7 @@ func (o *overlay) runOp(op Op, at time.Time, kv *[]kvOp) error {
 		for _, r := range op.Relations {
 			k := relKey{r.From, r.To, r.RelationType}
 			if cur := o.rels[k]; cur.exists {
+				res.Deleted++
 				cur.exists, cur.dropped = false, cur.inDB
 				o.setRel(k, cur)
 			}
@@ -320,10 +332,10 @@ const (
 		"DELETE r RETURN count(*)"
 
 	stmtUpdate = "UNWIND range(1, size($n)) AS i WITH i, $n[i] AS nm MATCH (e:Entity {name: nm}) " +
-		"SET e.observations = list_slice($obs, $s[i], $e[i]), e.updated_at = $u[i] RETURN count(*)"
+		"SET e.observations = list_slice($obs, $s[i], $e[i]), e.search_text = $x[i], e.updated_at = $u[i] RETURN count(*)"
 
 	stmtCreate = "UNWIND range(1, size($n)) AS i CREATE (:Entity {name: $n[i], entityType: $t[i], " +
-		"observations: list_slice($obs, $s[i], $e[i]), created_at: $c[i], updated_at: $u[i]}) RETURN count(*)"
+		"observations: list_slice($obs, $s[i], $e[i]), search_text: $x[i], created_at: $c[i], updated_at: $u[i]}) RETURN count(*)"
 
 	stmtCreateRels = "UNWIND range(1, size($f)) AS i WITH i, $f[i] AS fn MATCH (a:Entity {name: fn}) " +
 		"WITH a, i, $t[i] AS tn MATCH (b:Entity {name: tn}) " +
@@ -335,6 +347,7 @@ const (
 // empty (go-kuzu cannot bind an empty list); an empty range yields [].
 type obsColumns struct {
 	obs, s, e []any
+	text      []any // search_text of each entity
 }
 
 func newObsColumns() *obsColumns { return &obsColumns{obs: []any{""}} }
@@ -345,6 +358,7 @@ func (c *obsColumns) add(obs []string) {
 		c.obs = append(c.obs, o)
 	}
 	c.e = append(c.e, int64(len(c.obs)))
+	c.text = append(c.text, graphdb.SearchText(obs))
 }
 
 // writeOptions tunes how the net change is written.
@@ -354,6 +368,9 @@ type writeOptions struct {
 	copyThreshold int
 	// scratch is a directory for COPY's temporary files (outside the snapshot).
 	scratch string
+	// copyEntities allows COPY into Entity. Kuzu cannot COPY into a table
+	// with a full-text index, so it is set only once the index is dropped.
+	copyEntities bool
 }
 
 // writeStats counts the rows the write changed.
@@ -426,14 +443,6 @@ func (o *overlay) write(ctx context.Context, conn *graphdb.Conn, wo writeOptions
 		return
 	}
 
-	if err := run("delete entities", stmtWipe, len(wipe), map[string]any{"n": anyList(wipe)}); err != nil {
-		return ws, err
-	}
-	f, t, r, _ := relCols(relDel)
-	if err := run("delete relations", stmtDeleteRels, len(relDel), map[string]any{"f": f, "t": t, "r": r}); err != nil {
-		return ws, err
-	}
-	failpoint.Hit("mid-apply")
 	if len(upd) > 0 {
 		cols := newObsColumns()
 		var u []any
@@ -442,16 +451,25 @@ func (o *overlay) write(ctx context.Context, conn *graphdb.Conn, wo writeOptions
 			u = append(u, o.ents[n].updated)
 		}
 		if err := run("update entities", stmtUpdate, len(upd),
-			map[string]any{"n": anyList(upd), "obs": cols.obs, "s": cols.s, "e": cols.e, "u": u}); err != nil {
+			map[string]any{"n": anyList(upd), "obs": cols.obs, "s": cols.s, "e": cols.e, "x": cols.text, "u": u}); err != nil {
 			return ws, err
 		}
 	}
+	if err := run("delete entities", stmtWipe, len(wipe), map[string]any{"n": anyList(wipe)}); err != nil {
+		return ws, err
+	}
+	f, t, r, _ := relCols(relDel)
+	if err := run("delete relations", stmtDeleteRels, len(relDel), map[string]any{"f": f, "t": t, "r": r}); err != nil {
+		return ws, err
+	}
+	failpoint.Hit("mid-apply")
 	useCopy := func(n int) bool { return wo.copyThreshold > 0 && n >= wo.copyThreshold && wo.scratch != "" }
-	if useCopy(len(cre)) {
+	if wo.copyEntities && useCopy(len(cre)) {
 		rows := make([]any, len(cre))
 		for i, n := range cre {
 			e := o.ents[n]
-			rows[i] = copyEntity{Name: n, EntityType: e.typ, Observations: e.obs, Created: kuzuTime(e.created), Updated: kuzuTime(e.updated)}
+			rows[i] = copyEntity{Name: n, EntityType: e.typ, Observations: e.obs, Created: kuzuTime(e.created), Updated: kuzuTime(e.updated),
+				SearchText: graphdb.SearchText(e.obs)}
 		}
 		if err := copyRows(ctx, conn, "Entity", wo.scratch, rows); err != nil {
 			return ws, fmt.Errorf("create entities: %w", err)
@@ -465,7 +483,7 @@ func (o *overlay) write(ctx context.Context, conn *graphdb.Conn, wo writeOptions
 			ty, c, u = append(ty, e.typ), append(c, e.created), append(u, e.updated)
 		}
 		if err := run("create entities", stmtCreate, len(cre),
-			map[string]any{"n": anyList(cre), "t": ty, "obs": cols.obs, "s": cols.s, "e": cols.e, "c": c, "u": u}); err != nil {
+			map[string]any{"n": anyList(cre), "t": ty, "obs": cols.obs, "s": cols.s, "e": cols.e, "x": cols.text, "c": c, "u": u}); err != nil {
 			return ws, err
 		}
 	}
@@ -519,6 +537,7 @@ type copyEntity struct {
 	Observations []string `json:"observations"`
 	Created      string   `json:"created_at"`
 	Updated      string   `json:"updated_at"`
+	SearchText   string   `json:"search_text"`
 }
 
 type copyRelation struct {
@@ -569,4 +588,32 @@ func copyRows(ctx context.Context, conn *graphdb.Conn, table, scratch string, ro
 		return fmt.Errorf("COPY %s loaded %d rows, expected %d", table, got, len(rows))
 	}
 	return nil
+}
+
+// createsAtMost is an upper bound on the entities the jobs create: the number
+// of create_entities items, before duplicates and failures are known.
+func createsAtMost(jobs []*Job) int {
+	n := 0
+	for _, j := range jobs {
+		for _, op := range j.Ops {
+			if op.Op == OpCreateEntities {
+				n += len(op.Entities)
+			}
+		}
+	}
+	return n
+}
+
+// changesText reports whether the jobs may delete entities or change their
+// observations (and so the indexed search_text).
+func changesText(jobs []*Job) bool {
+	for _, j := range jobs {
+		for _, op := range j.Ops {
+			switch op.Op {
+			case OpAddObservations, OpDeleteEntities, OpDeleteObservations:
+				return true
+			}
+		}
+	}
+	return false
 }

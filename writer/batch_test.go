@@ -7,11 +7,14 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
+	"sort"
 	"testing"
 
 	"github.com/oklog/ulid/v2"
 
 	"github.com/memsnap/memsnap/config"
+	"github.com/memsnap/memsnap/internal/graphdb"
 	"github.com/memsnap/memsnap/reader"
 	"github.com/memsnap/memsnap/snapshot"
 	"github.com/memsnap/memsnap/writer"
@@ -26,7 +29,7 @@ func genJob(rng *rand.Rand) map[string]any {
 	obs := func() []string {
 		out := []string{}
 		for n := rng.IntN(3); n > 0; n-- {
-			out = append(out, pick("o1", "o2", "o3", "o4"))
+			out = append(out, pick("amber", "birch", "cedar", "dune"))
 		}
 		return out
 	}
@@ -37,7 +40,7 @@ func genJob(rng *rand.Rand) map[string]any {
 		case 0, 1:
 			var es []map[string]any
 			for k := 1 + rng.IntN(2); k > 0; k-- {
-				es = append(es, map[string]any{"name": name(), "entityType": pick("x", "y"), "observations": obs()})
+				es = append(es, map[string]any{"name": name(), "entityType": pick("xenon", "yarrow"), "observations": obs()})
 			}
 			op = map[string]any{"op": "create_entities", "entities": es}
 		case 2:
@@ -123,6 +126,7 @@ func (s *storeUnderTest) dump(t *testing.T, ids []string) string {
 		}
 		out = append(out, res.Rows)
 	}
+	checkFTS(t, r)
 	kv, _, err := r.KVScan(ctx, "", 0)
 	if err != nil {
 		t.Fatal(err)
@@ -312,5 +316,83 @@ func TestRedeliveredJobIsNotAppliedTwice(t *testing.T) {
 	}
 	if q, _ := writer.Queue(s.store); q.New+q.Cur+q.Dead != 0 {
 		t.Fatalf("redelivered file left in the queue: %+v", q)
+	}
+}
+
+// checkFTS fails unless the snapshot's full-text index finds, for each word
+// the generated jobs use, exactly the entities that hold it. (The words are
+// plain letters: Kuzu's tokenizer drops tokens with digits and single letters.)
+func checkFTS(t *testing.T, r *reader.Reader) {
+	t.Helper()
+	ctx := context.Background()
+	names := func(res *reader.Result) []string {
+		var out []string
+		for _, row := range res.Rows {
+			out = append(out, row[0].(string))
+		}
+		sort.Strings(out)
+		return out
+	}
+	all, err := r.Query(ctx, "MATCH (e:Entity) RETURN e.name, e.observations, e.search_text", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, row := range all.Rows {
+		var obs []string
+		for _, o := range row[1].([]any) {
+			obs = append(obs, o.(string))
+		}
+		if want := graphdb.SearchText(obs); row[2] != want {
+			t.Fatalf("snapshot %d: entity %v has search_text %q, observations say %q", r.Seq(), row[0], row[2], want)
+		}
+	}
+	for _, word := range []string{"amber", "birch", "cedar", "dune", "xenon", "yarrow"} {
+		idx, err := r.Query(ctx, "CALL QUERY_FTS_INDEX('Entity', 'entity_fts', $w) RETURN node.name", map[string]any{"w": word})
+		if err != nil {
+			t.Fatal(err)
+		}
+		scan, err := r.Query(ctx, "MATCH (e:Entity) WHERE e.entityType = $w OR list_contains(e.observations, $w) RETURN e.name", map[string]any{"w": word})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := names(idx), names(scan); !slices.Equal(got, want) {
+			t.Fatalf("full-text index is stale in snapshot %d: %q finds %v, the graph holds it in %v", r.Seq(), word, got, want)
+		}
+	}
+}
+
+// An applied job's outcome says what each op did, as the reference memory
+// server's answers do: which items were new, which observations were added,
+// how many rows a delete removed and which names it did not find.
+func TestOutcomeResults(t *testing.T) {
+	s := newTestStore(t)
+	ids := make([]string, 2)
+	for i := range ids {
+		ids[i] = ulid.MustNew(uint64(1_700_000_000_000+i*1000), ulidEntropy{rand.New(rand.NewPCG(uint64(i), 3))}).String()
+	}
+	s.put(t, ids[0], []byte(`{"ops":[{"op":"create_entities","entities":[{"name":"a","entityType":"t","observations":["o1"]},{"name":"b","entityType":"t","observations":[]}]}]}`))
+	s.commit(t, writer.CommitOptions{})
+	s.put(t, ids[1], []byte(`{"ops":[
+		{"op":"create_entities","entities":[{"name":"a","entityType":"t","observations":[]},{"name":"c","entityType":"t","observations":[]},{"name":"c","entityType":"t","observations":[]}]},
+		{"op":"create_relations","relations":[{"from":"a","to":"b","relationType":"r"},{"from":"a","to":"b","relationType":"r"}]},
+		{"op":"add_observations","observations":[{"entityName":"a","contents":["o1","o2","o2"]},{"entityName":"b","contents":[]}]},
+		{"op":"delete_observations","deletions":[{"entityName":"a","observations":["o1","nope"]},{"entityName":"zz","observations":["x"]}]},
+		{"op":"delete_relations","relations":[{"from":"a","to":"b","relationType":"r"},{"from":"b","to":"a","relationType":"r"}]},
+		{"op":"delete_entities","entityNames":["c","ghost"]},
+		{"op":"kv_put","key":"k","value":"v"}]}`))
+	s.commit(t, writer.CommitOptions{})
+	r, err := reader.Open(context.Background(), s.store, s.cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	o, err := r.Job(context.Background(), ids[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := json.Marshal(o.Results)
+	want := `[{"new":[1]},{"new":[0]},{"added":[["o2"],[]]},{"deleted":1,"missing":["zz"]},{"deleted":1},{"deleted":1,"missing":["ghost"]},{}]`
+	if o.Status != "applied" || string(got) != want {
+		t.Fatalf("outcome %s %s results\n got %s\nwant %s", o.Status, o.Reason, got, want)
 	}
 }

@@ -199,12 +199,13 @@ func (w *Writer) finishCleanup(m *snapshot.Manifest) error {
 
 // batchJob is one claimed job with its decoded form or its rejection.
 type batchJob struct {
-	c      claimed
-	job    *Job
-	at     time.Time
-	reason string // non-empty: rejected
-	dup    bool   // already applied by an earlier snapshot: skip, keep its outcome
-	kv     []kvOp
+	c       claimed
+	job     *Job
+	at      time.Time
+	reason  string // non-empty: rejected
+	dup     bool   // already applied by an earlier snapshot: skip, keep its outcome
+	kv      []kvOp
+	results []kvstore.OpResult // what each op did, for an applied job
 }
 
 // build stages, applies and publishes one batch.
@@ -284,10 +285,8 @@ func (w *Writer) apply(ctx context.Context, stage *snapshot.Stage, jobs []*batch
 		return counts, err
 	}
 	defer conn.Close()
-	if stage.Parent() == nil {
-		if err := graphdb.EnsureSchema(ctx, conn); err != nil {
-			return counts, err
-		}
+	if err := graphdb.EnsureSchema(ctx, conn); err != nil {
+		return counts, err
 	}
 	kv, err := kvstore.OpenRW(stage.KVPath(), w.log)
 	if err != nil {
@@ -312,6 +311,9 @@ func (w *Writer) apply(ctx context.Context, stage *snapshot.Stage, jobs []*batch
 	}
 
 	if err := w.applyGraph(ctx, conn, jobs); err != nil {
+		return counts, err
+	}
+	if err := graphdb.EnsureFTS(ctx, conn); err != nil { // rebuilt here if a bulk load dropped it
 		return counts, err
 	}
 	if err := conn.Exec(ctx, "CHECKPOINT", nil); err != nil {
@@ -364,7 +366,7 @@ func (w *Writer) applyGraph(ctx context.Context, conn *graphdb.Conn, jobs []*bat
 	}
 	w.log.Warn("batch write failed; applying its jobs one at a time", "jobs", len(ok), "error", err)
 	for _, bj := range ok {
-		bj.reason, bj.kv = "", nil
+		bj.reason, bj.kv, bj.results = "", nil, nil
 		if err := w.applyTx(ctx, conn, []*batchJob{bj}); err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
@@ -385,6 +387,19 @@ func (w *Writer) applyTx(ctx context.Context, conn *graphdb.Conn, jobs []*batchJ
 		list[i] = bj.job
 	}
 	names, sources := mentioned(list)
+	wo := writeOptions{copyThreshold: w.cfg.Writer.CopyThreshold, scratch: w.store.Path("staging")}
+	bulk := wo.copyThreshold > 0 && createsAtMost(list) >= wo.copyThreshold
+	if bulk || changesText(list) {
+		// The full-text index is rebuilt rather than maintained when a batch
+		// deletes or changes entities, or bulk-loads them: Kuzu 0.11.3's
+		// incremental index maintenance crashes after some delete and update
+		// sequences, and its COPY refuses an indexed table. Index DDL runs only
+		// outside a transaction; the caller rebuilds the index afterwards.
+		if err := graphdb.DropFTS(ctx, conn); err != nil {
+			return err
+		}
+		wo.copyEntities = bulk
+	}
 	if err := conn.Exec(ctx, "BEGIN TRANSACTION", nil); err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
@@ -400,14 +415,14 @@ func (w *Writer) applyTx(ctx context.Context, conn *graphdb.Conn, jobs []*batchJ
 		return err
 	}
 	for _, bj := range jobs {
-		kv, err := o.run(bj.job, bj.at)
+		kv, results, err := o.run(bj.job, bj.at)
 		if err != nil {
 			bj.reason = err.Error()
 			continue
 		}
-		bj.kv = kv
+		bj.kv, bj.results = kv, results
 	}
-	if _, err := o.write(ctx, conn, writeOptions{copyThreshold: w.cfg.Writer.CopyThreshold, scratch: w.store.Path("staging")}); err != nil {
+	if _, err := o.write(ctx, conn, wo); err != nil {
 		return err
 	}
 	if err := conn.Exec(ctx, "COMMIT", nil); err != nil {
@@ -442,6 +457,7 @@ func (w *Writer) applyKV(kv *pebble.DB, jobs []*batchJob, stage *snapshot.Stage)
 		if bj.reason != "" {
 			out.Status, out.Reason = kvstore.StatusRejected, bj.reason
 		} else {
+			out.Results = bj.results
 			for _, op := range bj.kv {
 				had, err := exists(op.key)
 				if err != nil {

@@ -16,16 +16,40 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 
 	kuzu "github.com/kuzudb/go-kuzu"
 )
 
-// Schema is the graph schema every snapshot carries. The FTS index over names,
-// types and observations is created by the writer (a read-only database cannot
-// build indexes).
+// Schema is the graph schema every snapshot carries. search_text holds the
+// observations as one string (see SearchText): Kuzu's full-text index covers
+// only STRING properties, so the writer keeps this copy for the index (and
+// for substring search) in step with observations.
 var Schema = []string{
-	"CREATE NODE TABLE IF NOT EXISTS Entity(name STRING PRIMARY KEY, entityType STRING, observations STRING[], created_at TIMESTAMP, updated_at TIMESTAMP)",
+	"CREATE NODE TABLE IF NOT EXISTS Entity(name STRING PRIMARY KEY, entityType STRING, observations STRING[], created_at TIMESTAMP, updated_at TIMESTAMP, search_text STRING)",
 	"CREATE REL TABLE IF NOT EXISTS Relation(FROM Entity TO Entity, relationType STRING, created_at TIMESTAMP)",
+}
+
+// FTSIndex is the name of the full-text index over Entity's name, entityType
+// and search_text. Readers query it with QUERY_FTS_INDEX; only the writer can
+// build it (a read-only database cannot create indexes).
+const FTSIndex = "entity_fts"
+
+// SearchText is the value of search_text for a list of observations: joined
+// by spaces, with every whitespace character turned into a plain space,
+// because Kuzu's full-text tokenizer splits words on spaces only. Every
+// substring of an observation, whitespace mapped by SpaceFold, is a substring
+// of it.
+func SearchText(observations []string) string { return SpaceFold(strings.Join(observations, " ")) }
+
+// SpaceFold replaces every whitespace character with a plain space.
+func SpaceFold(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsSpace(r) {
+			return ' '
+		}
+		return r
+	}, s)
 }
 
 // Options sets how a database file is opened.
@@ -187,12 +211,74 @@ func (c *Conn) Exec(ctx context.Context, query string, params map[string]any) er
 	return err
 }
 
-// EnsureSchema creates the memsnap tables if they do not exist.
+// EnsureSchema creates the memsnap tables and the full-text index if they do
+// not exist, and upgrades a graph written before search_text existed. It runs
+// statements Kuzu allows only outside an explicit transaction.
 func EnsureSchema(ctx context.Context, c *Conn) error {
 	for _, q := range Schema {
 		if err := c.Exec(ctx, q, nil); err != nil {
 			return fmt.Errorf("create schema: %w", err)
 		}
+	}
+	info, err := c.Query(ctx, "CALL table_info('Entity') RETURN name", nil)
+	if err != nil {
+		return fmt.Errorf("read schema: %w", err)
+	}
+	hasText := false
+	for _, row := range info.Rows {
+		hasText = hasText || row[0] == "search_text"
+	}
+	if !hasText {
+		// Observations written before this column existed rarely hold
+		// whitespace other than spaces; the next write of each entity folds it.
+		if err := c.Exec(ctx, "ALTER TABLE Entity ADD search_text STRING DEFAULT ''", nil); err != nil {
+			return fmt.Errorf("upgrade schema: %w", err)
+		}
+		if err := c.Exec(ctx, "MATCH (e:Entity) WHERE size(e.observations) > 0 "+
+			"SET e.search_text = list_reduce(e.observations, (a, b) -> a + ' ' + b)", nil); err != nil {
+			return fmt.Errorf("upgrade schema: fill search_text: %w", err)
+		}
+	}
+	return EnsureFTS(ctx, c)
+}
+
+// HasFTS reports whether the full-text index exists.
+func HasFTS(ctx context.Context, c *Conn) (bool, error) {
+	res, err := c.Query(ctx, "CALL SHOW_INDEXES() RETURN index_name", nil)
+	if err != nil {
+		return false, fmt.Errorf("list indexes: %w", err)
+	}
+	for _, row := range res.Rows {
+		if row[0] == FTSIndex {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// EnsureFTS builds the full-text index if it is missing.
+func EnsureFTS(ctx context.Context, c *Conn) error {
+	ok, err := HasFTS(ctx, c)
+	if err != nil || ok {
+		return err
+	}
+	q := "CALL CREATE_FTS_INDEX('Entity', '" + FTSIndex + "', ['name', 'entityType', 'search_text'], stemmer := 'porter')"
+	if err := c.Exec(ctx, q, nil); err != nil {
+		return fmt.Errorf("build full-text index: %w", err)
+	}
+	return nil
+}
+
+// DropFTS removes the full-text index if it exists. Kuzu's COPY FROM into a
+// table with a full-text index fails, so bulk loads drop it and EnsureFTS
+// rebuilds it afterwards.
+func DropFTS(ctx context.Context, c *Conn) error {
+	ok, err := HasFTS(ctx, c)
+	if err != nil || !ok {
+		return err
+	}
+	if err := c.Exec(ctx, "CALL DROP_FTS_INDEX('Entity', '"+FTSIndex+"')", nil); err != nil {
+		return fmt.Errorf("drop full-text index: %w", err)
 	}
 	return nil
 }

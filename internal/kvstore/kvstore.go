@@ -46,6 +46,25 @@ type Outcome struct {
 	Reason   string    `json:"reason,omitempty"`
 	Snapshot uint64    `json:"snapshot,omitempty"`
 	At       time.Time `json:"at,omitzero"`
+	// Results holds, for an applied job, what each of its ops did, in op order.
+	Results []OpResult `json:"results,omitempty"`
+}
+
+// OpResult is what one op of an applied job changed, so that callers can
+// answer as the reference memory server does (which entities were new, which
+// observations were added, how many rows a delete removed).
+type OpResult struct {
+	// New lists, for create_entities and create_relations, the indexes of the
+	// op's items that did not exist before (the others were skipped).
+	New []int `json:"new,omitempty"`
+	// Added lists, for add_observations, the contents that were new for each
+	// item of the op, in item order.
+	Added [][]string `json:"added,omitempty"`
+	// Deleted counts the entities, observations or relations a delete removed.
+	Deleted int `json:"deleted,omitempty"`
+	// Missing lists the entity names a delete_entities or delete_observations
+	// named that did not exist.
+	Missing []string `json:"missing,omitempty"`
 }
 
 // EncodeOutcome serialises an outcome for storage.
