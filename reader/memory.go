@@ -1,0 +1,520 @@
+package reader
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"unicode"
+
+	"github.com/memsnap/memsnap/internal/graphdb"
+)
+
+// Entity is a node of the memory graph, shaped as the reference MCP memory
+// server shapes it.
+type Entity struct {
+	Name         string   `json:"name"`
+	EntityType   string   `json:"entityType"`
+	Observations []string `json:"observations"`
+}
+
+// Relation is a directed, typed edge between two entities.
+type Relation struct {
+	From         string `json:"from"`
+	To           string `json:"to"`
+	RelationType string `json:"relationType"`
+}
+
+// Graph is a set of entities and relations read from one snapshot.
+type Graph struct {
+	// Snapshot is the seq of the snapshot every part of the answer came from.
+	Snapshot  uint64     `json:"snapshot"`
+	Entities  []Entity   `json:"entities"`
+	Relations []Relation `json:"relations"`
+	// NextCursor, when set, continues a paged ReadGraph.
+	NextCursor string `json:"nextCursor,omitempty"`
+}
+
+// ErrNotFound is returned (wrapped) when a named entity does not exist.
+var ErrNotFound = errors.New("not found")
+
+// withConn runs fn on one snapshot with a borrowed connection, so that every
+// query fn makes sees the same snapshot.
+func (r *Reader) withConn(ctx context.Context, fn func(seq uint64, c *graphdb.Conn) error) error {
+	h, err := r.acquire()
+	if err != nil {
+		return err
+	}
+	defer h.unref()
+	if t := r.cfg.Reader.QueryTimeout; t > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, t)
+		defer cancel()
+	}
+	c, err := h.conn()
+	if err != nil {
+		return err
+	}
+	err = fn(h.seq, c)
+	h.putConn(c)
+	if err != nil {
+		return fmt.Errorf("snapshot %d: %w", h.seq, err)
+	}
+	return nil
+}
+
+const entityCols = "e.name, e.entityType, e.observations"
+
+func entityOf(row []any) Entity {
+	e := Entity{Name: str(row[0]), EntityType: str(row[1]), Observations: []string{}}
+	if l, ok := row[2].([]any); ok {
+		for _, o := range l {
+			e.Observations = append(e.Observations, str(o))
+		}
+	}
+	return e
+}
+
+func str(v any) string { s, _ := v.(string); return s }
+
+// entitiesByName looks entities up by primary key; missing names are skipped.
+func entitiesByName(ctx context.Context, c *graphdb.Conn, names []string) ([]Entity, error) {
+	if len(names) == 0 {
+		return []Entity{}, nil // go-kuzu cannot bind an empty list
+	}
+	res, err := c.Query(ctx, "UNWIND $names AS nm MATCH (e:Entity {name: nm}) RETURN "+entityCols, map[string]any{"names": anyStrings(names)})
+	if err != nil {
+		return nil, fmt.Errorf("read entities: %w", err)
+	}
+	out := make([]Entity, 0, len(res.Rows))
+	for _, row := range res.Rows {
+		out = append(out, entityOf(row))
+	}
+	return out, nil
+}
+
+// relationsFrom returns the relations whose source is one of names, and,
+// when to is non-nil, whose target is in to.
+func relationsFrom(ctx context.Context, c *graphdb.Conn, names []string, to map[string]bool) ([]Relation, error) {
+	out := []Relation{}
+	if len(names) == 0 {
+		return out, nil
+	}
+	res, err := c.Query(ctx, "UNWIND $names AS nm MATCH (a:Entity {name: nm})-[r:Relation]->(b:Entity) "+
+		"RETURN a.name, b.name, r.relationType", map[string]any{"names": anyStrings(names)})
+	if err != nil {
+		return nil, fmt.Errorf("read relations: %w", err)
+	}
+	for _, row := range res.Rows {
+		rel := Relation{From: str(row[0]), To: str(row[1]), RelationType: str(row[2])}
+		if to == nil || to[rel.To] {
+			out = append(out, rel)
+		}
+	}
+	sortRelations(out)
+	return out, nil
+}
+
+func sortRelations(rs []Relation) {
+	sort.Slice(rs, func(i, j int) bool {
+		a, b := rs[i], rs[j]
+		if a.From != b.From {
+			return a.From < b.From
+		}
+		if a.To != b.To {
+			return a.To < b.To
+		}
+		return a.RelationType < b.RelationType
+	})
+}
+
+func anyStrings(xs []string) []any {
+	out := make([]any, len(xs))
+	for i, x := range xs {
+		out[i] = x
+	}
+	return out
+}
+
+func nameSet(es []Entity) map[string]bool {
+	m := make(map[string]bool, len(es))
+	for _, e := range es {
+		m[e.Name] = true
+	}
+	return m
+}
+
+func names(es []Entity) []string {
+	out := make([]string, len(es))
+	for i, e := range es {
+		out[i] = e.Name
+	}
+	return out
+}
+
+// OpenNodes returns the named entities that exist, in the order asked, and
+// the relations between them. Names that do not exist are left out, as the
+// reference server does.
+func (r *Reader) OpenNodes(ctx context.Context, want []string) (*Graph, error) {
+	g := &Graph{}
+	err := r.withConn(ctx, func(seq uint64, c *graphdb.Conn) error {
+		g.Snapshot = seq
+		uniq := slices.Compact(slices.Sorted(slices.Values(want)))
+		found, err := entitiesByName(ctx, c, uniq)
+		if err != nil {
+			return err
+		}
+		byName := make(map[string]Entity, len(found))
+		for _, e := range found {
+			byName[e.Name] = e
+		}
+		g.Entities = []Entity{}
+		seen := map[string]bool{}
+		for _, n := range want {
+			if e, ok := byName[n]; ok && !seen[n] {
+				seen[n] = true
+				g.Entities = append(g.Entities, e)
+			}
+		}
+		g.Relations, err = relationsFrom(ctx, c, uniq, seen)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+// ReadGraphOptions pages and filters ReadGraph.
+type ReadGraphOptions struct {
+	// Limit caps the entities of one page; 0 returns every entity.
+	Limit int
+	// Cursor continues after the page that returned it as NextCursor.
+	Cursor string
+	// EntityType keeps only entities of this type (and relations between them).
+	EntityType string
+}
+
+// ReadGraph returns the graph's entities in name order, a page at a time
+// when opts.Limit is set, with the relations that start at the page's
+// entities (so paging through the whole graph yields every relation once).
+// With an EntityType filter, only relations between entities of that type
+// are returned. Cursors are opaque and stay valid across snapshots: a page
+// continues after the last name of the previous one.
+func (r *Reader) ReadGraph(ctx context.Context, opts ReadGraphOptions) (*Graph, error) {
+	if opts.Limit < 0 {
+		return nil, fmt.Errorf("read graph: limit %d is negative", opts.Limit)
+	}
+	after := ""
+	if opts.Cursor != "" {
+		b, err := base64.RawURLEncoding.DecodeString(opts.Cursor)
+		if err != nil || len(b) == 0 || b[0] != 'n' {
+			return nil, fmt.Errorf("read graph: cursor %q is not one this server gave out", opts.Cursor)
+		}
+		after = string(b[1:])
+	}
+	g := &Graph{}
+	err := r.withConn(ctx, func(seq uint64, c *graphdb.Conn) error {
+		g.Snapshot = seq
+		q := "MATCH (e:Entity) WHERE e.name > $after"
+		params := map[string]any{"after": after}
+		if opts.EntityType != "" {
+			q += " AND e.entityType = $type"
+			params["type"] = opts.EntityType
+		}
+		q += " RETURN " + entityCols + " ORDER BY e.name"
+		if opts.Limit > 0 {
+			q += fmt.Sprintf(" LIMIT %d", opts.Limit+1)
+		}
+		res, err := c.Query(ctx, q, params)
+		if err != nil {
+			return fmt.Errorf("read entities: %w", err)
+		}
+		g.Entities = make([]Entity, 0, len(res.Rows))
+		for _, row := range res.Rows {
+			g.Entities = append(g.Entities, entityOf(row))
+		}
+		if opts.Limit > 0 && len(g.Entities) > opts.Limit {
+			g.Entities = g.Entities[:opts.Limit]
+			g.NextCursor = base64.RawURLEncoding.EncodeToString([]byte("n" + g.Entities[opts.Limit-1].Name))
+		}
+		var to map[string]bool
+		if opts.EntityType != "" {
+			to, err = namesOfType(ctx, c, opts.EntityType)
+			if err != nil {
+				return err
+			}
+		}
+		g.Relations, err = relationsFrom(ctx, c, names(g.Entities), to)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+func namesOfType(ctx context.Context, c *graphdb.Conn, typ string) (map[string]bool, error) {
+	res, err := c.Query(ctx, "MATCH (e:Entity) WHERE e.entityType = $type RETURN e.name", map[string]any{"type": typ})
+	if err != nil {
+		return nil, fmt.Errorf("read entities: %w", err)
+	}
+	m := make(map[string]bool, len(res.Rows))
+	for _, row := range res.Rows {
+		m[str(row[0])] = true
+	}
+	return m, nil
+}
+
+// MaxDepth bounds Neighbors' traversal depth.
+const MaxDepth = 6
+
+// NeighborsOptions shapes a Neighbors traversal.
+type NeighborsOptions struct {
+	// Depth is how many hops to follow, 1 to MaxDepth; 0 means 1.
+	Depth int
+	// RelationType, if set, follows only relations of this type.
+	RelationType string
+	// Limit caps the entities returned (the start included); 0 means no cap.
+	Limit int
+}
+
+// Neighbors returns the entity name and every entity within opts.Depth hops
+// of it, following relations in both directions, with the relations it
+// followed. The start entity comes first, then the others in the order they
+// were reached. It fails with ErrNotFound if name does not exist.
+func (r *Reader) Neighbors(ctx context.Context, name string, opts NeighborsOptions) (*Graph, error) {
+	depth := opts.Depth
+	if depth == 0 {
+		depth = 1
+	}
+	if depth < 1 || depth > MaxDepth {
+		return nil, fmt.Errorf("neighbors: depth %d is out of range 1..%d", opts.Depth, MaxDepth)
+	}
+	g := &Graph{}
+	err := r.withConn(ctx, func(seq uint64, c *graphdb.Conn) error {
+		g.Snapshot = seq
+		start, err := entitiesByName(ctx, c, []string{name})
+		if err != nil {
+			return err
+		}
+		if len(start) == 0 {
+			return fmt.Errorf("Entity with name %s %w", name, ErrNotFound)
+		}
+		order := []string{name}
+		seen := map[string]bool{name: true}
+		rels := map[Relation]bool{}
+		frontier := []string{name}
+		filter, params := "", map[string]any{}
+		if opts.RelationType != "" {
+			filter, params["rt"] = " WHERE r.relationType = $rt", opts.RelationType
+		}
+		full := func() bool { return opts.Limit > 0 && len(order) >= opts.Limit }
+		for d := 0; d < depth && len(frontier) > 0 && !full(); d++ {
+			params["names"] = anyStrings(frontier)
+			var next []string
+			for _, out := range []bool{true, false} {
+				pattern := "(a:Entity {name: nm})-[r:Relation]->(b:Entity)"
+				if !out {
+					pattern = "(a:Entity {name: nm})<-[r:Relation]-(b:Entity)"
+				}
+				res, err := c.Query(ctx, "UNWIND $names AS nm MATCH "+pattern+filter+" RETURN a.name, b.name, r.relationType", params)
+				if err != nil {
+					return fmt.Errorf("traverse: %w", err)
+				}
+				for _, row := range res.Rows {
+					a, b := str(row[0]), str(row[1])
+					rel := Relation{From: a, To: b, RelationType: str(row[2])}
+					if !out {
+						rel.From, rel.To = b, a
+					}
+					if !seen[b] {
+						if full() {
+							continue
+						}
+						seen[b] = true
+						order = append(order, b)
+						next = append(next, b)
+					}
+					rels[rel] = true
+				}
+			}
+			frontier = next
+		}
+		ents, err := entitiesByName(ctx, c, order)
+		if err != nil {
+			return err
+		}
+		pos := make(map[string]int, len(order))
+		for i, n := range order {
+			pos[n] = i
+		}
+		sort.Slice(ents, func(i, j int) bool { return pos[ents[i].Name] < pos[ents[j].Name] })
+		g.Entities = ents
+		g.Relations = make([]Relation, 0, len(rels))
+		for rel := range rels {
+			if seen[rel.From] && seen[rel.To] {
+				g.Relations = append(g.Relations, rel)
+			}
+		}
+		sortRelations(g.Relations)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+// SearchOptions shapes SearchNodes.
+type SearchOptions struct {
+	// Limit caps the entities returned after ranking; 0 returns every match.
+	Limit int
+}
+
+// SearchNodes finds entities whose name, type or observations match query and
+// returns them ranked, with the relations between them. It finds every entity
+// the reference server's case-insensitive substring search finds, and also
+// entities that hold every word of the query (stemmed, in any order) through
+// the full-text index. Ranking: exact name first, then matches of every query
+// word (by full-text score, name matches ahead), then the other substring
+// matches.
+func (r *Reader) SearchNodes(ctx context.Context, query string, opts SearchOptions) (*Graph, error) {
+	g := &Graph{}
+	err := r.withConn(ctx, func(seq uint64, c *graphdb.Conn) error {
+		g.Snapshot = seq
+		ranked, err := search(ctx, c, query)
+		if err != nil {
+			return err
+		}
+		if opts.Limit > 0 && len(ranked) > opts.Limit {
+			ranked = ranked[:opts.Limit]
+		}
+		g.Entities = ranked
+		g.Relations, err = relationsFrom(ctx, c, names(ranked), nameSet(ranked))
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+type hit struct {
+	e         Entity
+	tier      int     // 0 exact name, 1 every word (full-text), 2 substring only
+	nameMatch bool    // the name contains the query
+	score     float64 // full-text score
+}
+
+func search(ctx context.Context, c *graphdb.Conn, query string) ([]Entity, error) {
+	q := strings.ToLower(query)
+	hits := map[string]*hit{}
+	add := func(e Entity, tier int, score float64) {
+		h, ok := hits[e.Name]
+		if !ok {
+			h = &hit{e: e, tier: tier, score: score, nameMatch: strings.Contains(strings.ToLower(e.Name), q)}
+			hits[e.Name] = h
+		}
+		if strings.ToLower(e.Name) == q {
+			tier = 0
+		}
+		h.tier = min(h.tier, tier)
+		h.score = max(h.score, score)
+	}
+
+	// Substring matches, as the reference finds them. Kuzu narrows the
+	// candidates (search_text is the observations with whitespace folded to
+	// spaces); the exact test runs here.
+	stmt, params := "MATCH (e:Entity) RETURN "+entityCols, map[string]any(nil) // "" is in every string
+	if q != "" {
+		stmt = "MATCH (e:Entity) WHERE contains(lower(e.name), $q) OR contains(lower(e.entityType), $q) " +
+			"OR contains(lower(e.search_text), $fq) RETURN " + entityCols
+		params = map[string]any{"q": q, "fq": graphdb.SpaceFold(q)}
+	}
+	res, err := c.Query(ctx, stmt, params)
+	if err != nil {
+		return nil, fmt.Errorf("search: %w", err)
+	}
+	for _, row := range res.Rows {
+		if e := entityOf(row); substringMatch(e, q) {
+			add(e, 2, 0)
+		}
+	}
+
+	// Full-text matches of every word, stemmed. Kuzu drops words with digits
+	// or of one letter, so a query made only of those finds nothing here.
+	if hasIndexableWord(q) {
+		res, err := c.Query(ctx, "CALL QUERY_FTS_INDEX('Entity', '"+graphdb.FTSIndex+"', $q, conjunctive := true, top := 1000000) "+
+			"WITH node AS e, score RETURN "+entityCols+", score", map[string]any{"q": q})
+		if err != nil && !strings.Contains(err.Error(), "doesn't have an index") {
+			return nil, fmt.Errorf("full-text search: %w", err)
+		}
+		if err == nil {
+			for _, row := range res.Rows {
+				s, _ := row[3].(float64)
+				add(entityOf(row), 1, s)
+			}
+		}
+	}
+
+	out := make([]*hit, 0, len(hits))
+	for _, h := range hits {
+		out = append(out, h)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.tier != b.tier {
+			return a.tier < b.tier
+		}
+		if a.nameMatch != b.nameMatch {
+			return a.nameMatch
+		}
+		if a.score != b.score {
+			return a.score > b.score
+		}
+		return a.e.Name < b.e.Name
+	})
+	ents := make([]Entity, len(out))
+	for i, h := range out {
+		ents[i] = h.e
+	}
+	return ents, nil
+}
+
+// substringMatch is the reference server's test: the lower-cased query is a
+// substring of the lower-cased name, type or one observation.
+func substringMatch(e Entity, q string) bool {
+	if strings.Contains(strings.ToLower(e.Name), q) || strings.Contains(strings.ToLower(e.EntityType), q) {
+		return true
+	}
+	for _, o := range e.Observations {
+		if strings.Contains(strings.ToLower(o), q) {
+			return true
+		}
+	}
+	return false
+}
+
+// hasIndexableWord reports whether q holds a word Kuzu's full-text tokenizer
+// keeps: two or more letters and no digits.
+func hasIndexableWord(q string) bool {
+	for _, w := range strings.Fields(q) {
+		letters, digits := 0, 0
+		for _, r := range w {
+			switch {
+			case unicode.IsLetter(r):
+				letters++
+			case unicode.IsDigit(r):
+				digits++
+			}
+		}
+		if letters >= 2 && digits == 0 {
+			return true
+		}
+	}
+	return false
+}

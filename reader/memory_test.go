@@ -1,0 +1,239 @@
+package reader
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/memsnap/memsnap/writer"
+)
+
+// commitJob enqueues one job and commits it.
+func (f *fixture) commitJob(t testing.TB, job any) {
+	t.Helper()
+	b, err := json.Marshal(job)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := writer.Enqueue(f.store, b, writer.LimitsFrom(f.cfg.Job)); err != nil {
+		t.Fatal(err)
+	}
+	if sum, err := f.w.Commit(context.Background(), writer.CommitOptions{}); err != nil || sum.Applied != 1 {
+		t.Fatalf("commit: %+v %v", sum, err)
+	}
+}
+
+func createOp(es ...Entity) map[string]any {
+	return map[string]any{"op": "create_entities", "entities": es}
+}
+
+func relOp(rs ...Relation) map[string]any {
+	return map[string]any{"op": "create_relations", "relations": rs}
+}
+
+// refSearch is the reference memory server's search: entities whose name,
+// type or any observation contains the lower-cased query.
+func refSearch(all []Entity, q string) []string {
+	q = strings.ToLower(q)
+	var out []string
+	for _, e := range all {
+		hit := strings.Contains(strings.ToLower(e.Name), q) || strings.Contains(strings.ToLower(e.EntityType), q)
+		for _, o := range e.Observations {
+			hit = hit || strings.Contains(strings.ToLower(o), q)
+		}
+		if hit {
+			out = append(out, e.Name)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func memoryFixture(t *testing.T) (*fixture, []Entity, *Reader) {
+	f := newFixture(t)
+	words := []string{"coffee", "graph", "database", "embedded", "Kuzu", "lock", "snapshot", "reader", "writer",
+		"München", "ÉCOLE", "v2", "2024", "x", "C++", "multi\nline", "tab\there"}
+	rng := rand.New(rand.NewPCG(1, 2))
+	var all []Entity
+	for i := 0; i < 120; i++ {
+		e := Entity{Name: fmt.Sprintf("%s_%d", words[rng.IntN(len(words))], i), EntityType: []string{"person", "project", "tool"}[i%3], Observations: []string{}}
+		for k := rng.IntN(4); k > 0; k-- {
+			e.Observations = append(e.Observations, words[rng.IntN(len(words))]+" "+words[rng.IntN(len(words))])
+		}
+		all = append(all, e)
+	}
+	all = append(all,
+		Entity{Name: "Kuzu", EntityType: "database", Observations: []string{"embedded graph database", "archived Oct 2025"}},
+		Entity{Name: "memsnap", EntityType: "project", Observations: []string{"reads snapshots of a kuzu graph without locks"}},
+		Entity{Name: "coffee machine", EntityType: "thing", Observations: []string{"makes coffee for the graph team"}},
+	)
+	f.commitJob(t, map[string]any{"ops": []any{createOp(all...)}})
+	f.commitJob(t, map[string]any{"ops": []any{relOp(
+		Relation{From: "memsnap", To: "Kuzu", RelationType: "uses"},
+		Relation{From: "coffee machine", To: "memsnap", RelationType: "fuels"},
+		Relation{From: "Kuzu", To: all[0].Name, RelationType: "knows"},
+		Relation{From: all[0].Name, To: all[1].Name, RelationType: "knows"},
+	)}})
+	r, err := Open(context.Background(), f.store, f.cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return f, all, r
+}
+
+// Done-when 4 (correctness part): search_nodes finds every entity the
+// reference substring search finds, and ranks the exact name and entities
+// holding every query word first.
+func TestSearchNodes(t *testing.T) {
+	ctx := context.Background()
+	_, all, r := memoryFixture(t)
+	for _, q := range []string{"kuzu", "KUZU", "graph", "coffee", "offe", "person", "münchen", "école", "v2", "2024",
+		"x", "c++", "_1", "multi\nline", "tab\th", "ti\nli", "graph database", "", "no such thing", "'; DROP", "\"(*"} {
+		g, err := r.SearchNodes(ctx, q, SearchOptions{})
+		if err != nil {
+			t.Fatalf("search %q: %v", q, err)
+		}
+		got := map[string]bool{}
+		for _, e := range g.Entities {
+			got[e.Name] = true
+		}
+		for _, want := range refSearch(all, q) {
+			if !got[want] {
+				t.Errorf("search %q misses %q, which the reference finds", q, want)
+			}
+		}
+		if g.Snapshot != r.Seq() {
+			t.Errorf("search %q names snapshot %d, reader is on %d", q, g.Snapshot, r.Seq())
+		}
+	}
+
+	g, err := r.SearchNodes(ctx, "kuzu", SearchOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g.Entities[0].Name != "Kuzu" {
+		t.Errorf("exact name is not first for %q: %v", "kuzu", names(g.Entities[:3]))
+	}
+	if !slices.Contains(g.Relations, Relation{From: "memsnap", To: "Kuzu", RelationType: "uses"}) {
+		t.Errorf("relations between matches missing: %v", g.Relations)
+	}
+	// Multi-word: entities holding both words (in any order, stemmed) come
+	// before those holding one; the substring search finds none of them.
+	for _, q := range []string{"graph coffee", "snapshot locks"} {
+		g, err = r.SearchNodes(ctx, q, SearchOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		words := strings.Fields(q)
+		both := func(e Entity) bool {
+			text := strings.ToLower(e.Name + " " + e.EntityType + " " + strings.Join(e.Observations, " "))
+			for _, w := range words {
+				if !strings.Contains(text, strings.TrimSuffix(w, "s")) {
+					return false
+				}
+			}
+			return true
+		}
+		seenOne := false
+		for i, e := range g.Entities {
+			if !both(e) {
+				seenOne = true
+			} else if seenOne {
+				t.Errorf("search %q: %q holds every word but is ranked %d, after a partial match", q, e.Name, i)
+			}
+		}
+	}
+	for q, want := range map[string]string{"graph coffee": "coffee machine", "snapshot locks": "memsnap"} {
+		g, err = r.SearchNodes(ctx, q, SearchOptions{})
+		if err != nil || !slices.Contains(names(g.Entities), want) {
+			t.Errorf("search %q does not find %q: %v", q, want, err)
+		}
+	}
+}
+
+func TestOpenReadNeighbors(t *testing.T) {
+	ctx := context.Background()
+	_, all, r := memoryFixture(t)
+
+	g, err := r.OpenNodes(ctx, []string{"memsnap", "ghost", "Kuzu", "memsnap"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := names(g.Entities); !slices.Equal(got, []string{"memsnap", "Kuzu"}) {
+		t.Errorf("open_nodes entities: %v", got)
+	}
+	if !slices.Equal(g.Relations, []Relation{{From: "memsnap", To: "Kuzu", RelationType: "uses"}}) {
+		t.Errorf("open_nodes relations: %v", g.Relations)
+	}
+	if g, err := r.OpenNodes(ctx, nil); err != nil || len(g.Entities) != 0 {
+		t.Errorf("open_nodes of nothing: %v %v", g, err)
+	}
+
+	// Paging visits every entity and every relation exactly once.
+	var ents []string
+	var rels []Relation
+	cursor, pages := "", 0
+	for {
+		g, err := r.ReadGraph(ctx, ReadGraphOptions{Limit: 17, Cursor: cursor})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pages++
+		ents = append(ents, names(g.Entities)...)
+		rels = append(rels, g.Relations...)
+		if cursor = g.NextCursor; cursor == "" {
+			break
+		}
+	}
+	if len(ents) != len(all) || len(rels) != 4 || pages != (len(all)+16)/17 {
+		t.Errorf("paging: %d entities of %d, %d relations of 4, %d pages", len(ents), len(all), len(rels), pages)
+	}
+	slices.Sort(ents)
+	if len(slices.Compact(ents)) != len(all) {
+		t.Errorf("paging repeated entities")
+	}
+	whole, err := r.ReadGraph(ctx, ReadGraphOptions{})
+	if err != nil || len(whole.Entities) != len(all) || len(whole.Relations) != 4 || whole.NextCursor != "" {
+		t.Fatalf("whole graph: %d entities, %d relations, cursor %q, %v", len(whole.Entities), len(whole.Relations), whole.NextCursor, err)
+	}
+	typed, err := r.ReadGraph(ctx, ReadGraphOptions{EntityType: "database"})
+	if err != nil || len(typed.Entities) != 1 || typed.Entities[0].Name != "Kuzu" || len(typed.Relations) != 0 {
+		t.Errorf("type filter: %+v %v", typed, err)
+	}
+	if _, err := r.ReadGraph(ctx, ReadGraphOptions{Cursor: "garbage!"}); err == nil {
+		t.Error("a bad cursor was accepted")
+	}
+
+	g, err = r.Neighbors(ctx, "Kuzu", NeighborsOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := names(g.Entities); got[0] != "Kuzu" || len(got) != 3 || !slices.Contains(got, "memsnap") || !slices.Contains(got, all[0].Name) {
+		t.Errorf("neighbors depth 1: %v", got)
+	}
+	for depth, want := range map[int][]string{2: {"coffee machine", "memsnap", "Kuzu"}, 4: {"coffee machine", "memsnap", "Kuzu", all[0].Name, all[1].Name}} {
+		g, err = r.Neighbors(ctx, "coffee machine", NeighborsOptions{Depth: depth})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := names(g.Entities); !slices.Equal(got, want) || len(g.Relations) != len(want)-1 {
+			t.Errorf("neighbors depth %d: %v %v", depth, got, g.Relations)
+		}
+	}
+	g, err = r.Neighbors(ctx, "coffee machine", NeighborsOptions{Depth: 3, RelationType: "fuels"})
+	if err != nil || len(g.Entities) != 2 {
+		t.Errorf("neighbors by relation type: %+v %v", g, err)
+	}
+	if _, err := r.Neighbors(ctx, "ghost", NeighborsOptions{}); !errors.Is(err, ErrNotFound) {
+		t.Errorf("neighbors of a missing entity: %v", err)
+	}
+	if _, err := r.Neighbors(ctx, "Kuzu", NeighborsOptions{Depth: MaxDepth + 1}); err == nil {
+		t.Error("depth beyond the cap was accepted")
+	}
+}
