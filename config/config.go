@@ -28,6 +28,7 @@ type Config struct {
 	Writer WriterConfig `mapstructure:"writer"`
 	GC     GCConfig     `mapstructure:"gc"`
 	Job    JobConfig    `mapstructure:"job"`
+	MCP    MCPConfig    `mapstructure:"mcp"`
 }
 
 // ReaderConfig configures read-only snapshot access.
@@ -86,6 +87,18 @@ type JobConfig struct {
 	MaxStringBytes int `mapstructure:"max_string_bytes"`
 }
 
+// MCPConfig tunes 'memsnap mcp'.
+type MCPConfig struct {
+	// WriteTimeout bounds how long a write tool waits for its job to be
+	// applied before answering with an error that says it is still queued.
+	// Default: 30s.
+	WriteTimeout time.Duration `mapstructure:"write_timeout"`
+	// CommitWhenIdle makes a write tool run the writer itself (as a child
+	// process) when no other writer holds the lock, so writes land even
+	// without a daemon. Default: true.
+	CommitWhenIdle bool `mapstructure:"commit_when_idle"`
+}
+
 // DefaultStoreDir is $XDG_DATA_HOME/memsnap, else ~/.local/share/memsnap.
 func DefaultStoreDir() string {
 	if x := os.Getenv("XDG_DATA_HOME"); x != "" {
@@ -108,6 +121,7 @@ func Default() Config {
 			LockTimeout: 10 * time.Second, BufferPoolMB: 256, Commit: "@every 1s", CopyThreshold: 1000},
 		GC:  GCConfig{Schedule: "@every 1m", Keep: 3},
 		Job: JobConfig{MaxBytes: 1 << 20, MaxOps: 1000, MaxStringBytes: 64 << 10},
+		MCP: MCPConfig{WriteTimeout: 30 * time.Second, CommitWhenIdle: true},
 	}
 }
 
@@ -134,6 +148,8 @@ func SetDefaults(v *viper.Viper) {
 	v.SetDefault("job.max_bytes", d.Job.MaxBytes)
 	v.SetDefault("job.max_ops", d.Job.MaxOps)
 	v.SetDefault("job.max_string_bytes", d.Job.MaxStringBytes)
+	v.SetDefault("mcp.write_timeout", d.MCP.WriteTimeout)
+	v.SetDefault("mcp.commit_when_idle", d.MCP.CommitWhenIdle)
 }
 
 // Load reads configuration from v: defaults, then the file named by
@@ -192,6 +208,9 @@ func (c Config) Validate() error {
 	checkSpec("reader.refresh", c.Reader.Refresh, true)
 	checkSpec("writer.commit", c.Writer.Commit, true)
 	checkSpec("gc.schedule", c.GC.Schedule, true)
+	if c.MCP.WriteTimeout <= 0 {
+		bad("mcp.write_timeout: must be positive")
+	}
 	if c.Writer.MaxBatchJobs < 1 {
 		bad("writer.max_batch_jobs: must be at least 1")
 	}

@@ -75,11 +75,26 @@ func runDaemon(ctx context.Context, s *snapshot.Store, a *app) error {
 	return nil
 }
 
-// commitInChild runs one 'memsnap commit' as a child process. A short-lived
-// writer process keeps the daemon free of go-kuzu's per-parameter C string
-// leak and of any crash inside Kuzu; it skips at once if another writer holds
-// the lock.
+// commitInChild runs one 'memsnap commit' as a child process and logs what
+// it did.
 func commitInChild(ctx context.Context, exe string, s *snapshot.Store, a *app, log *slog.Logger) {
+	sum, skipped, err := runCommitChild(ctx, exe, s, a)
+	switch {
+	case skipped:
+		log.Debug("commit skipped: another writer holds the lock")
+	case err != nil:
+		log.Error("commit failed", "error", err)
+	case sum.Batches > 0:
+		log.Info("committed", "snapshots", sum.Snapshots, "applied", sum.Applied, "rejected", sum.Rejected, "ms", sum.DurationMS)
+	}
+}
+
+// runCommitChild runs one 'memsnap commit --lock-timeout 0' as a child
+// process. A short-lived writer process keeps long-lived ones (the daemon, MCP
+// servers) free of go-kuzu's per-parameter C string leak and of any crash
+// inside Kuzu, and never opens CURRENT's graph file in a process that reads
+// it. It reports skipped when another writer holds the lock.
+func runCommitChild(ctx context.Context, exe string, s *snapshot.Store, a *app) (sum writer.Summary, skipped bool, err error) {
 	args := []string{"--store", s.Dir(), "--log-level", a.cfg.LogLevel}
 	if f := a.v.GetString("config"); f != "" {
 		args = append(args, "--config", f)
@@ -87,24 +102,22 @@ func commitInChild(ctx context.Context, exe string, s *snapshot.Store, a *app, l
 	cmd := exec.CommandContext(ctx, exe, append(args, "commit", "--lock-timeout", "0")...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
+	err = cmd.Run()
 	msg := strings.TrimSpace(errb.String())
 	switch {
 	case err != nil && strings.Contains(msg, "store is locked"):
-		log.Debug("commit skipped", "reason", msg)
+		return sum, true, nil
 	case err != nil:
-		log.Error("commit failed", "error", err, "stderr", msg)
-	default:
-		var sum writer.Summary
-		if jerr := json.Unmarshal(out.Bytes(), &sum); jerr != nil {
-			log.Error("commit printed an unreadable summary", "output", out.String())
-			return
+		if msg == "" {
+			msg = err.Error()
 		}
-		if msg != "" {
-			fmt.Fprintln(a.stderr, msg)
-		}
-		if sum.Batches > 0 {
-			log.Info("committed", "snapshots", sum.Snapshots, "applied", sum.Applied, "rejected", sum.Rejected, "ms", sum.DurationMS)
-		}
+		return sum, false, fmt.Errorf("commit (child process): %s", oneLine(msg))
 	}
+	if jerr := json.Unmarshal(out.Bytes(), &sum); jerr != nil {
+		return sum, false, fmt.Errorf("commit (child process) printed an unreadable summary: %q", out.String())
+	}
+	if msg != "" {
+		fmt.Fprintln(a.stderr, msg) // the child's own log lines
+	}
+	return sum, false, nil
 }

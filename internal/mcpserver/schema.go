@@ -1,0 +1,117 @@
+package mcpserver
+
+// Input schemas of the tools the reference MCP memory server defines, written
+// out so that they match it property for property (names, types, required
+// fields, descriptions). Unknown properties are ignored, as the reference's
+// validator ignores them.
+
+type schema = map[string]any
+
+func str(desc string) schema { return schema{"type": "string", "description": desc} }
+
+func strArray(desc string) schema {
+	return schema{"type": "array", "items": schema{"type": "string"}, "description": desc}
+}
+
+func object(props schema, required ...string) schema {
+	if required == nil {
+		required = []string{}
+	}
+	return schema{"type": "object", "properties": props, "required": required}
+}
+
+func integer(desc string, minimum, maximum int) schema {
+	s := schema{"type": "integer", "description": desc, "minimum": minimum}
+	if maximum > 0 {
+		s["maximum"] = maximum
+	}
+	return s
+}
+
+var (
+	entitySchema = object(schema{
+		"name":         str("The name of the entity"),
+		"entityType":   str("The type of the entity"),
+		"observations": strArray("An array of observation contents associated with the entity"),
+	}, "name", "entityType", "observations")
+
+	relationSchema = object(schema{
+		"from":         str("The name of the entity where the relation starts"),
+		"to":           str("The name of the entity where the relation ends"),
+		"relationType": str("The type of the relation"),
+	}, "from", "to", "relationType")
+
+	createEntitiesSchema = object(schema{
+		"entities": schema{"type": "array", "items": entitySchema},
+	}, "entities")
+
+	createRelationsSchema = object(schema{
+		"relations": schema{"type": "array", "items": relationSchema},
+	}, "relations")
+
+	addObservationsSchema = object(schema{
+		"observations": schema{"type": "array", "items": object(schema{
+			"entityName": str("The name of the entity to add the observations to"),
+			"contents":   strArray("An array of observation contents to add"),
+		}, "entityName", "contents")},
+	}, "observations")
+
+	deleteEntitiesSchema = object(schema{
+		"entityNames": strArray("An array of entity names to delete"),
+	}, "entityNames")
+
+	deleteObservationsSchema = object(schema{
+		"deletions": schema{"type": "array", "items": object(schema{
+			"entityName":   str("The name of the entity containing the observations"),
+			"observations": strArray("An array of observations to delete"),
+		}, "entityName", "observations")},
+	}, "deletions")
+
+	deleteRelationsSchema = object(schema{
+		"relations": schema{"type": "array", "items": relationSchema, "description": "An array of relations to delete"},
+	}, "relations")
+
+	// readGraphSchema is the reference's (no required arguments) plus
+	// optional paging and a type filter.
+	readGraphSchema = object(schema{
+		"limit":      integer("Optional: return at most this many entities, with a nextCursor for the rest", 1, 0),
+		"cursor":     str("Optional: the nextCursor of the previous page"),
+		"entityType": str("Optional: only entities of this type, and the relations between them"),
+	})
+
+	searchNodesSchema = object(schema{
+		"query": schema{"type": "string", "maxLength": maxSearchQuery,
+			"description": "The search query to match against entity names, types, and observation content"},
+	}, "query")
+
+	openNodesSchema = object(schema{
+		"names": strArray("An array of entity names to retrieve"),
+	}, "names")
+
+	neighborsSchema = object(schema{
+		"name":         str("The entity to start from"),
+		"depth":        integer("How many hops to follow (default 1)", 1, maxDepth),
+		"relationType": str("Optional: follow only relations of this type"),
+		"limit":        integer("Optional: return at most this many entities", 1, 0),
+	}, "name")
+
+	querySchema = object(schema{
+		"cypher": schema{"type": "string", "maxLength": maxCypher,
+			"description": "A read-only Cypher query over Entity(name, entityType, observations) and Relation(relationType)"},
+		"params": schema{"type": "object", "description": "Optional query parameters, used as $name in the query"},
+	}, "cypher")
+
+	kvGetSchema = object(schema{"key": str("The key to read")}, "key")
+
+	kvPutSchema = object(schema{
+		"key":   str("The key to write"),
+		"value": str("The value to store"),
+	}, "key", "value")
+
+	kvScanSchema = object(schema{
+		"prefix": str("Return keys starting with this prefix (empty for all)"),
+		"limit":  integer("Optional: at most this many keys (default 1000)", 1, 0),
+	}, "prefix")
+
+	statusSchema = object(schema{})
+)
