@@ -91,6 +91,7 @@ func (a *app) newRootCommand() *cobra.Command {
 	root.AddCommand(a.newInitCommand(), a.newEnqueueCommand(), a.newCommitCommand(), a.newQueryCommand(),
 		a.newKVCommand(), a.newJobCommand(), a.newSnapshotsCommand(), a.newStatusCommand(),
 		a.newDaemonCommand(), a.newDemoCommand(), a.newMCPCommand())
+	root.AddCommand(a.newMemoryCommands()...)
 	wrapArgs(root)
 	return root
 }

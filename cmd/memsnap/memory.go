@@ -1,0 +1,311 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
+
+	"github.com/memsnap/memsnap/reader"
+	"github.com/memsnap/memsnap/writer"
+)
+
+// printGraph prints a graph as JSON or as readable lines.
+func (a *app) printGraph(g *reader.Graph, asJSON bool) error {
+	if asJSON {
+		return a.printJSON(g)
+	}
+	fmt.Fprintf(a.stdout, "snapshot %d: %d entities, %d relations\n", g.Snapshot, len(g.Entities), len(g.Relations))
+	for _, e := range g.Entities {
+		fmt.Fprintf(a.stdout, "%s (%s)\n", e.Name, e.EntityType)
+		for _, o := range e.Observations {
+			fmt.Fprintf(a.stdout, "  - %s\n", o)
+		}
+	}
+	for _, r := range g.Relations {
+		fmt.Fprintf(a.stdout, "%s -[%s]-> %s\n", r.From, r.RelationType, r.To)
+	}
+	if g.NextCursor != "" {
+		fmt.Fprintf(a.stdout, "more: --cursor %s\n", g.NextCursor)
+	}
+	return nil
+}
+
+// graphCommand builds a read command that prints a graph.
+func (a *app) graphCommand(use, short string, args cobra.PositionalArgs,
+	read func(cmd *cobra.Command, r *reader.Reader, args []string) (*reader.Graph, error)) (*cobra.Command, *bool) {
+	asJSON := new(bool)
+	c := &cobra.Command{
+		Use: use, Short: short, Args: args,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			r, err := a.openReader(cmd)
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			g, err := read(cmd, r, args)
+			if err != nil {
+				return err
+			}
+			return a.printGraph(g, *asJSON)
+		},
+	}
+	c.Flags().BoolVar(asJSON, "json", false, `print {"snapshot": seq, "entities": [...], "relations": [...]}`)
+	return c, asJSON
+}
+
+func (a *app) newMemoryCommands() []*cobra.Command {
+	var limit int
+	search, _ := a.graphCommand("search [--json] [--limit N] QUERY", "Ranked search of entity names, types and observations",
+		cobra.ExactArgs(1), func(cmd *cobra.Command, r *reader.Reader, args []string) (*reader.Graph, error) {
+			return r.SearchNodes(cmd.Context(), args[0], reader.SearchOptions{Limit: limit})
+		})
+	search.Flags().IntVar(&limit, "limit", 0, "at most N entities (0: all matches)")
+
+	open, _ := a.graphCommand("open [--json] NAME...", "The named entities and the relations between them",
+		cobra.MinimumNArgs(1), func(cmd *cobra.Command, r *reader.Reader, args []string) (*reader.Graph, error) {
+			return r.OpenNodes(cmd.Context(), args)
+		})
+
+	var nopts reader.NeighborsOptions
+	neighbors, _ := a.graphCommand("neighbors [--json] [--depth N] [--type T] NAME", "Entities within N hops of NAME",
+		cobra.ExactArgs(1), func(cmd *cobra.Command, r *reader.Reader, args []string) (*reader.Graph, error) {
+			return r.Neighbors(cmd.Context(), args[0], nopts)
+		})
+	neighbors.Flags().IntVar(&nopts.Depth, "depth", 1, fmt.Sprintf("hops to follow (1..%d)", reader.MaxDepth))
+	neighbors.Flags().StringVar(&nopts.RelationType, "type", "", "follow only relations of this type")
+	neighbors.Flags().IntVar(&nopts.Limit, "limit", 0, "at most N entities (0: no cap)")
+
+	var gopts reader.ReadGraphOptions
+	graph, _ := a.graphCommand("graph [--json] [--limit N] [--cursor C] [--type T]", "The whole graph, or a page of it",
+		cobra.NoArgs, func(cmd *cobra.Command, r *reader.Reader, _ []string) (*reader.Graph, error) {
+			return r.ReadGraph(cmd.Context(), gopts)
+		})
+	graph.Flags().IntVar(&gopts.Limit, "limit", 0, "entities per page (0: all)")
+	graph.Flags().StringVar(&gopts.Cursor, "cursor", "", "continue after the page that printed this cursor")
+	graph.Flags().StringVar(&gopts.EntityType, "type", "", "only entities of this type")
+	return []*cobra.Command{search, open, neighbors, graph, a.newImportCommand(), a.newExportCommand()}
+}
+
+// memoryLine is one line of the reference memory server's JSONL file.
+type memoryLine struct {
+	Type         string    `json:"type"`
+	Name         string    `json:"name,omitempty"`
+	EntityType   string    `json:"entityType,omitempty"`
+	Observations *[]string `json:"observations,omitempty"`
+	From         string    `json:"from,omitempty"`
+	To           string    `json:"to,omitempty"`
+	RelationType string    `json:"relationType,omitempty"`
+}
+
+func (a *app) newImportCommand() *cobra.Command {
+	var batch int
+	var wait bool
+	c := &cobra.Command{
+		Use:   "import [--batch N] [--wait] FILE",
+		Short: "Queue the entities and relations of a reference memory server JSONL file",
+		Long: "Read the reference MCP memory server's JSONL file (one {\"type\":\"entity\"|\"relation\", ...} per line)\n" +
+			"and queue it as jobs: entities first, then relations, N items per job. A bad line stops the\n" +
+			"import before anything is queued, naming the line. With --wait, memsnap waits until every job\n" +
+			"is applied (committing itself if no writer runs).",
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := a.store()
+			if err != nil {
+				return err
+			}
+			ents, rels, err := readMemoryFile(args[0])
+			if err != nil {
+				return err
+			}
+			if batch < 1 {
+				return usageError{fmt.Errorf("--batch must be at least 1")}
+			}
+			var jobs [][]byte
+			chunk := func(op, field string, items []map[string]any) {
+				for i := 0; i < len(items); i += batch {
+					b, _ := json.Marshal(map[string]any{"ops": []any{map[string]any{"op": op, field: items[i:min(i+batch, len(items))]}}})
+					jobs = append(jobs, b)
+				}
+			}
+			chunk(writer.OpCreateEntities, "entities", ents)
+			chunk(writer.OpCreateRelations, "relations", rels)
+			bar := newProgress(a.stderr, "queued", len(jobs))
+			var ids []string
+			for _, j := range jobs {
+				id, err := writer.Enqueue(s, j, writer.LimitsFrom(a.cfg.Job))
+				if err != nil {
+					return fmt.Errorf("import %s: after %d of %d jobs: %w", args[0], len(ids), len(jobs), err)
+				}
+				ids = append(ids, id)
+				bar.add(1)
+			}
+			bar.done()
+			sum := map[string]any{"entities": len(ents), "relations": len(rels), "jobs": len(ids)}
+			if wait {
+				applied, rejected := 0, 0
+				for _, id := range ids {
+					o, err := a.waitForJob(cmd.Context(), s, id)
+					if err != nil {
+						return err
+					}
+					if o.Status == "applied" {
+						applied++
+					} else {
+						rejected++
+						a.log.Error("import job rejected", "job_id", id, "reason", o.Reason)
+					}
+				}
+				sum["applied"], sum["rejected"] = applied, rejected
+				if rejected > 0 {
+					_ = a.printJSON(sum)
+					return fmt.Errorf("import %s: %d of %d jobs rejected (see log)", args[0], rejected, len(ids))
+				}
+			}
+			return a.printJSON(sum)
+		},
+	}
+	c.Flags().IntVar(&batch, "batch", 500, "entities or relations per job")
+	c.Flags().BoolVar(&wait, "wait", false, "wait until every job is applied")
+	return c
+}
+
+// readMemoryFile parses a reference JSONL memory file. Blank lines are
+// skipped; anything else that is not an entity or relation is an error
+// naming its line.
+func readMemoryFile(path string) (ents, rels []map[string]any, err error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("import: %w", err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 64<<20)
+	for n := 1; sc.Scan(); n++ {
+		line := bytes.TrimSpace(sc.Bytes())
+		if len(line) == 0 {
+			continue
+		}
+		var m memoryLine
+		dec := json.NewDecoder(bytes.NewReader(line))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&m); err != nil {
+			return nil, nil, fmt.Errorf("import %s: line %d: %v", path, n, err)
+		}
+		bad := func(why string) error { return fmt.Errorf("import %s: line %d: %s", path, n, why) }
+		switch m.Type {
+		case "entity":
+			if m.Name == "" || m.EntityType == "" || m.Observations == nil {
+				return nil, nil, bad("an entity needs name, entityType and observations")
+			}
+			ents = append(ents, map[string]any{"name": m.Name, "entityType": m.EntityType, "observations": *m.Observations})
+		case "relation":
+			if m.From == "" || m.To == "" || m.RelationType == "" {
+				return nil, nil, bad("a relation needs from, to and relationType")
+			}
+			rels = append(rels, map[string]any{"from": m.From, "to": m.To, "relationType": m.RelationType})
+		default:
+			return nil, nil, bad(fmt.Sprintf("type %q is neither \"entity\" nor \"relation\"", m.Type))
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, nil, fmt.Errorf("import %s: %w", path, err)
+	}
+	return ents, rels, nil
+}
+
+func (a *app) newExportCommand() *cobra.Command {
+	var out string
+	c := &cobra.Command{
+		Use:   "export [-o FILE]",
+		Short: "Write CURRENT's graph as a reference memory server JSONL file",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			r, err := a.openReader(cmd)
+			if err != nil {
+				return err
+			}
+			defer r.Close()
+			w := a.stdout
+			if out != "" && out != "-" {
+				f, err := os.Create(out)
+				if err != nil {
+					return fmt.Errorf("export: %w", err)
+				}
+				defer f.Close()
+				w = f
+			}
+			bw := bufio.NewWriter(w)
+			enc := json.NewEncoder(bw)
+			enc.SetEscapeHTML(false)
+			cursor := ""
+			var rels []reader.Relation
+			for {
+				g, err := r.ReadGraph(cmd.Context(), reader.ReadGraphOptions{Limit: 5000, Cursor: cursor})
+				if err != nil {
+					return err
+				}
+				for _, e := range g.Entities {
+					obs := e.Observations
+					if err := enc.Encode(memoryLine{Type: "entity", Name: e.Name, EntityType: e.EntityType, Observations: &obs}); err != nil {
+						return fmt.Errorf("export: %w", err)
+					}
+				}
+				rels = append(rels, g.Relations...)
+				if cursor = g.NextCursor; cursor == "" {
+					break
+				}
+			}
+			for _, rel := range rels {
+				if err := enc.Encode(memoryLine{Type: "relation", From: rel.From, To: rel.To, RelationType: rel.RelationType}); err != nil {
+					return fmt.Errorf("export: %w", err)
+				}
+			}
+			if err := bw.Flush(); err != nil {
+				return fmt.Errorf("export: %w", err)
+			}
+			return nil
+		},
+	}
+	c.Flags().StringVarP(&out, "output", "o", "-", "file to write, or - for standard output")
+	return c
+}
+
+// progress draws a one-line progress bar on a terminal and nothing otherwise.
+type progress struct {
+	w          io.Writer
+	label      string
+	total, cur int
+	tty        bool
+}
+
+func newProgress(w io.Writer, label string, total int) *progress {
+	p := &progress{w: w, label: label, total: total}
+	if f, ok := w.(*os.File); ok {
+		_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+		p.tty = err == nil && total > 1
+	}
+	return p
+}
+
+func (p *progress) add(n int) {
+	p.cur += n
+	if !p.tty || (p.cur%max(1, p.total/100) != 0 && p.cur != p.total) {
+		return
+	}
+	const width = 30
+	fill := width * p.cur / p.total
+	fmt.Fprintf(p.w, "\r%s [%s%s] %d/%d", p.label, strings.Repeat("#", fill), strings.Repeat(" ", width-fill), p.cur, p.total)
+}
+
+func (p *progress) done() {
+	if p.tty {
+		fmt.Fprintln(p.w)
+	}
+}

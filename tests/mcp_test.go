@@ -1,0 +1,462 @@
+package tests
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+)
+
+// mcpSession starts the real 'memsnap mcp' binary on store and connects the
+// Go SDK client to it over stdio.
+func mcpSession(t *testing.T, ctx context.Context, store string, env ...string) *mcp.ClientSession {
+	t.Helper()
+	cmd := exec.Command(bin, "--store", store, "--log-level", "warn", "mcp")
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stderr = os.Stderr
+	client := mcp.NewClient(&mcp.Implementation{Name: "memsnap-test", Version: "1"}, nil)
+	cs, err := client.Connect(ctx, &mcp.CommandTransport{Command: cmd}, nil)
+	if err != nil {
+		t.Fatalf("connect to memsnap mcp: %v", err)
+	}
+	t.Cleanup(func() { cs.Close() })
+	return cs
+}
+
+// call runs a tool and returns its text, failing the test on a protocol error.
+func call(t *testing.T, ctx context.Context, cs *mcp.ClientSession, tool string, args any) (text string, res *mcp.CallToolResult) {
+	t.Helper()
+	res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: tool, Arguments: args})
+	if err != nil {
+		t.Fatalf("%s: protocol error: %v", tool, err)
+	}
+	for _, c := range res.Content {
+		if tc, ok := c.(*mcp.TextContent); ok {
+			text += tc.Text
+		}
+	}
+	return text, res
+}
+
+// mustCall runs a tool that must succeed.
+func mustCall(t *testing.T, ctx context.Context, cs *mcp.ClientSession, tool string, args any) string {
+	t.Helper()
+	text, res := call(t, ctx, cs, tool, args)
+	if res.IsError {
+		t.Fatalf("%s(%v) failed: %s", tool, args, text)
+	}
+	return text
+}
+
+// wantToolError runs a tool that must answer with a tool error containing want.
+func wantToolError(t *testing.T, ctx context.Context, cs *mcp.ClientSession, tool string, args any, want string) {
+	t.Helper()
+	text, res := call(t, ctx, cs, tool, args)
+	if !res.IsError || !strings.Contains(text, want) {
+		t.Errorf("%s(%.200v): want a tool error containing %q, got error=%v %q", tool, args, want, res.IsError, text)
+	}
+	if strings.Contains(text, "\n") {
+		t.Errorf("%s: error is not one line: %q", tool, text)
+	}
+}
+
+type graphJSON struct {
+	Entities []struct {
+		Name         string   `json:"name"`
+		EntityType   string   `json:"entityType"`
+		Observations []string `json:"observations"`
+	} `json:"entities"`
+	Relations []struct {
+		From, To, RelationType string
+	} `json:"relations"`
+	NextCursor string `json:"nextCursor"`
+}
+
+func parseGraph(t *testing.T, text string) graphJSON {
+	t.Helper()
+	var g graphJSON
+	if err := json.Unmarshal([]byte(text), &g); err != nil {
+		t.Fatalf("answer is not a graph: %v: %s", err, text)
+	}
+	return g
+}
+
+func (g graphJSON) names() []string {
+	var out []string
+	for _, e := range g.Entities {
+		out = append(out, e.Name)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// schemaShape keeps what makes two schemas the same for a client: types,
+// required fields, properties and items, recursively.
+func schemaShape(v any) any {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return v
+	}
+	out := map[string]any{}
+	for _, k := range []string{"type", "items"} {
+		if x, ok := m[k]; ok {
+			out[k] = schemaShape(x)
+		}
+	}
+	if req, ok := m["required"].([]any); ok && len(req) > 0 {
+		out["required"] = req
+	}
+	if props, ok := m["properties"].(map[string]any); ok {
+		p := map[string]any{}
+		for k, x := range props {
+			p[k] = schemaShape(x)
+		}
+		out["properties"] = p
+	}
+	return out
+}
+
+// Done-when 1 and 5: every tool of the real binary, its schema, its success
+// and error answers; bad input gets a clear tool error and the server keeps
+// serving.
+func TestMCPServer(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	store := newStore(t)
+	cs := mcpSession(t, ctx, store)
+
+	// Schemas: the reference tools take exactly the reference's arguments
+	// (read_graph adds only optional paging).
+	b, err := os.ReadFile(filepath.Join("..", "testdata", "mcp", "reference-tools.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ref map[string]any
+	if err := json.Unmarshal(b, &ref); err != nil {
+		t.Fatal(err)
+	}
+	tools, err := cs.ListTools(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	have := map[string]*mcp.Tool{}
+	for _, tool := range tools.Tools {
+		have[tool.Name] = tool
+	}
+	for _, name := range []string{"neighbors", "query", "kv_get", "kv_put", "kv_scan", "memory_status"} {
+		if have[name] == nil {
+			t.Errorf("tool %s is missing", name)
+		}
+	}
+	for name, want := range ref {
+		if name == "_source" {
+			continue
+		}
+		tool := have[name]
+		if tool == nil {
+			t.Errorf("reference tool %s is missing", name)
+			continue
+		}
+		var got map[string]any
+		raw, _ := json.Marshal(tool.InputSchema)
+		_ = json.Unmarshal(raw, &got)
+		gotShape := schemaShape(got).(map[string]any)
+		if name == "read_graph" {
+			gotShape["properties"] = map[string]any{} // optional paging arguments are memsnap's addition
+		}
+		gj, _ := json.Marshal(gotShape)
+		wj, _ := json.Marshal(schemaShape(want))
+		if string(gj) != string(wj) {
+			t.Errorf("%s input schema differs from the reference:\n got %s\nwant %s", name, gj, wj)
+		}
+	}
+
+	// Reads before anything is published see an empty memory.
+	if g := parseGraph(t, mustCall(t, ctx, cs, "read_graph", map[string]any{})); len(g.Entities) != 0 {
+		t.Errorf("empty store read_graph: %+v", g)
+	}
+
+	// Writes: the answers carry what changed, as the reference's do.
+	text := mustCall(t, ctx, cs, "create_entities", map[string]any{"entities": []any{
+		map[string]any{"name": "Kuzu", "entityType": "database", "observations": []string{"embedded graph DB"}},
+		map[string]any{"name": "memsnap", "entityType": "project", "observations": []string{}},
+	}})
+	var created []map[string]any
+	if err := json.Unmarshal([]byte(text), &created); err != nil || len(created) != 2 {
+		t.Fatalf("create_entities answer: %v %s", err, text)
+	}
+	text = mustCall(t, ctx, cs, "create_entities", map[string]any{"entities": []any{
+		map[string]any{"name": "Kuzu", "entityType": "database", "observations": []string{}},
+		map[string]any{"name": "Pebble", "entityType": "kv store", "observations": []string{"LSM"}},
+	}})
+	if err := json.Unmarshal([]byte(text), &created); err != nil || len(created) != 1 || created[0]["name"] != "Pebble" {
+		t.Errorf("create_entities skips existing names: %s", text)
+	}
+	text = mustCall(t, ctx, cs, "create_relations", map[string]any{"relations": []any{
+		map[string]any{"from": "memsnap", "to": "Kuzu", "relationType": "uses"},
+		map[string]any{"from": "memsnap", "to": "Pebble", "relationType": "uses"},
+	}})
+	if !strings.Contains(text, `"relationType": "uses"`) {
+		t.Errorf("create_relations answer: %s", text)
+	}
+	text = mustCall(t, ctx, cs, "add_observations", map[string]any{"observations": []any{
+		map[string]any{"entityName": "Kuzu", "contents": []string{"embedded graph DB", "archived Oct 2025"}},
+	}})
+	var added []struct {
+		EntityName        string   `json:"entityName"`
+		AddedObservations []string `json:"addedObservations"`
+	}
+	if err := json.Unmarshal([]byte(text), &added); err != nil || len(added) != 1 || !slices.Equal(added[0].AddedObservations, []string{"archived Oct 2025"}) {
+		t.Errorf("add_observations answer: %v %s", err, text)
+	}
+	// The reference's error: the job is rejected as a whole, with its words.
+	wantToolError(t, ctx, cs, "add_observations", map[string]any{"observations": []any{
+		map[string]any{"entityName": "Ghost", "contents": []string{"boo"}},
+	}}, "Entity with name Ghost not found")
+	wantToolError(t, ctx, cs, "create_relations", map[string]any{"relations": []any{
+		map[string]any{"from": "memsnap", "to": "Ghost", "relationType": "haunts"},
+	}}, "Entity with name Ghost not found")
+
+	// Reads see the server's own writes at once.
+	g := parseGraph(t, mustCall(t, ctx, cs, "read_graph", map[string]any{}))
+	if !slices.Equal(g.names(), []string{"Kuzu", "Pebble", "memsnap"}) || len(g.Relations) != 2 {
+		t.Errorf("read_graph: %+v", g)
+	}
+	page := parseGraph(t, mustCall(t, ctx, cs, "read_graph", map[string]any{"limit": 2}))
+	if len(page.Entities) != 2 || page.NextCursor == "" {
+		t.Errorf("read_graph page: %+v", page)
+	}
+	rest := parseGraph(t, mustCall(t, ctx, cs, "read_graph", map[string]any{"limit": 2, "cursor": page.NextCursor}))
+	if len(rest.Entities) != 1 || rest.NextCursor != "" {
+		t.Errorf("read_graph second page: %+v", rest)
+	}
+	g = parseGraph(t, mustCall(t, ctx, cs, "search_nodes", map[string]any{"query": "ARCHIVED"}))
+	if !slices.Equal(g.names(), []string{"Kuzu"}) {
+		t.Errorf("search_nodes: %+v", g)
+	}
+	g = parseGraph(t, mustCall(t, ctx, cs, "open_nodes", map[string]any{"names": []string{"memsnap", "Kuzu", "Nope"}}))
+	if !slices.Equal(g.names(), []string{"Kuzu", "memsnap"}) || len(g.Relations) != 1 {
+		t.Errorf("open_nodes: %+v", g)
+	}
+	g = parseGraph(t, mustCall(t, ctx, cs, "neighbors", map[string]any{"name": "memsnap"}))
+	if !slices.Equal(g.names(), []string{"Kuzu", "Pebble", "memsnap"}) {
+		t.Errorf("neighbors: %+v", g)
+	}
+	wantToolError(t, ctx, cs, "neighbors", map[string]any{"name": "Ghost"}, "Entity with name Ghost not found")
+	text = mustCall(t, ctx, cs, "query", map[string]any{"cypher": "MATCH (e:Entity) WHERE e.entityType = $t RETURN e.name", "params": map[string]any{"t": "project"}})
+	if !strings.Contains(text, `"memsnap"`) || !strings.Contains(text, `"snapshot"`) {
+		t.Errorf("query: %s", text)
+	}
+	if text = mustCall(t, ctx, cs, "kv_put", map[string]any{"key": "session/1", "value": "hello"}); !strings.Contains(text, "session/1") {
+		t.Errorf("kv_put: %s", text)
+	}
+	if text = mustCall(t, ctx, cs, "kv_get", map[string]any{"key": "session/1"}); !strings.Contains(text, `"value": "hello"`) || !strings.Contains(text, `"found": true`) {
+		t.Errorf("kv_get: %s", text)
+	}
+	if text = mustCall(t, ctx, cs, "kv_scan", map[string]any{"prefix": "session/"}); !strings.Contains(text, `"hello"`) {
+		t.Errorf("kv_scan: %s", text)
+	}
+	var st struct {
+		Snapshot   uint64 `json:"snapshot"`
+		QueueDepth int    `json:"queueDepth"`
+	}
+	if err := json.Unmarshal([]byte(mustCall(t, ctx, cs, "memory_status", map[string]any{})), &st); err != nil || st.Snapshot == 0 {
+		t.Errorf("memory_status: %+v %v", st, err)
+	}
+
+	// Deletes answer with the reference's messages.
+	if text = mustCall(t, ctx, cs, "delete_observations", map[string]any{"deletions": []any{
+		map[string]any{"entityName": "Kuzu", "observations": []string{"archived Oct 2025"}}}}); text != "Observations deleted successfully" {
+		t.Errorf("delete_observations: %q", text)
+	}
+	if text = mustCall(t, ctx, cs, "delete_relations", map[string]any{"relations": []any{
+		map[string]any{"from": "memsnap", "to": "Pebble", "relationType": "uses"},
+		map[string]any{"from": "Pebble", "to": "memsnap", "relationType": "uses"}}}); text != "Deleted 1 of 2 relations. The rest matched nothing." {
+		t.Errorf("delete_relations: %q", text)
+	}
+	if text = mustCall(t, ctx, cs, "delete_entities", map[string]any{"entityNames": []string{"Pebble", "Nobody"}}); text != "Deleted 1 of 2 entities. Not found: Nobody" {
+		t.Errorf("delete_entities: %q", text)
+	}
+
+	// The resource.
+	rr, err := cs.ReadResource(ctx, &mcp.ReadResourceParams{URI: "memory://knowledge-graph"})
+	if err != nil || len(rr.Contents) != 1 || rr.Contents[0].MIMEType != "application/json" {
+		t.Fatalf("resource: %+v %v", rr, err)
+	}
+	if g := parseGraph(t, rr.Contents[0].Text); !slices.Equal(g.names(), []string{"Kuzu", "memsnap"}) {
+		t.Errorf("resource graph: %+v", g)
+	}
+
+	// Bad input at the boundary: a clear tool error each, and the server
+	// keeps running.
+	wantToolError(t, ctx, cs, "create_entities", map[string]any{"entities": "Kuzu"}, "entities")
+	wantToolError(t, ctx, cs, "create_entities", map[string]any{"entities": []any{map[string]any{"name": "x", "entityType": "t"}}}, "observations")
+	wantToolError(t, ctx, cs, "create_entities", map[string]any{}, "entities")
+	wantToolError(t, ctx, cs, "create_entities", map[string]any{"entities": []any{map[string]any{"name": "", "entityType": "t", "observations": []string{}}}}, "name")
+	wantToolError(t, ctx, cs, "open_nodes", map[string]any{"names": []int{1, 2}}, "names")
+	wantToolError(t, ctx, cs, "neighbors", map[string]any{"name": "Kuzu", "depth": 99}, "depth")
+	wantToolError(t, ctx, cs, "add_observations", map[string]any{"observations": []any{
+		map[string]any{"entityName": "Kuzu", "contents": []string{strings.Repeat("x", 2<<20)}}}}, "over the limit")
+	wantToolError(t, ctx, cs, "search_nodes", map[string]any{"query": strings.Repeat("q", 5000)}, "query")
+	for _, q := range []string{"MATCH (e:Entity) SET e.name = 'x'", "COPY (MATCH (e) RETURN e) TO '/tmp/x.csv'",
+		"CALL read_text('/etc/passwd') RETURN *", "LOAD FROM '/etc/passwd' RETURN *", "ATTACH '/tmp/db' AS x (dbtype kuzu)",
+		"MATCH (e) RETURN e; MATCH (e) DETACH DELETE e"} {
+		wantToolError(t, ctx, cs, "query", map[string]any{"cypher": q}, "query refused")
+	}
+	wantToolError(t, ctx, cs, "query", map[string]any{"cypher": "MATCH (e:Nope) RETURN e"}, "Nope")
+	if g := parseGraph(t, mustCall(t, ctx, cs, "read_graph", map[string]any{})); len(g.Entities) != 2 {
+		t.Errorf("after bad input the memory changed: %+v", g)
+	}
+}
+
+// Done-when 2: five 'memsnap mcp' processes, a daemon and a CLI reader on
+// one store; every server writes concurrently; every write is kept, no call
+// fails, and every server sees every write.
+func TestManyMCPServers(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
+	defer cancel()
+	store := newStore(t)
+	env := []string{"MEMSNAP_READER_REFRESH=@every 200ms", "MEMSNAP_WRITER_COMMIT=@every 150ms"}
+	daemon := daemonCmd(ctx, store, env...)
+	if err := daemon.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		_ = daemon.Process.Signal(os.Interrupt)
+		_ = daemon.Wait()
+	}()
+
+	const servers, perServer = 5, 6
+	sessions := make([]*mcp.ClientSession, servers)
+	for i := range sessions {
+		sessions[i] = mcpSession(t, ctx, store, env...)
+	}
+
+	// A CLI reader polls all the while.
+	stopReader := make(chan struct{})
+	var readerRuns, readerErrs int
+	var readerWG sync.WaitGroup
+	readerWG.Add(1)
+	go func() {
+		defer readerWG.Done()
+		for {
+			select {
+			case <-stopReader:
+				return
+			default:
+			}
+			r := memsnap(t, store, nil, nil, "search", "--json", "srv")
+			readerRuns++
+			if r.code != 0 && !strings.Contains(r.stderr, "nothing published") && !strings.Contains(r.stderr, "no snapshot") {
+				readerErrs++
+				t.Errorf("CLI reader: %s", r.stderr)
+			}
+		}
+	}()
+
+	var wg sync.WaitGroup
+	for i, cs := range sessions {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			name := func(k int) string { return fmt.Sprintf("srv%d-e%d", i, k) }
+			for k := 0; k < perServer; k += 2 {
+				mustCall(t, ctx, cs, "create_entities", map[string]any{"entities": []any{
+					map[string]any{"name": name(k), "entityType": "note", "observations": []string{"first"}},
+					map[string]any{"name": name(k + 1), "entityType": "note", "observations": []string{}},
+				}})
+			}
+			for k := 1; k < perServer; k++ {
+				mustCall(t, ctx, cs, "create_relations", map[string]any{"relations": []any{
+					map[string]any{"from": name(k - 1), "to": name(k), "relationType": "next"}}})
+			}
+			for k := 0; k < perServer; k++ {
+				mustCall(t, ctx, cs, "add_observations", map[string]any{"observations": []any{
+					map[string]any{"entityName": name(k), "contents": []string{fmt.Sprintf("from server %d", i)}}}})
+			}
+		}()
+	}
+	wg.Wait()
+	close(stopReader)
+	readerWG.Wait()
+
+	wantEntities, wantRels := servers*perServer, servers*(perServer-1)
+	if n := queryInt(t, store, "MATCH (e:Entity) RETURN count(*)"); n != int64(wantEntities) {
+		t.Errorf("entities: %d, want %d", n, wantEntities)
+	}
+	if n := queryInt(t, store, "MATCH ()-[r:Relation]->() RETURN count(*)"); n != int64(wantRels) {
+		t.Errorf("relations: %d, want %d", n, wantRels)
+	}
+	if n := queryInt(t, store, "MATCH (e:Entity) WHERE size(e.observations) = 2 OR (size(e.observations) = 1 AND e.observations[1] <> 'first') RETURN count(*)"); n != int64(wantEntities) {
+		t.Errorf("entities with every observation: %d, want %d", n, wantEntities)
+	}
+	// Every server sees every write once its schedule refreshes it.
+	for i, cs := range sessions {
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			g := parseGraph(t, mustCall(t, ctx, cs, "read_graph", map[string]any{}))
+			if len(g.Entities) == wantEntities && len(g.Relations) == wantRels {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("server %d sees %d entities and %d relations, want %d and %d", i, len(g.Entities), len(g.Relations), wantEntities, wantRels)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	t.Logf("%d servers x %d writes each, CLI reader ran %d searches with %d errors", servers, perServer/2+perServer-1+perServer, readerRuns, readerErrs)
+}
+
+// Done-when 3: a reference JSONL memory file imports and exports back to the
+// same entities, relations and observations.
+func TestImportExportRoundTrip(t *testing.T) {
+	store := newStore(t)
+	src := filepath.Join("..", "testdata", "mcp", "memory.jsonl")
+	out := mustMemsnap(t, store, nil, "import", "--wait", "--batch", "3", src)
+	if !strings.Contains(out, `"rejected":0`) {
+		t.Fatalf("import: %s", out)
+	}
+	exported := mustMemsnap(t, store, nil, "export")
+	canon := func(text string) []string {
+		var lines []string
+		for _, l := range strings.Split(text, "\n") {
+			if strings.TrimSpace(l) == "" {
+				continue
+			}
+			var m map[string]any
+			if err := json.Unmarshal([]byte(l), &m); err != nil {
+				t.Fatalf("bad line %q: %v", l, err)
+			}
+			b, _ := json.Marshal(m) // sorted keys
+			lines = append(lines, string(b))
+		}
+		sort.Strings(lines)
+		return lines
+	}
+	want, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := canon(exported), canon(string(want)); !slices.Equal(got, want) {
+		t.Errorf("round trip differs:\n got %v\nwant %v", got, want)
+	}
+
+	bad := filepath.Join(t.TempDir(), "bad.jsonl")
+	if err := os.WriteFile(bad, []byte("{\"type\":\"entity\",\"name\":\"a\",\"entityType\":\"t\",\"observations\":[]}\n\n{not json\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := memsnap(t, store, nil, nil, "import", bad)
+	if r.code != 1 || !strings.Contains(r.stderr, "line 3") {
+		t.Errorf("bad line: exit %d: %s", r.code, r.stderr)
+	}
+}
