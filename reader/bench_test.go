@@ -2,6 +2,7 @@ package reader
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 )
@@ -67,5 +68,49 @@ func BenchmarkQueryPointLookup(b *testing.B) {
 		if _, err := r.Query(ctx, "MATCH (e:Entity {name: $n}) RETURN e.observations", map[string]any{"n": "e7"}); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkSearchNodes10k times search_nodes (full-text plus the reference
+// substring scan, ranking and relations) on a store of 10,000 entities.
+func BenchmarkSearchNodes10k(b *testing.B) {
+	ctx := context.Background()
+	f := &fixture{}
+	f.store, f.cfg, f.w = newBenchStore(b)
+	words := []string{"graph", "database", "coffee", "snapshot", "reader", "writer", "lock", "memory", "editor", "dashboard"}
+	var es []Entity
+	var rels []Relation
+	for i := 0; i < 10000; i++ {
+		e := Entity{Name: fmt.Sprintf("entity %d %s", i, words[i%len(words)]), EntityType: words[(i/7)%len(words)],
+			Observations: []string{words[(i*3)%len(words)] + " and " + words[(i*7)%len(words)], fmt.Sprintf("note number %d", i)}}
+		es = append(es, e)
+		if i > 0 {
+			rels = append(rels, Relation{From: es[i-1].Name, To: e.Name, RelationType: "next"})
+		}
+	}
+	for i := 0; i < len(es); i += 2500 {
+		f.commitJob(b, map[string]any{"ops": []any{createOp(es[i:min(i+2500, len(es))]...)}})
+	}
+	for i := 0; i < len(rels); i += 2000 {
+		f.commitJob(b, map[string]any{"ops": []any{relOp(rels[i:min(i+2000, len(rels))]...)}})
+	}
+	r, err := Open(ctx, f.store, f.cfg, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer r.Close()
+	queries := []string{"entity 4242", "coffee snapshot", "lock", "number 99", "no such words here"}
+	for _, q := range queries {
+		b.Run(q, func(b *testing.B) {
+			n := 0
+			for i := 0; i < b.N; i++ {
+				g, err := r.SearchNodes(ctx, q, SearchOptions{Limit: 50})
+				if err != nil {
+					b.Fatal(err)
+				}
+				n = len(g.Entities)
+			}
+			b.ReportMetric(float64(n), "results")
+		})
 	}
 }

@@ -386,12 +386,9 @@ func (r *Reader) SearchNodes(ctx context.Context, query string, opts SearchOptio
 	g := &Graph{}
 	err := r.withConn(ctx, func(seq uint64, c *graphdb.Conn) error {
 		g.Snapshot = seq
-		ranked, err := search(ctx, c, query)
+		ranked, err := search(ctx, c, query, opts.Limit)
 		if err != nil {
 			return err
-		}
-		if opts.Limit > 0 && len(ranked) > opts.Limit {
-			ranked = ranked[:opts.Limit]
 		}
 		g.Entities = ranked
 		g.Relations, err = relationsFrom(ctx, c, names(ranked), nameSet(ranked))
@@ -404,35 +401,46 @@ func (r *Reader) SearchNodes(ctx context.Context, query string, opts SearchOptio
 }
 
 type hit struct {
-	e         Entity
+	name      string
 	tier      int     // 0 exact name, 1 every word (full-text), 2 substring only
 	nameMatch bool    // the name contains the query
 	score     float64 // full-text score
 }
 
-func search(ctx context.Context, c *graphdb.Conn, query string) ([]Entity, error) {
+// search ranks the names of the matching entities and returns the entities of
+// the first limit (0: all) of them.
+func search(ctx context.Context, c *graphdb.Conn, query string, limit int) ([]Entity, error) {
 	q := strings.ToLower(query)
 	hits := map[string]*hit{}
-	add := func(e Entity, tier int, score float64) {
-		h, ok := hits[e.Name]
+	add := func(name string, tier int, score float64) {
+		h, ok := hits[name]
 		if !ok {
-			h = &hit{e: e, tier: tier, score: score, nameMatch: strings.Contains(strings.ToLower(e.Name), q)}
-			hits[e.Name] = h
-		}
-		if strings.ToLower(e.Name) == q {
-			tier = 0
+			lname := strings.ToLower(name)
+			h = &hit{name: name, tier: tier, score: score, nameMatch: strings.Contains(lname, q)}
+			if lname == q {
+				h.tier = 0
+			}
+			hits[name] = h
 		}
 		h.tier = min(h.tier, tier)
 		h.score = max(h.score, score)
 	}
 
-	// Substring matches, as the reference finds them. Kuzu narrows the
-	// candidates (search_text is the observations with whitespace folded to
-	// spaces); the exact test runs here.
-	stmt, params := "MATCH (e:Entity) RETURN "+entityCols, map[string]any(nil) // "" is in every string
+	// Substring matches, as the reference finds them. search_text is the
+	// observations joined by spaces, lower-cased, whitespace folded, so for
+	// a query without whitespace the test in Kuzu is exact; a query with
+	// whitespace could match across two observations or differ in the kind
+	// of whitespace, so those candidates are checked here against the
+	// observations themselves.
+	exact := !strings.ContainsFunc(q, unicode.IsSpace)
+	cols := "e.name"
+	if !exact {
+		cols = entityCols
+	}
+	stmt, params := "MATCH (e:Entity) RETURN e.name", map[string]any(nil) // "" is in every string
 	if q != "" {
 		stmt = "MATCH (e:Entity) WHERE contains(lower(e.name), $q) OR contains(lower(e.entityType), $q) " +
-			"OR contains(lower(e.search_text), $fq) RETURN " + entityCols
+			"OR contains(e.search_text, $fq) RETURN " + cols
 		params = map[string]any{"q": q, "fq": graphdb.SpaceFold(q)}
 	}
 	res, err := c.Query(ctx, stmt, params)
@@ -440,8 +448,10 @@ func search(ctx context.Context, c *graphdb.Conn, query string) ([]Entity, error
 		return nil, fmt.Errorf("search: %w", err)
 	}
 	for _, row := range res.Rows {
-		if e := entityOf(row); substringMatch(e, q) {
-			add(e, 2, 0)
+		if exact || q == "" {
+			add(str(row[0]), 2, 0)
+		} else if e := entityOf(row); substringMatch(e, q) {
+			add(e.Name, 2, 0)
 		}
 	}
 
@@ -449,14 +459,14 @@ func search(ctx context.Context, c *graphdb.Conn, query string) ([]Entity, error
 	// or of one letter, so a query made only of those finds nothing here.
 	if hasIndexableWord(q) {
 		res, err := c.Query(ctx, "CALL QUERY_FTS_INDEX('Entity', '"+graphdb.FTSIndex+"', $q, conjunctive := true, top := 1000000) "+
-			"WITH node AS e, score RETURN "+entityCols+", score", map[string]any{"q": q})
+			"RETURN node.name, score", map[string]any{"q": q})
 		if err != nil && !strings.Contains(err.Error(), "doesn't have an index") {
 			return nil, fmt.Errorf("full-text search: %w", err)
 		}
 		if err == nil {
 			for _, row := range res.Rows {
-				s, _ := row[3].(float64)
-				add(entityOf(row), 1, s)
+				s, _ := row[1].(float64)
+				add(str(row[0]), 1, s)
 			}
 		}
 	}
@@ -476,11 +486,25 @@ func search(ctx context.Context, c *graphdb.Conn, query string) ([]Entity, error
 		if a.score != b.score {
 			return a.score > b.score
 		}
-		return a.e.Name < b.e.Name
+		return a.name < b.name
 	})
-	ents := make([]Entity, len(out))
+	if limit > 0 && len(out) > limit {
+		out = out[:limit]
+	}
+	ranked := make([]string, len(out))
 	for i, h := range out {
-		ents[i] = h.e
+		ranked[i] = h.name
+	}
+	ents, err := entitiesByName(ctx, c, ranked)
+	if err != nil {
+		return nil, err
+	}
+	byName := make(map[string]Entity, len(ents))
+	for _, e := range ents {
+		byName[e.Name] = e
+	}
+	for i, n := range ranked {
+		ents[i] = byName[n]
 	}
 	return ents, nil
 }

@@ -36,11 +36,13 @@ var Schema = []string{
 const FTSIndex = "entity_fts"
 
 // SearchText is the value of search_text for a list of observations: joined
-// by spaces, with every whitespace character turned into a plain space,
-// because Kuzu's full-text tokenizer splits words on spaces only. Every
-// substring of an observation, whitespace mapped by SpaceFold, is a substring
-// of it.
-func SearchText(observations []string) string { return SpaceFold(strings.Join(observations, " ")) }
+// by spaces, lower-cased (strings.ToLower), with every whitespace character
+// turned into a plain space, because Kuzu's full-text tokenizer splits words
+// on spaces only. Every lower-cased substring of an observation, whitespace
+// mapped by SpaceFold, is a substring of it.
+func SearchText(observations []string) string {
+	return SpaceFold(strings.ToLower(strings.Join(observations, " ")))
+}
 
 // SpaceFold replaces every whitespace character with a plain space.
 func SpaceFold(s string) string {
@@ -235,7 +237,7 @@ func EnsureSchema(ctx context.Context, c *Conn) error {
 			return fmt.Errorf("upgrade schema: %w", err)
 		}
 		if err := c.Exec(ctx, "MATCH (e:Entity) WHERE size(e.observations) > 0 "+
-			"SET e.search_text = list_reduce(e.observations, (a, b) -> a + ' ' + b)", nil); err != nil {
+			"SET e.search_text = lower(list_reduce(e.observations, (a, b) -> a + ' ' + b))", nil); err != nil {
 			return fmt.Errorf("upgrade schema: fill search_text: %w", err)
 		}
 	}
