@@ -451,6 +451,40 @@ func TestImportExportRoundTrip(t *testing.T) {
 		t.Errorf("round trip differs:\n got %v\nwant %v", got, want)
 	}
 
+	// The CLI reads over the same API.
+	for args, want := range map[string][]string{
+		"search --json babbage":                              {"Charles Babbage", "Ada Lovelace"},
+		"open --json Note G":                                 {},
+		"neighbors --json --depth 1 London":                  {"London", "Ada Lovelace", "Charles Babbage"},
+		"graph --json --limit 2":                             {"Ada Lovelace", "Analytical Engine"},
+		"graph --json --type person":                         {"Ada Lovelace", "Charles Babbage"},
+		"neighbors --json --type designed Analytical Engine": {},
+	} {
+		fields := strings.Fields(args)
+		switch fields[0] {
+		case "open":
+			fields = []string{"open", "--json", "Note G", "London"}
+			want = []string{"Note G", "London"}
+		case "neighbors":
+			if strings.Contains(args, "designed") {
+				fields = []string{"neighbors", "--json", "--type", "designed", "Analytical Engine"}
+				want = []string{"Analytical Engine", "Charles Babbage"}
+			}
+		}
+		g := parseGraph(t, mustMemsnap(t, store, nil, fields...))
+		var got []string
+		for _, e := range g.Entities {
+			got = append(got, e.Name)
+		}
+		if fields[0] == "neighbors" && len(got) > 1 { // the start first, the rest in any order
+			slices.Sort(got[1:])
+			slices.Sort(want[1:])
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("memsnap %s: %v, want %v", strings.Join(fields, " "), got, want)
+		}
+	}
+
 	bad := filepath.Join(t.TempDir(), "bad.jsonl")
 	if err := os.WriteFile(bad, []byte("{\"type\":\"entity\",\"name\":\"a\",\"entityType\":\"t\",\"observations\":[]}\n\n{not json\n"), 0o600); err != nil {
 		t.Fatal(err)
