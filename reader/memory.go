@@ -42,8 +42,8 @@ type Graph struct {
 var ErrNotFound = errors.New("not found")
 
 // withConn runs fn on one snapshot with a borrowed connection, so that every
-// query fn makes sees the same snapshot.
-func (r *Reader) withConn(ctx context.Context, fn func(seq uint64, c *graphdb.Conn) error) error {
+// query fn makes sees the same snapshot; fn's ctx carries reader.query_timeout.
+func (r *Reader) withConn(ctx context.Context, fn func(ctx context.Context, seq uint64, c *graphdb.Conn) error) error {
 	h, err := r.acquire()
 	if err != nil {
 		return err
@@ -58,7 +58,7 @@ func (r *Reader) withConn(ctx context.Context, fn func(seq uint64, c *graphdb.Co
 	if err != nil {
 		return err
 	}
-	err = fn(h.seq, c)
+	err = fn(ctx, h.seq, c)
 	h.putConn(c)
 	if err != nil {
 		return fmt.Errorf("snapshot %d: %w", h.seq, err)
@@ -160,7 +160,7 @@ func names(es []Entity) []string {
 // reference server does.
 func (r *Reader) OpenNodes(ctx context.Context, want []string) (*Graph, error) {
 	g := &Graph{}
-	err := r.withConn(ctx, func(seq uint64, c *graphdb.Conn) error {
+	err := r.withConn(ctx, func(ctx context.Context, seq uint64, c *graphdb.Conn) error {
 		g.Snapshot = seq
 		uniq := slices.Compact(slices.Sorted(slices.Values(want)))
 		found, err := entitiesByName(ctx, c, uniq)
@@ -217,7 +217,7 @@ func (r *Reader) ReadGraph(ctx context.Context, opts ReadGraphOptions) (*Graph, 
 		after = string(b[1:])
 	}
 	g := &Graph{}
-	err := r.withConn(ctx, func(seq uint64, c *graphdb.Conn) error {
+	err := r.withConn(ctx, func(ctx context.Context, seq uint64, c *graphdb.Conn) error {
 		g.Snapshot = seq
 		q := "MATCH (e:Entity) WHERE e.name > $after"
 		params := map[string]any{"after": after}
@@ -295,7 +295,7 @@ func (r *Reader) Neighbors(ctx context.Context, name string, opts NeighborsOptio
 		return nil, fmt.Errorf("neighbors: depth %d is out of range 1..%d", opts.Depth, MaxDepth)
 	}
 	g := &Graph{}
-	err := r.withConn(ctx, func(seq uint64, c *graphdb.Conn) error {
+	err := r.withConn(ctx, func(ctx context.Context, seq uint64, c *graphdb.Conn) error {
 		g.Snapshot = seq
 		start, err := entitiesByName(ctx, c, []string{name})
 		if err != nil {
@@ -384,7 +384,7 @@ type SearchOptions struct {
 // matches.
 func (r *Reader) SearchNodes(ctx context.Context, query string, opts SearchOptions) (*Graph, error) {
 	g := &Graph{}
-	err := r.withConn(ctx, func(seq uint64, c *graphdb.Conn) error {
+	err := r.withConn(ctx, func(ctx context.Context, seq uint64, c *graphdb.Conn) error {
 		g.Snapshot = seq
 		ranked, err := search(ctx, c, query, opts.Limit)
 		if err != nil {
