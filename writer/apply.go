@@ -443,6 +443,14 @@ func (o *overlay) write(ctx context.Context, conn *graphdb.Conn, wo writeOptions
 		return
 	}
 
+	if err := run("delete entities", stmtWipe, len(wipe), map[string]any{"n": anyList(wipe)}); err != nil {
+		return ws, err
+	}
+	f, t, r, _ := relCols(relDel)
+	if err := run("delete relations", stmtDeleteRels, len(relDel), map[string]any{"f": f, "t": t, "r": r}); err != nil {
+		return ws, err
+	}
+	failpoint.Hit("mid-apply")
 	if len(upd) > 0 {
 		cols := newObsColumns()
 		var u []any
@@ -455,14 +463,6 @@ func (o *overlay) write(ctx context.Context, conn *graphdb.Conn, wo writeOptions
 			return ws, err
 		}
 	}
-	if err := run("delete entities", stmtWipe, len(wipe), map[string]any{"n": anyList(wipe)}); err != nil {
-		return ws, err
-	}
-	f, t, r, _ := relCols(relDel)
-	if err := run("delete relations", stmtDeleteRels, len(relDel), map[string]any{"f": f, "t": t, "r": r}); err != nil {
-		return ws, err
-	}
-	failpoint.Hit("mid-apply")
 	useCopy := func(n int) bool { return wo.copyThreshold > 0 && n >= wo.copyThreshold && wo.scratch != "" }
 	if wo.copyEntities && useCopy(len(cre)) {
 		rows := make([]any, len(cre))
