@@ -11,22 +11,15 @@ import (
 	"unicode"
 
 	"github.com/memsnap/memsnap/internal/graphdb"
+	"github.com/memsnap/memsnap/writer"
 )
 
 // Entity is a node of the memory graph, shaped as the reference MCP memory
-// server shapes it.
-type Entity struct {
-	Name         string   `json:"name"`
-	EntityType   string   `json:"entityType"`
-	Observations []string `json:"observations"`
-}
+// server shapes it (the writer's job type, read back).
+type Entity = writer.Entity
 
 // Relation is a directed, typed edge between two entities.
-type Relation struct {
-	From         string `json:"from"`
-	To           string `json:"to"`
-	RelationType string `json:"relationType"`
-}
+type Relation = writer.Relation
 
 // Graph is a set of entities and relations read from one snapshot.
 type Graph struct {

@@ -198,29 +198,22 @@ func (r *Reader) Query(ctx context.Context, cypher string, params map[string]any
 	if err := CheckReadOnly(cypher); err != nil {
 		return nil, err
 	}
-	h, err := r.acquire()
+	var out *Result
+	err := r.withConn(ctx, func(ctx context.Context, seq uint64, c *graphdb.Conn) error {
+		res, err := c.Query(ctx, cypher, params)
+		if err != nil {
+			return err
+		}
+		out = &Result{Snapshot: seq, Columns: res.Columns, Rows: res.Rows}
+		if out.Rows == nil {
+			out.Rows = [][]any{}
+		}
+		return nil
+	})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("query %w", err)
 	}
-	defer h.unref()
-	if t := r.cfg.Reader.QueryTimeout; t > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, t)
-		defer cancel()
-	}
-	c, err := h.conn()
-	if err != nil {
-		return nil, err
-	}
-	res, err := c.Query(ctx, cypher, params)
-	h.putConn(c)
-	if err != nil {
-		return nil, fmt.Errorf("query snapshot %d: %w", h.seq, err)
-	}
-	if res.Rows == nil {
-		res.Rows = [][]any{}
-	}
-	return &Result{Snapshot: h.seq, Columns: res.Columns, Rows: res.Rows}, nil
+	return out, nil
 }
 
 // KVGet returns a user key's value from the current snapshot.

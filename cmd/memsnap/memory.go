@@ -128,14 +128,12 @@ func (a *app) newImportCommand() *cobra.Command {
 				return usageError{fmt.Errorf("--batch must be at least 1")}
 			}
 			var jobs [][]byte
-			chunk := func(op, field string, items []map[string]any) {
-				for i := 0; i < len(items); i += batch {
-					b, _ := json.Marshal(map[string]any{"ops": []any{map[string]any{"op": op, field: items[i:min(i+batch, len(items))]}}})
-					jobs = append(jobs, b)
-				}
+			for i := 0; i < len(ents); i += batch {
+				jobs = append(jobs, jobOf(writer.Op{Op: writer.OpCreateEntities, Entities: ents[i:min(i+batch, len(ents))]}))
 			}
-			chunk(writer.OpCreateEntities, "entities", ents)
-			chunk(writer.OpCreateRelations, "relations", rels)
+			for i := 0; i < len(rels); i += batch {
+				jobs = append(jobs, jobOf(writer.Op{Op: writer.OpCreateRelations, Relations: rels[i:min(i+batch, len(rels))]}))
+			}
 			bar := newProgress(a.stderr, "queued", len(jobs))
 			var ids []string
 			for _, j := range jobs {
@@ -176,10 +174,16 @@ func (a *app) newImportCommand() *cobra.Command {
 	return c
 }
 
+// jobOf encodes a one-op job (never fails: plain structs).
+func jobOf(op writer.Op) []byte {
+	b, _ := json.Marshal(writer.Job{Ops: []writer.Op{op}})
+	return b
+}
+
 // readMemoryFile parses a reference JSONL memory file. Blank lines are
 // skipped; anything else that is not an entity or relation is an error
 // naming its line.
-func readMemoryFile(path string) (ents, rels []map[string]any, err error) {
+func readMemoryFile(path string) (ents []writer.Entity, rels []writer.Relation, err error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("import: %w", err)
@@ -204,12 +208,12 @@ func readMemoryFile(path string) (ents, rels []map[string]any, err error) {
 			if m.Name == "" || m.EntityType == "" || m.Observations == nil {
 				return nil, nil, bad("an entity needs name, entityType and observations")
 			}
-			ents = append(ents, map[string]any{"name": m.Name, "entityType": m.EntityType, "observations": *m.Observations})
+			ents = append(ents, writer.Entity{Name: m.Name, EntityType: m.EntityType, Observations: *m.Observations})
 		case "relation":
 			if m.From == "" || m.To == "" || m.RelationType == "" {
 				return nil, nil, bad("a relation needs from, to and relationType")
 			}
-			rels = append(rels, map[string]any{"from": m.From, "to": m.To, "relationType": m.RelationType})
+			rels = append(rels, writer.Relation{From: m.From, To: m.To, RelationType: m.RelationType})
 		default:
 			return nil, nil, bad(fmt.Sprintf("type %q is neither \"entity\" nor \"relation\"", m.Type))
 		}

@@ -14,45 +14,26 @@ import (
 )
 
 // Arguments and answers. Field names and JSON shapes are the reference
-// server's.
+// server's, which the job format (writer.Entity, writer.Relation, ...) shares.
 
 type (
-	entityArg struct {
-		Name         string   `json:"name"`
-		EntityType   string   `json:"entityType"`
-		Observations []string `json:"observations"`
-	}
-	relationArg struct {
-		From         string `json:"from"`
-		To           string `json:"to"`
-		RelationType string `json:"relationType"`
-	}
-	observationArg struct {
-		EntityName string   `json:"entityName"`
-		Contents   []string `json:"contents"`
-	}
-	deletionArg struct {
-		EntityName   string   `json:"entityName"`
-		Observations []string `json:"observations"`
-	}
-
 	createEntitiesIn struct {
-		Entities []entityArg `json:"entities"`
+		Entities []writer.Entity `json:"entities"`
 	}
 	createRelationsIn struct {
-		Relations []relationArg `json:"relations"`
+		Relations []writer.Relation `json:"relations"`
 	}
 	addObservationsIn struct {
-		Observations []observationArg `json:"observations"`
+		Observations []writer.ObservationAdd `json:"observations"`
 	}
 	deleteEntitiesIn struct {
 		EntityNames []string `json:"entityNames"`
 	}
 	deleteObservationsIn struct {
-		Deletions []deletionArg `json:"deletions"`
+		Deletions []writer.ObservationDelete `json:"deletions"`
 	}
 	deleteRelationsIn struct {
-		Relations []relationArg `json:"relations"`
+		Relations []writer.Relation `json:"relations"`
 	}
 	readGraphIn struct {
 		Limit      int    `json:"limit"`
@@ -89,10 +70,10 @@ type (
 	statusIn struct{}
 
 	entitiesOut struct {
-		Entities []entityArg `json:"entities"`
+		Entities []writer.Entity `json:"entities"`
 	}
 	relationsOut struct {
-		Relations []relationArg `json:"relations"`
+		Relations []writer.Relation `json:"relations"`
 	}
 	addedObservations struct {
 		EntityName        string   `json:"entityName"`
@@ -212,7 +193,7 @@ func (s *Server) createEntities(ctx context.Context, _ *mcp.CallToolRequest, in 
 	if err != nil {
 		return nil, entitiesOut{}, oneLine(err)
 	}
-	out := entitiesOut{Entities: []entityArg{}}
+	out := entitiesOut{Entities: []writer.Entity{}}
 	for _, i := range result(o, 0).New {
 		out.Entities = append(out.Entities, in.Entities[i])
 	}
@@ -224,7 +205,7 @@ func (s *Server) createRelations(ctx context.Context, _ *mcp.CallToolRequest, in
 	if err != nil {
 		return nil, relationsOut{}, oneLine(err)
 	}
-	out := relationsOut{Relations: []relationArg{}}
+	out := relationsOut{Relations: []writer.Relation{}}
 	for _, i := range result(o, 0).New {
 		out.Relations = append(out.Relations, in.Relations[i])
 	}
