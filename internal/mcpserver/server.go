@@ -227,14 +227,10 @@ func jsonText(v any) string {
 
 // answer is a tool result whose text is v as indented JSON and whose
 // metadata names the snapshot it was read from.
-func answer(v any, snap uint64) *mcp.CallToolResult {
-	res := &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: jsonText(v)}}}
-	if snap > 0 {
-		res.Meta = mcp.Meta{"memsnap/snapshot": snap}
-	}
-	return res
-}
+func answer(v any, snap uint64) *mcp.CallToolResult { return textAnswer(jsonText(v), snap) }
 
+// textAnswer is a tool result with the text msg and the snapshot in its
+// metadata.
 func textAnswer(msg string, snap uint64) *mcp.CallToolResult {
 	res := &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: msg}}}
 	if snap > 0 {

@@ -297,49 +297,38 @@ func graphAnswer(g *reader.Graph) (*mcp.CallToolResult, graphOut, error) {
 
 var emptyGraph = &reader.Graph{}
 
-func (s *Server) readGraph(ctx context.Context, _ *mcp.CallToolRequest, in readGraphIn) (*mcp.CallToolResult, graphOut, error) {
+// readGraph, searchNodes and openNodes answer from the current snapshot; an
+// empty memory (nothing published yet) answers with an empty graph.
+func (s *Server) graphRead(ctx context.Context, read func(r *reader.Reader) (*reader.Graph, error)) (*mcp.CallToolResult, graphOut, error) {
 	r, err := s.reader(ctx)
-	if err != nil || r == nil {
-		if err != nil {
-			return nil, graphOut{}, oneLine(err)
-		}
-		return graphAnswer(emptyGraph)
-	}
-	g, err := r.ReadGraph(ctx, reader.ReadGraphOptions{Limit: in.Limit, Cursor: in.Cursor, EntityType: in.EntityType})
 	if err != nil {
 		return nil, graphOut{}, oneLine(err)
 	}
+	g := emptyGraph
+	if r != nil {
+		if g, err = read(r); err != nil {
+			return nil, graphOut{}, oneLine(err)
+		}
+	}
 	return graphAnswer(g)
+}
+
+func (s *Server) readGraph(ctx context.Context, _ *mcp.CallToolRequest, in readGraphIn) (*mcp.CallToolResult, graphOut, error) {
+	return s.graphRead(ctx, func(r *reader.Reader) (*reader.Graph, error) {
+		return r.ReadGraph(ctx, reader.ReadGraphOptions{Limit: in.Limit, Cursor: in.Cursor, EntityType: in.EntityType})
+	})
 }
 
 func (s *Server) searchNodes(ctx context.Context, _ *mcp.CallToolRequest, in searchNodesIn) (*mcp.CallToolResult, graphOut, error) {
-	r, err := s.reader(ctx)
-	if err != nil || r == nil {
-		if err != nil {
-			return nil, graphOut{}, oneLine(err)
-		}
-		return graphAnswer(emptyGraph)
-	}
-	g, err := r.SearchNodes(ctx, in.Query, reader.SearchOptions{})
-	if err != nil {
-		return nil, graphOut{}, oneLine(err)
-	}
-	return graphAnswer(g)
+	return s.graphRead(ctx, func(r *reader.Reader) (*reader.Graph, error) {
+		return r.SearchNodes(ctx, in.Query, reader.SearchOptions{})
+	})
 }
 
 func (s *Server) openNodes(ctx context.Context, _ *mcp.CallToolRequest, in openNodesIn) (*mcp.CallToolResult, graphOut, error) {
-	r, err := s.reader(ctx)
-	if err != nil || r == nil {
-		if err != nil {
-			return nil, graphOut{}, oneLine(err)
-		}
-		return graphAnswer(emptyGraph)
-	}
-	g, err := r.OpenNodes(ctx, in.Names)
-	if err != nil {
-		return nil, graphOut{}, oneLine(err)
-	}
-	return graphAnswer(g)
+	return s.graphRead(ctx, func(r *reader.Reader) (*reader.Graph, error) {
+		return r.OpenNodes(ctx, in.Names)
+	})
 }
 
 func (s *Server) neighbors(ctx context.Context, _ *mcp.CallToolRequest, in neighborsIn) (*mcp.CallToolResult, graphOut, error) {
