@@ -5,7 +5,7 @@ RUNS    ?= 1000
 # CGO is required by go-kuzu; libkuzu.so ships inside the pinned module.
 export CGO_ENABLED := 1
 
-.PHONY: all build deps demo test test-short crashtest bench lint fmt clean
+.PHONY: all build deps demo test test-short crashtest fuzz bench lint fmt clean
 
 all: build
 
@@ -27,6 +27,14 @@ test: deps
 # Long crash loop: many more kill -9 runs than make test does.
 crashtest: deps
 	$(GO) test -race -count=1 -timeout 90m -run 'TestCrash' ./tests -crash.runs=$(RUNS) -v
+
+# Each fuzz target in turn for FUZZTIME (the seed corpora alone run in make test).
+FUZZTIME ?= 10m
+FUZZ_TARGETS := writer:FuzzDecodeJob reader:FuzzCheckReadOnly snapshot:FuzzParseManifest snapshot:FuzzParseCurrent
+fuzz: deps
+	@set -e; for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t#*:}; \
+	  echo "== $$fn ($$pkg) for $(FUZZTIME)"; \
+	  $(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 5s -parallel 1 ./$$pkg; done
 
 bench: deps
 	$(GO) test -run '^$$' -bench . -benchtime=3x -count=1 -timeout 30m ./writer ./reader ./tests

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // ErrRefused is returned (wrapped, with the reason) for a query the read path
@@ -112,10 +114,6 @@ func lex(q string) ([]token, error) {
 			for i < len(q) && q[i] != '\n' {
 				i++
 			}
-		case c == '-' && i+1 < len(q) && q[i+1] == '-':
-			for i < len(q) && q[i] != '\n' {
-				i++
-			}
 		case c == '/' && i+1 < len(q) && q[i+1] == '*':
 			end := strings.Index(q[i+2:], "*/")
 			if end < 0 {
@@ -145,13 +143,22 @@ func lex(q string) ([]token, error) {
 			}
 			toks = append(toks, token{kind: tokOther})
 			i += end + 2
-		case isWordByte(c):
+		case c == 0:
+			return nil, errors.New("NUL byte in query")
+		case wordLen(q[i:]) > 0:
 			j := i
-			for j < len(q) && isWordByte(q[j]) {
-				j++
+			for n := wordLen(q[j:]); n > 0; n = wordLen(q[j:]) {
+				j += n
 			}
 			toks = append(toks, token{kind: tokWord, text: q[i:j]})
 			i = j
+		case c >= utf8.RuneSelf:
+			// Any other non-ASCII character separates words: Kuzu skips
+			// Unicode spaces (U+00A0, U+3000, U+2028, ...) and a leading BOM
+			// as white space, so "COPY\u00a0(...)" is a COPY statement to it.
+			_, n := utf8.DecodeRuneInString(q[i:])
+			toks = append(toks, token{kind: tokOther})
+			i += n
 		default:
 			k := tokOther
 			switch c {
@@ -173,8 +180,25 @@ func lex(q string) ([]token, error) {
 	return toks, nil
 }
 
-// isWordByte treats every non-ASCII byte as part of a word, so a keyword
-// glued to a look-alike character is one (unknown) word, never a keyword.
-func isWordByte(c byte) bool {
-	return c == '_' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= 0x80
+// wordLen is the byte length of the word character at the start of s, or 0
+// if s does not start with one. ASCII letters, digits and '_' are word
+// characters, and so are non-ASCII letters, digits and combining marks (Kuzu
+// reads them as part of an identifier, never as a keyword: "ＣＯＰＹ" is a
+// syntax error to it). Every other character ends a word.
+func wordLen(s string) int {
+	if s == "" {
+		return 0
+	}
+	c := s[0]
+	if c < utf8.RuneSelf {
+		if c == '_' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' {
+			return 1
+		}
+		return 0
+	}
+	r, n := utf8.DecodeRuneInString(s)
+	if r != utf8.RuneError && (unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.IsMark(r)) {
+		return n
+	}
+	return 0
 }

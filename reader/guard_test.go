@@ -42,6 +42,20 @@ func TestCheckReadOnly(t *testing.T) {
 		"":                                               "empty query",
 		"   ":                                            "empty query",
 		"MATCH (e) WITH e CALL drop_fts_index('Entity','i') RETURN 1": "CALL is limited",
+		// Kuzu reads "--" as two minus signs, not a comment: the second
+		// statement would run.
+		"RETURN 1 --1; COPY (RETURN 1) TO 'x'": "one statement",
+		// Unicode spaces, a BOM and the ASCII separators are white space to
+		// Kuzu, so the keyword before or after them is a keyword.
+		"COPY\u00a0(RETURN 1) TO 'x'":            "COPY",
+		"COPY\u3000(RETURN 1) TO 'x'":            "COPY",
+		"COPY\u2028(RETURN 1) TO 'x'":            "COPY",
+		"COPY\u180e(RETURN 1) TO 'x'":            "COPY",
+		"COPY\u1680(RETURN 1) TO 'x'":            "COPY",
+		"\ufeffCOPY (RETURN 1) TO 'x'":           "COPY",
+		"COPY\x1c(RETURN 1) TO 'x'":              "COPY",
+		"RETURN 1\x00; COPY (RETURN 1) TO 'x'":   "NUL byte",
+		"RETURN 'a\\\\'; COPY (RETURN 1) TO 'x'": "one statement",
 	}
 	for q, want := range refused {
 		err := CheckReadOnly(q)
@@ -61,6 +75,9 @@ func TestCheckReadOnly(t *testing.T) {
 		"// a comment mentioning COPY\nMATCH (e) RETURN count(e)",
 		"UNWIND [1,2,3] AS x RETURN x",
 		"MATCH (e:Entity) WHERE e.name = 'it\\'s' RETURN e",
+		"MATCH (e:Entity) WHERE e.name = 'ＣＯＰＹ' RETURN e",
+		"RETURN 'Zürich', 'ŝ', '東京'",
+		"MATCH (e:Entity) RETURN e.名前",
 	}
 	for _, q := range allowed {
 		if err := CheckReadOnly(q); err != nil {

@@ -1,14 +1,79 @@
 package snapshot
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"hash/crc32"
 )
 
+// A manifest carries its own checksum: "crc32c:<8 hex digits>" over the
+// canonical encoding of the manifest with the checksum field left out. A
+// manifest must also be byte-for-byte in canonical form, so that any changed
+// byte — inside a value, in a key, or in the white space between them — is
+// caught, not just the ones that change a parsed value.
+const checksumPrefix = "crc32c:"
+
+// encodeManifest renders m canonically, with its checksum filled in.
 func encodeManifest(m *Manifest) ([]byte, error) {
+	c := *m
+	c.Checksum = ""
+	body, err := marshalManifest(&c)
+	if err != nil {
+		return nil, err
+	}
+	c.Checksum = fmt.Sprintf("%s%08x", checksumPrefix, crc32.Checksum(body, castagnoli))
+	return marshalManifest(&c)
+}
+
+func marshalManifest(m *Manifest) ([]byte, error) {
 	b, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return nil, fmt.Errorf("encode manifest: %w", err)
 	}
 	return append(b, '\n'), nil
+}
+
+// ParseManifest decodes a manifest and checks it: known fields only, the
+// supported format version, a non-zero seq, its own checksum, and canonical
+// form. Manifests written before checksums existed (no checksum field) are
+// accepted when they are in canonical form; their files are still checked by
+// Verify.
+func ParseManifest(b []byte) (*Manifest, error) {
+	var m Manifest
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&m); err != nil {
+		return nil, fmt.Errorf("manifest is corrupt: %w", err)
+	}
+	if dec.More() {
+		return nil, errors.New("manifest is corrupt: data after the manifest object")
+	}
+	if m.FormatVersion != FormatVersion {
+		return nil, fmt.Errorf("manifest format %d is not supported (this build reads %d)", m.FormatVersion, FormatVersion)
+	}
+	if m.Seq == 0 {
+		return nil, errors.New("manifest is corrupt: seq is 0")
+	}
+	want := m.Checksum
+	if want != "" {
+		c := m
+		c.Checksum = ""
+		body, err := marshalManifest(&c)
+		if err != nil {
+			return nil, err
+		}
+		if got := fmt.Sprintf("%s%08x", checksumPrefix, crc32.Checksum(body, castagnoli)); got != want {
+			return nil, fmt.Errorf("manifest is corrupt: checksum %s, content sums to %s", want, got)
+		}
+	}
+	canon, err := marshalManifest(&m)
+	if err != nil {
+		return nil, err
+	}
+	if !bytes.Equal(canon, b) {
+		return nil, errors.New("manifest is corrupt: its bytes differ from what memsnap writes for the same content")
+	}
+	return &m, nil
 }

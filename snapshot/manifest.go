@@ -1,8 +1,6 @@
 package snapshot
 
 import (
-	"encoding/json"
-	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
@@ -38,6 +36,9 @@ type Manifest struct {
 	Relations    int64         `json:"relations"`
 	KVKeys       int64         `json:"kv_keys"`
 	Files        []FileSum     `json:"files"`
+	// Checksum is the manifest's own CRC-32C ("crc32c:" and 8 hex digits),
+	// taken over its canonical encoding without this field.
+	Checksum string `json:"checksum,omitempty"`
 }
 
 // RejectedJob is a job of the batch that could not be applied.
@@ -70,21 +71,6 @@ func (s *Store) Manifest(seq uint64) (*Manifest, error) {
 		return nil, fmt.Errorf("snapshot %d: manifest names seq %d", seq, m.Seq)
 	}
 	return m, nil
-}
-
-// ParseManifest decodes a manifest and checks its format version.
-func ParseManifest(b []byte) (*Manifest, error) {
-	var m Manifest
-	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, fmt.Errorf("manifest is corrupt: %w", err)
-	}
-	if m.FormatVersion != FormatVersion {
-		return nil, fmt.Errorf("manifest format %d is not supported (this build reads %d)", m.FormatVersion, FormatVersion)
-	}
-	if m.Seq == 0 {
-		return nil, errors.New("manifest is corrupt: seq is 0")
-	}
-	return &m, nil
 }
 
 func checksumFile(path string) (size int64, sum uint32, err error) {

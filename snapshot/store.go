@@ -108,12 +108,13 @@ func (s *Store) Current() (uint64, error) {
 	return ParseCurrent(b)
 }
 
-// ParseCurrent parses the content of a CURRENT file: one decimal seq and an
-// optional trailing newline.
+// ParseCurrent parses the content of a CURRENT file: one non-zero decimal
+// seq as memsnap writes it (no sign, no leading zeros) and an optional
+// trailing newline. Anything else is reported as corrupt.
 func ParseCurrent(b []byte) (uint64, error) {
 	s := strings.TrimSuffix(string(b), "\n")
 	seq, err := strconv.ParseUint(s, 10, 64)
-	if err != nil || seq == 0 || len(s) > 20 {
+	if err != nil || seq == 0 || s != strconv.FormatUint(seq, 10) {
 		return 0, fmt.Errorf("CURRENT is corrupt: %q is not a snapshot seq", truncate(s, 40))
 	}
 	return seq, nil

@@ -45,6 +45,65 @@ type Op struct {
 	Value        *string             `json:"value,omitempty"`
 }
 
+// MarshalJSON writes exactly the fields of the op's kind, so that a decoded
+// job marshals back to a job that decodes to the same value (empty lists
+// included, which the struct tags alone would drop).
+func (o Op) MarshalJSON() ([]byte, error) {
+	var v any
+	switch o.Op {
+	case OpCreateEntities:
+		v = struct {
+			Op       string   `json:"op"`
+			Entities []Entity `json:"entities"`
+		}{o.Op, nonNil(o.Entities)}
+	case OpCreateRelations, OpDeleteRelations:
+		v = struct {
+			Op        string     `json:"op"`
+			Relations []Relation `json:"relations"`
+		}{o.Op, nonNil(o.Relations)}
+	case OpAddObservations:
+		v = struct {
+			Op           string           `json:"op"`
+			Observations []ObservationAdd `json:"observations"`
+		}{o.Op, nonNil(o.Observations)}
+	case OpDeleteEntities:
+		v = struct {
+			Op          string   `json:"op"`
+			EntityNames []string `json:"entityNames"`
+		}{o.Op, nonNil(o.EntityNames)}
+	case OpDeleteObservations:
+		v = struct {
+			Op        string              `json:"op"`
+			Deletions []ObservationDelete `json:"deletions"`
+		}{o.Op, nonNil(o.Deletions)}
+	case OpKVPut:
+		val := ""
+		if o.Value != nil {
+			val = *o.Value
+		}
+		v = struct {
+			Op    string `json:"op"`
+			Key   string `json:"key"`
+			Value string `json:"value"`
+		}{o.Op, o.Key, val}
+	case OpKVDelete:
+		v = struct {
+			Op  string `json:"op"`
+			Key string `json:"key"`
+		}{o.Op, o.Key}
+	default:
+		return nil, fmt.Errorf("marshal op: unknown op %q", o.Op)
+	}
+	return json.Marshal(v)
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}
+
 // Entity is a node of the knowledge graph.
 type Entity struct {
 	Name         string   `json:"name"`

@@ -71,8 +71,9 @@ type Options struct {
 // DB is an open Kuzu database file. Its methods are safe for concurrent use;
 // each Conn runs one query at a time.
 type DB struct {
-	path   string
-	db     *kuzu.Database
+	path     string
+	readOnly bool
+	db       *kuzu.Database
 	mu     sync.Mutex // guards closed
 	closed bool
 }
@@ -108,7 +109,7 @@ func Open(path string, o Options) (*DB, error) {
 		}
 		return nil, fmt.Errorf("open graph %s %s: kuzu refused it (another process holds a conflicting lock, or the file is not a readable kuzu database): %w", path, mode, err)
 	}
-	return &DB{path: path, db: db}, nil
+	return &DB{path: path, readOnly: o.ReadOnly, db: db}, nil
 }
 
 // Path is the database file this DB was opened from.
@@ -128,6 +129,10 @@ func (d *DB) Close() {
 // Conn is one Kuzu connection. It is not safe for concurrent use.
 type Conn struct {
 	c *kuzu.Connection
+	// single makes every query go through Prepare, which Kuzu refuses for
+	// more than one statement: on a read-only database, a second statement
+	// smuggled past the reader's guard is an error, never run.
+	single bool
 }
 
 // Conn opens a new connection.
@@ -142,7 +147,7 @@ func (d *DB) Conn() (*Conn, error) {
 		c.Close()
 		return nil, fmt.Errorf("open graph connection: %w", err)
 	}
-	return &Conn{c: c}, nil
+	return &Conn{c: c, single: d.readOnly}, nil
 }
 
 // Close closes the connection. It is idempotent.
@@ -167,7 +172,7 @@ func (c *Conn) Query(ctx context.Context, query string, params map[string]any) (
 		qr  *kuzu.QueryResult
 		err error
 	)
-	if len(params) == 0 {
+	if len(params) == 0 && !c.single {
 		qr, err = c.c.Query(query)
 	} else {
 		var st *kuzu.PreparedStatement
