@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"time"
+
+	"github.com/memsnap/memsnap/internal/fsutil"
 )
 
 // GCOptions sets what GC keeps.
@@ -33,7 +35,7 @@ func (s *Store) GC(opts GCOptions) (GCResult, error) {
 	if opts.Keep < 1 {
 		opts.Keep = 1
 	}
-	if err := s.emptyTrash(); err != nil {
+	if err := s.EmptyTrash(); err != nil {
 		return res, err
 	}
 	cur, err := s.Current()
@@ -72,14 +74,14 @@ func (s *Store) GC(opts GCOptions) (GCResult, error) {
 		}
 		res.Removed = append(res.Removed, seq)
 	}
-	return res, s.emptyTrash()
+	return res, s.EmptyTrash()
 }
 
 func (s *Store) moveToTrash(seq uint64) error {
 	var r [4]byte
 	_, _ = rand.Read(r[:])
 	dst := s.Path("trash", FormatSeq(seq)+"-"+hex.EncodeToString(r[:]))
-	if err := os.Rename(s.SnapshotDir(seq), dst); err != nil {
+	if err := fsutil.Rename(s.SnapshotDir(seq), dst); err != nil {
 		return fmt.Errorf("gc: move snapshot %d to trash: %w", seq, err)
 	}
 	return nil
@@ -89,16 +91,19 @@ func (s *Store) trashAndRemove(seq uint64) error {
 	if err := s.moveToTrash(seq); err != nil {
 		return err
 	}
-	return s.emptyTrash()
+	return s.EmptyTrash()
 }
 
-func (s *Store) emptyTrash() error {
+// EmptyTrash deletes what GC (or an interrupted GC) left in trash/. Nothing
+// there can be in use: GC moves a snapshot to trash only while it holds the
+// snapshot's PIN exclusively. Caller holds the writer lock.
+func (s *Store) EmptyTrash() error {
 	ents, err := os.ReadDir(s.Path("trash"))
 	if err != nil {
 		return fmt.Errorf("gc: read trash: %w", err)
 	}
 	for _, e := range ents {
-		if err := os.RemoveAll(s.Path("trash", e.Name())); err != nil {
+		if err := fsutil.RemoveAll(s.Path("trash", e.Name())); err != nil {
 			return fmt.Errorf("gc: empty trash: %w", err)
 		}
 	}

@@ -36,7 +36,7 @@ func (s *Store) NewStage(ctx context.Context) (st *Stage, err error) {
 		return nil, err
 	}
 	dir := s.Path("staging", "next")
-	if err := os.Mkdir(dir, fsutil.DirPerm); err != nil {
+	if err := fsutil.Mkdir(dir); err != nil {
 		return nil, fmt.Errorf("create staging: %w", err)
 	}
 	defer func() {
@@ -46,7 +46,7 @@ func (s *Store) NewStage(ctx context.Context) (st *Stage, err error) {
 	}()
 	st = &Stage{store: s, dir: dir, seq: cur + 1}
 	if cur == 0 {
-		if err := os.Mkdir(filepath.Join(dir, KVDir), fsutil.DirPerm); err != nil {
+		if err := fsutil.Mkdir(filepath.Join(dir, KVDir)); err != nil {
 			return nil, fmt.Errorf("create staging kv: %w", err)
 		}
 		return st, nil
@@ -63,7 +63,7 @@ func (s *Store) NewStage(ctx context.Context) (st *Stage, err error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if err := os.Mkdir(filepath.Join(dir, KVDir), fsutil.DirPerm); err != nil {
+	if err := fsutil.Mkdir(filepath.Join(dir, KVDir)); err != nil {
 		return nil, fmt.Errorf("create staging kv: %w", err)
 	}
 	ents, err := os.ReadDir(filepath.Join(src, KVDir))
@@ -78,7 +78,7 @@ func (s *Store) NewStage(ctx context.Context) (st *Stage, err error) {
 			continue
 		case strings.HasSuffix(name, ".sst"):
 			// sstables are immutable: share them.
-			if err := os.Link(from, to); err != nil {
+			if err := fsutil.Link(from, to); err != nil {
 				return nil, fmt.Errorf("stage kv: link %s: %w", name, err)
 			}
 		default:
@@ -97,7 +97,7 @@ func (s *Store) WipeStaging() error {
 		return fmt.Errorf("wipe staging: %w", err)
 	}
 	for _, e := range ents {
-		if err := os.RemoveAll(s.Path("staging", e.Name())); err != nil {
+		if err := fsutil.RemoveAll(s.Path("staging", e.Name())); err != nil {
 			return fmt.Errorf("wipe staging: %w", err)
 		}
 	}
@@ -187,7 +187,7 @@ func (st *Stage) Publish(m Manifest) (err error) {
 	if err := fsutil.WriteFileAtomic(filepath.Join(st.dir, ManifestFile), b); err != nil {
 		return fmt.Errorf("publish: write manifest: %w", err)
 	}
-	pin, err := os.OpenFile(filepath.Join(st.dir, PinFile), os.O_CREATE|os.O_WRONLY, fsutil.FilePerm)
+	pin, err := fsutil.CreateExcl(filepath.Join(st.dir, PinFile))
 	if err != nil {
 		return fmt.Errorf("publish: create pin: %w", err)
 	}
@@ -198,7 +198,7 @@ func (st *Stage) Publish(m Manifest) (err error) {
 		}
 	}
 	final := st.store.SnapshotDir(st.seq)
-	if err := os.Rename(st.dir, final); err != nil {
+	if err := fsutil.Rename(st.dir, final); err != nil {
 		return fmt.Errorf("publish: rename staging to %s: %w", final, err)
 	}
 	st.dir = final
@@ -210,7 +210,15 @@ func (st *Stage) Publish(m Manifest) (err error) {
 	}
 	failpoint.Hit("after-snapshot-rename")
 	if err := st.store.writeCurrent(st.seq); err != nil {
-		return fmt.Errorf("publish: %w", err)
+		if cur, cerr := st.store.Current(); cerr == nil && cur == st.seq {
+			// The rename landed and only the directory fsync failed: CURRENT
+			// names this snapshot and readers may already use it, so it must
+			// stay. Its jobs stay in queue/cur until a writer sees them
+			// covered, so nothing is lost whichever CURRENT survives a crash.
+			st.dir = ""
+			return fmt.Errorf("publish: snapshot %d is current, but %w", st.seq, err)
+		}
+		return fmt.Errorf("publish: %w (CURRENT still names %d)", err, cur)
 	}
 	failpoint.Hit("after-current")
 	st.dir = "" // published: Abort must not touch it

@@ -27,7 +27,8 @@ const jobExt = ".job"
 // Enqueue validates a job and makes it durable in the store's queue. It takes
 // no lock: any number of producer processes may enqueue at once. The job is
 // acknowledged (and its id returned) only after its rename into queue/new and
-// the directory fsync have returned; an error means it was not queued.
+// the directory fsync have returned; an error means it was not queued, or
+// says plainly when a writer had already taken it.
 func Enqueue(s *snapshot.Store, data []byte, lim Limits) (id string, err error) {
 	if _, err := DecodeJob(data, lim); err != nil {
 		return "", err
@@ -35,31 +36,38 @@ func Enqueue(s *snapshot.Store, data []byte, lim Limits) (id string, err error) 
 	id = ulid.Make().String()
 	name := id + jobExt
 	tmp := s.Path("queue", "tmp", name)
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, fsutil.FilePerm)
+	f, err := fsutil.CreateExcl(tmp)
 	if err != nil {
-		return "", fmt.Errorf("enqueue: %w", err)
+		return "", fmt.Errorf("enqueue: create job file: %w", err)
 	}
 	defer func() {
 		if err != nil {
 			_ = os.Remove(tmp)
 		}
 	}()
-	if _, err = f.Write(data); err != nil {
+	if err = fsutil.Write(f, data); err != nil {
 		f.Close()
-		return "", fmt.Errorf("enqueue: write: %w", err)
+		return "", fmt.Errorf("enqueue: write job file: %w", err)
 	}
-	if err = f.Sync(); err != nil {
+	if err = fsutil.Sync(f); err != nil {
 		f.Close()
-		return "", fmt.Errorf("enqueue: fsync: %w", err)
+		return "", fmt.Errorf("enqueue: fsync job file: %w", err)
 	}
 	if err = f.Close(); err != nil {
-		return "", fmt.Errorf("enqueue: close: %w", err)
+		return "", fmt.Errorf("enqueue: close job file: %w", err)
 	}
-	if err = os.Rename(tmp, s.Path("queue", "new", name)); err != nil {
-		return "", fmt.Errorf("enqueue: publish: %w", err)
+	queued := s.Path("queue", "new", name)
+	if err = fsutil.Rename(tmp, queued); err != nil {
+		return "", fmt.Errorf("enqueue: move job into queue/new: %w", err)
 	}
 	if err = fsutil.SyncDir(s.Path("queue", "new")); err != nil {
-		return "", fmt.Errorf("enqueue: %w", err)
+		// The job is visible but not durable. Take it back so that the
+		// caller's retry cannot apply it twice, unless a writer has already
+		// claimed it.
+		if rmErr := os.Remove(queued); rmErr == nil || !errors.Is(rmErr, os.ErrNotExist) {
+			return "", fmt.Errorf("enqueue: fsync queue/new (job not queued): %w", err)
+		}
+		return "", fmt.Errorf("enqueue: fsync queue/new failed after a writer took job %s, which may still be applied (check 'memsnap job %s' before retrying): %w", id, id, err)
 	}
 	return id, nil
 }
@@ -149,7 +157,7 @@ func claim(s *snapshot.Store, next uint64, maxJobs int, maxBytes int64) ([]claim
 		}
 		c := claimed{seq: next, id: strings.TrimSuffix(name, jobExt), size: info.Size()}
 		c.name = curName(c.seq, c.id)
-		if err := os.Rename(s.Path("queue", "new", name), s.Path("queue", "cur", c.name)); err != nil {
+		if err := fsutil.Rename(s.Path("queue", "new", name), s.Path("queue", "cur", c.name)); err != nil {
 			return out, fmt.Errorf("claim %s: %w", name, err)
 		}
 		out = append(out, c)
@@ -206,7 +214,7 @@ func deadLetter(s *snapshot.Store, c claimed, reason string) error {
 	if err := fsutil.WriteFileAtomic(s.Path("queue", "dead", base+".err"), []byte(reason+"\n")); err != nil {
 		return fmt.Errorf("dead-letter %s: %w", c.id, err)
 	}
-	if err := os.Rename(s.Path("queue", "cur", c.name), s.Path("queue", "dead", base)); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if err := fsutil.Rename(s.Path("queue", "cur", c.name), s.Path("queue", "dead", base)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("dead-letter %s: %w", c.id, err)
 	}
 	return nil

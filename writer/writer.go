@@ -82,6 +82,9 @@ func (w *Writer) Commit(ctx context.Context, opts CommitOptions) (sum Summary, e
 	if err := w.store.WipeStaging(); err != nil {
 		return sum, fmt.Errorf("recover: %w", err)
 	}
+	if err := w.store.EmptyTrash(); err != nil {
+		return sum, fmt.Errorf("recover: %w", err)
+	}
 	rounds := w.cfg.Writer.MaxRounds
 	if opts.MaxRounds > 0 {
 		rounds = opts.MaxRounds
@@ -183,7 +186,7 @@ func (w *Writer) finishCleanup(m *snapshot.Manifest) error {
 			}
 			continue
 		}
-		if err := os.Remove(w.store.Path("queue", "cur", c.name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		if err := fsutil.Remove(w.store.Path("queue", "cur", c.name)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("remove applied job: %w", err)
 		}
 	}

@@ -1,5 +1,9 @@
-// Package fsutil holds the small durable-I/O helpers every memsnap component
-// uses: fsync of directories, atomic file replacement and fast file copies.
+// Package fsutil is the seam through which memsnap does every piece of I/O
+// that durability depends on: creating, writing and fsyncing job files and
+// snapshot files, renames, hard links, directory fsyncs and removals. Test
+// builds (tag memsnap_failpoints) can make any of these calls fail with a
+// chosen errno (see MEMSNAP_FSFAULT in fault_on.go); production builds call
+// the operating system directly.
 package fsutil
 
 import (
@@ -18,8 +22,40 @@ const (
 	FilePerm os.FileMode = 0o600
 )
 
+// CreateExcl creates path for writing with FilePerm; it fails if path exists.
+func CreateExcl(path string) (*os.File, error) {
+	if err := fault("create", path); err != nil {
+		return nil, &os.PathError{Op: "create", Path: path, Err: err}
+	}
+	return os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, FilePerm)
+}
+
+// Write writes all of data to f. An injected ENOSPC or EDQUOT writes half of
+// data first, as a filling disk does.
+func Write(f *os.File, data []byte) error {
+	if err := fault("write", f.Name()); err != nil {
+		if errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EDQUOT) {
+			_, _ = f.Write(data[:len(data)/2])
+		}
+		return &os.PathError{Op: "write", Path: f.Name(), Err: err}
+	}
+	_, err := f.Write(data)
+	return err
+}
+
+// Sync fsyncs an open file.
+func Sync(f *os.File) error {
+	if err := fault("sync", f.Name()); err != nil {
+		return &os.PathError{Op: "fsync", Path: f.Name(), Err: err}
+	}
+	return f.Sync()
+}
+
 // SyncDir fsyncs a directory so that renames and creations inside it are durable.
 func SyncDir(dir string) error {
+	if err := fault("syncdir", dir); err != nil {
+		return fmt.Errorf("sync dir %s: %w", dir, err)
+	}
 	d, err := os.Open(dir)
 	if err != nil {
 		return fmt.Errorf("open dir for sync: %w", err)
@@ -38,53 +74,96 @@ func SyncFile(path string) error {
 		return fmt.Errorf("open for sync: %w", err)
 	}
 	defer f.Close()
-	if err := f.Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", path, err)
+	return Sync(f)
+}
+
+// Rename renames oldpath to newpath (rename(2): atomic on one filesystem).
+func Rename(oldpath, newpath string) error {
+	if err := fault("rename", oldpath+" -> "+newpath); err != nil {
+		return &os.LinkError{Op: "rename", Old: oldpath, New: newpath, Err: err}
 	}
-	return nil
+	return os.Rename(oldpath, newpath)
+}
+
+// Link hard-links newpath to oldpath.
+func Link(oldpath, newpath string) error {
+	if err := fault("link", newpath); err != nil {
+		return &os.LinkError{Op: "link", Old: oldpath, New: newpath, Err: err}
+	}
+	return os.Link(oldpath, newpath)
+}
+
+// Mkdir creates one directory with DirPerm.
+func Mkdir(path string) error {
+	if err := fault("mkdir", path); err != nil {
+		return &os.PathError{Op: "mkdir", Path: path, Err: err}
+	}
+	return os.Mkdir(path, DirPerm)
+}
+
+// Remove removes one file or empty directory.
+func Remove(path string) error {
+	if err := fault("remove", path); err != nil {
+		return &os.PathError{Op: "remove", Path: path, Err: err}
+	}
+	return os.Remove(path)
+}
+
+// RemoveAll removes path and everything under it.
+func RemoveAll(path string) error {
+	if err := fault("remove", path); err != nil {
+		return &os.PathError{Op: "remove", Path: path, Err: err}
+	}
+	return os.RemoveAll(path)
 }
 
 // WriteFileAtomic writes data to path.tmp, fsyncs it, renames it over path and
 // fsyncs the parent directory. Readers see either the old or the new content,
-// never a mix; after it returns the new content survives a crash.
+// never a mix; after it returns the new content survives a crash. On error
+// before the rename, path is untouched and path.tmp is removed.
 func WriteFileAtomic(path string, data []byte) (err error) {
 	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, FilePerm)
+	_ = os.Remove(tmp) // a crashed earlier attempt
+	f, err := CreateExcl(tmp)
 	if err != nil {
-		return fmt.Errorf("create %s: %w", tmp, err)
+		return fmt.Errorf("create %s: %w", filepath.Base(tmp), err)
 	}
 	defer func() {
 		if err != nil {
 			_ = os.Remove(tmp)
 		}
 	}()
-	if _, err = f.Write(data); err != nil {
+	if err = Write(f, data); err != nil {
 		f.Close()
-		return fmt.Errorf("write %s: %w", tmp, err)
+		return fmt.Errorf("write %s: %w", filepath.Base(tmp), err)
 	}
-	if err = f.Sync(); err != nil {
+	if err = Sync(f); err != nil {
 		f.Close()
-		return fmt.Errorf("sync %s: %w", tmp, err)
+		return fmt.Errorf("fsync %s: %w", filepath.Base(tmp), err)
 	}
 	if err = f.Close(); err != nil {
-		return fmt.Errorf("close %s: %w", tmp, err)
+		return fmt.Errorf("close %s: %w", filepath.Base(tmp), err)
 	}
-	if err = os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("rename %s: %w", tmp, err)
+	if err = Rename(tmp, path); err != nil {
+		return fmt.Errorf("rename %s over %s: %w", filepath.Base(tmp), filepath.Base(path), err)
 	}
-	return SyncDir(filepath.Dir(path))
+	if err := SyncDir(filepath.Dir(path)); err != nil {
+		return fmt.Errorf("%s renamed but not yet durable: %w", filepath.Base(path), err)
+	}
+	return nil
 }
 
 // CopyFile copies src to a new file dst (which must not exist). It asks the
 // filesystem for a reflink (FICLONE) first and falls back to copy_file_range
-// through io.Copy. dst is not fsynced; the caller syncs what it publishes.
+// through io.Copy. dst is not fsynced; the caller syncs what it publishes. On
+// error dst is removed.
 func CopyFile(dst, src string) (err error) {
 	in, err := os.Open(src)
 	if err != nil {
 		return fmt.Errorf("open %s: %w", src, err)
 	}
 	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, FilePerm)
+	out, err := CreateExcl(dst)
 	if err != nil {
 		return fmt.Errorf("create %s: %w", dst, err)
 	}
@@ -92,7 +171,16 @@ func CopyFile(dst, src string) (err error) {
 		if cerr := out.Close(); err == nil && cerr != nil {
 			err = fmt.Errorf("close %s: %w", dst, cerr)
 		}
+		if err != nil {
+			_ = os.Remove(dst)
+		}
 	}()
+	if err := fault("copy", dst); err != nil {
+		if errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EDQUOT) {
+			_, _ = io.CopyN(out, in, 4096)
+		}
+		return fmt.Errorf("copy %s to %s: %w", src, dst, &os.PathError{Op: "write", Path: dst, Err: err})
+	}
 	if err := unix.IoctlFileClone(int(out.Fd()), int(in.Fd())); err == nil {
 		return nil
 	}

@@ -1,0 +1,125 @@
+package tests
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// storeState is what a fault must not change: CURRENT and the jobs waiting.
+type storeState struct {
+	current string
+	queued  int // queue/new + queue/cur
+}
+
+func stateOf(t *testing.T, store string) storeState {
+	t.Helper()
+	cur, err := os.ReadFile(filepath.Join(store, "CURRENT"))
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	return storeState{current: string(cur),
+		queued: len(dirNames(t, filepath.Join(store, "queue", "new"))) + len(dirNames(t, filepath.Join(store, "queue", "cur")))}
+}
+
+// oneLineError asserts a failed run printed one clear error line naming want.
+func oneLineError(t *testing.T, r result, want string) {
+	t.Helper()
+	if r.code != 1 || r.signal != 0 {
+		t.Fatalf("exit %d signal %v, want exit 1; stderr %q", r.code, r.signal, r.stderr)
+	}
+	if !strings.HasPrefix(r.stderr, "memsnap: ") || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
+		t.Fatalf("error is not one clear line: %q", r.stderr)
+	}
+	if !contains(r.stderr, want) {
+		t.Fatalf("error %q does not name the step %q", r.stderr, want)
+	}
+}
+
+// Done-when 2: every injected I/O fault at every step of the write path
+// (enqueue, claim, staging copy, fsync, rename, CURRENT swap, cleanup, GC)
+// fails with a clear error naming the step and leaves CURRENT unchanged and
+// the jobs queued; once the fault clears the next run succeeds and every job
+// is applied exactly once.
+func TestInjectedFaults(t *testing.T) {
+	type fault struct {
+		name, spec, cmd, want string
+		// published: the fault hits after CURRENT was renamed, so CURRENT
+		// moves (durability of the swap is what failed), and the jobs are
+		// applied; nothing may be lost or doubled.
+		published bool
+	}
+	faults := []fault{
+		{"enqueue create ENOSPC", "create@queue/tmp=ENOSPC", "enqueue", "enqueue: create job file", false},
+		{"enqueue write ENOSPC", "write@queue/tmp=ENOSPC", "enqueue", "enqueue: write job file: write", false},
+		{"enqueue write EIO", "write@queue/tmp=EIO", "enqueue", "input/output error", false},
+		{"enqueue fsync EIO", "sync@queue/tmp=EIO", "enqueue", "enqueue: fsync job file", false},
+		{"enqueue rename EIO", "rename@queue/tmp=EIO", "enqueue", "enqueue: move job into queue/new", false},
+		{"enqueue dir fsync EIO", "syncdir@queue/new=EIO", "enqueue", "enqueue: fsync queue/new (job not queued)", false},
+		{"claim rename EIO", "rename@queue/new=EIO", "commit", "claim", false},
+		{"claim dir fsync EIO", "syncdir@queue/cur=EIO", "commit", "claim: sync dir", false},
+		{"staging mkdir ENOSPC", "mkdir@staging/next=ENOSPC", "commit", "create staging", false},
+		{"staging copy ENOSPC", "copy@graph.kuzu=ENOSPC", "commit", "stage graph: copy", false},
+		{"staging copy EIO", "copy@graph.kuzu=EIO", "commit", "stage graph: copy", false},
+		{"staging kv link EIO", "link@staging/next/kv=EIO", "commit", "stage kv: link", false},
+		{"staging kv copy ENOSPC", "copy@staging/next/kv=ENOSPC", "commit", "stage kv", false},
+		{"publish fsync EIO", "sync@staging/next/graph.kuzu=EIO", "commit", "publish: fsync", false},
+		{"publish manifest ENOSPC", "write@MANIFEST.json.tmp=ENOSPC", "commit", "publish: write manifest", false},
+		{"publish manifest fsync EIO", "sync@MANIFEST.json.tmp=EIO", "commit", "publish: write manifest: fsync", false},
+		{"publish rename EIO", "rename@staging/next ->=EIO", "commit", "publish: rename staging to", false},
+		{"publish dir fsync EIO", "syncdir@/snapshots$=EIO", "commit", "publish: sync dir", false},
+		{"CURRENT write ENOSPC", "write@CURRENT.tmp=ENOSPC", "commit", "swap CURRENT", false},
+		{"CURRENT fsync EIO", "sync@CURRENT.tmp=EIO", "commit", "swap CURRENT", false},
+		{"CURRENT rename EIO", "rename@CURRENT.tmp=EIO", "commit", "rename CURRENT.tmp over CURRENT", false},
+		{"CURRENT dir fsync EIO", "syncdir@/store$=EIO", "commit", "is current, but swap CURRENT", true},
+		{"cleanup remove EIO", "remove@queue/cur/=EIO", "commit", "remove applied job", true},
+		{"gc rename EIO", "rename@trash=EIO", "gc", "gc: move snapshot", false},
+		{"gc remove EIO", "remove@trash/=EIO", "gc", "gc: empty trash", false},
+	}
+	for _, f := range faults {
+		t.Run(f.name, func(t *testing.T) {
+			c := &chain{store: newStore(t)}
+			c.enqueue(t)
+			c.check(t)
+			c.enqueue(t)
+			c.check(t) // two snapshots, so GC has one to collect with keep=1
+			c.enqueue(t)
+			c.enqueue(t)
+			before := stateOf(t, c.store)
+			env := []string{"MEMSNAP_FSFAULT=" + f.spec, "MEMSNAP_GC_KEEP=1"}
+			var r result
+			switch f.cmd {
+			case "enqueue":
+				r = memsnap(t, c.store, []byte(`{"ops":[{"op":"kv_put","key":"never","value":"x"}]}`), env, "enqueue")
+			case "commit":
+				r = memsnap(t, c.store, nil, env, "commit")
+			case "gc":
+				r = memsnap(t, c.store, nil, env, "snapshots", "gc")
+			}
+			oneLineError(t, r, f.want)
+			after := stateOf(t, c.store)
+			if f.published {
+				if after.current == before.current {
+					t.Fatalf("expected the swap to have landed; CURRENT still %q", after.current)
+				}
+			} else if after != before {
+				t.Fatalf("fault changed the store: before %+v, after %+v", before, after)
+			}
+			if n := dirNames(t, filepath.Join(c.store, "queue", "tmp")); len(n) != 0 {
+				t.Fatalf("a failed enqueue left %v in queue/tmp", n)
+			}
+			opensReadOnly(t, c.store)
+			mustMemsnap(t, c.store, nil, "snapshots", "verify")
+			// The fault clears: the next writer finishes the work.
+			c.enqueue(t)
+			c.check(t)
+			if r := memsnap(t, c.store, nil, nil, "kv", "get", "never"); !contains(r.stderr, "not found") {
+				t.Fatalf("a job whose enqueue failed was applied: %+v", r)
+			}
+			if f.cmd == "gc" {
+				mustMemsnap(t, c.store, nil, "snapshots", "gc")
+			}
+		})
+	}
+}
