@@ -74,8 +74,8 @@ type DB struct {
 	path     string
 	readOnly bool
 	db       *kuzu.Database
-	mu     sync.Mutex // guards closed
-	closed bool
+	mu       sync.Mutex // guards closed
+	closed   bool
 }
 
 // Open opens the Kuzu database at path. A read-only open of a missing file
