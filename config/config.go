@@ -64,6 +64,11 @@ type WriterConfig struct {
 	// relations) loads them with Kuzu's bulk COPY FROM instead of UNWIND
 	// CREATE. 0 never uses COPY. Default: 1000.
 	CopyThreshold int `mapstructure:"copy_threshold"`
+	// MinFreeMB is the free space, beyond the staging copy and room for the
+	// batch, that a writer insists on before it starts; with less it stops
+	// with a clear "no space left" error instead of letting the database
+	// engine run out mid-write. 0 disables the check. Default: 16.
+	MinFreeMB int `mapstructure:"min_free_mb"`
 }
 
 // GCConfig configures snapshot garbage collection.
@@ -118,7 +123,7 @@ func Default() Config {
 		LogLevel: "info",
 		Reader:   ReaderConfig{BufferPoolMB: 64, Threads: 1, Refresh: "@every 2s", QueryTimeout: 30 * time.Second},
 		Writer: WriterConfig{MaxBatchJobs: 10000, MaxBatchBytes: 64 << 20, MaxRounds: 8,
-			LockTimeout: 10 * time.Second, BufferPoolMB: 256, Commit: "@every 1s", CopyThreshold: 1000},
+			LockTimeout: 10 * time.Second, BufferPoolMB: 256, Commit: "@every 1s", CopyThreshold: 1000, MinFreeMB: 16},
 		GC:  GCConfig{Schedule: "@every 1m", Keep: 3},
 		Job: JobConfig{MaxBytes: 1 << 20, MaxOps: 1000, MaxStringBytes: 64 << 10},
 		MCP: MCPConfig{WriteTimeout: 30 * time.Second, CommitWhenIdle: true},
@@ -142,6 +147,7 @@ func SetDefaults(v *viper.Viper) {
 	v.SetDefault("writer.buffer_pool_mb", d.Writer.BufferPoolMB)
 	v.SetDefault("writer.commit", d.Writer.Commit)
 	v.SetDefault("writer.copy_threshold", d.Writer.CopyThreshold)
+	v.SetDefault("writer.min_free_mb", d.Writer.MinFreeMB)
 	v.SetDefault("gc.schedule", d.GC.Schedule)
 	v.SetDefault("gc.keep", d.GC.Keep)
 	v.SetDefault("gc.min_age", d.GC.MinAge)
@@ -222,6 +228,9 @@ func (c Config) Validate() error {
 	}
 	if c.Writer.LockTimeout < 0 {
 		bad("writer.lock_timeout: must not be negative")
+	}
+	if c.Writer.MinFreeMB < 0 {
+		bad("writer.min_free_mb: must not be negative (0 disables the check)")
 	}
 	if c.Writer.CopyThreshold < 0 {
 		bad("writer.copy_threshold: must not be negative (0 disables COPY)")

@@ -32,7 +32,11 @@ type readerStats struct {
 //	            the file $MEMSNAP_TEST_STOP exists, then prints readerStats
 //	lockholder: takes the writer lock, prints "locked", and sleeps until killed
 //	rss:        opens a reader, runs one query, idles, prints its resident memory
+//	smallfs:    (inside its own mount namespace) fills a tiny tmpfs, see smallFS
 func helper(role string) int {
+	if role == "smallfs" {
+		return smallFS(os.Getenv("MEMSNAP_TEST_STORE"), os.Getenv("MEMSNAP_TEST_BIN"))
+	}
 	store, err := snapshot.Open(os.Getenv("MEMSNAP_TEST_STORE"))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+	"golang.org/x/sys/unix"
 
 	"github.com/memsnap/memsnap/config"
 	"github.com/memsnap/memsnap/internal/failpoint"
@@ -228,6 +230,9 @@ func (w *Writer) build(ctx context.Context, batch []claimed, sum *Summary) (m *s
 			bj.reason = err.Error()
 		}
 		jobs[i] = bj
+	}
+	if err := w.checkSpace(batch); err != nil {
+		return nil, err
 	}
 	stage, err := w.store.NewStage(ctx)
 	if err != nil {
@@ -516,4 +521,45 @@ func GC(ctx context.Context, store *snapshot.Store, cfg config.Config, log *slog
 		log.Info("gc", "removed", res.Removed, "pinned", res.Pinned)
 	}
 	return res, err
+}
+
+// emptyGraphBytes is about what a new graph with memsnap's schema takes.
+const emptyGraphBytes = 4 << 20
+
+// checkSpace refuses to start a batch when the store's filesystem cannot
+// hold the staging copy of CURRENT plus room for the batch (four times its
+// job bytes, for the database's log and pages) plus writer.min_free_mb.
+// Kuzu aborts the whole process when it runs out of space mid-write; this
+// check turns the common case into a clear error that leaves everything as
+// it was.
+func (w *Writer) checkSpace(batch []claimed) error {
+	if w.cfg.Writer.MinFreeMB == 0 {
+		return nil
+	}
+	need := int64(w.cfg.Writer.MinFreeMB) << 20
+	for _, c := range batch {
+		need += 4 * c.size
+	}
+	staged := int64(emptyGraphBytes)
+	if cur, err := w.store.Current(); err == nil && cur > 0 {
+		if m, err := w.store.Manifest(cur); err == nil {
+			staged = 0
+			for _, f := range m.Files {
+				if !strings.HasSuffix(f.Path, ".sst") { // sstables are hard-linked, not copied
+					staged += f.Size
+				}
+			}
+		}
+	}
+	need += staged
+	var fs unix.Statfs_t
+	if err := unix.Statfs(w.store.Path("staging"), &fs); err != nil {
+		return fmt.Errorf("check free space: %w", err)
+	}
+	free := int64(fs.Bavail) * fs.Bsize
+	if free < need {
+		return fmt.Errorf("stage: %w: the next snapshot needs about %d MiB (staging copy %d MiB, batch of %d jobs, writer.min_free_mb %d) and the store's filesystem has %d MiB free; free space or run 'memsnap snapshots gc'",
+			unix.ENOSPC, (need+1<<20-1)>>20, staged>>20, len(batch), w.cfg.Writer.MinFreeMB, free>>20)
+	}
+	return nil
 }

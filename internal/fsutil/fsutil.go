@@ -179,13 +179,13 @@ func CopyFile(dst, src string) (err error) {
 		if errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EDQUOT) {
 			_, _ = io.CopyN(out, in, 4096)
 		}
-		return fmt.Errorf("copy %s to %s: %w", src, dst, &os.PathError{Op: "write", Path: dst, Err: err})
+		return fmt.Errorf("copy %s: %w", src, &os.PathError{Op: "write", Path: dst, Err: err})
 	}
 	if err := unix.IoctlFileClone(int(out.Fd()), int(in.Fd())); err == nil {
 		return nil
 	}
 	if _, err := io.Copy(out, in); err != nil {
-		return fmt.Errorf("copy %s to %s: %w", src, dst, err)
+		return fmt.Errorf("copy %s: %w", src, err) // err names dst
 	}
 	return nil
 }

@@ -1,0 +1,262 @@
+package tests
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// Done-when 2 (real disk): the publish path on a small filesystem that
+// fills up. The test re-runs itself in a new user and mount namespace
+// (unshare -rm) where it mounts a 96 MiB tmpfs, 40 MiB of it taken by a
+// ballast file; there memsnap commits until the disk is too full to stage a
+// snapshot, then enqueues until even a job no longer fits. Every failure must be one clear "no space
+// left on device" line, CURRENT must stay intact and readable, and after GC
+// and removing the ballast free space, the writer applies every acknowledged job exactly once.
+func TestSmallFilesystemFills(t *testing.T) {
+	if _, err := exec.LookPath("unshare"); err != nil {
+		t.Skip("skipped: needs unshare(1) (util-linux) to mount a private size-limited tmpfs")
+	}
+	if out, err := exec.Command("unshare", "-rm", "true").CombinedOutput(); err != nil {
+		t.Skipf("skipped: this machine does not allow a private mount namespace (unshare -rm: %v %s), so no small tmpfs can be mounted", err, bytes.TrimSpace(out))
+	}
+	dir := t.TempDir()
+	cmd := exec.Command("unshare", "-rm", os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), "MEMSNAP_TEST_ROLE=smallfs", "MEMSNAP_TEST_STORE="+dir, "MEMSNAP_TEST_BIN="+bin)
+	out, err := cmd.CombinedOutput()
+	t.Logf("small filesystem run:\n%s", out)
+	if err != nil {
+		t.Fatalf("small filesystem scenario failed: %v", err)
+	}
+}
+
+// smallFS runs inside the private mount namespace. It returns 0 when every
+// check held and prints what happened either way.
+func smallFS(dir, memsnapBin string) int {
+	if err := fillSmallFS(dir, memsnapBin); err != nil {
+		fmt.Println("FAIL:", err)
+		return 1
+	}
+	return 0
+}
+
+func fillSmallFS(dir, memsnapBin string) error {
+	mnt := filepath.Join(dir, "mnt")
+	if err := os.Mkdir(mnt, 0o700); err != nil {
+		return err
+	}
+	if err := syscall.Mount("tmpfs", mnt, "tmpfs", 0, "size=96m,mode=0700"); err != nil {
+		return fmt.Errorf("mount tmpfs: %w", err)
+	}
+	defer syscall.Unmount(mnt, 0)
+	store := filepath.Join(mnt, "store")
+	ms := func(stdin []byte, env []string, args ...string) (string, string, int) {
+		cmd := exec.Command(memsnapBin, append([]string{"--store", store, "--log-level", "error"}, args...)...)
+		cmd.Env = append(os.Environ(), env...)
+		if stdin != nil {
+			cmd.Stdin = bytes.NewReader(stdin)
+		}
+		var o, e bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &o, &e
+		err := cmd.Run()
+		code := 0
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			code = ee.ExitCode()
+			if ws := ee.Sys().(syscall.WaitStatus); ws.Signaled() {
+				return o.String(), e.String(), 128 + int(ws.Signal())
+			}
+		} else if err != nil {
+			return "", err.Error(), -1
+		}
+		return o.String(), e.String(), code
+	}
+	if _, e, code := ms(nil, nil, "init"); code != 0 {
+		return fmt.Errorf("init: %s", e)
+	}
+	clearENOSPC := func(what, stderr string) error {
+		line := strings.TrimSpace(stderr)
+		if !strings.HasPrefix(line, "memsnap: ") || strings.Contains(line, "\n") || !strings.Contains(line, "no space left on device") {
+			return fmt.Errorf("%s on a full disk: want one line naming 'no space left on device', got %q", what, stderr)
+		}
+		return nil
+	}
+	ballast := filepath.Join(mnt, "ballast")
+	if err := os.WriteFile(ballast, make([]byte, 40<<20), 0o600); err != nil {
+		return err
+	}
+	var acked []string
+	wantEntities, kuzuAborts := 0, 0
+	commitFails, enqueueFails := 0, 0
+	filler := strings.Repeat("memory ", 1200) // ~8 KB
+	bulk := strings.Repeat("0123456789", 6000) // 60 KB
+	for i := 0; i < 2000 && enqueueFails == 0; i++ {
+		job := fmt.Sprintf(`{"ops":[{"op":"create_entities","entities":[{"name":"e%d","entityType":"fill","observations":["step %d"]}]},{"op":"kv_put","key":"k%d","value":"%s"}]}`, i, i, i, bulk)
+		o, e, code := ms([]byte(job), nil, "enqueue")
+		if code != 0 {
+			if err := clearENOSPC("enqueue", e); err != nil {
+				return err
+			}
+			enqueueFails++
+			fmt.Printf("enqueue %d refused as expected: %s", i, e)
+			break
+		}
+		var r struct {
+			JobID string `json:"job_id"`
+		}
+		if err := json.Unmarshal([]byte(o), &r); err != nil {
+			return fmt.Errorf("enqueue answer %q", o)
+		}
+		acked = append(acked, r.JobID)
+		wantEntities++
+		if commitFails >= 2 {
+			continue // the disk is full for the writer: keep queueing until it is full for producers too
+		}
+		before, _ := os.ReadFile(filepath.Join(store, "CURRENT"))
+		_, e, code = ms(nil, []string{"MEMSNAP_WRITER_MAX_BATCH_JOBS=50"}, "commit")
+		if code == 0 {
+			continue
+		}
+		if err := clearENOSPC("commit", e); err != nil {
+			return err
+		}
+		commitFails++
+		fmt.Printf("commit %d failed as expected: %s", i, e)
+		after, _ := os.ReadFile(filepath.Join(store, "CURRENT"))
+		if !bytes.Equal(before, after) {
+			return fmt.Errorf("a failed commit moved CURRENT from %q to %q", before, after)
+		}
+		if len(before) > 0 {
+			if _, e, code := ms(nil, nil, "snapshots", "verify"); code != 0 {
+				return fmt.Errorf("CURRENT does not verify after ENOSPC: %s", e)
+			}
+			if _, e, code := ms(nil, nil, "query", "MATCH (e:Entity) RETURN count(e)"); code != 0 {
+				return fmt.Errorf("CURRENT does not open read-only after ENOSPC: %s", e)
+			}
+		}
+	}
+	if commitFails == 0 || enqueueFails == 0 {
+		return fmt.Errorf("the disk never filled: %d commits and %d enqueues failed", commitFails, enqueueFails)
+	}
+	fmt.Printf("%d jobs acknowledged, %d commits and %d enqueue refused for lack of space\n", len(acked), commitFails, enqueueFails)
+	// Free space as an operator would, then let the writer catch up.
+	if err := os.Remove(ballast); err != nil {
+		return err
+	}
+	for round := 0; ; round++ {
+		if _, e, code := ms(nil, []string{"MEMSNAP_GC_KEEP=1"}, "snapshots", "gc"); code != 0 {
+			return fmt.Errorf("gc: %s", e)
+		}
+		_, e, code := ms(nil, []string{"MEMSNAP_WRITER_MAX_BATCH_JOBS=20", "MEMSNAP_WRITER_MAX_ROUNDS=1"}, "commit")
+		if code != 0 {
+			if err := clearENOSPC("commit after freeing space", e); err != nil {
+				return err
+			}
+		}
+		q, _, _ := ms(nil, nil, "status", "--json")
+		if strings.Contains(q, `"new":0,"claimed":0`) {
+			break
+		}
+		if round > 100 {
+			return fmt.Errorf("queue never drained: %s", q)
+		}
+	}
+	// Phase two: room for the staging copy but not for the batch, so the
+	// disk fills inside Kuzu's and Pebble's own writes or the publish.
+	for slack := int64(64 << 10); slack <= 4<<20; slack *= 2 {
+		cur, _ := os.ReadFile(filepath.Join(store, "CURRENT"))
+		graph, err := os.Stat(filepath.Join(store, "snapshots", fmt.Sprintf("%012s", strings.TrimSpace(string(cur))), "graph.kuzu"))
+		if err != nil {
+			return err
+		}
+		var fs syscall.Statfs_t
+		if err := syscall.Statfs(mnt, &fs); err != nil {
+			return err
+		}
+		free := int64(fs.Bavail) * fs.Bsize
+		if err := os.WriteFile(ballast, make([]byte, max(0, free-graph.Size()-slack)), 0o600); err != nil {
+			return fmt.Errorf("ballast: %w", err)
+		}
+		var ops []string
+		for j := 0; j < 40; j++ {
+			ops = append(ops, fmt.Sprintf(`{"op":"create_entities","entities":[{"name":"big-%d-%d","entityType":"fill","observations":["%s"]}]}`, slack, j, filler))
+		}
+		o, e, code := ms([]byte(`{"ops":[`+strings.Join(ops, ",")+`]}`), nil, "enqueue")
+		if code != 0 {
+			if err := clearENOSPC("enqueue", e); err != nil {
+				return err
+			}
+		} else {
+			var r struct {
+				JobID string `json:"job_id"`
+			}
+			_ = json.Unmarshal([]byte(o), &r)
+			acked = append(acked, r.JobID)
+			wantEntities += 40
+		}
+		// writer.min_free_mb=0 turns off the writer's own space check, so
+		// the disk really fills inside the engines' writes.
+		_, e, code = ms(nil, []string{"MEMSNAP_WRITER_MIN_FREE_MB=0"}, "commit")
+		after, _ := os.ReadFile(filepath.Join(store, "CURRENT"))
+		if code != 0 && strings.Contains(e, "terminate called after throwing") && strings.Contains(e, "No space left on device") {
+			// Kuzu 0.11.3 throws from a destructor when its WAL write
+			// fails and the C++ runtime aborts the process: the writer
+			// dies as if killed. The store must still be intact.
+			kuzuAborts++
+			fmt.Printf("commit with %d KiB beyond the staging copy: Kuzu aborted the writer on ENOSPC (%s)\n", slack>>10, firstLine(e))
+			if !bytes.Equal(cur, after) {
+				return fmt.Errorf("an aborted commit moved CURRENT from %q to %q", cur, after)
+			}
+		} else if code != 0 {
+			if err := clearENOSPC(fmt.Sprintf("commit with %d KiB to spare", slack>>10), e); err != nil {
+				return err
+			}
+			if !bytes.Equal(cur, after) {
+				return fmt.Errorf("a failed commit moved CURRENT from %q to %q", cur, after)
+			}
+			fmt.Printf("commit with %d KiB beyond the staging copy failed as expected: %s", slack>>10, e)
+		} else {
+			fmt.Printf("commit with %d KiB beyond the staging copy succeeded\n", slack>>10)
+		}
+		if _, e, code := ms(nil, nil, "snapshots", "verify"); code != 0 {
+			return fmt.Errorf("CURRENT does not verify after ENOSPC: %s", e)
+		}
+		if err := os.Remove(ballast); err != nil {
+			return err
+		}
+		if _, e, code := ms(nil, []string{"MEMSNAP_GC_KEEP=1"}, "snapshots", "gc"); code != 0 {
+			return fmt.Errorf("gc: %s", e)
+		}
+	}
+	if _, e, code := ms(nil, nil, "commit"); code != 0 {
+		return fmt.Errorf("commit after freeing space: %s", e)
+	}
+	fmt.Printf("%d of the tight-space commits were aborted by Kuzu itself\n", kuzuAborts)
+	for _, id := range acked {
+		o, e, code := ms(nil, nil, "job", id)
+		if code != 0 || !strings.Contains(o, `"status":"applied"`) {
+			return fmt.Errorf("acknowledged job %s after recovery: %s %s", id, o, e)
+		}
+	}
+	if _, e, code := ms(nil, nil, "snapshots", "verify"); code != 0 {
+		return fmt.Errorf("verify after recovery: %s", e)
+	}
+	o, _, _ := ms(nil, nil, "query", "--json", "MATCH (e:Entity) RETURN count(e)")
+	if !strings.Contains(o, fmt.Sprintf("[[%d]]", wantEntities)) {
+		return fmt.Errorf("after recovery the graph holds %s, want one entity per acknowledged fill job and 40 per big job", o)
+	}
+	fmt.Printf("recovered: all %d acknowledged jobs applied once\n", len(acked))
+	return nil
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
+}
