@@ -42,6 +42,12 @@ type ReaderConfig struct {
 	Refresh string `mapstructure:"refresh"`
 	// QueryTimeout interrupts a query that runs longer. Default: 30s.
 	QueryTimeout time.Duration `mapstructure:"query_timeout"`
+	// Verify is what a reader checks before it serves a snapshot: "full"
+	// (every file's size and CRC-32C against the manifest), "size" (sizes
+	// only: cheaper on very large stores, catches truncation but not flipped
+	// bytes) or "off". A snapshot that fails is refused and the reader keeps
+	// serving the one it has. Default: full.
+	Verify string `mapstructure:"verify"`
 }
 
 // WriterConfig configures the writer cycle.
@@ -121,7 +127,7 @@ func Default() Config {
 	return Config{
 		Store:    DefaultStoreDir(),
 		LogLevel: "info",
-		Reader:   ReaderConfig{BufferPoolMB: 64, Threads: 1, Refresh: "@every 2s", QueryTimeout: 30 * time.Second},
+		Reader:   ReaderConfig{BufferPoolMB: 64, Threads: 1, Refresh: "@every 2s", QueryTimeout: 30 * time.Second, Verify: "full"},
 		Writer: WriterConfig{MaxBatchJobs: 10000, MaxBatchBytes: 64 << 20, MaxRounds: 8,
 			LockTimeout: 10 * time.Second, BufferPoolMB: 256, Commit: "@every 1s", CopyThreshold: 1000, MinFreeMB: 16},
 		GC:  GCConfig{Schedule: "@every 1m", Keep: 3},
@@ -140,6 +146,7 @@ func SetDefaults(v *viper.Viper) {
 	v.SetDefault("reader.threads", d.Reader.Threads)
 	v.SetDefault("reader.refresh", d.Reader.Refresh)
 	v.SetDefault("reader.query_timeout", d.Reader.QueryTimeout)
+	v.SetDefault("reader.verify", d.Reader.Verify)
 	v.SetDefault("writer.max_batch_jobs", d.Writer.MaxBatchJobs)
 	v.SetDefault("writer.max_batch_bytes", d.Writer.MaxBatchBytes)
 	v.SetDefault("writer.max_rounds", d.Writer.MaxRounds)
@@ -202,6 +209,11 @@ func (c Config) Validate() error {
 	}
 	if c.Reader.QueryTimeout < 0 {
 		bad("reader.query_timeout: must not be negative")
+	}
+	switch c.Reader.Verify {
+	case "full", "size", "off":
+	default:
+		bad("reader.verify: %q is not full, size or off", c.Reader.Verify)
 	}
 	checkSpec := func(key, spec string, optional bool) {
 		if spec == "" && optional {

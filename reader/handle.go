@@ -31,7 +31,7 @@ type handle struct {
 	conns []*graphdb.Conn
 }
 
-func openHandle(store *snapshot.Store, o graphdb.Options, log *slog.Logger) (h *handle, err error) {
+func openHandle(store *snapshot.Store, o graphdb.Options, verify string, log *slog.Logger) (h *handle, err error) {
 	pin, err := store.PinCurrent()
 	if err != nil {
 		return nil, err
@@ -44,7 +44,14 @@ func openHandle(store *snapshot.Store, o graphdb.Options, log *slog.Logger) (h *
 	seq := pin.Seq()
 	m, err := store.Manifest(seq)
 	if err != nil {
-		return nil, err
+		return nil, snapshot.VerifyError(seq, []error{err})
+	}
+	if verify != "off" {
+		// A damaged snapshot is refused before Kuzu or Pebble see it: a
+		// flipped byte could otherwise be served as data or crash the engine.
+		if err := snapshot.VerifyError(seq, store.VerifyFiles(m, verify == "full")); err != nil {
+			return nil, err
+		}
 	}
 	dir := store.SnapshotDir(seq)
 	o.ReadOnly = true

@@ -54,7 +54,7 @@ func Open(ctx context.Context, store *snapshot.Store, cfg config.Config, log *sl
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	h, err := openHandle(store, r.opts, r.log)
+	h, err := openHandle(store, r.opts, cfg.Reader.Verify, r.log)
 	if err != nil {
 		return nil, err
 	}
@@ -111,7 +111,7 @@ func (r *Reader) Refresh(ctx context.Context) (bool, error) {
 		err = ctx.Err()
 	}
 	if err == nil {
-		h, err = openHandle(r.store, r.opts, r.log)
+		h, err = openHandle(r.store, r.opts, r.cfg.Reader.Verify, r.log)
 	}
 	if err != nil {
 		err = fmt.Errorf("refresh: %w (still serving snapshot %d)", err, r.Seq())

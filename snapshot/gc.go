@@ -87,13 +87,6 @@ func (s *Store) moveToTrash(seq uint64) error {
 	return nil
 }
 
-func (s *Store) trashAndRemove(seq uint64) error {
-	if err := s.moveToTrash(seq); err != nil {
-		return err
-	}
-	return s.EmptyTrash()
-}
-
 // EmptyTrash deletes what GC (or an interrupted GC) left in trash/. Nothing
 // there can be in use: GC moves a snapshot to trash only while it holds the
 // snapshot's PIN exclusively. Caller holds the writer lock.

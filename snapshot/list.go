@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -64,12 +65,30 @@ func (s *Store) Verify(seq uint64) []error {
 	if err != nil {
 		return []error{err}
 	}
+	return s.VerifyFiles(m, true)
+}
+
+// VerifyFiles checks the files of the snapshot m describes: each listed one
+// exists with its size (and, if checksums is set, its CRC-32C), nothing else
+// is there, and the PIN exists. It returns every problem found.
+func (s *Store) VerifyFiles(m *Manifest, checksums bool) []error {
+	seq := m.Seq
 	dir := s.SnapshotDir(seq)
 	var problems []error
 	listed := map[string]bool{}
 	for _, f := range m.Files {
 		listed[f.Path] = true
-		size, sum, err := checksumFile(filepath.Join(dir, filepath.FromSlash(f.Path)))
+		path := filepath.Join(dir, filepath.FromSlash(f.Path))
+		if !checksums {
+			info, err := os.Stat(path)
+			if err != nil {
+				problems = append(problems, fmt.Errorf("snapshot %d: %s: %w", seq, f.Path, err))
+			} else if info.Size() != f.Size {
+				problems = append(problems, fmt.Errorf("snapshot %d: %s: size %d, manifest says %d", seq, f.Path, info.Size(), f.Size))
+			}
+			continue
+		}
+		size, sum, err := checksumFile(path)
 		switch {
 		case err != nil:
 			problems = append(problems, fmt.Errorf("snapshot %d: %s: %w", seq, f.Path, err))
@@ -100,4 +119,23 @@ func (s *Store) Verify(seq uint64) []error {
 		problems = append(problems, fmt.Errorf("snapshot %d: missing %s", seq, PinFile))
 	}
 	return problems
+}
+
+// VerifyError summarises Verify's problems as one error: the first problem
+// and how many more there are. It returns nil for no problems.
+func VerifyError(seq uint64, problems []error) error {
+	if len(problems) == 0 {
+		return nil
+	}
+	first := strings.TrimPrefix(problems[0].Error(), fmt.Sprintf("snapshot %d: ", seq))
+	if len(problems) == 1 {
+		return fmt.Errorf("snapshot %d failed verification: %s", seq, first)
+	}
+	return fmt.Errorf("snapshot %d failed verification: %s (and %d more problems)", seq, first, len(problems)-1)
+}
+
+// FileMatches reports whether the file at path has f's size and CRC-32C.
+func FileMatches(path string, f FileSum) bool {
+	size, sum, err := checksumFile(path)
+	return err == nil && size == f.Size && sum == f.CRC32C
 }

@@ -21,6 +21,7 @@ type Stage struct {
 	dir    string
 	parent *Manifest // nil for the first snapshot
 	seq    uint64
+	cur    uint64 // CURRENT when staging began: Publish requires it unchanged
 }
 
 // NewStage wipes staging/ and builds the next snapshot's starting point from
@@ -44,7 +45,11 @@ func (s *Store) NewStage(ctx context.Context) (st *Stage, err error) {
 			_ = os.RemoveAll(dir)
 		}
 	}()
-	st = &Stage{store: s, dir: dir, seq: cur + 1}
+	seq, err := s.nextSeq(cur)
+	if err != nil {
+		return nil, err
+	}
+	st = &Stage{store: s, dir: dir, seq: seq, cur: cur}
 	if cur == 0 {
 		if err := fsutil.Mkdir(filepath.Join(dir, KVDir)); err != nil {
 			return nil, fmt.Errorf("create staging kv: %w", err)
@@ -113,6 +118,22 @@ func (st *Stage) Parent() *Manifest { return st.parent }
 // GraphPath is the staging Kuzu file.
 func (st *Stage) GraphPath() string { return filepath.Join(st.dir, GraphFile) }
 
+// ArchiveJob hard-links a job file of the batch into the snapshot's jobs/
+// directory (under name), so that a rollback past this snapshot can queue
+// the job again. It costs no copy: the job file is already on this disk.
+func (st *Stage) ArchiveJob(path, name string) error {
+	dir := filepath.Join(st.dir, JobsDir)
+	if !fsutil.Exists(dir) {
+		if err := fsutil.Mkdir(dir); err != nil {
+			return fmt.Errorf("stage: archive jobs: %w", err)
+		}
+	}
+	if err := fsutil.Link(path, filepath.Join(dir, name)); err != nil {
+		return fmt.Errorf("stage: archive job: %w", err)
+	}
+	return nil
+}
+
 // KVPath is the staging Pebble directory.
 func (st *Stage) KVPath() string { return filepath.Join(st.dir, KVDir) }
 
@@ -140,8 +161,8 @@ func (st *Stage) Publish(m Manifest) (err error) {
 	if err != nil {
 		return err
 	}
-	if cur+1 != st.seq {
-		return fmt.Errorf("publish: CURRENT moved to %d while staging %d (another writer without the lock?)", cur, st.seq)
+	if cur != st.cur {
+		return fmt.Errorf("publish: CURRENT moved from %d to %d while staging %d (another writer without the lock?)", st.cur, cur, st.seq)
 	}
 	files, err := walkFiles(st.dir)
 	if err != nil {
@@ -167,6 +188,9 @@ func (st *Stage) Publish(m Manifest) (err error) {
 	}
 	for _, rel := range files {
 		p := filepath.Join(st.dir, filepath.FromSlash(rel))
+		if err := os.Chmod(p, fsutil.FilePerm); err != nil { // Kuzu and Pebble create 0644
+			return fmt.Errorf("publish: %w", err)
+		}
 		if err := fsutil.SyncFile(p); err != nil {
 			return fmt.Errorf("publish: %w", err)
 		}
@@ -192,7 +216,10 @@ func (st *Stage) Publish(m Manifest) (err error) {
 		return fmt.Errorf("publish: create pin: %w", err)
 	}
 	pin.Close()
-	for _, d := range []string{filepath.Join(st.dir, KVDir), st.dir} {
+	for _, d := range []string{filepath.Join(st.dir, KVDir), filepath.Join(st.dir, JobsDir), st.dir} {
+		if !fsutil.Exists(d) {
+			continue
+		}
 		if err := fsutil.SyncDir(d); err != nil {
 			return fmt.Errorf("publish: %w", err)
 		}

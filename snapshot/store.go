@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/memsnap/memsnap/internal/failpoint"
 	"github.com/memsnap/memsnap/internal/fsutil"
 )
 
@@ -20,6 +21,8 @@ const (
 	KVDir        = "kv"
 	ManifestFile = "MANIFEST.json"
 	PinFile      = "PIN"
+	// JobsDir holds the job files of the batch that built a snapshot.
+	JobsDir = "jobs"
 )
 
 // ErrNoStore is returned when the store directory has not been initialised.
@@ -136,10 +139,11 @@ func (s *Store) Seqs() ([]uint64, error) {
 	return out, nil
 }
 
-// RemoveOrphans deletes snapshot directories newer than CURRENT: a writer
-// that died after renaming its snapshot into place but before swapping
-// CURRENT leaves one. No reader can have opened it (readers go through
-// CURRENT). Caller holds the writer lock.
+// RemoveOrphans deletes snapshot directories newer than CURRENT that no
+// reader pins: a writer that died after renaming its snapshot into place but
+// before swapping CURRENT leaves one, and a rollback leaves the snapshots it
+// stepped back from (readers may still be using those; they stay until the
+// last pin drops). Caller holds the writer lock.
 func (s *Store) RemoveOrphans() ([]uint64, error) {
 	cur, err := s.Current()
 	if err != nil {
@@ -151,18 +155,57 @@ func (s *Store) RemoveOrphans() ([]uint64, error) {
 	}
 	var removed []uint64
 	for _, seq := range seqs {
-		if seq > cur {
-			if err := s.trashAndRemove(seq); err != nil {
-				return removed, err
-			}
-			removed = append(removed, seq)
+		if seq <= cur {
+			continue
 		}
+		release, pinned, err := s.lockUnpinned(seq)
+		if err != nil {
+			return removed, err
+		}
+		if pinned {
+			continue
+		}
+		err = s.moveToTrash(seq)
+		release()
+		if err != nil {
+			return removed, err
+		}
+		removed = append(removed, seq)
+	}
+	if len(removed) > 0 {
+		return removed, s.EmptyTrash()
 	}
 	return removed, nil
 }
 
+// nextSeq is the seq the next snapshot gets: above CURRENT and above every
+// snapshot still on disk (a rollback leaves newer ones behind while readers
+// pin them), so a seq never names two different snapshots at once.
+func (s *Store) nextSeq(cur uint64) (uint64, error) {
+	seqs, err := s.Seqs()
+	if err != nil {
+		return 0, err
+	}
+	next := cur + 1
+	if n := len(seqs); n > 0 && seqs[n-1] >= next {
+		next = seqs[n-1] + 1
+	}
+	return next, nil
+}
+
+// SetCurrent atomically points CURRENT at snapshot seq, which must exist.
+// It is for rollback; writers publish through Stage.Publish. Caller holds
+// the writer lock.
+func (s *Store) SetCurrent(seq uint64) error {
+	if _, err := s.Manifest(seq); err != nil {
+		return err
+	}
+	return s.writeCurrent(seq)
+}
+
 // writeCurrent atomically points CURRENT at seq.
 func (s *Store) writeCurrent(seq uint64) error {
+	failpoint.Hit("before-current")
 	if err := fsutil.WriteFileAtomic(s.Path(CurrentFile), []byte(strconv.FormatUint(seq, 10)+"\n")); err != nil {
 		return fmt.Errorf("swap CURRENT to %d: %w", seq, err)
 	}

@@ -28,6 +28,9 @@ type Writer struct {
 	log   *slog.Logger
 }
 
+// rollbackHint tells a user how to get past a damaged CURRENT.
+const rollbackHint = "Run 'memsnap snapshots verify' to see every problem, then 'memsnap snapshots rollback SEQ' to point CURRENT at the newest snapshot that verifies (its later jobs are queued again)"
+
 // New returns a writer for store.
 func New(store *snapshot.Store, cfg config.Config, log *slog.Logger) *Writer {
 	if log == nil {
@@ -76,10 +79,13 @@ func (w *Writer) Commit(ctx context.Context, opts CommitOptions) (sum Summary, e
 	defer lock.Release()
 	defer func() { sum.DurationMS = float64(time.Since(start).Microseconds()) / 1000 }()
 
+	if _, err := w.store.Current(); err != nil {
+		return sum, fmt.Errorf("%w; refusing to write. %s", err, rollbackHint)
+	}
 	if orphans, err := w.store.RemoveOrphans(); err != nil {
 		return sum, fmt.Errorf("recover: %w", err)
 	} else if len(orphans) > 0 {
-		w.log.Warn("removed unpublished snapshots left by a crashed writer", "seqs", orphans)
+		w.log.Warn("removed snapshots newer than CURRENT (left by a crashed writer or a rollback)", "seqs", orphans)
 	}
 	if err := w.store.WipeStaging(); err != nil {
 		return sum, fmt.Errorf("recover: %w", err)
@@ -95,11 +101,12 @@ func (w *Writer) Commit(ctx context.Context, opts CommitOptions) (sum Summary, e
 	if opts.MaxJobs > 0 && opts.MaxJobs < maxJobs {
 		maxJobs = opts.MaxJobs
 	}
+	var verified uint64 // the snapshot this commit last checked or published
 	for round := 0; round < rounds; round++ {
 		if err := ctx.Err(); err != nil {
 			return sum, err
 		}
-		published, err := w.cycle(ctx, maxJobs, &sum)
+		published, err := w.cycle(ctx, maxJobs, &verified, &sum)
 		if err != nil {
 			return sum, err
 		}
@@ -114,16 +121,22 @@ func (w *Writer) Commit(ctx context.Context, opts CommitOptions) (sum Summary, e
 }
 
 // cycle runs one batch. It returns false when there was nothing to apply.
-func (w *Writer) cycle(ctx context.Context, maxJobs int, sum *Summary) (bool, error) {
+func (w *Writer) cycle(ctx context.Context, maxJobs int, verified *uint64, sum *Summary) (bool, error) {
 	cur, err := w.store.Current()
 	if err != nil {
-		return false, err
+		return false, fmt.Errorf("%w; refusing to write. %s", err, rollbackHint)
 	}
 	var watermark uint64
 	if cur > 0 {
 		m, err := w.store.Manifest(cur)
 		if err != nil {
-			return false, fmt.Errorf("CURRENT snapshot %d is unreadable, refusing to build on it: %w", cur, err)
+			return false, fmt.Errorf("CURRENT snapshot %d is unreadable, refusing to build on it: %w. %s", cur, err, rollbackHint)
+		}
+		if *verified != cur {
+			if err := snapshot.VerifyError(cur, w.store.VerifyFiles(m, true)); err != nil {
+				return false, fmt.Errorf("CURRENT %w; refusing to build on it. %s", err, rollbackHint)
+			}
+			*verified = cur
 		}
 		watermark = m.Watermark
 		if err := w.finishCleanup(m); err != nil {
@@ -159,6 +172,7 @@ func (w *Writer) cycle(ctx context.Context, maxJobs int, sum *Summary) (bool, er
 	}
 	sum.Batches++
 	sum.Snapshots = append(sum.Snapshots, m.Seq)
+	*verified = m.Seq // checksummed as it was published
 	if err := w.finishCleanup(m); err != nil {
 		return false, err
 	}
@@ -255,6 +269,11 @@ func (w *Writer) build(ctx context.Context, batch []claimed, sum *Summary) (m *s
 	for _, bj := range jobs {
 		if bj.dup {
 			continue
+		}
+		if bj.reason == "" {
+			if err := stage.ArchiveJob(w.store.Path("queue", "cur", bj.c.name), bj.c.name); err != nil {
+				return nil, err
+			}
 		}
 		if bj.reason != "" {
 			man.Rejected++

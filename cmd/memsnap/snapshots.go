@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"strconv"
 	"text/tabwriter"
@@ -88,13 +87,34 @@ func (a *app) newSnapshotsCommand() *cobra.Command {
 			for _, p := range problems {
 				fmt.Fprintln(a.stderr, p)
 			}
-			if len(problems) > 0 {
-				return fmt.Errorf("snapshot %d failed verification: %w", seq, errors.Join(problems...))
+			if err := snapshot.VerifyError(seq, problems); err != nil {
+				return err
 			}
 			fmt.Fprintf(a.stdout, "snapshot %d ok\n", seq)
 			return nil
 		},
 	}
-	c.AddCommand(list, gc, verify)
+	rollback := &cobra.Command{
+		Use:   "rollback SEQ",
+		Short: "Point CURRENT back at an older snapshot that verifies; the jobs applied after it are queued again",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := a.store()
+			if err != nil {
+				return err
+			}
+			seq, err := strconv.ParseUint(args[0], 10, 64)
+			if err != nil {
+				return usageError{fmt.Errorf("SEQ %q is not a snapshot number", args[0])}
+			}
+			res, err := writer.Rollback(cmd.Context(), s, a.cfg, seq)
+			if err != nil {
+				return err
+			}
+			a.log.Info("rolled back", "from", res.From, "to", res.To, "requeued", len(res.Requeued))
+			return a.printJSON(res)
+		},
+	}
+	c.AddCommand(list, gc, verify, rollback)
 	return c
 }

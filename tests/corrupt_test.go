@@ -1,0 +1,195 @@
+package tests
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/memsnap/memsnap/config"
+	"github.com/memsnap/memsnap/reader"
+	"github.com/memsnap/memsnap/snapshot"
+)
+
+// flipByte inverts one byte of a file in place, as bit rot would.
+func flipByte(t *testing.T, path string, at func(size int64) int64) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	off := at(info.Size())
+	b := make([]byte, 1)
+	if _, err := f.ReadAt(b, off); err != nil {
+		t.Fatal(err)
+	}
+	b[0] ^= 0xff
+	if _, err := f.WriteAt(b, off); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func middle(size int64) int64 { return size / 2 }
+
+func currentSeq(t *testing.T, store string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(store, "CURRENT"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(b))
+}
+
+func snapDir(store, seq string) string {
+	return filepath.Join(store, "snapshots", strings.Repeat("0", 12-len(seq))+seq)
+}
+
+// Done-when 3: each kind of corruption is detected by verify, by readers
+// (which keep serving what they have) and by the writer (which refuses to
+// build on it and says how to recover); rollback points CURRENT back and the
+// jobs applied after the good snapshot are applied again, none lost.
+func TestCorruptionDetected(t *testing.T) {
+	kinds := []struct {
+		name, file, want string
+	}{
+		{"graph.kuzu", "graph.kuzu", "graph.kuzu: checksum mismatch"},
+		{"MANIFEST.json", "MANIFEST.json", "manifest is corrupt"},
+		{"pebble file", "kv/*.sst", ".sst: checksum mismatch"},
+	}
+	for _, k := range kinds {
+		t.Run(k.name, func(t *testing.T) {
+			c := &chain{store: newStore(t)}
+			for i := 0; i < 3; i++ {
+				c.enqueue(t)
+				c.check(t)
+			}
+			good := currentSeq(t, c.store)
+			// A long-lived reader serves the good snapshot.
+			store, err := snapshot.Open(c.store)
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg := config.Default()
+			cfg.Store = c.store
+			r, err := reader.Open(context.Background(), store, cfg, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			c.enqueue(t)
+			commit(t, c.store)
+			bad := currentSeq(t, c.store)
+			target := filepath.Join(snapDir(c.store, bad), k.file)
+			if strings.Contains(k.file, "*") {
+				m, _ := filepath.Glob(target)
+				if len(m) == 0 {
+					t.Fatalf("no %s in snapshot %s", k.file, bad)
+				}
+				target = m[len(m)-1]
+			}
+			flipByte(t, target, middle)
+
+			// verify names the damage.
+			v := memsnap(t, c.store, nil, nil, "snapshots", "verify")
+			oneLineErrorLast(t, v, k.want)
+			// The reader refuses the damaged snapshot and keeps serving.
+			if _, err := r.Refresh(context.Background()); err == nil || !contains(err.Error(), "failed verification") || !contains(err.Error(), "still serving snapshot "+good) {
+				t.Fatalf("refresh onto a damaged snapshot: %v", err)
+			}
+			if res, err := r.Query(context.Background(), "MATCH (e:Entity) RETURN count(e)", nil); err != nil || res.Snapshot != r.Seq() || r.Seq() != mustUint(t, good) {
+				t.Fatalf("reader stopped serving snapshot %s: %v %+v", good, err, res)
+			}
+			// A new reader process refuses it too, saying why.
+			q := memsnap(t, c.store, nil, nil, "query", "MATCH (e:Entity) RETURN count(e)")
+			oneLineError(t, q, "failed verification")
+			// The writer refuses to build on it and says how to recover.
+			c.enqueue(t)
+			before := stateOf(t, c.store)
+			w := memsnap(t, c.store, nil, nil, "commit")
+			oneLineError(t, w, "refusing to build on it")
+			if !contains(w.stderr, "memsnap snapshots rollback SEQ") {
+				t.Fatalf("writer error does not say how to recover: %s", w.stderr)
+			}
+			if after := stateOf(t, c.store); after != before {
+				t.Fatalf("refused commit changed the store: %+v -> %+v", before, after)
+			}
+			if k.file == "kv/*.sst" {
+				// sstables are hard-linked between snapshots: the older
+				// snapshot sharing this file is damaged as well, and verify
+				// says so for each.
+				if v := memsnap(t, c.store, nil, nil, "snapshots", "verify", good); v.code == 0 {
+					t.Logf("snapshot %s does not share the damaged sstable", good)
+				} else {
+					oneLineErrorLast(t, v, k.want)
+					return
+				}
+			}
+			// Roll back to the good snapshot: the later jobs are queued again.
+			out := mustMemsnap(t, c.store, nil, "snapshots", "rollback", good)
+			var rb struct {
+				From     uint64   `json:"from"`
+				To       uint64   `json:"to"`
+				Requeued []string `json:"requeued"`
+			}
+			if err := json.Unmarshal([]byte(out), &rb); err != nil {
+				t.Fatalf("rollback answer %q: %v", out, err)
+			}
+			if currentSeq(t, c.store) != good || len(rb.Requeued) != 1 || rb.Requeued[0] != c.ids[len(c.ids)-2] {
+				t.Fatalf("rollback: %+v, CURRENT %s; want CURRENT %s and job %s queued again", rb, currentSeq(t, c.store), good, c.ids[len(c.ids)-2])
+			}
+			if _, err := r.Refresh(context.Background()); err != nil {
+				t.Fatalf("refresh after rollback: %v", err)
+			}
+			c.check(t) // every job applied exactly once, state as predicted
+		})
+	}
+}
+
+// A corrupt CURRENT file: the writer refuses, rollback repairs it.
+func TestCorruptCurrentFile(t *testing.T) {
+	c := &chain{store: newStore(t)}
+	for i := 0; i < 2; i++ {
+		c.enqueue(t)
+		c.check(t)
+	}
+	good := currentSeq(t, c.store)
+	c.enqueue(t)
+	commit(t, c.store)
+	if err := os.WriteFile(filepath.Join(c.store, "CURRENT"), []byte("3x\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	v := memsnap(t, c.store, nil, nil, "snapshots", "verify")
+	oneLineError(t, v, "CURRENT is corrupt")
+	w := memsnap(t, c.store, nil, nil, "commit")
+	oneLineError(t, w, "CURRENT is corrupt")
+	if !contains(w.stderr, "memsnap snapshots rollback SEQ") {
+		t.Fatalf("writer error does not say how to recover: %s", w.stderr)
+	}
+	mustMemsnap(t, c.store, nil, "snapshots", "rollback", good)
+	c.check(t)
+}
+
+func oneLineErrorLast(t *testing.T, r result, want string) {
+	t.Helper()
+	lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
+	last := lines[len(lines)-1]
+	if r.code != 1 || !strings.HasPrefix(last, "memsnap: ") || !contains(last, want) {
+		t.Fatalf("exit %d, stderr %q; want exit 1 and a last line naming %q", r.code, r.stderr, want)
+	}
+}
+
+func mustUint(t *testing.T, s string) uint64 {
+	t.Helper()
+	var n uint64
+	if err := json.Unmarshal([]byte(s), &n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
