@@ -24,9 +24,12 @@ test: deps
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { gofmt -l .; echo "gofmt needed"; exit 1; }
 	$(GO) test -race -count=1 -timeout 30m $(PKGS)
 
-# Long crash loop: many more kill -9 runs than make test does.
+# Long crash loop: RUNS iterations of SIGKILLs (make test runs 30), its table
+# written to crashtest-report.md for RELIABILITY.md. COMPETE=1 also runs the
+# competing-writers soak.
 crashtest: deps
-	$(GO) test -race -count=1 -timeout 90m -run 'TestCrash' ./tests -crash.runs=$(RUNS) -v
+	$(GO) test -count=1 -timeout 90m -run 'TestCrashLoop|TestCompetingWriters' ./tests \
+	  -crash.loop=$(RUNS) -crash.report=$(CURDIR)/crashtest-report.md $(if $(COMPETE),-compete=2m) -v
 
 # Each fuzz target in turn for FUZZTIME (the seed corpora alone run in make test).
 FUZZTIME ?= 10m

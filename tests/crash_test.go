@@ -3,15 +3,10 @@ package tests
 import (
 	"encoding/json"
 	"fmt"
-	"math/rand/v2"
-	"os"
-	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"syscall"
 	"testing"
-	"time"
 )
 
 // chain is a workload in which re-applying any old job is visible: job k
@@ -116,46 +111,5 @@ func TestCrashAtFailpoints(t *testing.T) {
 				c.check(t)
 			})
 		}
-	}
-}
-
-// Done-when 3 (random moments): the writer is SIGKILLed at a random moment of
-// its run, again and again (-crash.runs, default 50; make crashtest runs 1000).
-func TestCrashRandom(t *testing.T) {
-	c := &chain{store: newStore(t)}
-	c.enqueue(t)
-	start := time.Now()
-	c.check(t)
-	span := time.Since(start) // about one clean commit plus checks
-	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
-	killed := 0
-	var delays []time.Duration
-	for i := 0; i < *crashRuns; i++ {
-		for n := 1 + rng.IntN(3); n > 0; n-- {
-			c.enqueue(t)
-		}
-		cmd := exec.Command(bin, "--store", c.store, "--log-level", "error", "commit", "--max-jobs", "2")
-		cmd.Stderr = os.Stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		delay := time.Duration(rng.Int64N(int64(span/2) + 1))
-		delays = append(delays, delay)
-		time.Sleep(delay)
-		_ = cmd.Process.Signal(syscall.SIGKILL)
-		err := cmd.Wait()
-		if ee, ok := err.(*exec.ExitError); ok && ee.Sys().(syscall.WaitStatus).Signaled() {
-			killed++
-		}
-		opensReadOnly(t, c.store)
-		if i%5 == 4 || i == *crashRuns-1 {
-			c.check(t)
-		}
-	}
-	slices.Sort(delays)
-	t.Logf("%d runs, %d writers killed mid-run (the rest finished first), kill delay median %s of a %s span; %d jobs, all applied once",
-		*crashRuns, killed, delays[len(delays)/2], span, c.next)
-	if killed == 0 {
-		t.Fatal("no writer was killed mid-run: the random delays never hit a running writer")
 	}
 }

@@ -15,9 +15,8 @@ import (
 )
 
 var (
-	bin       string // the memsnap binary under test
-	crashRuns = flag.Int("crash.runs", 50, "random-moment SIGKILL runs in TestCrashRandom")
-	raceBin   = flag.Bool("race.binary", false, "build the memsnap binary under test with -race (about 10x slower)")
+	bin     string // the memsnap binary under test
+	raceBin = flag.Bool("race.binary", false, "build the memsnap binary under test with -race (about 10x slower)")
 )
 
 func TestMain(m *testing.M) {

@@ -21,7 +21,8 @@ type readerStats struct {
 	Queries    int64  `json:"queries"`
 	Errors     int64  `json:"errors"`
 	Refreshes  int64  `json:"refreshes"`
-	Regressed  int64  `json:"regressed"`
+	Regressed  int64  `json:"regressed"` // entity count went down
+	SeqBack    int64  `json:"seq_back"`  // the served snapshot went back
 	FirstError string `json:"first_error,omitempty"`
 	LastSeq    uint64 `json:"last_seq"`
 }
@@ -33,6 +34,8 @@ type readerStats struct {
 //	lockholder: takes the writer lock, prints "locked", and sleeps until killed
 //	rss:        opens a reader, runs one query, idles, prints its resident memory
 //	smallfs:    (inside its own mount namespace) fills a tiny tmpfs, see smallFS
+//	producer:   enqueues the chain $MEMSNAP_TEST_CHAIN until $MEMSNAP_TEST_STOP
+//	            exists, then prints producerStats
 func helper(role string) int {
 	if role == "smallfs" {
 		return smallFS(os.Getenv("MEMSNAP_TEST_STORE"), os.Getenv("MEMSNAP_TEST_BIN"))
@@ -56,6 +59,8 @@ func helper(role string) int {
 		return readerLoop(store, os.Getenv("MEMSNAP_TEST_STOP"))
 	case "rss":
 		return idleRSS(store)
+	case "producer":
+		return producerLoop(store, os.Getenv("MEMSNAP_TEST_CHAIN"), os.Getenv("MEMSNAP_TEST_STOP"))
 	}
 	fmt.Fprintln(os.Stderr, "unknown role", role)
 	return 2
@@ -91,8 +96,12 @@ func readerLoop(store *snapshot.Store, stop string) int {
 		if _, err := os.Stat(stop); err == nil {
 			break
 		}
+		before := r.Seq()
 		if _, err := r.Refresh(ctx); err != nil {
 			fail(err)
+		}
+		if r.Seq() < before {
+			st.SeqBack++
 		}
 		res, err := r.Query(ctx, "MATCH (e:Entity) OPTIONAL MATCH (e)-[r:Relation]->() RETURN count(DISTINCT e), count(r)", nil)
 		st.Queries++
@@ -146,4 +155,55 @@ func idleRSS(store *snapshot.Store) int {
 		}
 	}
 	return 1
+}
+
+// linkJob is job k of a named chain: it creates c-<chain>-<k>, deletes the
+// chain's entities from..k-1 (those that may exist) and sets chain/<chain>
+// to k. Applied exactly once in order, only the newest entity of a chain is
+// left; re-applying an old job brings an old entity back, so doubles show.
+func linkJob(chain string, k, from int) []byte {
+	o := []map[string]any{entities(entity(chainEntity(chain, k), "link", fmt.Sprintf("step %d", k)))}
+	var del []string
+	for j := max(from, 0); j < k; j++ {
+		del = append(del, chainEntity(chain, j))
+	}
+	if len(del) > 0 {
+		o = append(o, map[string]any{"op": "delete_entities", "entityNames": del})
+	}
+	o = append(o, map[string]any{"op": "kv_put", "key": "chain/" + chain, "value": fmt.Sprint(k)})
+	b, _ := json.Marshal(ops(o...))
+	return b
+}
+
+func chainEntity(chain string, k int) string { return fmt.Sprintf("c-%s-%05d", chain, k) }
+
+// producerStats is what a producer helper reports when it stops.
+type producerStats struct {
+	Chain      string `json:"chain"`
+	Last       int    `json:"last"` // last acknowledged k, -1 if none
+	Acked      int    `json:"acked"`
+	Errors     int    `json:"errors"`
+	FirstError string `json:"first_error,omitempty"`
+}
+
+func producerLoop(store *snapshot.Store, chain, stop string) int {
+	lim := writer.LimitsFrom(config.Default().Job)
+	st := producerStats{Chain: chain, Last: -1}
+	for k := 0; ; k++ {
+		if _, err := os.Stat(stop); err == nil {
+			break
+		}
+		if _, err := writer.Enqueue(store, linkJob(chain, k, st.Last), lim); err != nil {
+			st.Errors++
+			if st.FirstError == "" {
+				st.FirstError = err.Error()
+			}
+			continue
+		}
+		st.Last = k
+		st.Acked++
+		time.Sleep(20 * time.Millisecond)
+	}
+	_ = json.NewEncoder(os.Stdout).Encode(st)
+	return 0
 }

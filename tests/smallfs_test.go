@@ -95,7 +95,7 @@ func fillSmallFS(dir, memsnapBin string) error {
 	var acked []string
 	wantEntities, kuzuAborts := 0, 0
 	commitFails, enqueueFails := 0, 0
-	filler := strings.Repeat("memory ", 1200) // ~8 KB
+	filler := strings.Repeat("memory ", 1200)  // ~8 KB
 	bulk := strings.Repeat("0123456789", 6000) // 60 KB
 	for i := 0; i < 2000 && enqueueFails == 0; i++ {
 		job := fmt.Sprintf(`{"ops":[{"op":"create_entities","entities":[{"name":"e%d","entityType":"fill","observations":["step %d"]}]},{"op":"kv_put","key":"k%d","value":"%s"}]}`, i, i, i, bulk)

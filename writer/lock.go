@@ -53,6 +53,10 @@ func (e *LockedError) Unwrap() error { return ErrLocked }
 // stale lock.
 type Lock struct {
 	f *os.File
+	// Waited is how long AcquireLock waited for another holder, and
+	// WaitedFor who that was; zero when the lock was free.
+	Waited    time.Duration
+	WaitedFor Holder
 }
 
 // TryLock takes the writer lock or fails at once with a *LockedError.
@@ -81,13 +85,21 @@ func TryLock(s *snapshot.Store) (*Lock, error) {
 // backoff until timeout (0 = one try) or ctx ends. On timeout it returns the
 // holder's identity in a *LockedError.
 func AcquireLock(ctx context.Context, s *snapshot.Store, timeout time.Duration) (*Lock, error) {
-	deadline := time.Now().Add(timeout)
+	start := time.Now()
+	deadline := start.Add(timeout)
 	backoff := 5 * time.Millisecond
+	var first *LockedError
 	for {
 		l, err := TryLock(s)
 		var le *LockedError
+		if err == nil && first != nil {
+			l.Waited, l.WaitedFor = time.Since(start), first.Holder
+		}
 		if err == nil || !errors.As(err, &le) {
 			return l, err
+		}
+		if first == nil {
+			first = le
 		}
 		left := time.Until(deadline)
 		if left <= 0 {

@@ -14,6 +14,7 @@ import (
 	"github.com/oklog/ulid/v2"
 	"golang.org/x/sys/unix"
 
+	"github.com/memsnap/memsnap/internal/failpoint"
 	"github.com/memsnap/memsnap/internal/fsutil"
 	"github.com/memsnap/memsnap/snapshot"
 )
@@ -40,26 +41,33 @@ func Enqueue(s *snapshot.Store, data []byte, lim Limits) (id string, err error) 
 	if err != nil {
 		return "", fmt.Errorf("enqueue: create job file: %w", err)
 	}
+	// The lock tells a writer this file belongs to a live producer; the
+	// kernel drops it if the producer dies, and the writer then removes
+	// the half-written file (see removeDeadTemps). It is held until the
+	// file has been renamed into queue/new.
+	defer f.Close()
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		_ = os.Remove(tmp)
+		return "", fmt.Errorf("enqueue: lock job file: %w", err)
+	}
 	defer func() {
 		if err != nil {
 			_ = os.Remove(tmp)
 		}
 	}()
+	failpoint.Hit("enqueue-after-create")
 	if err = fsutil.Write(f, data); err != nil {
-		f.Close()
 		return "", fmt.Errorf("enqueue: write job file: %w", err)
 	}
+	failpoint.Hit("enqueue-after-write")
 	if err = fsutil.Sync(f); err != nil {
-		f.Close()
 		return "", fmt.Errorf("enqueue: fsync job file: %w", err)
-	}
-	if err = f.Close(); err != nil {
-		return "", fmt.Errorf("enqueue: close job file: %w", err)
 	}
 	queued := s.Path("queue", "new", name)
 	if err = fsutil.Rename(tmp, queued); err != nil {
 		return "", fmt.Errorf("enqueue: move job into queue/new: %w", err)
 	}
+	failpoint.Hit("enqueue-after-rename")
 	if err = fsutil.SyncDir(s.Path("queue", "new")); err != nil {
 		// The job is visible but not durable. Take it back so that the
 		// caller's retry cannot apply it twice, unless a writer has already
@@ -245,4 +253,40 @@ func Queue(s *snapshot.Store) (QueueState, error) {
 		}
 	}
 	return q, nil
+}
+
+// removeDeadTemps deletes job files in queue/tmp whose producer died before
+// renaming them into queue/new. A live producer holds an exclusive flock on
+// its file until the rename, so a file whose lock can be taken is garbage:
+// it was never acknowledged. Caller holds the writer lock.
+func removeDeadTemps(s *snapshot.Store) (int, error) {
+	ents, err := os.ReadDir(s.Path("queue", "tmp"))
+	if err != nil {
+		return 0, fmt.Errorf("clean queue/tmp: %w", err)
+	}
+	removed := 0
+	for _, e := range ents {
+		path := s.Path("queue", "tmp", e.Name())
+		f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
+		if err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				continue // renamed by its producer meanwhile
+			}
+			if !errors.Is(err, unix.ELOOP) {
+				return removed, fmt.Errorf("clean queue/tmp: %w", err)
+			}
+			// A symlink: nobody's job file. Remove the link itself.
+		} else {
+			err = unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+			f.Close()
+			if errors.Is(err, unix.EWOULDBLOCK) {
+				continue // its producer is still writing it
+			}
+		}
+		if err := fsutil.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return removed, fmt.Errorf("clean queue/tmp: %w", err)
+		}
+		removed++
+	}
+	return removed, nil
 }

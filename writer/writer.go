@@ -77,6 +77,9 @@ func (w *Writer) Commit(ctx context.Context, opts CommitOptions) (sum Summary, e
 		return sum, err
 	}
 	defer lock.Release()
+	if lock.Waited > 0 {
+		w.log.Info("waited for the writer lock", "waited_ms", lock.Waited.Milliseconds(), "holder_pid", lock.WaitedFor.PID)
+	}
 	defer func() { sum.DurationMS = float64(time.Since(start).Microseconds()) / 1000 }()
 
 	if _, err := w.store.Current(); err != nil {
@@ -92,6 +95,11 @@ func (w *Writer) Commit(ctx context.Context, opts CommitOptions) (sum Summary, e
 	}
 	if err := w.store.EmptyTrash(); err != nil {
 		return sum, fmt.Errorf("recover: %w", err)
+	}
+	if n, err := removeDeadTemps(w.store); err != nil {
+		return sum, fmt.Errorf("recover: %w", err)
+	} else if n > 0 {
+		w.log.Info("removed job files of producers that died before queueing them", "files", n)
 	}
 	rounds := w.cfg.Writer.MaxRounds
 	if opts.MaxRounds > 0 {
