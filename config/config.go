@@ -93,9 +93,11 @@ type JobConfig struct {
 	MaxBytes int64 `mapstructure:"max_bytes"`
 	// MaxOps caps the ops in one job. Default: 1000.
 	MaxOps int `mapstructure:"max_ops"`
-	// MaxStringBytes caps any one name, type, observation, key or value.
+	// MaxStringBytes caps any one name, type, observation or key.
 	// Default: 64 KiB.
 	MaxStringBytes int `mapstructure:"max_string_bytes"`
+	// MaxValueBytes caps one KV value (kv_put). Default: 512 KiB.
+	MaxValueBytes int `mapstructure:"max_value_bytes"`
 }
 
 // MCPConfig tunes 'memsnap mcp'.
@@ -131,7 +133,7 @@ func Default() Config {
 		Writer: WriterConfig{MaxBatchJobs: 10000, MaxBatchBytes: 64 << 20, MaxRounds: 8,
 			LockTimeout: 10 * time.Second, BufferPoolMB: 256, Commit: "@every 1s", CopyThreshold: 1000, MinFreeMB: 16},
 		GC:  GCConfig{Schedule: "@every 1m", Keep: 3},
-		Job: JobConfig{MaxBytes: 1 << 20, MaxOps: 1000, MaxStringBytes: 64 << 10},
+		Job: JobConfig{MaxBytes: 1 << 20, MaxOps: 1000, MaxStringBytes: 64 << 10, MaxValueBytes: 512 << 10},
 		MCP: MCPConfig{WriteTimeout: 30 * time.Second, CommitWhenIdle: true},
 	}
 }
@@ -161,6 +163,7 @@ func SetDefaults(v *viper.Viper) {
 	v.SetDefault("job.max_bytes", d.Job.MaxBytes)
 	v.SetDefault("job.max_ops", d.Job.MaxOps)
 	v.SetDefault("job.max_string_bytes", d.Job.MaxStringBytes)
+	v.SetDefault("job.max_value_bytes", d.Job.MaxValueBytes)
 	v.SetDefault("mcp.write_timeout", d.MCP.WriteTimeout)
 	v.SetDefault("mcp.commit_when_idle", d.MCP.CommitWhenIdle)
 }
@@ -264,6 +267,9 @@ func (c Config) Validate() error {
 	}
 	if c.Job.MaxStringBytes < 16 {
 		bad("job.max_string_bytes: must be at least 16")
+	}
+	if c.Job.MaxValueBytes < 16 {
+		bad("job.max_value_bytes: must be at least 16")
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("invalid config: %w", errors.Join(errs...))

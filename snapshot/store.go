@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/memsnap/memsnap/internal/failpoint"
 	"github.com/memsnap/memsnap/internal/fsutil"
@@ -65,11 +66,15 @@ func Init(dir string) (*Store, error) {
 			return nil, fmt.Errorf("init store: %w", err)
 		}
 	}
+	if err := checkAccess(abs); err != nil {
+		return nil, err
+	}
 	return &Store{dir: abs}, nil
 }
 
 // Open opens an initialised store. It fails with ErrNoStore if the layout is
-// missing.
+// missing, and refuses a store that another user could tamper with (see
+// checkAccess).
 func Open(dir string) (*Store, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
@@ -80,7 +85,40 @@ func Open(dir string) (*Store, error) {
 			return nil, fmt.Errorf("open store %s: %w", abs, ErrNoStore)
 		}
 	}
+	if err := checkAccess(abs); err != nil {
+		return nil, err
+	}
 	return &Store{dir: abs}, nil
+}
+
+// checkAccess refuses a store whose directories another user could write
+// to, or that belongs to another user: such a user could plant jobs that
+// get applied, or snapshots and CURRENT that readers trust. memsnap creates
+// every directory 0700 and every file 0600.
+func checkAccess(abs string) error {
+	uid := os.Geteuid()
+	for _, d := range append([]string{"", "queue"}, layout...) {
+		p := filepath.Join(abs, d)
+		info, err := os.Lstat(p)
+		if err != nil {
+			return fmt.Errorf("open store %s: %w", abs, err)
+		}
+		if info.Mode()&os.ModeSymlink != 0 && d != "" {
+			return fmt.Errorf("open store %s: %s is a symlink; memsnap refuses it (the store's directories must be its own)", abs, p)
+		}
+		if info.Mode()&os.ModeSymlink != 0 {
+			if info, err = os.Stat(p); err != nil {
+				return fmt.Errorf("open store %s: %w", abs, err)
+			}
+		}
+		if perm := info.Mode().Perm(); perm&0o022 != 0 {
+			return fmt.Errorf("open store %s: %s is group- or world-writable (mode %04o); memsnap refuses it because another user could plant jobs or snapshots; run 'chmod -R go-w %s' if that is safe", abs, p, perm, abs)
+		}
+		if st, ok := info.Sys().(*syscall.Stat_t); ok && int(st.Uid) != uid {
+			return fmt.Errorf("open store %s: %s belongs to uid %d, not to you (uid %d); memsnap refuses a store another user owns", abs, p, st.Uid, uid)
+		}
+	}
+	return nil
 }
 
 // Dir is the store's absolute directory.

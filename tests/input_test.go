@@ -30,8 +30,11 @@ func TestBadInputAtEnqueue(t *testing.T) {
 		{"missing contents", `{"ops":[{"op":"add_observations","observations":[{"entityName":"a"}]}]}`, "observations[0].contents is required"},
 		{"empty kv key", `{"ops":[{"op":"kv_put","key":"","value":"v"}]}`, "key is empty"},
 		{"wrong type", `{"ops":[{"op":"delete_entities","entityNames":"a"}]}`, "cannot unmarshal string"},
-		{"oversized job", `{"ops":[{"op":"kv_put","key":"k","value":"` + big + `"}]}`, "over the limit of 1048576"},
-		{"oversized string", `{"ops":[{"op":"kv_put","key":"k","value":"` + strings.Repeat("y", 70000) + `"}]}`, "value is 70000 bytes, over the limit of 65536"},
+		{"oversized job", `{"ops":[{"op":"kv_put","key":"k","value":"` + big + `"}]}`, "invalid job: job is more than 1048576 bytes, over the limit (job.max_bytes)"},
+		{"oversized string", `{"ops":[{"op":"create_entities","entities":[{"name":"a","entityType":"t","observations":["` + strings.Repeat("y", 70000) + `"]}]}]}`, "op 0: create_entities: entities[0].observations[0] is 70000 bytes, over the limit of 65536 (job.max_string_bytes)"},
+		{"oversized key", `{"ops":[{"op":"kv_put","key":"` + strings.Repeat("k", 70000) + `","value":"v"}]}`, "op 0: kv_put: key is 70000 bytes, over the limit of 65536 (job.max_string_bytes)"},
+		{"oversized value", `{"ops":[{"op":"kv_put","key":"k","value":"` + strings.Repeat("v", 600000) + `"}]}`, "op 0: kv_put: value is 600000 bytes, over the limit of 524288 (job.max_value_bytes)"},
+		{"too many ops", `{"ops":[` + strings.TrimSuffix(strings.Repeat(`{"op":"kv_delete","key":"k"},`, 1001), ",") + `]}`, "job has 1001 ops, over the limit of 1000 (job.max_ops)"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -128,6 +131,14 @@ func TestReadPathRefusesFileAccess(t *testing.T) {
 		{"CREATE (:Entity {name: 'x'})", "CREATE"},
 		{"MATCH (e:Entity) SET e.entityType = 'y'", "SET"},
 		{"CALL some_function()", "CALL is limited"},
+		// Unicode and lexer tricks: Kuzu reads these as COPY statements.
+		{"COPY\u00a0(RETURN 1) TO '" + target("nbsp.csv") + "'", "COPY"},
+		{"\ufeffCOPY (RETURN 1) TO '" + target("bom.csv") + "'", "COPY"},
+		{"COPY\u3000(RETURN 1) TO '" + target("ideographic.csv") + "'", "COPY"},
+		{"RETURN 1 --1; COPY (RETURN 1) TO '" + target("dashdash.csv") + "'", "one statement"},
+		{"RETURN 'x\\\\'; COPY (RETURN 1) TO '" + target("escaped.csv") + "'", "one statement"},
+		{"CALL read_text('/etc/passwd') RETURN *", "CALL is limited"},
+		{"RETURN read_text('/etc/passwd')", "read_text reads files"},
 	}
 	for _, c := range cases {
 		r := memsnap(t, store, nil, nil, "query", c.q)

@@ -135,11 +135,12 @@ type Limits struct {
 	MaxBytes       int64
 	MaxOps         int
 	MaxStringBytes int
+	MaxValueBytes  int // 0: MaxStringBytes applies to values too
 }
 
 // LimitsFrom takes the job limits from the configuration.
 func LimitsFrom(c config.JobConfig) Limits {
-	return Limits{MaxBytes: c.MaxBytes, MaxOps: c.MaxOps, MaxStringBytes: c.MaxStringBytes}
+	return Limits{MaxBytes: c.MaxBytes, MaxOps: c.MaxOps, MaxStringBytes: c.MaxStringBytes, MaxValueBytes: c.MaxValueBytes}
 }
 
 // DecodeJob parses and validates a job. Every op is decoded strictly into the
@@ -148,7 +149,7 @@ func LimitsFrom(c config.JobConfig) Limits {
 // wraps ErrInvalidJob and says where the problem is.
 func DecodeJob(data []byte, lim Limits) (*Job, error) {
 	if lim.MaxBytes > 0 && int64(len(data)) > lim.MaxBytes {
-		return nil, invalid("job is %d bytes, over the limit of %d", len(data), lim.MaxBytes)
+		return nil, invalid("job is %d bytes, over the limit of %d (job.max_bytes)", len(data), lim.MaxBytes)
 	}
 	if !utf8.Valid(data) {
 		return nil, invalid("job is not valid UTF-8")
@@ -166,7 +167,7 @@ func DecodeJob(data []byte, lim Limits) (*Job, error) {
 		return nil, invalid("job has no ops")
 	}
 	if lim.MaxOps > 0 && len(raw.Ops) > lim.MaxOps {
-		return nil, invalid("job has %d ops, over the limit of %d", len(raw.Ops), lim.MaxOps)
+		return nil, invalid("job has %d ops, over the limit of %d (job.max_ops)", len(raw.Ops), lim.MaxOps)
 	}
 	job := &Job{Ops: make([]Op, 0, len(raw.Ops))}
 	for i, r := range raw.Ops {
@@ -304,7 +305,7 @@ func decodeOp(r json.RawMessage, lim Limits) (Op, error) {
 			op.Key = *b.Key
 		}
 		if b.Value != nil {
-			v.str("value", *b.Value)
+			v.value("value", *b.Value)
 			op.Value = b.Value
 		}
 	case OpKVDelete:
@@ -360,7 +361,21 @@ func (v *validator) name(field, s string) {
 
 func (v *validator) str(field, s string) {
 	if v.lim.MaxStringBytes > 0 && len(s) > v.lim.MaxStringBytes {
-		v.fail("%s is %d bytes, over the limit of %d", field, len(s), v.lim.MaxStringBytes)
+		v.fail("%s is %d bytes, over the limit of %d (job.max_string_bytes)", field, len(s), v.lim.MaxStringBytes)
+	}
+	if !utf8.ValidString(s) {
+		v.fail("%s is not valid UTF-8", field)
+	}
+}
+
+// value checks a KV value against job.max_value_bytes.
+func (v *validator) value(field, s string) {
+	if v.lim.MaxValueBytes == 0 {
+		v.str(field, s)
+		return
+	}
+	if len(s) > v.lim.MaxValueBytes {
+		v.fail("%s is %d bytes, over the limit of %d (job.max_value_bytes)", field, len(s), v.lim.MaxValueBytes)
 	}
 	if !utf8.ValidString(s) {
 		v.fail("%s is not valid UTF-8", field)

@@ -199,7 +199,7 @@ func readJobFile(path string, maxBytes int64) ([]byte, error) {
 		return nil, invalid("job file is not a regular file (%s)", info.Mode().Type())
 	}
 	if maxBytes > 0 && info.Size() > maxBytes {
-		return nil, invalid("job is %d bytes, over the limit of %d", info.Size(), maxBytes)
+		return nil, invalid("job is %d bytes, over the limit of %d (job.max_bytes)", info.Size(), maxBytes)
 	}
 	b, err := io.ReadAll(io.LimitReader(f, maxBytes+1))
 	if err != nil {

@@ -44,6 +44,9 @@ func (a *app) newEnqueueCommand() *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("read job: %w", err)
 			}
+			if int64(len(data)) > a.cfg.Job.MaxBytes {
+				return fmt.Errorf("%w: job is more than %d bytes, over the limit (job.max_bytes)", writer.ErrInvalidJob, a.cfg.Job.MaxBytes)
+			}
 			id, err := writer.Enqueue(s, data, writer.LimitsFrom(a.cfg.Job))
 			if err != nil {
 				return err
