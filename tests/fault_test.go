@@ -29,11 +29,20 @@ func oneLineError(t *testing.T, r result, want string) {
 	if r.code != 1 || r.signal != 0 {
 		t.Fatalf("exit %d signal %v, want exit 1; stderr %q", r.code, r.signal, r.stderr)
 	}
-	if !strings.HasPrefix(r.stderr, "memsnap: ") || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
+	// Log lines (time=... level=...) may come first; the error is the one
+	// line that starts with "memsnap: ", and it is the last.
+	lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
+	last := lines[len(lines)-1]
+	for _, l := range lines[:len(lines)-1] {
+		if !strings.HasPrefix(l, "time=") {
+			t.Fatalf("error is not one clear line: %q", r.stderr)
+		}
+	}
+	if !strings.HasPrefix(last, "memsnap: ") {
 		t.Fatalf("error is not one clear line: %q", r.stderr)
 	}
-	if !contains(r.stderr, want) {
-		t.Fatalf("error %q does not name the step %q", r.stderr, want)
+	if !contains(last, want) {
+		t.Fatalf("error %q does not name the step %q", last, want)
 	}
 }
 
@@ -74,6 +83,8 @@ func TestInjectedFaults(t *testing.T) {
 		{"CURRENT rename EIO", "rename@CURRENT.tmp=EIO", "commit", "rename CURRENT.tmp over CURRENT", false},
 		{"CURRENT dir fsync EIO", "syncdir@/store$=EIO", "commit", "is current, but swap CURRENT", true},
 		{"cleanup remove EIO", "remove@queue/cur/=EIO", "commit", "remove applied job", true},
+		{"dead-letter rename EIO", "rename@queue/dead=EIO", "commit", "dead-letter", true},
+		{"dead-letter write ENOSPC", "write@queue/dead=ENOSPC", "commit", "dead-letter", true},
 		{"gc rename EIO", "rename@trash=EIO", "gc", "gc: move snapshot", false},
 		{"gc remove EIO", "remove@trash/=EIO", "gc", "gc: empty trash", false},
 	}
@@ -85,6 +96,9 @@ func TestInjectedFaults(t *testing.T) {
 			c.enqueue(t)
 			c.check(t) // two snapshots, so GC has one to collect with keep=1
 			c.enqueue(t)
+			// A job that fails at apply time, so the batch dead-letters one.
+			enqueue(t, c.store, ops(map[string]any{"op": "add_observations", "observations": []map[string]any{{"entityName": "ghost", "contents": []string{"boo"}}}}))
+			c.dead = 1
 			c.enqueue(t)
 			before := stateOf(t, c.store)
 			env := []string{"MEMSNAP_FSFAULT=" + f.spec, "MEMSNAP_GC_KEEP=1"}
