@@ -342,13 +342,14 @@ func (cr *crashLoopRun) writerPoint() string {
 		return "random: after claim"
 	}
 	if len(dirNames(cr.t, cr.s.Path("trash"))) > 0 {
-		return "random: during GC"
+		return "random: GC (trash not yet emptied)"
 	}
 	return "random: between batches"
 }
 
 // check runs after every kill: queue/new holds only whole jobs, CURRENT
-// parses, verifies and opens read-only, and the watermark never went back.
+// parses, verifies and opens read-only, the watermark never went back, and
+// every acknowledged job is either applied in CURRENT or still queued.
 func (cr *crashLoopRun) check() {
 	t := cr.t
 	t.Helper()
@@ -391,6 +392,17 @@ func (cr *crashLoopRun) check() {
 	if _, err := r.Query(context.Background(), "MATCH (e:Entity) RETURN count(e)", nil); err != nil {
 		t.Fatalf("query CURRENT after a kill: %v", err)
 	}
+	// Not lost: every acknowledged job is applied in CURRENT or still queued.
+	for _, id := range cr.fIDs {
+		o, err := r.Job(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if o.Status != "applied" && o.Status != "pending" {
+			cr.st.lost++
+			t.Errorf("after a kill, acknowledged job %s is neither applied nor queued: %+v", id, o)
+		}
+	}
 	r.Close()
 }
 
@@ -408,6 +420,7 @@ func (cr *crashLoopRun) fullCheck() {
 	t := cr.t
 	t.Helper()
 	cr.st.fullChecks++
+	time.Sleep(2100 * time.Millisecond) // dead producers' temp files become old enough to remove
 	cr.cleanCommit()
 	for _, d := range []string{"staging", "trash"} {
 		if n := dirNames(t, cr.s.Path(d)); len(n) != 0 {

@@ -46,7 +46,7 @@ func Enqueue(s *snapshot.Store, data []byte, lim Limits) (id string, err error) 
 	// the half-written file (see removeDeadTemps). It is held until the
 	// file has been renamed into queue/new.
 	defer f.Close()
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
 		_ = os.Remove(tmp)
 		return "", fmt.Errorf("enqueue: lock job file: %w", err)
 	}
@@ -255,10 +255,16 @@ func Queue(s *snapshot.Store) (QueueState, error) {
 	return q, nil
 }
 
+// deadTempAge is how old an unlocked temp job file must be before a writer
+// removes it. A producer locks its file right after creating it; the age
+// keeps a writer from taking that lock in the instant between the two.
+const deadTempAge = 2 * time.Second
+
 // removeDeadTemps deletes job files in queue/tmp whose producer died before
 // renaming them into queue/new. A live producer holds an exclusive flock on
-// its file until the rename, so a file whose lock can be taken is garbage:
-// it was never acknowledged. Caller holds the writer lock.
+// its file until the rename, so a file older than deadTempAge whose lock can
+// be taken is garbage: it was never acknowledged. Caller holds the writer
+// lock.
 func removeDeadTemps(s *snapshot.Store) (int, error) {
 	ents, err := os.ReadDir(s.Path("queue", "tmp"))
 	if err != nil {
@@ -267,6 +273,9 @@ func removeDeadTemps(s *snapshot.Store) (int, error) {
 	removed := 0
 	for _, e := range ents {
 		path := s.Path("queue", "tmp", e.Name())
+		if info, err := e.Info(); err != nil || time.Since(info.ModTime()) < deadTempAge {
+			continue // gone meanwhile, or too fresh to judge
+		}
 		f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
 		if err != nil {
 			if errors.Is(err, os.ErrNotExist) {
