@@ -2,6 +2,7 @@ package snapshot
 
 import (
 	"fmt"
+	"hash/crc32"
 	"os"
 	"path/filepath"
 	"sort"
@@ -134,8 +135,7 @@ func VerifyError(seq uint64, problems []error) error {
 	return fmt.Errorf("snapshot %d failed verification: %s (and %d more problems)", seq, first, len(problems)-1)
 }
 
-// FileMatches reports whether the file at path has f's size and CRC-32C.
-func FileMatches(path string, f FileSum) bool {
-	size, sum, err := checksumFile(path)
-	return err == nil && size == f.Size && sum == f.CRC32C
+// Matches reports whether data is the file f describes: same size and CRC-32C.
+func (f FileSum) Matches(data []byte) bool {
+	return int64(len(data)) == f.Size && crc32.Checksum(data, castagnoli) == f.CRC32C
 }

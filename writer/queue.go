@@ -35,39 +35,10 @@ func Enqueue(s *snapshot.Store, data []byte, lim Limits) (id string, err error) 
 		return "", err
 	}
 	id = ulid.Make().String()
-	name := id + jobExt
-	tmp := s.Path("queue", "tmp", name)
-	f, err := fsutil.CreateExcl(tmp)
+	queued, err := spoolJob(s, id, data)
 	if err != nil {
-		return "", fmt.Errorf("enqueue: create job file: %w", err)
+		return "", fmt.Errorf("enqueue: %w", err)
 	}
-	// The lock tells a writer this file belongs to a live producer; the
-	// kernel drops it if the producer dies, and the writer then removes
-	// the half-written file (see removeDeadTemps). It is held until the
-	// file has been renamed into queue/new.
-	defer f.Close()
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
-		_ = os.Remove(tmp)
-		return "", fmt.Errorf("enqueue: lock job file: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			_ = os.Remove(tmp)
-		}
-	}()
-	failpoint.Hit("enqueue-after-create")
-	if err = fsutil.Write(f, data); err != nil {
-		return "", fmt.Errorf("enqueue: write job file: %w", err)
-	}
-	failpoint.Hit("enqueue-after-write")
-	if err = fsutil.Sync(f); err != nil {
-		return "", fmt.Errorf("enqueue: fsync job file: %w", err)
-	}
-	queued := s.Path("queue", "new", name)
-	if err = fsutil.Rename(tmp, queued); err != nil {
-		return "", fmt.Errorf("enqueue: move job into queue/new: %w", err)
-	}
-	failpoint.Hit("enqueue-after-rename")
 	if err = fsutil.SyncDir(s.Path("queue", "new")); err != nil {
 		// The job is visible but not durable. Take it back so that the
 		// caller's retry cannot apply it twice, unless a writer has already
@@ -78,6 +49,43 @@ func Enqueue(s *snapshot.Store, data []byte, lim Limits) (id string, err error) 
 		return "", fmt.Errorf("enqueue: fsync queue/new failed after a writer took job %s, which may still be applied (check 'memsnap job %s' before retrying): %w", id, id, err)
 	}
 	return id, nil
+}
+
+// spoolJob writes data as job id into queue/tmp, fsyncs it and renames it
+// into queue/new, returning its path there. The caller fsyncs queue/new.
+// While the file is in queue/tmp its writer holds an exclusive flock on it,
+// which tells a writer cleaning up after dead producers to leave it alone.
+func spoolJob(s *snapshot.Store, id string, data []byte) (queued string, err error) {
+	name := id + jobExt
+	tmp := s.Path("queue", "tmp", name)
+	f, err := fsutil.CreateExcl(tmp)
+	if err != nil {
+		return "", fmt.Errorf("create job file: %w", err)
+	}
+	defer f.Close()
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+		_ = os.Remove(tmp)
+		return "", fmt.Errorf("lock job file: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			_ = os.Remove(tmp)
+		}
+	}()
+	failpoint.Hit("enqueue-after-create")
+	if err = fsutil.Write(f, data); err != nil {
+		return "", fmt.Errorf("write job file: %w", err)
+	}
+	failpoint.Hit("enqueue-after-write")
+	if err = fsutil.Sync(f); err != nil {
+		return "", fmt.Errorf("fsync job file: %w", err)
+	}
+	queued = s.Path("queue", "new", name)
+	if err = fsutil.Rename(tmp, queued); err != nil {
+		return "", fmt.Errorf("move job into queue/new: %w", err)
+	}
+	failpoint.Hit("enqueue-after-rename")
+	return queued, nil
 }
 
 // claimed is one job file in queue/cur.

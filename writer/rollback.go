@@ -63,8 +63,9 @@ func Rollback(ctx context.Context, s *snapshot.Store, cfg config.Config, seq uin
 
 	// Every job to apply again, oldest first, each once.
 	type requeue struct {
-		id, path string
-		claim    uint64
+		id    string
+		data  []byte
+		claim uint64
 	}
 	var jobs []requeue
 	seen := map[string]bool{}
@@ -103,49 +104,47 @@ func Rollback(ctx context.Context, s *snapshot.Store, cfg config.Config, seq uin
 			if err != nil {
 				return res, fmt.Errorf("rollback: job %s of snapshot %d cannot be read back (%v); refusing, since it could not be applied again", c.id, later, err)
 			}
-			if f, ok := sums[e.Name()]; ok && !snapshot.FileMatches(path, f) {
+			if f, ok := sums[e.Name()]; ok && !f.Matches(data) {
 				return res, fmt.Errorf("rollback: job %s of snapshot %d is damaged (checksum mismatch); refusing, since it could not be applied again", c.id, later)
 			}
 			if !seen[c.id] {
 				seen[c.id] = true
-				jobs = append(jobs, requeue{id: c.id, path: path, claim: c.seq})
+				jobs = append(jobs, requeue{id: c.id, data: data, claim: c.seq})
 			}
 		}
 	}
 	// Jobs a crashed writer claimed go back to queue/new as well, so that
 	// everything is applied in the order it was enqueued.
-	claimed, err := listCur(s)
+	inCur, err := listCur(s)
 	if err != nil {
 		return res, err
 	}
-	for _, c := range claimed {
+	var unclaim []claimed
+	for _, c := range inCur {
+		data, err := readJobFile(s.Path("queue", "cur", c.name), lim.MaxBytes)
+		if errors.Is(err, ErrInvalidJob) {
+			continue // stays claimed; the next writer dead-letters it
+		}
+		if err != nil {
+			return res, fmt.Errorf("rollback: %w", err)
+		}
+		unclaim = append(unclaim, c)
 		if !seen[c.id] {
 			seen[c.id] = true
-			jobs = append(jobs, requeue{id: c.id, path: s.Path("queue", "cur", c.name), claim: c.seq})
+			jobs = append(jobs, requeue{id: c.id, data: data, claim: c.seq})
 		}
 	}
 	sort.SliceStable(jobs, func(i, j int) bool { return jobs[i].claim < jobs[j].claim })
 
-	// Queue them (a copy, so the snapshots stay intact), then swap CURRENT.
-	// If this dies half-way, the jobs already queued are harmless: CURRENT
-	// still records them as applied, and the writer skips jobs it has
-	// outcomes for.
+	// Queue them, then swap CURRENT. If this dies half-way, the jobs already
+	// queued are harmless: CURRENT still records them as applied, and the
+	// writer skips jobs it has outcomes for.
 	for _, j := range jobs {
-		dst := s.Path("queue", "new", j.id+jobExt)
-		if fsutil.Exists(dst) {
-			res.Requeued = append(res.Requeued, j.id)
-			continue
-		}
-		tmp := s.Path("queue", "tmp", j.id+jobExt)
-		_ = os.Remove(tmp)
-		if err := fsutil.CopyFile(tmp, j.path); err != nil {
-			return res, fmt.Errorf("rollback: queue job %s again: %w", j.id, err)
-		}
-		if err := fsutil.SyncFile(tmp); err != nil {
-			return res, fmt.Errorf("rollback: queue job %s again: %w", j.id, err)
-		}
-		if err := fsutil.Rename(tmp, dst); err != nil {
-			return res, fmt.Errorf("rollback: queue job %s again: %w", j.id, err)
+		if !fsutil.Exists(s.Path("queue", "new", j.id+jobExt)) {
+			_ = os.Remove(s.Path("queue", "tmp", j.id+jobExt)) // an earlier, interrupted rollback
+			if _, err := spoolJob(s, j.id, j.data); err != nil {
+				return res, fmt.Errorf("rollback: queue job %s again: %w", j.id, err)
+			}
 		}
 		res.Requeued = append(res.Requeued, j.id)
 	}
@@ -157,7 +156,7 @@ func Rollback(ctx context.Context, s *snapshot.Store, cfg config.Config, seq uin
 	}
 	// The claimed copies are queued again; drop them so that recovery does
 	// not apply them ahead of older jobs.
-	for _, c := range claimed {
+	for _, c := range unclaim {
 		if err := fsutil.Remove(s.Path("queue", "cur", c.name)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return res, fmt.Errorf("rollback: %w", err)
 		}
