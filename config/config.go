@@ -62,7 +62,10 @@ type WriterConfig struct {
 	// LockTimeout is how long a writer waits for the store lock. Zero fails at
 	// once with the holder's identity. Default: 10s.
 	LockTimeout time.Duration `mapstructure:"lock_timeout"`
-	// BufferPoolMB caps Kuzu's page cache while applying. Default: 256.
+	// BufferPoolMB is the least page cache Kuzu gets while applying; the
+	// writer raises it to four times the graph plus ten times the batch (up to half
+	// the machine's memory), which building the full-text index needs.
+	// Default: 256.
 	BufferPoolMB int `mapstructure:"buffer_pool_mb"`
 	// Commit is the daemon's cron spec for commits. Default: "@every 1s".
 	Commit string `mapstructure:"commit"`
@@ -75,6 +78,10 @@ type WriterConfig struct {
 	// with a clear "no space left" error instead of letting the database
 	// engine run out mid-write. 0 disables the check. Default: 16.
 	MinFreeMB int `mapstructure:"min_free_mb"`
+	// Nice is the CPU priority (0-19, as nice(1)) that 'memsnap commit'
+	// processes, the daemon's included, run at, so that readers keep the
+	// CPU when they compete with a writer. Default: 10.
+	Nice int `mapstructure:"nice"`
 }
 
 // GCConfig configures snapshot garbage collection.
@@ -131,7 +138,7 @@ func Default() Config {
 		LogLevel: "info",
 		Reader:   ReaderConfig{BufferPoolMB: 64, Threads: 1, Refresh: "@every 2s", QueryTimeout: 30 * time.Second, Verify: "full"},
 		Writer: WriterConfig{MaxBatchJobs: 10000, MaxBatchBytes: 64 << 20, MaxRounds: 8,
-			LockTimeout: 10 * time.Second, BufferPoolMB: 256, Commit: "@every 1s", CopyThreshold: 1000, MinFreeMB: 16},
+			LockTimeout: 10 * time.Second, BufferPoolMB: 256, Commit: "@every 1s", CopyThreshold: 1000, MinFreeMB: 16, Nice: 10},
 		GC:  GCConfig{Schedule: "@every 1m", Keep: 3},
 		Job: JobConfig{MaxBytes: 1 << 20, MaxOps: 1000, MaxStringBytes: 64 << 10, MaxValueBytes: 512 << 10},
 		MCP: MCPConfig{WriteTimeout: 30 * time.Second, CommitWhenIdle: true},
@@ -157,6 +164,7 @@ func SetDefaults(v *viper.Viper) {
 	v.SetDefault("writer.commit", d.Writer.Commit)
 	v.SetDefault("writer.copy_threshold", d.Writer.CopyThreshold)
 	v.SetDefault("writer.min_free_mb", d.Writer.MinFreeMB)
+	v.SetDefault("writer.nice", d.Writer.Nice)
 	v.SetDefault("gc.schedule", d.GC.Schedule)
 	v.SetDefault("gc.keep", d.GC.Keep)
 	v.SetDefault("gc.min_age", d.GC.MinAge)
@@ -222,7 +230,7 @@ func (c Config) Validate() error {
 		if spec == "" && optional {
 			return
 		}
-		if _, err := cron.ParseStandard(spec); err != nil {
+		if _, err := ParseSchedule(spec); err != nil {
 			bad("%s: %q is not a cron spec (e.g. \"@every 2s\"): %v", key, spec, err)
 		}
 	}
@@ -243,6 +251,9 @@ func (c Config) Validate() error {
 	}
 	if c.Writer.LockTimeout < 0 {
 		bad("writer.lock_timeout: must not be negative")
+	}
+	if c.Writer.Nice < 0 || c.Writer.Nice > 19 {
+		bad("writer.nice: %d is not between 0 and 19", c.Writer.Nice)
 	}
 	if c.Writer.MinFreeMB < 0 {
 		bad("writer.min_free_mb: must not be negative (0 disables the check)")
@@ -276,3 +287,28 @@ func (c Config) Validate() error {
 	}
 	return nil
 }
+
+// ParseSchedule parses a schedule spec: a standard cron spec, a descriptor
+// such as "@hourly", or "@every DURATION". Unlike cron's own parser, which
+// rounds "@every" to whole seconds (so "@every 500ms" would run every second),
+// an "@every" duration is kept exactly, down to 10ms; runs are spaced by it
+// from when the schedule starts.
+func ParseSchedule(spec string) (cron.Schedule, error) {
+	if rest, ok := strings.CutPrefix(spec, "@every "); ok {
+		d, err := time.ParseDuration(strings.TrimSpace(rest))
+		if err != nil {
+			return nil, fmt.Errorf("bad @every duration: %w", err)
+		}
+		if d < 10*time.Millisecond {
+			return nil, fmt.Errorf("@every %v is below the minimum of 10ms", d)
+		}
+		return everySchedule(d), nil
+	}
+	return cron.ParseStandard(spec)
+}
+
+// everySchedule runs every d, not rounded to seconds.
+type everySchedule time.Duration
+
+// Next implements cron.Schedule.
+func (e everySchedule) Next(t time.Time) time.Time { return t.Add(time.Duration(e)) }

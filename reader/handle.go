@@ -26,6 +26,9 @@ type handle struct {
 	graph    *graphdb.DB
 	kv       *pebble.DB
 	refs     atomic.Int64
+	// release closes the handle once its last reference is gone; the
+	// Reader sets it to close in the background, off the query path.
+	release func(*handle)
 
 	mu    sync.Mutex // guards conns
 	conns []*graphdb.Conn
@@ -82,9 +85,13 @@ func (h *handle) tryRef() bool {
 	}
 }
 
-// unref drops a reference and closes the handle with the last one.
+// unref drops a reference and releases the handle with the last one.
 func (h *handle) unref() {
 	if h.refs.Add(-1) == 0 {
+		if h.release != nil {
+			h.release(h)
+			return
+		}
 		h.close()
 	}
 }

@@ -41,6 +41,9 @@ type Reader struct {
 	cron      *cron.Cron // nil unless StartRefresh ran; guarded by refreshMu
 	lastErr   atomic.Pointer[error]
 	refreshes atomic.Int64
+
+	closeMu sync.Mutex
+	closing map[*handle]chan struct{} // handles being closed in the background
 }
 
 // Open opens the snapshot CURRENT names. It fails with snapshot.ErrNoSnapshot
@@ -54,12 +57,64 @@ func Open(ctx context.Context, store *snapshot.Store, cfg config.Config, log *sl
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	h, err := openHandle(store, r.opts, cfg.Reader.Verify, r.log)
+	h, err := r.open()
 	if err != nil {
 		return nil, err
 	}
 	r.cur.Store(h)
 	return r, nil
+}
+
+// open opens the snapshot CURRENT names, first waiting for any earlier
+// handle of the same snapshot to finish closing (a rollback can bring an
+// old snapshot back): a file's fcntl locks belong to the process, and
+// closing one descriptor of it drops them all.
+func (r *Reader) open() (*handle, error) {
+	if seq, err := r.store.Current(); err == nil {
+		r.waitClosed(func(h *handle) bool { return h.seq == seq })
+	}
+	h, err := openHandle(r.store, r.opts, r.cfg.Reader.Verify, r.log)
+	if err != nil {
+		return nil, err
+	}
+	h.release = r.closeLater
+	return h, nil
+}
+
+// closeLater closes a handle whose last reference is gone in the
+// background, so that neither the query that dropped it nor a refresh
+// waits for Kuzu and Pebble to shut down.
+func (r *Reader) closeLater(h *handle) {
+	done := make(chan struct{})
+	r.closeMu.Lock()
+	if r.closing == nil {
+		r.closing = map[*handle]chan struct{}{}
+	}
+	r.closing[h] = done
+	r.closeMu.Unlock()
+	go func() {
+		h.close()
+		r.closeMu.Lock()
+		delete(r.closing, h)
+		r.closeMu.Unlock()
+		close(done)
+	}()
+}
+
+// waitClosed waits until the background closes of the handles that match
+// selects have finished.
+func (r *Reader) waitClosed(match func(*handle) bool) {
+	r.closeMu.Lock()
+	var wait []chan struct{}
+	for h, done := range r.closing {
+		if match(h) {
+			wait = append(wait, done)
+		}
+	}
+	r.closeMu.Unlock()
+	for _, done := range wait {
+		<-done
+	}
 }
 
 // acquire returns the current handle with a reference held.
@@ -111,7 +166,7 @@ func (r *Reader) Refresh(ctx context.Context) (bool, error) {
 		err = ctx.Err()
 	}
 	if err == nil {
-		h, err = openHandle(r.store, r.opts, r.cfg.Reader.Verify, r.log)
+		h, err = r.open()
 	}
 	if err != nil {
 		err = fmt.Errorf("refresh: %w (still serving snapshot %d)", err, r.Seq())
@@ -152,14 +207,16 @@ func (r *Reader) StartRefresh() error {
 	if r.cron != nil || r.closed {
 		return nil
 	}
+	sched, err := config.ParseSchedule(spec)
+	if err != nil {
+		return fmt.Errorf("reader.refresh %q: %w", spec, err)
+	}
 	c := cron.New()
-	if _, err := c.AddFunc(spec, func() {
+	c.Schedule(sched, cron.FuncJob(func() {
 		if _, err := r.Refresh(context.Background()); err != nil {
 			r.log.Warn("scheduled refresh failed", "error", err)
 		}
-	}); err != nil {
-		return fmt.Errorf("reader.refresh %q: %w", spec, err)
-	}
+	}))
 	c.Start()
 	r.cron = c
 	return nil
@@ -182,6 +239,9 @@ func (r *Reader) Close() error {
 	if h := r.cur.Swap(nil); h != nil {
 		h.unref()
 	}
+	// Snapshots no query uses any more are closed before Close returns;
+	// one still in use closes when its last query ends.
+	r.waitClosed(func(*handle) bool { return true })
 	return nil
 }
 

@@ -121,6 +121,7 @@ func TestSwapKeepsAnsweringAndReleasesOldSnapshots(t *testing.T) {
 			t.Fatalf("gc with snapshot %d pinned: %+v", oldSeq, gc)
 		}
 		inflight.unref() // the query ends: the old snapshot closes
+		r.waitClosed(func(*handle) bool { return true })
 		if inflight.refs.Load() != 0 {
 			t.Fatalf("old handle still has %d refs", inflight.refs.Load())
 		}

@@ -368,9 +368,10 @@ type writeOptions struct {
 	copyThreshold int
 	// scratch is a directory for COPY's temporary files (outside the snapshot).
 	scratch string
-	// copyEntities allows COPY into Entity. Kuzu cannot COPY into a table
-	// with a full-text index, so it is set only once the index is dropped.
-	copyEntities bool
+	// rebuildDocs rewrites every full-text document instead of adding
+	// documents for the entities the batch created or changed; set only with
+	// the index dropped.
+	rebuildDocs bool
 }
 
 // writeStats counts the rows the write changed.
@@ -464,7 +465,7 @@ func (o *overlay) write(ctx context.Context, conn *graphdb.Conn, wo writeOptions
 		}
 	}
 	useCopy := func(n int) bool { return wo.copyThreshold > 0 && n >= wo.copyThreshold && wo.scratch != "" }
-	if wo.copyEntities && useCopy(len(cre)) {
+	if useCopy(len(cre)) {
 		rows := make([]any, len(cre))
 		for i, n := range cre {
 			e := o.ents[n]
@@ -501,8 +502,27 @@ func (o *overlay) write(ctx context.Context, conn *graphdb.Conn, wo writeOptions
 			return ws, err
 		}
 	}
+	if wo.rebuildDocs {
+		if err := graphdb.RebuildDocs(ctx, conn); err != nil {
+			return ws, err
+		}
+	} else if n, err := graphdb.AddDocs(ctx, conn, o.docs(slices.Concat(cre, upd))); err != nil {
+		return ws, err
+	} else if int(n) != len(cre)+len(upd) {
+		return ws, fmt.Errorf("index entities: indexed %d, expected %d", n, len(cre)+len(upd))
+	}
 	ws = writeStats{wiped: len(wipe), created: len(cre), updated: len(upd), relsCreated: len(relCre), relsDeleted: len(relDel)}
 	return ws, nil
+}
+
+// docs is the searchable text of the named entities.
+func (o *overlay) docs(names []string) []graphdb.Doc {
+	out := make([]graphdb.Doc, len(names))
+	for i, n := range names {
+		e := o.ents[n]
+		out[i] = graphdb.Doc{Name: n, EntityType: e.typ, SearchText: graphdb.SearchText(e.obs)}
+	}
+	return out
 }
 
 func sortedEntNames(m map[string]entState) []string {
@@ -602,18 +622,4 @@ func createsAtMost(jobs []*Job) int {
 		}
 	}
 	return n
-}
-
-// changesText reports whether the jobs may delete entities or change their
-// observations (and so the indexed search_text).
-func changesText(jobs []*Job) bool {
-	for _, j := range jobs {
-		for _, op := range j.Ops {
-			switch op.Op {
-			case OpAddObservations, OpDeleteEntities, OpDeleteObservations:
-				return true
-			}
-		}
-	}
-	return false
 }

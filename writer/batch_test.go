@@ -25,7 +25,7 @@ import (
 // relations for entities that may not exist (jobs that must fail).
 func genJob(rng *rand.Rand) map[string]any {
 	pick := func(xs ...string) string { return xs[rng.IntN(len(xs))] }
-	name := func() string { return pick("a", "b", "c", "d") }
+	name := func() string { return pick("ash", "bay", "cove", "dell") }
 	obs := func() []string {
 		out := []string{}
 		for n := rng.IntN(3); n > 0; n-- {
@@ -346,8 +346,28 @@ func checkFTS(t *testing.T, r *reader.Reader) {
 			t.Fatalf("snapshot %d: entity %v has search_text %q, observations say %q", r.Seq(), row[0], row[2], want)
 		}
 	}
+	// Every entity names exactly one document, holding its current text.
+	docs, err := r.Query(ctx, "MATCH (e:Entity), (d:"+graphdb.DocTable+") WHERE e.doc = d.id AND d.name = e.name "+
+		"AND d.entityType = e.entityType AND d.search_text = e.search_text RETURN count(*)", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := docs.Rows[0][0].(int64); got != int64(len(all.Rows)) {
+		t.Fatalf("snapshot %d: %d of %d entities name a current full-text document", r.Seq(), got, len(all.Rows))
+	}
+	// Each entity is found by its name (up to 100 of them, spread out).
+	for i := 0; i < len(all.Rows); i += max(1, len(all.Rows)/100) {
+		row := all.Rows[i]
+		idx, err := r.Query(ctx, graphdb.FTSQuery(""), map[string]any{"q": row[0]})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := names(idx); !slices.Contains(got, row[0].(string)) {
+			t.Fatalf("full-text index is wrong in snapshot %d: %q finds %v", r.Seq(), row[0], got)
+		}
+	}
 	for _, word := range []string{"amber", "birch", "cedar", "dune", "xenon", "yarrow"} {
-		idx, err := r.Query(ctx, "CALL QUERY_FTS_INDEX('Entity', 'entity_fts', $w) RETURN node.name", map[string]any{"w": word})
+		idx, err := r.Query(ctx, graphdb.FTSQuery(""), map[string]any{"q": word})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -395,4 +415,67 @@ func TestOutcomeResults(t *testing.T) {
 	if o.Status != "applied" || string(got) != want {
 		t.Fatalf("outcome %s %s results\n got %s\nwant %s", o.Status, o.Reason, got, want)
 	}
+}
+
+// TestStaleDocumentsAreCompacted changes the observations of every entity
+// over and over: each change inserts a new full-text document and leaves the
+// old one stale, until the stale ones outnumber the live ones and the writer
+// rebuilds the documents and the index. Search stays exact throughout, and
+// deleted entities are never found.
+func TestStaleDocumentsAreCompacted(t *testing.T) {
+	s := newTestStore(t)
+	ctx := context.Background()
+	const n = 1000
+	at := uint64(1_700_000_000_000)
+	put := func(job map[string]any) {
+		t.Helper()
+		b, err := json.Marshal(job)
+		if err != nil {
+			t.Fatal(err)
+		}
+		at += 1000
+		s.put(t, ulid.MustNew(at, ulidEntropy{rand.New(rand.NewPCG(at, 9))}).String(), b)
+		if sum := s.commit(t, writer.CommitOptions{}); sum.Applied != 1 {
+			t.Fatalf("commit: %+v", sum)
+		}
+	}
+	check := func(round int, wantDocs int64) {
+		t.Helper()
+		r, err := reader.Open(ctx, s.store, s.cfg, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		checkFTS(t, r)
+		res, err := r.Query(ctx, "MATCH (d:"+graphdb.DocTable+") RETURN count(*)", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := res.Rows[0][0].(int64); got != wantDocs {
+			t.Fatalf("round %d: %d full-text documents, want %d", round, got, wantDocs)
+		}
+	}
+	words := []string{"amber", "birch", "cedar", "dune", "xenon", "yarrow"}
+	var es []map[string]any
+	for i := 0; i < n; i++ {
+		es = append(es, map[string]any{"name": fmt.Sprintf("node%d", i), "entityType": "t", "observations": []string{words[i%2]}})
+	}
+	put(map[string]any{"ops": []any{map[string]any{"op": "create_entities", "entities": es}}})
+	check(0, n)
+	// Rounds 1-3 add a stale document per entity; before round 4 the stale
+	// ones (3n) exceed one per entity plus 1000, so round 4 compacts.
+	for round, want := range []int64{2 * n, 3 * n, 4 * n, n} {
+		var obs []map[string]any
+		for i := 0; i < n; i++ {
+			obs = append(obs, map[string]any{"entityName": fmt.Sprintf("node%d", i), "contents": []string{words[2+(i+round)%4]}})
+		}
+		put(map[string]any{"ops": []any{map[string]any{"op": "add_observations", "observations": obs}}})
+		check(round+1, want)
+	}
+	var gone []string
+	for i := 0; i < n; i += 2 {
+		gone = append(gone, fmt.Sprintf("node%d", i))
+	}
+	put(map[string]any{"ops": []any{map[string]any{"op": "delete_entities", "entityNames": gone}}})
+	check(5, n) // the deleted entities' documents are stale, not gone, and not found
 }

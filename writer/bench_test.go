@@ -53,7 +53,7 @@ func benchApplyJob(b *testing.B, c *graphdb.Conn, job *Job) {
 	if _, _, err := o.run(job, time.Now().UTC().Truncate(time.Millisecond)); err != nil {
 		b.Fatal(err)
 	}
-	if _, err := o.write(ctx, c, writeOptions{copyThreshold: 1000, scratch: b.TempDir(), copyEntities: true}); err != nil {
+	if _, err := o.write(ctx, c, writeOptions{copyThreshold: 1000, scratch: b.TempDir()}); err != nil {
 		b.Fatal(err)
 	}
 }

@@ -60,7 +60,26 @@ type Summary struct {
 	Current    uint64   `json:"current"`
 	QueueLeft  int      `json:"queue_left"`
 	DurationMS float64  `json:"duration_ms"`
+	// Phases splits DurationMS: where the time of every batch went.
+	Phases Phases `json:"phases_ms"`
 }
+
+// Phases is the time, in milliseconds summed over a Commit's batches, spent
+// in each step of the writer cycle.
+type Phases struct {
+	// Stage: copying CURRENT into staging/.
+	Stage float64 `json:"stage"`
+	// Apply: opening the staged graph and kv, writing the batch, rebuilding
+	// the full-text index where needed, checkpointing and closing both.
+	Apply float64 `json:"apply"`
+	// Index: the part of Apply spent dropping and rebuilding the full-text index.
+	Index float64 `json:"index"`
+	// Publish: archiving job files, fsyncing and checksumming the new files,
+	// writing the manifest and swapping CURRENT.
+	Publish float64 `json:"publish"`
+}
+
+func msSince(t time.Time) float64 { return float64(time.Since(t).Microseconds()) / 1000 }
 
 // Commit takes the writer lock (waiting up to the lock timeout), recovers
 // from any crashed writer, then applies queued jobs in batches, publishing one
@@ -256,19 +275,24 @@ func (w *Writer) build(ctx context.Context, batch []claimed, sum *Summary) (m *s
 	if err := w.checkSpace(batch); err != nil {
 		return nil, err
 	}
+	t := time.Now()
 	stage, err := w.store.NewStage(ctx)
 	if err != nil {
 		return nil, err
 	}
+	sum.Phases.Stage += msSince(t)
 	defer func() {
 		if err != nil {
 			stage.Abort()
 		}
 	}()
+	t = time.Now()
 	counts, err := w.apply(ctx, stage, jobs, sum)
 	if err != nil {
 		return nil, err
 	}
+	sum.Phases.Apply += msSince(t)
+	t = time.Now()
 	man := snapshot.Manifest{Watermark: batch[len(batch)-1].seq,
 		Entities: counts.entities, Relations: counts.relations, KVKeys: counts.kvKeys}
 	if p := stage.Parent(); p != nil && p.Watermark > man.Watermark {
@@ -293,6 +317,7 @@ func (w *Writer) build(ctx context.Context, batch []claimed, sum *Summary) (m *s
 	if err := stage.Publish(man); err != nil {
 		return nil, err
 	}
+	sum.Phases.Publish += msSince(t)
 	sum.Applied += man.Applied
 	sum.Rejected += man.Rejected
 	w.log.Info("published snapshot", "seq", stage.Seq(), "applied", man.Applied, "rejected", man.Rejected,
@@ -303,6 +328,37 @@ func (w *Writer) build(ctx context.Context, batch []claimed, sum *Summary) (m *s
 	return w.store.Manifest(stage.Seq())
 }
 
+// bufferPool sizes Kuzu's page cache for applying jobs to stage: at least
+// writer.buffer_pool_mb, and four times what the graph will hold (its size
+// now plus ten times the batch's job bytes), capped at half the machine's
+// memory. Building the full-text index
+// needs about the graph's size in pages, and Kuzu fails the build ("the
+// buffer pool is full") rather than spill; a fixed pool would leave a
+// growing store unable to commit. The pool is reserved address space: only
+// the pages Kuzu uses take memory.
+func (w *Writer) bufferPool(stage *snapshot.Stage, jobs []*batchJob) uint64 {
+	pool := uint64(w.cfg.Writer.BufferPoolMB) << 20
+	need := int64(0)
+	if info, err := os.Stat(stage.GraphPath()); err == nil {
+		need = info.Size()
+	}
+	for _, bj := range jobs {
+		need += 10 * bj.c.size // a job's JSON grows about tenfold in the graph and its index
+	}
+	var si unix.Sysinfo_t
+	limit := uint64(0)
+	if unix.Sysinfo(&si) == nil {
+		limit = uint64(si.Totalram) * uint64(si.Unit) / 2
+	}
+	if want := 4 * uint64(need); want > pool {
+		pool = want
+		if limit > 0 && pool > limit {
+			pool = max(limit, uint64(w.cfg.Writer.BufferPoolMB)<<20)
+		}
+	}
+	return pool
+}
+
 type storeCounts struct {
 	entities, relations, kvKeys int64
 }
@@ -310,7 +366,7 @@ type storeCounts struct {
 // apply opens the stage's graph and kv, applies the jobs and closes both,
 // leaving them checkpointed and ready to publish.
 func (w *Writer) apply(ctx context.Context, stage *snapshot.Stage, jobs []*batchJob, sum *Summary) (counts storeCounts, err error) {
-	gdb, err := graphdb.Open(stage.GraphPath(), graphdb.Options{BufferPoolBytes: uint64(w.cfg.Writer.BufferPoolMB) << 20, Threads: 2})
+	gdb, err := graphdb.Open(stage.GraphPath(), graphdb.Options{BufferPoolBytes: w.bufferPool(stage, jobs), Threads: 2})
 	if err != nil {
 		return counts, err
 	}
@@ -345,12 +401,14 @@ func (w *Writer) apply(ctx context.Context, stage *snapshot.Stage, jobs []*batch
 		}
 	}
 
-	if err := w.applyGraph(ctx, conn, jobs); err != nil {
+	if err := w.applyGraph(ctx, conn, jobs, sum); err != nil {
 		return counts, err
 	}
+	t := time.Now()
 	if err := graphdb.EnsureFTS(ctx, conn); err != nil { // rebuilt here if a bulk load dropped it
 		return counts, err
 	}
+	sum.Phases.Index += msSince(t)
 	if err := conn.Exec(ctx, "CHECKPOINT", nil); err != nil {
 		return counts, fmt.Errorf("checkpoint graph: %w", err)
 	}
@@ -385,7 +443,7 @@ func (w *Writer) apply(ctx context.Context, stage *snapshot.Stage, jobs []*batch
 // transaction. If that write fails for a reason the overlay could not foresee,
 // it falls back to one transaction per job so that only the failing job is
 // rejected.
-func (w *Writer) applyGraph(ctx context.Context, conn *graphdb.Conn, jobs []*batchJob) error {
+func (w *Writer) applyGraph(ctx context.Context, conn *graphdb.Conn, jobs []*batchJob, sum *Summary) error {
 	var ok []*batchJob
 	for _, bj := range jobs {
 		if bj.reason == "" && !bj.dup {
@@ -395,14 +453,14 @@ func (w *Writer) applyGraph(ctx context.Context, conn *graphdb.Conn, jobs []*bat
 	if len(ok) == 0 {
 		return nil
 	}
-	err := w.applyTx(ctx, conn, ok)
+	err := w.applyTx(ctx, conn, ok, sum)
 	if err == nil || ctx.Err() != nil {
 		return err
 	}
 	w.log.Warn("batch write failed; applying its jobs one at a time", "jobs", len(ok), "error", err)
 	for _, bj := range ok {
 		bj.reason, bj.kv, bj.results = "", nil, nil
-		if err := w.applyTx(ctx, conn, []*batchJob{bj}); err != nil {
+		if err := w.applyTx(ctx, conn, []*batchJob{bj}, sum); err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
@@ -416,24 +474,31 @@ func (w *Writer) applyGraph(ctx context.Context, conn *graphdb.Conn, jobs []*bat
 
 // applyTx simulates jobs on a fresh overlay and writes the result in one
 // transaction. Jobs the overlay rejects get their reason set.
-func (w *Writer) applyTx(ctx context.Context, conn *graphdb.Conn, jobs []*batchJob) (err error) {
+func (w *Writer) applyTx(ctx context.Context, conn *graphdb.Conn, jobs []*batchJob, sum *Summary) (err error) {
 	list := make([]*Job, len(jobs))
 	for i, bj := range jobs {
 		list[i] = bj.job
 	}
 	names, sources := mentioned(list)
 	wo := writeOptions{copyThreshold: w.cfg.Writer.CopyThreshold, scratch: w.store.Path("staging")}
-	bulk := wo.copyThreshold > 0 && createsAtMost(list) >= wo.copyThreshold
-	if bulk || changesText(list) {
-		// The full-text index is rebuilt rather than maintained when a batch
-		// deletes or changes entities, or bulk-loads them: Kuzu 0.11.3's
-		// incremental index maintenance crashes after some delete and update
-		// sequences, and its COPY refuses an indexed table. Index DDL runs only
-		// outside a transaction; the caller rebuilds the index afterwards.
+	docs, ents, err := graphdb.DocCounts(ctx, conn)
+	if err != nil {
+		return err
+	}
+	creates := int64(createsAtMost(list))
+	bulk := wo.copyThreshold > 0 && creates >= int64(wo.copyThreshold) && 2*creates >= ents
+	if bulk || docs > 2*ents+staleDocsAllowed {
+		// Rebuilding the documents and the index costs about 27µs an entity
+		// here, adding a document with the index in place about 64µs: a batch
+		// that creates more than about 40% of the result is faster rebuilt,
+		// and stale documents can only be deleted with the index gone. Index
+		// DDL runs only outside a transaction; the caller rebuilds it.
+		t := time.Now()
 		if err := graphdb.DropFTS(ctx, conn); err != nil {
 			return err
 		}
-		wo.copyEntities = bulk
+		sum.Phases.Index += msSince(t)
+		wo.rebuildDocs = true
 	}
 	if err := conn.Exec(ctx, "BEGIN TRANSACTION", nil); err != nil {
 		return fmt.Errorf("begin: %w", err)
@@ -549,6 +614,13 @@ func GC(ctx context.Context, store *snapshot.Store, cfg config.Config, log *slog
 	}
 	return res, err
 }
+
+// staleDocsAllowed is how many stale full-text documents beyond one per
+// entity the writer lets build up before it rebuilds the documents and the
+// index: rebuilding costs in proportion to the whole graph, so it runs once
+// the stale documents outnumber the live ones, keeping its cost per write
+// constant on average.
+const staleDocsAllowed = 1000
 
 // emptyGraphBytes is about what a new graph with memsnap's schema takes.
 const emptyGraphBytes = 4 << 20

@@ -1,7 +1,12 @@
 package main
 
 import (
+	"fmt"
+	"os"
+	"strconv"
+
 	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
 
 	"github.com/memsnap/memsnap/writer"
 )
@@ -19,6 +24,9 @@ func (a *app) newCommitCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if err := lowerPriority(a.cfg.Writer.Nice); err != nil {
+				a.log.Warn("could not lower the writer's CPU priority (writer.nice)", "error", err)
+			}
 			sum, err := writer.New(s, a.cfg, a.log).Commit(cmd.Context(), writer.CommitOptions{MaxJobs: maxJobs})
 			if err != nil {
 				return err
@@ -33,4 +41,28 @@ func (a *app) newCommitCommand() *cobra.Command {
 	c.Flags().Duration("lock-timeout", 0, "how long to wait for the writer lock (default writer.lock_timeout)")
 	_ = a.v.BindPFlag("writer.lock_timeout", c.Flags().Lookup("lock-timeout"))
 	return c
+}
+
+// lowerPriority sets every thread of this process to nice level n (threads
+// started later inherit it from the thread that starts them). Linux keeps
+// the nice value per thread, so the process's main thread alone is not
+// enough.
+func lowerPriority(n int) error {
+	if n == 0 {
+		return nil
+	}
+	tasks, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		return fmt.Errorf("list threads: %w", err)
+	}
+	for _, t := range tasks {
+		tid, err := strconv.Atoi(t.Name())
+		if err != nil {
+			continue
+		}
+		if err := unix.Setpriority(unix.PRIO_PROCESS, tid, n); err != nil && err != unix.ESRCH {
+			return fmt.Errorf("set nice %d on thread %d: %w", n, tid, err)
+		}
+	}
+	return nil
 }

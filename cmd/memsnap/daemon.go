@@ -15,6 +15,7 @@ import (
 	"github.com/robfig/cron/v3"
 	"github.com/spf13/cobra"
 
+	"github.com/memsnap/memsnap/config"
 	"github.com/memsnap/memsnap/snapshot"
 	"github.com/memsnap/memsnap/writer"
 )
@@ -40,6 +41,12 @@ func (a *app) newDaemonCommand() *cobra.Command {
 
 func runDaemon(ctx context.Context, s *snapshot.Store, a *app) error {
 	log := a.log.With("component", "daemon")
+	// The daemon only writes: at writer.nice, it and the commit processes it
+	// starts (which inherit its priority from the moment they start) leave
+	// the CPU to readers.
+	if err := lowerPriority(a.cfg.Writer.Nice); err != nil {
+		log.Warn("could not lower the daemon's CPU priority (writer.nice)", "error", err)
+	}
 	exe, err := os.Executable()
 	if err != nil {
 		return fmt.Errorf("daemon: find own binary: %w", err)
@@ -47,25 +54,30 @@ func runDaemon(ctx context.Context, s *snapshot.Store, a *app) error {
 	var mu sync.Mutex // one writer action at a time inside this process
 	work := context.WithoutCancel(ctx)
 	c := cron.New()
-	if spec := a.cfg.Writer.Commit; spec != "" {
-		if _, err := c.AddFunc(spec, func() {
+	add := func(key, spec string, run func()) error {
+		if spec == "" {
+			return nil
+		}
+		sched, err := config.ParseSchedule(spec)
+		if err != nil {
+			return fmt.Errorf("%s %q: %w", key, spec, err)
+		}
+		c.Schedule(sched, cron.FuncJob(func() {
 			mu.Lock()
 			defer mu.Unlock()
-			commitInChild(work, exe, s, a, log)
-		}); err != nil {
-			return fmt.Errorf("writer.commit %q: %w", spec, err)
-		}
+			run()
+		}))
+		return nil
 	}
-	if spec := a.cfg.GC.Schedule; spec != "" {
-		if _, err := c.AddFunc(spec, func() {
-			mu.Lock()
-			defer mu.Unlock()
-			if _, err := writer.GC(work, s, a.cfg, a.log); err != nil && !errors.Is(err, writer.ErrLocked) {
-				log.Error("gc failed", "error", err)
-			}
-		}); err != nil {
-			return fmt.Errorf("gc.schedule %q: %w", spec, err)
+	if err := add("writer.commit", a.cfg.Writer.Commit, func() { commitInChild(work, exe, s, a, log) }); err != nil {
+		return err
+	}
+	if err := add("gc.schedule", a.cfg.GC.Schedule, func() {
+		if _, err := writer.GC(work, s, a.cfg, a.log); err != nil && !errors.Is(err, writer.ErrLocked) {
+			log.Error("gc failed", "error", err)
 		}
+	}); err != nil {
+		return err
 	}
 	log.Info("daemon started", "store", s.Dir(), "commit", a.cfg.Writer.Commit, "gc", a.cfg.GC.Schedule)
 	c.Start()
