@@ -5,7 +5,7 @@ RUNS    ?= 1000
 # CGO is required by go-kuzu; libkuzu.so ships inside the pinned module.
 export CGO_ENABLED := 1
 
-.PHONY: all build deps demo test test-short crashtest fuzz bench lint fmt clean
+.PHONY: all build deps demo test test-short crashtest fuzz bench bench-full gobench lint fmt clean
 
 all: build
 
@@ -39,7 +39,17 @@ fuzz: deps
 	  echo "== $$fn ($$pkg) for $(FUZZTIME)"; \
 	  $(GO) test -run '^$$' -fuzz "^$$fn\$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 5s -parallel 1 ./$$pkg; done
 
-bench: deps
+# The benchmark harness, short run (a few minutes): real processes, figures
+# side by side with direct Kuzu use and the disk's limits. BENCH_FLAGS adds
+# flags, e.g. BENCH_FLAGS="--json" or BENCH_FLAGS="--only apply,swap".
+# bench-full is the run BENCHMARKS.md records; gobench runs the Go micro-benchmarks.
+bench: build
+	./$(BIN) bench --quick $(BENCH_FLAGS)
+
+bench-full: build
+	./$(BIN) bench $(BENCH_FLAGS)
+
+gobench: deps
 	$(GO) test -run '^$$' -bench . -benchtime=3x -count=1 -timeout 30m ./writer ./reader ./tests
 
 lint: deps

@@ -90,7 +90,7 @@ func (a *app) newRootCommand() *cobra.Command {
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(a.newInitCommand(), a.newEnqueueCommand(), a.newCommitCommand(), a.newQueryCommand(),
 		a.newKVCommand(), a.newJobCommand(), a.newSnapshotsCommand(), a.newStatusCommand(),
-		a.newDaemonCommand(), a.newDemoCommand(), a.newMCPCommand())
+		a.newDaemonCommand(), a.newDemoCommand(), a.newMCPCommand(), a.newBenchCommand(), a.newBenchWorkerCommand())
 	root.AddCommand(a.newMemoryCommands()...)
 	wrapArgs(root)
 	return root

@@ -1,0 +1,79 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/memsnap/memsnap/internal/bench"
+)
+
+func (a *app) newBenchCommand() *cobra.Command {
+	var quick, asJSON, smoke bool
+	var only []string
+	var dir string
+	c := &cobra.Command{
+		Use:   "bench [--quick] [--json] [--only NAME,...]",
+		Short: "Measure memsnap beside direct Kuzu use and the disk's limits; prints a table",
+		Long: "Run the benchmark harness: real reader, writer and producer processes on scratch stores\n" +
+			"(never the configured store). Benchmarks: readers_under_write, apply, publish, enqueue,\n" +
+			"visibility, swap, rss, scaling. --quick takes a few minutes; the full run takes longer and\n" +
+			"publishes stores up to 1 GB. Progress goes to stderr; the result to stdout.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			for _, n := range only {
+				if !slices.Contains(bench.Names, n) {
+					return usageError{fmt.Errorf("unknown benchmark %q for --only (have %s)", n, strings.Join(bench.Names, ", "))}
+				}
+			}
+			exe, err := os.Executable()
+			if err != nil {
+				return fmt.Errorf("bench: find own binary: %w", err)
+			}
+			rep, err := bench.Run(cmd.Context(), bench.Options{Exe: exe, Dir: dir, Quick: quick, Smoke: smoke,
+				Only: only, Progress: a.stderr, Log: a.log})
+			if rep != nil {
+				if asJSON {
+					out := struct {
+						*bench.Report
+						Goals []bench.Goal `json:"goals"`
+					}{rep, rep.Goals()}
+					enc := json.NewEncoder(a.stdout)
+					enc.SetIndent("", "  ")
+					if perr := enc.Encode(out); perr != nil {
+						return errors.Join(err, perr)
+					}
+				} else if perr := rep.WriteTable(a.stdout); perr != nil {
+					return errors.Join(err, perr)
+				}
+			}
+			return err
+		},
+	}
+	c.Flags().BoolVar(&quick, "quick", false, "the short run (a few minutes)")
+	c.Flags().BoolVar(&asJSON, "json", false, "print one JSON object instead of the table")
+	c.Flags().StringSliceVar(&only, "only", nil, "run only these benchmarks (comma-separated)")
+	c.Flags().StringVar(&dir, "dir", "", "scratch directory for the benchmark stores (default: the system temp dir)")
+	c.Flags().BoolVar(&smoke, "smoke", false, "tiny sizes, to check the harness itself (figures mean nothing)")
+	_ = c.Flags().MarkHidden("smoke")
+	return c
+}
+
+// newBenchWorkerCommand is the hidden entry point of the harness's worker
+// processes.
+func (a *app) newBenchWorkerCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:    "bench-worker ROLE",
+		Short:  "A process of 'memsnap bench' (spec on stdin, result on stdout)",
+		Hidden: true,
+		Args:   cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return bench.RunWorker(cmd.Context(), args[0], a.stdin, a.stdout)
+		},
+	}
+}

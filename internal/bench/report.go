@@ -1,0 +1,159 @@
+package bench
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+)
+
+// Goal is one of memsnap's performance goals checked against a run.
+type Goal struct {
+	Benchmark string `json:"benchmark"`
+	What      string `json:"what"`
+	Measured  string `json:"measured"`
+	Target    string `json:"target"`
+	Met       bool   `json:"met"`
+}
+
+func ratio(a, b float64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return a / b
+}
+
+// Goals checks the report against memsnap's goals; benchmarks not run are
+// skipped.
+func (r *Report) Goals() []Goal {
+	var g []Goal
+	add := func(bench, what, measured, target string, met bool) {
+		g = append(g, Goal{Benchmark: bench, What: what, Measured: measured, Target: target, Met: met})
+	}
+	if w := r.ReadersUnderWrite; w != nil {
+		add("readers_under_write", "failed reader queries while writing", fmt.Sprint(w.Errors), "0", w.Errors == 0)
+		x := ratio(w.P99MS, w.IdleP99MS)
+		add("readers_under_write", "p99 under write / p99 idle", fmt.Sprintf("%.2fx (%.2f / %.2f ms)", x, w.P99MS, w.IdleP99MS), "<= 1.25x", x <= 1.25)
+		add("readers_under_write", "direct Kuzu opens refused beside a read-write holder",
+			fmt.Sprintf("%d of %d", w.DirectKuzuErrors, w.DirectKuzuAttempts), "shown", true)
+	}
+	if a := r.Apply; a != nil {
+		add("apply", "memsnap rows/s", fmt.Sprintf("%.0f", a.MemsnapRowsPerS), ">= 100000", a.MemsnapRowsPerS >= 100000)
+		x := ratio(a.MemsnapRowsPerS, a.PerStatementRowsPerS)
+		add("apply", "memsnap / one MERGE per statement", fmt.Sprintf("%.1fx", x), ">= 30x", x >= 30)
+		x = ratio(a.MemsnapRowsPerS, a.CopyFromRowsPerS)
+		add("apply", "memsnap / COPY FROM", fmt.Sprintf("%.2fx", x), ">= 0.6x", x >= 0.6)
+	}
+	for _, p := range r.Publish {
+		limit := 1.3 * (p.CopyMS + p.ApplyMS)
+		add("publish", fmt.Sprintf("publish of a %.0f MB store / (copy + apply)", p.DBMB),
+			fmt.Sprintf("%.2fx (%.0f / (%.0f + %.0f) ms)", ratio(p.PublishMS, p.CopyMS+p.ApplyMS), p.PublishMS, p.CopyMS, p.ApplyMS),
+			"<= 1.3x", p.PublishMS <= limit)
+	}
+	if e := r.Enqueue; e != nil {
+		x := ratio(e.JobsPerS, e.BareFsyncPerS)
+		add("enqueue", "durable enqueues / bare fsync loop", fmt.Sprintf("%.2fx (%.0f / %.0f per s)", x, e.JobsPerS, e.BareFsyncPerS), ">= 0.8x", x >= 0.8)
+	}
+	if v := r.Visibility; v != nil {
+		limit := float64(v.CommitIntervalMS) + 200
+		add("visibility", "enqueue-to-visible p50 with the daemon", fmt.Sprintf("%.0f ms", v.P50MS), fmt.Sprintf("<= %.0f ms", limit), v.P50MS <= limit)
+		add("visibility", "enqueue --wait p50", fmt.Sprintf("%.0f ms (%.1f MB store)", v.WaitP50MS, v.StoreMB), "< 300 ms", v.WaitP50MS < 300)
+	}
+	if s := r.Swap; s != nil {
+		add("swap", "refresh p50", fmt.Sprintf("%.1f ms", s.P50MS), "< 20 ms", s.P50MS < 20)
+		add("swap", "queries failed during swaps", fmt.Sprint(s.FailedQueries), "0", s.FailedQueries == 0)
+	}
+	if m := r.RSS; m != nil {
+		add("rss", "idle reader resident memory", fmt.Sprintf("%.1f MB", m.IdleReaderMB), "< 60 MB", m.IdleReaderMB < 60)
+	}
+	var one, two float64
+	for _, s := range r.Scaling {
+		switch s.Readers {
+		case 1:
+			one = s.QPS
+		case 2:
+			two = s.QPS
+		}
+	}
+	if one > 0 && two > 0 {
+		x := two / one
+		add("scaling", "2 readers / 1 reader queries per second", fmt.Sprintf("%.2fx", x), ">= 1.8x", x >= 1.8)
+	}
+	return g
+}
+
+// WriteTable prints the report as plain-text tables: every figure, then
+// each goal with whether this run met it.
+func (r *Report) WriteTable(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	m := r.Machine
+	fmt.Fprintf(tw, "memsnap bench (%s): %d cores, %d MB memory, disk %s, %.0fs\n\n", r.Mode, m.Cores, m.MemoryMB, m.Disk, r.Seconds)
+	fmt.Fprintln(tw, "benchmark\tfigure\tvalue")
+	row := func(bench, figure, format string, args ...any) {
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", bench, figure, fmt.Sprintf(format, args...))
+	}
+	if x := r.ReadersUnderWrite; x != nil {
+		b := "readers_under_write"
+		row(b, "readers, entities", "%d processes, %d", x.Readers, x.Entities)
+		row(b, "idle: queries, p50, p99", "%d, %.2f ms, %.2f ms", x.IdleQueries, x.IdleP50MS, x.IdleP99MS)
+		row(b, "under write: queries, errors", "%d, %d", x.Queries, x.Errors)
+		row(b, "under write: p50, p99", "%.2f ms, %.2f ms", x.P50MS, x.P99MS)
+		row(b, "writer: jobs, snapshots, reader swaps", "%d, %d (every %d ms), %d", x.JobsWritten, x.SnapshotsPublished, x.CommitEveryMS, x.ReaderSwaps)
+		row(b, "direct Kuzu: refused / attempts", "%d / %d", x.DirectKuzuErrors, x.DirectKuzuAttempts)
+		if x.DirectKuzuError != "" {
+			row(b, "direct Kuzu: error", "%s", truncate(x.DirectKuzuError, 110))
+		}
+	}
+	if x := r.Apply; x != nil {
+		b := "apply"
+		row(b, "rows", "%d", x.Rows)
+		row(b, "memsnap batched apply", "%.0f rows/s (full-text index %.0f ms of it)", x.MemsnapRowsPerS, x.MemsnapIndexMS)
+		row(b, "memsnap whole commit", "%.0f rows/s", x.MemsnapCommitRowsPerS)
+		row(b, "one MERGE per statement", "%.0f rows/s (%d rows)", x.PerStatementRowsPerS, x.PerStatementRows)
+		row(b, "COPY FROM csv", "%.0f rows/s", x.CopyFromRowsPerS)
+		row(b, "COPY FROM csv + index build", "%.0f rows/s", x.CopyFromIndexedRowsPerS)
+	}
+	for _, x := range r.Publish {
+		row("publish", fmt.Sprintf("%.0f MB (%d entities)", x.DBMB, x.Entities), "commit %.0f ms (stage %.0f, apply %.0f, publish %.0f); plain copy %.0f ms",
+			x.PublishMS, x.StageMS, x.ApplyMS, x.PublishStepMS, x.CopyMS)
+	}
+	if x := r.Enqueue; x != nil {
+		row("enqueue", fmt.Sprintf("%d producers, %d-byte jobs", x.Producers, x.JobBytes), "%.0f jobs/s (%d errors); bare fsync loop %.0f/s", x.JobsPerS, x.Errors, x.BareFsyncPerS)
+	}
+	if x := r.Visibility; x != nil {
+		row("visibility", fmt.Sprintf("daemon every %d ms, %d jobs", x.CommitIntervalMS, x.Jobs), "p50 %.0f ms, p99 %.0f ms", x.P50MS, x.P99MS)
+		row("visibility", fmt.Sprintf("enqueue --wait, %d jobs, %.1f MB", x.WaitJobs, x.StoreMB), "p50 %.0f ms, p99 %.0f ms", x.WaitP50MS, x.WaitP99MS)
+	}
+	if x := r.Swap; x != nil {
+		row("swap", fmt.Sprintf("%d refreshes, reader.verify=full", x.Refreshes), "p50 %.1f ms, p99 %.1f ms; %d of %d queries failed", x.P50MS, x.P99MS, x.FailedQueries, x.Queries)
+		row("swap", "the same with reader.verify=size", "p50 %.1f ms, p99 %.1f ms", x.VerifySizeP50MS, x.VerifySizeP99MS)
+	}
+	if x := r.RSS; x != nil {
+		row("rss", fmt.Sprintf("reader, %d entities", x.Entities), "idle %.1f MB (%.1f MB its own, the rest shared program pages), after large reads %.1f MB",
+			x.IdleReaderMB, x.IdleReaderAnonMB, x.BusyReaderMB)
+	}
+	for _, x := range r.Scaling {
+		row("scaling", fmt.Sprintf("%d reader processes", x.Readers), "%.0f queries/s (p50 %.2f ms)", x.QPS, x.P50MS)
+	}
+	fmt.Fprintln(tw)
+	fmt.Fprintln(tw, "goal\tmeasured\ttarget\t")
+	for _, g := range r.Goals() {
+		status := "met"
+		if !g.Met {
+			status = "MISSED"
+		}
+		fmt.Fprintf(tw, "%s: %s\t%s\t%s\t%s\n", g.Benchmark, g.What, g.Measured, g.Target, status)
+	}
+	return tw.Flush()
+}
+
+// Missed lists the goals this run did not meet, one per line.
+func (r *Report) Missed() string {
+	var out []string
+	for _, g := range r.Goals() {
+		if !g.Met {
+			out = append(out, fmt.Sprintf("%s: %s: %s (target %s)", g.Benchmark, g.What, g.Measured, g.Target))
+		}
+	}
+	return strings.Join(out, "\n")
+}
