@@ -355,9 +355,14 @@ func checkFTS(t *testing.T, r *reader.Reader) {
 	if got := docs.Rows[0][0].(int64); got != int64(len(all.Rows)) {
 		t.Fatalf("snapshot %d: %d of %d entities name a current full-text document", r.Seq(), got, len(all.Rows))
 	}
-	// Each entity is found by its name (up to 100 of them, spread out).
+	// Each entity is found by its name (up to 100 of them, spread out;
+	// names under 3 characters, like the edge cases' "a", are not words
+	// Kuzu's tokenizer keeps).
 	for i := 0; i < len(all.Rows); i += max(1, len(all.Rows)/100) {
 		row := all.Rows[i]
+		if len(row[0].(string)) < 3 {
+			continue
+		}
 		idx, err := r.Query(ctx, graphdb.FTSQuery(""), map[string]any{"q": row[0]})
 		if err != nil {
 			t.Fatal(err)
