@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cockroachdb/pebble/v2"
 	"github.com/robfig/cron/v3"
 
 	"github.com/memsnap/memsnap/config"
@@ -305,26 +306,38 @@ func (r *Reader) KVScan(ctx context.Context, prefix string, limit int) ([]Pair, 
 // published snapshot records it, pending while it waits in the queue, and
 // unknown if memsnap has never seen it.
 func (r *Reader) Job(ctx context.Context, id string) (Outcome, error) {
-	if id == "" || strings.ContainsAny(id, "/\\") || strings.HasPrefix(id, ".") {
-		return Outcome{}, fmt.Errorf("job id %q is not valid", id)
+	if err := checkJobID(id); err != nil {
+		return Outcome{}, err
 	}
 	h, err := r.acquire()
 	if err != nil {
 		return Outcome{}, err
 	}
-	v, found, err := kvstore.Get(h.kv, kvstore.JobKey(id))
-	h.unref()
+	defer h.unref()
+	return jobIn(r.store, h.kv, h.seq, id)
+}
+
+func checkJobID(id string) error {
+	if id == "" || strings.ContainsAny(id, "/\\") || strings.HasPrefix(id, ".") {
+		return fmt.Errorf("job id %q is not valid", id)
+	}
+	return nil
+}
+
+// jobIn looks a job up in snapshot seq's key-value store, then in the queue.
+func jobIn(s *snapshot.Store, kv *pebble.DB, seq uint64, id string) (Outcome, error) {
+	v, found, err := kvstore.Get(kv, kvstore.JobKey(id))
 	if err != nil {
 		return Outcome{}, err
 	}
 	if found {
 		return kvstore.DecodeOutcome(v)
 	}
-	o := queueOutcome(r.store, id)
+	o := queueOutcome(s, id)
 	if o.Status == kvstore.StatusUnknown {
 		// The job may have been applied and cleaned from the queue after the
 		// snapshot we looked at: if a newer one exists, the answer is there.
-		if cur, err := r.store.Current(); err == nil && cur != h.seq {
+		if cur, err := s.Current(); err == nil && cur != seq {
 			o.Status = kvstore.StatusPending
 		}
 	}
@@ -348,18 +361,38 @@ func queueOutcome(s *snapshot.Store, id string) Outcome {
 	return Outcome{JobID: id, Status: kvstore.StatusUnknown}
 }
 
-// JobOutcome looks up a job without a Reader: from CURRENT's snapshot if one
-// exists, else from the queue.
+// JobOutcome looks up a job without a Reader: in CURRENT's snapshot if one
+// exists, else in the queue. It opens only the snapshot's key-value store
+// (verified as cfg.Reader.Verify says), not its graph, so it is cheap
+// enough to poll.
 func JobOutcome(ctx context.Context, store *snapshot.Store, cfg config.Config, id string) (Outcome, error) {
-	r, err := Open(ctx, store, cfg, nil)
+	if err := checkJobID(id); err != nil {
+		return Outcome{}, err
+	}
+	pin, err := store.PinCurrent()
 	if errors.Is(err, snapshot.ErrNoSnapshot) {
 		return queueOutcome(store, id), nil
 	}
 	if err != nil {
 		return Outcome{}, err
 	}
-	defer r.Close()
-	return r.Job(ctx, id)
+	defer pin.Release()
+	seq := pin.Seq()
+	m, err := store.Manifest(seq)
+	if err != nil {
+		return Outcome{}, snapshot.VerifyError(seq, []error{err})
+	}
+	if cfg.Reader.Verify != "off" {
+		if err := snapshot.VerifyError(seq, store.VerifyKV(m, cfg.Reader.Verify == "full")); err != nil {
+			return Outcome{}, err
+		}
+	}
+	kv, err := kvstore.OpenRO(filepath.Join(store.SnapshotDir(seq), snapshot.KVDir), nil)
+	if err != nil {
+		return Outcome{}, fmt.Errorf("open snapshot %d: %w", seq, err)
+	}
+	defer kv.Close()
+	return jobIn(store, kv, seq, id)
 }
 
 // WaitFor blocks until a published snapshot records the job's outcome

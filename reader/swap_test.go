@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -236,5 +237,54 @@ func TestWaitForSeesCommit(t *testing.T) {
 	}
 	if o, err := r.WaitFor(ctx, "01ARZ3NDEKTSV4RRFFQ69G5FAV"); err != nil || o.Status != "unknown" {
 		t.Fatalf("WaitFor of a job nobody enqueued: %+v %v", o, err)
+	}
+}
+
+// JobOutcome opens only the snapshot's key-value store: it answers while
+// the graph file is damaged, and refuses a damaged key-value file.
+func TestJobOutcomeReadsOnlyTheKeyValueStore(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	id, err := writer.Enqueue(f.store, []byte(`{"ops":[{"op":"kv_put","key":"j","value":"1"}]}`), writer.LimitsFrom(f.cfg.Job))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o, err := JobOutcome(ctx, f.store, f.cfg, id); err != nil || o.Status != "pending" {
+		t.Fatalf("before any snapshot: %+v %v", o, err)
+	}
+	if _, err := f.w.Commit(ctx, writer.CommitOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	m, err := f.store.Manifest(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	flip := func(rel string) {
+		t.Helper()
+		path := filepath.Join(f.store.SnapshotDir(1), filepath.FromSlash(rel))
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b[len(b)/2] ^= 0xff
+		if err := os.WriteFile(path, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	flip(snapshot.GraphFile)
+	if o, err := JobOutcome(ctx, f.store, f.cfg, id); err != nil || o.Status != "applied" {
+		t.Fatalf("with the graph damaged: %+v %v", o, err)
+	}
+	for _, file := range m.Files {
+		if strings.HasPrefix(file.Path, snapshot.KVDir+"/") && file.Size > 0 {
+			flip(file.Path)
+			break
+		}
+	}
+	if _, err := JobOutcome(ctx, f.store, f.cfg, id); err == nil || !strings.Contains(err.Error(), "checksum mismatch") {
+		t.Fatalf("with a key-value file damaged: %v", err)
+	}
+	if _, err := JobOutcome(ctx, f.store, f.cfg, "../x"); err == nil {
+		t.Fatal("a job id with a path in it was accepted")
 	}
 }

@@ -75,29 +75,10 @@ func (s *Store) Verify(seq uint64) []error {
 func (s *Store) VerifyFiles(m *Manifest, checksums bool) []error {
 	seq := m.Seq
 	dir := s.SnapshotDir(seq)
-	var problems []error
+	problems := s.verifyListed(m, checksums, func(string) bool { return true })
 	listed := map[string]bool{}
 	for _, f := range m.Files {
 		listed[f.Path] = true
-		path := filepath.Join(dir, filepath.FromSlash(f.Path))
-		if !checksums {
-			info, err := os.Stat(path)
-			if err != nil {
-				problems = append(problems, fmt.Errorf("snapshot %d: %s: %w", seq, f.Path, err))
-			} else if info.Size() != f.Size {
-				problems = append(problems, fmt.Errorf("snapshot %d: %s: size %d, manifest says %d", seq, f.Path, info.Size(), f.Size))
-			}
-			continue
-		}
-		size, sum, err := checksumFile(path)
-		switch {
-		case err != nil:
-			problems = append(problems, fmt.Errorf("snapshot %d: %s: %w", seq, f.Path, err))
-		case size != f.Size:
-			problems = append(problems, fmt.Errorf("snapshot %d: %s: size %d, manifest says %d", seq, f.Path, size, f.Size))
-		case sum != f.CRC32C:
-			problems = append(problems, fmt.Errorf("snapshot %d: %s: checksum mismatch (file is corrupt)", seq, f.Path))
-		}
 	}
 	files, err := walkFiles(dir)
 	if err != nil {
@@ -118,6 +99,45 @@ func (s *Store) VerifyFiles(m *Manifest, checksums bool) []error {
 	}
 	if _, err := os.Stat(filepath.Join(dir, PinFile)); err != nil {
 		problems = append(problems, fmt.Errorf("snapshot %d: missing %s", seq, PinFile))
+	}
+	return problems
+}
+
+// VerifyKV checks only the key-value store's files of m's snapshot, as
+// VerifyFiles does: for a lookup that opens nothing else.
+func (s *Store) VerifyKV(m *Manifest, checksums bool) []error {
+	return s.verifyListed(m, checksums, func(p string) bool { return strings.HasPrefix(p, KVDir+"/") })
+}
+
+// verifyListed checks the size (and with checksums, the CRC-32C) of every
+// file m lists for which want is true.
+func (s *Store) verifyListed(m *Manifest, checksums bool, want func(string) bool) []error {
+	seq := m.Seq
+	dir := s.SnapshotDir(seq)
+	var problems []error
+	for _, f := range m.Files {
+		if !want(f.Path) {
+			continue
+		}
+		path := filepath.Join(dir, filepath.FromSlash(f.Path))
+		if !checksums {
+			info, err := os.Stat(path)
+			if err != nil {
+				problems = append(problems, fmt.Errorf("snapshot %d: %s: %w", seq, f.Path, err))
+			} else if info.Size() != f.Size {
+				problems = append(problems, fmt.Errorf("snapshot %d: %s: size %d, manifest says %d", seq, f.Path, info.Size(), f.Size))
+			}
+			continue
+		}
+		size, sum, err := checksumFile(path)
+		switch {
+		case err != nil:
+			problems = append(problems, fmt.Errorf("snapshot %d: %s: %w", seq, f.Path, err))
+		case size != f.Size:
+			problems = append(problems, fmt.Errorf("snapshot %d: %s: size %d, manifest says %d", seq, f.Path, size, f.Size))
+		case sum != f.CRC32C:
+			problems = append(problems, fmt.Errorf("snapshot %d: %s: checksum mismatch (file is corrupt)", seq, f.Path))
+		}
 	}
 	return problems
 }

@@ -79,22 +79,28 @@ func (a *app) newEnqueueCommand() *cobra.Command {
 // pending it commits the queue itself whenever no other writer holds the
 // lock, and otherwise waits for whoever does. It never keeps a snapshot open
 // while it writes: the writer's staging copy opens and closes CURRENT's graph
-// file, which would drop this process's Kuzu lock on it.
+// file, which would drop this process's Kuzu lock on it. The job was just
+// enqueued, so it commits before it first looks; after a commit of its own
+// it looks again at once, and it polls only while another writer works.
 func (a *app) waitForJob(ctx context.Context, s *snapshot.Store, id string) (reader.Outcome, error) {
 	w := writer.New(s, a.cfg, a.log)
 	noWait := time.Duration(0)
 	tick := time.NewTicker(25 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		o, err := reader.JobOutcome(ctx, s, a.cfg, id)
-		if err != nil {
-			return o, err
+		sum, err := w.Commit(ctx, writer.CommitOptions{LockTimeout: &noWait})
+		if err != nil && !errors.Is(err, writer.ErrLocked) {
+			return reader.Outcome{}, fmt.Errorf("commit while waiting for job %s: %w", id, err)
+		}
+		o, oerr := reader.JobOutcome(ctx, s, a.cfg, id)
+		if oerr != nil {
+			return o, oerr
 		}
 		if o.Status != kvstore.StatusPending {
 			return o, nil
 		}
-		if _, err := w.Commit(ctx, writer.CommitOptions{LockTimeout: &noWait}); err != nil && !errors.Is(err, writer.ErrLocked) {
-			return reader.Outcome{}, fmt.Errorf("commit while waiting for job %s: %w", id, err)
+		if err == nil && sum.Applied+sum.Rejected > 0 {
+			continue // this commit's batch was full before it reached the job
 		}
 		select {
 		case <-ctx.Done():

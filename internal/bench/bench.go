@@ -111,7 +111,7 @@ func scaleFor(o Options) scale {
 		return scale{entities: 50000, readers: 4, phase: 30 * time.Second, queryEvery: 20 * time.Millisecond,
 			commitEvery: 500 * time.Millisecond, applyRows: 200000, perStatementRows: 5000, publishMB: []int{10, 100, 1000},
 			publishRuns: 3, producers: 4, enqueueFor: 10 * time.Second, visibilityJobs: 40, visibilityStore: 1000,
-			waitJobs: 30, swaps: 60, scalingFor: 10 * time.Second}
+			waitJobs: 30, swaps: 30, scalingFor: 10 * time.Second}
 	}
 }
 
