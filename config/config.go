@@ -56,8 +56,9 @@ type WriterConfig struct {
 	MaxBatchJobs int `mapstructure:"max_batch_jobs"`
 	// MaxBatchBytes caps the job bytes applied in one snapshot. Default: 64 MiB.
 	MaxBatchBytes int64 `mapstructure:"max_batch_bytes"`
-	// MaxRounds caps the batches one commit run applies while the queue keeps
-	// filling. Default: 8.
+	// MaxRounds caps the batches one commit run applies when the batch
+	// limits leave queued jobs behind (jobs queued during a commit wait for
+	// the next one). Default: 8.
 	MaxRounds int `mapstructure:"max_rounds"`
 	// LockTimeout is how long a writer waits for the store lock. Zero fails at
 	// once with the holder's identity. Default: 10s.

@@ -484,3 +484,50 @@ func TestStaleDocumentsAreCompacted(t *testing.T) {
 	put(map[string]any{"ops": []any{map[string]any{"op": "delete_entities", "entityNames": gone}}})
 	check(5, n) // the deleted entities' documents are stale, not gone, and not found
 }
+
+// A commit runs another round only for jobs its batch limits left behind:
+// jobs queued while it works wait for the next commit, so that a steady
+// trickle cannot keep one commit republishing the store round after round.
+func TestCommitRoundsOnlyForJobsLeftBehind(t *testing.T) {
+	ctx := context.Background()
+	s := newTestStore(t)
+	lim := writer.LimitsFrom(s.cfg.Job)
+	enqueue := func(k int) {
+		t.Helper()
+		job := fmt.Sprintf(`{"ops":[{"op":"kv_put","key":"k%d","value":"v"}]}`, k)
+		if _, err := writer.Enqueue(s.store, []byte(job), lim); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for k := 0; k < 5; k++ {
+		enqueue(k)
+	}
+	sum, err := s.w.Commit(ctx, writer.CommitOptions{MaxJobs: 2})
+	if err != nil || sum.Batches != 3 || sum.Applied != 5 {
+		t.Fatalf("5 jobs, batches of 2: %+v %v; want 3 batches applying all 5", sum, err)
+	}
+	enqueue(5)
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() { // a producer that keeps queueing while the commit runs
+		k := 6
+		for {
+			select {
+			case <-stop:
+				close(done)
+				return
+			default:
+			}
+			job := fmt.Sprintf(`{"ops":[{"op":"kv_put","key":"k%d","value":"v"}]}`, k)
+			if _, err := writer.Enqueue(s.store, []byte(job), lim); err != nil {
+				t.Error(err)
+			}
+			k++
+		}
+	}()
+	sum, err = s.w.Commit(ctx, writer.CommitOptions{})
+	close(stop)
+	<-done
+	if err != nil || sum.Batches != 1 {
+		t.Fatalf("commit beside a producer: %+v %v; want exactly one batch", sum, err)
+	}
+}

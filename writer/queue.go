@@ -149,16 +149,20 @@ func listNew(s *snapshot.Store) ([]string, error) {
 }
 
 // claim moves up to maxJobs / maxBytes jobs (at least one) from queue/new to
-// queue/cur, numbering them from next on.
-func claim(s *snapshot.Store, next uint64, maxJobs int, maxBytes int64) ([]claimed, error) {
+// queue/cur, numbering them from next on. full reports that the limits
+// left jobs behind that were already queued when it looked.
+func claim(s *snapshot.Store, next uint64, maxJobs int, maxBytes int64) (out []claimed, full bool, err error) {
 	names, err := listNew(s)
-	if err != nil || len(names) == 0 || maxJobs <= 0 {
-		return nil, err
+	if err != nil || len(names) == 0 {
+		return nil, false, err
 	}
-	var out []claimed
+	if maxJobs <= 0 {
+		return nil, true, nil
+	}
 	var bytes int64
 	for _, name := range names {
 		if len(out) >= maxJobs {
+			full = true
 			break
 		}
 		info, err := os.Lstat(s.Path("queue", "new", name))
@@ -166,15 +170,16 @@ func claim(s *snapshot.Store, next uint64, maxJobs int, maxBytes int64) ([]claim
 			continue
 		}
 		if err != nil {
-			return out, fmt.Errorf("claim %s: %w", name, err)
+			return out, full, fmt.Errorf("claim %s: %w", name, err)
 		}
 		if len(out) > 0 && bytes+info.Size() > maxBytes {
+			full = true
 			break
 		}
 		c := claimed{seq: next, id: strings.TrimSuffix(name, jobExt), size: info.Size()}
 		c.name = curName(c.seq, c.id)
 		if err := fsutil.Rename(s.Path("queue", "new", name), s.Path("queue", "cur", c.name)); err != nil {
-			return out, fmt.Errorf("claim %s: %w", name, err)
+			return out, full, fmt.Errorf("claim %s: %w", name, err)
 		}
 		out = append(out, c)
 		bytes += info.Size()
@@ -182,10 +187,10 @@ func claim(s *snapshot.Store, next uint64, maxJobs int, maxBytes int64) ([]claim
 	}
 	for _, d := range []string{"cur", "new"} {
 		if err := fsutil.SyncDir(s.Path("queue", d)); err != nil {
-			return out, fmt.Errorf("claim: %w", err)
+			return out, full, fmt.Errorf("claim: %w", err)
 		}
 	}
-	return out, nil
+	return out, full, nil
 }
 
 // readJobFile reads a claimed job, refusing anything that is not a regular

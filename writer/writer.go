@@ -133,11 +133,15 @@ func (w *Writer) Commit(ctx context.Context, opts CommitOptions) (sum Summary, e
 		if err := ctx.Err(); err != nil {
 			return sum, err
 		}
-		published, err := w.cycle(ctx, maxJobs, &verified, &sum)
+		published, full, err := w.cycle(ctx, maxJobs, &verified, &sum)
 		if err != nil {
 			return sum, err
 		}
-		if !published {
+		// Another round only for jobs the batch limits left behind: jobs
+		// queued meanwhile wait for the next commit, so that a steady
+		// trickle of jobs cannot keep one commit republishing the store
+		// round after round.
+		if !published || !full {
 			break
 		}
 	}
@@ -147,32 +151,33 @@ func (w *Writer) Commit(ctx context.Context, opts CommitOptions) (sum Summary, e
 	return sum, nil
 }
 
-// cycle runs one batch. It returns false when there was nothing to apply.
-func (w *Writer) cycle(ctx context.Context, maxJobs int, verified *uint64, sum *Summary) (bool, error) {
+// cycle runs one batch. It returns published false when there was nothing
+// to apply, and full when the batch limits left queued jobs behind.
+func (w *Writer) cycle(ctx context.Context, maxJobs int, verified *uint64, sum *Summary) (published, full bool, err error) {
 	cur, err := w.store.Current()
 	if err != nil {
-		return false, fmt.Errorf("%w; refusing to write. %s", err, rollbackHint)
+		return false, false, fmt.Errorf("%w; refusing to write. %s", err, rollbackHint)
 	}
 	var watermark uint64
 	if cur > 0 {
 		m, err := w.store.Manifest(cur)
 		if err != nil {
-			return false, fmt.Errorf("CURRENT snapshot %d is unreadable, refusing to build on it: %w. %s", cur, err, rollbackHint)
+			return false, false, fmt.Errorf("CURRENT snapshot %d is unreadable, refusing to build on it: %w. %s", cur, err, rollbackHint)
 		}
 		if *verified != cur {
 			if err := snapshot.VerifyError(cur, w.store.VerifyFiles(m, true)); err != nil {
-				return false, fmt.Errorf("CURRENT %w; refusing to build on it. %s", err, rollbackHint)
+				return false, false, fmt.Errorf("CURRENT %w; refusing to build on it. %s", err, rollbackHint)
 			}
 			*verified = cur
 		}
 		watermark = m.Watermark
 		if err := w.finishCleanup(m); err != nil {
-			return false, err
+			return false, false, err
 		}
 	}
 	pending, err := listCur(w.store)
 	if err != nil {
-		return false, err
+		return false, false, err
 	}
 	next := watermark + 1
 	if n := len(pending); n > 0 {
@@ -184,26 +189,26 @@ func (w *Writer) cycle(ctx context.Context, maxJobs int, verified *uint64, sum *
 	for _, c := range pending {
 		bytes += c.size
 	}
-	fresh, err := claim(w.store, next, maxJobs-len(pending), w.cfg.Writer.MaxBatchBytes-bytes)
+	fresh, full, err := claim(w.store, next, maxJobs-len(pending), w.cfg.Writer.MaxBatchBytes-bytes)
 	if err != nil {
-		return false, err
+		return false, false, err
 	}
 	batch := append(pending, fresh...)
 	if len(batch) == 0 {
-		return false, nil
+		return false, false, nil
 	}
 	failpoint.Hit("after-claim")
 	m, err := w.build(ctx, batch, sum)
 	if err != nil {
-		return false, err
+		return false, false, err
 	}
 	sum.Batches++
 	sum.Snapshots = append(sum.Snapshots, m.Seq)
 	*verified = m.Seq // checksummed as it was published
 	if err := w.finishCleanup(m); err != nil {
-		return false, err
+		return false, false, err
 	}
-	return true, nil
+	return true, full, nil
 }
 
 // finishCleanup removes claimed jobs that snapshot m already covers, moving

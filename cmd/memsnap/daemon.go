@@ -63,7 +63,12 @@ func runDaemon(ctx context.Context, s *snapshot.Store, a *app) error {
 			return fmt.Errorf("%s %q: %w", key, spec, err)
 		}
 		c.Schedule(sched, cron.FuncJob(func() {
-			mu.Lock()
+			// A tick that finds the last action still running is skipped,
+			// not queued: queued ticks would pile up behind a slow commit
+			// and run one after another, even after a stop signal.
+			if ctx.Err() != nil || !mu.TryLock() {
+				return
+			}
 			defer mu.Unlock()
 			run()
 		}))
