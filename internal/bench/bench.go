@@ -64,7 +64,9 @@ type Report struct {
 	Swap              *Swap              `json:"swap,omitempty"`
 	RSS               *RSS               `json:"rss,omitempty"`
 	Scaling           []Scaling          `json:"scaling,omitempty"`
-	Seconds           float64            `json:"seconds"`
+	// Failed maps each benchmark that failed to why; the others still ran.
+	Failed  map[string]string `json:"failed,omitempty"`
+	Seconds float64           `json:"seconds"`
 }
 
 // Machine describes where the run happened.
@@ -173,6 +175,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		{"rss", func(ctx context.Context) (err error) { rep.RSS, err = r.rss(ctx); return }},
 		{"scaling", func(ctx context.Context) (err error) { rep.Scaling, err = r.scaling(ctx); return }},
 	}
+	var failed []string
 	for _, s := range steps {
 		if len(o.Only) > 0 && !slices.Contains(o.Only, s.name) {
 			continue
@@ -180,9 +183,23 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		t := time.Now()
 		fmt.Fprintf(o.Progress, "bench: %s ...\n", s.name)
 		if err := s.run(ctx); err != nil {
-			return rep, fmt.Errorf("bench %s: %w", s.name, err)
+			if ctx.Err() != nil {
+				return rep, fmt.Errorf("bench %s: %w", s.name, err)
+			}
+			// One benchmark failing says nothing about the others: note
+			// it, run the rest, and fail the run at the end.
+			fmt.Fprintf(o.Progress, "bench: %s FAILED after %.1fs: %v\n", s.name, time.Since(t).Seconds(), err)
+			if rep.Failed == nil {
+				rep.Failed = map[string]string{}
+			}
+			rep.Failed[s.name] = err.Error()
+			failed = append(failed, s.name)
+			continue
 		}
 		fmt.Fprintf(o.Progress, "bench: %s done in %.1fs\n", s.name, time.Since(t).Seconds())
+	}
+	if len(failed) > 0 {
+		return rep, fmt.Errorf("bench: %s failed: %s", strings.Join(failed, ", "), rep.Failed[failed[0]])
 	}
 	return rep, nil
 }

@@ -135,6 +135,11 @@ func (r *Report) WriteTable(w io.Writer) error {
 	for _, x := range r.Scaling {
 		row("scaling", fmt.Sprintf("%d reader processes", x.Readers), "%.0f queries/s (p50 %.2f ms)", x.QPS, x.P50MS)
 	}
+	for _, name := range Names {
+		if why, ok := r.Failed[name]; ok {
+			row(name, "FAILED", "%s", truncate(why, 140))
+		}
+	}
 	fmt.Fprintln(tw)
 	fmt.Fprintln(tw, "goal\tmeasured\ttarget\t")
 	for _, g := range r.Goals() {
