@@ -34,8 +34,33 @@ type handle struct {
 	conns []*graphdb.Conn
 }
 
-func openHandle(store *snapshot.Store, o graphdb.Options, verify string, log *slog.Logger) (h *handle, err error) {
+// pinVerified pins CURRENT's snapshot and checks the files check covers
+// (store.VerifyFiles or store.VerifyKV) as verify (reader.verify) says. A
+// damaged snapshot is refused before Kuzu or Pebble see it: a flipped byte
+// could otherwise be served as data or crash the engine. The caller releases
+// the pin.
+func pinVerified(store *snapshot.Store, verify string, check func(*snapshot.Manifest, bool) []error) (*snapshot.Pin, *snapshot.Manifest, error) {
 	pin, err := store.PinCurrent()
+	if err != nil {
+		return nil, nil, err
+	}
+	seq := pin.Seq()
+	m, err := store.Manifest(seq)
+	if err != nil {
+		pin.Release()
+		return nil, nil, snapshot.VerifyError(seq, []error{err})
+	}
+	if verify != "off" {
+		if err := snapshot.VerifyError(seq, check(m, verify == "full")); err != nil {
+			pin.Release()
+			return nil, nil, err
+		}
+	}
+	return pin, m, nil
+}
+
+func openHandle(store *snapshot.Store, o graphdb.Options, verify string, log *slog.Logger) (h *handle, err error) {
+	pin, m, err := pinVerified(store, verify, store.VerifyFiles)
 	if err != nil {
 		return nil, err
 	}
@@ -45,17 +70,6 @@ func openHandle(store *snapshot.Store, o graphdb.Options, verify string, log *sl
 		}
 	}()
 	seq := pin.Seq()
-	m, err := store.Manifest(seq)
-	if err != nil {
-		return nil, snapshot.VerifyError(seq, []error{err})
-	}
-	if verify != "off" {
-		// A damaged snapshot is refused before Kuzu or Pebble see it: a
-		// flipped byte could otherwise be served as data or crash the engine.
-		if err := snapshot.VerifyError(seq, store.VerifyFiles(m, verify == "full")); err != nil {
-			return nil, err
-		}
-	}
 	dir := store.SnapshotDir(seq)
 	o.ReadOnly = true
 	g, err := graphdb.Open(filepath.Join(dir, snapshot.GraphFile), o)

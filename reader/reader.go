@@ -369,7 +369,7 @@ func JobOutcome(ctx context.Context, store *snapshot.Store, cfg config.Config, i
 	if err := checkJobID(id); err != nil {
 		return Outcome{}, err
 	}
-	pin, err := store.PinCurrent()
+	pin, _, err := pinVerified(store, cfg.Reader.Verify, store.VerifyKV)
 	if errors.Is(err, snapshot.ErrNoSnapshot) {
 		return queueOutcome(store, id), nil
 	}
@@ -378,15 +378,6 @@ func JobOutcome(ctx context.Context, store *snapshot.Store, cfg config.Config, i
 	}
 	defer pin.Release()
 	seq := pin.Seq()
-	m, err := store.Manifest(seq)
-	if err != nil {
-		return Outcome{}, snapshot.VerifyError(seq, []error{err})
-	}
-	if cfg.Reader.Verify != "off" {
-		if err := snapshot.VerifyError(seq, store.VerifyKV(m, cfg.Reader.Verify == "full")); err != nil {
-			return Outcome{}, err
-		}
-	}
 	kv, err := kvstore.OpenRO(filepath.Join(store.SnapshotDir(seq), snapshot.KVDir), nil)
 	if err != nil {
 		return Outcome{}, fmt.Errorf("open snapshot %d: %w", seq, err)

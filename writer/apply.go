@@ -431,7 +431,7 @@ func (o *overlay) write(ctx context.Context, conn *graphdb.Conn, wo writeOptions
 		if err != nil {
 			return fmt.Errorf("%s: %w", what, err)
 		}
-		if got := countOf(res); got != want {
+		if got := res.Int(); got != int64(want) {
 			return fmt.Errorf("%s: changed %d rows, expected %d", what, got, want)
 		}
 		return nil
@@ -532,21 +532,6 @@ func sortedEntNames(m map[string]entState) []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-func countOf(res *graphdb.Result) int {
-	if res == nil || len(res.Rows) == 0 || len(res.Rows[0]) == 0 {
-		return 0
-	}
-	switch v := res.Rows[0][0].(type) {
-	case int64:
-		return int(v)
-	case uint64:
-		return int(v)
-	case int:
-		return v
-	}
-	return -1
 }
 
 // Rows of the COPY FROM JSON bulk path. Field order is the table's column

@@ -83,7 +83,9 @@ func msSince(t time.Time) float64 { return float64(time.Since(t).Microseconds())
 
 // Commit takes the writer lock (waiting up to the lock timeout), recovers
 // from any crashed writer, then applies queued jobs in batches, publishing one
-// snapshot per batch, until the queue is empty or the round limit is hit.
+// snapshot per batch. It runs another batch only while the batch limits
+// leave behind jobs that were queued when it looked, up to the round limit;
+// jobs queued during a batch wait for the next Commit.
 // With nothing to do it publishes nothing and returns a zero summary.
 func (w *Writer) Commit(ctx context.Context, opts CommitOptions) (sum Summary, err error) {
 	start := time.Now()
@@ -350,18 +352,12 @@ func (w *Writer) bufferPool(stage *snapshot.Stage, jobs []*batchJob) uint64 {
 	for _, bj := range jobs {
 		need += 10 * bj.c.size // a job's JSON grows about tenfold in the graph and its index
 	}
+	want := 4 * uint64(need)
 	var si unix.Sysinfo_t
-	limit := uint64(0)
 	if unix.Sysinfo(&si) == nil {
-		limit = uint64(si.Totalram) * uint64(si.Unit) / 2
+		want = min(want, uint64(si.Totalram)*uint64(si.Unit)/2)
 	}
-	if want := 4 * uint64(need); want > pool {
-		pool = want
-		if limit > 0 && pool > limit {
-			pool = max(limit, uint64(w.cfg.Writer.BufferPoolMB)<<20)
-		}
-	}
-	return pool
+	return max(pool, want)
 }
 
 type storeCounts struct {
@@ -602,7 +598,7 @@ func count(ctx context.Context, conn *graphdb.Conn, q string) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("count: %w", err)
 	}
-	return int64(countOf(res)), nil
+	return res.Int(), nil
 }
 
 // GC takes the writer lock and removes old snapshots per the gc config,

@@ -58,18 +58,16 @@ func (r *runner) mixPhase(ctx context.Context, store string, readers int, every 
 }
 
 func mixStats(rs []mixResult) (queries, errors int, lat []float64, swaps int64, firstErr string) {
+	var f failures
 	for _, m := range rs {
 		queries += m.Queries
-		errors += m.Errors
 		swaps += m.Refreshes
 		for _, us := range m.LatencyUS {
 			lat = append(lat, float64(us)/1000)
 		}
-		if firstErr == "" {
-			firstErr = m.FirstError
-		}
+		f.merge(m.failures)
 	}
-	return
+	return queries, f.Errors, lat, swaps, f.FirstError
 }
 
 func (r *runner) readersUnderWrite(ctx context.Context) (*ReadersUnderWrite, error) {
@@ -175,13 +173,12 @@ func (r *runner) readersUnderWrite(ctx context.Context) (*ReadersUnderWrite, err
 	if err != nil {
 		return nil, err
 	}
+	var f failures
 	for _, d := range direct {
 		out.DirectKuzuAttempts += d.Attempts
-		out.DirectKuzuErrors += d.Errors
-		if out.DirectKuzuError == "" {
-			out.DirectKuzuError = d.FirstError
-		}
+		f.merge(d.failures)
 	}
+	out.DirectKuzuErrors, out.DirectKuzuError = f.Errors, f.FirstError
 	return out, nil
 }
 
@@ -415,17 +412,14 @@ func (r *runner) enqueue(ctx context.Context) (*Enqueue, error) {
 	if err != nil {
 		return nil, err
 	}
-	first := ""
+	var f failures
 	for _, p := range res {
 		out.JobsPerS += float64(p.Jobs) / p.JobSeconds
 		out.BareFsyncPerS += float64(p.Bare) / p.BareSeconds
-		out.Errors += p.Errors
-		if first == "" {
-			first = p.FirstError
-		}
+		f.merge(p.failures)
 	}
-	if out.Errors > 0 {
-		return out, fmt.Errorf("%d enqueues failed: %s", out.Errors, first)
+	if out.Errors = f.Errors; out.Errors > 0 {
+		return out, fmt.Errorf("%d enqueues failed: %s", out.Errors, f.FirstError)
 	}
 	return out, nil
 }

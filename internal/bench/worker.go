@@ -72,6 +72,19 @@ func readerConfig(store, refresh string) config.Config {
 	return cfg
 }
 
+// openReader opens a reader on cfg.Store; the caller closes it.
+func openReader(ctx context.Context, cfg config.Config) (*snapshot.Store, *reader.Reader, error) {
+	s, err := snapshot.Open(cfg.Store)
+	if err != nil {
+		return nil, nil, err
+	}
+	rd, err := reader.Open(ctx, s, cfg, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	return s, rd, nil
+}
+
 // The read mix: a point lookup, a 2-hop traversal and a full-text search.
 const (
 	qPoint = "MATCH (e:Entity {name: $n}) RETURN e.name, e.entityType, e.observations"
@@ -103,13 +116,12 @@ type mixSpec struct {
 }
 
 type mixResult struct {
-	Queries    int     `json:"queries"`
-	Errors     int     `json:"errors"`
-	FirstError string  `json:"first_error,omitempty"`
-	LatencyUS  []int64 `json:"latency_us"`
-	Refreshes  int64   `json:"refreshes"`
-	FirstSeq   uint64  `json:"first_seq"`
-	LastSeq    uint64  `json:"last_seq"`
+	Queries int `json:"queries"`
+	failures
+	LatencyUS []int64 `json:"latency_us"`
+	Refreshes int64   `json:"refreshes"`
+	FirstSeq  uint64  `json:"first_seq"`
+	LastSeq   uint64  `json:"last_seq"`
 }
 
 // runMix opens the store as a long-lived reader (refreshing on spec.Refresh)
@@ -119,11 +131,7 @@ func runMix(ctx context.Context, b []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	s, err := snapshot.Open(spec.Store)
-	if err != nil {
-		return nil, err
-	}
-	rd, err := reader.Open(ctx, s, readerConfig(spec.Store, spec.Refresh), nil)
+	_, rd, err := openReader(ctx, readerConfig(spec.Store, spec.Refresh))
 	if err != nil {
 		return nil, err
 	}
@@ -151,18 +159,8 @@ func runMix(ctx context.Context, b []byte) (any, error) {
 		_, err := rd.Query(ctx, q, p)
 		res.LatencyUS = append(res.LatencyUS, time.Since(t).Microseconds())
 		res.Queries++
-		if err != nil {
-			res.Errors++
-			if res.FirstError == "" {
-				res.FirstError = err.Error()
-			}
-		}
-		if spec.Every > 0 {
-			next = next.Add(spec.Every)
-			if d := time.Until(next); d > 0 {
-				time.Sleep(d)
-			}
-		}
+		res.add(err)
+		next = pace(next, spec.Every)
 	}
 	res.Refreshes, res.LastSeq = rd.Refreshes(), rd.Seq()
 	return res, nil
@@ -176,9 +174,8 @@ type directSpec struct {
 }
 
 type directResult struct {
-	Attempts   int    `json:"attempts"`
-	Errors     int    `json:"errors"`
-	FirstError string `json:"first_error,omitempty"`
+	Attempts int `json:"attempts"`
+	failures
 }
 
 // runDirect is today's way: open the Kuzu file itself read-only and run a
@@ -207,12 +204,7 @@ func runDirect(ctx context.Context, b []byte) (any, error) {
 	}
 	for end := time.Now().Add(spec.For); time.Now().Before(end); time.Sleep(spec.Every) {
 		res.Attempts++
-		if err := attempt(); err != nil {
-			res.Errors++
-			if res.FirstError == "" {
-				res.FirstError = err.Error()
-			}
-		}
+		res.add(attempt())
 	}
 	return res, nil
 }
@@ -266,10 +258,9 @@ type produceSpec struct {
 }
 
 type produceResult struct {
-	Jobs       int     `json:"jobs"`
-	Errors     int     `json:"errors"`
-	FirstError string  `json:"first_error,omitempty"`
-	Seconds    float64 `json:"seconds"`
+	Jobs int `json:"jobs"`
+	failures
+	Seconds float64 `json:"seconds"`
 }
 
 // tinyJob is the enqueue benchmark's job: one entity with one observation
@@ -329,19 +320,11 @@ func runProduce(ctx context.Context, b []byte) (any, error) {
 	next := start
 	for k := 0; time.Now().Before(end); k++ {
 		if _, err := writer.Enqueue(s, spec.job(k), lim); err != nil {
-			res.Errors++
-			if res.FirstError == "" {
-				res.FirstError = err.Error()
-			}
+			res.add(err)
 		} else {
 			res.Jobs++
 		}
-		if spec.Every > 0 {
-			next = next.Add(spec.Every)
-			if d := time.Until(next); d > 0 {
-				time.Sleep(d)
-			}
-		}
+		next = pace(next, spec.Every)
 	}
 	res.Seconds = time.Since(start).Seconds()
 	return res, nil
@@ -361,8 +344,7 @@ type enqueueABResult struct {
 	JobSeconds  float64 `json:"job_seconds"`
 	Bare        int     `json:"bare"`
 	BareSeconds float64 `json:"bare_seconds"`
-	Errors      int     `json:"errors"`
-	FirstError  string  `json:"first_error,omitempty"`
+	failures
 }
 
 // runEnqueueAB alternates, in slots of Slot aligned on StartAt (so every
@@ -424,10 +406,7 @@ func runEnqueueAB(ctx context.Context, b []byte) (any, error) {
 			continue
 		}
 		if _, err := writer.Enqueue(s, tinyJob(fmt.Sprintf("%s-%d", spec.Prefix, k)), lim); err != nil {
-			res.Errors++
-			if res.FirstError == "" {
-				res.FirstError = err.Error()
-			}
+			res.add(err)
 			continue
 		}
 		res.Jobs++
@@ -599,11 +578,7 @@ func runVisibility(ctx context.Context, b []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	s, err := snapshot.Open(spec.Store)
-	if err != nil {
-		return nil, err
-	}
-	rd, err := reader.Open(ctx, s, readerConfig(spec.Store, ""), nil)
+	s, rd, err := openReader(ctx, readerConfig(spec.Store, ""))
 	if err != nil {
 		return nil, err
 	}
@@ -661,11 +636,7 @@ func runSwapper(ctx context.Context, b []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	s, err := snapshot.Open(spec.Store)
-	if err != nil {
-		return nil, err
-	}
-	rd, err := reader.Open(ctx, s, swapConfig(spec), nil)
+	_, rd, err := openReader(ctx, swapConfig(spec))
 	if err != nil {
 		return nil, err
 	}
@@ -741,11 +712,7 @@ func runRSS(ctx context.Context, b []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	s, err := snapshot.Open(spec.Store)
-	if err != nil {
-		return nil, err
-	}
-	rd, err := reader.Open(ctx, s, readerConfig(spec.Store, ""), nil)
+	_, rd, err := openReader(ctx, readerConfig(spec.Store, ""))
 	if err != nil {
 		return nil, err
 	}
@@ -796,4 +763,44 @@ func procKB(path, field string) (float64, error) {
 		}
 	}
 	return 0, fmt.Errorf("read memory use: no %s in %s", field, path)
+}
+
+// failures counts a worker's failed operations and keeps the first error.
+// Embedded in a result, its fields appear as the result's own in JSON.
+type failures struct {
+	Errors     int    `json:"errors"`
+	FirstError string `json:"first_error,omitempty"`
+}
+
+// add counts err if it is not nil.
+func (f *failures) add(err error) {
+	if err == nil {
+		return
+	}
+	f.Errors++
+	if f.FirstError == "" {
+		f.FirstError = err.Error()
+	}
+}
+
+// merge adds another worker's failures to f.
+func (f *failures) merge(o failures) {
+	f.Errors += o.Errors
+	if f.FirstError == "" {
+		f.FirstError = o.FirstError
+	}
+}
+
+// pace sleeps until next + every and returns that time: a loop that calls it
+// once an iteration runs every every (flat out for every == 0), catching up
+// after a slow iteration instead of drifting.
+func pace(next time.Time, every time.Duration) time.Time {
+	if every <= 0 {
+		return next
+	}
+	next = next.Add(every)
+	if d := time.Until(next); d > 0 {
+		time.Sleep(d)
+	}
+	return next
 }

@@ -382,7 +382,7 @@ func AddDocs(ctx context.Context, c *Conn, docs []Doc) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("index entities: %w", err)
 	}
-	return firstInt(res), nil
+	return res.Int(), nil
 }
 
 // RebuildDocs deletes every document and writes one current document per
@@ -410,22 +410,26 @@ func DocCounts(ctx context.Context, c *Conn) (docs, entities int64, err error) {
 		if err != nil {
 			return 0, 0, fmt.Errorf("count documents: %w", err)
 		}
-		*x.n = firstInt(res)
+		*x.n = res.Int()
 	}
 	return docs, entities, nil
 }
 
-func firstInt(res *Result) int64 {
-	if len(res.Rows) == 0 || len(res.Rows[0]) == 0 {
+// Int returns the first value of the first row as an integer, as a count(*)
+// gives it: 0 for no rows, -1 if the value is not an integer.
+func (r *Result) Int() int64 {
+	if r == nil || len(r.Rows) == 0 || len(r.Rows[0]) == 0 {
 		return 0
 	}
-	switch v := res.Rows[0][0].(type) {
+	switch v := r.Rows[0][0].(type) {
 	case int64:
 		return v
 	case uint64:
 		return int64(v)
+	case int:
+		return int64(v)
 	}
-	return 0
+	return -1
 }
 
 // Plain converts a value returned by Kuzu into JSON-friendly Go values:

@@ -80,16 +80,7 @@ func TestQueryErrorPathsAndValues(t *testing.T) {
 // per entity, searchable through FTSQuery.
 func TestEnsureSchemaUpgradesOldGraphs(t *testing.T) {
 	ctx := context.Background()
-	db, err := Open(filepath.Join(t.TempDir(), "g.kuzu"), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	c, err := db.Conn()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := newTestConn(t)
 	for _, q := range []string{
 		"CREATE NODE TABLE Entity(name STRING PRIMARY KEY, entityType STRING, observations STRING[], created_at TIMESTAMP, updated_at TIMESTAMP)",
 		"CREATE REL TABLE Relation(FROM Entity TO Entity, relationType STRING, created_at TIMESTAMP)",
@@ -128,16 +119,7 @@ func TestEnsureSchemaUpgradesOldGraphs(t *testing.T) {
 // insert with the first row's terms when a value comes from a variable.
 func TestAddDocsIndexesEveryRow(t *testing.T) {
 	ctx := context.Background()
-	db, err := Open(filepath.Join(t.TempDir(), "g.kuzu"), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	c, err := db.Conn()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := newTestConn(t)
 	if err := EnsureSchema(ctx, c); err != nil {
 		t.Fatal(err)
 	}
@@ -165,4 +147,24 @@ func TestAddDocsIndexesEveryRow(t *testing.T) {
 			}
 		}
 	}
+}
+
+// newTestConn opens a new empty graph in a temporary directory and returns a
+// connection to it, both closed when the test ends.
+func newTestConn(t *testing.T) *Conn {
+	t.Helper()
+	db, err := Open(filepath.Join(t.TempDir(), "g.kuzu"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := db.Conn()
+	if err != nil {
+		db.Close()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		c.Close()
+		db.Close()
+	})
+	return c
 }
