@@ -11,7 +11,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/robfig/cron/v3"
+	"github.com/memsnap/memsnap/internal/model"
+	"github.com/memsnap/memsnap/internal/schedule"
+	"github.com/memsnap/memsnap/reader"
+	"github.com/memsnap/memsnap/writer"
 	"github.com/spf13/viper"
 )
 
@@ -83,6 +86,11 @@ type WriterConfig struct {
 	// processes, the daemon's included, run at, so that readers keep the
 	// CPU when they compete with a writer. Default: 10.
 	Nice int `mapstructure:"nice"`
+}
+
+// Limits returns the job limits in the form the job decoder takes.
+func (c JobConfig) Limits() model.Limits {
+	return model.Limits{MaxBytes: c.MaxBytes, MaxOps: c.MaxOps, MaxStringBytes: c.MaxStringBytes, MaxValueBytes: c.MaxValueBytes}
 }
 
 // GCConfig configures snapshot garbage collection.
@@ -231,7 +239,7 @@ func (c Config) Validate() error {
 		if spec == "" && optional {
 			return
 		}
-		if _, err := ParseSchedule(spec); err != nil {
+		if _, err := schedule.Parse(spec); err != nil {
 			bad("%s: %q is not a cron spec (e.g. \"@every 2s\"): %v", key, spec, err)
 		}
 	}
@@ -289,27 +297,18 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// ParseSchedule parses a schedule spec: a standard cron spec, a descriptor
-// such as "@hourly", or "@every DURATION". Unlike cron's own parser, which
-// rounds "@every" to whole seconds (so "@every 500ms" would run every second),
-// an "@every" duration is kept exactly, down to 10ms; runs are spaced by it
-// from when the schedule starts.
-func ParseSchedule(spec string) (cron.Schedule, error) {
-	if rest, ok := strings.CutPrefix(spec, "@every "); ok {
-		d, err := time.ParseDuration(strings.TrimSpace(rest))
-		if err != nil {
-			return nil, fmt.Errorf("bad @every duration: %w", err)
-		}
-		if d < 10*time.Millisecond {
-			return nil, fmt.Errorf("@every %v is below the minimum of 10ms", d)
-		}
-		return everySchedule(d), nil
-	}
-	return cron.ParseStandard(spec)
+// ReaderOptions returns the reader.* keys as the reader package takes them.
+func (c Config) ReaderOptions() reader.Options {
+	r := c.Reader
+	return reader.Options{BufferPoolMB: r.BufferPoolMB, Threads: r.Threads, Refresh: r.Refresh,
+		QueryTimeout: r.QueryTimeout, Verify: r.Verify}
 }
 
-// everySchedule runs every d, not rounded to seconds.
-type everySchedule time.Duration
-
-// Next implements cron.Schedule.
-func (e everySchedule) Next(t time.Time) time.Time { return t.Add(time.Duration(e)) }
+// WriterOptions returns the writer.*, job.* and gc.* keys as the writer
+// package takes them.
+func (c Config) WriterOptions() writer.Options {
+	w := c.Writer
+	return writer.Options{Limits: c.Job.Limits(), MaxBatchJobs: w.MaxBatchJobs, MaxBatchBytes: w.MaxBatchBytes,
+		MaxRounds: w.MaxRounds, LockTimeout: w.LockTimeout, BufferPoolMB: w.BufferPoolMB,
+		CopyThreshold: w.CopyThreshold, MinFreeMB: w.MinFreeMB, Keep: c.GC.Keep, MinAge: c.GC.MinAge}
+}

@@ -12,11 +12,11 @@ import (
 func BenchmarkOpen(b *testing.B) {
 	ctx := context.Background()
 	f := &fixture{}
-	f.store, f.cfg, f.w = newBenchStore(b)
+	f.store, f.opts, f.wopts, f.w = newBenchStore(b)
 	f.addEntity(b)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		r, err := Open(ctx, f.store, f.cfg, nil)
+		r, err := Open(ctx, f.store, f.opts, nil)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -29,9 +29,9 @@ func BenchmarkOpen(b *testing.B) {
 func BenchmarkRefreshSwap(b *testing.B) {
 	ctx := context.Background()
 	f := &fixture{}
-	f.store, f.cfg, f.w = newBenchStore(b)
+	f.store, f.opts, f.wopts, f.w = newBenchStore(b)
 	f.addEntity(b)
-	r, err := Open(ctx, f.store, f.cfg, nil)
+	r, err := Open(ctx, f.store, f.opts, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -54,11 +54,11 @@ func BenchmarkRefreshSwap(b *testing.B) {
 func BenchmarkQueryPointLookup(b *testing.B) {
 	ctx := context.Background()
 	f := &fixture{}
-	f.store, f.cfg, f.w = newBenchStore(b)
+	f.store, f.opts, f.wopts, f.w = newBenchStore(b)
 	for i := 0; i < 20; i++ {
 		f.addEntity(b)
 	}
-	r, err := Open(ctx, f.store, f.cfg, nil)
+	r, err := Open(ctx, f.store, f.opts, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -76,7 +76,7 @@ func BenchmarkQueryPointLookup(b *testing.B) {
 func BenchmarkSearchNodes10k(b *testing.B) {
 	ctx := context.Background()
 	f := &fixture{}
-	f.store, f.cfg, f.w = newBenchStore(b)
+	f.store, f.opts, f.wopts, f.w = newBenchStore(b)
 	words := []string{"graph", "database", "coffee", "snapshot", "reader", "writer", "lock", "memory", "editor", "dashboard"}
 	var es []Entity
 	var rels []Relation
@@ -94,7 +94,7 @@ func BenchmarkSearchNodes10k(b *testing.B) {
 	for i := 0; i < len(rels); i += 2000 {
 		f.commitJob(b, map[string]any{"ops": []any{relOp(rels[i:min(i+2000, len(rels))]...)}})
 	}
-	r, err := Open(ctx, f.store, f.cfg, nil)
+	r, err := Open(ctx, f.store, f.opts, nil)
 	if err != nil {
 		b.Fatal(err)
 	}

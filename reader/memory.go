@@ -11,15 +11,15 @@ import (
 	"unicode"
 
 	"github.com/memsnap/memsnap/internal/graphdb"
-	"github.com/memsnap/memsnap/writer"
+	"github.com/memsnap/memsnap/internal/model"
 )
 
 // Entity is a node of the memory graph, shaped as the reference MCP memory
 // server shapes it (the writer's job type, read back).
-type Entity = writer.Entity
+type Entity = model.Entity
 
 // Relation is a directed, typed edge between two entities.
-type Relation = writer.Relation
+type Relation = model.Relation
 
 // Graph is a set of entities and relations read from one snapshot.
 type Graph struct {
@@ -42,7 +42,7 @@ func (r *Reader) withConn(ctx context.Context, fn func(ctx context.Context, seq 
 		return err
 	}
 	defer h.unref()
-	if t := r.cfg.Reader.QueryTimeout; t > 0 {
+	if t := r.opts.QueryTimeout; t > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, t)
 		defer cancel()

@@ -20,7 +20,7 @@ func (f *fixture) commitJob(t testing.TB, job any) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := writer.Enqueue(f.store, b, writer.LimitsFrom(f.cfg.Job)); err != nil {
+	if _, err := writer.Enqueue(f.store, b, f.wopts.Limits); err != nil {
 		t.Fatal(err)
 	}
 	if sum, err := f.w.Commit(context.Background(), writer.CommitOptions{}); err != nil || sum.Applied != 1 {
@@ -79,7 +79,7 @@ func memoryFixture(t *testing.T) (*fixture, []Entity, *Reader) {
 		Relation{From: "Kuzu", To: all[0].Name, RelationType: "knows"},
 		Relation{From: all[0].Name, To: all[1].Name, RelationType: "knows"},
 	)}})
-	r, err := Open(context.Background(), f.store, f.cfg, nil)
+	r, err := Open(context.Background(), f.store, f.opts, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,24 +5,24 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/robfig/cron/v3"
 
-	"github.com/memsnap/memsnap/config"
 	"github.com/memsnap/memsnap/internal/graphdb"
 	"github.com/memsnap/memsnap/internal/kvstore"
+	"github.com/memsnap/memsnap/internal/model"
+	"github.com/memsnap/memsnap/internal/queue"
+	"github.com/memsnap/memsnap/internal/schedule"
 	"github.com/memsnap/memsnap/snapshot"
 )
 
 // Outcome is what became of a job (see kvstore.Outcome).
-type Outcome = kvstore.Outcome
+type Outcome = model.Outcome
 
 // Pair is one KV entry.
 type Pair = kvstore.Pair
@@ -31,9 +31,9 @@ type Pair = kvstore.Pair
 // All methods are safe for concurrent use.
 type Reader struct {
 	store *snapshot.Store
-	cfg   config.Config
+	opts  Options
 	log   *slog.Logger
-	opts  graphdb.Options
+	gopts graphdb.Options
 
 	cur atomic.Pointer[handle] // the current snapshot; swapped by refresh
 
@@ -49,12 +49,12 @@ type Reader struct {
 
 // Open opens the snapshot CURRENT names. It fails with snapshot.ErrNoSnapshot
 // if nothing has been published yet.
-func Open(ctx context.Context, store *snapshot.Store, cfg config.Config, log *slog.Logger) (*Reader, error) {
+func Open(ctx context.Context, store *snapshot.Store, opts Options, log *slog.Logger) (*Reader, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	r := &Reader{store: store, cfg: cfg, log: log.With("component", "reader"),
-		opts: graphdb.Options{BufferPoolBytes: uint64(cfg.Reader.BufferPoolMB) << 20, Threads: uint64(cfg.Reader.Threads)}}
+	r := &Reader{store: store, opts: opts, log: log.With("component", "reader"),
+		gopts: graphdb.Options{BufferPoolBytes: uint64(opts.BufferPoolMB) << 20, Threads: uint64(opts.Threads)}}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -74,7 +74,7 @@ func (r *Reader) open() (*handle, error) {
 	if seq, err := r.store.Current(); err == nil {
 		r.waitClosed(func(h *handle) bool { return h.seq == seq })
 	}
-	h, err := openHandle(r.store, r.opts, r.cfg.Reader.Verify, r.log)
+	h, err := openHandle(r.store, r.gopts, r.opts.Verify, r.log)
 	if err != nil {
 		return nil, err
 	}
@@ -196,10 +196,10 @@ func (r *Reader) LastRefreshError() error {
 	return nil
 }
 
-// StartRefresh refreshes on the reader.refresh cron schedule until Close.
+// StartRefresh refreshes on the Options.Refresh schedule until Close.
 // An empty schedule does nothing.
 func (r *Reader) StartRefresh() error {
-	spec := r.cfg.Reader.Refresh
+	spec := r.opts.Refresh
 	if spec == "" {
 		return nil
 	}
@@ -208,7 +208,7 @@ func (r *Reader) StartRefresh() error {
 	if r.cron != nil || r.closed {
 		return nil
 	}
-	sched, err := config.ParseSchedule(spec)
+	sched, err := schedule.Parse(spec)
 	if err != nil {
 		return fmt.Errorf("reader.refresh %q: %w", spec, err)
 	}
@@ -331,14 +331,14 @@ func jobIn(s *snapshot.Store, kv *pebble.DB, seq uint64, id string) (Outcome, er
 		return Outcome{}, err
 	}
 	if found {
-		return kvstore.DecodeOutcome(v)
+		return model.DecodeOutcome(v)
 	}
 	o := queueOutcome(s, id)
-	if o.Status == kvstore.StatusUnknown {
+	if o.Status == model.StatusUnknown {
 		// The job may have been applied and cleaned from the queue after the
 		// snapshot we looked at: if a newer one exists, the answer is there.
 		if cur, err := s.Current(); err == nil && cur != seq {
-			o.Status = kvstore.StatusPending
+			o.Status = model.StatusPending
 		}
 	}
 	return o, nil
@@ -346,30 +346,24 @@ func jobIn(s *snapshot.Store, kv *pebble.DB, seq uint64, id string) (Outcome, er
 
 // queueOutcome looks for a job that no snapshot records yet.
 func queueOutcome(s *snapshot.Store, id string) Outcome {
-	name := id + ".job"
-	for _, p := range []string{s.Path("queue", "new", name), s.Path("queue", "tmp", name)} {
-		if _, err := os.Lstat(p); err == nil {
-			return Outcome{JobID: id, Status: kvstore.StatusPending}
-		}
+	switch place, reason := s.Queue().Lookup(id); place {
+	case queue.Waiting:
+		return Outcome{JobID: id, Status: model.StatusPending}
+	case queue.Dead:
+		return Outcome{JobID: id, Status: model.StatusRejected, Reason: reason}
 	}
-	if m, _ := filepath.Glob(s.Path("queue", "cur", "*-"+name)); len(m) > 0 {
-		return Outcome{JobID: id, Status: kvstore.StatusPending}
-	}
-	if b, err := os.ReadFile(s.Path("queue", "dead", name+".err")); err == nil {
-		return Outcome{JobID: id, Status: kvstore.StatusRejected, Reason: strings.TrimSpace(string(b))}
-	}
-	return Outcome{JobID: id, Status: kvstore.StatusUnknown}
+	return Outcome{JobID: id, Status: model.StatusUnknown}
 }
 
 // JobOutcome looks up a job without a Reader: in CURRENT's snapshot if one
 // exists, else in the queue. It opens only the snapshot's key-value store
-// (verified as cfg.Reader.Verify says), not its graph, so it is cheap
-// enough to poll.
-func JobOutcome(ctx context.Context, store *snapshot.Store, cfg config.Config, id string) (Outcome, error) {
+// (verified as verify says: full, size or off), not its graph, so it is
+// cheap enough to poll.
+func JobOutcome(ctx context.Context, store *snapshot.Store, verify string, id string) (Outcome, error) {
 	if err := checkJobID(id); err != nil {
 		return Outcome{}, err
 	}
-	pin, _, err := pinVerified(store, cfg.Reader.Verify, store.VerifyKV)
+	pin, _, err := pinVerified(store, verify, store.VerifyKV)
 	if errors.Is(err, snapshot.ErrNoSnapshot) {
 		return queueOutcome(store, id), nil
 	}
@@ -384,30 +378,4 @@ func JobOutcome(ctx context.Context, store *snapshot.Store, cfg config.Config, i
 	}
 	defer kv.Close()
 	return jobIn(store, kv, seq, id)
-}
-
-// WaitFor blocks until a published snapshot records the job's outcome
-// (read-your-writes), refreshing as CURRENT moves, and returns it. It
-// returns early with the outcome if the job is unknown, and with ctx's error
-// when ctx ends.
-func (r *Reader) WaitFor(ctx context.Context, id string) (Outcome, error) {
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		if _, err := r.Refresh(ctx); err != nil {
-			r.log.Debug("refresh while waiting", "error", err)
-		}
-		o, err := r.Job(ctx, id)
-		if err != nil {
-			return o, err
-		}
-		if o.Status != kvstore.StatusPending {
-			return o, nil
-		}
-		select {
-		case <-ctx.Done():
-			return o, fmt.Errorf("waiting for job %s: %w", id, ctx.Err())
-		case <-tick.C:
-		}
-	}
 }

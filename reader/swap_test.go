@@ -10,14 +10,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/memsnap/memsnap/config"
 	"github.com/memsnap/memsnap/snapshot"
 	"github.com/memsnap/memsnap/writer"
 )
 
 type fixture struct {
 	store *snapshot.Store
-	cfg   config.Config
+	opts  Options
+	wopts writer.Options
 	w     *writer.Writer
 	n     int
 }
@@ -25,27 +25,26 @@ type fixture struct {
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	f := &fixture{}
-	f.store, f.cfg, f.w = newBenchStore(t)
+	f.store, f.opts, f.wopts, f.w = newBenchStore(t)
 	return f
 }
 
-func newBenchStore(t testing.TB) (*snapshot.Store, config.Config, *writer.Writer) {
+func newBenchStore(t testing.TB) (*snapshot.Store, Options, writer.Options, *writer.Writer) {
 	t.Helper()
 	s, err := snapshot.Init(filepath.Join(t.TempDir(), "store"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := config.Default()
-	cfg.Store = s.Dir()
-	cfg.GC.Keep = 1
-	return s, cfg, writer.New(s, cfg, nil)
+	wopts := writer.DefaultOptions()
+	wopts.Keep = 1
+	return s, DefaultOptions(), wopts, writer.New(s, wopts, nil)
 }
 
 // addEntity enqueues one new entity and commits it, publishing a snapshot.
 func (f *fixture) addEntity(t testing.TB) {
 	t.Helper()
 	job := fmt.Sprintf(`{"ops":[{"op":"create_entities","entities":[{"name":"e%d","entityType":"t","observations":[]}]},{"op":"kv_put","key":"n","value":"%d"}]}`, f.n, f.n)
-	if _, err := writer.Enqueue(f.store, []byte(job), writer.LimitsFrom(f.cfg.Job)); err != nil {
+	if _, err := writer.Enqueue(f.store, []byte(job), f.wopts.Limits); err != nil {
 		t.Fatal(err)
 	}
 	if sum, err := f.w.Commit(context.Background(), writer.CommitOptions{}); err != nil || sum.Batches != 1 {
@@ -86,7 +85,7 @@ func TestSwapKeepsAnsweringAndReleasesOldSnapshots(t *testing.T) {
 	f := newFixture(t)
 	f.addEntity(t)
 	fdStart := openFDs(t)
-	r, err := Open(ctx, f.store, f.cfg, nil)
+	r, err := Open(ctx, f.store, f.opts, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +113,7 @@ func TestSwapKeepsAnsweringAndReleasesOldSnapshots(t *testing.T) {
 			t.Fatalf("in-flight query on snapshot %d saw %d entities, want %d", oldSeq, n, f.n-1)
 		}
 		// Pinned by the in-flight query: GC must keep it.
-		gc, err := writer.GC(ctx, f.store, f.cfg, nil)
+		gc, err := writer.GC(ctx, f.store, f.wopts, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -126,7 +125,7 @@ func TestSwapKeepsAnsweringAndReleasesOldSnapshots(t *testing.T) {
 		if inflight.refs.Load() != 0 {
 			t.Fatalf("old handle still has %d refs", inflight.refs.Load())
 		}
-		gc, err = writer.GC(ctx, f.store, f.cfg, nil)
+		gc, err = writer.GC(ctx, f.store, f.wopts, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -156,7 +155,7 @@ func TestFailedRefreshKeepsServing(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
 	f.addEntity(t)
-	r, err := Open(ctx, f.store, f.cfg, nil)
+	r, err := Open(ctx, f.store, f.opts, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -182,9 +181,9 @@ func TestFailedRefreshKeepsServing(t *testing.T) {
 func TestScheduledRefresh(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
-	f.cfg.Reader.Refresh = "@every 1s"
+	f.opts.Refresh = "@every 1s"
 	f.addEntity(t)
-	r, err := Open(ctx, f.store, f.cfg, nil)
+	r, err := Open(ctx, f.store, f.opts, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,12 +206,12 @@ func TestWaitForSeesCommit(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
 	f.addEntity(t)
-	r, err := Open(ctx, f.store, f.cfg, nil)
+	r, err := Open(ctx, f.store, f.opts, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	id, err := writer.Enqueue(f.store, []byte(`{"ops":[{"op":"kv_put","key":"w","value":"1"}]}`), writer.LimitsFrom(f.cfg.Job))
+	id, err := writer.Enqueue(f.store, []byte(`{"ops":[{"op":"kv_put","key":"w","value":"1"}]}`), f.wopts.Limits)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -245,11 +244,11 @@ func TestWaitForSeesCommit(t *testing.T) {
 func TestJobOutcomeReadsOnlyTheKeyValueStore(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
-	id, err := writer.Enqueue(f.store, []byte(`{"ops":[{"op":"kv_put","key":"j","value":"1"}]}`), writer.LimitsFrom(f.cfg.Job))
+	id, err := writer.Enqueue(f.store, []byte(`{"ops":[{"op":"kv_put","key":"j","value":"1"}]}`), f.wopts.Limits)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o, err := JobOutcome(ctx, f.store, f.cfg, id); err != nil || o.Status != "pending" {
+	if o, err := JobOutcome(ctx, f.store, f.opts.Verify, id); err != nil || o.Status != "pending" {
 		t.Fatalf("before any snapshot: %+v %v", o, err)
 	}
 	if _, err := f.w.Commit(ctx, writer.CommitOptions{}); err != nil {
@@ -272,7 +271,7 @@ func TestJobOutcomeReadsOnlyTheKeyValueStore(t *testing.T) {
 		}
 	}
 	flip(snapshot.GraphFile)
-	if o, err := JobOutcome(ctx, f.store, f.cfg, id); err != nil || o.Status != "applied" {
+	if o, err := JobOutcome(ctx, f.store, f.opts.Verify, id); err != nil || o.Status != "applied" {
 		t.Fatalf("with the graph damaged: %+v %v", o, err)
 	}
 	for _, file := range m.Files {
@@ -281,10 +280,10 @@ func TestJobOutcomeReadsOnlyTheKeyValueStore(t *testing.T) {
 			break
 		}
 	}
-	if _, err := JobOutcome(ctx, f.store, f.cfg, id); err == nil || !strings.Contains(err.Error(), "checksum mismatch") {
+	if _, err := JobOutcome(ctx, f.store, f.opts.Verify, id); err == nil || !strings.Contains(err.Error(), "checksum mismatch") {
 		t.Fatalf("with a key-value file damaged: %v", err)
 	}
-	if _, err := JobOutcome(ctx, f.store, f.cfg, "../x"); err == nil {
+	if _, err := JobOutcome(ctx, f.store, f.opts.Verify, "../x"); err == nil {
 		t.Fatal("a job id with a path in it was accepted")
 	}
 }

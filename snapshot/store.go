@@ -12,6 +12,7 @@ import (
 
 	"github.com/memsnap/memsnap/internal/failpoint"
 	"github.com/memsnap/memsnap/internal/fsutil"
+	"github.com/memsnap/memsnap/internal/queue"
 )
 
 // File and directory names inside a store and a snapshot.
@@ -38,7 +39,17 @@ type Store struct {
 	dir string
 }
 
-var layout = []string{"queue/tmp", "queue/new", "queue/cur", "queue/dead", "snapshots", "staging", "trash"}
+// QueueDir is the job spool's directory; package queue owns what is inside.
+const QueueDir = "queue"
+
+// layout is every directory of a store.
+var layout = func() []string {
+	var dirs []string
+	for _, d := range queue.Subdirs {
+		dirs = append(dirs, QueueDir+"/"+d)
+	}
+	return append(dirs, "snapshots", "staging", "trash")
+}()
 
 // Init creates the store layout under dir. It is idempotent and never touches
 // existing data.
@@ -61,7 +72,7 @@ func Init(dir string) (*Store, error) {
 		return nil, fmt.Errorf("init store %s: %w", abs, err)
 	}
 	f.Close()
-	for _, d := range []string{abs, filepath.Join(abs, "queue")} {
+	for _, d := range []string{abs, filepath.Join(abs, QueueDir)} {
 		if err := fsutil.SyncDir(d); err != nil {
 			return nil, fmt.Errorf("init store: %w", err)
 		}
@@ -97,7 +108,7 @@ func Open(dir string) (*Store, error) {
 // every directory 0700 and every file 0600.
 func checkAccess(abs string) error {
 	uid := os.Geteuid()
-	for _, d := range append([]string{"", "queue"}, layout...) {
+	for _, d := range append([]string{"", QueueDir}, layout...) {
 		p := filepath.Join(abs, d)
 		info, err := os.Lstat(p)
 		if err != nil {
@@ -120,6 +131,9 @@ func checkAccess(abs string) error {
 	}
 	return nil
 }
+
+// Queue is the store's job spool.
+func (s *Store) Queue() *queue.Queue { return queue.New(s.Path(QueueDir)) }
 
 // Dir is the store's absolute directory.
 func (s *Store) Dir() string { return s.dir }

@@ -2,7 +2,6 @@ package tests
 
 import (
 	"bytes"
-	"context"
 	"flag"
 	"os"
 	"os/exec"
@@ -31,8 +30,7 @@ func TestCompetingWriters(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), *compete+5*time.Minute)
-	defer cancel()
+	ctx := testContext(t)
 	env := []string{"MEMSNAP_WRITER_COMMIT=@every 100ms", "MEMSNAP_GC_KEEP=1000000", "MEMSNAP_GC_SCHEDULE=@every 1h"}
 	var daemons []*exec.Cmd
 	var logs []*bytes.Buffer
@@ -46,7 +44,7 @@ func TestCompetingWriters(t *testing.T) {
 		}
 		daemons, logs = append(daemons, d), append(logs, log)
 	}
-	lim := writer.LimitsFrom(config.Default().Job)
+	lim := config.Default().Job.Limits()
 	last, acked := -1, 0
 	manual := &bytes.Buffer{}
 	end := time.Now().Add(*compete)

@@ -2,7 +2,6 @@ package tests
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -32,11 +31,23 @@ func chainJob(p, k int) map[string]any {
 func TestManyProcesses(t *testing.T) {
 	store := newStore(t)
 	const producers, jobsEach, readers = 3, 25, 4
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
+	ctx := testContext(t)
 
 	var readerProcs []*exec.Cmd
 	var readerOut []*bytes.Buffer
+	readerErr := make([]error, readers)
+	stopped := false
+	stopReaders := func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		_ = os.WriteFile(stopFile(store), nil, 0o600)
+		for i, cmd := range readerProcs {
+			readerErr[i] = cmd.Wait()
+		}
+	}
+	defer stopReaders() // also when the test fails half-way
 	for i := 0; i < readers; i++ {
 		cmd := helperCmd(ctx, "reader", store, "MEMSNAP_TEST_STOP="+stopFile(store))
 		var out bytes.Buffer
@@ -85,13 +96,11 @@ func TestManyProcesses(t *testing.T) {
 	}
 	// Let readers see the final snapshot, then stop them.
 	time.Sleep(300 * time.Millisecond)
-	if err := os.WriteFile(stopFile(store), nil, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	stopReaders()
 	var totalQueries int64
-	for i, cmd := range readerProcs {
-		if err := cmd.Wait(); err != nil {
-			t.Fatalf("reader %d: %v", i, err)
+	for i := range readerProcs {
+		if err := readerErr[i]; err != nil {
+			t.Fatalf("reader %d: %s", i, exitDetail(ctx, err))
 		}
 		var st readerStats
 		if err := json.Unmarshal(readerOut[i].Bytes(), &st); err != nil {
@@ -133,9 +142,7 @@ func TestManyProcesses(t *testing.T) {
 func TestWriterLock(t *testing.T) {
 	store := newStore(t)
 	enqueue(t, store, ops(entities(entity("a", "t"))))
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	holder := helperCmd(ctx, "lockholder", store)
+	holder := helperCmd(testContext(t), "lockholder", store)
 	out, err := holder.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

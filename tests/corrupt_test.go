@@ -78,7 +78,7 @@ func TestCorruptionDetected(t *testing.T) {
 			}
 			cfg := config.Default()
 			cfg.Store = c.store
-			r, err := reader.Open(context.Background(), store, cfg, nil)
+			r, err := reader.Open(context.Background(), store, cfg.ReaderOptions(), nil)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/memsnap/memsnap/config"
+	"github.com/memsnap/memsnap/internal/model"
 	"github.com/memsnap/memsnap/reader"
 	"github.com/memsnap/memsnap/snapshot"
 	"github.com/memsnap/memsnap/writer"
@@ -57,7 +58,7 @@ type crashLoopRun struct {
 	store  string
 	s      *snapshot.Store
 	cfg    config.Config
-	lim    writer.Limits
+	lim    model.Limits
 	rng    *rand.Rand
 	st     crashStats
 	fNext  int      // next k of chain f
@@ -81,7 +82,7 @@ func TestCrashLoop(t *testing.T) {
 	}
 	cr.cfg = config.Default()
 	cr.cfg.Store = cr.store
-	cr.lim = writer.LimitsFrom(cr.cfg.Job)
+	cr.lim = cr.cfg.Job.Limits()
 
 	// A first snapshot, and the length of one commit to aim random kills at.
 	cr.enqueueF()
@@ -91,8 +92,7 @@ func TestCrashLoop(t *testing.T) {
 
 	// Background processes that are never killed.
 	stopDir := t.TempDir()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Hour)
-	defer cancel()
+	ctx := testContext(t)
 	var bg []*exec.Cmd
 	var outs []*bytes.Buffer
 	for _, role := range []string{"reader", "reader", "producer"} {
@@ -362,7 +362,7 @@ func (cr *crashLoopRun) check() {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := writer.DecodeJob(b, cr.lim); err != nil {
+		if _, err := model.DecodeJob(b, cr.lim); err != nil {
 			cr.st.halfWritten++
 			t.Errorf("half-written job in queue/new: %s: %v", name, err)
 		}
@@ -385,7 +385,7 @@ func (cr *crashLoopRun) check() {
 		t.Fatalf("watermark went back from %d to %d", cr.wm, m.Watermark)
 	}
 	cr.wm = m.Watermark
-	r, err := reader.Open(context.Background(), cr.s, cr.cfg, nil)
+	r, err := reader.Open(context.Background(), cr.s, cr.cfg.ReaderOptions(), nil)
 	if err != nil {
 		t.Fatalf("CURRENT does not open read-only after a kill: %v", err)
 	}
@@ -438,7 +438,7 @@ func (cr *crashLoopRun) fullCheck() {
 			t.Fatalf("queue/tmp/%s of a dead producer not cleaned by the writer", name)
 		}
 	}
-	r, err := reader.Open(context.Background(), cr.s, cr.cfg, nil)
+	r, err := reader.Open(context.Background(), cr.s, cr.cfg.ReaderOptions(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,8 +1,8 @@
 package tests
 
 import (
-	"context"
 	"encoding/json"
+	"fmt"
 	"syscall"
 	"testing"
 	"time"
@@ -33,8 +33,7 @@ func TestEnqueueWaitWithoutDaemon(t *testing.T) {
 // (exit 0) on SIGTERM.
 func TestDaemonSchedules(t *testing.T) {
 	store := newStore(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
+	ctx := testContext(t)
 	d := daemonCmd(ctx, store, "MEMSNAP_WRITER_COMMIT=@every 1s", "MEMSNAP_GC_SCHEDULE=@every 1s", "MEMSNAP_GC_KEEP=1")
 	if err := d.Start(); err != nil {
 		t.Fatal(err)
@@ -42,22 +41,14 @@ func TestDaemonSchedules(t *testing.T) {
 	var ids []string
 	for i := 0; i < 3; i++ {
 		ids = append(ids, enqueue(t, store, ops(entities(entity("d"+string(rune('a'+i)), "t")))))
-		deadline := time.Now().Add(30 * time.Second)
-		for jobOutcome(t, store, ids[i]).Status != "applied" {
-			if time.Now().After(deadline) {
-				t.Fatalf("daemon did not apply job %d within 30s", i)
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
+		waitUntil(t, ctx, fmt.Sprintf("the daemon to apply job %d", i), 100*time.Millisecond, func() bool {
+			return jobOutcome(t, store, ids[i]).Status == "applied"
+		})
 	}
 	// GC on schedule: with keep=1 only CURRENT remains, eventually.
-	deadline := time.Now().Add(30 * time.Second)
-	for len(dirNames(t, store+"/snapshots")) != 1 {
-		if time.Now().After(deadline) {
-			t.Fatalf("daemon gc left %v", dirNames(t, store+"/snapshots"))
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	waitUntil(t, ctx, "daemon gc to leave only CURRENT", 100*time.Millisecond, func() bool {
+		return len(dirNames(t, store+"/snapshots")) == 1
+	})
 	if err := d.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}

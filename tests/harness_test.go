@@ -91,6 +91,7 @@ func newStore(t *testing.T) string {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "store")
 	mustMemsnap(t, dir, nil, "init")
+	t.Cleanup(func() { checkStore(t, dir) })
 	return dir
 }
 

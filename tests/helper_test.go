@@ -66,6 +66,10 @@ func helper(role string) int {
 	return 2
 }
 
+// readerPause is how long a reader helper rests between two rounds of
+// queries.
+const readerPause = 5 * time.Millisecond
+
 func readerLoop(store *snapshot.Store, stop string) int {
 	ctx := context.Background()
 	cfg := config.Default()
@@ -74,7 +78,7 @@ func readerLoop(store *snapshot.Store, stop string) int {
 	var r *reader.Reader
 	for r == nil {
 		var err error
-		r, err = reader.Open(ctx, store, cfg, nil)
+		r, err = reader.Open(ctx, store, cfg.ReaderOptions(), nil)
 		if errors.Is(err, snapshot.ErrNoSnapshot) {
 			time.Sleep(10 * time.Millisecond)
 			continue
@@ -117,6 +121,9 @@ func readerLoop(store *snapshot.Store, stop string) int {
 		if _, _, err := r.KVScan(ctx, "p", 10); err != nil {
 			fail(err)
 		}
+		// Leave the CPU to the (niced) writer now and then: on a 2-core
+		// machine readers that never pause starve every commit.
+		time.Sleep(readerPause)
 	}
 	st.Refreshes = r.Refreshes()
 	st.LastSeq = r.Seq()
@@ -132,7 +139,7 @@ func idleRSS(store *snapshot.Store) int {
 	ctx := context.Background()
 	cfg := config.Default()
 	cfg.Store = store.Dir()
-	r, err := reader.Open(ctx, store, cfg, nil)
+	r, err := reader.Open(ctx, store, cfg.ReaderOptions(), nil)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -187,7 +194,7 @@ type producerStats struct {
 }
 
 func producerLoop(store *snapshot.Store, chain, stop string) int {
-	lim := writer.LimitsFrom(config.Default().Job)
+	lim := config.Default().Job.Limits()
 	st := producerStats{Chain: chain, Last: -1}
 	for k := 0; ; k++ {
 		if _, err := os.Stat(stop); err == nil {

@@ -130,8 +130,7 @@ func schemaShape(v any) any {
 // and error answers; bad input gets a clear tool error and the server keeps
 // serving.
 func TestMCPServer(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
+	ctx := testContext(t)
 	store := newStore(t)
 	cs := mcpSession(t, ctx, store)
 
@@ -323,8 +322,7 @@ func TestMCPServer(t *testing.T) {
 // one store; every server writes concurrently; every write is kept, no call
 // fails, and every server sees every write.
 func TestManyMCPServers(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
-	defer cancel()
+	ctx := testContext(t)
 	store := newStore(t)
 	env := []string{"MEMSNAP_READER_REFRESH=@every 200ms", "MEMSNAP_WRITER_COMMIT=@every 150ms"}
 	daemon := daemonCmd(ctx, store, env...)
@@ -402,17 +400,10 @@ func TestManyMCPServers(t *testing.T) {
 	}
 	// Every server sees every write once its schedule refreshes it.
 	for i, cs := range sessions {
-		deadline := time.Now().Add(30 * time.Second)
-		for {
+		waitUntil(t, ctx, fmt.Sprintf("server %d to see %d entities and %d relations", i, wantEntities, wantRels), 100*time.Millisecond, func() bool {
 			g := parseGraph(t, mustCall(t, ctx, cs, "read_graph", map[string]any{}))
-			if len(g.Entities) == wantEntities && len(g.Relations) == wantRels {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("server %d sees %d entities and %d relations, want %d and %d", i, len(g.Entities), len(g.Relations), wantEntities, wantRels)
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
+			return len(g.Entities) == wantEntities && len(g.Relations) == wantRels
+		})
 	}
 	t.Logf("%d servers x %d writes each, CLI reader ran %d searches with %d errors", servers, perServer/2+perServer-1+perServer, readerRuns, readerErrs)
 }

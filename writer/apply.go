@@ -14,7 +14,7 @@ import (
 
 	"github.com/memsnap/memsnap/internal/failpoint"
 	"github.com/memsnap/memsnap/internal/graphdb"
-	"github.com/memsnap/memsnap/internal/kvstore"
+	"github.com/memsnap/memsnap/internal/model"
 )
 
 // How a batch is applied
@@ -111,14 +111,14 @@ type kvOp struct {
 
 // run applies one job to the overlay and returns its KV changes and what each
 // op did. On error the overlay is unchanged.
-func (o *overlay) run(job *Job, at time.Time) (kv []kvOp, results []kvstore.OpResult, err error) {
+func (o *overlay) run(job *model.Job, at time.Time) (kv []kvOp, results []model.OpResult, err error) {
 	mark := len(o.undo)
 	defer func() {
 		if err != nil {
 			o.rollback(mark)
 		}
 	}()
-	results = make([]kvstore.OpResult, len(job.Ops))
+	results = make([]model.OpResult, len(job.Ops))
 	for i, op := range job.Ops {
 		if err := o.runOp(op, at, &kv, &results[i]); err != nil {
 			return nil, nil, fmt.Errorf("op %d (%s): %w", i, op.Op, err)
@@ -127,9 +127,9 @@ func (o *overlay) run(job *Job, at time.Time) (kv []kvOp, results []kvstore.OpRe
 	return kv, results, nil
 }
 
-func (o *overlay) runOp(op Op, at time.Time, kv *[]kvOp, res *kvstore.OpResult) error {
+func (o *overlay) runOp(op model.Op, at time.Time, kv *[]kvOp, res *model.OpResult) error {
 	switch op.Op {
-	case OpCreateEntities:
+	case model.OpCreateEntities:
 		for i, e := range op.Entities {
 			cur := o.ents[e.Name]
 			if cur.exists {
@@ -139,7 +139,7 @@ func (o *overlay) runOp(op Op, at time.Time, kv *[]kvOp, res *kvstore.OpResult) 
 				typ: e.EntityType, obs: dedupe(nil, e.Observations), created: at, updated: at})
 			res.New = append(res.New, i)
 		}
-	case OpCreateRelations:
+	case model.OpCreateRelations:
 		for i, r := range op.Relations {
 			for _, n := range []string{r.From, r.To} {
 				if !o.ents[n].exists {
@@ -153,7 +153,7 @@ func (o *overlay) runOp(op Op, at time.Time, kv *[]kvOp, res *kvstore.OpResult) 
 				res.New = append(res.New, i)
 			}
 		}
-	case OpAddObservations:
+	case model.OpAddObservations:
 		res.Added = make([][]string, len(op.Observations))
 		for i, a := range op.Observations {
 			cur, ok := o.ents[a.EntityName]
@@ -167,7 +167,7 @@ func (o *overlay) runOp(op Op, at time.Time, kv *[]kvOp, res *kvstore.OpResult) 
 				o.setEnt(a.EntityName, cur)
 			}
 		}
-	case OpDeleteEntities:
+	case model.OpDeleteEntities:
 		for _, n := range op.EntityNames {
 			cur := o.ents[n]
 			if !cur.exists {
@@ -183,7 +183,7 @@ func (o *overlay) runOp(op Op, at time.Time, kv *[]kvOp, res *kvstore.OpResult) 
 				}
 			}
 		}
-	case OpDeleteObservations:
+	case model.OpDeleteObservations:
 		for _, d := range op.Deletions {
 			cur := o.ents[d.EntityName]
 			if !cur.exists {
@@ -197,7 +197,7 @@ func (o *overlay) runOp(op Op, at time.Time, kv *[]kvOp, res *kvstore.OpResult) 
 				o.setEnt(d.EntityName, cur)
 			}
 		}
-	case OpDeleteRelations:
+	case model.OpDeleteRelations:
 		for _, r := range op.Relations {
 			k := relKey{r.From, r.To, r.RelationType}
 			if cur := o.rels[k]; cur.exists {
@@ -206,9 +206,9 @@ func (o *overlay) runOp(op Op, at time.Time, kv *[]kvOp, res *kvstore.OpResult) 
 				o.setRel(k, cur)
 			}
 		}
-	case OpKVPut:
+	case model.OpKVPut:
 		*kv = append(*kv, kvOp{key: op.Key, value: *op.Value})
-	case OpKVDelete:
+	case model.OpKVDelete:
 		*kv = append(*kv, kvOp{key: op.Key, delete: true})
 	default:
 		return fmt.Errorf("unknown op %q", op.Op)
@@ -237,7 +237,7 @@ func dedupe(base, add []string) []string {
 
 // mentioned returns every entity name the jobs refer to, and the names that
 // are the source of a created or deleted relation.
-func mentioned(jobs []*Job) (names, relSources []string) {
+func mentioned(jobs []*model.Job) (names, relSources []string) {
 	all, src := map[string]bool{}, map[string]bool{}
 	for _, j := range jobs {
 		for _, op := range j.Ops {
@@ -597,11 +597,11 @@ func copyRows(ctx context.Context, conn *graphdb.Conn, table, scratch string, ro
 
 // createsAtMost is an upper bound on the entities the jobs create: the number
 // of create_entities items, before duplicates and failures are known.
-func createsAtMost(jobs []*Job) int {
+func createsAtMost(jobs []*model.Job) int {
 	n := 0
 	for _, j := range jobs {
 		for _, op := range j.Ops {
-			if op.Op == OpCreateEntities {
+			if op.Op == model.OpCreateEntities {
 				n += len(op.Entities)
 			}
 		}

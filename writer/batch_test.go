@@ -79,13 +79,13 @@ func newTestStore(t *testing.T) *storeUnderTest {
 	}
 	cfg := config.Default()
 	cfg.Store = s.Dir()
-	return &storeUnderTest{store: s, cfg: cfg, w: writer.New(s, cfg, nil)}
+	return &storeUnderTest{store: s, cfg: cfg, w: writer.New(s, cfg.WriterOptions(), nil)}
 }
 
 // useCopy makes every create in this store go through COPY FROM.
 func (s *storeUnderTest) useCopy() {
 	s.cfg.Writer.CopyThreshold = 1
-	s.w = writer.New(s.store, s.cfg, nil)
+	s.w = writer.New(s.store, s.cfg.WriterOptions(), nil)
 }
 
 // put writes a job file straight into queue/new under a fixed id, as an
@@ -110,7 +110,7 @@ func (s *storeUnderTest) commit(t *testing.T, opts writer.CommitOptions) writer.
 func (s *storeUnderTest) dump(t *testing.T, ids []string) string {
 	t.Helper()
 	ctx := context.Background()
-	r, err := reader.Open(ctx, s.store, s.cfg, nil)
+	r, err := reader.Open(ctx, s.store, s.cfg.ReaderOptions(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +137,7 @@ func (s *storeUnderTest) dump(t *testing.T, ids []string) string {
 		if err != nil {
 			t.Fatal(err)
 		}
-		out = append(out, o.Status+" "+o.Reason)
+		out = append(out, string(o.Status)+" "+o.Reason)
 	}
 	b, _ := json.Marshal(out)
 	return string(b)
@@ -190,7 +190,7 @@ func TestBatchEqualsSequence(t *testing.T) {
 					t.Fatalf("job %d alone: %+v", i, sum)
 				}
 			}
-			m := newModel()
+			m := newOracle()
 			for i := range ids {
 				m = m.apply(ids[i], data[i])
 			}
@@ -227,7 +227,7 @@ func checkSequence(t *testing.T, prefix, jobs []string) {
 	for i := range ids {
 		ids[i] = ulid.MustNew(uint64(1_700_000_000_000+i*1000), ulidEntropy{entropy}).String()
 	}
-	m := newModel()
+	m := newOracle()
 	for i := range all {
 		m = m.apply(ids[i], []byte(all[i]))
 	}
@@ -302,7 +302,7 @@ func TestRedeliveredJobIsNotAppliedTwice(t *testing.T) {
 		t.Fatalf("redelivery: %+v", sum)
 	}
 	ctx := context.Background()
-	r, err := reader.Open(ctx, s.store, s.cfg, nil)
+	r, err := reader.Open(ctx, s.store, s.cfg.ReaderOptions(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -314,7 +314,7 @@ func TestRedeliveredJobIsNotAppliedTwice(t *testing.T) {
 	if o, err := r.Job(ctx, create); err != nil || o.Status != "applied" || o.Snapshot != 1 {
 		t.Fatalf("first outcome not kept: %+v %v", o, err)
 	}
-	if q, _ := writer.Queue(s.store); q.New+q.Cur+q.Dead != 0 {
+	if q, _ := s.store.Queue().Counts(); q.New+q.Cur+q.Dead != 0 {
 		t.Fatalf("redelivered file left in the queue: %+v", q)
 	}
 }
@@ -406,7 +406,7 @@ func TestOutcomeResults(t *testing.T) {
 		{"op":"delete_entities","entityNames":["c","ghost"]},
 		{"op":"kv_put","key":"k","value":"v"}]}`))
 	s.commit(t, writer.CommitOptions{})
-	r, err := reader.Open(context.Background(), s.store, s.cfg, nil)
+	r, err := reader.Open(context.Background(), s.store, s.cfg.ReaderOptions(), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -446,7 +446,7 @@ func TestStaleDocumentsAreCompacted(t *testing.T) {
 	}
 	check := func(round int, wantDocs int64) {
 		t.Helper()
-		r, err := reader.Open(ctx, s.store, s.cfg, nil)
+		r, err := reader.Open(ctx, s.store, s.cfg.ReaderOptions(), nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -491,7 +491,7 @@ func TestStaleDocumentsAreCompacted(t *testing.T) {
 func TestCommitRoundsOnlyForJobsLeftBehind(t *testing.T) {
 	ctx := context.Background()
 	s := newTestStore(t)
-	lim := writer.LimitsFrom(s.cfg.Job)
+	lim := s.cfg.Job.Limits()
 	enqueue := func(k int) {
 		t.Helper()
 		job := fmt.Sprintf(`{"ops":[{"op":"kv_put","key":"k%d","value":"v"}]}`, k)

@@ -8,9 +8,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/memsnap/memsnap/config"
 	"github.com/memsnap/memsnap/internal/fsutil"
 	"github.com/memsnap/memsnap/internal/graphdb"
+	"github.com/memsnap/memsnap/internal/model"
 	"github.com/memsnap/memsnap/snapshot"
 )
 
@@ -30,23 +30,23 @@ func benchGraph(b *testing.B) (*graphdb.DB, *graphdb.Conn) {
 	return db, c
 }
 
-func createJob(offset, n int) *Job {
-	es := make([]Entity, n)
+func createJob(offset, n int) *model.Job {
+	es := make([]model.Entity, n)
 	for i := range es {
-		es[i] = Entity{Name: fmt.Sprintf("entity-%07d", offset+i), EntityType: "memory",
+		es[i] = model.Entity{Name: fmt.Sprintf("entity-%07d", offset+i), EntityType: "memory",
 			Observations: []string{fmt.Sprintf("observation %d", offset+i), "shared"}}
 	}
-	return &Job{Ops: []Op{{Op: OpCreateEntities, Entities: es}}}
+	return &model.Job{Ops: []model.Op{{Op: model.OpCreateEntities, Entities: es}}}
 }
 
 // benchApplyJob runs one job through the writer's overlay and columnar write
 // (COPY for creates, with the full-text index dropped, as the writer does for
 // a bulk batch; the caller rebuilds the index).
-func benchApplyJob(b *testing.B, c *graphdb.Conn, job *Job) {
+func benchApplyJob(b *testing.B, c *graphdb.Conn, job *model.Job) {
 	b.Helper()
 	ctx := context.Background()
 	o := newOverlay()
-	names, sources := mentioned([]*Job{job})
+	names, sources := mentioned([]*model.Job{job})
 	if err := o.load(ctx, c, names, sources); err != nil {
 		b.Fatal(err)
 	}
@@ -134,12 +134,11 @@ func BenchmarkPublish(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	cfg := config.Default()
-	cfg.Store = s.Dir()
-	w := New(s, cfg, nil)
+	opts := DefaultOptions()
+	w := New(s, opts, nil)
 	for k := 0; k < 10; k++ {
 		data := []byte(fmt.Sprintf(`{"ops":[{"op":"kv_put","key":"seed%d","value":"v"}]}`, k))
-		if _, err := Enqueue(s, data, LimitsFrom(cfg.Job)); err != nil {
+		if _, err := Enqueue(s, data, opts.Limits); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -217,7 +216,7 @@ func BenchmarkEnqueue(b *testing.B) {
 		b.Fatal(err)
 	}
 	job := []byte(`{"ops":[{"op":"create_entities","entities":[{"name":"n","entityType":"t","observations":["an observation of typical length for a memory"]}]}]}`)
-	lim := LimitsFrom(config.Default().Job)
+	lim := DefaultOptions().Limits
 	b.Run("memsnap_enqueue", func(b *testing.B) {
 		for i := 0; i < b.N; i++ {
 			if _, err := Enqueue(s, job, lim); err != nil {

@@ -10,14 +10,14 @@ import (
 
 	"github.com/oklog/ulid/v2"
 
+	"github.com/memsnap/memsnap/internal/model"
 	"github.com/memsnap/memsnap/reader"
-	"github.com/memsnap/memsnap/writer"
 )
 
-// model is an independent, deliberately naive implementation of the job
+// oracle is an independent, deliberately naive implementation of the job
 // semantics (those of the reference MCP memory server): whole-state copy per
 // job, discard on error. The writer must agree with it.
-type model struct {
+type oracle struct {
 	ents     map[string]mEnt
 	rels     map[[3]string]time.Time
 	kv       map[string]string
@@ -30,12 +30,12 @@ type mEnt struct {
 	created, updated time.Time
 }
 
-func newModel() *model {
-	return &model{ents: map[string]mEnt{}, rels: map[[3]string]time.Time{}, kv: map[string]string{}}
+func newOracle() *oracle {
+	return &oracle{ents: map[string]mEnt{}, rels: map[[3]string]time.Time{}, kv: map[string]string{}}
 }
 
-func (m *model) clone() *model {
-	c := &model{ents: maps.Clone(m.ents), rels: maps.Clone(m.rels), kv: maps.Clone(m.kv), outcomes: m.outcomes}
+func (m *oracle) clone() *oracle {
+	c := &oracle{ents: maps.Clone(m.ents), rels: maps.Clone(m.rels), kv: maps.Clone(m.kv), outcomes: m.outcomes}
 	for k, e := range c.ents {
 		e.obs = slices.Clone(e.obs)
 		c.ents[k] = e
@@ -53,8 +53,8 @@ func addNew(base, add []string) []string {
 	return out
 }
 
-func (m *model) apply(id string, data []byte) *model {
-	job, err := writer.DecodeJob(data, writer.Limits{})
+func (m *oracle) apply(id string, data []byte) *oracle {
+	job, err := model.DecodeJob(data, model.Limits{})
 	if err != nil {
 		m.outcomes = append(m.outcomes, "rejected "+err.Error())
 		return m
@@ -71,15 +71,15 @@ func (m *model) apply(id string, data []byte) *model {
 	return next
 }
 
-func (m *model) op(op writer.Op, at time.Time) error {
+func (m *oracle) op(op model.Op, at time.Time) error {
 	switch op.Op {
-	case writer.OpCreateEntities:
+	case model.OpCreateEntities:
 		for _, e := range op.Entities {
 			if _, ok := m.ents[e.Name]; !ok {
 				m.ents[e.Name] = mEnt{typ: e.EntityType, obs: addNew([]string{}, e.Observations), created: at, updated: at}
 			}
 		}
-	case writer.OpCreateRelations:
+	case model.OpCreateRelations:
 		for _, r := range op.Relations {
 			for _, n := range []string{r.From, r.To} {
 				if _, ok := m.ents[n]; !ok {
@@ -91,7 +91,7 @@ func (m *model) op(op writer.Op, at time.Time) error {
 				m.rels[k] = at
 			}
 		}
-	case writer.OpAddObservations:
+	case model.OpAddObservations:
 		for _, a := range op.Observations {
 			e, ok := m.ents[a.EntityName]
 			if !ok {
@@ -102,7 +102,7 @@ func (m *model) op(op writer.Op, at time.Time) error {
 				m.ents[a.EntityName] = e
 			}
 		}
-	case writer.OpDeleteEntities:
+	case model.OpDeleteEntities:
 		for _, n := range op.EntityNames {
 			delete(m.ents, n)
 			for k := range m.rels {
@@ -111,7 +111,7 @@ func (m *model) op(op writer.Op, at time.Time) error {
 				}
 			}
 		}
-	case writer.OpDeleteObservations:
+	case model.OpDeleteObservations:
 		for _, d := range op.Deletions {
 			e, ok := m.ents[d.EntityName]
 			if !ok {
@@ -123,20 +123,20 @@ func (m *model) op(op writer.Op, at time.Time) error {
 				m.ents[d.EntityName] = e
 			}
 		}
-	case writer.OpDeleteRelations:
+	case model.OpDeleteRelations:
 		for _, r := range op.Relations {
 			delete(m.rels, [3]string{r.From, r.To, r.RelationType})
 		}
-	case writer.OpKVPut:
+	case model.OpKVPut:
 		m.kv[op.Key] = *op.Value
-	case writer.OpKVDelete:
+	case model.OpKVDelete:
 		delete(m.kv, op.Key)
 	}
 	return nil
 }
 
 // dump renders the model exactly as storeUnderTest.dump renders a store.
-func (m *model) dump() string {
+func (m *oracle) dump() string {
 	var ents [][]any
 	for _, n := range slices.Sorted(maps.Keys(m.ents)) {
 		e := m.ents[n]

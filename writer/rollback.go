@@ -9,8 +9,8 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/memsnap/memsnap/config"
-	"github.com/memsnap/memsnap/internal/fsutil"
+	"github.com/memsnap/memsnap/internal/model"
+	"github.com/memsnap/memsnap/internal/queue"
 	"github.com/memsnap/memsnap/snapshot"
 )
 
@@ -34,8 +34,8 @@ type RollbackResult struct {
 // Rollback refuses and changes nothing. The snapshots rolled back from stay
 // on disk until no reader pins them. Rollback takes the writer lock; it
 // works when CURRENT itself is corrupt.
-func Rollback(ctx context.Context, s *snapshot.Store, cfg config.Config, seq uint64) (res RollbackResult, err error) {
-	lock, err := AcquireLock(ctx, s, cfg.Writer.LockTimeout)
+func Rollback(ctx context.Context, s *snapshot.Store, opts Options, seq uint64) (res RollbackResult, err error) {
+	lock, err := AcquireLock(ctx, s, opts.LockTimeout)
 	if err != nil {
 		return res, err
 	}
@@ -69,7 +69,7 @@ func Rollback(ctx context.Context, s *snapshot.Store, cfg config.Config, seq uin
 	}
 	var jobs []requeue
 	seen := map[string]bool{}
-	lim := LimitsFrom(cfg.Job)
+	lim := opts.Limits
 	for _, later := range seqs {
 		if later <= seq || later > from {
 			continue
@@ -92,46 +92,47 @@ func Rollback(ctx context.Context, s *snapshot.Store, cfg config.Config, seq uin
 			return res, fmt.Errorf("rollback: snapshot %d lists %d jobs but holds %d; refusing, since some of its jobs could not be applied again", later, len(sums), len(ents))
 		}
 		for _, e := range ents {
-			c, ok := parseCurName(e.Name())
+			c, ok := queue.ParseClaimedName(e.Name())
 			if !ok {
 				return res, fmt.Errorf("rollback: snapshot %d holds an unexpected file jobs/%s", later, e.Name())
 			}
 			path := filepath.Join(dir, e.Name())
-			data, err := readJobFile(path, lim.MaxBytes)
+			data, err := queue.ReadJobFile(path, lim.MaxBytes)
 			if err == nil {
-				_, err = DecodeJob(data, lim)
+				_, err = model.DecodeJob(data, lim)
 			}
 			if err != nil {
-				return res, fmt.Errorf("rollback: job %s of snapshot %d cannot be read back (%v); refusing, since it could not be applied again", c.id, later, err)
+				return res, fmt.Errorf("rollback: job %s of snapshot %d cannot be read back (%v); refusing, since it could not be applied again", c.ID, later, err)
 			}
 			if f, ok := sums[e.Name()]; ok && !f.Matches(data) {
-				return res, fmt.Errorf("rollback: job %s of snapshot %d is damaged (checksum mismatch); refusing, since it could not be applied again", c.id, later)
+				return res, fmt.Errorf("rollback: job %s of snapshot %d is damaged (checksum mismatch); refusing, since it could not be applied again", c.ID, later)
 			}
-			if !seen[c.id] {
-				seen[c.id] = true
-				jobs = append(jobs, requeue{id: c.id, data: data, claim: c.seq})
+			if !seen[c.ID] {
+				seen[c.ID] = true
+				jobs = append(jobs, requeue{id: c.ID, data: data, claim: c.Seq})
 			}
 		}
 	}
 	// Jobs a crashed writer claimed go back to queue/new as well, so that
 	// everything is applied in the order it was enqueued.
-	inCur, err := listCur(s)
+	q := s.Queue()
+	inCur, err := q.Claimed()
 	if err != nil {
 		return res, err
 	}
-	var unclaim []claimed
+	var unclaim []queue.Claimed
 	for _, c := range inCur {
-		data, err := readJobFile(s.Path("queue", "cur", c.name), lim.MaxBytes)
-		if errors.Is(err, ErrInvalidJob) {
+		data, err := queue.ReadJobFile(q.Path(c), lim.MaxBytes)
+		if errors.Is(err, model.ErrInvalidJob) {
 			continue // stays claimed; the next writer dead-letters it
 		}
 		if err != nil {
 			return res, fmt.Errorf("rollback: %w", err)
 		}
 		unclaim = append(unclaim, c)
-		if !seen[c.id] {
-			seen[c.id] = true
-			jobs = append(jobs, requeue{id: c.id, data: data, claim: c.seq})
+		if !seen[c.ID] {
+			seen[c.ID] = true
+			jobs = append(jobs, requeue{id: c.ID, data: data, claim: c.Seq})
 		}
 	}
 	sort.SliceStable(jobs, func(i, j int) bool { return jobs[i].claim < jobs[j].claim })
@@ -140,15 +141,15 @@ func Rollback(ctx context.Context, s *snapshot.Store, cfg config.Config, seq uin
 	// queued are harmless: CURRENT still records them as applied, and the
 	// writer skips jobs it has outcomes for.
 	for _, j := range jobs {
-		if !fsutil.Exists(s.Path("queue", "new", j.id+jobExt)) {
-			_ = os.Remove(s.Path("queue", "tmp", j.id+jobExt)) // an earlier, interrupted rollback
-			if _, err := spoolJob(s, j.id, j.data); err != nil {
+		if !q.Queued(j.id) {
+			_ = q.RemoveTemp(j.id) // an earlier, interrupted rollback
+			if _, err := q.Spool(j.id, j.data); err != nil {
 				return res, fmt.Errorf("rollback: queue job %s again: %w", j.id, err)
 			}
 		}
 		res.Requeued = append(res.Requeued, j.id)
 	}
-	if err := fsutil.SyncDir(s.Path("queue", "new")); err != nil {
+	if err := q.SyncNew(); err != nil {
 		return res, fmt.Errorf("rollback: %w", err)
 	}
 	if err := s.SetCurrent(seq); err != nil {
@@ -157,7 +158,7 @@ func Rollback(ctx context.Context, s *snapshot.Store, cfg config.Config, seq uin
 	// The claimed copies are queued again; drop them so that recovery does
 	// not apply them ahead of older jobs.
 	for _, c := range unclaim {
-		if err := fsutil.Remove(s.Path("queue", "cur", c.name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		if err := q.RemoveClaimed(c); err != nil {
 			return res, fmt.Errorf("rollback: %w", err)
 		}
 	}

@@ -12,11 +12,11 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 	"golang.org/x/sys/unix"
 
-	"github.com/memsnap/memsnap/config"
 	"github.com/memsnap/memsnap/internal/failpoint"
-	"github.com/memsnap/memsnap/internal/fsutil"
 	"github.com/memsnap/memsnap/internal/graphdb"
 	"github.com/memsnap/memsnap/internal/kvstore"
+	"github.com/memsnap/memsnap/internal/model"
+	"github.com/memsnap/memsnap/internal/queue"
 	"github.com/memsnap/memsnap/snapshot"
 )
 
@@ -24,7 +24,7 @@ import (
 // calls; each Commit takes the writer lock for its own duration only.
 type Writer struct {
 	store *snapshot.Store
-	cfg   config.Config
+	opts  Options
 	log   *slog.Logger
 }
 
@@ -32,20 +32,20 @@ type Writer struct {
 const rollbackHint = "Run 'memsnap snapshots verify' to see every problem, then 'memsnap snapshots rollback SEQ' to point CURRENT at the newest snapshot that verifies (its later jobs are queued again)"
 
 // New returns a writer for store.
-func New(store *snapshot.Store, cfg config.Config, log *slog.Logger) *Writer {
+func New(store *snapshot.Store, opts Options, log *slog.Logger) *Writer {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Writer{store: store, cfg: cfg, log: log.With("component", "writer")}
+	return &Writer{store: store, opts: opts, log: log.With("component", "writer")}
 }
 
 // CommitOptions adjusts one Commit call.
 type CommitOptions struct {
-	// MaxJobs caps the jobs of each batch below writer.max_batch_jobs (0 = no cap).
+	// MaxJobs caps the jobs of each batch below Options.MaxBatchJobs (0 = no cap).
 	MaxJobs int
-	// MaxRounds overrides writer.max_rounds (0 = config).
+	// MaxRounds overrides Options.MaxRounds (0 = keep it).
 	MaxRounds int
-	// LockTimeout overrides writer.lock_timeout when non-nil.
+	// LockTimeout overrides Options.LockTimeout when non-nil.
 	LockTimeout *time.Duration
 }
 
@@ -89,7 +89,7 @@ func msSince(t time.Time) float64 { return float64(time.Since(t).Microseconds())
 // With nothing to do it publishes nothing and returns a zero summary.
 func (w *Writer) Commit(ctx context.Context, opts CommitOptions) (sum Summary, err error) {
 	start := time.Now()
-	timeout := w.cfg.Writer.LockTimeout
+	timeout := w.opts.LockTimeout
 	if opts.LockTimeout != nil {
 		timeout = *opts.LockTimeout
 	}
@@ -117,16 +117,16 @@ func (w *Writer) Commit(ctx context.Context, opts CommitOptions) (sum Summary, e
 	if err := w.store.EmptyTrash(); err != nil {
 		return sum, fmt.Errorf("recover: %w", err)
 	}
-	if n, err := removeDeadTemps(w.store); err != nil {
+	if n, err := w.store.Queue().RemoveDeadTemps(); err != nil {
 		return sum, fmt.Errorf("recover: %w", err)
 	} else if n > 0 {
 		w.log.Info("removed job files of producers that died before queueing them", "files", n)
 	}
-	rounds := w.cfg.Writer.MaxRounds
+	rounds := w.opts.MaxRounds
 	if opts.MaxRounds > 0 {
 		rounds = opts.MaxRounds
 	}
-	maxJobs := w.cfg.Writer.MaxBatchJobs
+	maxJobs := w.opts.MaxBatchJobs
 	if opts.MaxJobs > 0 && opts.MaxJobs < maxJobs {
 		maxJobs = opts.MaxJobs
 	}
@@ -148,7 +148,7 @@ func (w *Writer) Commit(ctx context.Context, opts CommitOptions) (sum Summary, e
 		}
 	}
 	sum.Current, _ = w.store.Current()
-	q, _ := Queue(w.store)
+	q, _ := w.store.Queue().Counts()
 	sum.QueueLeft = q.New
 	return sum, nil
 }
@@ -177,21 +177,21 @@ func (w *Writer) cycle(ctx context.Context, maxJobs int, verified *uint64, sum *
 			return false, false, err
 		}
 	}
-	pending, err := listCur(w.store)
+	pending, err := w.store.Queue().Claimed()
 	if err != nil {
 		return false, false, err
 	}
 	next := watermark + 1
 	if n := len(pending); n > 0 {
-		next = max(next, pending[n-1].seq+1)
+		next = max(next, pending[n-1].Seq+1)
 		sum.Recovered += n
 		w.log.Info("re-applying jobs claimed by a writer that did not finish", "jobs", n)
 	}
 	var bytes int64
 	for _, c := range pending {
-		bytes += c.size
+		bytes += c.Size
 	}
-	fresh, full, err := claim(w.store, next, maxJobs-len(pending), w.cfg.Writer.MaxBatchBytes-bytes)
+	fresh, full, err := w.store.Queue().Claim(next, maxJobs-len(pending), w.opts.MaxBatchBytes-bytes)
 	if err != nil {
 		return false, false, err
 	}
@@ -216,7 +216,8 @@ func (w *Writer) cycle(ctx context.Context, maxJobs int, verified *uint64, sum *
 // finishCleanup removes claimed jobs that snapshot m already covers, moving
 // the ones it rejected to queue/dead.
 func (w *Writer) finishCleanup(m *snapshot.Manifest) error {
-	cur, err := listCur(w.store)
+	q := w.store.Queue()
+	cur, err := q.Claimed()
 	if err != nil {
 		return err
 	}
@@ -226,53 +227,49 @@ func (w *Writer) finishCleanup(m *snapshot.Manifest) error {
 	}
 	changed := false
 	for _, c := range cur {
-		if c.seq > m.Watermark {
+		if c.Seq > m.Watermark {
 			continue
 		}
 		changed = true
-		if reason, ok := rejected[c.id]; ok {
-			if err := deadLetter(w.store, c, reason); err != nil {
+		if reason, ok := rejected[c.ID]; ok {
+			if err := q.DeadLetter(c, reason); err != nil {
 				return err
 			}
 			continue
 		}
-		if err := fsutil.Remove(w.store.Path("queue", "cur", c.name)); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("remove applied job: %w", err)
+		if err := q.RemoveClaimed(c); err != nil {
+			return err
 		}
 	}
 	if changed {
-		for _, d := range []string{"cur", "dead"} {
-			if err := fsutil.SyncDir(w.store.Path("queue", d)); err != nil {
-				return err
-			}
-		}
+		return q.SyncClaimedAndDead()
 	}
 	return nil
 }
 
 // batchJob is one claimed job with its decoded form or its rejection.
 type batchJob struct {
-	c       claimed
-	job     *Job
+	c       queue.Claimed
+	job     *model.Job
 	at      time.Time
 	reason  string // non-empty: rejected
 	dup     bool   // already applied by an earlier snapshot: skip, keep its outcome
 	kv      []kvOp
-	results []kvstore.OpResult // what each op did, for an applied job
+	results []model.OpResult // what each op did, for an applied job
 }
 
 // build stages, applies and publishes one batch.
-func (w *Writer) build(ctx context.Context, batch []claimed, sum *Summary) (m *snapshot.Manifest, err error) {
-	lim := LimitsFrom(w.cfg.Job)
+func (w *Writer) build(ctx context.Context, batch []queue.Claimed, sum *Summary) (m *snapshot.Manifest, err error) {
+	lim := w.opts.Limits
 	jobs := make([]*batchJob, len(batch))
 	for i, c := range batch {
-		bj := &batchJob{c: c, at: jobTime(c.id)}
-		data, err := readJobFile(w.store.Path("queue", "cur", c.name), lim.MaxBytes)
+		bj := &batchJob{c: c, at: queue.JobTime(c.ID)}
+		data, err := queue.ReadJobFile(w.store.Queue().Path(c), lim.MaxBytes)
 		if err == nil {
-			bj.job, err = DecodeJob(data, lim)
+			bj.job, err = model.DecodeJob(data, lim)
 		}
 		if err != nil {
-			if !errors.Is(err, ErrInvalidJob) {
+			if !errors.Is(err, model.ErrInvalidJob) {
 				return nil, err
 			}
 			bj.reason = err.Error()
@@ -300,7 +297,7 @@ func (w *Writer) build(ctx context.Context, batch []claimed, sum *Summary) (m *s
 	}
 	sum.Phases.Apply += msSince(t)
 	t = time.Now()
-	man := snapshot.Manifest{Watermark: batch[len(batch)-1].seq,
+	man := snapshot.Manifest{Watermark: batch[len(batch)-1].Seq,
 		Entities: counts.entities, Relations: counts.relations, KVKeys: counts.kvKeys}
 	if p := stage.Parent(); p != nil && p.Watermark > man.Watermark {
 		man.Watermark = p.Watermark
@@ -310,13 +307,13 @@ func (w *Writer) build(ctx context.Context, batch []claimed, sum *Summary) (m *s
 			continue
 		}
 		if bj.reason == "" {
-			if err := stage.ArchiveJob(w.store.Path("queue", "cur", bj.c.name), bj.c.name); err != nil {
+			if err := stage.ArchiveJob(w.store.Queue().Path(bj.c), bj.c.Name); err != nil {
 				return nil, err
 			}
 		}
 		if bj.reason != "" {
 			man.Rejected++
-			man.RejectedJobs = append(man.RejectedJobs, snapshot.RejectedJob{ID: bj.c.id, File: bj.c.name, Reason: bj.reason})
+			man.RejectedJobs = append(man.RejectedJobs, snapshot.RejectedJob{ID: bj.c.ID, File: bj.c.Name, Reason: bj.reason})
 		} else {
 			man.Applied++
 		}
@@ -344,13 +341,13 @@ func (w *Writer) build(ctx context.Context, batch []claimed, sum *Summary) (m *s
 // growing store unable to commit. The pool is reserved address space: only
 // the pages Kuzu uses take memory.
 func (w *Writer) bufferPool(stage *snapshot.Stage, jobs []*batchJob) uint64 {
-	pool := uint64(w.cfg.Writer.BufferPoolMB) << 20
+	pool := uint64(w.opts.BufferPoolMB) << 20
 	need := int64(0)
 	if info, err := os.Stat(stage.GraphPath()); err == nil {
 		need = info.Size()
 	}
 	for _, bj := range jobs {
-		need += 10 * bj.c.size // a job's JSON grows about tenfold in the graph and its index
+		need += 10 * bj.c.Size // a job's JSON grows about tenfold in the graph and its index
 	}
 	want := 4 * uint64(need)
 	var si unix.Sysinfo_t
@@ -393,10 +390,10 @@ func (w *Writer) apply(ctx context.Context, stage *snapshot.Stage, jobs []*batch
 	// Exactly-once backstop: a job that already has an outcome was applied by
 	// an earlier snapshot and must not run again.
 	for _, bj := range jobs {
-		if _, found, err := kvstore.Get(kv, kvstore.JobKey(bj.c.id)); err != nil {
+		if _, found, err := kvstore.Get(kv, kvstore.JobKey(bj.c.ID)); err != nil {
 			return counts, err
 		} else if found {
-			w.log.Error("job already has an outcome in CURRENT; skipping it to keep exactly-once", "job_id", bj.c.id)
+			w.log.Error("job already has an outcome in CURRENT; skipping it to keep exactly-once", "job_id", bj.c.ID)
 			sum.Duplicates++
 			bj.dup = true
 		}
@@ -476,12 +473,12 @@ func (w *Writer) applyGraph(ctx context.Context, conn *graphdb.Conn, jobs []*bat
 // applyTx simulates jobs on a fresh overlay and writes the result in one
 // transaction. Jobs the overlay rejects get their reason set.
 func (w *Writer) applyTx(ctx context.Context, conn *graphdb.Conn, jobs []*batchJob, sum *Summary) (err error) {
-	list := make([]*Job, len(jobs))
+	list := make([]*model.Job, len(jobs))
 	for i, bj := range jobs {
 		list[i] = bj.job
 	}
 	names, sources := mentioned(list)
-	wo := writeOptions{copyThreshold: w.cfg.Writer.CopyThreshold, scratch: w.store.Path("staging")}
+	wo := writeOptions{copyThreshold: w.opts.CopyThreshold, scratch: w.store.Path("staging")}
 	docs, ents, err := graphdb.DocCounts(ctx, conn)
 	if err != nil {
 		return err
@@ -554,9 +551,9 @@ func (w *Writer) applyKV(kv *pebble.DB, jobs []*batchJob, stage *snapshot.Stage)
 		if bj.dup {
 			continue // its outcome stands as the earlier snapshot recorded it
 		}
-		out := kvstore.Outcome{JobID: bj.c.id, Status: kvstore.StatusApplied, Snapshot: stage.Seq(), At: now}
+		out := model.Outcome{JobID: bj.c.ID, Status: model.StatusApplied, Snapshot: stage.Seq(), At: now}
 		if bj.reason != "" {
-			out.Status, out.Reason = kvstore.StatusRejected, bj.reason
+			out.Status, out.Reason = model.StatusRejected, bj.reason
 		} else {
 			out.Results = bj.results
 			for _, op := range bj.kv {
@@ -583,7 +580,7 @@ func (w *Writer) applyKV(kv *pebble.DB, jobs []*batchJob, stage *snapshot.Stage)
 				}
 			}
 		}
-		if err := b.Set(kvstore.JobKey(bj.c.id), kvstore.EncodeOutcome(out), nil); err != nil {
+		if err := b.Set(kvstore.JobKey(bj.c.ID), model.EncodeOutcome(out), nil); err != nil {
 			return 0, fmt.Errorf("record outcome: %w", err)
 		}
 	}
@@ -603,13 +600,13 @@ func count(ctx context.Context, conn *graphdb.Conn, q string) (int64, error) {
 
 // GC takes the writer lock and removes old snapshots per the gc config,
 // never CURRENT, the newest gc.keep, or any snapshot a reader pins.
-func GC(ctx context.Context, store *snapshot.Store, cfg config.Config, log *slog.Logger) (snapshot.GCResult, error) {
-	lock, err := AcquireLock(ctx, store, cfg.Writer.LockTimeout)
+func GC(ctx context.Context, store *snapshot.Store, opts Options, log *slog.Logger) (snapshot.GCResult, error) {
+	lock, err := AcquireLock(ctx, store, opts.LockTimeout)
 	if err != nil {
 		return snapshot.GCResult{}, err
 	}
 	defer lock.Release()
-	res, err := store.GC(snapshot.GCOptions{Keep: cfg.GC.Keep, MinAge: cfg.GC.MinAge})
+	res, err := store.GC(snapshot.GCOptions{Keep: opts.Keep, MinAge: opts.MinAge})
 	if err == nil && log != nil && (len(res.Removed) > 0 || len(res.Pinned) > 0) {
 		log.Info("gc", "removed", res.Removed, "pinned", res.Pinned)
 	}
@@ -632,13 +629,13 @@ const emptyGraphBytes = 4 << 20
 // Kuzu aborts the whole process when it runs out of space mid-write; this
 // check turns the common case into a clear error that leaves everything as
 // it was.
-func (w *Writer) checkSpace(batch []claimed) error {
-	if w.cfg.Writer.MinFreeMB == 0 {
+func (w *Writer) checkSpace(batch []queue.Claimed) error {
+	if w.opts.MinFreeMB == 0 {
 		return nil
 	}
-	need := int64(w.cfg.Writer.MinFreeMB) << 20
+	need := int64(w.opts.MinFreeMB) << 20
 	for _, c := range batch {
-		need += 4 * c.size
+		need += 4 * c.Size
 	}
 	staged := int64(emptyGraphBytes)
 	if cur, err := w.store.Current(); err == nil && cur > 0 {
@@ -659,7 +656,7 @@ func (w *Writer) checkSpace(batch []claimed) error {
 	free := int64(fs.Bavail) * fs.Bsize
 	if free < need {
 		return fmt.Errorf("stage: %w: the next snapshot needs about %d MiB (staging copy %d MiB, batch of %d jobs, writer.min_free_mb %d) and the store's filesystem has %d MiB free; free space or run 'memsnap snapshots gc'",
-			unix.ENOSPC, (need+1<<20-1)>>20, staged>>20, len(batch), w.cfg.Writer.MinFreeMB, free>>20)
+			unix.ENOSPC, (need+1<<20-1)>>20, staged>>20, len(batch), w.opts.MinFreeMB, free>>20)
 	}
 	return nil
 }

@@ -10,7 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/memsnap/memsnap/internal/bench"
+	"github.com/memsnap/memsnap/cmd/memsnap/internal/bench"
 )
 
 func (a *app) newBenchCommand() *cobra.Command {

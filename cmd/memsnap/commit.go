@@ -28,7 +28,7 @@ func (a *app) newCommitCommand() *cobra.Command {
 			if err := lowerPriority(a.cfg.Writer.Nice); err != nil {
 				a.log.Warn("could not lower the writer's CPU priority (writer.nice)", "error", err)
 			}
-			sum, err := writer.New(s, a.cfg, a.log).Commit(cmd.Context(), writer.CommitOptions{MaxJobs: maxJobs})
+			sum, err := writer.New(s, a.cfg.WriterOptions(), a.log).Commit(cmd.Context(), writer.CommitOptions{MaxJobs: maxJobs})
 			if err != nil {
 				return err
 			}

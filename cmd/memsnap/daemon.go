@@ -15,7 +15,7 @@ import (
 	"github.com/robfig/cron/v3"
 	"github.com/spf13/cobra"
 
-	"github.com/memsnap/memsnap/config"
+	"github.com/memsnap/memsnap/internal/schedule"
 	"github.com/memsnap/memsnap/snapshot"
 	"github.com/memsnap/memsnap/writer"
 )
@@ -58,7 +58,7 @@ func runDaemon(ctx context.Context, s *snapshot.Store, a *app) error {
 		if spec == "" {
 			return nil
 		}
-		sched, err := config.ParseSchedule(spec)
+		sched, err := schedule.Parse(spec)
 		if err != nil {
 			return fmt.Errorf("%s %q: %w", key, spec, err)
 		}
@@ -78,7 +78,7 @@ func runDaemon(ctx context.Context, s *snapshot.Store, a *app) error {
 		return err
 	}
 	if err := add("gc.schedule", a.cfg.GC.Schedule, func() {
-		if _, err := writer.GC(work, s, a.cfg, a.log); err != nil && !errors.Is(err, writer.ErrLocked) {
+		if _, err := writer.GC(work, s, a.cfg.WriterOptions(), a.log); err != nil && !errors.Is(err, writer.ErrLocked) {
 			log.Error("gc failed", "error", err)
 		}
 	}); err != nil {

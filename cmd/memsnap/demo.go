@@ -119,7 +119,7 @@ func runDemo(ctx context.Context, a *app, o demoOptions) error {
 	want := enqueued.Load()
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) && ctx.Err() == nil {
-		if q, err := queueLen(s); err == nil && q == 0 {
+		if q, err := s.Queue().Counts(); err == nil && q.Waiting() == 0 {
 			break
 		}
 		time.Sleep(200 * time.Millisecond)
@@ -159,18 +159,6 @@ func runDemo(ctx context.Context, a *app, o demoOptions) error {
 		return fmt.Errorf("demo failed: %d of %d memories applied, %d reader errors", memories, o.producers*o.jobs, readerErrs.Load())
 	}
 	return nil
-}
-
-func queueLen(s *snapshot.Store) (int, error) {
-	n := 0
-	for _, d := range []string{"new", "cur"} {
-		ents, err := os.ReadDir(s.Path("queue", d))
-		if err != nil {
-			return 0, err
-		}
-		n += len(ents)
-	}
-	return n, nil
 }
 
 // demoJob is one memory a producer records: an entity, a link to its

@@ -5,12 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/memsnap/memsnap/internal/kvstore"
+	"github.com/memsnap/memsnap/internal/model"
 	"github.com/memsnap/memsnap/reader"
 	"github.com/memsnap/memsnap/snapshot"
 	"github.com/memsnap/memsnap/writer"
@@ -45,9 +46,9 @@ func (a *app) newEnqueueCommand() *cobra.Command {
 				return fmt.Errorf("read job: %w", err)
 			}
 			if int64(len(data)) > a.cfg.Job.MaxBytes {
-				return fmt.Errorf("%w: job is more than %d bytes, over the limit (job.max_bytes)", writer.ErrInvalidJob, a.cfg.Job.MaxBytes)
+				return fmt.Errorf("%w: job is more than %d bytes, over the limit (job.max_bytes)", model.ErrInvalidJob, a.cfg.Job.MaxBytes)
 			}
-			id, err := writer.Enqueue(s, data, writer.LimitsFrom(a.cfg.Job))
+			id, err := writer.Enqueue(s, data, a.cfg.Job.Limits())
 			if err != nil {
 				return err
 			}
@@ -63,7 +64,7 @@ func (a *app) newEnqueueCommand() *cobra.Command {
 			if err := a.printJSON(o); err != nil {
 				return err
 			}
-			if o.Status == kvstore.StatusRejected {
+			if o.Status == model.StatusRejected {
 				return fmt.Errorf("job %s rejected: %s", id, o.Reason)
 			}
 			return nil
@@ -79,33 +80,22 @@ func (a *app) newEnqueueCommand() *cobra.Command {
 // pending it commits the queue itself whenever no other writer holds the
 // lock, and otherwise waits for whoever does. It never keeps a snapshot open
 // while it writes: the writer's staging copy opens and closes CURRENT's graph
-// file, which would drop this process's Kuzu lock on it. The job was just
-// enqueued, so it commits before it first looks; after a commit of its own
-// it looks again at once, and it polls only while another writer works.
+// file, which would drop this process's Kuzu lock on it.
 func (a *app) waitForJob(ctx context.Context, s *snapshot.Store, id string) (reader.Outcome, error) {
-	w := writer.New(s, a.cfg, a.log)
+	return reader.WaitForJob(ctx, id, reader.LookInStore(s, a.cfg.Reader.Verify, id), commitUnlessLocked(s, a.cfg.WriterOptions(), a.log))
+}
+
+// commitUnlessLocked is the commit policy of a process that may write
+// itself: it runs the writer at once when the lock is free and leaves the
+// jobs to the holder when it is not.
+func commitUnlessLocked(s *snapshot.Store, opts writer.Options, log *slog.Logger) reader.CommitPolicy {
+	w := writer.New(s, opts, log)
 	noWait := time.Duration(0)
-	tick := time.NewTicker(25 * time.Millisecond)
-	defer tick.Stop()
-	for {
+	return func(ctx context.Context) (int, error) {
 		sum, err := w.Commit(ctx, writer.CommitOptions{LockTimeout: &noWait})
-		if err != nil && !errors.Is(err, writer.ErrLocked) {
-			return reader.Outcome{}, fmt.Errorf("commit while waiting for job %s: %w", id, err)
+		if errors.Is(err, writer.ErrLocked) {
+			return 0, nil
 		}
-		o, oerr := reader.JobOutcome(ctx, s, a.cfg, id)
-		if oerr != nil {
-			return o, oerr
-		}
-		if o.Status != kvstore.StatusPending {
-			return o, nil
-		}
-		if err == nil && sum.Applied+sum.Rejected > 0 {
-			continue // this commit's batch was full before it reached the job
-		}
-		select {
-		case <-ctx.Done():
-			return reader.Outcome{}, fmt.Errorf("job %s is still pending: %w", id, ctx.Err())
-		case <-tick.C:
-		}
+		return sum.Applied + sum.Rejected, err
 	}
 }

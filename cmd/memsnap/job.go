@@ -16,7 +16,7 @@ func (a *app) newJobCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			o, err := reader.JobOutcome(cmd.Context(), s, a.cfg, args[0])
+			o, err := reader.JobOutcome(cmd.Context(), s, a.cfg.Reader.Verify, args[0])
 			if err != nil {
 				return err
 			}

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
 
+	"github.com/memsnap/memsnap/internal/model"
 	"github.com/memsnap/memsnap/reader"
 	"github.com/memsnap/memsnap/writer"
 )
@@ -129,15 +130,15 @@ func (a *app) newImportCommand() *cobra.Command {
 			}
 			var jobs [][]byte
 			for i := 0; i < len(ents); i += batch {
-				jobs = append(jobs, jobOf(writer.Op{Op: writer.OpCreateEntities, Entities: ents[i:min(i+batch, len(ents))]}))
+				jobs = append(jobs, jobOf(model.Op{Op: model.OpCreateEntities, Entities: ents[i:min(i+batch, len(ents))]}))
 			}
 			for i := 0; i < len(rels); i += batch {
-				jobs = append(jobs, jobOf(writer.Op{Op: writer.OpCreateRelations, Relations: rels[i:min(i+batch, len(rels))]}))
+				jobs = append(jobs, jobOf(model.Op{Op: model.OpCreateRelations, Relations: rels[i:min(i+batch, len(rels))]}))
 			}
 			bar := newProgress(a.stderr, "queued", len(jobs))
 			var ids []string
 			for _, j := range jobs {
-				id, err := writer.Enqueue(s, j, writer.LimitsFrom(a.cfg.Job))
+				id, err := writer.Enqueue(s, j, a.cfg.Job.Limits())
 				if err != nil {
 					return fmt.Errorf("import %s: after %d of %d jobs: %w", args[0], len(ids), len(jobs), err)
 				}
@@ -175,15 +176,15 @@ func (a *app) newImportCommand() *cobra.Command {
 }
 
 // jobOf encodes a one-op job (never fails: plain structs).
-func jobOf(op writer.Op) []byte {
-	b, _ := json.Marshal(writer.Job{Ops: []writer.Op{op}})
+func jobOf(op model.Op) []byte {
+	b, _ := json.Marshal(model.Job{Ops: []model.Op{op}})
 	return b
 }
 
 // readMemoryFile parses a reference JSONL memory file. Blank lines are
 // skipped; anything else that is not an entity or relation is an error
 // naming its line.
-func readMemoryFile(path string) (ents []writer.Entity, rels []writer.Relation, err error) {
+func readMemoryFile(path string) (ents []model.Entity, rels []model.Relation, err error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, nil, fmt.Errorf("import: %w", err)
@@ -208,12 +209,12 @@ func readMemoryFile(path string) (ents []writer.Entity, rels []writer.Relation, 
 			if m.Name == "" || m.EntityType == "" || m.Observations == nil {
 				return nil, nil, bad("an entity needs name, entityType and observations")
 			}
-			ents = append(ents, writer.Entity{Name: m.Name, EntityType: m.EntityType, Observations: *m.Observations})
+			ents = append(ents, model.Entity{Name: m.Name, EntityType: m.EntityType, Observations: *m.Observations})
 		case "relation":
 			if m.From == "" || m.To == "" || m.RelationType == "" {
 				return nil, nil, bad("a relation needs from, to and relationType")
 			}
-			rels = append(rels, writer.Relation{From: m.From, To: m.To, RelationType: m.RelationType})
+			rels = append(rels, model.Relation{From: m.From, To: m.To, RelationType: m.RelationType})
 		default:
 			return nil, nil, bad(fmt.Sprintf("type %q is neither \"entity\" nor \"relation\"", m.Type))
 		}

@@ -60,7 +60,7 @@ func (a *app) openReader(cmd *cobra.Command) (*reader.Reader, error) {
 	if err != nil {
 		return nil, err
 	}
-	return reader.Open(cmd.Context(), s, a.cfg, a.log)
+	return reader.Open(cmd.Context(), s, a.cfg.ReaderOptions(), a.log)
 }
 
 func parseParams(kvs []string) (map[string]any, error) {

@@ -50,7 +50,7 @@ func (a *app) newSnapshotsCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			res, err := writer.GC(cmd.Context(), s, a.cfg, a.log)
+			res, err := writer.GC(cmd.Context(), s, a.cfg.WriterOptions(), a.log)
 			if err != nil {
 				return err
 			}
@@ -107,7 +107,7 @@ func (a *app) newSnapshotsCommand() *cobra.Command {
 			if err != nil {
 				return usageError{fmt.Errorf("SEQ %q is not a snapshot number", args[0])}
 			}
-			res, err := writer.Rollback(cmd.Context(), s, a.cfg, seq)
+			res, err := writer.Rollback(cmd.Context(), s, a.cfg.WriterOptions(), seq)
 			if err != nil {
 				return err
 			}

@@ -6,18 +6,19 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/memsnap/memsnap/internal/queue"
 	"github.com/memsnap/memsnap/writer"
 )
 
 // status is the answer of 'memsnap status'.
 type status struct {
-	Store      string            `json:"store"`
-	Current    uint64            `json:"current"`
-	AgeSeconds float64           `json:"current_age_seconds"`
-	Watermark  uint64            `json:"watermark"`
-	Queue      writer.QueueState `json:"queue"`
-	Locked     bool              `json:"locked"`
-	Holder     *writer.Holder    `json:"lock_holder,omitempty"`
+	Store      string         `json:"store"`
+	Current    uint64         `json:"current"`
+	AgeSeconds float64        `json:"current_age_seconds"`
+	Watermark  uint64         `json:"watermark"`
+	Queue      queue.Counts   `json:"queue"`
+	Locked     bool           `json:"locked"`
+	Holder     *writer.Holder `json:"lock_holder,omitempty"`
 }
 
 func (a *app) newStatusCommand() *cobra.Command {
@@ -32,7 +33,7 @@ func (a *app) newStatusCommand() *cobra.Command {
 				return err
 			}
 			st := status{Store: s.Dir()}
-			if st.Queue, err = writer.Queue(s); err != nil {
+			if st.Queue, err = s.Queue().Counts(); err != nil {
 				return err
 			}
 			if st.Current, err = s.Current(); err != nil {

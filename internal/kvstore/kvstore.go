@@ -8,11 +8,9 @@ package kvstore
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
-	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -28,59 +26,6 @@ func UserKey(k string) []byte { return []byte(userPrefix + k) }
 
 // JobKey is the Pebble key of a job's outcome.
 func JobKey(id string) []byte { return []byte(jobPrefix + id) }
-
-// Job outcome statuses.
-const (
-	StatusApplied  = "applied"
-	StatusRejected = "rejected"
-	StatusPending  = "pending"
-	StatusUnknown  = "unknown"
-)
-
-// Outcome is what became of a job. Applied and rejected outcomes are stored
-// in the snapshot that first contains them; pending and unknown are computed
-// by readers from the queue.
-type Outcome struct {
-	JobID    string    `json:"job_id"`
-	Status   string    `json:"status"`
-	Reason   string    `json:"reason,omitempty"`
-	Snapshot uint64    `json:"snapshot,omitempty"`
-	At       time.Time `json:"at,omitzero"`
-	// Results holds, for an applied job, what each of its ops did, in op order.
-	Results []OpResult `json:"results,omitempty"`
-}
-
-// OpResult is what one op of an applied job changed, so that callers can
-// answer as the reference memory server does (which entities were new, which
-// observations were added, how many rows a delete removed).
-type OpResult struct {
-	// New lists, for create_entities and create_relations, the indexes of the
-	// op's items that did not exist before (the others were skipped).
-	New []int `json:"new,omitempty"`
-	// Added lists, for add_observations, the contents that were new for each
-	// item of the op, in item order.
-	Added [][]string `json:"added,omitempty"`
-	// Deleted counts the entities, observations or relations a delete removed.
-	Deleted int `json:"deleted,omitempty"`
-	// Missing lists the entity names a delete_entities or delete_observations
-	// named that did not exist.
-	Missing []string `json:"missing,omitempty"`
-}
-
-// EncodeOutcome serialises an outcome for storage.
-func EncodeOutcome(o Outcome) []byte {
-	b, _ := json.Marshal(o) // cannot fail: plain struct
-	return b
-}
-
-// DecodeOutcome parses a stored outcome.
-func DecodeOutcome(b []byte) (Outcome, error) {
-	var o Outcome
-	if err := json.Unmarshal(b, &o); err != nil {
-		return o, fmt.Errorf("decode job outcome: %w", err)
-	}
-	return o, nil
-}
 
 // OpenRW opens (or creates) a Pebble database for the writer's staging copy.
 // The WAL is off: the writer flushes before closing and fsyncs every file at

@@ -19,12 +19,11 @@ import (
 	"regexp"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/memsnap/memsnap/config"
-	"github.com/memsnap/memsnap/internal/kvstore"
+	"github.com/memsnap/memsnap/internal/model"
 	"github.com/memsnap/memsnap/reader"
 	"github.com/memsnap/memsnap/snapshot"
 	"github.com/memsnap/memsnap/writer"
@@ -115,7 +114,7 @@ func (s *Server) reader(ctx context.Context) (*reader.Reader, error) {
 	if s.r != nil {
 		return s.r, nil
 	}
-	r, err := reader.Open(ctx, s.o.Store, s.o.Config, s.o.Log)
+	r, err := reader.Open(ctx, s.o.Store, s.o.Config.ReaderOptions(), s.o.Log)
 	if errors.Is(err, snapshot.ErrNoSnapshot) {
 		return nil, nil
 	}
@@ -134,14 +133,14 @@ func (s *Server) reader(ctx context.Context) (*reader.Reader, error) {
 // mcp.write_timeout, until a published snapshot records its outcome. A
 // rejected job becomes an error carrying the writer's reason, worded as the
 // reference server words it.
-func (s *Server) submit(ctx context.Context, ops ...map[string]any) (kvstore.Outcome, error) {
+func (s *Server) submit(ctx context.Context, ops ...map[string]any) (model.Outcome, error) {
 	data, err := json.Marshal(map[string]any{"ops": ops})
 	if err != nil {
-		return kvstore.Outcome{}, fmt.Errorf("encode job: %w", err)
+		return model.Outcome{}, fmt.Errorf("encode job: %w", err)
 	}
-	id, err := writer.Enqueue(s.o.Store, data, writer.LimitsFrom(s.o.Config.Job))
+	id, err := writer.Enqueue(s.o.Store, data, s.o.Config.Job.Limits())
 	if err != nil {
-		return kvstore.Outcome{}, err
+		return model.Outcome{}, err
 	}
 	wait := s.o.Config.MCP.WriteTimeout
 	wctx, cancel := context.WithTimeout(ctx, wait)
@@ -154,7 +153,7 @@ func (s *Server) submit(ctx context.Context, ops ...map[string]any) (kvstore.Out
 		}
 		return o, err
 	}
-	if o.Status == kvstore.StatusRejected {
+	if o.Status == model.StatusRejected {
 		return o, errors.New(userReason(o.Reason))
 	}
 	return o, nil
@@ -166,54 +165,45 @@ var opPrefix = regexp.MustCompile(`^op \d+ \([a-z_]+\): `)
 // rejection reason, leaving the reference server's wording.
 func userReason(reason string) string { return opPrefix.ReplaceAllString(reason, "") }
 
-func (s *Server) waitFor(ctx context.Context, id string) (kvstore.Outcome, error) {
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for {
+// waitFor waits for job id's outcome (reader.WaitForJob), committing the
+// queue itself when nobody else writes.
+func (s *Server) waitFor(ctx context.Context, id string) (model.Outcome, error) {
+	look := func(ctx context.Context) (model.Outcome, error) {
 		r, err := s.reader(ctx)
 		if err != nil {
-			return kvstore.Outcome{}, err
+			return model.Outcome{}, err
 		}
-		var o kvstore.Outcome
 		if r == nil {
-			o, err = reader.JobOutcome(ctx, s.o.Store, s.o.Config, id)
-		} else {
-			if _, rerr := r.Refresh(ctx); rerr != nil {
-				s.log.Debug("refresh while waiting", "error", rerr)
-			}
-			o, err = r.Job(ctx, id)
+			return reader.JobOutcome(ctx, s.o.Store, s.o.Config.Reader.Verify, id)
 		}
-		if err != nil {
-			return o, err
+		if _, rerr := r.Refresh(ctx); rerr != nil {
+			s.log.Debug("refresh while waiting", "error", rerr)
 		}
-		if o.Status != kvstore.StatusPending {
-			return o, nil
-		}
-		s.commitIfIdle(ctx)
-		select {
-		case <-ctx.Done():
-			return o, ctx.Err()
-		case <-tick.C:
-		}
+		return r.Job(ctx, id)
 	}
+	return reader.WaitForJob(ctx, id, look, s.commitIfIdle)
 }
 
-// commitIfIdle runs the writer when nobody else is: no other writer holds the
-// lock and no other call of this server is committing.
-func (s *Server) commitIfIdle(ctx context.Context) {
+// commitIfIdle is the server's commit policy: it runs the writer when
+// nobody else is (no other writer holds the lock and no other call of this
+// server is committing). A failed commit is logged, not returned: the job
+// stays queued and the wait goes on. It reports 0 jobs, since the child
+// commit's count is not known here.
+func (s *Server) commitIfIdle(ctx context.Context) (int, error) {
 	if s.o.Commit == nil || !s.o.Config.MCP.CommitWhenIdle {
-		return
+		return 0, nil
 	}
 	if !s.commitMu.TryLock() {
-		return
+		return 0, nil
 	}
 	defer s.commitMu.Unlock()
 	if _, locked, err := writer.Locked(s.o.Store); err != nil || locked {
-		return
+		return 0, nil
 	}
 	if err := s.o.Commit(ctx); err != nil && ctx.Err() == nil {
 		s.log.Warn("commit failed", "error", err)
 	}
+	return 0, nil
 }
 
 // jsonText renders v as the reference server does: JSON indented by two.

@@ -1,4 +1,4 @@
-package writer
+package model
 
 import (
 	"bytes"
@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"io"
 	"unicode/utf8"
-
-	"github.com/memsnap/memsnap/config"
 )
 
 // ErrInvalidJob is returned (wrapped, with the reason) for a job that can
@@ -130,17 +128,14 @@ type ObservationDelete struct {
 	Observations []string `json:"observations"`
 }
 
-// Limits caps what one job may contain.
+// Limits caps what one job may contain (config keys job.max_bytes,
+// job.max_ops, job.max_string_bytes, job.max_value_bytes). A zero field
+// means no cap.
 type Limits struct {
 	MaxBytes       int64
 	MaxOps         int
 	MaxStringBytes int
 	MaxValueBytes  int // 0: MaxStringBytes applies to values too
-}
-
-// LimitsFrom takes the job limits from the configuration.
-func LimitsFrom(c config.JobConfig) Limits {
-	return Limits{MaxBytes: c.MaxBytes, MaxOps: c.MaxOps, MaxStringBytes: c.MaxStringBytes, MaxValueBytes: c.MaxValueBytes}
 }
 
 // DecodeJob parses and validates a job. Every op is decoded strictly into the
@@ -149,38 +144,40 @@ func LimitsFrom(c config.JobConfig) Limits {
 // wraps ErrInvalidJob and says where the problem is.
 func DecodeJob(data []byte, lim Limits) (*Job, error) {
 	if lim.MaxBytes > 0 && int64(len(data)) > lim.MaxBytes {
-		return nil, invalid("job is %d bytes, over the limit of %d (job.max_bytes)", len(data), lim.MaxBytes)
+		return nil, Invalidf("job is %d bytes, over the limit of %d (job.max_bytes)", len(data), lim.MaxBytes)
 	}
 	if !utf8.Valid(data) {
-		return nil, invalid("job is not valid UTF-8")
+		return nil, Invalidf("job is not valid UTF-8")
 	}
 	var raw struct {
 		Ops []json.RawMessage `json:"ops"`
 	}
 	if err := strictDecode(data, &raw); err != nil {
-		return nil, invalid("%v", err)
+		return nil, Invalidf("%v", err)
 	}
 	if raw.Ops == nil {
-		return nil, invalid(`missing "ops" (a job is {"ops": [...]})`)
+		return nil, Invalidf(`missing "ops" (a job is {"ops": [...]})`)
 	}
 	if len(raw.Ops) == 0 {
-		return nil, invalid("job has no ops")
+		return nil, Invalidf("job has no ops")
 	}
 	if lim.MaxOps > 0 && len(raw.Ops) > lim.MaxOps {
-		return nil, invalid("job has %d ops, over the limit of %d (job.max_ops)", len(raw.Ops), lim.MaxOps)
+		return nil, Invalidf("job has %d ops, over the limit of %d (job.max_ops)", len(raw.Ops), lim.MaxOps)
 	}
 	job := &Job{Ops: make([]Op, 0, len(raw.Ops))}
 	for i, r := range raw.Ops {
 		op, err := decodeOp(r, lim)
 		if err != nil {
-			return nil, invalid("op %d: %v", i, err)
+			return nil, Invalidf("op %d: %v", i, err)
 		}
 		job.Ops = append(job.Ops, op)
 	}
 	return job, nil
 }
 
-func invalid(format string, args ...any) error {
+// Invalidf returns an error wrapping ErrInvalidJob with the reason; the
+// queue uses it for job files that can never be applied.
+func Invalidf(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrInvalidJob, fmt.Sprintf(format, args...))
 }
 

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/memsnap/memsnap/config"
+	"github.com/memsnap/memsnap/internal/model"
 	"github.com/memsnap/memsnap/snapshot"
 	"github.com/memsnap/memsnap/writer"
 )
@@ -46,16 +47,16 @@ func sentence(rng *rand.Rand, n int) string {
 
 // genEntity is entity i of a generated store: a type and two observations
 // of eight words, the same for every run.
-func genEntity(i int) writer.Entity {
+func genEntity(i int) model.Entity {
 	rng := rand.New(rand.NewPCG(uint64(i), 7))
-	return writer.Entity{Name: entityName(i), EntityType: entityTypes[i%len(entityTypes)],
+	return model.Entity{Name: entityName(i), EntityType: entityTypes[i%len(entityTypes)],
 		Observations: []string{sentence(rng, 8), sentence(rng, 8)}}
 }
 
 // genRelations are the relations from entity i in a store of n: to the next
 // entity and to one further away, so a 2-hop query finds a handful.
-func genRelations(i, n int) []writer.Relation {
-	return []writer.Relation{
+func genRelations(i, n int) []model.Relation {
+	return []model.Relation{
 		{From: entityName(i), To: entityName((i + 1) % n), RelationType: "next"},
 		{From: entityName(i), To: entityName((i*7 + 3) % n), RelationType: "mentions"},
 	}
@@ -88,13 +89,13 @@ func enqueueEntities(s *snapshot.Store, from, to, n int) error {
 	if err := enqueueCreates(s, from, to); err != nil {
 		return err
 	}
-	lim := writer.LimitsFrom(bulkConfig(s.Dir()).Job)
+	lim := bulkConfig(s.Dir()).Job.Limits()
 	for i := from; i < to; i += 1000 {
-		var rs []writer.Relation
+		var rs []model.Relation
 		for j := i; j < min(i+1000, to); j++ {
 			rs = append(rs, genRelations(j, n)...)
 		}
-		b, err := json.Marshal(writer.Job{Ops: []writer.Op{{Op: writer.OpCreateRelations, Relations: rs}}})
+		b, err := json.Marshal(model.Job{Ops: []model.Op{{Op: model.OpCreateRelations, Relations: rs}}})
 		if err != nil {
 			return err
 		}
@@ -137,7 +138,7 @@ func buildStore(ctx context.Context, dir string, n int) error {
 	if err := enqueueEntities(s, 0, n, n); err != nil {
 		return err
 	}
-	_, err = writer.New(s, bulkConfig(dir), nil).Commit(ctx, writer.CommitOptions{})
+	_, err = writer.New(s, bulkConfig(dir).WriterOptions(), nil).Commit(ctx, writer.CommitOptions{})
 	return err
 }
 

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/memsnap/memsnap/internal/fsutil"
+	"github.com/memsnap/memsnap/internal/model"
 	"github.com/memsnap/memsnap/snapshot"
 	"github.com/memsnap/memsnap/writer"
 )
@@ -248,13 +249,13 @@ func (r *runner) apply(ctx context.Context) (*Apply, error) {
 // enqueueCreates queues create_entities for generated entities [from, to),
 // 1000 to a job.
 func enqueueCreates(s *snapshot.Store, from, to int) error {
-	lim := writer.LimitsFrom(bulkConfig(s.Dir()).Job)
+	lim := bulkConfig(s.Dir()).Job.Limits()
 	for i := from; i < to; i += 1000 {
-		var es []writer.Entity
+		var es []model.Entity
 		for j := i; j < min(i+1000, to); j++ {
 			es = append(es, genEntity(j))
 		}
-		b, err := json.Marshal(writer.Job{Ops: []writer.Op{{Op: writer.OpCreateEntities, Entities: es}}})
+		b, err := json.Marshal(model.Job{Ops: []model.Op{{Op: model.OpCreateEntities, Entities: es}}})
 		if err != nil {
 			return err
 		}
@@ -331,7 +332,7 @@ func (r *runner) publish(ctx context.Context) ([]Publish, error) {
 			if err := os.RemoveAll(r.path(fmt.Sprintf("publish-%d", mb), fmt.Sprintf("copy-%d", run))); err != nil {
 				return nil, err
 			}
-			lim := writer.LimitsFrom(bulkConfig(dir).Job)
+			lim := bulkConfig(dir).Job.Limits()
 			for k := 0; k < 10; k++ {
 				if _, err := writer.Enqueue(s, tinyJob(fmt.Sprintf("pub-%d-%d", run, k)), lim); err != nil {
 					return nil, err

@@ -16,7 +16,7 @@ import (
 	"github.com/memsnap/memsnap/config"
 	"github.com/memsnap/memsnap/internal/fsutil"
 	"github.com/memsnap/memsnap/internal/graphdb"
-	"github.com/memsnap/memsnap/internal/kvstore"
+	"github.com/memsnap/memsnap/internal/model"
 	"github.com/memsnap/memsnap/reader"
 	"github.com/memsnap/memsnap/snapshot"
 	"github.com/memsnap/memsnap/writer"
@@ -78,7 +78,7 @@ func openReader(ctx context.Context, cfg config.Config) (*snapshot.Store, *reade
 	if err != nil {
 		return nil, nil, err
 	}
-	rd, err := reader.Open(ctx, s, cfg, nil)
+	rd, err := reader.Open(ctx, s, cfg.ReaderOptions(), nil)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -266,7 +266,7 @@ type produceResult struct {
 // tinyJob is the enqueue benchmark's job: one entity with one observation
 // of typical length.
 func tinyJob(name string) []byte {
-	b, _ := json.Marshal(writer.Job{Ops: []writer.Op{{Op: writer.OpCreateEntities, Entities: []writer.Entity{
+	b, _ := json.Marshal(model.Job{Ops: []model.Op{{Op: model.OpCreateEntities, Entities: []model.Entity{
 		{Name: name, EntityType: "note", Observations: []string{"an observation of typical length for a memory"}}}}}})
 	return b
 }
@@ -279,14 +279,14 @@ func flowJob(name string, k, n int) []byte {
 	a, c := name+"-a", name+"-b"
 	old := entityName((k * 131) % n)
 	val := fmt.Sprint(k)
-	job := writer.Job{Ops: []writer.Op{
-		{Op: writer.OpCreateEntities, Entities: []writer.Entity{
+	job := model.Job{Ops: []model.Op{
+		{Op: model.OpCreateEntities, Entities: []model.Entity{
 			{Name: a, EntityType: "note", Observations: []string{sentence(rng, 8)}},
 			{Name: c, EntityType: "note", Observations: []string{sentence(rng, 8)}}}},
-		{Op: writer.OpCreateRelations, Relations: []writer.Relation{
+		{Op: model.OpCreateRelations, Relations: []model.Relation{
 			{From: a, To: c, RelationType: "next"}, {From: a, To: old, RelationType: "mentions"}}},
-		{Op: writer.OpAddObservations, Observations: []writer.ObservationAdd{{EntityName: old, Contents: []string{sentence(rng, 6)}}}},
-		{Op: writer.OpKVPut, Key: "bench/" + name, Value: &val},
+		{Op: model.OpAddObservations, Observations: []model.ObservationAdd{{EntityName: old, Contents: []string{sentence(rng, 6)}}}},
+		{Op: model.OpKVPut, Key: "bench/" + name, Value: &val},
 	}}
 	b, _ := json.Marshal(job)
 	return b
@@ -310,7 +310,7 @@ func runProduce(ctx context.Context, b []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	lim := writer.LimitsFrom(config.Default().Job)
+	lim := config.Default().Job.Limits()
 	if err := sleepUntil(ctx, spec.StartAt); err != nil {
 		return nil, err
 	}
@@ -367,7 +367,7 @@ func runEnqueueAB(ctx context.Context, b []byte) (any, error) {
 			return nil, err
 		}
 	}
-	lim := writer.LimitsFrom(config.Default().Job)
+	lim := config.Default().Job.Limits()
 	bare := func(k int) error {
 		name := fmt.Sprintf("%s-%d", spec.Prefix, k)
 		f, err := os.OpenFile(filepath.Join(tmp, name), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
@@ -583,7 +583,7 @@ func runVisibility(ctx context.Context, b []byte) (any, error) {
 		return nil, err
 	}
 	defer rd.Close()
-	lim := writer.LimitsFrom(config.Default().Job)
+	lim := config.Default().Job.Limits()
 	rng := rand.New(rand.NewPCG(5, 5))
 	var res visResult
 	for k := 0; k < spec.Jobs; k++ {
@@ -599,7 +599,7 @@ func runVisibility(ctx context.Context, b []byte) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		if o.Status != kvstore.StatusApplied {
+		if o.Status != model.StatusApplied {
 			return nil, fmt.Errorf("job %s: %s %s", id, o.Status, o.Reason)
 		}
 		res.LatencyMS = append(res.LatencyMS, float64(time.Since(t).Microseconds())/1000)

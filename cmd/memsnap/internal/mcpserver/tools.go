@@ -8,7 +8,7 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
-	"github.com/memsnap/memsnap/internal/kvstore"
+	"github.com/memsnap/memsnap/internal/model"
 	"github.com/memsnap/memsnap/reader"
 	"github.com/memsnap/memsnap/writer"
 )
@@ -18,22 +18,22 @@ import (
 
 type (
 	createEntitiesIn struct {
-		Entities []writer.Entity `json:"entities"`
+		Entities []model.Entity `json:"entities"`
 	}
 	createRelationsIn struct {
-		Relations []writer.Relation `json:"relations"`
+		Relations []model.Relation `json:"relations"`
 	}
 	addObservationsIn struct {
-		Observations []writer.ObservationAdd `json:"observations"`
+		Observations []model.ObservationAdd `json:"observations"`
 	}
 	deleteEntitiesIn struct {
 		EntityNames []string `json:"entityNames"`
 	}
 	deleteObservationsIn struct {
-		Deletions []writer.ObservationDelete `json:"deletions"`
+		Deletions []model.ObservationDelete `json:"deletions"`
 	}
 	deleteRelationsIn struct {
-		Relations []writer.Relation `json:"relations"`
+		Relations []model.Relation `json:"relations"`
 	}
 	readGraphIn struct {
 		Limit      int    `json:"limit"`
@@ -70,10 +70,10 @@ type (
 	statusIn struct{}
 
 	entitiesOut struct {
-		Entities []writer.Entity `json:"entities"`
+		Entities []model.Entity `json:"entities"`
 	}
 	relationsOut struct {
-		Relations []writer.Relation `json:"relations"`
+		Relations []model.Relation `json:"relations"`
 	}
 	addedObservations struct {
 		EntityName        string   `json:"entityName"`
@@ -189,11 +189,11 @@ func (s *Server) createEntities(ctx context.Context, _ *mcp.CallToolRequest, in 
 	for i := range in.Entities {
 		in.Entities[i].Observations = nonNil(in.Entities[i].Observations)
 	}
-	o, err := s.submit(ctx, map[string]any{"op": writer.OpCreateEntities, "entities": in.Entities})
+	o, err := s.submit(ctx, map[string]any{"op": model.OpCreateEntities, "entities": in.Entities})
 	if err != nil {
 		return nil, entitiesOut{}, oneLine(err)
 	}
-	out := entitiesOut{Entities: []writer.Entity{}}
+	out := entitiesOut{Entities: []model.Entity{}}
 	for _, i := range result(o, 0).New {
 		out.Entities = append(out.Entities, in.Entities[i])
 	}
@@ -201,11 +201,11 @@ func (s *Server) createEntities(ctx context.Context, _ *mcp.CallToolRequest, in 
 }
 
 func (s *Server) createRelations(ctx context.Context, _ *mcp.CallToolRequest, in createRelationsIn) (*mcp.CallToolResult, relationsOut, error) {
-	o, err := s.submit(ctx, map[string]any{"op": writer.OpCreateRelations, "relations": nonNil(in.Relations)})
+	o, err := s.submit(ctx, map[string]any{"op": model.OpCreateRelations, "relations": nonNil(in.Relations)})
 	if err != nil {
 		return nil, relationsOut{}, oneLine(err)
 	}
-	out := relationsOut{Relations: []writer.Relation{}}
+	out := relationsOut{Relations: []model.Relation{}}
 	for _, i := range result(o, 0).New {
 		out.Relations = append(out.Relations, in.Relations[i])
 	}
@@ -216,7 +216,7 @@ func (s *Server) addObservations(ctx context.Context, _ *mcp.CallToolRequest, in
 	for i := range in.Observations {
 		in.Observations[i].Contents = nonNil(in.Observations[i].Contents)
 	}
-	o, err := s.submit(ctx, map[string]any{"op": writer.OpAddObservations, "observations": nonNil(in.Observations)})
+	o, err := s.submit(ctx, map[string]any{"op": model.OpAddObservations, "observations": nonNil(in.Observations)})
 	if err != nil {
 		return nil, addObservationsOut{}, oneLine(err)
 	}
@@ -233,7 +233,7 @@ func (s *Server) addObservations(ctx context.Context, _ *mcp.CallToolRequest, in
 }
 
 func (s *Server) deleteEntities(ctx context.Context, _ *mcp.CallToolRequest, in deleteEntitiesIn) (*mcp.CallToolResult, messageOut, error) {
-	o, err := s.submit(ctx, map[string]any{"op": writer.OpDeleteEntities, "entityNames": nonNil(in.EntityNames)})
+	o, err := s.submit(ctx, map[string]any{"op": model.OpDeleteEntities, "entityNames": nonNil(in.EntityNames)})
 	if err != nil {
 		return nil, messageOut{}, oneLine(err)
 	}
@@ -249,7 +249,7 @@ func (s *Server) deleteObservations(ctx context.Context, _ *mcp.CallToolRequest,
 	for i := range in.Deletions {
 		in.Deletions[i].Observations = nonNil(in.Deletions[i].Observations)
 	}
-	o, err := s.submit(ctx, map[string]any{"op": writer.OpDeleteObservations, "deletions": nonNil(in.Deletions)})
+	o, err := s.submit(ctx, map[string]any{"op": model.OpDeleteObservations, "deletions": nonNil(in.Deletions)})
 	if err != nil {
 		return nil, messageOut{}, oneLine(err)
 	}
@@ -269,7 +269,7 @@ func (s *Server) deleteObservations(ctx context.Context, _ *mcp.CallToolRequest,
 }
 
 func (s *Server) deleteRelations(ctx context.Context, _ *mcp.CallToolRequest, in deleteRelationsIn) (*mcp.CallToolResult, messageOut, error) {
-	o, err := s.submit(ctx, map[string]any{"op": writer.OpDeleteRelations, "relations": nonNil(in.Relations)})
+	o, err := s.submit(ctx, map[string]any{"op": model.OpDeleteRelations, "relations": nonNil(in.Relations)})
 	if err != nil {
 		return nil, messageOut{}, oneLine(err)
 	}
@@ -282,11 +282,11 @@ func (s *Server) deleteRelations(ctx context.Context, _ *mcp.CallToolRequest, in
 }
 
 // result is what op i of an applied job did.
-func result(o kvstore.Outcome, i int) kvstore.OpResult {
+func result(o model.Outcome, i int) model.OpResult {
 	if i < len(o.Results) {
 		return o.Results[i]
 	}
-	return kvstore.OpResult{}
+	return model.OpResult{}
 }
 
 // graphAnswer shapes a reader graph as the reference's {entities, relations}.
@@ -381,7 +381,7 @@ func (s *Server) kvGet(ctx context.Context, _ *mcp.CallToolRequest, in kvGetIn) 
 }
 
 func (s *Server) kvPut(ctx context.Context, _ *mcp.CallToolRequest, in kvPutIn) (*mcp.CallToolResult, messageOut, error) {
-	o, err := s.submit(ctx, map[string]any{"op": writer.OpKVPut, "key": in.Key, "value": in.Value})
+	o, err := s.submit(ctx, map[string]any{"op": model.OpKVPut, "key": in.Key, "value": in.Value})
 	if err != nil {
 		return nil, messageOut{}, oneLine(err)
 	}
@@ -420,11 +420,11 @@ func (s *Server) status(ctx context.Context, _ *mcp.CallToolRequest, _ statusIn)
 			out.SnapshotAgeSeconds = time.Since(m.CreatedAt).Round(time.Millisecond).Seconds()
 		}
 	}
-	q, err := writer.Queue(s.o.Store)
+	q, err := s.o.Store.Queue().Counts()
 	if err != nil {
 		return nil, out, oneLine(err)
 	}
-	out.QueueDepth, out.DeadJobs = q.New+q.Cur, q.Dead
+	out.QueueDepth, out.DeadJobs = q.Waiting(), q.Dead
 	h, locked, err := writer.Locked(s.o.Store)
 	if err != nil {
 		return nil, out, oneLine(err)

@@ -1,0 +1,416 @@
+// Package queue owns the job spool on disk, maildir-style: producers write
+// tmp/<id>.job, fsync it, rename it into new/ and fsync new/ (the job is
+// durable, and acknowledged, once that returns). The writer claims jobs by
+// renaming them to cur/<claim seq>-<id>.job; claim order is apply order.
+// Rejected jobs end in dead/ beside a <id>.job.err file with the reason.
+//
+// Every other package goes through this one for the spool's paths and file
+// names. It takes no lock of its own: any number of producers may spool at
+// once; claiming, dead-lettering and cleaning up are the writer's, under
+// the writer lock.
+package queue
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+	"golang.org/x/sys/unix"
+
+	"github.com/memsnap/memsnap/internal/failpoint"
+	"github.com/memsnap/memsnap/internal/fsutil"
+	"github.com/memsnap/memsnap/internal/model"
+)
+
+// Ext is the extension of every job file.
+const Ext = ".job"
+
+// Subdirs are the spool's directories, in the order a job moves through them.
+var Subdirs = []string{"tmp", "new", "cur", "dead"}
+
+// Queue is the spool under one directory (a store's queue/). It holds no
+// open files and is safe for concurrent use.
+type Queue struct {
+	dir string
+}
+
+// New returns the spool under dir.
+func New(dir string) *Queue { return &Queue{dir: dir} }
+
+func (q *Queue) path(sub, name string) string { return filepath.Join(q.dir, sub, name) }
+
+// NewID returns a fresh job id: a ULID, so that ids sort by enqueue time.
+func NewID() string { return ulid.Make().String() }
+
+// Enqueue makes data durable as job id in new/. The job is acknowledged
+// only once its rename into new/ and the directory fsync have returned; an
+// error means it was not queued, or says plainly when a writer had already
+// taken it (and it may still be applied).
+func (q *Queue) Enqueue(id string, data []byte) error {
+	queued, err := q.Spool(id, data)
+	if err != nil {
+		return err
+	}
+	if err := q.SyncNew(); err != nil {
+		// The job is visible but not durable. Take it back so that the
+		// caller's retry cannot apply it twice, unless a writer has already
+		// claimed it.
+		if rmErr := os.Remove(queued); rmErr == nil || !errors.Is(rmErr, os.ErrNotExist) {
+			return fmt.Errorf("fsync queue/new (job not queued): %w", err)
+		}
+		return fmt.Errorf("fsync queue/new failed after a writer took job %s, which may still be applied (check 'memsnap job %s' before retrying): %w", id, id, err)
+	}
+	return nil
+}
+
+// Spool writes data as job id into tmp/, fsyncs it and renames it into new/,
+// returning its path there. The caller fsyncs new/ (SyncNew). While the file
+// is in tmp/ its writer holds an exclusive flock on it, which tells a writer
+// cleaning up after dead producers (RemoveDeadTemps) to leave it alone.
+func (q *Queue) Spool(id string, data []byte) (queued string, err error) {
+	name := id + Ext
+	tmp := q.path("tmp", name)
+	f, err := fsutil.CreateExcl(tmp)
+	if err != nil {
+		return "", fmt.Errorf("create job file: %w", err)
+	}
+	defer f.Close()
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+		_ = os.Remove(tmp)
+		return "", fmt.Errorf("lock job file: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			_ = os.Remove(tmp)
+		}
+	}()
+	failpoint.Hit("enqueue-after-create")
+	if err = fsutil.Write(f, data); err != nil {
+		return "", fmt.Errorf("write job file: %w", err)
+	}
+	failpoint.Hit("enqueue-after-write")
+	if err = fsutil.Sync(f); err != nil {
+		return "", fmt.Errorf("fsync job file: %w", err)
+	}
+	queued = q.path("new", name)
+	if err = fsutil.Rename(tmp, queued); err != nil {
+		return "", fmt.Errorf("move job into queue/new: %w", err)
+	}
+	failpoint.Hit("enqueue-after-rename")
+	return queued, nil
+}
+
+// SyncNew fsyncs new/, making the jobs renamed into it durable.
+func (q *Queue) SyncNew() error { return q.sync("new") }
+
+func (q *Queue) sync(sub string) error {
+	if err := fsutil.SyncDir(filepath.Join(q.dir, sub)); err != nil {
+		return fmt.Errorf("fsync queue/%s: %w", sub, err)
+	}
+	return nil
+}
+
+// Queued reports whether job id waits in new/.
+func (q *Queue) Queued(id string) bool { return fsutil.Exists(q.path("new", id+Ext)) }
+
+// RemoveTemp removes job id's file from tmp/, left by an interrupted Spool.
+func (q *Queue) RemoveTemp(id string) error {
+	if err := os.Remove(q.path("tmp", id+Ext)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("remove queue/tmp/%s%s: %w", id, Ext, err)
+	}
+	return nil
+}
+
+// Claimed is one job file in cur/.
+type Claimed struct {
+	Seq  uint64 // claim seq: apply order and the unit of a snapshot's watermark
+	ID   string
+	Name string // file name in cur/ (and in a snapshot's jobs/)
+	Size int64  // bytes
+}
+
+// ParseClaimedName parses a cur/ file name, <claim seq>-<id>.job.
+func ParseClaimedName(name string) (Claimed, bool) {
+	if !strings.HasSuffix(name, Ext) {
+		return Claimed{}, false
+	}
+	seqStr, rest, ok := strings.Cut(strings.TrimSuffix(name, Ext), "-")
+	if !ok {
+		return Claimed{}, false
+	}
+	seq, err := strconv.ParseUint(seqStr, 10, 64)
+	if err != nil {
+		return Claimed{}, false
+	}
+	return Claimed{Seq: seq, ID: rest, Name: name}, true
+}
+
+func claimedName(seq uint64, id string) string { return fmt.Sprintf("%016d-%s%s", seq, id, Ext) }
+
+// Path is the claimed job's file in cur/.
+func (q *Queue) Path(c Claimed) string { return q.path("cur", c.Name) }
+
+// Claimed returns the jobs in cur/ in claim order.
+func (q *Queue) Claimed() ([]Claimed, error) {
+	ents, err := os.ReadDir(filepath.Join(q.dir, "cur"))
+	if err != nil {
+		return nil, fmt.Errorf("list claimed jobs: %w", err)
+	}
+	var out []Claimed
+	for _, e := range ents {
+		if c, ok := ParseClaimedName(e.Name()); ok {
+			if info, err := e.Info(); err == nil {
+				c.Size = info.Size()
+			}
+			out = append(out, c)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Seq < out[j].Seq })
+	return out, nil
+}
+
+// listNew returns the names in new/, oldest first (ULIDs sort by time).
+func (q *Queue) listNew() ([]string, error) {
+	ents, err := os.ReadDir(filepath.Join(q.dir, "new"))
+	if err != nil {
+		return nil, fmt.Errorf("list queued jobs: %w", err)
+	}
+	var out []string
+	for _, e := range ents {
+		if strings.HasSuffix(e.Name(), Ext) {
+			out = append(out, e.Name())
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// Claim moves up to maxJobs jobs and maxBytes bytes (at least one job) from
+// new/ to cur/, numbering them from next on, and fsyncs both directories.
+// full reports that the limits left behind jobs that were already queued
+// when it looked. Caller holds the writer lock.
+func (q *Queue) Claim(next uint64, maxJobs int, maxBytes int64) (out []Claimed, full bool, err error) {
+	names, err := q.listNew()
+	if err != nil || len(names) == 0 {
+		return nil, false, err
+	}
+	if maxJobs <= 0 {
+		return nil, true, nil
+	}
+	var bytes int64
+	for _, name := range names {
+		if len(out) >= maxJobs {
+			full = true
+			break
+		}
+		info, err := os.Lstat(q.path("new", name))
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return out, full, fmt.Errorf("claim %s: %w", name, err)
+		}
+		if len(out) > 0 && bytes+info.Size() > maxBytes {
+			full = true
+			break
+		}
+		c := Claimed{Seq: next, ID: strings.TrimSuffix(name, Ext), Size: info.Size()}
+		c.Name = claimedName(c.Seq, c.ID)
+		if err := fsutil.Rename(q.path("new", name), q.Path(c)); err != nil {
+			return out, full, fmt.Errorf("claim %s: %w", name, err)
+		}
+		out = append(out, c)
+		bytes += info.Size()
+		next++
+	}
+	for _, d := range []string{"cur", "new"} {
+		if err := q.sync(d); err != nil {
+			return out, full, fmt.Errorf("claim: %w", err)
+		}
+	}
+	return out, full, nil
+}
+
+// ReadJobFile reads a job file, refusing anything that is not a regular
+// file (a symlink could point anywhere) or that is over maxBytes; those
+// refusals wrap model.ErrInvalidJob.
+func ReadJobFile(path string, maxBytes int64) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
+	if err != nil {
+		if errors.Is(err, unix.ELOOP) {
+			return nil, model.Invalidf("job file is a symlink")
+		}
+		return nil, fmt.Errorf("read job: %w", err)
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("read job: %w", err)
+	}
+	if !info.Mode().IsRegular() {
+		return nil, model.Invalidf("job file is not a regular file (%s)", info.Mode().Type())
+	}
+	if maxBytes > 0 && info.Size() > maxBytes {
+		return nil, model.Invalidf("job is %d bytes, over the limit of %d (job.max_bytes)", info.Size(), maxBytes)
+	}
+	b, err := io.ReadAll(io.LimitReader(f, maxBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("read job: %w", err)
+	}
+	return b, nil
+}
+
+// JobTime is the job's creation time from its ULID id, or now for an id
+// that is not a ULID.
+func JobTime(id string) time.Time {
+	if u, err := ulid.ParseStrict(id); err == nil {
+		return ulid.Time(u.Time()).UTC()
+	}
+	return time.Now().UTC().Truncate(time.Millisecond)
+}
+
+// DeadLetter moves a claimed job to dead/ with a .err file saying why. The
+// caller fsyncs (SyncClaimedAndDead).
+func (q *Queue) DeadLetter(c Claimed, reason string) error {
+	base := c.ID + Ext
+	if err := fsutil.WriteFileAtomic(q.path("dead", base+".err"), []byte(reason+"\n")); err != nil {
+		return fmt.Errorf("dead-letter %s: %w", c.ID, err)
+	}
+	if err := fsutil.Rename(q.Path(c), q.path("dead", base)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("dead-letter %s: %w", c.ID, err)
+	}
+	return nil
+}
+
+// RemoveClaimed deletes a claimed job's file (applied, or queued again).
+// The caller fsyncs (SyncClaimedAndDead).
+func (q *Queue) RemoveClaimed(c Claimed) error {
+	if err := fsutil.Remove(q.Path(c)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("remove claimed job %s: %w", c.ID, err)
+	}
+	return nil
+}
+
+// SyncClaimedAndDead fsyncs cur/ and dead/ after RemoveClaimed or DeadLetter.
+func (q *Queue) SyncClaimedAndDead() error {
+	for _, d := range []string{"cur", "dead"} {
+		if err := q.sync(d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Counts is how many jobs each part of the spool holds.
+type Counts struct {
+	New  int `json:"new"`
+	Cur  int `json:"claimed"`
+	Dead int `json:"dead"`
+}
+
+// Waiting is the jobs not yet in a snapshot: queued plus claimed.
+func (c Counts) Waiting() int { return c.New + c.Cur }
+
+// Counts counts the spool's jobs.
+func (q *Queue) Counts() (Counts, error) {
+	var c Counts
+	for _, d := range []struct {
+		name string
+		n    *int
+	}{{"new", &c.New}, {"cur", &c.Cur}, {"dead", &c.Dead}} {
+		ents, err := os.ReadDir(filepath.Join(q.dir, d.name))
+		if err != nil {
+			return c, fmt.Errorf("read queue: %w", err)
+		}
+		for _, e := range ents {
+			if filepath.Ext(e.Name()) == Ext {
+				*d.n++
+			}
+		}
+	}
+	return c, nil
+}
+
+// Place is where in the spool a job is.
+type Place int
+
+// Places of a job, as Lookup reports them.
+const (
+	// Nowhere: no file of the job is in the spool (unknown, or applied and
+	// cleaned up).
+	Nowhere Place = iota
+	// Waiting: in tmp/ (being spooled), new/ (queued) or cur/ (claimed).
+	Waiting
+	// Dead: rejected; the reason is in its .err file.
+	Dead
+)
+
+// Lookup says where job id is in the spool and, for a dead job, why it was
+// rejected.
+func (q *Queue) Lookup(id string) (place Place, reason string) {
+	name := id + Ext
+	for _, p := range []string{q.path("new", name), q.path("tmp", name)} {
+		if _, err := os.Lstat(p); err == nil {
+			return Waiting, ""
+		}
+	}
+	if m, _ := filepath.Glob(q.path("cur", "*-"+name)); len(m) > 0 {
+		return Waiting, ""
+	}
+	if b, err := os.ReadFile(q.path("dead", name+".err")); err == nil {
+		return Dead, strings.TrimSpace(string(b))
+	}
+	return Nowhere, ""
+}
+
+// deadTempAge is how old an unlocked temp job file must be before a writer
+// removes it. A producer locks its file right after creating it; the age
+// keeps a writer from taking that lock in the instant between the two.
+const deadTempAge = 2 * time.Second
+
+// RemoveDeadTemps deletes job files in tmp/ whose producer died before
+// renaming them into new/, and returns how many. A live producer holds an
+// exclusive flock on its file until the rename, so a file older than
+// deadTempAge whose lock can be taken is garbage: it was never
+// acknowledged. Caller holds the writer lock.
+func (q *Queue) RemoveDeadTemps() (int, error) {
+	ents, err := os.ReadDir(filepath.Join(q.dir, "tmp"))
+	if err != nil {
+		return 0, fmt.Errorf("clean queue/tmp: %w", err)
+	}
+	removed := 0
+	for _, e := range ents {
+		path := q.path("tmp", e.Name())
+		if info, err := e.Info(); err != nil || time.Since(info.ModTime()) < deadTempAge {
+			continue // gone meanwhile, or too fresh to judge
+		}
+		f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
+		if err != nil {
+			if errors.Is(err, os.ErrNotExist) {
+				continue // renamed by its producer meanwhile
+			}
+			if !errors.Is(err, unix.ELOOP) {
+				return removed, fmt.Errorf("clean queue/tmp: %w", err)
+			}
+			// A symlink: nobody's job file. Remove the link itself.
+		} else {
+			err = unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+			f.Close()
+			if errors.Is(err, unix.EWOULDBLOCK) {
+				continue // its producer is still writing it
+			}
+		}
+		if err := fsutil.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return removed, fmt.Errorf("clean queue/tmp: %w", err)
+		}
+		removed++
+	}
+	return removed, nil
+}

@@ -1,0 +1,27 @@
+package reader
+
+import "time"
+
+// Options configures a Reader. The command line fills it from the reader.*
+// config keys; library users start from DefaultOptions. Every field is used
+// as given.
+type Options struct {
+	// BufferPoolMB caps Kuzu's page cache per open snapshot, in MiB (never
+	// Kuzu's default of 80% of RAM).
+	BufferPoolMB int
+	// Threads caps the threads of one query.
+	Threads int
+	// Refresh is the schedule (cron spec, or "@every 2s") on which
+	// StartRefresh looks for a newer snapshot; empty: no scheduled refresh.
+	Refresh string
+	// QueryTimeout interrupts a query that runs longer; 0: no limit.
+	QueryTimeout time.Duration
+	// Verify is what the reader checks before it serves a snapshot: "full"
+	// (every file's size and CRC-32C), "size" (sizes only) or "off".
+	Verify string
+}
+
+// DefaultOptions returns the defaults, the same as the config's.
+func DefaultOptions() Options {
+	return Options{BufferPoolMB: 64, Threads: 1, Refresh: "@every 2s", QueryTimeout: 30 * time.Second, Verify: "full"}
+}

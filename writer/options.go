@@ -1,0 +1,48 @@
+package writer
+
+import (
+	"time"
+
+	"github.com/memsnap/memsnap/internal/model"
+)
+
+// Options configures a Writer, GC and Rollback. The command line fills it
+// from the writer.*, job.* and gc.* config keys; library users start from
+// DefaultOptions. Every field is used as given.
+type Options struct {
+	// Limits caps what one job may contain (job.*).
+	Limits model.Limits
+	// MaxBatchJobs caps the jobs applied in one snapshot.
+	MaxBatchJobs int
+	// MaxBatchBytes caps the job bytes applied in one snapshot, in bytes.
+	MaxBatchBytes int64
+	// MaxRounds caps the batches one Commit applies when the batch limits
+	// leave queued jobs behind.
+	MaxRounds int
+	// LockTimeout is how long a writer waits for the store lock; zero fails
+	// at once naming the holder.
+	LockTimeout time.Duration
+	// BufferPoolMB is the least page cache, in MiB, Kuzu gets while
+	// applying (see bufferPool for how it grows with the graph).
+	BufferPoolMB int
+	// CopyThreshold: a batch creating at least this many entities loads
+	// them with Kuzu's bulk COPY FROM; 0 never uses COPY.
+	CopyThreshold int
+	// MinFreeMB is the free space, in MiB, beyond the staging copy and room
+	// for the batch, that a writer insists on before it starts; 0 disables
+	// the check.
+	MinFreeMB int
+	// Keep is how many newest snapshots GC always keeps (at least 1).
+	Keep int
+	// MinAge keeps any snapshot younger than this from GC.
+	MinAge time.Duration
+}
+
+// DefaultOptions returns the defaults, the same as the config's.
+func DefaultOptions() Options {
+	return Options{
+		Limits:       model.Limits{MaxBytes: 1 << 20, MaxOps: 1000, MaxStringBytes: 64 << 10, MaxValueBytes: 512 << 10},
+		MaxBatchJobs: 10000, MaxBatchBytes: 64 << 20, MaxRounds: 8, LockTimeout: 10 * time.Second,
+		BufferPoolMB: 256, CopyThreshold: 1000, MinFreeMB: 16, Keep: 3,
+	}
+}
