@@ -8,8 +8,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/cockroachdb/pebble/v2"
-
 	"github.com/memsnap/memsnap/internal/graphdb"
 	"github.com/memsnap/memsnap/internal/kvstore"
 	"github.com/memsnap/memsnap/snapshot"
@@ -24,7 +22,7 @@ type handle struct {
 	opened   time.Time
 	pin      *snapshot.Pin
 	graph    *graphdb.DB
-	kv       *pebble.DB
+	kv       *kvstore.DB
 	refs     atomic.Int64
 	// release closes the handle once its last reference is gone; the
 	// Reader sets it to close in the background, off the query path.

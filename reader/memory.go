@@ -454,7 +454,7 @@ func search(ctx context.Context, c *graphdb.Conn, query string, limit int) ([]En
 		res, err := c.Query(ctx, graphdb.FTSQuery("conjunctive := true, top := 1000000"), map[string]any{"q": q})
 		// A snapshot written by an earlier memsnap has its index elsewhere or
 		// none: it still answers with the substring matches.
-		if err != nil && !strings.Contains(err.Error(), "doesn't have an index") && !strings.Contains(err.Error(), "does not exist") {
+		if err != nil && !errors.Is(err, graphdb.ErrNoIndex) && !errors.Is(err, graphdb.ErrNoTable) {
 			return nil, fmt.Errorf("full-text search: %w", err)
 		}
 		if err == nil {

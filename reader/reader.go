@@ -10,7 +10,6 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/cockroachdb/pebble/v2"
 	"github.com/robfig/cron/v3"
 
 	"github.com/memsnap/memsnap/internal/graphdb"
@@ -21,7 +20,7 @@ import (
 	"github.com/memsnap/memsnap/snapshot"
 )
 
-// Outcome is what became of a job (see kvstore.Outcome).
+// Outcome is what became of a job (see model.Outcome).
 type Outcome = model.Outcome
 
 // Pair is one KV entry.
@@ -284,7 +283,7 @@ func (r *Reader) KVGet(ctx context.Context, key string) (val string, found bool,
 		return "", false, 0, err
 	}
 	defer h.unref()
-	v, found, err := kvstore.Get(h.kv, kvstore.UserKey(key))
+	v, found, err := h.kv.GetUser(key)
 	return string(v), found, h.seq, err
 }
 
@@ -295,7 +294,7 @@ func (r *Reader) KVScan(ctx context.Context, prefix string, limit int) ([]Pair, 
 		return nil, 0, err
 	}
 	defer h.unref()
-	pairs, err := kvstore.ScanUser(h.kv, prefix, limit)
+	pairs, err := h.kv.ScanUser(prefix, limit)
 	if pairs == nil {
 		pairs = []Pair{}
 	}
@@ -325,8 +324,8 @@ func checkJobID(id string) error {
 }
 
 // jobIn looks a job up in snapshot seq's key-value store, then in the queue.
-func jobIn(s *snapshot.Store, kv *pebble.DB, seq uint64, id string) (Outcome, error) {
-	v, found, err := kvstore.Get(kv, kvstore.JobKey(id))
+func jobIn(s *snapshot.Store, kv *kvstore.DB, seq uint64, id string) (Outcome, error) {
+	v, found, err := kv.GetJob(id)
 	if err != nil {
 		return Outcome{}, err
 	}

@@ -157,8 +157,8 @@ func TestWriterLock(t *testing.T) {
 	}
 
 	r := memsnap(t, store, nil, nil, "commit", "--lock-timeout", "0")
-	if r.code != 1 {
-		t.Fatalf("commit under a held lock: exit %d, want 1: %s", r.code, r.stderr)
+	if r.code != 3 {
+		t.Fatalf("commit under a held lock: exit %d, want 3 (locked): %s", r.code, r.stderr)
 	}
 	host, _ := os.Hostname()
 	for _, want := range []string{fmt.Sprintf("pid %d", holder.Process.Pid), "on " + host, "since 20"} {
@@ -173,7 +173,7 @@ func TestWriterLock(t *testing.T) {
 
 	start := time.Now()
 	r = memsnap(t, store, nil, nil, "commit", "--lock-timeout", "400ms")
-	if waited := time.Since(start); r.code != 1 || waited < 400*time.Millisecond {
+	if waited := time.Since(start); r.code != 3 || waited < 400*time.Millisecond {
 		t.Fatalf("commit with a 400ms lock timeout: exit %d after %s: %s", r.code, waited, r.stderr)
 	}
 

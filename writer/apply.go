@@ -580,16 +580,11 @@ func copyRows(ctx context.Context, conn *graphdb.Conn, table, scratch string, ro
 		return fmt.Errorf("bulk file: %w", err)
 	}
 	path, _ := filepath.Abs(f.Name())
-	res, err := conn.Query(ctx, "COPY "+table+" FROM '"+strings.ReplaceAll(path, "'", "\\'")+"'", nil)
+	got, err := graphdb.CopyFrom(ctx, conn, table, path, "")
 	if err != nil {
 		return err
 	}
-	var got int
-	if len(res.Rows) == 1 && len(res.Rows[0]) == 1 {
-		msg, _ := res.Rows[0][0].(string)
-		fmt.Sscanf(msg, "%d tuples", &got)
-	}
-	if got != len(rows) {
+	if got != int64(len(rows)) {
 		return fmt.Errorf("COPY %s loaded %d rows, expected %d", table, got, len(rows))
 	}
 	return nil

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cockroachdb/pebble/v2"
 	"golang.org/x/sys/unix"
 
 	"github.com/memsnap/memsnap/internal/failpoint"
@@ -390,7 +389,7 @@ func (w *Writer) apply(ctx context.Context, stage *snapshot.Stage, jobs []*batch
 	// Exactly-once backstop: a job that already has an outcome was applied by
 	// an earlier snapshot and must not run again.
 	for _, bj := range jobs {
-		if _, found, err := kvstore.Get(kv, kvstore.JobKey(bj.c.ID)); err != nil {
+		if _, found, err := kv.GetJob(bj.c.ID); err != nil {
 			return counts, err
 		} else if found {
 			w.log.Error("job already has an outcome in CURRENT; skipping it to keep exactly-once", "job_id", bj.c.ID)
@@ -427,7 +426,7 @@ func (w *Writer) apply(ctx context.Context, stage *snapshot.Stage, jobs []*batch
 	}
 	counts.kvKeys = keys
 	if err := kv.Flush(); err != nil {
-		return counts, fmt.Errorf("flush kv: %w", err)
+		return counts, err
 	}
 	err = kv.Close()
 	kv = nil
@@ -531,7 +530,7 @@ func (w *Writer) applyTx(ctx context.Context, conn *graphdb.Conn, jobs []*batchJ
 
 // applyKV writes the accepted jobs' KV changes and every job's outcome in one
 // Pebble batch, and returns the resulting number of user keys.
-func (w *Writer) applyKV(kv *pebble.DB, jobs []*batchJob, stage *snapshot.Stage) (int64, error) {
+func (w *Writer) applyKV(kv *kvstore.DB, jobs []*batchJob, stage *snapshot.Stage) (int64, error) {
 	var keys int64
 	if p := stage.Parent(); p != nil {
 		keys = p.KVKeys
@@ -543,7 +542,7 @@ func (w *Writer) applyKV(kv *pebble.DB, jobs []*batchJob, stage *snapshot.Stage)
 		if v, ok := live[k]; ok {
 			return v, nil
 		}
-		_, found, err := kvstore.Get(kv, kvstore.UserKey(k))
+		_, found, err := kv.GetUser(k)
 		return found, err
 	}
 	now := time.Now().UTC()
@@ -566,8 +565,8 @@ func (w *Writer) applyKV(kv *pebble.DB, jobs []*batchJob, stage *snapshot.Stage)
 						keys--
 					}
 					live[op.key] = false
-					if err := b.Delete(kvstore.UserKey(op.key), nil); err != nil {
-						return 0, fmt.Errorf("kv delete: %w", err)
+					if err := b.DeleteUser(op.key); err != nil {
+						return 0, err
 					}
 					continue
 				}
@@ -575,17 +574,17 @@ func (w *Writer) applyKV(kv *pebble.DB, jobs []*batchJob, stage *snapshot.Stage)
 					keys++
 				}
 				live[op.key] = true
-				if err := b.Set(kvstore.UserKey(op.key), []byte(op.value), nil); err != nil {
-					return 0, fmt.Errorf("kv put: %w", err)
+				if err := b.SetUser(op.key, []byte(op.value)); err != nil {
+					return 0, err
 				}
 			}
 		}
-		if err := b.Set(kvstore.JobKey(bj.c.ID), model.EncodeOutcome(out), nil); err != nil {
-			return 0, fmt.Errorf("record outcome: %w", err)
+		if err := b.SetJob(bj.c.ID, model.EncodeOutcome(out)); err != nil {
+			return 0, err
 		}
 	}
-	if err := b.Commit(pebble.NoSync); err != nil {
-		return 0, fmt.Errorf("commit kv batch: %w", err)
+	if err := b.Commit(); err != nil {
+		return 0, err
 	}
 	return keys, nil
 }

@@ -110,7 +110,8 @@ func commitInChild(ctx context.Context, exe string, s *snapshot.Store, a *app, l
 // process. A short-lived writer process keeps long-lived ones (the daemon, MCP
 // servers) free of go-kuzu's per-parameter C string leak and of any crash
 // inside Kuzu, and never opens CURRENT's graph file in a process that reads
-// it. It reports skipped when another writer holds the lock.
+// it. It reports skipped when another writer holds the lock (the child
+// exits with exitLocked).
 func runCommitChild(ctx context.Context, exe string, s *snapshot.Store, a *app) (sum writer.Summary, skipped bool, err error) {
 	args := []string{"--store", s.Dir(), "--log-level", a.cfg.LogLevel}
 	if f := a.v.GetString("config"); f != "" {
@@ -121,8 +122,9 @@ func runCommitChild(ctx context.Context, exe string, s *snapshot.Store, a *app) 
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err = cmd.Run()
 	msg := strings.TrimSpace(errb.String())
+	var exit *exec.ExitError
 	switch {
-	case err != nil && strings.Contains(msg, "store is locked"):
+	case errors.As(err, &exit) && exit.ExitCode() == exitLocked:
 		return sum, true, nil
 	case err != nil:
 		if msg == "" {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/memsnap/memsnap/config"
 	"github.com/memsnap/memsnap/snapshot"
+	"github.com/memsnap/memsnap/writer"
 )
 
 // Exit codes of the CLI contract.
@@ -24,6 +25,10 @@ const (
 	exitOK    = 0
 	exitError = 1
 	exitUsage = 2
+	// exitLocked: another writer holds the store's writer lock (and the
+	// command could not wait for it). The daemon and MCP servers learn from
+	// it that a child commit left the work to that writer.
+	exitLocked = 3
 )
 
 // usageError marks errors in how memsnap was called (exit code 2).
@@ -62,6 +67,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	var u usageError
 	if errors.As(err, &u) {
 		return exitUsage
+	}
+	if errors.Is(err, writer.ErrLocked) {
+		return exitLocked
 	}
 	return exitError
 }

@@ -1,6 +1,6 @@
-// Package kvstore is memsnap's door to Pebble: it opens a snapshot's kv/
-// directory read-write (writer staging) or read-only (readers), defines the
-// key layout, and encodes job outcomes.
+// Package kvstore is memsnap's only door to Pebble: it opens a snapshot's
+// kv/ directory read-write (writer staging) or read-only (readers) and
+// defines the key layout; callers never see a Pebble type.
 //
 // Key layout: user keys live under "u/", job outcomes under "j/<job id>", so a
 // user key can never collide with memsnap's own records.
@@ -21,28 +21,94 @@ const (
 	jobPrefix  = "j/"
 )
 
-// UserKey is the Pebble key of a user KV key.
-func UserKey(k string) []byte { return []byte(userPrefix + k) }
+func userKey(k string) []byte { return []byte(userPrefix + k) }
 
-// JobKey is the Pebble key of a job's outcome.
-func JobKey(id string) []byte { return []byte(jobPrefix + id) }
+func jobKey(id string) []byte { return []byte(jobPrefix + id) }
+
+// DB is an open key-value store of one snapshot (or of the writer's stage).
+type DB struct {
+	db *pebble.DB
+}
+
+// Close closes the store. It returns Pebble's error, if any.
+func (d *DB) Close() error { return d.db.Close() }
+
+// Flush writes the memtable to sstables: the writer calls it before Close,
+// since the WAL is off.
+func (d *DB) Flush() error {
+	if err := d.db.Flush(); err != nil {
+		return fmt.Errorf("flush kv: %w", err)
+	}
+	return nil
+}
+
+// GetUser returns the value of user key k, or found=false.
+func (d *DB) GetUser(k string) (val []byte, found bool, err error) { return d.get(userKey(k)) }
+
+// GetJob returns the stored outcome of job id (encoded, see
+// model.DecodeOutcome), or found=false.
+func (d *DB) GetJob(id string) (val []byte, found bool, err error) { return d.get(jobKey(id)) }
+
+// Batch collects writes that Commit applies at once.
+type Batch struct {
+	b *pebble.Batch
+}
+
+// NewBatch starts a batch of writes.
+func (d *DB) NewBatch() *Batch { return &Batch{b: d.db.NewBatch()} }
+
+// SetUser sets user key k to v.
+func (b *Batch) SetUser(k string, v []byte) error {
+	if err := b.b.Set(userKey(k), v, nil); err != nil {
+		return fmt.Errorf("kv put: %w", err)
+	}
+	return nil
+}
+
+// DeleteUser deletes user key k.
+func (b *Batch) DeleteUser(k string) error {
+	if err := b.b.Delete(userKey(k), nil); err != nil {
+		return fmt.Errorf("kv delete: %w", err)
+	}
+	return nil
+}
+
+// SetJob records job id's encoded outcome.
+func (b *Batch) SetJob(id string, outcome []byte) error {
+	if err := b.b.Set(jobKey(id), outcome, nil); err != nil {
+		return fmt.Errorf("record outcome: %w", err)
+	}
+	return nil
+}
+
+// Commit applies the batch without fsync: the writer fsyncs every file
+// when it publishes the snapshot.
+func (b *Batch) Commit() error {
+	if err := b.b.Commit(pebble.NoSync); err != nil {
+		return fmt.Errorf("commit kv batch: %w", err)
+	}
+	return nil
+}
+
+// Close releases the batch.
+func (b *Batch) Close() error { return b.b.Close() }
 
 // OpenRW opens (or creates) a Pebble database for the writer's staging copy.
 // The WAL is off: the writer flushes before closing and fsyncs every file at
 // publish, so the WAL would only cost time.
-func OpenRW(dir string, log *slog.Logger) (*pebble.DB, error) {
+func OpenRW(dir string, log *slog.Logger) (*DB, error) {
 	db, err := pebble.Open(dir, &pebble.Options{DisableWAL: true, Logger: slogLogger{log}})
 	if err != nil {
 		return nil, fmt.Errorf("open kv %s read-write: %w", dir, err)
 	}
-	return db, nil
+	return &DB{db: db}, nil
 }
 
 // OpenRO opens a published snapshot's Pebble database read-only. Pebble takes
 // an exclusive lock even when read-only, which would let only one reader
 // process in; the FS wrapper makes Lock a no-op. That is safe only because a
 // published snapshot is never opened read-write by anyone.
-func OpenRO(dir string, log *slog.Logger) (*pebble.DB, error) {
+func OpenRO(dir string, log *slog.Logger) (*DB, error) {
 	db, err := pebble.Open(dir, &pebble.Options{
 		ReadOnly: true,
 		FS:       noLockFS{vfs.Default},
@@ -53,12 +119,11 @@ func OpenRO(dir string, log *slog.Logger) (*pebble.DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open kv %s read-only: %w", dir, err)
 	}
-	return db, nil
+	return &DB{db: db}, nil
 }
 
-// Get returns the value of key, or found=false.
-func Get(db *pebble.DB, key []byte) (val []byte, found bool, err error) {
-	v, closer, err := db.Get(key)
+func (d *DB) get(key []byte) (val []byte, found bool, err error) {
+	v, closer, err := d.db.Get(key)
 	if err == pebble.ErrNotFound {
 		return nil, false, nil
 	}
@@ -77,9 +142,9 @@ type Pair struct {
 
 // ScanUser returns user keys starting with prefix, in key order, at most limit
 // (0 = no limit).
-func ScanUser(db *pebble.DB, prefix string, limit int) ([]Pair, error) {
-	lower := UserKey(prefix)
-	it, err := db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: prefixEnd(lower)})
+func (d *DB) ScanUser(prefix string, limit int) ([]Pair, error) {
+	lower := userKey(prefix)
+	it, err := d.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: prefixEnd(lower)})
 	if err != nil {
 		return nil, fmt.Errorf("kv scan: %w", err)
 	}
@@ -98,9 +163,9 @@ func ScanUser(db *pebble.DB, prefix string, limit int) ([]Pair, error) {
 }
 
 // CountUser counts user keys.
-func CountUser(db *pebble.DB) (int64, error) {
+func (d *DB) CountUser() (int64, error) {
 	lower := []byte(userPrefix)
-	it, err := db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: prefixEnd(lower)})
+	it, err := d.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: prefixEnd(lower)})
 	if err != nil {
 		return 0, fmt.Errorf("kv count: %w", err)
 	}

@@ -1,0 +1,52 @@
+package graphdb
+
+import (
+	"errors"
+	"strings"
+)
+
+// Sentinel errors a Kuzu failure can be classed as; test with errors.Is.
+var (
+	// ErrNoTable: the statement names a table (or other catalog entry)
+	// that does not exist, e.g. a graph written before that table was added.
+	ErrNoTable = errors.New("graphdb: no such table")
+	// ErrNoIndex: the statement queries an index the table does not have.
+	ErrNoIndex = errors.New("graphdb: no such index")
+	// ErrClosed: the database was closed.
+	ErrClosed = errors.New("graphdb: database is closed")
+)
+
+// Error is a statement Kuzu refused. Msg is Kuzu's message (first line);
+// Kind is the sentinel it was classed as, or nil.
+type Error struct {
+	Msg  string
+	Kind error
+}
+
+// Error returns Kuzu's message.
+func (e *Error) Error() string { return e.Msg }
+
+// Is reports whether e is of kind target (ErrNoTable, ErrNoIndex).
+func (e *Error) Is(target error) bool { return e.Kind != nil && e.Kind == target }
+
+// kuzuError keeps a Kuzu failure as a value: this is the one place that
+// reads Kuzu's message text, so that callers test errors.Is instead.
+func kuzuError(err error) error {
+	msg := oneLine(err.Error())
+	e := &Error{Msg: msg}
+	switch {
+	case strings.Contains(msg, "doesn't have an index"):
+		e.Kind = ErrNoIndex
+	case strings.Contains(msg, "does not exist"):
+		e.Kind = ErrNoTable
+	}
+	return e
+}
+
+func oneLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	return s
+}
