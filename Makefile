@@ -25,7 +25,7 @@ test: deps
 	$(GO) test -race -count=1 -timeout 30m $(PKGS)
 
 # Long crash loop: RUNS iterations of SIGKILLs (make test runs 30), its table
-# written to crashtest-report.md for RELIABILITY.md. COMPETE=1 also runs the
+# written to crashtest-report.md for docs/RELIABILITY.md. COMPETE=1 also runs the
 # competing-writers soak.
 crashtest: deps
 	$(GO) test -count=1 -timeout 90m -run 'TestCrashLoop|TestCompetingWriters' ./tests \
@@ -42,7 +42,7 @@ fuzz: deps
 # The benchmark harness, short run (a few minutes): real processes, figures
 # side by side with direct Kuzu use and the disk's limits. BENCH_FLAGS adds
 # flags, e.g. BENCH_FLAGS="--json" or BENCH_FLAGS="--only apply,swap".
-# bench-full is the run BENCHMARKS.md records; gobench runs the Go micro-benchmarks.
+# bench-full is the run docs/BENCHMARKS.md records; gobench runs the Go micro-benchmarks.
 bench: build
 	./$(BIN) bench --quick $(BENCH_FLAGS)
 

@@ -62,23 +62,21 @@ func (r *Reader) withConn(ctx context.Context, fn func(ctx context.Context, seq 
 const entityCols = "e.name, e.entityType, e.observations"
 
 func entityOf(row []any) Entity {
-	e := Entity{Name: str(row[0]), EntityType: str(row[1]), Observations: []string{}}
+	e := Entity{Name: graphdb.String(row[0]), EntityType: graphdb.String(row[1]), Observations: []string{}}
 	if l, ok := row[2].([]any); ok {
 		for _, o := range l {
-			e.Observations = append(e.Observations, str(o))
+			e.Observations = append(e.Observations, graphdb.String(o))
 		}
 	}
 	return e
 }
-
-func str(v any) string { s, _ := v.(string); return s }
 
 // entitiesByName looks entities up by primary key; missing names are skipped.
 func entitiesByName(ctx context.Context, c *graphdb.Conn, names []string) ([]Entity, error) {
 	if len(names) == 0 {
 		return []Entity{}, nil // go-kuzu cannot bind an empty list
 	}
-	res, err := c.Query(ctx, "UNWIND $names AS nm MATCH (e:Entity {name: nm}) RETURN "+entityCols, map[string]any{"names": anyStrings(names)})
+	res, err := c.Query(ctx, "UNWIND $names AS nm MATCH (e:Entity {name: nm}) RETURN "+entityCols, map[string]any{"names": graphdb.List(names)})
 	if err != nil {
 		return nil, fmt.Errorf("read entities: %w", err)
 	}
@@ -97,12 +95,12 @@ func relationsFrom(ctx context.Context, c *graphdb.Conn, names []string, to map[
 		return out, nil
 	}
 	res, err := c.Query(ctx, "UNWIND $names AS nm MATCH (a:Entity {name: nm})-[r:Relation]->(b:Entity) "+
-		"RETURN a.name, b.name, r.relationType", map[string]any{"names": anyStrings(names)})
+		"RETURN a.name, b.name, r.relationType", map[string]any{"names": graphdb.List(names)})
 	if err != nil {
 		return nil, fmt.Errorf("read relations: %w", err)
 	}
 	for _, row := range res.Rows {
-		rel := Relation{From: str(row[0]), To: str(row[1]), RelationType: str(row[2])}
+		rel := Relation{From: graphdb.String(row[0]), To: graphdb.String(row[1]), RelationType: graphdb.String(row[2])}
 		if to == nil || to[rel.To] {
 			out = append(out, rel)
 		}
@@ -122,14 +120,6 @@ func sortRelations(rs []Relation) {
 		}
 		return a.RelationType < b.RelationType
 	})
-}
-
-func anyStrings(xs []string) []any {
-	out := make([]any, len(xs))
-	for i, x := range xs {
-		out[i] = x
-	}
-	return out
 }
 
 func nameSet(es []Entity) map[string]bool {
@@ -257,7 +247,7 @@ func namesOfType(ctx context.Context, c *graphdb.Conn, typ string) (map[string]b
 	}
 	m := make(map[string]bool, len(res.Rows))
 	for _, row := range res.Rows {
-		m[str(row[0])] = true
+		m[graphdb.String(row[0])] = true
 	}
 	return m, nil
 }
@@ -307,7 +297,7 @@ func (r *Reader) Neighbors(ctx context.Context, name string, opts NeighborsOptio
 		}
 		full := func() bool { return opts.Limit > 0 && len(order) >= opts.Limit }
 		for d := 0; d < depth && len(frontier) > 0 && !full(); d++ {
-			params["names"] = anyStrings(frontier)
+			params["names"] = graphdb.List(frontier)
 			var next []string
 			for _, out := range []bool{true, false} {
 				pattern := "(a:Entity {name: nm})-[r:Relation]->(b:Entity)"
@@ -319,8 +309,8 @@ func (r *Reader) Neighbors(ctx context.Context, name string, opts NeighborsOptio
 					return fmt.Errorf("traverse: %w", err)
 				}
 				for _, row := range res.Rows {
-					a, b := str(row[0]), str(row[1])
-					rel := Relation{From: a, To: b, RelationType: str(row[2])}
+					a, b := graphdb.String(row[0]), graphdb.String(row[1])
+					rel := Relation{From: a, To: b, RelationType: graphdb.String(row[2])}
 					if !out {
 						rel.From, rel.To = b, a
 					}
@@ -442,7 +432,7 @@ func search(ctx context.Context, c *graphdb.Conn, query string, limit int) ([]En
 	}
 	for _, row := range res.Rows {
 		if exact || q == "" {
-			add(str(row[0]), 2, 0)
+			add(graphdb.String(row[0]), 2, 0)
 		} else if e := entityOf(row); substringMatch(e, q) {
 			add(e.Name, 2, 0)
 		}
@@ -460,7 +450,7 @@ func search(ctx context.Context, c *graphdb.Conn, query string, limit int) ([]En
 		if err == nil {
 			for _, row := range res.Rows {
 				s, _ := row[1].(float64)
-				add(str(row[0]), 1, s)
+				add(graphdb.String(row[0]), 1, s)
 			}
 		}
 	}

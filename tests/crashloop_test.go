@@ -70,7 +70,7 @@ type crashLoopRun struct {
 }
 
 // Done-when 1: the crash loop. make test runs -crash.loop=30; make
-// crashtest runs 1000 and writes the table RELIABILITY.md shows.
+// crashtest runs 1000 and writes the table docs/RELIABILITY.md shows.
 func TestCrashLoop(t *testing.T) {
 	start := time.Now()
 	cr := &crashLoopRun{t: t, store: newStore(t), fLast: -1,

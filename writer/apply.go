@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -258,24 +259,7 @@ func mentioned(jobs []*model.Job) (names, relSources []string) {
 			}
 		}
 	}
-	return sortedKeys(all), sortedKeys(src)
-}
-
-func sortedKeys(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
-
-func anyList[T any](xs []T) []any {
-	out := make([]any, len(xs))
-	for i, x := range xs {
-		out[i] = x
-	}
-	return out
+	return slices.Sorted(maps.Keys(all)), slices.Sorted(maps.Keys(src))
 }
 
 // load fills the overlay with the graph's rows for the mentioned entities and
@@ -284,24 +268,24 @@ func (o *overlay) load(ctx context.Context, conn *graphdb.Conn, names, relSource
 	if len(names) > 0 {
 		res, err := conn.Query(ctx,
 			"UNWIND $names AS nm MATCH (e:Entity {name: nm}) RETURN e.name, e.entityType, e.observations, e.created_at, e.updated_at",
-			map[string]any{"names": anyList(names)})
+			map[string]any{"names": graphdb.List(names)})
 		if err != nil {
 			return fmt.Errorf("load entities: %w", err)
 		}
 		for _, row := range res.Rows {
-			e := entState{exists: true, inDB: true, typ: str(row[1]), obs: strList(row[2]), created: tm(row[3]), updated: tm(row[4])}
-			o.ents[str(row[0])] = e
+			e := entState{exists: true, inDB: true, typ: graphdb.String(row[1]), obs: strList(row[2]), created: tm(row[3]), updated: tm(row[4])}
+			o.ents[graphdb.String(row[0])] = e
 		}
 	}
 	if len(relSources) > 0 {
 		res, err := conn.Query(ctx,
 			"UNWIND $names AS nm MATCH (a:Entity {name: nm})-[r:Relation]->(b:Entity) RETURN a.name, b.name, r.relationType, r.created_at",
-			map[string]any{"names": anyList(relSources)})
+			map[string]any{"names": graphdb.List(relSources)})
 		if err != nil {
 			return fmt.Errorf("load relations: %w", err)
 		}
 		for _, row := range res.Rows {
-			k := relKey{str(row[0]), str(row[1]), str(row[2])}
+			k := relKey{graphdb.String(row[0]), graphdb.String(row[1]), graphdb.String(row[2])}
 			o.indexRel(k)
 			o.rels[k] = relState{exists: true, inDB: true, created: tm(row[3])}
 		}
@@ -309,15 +293,13 @@ func (o *overlay) load(ctx context.Context, conn *graphdb.Conn, names, relSource
 	return nil
 }
 
-func str(v any) string { s, _ := v.(string); return s }
-
 func tm(v any) time.Time { t, _ := v.(time.Time); return t.UTC() }
 
 func strList(v any) []string {
 	l, _ := v.([]any)
 	out := make([]string, 0, len(l))
 	for _, x := range l {
-		out = append(out, str(x))
+		out = append(out, graphdb.String(x))
 	}
 	return out
 }
@@ -379,25 +361,28 @@ type writeStats struct {
 	wiped, created, updated, relsCreated, relsDeleted int
 }
 
-// write turns the overlay's net change into the five columnar statements.
-// The caller runs it inside a transaction.
-func (o *overlay) write(ctx context.Context, conn *graphdb.Conn, wo writeOptions) (writeStats, error) {
-	var ws writeStats
-	var wipe []string
-	var upd, cre []string
-	for _, name := range sortedEntNames(o.ents) {
+// netChange is what the overlay changes in the graph, each list sorted:
+// entities to wipe (DETACH DELETE), update and create, relations to delete
+// and create.
+type netChange struct {
+	wipe, upd, cre []string
+	relDel, relCre []relKey
+}
+
+// netChange computes the overlay's net change against the graph.
+func (o *overlay) netChange() (ch netChange) {
+	for _, name := range slices.Sorted(maps.Keys(o.ents)) {
 		e := o.ents[name]
 		if e.wiped {
-			wipe = append(wipe, name)
+			ch.wipe = append(ch.wipe, name)
 		}
 		switch {
 		case e.exists && (!e.inDB || e.wiped):
-			cre = append(cre, name)
+			ch.cre = append(ch.cre, name)
 		case e.exists && e.dirty:
-			upd = append(upd, name)
+			ch.upd = append(ch.upd, name)
 		}
 	}
-	var relDel, relCre []relKey
 	keys := make([]relKey, 0, len(o.rels))
 	for k := range o.rels {
 		keys = append(keys, k)
@@ -416,103 +401,142 @@ func (o *overlay) write(ctx context.Context, conn *graphdb.Conn, wo writeOptions
 		r := o.rels[k]
 		endsWiped := o.ents[k.from].wiped || o.ents[k.to].wiped
 		if r.dropped && !endsWiped {
-			relDel = append(relDel, k) // DETACH DELETE already took it otherwise
+			ch.relDel = append(ch.relDel, k) // DETACH DELETE already took it otherwise
 		}
 		if r.exists && (!r.inDB || r.dropped || endsWiped) {
-			relCre = append(relCre, k)
+			ch.relCre = append(ch.relCre, k)
 		}
 	}
+	return ch
+}
 
-	run := func(what, stmt string, want int, params map[string]any) error {
-		if want == 0 {
-			return nil
-		}
-		res, err := conn.Query(ctx, stmt, params)
-		if err != nil {
-			return fmt.Errorf("%s: %w", what, err)
-		}
-		if got := res.Int(); got != int64(want) {
-			return fmt.Errorf("%s: changed %d rows, expected %d", what, got, want)
-		}
+// stmtRunner runs the write's statements on one connection.
+type stmtRunner struct {
+	ctx  context.Context
+	conn *graphdb.Conn
+}
+
+// run runs stmt unless want is 0, and checks that it changed want rows.
+func (sr stmtRunner) run(what, stmt string, want int, params map[string]any) error {
+	if want == 0 {
 		return nil
 	}
-	relCols := func(ks []relKey) (f, t, r, c []any) {
-		for _, k := range ks {
-			f, t, r = append(f, k.from), append(t, k.to), append(r, k.typ)
-			c = append(c, o.rels[k].created)
-		}
-		return
+	res, err := sr.conn.Query(sr.ctx, stmt, params)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
 	}
+	if got := res.Int(); got != int64(want) {
+		return fmt.Errorf("%s: changed %d rows, expected %d", what, got, want)
+	}
+	return nil
+}
 
-	if err := run("delete entities", stmtWipe, len(wipe), map[string]any{"n": anyList(wipe)}); err != nil {
-		return ws, err
+// relCols are the columns (from, to, type, created) of relations ks.
+func (o *overlay) relCols(ks []relKey) (f, t, r, c []any) {
+	for _, k := range ks {
+		f, t, r = append(f, k.from), append(t, k.to), append(r, k.typ)
+		c = append(c, o.rels[k].created)
 	}
-	f, t, r, _ := relCols(relDel)
-	if err := run("delete relations", stmtDeleteRels, len(relDel), map[string]any{"f": f, "t": t, "r": r}); err != nil {
-		return ws, err
+	return
+}
+
+// useCopy reports whether n creates go through COPY FROM.
+func (wo writeOptions) useCopy(n int) bool {
+	return wo.copyThreshold > 0 && n >= wo.copyThreshold && wo.scratch != ""
+}
+
+// write turns the overlay's net change into the five columnar statements.
+// The caller runs it inside a transaction.
+func (o *overlay) write(ctx context.Context, conn *graphdb.Conn, wo writeOptions) (writeStats, error) {
+	ch := o.netChange()
+	sr := stmtRunner{ctx: ctx, conn: conn}
+	if err := sr.run("delete entities", stmtWipe, len(ch.wipe), map[string]any{"n": graphdb.List(ch.wipe)}); err != nil {
+		return writeStats{}, err
+	}
+	f, t, r, _ := o.relCols(ch.relDel)
+	if err := sr.run("delete relations", stmtDeleteRels, len(ch.relDel), map[string]any{"f": f, "t": t, "r": r}); err != nil {
+		return writeStats{}, err
 	}
 	failpoint.Hit("mid-apply")
-	if len(upd) > 0 {
-		cols := newObsColumns()
-		var u []any
-		for _, n := range upd {
-			cols.add(o.ents[n].obs)
-			u = append(u, o.ents[n].updated)
-		}
-		if err := run("update entities", stmtUpdate, len(upd),
-			map[string]any{"n": anyList(upd), "obs": cols.obs, "s": cols.s, "e": cols.e, "x": cols.text, "u": u}); err != nil {
-			return ws, err
-		}
+	if err := o.updateEntities(sr, ch.upd); err != nil {
+		return writeStats{}, err
 	}
-	useCopy := func(n int) bool { return wo.copyThreshold > 0 && n >= wo.copyThreshold && wo.scratch != "" }
-	if useCopy(len(cre)) {
+	if err := o.createEntities(sr, ch.cre, wo); err != nil {
+		return writeStats{}, err
+	}
+	if err := o.createRelations(sr, ch.relCre, wo); err != nil {
+		return writeStats{}, err
+	}
+	if wo.rebuildDocs {
+		if err := graphdb.RebuildDocs(ctx, conn); err != nil {
+			return writeStats{}, err
+		}
+	} else if n, err := graphdb.AddDocs(ctx, conn, o.docs(slices.Concat(ch.cre, ch.upd))); err != nil {
+		return writeStats{}, err
+	} else if int(n) != len(ch.cre)+len(ch.upd) {
+		return writeStats{}, fmt.Errorf("index entities: indexed %d, expected %d", n, len(ch.cre)+len(ch.upd))
+	}
+	return writeStats{wiped: len(ch.wipe), created: len(ch.cre), updated: len(ch.upd),
+		relsCreated: len(ch.relCre), relsDeleted: len(ch.relDel)}, nil
+}
+
+// updateEntities writes the new observations of entities upd.
+func (o *overlay) updateEntities(sr stmtRunner, upd []string) error {
+	if len(upd) == 0 {
+		return nil
+	}
+	cols := newObsColumns()
+	var u []any
+	for _, n := range upd {
+		cols.add(o.ents[n].obs)
+		u = append(u, o.ents[n].updated)
+	}
+	return sr.run("update entities", stmtUpdate, len(upd),
+		map[string]any{"n": graphdb.List(upd), "obs": cols.obs, "s": cols.s, "e": cols.e, "x": cols.text, "u": u})
+}
+
+// createEntities creates entities cre, in bulk above the COPY threshold.
+func (o *overlay) createEntities(sr stmtRunner, cre []string, wo writeOptions) error {
+	if wo.useCopy(len(cre)) {
 		rows := make([]any, len(cre))
 		for i, n := range cre {
 			e := o.ents[n]
 			rows[i] = copyEntity{Name: n, EntityType: e.typ, Observations: e.obs, Created: kuzuTime(e.created), Updated: kuzuTime(e.updated),
 				SearchText: graphdb.SearchText(e.obs)}
 		}
-		if err := copyRows(ctx, conn, "Entity", wo.scratch, rows); err != nil {
-			return ws, fmt.Errorf("create entities: %w", err)
+		if err := copyRows(sr.ctx, sr.conn, "Entity", wo.scratch, rows); err != nil {
+			return fmt.Errorf("create entities: %w", err)
 		}
-	} else if len(cre) > 0 {
-		cols := newObsColumns()
-		var ty, c, u []any
-		for _, n := range cre {
-			e := o.ents[n]
-			cols.add(e.obs)
-			ty, c, u = append(ty, e.typ), append(c, e.created), append(u, e.updated)
-		}
-		if err := run("create entities", stmtCreate, len(cre),
-			map[string]any{"n": anyList(cre), "t": ty, "obs": cols.obs, "s": cols.s, "e": cols.e, "x": cols.text, "c": c, "u": u}); err != nil {
-			return ws, err
-		}
+		return nil
 	}
-	if useCopy(len(relCre)) {
-		rows := make([]any, len(relCre))
-		for i, k := range relCre {
+	if len(cre) == 0 {
+		return nil
+	}
+	cols := newObsColumns()
+	var ty, c, u []any
+	for _, n := range cre {
+		e := o.ents[n]
+		cols.add(e.obs)
+		ty, c, u = append(ty, e.typ), append(c, e.created), append(u, e.updated)
+	}
+	return sr.run("create entities", stmtCreate, len(cre),
+		map[string]any{"n": graphdb.List(cre), "t": ty, "obs": cols.obs, "s": cols.s, "e": cols.e, "x": cols.text, "c": c, "u": u})
+}
+
+// createRelations creates relations ks, in bulk above the COPY threshold.
+func (o *overlay) createRelations(sr stmtRunner, ks []relKey, wo writeOptions) error {
+	if wo.useCopy(len(ks)) {
+		rows := make([]any, len(ks))
+		for i, k := range ks {
 			rows[i] = copyRelation{From: k.from, To: k.to, RelationType: k.typ, Created: kuzuTime(o.rels[k].created)}
 		}
-		if err := copyRows(ctx, conn, "Relation", wo.scratch, rows); err != nil {
-			return ws, fmt.Errorf("create relations: %w", err)
+		if err := copyRows(sr.ctx, sr.conn, "Relation", wo.scratch, rows); err != nil {
+			return fmt.Errorf("create relations: %w", err)
 		}
-	} else {
-		f, t, r, c := relCols(relCre)
-		if err := run("create relations", stmtCreateRels, len(relCre), map[string]any{"f": f, "t": t, "r": r, "c": c}); err != nil {
-			return ws, err
-		}
+		return nil
 	}
-	if wo.rebuildDocs {
-		if err := graphdb.RebuildDocs(ctx, conn); err != nil {
-			return ws, err
-		}
-	} else if n, err := graphdb.AddDocs(ctx, conn, o.docs(slices.Concat(cre, upd))); err != nil {
-		return ws, err
-	} else if int(n) != len(cre)+len(upd) {
-		return ws, fmt.Errorf("index entities: indexed %d, expected %d", n, len(cre)+len(upd))
-	}
-	ws = writeStats{wiped: len(wipe), created: len(cre), updated: len(upd), relsCreated: len(relCre), relsDeleted: len(relDel)}
-	return ws, nil
+	f, t, r, c := o.relCols(ks)
+	return sr.run("create relations", stmtCreateRels, len(ks), map[string]any{"f": f, "t": t, "r": r, "c": c})
 }
 
 // docs is the searchable text of the named entities.
@@ -522,15 +546,6 @@ func (o *overlay) docs(names []string) []graphdb.Doc {
 		e := o.ents[n]
 		out[i] = graphdb.Doc{Name: n, EntityType: e.typ, SearchText: graphdb.SearchText(e.obs)}
 	}
-	return out
-}
-
-func sortedEntNames(m map[string]entState) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
 	return out
 }
 

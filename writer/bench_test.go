@@ -109,7 +109,7 @@ func BenchmarkApply(b *testing.B) {
 			now := time.Now().UTC().Truncate(time.Millisecond)
 			for _, e := range job.Ops[0].Entities {
 				if err := c.Exec(ctx, "MERGE (x:Entity {name: $n}) ON CREATE SET x.entityType = $t, x.observations = $o, x.created_at = $c, x.updated_at = $c",
-					map[string]any{"n": e.Name, "t": e.EntityType, "o": anyList(e.Observations), "c": now}); err != nil {
+					map[string]any{"n": e.Name, "t": e.EntityType, "o": graphdb.List(e.Observations), "c": now}); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -51,7 +52,7 @@ func Rollback(ctx context.Context, s *snapshot.Store, opts Options, seq uint64) 
 	} else if len(seqs) > 0 {
 		from = seqs[len(seqs)-1] // CURRENT is unreadable: treat every newer snapshot as rolled back
 	}
-	if seq == 0 || !containsSeq(seqs, seq) {
+	if seq == 0 || !slices.Contains(seqs, seq) {
 		return res, fmt.Errorf("rollback: snapshot %d does not exist (see 'memsnap snapshots list')", seq)
 	}
 	if curErr == nil && seq >= from {
@@ -62,78 +63,14 @@ func Rollback(ctx context.Context, s *snapshot.Store, opts Options, seq uint64) 
 	}
 
 	// Every job to apply again, oldest first, each once.
-	type requeue struct {
-		id    string
-		data  []byte
-		claim uint64
-	}
-	var jobs []requeue
-	seen := map[string]bool{}
-	lim := opts.Limits
-	for _, later := range seqs {
-		if later <= seq || later > from {
-			continue
-		}
-		dir := filepath.Join(s.SnapshotDir(later), snapshot.JobsDir)
-		m, merr := s.Manifest(later)
-		sums := map[string]snapshot.FileSum{}
-		if merr == nil {
-			for _, f := range m.Files {
-				if name, ok := strings.CutPrefix(f.Path, snapshot.JobsDir+"/"); ok {
-					sums[name] = f
-				}
-			}
-		}
-		ents, err := os.ReadDir(dir)
-		if err != nil && !errors.Is(err, os.ErrNotExist) {
-			return res, fmt.Errorf("rollback: read jobs of snapshot %d: %w", later, err)
-		}
-		if merr == nil && len(ents) != len(sums) {
-			return res, fmt.Errorf("rollback: snapshot %d lists %d jobs but holds %d; refusing, since some of its jobs could not be applied again", later, len(sums), len(ents))
-		}
-		for _, e := range ents {
-			c, ok := queue.ParseClaimedName(e.Name())
-			if !ok {
-				return res, fmt.Errorf("rollback: snapshot %d holds an unexpected file jobs/%s", later, e.Name())
-			}
-			path := filepath.Join(dir, e.Name())
-			data, err := queue.ReadJobFile(path, lim.MaxBytes)
-			if err == nil {
-				_, err = model.DecodeJob(data, lim)
-			}
-			if err != nil {
-				return res, fmt.Errorf("rollback: job %s of snapshot %d cannot be read back (%v); refusing, since it could not be applied again", c.ID, later, err)
-			}
-			if f, ok := sums[e.Name()]; ok && !f.Matches(data) {
-				return res, fmt.Errorf("rollback: job %s of snapshot %d is damaged (checksum mismatch); refusing, since it could not be applied again", c.ID, later)
-			}
-			if !seen[c.ID] {
-				seen[c.ID] = true
-				jobs = append(jobs, requeue{id: c.ID, data: data, claim: c.Seq})
-			}
-		}
-	}
-	// Jobs a crashed writer claimed go back to queue/new as well, so that
-	// everything is applied in the order it was enqueued.
-	q := s.Queue()
-	inCur, err := q.Claimed()
+	jobs, err := archivedJobs(s, seqs, seq, from, opts.Limits)
 	if err != nil {
 		return res, err
 	}
-	var unclaim []queue.Claimed
-	for _, c := range inCur {
-		data, err := queue.ReadJobFile(q.Path(c), lim.MaxBytes)
-		if errors.Is(err, model.ErrInvalidJob) {
-			continue // stays claimed; the next writer dead-letters it
-		}
-		if err != nil {
-			return res, fmt.Errorf("rollback: %w", err)
-		}
-		unclaim = append(unclaim, c)
-		if !seen[c.ID] {
-			seen[c.ID] = true
-			jobs = append(jobs, requeue{id: c.ID, data: data, claim: c.Seq})
-		}
+	q := s.Queue()
+	unclaim, err := reclaimJobs(q, opts.Limits, &jobs)
+	if err != nil {
+		return res, err
 	}
 	sort.SliceStable(jobs, func(i, j int) bool { return jobs[i].claim < jobs[j].claim })
 
@@ -168,11 +105,105 @@ func Rollback(ctx context.Context, s *snapshot.Store, opts Options, seq uint64) 
 	return res, nil
 }
 
-func containsSeq(seqs []uint64, seq uint64) bool {
-	for _, s := range seqs {
-		if s == seq {
-			return true
+// requeue is a job a rollback queues again.
+type requeue struct {
+	id    string
+	data  []byte
+	claim uint64
+}
+
+// archivedJobs reads back the jobs that snapshots after seq, up to from,
+// applied (each snapshot keeps its batch's job files in jobs/), checking
+// each against its snapshot's manifest. Any job that cannot be read back
+// whole is an error: it could not be applied again.
+func archivedJobs(s *snapshot.Store, seqs []uint64, seq, from uint64, lim model.Limits) ([]requeue, error) {
+	var jobs []requeue
+	seen := map[string]bool{}
+	for _, later := range seqs {
+		if later <= seq || later > from {
+			continue
+		}
+		got, err := snapshotJobs(s, later, lim)
+		if err != nil {
+			return nil, err
+		}
+		for _, j := range got {
+			if !seen[j.id] {
+				seen[j.id] = true
+				jobs = append(jobs, j)
+			}
 		}
 	}
-	return false
+	return jobs, nil
+}
+
+// snapshotJobs reads back the jobs snapshot seq applied.
+func snapshotJobs(s *snapshot.Store, later uint64, lim model.Limits) ([]requeue, error) {
+	dir := filepath.Join(s.SnapshotDir(later), snapshot.JobsDir)
+	m, merr := s.Manifest(later)
+	sums := map[string]snapshot.FileSum{}
+	if merr == nil {
+		for _, f := range m.Files {
+			if name, ok := strings.CutPrefix(f.Path, snapshot.JobsDir+"/"); ok {
+				sums[name] = f
+			}
+		}
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("rollback: read jobs of snapshot %d: %w", later, err)
+	}
+	if merr == nil && len(ents) != len(sums) {
+		return nil, fmt.Errorf("rollback: snapshot %d lists %d jobs but holds %d; refusing, since some of its jobs could not be applied again", later, len(sums), len(ents))
+	}
+	var out []requeue
+	for _, e := range ents {
+		c, ok := queue.ParseClaimedName(e.Name())
+		if !ok {
+			return nil, fmt.Errorf("rollback: snapshot %d holds an unexpected file jobs/%s", later, e.Name())
+		}
+		data, err := queue.ReadJobFile(filepath.Join(dir, e.Name()), lim.MaxBytes)
+		if err == nil {
+			_, err = model.DecodeJob(data, lim)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("rollback: job %s of snapshot %d cannot be read back (%v); refusing, since it could not be applied again", c.ID, later, err)
+		}
+		if f, ok := sums[e.Name()]; ok && !f.Matches(data) {
+			return nil, fmt.Errorf("rollback: job %s of snapshot %d is damaged (checksum mismatch); refusing, since it could not be applied again", c.ID, later)
+		}
+		out = append(out, requeue{id: c.ID, data: data, claim: c.Seq})
+	}
+	return out, nil
+}
+
+// reclaimJobs adds to jobs the jobs a crashed writer claimed, so that
+// everything is applied in the order it was enqueued, and returns their
+// claimed copies, to drop once they are queued again. A claimed job that can
+// never be applied stays claimed: the next writer dead-letters it.
+func reclaimJobs(q *queue.Queue, lim model.Limits, jobs *[]requeue) ([]queue.Claimed, error) {
+	seen := map[string]bool{}
+	for _, j := range *jobs {
+		seen[j.id] = true
+	}
+	inCur, err := q.Claimed()
+	if err != nil {
+		return nil, err
+	}
+	var unclaim []queue.Claimed
+	for _, c := range inCur {
+		data, err := queue.ReadJobFile(q.Path(c), lim.MaxBytes)
+		if errors.Is(err, model.ErrInvalidJob) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("rollback: %w", err)
+		}
+		unclaim = append(unclaim, c)
+		if !seen[c.ID] {
+			seen[c.ID] = true
+			*jobs = append(*jobs, requeue{id: c.ID, data: data, claim: c.Seq})
+		}
+	}
+	return unclaim, nil
 }

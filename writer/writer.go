@@ -486,10 +486,13 @@ func (w *Writer) applyTx(ctx context.Context, conn *graphdb.Conn, jobs []*batchJ
 	bulk := wo.copyThreshold > 0 && creates >= int64(wo.copyThreshold) && 2*creates >= ents
 	if bulk || docs > 2*ents+staleDocsAllowed {
 		// Rebuilding the documents and the index costs about 27µs an entity
-		// here, adding a document with the index in place about 64µs: a batch
-		// that creates more than about 40% of the result is faster rebuilt,
-		// and stale documents can only be deleted with the index gone. Index
-		// DDL runs only outside a transaction; the caller rebuilds it.
+		// here, adding a document with the index in place about 64µs, so a
+		// rebuild wins once a batch creates about 0.73 entities per existing
+		// one. The writer rebuilds a little earlier, when the batch may
+		// create at least half as many entities as the graph holds
+		// (2*creates >= ents), and whenever stale documents pile up (they
+		// can only be deleted with the index gone). Index DDL runs only
+		// outside a transaction; the caller rebuilds it.
 		t := time.Now()
 		if err := graphdb.DropFTS(ctx, conn); err != nil {
 			return err

@@ -286,3 +286,15 @@ func CopyFrom(ctx context.Context, c *Conn, table, path, options string) (int64,
 	}
 	return n, nil
 }
+
+// List turns a Go slice into the []any Kuzu takes as a list parameter.
+func List[T any](xs []T) []any {
+	out := make([]any, len(xs))
+	for i, x := range xs {
+		out[i] = x
+	}
+	return out
+}
+
+// String is a result value as a string, or "" when it is not one (NULL).
+func String(v any) string { s, _ := v.(string); return s }

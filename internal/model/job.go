@@ -53,27 +53,27 @@ func (o Op) MarshalJSON() ([]byte, error) {
 		v = struct {
 			Op       string   `json:"op"`
 			Entities []Entity `json:"entities"`
-		}{o.Op, nonNil(o.Entities)}
+		}{o.Op, NonNil(o.Entities)}
 	case OpCreateRelations, OpDeleteRelations:
 		v = struct {
 			Op        string     `json:"op"`
 			Relations []Relation `json:"relations"`
-		}{o.Op, nonNil(o.Relations)}
+		}{o.Op, NonNil(o.Relations)}
 	case OpAddObservations:
 		v = struct {
 			Op           string           `json:"op"`
 			Observations []ObservationAdd `json:"observations"`
-		}{o.Op, nonNil(o.Observations)}
+		}{o.Op, NonNil(o.Observations)}
 	case OpDeleteEntities:
 		v = struct {
 			Op          string   `json:"op"`
 			EntityNames []string `json:"entityNames"`
-		}{o.Op, nonNil(o.EntityNames)}
+		}{o.Op, NonNil(o.EntityNames)}
 	case OpDeleteObservations:
 		v = struct {
 			Op        string              `json:"op"`
 			Deletions []ObservationDelete `json:"deletions"`
-		}{o.Op, nonNil(o.Deletions)}
+		}{o.Op, NonNil(o.Deletions)}
 	case OpKVPut:
 		val := ""
 		if o.Value != nil {
@@ -95,7 +95,9 @@ func (o Op) MarshalJSON() ([]byte, error) {
 	return json.Marshal(v)
 }
 
-func nonNil[T any](s []T) []T {
+// NonNil returns s, or an empty slice for nil, so that it encodes as []
+// rather than null.
+func NonNil[T any](s []T) []T {
 	if s == nil {
 		return []T{}
 	}
@@ -200,133 +202,171 @@ func decodeOp(r json.RawMessage, lim Limits) (Op, error) {
 	if err := json.Unmarshal(r, &head); err != nil {
 		return Op{}, fmt.Errorf("malformed op: %w", err)
 	}
+	if head.Op == "" {
+		return Op{}, errors.New(`missing "op"`)
+	}
+	decode, ok := opDecoders[head.Op]
+	if !ok {
+		return Op{}, fmt.Errorf("unknown op %q", head.Op)
+	}
 	v := validator{lim: lim}
-	var op Op
-	switch head.Op {
-	case OpCreateEntities:
-		var b struct {
-			Op       string    `json:"op"`
-			Entities *[]Entity `json:"entities"`
-		}
-		if err := strictDecode(r, &b); err != nil {
-			return op, fmt.Errorf("%s: %w", head.Op, err)
-		}
-		v.required("entities", b.Entities != nil)
-		if b.Entities != nil {
-			for i, e := range *b.Entities {
-				v.name(fmt.Sprintf("entities[%d].name", i), e.Name)
-				v.str(fmt.Sprintf("entities[%d].entityType", i), e.EntityType)
-				v.strs(fmt.Sprintf("entities[%d].observations", i), e.Observations)
-			}
-			op.Entities = *b.Entities
-		}
-	case OpCreateRelations, OpDeleteRelations:
-		var b struct {
-			Op        string      `json:"op"`
-			Relations *[]Relation `json:"relations"`
-		}
-		if err := strictDecode(r, &b); err != nil {
-			return op, fmt.Errorf("%s: %w", head.Op, err)
-		}
-		v.required("relations", b.Relations != nil)
-		if b.Relations != nil {
-			for i, rel := range *b.Relations {
-				v.name(fmt.Sprintf("relations[%d].from", i), rel.From)
-				v.name(fmt.Sprintf("relations[%d].to", i), rel.To)
-				v.name(fmt.Sprintf("relations[%d].relationType", i), rel.RelationType)
-			}
-			op.Relations = *b.Relations
-		}
-	case OpAddObservations:
-		var b struct {
-			Op           string            `json:"op"`
-			Observations *[]ObservationAdd `json:"observations"`
-		}
-		if err := strictDecode(r, &b); err != nil {
-			return op, fmt.Errorf("%s: %w", head.Op, err)
-		}
-		v.required("observations", b.Observations != nil)
-		if b.Observations != nil {
-			for i, o := range *b.Observations {
-				v.name(fmt.Sprintf("observations[%d].entityName", i), o.EntityName)
-				v.required(fmt.Sprintf("observations[%d].contents", i), o.Contents != nil)
-				v.strs(fmt.Sprintf("observations[%d].contents", i), o.Contents)
-			}
-			op.Observations = *b.Observations
-		}
-	case OpDeleteEntities:
-		var b struct {
-			Op          string    `json:"op"`
-			EntityNames *[]string `json:"entityNames"`
-		}
-		if err := strictDecode(r, &b); err != nil {
-			return op, fmt.Errorf("%s: %w", head.Op, err)
-		}
-		v.required("entityNames", b.EntityNames != nil)
-		if b.EntityNames != nil {
-			for i, n := range *b.EntityNames {
-				v.name(fmt.Sprintf("entityNames[%d]", i), n)
-			}
-			op.EntityNames = *b.EntityNames
-		}
-	case OpDeleteObservations:
-		var b struct {
-			Op        string               `json:"op"`
-			Deletions *[]ObservationDelete `json:"deletions"`
-		}
-		if err := strictDecode(r, &b); err != nil {
-			return op, fmt.Errorf("%s: %w", head.Op, err)
-		}
-		v.required("deletions", b.Deletions != nil)
-		if b.Deletions != nil {
-			for i, d := range *b.Deletions {
-				v.name(fmt.Sprintf("deletions[%d].entityName", i), d.EntityName)
-				v.required(fmt.Sprintf("deletions[%d].observations", i), d.Observations != nil)
-				v.strs(fmt.Sprintf("deletions[%d].observations", i), d.Observations)
-			}
-			op.Deletions = *b.Deletions
-		}
-	case OpKVPut:
-		var b struct {
-			Op    string  `json:"op"`
-			Key   *string `json:"key"`
-			Value *string `json:"value"`
-		}
-		if err := strictDecode(r, &b); err != nil {
-			return op, fmt.Errorf("%s: %w", head.Op, err)
-		}
-		v.required("key", b.Key != nil)
-		v.required("value", b.Value != nil)
-		if b.Key != nil {
-			v.name("key", *b.Key)
-			op.Key = *b.Key
-		}
-		if b.Value != nil {
-			v.value("value", *b.Value)
-			op.Value = b.Value
-		}
-	case OpKVDelete:
-		var b struct {
-			Op  string  `json:"op"`
-			Key *string `json:"key"`
-		}
-		if err := strictDecode(r, &b); err != nil {
-			return op, fmt.Errorf("%s: %w", head.Op, err)
-		}
-		v.required("key", b.Key != nil)
-		if b.Key != nil {
-			v.name("key", *b.Key)
-			op.Key = *b.Key
-		}
-	case "":
-		return op, errors.New(`missing "op"`)
-	default:
-		return op, fmt.Errorf("unknown op %q", head.Op)
+	op, err := decode(r, &v)
+	if err != nil {
+		return op, fmt.Errorf("%s: %w", head.Op, err)
 	}
 	if v.err != nil {
 		return op, fmt.Errorf("%s: %w", head.Op, v.err)
 	}
 	op.Op = head.Op
+	return op, nil
+}
+
+// opDecoders decode one op of each kind strictly into the fields of its
+// kind, recording problems with the values in v.
+var opDecoders = map[string]func(r json.RawMessage, v *validator) (Op, error){
+	OpCreateEntities:     decodeCreateEntities,
+	OpCreateRelations:    decodeRelations,
+	OpDeleteRelations:    decodeRelations,
+	OpAddObservations:    decodeAddObservations,
+	OpDeleteEntities:     decodeDeleteEntities,
+	OpDeleteObservations: decodeDeleteObservations,
+	OpKVPut:              decodeKVPut,
+	OpKVDelete:           decodeKVDelete,
+}
+
+func decodeCreateEntities(r json.RawMessage, v *validator) (op Op, err error) {
+	var b struct {
+		Op       string    `json:"op"`
+		Entities *[]Entity `json:"entities"`
+	}
+	if err := strictDecode(r, &b); err != nil {
+		return op, err
+	}
+	v.required("entities", b.Entities != nil)
+	if b.Entities != nil {
+		for i, e := range *b.Entities {
+			v.name(fmt.Sprintf("entities[%d].name", i), e.Name)
+			v.str(fmt.Sprintf("entities[%d].entityType", i), e.EntityType)
+			v.strs(fmt.Sprintf("entities[%d].observations", i), e.Observations)
+		}
+		op.Entities = *b.Entities
+	}
+	return op, nil
+}
+
+func decodeRelations(r json.RawMessage, v *validator) (op Op, err error) {
+	var b struct {
+		Op        string      `json:"op"`
+		Relations *[]Relation `json:"relations"`
+	}
+	if err := strictDecode(r, &b); err != nil {
+		return op, err
+	}
+	v.required("relations", b.Relations != nil)
+	if b.Relations != nil {
+		for i, rel := range *b.Relations {
+			v.name(fmt.Sprintf("relations[%d].from", i), rel.From)
+			v.name(fmt.Sprintf("relations[%d].to", i), rel.To)
+			v.name(fmt.Sprintf("relations[%d].relationType", i), rel.RelationType)
+		}
+		op.Relations = *b.Relations
+	}
+	return op, nil
+}
+
+func decodeAddObservations(r json.RawMessage, v *validator) (op Op, err error) {
+	var b struct {
+		Op           string            `json:"op"`
+		Observations *[]ObservationAdd `json:"observations"`
+	}
+	if err := strictDecode(r, &b); err != nil {
+		return op, err
+	}
+	v.required("observations", b.Observations != nil)
+	if b.Observations != nil {
+		for i, o := range *b.Observations {
+			v.name(fmt.Sprintf("observations[%d].entityName", i), o.EntityName)
+			v.required(fmt.Sprintf("observations[%d].contents", i), o.Contents != nil)
+			v.strs(fmt.Sprintf("observations[%d].contents", i), o.Contents)
+		}
+		op.Observations = *b.Observations
+	}
+	return op, nil
+}
+
+func decodeDeleteEntities(r json.RawMessage, v *validator) (op Op, err error) {
+	var b struct {
+		Op          string    `json:"op"`
+		EntityNames *[]string `json:"entityNames"`
+	}
+	if err := strictDecode(r, &b); err != nil {
+		return op, err
+	}
+	v.required("entityNames", b.EntityNames != nil)
+	if b.EntityNames != nil {
+		for i, n := range *b.EntityNames {
+			v.name(fmt.Sprintf("entityNames[%d]", i), n)
+		}
+		op.EntityNames = *b.EntityNames
+	}
+	return op, nil
+}
+
+func decodeDeleteObservations(r json.RawMessage, v *validator) (op Op, err error) {
+	var b struct {
+		Op        string               `json:"op"`
+		Deletions *[]ObservationDelete `json:"deletions"`
+	}
+	if err := strictDecode(r, &b); err != nil {
+		return op, err
+	}
+	v.required("deletions", b.Deletions != nil)
+	if b.Deletions != nil {
+		for i, d := range *b.Deletions {
+			v.name(fmt.Sprintf("deletions[%d].entityName", i), d.EntityName)
+			v.required(fmt.Sprintf("deletions[%d].observations", i), d.Observations != nil)
+			v.strs(fmt.Sprintf("deletions[%d].observations", i), d.Observations)
+		}
+		op.Deletions = *b.Deletions
+	}
+	return op, nil
+}
+
+func decodeKVPut(r json.RawMessage, v *validator) (op Op, err error) {
+	var b struct {
+		Op    string  `json:"op"`
+		Key   *string `json:"key"`
+		Value *string `json:"value"`
+	}
+	if err := strictDecode(r, &b); err != nil {
+		return op, err
+	}
+	v.required("key", b.Key != nil)
+	v.required("value", b.Value != nil)
+	if b.Key != nil {
+		v.name("key", *b.Key)
+		op.Key = *b.Key
+	}
+	if b.Value != nil {
+		v.value("value", *b.Value)
+		op.Value = b.Value
+	}
+	return op, nil
+}
+
+func decodeKVDelete(r json.RawMessage, v *validator) (op Op, err error) {
+	var b struct {
+		Op  string  `json:"op"`
+		Key *string `json:"key"`
+	}
+	if err := strictDecode(r, &b); err != nil {
+		return op, err
+	}
+	v.required("key", b.Key != nil)
+	if b.Key != nil {
+		v.name("key", *b.Key)
+		op.Key = *b.Key
+	}
 	return op, nil
 }
 

@@ -178,16 +178,9 @@ func (s *Server) register() {
 		Description: "The full knowledge graph with all entities and relations", MIMEType: "application/json"}, s.readResource)
 }
 
-func nonNil[T any](xs []T) []T {
-	if xs == nil {
-		return []T{}
-	}
-	return xs
-}
-
 func (s *Server) createEntities(ctx context.Context, _ *mcp.CallToolRequest, in createEntitiesIn) (*mcp.CallToolResult, entitiesOut, error) {
 	for i := range in.Entities {
-		in.Entities[i].Observations = nonNil(in.Entities[i].Observations)
+		in.Entities[i].Observations = model.NonNil(in.Entities[i].Observations)
 	}
 	o, err := s.submit(ctx, map[string]any{"op": model.OpCreateEntities, "entities": in.Entities})
 	if err != nil {
@@ -201,7 +194,7 @@ func (s *Server) createEntities(ctx context.Context, _ *mcp.CallToolRequest, in 
 }
 
 func (s *Server) createRelations(ctx context.Context, _ *mcp.CallToolRequest, in createRelationsIn) (*mcp.CallToolResult, relationsOut, error) {
-	o, err := s.submit(ctx, map[string]any{"op": model.OpCreateRelations, "relations": nonNil(in.Relations)})
+	o, err := s.submit(ctx, map[string]any{"op": model.OpCreateRelations, "relations": model.NonNil(in.Relations)})
 	if err != nil {
 		return nil, relationsOut{}, oneLine(err)
 	}
@@ -214,9 +207,9 @@ func (s *Server) createRelations(ctx context.Context, _ *mcp.CallToolRequest, in
 
 func (s *Server) addObservations(ctx context.Context, _ *mcp.CallToolRequest, in addObservationsIn) (*mcp.CallToolResult, addObservationsOut, error) {
 	for i := range in.Observations {
-		in.Observations[i].Contents = nonNil(in.Observations[i].Contents)
+		in.Observations[i].Contents = model.NonNil(in.Observations[i].Contents)
 	}
-	o, err := s.submit(ctx, map[string]any{"op": model.OpAddObservations, "observations": nonNil(in.Observations)})
+	o, err := s.submit(ctx, map[string]any{"op": model.OpAddObservations, "observations": model.NonNil(in.Observations)})
 	if err != nil {
 		return nil, addObservationsOut{}, oneLine(err)
 	}
@@ -227,13 +220,13 @@ func (s *Server) addObservations(ctx context.Context, _ *mcp.CallToolRequest, in
 		if i < len(added) {
 			got = added[i]
 		}
-		out.Results = append(out.Results, addedObservations{EntityName: a.EntityName, AddedObservations: nonNil(got)})
+		out.Results = append(out.Results, addedObservations{EntityName: a.EntityName, AddedObservations: model.NonNil(got)})
 	}
 	return answer(out.Results, o.Snapshot), out, nil
 }
 
 func (s *Server) deleteEntities(ctx context.Context, _ *mcp.CallToolRequest, in deleteEntitiesIn) (*mcp.CallToolResult, messageOut, error) {
-	o, err := s.submit(ctx, map[string]any{"op": model.OpDeleteEntities, "entityNames": nonNil(in.EntityNames)})
+	o, err := s.submit(ctx, map[string]any{"op": model.OpDeleteEntities, "entityNames": model.NonNil(in.EntityNames)})
 	if err != nil {
 		return nil, messageOut{}, oneLine(err)
 	}
@@ -247,9 +240,9 @@ func (s *Server) deleteEntities(ctx context.Context, _ *mcp.CallToolRequest, in 
 
 func (s *Server) deleteObservations(ctx context.Context, _ *mcp.CallToolRequest, in deleteObservationsIn) (*mcp.CallToolResult, messageOut, error) {
 	for i := range in.Deletions {
-		in.Deletions[i].Observations = nonNil(in.Deletions[i].Observations)
+		in.Deletions[i].Observations = model.NonNil(in.Deletions[i].Observations)
 	}
-	o, err := s.submit(ctx, map[string]any{"op": model.OpDeleteObservations, "deletions": nonNil(in.Deletions)})
+	o, err := s.submit(ctx, map[string]any{"op": model.OpDeleteObservations, "deletions": model.NonNil(in.Deletions)})
 	if err != nil {
 		return nil, messageOut{}, oneLine(err)
 	}
@@ -269,7 +262,7 @@ func (s *Server) deleteObservations(ctx context.Context, _ *mcp.CallToolRequest,
 }
 
 func (s *Server) deleteRelations(ctx context.Context, _ *mcp.CallToolRequest, in deleteRelationsIn) (*mcp.CallToolResult, messageOut, error) {
-	o, err := s.submit(ctx, map[string]any{"op": model.OpDeleteRelations, "relations": nonNil(in.Relations)})
+	o, err := s.submit(ctx, map[string]any{"op": model.OpDeleteRelations, "relations": model.NonNil(in.Relations)})
 	if err != nil {
 		return nil, messageOut{}, oneLine(err)
 	}
@@ -291,7 +284,7 @@ func result(o model.Outcome, i int) model.OpResult {
 
 // graphAnswer shapes a reader graph as the reference's {entities, relations}.
 func graphAnswer(g *reader.Graph) (*mcp.CallToolResult, graphOut, error) {
-	out := graphOut{Entities: nonNil(g.Entities), Relations: nonNil(g.Relations), NextCursor: g.NextCursor}
+	out := graphOut{Entities: model.NonNil(g.Entities), Relations: model.NonNil(g.Relations), NextCursor: g.NextCursor}
 	return answer(out, g.Snapshot), out, nil
 }
 
@@ -362,7 +355,7 @@ func (s *Server) query(ctx context.Context, _ *mcp.CallToolRequest, in queryIn) 
 	if err != nil {
 		return nil, queryOut{}, oneLine(err)
 	}
-	out := queryOut{Snapshot: res.Snapshot, Columns: nonNil(res.Columns), Rows: nonNil(res.Rows)}
+	out := queryOut{Snapshot: res.Snapshot, Columns: model.NonNil(res.Columns), Rows: model.NonNil(res.Rows)}
 	return answer(out, res.Snapshot), out, nil
 }
 
@@ -404,7 +397,7 @@ func (s *Server) kvScan(ctx context.Context, _ *mcp.CallToolRequest, in kvScanIn
 		if err != nil {
 			return nil, out, oneLine(err)
 		}
-		out.Pairs, out.Snapshot = nonNil(pairs), seq
+		out.Pairs, out.Snapshot = model.NonNil(pairs), seq
 	}
 	return answer(out, out.Snapshot), out, nil
 }
@@ -447,7 +440,7 @@ func (s *Server) readResource(ctx context.Context, req *mcp.ReadResourceRequest)
 			return nil, oneLine(err)
 		}
 	}
-	text := jsonText(graphOut{Entities: nonNil(g.Entities), Relations: nonNil(g.Relations)})
+	text := jsonText(graphOut{Entities: model.NonNil(g.Entities), Relations: model.NonNil(g.Relations)})
 	return &mcp.ReadResourceResult{Contents: []*mcp.ResourceContents{{URI: req.Params.URI, MIMEType: "application/json", Text: text,
 		Meta: mcp.Meta{"memsnap/snapshot": g.Snapshot}}}}, nil
 }
