@@ -2,6 +2,8 @@ GO      ?= go
 BIN     := bin/memsnap
 PKGS    := ./...
 RUNS    ?= 1000
+# memsnap's version, linked into internal/buildinfo (manifests, MCP, 'memsnap version').
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 # CGO is required by go-kuzu; libkuzu.so ships inside the pinned module.
 export CGO_ENABLED := 1
 
@@ -13,7 +15,7 @@ deps:
 	$(GO) mod download
 
 build: deps
-	$(GO) build -o $(BIN) ./cmd/memsnap
+	$(GO) build -ldflags "-X github.com/memsnap/memsnap/internal/buildinfo.Version=$(VERSION)" -o $(BIN) ./cmd/memsnap
 
 # The main job on an embedded store in a fresh temporary directory.
 demo: build

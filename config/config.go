@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -154,41 +155,166 @@ func Default() Config {
 	}
 }
 
+// field ties a configuration key to its field in a Config.
+type field struct {
+	key string
+	ptr any // *string, *int, *int64, *bool or *time.Duration
+}
+
+// fields lists every key of c with a pointer to its field. It is the one
+// list of keys: defaults, loading and error messages all walk it.
+func (c *Config) fields() []field {
+	return []field{
+		{"store", &c.Store},
+		{"log_level", &c.LogLevel},
+		{"reader.buffer_pool_mb", &c.Reader.BufferPoolMB},
+		{"reader.threads", &c.Reader.Threads},
+		{"reader.refresh", &c.Reader.Refresh},
+		{"reader.query_timeout", &c.Reader.QueryTimeout},
+		{"reader.verify", &c.Reader.Verify},
+		{"writer.max_batch_jobs", &c.Writer.MaxBatchJobs},
+		{"writer.max_batch_bytes", &c.Writer.MaxBatchBytes},
+		{"writer.max_rounds", &c.Writer.MaxRounds},
+		{"writer.lock_timeout", &c.Writer.LockTimeout},
+		{"writer.buffer_pool_mb", &c.Writer.BufferPoolMB},
+		{"writer.commit", &c.Writer.Commit},
+		{"writer.copy_threshold", &c.Writer.CopyThreshold},
+		{"writer.min_free_mb", &c.Writer.MinFreeMB},
+		{"writer.nice", &c.Writer.Nice},
+		{"gc.schedule", &c.GC.Schedule},
+		{"gc.keep", &c.GC.Keep},
+		{"gc.min_age", &c.GC.MinAge},
+		{"job.max_bytes", &c.Job.MaxBytes},
+		{"job.max_ops", &c.Job.MaxOps},
+		{"job.max_string_bytes", &c.Job.MaxStringBytes},
+		{"job.max_value_bytes", &c.Job.MaxValueBytes},
+		{"mcp.write_timeout", &c.MCP.WriteTimeout},
+		{"mcp.commit_when_idle", &c.MCP.CommitWhenIdle},
+	}
+}
+
+// get returns the value a field pointer points at.
+func get(ptr any) any {
+	switch p := ptr.(type) {
+	case *string:
+		return *p
+	case *int:
+		return *p
+	case *int64:
+		return *p
+	case *bool:
+		return *p
+	case *time.Duration:
+		return *p
+	}
+	panic(fmt.Sprintf("config: field of type %T", ptr))
+}
+
+// set stores val (of the field's own type, as get returns it) through ptr.
+func set(ptr, val any) {
+	switch p := ptr.(type) {
+	case *string:
+		*p = val.(string)
+	case *int:
+		*p = val.(int)
+	case *int64:
+		*p = val.(int64)
+	case *bool:
+		*p = val.(bool)
+	case *time.Duration:
+		*p = val.(time.Duration)
+	default:
+		panic(fmt.Sprintf("config: field of type %T", ptr))
+	}
+}
+
+// notA says what a value that does not decode into ptr's type is not.
+func notA(ptr any) error {
+	switch ptr.(type) {
+	case *int, *int64:
+		return errors.New("is not an integer")
+	case *bool:
+		return errors.New("is not true or false")
+	case *time.Duration:
+		return errors.New("is not a duration (such as 500ms, 30s or 1m30s)")
+	}
+	return errors.New("is not a string")
+}
+
+// show formats a value for an error message: strings quoted, the rest as Go
+// prints them (durations as 1m30s).
+func show(v any) string {
+	if s, ok := v.(string); ok {
+		return strconv.Quote(s)
+	}
+	return fmt.Sprint(v)
+}
+
+// EnvName is the environment variable that sets key: MEMSNAP_GC_KEEP for
+// gc.keep.
+func EnvName(key string) string {
+	return "MEMSNAP_" + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
+}
+
+// SourceDefault is KeyError.Source for a value nobody set.
+const SourceDefault = "default"
+
+// KeyError is a problem with the value of one configuration key. Load
+// returns every problem at once, each as a *KeyError, joined.
+type KeyError struct {
+	// Key is the key, e.g. "gc.keep".
+	Key string
+	// Value is the value as given, ready to print ("\"abc\"", "0"); empty
+	// when there is none to show.
+	Value string
+	// Source is where the value came from: an environment variable
+	// ("MEMSNAP_GC_KEEP"), "config file PATH", a flag ("--log-level flag"),
+	// SourceDefault, or empty when unknown.
+	Source string
+	// Err says what is wrong ("is not an integer").
+	Err error
+}
+
+// Error reads as `gc.keep: "abc" (from MEMSNAP_GC_KEEP) is not an integer`.
+func (e *KeyError) Error() string {
+	var b strings.Builder
+	b.WriteString(e.Key + ":")
+	if e.Value != "" {
+		b.WriteString(" " + e.Value)
+	}
+	switch e.Source {
+	case "":
+	case SourceDefault:
+		b.WriteString(" (the default)")
+	default:
+		b.WriteString(" (from " + e.Source + ")")
+	}
+	return b.String() + " " + e.Err.Error()
+}
+
+// Unwrap returns what is wrong.
+func (e *KeyError) Unwrap() error { return e.Err }
+
 // SetDefaults registers every default on v, so env vars and files can
 // override any key.
 func SetDefaults(v *viper.Viper) {
 	d := Default()
-	v.SetDefault("store", d.Store)
-	v.SetDefault("log_level", d.LogLevel)
-	v.SetDefault("reader.buffer_pool_mb", d.Reader.BufferPoolMB)
-	v.SetDefault("reader.threads", d.Reader.Threads)
-	v.SetDefault("reader.refresh", d.Reader.Refresh)
-	v.SetDefault("reader.query_timeout", d.Reader.QueryTimeout)
-	v.SetDefault("reader.verify", d.Reader.Verify)
-	v.SetDefault("writer.max_batch_jobs", d.Writer.MaxBatchJobs)
-	v.SetDefault("writer.max_batch_bytes", d.Writer.MaxBatchBytes)
-	v.SetDefault("writer.max_rounds", d.Writer.MaxRounds)
-	v.SetDefault("writer.lock_timeout", d.Writer.LockTimeout)
-	v.SetDefault("writer.buffer_pool_mb", d.Writer.BufferPoolMB)
-	v.SetDefault("writer.commit", d.Writer.Commit)
-	v.SetDefault("writer.copy_threshold", d.Writer.CopyThreshold)
-	v.SetDefault("writer.min_free_mb", d.Writer.MinFreeMB)
-	v.SetDefault("writer.nice", d.Writer.Nice)
-	v.SetDefault("gc.schedule", d.GC.Schedule)
-	v.SetDefault("gc.keep", d.GC.Keep)
-	v.SetDefault("gc.min_age", d.GC.MinAge)
-	v.SetDefault("job.max_bytes", d.Job.MaxBytes)
-	v.SetDefault("job.max_ops", d.Job.MaxOps)
-	v.SetDefault("job.max_string_bytes", d.Job.MaxStringBytes)
-	v.SetDefault("job.max_value_bytes", d.Job.MaxValueBytes)
-	v.SetDefault("mcp.write_timeout", d.MCP.WriteTimeout)
-	v.SetDefault("mcp.commit_when_idle", d.MCP.CommitWhenIdle)
+	for _, f := range d.fields() {
+		v.SetDefault(f.key, get(f.ptr))
+	}
 }
 
 // Load reads configuration from v: defaults, then the file named by
 // "config" (if set), then MEMSNAP_* environment variables (MEMSNAP_WRITER_LOCK_TIMEOUT
-// for writer.lock_timeout), then any flags bound to v. It validates the result.
-func Load(v *viper.Viper) (Config, error) {
+// for writer.lock_timeout), then any flags bound to v. It validates the
+// result and reports every bad value at once, each naming its key, the value
+// and where it came from.
+func Load(v *viper.Viper) (Config, error) { return LoadWithFlags(v, nil) }
+
+// LoadWithFlags is Load for a command line that binds flags to v: flagFor
+// returns the name of the flag that set key ("--log-level"), or "" when no
+// flag did, so that errors can name it. flagFor may be nil.
+func LoadWithFlags(v *viper.Viper, flagFor func(key string) string) (Config, error) {
 	SetDefaults(v)
 	v.SetEnvPrefix("MEMSNAP")
 	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
@@ -196,105 +322,161 @@ func Load(v *viper.Viper) (Config, error) {
 	if f := v.GetString("config"); f != "" {
 		v.SetConfigFile(f)
 		if err := v.ReadInConfig(); err != nil {
-			return Config{}, fmt.Errorf("read config %s: %w", f, err)
+			return Config{}, fmt.Errorf("config: read %s: %w", f, err)
 		}
 	}
-	var c Config
-	if err := v.Unmarshal(&c); err != nil {
-		return Config{}, fmt.Errorf("parse config: %w", err)
+	source := func(key string) string {
+		if flagFor != nil {
+			if f := flagFor(key); f != "" {
+				return f + " flag"
+			}
+		}
+		if val, ok := os.LookupEnv(EnvName(key)); ok && val != "" { // viper skips empty variables
+			return EnvName(key)
+		}
+		if v.InConfig(key) {
+			return "config file " + v.ConfigFileUsed()
+		}
+		return ""
 	}
-	if err := c.Validate(); err != nil {
-		return Config{}, err
+	c, d := Default(), Default()
+	defaults := d.fields()
+	var errs []error
+	undecoded := map[string]bool{}
+	for i, f := range c.fields() {
+		if err := v.UnmarshalKey(f.key, f.ptr); err != nil {
+			// The field keeps its default, so that validation finds only
+			// the other problems.
+			set(f.ptr, get(defaults[i].ptr))
+			undecoded[f.key] = true
+			errs = append(errs, &KeyError{Key: f.key, Value: show(v.Get(f.key)), Source: source(f.key), Err: notA(f.ptr)})
+		}
+	}
+	for _, p := range c.problems() {
+		if undecoded[p.Key] {
+			continue
+		}
+		if p.Source = source(p.Key); p.Source == "" && get(c.ptr(p.Key)) == get(d.ptr(p.Key)) {
+			p.Source = SourceDefault
+		}
+		errs = append(errs, p)
+	}
+	if len(errs) > 0 {
+		return Config{}, fmt.Errorf("config: %w", errors.Join(errs...))
 	}
 	return c, nil
 }
 
-// Validate reports every problem with c at once, joined into one error.
+// ptr returns the pointer to key's field in c.
+func (c *Config) ptr(key string) any {
+	for _, f := range c.fields() {
+		if f.key == key {
+			return f.ptr
+		}
+	}
+	panic("config: no key " + key)
+}
+
+// Validate reports every problem with c at once, joined into one error; each
+// is a *KeyError.
 func (c Config) Validate() error {
-	var errs []error
-	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	problems := c.problems()
+	if len(problems) == 0 {
+		return nil
+	}
+	errs := make([]error, len(problems))
+	for i, p := range problems {
+		errs[i] = p
+	}
+	return fmt.Errorf("config: %w", errors.Join(errs...))
+}
+
+// problems lists every problem with c, each naming its key and value but
+// not yet its source.
+func (c Config) problems() []*KeyError {
+	var errs []*KeyError
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, &KeyError{Key: key, Value: show(get(c.ptr(key))), Err: fmt.Errorf(format, args...)})
+	}
 	if c.Store == "" {
-		bad("store: must be set")
+		bad("store", "must not be empty")
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:
-		bad("log_level: %q is not one of debug, info, warn, error", c.LogLevel)
+		bad("log_level", "is not one of debug, info, warn, error")
 	}
 	if c.Reader.BufferPoolMB < 8 {
-		bad("reader.buffer_pool_mb: %d is below the minimum of 8", c.Reader.BufferPoolMB)
+		bad("reader.buffer_pool_mb", "is below the minimum of 8")
 	}
 	if c.Reader.Threads < 1 {
-		bad("reader.threads: must be at least 1")
+		bad("reader.threads", "is below the minimum of 1")
 	}
 	if c.Reader.QueryTimeout < 0 {
-		bad("reader.query_timeout: must not be negative")
+		bad("reader.query_timeout", "must not be negative")
 	}
 	switch c.Reader.Verify {
 	case "full", "size", "off":
 	default:
-		bad("reader.verify: %q is not full, size or off", c.Reader.Verify)
+		bad("reader.verify", "is not full, size or off")
 	}
 	checkSpec := func(key, spec string, optional bool) {
 		if spec == "" && optional {
 			return
 		}
 		if _, err := schedule.Parse(spec); err != nil {
-			bad("%s: %q is not a cron spec (e.g. \"@every 2s\"): %v", key, spec, err)
+			bad(key, "is not a cron spec (e.g. \"@every 2s\"): %w", err)
 		}
 	}
 	checkSpec("reader.refresh", c.Reader.Refresh, true)
 	checkSpec("writer.commit", c.Writer.Commit, true)
 	checkSpec("gc.schedule", c.GC.Schedule, true)
 	if c.MCP.WriteTimeout <= 0 {
-		bad("mcp.write_timeout: must be positive")
+		bad("mcp.write_timeout", "must be positive")
 	}
 	if c.Writer.MaxBatchJobs < 1 {
-		bad("writer.max_batch_jobs: must be at least 1")
+		bad("writer.max_batch_jobs", "is below the minimum of 1")
 	}
 	if c.Writer.MaxBatchBytes < c.Job.MaxBytes {
-		bad("writer.max_batch_bytes: %d is smaller than job.max_bytes %d", c.Writer.MaxBatchBytes, c.Job.MaxBytes)
+		bad("writer.max_batch_bytes", "is smaller than job.max_bytes (%d)", c.Job.MaxBytes)
 	}
 	if c.Writer.MaxRounds < 1 {
-		bad("writer.max_rounds: must be at least 1")
+		bad("writer.max_rounds", "is below the minimum of 1")
 	}
 	if c.Writer.LockTimeout < 0 {
-		bad("writer.lock_timeout: must not be negative")
+		bad("writer.lock_timeout", "must not be negative")
 	}
 	if c.Writer.Nice < 0 || c.Writer.Nice > 19 {
-		bad("writer.nice: %d is not between 0 and 19", c.Writer.Nice)
+		bad("writer.nice", "is not between 0 and 19")
 	}
 	if c.Writer.MinFreeMB < 0 {
-		bad("writer.min_free_mb: must not be negative (0 disables the check)")
+		bad("writer.min_free_mb", "must not be negative (0 disables the check)")
 	}
 	if c.Writer.CopyThreshold < 0 {
-		bad("writer.copy_threshold: must not be negative (0 disables COPY)")
+		bad("writer.copy_threshold", "must not be negative (0 disables COPY)")
 	}
 	if c.Writer.BufferPoolMB < 16 {
-		bad("writer.buffer_pool_mb: %d is below the minimum of 16", c.Writer.BufferPoolMB)
+		bad("writer.buffer_pool_mb", "is below the minimum of 16")
 	}
 	if c.GC.Keep < 1 {
-		bad("gc.keep: must be at least 1 (CURRENT is always kept)")
+		bad("gc.keep", "is below the minimum of 1 (CURRENT is always kept)")
 	}
 	if c.GC.MinAge < 0 {
-		bad("gc.min_age: must not be negative")
+		bad("gc.min_age", "must not be negative")
 	}
 	if c.Job.MaxBytes < 256 {
-		bad("job.max_bytes: %d is below the minimum of 256", c.Job.MaxBytes)
+		bad("job.max_bytes", "is below the minimum of 256")
 	}
 	if c.Job.MaxOps < 1 {
-		bad("job.max_ops: must be at least 1")
+		bad("job.max_ops", "is below the minimum of 1")
 	}
 	if c.Job.MaxStringBytes < 16 {
-		bad("job.max_string_bytes: must be at least 16")
+		bad("job.max_string_bytes", "is below the minimum of 16")
 	}
 	if c.Job.MaxValueBytes < 16 {
-		bad("job.max_value_bytes: must be at least 16")
+		bad("job.max_value_bytes", "is below the minimum of 16")
 	}
-	if len(errs) > 0 {
-		return fmt.Errorf("invalid config: %w", errors.Join(errs...))
-	}
-	return nil
+	return errs
 }
 
 // ReaderOptions returns the reader.* keys as the reader package takes them.

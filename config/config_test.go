@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -74,5 +75,105 @@ func TestDefaultStoreDir(t *testing.T) {
 	t.Setenv("HOME", "/home/u")
 	if got := DefaultStoreDir(); got != "/home/u/.local/share/memsnap" {
 		t.Fatal(got)
+	}
+}
+
+// TestLoadNamesKeyValueAndSource checks that a bad value's error names the
+// key, the value as given and where it came from.
+func TestLoadNamesKeyValueAndSource(t *testing.T) {
+	cases := []struct {
+		name  string
+		file  string            // config file contents, if any
+		env   map[string]string // environment
+		set   map[string]any    // values a flag would give, with flagFor naming them
+		want  string
+		wantN int // problems reported
+	}{
+		{name: "env not an integer", env: map[string]string{"MEMSNAP_GC_KEEP": "abc"},
+			want: `gc.keep: "abc" (from MEMSNAP_GC_KEEP) is not an integer`, wantN: 1},
+		{name: "env not a duration", env: map[string]string{"MEMSNAP_WRITER_LOCK_TIMEOUT": "10"},
+			want: `writer.lock_timeout: "10" (from MEMSNAP_WRITER_LOCK_TIMEOUT) is not a duration`, wantN: 1},
+		{name: "env not a bool", env: map[string]string{"MEMSNAP_MCP_COMMIT_WHEN_IDLE": "maybe"},
+			want: `mcp.commit_when_idle: "maybe" (from MEMSNAP_MCP_COMMIT_WHEN_IDLE) is not true or false`, wantN: 1},
+		{name: "env invalid", env: map[string]string{"MEMSNAP_GC_KEEP": "0"},
+			want: `gc.keep: 0 (from MEMSNAP_GC_KEEP) is below the minimum of 1`, wantN: 1},
+		{name: "file not an integer", file: "gc:\n  keep: many\n",
+			want: `gc.keep: "many" (from config file FILE) is not an integer`, wantN: 1},
+		{name: "file invalid", file: "writer:\n  nice: 40\n",
+			want: `writer.nice: 40 (from config file FILE) is not between 0 and 19`, wantN: 1},
+		{name: "env over file", file: "gc:\n  keep: 5\n", env: map[string]string{"MEMSNAP_GC_KEEP": "0"},
+			want: `gc.keep: 0 (from MEMSNAP_GC_KEEP)`, wantN: 1},
+		{name: "flag", set: map[string]any{"log_level": "loud"}, env: map[string]string{"MEMSNAP_LOG_LEVEL": "debug"},
+			want: `log_level: "loud" (from --log_level flag) is not one of debug, info, warn, error`, wantN: 1},
+		{name: "default", env: map[string]string{"MEMSNAP_JOB_MAX_BYTES": "100000000"},
+			want: `writer.max_batch_bytes: 67108864 (the default) is smaller than job.max_bytes (100000000)`, wantN: 1},
+		{name: "every problem at once", file: "writer:\n  nice: 40\n",
+			env:  map[string]string{"MEMSNAP_GC_KEEP": "abc", "MEMSNAP_READER_QUERY_TIMEOUT": "soon", "MEMSNAP_READER_THREADS": "0"},
+			want: `reader.threads: 0 (from MEMSNAP_READER_THREADS) is below the minimum of 1`, wantN: 4},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			v := viper.New()
+			want := c.want
+			if c.file != "" {
+				file := filepath.Join(t.TempDir(), "memsnap.yaml")
+				if err := os.WriteFile(file, []byte(c.file), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				v.Set("config", file)
+				want = strings.ReplaceAll(want, "FILE", file)
+			}
+			for k, val := range c.env {
+				t.Setenv(k, val)
+			}
+			for k, val := range c.set {
+				v.Set(k, val)
+			}
+			_, err := LoadWithFlags(v, func(key string) string {
+				if _, ok := c.set[key]; ok {
+					return "--" + key
+				}
+				return ""
+			})
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Fatalf("got %v\nwant it to contain %s", err, want)
+			}
+			if !strings.HasPrefix(err.Error(), "config: ") {
+				t.Errorf("error does not start with \"config: \": %v", err)
+			}
+			if got := keyErrors(err); len(got) != c.wantN {
+				t.Errorf("%d problems reported, want %d: %v", len(got), c.wantN, err)
+			}
+		})
+	}
+}
+
+// keyErrors lists the *KeyError problems joined in err.
+func keyErrors(err error) []*KeyError {
+	var joined interface{ Unwrap() []error }
+	if !errors.As(err, &joined) {
+		var ke *KeyError
+		if errors.As(err, &ke) {
+			return []*KeyError{ke}
+		}
+		return nil
+	}
+	var out []*KeyError
+	for _, e := range joined.Unwrap() {
+		var ke *KeyError
+		if errors.As(e, &ke) {
+			out = append(out, ke)
+		}
+	}
+	return out
+}
+
+func TestValidateErrorsAreKeyErrors(t *testing.T) {
+	c := Default()
+	c.GC.Keep = 0
+	c.Reader.Verify = "sometimes"
+	got := keyErrors(c.Validate())
+	if len(got) != 2 || got[0].Key != "reader.verify" || got[0].Value != `"sometimes"` || got[1].Key != "gc.keep" || got[1].Value != "0" {
+		t.Fatalf("got %+v", got)
 	}
 }

@@ -7,13 +7,15 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/memsnap/memsnap/internal/buildinfo"
 )
 
 // FormatVersion is the on-disk format this build writes and reads.
 const FormatVersion = 1
 
 // Version is memsnap's version, recorded in every manifest.
-var Version = "0.1.0"
+var Version = buildinfo.Version
 
 // Manifest describes one published snapshot. It is written last, inside the
 // staging directory, before the snapshot is renamed into place.

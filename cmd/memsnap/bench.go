@@ -24,11 +24,11 @@ func (a *app) newBenchCommand() *cobra.Command {
 			"(never the configured store). Benchmarks: readers_under_write, apply, publish, enqueue,\n" +
 			"visibility, swap, rss, scaling. --quick takes a few minutes; the full run takes longer and\n" +
 			"publishes stores up to 1 GB. Progress goes to stderr; the result to stdout.",
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			for _, n := range only {
 				if !slices.Contains(bench.Names, n) {
-					return usageError{fmt.Errorf("unknown benchmark %q for --only (have %s)", n, strings.Join(bench.Names, ", "))}
+					return usagef(cmd, "unknown benchmark %q for --only (have %s)", n, strings.Join(bench.Names, ", "))
 				}
 			}
 			exe, err := os.Executable()
@@ -71,7 +71,7 @@ func (a *app) newBenchWorkerCommand() *cobra.Command {
 		Use:    "bench-worker ROLE",
 		Short:  "A process of 'memsnap bench' (spec on stdin, result on stdout)",
 		Hidden: true,
-		Args:   cobra.ExactArgs(1),
+		Args:   exactArgs("ROLE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return bench.RunWorker(cmd.Context(), args[0], a.stdin, a.stdout)
 		},

@@ -18,8 +18,10 @@ func (a *app) newCommitCommand() *cobra.Command {
 		Use:   "commit [--max-jobs N]",
 		Short: "Run the writer once; prints a JSON summary",
 		Long: "Take the writer lock (waiting up to writer.lock_timeout), recover from any crashed writer,\n" +
-			"apply the queued jobs in batches and publish one snapshot per batch.",
-		Args: cobra.NoArgs,
+			"apply the queued jobs in batches and publish one snapshot per batch. It runs at most\n" +
+			"writer.max_rounds batches; jobs left over or queued meanwhile wait for the next commit\n" +
+			"(queue_left in the summary).",
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			s, err := a.store()
 			if err != nil {
@@ -38,9 +40,9 @@ func (a *app) newCommitCommand() *cobra.Command {
 			return a.printJSON(sum)
 		},
 	}
-	c.Flags().IntVar(&maxJobs, "max-jobs", 0, "cap the jobs per batch (0 = writer.max_batch_jobs)")
+	c.Flags().IntVar(&maxJobs, "max-jobs", 0, "cap the jobs per batch below writer.max_batch_jobs (0: no extra cap)")
 	c.Flags().Duration("lock-timeout", 0, "how long to wait for the writer lock (default writer.lock_timeout)")
-	_ = a.v.BindPFlag("writer.lock_timeout", c.Flags().Lookup("lock-timeout"))
+	a.bindFlag("writer.lock_timeout", c, "lock-timeout")
 	return c
 }
 

@@ -24,11 +24,11 @@ func (a *app) newDaemonCommand() *cobra.Command {
 	return &cobra.Command{
 		Use:   "daemon",
 		Short: "Run the commit and gc schedules until SIGINT or SIGTERM",
-		Long: "Commit on writer.commit and collect garbage on gc.schedule (cron specs such as \"@every 1s\").\n" +
-			"Each commit runs as a short-lived 'memsnap commit' child process; a tick skips at once when\n" +
-			"another writer holds the lock. On SIGINT/SIGTERM the daemon lets a running commit finish\n" +
-			"and exits 0.",
-		Args: cobra.NoArgs,
+		Long: "Commit on writer.commit and collect garbage on gc.schedule (cron specs such as \"@every 1s\";\n" +
+			"an empty one turns that part off). Each commit runs as a short-lived 'memsnap commit' child\n" +
+			"process; a tick is skipped when another writer holds the lock or the daemon's last commit or\n" +
+			"gc still runs. On SIGINT/SIGTERM the daemon lets a running commit or gc finish and exits 0.",
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			s, err := snapshot.Init(a.cfg.Store)
 			if err != nil {

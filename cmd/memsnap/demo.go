@@ -33,7 +33,7 @@ func (a *app) newDemoCommand() *cobra.Command {
 			"memories and reader processes query all the while. Every process is a real memsnap process.\n" +
 			"Prints jobs applied, snapshots published, reader queries and reader errors; exits 1 if any\n" +
 			"reader failed or any memory is missing.",
-		Args: cobra.NoArgs,
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runDemo(cmd.Context(), a, o)
 		},

@@ -21,13 +21,18 @@ func (a *app) newEnqueueCommand() *cobra.Command {
 	var file string
 	var wait time.Duration
 	c := &cobra.Command{
-		Use:   "enqueue [-f FILE|-] [--wait[=DUR]]",
-		Short: "Submit one job (JSON); prints {\"job_id\": ...}",
+		Use:   "enqueue [-f FILE|-] [--wait [DUR]]",
+		Short: "Submit one job (JSON); prints {\"job_id\": ...}, or its outcome with --wait",
 		Long: "Submit one job read from FILE or standard input. The job is durable when its id is printed.\n" +
-			"With --wait, memsnap waits until a published snapshot contains the job and prints its outcome;\n" +
-			"if no writer is running it commits the queue itself.",
-		Args: cobra.NoArgs,
+			"Without --wait, memsnap prints the job's id and returns at once. With --wait, it waits up to\n" +
+			"DUR (1m if --wait is given alone) until a published snapshot contains the job and prints its\n" +
+			"outcome instead, committing the queue itself whenever no other writer holds the lock; it\n" +
+			"exits 1 if the job is rejected or still pending after DUR (the job stays queued).",
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if cmd.Flags().Changed("wait") && wait <= 0 {
+				return usagef(cmd, "--wait %s: the wait must be positive", wait)
+			}
 			s, err := a.store()
 			if err != nil {
 				return err
@@ -71,8 +76,8 @@ func (a *app) newEnqueueCommand() *cobra.Command {
 		},
 	}
 	c.Flags().StringVarP(&file, "file", "f", "-", "job file, or - for standard input")
-	c.Flags().DurationVar(&wait, "wait", time.Minute, "wait up to DUR for the job's outcome")
-	c.Flags().Lookup("wait").NoOptDefVal = "1m"
+	optionalDurationFlag(c, &wait, "wait", time.Minute,
+		"wait up to `DUR` for the job's outcome (--wait alone: 1m; without --wait: no wait)")
 	return c
 }
 

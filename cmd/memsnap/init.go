@@ -12,7 +12,7 @@ func (a *app) newInitCommand() *cobra.Command {
 	return &cobra.Command{
 		Use:   "init",
 		Short: "Create the store (idempotent)",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			s, err := snapshot.Init(a.cfg.Store)
 			if err != nil {

@@ -8,9 +8,9 @@ import (
 
 func (a *app) newJobCommand() *cobra.Command {
 	return &cobra.Command{
-		Use:   "job ID",
+		Use:   "job JOB_ID",
 		Short: "Print a job's outcome: applied, rejected (with reason), pending or unknown",
-		Args:  cobra.ExactArgs(1),
+		Args:  exactArgs("JOB_ID"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			s, err := a.store()
 			if err != nil {

@@ -12,7 +12,7 @@ func (a *app) newKVCommand() *cobra.Command {
 	get := &cobra.Command{
 		Use:   "get KEY",
 		Short: "Print a key's value (exit 1 if absent)",
-		Args:  cobra.ExactArgs(1),
+		Args:  exactArgs("KEY"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			r, err := a.openReader(cmd)
 			if err != nil {
@@ -37,7 +37,7 @@ func (a *app) newKVCommand() *cobra.Command {
 	scan := &cobra.Command{
 		Use:   "scan PREFIX",
 		Short: "Print the keys starting with PREFIX and their values",
-		Args:  cobra.ExactArgs(1),
+		Args:  exactArgs("PREFIX"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			r, err := a.openReader(cmd)
 			if err != nil {

@@ -9,11 +9,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/memsnap/memsnap/cmd/memsnap/internal/mcpserver"
+	"github.com/memsnap/memsnap/internal/buildinfo"
 	"github.com/memsnap/memsnap/snapshot"
 )
-
-// version is reported to MCP clients.
-const version = "0.3.0"
 
 func (a *app) newMCPCommand() *cobra.Command {
 	return &cobra.Command{
@@ -23,9 +21,10 @@ func (a *app) newMCPCommand() *cobra.Command {
 			"tools of the reference knowledge-graph memory server (create_entities, create_relations,\n" +
 			"add_observations, delete_entities, delete_observations, delete_relations, read_graph,\n" +
 			"search_nodes, open_nodes) and neighbors, query, kv_get, kv_put, kv_scan, memory_status.\n" +
-			"Any number of 'memsnap mcp' processes can share one store. Write tools return once their\n" +
-			"job is applied (mcp.write_timeout); logs go to standard error only.",
-		Args: cobra.NoArgs,
+			"Any number of 'memsnap mcp' processes can share one store (it is created if missing). A write\n" +
+			"tool waits until its job is applied or rejected, up to mcp.write_timeout, and runs the writer\n" +
+			"itself when no other writer holds the lock (mcp.commit_when_idle). Logs go to standard error only.",
+		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			s, err := snapshot.Init(a.cfg.Store)
 			if err != nil {
@@ -36,7 +35,7 @@ func (a *app) newMCPCommand() *cobra.Command {
 				return fmt.Errorf("mcp: find own binary: %w", err)
 			}
 			srv := mcpserver.New(mcpserver.Options{
-				Store: s, Config: a.cfg, Log: a.log, Version: version,
+				Store: s, Config: a.cfg, Log: a.log, Version: buildinfo.Version,
 				Commit: func(ctx context.Context) error {
 					_, _, err := runCommitChild(ctx, exe, s, a)
 					return err

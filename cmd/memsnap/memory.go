@@ -64,19 +64,19 @@ func (a *app) graphCommand(use, short string, args cobra.PositionalArgs,
 func (a *app) newMemoryCommands() []*cobra.Command {
 	var limit int
 	search, _ := a.graphCommand("search [--json] [--limit N] QUERY", "Ranked search of entity names, types and observations",
-		cobra.ExactArgs(1), func(cmd *cobra.Command, r *reader.Reader, args []string) (*reader.Graph, error) {
+		exactArgs("QUERY"), func(cmd *cobra.Command, r *reader.Reader, args []string) (*reader.Graph, error) {
 			return r.SearchNodes(cmd.Context(), args[0], reader.SearchOptions{Limit: limit})
 		})
 	search.Flags().IntVar(&limit, "limit", 0, "at most N entities (0: all matches)")
 
 	open, _ := a.graphCommand("open [--json] NAME...", "The named entities and the relations between them",
-		cobra.MinimumNArgs(1), func(cmd *cobra.Command, r *reader.Reader, args []string) (*reader.Graph, error) {
+		minArgs("NAME"), func(cmd *cobra.Command, r *reader.Reader, args []string) (*reader.Graph, error) {
 			return r.OpenNodes(cmd.Context(), args)
 		})
 
 	var nopts reader.NeighborsOptions
-	neighbors, _ := a.graphCommand("neighbors [--json] [--depth N] [--type T] NAME", "Entities within N hops of NAME",
-		cobra.ExactArgs(1), func(cmd *cobra.Command, r *reader.Reader, args []string) (*reader.Graph, error) {
+	neighbors, _ := a.graphCommand("neighbors [--json] [--depth N] [--type T] [--limit N] NAME", "Entities within N hops of NAME",
+		exactArgs("NAME"), func(cmd *cobra.Command, r *reader.Reader, args []string) (*reader.Graph, error) {
 			return r.Neighbors(cmd.Context(), args[0], nopts)
 		})
 	neighbors.Flags().IntVar(&nopts.Depth, "depth", 1, fmt.Sprintf("hops to follow (1..%d)", reader.MaxDepth))
@@ -85,7 +85,7 @@ func (a *app) newMemoryCommands() []*cobra.Command {
 
 	var gopts reader.ReadGraphOptions
 	graph, _ := a.graphCommand("graph [--json] [--limit N] [--cursor C] [--type T]", "The whole graph, or a page of it",
-		cobra.NoArgs, func(cmd *cobra.Command, r *reader.Reader, _ []string) (*reader.Graph, error) {
+		noArgs, func(cmd *cobra.Command, r *reader.Reader, _ []string) (*reader.Graph, error) {
 			return r.ReadGraph(cmd.Context(), gopts)
 		})
 	graph.Flags().IntVar(&gopts.Limit, "limit", 0, "entities per page (0: all)")
@@ -113,9 +113,10 @@ func (a *app) newImportCommand() *cobra.Command {
 		Short: "Queue the entities and relations of a reference memory server JSONL file",
 		Long: "Read the reference MCP memory server's JSONL file (one {\"type\":\"entity\"|\"relation\", ...} per line)\n" +
 			"and queue it as jobs: entities first, then relations, N items per job. A bad line stops the\n" +
-			"import before anything is queued, naming the line. With --wait, memsnap waits until every job\n" +
-			"is applied (committing itself if no writer runs).",
-		Args: cobra.ExactArgs(1),
+			"import before anything is queued, naming the line. With --wait, memsnap waits, with no time\n" +
+			"limit, until every job is applied or rejected (committing itself whenever no other writer\n" +
+			"holds the lock), adds the counts to its summary, and exits 1 if any job was rejected.",
+		Args: exactArgs("FILE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			s, err := a.store()
 			if err != nil {
@@ -126,7 +127,7 @@ func (a *app) newImportCommand() *cobra.Command {
 				return err
 			}
 			if batch < 1 {
-				return usageError{fmt.Errorf("--batch must be at least 1")}
+				return usagef(cmd, "--batch must be at least 1")
 			}
 			var jobs [][]byte
 			for i := 0; i < len(ents); i += batch {
@@ -171,7 +172,7 @@ func (a *app) newImportCommand() *cobra.Command {
 		},
 	}
 	c.Flags().IntVar(&batch, "batch", 500, "entities or relations per job")
-	c.Flags().BoolVar(&wait, "wait", false, "wait until every job is applied")
+	c.Flags().BoolVar(&wait, "wait", false, "wait until every job is applied or rejected")
 	return c
 }
 
@@ -230,7 +231,7 @@ func (a *app) newExportCommand() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "export [-o FILE]",
 		Short: "Write CURRENT's graph as a reference memory server JSONL file",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			r, err := a.openReader(cmd)
 			if err != nil {

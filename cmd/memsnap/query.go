@@ -20,11 +20,11 @@ func (a *app) newQueryCommand() *cobra.Command {
 		Long: "Run a read-only Cypher query on the current snapshot. Statements that write, touch files or\n" +
 			"other databases (COPY, EXPORT, ATTACH, LOAD, INSTALL, ...) are refused. A --param value that\n" +
 			"parses as JSON is passed as that value (number, bool, list), otherwise as a string.",
-		Args: cobra.MinimumNArgs(1),
+		Args: minArgs("CYPHER"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			p, err := parseParams(params)
 			if err != nil {
-				return usageError{err}
+				return usagef(cmd, "%w", err)
 			}
 			r, err := a.openReader(cmd)
 			if err != nil {

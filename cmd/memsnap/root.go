@@ -31,15 +31,6 @@ const (
 	exitLocked = 3
 )
 
-// usageError marks errors in how memsnap was called (exit code 2).
-type usageError struct{ err error }
-
-// Error returns the underlying message.
-func (u usageError) Error() string { return u.err.Error() }
-
-// Unwrap exposes the underlying error.
-func (u usageError) Unwrap() error { return u.err }
-
 // app is what every command needs: configuration, a logger, the streams.
 type app struct {
 	v      *viper.Viper
@@ -48,12 +39,20 @@ type app struct {
 	stdin  io.Reader
 	stdout io.Writer
 	stderr io.Writer
+	// flags are the command-line flags bound to config keys, by key.
+	flags map[string]boundFlag
+}
+
+// boundFlag is a command-line flag bound to a config key.
+type boundFlag struct {
+	name    string      // "--log-level"
+	changed func() bool // whether the command line gave it
 }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	a := &app{v: viper.New(), stdin: stdin, stdout: stdout, stderr: stderr}
+	a := &app{v: viper.New(), stdin: stdin, stdout: stdout, stderr: stderr, flags: map[string]boundFlag{}}
 	root := a.newRootCommand()
-	root.SetArgs(args)
+	root.SetArgs(joinOptionalValues(root, args))
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
@@ -63,15 +62,19 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if err == nil {
 		return exitOK
 	}
-	fmt.Fprintf(stderr, "memsnap: %s\n", oneLine(err.Error()))
+	prefix, code := "memsnap", exitError
 	var u usageError
 	if errors.As(err, &u) {
-		return exitUsage
+		code = exitUsage
+		if u.path != "" {
+			prefix = u.path
+		}
 	}
-	if errors.Is(err, writer.ErrLocked) {
-		return exitLocked
+	if code == exitError && errors.Is(err, writer.ErrLocked) {
+		code = exitLocked
 	}
-	return exitError
+	fmt.Fprintf(stderr, "%s: %s\n", prefix, oneLine(err.Error()))
+	return code
 }
 
 func oneLine(s string) string {
@@ -80,8 +83,14 @@ func oneLine(s string) string {
 
 func (a *app) newRootCommand() *cobra.Command {
 	root := &cobra.Command{
-		Use:           "memsnap",
-		Short:         "A memory store many AI tools read at once while writes keep flowing in",
+		Use:   "memsnap",
+		Short: "A memory store many AI tools read at once while writes keep flowing in",
+		Long: "A memory store many AI tools read at once while writes keep flowing in.\n\n" +
+			"Configuration comes from defaults, then the --config file, then MEMSNAP_* environment\n" +
+			"variables (MEMSNAP_GC_KEEP sets gc.keep), then flags. Exit codes: 0 ok, 1 error, 2 usage\n" +
+			"(a bad command, argument, flag or config value). Each error is one line on standard error,\n" +
+			"where the logs go too.",
+		Args:          cobra.ArbitraryArgs, // wrapArgs reports unknown commands
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
@@ -91,12 +100,14 @@ func (a *app) newRootCommand() *cobra.Command {
 	f := root.PersistentFlags()
 	f.String("store", "", "store directory (default $XDG_DATA_HOME/memsnap or ~/.local/share/memsnap)")
 	f.String("config", "", "config file (yaml, toml or json)")
-	f.String("log-level", "", "debug, info, warn or error")
-	_ = a.v.BindPFlag("store", f.Lookup("store"))
-	_ = a.v.BindPFlag("config", f.Lookup("config"))
-	_ = a.v.BindPFlag("log_level", f.Lookup("log-level"))
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(a.newInitCommand(), a.newEnqueueCommand(), a.newCommitCommand(), a.newQueryCommand(),
+	f.String("log-level", "", "debug, info, warn or error (default info)")
+	a.bindFlag("store", root, "store")
+	a.bindFlag("config", root, "config")
+	a.bindFlag("log_level", root, "log-level")
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
+		return usageError{path: cmd.CommandPath(), err: err}
+	})
+	root.AddCommand(a.newVersionCommand(), a.newInitCommand(), a.newEnqueueCommand(), a.newCommitCommand(), a.newQueryCommand(),
 		a.newKVCommand(), a.newJobCommand(), a.newSnapshotsCommand(), a.newStatusCommand(),
 		a.newDaemonCommand(), a.newDemoCommand(), a.newMCPCommand(), a.newBenchCommand(), a.newBenchWorkerCommand())
 	root.AddCommand(a.newMemoryCommands()...)
@@ -104,13 +115,23 @@ func (a *app) newRootCommand() *cobra.Command {
 	return root
 }
 
-// wrapArgs makes argument-count errors usage errors (exit 2).
+// bindFlag binds the flag name of c (its own or a persistent one) to the
+// config key, and remembers it so that a bad value names the flag.
+func (a *app) bindFlag(key string, c *cobra.Command, name string) {
+	f := c.Flag(name)
+	_ = a.v.BindPFlag(key, f)
+	a.flags[key] = boundFlag{name: "--" + name, changed: func() bool { return f.Changed }}
+}
+
+// wrapArgs makes argument errors usage errors (exit 2) that name the
+// command, and makes a command that only groups others report an unknown
+// or missing subcommand.
 func wrapArgs(c *cobra.Command) {
 	if c.Args != nil {
 		check := c.Args
 		c.Args = func(cmd *cobra.Command, args []string) error {
 			if err := check(cmd, args); err != nil {
-				return usageError{err}
+				return usageError{path: cmd.CommandPath(), err: err}
 			}
 			return nil
 		}
@@ -118,9 +139,15 @@ func wrapArgs(c *cobra.Command) {
 	if c.RunE == nil && c.HasSubCommands() {
 		c.RunE = func(cmd *cobra.Command, args []string) error {
 			if len(args) > 0 {
-				return usageError{fmt.Errorf("unknown command %q for %q", args[0], cmd.CommandPath())}
+				if cmd.SuggestionsMinimumDistance <= 0 {
+					cmd.SuggestionsMinimumDistance = 2
+				}
+				if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+					return usagef(cmd, "unknown command %q (did you mean %q?)", args[0], s[0])
+				}
+				return usagef(cmd, "unknown command %q (see '%s --help')", args[0], cmd.CommandPath())
 			}
-			return usageError{fmt.Errorf("%s needs a subcommand", cmd.CommandPath())}
+			return usagef(cmd, "needs a command (see '%s --help')", cmd.CommandPath())
 		}
 	}
 	for _, sub := range c.Commands() {
@@ -129,9 +156,14 @@ func wrapArgs(c *cobra.Command) {
 }
 
 func (a *app) load() error {
-	cfg, err := config.Load(a.v)
+	cfg, err := config.LoadWithFlags(a.v, func(key string) string {
+		if f, ok := a.flags[key]; ok && f.changed() {
+			return f.name
+		}
+		return ""
+	})
 	if err != nil {
-		return usageError{err}
+		return usageError{err: err}
 	}
 	a.cfg = cfg
 	var lvl slog.Level

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"text/tabwriter"
 	"time"
@@ -13,12 +14,12 @@ import (
 )
 
 func (a *app) newSnapshotsCommand() *cobra.Command {
-	c := &cobra.Command{Use: "snapshots", Short: "List, collect and verify snapshots"}
+	c := &cobra.Command{Use: "snapshots", Short: "List, collect, verify and roll back snapshots"}
 	var asJSON bool
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "List snapshots, oldest first",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			s, err := a.store()
 			if err != nil {
@@ -43,8 +44,8 @@ func (a *app) newSnapshotsCommand() *cobra.Command {
 	list.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	gc := &cobra.Command{
 		Use:   "gc",
-		Short: "Remove old snapshots (never CURRENT, the newest gc.keep, or a pinned one)",
-		Args:  cobra.NoArgs,
+		Short: "Remove old snapshots (never CURRENT, the newest gc.keep, one younger than gc.min_age or a pinned one); prints JSON",
+		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			s, err := a.store()
 			if err != nil {
@@ -65,7 +66,7 @@ func (a *app) newSnapshotsCommand() *cobra.Command {
 	verify := &cobra.Command{
 		Use:   "verify [SEQ]",
 		Short: "Check a snapshot (default CURRENT) against its manifest checksums",
-		Args:  cobra.MaximumNArgs(1),
+		Args:  optionalArg("SEQ"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			s, err := a.store()
 			if err != nil {
@@ -77,14 +78,23 @@ func (a *app) newSnapshotsCommand() *cobra.Command {
 			}
 			if len(args) == 1 {
 				if seq, err = strconv.ParseUint(args[0], 10, 64); err != nil {
-					return usageError{fmt.Errorf("SEQ %q is not a snapshot number", args[0])}
+					return usagef(cmd, "SEQ %q is not a snapshot number", args[0])
 				}
 			}
-			if seq == 0 {
+			if len(args) == 0 && seq == 0 {
 				return snapshot.ErrNoSnapshot
 			}
+			seqs, err := s.Seqs()
+			if err != nil {
+				return err
+			}
+			if !slices.Contains(seqs, seq) {
+				return fmt.Errorf("snapshot %d does not exist (see 'memsnap snapshots list')", seq)
+			}
+			// The error names the first problem; the others go on lines of
+			// their own before it, so that each is printed once.
 			problems := s.Verify(seq)
-			for _, p := range problems {
+			for _, p := range problems[min(1, len(problems)):] {
 				fmt.Fprintln(a.stderr, p)
 			}
 			if err := snapshot.VerifyError(seq, problems); err != nil {
@@ -97,7 +107,7 @@ func (a *app) newSnapshotsCommand() *cobra.Command {
 	rollback := &cobra.Command{
 		Use:   "rollback SEQ",
 		Short: "Point CURRENT back at an older snapshot that verifies; the jobs applied after it are queued again",
-		Args:  cobra.ExactArgs(1),
+		Args:  exactArgs("SEQ"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			s, err := a.store()
 			if err != nil {
@@ -105,7 +115,7 @@ func (a *app) newSnapshotsCommand() *cobra.Command {
 			}
 			seq, err := strconv.ParseUint(args[0], 10, 64)
 			if err != nil {
-				return usageError{fmt.Errorf("SEQ %q is not a snapshot number", args[0])}
+				return usagef(cmd, "SEQ %q is not a snapshot number", args[0])
 			}
 			res, err := writer.Rollback(cmd.Context(), s, a.cfg.WriterOptions(), seq)
 			if err != nil {

@@ -26,7 +26,7 @@ func (a *app) newStatusCommand() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "status [--json]",
 		Short: "Queue depth, dead jobs, CURRENT seq and age, lock holder",
-		Args:  cobra.NoArgs,
+		Args:  noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			s, err := a.store()
 			if err != nil {

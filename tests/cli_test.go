@@ -1,0 +1,244 @@
+package tests
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+)
+
+// oneStderrLine fails unless r exited with code and wrote exactly one line
+// to stderr, which it returns.
+func oneStderrLine(t *testing.T, r result, code int) string {
+	t.Helper()
+	if r.code != code || r.signal != 0 {
+		t.Fatalf("exit %d signal %v, want exit %d; stderr %q", r.code, r.signal, code, r.stderr)
+	}
+	if !strings.HasSuffix(r.stderr, "\n") || strings.Count(r.stderr, "\n") != 1 {
+		t.Fatalf("want exactly one line on stderr, got %q", r.stderr)
+	}
+	return strings.TrimSuffix(r.stderr, "\n")
+}
+
+// The wait of 'enqueue --wait' may follow the flag as its own argument, and
+// the help says what no flag and a bare flag do.
+func TestCLIEnqueueWait(t *testing.T) {
+	store := newStore(t)
+	job := func(v string) []byte {
+		b, _ := json.Marshal(ops(map[string]any{"op": "kv_put", "key": "k", "value": v}))
+		return b
+	}
+	file := filepath.Join(t.TempDir(), "job.json")
+	if err := os.WriteFile(file, job("from-file"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"enqueue", "--wait", "30s"},
+		{"enqueue", "--wait"},
+		{"enqueue", "--wait=30s"},
+		{"enqueue", "--wait", "1m30s", "-f", "-"},
+		{"enqueue", "--wait", "30s", "-f", file},
+		{"enqueue", "-f", file, "--wait", "30s"},
+		{"enqueue", "--wait", "-f", file},
+	} {
+		out := mustMemsnap(t, store, job(strings.Join(args, " ")), args...)
+		var o outcome
+		if err := json.Unmarshal([]byte(out), &o); err != nil || o.Status != "applied" || o.Snapshot == 0 {
+			t.Fatalf("%v: answer %q (%v), want an applied outcome", args, out, err)
+		}
+	}
+	// Without --wait: the id only, at once.
+	out := mustMemsnap(t, store, job("no wait"), "enqueue")
+	var resp map[string]any
+	if err := json.Unmarshal([]byte(out), &resp); err != nil || len(resp) != 1 || resp["job_id"] == nil {
+		t.Fatalf("enqueue without --wait answered %q", out)
+	}
+	// A value that is not a duration stays an argument, which enqueue
+	// does not take; a wait that is not positive is refused.
+	r := memsnap(t, store, job("x"), nil, "enqueue", "--wait", "30")
+	if line := oneStderrLine(t, r, 2); line != `memsnap enqueue: takes no arguments, got 1 ("30")` {
+		t.Errorf("--wait 30: %q", line)
+	}
+	r = memsnap(t, store, job("x"), nil, "enqueue", "--wait", "0s")
+	if line := oneStderrLine(t, r, 2); !strings.HasPrefix(line, "memsnap enqueue: --wait 0s") {
+		t.Errorf("--wait 0s: %q", line)
+	}
+	help := mustMemsnap(t, store, nil, "enqueue", "--help")
+	if strings.Contains(help, "(default 1m") || !strings.Contains(help, "without --wait: no wait") || !strings.Contains(help, "--wait alone: 1m") {
+		t.Errorf("enqueue help does not tell what --wait does:\n%s", help)
+	}
+	// import's --wait takes no value: the file still follows it.
+	mem := filepath.Join(t.TempDir(), "memory.jsonl")
+	if err := os.WriteFile(mem, []byte(`{"type":"entity","name":"a","entityType":"t","observations":[]}`+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out := mustMemsnap(t, store, nil, "import", "--wait", mem); !strings.Contains(out, `"applied":1`) {
+		t.Errorf("import --wait FILE answered %q", out)
+	}
+}
+
+// Usage errors exit 2 with one line naming the command.
+func TestCLIUsageErrors(t *testing.T) {
+	store := newStore(t)
+	for _, c := range []struct {
+		args []string
+		want string // the whole line, or its start when it ends with "..."
+	}{
+		{[]string{"bogus"}, `memsnap: unknown command "bogus" (see 'memsnap --help')`},
+		{[]string{"statu"}, `memsnap: unknown command "statu" (did you mean "status"?)`},
+		{[]string{}, `memsnap: needs a command (see 'memsnap --help')`},
+		{[]string{"snapshots", "bogus"}, `memsnap snapshots: unknown command "bogus" (see 'memsnap snapshots --help')`},
+		{[]string{"snapshots"}, `memsnap snapshots: needs a command (see 'memsnap snapshots --help')`},
+		{[]string{"job"}, `memsnap job: needs exactly 1 argument (JOB_ID), got 0`},
+		{[]string{"job", "a", "b"}, `memsnap job: needs exactly 1 argument (JOB_ID), got 2`},
+		{[]string{"kv", "get"}, `memsnap kv get: needs exactly 1 argument (KEY), got 0`},
+		{[]string{"query"}, `memsnap query: needs at least 1 argument (CYPHER), got 0`},
+		{[]string{"status", "extra"}, `memsnap status: takes no arguments, got 1 ("extra")`},
+		{[]string{"snapshots", "verify", "1", "2"}, `memsnap snapshots verify: takes at most 1 argument (SEQ), got 2 ("1" "2")`},
+		{[]string{"snapshots", "rollback", "x"}, `memsnap snapshots rollback: SEQ "x" is not a snapshot number`},
+		{[]string{"query", "--param", "novalue", "RETURN 1"}, `memsnap query: --param "novalue": want name=value`},
+		{[]string{"status", "--bogus"}, `memsnap status: unknown flag: --bogus`},
+		{[]string{"commit", "--max-jobs", "abc"}, `memsnap commit: invalid argument "abc" for "--max-jobs" flag...`},
+		{[]string{"enqueue", "--wait=soon"}, `memsnap enqueue: invalid argument "soon" for "--wait" flag...`},
+		{[]string{"bench", "--only", "nosuch"}, `memsnap bench: unknown benchmark "nosuch" for --only...`},
+	} {
+		r := memsnap(t, store, nil, nil, c.args...)
+		line := oneStderrLine(t, r, 2)
+		if want, prefix := strings.CutSuffix(c.want, "..."); prefix && !strings.HasPrefix(line, want) || !prefix && line != want {
+			t.Errorf("%q: got %q, want %q", c.args, line, c.want)
+		}
+	}
+}
+
+// A bad config value names its key, the value and where it came from.
+func TestCLIConfigErrors(t *testing.T) {
+	store := newStore(t)
+	file := filepath.Join(t.TempDir(), "memsnap.yaml")
+	if err := os.WriteFile(file, []byte("gc:\n  keep: many\nwriter:\n  nice: 40\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		env  []string
+		args []string
+		want string
+	}{
+		{[]string{"MEMSNAP_GC_KEEP=abc"}, []string{"status"},
+			`memsnap: config: gc.keep: "abc" (from MEMSNAP_GC_KEEP) is not an integer`},
+		{[]string{"MEMSNAP_GC_KEEP=0"}, []string{"status"},
+			`memsnap: config: gc.keep: 0 (from MEMSNAP_GC_KEEP) is below the minimum of 1 (CURRENT is always kept)`},
+		{nil, []string{"--config", file, "status"},
+			`memsnap: config: gc.keep: "many" (from config file ` + file + `) is not an integer; ` +
+				`writer.nice: 40 (from config file ` + file + `) is not between 0 and 19`},
+		{[]string{"MEMSNAP_WRITER_NICE=3"}, []string{"--config", file, "status"},
+			`memsnap: config: gc.keep: "many" (from config file ` + file + `) is not an integer`},
+		{[]string{"MEMSNAP_LOG_LEVEL=debug"}, []string{"--log-level", "loud", "status"},
+			`memsnap: config: log_level: "loud" (from --log-level flag) is not one of debug, info, warn, error`},
+		{nil, []string{"commit", "--lock-timeout", "-1s"},
+			`memsnap: config: writer.lock_timeout: -1s (from --lock-timeout flag) must not be negative`},
+		{[]string{"MEMSNAP_READER_QUERY_TIMEOUT=soon", "MEMSNAP_MCP_WRITE_TIMEOUT=0s"}, []string{"status"},
+			`memsnap: config: reader.query_timeout: "soon" (from MEMSNAP_READER_QUERY_TIMEOUT) is not a duration (such as 500ms, 30s or 1m30s); ` +
+				`mcp.write_timeout: 0s (from MEMSNAP_MCP_WRITE_TIMEOUT) must be positive`},
+	} {
+		r := memsnap(t, store, nil, c.env, c.args...)
+		if line := oneStderrLine(t, r, 2); line != c.want {
+			t.Errorf("%v %q:\n got %q\nwant %q", c.env, c.args, line, c.want)
+		}
+	}
+}
+
+// 'snapshots verify' prints each problem once.
+func TestCLIVerifyPrintsEachErrorOnce(t *testing.T) {
+	store := newStore(t)
+	enqueue(t, store, ops(map[string]any{"op": "kv_put", "key": "k", "value": "v"}))
+	commit(t, store)
+	r := memsnap(t, store, nil, nil, "snapshots", "verify", "99")
+	if line := oneStderrLine(t, r, 1); line != `memsnap: snapshot 99 does not exist (see 'memsnap snapshots list')` {
+		t.Errorf("verify 99: %q", line)
+	}
+	dir := filepath.Join(store, "snapshots", "000000000001")
+	if err := os.Remove(filepath.Join(dir, "PIN")); err != nil {
+		t.Fatal(err)
+	}
+	r = memsnap(t, store, nil, nil, "snapshots", "verify", "1")
+	if line := oneStderrLine(t, r, 1); line != "memsnap: snapshot 1 failed verification: missing PIN" {
+		t.Errorf("verify with one problem: %q", line)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "stray"), []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r = memsnap(t, store, nil, nil, "snapshots", "verify", "1")
+	if r.code != 1 || strings.Count(r.stderr, "stray") != 1 || strings.Count(r.stderr, "missing PIN") != 1 {
+		t.Errorf("verify with two problems: exit %d, stderr %q; want each problem once", r.code, r.stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
+	if last := lines[len(lines)-1]; len(lines) != 2 || !strings.HasPrefix(last, "memsnap: snapshot 1 failed verification: ") {
+		t.Errorf("verify with two problems: want a problem line and the error last, got %q", r.stderr)
+	}
+}
+
+// 'memsnap version' prints the one version that manifests record and the
+// MCP server reports; the Makefile's -ldflags set it.
+func TestCLIVersion(t *testing.T) {
+	store := t.TempDir()
+	out := mustMemsnap(t, store, nil, "version")
+	want := regexp.MustCompile(`^memsnap dev\nkuzu    \d+\.\d+\.\d+\ngo      ` + regexp.QuoteMeta(runtime.Version()) + `\n$`)
+	if !want.MatchString(out) {
+		t.Errorf("version printed %q", out)
+	}
+	// A bad config does not stop it.
+	if r := memsnap(t, store, nil, []string{"MEMSNAP_GC_KEEP=abc"}, "version", "--json"); r.code != 0 {
+		t.Errorf("version with a bad config: exit %d: %s", r.code, r.stderr)
+	}
+
+	const version = "v9.8.7-test"
+	exe := filepath.Join(t.TempDir(), "memsnap")
+	build := exec.Command("go", "build", "-ldflags", "-X github.com/memsnap/memsnap/internal/buildinfo.Version="+version, "-o", exe, "../cmd/memsnap")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build with -ldflags: %v\n%s", err, out)
+	}
+	run := func(stdin string, args ...string) string {
+		t.Helper()
+		cmd := exec.Command(exe, append([]string{"--store", store, "--log-level", "warn"}, args...)...)
+		cmd.Stdin = strings.NewReader(stdin)
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("%v: %v", args, err)
+		}
+		return string(out)
+	}
+	var v struct{ Memsnap, Kuzu, Go string }
+	if err := json.Unmarshal([]byte(run("", "version", "--json")), &v); err != nil || v.Memsnap != version || v.Kuzu == "" || v.Kuzu == "unknown" || v.Go != runtime.Version() {
+		t.Fatalf("version --json: %+v (%v)", v, err)
+	}
+	run("", "init")
+	run(`{"ops":[{"op":"kv_put","key":"k","value":"v"}]}`, "enqueue", "--wait")
+	b, err := os.ReadFile(filepath.Join(store, "snapshots", "000000000001", "MANIFEST.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m struct {
+		MemsnapVersion string `json:"memsnap_version"`
+	}
+	if err := json.Unmarshal(b, &m); err != nil || m.MemsnapVersion != version {
+		t.Errorf("manifest records memsnap_version %q (%v), want %s", m.MemsnapVersion, err, version)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	client := mcp.NewClient(&mcp.Implementation{Name: "memsnap-test", Version: "1"}, nil)
+	cs, err := client.Connect(ctx, &mcp.CommandTransport{Command: exec.Command(exe, "--store", store, "--log-level", "warn", "mcp")}, nil)
+	if err != nil {
+		t.Fatalf("connect to memsnap mcp: %v", err)
+	}
+	defer cs.Close()
+	if got := cs.InitializeResult().ServerInfo.Version; got != version {
+		t.Errorf("MCP server reports version %q, want %s", got, version)
+	}
+}
