@@ -21,10 +21,17 @@ build: deps
 demo: build
 	@dir=$$(mktemp -d) && trap 'rm -rf "$$dir"' EXIT && ./$(BIN) --store "$$dir/store" demo
 
+# gotestsum runs go test and keeps its JSON report, from which the slowest
+# tests are printed after every run (pass or fail).
+GOTESTSUM := $(GO) run gotest.tools/gotestsum@v1.13.0
+TESTJSON  ?= test-report.json
+
 test: deps
 	$(GO) vet $(PKGS)
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { gofmt -l .; echo "gofmt needed"; exit 1; }
-	$(GO) test -race -count=1 -timeout 30m $(PKGS)
+	@$(GOTESTSUM) --format pkgname-and-test-fails --jsonfile $(TESTJSON) -- -race -count=1 -timeout 30m $(PKGS); \
+	  status=$$?; echo "slowest tests (over 10s):"; \
+	  $(GOTESTSUM) tool slowest --jsonfile $(TESTJSON) --threshold 10s | head -n 15; exit $$status
 
 # Long crash loop: RUNS iterations of SIGKILLs (make test runs 30), its table
 # written to crashtest-report.md for docs/RELIABILITY.md. COMPETE=1 also runs the

@@ -90,6 +90,7 @@ func TestInjectedFaults(t *testing.T) {
 	}
 	for _, f := range faults {
 		t.Run(f.name, func(t *testing.T) {
+			t.Parallel() // each fault has its own store; go test -parallel bounds how many run
 			c := &chain{store: newStore(t)}
 			c.enqueue(t)
 			c.check(t)

@@ -22,7 +22,9 @@ import (
 func mcpSession(t *testing.T, ctx context.Context, store string, env ...string) *mcp.ClientSession {
 	t.Helper()
 	cmd := exec.Command(bin, "--store", store, "--log-level", "warn", "mcp")
-	cmd.Env = append(os.Environ(), env...)
+	// A write waits for its snapshot as long as the test may run: on a
+	// loaded machine commits are slow, and go test -timeout is the guard.
+	cmd.Env = append(append(os.Environ(), "MEMSNAP_MCP_WRITE_TIMEOUT=30m"), env...)
 	cmd.Stderr = os.Stderr
 	client := mcp.NewClient(&mcp.Implementation{Name: "memsnap-test", Version: "1"}, nil)
 	cs, err := client.Connect(ctx, &mcp.CommandTransport{Command: cmd}, nil)

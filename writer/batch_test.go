@@ -154,6 +154,7 @@ func TestBatchEqualsSequence(t *testing.T) {
 	}
 	for seed := 0; seed < seeds; seed++ {
 		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
+			t.Parallel() // seeds are independent stores; commits wait on fsync as much as on the CPU
 			rng := rand.New(rand.NewPCG(uint64(seed), 42))
 			ids := make([]string, jobs)
 			data := make([][]byte, jobs)
