@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/memsnap/memsnap/internal/failpoint"
@@ -36,6 +37,9 @@ var ErrNoSnapshot = errors.New("snapshot: nothing published yet (enqueue a job a
 // concurrent use.
 type Store struct {
 	dir string
+	// pinsRefused counts Pin calls that found the PIN locked exclusively
+	// (see PinsRefused).
+	pinsRefused atomic.Int64
 }
 
 var layout = []string{"queue/tmp", "queue/new", "queue/cur", "queue/dead", "snapshots", "staging", "trash"}
