@@ -1,6 +1,7 @@
 package snapshot
 
 import (
+	"errors"
 	"fmt"
 	"hash/crc32"
 	"os"
@@ -148,10 +149,15 @@ func (s *Store) verifyListed(m *Manifest, checksums bool, want func(string) bool
 }
 
 // VerifyError summarises Verify's problems as one error: the first problem
-// and how many more there are. It returns nil for no problems.
+// and how many more there are. It returns nil for no problems. A snapshot
+// of a newer format is not damaged: that problem is returned as it is (a
+// *NewerFormatError).
 func VerifyError(seq uint64, problems []error) error {
 	if len(problems) == 0 {
 		return nil
+	}
+	if errors.Is(problems[0], ErrNewerFormat) {
+		return problems[0]
 	}
 	first := strings.TrimPrefix(problems[0].Error(), fmt.Sprintf("snapshot %d: ", seq))
 	if len(problems) == 1 {
