@@ -42,6 +42,7 @@ type Reader struct {
 	cron      *cron.Cron // nil unless StartRefresh ran; guarded by refreshMu
 	lastErr   atomic.Pointer[error]
 	refreshes atomic.Int64
+	verify    *verifyMemo // snapshots that failed verification; see pinVerified
 
 	closeMu sync.Mutex
 	closing map[*handle]chan struct{} // handles being closed in the background
@@ -55,6 +56,7 @@ func Open(ctx context.Context, store *snapshot.Store, cfg config.Config, log *sl
 	}
 	r := &Reader{store: store, cfg: cfg, log: log.With("component", "reader"),
 		opts: graphdb.Options{BufferPoolBytes: uint64(cfg.Reader.BufferPoolMB) << 20, Threads: uint64(cfg.Reader.Threads)}}
+	r.verify = newVerifyMemo(r.log, r.Seq)
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -74,7 +76,7 @@ func (r *Reader) open() (*handle, error) {
 	if seq, err := r.store.Current(); err == nil {
 		r.waitClosed(func(h *handle) bool { return h.seq == seq })
 	}
-	h, err := openHandle(r.store, r.opts, r.cfg.Reader.Verify, r.log)
+	h, err := openHandle(r.store, r.opts, r.cfg.Reader.Verify, r.log, r.verify)
 	if err != nil {
 		return nil, err
 	}
@@ -151,6 +153,8 @@ func (r *Reader) Manifest() *snapshot.Manifest {
 // Refresh swaps in the snapshot CURRENT names if it is newer than the one
 // being served. Queries in flight finish on the old snapshot, which closes
 // when the last of them ends. On error the old snapshot keeps serving.
+// A snapshot that failed verification is checked again only after a
+// backoff; until then Refresh returns its error at once (see verifyMemo).
 // It reports whether it swapped.
 func (r *Reader) Refresh(ctx context.Context) (bool, error) {
 	r.refreshMu.Lock()
@@ -215,6 +219,11 @@ func (r *Reader) StartRefresh() error {
 	c := cron.New()
 	c.Schedule(sched, cron.FuncJob(func() {
 		if _, err := r.Refresh(context.Background()); err != nil {
+			var vf *verifyFailure
+			if errors.As(err, &vf) {
+				r.log.Debug("scheduled refresh failed", "error", err) // the Reader said why once
+				return
+			}
 			r.log.Warn("scheduled refresh failed", "error", err)
 		}
 	}))
@@ -369,7 +378,7 @@ func JobOutcome(ctx context.Context, store *snapshot.Store, cfg config.Config, i
 	if err := checkJobID(id); err != nil {
 		return Outcome{}, err
 	}
-	pin, _, err := pinVerified(store, cfg.Reader.Verify, store.VerifyKV)
+	pin, _, err := pinVerified(store, cfg.Reader.Verify, store.VerifyKV, nil)
 	if errors.Is(err, snapshot.ErrNoSnapshot) {
 		return queueOutcome(store, id), nil
 	}

@@ -35,6 +35,8 @@ type readerStats struct {
 //	reader:     a long-lived reader that refreshes and queries in a loop until
 //	            the file $MEMSNAP_TEST_STOP exists, then prints readerStats;
 //	            with $MEMSNAP_TEST_PIN_ALL it also pins every snapshot in turn
+//	verifyreader: a reader on a refresh schedule facing a damaged CURRENT,
+//	            see verifyReader
 //	lockholder: takes the writer lock, prints "locked", and sleeps until killed
 //	rss:        opens a reader, runs one query, idles, prints its resident memory
 //	smallfs:    (inside its own mount namespace) fills a tiny tmpfs, see smallFS
@@ -61,6 +63,8 @@ func helper(role string) int {
 		select {}
 	case "reader":
 		return readerLoop(store, os.Getenv("MEMSNAP_TEST_STOP"))
+	case "verifyreader":
+		return verifyReader(store)
 	case "rss":
 		return idleRSS(store)
 	case "producer":
