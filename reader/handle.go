@@ -35,30 +35,160 @@ type handle struct {
 // pinVerified pins CURRENT's snapshot and checks the files check covers
 // (store.VerifyFiles or store.VerifyKV) as verify (reader.verify) says. A
 // damaged snapshot is refused before Kuzu or Pebble see it: a flipped byte
-// could otherwise be served as data or crash the engine. The caller releases
-// the pin.
-func pinVerified(store *snapshot.Store, verify string, check func(*snapshot.Manifest, bool) []error) (*snapshot.Pin, *snapshot.Manifest, error) {
+// could otherwise be served as data or crash the engine. A snapshot of a
+// newer format is refused with a *snapshot.NewerFormatError. With a memo
+// (a long-lived Reader), a snapshot that failed before is not checked
+// again until its retry time (see verifyMemo). The caller releases the pin.
+func pinVerified(store *snapshot.Store, verify string, check func(*snapshot.Manifest, bool) []error, memo *verifyMemo) (*snapshot.Pin, *snapshot.Manifest, error) {
 	pin, err := store.PinCurrent()
 	if err != nil {
 		return nil, nil, err
 	}
 	seq := pin.Seq()
-	m, err := store.Manifest(seq)
-	if err != nil {
+	m, sum, err := store.ManifestSum(seq)
+	if ferr := memo.admit(seq, sum); ferr != nil {
 		pin.Release()
-		return nil, nil, snapshot.VerifyError(seq, []error{err})
+		return nil, nil, ferr
 	}
-	if verify != "off" {
-		if err := snapshot.VerifyError(seq, check(m, verify == "full")); err != nil {
-			pin.Release()
-			return nil, nil, err
-		}
+	switch {
+	case err != nil:
+		err = snapshot.VerifyError(seq, []error{err})
+	case verify != "off":
+		err = snapshot.VerifyError(seq, check(m, verify == "full"))
+	}
+	if err = memo.done(seq, sum, err); err != nil {
+		pin.Release()
+		return nil, nil, err
 	}
 	return pin, m, nil
 }
 
-func openHandle(store *snapshot.Store, o graphdb.Options, verify string, log *slog.Logger) (h *handle, err error) {
-	pin, m, err := pinVerified(store, verify, store.VerifyFiles)
+// A Reader does not re-read a snapshot that failed verification on every
+// refresh tick: with reader.verify=full that is a checksum of the whole
+// snapshot per tick, per reader, for as long as CURRENT stays damaged. It
+// remembers the failure by the snapshot's seq and the CRC-32C of its
+// manifest's bytes, keeps serving what it has, and checks that snapshot
+// again only after a backoff that doubles from verifyRetryMin up to
+// verifyRetryMax. The same seq with a different manifest (repaired or
+// replaced) or another seq is checked at once.
+const (
+	verifyRetryMin = time.Second
+	verifyRetryMax = 4 * time.Minute
+)
+
+// verifyFailure is the error of a snapshot that failed verification, as
+// refreshes report it until the snapshot is checked again.
+type verifyFailure struct {
+	seq uint64
+	err error // why it failed
+}
+
+func (f *verifyFailure) Error() string { return f.err.Error() }
+func (f *verifyFailure) Unwrap() error { return f.err }
+
+// verifyMemo remembers the last snapshot that failed verification and
+// counts verifications. A nil *verifyMemo remembers nothing (JobOutcome,
+// which keeps no state between calls). Safe for concurrent use.
+type verifyMemo struct {
+	log     *slog.Logger
+	serving func() uint64    // the seq being served, 0 for none
+	now     func() time.Time // time.Now; tests replace it
+
+	mu       sync.Mutex     // guards the fields below
+	last     *verifyFailure // the last failure, nil after a success
+	sum      uint32         // CRC-32C of last's manifest bytes
+	failures int            // checks of last's snapshot that failed in a row
+	retryAt  time.Time      // when last's snapshot may be checked again
+	attempts map[uint64]int64
+	deferred int64
+}
+
+func newVerifyMemo(log *slog.Logger, serving func() uint64) *verifyMemo {
+	return &verifyMemo{log: log, serving: serving, now: time.Now, attempts: map[uint64]int64{}}
+}
+
+// admit is asked once snapshot seq is pinned and its manifest (whose bytes
+// sum to sum) read. It returns the remembered failure if that very
+// snapshot failed and its retry time has not come; nil means check it now.
+func (v *verifyMemo) admit(seq uint64, sum uint32) error {
+	if v == nil {
+		return nil
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.last != nil && v.last.seq == seq && v.sum == sum && v.now().Before(v.retryAt) {
+		v.deferred++
+		return v.last
+	}
+	v.attempts[seq]++
+	return nil
+}
+
+// done records the outcome of the check admit let through and returns err,
+// as a *verifyFailure when the check failed. The first failure of a
+// snapshot (seq and manifest) is logged as a warning, once; failing again
+// on a retry is logged at debug level only.
+func (v *verifyMemo) done(seq uint64, sum uint32, err error) error {
+	if v == nil {
+		return err
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if err == nil {
+		if v.last != nil && v.last.seq == seq {
+			v.log.Info("snapshot passed verification after failing", "seq", seq, "failed_checks", v.failures)
+		}
+		v.last, v.failures = nil, 0
+		return nil
+	}
+	again := v.last != nil && v.last.seq == seq && v.sum == sum
+	if !again {
+		v.failures = 0
+	}
+	v.failures++
+	backoff := verifyRetryMax
+	if v.failures <= 16 {
+		backoff = min(verifyRetryMin<<(v.failures-1), verifyRetryMax)
+	}
+	v.last, v.sum, v.retryAt = &verifyFailure{seq: seq, err: err}, sum, v.now().Add(backoff)
+	serving := v.serving()
+	switch {
+	case serving == 0:
+		// Opening: the caller gets the error and there is nothing to keep serving.
+	case !again:
+		v.log.Warn("snapshot failed verification; still serving the previous one, will check it again with backoff",
+			"seq", seq, "serving", serving, "error", err, "retry_in", backoff)
+	default:
+		v.log.Debug("snapshot failed verification again", "seq", seq, "serving", serving, "failed_checks", v.failures, "retry_in", backoff)
+	}
+	return v.last
+}
+
+// VerifyStats counts a Reader's snapshot verifications.
+type VerifyStats struct {
+	// Attempts counts, per snapshot seq, the times the Reader read the
+	// snapshot's manifest and checked its files (as reader.verify says)
+	// before serving it.
+	Attempts map[uint64]int64 `json:"attempts"`
+	// Deferred counts refreshes that found CURRENT to be a snapshot that
+	// had failed verification and was not yet due for another check.
+	Deferred int64 `json:"deferred"`
+}
+
+// VerifyStats returns the Reader's verification counts since Open.
+func (r *Reader) VerifyStats() VerifyStats {
+	v := r.verify
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	st := VerifyStats{Attempts: make(map[uint64]int64, len(v.attempts)), Deferred: v.deferred}
+	for seq, n := range v.attempts {
+		st.Attempts[seq] = n
+	}
+	return st
+}
+
+func openHandle(store *snapshot.Store, o graphdb.Options, verify string, log *slog.Logger, memo *verifyMemo) (h *handle, err error) {
+	pin, m, err := pinVerified(store, verify, store.VerifyFiles, memo)
 	if err != nil {
 		return nil, err
 	}

@@ -41,6 +41,7 @@ type Reader struct {
 	cron      *cron.Cron // nil unless StartRefresh ran; guarded by refreshMu
 	lastErr   atomic.Pointer[error]
 	refreshes atomic.Int64
+	verify    *verifyMemo // snapshots that failed verification; see pinVerified
 
 	closeMu sync.Mutex
 	closing map[*handle]chan struct{} // handles being closed in the background
@@ -54,6 +55,7 @@ func Open(ctx context.Context, store *snapshot.Store, opts Options, log *slog.Lo
 	}
 	r := &Reader{store: store, opts: opts, log: log.With("component", "reader"),
 		gopts: graphdb.Options{BufferPoolBytes: uint64(opts.BufferPoolMB) << 20, Threads: uint64(opts.Threads)}}
+	r.verify = newVerifyMemo(r.log, r.Seq)
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -73,7 +75,7 @@ func (r *Reader) open() (*handle, error) {
 	if seq, err := r.store.Current(); err == nil {
 		r.waitClosed(func(h *handle) bool { return h.seq == seq })
 	}
-	h, err := openHandle(r.store, r.gopts, r.opts.Verify, r.log)
+	h, err := openHandle(r.store, r.gopts, r.opts.Verify, r.log, r.verify)
 	if err != nil {
 		return nil, err
 	}
@@ -150,6 +152,8 @@ func (r *Reader) Manifest() *snapshot.Manifest {
 // Refresh swaps in the snapshot CURRENT names if it is newer than the one
 // being served. Queries in flight finish on the old snapshot, which closes
 // when the last of them ends. On error the old snapshot keeps serving.
+// A snapshot that failed verification is checked again only after a
+// backoff; until then Refresh returns its error at once (see verifyMemo).
 // It reports whether it swapped.
 func (r *Reader) Refresh(ctx context.Context) (bool, error) {
 	r.refreshMu.Lock()
@@ -214,6 +218,11 @@ func (r *Reader) StartRefresh() error {
 	c := cron.New()
 	c.Schedule(sched, cron.FuncJob(func() {
 		if _, err := r.Refresh(context.Background()); err != nil {
+			var vf *verifyFailure
+			if errors.As(err, &vf) {
+				r.log.Debug("scheduled refresh failed", "error", err) // the Reader said why once
+				return
+			}
 			r.log.Warn("scheduled refresh failed", "error", err)
 		}
 	}))
@@ -362,7 +371,7 @@ func JobOutcome(ctx context.Context, store *snapshot.Store, verify string, id st
 	if err := checkJobID(id); err != nil {
 		return Outcome{}, err
 	}
-	pin, _, err := pinVerified(store, verify, store.VerifyKV)
+	pin, _, err := pinVerified(store, verify, store.VerifyKV, nil)
 	if errors.Is(err, snapshot.ErrNoSnapshot) {
 		return queueOutcome(store, id), nil
 	}

@@ -35,12 +35,40 @@ func marshalManifest(m *Manifest) ([]byte, error) {
 	return append(b, '\n'), nil
 }
 
-// ParseManifest decodes a manifest and checks it: known fields only, the
-// supported format version, a non-zero seq, its own checksum, and canonical
-// form. Manifests written before checksums existed (no checksum field) are
-// accepted when they are in canonical form; their files are still checked by
-// Verify.
+// ParseManifest decodes a manifest and checks it: known fields only, a
+// format version this build reads (MinFormatVersion to FormatVersion), a
+// non-zero seq, its own checksum, and canonical form. Manifests written
+// before checksums existed (no checksum field) are accepted when they are
+// in canonical form; their files are still checked by Verify. A manifest
+// of a newer format gives a *NewerFormatError.
 func ParseManifest(b []byte) (*Manifest, error) {
+	var head struct {
+		FormatVersion int    `json:"format_version"`
+		Seq           uint64 `json:"seq"`
+	}
+	if err := json.Unmarshal(b, &head); err == nil && head.FormatVersion > FormatVersion {
+		// A newer memsnap wrote it, with fields and rules this build may not
+		// know, so none of the checks below apply. It is damage instead only
+		// if it holds nothing but fields this build knows and its own
+		// checksum disagrees with them (say a flipped digit in format_version).
+		var bad *checksumError
+		if _, err := parseManifest(b); errors.As(err, &bad) {
+			return nil, err
+		}
+		return nil, &NewerFormatError{Seq: head.Seq, Format: head.FormatVersion, Supported: FormatVersion}
+	}
+	m, err := parseManifest(b)
+	if err != nil {
+		return nil, err
+	}
+	if m.FormatVersion < MinFormatVersion {
+		return nil, fmt.Errorf("manifest is corrupt: format_version %d is not a memsnap format", m.FormatVersion)
+	}
+	return m, nil
+}
+
+// parseManifest is ParseManifest without the format version check.
+func parseManifest(b []byte) (*Manifest, error) {
 	var m Manifest
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
@@ -49,9 +77,6 @@ func ParseManifest(b []byte) (*Manifest, error) {
 	}
 	if dec.More() {
 		return nil, errors.New("manifest is corrupt: data after the manifest object")
-	}
-	if m.FormatVersion != FormatVersion {
-		return nil, fmt.Errorf("manifest format %d is not supported (this build reads %d)", m.FormatVersion, FormatVersion)
 	}
 	if m.Seq == 0 {
 		return nil, errors.New("manifest is corrupt: seq is 0")
@@ -65,7 +90,7 @@ func ParseManifest(b []byte) (*Manifest, error) {
 			return nil, err
 		}
 		if got := fmt.Sprintf("%s%08x", checksumPrefix, crc32.Checksum(body, castagnoli)); got != want {
-			return nil, fmt.Errorf("manifest is corrupt: checksum %s, content sums to %s", want, got)
+			return nil, &checksumError{want: want, got: got}
 		}
 	}
 	canon, err := marshalManifest(&m)
@@ -76,4 +101,11 @@ func ParseManifest(b []byte) (*Manifest, error) {
 		return nil, errors.New("manifest is corrupt: its bytes differ from what memsnap writes for the same content")
 	}
 	return &m, nil
+}
+
+// checksumError is a manifest whose own checksum does not match its content.
+type checksumError struct{ want, got string }
+
+func (e *checksumError) Error() string {
+	return fmt.Sprintf("manifest is corrupt: checksum %s, content sums to %s", e.want, e.got)
 }

@@ -1,6 +1,7 @@
 package snapshot
 
 import (
+	"errors"
 	"fmt"
 	"hash/crc32"
 	"os"
@@ -12,9 +13,14 @@ import (
 
 // Info summarises one snapshot for listing.
 type Info struct {
-	Seq       uint64    `json:"seq"`
-	Current   bool      `json:"current"`
+	Seq     uint64 `json:"seq"`
+	Current bool   `json:"current"`
+	// Pinned is true when listing saw a reader pin the snapshot. Pins is
+	// how many pins it saw, or PinsUnknown (-1) when it could not tell;
+	// Pinned is false then. See probePins for how it looks without
+	// disturbing the readers.
 	Pinned    bool      `json:"pinned"`
+	Pins      int       `json:"pins"`
 	CreatedAt time.Time `json:"created_at"`
 	Watermark uint64    `json:"watermark"`
 	Entities  int64     `json:"entities"`
@@ -24,7 +30,9 @@ type Info struct {
 	Error     string    `json:"error,omitempty"`
 }
 
-// List describes every snapshot, oldest first.
+// List describes every snapshot, oldest first. It takes no lock that a
+// reader's pin could conflict with (see probePins), so it can run as often
+// as anyone likes beside readers.
 func (s *Store) List() ([]Info, error) {
 	cur, err := s.Current()
 	if err != nil {
@@ -35,18 +43,16 @@ func (s *Store) List() ([]Info, error) {
 		return nil, err
 	}
 	out := make([]Info, 0, len(seqs))
-	for _, seq := range seqs {
-		in := Info{Seq: seq, Current: seq == cur}
-		if release, pinned, err := s.lockUnpinned(seq); err == nil {
-			in.Pinned = pinned
-			if !pinned {
-				release()
-			}
-		}
+	probes := s.probePins(seqs)
+	for i, seq := range seqs {
+		in := Info{Seq: seq, Current: seq == cur, Pins: probes[i].pins, Pinned: probes[i].pins > 0}
 		m, err := s.Manifest(seq)
-		if err != nil {
+		switch {
+		case probes[i].collecting:
+			in.Error = "being collected by GC"
+		case err != nil:
 			in.Error = err.Error()
-		} else {
+		default:
 			in.CreatedAt, in.Watermark = m.CreatedAt, m.Watermark
 			in.Entities, in.Relations, in.KVKeys = m.Entities, m.Relations, m.KVKeys
 			for _, f := range m.Files {
@@ -143,10 +149,15 @@ func (s *Store) verifyListed(m *Manifest, checksums bool, want func(string) bool
 }
 
 // VerifyError summarises Verify's problems as one error: the first problem
-// and how many more there are. It returns nil for no problems.
+// and how many more there are. It returns nil for no problems. A snapshot
+// of a newer format is not damaged: that problem is returned as it is (a
+// *NewerFormatError).
 func VerifyError(seq uint64, problems []error) error {
 	if len(problems) == 0 {
 		return nil
+	}
+	if errors.Is(problems[0], ErrNewerFormat) {
+		return problems[0]
 	}
 	first := strings.TrimPrefix(problems[0].Error(), fmt.Sprintf("snapshot %d: ", seq))
 	if len(problems) == 1 {

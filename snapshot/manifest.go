@@ -1,6 +1,7 @@
 package snapshot
 
 import (
+	"errors"
 	"fmt"
 	"hash/crc32"
 	"io"
@@ -11,8 +12,52 @@ import (
 	"github.com/memsnap/memsnap/internal/buildinfo"
 )
 
-// FormatVersion is the on-disk format this build writes and reads.
-const FormatVersion = 1
+// FormatVersion is the on-disk snapshot format this build writes; it reads
+// MinFormatVersion up to FormatVersion and refuses a newer one with a
+// *NewerFormatError. The versions:
+//
+//  1. Everything written before the version moved off 1 (builds up to
+//     commit a0993aa). Its shape depends on the build that wrote it: the
+//     constant stayed 1 while Entity gained search_text and a full-text
+//     index, manifests gained their own checksum, and the two changes
+//     below landed. This build reads every such shape: ParseManifest
+//     accepts a manifest without a checksum, the writer upgrades the graph
+//     as it stages (graphdb.EnsureSchema), and a snapshot without jobs/
+//     just gives a rollback past it no jobs to queue again.
+//  2. Snapshots keep their batch's job files under jobs/ (commit 119d45c,
+//     for rollback). No build wrote 2: it names that change.
+//  3. The full-text index is on the insert-only TextDoc table and
+//     Entity.doc names each entity's document (commit 9505b5b). The
+//     current format.
+//
+// Bump it when a snapshot this build writes could be misread by an older
+// build, and say here what changed.
+const FormatVersion = 3
+
+// MinFormatVersion is the oldest snapshot format this build reads.
+const MinFormatVersion = 1
+
+// ErrNewerFormat is matched (errors.Is) by every *NewerFormatError: the
+// snapshot was written by a newer memsnap than this build.
+var ErrNewerFormat = errors.New("snapshot: written by a newer memsnap")
+
+// NewerFormatError is returned for a snapshot whose manifest format is newer
+// than this build reads. Readers refuse to serve such a snapshot and the
+// writer refuses to build on it: the way out is a newer memsnap, not a
+// rollback.
+type NewerFormatError struct {
+	Seq       uint64 // the snapshot
+	Format    int    // its manifest's format_version
+	Supported int    // the newest format this build reads (FormatVersion)
+}
+
+func (e *NewerFormatError) Error() string {
+	return fmt.Sprintf("snapshot %d was written by a newer memsnap (format %d, this build reads up to %d): upgrade memsnap",
+		e.Seq, e.Format, e.Supported)
+}
+
+// Is makes errors.Is(err, ErrNewerFormat) hold.
+func (e *NewerFormatError) Is(target error) bool { return target == ErrNewerFormat }
 
 // Version is memsnap's version, recorded in every manifest.
 var Version = buildinfo.Version
@@ -59,20 +104,36 @@ type FileSum struct {
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
-// Manifest reads and parses snapshot seq's manifest.
+// Manifest reads and parses snapshot seq's manifest. A manifest newer than
+// this build reads gives a *NewerFormatError.
 func (s *Store) Manifest(seq uint64) (*Manifest, error) {
+	m, _, err := s.ManifestSum(seq)
+	return m, err
+}
+
+// ManifestSum is Manifest that also returns the CRC-32C of the manifest's
+// bytes as read (0 if they could not be read). The sum names this version
+// of the manifest even when it does not parse: a reader remembers a
+// snapshot that failed verification by its seq and this sum.
+func (s *Store) ManifestSum(seq uint64) (*Manifest, uint32, error) {
 	b, err := os.ReadFile(filepath.Join(s.SnapshotDir(seq), ManifestFile))
 	if err != nil {
-		return nil, fmt.Errorf("read manifest of snapshot %d: %w", seq, err)
+		return nil, 0, fmt.Errorf("read manifest of snapshot %d: %w", seq, err)
 	}
+	sum := crc32.Checksum(b, castagnoli)
 	m, err := ParseManifest(b)
+	var newer *NewerFormatError
+	if errors.As(err, &newer) {
+		newer.Seq = seq // the message names the snapshot itself
+		return nil, sum, newer
+	}
 	if err != nil {
-		return nil, fmt.Errorf("snapshot %d: %w", seq, err)
+		return nil, sum, fmt.Errorf("snapshot %d: %w", seq, err)
 	}
 	if m.Seq != seq {
-		return nil, fmt.Errorf("snapshot %d: manifest names seq %d", seq, m.Seq)
+		return nil, sum, fmt.Errorf("snapshot %d: manifest names seq %d", seq, m.Seq)
 	}
-	return m, nil
+	return m, sum, nil
 }
 
 func checksumFile(path string) (size int64, sum uint32, err error) {

@@ -49,6 +49,12 @@ func (s *Store) PinCurrent() (*Pin, error) {
 	return nil, errors.New("pin CURRENT: snapshots keep disappearing under the reader (is GC keep too low?)")
 }
 
+// PinsRefused counts the pins this Store refused because another process
+// held the snapshot's PIN exclusively: GC does while it moves the snapshot
+// to trash. PinCurrent retries such a refusal on CURRENT, so a caller sees
+// an error only if they keep coming; the count shows them all.
+func (s *Store) PinsRefused() int64 { return s.pinsRefused.Load() }
+
 var errGone = errors.New("snapshot: snapshot is being collected")
 
 // Pin pins snapshot seq, failing if it does not exist or is being collected.
@@ -64,6 +70,7 @@ func (s *Store) Pin(seq uint64) (*Pin, error) {
 	if err := unix.Flock(int(f.Fd()), unix.LOCK_SH|unix.LOCK_NB); err != nil {
 		f.Close()
 		if errors.Is(err, unix.EWOULDBLOCK) {
+			s.pinsRefused.Add(1)
 			return nil, fmt.Errorf("pin snapshot %d: %w", seq, errGone)
 		}
 		return nil, fmt.Errorf("pin snapshot %d: flock: %w", seq, err)
@@ -78,9 +85,10 @@ func (s *Store) Pin(seq uint64) (*Pin, error) {
 	return &Pin{f: f, seq: seq}, nil
 }
 
-// pinned reports whether any process pins snapshot seq. If it is not pinned,
-// the returned release func holds an exclusive flock that keeps new readers
-// out until called.
+// lockUnpinned reports whether any process pins snapshot seq. If it is not
+// pinned, the returned release func holds an exclusive flock that keeps new
+// readers out until called: only GC and RemoveOrphans, which remove the
+// snapshot under it, may use it (listing uses probePins).
 func (s *Store) lockUnpinned(seq uint64) (release func(), pinned bool, err error) {
 	f, err := os.Open(filepath.Join(s.SnapshotDir(seq), PinFile))
 	if errors.Is(err, os.ErrNotExist) {

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 
 	"github.com/memsnap/memsnap/internal/failpoint"
@@ -37,6 +38,9 @@ var ErrNoSnapshot = errors.New("snapshot: nothing published yet (enqueue a job a
 // concurrent use.
 type Store struct {
 	dir string
+	// pinsRefused counts Pin calls that found the PIN locked exclusively
+	// (see PinsRefused).
+	pinsRefused atomic.Int64
 }
 
 // QueueDir is the job spool's directory; package queue owns what is inside.

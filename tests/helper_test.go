@@ -25,12 +25,18 @@ type readerStats struct {
 	SeqBack    int64  `json:"seq_back"`  // the served snapshot went back
 	FirstError string `json:"first_error,omitempty"`
 	LastSeq    uint64 `json:"last_seq"`
+	// PinsRefused counts pins of this process refused because another
+	// process held the PIN exclusively (snapshot.Store.PinsRefused).
+	PinsRefused int64 `json:"pins_refused"`
 }
 
 // helper runs the test binary as a helper process:
 //
 //	reader:     a long-lived reader that refreshes and queries in a loop until
-//	            the file $MEMSNAP_TEST_STOP exists, then prints readerStats
+//	            the file $MEMSNAP_TEST_STOP exists, then prints readerStats;
+//	            with $MEMSNAP_TEST_PIN_ALL it also pins every snapshot in turn
+//	verifyreader: a reader on a refresh schedule facing a damaged CURRENT,
+//	            see verifyReader
 //	lockholder: takes the writer lock, prints "locked", and sleeps until killed
 //	rss:        opens a reader, runs one query, idles, prints its resident memory
 //	smallfs:    (inside its own mount namespace) fills a tiny tmpfs, see smallFS
@@ -57,6 +63,8 @@ func helper(role string) int {
 		select {}
 	case "reader":
 		return readerLoop(store, os.Getenv("MEMSNAP_TEST_STOP"))
+	case "verifyreader":
+		return verifyReader(store)
 	case "rss":
 		return idleRSS(store)
 	case "producer":
@@ -90,6 +98,7 @@ func readerLoop(store *snapshot.Store, stop string) int {
 	}
 	defer r.Close()
 	var last int64 = -1
+	pinAll := os.Getenv("MEMSNAP_TEST_PIN_ALL") != ""
 	fail := func(err error) {
 		st.Errors++
 		if st.FirstError == "" {
@@ -106,6 +115,9 @@ func readerLoop(store *snapshot.Store, stop string) int {
 		}
 		if r.Seq() < before {
 			st.SeqBack++
+		}
+		if pinAll {
+			pinEverySnapshot(store)
 		}
 		res, err := r.Query(ctx, "MATCH (e:Entity) OPTIONAL MATCH (e)-[r:Relation]->() RETURN count(DISTINCT e), count(r)", nil)
 		st.Queries++
@@ -127,6 +139,7 @@ func readerLoop(store *snapshot.Store, stop string) int {
 	}
 	st.Refreshes = r.Refreshes()
 	st.LastSeq = r.Seq()
+	st.PinsRefused = store.PinsRefused()
 	_ = json.NewEncoder(os.Stdout).Encode(st)
 	return 0
 }

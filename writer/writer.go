@@ -162,6 +162,9 @@ func (w *Writer) cycle(ctx context.Context, maxJobs int, verified *uint64, sum *
 	var watermark uint64
 	if cur > 0 {
 		m, err := w.store.Manifest(cur)
+		if errors.Is(err, snapshot.ErrNewerFormat) {
+			return false, false, fmt.Errorf("refusing to build on CURRENT: %w", err) // rolling back would drop its work
+		}
 		if err != nil {
 			return false, false, fmt.Errorf("CURRENT snapshot %d is unreadable, refusing to build on it: %w. %s", cur, err, rollbackHint)
 		}

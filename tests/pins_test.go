@@ -1,0 +1,145 @@
+package tests
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"sync"
+	"testing"
+
+	"github.com/memsnap/memsnap/snapshot"
+)
+
+// pinEverySnapshot pins each snapshot on disk and lets go of it at once, as
+// a reader does when it first opens a snapshot no other reader holds yet:
+// a refresh just after a commit, a CLI query or job lookup, a rollback to an
+// older snapshot. Pins refused are counted by store.PinsRefused.
+func pinEverySnapshot(store *snapshot.Store) {
+	seqs, err := store.Seqs()
+	if err != nil {
+		return
+	}
+	for _, seq := range seqs {
+		if p, err := store.Pin(seq); err == nil {
+			p.Release()
+		}
+	}
+}
+
+// Issue 11, item 1: 'memsnap snapshots list' in a loop beside 4 reader
+// processes that keep pinning snapshots while a commit loop publishes new
+// ones: no reader pin is ever refused. No GC runs here, so the only
+// exclusive PIN lock a reader could meet is one taken by listing.
+func TestListLeavesPinsAlone(t *testing.T) {
+	store := newStore(t)
+	enqueue(t, store, ops(entities(entity("seed", "t"))))
+	commit(t, store)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+
+	const readers, snapshots, minLists = 4, 12, 60
+	var procs []*exec.Cmd
+	var outs []*bytes.Buffer
+	for i := 0; i < readers; i++ {
+		cmd := helperCmd(ctx, "reader", store, "MEMSNAP_TEST_STOP="+stopFile(store), "MEMSNAP_TEST_PIN_ALL=1")
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, os.Stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		procs, outs = append(procs, cmd), append(outs, &out)
+	}
+	stopReaders := func() {
+		if err := os.WriteFile(stopFile(store), nil, 0o600); err != nil {
+			t.Error(err)
+		}
+	}
+
+	// List in a loop until the commits are done and enough lists ran.
+	var (
+		mu          sync.Mutex
+		lists       int
+		listErr     string
+		sawPinned   int // lists that saw CURRENT pinned
+		sawUnknown  int // lists that could not tell
+		committing  = true
+		listingDone = make(chan struct{})
+	)
+	go func() {
+		defer close(listingDone)
+		for {
+			r := memsnap(t, store, nil, nil, "snapshots", "list", "--json")
+			var infos []listInfo
+			err := json.Unmarshal([]byte(r.stdout), &infos)
+			mu.Lock()
+			lists++
+			switch {
+			case r.code != 0 || err != nil:
+				if listErr == "" {
+					listErr = fmt.Sprintf("exit %d: %s %v", r.code, r.stderr, err)
+				}
+			default:
+				for _, in := range infos {
+					if in.Current && in.Pinned {
+						sawPinned++
+					}
+					if in.Current && in.Pins != nil && *in.Pins < 0 {
+						sawUnknown++
+					}
+				}
+			}
+			stop := !committing && lists >= minLists
+			mu.Unlock()
+			if stop {
+				return
+			}
+		}
+	}()
+	for i := 0; i < snapshots; i++ {
+		enqueue(t, store, ops(entities(entity(fmt.Sprintf("e%03d", i), "t"))))
+		commit(t, store)
+	}
+	mu.Lock()
+	committing = false
+	mu.Unlock()
+	<-listingDone
+	stopReaders()
+
+	var refused int64
+	for i, cmd := range procs {
+		if err := cmd.Wait(); err != nil {
+			t.Fatalf("reader %d: %v", i, err)
+		}
+		var st readerStats
+		if err := json.Unmarshal(outs[i].Bytes(), &st); err != nil {
+			t.Fatalf("reader %d output %q: %v", i, outs[i], err)
+		}
+		t.Logf("reader %d: %d queries, %d refreshes, %d errors, %d pins refused, last snapshot %d",
+			i, st.Queries, st.Refreshes, st.Errors, st.PinsRefused, st.LastSeq)
+		if st.Errors != 0 {
+			t.Errorf("reader %d: %d errors (first: %s)", i, st.Errors, st.FirstError)
+		}
+		refused += st.PinsRefused
+	}
+	t.Logf("%d lists (%d saw CURRENT pinned, %d could not tell) beside %d commits", lists, sawPinned, sawUnknown, snapshots)
+	if listErr != "" {
+		t.Errorf("snapshots list failed: %s", listErr)
+	}
+	if sawUnknown < lists && sawPinned == 0 {
+		t.Errorf("no listing saw CURRENT pinned, though 4 readers held it")
+	}
+	if refused != 0 {
+		t.Errorf("%d reader pins were refused while snapshots were listed; want 0", refused)
+	}
+}
+
+// listInfo is one entry of 'memsnap snapshots list --json'.
+type listInfo struct {
+	Seq     uint64 `json:"seq"`
+	Current bool   `json:"current"`
+	Pinned  bool   `json:"pinned"`
+	Pins    *int   `json:"pins"`
+}
