@@ -240,7 +240,7 @@ func (w *Writer) finishCleanup(m *snapshot.Manifest) error {
 			continue
 		}
 		if err := q.RemoveClaimed(c); err != nil {
-			return err
+			return fmt.Errorf("remove applied job: %w", err)
 		}
 	}
 	if changed {

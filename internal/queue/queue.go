@@ -110,12 +110,8 @@ func (q *Queue) Spool(id string, data []byte) (queued string, err error) {
 // SyncNew fsyncs new/, making the jobs renamed into it durable.
 func (q *Queue) SyncNew() error { return q.sync("new") }
 
-func (q *Queue) sync(sub string) error {
-	if err := fsutil.SyncDir(filepath.Join(q.dir, sub)); err != nil {
-		return fmt.Errorf("fsync queue/%s: %w", sub, err)
-	}
-	return nil
-}
+// sync fsyncs the spool directory sub; its error names the directory.
+func (q *Queue) sync(sub string) error { return fsutil.SyncDir(filepath.Join(q.dir, sub)) }
 
 // Queued reports whether job id waits in new/.
 func (q *Queue) Queued(id string) bool { return fsutil.Exists(q.path("new", id+Ext)) }
@@ -293,7 +289,7 @@ func (q *Queue) DeadLetter(c Claimed, reason string) error {
 // The caller fsyncs (SyncClaimedAndDead).
 func (q *Queue) RemoveClaimed(c Claimed) error {
 	if err := fsutil.Remove(q.Path(c)); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("remove claimed job %s: %w", c.ID, err)
+		return err // names the file
 	}
 	return nil
 }
