@@ -164,45 +164,18 @@ func (st *Stage) Publish(m Manifest) (err error) {
 	if cur != st.cur {
 		return fmt.Errorf("publish: CURRENT moved from %d to %d while staging %d (another writer without the lock?)", st.cur, cur, st.seq)
 	}
-	files, err := walkFiles(st.dir)
-	if err != nil {
-		return fmt.Errorf("publish: %w", err)
-	}
-	var parentSums map[string]FileSum
-	if st.parent != nil {
-		parentSums = make(map[string]FileSum, len(st.parent.Files))
-		for _, f := range st.parent.Files {
-			parentSums[f.Path] = f
-		}
-	}
 	m.FormatVersion = FormatVersion
 	m.MemsnapVersion = Version
 	m.Seq = st.seq
 	m.CreatedAt = time.Now().UTC()
-	m.Files = m.Files[:0]
 	if st.parent != nil {
 		m.Parent = st.parent.Seq
 		if m.Watermark < st.parent.Watermark {
 			return fmt.Errorf("publish: watermark %d is behind parent's %d", m.Watermark, st.parent.Watermark)
 		}
 	}
-	for _, rel := range files {
-		p := filepath.Join(st.dir, filepath.FromSlash(rel))
-		if err := os.Chmod(p, fsutil.FilePerm); err != nil { // Kuzu and Pebble create 0644
-			return fmt.Errorf("publish: %w", err)
-		}
-		if err := fsutil.SyncFile(p); err != nil {
-			return fmt.Errorf("publish: %w", err)
-		}
-		if sum, ok := st.sharedWithParent(rel, p, parentSums); ok {
-			m.Files = append(m.Files, sum)
-			continue
-		}
-		size, crc, err := checksumFile(p)
-		if err != nil {
-			return fmt.Errorf("publish: %w", err)
-		}
-		m.Files = append(m.Files, FileSum{Path: rel, Size: size, CRC32C: crc})
+	if m.Files, err = st.syncAndSum(); err != nil {
+		return err
 	}
 	b, err := encodeManifest(&m)
 	if err != nil {
@@ -250,6 +223,43 @@ func (st *Stage) Publish(m Manifest) (err error) {
 	failpoint.Hit("after-current")
 	st.dir = "" // published: Abort must not touch it
 	return nil
+}
+
+// syncAndSum makes every file of the stage 0600, fsyncs it and checksums
+// it (reusing the parent's checksum for a file shared with it), in the
+// manifest's file order.
+func (st *Stage) syncAndSum() ([]FileSum, error) {
+	files, err := walkFiles(st.dir)
+	if err != nil {
+		return nil, fmt.Errorf("publish: %w", err)
+	}
+	var parentSums map[string]FileSum
+	if st.parent != nil {
+		parentSums = make(map[string]FileSum, len(st.parent.Files))
+		for _, f := range st.parent.Files {
+			parentSums[f.Path] = f
+		}
+	}
+	sums := make([]FileSum, 0, len(files))
+	for _, rel := range files {
+		p := filepath.Join(st.dir, filepath.FromSlash(rel))
+		if err := os.Chmod(p, fsutil.FilePerm); err != nil { // Kuzu and Pebble create 0644
+			return nil, fmt.Errorf("publish: %w", err)
+		}
+		if err := fsutil.SyncFile(p); err != nil {
+			return nil, fmt.Errorf("publish: %w", err)
+		}
+		if sum, ok := st.sharedWithParent(rel, p, parentSums); ok {
+			sums = append(sums, sum)
+			continue
+		}
+		size, crc, err := checksumFile(p)
+		if err != nil {
+			return nil, fmt.Errorf("publish: %w", err)
+		}
+		sums = append(sums, FileSum{Path: rel, Size: size, CRC32C: crc})
+	}
+	return sums, nil
 }
 
 // sharedWithParent returns the parent's checksum for a file that is the very
