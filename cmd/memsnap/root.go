@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/viper"
 
 	"github.com/memsnap/memsnap/config"
+	"github.com/memsnap/memsnap/reader"
 	"github.com/memsnap/memsnap/snapshot"
 	"github.com/memsnap/memsnap/writer"
 )
@@ -172,12 +173,53 @@ func (a *app) load() error {
 	return nil
 }
 
-// store opens the configured, initialised store.
-func (a *app) store() (*snapshot.Store, error) {
-	return snapshot.Open(a.cfg.Store)
+// runE is the RunE of a command.
+type runE = func(cmd *cobra.Command, args []string) error
+
+// storeRunE is the body of a command that works on the store.
+type storeRunE = func(cmd *cobra.Command, s *snapshot.Store, args []string) error
+
+// onStore is a RunE that opens the configured, initialised store and runs
+// run on it.
+func (a *app) onStore(run storeRunE) runE { return a.storeRunE(snapshot.Open, run) }
+
+// onNewStore is onStore for the commands that create the store when it is
+// missing.
+func (a *app) onNewStore(run storeRunE) runE { return a.storeRunE(snapshot.Init, run) }
+
+func (a *app) storeRunE(open func(dir string) (*snapshot.Store, error), run storeRunE) runE {
+	return func(cmd *cobra.Command, args []string) error {
+		s, err := open(a.cfg.Store)
+		if err != nil {
+			return err
+		}
+		return run(cmd, s, args)
+	}
+}
+
+// onReader is a RunE that opens a reader on the store's current snapshot,
+// runs run on it and closes it.
+func (a *app) onReader(run func(cmd *cobra.Command, r *reader.Reader, args []string) error) runE {
+	return a.onStore(func(cmd *cobra.Command, s *snapshot.Store, args []string) error {
+		r, err := reader.Open(cmd.Context(), s, a.cfg.ReaderOptions(), a.log)
+		if err != nil {
+			return err
+		}
+		defer r.Close()
+		return run(cmd, r, args)
+	})
 }
 
 func (a *app) printJSON(v any) error {
 	enc := json.NewEncoder(a.stdout)
 	return enc.Encode(v)
+}
+
+// output prints v as JSON when the command's --json flag is set, and calls
+// text to print it for people otherwise.
+func (a *app) output(cmd *cobra.Command, v any, text func() error) error {
+	if asJSON, _ := cmd.Flags().GetBool("json"); asJSON {
+		return a.printJSON(v)
+	}
+	return text()
 }

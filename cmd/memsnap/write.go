@@ -7,15 +7,19 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strconv"
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
 
 	"github.com/memsnap/memsnap/internal/model"
 	"github.com/memsnap/memsnap/reader"
 	"github.com/memsnap/memsnap/snapshot"
 	"github.com/memsnap/memsnap/writer"
 )
+
+// The commands that write: enqueue queues a job, commit runs the writer.
 
 func (a *app) newEnqueueCommand() *cobra.Command {
 	var file string
@@ -29,29 +33,16 @@ func (a *app) newEnqueueCommand() *cobra.Command {
 			"outcome instead, committing the queue itself whenever no other writer holds the lock; it\n" +
 			"exits 1 if the job is rejected or still pending after DUR (the job stays queued).",
 		Args: noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		PreRunE: func(cmd *cobra.Command, _ []string) error {
 			if cmd.Flags().Changed("wait") && wait <= 0 {
 				return usagef(cmd, "--wait %s: the wait must be positive", wait)
 			}
-			s, err := a.store()
+			return nil
+		},
+		RunE: a.onStore(func(cmd *cobra.Command, s *snapshot.Store, _ []string) error {
+			data, err := a.readJob(file)
 			if err != nil {
 				return err
-			}
-			var in io.Reader = a.stdin
-			if file != "" && file != "-" {
-				f, err := os.Open(file)
-				if err != nil {
-					return fmt.Errorf("read job: %w", err)
-				}
-				defer f.Close()
-				in = f
-			}
-			data, err := io.ReadAll(io.LimitReader(in, a.cfg.Job.MaxBytes+1))
-			if err != nil {
-				return fmt.Errorf("read job: %w", err)
-			}
-			if int64(len(data)) > a.cfg.Job.MaxBytes {
-				return fmt.Errorf("%w: job is more than %d bytes, over the limit (job.max_bytes)", model.ErrInvalidJob, a.cfg.Job.MaxBytes)
 			}
 			id, err := writer.Enqueue(s, data, a.cfg.Job.Limits())
 			if err != nil {
@@ -73,12 +64,34 @@ func (a *app) newEnqueueCommand() *cobra.Command {
 				return fmt.Errorf("job %s rejected: %s", id, o.Reason)
 			}
 			return nil
-		},
+		}),
 	}
 	c.Flags().StringVarP(&file, "file", "f", "-", "job file, or - for standard input")
 	optionalDurationFlag(c, &wait, "wait", time.Minute,
 		"wait up to `DUR` for the job's outcome (--wait alone: 1m; without --wait: no wait)")
 	return c
+}
+
+// readJob reads a job from file, or from standard input for "" and "-", up
+// to job.max_bytes.
+func (a *app) readJob(file string) ([]byte, error) {
+	var in io.Reader = a.stdin
+	if file != "" && file != "-" {
+		f, err := os.Open(file)
+		if err != nil {
+			return nil, fmt.Errorf("read job: %w", err)
+		}
+		defer f.Close()
+		in = f
+	}
+	data, err := io.ReadAll(io.LimitReader(in, a.cfg.Job.MaxBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("read job: %w", err)
+	}
+	if int64(len(data)) > a.cfg.Job.MaxBytes {
+		return nil, fmt.Errorf("%w: job is more than %d bytes, over the limit (job.max_bytes)", model.ErrInvalidJob, a.cfg.Job.MaxBytes)
+	}
+	return data, nil
 }
 
 // waitForJob gives read-your-writes without a daemon: while the job is
@@ -103,4 +116,58 @@ func commitUnlessLocked(s *snapshot.Store, opts writer.Options, log *slog.Logger
 		}
 		return sum.Applied + sum.Rejected, err
 	}
+}
+
+func (a *app) newCommitCommand() *cobra.Command {
+	var maxJobs int
+	c := &cobra.Command{
+		Use:   "commit [--max-jobs N]",
+		Short: "Run the writer once; prints a JSON summary",
+		Long: "Take the writer lock (waiting up to writer.lock_timeout), recover from any crashed writer,\n" +
+			"apply the queued jobs in batches and publish one snapshot per batch. It runs at most\n" +
+			"writer.max_rounds batches; jobs left over or queued meanwhile wait for the next commit\n" +
+			"(queue_left in the summary).",
+		Args: noArgs,
+		RunE: a.onStore(func(cmd *cobra.Command, s *snapshot.Store, _ []string) error {
+			if err := lowerPriority(a.cfg.Writer.Nice); err != nil {
+				a.log.Warn("could not lower the writer's CPU priority (writer.nice)", "error", err)
+			}
+			sum, err := writer.New(s, a.cfg.WriterOptions(), a.log).Commit(cmd.Context(), writer.CommitOptions{MaxJobs: maxJobs})
+			if err != nil {
+				return err
+			}
+			if sum.Snapshots == nil {
+				sum.Snapshots = []uint64{}
+			}
+			return a.printJSON(sum)
+		}),
+	}
+	c.Flags().IntVar(&maxJobs, "max-jobs", 0, "cap the jobs per batch below writer.max_batch_jobs (0: no extra cap)")
+	c.Flags().Duration("lock-timeout", 0, "how long to wait for the writer lock (default writer.lock_timeout)")
+	a.bindFlag("writer.lock_timeout", c, "lock-timeout")
+	return c
+}
+
+// lowerPriority sets every thread of this process to nice level n (threads
+// started later inherit it from the thread that starts them). Linux keeps
+// the nice value per thread, so the process's main thread alone is not
+// enough.
+func lowerPriority(n int) error {
+	if n == 0 {
+		return nil
+	}
+	tasks, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		return fmt.Errorf("list threads: %w", err)
+	}
+	for _, t := range tasks {
+		tid, err := strconv.Atoi(t.Name())
+		if err != nil {
+			continue
+		}
+		if err := unix.Setpriority(unix.PRIO_PROCESS, tid, n); err != nil && !errors.Is(err, unix.ESRCH) {
+			return fmt.Errorf("set nice %d on thread %d: %w", n, tid, err)
+		}
+	}
+	return nil
 }
