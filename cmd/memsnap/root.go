@@ -9,12 +9,12 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/viper"
 
+	"github.com/memsnap/memsnap/cmd/memsnap/internal/oneline"
 	"github.com/memsnap/memsnap/config"
 	"github.com/memsnap/memsnap/reader"
 	"github.com/memsnap/memsnap/snapshot"
@@ -74,12 +74,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if code == exitError && errors.Is(err, writer.ErrLocked) {
 		code = exitLocked
 	}
-	fmt.Fprintf(stderr, "%s: %s\n", prefix, oneLine(err.Error()))
+	fmt.Fprintf(stderr, "%s: %s\n", prefix, oneline.Fold(err.Error()))
 	return code
-}
-
-func oneLine(s string) string {
-	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", "; ")), " ")
 }
 
 func (a *app) newRootCommand() *cobra.Command {

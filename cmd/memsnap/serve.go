@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/memsnap/memsnap/cmd/memsnap/internal/mcpserver"
+	"github.com/memsnap/memsnap/cmd/memsnap/internal/oneline"
 	"github.com/memsnap/memsnap/internal/buildinfo"
 	"github.com/memsnap/memsnap/internal/schedule"
 	"github.com/memsnap/memsnap/snapshot"
@@ -163,7 +164,7 @@ func runCommitChild(ctx context.Context, exe string, s *snapshot.Store, a *app) 
 		if msg == "" {
 			msg = err.Error()
 		}
-		return sum, false, fmt.Errorf("commit (child process): %s", oneLine(msg))
+		return sum, false, fmt.Errorf("commit (child process): %s", oneline.Fold(msg))
 	}
 	if jerr := json.Unmarshal(out.Bytes(), &sum); jerr != nil {
 		return sum, false, fmt.Errorf("commit (child process) printed an unreadable summary: %q", out.String())
