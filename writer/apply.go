@@ -2,6 +2,7 @@ package writer
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -9,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -42,6 +42,11 @@ type entState struct {
 }
 
 type relKey struct{ from, to, typ string }
+
+// compare orders relation keys by source, target, then type.
+func (a relKey) compare(b relKey) int {
+	return cmp.Or(strings.Compare(a.from, b.from), strings.Compare(a.to, b.to), strings.Compare(a.typ, b.typ))
+}
 
 type relState struct {
 	exists  bool
@@ -265,30 +270,36 @@ func mentioned(jobs []*model.Job) (names, relSources []string) {
 // load fills the overlay with the graph's rows for the mentioned entities and
 // the outgoing relations of relation sources.
 func (o *overlay) load(ctx context.Context, conn *graphdb.Conn, names, relSources []string) error {
-	if len(names) > 0 {
-		res, err := conn.Query(ctx,
-			"UNWIND $names AS nm MATCH (e:Entity {name: nm}) RETURN e.name, e.entityType, e.observations, e.created_at, e.updated_at",
-			map[string]any{"names": graphdb.List(names)})
-		if err != nil {
-			return fmt.Errorf("load entities: %w", err)
-		}
-		for _, row := range res.Rows {
-			e := entState{exists: true, inDB: true, typ: graphdb.String(row[1]), obs: strList(row[2]), created: tm(row[3]), updated: tm(row[4])}
-			o.ents[graphdb.String(row[0])] = e
-		}
+	err := loadRows(ctx, conn, "entities",
+		"UNWIND $names AS nm MATCH (e:Entity {name: nm}) RETURN e.name, e.entityType, e.observations, e.created_at, e.updated_at",
+		names, func(row []any) {
+			o.ents[graphdb.String(row[0])] = entState{exists: true, inDB: true,
+				typ: graphdb.String(row[1]), obs: strList(row[2]), created: tm(row[3]), updated: tm(row[4])}
+		})
+	if err != nil {
+		return err
 	}
-	if len(relSources) > 0 {
-		res, err := conn.Query(ctx,
-			"UNWIND $names AS nm MATCH (a:Entity {name: nm})-[r:Relation]->(b:Entity) RETURN a.name, b.name, r.relationType, r.created_at",
-			map[string]any{"names": graphdb.List(relSources)})
-		if err != nil {
-			return fmt.Errorf("load relations: %w", err)
-		}
-		for _, row := range res.Rows {
+	return loadRows(ctx, conn, "relations",
+		"UNWIND $names AS nm MATCH (a:Entity {name: nm})-[r:Relation]->(b:Entity) RETURN a.name, b.name, r.relationType, r.created_at",
+		relSources, func(row []any) {
 			k := relKey{graphdb.String(row[0]), graphdb.String(row[1]), graphdb.String(row[2])}
 			o.indexRel(k)
 			o.rels[k] = relState{exists: true, inDB: true, created: tm(row[3])}
-		}
+		})
+}
+
+// loadRows runs query with names as $names, unless there are none, and hands
+// add each row.
+func loadRows(ctx context.Context, conn *graphdb.Conn, what, query string, names []string, add func(row []any)) error {
+	if len(names) == 0 {
+		return nil
+	}
+	res, err := conn.Query(ctx, query, map[string]any{"names": graphdb.List(names)})
+	if err != nil {
+		return fmt.Errorf("load %s: %w", what, err)
+	}
+	for _, row := range res.Rows {
+		add(row)
 	}
 	return nil
 }
@@ -383,21 +394,7 @@ func (o *overlay) netChange() (ch netChange) {
 			ch.upd = append(ch.upd, name)
 		}
 	}
-	keys := make([]relKey, 0, len(o.rels))
-	for k := range o.rels {
-		keys = append(keys, k)
-	}
-	sort.Slice(keys, func(i, j int) bool {
-		a, b := keys[i], keys[j]
-		if a.from != b.from {
-			return a.from < b.from
-		}
-		if a.to != b.to {
-			return a.to < b.to
-		}
-		return a.typ < b.typ
-	})
-	for _, k := range keys {
+	for _, k := range slices.SortedFunc(maps.Keys(o.rels), relKey.compare) {
 		r := o.rels[k]
 		endsWiped := o.ents[k.from].wiped || o.ents[k.to].wiped
 		if r.dropped && !endsWiped {
