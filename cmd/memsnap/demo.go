@@ -29,10 +29,10 @@ func (a *app) newDemoCommand() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "demo",
 		Short: "Run a daemon, producer and reader processes on the store and print a summary",
-		Long: "The main job on one store: a daemon commits on a schedule while producer processes enqueue\n" +
-			"memories and reader processes query all the while. Every process is a real memsnap process.\n" +
-			"Prints jobs applied, snapshots published, reader queries and reader errors; exits 1 if any\n" +
-			"reader failed or any memory is missing.",
+		Long: `The main job on one store: a daemon commits on a schedule while producer processes enqueue
+memories and reader processes query all the while. Every process is a real memsnap process.
+Prints jobs applied, snapshots published, reader queries and reader errors; exits 1 if any
+reader failed or any memory is missing.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runDemo(cmd.Context(), a, o)

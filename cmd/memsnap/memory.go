@@ -104,11 +104,11 @@ func (a *app) newImportCommand() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "import [--batch N] [--wait] FILE",
 		Short: "Queue the entities and relations of a reference memory server JSONL file",
-		Long: "Read the reference MCP memory server's JSONL file (one {\"type\":\"entity\"|\"relation\", ...} per line)\n" +
-			"and queue it as jobs: entities first, then relations, N items per job. A bad line stops the\n" +
-			"import before anything is queued, naming the line. With --wait, memsnap waits, with no time\n" +
-			"limit, until every job is applied or rejected (committing itself whenever no other writer\n" +
-			"holds the lock), adds the counts to its summary, and exits 1 if any job was rejected.",
+		Long: `Read the reference MCP memory server's JSONL file (one {"type":"entity"|"relation", ...} per line)
+and queue it as jobs: entities first, then relations, N items per job. A bad line stops the
+import before anything is queued, naming the line. With --wait, memsnap waits, with no time
+limit, until every job is applied or rejected (committing itself whenever no other writer
+holds the lock), adds the counts to its summary, and exits 1 if any job was rejected.`,
 		Args: exactArgs("FILE"),
 		RunE: a.onStore(func(cmd *cobra.Command, s *snapshot.Store, args []string) error {
 			ents, rels, err := readMemoryFile(args[0])

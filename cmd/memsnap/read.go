@@ -20,9 +20,9 @@ func (a *app) newQueryCommand() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "query [--json] [--param k=v]... CYPHER",
 		Short: "Run read-only Cypher on CURRENT",
-		Long: "Run a read-only Cypher query on the current snapshot. Statements that write, touch files or\n" +
-			"other databases (COPY, EXPORT, ATTACH, LOAD, INSTALL, ...) are refused. A --param value that\n" +
-			"parses as JSON is passed as that value (number, bool, list), otherwise as a string.",
+		Long: `Run a read-only Cypher query on the current snapshot. Statements that write, touch files or
+other databases (COPY, EXPORT, ATTACH, LOAD, INSTALL, ...) are refused. A --param value that
+parses as JSON is passed as that value (number, bool, list), otherwise as a string.`,
 		Args: minArgs("CYPHER"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			p, err := parseParams(params)

@@ -82,11 +82,12 @@ func (a *app) newRootCommand() *cobra.Command {
 	root := &cobra.Command{
 		Use:   "memsnap",
 		Short: "A memory store many AI tools read at once while writes keep flowing in",
-		Long: "A memory store many AI tools read at once while writes keep flowing in.\n\n" +
-			"Configuration comes from defaults, then the --config file, then MEMSNAP_* environment\n" +
-			"variables (MEMSNAP_GC_KEEP sets gc.keep), then flags. Exit codes: 0 ok, 1 error, 2 usage\n" +
-			"(a bad command, argument, flag or config value). Each error is one line on standard error,\n" +
-			"where the logs go too.",
+		Long: `A memory store many AI tools read at once while writes keep flowing in.
+
+Configuration comes from defaults, then the --config file, then MEMSNAP_* environment
+variables (MEMSNAP_GC_KEEP sets gc.keep), then flags. Exit codes: 0 ok, 1 error, 2 usage
+(a bad command, argument, flag or config value). Each error is one line on standard error,
+where the logs go too.`,
 		Args:          cobra.ArbitraryArgs, // wrapArgs reports unknown commands
 		SilenceUsage:  true,
 		SilenceErrors: true,

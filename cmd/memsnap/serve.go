@@ -32,10 +32,10 @@ func (a *app) newDaemonCommand() *cobra.Command {
 	return &cobra.Command{
 		Use:   "daemon",
 		Short: "Run the commit and gc schedules until SIGINT or SIGTERM",
-		Long: "Commit on writer.commit and collect garbage on gc.schedule (cron specs such as \"@every 1s\";\n" +
-			"an empty one turns that part off). Each commit runs as a short-lived 'memsnap commit' child\n" +
-			"process; a tick is skipped when another writer holds the lock or the daemon's last commit or\n" +
-			"gc still runs. On SIGINT/SIGTERM the daemon lets a running commit or gc finish and exits 0.",
+		Long: `Commit on writer.commit and collect garbage on gc.schedule (cron specs such as "@every 1s";
+an empty one turns that part off). Each commit runs as a short-lived 'memsnap commit' child
+process; a tick is skipped when another writer holds the lock or the daemon's last commit or
+gc still runs. On SIGINT/SIGTERM the daemon lets a running commit or gc finish and exits 0.`,
 		Args: noArgs,
 		RunE: a.onNewStore(func(cmd *cobra.Command, s *snapshot.Store, _ []string) error {
 			return runDaemon(cmd.Context(), s, a)
@@ -100,13 +100,13 @@ func (a *app) newMCPCommand() *cobra.Command {
 	return &cobra.Command{
 		Use:   "mcp",
 		Short: "Serve the memory to an AI tool over MCP (stdio); many may run at once",
-		Long: "Serve the store over the Model Context Protocol on standard input and output, with the\n" +
-			"tools of the reference knowledge-graph memory server (create_entities, create_relations,\n" +
-			"add_observations, delete_entities, delete_observations, delete_relations, read_graph,\n" +
-			"search_nodes, open_nodes) and neighbors, query, kv_get, kv_put, kv_scan, memory_status.\n" +
-			"Any number of 'memsnap mcp' processes can share one store (it is created if missing). A write\n" +
-			"tool waits until its job is applied or rejected, up to mcp.write_timeout, and runs the writer\n" +
-			"itself when no other writer holds the lock (mcp.commit_when_idle). Logs go to standard error only.",
+		Long: `Serve the store over the Model Context Protocol on standard input and output, with the
+tools of the reference knowledge-graph memory server (create_entities, create_relations,
+add_observations, delete_entities, delete_observations, delete_relations, read_graph,
+search_nodes, open_nodes) and neighbors, query, kv_get, kv_put, kv_scan, memory_status.
+Any number of 'memsnap mcp' processes can share one store (it is created if missing). A write
+tool waits until its job is applied or rejected, up to mcp.write_timeout, and runs the writer
+itself when no other writer holds the lock (mcp.commit_when_idle). Logs go to standard error only.`,
 		Args: noArgs,
 		RunE: a.onNewStore(func(cmd *cobra.Command, s *snapshot.Store, _ []string) error {
 			exe, err := os.Executable()

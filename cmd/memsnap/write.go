@@ -27,11 +27,11 @@ func (a *app) newEnqueueCommand() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "enqueue [-f FILE|-] [--wait [DUR]]",
 		Short: "Submit one job (JSON); prints {\"job_id\": ...}, or its outcome with --wait",
-		Long: "Submit one job read from FILE or standard input. The job is durable when its id is printed.\n" +
-			"Without --wait, memsnap prints the job's id and returns at once. With --wait, it waits up to\n" +
-			"DUR (1m if --wait is given alone) until a published snapshot contains the job and prints its\n" +
-			"outcome instead, committing the queue itself whenever no other writer holds the lock; it\n" +
-			"exits 1 if the job is rejected or still pending after DUR (the job stays queued).",
+		Long: `Submit one job read from FILE or standard input. The job is durable when its id is printed.
+Without --wait, memsnap prints the job's id and returns at once. With --wait, it waits up to
+DUR (1m if --wait is given alone) until a published snapshot contains the job and prints its
+outcome instead, committing the queue itself whenever no other writer holds the lock; it
+exits 1 if the job is rejected or still pending after DUR (the job stays queued).`,
 		Args: noArgs,
 		PreRunE: func(cmd *cobra.Command, _ []string) error {
 			if cmd.Flags().Changed("wait") && wait <= 0 {
@@ -123,10 +123,10 @@ func (a *app) newCommitCommand() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "commit [--max-jobs N]",
 		Short: "Run the writer once; prints a JSON summary",
-		Long: "Take the writer lock (waiting up to writer.lock_timeout), recover from any crashed writer,\n" +
-			"apply the queued jobs in batches and publish one snapshot per batch. It runs at most\n" +
-			"writer.max_rounds batches; jobs left over or queued meanwhile wait for the next commit\n" +
-			"(queue_left in the summary).",
+		Long: `Take the writer lock (waiting up to writer.lock_timeout), recover from any crashed writer,
+apply the queued jobs in batches and publish one snapshot per batch. It runs at most
+writer.max_rounds batches; jobs left over or queued meanwhile wait for the next commit
+(queue_left in the summary).`,
 		Args: noArgs,
 		RunE: a.onStore(func(cmd *cobra.Command, s *snapshot.Store, _ []string) error {
 			if err := lowerPriority(a.cfg.Writer.Nice); err != nil {
