@@ -67,17 +67,7 @@ func newOverlay() *overlay {
 	return &overlay{ents: map[string]entState{}, rels: map[relKey]relState{}, relsOf: map[string][]relKey{}}
 }
 
-func (o *overlay) setEnt(name string, e entState) {
-	prev, had := o.ents[name]
-	o.undo = append(o.undo, func() {
-		if had {
-			o.ents[name] = prev
-		} else {
-			delete(o.ents, name)
-		}
-	})
-	o.ents[name] = e
-}
+func (o *overlay) setEnt(name string, e entState) { setUndoably(o, o.ents, name, e) }
 
 func (o *overlay) indexRel(k relKey) {
 	if _, ok := o.rels[k]; !ok {
@@ -89,16 +79,22 @@ func (o *overlay) indexRel(k relKey) {
 }
 
 func (o *overlay) setRel(k relKey, r relState) {
-	prev, had := o.rels[k]
+	o.indexRel(k)
+	setUndoably(o, o.rels, k, r)
+}
+
+// setUndoably stores v under k in m, one of the overlay's maps, and records
+// how to undo that.
+func setUndoably[K comparable, V any](o *overlay, m map[K]V, k K, v V) {
+	prev, had := m[k]
 	o.undo = append(o.undo, func() {
 		if had {
-			o.rels[k] = prev
+			m[k] = prev
 		} else {
-			delete(o.rels, k)
+			delete(m, k)
 		}
 	})
-	o.indexRel(k)
-	o.rels[k] = r
+	m[k] = v
 }
 
 func (o *overlay) rollback(mark int) {

@@ -165,23 +165,18 @@ func buildStore(ctx context.Context, dir string, n int) error {
 
 // copyTree copies a directory tree, keeping file and directory modes.
 func copyTree(src, dst string) error {
-	return filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		to := filepath.Join(dst, rel)
+	return mirror(src, dst, func(_, to string, d os.DirEntry) error {
 		info, err := d.Info()
 		if err != nil {
 			return err
 		}
-		if d.IsDir() {
-			return os.MkdirAll(to, info.Mode().Perm())
+		return os.MkdirAll(to, info.Mode().Perm())
+	}, func(from, to string, d os.DirEntry) error {
+		info, err := d.Info()
+		if err != nil {
+			return err
 		}
-		if !info.Mode().IsRegular() {
-			return nil
-		}
-		in, err := os.Open(p)
+		in, err := os.Open(from)
 		if err != nil {
 			return err
 		}
@@ -195,6 +190,26 @@ func copyTree(src, dst string) error {
 			return err
 		}
 		return out.Close()
+	})
+}
+
+// mirror walks the tree under src, calling dir for each directory (src
+// first) and file for each regular file, with the path the entry has under
+// src and the one it is to have under dst. Anything else is passed over.
+func mirror(src, dst string, dir, file func(from, to string, d os.DirEntry) error) error {
+	return filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		to := filepath.Join(dst, rel)
+		switch {
+		case d.IsDir():
+			return dir(p, to, d)
+		case d.Type().IsRegular():
+			return file(p, to, d)
+		}
+		return nil
 	})
 }
 

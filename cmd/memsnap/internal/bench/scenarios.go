@@ -360,22 +360,13 @@ func (r *runner) publish(ctx context.Context) ([]Publish, error) {
 // plainCopy copies every regular file under src to dst the way any backup
 // would, and fsyncs the files and directories.
 func plainCopy(src, dst string) error {
-	return filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
-		if err != nil {
+	return mirror(src, dst, func(_, to string, _ os.DirEntry) error {
+		if err := os.MkdirAll(to, 0o700); err != nil {
 			return err
 		}
-		rel, _ := filepath.Rel(src, p)
-		to := filepath.Join(dst, rel)
-		if d.IsDir() {
-			if err := os.MkdirAll(to, 0o700); err != nil {
-				return err
-			}
-			return fsutil.SyncDir(filepath.Dir(to))
-		}
-		if !d.Type().IsRegular() {
-			return nil
-		}
-		if err := fsutil.CopyFile(to, p); err != nil {
+		return fsutil.SyncDir(filepath.Dir(to))
+	}, func(from, to string, _ os.DirEntry) error {
+		if err := fsutil.CopyFile(to, from); err != nil {
 			return err
 		}
 		return fsutil.SyncFile(to)
