@@ -145,7 +145,7 @@ func (o *overlay) runOp(op model.Op, at time.Time, kv *[]kvOp, res *model.OpResu
 		for i, r := range op.Relations {
 			for _, n := range []string{r.From, r.To} {
 				if !o.ents[n].exists {
-					return fmt.Errorf("Entity with name %s not found", n)
+					return entityNotFound(n)
 				}
 			}
 			k := relKey{r.From, r.To, r.RelationType}
@@ -160,7 +160,7 @@ func (o *overlay) runOp(op model.Op, at time.Time, kv *[]kvOp, res *model.OpResu
 		for i, a := range op.Observations {
 			cur, ok := o.ents[a.EntityName]
 			if !ok || !cur.exists {
-				return fmt.Errorf("Entity with name %s not found", a.EntityName)
+				return entityNotFound(a.EntityName)
 			}
 			obs := dedupe(cur.obs, a.Contents)
 			res.Added[i] = obs[len(cur.obs):]
@@ -298,6 +298,13 @@ func loadRows(ctx context.Context, conn *graphdb.Conn, what, query string, names
 		add(row)
 	}
 	return nil
+}
+
+// entityNotFound rejects an op naming a missing entity, in the reference
+// memory server's words.
+func entityNotFound(name string) error {
+	//lint:ignore ST1005 the reference memory server's wording, which clients match
+	return fmt.Errorf("Entity with name %s not found", name)
 }
 
 func tm(v any) time.Time { t, _ := v.(time.Time); return t.UTC() }
