@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -394,89 +395,75 @@ func (c Config) Validate() error {
 // problems lists every problem with c, each naming its key and value but
 // not yet its source.
 func (c Config) problems() []*KeyError {
+	checks := []struct {
+		key string
+		err error // nil: the value is fine
+	}{
+		{"store", when(c.Store == "", "must not be empty")},
+		{"log_level", oneOf(c.LogLevel, "debug", "info", "warn", "error")},
+		{"reader.buffer_pool_mb", atLeast(c.Reader.BufferPoolMB, 8, "")},
+		{"reader.threads", atLeast(c.Reader.Threads, 1, "")},
+		{"reader.query_timeout", notNegative(c.Reader.QueryTimeout, "")},
+		{"reader.verify", when(!slices.Contains([]string{"full", "size", "off"}, c.Reader.Verify), "is not full, size or off")},
+		{"reader.refresh", cronSpec(c.Reader.Refresh)},
+		{"writer.commit", cronSpec(c.Writer.Commit)},
+		{"gc.schedule", cronSpec(c.GC.Schedule)},
+		{"mcp.write_timeout", when(c.MCP.WriteTimeout <= 0, "must be positive")},
+		{"writer.max_batch_jobs", atLeast(c.Writer.MaxBatchJobs, 1, "")},
+		{"writer.max_batch_bytes", when(c.Writer.MaxBatchBytes < c.Job.MaxBytes,
+			fmt.Sprintf("is smaller than job.max_bytes (%d)", c.Job.MaxBytes))},
+		{"writer.max_rounds", atLeast(c.Writer.MaxRounds, 1, "")},
+		{"writer.lock_timeout", notNegative(c.Writer.LockTimeout, "")},
+		{"writer.nice", when(c.Writer.Nice < 0 || c.Writer.Nice > 19, "is not between 0 and 19")},
+		{"writer.min_free_mb", notNegative(c.Writer.MinFreeMB, " (0 disables the check)")},
+		{"writer.copy_threshold", notNegative(c.Writer.CopyThreshold, " (0 disables COPY)")},
+		{"writer.buffer_pool_mb", atLeast(c.Writer.BufferPoolMB, 16, "")},
+		{"gc.keep", atLeast(c.GC.Keep, 1, " (CURRENT is always kept)")},
+		{"gc.min_age", notNegative(c.GC.MinAge, "")},
+		{"job.max_bytes", atLeast(c.Job.MaxBytes, 256, "")},
+		{"job.max_ops", atLeast(c.Job.MaxOps, 1, "")},
+		{"job.max_string_bytes", atLeast(c.Job.MaxStringBytes, 16, "")},
+		{"job.max_value_bytes", atLeast(c.Job.MaxValueBytes, 16, "")},
+	}
 	var errs []*KeyError
-	bad := func(key, format string, args ...any) {
-		errs = append(errs, &KeyError{Key: key, Value: show(get(c.ptr(key))), Err: fmt.Errorf(format, args...)})
-	}
-	if c.Store == "" {
-		bad("store", "must not be empty")
-	}
-	switch c.LogLevel {
-	case "debug", "info", "warn", "error":
-	default:
-		bad("log_level", "is not one of debug, info, warn, error")
-	}
-	if c.Reader.BufferPoolMB < 8 {
-		bad("reader.buffer_pool_mb", "is below the minimum of 8")
-	}
-	if c.Reader.Threads < 1 {
-		bad("reader.threads", "is below the minimum of 1")
-	}
-	if c.Reader.QueryTimeout < 0 {
-		bad("reader.query_timeout", "must not be negative")
-	}
-	switch c.Reader.Verify {
-	case "full", "size", "off":
-	default:
-		bad("reader.verify", "is not full, size or off")
-	}
-	checkSpec := func(key, spec string, optional bool) {
-		if spec == "" && optional {
-			return
+	for _, ch := range checks {
+		if ch.err != nil {
+			errs = append(errs, &KeyError{Key: ch.key, Value: show(get(c.ptr(ch.key))), Err: ch.err})
 		}
-		if _, err := schedule.Parse(spec); err != nil {
-			bad(key, "is not a cron spec (e.g. \"@every 2s\"): %w", err)
-		}
-	}
-	checkSpec("reader.refresh", c.Reader.Refresh, true)
-	checkSpec("writer.commit", c.Writer.Commit, true)
-	checkSpec("gc.schedule", c.GC.Schedule, true)
-	if c.MCP.WriteTimeout <= 0 {
-		bad("mcp.write_timeout", "must be positive")
-	}
-	if c.Writer.MaxBatchJobs < 1 {
-		bad("writer.max_batch_jobs", "is below the minimum of 1")
-	}
-	if c.Writer.MaxBatchBytes < c.Job.MaxBytes {
-		bad("writer.max_batch_bytes", "is smaller than job.max_bytes (%d)", c.Job.MaxBytes)
-	}
-	if c.Writer.MaxRounds < 1 {
-		bad("writer.max_rounds", "is below the minimum of 1")
-	}
-	if c.Writer.LockTimeout < 0 {
-		bad("writer.lock_timeout", "must not be negative")
-	}
-	if c.Writer.Nice < 0 || c.Writer.Nice > 19 {
-		bad("writer.nice", "is not between 0 and 19")
-	}
-	if c.Writer.MinFreeMB < 0 {
-		bad("writer.min_free_mb", "must not be negative (0 disables the check)")
-	}
-	if c.Writer.CopyThreshold < 0 {
-		bad("writer.copy_threshold", "must not be negative (0 disables COPY)")
-	}
-	if c.Writer.BufferPoolMB < 16 {
-		bad("writer.buffer_pool_mb", "is below the minimum of 16")
-	}
-	if c.GC.Keep < 1 {
-		bad("gc.keep", "is below the minimum of 1 (CURRENT is always kept)")
-	}
-	if c.GC.MinAge < 0 {
-		bad("gc.min_age", "must not be negative")
-	}
-	if c.Job.MaxBytes < 256 {
-		bad("job.max_bytes", "is below the minimum of 256")
-	}
-	if c.Job.MaxOps < 1 {
-		bad("job.max_ops", "is below the minimum of 1")
-	}
-	if c.Job.MaxStringBytes < 16 {
-		bad("job.max_string_bytes", "is below the minimum of 16")
-	}
-	if c.Job.MaxValueBytes < 16 {
-		bad("job.max_value_bytes", "is below the minimum of 16")
 	}
 	return errs
+}
+
+// The checks of problems: each returns what is wrong with a value, or nil.
+
+func when(bad bool, why string) error {
+	if bad {
+		return errors.New(why)
+	}
+	return nil
+}
+
+func oneOf(v string, allowed ...string) error {
+	return when(!slices.Contains(allowed, v), "is not one of "+strings.Join(allowed, ", "))
+}
+
+func atLeast[T int | int64](v, minimum T, note string) error {
+	return when(v < minimum, fmt.Sprintf("is below the minimum of %d%s", minimum, note))
+}
+
+func notNegative[T int | time.Duration](v T, note string) error {
+	return when(v < 0, "must not be negative"+note)
+}
+
+// cronSpec checks an optional cron spec (empty turns its schedule off).
+func cronSpec(spec string) error {
+	if spec == "" {
+		return nil
+	}
+	if _, err := schedule.Parse(spec); err != nil {
+		return fmt.Errorf("is not a cron spec (e.g. \"@every 2s\"): %w", err)
+	}
+	return nil
 }
 
 // ReaderOptions returns the reader.* keys as the reader package takes them.

@@ -1,12 +1,11 @@
 package tests
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -33,30 +32,7 @@ func TestManyProcesses(t *testing.T) {
 	const producers, jobsEach, readers = 3, 25, 4
 	ctx := testContext(t)
 
-	var readerProcs []*exec.Cmd
-	var readerOut []*bytes.Buffer
-	readerErr := make([]error, readers)
-	stopped := false
-	stopReaders := func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		_ = os.WriteFile(stopFile(store), nil, 0o600)
-		for i, cmd := range readerProcs {
-			readerErr[i] = cmd.Wait()
-		}
-	}
-	defer stopReaders() // also when the test fails half-way
-	for i := 0; i < readers; i++ {
-		cmd := helperCmd(ctx, "reader", store, "MEMSNAP_TEST_STOP="+stopFile(store))
-		var out bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, os.Stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		readerProcs, readerOut = append(readerProcs, cmd), append(readerOut, &out)
-	}
+	bg := startBackground(t, ctx, store, store, slices.Repeat([]string{"reader"}, readers))
 
 	ids := make([][]string, producers)
 	var wg sync.WaitGroup
@@ -96,15 +72,15 @@ func TestManyProcesses(t *testing.T) {
 	}
 	// Let readers see the final snapshot, then stop them.
 	time.Sleep(300 * time.Millisecond)
-	stopReaders()
+	bg.stop()
 	var totalQueries int64
-	for i := range readerProcs {
-		if err := readerErr[i]; err != nil {
+	for i, err := range bg.errs {
+		if err != nil {
 			t.Fatalf("reader %d: %s", i, exitDetail(ctx, err))
 		}
 		var st readerStats
-		if err := json.Unmarshal(readerOut[i].Bytes(), &st); err != nil {
-			t.Fatalf("reader %d output %q: %v", i, readerOut[i], err)
+		if err := json.Unmarshal(bg.outs[i].Bytes(), &st); err != nil {
+			t.Fatalf("reader %d output %q: %v", i, bg.outs[i], err)
 		}
 		t.Logf("reader %d: %d queries, %d refreshes, %d errors, last snapshot %d", i, st.Queries, st.Refreshes, st.Errors, st.LastSeq)
 		if st.Errors != 0 || st.Regressed != 0 {

@@ -93,29 +93,7 @@ func TestCrashLoop(t *testing.T) {
 	// Background processes that are never killed.
 	stopDir := t.TempDir()
 	ctx := testContext(t)
-	var bg []*exec.Cmd
-	var outs []*bytes.Buffer
-	for _, role := range []string{"reader", "reader", "producer"} {
-		c := helperCmd(ctx, role, cr.store, "MEMSNAP_TEST_STOP="+stopFile(stopDir), "MEMSNAP_TEST_CHAIN=b")
-		out := &bytes.Buffer{}
-		c.Stdout, c.Stderr = out, os.Stderr
-		if err := c.Start(); err != nil {
-			t.Fatal(err)
-		}
-		bg, outs = append(bg, c), append(outs, out)
-	}
-	stopped := false
-	stopBackground := func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		_ = os.WriteFile(stopFile(stopDir), nil, 0o600)
-		for _, c := range bg {
-			_ = c.Wait()
-		}
-	}
-	defer stopBackground()
+	bg := startBackground(t, ctx, cr.store, stopDir, []string{"reader", "reader", "producer"}, "MEMSNAP_TEST_CHAIN=b")
 
 	targets := []string{"commit", "commit", "daemon", "producer", "reader"}
 	for i := 0; i < *crashLoop; i++ {
@@ -143,9 +121,9 @@ func TestCrashLoop(t *testing.T) {
 	}
 
 	// Stop the background, then drain and check everything once more.
-	stopBackground()
+	bg.stop()
 	var prod producerStats
-	for i, out := range outs {
+	for i, out := range bg.outs {
 		if i < 2 {
 			var rs readerStats
 			if err := json.Unmarshal(out.Bytes(), &rs); err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -55,7 +56,18 @@ type result struct {
 // memsnap runs the binary on store with args and optional stdin and env.
 func memsnap(t testing.TB, store string, stdin []byte, env []string, args ...string) result {
 	t.Helper()
-	cmd := exec.Command(bin, append([]string{"--store", store, "--log-level", "warn"}, args...)...)
+	r, err := runMemsnap(bin, store, "warn", stdin, env, args...)
+	if err != nil {
+		t.Fatalf("run memsnap %v: %v", args, err)
+	}
+	return r
+}
+
+// runMemsnap runs the memsnap binary bin on store at the given log level
+// with args and optional stdin and env. The error is one starting the
+// process; how it exited is in the result.
+func runMemsnap(bin, store, logLevel string, stdin []byte, env []string, args ...string) (result, error) {
+	cmd := exec.Command(bin, append([]string{"--store", store, "--log-level", logLevel}, args...)...)
 	cmd.Env = append(os.Environ(), env...)
 	if stdin != nil {
 		cmd.Stdin = bytes.NewReader(stdin)
@@ -64,17 +76,15 @@ func memsnap(t testing.TB, store string, stdin []byte, env []string, args ...str
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
 	r := result{stdout: out.String(), stderr: errb.String()}
-	if err != nil {
-		ee, ok := err.(*exec.ExitError)
-		if !ok {
-			t.Fatalf("run memsnap %v: %v", args, err)
-		}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
 		r.code = ee.ExitCode()
 		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
 			r.signal = ws.Signal()
 		}
+		return r, nil
 	}
-	return r
+	return r, err
 }
 
 // mustMemsnap runs memsnap and fails the test unless it exits 0.
@@ -181,6 +191,46 @@ func helperCmd(ctx context.Context, role, store string, extraEnv ...string) *exe
 	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), append([]string{"MEMSNAP_TEST_ROLE=" + role, "MEMSNAP_TEST_STORE=" + store}, extraEnv...)...)
 	return cmd
+}
+
+// background is helper processes that run until their stop file appears.
+type background struct {
+	stopFile string
+	cmds     []*exec.Cmd
+	outs     []*bytes.Buffer // what each printed
+	errs     []error         // how each exited, once stopped
+	stopped  bool
+}
+
+// startBackground starts a helper process of each role on store, with env
+// and a stop file in stopDir. They are stopped when the test ends, if not
+// before.
+func startBackground(t *testing.T, ctx context.Context, store, stopDir string, roles []string, env ...string) *background {
+	t.Helper()
+	b := &background{stopFile: stopFile(stopDir), errs: make([]error, len(roles))}
+	t.Cleanup(b.stop) // also when the test fails half-way
+	for _, role := range roles {
+		cmd := helperCmd(ctx, role, store, append([]string{"MEMSNAP_TEST_STOP=" + b.stopFile}, env...)...)
+		out := &bytes.Buffer{}
+		cmd.Stdout, cmd.Stderr = out, os.Stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		b.cmds, b.outs = append(b.cmds, cmd), append(b.outs, out)
+	}
+	return b
+}
+
+// stop creates the stop file and waits for every process; it does so once.
+func (b *background) stop() {
+	if b.stopped {
+		return
+	}
+	b.stopped = true
+	_ = os.WriteFile(b.stopFile, nil, 0o600)
+	for i, cmd := range b.cmds {
+		b.errs[i] = cmd.Wait()
+	}
 }
 
 func ops(o ...map[string]any) map[string]any { return map[string]any{"ops": o} }

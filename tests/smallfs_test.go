@@ -3,7 +3,6 @@ package tests
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -58,25 +57,14 @@ func fillSmallFS(dir, memsnapBin string) error {
 	defer syscall.Unmount(mnt, 0)
 	store := filepath.Join(mnt, "store")
 	ms := func(stdin []byte, env []string, args ...string) (string, string, int) {
-		cmd := exec.Command(memsnapBin, append([]string{"--store", store, "--log-level", "error"}, args...)...)
-		cmd.Env = append(os.Environ(), env...)
-		if stdin != nil {
-			cmd.Stdin = bytes.NewReader(stdin)
-		}
-		var o, e bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &o, &e
-		err := cmd.Run()
-		code := 0
-		var ee *exec.ExitError
-		if errors.As(err, &ee) {
-			code = ee.ExitCode()
-			if ws := ee.Sys().(syscall.WaitStatus); ws.Signaled() {
-				return o.String(), e.String(), 128 + int(ws.Signal())
-			}
-		} else if err != nil {
+		r, err := runMemsnap(memsnapBin, store, "error", stdin, env, args...)
+		switch {
+		case err != nil:
 			return "", err.Error(), -1
+		case r.signal != 0:
+			return r.stdout, r.stderr, 128 + int(r.signal)
 		}
-		return o.String(), e.String(), code
+		return r.stdout, r.stderr, r.code
 	}
 	if _, e, code := ms(nil, nil, "init"); code != 0 {
 		return fmt.Errorf("init: %s", e)

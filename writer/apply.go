@@ -2,6 +2,7 @@ package writer
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -9,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -43,6 +43,11 @@ type entState struct {
 
 type relKey struct{ from, to, typ string }
 
+// compare orders relation keys by source, target, then type.
+func (a relKey) compare(b relKey) int {
+	return cmp.Or(strings.Compare(a.from, b.from), strings.Compare(a.to, b.to), strings.Compare(a.typ, b.typ))
+}
+
 type relState struct {
 	exists  bool
 	inDB    bool // existed in the graph when the batch started
@@ -62,17 +67,7 @@ func newOverlay() *overlay {
 	return &overlay{ents: map[string]entState{}, rels: map[relKey]relState{}, relsOf: map[string][]relKey{}}
 }
 
-func (o *overlay) setEnt(name string, e entState) {
-	prev, had := o.ents[name]
-	o.undo = append(o.undo, func() {
-		if had {
-			o.ents[name] = prev
-		} else {
-			delete(o.ents, name)
-		}
-	})
-	o.ents[name] = e
-}
+func (o *overlay) setEnt(name string, e entState) { setUndoably(o, o.ents, name, e) }
 
 func (o *overlay) indexRel(k relKey) {
 	if _, ok := o.rels[k]; !ok {
@@ -84,16 +79,22 @@ func (o *overlay) indexRel(k relKey) {
 }
 
 func (o *overlay) setRel(k relKey, r relState) {
-	prev, had := o.rels[k]
+	o.indexRel(k)
+	setUndoably(o, o.rels, k, r)
+}
+
+// setUndoably stores v under k in m, one of the overlay's maps, and records
+// how to undo that.
+func setUndoably[K comparable, V any](o *overlay, m map[K]V, k K, v V) {
+	prev, had := m[k]
 	o.undo = append(o.undo, func() {
 		if had {
-			o.rels[k] = prev
+			m[k] = prev
 		} else {
-			delete(o.rels, k)
+			delete(m, k)
 		}
 	})
-	o.indexRel(k)
-	o.rels[k] = r
+	m[k] = v
 }
 
 func (o *overlay) rollback(mark int) {
@@ -144,7 +145,7 @@ func (o *overlay) runOp(op model.Op, at time.Time, kv *[]kvOp, res *model.OpResu
 		for i, r := range op.Relations {
 			for _, n := range []string{r.From, r.To} {
 				if !o.ents[n].exists {
-					return fmt.Errorf("Entity with name %s not found", n)
+					return entityNotFound(n)
 				}
 			}
 			k := relKey{r.From, r.To, r.RelationType}
@@ -159,7 +160,7 @@ func (o *overlay) runOp(op model.Op, at time.Time, kv *[]kvOp, res *model.OpResu
 		for i, a := range op.Observations {
 			cur, ok := o.ents[a.EntityName]
 			if !ok || !cur.exists {
-				return fmt.Errorf("Entity with name %s not found", a.EntityName)
+				return entityNotFound(a.EntityName)
 			}
 			obs := dedupe(cur.obs, a.Contents)
 			res.Added[i] = obs[len(cur.obs):]
@@ -265,32 +266,45 @@ func mentioned(jobs []*model.Job) (names, relSources []string) {
 // load fills the overlay with the graph's rows for the mentioned entities and
 // the outgoing relations of relation sources.
 func (o *overlay) load(ctx context.Context, conn *graphdb.Conn, names, relSources []string) error {
-	if len(names) > 0 {
-		res, err := conn.Query(ctx,
-			"UNWIND $names AS nm MATCH (e:Entity {name: nm}) RETURN e.name, e.entityType, e.observations, e.created_at, e.updated_at",
-			map[string]any{"names": graphdb.List(names)})
-		if err != nil {
-			return fmt.Errorf("load entities: %w", err)
-		}
-		for _, row := range res.Rows {
-			e := entState{exists: true, inDB: true, typ: graphdb.String(row[1]), obs: strList(row[2]), created: tm(row[3]), updated: tm(row[4])}
-			o.ents[graphdb.String(row[0])] = e
-		}
+	err := loadRows(ctx, conn, "entities",
+		"UNWIND $names AS nm MATCH (e:Entity {name: nm}) RETURN e.name, e.entityType, e.observations, e.created_at, e.updated_at",
+		names, func(row []any) {
+			o.ents[graphdb.String(row[0])] = entState{exists: true, inDB: true,
+				typ: graphdb.String(row[1]), obs: strList(row[2]), created: tm(row[3]), updated: tm(row[4])}
+		})
+	if err != nil {
+		return err
 	}
-	if len(relSources) > 0 {
-		res, err := conn.Query(ctx,
-			"UNWIND $names AS nm MATCH (a:Entity {name: nm})-[r:Relation]->(b:Entity) RETURN a.name, b.name, r.relationType, r.created_at",
-			map[string]any{"names": graphdb.List(relSources)})
-		if err != nil {
-			return fmt.Errorf("load relations: %w", err)
-		}
-		for _, row := range res.Rows {
+	return loadRows(ctx, conn, "relations",
+		"UNWIND $names AS nm MATCH (a:Entity {name: nm})-[r:Relation]->(b:Entity) RETURN a.name, b.name, r.relationType, r.created_at",
+		relSources, func(row []any) {
 			k := relKey{graphdb.String(row[0]), graphdb.String(row[1]), graphdb.String(row[2])}
 			o.indexRel(k)
 			o.rels[k] = relState{exists: true, inDB: true, created: tm(row[3])}
-		}
+		})
+}
+
+// loadRows runs query with names as $names, unless there are none, and hands
+// add each row.
+func loadRows(ctx context.Context, conn *graphdb.Conn, what, query string, names []string, add func(row []any)) error {
+	if len(names) == 0 {
+		return nil
+	}
+	res, err := conn.Query(ctx, query, map[string]any{"names": graphdb.List(names)})
+	if err != nil {
+		return fmt.Errorf("load %s: %w", what, err)
+	}
+	for _, row := range res.Rows {
+		add(row)
 	}
 	return nil
+}
+
+// entityNotFound rejects an op naming a missing entity, in the reference
+// memory server's words.
+func entityNotFound(name string) error {
+	//lint:ignore ST1005 the reference memory server's wording, which clients match
+	return fmt.Errorf("Entity with name %s not found", name)
 }
 
 func tm(v any) time.Time { t, _ := v.(time.Time); return t.UTC() }
@@ -383,21 +397,7 @@ func (o *overlay) netChange() (ch netChange) {
 			ch.upd = append(ch.upd, name)
 		}
 	}
-	keys := make([]relKey, 0, len(o.rels))
-	for k := range o.rels {
-		keys = append(keys, k)
-	}
-	sort.Slice(keys, func(i, j int) bool {
-		a, b := keys[i], keys[j]
-		if a.from != b.from {
-			return a.from < b.from
-		}
-		if a.to != b.to {
-			return a.to < b.to
-		}
-		return a.typ < b.typ
-	})
-	for _, k := range keys {
+	for _, k := range slices.SortedFunc(maps.Keys(o.rels), relKey.compare) {
 		r := o.rels[k]
 		endsWiped := o.ents[k.from].wiped || o.ents[k.to].wiped
 		if r.dropped && !endsWiped {

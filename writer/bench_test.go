@@ -16,11 +16,7 @@ import (
 
 func benchGraph(b *testing.B) (*graphdb.DB, *graphdb.Conn) {
 	b.Helper()
-	db, err := graphdb.Open(filepath.Join(b.TempDir(), "g.kuzu"), graphdb.Options{BufferPoolBytes: 512 << 20, Threads: 2})
-	if err != nil {
-		b.Fatal(err)
-	}
-	c, err := db.Conn()
+	db, c, err := graphdb.OpenConn(filepath.Join(b.TempDir(), "g.kuzu"), graphdb.Options{BufferPoolBytes: 512 << 20, Threads: 2})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -66,63 +62,64 @@ func BenchmarkApply(b *testing.B) {
 	ctx := context.Background()
 	for _, rows := range []int{10000, 50000} {
 		b.Run(fmt.Sprintf("columnar_%dk", rows/1000), func(b *testing.B) {
-			for i := 0; i < b.N; i++ {
-				b.StopTimer()
-				db, c := benchGraph(b)
-				job := createJob(0, rows)
-				b.StartTimer()
+			applyRounds(b, rows, func(c *graphdb.Conn, job *model.Job) {
 				start := time.Now()
 				if err := graphdb.DropFTS(ctx, c); err != nil {
 					b.Fatal(err)
 				}
-				if err := c.Exec(ctx, "BEGIN TRANSACTION", nil); err != nil {
-					b.Fatal(err)
-				}
-				benchApplyJob(b, c, job)
-				if err := c.Exec(ctx, "COMMIT", nil); err != nil {
-					b.Fatal(err)
-				}
+				inTransaction(b, c, func() { benchApplyJob(b, c, job) })
 				indexStart := time.Now()
 				if err := graphdb.EnsureFTS(ctx, c); err != nil {
 					b.Fatal(err)
 				}
 				b.ReportMetric(float64(time.Since(indexStart).Milliseconds()), "index_ms")
 				b.ReportMetric(float64(rows)/time.Since(start).Seconds(), "rows/s")
-				b.StopTimer()
-				c.Close()
-				db.Close()
-				b.StartTimer()
-			}
+			})
 		})
 	}
 	b.Run("per_statement_2k", func(b *testing.B) {
 		const rows = 2000
-		for i := 0; i < b.N; i++ {
-			b.StopTimer()
-			db, c := benchGraph(b)
-			job := createJob(0, rows)
-			b.StartTimer()
+		applyRounds(b, rows, func(c *graphdb.Conn, job *model.Job) {
 			start := time.Now()
-			if err := c.Exec(ctx, "BEGIN TRANSACTION", nil); err != nil {
-				b.Fatal(err)
-			}
-			now := time.Now().UTC().Truncate(time.Millisecond)
-			for _, e := range job.Ops[0].Entities {
-				if err := c.Exec(ctx, "MERGE (x:Entity {name: $n}) ON CREATE SET x.entityType = $t, x.observations = $o, x.created_at = $c, x.updated_at = $c",
-					map[string]any{"n": e.Name, "t": e.EntityType, "o": graphdb.List(e.Observations), "c": now}); err != nil {
-					b.Fatal(err)
+			inTransaction(b, c, func() {
+				now := time.Now().UTC().Truncate(time.Millisecond)
+				for _, e := range job.Ops[0].Entities {
+					if err := c.Exec(ctx, "MERGE (x:Entity {name: $n}) ON CREATE SET x.entityType = $t, x.observations = $o, x.created_at = $c, x.updated_at = $c",
+						map[string]any{"n": e.Name, "t": e.EntityType, "o": graphdb.List(e.Observations), "c": now}); err != nil {
+						b.Fatal(err)
+					}
 				}
-			}
-			if err := c.Exec(ctx, "COMMIT", nil); err != nil {
-				b.Fatal(err)
-			}
+			})
 			b.ReportMetric(rows/time.Since(start).Seconds(), "rows/s")
-			b.StopTimer()
-			c.Close()
-			db.Close()
-			b.StartTimer()
-		}
+		})
 	})
+}
+
+// applyRounds runs b.N rounds of apply, each on a fresh graph with a
+// create_entities job of rows entities; only apply is timed.
+func applyRounds(b *testing.B, rows int, apply func(c *graphdb.Conn, job *model.Job)) {
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		db, c := benchGraph(b)
+		job := createJob(0, rows)
+		b.StartTimer()
+		apply(c, job)
+		b.StopTimer()
+		c.Close()
+		db.Close()
+		b.StartTimer()
+	}
+}
+
+// inTransaction runs f between BEGIN TRANSACTION and COMMIT.
+func inTransaction(b *testing.B, c *graphdb.Conn, f func()) {
+	if err := c.Exec(context.Background(), "BEGIN TRANSACTION", nil); err != nil {
+		b.Fatal(err)
+	}
+	f()
+	if err := c.Exec(context.Background(), "COMMIT", nil); err != nil {
+		b.Fatal(err)
+	}
 }
 
 // BenchmarkPublish times staging + publish of a snapshot (copy graph, link
@@ -150,11 +147,10 @@ func BenchmarkPublish(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	db, err := graphdb.Open(st.GraphPath(), graphdb.Options{BufferPoolBytes: 512 << 20, Threads: 2})
+	db, c, err := graphdb.OpenConn(st.GraphPath(), graphdb.Options{BufferPoolBytes: 512 << 20, Threads: 2})
 	if err != nil {
 		b.Fatal(err)
 	}
-	c, _ := db.Conn()
 	for off := 0; off < 100000; off += 20000 {
 		benchApplyJob(b, c, createJob(off, 20000))
 	}

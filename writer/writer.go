@@ -366,15 +366,11 @@ type storeCounts struct {
 // apply opens the stage's graph and kv, applies the jobs and closes both,
 // leaving them checkpointed and ready to publish.
 func (w *Writer) apply(ctx context.Context, stage *snapshot.Stage, jobs []*batchJob, sum *Summary) (counts storeCounts, err error) {
-	gdb, err := graphdb.Open(stage.GraphPath(), graphdb.Options{BufferPoolBytes: w.bufferPool(stage, jobs), Threads: 2})
+	gdb, conn, err := graphdb.OpenConn(stage.GraphPath(), graphdb.Options{BufferPoolBytes: w.bufferPool(stage, jobs), Threads: 2})
 	if err != nil {
 		return counts, err
 	}
 	defer gdb.Close()
-	conn, err := gdb.Conn()
-	if err != nil {
-		return counts, err
-	}
 	defer conn.Close()
 	if err := graphdb.EnsureSchema(ctx, conn); err != nil {
 		return counts, err

@@ -20,10 +20,10 @@ func (a *app) newBenchCommand() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "bench [--quick] [--json] [--only NAME,...]",
 		Short: "Measure memsnap beside direct Kuzu use and the disk's limits; prints a table",
-		Long: "Run the benchmark harness: real reader, writer and producer processes on scratch stores\n" +
-			"(never the configured store). Benchmarks: readers_under_write, apply, publish, enqueue,\n" +
-			"visibility, swap, rss, scaling. --quick takes a few minutes; the full run takes longer and\n" +
-			"publishes stores up to 1 GB. Progress goes to stderr; the result to stdout.",
+		Long: `Run the benchmark harness: real reader, writer and producer processes on scratch stores
+(never the configured store). Benchmarks: readers_under_write, apply, publish, enqueue,
+visibility, swap, rss, scaling. --quick takes a few minutes; the full run takes longer and
+publishes stores up to 1 GB. Progress goes to stderr; the result to stdout.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			for _, n := range only {

@@ -29,10 +29,10 @@ func (a *app) newDemoCommand() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "demo",
 		Short: "Run a daemon, producer and reader processes on the store and print a summary",
-		Long: "The main job on one store: a daemon commits on a schedule while producer processes enqueue\n" +
-			"memories and reader processes query all the while. Every process is a real memsnap process.\n" +
-			"Prints jobs applied, snapshots published, reader queries and reader errors; exits 1 if any\n" +
-			"reader failed or any memory is missing.",
+		Long: `The main job on one store: a daemon commits on a schedule while producer processes enqueue
+memories and reader processes query all the while. Every process is a real memsnap process.
+Prints jobs applied, snapshots published, reader queries and reader errors; exits 1 if any
+reader failed or any memory is missing.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runDemo(cmd.Context(), a, o)
@@ -46,6 +46,19 @@ func (a *app) newDemoCommand() *cobra.Command {
 	return c
 }
 
+// demo is one run of 'memsnap demo': the store, how to start memsnap
+// processes on it, and what the readers and producers counted.
+type demo struct {
+	a       *app
+	o       demoOptions
+	exe     string
+	s       *snapshot.Store
+	started time.Time
+
+	enqueued, queries, readerErrs atomic.Int64
+	firstErr                      atomic.Value // string
+}
+
 func runDemo(ctx context.Context, a *app, o demoOptions) error {
 	exe, err := os.Executable()
 	if err != nil {
@@ -56,14 +69,8 @@ func runDemo(ctx context.Context, a *app, o demoOptions) error {
 		return err
 	}
 	fmt.Fprintf(a.stdout, "demo store: %s\n", s.Dir())
-	base := []string{"--store", s.Dir(), "--log-level", "warn"}
-	command := func(ctx context.Context, args ...string) *exec.Cmd {
-		c := exec.CommandContext(ctx, exe, append(base, args...)...)
-		c.Env = append(os.Environ(), "MEMSNAP_WRITER_COMMIT="+o.commit)
-		return c
-	}
-	start := time.Now()
-	daemon := command(context.WithoutCancel(ctx), "daemon")
+	d := &demo{a: a, o: o, exe: exe, s: s, started: time.Now()}
+	daemon := d.command(context.WithoutCancel(ctx), "daemon")
 	daemon.Stderr = a.stderr
 	if err := daemon.Start(); err != nil {
 		return fmt.Errorf("demo: start daemon: %w", err)
@@ -75,88 +82,132 @@ func runDemo(ctx context.Context, a *app, o demoOptions) error {
 		}
 	}()
 
-	var enqueued, queries, readerErrs atomic.Int64
-	var firstErr atomic.Value
-	readCtx, stopReaders := context.WithCancel(ctx)
-	var readers sync.WaitGroup
-	for r := 0; r < o.readers; r++ {
-		readers.Add(1)
-		go func() {
-			defer readers.Done()
-			for readCtx.Err() == nil {
-				out, err := command(context.WithoutCancel(readCtx), "query", "--json",
-					"MATCH (e:Entity) OPTIONAL MATCH (e)-[r:Relation]->() RETURN count(DISTINCT e), count(r)").CombinedOutput()
-				if err != nil {
-					if errors.Is(err, exec.ErrNotFound) || !bytes.Contains(out, []byte("nothing published yet")) {
-						readerErrs.Add(1)
-						firstErr.CompareAndSwap(nil, fmt.Sprintf("%v: %s", err, bytes.TrimSpace(out)))
-					}
-				}
-				queries.Add(1)
-			}
-		}()
-	}
-	var producers sync.WaitGroup
-	for p := 0; p < o.producers; p++ {
-		producers.Add(1)
-		go func() {
-			defer producers.Done()
-			for k := 0; k < o.jobs && ctx.Err() == nil; k++ {
-				job := demoJob(p, k)
-				c := command(ctx, "enqueue")
-				c.Stdin = bytes.NewReader(job)
-				if out, err := c.CombinedOutput(); err != nil {
-					firstErr.CompareAndSwap(nil, fmt.Sprintf("enqueue: %v: %s", err, bytes.TrimSpace(out)))
-					continue
-				}
-				enqueued.Add(1)
-				time.Sleep(o.pace)
-			}
-		}()
-	}
-	producers.Wait()
+	stopReaders := d.startReaders(ctx)
+	d.produce(ctx)
 	// Let the daemon catch up on its own schedule, then stop it cleanly.
-	want := enqueued.Load()
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) && ctx.Err() == nil {
-		if q, err := s.Queue().Counts(); err == nil && q.Waiting() == 0 {
-			break
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	d.waitForQueue(ctx)
 	stopReaders()
-	readers.Wait()
 	_ = daemon.Process.Signal(syscall.SIGTERM)
 	if err := daemon.Wait(); err != nil {
 		return fmt.Errorf("demo: daemon exited badly: %w", err)
 	}
 	// Anything the daemon had not reached yet: one last commit.
-	if out, err := command(ctx, "commit").CombinedOutput(); err != nil {
+	if out, err := d.command(ctx, "commit").CombinedOutput(); err != nil {
 		return fmt.Errorf("demo: final commit: %v: %s", err, bytes.TrimSpace(out))
 	}
-	out, err := command(ctx, "query", "--json", "MATCH (e:Entity) WHERE e.entityType = 'memory' RETURN count(e)").Output()
+	memories, snap, err := d.countMemories(ctx)
 	if err != nil {
-		return fmt.Errorf("demo: final query: %w", err)
+		return err
+	}
+	return d.report(memories, snap)
+}
+
+// command is a memsnap process on the demo's store.
+func (d *demo) command(ctx context.Context, args ...string) *exec.Cmd {
+	c := exec.CommandContext(ctx, d.exe, append([]string{"--store", d.s.Dir(), "--log-level", "warn"}, args...)...)
+	c.Env = append(os.Environ(), "MEMSNAP_WRITER_COMMIT="+d.o.commit)
+	return c
+}
+
+// fail records the first thing that went wrong.
+func (d *demo) fail(format string, args ...any) {
+	d.firstErr.CompareAndSwap(nil, fmt.Sprintf(format, args...))
+}
+
+// startReaders starts the reader loops, each running one query process
+// after another; the function it returns stops them and waits.
+func (d *demo) startReaders(ctx context.Context) (stop func()) {
+	readCtx, cancel := context.WithCancel(ctx)
+	var readers sync.WaitGroup
+	for r := 0; r < d.o.readers; r++ {
+		readers.Add(1)
+		go func() {
+			defer readers.Done()
+			for readCtx.Err() == nil {
+				out, err := d.command(context.WithoutCancel(readCtx), "query", "--json",
+					"MATCH (e:Entity) OPTIONAL MATCH (e)-[r:Relation]->() RETURN count(DISTINCT e), count(r)").CombinedOutput()
+				if err != nil {
+					if errors.Is(err, exec.ErrNotFound) || !bytes.Contains(out, []byte("nothing published yet")) {
+						d.readerErrs.Add(1)
+						d.fail("%v: %s", err, bytes.TrimSpace(out))
+					}
+				}
+				d.queries.Add(1)
+			}
+		}()
+	}
+	return func() {
+		cancel()
+		readers.Wait()
+	}
+}
+
+// produce runs the producers, each enqueueing its jobs one process at a
+// time, and waits for them.
+func (d *demo) produce(ctx context.Context) {
+	var producers sync.WaitGroup
+	for p := 0; p < d.o.producers; p++ {
+		producers.Add(1)
+		go func() {
+			defer producers.Done()
+			for k := 0; k < d.o.jobs && ctx.Err() == nil; k++ {
+				c := d.command(ctx, "enqueue")
+				c.Stdin = bytes.NewReader(demoJob(p, k))
+				if out, err := c.CombinedOutput(); err != nil {
+					d.fail("enqueue: %v: %s", err, bytes.TrimSpace(out))
+					continue
+				}
+				d.enqueued.Add(1)
+				time.Sleep(d.o.pace)
+			}
+		}()
+	}
+	producers.Wait()
+}
+
+// waitForQueue waits, up to 30s, until no job waits in the queue.
+func (d *demo) waitForQueue(ctx context.Context) {
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		if q, err := d.s.Queue().Counts(); err == nil && q.Waiting() == 0 {
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// countMemories asks a query process how many memories the graph holds and
+// in which snapshot.
+func (d *demo) countMemories(ctx context.Context) (memories int64, snap uint64, err error) {
+	out, err := d.command(ctx, "query", "--json", "MATCH (e:Entity) WHERE e.entityType = 'memory' RETURN count(e)").Output()
+	if err != nil {
+		return 0, 0, fmt.Errorf("demo: final query: %w", err)
 	}
 	var res struct {
 		Snapshot uint64  `json:"snapshot"`
 		Rows     [][]any `json:"rows"`
 	}
 	if err := json.Unmarshal(out, &res); err != nil || len(res.Rows) != 1 {
-		return fmt.Errorf("demo: final query answer %q: %v", out, err)
+		return 0, 0, fmt.Errorf("demo: final query answer %q: %v", out, err)
 	}
-	memories := int64(res.Rows[0][0].(float64))
-	fmt.Fprintf(a.stdout, "jobs enqueued:       %d (%d producers)\n", want, o.producers)
-	fmt.Fprintf(a.stdout, "jobs applied:        %d memories in the graph\n", memories)
-	fmt.Fprintf(a.stdout, "snapshots published: %d\n", res.Snapshot)
-	fmt.Fprintf(a.stdout, "reader queries:      %d (%d reader processes at a time)\n", queries.Load(), o.readers)
-	fmt.Fprintf(a.stdout, "reader errors:       %d\n", readerErrs.Load())
-	fmt.Fprintf(a.stdout, "elapsed:             %s\n", time.Since(start).Round(time.Millisecond))
-	if e := firstErr.Load(); e != nil {
-		fmt.Fprintf(a.stderr, "first error: %s\n", e)
+	return int64(res.Rows[0][0].(float64)), res.Snapshot, nil
+}
+
+// report prints the summary and fails unless every memory arrived and no
+// reader failed.
+func (d *demo) report(memories int64, snap uint64) error {
+	w, want := d.a.stdout, d.enqueued.Load()
+	fmt.Fprintf(w, "jobs enqueued:       %d (%d producers)\n", want, d.o.producers)
+	fmt.Fprintf(w, "jobs applied:        %d memories in the graph\n", memories)
+	fmt.Fprintf(w, "snapshots published: %d\n", snap)
+	fmt.Fprintf(w, "reader queries:      %d (%d reader processes at a time)\n", d.queries.Load(), d.o.readers)
+	fmt.Fprintf(w, "reader errors:       %d\n", d.readerErrs.Load())
+	fmt.Fprintf(w, "elapsed:             %s\n", time.Since(d.started).Round(time.Millisecond))
+	if e := d.firstErr.Load(); e != nil {
+		fmt.Fprintf(d.a.stderr, "first error: %s\n", e)
 	}
-	if readerErrs.Load() > 0 || memories != want || want != int64(o.producers*o.jobs) {
-		return fmt.Errorf("demo failed: %d of %d memories applied, %d reader errors", memories, o.producers*o.jobs, readerErrs.Load())
+	if d.readerErrs.Load() > 0 || memories != want || want != int64(d.o.producers*d.o.jobs) {
+		return fmt.Errorf("demo failed: %d of %d memories applied, %d reader errors", memories, d.o.producers*d.o.jobs, d.readerErrs.Load())
 	}
 	return nil
 }

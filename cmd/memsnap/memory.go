@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -14,14 +15,12 @@ import (
 
 	"github.com/memsnap/memsnap/internal/model"
 	"github.com/memsnap/memsnap/reader"
+	"github.com/memsnap/memsnap/snapshot"
 	"github.com/memsnap/memsnap/writer"
 )
 
-// printGraph prints a graph as JSON or as readable lines.
-func (a *app) printGraph(g *reader.Graph, asJSON bool) error {
-	if asJSON {
-		return a.printJSON(g)
-	}
+// printGraph prints a graph as readable lines.
+func (a *app) printGraph(g *reader.Graph) error {
 	fmt.Fprintf(a.stdout, "snapshot %d: %d entities, %d relations\n", g.Snapshot, len(g.Entities), len(g.Relations))
 	for _, e := range g.Entities {
 		fmt.Fprintf(a.stdout, "%s (%s)\n", e.Name, e.EntityType)
@@ -38,44 +37,38 @@ func (a *app) printGraph(g *reader.Graph, asJSON bool) error {
 	return nil
 }
 
-// graphCommand builds a read command that prints a graph.
+// graphCommand builds a read command that prints the graph read returns.
 func (a *app) graphCommand(use, short string, args cobra.PositionalArgs,
-	read func(cmd *cobra.Command, r *reader.Reader, args []string) (*reader.Graph, error)) (*cobra.Command, *bool) {
-	asJSON := new(bool)
+	read func(cmd *cobra.Command, r *reader.Reader, args []string) (*reader.Graph, error)) *cobra.Command {
 	c := &cobra.Command{
 		Use: use, Short: short, Args: args,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			r, err := a.openReader(cmd)
-			if err != nil {
-				return err
-			}
-			defer r.Close()
+		RunE: a.onReader(func(cmd *cobra.Command, r *reader.Reader, args []string) error {
 			g, err := read(cmd, r, args)
 			if err != nil {
 				return err
 			}
-			return a.printGraph(g, *asJSON)
-		},
+			return a.output(cmd, g, func() error { return a.printGraph(g) })
+		}),
 	}
-	c.Flags().BoolVar(asJSON, "json", false, `print {"snapshot": seq, "entities": [...], "relations": [...]}`)
-	return c, asJSON
+	c.Flags().Bool("json", false, `print {"snapshot": seq, "entities": [...], "relations": [...]}`)
+	return c
 }
 
 func (a *app) newMemoryCommands() []*cobra.Command {
 	var limit int
-	search, _ := a.graphCommand("search [--json] [--limit N] QUERY", "Ranked search of entity names, types and observations",
+	search := a.graphCommand("search [--json] [--limit N] QUERY", "Ranked search of entity names, types and observations",
 		exactArgs("QUERY"), func(cmd *cobra.Command, r *reader.Reader, args []string) (*reader.Graph, error) {
 			return r.SearchNodes(cmd.Context(), args[0], reader.SearchOptions{Limit: limit})
 		})
 	search.Flags().IntVar(&limit, "limit", 0, "at most N entities (0: all matches)")
 
-	open, _ := a.graphCommand("open [--json] NAME...", "The named entities and the relations between them",
+	open := a.graphCommand("open [--json] NAME...", "The named entities and the relations between them",
 		minArgs("NAME"), func(cmd *cobra.Command, r *reader.Reader, args []string) (*reader.Graph, error) {
 			return r.OpenNodes(cmd.Context(), args)
 		})
 
 	var nopts reader.NeighborsOptions
-	neighbors, _ := a.graphCommand("neighbors [--json] [--depth N] [--type T] [--limit N] NAME", "Entities within N hops of NAME",
+	neighbors := a.graphCommand("neighbors [--json] [--depth N] [--type T] [--limit N] NAME", "Entities within N hops of NAME",
 		exactArgs("NAME"), func(cmd *cobra.Command, r *reader.Reader, args []string) (*reader.Graph, error) {
 			return r.Neighbors(cmd.Context(), args[0], nopts)
 		})
@@ -84,7 +77,7 @@ func (a *app) newMemoryCommands() []*cobra.Command {
 	neighbors.Flags().IntVar(&nopts.Limit, "limit", 0, "at most N entities (0: no cap)")
 
 	var gopts reader.ReadGraphOptions
-	graph, _ := a.graphCommand("graph [--json] [--limit N] [--cursor C] [--type T]", "The whole graph, or a page of it",
+	graph := a.graphCommand("graph [--json] [--limit N] [--cursor C] [--type T]", "The whole graph, or a page of it",
 		noArgs, func(cmd *cobra.Command, r *reader.Reader, _ []string) (*reader.Graph, error) {
 			return r.ReadGraph(cmd.Context(), gopts)
 		})
@@ -111,17 +104,13 @@ func (a *app) newImportCommand() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "import [--batch N] [--wait] FILE",
 		Short: "Queue the entities and relations of a reference memory server JSONL file",
-		Long: "Read the reference MCP memory server's JSONL file (one {\"type\":\"entity\"|\"relation\", ...} per line)\n" +
-			"and queue it as jobs: entities first, then relations, N items per job. A bad line stops the\n" +
-			"import before anything is queued, naming the line. With --wait, memsnap waits, with no time\n" +
-			"limit, until every job is applied or rejected (committing itself whenever no other writer\n" +
-			"holds the lock), adds the counts to its summary, and exits 1 if any job was rejected.",
+		Long: `Read the reference MCP memory server's JSONL file (one {"type":"entity"|"relation", ...} per line)
+and queue it as jobs: entities first, then relations, N items per job. A bad line stops the
+import before anything is queued, naming the line. With --wait, memsnap waits, with no time
+limit, until every job is applied or rejected (committing itself whenever no other writer
+holds the lock), adds the counts to its summary, and exits 1 if any job was rejected.`,
 		Args: exactArgs("FILE"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := a.store()
-			if err != nil {
-				return err
-			}
+		RunE: a.onStore(func(cmd *cobra.Command, s *snapshot.Store, args []string) error {
 			ents, rels, err := readMemoryFile(args[0])
 			if err != nil {
 				return err
@@ -129,51 +118,73 @@ func (a *app) newImportCommand() *cobra.Command {
 			if batch < 1 {
 				return usagef(cmd, "--batch must be at least 1")
 			}
-			var jobs [][]byte
-			for i := 0; i < len(ents); i += batch {
-				jobs = append(jobs, jobOf(model.Op{Op: model.OpCreateEntities, Entities: ents[i:min(i+batch, len(ents))]}))
+			ids, err := a.enqueueAll(s, args[0], importJobs(ents, rels, batch))
+			if err != nil {
+				return err
 			}
-			for i := 0; i < len(rels); i += batch {
-				jobs = append(jobs, jobOf(model.Op{Op: model.OpCreateRelations, Relations: rels[i:min(i+batch, len(rels))]}))
-			}
-			bar := newProgress(a.stderr, "queued", len(jobs))
-			var ids []string
-			for _, j := range jobs {
-				id, err := writer.Enqueue(s, j, a.cfg.Job.Limits())
-				if err != nil {
-					return fmt.Errorf("import %s: after %d of %d jobs: %w", args[0], len(ids), len(jobs), err)
-				}
-				ids = append(ids, id)
-				bar.add(1)
-			}
-			bar.done()
 			sum := map[string]any{"entities": len(ents), "relations": len(rels), "jobs": len(ids)}
 			if wait {
-				applied, rejected := 0, 0
-				for _, id := range ids {
-					o, err := a.waitForJob(cmd.Context(), s, id)
-					if err != nil {
-						return err
-					}
-					if o.Status == "applied" {
-						applied++
-					} else {
-						rejected++
-						a.log.Error("import job rejected", "job_id", id, "reason", o.Reason)
-					}
+				rejected, err := a.waitForAll(cmd.Context(), s, ids)
+				if err != nil {
+					return err
 				}
-				sum["applied"], sum["rejected"] = applied, rejected
+				sum["applied"], sum["rejected"] = len(ids)-rejected, rejected
 				if rejected > 0 {
 					_ = a.printJSON(sum)
 					return fmt.Errorf("import %s: %d of %d jobs rejected (see log)", args[0], rejected, len(ids))
 				}
 			}
 			return a.printJSON(sum)
-		},
+		}),
 	}
 	c.Flags().IntVar(&batch, "batch", 500, "entities or relations per job")
 	c.Flags().BoolVar(&wait, "wait", false, "wait until every job is applied or rejected")
 	return c
+}
+
+// importJobs cuts the entities, then the relations, into jobs of batch items.
+func importJobs(ents []model.Entity, rels []model.Relation, batch int) [][]byte {
+	var jobs [][]byte
+	for i := 0; i < len(ents); i += batch {
+		jobs = append(jobs, jobOf(model.Op{Op: model.OpCreateEntities, Entities: ents[i:min(i+batch, len(ents))]}))
+	}
+	for i := 0; i < len(rels); i += batch {
+		jobs = append(jobs, jobOf(model.Op{Op: model.OpCreateRelations, Relations: rels[i:min(i+batch, len(rels))]}))
+	}
+	return jobs
+}
+
+// enqueueAll queues the jobs of the import of file, drawing a progress bar,
+// and returns their ids.
+func (a *app) enqueueAll(s *snapshot.Store, file string, jobs [][]byte) ([]string, error) {
+	bar := newProgress(a.stderr, "queued", len(jobs))
+	var ids []string
+	for _, j := range jobs {
+		id, err := writer.Enqueue(s, j, a.cfg.Job.Limits())
+		if err != nil {
+			return nil, fmt.Errorf("import %s: after %d of %d jobs: %w", file, len(ids), len(jobs), err)
+		}
+		ids = append(ids, id)
+		bar.add(1)
+	}
+	bar.done()
+	return ids, nil
+}
+
+// waitForAll waits until every job is applied or rejected, logs each
+// rejection and returns how many were rejected.
+func (a *app) waitForAll(ctx context.Context, s *snapshot.Store, ids []string) (rejected int, err error) {
+	for _, id := range ids {
+		o, err := a.waitForJob(ctx, s, id)
+		if err != nil {
+			return 0, err
+		}
+		if o.Status != model.StatusApplied {
+			rejected++
+			a.log.Error("import job rejected", "job_id", id, "reason", o.Reason)
+		}
+	}
+	return rejected, nil
 }
 
 // jobOf encodes a one-op job (never fails: plain structs).
@@ -232,12 +243,7 @@ func (a *app) newExportCommand() *cobra.Command {
 		Use:   "export [-o FILE]",
 		Short: "Write CURRENT's graph as a reference memory server JSONL file",
 		Args:  noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			r, err := a.openReader(cmd)
-			if err != nil {
-				return err
-			}
-			defer r.Close()
+		RunE: a.onReader(func(cmd *cobra.Command, r *reader.Reader, _ []string) error {
 			w := a.stdout
 			if out != "" && out != "-" {
 				f, err := os.Create(out)
@@ -247,40 +253,46 @@ func (a *app) newExportCommand() *cobra.Command {
 				defer f.Close()
 				w = f
 			}
-			bw := bufio.NewWriter(w)
-			enc := json.NewEncoder(bw)
-			enc.SetEscapeHTML(false)
-			cursor := ""
-			var rels []reader.Relation
-			for {
-				g, err := r.ReadGraph(cmd.Context(), reader.ReadGraphOptions{Limit: 5000, Cursor: cursor})
-				if err != nil {
-					return err
-				}
-				for _, e := range g.Entities {
-					obs := e.Observations
-					if err := enc.Encode(memoryLine{Type: "entity", Name: e.Name, EntityType: e.EntityType, Observations: &obs}); err != nil {
-						return fmt.Errorf("export: %w", err)
-					}
-				}
-				rels = append(rels, g.Relations...)
-				if cursor = g.NextCursor; cursor == "" {
-					break
-				}
-			}
-			for _, rel := range rels {
-				if err := enc.Encode(memoryLine{Type: "relation", From: rel.From, To: rel.To, RelationType: rel.RelationType}); err != nil {
-					return fmt.Errorf("export: %w", err)
-				}
-			}
-			if err := bw.Flush(); err != nil {
-				return fmt.Errorf("export: %w", err)
-			}
-			return nil
-		},
+			return writeMemoryFile(cmd.Context(), r, w)
+		}),
 	}
 	c.Flags().StringVarP(&out, "output", "o", "-", "file to write, or - for standard output")
 	return c
+}
+
+// writeMemoryFile writes the graph r reads as a reference JSONL memory file:
+// the entities, a page at a time, then the relations.
+func writeMemoryFile(ctx context.Context, r *reader.Reader, w io.Writer) error {
+	bw := bufio.NewWriter(w)
+	enc := json.NewEncoder(bw)
+	enc.SetEscapeHTML(false)
+	cursor := ""
+	var rels []reader.Relation
+	for {
+		g, err := r.ReadGraph(ctx, reader.ReadGraphOptions{Limit: 5000, Cursor: cursor})
+		if err != nil {
+			return err
+		}
+		for _, e := range g.Entities {
+			obs := e.Observations
+			if err := enc.Encode(memoryLine{Type: "entity", Name: e.Name, EntityType: e.EntityType, Observations: &obs}); err != nil {
+				return fmt.Errorf("export: %w", err)
+			}
+		}
+		rels = append(rels, g.Relations...)
+		if cursor = g.NextCursor; cursor == "" {
+			break
+		}
+	}
+	for _, rel := range rels {
+		if err := enc.Encode(memoryLine{Type: "relation", From: rel.From, To: rel.To, RelationType: rel.RelationType}); err != nil {
+			return fmt.Errorf("export: %w", err)
+		}
+	}
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("export: %w", err)
+	}
+	return nil
 }
 
 // progress draws a one-line progress bar on a terminal and nothing otherwise.

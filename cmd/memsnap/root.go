@@ -9,13 +9,14 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/viper"
 
+	"github.com/memsnap/memsnap/cmd/memsnap/internal/oneline"
 	"github.com/memsnap/memsnap/config"
+	"github.com/memsnap/memsnap/reader"
 	"github.com/memsnap/memsnap/snapshot"
 	"github.com/memsnap/memsnap/writer"
 )
@@ -73,23 +74,20 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if code == exitError && errors.Is(err, writer.ErrLocked) {
 		code = exitLocked
 	}
-	fmt.Fprintf(stderr, "%s: %s\n", prefix, oneLine(err.Error()))
+	fmt.Fprintf(stderr, "%s: %s\n", prefix, oneline.Fold(err.Error()))
 	return code
-}
-
-func oneLine(s string) string {
-	return strings.Join(strings.Fields(strings.ReplaceAll(s, "\n", "; ")), " ")
 }
 
 func (a *app) newRootCommand() *cobra.Command {
 	root := &cobra.Command{
 		Use:   "memsnap",
 		Short: "A memory store many AI tools read at once while writes keep flowing in",
-		Long: "A memory store many AI tools read at once while writes keep flowing in.\n\n" +
-			"Configuration comes from defaults, then the --config file, then MEMSNAP_* environment\n" +
-			"variables (MEMSNAP_GC_KEEP sets gc.keep), then flags. Exit codes: 0 ok, 1 error, 2 usage\n" +
-			"(a bad command, argument, flag or config value). Each error is one line on standard error,\n" +
-			"where the logs go too.",
+		Long: `A memory store many AI tools read at once while writes keep flowing in.
+
+Configuration comes from defaults, then the --config file, then MEMSNAP_* environment
+variables (MEMSNAP_GC_KEEP sets gc.keep), then flags. Exit codes: 0 ok, 1 error, 2 usage
+(a bad command, argument, flag or config value). Each error is one line on standard error,
+where the logs go too.`,
 		Args:          cobra.ArbitraryArgs, // wrapArgs reports unknown commands
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -172,12 +170,53 @@ func (a *app) load() error {
 	return nil
 }
 
-// store opens the configured, initialised store.
-func (a *app) store() (*snapshot.Store, error) {
-	return snapshot.Open(a.cfg.Store)
+// runE is the RunE of a command.
+type runE = func(cmd *cobra.Command, args []string) error
+
+// storeRunE is the body of a command that works on the store.
+type storeRunE = func(cmd *cobra.Command, s *snapshot.Store, args []string) error
+
+// onStore is a RunE that opens the configured, initialised store and runs
+// run on it.
+func (a *app) onStore(run storeRunE) runE { return a.storeRunE(snapshot.Open, run) }
+
+// onNewStore is onStore for the commands that create the store when it is
+// missing.
+func (a *app) onNewStore(run storeRunE) runE { return a.storeRunE(snapshot.Init, run) }
+
+func (a *app) storeRunE(open func(dir string) (*snapshot.Store, error), run storeRunE) runE {
+	return func(cmd *cobra.Command, args []string) error {
+		s, err := open(a.cfg.Store)
+		if err != nil {
+			return err
+		}
+		return run(cmd, s, args)
+	}
+}
+
+// onReader is a RunE that opens a reader on the store's current snapshot,
+// runs run on it and closes it.
+func (a *app) onReader(run func(cmd *cobra.Command, r *reader.Reader, args []string) error) runE {
+	return a.onStore(func(cmd *cobra.Command, s *snapshot.Store, args []string) error {
+		r, err := reader.Open(cmd.Context(), s, a.cfg.ReaderOptions(), a.log)
+		if err != nil {
+			return err
+		}
+		defer r.Close()
+		return run(cmd, r, args)
+	})
 }
 
 func (a *app) printJSON(v any) error {
 	enc := json.NewEncoder(a.stdout)
 	return enc.Encode(v)
+}
+
+// output prints v as JSON when the command's --json flag is set, and calls
+// text to print it for people otherwise.
+func (a *app) output(cmd *cobra.Command, v any, text func() error) error {
+	if asJSON, _ := cmd.Flags().GetBool("json"); asJSON {
+		return a.printJSON(v)
+	}
+	return text()
 }

@@ -16,7 +16,6 @@ type versions struct {
 }
 
 func (a *app) newVersionCommand() *cobra.Command {
-	var asJSON bool
 	c := &cobra.Command{
 		Use:   "version [--json]",
 		Short: "Print the versions of memsnap, of the Kuzu library it links and of Go",
@@ -25,13 +24,12 @@ func (a *app) newVersionCommand() *cobra.Command {
 		PersistentPreRunE: func(*cobra.Command, []string) error { return nil },
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			v := versions{Memsnap: buildinfo.Version, Kuzu: buildinfo.KuzuVersion(), Go: buildinfo.GoVersion()}
-			if asJSON {
-				return a.printJSON(v)
-			}
-			fmt.Fprintf(a.stdout, "memsnap %s\nkuzu    %s\ngo      %s\n", v.Memsnap, v.Kuzu, v.Go)
-			return nil
+			return a.output(cmd, v, func() error {
+				fmt.Fprintf(a.stdout, "memsnap %s\nkuzu    %s\ngo      %s\n", v.Memsnap, v.Kuzu, v.Go)
+				return nil
+			})
 		},
 	}
-	c.Flags().BoolVar(&asJSON, "json", false, `print {"memsnap": ..., "kuzu": ..., "go": ...}`)
+	c.Flags().Bool("json", false, `print {"memsnap": ..., "kuzu": ..., "go": ...}`)
 	return c
 }

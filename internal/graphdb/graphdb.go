@@ -56,7 +56,6 @@ type Options struct {
 // DB is an open Kuzu database file. Its methods are safe for concurrent use;
 // each Conn runs one query at a time.
 type DB struct {
-	path     string
 	readOnly bool
 	db       *kuzu.Database
 	mu       sync.Mutex // guards closed
@@ -94,11 +93,23 @@ func Open(path string, o Options) (*DB, error) {
 		}
 		return nil, fmt.Errorf("open graph %s %s: kuzu refused it (another process holds a conflicting lock, or the file is not a readable kuzu database): %w", path, mode, err)
 	}
-	return &DB{path: path, readOnly: o.ReadOnly, db: db}, nil
+	return &DB{readOnly: o.ReadOnly, db: db}, nil
 }
 
-// Path is the database file this DB was opened from.
-func (d *DB) Path() string { return d.path }
+// OpenConn opens the Kuzu database at path and one connection to it. The
+// caller closes the connection, then the database.
+func OpenConn(path string, o Options) (*DB, *Conn, error) {
+	db, err := Open(path, o)
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := db.Conn()
+	if err != nil {
+		db.Close()
+		return nil, nil, err
+	}
+	return db, c, nil
+}
 
 // Close releases the database and its file lock. It is idempotent. Every Conn
 // must be closed first.

@@ -162,21 +162,6 @@ func (d *DB) ScanUser(prefix string, limit int) ([]Pair, error) {
 	return out, nil
 }
 
-// CountUser counts user keys.
-func (d *DB) CountUser() (int64, error) {
-	lower := []byte(userPrefix)
-	it, err := d.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: prefixEnd(lower)})
-	if err != nil {
-		return 0, fmt.Errorf("kv count: %w", err)
-	}
-	defer it.Close()
-	var n int64
-	for it.First(); it.Valid(); it.Next() {
-		n++
-	}
-	return n, it.Error()
-}
-
 func prefixEnd(p []byte) []byte {
 	end := bytes.Clone(p)
 	for i := len(end) - 1; i >= 0; i-- {

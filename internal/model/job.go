@@ -239,19 +239,12 @@ func decodeCreateEntities(r json.RawMessage, v *validator) (op Op, err error) {
 		Op       string    `json:"op"`
 		Entities *[]Entity `json:"entities"`
 	}
-	if err := strictDecode(r, &b); err != nil {
-		return op, err
-	}
-	v.required("entities", b.Entities != nil)
-	if b.Entities != nil {
-		for i, e := range *b.Entities {
-			v.name(fmt.Sprintf("entities[%d].name", i), e.Name)
-			v.str(fmt.Sprintf("entities[%d].entityType", i), e.EntityType)
-			v.strs(fmt.Sprintf("entities[%d].observations", i), e.Observations)
-		}
-		op.Entities = *b.Entities
-	}
-	return op, nil
+	op.Entities, err = decodeList(r, v, &b, &b.Entities, "entities", func(at string, e Entity) {
+		v.name(at+".name", e.Name)
+		v.str(at+".entityType", e.EntityType)
+		v.strs(at+".observations", e.Observations)
+	})
+	return op, err
 }
 
 func decodeRelations(r json.RawMessage, v *validator) (op Op, err error) {
@@ -259,19 +252,12 @@ func decodeRelations(r json.RawMessage, v *validator) (op Op, err error) {
 		Op        string      `json:"op"`
 		Relations *[]Relation `json:"relations"`
 	}
-	if err := strictDecode(r, &b); err != nil {
-		return op, err
-	}
-	v.required("relations", b.Relations != nil)
-	if b.Relations != nil {
-		for i, rel := range *b.Relations {
-			v.name(fmt.Sprintf("relations[%d].from", i), rel.From)
-			v.name(fmt.Sprintf("relations[%d].to", i), rel.To)
-			v.name(fmt.Sprintf("relations[%d].relationType", i), rel.RelationType)
-		}
-		op.Relations = *b.Relations
-	}
-	return op, nil
+	op.Relations, err = decodeList(r, v, &b, &b.Relations, "relations", func(at string, rel Relation) {
+		v.name(at+".from", rel.From)
+		v.name(at+".to", rel.To)
+		v.name(at+".relationType", rel.RelationType)
+	})
+	return op, err
 }
 
 func decodeAddObservations(r json.RawMessage, v *validator) (op Op, err error) {
@@ -279,19 +265,12 @@ func decodeAddObservations(r json.RawMessage, v *validator) (op Op, err error) {
 		Op           string            `json:"op"`
 		Observations *[]ObservationAdd `json:"observations"`
 	}
-	if err := strictDecode(r, &b); err != nil {
-		return op, err
-	}
-	v.required("observations", b.Observations != nil)
-	if b.Observations != nil {
-		for i, o := range *b.Observations {
-			v.name(fmt.Sprintf("observations[%d].entityName", i), o.EntityName)
-			v.required(fmt.Sprintf("observations[%d].contents", i), o.Contents != nil)
-			v.strs(fmt.Sprintf("observations[%d].contents", i), o.Contents)
-		}
-		op.Observations = *b.Observations
-	}
-	return op, nil
+	op.Observations, err = decodeList(r, v, &b, &b.Observations, "observations", func(at string, o ObservationAdd) {
+		v.name(at+".entityName", o.EntityName)
+		v.required(at+".contents", o.Contents != nil)
+		v.strs(at+".contents", o.Contents)
+	})
+	return op, err
 }
 
 func decodeDeleteEntities(r json.RawMessage, v *validator) (op Op, err error) {
@@ -299,17 +278,8 @@ func decodeDeleteEntities(r json.RawMessage, v *validator) (op Op, err error) {
 		Op          string    `json:"op"`
 		EntityNames *[]string `json:"entityNames"`
 	}
-	if err := strictDecode(r, &b); err != nil {
-		return op, err
-	}
-	v.required("entityNames", b.EntityNames != nil)
-	if b.EntityNames != nil {
-		for i, n := range *b.EntityNames {
-			v.name(fmt.Sprintf("entityNames[%d]", i), n)
-		}
-		op.EntityNames = *b.EntityNames
-	}
-	return op, nil
+	op.EntityNames, err = decodeList(r, v, &b, &b.EntityNames, "entityNames", v.name)
+	return op, err
 }
 
 func decodeDeleteObservations(r json.RawMessage, v *validator) (op Op, err error) {
@@ -317,19 +287,29 @@ func decodeDeleteObservations(r json.RawMessage, v *validator) (op Op, err error
 		Op        string               `json:"op"`
 		Deletions *[]ObservationDelete `json:"deletions"`
 	}
-	if err := strictDecode(r, &b); err != nil {
-		return op, err
+	op.Deletions, err = decodeList(r, v, &b, &b.Deletions, "deletions", func(at string, d ObservationDelete) {
+		v.name(at+".entityName", d.EntityName)
+		v.required(at+".observations", d.Observations != nil)
+		v.strs(at+".observations", d.Observations)
+	})
+	return op, err
+}
+
+// decodeList decodes an op whose one field is a list: strictly into body, a
+// struct of the op's fields whose field list (named name) it requires.
+// check checks each item, at name[i]; the list is returned.
+func decodeList[T any](r json.RawMessage, v *validator, body any, list **[]T, name string, check func(at string, item T)) ([]T, error) {
+	if err := strictDecode(r, body); err != nil {
+		return nil, err
 	}
-	v.required("deletions", b.Deletions != nil)
-	if b.Deletions != nil {
-		for i, d := range *b.Deletions {
-			v.name(fmt.Sprintf("deletions[%d].entityName", i), d.EntityName)
-			v.required(fmt.Sprintf("deletions[%d].observations", i), d.Observations != nil)
-			v.strs(fmt.Sprintf("deletions[%d].observations", i), d.Observations)
-		}
-		op.Deletions = *b.Deletions
+	v.required(name, *list != nil)
+	if *list == nil {
+		return nil, nil
 	}
-	return op, nil
+	for i, item := range **list {
+		check(fmt.Sprintf("%s[%d]", name, i), item)
+	}
+	return **list, nil
 }
 
 func decodeKVPut(r json.RawMessage, v *validator) (op Op, err error) {

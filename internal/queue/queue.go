@@ -155,36 +155,41 @@ func (q *Queue) Path(c Claimed) string { return q.path("cur", c.Name) }
 
 // Claimed returns the jobs in cur/ in claim order.
 func (q *Queue) Claimed() ([]Claimed, error) {
-	ents, err := os.ReadDir(filepath.Join(q.dir, "cur"))
-	if err != nil {
-		return nil, fmt.Errorf("list claimed jobs: %w", err)
-	}
-	var out []Claimed
-	for _, e := range ents {
-		if c, ok := ParseClaimedName(e.Name()); ok {
+	out, err := list(q, "cur", "list claimed jobs", func(e os.DirEntry) (Claimed, bool) {
+		c, ok := ParseClaimedName(e.Name())
+		if ok {
 			if info, err := e.Info(); err == nil {
 				c.Size = info.Size()
 			}
-			out = append(out, c)
 		}
-	}
+		return c, ok
+	})
 	sort.Slice(out, func(i, j int) bool { return out[i].Seq < out[j].Seq })
-	return out, nil
+	return out, err
 }
 
 // listNew returns the names in new/, oldest first (ULIDs sort by time).
 func (q *Queue) listNew() ([]string, error) {
-	ents, err := os.ReadDir(filepath.Join(q.dir, "new"))
+	out, err := list(q, "new", "list queued jobs", func(e os.DirEntry) (string, bool) {
+		return e.Name(), strings.HasSuffix(e.Name(), Ext)
+	})
+	sort.Strings(out)
+	return out, err
+}
+
+// list reads the spool directory sub and returns what keep makes of the
+// entries it keeps; what names the listing in an error.
+func list[T any](q *Queue, sub, what string, keep func(e os.DirEntry) (T, bool)) ([]T, error) {
+	ents, err := os.ReadDir(filepath.Join(q.dir, sub))
 	if err != nil {
-		return nil, fmt.Errorf("list queued jobs: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
-	var out []string
+	var out []T
 	for _, e := range ents {
-		if strings.HasSuffix(e.Name(), Ext) {
-			out = append(out, e.Name())
+		if v, ok := keep(e); ok {
+			out = append(out, v)
 		}
 	}
-	sort.Strings(out)
 	return out, nil
 }
 
@@ -321,15 +326,13 @@ func (q *Queue) Counts() (Counts, error) {
 		name string
 		n    *int
 	}{{"new", &c.New}, {"cur", &c.Cur}, {"dead", &c.Dead}} {
-		ents, err := os.ReadDir(filepath.Join(q.dir, d.name))
+		jobs, err := list(q, d.name, "read queue", func(e os.DirEntry) (string, bool) {
+			return e.Name(), filepath.Ext(e.Name()) == Ext
+		})
 		if err != nil {
-			return c, fmt.Errorf("read queue: %w", err)
+			return c, err
 		}
-		for _, e := range ents {
-			if filepath.Ext(e.Name()) == Ext {
-				*d.n++
-			}
-		}
+		*d.n = len(jobs)
 	}
 	return c, nil
 }

@@ -84,18 +84,39 @@ func writeConfigFile(path string, settings map[string]any) error {
 }
 
 // enqueueEntities queues entities [from, to) of a generated store of n as
-// jobs of 1000 entities, then their relations as jobs of 2000.
+// jobs of 1000 entities, then their relations as jobs of the relations of
+// 1000 entities.
 func enqueueEntities(s *snapshot.Store, from, to, n int) error {
 	if err := enqueueCreates(s, from, to); err != nil {
 		return err
 	}
-	lim := bulkConfig(s.Dir()).Job.Limits()
-	for i := from; i < to; i += 1000 {
+	return enqueueBy1000(s, from, to, func(lo, hi int) model.Op {
 		var rs []model.Relation
-		for j := i; j < min(i+1000, to); j++ {
-			rs = append(rs, genRelations(j, n)...)
+		for i := lo; i < hi; i++ {
+			rs = append(rs, genRelations(i, n)...)
 		}
-		b, err := json.Marshal(model.Job{Ops: []model.Op{{Op: model.OpCreateRelations, Relations: rs}}})
+		return model.Op{Op: model.OpCreateRelations, Relations: rs}
+	})
+}
+
+// enqueueCreates queues create_entities for generated entities [from, to),
+// 1000 to a job.
+func enqueueCreates(s *snapshot.Store, from, to int) error {
+	return enqueueBy1000(s, from, to, func(lo, hi int) model.Op {
+		var es []model.Entity
+		for i := lo; i < hi; i++ {
+			es = append(es, genEntity(i))
+		}
+		return model.Op{Op: model.OpCreateEntities, Entities: es}
+	})
+}
+
+// enqueueBy1000 queues one job for each 1000 generated entities [lo, hi) of
+// [from, to): the op that op makes of them.
+func enqueueBy1000(s *snapshot.Store, from, to int, op func(lo, hi int) model.Op) error {
+	lim := bulkConfig(s.Dir()).Job.Limits()
+	for lo := from; lo < to; lo += 1000 {
+		b, err := json.Marshal(model.Job{Ops: []model.Op{op(lo, min(lo+1000, to))}})
 		if err != nil {
 			return err
 		}
@@ -144,23 +165,18 @@ func buildStore(ctx context.Context, dir string, n int) error {
 
 // copyTree copies a directory tree, keeping file and directory modes.
 func copyTree(src, dst string) error {
-	return filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		to := filepath.Join(dst, rel)
+	return mirror(src, dst, func(_, to string, d os.DirEntry) error {
 		info, err := d.Info()
 		if err != nil {
 			return err
 		}
-		if d.IsDir() {
-			return os.MkdirAll(to, info.Mode().Perm())
+		return os.MkdirAll(to, info.Mode().Perm())
+	}, func(from, to string, d os.DirEntry) error {
+		info, err := d.Info()
+		if err != nil {
+			return err
 		}
-		if !info.Mode().IsRegular() {
-			return nil
-		}
-		in, err := os.Open(p)
+		in, err := os.Open(from)
 		if err != nil {
 			return err
 		}
@@ -174,6 +190,26 @@ func copyTree(src, dst string) error {
 			return err
 		}
 		return out.Close()
+	})
+}
+
+// mirror walks the tree under src, calling dir for each directory (src
+// first) and file for each regular file, with the path the entry has under
+// src and the one it is to have under dst. Anything else is passed over.
+func mirror(src, dst string, dir, file func(from, to string, d os.DirEntry) error) error {
+	return filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		to := filepath.Join(dst, rel)
+		switch {
+		case d.IsDir():
+			return dir(p, to, d)
+		case d.Type().IsRegular():
+			return file(p, to, d)
+		}
+		return nil
 	})
 }
 

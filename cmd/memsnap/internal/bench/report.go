@@ -3,7 +3,6 @@ package bench
 import (
 	"fmt"
 	"io"
-	"strings"
 	"text/tabwriter"
 )
 
@@ -150,15 +149,4 @@ func (r *Report) WriteTable(w io.Writer) error {
 		fmt.Fprintf(tw, "%s: %s\t%s\t%s\t%s\n", g.Benchmark, g.What, g.Measured, g.Target, status)
 	}
 	return tw.Flush()
-}
-
-// Missed lists the goals this run did not meet, one per line.
-func (r *Report) Missed() string {
-	var out []string
-	for _, g := range r.Goals() {
-		if !g.Met {
-			out = append(out, fmt.Sprintf("%s: %s: %s (target %s)", g.Benchmark, g.What, g.Measured, g.Target))
-		}
-	}
-	return strings.Join(out, "\n")
 }

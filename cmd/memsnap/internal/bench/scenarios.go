@@ -2,7 +2,6 @@ package bench
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,7 +10,6 @@ import (
 	"time"
 
 	"github.com/memsnap/memsnap/internal/fsutil"
-	"github.com/memsnap/memsnap/internal/model"
 	"github.com/memsnap/memsnap/snapshot"
 	"github.com/memsnap/memsnap/writer"
 )
@@ -77,41 +75,58 @@ func (r *runner) readersUnderWrite(ctx context.Context) (*ReadersUnderWrite, err
 		return nil, err
 	}
 	out := &ReadersUnderWrite{Readers: r.sc.readers, Entities: r.sc.entities, CommitEveryMS: r.sc.commitEvery.Milliseconds()}
-
-	// Idle: the readers alone.
-	idle, err := r.mixPhase(ctx, store, r.sc.readers, r.sc.queryEvery, r.sc.phase, startAt(workerLead))
-	if err != nil {
-		return nil, err
-	}
-	var lat []float64
-	var first string
-	out.IdleQueries, out.IdleErrors, lat, _, first = mixStats(idle)
-	out.IdleP50MS, out.IdleP99MS = percentile(lat, 50), percentile(lat, 99)
-	if out.IdleErrors > 0 {
-		return nil, fmt.Errorf("idle readers failed %d queries: %s", out.IdleErrors, first)
-	}
-
-	// Under write: a producer queues a memory tool's writes ten times a
-	// second and the daemon commits them on its schedule.
-	cfgFile := r.path("rw-daemon.json")
-	if err := writeConfigFile(cfgFile, map[string]any{"writer": map[string]any{"commit": fmt.Sprintf("@every %v", r.sc.commitEvery)}}); err != nil {
+	if err := r.idleReaders(ctx, store, out); err != nil {
 		return nil, err
 	}
 	s, err := snapshot.Open(store)
 	if err != nil {
 		return nil, err
 	}
+	if err := r.readersUnderDaemon(ctx, s, out); err != nil {
+		return nil, err
+	}
+	if err := r.directReaders(ctx, s, out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// idleReaders runs the readers alone.
+func (r *runner) idleReaders(ctx context.Context, store string, out *ReadersUnderWrite) error {
+	idle, err := r.mixPhase(ctx, store, r.sc.readers, r.sc.queryEvery, r.sc.phase, startAt(workerLead))
+	if err != nil {
+		return err
+	}
+	var lat []float64
+	var first string
+	out.IdleQueries, out.IdleErrors, lat, _, first = mixStats(idle)
+	out.IdleP50MS, out.IdleP99MS = percentile(lat, 50), percentile(lat, 99)
+	if out.IdleErrors > 0 {
+		return fmt.Errorf("idle readers failed %d queries: %s", out.IdleErrors, first)
+	}
+	return nil
+}
+
+// readersUnderDaemon runs the readers while a producer queues a memory
+// tool's writes ten times a second and the daemon commits them on its
+// schedule.
+func (r *runner) readersUnderDaemon(ctx context.Context, s *snapshot.Store, out *ReadersUnderWrite) error {
+	store := s.Dir()
+	cfgFile := r.path("rw-daemon.json")
+	if err := writeConfigFile(cfgFile, map[string]any{"writer": map[string]any{"commit": fmt.Sprintf("@every %v", r.sc.commitEvery)}}); err != nil {
+		return err
+	}
 	seq0, _ := s.Current()
 	daemon, err := r.cli(ctx, store, cfgFile, "daemon")
 	if err != nil {
-		return nil, err
+		return err
 	}
 	at := startAt(workerLead)
 	prod, err := r.worker(ctx, "produce", produceSpec{Store: store, StartAt: at, For: r.sc.phase, Every: 100 * time.Millisecond,
 		Kind: "flow", Prefix: "rw", Entities: r.sc.entities})
 	if err != nil {
 		_ = daemon.stop()
-		return nil, err
+		return err
 	}
 	busy, err := r.mixPhase(ctx, store, r.sc.readers, r.sc.queryEvery, r.sc.phase, at)
 	var pr produceResult
@@ -122,48 +137,53 @@ func (r *runner) readersUnderWrite(ctx context.Context) (*ReadersUnderWrite, err
 		err = derr
 	}
 	if err != nil {
-		return nil, err
+		return err
 	}
 	seq1, _ := s.Current()
 	out.JobsWritten, out.SnapshotsPublished = pr.Jobs, seq1-seq0
+	var lat []float64
+	var first string
 	out.Queries, out.Errors, lat, out.ReaderSwaps, first = mixStats(busy)
 	out.P50MS, out.P99MS = percentile(lat, 50), percentile(lat, 99)
 	if out.Errors > 0 {
 		r.log.Warn("readers failed queries under write", "errors", out.Errors, "first", first)
 	}
+	return nil
+}
 
-	// Today: the same readers open the Kuzu file while one process holds it
-	// read-write.
+// directReaders is today's way: the same readers open a copy of CURRENT's
+// Kuzu file directly while one process holds it read-write.
+func (r *runner) directReaders(ctx context.Context, s *snapshot.Store, out *ReadersUnderWrite) error {
 	path := r.path("direct", "graph.kuzu")
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, err
+		return err
 	}
 	cur, _ := s.Current()
 	if err := fsutil.CopyFile(path, filepath.Join(s.SnapshotDir(cur), snapshot.GraphFile)); err != nil {
-		return nil, err
+		return err
 	}
 	if err := os.Chmod(path, 0o600); err != nil {
-		return nil, err
+		return err
 	}
 	directFor := max(r.sc.phase/3, time.Second)
 	ready := path + ".ready"
 	holder, err := r.worker(ctx, "hold", holdSpec{Path: path, Ready: ready, For: directFor + workerLead + 2*time.Second})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	for deadline := time.Now().Add(30 * time.Second); !fileExists(ready); time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			killAll([]*proc{holder})
-			return nil, fmt.Errorf("the read-write holder did not open %s", path)
+			return fmt.Errorf("the read-write holder did not open %s", path)
 		}
 	}
 	var ps []*proc
-	at = startAt(workerLead)
+	at := startAt(workerLead)
 	for i := 0; i < r.sc.readers; i++ {
 		p, err := r.worker(ctx, "direct", directSpec{Path: path, StartAt: at, For: directFor, Every: 100 * time.Millisecond})
 		if err != nil {
 			killAll(append(ps, holder))
-			return nil, err
+			return err
 		}
 		ps = append(ps, p)
 	}
@@ -172,7 +192,7 @@ func (r *runner) readersUnderWrite(ctx context.Context) (*ReadersUnderWrite, err
 		err = herr
 	}
 	if err != nil {
-		return nil, err
+		return err
 	}
 	var f failures
 	for _, d := range direct {
@@ -180,7 +200,7 @@ func (r *runner) readersUnderWrite(ctx context.Context) (*ReadersUnderWrite, err
 		f.merge(d.failures)
 	}
 	out.DirectKuzuErrors, out.DirectKuzuError = f.Errors, f.FirstError
-	return out, nil
+	return nil
 }
 
 // Apply compares loading the same create_entities rows three ways.
@@ -244,26 +264,6 @@ func (r *runner) apply(ctx context.Context) (*Apply, error) {
 	out.CopyFromRowsPerS = float64(cf.Rows) / cf.Seconds
 	out.CopyFromIndexedRowsPerS = float64(cf.Rows) / (cf.Seconds + cf.IndexSeconds)
 	return out, nil
-}
-
-// enqueueCreates queues create_entities for generated entities [from, to),
-// 1000 to a job.
-func enqueueCreates(s *snapshot.Store, from, to int) error {
-	lim := bulkConfig(s.Dir()).Job.Limits()
-	for i := from; i < to; i += 1000 {
-		var es []model.Entity
-		for j := i; j < min(i+1000, to); j++ {
-			es = append(es, genEntity(j))
-		}
-		b, err := json.Marshal(model.Job{Ops: []model.Op{{Op: model.OpCreateEntities, Entities: es}}})
-		if err != nil {
-			return err
-		}
-		if _, err := writer.Enqueue(s, b, lim); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // commit runs "memsnap commit" on store with every queued job in one batch
@@ -360,22 +360,13 @@ func (r *runner) publish(ctx context.Context) ([]Publish, error) {
 // plainCopy copies every regular file under src to dst the way any backup
 // would, and fsyncs the files and directories.
 func plainCopy(src, dst string) error {
-	return filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
-		if err != nil {
+	return mirror(src, dst, func(_, to string, _ os.DirEntry) error {
+		if err := os.MkdirAll(to, 0o700); err != nil {
 			return err
 		}
-		rel, _ := filepath.Rel(src, p)
-		to := filepath.Join(dst, rel)
-		if d.IsDir() {
-			if err := os.MkdirAll(to, 0o700); err != nil {
-				return err
-			}
-			return fsutil.SyncDir(filepath.Dir(to))
-		}
-		if !d.Type().IsRegular() {
-			return nil
-		}
-		if err := fsutil.CopyFile(to, p); err != nil {
+		return fsutil.SyncDir(filepath.Dir(to))
+	}, func(from, to string, _ os.DirEntry) error {
+		if err := fsutil.CopyFile(to, from); err != nil {
 			return err
 		}
 		return fsutil.SyncFile(to)

@@ -25,16 +25,16 @@ import (
 // workers maps each role to its function: it gets the spec's JSON and
 // returns the result to print.
 var workers = map[string]func(ctx context.Context, spec []byte) (any, error){
-	"mix":          runMix,
-	"direct":       runDirect,
-	"hold":         runHold,
-	"produce":      runProduce,
-	"enqueue":      runEnqueueAB,
-	"perstatement": runPerStatement,
-	"copyfrom":     runCopyFrom,
-	"visibility":   runVisibility,
-	"swap":         runSwapper,
-	"rss":          runRSS,
+	"mix":          role(runMix),
+	"direct":       role(runDirect),
+	"hold":         role(runHold),
+	"produce":      role(runProduce),
+	"enqueue":      role(runEnqueueAB),
+	"perstatement": role(runPerStatement),
+	"copyfrom":     role(runCopyFrom),
+	"visibility":   role(runVisibility),
+	"swap":         role(runSwapper),
+	"rss":          role(runRSS),
 }
 
 // RunWorker runs one worker role of the harness in this process: it reads
@@ -56,12 +56,16 @@ func RunWorker(ctx context.Context, role string, in io.Reader, out io.Writer) er
 	return json.NewEncoder(out).Encode(res)
 }
 
-func decode[T any](spec []byte) (T, error) {
-	var v T
-	if err := json.Unmarshal(spec, &v); err != nil {
-		return v, fmt.Errorf("bad worker spec: %w", err)
+// role is a worker that takes its spec as a T, for the workers table: it
+// decodes the spec's JSON first.
+func role[T any](run func(ctx context.Context, spec T) (any, error)) func(ctx context.Context, spec []byte) (any, error) {
+	return func(ctx context.Context, b []byte) (any, error) {
+		var spec T
+		if err := json.Unmarshal(b, &spec); err != nil {
+			return nil, fmt.Errorf("bad worker spec: %w", err)
+		}
+		return run(ctx, spec)
 	}
-	return v, nil
 }
 
 // readerConfig is the default configuration with the given refresh spec.
@@ -126,11 +130,7 @@ type mixResult struct {
 
 // runMix opens the store as a long-lived reader (refreshing on spec.Refresh)
 // and runs the read mix from StartAt for For, paced at one query per Every.
-func runMix(ctx context.Context, b []byte) (any, error) {
-	spec, err := decode[mixSpec](b)
-	if err != nil {
-		return nil, err
-	}
+func runMix(ctx context.Context, spec mixSpec) (any, error) {
 	_, rd, err := openReader(ctx, readerConfig(spec.Store, spec.Refresh))
 	if err != nil {
 		return nil, err
@@ -180,25 +180,17 @@ type directResult struct {
 
 // runDirect is today's way: open the Kuzu file itself read-only and run a
 // point lookup, every Every, while another process may hold it read-write.
-func runDirect(ctx context.Context, b []byte) (any, error) {
-	spec, err := decode[directSpec](b)
-	if err != nil {
-		return nil, err
-	}
+func runDirect(ctx context.Context, spec directSpec) (any, error) {
 	if err := sleepUntil(ctx, spec.StartAt); err != nil {
 		return nil, err
 	}
 	var res directResult
 	attempt := func() error {
-		db, err := graphdb.Open(spec.Path, graphdb.Options{ReadOnly: true})
+		db, c, err := graphdb.OpenConn(spec.Path, graphdb.Options{ReadOnly: true})
 		if err != nil {
 			return err
 		}
 		defer db.Close()
-		c, err := db.Conn()
-		if err != nil {
-			return err
-		}
 		defer c.Close()
 		return c.Exec(ctx, qPoint, map[string]any{"n": entityName(0)})
 	}
@@ -218,20 +210,12 @@ type holdSpec struct {
 // runHold is the process that owns a Kuzu file today: it opens it
 // read-write, says so by creating Ready, and writes a row every 500ms for
 // For.
-func runHold(ctx context.Context, b []byte) (any, error) {
-	spec, err := decode[holdSpec](b)
-	if err != nil {
-		return nil, err
-	}
-	db, err := graphdb.Open(spec.Path, graphdb.Options{BufferPoolBytes: 256 << 20})
+func runHold(ctx context.Context, spec holdSpec) (any, error) {
+	db, c, err := graphdb.OpenConn(spec.Path, graphdb.Options{BufferPoolBytes: 256 << 20})
 	if err != nil {
 		return nil, err
 	}
 	defer db.Close()
-	c, err := db.Conn()
-	if err != nil {
-		return nil, err
-	}
 	defer c.Close()
 	if err := os.WriteFile(spec.Ready, nil, 0o600); err != nil {
 		return nil, err
@@ -301,11 +285,7 @@ func (s produceSpec) job(k int) []byte {
 }
 
 // runProduce enqueues jobs from StartAt for For, one per Every or flat out.
-func runProduce(ctx context.Context, b []byte) (any, error) {
-	spec, err := decode[produceSpec](b)
-	if err != nil {
-		return nil, err
-	}
+func runProduce(ctx context.Context, spec produceSpec) (any, error) {
 	s, err := snapshot.Open(spec.Store)
 	if err != nil {
 		return nil, err
@@ -352,11 +332,7 @@ type enqueueABResult struct {
 // tiny job and the bare loop they are built on: create a file in tmp/,
 // write the same bytes, fsync, rename into new/, fsync new/. Alternating
 // keeps the disk's drift from landing on one side of the ratio.
-func runEnqueueAB(ctx context.Context, b []byte) (any, error) {
-	spec, err := decode[enqueueABSpec](b)
-	if err != nil {
-		return nil, err
-	}
+func runEnqueueAB(ctx context.Context, spec enqueueABSpec) (any, error) {
 	s, err := snapshot.Open(spec.Store)
 	if err != nil {
 		return nil, err
@@ -432,13 +408,8 @@ func openFresh(ctx context.Context, dir string, withIndex bool) (*graphdb.DB, *g
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, nil, err
 	}
-	db, err := graphdb.Open(filepath.Join(dir, "graph.kuzu"), graphdb.Options{BufferPoolBytes: 1 << 30, Threads: 2})
+	db, c, err := graphdb.OpenConn(filepath.Join(dir, "graph.kuzu"), graphdb.Options{BufferPoolBytes: 1 << 30, Threads: 2})
 	if err != nil {
-		return nil, nil, err
-	}
-	c, err := db.Conn()
-	if err != nil {
-		db.Close()
 		return nil, nil, err
 	}
 	if withIndex {
@@ -462,11 +433,7 @@ func openFresh(ctx context.Context, dir string, withIndex bool) (*graphdb.DB, *g
 // what memsnap's apply does for it (MERGE the entity, add its full-text
 // document with the index in place), all in one transaction (the kindest
 // case for it), then a checkpoint.
-func runPerStatement(ctx context.Context, b []byte) (any, error) {
-	spec, err := decode[rowsSpec](b)
-	if err != nil {
-		return nil, err
-	}
+func runPerStatement(ctx context.Context, spec rowsSpec) (any, error) {
 	db, c, err := openFresh(ctx, spec.Dir, true)
 	if err != nil {
 		return nil, err
@@ -502,11 +469,7 @@ func runPerStatement(ctx context.Context, b []byte) (any, error) {
 // runCopyFrom is Kuzu's bulk limit: COPY FROM a CSV of the same rows into
 // the entity table, then a checkpoint; then, timed apart, writing the
 // full-text documents and building their index, as memsnap's schema has.
-func runCopyFrom(ctx context.Context, b []byte) (any, error) {
-	spec, err := decode[rowsSpec](b)
-	if err != nil {
-		return nil, err
-	}
+func runCopyFrom(ctx context.Context, spec rowsSpec) (any, error) {
 	db, c, err := openFresh(ctx, spec.Dir, false)
 	if err != nil {
 		return nil, err
@@ -573,11 +536,7 @@ type visResult struct {
 // runVisibility enqueues jobs one at a time, each at a random moment within
 // Spread of the last one becoming visible, and times each from its
 // acknowledgement until this process's long-lived reader sees its outcome.
-func runVisibility(ctx context.Context, b []byte) (any, error) {
-	spec, err := decode[visSpec](b)
-	if err != nil {
-		return nil, err
-	}
+func runVisibility(ctx context.Context, spec visSpec) (any, error) {
 	s, rd, err := openReader(ctx, readerConfig(spec.Store, ""))
 	if err != nil {
 		return nil, err
@@ -631,11 +590,7 @@ func swapConfig(spec swapSpec) config.Config {
 // runSwapper keeps two goroutines querying a long-lived reader (each one
 // query, then 10ms of rest) while it refreshes onto each snapshot the writer
 // publishes, timing each swap.
-func runSwapper(ctx context.Context, b []byte) (any, error) {
-	spec, err := decode[swapSpec](b)
-	if err != nil {
-		return nil, err
-	}
+func runSwapper(ctx context.Context, spec swapSpec) (any, error) {
 	_, rd, err := openReader(ctx, swapConfig(spec))
 	if err != nil {
 		return nil, err
@@ -707,11 +662,7 @@ type rssResult struct {
 // runRSS opens a reader with the default configuration, answers one query
 // and reads its resident memory; then scans every entity, every 2-hop path
 // and a broad search, and reads it again.
-func runRSS(ctx context.Context, b []byte) (any, error) {
-	spec, err := decode[rssSpec](b)
-	if err != nil {
-		return nil, err
-	}
+func runRSS(ctx context.Context, spec rssSpec) (any, error) {
 	_, rd, err := openReader(ctx, readerConfig(spec.Store, ""))
 	if err != nil {
 		return nil, err

@@ -13,6 +13,12 @@ func strArray(desc string) schema {
 	return schema{"type": "array", "items": schema{"type": "string"}, "description": desc}
 }
 
+func array(items schema) schema { return schema{"type": "array", "items": items} }
+
+// oneArg is the schema of a tool's arguments when they are one required
+// property.
+func oneArg(name string, prop schema) schema { return object(schema{name: prop}, name) }
+
 func object(props schema, required ...string) schema {
 	if required == nil {
 		required = []string{}
@@ -41,35 +47,19 @@ var (
 		"relationType": str("The type of the relation"),
 	}, "from", "to", "relationType")
 
-	createEntitiesSchema = object(schema{
-		"entities": schema{"type": "array", "items": entitySchema},
-	}, "entities")
-
-	createRelationsSchema = object(schema{
-		"relations": schema{"type": "array", "items": relationSchema},
-	}, "relations")
-
-	addObservationsSchema = object(schema{
-		"observations": schema{"type": "array", "items": object(schema{
-			"entityName": str("The name of the entity to add the observations to"),
-			"contents":   strArray("An array of observation contents to add"),
-		}, "entityName", "contents")},
-	}, "observations")
-
-	deleteEntitiesSchema = object(schema{
-		"entityNames": strArray("An array of entity names to delete"),
-	}, "entityNames")
-
-	deleteObservationsSchema = object(schema{
-		"deletions": schema{"type": "array", "items": object(schema{
-			"entityName":   str("The name of the entity containing the observations"),
-			"observations": strArray("An array of observations to delete"),
-		}, "entityName", "observations")},
-	}, "deletions")
-
-	deleteRelationsSchema = object(schema{
-		"relations": schema{"type": "array", "items": relationSchema, "description": "An array of relations to delete"},
-	}, "relations")
+	createEntitiesSchema  = oneArg("entities", array(entitySchema))
+	createRelationsSchema = oneArg("relations", array(relationSchema))
+	addObservationsSchema = oneArg("observations", array(object(schema{
+		"entityName": str("The name of the entity to add the observations to"),
+		"contents":   strArray("An array of observation contents to add"),
+	}, "entityName", "contents")))
+	deleteEntitiesSchema     = oneArg("entityNames", strArray("An array of entity names to delete"))
+	deleteObservationsSchema = oneArg("deletions", array(object(schema{
+		"entityName":   str("The name of the entity containing the observations"),
+		"observations": strArray("An array of observations to delete"),
+	}, "entityName", "observations")))
+	deleteRelationsSchema = oneArg("relations",
+		schema{"type": "array", "items": relationSchema, "description": "An array of relations to delete"})
 
 	// readGraphSchema is the reference's (no required arguments) plus
 	// optional paging and a type filter.
@@ -79,14 +69,9 @@ var (
 		"entityType": str("Optional: only entities of this type, and the relations between them"),
 	})
 
-	searchNodesSchema = object(schema{
-		"query": schema{"type": "string", "maxLength": maxSearchQuery,
-			"description": "The search query to match against entity names, types, and observation content"},
-	}, "query")
-
-	openNodesSchema = object(schema{
-		"names": strArray("An array of entity names to retrieve"),
-	}, "names")
+	searchNodesSchema = oneArg("query", schema{"type": "string", "maxLength": maxSearchQuery,
+		"description": "The search query to match against entity names, types, and observation content"})
+	openNodesSchema = oneArg("names", strArray("An array of entity names to retrieve"))
 
 	neighborsSchema = object(schema{
 		"name":         str("The entity to start from"),
@@ -101,7 +86,7 @@ var (
 		"params": schema{"type": "object", "description": "Optional query parameters, used as $name in the query"},
 	}, "cypher")
 
-	kvGetSchema = object(schema{"key": str("The key to read")}, "key")
+	kvGetSchema = oneArg("key", str("The key to read"))
 
 	kvPutSchema = object(schema{
 		"key":   str("The key to write"),

@@ -17,7 +17,6 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
-	"strings"
 	"sync"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -77,9 +76,6 @@ func New(o Options) *Server {
 	s.register()
 	return s
 }
-
-// MCP exposes the SDK server, e.g. to connect it to another transport.
-func (s *Server) MCP() *mcp.Server { return s.mcp }
 
 // Run serves one client over t until it disconnects or ctx ends, then closes
 // the snapshot it holds.
@@ -227,12 +223,4 @@ func textAnswer(msg string, snap uint64) *mcp.CallToolResult {
 		res.Meta = mcp.Meta{"memsnap/snapshot": snap}
 	}
 	return res
-}
-
-// oneLine keeps tool errors to one line.
-func oneLine(err error) error {
-	if err == nil {
-		return nil
-	}
-	return errors.New(strings.TrimSpace(strings.ReplaceAll(err.Error(), "\n", " ")))
 }

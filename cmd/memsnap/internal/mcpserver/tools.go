@@ -2,12 +2,14 @@ package mcpserver
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/memsnap/memsnap/cmd/memsnap/internal/oneline"
 	"github.com/memsnap/memsnap/internal/model"
 	"github.com/memsnap/memsnap/reader"
 	"github.com/memsnap/memsnap/writer"
@@ -17,10 +19,13 @@ import (
 // server's, which the job format (writer.Entity, writer.Relation, ...) shares.
 
 type (
-	createEntitiesIn struct {
+	// entityList is create_entities' argument and answer.
+	entityList struct {
 		Entities []model.Entity `json:"entities"`
 	}
-	createRelationsIn struct {
+	// relationList is create_relations' argument and answer, and
+	// delete_relations' argument.
+	relationList struct {
 		Relations []model.Relation `json:"relations"`
 	}
 	addObservationsIn struct {
@@ -31,9 +36,6 @@ type (
 	}
 	deleteObservationsIn struct {
 		Deletions []model.ObservationDelete `json:"deletions"`
-	}
-	deleteRelationsIn struct {
-		Relations []model.Relation `json:"relations"`
 	}
 	readGraphIn struct {
 		Limit      int    `json:"limit"`
@@ -69,12 +71,6 @@ type (
 	}
 	statusIn struct{}
 
-	entitiesOut struct {
-		Entities []model.Entity `json:"entities"`
-	}
-	relationsOut struct {
-		Relations []model.Relation `json:"relations"`
-	}
 	addedObservations struct {
 		EntityName        string   `json:"entityName"`
 		AddedObservations []string `json:"addedObservations"`
@@ -119,90 +115,99 @@ type (
 
 func boolp(b bool) *bool { return &b }
 
-func writeAnn(title string, destructive bool) *mcp.ToolAnnotations {
-	return &mcp.ToolAnnotations{Title: title, DestructiveHint: boolp(destructive), IdempotentHint: destructive, OpenWorldHint: boolp(false)}
+// readTool and writeTool describe a tool with the reference's annotations,
+// which repeat its title.
+func readTool(name, title, desc string) *mcp.Tool {
+	return &mcp.Tool{Name: name, Title: title, Description: desc,
+		Annotations: &mcp.ToolAnnotations{Title: title, ReadOnlyHint: true, IdempotentHint: true, OpenWorldHint: boolp(false)}}
 }
 
-func readAnn(title string) *mcp.ToolAnnotations {
-	return &mcp.ToolAnnotations{Title: title, ReadOnlyHint: true, IdempotentHint: true, OpenWorldHint: boolp(false)}
+func writeTool(name, title, desc string, destructive bool) *mcp.Tool {
+	return &mcp.Tool{Name: name, Title: title, Description: desc,
+		Annotations: &mcp.ToolAnnotations{Title: title, DestructiveHint: boolp(destructive), IdempotentHint: destructive, OpenWorldHint: boolp(false)}}
 }
+
+// addTool registers a tool with its input schema. Its errors reach the
+// client as one line.
+func addTool[In, Out any](s *Server, t *mcp.Tool, in schema, h mcp.ToolHandlerFor[In, Out]) {
+	t.InputSchema = in
+	mcp.AddTool(s.mcp, t, func(ctx context.Context, req *mcp.CallToolRequest, args In) (*mcp.CallToolResult, Out, error) {
+		res, out, err := h(ctx, req, args)
+		if err != nil {
+			return nil, out, toolError(err)
+		}
+		return res, out, nil
+	})
+}
+
+// toolError is err as a client sees it: on one line.
+func toolError(err error) error { return errors.New(oneline.Fold(err.Error())) }
 
 func (s *Server) register() {
-	add := func(t *mcp.Tool, in schema) *mcp.Tool { t.InputSchema = in; return t }
+	// The reference memory server's tools.
+	addTool(s, writeTool("create_entities", "Create Entities", "Create multiple new entities in the knowledge graph", false),
+		createEntitiesSchema, s.createEntities)
+	addTool(s, writeTool("create_relations", "Create Relations",
+		"Create multiple new relations between entities in the knowledge graph. Relations should be in active voice", false),
+		createRelationsSchema, s.createRelations)
+	addTool(s, writeTool("add_observations", "Add Observations", "Add new observations to existing entities in the knowledge graph", false),
+		addObservationsSchema, s.addObservations)
+	addTool(s, writeTool("delete_entities", "Delete Entities", "Delete multiple entities and their associated relations from the knowledge graph", true),
+		deleteEntitiesSchema, s.deleteEntities)
+	addTool(s, writeTool("delete_observations", "Delete Observations", "Delete specific observations from entities in the knowledge graph", true),
+		deleteObservationsSchema, s.deleteObservations)
+	addTool(s, writeTool("delete_relations", "Delete Relations", "Delete multiple relations from the knowledge graph", true),
+		deleteRelationsSchema, s.deleteRelations)
+	addTool(s, readTool("read_graph", "Read Graph", "Read the entire knowledge graph (optionally a page at a time, or only one entity type)"),
+		readGraphSchema, s.readGraph)
+	addTool(s, readTool("search_nodes", "Search Nodes", "Search for nodes in the knowledge graph based on a query"), searchNodesSchema, s.searchNodes)
+	addTool(s, readTool("open_nodes", "Open Nodes", "Open specific nodes in the knowledge graph by their names"), openNodesSchema, s.openNodes)
 
-	mcp.AddTool(s.mcp, add(&mcp.Tool{Name: "create_entities", Title: "Create Entities",
-		Description: "Create multiple new entities in the knowledge graph", Annotations: writeAnn("Create Entities", false)},
-		createEntitiesSchema), s.createEntities)
-	mcp.AddTool(s.mcp, add(&mcp.Tool{Name: "create_relations", Title: "Create Relations",
-		Description: "Create multiple new relations between entities in the knowledge graph. Relations should be in active voice",
-		Annotations: writeAnn("Create Relations", false)}, createRelationsSchema), s.createRelations)
-	mcp.AddTool(s.mcp, add(&mcp.Tool{Name: "add_observations", Title: "Add Observations",
-		Description: "Add new observations to existing entities in the knowledge graph", Annotations: writeAnn("Add Observations", false)},
-		addObservationsSchema), s.addObservations)
-	mcp.AddTool(s.mcp, add(&mcp.Tool{Name: "delete_entities", Title: "Delete Entities",
-		Description: "Delete multiple entities and their associated relations from the knowledge graph",
-		Annotations: writeAnn("Delete Entities", true)}, deleteEntitiesSchema), s.deleteEntities)
-	mcp.AddTool(s.mcp, add(&mcp.Tool{Name: "delete_observations", Title: "Delete Observations",
-		Description: "Delete specific observations from entities in the knowledge graph", Annotations: writeAnn("Delete Observations", true)},
-		deleteObservationsSchema), s.deleteObservations)
-	mcp.AddTool(s.mcp, add(&mcp.Tool{Name: "delete_relations", Title: "Delete Relations",
-		Description: "Delete multiple relations from the knowledge graph", Annotations: writeAnn("Delete Relations", true)},
-		deleteRelationsSchema), s.deleteRelations)
-	mcp.AddTool(s.mcp, add(&mcp.Tool{Name: "read_graph", Title: "Read Graph",
-		Description: "Read the entire knowledge graph (optionally a page at a time, or only one entity type)",
-		Annotations: readAnn("Read Graph")}, readGraphSchema), s.readGraph)
-	mcp.AddTool(s.mcp, add(&mcp.Tool{Name: "search_nodes", Title: "Search Nodes",
-		Description: "Search for nodes in the knowledge graph based on a query", Annotations: readAnn("Search Nodes")},
-		searchNodesSchema), s.searchNodes)
-	mcp.AddTool(s.mcp, add(&mcp.Tool{Name: "open_nodes", Title: "Open Nodes",
-		Description: "Open specific nodes in the knowledge graph by their names", Annotations: readAnn("Open Nodes")},
-		openNodesSchema), s.openNodes)
-
-	mcp.AddTool(s.mcp, add(&mcp.Tool{Name: "neighbors", Title: "Neighbors",
-		Description: "The entities within a number of hops of one entity (relations followed both ways), with the relations between them",
-		Annotations: readAnn("Neighbors")}, neighborsSchema), s.neighbors)
-	mcp.AddTool(s.mcp, add(&mcp.Tool{Name: "query", Title: "Read-only Cypher",
-		Description: "Run a read-only Cypher query on the memory graph; writes and file access are refused",
-		Annotations: readAnn("Read-only Cypher")}, querySchema), s.query)
-	mcp.AddTool(s.mcp, add(&mcp.Tool{Name: "kv_get", Title: "KV Get", Description: "Read one key of the key-value store",
-		Annotations: readAnn("KV Get")}, kvGetSchema), s.kvGet)
-	mcp.AddTool(s.mcp, add(&mcp.Tool{Name: "kv_put", Title: "KV Put", Description: "Write one key of the key-value store",
-		Annotations: writeAnn("KV Put", false)}, kvPutSchema), s.kvPut)
-	mcp.AddTool(s.mcp, add(&mcp.Tool{Name: "kv_scan", Title: "KV Scan", Description: "List keys of the key-value store with a prefix, in order",
-		Annotations: readAnn("KV Scan")}, kvScanSchema), s.kvScan)
-	mcp.AddTool(s.mcp, add(&mcp.Tool{Name: "memory_status", Title: "Memory Status",
-		Description: "The snapshot answers come from (seq and age), the queue depth and whether a writer is running",
-		Annotations: readAnn("Memory Status")}, statusSchema), s.status)
+	// memsnap's own.
+	addTool(s, readTool("neighbors", "Neighbors",
+		"The entities within a number of hops of one entity (relations followed both ways), with the relations between them"),
+		neighborsSchema, s.neighbors)
+	addTool(s, readTool("query", "Read-only Cypher", "Run a read-only Cypher query on the memory graph; writes and file access are refused"),
+		querySchema, s.query)
+	addTool(s, readTool("kv_get", "KV Get", "Read one key of the key-value store"), kvGetSchema, s.kvGet)
+	addTool(s, writeTool("kv_put", "KV Put", "Write one key of the key-value store", false), kvPutSchema, s.kvPut)
+	addTool(s, readTool("kv_scan", "KV Scan", "List keys of the key-value store with a prefix, in order"), kvScanSchema, s.kvScan)
+	addTool(s, readTool("memory_status", "Memory Status",
+		"The snapshot answers come from (seq and age), the queue depth and whether a writer is running"),
+		statusSchema, s.status)
 
 	s.mcp.AddResource(&mcp.Resource{Name: "knowledge-graph", URI: ResourceURI, Title: "Knowledge Graph",
 		Description: "The full knowledge graph with all entities and relations", MIMEType: "application/json"}, s.readResource)
 }
 
-func (s *Server) createEntities(ctx context.Context, _ *mcp.CallToolRequest, in createEntitiesIn) (*mcp.CallToolResult, entitiesOut, error) {
+func (s *Server) createEntities(ctx context.Context, _ *mcp.CallToolRequest, in entityList) (*mcp.CallToolResult, entityList, error) {
 	for i := range in.Entities {
 		in.Entities[i].Observations = model.NonNil(in.Entities[i].Observations)
 	}
 	o, err := s.submit(ctx, map[string]any{"op": model.OpCreateEntities, "entities": in.Entities})
 	if err != nil {
-		return nil, entitiesOut{}, oneLine(err)
+		return nil, entityList{}, err
 	}
-	out := entitiesOut{Entities: []model.Entity{}}
-	for _, i := range result(o, 0).New {
-		out.Entities = append(out.Entities, in.Entities[i])
-	}
+	out := entityList{Entities: created(o, in.Entities)}
 	return answer(out.Entities, o.Snapshot), out, nil
 }
 
-func (s *Server) createRelations(ctx context.Context, _ *mcp.CallToolRequest, in createRelationsIn) (*mcp.CallToolResult, relationsOut, error) {
+func (s *Server) createRelations(ctx context.Context, _ *mcp.CallToolRequest, in relationList) (*mcp.CallToolResult, relationList, error) {
 	o, err := s.submit(ctx, map[string]any{"op": model.OpCreateRelations, "relations": model.NonNil(in.Relations)})
 	if err != nil {
-		return nil, relationsOut{}, oneLine(err)
+		return nil, relationList{}, err
 	}
-	out := relationsOut{Relations: []model.Relation{}}
-	for _, i := range result(o, 0).New {
-		out.Relations = append(out.Relations, in.Relations[i])
-	}
+	out := relationList{Relations: created(o, in.Relations)}
 	return answer(out.Relations, o.Snapshot), out, nil
+}
+
+// created lists the items of the job's one op that it created.
+func created[T any](o model.Outcome, items []T) []T {
+	out := []T{}
+	for _, i := range result(o, 0).New {
+		out = append(out, items[i])
+	}
+	return out
 }
 
 func (s *Server) addObservations(ctx context.Context, _ *mcp.CallToolRequest, in addObservationsIn) (*mcp.CallToolResult, addObservationsOut, error) {
@@ -211,7 +216,7 @@ func (s *Server) addObservations(ctx context.Context, _ *mcp.CallToolRequest, in
 	}
 	o, err := s.submit(ctx, map[string]any{"op": model.OpAddObservations, "observations": model.NonNil(in.Observations)})
 	if err != nil {
-		return nil, addObservationsOut{}, oneLine(err)
+		return nil, addObservationsOut{}, err
 	}
 	out := addObservationsOut{Results: []addedObservations{}}
 	added := result(o, 0).Added
@@ -228,29 +233,27 @@ func (s *Server) addObservations(ctx context.Context, _ *mcp.CallToolRequest, in
 func (s *Server) deleteEntities(ctx context.Context, _ *mcp.CallToolRequest, in deleteEntitiesIn) (*mcp.CallToolResult, messageOut, error) {
 	o, err := s.submit(ctx, map[string]any{"op": model.OpDeleteEntities, "entityNames": model.NonNil(in.EntityNames)})
 	if err != nil {
-		return nil, messageOut{}, oneLine(err)
+		return nil, messageOut{}, err
 	}
 	r := result(o, 0)
 	msg := "Entities deleted successfully"
 	if len(r.Missing) > 0 {
 		msg = fmt.Sprintf("Deleted %d of %d entities. Not found: %s", r.Deleted, len(in.EntityNames), strings.Join(r.Missing, ", "))
 	}
-	return textAnswer(msg, o.Snapshot), messageOut{Success: true, Message: msg}, nil
+	return message(msg, o.Snapshot)
 }
 
 func (s *Server) deleteObservations(ctx context.Context, _ *mcp.CallToolRequest, in deleteObservationsIn) (*mcp.CallToolResult, messageOut, error) {
+	requested := 0
 	for i := range in.Deletions {
 		in.Deletions[i].Observations = model.NonNil(in.Deletions[i].Observations)
+		requested += len(in.Deletions[i].Observations)
 	}
 	o, err := s.submit(ctx, map[string]any{"op": model.OpDeleteObservations, "deletions": model.NonNil(in.Deletions)})
 	if err != nil {
-		return nil, messageOut{}, oneLine(err)
+		return nil, messageOut{}, err
 	}
 	r := result(o, 0)
-	requested := 0
-	for _, d := range in.Deletions {
-		requested += len(d.Observations)
-	}
 	msg := "Observations deleted successfully"
 	if r.Deleted != requested {
 		msg = fmt.Sprintf("Deleted %d of %d observations.", r.Deleted, requested)
@@ -258,20 +261,25 @@ func (s *Server) deleteObservations(ctx context.Context, _ *mcp.CallToolRequest,
 			msg += " Entities not found: " + strings.Join(r.Missing, ", ")
 		}
 	}
-	return textAnswer(msg, o.Snapshot), messageOut{Success: true, Message: msg}, nil
+	return message(msg, o.Snapshot)
 }
 
-func (s *Server) deleteRelations(ctx context.Context, _ *mcp.CallToolRequest, in deleteRelationsIn) (*mcp.CallToolResult, messageOut, error) {
+func (s *Server) deleteRelations(ctx context.Context, _ *mcp.CallToolRequest, in relationList) (*mcp.CallToolResult, messageOut, error) {
 	o, err := s.submit(ctx, map[string]any{"op": model.OpDeleteRelations, "relations": model.NonNil(in.Relations)})
 	if err != nil {
-		return nil, messageOut{}, oneLine(err)
+		return nil, messageOut{}, err
 	}
-	r := result(o, 0)
 	msg := "Relations deleted successfully"
-	if r.Deleted != len(in.Relations) {
+	if r := result(o, 0); r.Deleted != len(in.Relations) {
 		msg = fmt.Sprintf("Deleted %d of %d relations. The rest matched nothing.", r.Deleted, len(in.Relations))
 	}
-	return textAnswer(msg, o.Snapshot), messageOut{Success: true, Message: msg}, nil
+	return message(msg, o.Snapshot)
+}
+
+// message is the reference's answer to a delete or a write: success and a
+// sentence.
+func message(msg string, snap uint64) (*mcp.CallToolResult, messageOut, error) {
+	return textAnswer(msg, snap), messageOut{Success: true, Message: msg}, nil
 }
 
 // result is what op i of an applied job did.
@@ -282,28 +290,33 @@ func result(o model.Outcome, i int) model.OpResult {
 	return model.OpResult{}
 }
 
+var emptyGraph = &reader.Graph{}
+
+// graph answers with what read reads from the current snapshot; an empty
+// memory (nothing published yet) answers with an empty graph.
+func (s *Server) graph(ctx context.Context, read func(r *reader.Reader) (*reader.Graph, error)) (*reader.Graph, error) {
+	r, err := s.reader(ctx)
+	if err != nil || r == nil {
+		return emptyGraph, err
+	}
+	return read(r)
+}
+
+// graphRead is graph for the tools that read a graph (read_graph,
+// search_nodes, open_nodes), shaped as the reference's {entities,
+// relations}.
+func (s *Server) graphRead(ctx context.Context, read func(r *reader.Reader) (*reader.Graph, error)) (*mcp.CallToolResult, graphOut, error) {
+	g, err := s.graph(ctx, read)
+	if err != nil {
+		return nil, graphOut{}, err
+	}
+	return graphAnswer(g)
+}
+
 // graphAnswer shapes a reader graph as the reference's {entities, relations}.
 func graphAnswer(g *reader.Graph) (*mcp.CallToolResult, graphOut, error) {
 	out := graphOut{Entities: model.NonNil(g.Entities), Relations: model.NonNil(g.Relations), NextCursor: g.NextCursor}
 	return answer(out, g.Snapshot), out, nil
-}
-
-var emptyGraph = &reader.Graph{}
-
-// readGraph, searchNodes and openNodes answer from the current snapshot; an
-// empty memory (nothing published yet) answers with an empty graph.
-func (s *Server) graphRead(ctx context.Context, read func(r *reader.Reader) (*reader.Graph, error)) (*mcp.CallToolResult, graphOut, error) {
-	r, err := s.reader(ctx)
-	if err != nil {
-		return nil, graphOut{}, oneLine(err)
-	}
-	g := emptyGraph
-	if r != nil {
-		if g, err = read(r); err != nil {
-			return nil, graphOut{}, oneLine(err)
-		}
-	}
-	return graphAnswer(g)
 }
 
 func (s *Server) readGraph(ctx context.Context, _ *mcp.CallToolRequest, in readGraphIn) (*mcp.CallToolResult, graphOut, error) {
@@ -331,29 +344,29 @@ func (s *Server) neighbors(ctx context.Context, _ *mcp.CallToolRequest, in neigh
 		err = fmt.Errorf("Entity with name %s %w", in.Name, reader.ErrNotFound)
 	}
 	if err != nil {
-		return nil, graphOut{}, oneLine(err)
+		return nil, graphOut{}, err
 	}
 	g, err := r.Neighbors(ctx, in.Name, reader.NeighborsOptions{Depth: in.Depth, RelationType: in.RelationType, Limit: in.Limit})
 	if err != nil {
-		return nil, graphOut{}, oneLine(err)
+		return nil, graphOut{}, err
 	}
 	return graphAnswer(g)
 }
 
 func (s *Server) query(ctx context.Context, _ *mcp.CallToolRequest, in queryIn) (*mcp.CallToolResult, queryOut, error) {
 	if err := reader.CheckReadOnly(in.Cypher); err != nil {
-		return nil, queryOut{}, oneLine(err)
+		return nil, queryOut{}, err
 	}
 	r, err := s.reader(ctx)
 	if err == nil && r == nil {
 		err = fmt.Errorf("nothing has been published to query yet")
 	}
 	if err != nil {
-		return nil, queryOut{}, oneLine(err)
+		return nil, queryOut{}, err
 	}
 	res, err := r.Query(ctx, in.Cypher, in.Params)
 	if err != nil {
-		return nil, queryOut{}, oneLine(err)
+		return nil, queryOut{}, err
 	}
 	out := queryOut{Snapshot: res.Snapshot, Columns: model.NonNil(res.Columns), Rows: model.NonNil(res.Rows)}
 	return answer(out, res.Snapshot), out, nil
@@ -363,11 +376,11 @@ func (s *Server) kvGet(ctx context.Context, _ *mcp.CallToolRequest, in kvGetIn) 
 	out := kvGetOut{Key: in.Key}
 	r, err := s.reader(ctx)
 	if err != nil {
-		return nil, out, oneLine(err)
+		return nil, out, err
 	}
 	if r != nil {
 		if out.Value, out.Found, out.Snapshot, err = r.KVGet(ctx, in.Key); err != nil {
-			return nil, out, oneLine(err)
+			return nil, out, err
 		}
 	}
 	return answer(out, out.Snapshot), out, nil
@@ -376,10 +389,9 @@ func (s *Server) kvGet(ctx context.Context, _ *mcp.CallToolRequest, in kvGetIn) 
 func (s *Server) kvPut(ctx context.Context, _ *mcp.CallToolRequest, in kvPutIn) (*mcp.CallToolResult, messageOut, error) {
 	o, err := s.submit(ctx, map[string]any{"op": model.OpKVPut, "key": in.Key, "value": in.Value})
 	if err != nil {
-		return nil, messageOut{}, oneLine(err)
+		return nil, messageOut{}, err
 	}
-	msg := fmt.Sprintf("Stored %s", in.Key)
-	return textAnswer(msg, o.Snapshot), messageOut{Success: true, Message: msg}, nil
+	return message(fmt.Sprintf("Stored %s", in.Key), o.Snapshot)
 }
 
 func (s *Server) kvScan(ctx context.Context, _ *mcp.CallToolRequest, in kvScanIn) (*mcp.CallToolResult, kvScanOut, error) {
@@ -390,12 +402,12 @@ func (s *Server) kvScan(ctx context.Context, _ *mcp.CallToolRequest, in kvScanIn
 	}
 	r, err := s.reader(ctx)
 	if err != nil {
-		return nil, out, oneLine(err)
+		return nil, out, err
 	}
 	if r != nil {
 		pairs, seq, err := r.KVScan(ctx, in.Prefix, limit)
 		if err != nil {
-			return nil, out, oneLine(err)
+			return nil, out, err
 		}
 		out.Pairs, out.Snapshot = model.NonNil(pairs), seq
 	}
@@ -415,12 +427,12 @@ func (s *Server) status(ctx context.Context, _ *mcp.CallToolRequest, _ statusIn)
 	}
 	q, err := s.o.Store.Queue().Counts()
 	if err != nil {
-		return nil, out, oneLine(err)
+		return nil, out, err
 	}
 	out.QueueDepth, out.DeadJobs = q.Waiting(), q.Dead
 	h, locked, err := writer.Locked(s.o.Store)
 	if err != nil {
-		return nil, out, oneLine(err)
+		return nil, out, err
 	}
 	out.WriterRunning = locked
 	if locked {
@@ -430,15 +442,9 @@ func (s *Server) status(ctx context.Context, _ *mcp.CallToolRequest, _ statusIn)
 }
 
 func (s *Server) readResource(ctx context.Context, req *mcp.ReadResourceRequest) (*mcp.ReadResourceResult, error) {
-	g := emptyGraph
-	r, err := s.reader(ctx)
+	g, err := s.graph(ctx, func(r *reader.Reader) (*reader.Graph, error) { return r.ReadGraph(ctx, reader.ReadGraphOptions{}) })
 	if err != nil {
-		return nil, oneLine(err)
-	}
-	if r != nil {
-		if g, err = r.ReadGraph(ctx, reader.ReadGraphOptions{}); err != nil {
-			return nil, oneLine(err)
-		}
+		return nil, toolError(err)
 	}
 	text := jsonText(graphOut{Entities: model.NonNil(g.Entities), Relations: model.NonNil(g.Relations)})
 	return &mcp.ReadResourceResult{Contents: []*mcp.ResourceContents{{URI: req.Params.URI, MIMEType: "application/json", Text: text,

@@ -12,30 +12,34 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/robfig/cron/v3"
 	"github.com/spf13/cobra"
 
+	"github.com/memsnap/memsnap/cmd/memsnap/internal/mcpserver"
+	"github.com/memsnap/memsnap/cmd/memsnap/internal/oneline"
+	"github.com/memsnap/memsnap/internal/buildinfo"
 	"github.com/memsnap/memsnap/internal/schedule"
 	"github.com/memsnap/memsnap/snapshot"
 	"github.com/memsnap/memsnap/writer"
 )
 
+// The long-running commands: the daemon commits and collects garbage on
+// schedules, mcp serves the memory to an AI tool. Both leave every commit to
+// a short-lived 'memsnap commit' child process (runCommitChild).
+
 func (a *app) newDaemonCommand() *cobra.Command {
 	return &cobra.Command{
 		Use:   "daemon",
 		Short: "Run the commit and gc schedules until SIGINT or SIGTERM",
-		Long: "Commit on writer.commit and collect garbage on gc.schedule (cron specs such as \"@every 1s\";\n" +
-			"an empty one turns that part off). Each commit runs as a short-lived 'memsnap commit' child\n" +
-			"process; a tick is skipped when another writer holds the lock or the daemon's last commit or\n" +
-			"gc still runs. On SIGINT/SIGTERM the daemon lets a running commit or gc finish and exits 0.",
+		Long: `Commit on writer.commit and collect garbage on gc.schedule (cron specs such as "@every 1s";
+an empty one turns that part off). Each commit runs as a short-lived 'memsnap commit' child
+process; a tick is skipped when another writer holds the lock or the daemon's last commit or
+gc still runs. On SIGINT/SIGTERM the daemon lets a running commit or gc finish and exits 0.`,
 		Args: noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			s, err := snapshot.Init(a.cfg.Store)
-			if err != nil {
-				return err
-			}
+		RunE: a.onNewStore(func(cmd *cobra.Command, s *snapshot.Store, _ []string) error {
 			return runDaemon(cmd.Context(), s, a)
-		},
+		}),
 	}
 }
 
@@ -92,6 +96,36 @@ func runDaemon(ctx context.Context, s *snapshot.Store, a *app) error {
 	return nil
 }
 
+func (a *app) newMCPCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "mcp",
+		Short: "Serve the memory to an AI tool over MCP (stdio); many may run at once",
+		Long: `Serve the store over the Model Context Protocol on standard input and output, with the
+tools of the reference knowledge-graph memory server (create_entities, create_relations,
+add_observations, delete_entities, delete_observations, delete_relations, read_graph,
+search_nodes, open_nodes) and neighbors, query, kv_get, kv_put, kv_scan, memory_status.
+Any number of 'memsnap mcp' processes can share one store (it is created if missing). A write
+tool waits until its job is applied or rejected, up to mcp.write_timeout, and runs the writer
+itself when no other writer holds the lock (mcp.commit_when_idle). Logs go to standard error only.`,
+		Args: noArgs,
+		RunE: a.onNewStore(func(cmd *cobra.Command, s *snapshot.Store, _ []string) error {
+			exe, err := os.Executable()
+			if err != nil {
+				return fmt.Errorf("mcp: find own binary: %w", err)
+			}
+			srv := mcpserver.New(mcpserver.Options{
+				Store: s, Config: a.cfg, Log: a.log, Version: buildinfo.Version,
+				Commit: func(ctx context.Context) error {
+					_, _, err := runCommitChild(ctx, exe, s, a)
+					return err
+				},
+			})
+			a.log.Info("mcp server running on stdio", "store", s.Dir())
+			return srv.Run(cmd.Context(), &mcp.StdioTransport{})
+		}),
+	}
+}
+
 // commitInChild runs one 'memsnap commit' as a child process and logs what
 // it did.
 func commitInChild(ctx context.Context, exe string, s *snapshot.Store, a *app, log *slog.Logger) {
@@ -130,7 +164,7 @@ func runCommitChild(ctx context.Context, exe string, s *snapshot.Store, a *app) 
 		if msg == "" {
 			msg = err.Error()
 		}
-		return sum, false, fmt.Errorf("commit (child process): %s", oneLine(msg))
+		return sum, false, fmt.Errorf("commit (child process): %s", oneline.Fold(msg))
 	}
 	if jerr := json.Unmarshal(out.Bytes(), &sum); jerr != nil {
 		return sum, false, fmt.Errorf("commit (child process) printed an unreadable summary: %q", out.String())

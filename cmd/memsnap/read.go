@@ -1,0 +1,160 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/memsnap/memsnap/reader"
+	"github.com/memsnap/memsnap/snapshot"
+)
+
+// The commands that read the current snapshot: query, kv and job (the graph
+// commands are in memory.go).
+
+func (a *app) newQueryCommand() *cobra.Command {
+	var params []string
+	c := &cobra.Command{
+		Use:   "query [--json] [--param k=v]... CYPHER",
+		Short: "Run read-only Cypher on CURRENT",
+		Long: `Run a read-only Cypher query on the current snapshot. Statements that write, touch files or
+other databases (COPY, EXPORT, ATTACH, LOAD, INSTALL, ...) are refused. A --param value that
+parses as JSON is passed as that value (number, bool, list), otherwise as a string.`,
+		Args: minArgs("CYPHER"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p, err := parseParams(params)
+			if err != nil {
+				return usagef(cmd, "%w", err)
+			}
+			return a.onReader(func(cmd *cobra.Command, r *reader.Reader, args []string) error {
+				res, err := r.Query(cmd.Context(), strings.Join(args, " "), p)
+				if err != nil {
+					return err
+				}
+				return a.output(cmd, res, func() error { return a.printTable(res) })
+			})(cmd, args)
+		},
+	}
+	c.Flags().Bool("json", false, `print {"snapshot": seq, "columns": [...], "rows": [[...]]}`)
+	c.Flags().StringArrayVar(&params, "param", nil, "query parameter k=v (repeatable)")
+	return c
+}
+
+// printTable prints a query's answer as aligned columns under a header.
+func (a *app) printTable(res *reader.Result) error {
+	tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, strings.Join(res.Columns, "\t"))
+	for _, row := range res.Rows {
+		cells := make([]string, len(row))
+		for i, v := range row {
+			cells[i] = cell(v)
+		}
+		fmt.Fprintln(tw, strings.Join(cells, "\t"))
+	}
+	return tw.Flush()
+}
+
+func parseParams(kvs []string) (map[string]any, error) {
+	if len(kvs) == 0 {
+		return nil, nil
+	}
+	out := make(map[string]any, len(kvs))
+	for _, kv := range kvs {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return nil, fmt.Errorf("--param %q: want name=value", kv)
+		}
+		var j any
+		if err := json.Unmarshal([]byte(v), &j); err == nil {
+			switch x := j.(type) {
+			case float64:
+				if x == float64(int64(x)) {
+					j = int64(x)
+				}
+			case nil, map[string]any:
+				j = v
+			}
+			out[k] = j
+		} else {
+			out[k] = v
+		}
+	}
+	return out, nil
+}
+
+func cell(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case nil:
+		return ""
+	default:
+		b, err := json.Marshal(x)
+		if err != nil {
+			return fmt.Sprint(x)
+		}
+		return string(b)
+	}
+}
+
+func (a *app) newKVCommand() *cobra.Command {
+	kv := &cobra.Command{Use: "kv", Short: "Read the KV store of CURRENT"}
+	get := &cobra.Command{
+		Use:   "get KEY",
+		Short: "Print a key's value (exit 1 if absent)",
+		Args:  exactArgs("KEY"),
+		RunE: a.onReader(func(cmd *cobra.Command, r *reader.Reader, args []string) error {
+			v, found, seq, err := r.KVGet(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			if !found {
+				return fmt.Errorf("key %q not found in snapshot %d", args[0], seq)
+			}
+			return a.output(cmd, map[string]any{"snapshot": seq, "key": args[0], "value": v}, func() error {
+				fmt.Fprintln(a.stdout, v)
+				return nil
+			})
+		}),
+	}
+	var limit int
+	scan := &cobra.Command{
+		Use:   "scan PREFIX",
+		Short: "Print the keys starting with PREFIX and their values",
+		Args:  exactArgs("PREFIX"),
+		RunE: a.onReader(func(cmd *cobra.Command, r *reader.Reader, args []string) error {
+			pairs, seq, err := r.KVScan(cmd.Context(), args[0], limit)
+			if err != nil {
+				return err
+			}
+			return a.output(cmd, map[string]any{"snapshot": seq, "pairs": pairs}, func() error {
+				for _, p := range pairs {
+					fmt.Fprintf(a.stdout, "%s\t%s\n", p.Key, p.Value)
+				}
+				return nil
+			})
+		}),
+	}
+	scan.Flags().IntVar(&limit, "limit", 0, "at most this many keys (0 = all)")
+	kv.PersistentFlags().Bool("json", false, "print JSON")
+	kv.AddCommand(get, scan)
+	return kv
+}
+
+func (a *app) newJobCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "job JOB_ID",
+		Short: "Print a job's outcome: applied, rejected (with reason), pending or unknown",
+		Args:  exactArgs("JOB_ID"),
+		RunE: a.onStore(func(cmd *cobra.Command, s *snapshot.Store, args []string) error {
+			o, err := reader.JobOutcome(cmd.Context(), s, a.cfg.Reader.Verify, args[0])
+			if err != nil {
+				return err
+			}
+			return a.printJSON(o)
+		}),
+	}
+}

@@ -1,0 +1,218 @@
+package main
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/memsnap/memsnap/internal/queue"
+	"github.com/memsnap/memsnap/snapshot"
+	"github.com/memsnap/memsnap/writer"
+)
+
+// The commands that create, inspect and maintain the store: init, status and
+// snapshots.
+
+func (a *app) newInitCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "init",
+		Short: "Create the store (idempotent)",
+		Args:  noArgs,
+		RunE: a.onNewStore(func(_ *cobra.Command, s *snapshot.Store, _ []string) error {
+			fmt.Fprintf(a.stdout, "store ready at %s\n", s.Dir())
+			return nil
+		}),
+	}
+}
+
+// status is the answer of 'memsnap status'.
+type status struct {
+	Store      string         `json:"store"`
+	Current    uint64         `json:"current"`
+	AgeSeconds float64        `json:"current_age_seconds"`
+	Watermark  uint64         `json:"watermark"`
+	Queue      queue.Counts   `json:"queue"`
+	Locked     bool           `json:"locked"`
+	Holder     *writer.Holder `json:"lock_holder,omitempty"`
+}
+
+func (a *app) newStatusCommand() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "status [--json]",
+		Short: "Queue depth, dead jobs, CURRENT seq and age, lock holder",
+		Args:  noArgs,
+		RunE: a.onStore(func(cmd *cobra.Command, s *snapshot.Store, _ []string) error {
+			st, err := readStatus(s)
+			if err != nil {
+				return err
+			}
+			return a.output(cmd, st, func() error {
+				a.printStatus(st)
+				return nil
+			})
+		}),
+	}
+	c.Flags().Bool("json", false, "print JSON")
+	return c
+}
+
+func readStatus(s *snapshot.Store) (st status, err error) {
+	st.Store = s.Dir()
+	if st.Queue, err = s.Queue().Counts(); err != nil {
+		return st, err
+	}
+	if st.Current, err = s.Current(); err != nil {
+		return st, err
+	}
+	if st.Current > 0 {
+		m, err := s.Manifest(st.Current)
+		if err != nil {
+			return st, err
+		}
+		st.AgeSeconds = time.Since(m.CreatedAt).Seconds()
+		st.Watermark = m.Watermark
+	}
+	h, locked, err := writer.Locked(s)
+	if err != nil {
+		return st, err
+	}
+	st.Locked = locked
+	if locked {
+		st.Holder = &h
+	}
+	return st, nil
+}
+
+func (a *app) printStatus(st status) {
+	fmt.Fprintf(a.stdout, "store:     %s\n", st.Store)
+	if st.Current == 0 {
+		fmt.Fprintf(a.stdout, "current:   none published yet\n")
+	} else {
+		fmt.Fprintf(a.stdout, "current:   snapshot %d, %s old\n", st.Current, time.Duration(st.AgeSeconds*float64(time.Second)).Round(time.Millisecond))
+	}
+	fmt.Fprintf(a.stdout, "queue:     %d queued, %d claimed, %d dead\n", st.Queue.New, st.Queue.Cur, st.Queue.Dead)
+	if h := st.Holder; h != nil {
+		fmt.Fprintf(a.stdout, "writer:    running (pid %d on %s since %s)\n", h.PID, h.Host, h.Since.Format(time.RFC3339))
+	} else {
+		fmt.Fprintf(a.stdout, "writer:    idle\n")
+	}
+}
+
+func (a *app) newSnapshotsCommand() *cobra.Command {
+	c := &cobra.Command{Use: "snapshots", Short: "List, collect, verify and roll back snapshots"}
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List snapshots, oldest first",
+		Args:  noArgs,
+		RunE:  a.onStore(a.listSnapshots),
+	}
+	list.Flags().Bool("json", false, "print JSON")
+	gc := &cobra.Command{
+		Use:   "gc",
+		Short: "Remove old snapshots (never CURRENT, the newest gc.keep, one younger than gc.min_age or a pinned one); prints JSON",
+		Args:  noArgs,
+		RunE:  a.onStore(a.collectSnapshots),
+	}
+	verify := &cobra.Command{
+		Use:   "verify [SEQ]",
+		Short: "Check a snapshot (default CURRENT) against its manifest checksums",
+		Args:  optionalArg("SEQ"),
+		RunE:  a.onStore(a.verifySnapshot),
+	}
+	rollback := &cobra.Command{
+		Use:   "rollback SEQ",
+		Short: "Point CURRENT back at an older snapshot that verifies; the jobs applied after it are queued again",
+		Args:  exactArgs("SEQ"),
+		RunE:  a.onStore(a.rollBack),
+	}
+	c.AddCommand(list, gc, verify, rollback)
+	return c
+}
+
+func (a *app) listSnapshots(cmd *cobra.Command, s *snapshot.Store, _ []string) error {
+	infos, err := s.List()
+	if err != nil {
+		return err
+	}
+	return a.output(cmd, infos, func() error {
+		tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "SEQ\tCURRENT\tPINNED\tCREATED\tENTITIES\tRELATIONS\tKV\tBYTES")
+		for _, in := range infos {
+			fmt.Fprintf(tw, "%d\t%v\t%v\t%s\t%d\t%d\t%d\t%d\n", in.Seq, in.Current, in.Pinned,
+				in.CreatedAt.Format(time.RFC3339), in.Entities, in.Relations, in.KVKeys, in.Bytes)
+		}
+		return tw.Flush()
+	})
+}
+
+func (a *app) collectSnapshots(cmd *cobra.Command, s *snapshot.Store, _ []string) error {
+	res, err := writer.GC(cmd.Context(), s, a.cfg.WriterOptions(), a.log)
+	if err != nil {
+		return err
+	}
+	for _, p := range []*[]uint64{&res.Removed, &res.Pinned, &res.Kept} {
+		if *p == nil {
+			*p = []uint64{}
+		}
+	}
+	return a.printJSON(res)
+}
+
+func (a *app) verifySnapshot(cmd *cobra.Command, s *snapshot.Store, args []string) error {
+	seq, err := s.Current()
+	if err != nil {
+		return err
+	}
+	if len(args) == 1 {
+		if seq, err = parseSeq(cmd, args[0]); err != nil {
+			return err
+		}
+	}
+	if len(args) == 0 && seq == 0 {
+		return snapshot.ErrNoSnapshot
+	}
+	seqs, err := s.Seqs()
+	if err != nil {
+		return err
+	}
+	if !slices.Contains(seqs, seq) {
+		return fmt.Errorf("snapshot %d does not exist (see 'memsnap snapshots list')", seq)
+	}
+	// The error names the first problem; the others go on lines of their own
+	// before it, so that each is printed once.
+	problems := s.Verify(seq)
+	for _, p := range problems[min(1, len(problems)):] {
+		fmt.Fprintln(a.stderr, p)
+	}
+	if err := snapshot.VerifyError(seq, problems); err != nil {
+		return err
+	}
+	fmt.Fprintf(a.stdout, "snapshot %d ok\n", seq)
+	return nil
+}
+
+func (a *app) rollBack(cmd *cobra.Command, s *snapshot.Store, args []string) error {
+	seq, err := parseSeq(cmd, args[0])
+	if err != nil {
+		return err
+	}
+	res, err := writer.Rollback(cmd.Context(), s, a.cfg.WriterOptions(), seq)
+	if err != nil {
+		return err
+	}
+	a.log.Info("rolled back", "from", res.From, "to", res.To, "requeued", len(res.Requeued))
+	return a.printJSON(res)
+}
+
+// parseSeq reads the SEQ argument of cmd.
+func parseSeq(cmd *cobra.Command, arg string) (uint64, error) {
+	seq, err := strconv.ParseUint(arg, 10, 64)
+	if err != nil {
+		return 0, usagef(cmd, "SEQ %q is not a snapshot number", arg)
+	}
+	return seq, nil
+}

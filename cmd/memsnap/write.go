@@ -1,0 +1,173 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
+
+	"github.com/memsnap/memsnap/internal/model"
+	"github.com/memsnap/memsnap/reader"
+	"github.com/memsnap/memsnap/snapshot"
+	"github.com/memsnap/memsnap/writer"
+)
+
+// The commands that write: enqueue queues a job, commit runs the writer.
+
+func (a *app) newEnqueueCommand() *cobra.Command {
+	var file string
+	var wait time.Duration
+	c := &cobra.Command{
+		Use:   "enqueue [-f FILE|-] [--wait [DUR]]",
+		Short: "Submit one job (JSON); prints {\"job_id\": ...}, or its outcome with --wait",
+		Long: `Submit one job read from FILE or standard input. The job is durable when its id is printed.
+Without --wait, memsnap prints the job's id and returns at once. With --wait, it waits up to
+DUR (1m if --wait is given alone) until a published snapshot contains the job and prints its
+outcome instead, committing the queue itself whenever no other writer holds the lock; it
+exits 1 if the job is rejected or still pending after DUR (the job stays queued).`,
+		Args: noArgs,
+		PreRunE: func(cmd *cobra.Command, _ []string) error {
+			if cmd.Flags().Changed("wait") && wait <= 0 {
+				return usagef(cmd, "--wait %s: the wait must be positive", wait)
+			}
+			return nil
+		},
+		RunE: a.onStore(func(cmd *cobra.Command, s *snapshot.Store, _ []string) error {
+			data, err := a.readJob(file)
+			if err != nil {
+				return err
+			}
+			id, err := writer.Enqueue(s, data, a.cfg.Job.Limits())
+			if err != nil {
+				return err
+			}
+			if !cmd.Flags().Changed("wait") {
+				return a.printJSON(map[string]string{"job_id": id})
+			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), wait)
+			defer cancel()
+			o, err := a.waitForJob(ctx, s, id)
+			if err != nil {
+				return err
+			}
+			if err := a.printJSON(o); err != nil {
+				return err
+			}
+			if o.Status == model.StatusRejected {
+				return fmt.Errorf("job %s rejected: %s", id, o.Reason)
+			}
+			return nil
+		}),
+	}
+	c.Flags().StringVarP(&file, "file", "f", "-", "job file, or - for standard input")
+	optionalDurationFlag(c, &wait, "wait", time.Minute,
+		"wait up to `DUR` for the job's outcome (--wait alone: 1m; without --wait: no wait)")
+	return c
+}
+
+// readJob reads a job from file, or from standard input for "" and "-", up
+// to job.max_bytes.
+func (a *app) readJob(file string) ([]byte, error) {
+	var in io.Reader = a.stdin
+	if file != "" && file != "-" {
+		f, err := os.Open(file)
+		if err != nil {
+			return nil, fmt.Errorf("read job: %w", err)
+		}
+		defer f.Close()
+		in = f
+	}
+	data, err := io.ReadAll(io.LimitReader(in, a.cfg.Job.MaxBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("read job: %w", err)
+	}
+	if int64(len(data)) > a.cfg.Job.MaxBytes {
+		return nil, fmt.Errorf("%w: job is more than %d bytes, over the limit (job.max_bytes)", model.ErrInvalidJob, a.cfg.Job.MaxBytes)
+	}
+	return data, nil
+}
+
+// waitForJob gives read-your-writes without a daemon: while the job is
+// pending it commits the queue itself whenever no other writer holds the
+// lock, and otherwise waits for whoever does. It never keeps a snapshot open
+// while it writes: the writer's staging copy opens and closes CURRENT's graph
+// file, which would drop this process's Kuzu lock on it.
+func (a *app) waitForJob(ctx context.Context, s *snapshot.Store, id string) (reader.Outcome, error) {
+	return reader.WaitForJob(ctx, id, reader.LookInStore(s, a.cfg.Reader.Verify, id), commitUnlessLocked(s, a.cfg.WriterOptions(), a.log))
+}
+
+// commitUnlessLocked is the commit policy of a process that may write
+// itself: it runs the writer at once when the lock is free and leaves the
+// jobs to the holder when it is not.
+func commitUnlessLocked(s *snapshot.Store, opts writer.Options, log *slog.Logger) reader.CommitPolicy {
+	w := writer.New(s, opts, log)
+	noWait := time.Duration(0)
+	return func(ctx context.Context) (int, error) {
+		sum, err := w.Commit(ctx, writer.CommitOptions{LockTimeout: &noWait})
+		if errors.Is(err, writer.ErrLocked) {
+			return 0, nil
+		}
+		return sum.Applied + sum.Rejected, err
+	}
+}
+
+func (a *app) newCommitCommand() *cobra.Command {
+	var maxJobs int
+	c := &cobra.Command{
+		Use:   "commit [--max-jobs N]",
+		Short: "Run the writer once; prints a JSON summary",
+		Long: `Take the writer lock (waiting up to writer.lock_timeout), recover from any crashed writer,
+apply the queued jobs in batches and publish one snapshot per batch. It runs at most
+writer.max_rounds batches; jobs left over or queued meanwhile wait for the next commit
+(queue_left in the summary).`,
+		Args: noArgs,
+		RunE: a.onStore(func(cmd *cobra.Command, s *snapshot.Store, _ []string) error {
+			if err := lowerPriority(a.cfg.Writer.Nice); err != nil {
+				a.log.Warn("could not lower the writer's CPU priority (writer.nice)", "error", err)
+			}
+			sum, err := writer.New(s, a.cfg.WriterOptions(), a.log).Commit(cmd.Context(), writer.CommitOptions{MaxJobs: maxJobs})
+			if err != nil {
+				return err
+			}
+			if sum.Snapshots == nil {
+				sum.Snapshots = []uint64{}
+			}
+			return a.printJSON(sum)
+		}),
+	}
+	c.Flags().IntVar(&maxJobs, "max-jobs", 0, "cap the jobs per batch below writer.max_batch_jobs (0: no extra cap)")
+	c.Flags().Duration("lock-timeout", 0, "how long to wait for the writer lock (default writer.lock_timeout)")
+	a.bindFlag("writer.lock_timeout", c, "lock-timeout")
+	return c
+}
+
+// lowerPriority sets every thread of this process to nice level n (threads
+// started later inherit it from the thread that starts them). Linux keeps
+// the nice value per thread, so the process's main thread alone is not
+// enough.
+func lowerPriority(n int) error {
+	if n == 0 {
+		return nil
+	}
+	tasks, err := os.ReadDir("/proc/self/task")
+	if err != nil {
+		return fmt.Errorf("list threads: %w", err)
+	}
+	for _, t := range tasks {
+		tid, err := strconv.Atoi(t.Name())
+		if err != nil {
+			continue
+		}
+		if err := unix.Setpriority(unix.PRIO_PROCESS, tid, n); err != nil && !errors.Is(err, unix.ESRCH) {
+			return fmt.Errorf("set nice %d on thread %d: %w", n, tid, err)
+		}
+	}
+	return nil
+}
