@@ -29,7 +29,7 @@ TESTJSON  ?= test-report.json
 test: deps
 	$(GO) vet $(PKGS)
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { gofmt -l .; echo "gofmt needed"; exit 1; }
-	@$(GOTESTSUM) --format pkgname-and-test-fails --jsonfile $(TESTJSON) -- -race -count=1 -timeout 30m $(PKGS); \
+	@$(GOTESTSUM) --format pkgname-and-test-fails --jsonfile $(TESTJSON) -- -race -count=1 -timeout 60m $(PKGS); \
 	  status=$$?; echo "slowest tests (over 10s):"; \
 	  $(GOTESTSUM) tool slowest --jsonfile $(TESTJSON) --threshold 10s | head -n 15; exit $$status
 

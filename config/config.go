@@ -229,6 +229,26 @@ func set(ptr, val any) {
 	}
 }
 
+// plainValue reports whether raw, a value as the config file, the
+// environment or a flag gave it, converts into ptr's type without loss of
+// meaning: a duration must be written with its unit (a bare number would
+// be read as nanoseconds), and an integer must have no fraction.
+func plainValue(raw, ptr any) bool {
+	switch ptr.(type) {
+	case *time.Duration:
+		switch raw.(type) {
+		case string, time.Duration:
+			return true
+		}
+		return false
+	case *int, *int64:
+		if f, ok := raw.(float64); ok {
+			return f == float64(int64(f))
+		}
+	}
+	return true
+}
+
 // notA says what a value that does not decode into ptr's type is not.
 func notA(ptr any) error {
 	switch ptr.(type) {
@@ -345,7 +365,11 @@ func LoadWithFlags(v *viper.Viper, flagFor func(key string) string) (Config, err
 	var errs []error
 	undecoded := map[string]bool{}
 	for i, f := range c.fields() {
-		if err := v.UnmarshalKey(f.key, f.ptr); err != nil {
+		err := v.UnmarshalKey(f.key, f.ptr)
+		if err == nil && !plainValue(v.Get(f.key), f.ptr) {
+			err = errors.New("lossy conversion")
+		}
+		if err != nil {
 			// The field keeps its default, so that validation finds only
 			// the other problems.
 			set(f.ptr, get(defaults[i].ptr))

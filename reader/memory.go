@@ -34,6 +34,11 @@ type Graph struct {
 // ErrNotFound is returned (wrapped) when a named entity does not exist.
 var ErrNotFound = errors.New("not found")
 
+// ErrBadOption is returned (wrapped, with the reason) for an option a read
+// cannot take: a negative limit, a depth out of range, a cursor this reader
+// did not give out.
+var ErrBadOption = errors.New("bad option")
+
 // withConn runs fn on one snapshot with a borrowed connection, so that every
 // query fn makes sees the same snapshot; fn's ctx carries reader.query_timeout.
 func (r *Reader) withConn(ctx context.Context, fn func(ctx context.Context, seq uint64, c *graphdb.Conn) error) error {
@@ -189,13 +194,13 @@ type ReadGraphOptions struct {
 // continues after the last name of the previous one.
 func (r *Reader) ReadGraph(ctx context.Context, opts ReadGraphOptions) (*Graph, error) {
 	if opts.Limit < 0 {
-		return nil, fmt.Errorf("read graph: limit %d is negative", opts.Limit)
+		return nil, fmt.Errorf("read graph: %w: limit %d is negative", ErrBadOption, opts.Limit)
 	}
 	after := ""
 	if opts.Cursor != "" {
 		b, err := base64.RawURLEncoding.DecodeString(opts.Cursor)
 		if err != nil || len(b) == 0 || b[0] != 'n' {
-			return nil, fmt.Errorf("read graph: cursor %q is not one this server gave out", opts.Cursor)
+			return nil, fmt.Errorf("read graph: %w: cursor %q is not one this server gave out", ErrBadOption, opts.Cursor)
 		}
 		after = string(b[1:])
 	}
@@ -275,7 +280,10 @@ func (r *Reader) Neighbors(ctx context.Context, name string, opts NeighborsOptio
 		depth = 1
 	}
 	if depth < 1 || depth > MaxDepth {
-		return nil, fmt.Errorf("neighbors: depth %d is out of range 1..%d", opts.Depth, MaxDepth)
+		return nil, fmt.Errorf("neighbors: %w: depth %d is out of range 1..%d", ErrBadOption, opts.Depth, MaxDepth)
+	}
+	if opts.Limit < 0 {
+		return nil, fmt.Errorf("neighbors: %w: limit %d is negative", ErrBadOption, opts.Limit)
 	}
 	g := &Graph{}
 	err := r.withConn(ctx, func(ctx context.Context, seq uint64, c *graphdb.Conn) error {
@@ -366,6 +374,9 @@ type SearchOptions struct {
 // word (by full-text score, name matches ahead), then the other substring
 // matches.
 func (r *Reader) SearchNodes(ctx context.Context, query string, opts SearchOptions) (*Graph, error) {
+	if opts.Limit < 0 {
+		return nil, fmt.Errorf("search: %w: limit %d is negative", ErrBadOption, opts.Limit)
+	}
 	g := &Graph{}
 	err := r.withConn(ctx, func(ctx context.Context, seq uint64, c *graphdb.Conn) error {
 		g.Snapshot = seq

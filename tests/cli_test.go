@@ -61,11 +61,15 @@ func TestCLIEnqueueWait(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &resp); err != nil || len(resp) != 1 || resp["job_id"] == nil {
 		t.Fatalf("enqueue without --wait answered %q", out)
 	}
-	// A value that is not a duration stays an argument, which enqueue
-	// does not take; a wait that is not positive is refused.
+	// A number that is not a duration is taken as the wait and refused
+	// saying why; a wait that is not positive is refused.
 	r := memsnap(t, store, job("x"), nil, "enqueue", "--wait", "30")
-	if line := oneStderrLine(t, r, 2); line != `memsnap enqueue: takes no arguments, got 1 ("30")` {
+	if line := oneStderrLine(t, r, 2); line != `memsnap enqueue: invalid argument "30" for "--wait" flag: time: missing unit in duration "30"` {
 		t.Errorf("--wait 30: %q", line)
+	}
+	r = memsnap(t, store, job("x"), nil, "enqueue", "--wait", "-1s")
+	if line := oneStderrLine(t, r, 2); line != `memsnap enqueue: --wait -1s: the wait must be positive` {
+		t.Errorf("--wait -1s: %q", line)
 	}
 	r = memsnap(t, store, job("x"), nil, "enqueue", "--wait", "0s")
 	if line := oneStderrLine(t, r, 2); !strings.HasPrefix(line, "memsnap enqueue: --wait 0s") {
@@ -88,6 +92,8 @@ func TestCLIEnqueueWait(t *testing.T) {
 // Usage errors exit 2 with one line naming the command.
 func TestCLIUsageErrors(t *testing.T) {
 	store := newStore(t)
+	enqueue(t, store, ops(entities(entity("x", "t"))))
+	commit(t, store) // reads check their options on a snapshot
 	for _, c := range []struct {
 		args []string
 		want string // the whole line, or its start when it ends with "..."
@@ -109,6 +115,9 @@ func TestCLIUsageErrors(t *testing.T) {
 		{[]string{"commit", "--max-jobs", "abc"}, `memsnap commit: invalid argument "abc" for "--max-jobs" flag...`},
 		{[]string{"enqueue", "--wait=soon"}, `memsnap enqueue: invalid argument "soon" for "--wait" flag...`},
 		{[]string{"bench", "--only", "nosuch"}, `memsnap bench: unknown benchmark "nosuch" for --only...`},
+		{[]string{"graph", "--limit", "-5"}, `memsnap graph: read graph: bad option: limit -5 is negative`},
+		{[]string{"neighbors", "--depth", "100", "x"}, `memsnap neighbors: neighbors: bad option: depth 100 is out of range 1..6`},
+		{[]string{"search", "--limit", "-1", "x"}, `memsnap search: search: bad option: limit -1 is negative`},
 	} {
 		r := memsnap(t, store, nil, nil, c.args...)
 		line := oneStderrLine(t, r, 2)
@@ -125,11 +134,20 @@ func TestCLIConfigErrors(t *testing.T) {
 	if err := os.WriteFile(file, []byte("gc:\n  keep: many\nwriter:\n  nice: 40\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// Numbers where a duration or a whole number belongs: a bare 10 would
+	// be 10ns, and 2.9 would be cut to 2.
+	bare := filepath.Join(t.TempDir(), "bare.yaml")
+	if err := os.WriteFile(bare, []byte("writer:\n  lock_timeout: 10\ngc:\n  keep: 2.9\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	for _, c := range []struct {
 		env  []string
 		args []string
 		want string
 	}{
+		{nil, []string{"--config", bare, "status"},
+			`memsnap: config: writer.lock_timeout: 10 (from config file ` + bare + `) is not a duration (such as 500ms, 30s or 1m30s); ` +
+				`gc.keep: 2.9 (from config file ` + bare + `) is not an integer`},
 		{[]string{"MEMSNAP_GC_KEEP=abc"}, []string{"status"},
 			`memsnap: config: gc.keep: "abc" (from MEMSNAP_GC_KEEP) is not an integer`},
 		{[]string{"MEMSNAP_GC_KEEP=0"}, []string{"status"},

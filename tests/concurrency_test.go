@@ -56,14 +56,14 @@ func TestManyProcesses(t *testing.T) {
 			done = true
 		default:
 		}
-		s := commit(t, store, "--max-jobs", "2") // 75 jobs, <= 2 per snapshot: >= 38 snapshots
+		s := commit(t, store, "--max-jobs", "3") // 75 jobs, <= 3 per snapshot: >= 25 snapshots
 		commits++
 		published += len(s.Snapshots)
 		if r := memsnap(t, store, nil, gcEnv, "snapshots", "gc"); r.code != 0 {
 			t.Fatalf("gc: %s", r.stderr)
 		}
 	}
-	for s := commit(t, store, "--max-jobs", "2"); s.Batches > 0; s = commit(t, store, "--max-jobs", "2") {
+	for s := commit(t, store, "--max-jobs", "3"); s.Batches > 0; s = commit(t, store, "--max-jobs", "3") {
 		published += len(s.Snapshots)
 		commits++
 	}

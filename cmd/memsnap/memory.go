@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -44,6 +45,9 @@ func (a *app) graphCommand(use, short string, args cobra.PositionalArgs,
 		Use: use, Short: short, Args: args,
 		RunE: a.onReader(func(cmd *cobra.Command, r *reader.Reader, args []string) error {
 			g, err := read(cmd, r, args)
+			if errors.Is(err, reader.ErrBadOption) {
+				return usagef(cmd, "%v", err) // a bad flag value
+			}
 			if err != nil {
 				return err
 			}

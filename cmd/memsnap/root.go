@@ -86,7 +86,8 @@ func (a *app) newRootCommand() *cobra.Command {
 
 Configuration comes from defaults, then the --config file, then MEMSNAP_* environment
 variables (MEMSNAP_GC_KEEP sets gc.keep), then flags. Exit codes: 0 ok, 1 error, 2 usage
-(a bad command, argument, flag or config value). Each error is one line on standard error,
+(a bad command, argument, flag or config value), 3 another writer holds the store's
+writer lock. Each error is one line on standard error,
 where the logs go too.`,
 		Args:          cobra.ArbitraryArgs, // wrapArgs reports unknown commands
 		SilenceUsage:  true,

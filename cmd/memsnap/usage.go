@@ -123,13 +123,20 @@ func joinOptionalValues(root *cobra.Command, args []string) []string {
 			continue
 		}
 		next := args[i+1]
-		if strings.HasPrefix(next, "-") {
-			continue
-		}
-		if _, err := time.ParseDuration(next); err == nil {
+		if _, err := time.ParseDuration(next); err == nil || looksLikeNumber(next) {
+			// A number that is not a duration ("30", "-1s", "5S") is
+			// still meant as the flag's value: joined, pflag says why it is
+			// not a duration instead of taking it for an argument.
 			out[len(out)-1] = arg + "=" + next
 			i++
 		}
 	}
 	return out
+}
+
+// looksLikeNumber reports whether s starts like a number: a digit, or a
+// sign or point followed by one.
+func looksLikeNumber(s string) bool {
+	s = strings.TrimLeft(s, "+-.")
+	return s != "" && s[0] >= '0' && s[0] <= '9'
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -382,6 +383,11 @@ func (v *validator) str(field, s string) {
 	}
 	if !utf8.ValidString(s) {
 		v.fail("%s is not valid UTF-8", field)
+	}
+	if strings.IndexByte(s, 0) >= 0 {
+		// The graph engine stores strings as C strings: it would cut the
+		// text at the NUL and two different names could become one.
+		v.fail("%s contains a NUL character (\\u0000)", field)
 	}
 }
 

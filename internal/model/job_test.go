@@ -24,12 +24,14 @@ func TestDecodeJob(t *testing.T) {
 		}
 	}
 	bad := map[string]string{
-		`{"ops":[{"op":"kv_put","key":"k","value":"v"}]} {}`:        "trailing data",
-		`{"ops":[{"op":"kv_put","key":"k","value":"v"}],"extra":1}`: `unknown field "extra"`,
-		`{"ops":[{"op":"kv_put","key":"k"}]}`:                       "value is required",
-		`{"ops":[{"key":"k"}]}`:                                     `missing "op"`,
-		`{"ops":[{"op":"create_entities"}]}`:                        "entities is required",
-		`{"ops":[{"op":"delete_entities","entityNames":[""]}]}`:     "entityNames[0] is empty",
+		`{"ops":[{"op":"create_entities","entities":[{"name":"N\u0000ul","entityType":"t","observations":[]}]}]}`: "contains a NUL character",
+		`{"ops":[{"op":"kv_put","key":"k\u0000","value":"v"}]}`:                                                   "contains a NUL character",
+		`{"ops":[{"op":"kv_put","key":"k","value":"v"}]} {}`:                                                      "trailing data",
+		`{"ops":[{"op":"kv_put","key":"k","value":"v"}],"extra":1}`:                                               `unknown field "extra"`,
+		`{"ops":[{"op":"kv_put","key":"k"}]}`:                                                                     "value is required",
+		`{"ops":[{"key":"k"}]}`:                                                                                   `missing "op"`,
+		`{"ops":[{"op":"create_entities"}]}`:                                                                      "entities is required",
+		`{"ops":[{"op":"delete_entities","entityNames":[""]}]}`:                                                   "entityNames[0] is empty",
 		`{"ops":[{"op":"kv_put","key":"k","value":"v"},{"op":"kv_put","key":"k","value":"v"},{"op":"kv_put","key":"k","value":"v"},{"op":"kv_put","key":"k","value":"v"}]}`: "4 ops, over the limit of 3",
 		`{"ops":[{"op":"kv_put","key":"` + strings.Repeat("k", 33) + `","value":"v"}]}`:                                                                                     "key is 33 bytes, over the limit of 32",
 		`{"ops":[{"op":"kv_put","key":"k","value":"` + strings.Repeat("v", 5000) + `"}]}`:                                                                                   "over the limit of 4096",
