@@ -16,8 +16,9 @@ func TestJoinOptionalValues(t *testing.T) {
 		{"enqueue -f j --wait 30s", "enqueue -f j --wait=30s"},
 		{"enqueue --wait", "enqueue --wait"},
 		{"enqueue --wait -f j", "enqueue --wait -f j"},
-		{"enqueue --wait -5s", "enqueue --wait -5s"},
-		{"enqueue --wait 30", "enqueue --wait 30"},
+		{"enqueue --wait -5s", "enqueue --wait=-5s"}, // refused later: not positive
+		{"enqueue --wait 30", "enqueue --wait=30"},   // refused later: no unit
+		{"enqueue --wait file.json", "enqueue --wait file.json"},
 		{"enqueue --wait=30s", "enqueue --wait=30s"},
 		{"enqueue -- --wait 30s", "enqueue -- --wait 30s"},
 		{"import --wait 30s", "import --wait 30s"}, // a bool flag: no value to join
