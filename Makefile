@@ -42,7 +42,7 @@ crashtest: deps
 
 # Each fuzz target in turn for FUZZTIME (the seed corpora alone run in make test).
 FUZZTIME ?= 10m
-FUZZ_TARGETS := writer:FuzzDecodeJob reader:FuzzCheckReadOnly snapshot:FuzzParseManifest snapshot:FuzzParseCurrent
+FUZZ_TARGETS := internal/model:FuzzDecodeJob reader:FuzzCheckReadOnly snapshot:FuzzParseManifest snapshot:FuzzParseCurrent
 fuzz: deps
 	@set -e; for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t#*:}; \
 	  echo "== $$fn ($$pkg) for $(FUZZTIME)"; \
