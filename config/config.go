@@ -84,6 +84,11 @@ type WriterConfig struct {
 	// with a clear "no space left" error instead of letting the database
 	// engine run out mid-write. 0 disables the check. Default: 16.
 	MinFreeMB int `mapstructure:"min_free_mb"`
+	// CommitDelay is the group commit window: a process that commits queued
+	// jobs as they arrive (the daemon, 'memsnap mcp') waits this long after
+	// it notices a new job before it commits, so that every job arriving
+	// meanwhile goes into the same snapshot. Default: 10ms.
+	CommitDelay time.Duration `mapstructure:"commit_delay"`
 	// Nice is the CPU priority (0-19, as nice(1)) that 'memsnap commit'
 	// processes, the daemon's included, run at, so that readers keep the
 	// CPU when they compete with a writer. Default: 10.
@@ -128,7 +133,19 @@ type MCPConfig struct {
 	// process) when no other writer holds the lock, so writes land even
 	// without a daemon. Default: true.
 	CommitWhenIdle bool `mapstructure:"commit_when_idle"`
+	// WriteAck is when a write tool answers: "durable" (default) once its job
+	// is validated against the newest snapshot plus this server's own queued
+	// jobs and fsynced into the queue, with the answer the writer will give;
+	// "applied" once a published snapshot holds the job (up to
+	// write_timeout). Either way the job applies exactly once.
+	WriteAck string `mapstructure:"write_ack"`
 }
+
+// Write acknowledgement modes of MCPConfig.WriteAck.
+const (
+	AckDurable = "durable"
+	AckApplied = "applied"
+)
 
 // DefaultStoreDir is $XDG_DATA_HOME/memsnap, else ~/.local/share/memsnap.
 func DefaultStoreDir() string {
@@ -149,10 +166,11 @@ func Default() Config {
 		LogLevel: "info",
 		Reader:   ReaderConfig{BufferPoolMB: 64, Threads: 1, Refresh: "@every 2s", QueryTimeout: 30 * time.Second, Verify: "full"},
 		Writer: WriterConfig{MaxBatchJobs: 10000, MaxBatchBytes: 64 << 20, MaxRounds: 8,
-			LockTimeout: 10 * time.Second, BufferPoolMB: 256, Commit: "@every 1s", CopyThreshold: 1000, MinFreeMB: 16, Nice: 10},
+			LockTimeout: 10 * time.Second, BufferPoolMB: 256, Commit: "@every 1s", CopyThreshold: 1000, MinFreeMB: 16, Nice: 10,
+			CommitDelay: 10 * time.Millisecond},
 		GC:  GCConfig{Schedule: "@every 1m", Keep: 3},
 		Job: JobConfig{MaxBytes: 1 << 20, MaxOps: 1000, MaxStringBytes: 64 << 10, MaxValueBytes: 512 << 10},
-		MCP: MCPConfig{WriteTimeout: 30 * time.Second, CommitWhenIdle: true},
+		MCP: MCPConfig{WriteTimeout: 30 * time.Second, CommitWhenIdle: true, WriteAck: AckDurable},
 	}
 }
 
@@ -182,6 +200,7 @@ func (c *Config) fields() []field {
 		{"writer.copy_threshold", &c.Writer.CopyThreshold},
 		{"writer.min_free_mb", &c.Writer.MinFreeMB},
 		{"writer.nice", &c.Writer.Nice},
+		{"writer.commit_delay", &c.Writer.CommitDelay},
 		{"gc.schedule", &c.GC.Schedule},
 		{"gc.keep", &c.GC.Keep},
 		{"gc.min_age", &c.GC.MinAge},
@@ -191,6 +210,7 @@ func (c *Config) fields() []field {
 		{"job.max_value_bytes", &c.Job.MaxValueBytes},
 		{"mcp.write_timeout", &c.MCP.WriteTimeout},
 		{"mcp.commit_when_idle", &c.MCP.CommitWhenIdle},
+		{"mcp.write_ack", &c.MCP.WriteAck},
 	}
 }
 
@@ -433,6 +453,8 @@ func (c Config) problems() []*KeyError {
 		{"writer.commit", cronSpec(c.Writer.Commit)},
 		{"gc.schedule", cronSpec(c.GC.Schedule)},
 		{"mcp.write_timeout", when(c.MCP.WriteTimeout <= 0, "must be positive")},
+		{"mcp.write_ack", oneOf(c.MCP.WriteAck, AckDurable, AckApplied)},
+		{"writer.commit_delay", notNegative(c.Writer.CommitDelay, "")},
 		{"writer.max_batch_jobs", atLeast(c.Writer.MaxBatchJobs, 1, "")},
 		{"writer.max_batch_bytes", when(c.Writer.MaxBatchBytes < c.Job.MaxBytes,
 			fmt.Sprintf("is smaller than job.max_bytes (%d)", c.Job.MaxBytes))},

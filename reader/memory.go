@@ -42,6 +42,12 @@ var ErrBadOption = errors.New("bad option")
 // withConn runs fn on one snapshot with a borrowed connection, so that every
 // query fn makes sees the same snapshot; fn's ctx carries reader.query_timeout.
 func (r *Reader) withConn(ctx context.Context, fn func(ctx context.Context, seq uint64, c *graphdb.Conn) error) error {
+	return r.withHandle(ctx, func(ctx context.Context, h *handle, c *graphdb.Conn) error { return fn(ctx, h.seq, c) })
+}
+
+// withHandle is withConn that hands fn the snapshot's handle itself (its
+// key-value store included).
+func (r *Reader) withHandle(ctx context.Context, fn func(ctx context.Context, h *handle, c *graphdb.Conn) error) error {
 	h, err := r.acquire()
 	if err != nil {
 		return err
@@ -56,7 +62,7 @@ func (r *Reader) withConn(ctx context.Context, fn func(ctx context.Context, seq 
 	if err != nil {
 		return err
 	}
-	err = fn(ctx, h.seq, c)
+	err = fn(ctx, h, c)
 	h.putConn(c)
 	if err != nil {
 		return fmt.Errorf("snapshot %d: %w", h.seq, err)

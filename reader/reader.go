@@ -387,3 +387,33 @@ func JobOutcome(ctx context.Context, store *snapshot.Store, verify string, id st
 	defer kv.Close()
 	return jobIn(store, kv, seq, id)
 }
+
+// State reads, from one snapshot, the rows of the named entities, the
+// relations leaving the relSources entities, and the outcomes the snapshot
+// records for jobIDs.
+func (r *Reader) State(ctx context.Context, names, relSources, jobIDs []string) (*model.SnapshotState, error) {
+	st := &model.SnapshotState{Outcomes: map[string]Outcome{}}
+	err := r.withHandle(ctx, func(ctx context.Context, h *handle, c *graphdb.Conn) error {
+		st.Snapshot = h.seq
+		for _, id := range jobIDs {
+			v, found, err := h.kv.GetJob(id)
+			if err != nil {
+				return err
+			}
+			if found {
+				o, err := model.DecodeOutcome(v)
+				if err != nil {
+					return err
+				}
+				st.Outcomes[id] = o
+			}
+		}
+		g, err := graphdb.LoadState(ctx, c, names, relSources)
+		st.Graph = g
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read state: %w", err)
+	}
+	return st, nil
+}

@@ -323,18 +323,34 @@ func TestMCPServer(t *testing.T) {
 // Done-when 2: five 'memsnap mcp' processes, a daemon and a CLI reader on
 // one store; every server writes concurrently; every write is kept, no call
 // fails, and every server sees every write.
+// TestManyMCPServers writes through 5 MCP servers at once, with a daemon
+// committing and without one (the servers then commit themselves, group
+// commit), while a CLI reader polls: no write is lost, and each server reads
+// its own writes as soon as it has acknowledged them.
 func TestManyMCPServers(t *testing.T) {
+	for _, withDaemon := range []bool{true, false} {
+		name := "no-daemon"
+		if withDaemon {
+			name = "daemon"
+		}
+		t.Run(name, func(t *testing.T) { testManyMCPServers(t, withDaemon) })
+	}
+}
+
+func testManyMCPServers(t *testing.T, withDaemon bool) {
 	ctx := testContext(t)
 	store := newStore(t)
 	env := []string{"MEMSNAP_READER_REFRESH=@every 200ms", "MEMSNAP_WRITER_COMMIT=@every 150ms"}
-	daemon := daemonCmd(ctx, store, env...)
-	if err := daemon.Start(); err != nil {
-		t.Fatal(err)
+	if withDaemon {
+		daemon := daemonCmd(ctx, store, env...)
+		if err := daemon.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer func() {
+			_ = daemon.Process.Signal(os.Interrupt)
+			_ = daemon.Wait()
+		}()
 	}
-	defer func() {
-		_ = daemon.Process.Signal(os.Interrupt)
-		_ = daemon.Wait()
-	}()
 
 	const servers, perServer = 5, 6
 	sessions := make([]*mcp.ClientSession, servers)
@@ -383,6 +399,23 @@ func TestManyMCPServers(t *testing.T) {
 			for k := 0; k < perServer; k++ {
 				mustCall(t, ctx, cs, "add_observations", map[string]any{"observations": []any{
 					map[string]any{"entityName": name(k), "contents": []string{fmt.Sprintf("from server %d", i)}}}})
+			}
+			// Read-your-writes: the server's own writes are all visible to it
+			// right after they were acknowledged.
+			var names []string
+			for k := range perServer {
+				names = append(names, name(k))
+			}
+			g := parseGraph(t, mustCall(t, ctx, cs, "open_nodes", map[string]any{"names": names}))
+			mine := fmt.Sprintf("from server %d", i)
+			for _, e := range g.Entities {
+				if !slices.Contains(e.Observations, mine) {
+					t.Errorf("server %d reads its own entity %s without its observation: %v", i, e.Name, e.Observations)
+				}
+			}
+			if len(g.Entities) != perServer || len(g.Relations) != perServer-1 {
+				t.Errorf("server %d reads its own writes as %d entities and %d relations, want %d and %d",
+					i, len(g.Entities), len(g.Relations), perServer, perServer-1)
 			}
 		}()
 	}

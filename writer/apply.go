@@ -237,67 +237,35 @@ func dedupe(base, add []string) []string {
 	return out
 }
 
-// mentioned returns every entity name the jobs refer to, and the names that
-// are the source of a created or deleted relation.
-func mentioned(jobs []*model.Job) (names, relSources []string) {
-	all, src := map[string]bool{}, map[string]bool{}
-	for _, j := range jobs {
-		for _, op := range j.Ops {
-			for _, e := range op.Entities {
-				all[e.Name] = true
-			}
-			for _, r := range op.Relations {
-				all[r.From], all[r.To], src[r.From] = true, true, true
-			}
-			for _, a := range op.Observations {
-				all[a.EntityName] = true
-			}
-			for _, n := range op.EntityNames {
-				all[n] = true
-			}
-			for _, d := range op.Deletions {
-				all[d.EntityName] = true
-			}
-		}
+// fill loads a graph's rows into the empty overlay as the state the batch
+// starts from.
+func (o *overlay) fill(st *model.State) {
+	for _, e := range st.Entities {
+		o.ents[e.Name] = entState{exists: true, inDB: true, typ: e.EntityType, obs: e.Observations,
+			created: e.CreatedAt, updated: e.UpdatedAt}
 	}
-	return slices.Sorted(maps.Keys(all)), slices.Sorted(maps.Keys(src))
+	for _, r := range st.Relations {
+		k := relKey{r.From, r.To, r.RelationType}
+		o.indexRel(k)
+		o.rels[k] = relState{exists: true, inDB: true, created: r.CreatedAt}
+	}
 }
 
-// load fills the overlay with the graph's rows for the mentioned entities and
-// the outgoing relations of relation sources.
-func (o *overlay) load(ctx context.Context, conn *graphdb.Conn, names, relSources []string) error {
-	err := loadRows(ctx, conn, "entities",
-		"UNWIND $names AS nm MATCH (e:Entity {name: nm}) RETURN e.name, e.entityType, e.observations, e.created_at, e.updated_at",
-		names, func(row []any) {
-			o.ents[graphdb.String(row[0])] = entState{exists: true, inDB: true,
-				typ: graphdb.String(row[1]), obs: strList(row[2]), created: tm(row[3]), updated: tm(row[4])}
-		})
-	if err != nil {
-		return err
+// Predict returns what job will do when the writer applies it after the
+// pending jobs, in order, on a graph whose part the jobs read is st (see
+// model.Mentioned and model.State): its per-op results, or the error the
+// writer will reject it with. A pending job that would fail is skipped, as
+// the writer skips it. The answer holds as long as no other job changes the
+// entities the jobs name before they apply.
+func Predict(st *model.State, pending []*model.Job, job *model.Job) ([]model.OpResult, error) {
+	o := newOverlay()
+	o.fill(st)
+	now := time.Now().UTC() // times do not change any op's result
+	for _, p := range pending {
+		_, _, _ = o.run(p, now) // a failing job leaves the overlay as it was
 	}
-	return loadRows(ctx, conn, "relations",
-		"UNWIND $names AS nm MATCH (a:Entity {name: nm})-[r:Relation]->(b:Entity) RETURN a.name, b.name, r.relationType, r.created_at",
-		relSources, func(row []any) {
-			k := relKey{graphdb.String(row[0]), graphdb.String(row[1]), graphdb.String(row[2])}
-			o.indexRel(k)
-			o.rels[k] = relState{exists: true, inDB: true, created: tm(row[3])}
-		})
-}
-
-// loadRows runs query with names as $names, unless there are none, and hands
-// add each row.
-func loadRows(ctx context.Context, conn *graphdb.Conn, what, query string, names []string, add func(row []any)) error {
-	if len(names) == 0 {
-		return nil
-	}
-	res, err := conn.Query(ctx, query, map[string]any{"names": graphdb.List(names)})
-	if err != nil {
-		return fmt.Errorf("load %s: %w", what, err)
-	}
-	for _, row := range res.Rows {
-		add(row)
-	}
-	return nil
+	_, results, err := o.run(job, now)
+	return results, err
 }
 
 // entityNotFound rejects an op naming a missing entity, in the reference
@@ -305,17 +273,6 @@ func loadRows(ctx context.Context, conn *graphdb.Conn, what, query string, names
 func entityNotFound(name string) error {
 	//lint:ignore ST1005 the reference memory server's wording, which clients match
 	return fmt.Errorf("Entity with name %s not found", name)
-}
-
-func tm(v any) time.Time { t, _ := v.(time.Time); return t.UTC() }
-
-func strList(v any) []string {
-	l, _ := v.([]any)
-	out := make([]string, 0, len(l))
-	for _, x := range l {
-		out = append(out, graphdb.String(x))
-	}
-	return out
 }
 
 // Statements of the columnar write. Each MATCH goes through a WITH so that

@@ -41,11 +41,13 @@ func createJob(offset, n int) *model.Job {
 func benchApplyJob(b *testing.B, c *graphdb.Conn, job *model.Job) {
 	b.Helper()
 	ctx := context.Background()
-	o := newOverlay()
-	names, sources := mentioned([]*model.Job{job})
-	if err := o.load(ctx, c, names, sources); err != nil {
+	names, sources := model.Mentioned([]*model.Job{job})
+	st, err := graphdb.LoadState(ctx, c, names, sources)
+	if err != nil {
 		b.Fatal(err)
 	}
+	o := newOverlay()
+	o.fill(st)
 	if _, _, err := o.run(job, time.Now().UTC().Truncate(time.Millisecond)); err != nil {
 		b.Fatal(err)
 	}

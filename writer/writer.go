@@ -475,7 +475,7 @@ func (w *Writer) applyTx(ctx context.Context, conn *graphdb.Conn, jobs []*batchJ
 	for i, bj := range jobs {
 		list[i] = bj.job
 	}
-	names, sources := mentioned(list)
+	names, sources := model.Mentioned(list)
 	wo := writeOptions{copyThreshold: w.opts.CopyThreshold, scratch: w.store.Path("staging")}
 	docs, ents, err := graphdb.DocCounts(ctx, conn)
 	if err != nil {
@@ -509,10 +509,12 @@ func (w *Writer) applyTx(ctx context.Context, conn *graphdb.Conn, jobs []*batchJ
 			}
 		}
 	}()
-	o := newOverlay()
-	if err := o.load(ctx, conn, names, sources); err != nil {
+	st, err := graphdb.LoadState(ctx, conn, names, sources)
+	if err != nil {
 		return err
 	}
+	o := newOverlay()
+	o.fill(st)
 	for _, bj := range jobs {
 		kv, results, err := o.run(bj.job, bj.at)
 		if err != nil {

@@ -32,8 +32,9 @@ func (a *app) newDaemonCommand() *cobra.Command {
 	return &cobra.Command{
 		Use:   "daemon",
 		Short: "Run the commit and gc schedules until SIGINT or SIGTERM",
-		Long: `Commit on writer.commit and collect garbage on gc.schedule (cron specs such as "@every 1s";
-an empty one turns that part off). Each commit runs as a short-lived 'memsnap commit' child
+		Long: `Commit queued jobs as they arrive (within writer.commit_delay, all that arrived in one
+snapshot) and on writer.commit, and collect garbage on gc.schedule (cron specs such as
+"@every 1s"; an empty one turns that part off). Each commit runs as a short-lived 'memsnap commit' child
 process; a tick is skipped when another writer holds the lock or the daemon's last commit or
 gc still runs. On SIGINT/SIGTERM the daemon lets a running commit or gc finish and exits 0.`,
 		Args: noArgs,
@@ -88,9 +89,24 @@ func runDaemon(ctx context.Context, s *snapshot.Store, a *app) error {
 	}); err != nil {
 		return err
 	}
+	// Besides its schedule, the daemon commits jobs as they arrive. A
+	// commit under way when a stop signal comes runs to its end.
+	committer := writer.NewGroupCommitter(s, writer.GroupCommitOptions{Delay: a.cfg.Writer.CommitDelay, Log: a.log,
+		Commit: func(context.Context) (writer.Summary, bool, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			sum, skipped, err := runCommitChild(work, exe, s, a)
+			if err == nil && sum.Batches > 0 {
+				log.Info("committed", "snapshots", sum.Snapshots, "applied", sum.Applied, "rejected", sum.Rejected, "ms", sum.DurationMS)
+			}
+			return sum, skipped, err
+		}})
+	committed := make(chan struct{})
+	go func() { defer close(committed); committer.Run(ctx) }()
 	log.Info("daemon started", "store", s.Dir(), "commit", a.cfg.Writer.Commit, "gc", a.cfg.GC.Schedule)
 	c.Start()
 	<-ctx.Done()
+	<-committed
 	<-c.Stop().Done()
 	log.Info("daemon stopped")
 	return nil
@@ -105,8 +121,12 @@ tools of the reference knowledge-graph memory server (create_entities, create_re
 add_observations, delete_entities, delete_observations, delete_relations, read_graph,
 search_nodes, open_nodes) and neighbors, query, kv_get, kv_put, kv_scan, memory_status.
 Any number of 'memsnap mcp' processes can share one store (it is created if missing). A write
-tool waits until its job is applied or rejected, up to mcp.write_timeout, and runs the writer
-itself when no other writer holds the lock (mcp.commit_when_idle). Logs go to standard error only.`,
+tool answers once its job is durable in the queue, with the outcome the writer will give
+(mcp.write_ack durable; with applied it waits until the job is applied, up to
+mcp.write_timeout). The server commits queued jobs as they arrive, batching those that arrive
+within writer.commit_delay, through a short-lived 'memsnap commit' process whenever no other
+writer holds the lock (mcp.commit_when_idle). A read waits until the snapshot holds the
+server's own writes. Logs go to standard error only.`,
 		Args: noArgs,
 		RunE: a.onNewStore(func(cmd *cobra.Command, s *snapshot.Store, _ []string) error {
 			exe, err := os.Executable()
@@ -115,9 +135,9 @@ itself when no other writer holds the lock (mcp.commit_when_idle). Logs go to st
 			}
 			srv := mcpserver.New(mcpserver.Options{
 				Store: s, Config: a.cfg, Log: a.log, Version: buildinfo.Version,
-				Commit: func(ctx context.Context) error {
-					_, _, err := runCommitChild(ctx, exe, s, a)
-					return err
+				// A commit under way when the client leaves runs to its end.
+				Commit: func(ctx context.Context) (writer.Summary, bool, error) {
+					return runCommitChild(context.WithoutCancel(ctx), exe, s, a)
 				},
 			})
 			a.log.Info("mcp server running on stdio", "store", s.Dir())

@@ -150,6 +150,9 @@ func ParseClaimedName(name string) (Claimed, bool) {
 
 func claimedName(seq uint64, id string) string { return fmt.Sprintf("%016d-%s%s", seq, id, Ext) }
 
+// NewDir is the directory queued jobs appear in (by rename), for watching.
+func (q *Queue) NewDir() string { return filepath.Join(q.dir, "new") }
+
 // Path is the claimed job's file in cur/.
 func (q *Queue) Path(c Claimed) string { return q.path("cur", c.Name) }
 

@@ -3,11 +3,15 @@
 // shapes) plus neighbors, query, kv_get, kv_put, kv_scan and memory_status,
 // over one memsnap store shared with any number of other processes.
 //
-// Writes become queued jobs; a write tool answers once its job is applied
-// (or rejected, with the reason), committing the queue itself through a
-// short-lived writer process when no other writer is running. Reads answer
-// from the current snapshot, refreshed on the reader schedule and right after
-// the server's own writes. No call ever waits on a database lock.
+// Writes become queued jobs. A write tool answers once its job is durable
+// in the queue, with the outcome the writer will give (mcp.write_ack
+// durable, see writer.Acker), or once it is applied (applied). The server
+// commits queued jobs itself as they arrive, through short-lived writer
+// processes, when no other writer is running (group commit). Reads answer
+// from the current snapshot, refreshed on the reader schedule and after each
+// commit; a read waits until the snapshot holds this server's own
+// acknowledged writes (read-your-writes). No call ever waits on a database
+// lock.
 package mcpserver
 
 import (
@@ -21,6 +25,7 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/memsnap/memsnap/cmd/memsnap/internal/oneline"
 	"github.com/memsnap/memsnap/config"
 	"github.com/memsnap/memsnap/internal/model"
 	"github.com/memsnap/memsnap/reader"
@@ -44,10 +49,11 @@ type Options struct {
 	Store  *snapshot.Store
 	Config config.Config
 	Log    *slog.Logger
-	// Commit runs the writer once, skipping at once if another writer holds
-	// the lock. Write tools call it while their job waits and no writer is
-	// running (when Config.MCP.CommitWhenIdle). Nil: wait for a daemon.
-	Commit func(ctx context.Context) error
+	// Commit runs the writer once without waiting for the lock (skipped:
+	// another writer holds it). When set and Config.MCP.CommitWhenIdle, the
+	// server commits queued jobs itself as they arrive (group commit, see
+	// writer.GroupCommitter); otherwise it leaves them to a daemon.
+	Commit func(ctx context.Context) (sum writer.Summary, skipped bool, err error)
 	// Version is reported to clients.
 	Version string
 }
@@ -62,7 +68,8 @@ type Server struct {
 	mu sync.Mutex     // guards r
 	r  *reader.Reader // nil until a snapshot exists
 
-	commitMu sync.Mutex // one commit attempt at a time from this process
+	acker     *writer.Acker
+	committer *writer.GroupCommitter // nil: a daemon commits
 }
 
 // New builds the server and registers its tools and resource.
@@ -71,6 +78,11 @@ func New(o Options) *Server {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{o: o, log: o.Log.With("component", "mcp")}
+	s.acker = writer.NewAcker(o.Store, o.Config.Job.Limits(), s.state)
+	if o.Commit != nil && o.Config.MCP.CommitWhenIdle {
+		s.committer = writer.NewGroupCommitter(o.Store, writer.GroupCommitOptions{
+			Delay: o.Config.Writer.CommitDelay, Commit: o.Commit, Committed: s.committed, Log: o.Log})
+	}
 	s.mcp = mcp.NewServer(&mcp.Implementation{Name: "memory-server", Title: "memsnap memory", Version: o.Version},
 		&mcp.ServerOptions{Logger: s.log})
 	s.register()
@@ -78,11 +90,18 @@ func New(o Options) *Server {
 }
 
 // Run serves one client over t until it disconnects or ctx ends, then closes
-// the snapshot it holds.
+// the snapshot it holds. While it runs, the server commits queued jobs as
+// they arrive (unless a daemon is to do it).
 func (s *Server) Run(ctx context.Context, t mcp.Transport) error {
 	defer s.Close()
 	if _, err := s.reader(ctx); err != nil {
 		s.log.Warn("no snapshot to read yet", "error", err)
+	}
+	if s.committer != nil {
+		cctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+		done := make(chan struct{})
+		go func() { defer close(done); s.committer.Run(cctx) }()
+		defer func() { stop(); <-done }()
 	}
 	err := s.mcp.Run(ctx, t)
 	if err != nil && ctx.Err() != nil {
@@ -125,8 +144,40 @@ func (s *Server) reader(ctx context.Context) (*reader.Reader, error) {
 	return r, nil
 }
 
-// submit enqueues a job of the given ops and waits, bounded by
-// mcp.write_timeout, until a published snapshot records its outcome. A
+// state is the Acker's view of the newest snapshot this server reads.
+func (s *Server) state(ctx context.Context, names, sources, ids []string) (*model.SnapshotState, error) {
+	r, err := s.reader(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if r == nil {
+		return &model.SnapshotState{Graph: &model.State{}, Outcomes: map[string]model.Outcome{}}, nil
+	}
+	return r.State(ctx, names, sources, ids)
+}
+
+// committed runs after each of this server's commits: it moves its reader to
+// the new snapshot and settles the acknowledged jobs that snapshot holds.
+func (s *Server) committed(sum writer.Summary) {
+	if sum.Batches == 0 {
+		return
+	}
+	ctx := context.Background()
+	if r, err := s.reader(ctx); err == nil && r != nil {
+		if _, err := r.Refresh(ctx); err != nil {
+			s.log.Debug("refresh after commit", "error", err)
+		}
+	}
+	if err := s.acker.Reconcile(ctx); err != nil {
+		s.log.Debug("reconcile after commit", "error", err)
+	}
+}
+
+// submit runs a write of the given ops. With mcp.write_ack durable (the
+// default) it answers as soon as the job is queued, with the outcome the
+// writer will give (writer.Acker); with applied, or when the outcome
+// depends on other processes' queued jobs, it waits, bounded by
+// mcp.write_timeout, until a published snapshot records the outcome. A
 // rejected job becomes an error carrying the writer's reason, worded as the
 // reference server words it.
 func (s *Server) submit(ctx context.Context, ops ...map[string]any) (model.Outcome, error) {
@@ -134,19 +185,19 @@ func (s *Server) submit(ctx context.Context, ops ...map[string]any) (model.Outco
 	if err != nil {
 		return model.Outcome{}, fmt.Errorf("encode job: %w", err)
 	}
+	if s.o.Config.MCP.WriteAck == config.AckDurable {
+		o, err := s.submitDurable(ctx, data)
+		if !errors.Is(err, writer.ErrUncertain) {
+			return o, err
+		}
+	}
 	id, err := writer.Enqueue(s.o.Store, data, s.o.Config.Job.Limits())
 	if err != nil {
 		return model.Outcome{}, err
 	}
-	wait := s.o.Config.MCP.WriteTimeout
-	wctx, cancel := context.WithTimeout(ctx, wait)
-	defer cancel()
-	o, err := s.waitFor(wctx, id)
+	s.notify()
+	o, err := s.waitApplied(ctx, id)
 	if err != nil {
-		if ctx.Err() == nil && wctx.Err() != nil {
-			return o, fmt.Errorf("job %s is queued but was not applied within %s (is a writer running? "+
-				"it stays queued and will apply; check with 'memsnap job %s')", id, wait, id)
-		}
 		return o, err
 	}
 	if o.Status == model.StatusRejected {
@@ -155,14 +206,58 @@ func (s *Server) submit(ctx context.Context, ops ...map[string]any) (model.Outco
 	return o, nil
 }
 
+// submitDurable acknowledges a job once it is durable (writer.Acker). A
+// predicted rejection is checked once more against the newest snapshot
+// before it is given, in case the reader lagged behind another process's
+// commit.
+func (s *Server) submitDurable(ctx context.Context, data []byte) (model.Outcome, error) {
+	ack, err := s.acker.Submit(ctx, data)
+	var rej *writer.RejectedError
+	if errors.As(err, &rej) {
+		if r, rerr := s.reader(ctx); rerr == nil && r != nil {
+			if moved, _ := r.Refresh(ctx); moved {
+				ack, err = s.acker.Submit(ctx, data)
+			}
+		}
+	}
+	if errors.As(err, &rej) {
+		return model.Outcome{}, errors.New(userReason(rej.Reason))
+	}
+	if err != nil {
+		return model.Outcome{}, err
+	}
+	s.notify()
+	return model.Outcome{JobID: ack.JobID, Status: model.StatusPending, Results: ack.Results}, nil
+}
+
+// notify wakes the group committer, if this server commits.
+func (s *Server) notify() {
+	if s.committer != nil {
+		s.committer.Notify()
+	}
+}
+
+// waitApplied waits up to mcp.write_timeout for job id's outcome.
+func (s *Server) waitApplied(ctx context.Context, id string) (model.Outcome, error) {
+	wait := s.o.Config.MCP.WriteTimeout
+	wctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	o, err := s.waitFor(wctx, id)
+	if err != nil && ctx.Err() == nil && wctx.Err() != nil {
+		return o, fmt.Errorf("job %s is queued but was not applied within %s (is a writer running? "+
+			"it stays queued and will apply; check with 'memsnap job %s')", id, wait, id)
+	}
+	return o, err
+}
+
 var opPrefix = regexp.MustCompile(`^op \d+ \([a-z_]+\): `)
 
 // userReason strips the job-level prefix ("op 0 (add_observations): ") from a
 // rejection reason, leaving the reference server's wording.
 func userReason(reason string) string { return opPrefix.ReplaceAllString(reason, "") }
 
-// waitFor waits for job id's outcome (reader.WaitForJob), committing the
-// queue itself when nobody else writes.
+// waitFor waits for job id's outcome (reader.WaitForJob), waking the group
+// committer while it waits.
 func (s *Server) waitFor(ctx context.Context, id string) (model.Outcome, error) {
 	look := func(ctx context.Context) (model.Outcome, error) {
 		r, err := s.reader(ctx)
@@ -177,29 +272,34 @@ func (s *Server) waitFor(ctx context.Context, id string) (model.Outcome, error) 
 		}
 		return r.Job(ctx, id)
 	}
-	return reader.WaitForJob(ctx, id, look, s.commitIfIdle)
+	return reader.WaitForJob(ctx, id, look, func(context.Context) (int, error) {
+		s.notify()
+		return 0, nil
+	})
 }
 
-// commitIfIdle is the server's commit policy: it runs the writer when
-// nobody else is (no other writer holds the lock and no other call of this
-// server is committing). A failed commit is logged, not returned: the job
-// stays queued and the wait goes on. It reports 0 jobs, since the child
-// commit's count is not known here.
-func (s *Server) commitIfIdle(ctx context.Context) (int, error) {
-	if s.o.Commit == nil || !s.o.Config.MCP.CommitWhenIdle {
-		return 0, nil
+// awaitOwnWrites gives read-your-writes: a read waits, up to
+// mcp.write_timeout, until the snapshot it reads holds every write this
+// server acknowledged. It returns a note for the answer when the wait ran
+// out (the read then answers from the snapshot it has).
+func (s *Server) awaitOwnWrites(ctx context.Context) string {
+	pending := s.acker.Pending()
+	if len(pending) == 0 {
+		return ""
 	}
-	if !s.commitMu.TryLock() {
-		return 0, nil
+	// Jobs are claimed in queue order, so the last one applied means all are.
+	last := pending[len(pending)-1]
+	if _, err := s.waitApplied(ctx, last); err != nil {
+		if ctx.Err() != nil {
+			return ""
+		}
+		s.log.Warn("read does not wait longer for this server's own writes", "pending", len(pending), "error", err)
+		return fmt.Sprintf("note: %d write(s) of this server are still queued and not in this answer (%v)", len(pending), oneline.Fold(err.Error()))
 	}
-	defer s.commitMu.Unlock()
-	if _, locked, err := writer.Locked(s.o.Store); err != nil || locked {
-		return 0, nil
+	if err := s.acker.Reconcile(ctx); err != nil {
+		s.log.Debug("reconcile after wait", "error", err)
 	}
-	if err := s.o.Commit(ctx); err != nil && ctx.Err() == nil {
-		s.log.Warn("commit failed", "error", err)
-	}
-	return 0, nil
+	return ""
 }
 
 // jsonText renders v as the reference server does: JSON indented by two.

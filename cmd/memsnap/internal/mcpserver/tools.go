@@ -110,6 +110,14 @@ type (
 		DeadJobs           int     `json:"deadJobs"`
 		WriterRunning      bool    `json:"writerRunning"`
 		WriterPID          int     `json:"writerPid,omitempty"`
+		// PendingWrites counts this server's acknowledged writes that the
+		// snapshot does not hold yet.
+		PendingWrites int `json:"pendingWrites"`
+		// LateRejections lists this server's recent writes that were
+		// acknowledged, then rejected when applied.
+		LateRejections []writer.LateRejection `json:"lateRejections"`
+		// GroupCommit counts the commits this server ran.
+		GroupCommit *writer.GroupCommitStats `json:"groupCommit,omitempty"`
 	}
 )
 
@@ -127,17 +135,59 @@ func writeTool(name, title, desc string, destructive bool) *mcp.Tool {
 		Annotations: &mcp.ToolAnnotations{Title: title, DestructiveHint: boolp(destructive), IdempotentHint: destructive, OpenWorldHint: boolp(false)}}
 }
 
-// addTool registers a tool with its input schema. Its errors reach the
-// client as one line.
+// addTool registers a tool with its input schema. A read tool first waits
+// for this server's own acknowledged writes (read-your-writes; not
+// memory_status, which reports them). Every answer carries the late
+// rejections not reported yet. Errors reach the client as one line.
 func addTool[In, Out any](s *Server, t *mcp.Tool, in schema, h mcp.ToolHandlerFor[In, Out]) {
 	t.InputSchema = in
+	waits := t.Annotations.ReadOnlyHint && t.Name != "memory_status"
 	mcp.AddTool(s.mcp, t, func(ctx context.Context, req *mcp.CallToolRequest, args In) (*mcp.CallToolResult, Out, error) {
+		var note string
+		if waits {
+			note = s.awaitOwnWrites(ctx)
+		}
 		res, out, err := h(ctx, req, args)
 		if err != nil {
 			return nil, out, toolError(err)
 		}
+		s.annotate(ctx, res, note)
 		return res, out, nil
 	})
+}
+
+// annotate adds to an answer the note of its read, if any, and a warning for
+// each late rejection not reported before: a write this server acknowledged
+// that the writer then rejected.
+func (s *Server) annotate(ctx context.Context, res *mcp.CallToolResult, note string) {
+	if len(s.acker.Pending()) > 0 {
+		if err := s.acker.Reconcile(ctx); err != nil {
+			s.log.Debug("reconcile", "error", err)
+		}
+	}
+	late := s.acker.TakeLate()
+	if note == "" && len(late) == 0 {
+		return
+	}
+	if note != "" {
+		res.Content = append(res.Content, &mcp.TextContent{Text: note})
+	}
+	for _, l := range late {
+		res.Content = append(res.Content, &mcp.TextContent{Text: lateWarning(l)})
+	}
+	if len(late) > 0 {
+		if res.Meta == nil {
+			res.Meta = mcp.Meta{}
+		}
+		res.Meta["memsnap/lateRejections"] = late
+	}
+}
+
+// lateWarning words a late rejection for the client.
+func lateWarning(l writer.LateRejection) string {
+	return fmt.Sprintf("warning: an earlier write (job %s: %s) was acknowledged but then rejected when applied, "+
+		"because another process changed the memory first: %s. Nothing of that write took effect.",
+		l.JobID, l.Summary, userReason(l.Reason))
 }
 
 // toolError is err as a client sees it: on one line.
@@ -173,7 +223,8 @@ func (s *Server) register() {
 	addTool(s, writeTool("kv_put", "KV Put", "Write one key of the key-value store", false), kvPutSchema, s.kvPut)
 	addTool(s, readTool("kv_scan", "KV Scan", "List keys of the key-value store with a prefix, in order"), kvScanSchema, s.kvScan)
 	addTool(s, readTool("memory_status", "Memory Status",
-		"The snapshot answers come from (seq and age), the queue depth and whether a writer is running"),
+		"The snapshot answers come from (seq and age), the queue depth, whether a writer is running, "+
+			"this server's writes not yet applied and its recent late rejections (acknowledged writes the writer then rejected)"),
 		statusSchema, s.status)
 
 	s.mcp.AddResource(&mcp.Resource{Name: "knowledge-graph", URI: ResourceURI, Title: "Knowledge Graph",
@@ -189,7 +240,7 @@ func (s *Server) createEntities(ctx context.Context, _ *mcp.CallToolRequest, in 
 		return nil, entityList{}, err
 	}
 	out := entityList{Entities: created(o, in.Entities)}
-	return answer(out.Entities, o.Snapshot), out, nil
+	return writeAnswer(out.Entities, o), out, nil
 }
 
 func (s *Server) createRelations(ctx context.Context, _ *mcp.CallToolRequest, in relationList) (*mcp.CallToolResult, relationList, error) {
@@ -198,7 +249,7 @@ func (s *Server) createRelations(ctx context.Context, _ *mcp.CallToolRequest, in
 		return nil, relationList{}, err
 	}
 	out := relationList{Relations: created(o, in.Relations)}
-	return answer(out.Relations, o.Snapshot), out, nil
+	return writeAnswer(out.Relations, o), out, nil
 }
 
 // created lists the items of the job's one op that it created.
@@ -227,7 +278,7 @@ func (s *Server) addObservations(ctx context.Context, _ *mcp.CallToolRequest, in
 		}
 		out.Results = append(out.Results, addedObservations{EntityName: a.EntityName, AddedObservations: model.NonNil(got)})
 	}
-	return answer(out.Results, o.Snapshot), out, nil
+	return writeAnswer(out.Results, o), out, nil
 }
 
 func (s *Server) deleteEntities(ctx context.Context, _ *mcp.CallToolRequest, in deleteEntitiesIn) (*mcp.CallToolResult, messageOut, error) {
@@ -240,7 +291,7 @@ func (s *Server) deleteEntities(ctx context.Context, _ *mcp.CallToolRequest, in 
 	if len(r.Missing) > 0 {
 		msg = fmt.Sprintf("Deleted %d of %d entities. Not found: %s", r.Deleted, len(in.EntityNames), strings.Join(r.Missing, ", "))
 	}
-	return message(msg, o.Snapshot)
+	return message(msg, o)
 }
 
 func (s *Server) deleteObservations(ctx context.Context, _ *mcp.CallToolRequest, in deleteObservationsIn) (*mcp.CallToolResult, messageOut, error) {
@@ -261,7 +312,7 @@ func (s *Server) deleteObservations(ctx context.Context, _ *mcp.CallToolRequest,
 			msg += " Entities not found: " + strings.Join(r.Missing, ", ")
 		}
 	}
-	return message(msg, o.Snapshot)
+	return message(msg, o)
 }
 
 func (s *Server) deleteRelations(ctx context.Context, _ *mcp.CallToolRequest, in relationList) (*mcp.CallToolResult, messageOut, error) {
@@ -273,13 +324,31 @@ func (s *Server) deleteRelations(ctx context.Context, _ *mcp.CallToolRequest, in
 	if r := result(o, 0); r.Deleted != len(in.Relations) {
 		msg = fmt.Sprintf("Deleted %d of %d relations. The rest matched nothing.", r.Deleted, len(in.Relations))
 	}
-	return message(msg, o.Snapshot)
+	return message(msg, o)
 }
 
 // message is the reference's answer to a delete or a write: success and a
 // sentence.
-func message(msg string, snap uint64) (*mcp.CallToolResult, messageOut, error) {
-	return textAnswer(msg, snap), messageOut{Success: true, Message: msg}, nil
+func message(msg string, o model.Outcome) (*mcp.CallToolResult, messageOut, error) {
+	return withJob(textAnswer(msg, o.Snapshot), o), messageOut{Success: true, Message: msg}, nil
+}
+
+// writeAnswer is answer for a write: v as indented JSON, with the job in the
+// metadata.
+func writeAnswer(v any, o model.Outcome) *mcp.CallToolResult { return withJob(answer(v, o.Snapshot), o) }
+
+// withJob names the write's job and its status (pending: acknowledged on
+// durability; applied) in the answer's metadata.
+func withJob(res *mcp.CallToolResult, o model.Outcome) *mcp.CallToolResult {
+	if o.JobID == "" {
+		return res
+	}
+	if res.Meta == nil {
+		res.Meta = mcp.Meta{}
+	}
+	res.Meta["memsnap/job"] = o.JobID
+	res.Meta["memsnap/jobStatus"] = o.Status
+	return res
 }
 
 // result is what op i of an applied job did.
@@ -391,7 +460,7 @@ func (s *Server) kvPut(ctx context.Context, _ *mcp.CallToolRequest, in kvPutIn) 
 	if err != nil {
 		return nil, messageOut{}, err
 	}
-	return message(fmt.Sprintf("Stored %s", in.Key), o.Snapshot)
+	return message(fmt.Sprintf("Stored %s", in.Key), o)
 }
 
 func (s *Server) kvScan(ctx context.Context, _ *mcp.CallToolRequest, in kvScanIn) (*mcp.CallToolResult, kvScanOut, error) {
@@ -438,10 +507,21 @@ func (s *Server) status(ctx context.Context, _ *mcp.CallToolRequest, _ statusIn)
 	if locked {
 		out.WriterPID = h.PID
 	}
+	if len(s.acker.Pending()) > 0 {
+		if err := s.acker.Reconcile(ctx); err != nil {
+			s.log.Debug("reconcile for status", "error", err)
+		}
+	}
+	out.PendingWrites, out.LateRejections = len(s.acker.Pending()), model.NonNil(s.acker.Late())
+	if s.committer != nil {
+		st := s.committer.Stats()
+		out.GroupCommit = &st
+	}
 	return answer(out, out.Snapshot), out, nil
 }
 
 func (s *Server) readResource(ctx context.Context, req *mcp.ReadResourceRequest) (*mcp.ReadResourceResult, error) {
+	s.awaitOwnWrites(ctx)
 	g, err := s.graph(ctx, func(r *reader.Reader) (*reader.Graph, error) { return r.ReadGraph(ctx, reader.ReadGraphOptions{}) })
 	if err != nil {
 		return nil, toolError(err)

@@ -1,0 +1,68 @@
+package graphdb
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/memsnap/memsnap/internal/model"
+)
+
+// Queries of LoadState. Each goes through UNWIND so that Kuzu plans one
+// primary-key lookup per name.
+const (
+	stateEntities = "UNWIND $names AS nm MATCH (e:Entity {name: nm}) " +
+		"RETURN e.name, e.entityType, e.observations, e.created_at, e.updated_at"
+	stateRelations = "UNWIND $names AS nm MATCH (a:Entity {name: nm})-[r:Relation]->(b:Entity) " +
+		"RETURN a.name, b.name, r.relationType, r.created_at"
+)
+
+// LoadState reads the rows of the named entities and every relation leaving
+// the entities named in relSources (see model.State), in one read of conn's
+// database. Names that do not exist are simply absent. It works on a
+// read-only database as on a read-write one.
+func LoadState(ctx context.Context, conn *Conn, names, relSources []string) (*model.State, error) {
+	st := &model.State{}
+	err := loadRows(ctx, conn, "entities", stateEntities, names, func(row []any) {
+		st.Entities = append(st.Entities, model.EntityRow{Name: String(row[0]), EntityType: String(row[1]),
+			Observations: strList(row[2]), CreatedAt: utc(row[3]), UpdatedAt: utc(row[4])})
+	})
+	if err != nil {
+		return nil, err
+	}
+	err = loadRows(ctx, conn, "relations", stateRelations, relSources, func(row []any) {
+		st.Relations = append(st.Relations, model.RelationRow{From: String(row[0]), To: String(row[1]),
+			RelationType: String(row[2]), CreatedAt: utc(row[3])})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// loadRows runs query with names as $names, unless there are none, and hands
+// add each row.
+func loadRows(ctx context.Context, conn *Conn, what, query string, names []string, add func(row []any)) error {
+	if len(names) == 0 {
+		return nil
+	}
+	res, err := conn.Query(ctx, query, map[string]any{"names": List(names)})
+	if err != nil {
+		return fmt.Errorf("load %s: %w", what, err)
+	}
+	for _, row := range res.Rows {
+		add(row)
+	}
+	return nil
+}
+
+func utc(v any) time.Time { t, _ := v.(time.Time); return t.UTC() }
+
+func strList(v any) []string {
+	l, _ := v.([]any)
+	out := make([]string, 0, len(l))
+	for _, x := range l {
+		out = append(out, String(x))
+	}
+	return out
+}

@@ -1,0 +1,259 @@
+package writer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/memsnap/memsnap/internal/model"
+	"github.com/memsnap/memsnap/internal/queue"
+	"github.com/memsnap/memsnap/snapshot"
+)
+
+// Acknowledging writes on durability
+//
+// An Acker answers a write as soon as its job is durable in the queue, with
+// the answer the writer will give when it applies the job. It predicts that
+// answer by running the writer's own op semantics (Predict) on the newest
+// snapshot the process reads plus the jobs this Acker acknowledged that the
+// snapshot does not hold yet, in the order they were queued (which is the
+// order the writer claims them: job ids are ULIDs, monotonic within a
+// process). The prediction holds unless another process changes the same
+// entities first; the writer then rejects the job ("late rejection"): it is
+// dead-lettered with its reason as any rejected job, and the Acker reports it
+// to its caller once the snapshot that rejected it is read.
+
+// StateFunc reads the newest snapshot a process serves: the rows the named
+// entities and relation sources have there, and the outcomes it records
+// for jobIDs (see model.SnapshotState). With nothing published it returns an
+// empty state with Snapshot 0.
+type StateFunc func(ctx context.Context, names, relSources, jobIDs []string) (*model.SnapshotState, error)
+
+// ErrUncertain is returned by Acker.Submit when the prediction rejects the
+// job but jobs of other processes wait in the queue ahead of it, which may
+// make it valid: only the writer can answer, so the caller should queue the
+// job and wait for it to be applied (Enqueue, then reader.WaitForJob).
+var ErrUncertain = errors.New("the outcome depends on jobs of other processes still queued")
+
+// RejectedError is a write refused before it was queued: the writer would
+// reject it for Reason (worded as the writer words it). Nothing was queued.
+type RejectedError struct{ Reason string }
+
+func (e *RejectedError) Error() string { return e.Reason }
+
+// LateRejection is an acknowledged job that the writer rejected when it
+// applied it, because another process changed what it named in between.
+type LateRejection struct {
+	JobID string `json:"jobId"`
+	// Summary says what the job did, e.g. "add_observations to Kuzu".
+	Summary string `json:"summary"`
+	Reason  string `json:"reason"`
+	// Snapshot is the snapshot that recorded the rejection.
+	Snapshot uint64    `json:"snapshot"`
+	At       time.Time `json:"at"`
+}
+
+// Ack is a write acknowledged on durability.
+type Ack struct {
+	JobID string
+	// Results is what each op of the job will do (model.OpResult), as the
+	// writer will record it.
+	Results []model.OpResult
+	// Snapshot is the snapshot the prediction started from.
+	Snapshot uint64
+}
+
+// maxLateKept is how many late rejections an Acker remembers for status.
+const maxLateKept = 20
+
+type pendingJob struct {
+	id  string
+	job *model.Job
+}
+
+// Acker acknowledges the writes of one process on durability. It is safe
+// for concurrent use; submissions are serialised so that the queue order is
+// the order the predictions assumed.
+type Acker struct {
+	store  *snapshot.Store
+	limits model.Limits
+	state  StateFunc
+
+	mu       sync.Mutex
+	pending  []pendingJob    // acknowledged, not yet seen in a snapshot, in queue order
+	late     []LateRejection // the newest maxLateKept, oldest first
+	reported int             // how many of all late rejections were handed out by TakeLate
+	lateSeen int             // how many late rejections were ever recorded
+}
+
+// NewAcker returns an Acker queueing into store, validating jobs with lim
+// and reading snapshots through state.
+func NewAcker(store *snapshot.Store, lim model.Limits, state StateFunc) *Acker {
+	return &Acker{store: store, limits: lim, state: state}
+}
+
+// Submit validates the job in data (model.DecodeJob: a bad job is an
+// ErrInvalidJob), predicts its outcome, and queues it durably (fsynced)
+// unless the prediction rejects it. It returns the acknowledged job with
+// its predicted results; a *RejectedError when the writer would reject it
+// (nothing is queued); ErrUncertain when only the writer can tell (nothing
+// is queued).
+func (a *Acker) Submit(ctx context.Context, data []byte) (Ack, error) {
+	job, err := model.DecodeJob(data, a.limits)
+	if err != nil {
+		return Ack{}, err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	jobs := make([]*model.Job, 0, len(a.pending)+1)
+	ids := make([]string, 0, len(a.pending))
+	for _, p := range a.pending {
+		jobs, ids = append(jobs, p.job), append(ids, p.id)
+	}
+	names, sources := model.Mentioned(append(jobs, job))
+	st, err := a.state(ctx, names, sources, ids)
+	if err != nil {
+		return Ack{}, err
+	}
+	a.reconcileLocked(st)
+	pend := make([]*model.Job, len(a.pending))
+	for i, p := range a.pending {
+		pend[i] = p.job
+	}
+	results, perr := Predict(st.Graph, pend, job)
+	if perr != nil {
+		if a.othersQueuedLocked() {
+			return Ack{}, ErrUncertain
+		}
+		return Ack{}, &RejectedError{Reason: perr.Error()}
+	}
+	id := queue.NewID()
+	if err := a.store.Queue().Enqueue(id, data); err != nil {
+		return Ack{}, fmt.Errorf("enqueue: %w", err)
+	}
+	a.pending = append(a.pending, pendingJob{id: id, job: job})
+	return Ack{JobID: id, Results: results, Snapshot: st.Snapshot}, nil
+}
+
+// othersQueuedLocked reports whether the queue holds jobs this Acker did not
+// queue (or cannot tell).
+func (a *Acker) othersQueuedLocked() bool {
+	q, err := a.store.Queue().Counts()
+	return err != nil || q.Waiting() > len(a.pending)
+}
+
+// Reconcile reads the newest snapshot's outcomes of the pending jobs,
+// forgetting the applied ones and recording the rejected ones as late
+// rejections.
+func (a *Acker) Reconcile(ctx context.Context) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if len(a.pending) == 0 {
+		return nil
+	}
+	ids := make([]string, len(a.pending))
+	for i, p := range a.pending {
+		ids[i] = p.id
+	}
+	st, err := a.state(ctx, nil, nil, ids)
+	if err != nil {
+		return err
+	}
+	a.reconcileLocked(st)
+	return nil
+}
+
+func (a *Acker) reconcileLocked(st *model.SnapshotState) {
+	if len(st.Outcomes) == 0 {
+		return
+	}
+	keep := a.pending[:0]
+	for _, p := range a.pending {
+		o, seen := st.Outcomes[p.id]
+		if !seen {
+			keep = append(keep, p)
+			continue
+		}
+		if o.Status == model.StatusRejected {
+			a.late = append(a.late, LateRejection{JobID: p.id, Summary: Describe(p.job), Reason: o.Reason,
+				Snapshot: o.Snapshot, At: o.At})
+			a.lateSeen++
+			if len(a.late) > maxLateKept {
+				a.late = a.late[len(a.late)-maxLateKept:]
+			}
+		}
+	}
+	clear(a.pending[len(keep):])
+	a.pending = keep
+}
+
+// Pending returns the ids of the acknowledged jobs no snapshot read so far
+// holds, in queue order.
+func (a *Acker) Pending() []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	ids := make([]string, len(a.pending))
+	for i, p := range a.pending {
+		ids[i] = p.id
+	}
+	return ids
+}
+
+// Late returns the most recent late rejections (at most 20), oldest first.
+func (a *Acker) Late() []LateRejection {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return append([]LateRejection(nil), a.late...)
+}
+
+// TakeLate returns the late rejections not handed out before, oldest first,
+// and marks them handed out.
+func (a *Acker) TakeLate() []LateRejection {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	n := a.lateSeen - a.reported
+	if n <= 0 {
+		return nil
+	}
+	a.reported = a.lateSeen
+	n = min(n, len(a.late))
+	return append([]LateRejection(nil), a.late[len(a.late)-n:]...)
+}
+
+// Describe names what a job does in a few words, for messages about it:
+// its ops and the first item of each, e.g. `add_observations to "Kuzu"`.
+func Describe(job *model.Job) string {
+	parts := make([]string, 0, len(job.Ops))
+	for _, op := range job.Ops {
+		parts = append(parts, describeOp(op))
+	}
+	return strings.Join(parts, "; ")
+}
+
+func describeOp(op model.Op) string {
+	more := func(n int) string {
+		if n > 1 {
+			return fmt.Sprintf(" and %d more", n-1)
+		}
+		return ""
+	}
+	switch {
+	case len(op.Entities) > 0:
+		return fmt.Sprintf("%s %q%s", op.Op, op.Entities[0].Name, more(len(op.Entities)))
+	case len(op.Relations) > 0:
+		r := op.Relations[0]
+		return fmt.Sprintf("%s %q -[%s]-> %q%s", op.Op, r.From, r.RelationType, r.To, more(len(op.Relations)))
+	case len(op.Observations) > 0:
+		return fmt.Sprintf("%s to %q%s", op.Op, op.Observations[0].EntityName, more(len(op.Observations)))
+	case len(op.Deletions) > 0:
+		return fmt.Sprintf("%s from %q%s", op.Op, op.Deletions[0].EntityName, more(len(op.Deletions)))
+	case len(op.EntityNames) > 0:
+		return fmt.Sprintf("%s %q%s", op.Op, op.EntityNames[0], more(len(op.EntityNames)))
+	case op.Key != "":
+		return fmt.Sprintf("%s %q", op.Op, op.Key)
+	}
+	return op.Op
+}
