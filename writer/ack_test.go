@@ -1,0 +1,148 @@
+package writer_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/oklog/ulid/v2"
+
+	"github.com/memsnap/memsnap/internal/model"
+	"github.com/memsnap/memsnap/reader"
+	"github.com/memsnap/memsnap/snapshot"
+	"github.com/memsnap/memsnap/writer"
+)
+
+// readerState is the StateFunc a server gives its Acker: the newest
+// snapshot, through a reader opened once one exists.
+func readerState(t *testing.T, s *storeUnderTest) writer.StateFunc {
+	var r *reader.Reader
+	t.Cleanup(func() {
+		if r != nil {
+			r.Close()
+		}
+	})
+	return func(ctx context.Context, names, sources, ids []string) (*model.SnapshotState, error) {
+		if r == nil {
+			var err error
+			r, err = reader.Open(ctx, s.store, s.cfg.ReaderOptions(), nil)
+			if errors.Is(err, snapshot.ErrNoSnapshot) {
+				return &model.SnapshotState{Graph: &model.State{}, Outcomes: map[string]model.Outcome{}}, nil
+			}
+			if err != nil {
+				return nil, err
+			}
+		}
+		if _, err := r.Refresh(ctx); err != nil {
+			return nil, err
+		}
+		return r.State(ctx, names, sources, ids)
+	}
+}
+
+// ackedJob is one submission and what the Acker answered.
+type ackedJob struct {
+	id      string // the queued job's id, or the id the oracle gives a refused one
+	data    []byte
+	results []model.OpResult
+	refusal string // non-empty: refused before queueing, with this reason
+}
+
+// Done-when 3 (issue 12): over random job sequences, the answer a write gets
+// on durability (writer.Acker) is the answer the writer gives when it
+// applies the job. One process writes; commits happen at random points, so
+// predictions start from snapshots with some of the process's jobs applied
+// and some still queued. The oracle is a second store that applies every
+// job, refused ones included, through the queue.
+func TestDurableAckEqualsApplied(t *testing.T) {
+	for seed := uint64(1); seed <= 3; seed++ {
+		t.Run("", func(t *testing.T) {
+			t.Parallel()
+			checkDurableAcks(t, seed, 60)
+		})
+	}
+}
+
+func checkDurableAcks(t *testing.T, seed uint64, n int) {
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(seed, 12))
+	a, oracle := newTestStore(t), newTestStore(t)
+	acker := writer.NewAcker(a.store, a.cfg.Job.Limits(), readerState(t, a))
+	var jobs []ackedJob
+	for range n {
+		data, _ := json.Marshal(genJob(rng))
+		ack, err := acker.Submit(ctx, data)
+		var rej *writer.RejectedError
+		switch {
+		case errors.As(err, &rej):
+			jobs = append(jobs, ackedJob{id: ulid.Make().String(), data: data, refusal: rej.Reason})
+		case err != nil:
+			t.Fatalf("submit %s: %v", data, err)
+		default:
+			jobs = append(jobs, ackedJob{id: ack.JobID, data: data, results: ack.Results})
+		}
+		if rng.IntN(4) == 0 {
+			a.commit(t, writer.CommitOptions{})
+		}
+	}
+	a.commit(t, writer.CommitOptions{})
+	for _, j := range jobs {
+		oracle.put(t, j.id, j.data)
+	}
+	oracle.commit(t, writer.CommitOptions{})
+
+	var acked []string
+	ro := openReader(t, oracle)
+	ra := openReader(t, a)
+	refused := 0
+	for _, j := range jobs {
+		want, err := ro.Job(ctx, j.id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if j.refusal != "" {
+			refused++
+			if want.Status != model.StatusRejected || want.Reason != j.refusal {
+				t.Errorf("job %s refused on durability (%q) but the writer gives %s %q", j.data, j.refusal, want.Status, want.Reason)
+			}
+			continue
+		}
+		acked = append(acked, j.id)
+		got, _ := json.Marshal(j.results)
+		wantResults, _ := json.Marshal(want.Results)
+		if want.Status != model.StatusApplied || string(got) != string(wantResults) {
+			t.Errorf("job %s acknowledged with %s, but the writer gives %s %q %s", j.data, got, want.Status, want.Reason, wantResults)
+		}
+		if o, err := ra.Job(ctx, j.id); err != nil || o.Status != model.StatusApplied || !sameJSON(o.Results, j.results) {
+			t.Errorf("job %s acknowledged with %s, applied as %+v (%v)", j.data, got, o, err)
+		}
+	}
+	if late := acker.Late(); len(late) > 0 {
+		t.Errorf("late rejections with one writing process: %+v", late)
+	}
+	if err := acker.Reconcile(ctx); err != nil || len(acker.Pending()) > 0 {
+		t.Errorf("after the last commit, %d jobs still pending (%v)", len(acker.Pending()), err)
+	}
+	if got, want := a.dump(t, acked), oracle.dump(t, acked); got != want {
+		t.Errorf("store written on durability differs from the oracle\n got %s\nwant %s", got, want)
+	}
+	t.Logf("seed %d: %d jobs, %d acknowledged, %d refused", seed, n, len(acked), refused)
+}
+
+func openReader(t *testing.T, s *storeUnderTest) *reader.Reader {
+	t.Helper()
+	r, err := reader.Open(context.Background(), s.store, s.cfg.ReaderOptions(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return r
+}
+
+func sameJSON(a, b any) bool {
+	x, _ := json.Marshal(a)
+	y, _ := json.Marshal(b)
+	return string(x) == string(y)
+}
