@@ -1,0 +1,149 @@
+package tests
+
+import (
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+)
+
+// Issue 12, done-when 3: a write acknowledged on durability that the writer
+// later rejects (another process deleted its entity in between) is
+// dead-lettered with its reason, reported in the server's next answer, and
+// listed by memory_status.
+func TestLateRejection(t *testing.T) {
+	ctx := testContext(t)
+	store := newStore(t)
+	enqueue(t, store, map[string]any{"ops": []any{map[string]any{"op": "create_entities",
+		"entities": []any{map[string]any{"name": "Ent_X", "entityType": "note", "observations": []string{"first"}}}}}})
+	mustMemsnap(t, store, nil, "commit")
+	// This server leaves commits to others, so that its job waits in the
+	// queue behind another process's delete.
+	cs := mcpSession(t, ctx, store, "MEMSNAP_MCP_COMMIT_WHEN_IDLE=false", "MEMSNAP_READER_REFRESH=@every 100ms")
+	mustCall(t, ctx, cs, "search_nodes", map[string]any{"query": "Ent_X"}) // the server reads the snapshot with Ent_X
+	enqueue(t, store, map[string]any{"ops": []any{map[string]any{"op": "delete_entities", "entityNames": []string{"Ent_X"}}}})
+
+	text, res := call(t, ctx, cs, "add_observations", map[string]any{"observations": []any{
+		map[string]any{"entityName": "Ent_X", "contents": []string{"second"}}}})
+	if res.IsError || !strings.Contains(text, "second") {
+		t.Fatalf("add_observations on an entity the snapshot holds: want it acknowledged, got error=%v %s", res.IsError, text)
+	}
+	job, _ := res.Meta["memsnap/job"].(string)
+	if job == "" || res.Meta["memsnap/jobStatus"] != "pending" {
+		t.Fatalf("acknowledged on durability: want the job id and status pending in the metadata, got %v", res.Meta)
+	}
+	mustMemsnap(t, store, nil, "commit") // the delete applies first, then the write fails
+
+	// The next answer (a read, which waits until the snapshot holds the
+	// server's write) carries the warning.
+	_, res = call(t, ctx, cs, "read_graph", map[string]any{})
+	if res.IsError || len(res.Content) < 2 {
+		t.Fatalf("answer after a late rejection: want the graph and a warning, got %d parts (error=%v)", len(res.Content), res.IsError)
+	}
+	warning := res.Content[len(res.Content)-1].(*mcp.TextContent).Text
+	for _, want := range []string{job, "add_observations", "Ent_X", "Entity with name Ent_X not found"} {
+		if !strings.Contains(warning, want) {
+			t.Errorf("warning %q does not contain %q", warning, want)
+		}
+	}
+	// Reported once: the answer after that carries no warning.
+	if _, res = call(t, ctx, cs, "read_graph", map[string]any{}); len(res.Content) != 1 {
+		t.Errorf("late rejection reported twice: %d parts", len(res.Content))
+	}
+	var st struct {
+		LateRejections []struct{ JobID, Summary, Reason string } `json:"lateRejections"`
+		PendingWrites  int                                       `json:"pendingWrites"`
+	}
+	if err := json.Unmarshal([]byte(mustCall(t, ctx, cs, "memory_status", map[string]any{})), &st); err != nil {
+		t.Fatal(err)
+	}
+	if len(st.LateRejections) != 1 || st.LateRejections[0].JobID != job || st.PendingWrites != 0 {
+		t.Errorf("memory_status: want one late rejection of %s and nothing pending, got %+v", job, st)
+	}
+	// Dead-lettered with its reason, as any rejected job.
+	out := mustMemsnap(t, store, nil, "job", job)
+	if !strings.Contains(out, `"rejected"`) || !strings.Contains(out, "not found") {
+		t.Errorf("memsnap job %s: %s", job, out)
+	}
+	if q := mustMemsnap(t, store, nil, "status", "--json"); !strings.Contains(q, `"dead": 1`) && !strings.Contains(q, `"dead":1`) {
+		t.Errorf("status: want one dead job: %s", q)
+	}
+}
+
+// Issue 12, done-when 3: right after a write is acknowledged, every reference
+// tool of the same server (and neighbors, kv_get, kv_scan, query) shows it.
+// No daemon runs: the server commits its own writes.
+func TestReadYourWrites(t *testing.T) {
+	ctx := testContext(t)
+	store := newStore(t)
+	cs := mcpSession(t, ctx, store, "MEMSNAP_READER_REFRESH=@every 1h") // only its own commits move the reader
+	graph := func(tool string, args map[string]any) graphJSON {
+		t.Helper()
+		return parseGraph(t, mustCall(t, ctx, cs, tool, args))
+	}
+	has := func(g graphJSON, name string, obs ...string) bool {
+		for _, e := range g.Entities {
+			if e.Name == name {
+				for _, o := range obs {
+					if !slices.Contains(e.Observations, o) {
+						return false
+					}
+				}
+				return true
+			}
+		}
+		return false
+	}
+	rels := func(g graphJSON) int { return len(g.Relations) }
+	check := func(step string, ok bool, g any) {
+		t.Helper()
+		if !ok {
+			t.Errorf("after %s: the server's own write is not visible: %+v", step, g)
+		}
+	}
+
+	mustCall(t, ctx, cs, "create_entities", map[string]any{"entities": []any{
+		map[string]any{"name": "ryw-a", "entityType": "note", "observations": []string{"alpha"}},
+		map[string]any{"name": "ryw-b", "entityType": "note", "observations": []string{}}}})
+	g := graph("search_nodes", map[string]any{"query": "alpha"})
+	check("create_entities (search_nodes)", has(g, "ryw-a"), g)
+	mustCall(t, ctx, cs, "create_relations", map[string]any{"relations": []any{
+		map[string]any{"from": "ryw-a", "to": "ryw-b", "relationType": "knows"}}})
+	g = graph("read_graph", map[string]any{})
+	check("create_relations (read_graph)", rels(g) == 1 && has(g, "ryw-b"), g)
+	mustCall(t, ctx, cs, "add_observations", map[string]any{"observations": []any{
+		map[string]any{"entityName": "ryw-b", "contents": []string{"beta"}}}})
+	g = graph("open_nodes", map[string]any{"names": []string{"ryw-b"}})
+	check("add_observations (open_nodes)", has(g, "ryw-b", "beta"), g)
+	g = graph("neighbors", map[string]any{"name": "ryw-a"})
+	check("add_observations (neighbors)", has(g, "ryw-b", "beta"), g)
+	mustCall(t, ctx, cs, "delete_observations", map[string]any{"deletions": []any{
+		map[string]any{"entityName": "ryw-a", "observations": []string{"alpha"}}}})
+	g = graph("search_nodes", map[string]any{"query": "alpha"})
+	check("delete_observations (search_nodes)", !has(g, "ryw-a"), g)
+	mustCall(t, ctx, cs, "delete_relations", map[string]any{"relations": []any{
+		map[string]any{"from": "ryw-a", "to": "ryw-b", "relationType": "knows"}}})
+	g = graph("read_graph", map[string]any{})
+	check("delete_relations (read_graph)", rels(g) == 0, g)
+	mustCall(t, ctx, cs, "delete_entities", map[string]any{"entityNames": []string{"ryw-b"}})
+	g = graph("open_nodes", map[string]any{"names": []string{"ryw-b"}})
+	check("delete_entities (open_nodes)", len(g.Entities) == 0, g)
+
+	mustCall(t, ctx, cs, "kv_put", map[string]any{"key": "ryw/k", "value": "v1"})
+	if text := mustCall(t, ctx, cs, "kv_get", map[string]any{"key": "ryw/k"}); !strings.Contains(text, `"v1"`) {
+		t.Errorf("after kv_put: kv_get answers %s", text)
+	}
+	mustCall(t, ctx, cs, "kv_put", map[string]any{"key": "ryw/k", "value": "v2"})
+	if text := mustCall(t, ctx, cs, "kv_scan", map[string]any{"prefix": "ryw/"}); !strings.Contains(text, `"v2"`) {
+		t.Errorf("after kv_put: kv_scan answers %s", text)
+	}
+	mustCall(t, ctx, cs, "create_entities", map[string]any{"entities": []any{
+		map[string]any{"name": "ryw-c", "entityType": "note", "observations": []string{}}}})
+	var q struct{ Rows [][]int64 }
+	text := mustCall(t, ctx, cs, "query", map[string]any{"cypher": "MATCH (e:Entity) RETURN count(*)"})
+	if err := json.Unmarshal([]byte(text), &q); err != nil || len(q.Rows) != 1 || q.Rows[0][0] != 2 {
+		t.Errorf("after create_entities: query answers %s, want a count of 2 (ryw-a, ryw-c)", text)
+	}
+}
