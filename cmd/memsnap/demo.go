@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -29,9 +30,10 @@ func (a *app) newDemoCommand() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "demo",
 		Short: "Run a daemon, producer and reader processes on the store and print a summary",
-		Long: `The main job on one store: a daemon commits on a schedule while producer processes enqueue
-memories and reader processes query all the while. Every process is a real memsnap process.
-Prints jobs applied, snapshots published, reader queries and reader errors; exits 1 if any
+		Long: `The main job on one store: a daemon commits jobs as they arrive (group commit) while producer
+processes enqueue memories (acknowledged once durable) and reader processes query all the
+while. Every process is a real memsnap process. Prints jobs applied, snapshots published and
+jobs per snapshot, the write latency, reader queries and reader errors; exits 1 if any
 reader failed or any memory is missing.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -57,6 +59,9 @@ type demo struct {
 
 	enqueued, queries, readerErrs atomic.Int64
 	firstErr                      atomic.Value // string
+
+	mu        sync.Mutex
+	writeTime []time.Duration // each producer process's enqueue --wait=durable, start to exit
 }
 
 func runDemo(ctx context.Context, a *app, o demoOptions) error {
@@ -151,12 +156,16 @@ func (d *demo) produce(ctx context.Context) {
 		go func() {
 			defer producers.Done()
 			for k := 0; k < d.o.jobs && ctx.Err() == nil; k++ {
-				c := d.command(ctx, "enqueue")
+				c := d.command(ctx, "enqueue", "--wait=durable")
 				c.Stdin = bytes.NewReader(demoJob(p, k))
+				t := time.Now()
 				if out, err := c.CombinedOutput(); err != nil {
 					d.fail("enqueue: %v: %s", err, bytes.TrimSpace(out))
 					continue
 				}
+				d.mu.Lock()
+				d.writeTime = append(d.writeTime, time.Since(t))
+				d.mu.Unlock()
 				d.enqueued.Add(1)
 				time.Sleep(d.o.pace)
 			}
@@ -199,7 +208,12 @@ func (d *demo) report(memories int64, snap uint64) error {
 	w, want := d.a.stdout, d.enqueued.Load()
 	fmt.Fprintf(w, "jobs enqueued:       %d (%d producers)\n", want, d.o.producers)
 	fmt.Fprintf(w, "jobs applied:        %d memories in the graph\n", memories)
-	fmt.Fprintf(w, "snapshots published: %d\n", snap)
+	fmt.Fprintf(w, "snapshots published: %d (group commit: %.1f jobs a snapshot)\n", snap, float64(memories)/float64(max(snap, 1)))
+	d.mu.Lock()
+	p50, p99 := percentile(d.writeTime, 50), percentile(d.writeTime, 99)
+	d.mu.Unlock()
+	fmt.Fprintf(w, "write latency:       p50 %s, p99 %s (enqueue --wait=durable process, start to acknowledgement)\n",
+		p50.Round(time.Millisecond), p99.Round(time.Millisecond))
 	fmt.Fprintf(w, "reader queries:      %d (%d reader processes at a time)\n", d.queries.Load(), d.o.readers)
 	fmt.Fprintf(w, "reader errors:       %d\n", d.readerErrs.Load())
 	fmt.Fprintf(w, "elapsed:             %s\n", time.Since(d.started).Round(time.Millisecond))
@@ -210,6 +224,16 @@ func (d *demo) report(memories int64, snap uint64) error {
 		return fmt.Errorf("demo failed: %d of %d memories applied, %d reader errors", memories, d.o.producers*d.o.jobs, d.readerErrs.Load())
 	}
 	return nil
+}
+
+// percentile returns the p-th percentile (nearest rank) of ds, 0 if empty.
+func percentile(ds []time.Duration, p int) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[min(len(s)-1, (len(s)*p+99)/100-1)]
 }
 
 // demoJob is one memory a producer records: an entity, a link to its

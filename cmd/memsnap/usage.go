@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -89,6 +90,43 @@ func quoted(args []string) string {
 // forms: it would take "30s" for an argument.
 const optionalValue = "memsnap_optional_value"
 
+// waitValue is the value of enqueue's --wait: a duration, or "durable".
+type waitValue struct {
+	d       time.Duration
+	durable bool
+}
+
+func (w *waitValue) String() string {
+	if w.durable {
+		return "durable"
+	}
+	return w.d.String()
+}
+
+func (w *waitValue) Set(s string) error {
+	if s == "durable" {
+		w.durable, w.d = true, 0
+		return nil
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	w.durable, w.d = false, d
+	return nil
+}
+
+func (w *waitValue) Type() string { return "duration|durable" }
+
+// waitFlag defines --name on c taking a duration or the word "durable":
+// left out, *p is zero; given alone, its duration is bare.
+func waitFlag(c *cobra.Command, p *waitValue, name string, bare time.Duration, usage string) {
+	c.Flags().Var(p, name, usage)
+	f := c.Flags().Lookup(name)
+	f.NoOptDefVal = bare.String()
+	_ = c.Flags().SetAnnotation(name, optionalValue, []string{"duration", "durable"})
+}
+
 // optionalDurationFlag defines --name on c: left out, *p is 0; given alone,
 // *p is bare; given a duration, *p is that duration.
 func optionalDurationFlag(c *cobra.Command, p *time.Duration, name string, bare time.Duration, usage string) {
@@ -123,7 +161,8 @@ func joinOptionalValues(root *cobra.Command, args []string) []string {
 			continue
 		}
 		next := args[i+1]
-		if _, err := time.ParseDuration(next); err == nil || looksLikeNumber(next) {
+		word := slices.Contains(f.Annotations[optionalValue], next) // a word the flag takes, e.g. "durable"
+		if _, err := time.ParseDuration(next); err == nil || looksLikeNumber(next) || word {
 			// A number that is not a duration ("30", "-1s", "5S") is
 			// still meant as the flag's value: joined, pflag says why it is
 			// not a duration instead of taking it for an argument.

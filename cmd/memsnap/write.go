@@ -23,19 +23,23 @@ import (
 
 func (a *app) newEnqueueCommand() *cobra.Command {
 	var file string
-	var wait time.Duration
+	var wait waitValue
 	c := &cobra.Command{
-		Use:   "enqueue [-f FILE|-] [--wait [DUR]]",
+		Use:   "enqueue [-f FILE|-] [--wait [DUR|durable]]",
 		Short: "Submit one job (JSON); prints {\"job_id\": ...}, or its outcome with --wait",
 		Long: `Submit one job read from FILE or standard input. The job is durable when its id is printed.
 Without --wait, memsnap prints the job's id and returns at once. With --wait, it waits up to
 DUR (1m if --wait is given alone) until a published snapshot contains the job and prints its
 outcome instead, committing the queue itself whenever no other writer holds the lock; it
-exits 1 if the job is rejected or still pending after DUR (the job stays queued).`,
+exits 1 if the job is rejected or still pending after DUR (the job stays queued).
+With --wait=durable, memsnap checks the job against CURRENT, queues it and prints at once the
+outcome the writer will give (status "pending" with the results), as MCP write tools answer;
+a job the writer would reject is refused (exit 1) and not queued. When jobs of other
+processes wait in the queue ahead of it, only the writer can tell: it then waits as --wait does.`,
 		Args: noArgs,
 		PreRunE: func(cmd *cobra.Command, _ []string) error {
-			if cmd.Flags().Changed("wait") && wait <= 0 {
-				return usagef(cmd, "--wait %s: the wait must be positive", wait)
+			if cmd.Flags().Changed("wait") && !wait.durable && wait.d <= 0 {
+				return usagef(cmd, "--wait %s: the wait must be positive", wait.d)
 			}
 			return nil
 		},
@@ -44,6 +48,13 @@ exits 1 if the job is rejected or still pending after DUR (the job stays queued)
 			if err != nil {
 				return err
 			}
+			if wait.durable {
+				done, err := a.enqueueDurable(cmd.Context(), s, data)
+				if done || err != nil {
+					return err
+				}
+				wait.d = time.Minute // only the writer can tell: wait for it
+			}
 			id, err := writer.Enqueue(s, data, a.cfg.Job.Limits())
 			if err != nil {
 				return err
@@ -51,7 +62,7 @@ exits 1 if the job is rejected or still pending after DUR (the job stays queued)
 			if !cmd.Flags().Changed("wait") {
 				return a.printJSON(map[string]string{"job_id": id})
 			}
-			ctx, cancel := context.WithTimeout(cmd.Context(), wait)
+			ctx, cancel := context.WithTimeout(cmd.Context(), wait.d)
 			defer cancel()
 			o, err := a.waitForJob(ctx, s, id)
 			if err != nil {
@@ -67,9 +78,44 @@ exits 1 if the job is rejected or still pending after DUR (the job stays queued)
 		}),
 	}
 	c.Flags().StringVarP(&file, "file", "f", "-", "job file, or - for standard input")
-	optionalDurationFlag(c, &wait, "wait", time.Minute,
-		"wait up to `DUR` for the job's outcome (--wait alone: 1m; without --wait: no wait)")
+	waitFlag(c, &wait, "wait", time.Minute,
+		"wait up to `DUR` for the job's outcome, or until it is durable with its predicted outcome (durable) (--wait alone: 1m; without --wait: no wait)")
 	return c
+}
+
+// enqueueDurable is enqueue --wait=durable (writer.Acker, as MCP write tools
+// use it): it prints the predicted outcome of a queued job, or refuses a job
+// the writer would reject. It reports done false, queueing nothing, when
+// only the writer can tell (writer.ErrUncertain).
+func (a *app) enqueueDurable(ctx context.Context, s *snapshot.Store, data []byte) (done bool, err error) {
+	var r *reader.Reader
+	defer func() {
+		if r != nil {
+			r.Close()
+		}
+	}()
+	state := func(ctx context.Context, names, sources, ids []string) (*model.SnapshotState, error) {
+		var err error
+		r, err = reader.Open(ctx, s, a.cfg.ReaderOptions(), a.log)
+		if errors.Is(err, snapshot.ErrNoSnapshot) {
+			return &model.SnapshotState{Graph: &model.State{}, Outcomes: map[string]model.Outcome{}}, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		return r.State(ctx, names, sources, ids)
+	}
+	ack, err := writer.NewAcker(s, a.cfg.Job.Limits(), state).Submit(ctx, data)
+	var rej *writer.RejectedError
+	switch {
+	case errors.Is(err, writer.ErrUncertain):
+		return false, nil
+	case errors.As(err, &rej):
+		return true, fmt.Errorf("job rejected (not queued): %s", rej.Reason)
+	case err != nil:
+		return true, err
+	}
+	return true, a.printJSON(model.Outcome{JobID: ack.JobID, Status: model.StatusPending, Results: ack.Results})
 }
 
 // readJob reads a job from file, or from standard input for "" and "-", up
