@@ -2,6 +2,9 @@ package tests
 
 import (
 	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -145,5 +148,55 @@ func TestReadYourWrites(t *testing.T) {
 	text := mustCall(t, ctx, cs, "query", map[string]any{"cypher": "MATCH (e:Entity) RETURN count(*)"})
 	if err := json.Unmarshal([]byte(text), &q); err != nil || len(q.Rows) != 1 || q.Rows[0][0] != 2 {
 		t.Errorf("after create_entities: query answers %s, want a count of 2 (ryw-a, ryw-c)", text)
+	}
+}
+
+// Issue 12, done-when 4: 1000 writes through one MCP server with no daemon
+// leave at most the retention's worth of snapshots on disk (gc.keep, plus
+// any a reader still pins): whoever commits also collects.
+func TestWritesWithoutDaemonKeepDiskBounded(t *testing.T) {
+	ctx := testContext(t)
+	store := newStore(t)
+	const writes, keep = 1000, 3
+	// At most 50 jobs a snapshot: at least 20 snapshots are published,
+	// however the machine's speed groups the commits.
+	cs := mcpSession(t, ctx, store, fmt.Sprintf("MEMSNAP_GC_KEEP=%d", keep), "MEMSNAP_WRITER_MAX_BATCH_JOBS=50")
+	for i := range writes {
+		mustCall(t, ctx, cs, "create_entities", map[string]any{"entities": []any{
+			map[string]any{"name": fmt.Sprintf("bounded-%04d", i), "entityType": "note", "observations": []string{"x"}}}})
+	}
+	// A read waits for the server's own writes: every one is applied then.
+	g := parseGraph(t, mustCall(t, ctx, cs, "read_graph", map[string]any{"limit": 1}))
+	if len(g.Entities) != 1 {
+		t.Fatalf("read_graph: %+v", g)
+	}
+	if n := queryInt(t, store, "MATCH (e:Entity) RETURN count(*)"); n != writes {
+		t.Fatalf("%d entities, want %d", n, writes)
+	}
+	// The last commit collected what it could; a server may still pin the
+	// snapshot it read before it moved on.
+	snaps, err := os.ReadDir(filepath.Join(store, "snapshots"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var bytes int64
+	_ = filepath.WalkDir(store, func(_ string, d os.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			if info, err := d.Info(); err == nil {
+				bytes += info.Size()
+			}
+		}
+		return nil
+	})
+	var st struct{ Current uint64 }
+	if err := json.Unmarshal([]byte(mustMemsnap(t, store, nil, "status", "--json")), &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Current < writes/50 {
+		t.Fatalf("CURRENT is snapshot %d: fewer than %d snapshots for %d jobs at 50 a snapshot", st.Current, writes/50, writes)
+	}
+	t.Logf("%d writes: %d snapshots published, %d snapshot directories left, %d bytes in the store", writes, st.Current, len(snaps), bytes)
+	if len(snaps) > keep+1 {
+		t.Errorf("%d snapshot directories after %d writes without a daemon, want at most gc.keep (%d) + 1 pinned", len(snaps), writes, keep)
 	}
 }
