@@ -17,47 +17,42 @@ import (
 // snapshot after the recycled one, through the same overlay and columnar
 // write as a batch, then checks the graph's entity and relation counts
 // against CURRENT's manifest. Job times come from the job ids, so the
-// result is CURRENT's graph. If anything fails (a job file that does not
-// match its snapshot's checksum, a job that no longer applies, counts that
-// differ) it logs a warning and stages a full copy of CURRENT's graph
-// instead; only a cancelled ctx or a failed copy is returned. A stage made
-// any other way is left alone.
-func (w *Writer) replay(ctx context.Context, stage *snapshot.Stage) error {
+// result is CURRENT's graph. It returns the graph still open and not
+// checkpointed, for the batch (jobs) to apply to. If anything fails (a job
+// file that does not match its snapshot's checksum, a job that no longer
+// applies, counts that differ) it logs a warning and stages a full copy of
+// CURRENT's graph instead, returning nil; only a cancelled ctx or a failed
+// copy is returned as an error. A stage made any other way is left alone.
+func (w *Writer) replay(ctx context.Context, stage *snapshot.Stage, jobs []*batchJob) (*openGraph, error) {
 	src := stage.Source()
 	if src.Fallback != "" {
 		w.log.Debug("staged without recycling", "method", src.Method, "why", src.Fallback)
 	}
 	if src.Method != snapshot.StagedRecycled {
-		return nil
+		return nil, nil
 	}
-	err := w.replayJobs(ctx, stage, src.Replay)
+	g, err := w.openStageGraph(ctx, stage, jobs)
 	if err == nil {
-		failpoint.Hit("after-replay")
-		return nil
+		if err = w.replayJobs(ctx, g.conn, stage, src.Replay); err == nil {
+			failpoint.Hit("after-replay")
+			return g, nil
+		}
+		g.close()
 	}
 	if ctx.Err() != nil {
-		return ctx.Err()
+		return nil, ctx.Err()
 	}
 	w.log.Warn("replaying the batches a recycled snapshot missed failed; copying CURRENT's graph instead",
 		"recycled", src.Recycled, "jobs", src.Replayed, "error", err)
-	return stage.CopyGraph(fmt.Sprintf("replay onto snapshot %d failed: %v", src.Recycled, err))
+	return nil, stage.CopyGraph(fmt.Sprintf("replay onto snapshot %d failed: %v", src.Recycled, err))
 }
 
 // errReplayDiffers marks a replay whose result is not CURRENT's graph.
 var errReplayDiffers = errors.New("writer: replayed graph differs from CURRENT")
 
-// replayJobs opens the stage's graph and applies batches to it, one
-// transaction per batch, then checkpoints, counts and closes it.
-func (w *Writer) replayJobs(ctx context.Context, stage *snapshot.Stage, batches [][]snapshot.ReplayJob) error {
-	gdb, conn, err := graphdb.OpenConn(stage.GraphPath(), graphdb.Options{BufferPoolBytes: w.bufferPool(stage, nil), Threads: 2})
-	if err != nil {
-		return err
-	}
-	defer gdb.Close()
-	defer conn.Close()
-	if err := graphdb.EnsureSchema(ctx, conn); err != nil {
-		return err
-	}
+// replayJobs applies batches to the stage's graph on conn, one transaction
+// per batch, and checks the result's counts against CURRENT's manifest.
+func (w *Writer) replayJobs(ctx context.Context, conn *graphdb.Conn, stage *snapshot.Stage, batches [][]snapshot.ReplayJob) error {
 	var scratch Summary // replay's index time is not the batch's
 	for _, b := range batches {
 		if len(b) == 0 {
@@ -77,11 +72,8 @@ func (w *Writer) replayJobs(ctx context.Context, stage *snapshot.Stage, batches 
 		}
 		failpoint.Hit("mid-replay")
 	}
-	if err := graphdb.EnsureFTS(ctx, conn); err != nil {
+	if err := graphdb.EnsureFTS(ctx, conn); err != nil { // a bulk replay may have dropped it
 		return err
-	}
-	if err := conn.Exec(ctx, "CHECKPOINT", nil); err != nil {
-		return fmt.Errorf("checkpoint replayed graph: %w", err)
 	}
 	ents, err := count(ctx, conn, "MATCH (e:Entity) RETURN count(*)")
 	if err != nil {
@@ -95,8 +87,6 @@ func (w *Writer) replayJobs(ctx context.Context, stage *snapshot.Stage, batches 
 		return fmt.Errorf("%w: %d entities and %d relations, CURRENT (snapshot %d) has %d and %d",
 			errReplayDiffers, ents, rels, p.Seq, p.Entities, p.Relations)
 	}
-	conn.Close()
-	gdb.Close()
 	return nil
 }
 

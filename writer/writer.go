@@ -323,7 +323,8 @@ func (w *Writer) build(ctx context.Context, batch []queue.Claimed, sum *Summary)
 		}
 	}()
 	t = time.Now()
-	if err := w.replay(ctx, stage); err != nil {
+	g, err := w.replay(ctx, stage, jobs)
+	if err != nil {
 		return nil, err
 	}
 	sum.Phases.Replay += msSince(t)
@@ -331,7 +332,7 @@ func (w *Writer) build(ctx context.Context, batch []queue.Claimed, sum *Summary)
 	sum.Stages = append(sum.Stages, StageReport{Snapshot: stage.Seq(), Method: src.Method,
 		Recycled: src.Recycled, Replayed: src.Replayed, Fallback: src.Fallback})
 	t = time.Now()
-	counts, err := w.apply(ctx, stage, jobs, sum)
+	counts, err := w.apply(ctx, stage, jobs, sum, g)
 	if err != nil {
 		return nil, err
 	}
@@ -401,18 +402,45 @@ type storeCounts struct {
 	entities, relations, kvKeys int64
 }
 
-// apply opens the stage's graph and kv, applies the jobs and closes both,
-// leaving them checkpointed and ready to publish.
-func (w *Writer) apply(ctx context.Context, stage *snapshot.Stage, jobs []*batchJob, sum *Summary) (counts storeCounts, err error) {
+// openGraph is a staged graph open read-write: replay hands the graph it
+// brought up to CURRENT to apply this way, uncheckpointed, so that the
+// batch's checkpoint is the only one.
+type openGraph struct {
+	db   *graphdb.DB
+	conn *graphdb.Conn
+}
+
+func (g *openGraph) close() {
+	g.conn.Close()
+	g.db.Close()
+}
+
+// openStageGraph opens the stage's graph read-write with its schema
+// current, with a buffer pool sized for jobs (see bufferPool).
+func (w *Writer) openStageGraph(ctx context.Context, stage *snapshot.Stage, jobs []*batchJob) (*openGraph, error) {
 	gdb, conn, err := graphdb.OpenConn(stage.GraphPath(), graphdb.Options{BufferPoolBytes: w.bufferPool(stage, jobs), Threads: 2})
 	if err != nil {
-		return counts, err
+		return nil, err
 	}
-	defer gdb.Close()
-	defer conn.Close()
+	g := &openGraph{db: gdb, conn: conn}
 	if err := graphdb.EnsureSchema(ctx, conn); err != nil {
-		return counts, err
+		g.close()
+		return nil, err
 	}
+	return g, nil
+}
+
+// apply applies the jobs to the stage's graph (g if open, else opened
+// here) and kv and closes both, leaving them checkpointed and ready to
+// publish.
+func (w *Writer) apply(ctx context.Context, stage *snapshot.Stage, jobs []*batchJob, sum *Summary, g *openGraph) (counts storeCounts, err error) {
+	if g == nil {
+		if g, err = w.openStageGraph(ctx, stage, jobs); err != nil {
+			return counts, err
+		}
+	}
+	defer g.close()
+	gdb, conn := g.db, g.conn
 	kv, err := kvstore.OpenRW(stage.KVPath(), w.log)
 	if err != nil {
 		return counts, err
