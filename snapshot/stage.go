@@ -147,7 +147,7 @@ func (st *Stage) stageGraph(ctx context.Context, opts StageOptions) error {
 			return err
 		}
 	}
-	return st.CopyGraph("")
+	return st.CopyGraph(st.source.Fallback)
 }
 
 // CopyGraph replaces the stage's graph with a full copy of CURRENT's. The
