@@ -81,6 +81,11 @@ func parseManifest(b []byte) (*Manifest, error) {
 	if m.Seq == 0 {
 		return nil, errors.New("manifest is corrupt: seq is 0")
 	}
+	for _, f := range m.Files {
+		if len(f.Chunks) > 0 && (f.Size <= ChunkSize || len(f.Chunks) != chunkCount(f.Size)) {
+			return nil, fmt.Errorf("manifest is corrupt: %s lists %d chunk checksums for %d bytes", f.Path, len(f.Chunks), f.Size)
+		}
+	}
 	want := m.Checksum
 	if want != "" {
 		c := m

@@ -42,7 +42,7 @@ func TestPublishWritesCurrentFormat(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.FormatVersion != FormatVersion || FormatVersion != 3 {
+	if m.FormatVersion != FormatVersion || FormatVersion != 4 {
 		t.Fatalf("published format %d, FormatVersion %d", m.FormatVersion, FormatVersion)
 	}
 }
@@ -68,7 +68,7 @@ func TestNewerFormatRefused(t *testing.T) {
 			publishFake(t, s, "one")
 			seq := publishFake(t, s, "two")
 			tc.edit(t, s, seq)
-			want := "snapshot 2 was written by a newer memsnap (format 4, this build reads up to 3): upgrade memsnap"
+			want := "snapshot 2 was written by a newer memsnap (format 5, this build reads up to 4): upgrade memsnap"
 			_, err := s.Manifest(seq)
 			var newer *NewerFormatError
 			if !errors.Is(err, ErrNewerFormat) || !errors.As(err, &newer) || err.Error() != want {
@@ -96,7 +96,7 @@ func TestFlippedFormatIsCorrupt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b = bytes.Replace(b, []byte(`"format_version": 3`), []byte(`"format_version": 7`), 1)
+	b = bytes.Replace(b, []byte(`"format_version": 4`), []byte(`"format_version": 7`), 1)
 	writeManifest(t, s, seq, b)
 	_, err = s.Manifest(seq)
 	if err == nil || errors.Is(err, ErrNewerFormat) || !strings.Contains(err.Error(), "manifest is corrupt: checksum") {

@@ -6,6 +6,7 @@ import (
 	"hash/crc32"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -135,13 +136,13 @@ func (s *Store) verifyListed(m *Manifest, checksums bool, want func(string) bool
 			}
 			continue
 		}
-		size, sum, err := checksumFile(path)
+		got, err := checksumFile(path)
 		switch {
 		case err != nil:
 			problems = append(problems, fmt.Errorf("snapshot %d: %s: %w", seq, f.Path, err))
-		case size != f.Size:
-			problems = append(problems, fmt.Errorf("snapshot %d: %s: size %d, manifest says %d", seq, f.Path, size, f.Size))
-		case sum != f.CRC32C:
+		case got.Size != f.Size:
+			problems = append(problems, fmt.Errorf("snapshot %d: %s: size %d, manifest says %d", seq, f.Path, got.Size, f.Size))
+		case got.CRC32C != f.CRC32C || (len(f.Chunks) > 0 && !slices.Equal(got.Chunks, f.Chunks)):
 			problems = append(problems, fmt.Errorf("snapshot %d: %s: checksum mismatch (file is corrupt)", seq, f.Path))
 		}
 	}

@@ -27,12 +27,22 @@ import (
 //  2. Snapshots keep their batch's job files under jobs/ (commit 119d45c,
 //     for rollback). No build wrote 2: it names that change.
 //  3. The full-text index is on the insert-only TextDoc table and
-//     Entity.doc names each entity's document (commit 9505b5b). The
-//     current format.
+//     Entity.doc names each entity's document (commit 9505b5b).
+//  4. A file larger than ChunkSize also lists the CRC-32C of each of its
+//     ChunkSize chunks (FileSum.Chunks) beside the whole-file CRC-32C, so
+//     that a reader moving from a verified parent checks the chunks that
+//     changed before it serves and the rest in the background. A snapshot's
+//     graph may have been made from an older snapshot's graph by replaying
+//     the later batches (recycling), not only by copying CURRENT's. The
+//     current format. Older manifests have no chunks and are verified whole.
 //
 // Bump it when a snapshot this build writes could be misread by an older
 // build, and say here what changed.
-const FormatVersion = 3
+const FormatVersion = 4
+
+// ChunkSize is the size, in bytes, of the chunks whose CRC-32C a format-4
+// manifest lists for each file larger than it (FileSum.Chunks).
+const ChunkSize = 1 << 20
 
 // MinFormatVersion is the oldest snapshot format this build reads.
 const MinFormatVersion = 1
@@ -100,7 +110,14 @@ type FileSum struct {
 	Path   string `json:"path"`
 	Size   int64  `json:"size"`
 	CRC32C uint32 `json:"crc32c"`
+	// Chunks is the CRC-32C of each ChunkSize chunk of the file, the last
+	// one short, for a file larger than ChunkSize (format 4 on); empty
+	// otherwise.
+	Chunks []uint32 `json:"chunks,omitempty"`
 }
+
+// chunkCount is how many ChunkSize chunks a file of size bytes has.
+func chunkCount(size int64) int { return int((size + ChunkSize - 1) / ChunkSize) }
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
@@ -136,18 +153,65 @@ func (s *Store) ManifestSum(seq uint64) (*Manifest, uint32, error) {
 	return m, sum, nil
 }
 
-func checksumFile(path string) (size int64, sum uint32, err error) {
+// checksumFile reads path once and returns its size, its CRC-32C and, for
+// a file larger than ChunkSize, the CRC-32C of each chunk.
+func checksumFile(path string) (sum FileSum, err error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return 0, 0, err
+		return sum, err
 	}
 	defer f.Close()
-	h := crc32.New(castagnoli)
-	n, err := io.Copy(h, f)
-	if err != nil {
-		return 0, 0, fmt.Errorf("checksum %s: %w", path, err)
+	whole := crc32.New(castagnoli)
+	buf := make([]byte, ChunkSize)
+	var chunks []uint32
+	for {
+		n, err := io.ReadFull(f, buf)
+		if n > 0 {
+			whole.Write(buf[:n])
+			chunks = append(chunks, crc32.Checksum(buf[:n], castagnoli))
+			sum.Size += int64(n)
+		}
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			break
+		}
+		if err != nil {
+			return sum, fmt.Errorf("checksum %s: %w", path, err)
+		}
 	}
-	return n, h.Sum32(), nil
+	sum.CRC32C = whole.Sum32()
+	if sum.Size > ChunkSize {
+		sum.Chunks = chunks
+	}
+	return sum, nil
+}
+
+// checkChunks reads the chunks idx of the file at path and returns an error
+// for the first whose CRC-32C differs from f.Chunks. pause, if set, is
+// called between chunks (a background scrub sleeps there); a non-nil
+// return from it stops the check with that error.
+func checkChunks(path string, f FileSum, idx []int, pause func() error) error {
+	fd, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer fd.Close()
+	buf := make([]byte, ChunkSize)
+	for i, c := range idx {
+		if i > 0 && pause != nil {
+			if err := pause(); err != nil {
+				return err
+			}
+		}
+		off := int64(c) * ChunkSize
+		n := min(int64(ChunkSize), f.Size-off)
+		if _, err := fd.ReadAt(buf[:n], off); err != nil {
+			return fmt.Errorf("read chunk %d: %w", c, err)
+		}
+		if crc32.Checksum(buf[:n], castagnoli) != f.Chunks[c] {
+			return fmt.Errorf("chunk %d (bytes %d-%d): checksum mismatch (file is corrupt)", c, off, off+n)
+		}
+	}
+	return nil
 }
 
 // walkFiles lists regular files under dir as slash paths relative to dir,

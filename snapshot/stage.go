@@ -22,13 +22,69 @@ type Stage struct {
 	parent *Manifest // nil for the first snapshot
 	seq    uint64
 	cur    uint64 // CURRENT when staging began: Publish requires it unchanged
+	source StageSource
 }
 
-// NewStage wipes staging/ and builds the next snapshot's starting point from
-// CURRENT: graph.kuzu is copied (reflink where the filesystem supports it),
-// Pebble's immutable sstables are hard-linked and its small files copied.
-// Caller holds the writer lock.
-func (s *Store) NewStage(ctx context.Context) (st *Stage, err error) {
+// StageOptions says how NewStageWith may make the stage's graph.
+type StageOptions struct {
+	// Keep and MinAge are GC's retention (gc.keep, gc.min_age). A snapshot
+	// that GC would collect once the stage is published — not CURRENT, not
+	// among the newest Keep counting the stage itself, not younger than
+	// MinAge, not pinned — and that is an ancestor of CURRENT may have its
+	// graph recycled. Keep < 2 leaves nothing to recycle: the snapshots
+	// kept are CURRENT and the stage.
+	Keep   int
+	MinAge time.Duration
+	// NoRecycle makes the stage by reflink or copy only.
+	NoRecycle bool
+}
+
+// How a stage's graph was made (StageSource.Method).
+const (
+	StagedEmpty    = "empty"    // the first snapshot: a new database
+	StagedCopy     = "copy"     // every byte of CURRENT's graph copied
+	StagedReflink  = "reflink"  // CURRENT's graph cloned (FICLONE): no data written
+	StagedRecycled = "recycled" // an unneeded older snapshot's graph, to be replayed up to CURRENT
+)
+
+// StageSource says how a stage's graph was made.
+type StageSource struct {
+	Method string `json:"method"`
+	// Recycled is the snapshot whose graph was taken (StagedRecycled).
+	Recycled uint64 `json:"recycled,omitempty"`
+	// Replayed counts the jobs of Replay.
+	Replayed int `json:"replayed,omitempty"`
+	// Fallback says why the graph was copied after a cheaper way was
+	// tried (a recycled graph whose replay failed).
+	Fallback string `json:"fallback,omitempty"`
+	// Replay is, for a recycled graph, the accepted jobs of every snapshot
+	// after Recycled up to CURRENT, one batch per snapshot, oldest first,
+	// each in claim order. Applying them in order gives CURRENT's graph.
+	Replay [][]ReplayJob `json:"-"`
+}
+
+// ReplayJob is an archived job file of a published snapshot (its jobs/),
+// with the checksum its manifest lists: check the bytes read against it.
+type ReplayJob struct {
+	Snapshot uint64
+	Path     string // absolute path of the file in the snapshot's jobs/
+	Name     string // <claim seq>-<id>.job
+	Sum      FileSum
+}
+
+// NewStage is NewStageWith without recycling: the graph is CURRENT's,
+// reflinked or copied.
+func (s *Store) NewStage(ctx context.Context) (*Stage, error) {
+	return s.NewStageWith(ctx, StageOptions{NoRecycle: true})
+}
+
+// NewStageWith wipes staging/ and builds the next snapshot's starting point
+// from CURRENT: graph.kuzu is reflinked where the filesystem supports it,
+// else taken from a recyclable older snapshot (see StageOptions; the
+// caller replays Source().Replay onto it, or calls CopyGraph if that
+// fails), else copied. Pebble's immutable sstables are hard-linked and its
+// small files copied. Caller holds the writer lock.
+func (s *Store) NewStageWith(ctx context.Context, opts StageOptions) (st *Stage, err error) {
 	if err := s.WipeStaging(); err != nil {
 		return nil, err
 	}
@@ -49,7 +105,7 @@ func (s *Store) NewStage(ctx context.Context) (st *Stage, err error) {
 	if err != nil {
 		return nil, err
 	}
-	st = &Stage{store: s, dir: dir, seq: seq, cur: cur}
+	st = &Stage{store: s, dir: dir, seq: seq, cur: cur, source: StageSource{Method: StagedEmpty}}
 	if cur == 0 {
 		if err := fsutil.Mkdir(filepath.Join(dir, KVDir)); err != nil {
 			return nil, fmt.Errorf("create staging kv: %w", err)
@@ -61,19 +117,79 @@ func (s *Store) NewStage(ctx context.Context) (st *Stage, err error) {
 		return nil, fmt.Errorf("stage from CURRENT: %w", err)
 	}
 	st.parent = m
-	src := s.SnapshotDir(cur)
-	if err := fsutil.CopyFile(filepath.Join(dir, GraphFile), filepath.Join(src, GraphFile)); err != nil {
-		return nil, fmt.Errorf("stage graph: %w", err)
+	if err := st.stageGraph(ctx, opts); err != nil {
+		return nil, err
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	if err := st.stageKV(); err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// stageGraph puts the starting graph into the stage: a reflink of
+// CURRENT's, else a recycled one, else a copy.
+func (st *Stage) stageGraph(ctx context.Context, opts StageOptions) error {
+	src := filepath.Join(st.store.SnapshotDir(st.cur), GraphFile)
+	err := fsutil.CloneFile(st.GraphPath(), src)
+	if err == nil {
+		st.source = StageSource{Method: StagedReflink}
+		return nil
+	}
+	if !errors.Is(err, fsutil.ErrNoReflink) {
+		return fmt.Errorf("stage graph: %w", err)
+	}
+	if !opts.NoRecycle {
+		ok, err := st.recycle(ctx, opts)
+		if err != nil || ok {
+			return err
+		}
+	}
+	return st.CopyGraph(st.source.Fallback)
+}
+
+// CopyGraph replaces the stage's graph with a full copy of CURRENT's. The
+// writer calls it when replaying a recycled graph failed; why says so and
+// is reported in Source().Fallback. Caller holds the writer lock.
+func (st *Stage) CopyGraph(why string) error {
+	if err := removeGraph(st.GraphPath()); err != nil {
+		return fmt.Errorf("stage graph: %w", err)
+	}
+	src := filepath.Join(st.store.SnapshotDir(st.cur), GraphFile)
+	if err := fsutil.CopyFile(st.GraphPath(), src); err != nil {
+		return fmt.Errorf("stage graph: %w", err)
+	}
+	st.source = StageSource{Method: StagedCopy, Fallback: why}
+	return nil
+}
+
+// removeGraph removes a staging graph and whatever Kuzu left beside it
+// (graph.kuzu.wal, .shadow, .tmp).
+func removeGraph(path string) error {
+	matches, err := filepath.Glob(path + "*")
+	if err != nil {
+		return err
+	}
+	for _, m := range matches {
+		if err := fsutil.RemoveAll(m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// stageKV hard-links CURRENT's sstables into the stage and copies Pebble's
+// small files.
+func (st *Stage) stageKV() error {
+	dir, src := st.dir, st.store.SnapshotDir(st.cur)
 	if err := fsutil.Mkdir(filepath.Join(dir, KVDir)); err != nil {
-		return nil, fmt.Errorf("create staging kv: %w", err)
+		return fmt.Errorf("create staging kv: %w", err)
 	}
 	ents, err := os.ReadDir(filepath.Join(src, KVDir))
 	if err != nil {
-		return nil, fmt.Errorf("stage kv: %w", err)
+		return fmt.Errorf("stage kv: %w", err)
 	}
 	for _, e := range ents {
 		name := e.Name()
@@ -84,16 +200,19 @@ func (s *Store) NewStage(ctx context.Context) (st *Stage, err error) {
 		case strings.HasSuffix(name, ".sst"):
 			// sstables are immutable: share them.
 			if err := fsutil.Link(from, to); err != nil {
-				return nil, fmt.Errorf("stage kv: link %s: %w", name, err)
+				return fmt.Errorf("stage kv: link %s: %w", name, err)
 			}
 		default:
 			if err := fsutil.CopyFile(to, from); err != nil {
-				return nil, fmt.Errorf("stage kv: %w", err)
+				return fmt.Errorf("stage kv: %w", err)
 			}
 		}
 	}
-	return st, nil
+	return nil
 }
+
+// Source says how the stage's graph was made.
+func (st *Stage) Source() StageSource { return st.source }
 
 // WipeStaging removes anything a dead writer left in staging/.
 func (s *Store) WipeStaging() error {
@@ -253,11 +372,15 @@ func (st *Stage) syncAndSum() ([]FileSum, error) {
 			sums = append(sums, sum)
 			continue
 		}
-		size, crc, err := checksumFile(p)
+		sum, err := checksumFile(p)
 		if err != nil {
 			return nil, fmt.Errorf("publish: %w", err)
 		}
-		sums = append(sums, FileSum{Path: rel, Size: size, CRC32C: crc})
+		sum.Path = rel
+		sums = append(sums, sum)
+		if len(sum.Chunks) > 0 {
+			failpoint.Hit("mid-chunk-sums")
+		}
 	}
 	return sums, nil
 }

@@ -177,7 +177,8 @@ func (cr *crashLoopRun) enqueueF() {
 	cr.st.acked++
 }
 
-var writerPoints = []string{"after-claim", "mid-apply", "after-snapshot-rename", "before-current", "after-current"}
+var writerPoints = []string{"after-claim", "mid-apply", "after-snapshot-rename", "before-current", "after-current",
+	"after-recycle-move", "mid-replay", "after-replay", "mid-chunk-sums"}
 
 // killCommit runs 'memsnap commit' and kills it at a failpoint or at a
 // random moment; it returns where the writer was.

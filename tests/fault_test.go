@@ -69,6 +69,7 @@ func TestInjectedFaults(t *testing.T) {
 		{"claim rename EIO", "rename@queue/new=EIO", "commit", "claim", false},
 		{"claim dir fsync EIO", "syncdir@queue/cur=EIO", "commit", "claim: sync dir", false},
 		{"staging mkdir ENOSPC", "mkdir@staging/next=ENOSPC", "commit", "create staging", false},
+		{"staging reflink EIO", "clone@graph.kuzu=EIO", "commit", "stage graph: reflink", false},
 		{"staging copy ENOSPC", "copy@graph.kuzu=ENOSPC", "commit", "stage graph: copy", false},
 		{"staging copy EIO", "copy@graph.kuzu=EIO", "commit", "stage graph: copy", false},
 		{"staging kv link EIO", "link@staging/next/kv=EIO", "commit", "stage kv: link", false},
@@ -135,6 +136,33 @@ func TestInjectedFaults(t *testing.T) {
 			if f.cmd == "gc" {
 				mustMemsnap(t, c.store, nil, "snapshots", "gc")
 			}
+		})
+	}
+}
+
+// Faults while recycling: the rename that unpublishes the recycled snapshot
+// and the fsync of snapshots/ after it fail with an error naming the step,
+// CURRENT and the queue stay as they were, and the next commit applies
+// every job exactly once.
+func TestRecycleFaults(t *testing.T) {
+	for _, f := range []struct{ name, spec, want string }{
+		{"unpublish rename EIO", "rename@staging/recycle=EIO", "recycle snapshot 1"},
+		{"unpublish dir fsync EIO", "syncdir@/snapshots$=EIO:1", "recycle snapshot 1"},
+	} {
+		t.Run(f.name, func(t *testing.T) {
+			c := &chain{store: newStore(t)}
+			for i := 0; i < 3; i++ {
+				c.enqueue(t)
+				c.check(t)
+			}
+			c.enqueue(t)
+			before := stateOf(t, c.store)
+			r := memsnap(t, c.store, nil, []string{"MEMSNAP_FSFAULT=" + f.spec}, "commit")
+			oneLineError(t, r, f.want)
+			if after := stateOf(t, c.store); after != before {
+				t.Fatalf("fault changed the store: %+v -> %+v", before, after)
+			}
+			c.check(t)
 		})
 	}
 }

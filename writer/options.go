@@ -32,10 +32,17 @@ type Options struct {
 	// for the batch, that a writer insists on before it starts; 0 disables
 	// the check.
 	MinFreeMB int
-	// Keep is how many newest snapshots GC always keeps (at least 1).
+	// Keep is how many newest snapshots GC always keeps (at least 1). Every
+	// Commit ends with a GC by Keep and MinAge; 0 leaves that out (GC
+	// alone then keeps 1). Recycling needs Keep of at least 2.
 	Keep int
 	// MinAge keeps any snapshot younger than this from GC.
 	MinAge time.Duration
+	// NoRecycle stages every batch by reflink or a full copy of CURRENT's
+	// graph, never by recycling an older snapshot's (see
+	// snapshot.StageOptions); default false. It is the path before
+	// recycling existed, kept for comparison and as a way out.
+	NoRecycle bool
 }
 
 // DefaultOptions returns the defaults, the same as the config's.

@@ -61,13 +61,40 @@ type Summary struct {
 	DurationMS float64  `json:"duration_ms"`
 	// Phases splits DurationMS: where the time of every batch went.
 	Phases Phases `json:"phases_ms"`
+	// Stages says how each batch's stage was made, in batch order.
+	Stages []StageReport `json:"stages,omitempty"`
+	// Collected lists the snapshots the commit's closing GC removed (see
+	// Commit); GCError is why that GC failed, if it did (the batches stand).
+	Collected []uint64 `json:"collected,omitempty"`
+	GCError   string   `json:"gc_error,omitempty"`
+}
+
+// StageReport says how one batch's stage was made.
+type StageReport struct {
+	// Snapshot is the snapshot the stage became.
+	Snapshot uint64 `json:"snapshot"`
+	// Method is how its graph was made: "empty" (the first snapshot),
+	// "copy" (every byte of CURRENT's graph copied), "reflink" (cloned, no
+	// data written) or "recycled" (an unneeded older snapshot's graph, with
+	// the Replayed jobs it missed applied again).
+	Method   string `json:"method"`
+	Recycled uint64 `json:"recycled,omitempty"`
+	Replayed int    `json:"replayed,omitempty"`
+	// Fallback says why the graph was copied although a cheaper way was
+	// looked for (nothing recyclable, or a replay that failed).
+	Fallback string `json:"fallback,omitempty"`
 }
 
 // Phases is the time, in milliseconds summed over a Commit's batches, spent
 // in each step of the writer cycle.
 type Phases struct {
-	// Stage: copying CURRENT into staging/.
+	// Stage: making staging/ from CURRENT (reflink, recycling an older
+	// snapshot's graph, or a full copy) and hard-linking its kv.
 	Stage float64 `json:"stage"`
+	// Replay: bringing a recycled graph up to CURRENT (opening it, applying
+	// the batches it missed, checkpointing, checking its counts), and the
+	// copy that replaces it if that fails.
+	Replay float64 `json:"replay"`
 	// Apply: opening the staged graph and kv, writing the batch, rebuilding
 	// the full-text index where needed, checkpointing and closing both.
 	Apply float64 `json:"apply"`
@@ -85,7 +112,9 @@ func msSince(t time.Time) float64 { return float64(time.Since(t).Microseconds())
 // snapshot per batch. It runs another batch only while the batch limits
 // leave behind jobs that were queued when it looked, up to the round limit;
 // jobs queued during a batch wait for the next Commit.
-// With nothing to do it publishes nothing and returns a zero summary.
+// With nothing to do it publishes nothing. Either way it ends, still
+// under the lock, with what GC does (see collect), so that disk stays
+// bounded without a daemon.
 func (w *Writer) Commit(ctx context.Context, opts CommitOptions) (sum Summary, err error) {
 	start := time.Now()
 	timeout := w.opts.LockTimeout
@@ -146,6 +175,7 @@ func (w *Writer) Commit(ctx context.Context, opts CommitOptions) (sum Summary, e
 			break
 		}
 	}
+	w.collect(&sum)
 	sum.Current, _ = w.store.Current()
 	q, _ := w.store.Queue().Counts()
 	sum.QueueLeft = q.New
@@ -282,7 +312,7 @@ func (w *Writer) build(ctx context.Context, batch []queue.Claimed, sum *Summary)
 		return nil, err
 	}
 	t := time.Now()
-	stage, err := w.store.NewStage(ctx)
+	stage, err := w.store.NewStageWith(ctx, snapshot.StageOptions{Keep: w.opts.Keep, MinAge: w.opts.MinAge, NoRecycle: w.opts.NoRecycle})
 	if err != nil {
 		return nil, err
 	}
@@ -293,7 +323,16 @@ func (w *Writer) build(ctx context.Context, batch []queue.Claimed, sum *Summary)
 		}
 	}()
 	t = time.Now()
-	counts, err := w.apply(ctx, stage, jobs, sum)
+	g, err := w.replay(ctx, stage, jobs)
+	if err != nil {
+		return nil, err
+	}
+	sum.Phases.Replay += msSince(t)
+	src := stage.Source()
+	sum.Stages = append(sum.Stages, StageReport{Snapshot: stage.Seq(), Method: src.Method,
+		Recycled: src.Recycled, Replayed: src.Replayed, Fallback: src.Fallback})
+	t = time.Now()
+	counts, err := w.apply(ctx, stage, jobs, sum, g)
 	if err != nil {
 		return nil, err
 	}
@@ -363,18 +402,45 @@ type storeCounts struct {
 	entities, relations, kvKeys int64
 }
 
-// apply opens the stage's graph and kv, applies the jobs and closes both,
-// leaving them checkpointed and ready to publish.
-func (w *Writer) apply(ctx context.Context, stage *snapshot.Stage, jobs []*batchJob, sum *Summary) (counts storeCounts, err error) {
+// openGraph is a staged graph open read-write: replay hands the graph it
+// brought up to CURRENT to apply this way, uncheckpointed, so that the
+// batch's checkpoint is the only one.
+type openGraph struct {
+	db   *graphdb.DB
+	conn *graphdb.Conn
+}
+
+func (g *openGraph) close() {
+	g.conn.Close()
+	g.db.Close()
+}
+
+// openStageGraph opens the stage's graph read-write with its schema
+// current, with a buffer pool sized for jobs (see bufferPool).
+func (w *Writer) openStageGraph(ctx context.Context, stage *snapshot.Stage, jobs []*batchJob) (*openGraph, error) {
 	gdb, conn, err := graphdb.OpenConn(stage.GraphPath(), graphdb.Options{BufferPoolBytes: w.bufferPool(stage, jobs), Threads: 2})
 	if err != nil {
-		return counts, err
+		return nil, err
 	}
-	defer gdb.Close()
-	defer conn.Close()
+	g := &openGraph{db: gdb, conn: conn}
 	if err := graphdb.EnsureSchema(ctx, conn); err != nil {
-		return counts, err
+		g.close()
+		return nil, err
 	}
+	return g, nil
+}
+
+// apply applies the jobs to the stage's graph (g if open, else opened
+// here) and kv and closes both, leaving them checkpointed and ready to
+// publish.
+func (w *Writer) apply(ctx context.Context, stage *snapshot.Stage, jobs []*batchJob, sum *Summary, g *openGraph) (counts storeCounts, err error) {
+	if g == nil {
+		if g, err = w.openStageGraph(ctx, stage, jobs); err != nil {
+			return counts, err
+		}
+	}
+	defer g.close()
+	gdb, conn := g.db, g.conn
 	kv, err := kvstore.OpenRW(stage.KVPath(), w.log)
 	if err != nil {
 		return counts, err
@@ -599,6 +665,26 @@ func count(ctx context.Context, conn *graphdb.Conn, q string) (int64, error) {
 		return 0, fmt.Errorf("count: %w", err)
 	}
 	return res.Int(), nil
+}
+
+// collect is the GC that ends every Commit, under its lock: with
+// Options.Keep of at least 1 it removes what GC would (Keep, MinAge,
+// pins). Its failure is logged and reported in the summary, not returned:
+// the batches published stand, and the next commit or GC tries again.
+func (w *Writer) collect(sum *Summary) {
+	if w.opts.Keep < 1 {
+		return
+	}
+	res, err := w.store.GC(snapshot.GCOptions{Keep: w.opts.Keep, MinAge: w.opts.MinAge})
+	sum.Collected = res.Removed
+	if err != nil {
+		sum.GCError = err.Error()
+		w.log.Warn("collecting old snapshots after the commit failed; the next commit or gc tries again", "error", err)
+		return
+	}
+	if len(res.Removed) > 0 {
+		w.log.Info("gc", "removed", res.Removed, "pinned", res.Pinned)
+	}
 }
 
 // GC takes the writer lock and removes old snapshots per the gc config,

@@ -16,7 +16,7 @@ import (
 //	op[@path-substring]=ERRNO[:n]
 //
 // op is one of create, write, sync, syncdir, rename, link, remove, mkdir,
-// copy; ERRNO is ENOSPC, EIO, EACCES, EROFS, EXDEV or EDQUOT; the rule fires
+// copy, clone; ERRNO is ENOSPC, EIO, EACCES, EROFS, EXDEV or EDQUOT; the rule fires
 // on its n-th matching call (default every call from the first). A rule
 // matches a path that contains path-substring, or, when the substring ends in
 // "$", a path that ends with the rest of it. Examples: "sync@staging=EIO",

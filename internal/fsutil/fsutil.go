@@ -153,9 +153,49 @@ func WriteFileAtomic(path string, data []byte) (err error) {
 	return nil
 }
 
-// CopyFile copies src to a new file dst (which must not exist). It asks the
-// filesystem for a reflink (FICLONE) first and falls back to copy_file_range
-// through io.Copy. dst is not fsynced; the caller syncs what it publishes. On
+// ErrNoReflink is returned by CloneFile when the filesystem cannot share
+// extents between files (ext4, tmpfs, or src and dst on two filesystems).
+var ErrNoReflink = errors.New("fsutil: filesystem has no reflink")
+
+// CloneFile makes dst (which must not exist) a reflink of src (ioctl
+// FICLONE): the two share their blocks until either is written, so it costs
+// no data write whatever src's size. It returns ErrNoReflink, with dst
+// removed, when the filesystem has no reflink (EOPNOTSUPP, EXDEV, EINVAL,
+// ENOTTY); other errors are wrapped with context. dst is not fsynced.
+func CloneFile(dst, src string) (err error) {
+	in, err := os.Open(src)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", src, err)
+	}
+	defer in.Close()
+	out, err := CreateExcl(dst)
+	if err != nil {
+		return fmt.Errorf("create %s: %w", dst, err)
+	}
+	defer func() {
+		if cerr := out.Close(); err == nil && cerr != nil {
+			err = fmt.Errorf("close %s: %w", dst, cerr)
+		}
+		if err != nil {
+			_ = os.Remove(dst)
+		}
+	}()
+	if err = fault("clone", dst); err == nil {
+		err = unix.IoctlFileClone(int(out.Fd()), int(in.Fd()))
+	}
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, unix.EOPNOTSUPP), errors.Is(err, unix.EXDEV), errors.Is(err, unix.EINVAL), errors.Is(err, unix.ENOTTY):
+		return ErrNoReflink
+	default:
+		return fmt.Errorf("reflink %s: %w", src, &os.PathError{Op: "ficlone", Path: dst, Err: err})
+	}
+}
+
+// CopyFile copies src to a new file dst (which must not exist) with
+// copy_file_range through io.Copy, writing every byte (see CloneFile for the
+// reflink). dst is not fsynced; the caller syncs what it publishes. On
 // error dst is removed.
 func CopyFile(dst, src string) (err error) {
 	in, err := os.Open(src)
@@ -180,9 +220,6 @@ func CopyFile(dst, src string) (err error) {
 			_, _ = io.CopyN(out, in, 4096)
 		}
 		return fmt.Errorf("copy %s: %w", src, &os.PathError{Op: "write", Path: dst, Err: err})
-	}
-	if err := unix.IoctlFileClone(int(out.Fd()), int(in.Fd())); err == nil {
-		return nil
 	}
 	if _, err := io.Copy(out, in); err != nil {
 		return fmt.Errorf("copy %s: %w", src, err) // err names dst

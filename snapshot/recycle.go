@@ -1,0 +1,163 @@
+package snapshot
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/memsnap/memsnap/internal/failpoint"
+	"github.com/memsnap/memsnap/internal/fsutil"
+)
+
+// Recycling
+//
+// On a filesystem without reflink, copying CURRENT's graph costs a write of
+// the whole graph per commit, however small the batch. Instead the writer
+// takes the graph of a snapshot that GC would collect anyway once the new
+// one is published, and replays onto it the batches it misses: each
+// snapshot keeps its batch's accepted job files under jobs/, and applying
+// a job is deterministic (its times come from its ULID), so replaying them
+// in order gives CURRENT's graph. The recycled snapshot is unpublished
+// first — renamed out of snapshots/ while its PIN is held exclusively, as
+// GC does, with snapshots/ fsynced — so no published snapshot ever changes
+// and a crash at any later point leaves only staging/ garbage behind.
+
+// recycleCandidate is a snapshot whose graph may be recycled, with the
+// batches to replay onto it.
+type recycleCandidate struct {
+	m       *Manifest
+	replay  [][]ReplayJob
+	release func() // drops the exclusive hold on its PIN
+}
+
+// recycle moves the graph of the newest recyclable snapshot into the stage
+// and records what to replay. It reports false, having changed nothing
+// published, when there is none or its graph fails its checksum.
+func (st *Stage) recycle(ctx context.Context, opts StageOptions) (bool, error) {
+	s := st.store
+	c, why, err := s.recycleCandidate(st.parent, opts)
+	if err != nil || c == nil {
+		st.source.Fallback = why
+		return false, err
+	}
+	seq := c.m.Seq
+	if problems := s.verifyListed(c.m, true, func(p string) bool { return p == GraphFile }); len(problems) > 0 {
+		c.release()
+		st.source.Fallback = fmt.Sprintf("snapshot %d's graph fails its checksum: %v", seq, problems[0])
+		return false, nil
+	}
+	if err := ctx.Err(); err != nil {
+		c.release()
+		return false, err
+	}
+	tmp := s.Path("staging", "recycle-"+FormatSeq(seq))
+	err = fsutil.Rename(s.SnapshotDir(seq), tmp)
+	c.release()
+	if err != nil {
+		return false, fmt.Errorf("stage graph: recycle snapshot %d: %w", seq, err)
+	}
+	// Unpublished for good before its graph is touched: a crash from here
+	// on leaves it in staging/, which the next writer wipes.
+	for _, d := range []string{s.Path("snapshots"), s.Path("staging")} {
+		if err := fsutil.SyncDir(d); err != nil {
+			return false, fmt.Errorf("stage graph: recycle snapshot %d: %w", seq, err)
+		}
+	}
+	failpoint.Hit("after-recycle-move")
+	if err := fsutil.Rename(filepath.Join(tmp, GraphFile), st.GraphPath()); err != nil {
+		return false, fmt.Errorf("stage graph: recycle snapshot %d: %w", seq, err)
+	}
+	if err := fsutil.RemoveAll(tmp); err != nil {
+		return false, fmt.Errorf("stage graph: recycle snapshot %d: %w", seq, err)
+	}
+	n := 0
+	for _, b := range c.replay {
+		n += len(b)
+	}
+	st.source = StageSource{Method: StagedRecycled, Recycled: seq, Replayed: n, Replay: c.replay}
+	return true, nil
+}
+
+// recycleCandidate finds the newest snapshot that is an ancestor of
+// CURRENT (cur) by the manifests' Parent chain, that GC would collect once
+// the stage is published (see StageOptions), that no reader pins, and
+// whose every descendant up to CURRENT archived its batch's jobs. It
+// returns it with its PIN held exclusively, or nil and why there is none.
+func (s *Store) recycleCandidate(cur *Manifest, opts StageOptions) (*recycleCandidate, string, error) {
+	if opts.Keep < 2 {
+		return nil, "", nil
+	}
+	seqs, err := s.Seqs()
+	if err != nil {
+		return nil, "", err
+	}
+	kept := map[uint64]bool{cur.Seq: true}
+	for i := max(0, len(seqs)-(opts.Keep-1)); i < len(seqs); i++ {
+		kept[seqs[i]] = true
+	}
+	chain := []*Manifest{cur}
+	for m := cur; m.Parent != 0 && len(chain) <= len(seqs); {
+		pm, err := s.Manifest(m.Parent)
+		if err != nil {
+			break // gone (collected) or unreadable: the chain ends here
+		}
+		chain, m = append(chain, pm), pm
+	}
+	now := time.Now()
+	why := "no snapshot old enough to recycle"
+	for i := 1; i < len(chain); i++ {
+		if !hasJobs(chain[i-1]) {
+			return nil, fmt.Sprintf("snapshot %d did not archive its jobs (format %d)", chain[i-1].Seq, chain[i-1].FormatVersion), nil
+		}
+		m := chain[i]
+		if kept[m.Seq] || (opts.MinAge > 0 && now.Sub(m.CreatedAt) < opts.MinAge) {
+			continue
+		}
+		release, pinned, err := s.lockUnpinned(m.Seq)
+		if err != nil {
+			return nil, "", err
+		}
+		if pinned {
+			why = fmt.Sprintf("snapshot %d is pinned by a reader", m.Seq)
+			continue
+		}
+		c := &recycleCandidate{m: m, release: release}
+		for j := i - 1; j >= 0; j-- {
+			c.replay = append(c.replay, s.archivedJobs(chain[j]))
+		}
+		return c, "", nil
+	}
+	return nil, why, nil
+}
+
+// hasJobs reports whether m's snapshot archived every job its batch
+// applied under jobs/ (format 3 on; format 1 snapshots may lack them).
+func hasJobs(m *Manifest) bool {
+	if m.FormatVersion < 3 {
+		return false
+	}
+	n := 0
+	for _, f := range m.Files {
+		if strings.HasPrefix(f.Path, JobsDir+"/") {
+			n++
+		}
+	}
+	return n == m.Applied
+}
+
+// archivedJobs lists the job files m's snapshot archived, in claim order
+// (their names start with the zero-padded claim seq).
+func (s *Store) archivedJobs(m *Manifest) []ReplayJob {
+	var out []ReplayJob
+	dir := s.SnapshotDir(m.Seq)
+	for _, f := range m.Files {
+		if name, ok := strings.CutPrefix(f.Path, JobsDir+"/"); ok {
+			out = append(out, ReplayJob{Snapshot: m.Seq, Path: filepath.Join(dir, JobsDir, name), Name: name, Sum: f})
+		}
+	}
+	slices.SortFunc(out, func(a, b ReplayJob) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
