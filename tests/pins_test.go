@@ -31,8 +31,9 @@ func pinEverySnapshot(store *snapshot.Store) {
 
 // Issue 11, item 1: 'memsnap snapshots list' in a loop beside 4 reader
 // processes that keep pinning snapshots while a commit loop publishes new
-// ones: no reader pin is ever refused. No GC runs here, so the only
-// exclusive PIN lock a reader could meet is one taken by listing.
+// ones: no reader pin is ever refused. The commits keep every snapshot
+// (gc.keep 1000: no collection, no recycling), so the only exclusive PIN
+// lock a reader could meet is one taken by listing.
 func TestListLeavesPinsAlone(t *testing.T) {
 	store := newStore(t)
 	enqueue(t, store, ops(entities(entity("seed", "t"))))
@@ -100,7 +101,9 @@ func TestListLeavesPinsAlone(t *testing.T) {
 	}()
 	for i := 0; i < snapshots; i++ {
 		enqueue(t, store, ops(entities(entity(fmt.Sprintf("e%03d", i), "t"))))
-		commit(t, store)
+		if r := memsnap(t, store, nil, []string{"MEMSNAP_GC_KEEP=1000"}, "commit"); r.code != 0 {
+			t.Fatalf("commit: exit %d: %s", r.code, r.stderr)
+		}
 	}
 	mu.Lock()
 	committing = false
