@@ -434,6 +434,8 @@ func (w *Writer) openStageGraph(ctx context.Context, stage *snapshot.Stage, jobs
 // here) and kv and closes both, leaving them checkpointed and ready to
 // publish.
 func (w *Writer) apply(ctx context.Context, stage *snapshot.Stage, jobs []*batchJob, sum *Summary, g *openGraph) (counts storeCounts, err error) {
+	steps := newStepTimer()
+	defer func() { w.log.Debug("apply steps (ms)", steps.attrs()...) }()
 	if g == nil {
 		if g, err = w.openStageGraph(ctx, stage, jobs); err != nil {
 			return counts, err
@@ -441,10 +443,12 @@ func (w *Writer) apply(ctx context.Context, stage *snapshot.Stage, jobs []*batch
 	}
 	defer g.close()
 	gdb, conn := g.db, g.conn
+	steps.mark("open_graph")
 	kv, err := kvstore.OpenRW(stage.KVPath(), w.log)
 	if err != nil {
 		return counts, err
 	}
+	steps.mark("open_kv")
 	defer func() {
 		if kv != nil {
 			kv.Close()
@@ -463,17 +467,21 @@ func (w *Writer) apply(ctx context.Context, stage *snapshot.Stage, jobs []*batch
 		}
 	}
 
+	steps.mark("exactly_once")
 	if err := w.applyGraph(ctx, conn, jobs, sum); err != nil {
 		return counts, err
 	}
+	steps.mark("write_graph")
 	t := time.Now()
 	if err := graphdb.EnsureFTS(ctx, conn); err != nil { // rebuilt here if a bulk load dropped it
 		return counts, err
 	}
 	sum.Phases.Index += msSince(t)
+	steps.mark("index")
 	if err := conn.Exec(ctx, "CHECKPOINT", nil); err != nil {
 		return counts, fmt.Errorf("checkpoint graph: %w", err)
 	}
+	steps.mark("checkpoint")
 	counts.entities, err = count(ctx, conn, "MATCH (e:Entity) RETURN count(*)")
 	if err != nil {
 		return counts, err
@@ -482,8 +490,10 @@ func (w *Writer) apply(ctx context.Context, stage *snapshot.Stage, jobs []*batch
 	if err != nil {
 		return counts, err
 	}
+	steps.mark("count")
 	conn.Close()
 	gdb.Close()
+	steps.mark("close_graph")
 
 	keys, err := w.applyKV(kv, jobs, stage)
 	if err != nil {
@@ -498,8 +508,26 @@ func (w *Writer) apply(ctx context.Context, stage *snapshot.Stage, jobs []*batch
 	if err != nil {
 		return counts, fmt.Errorf("close kv: %w", err)
 	}
+	steps.mark("write_kv")
 	return counts, nil
 }
+
+// stepTimer times the steps of one piece of work for a debug log line.
+type stepTimer struct {
+	last  time.Time
+	steps []any // slog attrs: name, ms, name, ms, ...
+}
+
+func newStepTimer() *stepTimer { return &stepTimer{last: time.Now()} }
+
+// mark ends the step called name.
+func (s *stepTimer) mark(name string) {
+	now := time.Now()
+	s.steps = append(s.steps, name, float64(now.Sub(s.last).Microseconds())/1000)
+	s.last = now
+}
+
+func (s *stepTimer) attrs() []any { return s.steps }
 
 // applyGraph runs the batch through the overlay and writes it in one
 // transaction. If that write fails for a reason the overlay could not foresee,
