@@ -335,7 +335,9 @@ func message(msg string, o model.Outcome) (*mcp.CallToolResult, messageOut, erro
 
 // writeAnswer is answer for a write: v as indented JSON, with the job in the
 // metadata.
-func writeAnswer(v any, o model.Outcome) *mcp.CallToolResult { return withJob(answer(v, o.Snapshot), o) }
+func writeAnswer(v any, o model.Outcome) *mcp.CallToolResult {
+	return withJob(answer(v, o.Snapshot), o)
+}
 
 // withJob names the write's job and its status (pending: acknowledged on
 // durability; applied) in the answer's metadata.
