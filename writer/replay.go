@@ -17,8 +17,8 @@ import (
 // snapshot after the recycled one, through the same overlay and columnar
 // write as a batch, then checks the graph's entity and relation counts
 // against CURRENT's manifest. Job times come from the job ids, so the
-// result is CURRENT's graph. It returns the graph still open and not
-// checkpointed, for the batch (jobs) to apply to. If anything fails (a job
+// result is CURRENT's graph. It returns the graph still open, for the batch
+// (jobs) to apply to. If anything fails (a job
 // file that does not match its snapshot's checksum, a job that no longer
 // applies, counts that differ) it logs a warning and stages a full copy of
 // CURRENT's graph instead, returning nil; only a cancelled ctx or a failed
@@ -51,7 +51,7 @@ func (w *Writer) replay(ctx context.Context, stage *snapshot.Stage, jobs []*batc
 var errReplayDiffers = errors.New("writer: replayed graph differs from CURRENT")
 
 // replayJobs applies batches to the stage's graph on conn, one transaction
-// per batch, and checks the result's counts against CURRENT's manifest.
+// and checkpoint per batch, and checks the result's counts against CURRENT's manifest.
 func (w *Writer) replayJobs(ctx context.Context, conn *graphdb.Conn, stage *snapshot.Stage, batches [][]snapshot.ReplayJob) error {
 	var scratch Summary // replay's index time is not the batch's
 	for _, b := range batches {
@@ -69,6 +69,13 @@ func (w *Writer) replayJobs(ctx context.Context, conn *graphdb.Conn, stage *snap
 			if bj.reason != "" {
 				return fmt.Errorf("replay snapshot %d: job %s, applied there, now fails: %s: %w", b[0].Snapshot, bj.c.ID, bj.reason, errReplayDiffers)
 			}
+		}
+		// Kuzu 0.11.3 crashes (SIGSEGV in CSRNodeGroup::scanCommittedInMemRandom)
+		// when a transaction scans relations that an earlier transaction of
+		// the same session committed but no checkpoint has written yet: each
+		// replayed batch is checkpointed before the next one reads.
+		if err := conn.Exec(ctx, "CHECKPOINT", nil); err != nil {
+			return fmt.Errorf("replay snapshot %d: checkpoint: %w", b[0].Snapshot, err)
 		}
 		failpoint.Hit("mid-replay")
 	}

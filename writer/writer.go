@@ -557,6 +557,12 @@ func (w *Writer) applyGraph(ctx context.Context, conn *graphdb.Conn, jobs []*bat
 			if bj.reason == "" {
 				bj.reason = "apply failed: " + err.Error()
 			}
+			continue
+		}
+		// The next job's transaction scans what this one committed: Kuzu
+		// 0.11.3 needs that checkpointed first (see replayJobs).
+		if err := conn.Exec(ctx, "CHECKPOINT", nil); err != nil {
+			return fmt.Errorf("checkpoint: %w", err)
 		}
 	}
 	return nil
