@@ -18,6 +18,7 @@ func (a *app) newBenchCommand() *cobra.Command {
 	var only []string
 	var dir, reference string
 	var mcpSizes []int
+	var mcpCalls int
 	c := &cobra.Command{
 		Use:   "bench [--quick] [--json] [--only NAME,...] [--mcp-sizes N,...] [--reference FILE]",
 		Short: "Measure memsnap beside direct Kuzu use and the disk's limits; prints a table",
@@ -37,6 +38,9 @@ column is left out with a note), on stores of N entities (3 observations each) a
 					return usagef(cmd, "unknown benchmark %q for --only (have %s)", n, strings.Join(bench.Names, ", "))
 				}
 			}
+			if mcpCalls < 0 {
+				return usagef(cmd, "--mcp-calls must not be negative")
+			}
 			for _, n := range mcpSizes {
 				if n < bench.MinMCPEntities {
 					return usagef(cmd, "--mcp-sizes: %d is below %d entities", n, bench.MinMCPEntities)
@@ -47,7 +51,7 @@ column is left out with a note), on stores of N entities (3 observations each) a
 				return fmt.Errorf("bench: find own binary: %w", err)
 			}
 			rep, err := bench.Run(cmd.Context(), bench.Options{Exe: exe, Dir: dir, Quick: quick, Smoke: smoke,
-				Only: only, MCPSizes: mcpSizes, Reference: reference, Progress: a.stderr, Log: a.log})
+				Only: only, MCPSizes: mcpSizes, MCPCalls: mcpCalls, Reference: reference, Progress: a.stderr, Log: a.log})
 			if rep != nil {
 				if asJSON {
 					out := struct {
@@ -71,6 +75,7 @@ column is left out with a note), on stores of N entities (3 observations each) a
 	c.Flags().StringSliceVar(&only, "only", nil, "run only these benchmarks (comma-separated)")
 	c.Flags().StringVar(&dir, "dir", "", "scratch directory for the benchmark stores (default: the system temp dir)")
 	c.Flags().IntSliceVar(&mcpSizes, "mcp-sizes", nil, "store sizes (entities) of the mcp benchmark, e.g. 1000,10000,100000 (default: 1k, 10k, 100k; 1k, 10k with --quick)")
+	c.Flags().IntVar(&mcpCalls, "mcp-calls", 0, "timed calls per write tool and server in the mcp benchmark (default 15)")
 	c.Flags().StringVar(&reference, "reference", os.Getenv("MEMSNAP_BENCH_REFERENCE"),
 		"the reference MCP memory server's dist/index.js (default: $MEMSNAP_BENCH_REFERENCE, else .reference/ from 'make reference')")
 	c.Flags().BoolVar(&smoke, "smoke", false, "tiny sizes, to check the harness itself (figures mean nothing)")

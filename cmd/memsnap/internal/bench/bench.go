@@ -49,6 +49,10 @@ type Options struct {
 	// MCPSizes are the store sizes (entities) of the mcp benchmark (nil: the
 	// mode's: 1k, 10k and 100k; 1k and 10k with Quick; 200 with Smoke).
 	MCPSizes []int
+	// MCPCalls is the number of timed calls per write tool and server in
+	// the mcp benchmark (0: the mode's, 15; 3 with Smoke); the writes timed
+	// until a second process sees them are at most as many.
+	MCPCalls int
 	// Reference is the reference MCP memory server's entry script
 	// (dist/index.js), run with node ("": looked for in .reference/; if
 	// absent the mcp benchmark leaves the reference column out).

@@ -184,6 +184,9 @@ func buildMCPStore(ctx context.Context, dir string, n int) error {
 
 // mcp runs the mcp benchmark at every size.
 func (r *runner) mcp(ctx context.Context) (*MCP, error) {
+	if r.opts.MCPCalls > 0 {
+		r.sc.mcpCalls, r.sc.mcpVisible = r.opts.MCPCalls, min(r.opts.MCPCalls, r.sc.mcpVisible)
+	}
 	out := &MCP{Calls: r.sc.mcpCalls, Warmup: r.sc.mcpWarmup, VisibleWrites: r.sc.mcpVisible}
 	out.Reference, out.ReferenceNote = findReference(r.opts.Reference, r.opts.Exe)
 	if out.ReferenceNote != "" {
@@ -241,7 +244,7 @@ func (r *runner) mcpSize(ctx context.Context, n int, ref string) (MCPSize, error
 		if err != nil {
 			return out, err
 		}
-		theirs, err = r.timeTools(ctx, srv, n)
+		theirs, err = r.timeTools(ctx, srv, n, "reference")
 		srv.close()
 		if err != nil {
 			return out, err
@@ -275,7 +278,7 @@ func (r *runner) mcpMemsnap(ctx context.Context, store string, n int) (tools [][
 		return nil, nil, err
 	}
 	defer first.close()
-	if tools, err = r.timeTools(ctx, first, n); err != nil {
+	if tools, err = r.timeTools(ctx, first, n, "memsnap"); err != nil {
 		return nil, nil, err
 	}
 	second, err := r.memsnapMCP(ctx, "second memsnap mcp", store)
@@ -327,9 +330,10 @@ func seenBy(ctx context.Context, first, second *mcpServer, name string) (float64
 
 // timeTools runs each write tool Warmup times untimed, then Calls times
 // timed, and returns the milliseconds of each tool's timed calls.
-func (r *runner) timeTools(ctx context.Context, srv *mcpServer, n int) ([][]float64, error) {
+func (r *runner) timeTools(ctx context.Context, srv *mcpServer, n int, who string) ([][]float64, error) {
 	out := make([][]float64, len(mcpTools))
 	for i, t := range mcpTools {
+		start := time.Now()
 		for k := 0; k < r.sc.mcpWarmup+r.sc.mcpCalls; k++ {
 			ms, err := srv.timedCall(ctx, t.name, t.args(k, n))
 			if err != nil {
@@ -339,6 +343,8 @@ func (r *runner) timeTools(ctx context.Context, srv *mcpServer, n int) ([][]floa
 				out[i] = append(out[i], ms)
 			}
 		}
+		fmt.Fprintf(r.opts.Progress, "bench: mcp %d entities: %s %s: %d calls in %.1fs\n", n, who, t.name,
+			r.sc.mcpWarmup+r.sc.mcpCalls, time.Since(start).Seconds())
 	}
 	return out, nil
 }
