@@ -74,7 +74,7 @@ column is left out with a note), on stores of N entities (3 observations each) a
 	c.Flags().BoolVar(&asJSON, "json", false, "print one JSON object instead of the table")
 	c.Flags().StringSliceVar(&only, "only", nil, "run only these benchmarks (comma-separated)")
 	c.Flags().StringVar(&dir, "dir", "", "scratch directory for the benchmark stores (default: the system temp dir)")
-	c.Flags().IntSliceVar(&mcpSizes, "mcp-sizes", nil, "store sizes (entities) of the mcp benchmark, e.g. 1000,10000,100000 (default: 1k, 10k, 100k; 1k, 10k with --quick)")
+	c.Flags().IntSliceVar(&mcpSizes, "mcp-sizes", nil, "store sizes (entities) of the mcp benchmark, e.g. 1000,10000,100000 (default: 1000,10000,100000; 1000 with --quick)")
 	c.Flags().IntVar(&mcpCalls, "mcp-calls", 0, "timed calls per write tool and server in the mcp benchmark (default 15)")
 	c.Flags().StringVar(&reference, "reference", os.Getenv("MEMSNAP_BENCH_REFERENCE"),
 		"the reference MCP memory server's dist/index.js (default: $MEMSNAP_BENCH_REFERENCE, else .reference/ from 'make reference')")

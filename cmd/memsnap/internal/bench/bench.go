@@ -47,7 +47,7 @@ type Options struct {
 	// Only restricts the run to these benchmarks (nil: all of them).
 	Only []string
 	// MCPSizes are the store sizes (entities) of the mcp benchmark (nil: the
-	// mode's: 1k, 10k and 100k; 1k and 10k with Quick; 200 with Smoke).
+	// mode's: 1k, 10k and 100k; 1k with Quick; 200 with Smoke).
 	MCPSizes []int
 	// MCPCalls is the number of timed calls per write tool and server in
 	// the mcp benchmark (0: the mode's, 15; 3 with Smoke); the writes timed
@@ -127,7 +127,7 @@ func scaleFor(o Options) scale {
 			commitEvery: 500 * time.Millisecond, applyRows: 50000, perStatementRows: 2000, publishMB: []int{10, 100},
 			publishRuns: 3, producers: 4, enqueueFor: 3 * time.Second, visibilityJobs: 15, visibilityStore: 1000,
 			waitJobs: 10, swaps: 20, scalingFor: 4 * time.Second,
-			mcpSizes: []int{1000, 10000}, mcpCalls: 15, mcpWarmup: 2, mcpVisible: 10}
+			mcpSizes: []int{1000}, mcpCalls: 15, mcpWarmup: 2, mcpVisible: 10}
 	default:
 		return scale{entities: 50000, readers: 4, phase: 30 * time.Second, queryEvery: 20 * time.Millisecond,
 			commitEvery: 500 * time.Millisecond, applyRows: 200000, perStatementRows: 5000, publishMB: []int{10, 100, 1000},
