@@ -42,7 +42,11 @@ type MCPSize struct {
 	// commit); not part of any measured figure.
 	BuildSeconds float64 `json:"build_seconds"`
 	StoreMB      float64 `json:"store_mb"`
-	JSONLMB      float64 `json:"jsonl_mb"`
+	// SnapshotMB and SnapshotAfterMB are the size of CURRENT's snapshot
+	// before and after memsnap's timed writes: what each commit copies.
+	SnapshotMB      float64 `json:"snapshot_mb"`
+	SnapshotAfterMB float64 `json:"snapshot_after_mb"`
+	JSONLMB         float64 `json:"jsonl_mb"`
 	// Tools are the write tools, in the order they ran.
 	Tools []MCPTool `json:"tools"`
 	// SecondVisible*MS is the time from sending a create_entities to the
@@ -229,12 +233,14 @@ func (r *runner) mcpSize(ctx context.Context, n int, ref string) (MCPSize, error
 	}
 	out.BuildSeconds = time.Since(t).Round(time.Millisecond).Seconds()
 	out.StoreMB = float64(dirBytes(store)) / (1 << 20)
+	out.SnapshotMB = currentMB(store)
 	fmt.Fprintf(r.opts.Progress, "bench: mcp %d entities: store built in %.1fs (%.1f MB); timing memsnap mcp ...\n", n, out.BuildSeconds, out.StoreMB)
 	mine, seen, err := r.mcpMemsnap(ctx, store, n)
 	if err != nil {
 		return out, err
 	}
 	out.SecondVisibleP50MS, out.SecondVisibleP95MS = percentile(seen, 50), percentile(seen, 95)
+	out.SnapshotAfterMB = currentMB(store)
 	var theirs [][]float64
 	if ref != "" {
 		fmt.Fprintf(r.opts.Progress, "bench: mcp %d entities: timing the reference server ...\n", n)
@@ -259,6 +265,19 @@ func (r *runner) mcpSize(ctx context.Context, n int, ref string) (MCPSize, error
 		out.Tools = append(out.Tools, x)
 	}
 	return out, nil
+}
+
+// currentMB is the size of the store's CURRENT snapshot (0 if unreadable).
+func currentMB(store string) float64 {
+	s, err := snapshot.Open(store)
+	if err != nil {
+		return 0
+	}
+	cur, err := s.Current()
+	if err != nil {
+		return 0
+	}
+	return float64(dirBytes(s.SnapshotDir(cur))) / (1 << 20)
 }
 
 // memsnapMCP starts 'memsnap mcp' on store.

@@ -169,6 +169,7 @@ func (x *MCP) writeRows(row func(bench, figure, format string, args ...any)) {
 	for _, s := range x.Sizes {
 		size := fmt.Sprintf("%d entities", s.Entities)
 		row(b, size+": stores", "memsnap %.1f MB, built in %.1fs (not measured); reference JSONL %.1f MB", s.StoreMB, s.BuildSeconds, s.JSONLMB)
+		row(b, size+": memsnap snapshot", "%.1f MB before the writes, %.1f MB after", s.SnapshotMB, s.SnapshotAfterMB)
 		for _, t := range s.Tools {
 			v := fmt.Sprintf("memsnap p50 %.1f ms, p95 %.1f ms", t.P50MS, t.P95MS)
 			if t.ReferenceP50MS > 0 {
