@@ -347,13 +347,17 @@ func seenBy(ctx context.Context, first, second *mcpServer, name string) (float64
 	}
 }
 
-// timeTools runs each write tool Warmup times untimed, then Calls times
-// timed, and returns the milliseconds of each tool's timed calls.
+// timeTools runs the write tools in rounds, each tool once a round: Warmup
+// untimed rounds, then Calls timed ones. Rounds rather than one tool after
+// the other, so that whatever changes as the store takes writes (memsnap's
+// snapshot grows with each) weighs on every tool alike. It returns the
+// milliseconds of each tool's timed calls.
 func (r *runner) timeTools(ctx context.Context, srv *mcpServer, n int, who string) ([][]float64, error) {
 	out := make([][]float64, len(mcpTools))
-	for i, t := range mcpTools {
-		start := time.Now()
-		for k := 0; k < r.sc.mcpWarmup+r.sc.mcpCalls; k++ {
+	start := time.Now()
+	rounds := r.sc.mcpWarmup + r.sc.mcpCalls
+	for k := 0; k < rounds; k++ {
+		for i, t := range mcpTools {
 			ms, err := srv.timedCall(ctx, t.name, t.args(k, n))
 			if err != nil {
 				return nil, fmt.Errorf("call %d: %w", k, err)
@@ -362,8 +366,7 @@ func (r *runner) timeTools(ctx context.Context, srv *mcpServer, n int, who strin
 				out[i] = append(out[i], ms)
 			}
 		}
-		fmt.Fprintf(r.opts.Progress, "bench: mcp %d entities: %s %s: %d calls in %.1fs\n", n, who, t.name,
-			r.sc.mcpWarmup+r.sc.mcpCalls, time.Since(start).Seconds())
+		fmt.Fprintf(r.opts.Progress, "bench: mcp %d entities: %s: round %d of %d done after %.1fs\n", n, who, k+1, rounds, time.Since(start).Seconds())
 	}
 	return out, nil
 }
