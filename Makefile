@@ -7,7 +7,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 # CGO is required by go-kuzu; libkuzu.so ships inside the pinned module.
 export CGO_ENABLED := 1
 
-.PHONY: all build deps demo test test-short crashtest fuzz bench bench-full gobench lint fmt clean
+.PHONY: all build deps demo test test-short crashtest fuzz bench bench-full gobench reference lint fmt clean
 
 all: build
 
@@ -57,6 +57,17 @@ bench: build
 
 bench-full: build
 	./$(BIN) bench $(BENCH_FLAGS)
+
+# The reference MCP memory server, for the mcp benchmark's side-by-side column:
+# installed with npm into .reference/ (ignored by git); 'memsnap bench' finds
+# it there (or at MEMSNAP_BENCH_REFERENCE / --reference).
+REFERENCE_PKG ?= @modelcontextprotocol/server-memory@2026.8.31
+reference:
+	@command -v npm >/dev/null || { echo "make reference: npm not found (install Node.js 18+)"; exit 1; }
+	mkdir -p .reference
+	npm install --prefix .reference --no-save --no-audit --no-fund --loglevel=error $(REFERENCE_PKG)
+	@test -f .reference/node_modules/@modelcontextprotocol/server-memory/dist/index.js && \
+	  echo "reference server: .reference/node_modules/@modelcontextprotocol/server-memory/dist/index.js"
 
 gobench: deps
 	$(GO) test -run '^$$' -bench . -benchtime=3x -count=1 -timeout 30m ./writer ./reader ./tests

@@ -2,13 +2,16 @@ package tests
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 )
 
 // TestBenchHarness runs 'memsnap bench' at its smallest size and checks the
 // JSON it prints: every benchmark and figure the harness promises, figures
 // that must hold whatever the machine's speed (no failed reader queries, every
-// direct Kuzu open beside a read-write holder refused), and --only.
+// direct Kuzu open beside a read-write holder refused), the mcp scenario's
+// write tools through a real MCP client (no reference server needed), and
+// --only.
 func TestBenchHarness(t *testing.T) {
 	out := mustMemsnap(t, t.TempDir(), nil, "bench", "--smoke", "--json", "--dir", t.TempDir())
 	var rep map[string]any
@@ -24,6 +27,7 @@ func TestBenchHarness(t *testing.T) {
 		"swap":                {"refreshes", "p50_ms", "p99_ms", "failed_queries"},
 		"rss":                 {"idle_reader_mb", "busy_reader_mb"},
 		"scaling":             {"readers", "qps"},
+		"mcp":                 {"calls", "warmup", "visible_writes"},
 	}
 	num := func(obj map[string]any, k string) float64 {
 		t.Helper()
@@ -66,6 +70,7 @@ func TestBenchHarness(t *testing.T) {
 			t.Errorf("apply %s: %v", k, rep["apply"])
 		}
 	}
+	checkMCPReport(t, rep["mcp"].(map[string]any))
 	var readers []float64
 	for _, s := range rep["scaling"].([]any) {
 		readers = append(readers, num(s.(map[string]any), "readers"))
@@ -87,5 +92,41 @@ func TestBenchHarness(t *testing.T) {
 	}
 	if r := memsnap(t, t.TempDir(), nil, nil, "bench", "--only", "nosuch"); r.code != 2 || !contains(r.stderr, "unknown benchmark") {
 		t.Errorf("--only nosuch: exit %d: %s", r.code, r.stderr)
+	}
+	if r := memsnap(t, t.TempDir(), nil, nil, "bench", "--only", "mcp", "--mcp-sizes", "10"); r.code != 2 || !contains(r.stderr, "--mcp-sizes") {
+		t.Errorf("--mcp-sizes 10: exit %d: %s", r.code, r.stderr)
+	}
+}
+
+// checkMCPReport checks the mcp scenario's smoke figures: one size of 200
+// entities, every write tool timed on memsnap, the second process's view
+// timed, and the reference either measured beside it or noted as skipped.
+func checkMCPReport(t *testing.T, m map[string]any) {
+	t.Helper()
+	sizes, _ := m["sizes"].([]any)
+	if len(sizes) != 1 {
+		t.Fatalf("mcp sizes: %v", m)
+	}
+	sz := sizes[0].(map[string]any)
+	if sz["entities"] != 200.0 || sz["build_seconds"].(float64) <= 0 || sz["second_visible_p50_ms"].(float64) <= 0 {
+		t.Errorf("mcp size: %v", sz)
+	}
+	_, withRef := m["reference"]
+	if _, noted := m["reference_note"]; withRef == noted {
+		t.Errorf("mcp: want either the reference or a note why not: %v", m)
+	}
+	var tools []string
+	for _, x := range sz["tools"].([]any) {
+		tool := x.(map[string]any)
+		tools = append(tools, tool["tool"].(string))
+		if tool["p50_ms"].(float64) <= 0 || tool["p95_ms"].(float64) < tool["p50_ms"].(float64) {
+			t.Errorf("mcp %v", tool)
+		}
+		if _, ok := tool["reference_p50_ms"]; ok != withRef {
+			t.Errorf("mcp %v: reference figures present %v, reference ran %v", tool, ok, withRef)
+		}
+	}
+	if want := "create_entities add_observations create_relations delete_observations"; strings.Join(tools, " ") != want {
+		t.Errorf("mcp tools %v, want %s", tools, want)
 	}
 }

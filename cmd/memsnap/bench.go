@@ -16,14 +16,21 @@ import (
 func (a *app) newBenchCommand() *cobra.Command {
 	var quick, asJSON, smoke bool
 	var only []string
-	var dir string
+	var dir, reference string
+	var mcpSizes []int
+	var mcpCalls int
 	c := &cobra.Command{
-		Use:   "bench [--quick] [--json] [--only NAME,...]",
+		Use:   "bench [--quick] [--json] [--only NAME,...] [--mcp-sizes N,...] [--reference FILE]",
 		Short: "Measure memsnap beside direct Kuzu use and the disk's limits; prints a table",
 		Long: `Run the benchmark harness: real reader, writer and producer processes on scratch stores
 (never the configured store). Benchmarks: readers_under_write, apply, publish, enqueue,
-visibility, swap, rss, scaling. --quick takes a few minutes; the full run takes longer and
-publishes stores up to 1 GB. Progress goes to stderr; the result to stdout.`,
+visibility, swap, rss, scaling, mcp. --quick takes a few minutes; the full run takes longer and
+publishes stores up to 1 GB. Progress goes to stderr; the result to stdout.
+
+mcp times the write tools through a real MCP client against 'memsnap mcp' and, side by side,
+the reference server @modelcontextprotocol/server-memory (installed by 'make reference' into
+.reference/, or named by --reference / MEMSNAP_BENCH_REFERENCE; without it the reference
+column is left out with a note), on stores of N entities (3 observations each) and N relations.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			for _, n := range only {
@@ -31,12 +38,20 @@ publishes stores up to 1 GB. Progress goes to stderr; the result to stdout.`,
 					return usagef(cmd, "unknown benchmark %q for --only (have %s)", n, strings.Join(bench.Names, ", "))
 				}
 			}
+			if mcpCalls < 0 {
+				return usagef(cmd, "--mcp-calls must not be negative")
+			}
+			for _, n := range mcpSizes {
+				if n < bench.MinMCPEntities {
+					return usagef(cmd, "--mcp-sizes: %d is below %d entities", n, bench.MinMCPEntities)
+				}
+			}
 			exe, err := os.Executable()
 			if err != nil {
 				return fmt.Errorf("bench: find own binary: %w", err)
 			}
 			rep, err := bench.Run(cmd.Context(), bench.Options{Exe: exe, Dir: dir, Quick: quick, Smoke: smoke,
-				Only: only, Progress: a.stderr, Log: a.log})
+				Only: only, MCPSizes: mcpSizes, MCPCalls: mcpCalls, Reference: reference, Progress: a.stderr, Log: a.log})
 			if rep != nil {
 				if asJSON {
 					out := struct {
@@ -59,6 +74,10 @@ publishes stores up to 1 GB. Progress goes to stderr; the result to stdout.`,
 	c.Flags().BoolVar(&asJSON, "json", false, "print one JSON object instead of the table")
 	c.Flags().StringSliceVar(&only, "only", nil, "run only these benchmarks (comma-separated)")
 	c.Flags().StringVar(&dir, "dir", "", "scratch directory for the benchmark stores (default: the system temp dir)")
+	c.Flags().IntSliceVar(&mcpSizes, "mcp-sizes", nil, "store sizes (entities) of the mcp benchmark, e.g. 1000,10000,100000 (default: 1000,10000,100000; 1000 with --quick)")
+	c.Flags().IntVar(&mcpCalls, "mcp-calls", 0, "timed calls per write tool and server in the mcp benchmark (default 15)")
+	c.Flags().StringVar(&reference, "reference", os.Getenv("MEMSNAP_BENCH_REFERENCE"),
+		"the reference MCP memory server's dist/index.js (default: $MEMSNAP_BENCH_REFERENCE, else .reference/ from 'make reference')")
 	c.Flags().BoolVar(&smoke, "smoke", false, "tiny sizes, to check the harness itself (figures mean nothing)")
 	_ = c.Flags().MarkHidden("smoke")
 	return c

@@ -4,8 +4,9 @@
 // readers and against opening the Kuzu file directly; batched apply against
 // one statement per row and Kuzu's COPY FROM; publish against a plain copy;
 // durable enqueue against a bare fsync loop; enqueue-to-visible latency;
-// reader swaps; reader memory; and read throughput as reader processes are
-// added. Figures are reported side by side so that ratios, not absolute
+// reader swaps; reader memory; read throughput as reader processes are
+// added; and the MCP write tools through a real MCP client, beside the
+// reference memory server. Figures are reported side by side so that ratios, not absolute
 // times, carry the result on shared machines.
 //
 // Every worker is the memsnap binary itself, started as
@@ -29,7 +30,7 @@ import (
 
 // Names lists the benchmarks in the order a run takes them; --only takes
 // any of them.
-var Names = []string{"readers_under_write", "apply", "publish", "enqueue", "visibility", "swap", "rss", "scaling"}
+var Names = []string{"readers_under_write", "apply", "publish", "enqueue", "visibility", "swap", "rss", "scaling", "mcp"}
 
 // Options sets up one run.
 type Options struct {
@@ -45,6 +46,17 @@ type Options struct {
 	Smoke bool
 	// Only restricts the run to these benchmarks (nil: all of them).
 	Only []string
+	// MCPSizes are the store sizes (entities) of the mcp benchmark (nil: the
+	// mode's: 1k, 10k and 100k; 1k with Quick; 200 with Smoke).
+	MCPSizes []int
+	// MCPCalls is the number of timed calls per write tool and server in
+	// the mcp benchmark (0: the mode's, 15; 3 with Smoke); the writes timed
+	// until a second process sees them are at most as many.
+	MCPCalls int
+	// Reference is the reference MCP memory server's entry script
+	// (dist/index.js), run with node ("": looked for in .reference/; if
+	// absent the mcp benchmark leaves the reference column out).
+	Reference string
 	// Progress receives one line as each step starts (nil: nowhere).
 	Progress io.Writer
 	// Log receives the harness's own diagnostics (nil: discarded).
@@ -64,6 +76,7 @@ type Report struct {
 	Swap              *Swap              `json:"swap,omitempty"`
 	RSS               *RSS               `json:"rss,omitempty"`
 	Scaling           []Scaling          `json:"scaling,omitempty"`
+	MCP               *MCP               `json:"mcp,omitempty"`
 	// Failed maps each benchmark that failed to why; the others still ran.
 	Failed  map[string]string `json:"failed,omitempty"`
 	Seconds float64           `json:"seconds"`
@@ -95,6 +108,10 @@ type scale struct {
 	waitJobs         int           // jobs timed with --wait
 	swaps            int           // refreshes timed
 	scalingFor       time.Duration // each reader count in scaling
+	mcpSizes         []int         // store sizes (entities) in mcp
+	mcpCalls         int           // timed calls per tool and server in mcp
+	mcpWarmup        int           // untimed calls before them
+	mcpVisible       int           // writes timed until a second 'memsnap mcp' sees them
 }
 
 func scaleFor(o Options) scale {
@@ -103,17 +120,20 @@ func scaleFor(o Options) scale {
 		return scale{entities: 600, readers: 2, phase: 2 * time.Second, queryEvery: 20 * time.Millisecond,
 			commitEvery: 500 * time.Millisecond, applyRows: 2000, perStatementRows: 200, publishMB: []int{2},
 			publishRuns: 1, producers: 2, enqueueFor: time.Second, visibilityJobs: 3, visibilityStore: 1000,
-			waitJobs: 2, swaps: 3, scalingFor: time.Second}
+			waitJobs: 2, swaps: 3, scalingFor: time.Second,
+			mcpSizes: []int{200}, mcpCalls: 3, mcpWarmup: 1, mcpVisible: 2}
 	case o.Quick:
 		return scale{entities: 10000, readers: 4, phase: 10 * time.Second, queryEvery: 20 * time.Millisecond,
 			commitEvery: 500 * time.Millisecond, applyRows: 50000, perStatementRows: 2000, publishMB: []int{10, 100},
 			publishRuns: 3, producers: 4, enqueueFor: 3 * time.Second, visibilityJobs: 15, visibilityStore: 1000,
-			waitJobs: 10, swaps: 20, scalingFor: 4 * time.Second}
+			waitJobs: 10, swaps: 20, scalingFor: 4 * time.Second,
+			mcpSizes: []int{1000}, mcpCalls: 15, mcpWarmup: 2, mcpVisible: 10}
 	default:
 		return scale{entities: 50000, readers: 4, phase: 30 * time.Second, queryEvery: 20 * time.Millisecond,
 			commitEvery: 500 * time.Millisecond, applyRows: 200000, perStatementRows: 5000, publishMB: []int{10, 100, 1000},
 			publishRuns: 3, producers: 4, enqueueFor: 10 * time.Second, visibilityJobs: 40, visibilityStore: 1000,
-			waitJobs: 30, swaps: 30, scalingFor: 10 * time.Second}
+			waitJobs: 30, swaps: 30, scalingFor: 10 * time.Second,
+			mcpSizes: []int{1000, 10000, 100000}, mcpCalls: 15, mcpWarmup: 2, mcpVisible: 10}
 	}
 }
 
@@ -133,6 +153,11 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	for _, n := range o.Only {
 		if !slices.Contains(Names, n) {
 			return nil, fmt.Errorf("unknown benchmark %q (have %s)", n, strings.Join(Names, ", "))
+		}
+	}
+	for _, n := range o.MCPSizes {
+		if n < MinMCPEntities {
+			return nil, fmt.Errorf("bench: mcp store size %d is below %d entities", n, MinMCPEntities)
 		}
 	}
 	if o.Exe == "" {
@@ -174,6 +199,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		{"swap", func(ctx context.Context) (err error) { rep.Swap, err = r.swap(ctx); return }},
 		{"rss", func(ctx context.Context) (err error) { rep.RSS, err = r.rss(ctx); return }},
 		{"scaling", func(ctx context.Context) (err error) { rep.Scaling, err = r.scaling(ctx); return }},
+		{"mcp", func(ctx context.Context) (err error) { rep.MCP, err = r.mcp(ctx); return }},
 	}
 	var failed []string
 	for _, s := range steps {

@@ -134,6 +134,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 	for _, x := range r.Scaling {
 		row("scaling", fmt.Sprintf("%d reader processes", x.Readers), "%.0f queries/s (p50 %.2f ms)", x.QPS, x.P50MS)
 	}
+	r.MCP.writeRows(row)
 	for _, name := range Names {
 		if why, ok := r.Failed[name]; ok {
 			row(name, "FAILED", "%s", truncate(why, 140))
@@ -149,4 +150,34 @@ func (r *Report) WriteTable(w io.Writer) error {
 		fmt.Fprintf(tw, "%s: %s\t%s\t%s\t%s\n", g.Benchmark, g.What, g.Measured, g.Target, status)
 	}
 	return tw.Flush()
+}
+
+// writeRows adds the mcp benchmark's rows to the table: per size, each write
+// tool's memsnap figures beside the reference's measured in the same run, and
+// their ratio.
+func (x *MCP) writeRows(row func(bench, figure, format string, args ...any)) {
+	if x == nil {
+		return
+	}
+	b := "mcp"
+	row(b, "calls per tool and server", "%d timed after %d warm-up; client-side time per call (Go SDK over stdio)", x.Calls, x.Warmup)
+	if x.ReferenceNote != "" {
+		row(b, "reference server", "%s", x.ReferenceNote)
+	} else {
+		row(b, "reference server", "node %s", x.Reference)
+	}
+	for _, s := range x.Sizes {
+		size := fmt.Sprintf("%d entities", s.Entities)
+		row(b, size+": stores", "memsnap %.1f MB, built in %.1fs (not measured); reference JSONL %.1f MB", s.StoreMB, s.BuildSeconds, s.JSONLMB)
+		row(b, size+": memsnap snapshot", "%.1f MB before the writes, %.1f MB after", s.SnapshotMB, s.SnapshotAfterMB)
+		for _, t := range s.Tools {
+			v := fmt.Sprintf("memsnap p50 %.1f ms, p95 %.1f ms", t.P50MS, t.P95MS)
+			if t.ReferenceP50MS > 0 {
+				v += fmt.Sprintf("; reference p50 %.1f ms, p95 %.1f ms; ratio %.1fx, %.1fx", t.ReferenceP50MS, t.ReferenceP95MS, t.RatioP50, t.RatioP95)
+			}
+			row(b, size+": "+t.Tool, "%s", v)
+		}
+		row(b, size+": seen by a 2nd memsnap mcp", "p50 %.0f ms, p95 %.0f ms (%d writes, from sending the write)",
+			s.SecondVisibleP50MS, s.SecondVisibleP95MS, x.VisibleWrites)
+	}
 }

@@ -1,0 +1,372 @@
+package bench
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"time"
+
+	"github.com/memsnap/memsnap/internal/model"
+	"github.com/memsnap/memsnap/snapshot"
+	"github.com/memsnap/memsnap/writer"
+)
+
+// MCP is the write tools' latency through a real MCP client (the official Go
+// SDK over stdio, time per call measured client-side): 'memsnap mcp' beside
+// the reference server (@modelcontextprotocol/server-memory, node) on the
+// same data, per store size.
+type MCP struct {
+	// Calls is the number of timed calls per tool and server, after Warmup
+	// untimed ones.
+	Calls  int `json:"calls"`
+	Warmup int `json:"warmup"`
+	// VisibleWrites is the number of writes timed until a second 'memsnap
+	// mcp' process sees them.
+	VisibleWrites int `json:"visible_writes"`
+	// Reference is the reference server's entry script that ran, or empty
+	// with ReferenceNote saying why and how to install it.
+	Reference     string    `json:"reference,omitempty"`
+	ReferenceNote string    `json:"reference_note,omitempty"`
+	Sizes         []MCPSize `json:"sizes"`
+}
+
+// MCPSize is one store size: N entities of 3 observations and N relations.
+type MCPSize struct {
+	Entities int `json:"entities"`
+	// BuildSeconds is building memsnap's store (bulk enqueue and one
+	// commit); not part of any measured figure.
+	BuildSeconds float64 `json:"build_seconds"`
+	StoreMB      float64 `json:"store_mb"`
+	// SnapshotMB and SnapshotAfterMB are the size of CURRENT's snapshot
+	// before and after memsnap's timed writes: what each commit copies.
+	SnapshotMB      float64 `json:"snapshot_mb"`
+	SnapshotAfterMB float64 `json:"snapshot_after_mb"`
+	JSONLMB         float64 `json:"jsonl_mb"`
+	// Tools are the write tools, in the order they ran.
+	Tools []MCPTool `json:"tools"`
+	// SecondVisible*MS is the time from sending a create_entities to the
+	// first process until a second 'memsnap mcp' on the same store returns
+	// the entity from open_nodes (polled every 10 ms).
+	SecondVisibleP50MS float64 `json:"second_visible_p50_ms"`
+	SecondVisibleP95MS float64 `json:"second_visible_p95_ms"`
+}
+
+// MCPTool is one write tool's latency on memsnap and on the reference.
+type MCPTool struct {
+	Tool  string  `json:"tool"`
+	P50MS float64 `json:"p50_ms"`
+	P95MS float64 `json:"p95_ms"`
+	// Reference* are zero when the reference did not run.
+	ReferenceP50MS float64 `json:"reference_p50_ms,omitempty"`
+	ReferenceP95MS float64 `json:"reference_p95_ms,omitempty"`
+	// RatioP50 and RatioP95 are memsnap's figure over the reference's.
+	RatioP50 float64 `json:"ratio_p50,omitempty"`
+	RatioP95 float64 `json:"ratio_p95,omitempty"`
+}
+
+// MinMCPEntities is the smallest mcp store size: every timed call must touch an
+// entity of its own.
+const MinMCPEntities = 50
+
+// mcpTool is a write tool and the arguments of its k-th call on a store of n
+// generated entities. Every call changes something (a new name, a new
+// observation, an observation that is still there), so no call is a no-op.
+type mcpTool struct {
+	name string
+	args func(k, n int) any
+}
+
+// pick is the k-th entity a tool's calls touch: distinct for k < n, spread
+// over the store.
+func pick(k, n, salt int) int { return (k*104729 + salt) % n }
+
+var mcpTools = []mcpTool{
+	{"create_entities", func(k, _ int) any {
+		return map[string]any{"entities": []any{map[string]any{"name": fmt.Sprintf("mcp-new-%d", k), "entityType": "bench",
+			"observations": []string{fmt.Sprintf("created by the mcp benchmark, call %d", k)}}}}
+	}},
+	{"add_observations", func(k, n int) any {
+		return map[string]any{"observations": []any{map[string]any{"entityName": entityName(pick(k, n, 11)),
+			"contents": []string{fmt.Sprintf("added by the mcp benchmark, call %d", k)}}}}
+	}},
+	{"create_relations", func(k, n int) any {
+		return map[string]any{"relations": []any{map[string]any{"from": entityName(pick(k, n, 23)),
+			"to": entityName(pick(k, n, 37)), "relationType": fmt.Sprintf("bench_%d", k)}}}
+	}},
+	{"delete_observations", func(k, n int) any {
+		i := pick(k, n, 51)
+		return map[string]any{"deletions": []any{map[string]any{"entityName": entityName(i),
+			"observations": []string{mcpEntity(i).Observations[0]}}}}
+	}},
+}
+
+// mcpEntity is entity i of the mcp store: a type and three observations of
+// eight words, the same for every run.
+func mcpEntity(i int) model.Entity {
+	rng := rand.New(rand.NewPCG(uint64(i), 13))
+	return model.Entity{Name: entityName(i), EntityType: entityTypes[i%len(entityTypes)],
+		Observations: []string{sentence(rng, 8), sentence(rng, 8), sentence(rng, 8)}}
+}
+
+// mcpRelation is relation i of the mcp store of n entities (n relations in
+// all, no two alike).
+func mcpRelation(i, n int) model.Relation {
+	return model.Relation{From: entityName(i), To: entityName((i*7 + 3) % n), RelationType: "mentions"}
+}
+
+// writeMCPJSONL writes the mcp store of n entities as the reference server's
+// memory file.
+func writeMCPJSONL(path string, n int) (err error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("reference memory file: %w", err)
+	}
+	defer func() {
+		if cerr := f.Close(); err == nil && cerr != nil {
+			err = fmt.Errorf("reference memory file: %w", cerr)
+		}
+	}()
+	w := bufio.NewWriter(f)
+	enc := json.NewEncoder(w)
+	for i := 0; i < n; i++ {
+		e := mcpEntity(i)
+		if err := enc.Encode(map[string]any{"type": "entity", "name": e.Name, "entityType": e.EntityType, "observations": e.Observations}); err != nil {
+			return err
+		}
+	}
+	for i := 0; i < n; i++ {
+		r := mcpRelation(i, n)
+		if err := enc.Encode(map[string]any{"type": "relation", "from": r.From, "to": r.To, "relationType": r.RelationType}); err != nil {
+			return err
+		}
+	}
+	return w.Flush()
+}
+
+// buildMCPStore creates a memsnap store at dir holding the mcp store of n
+// entities, in one snapshot: the bench's bulk path (jobs of 1000 items, one
+// commit).
+func buildMCPStore(ctx context.Context, dir string, n int) error {
+	s, err := snapshot.Init(dir)
+	if err != nil {
+		return err
+	}
+	err = enqueueBy1000(s, 0, n, func(lo, hi int) model.Op {
+		var es []model.Entity
+		for i := lo; i < hi; i++ {
+			es = append(es, mcpEntity(i))
+		}
+		return model.Op{Op: model.OpCreateEntities, Entities: es}
+	})
+	if err != nil {
+		return fmt.Errorf("enqueue entities: %w", err)
+	}
+	err = enqueueBy1000(s, 0, n, func(lo, hi int) model.Op {
+		var rs []model.Relation
+		for i := lo; i < hi; i++ {
+			rs = append(rs, mcpRelation(i, n))
+		}
+		return model.Op{Op: model.OpCreateRelations, Relations: rs}
+	})
+	if err != nil {
+		return fmt.Errorf("enqueue relations: %w", err)
+	}
+	sum, err := writer.New(s, bulkConfig(dir).WriterOptions(), nil).Commit(ctx, writer.CommitOptions{})
+	if err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	if sum.Rejected > 0 {
+		return fmt.Errorf("commit rejected %d of the generated jobs", sum.Rejected)
+	}
+	return nil
+}
+
+// mcp runs the mcp benchmark at every size.
+func (r *runner) mcp(ctx context.Context) (*MCP, error) {
+	if r.opts.MCPCalls > 0 {
+		r.sc.mcpCalls, r.sc.mcpVisible = r.opts.MCPCalls, min(r.opts.MCPCalls, r.sc.mcpVisible)
+	}
+	out := &MCP{Calls: r.sc.mcpCalls, Warmup: r.sc.mcpWarmup, VisibleWrites: r.sc.mcpVisible}
+	out.Reference, out.ReferenceNote = findReference(r.opts.Reference, r.opts.Exe)
+	if out.ReferenceNote != "" {
+		fmt.Fprintf(r.opts.Progress, "bench: mcp: %s\n", out.ReferenceNote)
+	}
+	sizes := r.sc.mcpSizes
+	if len(r.opts.MCPSizes) > 0 {
+		sizes = r.opts.MCPSizes
+	}
+	for _, n := range sizes {
+		sz, err := r.mcpSize(ctx, n, out.Reference)
+		if err != nil {
+			return out, fmt.Errorf("%d entities: %w", n, err)
+		}
+		out.Sizes = append(out.Sizes, sz)
+	}
+	return out, nil
+}
+
+// mcpSize builds both stores of n entities in a scratch directory (removed
+// afterwards), then times memsnap and, if ref is set, the reference.
+func (r *runner) mcpSize(ctx context.Context, n int, ref string) (MCPSize, error) {
+	out := MCPSize{Entities: n}
+	dir := r.path(fmt.Sprintf("mcp-%d", n))
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return out, err
+	}
+	defer os.RemoveAll(dir)
+	jsonl, store := filepath.Join(dir, "memory.jsonl"), filepath.Join(dir, "store")
+	if err := writeMCPJSONL(jsonl, n); err != nil {
+		return out, err
+	}
+	if info, err := os.Stat(jsonl); err == nil {
+		out.JSONLMB = float64(info.Size()) / (1 << 20)
+	}
+	fmt.Fprintf(r.opts.Progress, "bench: mcp %d entities: building the memsnap store ...\n", n)
+	t := time.Now()
+	if err := buildMCPStore(ctx, store, n); err != nil {
+		return out, fmt.Errorf("build the memsnap store: %w", err)
+	}
+	out.BuildSeconds = time.Since(t).Round(time.Millisecond).Seconds()
+	out.StoreMB = float64(dirBytes(store)) / (1 << 20)
+	out.SnapshotMB = currentMB(store)
+	fmt.Fprintf(r.opts.Progress, "bench: mcp %d entities: store built in %.1fs (%.1f MB); timing memsnap mcp ...\n", n, out.BuildSeconds, out.StoreMB)
+	mine, seen, err := r.mcpMemsnap(ctx, store, n)
+	if err != nil {
+		return out, err
+	}
+	out.SecondVisibleP50MS, out.SecondVisibleP95MS = percentile(seen, 50), percentile(seen, 95)
+	out.SnapshotAfterMB = currentMB(store)
+	var theirs [][]float64
+	if ref != "" {
+		fmt.Fprintf(r.opts.Progress, "bench: mcp %d entities: timing the reference server ...\n", n)
+		cmd := exec.Command("node", ref)
+		cmd.Env = append(os.Environ(), "MEMORY_FILE_PATH="+jsonl)
+		srv, err := startMCP(ctx, r.log, "reference server", cmd)
+		if err != nil {
+			return out, err
+		}
+		theirs, err = r.timeTools(ctx, srv, n, "reference")
+		srv.close()
+		if err != nil {
+			return out, err
+		}
+	}
+	for i, t := range mcpTools {
+		x := MCPTool{Tool: t.name, P50MS: percentile(mine[i], 50), P95MS: percentile(mine[i], 95)}
+		if theirs != nil {
+			x.ReferenceP50MS, x.ReferenceP95MS = percentile(theirs[i], 50), percentile(theirs[i], 95)
+			x.RatioP50, x.RatioP95 = ratio(x.P50MS, x.ReferenceP50MS), ratio(x.P95MS, x.ReferenceP95MS)
+		}
+		out.Tools = append(out.Tools, x)
+	}
+	return out, nil
+}
+
+// currentMB is the size of the store's CURRENT snapshot (0 if unreadable).
+func currentMB(store string) float64 {
+	s, err := snapshot.Open(store)
+	if err != nil {
+		return 0
+	}
+	cur, err := s.Current()
+	if err != nil {
+		return 0
+	}
+	return float64(dirBytes(s.SnapshotDir(cur))) / (1 << 20)
+}
+
+// memsnapMCP starts 'memsnap mcp' on store.
+func (r *runner) memsnapMCP(ctx context.Context, name, store string) (*mcpServer, error) {
+	cmd := exec.Command(r.opts.Exe, "--store", store, "--log-level", "warn", "mcp")
+	// A write waits for its snapshot as long as a commit of the largest
+	// store may take on a loaded machine; the default would fail the run.
+	cmd.Env = append(os.Environ(), "MEMSNAP_MCP_WRITE_TIMEOUT=10m")
+	return startMCP(ctx, r.log, name, cmd)
+}
+
+// mcpMemsnap times the write tools through one 'memsnap mcp', then how long
+// a second one on the same store takes to see writes made through the first.
+func (r *runner) mcpMemsnap(ctx context.Context, store string, n int) (tools [][]float64, seen []float64, err error) {
+	first, err := r.memsnapMCP(ctx, "memsnap mcp", store)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer first.close()
+	if tools, err = r.timeTools(ctx, first, n, "memsnap"); err != nil {
+		return nil, nil, err
+	}
+	second, err := r.memsnapMCP(ctx, "second memsnap mcp", store)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer second.close()
+	if _, err := second.hasEntity(ctx, entityName(0)); err != nil { // warm-up: its snapshot is open
+		return nil, nil, err
+	}
+	for k := 0; k < r.sc.mcpVisible; k++ {
+		name := fmt.Sprintf("mcp-seen-%d", k)
+		ms, err := seenBy(ctx, first, second, name)
+		if err != nil {
+			return nil, nil, err
+		}
+		seen = append(seen, ms)
+	}
+	return tools, seen, nil
+}
+
+// seenBy creates entity name through first and polls open_nodes on second
+// until it answers with it; it returns the milliseconds from sending the
+// write until then.
+func seenBy(ctx context.Context, first, second *mcpServer, name string) (float64, error) {
+	t := time.Now()
+	args := map[string]any{"entities": []any{map[string]any{"name": name, "entityType": "bench", "observations": []string{"seen"}}}}
+	if _, err := first.call(ctx, "create_entities", args); err != nil {
+		return 0, err
+	}
+	for deadline := t.Add(5 * time.Minute); ; {
+		ok, err := second.hasEntity(ctx, name)
+		if err != nil {
+			return 0, err
+		}
+		if ok {
+			return float64(time.Since(t).Microseconds()) / 1000, nil
+		}
+		if time.Now().After(deadline) {
+			return 0, fmt.Errorf("a second memsnap mcp did not see %s within 5 minutes of its write", name)
+		}
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// timeTools runs the write tools in rounds, each tool once a round: Warmup
+// untimed rounds, then Calls timed ones. Rounds rather than one tool after
+// the other, so that whatever changes as the store takes writes (memsnap's
+// snapshot grows with each) weighs on every tool alike. It returns the
+// milliseconds of each tool's timed calls.
+func (r *runner) timeTools(ctx context.Context, srv *mcpServer, n int, who string) ([][]float64, error) {
+	out := make([][]float64, len(mcpTools))
+	start := time.Now()
+	rounds := r.sc.mcpWarmup + r.sc.mcpCalls
+	for k := 0; k < rounds; k++ {
+		for i, t := range mcpTools {
+			ms, err := srv.timedCall(ctx, t.name, t.args(k, n))
+			if err != nil {
+				return nil, fmt.Errorf("call %d: %w", k, err)
+			}
+			if k >= r.sc.mcpWarmup {
+				out[i] = append(out[i], ms)
+			}
+		}
+		fmt.Fprintf(r.opts.Progress, "bench: mcp %d entities: %s: round %d of %d done after %.1fs\n", n, who, k+1, rounds, time.Since(start).Seconds())
+	}
+	return out, nil
+}
