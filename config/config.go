@@ -45,6 +45,9 @@ type ReaderConfig struct {
 	// Refresh is the cron spec on which long-lived readers look for a newer
 	// snapshot. Default: "@every 2s". Empty disables scheduled refresh.
 	Refresh string `mapstructure:"refresh"`
+	// Watch makes long-lived readers also refresh as soon as CURRENT is
+	// replaced (file watching), besides Refresh. Default: true.
+	Watch bool `mapstructure:"watch"`
 	// QueryTimeout interrupts a query that runs longer. Default: 30s.
 	QueryTimeout time.Duration `mapstructure:"query_timeout"`
 	// Verify is what a reader checks before it serves a snapshot: "full"
@@ -164,7 +167,7 @@ func Default() Config {
 	return Config{
 		Store:    DefaultStoreDir(),
 		LogLevel: "info",
-		Reader:   ReaderConfig{BufferPoolMB: 64, Threads: 1, Refresh: "@every 2s", QueryTimeout: 30 * time.Second, Verify: "full"},
+		Reader:   ReaderConfig{BufferPoolMB: 64, Threads: 1, Refresh: "@every 2s", Watch: true, QueryTimeout: 30 * time.Second, Verify: "full"},
 		Writer: WriterConfig{MaxBatchJobs: 10000, MaxBatchBytes: 64 << 20, MaxRounds: 8,
 			LockTimeout: 10 * time.Second, BufferPoolMB: 256, Commit: "@every 1s", CopyThreshold: 1000, MinFreeMB: 16, Nice: 10,
 			CommitDelay: 10 * time.Millisecond},
@@ -189,6 +192,7 @@ func (c *Config) fields() []field {
 		{"reader.buffer_pool_mb", &c.Reader.BufferPoolMB},
 		{"reader.threads", &c.Reader.Threads},
 		{"reader.refresh", &c.Reader.Refresh},
+		{"reader.watch", &c.Reader.Watch},
 		{"reader.query_timeout", &c.Reader.QueryTimeout},
 		{"reader.verify", &c.Reader.Verify},
 		{"writer.max_batch_jobs", &c.Writer.MaxBatchJobs},
@@ -516,7 +520,7 @@ func cronSpec(spec string) error {
 func (c Config) ReaderOptions() reader.Options {
 	r := c.Reader
 	return reader.Options{BufferPoolMB: r.BufferPoolMB, Threads: r.Threads, Refresh: r.Refresh,
-		QueryTimeout: r.QueryTimeout, Verify: r.Verify}
+		WatchCurrent: r.Watch, QueryTimeout: r.QueryTimeout, Verify: r.Verify}
 }
 
 // WriterOptions returns the writer.*, job.* and gc.* keys as the writer

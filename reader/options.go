@@ -16,6 +16,10 @@ type Options struct {
 	Refresh string
 	// QueryTimeout interrupts a query that runs longer; 0: no limit.
 	QueryTimeout time.Duration
+	// WatchCurrent makes StartRefresh also refresh as soon as CURRENT is
+	// replaced (file watching), so that a long-lived reader serves a new
+	// snapshot within milliseconds of its publication, not only on Refresh.
+	WatchCurrent bool
 	// Verify is what the reader checks before it serves a snapshot: "full"
 	// (every file's size and CRC-32C), "size" (sizes only) or "off".
 	Verify string
@@ -23,5 +27,5 @@ type Options struct {
 
 // DefaultOptions returns the defaults, the same as the config's.
 func DefaultOptions() Options {
-	return Options{BufferPoolMB: 64, Threads: 1, Refresh: "@every 2s", QueryTimeout: 30 * time.Second, Verify: "full"}
+	return Options{BufferPoolMB: 64, Threads: 1, Refresh: "@every 2s", WatchCurrent: true, QueryTimeout: 30 * time.Second, Verify: "full"}
 }

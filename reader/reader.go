@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/fsnotify/fsnotify"
 	"github.com/robfig/cron/v3"
 
 	"github.com/memsnap/memsnap/internal/graphdb"
@@ -19,6 +20,9 @@ import (
 	"github.com/memsnap/memsnap/internal/schedule"
 	"github.com/memsnap/memsnap/snapshot"
 )
+
+// ErrClosed is returned by a Reader's methods after Close.
+var ErrClosed = errors.New("reader is closed")
 
 // Outcome is what became of a job (see model.Outcome).
 type Outcome = model.Outcome
@@ -36,9 +40,11 @@ type Reader struct {
 
 	cur atomic.Pointer[handle] // the current snapshot; swapped by refresh
 
-	refreshMu sync.Mutex // serialises refreshes and Close
-	closed    bool       // guarded by refreshMu
-	cron      *cron.Cron // nil unless StartRefresh ran; guarded by refreshMu
+	refreshMu sync.Mutex        // serialises refreshes and Close
+	closed    bool              // guarded by refreshMu
+	cron      *cron.Cron        // nil unless StartRefresh ran; guarded by refreshMu
+	watch     *fsnotify.Watcher // nil unless StartRefresh watches CURRENT; guarded by refreshMu
+	watchDone chan struct{}     // closed when the watch loop ends
 	lastErr   atomic.Pointer[error]
 	refreshes atomic.Int64
 	verify    *verifyMemo // snapshots that failed verification; see pinVerified
@@ -124,7 +130,7 @@ func (r *Reader) acquire() (*handle, error) {
 	for {
 		h := r.cur.Load()
 		if h == nil {
-			return nil, errors.New("reader is closed")
+			return nil, ErrClosed
 		}
 		if h.tryRef() {
 			return h, nil
@@ -159,7 +165,7 @@ func (r *Reader) Refresh(ctx context.Context) (bool, error) {
 	r.refreshMu.Lock()
 	defer r.refreshMu.Unlock()
 	if r.closed {
-		return false, errors.New("reader is closed")
+		return false, ErrClosed
 	}
 	seq, err := r.store.Current()
 	if err == nil && seq == r.Seq() {
@@ -199,36 +205,76 @@ func (r *Reader) LastRefreshError() error {
 	return nil
 }
 
-// StartRefresh refreshes on the Options.Refresh schedule until Close.
-// An empty schedule does nothing.
+// StartRefresh refreshes on the Options.Refresh schedule until Close and,
+// with Options.WatchCurrent, as soon as CURRENT is replaced (inotify through
+// fsnotify; where watching is not possible the schedule alone remains and a
+// warning is logged). With an empty schedule and no watch it does nothing.
 func (r *Reader) StartRefresh() error {
-	spec := r.opts.Refresh
-	if spec == "" {
-		return nil
-	}
 	r.refreshMu.Lock()
 	defer r.refreshMu.Unlock()
-	if r.cron != nil || r.closed {
+	if r.cron != nil || r.watch != nil || r.closed {
 		return nil
 	}
-	sched, err := schedule.Parse(spec)
-	if err != nil {
-		return fmt.Errorf("reader.refresh %q: %w", spec, err)
-	}
-	c := cron.New()
-	c.Schedule(sched, cron.FuncJob(func() {
-		if _, err := r.Refresh(context.Background()); err != nil {
-			var vf *verifyFailure
-			if errors.As(err, &vf) {
-				r.log.Debug("scheduled refresh failed", "error", err) // the Reader said why once
-				return
-			}
-			r.log.Warn("scheduled refresh failed", "error", err)
+	if spec := r.opts.Refresh; spec != "" {
+		sched, err := schedule.Parse(spec)
+		if err != nil {
+			return fmt.Errorf("reader.refresh %q: %w", spec, err)
 		}
-	}))
-	c.Start()
-	r.cron = c
+		c := cron.New()
+		c.Schedule(sched, cron.FuncJob(func() { r.backgroundRefresh("scheduled") }))
+		c.Start()
+		r.cron = c
+	}
+	if r.opts.WatchCurrent {
+		r.startWatch()
+	}
 	return nil
+}
+
+// backgroundRefresh is a refresh nobody waits for: its failure is logged.
+func (r *Reader) backgroundRefresh(why string) {
+	if _, err := r.Refresh(context.Background()); err != nil && !errors.Is(err, ErrClosed) {
+		var vf *verifyFailure
+		if errors.As(err, &vf) {
+			r.log.Debug(why+" refresh failed", "error", err) // the Reader said why once
+			return
+		}
+		r.log.Warn(why+" refresh failed", "error", err)
+	}
+}
+
+// startWatch refreshes whenever CURRENT is replaced. Caller holds refreshMu.
+func (r *Reader) startWatch() {
+	w, err := fsnotify.NewWatcher()
+	if err == nil {
+		if err = w.Add(r.store.Dir()); err != nil {
+			w.Close()
+		}
+	}
+	if err != nil {
+		r.log.Warn("cannot watch CURRENT; refreshing on reader.refresh only", "error", err)
+		return
+	}
+	r.watch, r.watchDone = w, make(chan struct{})
+	go func() {
+		defer close(r.watchDone)
+		for {
+			select {
+			case ev, ok := <-w.Events:
+				if !ok {
+					return
+				}
+				if filepath.Base(ev.Name) == snapshot.CurrentFile && (ev.Has(fsnotify.Create) || ev.Has(fsnotify.Write)) {
+					r.backgroundRefresh("CURRENT changed:")
+				}
+			case _, ok := <-w.Errors: // an overflow: look anyway
+				if !ok {
+					return
+				}
+				r.backgroundRefresh("CURRENT changed:")
+			}
+		}
+	}()
 }
 
 // Close stops scheduled refreshes and closes the current snapshot once the
@@ -240,10 +286,14 @@ func (r *Reader) Close() error {
 		return nil
 	}
 	r.closed = true
-	c := r.cron
+	c, w := r.cron, r.watch
 	r.refreshMu.Unlock()
 	if c != nil {
 		<-c.Stop().Done()
+	}
+	if w != nil {
+		w.Close()
+		<-r.watchDone
 	}
 	if h := r.cur.Swap(nil); h != nil {
 		h.unref()

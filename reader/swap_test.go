@@ -2,6 +2,7 @@ package reader
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -182,6 +183,7 @@ func TestScheduledRefresh(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
 	f.opts.Refresh = "@every 1s"
+	f.opts.WatchCurrent = false // the schedule alone
 	f.addEntity(t)
 	r, err := Open(ctx, f.store, f.opts, nil)
 	if err != nil {
@@ -198,6 +200,39 @@ func TestScheduledRefresh(t *testing.T) {
 			t.Fatalf("no scheduled refresh within 20s (serving %d)", r.Seq())
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// With WatchCurrent and no schedule, a reader moves to a new snapshot
+// because CURRENT was replaced, and Close stops the watch.
+func TestRefreshWhenCurrentChanges(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	f.opts.Refresh, f.opts.WatchCurrent = "", true
+	f.addEntity(t)
+	r, err := Open(ctx, f.store, f.opts, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.StartRefresh(); err != nil {
+		t.Fatal(err)
+	}
+	for want := uint64(2); want <= 3; want++ {
+		f.addEntity(t)
+		deadline := time.Now().Add(20 * time.Second)
+		for r.Seq() != want {
+			if time.Now().After(deadline) {
+				t.Fatalf("CURRENT names %d, reader still serves %d after 20s", want, r.Seq())
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	if err := r.Close(); err != nil {
+		t.Fatal(err)
+	}
+	f.addEntity(t) // no watch left to refresh a closed reader
+	if _, err := r.Refresh(ctx); !errors.Is(err, ErrClosed) {
+		t.Errorf("refresh after Close: %v, want ErrClosed", err)
 	}
 }
 
