@@ -87,6 +87,10 @@ type WriterConfig struct {
 	// with a clear "no space left" error instead of letting the database
 	// engine run out mid-write. 0 disables the check. Default: 16.
 	MinFreeMB int `mapstructure:"min_free_mb"`
+	// RecycleMinMB: the writer stages a graph smaller than this by copying
+	// it, a larger one by recycling an older snapshot's copy and replaying
+	// the batches it missed (fewer bytes written, more work). Default: 64.
+	RecycleMinMB int `mapstructure:"recycle_min_mb"`
 	// CommitDelay is the group commit window: a process that commits queued
 	// jobs as they arrive (the daemon, 'memsnap mcp') waits this long after
 	// it notices a new job before it commits, so that every job arriving
@@ -170,7 +174,7 @@ func Default() Config {
 		Reader:   ReaderConfig{BufferPoolMB: 64, Threads: 1, Refresh: "@every 2s", Watch: true, QueryTimeout: 30 * time.Second, Verify: "full"},
 		Writer: WriterConfig{MaxBatchJobs: 10000, MaxBatchBytes: 64 << 20, MaxRounds: 8,
 			LockTimeout: 10 * time.Second, BufferPoolMB: 256, Commit: "@every 1s", CopyThreshold: 1000, MinFreeMB: 16, Nice: 10,
-			CommitDelay: 10 * time.Millisecond},
+			CommitDelay: 10 * time.Millisecond, RecycleMinMB: 64},
 		GC:  GCConfig{Schedule: "@every 1m", Keep: 3},
 		Job: JobConfig{MaxBytes: 1 << 20, MaxOps: 1000, MaxStringBytes: 64 << 10, MaxValueBytes: 512 << 10},
 		MCP: MCPConfig{WriteTimeout: 30 * time.Second, CommitWhenIdle: true, WriteAck: AckDurable},
@@ -205,6 +209,7 @@ func (c *Config) fields() []field {
 		{"writer.min_free_mb", &c.Writer.MinFreeMB},
 		{"writer.nice", &c.Writer.Nice},
 		{"writer.commit_delay", &c.Writer.CommitDelay},
+		{"writer.recycle_min_mb", &c.Writer.RecycleMinMB},
 		{"gc.schedule", &c.GC.Schedule},
 		{"gc.keep", &c.GC.Keep},
 		{"gc.min_age", &c.GC.MinAge},
@@ -459,6 +464,7 @@ func (c Config) problems() []*KeyError {
 		{"mcp.write_timeout", when(c.MCP.WriteTimeout <= 0, "must be positive")},
 		{"mcp.write_ack", oneOf(c.MCP.WriteAck, AckDurable, AckApplied)},
 		{"writer.commit_delay", notNegative(c.Writer.CommitDelay, "")},
+		{"writer.recycle_min_mb", notNegative(c.Writer.RecycleMinMB, " (0 recycles whatever the size)")},
 		{"writer.max_batch_jobs", atLeast(c.Writer.MaxBatchJobs, 1, "")},
 		{"writer.max_batch_bytes", when(c.Writer.MaxBatchBytes < c.Job.MaxBytes,
 			fmt.Sprintf("is smaller than job.max_bytes (%d)", c.Job.MaxBytes))},
@@ -529,5 +535,6 @@ func (c Config) WriterOptions() writer.Options {
 	w := c.Writer
 	return writer.Options{Limits: c.Job.Limits(), MaxBatchJobs: w.MaxBatchJobs, MaxBatchBytes: w.MaxBatchBytes,
 		MaxRounds: w.MaxRounds, LockTimeout: w.LockTimeout, BufferPoolMB: w.BufferPoolMB,
-		CopyThreshold: w.CopyThreshold, MinFreeMB: w.MinFreeMB, Keep: c.GC.Keep, MinAge: c.GC.MinAge}
+		CopyThreshold: w.CopyThreshold, MinFreeMB: w.MinFreeMB, Keep: c.GC.Keep, MinAge: c.GC.MinAge,
+		RecycleMinMB: w.RecycleMinMB}
 }

@@ -37,6 +37,13 @@ type StageOptions struct {
 	MinAge time.Duration
 	// NoRecycle makes the stage by reflink or copy only.
 	NoRecycle bool
+	// RecycleMinBytes: a CURRENT graph smaller than this is copied, not
+	// recycled. Replaying the batches a recycled graph missed opens and
+	// checkpoints the graph once more per batch (about 150 ms each on a
+	// small graph here), which costs more than copying a small file; what
+	// recycling saves is the bytes a copy writes, which matter once the
+	// graph is large.
+	RecycleMinBytes int64
 }
 
 // How a stage's graph was made (StageSource.Method).
@@ -140,6 +147,10 @@ func (st *Stage) stageGraph(ctx context.Context, opts StageOptions) error {
 	}
 	if !errors.Is(err, fsutil.ErrNoReflink) {
 		return fmt.Errorf("stage graph: %w", err)
+	}
+	if info, err := os.Stat(src); err == nil && info.Size() < opts.RecycleMinBytes {
+		return st.CopyGraph(fmt.Sprintf("the graph (%d MiB) is smaller than the least worth recycling (%d MiB)",
+			info.Size()>>20, opts.RecycleMinBytes>>20))
 	}
 	if !opts.NoRecycle {
 		ok, err := st.recycle(ctx, opts)

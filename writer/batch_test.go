@@ -79,6 +79,7 @@ func newTestStore(t *testing.T) *storeUnderTest {
 	}
 	cfg := config.Default()
 	cfg.Store = s.Dir()
+	cfg.Writer.RecycleMinMB = 0 // small test graphs take the recycling path too
 	return &storeUnderTest{store: s, cfg: cfg, w: writer.New(s, cfg.WriterOptions(), nil)}
 }
 

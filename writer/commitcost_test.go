@@ -38,7 +38,7 @@ func BenchmarkCommitCost(b *testing.B) {
 				for _, path := range []string{"copy", "recycle"} {
 					b.Run("job="+kind+"/path="+path, func(b *testing.B) {
 						opts := DefaultOptions()
-						opts.NoRecycle = path == "copy"
+						opts.NoRecycle, opts.RecycleMinMB = path == "copy", 0
 						benchCommits(b, New(s, opts, nil), n, kind, size)
 					})
 				}

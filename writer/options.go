@@ -43,6 +43,9 @@ type Options struct {
 	// snapshot.StageOptions); default false. It is the path before
 	// recycling existed, kept for comparison and as a way out.
 	NoRecycle bool
+	// RecycleMinMB: a graph smaller than this many MiB is staged by a
+	// copy, not by recycling (see snapshot.StageOptions.RecycleMinBytes).
+	RecycleMinMB int
 }
 
 // DefaultOptions returns the defaults, the same as the config's.
@@ -50,6 +53,6 @@ func DefaultOptions() Options {
 	return Options{
 		Limits:       model.Limits{MaxBytes: 1 << 20, MaxOps: 1000, MaxStringBytes: 64 << 10, MaxValueBytes: 512 << 10},
 		MaxBatchJobs: 10000, MaxBatchBytes: 64 << 20, MaxRounds: 8, LockTimeout: 10 * time.Second,
-		BufferPoolMB: 256, CopyThreshold: 1000, MinFreeMB: 16, Keep: 3,
+		BufferPoolMB: 256, CopyThreshold: 1000, MinFreeMB: 16, Keep: 3, RecycleMinMB: 64,
 	}
 }

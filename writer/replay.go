@@ -31,9 +31,12 @@ func (w *Writer) replay(ctx context.Context, stage *snapshot.Stage, jobs []*batc
 	if src.Method != snapshot.StagedRecycled {
 		return nil, nil
 	}
+	steps := newStepTimer()
+	defer func() { w.log.Debug("replay steps (ms)", steps.attrs()...) }()
 	g, err := w.openStageGraph(ctx, stage, jobs)
+	steps.mark("open_graph")
 	if err == nil {
-		if err = w.replayJobs(ctx, g.conn, stage, src.Replay); err == nil {
+		if err = w.replayJobs(ctx, g.conn, stage, src.Replay, steps); err == nil {
 			failpoint.Hit("after-replay")
 			return g, nil
 		}
@@ -52,7 +55,7 @@ var errReplayDiffers = errors.New("writer: replayed graph differs from CURRENT")
 
 // replayJobs applies batches to the stage's graph on conn, one transaction
 // and checkpoint per batch, and checks the result's counts against CURRENT's manifest.
-func (w *Writer) replayJobs(ctx context.Context, conn *graphdb.Conn, stage *snapshot.Stage, batches [][]snapshot.ReplayJob) error {
+func (w *Writer) replayJobs(ctx context.Context, conn *graphdb.Conn, stage *snapshot.Stage, batches [][]snapshot.ReplayJob, steps *stepTimer) error {
 	var scratch Summary // replay's index time is not the batch's
 	for _, b := range batches {
 		if len(b) == 0 {
@@ -62,9 +65,11 @@ func (w *Writer) replayJobs(ctx context.Context, conn *graphdb.Conn, stage *snap
 		if err != nil {
 			return err
 		}
+		steps.mark("read_jobs")
 		if err := w.applyTx(ctx, conn, jobs, &scratch); err != nil {
 			return fmt.Errorf("replay snapshot %d: %w", b[0].Snapshot, err)
 		}
+		steps.mark("apply")
 		for _, bj := range jobs {
 			if bj.reason != "" {
 				return fmt.Errorf("replay snapshot %d: job %s, applied there, now fails: %s: %w", b[0].Snapshot, bj.c.ID, bj.reason, errReplayDiffers)
@@ -77,11 +82,13 @@ func (w *Writer) replayJobs(ctx context.Context, conn *graphdb.Conn, stage *snap
 		if err := conn.Exec(ctx, "CHECKPOINT", nil); err != nil {
 			return fmt.Errorf("replay snapshot %d: checkpoint: %w", b[0].Snapshot, err)
 		}
+		steps.mark("checkpoint")
 		failpoint.Hit("mid-replay")
 	}
 	if err := graphdb.EnsureFTS(ctx, conn); err != nil { // a bulk replay may have dropped it
 		return err
 	}
+	steps.mark("index")
 	ents, err := count(ctx, conn, "MATCH (e:Entity) RETURN count(*)")
 	if err != nil {
 		return err
@@ -90,6 +97,7 @@ func (w *Writer) replayJobs(ctx context.Context, conn *graphdb.Conn, stage *snap
 	if err != nil {
 		return err
 	}
+	steps.mark("count")
 	if p := stage.Parent(); ents != p.Entities || rels != p.Relations {
 		return fmt.Errorf("%w: %d entities and %d relations, CURRENT (snapshot %d) has %d and %d",
 			errReplayDiffers, ents, rels, p.Seq, p.Entities, p.Relations)

@@ -312,7 +312,8 @@ func (w *Writer) build(ctx context.Context, batch []queue.Claimed, sum *Summary)
 		return nil, err
 	}
 	t := time.Now()
-	stage, err := w.store.NewStageWith(ctx, snapshot.StageOptions{Keep: w.opts.Keep, MinAge: w.opts.MinAge, NoRecycle: w.opts.NoRecycle})
+	stage, err := w.store.NewStageWith(ctx, snapshot.StageOptions{Keep: w.opts.Keep, MinAge: w.opts.MinAge, NoRecycle: w.opts.NoRecycle,
+		RecycleMinBytes: int64(w.opts.RecycleMinMB) << 20})
 	if err != nil {
 		return nil, err
 	}
@@ -418,15 +419,19 @@ func (g *openGraph) close() {
 // openStageGraph opens the stage's graph read-write with its schema
 // current, with a buffer pool sized for jobs (see bufferPool).
 func (w *Writer) openStageGraph(ctx context.Context, stage *snapshot.Stage, jobs []*batchJob) (*openGraph, error) {
+	steps := newStepTimer()
+	defer func() { w.log.Debug("open graph steps (ms)", steps.attrs()...) }()
 	gdb, conn, err := graphdb.OpenConn(stage.GraphPath(), graphdb.Options{BufferPoolBytes: w.bufferPool(stage, jobs), Threads: 2})
 	if err != nil {
 		return nil, err
 	}
+	steps.mark("open")
 	g := &openGraph{db: gdb, conn: conn}
 	if err := graphdb.EnsureSchema(ctx, conn); err != nil {
 		g.close()
 		return nil, err
 	}
+	steps.mark("schema")
 	return g, nil
 }
 
