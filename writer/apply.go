@@ -285,14 +285,14 @@ const (
 		"DELETE r RETURN count(*)"
 
 	stmtUpdate = "UNWIND range(1, size($n)) AS i WITH i, $n[i] AS nm MATCH (e:Entity {name: nm}) " +
-		"SET e.observations = list_slice($obs, $s[i], $e[i]), e.search_text = $x[i], e.updated_at = $u[i] RETURN count(*)"
+		"SET e.observations = list_slice($obs, $s[i], $e[i]), e.search_text = $x[i], e.updated_at = timestamp($u[i]) RETURN count(*)"
 
 	stmtCreate = "UNWIND range(1, size($n)) AS i CREATE (:Entity {name: $n[i], entityType: $t[i], " +
-		"observations: list_slice($obs, $s[i], $e[i]), search_text: $x[i], created_at: $c[i], updated_at: $u[i]}) RETURN count(*)"
+		"observations: list_slice($obs, $s[i], $e[i]), search_text: $x[i], created_at: timestamp($c[i]), updated_at: timestamp($u[i])}) RETURN count(*)"
 
 	stmtCreateRels = "UNWIND range(1, size($f)) AS i WITH i, $f[i] AS fn MATCH (a:Entity {name: fn}) " +
 		"WITH a, i, $t[i] AS tn MATCH (b:Entity {name: tn}) " +
-		"CREATE (a)-[:Relation {relationType: $r[i], created_at: $c[i]}]->(b) RETURN count(*)"
+		"CREATE (a)-[:Relation {relationType: $r[i], created_at: timestamp($c[i])}]->(b) RETURN count(*)"
 )
 
 // obsColumns packs per-entity observation lists into one flat list plus
@@ -392,7 +392,7 @@ func (sr stmtRunner) run(what, stmt string, want int, params map[string]any) err
 func (o *overlay) relCols(ks []relKey) (f, t, r, c []any) {
 	for _, k := range ks {
 		f, t, r = append(f, k.from), append(t, k.to), append(r, k.typ)
-		c = append(c, o.rels[k].created)
+		c = append(c, kuzuTime(o.rels[k].created))
 	}
 	return
 }
@@ -446,7 +446,7 @@ func (o *overlay) updateEntities(sr stmtRunner, upd []string) error {
 	var u []any
 	for _, n := range upd {
 		cols.add(o.ents[n].obs)
-		u = append(u, o.ents[n].updated)
+		u = append(u, kuzuTime(o.ents[n].updated))
 	}
 	return sr.run("update entities", stmtUpdate, len(upd),
 		map[string]any{"n": graphdb.List(upd), "obs": cols.obs, "s": cols.s, "e": cols.e, "x": cols.text, "u": u})
@@ -474,7 +474,7 @@ func (o *overlay) createEntities(sr stmtRunner, cre []string, wo writeOptions) e
 	for _, n := range cre {
 		e := o.ents[n]
 		cols.add(e.obs)
-		ty, c, u = append(ty, e.typ), append(c, e.created), append(u, e.updated)
+		ty, c, u = append(ty, e.typ), append(c, kuzuTime(e.created)), append(u, kuzuTime(e.updated))
 	}
 	return sr.run("create entities", stmtCreate, len(cre),
 		map[string]any{"n": graphdb.List(cre), "t": ty, "obs": cols.obs, "s": cols.s, "e": cols.e, "x": cols.text, "c": c, "u": u})
@@ -524,6 +524,12 @@ type copyRelation struct {
 	Created      string `json:"created_at"`
 }
 
+// kuzuTime is t as the text Kuzu's timestamp() and COPY read, to the
+// microsecond (a TIMESTAMP column's precision). Times are bound as this text,
+// not as time.Time: go-kuzu binds a time with no sub-second part as
+// TIMESTAMP and any other as TIMESTAMP_NS, and Kuzu refuses a list that
+// mixes the two, which failed every batch holding a job stamped on a whole
+// second (about one job in a thousand: job times are milliseconds).
 func kuzuTime(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05.000000") }
 
 // copyRows bulk-loads rows into table with COPY FROM a newline-delimited JSON

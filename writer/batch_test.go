@@ -1,14 +1,17 @@
 package writer_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
 	"sort"
+	"strings"
 	"testing"
 
 	"github.com/oklog/ulid/v2"
@@ -531,5 +534,45 @@ func TestCommitRoundsOnlyForJobsLeftBehind(t *testing.T) {
 	<-done
 	if err != nil || sum.Batches != 1 {
 		t.Fatalf("commit beside a producer: %+v %v; want exactly one batch", sum, err)
+	}
+}
+
+// A batch whose jobs are stamped on a whole second and off it writes in one
+// transaction: every time is bound with one Kuzu type (go-kuzu binds a time
+// without a sub-second part as TIMESTAMP, any other as TIMESTAMP_NS, and a
+// list mixing them was refused, sending the batch down the one-job-at-a-time
+// fallback).
+func TestWholeSecondJobTimes(t *testing.T) {
+	s := newTestStore(t)
+	var logs bytes.Buffer
+	s.w = writer.New(s.store, s.cfg.WriterOptions(), slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	entropy := rand.New(rand.NewPCG(1, 2))
+	for i, job := range []string{
+		`{"ops":[{"op":"create_entities","entities":[{"name":"a","entityType":"t","observations":["x"]}]}]}`,
+		`{"ops":[{"op":"create_entities","entities":[{"name":"b","entityType":"t","observations":[]}]},` +
+			`{"op":"create_relations","relations":[{"from":"a","to":"b","relationType":"r"}]}]}`,
+		`{"ops":[{"op":"add_observations","observations":[{"entityName":"a","contents":["y"]}]}]}`,
+		`{"ops":[{"op":"create_relations","relations":[{"from":"b","to":"a","relationType":"r"}]}]}`,
+	} {
+		// Job times 1_700_000_000.000 s, .001, .000 of the next second, .002.
+		ms := []uint64{1_700_000_000_000, 1_700_000_000_001, 1_700_000_001_000, 1_700_000_001_002}[i]
+		s.put(t, ulid.MustNew(ms, ulidEntropy{entropy}).String(), []byte(job))
+	}
+	if sum := s.commit(t, writer.CommitOptions{}); sum.Applied != 4 || sum.Batches != 1 {
+		t.Fatalf("commit: %+v", sum)
+	}
+	if strings.Contains(logs.String(), "one at a time") {
+		t.Errorf("the batch fell back to one job at a time:\n%s", logs.String())
+	}
+	r := openReader(t, s)
+	res, err := r.Query(context.Background(), "MATCH (e:Entity) RETURN e.name, e.created_at, e.updated_at ORDER BY e.name", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := fmt.Sprint(res.Rows)
+	for _, want := range []string{"2023-11-14 22:13:20 +0000 UTC", "2023-11-14 22:13:20.001 +0000 UTC", "2023-11-14 22:13:21 +0000 UTC"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("entity times %s: want %s among them", got, want)
+		}
 	}
 }
