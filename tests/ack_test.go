@@ -4,9 +4,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -198,5 +200,85 @@ func TestWritesWithoutDaemonKeepDiskBounded(t *testing.T) {
 	t.Logf("%d writes: %d snapshots published, %d snapshot directories left, %d bytes in the store", writes, st.Current, len(snaps), bytes)
 	if len(snaps) > keep+1 {
 		t.Errorf("%d snapshot directories after %d writes without a daemon, want at most gc.keep (%d) + 1 pinned", len(snaps), writes, keep)
+	}
+}
+
+// With mcp.write_ack applied, a write the writer would refuse is refused at
+// once, as with durable: nothing is queued and nothing is dead-lettered.
+func TestAppliedAckRefusesWithoutQueueing(t *testing.T) {
+	ctx := testContext(t)
+	store := newStore(t)
+	cs := mcpSession(t, ctx, store, "MEMSNAP_MCP_WRITE_ACK=applied")
+	wantToolError(t, ctx, cs, "add_observations", map[string]any{"observations": []any{
+		map[string]any{"entityName": "Ghost", "contents": []string{"boo"}}}}, "Entity with name Ghost not found")
+	text, res := call(t, ctx, cs, "create_entities", map[string]any{"entities": []any{
+		map[string]any{"name": "Real", "entityType": "note", "observations": []string{}}}})
+	if res.IsError || res.Meta["memsnap/jobStatus"] != "applied" {
+		t.Fatalf("create_entities with write_ack applied: %s %v", text, res.Meta)
+	}
+	var st struct {
+		Queue struct {
+			New  int `json:"new"`
+			Cur  int `json:"claimed"`
+			Dead int `json:"dead"`
+		} `json:"queue"`
+	}
+	if err := json.Unmarshal([]byte(mustMemsnap(t, store, nil, "status", "--json")), &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Queue.New+st.Queue.Cur+st.Queue.Dead != 0 {
+		t.Errorf("a refused write left jobs behind: %+v", st.Queue)
+	}
+}
+
+// A server that stops with writes it acknowledged still queued commits them
+// before it exits, instead of leaving them for the next writer.
+func TestServerCommitsItsWritesOnExit(t *testing.T) {
+	ctx := testContext(t)
+	store := newStore(t)
+	// A group commit window of an hour: only the exit commits.
+	cs := mcpSession(t, ctx, store, "MEMSNAP_WRITER_COMMIT_DELAY=1h")
+	for i := range 3 {
+		mustCall(t, ctx, cs, "create_entities", map[string]any{"entities": []any{
+			map[string]any{"name": fmt.Sprintf("exit-%d", i), "entityType": "note", "observations": []string{}}}})
+	}
+	if err := cs.Close(); err != nil {
+		t.Logf("close: %v", err)
+	}
+	if n := queryInt(t, store, "MATCH (e:Entity) RETURN count(*)"); n != 3 {
+		t.Errorf("after the server exited: %d entities, want its 3 acknowledged writes", n)
+	}
+}
+
+// A commit whose output nobody reads any more (the server that started it
+// exited) still finishes: it publishes and cleans the queue up instead of
+// dying of SIGPIPE at its first log line.
+func TestCommitOutlivesItsReader(t *testing.T) {
+	store := newStore(t)
+	enqueue(t, store, ops(entities(entity("orphan", "t"))))
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr.Close() // every write to pw now fails with EPIPE
+	cmd := exec.Command(bin, "--store", store, "--log-level", "debug", "commit")
+	cmd.Stdout, cmd.Stderr = pw, pw
+	err = cmd.Run()
+	pw.Close()
+	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		t.Fatalf("commit died of %v (%v)", ws.Signal(), err)
+	}
+	var st struct {
+		Current uint64 `json:"current"`
+		Queue   struct {
+			New int `json:"new"`
+			Cur int `json:"claimed"`
+		} `json:"queue"`
+	}
+	if err := json.Unmarshal([]byte(mustMemsnap(t, store, nil, "status", "--json")), &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Current != 1 || st.Queue.New+st.Queue.Cur != 0 {
+		t.Errorf("after a commit with nobody reading its output: %+v, want snapshot 1 and an empty queue", st)
 	}
 }

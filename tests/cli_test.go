@@ -64,7 +64,7 @@ func TestCLIEnqueueWait(t *testing.T) {
 	// A number that is not a duration is taken as the wait and refused
 	// saying why; a wait that is not positive is refused.
 	r := memsnap(t, store, job("x"), nil, "enqueue", "--wait", "30")
-	if line := oneStderrLine(t, r, 2); line != `memsnap enqueue: invalid argument "30" for "--wait" flag: time: missing unit in duration "30"` {
+	if line := oneStderrLine(t, r, 2); line != `memsnap enqueue: invalid argument "30" for "--wait" flag: time: missing unit in duration "30" (want a duration such as 30s, or durable)` {
 		t.Errorf("--wait 30: %q", line)
 	}
 	r = memsnap(t, store, job("x"), nil, "enqueue", "--wait", "-1s")

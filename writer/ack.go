@@ -108,6 +108,38 @@ func (a *Acker) Submit(ctx context.Context, data []byte) (Ack, error) {
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	results, snap, err := a.predictLocked(ctx, job)
+	if err != nil {
+		return Ack{}, err
+	}
+	id := queue.NewID()
+	if err := a.store.Queue().Enqueue(id, data); err != nil {
+		return Ack{}, fmt.Errorf("enqueue: %w", err)
+	}
+	a.pending = append(a.pending, pendingJob{id: id, job: job})
+	return Ack{JobID: id, Results: results, Snapshot: snap}, nil
+}
+
+// Check predicts the job in data as Submit does, without queueing it: nil
+// when the writer will apply it, a *RejectedError when it will reject it,
+// ErrUncertain when only the writer can tell. A server that acknowledges
+// writes only once applied refuses with it what the writer would reject,
+// instead of queueing a job bound for the dead letters.
+func (a *Acker) Check(ctx context.Context, data []byte) error {
+	job, err := model.DecodeJob(data, a.limits)
+	if err != nil {
+		return err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	_, _, err = a.predictLocked(ctx, job)
+	return err
+}
+
+// predictLocked predicts job after the pending jobs on the newest snapshot,
+// settling the pending jobs that snapshot holds. It returns the snapshot
+// the prediction started from.
+func (a *Acker) predictLocked(ctx context.Context, job *model.Job) ([]model.OpResult, uint64, error) {
 	jobs := make([]*model.Job, 0, len(a.pending)+1)
 	ids := make([]string, 0, len(a.pending))
 	for _, p := range a.pending {
@@ -116,7 +148,7 @@ func (a *Acker) Submit(ctx context.Context, data []byte) (Ack, error) {
 	names, sources := model.Mentioned(append(jobs, job))
 	st, err := a.state(ctx, names, sources, ids)
 	if err != nil {
-		return Ack{}, err
+		return nil, 0, err
 	}
 	a.reconcileLocked(st)
 	pend := make([]*model.Job, len(a.pending))
@@ -126,16 +158,11 @@ func (a *Acker) Submit(ctx context.Context, data []byte) (Ack, error) {
 	results, perr := Predict(st.Graph, pend, job)
 	if perr != nil {
 		if a.othersQueuedLocked() {
-			return Ack{}, ErrUncertain
+			return nil, 0, ErrUncertain
 		}
-		return Ack{}, &RejectedError{Reason: perr.Error()}
+		return nil, 0, &RejectedError{Reason: perr.Error()}
 	}
-	id := queue.NewID()
-	if err := a.store.Queue().Enqueue(id, data); err != nil {
-		return Ack{}, fmt.Errorf("enqueue: %w", err)
-	}
-	a.pending = append(a.pending, pendingJob{id: id, job: job})
-	return Ack{JobID: id, Results: results, Snapshot: st.Snapshot}, nil
+	return results, st.Snapshot, nil
 }
 
 // othersQueuedLocked reports whether the queue holds jobs this Acker did not

@@ -132,6 +132,13 @@ func (g *GroupCommitter) Run(ctx context.Context) {
 	}
 }
 
+// Drain commits until the queue is empty or ctx ends, as Run does after a
+// wake-up. A process that stops running the committer calls it to leave
+// none of its own jobs behind.
+func (g *GroupCommitter) Drain(ctx context.Context) {
+	g.commitQueued(ctx, g.o.Log.With("component", "group-commit"))
+}
+
 // drainWakes forgets the wake-ups that arrived during the window: the commit
 // that follows takes their jobs.
 func (g *GroupCommitter) drainWakes(events <-chan fsnotify.Event) {

@@ -110,7 +110,7 @@ func (w *waitValue) Set(s string) error {
 	}
 	d, err := time.ParseDuration(s)
 	if err != nil {
-		return err
+		return fmt.Errorf("%w (want a duration such as 30s, or durable)", err)
 	}
 	w.durable, w.d = false, d
 	return nil

@@ -7,7 +7,9 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"os/signal"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -111,7 +113,7 @@ func (a *app) enqueueDurable(ctx context.Context, s *snapshot.Store, data []byte
 	case errors.Is(err, writer.ErrUncertain):
 		return false, nil
 	case errors.As(err, &rej):
-		return true, fmt.Errorf("job rejected (not queued): %s", rej.Reason)
+		return true, fmt.Errorf("enqueue: job rejected, not queued: %s", rej.Reason)
 	case err != nil:
 		return true, err
 	}
@@ -178,6 +180,10 @@ writer.max_rounds batches; jobs left over or queued meanwhile wait for the next 
 			if err := lowerPriority(a.cfg.Writer.Nice); err != nil {
 				a.log.Warn("could not lower the writer's CPU priority (writer.nice)", "error", err)
 			}
+			// A commit run by a server that has since exited writes its log
+			// and summary into closed pipes: it must still finish its work
+			// (clean the queue up), not die of SIGPIPE half way.
+			signal.Ignore(syscall.SIGPIPE)
 			sum, err := writer.New(s, a.cfg.WriterOptions(), a.log).Commit(cmd.Context(), writer.CommitOptions{MaxJobs: maxJobs})
 			if err != nil {
 				return err

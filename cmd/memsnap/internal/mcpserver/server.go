@@ -22,6 +22,7 @@ import (
 	"log/slog"
 	"regexp"
 	"sync"
+	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
@@ -101,13 +102,38 @@ func (s *Server) Run(ctx context.Context, t mcp.Transport) error {
 		cctx, stop := context.WithCancel(context.WithoutCancel(ctx))
 		done := make(chan struct{})
 		go func() { defer close(done); s.committer.Run(cctx) }()
-		defer func() { stop(); <-done }()
+		defer func() {
+			stop()
+			<-done
+			s.flush(context.WithoutCancel(ctx))
+		}()
 	}
 	err := s.mcp.Run(ctx, t)
 	if err != nil && ctx.Err() != nil {
 		return nil
 	}
 	return err
+}
+
+// flushWait bounds how long a server that is stopping commits its own
+// acknowledged writes; whatever is left stays queued for the next writer.
+const flushWait = 10 * time.Second
+
+// flush commits, before the server exits, the writes it acknowledged that
+// no snapshot holds yet, so that they do not wait for the next writer to
+// come along.
+func (s *Server) flush(ctx context.Context) {
+	if err := s.acker.Reconcile(ctx); err != nil {
+		s.log.Debug("reconcile before exit", "error", err)
+	}
+	n := len(s.acker.Pending())
+	if n == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, flushWait)
+	defer cancel()
+	s.log.Info("committing this server's queued writes before exiting", "jobs", n)
+	s.committer.Drain(ctx)
 }
 
 // Close releases the snapshot the server reads from.
@@ -190,6 +216,12 @@ func (s *Server) submit(ctx context.Context, ops ...map[string]any) (model.Outco
 		if !errors.Is(err, writer.ErrUncertain) {
 			return o, err
 		}
+	} else if err := s.retryRefused(ctx, func() error { return s.acker.Check(ctx, data) }); !errors.Is(err, writer.ErrUncertain) && err != nil {
+		var rej *writer.RejectedError
+		if errors.As(err, &rej) {
+			return model.Outcome{}, errors.New(userReason(rej.Reason)) // as the writer would answer, queueing nothing
+		}
+		return model.Outcome{}, err
 	}
 	id, err := writer.Enqueue(s.o.Store, data, s.o.Config.Job.Limits())
 	if err != nil {
@@ -211,15 +243,9 @@ func (s *Server) submit(ctx context.Context, ops ...map[string]any) (model.Outco
 // before it is given, in case the reader lagged behind another process's
 // commit.
 func (s *Server) submitDurable(ctx context.Context, data []byte) (model.Outcome, error) {
-	ack, err := s.acker.Submit(ctx, data)
+	var ack writer.Ack
+	err := s.retryRefused(ctx, func() (err error) { ack, err = s.acker.Submit(ctx, data); return err })
 	var rej *writer.RejectedError
-	if errors.As(err, &rej) {
-		if r, rerr := s.reader(ctx); rerr == nil && r != nil {
-			if moved, _ := r.Refresh(ctx); moved {
-				ack, err = s.acker.Submit(ctx, data)
-			}
-		}
-	}
 	if errors.As(err, &rej) {
 		return model.Outcome{}, errors.New(userReason(rej.Reason))
 	}
@@ -228,6 +254,22 @@ func (s *Server) submitDurable(ctx context.Context, data []byte) (model.Outcome,
 	}
 	s.notify()
 	return model.Outcome{JobID: ack.JobID, Status: model.StatusPending, Results: ack.Results}, nil
+}
+
+// retryRefused runs predict (an Acker call) and, if it refuses the job, runs
+// it once more after moving the reader to the newest snapshot, in case the
+// reader lagged behind another process's commit.
+func (s *Server) retryRefused(ctx context.Context, predict func() error) error {
+	err := predict()
+	var rej *writer.RejectedError
+	if errors.As(err, &rej) {
+		if r, rerr := s.reader(ctx); rerr == nil && r != nil {
+			if moved, _ := r.Refresh(ctx); moved {
+				err = predict()
+			}
+		}
+	}
+	return err
 }
 
 // notify wakes the group committer, if this server commits.
