@@ -98,7 +98,9 @@ type WriterConfig struct {
 	CommitDelay time.Duration `mapstructure:"commit_delay"`
 	// Nice is the CPU priority (0-19, as nice(1)) that 'memsnap commit'
 	// processes, the daemon's included, run at, so that readers keep the
-	// CPU when they compete with a writer. Default: 10.
+	// CPU when they compete with a writer. Default: 5, chosen by measurement
+	// (docs/BENCHMARKS.md, "writer.nice"): at 10 the writer starved beside
+	// busy readers, at 0 the readers' p99 under write was the worst.
 	Nice int `mapstructure:"nice"`
 }
 
@@ -173,7 +175,7 @@ func Default() Config {
 		LogLevel: "info",
 		Reader:   ReaderConfig{BufferPoolMB: 64, Threads: 1, Refresh: "@every 2s", Watch: true, QueryTimeout: 30 * time.Second, Verify: "full"},
 		Writer: WriterConfig{MaxBatchJobs: 10000, MaxBatchBytes: 64 << 20, MaxRounds: 8,
-			LockTimeout: 10 * time.Second, BufferPoolMB: 256, Commit: "@every 1s", CopyThreshold: 1000, MinFreeMB: 16, Nice: 10,
+			LockTimeout: 10 * time.Second, BufferPoolMB: 256, Commit: "@every 1s", CopyThreshold: 1000, MinFreeMB: 16, Nice: 5,
 			CommitDelay: 10 * time.Millisecond, RecycleMinMB: 64},
 		GC:  GCConfig{Schedule: "@every 1m", Keep: 3},
 		Job: JobConfig{MaxBytes: 1 << 20, MaxOps: 1000, MaxStringBytes: 64 << 10, MaxValueBytes: 512 << 10},
