@@ -205,7 +205,7 @@ func (a *Acker) reconcileLocked(st *model.SnapshotState) {
 			continue
 		}
 		if o.Status == model.StatusRejected {
-			a.late = append(a.late, LateRejection{JobID: p.id, Summary: Describe(p.job), Reason: o.Reason,
+			a.late = append(a.late, LateRejection{JobID: p.id, Summary: describe(p.job), Reason: o.Reason,
 				Snapshot: o.Snapshot, At: o.At})
 			a.lateSeen++
 			if len(a.late) > maxLateKept {
@@ -250,9 +250,9 @@ func (a *Acker) TakeLate() []LateRejection {
 	return append([]LateRejection(nil), a.late[len(a.late)-n:]...)
 }
 
-// Describe names what a job does in a few words, for messages about it:
+// describe names what a job does in a few words, for messages about it:
 // its ops and the first item of each, e.g. `add_observations to "Kuzu"`.
-func Describe(job *model.Job) string {
+func describe(job *model.Job) string {
 	parts := make([]string, 0, len(job.Ops))
 	for _, op := range job.Ops {
 		parts = append(parts, describeOp(op))

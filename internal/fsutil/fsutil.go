@@ -162,42 +162,45 @@ var ErrNoReflink = errors.New("fsutil: filesystem has no reflink")
 // no data write whatever src's size. It returns ErrNoReflink, with dst
 // removed, when the filesystem has no reflink (EOPNOTSUPP, EXDEV, EINVAL,
 // ENOTTY); other errors are wrapped with context. dst is not fsynced.
-func CloneFile(dst, src string) (err error) {
-	in, err := os.Open(src)
-	if err != nil {
-		return fmt.Errorf("open %s: %w", src, err)
-	}
-	defer in.Close()
-	out, err := CreateExcl(dst)
-	if err != nil {
-		return fmt.Errorf("create %s: %w", dst, err)
-	}
-	defer func() {
-		if cerr := out.Close(); err == nil && cerr != nil {
-			err = fmt.Errorf("close %s: %w", dst, cerr)
+func CloneFile(dst, src string) error {
+	return fillNew(dst, src, func(out, in *os.File) error {
+		err := fault("clone", dst)
+		if err == nil {
+			err = unix.IoctlFileClone(int(out.Fd()), int(in.Fd()))
 		}
-		if err != nil {
-			_ = os.Remove(dst)
+		switch {
+		case err == nil:
+			return nil
+		case errors.Is(err, unix.EOPNOTSUPP), errors.Is(err, unix.EXDEV), errors.Is(err, unix.EINVAL), errors.Is(err, unix.ENOTTY):
+			return ErrNoReflink
+		default:
+			return fmt.Errorf("reflink %s: %w", src, &os.PathError{Op: "ficlone", Path: dst, Err: err})
 		}
-	}()
-	if err = fault("clone", dst); err == nil {
-		err = unix.IoctlFileClone(int(out.Fd()), int(in.Fd()))
-	}
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, unix.EOPNOTSUPP), errors.Is(err, unix.EXDEV), errors.Is(err, unix.EINVAL), errors.Is(err, unix.ENOTTY):
-		return ErrNoReflink
-	default:
-		return fmt.Errorf("reflink %s: %w", src, &os.PathError{Op: "ficlone", Path: dst, Err: err})
-	}
+	})
 }
 
 // CopyFile copies src to a new file dst (which must not exist) with
 // copy_file_range through io.Copy, writing every byte (see CloneFile for the
 // reflink). dst is not fsynced; the caller syncs what it publishes. On
 // error dst is removed.
-func CopyFile(dst, src string) (err error) {
+func CopyFile(dst, src string) error {
+	return fillNew(dst, src, func(out, in *os.File) error {
+		if err := fault("copy", dst); err != nil {
+			if errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EDQUOT) {
+				_, _ = io.CopyN(out, in, 4096)
+			}
+			return fmt.Errorf("copy %s: %w", src, &os.PathError{Op: "write", Path: dst, Err: err})
+		}
+		if _, err := io.Copy(out, in); err != nil {
+			return fmt.Errorf("copy %s: %w", src, err) // err names dst
+		}
+		return nil
+	})
+}
+
+// fillNew opens src, creates dst (which must not exist) and lets fill write
+// dst from src; it closes both and removes dst if anything failed.
+func fillNew(dst, src string, fill func(out, in *os.File) error) (err error) {
 	in, err := os.Open(src)
 	if err != nil {
 		return fmt.Errorf("open %s: %w", src, err)
@@ -215,16 +218,7 @@ func CopyFile(dst, src string) (err error) {
 			_ = os.Remove(dst)
 		}
 	}()
-	if err := fault("copy", dst); err != nil {
-		if errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EDQUOT) {
-			_, _ = io.CopyN(out, in, 4096)
-		}
-		return fmt.Errorf("copy %s: %w", src, &os.PathError{Op: "write", Path: dst, Err: err})
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		return fmt.Errorf("copy %s: %w", src, err) // err names dst
-	}
-	return nil
+	return fill(out, in)
 }
 
 // Exists reports whether path exists. Errors other than "not exist" count as
