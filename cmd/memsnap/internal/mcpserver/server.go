@@ -216,12 +216,8 @@ func (s *Server) submit(ctx context.Context, ops ...map[string]any) (model.Outco
 		if !errors.Is(err, writer.ErrUncertain) {
 			return o, err
 		}
-	} else if err := s.retryRefused(ctx, func() error { return s.acker.Check(ctx, data) }); !errors.Is(err, writer.ErrUncertain) && err != nil {
-		var rej *writer.RejectedError
-		if errors.As(err, &rej) {
-			return model.Outcome{}, errors.New(userReason(rej.Reason)) // as the writer would answer, queueing nothing
-		}
-		return model.Outcome{}, err
+	} else if err := s.retryRefused(ctx, func() error { return s.acker.Check(ctx, data) }); err != nil && !errors.Is(err, writer.ErrUncertain) {
+		return model.Outcome{}, refusal(err) // as the writer would answer, queueing nothing
 	}
 	id, err := writer.Enqueue(s.o.Store, data, s.o.Config.Job.Limits())
 	if err != nil {
@@ -245,15 +241,21 @@ func (s *Server) submit(ctx context.Context, ops ...map[string]any) (model.Outco
 func (s *Server) submitDurable(ctx context.Context, data []byte) (model.Outcome, error) {
 	var ack writer.Ack
 	err := s.retryRefused(ctx, func() (err error) { ack, err = s.acker.Submit(ctx, data); return err })
-	var rej *writer.RejectedError
-	if errors.As(err, &rej) {
-		return model.Outcome{}, errors.New(userReason(rej.Reason))
-	}
 	if err != nil {
-		return model.Outcome{}, err
+		return model.Outcome{}, refusal(err)
 	}
 	s.notify()
 	return model.Outcome{JobID: ack.JobID, Status: model.StatusPending, Results: ack.Results}, nil
+}
+
+// refusal words a predicted rejection (*writer.RejectedError) as the
+// reference server words it; other errors pass unchanged.
+func refusal(err error) error {
+	var rej *writer.RejectedError
+	if errors.As(err, &rej) {
+		return errors.New(userReason(rej.Reason))
+	}
+	return err
 }
 
 // retryRefused runs predict (an Acker call) and, if it refuses the job, runs
