@@ -7,7 +7,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 # CGO is required by go-kuzu; libkuzu.so ships inside the pinned module.
 export CGO_ENABLED := 1
 
-.PHONY: all build deps demo test test-short crashtest fuzz bench bench-full gobench reference lint fmt clean
+.PHONY: all build deps demo test test-short crashtest soak-batch fuzz bench bench-full gobench reference lint fmt clean
 
 all: build
 
@@ -39,6 +39,11 @@ test: deps
 crashtest: deps
 	$(GO) test -count=1 -timeout 90m -run 'TestCrashLoop|TestCompetingWriters' ./tests \
 	  -crash.loop=$(RUNS) -crash.report=$(CURDIR)/crashtest-report.md $(if $(COMPETE),-compete=2m) -v
+
+# TestBatchEqualsSequence over SEEDS random job sequences (make test runs 5).
+SEEDS ?= 50
+soak-batch: deps
+	$(GO) test -count=1 -timeout 90m -run 'TestBatchEqualsSequence' ./writer -batch.seeds=$(SEEDS) -v
 
 # Each fuzz target in turn for FUZZTIME (the seed corpora alone run in make test).
 FUZZTIME ?= 10m

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -152,7 +153,7 @@ func (s *storeUnderTest) dump(t *testing.T, ids []string) string {
 // commit — and that state is the one an independent reference model of the
 // job semantics predicts.
 func TestBatchEqualsSequence(t *testing.T) {
-	seeds, jobs := 10, 40
+	seeds, jobs := *batchSeeds, 40
 	if testing.Short() {
 		seeds = 2
 	}
@@ -212,6 +213,11 @@ func TestBatchEqualsSequence(t *testing.T) {
 		})
 	}
 }
+
+// batchSeeds is how many random sequences TestBatchEqualsSequence checks:
+// 5 in make test (each costs about a minute of CPU under -race with the
+// recycling path), more with -batch.seeds (make soak-batch).
+var batchSeeds = flag.Int("batch.seeds", 5, "random job sequences TestBatchEqualsSequence checks")
 
 type ulidEntropy struct{ r *rand.Rand }
 
