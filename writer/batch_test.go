@@ -196,11 +196,7 @@ func TestBatchEqualsSequence(t *testing.T) {
 					t.Fatalf("job %d alone: %+v", i, sum)
 				}
 			}
-			m := newOracle()
-			for i := range ids {
-				m = m.apply(ids[i], data[i])
-			}
-			want := m.dump()
+			want := modelDump(ids, data)
 			if got := single.dump(t, ids); got != want {
 				t.Fatalf("one job per commit differs from the reference model:\nsingle: %s\nmodel:  %s", got, want)
 			}

@@ -30,6 +30,16 @@ type mEnt struct {
 	created, updated time.Time
 }
 
+// modelDump is the state the reference model gives after the jobs (data)
+// applied in order under their ids, in the form storeUnderTest.dump prints.
+func modelDump(ids []string, data [][]byte) string {
+	m := newOracle()
+	for i := range ids {
+		m = m.apply(ids[i], data[i])
+	}
+	return m.dump()
+}
+
 func newOracle() *oracle {
 	return &oracle{ents: map[string]mEnt{}, rels: map[[3]string]time.Time{}, kv: map[string]string{}}
 }

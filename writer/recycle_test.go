@@ -82,11 +82,7 @@ func TestRecycledStageEqualsCopy(t *testing.T) {
 	if recycledCommits == 0 {
 		t.Fatal("no commit recycled a snapshot")
 	}
-	m := newOracle()
-	for i := range ids {
-		m = m.apply(ids[i], data[i])
-	}
-	want := m.dump()
+	want := modelDump(ids, data)
 	if got := recycled.dump(t, ids); got != want {
 		t.Fatalf("recycled store differs from the model:\ngot:   %s\nmodel: %s", got, want)
 	}
@@ -119,11 +115,7 @@ func TestRecycleFallsBackToCopy(t *testing.T) {
 	if st := sum.Stages[0]; st.Method != snapshot.StagedCopy || st.Fallback == "" {
 		t.Fatalf("staged %+v, want a copy with the failed replay as fallback", st)
 	}
-	m := newOracle()
-	for i := range ids {
-		m = m.apply(ids[i], data[i])
-	}
-	if got, want := s.dump(t, ids), m.dump(); got != want {
+	if got, want := s.dump(t, ids), modelDump(ids, data); got != want {
 		t.Fatalf("after the fallback:\ngot:   %s\nmodel: %s", got, want)
 	}
 }
