@@ -285,7 +285,7 @@ const (
 		"DELETE r RETURN count(*)"
 
 	stmtUpdate = "UNWIND range(1, size($n)) AS i WITH i, $n[i] AS nm MATCH (e:Entity {name: nm}) " +
-		"SET e.observations = list_slice($obs, $s[i], $e[i]), e.search_text = $x[i], e.updated_at = timestamp($u[i]) RETURN count(*)"
+		"SET e.observations = list_slice($obs, $s[i], $e[i]), e.search_text = $x[i], e.updated_at = timestamp($u[i]), e.doc = NULL RETURN count(*)"
 
 	stmtCreate = "UNWIND range(1, size($n)) AS i CREATE (:Entity {name: $n[i], entityType: $t[i], " +
 		"observations: list_slice($obs, $s[i], $e[i]), search_text: $x[i], created_at: timestamp($c[i]), updated_at: timestamp($u[i])}) RETURN count(*)"
@@ -428,10 +428,8 @@ func (o *overlay) write(ctx context.Context, conn *graphdb.Conn, wo writeOptions
 		if err := graphdb.RebuildDocs(ctx, conn); err != nil {
 			return writeStats{}, err
 		}
-	} else if n, err := graphdb.AddDocs(ctx, conn, o.docs(slices.Concat(ch.cre, ch.upd))); err != nil {
+	} else if _, err := graphdb.IndexPending(ctx, conn, false); err != nil {
 		return writeStats{}, err
-	} else if int(n) != len(ch.cre)+len(ch.upd) {
-		return writeStats{}, fmt.Errorf("index entities: indexed %d, expected %d", n, len(ch.cre)+len(ch.upd))
 	}
 	return writeStats{wiped: len(ch.wipe), created: len(ch.cre), updated: len(ch.upd),
 		relsCreated: len(ch.relCre), relsDeleted: len(ch.relDel)}, nil
@@ -494,16 +492,6 @@ func (o *overlay) createRelations(sr stmtRunner, ks []relKey, wo writeOptions) e
 	}
 	f, t, r, c := o.relCols(ks)
 	return sr.run("create relations", stmtCreateRels, len(ks), map[string]any{"f": f, "t": t, "r": r, "c": c})
-}
-
-// docs is the searchable text of the named entities.
-func (o *overlay) docs(names []string) []graphdb.Doc {
-	out := make([]graphdb.Doc, len(names))
-	for i, n := range names {
-		e := o.ents[n]
-		out[i] = graphdb.Doc{Name: n, EntityType: e.typ, SearchText: graphdb.SearchText(e.obs)}
-	}
-	return out
 }
 
 // Rows of the COPY FROM JSON bulk path. Field order is the table's column

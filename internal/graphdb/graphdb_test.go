@@ -2,6 +2,7 @@ package graphdb
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -167,4 +168,55 @@ func newTestConn(t *testing.T) *Conn {
 		db.Close()
 	})
 	return c
+}
+
+// TestIndexPendingWaitsForOnePercent creates PendingShare entities with their
+// documents, then changes entities one at a time: IndexPending leaves them
+// out of the full-text index until 1 in PendingShare of the graph waits,
+// then indexes them all; all=true indexes whatever waits.
+func TestIndexPendingWaitsForOnePercent(t *testing.T) {
+	ctx := context.Background()
+	c := newTestConn(t)
+	if err := EnsureSchema(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	create := func(name, text string) {
+		t.Helper()
+		if err := c.Exec(ctx, "CREATE (:Entity {name: $n, entityType: 'thing', search_text: $x})", map[string]any{"n": name, "x": text}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	found := func(word string) int {
+		t.Helper()
+		res, err := c.Query(ctx, FTSQuery(""), map[string]any{"q": word})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(res.Rows)
+	}
+	// Below PendingShare entities every change is indexed at once.
+	create("first", "zebra")
+	if n, err := IndexPending(ctx, c, false); err != nil || n != 1 || found("zebra") != 1 {
+		t.Fatalf("small graph: indexed %d (%v), zebra found %d times; want 1, 1", n, err, found("zebra"))
+	}
+	for i := 1; i < 2*PendingShare; i++ {
+		create(fmt.Sprintf("e%03d", i), "plain")
+	}
+	if n, err := IndexPending(ctx, c, false); err != nil || n != 2*PendingShare-1 {
+		t.Fatalf("indexed %d (%v), want %d", n, err, 2*PendingShare-1)
+	}
+	// 200 entities: one or two pending wait (under 1%), three do not.
+	create("late1", "walrus")
+	if n, err := IndexPending(ctx, c, false); err != nil || n != 0 || found("walrus") != 0 {
+		t.Fatalf("one pending of 201: indexed %d (%v), walrus found %d times; want 0, 0", n, err, found("walrus"))
+	}
+	create("late2", "walrus")
+	create("late3", "walrus")
+	if n, err := IndexPending(ctx, c, false); err != nil || n != 3 || found("walrus") != 3 {
+		t.Fatalf("three pending of 203: indexed %d (%v), walrus found %d times; want 3, 3", n, err, found("walrus"))
+	}
+	create("late4", "okapi")
+	if n, err := IndexPending(ctx, c, true); err != nil || n != 1 || found("okapi") != 1 {
+		t.Fatalf("all: indexed %d (%v), okapi found %d times; want 1, 1", n, err, found("okapi"))
+	}
 }
