@@ -1,23 +1,19 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 	"os/exec"
-	"strings"
 	"sync"
+	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/robfig/cron/v3"
 	"github.com/spf13/cobra"
 
 	"github.com/memsnap/memsnap/cmd/memsnap/internal/mcpserver"
-	"github.com/memsnap/memsnap/cmd/memsnap/internal/oneline"
 	"github.com/memsnap/memsnap/internal/buildinfo"
 	"github.com/memsnap/memsnap/internal/schedule"
 	"github.com/memsnap/memsnap/snapshot"
@@ -26,7 +22,7 @@ import (
 
 // The long-running commands: the daemon commits and collects garbage on
 // schedules, mcp serves the memory to an AI tool. Both leave every commit to
-// a short-lived 'memsnap commit' child process (runCommitChild).
+// a warm writer: a 'memsnap commit --loop' child process (see warm.go).
 
 func (a *app) newDaemonCommand() *cobra.Command {
 	return &cobra.Command{
@@ -34,8 +30,8 @@ func (a *app) newDaemonCommand() *cobra.Command {
 		Short: "Run the commit and gc schedules until SIGINT or SIGTERM",
 		Long: `Commit queued jobs as they arrive (within writer.commit_delay, all that arrived in one
 snapshot) and on writer.commit, and collect garbage on gc.schedule (cron specs such as
-"@every 1s"; an empty one turns that part off). Each commit runs as a short-lived 'memsnap commit' child
-process; a tick is skipped when another writer holds the lock or the daemon's last commit or
+"@every 1s"; an empty one turns that part off). Commits run in a 'memsnap commit' child
+process that stays up between commits (it stops after a minute without one); a tick is skipped when another writer holds the lock or the daemon's last commit or
 gc still runs. On SIGINT/SIGTERM the daemon lets a running commit or gc finish and exits 0.`,
 		Args: noArgs,
 		RunE: a.onNewStore(func(cmd *cobra.Command, s *snapshot.Store, _ []string) error {
@@ -58,6 +54,20 @@ func runDaemon(ctx context.Context, s *snapshot.Store, a *app) error {
 	}
 	var mu sync.Mutex // one writer action at a time inside this process
 	work := context.WithoutCancel(ctx)
+	ww := a.newWarmWriter(exe, s)
+	defer ww.Close(time.Minute)
+	commit := func() (writer.Summary, bool, error) {
+		sum, skipped, err := ww.Commit(work)
+		switch {
+		case skipped:
+			log.Debug("commit skipped: another writer holds the lock")
+		case err != nil:
+			log.Error("commit failed", "error", err)
+		case sum.Batches > 0:
+			log.Info("committed", "snapshots", sum.Snapshots, "applied", sum.Applied, "rejected", sum.Rejected, "ms", sum.DurationMS)
+		}
+		return sum, skipped, err
+	}
 	c := cron.New()
 	add := func(key, spec string, run func()) error {
 		if spec == "" {
@@ -79,7 +89,7 @@ func runDaemon(ctx context.Context, s *snapshot.Store, a *app) error {
 		}))
 		return nil
 	}
-	if err := add("writer.commit", a.cfg.Writer.Commit, func() { commitInChild(work, exe, s, a, log) }); err != nil {
+	if err := add("writer.commit", a.cfg.Writer.Commit, func() { commit() }); err != nil {
 		return err
 	}
 	if err := add("gc.schedule", a.cfg.GC.Schedule, func() {
@@ -95,11 +105,7 @@ func runDaemon(ctx context.Context, s *snapshot.Store, a *app) error {
 		Commit: func(context.Context) (writer.Summary, bool, error) {
 			mu.Lock()
 			defer mu.Unlock()
-			sum, skipped, err := runCommitChild(work, exe, s, a)
-			if err == nil && sum.Batches > 0 {
-				log.Info("committed", "snapshots", sum.Snapshots, "applied", sum.Applied, "rejected", sum.Rejected, "ms", sum.DurationMS)
-			}
-			return sum, skipped, err
+			return commit()
 		}})
 	committed := make(chan struct{})
 	go func() { defer close(committed); committer.Run(ctx) }()
@@ -124,8 +130,8 @@ Any number of 'memsnap mcp' processes can share one store (it is created if miss
 tool answers once its job is durable in the queue, with the outcome the writer will give
 (mcp.write_ack durable; with applied it waits until the job is applied, up to
 mcp.write_timeout). The server commits queued jobs as they arrive, batching those that arrive
-within writer.commit_delay, through a short-lived 'memsnap commit' process whenever no other
-writer holds the lock (mcp.commit_when_idle). A read waits until the snapshot holds the
+within writer.commit_delay, through a 'memsnap commit' child process (kept up between
+commits) whenever no other writer holds the lock (mcp.commit_when_idle). A read waits until the snapshot holds the
 server's own writes. Logs go to standard error only.`,
 		Args: noArgs,
 		RunE: a.onNewStore(func(cmd *cobra.Command, s *snapshot.Store, _ []string) error {
@@ -133,11 +139,13 @@ server's own writes. Logs go to standard error only.`,
 			if err != nil {
 				return fmt.Errorf("mcp: find own binary: %w", err)
 			}
+			ww := a.newWarmWriter(exe, s)
+			defer ww.Close(10 * time.Second)
 			srv := mcpserver.New(mcpserver.Options{
 				Store: s, Config: a.cfg, Log: a.log, Version: buildinfo.Version,
 				// A commit under way when the client leaves runs to its end.
 				Commit: func(ctx context.Context) (writer.Summary, bool, error) {
-					return runCommitChild(context.WithoutCancel(ctx), exe, s, a)
+					return ww.Commit(context.WithoutCancel(ctx))
 				},
 			})
 			a.log.Info("mcp server running on stdio", "store", s.Dir())
@@ -146,51 +154,17 @@ server's own writes. Logs go to standard error only.`,
 	}
 }
 
-// commitInChild runs one 'memsnap commit' as a child process and logs what
-// it did.
-func commitInChild(ctx context.Context, exe string, s *snapshot.Store, a *app, log *slog.Logger) {
-	sum, skipped, err := runCommitChild(ctx, exe, s, a)
-	switch {
-	case skipped:
-		log.Debug("commit skipped: another writer holds the lock")
-	case err != nil:
-		log.Error("commit failed", "error", err)
-	case sum.Batches > 0:
-		log.Info("committed", "snapshots", sum.Snapshots, "applied", sum.Applied, "rejected", sum.Rejected, "ms", sum.DurationMS)
-	}
-}
-
-// runCommitChild runs one 'memsnap commit --lock-timeout 0' as a child
-// process. A short-lived writer process keeps long-lived ones (the daemon, MCP
-// servers) free of go-kuzu's per-parameter C string leak and of any crash
-// inside Kuzu, and never opens CURRENT's graph file in a process that reads
-// it. It reports skipped when another writer holds the lock (the child
-// exits with exitLocked).
-func runCommitChild(ctx context.Context, exe string, s *snapshot.Store, a *app) (sum writer.Summary, skipped bool, err error) {
-	args := []string{"--store", s.Dir(), "--log-level", a.cfg.LogLevel}
-	if f := a.v.GetString("config"); f != "" {
-		args = append(args, "--config", f)
-	}
-	cmd := exec.CommandContext(ctx, exe, append(args, "commit", "--lock-timeout", "0")...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err = cmd.Run()
-	msg := strings.TrimSpace(errb.String())
-	var exit *exec.ExitError
-	switch {
-	case errors.As(err, &exit) && exit.ExitCode() == exitLocked:
-		return sum, true, nil
-	case err != nil:
-		if msg == "" {
-			msg = err.Error()
+// newWarmWriter returns the warm writer of a long-lived process on store s:
+// 'exe commit --loop' with this process's store, config and log level. The
+// child's log lines go to this process's stderr.
+func (a *app) newWarmWriter(exe string, s *snapshot.Store) *warmWriter {
+	return newWarmWriter(func() *exec.Cmd {
+		args := []string{"--store", s.Dir(), "--log-level", a.cfg.LogLevel}
+		if f := a.v.GetString("config"); f != "" {
+			args = append(args, "--config", f)
 		}
-		return sum, false, fmt.Errorf("commit (child process): %s", oneline.Fold(msg))
-	}
-	if jerr := json.Unmarshal(out.Bytes(), &sum); jerr != nil {
-		return sum, false, fmt.Errorf("commit (child process) printed an unreadable summary: %q", out.String())
-	}
-	if msg != "" {
-		fmt.Fprintln(a.stderr, msg) // the child's own log lines
-	}
-	return sum, false, nil
+		cmd := exec.Command(exe, append(args, "commit", "--loop")...)
+		cmd.Stderr = a.stderr
+		return cmd
+	})
 }

@@ -168,6 +168,7 @@ func commitUnlessLocked(s *snapshot.Store, opts writer.Options, log *slog.Logger
 
 func (a *app) newCommitCommand() *cobra.Command {
 	var maxJobs int
+	var loop bool
 	c := &cobra.Command{
 		Use:   "commit [--max-jobs N]",
 		Short: "Run the writer once; prints a JSON summary",
@@ -184,6 +185,9 @@ writer.max_rounds batches; jobs left over or queued meanwhile wait for the next 
 			// and summary into closed pipes: it must still finish its work
 			// (clean the queue up), not die of SIGPIPE half way.
 			signal.Ignore(syscall.SIGPIPE)
+			if loop {
+				return commitLoop(cmd.Context(), s, a.cfg.WriterOptions(), a.log, a.stdin, a.stdout)
+			}
 			sum, err := writer.New(s, a.cfg.WriterOptions(), a.log).Commit(cmd.Context(), writer.CommitOptions{MaxJobs: maxJobs})
 			if err != nil {
 				return err
@@ -195,6 +199,8 @@ writer.max_rounds batches; jobs left over or queued meanwhile wait for the next 
 		}),
 	}
 	c.Flags().IntVar(&maxJobs, "max-jobs", 0, "cap the jobs per batch below writer.max_batch_jobs (0: no extra cap)")
+	c.Flags().BoolVar(&loop, "loop", false, "run one commit per request line on stdin, never waiting for the lock (the warm writer of long-lived processes)")
+	c.Flags().MarkHidden("loop")
 	c.Flags().Duration("lock-timeout", 0, "how long to wait for the writer lock (default writer.lock_timeout)")
 	a.bindFlag("writer.lock_timeout", c, "lock-timeout")
 	return c
