@@ -54,8 +54,14 @@ type ReaderConfig struct {
 	// (every file's size and CRC-32C against the manifest), "size" (sizes
 	// only: cheaper on very large stores, catches truncation but not flipped
 	// bytes) or "off". A snapshot that fails is refused and the reader keeps
-	// serving the one it has. Default: full.
+	// serving the one it has. With full, a long-lived reader reads only the
+	// chunks it cannot trust from an earlier check (snapshot.Verifier).
+	// Default: full.
 	Verify string `mapstructure:"verify"`
+	// Scrub is how often a long-lived reader re-reads the whole snapshot it
+	// serves at low priority, to find damage done to the disk after its
+	// chunks were verified (with Verify full). 0 turns it off. Default: 1h.
+	Scrub time.Duration `mapstructure:"scrub"`
 }
 
 // WriterConfig configures the writer cycle.
@@ -173,7 +179,7 @@ func Default() Config {
 	return Config{
 		Store:    DefaultStoreDir(),
 		LogLevel: "info",
-		Reader:   ReaderConfig{BufferPoolMB: 64, Threads: 1, Refresh: "@every 2s", Watch: true, QueryTimeout: 30 * time.Second, Verify: "full"},
+		Reader:   ReaderConfig{BufferPoolMB: 64, Threads: 1, Refresh: "@every 2s", Watch: true, QueryTimeout: 30 * time.Second, Verify: "full", Scrub: time.Hour},
 		Writer: WriterConfig{MaxBatchJobs: 10000, MaxBatchBytes: 64 << 20, MaxRounds: 8,
 			LockTimeout: 10 * time.Second, BufferPoolMB: 256, Commit: "@every 1s", CopyThreshold: 1000, MinFreeMB: 16, Nice: 5,
 			CommitDelay: 10 * time.Millisecond, RecycleMinMB: 64},
@@ -201,6 +207,7 @@ func (c *Config) fields() []field {
 		{"reader.watch", &c.Reader.Watch},
 		{"reader.query_timeout", &c.Reader.QueryTimeout},
 		{"reader.verify", &c.Reader.Verify},
+		{"reader.scrub", &c.Reader.Scrub},
 		{"writer.max_batch_jobs", &c.Writer.MaxBatchJobs},
 		{"writer.max_batch_bytes", &c.Writer.MaxBatchBytes},
 		{"writer.max_rounds", &c.Writer.MaxRounds},
@@ -459,6 +466,7 @@ func (c Config) problems() []*KeyError {
 		{"reader.buffer_pool_mb", atLeast(c.Reader.BufferPoolMB, 8, "")},
 		{"reader.threads", atLeast(c.Reader.Threads, 1, "")},
 		{"reader.query_timeout", notNegative(c.Reader.QueryTimeout, "")},
+		{"reader.scrub", notNegative(c.Reader.Scrub, " (0 turns the scrub off)")},
 		{"reader.verify", when(!slices.Contains([]string{"full", "size", "off"}, c.Reader.Verify), "is not full, size or off")},
 		{"reader.refresh", cronSpec(c.Reader.Refresh)},
 		{"writer.commit", cronSpec(c.Writer.Commit)},
@@ -528,7 +536,7 @@ func cronSpec(spec string) error {
 func (c Config) ReaderOptions() reader.Options {
 	r := c.Reader
 	return reader.Options{BufferPoolMB: r.BufferPoolMB, Threads: r.Threads, Refresh: r.Refresh,
-		WatchCurrent: r.Watch, QueryTimeout: r.QueryTimeout, Verify: r.Verify}
+		WatchCurrent: r.Watch, QueryTimeout: r.QueryTimeout, Verify: r.Verify, Scrub: r.Scrub}
 }
 
 // WriterOptions returns the writer.*, job.* and gc.* keys as the writer

@@ -90,6 +90,9 @@ func (f *verifyFailure) Unwrap() error { return f.err }
 // counts verifications. A nil *verifyMemo remembers nothing (JobOutcome,
 // which keeps no state between calls). Safe for concurrent use.
 type verifyMemo struct {
+	// files checks snapshots' files, reading only the chunks it cannot
+	// trust from an earlier check (snapshot.Verifier).
+	files   *snapshot.Verifier
 	log     *slog.Logger
 	serving func() uint64    // the seq being served, 0 for none
 	now     func() time.Time // time.Now; tests replace it
@@ -104,7 +107,7 @@ type verifyMemo struct {
 }
 
 func newVerifyMemo(log *slog.Logger, serving func() uint64) *verifyMemo {
-	return &verifyMemo{log: log, serving: serving, now: time.Now, attempts: map[uint64]int64{}}
+	return &verifyMemo{log: log, serving: serving, now: time.Now, attempts: map[uint64]int64{}, files: snapshot.NewVerifier()}
 }
 
 // admit is asked once snapshot seq is pinned and its manifest (whose bytes
@@ -188,7 +191,11 @@ func (r *Reader) VerifyStats() VerifyStats {
 }
 
 func openHandle(store *snapshot.Store, o graphdb.Options, verify string, log *slog.Logger, memo *verifyMemo) (h *handle, err error) {
-	pin, m, err := pinVerified(store, verify, store.VerifyFiles, memo)
+	check := store.VerifyFiles
+	if memo != nil && memo.files != nil {
+		check = func(m *snapshot.Manifest, sums bool) []error { return memo.files.Files(store, m, sums) }
+	}
+	pin, m, err := pinVerified(store, verify, check, memo)
 	if err != nil {
 		return nil, err
 	}

@@ -23,9 +23,15 @@ type Options struct {
 	// Verify is what the reader checks before it serves a snapshot: "full"
 	// (every file's size and CRC-32C), "size" (sizes only) or "off".
 	Verify string
+	// Scrub is how often StartRefresh's background scrub re-reads the whole
+	// snapshot being served, at low priority, to find damage done to the
+	// disk after its chunks were verified (verification reads only chunks
+	// it cannot trust from an earlier check; see snapshot.Verifier). 0: no
+	// scrub. It runs only with Verify "full".
+	Scrub time.Duration
 }
 
 // DefaultOptions returns the defaults, the same as the config's.
 func DefaultOptions() Options {
-	return Options{BufferPoolMB: 64, Threads: 1, Refresh: "@every 2s", WatchCurrent: true, QueryTimeout: 30 * time.Second, Verify: "full"}
+	return Options{BufferPoolMB: 64, Threads: 1, Refresh: "@every 2s", WatchCurrent: true, QueryTimeout: 30 * time.Second, Verify: "full", Scrub: time.Hour}
 }

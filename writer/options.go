@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/memsnap/memsnap/internal/model"
+	"github.com/memsnap/memsnap/snapshot"
 )
 
 // Options configures a Writer, GC and Rollback. The command line fills it
@@ -46,6 +47,12 @@ type Options struct {
 	// RecycleMinMB: a graph smaller than this many MiB is staged by a
 	// copy, not by recycling (see snapshot.StageOptions.RecycleMinBytes).
 	RecycleMinMB int
+	// Verifier, if set, checks CURRENT before a commit builds on it and
+	// remembers what it checked and what this writer published, so that a
+	// process running commit after commit (the warm writer) reads only
+	// what changed (see snapshot.Verifier). Nil: each Commit reads CURRENT
+	// in full once.
+	Verifier *snapshot.Verifier
 }
 
 // DefaultOptions returns the defaults, the same as the config's.

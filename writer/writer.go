@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -199,7 +200,11 @@ func (w *Writer) cycle(ctx context.Context, maxJobs int, verified *uint64, sum *
 			return false, false, fmt.Errorf("CURRENT snapshot %d is unreadable, refusing to build on it: %w. %s", cur, err, rollbackHint)
 		}
 		if *verified != cur {
-			if err := snapshot.VerifyError(cur, w.store.VerifyFiles(m, true)); err != nil {
+			check := w.store.VerifyFiles
+			if w.opts.Verifier != nil {
+				check = func(m *snapshot.Manifest, sums bool) []error { return w.opts.Verifier.Files(w.store, m, sums) }
+			}
+			if err := snapshot.VerifyError(cur, check(m, true)); err != nil {
 				return false, false, fmt.Errorf("CURRENT %w; refusing to build on it. %s", err, rollbackHint)
 			}
 			*verified = cur
@@ -371,7 +376,15 @@ func (w *Writer) build(ctx context.Context, batch []queue.Claimed, sum *Summary)
 	for _, r := range man.RejectedJobs {
 		w.log.Warn("job rejected", "job_id", r.ID, "reason", r.Reason)
 	}
-	return w.store.Manifest(stage.Seq())
+	pub, err := w.store.Manifest(stage.Seq())
+	if err == nil && w.opts.Verifier != nil {
+		// Publish checksummed these very files: the next commit's check of
+		// CURRENT need not read them again.
+		for _, f := range pub.Files {
+			w.opts.Verifier.Trust(filepath.Join(w.store.SnapshotDir(pub.Seq), filepath.FromSlash(f.Path)), f)
+		}
+	}
+	return pub, err
 }
 
 // bufferPool sizes Kuzu's page cache for applying jobs to stage: at least

@@ -233,6 +233,7 @@ func (w *warmWriter) Close(wait time.Duration) {
 // each on out, until in ends.
 func commitLoop(ctx context.Context, s *snapshot.Store, opts writer.Options, log *slog.Logger, in io.Reader, out io.Writer) error {
 	opts.LockTimeout = 0
+	opts.Verifier = snapshot.NewVerifier() // CURRENT is mostly what the last commit published
 	sc := bufio.NewScanner(in)
 	enc := json.NewEncoder(out)
 	for sc.Scan() {

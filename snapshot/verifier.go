@@ -1,0 +1,246 @@
+package snapshot
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+
+	"golang.org/x/sys/unix"
+)
+
+// A Verifier checks snapshots against their manifests as Store.VerifyFiles
+// does, but reads only what it has not read before: it remembers, per
+// file, the chunk checksums it has verified, and trusts a chunk again only
+// where the bytes are provably the same file — the same device, inode and
+// birth time (a hard link, or a graph the writer recycled in place) — and
+// the manifest gives the chunk the checksum it verified. Everything else is
+// read and checked. A writer recycling an old snapshot's graph changes the
+// chunks it writes, and their checksums with them, so a reader reads the
+// changed chunks and trusts the rest; a copied graph is a new file and is
+// read in full. Scrub re-reads everything, for damage done to the disk
+// after a chunk was verified.
+//
+// Without birth times (statx STATX_BTIME; older kernels and some
+// filesystems) a Verifier trusts nothing and reads every file, as
+// VerifyFiles does. Safe for concurrent use.
+type Verifier struct {
+	mu   sync.Mutex
+	gen  uint64
+	seen map[fileID]*verifiedFile
+	read int64 // bytes read by checks, for tests and stats
+}
+
+// fileID names one file for as long as it exists: an inode number is
+// reused after a file is deleted, its birth time is not.
+type fileID struct {
+	dev, ino   uint64
+	bsec, bnse int64
+}
+
+type verifiedFile struct {
+	size   int64
+	crc    uint32   // whole-file CRC-32C, for a file without chunks
+	chunks []uint32 // verified chunk checksums
+	gen    uint64   // last Files call that saw the file
+}
+
+// verifierKeep is how many Files calls a file may go unseen before a
+// Verifier forgets it: enough for a writer to recycle the graph of a
+// snapshot a few commits old.
+const verifierKeep = 32
+
+// NewVerifier returns an empty Verifier.
+func NewVerifier() *Verifier { return &Verifier{seen: map[fileID]*verifiedFile{}} }
+
+// BytesRead is how many bytes the Verifier's checks have read.
+func (v *Verifier) BytesRead() int64 {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.read
+}
+
+// Files checks the files of m's snapshot in s as s.VerifyFiles(m,
+// checksums) does, reading only the chunks it cannot trust (see Verifier).
+// It returns every problem found.
+func (v *Verifier) Files(s *Store, m *Manifest, checksums bool) []error {
+	if !checksums {
+		return s.VerifyFiles(m, false)
+	}
+	v.mu.Lock()
+	v.gen++
+	gen := v.gen
+	v.mu.Unlock()
+	dir := s.SnapshotDir(m.Seq)
+	// The listing checks (unexpected files, PIN) without the checksums,
+	// which this Verifier takes over.
+	problems := s.VerifyFiles(m, false)
+	if len(problems) > 0 {
+		return problems
+	}
+	for _, f := range m.Files {
+		if err := v.check(filepath.Join(dir, filepath.FromSlash(f.Path)), f, gen); err != nil {
+			problems = append(problems, fmt.Errorf("snapshot %d: %s: %w", m.Seq, f.Path, err))
+		}
+	}
+	v.forget(gen)
+	return problems
+}
+
+// Trust records that the file at path holds the bytes f describes, as its
+// caller has just computed them from the file itself (the writer, at
+// publish): a later check reads none of it.
+func (v *Verifier) Trust(path string, f FileSum) {
+	id, ok := idOf(path)
+	if !ok {
+		return
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.seen[id] = &verifiedFile{size: f.Size, crc: f.CRC32C, chunks: slices.Clone(f.Chunks), gen: v.gen}
+}
+
+// Forget drops what the Verifier knows of every file: the next checks read
+// everything. A scrub that finds damage calls it.
+func (v *Verifier) Forget() {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	clear(v.seen)
+}
+
+// check verifies one file against f.
+func (v *Verifier) check(path string, f FileSum, gen uint64) error {
+	id, ok := idOf(path)
+	v.mu.Lock()
+	known := v.seen[id]
+	if known != nil {
+		known.gen = gen
+	}
+	v.mu.Unlock()
+	if !ok {
+		known = nil
+	}
+	if known != nil && known.size == f.Size && len(f.Chunks) == 0 && known.crc == f.CRC32C && len(known.chunks) == 0 {
+		return nil
+	}
+	var idx []int
+	if known != nil && known.size == f.Size && len(known.chunks) == len(f.Chunks) {
+		for i, c := range f.Chunks {
+			if known.chunks[i] != c {
+				idx = append(idx, i)
+			}
+		}
+	}
+	if known == nil || len(f.Chunks) == 0 || known.size != f.Size || len(known.chunks) != len(f.Chunks) {
+		got, err := checksumFile(path)
+		v.addRead(got.Size)
+		switch {
+		case err != nil:
+			return err
+		case got.Size != f.Size:
+			return fmt.Errorf("size %d, manifest says %d", got.Size, f.Size)
+		case got.CRC32C != f.CRC32C || (len(f.Chunks) > 0 && !slices.Equal(got.Chunks, f.Chunks)):
+			return fmt.Errorf("checksum mismatch (file is corrupt)")
+		}
+	} else if len(idx) > 0 {
+		if info, err := os.Stat(path); err != nil {
+			return err
+		} else if info.Size() != f.Size {
+			return fmt.Errorf("size %d, manifest says %d", info.Size(), f.Size)
+		}
+		if err := checkChunks(path, f, idx, nil); err != nil {
+			return err
+		}
+		v.addRead(min(int64(len(idx))*ChunkSize, f.Size))
+	}
+	if ok {
+		v.mu.Lock()
+		v.seen[id] = &verifiedFile{size: f.Size, crc: f.CRC32C, chunks: slices.Clone(f.Chunks), gen: gen}
+		v.mu.Unlock()
+	}
+	return nil
+}
+
+func (v *Verifier) addRead(n int64) {
+	v.mu.Lock()
+	v.read += n
+	v.mu.Unlock()
+}
+
+// forget drops the files not seen in the last verifierKeep calls.
+func (v *Verifier) forget(gen uint64) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	for id, f := range v.seen {
+		if f.gen+verifierKeep < gen {
+			delete(v.seen, id)
+		}
+	}
+}
+
+// idOf is the identity of the file at path; false if it cannot tell (no
+// birth time).
+func idOf(path string) (fileID, bool) {
+	var st unix.Statx_t
+	if err := unix.Statx(unix.AT_FDCWD, path, 0, unix.STATX_INO|unix.STATX_BTIME, &st); err != nil {
+		return fileID{}, false
+	}
+	if st.Mask&unix.STATX_BTIME == 0 || st.Mask&unix.STATX_INO == 0 {
+		return fileID{}, false
+	}
+	return fileID{dev: uint64(st.Dev_major)<<32 | uint64(st.Dev_minor), ino: st.Ino,
+		bsec: st.Btime.Sec, bnse: int64(st.Btime.Nsec)}, true
+}
+
+// Scrub re-reads every file of m's snapshot in s, whatever the Verifier
+// trusts, calling pause between chunks and files (a background scrub
+// sleeps there to stay out of the way; a non-nil return stops the scrub and
+// is returned as err). When it finds damage it forgets everything it
+// trusted, so that the next Files call reads every file in full. It returns
+// every problem found.
+func (v *Verifier) Scrub(s *Store, m *Manifest, pause func() error) (problems []error, err error) {
+	var stopped error
+	wait := func() error {
+		if pause != nil {
+			stopped = pause()
+		}
+		return stopped
+	}
+	dir := s.SnapshotDir(m.Seq)
+	for _, f := range m.Files {
+		path := filepath.Join(dir, filepath.FromSlash(f.Path))
+		var ferr error
+		if len(f.Chunks) == 0 {
+			var got FileSum
+			got, ferr = checksumFile(path)
+			if ferr == nil && (got.Size != f.Size || got.CRC32C != f.CRC32C) {
+				ferr = fmt.Errorf("checksum mismatch (file is corrupt)")
+			}
+		} else if info, serr := os.Stat(path); serr != nil {
+			ferr = serr
+		} else if info.Size() != f.Size {
+			ferr = fmt.Errorf("size %d, manifest says %d", info.Size(), f.Size)
+		} else {
+			all := make([]int, len(f.Chunks))
+			for i := range all {
+				all[i] = i
+			}
+			ferr = checkChunks(path, f, all, wait)
+		}
+		if stopped != nil {
+			break
+		}
+		v.addRead(f.Size)
+		if ferr != nil {
+			problems = append(problems, fmt.Errorf("snapshot %d: %s: %w", m.Seq, f.Path, ferr))
+		}
+		if wait() != nil {
+			break
+		}
+	}
+	if len(problems) > 0 {
+		v.Forget()
+	}
+	return problems, stopped
+}
