@@ -174,7 +174,7 @@ func (a *Acker) predictLocked(ctx context.Context, job *model.Job) ([]model.OpRe
 // 0.5 ms, and a burst of writes leaves tens of jobs pending).
 type stateCache struct {
 	seq  uint64
-	ents map[string]*model.EntityRow   // nil: the entity does not exist
+	ents map[string]*model.EntityRow    // nil: the entity does not exist
 	rels map[string][]model.RelationRow // by source
 }
 

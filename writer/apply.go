@@ -284,15 +284,21 @@ const (
 		"MATCH (a:Entity {name: fn})-[r:Relation]->(b:Entity) WHERE b.name = $t[i] AND r.relationType = $r[i] " +
 		"DELETE r RETURN count(*)"
 
-	stmtUpdate = "UNWIND range(1, size($n)) AS i WITH i, $n[i] AS nm MATCH (e:Entity {name: nm}) " +
-		"SET e.observations = list_slice($obs, $s[i], $e[i]), e.search_text = $x[i], e.updated_at = timestamp($u[i]), e.doc = NULL RETURN count(*)"
-
 	stmtCreate = "UNWIND range(1, size($n)) AS i CREATE (:Entity {name: $n[i], entityType: $t[i], " +
 		"observations: list_slice($obs, $s[i], $e[i]), search_text: $x[i], created_at: timestamp($c[i]), updated_at: timestamp($u[i])}) RETURN count(*)"
 
 	stmtCreateRels = "UNWIND range(1, size($f)) AS i WITH i, $f[i] AS fn MATCH (a:Entity {name: fn}) " +
 		"WITH a, i, $t[i] AS tn MATCH (b:Entity {name: tn}) " +
 		"CREATE (a)-[:Relation {relationType: $r[i], created_at: timestamp($c[i])}]->(b) RETURN count(*)"
+
+	// One-row forms of the statements above, taking scalars: Kuzu 0.11.3
+	// finds a scalar name through the primary-key index but scans the
+	// table for a name taken from a list (3 ms against 70 ms at 100k
+	// entities), so a few rows go one statement each (see stmtRunner.rows).
+	stmtWipeOne        = "MATCH (e:Entity {name: $n}) DETACH DELETE e RETURN count(*)"
+	stmtDeleteRelOne   = "MATCH (a:Entity {name: $f})-[r:Relation]->(b:Entity {name: $t}) WHERE r.relationType = $r DELETE r RETURN count(*)"
+	stmtCreateRelOne   = "MATCH (a:Entity {name: $f}), (b:Entity {name: $t}) CREATE (a)-[:Relation {relationType: $r, created_at: timestamp($c)}]->(b) RETURN count(*)"
+	rowsOneByOneAtMost = 32
 )
 
 // obsColumns packs per-entity observation lists into one flat list plus
@@ -388,6 +394,44 @@ func (sr stmtRunner) run(what, stmt string, want int, params map[string]any) err
 	return nil
 }
 
+// rows runs one row-changing statement over the columns cols (all of the
+// same length n): many once with the columns as lists when n is above
+// rowsOneByOneAtMost, else one once per row with that row's values as
+// scalars. It checks that n rows changed.
+func (sr stmtRunner) rows(what, many, one string, cols map[string][]any) error {
+	n := -1
+	for _, c := range cols {
+		n = len(c)
+		break
+	}
+	if n <= 0 {
+		return nil
+	}
+	if n > rowsOneByOneAtMost {
+		params := make(map[string]any, len(cols))
+		for k, c := range cols {
+			params[k] = c
+		}
+		return sr.run(what, many, n, params)
+	}
+	var got int64
+	for i := 0; i < n; i++ {
+		params := make(map[string]any, len(cols))
+		for k, c := range cols {
+			params[k] = c[i]
+		}
+		res, err := sr.conn.Query(sr.ctx, one, params)
+		if err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		got += res.Int()
+	}
+	if got != int64(n) {
+		return fmt.Errorf("%s: changed %d rows, expected %d", what, got, n)
+	}
+	return nil
+}
+
 // relCols are the columns (from, to, type, created) of relations ks.
 func (o *overlay) relCols(ks []relKey) (f, t, r, c []any) {
 	for _, k := range ks {
@@ -407,21 +451,26 @@ func (wo writeOptions) useCopy(n int) bool {
 func (o *overlay) write(ctx context.Context, conn *graphdb.Conn, wo writeOptions) (writeStats, error) {
 	ch := o.netChange()
 	sr := stmtRunner{ctx: ctx, conn: conn}
-	if err := sr.run("delete entities", stmtWipe, len(ch.wipe), map[string]any{"n": graphdb.List(ch.wipe)}); err != nil {
+	if err := sr.rows("delete entities", stmtWipe, stmtWipeOne, map[string][]any{"n": graphdb.List(ch.wipe)}); err != nil {
 		return writeStats{}, err
 	}
 	f, t, r, _ := o.relCols(ch.relDel)
-	if err := sr.run("delete relations", stmtDeleteRels, len(ch.relDel), map[string]any{"f": f, "t": t, "r": r}); err != nil {
+	if err := sr.rows("delete relations", stmtDeleteRels, stmtDeleteRelOne, map[string][]any{"f": f, "t": t, "r": r}); err != nil {
 		return writeStats{}, err
 	}
 	failpoint.Hit("mid-apply")
-	if err := o.updateEntities(sr, ch.upd); err != nil {
+	kept, err := o.detachUpdated(sr, ch.upd)
+	if err != nil {
 		return writeStats{}, err
 	}
-	if err := o.createEntities(sr, ch.cre, wo); err != nil {
+	// Updated entities are created anew with the new ones, and their
+	// relations with the new relations, in one statement (or COPY) each:
+	// Kuzu 0.11.3 crashes when one transaction both CREATEs rows and COPYs
+	// into the same table before updating them.
+	if err := o.createEntities(sr, slices.Concat(ch.cre, ch.upd), wo); err != nil {
 		return writeStats{}, err
 	}
-	if err := o.createRelations(sr, ch.relCre, wo); err != nil {
+	if err := o.createRelations(sr, ch.relCre, kept, wo); err != nil {
 		return writeStats{}, err
 	}
 	if wo.rebuildDocs {
@@ -435,19 +484,28 @@ func (o *overlay) write(ctx context.Context, conn *graphdb.Conn, wo writeOptions
 		relsCreated: len(ch.relCre), relsDeleted: len(ch.relDel)}, nil
 }
 
-// updateEntities writes the new observations of entities upd.
-func (o *overlay) updateEntities(sr stmtRunner, upd []string) error {
+// detachUpdated starts writing the new observations of entities upd,
+// which the caller finishes by creating them anew (createEntities) with
+// the relations it returns (createRelations): it reads the relations into
+// and out of them and deletes them (DETACH DELETE). Kuzu 0.11.3 rewrites a
+// whole STRING or LIST column chunk (every row of a node group, up to
+// 131,072 entities) when it checkpoints a change to one row's value, and
+// does not reuse the pages it frees: at 100k entities one add_observations
+// in place cost a 1.2-6.5 s checkpoint and grew the graph file by 67-268 MB,
+// commit after commit. A deleted and re-created row costs what the row and
+// its relations hold (40-270 ms, no growth).
+func (o *overlay) detachUpdated(sr stmtRunner, upd []string) ([]model.RelationRow, error) {
 	if len(upd) == 0 {
-		return nil
+		return nil, nil
 	}
-	cols := newObsColumns()
-	var u []any
-	for _, n := range upd {
-		cols.add(o.ents[n].obs)
-		u = append(u, kuzuTime(o.ents[n].updated))
+	rels, err := graphdb.RelationsTouching(sr.ctx, sr.conn, upd)
+	if err != nil {
+		return nil, fmt.Errorf("update entities: %w", err)
 	}
-	return sr.run("update entities", stmtUpdate, len(upd),
-		map[string]any{"n": graphdb.List(upd), "obs": cols.obs, "s": cols.s, "e": cols.e, "x": cols.text, "u": u})
+	if err := sr.rows("update entities", stmtWipe, stmtWipeOne, map[string][]any{"n": graphdb.List(upd)}); err != nil {
+		return nil, err
+	}
+	return rels, nil
 }
 
 // createEntities creates entities cre, in bulk above the COPY threshold.
@@ -456,7 +514,7 @@ func (o *overlay) createEntities(sr stmtRunner, cre []string, wo writeOptions) e
 		rows := make([]any, len(cre))
 		for i, n := range cre {
 			e := o.ents[n]
-			rows[i] = copyEntity{Name: n, EntityType: e.typ, Observations: e.obs, Created: kuzuTime(e.created), Updated: kuzuTime(e.updated),
+			rows[i] = copyEntity{Name: n, EntityType: e.typ, Observations: e.obs, Created: kuzuTime(createdOr(e.created, e.updated)), Updated: kuzuTime(e.updated),
 				SearchText: graphdb.SearchText(e.obs)}
 		}
 		if err := copyRows(sr.ctx, sr.conn, "Entity", wo.scratch, rows); err != nil {
@@ -464,34 +522,54 @@ func (o *overlay) createEntities(sr stmtRunner, cre []string, wo writeOptions) e
 		}
 		return nil
 	}
-	if len(cre) == 0 {
+	return o.insertEntities(sr, "create entities", cre)
+}
+
+// insertEntities creates the rows of entities names, as the overlay holds
+// them, in one statement.
+func (o *overlay) insertEntities(sr stmtRunner, what string, names []string) error {
+	if len(names) == 0 {
 		return nil
 	}
 	cols := newObsColumns()
 	var ty, c, u []any
-	for _, n := range cre {
+	for _, n := range names {
 		e := o.ents[n]
 		cols.add(e.obs)
-		ty, c, u = append(ty, e.typ), append(c, kuzuTime(e.created)), append(u, kuzuTime(e.updated))
+		ty, c, u = append(ty, e.typ), append(c, kuzuTime(createdOr(e.created, e.updated))), append(u, kuzuTime(e.updated))
 	}
-	return sr.run("create entities", stmtCreate, len(cre),
-		map[string]any{"n": graphdb.List(cre), "t": ty, "obs": cols.obs, "s": cols.s, "e": cols.e, "x": cols.text, "c": c, "u": u})
+	return sr.run(what, stmtCreate, len(names),
+		map[string]any{"n": graphdb.List(names), "t": ty, "obs": cols.obs, "s": cols.s, "e": cols.e, "x": cols.text, "c": c, "u": u})
 }
 
-// createRelations creates relations ks, in bulk above the COPY threshold.
-func (o *overlay) createRelations(sr stmtRunner, ks []relKey, wo writeOptions) error {
-	if wo.useCopy(len(ks)) {
-		rows := make([]any, len(ks))
-		for i, k := range ks {
-			rows[i] = copyRelation{From: k.from, To: k.to, RelationType: k.typ, Created: kuzuTime(o.rels[k].created)}
+// createRelations creates relations ks and kept (relations of updated
+// entities, created again as they were), in bulk above the COPY threshold.
+func (o *overlay) createRelations(sr stmtRunner, ks []relKey, kept []model.RelationRow, wo writeOptions) error {
+	f, t, r, c := o.relCols(ks)
+	for _, x := range kept {
+		f, t, r = append(f, x.From), append(t, x.To), append(r, x.RelationType)
+		c = append(c, kuzuTime(createdOr(x.CreatedAt, time.Now())))
+	}
+	if wo.useCopy(len(f)) {
+		rows := make([]any, len(f))
+		for i := range f {
+			rows[i] = copyRelation{From: f[i].(string), To: t[i].(string), RelationType: r[i].(string), Created: c[i].(string)}
 		}
 		if err := copyRows(sr.ctx, sr.conn, "Relation", wo.scratch, rows); err != nil {
 			return fmt.Errorf("create relations: %w", err)
 		}
 		return nil
 	}
-	f, t, r, c := o.relCols(ks)
-	return sr.run("create relations", stmtCreateRels, len(ks), map[string]any{"f": f, "t": t, "r": r, "c": c})
+	return sr.rows("create relations", stmtCreateRels, stmtCreateRelOne, map[string][]any{"f": f, "t": t, "r": r, "c": c})
+}
+
+// createdOr is a row's creation time, or instead (the time of the change
+// that creates the row anew) when none was recorded.
+func createdOr(created, instead time.Time) time.Time {
+	if created.IsZero() {
+		return instead
+	}
+	return created
 }
 
 // Rows of the COPY FROM JSON bulk path. Field order is the table's column

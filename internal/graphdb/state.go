@@ -85,3 +85,34 @@ func strList(v any) []string {
 	}
 	return out
 }
+
+// Queries of RelationsTouching: the relations into an entity, for a list
+// of names and for one (relations out of one use stateRelations[Of]).
+const (
+	relationsInto = "UNWIND $names AS nm MATCH (a:Entity)-[r:Relation]->(b:Entity {name: nm}) " +
+		"RETURN a.name, b.name, r.relationType, r.created_at"
+	relationsIntoOne = "MATCH (a:Entity)-[r:Relation]->(b:Entity {name: $n}) " +
+		"RETURN a.name, b.name, r.relationType, r.created_at"
+)
+
+// RelationsTouching reads every relation out of or into the named entities,
+// each once (a relation between two of them, or a self-loop, is not
+// repeated).
+func RelationsTouching(ctx context.Context, conn *Conn, names []string) ([]model.RelationRow, error) {
+	var out []model.RelationRow
+	seen := map[[3]string]bool{}
+	add := func(row []any) {
+		r := model.RelationRow{From: String(row[0]), To: String(row[1]), RelationType: String(row[2]), CreatedAt: utc(row[3])}
+		if k := [3]string{r.From, r.To, r.RelationType}; !seen[k] {
+			seen[k] = true
+			out = append(out, r)
+		}
+	}
+	if err := loadRows(ctx, conn, "relations", stateRelations, stateRelationsOf, names, add); err != nil {
+		return nil, err
+	}
+	if err := loadRows(ctx, conn, "relations", relationsInto, relationsIntoOne, names, add); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
