@@ -195,6 +195,7 @@ func openHandle(store *snapshot.Store, o graphdb.Options, verify string, log *sl
 	if memo != nil && memo.files != nil {
 		check = func(m *snapshot.Manifest, sums bool) []error { return memo.files.Files(store, m, sums) }
 	}
+	t0 := time.Now()
 	pin, m, err := pinVerified(store, verify, check, memo)
 	if err != nil {
 		return nil, err
@@ -204,6 +205,7 @@ func openHandle(store *snapshot.Store, o graphdb.Options, verify string, log *sl
 			pin.Release()
 		}
 	}()
+	t1 := time.Now()
 	seq := pin.Seq()
 	dir := store.SnapshotDir(seq)
 	o.ReadOnly = true
@@ -211,10 +213,14 @@ func openHandle(store *snapshot.Store, o graphdb.Options, verify string, log *sl
 	if err != nil {
 		return nil, fmt.Errorf("open snapshot %d: %w", seq, err)
 	}
+	t2 := time.Now()
 	kv, err := kvstore.OpenRO(filepath.Join(dir, snapshot.KVDir), log)
 	if err != nil {
 		g.Close()
 		return nil, fmt.Errorf("open snapshot %d: %w", seq, err)
+	}
+	if log != nil {
+		log.Debug("opened snapshot", "seq", seq, "verify_ms", ms(t1.Sub(t0)), "graph_ms", ms(t2.Sub(t1)), "kv_ms", ms(time.Since(t2)))
 	}
 	h = &handle{seq: seq, manifest: m, opened: time.Now(), pin: pin, graph: g, kv: kv}
 	h.refs.Store(1)
@@ -279,3 +285,6 @@ func (h *handle) putConn(c *graphdb.Conn) {
 	}
 	c.Close()
 }
+
+// ms is d in milliseconds, to the microsecond, for logs.
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
