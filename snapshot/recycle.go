@@ -44,7 +44,13 @@ func (st *Stage) recycle(ctx context.Context, opts StageOptions) (bool, error) {
 		return false, err
 	}
 	seq := c.m.Seq
-	if problems := s.verifyListed(c.m, true, func(p string) bool { return p == GraphFile }); len(problems) > 0 {
+	problems := func() []error {
+		if opts.Verifier == nil {
+			return s.verifyListed(c.m, true, func(p string) bool { return p == GraphFile })
+		}
+		return opts.Verifier.listed(s, c.m, func(p string) bool { return p == GraphFile })
+	}()
+	if len(problems) > 0 {
 		c.release()
 		st.source.Fallback = fmt.Sprintf("snapshot %d's graph fails its checksum: %v", seq, problems[0])
 		return false, nil

@@ -44,6 +44,10 @@ type StageOptions struct {
 	// recycling saves is the bytes a copy writes, which matter once the
 	// graph is large.
 	RecycleMinBytes int64
+	// Verifier, if set, checks a graph about to be recycled, reading only
+	// what it cannot trust from an earlier check (see Verifier); nil reads
+	// the whole graph.
+	Verifier *Verifier
 }
 
 // How a stage's graph was made (StageSource.Method).

@@ -65,26 +65,34 @@ func (v *Verifier) BytesRead() int64 {
 // checksums) does, reading only the chunks it cannot trust (see Verifier).
 // It returns every problem found.
 func (v *Verifier) Files(s *Store, m *Manifest, checksums bool) []error {
-	if !checksums {
-		return s.VerifyFiles(m, false)
+	// The listing checks (unexpected files, PIN) without the checksums,
+	// which this Verifier takes over.
+	problems := s.VerifyFiles(m, false)
+	if !checksums || len(problems) > 0 {
+		return problems
 	}
+	problems = v.listed(s, m, func(string) bool { return true })
+	v.forget()
+	return problems
+}
+
+// listed checks the files of m's snapshot in s for which want is true, as
+// verifyListed does with checksums, reading only what it cannot trust.
+func (v *Verifier) listed(s *Store, m *Manifest, want func(string) bool) []error {
 	v.mu.Lock()
 	v.gen++
 	gen := v.gen
 	v.mu.Unlock()
 	dir := s.SnapshotDir(m.Seq)
-	// The listing checks (unexpected files, PIN) without the checksums,
-	// which this Verifier takes over.
-	problems := s.VerifyFiles(m, false)
-	if len(problems) > 0 {
-		return problems
-	}
+	var problems []error
 	for _, f := range m.Files {
+		if !want(f.Path) {
+			continue
+		}
 		if err := v.check(filepath.Join(dir, filepath.FromSlash(f.Path)), f, gen); err != nil {
 			problems = append(problems, fmt.Errorf("snapshot %d: %s: %w", m.Seq, f.Path, err))
 		}
 	}
-	v.forget(gen)
 	return problems
 }
 
@@ -168,12 +176,12 @@ func (v *Verifier) addRead(n int64) {
 	v.mu.Unlock()
 }
 
-// forget drops the files not seen in the last verifierKeep calls.
-func (v *Verifier) forget(gen uint64) {
+// forget drops the files not seen in the last verifierKeep checks.
+func (v *Verifier) forget() {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	for id, f := range v.seen {
-		if f.gen+verifierKeep < gen {
+		if f.gen+verifierKeep < v.gen {
 			delete(v.seen, id)
 		}
 	}

@@ -318,7 +318,7 @@ func (w *Writer) build(ctx context.Context, batch []queue.Claimed, sum *Summary)
 	}
 	t := time.Now()
 	stage, err := w.store.NewStageWith(ctx, snapshot.StageOptions{Keep: w.opts.Keep, MinAge: w.opts.MinAge, NoRecycle: w.opts.NoRecycle,
-		RecycleMinBytes: int64(w.opts.RecycleMinMB) << 20})
+		RecycleMinBytes: int64(w.opts.RecycleMinMB) << 20, Verifier: w.opts.Verifier})
 	if err != nil {
 		return nil, err
 	}
