@@ -38,11 +38,10 @@ type StageOptions struct {
 	// NoRecycle makes the stage by reflink or copy only.
 	NoRecycle bool
 	// RecycleMinBytes: a CURRENT graph smaller than this is copied, not
-	// recycled. Replaying the batches a recycled graph missed opens and
-	// checkpoints the graph once more per batch (about 150 ms each on a
-	// small graph here), which costs more than copying a small file; what
-	// recycling saves is the bytes a copy writes, which matter once the
-	// graph is large.
+	// recycled. Replaying the batches a recycled graph missed costs a
+	// checkpoint per batch, which on a small graph costs about what copying
+	// it does; what recycling saves is the bytes a copy writes, which
+	// matter once the graph is large.
 	RecycleMinBytes int64
 	// Verifier, if set, checks a graph about to be recycled, reading only
 	// what it cannot trust from an earlier check (see Verifier); nil reads

@@ -60,6 +60,6 @@ func DefaultOptions() Options {
 	return Options{
 		Limits:       model.Limits{MaxBytes: 1 << 20, MaxOps: 1000, MaxStringBytes: 64 << 10, MaxValueBytes: 512 << 10},
 		MaxBatchJobs: 10000, MaxBatchBytes: 64 << 20, MaxRounds: 8, LockTimeout: 10 * time.Second,
-		BufferPoolMB: 256, CopyThreshold: 1000, MinFreeMB: 16, Keep: 3, RecycleMinMB: 64,
+		BufferPoolMB: 256, CopyThreshold: 1000, MinFreeMB: 16, Keep: 3, RecycleMinMB: 32,
 	}
 }
