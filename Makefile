@@ -40,7 +40,7 @@ crashtest: deps
 	$(GO) test -count=1 -timeout 90m -run 'TestCrashLoop|TestCompetingWriters' ./tests \
 	  -crash.loop=$(RUNS) -crash.report=$(CURDIR)/crashtest-report.md $(if $(COMPETE),-compete=2m) -v
 
-# TestBatchEqualsSequence over SEEDS random job sequences (make test runs 5).
+# TestBatchEqualsSequence over SEEDS random job sequences (make test runs 3).
 SEEDS ?= 50
 soak-batch: deps
 	$(GO) test -count=1 -timeout 90m -run 'TestBatchEqualsSequence' ./writer -batch.seeds=$(SEEDS) -v

@@ -211,9 +211,9 @@ func TestBatchEqualsSequence(t *testing.T) {
 }
 
 // batchSeeds is how many random sequences TestBatchEqualsSequence checks:
-// 5 in make test (each costs about a minute of CPU under -race with the
+// 3 in make test (each costs about a minute of CPU under -race with the
 // recycling path), more with -batch.seeds (make soak-batch).
-var batchSeeds = flag.Int("batch.seeds", 5, "random job sequences TestBatchEqualsSequence checks")
+var batchSeeds = flag.Int("batch.seeds", 3, "random job sequences TestBatchEqualsSequence checks")
 
 type ulidEntropy struct{ r *rand.Rand }
 
