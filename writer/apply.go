@@ -451,8 +451,14 @@ func (wo writeOptions) useCopy(n int) bool {
 func (o *overlay) write(ctx context.Context, conn *graphdb.Conn, wo writeOptions) (writeStats, error) {
 	ch := o.netChange()
 	sr := stmtRunner{ctx: ctx, conn: conn}
-	if err := sr.rows("delete entities", stmtWipe, stmtWipeOne, map[string][]any{"n": graphdb.List(ch.wipe)}); err != nil {
-		return writeStats{}, err
+	if len(ch.wipe) > 0 {
+		rels, err := graphdb.RelationsTouching(ctx, conn, ch.wipe)
+		if err != nil {
+			return writeStats{}, fmt.Errorf("delete entities: %w", err)
+		}
+		if err := sr.detachDelete("delete entities", ch.wipe, rels); err != nil {
+			return writeStats{}, err
+		}
 	}
 	f, t, r, _ := o.relCols(ch.relDel)
 	if err := sr.rows("delete relations", stmtDeleteRels, stmtDeleteRelOne, map[string][]any{"f": f, "t": t, "r": r}); err != nil {
@@ -502,10 +508,27 @@ func (o *overlay) detachUpdated(sr stmtRunner, upd []string) ([]model.RelationRo
 	if err != nil {
 		return nil, fmt.Errorf("update entities: %w", err)
 	}
-	if err := sr.rows("update entities", stmtWipe, stmtWipeOne, map[string][]any{"n": graphdb.List(upd)}); err != nil {
+	if err := sr.detachDelete("update entities", upd, rels); err != nil {
 		return nil, err
 	}
 	return rels, nil
+}
+
+// detachDelete deletes entities names and rels, every relation into or out
+// of them (graphdb.RelationsTouching). The relations go first, by name: a
+// DETACH DELETE of an entity with a relation to itself left its incoming
+// relations behind in Kuzu 0.11.3 when an entity of that name was created
+// again in the same transaction (TestUpdateEntityWithSelfLoop,
+// TestRecreateEntityWithSelfLoop).
+func (sr stmtRunner) detachDelete(what string, names []string, rels []model.RelationRow) error {
+	var f, t, r []any
+	for _, x := range rels {
+		f, t, r = append(f, x.From), append(t, x.To), append(r, x.RelationType)
+	}
+	if err := sr.rows(what+": relations", stmtDeleteRels, stmtDeleteRelOne, map[string][]any{"f": f, "t": t, "r": r}); err != nil {
+		return err
+	}
+	return sr.rows(what, stmtWipe, stmtWipeOne, map[string][]any{"n": graphdb.List(names)})
 }
 
 // createEntities creates entities cre, in bulk above the COPY threshold.
