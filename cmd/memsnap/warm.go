@@ -10,8 +10,8 @@ import (
 	"log/slog"
 	"os/exec"
 	"sync"
-	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/memsnap/memsnap/cmd/memsnap/internal/oneline"
 	"github.com/memsnap/memsnap/snapshot"
@@ -185,10 +185,7 @@ func (w *warmWriter) diedLocked(ioErr error) error {
 	}
 	how := ioErr.Error()
 	if st := cmd.ProcessState; st != nil {
-		how = st.String()
-		if ws, ok := st.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			how = "killed by " + ws.Signal().String()
-		}
+		how = st.String() // "exit status 2", "signal: killed"
 	}
 	return fmt.Errorf("commit: %w (%s)", errWriterDied, how)
 }
@@ -234,13 +231,19 @@ func (w *warmWriter) Close(wait time.Duration) {
 func commitLoop(ctx context.Context, s *snapshot.Store, opts writer.Options, log *slog.Logger, in io.Reader, out io.Writer) error {
 	opts.LockTimeout = 0
 	opts.Verifier = snapshot.NewVerifier() // CURRENT is mostly what the last commit published
-	sc := bufio.NewScanner(in)
+	br := bufio.NewReader(in)
 	enc := json.NewEncoder(out)
-	for sc.Scan() {
+	for {
+		line, long, err := readRequest(br)
+		if err != nil {
+			return nil // stdin ended: the parent is done with us
+		}
 		var req loopRequest
 		var ans loopAnswer
-		if err := json.Unmarshal(sc.Bytes(), &req); err != nil || !req.Commit {
-			ans.Error = fmt.Sprintf("unknown request %q", sc.Text())
+		if long {
+			ans.Error = fmt.Sprintf("request line longer than %d bytes", maxRequestLine)
+		} else if err := json.Unmarshal(line, &req); err != nil || !req.Commit {
+			ans.Error = fmt.Sprintf("unknown request %q", clip(string(line), 80))
 		} else {
 			sum, err := writer.New(s, opts, log).Commit(ctx, writer.CommitOptions{})
 			switch {
@@ -259,5 +262,44 @@ func commitLoop(ctx context.Context, s *snapshot.Store, opts writer.Options, log
 			return nil // the parent is gone; the commit itself is done
 		}
 	}
-	return nil
+}
+
+// maxRequestLine bounds one request line of the warm writer's protocol.
+const maxRequestLine = 4096
+
+// readRequest reads one line (without its newline) from br. A line longer
+// than maxRequestLine is read to its end and reported as long, not returned.
+// At the end of input it returns the last unterminated line, if any, then
+// io.EOF.
+func readRequest(br *bufio.Reader) (line []byte, long bool, err error) {
+	for {
+		chunk, isPrefix, err := br.ReadLine()
+		if err != nil {
+			if len(line) > 0 || long {
+				return line, long, nil
+			}
+			return nil, false, err
+		}
+		if !long {
+			line = append(line, chunk...)
+			if len(line) > maxRequestLine {
+				line, long = nil, true
+			}
+		}
+		if !isPrefix {
+			return line, long, nil
+		}
+	}
+}
+
+// clip is s cut to at most n bytes on a character boundary, with "..."
+// when it was cut.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "..."
 }
