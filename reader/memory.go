@@ -469,6 +469,9 @@ func search(ctx context.Context, c *graphdb.Conn, query string, limit int) ([]En
 				s, _ := row[1].(float64)
 				add(graphdb.String(row[0]), 1, s)
 			}
+			if err := pendingMatches(ctx, c, q, add); err != nil {
+				return nil, err
+			}
 		}
 	}
 
@@ -508,6 +511,32 @@ func search(ctx context.Context, c *graphdb.Conn, query string, limit int) ([]En
 		ents[i] = byName[n]
 	}
 	return ents, nil
+}
+
+// stmtPendingMatches finds the entities whose full-text document waits
+// for the index (Entity.doc is NULL, see graphdb.IndexPending) and that
+// hold every word of $w, unstemmed, in their name, type or observations.
+const stmtPendingMatches = "MATCH (e:Entity) WHERE e.doc IS NULL AND " +
+	"all(w IN $w WHERE contains(lower(e.name) + ' ' + lower(e.entityType) + ' ' + e.search_text, w)) RETURN e.name"
+
+// pendingMatches adds, with the full-text matches (tier 1, no score), the
+// entities not yet in the full-text index that hold every word of a
+// multi-word query q, so that an entity just created or changed is found
+// by a query whose words it holds in another order, as an indexed one is.
+// A one-word query needs nothing here: the substring search finds them.
+func pendingMatches(ctx context.Context, c *graphdb.Conn, q string, add func(name string, tier int, score float64)) error {
+	words := strings.Fields(q)
+	if len(words) < 2 {
+		return nil
+	}
+	res, err := c.Query(ctx, stmtPendingMatches, map[string]any{"w": graphdb.List(words)})
+	if err != nil {
+		return fmt.Errorf("search entities awaiting the full-text index: %w", err)
+	}
+	for _, row := range res.Rows {
+		add(graphdb.String(row[0]), 1, 0)
+	}
+	return nil
 }
 
 // substringMatch is the reference server's test: the lower-cased query is a
