@@ -455,24 +455,8 @@ func search(ctx context.Context, c *graphdb.Conn, query string, limit int) ([]En
 		}
 	}
 
-	// Full-text matches of every word, stemmed. Kuzu drops words with digits
-	// or of one letter, so a query made only of those finds nothing here.
-	if hasIndexableWord(q) {
-		res, err := c.Query(ctx, graphdb.FTSQuery("conjunctive := true, top := 1000000"), map[string]any{"q": q})
-		// A snapshot written by an earlier memsnap has its index elsewhere or
-		// none: it still answers with the substring matches.
-		if err != nil && !errors.Is(err, graphdb.ErrNoIndex) && !errors.Is(err, graphdb.ErrNoTable) {
-			return nil, fmt.Errorf("full-text search: %w", err)
-		}
-		if err == nil {
-			for _, row := range res.Rows {
-				s, _ := row[1].(float64)
-				add(graphdb.String(row[0]), 1, s)
-			}
-			if err := pendingMatches(ctx, c, q, add); err != nil {
-				return nil, err
-			}
-		}
+	if err := fullTextMatches(ctx, c, q, add); err != nil {
+		return nil, err
 	}
 
 	out := make([]*hit, 0, len(hits))
@@ -511,6 +495,30 @@ func search(ctx context.Context, c *graphdb.Conn, query string, limit int) ([]En
 		ents[i] = byName[n]
 	}
 	return ents, nil
+}
+
+// fullTextMatches adds the full-text matches of every word of q, stemmed
+// (tier 1, by score), and those of the entities awaiting the index
+// (pendingMatches). Kuzu drops words with digits or of one letter, so a
+// query made only of those finds nothing here.
+func fullTextMatches(ctx context.Context, c *graphdb.Conn, q string, add func(name string, tier int, score float64)) error {
+	if !hasIndexableWord(q) {
+		return nil
+	}
+	res, err := c.Query(ctx, graphdb.FTSQuery("conjunctive := true, top := 1000000"), map[string]any{"q": q})
+	// A snapshot written by an earlier memsnap has its index elsewhere or
+	// none: it still answers with the substring matches.
+	if errors.Is(err, graphdb.ErrNoIndex) || errors.Is(err, graphdb.ErrNoTable) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("full-text search: %w", err)
+	}
+	for _, row := range res.Rows {
+		s, _ := row[1].(float64)
+		add(graphdb.String(row[0]), 1, s)
+	}
+	return pendingMatches(ctx, c, q, add)
 }
 
 // stmtPendingMatches finds the entities whose full-text document waits
