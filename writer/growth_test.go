@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/memsnap/memsnap/internal/model"
-	"github.com/memsnap/memsnap/reader"
 	"github.com/memsnap/memsnap/snapshot"
 	"github.com/memsnap/memsnap/writer"
 )
@@ -54,11 +53,7 @@ func TestUpdatesDoNotGrowTheGraph(t *testing.T) {
 		t.Errorf("9 one-entity updates grew the graph from %d to %d bytes", before, after)
 	}
 	// The updated entity keeps its relations and creation time.
-	r, err := reader.Open(t.Context(), s.store, s.cfg.ReaderOptions(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
+	r := openReader(t, s)
 	res, err := r.Query(t.Context(), "MATCH (a:Entity {name: 'g-00001'})-[r:Relation]->(b) RETURN b.name, size(a.observations), a.created_at < a.updated_at", nil)
 	if err != nil || len(res.Rows) != 1 || res.Rows[0][0] != "g-00002" || res.Rows[0][1] != int64(3) || res.Rows[0][2] != true {
 		t.Errorf("updated entity g-00001: %v %v; want its relation to g-00002, 3 observations, created before updated", res, err)
@@ -107,11 +102,7 @@ func TestUpdateEntityWithSelfLoop(t *testing.T) {
 			t.Fatalf("change %d: %+v", k, sum)
 		}
 	}
-	r, err := reader.Open(t.Context(), s.store, s.cfg.ReaderOptions(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
+	r := openReader(t, s)
 	for q, want := range map[string]int64{
 		"MATCH ()-[r:Relation]->() RETURN count(*)":                     4,
 		"MATCH (c:Entity {name: 'C'})-[r:Relation]->() RETURN count(*)": 1,
@@ -149,11 +140,7 @@ func TestRecreateEntityWithSelfLoop(t *testing.T) {
 			t.Fatalf("job %d: %+v", k, sum)
 		}
 	}
-	r, err := reader.Open(t.Context(), s.store, s.cfg.ReaderOptions(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
+	r := openReader(t, s)
 	res, err := r.Query(t.Context(), "MATCH (a:Entity)-[r:Relation]->(b:Entity) RETURN a.name, b.name, r.relationType ORDER BY a.name", nil)
 	if err != nil || len(res.Rows) != 2 || res.Rows[0][0] != "B" || res.Rows[1][0] != "C" {
 		t.Errorf("relations: %v %v; want B-self->B and C-likes->B", res, err)
