@@ -493,8 +493,8 @@ func (o *overlay) write(ctx context.Context, conn *graphdb.Conn, wo writeOptions
 // detachUpdated starts writing the new observations of entities upd,
 // which the caller finishes by creating them anew (createEntities) with
 // the relations it returns (createRelations): it reads the relations into
-// and out of them and deletes them (DETACH DELETE). Kuzu 0.11.3 rewrites a
-// whole STRING or LIST column chunk (every row of a node group, up to
+// and out of them and deletes them with the entities (detachDelete).
+// Kuzu 0.11.3 rewrites a whole STRING or LIST column chunk (every row of a node group, up to
 // 131,072 entities) when it checkpoints a change to one row's value, and
 // does not reuse the pages it frees: at 100k entities one add_observations
 // in place cost a 1.2-6.5 s checkpoint and grew the graph file by 67-268 MB,
@@ -545,24 +545,18 @@ func (o *overlay) createEntities(sr stmtRunner, cre []string, wo writeOptions) e
 		}
 		return nil
 	}
-	return o.insertEntities(sr, "create entities", cre)
-}
-
-// insertEntities creates the rows of entities names, as the overlay holds
-// them, in one statement.
-func (o *overlay) insertEntities(sr stmtRunner, what string, names []string) error {
-	if len(names) == 0 {
+	if len(cre) == 0 {
 		return nil
 	}
 	cols := newObsColumns()
 	var ty, c, u []any
-	for _, n := range names {
+	for _, n := range cre {
 		e := o.ents[n]
 		cols.add(e.obs)
 		ty, c, u = append(ty, e.typ), append(c, kuzuTime(createdOr(e.created, e.updated))), append(u, kuzuTime(e.updated))
 	}
-	return sr.run(what, stmtCreate, len(names),
-		map[string]any{"n": graphdb.List(names), "t": ty, "obs": cols.obs, "s": cols.s, "e": cols.e, "x": cols.text, "c": c, "u": u})
+	return sr.run("create entities", stmtCreate, len(cre),
+		map[string]any{"n": graphdb.List(cre), "t": ty, "obs": cols.obs, "s": cols.s, "e": cols.e, "x": cols.text, "c": c, "u": u})
 }
 
 // createRelations creates relations ks and kept (relations of updated
@@ -571,7 +565,9 @@ func (o *overlay) createRelations(sr stmtRunner, ks []relKey, kept []model.Relat
 	f, t, r, c := o.relCols(ks)
 	for _, x := range kept {
 		f, t, r = append(f, x.From), append(t, x.To), append(r, x.RelationType)
-		c = append(c, kuzuTime(createdOr(x.CreatedAt, time.Now())))
+		// No creation time recorded (not written by memsnap): the change's,
+		// from whichever end the batch changed.
+		c = append(c, kuzuTime(createdOr(x.CreatedAt, createdOr(o.ents[x.From].updated, o.ents[x.To].updated))))
 	}
 	if wo.useCopy(len(f)) {
 		rows := make([]any, len(f))
