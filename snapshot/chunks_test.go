@@ -9,7 +9,7 @@ import (
 	"testing"
 )
 
-// A format-4 manifest lists a CRC-32C per ChunkSize chunk for a file
+// A manifest lists a CRC-32C per ChunkSize chunk for a file
 // larger than ChunkSize (the last chunk short), and none for a small one;
 // Verify finds a damaged byte in any chunk and names it.
 func TestChunkSums(t *testing.T) {
@@ -23,8 +23,8 @@ func TestChunkSums(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.FormatVersion != 4 {
-		t.Fatalf("format %d", m.FormatVersion)
+	if m.FormatVersion != FormatVersion || m.ChunkSize != ChunkSize {
+		t.Fatalf("format %d, chunk size %d", m.FormatVersion, m.ChunkSize)
 	}
 	for _, f := range m.Files {
 		switch {
@@ -169,4 +169,92 @@ func TestRecycleCandidate(t *testing.T) {
 		t.Fatalf("keep 1: %+v", src)
 	}
 	st.Abort()
+}
+
+// A format-4 manifest's chunks are 1 MiB and it names no chunk size; a
+// format-5 one must name a power of two from 4 KiB to 1 GiB.
+func TestChunkSizeInManifests(t *testing.T) {
+	for _, tc := range []struct {
+		format int
+		chunk  int64
+		ok     bool
+	}{
+		{4, 0, true}, {4, ChunkSize, false}, {5, ChunkSize, true}, {5, 0, false}, {5, 1000, false}, {5, 2048, false},
+	} {
+		m := &Manifest{FormatVersion: tc.format, Seq: 1, ChunkSize: tc.chunk}
+		b, err := encodeManifest(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ParseManifest(b); (err == nil) != tc.ok {
+			t.Errorf("format %d, chunk_size %d: %v", tc.format, tc.chunk, err)
+		}
+	}
+}
+
+// A store written by the previous build keeps verifying: its format-4
+// manifests list 1 MiB chunks, which Verify and a Verifier check as such and
+// in which they find damage. A Verifier that trusted a file under 1 MiB
+// chunks reads it whole when a format-5 manifest describes it with 64 KiB
+// ones (a format-4 graph recycled by this build), then trusts it again.
+func TestFormat4ChunksStillVerify(t *testing.T) {
+	s, err := Init(filepath.Join(t.TempDir(), "store"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const size = 2*format4ChunkSize + 321
+	seq := publishFake(t, s, strings.Repeat("q", size))
+	path := filepath.Join(s.SnapshotDir(seq), GraphFile)
+	// as rewrites the manifest as the given format with every file's sums
+	// in chunks of chunk bytes (named in the manifest from format 5 on).
+	as := func(format int, chunk int64) *Manifest {
+		rewriteManifest(t, s, seq, func(m *Manifest) {
+			m.FormatVersion, m.ChunkSize = format, 0
+			if format >= 5 {
+				m.ChunkSize = chunk
+			}
+			for i, f := range m.Files {
+				sum, err := checksumFile(filepath.Join(s.SnapshotDir(seq), filepath.FromSlash(f.Path)), chunk)
+				if err != nil {
+					t.Fatal(err)
+				}
+				sum.Path = f.Path
+				m.Files[i] = sum
+			}
+		})
+		m, err := s.Manifest(seq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	m4 := as(4, format4ChunkSize)
+	if n := len(m4.Files[slicesIndex(m4.Files, GraphFile)].Chunks); n != 3 {
+		t.Fatalf("format 4: %d chunks of 1 MiB, want 3", n)
+	}
+	if p := s.Verify(seq); p != nil {
+		t.Fatalf("format 4: %v", p)
+	}
+	v := NewVerifier()
+	if p := v.Files(s, m4, true); p != nil {
+		t.Fatalf("Verifier, format 4: %v", p)
+	}
+	if _, ok := idOf(path); ok {
+		before := v.BytesRead()
+		if p := v.Files(s, as(5, ChunkSize), true); p != nil || v.BytesRead()-before < size {
+			t.Fatalf("format 5 over a file trusted in 1 MiB chunks: read %d, %v; want all %d and no problem", v.BytesRead()-before, p, size)
+		}
+		before = v.BytesRead()
+		if p := v.Files(s, as(5, ChunkSize), true); p != nil || v.BytesRead() != before {
+			t.Fatalf("format 5 again: read %d, %v; want 0", v.BytesRead()-before, p)
+		}
+	}
+	m4 = as(4, format4ChunkSize)
+	writeAt(t, path, format4ChunkSize+9, "!")
+	if p := s.Verify(seq); len(p) != 1 || !strings.Contains(p[0].Error(), "checksum mismatch") {
+		t.Fatalf("format 4, damaged: %v", p)
+	}
+	if err := checkChunks(path, m4.Files[slicesIndex(m4.Files, GraphFile)], []int{1}, nil); err == nil || !strings.Contains(err.Error(), "chunk 1 (bytes 1048576-2097152)") {
+		t.Fatalf("format 4, damaged chunk 1: %v", err)
+	}
 }

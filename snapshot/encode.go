@@ -81,10 +81,20 @@ func parseManifest(b []byte) (*Manifest, error) {
 	if m.Seq == 0 {
 		return nil, errors.New("manifest is corrupt: seq is 0")
 	}
-	for _, f := range m.Files {
-		if len(f.Chunks) > 0 && (f.Size <= ChunkSize || len(f.Chunks) != chunkCount(f.Size)) {
+	chunk := m.ChunkSize
+	switch {
+	case m.FormatVersion < 5 && chunk != 0:
+		return nil, fmt.Errorf("manifest is corrupt: chunk_size in a format-%d manifest", m.FormatVersion)
+	case m.FormatVersion >= 5 && (chunk < 4096 || chunk > 1<<30 || chunk&(chunk-1) != 0):
+		return nil, fmt.Errorf("manifest is corrupt: chunk_size %d is not a power of two from 4 KiB to 1 GiB", chunk)
+	case chunk == 0:
+		chunk = format4ChunkSize
+	}
+	for i, f := range m.Files {
+		if len(f.Chunks) > 0 && (f.Size <= chunk || len(f.Chunks) != chunkCount(f.Size, chunk)) {
 			return nil, fmt.Errorf("manifest is corrupt: %s lists %d chunk checksums for %d bytes", f.Path, len(f.Chunks), f.Size)
 		}
+		m.Files[i].chunk = chunk
 	}
 	want := m.Checksum
 	if want != "" {

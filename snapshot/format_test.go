@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -42,7 +43,7 @@ func TestPublishWritesCurrentFormat(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.FormatVersion != FormatVersion || FormatVersion != 4 {
+	if m.FormatVersion != FormatVersion || FormatVersion != 5 || m.ChunkSize != ChunkSize {
 		t.Fatalf("published format %d, FormatVersion %d", m.FormatVersion, FormatVersion)
 	}
 }
@@ -59,7 +60,7 @@ func TestNewerFormatRefused(t *testing.T) {
 		}},
 		{"newer version with a field this build does not know", func(t *testing.T, s *Store, seq uint64) {
 			b := rewriteManifest(t, s, seq, func(m *Manifest) { m.FormatVersion = FormatVersion + 1 })
-			b = bytes.Replace(b, []byte("{\n"), []byte("{\n  \"chunk_size\": 65536,\n"), 1)
+			b = bytes.Replace(b, []byte("{\n"), []byte("{\n  \"page_size\": 4096,\n"), 1)
 			writeManifest(t, s, seq, b)
 		}},
 	} {
@@ -68,7 +69,7 @@ func TestNewerFormatRefused(t *testing.T) {
 			publishFake(t, s, "one")
 			seq := publishFake(t, s, "two")
 			tc.edit(t, s, seq)
-			want := "snapshot 2 was written by a newer memsnap (format 5, this build reads up to 4): upgrade memsnap"
+			want := fmt.Sprintf("snapshot 2 was written by a newer memsnap (format %d, this build reads up to %d): upgrade memsnap", FormatVersion+1, FormatVersion)
 			_, err := s.Manifest(seq)
 			var newer *NewerFormatError
 			if !errors.Is(err, ErrNewerFormat) || !errors.As(err, &newer) || err.Error() != want {
@@ -96,7 +97,7 @@ func TestFlippedFormatIsCorrupt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b = bytes.Replace(b, []byte(`"format_version": 4`), []byte(`"format_version": 7`), 1)
+	b = bytes.Replace(b, []byte(fmt.Sprintf(`"format_version": %d`, FormatVersion)), []byte(`"format_version": 7`), 1)
 	writeManifest(t, s, seq, b)
 	_, err = s.Manifest(seq)
 	if err == nil || errors.Is(err, ErrNewerFormat) || !strings.Contains(err.Error(), "manifest is corrupt: checksum") {
@@ -110,7 +111,14 @@ func TestOlderFormatsAccepted(t *testing.T) {
 	s := newTestStore(t)
 	seq := publishFake(t, s, "one")
 	for v := MinFormatVersion; v <= FormatVersion; v++ {
-		rewriteManifest(t, s, seq, func(m *Manifest) { m.FormatVersion = v })
+		rewriteManifest(t, s, seq, func(m *Manifest) {
+			m.FormatVersion = v
+			if v < 5 {
+				m.ChunkSize = 0 // format 5 named it first
+			} else {
+				m.ChunkSize = ChunkSize
+			}
+		})
 		if m, err := s.Manifest(seq); err != nil || m.FormatVersion != v {
 			t.Fatalf("format %d: %v", v, err)
 		}
@@ -123,7 +131,7 @@ func TestOlderFormatsAccepted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m.FormatVersion, m.Checksum = 1, ""
+	m.FormatVersion, m.ChunkSize, m.Checksum = 1, 0, ""
 	b, err := marshalManifest(m)
 	if err != nil {
 		t.Fatal(err)

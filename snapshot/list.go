@@ -136,7 +136,7 @@ func (s *Store) verifyListed(m *Manifest, checksums bool, want func(string) bool
 			}
 			continue
 		}
-		got, err := checksumFile(path)
+		got, err := checksumFile(path, f.chunkSize())
 		switch {
 		case err != nil:
 			problems = append(problems, fmt.Errorf("snapshot %d: %s: %w", seq, f.Path, err))

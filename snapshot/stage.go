@@ -298,6 +298,7 @@ func (st *Stage) Publish(m Manifest) (err error) {
 		return fmt.Errorf("publish: CURRENT moved from %d to %d while staging %d (another writer without the lock?)", st.cur, cur, st.seq)
 	}
 	m.FormatVersion = FormatVersion
+	m.ChunkSize = ChunkSize
 	m.MemsnapVersion = Version
 	m.Seq = st.seq
 	m.CreatedAt = time.Now().UTC()
@@ -386,7 +387,7 @@ func (st *Stage) syncAndSum() ([]FileSum, error) {
 			sums = append(sums, sum)
 			continue
 		}
-		sum, err := checksumFile(p)
+		sum, err := checksumFile(p, ChunkSize)
 		if err != nil {
 			return nil, fmt.Errorf("publish: %w", err)
 		}
@@ -411,5 +412,9 @@ func (st *Stage) sharedWithParent(rel, path string, parentSums map[string]FileSu
 	if err1 != nil || err2 != nil || !os.SameFile(a, b) || a.Size() != sum.Size {
 		return FileSum{}, false
 	}
+	if sum.chunkSize() != ChunkSize && sum.Size > min(sum.chunkSize(), ChunkSize) {
+		return FileSum{}, false // the parent's chunks are of another size
+	}
+	sum.chunk = ChunkSize
 	return sum, true
 }

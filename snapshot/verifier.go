@@ -42,6 +42,7 @@ type fileID struct {
 type verifiedFile struct {
 	size   int64
 	crc    uint32   // whole-file CRC-32C, for a file without chunks
+	chunk  int64    // the chunk size of chunks, in bytes
 	chunks []uint32 // verified chunk checksums
 	gen    uint64   // last Files call that saw the file
 }
@@ -106,7 +107,7 @@ func (v *Verifier) Trust(path string, f FileSum) {
 	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	v.seen[id] = &verifiedFile{size: f.Size, crc: f.CRC32C, chunks: slices.Clone(f.Chunks), gen: v.gen}
+	v.seen[id] = &verifiedFile{size: f.Size, crc: f.CRC32C, chunk: f.chunkSize(), chunks: slices.Clone(f.Chunks), gen: v.gen}
 }
 
 // Forget drops what the Verifier knows of every file: the next checks read
@@ -126,7 +127,7 @@ func (v *Verifier) check(path string, f FileSum, gen uint64) error {
 		known.gen = gen
 	}
 	v.mu.Unlock()
-	if !ok {
+	if !ok || (known != nil && known.chunk != f.chunkSize()) {
 		known = nil
 	}
 	if known != nil && known.size == f.Size && len(f.Chunks) == 0 && known.crc == f.CRC32C && len(known.chunks) == 0 {
@@ -141,7 +142,7 @@ func (v *Verifier) check(path string, f FileSum, gen uint64) error {
 		}
 	}
 	if known == nil || len(f.Chunks) == 0 || known.size != f.Size || len(known.chunks) != len(f.Chunks) {
-		got, err := checksumFile(path)
+		got, err := checksumFile(path, f.chunkSize())
 		v.addRead(got.Size)
 		switch {
 		case err != nil:
@@ -160,11 +161,11 @@ func (v *Verifier) check(path string, f FileSum, gen uint64) error {
 		if err := checkChunks(path, f, idx, nil); err != nil {
 			return err
 		}
-		v.addRead(min(int64(len(idx))*ChunkSize, f.Size))
+		v.addRead(min(int64(len(idx))*f.chunkSize(), f.Size))
 	}
 	if ok {
 		v.mu.Lock()
-		v.seen[id] = &verifiedFile{size: f.Size, crc: f.CRC32C, chunks: slices.Clone(f.Chunks), gen: gen}
+		v.seen[id] = &verifiedFile{size: f.Size, crc: f.CRC32C, chunk: f.chunkSize(), chunks: slices.Clone(f.Chunks), gen: gen}
 		v.mu.Unlock()
 	}
 	return nil
@@ -221,7 +222,7 @@ func (v *Verifier) Scrub(s *Store, m *Manifest, pause func() error) (problems []
 		var ferr error
 		if len(f.Chunks) == 0 {
 			var got FileSum
-			got, ferr = checksumFile(path)
+			got, ferr = checksumFile(path, f.chunkSize())
 			if ferr == nil && (got.Size != f.Size || got.CRC32C != f.CRC32C) {
 				ferr = fmt.Errorf("checksum mismatch (file is corrupt)")
 			}

@@ -44,11 +44,12 @@ func TestVerifierReadsOnlyWhatChanged(t *testing.T) {
 	// describe the new bytes in the manifest.
 	writeAt(t, path, ChunkSize+10, "b")
 	g := slicesIndex(m.Files, GraphFile)
-	sum, err := checksumFile(path)
+	sum, err := checksumFile(path, ChunkSize)
 	if err != nil {
 		t.Fatal(err)
 	}
-	m.Files[g] = FileSum{Path: GraphFile, Size: sum.Size, CRC32C: sum.CRC32C, Chunks: sum.Chunks}
+	sum.Path = GraphFile
+	m.Files[g] = sum
 	if n, p := files(m); p != nil || n != ChunkSize {
 		t.Fatalf("one chunk rewritten in place: read %d bytes, problems %v; want one chunk (%d) and none", n, p, ChunkSize)
 	}

@@ -21,7 +21,8 @@ import (
 // version v had written it: format_version v and the manifest's own
 // checksum recomputed (CRC-32C of its canonical encoding without the
 // checksum field, see snapshot/encode.go), so that nothing but the format
-// tells it apart.
+// tells it apart. Below format 5 it drops the chunk size and the chunk
+// sums, which such a manifest lists in 1 MiB chunks or not at all.
 func rewriteFormat(t *testing.T, store string, seq uint64, v int) {
 	t.Helper()
 	path := filepath.Join(snapDir(store, strconv.FormatUint(seq, 10)), "MANIFEST.json")
@@ -35,6 +36,14 @@ func rewriteFormat(t *testing.T, store string, seq uint64, v int) {
 	}
 	m["format_version"] = v
 	delete(m, "checksum")
+	if v < 5 { // format 5 named the chunk size; drop the chunks rather than resum them in 1 MiB
+		delete(m, "chunk_size")
+		for _, f := range m["files"].([]any) {
+			delete(f.(map[string]any), "chunks")
+		}
+	} else if _, ok := m["chunk_size"]; !ok {
+		m["chunk_size"] = snapshot.ChunkSize
+	}
 	var typed snapshot.Manifest // canonical field order is the struct's
 	mb, _ := json.Marshal(m)
 	if err := json.Unmarshal(mb, &typed); err != nil {
