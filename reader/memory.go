@@ -84,16 +84,11 @@ func entityOf(row []any) Entity {
 
 // entitiesByName looks entities up by primary key; missing names are skipped.
 func entitiesByName(ctx context.Context, c *graphdb.Conn, names []string) ([]Entity, error) {
-	if len(names) == 0 {
-		return []Entity{}, nil // go-kuzu cannot bind an empty list
-	}
-	res, err := c.Query(ctx, "UNWIND $names AS nm MATCH (e:Entity {name: nm}) RETURN "+entityCols, map[string]any{"names": graphdb.List(names)})
+	out := make([]Entity, 0, len(names))
+	err := graphdb.LookupRows(ctx, c, "read entities", "UNWIND $names AS nm MATCH (e:Entity {name: nm}) RETURN "+entityCols,
+		"MATCH (e:Entity {name: $n}) RETURN "+entityCols, names, nil, func(row []any) { out = append(out, entityOf(row)) })
 	if err != nil {
-		return nil, fmt.Errorf("read entities: %w", err)
-	}
-	out := make([]Entity, 0, len(res.Rows))
-	for _, row := range res.Rows {
-		out = append(out, entityOf(row))
+		return nil, err
 	}
 	return out, nil
 }
@@ -102,19 +97,16 @@ func entitiesByName(ctx context.Context, c *graphdb.Conn, names []string) ([]Ent
 // when to is non-nil, whose target is in to.
 func relationsFrom(ctx context.Context, c *graphdb.Conn, names []string, to map[string]bool) ([]Relation, error) {
 	out := []Relation{}
-	if len(names) == 0 {
-		return out, nil
-	}
-	res, err := c.Query(ctx, "UNWIND $names AS nm MATCH (a:Entity {name: nm})-[r:Relation]->(b:Entity) "+
-		"RETURN a.name, b.name, r.relationType", map[string]any{"names": graphdb.List(names)})
+	const rels = "-[r:Relation]->(b:Entity) RETURN a.name, b.name, r.relationType"
+	err := graphdb.LookupRows(ctx, c, "read relations", "UNWIND $names AS nm MATCH (a:Entity {name: nm})"+rels,
+		"MATCH (a:Entity {name: $n})"+rels, names, nil, func(row []any) {
+			rel := Relation{From: graphdb.String(row[0]), To: graphdb.String(row[1]), RelationType: graphdb.String(row[2])}
+			if to == nil || to[rel.To] {
+				out = append(out, rel)
+			}
+		})
 	if err != nil {
-		return nil, fmt.Errorf("read relations: %w", err)
-	}
-	for _, row := range res.Rows {
-		rel := Relation{From: graphdb.String(row[0]), To: graphdb.String(row[1]), RelationType: graphdb.String(row[2])}
-		if to == nil || to[rel.To] {
-			out = append(out, rel)
-		}
+		return nil, err
 	}
 	sortRelations(out)
 	return out, nil
@@ -311,18 +303,20 @@ func (r *Reader) Neighbors(ctx context.Context, name string, opts NeighborsOptio
 		}
 		full := func() bool { return opts.Limit > 0 && len(order) >= opts.Limit }
 		for d := 0; d < depth && len(frontier) > 0 && !full(); d++ {
-			params["names"] = graphdb.List(frontier)
 			var next []string
 			for _, out := range []bool{true, false} {
-				pattern := "(a:Entity {name: nm})-[r:Relation]->(b:Entity)"
+				edge := "-[r:Relation]->(b:Entity)"
 				if !out {
-					pattern = "(a:Entity {name: nm})<-[r:Relation]-(b:Entity)"
+					edge = "<-[r:Relation]-(b:Entity)"
 				}
-				res, err := c.Query(ctx, "UNWIND $names AS nm MATCH "+pattern+filter+" RETURN a.name, b.name, r.relationType", params)
+				tail := edge + filter + " RETURN a.name, b.name, r.relationType"
+				var rows [][]any
+				err := graphdb.LookupRows(ctx, c, "traverse", "UNWIND $names AS nm MATCH (a:Entity {name: nm})"+tail,
+					"MATCH (a:Entity {name: $n})"+tail, frontier, params, func(row []any) { rows = append(rows, row) })
 				if err != nil {
-					return fmt.Errorf("traverse: %w", err)
+					return err
 				}
-				for _, row := range res.Rows {
+				for _, row := range rows {
 					a, b := graphdb.String(row[0]), graphdb.String(row[1])
 					rel := Relation{From: a, To: b, RelationType: graphdb.String(row[2])}
 					if !out {

@@ -274,3 +274,56 @@ func TestSearchFindsEntitiesAwaitingTheIndex(t *testing.T) {
 		t.Errorf("'filler gardening' found %d entities (bulk007 %v, late %v); want all 301", len(g.Entities), found["bulk007"], found["late"])
 	}
 }
+
+// Up to graphdb.LookupsAtMost names are looked up one query each, more in
+// one listed query: both give the same entities and relations, in the order
+// asked (open_nodes), and a traversal whose frontier crosses the line
+// (neighbors of a hub's leaf) finds every entity once.
+func TestLookupsOneByOneOrListed(t *testing.T) {
+	ctx := context.Background()
+	f, all, r := memoryFixture(t)
+	var leaves []Relation
+	for _, e := range all[10:50] { // 40 leaves: more than graphdb.LookupsAtMost
+		leaves = append(leaves, Relation{From: "hub", To: e.Name, RelationType: "has"})
+	}
+	f.commitJob(t, map[string]any{"ops": []any{createOp(Entity{Name: "hub", EntityType: "t", Observations: []string{}}), relOp(leaves...)}})
+	if _, err := r.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"hub"}
+	for i := len(all) - 1; i >= 0; i-- { // not in name order
+		want = append(want, all[i].Name)
+	}
+	for _, n := range []int{4, 32, 33, len(want)} {
+		g, err := r.OpenNodes(ctx, want[:n])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := names(g.Entities); !slices.Equal(got, want[:n]) {
+			t.Errorf("open_nodes of %d names: %d entities, first %v", n, len(got), got[:min(4, len(got))])
+		}
+		if n == len(want) && len(g.Relations) != 4+len(leaves) {
+			t.Errorf("open_nodes of every name: %d relations, want %d", len(g.Relations), 4+len(leaves))
+		}
+	}
+	// From a leaf: the hub at depth 1, the 39 other leaves (a frontier of
+	// one, then of 40) at depth 2, nothing more at depth 3.
+	g, err := r.Neighbors(ctx, all[10].Name, NeighborsOptions{Depth: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := names(g.Entities)
+	reach := map[string]bool{"hub": true}
+	for _, l := range leaves {
+		reach[l.To] = true
+	}
+	if len(got) != len(reach) || got[0] != all[10].Name || got[1] != "hub" || len(g.Relations) != len(leaves) {
+		t.Errorf("neighbors depth 3 of a leaf: %d entities (want %d), first %v, %d relations (want %d)",
+			len(got), len(reach), got[:min(3, len(got))], len(g.Relations), len(leaves))
+	}
+	for _, n := range got {
+		if !reach[n] {
+			t.Errorf("neighbors depth 3 of a leaf reached %s", n)
+		}
+	}
+}
