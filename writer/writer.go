@@ -186,6 +186,12 @@ func (w *Writer) Commit(ctx context.Context, opts CommitOptions) (sum Summary, e
 // cycle runs one batch. It returns published false when there was nothing
 // to apply, and full when the batch limits left queued jobs behind.
 func (w *Writer) cycle(ctx context.Context, maxJobs int, verified *uint64, sum *Summary) (published, full bool, err error) {
+	steps := newStepTimer()
+	defer func() {
+		if published {
+			w.log.Debug("commit steps (ms)", steps.attrs()...)
+		}
+	}()
 	cur, err := w.store.Current()
 	if err != nil {
 		return false, false, fmt.Errorf("%w; refusing to write. %s", err, rollbackHint)
@@ -209,6 +215,7 @@ func (w *Writer) cycle(ctx context.Context, maxJobs int, verified *uint64, sum *
 			}
 			*verified = cur
 		}
+		steps.mark("check_current")
 		watermark = m.Watermark
 		if err := w.finishCleanup(m); err != nil {
 			return false, false, err
@@ -237,7 +244,8 @@ func (w *Writer) cycle(ctx context.Context, maxJobs int, verified *uint64, sum *
 		return false, false, nil
 	}
 	failpoint.Hit("after-claim")
-	m, err := w.build(ctx, batch, sum)
+	steps.mark("claim")
+	m, err := w.build(ctx, batch, sum, steps)
 	if err != nil {
 		return false, false, err
 	}
@@ -247,6 +255,7 @@ func (w *Writer) cycle(ctx context.Context, maxJobs int, verified *uint64, sum *
 	if err := w.finishCleanup(m); err != nil {
 		return false, false, err
 	}
+	steps.mark("cleanup")
 	return true, full, nil
 }
 
@@ -296,7 +305,7 @@ type batchJob struct {
 }
 
 // build stages, applies and publishes one batch.
-func (w *Writer) build(ctx context.Context, batch []queue.Claimed, sum *Summary) (m *snapshot.Manifest, err error) {
+func (w *Writer) build(ctx context.Context, batch []queue.Claimed, sum *Summary, steps *stepTimer) (m *snapshot.Manifest, err error) {
 	lim := w.opts.Limits
 	jobs := make([]*batchJob, len(batch))
 	for i, c := range batch {
@@ -316,6 +325,7 @@ func (w *Writer) build(ctx context.Context, batch []queue.Claimed, sum *Summary)
 	if err := w.checkSpace(batch); err != nil {
 		return nil, err
 	}
+	steps.mark("read_jobs")
 	t := time.Now()
 	stage, err := w.store.NewStageWith(ctx, snapshot.StageOptions{Keep: w.opts.Keep, MinAge: w.opts.MinAge, NoRecycle: w.opts.NoRecycle,
 		RecycleMinBytes: int64(w.opts.RecycleMinMB) << 20, Verifier: w.opts.Verifier})
@@ -323,6 +333,7 @@ func (w *Writer) build(ctx context.Context, batch []queue.Claimed, sum *Summary)
 		return nil, err
 	}
 	sum.Phases.Stage += msSince(t)
+	steps.mark("stage")
 	defer func() {
 		if err != nil {
 			stage.Abort()
@@ -334,6 +345,7 @@ func (w *Writer) build(ctx context.Context, batch []queue.Claimed, sum *Summary)
 		return nil, err
 	}
 	sum.Phases.Replay += msSince(t)
+	steps.mark("replay")
 	src := stage.Source()
 	sum.Stages = append(sum.Stages, StageReport{Snapshot: stage.Seq(), Method: src.Method,
 		Recycled: src.Recycled, Replayed: src.Replayed, Fallback: src.Fallback})
@@ -343,6 +355,7 @@ func (w *Writer) build(ctx context.Context, batch []queue.Claimed, sum *Summary)
 		return nil, err
 	}
 	sum.Phases.Apply += msSince(t)
+	steps.mark("apply")
 	t = time.Now()
 	man := snapshot.Manifest{Watermark: batch[len(batch)-1].Seq,
 		Entities: counts.entities, Relations: counts.relations, KVKeys: counts.kvKeys}
@@ -369,6 +382,7 @@ func (w *Writer) build(ctx context.Context, batch []queue.Claimed, sum *Summary)
 		return nil, err
 	}
 	sum.Phases.Publish += msSince(t)
+	steps.mark("publish")
 	sum.Applied += man.Applied
 	sum.Rejected += man.Rejected
 	w.log.Info("published snapshot", "seq", stage.Seq(), "applied", man.Applied, "rejected", man.Rejected,
