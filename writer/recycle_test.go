@@ -153,3 +153,49 @@ func TestRecycleSkipsPinned(t *testing.T) {
 		t.Fatalf("snapshots on disk after the pin is gone: %v (collected %v)", got, sum.Collected)
 	}
 }
+
+// A recycled graph's replay goes into the batch's transaction, and every
+// replayed job is checked against the outcome CURRENT records for it. If
+// that transaction fails, the writer replays on its own first and applies
+// the batch after it; if a replayed job does not do what CURRENT records,
+// the writer stages a copy of CURRENT and applies the batch to that. Each
+// way the store ends equal to the reference model.
+func TestReplayWithTheBatch(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		mergedFails   bool
+		differs       bool
+		method        string
+		checksAtLeast int
+	}{
+		{"one transaction", false, false, snapshot.StagedRecycled, 1},
+		{"transaction fails", true, false, snapshot.StagedRecycled, 0},
+		{"outcome differs", false, true, snapshot.StagedCopy, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ids, data := recycleJobs(6, 9)
+			s := newTestStore(t)
+			for i := 0; i < 5; i++ {
+				s.put(t, ids[i], data[i])
+				s.commit(t, writer.CommitOptions{})
+			}
+			checks := 0
+			restore := writer.SetReplayHooks(func() bool { return tc.mergedFails },
+				func() bool { checks++; return tc.differs })
+			defer restore()
+			s.put(t, ids[5], data[5])
+			sum := s.commit(t, writer.CommitOptions{})
+			st := sum.Stages[0]
+			if st.Method != tc.method || (tc.method == snapshot.StagedCopy) != (st.Fallback != "") || checks < tc.checksAtLeast ||
+				(tc.mergedFails && checks != 0) {
+				t.Fatalf("staged %+v after %d outcome checks; want %s", st, checks, tc.method)
+			}
+			if sum.Applied+sum.Rejected != 1 || sum.Duplicates != 0 {
+				t.Fatalf("summary %+v", sum)
+			}
+			if got, want := s.dump(t, ids), modelDump(ids, data); got != want {
+				t.Fatalf("store differs from the model:\ngot:   %s\nmodel: %s", got, want)
+			}
+		})
+	}
+}

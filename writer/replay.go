@@ -1,105 +1,211 @@
 package writer
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/memsnap/memsnap/internal/failpoint"
 	"github.com/memsnap/memsnap/internal/graphdb"
+	"github.com/memsnap/memsnap/internal/kvstore"
 	"github.com/memsnap/memsnap/internal/model"
 	"github.com/memsnap/memsnap/internal/queue"
 	"github.com/memsnap/memsnap/snapshot"
 )
 
-// replay brings a recycled stage's graph up to CURRENT's: it applies, batch
-// by batch in the order they were published, the accepted jobs of every
-// snapshot after the recycled one, through the same overlay and columnar
-// write as a batch, then checks the graph's entity and relation counts
-// against CURRENT's manifest. Job times come from the job ids, so the
-// result is CURRENT's graph. It returns the graph still open, for the batch
-// (jobs) to apply to. If anything fails (a job
-// file that does not match its snapshot's checksum, a job that no longer
-// applies, counts that differ) it logs a warning and stages a full copy of
-// CURRENT's graph instead, returning nil; only a cancelled ctx or a failed
-// copy is returned as an error. A stage made any other way is left alone.
-func (w *Writer) replay(ctx context.Context, stage *snapshot.Stage, jobs []*batchJob) (*openGraph, error) {
+// replay brings a recycled stage's graph up to CURRENT's. It opens the
+// graph and reads the accepted jobs of every snapshot after the recycled
+// one, in the order they were published, each checked against its
+// snapshot's manifest, and returns both: the batch's transaction applies
+// them first (applyWithReplay), so that one checkpoint writes the replay
+// and the batch (a checkpoint that changes the last node group rewrites
+// its column chunks, so two of them wrote twice the bytes). Job times come
+// from the job ids, so the result is CURRENT's graph plus the batch. With
+// no job to replay it checks the graph's counts against CURRENT's manifest
+// and returns the graph alone. If anything fails (an archived job that
+// does not match its checksum, counts that differ) it logs a warning and
+// stages a full copy of CURRENT's graph instead, returning a nil graph;
+// only a cancelled ctx or a failed copy is returned as an error. A stage
+// made any other way is left alone.
+func (w *Writer) replay(ctx context.Context, stage *snapshot.Stage, jobs []*batchJob) (*openGraph, []*batchJob, error) {
 	src := stage.Source()
 	if src.Fallback != "" {
 		w.log.Debug("staged without recycling", "method", src.Method, "why", src.Fallback)
 	}
 	if src.Method != snapshot.StagedRecycled {
-		return nil, nil
+		return nil, nil, nil
 	}
 	steps := newStepTimer()
 	defer func() { w.log.Debug("replay steps (ms)", steps.attrs()...) }()
 	g, err := w.openStageGraph(ctx, stage, jobs)
 	steps.mark("open_graph")
 	if err == nil {
-		if err = w.replayJobs(ctx, g.conn, stage, src.Replay, steps); err == nil {
-			failpoint.Hit("after-replay")
-			return g, nil
+		var rjobs []*batchJob
+		if rjobs, err = w.readReplay(src.Replay); err == nil {
+			steps.mark("read_jobs")
+			if len(rjobs) > 0 {
+				return g, rjobs, nil
+			}
+			if err = w.checkReplayed(ctx, g.conn, stage); err == nil {
+				steps.mark("count")
+				failpoint.Hit("after-replay")
+				return g, nil, nil
+			}
 		}
 		g.close()
 	}
 	if ctx.Err() != nil {
-		return nil, ctx.Err()
+		return nil, nil, ctx.Err()
 	}
+	return nil, nil, w.replayFailed(stage, err)
+}
+
+// replayFailed stages a full copy of CURRENT's graph in place of the
+// recycled one, whose replay failed with err.
+func (w *Writer) replayFailed(stage *snapshot.Stage, err error) error {
+	src := stage.Source()
 	w.log.Warn("replaying the batches a recycled snapshot missed failed; copying CURRENT's graph instead",
 		"recycled", src.Recycled, "jobs", src.Replayed, "error", err)
-	return nil, stage.CopyGraph(fmt.Sprintf("replay onto snapshot %d failed: %v", src.Recycled, err))
+	return stage.CopyGraph(fmt.Sprintf("replay onto snapshot %d failed: %v", src.Recycled, err))
 }
 
 // errReplayDiffers marks a replay whose result is not CURRENT's graph.
 var errReplayDiffers = errors.New("writer: replayed graph differs from CURRENT")
 
-// replayJobs applies batches to the stage's graph on conn, all in one
-// transaction and checkpoint (a batch of jobs applies as the same jobs one
-// after the other do, TestBatchEqualsSequence; one checkpoint instead of
-// one per batch writes a third of the bytes less at two batches), and
-// checks the result's counts against CURRENT's manifest.
-func (w *Writer) replayJobs(ctx context.Context, conn *graphdb.Conn, stage *snapshot.Stage, batches [][]snapshot.ReplayJob, steps *stepTimer) error {
-	var scratch Summary // replay's index time is not the batch's
+// Test hooks (set through export_test.go): the replay-and-batch transaction
+// fails before it writes; a replayed job's check runs (and, when the hook
+// says so, finds a difference).
+var (
+	hookMergedTxFails func() bool
+	hookReplayChecked func() (differs bool)
+)
+
+// readReplay reads and decodes the archived jobs of batches, in order.
+func (w *Writer) readReplay(batches [][]snapshot.ReplayJob) ([]*batchJob, error) {
 	var jobs []*batchJob
-	from := uint64(0)
 	for _, b := range batches {
 		if len(b) == 0 {
 			continue
 		}
 		bjs, err := w.replayBatch(b)
 		if err != nil {
-			return err
-		}
-		if from == 0 {
-			from = b[0].Snapshot
+			return nil, err
 		}
 		jobs = append(jobs, bjs...)
 	}
-	steps.mark("read_jobs")
-	if len(jobs) > 0 {
-		if err := w.applyTx(ctx, conn, jobs, &scratch); err != nil {
-			return fmt.Errorf("replay snapshots %d on: %w", from, err)
-		}
-		steps.mark("apply")
-		for _, bj := range jobs {
-			if bj.reason != "" {
-				return fmt.Errorf("replay snapshots %d on: job %s, applied there, now fails: %s: %w", from, bj.c.ID, bj.reason, errReplayDiffers)
-			}
-		}
-		// Kuzu 0.11.3 crashes (SIGSEGV in CSRNodeGroup::scanCommittedInMemRandom)
-		// when a transaction scans relations that an earlier transaction of
-		// the same session committed but no checkpoint has written yet: the
-		// replay is checkpointed before the batch's transaction reads.
-		if err := conn.Exec(ctx, "CHECKPOINT", nil); err != nil {
-			return fmt.Errorf("replay snapshots %d on: checkpoint: %w", from, err)
-		}
-		steps.mark("checkpoint")
-		failpoint.Hit("mid-replay")
+	return jobs, nil
+}
+
+// applyWithReplay writes the replayed jobs and then the batch's jobs (ok)
+// in one transaction, and checks that every replayed job did exactly what
+// CURRENT's kv records it did (a stronger check than the counts: any
+// difference in the graph it ran on shows in which items were new and how
+// many rows a delete removed). A difference is errReplayDiffers, after
+// the transaction committed: the caller copies CURRENT's graph and
+// applies the batch again. If the transaction fails (rolled back), it
+// replays on its own and checkpoints (applyReplay) and reports merged
+// false: the batch is then applied as usual.
+func (w *Writer) applyWithReplay(ctx context.Context, conn *graphdb.Conn, stage *snapshot.Stage, kv *kvstore.DB,
+	replay, ok []*batchJob, sum *Summary) (merged bool, err error) {
+	var scratch Summary // replay's index time is not the batch's
+	all := append(slices.Clone(replay), ok...)
+	if hookMergedTxFails != nil && hookMergedTxFails() {
+		err = errors.New("test hook: the transaction fails")
+	} else {
+		err = w.applyTx(ctx, conn, all, &scratch)
 	}
-	if err := graphdb.EnsureFTS(ctx, conn); err != nil { // a bulk replay may have dropped it
+	if err != nil {
+		if ctx.Err() != nil {
+			return false, err
+		}
+		w.log.Warn("the replay and the batch in one transaction failed; replaying first on its own", "error", err)
+		resetJobs(all)
+		return false, w.applyReplay(ctx, conn, stage, replay)
+	}
+	sum.Phases.Index += scratch.Phases.Index
+	failpoint.Hit("mid-replay")
+	for _, bj := range replay {
+		if err := replayedAsRecorded(kv, bj); err != nil {
+			return true, err
+		}
+	}
+	failpoint.Hit("after-replay")
+	return true, nil
+}
+
+// replayedAsRecorded checks that a replayed job was accepted and did what
+// its outcome in CURRENT's kv says.
+func replayedAsRecorded(kv *kvstore.DB, bj *batchJob) error {
+	if hookReplayChecked != nil && hookReplayChecked() {
+		return fmt.Errorf("test hook: replayed job %s: %w", bj.c.ID, errReplayDiffers)
+	}
+	if bj.reason != "" {
+		return fmt.Errorf("replayed job %s, applied there, now fails: %s: %w", bj.c.ID, bj.reason, errReplayDiffers)
+	}
+	b, found, err := kv.GetJob(bj.c.ID)
+	if err != nil {
 		return err
 	}
-	steps.mark("index")
+	if !found {
+		return fmt.Errorf("replayed job %s has no outcome in CURRENT: %w", bj.c.ID, errReplayDiffers)
+	}
+	rec, err := model.DecodeOutcome(b)
+	if err != nil {
+		return fmt.Errorf("replayed job %s: recorded outcome: %w", bj.c.ID, err)
+	}
+	want, _ := json.Marshal(rec.Results)
+	got, _ := json.Marshal(bj.results)
+	if rec.Status != model.StatusApplied || !bytes.Equal(want, got) {
+		return fmt.Errorf("replayed job %s did %s, CURRENT records %s (%s): %w", bj.c.ID, got, want, rec.Status, errReplayDiffers)
+	}
+	return nil
+}
+
+// resetJobs clears what an apply attempt set on jobs.
+func resetJobs(jobs []*batchJob) {
+	for _, bj := range jobs {
+		bj.reason, bj.kv, bj.results = "", nil, nil
+	}
+}
+
+// applyReplay applies the replayed jobs in one transaction, checkpoints
+// (Kuzu 0.11.3 crashes, SIGSEGV in CSRNodeGroup::scanCommittedInMemRandom,
+// when a transaction scans relations that an earlier transaction of the
+// same session committed but no checkpoint has written yet, and the
+// batch's transaction reads), and checks the graph's counts against
+// CURRENT's manifest. A difference is errReplayDiffers.
+func (w *Writer) applyReplay(ctx context.Context, conn *graphdb.Conn, stage *snapshot.Stage, jobs []*batchJob) error {
+	var scratch Summary
+	src := stage.Source()
+	if err := w.applyTx(ctx, conn, jobs, &scratch); err != nil {
+		return fmt.Errorf("replay snapshots after %d: %w", src.Recycled, err)
+	}
+	for _, bj := range jobs {
+		if bj.reason != "" {
+			return fmt.Errorf("replay snapshots after %d: job %s, applied there, now fails: %s: %w", src.Recycled, bj.c.ID, bj.reason, errReplayDiffers)
+		}
+	}
+	if err := conn.Exec(ctx, "CHECKPOINT", nil); err != nil {
+		return fmt.Errorf("replay snapshots after %d: checkpoint: %w", src.Recycled, err)
+	}
+	failpoint.Hit("mid-replay")
+	if err := w.checkReplayed(ctx, conn, stage); err != nil {
+		return err
+	}
+	failpoint.Hit("after-replay")
+	return nil
+}
+
+// checkReplayed checks the graph's entity and relation counts against
+// CURRENT's manifest, after building the full-text index if a bulk replay
+// dropped it.
+func (w *Writer) checkReplayed(ctx context.Context, conn *graphdb.Conn, stage *snapshot.Stage) error {
+	if err := graphdb.EnsureFTS(ctx, conn); err != nil {
+		return err
+	}
 	ents, err := count(ctx, conn, "MATCH (e:Entity) RETURN count(*)")
 	if err != nil {
 		return err
@@ -108,7 +214,6 @@ func (w *Writer) replayJobs(ctx context.Context, conn *graphdb.Conn, stage *snap
 	if err != nil {
 		return err
 	}
-	steps.mark("count")
 	if p := stage.Parent(); ents != p.Entities || rels != p.Relations {
 		return fmt.Errorf("%w: %d entities and %d relations, CURRENT (snapshot %d) has %d and %d",
 			errReplayDiffers, ents, rels, p.Seq, p.Entities, p.Relations)

@@ -340,22 +340,37 @@ func (w *Writer) build(ctx context.Context, batch []queue.Claimed, sum *Summary,
 		}
 	}()
 	t = time.Now()
-	g, err := w.replay(ctx, stage, jobs)
+	g, replay, err := w.replay(ctx, stage, jobs)
 	if err != nil {
 		return nil, err
 	}
 	sum.Phases.Replay += msSince(t)
 	steps.mark("replay")
-	src := stage.Source()
-	sum.Stages = append(sum.Stages, StageReport{Snapshot: stage.Seq(), Method: src.Method,
-		Recycled: src.Recycled, Replayed: src.Replayed, Fallback: src.Fallback})
 	t = time.Now()
-	counts, err := w.apply(ctx, stage, jobs, sum, g)
+	dups, invalid := sum.Duplicates, make([]string, len(jobs))
+	for i, bj := range jobs {
+		invalid[i] = bj.reason
+	}
+	counts, err := w.apply(ctx, stage, jobs, sum, g, replay)
+	if errors.Is(err, errReplayDiffers) && ctx.Err() == nil {
+		// The replay committed with the batch: start again from a copy.
+		if err = w.replayFailed(stage, err); err != nil {
+			return nil, err
+		}
+		for i, bj := range jobs {
+			bj.reason, bj.dup, bj.kv, bj.results = invalid[i], false, nil, nil
+		}
+		sum.Duplicates = dups
+		counts, err = w.apply(ctx, stage, jobs, sum, nil, nil)
+	}
 	if err != nil {
 		return nil, err
 	}
 	sum.Phases.Apply += msSince(t)
 	steps.mark("apply")
+	src := stage.Source()
+	sum.Stages = append(sum.Stages, StageReport{Snapshot: stage.Seq(), Method: src.Method,
+		Recycled: src.Recycled, Replayed: src.Replayed, Fallback: src.Fallback})
 	t = time.Now()
 	man := snapshot.Manifest{Watermark: batch[len(batch)-1].Seq,
 		Entities: counts.entities, Relations: counts.relations, KVKeys: counts.kvKeys}
@@ -463,9 +478,10 @@ func (w *Writer) openStageGraph(ctx context.Context, stage *snapshot.Stage, jobs
 }
 
 // apply applies the jobs to the stage's graph (g if open, else opened
-// here) and kv and closes both, leaving them checkpointed and ready to
-// publish.
-func (w *Writer) apply(ctx context.Context, stage *snapshot.Stage, jobs []*batchJob, sum *Summary, g *openGraph) (counts storeCounts, err error) {
+// here), after the jobs a recycled graph replays (replay), and kv, and
+// closes both, leaving them checkpointed and ready to publish. A replay
+// whose jobs do not do what CURRENT records is errReplayDiffers.
+func (w *Writer) apply(ctx context.Context, stage *snapshot.Stage, jobs []*batchJob, sum *Summary, g *openGraph, replay []*batchJob) (counts storeCounts, err error) {
 	steps := newStepTimer()
 	defer func() { w.log.Debug("apply steps (ms)", steps.attrs()...) }()
 	if g == nil {
@@ -500,7 +516,7 @@ func (w *Writer) apply(ctx context.Context, stage *snapshot.Stage, jobs []*batch
 	}
 
 	steps.mark("exactly_once")
-	if err := w.applyGraph(ctx, conn, jobs, sum); err != nil {
+	if err := w.applyGraph(ctx, conn, stage, kv, jobs, replay, sum); err != nil {
 		return counts, err
 	}
 	steps.mark("write_graph")
@@ -562,14 +578,22 @@ func (s *stepTimer) mark(name string) {
 func (s *stepTimer) attrs() []any { return s.steps }
 
 // applyGraph runs the batch through the overlay and writes it in one
-// transaction. If that write fails for a reason the overlay could not foresee,
-// it falls back to one transaction per job so that only the failing job is
-// rejected.
-func (w *Writer) applyGraph(ctx context.Context, conn *graphdb.Conn, jobs []*batchJob, sum *Summary) error {
+// transaction, after the jobs a recycled graph replays (replay, see
+// applyWithReplay). If that write fails for a reason the overlay could not
+// foresee, it falls back to one transaction per job so that only the
+// failing job is rejected.
+func (w *Writer) applyGraph(ctx context.Context, conn *graphdb.Conn, stage *snapshot.Stage, kv *kvstore.DB,
+	jobs, replay []*batchJob, sum *Summary) error {
 	var ok []*batchJob
 	for _, bj := range jobs {
 		if bj.reason == "" && !bj.dup {
 			ok = append(ok, bj)
+		}
+	}
+	if len(replay) > 0 {
+		merged, err := w.applyWithReplay(ctx, conn, stage, kv, replay, ok, sum)
+		if err != nil || merged {
+			return err
 		}
 	}
 	if len(ok) == 0 {
@@ -592,7 +616,7 @@ func (w *Writer) applyGraph(ctx context.Context, conn *graphdb.Conn, jobs []*bat
 			continue
 		}
 		// The next job's transaction scans what this one committed: Kuzu
-		// 0.11.3 needs that checkpointed first (see replayJobs).
+		// 0.11.3 needs that checkpointed first (see applyReplay).
 		if err := conn.Exec(ctx, "CHECKPOINT", nil); err != nil {
 			return fmt.Errorf("checkpoint: %w", err)
 		}
