@@ -99,8 +99,9 @@ func TestBenchHarness(t *testing.T) {
 }
 
 // checkMCPReport checks the mcp scenario's smoke figures: one size of 200
-// entities, every write tool timed on memsnap, the second process's view
-// timed, and the reference either measured beside it or noted as skipped.
+// entities, every write and read tool timed on memsnap, the second
+// process's view timed, and the reference either measured beside it or
+// noted as skipped.
 func checkMCPReport(t *testing.T, m map[string]any) {
 	t.Helper()
 	sizes, _ := m["sizes"].([]any)
@@ -128,5 +129,22 @@ func checkMCPReport(t *testing.T, m map[string]any) {
 	}
 	if want := "create_entities add_observations create_relations delete_observations"; strings.Join(tools, " ") != want {
 		t.Errorf("mcp tools %v, want %s", tools, want)
+	}
+	// The read tools: every one timed on memsnap; the reference's figures
+	// for all but neighbors, which it does not have.
+	var reads []string
+	for _, x := range sz["reads"].([]any) {
+		tool := x.(map[string]any)
+		name := tool["tool"].(string)
+		reads = append(reads, strings.SplitN(name, ":", 2)[0])
+		if tool["p50_ms"].(float64) <= 0 || tool["p99_ms"].(float64) < tool["p95_ms"].(float64) || tool["p95_ms"].(float64) < tool["p50_ms"].(float64) {
+			t.Errorf("mcp read %v", tool)
+		}
+		if _, ok := tool["reference_p50_ms"]; ok != (withRef && !strings.HasPrefix(name, "neighbors")) {
+			t.Errorf("mcp read %v: reference figures present %v, reference ran %v", tool, ok, withRef)
+		}
+	}
+	if want := "search_nodes search_nodes search_nodes search_nodes open_nodes read_graph neighbors"; strings.Join(reads, " ") != want {
+		t.Errorf("mcp reads %v, want %s", reads, want)
 	}
 }

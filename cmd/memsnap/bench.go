@@ -18,7 +18,7 @@ func (a *app) newBenchCommand() *cobra.Command {
 	var only []string
 	var dir, reference string
 	var mcpSizes []int
-	var mcpCalls int
+	var mcpCalls, referenceMax int
 	c := &cobra.Command{
 		Use:   "bench [--quick] [--json] [--only NAME,...] [--mcp-sizes N,...] [--reference FILE]",
 		Short: "Measure memsnap beside direct Kuzu use and the disk's limits; prints a table",
@@ -27,10 +27,12 @@ func (a *app) newBenchCommand() *cobra.Command {
 visibility, swap, rss, scaling, mcp. --quick takes a few minutes; the full run takes longer and
 publishes stores up to 1 GB. Progress goes to stderr; the result to stdout.
 
-mcp times the write tools through a real MCP client against 'memsnap mcp' and, side by side,
-the reference server @modelcontextprotocol/server-memory (installed by 'make reference' into
-.reference/, or named by --reference / MEMSNAP_BENCH_REFERENCE; without it the reference
-column is left out with a note), on stores of N entities (3 observations each) and N relations.`,
+mcp times the write tools, then the read tools (search_nodes, open_nodes, read_graph,
+neighbors), through a real MCP client against 'memsnap mcp' and, side by side, the reference
+server @modelcontextprotocol/server-memory (installed by 'make reference' into .reference/, or
+named by --reference / MEMSNAP_BENCH_REFERENCE; without it the reference column is left out
+with a note), on stores of N entities (3 observations each) and N relations: --mcp-sizes,
+e.g. 1000,10000,100000,1000000. The reference runs up to --reference-max entities.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			for _, n := range only {
@@ -40,6 +42,9 @@ column is left out with a note), on stores of N entities (3 observations each) a
 			}
 			if mcpCalls < 0 {
 				return usagef(cmd, "--mcp-calls must not be negative")
+			}
+			if referenceMax < 0 {
+				return usagef(cmd, "--reference-max must not be negative")
 			}
 			for _, n := range mcpSizes {
 				if n < bench.MinMCPEntities {
@@ -51,7 +56,7 @@ column is left out with a note), on stores of N entities (3 observations each) a
 				return fmt.Errorf("bench: find own binary: %w", err)
 			}
 			rep, err := bench.Run(cmd.Context(), bench.Options{Exe: exe, Dir: dir, Quick: quick, Smoke: smoke,
-				Only: only, MCPSizes: mcpSizes, MCPCalls: mcpCalls, Reference: reference, Progress: a.stderr, Log: a.log})
+				Only: only, MCPSizes: mcpSizes, MCPCalls: mcpCalls, Reference: reference, ReferenceMax: referenceMax, Progress: a.stderr, Log: a.log})
 			if rep != nil {
 				if asJSON {
 					out := struct {
@@ -78,6 +83,8 @@ column is left out with a note), on stores of N entities (3 observations each) a
 	c.Flags().IntVar(&mcpCalls, "mcp-calls", 0, "timed calls per write tool and server in the mcp benchmark (default 15)")
 	c.Flags().StringVar(&reference, "reference", os.Getenv("MEMSNAP_BENCH_REFERENCE"),
 		"the reference MCP memory server's dist/index.js (default: $MEMSNAP_BENCH_REFERENCE, else .reference/ from 'make reference')")
+	c.Flags().IntVar(&referenceMax, "reference-max", bench.DefaultReferenceMax,
+		"the largest mcp store (entities) the reference runs on: it reads its whole file on every call")
 	c.Flags().BoolVar(&smoke, "smoke", false, "tiny sizes, to check the harness itself (figures mean nothing)")
 	_ = c.Flags().MarkHidden("smoke")
 	return c

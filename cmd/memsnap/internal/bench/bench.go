@@ -57,6 +57,9 @@ type Options struct {
 	// (dist/index.js), run with node ("": looked for in .reference/; if
 	// absent the mcp benchmark leaves the reference column out).
 	Reference string
+	// ReferenceMax is the largest mcp store size the reference runs on (0:
+	// DefaultReferenceMax).
+	ReferenceMax int
 	// Progress receives one line as each step starts (nil: nowhere).
 	Progress io.Writer
 	// Log receives the harness's own diagnostics (nil: discarded).

@@ -16,10 +16,11 @@ import (
 	"github.com/memsnap/memsnap/writer"
 )
 
-// MCP is the write tools' latency through a real MCP client (the official Go
-// SDK over stdio, time per call measured client-side): 'memsnap mcp' beside
-// the reference server (@modelcontextprotocol/server-memory, node) on the
-// same data, per store size.
+// MCP is the latency of the write tools and of the read tools through a
+// real MCP client (the official Go SDK over stdio, time per call measured
+// client-side): 'memsnap mcp' beside the reference server
+// (@modelcontextprotocol/server-memory, node) on the same data, per store
+// size.
 type MCP struct {
 	// Calls is the number of timed calls per tool and server, after Warmup
 	// untimed ones.
@@ -30,9 +31,12 @@ type MCP struct {
 	VisibleWrites int `json:"visible_writes"`
 	// Reference is the reference server's entry script that ran, or empty
 	// with ReferenceNote saying why and how to install it.
-	Reference     string    `json:"reference,omitempty"`
-	ReferenceNote string    `json:"reference_note,omitempty"`
-	Sizes         []MCPSize `json:"sizes"`
+	Reference     string `json:"reference,omitempty"`
+	ReferenceNote string `json:"reference_note,omitempty"`
+	// ReferenceMax is the largest store size the reference runs on (it
+	// reads its whole JSONL file on every call: 1.5 s a call at 100k).
+	ReferenceMax int       `json:"reference_max"`
+	Sizes        []MCPSize `json:"sizes"`
 }
 
 // MCPSize is one store size: N entities of 3 observations and N relations.
@@ -49,6 +53,10 @@ type MCPSize struct {
 	JSONLMB         float64 `json:"jsonl_mb"`
 	// Tools are the write tools, in the order they ran.
 	Tools []MCPTool `json:"tools"`
+	// Reads are the read tools, timed after the writes: memsnap's on the
+	// second server (which made no write, so no read waits for one), the
+	// reference's on the server that took its writes.
+	Reads []MCPTool `json:"reads"`
 	// SecondVisible*MS is the time from sending a create_entities to the
 	// first process until a second 'memsnap mcp' on the same store returns
 	// the entity from open_nodes (polled every 10 ms).
@@ -56,11 +64,16 @@ type MCPSize struct {
 	SecondVisibleP95MS float64 `json:"second_visible_p95_ms"`
 }
 
-// MCPTool is one write tool's latency on memsnap and on the reference.
+// MCPTool is one tool's latency on memsnap and on the reference.
 type MCPTool struct {
+	// Tool is the tool's name; for a read, what it asks too
+	// ("search_nodes: a word in 1% of entities").
 	Tool  string  `json:"tool"`
 	P50MS float64 `json:"p50_ms"`
 	P95MS float64 `json:"p95_ms"`
+	// P99MS is the highest of the timed calls' figures when there are
+	// fewer than 100 (reads only).
+	P99MS float64 `json:"p99_ms,omitempty"`
 	// Reference* are zero when the reference did not run.
 	ReferenceP50MS float64 `json:"reference_p50_ms,omitempty"`
 	ReferenceP95MS float64 `json:"reference_p95_ms,omitempty"`
@@ -68,6 +81,10 @@ type MCPTool struct {
 	RatioP50 float64 `json:"ratio_p50,omitempty"`
 	RatioP95 float64 `json:"ratio_p95,omitempty"`
 }
+
+// DefaultReferenceMax is the largest mcp store size the reference runs on
+// unless Options.ReferenceMax says otherwise.
+const DefaultReferenceMax = 100_000
 
 // MinMCPEntities is the smallest mcp store size: every timed call must touch an
 // entity of its own.
@@ -105,12 +122,51 @@ var mcpTools = []mcpTool{
 	}},
 }
 
+// mcpRead is a read tool and the arguments of its k-th call on a store of n
+// generated entities, on memsnap (args) and on the reference (refArgs; nil:
+// the reference has no such tool).
+type mcpRead struct {
+	label, tool   string
+	args, refArgs func(k, n int) any
+}
+
+// rareWord is in the first observation of one entity in a hundred: a
+// search_nodes query that matches 1% of the store.
+const rareWord = "zephyr"
+
+func searchFor(q string) func(k, n int) any {
+	return func(int, int) any { return map[string]any{"query": q} }
+}
+
+var mcpReads = []mcpRead{
+	{"search_nodes: a word in 1% of entities", "search_nodes", searchFor(rareWord), searchFor(rareWord)},
+	{"search_nodes: two words", "search_nodes", searchFor("coffee deadline"), searchFor("coffee deadline")},
+	{"search_nodes: digits", "search_nodes", searchFor("0042"), searchFor("0042")},
+	{"search_nodes: no match", "search_nodes", searchFor("xylograph"), searchFor("xylograph")},
+	{"open_nodes: 2 names", "open_nodes", openTwo, openTwo},
+	// The reference has no pages: its read_graph returns the whole graph.
+	{"read_graph: first page of 100 (reference: the whole graph)", "read_graph",
+		func(int, int) any { return map[string]any{"limit": 100} }, func(int, int) any { return map[string]any{} }},
+	{"neighbors: depth 2", "neighbors", func(k, n int) any {
+		return map[string]any{"name": entityName(pick(k, n, 71)), "depth": 2}
+	}, nil},
+}
+
+func openTwo(k, n int) any {
+	return map[string]any{"names": []string{entityName(pick(k, n, 61)), entityName(pick(k, n, 67))}}
+}
+
 // mcpEntity is entity i of the mcp store: a type and three observations of
-// eight words, the same for every run.
+// eight words, the same for every run; one entity in a hundred has
+// rareWord first.
 func mcpEntity(i int) model.Entity {
 	rng := rand.New(rand.NewPCG(uint64(i), 13))
-	return model.Entity{Name: entityName(i), EntityType: entityTypes[i%len(entityTypes)],
+	e := model.Entity{Name: entityName(i), EntityType: entityTypes[i%len(entityTypes)],
 		Observations: []string{sentence(rng, 8), sentence(rng, 8), sentence(rng, 8)}}
+	if i%100 == 0 {
+		e.Observations[0] = rareWord + " " + e.Observations[0]
+	}
+	return e
 }
 
 // mcpRelation is relation i of the mcp store of n entities (n relations in
@@ -191,7 +247,10 @@ func (r *runner) mcp(ctx context.Context) (*MCP, error) {
 	if r.opts.MCPCalls > 0 {
 		r.sc.mcpCalls, r.sc.mcpVisible = r.opts.MCPCalls, min(r.opts.MCPCalls, r.sc.mcpVisible)
 	}
-	out := &MCP{Calls: r.sc.mcpCalls, Warmup: r.sc.mcpWarmup, VisibleWrites: r.sc.mcpVisible}
+	out := &MCP{Calls: r.sc.mcpCalls, Warmup: r.sc.mcpWarmup, VisibleWrites: r.sc.mcpVisible, ReferenceMax: r.opts.ReferenceMax}
+	if out.ReferenceMax == 0 {
+		out.ReferenceMax = DefaultReferenceMax
+	}
 	out.Reference, out.ReferenceNote = findReference(r.opts.Reference, r.opts.Exe)
 	if out.ReferenceNote != "" {
 		fmt.Fprintf(r.opts.Progress, "bench: mcp: %s\n", out.ReferenceNote)
@@ -201,7 +260,12 @@ func (r *runner) mcp(ctx context.Context) (*MCP, error) {
 		sizes = r.opts.MCPSizes
 	}
 	for _, n := range sizes {
-		sz, err := r.mcpSize(ctx, n, out.Reference)
+		ref := out.Reference
+		if n > out.ReferenceMax {
+			ref = ""
+			fmt.Fprintf(r.opts.Progress, "bench: mcp %d entities: the reference is not run above %d entities (--reference-max)\n", n, out.ReferenceMax)
+		}
+		sz, err := r.mcpSize(ctx, n, ref)
 		if err != nil {
 			return out, fmt.Errorf("%d entities: %w", n, err)
 		}
@@ -235,13 +299,13 @@ func (r *runner) mcpSize(ctx context.Context, n int, ref string) (MCPSize, error
 	out.StoreMB = float64(dirBytes(store)) / (1 << 20)
 	out.SnapshotMB = currentMB(store)
 	fmt.Fprintf(r.opts.Progress, "bench: mcp %d entities: store built in %.1fs (%.1f MB); timing memsnap mcp ...\n", n, out.BuildSeconds, out.StoreMB)
-	mine, seen, err := r.mcpMemsnap(ctx, store, n)
+	mine, seen, myReads, err := r.mcpMemsnap(ctx, store, n)
 	if err != nil {
 		return out, err
 	}
 	out.SecondVisibleP50MS, out.SecondVisibleP95MS = percentile(seen, 50), percentile(seen, 95)
 	out.SnapshotAfterMB = currentMB(store)
-	var theirs [][]float64
+	var theirs, theirReads [][]float64
 	if ref != "" {
 		fmt.Fprintf(r.opts.Progress, "bench: mcp %d entities: timing the reference server ...\n", n)
 		cmd := exec.Command("node", ref)
@@ -251,6 +315,9 @@ func (r *runner) mcpSize(ctx context.Context, n int, ref string) (MCPSize, error
 			return out, err
 		}
 		theirs, err = r.timeTools(ctx, srv, n, "reference")
+		if err == nil {
+			theirReads, err = r.timeReads(ctx, srv, n, "reference", true)
+		}
 		srv.close()
 		if err != nil {
 			return out, err
@@ -263,6 +330,14 @@ func (r *runner) mcpSize(ctx context.Context, n int, ref string) (MCPSize, error
 			x.RatioP50, x.RatioP95 = ratio(x.P50MS, x.ReferenceP50MS), ratio(x.P95MS, x.ReferenceP95MS)
 		}
 		out.Tools = append(out.Tools, x)
+	}
+	for i, t := range mcpReads {
+		x := MCPTool{Tool: t.label, P50MS: percentile(myReads[i], 50), P95MS: percentile(myReads[i], 95), P99MS: percentile(myReads[i], 99)}
+		if theirReads != nil && len(theirReads[i]) > 0 {
+			x.ReferenceP50MS, x.ReferenceP95MS = percentile(theirReads[i], 50), percentile(theirReads[i], 95)
+			x.RatioP50, x.RatioP95 = ratio(x.P50MS, x.ReferenceP50MS), ratio(x.P95MS, x.ReferenceP95MS)
+		}
+		out.Reads = append(out.Reads, x)
 	}
 	return out, nil
 }
@@ -290,33 +365,66 @@ func (r *runner) memsnapMCP(ctx context.Context, name, store string) (*mcpServer
 }
 
 // mcpMemsnap times the write tools through one 'memsnap mcp', then how long
-// a second one on the same store takes to see writes made through the first.
-func (r *runner) mcpMemsnap(ctx context.Context, store string, n int) (tools [][]float64, seen []float64, err error) {
+// a second one on the same store takes to see writes made through the
+// first, then the read tools on the second.
+func (r *runner) mcpMemsnap(ctx context.Context, store string, n int) (tools [][]float64, seen []float64, reads [][]float64, err error) {
 	first, err := r.memsnapMCP(ctx, "memsnap mcp", store)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	defer first.close()
 	if tools, err = r.timeTools(ctx, first, n, "memsnap"); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	second, err := r.memsnapMCP(ctx, "second memsnap mcp", store)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	defer second.close()
 	if _, err := second.hasEntity(ctx, entityName(0)); err != nil { // warm-up: its snapshot is open
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	for k := 0; k < r.sc.mcpVisible; k++ {
 		name := fmt.Sprintf("mcp-seen-%d", k)
 		ms, err := seenBy(ctx, first, second, name)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		seen = append(seen, ms)
 	}
-	return tools, seen, nil
+	if reads, err = r.timeReads(ctx, second, n, "memsnap", false); err != nil {
+		return nil, nil, nil, err
+	}
+	return tools, seen, reads, nil
+}
+
+// timeReads runs the read tools in rounds as timeTools runs the write
+// tools, on the reference's arguments when reference is set (skipping the
+// tools it does not have), and returns each tool's timed calls in ms.
+func (r *runner) timeReads(ctx context.Context, srv *mcpServer, n int, who string, reference bool) ([][]float64, error) {
+	out := make([][]float64, len(mcpReads))
+	start := time.Now()
+	rounds := r.sc.mcpWarmup + r.sc.mcpCalls
+	for k := 0; k < rounds; k++ {
+		for i, t := range mcpReads {
+			args := t.args
+			if reference {
+				args = t.refArgs
+			}
+			if args == nil {
+				continue
+			}
+			ms, err := srv.timedCall(ctx, t.tool, args(k, n))
+			if err != nil {
+				return nil, fmt.Errorf("%s, call %d: %w", t.label, k, err)
+			}
+			if k >= r.sc.mcpWarmup {
+				out[i] = append(out[i], ms)
+			}
+		}
+		fmt.Fprintf(r.opts.Progress, "bench: mcp %d entities: %s reads: round %d of %d done after %.1fs\n", n, who, k+1, rounds, time.Since(start).Seconds())
+	}
+	return out, nil
 }
 
 // seenBy creates entity name through first and polls open_nodes on second

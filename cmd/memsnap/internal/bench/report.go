@@ -3,6 +3,8 @@ package bench
 import (
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 	"text/tabwriter"
 )
 
@@ -78,6 +80,7 @@ func (r *Report) Goals() []Goal {
 		x := two / one
 		add("scaling", "2 readers / 1 reader queries per second", fmt.Sprintf("%.2fx", x), ">= 1.8x", x >= 1.8)
 	}
+	r.MCP.goals(add)
 	return g
 }
 
@@ -179,5 +182,65 @@ func (x *MCP) writeRows(row func(bench, figure, format string, args ...any)) {
 		}
 		row(b, size+": seen by a 2nd memsnap mcp", "p50 %.0f ms, p95 %.0f ms (%d writes, from sending the write)",
 			s.SecondVisibleP50MS, s.SecondVisibleP95MS, x.VisibleWrites)
+		for _, t := range s.Reads {
+			v := fmt.Sprintf("memsnap p50 %.1f ms, p95 %.1f ms, p99 %.1f ms", t.P50MS, t.P95MS, t.P99MS)
+			if t.ReferenceP50MS > 0 {
+				v += fmt.Sprintf("; reference p50 %.1f ms, p95 %.1f ms; ratio %.1fx, %.1fx", t.ReferenceP50MS, t.ReferenceP95MS, t.RatioP50, t.RatioP95)
+			}
+			row(b, size+": "+t.Tool, "%s", v)
+		}
+	}
+}
+
+// goals checks the mcp figures against issue 12's and 13's goals: at 1k
+// and 10k every write tool, search_nodes and open_nodes at or below the
+// reference's p50 in the same run; at 100k every write tool and
+// search_nodes at most 2x memsnap's own 1k p50, open_nodes at most 10 ms;
+// a write seen by a second server within 500 ms at 10k and 1 s at 100k
+// (p50); at 1M every read tool's p99 under 250 ms.
+func (x *MCP) goals(add func(bench, what, measured, target string, met bool)) {
+	if x == nil {
+		return
+	}
+	var base *MCPSize
+	for i := range x.Sizes {
+		if x.Sizes[i].Entities == 1000 {
+			base = &x.Sizes[i]
+		}
+	}
+	b := "mcp"
+	for _, s := range x.Sizes {
+		n := s.Entities
+		all := append(slices.Clone(s.Tools), s.Reads...)
+		for i, t := range all {
+			write := i < len(s.Tools)
+			search, open := strings.HasPrefix(t.Tool, "search_nodes"), strings.HasPrefix(t.Tool, "open_nodes")
+			switch {
+			case (n == 1000 || n == 10000) && t.ReferenceP50MS > 0 && (write || search || open):
+				add(b, fmt.Sprintf("%d entities: %s p50 / reference p50", n, t.Tool), fmt.Sprintf("%.1f / %.1f ms", t.P50MS, t.ReferenceP50MS),
+					"<= 1x", t.P50MS <= t.ReferenceP50MS)
+			case n == 100000 && open:
+				add(b, fmt.Sprintf("%d entities: %s p50", n, t.Tool), fmt.Sprintf("%.1f ms", t.P50MS), "<= 10 ms", t.P50MS <= 10)
+			case n == 100000 && (write || search) && base != nil:
+				ref := base.Tools
+				if !write {
+					ref = base.Reads
+				}
+				for _, b1 := range ref {
+					if b1.Tool == t.Tool {
+						add(b, fmt.Sprintf("%d entities: %s p50 / 1k p50", n, t.Tool), fmt.Sprintf("%.1f / %.1f ms", t.P50MS, b1.P50MS),
+							"<= 2x", t.P50MS <= 2*b1.P50MS)
+					}
+				}
+			case n >= 1_000_000 && !write:
+				add(b, fmt.Sprintf("%d entities: %s p99", n, t.Tool), fmt.Sprintf("%.1f ms", t.P99MS), "< 250 ms", t.P99MS < 250)
+			}
+		}
+		switch n {
+		case 10000:
+			add(b, "10000 entities: a write seen by a 2nd server, p50", fmt.Sprintf("%.0f ms", s.SecondVisibleP50MS), "<= 500 ms", s.SecondVisibleP50MS <= 500)
+		case 100000:
+			add(b, "100000 entities: a write seen by a 2nd server, p50", fmt.Sprintf("%.0f ms", s.SecondVisibleP50MS), "<= 1000 ms", s.SecondVisibleP50MS <= 1000)
+		}
 	}
 }
