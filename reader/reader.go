@@ -486,10 +486,15 @@ func queueOutcome(s *snapshot.Store, id string) Outcome {
 // (verified as verify says: full, size or off), not its graph, so it is
 // cheap enough to poll.
 func JobOutcome(ctx context.Context, store *snapshot.Store, verify string, id string) (Outcome, error) {
+	return jobOutcome(store, verify, id, store.VerifyKV)
+}
+
+// jobOutcome is JobOutcome with check verifying the key-value store.
+func jobOutcome(store *snapshot.Store, verify string, id string, check func(*snapshot.Manifest, bool) []error) (Outcome, error) {
 	if err := checkJobID(id); err != nil {
 		return Outcome{}, err
 	}
-	pin, _, err := pinVerified(store, verify, store.VerifyKV, nil)
+	pin, _, err := pinVerified(store, verify, check, nil)
 	if errors.Is(err, snapshot.ErrNoSnapshot) {
 		return queueOutcome(store, id), nil
 	}

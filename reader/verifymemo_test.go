@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/memsnap/memsnap/snapshot"
 )
 
@@ -132,5 +134,37 @@ func TestVerifyMemoQuietOnOpen(t *testing.T) {
 		if err := none.done(5, 1, errors.New("bad")); err == nil || err.Error() != "bad" {
 			t.Fatal(err)
 		}
+	}
+}
+
+// A job's outcome polled without a Reader (LookInStore, behind 'enqueue
+// --wait' while another writer holds the lock) checksums the key-value
+// files once, not once per poll.
+func TestJobOutcomePollsChecksumOnce(t *testing.T) {
+	f := newFixture(t)
+	f.addEntity(t)
+	cur, err := f.store.Current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stx unix.Statx_t
+	if err := unix.Statx(unix.AT_FDCWD, f.store.SnapshotDir(cur), 0, unix.STATX_BTIME, &stx); err != nil || stx.Mask&unix.STATX_BTIME == 0 {
+		t.Skip("no birth times here: a Verifier trusts nothing")
+	}
+	v := snapshot.NewVerifier()
+	check := func(m *snapshot.Manifest, sums bool) []error { return v.KV(f.store, m, sums) }
+	id := "01JZZZZZZZZZZZZZZZZZZZZZZZ"
+	var first int64
+	for i := 0; i < 5; i++ {
+		o, err := jobOutcome(f.store, "full", id, check)
+		if err != nil || o.Status != "unknown" {
+			t.Fatalf("poll %d: %+v %v", i, o, err)
+		}
+		if i == 0 {
+			first = v.BytesRead()
+		}
+	}
+	if first == 0 || v.BytesRead() != first {
+		t.Fatalf("read %d bytes on the first poll, %d after five; want the same, above 0", first, v.BytesRead())
 	}
 }

@@ -74,7 +74,11 @@ func (r *Reader) look(id string) LookFunc {
 	}
 }
 
-// LookInStore looks a job up without a Reader (see JobOutcome).
+// LookInStore looks a job up without a Reader (see JobOutcome). Its
+// looks share one snapshot.Verifier: a wait that polls every 20 ms
+// checksums each key-value file once, not once per poll.
 func LookInStore(store *snapshot.Store, verify, id string) LookFunc {
-	return func(ctx context.Context) (Outcome, error) { return JobOutcome(ctx, store, verify, id) }
+	v := snapshot.NewVerifier()
+	check := func(m *snapshot.Manifest, sums bool) []error { return v.KV(store, m, sums) }
+	return func(ctx context.Context) (Outcome, error) { return jobOutcome(store, verify, id, check) }
 }

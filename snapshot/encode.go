@@ -85,6 +85,8 @@ func parseManifest(b []byte) (*Manifest, error) {
 	switch {
 	case m.FormatVersion < 5 && chunk != 0:
 		return nil, fmt.Errorf("manifest is corrupt: chunk_size in a format-%d manifest", m.FormatVersion)
+	case m.FormatVersion >= 5 && chunk == 0:
+		return nil, fmt.Errorf("manifest is corrupt: chunk_size is missing (format %d names it)", m.FormatVersion)
 	case m.FormatVersion >= 5 && (chunk < 4096 || chunk > 1<<30 || chunk&(chunk-1) != 0):
 		return nil, fmt.Errorf("manifest is corrupt: chunk_size %d is not a power of two from 4 KiB to 1 GiB", chunk)
 	case chunk == 0:

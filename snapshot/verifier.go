@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 
 	"golang.org/x/sys/unix"
@@ -73,6 +74,19 @@ func (v *Verifier) Files(s *Store, m *Manifest, checksums bool) []error {
 		return problems
 	}
 	problems = v.listed(s, m, func(string) bool { return true })
+	v.forget()
+	return problems
+}
+
+// KV checks the key-value store's files of m's snapshot as Store.VerifyKV
+// does, reading only what it cannot trust (a job's outcome polled every
+// 20 ms reads the store's checksummed files once, not once per poll).
+func (v *Verifier) KV(s *Store, m *Manifest, checksums bool) []error {
+	problems := s.VerifyKV(m, false)
+	if !checksums || len(problems) > 0 {
+		return problems
+	}
+	problems = v.listed(s, m, func(p string) bool { return strings.HasPrefix(p, KVDir+"/") })
 	v.forget()
 	return problems
 }

@@ -515,3 +515,50 @@ func TestImportExportRoundTrip(t *testing.T) {
 		t.Errorf("bad line: exit %d: %s", r.code, r.stderr)
 	}
 }
+
+// Issue 13: import streams the file. A relation may come before the
+// entities it names (relations are queued after the last entity); with
+// --wait the whole import is one snapshot; a bad line anywhere, even the
+// last, queues nothing. A byte order mark and an empty entityType (which
+// export writes) are accepted.
+func TestImportStreams(t *testing.T) {
+	store := newStore(t)
+	dir := t.TempDir()
+	var lines []string
+	lines = append(lines, `{"type":"relation","from":"e0","to":"e4","relationType":"knows"}`)
+	for i := 0; i < 5; i++ {
+		lines = append(lines, fmt.Sprintf(`{"type":"entity","name":"e%d","entityType":"t","observations":["obs %d"]}`, i, i))
+	}
+	lines = append(lines, `{"type":"relation","from":"e1","to":"e2","relationType":"knows"}`)
+	// A byte order mark, and an entity of empty type, as export writes it.
+	lines = append(lines, `{"type":"entity","name":"untyped","entityType":"","observations":[]}`)
+	good := filepath.Join(dir, "good.jsonl")
+	if err := os.WriteFile(good, []byte("\xef\xbb\xbf"+strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	bad := filepath.Join(dir, "bad.jsonl")
+	if err := os.WriteFile(bad, []byte(strings.Join(lines, "\n")+"\n{\"type\":\"entity\",\"name\":\"late\"}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := memsnap(t, store, nil, nil, "import", "--wait", "--batch", "2", bad)
+	if r.code != 1 || !strings.Contains(r.stderr, "line 9") {
+		t.Fatalf("bad last line: exit %d: %s", r.code, r.stderr)
+	}
+	if n := dirNames(t, filepath.Join(store, "queue", "new")); len(n) != 0 {
+		t.Fatalf("a refused import queued %v", n)
+	}
+	before := len(dirNames(t, filepath.Join(store, "snapshots")))
+	out := mustMemsnap(t, store, nil, "import", "--wait", "--batch", "2", good)
+	if !strings.Contains(out, `"entities":6`) || !strings.Contains(out, `"relations":2`) || !strings.Contains(out, `"jobs":4`) || !strings.Contains(out, `"rejected":0`) {
+		t.Fatalf("import: %s", out)
+	}
+	if exp := mustMemsnap(t, store, nil, "export"); !strings.Contains(exp, `{"type":"entity","name":"untyped","entityType":"","observations":[]}`) {
+		t.Fatalf("export lost the empty entityType:\n%s", exp)
+	}
+	if n := queryInt(t, store, "MATCH (:Entity)-[r:Relation]->(:Entity) RETURN count(r)"); n != 2 {
+		t.Fatalf("%d relations after the import, want 2", n)
+	}
+	if after := len(dirNames(t, filepath.Join(store, "snapshots"))); after != before+1 {
+		t.Fatalf("import --wait published %d snapshots, want 1", after-before)
+	}
+}

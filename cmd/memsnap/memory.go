@@ -9,8 +9,10 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
+	"path/filepath"
+	"time"
 
+	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
 
@@ -95,7 +97,7 @@ func (a *app) newMemoryCommands() []*cobra.Command {
 type memoryLine struct {
 	Type         string    `json:"type"`
 	Name         string    `json:"name,omitempty"`
-	EntityType   string    `json:"entityType,omitempty"`
+	EntityType   *string   `json:"entityType,omitempty"` // present, if empty, on every entity
 	Observations *[]string `json:"observations,omitempty"`
 	From         string    `json:"from,omitempty"`
 	To           string    `json:"to,omitempty"`
@@ -110,25 +112,36 @@ func (a *app) newImportCommand() *cobra.Command {
 		Short: "Queue the entities and relations of a reference memory server JSONL file",
 		Long: `Read the reference MCP memory server's JSONL file (one {"type":"entity"|"relation", ...} per line)
 and queue it as jobs: entities first, then relations, N items per job. A bad line stops the
-import before anything is queued, naming the line. With --wait, memsnap waits, with no time
-limit, until every job is applied or rejected (committing itself whenever no other writer
-holds the lock), adds the counts to its summary, and exits 1 if any job was rejected.`,
+import before anything is queued, naming the line. The file is read twice (checked, then
+queued) and never held in memory whole: only the relations are kept until the last entity is
+queued. With --wait, memsnap waits, with no time limit, until every job is applied or rejected
+(committing itself whenever no other writer holds the lock, the whole import in one snapshot
+when it can), adds the counts to its summary, and exits 1 if any job was rejected.`,
 		Args: exactArgs("FILE"),
 		RunE: a.onStore(func(cmd *cobra.Command, s *snapshot.Store, args []string) error {
-			ents, rels, err := readMemoryFile(args[0])
-			if err != nil {
-				return err
-			}
 			if batch < 1 {
 				return usagef(cmd, "--batch must be at least 1")
 			}
-			ids, err := a.enqueueAll(s, args[0], importJobs(ents, rels, batch))
+			// The first pass only checks, so that a bad line queues nothing.
+			var ents, rels int
+			err := scanMemoryFile(args[0], func(e *model.Entity, r *model.Relation) error {
+				if e != nil {
+					ents++
+				} else {
+					rels++
+				}
+				return nil
+			})
 			if err != nil {
 				return err
 			}
-			sum := map[string]any{"entities": len(ents), "relations": len(rels), "jobs": len(ids)}
+			ids, bytes, err := a.queueMemoryFile(s, args[0], batch)
+			if err != nil {
+				return err
+			}
+			sum := map[string]any{"entities": ents, "relations": rels, "jobs": len(ids)}
 			if wait {
-				rejected, err := a.waitForAll(cmd.Context(), s, ids)
+				rejected, err := a.waitForAll(cmd.Context(), s, ids, bytes)
 				if err != nil {
 					return err
 				}
@@ -146,40 +159,85 @@ holds the lock), adds the counts to its summary, and exits 1 if any job was reje
 	return c
 }
 
-// importJobs cuts the entities, then the relations, into jobs of batch items.
-func importJobs(ents []model.Entity, rels []model.Relation, batch int) [][]byte {
-	var jobs [][]byte
-	for i := 0; i < len(ents); i += batch {
-		jobs = append(jobs, jobOf(model.Op{Op: model.OpCreateEntities, Entities: ents[i:min(i+batch, len(ents))]}))
+// queueMemoryFile queues the entities of a checked JSONL file in jobs of
+// batch items as it reads them, then its relations (a relation may name an
+// entity further down the file), drawing a progress bar of the bytes read on
+// a terminal. It returns the jobs' ids and their total size in bytes.
+func (a *app) queueMemoryFile(s *snapshot.Store, path string, batch int) (ids []string, bytes int64, err error) {
+	var size int64
+	if info, err := os.Stat(path); err == nil {
+		size = info.Size()
 	}
-	for i := 0; i < len(rels); i += batch {
-		jobs = append(jobs, jobOf(model.Op{Op: model.OpCreateRelations, Relations: rels[i:min(i+batch, len(rels))]}))
-	}
-	return jobs
-}
-
-// enqueueAll queues the jobs of the import of file, drawing a progress bar,
-// and returns their ids.
-func (a *app) enqueueAll(s *snapshot.Store, file string, jobs [][]byte) ([]string, error) {
-	bar := newProgress(a.stderr, "queued", len(jobs))
-	var ids []string
-	for _, j := range jobs {
+	bar := newProgress(a.stderr, "queueing "+filepath.Base(path), size)
+	defer bar.done()
+	queue := func(op model.Op) error {
+		j := jobOf(op)
 		id, err := writer.Enqueue(s, j, a.cfg.Job.Limits())
 		if err != nil {
-			return nil, fmt.Errorf("import %s: after %d of %d jobs: %w", file, len(ids), len(jobs), err)
+			return fmt.Errorf("import %s: after %d jobs: %w", path, len(ids), err)
 		}
-		ids = append(ids, id)
-		bar.add(1)
+		ids, bytes = append(ids, id), bytes+int64(len(j))
+		return nil
 	}
-	bar.done()
-	return ids, nil
+	var ents []model.Entity
+	var rels []model.Relation
+	err = scanMemoryFileProgress(path, bar.set, func(e *model.Entity, r *model.Relation) error {
+		if r != nil {
+			rels = append(rels, *r)
+			return nil
+		}
+		if ents = append(ents, *e); len(ents) == batch {
+			err := queue(model.Op{Op: model.OpCreateEntities, Entities: ents})
+			ents = ents[:0:0]
+			return err
+		}
+		return nil
+	})
+	if err == nil && len(ents) > 0 {
+		err = queue(model.Op{Op: model.OpCreateEntities, Entities: ents})
+	}
+	for i := 0; err == nil && i < len(rels); i += batch {
+		err = queue(model.Op{Op: model.OpCreateRelations, Relations: rels[i:min(i+batch, len(rels))]})
+	}
+	return ids, bytes, err
 }
 
-// waitForAll waits until every job is applied or rejected, logs each
-// rejection and returns how many were rejected.
-func (a *app) waitForAll(ctx context.Context, s *snapshot.Store, ids []string) (rejected int, err error) {
+// waitForAll waits until every job is applied or rejected, committing
+// whenever no other writer holds the lock (with batch limits that take all
+// the jobs, of bytes in all, in one snapshot: one bulk load and one index
+// build), logs each rejection and returns how many were rejected. One
+// writer and one reader serve every job: a writer checks CURRENT once, not
+// once per job.
+func (a *app) waitForAll(ctx context.Context, s *snapshot.Store, ids []string, bytes int64) (rejected int, err error) {
+	opts := a.cfg.WriterOptions()
+	opts.MaxBatchJobs = max(opts.MaxBatchJobs, len(ids))
+	opts.MaxBatchBytes = max(opts.MaxBatchBytes, bytes)
+	opts.Verifier = snapshot.NewVerifier()
+	commit := commitUnlessLocked(s, opts, a.log)
+	var r *reader.Reader
+	defer func() {
+		if r != nil {
+			r.Close()
+		}
+	}()
 	for _, id := range ids {
-		o, err := a.waitForJob(ctx, s, id)
+		look := func(ctx context.Context) (reader.Outcome, error) {
+			if r == nil {
+				var err error
+				if r, err = reader.Open(ctx, s, a.cfg.ReaderOptions(), a.log); err != nil {
+					r = nil
+					return reader.JobOutcome(ctx, s, a.cfg.Reader.Verify, id) // nothing published yet
+				}
+			}
+			if _, err := r.Refresh(ctx); err != nil {
+				a.log.Debug("refresh while waiting", "error", err)
+			}
+			return r.Job(ctx, id)
+		}
+		o, err := look(ctx)
+		if err == nil && o.Status == model.StatusPending {
+			o, err = reader.WaitForJob(ctx, id, look, commit)
+		}
 		if err != nil {
 			return 0, err
 		}
@@ -197,19 +255,34 @@ func jobOf(op model.Op) []byte {
 	return b
 }
 
-// readMemoryFile parses a reference JSONL memory file. Blank lines are
-// skipped; anything else that is not an entity or relation is an error
-// naming its line.
-func readMemoryFile(path string) (ents []model.Entity, rels []model.Relation, err error) {
+// scanMemoryFile reads a reference JSONL memory file line by line and hands
+// fn each entity or relation (the other is nil). Blank lines are skipped;
+// anything else that is not an entity or relation is an error naming its
+// line, as is an error from fn.
+func scanMemoryFile(path string, fn func(*model.Entity, *model.Relation) error) error {
+	return scanMemoryFileProgress(path, nil, fn)
+}
+
+// scanMemoryFileProgress is scanMemoryFile that also reports the bytes read
+// so far to read, if not nil.
+func scanMemoryFileProgress(path string, read func(int64), fn func(*model.Entity, *model.Relation) error) error {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, nil, fmt.Errorf("import: %w", err)
+		return fmt.Errorf("import: %w", err)
 	}
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 64<<10), 64<<20)
+	var done int64
 	for n := 1; sc.Scan(); n++ {
+		done += int64(len(sc.Bytes())) + 1
+		if read != nil {
+			read(done)
+		}
 		line := bytes.TrimSpace(sc.Bytes())
+		if n == 1 {
+			line = bytes.TrimPrefix(line, []byte("\xef\xbb\xbf")) // a byte order mark
+		}
 		if len(line) == 0 {
 			continue
 		}
@@ -217,28 +290,31 @@ func readMemoryFile(path string) (ents []model.Entity, rels []model.Relation, er
 		dec := json.NewDecoder(bytes.NewReader(line))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&m); err != nil {
-			return nil, nil, fmt.Errorf("import %s: line %d: %v", path, n, err)
+			return fmt.Errorf("import %s: line %d: %v", path, n, err)
 		}
 		bad := func(why string) error { return fmt.Errorf("import %s: line %d: %s", path, n, why) }
 		switch m.Type {
 		case "entity":
-			if m.Name == "" || m.EntityType == "" || m.Observations == nil {
-				return nil, nil, bad("an entity needs name, entityType and observations")
+			if m.Name == "" || m.EntityType == nil || m.Observations == nil {
+				return bad("an entity needs name, entityType and observations")
 			}
-			ents = append(ents, model.Entity{Name: m.Name, EntityType: m.EntityType, Observations: *m.Observations})
+			err = fn(&model.Entity{Name: m.Name, EntityType: *m.EntityType, Observations: *m.Observations}, nil)
 		case "relation":
 			if m.From == "" || m.To == "" || m.RelationType == "" {
-				return nil, nil, bad("a relation needs from, to and relationType")
+				return bad("a relation needs from, to and relationType")
 			}
-			rels = append(rels, model.Relation{From: m.From, To: m.To, RelationType: m.RelationType})
+			err = fn(nil, &model.Relation{From: m.From, To: m.To, RelationType: m.RelationType})
 		default:
-			return nil, nil, bad(fmt.Sprintf("type %q is neither \"entity\" nor \"relation\"", m.Type))
+			return bad(fmt.Sprintf("type %q is neither \"entity\" nor \"relation\"", m.Type))
+		}
+		if err != nil {
+			return err
 		}
 	}
 	if err := sc.Err(); err != nil {
-		return nil, nil, fmt.Errorf("import %s: %w", path, err)
+		return fmt.Errorf("import %s: %w", path, err)
 	}
-	return ents, rels, nil
+	return nil
 }
 
 func (a *app) newExportCommand() *cobra.Command {
@@ -279,7 +355,7 @@ func writeMemoryFile(ctx context.Context, r *reader.Reader, w io.Writer) error {
 		}
 		for _, e := range g.Entities {
 			obs := e.Observations
-			if err := enc.Encode(memoryLine{Type: "entity", Name: e.Name, EntityType: e.EntityType, Observations: &obs}); err != nil {
+			if err := enc.Encode(memoryLine{Type: "entity", Name: e.Name, EntityType: &e.EntityType, Observations: &obs}); err != nil {
 				return fmt.Errorf("export: %w", err)
 			}
 		}
@@ -299,35 +375,35 @@ func writeMemoryFile(ctx context.Context, r *reader.Reader, w io.Writer) error {
 	return nil
 }
 
-// progress draws a one-line progress bar on a terminal and nothing otherwise.
+// progress draws a progress bar of total units (schollz/progressbar) on a
+// terminal and nothing otherwise.
 type progress struct {
-	w          io.Writer
-	label      string
-	total, cur int
-	tty        bool
+	bar   *progressbar.ProgressBar // nil: not a terminal
+	total int64
 }
 
-func newProgress(w io.Writer, label string, total int) *progress {
-	p := &progress{w: w, label: label, total: total}
-	if f, ok := w.(*os.File); ok {
-		_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
-		p.tty = err == nil && total > 1
+func newProgress(w io.Writer, label string, total int64) *progress {
+	p := &progress{total: total}
+	if f, ok := w.(*os.File); ok && total > 1 {
+		if _, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS); err == nil {
+			p.bar = progressbar.NewOptions64(total, progressbar.OptionSetWriter(w), progressbar.OptionSetDescription(label),
+				progressbar.OptionShowCount(), progressbar.OptionSetWidth(30), progressbar.OptionThrottle(100*time.Millisecond),
+				progressbar.OptionOnCompletion(func() { fmt.Fprintln(w) }))
+		}
 	}
 	return p
 }
 
-func (p *progress) add(n int) {
-	p.cur += n
-	if !p.tty || (p.cur%max(1, p.total/100) != 0 && p.cur != p.total) {
-		return
+// set moves the bar to n units.
+func (p *progress) set(n int64) {
+	if p.bar != nil {
+		_ = p.bar.Set64(min(n, p.total))
 	}
-	const width = 30
-	fill := width * p.cur / p.total
-	fmt.Fprintf(p.w, "\r%s [%s%s] %d/%d", p.label, strings.Repeat("#", fill), strings.Repeat(" ", width-fill), p.cur, p.total)
 }
 
+// done completes the bar.
 func (p *progress) done() {
-	if p.tty {
-		fmt.Fprintln(p.w)
+	if p.bar != nil {
+		_ = p.bar.Finish()
 	}
 }

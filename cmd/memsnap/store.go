@@ -141,11 +141,23 @@ func (a *app) listSnapshots(cmd *cobra.Command, s *snapshot.Store, _ []string) e
 	return a.output(cmd, infos, func() error {
 		tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "SEQ\tCURRENT\tPINNED\tCREATED\tENTITIES\tRELATIONS\tKV\tBYTES")
+		var bad []snapshot.Info
 		for _, in := range infos {
+			if in.Error != "" {
+				bad = append(bad, in)
+				fmt.Fprintf(tw, "%d\t%v\t%v\t(unreadable manifest)\t-\t-\t-\t%d\n", in.Seq, in.Current, in.Pinned, in.Bytes)
+				continue
+			}
 			fmt.Fprintf(tw, "%d\t%v\t%v\t%s\t%d\t%d\t%d\t%d\n", in.Seq, in.Current, in.Pinned,
 				in.CreatedAt.Format(time.RFC3339), in.Entities, in.Relations, in.KVKeys, in.Bytes)
 		}
-		return tw.Flush()
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		for _, in := range bad { // on stderr, after the table
+			fmt.Fprintf(a.stderr, "snapshot %d: %s\n", in.Seq, in.Error)
+		}
+		return nil
 	})
 }
 

@@ -36,8 +36,10 @@ outcome instead, committing the queue itself whenever no other writer holds the 
 exits 1 if the job is rejected or still pending after DUR (the job stays queued).
 With --wait=durable, memsnap checks the job against CURRENT, queues it and prints at once the
 outcome the writer will give (status "pending" with the results), as MCP write tools answer;
-a job the writer would reject is refused (exit 1) and not queued. When jobs of other
-processes wait in the queue ahead of it, only the writer can tell: it then waits as --wait does.`,
+a job the writer would reject is refused (exit 1) and not queued. The prediction counts
+CURRENT only: a job of another process still queued ahead of it that touches the same
+entities can change the outcome (see the README, "When a write answers"). When such jobs
+wait and the prediction is a refusal, only the writer can tell: it then waits as --wait does.`,
 		Args: noArgs,
 		PreRunE: func(cmd *cobra.Command, _ []string) error {
 			if cmd.Flags().Changed("wait") && !wait.durable && wait.d <= 0 {

@@ -141,10 +141,14 @@ type Limits struct {
 	MaxValueBytes  int // 0: MaxStringBytes applies to values too
 }
 
+// utf8BOM is the UTF-8 encoding of U+FEFF, the byte order mark.
+var utf8BOM = []byte("\xef\xbb\xbf")
+
 // DecodeJob parses and validates a job. Every op is decoded strictly into the
 // fields of its own kind, so an unknown op, an unknown field, a missing
 // required field, an empty name or a value over the limits is an error that
-// wraps ErrInvalidJob and says where the problem is.
+// wraps ErrInvalidJob and says where the problem is. A leading UTF-8 byte
+// order mark is skipped.
 func DecodeJob(data []byte, lim Limits) (*Job, error) {
 	if lim.MaxBytes > 0 && int64(len(data)) > lim.MaxBytes {
 		return nil, Invalidf("job is %d bytes, over the limit of %d (job.max_bytes)", len(data), lim.MaxBytes)
@@ -152,6 +156,9 @@ func DecodeJob(data []byte, lim Limits) (*Job, error) {
 	if !utf8.Valid(data) {
 		return nil, Invalidf("job is not valid UTF-8")
 	}
+	// A UTF-8 byte order mark, as some Windows editors write, is not part
+	// of the JSON (RFC 8259 lets a parser ignore it).
+	data = bytes.TrimPrefix(data, utf8BOM)
 	var raw struct {
 		Ops []json.RawMessage `json:"ops"`
 	}

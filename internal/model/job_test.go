@@ -17,6 +17,7 @@ func TestDecodeJob(t *testing.T) {
 		`{"ops":[{"op":"delete_observations","deletions":[{"entityName":"a","observations":["x"]}]}]}`,
 		`{"ops":[{"op":"delete_relations","relations":[{"from":"a","to":"b","relationType":"r"}]}]}`,
 		`{"ops":[{"op":"kv_put","key":"k","value":""},{"op":"kv_delete","key":"k"}]}`,
+		"\xef\xbb\xbf{\"ops\":[{\"op\":\"kv_delete\",\"key\":\"k\"}]}", // a byte order mark first
 	}
 	for _, j := range good {
 		if _, err := DecodeJob([]byte(j), lim); err != nil {
