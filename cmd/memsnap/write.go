@@ -180,6 +180,9 @@ writer.max_rounds batches; jobs left over or queued meanwhile wait for the next 
 (queue_left in the summary).`,
 		Args: noArgs,
 		RunE: a.onStore(func(cmd *cobra.Command, s *snapshot.Store, _ []string) error {
+			if maxJobs < 0 {
+				return usagef(cmd, "--max-jobs must not be negative")
+			}
 			if err := lowerPriority(a.cfg.Writer.Nice); err != nil {
 				a.log.Warn("could not lower the writer's CPU priority (writer.nice)", "error", err)
 			}
