@@ -327,3 +327,98 @@ func TestLookupsOneByOneOrListed(t *testing.T) {
 		}
 	}
 }
+
+// Issue 13, done-when 5: at 10k entities with random names, types and
+// observations (unicode letters, digits, punctuation, spaces), search_nodes
+// returns every entity the reference's rule returns (refSearch: the
+// lower-cased query inside the lower-cased name, type or one observation),
+// for queries cut from the data (in either case) and made up.
+func TestSearchParityAt10k(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a 10k-entity store")
+	}
+	ctx := context.Background()
+	f := newFixture(t)
+	rng := rand.New(rand.NewPCG(13, 10_000))
+	alphabet := []rune("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789" +
+		"éèüöäßçñÉÜÖÅøæΩωλΣσЖжДд日本語中文한국🙂 .,;:-_/'\"()+#&@!?%*[]{}<>|~^=")
+	word := func(n int) string {
+		r := make([]rune, n)
+		for i := range r {
+			r[i] = alphabet[rng.IntN(len(alphabet))]
+		}
+		return string(r)
+	}
+	const n = 10_000
+	all := make([]Entity, 0, n)
+	seen := map[string]bool{}
+	for len(all) < n {
+		name := strings.TrimSpace(word(3 + rng.IntN(12)))
+		if name == "" || seen[name] {
+			continue
+		}
+		seen[name] = true
+		e := Entity{Name: name, EntityType: strings.TrimSpace(word(1+rng.IntN(6))) + "t", Observations: []string{}}
+		for k := rng.IntN(4); k > 0; k-- {
+			e.Observations = append(e.Observations, word(5+rng.IntN(30)))
+		}
+		all = append(all, e)
+	}
+	for i := 0; i < n; i += 1000 {
+		b, err := json.Marshal(map[string]any{"ops": []any{createOp(all[i : i+1000]...)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := writer.Enqueue(f.store, b, f.wopts.Limits); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if sum, err := f.w.Commit(ctx, writer.CommitOptions{}); err != nil || sum.Applied != n/1000 {
+		t.Fatalf("commit: %+v %v", sum, err)
+	}
+	r, err := Open(ctx, f.store, f.opts, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+
+	var queries []string
+	for i := 0; i < 100; i++ { // cut from the data: each finds at least its source
+		e := all[rng.IntN(n)]
+		src := []rune(e.Name)
+		switch {
+		case i%3 == 1:
+			src = []rune(e.EntityType)
+		case i%3 == 2 && len(e.Observations) > 0:
+			src = []rune(e.Observations[rng.IntN(len(e.Observations))])
+		}
+		lo := rng.IntN(len(src))
+		q := string(src[lo:min(len(src), lo+1+rng.IntN(6))])
+		if i%2 == 0 {
+			q = strings.ToUpper(q)
+		}
+		queries = append(queries, q)
+	}
+	for i := 0; i < 30; i++ {
+		queries = append(queries, word(1+rng.IntN(3)))
+	}
+	queries = append(queries, "", " ", "é", "Ω", "-", "0", "日本", "🙂", "ß", "\"", "'")
+	for _, q := range queries {
+		g, err := r.SearchNodes(ctx, q, SearchOptions{})
+		if err != nil {
+			t.Fatalf("search %q: %v", q, err)
+		}
+		got := make(map[string]bool, len(g.Entities))
+		for _, e := range g.Entities {
+			got[e.Name] = true
+		}
+		missed := 0
+		for _, want := range refSearch(all, q) {
+			if !got[want] {
+				if missed++; missed <= 3 {
+					t.Errorf("search %q misses %q, which the reference finds", q, want)
+				}
+			}
+		}
+	}
+}
