@@ -426,25 +426,24 @@ func search(ctx context.Context, c *graphdb.Conn, query string, limit int) ([]En
 	// whitespace could match across two observations or differ in the kind
 	// of whitespace, so those candidates are checked here against the
 	// observations themselves.
+	// The scan returns whole entities, so that only the full-text matches
+	// it did not find are read again by name below.
 	exact := !strings.ContainsFunc(q, unicode.IsSpace)
-	cols := "e.name"
-	if !exact {
-		cols = entityCols
-	}
-	stmt, params := "MATCH (e:Entity) RETURN e.name", map[string]any(nil) // "" is in every string
+	stmt, params := "MATCH (e:Entity) RETURN "+entityCols, map[string]any(nil) // "" is in every string
 	if q != "" {
 		stmt = "MATCH (e:Entity) WHERE contains(lower(e.name), $q) OR contains(lower(e.entityType), $q) " +
-			"OR contains(e.search_text, $fq) RETURN " + cols
+			"OR contains(e.search_text, $fq) RETURN " + entityCols
 		params = map[string]any{"q": q, "fq": graphdb.SpaceFold(q)}
 	}
 	res, err := c.Query(ctx, stmt, params)
 	if err != nil {
 		return nil, fmt.Errorf("search: %w", err)
 	}
+	read := make(map[string]Entity, len(res.Rows))
 	for _, row := range res.Rows {
-		if exact || q == "" {
-			add(graphdb.String(row[0]), 2, 0)
-		} else if e := entityOf(row); substringMatch(e, q) {
+		e := entityOf(row)
+		read[e.Name] = e
+		if exact || q == "" || substringMatch(e, q) {
 			add(e.Name, 2, 0)
 		}
 	}
@@ -473,20 +472,24 @@ func search(ctx context.Context, c *graphdb.Conn, query string, limit int) ([]En
 	if limit > 0 && len(out) > limit {
 		out = out[:limit]
 	}
-	ranked := make([]string, len(out))
-	for i, h := range out {
-		ranked[i] = h.name
+	var unread []string
+	for _, h := range out {
+		if _, ok := read[h.name]; !ok {
+			unread = append(unread, h.name)
+		}
 	}
-	ents, err := entitiesByName(ctx, c, ranked)
+	more, err := entitiesByName(ctx, c, unread)
 	if err != nil {
 		return nil, err
 	}
-	byName := make(map[string]Entity, len(ents))
-	for _, e := range ents {
-		byName[e.Name] = e
+	for _, e := range more {
+		read[e.Name] = e
 	}
-	for i, n := range ranked {
-		ents[i] = byName[n]
+	ents := make([]Entity, 0, len(out))
+	for _, h := range out {
+		if e, ok := read[h.name]; ok {
+			ents = append(ents, e)
+		}
 	}
 	return ents, nil
 }
