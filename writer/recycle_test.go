@@ -157,20 +157,22 @@ func TestRecycleSkipsPinned(t *testing.T) {
 // A recycled graph's replay goes into the batch's transaction, and every
 // replayed job is checked against the outcome CURRENT records for it. If
 // that transaction fails, the writer replays on its own first and applies
-// the batch after it; if a replayed job does not do what CURRENT records,
-// the writer stages a copy of CURRENT and applies the batch to that. Each
-// way the store ends equal to the reference model.
+// the batch after it; if that fails too, or a replayed job does not do
+// what CURRENT records, the writer stages a copy of CURRENT and applies
+// the batch to that. Each way the store ends equal to the reference model.
 func TestReplayWithTheBatch(t *testing.T) {
 	for _, tc := range []struct {
 		name          string
 		mergedFails   bool
+		aloneFails    bool
 		differs       bool
 		method        string
 		checksAtLeast int
 	}{
-		{"one transaction", false, false, snapshot.StagedRecycled, 1},
-		{"transaction fails", true, false, snapshot.StagedRecycled, 0},
-		{"outcome differs", false, true, snapshot.StagedCopy, 1},
+		{"one transaction", false, false, false, snapshot.StagedRecycled, 1},
+		{"transaction fails", true, false, false, snapshot.StagedRecycled, 0},
+		{"transaction and replay fail", true, true, false, snapshot.StagedCopy, 0},
+		{"outcome differs", false, false, true, snapshot.StagedCopy, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ids, data := recycleJobs(6, 9)
@@ -180,7 +182,7 @@ func TestReplayWithTheBatch(t *testing.T) {
 				s.commit(t, writer.CommitOptions{})
 			}
 			checks := 0
-			restore := writer.SetReplayHooks(func() bool { return tc.mergedFails },
+			restore := writer.SetReplayHooks(func() bool { return tc.mergedFails }, func() bool { return tc.aloneFails },
 				func() bool { checks++; return tc.differs })
 			defer restore()
 			s.put(t, ids[5], data[5])

@@ -76,11 +76,12 @@ func (w *Writer) replayFailed(stage *snapshot.Stage, err error) error {
 var errReplayDiffers = errors.New("writer: replayed graph differs from CURRENT")
 
 // Test hooks (set through export_test.go): the replay-and-batch transaction
-// fails before it writes; a replayed job's check runs (and, when the hook
-// says so, finds a difference).
+// fails before it writes; then the replay on its own fails too; a replayed
+// job's check runs (and, when the hook says so, finds a difference).
 var (
-	hookMergedTxFails func() bool
-	hookReplayChecked func() (differs bool)
+	hookMergedTxFails    func() bool
+	hookReplayAloneFails func() bool
+	hookReplayChecked    func() (differs bool)
 )
 
 // readReplay reads and decodes the archived jobs of batches, in order.
@@ -123,7 +124,17 @@ func (w *Writer) applyWithReplay(ctx context.Context, conn *graphdb.Conn, stage 
 		}
 		w.log.Warn("the replay and the batch in one transaction failed; replaying first on its own", "error", err)
 		resetJobs(all)
-		return false, w.applyReplay(ctx, conn, stage, replay)
+		if hookReplayAloneFails != nil && hookReplayAloneFails() {
+			err = errors.New("test hook: the replay alone fails")
+		} else {
+			err = w.applyReplay(ctx, conn, stage, replay)
+		}
+		if err != nil && ctx.Err() == nil && !errors.Is(err, errReplayDiffers) {
+			// Whatever the reason, this graph cannot be brought up to
+			// CURRENT's here: the caller copies CURRENT's instead.
+			err = fmt.Errorf("%w: %v", errReplayDiffers, err)
+		}
+		return false, err
 	}
 	sum.Phases.Index += scratch.Phases.Index
 	failpoint.Hit("mid-replay")

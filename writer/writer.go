@@ -347,22 +347,7 @@ func (w *Writer) build(ctx context.Context, batch []queue.Claimed, sum *Summary,
 	sum.Phases.Replay += msSince(t)
 	steps.mark("replay")
 	t = time.Now()
-	dups, invalid := sum.Duplicates, make([]string, len(jobs))
-	for i, bj := range jobs {
-		invalid[i] = bj.reason
-	}
-	counts, err := w.apply(ctx, stage, jobs, sum, g, replay)
-	if errors.Is(err, errReplayDiffers) && ctx.Err() == nil {
-		// The replay committed with the batch: start again from a copy.
-		if err = w.replayFailed(stage, err); err != nil {
-			return nil, err
-		}
-		for i, bj := range jobs {
-			bj.reason, bj.dup, bj.kv, bj.results = invalid[i], false, nil, nil
-		}
-		sum.Duplicates = dups
-		counts, err = w.apply(ctx, stage, jobs, sum, nil, nil)
-	}
+	counts, err := w.applyOrCopy(ctx, stage, jobs, sum, g, replay)
 	if err != nil {
 		return nil, err
 	}
@@ -414,6 +399,29 @@ func (w *Writer) build(ctx context.Context, batch []queue.Claimed, sum *Summary,
 		}
 	}
 	return pub, err
+}
+
+// applyOrCopy applies jobs after the replay of a recycled graph (see
+// apply). When the replay does not give CURRENT's graph (errReplayDiffers,
+// found after it committed with the batch), it stages a copy of CURRENT's
+// graph instead and applies the jobs again from scratch.
+func (w *Writer) applyOrCopy(ctx context.Context, stage *snapshot.Stage, jobs []*batchJob, sum *Summary, g *openGraph, replay []*batchJob) (storeCounts, error) {
+	dups, invalid := sum.Duplicates, make([]string, len(jobs))
+	for i, bj := range jobs {
+		invalid[i] = bj.reason
+	}
+	counts, err := w.apply(ctx, stage, jobs, sum, g, replay)
+	if !errors.Is(err, errReplayDiffers) || ctx.Err() != nil {
+		return counts, err
+	}
+	if err := w.replayFailed(stage, err); err != nil {
+		return counts, err
+	}
+	for i, bj := range jobs {
+		bj.reason, bj.dup, bj.kv, bj.results = invalid[i], false, nil, nil
+	}
+	sum.Duplicates = dups
+	return w.apply(ctx, stage, jobs, sum, nil, nil)
 }
 
 // bufferPool sizes Kuzu's page cache for applying jobs to stage: at least
