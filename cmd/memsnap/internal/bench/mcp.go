@@ -80,6 +80,10 @@ type MCPTool struct {
 	// RatioP50 and RatioP95 are memsnap's figure over the reference's.
 	RatioP50 float64 `json:"ratio_p50,omitempty"`
 	RatioP95 float64 `json:"ratio_p95,omitempty"`
+	// ReferenceError is why the reference's calls of a read tool failed
+	// (its whole-graph answer at 100k entities is over the client's frame
+	// limit); the tool is not called on it again.
+	ReferenceError string `json:"reference_error,omitempty"`
 }
 
 // DefaultReferenceMax is the largest mcp store size the reference runs on
@@ -306,6 +310,7 @@ func (r *runner) mcpSize(ctx context.Context, n int, ref string) (MCPSize, error
 	out.SecondVisibleP50MS, out.SecondVisibleP95MS = percentile(seen, 50), percentile(seen, 95)
 	out.SnapshotAfterMB = currentMB(store)
 	var theirs, theirReads [][]float64
+	var theirErrs []string
 	if ref != "" {
 		fmt.Fprintf(r.opts.Progress, "bench: mcp %d entities: timing the reference server ...\n", n)
 		cmd := exec.Command("node", ref)
@@ -316,7 +321,7 @@ func (r *runner) mcpSize(ctx context.Context, n int, ref string) (MCPSize, error
 		}
 		theirs, err = r.timeTools(ctx, srv, n, "reference")
 		if err == nil {
-			theirReads, err = r.timeReads(ctx, srv, n, "reference", true)
+			theirReads, theirErrs, err = r.timeReads(ctx, srv, n, "reference", true)
 		}
 		srv.close()
 		if err != nil {
@@ -333,7 +338,10 @@ func (r *runner) mcpSize(ctx context.Context, n int, ref string) (MCPSize, error
 	}
 	for i, t := range mcpReads {
 		x := MCPTool{Tool: t.label, P50MS: percentile(myReads[i], 50), P95MS: percentile(myReads[i], 95), P99MS: percentile(myReads[i], 99)}
-		if theirReads != nil && len(theirReads[i]) > 0 {
+		if theirErrs != nil {
+			x.ReferenceError = theirErrs[i]
+		}
+		if theirReads != nil && len(theirReads[i]) > 0 && x.ReferenceError == "" {
 			x.ReferenceP50MS, x.ReferenceP95MS = percentile(theirReads[i], 50), percentile(theirReads[i], 95)
 			x.RatioP50, x.RatioP95 = ratio(x.P50MS, x.ReferenceP50MS), ratio(x.P95MS, x.ReferenceP95MS)
 		}
@@ -392,7 +400,7 @@ func (r *runner) mcpMemsnap(ctx context.Context, store string, n int) (tools [][
 		}
 		seen = append(seen, ms)
 	}
-	if reads, err = r.timeReads(ctx, second, n, "memsnap", false); err != nil {
+	if reads, _, err = r.timeReads(ctx, second, n, "memsnap", false); err != nil {
 		return nil, nil, nil, err
 	}
 	return tools, seen, reads, nil
@@ -400,9 +408,11 @@ func (r *runner) mcpMemsnap(ctx context.Context, store string, n int) (tools [][
 
 // timeReads runs the read tools in rounds as timeTools runs the write
 // tools, on the reference's arguments when reference is set (skipping the
-// tools it does not have), and returns each tool's timed calls in ms.
-func (r *runner) timeReads(ctx context.Context, srv *mcpServer, n int, who string, reference bool) ([][]float64, error) {
-	out := make([][]float64, len(mcpReads))
+// tools it does not have), and returns each tool's timed calls in ms. On the
+// reference, a failing call is recorded in failed and its tool not called
+// again; on memsnap it ends the run.
+func (r *runner) timeReads(ctx context.Context, srv *mcpServer, n int, who string, reference bool) (out [][]float64, failed []string, err error) {
+	out, failed = make([][]float64, len(mcpReads)), make([]string, len(mcpReads))
 	start := time.Now()
 	rounds := r.sc.mcpWarmup + r.sc.mcpCalls
 	for k := 0; k < rounds; k++ {
@@ -411,12 +421,17 @@ func (r *runner) timeReads(ctx context.Context, srv *mcpServer, n int, who strin
 			if reference {
 				args = t.refArgs
 			}
-			if args == nil {
+			if args == nil || failed[i] != "" {
 				continue
 			}
 			ms, err := srv.timedCall(ctx, t.tool, args(k, n))
+			if err != nil && reference && ctx.Err() == nil {
+				failed[i], out[i] = truncate(err.Error(), 200), nil
+				fmt.Fprintf(r.opts.Progress, "bench: mcp %d entities: reference %s failed: %v\n", n, t.label, err)
+				continue
+			}
 			if err != nil {
-				return nil, fmt.Errorf("%s, call %d: %w", t.label, k, err)
+				return nil, nil, fmt.Errorf("%s, call %d: %w", t.label, k, err)
 			}
 			if k >= r.sc.mcpWarmup {
 				out[i] = append(out[i], ms)
@@ -424,7 +439,7 @@ func (r *runner) timeReads(ctx context.Context, srv *mcpServer, n int, who strin
 		}
 		fmt.Fprintf(r.opts.Progress, "bench: mcp %d entities: %s reads: round %d of %d done after %.1fs\n", n, who, k+1, rounds, time.Since(start).Seconds())
 	}
-	return out, nil
+	return out, failed, nil
 }
 
 // seenBy creates entity name through first and polls open_nodes on second

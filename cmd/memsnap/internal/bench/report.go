@@ -184,6 +184,9 @@ func (x *MCP) writeRows(row func(bench, figure, format string, args ...any)) {
 			s.SecondVisibleP50MS, s.SecondVisibleP95MS, x.VisibleWrites)
 		for _, t := range s.Reads {
 			v := fmt.Sprintf("memsnap p50 %.1f ms, p95 %.1f ms, p99 %.1f ms", t.P50MS, t.P95MS, t.P99MS)
+			if t.ReferenceError != "" {
+				v += "; reference failed: " + t.ReferenceError
+			}
 			if t.ReferenceP50MS > 0 {
 				v += fmt.Sprintf("; reference p50 %.1f ms, p95 %.1f ms; ratio %.1fx, %.1fx", t.ReferenceP50MS, t.ReferenceP95MS, t.RatioP50, t.RatioP95)
 			}
