@@ -144,7 +144,7 @@ func checkMCPReport(t *testing.T, m map[string]any) {
 			t.Errorf("mcp read %v: reference figures present %v, reference ran %v", tool, ok, withRef)
 		}
 	}
-	if want := "search_nodes search_nodes search_nodes search_nodes open_nodes read_graph neighbors"; strings.Join(reads, " ") != want {
+	if want := "search_nodes search_nodes search_nodes search_nodes open_nodes neighbors read_graph"; strings.Join(reads, " ") != want {
 		t.Errorf("mcp reads %v, want %s", reads, want)
 	}
 }
