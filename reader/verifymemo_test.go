@@ -2,6 +2,7 @@ package reader
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"log/slog"
 	"strings"
@@ -10,7 +11,9 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/memsnap/memsnap/internal/model"
 	"github.com/memsnap/memsnap/snapshot"
+	"github.com/memsnap/memsnap/writer"
 )
 
 // fakeClock is a verifyMemo clock the test moves by hand.
@@ -166,5 +169,29 @@ func TestJobOutcomePollsChecksumOnce(t *testing.T) {
 	}
 	if first == 0 || v.BytesRead() != first {
 		t.Fatalf("read %d bytes on the first poll, %d after five; want the same, above 0", first, v.BytesRead())
+	}
+}
+
+// LookInStore answers "pending" from CURRENT alone while CURRENT stays put,
+// and reads the outcome again once a commit moves it.
+func TestLookInStoreFollowsCurrent(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	f.addEntity(t)
+	id, err := writer.Enqueue(f.store, []byte(`{"ops":[{"op":"kv_put","key":"k","value":"v"}]}`), f.wopts.Limits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	look := LookInStore(f.store, "full", id)
+	for i := 0; i < 3; i++ {
+		if o, err := look(ctx); err != nil || o.Status != model.StatusPending {
+			t.Fatalf("look %d before the commit: %+v %v", i, o, err)
+		}
+	}
+	if sum, err := f.w.Commit(ctx, writer.CommitOptions{}); err != nil || sum.Applied != 1 {
+		t.Fatalf("commit: %+v %v", sum, err)
+	}
+	if o, err := look(ctx); err != nil || o.Status != model.StatusApplied {
+		t.Fatalf("look after the commit: %+v %v", o, err)
 	}
 }

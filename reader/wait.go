@@ -76,9 +76,23 @@ func (r *Reader) look(id string) LookFunc {
 
 // LookInStore looks a job up without a Reader (see JobOutcome). Its
 // looks share one snapshot.Verifier: a wait that polls every 20 ms
-// checksums each key-value file once, not once per poll.
+// checksums each key-value file once, not once per poll. A job found
+// pending stays pending until CURRENT moves (a job is applied or rejected
+// only by a published snapshot), so until then a look reads CURRENT alone
+// instead of opening the snapshot's key-value store again.
 func LookInStore(store *snapshot.Store, verify, id string) LookFunc {
 	v := snapshot.NewVerifier()
 	check := func(m *snapshot.Manifest, sums bool) []error { return v.KV(store, m, sums) }
-	return func(ctx context.Context) (Outcome, error) { return jobOutcome(store, verify, id, check) }
+	var pendingAt uint64 // CURRENT when the job was last found pending; 0: look
+	return func(ctx context.Context) (Outcome, error) {
+		cur, err := store.Current()
+		if err == nil && cur > 0 && cur == pendingAt {
+			return Outcome{JobID: id, Status: model.StatusPending}, nil
+		}
+		o, err := jobOutcome(store, verify, id, check)
+		if pendingAt = 0; err == nil && o.Status == model.StatusPending {
+			pendingAt = cur
+		}
+		return o, err
+	}
 }

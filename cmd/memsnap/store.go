@@ -155,7 +155,7 @@ func (a *app) listSnapshots(cmd *cobra.Command, s *snapshot.Store, _ []string) e
 			return err
 		}
 		for _, in := range bad { // on stderr, after the table
-			fmt.Fprintf(a.stderr, "snapshot %d: %s\n", in.Seq, in.Error)
+			fmt.Fprintf(a.stderr, "memsnap: %s\n", in.Error)
 		}
 		return nil
 	})
