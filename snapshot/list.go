@@ -33,12 +33,11 @@ type Info struct {
 
 // List describes every snapshot, oldest first. It takes no lock that a
 // reader's pin could conflict with (see probePins), so it can run as often
-// as anyone likes beside readers.
+// as anyone likes beside readers. With CURRENT unreadable it still lists
+// every snapshot, none marked current: picking one to roll back to is what
+// a damaged CURRENT calls for (Current says what is wrong with it).
 func (s *Store) List() ([]Info, error) {
-	cur, err := s.Current()
-	if err != nil {
-		return nil, err
-	}
+	cur, _ := s.Current()
 	seqs, err := s.Seqs()
 	if err != nil {
 		return nil, err

@@ -152,7 +152,8 @@ func TestCorruptionDetected(t *testing.T) {
 	}
 }
 
-// A corrupt CURRENT file: the writer refuses, rollback repairs it.
+// A corrupt CURRENT file: the writer refuses and says how to recover; the
+// listing and the check of a named snapshot still work; rollback repairs it.
 func TestCorruptCurrentFile(t *testing.T) {
 	c := &chain{store: newStore(t)}
 	for i := 0; i < 2; i++ {
@@ -171,6 +172,15 @@ func TestCorruptCurrentFile(t *testing.T) {
 	oneLineError(t, w, "CURRENT is corrupt")
 	if !contains(w.stderr, "memsnap snapshots rollback SEQ") {
 		t.Fatalf("writer error does not say how to recover: %s", w.stderr)
+	}
+	// The steps the writer advises work with CURRENT damaged: list every
+	// snapshot (none marked current, the damage said) and verify one.
+	l := memsnap(t, c.store, nil, nil, "snapshots", "list")
+	if l.code != 0 || !contains(l.stdout, good+" ") || !contains(l.stderr, "CURRENT is corrupt") || contains(l.stdout, "true") {
+		t.Fatalf("snapshots list with CURRENT damaged: exit %d\nstdout: %s\nstderr: %s", l.code, l.stdout, l.stderr)
+	}
+	if out := mustMemsnap(t, c.store, nil, "snapshots", "verify", good); !contains(out, "ok") {
+		t.Fatalf("snapshots verify %s with CURRENT damaged: %s", good, out)
 	}
 	mustMemsnap(t, c.store, nil, "snapshots", "rollback", good)
 	c.check(t)

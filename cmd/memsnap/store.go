@@ -157,6 +157,9 @@ func (a *app) listSnapshots(cmd *cobra.Command, s *snapshot.Store, _ []string) e
 		for _, in := range bad { // on stderr, after the table
 			fmt.Fprintf(a.stderr, "memsnap: %s\n", in.Error)
 		}
+		if _, err := s.Current(); err != nil {
+			fmt.Fprintf(a.stderr, "memsnap: %v (no snapshot is marked current; see 'memsnap snapshots rollback')\n", err)
+		}
 		return nil
 	})
 }
@@ -175,14 +178,15 @@ func (a *app) collectSnapshots(cmd *cobra.Command, s *snapshot.Store, _ []string
 }
 
 func (a *app) verifySnapshot(cmd *cobra.Command, s *snapshot.Store, args []string) error {
-	seq, err := s.Current()
+	var seq uint64
+	var err error
+	if len(args) == 1 { // CURRENT need not be readable to check another snapshot
+		seq, err = parseSeq(cmd, args[0])
+	} else {
+		seq, err = s.Current()
+	}
 	if err != nil {
 		return err
-	}
-	if len(args) == 1 {
-		if seq, err = parseSeq(cmd, args[0]); err != nil {
-			return err
-		}
 	}
 	if len(args) == 0 && seq == 0 {
 		return snapshot.ErrNoSnapshot
