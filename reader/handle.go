@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/memsnap/memsnap/internal/graphdb"
+	"github.com/memsnap/memsnap/internal/graphindex"
 	"github.com/memsnap/memsnap/internal/kvstore"
 	"github.com/memsnap/memsnap/snapshot"
 )
@@ -30,6 +31,9 @@ type handle struct {
 
 	mu    sync.Mutex // guards conns
 	conns []*graphdb.Conn
+
+	textMu sync.Mutex       // serialises the search index's build
+	text   *graphindex.View // the snapshot's search index, built on first search; guarded by textMu
 }
 
 // pinVerified pins CURRENT's snapshot and checks the files check covers

@@ -7,10 +7,9 @@ import (
 	"fmt"
 	"slices"
 	"sort"
-	"strings"
-	"unicode"
 
 	"github.com/memsnap/memsnap/internal/graphdb"
+	"github.com/memsnap/memsnap/internal/graphindex"
 	"github.com/memsnap/memsnap/internal/model"
 )
 
@@ -368,25 +367,32 @@ type SearchOptions struct {
 
 // SearchNodes finds entities whose name, type or observations match query and
 // returns them ranked, with the relations between them. It finds every entity
-// the reference server's case-insensitive substring search finds, and also
-// entities that hold every word of the query (stemmed, in any order) through
-// the full-text index. Ranking: exact name first, then matches of every query
-// word (by full-text score, name matches ahead), then the other substring
-// matches.
+// the reference server's case-insensitive substring search finds (name, type
+// or one observation holds the query), and also entities that hold every
+// word of the query, stemmed, in any order (graphindex.Terms). Ranking: exact
+// name first, then matches of every query word (name matches ahead, then by
+// BM25 score), then the other substring matches; ties by name. The search
+// runs on the snapshot's in-memory index (textView), built on the first
+// search of the process and carried from snapshot to snapshot.
 func (r *Reader) SearchNodes(ctx context.Context, query string, opts SearchOptions) (*Graph, error) {
 	if opts.Limit < 0 {
 		return nil, fmt.Errorf("search: %w: limit %d is negative", ErrBadOption, opts.Limit)
 	}
 	g := &Graph{}
-	err := r.withConn(ctx, func(ctx context.Context, seq uint64, c *graphdb.Conn) error {
-		g.Snapshot = seq
-		ranked, err := search(ctx, c, query, opts.Limit)
+	err := r.withHandle(ctx, func(ctx context.Context, h *handle, c *graphdb.Conn) error {
+		g.Snapshot = h.seq
+		v, err := r.textView(ctx, h, c)
 		if err != nil {
 			return err
 		}
-		g.Entities = ranked
-		g.Relations, err = relationsFrom(ctx, c, names(ranked), nameSet(ranked))
-		return err
+		hits := rank(v.Search(query), opts.Limit)
+		g.Entities = make([]Entity, len(hits))
+		for i := range hits {
+			g.Entities[i] = hits[i].Entity
+		}
+		g.Relations = model.NonNil(v.RelationsAmong(hits))
+		sortRelations(g.Relations)
+		return nil
 	})
 	if err != nil {
 		return nil, err
@@ -394,186 +400,24 @@ func (r *Reader) SearchNodes(ctx context.Context, query string, opts SearchOptio
 	return g, nil
 }
 
-type hit struct {
-	name      string
-	tier      int     // 0 exact name, 1 every word (full-text), 2 substring only
-	nameMatch bool    // the name contains the query
-	score     float64 // full-text score
-}
-
-// search ranks the names of the matching entities and returns the entities of
-// the first limit (0: all) of them.
-func search(ctx context.Context, c *graphdb.Conn, query string, limit int) ([]Entity, error) {
-	q := strings.ToLower(query)
-	hits := map[string]*hit{}
-	add := func(name string, tier int, score float64) {
-		h, ok := hits[name]
-		if !ok {
-			lname := strings.ToLower(name)
-			h = &hit{name: name, tier: tier, score: score, nameMatch: strings.Contains(lname, q)}
-			if lname == q {
-				h.tier = 0
-			}
-			hits[name] = h
+// rank orders hits as SearchNodes says and returns the first limit (0:
+// all) of them.
+func rank(hits []graphindex.Hit, limit int) []graphindex.Hit {
+	sort.Slice(hits, func(i, j int) bool {
+		a, b := &hits[i], &hits[j]
+		if a.Tier != b.Tier {
+			return a.Tier < b.Tier
 		}
-		h.tier = min(h.tier, tier)
-		h.score = max(h.score, score)
-	}
-
-	// Substring matches, as the reference finds them. search_text is the
-	// observations joined by spaces, lower-cased, whitespace folded, so for
-	// a query without whitespace the test in Kuzu is exact; a query with
-	// whitespace could match across two observations or differ in the kind
-	// of whitespace, so those candidates are checked here against the
-	// observations themselves.
-	// The scan returns whole entities, so that only the full-text matches
-	// it did not find are read again by name below.
-	exact := !strings.ContainsFunc(q, unicode.IsSpace)
-	stmt, params := "MATCH (e:Entity) RETURN "+entityCols, map[string]any(nil) // "" is in every string
-	if q != "" {
-		stmt = "MATCH (e:Entity) WHERE contains(lower(e.name), $q) OR contains(lower(e.entityType), $q) " +
-			"OR contains(e.search_text, $fq) RETURN " + entityCols
-		params = map[string]any{"q": q, "fq": graphdb.SpaceFold(q)}
-	}
-	res, err := c.Query(ctx, stmt, params)
-	if err != nil {
-		return nil, fmt.Errorf("search: %w", err)
-	}
-	read := make(map[string]Entity, len(res.Rows))
-	for _, row := range res.Rows {
-		e := entityOf(row)
-		read[e.Name] = e
-		if exact || q == "" || substringMatch(e, q) {
-			add(e.Name, 2, 0)
+		if a.NameMatch != b.NameMatch {
+			return a.NameMatch
 		}
-	}
-
-	if err := fullTextMatches(ctx, c, q, add); err != nil {
-		return nil, err
-	}
-
-	out := make([]*hit, 0, len(hits))
-	for _, h := range hits {
-		out = append(out, h)
-	}
-	sort.Slice(out, func(i, j int) bool {
-		a, b := out[i], out[j]
-		if a.tier != b.tier {
-			return a.tier < b.tier
+		if a.Score != b.Score {
+			return a.Score > b.Score
 		}
-		if a.nameMatch != b.nameMatch {
-			return a.nameMatch
-		}
-		if a.score != b.score {
-			return a.score > b.score
-		}
-		return a.name < b.name
+		return a.Entity.Name < b.Entity.Name
 	})
-	if limit > 0 && len(out) > limit {
-		out = out[:limit]
+	if limit > 0 && len(hits) > limit {
+		hits = hits[:limit]
 	}
-	var unread []string
-	for _, h := range out {
-		if _, ok := read[h.name]; !ok {
-			unread = append(unread, h.name)
-		}
-	}
-	more, err := entitiesByName(ctx, c, unread)
-	if err != nil {
-		return nil, err
-	}
-	for _, e := range more {
-		read[e.Name] = e
-	}
-	ents := make([]Entity, 0, len(out))
-	for _, h := range out {
-		if e, ok := read[h.name]; ok {
-			ents = append(ents, e)
-		}
-	}
-	return ents, nil
-}
-
-// fullTextMatches adds the full-text matches of every word of q, stemmed
-// (tier 1, by score), and those of the entities awaiting the index
-// (pendingMatches). Kuzu drops words with digits or of one letter, so a
-// query made only of those finds nothing here.
-func fullTextMatches(ctx context.Context, c *graphdb.Conn, q string, add func(name string, tier int, score float64)) error {
-	if !hasIndexableWord(q) {
-		return nil
-	}
-	res, err := c.Query(ctx, graphdb.FTSQuery("conjunctive := true, top := 1000000"), map[string]any{"q": q})
-	// A snapshot written by an earlier memsnap has its index elsewhere or
-	// none: it still answers with the substring matches.
-	if errors.Is(err, graphdb.ErrNoIndex) || errors.Is(err, graphdb.ErrNoTable) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("full-text search: %w", err)
-	}
-	for _, row := range res.Rows {
-		s, _ := row[1].(float64)
-		add(graphdb.String(row[0]), 1, s)
-	}
-	return pendingMatches(ctx, c, q, add)
-}
-
-// stmtPendingMatches finds the entities whose full-text document waits
-// for the index (Entity.doc is NULL, see graphdb.IndexPending) and that
-// hold every word of $w, unstemmed, in their name, type or observations.
-const stmtPendingMatches = "MATCH (e:Entity) WHERE e.doc IS NULL AND " +
-	"all(w IN $w WHERE contains(lower(e.name) + ' ' + lower(e.entityType) + ' ' + e.search_text, w)) RETURN e.name"
-
-// pendingMatches adds, with the full-text matches (tier 1, no score), the
-// entities not yet in the full-text index that hold every word of a
-// multi-word query q, so that an entity just created or changed is found
-// by a query whose words it holds in another order, as an indexed one is.
-// A one-word query needs nothing here: the substring search finds them.
-func pendingMatches(ctx context.Context, c *graphdb.Conn, q string, add func(name string, tier int, score float64)) error {
-	words := strings.Fields(q)
-	if len(words) < 2 {
-		return nil
-	}
-	res, err := c.Query(ctx, stmtPendingMatches, map[string]any{"w": graphdb.List(words)})
-	if err != nil {
-		return fmt.Errorf("search entities awaiting the full-text index: %w", err)
-	}
-	for _, row := range res.Rows {
-		add(graphdb.String(row[0]), 1, 0)
-	}
-	return nil
-}
-
-// substringMatch is the reference server's test: the lower-cased query is a
-// substring of the lower-cased name, type or one observation.
-func substringMatch(e Entity, q string) bool {
-	if strings.Contains(strings.ToLower(e.Name), q) || strings.Contains(strings.ToLower(e.EntityType), q) {
-		return true
-	}
-	for _, o := range e.Observations {
-		if strings.Contains(strings.ToLower(o), q) {
-			return true
-		}
-	}
-	return false
-}
-
-// hasIndexableWord reports whether q holds a word Kuzu's full-text tokenizer
-// keeps: two or more letters and no digits.
-func hasIndexableWord(q string) bool {
-	for _, w := range strings.Fields(q) {
-		letters, digits := 0, 0
-		for _, r := range w {
-			switch {
-			case unicode.IsLetter(r):
-				letters++
-			case unicode.IsDigit(r):
-				digits++
-			}
-		}
-		if letters >= 2 && digits == 0 {
-			return true
-		}
-	}
-	return false
+	return hits
 }

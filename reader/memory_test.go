@@ -422,3 +422,87 @@ func TestSearchParityAt10k(t *testing.T) {
 		}
 	}
 }
+
+// A long-lived Reader derives each new snapshot's search index from the
+// previous one by the entities the jobs in between changed, and answers
+// as a Reader that builds it afresh: after creates, changed observations,
+// new and deleted relations, and an entity deleted (its incoming
+// relations go with it) then created again, across one and several
+// snapshots at a time.
+func TestSearchIndexFollowsSnapshots(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	ent := func(name string, obs ...string) Entity {
+		return Entity{Name: name, EntityType: "note", Observations: append([]string{}, obs...)}
+	}
+	f.commitJob(t, map[string]any{"ops": []any{createOp(ent("hub", "coffee hub"), ent("a", "coffee one"), ent("b", "tea"))}})
+	f.wopts.Keep = 3 // the default: a snapshot skipped by a refresh is still there
+	f.w = writer.New(f.store, f.wopts, nil)
+	r, err := Open(ctx, f.store, f.opts, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	steps := [][]any{
+		{relOp(Relation{From: "a", To: "hub", RelationType: "uses"}, Relation{From: "b", To: "hub", RelationType: "uses"})},
+		{map[string]any{"op": "add_observations", "observations": []any{map[string]any{"entityName": "b", "contents": []string{"now coffee too"}}}}},
+		{map[string]any{"op": "delete_entities", "entityNames": []string{"hub"}}, createOp(ent("hub", "coffee reborn"))},
+		{map[string]any{"op": "delete_relations", "relations": []Relation{{From: "a", To: "b", RelationType: "x"}}}, relOp(Relation{From: "a", To: "b", RelationType: "likes"})},
+		{map[string]any{"op": "delete_observations", "deletions": []any{map[string]any{"entityName": "a", "observations": []string{"coffee one"}}}}},
+		{map[string]any{"op": "kv_put", "key": "k", "value": "v"}},
+	}
+	search := func(r *Reader) string {
+		var b strings.Builder
+		for _, q := range []string{"coffee", "hub", "", "tea"} {
+			g, err := r.SearchNodes(ctx, q, SearchOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			fmt.Fprintf(&b, "%q: %v %v\n", q, g.Entities, g.Relations)
+		}
+		return b.String()
+	}
+	for i, ops := range steps {
+		search(r) // the index of the snapshot before the step
+		f.commitJob(t, map[string]any{"ops": ops})
+		if i == 3 { // two snapshots at once
+			f.commitJob(t, map[string]any{"ops": []any{createOp(ent("late", "coffee late"))}})
+		}
+		if _, err := r.Refresh(ctx); err != nil {
+			t.Fatal(err)
+		}
+		fresh, err := Open(ctx, f.store, f.opts, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, want := search(r), search(fresh)
+		fresh.Close()
+		if got != want {
+			t.Fatalf("step %d: derived index answers\n%s\na fresh one\n%s", i, got, want)
+		}
+	}
+	if built, derived := r.SearchIndexStats(); built != 1 || derived != int64(len(steps)) {
+		t.Errorf("search indexes built %d, derived %d; want 1 and %d", built, derived, len(steps))
+	}
+
+	// A snapshot collected before the reader saw it breaks the chain: the
+	// next index is built afresh, and still answers right.
+	f.wopts.Keep = 1
+	f.w = writer.New(f.store, f.wopts, nil)
+	f.commitJob(t, map[string]any{"ops": []any{createOp(ent("gone", "coffee gone"))}})
+	f.commitJob(t, map[string]any{"ops": []any{map[string]any{"op": "delete_entities", "entityNames": []string{"gone", "b"}}}})
+	if _, err := r.Refresh(ctx); err != nil {
+		t.Fatal(err)
+	}
+	fresh, err := Open(ctx, f.store, f.opts, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fresh.Close()
+	if got, want := search(r), search(fresh); got != want {
+		t.Fatalf("after a collected snapshot: index answers\n%s\na fresh one\n%s", got, want)
+	}
+	if built, _ := r.SearchIndexStats(); built != 2 {
+		t.Errorf("search indexes built %d after a collected snapshot; want 2", built)
+	}
+}

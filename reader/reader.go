@@ -53,6 +53,10 @@ type Reader struct {
 	lastErr   atomic.Pointer[error]
 	refreshes atomic.Int64
 	verify    *verifyMemo // snapshots that failed verification; see pinVerified
+	text      textState   // the newest search index; see textView
+	bg        sync.WaitGroup
+	bgCtx     context.Context    // cancelled by Close: ends background work
+	bgCancel  context.CancelFunc // cancels bgCtx
 
 	closeMu sync.Mutex
 	closing map[*handle]chan struct{} // handles being closed in the background
@@ -67,6 +71,7 @@ func Open(ctx context.Context, store *snapshot.Store, opts Options, log *slog.Lo
 	r := &Reader{store: store, opts: opts, log: log.With("component", "reader"),
 		gopts: graphdb.Options{BufferPoolBytes: uint64(opts.BufferPoolMB) << 20, Threads: uint64(opts.Threads)}}
 	r.verify = newVerifyMemo(r.log, r.Seq)
+	r.bgCtx, r.bgCancel = context.WithCancel(context.Background())
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -195,6 +200,7 @@ func (r *Reader) Refresh(ctx context.Context) (bool, error) {
 		old.unref()
 		r.log.Debug("swapped snapshot", "from", old.seq, "to", h.seq)
 	}
+	r.followText(h)
 	return true, nil
 }
 
@@ -363,6 +369,8 @@ func (r *Reader) Close() error {
 		w.Close()
 		<-r.watchDone
 	}
+	r.bgCancel()
+	r.bg.Wait()
 	if h := r.cur.Swap(nil); h != nil {
 		h.unref()
 	}

@@ -167,3 +167,36 @@ func (s *Store) archivedJobs(m *Manifest) []ReplayJob {
 	slices.SortFunc(out, func(a, b ReplayJob) int { return strings.Compare(a.Name, b.Name) })
 	return out
 }
+
+// JobsSince returns, in apply order, the job files archived by the
+// snapshots after from up to and including to, found by following to's
+// Parent chain back to from through at most maxSnapshots manifests. ok is
+// false when the chain does not lead back to from as it was: a snapshot
+// on the way is gone, unreadable or did not archive its batch's jobs, or
+// from's seq now names another snapshot (its manifest's CreatedAt
+// differs, as after a rollback). Job files can be collected with their
+// snapshot after this returns; readers of them must expect that.
+func (s *Store) JobsSince(from, to *Manifest, maxSnapshots int) (jobs []ReplayJob, ok bool) {
+	if to.Seq == from.Seq {
+		return nil, to.CreatedAt.Equal(from.CreatedAt)
+	}
+	var chain []*Manifest
+	for m := to; m.Seq != from.Seq; {
+		if m.Seq < from.Seq || len(chain) >= maxSnapshots || !hasJobs(m) {
+			return nil, false
+		}
+		chain = append(chain, m)
+		pm, err := s.Manifest(m.Parent)
+		if err != nil {
+			return nil, false
+		}
+		m = pm
+		if m.Seq == from.Seq && !m.CreatedAt.Equal(from.CreatedAt) {
+			return nil, false
+		}
+	}
+	for i := len(chain) - 1; i >= 0; i-- {
+		jobs = append(jobs, s.archivedJobs(chain[i])...)
+	}
+	return jobs, true
+}

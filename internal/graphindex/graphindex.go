@@ -1,0 +1,480 @@
+// Package graphindex is an in-memory index of one snapshot's graph for
+// search: every entity's text, for the reference memory server's substring
+// rule (exact) and a word index ranked by BM25, the two tiers of memsnap's
+// search_nodes; and every entity's outgoing relations, so that a search's
+// relations need no read of the graph either.
+//
+// A View answers for one snapshot and never changes. Apply derives the
+// next snapshot's View from the newest one by the entities that changed,
+// sharing everything else: the documents are appended to, never written
+// over, and a View sees only the first n of them less its own dead set.
+// A process builds one View per snapshot it searches and replaces few
+// documents per snapshot, so a search costs a scan of the text in memory
+// and the postings of the query's words, never a read of the graph.
+package graphindex
+
+import (
+	"math"
+	"slices"
+	"strings"
+	"sync"
+	"unicode"
+	"unicode/utf8"
+
+	porterstemmer "github.com/blevesearch/go-porterstemmer"
+
+	"github.com/memsnap/memsnap/internal/model"
+)
+
+// BM25 parameters, Kuzu's full-text defaults, which memsnap used before
+// this index.
+const (
+	bm25K = 1.2
+	bm25B = 0.75
+)
+
+// sep joins the fields of a document's text. No query matches across it
+// (a query holding it is checked field by field), so a match in the joined
+// text is a match in one field, the reference server's rule.
+const sep = "\x00"
+
+// doc is one entity: its fields are substrings of orig (name, type and
+// observations joined by sep), and text is orig lower-cased, the same
+// string when orig has no upper case.
+type doc struct {
+	orig    string
+	text    string
+	nameLen int32 // length of the lower-cased name at the start of text
+	fields  []int32 // end of each field in orig: name, type, observations
+	terms   int32 // words indexed, the document's length for BM25
+	out     []Rel // the entity's outgoing relations
+}
+
+// Rel is an outgoing relation of an entity.
+type Rel struct {
+	To, Type string
+}
+
+// entity rebuilds the entity from orig: the strings share its memory.
+func (d *doc) entity() model.Entity {
+	e := model.Entity{Observations: make([]string, 0, len(d.fields)-2)}
+	start := 0
+	for i, end := range d.fields {
+		f := d.orig[start:end]
+		switch i {
+		case 0:
+			e.Name = f
+		case 1:
+			e.EntityType = f
+		default:
+			e.Observations = append(e.Observations, f)
+		}
+		start = int(end) + len(sep)
+	}
+	return e
+}
+
+type posting struct {
+	doc int32
+	tf  int32
+}
+
+// Index is the state Views of one lineage share. Only the newest View may
+// be extended (Apply); postings are guarded by mu, documents are appended
+// past every older View's length and so need no lock.
+type Index struct {
+	mu       sync.RWMutex
+	postings map[string][]posting // guarded by mu; docs ascending
+	docs     []doc                // append-only; Views hold prefixes
+	byName   map[string]int32     // newest document of each live name; guarded by mu
+	sources  map[string][]int32   // documents that had a relation to the name; guarded by mu
+	stems    map[string]string    // word -> stem, a cache; guarded by mu
+	newest   *View                // guarded by mu
+}
+
+// View is the index of one snapshot: documents [0, len(docs)) of its
+// Index less dead. Safe for concurrent use.
+type View struct {
+	ix       *Index
+	docs     []doc
+	dead     []uint64 // bitset over docs
+	live     int
+	totalLen int64 // sum of live documents' terms
+}
+
+// Build indexes one snapshot's entities (names unique) and relations.
+func Build(ents []model.Entity, rels []model.Relation) *View {
+	ix := &Index{postings: map[string][]posting{}, byName: make(map[string]int32, len(ents)),
+		sources: map[string][]int32{}, stems: map[string]string{}}
+	ix.docs = make([]doc, 0, len(ents))
+	v := &View{ix: ix, dead: make([]uint64, 0, len(ents)/64+1)}
+	out := outgoing(rels)
+	for _, e := range ents {
+		v.add(e, out[e.Name])
+	}
+	ix.newest = v
+	return v
+}
+
+// outgoing groups relations by source.
+func outgoing(rels []model.Relation) map[string][]Rel {
+	out := map[string][]Rel{}
+	for _, r := range rels {
+		out[r.From] = append(out[r.From], Rel{To: r.To, Type: r.RelationType})
+	}
+	return out
+}
+
+// Live returns the number of entities in the view.
+func (v *View) Live() int { return v.live }
+
+// add appends e's document with its outgoing relations; the caller holds
+// ix.mu or owns ix alone.
+func (v *View) add(e model.Entity, out []Rel) {
+	ix := v.ix
+	var b strings.Builder
+	size := len(e.Name) + len(e.EntityType) + len(sep)
+	for _, o := range e.Observations {
+		size += len(sep) + len(o)
+	}
+	b.Grow(size)
+	fields := make([]int32, 0, 2+len(e.Observations))
+	b.WriteString(e.Name)
+	fields = append(fields, int32(b.Len()))
+	b.WriteString(sep)
+	b.WriteString(e.EntityType)
+	fields = append(fields, int32(b.Len()))
+	for _, o := range e.Observations {
+		b.WriteString(sep)
+		b.WriteString(o)
+		fields = append(fields, int32(b.Len()))
+	}
+	orig := b.String()
+	text := strings.ToLower(orig)
+	id := int32(len(ix.docs))
+	d := doc{orig: orig, text: text, nameLen: int32(len(strings.ToLower(e.Name))), fields: fields, out: out}
+	for _, r := range out {
+		ix.sources[r.To] = append(ix.sources[r.To], id)
+	}
+	terms := terms(text, ix.stems)
+	d.terms = int32(len(terms))
+	slices.Sort(terms)
+	for i := 0; i < len(terms); {
+		j := i + 1
+		for j < len(terms) && terms[j] == terms[i] {
+			j++
+		}
+		ix.postings[terms[i]] = append(ix.postings[terms[i]], posting{doc: id, tf: int32(j - i)})
+		i = j
+	}
+	ix.docs = append(ix.docs, d)
+	v.docs = ix.docs
+	for len(v.dead) < len(v.docs)/64+1 {
+		v.dead = append(v.dead, 0)
+	}
+	ix.byName[e.Name] = id
+	v.live++
+	v.totalLen += int64(d.terms)
+}
+
+func (v *View) isDead(id int32) bool { return v.dead[id/64]&(1<<(id%64)) != 0 }
+
+// Sources returns the names of the live entities of v with a relation to
+// one of names: when an entity is deleted, its relations go with it, so
+// their sources change too.
+func (v *View) Sources(names []string) []string {
+	ix := v.ix
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	seen := map[int32]bool{}
+	var out []string
+	n := int32(len(v.docs))
+	for _, name := range names {
+		for _, id := range ix.sources[name] {
+			if id >= n || v.isDead(id) || seen[id] {
+				continue
+			}
+			seen[id] = true
+			for _, r := range v.docs[id].out {
+				if r.To == name {
+					out = append(out, v.docs[id].entity().Name)
+					break
+				}
+			}
+		}
+	}
+	return out
+}
+
+// Apply returns the View of the next snapshot, in which the entities
+// named in changed are as in current, with the outgoing relations rels
+// has for them (an entity of changed missing from current was deleted).
+// Every entity whose text or outgoing relations changed must be in
+// changed, including the sources of relations to a deleted entity
+// (Sources). It returns nil when v is not its lineage's newest View, or
+// when replaced documents would make up more than a quarter of the index:
+// the caller builds afresh.
+func (v *View) Apply(changed []string, current []model.Entity, rels []model.Relation) *View {
+	ix := v.ix
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	if ix.newest != v {
+		return nil
+	}
+	next := &View{ix: ix, docs: v.docs, dead: append([]uint64(nil), v.dead...), live: v.live, totalLen: v.totalLen}
+	kill := func(name string) {
+		if id, ok := ix.byName[name]; ok && !next.isDead(id) {
+			next.dead[id/64] |= 1 << (id % 64)
+			next.live--
+			next.totalLen -= int64(ix.docs[id].terms)
+			delete(ix.byName, name)
+		}
+	}
+	for _, name := range changed {
+		kill(name)
+	}
+	out := outgoing(rels)
+	for _, e := range current {
+		kill(e.Name) // listed twice in current, or not in changed: keep one document
+		next.add(e, out[e.Name])
+	}
+	if garbage := len(next.docs) - next.live; garbage > 1024 && garbage*4 > len(next.docs) {
+		return nil
+	}
+	ix.newest = next
+	return next
+}
+
+// RelationsAmong returns the relations whose both ends are among hits
+// (found by v's Search), unordered.
+func (v *View) RelationsAmong(hits []Hit) []model.Relation {
+	in := make(map[string]bool, len(hits))
+	for _, h := range hits {
+		in[h.Entity.Name] = true
+	}
+	var out []model.Relation
+	for _, h := range hits {
+		for _, r := range v.docs[h.id].out {
+			if in[r.To] {
+				out = append(out, model.Relation{From: h.Entity.Name, To: r.To, RelationType: r.Type})
+			}
+		}
+	}
+	return out
+}
+
+// Tier says why an entity matched.
+type Tier int
+
+// Tiers, best first.
+const (
+	TierExactName Tier = iota // the name equals the query, ignoring case
+	TierAllWords              // holds every word of the query, stemmed
+	TierSubstring             // holds the query in one field, ignoring case
+)
+
+// Hit is an entity that matched a query.
+type Hit struct {
+	Entity    model.Entity
+	Tier      Tier
+	NameMatch bool    // the name holds the query, ignoring case
+	Score     float64 // BM25 over the query's words; 0 for substring matches
+	id        int32   // the entity's document in the View searched
+}
+
+// Search returns every entity that matches q, unordered: those holding
+// the lower-cased q in their name, type or one observation (the reference
+// server's rule), and those holding every word of q after stemming
+// (Terms), scored by BM25.
+func (v *View) Search(q string) []Hit {
+	lq := strings.ToLower(q)
+	hits := map[int32]*Hit{}
+	get := func(id int32, tier Tier) *Hit {
+		h := hits[id]
+		if h == nil {
+			d := &v.docs[id]
+			lname := d.text[:d.nameLen]
+			h = &Hit{Tier: tier, NameMatch: strings.Contains(lname, lq), id: id}
+			if lname == lq {
+				h.Tier = TierExactName
+			}
+			hits[id] = h
+		}
+		h.Tier = min(h.Tier, tier)
+		return h
+	}
+	v.substring(lq, func(id int32) { get(id, TierSubstring) })
+	v.words(lq, func(id int32, score float64) { get(id, TierAllWords).Score = score })
+	out := make([]Hit, 0, len(hits))
+	for id, h := range hits {
+		h.Entity = v.docs[id].entity()
+		out = append(out, *h)
+	}
+	return out
+}
+
+// substring calls found for every live document holding lq in one field.
+func (v *View) substring(lq string, found func(int32)) {
+	across := strings.Contains(lq, sep)
+	for i := range v.docs {
+		id := int32(i)
+		if v.isDead(id) {
+			continue
+		}
+		d := &v.docs[i]
+		if !strings.Contains(d.text, lq) {
+			continue
+		}
+		if across && !d.inOneField(lq) {
+			continue
+		}
+		found(id)
+	}
+}
+
+// inOneField reports whether one of d's lower-cased fields holds lq.
+func (d *doc) inOneField(lq string) bool {
+	start := 0
+	for _, end := range d.fields {
+		if strings.Contains(strings.ToLower(d.orig[start:end]), lq) {
+			return true
+		}
+		start = int(end) + len(sep)
+	}
+	return false
+}
+
+// words calls found with the BM25 score of every live document holding
+// every term of lq.
+func (v *View) words(lq string, found func(int32, float64)) {
+	terms := uniq(Terms(lq))
+	if len(terms) == 0 || v.live == 0 {
+		return
+	}
+	v.ix.mu.RLock()
+	lists := make([][]posting, len(terms))
+	for i, t := range terms {
+		lists[i] = v.ix.postings[t]
+	}
+	v.ix.mu.RUnlock()
+	// The postings of one View: ascending, cut at its length, less dead.
+	n := int32(len(v.docs))
+	visible := func(l []posting) []posting {
+		out := make([]posting, 0, len(l))
+		for _, p := range l {
+			if p.doc >= n {
+				break
+			}
+			if !v.isDead(p.doc) {
+				out = append(out, p)
+			}
+		}
+		return out
+	}
+	for i := range lists {
+		lists[i] = visible(lists[i])
+		if len(lists[i]) == 0 {
+			return
+		}
+	}
+	N := float64(v.live)
+	avg := float64(v.totalLen) / N
+	idf := make([]float64, len(lists))
+	for i, l := range lists {
+		df := float64(len(l))
+		idf[i] = math.Log(1 + (N-df+0.5)/(df+0.5))
+	}
+	pos := make([]int, len(lists))
+	for _, p := range lists[0] {
+		score := 0.0
+		all := true
+		for i, l := range lists {
+			for pos[i] < len(l) && l[pos[i]].doc < p.doc {
+				pos[i]++
+			}
+			if pos[i] == len(l) || l[pos[i]].doc != p.doc {
+				all = false
+				break
+			}
+			tf := float64(l[pos[i]].tf)
+			dl := float64(v.docs[p.doc].terms)
+			score += idf[i] * tf * (bm25K + 1) / (tf + bm25K*(1-bm25B+bm25B*dl/avg))
+		}
+		if all {
+			found(p.doc, score)
+		}
+	}
+}
+
+func uniq(ts []string) []string {
+	seen := map[string]bool{}
+	out := ts[:0]
+	for _, t := range ts {
+		if !seen[t] {
+			seen[t] = true
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// Terms splits lower-cased text into the words the index keeps, stemmed:
+// runs of letters (digits and punctuation split words, as in Kuzu's
+// full-text index, which memsnap used before), of two letters or more,
+// less English stop words, each reduced by the Porter stemmer (ASCII
+// words; others are kept whole).
+func Terms(text string) []string { return terms(text, nil) }
+
+// terms is Terms with stems, if not nil, caching the stems of words.
+func terms(text string, stems map[string]string) []string {
+	var out []string
+	for len(text) > 0 {
+		i := strings.IndexFunc(text, isWordRune)
+		if i < 0 {
+			break
+		}
+		text = text[i:]
+		j := strings.IndexFunc(text, func(r rune) bool { return !isWordRune(r) })
+		if j < 0 {
+			j = len(text)
+		}
+		w := text[:j]
+		text = text[j:]
+		if utf8.RuneCountInString(w) < 2 || stopWords[w] {
+			continue
+		}
+		if st, ok := stems[w]; ok {
+			w = st
+		} else if isASCII(w) {
+			st = porterstemmer.StemString(w)
+			if stems != nil {
+				stems[strings.Clone(w)] = st
+			}
+			w = st
+		}
+		out = append(out, w)
+	}
+	return out
+}
+
+func isWordRune(r rune) bool { return unicode.IsLetter(r) || unicode.Is(unicode.Mn, r) }
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
+}
+
+// stopWords are left out of the index and of queries: the English stop
+// words of Lucene's default list.
+var stopWords = map[string]bool{}
+
+func init() {
+	for _, w := range strings.Fields(`a an and are as at be but by for if in into is it no not of on or
+		such that the their then there these they this to was will with`) {
+		stopWords[w] = true
+	}
+}

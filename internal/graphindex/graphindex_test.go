@@ -1,0 +1,330 @@
+package graphindex
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/memsnap/memsnap/internal/model"
+)
+
+// refSubstring is the reference server's rule, a plain scan: the
+// lower-cased query is in the lower-cased name, type or one observation.
+// lowered holds the entities with every field lower-cased, in the same
+// order.
+func refSubstring(ents, lowered []model.Entity, q string) []string {
+	lq := strings.ToLower(q)
+	var out []string
+	for i, e := range lowered {
+		hit := strings.Contains(e.Name, lq) || strings.Contains(e.EntityType, lq)
+		for _, o := range e.Observations {
+			hit = hit || strings.Contains(o, lq)
+		}
+		if hit {
+			out = append(out, ents[i].Name)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func lower(ents []model.Entity) []model.Entity {
+	out := make([]model.Entity, len(ents))
+	for i, e := range ents {
+		out[i] = model.Entity{Name: strings.ToLower(e.Name), EntityType: strings.ToLower(e.EntityType)}
+		for _, o := range e.Observations {
+			out[i].Observations = append(out[i].Observations, strings.ToLower(o))
+		}
+	}
+	return out
+}
+
+type randText struct{ rng *rand.Rand }
+
+var alphabet = []rune("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789" +
+	"éèüöäßçñÉÜÖÅøæΩωλΣσЖжДдİı日本語中文한국🙂 \t\n.,;:-_/'\"()+#&@!?%*[]{}<>|~^=\x00\u0301")
+
+func (r randText) word(n int) string {
+	w := make([]rune, n)
+	for i := range w {
+		w[i] = alphabet[r.rng.IntN(len(alphabet))]
+	}
+	return string(w)
+}
+
+func (r randText) entities(n int) []model.Entity {
+	seen := map[string]bool{}
+	var out []model.Entity
+	for len(out) < n {
+		name := r.word(2 + r.rng.IntN(12))
+		if seen[name] {
+			continue
+		}
+		seen[name] = true
+		e := model.Entity{Name: name, EntityType: r.word(1 + r.rng.IntN(6)), Observations: []string{}}
+		for k := r.rng.IntN(4); k > 0; k-- {
+			e.Observations = append(e.Observations, r.word(1+r.rng.IntN(30)))
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// queries cuts substrings from the data (so each finds at least its
+// source), in mixed case, and adds random and edge-case ones.
+func (r randText) queries(ents []model.Entity, n int) []string {
+	var qs []string
+	for i := 0; i < n; i++ {
+		e := ents[r.rng.IntN(len(ents))]
+		src := []rune(e.Name)
+		switch {
+		case i%3 == 1:
+			src = []rune(e.EntityType)
+		case i%3 == 2 && len(e.Observations) > 0:
+			src = []rune(e.Observations[r.rng.IntN(len(e.Observations))])
+		}
+		if len(src) == 0 {
+			continue
+		}
+		lo := r.rng.IntN(len(src))
+		q := string(src[lo:min(len(src), lo+1+r.rng.IntN(6))])
+		if i%2 == 0 {
+			q = strings.ToUpper(q)
+		}
+		qs = append(qs, q)
+	}
+	for i := 0; i < n/3; i++ {
+		qs = append(qs, r.word(1+r.rng.IntN(3)))
+	}
+	return append(qs, "", " ", "é", "Ω", "-", "0", "日本", "🙂", "ß", "\"", "'", "\x00", "a\x00b", "İ")
+}
+
+// The substring tier finds exactly what the reference's rule finds, over
+// 10k entities of random unicode, digits, punctuation, whitespace and NUL;
+// every other hit holds every word of the query.
+func TestSubstringParity(t *testing.T) {
+	r := randText{rand.New(rand.NewPCG(13, 10_000))}
+	ents := r.entities(10_000)
+	v := Build(ents, nil)
+	lowered := lower(ents)
+	for _, q := range r.queries(ents, 300) {
+		var got []string
+		v.substring(strings.ToLower(q), func(id int32) { got = append(got, v.docs[id].entity().Name) })
+		sort.Strings(got)
+		want := refSubstring(ents, lowered, q)
+		if !slices.Equal(got, want) {
+			t.Errorf("substring %q: %d entities, the reference's rule %d", q, len(got), len(want))
+			continue
+		}
+		in := map[string]bool{}
+		for _, n := range want {
+			in[n] = true
+		}
+		for _, h := range v.Search(q) {
+			if !in[h.Entity.Name] && h.Tier != TierAllWords {
+				t.Errorf("search %q: %q in tier %d without a substring match", q, h.Entity.Name, h.Tier)
+			}
+			delete(in, h.Entity.Name)
+		}
+		if len(in) > 0 {
+			t.Errorf("search %q misses %d substring matches", q, len(in))
+		}
+	}
+}
+
+func names(hits []Hit) map[string]Tier {
+	m := map[string]Tier{}
+	for _, h := range hits {
+		m[h.Entity.Name] = h.Tier
+	}
+	return m
+}
+
+func TestSearchTiersAndWords(t *testing.T) {
+	ents := []model.Entity{
+		{Name: "Deploy", EntityType: "task", Observations: []string{}},
+		{Name: "pipeline", EntityType: "tool", Observations: []string{"deploying every friday", "owned by ops"}},
+		{Name: "notes", EntityType: "doc", Observations: []string{"Friday: we deployed it"}},
+		{Name: "other", EntityType: "doc", Observations: []string{"nothing here", "x1 y2"}},
+	}
+	v := Build(ents, []model.Relation{{From: "pipeline", To: "notes", RelationType: "feeds"}, {From: "notes", To: "other", RelationType: "cites"}})
+	got := names(v.Search("deploy"))
+	// "deploying" holds "deploy" and stems to it too: the better tier counts.
+	want := map[string]Tier{"Deploy": TierExactName, "pipeline": TierAllWords, "notes": TierAllWords}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("deploy: %v, want %v", got, want)
+	}
+	// Every word, stemmed, in any order, across fields.
+	got = names(v.Search("friday deploys"))
+	want = map[string]Tier{"pipeline": TierAllWords, "notes": TierAllWords}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("friday deploys: %v, want %v", got, want)
+	}
+	// Digits, one letter and stop words are no words: substring only.
+	if got := names(v.Search("x1 y2")); fmt.Sprint(got) != fmt.Sprint(map[string]Tier{"other": TierSubstring}) {
+		t.Errorf("x1 y2: %v", got)
+	}
+	hits := v.Search("friday")
+	rels := v.RelationsAmong(hits)
+	if fmt.Sprint(rels) != "[{pipeline notes feeds}]" {
+		t.Errorf("relations among pipeline and notes: %v", rels)
+	}
+}
+
+// graphModel is a graph the test changes op by op, the oracle for Apply.
+type graphModel struct {
+	ents map[string]model.Entity
+	rels map[model.Relation]bool
+}
+
+func (g *graphModel) lists() ([]model.Entity, []model.Relation) {
+	var es []model.Entity
+	for _, e := range g.ents {
+		es = append(es, e)
+	}
+	var rs []model.Relation
+	for r := range g.rels {
+		rs = append(rs, r)
+	}
+	return es, rs
+}
+
+func (g *graphModel) outOf(names []string) []model.Relation {
+	in := map[string]bool{}
+	for _, n := range names {
+		in[n] = true
+	}
+	var out []model.Relation
+	for r := range g.rels {
+		if in[r.From] {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func sortedRels(rs []model.Relation) string {
+	s := make([]string, len(rs))
+	for i, r := range rs {
+		s[i] = r.From + ">" + r.To + ":" + r.RelationType
+	}
+	sort.Strings(s)
+	return strings.Join(s, " ")
+}
+
+// A View derived by Apply, change after change, answers every query as a
+// View built afresh on the same graph does: same hits, tiers, scores and
+// relations. Deleting an entity takes the relations to it from their
+// sources (found by Sources), also when the name is created again.
+func TestApplyEqualsBuild(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 7))
+	words := strings.Fields("red green blue deploy deploying friday coffee graph memory note Ωmega café")
+	sentence := func() string {
+		w := make([]string, 1+rng.IntN(4))
+		for i := range w {
+			w[i] = words[rng.IntN(len(words))]
+		}
+		return strings.Join(w, " ")
+	}
+	name := func() string { return fmt.Sprintf("E%d", rng.IntN(60)) }
+	g := &graphModel{ents: map[string]model.Entity{}, rels: map[model.Relation]bool{}}
+	v := Build(nil, nil)
+	for step := 0; step < 300; step++ {
+		var changed, deleted []string
+		for k := 1 + rng.IntN(3); k > 0; k-- {
+			n := name()
+			switch rng.IntN(5) {
+			case 0, 1: // create or change
+				g.ents[n] = model.Entity{Name: n, EntityType: words[rng.IntN(len(words))], Observations: []string{sentence(), sentence()}}
+				changed = append(changed, n)
+			case 2: // delete with its relations
+				delete(g.ents, n)
+				for r := range g.rels {
+					if r.From == n || r.To == n {
+						delete(g.rels, r)
+					}
+				}
+				changed, deleted = append(changed, n), append(deleted, n)
+			case 3: // relate
+				to := name()
+				if _, ok := g.ents[n]; ok {
+					if _, ok := g.ents[to]; ok {
+						g.rels[model.Relation{From: n, To: to, RelationType: words[rng.IntN(3)]}] = true
+						changed = append(changed, n)
+					}
+				}
+			case 4: // unrelate
+				for r := range g.rels {
+					if r.From == n {
+						delete(g.rels, r)
+						changed = append(changed, n)
+						break
+					}
+				}
+			}
+		}
+		changed = append(changed, v.Sources(deleted)...)
+		var current []model.Entity
+		for _, n := range changed {
+			if e, ok := g.ents[n]; ok {
+				current = append(current, e)
+			}
+		}
+		next := v.Apply(changed, current, g.outOf(changed))
+		if next == nil {
+			es, rs := g.lists()
+			next = Build(es, rs)
+		}
+		v = next
+		es, rs := g.lists()
+		fresh := Build(es, rs)
+		if v.Live() != len(g.ents) {
+			t.Fatalf("step %d: %d live entities, want %d", step, v.Live(), len(g.ents))
+		}
+		for _, q := range []string{"", "e1", "deploy", "friday coffee", "ωmega", "CAFÉ"} {
+			a, b := v.Search(q), fresh.Search(q)
+			sortHits(a)
+			sortHits(b)
+			if ha, hb := hitString(a), hitString(b); ha != hb {
+				t.Fatalf("step %d: search %q derived:\n%s\nbuilt:\n%s", step, q, ha, hb)
+			}
+			if ra, rb := sortedRels(v.RelationsAmong(a)), sortedRels(fresh.RelationsAmong(b)); ra != rb {
+				t.Fatalf("step %d: relations of %q derived %s, built %s", step, q, ra, rb)
+			}
+		}
+	}
+}
+
+func sortHits(hs []Hit) {
+	sort.Slice(hs, func(i, j int) bool { return hs[i].Entity.Name < hs[j].Entity.Name })
+}
+
+func hitString(hs []Hit) string {
+	var b strings.Builder
+	for _, h := range hs {
+		fmt.Fprintf(&b, "%s %d %v %.6f %q\n", h.Entity.Name, h.Tier, h.NameMatch, h.Score, h.Entity.Observations)
+	}
+	return b.String()
+}
+
+// An older View keeps answering for its snapshot after newer ones are
+// derived from its lineage, and cannot itself be extended.
+func TestOlderViewsStay(t *testing.T) {
+	v1 := Build([]model.Entity{{Name: "a", EntityType: "t", Observations: []string{"apple"}}}, nil)
+	v2 := v1.Apply([]string{"a", "b"}, []model.Entity{{Name: "b", EntityType: "t", Observations: []string{"apple pie"}}}, nil)
+	if v2 == nil {
+		t.Fatal("Apply on the newest View returned nil")
+	}
+	if got := names(v1.Search("apple")); fmt.Sprint(got) != "map[a:1]" {
+		t.Errorf("v1 apple: %v", got)
+	}
+	if got := names(v2.Search("apple")); fmt.Sprint(got) != "map[b:1]" {
+		t.Errorf("v2 apple: %v", got)
+	}
+	if v1.Apply(nil, nil, nil) != nil {
+		t.Error("Apply on an older View must return nil")
+	}
+}
