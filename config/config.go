@@ -78,9 +78,8 @@ type WriterConfig struct {
 	// once with the holder's identity. Default: 10s.
 	LockTimeout time.Duration `mapstructure:"lock_timeout"`
 	// BufferPoolMB is the least page cache Kuzu gets while applying; the
-	// writer raises it to four times the sum of the graph's size and ten
-	// times the batch's job bytes (up to half the machine's memory), which
-	// building the full-text index needs. Default: 256.
+	// writer raises it to twice the sum of the graph's size and ten times
+	// the batch's job bytes (up to half the machine's memory). Default: 256.
 	BufferPoolMB int `mapstructure:"buffer_pool_mb"`
 	// Commit is the daemon's cron spec for commits. Default: "@every 1s".
 	Commit string `mapstructure:"commit"`

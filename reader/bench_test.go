@@ -71,8 +71,9 @@ func BenchmarkQueryPointLookup(b *testing.B) {
 	}
 }
 
-// BenchmarkSearchNodes10k times search_nodes (full-text plus the reference
-// substring scan, ranking and relations) on a store of 10,000 entities.
+// BenchmarkSearchNodes10k times search_nodes (the in-memory index's word
+// and substring matches, ranking and relations) on a store of 10,000
+// entities.
 func BenchmarkSearchNodes10k(b *testing.B) {
 	ctx := context.Background()
 	f := &fixture{}

@@ -3,6 +3,7 @@ package reader
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -69,23 +70,55 @@ func (r *Reader) withHandle(ctx context.Context, fn func(ctx context.Context, h 
 	return nil
 }
 
-const entityCols = "e.name, e.entityType, e.observations"
+// entityCols reads an entity's columns, its observations as one JSON
+// string: go-kuzu converts a list element by element through cgo, which
+// at 100k entities took 1.06 s against 0.42 s as JSON.
+const entityCols = "e.name, e.entityType, to_json(e.observations)"
 
-func entityOf(row []any) Entity {
+func entityOf(row []any) (Entity, error) {
 	e := Entity{Name: graphdb.String(row[0]), EntityType: graphdb.String(row[1]), Observations: []string{}}
-	if l, ok := row[2].([]any); ok {
-		for _, o := range l {
-			e.Observations = append(e.Observations, graphdb.String(o))
+	switch v := row[2].(type) {
+	case string:
+		if err := json.Unmarshal([]byte(v), &e.Observations); err != nil {
+			return e, fmt.Errorf("entity %q: observations: %w", e.Name, err)
+		}
+		if e.Observations == nil { // JSON null
+			e.Observations = []string{}
+		}
+	case nil:
+	default:
+		return e, fmt.Errorf("entity %q: observations come as %T", e.Name, v)
+	}
+	return e, nil
+}
+
+// entitiesOf converts rows of entityCols.
+func entitiesOf(rows [][]any) ([]Entity, error) {
+	out := make([]Entity, len(rows))
+	for i, row := range rows {
+		var err error
+		if out[i], err = entityOf(row); err != nil {
+			return nil, err
 		}
 	}
-	return e
+	return out, nil
 }
 
 // entitiesByName looks entities up by primary key; missing names are skipped.
 func entitiesByName(ctx context.Context, c *graphdb.Conn, names []string) ([]Entity, error) {
 	out := make([]Entity, 0, len(names))
+	var bad error
 	err := graphdb.LookupRows(ctx, c, "read entities", "UNWIND $names AS nm MATCH (e:Entity {name: nm}) RETURN "+entityCols,
-		"MATCH (e:Entity {name: $n}) RETURN "+entityCols, names, nil, func(row []any) { out = append(out, entityOf(row)) })
+		"MATCH (e:Entity {name: $n}) RETURN "+entityCols, names, nil, func(row []any) {
+			e, err := entityOf(row)
+			if err != nil && bad == nil {
+				bad = err
+			}
+			out = append(out, e)
+		})
+	if err == nil {
+		err = bad
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -218,9 +251,8 @@ func (r *Reader) ReadGraph(ctx context.Context, opts ReadGraphOptions) (*Graph, 
 		if err != nil {
 			return fmt.Errorf("read entities: %w", err)
 		}
-		g.Entities = make([]Entity, 0, len(res.Rows))
-		for _, row := range res.Rows {
-			g.Entities = append(g.Entities, entityOf(row))
+		if g.Entities, err = entitiesOf(res.Rows); err != nil {
+			return fmt.Errorf("read entities: %w", err)
 		}
 		if opts.Limit > 0 && len(g.Entities) > opts.Limit {
 			g.Entities = g.Entities[:opts.Limit]

@@ -65,7 +65,7 @@ func (r *Reader) textView(ctx context.Context, h *handle, c *graphdb.Conn) (*gra
 	}
 	if v == nil {
 		how = "built"
-		ents, rels, err := readGraph(ctx, c)
+		ents, rels, err := readGraph(ctx, h, c)
 		if err != nil {
 			return nil, err
 		}
@@ -192,23 +192,39 @@ func jobChanges(job *model.Job, changed func(name string, del bool)) {
 	}
 }
 
-// readGraph reads every entity and relation of the snapshot.
-func readGraph(ctx context.Context, c *graphdb.Conn) ([]Entity, []Relation, error) {
+// readGraph reads every entity and relation of h's snapshot, the
+// relations on a second connection at the same time.
+func readGraph(ctx context.Context, h *handle, c *graphdb.Conn) ([]Entity, []Relation, error) {
+	var rels []Relation
+	relErr := make(chan error, 1)
+	go func() {
+		c2, err := h.conn()
+		if err != nil {
+			relErr <- err
+			return
+		}
+		defer h.putConn(c2)
+		res, err := c2.Query(ctx, "MATCH (a:Entity)-[r:Relation]->(b:Entity) RETURN a.name, b.name, r.relationType", nil)
+		if err != nil {
+			relErr <- err
+			return
+		}
+		rels = make([]Relation, len(res.Rows))
+		for i, row := range res.Rows {
+			rels[i] = Relation{From: graphdb.String(row[0]), To: graphdb.String(row[1]), RelationType: graphdb.String(row[2])}
+		}
+		relErr <- nil
+	}()
 	res, err := c.Query(ctx, "MATCH (e:Entity) RETURN "+entityCols, nil)
+	var ents []Entity
+	if err == nil {
+		ents, err = entitiesOf(res.Rows)
+	}
+	if rerr := <-relErr; rerr != nil {
+		return nil, nil, fmt.Errorf("read relations for the search index: %w", rerr)
+	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("read entities for the search index: %w", err)
-	}
-	ents := make([]Entity, len(res.Rows))
-	for i, row := range res.Rows {
-		ents[i] = entityOf(row)
-	}
-	res, err = c.Query(ctx, "MATCH (a:Entity)-[r:Relation]->(b:Entity) RETURN a.name, b.name, r.relationType", nil)
-	if err != nil {
-		return nil, nil, fmt.Errorf("read relations for the search index: %w", err)
-	}
-	rels := make([]Relation, len(res.Rows))
-	for i, row := range res.Rows {
-		rels[i] = Relation{From: graphdb.String(row[0]), To: graphdb.String(row[1]), RelationType: graphdb.String(row[2])}
 	}
 	return ents, rels, nil
 }

@@ -39,11 +39,17 @@ import (
 //     a one-job commit at 10k entities changes 36 pages of the graph spread
 //     over 11-12 of its 1 MiB chunks, so a reader re-read 10-12 MiB to
 //     check 144 KiB of change; with 64 KiB chunks it reads ~1.3 MiB. A
-//     format-4 manifest's chunks are 1 MiB. The current format.
+//     format-4 manifest's chunks are 1 MiB.
+//  6. The graph keeps nothing for search: Entity.search_text, Entity.doc,
+//     the TextDoc table and Kuzu's full-text index are gone (the writer
+//     drops them as it stages an older graph, graphdb.EnsureSchema).
+//     Readers search an index of their own in memory (internal/graphindex),
+//     so a format-5 build would find no substring text in a format-6
+//     graph. The current format.
 //
 // Bump it when a snapshot this build writes could be misread by an older
 // build, and say here what changed.
-const FormatVersion = 5
+const FormatVersion = 6
 
 // ChunkSize is the size, in bytes, of the chunks whose CRC-32C this build
 // lists for each file larger than it (FileSum.Chunks) in the manifests it

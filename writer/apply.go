@@ -285,7 +285,7 @@ const (
 		"DELETE r RETURN count(*)"
 
 	stmtCreate = "UNWIND range(1, size($n)) AS i CREATE (:Entity {name: $n[i], entityType: $t[i], " +
-		"observations: list_slice($obs, $s[i], $e[i]), search_text: $x[i], created_at: timestamp($c[i]), updated_at: timestamp($u[i])}) RETURN count(*)"
+		"observations: list_slice($obs, $s[i], $e[i]), created_at: timestamp($c[i]), updated_at: timestamp($u[i])}) RETURN count(*)"
 
 	stmtCreateRels = "UNWIND range(1, size($f)) AS i WITH i, $f[i] AS fn MATCH (a:Entity {name: fn}) " +
 		"WITH a, i, $t[i] AS tn MATCH (b:Entity {name: tn}) " +
@@ -306,7 +306,6 @@ const (
 // empty (go-kuzu cannot bind an empty list); an empty range yields [].
 type obsColumns struct {
 	obs, s, e []any
-	text      []any // search_text of each entity
 }
 
 func newObsColumns() *obsColumns { return &obsColumns{obs: []any{""}} }
@@ -317,7 +316,6 @@ func (c *obsColumns) add(obs []string) {
 		c.obs = append(c.obs, o)
 	}
 	c.e = append(c.e, int64(len(c.obs)))
-	c.text = append(c.text, graphdb.SearchText(obs))
 }
 
 // writeOptions tunes how the net change is written.
@@ -327,10 +325,6 @@ type writeOptions struct {
 	copyThreshold int
 	// scratch is a directory for COPY's temporary files (outside the snapshot).
 	scratch string
-	// rebuildDocs rewrites every full-text document instead of adding
-	// documents for the entities the batch created or changed; set only with
-	// the index dropped.
-	rebuildDocs bool
 }
 
 // writeStats counts the rows the write changed.
@@ -479,13 +473,6 @@ func (o *overlay) write(ctx context.Context, conn *graphdb.Conn, wo writeOptions
 	if err := o.createRelations(sr, ch.relCre, kept, wo); err != nil {
 		return writeStats{}, err
 	}
-	if wo.rebuildDocs {
-		if err := graphdb.RebuildDocs(ctx, conn); err != nil {
-			return writeStats{}, err
-		}
-	} else if _, err := graphdb.IndexPending(ctx, conn, false); err != nil {
-		return writeStats{}, err
-	}
 	return writeStats{wiped: len(ch.wipe), created: len(ch.cre), updated: len(ch.upd),
 		relsCreated: len(ch.relCre), relsDeleted: len(ch.relDel)}, nil
 }
@@ -537,8 +524,7 @@ func (o *overlay) createEntities(sr stmtRunner, cre []string, wo writeOptions) e
 		rows := make([]any, len(cre))
 		for i, n := range cre {
 			e := o.ents[n]
-			rows[i] = copyEntity{Name: n, EntityType: e.typ, Observations: e.obs, Created: kuzuTime(createdOr(e.created, e.updated)), Updated: kuzuTime(e.updated),
-				SearchText: graphdb.SearchText(e.obs)}
+			rows[i] = copyEntity{Name: n, EntityType: e.typ, Observations: e.obs, Created: kuzuTime(createdOr(e.created, e.updated)), Updated: kuzuTime(e.updated)}
 		}
 		if err := copyRows(sr.ctx, sr.conn, "Entity", wo.scratch, rows); err != nil {
 			return fmt.Errorf("create entities: %w", err)
@@ -556,7 +542,7 @@ func (o *overlay) createEntities(sr stmtRunner, cre []string, wo writeOptions) e
 		ty, c, u = append(ty, e.typ), append(c, kuzuTime(createdOr(e.created, e.updated))), append(u, kuzuTime(e.updated))
 	}
 	return sr.run("create entities", stmtCreate, len(cre),
-		map[string]any{"n": graphdb.List(cre), "t": ty, "obs": cols.obs, "s": cols.s, "e": cols.e, "x": cols.text, "c": c, "u": u})
+		map[string]any{"n": graphdb.List(cre), "t": ty, "obs": cols.obs, "s": cols.s, "e": cols.e, "c": c, "u": u})
 }
 
 // createRelations creates relations ks and kept (relations of updated
@@ -599,7 +585,6 @@ type copyEntity struct {
 	Observations []string `json:"observations"`
 	Created      string   `json:"created_at"`
 	Updated      string   `json:"updated_at"`
-	SearchText   string   `json:"search_text"`
 }
 
 type copyRelation struct {

@@ -111,7 +111,7 @@ func (w *Writer) readReplay(batches [][]snapshot.ReplayJob) ([]*batchJob, error)
 // false: the batch is then applied as usual.
 func (w *Writer) applyWithReplay(ctx context.Context, conn *graphdb.Conn, stage *snapshot.Stage, kv *kvstore.DB,
 	replay, ok []*batchJob, sum *Summary) (merged bool, err error) {
-	var scratch Summary // replay's index time is not the batch's
+	var scratch Summary // the replayed jobs' counts are not the batch's
 	all := append(slices.Clone(replay), ok...)
 	if hookMergedTxFails != nil && hookMergedTxFails() {
 		err = errors.New("test hook: the transaction fails")
@@ -136,7 +136,6 @@ func (w *Writer) applyWithReplay(ctx context.Context, conn *graphdb.Conn, stage 
 		}
 		return false, err
 	}
-	sum.Phases.Index += scratch.Phases.Index
 	failpoint.Hit("mid-replay")
 	for _, bj := range replay {
 		if err := replayedAsRecorded(kv, bj); err != nil {
@@ -211,12 +210,8 @@ func (w *Writer) applyReplay(ctx context.Context, conn *graphdb.Conn, stage *sna
 }
 
 // checkReplayed checks the graph's entity and relation counts against
-// CURRENT's manifest, after building the full-text index if a bulk replay
-// dropped it.
+// CURRENT's manifest.
 func (w *Writer) checkReplayed(ctx context.Context, conn *graphdb.Conn, stage *snapshot.Stage) error {
-	if err := graphdb.EnsureFTS(ctx, conn); err != nil {
-		return err
-	}
 	ents, err := count(ctx, conn, "MATCH (e:Entity) RETURN count(*)")
 	if err != nil {
 		return err

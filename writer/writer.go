@@ -96,11 +96,9 @@ type Phases struct {
 	// the batches it missed, checkpointing, checking its counts), and the
 	// copy that replaces it if that fails.
 	Replay float64 `json:"replay"`
-	// Apply: opening the staged graph and kv, writing the batch, rebuilding
-	// the full-text index where needed, checkpointing and closing both.
+	// Apply: opening the staged graph and kv, writing the batch,
+	// checkpointing and closing both.
 	Apply float64 `json:"apply"`
-	// Index: the part of Apply spent dropping and rebuilding the full-text index.
-	Index float64 `json:"index"`
 	// Publish: archiving job files, fsyncing and checksumming the new files,
 	// writing the manifest and swapping CURRENT.
 	Publish float64 `json:"publish"`
@@ -425,13 +423,11 @@ func (w *Writer) applyOrCopy(ctx context.Context, stage *snapshot.Stage, jobs []
 }
 
 // bufferPool sizes Kuzu's page cache for applying jobs to stage: at least
-// writer.buffer_pool_mb, and four times what the graph will hold (its size
-// now plus ten times the batch's job bytes), capped at half the machine's
-// memory. Building the full-text index
-// needs about the graph's size in pages, and Kuzu fails the build ("the
-// buffer pool is full") rather than spill; a fixed pool would leave a
-// growing store unable to commit. The pool is reserved address space: only
-// the pages Kuzu uses take memory.
+// writer.buffer_pool_mb, and twice what the graph will hold (its size now
+// plus ten times the batch's job bytes), capped at half the machine's
+// memory. Kuzu fails a write ("the buffer pool is full") rather than spill,
+// so a fixed pool would leave a growing store unable to commit. The pool
+// is reserved address space: only the pages Kuzu uses take memory.
 func (w *Writer) bufferPool(stage *snapshot.Stage, jobs []*batchJob) uint64 {
 	pool := uint64(w.opts.BufferPoolMB) << 20
 	need := int64(0)
@@ -439,9 +435,9 @@ func (w *Writer) bufferPool(stage *snapshot.Stage, jobs []*batchJob) uint64 {
 		need = info.Size()
 	}
 	for _, bj := range jobs {
-		need += 10 * bj.c.Size // a job's JSON grows about tenfold in the graph and its index
+		need += 10 * bj.c.Size // a job's JSON grows up to tenfold in the graph while it is written
 	}
-	want := 4 * uint64(need)
+	want := 2 * uint64(need)
 	var si unix.Sysinfo_t
 	if unix.Sysinfo(&si) == nil {
 		want = min(want, uint64(si.Totalram)*uint64(si.Unit)/2)
@@ -528,12 +524,6 @@ func (w *Writer) apply(ctx context.Context, stage *snapshot.Stage, jobs []*batch
 		return counts, err
 	}
 	steps.mark("write_graph")
-	t := time.Now()
-	if err := graphdb.EnsureFTS(ctx, conn); err != nil { // rebuilt here if a bulk load dropped it
-		return counts, err
-	}
-	sum.Phases.Index += msSince(t)
-	steps.mark("index")
 	if err := conn.Exec(ctx, "CHECKPOINT", nil); err != nil {
 		return counts, fmt.Errorf("checkpoint graph: %w", err)
 	}
@@ -641,28 +631,6 @@ func (w *Writer) applyTx(ctx context.Context, conn *graphdb.Conn, jobs []*batchJ
 	}
 	names, sources := model.Mentioned(list)
 	wo := writeOptions{copyThreshold: w.opts.CopyThreshold, scratch: w.store.Path("staging")}
-	docs, ents, err := graphdb.DocCounts(ctx, conn)
-	if err != nil {
-		return err
-	}
-	creates := int64(createsAtMost(list))
-	bulk := wo.copyThreshold > 0 && creates >= int64(wo.copyThreshold) && 2*creates >= ents
-	if bulk || docs > 2*ents+staleDocsAllowed {
-		// Rebuilding the documents and the index costs about 27µs an entity
-		// here, adding a document with the index in place about 64µs, so a
-		// rebuild wins once a batch creates about 0.73 entities per existing
-		// one. The writer rebuilds a little earlier, when the batch may
-		// create at least half as many entities as the graph holds
-		// (2*creates >= ents), and whenever stale documents pile up (they
-		// can only be deleted with the index gone). Index DDL runs only
-		// outside a transaction; the caller rebuilds it.
-		t := time.Now()
-		if err := graphdb.DropFTS(ctx, conn); err != nil {
-			return err
-		}
-		sum.Phases.Index += msSince(t)
-		wo.rebuildDocs = true
-	}
 	if err := conn.Exec(ctx, "BEGIN TRANSACTION", nil); err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
@@ -799,13 +767,6 @@ func GC(ctx context.Context, store *snapshot.Store, opts Options, log *slog.Logg
 	}
 	return res, err
 }
-
-// staleDocsAllowed is how many stale full-text documents beyond one per
-// entity the writer lets build up before it rebuilds the documents and the
-// index: rebuilding costs in proportion to the whole graph, so it runs once
-// the stale documents outnumber the live ones, keeping its cost per write
-// constant on average.
-const staleDocsAllowed = 1000
 
 // emptyGraphBytes is about what a new graph with memsnap's schema takes.
 const emptyGraphBytes = 4 << 20

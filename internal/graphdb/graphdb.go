@@ -15,29 +15,9 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode"
 
 	kuzu "github.com/kuzudb/go-kuzu"
 )
-
-// SearchText is the value of search_text for a list of observations: joined
-// by spaces, lower-cased (strings.ToLower), with every whitespace character
-// turned into a plain space, because Kuzu's full-text tokenizer splits words
-// on spaces only. Every lower-cased substring of an observation, whitespace
-// mapped by SpaceFold, is a substring of it.
-func SearchText(observations []string) string {
-	return SpaceFold(strings.ToLower(strings.Join(observations, " ")))
-}
-
-// SpaceFold replaces every whitespace character with a plain space.
-func SpaceFold(s string) string {
-	return strings.Map(func(r rune) rune {
-		if unicode.IsSpace(r) {
-			return ' '
-		}
-		return r
-	}, s)
-}
 
 // Options sets how a database file is opened.
 type Options struct {

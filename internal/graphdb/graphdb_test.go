@@ -75,83 +75,61 @@ func TestQueryErrorPathsAndValues(t *testing.T) {
 	time.Sleep(50 * time.Millisecond)
 }
 
-// TestEnsureSchemaUpgradesOldGraphs opens a graph in the layout of earlier
-// memsnap versions (no search_text, full-text index on Entity) and checks
-// that EnsureSchema moves it to the document table with a current document
-// per entity, searchable through FTSQuery.
+// TestEnsureSchemaUpgradesOldGraphs opens graphs in the layouts of earlier
+// memsnap versions (formats 1-2: full-text index on Entity; 3-5:
+// search_text, doc, TextDoc and the index on it) and checks that
+// EnsureSchema drops what they kept for search and keeps every entity and
+// relation; a second run finds nothing to do.
 func TestEnsureSchemaUpgradesOldGraphs(t *testing.T) {
 	ctx := context.Background()
-	c := newTestConn(t)
-	for _, q := range []string{
-		"CREATE NODE TABLE Entity(name STRING PRIMARY KEY, entityType STRING, observations STRING[], created_at TIMESTAMP, updated_at TIMESTAMP)",
-		"CREATE REL TABLE Relation(FROM Entity TO Entity, relationType STRING, created_at TIMESTAMP)",
+	base := []string{
 		"CREATE (:Entity {name: 'kettle', entityType: 'device', observations: ['boils Water', 'in the kitchen']})",
 		"CREATE (:Entity {name: 'lamp', entityType: 'device', observations: []})",
-		"CALL CREATE_FTS_INDEX('Entity', 'entity_fts', ['name', 'entityType'])",
-	} {
-		if err := c.Exec(ctx, q, nil); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
+		"MATCH (a:Entity {name: 'kettle'}), (b:Entity {name: 'lamp'}) CREATE (a)-[:Relation {relationType: 'near'}]->(b)",
 	}
-	for i := 0; i < 2; i++ { // the second run finds nothing to do
-		if err := EnsureSchema(ctx, c); err != nil {
-			t.Fatal(err)
-		}
+	layouts := map[string][]string{
+		"format 1-2": append([]string{
+			"CREATE NODE TABLE Entity(name STRING PRIMARY KEY, entityType STRING, observations STRING[], created_at TIMESTAMP, updated_at TIMESTAMP)",
+			"CREATE REL TABLE Relation(FROM Entity TO Entity, relationType STRING, created_at TIMESTAMP)",
+		}, append(base, "CALL CREATE_FTS_INDEX('Entity', 'entity_fts', ['name', 'entityType'])")...),
+		"format 3-5": append([]string{
+			"CREATE NODE TABLE Entity(name STRING PRIMARY KEY, entityType STRING, observations STRING[], created_at TIMESTAMP, updated_at TIMESTAMP, search_text STRING, doc INT64)",
+			"CREATE REL TABLE Relation(FROM Entity TO Entity, relationType STRING, created_at TIMESTAMP)",
+			"CREATE NODE TABLE TextDoc(id SERIAL PRIMARY KEY, name STRING, entityType STRING, search_text STRING)",
+		}, append(base,
+			"MATCH (e:Entity) CREATE (d:TextDoc {name: e.name, entityType: e.entityType, search_text: ''}) SET e.doc = d.id",
+			"CALL CREATE_FTS_INDEX('TextDoc', 'entity_fts', ['name', 'entityType', 'search_text'], stemmer := 'porter')")...),
 	}
-	if ok, err := HasFTS(ctx, c); err != nil || !ok {
-		t.Fatalf("index on %s after the upgrade: %v %v", DocTable, ok, err)
-	}
-	res, err := c.Query(ctx, FTSQuery("conjunctive := true"), map[string]any{"q": "water kitchen"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(res.Rows) != 1 || res.Rows[0][0] != "kettle" {
-		t.Fatalf("search after the upgrade: %v", res.Rows)
-	}
-	docs, ents, err := DocCounts(ctx, c)
-	if err != nil || docs != 2 || ents != 2 {
-		t.Fatalf("documents %d, entities %d, err %v; want 2, 2", docs, ents, err)
+	for name, stmts := range layouts {
+		t.Run(name, func(t *testing.T) {
+			c := newTestConn(t)
+			for _, q := range stmts {
+				if err := c.Exec(ctx, q, nil); err != nil {
+					t.Fatalf("%s: %v", q, err)
+				}
+			}
+			for i := 0; i < 2; i++ {
+				if err := EnsureSchema(ctx, c); err != nil {
+					t.Fatal(err)
+				}
+			}
+			cols, err := columns(ctx, c, "Entity")
+			if err != nil || strings.Join(cols, ",") != "name,entityType,observations,created_at,updated_at" {
+				t.Fatalf("Entity columns after the upgrade: %v %v", cols, err)
+			}
+			for _, q := range []string{"CALL SHOW_INDEXES() RETURN count(*)", "CALL show_tables() WITH name WHERE name = 'TextDoc' RETURN count(*)"} {
+				if res, err := c.Query(ctx, q, nil); err != nil || res.Int() != 0 {
+					t.Fatalf("%s after the upgrade: %v %v", q, res, err)
+				}
+			}
+			res, err := c.Query(ctx, "MATCH (a:Entity)-[r:Relation]->(b:Entity) RETURN a.name, a.observations, b.name", nil)
+			if err != nil || len(res.Rows) != 1 || fmt.Sprint(res.Rows[0]) != "[kettle [boils Water in the kitchen] lamp]" {
+				t.Fatalf("graph after the upgrade: %v %v", res, err)
+			}
+		})
 	}
 }
 
-// TestAddDocsIndexesEveryRow inserts several documents in one AddDocs call
-// with the index in place and checks that each word of each field finds
-// exactly its own entity: Kuzu 0.11.3 indexes every row of a multi-row
-// insert with the first row's terms when a value comes from a variable.
-func TestAddDocsIndexesEveryRow(t *testing.T) {
-	ctx := context.Background()
-	c := newTestConn(t)
-	if err := EnsureSchema(ctx, c); err != nil {
-		t.Fatal(err)
-	}
-	docs := []Doc{
-		{"Ada Lovelace", "person", "wrote notes"},
-		{"Charles Babbage", "inventor", "designed engines"},
-		{"London", "place", "capital city"},
-	}
-	for _, d := range docs {
-		if err := c.Exec(ctx, "CREATE (:Entity {name: $n, entityType: $t})", map[string]any{"n": d.Name, "t": d.EntityType}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if n, err := AddDocs(ctx, c, docs); err != nil || n != 3 {
-		t.Fatalf("AddDocs: %d, %v", n, err)
-	}
-	for _, d := range docs {
-		for _, word := range strings.Fields(strings.ToLower(d.Name + " " + d.EntityType + " " + d.SearchText)) {
-			res, err := c.Query(ctx, FTSQuery(""), map[string]any{"q": word})
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(res.Rows) != 1 || res.Rows[0][0] != d.Name {
-				t.Errorf("search %q: %v, want only %s", word, res.Rows, d.Name)
-			}
-		}
-	}
-}
-
-// newTestConn opens a new empty graph in a temporary directory and returns a
-// connection to it, both closed when the test ends.
 func newTestConn(t *testing.T) *Conn {
 	t.Helper()
 	db, err := Open(filepath.Join(t.TempDir(), "g.kuzu"), Options{})
@@ -168,55 +146,4 @@ func newTestConn(t *testing.T) *Conn {
 		db.Close()
 	})
 	return c
-}
-
-// TestIndexPendingWaitsForOnePercent creates PendingShare entities with their
-// documents, then changes entities one at a time: IndexPending leaves them
-// out of the full-text index until 1 in PendingShare of the graph waits,
-// then indexes them all; all=true indexes whatever waits.
-func TestIndexPendingWaitsForOnePercent(t *testing.T) {
-	ctx := context.Background()
-	c := newTestConn(t)
-	if err := EnsureSchema(ctx, c); err != nil {
-		t.Fatal(err)
-	}
-	create := func(name, text string) {
-		t.Helper()
-		if err := c.Exec(ctx, "CREATE (:Entity {name: $n, entityType: 'thing', search_text: $x})", map[string]any{"n": name, "x": text}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	found := func(word string) int {
-		t.Helper()
-		res, err := c.Query(ctx, FTSQuery(""), map[string]any{"q": word})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return len(res.Rows)
-	}
-	// Below PendingShare entities every change is indexed at once.
-	create("first", "zebra")
-	if n, err := IndexPending(ctx, c, false); err != nil || n != 1 || found("zebra") != 1 {
-		t.Fatalf("small graph: indexed %d (%v), zebra found %d times; want 1, 1", n, err, found("zebra"))
-	}
-	for i := 1; i < 2*PendingShare; i++ {
-		create(fmt.Sprintf("e%03d", i), "plain")
-	}
-	if n, err := IndexPending(ctx, c, false); err != nil || n != 2*PendingShare-1 {
-		t.Fatalf("indexed %d (%v), want %d", n, err, 2*PendingShare-1)
-	}
-	// 200 entities: one or two pending wait (under 1%), three do not.
-	create("late1", "walrus")
-	if n, err := IndexPending(ctx, c, false); err != nil || n != 0 || found("walrus") != 0 {
-		t.Fatalf("one pending of 201: indexed %d (%v), walrus found %d times; want 0, 0", n, err, found("walrus"))
-	}
-	create("late2", "walrus")
-	create("late3", "walrus")
-	if n, err := IndexPending(ctx, c, false); err != nil || n != 3 || found("walrus") != 3 {
-		t.Fatalf("three pending of 203: indexed %d (%v), walrus found %d times; want 3, 3", n, err, found("walrus"))
-	}
-	create("late4", "okapi")
-	if n, err := IndexPending(ctx, c, true); err != nil || n != 1 || found("okapi") != 1 {
-		t.Fatalf("all: indexed %d (%v), okapi found %d times; want 1, 1", n, err, found("okapi"))
-	}
 }

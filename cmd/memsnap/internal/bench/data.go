@@ -17,7 +17,7 @@ import (
 )
 
 // vocabulary is what observations are made of: common words, so that
-// full-text queries match a realistic share of entities.
+// word queries match a realistic share of entities.
 var vocabulary = strings.Fields(`
 	graph database memory snapshot reader writer lock editor dashboard server
 	agent tool session project meeting note coffee deadline release version

@@ -109,11 +109,10 @@ func (r *Report) WriteTable(w io.Writer) error {
 	if x := r.Apply; x != nil {
 		b := "apply"
 		row(b, "rows", "%d", x.Rows)
-		row(b, "memsnap batched apply", "%.0f rows/s (full-text index %.0f ms of it)", x.MemsnapRowsPerS, x.MemsnapIndexMS)
+		row(b, "memsnap batched apply", "%.0f rows/s", x.MemsnapRowsPerS)
 		row(b, "memsnap whole commit", "%.0f rows/s", x.MemsnapCommitRowsPerS)
 		row(b, "one MERGE per statement", "%.0f rows/s (%d rows)", x.PerStatementRowsPerS, x.PerStatementRows)
 		row(b, "COPY FROM csv", "%.0f rows/s", x.CopyFromRowsPerS)
-		row(b, "COPY FROM csv + index build", "%.0f rows/s", x.CopyFromIndexedRowsPerS)
 	}
 	for _, x := range r.Publish {
 		row("publish", fmt.Sprintf("%.0f MB (%d entities)", x.DBMB, x.Entities), "commit %.0f ms (stage %.0f, apply %.0f, publish %.0f); plain copy %.0f ms",

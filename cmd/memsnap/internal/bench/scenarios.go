@@ -209,15 +209,9 @@ type Apply struct {
 	MemsnapRowsPerS      float64 `json:"memsnap_rows_per_s"`
 	PerStatementRowsPerS float64 `json:"per_statement_rows_per_s"`
 	CopyFromRowsPerS     float64 `json:"copy_from_rows_per_s"`
-	// MemsnapIndexMS is the part of memsnap's apply spent rebuilding the
-	// full-text index.
-	MemsnapIndexMS float64 `json:"memsnap_index_ms"`
 	// MemsnapCommitRowsPerS counts the whole commit: staging, apply, publish.
 	MemsnapCommitRowsPerS float64 `json:"memsnap_commit_rows_per_s"`
-	// CopyFromIndexedRowsPerS adds building the same full-text index after
-	// COPY FROM: the limit for what memsnap's apply does.
-	CopyFromIndexedRowsPerS float64 `json:"copy_from_indexed_rows_per_s"`
-	PerStatementRows        int     `json:"per_statement_rows"`
+	PerStatementRows      int     `json:"per_statement_rows"`
 }
 
 func (r *runner) apply(ctx context.Context) (*Apply, error) {
@@ -240,7 +234,6 @@ func (r *runner) apply(ctx context.Context) (*Apply, error) {
 		return nil, fmt.Errorf("memsnap applied %d jobs, expected %d", sum.Applied, (rows+999)/1000)
 	}
 	out.MemsnapRowsPerS = float64(rows) / (sum.Phases.Apply / 1000)
-	out.MemsnapIndexMS = sum.Phases.Index
 	out.MemsnapCommitRowsPerS = float64(rows) / (sum.DurationMS / 1000)
 
 	p, err := r.worker(ctx, "perstatement", rowsSpec{Dir: r.path("apply", "perstatement"), Rows: r.sc.perStatementRows})
@@ -262,7 +255,6 @@ func (r *runner) apply(ctx context.Context) (*Apply, error) {
 		return nil, err
 	}
 	out.CopyFromRowsPerS = float64(cf.Rows) / cf.Seconds
-	out.CopyFromIndexedRowsPerS = float64(cf.Rows) / (cf.Seconds + cf.IndexSeconds)
 	return out, nil
 }
 
@@ -301,10 +293,9 @@ type Publish struct {
 	Entities      int     `json:"entities"`
 }
 
-// entitiesFor is about how many generated entities (with their relations
-// and full-text index) make a snapshot of mb megabytes. Kuzu's full-text
-// index alone takes about 11 MB, so no store with the index is under about
-// 16 MB (1000 entities); that is what smaller targets get.
+// entitiesFor is about how many generated entities (with their relations)
+// make a snapshot of mb megabytes; targets under about 16 MB get 1000
+// entities.
 func entitiesFor(mb int) int { return max(1000, (mb-15)*600) }
 
 func (r *runner) publish(ctx context.Context) ([]Publish, error) {

@@ -89,24 +89,25 @@ func openReader(ctx context.Context, cfg config.Config) (*snapshot.Store, *reade
 	return s, rd, nil
 }
 
-// The read mix: a point lookup, a 2-hop traversal and a full-text search.
+// The read mix: a point lookup, a 2-hop traversal and a search of two
+// words (search_nodes, the first 20).
 const (
 	qPoint = "MATCH (e:Entity {name: $n}) RETURN e.name, e.entityType, e.observations"
 	qHops  = "MATCH (a:Entity {name: $n})-[:Relation]->(:Entity)-[:Relation]->(c:Entity) RETURN DISTINCT c.name"
 )
 
-var qTextQuery = graphdb.FTSQuery("top := 20")
-
-// mixQuery is query k of the mix on a store of n generated entities.
-func mixQuery(rng *rand.Rand, k, n int) (string, map[string]any) {
+// mixQuery runs query k of the mix on a store of n generated entities.
+func mixQuery(ctx context.Context, rd *reader.Reader, rng *rand.Rand, k, n int) error {
+	var err error
 	switch k % 3 {
 	case 0:
-		return qPoint, map[string]any{"n": entityName(rng.IntN(n))}
+		_, err = rd.Query(ctx, qPoint, map[string]any{"n": entityName(rng.IntN(n))})
 	case 1:
-		return qHops, map[string]any{"n": entityName(rng.IntN(n))}
+		_, err = rd.Query(ctx, qHops, map[string]any{"n": entityName(rng.IntN(n))})
 	default:
-		return qTextQuery, map[string]any{"q": sentence(rng, 2)}
+		_, err = rd.SearchNodes(ctx, sentence(rng, 2), reader.SearchOptions{Limit: 20})
 	}
+	return err
 }
 
 type mixSpec struct {
@@ -138,8 +139,7 @@ func runMix(ctx context.Context, spec mixSpec) (any, error) {
 	defer rd.Close()
 	rng := rand.New(rand.NewPCG(spec.Seed, 11))
 	for k := 0; k < 3; k++ { // warm up each kind once
-		q, p := mixQuery(rng, k, spec.Entities)
-		if _, err := rd.Query(ctx, q, p); err != nil {
+		if err := mixQuery(ctx, rd, rng, k, spec.Entities); err != nil {
 			return nil, fmt.Errorf("warm-up query: %w", err)
 		}
 	}
@@ -154,9 +154,8 @@ func runMix(ctx context.Context, spec mixSpec) (any, error) {
 	end := start.Add(spec.For)
 	next := start
 	for k := 0; time.Now().Before(end); k++ {
-		q, p := mixQuery(rng, k, spec.Entities)
 		t := time.Now()
-		_, err := rd.Query(ctx, q, p)
+		err := mixQuery(ctx, rd, rng, k, spec.Entities)
 		res.LatencyUS = append(res.LatencyUS, time.Since(t).Microseconds())
 		res.Queries++
 		res.add(err)
@@ -222,7 +221,7 @@ func runHold(ctx context.Context, spec holdSpec) (any, error) {
 	}
 	writes := 0
 	for end := time.Now().Add(spec.For); time.Now().Before(end); time.Sleep(500 * time.Millisecond) {
-		if err := c.Exec(ctx, "CREATE (:Entity {name: $n, entityType: 'held', observations: [], search_text: ''})",
+		if err := c.Exec(ctx, "CREATE (:Entity {name: $n, entityType: 'held', observations: []})",
 			map[string]any{"n": fmt.Sprintf("held-%d", writes)}); err != nil {
 			return nil, fmt.Errorf("write while holding: %w", err)
 		}
@@ -397,14 +396,13 @@ type rowsSpec struct {
 }
 
 type rowsResult struct {
-	Rows         int     `json:"rows"`
-	Seconds      float64 `json:"seconds"`
-	IndexSeconds float64 `json:"index_seconds,omitempty"`
+	Rows    int     `json:"rows"`
+	Seconds float64 `json:"seconds"`
 }
 
-// openFresh creates a new Kuzu database in dir with memsnap's tables (and
-// its full-text index when withIndex), sized like the writer's.
-func openFresh(ctx context.Context, dir string, withIndex bool) (*graphdb.DB, *graphdb.Conn, error) {
+// openFresh creates a new Kuzu database in dir with memsnap's tables, sized
+// like the writer's.
+func openFresh(ctx context.Context, dir string) (*graphdb.DB, *graphdb.Conn, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, nil, err
 	}
@@ -412,16 +410,7 @@ func openFresh(ctx context.Context, dir string, withIndex bool) (*graphdb.DB, *g
 	if err != nil {
 		return nil, nil, err
 	}
-	if withIndex {
-		err = graphdb.EnsureSchema(ctx, c)
-	} else {
-		for _, q := range graphdb.Schema {
-			if err = c.Exec(ctx, q, nil); err != nil {
-				break
-			}
-		}
-	}
-	if err != nil {
+	if err = graphdb.EnsureSchema(ctx, c); err != nil {
 		c.Close()
 		db.Close()
 		return nil, nil, err
@@ -430,11 +419,10 @@ func openFresh(ctx context.Context, dir string, withIndex bool) (*graphdb.DB, *g
 }
 
 // runPerStatement is today's way of writing: one statement per row doing
-// what memsnap's apply does for it (MERGE the entity, add its full-text
-// document with the index in place), all in one transaction (the kindest
-// case for it), then a checkpoint.
+// what memsnap's apply does for it (MERGE the entity), all in one
+// transaction (the kindest case for it), then a checkpoint.
 func runPerStatement(ctx context.Context, spec rowsSpec) (any, error) {
-	db, c, err := openFresh(ctx, spec.Dir, true)
+	db, c, err := openFresh(ctx, spec.Dir)
 	if err != nil {
 		return nil, err
 	}
@@ -452,9 +440,8 @@ func runPerStatement(ctx context.Context, spec rowsSpec) (any, error) {
 			obs[j] = o
 		}
 		if err := c.Exec(ctx, "MERGE (x:Entity {name: $n}) ON CREATE SET x.entityType = $t, x.observations = $o, "+
-			"x.search_text = $s, x.created_at = $c, x.updated_at = $c "+
-			"WITH x CREATE (d:"+graphdb.DocTable+" {name: $n, entityType: $t, search_text: $s}) SET x.doc = d.id",
-			map[string]any{"n": e.Name, "t": e.EntityType, "o": obs, "s": graphdb.SearchText(e.Observations), "c": now}); err != nil {
+			"x.created_at = $c, x.updated_at = $c",
+			map[string]any{"n": e.Name, "t": e.EntityType, "o": obs, "c": now}); err != nil {
 			return nil, err
 		}
 	}
@@ -467,10 +454,9 @@ func runPerStatement(ctx context.Context, spec rowsSpec) (any, error) {
 }
 
 // runCopyFrom is Kuzu's bulk limit: COPY FROM a CSV of the same rows into
-// the entity table, then a checkpoint; then, timed apart, writing the
-// full-text documents and building their index, as memsnap's schema has.
+// the entity table, then a checkpoint.
 func runCopyFrom(ctx context.Context, spec rowsSpec) (any, error) {
-	db, c, err := openFresh(ctx, spec.Dir, false)
+	db, c, err := openFresh(ctx, spec.Dir)
 	if err != nil {
 		return nil, err
 	}
@@ -486,8 +472,7 @@ func runCopyFrom(ctx context.Context, spec rowsSpec) (any, error) {
 	for i := 0; i < spec.Rows; i++ {
 		e := genEntity(i) // generated text has no commas, quotes or brackets
 		sb.Reset()
-		fmt.Fprintf(&sb, "%s,%s,\"[%s]\",%s,%s,%s,%d\n", e.Name, e.EntityType, strings.Join(e.Observations, ","), now, now,
-			graphdb.SearchText(e.Observations), i)
+		fmt.Fprintf(&sb, "%s,%s,\"[%s]\",%s,%s\n", e.Name, e.EntityType, strings.Join(e.Observations, ","), now, now)
 		if _, err := f.WriteString(sb.String()); err != nil {
 			f.Close()
 			return nil, err
@@ -508,17 +493,6 @@ func runCopyFrom(ctx context.Context, spec rowsSpec) (any, error) {
 	if loaded != int64(spec.Rows) {
 		return nil, fmt.Errorf("COPY FROM loaded %d rows, expected %d", loaded, spec.Rows)
 	}
-	start = time.Now()
-	if err := graphdb.RebuildDocs(ctx, c); err != nil {
-		return nil, err
-	}
-	if err := graphdb.EnsureFTS(ctx, c); err != nil {
-		return nil, err
-	}
-	if err := c.Exec(ctx, "CHECKPOINT", nil); err != nil {
-		return nil, err
-	}
-	out.IndexSeconds = time.Since(start).Seconds()
 	return out, nil
 }
 
@@ -612,8 +586,7 @@ func runSwapper(ctx context.Context, spec swapSpec) (any, error) {
 					return
 				default:
 				}
-				q, p := mixQuery(rng, k, spec.Entities)
-				if _, err := rd.Query(ctx, q, p); err != nil {
+				if err := mixQuery(ctx, rd, rng, k, spec.Entities); err != nil {
 					failed.Add(1)
 					firstErr.Do(func() { res.FirstError = err.Error() })
 				}
