@@ -7,7 +7,10 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -302,23 +305,48 @@ type batchJob struct {
 	results []model.OpResult // what each op did, for an applied job
 }
 
-// build stages, applies and publishes one batch.
-func (w *Writer) build(ctx context.Context, batch []queue.Claimed, sum *Summary, steps *stepTimer) (m *snapshot.Manifest, err error) {
+// readJobs reads and decodes the batch's job files, on every core: a
+// bulk import's 400 jobs of 34 MB took 1.2 s to decode on one. A job that
+// cannot be decoded gets its reason set; an error reading is returned.
+func (w *Writer) readJobs(batch []queue.Claimed) ([]*batchJob, error) {
 	lim := w.opts.Limits
 	jobs := make([]*batchJob, len(batch))
-	for i, c := range batch {
-		bj := &batchJob{c: c, at: queue.JobTime(c.ID)}
-		data, err := queue.ReadJobFile(w.store.Queue().Path(c), lim.MaxBytes)
-		if err == nil {
-			bj.job, err = model.DecodeJob(data, lim)
-		}
-		if err != nil {
-			if !errors.Is(err, model.ErrInvalidJob) {
-				return nil, err
+	errs := make([]error, len(batch))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(batch)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1) - 1); i < len(batch); i = int(next.Add(1) - 1) {
+				c := batch[i]
+				bj := &batchJob{c: c, at: queue.JobTime(c.ID)}
+				data, err := queue.ReadJobFile(w.store.Queue().Path(c), lim.MaxBytes)
+				if err == nil {
+					bj.job, err = model.DecodeJob(data, lim)
+				}
+				if err != nil {
+					if !errors.Is(err, model.ErrInvalidJob) {
+						errs[i] = err
+					}
+					bj.reason = err.Error()
+				}
+				jobs[i] = bj
 			}
-			bj.reason = err.Error()
-		}
-		jobs[i] = bj
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return jobs, nil
+}
+
+// build stages, applies and publishes one batch.
+func (w *Writer) build(ctx context.Context, batch []queue.Claimed, sum *Summary, steps *stepTimer) (m *snapshot.Manifest, err error) {
+	jobs, err := w.readJobs(batch)
+	if err != nil {
+		return nil, err
 	}
 	if err := w.checkSpace(batch); err != nil {
 		return nil, err

@@ -33,6 +33,17 @@ const LookupsAtMost = 32
 // read-only database as on a read-write one.
 func LoadState(ctx context.Context, conn *Conn, names, relSources []string) (*model.State, error) {
 	st := &model.State{}
+	if len(names) > LookupsAtMost {
+		// Binding a long list costs (0.6 s for 100k names): an empty
+		// graph, as a first import finds it, has nothing to look up.
+		res, err := conn.Query(ctx, "MATCH (e:Entity) RETURN count(*)", nil)
+		if err != nil {
+			return nil, fmt.Errorf("load entities: %w", err)
+		}
+		if res.Int() == 0 {
+			return st, nil
+		}
+	}
 	err := LookupRows(ctx, conn, "load entities", stateEntities, stateEntity, names, nil, func(row []any) {
 		st.Entities = append(st.Entities, model.EntityRow{Name: String(row[0]), EntityType: String(row[1]),
 			Observations: strList(row[2]), CreatedAt: utc(row[3]), UpdatedAt: utc(row[4])})
