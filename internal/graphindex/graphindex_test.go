@@ -328,3 +328,40 @@ func TestOlderViewsStay(t *testing.T) {
 		t.Error("Apply on an older View must return nil")
 	}
 }
+
+// Searches on older Views run while newer ones are derived (go test -race
+// checks the sharing).
+func TestSearchWhileApplying(t *testing.T) {
+	var ents []model.Entity
+	for i := 0; i < 500; i++ {
+		ents = append(ents, model.Entity{Name: fmt.Sprintf("e%d", i), EntityType: "t", Observations: []string{"coffee graph", fmt.Sprintf("n%d", i)}})
+	}
+	v := Build(ents, []model.Relation{{From: "e1", To: "e2", RelationType: "r"}})
+	views := make(chan *View, 64)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for old := range views {
+			for _, q := range []string{"coffee", "e1", "graph coffee"} {
+				hits := old.Search(q)
+				_ = old.RelationsAmong(hits)
+			}
+			_ = old.Sources([]string{"e2"})
+		}
+	}()
+	for i := 0; i < 200; i++ {
+		views <- v
+		n := fmt.Sprintf("e%d", i%50)
+		next := v.Apply([]string{n}, []model.Entity{{Name: n, EntityType: "t", Observations: []string{"tea", fmt.Sprint(i)}}},
+			[]model.Relation{{From: n, To: "e2", RelationType: "r"}})
+		if next == nil {
+			next = Build(ents, nil)
+		}
+		v = next
+	}
+	close(views)
+	<-done
+	if got := len(v.Search("tea")); got == 0 {
+		t.Fatal("no entity holds tea after the changes")
+	}
+}
