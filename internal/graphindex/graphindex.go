@@ -44,10 +44,10 @@ const sep = "\x00"
 type doc struct {
 	orig    string
 	text    string
-	nameLen int32 // length of the lower-cased name at the start of text
+	nameLen int32   // length of the lower-cased name at the start of text
 	fields  []int32 // end of each field in orig: name, type, observations
-	terms   int32 // words indexed, the document's length for BM25
-	out     []Rel // the entity's outgoing relations
+	terms   int32   // words indexed, the document's length for BM25
+	out     []Rel   // the entity's outgoing relations
 }
 
 // Rel is an outgoing relation of an entity.
