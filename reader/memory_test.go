@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/memsnap/memsnap/internal/graphindex"
 	"github.com/memsnap/memsnap/writer"
 )
 
@@ -39,12 +40,12 @@ func relOp(rs ...Relation) map[string]any {
 // refSearch is the reference memory server's search: entities whose name,
 // type or any observation contains the lower-cased query.
 func refSearch(all []Entity, q string) []string {
-	q = strings.ToLower(q)
+	q = graphindex.Lower(q)
 	var out []string
 	for _, e := range all {
-		hit := strings.Contains(strings.ToLower(e.Name), q) || strings.Contains(strings.ToLower(e.EntityType), q)
+		hit := strings.Contains(graphindex.Lower(e.Name), q) || strings.Contains(graphindex.Lower(e.EntityType), q)
 		for _, o := range e.Observations {
-			hit = hit || strings.Contains(strings.ToLower(o), q)
+			hit = hit || strings.Contains(graphindex.Lower(o), q)
 		}
 		if hit {
 			out = append(out, e.Name)

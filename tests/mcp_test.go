@@ -514,6 +514,14 @@ func TestImportExportRoundTrip(t *testing.T) {
 	if r.code != 1 || !strings.Contains(r.stderr, "line 3") {
 		t.Errorf("bad line: exit %d: %s", r.code, r.stderr)
 	}
+	// Two values on one line: the second is not dropped silently.
+	two := filepath.Join(t.TempDir(), "two.jsonl")
+	if err := os.WriteFile(two, []byte(`{"type":"entity","name":"T1","entityType":"t","observations":[]} {"type":"entity","name":"T2","entityType":"t","observations":[]}`+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if r := memsnap(t, store, nil, nil, "import", two); r.code != 1 || !strings.Contains(r.stderr, "line 1: more than one JSON value") {
+		t.Errorf("two values on a line: exit %d: %s", r.code, r.stderr)
+	}
 }
 
 // Issue 13: import streams the file. A relation may come before the

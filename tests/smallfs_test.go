@@ -2,8 +2,10 @@ package tests
 
 import (
 	"bytes"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -83,10 +85,20 @@ func fillSmallFS(dir, memsnapBin string) error {
 	var acked []string
 	wantEntities, kuzuAborts := 0, 0
 	commitFails, enqueueFails := 0, 0
-	filler := strings.Repeat("memory ", 1200)  // ~8 KB
-	bulk := strings.Repeat("0123456789", 6000) // 60 KB
+	filler := strings.Repeat("memory ", 1200) // ~8 KB
+	// Each job holds 240 KB the key-value store cannot compress (hex of
+	// random bytes): a repeated string compresses to almost nothing, and
+	// the graph alone grows too slowly to fill the disk.
+	rng := rand.New(rand.NewPCG(1, 2))
+	bulk := func() string {
+		b := make([]byte, 120<<10)
+		for i := range b {
+			b[i] = byte(rng.Uint32())
+		}
+		return hex.EncodeToString(b)
+	}
 	for i := 0; i < 2000 && enqueueFails == 0; i++ {
-		job := fmt.Sprintf(`{"ops":[{"op":"create_entities","entities":[{"name":"e%d","entityType":"fill","observations":["step %d"]}]},{"op":"kv_put","key":"k%d","value":"%s"}]}`, i, i, i, bulk)
+		job := fmt.Sprintf(`{"ops":[{"op":"create_entities","entities":[{"name":"e%d","entityType":"fill","observations":["step %d"]}]},{"op":"kv_put","key":"k%d","value":"%s"}]}`, i, i, i, bulk())
 		o, e, code := ms([]byte(job), nil, "enqueue")
 		if code != 0 {
 			if err := clearENOSPC("enqueue", e); err != nil {

@@ -295,6 +295,9 @@ func scanMemoryFileProgress(path string, read func(int64), fn func(*model.Entity
 		if err := dec.Decode(&m); err != nil {
 			return fmt.Errorf("import %s: line %d: %v", path, n, err)
 		}
+		if _, err := dec.Token(); err != io.EOF {
+			return fmt.Errorf("import %s: line %d: more than one JSON value on the line", path, n)
+		}
 		bad := func(why string) error { return fmt.Errorf("import %s: line %d: %s", path, n, why) }
 		switch m.Type {
 		case "entity":

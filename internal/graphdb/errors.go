@@ -3,6 +3,7 @@ package graphdb
 import (
 	"errors"
 	"strings"
+	"syscall"
 )
 
 // Sentinel errors a Kuzu failure can be classed as; test with errors.Is.
@@ -23,10 +24,17 @@ type Error struct {
 	Kind error
 }
 
-// Error returns Kuzu's message.
-func (e *Error) Error() string { return e.Msg }
+// Error returns Kuzu's message, after "no space left on device: " when
+// that is what it says, in the words every other such failure uses.
+func (e *Error) Error() string {
+	if e.Kind == syscall.ENOSPC {
+		return "no space left on device: " + e.Msg
+	}
+	return e.Msg
+}
 
-// Is reports whether e is of kind target (ErrNoTable, ErrNoIndex).
+// Is reports whether e is of kind target (ErrNoTable, ErrNoIndex,
+// syscall.ENOSPC).
 func (e *Error) Is(target error) bool { return e.Kind != nil && e.Kind == target }
 
 // kuzuError keeps a Kuzu failure as a value: this is the one place that
@@ -39,6 +47,8 @@ func kuzuError(err error) error {
 		e.Kind = ErrNoIndex
 	case strings.Contains(msg, "does not exist"):
 		e.Kind = ErrNoTable
+	case strings.Contains(msg, "No space left on device"):
+		e.Kind = syscall.ENOSPC // an IO exception writing the file or its shadow pages
 	}
 	return e
 }

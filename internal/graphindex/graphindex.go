@@ -23,6 +23,9 @@ import (
 
 	porterstemmer "github.com/blevesearch/go-porterstemmer"
 
+	"golang.org/x/text/cases"
+	"golang.org/x/text/language"
+
 	"github.com/memsnap/memsnap/internal/model"
 )
 
@@ -32,6 +35,24 @@ const (
 	bm25K = 1.2
 	bm25B = 0.75
 )
+
+// Lower lower-cases s as JavaScript's String.prototype.toLowerCase does,
+// which the reference server's search uses: Unicode's full lower-case
+// mapping, with the final sigma and İ -> i̇ (strings.ToLower maps each
+// rune alone: "ΣΊΣΥΦΟΣ" gives "σίσυφοσ" where JavaScript gives
+// "σίσυφος"). ASCII text takes strings.ToLower, which is the same there.
+func Lower(s string) string {
+	if isASCII(s) {
+		return strings.ToLower(s)
+	}
+	c := casers.Get().(cases.Caser)
+	defer casers.Put(c)
+	return c.String(s)
+}
+
+// casers holds lower-casers for Lower: a cases.Caser is not safe for
+// concurrent use.
+var casers = sync.Pool{New: func() any { return cases.Lower(language.Und) }}
 
 // sep joins the fields of a document's text. No query matches across it
 // (a query holding it is checked field by field), so a match in the joined
@@ -150,9 +171,9 @@ func (v *View) add(e model.Entity, out []Rel) {
 		fields = append(fields, int32(b.Len()))
 	}
 	orig := b.String()
-	text := strings.ToLower(orig)
+	text := Lower(orig)
 	id := int32(len(ix.docs))
-	d := doc{orig: orig, text: text, nameLen: int32(len(strings.ToLower(e.Name))), fields: fields, out: out}
+	d := doc{orig: orig, text: text, nameLen: int32(len(Lower(e.Name))), fields: fields, out: out}
 	for _, r := range out {
 		ix.sources[r.To] = append(ix.sources[r.To], id)
 	}
@@ -287,7 +308,7 @@ type Hit struct {
 // server's rule), and those holding every word of q after stemming
 // (Terms), scored by BM25.
 func (v *View) Search(q string) []Hit {
-	lq := strings.ToLower(q)
+	lq := Lower(q)
 	hits := map[int32]*Hit{}
 	get := func(id int32, tier Tier) *Hit {
 		h := hits[id]
@@ -336,7 +357,7 @@ func (v *View) substring(lq string, found func(int32)) {
 func (d *doc) inOneField(lq string) bool {
 	start := 0
 	for _, end := range d.fields {
-		if strings.Contains(strings.ToLower(d.orig[start:end]), lq) {
+		if strings.Contains(Lower(d.orig[start:end]), lq) {
 			return true
 		}
 		start = int(end) + len(sep)
@@ -419,10 +440,11 @@ func uniq(ts []string) []string {
 }
 
 // Terms splits lower-cased text into the words the index keeps, stemmed:
-// runs of letters (digits and punctuation split words, as in Kuzu's
-// full-text index, which memsnap used before), of two letters or more,
-// less English stop words, each reduced by the Porter stemmer (ASCII
-// words; others are kept whole).
+// runs of letters and digits (anything else splits words), of two
+// characters or more and without a digit ("ticket123" and "3.12" are no
+// words: a query holding them finds by substring only), less English stop
+// words, each reduced by the Porter stemmer (ASCII words; others are kept
+// whole).
 func Terms(text string) []string { return terms(text, nil) }
 
 // terms is Terms with stems, if not nil, caching the stems of words.
@@ -440,7 +462,7 @@ func terms(text string, stems map[string]string) []string {
 		}
 		w := text[:j]
 		text = text[j:]
-		if utf8.RuneCountInString(w) < 2 || stopWords[w] {
+		if utf8.RuneCountInString(w) < 2 || stopWords[w] || strings.ContainsFunc(w, unicode.IsDigit) {
 			continue
 		}
 		if st, ok := stems[w]; ok {
@@ -457,7 +479,9 @@ func terms(text string, stems map[string]string) []string {
 	return out
 }
 
-func isWordRune(r rune) bool { return unicode.IsLetter(r) || unicode.Is(unicode.Mn, r) }
+func isWordRune(r rune) bool {
+	return unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.Is(unicode.Mn, r)
+}
 
 func isASCII(s string) bool {
 	for i := 0; i < len(s); i++ {

@@ -12,11 +12,12 @@ import (
 )
 
 // refSubstring is the reference server's rule, a plain scan: the
-// lower-cased query is in the lower-cased name, type or one observation.
+// lower-cased query (JavaScript's toLowerCase, Lower) is in the lower-cased
+// name, type or one observation.
 // lowered holds the entities with every field lower-cased, in the same
 // order.
 func refSubstring(ents, lowered []model.Entity, q string) []string {
-	lq := strings.ToLower(q)
+	lq := Lower(q)
 	var out []string
 	for i, e := range lowered {
 		hit := strings.Contains(e.Name, lq) || strings.Contains(e.EntityType, lq)
@@ -34,9 +35,9 @@ func refSubstring(ents, lowered []model.Entity, q string) []string {
 func lower(ents []model.Entity) []model.Entity {
 	out := make([]model.Entity, len(ents))
 	for i, e := range ents {
-		out[i] = model.Entity{Name: strings.ToLower(e.Name), EntityType: strings.ToLower(e.EntityType)}
+		out[i] = model.Entity{Name: Lower(e.Name), EntityType: Lower(e.EntityType)}
 		for _, o := range e.Observations {
-			out[i].Observations = append(out[i].Observations, strings.ToLower(o))
+			out[i].Observations = append(out[i].Observations, Lower(o))
 		}
 	}
 	return out
@@ -45,7 +46,7 @@ func lower(ents []model.Entity) []model.Entity {
 type randText struct{ rng *rand.Rand }
 
 var alphabet = []rune("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789" +
-	"éèüöäßçñÉÜÖÅøæΩωλΣσЖжДдİı日本語中文한국🙂 \t\n.,;:-_/'\"()+#&@!?%*[]{}<>|~^=\x00\u0301")
+	"éèüöäßçñÉÜÖÅøæΩωλΣσςЖжДдİıẞǄᾼ日本語中文한국🙂 \t\n.,;:-_/'\"()+#&@!?%*[]{}<>|~^=\x00\u0301")
 
 func (r randText) word(n int) string {
 	w := make([]rune, n)
@@ -112,7 +113,7 @@ func TestSubstringParity(t *testing.T) {
 	lowered := lower(ents)
 	for _, q := range r.queries(ents, 300) {
 		var got []string
-		v.substring(strings.ToLower(q), func(id int32) { got = append(got, v.docs[id].entity().Name) })
+		v.substring(Lower(q), func(id int32) { got = append(got, v.docs[id].entity().Name) })
 		sort.Strings(got)
 		want := refSubstring(ents, lowered, q)
 		if !slices.Equal(got, want) {
@@ -167,10 +168,39 @@ func TestSearchTiersAndWords(t *testing.T) {
 	if got := names(v.Search("x1 y2")); fmt.Sprint(got) != fmt.Sprint(map[string]Tier{"other": TierSubstring}) {
 		t.Errorf("x1 y2: %v", got)
 	}
+	// A word with a digit is no word, not a shorter word: "ticket123"
+	// does not find what holds "ticket" alone.
+	tk := Build([]model.Entity{
+		{Name: "Bug tracker", EntityType: "t", Observations: []string{"ticket123 fixed the crash"}},
+		{Name: "Support", EntityType: "t", Observations: []string{"ticket", "ticket queue ticket triage"}},
+	}, nil)
+	if got := names(tk.Search("ticket123")); fmt.Sprint(got) != fmt.Sprint(map[string]Tier{"Bug tracker": TierSubstring}) {
+		t.Errorf("ticket123: %v", got)
+	}
 	hits := v.Search("friday")
 	rels := v.RelationsAmong(hits)
 	if fmt.Sprint(rels) != "[{pipeline notes feeds}]" {
 		t.Errorf("relations among pipeline and notes: %v", rels)
+	}
+}
+
+// Lower gives what JavaScript's toLowerCase gives (the pairs below were
+// printed by node 2026-11-30), where strings.ToLower differs: the final
+// sigma and İ.
+func TestLowerIsJavaScripts(t *testing.T) {
+	for in, want := range map[string]string{
+		"ΣΊΣΥΦΟΣ": "σίσυφος", "İstanbul": "i\u0307stanbul", "ΌΣΟΣ Σ": "όσος σ", "AΣ.": "aς.", "ﬃ": "ﬃ",
+		"ẞ": "ß", "Ǆ": "ǆ", "ᾼ": "ᾳ", "ΑΣ1": "ας1", "Σ": "σ", "ASCII Only": "ascii only",
+	} {
+		if got := Lower(in); got != want {
+			t.Errorf("Lower(%q) = %q, JavaScript gives %q", in, got, want)
+		}
+	}
+	v := Build([]model.Entity{{Name: "trip", EntityType: "t", Observations: []string{"İstanbul ΣΊΣΥΦΟΣ"}}}, nil)
+	for _, q := range []string{"σίσυφος", "ς", "i\u0307stanbul", "İSTANBUL"} {
+		if got := names(v.Search(q)); len(got) != 1 {
+			t.Errorf("search %q: %v; the reference finds trip", q, got)
+		}
 	}
 }
 
