@@ -38,7 +38,8 @@ type Config struct {
 
 // ReaderConfig configures read-only snapshot access.
 type ReaderConfig struct {
-	// BufferPoolMB caps Kuzu's page cache per open snapshot. Default: 64.
+	// BufferPoolMB is the least Kuzu page cache per open snapshot, raised to
+	// four times the graph file (up to half the machine's memory). Default: 64.
 	BufferPoolMB int `mapstructure:"buffer_pool_mb"`
 	// Threads caps threads per query. Default: 1.
 	Threads int `mapstructure:"threads"`

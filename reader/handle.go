@@ -12,6 +12,7 @@ import (
 	"github.com/memsnap/memsnap/internal/graphindex"
 	"github.com/memsnap/memsnap/internal/kvstore"
 	"github.com/memsnap/memsnap/snapshot"
+	"golang.org/x/sys/unix"
 )
 
 // handle is one open snapshot. It starts with one reference, owned by the
@@ -213,6 +214,7 @@ func openHandle(store *snapshot.Store, o graphdb.Options, verify string, log *sl
 	seq := pin.Seq()
 	dir := store.SnapshotDir(seq)
 	o.ReadOnly = true
+	o.BufferPoolBytes = bufferPool(o.BufferPoolBytes, m)
 	g, err := graphdb.Open(filepath.Join(dir, snapshot.GraphFile), o)
 	if err != nil {
 		return nil, fmt.Errorf("open snapshot %d: %w", seq, err)
@@ -292,3 +294,25 @@ func (h *handle) putConn(c *graphdb.Conn) {
 
 // ms is d in milliseconds, to the microsecond, for logs.
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// bufferPool is the Kuzu buffer pool a snapshot opens with: at least
+// least (reader.buffer_pool_mb), and four times the graph file, capped at
+// half the machine's memory. Kuzu keeps query results in the pool, and
+// the search index reads every entity and relation in one query each
+// (at 1M entities the relations alone did not fit in 64 MiB: "the buffer
+// pool is full"). The pool is reserved address space: only the pages a
+// query uses take memory.
+func bufferPool(least uint64, m *snapshot.Manifest) uint64 {
+	var graph uint64
+	for _, f := range m.Files {
+		if f.Path == snapshot.GraphFile {
+			graph = uint64(f.Size)
+		}
+	}
+	want := 4 * graph
+	var si unix.Sysinfo_t
+	if unix.Sysinfo(&si) == nil {
+		want = min(want, uint64(si.Totalram)*uint64(si.Unit)/2)
+	}
+	return max(least, want)
+}

@@ -6,8 +6,9 @@ import "time"
 // config keys; library users start from DefaultOptions. Every field is used
 // as given.
 type Options struct {
-	// BufferPoolMB caps Kuzu's page cache per open snapshot, in MiB (never
-	// Kuzu's default of 80% of RAM).
+	// BufferPoolMB is the least page cache Kuzu gets per open snapshot, in
+	// MiB; a snapshot opens with four times its graph file if that is more
+	// (up to half the machine's memory), never Kuzu's default of 80% of RAM.
 	BufferPoolMB int
 	// Threads caps the threads of one query.
 	Threads int

@@ -15,6 +15,7 @@ import (
 
 	"github.com/memsnap/memsnap/snapshot"
 	"github.com/memsnap/memsnap/writer"
+	"golang.org/x/sys/unix"
 )
 
 type fixture struct {
@@ -359,5 +360,28 @@ func TestScrubFindsDamage(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "level=ERROR") || !strings.Contains(logs.String(), "scrub found damage") {
 		t.Errorf("damage not logged as an error: %s", logs.String())
+	}
+}
+
+// A snapshot opens with a buffer pool of at least reader.buffer_pool_mb,
+// four times its graph when that is more, and never over half the
+// machine's memory.
+func TestBufferPoolFollowsTheGraph(t *testing.T) {
+	m := func(graph int64) *snapshot.Manifest {
+		return &snapshot.Manifest{Files: []snapshot.FileSum{{Path: "kv/000001.sst", Size: 1 << 40}, {Path: snapshot.GraphFile, Size: graph}}}
+	}
+	if got := bufferPool(64<<20, m(1<<20)); got != 64<<20 {
+		t.Errorf("small graph: pool %d, want the least, %d", got, 64<<20)
+	}
+	if got := bufferPool(64<<20, m(100<<20)); got != 400<<20 {
+		t.Errorf("100 MiB graph: pool %d, want %d", got, 400<<20)
+	}
+	var si unix.Sysinfo_t
+	if err := unix.Sysinfo(&si); err != nil {
+		t.Skip(err)
+	}
+	half := uint64(si.Totalram) * uint64(si.Unit) / 2
+	if got := bufferPool(64<<20, m(1<<50)); got != half {
+		t.Errorf("huge graph: pool %d, want half the memory, %d", got, half)
 	}
 }
