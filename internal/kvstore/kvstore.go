@@ -192,10 +192,13 @@ func (s slogLogger) Infof(format string, args ...any) {
 	}
 }
 
-// Errorf logs a Pebble error.
+// Errorf logs a Pebble error at warning level: what Pebble reports this
+// way (a failed background flush or compaction, say for lack of space) also
+// fails the operation that needs it, whose error is the one line a user
+// gets at --log-level error.
 func (s slogLogger) Errorf(format string, args ...any) {
 	if s.l != nil {
-		s.l.Error(fmt.Sprintf(format, args...), "component", "pebble")
+		s.l.Warn(fmt.Sprintf(format, args...), "component", "pebble")
 	}
 }
 
