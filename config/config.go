@@ -165,6 +165,21 @@ const (
 	AckApplied = "applied"
 )
 
+// ExpandHome expands a leading "~" or "~/" in path to the user's home
+// directory, as a shell would; MCP clients pass configured paths to the
+// server without one. Any other path, or one when the home directory is
+// unknown, is returned as it is.
+func ExpandHome(path string) string {
+	if path != "~" && !strings.HasPrefix(path, "~/") {
+		return path
+	}
+	home, err := os.UserHomeDir()
+	if err != nil || home == "" {
+		return path
+	}
+	return filepath.Join(home, path[1:])
+}
+
 // DefaultStoreDir is $XDG_DATA_HOME/memsnap, else ~/.local/share/memsnap.
 func DefaultStoreDir() string {
 	if x := os.Getenv("XDG_DATA_HOME"); x != "" {
@@ -381,7 +396,7 @@ func LoadWithFlags(v *viper.Viper, flagFor func(key string) string) (Config, err
 	v.SetEnvPrefix("MEMSNAP")
 	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
 	v.AutomaticEnv()
-	if f := v.GetString("config"); f != "" {
+	if f := ExpandHome(v.GetString("config")); f != "" {
 		v.SetConfigFile(f)
 		if err := v.ReadInConfig(); err != nil {
 			return Config{}, fmt.Errorf("config: read %s: %w", f, err)
@@ -418,6 +433,9 @@ func LoadWithFlags(v *viper.Viper, flagFor func(key string) string) (Config, err
 			errs = append(errs, &KeyError{Key: f.key, Value: show(v.Get(f.key)), Source: source(f.key), Err: notA(f.ptr)})
 		}
 	}
+	// MCP clients start servers with no shell: a "~" in the store path
+	// reaches memsnap as it is written.
+	c.Store = ExpandHome(c.Store)
 	for _, p := range c.problems() {
 		if undecoded[p.Key] {
 			continue

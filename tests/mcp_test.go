@@ -3,6 +3,7 @@ package tests
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -568,5 +569,39 @@ func TestImportStreams(t *testing.T) {
 	}
 	if after := len(dirNames(t, filepath.Join(store, "snapshots"))); after != before+1 {
 		t.Fatalf("import --wait published %d snapshots, want 1", after-before)
+	}
+}
+
+// Issue 14, input 4: a "~" in the store path, from the flag, MEMSNAP_STORE
+// or the config file (MCP clients pass it with no shell), is the home
+// directory; no literal "~" directory appears in the current directory.
+func TestTildeInStorePath(t *testing.T) {
+	home, cwd := t.TempDir(), t.TempDir()
+	cfg := filepath.Join(home, "memsnap.yaml")
+	if err := os.WriteFile(cfg, []byte("store: ~/from-config\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		env  []string
+		dir  string
+	}{
+		{"flag", []string{"--store", "~/from-flag", "init"}, nil, "from-flag"},
+		{"environment", []string{"init"}, []string{"MEMSNAP_STORE=~/from-env"}, "from-env"},
+		{"config file", []string{"--config", "~/memsnap.yaml", "init"}, nil, "from-config"},
+	} {
+		cmd := exec.Command(bin, tc.args...)
+		cmd.Dir = cwd
+		cmd.Env = append(os.Environ(), append([]string{"HOME=" + home}, tc.env...)...)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%s: %v: %s", tc.name, err, out)
+		}
+		if _, err := os.Stat(filepath.Join(home, tc.dir, "queue")); err != nil {
+			t.Errorf("%s: no store in the home directory: %v", tc.name, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(cwd, "~")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a literal ~ directory was made in the current directory (%v)", err)
 	}
 }
