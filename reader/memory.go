@@ -413,7 +413,7 @@ func (r *Reader) SearchNodes(ctx context.Context, query string, opts SearchOptio
 	g := &Graph{}
 	err := r.withHandle(ctx, func(ctx context.Context, h *handle, c *graphdb.Conn) error {
 		g.Snapshot = h.seq
-		v, err := r.textView(ctx, h, c)
+		v, err := r.textView(ctx, h, c, false)
 		if err != nil {
 			return err
 		}

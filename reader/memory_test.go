@@ -414,6 +414,12 @@ func TestSearchIndexFollowsSnapshots(t *testing.T) {
 		{map[string]any{"op": "delete_relations", "relations": []Relation{{From: "a", To: "b", RelationType: "x"}}}, relOp(Relation{From: "a", To: "b", RelationType: "likes"})},
 		{map[string]any{"op": "delete_observations", "deletions": []any{map[string]any{"entityName": "a", "observations": []string{"coffee one"}}}}},
 		{map[string]any{"op": "kv_put", "key": "k", "value": "v"}},
+		// Text alone changes (relations out of b and into hub stay), then
+		// relations alone (a's text stays).
+		{map[string]any{"op": "add_observations", "observations": []any{
+			map[string]any{"entityName": "hub", "contents": []string{"more coffee"}},
+			map[string]any{"entityName": "b", "contents": []string{"tea again"}}}}},
+		{relOp(Relation{From: "a", To: "hub", RelationType: "likes"}), map[string]any{"op": "delete_relations", "relations": []Relation{{From: "a", To: "b", RelationType: "likes"}}}},
 	}
 	search := func(r *Reader) string {
 		var b strings.Builder

@@ -52,9 +52,8 @@ type Reader struct {
 	damaged   atomic.Int64      // scrubs that found damage
 	lastErr   atomic.Pointer[error]
 	refreshes atomic.Int64
-	verify    *verifyMemo // snapshots that failed verification; see pinVerified
-	text      textState   // the newest search index; see textView
-	bg        sync.WaitGroup
+	verify    *verifyMemo        // snapshots that failed verification; see pinVerified
+	text      textState          // the newest search index; see textView
 	bgCtx     context.Context    // cancelled by Close: ends background work
 	bgCancel  context.CancelFunc // cancels bgCtx
 
@@ -167,7 +166,9 @@ func (r *Reader) Manifest() *snapshot.Manifest {
 
 // Refresh swaps in the snapshot CURRENT names if it is newer than the one
 // being served. Queries in flight finish on the old snapshot, which closes
-// when the last of them ends. On error the old snapshot keeps serving.
+// when the last of them ends. Once the process has searched, the new
+// snapshot's search index is derived before it serves (deriveOnSwap), so
+// that no search waits for it. On error the old snapshot keeps serving.
 // A snapshot that failed verification is checked again only after a
 // backoff; until then Refresh returns its error at once (see verifyMemo).
 // It reports whether it swapped.
@@ -193,6 +194,7 @@ func (r *Reader) Refresh(ctx context.Context) (bool, error) {
 		r.lastErr.Store(&err)
 		return false, err
 	}
+	r.deriveOnSwap(ctx, h)
 	old := r.cur.Swap(h)
 	r.lastErr.Store(nil)
 	r.refreshes.Add(1)
@@ -200,7 +202,6 @@ func (r *Reader) Refresh(ctx context.Context) (bool, error) {
 		old.unref()
 		r.log.Debug("swapped snapshot", "from", old.seq, "to", h.seq)
 	}
-	r.followText(h)
 	return true, nil
 }
 
@@ -350,6 +351,7 @@ func (r *Reader) startWatch() {
 // Close stops scheduled refreshes and closes the current snapshot once the
 // queries still running on it end. It is idempotent.
 func (r *Reader) Close() error {
+	r.bgCancel() // a refresh deriving a search index stops
 	r.refreshMu.Lock()
 	if r.closed {
 		r.refreshMu.Unlock()
@@ -369,8 +371,6 @@ func (r *Reader) Close() error {
 		w.Close()
 		<-r.watchDone
 	}
-	r.bgCancel()
-	r.bg.Wait()
 	if h := r.cur.Swap(nil); h != nil {
 		h.unref()
 	}

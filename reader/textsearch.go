@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -43,8 +44,9 @@ func (r *Reader) SearchIndexStats() (built, derived int64) {
 
 // textView returns h's search index, building it on first use: derived
 // from the newest index the Reader built when the snapshots in between
-// allow, else from a scan of h's entities.
-func (r *Reader) textView(ctx context.Context, h *handle, c *graphdb.Conn) (*graphindex.View, error) {
+// allow, else (unless deriveOnly, then it returns nil) from a scan of h's
+// entities.
+func (r *Reader) textView(ctx context.Context, h *handle, c *graphdb.Conn, deriveOnly bool) (*graphindex.View, error) {
 	h.textMu.Lock()
 	defer h.textMu.Unlock()
 	if h.text != nil {
@@ -62,6 +64,9 @@ func (r *Reader) textView(ctx context.Context, h *handle, c *graphdb.Conn) (*gra
 		if v, err = r.deriveText(ctx, c, t.view, t.man, h.manifest); err != nil {
 			return nil, err
 		}
+	}
+	if v == nil && deriveOnly {
+		return nil, nil
 	}
 	if v == nil {
 		how = "built"
@@ -86,44 +91,47 @@ func (r *Reader) textView(ctx context.Context, h *handle, c *graphdb.Conn) (*gra
 	return v, nil
 }
 
-// followText derives the index of h, just swapped in, in the background
-// when the process has searched before: the next search finds it ready,
-// and each snapshot's jobs are read while the store still keeps them (a
-// snapshot collected before its index was derived makes the next one be
-// built afresh).
-func (r *Reader) followText(h *handle) {
-	if !r.text.used.Load() || !h.tryRef() {
+// deriveOnSwap derives the search index of h, about to be swapped in,
+// from the newest one when the process has searched before: no search
+// waits for it once h serves, and each snapshot's jobs are read while the
+// store still keeps them. Where it cannot be derived (see deriveText), the
+// first search on h builds it. Close cancels it.
+func (r *Reader) deriveOnSwap(ctx context.Context, h *handle) {
+	if !r.text.used.Load() {
 		return
 	}
-	r.bg.Add(1)
-	go func() {
-		defer r.bg.Done()
-		defer h.unref()
-		if r.cur.Load() != h {
-			return // already replaced: the next one follows
-		}
-		c, err := h.conn()
-		if err != nil {
-			r.log.Warn("search index: no connection to derive it on swap", "seq", h.seq, "error", err)
-			return
-		}
-		defer h.putConn(c)
-		if _, err := r.textView(r.bgCtx, h, c); err != nil && r.bgCtx.Err() == nil {
-			r.log.Warn("search index: derive on swap", "seq", h.seq, "error", err)
-		}
-	}()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(r.bgCtx, cancel)()
+	c, err := h.conn()
+	if err != nil {
+		r.log.Warn("search index: no connection to derive it on swap", "seq", h.seq, "error", err)
+		return
+	}
+	defer h.putConn(c)
+	if _, err := r.textView(ctx, h, c, true); err != nil && ctx.Err() == nil {
+		r.log.Warn("search index: derive on swap", "seq", h.seq, "error", err)
+	}
 }
 
 // deriveText returns the index of snapshot to from base, the index of
-// snapshot from, by reading again the entities the jobs in between change
-// (jobChanges); nil when it must be built afresh instead.
+// snapshot from, by reading again what the jobs in between change
+// (jobChanges): the entities whose text changed and the outgoing relations
+// of those whose relations changed, the rest of each changed entity taken
+// from base. It returns nil when the index must be built afresh instead.
 func (r *Reader) deriveText(ctx context.Context, c *graphdb.Conn, base *graphindex.View, from, to *snapshot.Manifest) (*graphindex.View, error) {
 	jobs, ok := r.store.JobsSince(from, to, deriveSnapshots)
 	if !ok {
 		return nil, nil
 	}
-	seen := map[string]bool{}
+	what := map[string]change{}
 	var changed, deleted []string
+	note := func(name string, ch change) {
+		if what[name] == 0 {
+			changed = append(changed, name)
+		}
+		what[name] |= ch
+	}
 	for _, j := range jobs {
 		data, err := os.ReadFile(j.Path)
 		if err != nil {
@@ -136,12 +144,9 @@ func (r *Reader) deriveText(ctx context.Context, c *graphdb.Conn, base *graphind
 			r.log.Warn("search index: archived job unreadable, building afresh", "file", j.Path, "error", err)
 			return nil, nil
 		}
-		jobChanges(job, func(name string, del bool) {
-			if !seen[name] {
-				seen[name] = true
-				changed = append(changed, name)
-			}
-			if del {
+		jobChanges(job, func(name string, ch change) {
+			note(name, ch)
+			if ch&changeDeleted != 0 {
 				deleted = append(deleted, name)
 			}
 		})
@@ -151,43 +156,85 @@ func (r *Reader) deriveText(ctx context.Context, c *graphdb.Conn, base *graphind
 	}
 	// A deleted entity's relations went with it: their sources changed.
 	for _, name := range base.Sources(deleted) {
-		if !seen[name] {
-			seen[name] = true
-			changed = append(changed, name)
-		}
+		note(name, changeRelations)
 	}
 	if len(changed) > deriveAtMost {
 		return nil, nil
 	}
-	current, err := entitiesByName(ctx, c, changed)
-	if err != nil {
-		return nil, err
-	}
-	rels, err := relationsFrom(ctx, c, changed, nil)
+	current, rels, err := r.changedRows(ctx, c, base, changed, what)
 	if err != nil {
 		return nil, err
 	}
 	return base.Apply(changed, current, rels), nil
 }
 
+// changedRows returns the entities named in changed as the snapshot holds
+// them, and their outgoing relations: read from the snapshot where what
+// says they changed, else taken from base.
+func (r *Reader) changedRows(ctx context.Context, c *graphdb.Conn, base *graphindex.View, changed []string, what map[string]change) ([]Entity, []Relation, error) {
+	var readEnts, readRels []string
+	var current []Entity
+	var rels []Relation
+	for _, name := range changed {
+		e, out, ok := base.Lookup(name)
+		switch ch := what[name]; {
+		case !ok:
+			readEnts, readRels = append(readEnts, name), append(readRels, name)
+		case ch&changeText == 0:
+			current = append(current, e)
+			readRels = append(readRels, name)
+		case ch&changeRelations == 0:
+			readEnts = append(readEnts, name)
+			rels = append(rels, out...)
+		default:
+			readEnts, readRels = append(readEnts, name), append(readRels, name)
+		}
+	}
+	ents, err := entitiesByName(ctx, c, readEnts)
+	if err != nil {
+		return nil, nil, err
+	}
+	read, err := relationsFrom(ctx, c, readRels, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	// An entity read as gone takes no relations from base.
+	live := nameSet(ents)
+	for _, e := range current {
+		live[e.Name] = true
+	}
+	rels = slices.DeleteFunc(rels, func(rel Relation) bool { return !live[rel.From] })
+	return append(current, ents...), append(rels, read...), nil
+}
+
+// change says what a job may change of an entity.
+type change uint8
+
+const (
+	changeText      change = 1 << iota // its type or observations, or whether it exists
+	changeRelations                    // its outgoing relations
+	changeDeleted                      // it is deleted (and may be created again)
+)
+
 // jobChanges calls changed with every entity whose text or outgoing
-// relations job may change, del true for those it deletes.
-func jobChanges(job *model.Job, changed func(name string, del bool)) {
+// relations job may change, and what it may change.
+func jobChanges(job *model.Job, changed func(name string, ch change)) {
 	for _, op := range job.Ops {
 		for _, e := range op.Entities {
-			changed(e.Name, false)
+			// Created anew after a delete, it has no relations.
+			changed(e.Name, changeText|changeRelations)
 		}
 		for _, o := range op.Observations {
-			changed(o.EntityName, false)
+			changed(o.EntityName, changeText)
 		}
 		for _, d := range op.Deletions {
-			changed(d.EntityName, false)
+			changed(d.EntityName, changeText)
 		}
 		for _, rel := range op.Relations {
-			changed(rel.From, false)
+			changed(rel.From, changeRelations)
 		}
 		for _, n := range op.EntityNames {
-			changed(n, true)
+			changed(n, changeText|changeRelations|changeDeleted)
 		}
 	}
 }

@@ -193,7 +193,13 @@ func checksumFile(path string, chunk int64) (sum FileSum, err error) {
 	defer f.Close()
 	whole := crc32.New(castagnoli)
 	sum.chunk = chunk
-	buf := make([]byte, chunk*max(1, (1<<20)/chunk)) // whole chunks, ~1 MiB a read
+	// Whole chunks, ~1 MiB a read; no more than the file needs (a job
+	// file of a few KiB must not cost a zeroed MiB).
+	n := chunk * max(1, (1<<20)/chunk)
+	if info, err := f.Stat(); err == nil && info.Size() < n {
+		n = max(chunk, (info.Size()/chunk+1)*chunk)
+	}
+	buf := make([]byte, n)
 	var chunks []uint32
 	for {
 		n, err := io.ReadFull(f, buf)

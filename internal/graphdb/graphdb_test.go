@@ -147,3 +147,76 @@ func newTestConn(t *testing.T) *Conn {
 	})
 	return c
 }
+
+// TestPreparedStatementsKept: a read-only connection keeps what it
+// prepared, and a kept statement answers each call with that call's
+// parameters, whatever their type, and after a failed call.
+func TestPreparedStatementsKept(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "g.kuzu")
+	db, c, err := OpenConn(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := EnsureSchema(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{"a", "b", "c"} {
+		if err := c.Exec(ctx, "CREATE (:Entity {name: $n, entityType: 't', observations: [$n]})", map[string]any{"n": n}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(c.prepared) != 0 {
+		t.Fatalf("a read-write connection kept %d statements", len(c.prepared))
+	}
+	c.Close()
+	db.Close()
+
+	db, c, err = OpenConn(path, Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	defer c.Close()
+	const q = "MATCH (e:Entity {name: $n}) RETURN e.observations"
+	for _, n := range []string{"a", "b", "zz", "c", "a"} {
+		res, err := c.Query(ctx, q, map[string]any{"n": n})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := "[]"
+		if n != "zz" {
+			want = "[[[" + n + "]]]"
+		}
+		if got := fmt.Sprint(res.Rows); got != want {
+			t.Fatalf("%s: %s, want %s", n, got, want)
+		}
+	}
+	if len(c.prepared) != 1 {
+		t.Fatalf("kept %d statements for one query", len(c.prepared))
+	}
+	// The same text with a value of another type, and with a missing one.
+	res, err := c.Query(ctx, "RETURN $x", map[string]any{"x": "one"})
+	if err != nil || fmt.Sprint(res.Rows) != "[[one]]" {
+		t.Fatalf("RETURN $x (string): %v %v", res, err)
+	}
+	if res, err = c.Query(ctx, "RETURN $x", map[string]any{"x": int64(2)}); err != nil || fmt.Sprint(res.Rows) != "[[2]]" {
+		t.Fatalf("RETURN $x (int) after a string: %v %v", res, err)
+	}
+	// Without its parameter a statement matches nothing (Kuzu binds a
+	// missing one as NULL), never the earlier call's value.
+	if res, err := c.Query(ctx, q, nil); err == nil && len(res.Rows) > 0 {
+		t.Fatalf("a kept statement ran with the earlier call's parameter: %v", res)
+	}
+	if res, err := c.Query(ctx, q, map[string]any{"n": "b"}); err != nil || fmt.Sprint(res.Rows) != "[[[b]]]" {
+		t.Fatalf("after a failed call: %v %v", res, err)
+	}
+	for i := 0; i < preparedAtMost+5; i++ {
+		if _, err := c.Query(ctx, fmt.Sprintf("RETURN %d", i), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(c.prepared) > preparedAtMost {
+		t.Fatalf("kept %d statements, at most %d", len(c.prepared), preparedAtMost)
+	}
+}

@@ -227,6 +227,24 @@ func (v *View) Sources(names []string) []string {
 	return out
 }
 
+// Lookup returns the live entity named name and its outgoing relations as
+// v holds them. It answers only on its lineage's newest View (the one
+// Apply extends); on any other, and for a name v does not hold, ok is false.
+func (v *View) Lookup(name string) (e model.Entity, out []model.Relation, ok bool) {
+	ix := v.ix
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	id, found := ix.byName[name]
+	if ix.newest != v || !found || id >= int32(len(v.docs)) || v.isDead(id) {
+		return e, nil, false
+	}
+	d := &v.docs[id]
+	for _, r := range d.out {
+		out = append(out, model.Relation{From: name, To: r.To, RelationType: r.Type})
+	}
+	return d.entity(), out, true
+}
+
 // Apply returns the View of the next snapshot, in which the entities
 // named in changed are as in current, with the outgoing relations rels
 // has for them (an entity of changed missing from current was deleted).

@@ -100,6 +100,9 @@ func (r *Report) WriteTable(w io.Writer) error {
 		row(b, "idle: queries, p50, p99", "%d, %.2f ms, %.2f ms", x.IdleQueries, x.IdleP50MS, x.IdleP99MS)
 		row(b, "under write: queries, errors", "%d, %d", x.Queries, x.Errors)
 		row(b, "under write: p50, p99", "%.2f ms, %.2f ms", x.P50MS, x.P99MS)
+		for _, k := range x.ByKind {
+			row(b, "p99 idle / under write: "+k.Kind, "%.2f ms (%d) / %.2f ms (%d)", k.IdleP99MS, k.IdleQueries, k.P99MS, k.Queries)
+		}
 		row(b, "writer: jobs, snapshots, reader swaps", "%d, %d (every %d ms), %d", x.JobsWritten, x.SnapshotsPublished, x.CommitEveryMS, x.ReaderSwaps)
 		row(b, "direct Kuzu: refused / attempts", "%d / %d", x.DirectKuzuErrors, x.DirectKuzuAttempts)
 		if x.DirectKuzuError != "" {

@@ -39,6 +39,43 @@ type ReadersUnderWrite struct {
 	DirectKuzuAttempts int     `json:"direct_kuzu_attempts"`
 	DirectKuzuErrors   int     `json:"direct_kuzu_errors"`
 	DirectKuzuError    string  `json:"direct_kuzu_error,omitempty"`
+	// ByKind breaks the p99s down by the mix's kinds of query, and by a
+	// process's first query on a snapshot it has just swapped to.
+	ByKind []MixKind `json:"by_kind"`
+}
+
+// MixKind is the p99 of one kind of query in the read mix, idle and under
+// write.
+type MixKind struct {
+	Kind        string  `json:"kind"`
+	IdleQueries int     `json:"idle_queries"`
+	IdleP99MS   float64 `json:"idle_p99_ms"`
+	Queries     int     `json:"queries"`
+	P99MS       float64 `json:"p99_ms"`
+}
+
+// byKind is the per-kind breakdown of an idle and a busy phase.
+func byKind(idle, busy []mixResult) []MixKind {
+	split := func(rs []mixResult, want func(tag uint8) bool) (lat []float64) {
+		for _, m := range rs {
+			for i, us := range m.LatencyUS {
+				if i < len(m.Tags) && want(m.Tags[i]) {
+					lat = append(lat, float64(us)/1000)
+				}
+			}
+		}
+		return lat
+	}
+	var out []MixKind
+	add := func(kind string, want func(uint8) bool) {
+		il, bl := split(idle, want), split(busy, want)
+		out = append(out, MixKind{Kind: kind, IdleQueries: len(il), IdleP99MS: percentile(il, 99), Queries: len(bl), P99MS: percentile(bl, 99)})
+	}
+	for k, name := range mixKinds {
+		add(name, func(t uint8) bool { return int(t&^mixFirst) == k && t&mixFirst == 0 })
+	}
+	add("first on a new snapshot", func(t uint8) bool { return t&mixFirst != 0 })
+	return out
 }
 
 // mixPhase runs readers mix workers together and gathers their results.
@@ -75,16 +112,19 @@ func (r *runner) readersUnderWrite(ctx context.Context) (*ReadersUnderWrite, err
 		return nil, err
 	}
 	out := &ReadersUnderWrite{Readers: r.sc.readers, Entities: r.sc.entities, CommitEveryMS: r.sc.commitEvery.Milliseconds()}
-	if err := r.idleReaders(ctx, store, out); err != nil {
+	idle, err := r.idleReaders(ctx, store, out)
+	if err != nil {
 		return nil, err
 	}
 	s, err := snapshot.Open(store)
 	if err != nil {
 		return nil, err
 	}
-	if err := r.readersUnderDaemon(ctx, s, out); err != nil {
+	busy, err := r.readersUnderDaemon(ctx, s, out)
+	if err != nil {
 		return nil, err
 	}
+	out.ByKind = byKind(idle, busy)
 	if err := r.directReaders(ctx, s, out); err != nil {
 		return nil, err
 	}
@@ -92,41 +132,41 @@ func (r *runner) readersUnderWrite(ctx context.Context) (*ReadersUnderWrite, err
 }
 
 // idleReaders runs the readers alone.
-func (r *runner) idleReaders(ctx context.Context, store string, out *ReadersUnderWrite) error {
+func (r *runner) idleReaders(ctx context.Context, store string, out *ReadersUnderWrite) ([]mixResult, error) {
 	idle, err := r.mixPhase(ctx, store, r.sc.readers, r.sc.queryEvery, r.sc.phase, startAt(workerLead))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var lat []float64
 	var first string
 	out.IdleQueries, out.IdleErrors, lat, _, first = mixStats(idle)
 	out.IdleP50MS, out.IdleP99MS = percentile(lat, 50), percentile(lat, 99)
 	if out.IdleErrors > 0 {
-		return fmt.Errorf("idle readers failed %d queries: %s", out.IdleErrors, first)
+		return nil, fmt.Errorf("idle readers failed %d queries: %s", out.IdleErrors, first)
 	}
-	return nil
+	return idle, nil
 }
 
 // readersUnderDaemon runs the readers while a producer queues a memory
 // tool's writes ten times a second and the daemon commits them on its
 // schedule.
-func (r *runner) readersUnderDaemon(ctx context.Context, s *snapshot.Store, out *ReadersUnderWrite) error {
+func (r *runner) readersUnderDaemon(ctx context.Context, s *snapshot.Store, out *ReadersUnderWrite) ([]mixResult, error) {
 	store := s.Dir()
 	cfgFile := r.path("rw-daemon.json")
 	if err := writeConfigFile(cfgFile, map[string]any{"writer": map[string]any{"commit": fmt.Sprintf("@every %v", r.sc.commitEvery)}}); err != nil {
-		return err
+		return nil, err
 	}
 	seq0, _ := s.Current()
 	daemon, err := r.cli(ctx, store, cfgFile, "daemon")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	at := startAt(workerLead)
 	prod, err := r.worker(ctx, "produce", produceSpec{Store: store, StartAt: at, For: r.sc.phase, Every: 100 * time.Millisecond,
 		Kind: "flow", Prefix: "rw", Entities: r.sc.entities})
 	if err != nil {
 		_ = daemon.stop()
-		return err
+		return nil, err
 	}
 	busy, err := r.mixPhase(ctx, store, r.sc.readers, r.sc.queryEvery, r.sc.phase, at)
 	var pr produceResult
@@ -137,7 +177,7 @@ func (r *runner) readersUnderDaemon(ctx context.Context, s *snapshot.Store, out 
 		err = derr
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
 	seq1, _ := s.Current()
 	out.JobsWritten, out.SnapshotsPublished = pr.Jobs, seq1-seq0
@@ -148,7 +188,7 @@ func (r *runner) readersUnderDaemon(ctx context.Context, s *snapshot.Store, out 
 	if out.Errors > 0 {
 		r.log.Warn("readers failed queries under write", "errors", out.Errors, "first", first)
 	}
-	return nil
+	return busy, nil
 }
 
 // directReaders is today's way: the same readers open a copy of CURRENT's

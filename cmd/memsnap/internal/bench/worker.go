@@ -96,15 +96,27 @@ const (
 	qHops  = "MATCH (a:Entity {name: $n})-[:Relation]->(:Entity)-[:Relation]->(c:Entity) RETURN DISTINCT c.name"
 )
 
+// The kinds of query in the mix (query k is of kind k%3), and the tag bit
+// of a process's first query on a snapshot it has just swapped to.
+const (
+	mixPoint = iota
+	mixHops
+	mixSearch
+	mixFirst = 4
+)
+
+// mixKinds names the kinds for the report.
+var mixKinds = [...]string{mixPoint: "point lookup", mixHops: "2-hop", mixSearch: "search"}
+
 // mixQuery runs query k of the mix on a store of n generated entities.
 func mixQuery(ctx context.Context, rd *reader.Reader, rng *rand.Rand, k, n int) error {
 	var err error
 	switch k % 3 {
-	case 0:
+	case mixPoint:
 		_, err = rd.Query(ctx, qPoint, map[string]any{"n": entityName(rng.IntN(n))})
-	case 1:
+	case mixHops:
 		_, err = rd.Query(ctx, qHops, map[string]any{"n": entityName(rng.IntN(n))})
-	default:
+	case mixSearch:
 		_, err = rd.SearchNodes(ctx, sentence(rng, 2), reader.SearchOptions{Limit: 20})
 	}
 	return err
@@ -124,6 +136,10 @@ type mixResult struct {
 	Queries int `json:"queries"`
 	failures
 	LatencyUS []int64 `json:"latency_us"`
+	// Tags holds, for each query in LatencyUS, its kind (mixPoint, mixHops,
+	// mixSearch) plus mixFirst when it was the process's first query on a
+	// snapshot it had just swapped to.
+	Tags      []uint8 `json:"tags"`
 	Refreshes int64   `json:"refreshes"`
 	FirstSeq  uint64  `json:"first_seq"`
 	LastSeq   uint64  `json:"last_seq"`
@@ -153,10 +169,16 @@ func runMix(ctx context.Context, spec mixSpec) (any, error) {
 	start := time.Now()
 	end := start.Add(spec.For)
 	next := start
+	seq := rd.Seq()
 	for k := 0; time.Now().Before(end); k++ {
+		tag := uint8(k % 3)
+		if s := rd.Seq(); s != seq {
+			tag, seq = tag|mixFirst, s
+		}
 		t := time.Now()
 		err := mixQuery(ctx, rd, rng, k, spec.Entities)
 		res.LatencyUS = append(res.LatencyUS, time.Since(t).Microseconds())
+		res.Tags = append(res.Tags, tag)
 		res.Queries++
 		res.add(err)
 		next = pace(next, spec.Every)
