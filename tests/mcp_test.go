@@ -511,25 +511,28 @@ func TestImportExportRoundTrip(t *testing.T) {
 	if err := os.WriteFile(bad, []byte("{\"type\":\"entity\",\"name\":\"a\",\"entityType\":\"t\",\"observations\":[]}\n\n{not json\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	r := memsnap(t, store, nil, nil, "import", bad)
+	r := memsnap(t, store, nil, nil, "import", "--strict", bad)
 	if r.code != 1 || !strings.Contains(r.stderr, "line 3") {
-		t.Errorf("bad line: exit %d: %s", r.code, r.stderr)
+		t.Errorf("bad line, --strict: exit %d: %s", r.code, r.stderr)
+	}
+	if r := memsnap(t, store, nil, nil, "import", bad); r.code != 0 || !strings.Contains(r.stdout, `"skipped":1`) || !strings.Contains(r.stderr, "line 3: skipped: not a JSON object") {
+		t.Errorf("bad line: exit %d: %s %s", r.code, r.stdout, r.stderr)
 	}
 	// Two values on one line: the second is not dropped silently.
 	two := filepath.Join(t.TempDir(), "two.jsonl")
 	if err := os.WriteFile(two, []byte(`{"type":"entity","name":"T1","entityType":"t","observations":[]} {"type":"entity","name":"T2","entityType":"t","observations":[]}`+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if r := memsnap(t, store, nil, nil, "import", two); r.code != 1 || !strings.Contains(r.stderr, "line 1: more than one JSON value") {
+	if r := memsnap(t, store, nil, nil, "import", two); !strings.Contains(r.stderr, "line 1: skipped: more than one JSON value") {
 		t.Errorf("two values on a line: exit %d: %s", r.code, r.stderr)
 	}
 }
 
 // Issue 13: import streams the file. A relation may come before the
 // entities it names (relations are queued after the last entity); with
-// --wait the whole import is one snapshot; a bad line anywhere, even the
-// last, queues nothing. A byte order mark and an empty entityType (which
-// export writes) are accepted.
+// --wait the whole import is one snapshot; with --strict a bad line
+// anywhere, even the last, queues nothing. A byte order mark and an empty
+// entityType (which export writes) are accepted.
 func TestImportStreams(t *testing.T) {
 	store := newStore(t)
 	dir := t.TempDir()
@@ -549,7 +552,7 @@ func TestImportStreams(t *testing.T) {
 	if err := os.WriteFile(bad, []byte(strings.Join(lines, "\n")+"\n{\"type\":\"entity\",\"name\":\"late\"}\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	r := memsnap(t, store, nil, nil, "import", "--wait", "--batch", "2", bad)
+	r := memsnap(t, store, nil, nil, "import", "--wait", "--strict", "--batch", "2", bad)
 	if r.code != 1 || !strings.Contains(r.stderr, "line 9") {
 		t.Fatalf("bad last line: exit %d: %s", r.code, r.stderr)
 	}

@@ -2,14 +2,15 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -109,100 +110,175 @@ type memoryLine struct {
 
 func (a *app) newImportCommand() *cobra.Command {
 	var batch int
-	var wait bool
+	var wait, strict bool
 	c := &cobra.Command{
-		Use:   "import [--batch N] [--wait] FILE",
+		Use:   "import [--batch N] [--wait] [--strict] FILE",
 		Short: "Queue the entities and relations of a reference memory server JSONL file",
 		Long: `Read the reference MCP memory server's JSONL file (one {"type":"entity"|"relation", ...} per line)
-and queue it as jobs: entities first, then relations, N items per job. A bad line stops the
-import before anything is queued, naming the line. The file is read twice (checked, then
-queued) and never held in memory whole: only the relations are kept until the last entity is
-queued. With --wait, memsnap waits, with no time limit, until every job is applied or rejected
-(committing itself whenever no other writer holds the lock, the whole import in one snapshot
-when it can), adds the counts to its summary, and exits 1 if any job was rejected.`,
+and queue it as jobs: entities first, then relations, up to N items per job. Imperfect lines do
+not stop the import: what is unambiguous is repaired (an entity without observations gets [],
+observations that are not strings are dropped, a missing entityType is "", unknown fields are
+ignored) and what is not is skipped (a line that is not one JSON object, an entity without a
+name or already on an earlier line, a relation without from, to or relationType or naming an
+entity in neither the file nor the store, a line over job.max_bytes); each is reported with its
+line number, and the summary counts them. With --strict the first such line refuses the file
+before anything is queued (the file is then read twice). The file is never held in memory
+whole: only the relations are kept until the last entity is queued. With --wait, memsnap waits,
+with no time limit, until every job is applied or rejected (committing itself whenever no other
+writer holds the lock, the whole import in one snapshot when it can), adds the counts to its
+summary, and exits 1 if any job was rejected.`,
 		Args: exactArgs("FILE"),
 		RunE: a.onStore(func(cmd *cobra.Command, s *snapshot.Store, args []string) error {
 			if batch < 1 {
 				return usagef(cmd, "--batch must be at least 1")
 			}
-			// The first pass only checks, so that a bad line queues nothing.
-			var ents, rels int
-			err := scanMemoryFile(args[0], func(e *model.Entity, r *model.Relation) error {
-				if e != nil {
-					ents++
-				} else {
-					rels++
+			imp := &memoryImport{path: args[0], lim: a.cfg.Job.Limits(), known: a.storeHolds(cmd.Context(), s)}
+			if strict {
+				// The first pass only checks, so that a bad line queues nothing.
+				check := &memoryImport{path: args[0], lim: imp.lim, known: imp.known, strict: true}
+				if err := check.run(nil, func(model.Entity, int64) error { return nil }, func(model.Relation, int64) error { return nil }); err != nil {
+					return err
 				}
-				return nil
-			})
+			}
+			q, err := a.queueMemoryFile(s, imp, batch)
 			if err != nil {
 				return err
 			}
-			ids, bytes, err := a.queueMemoryFile(s, args[0], batch)
-			if err != nil {
-				return err
-			}
-			sum := map[string]any{"entities": ents, "relations": rels, "jobs": len(ids)}
+			a.reportMemoryProblems(imp)
+			sum := map[string]any{"entities": q.entities, "relations": q.relations, "jobs": len(q.ids),
+				"repaired": imp.repaired, "skipped": imp.skipped}
 			if wait {
-				rejected, err := a.waitForAll(cmd.Context(), s, ids, bytes)
+				rejected, err := a.waitForAll(cmd.Context(), s, q.ids, q.bytes)
 				if err != nil {
 					return err
 				}
-				sum["applied"], sum["rejected"] = len(ids)-rejected, rejected
+				sum["applied"], sum["rejected"] = len(q.ids)-rejected, rejected
 				if rejected > 0 {
 					_ = a.printJSON(sum)
-					return fmt.Errorf("import %s: %d of %d jobs rejected (see log)", args[0], rejected, len(ids))
+					return fmt.Errorf("import %s: %d of %d jobs rejected (see log)", args[0], rejected, len(q.ids))
 				}
 			}
 			return a.printJSON(sum)
 		}),
 	}
-	c.Flags().IntVar(&batch, "batch", 500, "entities or relations per job")
+	c.Flags().IntVar(&batch, "batch", 500, "entities or relations per job (fewer when they would pass job.max_bytes)")
 	c.Flags().BoolVar(&wait, "wait", false, "wait until every job is applied or rejected")
+	c.Flags().BoolVar(&strict, "strict", false, "refuse the file on its first line that would be repaired or skipped")
 	return c
 }
 
-// queueMemoryFile queues the entities of a checked JSONL file in jobs of
-// batch items as it reads them, then its relations (a relation may name an
-// entity further down the file), drawing a progress bar of the bytes read on
-// a terminal. It returns the jobs' ids and their total size in bytes.
-func (a *app) queueMemoryFile(s *snapshot.Store, path string, batch int) (ids []string, bytes int64, err error) {
+// memoryProblemsShown is how many repaired or skipped lines import reports
+// one by one; the summary counts them all.
+const memoryProblemsShown = 100
+
+// reportMemoryProblems prints the lines import repaired or skipped to
+// stderr, in line order, one per line.
+func (a *app) reportMemoryProblems(imp *memoryImport) {
+	slices.SortStableFunc(imp.problems, func(x, y memoryProblem) int { return x.Line - y.Line })
+	for i, p := range imp.problems {
+		if i == memoryProblemsShown {
+			fmt.Fprintf(a.stderr, "import %s: %d more repaired or skipped lines not shown (--strict stops at the first)\n", imp.path, len(imp.problems)-i)
+			return
+		}
+		fmt.Fprintf(a.stderr, "import %s: %s\n", imp.path, p)
+	}
+}
+
+// queued is what queueMemoryFile queued.
+type queued struct {
+	ids                 []string
+	bytes               int64 // of every job
+	entities, relations int
+}
+
+// queueMemoryFile queues the entities of a JSONL file in jobs of at most
+// batch items (and job.max_bytes) as it reads them, then its relations,
+// drawing a progress bar of the bytes read on a terminal.
+func (a *app) queueMemoryFile(s *snapshot.Store, imp *memoryImport, batch int) (q queued, err error) {
 	var size int64
-	if info, err := os.Stat(path); err == nil {
+	if info, err := os.Stat(imp.path); err == nil {
 		size = info.Size()
 	}
-	bar := newProgress(a.stderr, "queueing "+filepath.Base(path), size)
+	bar := newProgress(a.stderr, "queueing "+filepath.Base(imp.path), size)
 	defer bar.done()
-	queue := func(op model.Op) error {
+	// queue queues a job of op; a job over job.max_bytes (the records'
+	// sizes are estimates, see parseMemoryLine) is split in two.
+	var queue func(op model.Op) error
+	queue = func(op model.Op) error {
 		j := jobOf(op)
-		id, err := writer.Enqueue(s, j, a.cfg.Job.Limits())
-		if err != nil {
-			return fmt.Errorf("import %s: after %d jobs: %w", path, len(ids), err)
+		if n := max(len(op.Entities), len(op.Relations)); imp.lim.MaxBytes > 0 && int64(len(j)) > imp.lim.MaxBytes && n > 1 {
+			a, b := op, op
+			if op.Entities != nil {
+				a.Entities, b.Entities = op.Entities[:n/2], op.Entities[n/2:]
+			} else {
+				a.Relations, b.Relations = op.Relations[:n/2], op.Relations[n/2:]
+			}
+			if err := queue(a); err != nil {
+				return err
+			}
+			return queue(b)
 		}
-		ids, bytes = append(ids, id), bytes+int64(len(j))
+		id, err := writer.Enqueue(s, j, imp.lim)
+		if err != nil {
+			return fmt.Errorf("import %s: after %d jobs: %w", imp.path, len(q.ids), err)
+		}
+		q.ids, q.bytes = append(q.ids, id), q.bytes+int64(len(j))
 		return nil
+	}
+	room := imp.lim.MaxBytes - jobOverhead
+	if imp.lim.MaxBytes <= 0 {
+		room = math.MaxInt64
 	}
 	var ents []model.Entity
 	var rels []model.Relation
-	err = scanMemoryFileProgress(path, bar.set, func(e *model.Entity, r *model.Relation) error {
-		if r != nil {
-			rels = append(rels, *r)
+	var held int64 // bytes of the job being filled
+	flushEnts := func() error {
+		if len(ents) == 0 {
 			return nil
 		}
-		if ents = append(ents, *e); len(ents) == batch {
-			err := queue(model.Op{Op: model.OpCreateEntities, Entities: ents})
-			ents = ents[:0:0]
-			return err
+		err := queue(model.Op{Op: model.OpCreateEntities, Entities: ents})
+		q.entities += len(ents)
+		ents, held = ents[:0:0], 0
+		return err
+	}
+	flushRels := func() error {
+		if len(rels) == 0 {
+			return nil
 		}
+		err := queue(model.Op{Op: model.OpCreateRelations, Relations: rels})
+		q.relations += len(rels)
+		rels, held = rels[:0:0], 0
+		return err
+	}
+	err = imp.run(bar.set, func(e model.Entity, n int64) error {
+		if len(ents) == batch || held+n > room {
+			if err := flushEnts(); err != nil {
+				return err
+			}
+		}
+		ents, held = append(ents, e), held+n
+		return nil
+	}, func(r model.Relation, n int64) error {
+		if len(ents) > 0 {
+			if err := flushEnts(); err != nil {
+				return err
+			}
+		}
+		if len(rels) == batch || held+n > room {
+			if err := flushRels(); err != nil {
+				return err
+			}
+		}
+		rels, held = append(rels, r), held+n
 		return nil
 	})
-	if err == nil && len(ents) > 0 {
-		err = queue(model.Op{Op: model.OpCreateEntities, Entities: ents})
+	if err == nil {
+		err = flushEnts()
 	}
-	for i := 0; err == nil && i < len(rels); i += batch {
-		err = queue(model.Op{Op: model.OpCreateRelations, Relations: rels[i:min(i+batch, len(rels))]})
+	if err == nil {
+		err = flushRels()
 	}
-	return ids, bytes, err
+	return q, err
 }
 
 // waitForAll waits until every job is applied or rejected, committing
@@ -256,71 +332,6 @@ func (a *app) waitForAll(ctx context.Context, s *snapshot.Store, ids []string, b
 func jobOf(op model.Op) []byte {
 	b, _ := json.Marshal(model.Job{Ops: []model.Op{op}})
 	return b
-}
-
-// scanMemoryFile reads a reference JSONL memory file line by line and hands
-// fn each entity or relation (the other is nil). Blank lines are skipped;
-// anything else that is not an entity or relation is an error naming its
-// line, as is an error from fn.
-func scanMemoryFile(path string, fn func(*model.Entity, *model.Relation) error) error {
-	return scanMemoryFileProgress(path, nil, fn)
-}
-
-// scanMemoryFileProgress is scanMemoryFile that also reports the bytes read
-// so far to read, if not nil.
-func scanMemoryFileProgress(path string, read func(int64), fn func(*model.Entity, *model.Relation) error) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return fmt.Errorf("import: %w", err)
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64<<10), 64<<20)
-	var done int64
-	for n := 1; sc.Scan(); n++ {
-		done += int64(len(sc.Bytes())) + 1
-		if read != nil {
-			read(done)
-		}
-		line := bytes.TrimSpace(sc.Bytes())
-		if n == 1 {
-			line = bytes.TrimPrefix(line, []byte("\xef\xbb\xbf")) // a byte order mark
-		}
-		if len(line) == 0 {
-			continue
-		}
-		var m memoryLine
-		dec := json.NewDecoder(bytes.NewReader(line))
-		dec.DisallowUnknownFields()
-		if err := dec.Decode(&m); err != nil {
-			return fmt.Errorf("import %s: line %d: %v", path, n, err)
-		}
-		if _, err := dec.Token(); err != io.EOF {
-			return fmt.Errorf("import %s: line %d: more than one JSON value on the line", path, n)
-		}
-		bad := func(why string) error { return fmt.Errorf("import %s: line %d: %s", path, n, why) }
-		switch m.Type {
-		case "entity":
-			if m.Name == "" || m.EntityType == nil || m.Observations == nil {
-				return bad("an entity needs name, entityType and observations")
-			}
-			err = fn(&model.Entity{Name: m.Name, EntityType: *m.EntityType, Observations: *m.Observations}, nil)
-		case "relation":
-			if m.From == "" || m.To == "" || m.RelationType == "" {
-				return bad("a relation needs from, to and relationType")
-			}
-			err = fn(nil, &model.Relation{From: m.From, To: m.To, RelationType: m.RelationType})
-		default:
-			return bad(fmt.Sprintf("type %q is neither \"entity\" nor \"relation\"", m.Type))
-		}
-		if err != nil {
-			return err
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return fmt.Errorf("import %s: %w", path, err)
-	}
-	return nil
 }
 
 func (a *app) newExportCommand() *cobra.Command {

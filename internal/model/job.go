@@ -185,6 +185,26 @@ func DecodeJob(data []byte, lim Limits) (*Job, error) {
 	return job, nil
 }
 
+// CheckEntity returns why a create_entities op holding e would be refused
+// (an empty name; a string over lim, not UTF-8 or holding a NUL), or nil.
+func (lim Limits) CheckEntity(e Entity) error {
+	v := validator{lim: lim}
+	v.name("name", e.Name)
+	v.str("entityType", e.EntityType)
+	v.strs("observations", e.Observations)
+	return v.err
+}
+
+// CheckRelation returns why a create_relations op holding r would be
+// refused, or nil.
+func (lim Limits) CheckRelation(r Relation) error {
+	v := validator{lim: lim}
+	v.name("from", r.From)
+	v.name("to", r.To)
+	v.name("relationType", r.RelationType)
+	return v.err
+}
+
 // Invalidf returns an error wrapping ErrInvalidJob with the reason; the
 // queue uses it for job files that can never be applied.
 func Invalidf(format string, args ...any) error {

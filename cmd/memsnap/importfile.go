@@ -1,0 +1,489 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/memsnap/memsnap/internal/model"
+	"github.com/memsnap/memsnap/reader"
+	"github.com/memsnap/memsnap/snapshot"
+)
+
+// How import reads a reference memory file
+//
+// The reference memory server's JSONL file holds one {"type": "entity" |
+// "relation", ...} object per line. Files written by hand, by older servers
+// or by other tools are often imperfect; import keeps every record it can:
+//
+//   - repaired (and reported): an entity without observations (or with
+//     null) gets [], observations that are not strings are dropped, an
+//     entity without entityType gets "", unknown fields are ignored;
+//   - skipped (and reported with the line number and the reason): a line
+//     that is not one JSON object, a record of another type, an entity
+//     without a name, an entity already on an earlier line (the first
+//     wins, as create_entities keeps the existing entity), a relation
+//     without from, to or relationType, a relation to an entity in
+//     neither the file nor the store, a line over job.max_bytes, a string
+//     over job.max_string_bytes;
+//   - blank lines, a UTF-8 byte order mark and CRLF line ends are no
+//     problem at all.
+//
+// With --strict the first problem refuses the file before anything is
+// queued.
+
+// memoryProblem is a line import repaired or skipped, and why.
+type memoryProblem struct {
+	Line    int
+	Skipped bool
+	Reason  string
+}
+
+func (p memoryProblem) String() string {
+	what := "repaired"
+	if p.Skipped {
+		what = "skipped"
+	}
+	return fmt.Sprintf("line %d: %s: %s", p.Line, what, p.Reason)
+}
+
+// memoryRecord is one line's entity or relation (the other is nil), with
+// what was repaired in it.
+type memoryRecord struct {
+	line    int
+	ent     *model.Entity
+	rel     *model.Relation
+	size    int64 // bytes of the record in a job
+	repairs []string
+}
+
+// jobOverhead is the most a one-op job adds to its records' bytes:
+// {"ops":[{"op":"create_relations","relations":[...]}]} and the commas.
+const jobOverhead = 64
+
+// encodedSize is the bytes of v in a job.
+func encodedSize(v any) int64 {
+	b, _ := json.Marshal(v)
+	return int64(len(b)) + 1
+}
+
+// memoryFields are the fields of the reference file's lines.
+var memoryFields = []string{"type", "name", "entityType", "observations", "from", "to", "relationType"}
+
+// parseMemoryLine reads one non-blank line leniently. It returns the
+// record, or why the line is skipped. rec.size is the record's bytes in a
+// job: exact when exact is set or the line is long, else the line's length
+// (a record encodes to at most 6 times its line: "<" becomes "\u003c").
+func parseMemoryLine(line []byte, lim model.Limits, exact bool) (rec memoryRecord, skip string) {
+	var ok bool
+	if rec, ok = parseMemoryLineFast(line); !ok {
+		if rec, skip = parseMemoryLineSlow(line); skip != "" {
+			return rec, skip
+		}
+	}
+	exact = exact || int64(len(line)) > lim.MaxBytes/8
+	rec.size = int64(len(line)) + 1
+	if rec.ent != nil {
+		e := rec.ent
+		if err := lim.CheckEntity(*e); err != nil {
+			return rec, "entity " + quoteName(e.Name) + ": " + err.Error()
+		}
+		if exact {
+			rec.size = encodedSize(e)
+		}
+		if lim.MaxBytes > 0 && rec.size+jobOverhead > lim.MaxBytes {
+			return rec, fmt.Sprintf("entity %s is %d bytes, over what one job may hold (job.max_bytes %d)", quoteName(e.Name), rec.size, lim.MaxBytes)
+		}
+		return rec, ""
+	}
+	if err := lim.CheckRelation(*rec.rel); err != nil {
+		return rec, "relation: " + err.Error()
+	}
+	if exact {
+		rec.size = encodedSize(rec.rel)
+	}
+	if lim.MaxBytes > 0 && rec.size+jobOverhead > lim.MaxBytes {
+		return rec, fmt.Sprintf("relation is %d bytes, over what one job may hold (job.max_bytes %d)", rec.size, lim.MaxBytes)
+	}
+	return rec, ""
+}
+
+// parseMemoryLineFast reads a well-formed line: the reference's fields
+// with values of their types, no null anywhere (encoding/json would read a
+// null observation as ""). ok is false for anything else, which
+// parseMemoryLineSlow then reads.
+func parseMemoryLineFast(line []byte) (rec memoryRecord, ok bool) {
+	if bytes.Contains(line, []byte("null")) {
+		return rec, false
+	}
+	var m memoryLine
+	dec := json.NewDecoder(bytes.NewReader(line))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&m); err != nil {
+		return rec, false
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return rec, false
+	}
+	switch m.Type {
+	case "entity":
+		if m.Name == "" || m.From != "" || m.To != "" || m.RelationType != "" {
+			return rec, false
+		}
+		e := &model.Entity{Name: m.Name, Observations: []string{}}
+		if m.EntityType == nil {
+			rec.repairs = append(rec.repairs, repairNoType)
+		} else {
+			e.EntityType = *m.EntityType
+		}
+		if m.Observations == nil {
+			rec.repairs = append(rec.repairs, repairNoObservations)
+		} else if len(*m.Observations) > 0 {
+			e.Observations = *m.Observations
+		}
+		rec.ent = e
+	case "relation":
+		if m.From == "" || m.To == "" || m.RelationType == "" || m.Name != "" || m.EntityType != nil || m.Observations != nil {
+			return rec, false
+		}
+		rec.rel = &model.Relation{From: m.From, To: m.To, RelationType: m.RelationType}
+	default:
+		return rec, false
+	}
+	return rec, true
+}
+
+// What import repairs, in its report's words.
+const (
+	repairNoType         = `no entityType: taken as ""`
+	repairNoObservations = "no observations: taken as []"
+)
+
+// parseMemoryLineSlow reads any line, field by field.
+func parseMemoryLineSlow(line []byte) (rec memoryRecord, skip string) {
+	var raw map[string]json.RawMessage
+	dec := json.NewDecoder(bytes.NewReader(line))
+	if err := dec.Decode(&raw); err != nil {
+		return rec, "not a JSON object: " + strings.TrimPrefix(err.Error(), "json: ")
+	}
+	if raw == nil {
+		return rec, "not a JSON object: null"
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return rec, "more than one JSON value on the line"
+	}
+	for k := range raw {
+		if !slices.Contains(memoryFields, k) {
+			rec.repairs = append(rec.repairs, fmt.Sprintf("ignored unknown field %q", k))
+		}
+	}
+	slices.Sort(rec.repairs)
+	typ, _, _ := jsonString(raw, "type")
+	switch typ {
+	case "entity":
+		e, repairs, skip := parseMemoryEntity(raw)
+		if skip != "" {
+			return rec, skip
+		}
+		rec.ent, rec.repairs = e, append(rec.repairs, repairs...)
+	case "relation":
+		from, _, okf := jsonString(raw, "from")
+		to, _, okt := jsonString(raw, "to")
+		rt, _, okr := jsonString(raw, "relationType")
+		if !okf || !okt || !okr || from == "" || to == "" || rt == "" {
+			return rec, "a relation needs from, to and relationType (non-empty strings)"
+		}
+		rec.rel = &model.Relation{From: from, To: to, RelationType: rt}
+	default:
+		if _, present := raw["type"]; !present {
+			return rec, `no "type" (a line is {"type":"entity",...} or {"type":"relation",...})`
+		}
+		return rec, fmt.Sprintf(`type %s is neither "entity" nor "relation"`, string(raw["type"]))
+	}
+	return rec, ""
+}
+
+// parseMemoryEntity reads an entity's fields, repairing what is
+// unambiguous.
+func parseMemoryEntity(raw map[string]json.RawMessage) (e *model.Entity, repairs []string, skip string) {
+	name, _, ok := jsonString(raw, "name")
+	if !ok || name == "" {
+		return nil, nil, "an entity needs a name (a non-empty string)"
+	}
+	e = &model.Entity{Name: name, Observations: []string{}}
+	typ, present, ok := jsonString(raw, "entityType")
+	switch {
+	case !present:
+		repairs = append(repairs, repairNoType)
+	case !ok:
+		return nil, nil, "entity " + quoteName(name) + ": entityType is not a string"
+	}
+	e.EntityType = typ
+	obs, present := raw["observations"]
+	if !present || string(obs) == "null" {
+		repairs = append(repairs, repairNoObservations)
+		return e, repairs, ""
+	}
+	var list []json.RawMessage
+	if err := json.Unmarshal(obs, &list); err != nil {
+		return nil, nil, "entity " + quoteName(name) + ": observations is not a list"
+	}
+	var dropped []string
+	for _, o := range list {
+		var s string
+		if err := json.Unmarshal(o, &s); err != nil || string(o) == "null" {
+			dropped = append(dropped, string(o))
+			continue
+		}
+		e.Observations = append(e.Observations, s)
+	}
+	if len(dropped) > 0 {
+		repairs = append(repairs, fmt.Sprintf("dropped %d observation(s) that are not strings: %s", len(dropped), truncateText(strings.Join(dropped, ", "), 80)))
+	}
+	return e, repairs, ""
+}
+
+// jsonString returns raw[key] as a string: present says whether the key
+// is there (and not null), ok whether it holds a string.
+func jsonString(raw map[string]json.RawMessage, key string) (s string, present, ok bool) {
+	v, has := raw[key]
+	if !has || string(v) == "null" {
+		return "", false, false
+	}
+	if err := json.Unmarshal(v, &s); err != nil {
+		return "", true, false
+	}
+	return s, true, true
+}
+
+func quoteName(s string) string { return fmt.Sprintf("%q", truncateText(s, 60)) }
+
+func truncateText(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && !utf8RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "..."
+}
+
+func utf8RuneStart(b byte) bool { return b&0xC0 != 0x80 }
+
+// readMemoryLines calls fn with each non-blank line of the file and its
+// number (from 1), its line end and a leading byte order mark removed, and
+// tells over to each line longer than limit bytes (which it does not hold
+// in memory). read, if not nil, gets the bytes read so far.
+func readMemoryLines(path string, limit int64, read func(int64), fn func(n int, line []byte) error, over func(n int, size int64) error) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("import: %w", err)
+	}
+	defer f.Close()
+	br := bufio.NewReaderSize(f, 256<<10)
+	var done int64
+	var buf []byte
+	for n := 1; ; n++ {
+		buf = buf[:0]
+		var size int64
+		var err error
+		for {
+			var chunk []byte
+			chunk, err = br.ReadSlice('\n')
+			size += int64(len(chunk))
+			if size <= limit+2 { // room for "\r\n"
+				buf = append(buf, chunk...)
+			}
+			if !errors.Is(err, bufio.ErrBufferFull) {
+				break
+			}
+		}
+		done += size
+		if read != nil {
+			read(done)
+		}
+		if err != nil && err != io.EOF {
+			return fmt.Errorf("import %s: %w", path, err)
+		}
+		if size > 0 {
+			line := bytes.TrimRight(buf, "\r\n")
+			if n == 1 {
+				line = bytes.TrimPrefix(line, []byte("\xef\xbb\xbf"))
+			}
+			var ferr error
+			switch trimmed := bytes.TrimSpace(line); {
+			case size > limit+2:
+				ferr = over(n, size)
+			case len(trimmed) > 0:
+				ferr = fn(n, trimmed)
+			}
+			if ferr != nil {
+				return ferr
+			}
+		}
+		if err == io.EOF {
+			return nil
+		}
+	}
+}
+
+// memoryImport reads a reference memory file and hands its records on:
+// the entities as it reads them, the relations (which may name an entity
+// further down) once the file is read and their ends are checked.
+type memoryImport struct {
+	path   string
+	lim    model.Limits
+	strict bool
+	// known reports which of names (not in the file) the store holds.
+	known func(names []string) (map[string]bool, error)
+
+	entityLine map[string]int // each entity's line
+	relLine    map[model.Relation]int
+	rels       []memoryRecord
+	problems   []memoryProblem
+	repaired   int // lines
+	skipped    int // lines
+}
+
+// problem records a repaired or skipped line; with strict it is the error
+// that refuses the file.
+func (m *memoryImport) problem(p memoryProblem) error {
+	if m.strict {
+		what := "would be repaired"
+		if p.Skipped {
+			what = "would be skipped"
+		}
+		return fmt.Errorf("import %s: line %d: %s (%s; --strict refuses the file, nothing was queued)", m.path, p.Line, p.Reason, what)
+	}
+	m.problems = append(m.problems, p)
+	return nil
+}
+
+// run reads the file, calling entity with each entity to import and, at
+// the end, relation with each relation to import, each with its bytes in
+// a job.
+func (m *memoryImport) run(read func(int64), entity func(model.Entity, int64) error, relation func(model.Relation, int64) error) error {
+	m.entityLine, m.relLine = map[string]int{}, map[model.Relation]int{}
+	err := readMemoryLines(m.path, m.lim.MaxBytes, read, func(n int, line []byte) error {
+		return m.line(n, line, entity)
+	}, func(n int, size int64) error {
+		m.skipped++
+		return m.problem(memoryProblem{Line: n, Skipped: true,
+			Reason: fmt.Sprintf("the line is %d bytes, over the limit of %d (job.max_bytes)", size, m.lim.MaxBytes)})
+	})
+	if err != nil {
+		return err
+	}
+	return m.relations(relation)
+}
+
+func (m *memoryImport) line(n int, line []byte, entity func(model.Entity, int64) error) error {
+	rec, skip := parseMemoryLine(line, m.lim, m.strict)
+	switch {
+	case skip != "":
+	case rec.ent != nil:
+		if first, dup := m.entityLine[rec.ent.Name]; dup {
+			skip = fmt.Sprintf("entity %s is already on line %d (the first is kept)", quoteName(rec.ent.Name), first)
+		}
+	case rec.rel != nil:
+		if first, dup := m.relLine[*rec.rel]; dup {
+			skip = fmt.Sprintf("the same relation is already on line %d", first)
+		}
+	}
+	if skip != "" {
+		m.skipped++
+		return m.problem(memoryProblem{Line: n, Skipped: true, Reason: skip})
+	}
+	if len(rec.repairs) > 0 {
+		m.repaired++
+		for _, r := range rec.repairs {
+			if err := m.problem(memoryProblem{Line: n, Reason: r}); err != nil {
+				return err
+			}
+		}
+	}
+	rec.line = n
+	if rec.rel != nil {
+		m.relLine[*rec.rel] = n
+		m.rels = append(m.rels, rec)
+		return nil
+	}
+	m.entityLine[rec.ent.Name] = n
+	return entity(*rec.ent, rec.size)
+}
+
+// relations checks that both ends of each relation are in the file or the
+// store and hands on those that are.
+func (m *memoryImport) relations(relation func(model.Relation, int64) error) error {
+	var outside []string
+	seen := map[string]bool{}
+	for _, r := range m.rels {
+		for _, name := range []string{r.rel.From, r.rel.To} {
+			if _, in := m.entityLine[name]; !in && !seen[name] {
+				seen[name] = true
+				outside = append(outside, name)
+			}
+		}
+	}
+	known := map[string]bool{}
+	if len(outside) > 0 {
+		var err error
+		if known, err = m.known(outside); err != nil {
+			return fmt.Errorf("import %s: look up the entities relations name outside the file: %w", m.path, err)
+		}
+	}
+	for _, r := range m.rels {
+		missing := ""
+		for _, name := range []string{r.rel.From, r.rel.To} {
+			if _, in := m.entityLine[name]; !in && !known[name] && missing == "" {
+				missing = name
+			}
+		}
+		if missing != "" {
+			m.skipped++
+			if err := m.problem(memoryProblem{Line: r.line, Skipped: true,
+				Reason: fmt.Sprintf("relation %s -> %s: entity %s is in neither the file nor the store", quoteName(r.rel.From), quoteName(r.rel.To), quoteName(missing))}); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := relation(*r.rel, r.size); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// storeHolds returns a lookup of entity names in the store's CURRENT (none
+// when nothing is published yet).
+func (a *app) storeHolds(ctx context.Context, s *snapshot.Store) func([]string) (map[string]bool, error) {
+	return func(names []string) (map[string]bool, error) {
+		out := map[string]bool{}
+		r, err := reader.Open(ctx, s, a.cfg.ReaderOptions(), a.log)
+		if errors.Is(err, snapshot.ErrNoSnapshot) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		defer r.Close()
+		for i := 0; i < len(names); i += 2000 {
+			g, err := r.OpenNodes(ctx, names[i:min(i+2000, len(names))])
+			if err != nil {
+				return nil, err
+			}
+			for _, e := range g.Entities {
+				out[e.Name] = true
+			}
+		}
+		return out, nil
+	}
+}
