@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 
@@ -174,8 +175,9 @@ func names(es []Entity) []string {
 }
 
 // OpenNodes returns the named entities that exist, in the order asked, and
-// the relations between them. Names that do not exist are left out, as the
-// reference server does.
+// every relation with at least one end among them (the reference server's
+// rule since 2026-02; before, both ends). Names that do not exist are left
+// out, as the reference server does.
 func (r *Reader) OpenNodes(ctx context.Context, want []string) (*Graph, error) {
 	g := &Graph{}
 	err := r.withConn(ctx, func(ctx context.Context, seq uint64, c *graphdb.Conn) error {
@@ -197,7 +199,12 @@ func (r *Reader) OpenNodes(ctx context.Context, want []string) (*Graph, error) {
 				g.Entities = append(g.Entities, e)
 			}
 		}
-		g.Relations, err = relationsFrom(ctx, c, uniq, seen)
+		rows, err := graphdb.RelationsTouching(ctx, c, slices.Sorted(maps.Keys(seen)))
+		g.Relations = make([]Relation, len(rows))
+		for i, r := range rows {
+			g.Relations[i] = Relation{From: r.From, To: r.To, RelationType: r.RelationType}
+		}
+		sortRelations(g.Relations)
 		return err
 	})
 	if err != nil {
@@ -422,7 +429,7 @@ func (r *Reader) SearchNodes(ctx context.Context, query string, opts SearchOptio
 		for i := range hits {
 			g.Entities[i] = hits[i].Entity
 		}
-		g.Relations = model.NonNil(v.RelationsAmong(hits))
+		g.Relations = model.NonNil(v.RelationsTouching(hits))
 		sortRelations(g.Relations)
 		return nil
 	})

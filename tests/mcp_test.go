@@ -247,7 +247,7 @@ func TestMCPServer(t *testing.T) {
 		t.Errorf("search_nodes: %+v", g)
 	}
 	g = parseGraph(t, mustCall(t, ctx, cs, "open_nodes", map[string]any{"names": []string{"memsnap", "Kuzu", "Nope"}}))
-	if !slices.Equal(g.names(), []string{"Kuzu", "memsnap"}) || len(g.Relations) != 1 {
+	if !slices.Equal(g.names(), []string{"Kuzu", "memsnap"}) || len(g.Relations) != 2 { // memsnap->Kuzu and memsnap->Pebble
 		t.Errorf("open_nodes: %+v", g)
 	}
 	g = parseGraph(t, mustCall(t, ctx, cs, "neighbors", map[string]any{"name": "memsnap"}))
@@ -606,5 +606,43 @@ func TestTildeInStorePath(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(cwd, "~")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("a literal ~ directory was made in the current directory (%v)", err)
+	}
+}
+
+// Issue 14, input 2: open_nodes and search_nodes return every relation
+// with at least one end among the entities they return, as the reference
+// does since 2026-02 (before, both ends).
+func TestRelationsWithOneEndReturned(t *testing.T) {
+	ctx := testContext(t)
+	store := newStore(t)
+	cs := mcpSession(t, ctx, store)
+	mustCall(t, ctx, cs, "create_entities", map[string]any{"entities": []any{
+		map[string]any{"name": "2025-12-17", "entityType": "day", "observations": []string{"the outage"}},
+		map[string]any{"name": "incident/example", "entityType": "incident", "observations": []string{"disk full"}},
+	}})
+	mustCall(t, ctx, cs, "create_relations", map[string]any{"relations": []any{
+		map[string]any{"from": "incident/example", "to": "2025-12-17", "relationType": "happened_on"},
+	}})
+	want := "[{incident/example 2025-12-17 happened_on}]"
+	g := parseGraph(t, mustCall(t, ctx, cs, "open_nodes", map[string]any{"names": []string{"2025-12-17"}}))
+	if len(g.Entities) != 1 || fmt.Sprint(g.Relations) != want {
+		t.Errorf("open_nodes [2025-12-17]: %+v, want its one relation %s", g, want)
+	}
+	g = parseGraph(t, mustCall(t, ctx, cs, "search_nodes", map[string]any{"query": "outage"}))
+	if len(g.Entities) != 1 || fmt.Sprint(g.Relations) != want {
+		t.Errorf("search_nodes outage: %+v, want its one relation %s", g, want)
+	}
+	g = parseGraph(t, mustCall(t, ctx, cs, "search_nodes", map[string]any{"query": "disk"}))
+	if len(g.Entities) != 1 || fmt.Sprint(g.Relations) != want {
+		t.Errorf("search_nodes disk: %+v, want its one relation %s", g, want)
+	}
+	tools, err := cs.ListTools(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tool := range tools.Tools {
+		if (tool.Name == "open_nodes" || tool.Name == "search_nodes") && !strings.Contains(tool.Description, "at least one end") {
+			t.Errorf("%s's description does not say which relations it returns: %q", tool.Name, tool.Description)
+		}
 	}
 }

@@ -76,6 +76,9 @@ type Rel struct {
 	To, Type string
 }
 
+// name is the entity's name, sharing orig's memory.
+func (d *doc) name() string { return d.orig[:d.fields[0]] }
+
 // entity rebuilds the entity from orig: the strings share its memory.
 func (d *doc) entity() model.Entity {
 	e := model.Entity{Observations: make([]string, 0, len(d.fields)-2)}
@@ -284,18 +287,42 @@ func (v *View) Apply(changed []string, current []model.Entity, rels []model.Rela
 	return next
 }
 
-// RelationsAmong returns the relations whose both ends are among hits
-// (found by v's Search), unordered.
-func (v *View) RelationsAmong(hits []Hit) []model.Relation {
+// RelationsTouching returns the relations with at least one end among
+// hits (found by v's Search), each once, unordered: the reference server's
+// rule for search_nodes since 2026-02.
+func (v *View) RelationsTouching(hits []Hit) []model.Relation {
+	ix := v.ix
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
 	in := make(map[string]bool, len(hits))
 	for _, h := range hits {
 		in[h.Entity.Name] = true
 	}
 	var out []model.Relation
+	n := int32(len(v.docs))
 	for _, h := range hits {
 		for _, r := range v.docs[h.id].out {
-			if in[r.To] {
-				out = append(out, model.Relation{From: h.Entity.Name, To: r.To, RelationType: r.Type})
+			out = append(out, model.Relation{From: h.Entity.Name, To: r.To, RelationType: r.Type})
+		}
+		// Relations into the hit from entities that are not hits (those
+		// from hits are listed above).
+		name := h.Entity.Name
+		srcs := ix.sources[name]
+		for i, id := range srcs {
+			// A document with several relations to name is listed once per
+			// relation, in a row.
+			if id >= n || v.isDead(id) || (i > 0 && srcs[i-1] == id) {
+				continue
+			}
+			d := &v.docs[id]
+			from := d.name()
+			if in[from] {
+				continue
+			}
+			for _, r := range d.out {
+				if r.To == name {
+					out = append(out, model.Relation{From: from, To: name, RelationType: r.Type})
+				}
 			}
 		}
 	}

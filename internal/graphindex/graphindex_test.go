@@ -177,10 +177,14 @@ func TestSearchTiersAndWords(t *testing.T) {
 	if got := names(tk.Search("ticket123")); fmt.Sprint(got) != fmt.Sprint(map[string]Tier{"Bug tracker": TierSubstring}) {
 		t.Errorf("ticket123: %v", got)
 	}
+	// Every relation with at least one end among the hits.
 	hits := v.Search("friday")
-	rels := v.RelationsAmong(hits)
-	if fmt.Sprint(rels) != "[{pipeline notes feeds}]" {
-		t.Errorf("relations among pipeline and notes: %v", rels)
+	if rels := sortedRels(v.RelationsTouching(hits)); rels != "notes>other:cites pipeline>notes:feeds" {
+		t.Errorf("relations touching pipeline and notes: %v", rels)
+	}
+	hits = v.Search("nothing here")
+	if rels := sortedRels(v.RelationsTouching(hits)); rels != "notes>other:cites" {
+		t.Errorf("relations touching other: %v", rels)
 	}
 }
 
@@ -321,8 +325,22 @@ func TestApplyEqualsBuild(t *testing.T) {
 			if ha, hb := hitString(a), hitString(b); ha != hb {
 				t.Fatalf("step %d: search %q derived:\n%s\nbuilt:\n%s", step, q, ha, hb)
 			}
-			if ra, rb := sortedRels(v.RelationsAmong(a)), sortedRels(fresh.RelationsAmong(b)); ra != rb {
+			if ra, rb := sortedRels(v.RelationsTouching(a)), sortedRels(fresh.RelationsTouching(b)); ra != rb {
 				t.Fatalf("step %d: relations of %q derived %s, built %s", step, q, ra, rb)
+			}
+			// Against a plain scan of the model's relations.
+			hit := map[string]bool{}
+			for _, h := range a {
+				hit[h.Entity.Name] = true
+			}
+			var want []model.Relation
+			for r := range g.rels {
+				if hit[r.From] || hit[r.To] {
+					want = append(want, r)
+				}
+			}
+			if ra, rw := sortedRels(v.RelationsTouching(a)), sortedRels(want); ra != rw {
+				t.Fatalf("step %d: relations touching the hits of %q: %s, want %s", step, q, ra, rw)
 			}
 		}
 	}
@@ -374,7 +392,7 @@ func TestSearchWhileApplying(t *testing.T) {
 		for old := range views {
 			for _, q := range []string{"coffee", "e1", "graph coffee"} {
 				hits := old.Search(q)
-				_ = old.RelationsAmong(hits)
+				_ = old.RelationsTouching(hits)
 			}
 			_ = old.Sources([]string{"e2"})
 		}

@@ -210,8 +210,10 @@ func (s *Server) register() {
 		deleteRelationsSchema, s.deleteRelations)
 	addTool(s, readTool("read_graph", "Read Graph", "Read the entire knowledge graph (optionally a page at a time, or only one entity type)"),
 		readGraphSchema, s.readGraph)
-	addTool(s, readTool("search_nodes", "Search Nodes", "Search for nodes in the knowledge graph based on a query"), searchNodesSchema, s.searchNodes)
-	addTool(s, readTool("open_nodes", "Open Nodes", "Open specific nodes in the knowledge graph by their names"), openNodesSchema, s.openNodes)
+	addTool(s, readTool("search_nodes", "Search Nodes",
+		"Search for nodes in the knowledge graph based on a query; returns the matching entities and every relation with at least one end among them"), searchNodesSchema, s.searchNodes)
+	addTool(s, readTool("open_nodes", "Open Nodes",
+		"Open specific nodes in the knowledge graph by their names; returns those entities and every relation with at least one end among them"), openNodesSchema, s.openNodes)
 
 	// memsnap's own.
 	addTool(s, readTool("neighbors", "Neighbors",
