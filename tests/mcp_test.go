@@ -646,3 +646,30 @@ func TestRelationsWithOneEndReturned(t *testing.T) {
 		}
 	}
 }
+
+// Issue 14, input 3: search compares NFC, case-folded forms on both sides
+// (a decomposed query finds the composed text and the other way round);
+// stored names stay byte for byte as written.
+func TestSearchNormalisesUnicode(t *testing.T) {
+	ctx := testContext(t)
+	store := newStore(t)
+	cs := mcpSession(t, ctx, store)
+	mustCall(t, ctx, cs, "create_entities", map[string]any{"entities": []any{
+		map[string]any{"name": "Auditor\u00eda", "entityType": "team", "observations": []string{"caf\u00e9 review"}},
+		map[string]any{"name": "Resume\u0301", "entityType": "doc", "observations": []string{"decomposed"}},
+	}})
+	for q, want := range map[string]string{
+		"Auditori\u0301a": "Auditor\u00eda", "AUDITORI\u0301A": "Auditor\u00eda", "cafe\u0301": "Auditor\u00eda",
+		"caf\u00e9 review": "Auditor\u00eda", "r\u00e9sum\u00e9": "", "resum\u00e9": "Resume\u0301", "Resume\u0301": "Resume\u0301",
+	} {
+		g := parseGraph(t, mustCall(t, ctx, cs, "search_nodes", map[string]any{"query": q}))
+		got := strings.Join(g.names(), ",")
+		if got != want {
+			t.Errorf("search_nodes %q: %q, want %q", q, got, want)
+		}
+	}
+	g := parseGraph(t, mustCall(t, ctx, cs, "open_nodes", map[string]any{"names": []string{"Resume\u0301", "Resum\u00e9"}}))
+	if got := g.names(); len(got) != 1 || got[0] != "Resume\u0301" {
+		t.Errorf("open_nodes matches names byte for byte: %q", got)
+	}
+}

@@ -25,6 +25,7 @@ import (
 
 	"golang.org/x/text/cases"
 	"golang.org/x/text/language"
+	"golang.org/x/text/unicode/norm"
 
 	"github.com/memsnap/memsnap/internal/model"
 )
@@ -65,10 +66,39 @@ const sep = "\x00"
 type doc struct {
 	orig    string
 	text    string
-	nameLen int32   // length of the lower-cased name at the start of text
+	nameLen int32 // length of the lower-cased name at the start of text
+	// nfc is text in Unicode normalization form C when that differs from
+	// text (else ""), and nfcNameLen the length of its name.
+	nfc        string
+	nfcNameLen int32
 	fields  []int32 // end of each field in orig: name, type, observations
 	terms   int32   // words indexed, the document's length for BM25
 	out     []Rel   // the entity's outgoing relations
+}
+
+// folded is the document's text lower-cased and in NFC.
+func (d *doc) folded() string {
+	if d.nfc != "" {
+		return d.nfc
+	}
+	return d.text
+}
+
+// foldedName is the name lower-cased and in NFC.
+func (d *doc) foldedName() string {
+	if d.nfc != "" {
+		return d.nfc[:d.nfcNameLen]
+	}
+	return d.text[:d.nameLen]
+}
+
+// NFC returns s in Unicode normalization form C (golang.org/x/text/
+// unicode/norm): "cafe\u0301" and "caf\u00e9" become the same string.
+func NFC(s string) string {
+	if isASCII(s) {
+		return s
+	}
+	return norm.NFC.String(s)
 }
 
 // Rel is an outgoing relation of an entity.
@@ -177,10 +207,13 @@ func (v *View) add(e model.Entity, out []Rel) {
 	text := Lower(orig)
 	id := int32(len(ix.docs))
 	d := doc{orig: orig, text: text, nameLen: int32(len(Lower(e.Name))), fields: fields, out: out}
+	if nfc := NFC(text); nfc != text {
+		d.nfc, d.nfcNameLen = nfc, int32(len(NFC(Lower(e.Name))))
+	}
 	for _, r := range out {
 		ix.sources[r.To] = append(ix.sources[r.To], id)
 	}
-	terms := terms(text, ix.stems)
+	terms := terms(d.folded(), ix.stems)
 	d.terms = int32(len(terms))
 	slices.Sort(terms)
 	for i := 0; i < len(terms); {
@@ -350,18 +383,20 @@ type Hit struct {
 
 // Search returns every entity that matches q, unordered: those holding
 // the lower-cased q in their name, type or one observation (the reference
-// server's rule), and those holding every word of q after stemming
-// (Terms), scored by BM25.
+// server's rule), or holding it once both are in Unicode normalization
+// form C (a decomposed "cafe\u0301" finds "café"), and those holding every
+// word of q after stemming (Terms), scored by BM25.
 func (v *View) Search(q string) []Hit {
 	lq := Lower(q)
+	nq := NFC(lq)
 	hits := map[int32]*Hit{}
 	get := func(id int32, tier Tier) *Hit {
 		h := hits[id]
 		if h == nil {
 			d := &v.docs[id]
-			lname := d.text[:d.nameLen]
-			h = &Hit{Tier: tier, NameMatch: strings.Contains(lname, lq), id: id}
-			if lname == lq {
+			lname, fname := d.text[:d.nameLen], d.foldedName()
+			h = &Hit{Tier: tier, NameMatch: strings.Contains(lname, lq) || strings.Contains(fname, nq), id: id}
+			if lname == lq || fname == nq {
 				h.Tier = TierExactName
 			}
 			hits[id] = h
@@ -370,7 +405,7 @@ func (v *View) Search(q string) []Hit {
 		return h
 	}
 	v.substring(lq, func(id int32) { get(id, TierSubstring) })
-	v.words(lq, func(id int32, score float64) { get(id, TierAllWords).Score = score })
+	v.words(nq, func(id int32, score float64) { get(id, TierAllWords).Score = score })
 	out := make([]Hit, 0, len(hits))
 	for id, h := range hits {
 		h.Entity = v.docs[id].entity()
@@ -379,8 +414,10 @@ func (v *View) Search(q string) []Hit {
 	return out
 }
 
-// substring calls found for every live document holding lq in one field.
+// substring calls found for every live document holding lq (lower-cased)
+// in one field, as it is or with both in NFC.
 func (v *View) substring(lq string, found func(int32)) {
+	nq := NFC(lq)
 	across := strings.Contains(lq, sep)
 	for i := range v.docs {
 		id := int32(i)
@@ -388,21 +425,25 @@ func (v *View) substring(lq string, found func(int32)) {
 			continue
 		}
 		d := &v.docs[i]
-		if !strings.Contains(d.text, lq) {
-			continue
-		}
-		if across && !d.inOneField(lq) {
+		switch {
+		case strings.Contains(d.text, lq) && (!across || d.inOneField(lq, Lower)):
+		case (d.nfc != "" || nq != lq) && strings.Contains(d.folded(), nq) && (!across || d.inOneField(nq, fold)):
+		default:
 			continue
 		}
 		found(id)
 	}
 }
 
-// inOneField reports whether one of d's lower-cased fields holds lq.
-func (d *doc) inOneField(lq string) bool {
+// fold lower-cases s and puts it in NFC.
+func fold(s string) string { return NFC(Lower(s)) }
+
+// inOneField reports whether one of d's fields, as f transforms it, holds
+// q.
+func (d *doc) inOneField(q string, f func(string) string) bool {
 	start := 0
 	for _, end := range d.fields {
-		if strings.Contains(Lower(d.orig[start:end]), lq) {
+		if strings.Contains(f(d.orig[start:end]), q) {
 			return true
 		}
 		start = int(end) + len(sep)
@@ -411,9 +452,9 @@ func (d *doc) inOneField(lq string) bool {
 }
 
 // words calls found with the BM25 score of every live document holding
-// every term of lq.
-func (v *View) words(lq string, found func(int32, float64)) {
-	terms := uniq(Terms(lq))
+// every term of fq (lower-cased, in NFC).
+func (v *View) words(fq string, found func(int32, float64)) {
+	terms := uniq(Terms(fq))
 	if len(terms) == 0 || v.live == 0 {
 		return
 	}
