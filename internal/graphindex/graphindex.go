@@ -71,9 +71,9 @@ type doc struct {
 	// text (else ""), and nfcNameLen the length of its name.
 	nfc        string
 	nfcNameLen int32
-	fields  []int32 // end of each field in orig: name, type, observations
-	terms   int32   // words indexed, the document's length for BM25
-	out     []Rel   // the entity's outgoing relations
+	fields     []int32 // end of each field in orig: name, type, observations
+	terms      int32   // words indexed, the document's length for BM25
+	out        []Rel   // the entity's outgoing relations
 }
 
 // folded is the document's text lower-cased and in NFC.
