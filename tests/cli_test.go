@@ -263,3 +263,31 @@ func TestCLIVersion(t *testing.T) {
 		t.Errorf("MCP server reports version %q, want %s", got, version)
 	}
 }
+
+// Issue 14, input 5: init publishes an empty first snapshot, so that every
+// read on a new store answers (empty) at once instead of "nothing
+// published yet"; init again changes nothing.
+func TestInitPublishesEmptySnapshot(t *testing.T) {
+	store := newStore(t)
+	mustMemsnap(t, store, nil, "init")
+	if n := queryInt(t, store, "MATCH (e:Entity) RETURN count(e)"); n != 0 {
+		t.Fatalf("%d entities in a new store", n)
+	}
+	for _, args := range [][]string{
+		{"search", "--json", "anything"}, {"open", "--json", "x"}, {"graph", "--json"},
+		{"kv", "scan", ""}, {"export"}, {"status", "--json"}, {"snapshots", "verify"},
+	} {
+		if r := memsnap(t, store, nil, nil, args...); r.code != 0 {
+			t.Errorf("memsnap %v on a new store: exit %d: %s", args, r.code, r.stderr)
+		}
+	}
+	// Reads of what is not there say so, not that nothing is published.
+	for _, args := range [][]string{{"kv", "get", "nope"}, {"neighbors", "x"}} {
+		if r := memsnap(t, store, nil, nil, args...); r.code != 1 || !strings.Contains(r.stderr, "not found") {
+			t.Errorf("memsnap %v on a new store: exit %d: %s", args, r.code, r.stderr)
+		}
+	}
+	if got := dirNames(t, filepath.Join(store, "snapshots")); len(got) != 1 {
+		t.Errorf("snapshots after init twice: %v, want one", got)
+	}
+}

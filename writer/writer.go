@@ -184,6 +184,32 @@ func (w *Writer) Commit(ctx context.Context, opts CommitOptions) (sum Summary, e
 	return sum, nil
 }
 
+// PublishEmpty publishes an empty first snapshot (an empty graph with its
+// schema, an empty key-value store) when the store has none yet, so that
+// readers opened on a new store answer (empty) at once instead of failing
+// with snapshot.ErrNoSnapshot; 'memsnap init' calls it. On a store with a
+// snapshot it does nothing and returns published false. It takes the writer
+// lock, waiting up to the lock timeout.
+func (w *Writer) PublishEmpty(ctx context.Context) (seq uint64, published bool, err error) {
+	lock, err := AcquireLock(ctx, w.store, w.opts.LockTimeout)
+	if err != nil {
+		return 0, false, err
+	}
+	defer lock.Release()
+	if cur, err := w.store.Current(); err != nil || cur > 0 {
+		return cur, false, err
+	}
+	if err := w.store.WipeStaging(); err != nil {
+		return 0, false, fmt.Errorf("recover: %w", err)
+	}
+	var sum Summary
+	m, err := w.build(ctx, nil, &sum, newStepTimer())
+	if err != nil {
+		return 0, false, fmt.Errorf("publish the empty first snapshot: %w", err)
+	}
+	return m.Seq, true, nil
+}
+
 // cycle runs one batch. It returns published false when there was nothing
 // to apply, and full when the batch limits left queued jobs behind.
 func (w *Writer) cycle(ctx context.Context, maxJobs int, verified *uint64, sum *Summary) (published, full bool, err error) {
@@ -383,8 +409,10 @@ func (w *Writer) build(ctx context.Context, batch []queue.Claimed, sum *Summary,
 	sum.Stages = append(sum.Stages, StageReport{Snapshot: stage.Seq(), Method: src.Method,
 		Recycled: src.Recycled, Replayed: src.Replayed, Fallback: src.Fallback})
 	t = time.Now()
-	man := snapshot.Manifest{Watermark: batch[len(batch)-1].Seq,
-		Entities: counts.entities, Relations: counts.relations, KVKeys: counts.kvKeys}
+	man := snapshot.Manifest{Entities: counts.entities, Relations: counts.relations, KVKeys: counts.kvKeys}
+	if len(batch) > 0 {
+		man.Watermark = batch[len(batch)-1].Seq
+	}
 	if p := stage.Parent(); p != nil && p.Watermark > man.Watermark {
 		man.Watermark = p.Watermark
 	}

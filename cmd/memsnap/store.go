@@ -20,9 +20,14 @@ import (
 func (a *app) newInitCommand() *cobra.Command {
 	return &cobra.Command{
 		Use:   "init",
-		Short: "Create the store (idempotent)",
+		Short: "Create the store with an empty first snapshot, so that reads answer at once (idempotent)",
 		Args:  noArgs,
-		RunE: a.onNewStore(func(_ *cobra.Command, s *snapshot.Store, _ []string) error {
+		RunE: a.onNewStore(func(cmd *cobra.Command, s *snapshot.Store, _ []string) error {
+			// An empty first snapshot: readers started with the store
+			// answer (empty) at once.
+			if _, _, err := writer.New(s, a.cfg.WriterOptions(), a.log).PublishEmpty(cmd.Context()); err != nil {
+				return fmt.Errorf("init %s: %w", s.Dir(), err)
+			}
 			fmt.Fprintf(a.stdout, "store ready at %s\n", s.Dir())
 			return nil
 		}),
