@@ -15,7 +15,7 @@ func TestEnqueueWaitWithoutDaemon(t *testing.T) {
 	job, _ := json.Marshal(ops(entities(entity("now", "t", "visible"))))
 	out := mustMemsnap(t, store, job, "enqueue", "--wait=30s")
 	var o outcome
-	if err := json.Unmarshal([]byte(out), &o); err != nil || o.Status != "applied" || o.Snapshot != 1 {
+	if err := json.Unmarshal([]byte(out), &o); err != nil || o.Status != "applied" || o.Snapshot != 2 { // 1 is init's empty snapshot
 		t.Fatalf("enqueue --wait printed %q (%v)", out, err)
 	}
 	if n := queryInt(t, store, "MATCH (e:Entity {name: 'now'}) RETURN count(e)"); n != 1 {

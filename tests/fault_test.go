@@ -144,10 +144,11 @@ func TestInjectedFaults(t *testing.T) {
 // and the fsync of snapshots/ after it fail with an error naming the step,
 // CURRENT and the queue stay as they were, and the next commit applies
 // every job exactly once.
+// (Snapshot 1 is the empty one init publishes; 2 is the oldest commit.)
 func TestRecycleFaults(t *testing.T) {
 	for _, f := range []struct{ name, spec, want string }{
-		{"unpublish rename EIO", "rename@staging/recycle=EIO", "recycle snapshot 1"},
-		{"unpublish dir fsync EIO", "syncdir@/snapshots$=EIO:1", "recycle snapshot 1"},
+		{"unpublish rename EIO", "rename@staging/recycle=EIO", "recycle snapshot 2"},
+		{"unpublish dir fsync EIO", "syncdir@/snapshots$=EIO:1", "recycle snapshot 2"},
 	} {
 		t.Run(f.name, func(t *testing.T) {
 			c := &chain{store: newStore(t)}
