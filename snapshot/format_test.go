@@ -43,7 +43,7 @@ func TestPublishWritesCurrentFormat(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.FormatVersion != FormatVersion || FormatVersion != 6 || m.ChunkSize != ChunkSize {
+	if m.FormatVersion != FormatVersion || FormatVersion != 7 || m.ChunkSize != ChunkSize {
 		t.Fatalf("published format %d, FormatVersion %d", m.FormatVersion, FormatVersion)
 	}
 }
@@ -97,7 +97,7 @@ func TestFlippedFormatIsCorrupt(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b = bytes.Replace(b, []byte(fmt.Sprintf(`"format_version": %d`, FormatVersion)), []byte(`"format_version": 7`), 1)
+	b = bytes.Replace(b, []byte(fmt.Sprintf(`"format_version": %d`, FormatVersion)), []byte(fmt.Sprintf(`"format_version": %d`, FormatVersion+1)), 1)
 	writeManifest(t, s, seq, b)
 	_, err = s.Manifest(seq)
 	if err == nil || errors.Is(err, ErrNewerFormat) || !strings.Contains(err.Error(), "manifest is corrupt: checksum") {

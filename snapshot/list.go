@@ -27,8 +27,11 @@ type Info struct {
 	Entities  int64     `json:"entities"`
 	Relations int64     `json:"relations"`
 	KVKeys    int64     `json:"kv_keys"`
-	Bytes     int64     `json:"bytes"`
-	Error     string    `json:"error,omitempty"`
+	// RollbackOf is the snapshot whose content a rollback published this
+	// one with; 0 for a commit.
+	RollbackOf uint64 `json:"rollback_of,omitempty"`
+	Bytes      int64  `json:"bytes"`
+	Error      string `json:"error,omitempty"`
 }
 
 // List describes every snapshot, oldest first. It takes no lock that a
@@ -55,6 +58,7 @@ func (s *Store) List() ([]Info, error) {
 		default:
 			in.CreatedAt, in.Watermark = m.CreatedAt, m.Watermark
 			in.Entities, in.Relations, in.KVKeys = m.Entities, m.Relations, m.KVKeys
+			in.RollbackOf = m.RollbackOf
 			for _, f := range m.Files {
 				in.Bytes += f.Size
 			}

@@ -45,11 +45,15 @@ import (
 //     drops them as it stages an older graph, graphdb.EnsureSchema).
 //     Readers search an index of their own in memory (internal/graphindex),
 //     so a format-5 build would find no substring text in a format-6
-//     graph. The current format.
+//     graph.
+//  7. A rollback publishes a new snapshot holding an older one's content,
+//     numbered after every snapshot there is (numbers only grow), and its
+//     manifest names that snapshot (rollback_of). A format-6 build would
+//     refuse such a manifest as corrupt. The current format.
 //
 // Bump it when a snapshot this build writes could be misread by an older
 // build, and say here what changed.
-const FormatVersion = 6
+const FormatVersion = 7
 
 // ChunkSize is the size, in bytes, of the chunks whose CRC-32C this build
 // lists for each file larger than it (FileSum.Chunks) in the manifests it
@@ -108,6 +112,9 @@ type Manifest struct {
 	Entities     int64         `json:"entities"`
 	Relations    int64         `json:"relations"`
 	KVKeys       int64         `json:"kv_keys"`
+	// RollbackOf is the snapshot whose content this one holds when a
+	// rollback published it (its Parent too); 0 otherwise (format 7 on).
+	RollbackOf uint64 `json:"rollback_of,omitempty"`
 	// ChunkSize is the size, in bytes, of the chunks FileSum.Chunks
 	// checksums (format 5 on; absent in format 4, whose chunks are 1 MiB).
 	ChunkSize int64     `json:"chunk_size,omitempty"`

@@ -22,7 +22,11 @@ type Stage struct {
 	parent *Manifest // nil for the first snapshot
 	seq    uint64
 	cur    uint64 // CURRENT when staging began: Publish requires it unchanged
-	source StageSource
+	from   uint64 // the snapshot whose files the stage starts from: CURRENT, or a rollback's target
+	// rollback: the stage holds an older snapshot's content and replaces
+	// whatever CURRENT names (even an unreadable one).
+	rollback bool
+	source   StageSource
 }
 
 // StageOptions says how NewStageWith may make the stage's graph.
@@ -115,7 +119,7 @@ func (s *Store) NewStageWith(ctx context.Context, opts StageOptions) (st *Stage,
 	if err != nil {
 		return nil, err
 	}
-	st = &Stage{store: s, dir: dir, seq: seq, cur: cur, source: StageSource{Method: StagedEmpty}}
+	st = &Stage{store: s, dir: dir, seq: seq, cur: cur, from: cur, source: StageSource{Method: StagedEmpty}}
 	if cur == 0 {
 		if err := fsutil.Mkdir(filepath.Join(dir, KVDir)); err != nil {
 			return nil, fmt.Errorf("create staging kv: %w", err)
@@ -139,10 +143,51 @@ func (s *Store) NewStageWith(ctx context.Context, opts StageOptions) (st *Stage,
 	return st, nil
 }
 
+// NewRollbackStage stages a new snapshot holding snapshot seq's content
+// (its graph cloned or copied, its key-value store shared), numbered after
+// every snapshot there is, with seq as its parent: published, it replaces
+// CURRENT, whatever CURRENT names (even an unreadable CURRENT), so that a
+// rollback moves forward in numbers and never reuses one. The caller sets
+// Manifest.RollbackOf and holds the writer lock.
+func (s *Store) NewRollbackStage(ctx context.Context, seq uint64) (st *Stage, err error) {
+	if err := s.WipeStaging(); err != nil {
+		return nil, err
+	}
+	m, err := s.Manifest(seq)
+	if err != nil {
+		return nil, fmt.Errorf("stage from snapshot %d: %w", seq, err)
+	}
+	cur, _ := s.Current() // may be unreadable: the rollback replaces it
+	next, err := s.nextSeq(max(cur, seq))
+	if err != nil {
+		return nil, err
+	}
+	dir := s.Path("staging", "next")
+	if err := fsutil.Mkdir(dir); err != nil {
+		return nil, fmt.Errorf("create staging: %w", err)
+	}
+	st = &Stage{store: s, dir: dir, seq: next, cur: cur, from: seq, rollback: true, parent: m}
+	defer func() {
+		if err != nil {
+			st.Abort()
+		}
+	}()
+	if err := st.stageGraph(ctx, StageOptions{NoRecycle: true}); err != nil {
+		return nil, err
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if err := st.stageKV(); err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
 // stageGraph puts the starting graph into the stage: a reflink of
 // CURRENT's, else a recycled one, else a copy.
 func (st *Stage) stageGraph(ctx context.Context, opts StageOptions) error {
-	src := filepath.Join(st.store.SnapshotDir(st.cur), GraphFile)
+	src := filepath.Join(st.store.SnapshotDir(st.from), GraphFile)
 	err := fsutil.CloneFile(st.GraphPath(), src)
 	if err == nil {
 		st.source = StageSource{Method: StagedReflink}
@@ -171,7 +216,7 @@ func (st *Stage) CopyGraph(why string) error {
 	if err := removeGraph(st.GraphPath()); err != nil {
 		return fmt.Errorf("stage graph: %w", err)
 	}
-	src := filepath.Join(st.store.SnapshotDir(st.cur), GraphFile)
+	src := filepath.Join(st.store.SnapshotDir(st.from), GraphFile)
 	if err := fsutil.CopyFile(st.GraphPath(), src); err != nil {
 		return fmt.Errorf("stage graph: %w", err)
 	}
@@ -197,7 +242,7 @@ func removeGraph(path string) error {
 // stageKV hard-links CURRENT's sstables into the stage and copies Pebble's
 // small files.
 func (st *Stage) stageKV() error {
-	dir, src := st.dir, st.store.SnapshotDir(st.cur)
+	dir, src := st.dir, st.store.SnapshotDir(st.from)
 	if err := fsutil.Mkdir(filepath.Join(dir, KVDir)); err != nil {
 		return fmt.Errorf("create staging kv: %w", err)
 	}
@@ -291,10 +336,10 @@ func (st *Stage) Publish(m Manifest) (err error) {
 		return errors.New("publish: staging has no graph file")
 	}
 	cur, err := st.store.Current()
-	if err != nil {
+	if err != nil && !st.rollback {
 		return err
 	}
-	if cur != st.cur {
+	if cur != st.cur && !st.rollback {
 		return fmt.Errorf("publish: CURRENT moved from %d to %d while staging %d (another writer without the lock?)", st.cur, cur, st.seq)
 	}
 	m.FormatVersion = FormatVersion

@@ -3,6 +3,7 @@ package tests
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +14,10 @@ import (
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/memsnap/memsnap/config"
+	"github.com/memsnap/memsnap/reader"
+	"github.com/memsnap/memsnap/snapshot"
 )
 
 // oneStderrLine fails unless r exited with code and wrote exactly one line
@@ -289,5 +294,72 @@ func TestInitPublishesEmptySnapshot(t *testing.T) {
 	}
 	if got := dirNames(t, filepath.Join(store, "snapshots")); len(got) != 1 {
 		t.Errorf("snapshots after init twice: %v, want one", got)
+	}
+}
+
+// Issue 14, input 6: snapshot numbers only grow. A rollback publishes a new
+// snapshot holding the older one's content (a reader moves forward to it,
+// never back), the requeued jobs apply after it, the snapshots rolled back
+// from stay until retention removes them, and the list shows the rollback.
+func TestRollbackNeverReusesNumbers(t *testing.T) {
+	store := newStore(t) // snapshot 1: init's, empty
+	env := []string{"MEMSNAP_GC_KEEP=20"}
+	for i := 1; i <= 5; i++ {
+		job, _ := json.Marshal(ops(entities(entity(fmt.Sprintf("e%d", i), "t", "x"))))
+		if r := memsnap(t, store, job, env, "enqueue", "--wait=30s"); r.code != 0 {
+			t.Fatalf("enqueue: %s", r.stderr)
+		}
+	}
+	s, err := snapshot.Open(store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Default()
+	cfg.Store = store
+	rd, err := reader.Open(context.Background(), s, cfg.ReaderOptions(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rd.Close()
+	if rd.Seq() != 6 {
+		t.Fatalf("reader on snapshot %d, want 6", rd.Seq())
+	}
+	r := memsnap(t, store, nil, env, "snapshots", "rollback", "3")
+	var rb struct {
+		From, To, Snapshot uint64
+		Requeued           []string
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &rb); r.code != 0 || err != nil || rb.From != 6 || rb.To != 3 || rb.Snapshot != 7 || len(rb.Requeued) != 3 {
+		t.Fatalf("rollback 3: exit %d %+v %v: %s", r.code, rb, err, r.stderr)
+	}
+	if _, err := rd.Refresh(context.Background()); err != nil || rd.Seq() != 7 {
+		t.Fatalf("reader after the rollback: snapshot %d, %v; want 7", rd.Seq(), err)
+	}
+	if n := queryInt(t, store, "MATCH (e:Entity) RETURN count(e)"); n != 2 {
+		t.Fatalf("snapshot 7 holds %d entities, want snapshot 3's 2", n)
+	}
+	if r := memsnap(t, store, nil, env, "commit"); r.code != 0 {
+		t.Fatalf("commit: %s", r.stderr)
+	}
+	if got := currentSeq(t, store); got != "8" {
+		t.Fatalf("CURRENT %s after the commit, want 8", got)
+	}
+	if n := queryInt(t, store, "MATCH (e:Entity) RETURN count(e)"); n != 5 {
+		t.Fatalf("%d entities after the requeued jobs applied, want 5", n)
+	}
+	var list []struct {
+		Seq        uint64 `json:"seq"`
+		Entities   int64  `json:"entities"`
+		RollbackOf uint64 `json:"rollback_of"`
+	}
+	if err := json.Unmarshal([]byte(mustMemsnap(t, store, nil, "snapshots", "list", "--json")), &list); err != nil {
+		t.Fatal(err)
+	}
+	got := fmt.Sprint(list)
+	if want := "[{1 0 0} {2 1 0} {3 2 0} {4 3 0} {5 4 0} {6 5 0} {7 2 3} {8 5 0}]"; got != want {
+		t.Errorf("snapshots %s, want %s", got, want)
+	}
+	if out := mustMemsnap(t, store, nil, "snapshots", "list"); !strings.Contains(out, "ROLLBACK") || !strings.Contains(out, "of 3") {
+		t.Errorf("the list does not show the rollback:\n%s", out)
 	}
 }

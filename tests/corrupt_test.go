@@ -3,6 +3,7 @@ package tests
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -136,13 +137,17 @@ func TestCorruptionDetected(t *testing.T) {
 			var rb struct {
 				From     uint64   `json:"from"`
 				To       uint64   `json:"to"`
+				Snapshot uint64   `json:"snapshot"`
 				Requeued []string `json:"requeued"`
 			}
 			if err := json.Unmarshal([]byte(out), &rb); err != nil {
 				t.Fatalf("rollback answer %q: %v", out, err)
 			}
-			if currentSeq(t, c.store) != good || len(rb.Requeued) != 1 || rb.Requeued[0] != c.ids[len(c.ids)-2] {
-				t.Fatalf("rollback: %+v, CURRENT %s; want CURRENT %s and job %s queued again", rb, currentSeq(t, c.store), good, c.ids[len(c.ids)-2])
+			// A new snapshot, numbered after the damaged one, holds the good
+			// one's content.
+			if fmt.Sprint(rb.To) != good || rb.Snapshot <= rb.From || currentSeq(t, c.store) != fmt.Sprint(rb.Snapshot) ||
+				len(rb.Requeued) != 1 || rb.Requeued[0] != c.ids[len(c.ids)-2] {
+				t.Fatalf("rollback: %+v, CURRENT %s; want a new snapshot with %s's content and job %s queued again", rb, currentSeq(t, c.store), good, c.ids[len(c.ids)-2])
 			}
 			if _, err := r.Refresh(context.Background()); err != nil {
 				t.Fatalf("refresh after rollback: %v", err)

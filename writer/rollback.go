@@ -19,22 +19,31 @@ import (
 type RollbackResult struct {
 	// From is the snapshot CURRENT named before (0 if CURRENT was unreadable).
 	From uint64 `json:"from"`
-	// To is the snapshot CURRENT names now.
+	// To is the snapshot whose content CURRENT holds now.
 	To uint64 `json:"to"`
+	// Snapshot is the new snapshot the rollback published, holding To's
+	// content and numbered after every snapshot there was: CURRENT names
+	// it now.
+	Snapshot uint64 `json:"snapshot"`
 	// Requeued lists, in their original order, the jobs applied after To
 	// that were put back in queue/new to be applied again on top of To.
 	Requeued []string `json:"requeued"`
 }
 
-// Rollback points CURRENT back at snapshot seq, which must be older than
-// CURRENT and pass a full verify. No acknowledged job is dropped: the jobs
+// Rollback brings CURRENT back to the content of snapshot seq, which must
+// be older than CURRENT and pass a full verify, by publishing a new
+// snapshot that holds seq's content (its graph copied, its key-value store
+// shared) and is numbered after every snapshot there is: snapshot numbers
+// only grow and are never reused, as readers, 'enqueue --wait' and
+// replicas take them as positions. No acknowledged job is dropped: the jobs
 // applied by the snapshots after seq (each snapshot keeps its batch's job
 // files in jobs/) and any jobs a crashed writer had claimed are put back in
 // queue/new in their original order, so the next commit applies them again
-// on top of seq. If a job file needed for that is missing or damaged,
+// on top of it. If a job file needed for that is missing or damaged,
 // Rollback refuses and changes nothing. The snapshots rolled back from stay
-// on disk until no reader pins them. Rollback takes the writer lock; it
-// works when CURRENT itself is corrupt.
+// on disk until retention (gc.keep, gc.min_age) and readers' pins let GC
+// remove them. Rollback takes the writer lock; it works when CURRENT itself
+// is corrupt.
 func Rollback(ctx context.Context, s *snapshot.Store, opts Options, seq uint64) (res RollbackResult, err error) {
 	lock, err := AcquireLock(ctx, s, opts.LockTimeout)
 	if err != nil {
@@ -89,7 +98,7 @@ func Rollback(ctx context.Context, s *snapshot.Store, opts Options, seq uint64) 
 	if err := q.SyncNew(); err != nil {
 		return res, fmt.Errorf("rollback: %w", err)
 	}
-	if err := s.SetCurrent(seq); err != nil {
+	if res.Snapshot, err = publishRollback(ctx, s, seq); err != nil {
 		return res, fmt.Errorf("rollback: %w", err)
 	}
 	// The claimed copies are queued again; drop them so that recovery does
@@ -103,6 +112,25 @@ func Rollback(ctx context.Context, s *snapshot.Store, opts Options, seq uint64) 
 		res.Requeued = []string{}
 	}
 	return res, nil
+}
+
+// publishRollback publishes a new snapshot holding seq's content and
+// returns its number.
+func publishRollback(ctx context.Context, s *snapshot.Store, seq uint64) (uint64, error) {
+	m, err := s.Manifest(seq)
+	if err != nil {
+		return 0, err
+	}
+	st, err := s.NewRollbackStage(ctx, seq)
+	if err != nil {
+		return 0, err
+	}
+	if err := st.Publish(snapshot.Manifest{Watermark: m.Watermark, Entities: m.Entities, Relations: m.Relations,
+		KVKeys: m.KVKeys, RollbackOf: seq}); err != nil {
+		st.Abort()
+		return 0, err
+	}
+	return st.Seq(), nil
 }
 
 // requeue is a job a rollback queues again.

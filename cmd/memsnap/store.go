@@ -130,7 +130,7 @@ func (a *app) newSnapshotsCommand() *cobra.Command {
 	}
 	rollback := &cobra.Command{
 		Use:   "rollback SEQ",
-		Short: "Point CURRENT back at an older snapshot that verifies; the jobs applied after it are queued again",
+		Short: "Publish a new snapshot holding an older one's content (numbers only grow); the jobs applied after it are queued again",
 		Args:  exactArgs("SEQ"),
 		RunE:  a.onStore(a.rollBack),
 	}
@@ -145,16 +145,20 @@ func (a *app) listSnapshots(cmd *cobra.Command, s *snapshot.Store, _ []string) e
 	}
 	return a.output(cmd, infos, func() error {
 		tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "SEQ\tCURRENT\tPINNED\tCREATED\tENTITIES\tRELATIONS\tKV\tBYTES")
+		fmt.Fprintln(tw, "SEQ\tCURRENT\tPINNED\tCREATED\tENTITIES\tRELATIONS\tKV\tBYTES\tROLLBACK")
 		var bad []snapshot.Info
 		for _, in := range infos {
 			if in.Error != "" {
 				bad = append(bad, in)
-				fmt.Fprintf(tw, "%d\t%v\t%v\t(unreadable manifest)\t-\t-\t-\t%d\n", in.Seq, in.Current, in.Pinned, in.Bytes)
+				fmt.Fprintf(tw, "%d\t%v\t%v\t(unreadable manifest)\t-\t-\t-\t%d\t-\n", in.Seq, in.Current, in.Pinned, in.Bytes)
 				continue
 			}
-			fmt.Fprintf(tw, "%d\t%v\t%v\t%s\t%d\t%d\t%d\t%d\n", in.Seq, in.Current, in.Pinned,
-				in.CreatedAt.Format(time.RFC3339), in.Entities, in.Relations, in.KVKeys, in.Bytes)
+			rb := "-"
+			if in.RollbackOf > 0 {
+				rb = fmt.Sprintf("of %d", in.RollbackOf)
+			}
+			fmt.Fprintf(tw, "%d\t%v\t%v\t%s\t%d\t%d\t%d\t%d\t%s\n", in.Seq, in.Current, in.Pinned,
+				in.CreatedAt.Format(time.RFC3339), in.Entities, in.Relations, in.KVKeys, in.Bytes, rb)
 		}
 		if err := tw.Flush(); err != nil {
 			return err
@@ -225,7 +229,7 @@ func (a *app) rollBack(cmd *cobra.Command, s *snapshot.Store, args []string) err
 	if err != nil {
 		return err
 	}
-	a.log.Info("rolled back", "from", res.From, "to", res.To, "requeued", len(res.Requeued))
+	a.log.Info("rolled back", "from", res.From, "to", res.To, "snapshot", res.Snapshot, "requeued", len(res.Requeued))
 	return a.printJSON(res)
 }
 
