@@ -249,16 +249,6 @@ func (s *Store) nextSeq(cur uint64) (uint64, error) {
 	return next, nil
 }
 
-// SetCurrent atomically points CURRENT at snapshot seq, which must exist.
-// It is for rollback; writers publish through Stage.Publish. Caller holds
-// the writer lock.
-func (s *Store) SetCurrent(seq uint64) error {
-	if _, err := s.Manifest(seq); err != nil {
-		return err
-	}
-	return s.writeCurrent(seq)
-}
-
 // writeCurrent atomically points CURRENT at seq.
 func (s *Store) writeCurrent(seq uint64) error {
 	failpoint.Hit("before-current")
