@@ -17,9 +17,9 @@ deps:
 build: deps
 	$(GO) build -ldflags "-X github.com/memsnap/memsnap/internal/buildinfo.Version=$(VERSION)" -o $(BIN) ./cmd/memsnap
 
-# The main job on an embedded store in a fresh temporary directory.
+# The main job on an embedded store in a fresh temporary directory (memsnap demo makes and removes it).
 demo: build
-	@dir=$$(mktemp -d) && trap 'rm -rf "$$dir"' EXIT && ./$(BIN) --store "$$dir/store" demo
+	@./$(BIN) demo
 
 # gotestsum runs go test and keeps its JSON report, from which the slowest
 # tests are printed after every run (pass or fail).

@@ -363,3 +363,53 @@ func TestRollbackNeverReusesNumbers(t *testing.T) {
 		t.Errorf("the list does not show the rollback:\n%s", out)
 	}
 }
+
+// Issue 14, input 7: demo without --store runs on a fresh temporary store
+// (removed at the end unless --keep), says where, and never touches the
+// default store 'memsnap mcp' serves; with --store it runs there.
+func TestDemoUsesATemporaryStore(t *testing.T) {
+	home := t.TempDir()
+	tmp := t.TempDir()
+	env := append(os.Environ(), "HOME="+home, "XDG_DATA_HOME="+filepath.Join(home, "data"), "TMPDIR="+tmp, "MEMSNAP_STORE=")
+	run := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command(bin, append([]string{"demo", "--producers", "1", "--readers", "1", "--jobs", "3", "--pace", "10ms", "--commit", "@every 200ms"}, args...)...)
+		cmd.Env = env
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("memsnap demo %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	storeOf := func(out string) string {
+		t.Helper()
+		m := regexp.MustCompile(`demo store: (\S+)`).FindStringSubmatch(out)
+		if m == nil {
+			t.Fatalf("demo does not say where it ran:\n%s", out)
+		}
+		return m[1]
+	}
+	out := run()
+	dir := storeOf(out)
+	if !strings.HasPrefix(dir, tmp) || !strings.Contains(out, "temporary store") {
+		t.Errorf("demo ran on %s, want a fresh store under %s:\n%s", dir, tmp, out)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("the temporary store %s is still there: %v", dir, err)
+	}
+	if _, err := os.Stat(filepath.Join(home, "data", "memsnap")); !os.IsNotExist(err) {
+		t.Errorf("demo touched the default store: %v", err)
+	}
+	if dir = storeOf(run("--keep")); !fileExists(filepath.Join(dir, "CURRENT")) {
+		t.Errorf("--keep: no store at %s", dir)
+	}
+	mine := filepath.Join(t.TempDir(), "store")
+	if got := storeOf(run("--store", mine)); got != mine || !fileExists(filepath.Join(mine, "CURRENT")) {
+		t.Errorf("--store %s: ran on %s", mine, got)
+	}
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -23,6 +24,7 @@ type demoOptions struct {
 	producers, readers, jobs int
 	commit                   string
 	pace                     time.Duration
+	keep                     bool
 }
 
 func (a *app) newDemoCommand() *cobra.Command {
@@ -34,7 +36,9 @@ func (a *app) newDemoCommand() *cobra.Command {
 processes enqueue memories (acknowledged once durable) and reader processes query all the
 while. Every process is a real memsnap process. Prints jobs applied, snapshots published and
 jobs per snapshot, the write latency, reader queries and reader errors; exits 1 if any
-reader failed or any memory is missing.`,
+reader failed or any memory is missing. It runs on a fresh temporary store, removed at the end
+(--keep keeps it), unless --store names one: it never writes demo memories into the store
+'memsnap mcp' serves by default.`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runDemo(cmd.Context(), a, o)
@@ -45,6 +49,7 @@ reader failed or any memory is missing.`,
 	c.Flags().IntVar(&o.jobs, "jobs", 20, "jobs per producer")
 	c.Flags().DurationVar(&o.pace, "pace", 200*time.Millisecond, "pause between one producer's jobs")
 	c.Flags().StringVar(&o.commit, "commit", "@every 1s", "the daemon's commit schedule")
+	c.Flags().BoolVar(&o.keep, "keep", false, "keep the temporary store after the run (without --store)")
 	return c
 }
 
@@ -69,11 +74,29 @@ func runDemo(ctx context.Context, a *app, o demoOptions) error {
 	if err != nil {
 		return fmt.Errorf("demo: find own binary: %w", err)
 	}
-	s, err := snapshot.Init(a.cfg.Store)
+	dir, temp := a.cfg.Store, false
+	if f, ok := a.flags["store"]; !ok || !f.changed() {
+		tmp, err := os.MkdirTemp("", "memsnap-demo-")
+		if err != nil {
+			return fmt.Errorf("demo: temporary store: %w", err)
+		}
+		dir, temp = filepath.Join(tmp, "store"), true
+		if !o.keep {
+			defer os.RemoveAll(tmp)
+		}
+	}
+	s, err := snapshot.Init(dir)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(a.stdout, "demo store: %s\n", s.Dir())
+	switch {
+	case !temp:
+		fmt.Fprintf(a.stdout, "demo store: %s\n", s.Dir())
+	case o.keep:
+		fmt.Fprintf(a.stdout, "demo store: %s (a fresh temporary store, kept)\n", s.Dir())
+	default:
+		fmt.Fprintf(a.stdout, "demo store: %s (a fresh temporary store, removed at the end; --keep keeps it, --store DIR runs on DIR)\n", s.Dir())
+	}
 	d := &demo{a: a, o: o, exe: exe, s: s, started: time.Now()}
 	daemon := d.command(context.WithoutCancel(ctx), "daemon")
 	daemon.Stderr = a.stderr
