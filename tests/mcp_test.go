@@ -607,6 +607,18 @@ func TestTildeInStorePath(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(cwd, "~")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("a literal ~ directory was made in the current directory (%v)", err)
 	}
+	// A relative path is resolved against the working directory once, and
+	// the log says to what.
+	cmd := exec.Command(bin, "--store", "rel/store", "init")
+	cmd.Dir = cwd
+	out, err := cmd.CombinedOutput()
+	abs := filepath.Join(cwd, "rel", "store")
+	if err != nil || !strings.Contains(string(out), "relative store path resolved") || !strings.Contains(string(out), "path="+abs) {
+		t.Errorf("relative store path: %v: %s", err, out)
+	}
+	if _, err := os.Stat(filepath.Join(abs, "CURRENT")); err != nil {
+		t.Errorf("no store at %s: %v", abs, err)
+	}
 }
 
 // Issue 14, input 2: open_nodes and search_nodes return every relation

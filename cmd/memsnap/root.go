@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"os/signal"
 	"syscall"
 
@@ -168,6 +169,17 @@ func (a *app) load() error {
 	var lvl slog.Level
 	_ = lvl.UnmarshalText([]byte(cfg.LogLevel))
 	a.log = slog.New(slog.NewTextHandler(a.stderr, &slog.HandlerOptions{Level: lvl}))
+	// A relative store path is resolved once, here, against the working
+	// directory, and said: the processes memsnap starts (a daemon's
+	// writer, an MCP server's commit child) get the absolute path.
+	if a.cfg.Store != "" && !filepath.IsAbs(a.cfg.Store) {
+		abs, err := filepath.Abs(a.cfg.Store)
+		if err != nil {
+			return fmt.Errorf("store %s: %w", a.cfg.Store, err)
+		}
+		a.log.Info("relative store path resolved", "store", a.cfg.Store, "path", abs)
+		a.cfg.Store = abs
+	}
 	return nil
 }
 
