@@ -30,6 +30,11 @@ type Options struct {
 	// it cannot trust from an earlier check; see snapshot.Verifier). 0: no
 	// scrub. It runs only with Verify "full".
 	Scrub time.Duration
+	// OnSwap, if set, is called with the snapshot's seq each time the
+	// Reader starts serving a newer snapshot (whoever wrote it), from the
+	// goroutine that refreshed, before that refresh returns. It must not
+	// block or call the Reader's Refresh.
+	OnSwap func(seq uint64)
 }
 
 // DefaultOptions returns the defaults, the same as the config's.

@@ -202,6 +202,9 @@ func (r *Reader) Refresh(ctx context.Context) (bool, error) {
 		old.unref()
 		r.log.Debug("swapped snapshot", "from", old.seq, "to", h.seq)
 	}
+	if r.opts.OnSwap != nil {
+		r.opts.OnSwap(h.seq)
+	}
 	return true, nil
 }
 

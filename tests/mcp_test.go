@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,12 +23,18 @@ import (
 // Go SDK client to it over stdio.
 func mcpSession(t *testing.T, ctx context.Context, store string, env ...string) *mcp.ClientSession {
 	t.Helper()
+	return mcpSessionWith(t, ctx, store, nil, env...)
+}
+
+// mcpSessionWith is mcpSession with client options.
+func mcpSessionWith(t *testing.T, ctx context.Context, store string, opts *mcp.ClientOptions, env ...string) *mcp.ClientSession {
+	t.Helper()
 	cmd := exec.Command(bin, "--store", store, "--log-level", "warn", "mcp")
 	// A write waits for its snapshot as long as the test may run: on a
 	// loaded machine commits are slow, and go test -timeout is the guard.
 	cmd.Env = append(append(os.Environ(), "MEMSNAP_MCP_WRITE_TIMEOUT=30m"), env...)
 	cmd.Stderr = os.Stderr
-	client := mcp.NewClient(&mcp.Implementation{Name: "memsnap-test", Version: "1"}, nil)
+	client := mcp.NewClient(&mcp.Implementation{Name: "memsnap-test", Version: "1"}, opts)
 	cs, err := client.Connect(ctx, &mcp.CommandTransport{Command: cmd}, nil)
 	if err != nil {
 		t.Fatalf("connect to memsnap mcp: %v", err)
@@ -683,5 +690,52 @@ func TestSearchNormalisesUnicode(t *testing.T) {
 	g := parseGraph(t, mustCall(t, ctx, cs, "open_nodes", map[string]any{"names": []string{"Resume\u0301", "Resum\u00e9"}}))
 	if got := g.names(); len(got) != 1 || got[0] != "Resume\u0301" {
 		t.Errorf("open_nodes matches names byte for byte: %q", got)
+	}
+}
+
+// Issue 14, done-when 3: a client subscribed to memory://knowledge-graph
+// is told (notifications/resources/updated) within the refresh interval
+// when another process writes; an unsubscribed one is told nothing.
+func TestResourceSubscription(t *testing.T) {
+	ctx := testContext(t)
+	store := newStore(t)
+	var told, untold atomic.Int64
+	sub := mcpSessionWith(t, ctx, store, &mcp.ClientOptions{ResourceUpdatedHandler: func(_ context.Context, req *mcp.ResourceUpdatedNotificationRequest) {
+		if req.Params.URI == "memory://knowledge-graph" {
+			told.Add(1)
+		}
+	}}, "MEMSNAP_READER_REFRESH=@every 1s", "MEMSNAP_READER_WATCH=false")
+	other := mcpSessionWith(t, ctx, store, &mcp.ClientOptions{ResourceUpdatedHandler: func(context.Context, *mcp.ResourceUpdatedNotificationRequest) {
+		untold.Add(1)
+	}}, "MEMSNAP_READER_REFRESH=@every 1s", "MEMSNAP_READER_WATCH=false")
+	if err := sub.Subscribe(ctx, &mcp.SubscribeParams{URI: "memory://knowledge-graph"}); err != nil {
+		t.Fatalf("subscribe: %v", err)
+	}
+	mustCall(t, ctx, other, "read_graph", map[string]any{}) // both servers read snapshot 1
+	mustCall(t, ctx, sub, "read_graph", map[string]any{})
+	job, _ := json.Marshal(ops(entities(entity("from-elsewhere", "t", "written by another process"))))
+	mustMemsnap(t, store, job, "enqueue", "--wait=30s")
+	written := time.Now()
+	waitUntil(t, ctx, "the subscribed client to be told", 50*time.Millisecond, func() bool { return told.Load() > 0 })
+	// The reader refreshes every second; on a loaded machine the notice
+	// may come later, so the bound is generous but finite.
+	if d := time.Since(written); d > 20*time.Second {
+		t.Errorf("told %v after the write", d)
+	}
+	g := parseGraph(t, mustCall(t, ctx, sub, "open_nodes", map[string]any{"names": []string{"from-elsewhere"}}))
+	if len(g.Entities) != 1 {
+		t.Errorf("told, but the entity is not there: %+v", g)
+	}
+	// The unsubscribed server swapped too (it serves the write), and said
+	// nothing to its client.
+	waitUntil(t, ctx, "the other server to serve the write", 50*time.Millisecond, func() bool {
+		return len(parseGraph(t, mustCall(t, ctx, other, "open_nodes", map[string]any{"names": []string{"from-elsewhere"}})).Entities) == 1
+	})
+	time.Sleep(1500 * time.Millisecond)
+	if n := untold.Load(); n != 0 {
+		t.Errorf("an unsubscribed client got %d notifications", n)
+	}
+	if err := sub.Unsubscribe(ctx, &mcp.UnsubscribeParams{URI: "memory://knowledge-graph"}); err != nil {
+		t.Errorf("unsubscribe: %v", err)
 	}
 }

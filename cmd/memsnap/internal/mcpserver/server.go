@@ -71,6 +71,9 @@ type Server struct {
 
 	acker     *writer.Acker
 	committer *writer.GroupCommitter // nil: a daemon commits
+	// swapped holds a pending notice that the reader serves a newer
+	// snapshot, for notifyUpdates to pass on to subscribed clients.
+	swapped chan struct{}
 }
 
 // New builds the server and registers its tools and resource.
@@ -78,14 +81,19 @@ func New(o Options) *Server {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{o: o, log: o.Log.With("component", "mcp")}
+	s := &Server{o: o, log: o.Log.With("component", "mcp"), swapped: make(chan struct{}, 1)}
 	s.acker = writer.NewAcker(o.Store, o.Config.Job.Limits(), s.state)
 	if o.Commit != nil && o.Config.MCP.CommitWhenIdle {
 		s.committer = writer.NewGroupCommitter(o.Store, writer.GroupCommitOptions{
 			Delay: o.Config.Writer.CommitDelay, Commit: o.Commit, Committed: s.committed, Log: o.Log})
 	}
 	s.mcp = mcp.NewServer(&mcp.Implementation{Name: "memory-server", Title: "memsnap memory", Version: o.Version},
-		&mcp.ServerOptions{Logger: s.log})
+		&mcp.ServerOptions{Logger: slog.New(warnAndUp{s.log.Handler()}),
+			// memory://knowledge-graph may be subscribed to: a subscribed
+			// client is told (notifications/resources/updated) whenever the
+			// server serves a newer snapshot, whichever process wrote it.
+			SubscribeHandler:   s.checkSubscription,
+			UnsubscribeHandler: func(context.Context, *mcp.UnsubscribeRequest) error { return nil }})
 	s.register()
 	return s
 }
@@ -98,6 +106,10 @@ func (s *Server) Run(ctx context.Context, t mcp.Transport) error {
 	if _, err := s.reader(ctx); err != nil {
 		s.log.Warn("no snapshot to read yet", "error", err)
 	}
+	nctx, stopNotify := context.WithCancel(ctx)
+	notified := make(chan struct{})
+	go func() { defer close(notified); s.notifyUpdates(nctx) }()
+	defer func() { stopNotify(); <-notified }()
 	if s.committer != nil {
 		cctx, stop := context.WithCancel(context.WithoutCancel(ctx))
 		done := make(chan struct{})
@@ -113,6 +125,54 @@ func (s *Server) Run(ctx context.Context, t mcp.Transport) error {
 		return nil
 	}
 	return err
+}
+
+// warnAndUp passes on the SDK's warnings and errors only: it logs each
+// notification it sends at info level.
+type warnAndUp struct{ slog.Handler }
+
+func (h warnAndUp) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= slog.LevelWarn && h.Handler.Enabled(ctx, l)
+}
+func (h warnAndUp) WithAttrs(as []slog.Attr) slog.Handler { return warnAndUp{h.Handler.WithAttrs(as)} }
+func (h warnAndUp) WithGroup(n string) slog.Handler       { return warnAndUp{h.Handler.WithGroup(n)} }
+
+// checkSubscription accepts a subscription to the knowledge-graph resource,
+// the one resource there is.
+func (s *Server) checkSubscription(_ context.Context, req *mcp.SubscribeRequest) error {
+	if req.Params == nil || req.Params.URI != ResourceURI {
+		uri := ""
+		if req.Params != nil {
+			uri = req.Params.URI
+		}
+		return fmt.Errorf("no resource %q to subscribe to (there is %s)", uri, ResourceURI)
+	}
+	return nil
+}
+
+// noteSwap is the reader's OnSwap: it leaves a notice for notifyUpdates
+// without blocking (one pending notice covers any number of swaps).
+func (s *Server) noteSwap(uint64) {
+	select {
+	case s.swapped <- struct{}{}:
+	default:
+	}
+}
+
+// notifyUpdates tells the clients subscribed to the knowledge-graph
+// resource that it changed, after each swap to a newer snapshot, until ctx
+// ends.
+func (s *Server) notifyUpdates(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.swapped:
+			if err := s.mcp.ResourceUpdated(ctx, &mcp.ResourceUpdatedNotificationParams{URI: ResourceURI}); err != nil && ctx.Err() == nil {
+				s.log.Warn("notify subscribers of the knowledge graph", "error", err)
+			}
+		}
+	}
 }
 
 // flushWait bounds how long a server that is stopping commits its own
@@ -155,7 +215,9 @@ func (s *Server) reader(ctx context.Context) (*reader.Reader, error) {
 	if s.r != nil {
 		return s.r, nil
 	}
-	r, err := reader.Open(ctx, s.o.Store, s.o.Config.ReaderOptions(), s.o.Log)
+	opts := s.o.Config.ReaderOptions()
+	opts.OnSwap = s.noteSwap
+	r, err := reader.Open(ctx, s.o.Store, opts, s.o.Log)
 	if errors.Is(err, snapshot.ErrNoSnapshot) {
 		return nil, nil
 	}
