@@ -221,6 +221,8 @@ type ReadGraphOptions struct {
 	Cursor string
 	// EntityType keeps only entities of this type (and relations between them).
 	EntityType string
+	// Window keeps only entities changed within it (and their relations).
+	Window TimeWindow
 }
 
 // ReadGraph returns the graph's entities in name order, a page at a time
@@ -249,6 +251,10 @@ func (r *Reader) ReadGraph(ctx context.Context, opts ReadGraphOptions) (*Graph, 
 		if opts.EntityType != "" {
 			q += " AND e.entityType = $type"
 			params["type"] = opts.EntityType
+		}
+		if cond, wp := opts.Window.where("e"); cond != "" {
+			q += " AND " + cond
+			maps.Copy(params, wp)
 		}
 		q += " RETURN " + entityCols + " ORDER BY e.name"
 		if opts.Limit > 0 {
@@ -402,6 +408,8 @@ func (r *Reader) Neighbors(ctx context.Context, name string, opts NeighborsOptio
 type SearchOptions struct {
 	// Limit caps the entities returned after ranking; 0 returns every match.
 	Limit int
+	// Window keeps only entities changed within it.
+	Window TimeWindow
 }
 
 // SearchNodes finds entities whose name, type or observations match query and
@@ -424,7 +432,15 @@ func (r *Reader) SearchNodes(ctx context.Context, query string, opts SearchOptio
 		if err != nil {
 			return err
 		}
-		hits := rank(v.Search(query), opts.Limit)
+		found := v.Search(query)
+		if !opts.Window.IsZero() {
+			in, err := opts.Window.namesIn(ctx, c)
+			if err != nil {
+				return err
+			}
+			found = slices.DeleteFunc(found, func(h graphindex.Hit) bool { return !in[h.Entity.Name] })
+		}
+		hits := rank(found, opts.Limit)
 		g.Entities = make([]Entity, len(hits))
 		for i := range hits {
 			g.Entities[i] = hits[i].Entity

@@ -180,8 +180,13 @@ func TestMCPServer(t *testing.T) {
 		raw, _ := json.Marshal(tool.InputSchema)
 		_ = json.Unmarshal(raw, &got)
 		gotShape := schemaShape(got).(map[string]any)
-		if name == "read_graph" {
+		switch name {
+		case "read_graph":
 			gotShape["properties"] = map[string]any{} // optional paging arguments are memsnap's addition
+		case "search_nodes":
+			props := gotShape["properties"].(map[string]any) // so is the optional time window
+			delete(props, "since")
+			delete(props, "until")
 		}
 		gj, _ := json.Marshal(gotShape)
 		wj, _ := json.Marshal(schemaShape(want))
@@ -738,4 +743,94 @@ func TestResourceSubscription(t *testing.T) {
 	if err := sub.Unsubscribe(ctx, &mcp.UnsubscribeParams{URI: "memory://knowledge-graph"}); err != nil {
 		t.Errorf("unsubscribe: %v", err)
 	}
+}
+
+// Issue 14, done-when 4: recent_changes lists what changed since a time,
+// oldest first, paged, and its cursor goes on across a snapshot swap (a
+// write by another process between pages); search_nodes and read_graph
+// take since and until.
+func TestRecentChangesAndTimeWindows(t *testing.T) {
+	ctx := testContext(t)
+	store := newStore(t)
+	cs := mcpSession(t, ctx, store)
+	start := time.Now().UTC()
+	for _, n := range []string{"alpha", "beta", "gamma"} {
+		mustCall(t, ctx, cs, "create_entities", map[string]any{"entities": []any{
+			map[string]any{"name": n, "entityType": "t", "observations": []string{"coffee " + n}}}})
+		time.Sleep(20 * time.Millisecond)
+	}
+	mustCall(t, ctx, cs, "create_relations", map[string]any{"relations": []any{
+		map[string]any{"from": "alpha", "to": "beta", "relationType": "knows"}}})
+	mid := time.Now().UTC()
+	time.Sleep(20 * time.Millisecond)
+	mustCall(t, ctx, cs, "add_observations", map[string]any{"observations": []any{
+		map[string]any{"entityName": "alpha", "contents": []string{"changed later"}}}})
+
+	type changes struct {
+		Entities []struct {
+			Name      string    `json:"name"`
+			UpdatedAt time.Time `json:"updatedAt"`
+		} `json:"entities"`
+		Relations []struct {
+			From, To string
+		} `json:"relations"`
+		NextCursor string `json:"nextCursor"`
+	}
+	page := func(args map[string]any) (c changes, items []string) {
+		t.Helper()
+		if err := json.Unmarshal([]byte(mustCall(t, ctx, cs, "recent_changes", args)), &c); err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range c.Entities {
+			items = append(items, e.Name)
+		}
+		for _, r := range c.Relations {
+			items = append(items, r.From+">"+r.To)
+		}
+		return c, items
+	}
+	// Oldest first: beta, gamma, the relation, then alpha (changed last).
+	p1, got := page(map[string]any{"since": start.Format(time.RFC3339Nano), "limit": 2})
+	if fmt.Sprint(got) != "[beta gamma]" {
+		t.Fatalf("first page %v, want [beta gamma]", got)
+	}
+	// Another process writes between the pages; the server swaps to it.
+	job, _ := json.Marshal(ops(entities(entity("delta", "t", "from another process"))))
+	mustMemsnap(t, store, job, "enqueue", "--wait=30s")
+	var rest []string
+	cur := p1.NextCursor
+	waitUntil(t, ctx, "the feed to reach delta", 50*time.Millisecond, func() bool {
+		p, items := page(map[string]any{"cursor": cur, "limit": 2})
+		rest, cur = append(rest, items...), p.NextCursor
+		return slices.Contains(rest, "delta")
+	})
+	// (A page lists its entities, then its relations.)
+	if want := "[alpha alpha>beta delta]"; fmt.Sprint(rest) != want {
+		t.Errorf("later pages %v, want %s", rest, want)
+	}
+	if _, items := page(map[string]any{"cursor": cur}); len(items) != 0 {
+		t.Errorf("after the end: %v, want nothing newer yet", items)
+	}
+	// Without since: the most recent changes.
+	if _, items := page(map[string]any{"limit": 2}); fmt.Sprint(items) != "[alpha delta]" {
+		t.Errorf("the 2 most recent changes: %v", items)
+	}
+	wantToolError(t, ctx, cs, "recent_changes", map[string]any{"cursor": "bogus"}, "cursor")
+	wantToolError(t, ctx, cs, "recent_changes", map[string]any{"since": "yesterday"}, "not an RFC 3339 time")
+
+	// search_nodes and read_graph with a window: gamma and beta were
+	// created before mid and not changed since; alpha changed after it.
+	g := parseGraph(t, mustCall(t, ctx, cs, "search_nodes", map[string]any{"query": "coffee", "since": mid.Format(time.RFC3339Nano)}))
+	if fmt.Sprint(g.names()) != "[alpha]" {
+		t.Errorf("search_nodes coffee since mid: %v", g.names())
+	}
+	g = parseGraph(t, mustCall(t, ctx, cs, "search_nodes", map[string]any{"query": "coffee", "until": mid.Format(time.RFC3339Nano)}))
+	if got := g.names(); !slices.Equal(got, []string{"beta", "gamma"}) {
+		t.Errorf("search_nodes coffee until mid: %v", got)
+	}
+	g = parseGraph(t, mustCall(t, ctx, cs, "read_graph", map[string]any{"since": mid.Format(time.RFC3339Nano)}))
+	if got := g.names(); !slices.Equal(got, []string{"alpha", "delta"}) {
+		t.Errorf("read_graph since mid: %v", got)
+	}
+	wantToolError(t, ctx, cs, "read_graph", map[string]any{"until": "soon"}, "until")
 }

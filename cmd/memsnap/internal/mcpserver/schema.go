@@ -5,6 +5,12 @@ package mcpserver
 // fields, descriptions). Unknown properties are ignored, as the reference's
 // validator ignores them.
 
+import (
+	"fmt"
+
+	"github.com/memsnap/memsnap/reader"
+)
+
 type schema = map[string]any
 
 func str(desc string) schema { return schema{"type": "string", "description": desc} }
@@ -67,10 +73,26 @@ var (
 		"limit":      integer("Optional: return at most this many entities, with a nextCursor for the rest", 1, 0),
 		"cursor":     str("Optional: the nextCursor of the previous page"),
 		"entityType": str("Optional: only entities of this type, and the relations between them"),
+		"since":      sinceArg,
+		"until":      untilArg,
 	})
 
-	searchNodesSchema = oneArg("query", schema{"type": "string", "maxLength": maxSearchQuery,
-		"description": "The search query to match against entity names, types, and observation content"})
+	// searchNodesSchema is the reference's plus an optional time window.
+	searchNodesSchema = object(schema{
+		"query": schema{"type": "string", "maxLength": maxSearchQuery,
+			"description": "The search query to match against entity names, types, and observation content"},
+		"since": sinceArg,
+		"until": untilArg,
+	}, "query")
+
+	sinceArg = str("Optional: only entities created or changed at or after this time (RFC 3339, or a date: 2026-11-30)")
+	untilArg = str("Optional: only entities created or changed before this time (RFC 3339, or a date)")
+
+	recentChangesSchema = object(schema{
+		"since":  str("Optional: start at this time (RFC 3339, or a date); without it, the most recent changes"),
+		"limit":  integer(fmt.Sprintf("Optional: at most this many entities and relations (default %d)", reader.DefaultRecent), 1, maxRecent),
+		"cursor": str("Optional: the nextCursor of an earlier answer: what changed after it"),
+	})
 	openNodesSchema = oneArg("names", strArray("An array of entity names to retrieve"))
 
 	neighborsSchema = object(schema{

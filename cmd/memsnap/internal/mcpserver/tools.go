@@ -41,9 +41,21 @@ type (
 		Limit      int    `json:"limit"`
 		Cursor     string `json:"cursor"`
 		EntityType string `json:"entityType"`
+		windowIn
 	}
 	searchNodesIn struct {
 		Query string `json:"query"`
+		windowIn
+	}
+	// windowIn is the optional time window of search_nodes and read_graph.
+	windowIn struct {
+		Since string `json:"since"`
+		Until string `json:"until"`
+	}
+	recentChangesIn struct {
+		Since  string `json:"since"`
+		Limit  int    `json:"limit"`
+		Cursor string `json:"cursor"`
 	}
 	openNodesIn struct {
 		Names []string `json:"names"`
@@ -212,6 +224,9 @@ func (s *Server) register() {
 		readGraphSchema, s.readGraph)
 	addTool(s, readTool("search_nodes", "Search Nodes",
 		"Search for nodes in the knowledge graph based on a query; returns the matching entities and every relation with at least one end among them"), searchNodesSchema, s.searchNodes)
+	addTool(s, readTool("recent_changes", "Recent Changes",
+		"The entities and relations created or changed since a time (or the most recent ones), oldest first, a page at a time; "+
+			"pass nextCursor back for what changed after, now or later"), recentChangesSchema, s.recentChanges)
 	addTool(s, readTool("open_nodes", "Open Nodes",
 		"Open specific nodes in the knowledge graph by their names; returns those entities and every relation with at least one end among them"), openNodesSchema, s.openNodes)
 
@@ -394,14 +409,73 @@ func graphAnswer(g *reader.Graph) (*mcp.CallToolResult, graphOut, error) {
 
 func (s *Server) readGraph(ctx context.Context, _ *mcp.CallToolRequest, in readGraphIn) (*mcp.CallToolResult, graphOut, error) {
 	return s.graphRead(ctx, func(r *reader.Reader) (*reader.Graph, error) {
-		return r.ReadGraph(ctx, reader.ReadGraphOptions{Limit: in.Limit, Cursor: in.Cursor, EntityType: in.EntityType})
+		w, err := in.window()
+		if err != nil {
+			return nil, err
+		}
+		return r.ReadGraph(ctx, reader.ReadGraphOptions{Limit: in.Limit, Cursor: in.Cursor, EntityType: in.EntityType, Window: w})
 	})
 }
 
 func (s *Server) searchNodes(ctx context.Context, _ *mcp.CallToolRequest, in searchNodesIn) (*mcp.CallToolResult, graphOut, error) {
 	return s.graphRead(ctx, func(r *reader.Reader) (*reader.Graph, error) {
-		return r.SearchNodes(ctx, in.Query, reader.SearchOptions{})
+		w, err := in.window()
+		if err != nil {
+			return nil, err
+		}
+		return r.SearchNodes(ctx, in.Query, reader.SearchOptions{Window: w})
 	})
+}
+
+// maxRecent caps a recent_changes page.
+const maxRecent = 1000
+
+func (s *Server) recentChanges(ctx context.Context, _ *mcp.CallToolRequest, in recentChangesIn) (*mcp.CallToolResult, *reader.Changes, error) {
+	since, err := parseTime("since", in.Since)
+	if err != nil {
+		return nil, nil, err
+	}
+	if in.Limit < 0 || in.Limit > maxRecent {
+		return nil, nil, fmt.Errorf("%w: limit %d is not between 1 and %d", reader.ErrBadOption, in.Limit, maxRecent)
+	}
+	r, err := s.reader(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	if r == nil {
+		out := &reader.Changes{Entities: []reader.ChangedEntity{}, Relations: []reader.ChangedRelation{}}
+		return answer(out, 0), out, nil
+	}
+	out, err := r.RecentChanges(ctx, reader.RecentOptions{Since: since, Limit: in.Limit, Cursor: in.Cursor})
+	if err != nil {
+		return nil, nil, err
+	}
+	return answer(out, out.Snapshot), out, nil
+}
+
+// window reads the since and until arguments.
+func (w windowIn) window() (reader.TimeWindow, error) {
+	since, err := parseTime("since", w.Since)
+	if err != nil {
+		return reader.TimeWindow{}, err
+	}
+	until, err := parseTime("until", w.Until)
+	return reader.TimeWindow{Since: since, Until: until}, err
+}
+
+// parseTime reads an RFC 3339 time ("2026-11-30T09:00:00Z") or a UTC date
+// ("2026-11-30"); "" is the zero time.
+func parseTime(arg, v string) (time.Time, error) {
+	if v == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
+		return t, nil
+	}
+	if t, err := time.Parse(time.DateOnly, v); err == nil {
+		return t, nil
+	}
+	return time.Time{}, fmt.Errorf("%w: %s %q is not an RFC 3339 time (2026-11-30T09:00:00Z) or a date (2026-11-30)", reader.ErrBadOption, arg, v)
 }
 
 func (s *Server) openNodes(ctx context.Context, _ *mcp.CallToolRequest, in openNodesIn) (*mcp.CallToolResult, graphOut, error) {
