@@ -51,15 +51,7 @@ func (w TimeWindow) where(v string) (string, map[string]any) {
 // namesIn returns the names of the entities w keeps.
 func (w TimeWindow) namesIn(ctx context.Context, c *graphdb.Conn) (map[string]bool, error) {
 	cond, params := w.where("e")
-	res, err := c.Query(ctx, "MATCH (e:Entity) WHERE "+cond+" RETURN e.name", params)
-	if err != nil {
-		return nil, fmt.Errorf("read entities in the time window: %w", err)
-	}
-	m := make(map[string]bool, len(res.Rows))
-	for _, row := range res.Rows {
-		m[graphdb.String(row[0])] = true
-	}
-	return m, nil
+	return namesWhere(ctx, c, cond, params)
 }
 
 // kuzuTime formats t as Kuzu's timestamp() reads it, in UTC to the

@@ -288,7 +288,13 @@ func (r *Reader) ReadGraph(ctx context.Context, opts ReadGraphOptions) (*Graph, 
 }
 
 func namesOfType(ctx context.Context, c *graphdb.Conn, typ string) (map[string]bool, error) {
-	res, err := c.Query(ctx, "MATCH (e:Entity) WHERE e.entityType = $type RETURN e.name", map[string]any{"type": typ})
+	return namesWhere(ctx, c, "e.entityType = $type", map[string]any{"type": typ})
+}
+
+// namesWhere returns the names of the entities e that match the Cypher
+// condition cond.
+func namesWhere(ctx context.Context, c *graphdb.Conn, cond string, params map[string]any) (map[string]bool, error) {
+	res, err := c.Query(ctx, "MATCH (e:Entity) WHERE "+cond+" RETURN e.name", params)
 	if err != nil {
 		return nil, fmt.Errorf("read entities: %w", err)
 	}

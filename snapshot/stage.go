@@ -131,16 +131,22 @@ func (s *Store) NewStageWith(ctx context.Context, opts StageOptions) (st *Stage,
 		return nil, fmt.Errorf("stage from CURRENT: %w", err)
 	}
 	st.parent = m
-	if err := st.stageGraph(ctx, opts); err != nil {
-		return nil, err
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	if err := st.stageKV(); err != nil {
+	if err := st.fill(ctx, opts); err != nil {
 		return nil, err
 	}
 	return st, nil
+}
+
+// fill puts the graph and the key-value store of snapshot st.from into the
+// stage.
+func (st *Stage) fill(ctx context.Context, opts StageOptions) error {
+	if err := st.stageGraph(ctx, opts); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return st.stageKV()
 }
 
 // NewRollbackStage stages a new snapshot holding snapshot seq's content
@@ -172,13 +178,7 @@ func (s *Store) NewRollbackStage(ctx context.Context, seq uint64) (st *Stage, er
 			st.Abort()
 		}
 	}()
-	if err := st.stageGraph(ctx, StageOptions{NoRecycle: true}); err != nil {
-		return nil, err
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	if err := st.stageKV(); err != nil {
+	if err := st.fill(ctx, StageOptions{NoRecycle: true}); err != nil {
 		return nil, err
 	}
 	return st, nil
