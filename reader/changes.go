@@ -95,6 +95,10 @@ type RecentOptions struct {
 	Cursor string
 }
 
+// FeedStart is the cursor of the change feed's very start: before every
+// change there will be. A server with no snapshot yet answers with it.
+func FeedStart() string { return feedPos{Kind: "e", Key: []string{""}}.encode() }
+
 // DefaultRecent is RecentChanges' page size when none is given.
 const DefaultRecent = 100
 

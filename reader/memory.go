@@ -221,7 +221,8 @@ type ReadGraphOptions struct {
 	Cursor string
 	// EntityType keeps only entities of this type (and relations between them).
 	EntityType string
-	// Window keeps only entities changed within it (and their relations).
+	// Window keeps only entities changed within it (with the relations
+	// that start at them, as pages have).
 	Window TimeWindow
 }
 

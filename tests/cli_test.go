@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -412,4 +413,48 @@ func TestDemoUsesATemporaryStore(t *testing.T) {
 func fileExists(path string) bool {
 	_, err := os.Stat(path)
 	return err == nil
+}
+
+// A rollback to a snapshot kept by a reader's pin while the snapshots after
+// it were collected refuses: their jobs could no longer be applied again,
+// and acknowledged writes would be lost.
+func TestRollbackRefusesOverCollectedSnapshots(t *testing.T) {
+	store := newStore(t)
+	env := []string{"MEMSNAP_GC_KEEP=2", "MEMSNAP_GC_MIN_AGE=0s"}
+	enqueue := func(name string) {
+		job, _ := json.Marshal(ops(entities(entity(name, "t", "x"))))
+		if r := memsnap(t, store, job, env, "enqueue", "--wait=30s"); r.code != 0 {
+			t.Fatalf("enqueue: %s", r.stderr)
+		}
+	}
+	enqueue("p0")
+	s, err := snapshot.Open(store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Default()
+	cfg.Store = store
+	rd, err := reader.Open(context.Background(), s, cfg.ReaderOptions(), nil) // pins snapshot 2
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rd.Close()
+	for i := 1; i <= 5; i++ {
+		enqueue(fmt.Sprintf("p%d", i))
+	}
+	seqs, err := s.Seqs()
+	if err != nil || !slices.Contains(seqs, 2) || slices.Contains(seqs, 3) {
+		t.Fatalf("snapshots %v (%v): want 2 kept by its pin and 3 collected", seqs, err)
+	}
+	before := currentSeq(t, store)
+	r := memsnap(t, store, nil, env, "snapshots", "rollback", "2")
+	if r.code != 1 || !strings.Contains(r.stderr, "is gone") {
+		t.Fatalf("rollback over collected snapshots: exit %d: %s %s", r.code, r.stdout, r.stderr)
+	}
+	if currentSeq(t, store) != before || len(dirNames(t, filepath.Join(store, "queue", "new"))) != 0 {
+		t.Fatalf("a refused rollback changed the store")
+	}
+	if n := queryInt(t, store, "MATCH (e:Entity) RETURN count(e)"); n != 6 {
+		t.Fatalf("%d entities, want all 6", n)
+	}
 }

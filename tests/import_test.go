@@ -102,6 +102,9 @@ func TestImportOddFiles(t *testing.T) {
 		`{"type":"relation","from":"crlf","to":"stored","relationType":"r"}`,
 		`{"type":"relation","from":"bom","to":"crlf","relationType":"r"}`,
 		`{"type":"relation","from":"bom","to":"crlf","relationType":"r"}`,
+		// <, > and & are not escaped into jobs: 3000 of them fit a 4 KiB job.
+		fmt.Sprintf(`{"type":"entity","name":"angles","entityType":"t","observations":[%q]}`, strings.Repeat("<&>", 1000)),
+		"{\"type\":\"entity\",\"name\":\"bad\xffutf8\",\"entityType\":\"t\",\"observations\":[]}",
 		`{"type":"entity","name":"cut","entityType":"t","observ`,
 	)
 	// The last line has no line end: the file stops in the middle of it.
@@ -117,19 +120,23 @@ func TestImportOddFiles(t *testing.T) {
 		t.Fatalf("import: exit %d: %s", r.code, r.stderr)
 	}
 	sum := parseImportSummary(t, r.stdout)
-	if sum.Entities != 3 || sum.Relations != 2 || sum.Skipped != 5 || sum.Repaired != 0 || sum.Rejected != 0 {
+	if sum.Entities != 4 || sum.Relations != 2 || sum.Skipped != 6 || sum.Repaired != 0 || sum.Rejected != 0 {
 		t.Errorf("summary %+v\n%s", sum, r.stderr)
 	}
 	for _, want := range []string{
 		"line 5: skipped: the line is 5",
 		`line 7: skipped: entity "twice" is already on line 6`,
-		`line 8: skipped: relation "bom" -> "nowhere": entity "nowhere" is in neither the file nor the store`,
+		`line 8: skipped: relation "bom" -> "nowhere": entity "nowhere" is in neither the file nor the store nor a queued job`,
 		"line 11: skipped: the same relation is already on line 10",
-		"line 12: skipped: not a JSON object",
+		"line 13: skipped: not valid UTF-8",
+		"line 14: skipped: not a JSON object",
 	} {
 		if !strings.Contains(r.stderr, want) {
 			t.Errorf("report lacks %q:\n%s", want, r.stderr)
 		}
+	}
+	if g := parseGraph(t, mustMemsnap(t, store, nil, "open", "--json", "angles")); len(g.Entities) != 1 || g.Entities[0].Observations[0] != strings.Repeat("<&>", 1000) {
+		t.Errorf("angles: %+v", g.Entities)
 	}
 	g := parseGraph(t, mustMemsnap(t, store, nil, "open", "--json", "bom", "crlf", "twice", "stored"))
 	var names []string
@@ -216,4 +223,20 @@ func writeLines(t *testing.T, lines ...string) string {
 		t.Fatal(err)
 	}
 	return f.Name()
+}
+
+// Two imports in a row, the first not committed yet: a relation of the
+// second to an entity the first queued is kept, not skipped as dangling.
+func TestImportSeesQueuedEntities(t *testing.T) {
+	store := newStore(t)
+	mustMemsnap(t, store, nil, "import", writeLines(t, `{"type":"entity","name":"E1","entityType":"t","observations":[]}`))
+	r := memsnap(t, store, nil, nil, "import", "--wait", writeLines(t,
+		`{"type":"entity","name":"E2","entityType":"t","observations":[]}`,
+		`{"type":"relation","from":"E2","to":"E1","relationType":"r"}`))
+	if r.code != 0 || !strings.Contains(r.stdout, `"relations":1`) || !strings.Contains(r.stdout, `"skipped":0`) {
+		t.Fatalf("second import: exit %d: %s %s", r.code, r.stdout, r.stderr)
+	}
+	if n := queryInt(t, store, "MATCH (:Entity)-[r:Relation]->(:Entity) RETURN count(r)"); n != 1 {
+		t.Fatalf("%d relations, want 1", n)
+	}
 }

@@ -753,6 +753,12 @@ func TestRecentChangesAndTimeWindows(t *testing.T) {
 	ctx := testContext(t)
 	store := newStore(t)
 	cs := mcpSession(t, ctx, store)
+	var empty struct {
+		NextCursor string `json:"nextCursor"`
+	}
+	if err := json.Unmarshal([]byte(mustCall(t, ctx, cs, "recent_changes", map[string]any{})), &empty); err != nil || empty.NextCursor == "" {
+		t.Fatalf("recent_changes on an empty store: cursor %q, %v; want one to page from", empty.NextCursor, err)
+	}
 	start := time.Now().UTC()
 	for _, n := range []string{"alpha", "beta", "gamma"} {
 		mustCall(t, ctx, cs, "create_entities", map[string]any{"entities": []any{
@@ -810,6 +816,10 @@ func TestRecentChangesAndTimeWindows(t *testing.T) {
 	}
 	if _, items := page(map[string]any{"cursor": cur}); len(items) != 0 {
 		t.Errorf("after the end: %v, want nothing newer yet", items)
+	}
+	// From the empty store's cursor: everything, in order.
+	if _, items := page(map[string]any{"cursor": empty.NextCursor}); fmt.Sprint(items) != "[beta gamma alpha delta alpha>beta]" {
+		t.Errorf("from the empty store's cursor: %v", items)
 	}
 	// Without since: the most recent changes.
 	if _, items := page(map[string]any{"limit": 2}); fmt.Sprint(items) != "[alpha delta]" {

@@ -72,7 +72,7 @@ func Rollback(ctx context.Context, s *snapshot.Store, opts Options, seq uint64) 
 	}
 
 	// Every job to apply again, oldest first, each once.
-	jobs, err := archivedJobs(s, seqs, seq, from, opts.Limits)
+	jobs, err := archivedJobs(s, seq, from, opts.Limits)
 	if err != nil {
 		return res, err
 	}
@@ -140,18 +140,30 @@ type requeue struct {
 	claim uint64
 }
 
-// archivedJobs reads back the jobs that snapshots after seq, up to from,
-// applied (each snapshot keeps its batch's job files in jobs/), checking
-// each against its snapshot's manifest. Any job that cannot be read back
-// whole is an error: it could not be applied again.
-func archivedJobs(s *snapshot.Store, seqs []uint64, seq, from uint64, lim model.Limits) ([]requeue, error) {
+// archivedJobs reads back the jobs that the snapshots after seq, up to
+// from, applied (each snapshot keeps its batch's job files in jobs/),
+// checking each against its snapshot's manifest, oldest first. They are
+// the snapshots on the Parent chain from from back to seq: every one must
+// still be there, since a collected one's jobs could not be applied again,
+// and seq must be on the chain (an ancestor of CURRENT). Any job that
+// cannot be read back whole is an error too.
+func archivedJobs(s *snapshot.Store, seq, from uint64, lim model.Limits) ([]requeue, error) {
+	var chain []uint64
+	for n := from; n != seq; {
+		m, err := s.Manifest(n)
+		if err != nil {
+			return nil, fmt.Errorf("rollback: snapshot %d, between %d and CURRENT, is gone or unreadable (%v); refusing, since its jobs could not be applied again: choose a newer snapshot", n, seq, err)
+		}
+		chain = append(chain, n)
+		if m.Parent == 0 || m.Parent < seq {
+			return nil, fmt.Errorf("rollback: snapshot %d is not an ancestor of CURRENT (it was rolled back from, or built on something else); choose one of its ancestors", seq)
+		}
+		n = m.Parent
+	}
 	var jobs []requeue
 	seen := map[string]bool{}
-	for _, later := range seqs {
-		if later <= seq || later > from {
-			continue
-		}
-		got, err := snapshotJobs(s, later, lim)
+	for i := len(chain) - 1; i >= 0; i-- {
+		got, err := snapshotJobs(s, chain[i], lim)
 		if err != nil {
 			return nil, err
 		}

@@ -9,10 +9,13 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/memsnap/memsnap/internal/model"
+	"github.com/memsnap/memsnap/internal/queue"
 	"github.com/memsnap/memsnap/reader"
 	"github.com/memsnap/memsnap/snapshot"
 )
@@ -31,7 +34,8 @@ import (
 //     without a name, an entity already on an earlier line (the first
 //     wins, as create_entities keeps the existing entity), a relation
 //     without from, to or relationType, a relation to an entity in
-//     neither the file nor the store, a line over job.max_bytes, a string
+//     neither the file nor the store nor a queued job, a line that is not
+//     UTF-8, a line over job.max_bytes, a string
 //     over job.max_string_bytes;
 //   - blank lines, a UTF-8 byte order mark and CRLF line ends are no
 //     problem at all.
@@ -69,10 +73,7 @@ type memoryRecord struct {
 const jobOverhead = 64
 
 // encodedSize is the bytes of v in a job.
-func encodedSize(v any) int64 {
-	b, _ := json.Marshal(v)
-	return int64(len(b)) + 1
-}
+func encodedSize(v any) int64 { return int64(len(marshalPlain(v))) + 1 }
 
 // memoryFields are the fields of the reference file's lines.
 var memoryFields = []string{"type", "name", "entityType", "observations", "from", "to", "relationType"}
@@ -80,8 +81,14 @@ var memoryFields = []string{"type", "name", "entityType", "observations", "from"
 // parseMemoryLine reads one non-blank line leniently. It returns the
 // record, or why the line is skipped. rec.size is the record's bytes in a
 // job: exact when exact is set or the line is long, else the line's length
-// (a record encodes to at most 6 times its line: "<" becomes "\u003c").
+// (a record encodes to at most 6 times its line: a control character
+// becomes "\u001f").
 func parseMemoryLine(line []byte, lim model.Limits, exact bool) (rec memoryRecord, skip string) {
+	if !utf8.Valid(line) {
+		// encoding/json would read each bad byte as U+FFFD: two different
+		// names could become one.
+		return rec, "not valid UTF-8"
+	}
 	var ok bool
 	if rec, ok = parseMemoryLineFast(line); !ok {
 		if rec, skip = parseMemoryLineSlow(line); skip != "" {
@@ -450,7 +457,7 @@ func (m *memoryImport) relations(relation func(model.Relation, int64) error) err
 		if missing != "" {
 			m.skipped++
 			if err := m.problem(memoryProblem{Line: r.line, Skipped: true,
-				Reason: fmt.Sprintf("relation %s -> %s: entity %s is in neither the file nor the store", quoteName(r.rel.From), quoteName(r.rel.To), quoteName(missing))}); err != nil {
+				Reason: fmt.Sprintf("relation %s -> %s: entity %s is in neither the file nor the store nor a queued job", quoteName(r.rel.From), quoteName(r.rel.To), quoteName(missing))}); err != nil {
 				return err
 			}
 			continue
@@ -462,28 +469,72 @@ func (m *memoryImport) relations(relation func(model.Relation, int64) error) err
 	return nil
 }
 
-// storeHolds returns a lookup of entity names in the store's CURRENT (none
-// when nothing is published yet).
+// storeHolds returns a lookup of entity names in the store: in CURRENT
+// (none when nothing is published yet), or created by a job still in the
+// queue (an earlier import not committed yet).
 func (a *app) storeHolds(ctx context.Context, s *snapshot.Store) func([]string) (map[string]bool, error) {
 	return func(names []string) (map[string]bool, error) {
 		out := map[string]bool{}
 		r, err := reader.Open(ctx, s, a.cfg.ReaderOptions(), a.log)
-		if errors.Is(err, snapshot.ErrNoSnapshot) {
-			return out, nil
-		}
-		if err != nil {
+		switch {
+		case errors.Is(err, snapshot.ErrNoSnapshot):
+		case err != nil:
 			return nil, err
+		default:
+			defer r.Close()
+			for i := 0; i < len(names); i += 2000 {
+				g, err := r.OpenNodes(ctx, names[i:min(i+2000, len(names))])
+				if err != nil {
+					return nil, err
+				}
+				for _, e := range g.Entities {
+					out[e.Name] = true
+				}
+			}
 		}
-		defer r.Close()
-		for i := 0; i < len(names); i += 2000 {
-			g, err := r.OpenNodes(ctx, names[i:min(i+2000, len(names))])
-			if err != nil {
-				return nil, err
-			}
-			for _, e := range g.Entities {
-				out[e.Name] = true
-			}
+		if len(out) < len(names) {
+			a.queuedEntities(s, names, out)
 		}
 		return out, nil
+	}
+}
+
+// queuedEntities marks in found the names of want that a queued or
+// claimed job creates. A job file that cannot be read (applied meanwhile)
+// is passed over.
+func (a *app) queuedEntities(s *snapshot.Store, want []string, found map[string]bool) {
+	q := s.Queue()
+	var paths []string
+	if ents, err := os.ReadDir(q.NewDir()); err == nil {
+		for _, e := range ents {
+			paths = append(paths, filepath.Join(q.NewDir(), e.Name()))
+		}
+	}
+	if claimed, err := q.Claimed(); err == nil {
+		for _, c := range claimed {
+			paths = append(paths, q.Path(c))
+		}
+	}
+	wanted := make(map[string]bool, len(want))
+	for _, n := range want {
+		wanted[n] = !found[n]
+	}
+	lim := a.cfg.Job.Limits()
+	for _, p := range paths {
+		data, err := queue.ReadJobFile(p, lim.MaxBytes)
+		if err != nil {
+			continue
+		}
+		job, err := model.DecodeJob(data, lim)
+		if err != nil {
+			continue
+		}
+		for _, op := range job.Ops {
+			for _, e := range op.Entities {
+				if wanted[e.Name] {
+					found[e.Name] = true
+				}
+			}
+		}
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -120,7 +121,7 @@ not stop the import: what is unambiguous is repaired (an entity without observat
 observations that are not strings are dropped, a missing entityType is "", unknown fields are
 ignored) and what is not is skipped (a line that is not one JSON object, an entity without a
 name or already on an earlier line, a relation without from, to or relationType or naming an
-entity in neither the file nor the store, a line over job.max_bytes); each is reported with its
+entity in neither the file nor the store nor a queued job, a line over job.max_bytes or not UTF-8); each is reported with its
 line number, and the summary counts them. With --strict the first such line refuses the file
 before anything is queued (the file is then read twice). The file is never held in memory
 whole: only the relations are kept until the last entity is queued. With --wait, memsnap waits,
@@ -328,10 +329,17 @@ func (a *app) waitForAll(ctx context.Context, s *snapshot.Store, ids []string, b
 	return rejected, nil
 }
 
-// jobOf encodes a one-op job (never fails: plain structs).
-func jobOf(op model.Op) []byte {
-	b, _ := json.Marshal(model.Job{Ops: []model.Op{op}})
-	return b
+// jobOf encodes a one-op job, leaving <, > and & as they are (json.Marshal
+// writes each as six bytes, which could push a job over job.max_bytes).
+func jobOf(op model.Op) []byte { return marshalPlain(model.Job{Ops: []model.Op{op}}) }
+
+// marshalPlain is json.Marshal without HTML escaping.
+func marshalPlain(v any) []byte {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v) // plain structs: never fails
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n"))
 }
 
 func (a *app) newExportCommand() *cobra.Command {

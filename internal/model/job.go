@@ -93,7 +93,16 @@ func (o Op) MarshalJSON() ([]byte, error) {
 	default:
 		return nil, fmt.Errorf("marshal op: unknown op %q", o.Op)
 	}
-	return json.Marshal(v)
+	// <, > and & stay as they are: json.Marshal writes each as six bytes,
+	// which could push a job over job.max_bytes (an encoder marshalling
+	// the job without HTML escaping keeps what this returns).
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
 
 // NonNil returns s, or an empty slice for nil, so that it encodes as []

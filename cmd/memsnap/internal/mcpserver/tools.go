@@ -443,7 +443,7 @@ func (s *Server) recentChanges(ctx context.Context, _ *mcp.CallToolRequest, in r
 		return nil, nil, err
 	}
 	if r == nil {
-		out := &reader.Changes{Entities: []reader.ChangedEntity{}, Relations: []reader.ChangedRelation{}}
+		out := &reader.Changes{Entities: []reader.ChangedEntity{}, Relations: []reader.ChangedRelation{}, NextCursor: reader.FeedStart()}
 		return answer(out, 0), out, nil
 	}
 	out, err := r.RecentChanges(ctx, reader.RecentOptions{Since: since, Limit: in.Limit, Cursor: in.Cursor})
