@@ -178,7 +178,12 @@ func (a *app) reportMemoryProblems(imp *memoryImport) {
 	slices.SortStableFunc(imp.problems, func(x, y memoryProblem) int { return x.Line - y.Line })
 	for i, p := range imp.problems {
 		if i == memoryProblemsShown {
-			fmt.Fprintf(a.stderr, "import %s: %d more repaired or skipped lines not shown (--strict stops at the first)\n", imp.path, len(imp.problems)-i)
+			lines := map[int]bool{}
+			for _, q := range imp.problems[i:] {
+				lines[q.Line] = true
+			}
+			delete(lines, imp.problems[i-1].Line) // shown in part already
+			fmt.Fprintf(a.stderr, "import %s: %d more repaired or skipped lines not shown (--strict stops at the first)\n", imp.path, len(lines))
 			return
 		}
 		fmt.Fprintf(a.stderr, "import %s: %s\n", imp.path, p)
