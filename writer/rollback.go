@@ -145,20 +145,28 @@ type requeue struct {
 // checking each against its snapshot's manifest, oldest first. They are
 // the snapshots on the Parent chain from from back to seq: every one must
 // still be there, since a collected one's jobs could not be applied again,
-// and seq must be on the chain (an ancestor of CURRENT). Any job that
-// cannot be read back whole is an error too.
+// and seq must be on the chain (an ancestor of CURRENT). A snapshot whose
+// manifest is damaged is taken to be the commit after the snapshot before
+// it. Any job that cannot be read back whole is an error too.
 func archivedJobs(s *snapshot.Store, seq, from uint64, lim model.Limits) ([]requeue, error) {
+	seqs, err := s.Seqs()
+	if err != nil {
+		return nil, err
+	}
 	var chain []uint64
 	for n := from; n != seq; {
-		m, err := s.Manifest(n)
-		if err != nil {
-			return nil, fmt.Errorf("rollback: snapshot %d, between %d and CURRENT, is gone or unreadable (%v); refusing, since its jobs could not be applied again: choose a newer snapshot", n, seq, err)
+		if !slices.Contains(seqs, n) {
+			return nil, fmt.Errorf("rollback: snapshot %d, between %d and CURRENT, is gone; refusing, since its jobs could not be applied again: choose a newer snapshot", n, seq)
 		}
 		chain = append(chain, n)
-		if m.Parent == 0 || m.Parent < seq {
+		parent := n - 1 // a damaged manifest: a commit's parent is the snapshot before it
+		if m, err := s.Manifest(n); err == nil {
+			parent = m.Parent
+		}
+		if parent == 0 || parent < seq {
 			return nil, fmt.Errorf("rollback: snapshot %d is not an ancestor of CURRENT (it was rolled back from, or built on something else); choose one of its ancestors", seq)
 		}
-		n = m.Parent
+		n = parent
 	}
 	var jobs []requeue
 	seen := map[string]bool{}
