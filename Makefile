@@ -7,7 +7,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 # CGO is required by go-kuzu; libkuzu.so ships inside the pinned module.
 export CGO_ENABLED := 1
 
-.PHONY: all build deps demo test test-short crashtest soak-batch fuzz bench bench-full gobench reference lint fmt clean
+.PHONY: all build deps demo install dist patchelf test test-short crashtest soak-batch fuzz bench bench-full gobench reference lint fmt clean
 
 all: build
 
@@ -16,6 +16,35 @@ deps:
 
 build: deps
 	$(GO) build -ldflags "-X github.com/memsnap/memsnap/internal/buildinfo.Version=$(VERSION)" -o $(BIN) ./cmd/memsnap
+
+# A relocatable install: PREFIX/bin/memsnap finds libkuzu.so in
+# PREFIX/lib/memsnap through a RUNPATH relative to itself ($ORIGIN), so the
+# tree can be moved or copied anywhere and the Go module cache removed. cgo
+# links go-kuzu with an absolute RUNPATH into the module cache; patchelf
+# (Debian's package) replaces it.
+PREFIX  ?= $(HOME)/.local
+KUZULIB  = $(shell $(GO) list -m -f '{{.Dir}}' github.com/kuzudb/go-kuzu)/lib/dynamic/linux-amd64/libkuzu.so
+DISTDIR := dist
+
+patchelf:
+	@command -v patchelf >/dev/null || { echo "installing patchelf (Debian package)"; \
+	  if [ "$$(id -u)" = 0 ]; then apt-get install -y -qq patchelf >/dev/null; else sudo apt-get install -y -qq patchelf >/dev/null; fi; }
+
+install: deps patchelf
+	@mkdir -p "$(PREFIX)/bin" "$(PREFIX)/lib/memsnap"
+	$(GO) build -ldflags "-X github.com/memsnap/memsnap/internal/buildinfo.Version=$(VERSION)" -o "$(PREFIX)/bin/memsnap.new" ./cmd/memsnap
+	patchelf --set-rpath '$$ORIGIN/../lib/memsnap' "$(PREFIX)/bin/memsnap.new"
+	install -m 0644 "$(KUZULIB)" "$(PREFIX)/lib/memsnap/libkuzu.so"
+	mv -f "$(PREFIX)/bin/memsnap.new" "$(PREFIX)/bin/memsnap"
+	@echo "installed $(PREFIX)/bin/memsnap (Kuzu library in $(PREFIX)/lib/memsnap)"
+
+# memsnap-VERSION-linux-amd64.tar.gz: bin/memsnap and lib/memsnap/libkuzu.so,
+# the layout of 'make install'.
+dist: deps patchelf
+	@rm -rf "$(DISTDIR)/memsnap-$(VERSION)-linux-amd64"
+	$(MAKE) --no-print-directory install PREFIX="$(CURDIR)/$(DISTDIR)/memsnap-$(VERSION)-linux-amd64"
+	tar -C "$(DISTDIR)" -czf "$(DISTDIR)/memsnap-$(VERSION)-linux-amd64.tar.gz" "memsnap-$(VERSION)-linux-amd64"
+	@echo "$(DISTDIR)/memsnap-$(VERSION)-linux-amd64.tar.gz"
 
 # The main job on an embedded store in a fresh temporary directory (memsnap demo makes and removes it).
 demo: build
@@ -26,7 +55,7 @@ demo: build
 GOTESTSUM := $(GO) run gotest.tools/gotestsum@v1.13.0
 TESTJSON  ?= test-report.json
 
-test: deps
+test: deps patchelf
 	$(GO) vet $(PKGS)
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { gofmt -l .; echo "gofmt needed"; exit 1; }
 	@$(GOTESTSUM) --format pkgname-and-test-fails --jsonfile $(TESTJSON) -- -race -count=1 -timeout 60m $(PKGS); \
@@ -86,4 +115,4 @@ fmt:
 	gofmt -w .
 
 clean:
-	rm -rf bin
+	rm -rf bin dist
