@@ -25,23 +25,37 @@ import (
 // a warm writer: a 'memsnap commit --loop' child process (see warm.go).
 
 func (a *app) newDaemonCommand() *cobra.Command {
-	return &cobra.Command{
-		Use:   "daemon",
+	var addr string
+	c := &cobra.Command{
+		Use:   "daemon [--addr 127.0.0.1:9464]",
 		Short: "Run the commit and gc schedules until SIGINT or SIGTERM",
 		Long: `Commit queued jobs as they arrive (within writer.commit_delay, all that arrived in one
 snapshot) and on writer.commit, and collect garbage on gc.schedule (cron specs such as
 "@every 1s"; an empty one turns that part off). Commits run in a 'memsnap commit' child
 process that stays up between commits (it stops after a minute without one); a tick is skipped when another writer holds the lock or the daemon's last commit or
-gc still runs. On SIGINT/SIGTERM the daemon lets a running commit or gc finish and exits 0.`,
+gc still runs. On SIGINT/SIGTERM the daemon lets a running commit or gc finish and exits 0.
+With --addr it serves Prometheus metrics on /metrics (snapshot seq and age, queue depth and
+dead jobs, its commits and their durations) and /healthz, over HTTP with no authentication:
+keep it on a loopback address.`,
 		Args: noArgs,
 		RunE: a.onNewStore(func(cmd *cobra.Command, s *snapshot.Store, _ []string) error {
-			return runDaemon(cmd.Context(), s, a)
+			return runDaemon(cmd.Context(), s, a, addr)
 		}),
 	}
+	c.Flags().StringVar(&addr, "addr", "", "serve /metrics and /healthz on this address (host:port; port 0 picks one)")
+	return c
 }
 
-func runDaemon(ctx context.Context, s *snapshot.Store, a *app) error {
+func runDaemon(ctx context.Context, s *snapshot.Store, a *app, addr string) error {
 	log := a.log.With("component", "daemon")
+	metrics := newDaemonMetrics(s, log)
+	if addr != "" {
+		at, err := serveMetrics(ctx, addr, s, metrics, log)
+		if err != nil {
+			return err
+		}
+		log.Info("serving metrics", "url", "http://"+at+"/metrics")
+	}
 	// The daemon only writes: at writer.nice, it and the commit processes it
 	// starts (which inherit its priority from the moment they start) leave
 	// the CPU to readers.
@@ -58,6 +72,7 @@ func runDaemon(ctx context.Context, s *snapshot.Store, a *app) error {
 	defer ww.Close(time.Minute)
 	commit := func() (writer.Summary, bool, error) {
 		sum, skipped, err := ww.Commit(work)
+		metrics.observe(sum, skipped, err)
 		switch {
 		case skipped:
 			log.Debug("commit skipped: another writer holds the lock")

@@ -1,0 +1,123 @@
+package tests
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os/exec"
+	"regexp"
+	"syscall"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+)
+
+// Issue 15, done-when 4 (for the daemon, issue 15 item 3): 'daemon --addr'
+// serves /metrics, which parses as Prometheus text and moves when jobs are
+// committed, and /healthz.
+func TestDaemonMetrics(t *testing.T) {
+	ctx := testContext(t)
+	store := newStore(t)
+	cmd := exec.CommandContext(ctx, bin, "--store", store, "--log-level", "info", "daemon", "--addr", "127.0.0.1:0")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+	}()
+	urls := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			if m := regexp.MustCompile(`url=(http://\S+)/metrics`).FindStringSubmatch(sc.Text()); m != nil {
+				urls <- m[1]
+			}
+		}
+	}()
+	var base string
+	select {
+	case base = <-urls:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the daemon did not say where it serves metrics")
+	}
+	get := func(path string) (int, []byte) {
+		t.Helper()
+		resp, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, b
+	}
+	scrape := func() map[string]*dto.MetricFamily {
+		t.Helper()
+		code, body := get("/metrics")
+		if code != http.StatusOK {
+			t.Fatalf("/metrics: %d", code)
+		}
+		p := expfmt.NewTextParser(model.UTF8Validation)
+		fams, err := p.TextToMetricFamilies(bytes.NewReader(body))
+		if err != nil {
+			t.Fatalf("/metrics does not parse: %v\n%s", err, body)
+		}
+		return fams
+	}
+	value := func(fams map[string]*dto.MetricFamily, name string, label ...string) float64 {
+		f := fams[name]
+		if f == nil {
+			t.Fatalf("no metric %s", name)
+		}
+		for _, m := range f.Metric {
+			if len(label) == 2 {
+				match := false
+				for _, l := range m.Label {
+					match = match || (l.GetName() == label[0] && l.GetValue() == label[1])
+				}
+				if !match {
+					continue
+				}
+			}
+			switch {
+			case m.Gauge != nil:
+				return m.Gauge.GetValue()
+			case m.Counter != nil:
+				return m.Counter.GetValue()
+			case m.Histogram != nil:
+				return float64(m.Histogram.GetSampleCount())
+			}
+		}
+		return 0
+	}
+	before := scrape()
+	if seq := value(before, "memsnap_snapshot_seq"); seq != 1 {
+		t.Errorf("memsnap_snapshot_seq %v on a new store, want 1", seq)
+	}
+	code, body := get("/healthz")
+	var h struct {
+		OK bool `json:"ok"`
+	}
+	if code != http.StatusOK || json.Unmarshal(body, &h) != nil || !h.OK {
+		t.Errorf("/healthz: %d %s", code, body)
+	}
+	job, _ := json.Marshal(ops(entities(entity("metered", "t", "x"))))
+	mustMemsnap(t, store, job, "enqueue")
+	waitUntil(t, ctx, "the metrics to show the commit", 100*time.Millisecond, func() bool {
+		after := scrape()
+		return value(after, "memsnap_snapshot_seq") == 2 && value(after, "memsnap_jobs_total", "outcome", "applied") == 1 &&
+			value(after, "memsnap_commit_duration_seconds") >= 1 && value(after, "memsnap_queue_jobs", "state", "new") == 0
+	})
+	if code, _ := get("/nothing"); code != http.StatusNotFound {
+		t.Errorf("/nothing: %d", code)
+	}
+}
