@@ -100,15 +100,21 @@ func (m *daemonMetrics) observe(sum writer.Summary, skipped bool, err error) {
 }
 
 // serveMetrics serves /metrics (Prometheus text) and /healthz on addr until
-// ctx ends. It returns once it listens, with the address it listens on.
+// ctx ends. It returns once it listens, with an address to reach it at
+// (localhost when it listens on every interface).
 func serveMetrics(ctx context.Context, addr string, s *snapshot.Store, m *daemonMetrics, log *slog.Logger) (string, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return "", fmt.Errorf("daemon --addr %s: %w", addr, err)
 	}
-	if host, _, err := net.SplitHostPort(ln.Addr().String()); err == nil {
-		if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
-			log.Warn("metrics are served beyond this machine, without authentication", "addr", ln.Addr().String())
+	at := ln.Addr().String()
+	if host, port, err := net.SplitHostPort(at); err == nil {
+		ip := net.ParseIP(host)
+		if ip == nil || !ip.IsLoopback() {
+			log.Warn("metrics are served beyond this machine, without authentication", "addr", at)
+		}
+		if ip != nil && ip.IsUnspecified() { // every interface: this machine's own address works
+			at = net.JoinHostPort("localhost", port)
 		}
 	}
 	mux := http.NewServeMux()
@@ -135,5 +141,5 @@ func serveMetrics(ctx context.Context, addr string, s *snapshot.Store, m *daemon
 		defer cancel()
 		_ = srv.Shutdown(sctx)
 	}()
-	return ln.Addr().String(), nil
+	return at, nil
 }
