@@ -15,10 +15,6 @@ import (
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
-
-	"github.com/memsnap/memsnap/config"
-	"github.com/memsnap/memsnap/reader"
-	"github.com/memsnap/memsnap/snapshot"
 )
 
 // oneStderrLine fails unless r exited with code and wrote exactly one line
@@ -311,17 +307,7 @@ func TestRollbackNeverReusesNumbers(t *testing.T) {
 			t.Fatalf("enqueue: %s", r.stderr)
 		}
 	}
-	s, err := snapshot.Open(store)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := config.Default()
-	cfg.Store = store
-	rd, err := reader.Open(context.Background(), s, cfg.ReaderOptions(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rd.Close()
+	_, rd := openReader(t, store)
 	if rd.Seq() != 6 {
 		t.Fatalf("reader on snapshot %d, want 6", rd.Seq())
 	}
@@ -428,17 +414,7 @@ func TestRollbackRefusesOverCollectedSnapshots(t *testing.T) {
 		}
 	}
 	enqueue("p0")
-	s, err := snapshot.Open(store)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := config.Default()
-	cfg.Store = store
-	rd, err := reader.Open(context.Background(), s, cfg.ReaderOptions(), nil) // pins snapshot 2
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rd.Close()
+	s, _ := openReader(t, store) // pins snapshot 2
 	for i := 1; i <= 5; i++ {
 		enqueue(fmt.Sprintf("p%d", i))
 	}

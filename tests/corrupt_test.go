@@ -8,10 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/memsnap/memsnap/config"
-	"github.com/memsnap/memsnap/reader"
-	"github.com/memsnap/memsnap/snapshot"
 )
 
 // flipByte inverts one byte of a file in place, as bit rot would.
@@ -73,17 +69,7 @@ func TestCorruptionDetected(t *testing.T) {
 			}
 			good := currentSeq(t, c.store)
 			// A long-lived reader serves the good snapshot.
-			store, err := snapshot.Open(c.store)
-			if err != nil {
-				t.Fatal(err)
-			}
-			cfg := config.Default()
-			cfg.Store = c.store
-			r, err := reader.Open(context.Background(), store, cfg.ReaderOptions(), nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer r.Close()
+			_, r := openReader(t, c.store)
 			c.enqueue(t)
 			commit(t, c.store)
 			bad := currentSeq(t, c.store)

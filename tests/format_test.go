@@ -12,8 +12,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/memsnap/memsnap/config"
-	"github.com/memsnap/memsnap/reader"
 	"github.com/memsnap/memsnap/snapshot"
 )
 
@@ -73,17 +71,7 @@ func TestNewerFormatRefused(t *testing.T) {
 		commit(t, store)
 	}
 	good := mustUint(t, currentSeq(t, store))
-	s, err := snapshot.Open(store)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := config.Default()
-	cfg.Store = store
-	r, err := reader.Open(context.Background(), s, cfg.ReaderOptions(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
+	_, r := openReader(t, store)
 
 	id := enqueue(t, store, ops(entities(entity("e2", "t"))))
 	commit(t, store)
@@ -93,7 +81,7 @@ func TestNewerFormatRefused(t *testing.T) {
 		newer, snapshot.FormatVersion+1, snapshot.FormatVersion)
 
 	// The long-lived reader refuses it with the typed error and keeps serving.
-	_, err = r.Refresh(context.Background())
+	_, err := r.Refresh(context.Background())
 	var nf *snapshot.NewerFormatError
 	if !errors.Is(err, snapshot.ErrNewerFormat) || !errors.As(err, &nf) || !strings.Contains(err.Error(), want) {
 		t.Fatalf("refresh onto a newer format: %v", err)

@@ -13,6 +13,10 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/memsnap/memsnap/config"
+	"github.com/memsnap/memsnap/reader"
+	"github.com/memsnap/memsnap/snapshot"
 )
 
 var (
@@ -270,4 +274,22 @@ func daemonCmd(ctx context.Context, store string, env ...string) *exec.Cmd {
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Stderr = os.Stderr
 	return cmd
+}
+
+// openReader opens a long-lived reader (the default reader options) on the
+// store at dir, closed when the test ends; it pins the snapshot it serves.
+func openReader(t *testing.T, dir string) (*snapshot.Store, *reader.Reader) {
+	t.Helper()
+	s, err := snapshot.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Default()
+	cfg.Store = dir
+	r, err := reader.Open(context.Background(), s, cfg.ReaderOptions(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return s, r
 }
