@@ -34,6 +34,7 @@ type Config struct {
 	GC     GCConfig     `mapstructure:"gc"`
 	Job    JobConfig    `mapstructure:"job"`
 	MCP    MCPConfig    `mapstructure:"mcp"`
+	Serve  ServeConfig  `mapstructure:"serve"`
 }
 
 // ReaderConfig configures read-only snapshot access.
@@ -159,6 +160,25 @@ type MCPConfig struct {
 	WriteAck string `mapstructure:"write_ack"`
 }
 
+// ServeConfig tunes 'memsnap serve', which also takes the mcp keys.
+type ServeConfig struct {
+	// Addr is the host:port it listens on. Default: 127.0.0.1:8765.
+	Addr string `mapstructure:"addr"`
+	// MaxBodyBytes caps an HTTP request body; a larger one gets 413.
+	// Default 0: four times job.max_bytes (a largest job, escaped as an MCP
+	// call's JSON, fits). See BodyCap.
+	MaxBodyBytes int64 `mapstructure:"max_body_bytes"`
+}
+
+// BodyCap is the request body cap serve applies, in bytes: MaxBodyBytes, or
+// four times job.max_bytes when it is 0.
+func (c Config) BodyCap() int64 {
+	if c.Serve.MaxBodyBytes > 0 {
+		return c.Serve.MaxBodyBytes
+	}
+	return 4 * c.Job.MaxBytes
+}
+
 // Write acknowledgement modes of MCPConfig.WriteAck.
 const (
 	AckDurable = "durable"
@@ -201,9 +221,10 @@ func Default() Config {
 		Writer: WriterConfig{MaxBatchJobs: 10000, MaxBatchBytes: 64 << 20, MaxRounds: 8,
 			LockTimeout: 10 * time.Second, BufferPoolMB: 256, Commit: "@every 1s", CopyThreshold: 1000, MinFreeMB: 16, Nice: 5,
 			CommitDelay: 10 * time.Millisecond, RecycleMinMB: 32},
-		GC:  GCConfig{Schedule: "@every 1m", Keep: 3},
-		Job: JobConfig{MaxBytes: 1 << 20, MaxOps: 1000, MaxStringBytes: 64 << 10, MaxValueBytes: 512 << 10},
-		MCP: MCPConfig{WriteTimeout: 30 * time.Second, CommitWhenIdle: true, WriteAck: AckDurable},
+		GC:    GCConfig{Schedule: "@every 1m", Keep: 3},
+		Job:   JobConfig{MaxBytes: 1 << 20, MaxOps: 1000, MaxStringBytes: 64 << 10, MaxValueBytes: 512 << 10},
+		MCP:   MCPConfig{WriteTimeout: 30 * time.Second, CommitWhenIdle: true, WriteAck: AckDurable},
+		Serve: ServeConfig{Addr: "127.0.0.1:8765"},
 	}
 }
 
@@ -247,6 +268,8 @@ func (c *Config) fields() []field {
 		{"mcp.write_timeout", &c.MCP.WriteTimeout},
 		{"mcp.commit_when_idle", &c.MCP.CommitWhenIdle},
 		{"mcp.write_ack", &c.MCP.WriteAck},
+		{"serve.addr", &c.Serve.Addr},
+		{"serve.max_body_bytes", &c.Serve.MaxBodyBytes},
 	}
 }
 
@@ -494,6 +517,8 @@ func (c Config) problems() []*KeyError {
 		{"gc.schedule", cronSpec(c.GC.Schedule)},
 		{"mcp.write_timeout", when(c.MCP.WriteTimeout <= 0, "must be positive")},
 		{"mcp.write_ack", oneOf(c.MCP.WriteAck, AckDurable, AckApplied)},
+		{"serve.addr", when(c.Serve.Addr == "", "must not be empty (host:port)")},
+		{"serve.max_body_bytes", notNegative(c.Serve.MaxBodyBytes, " (0: four times job.max_bytes)")},
 		{"writer.commit_delay", notNegative(c.Writer.CommitDelay, "")},
 		{"writer.recycle_min_mb", notNegative(c.Writer.RecycleMinMB, " (0 recycles whatever the size)")},
 		{"writer.max_batch_jobs", atLeast(c.Writer.MaxBatchJobs, 1, "")},
@@ -538,7 +563,7 @@ func atLeast[T int | int64](v, minimum T, note string) error {
 	return when(v < minimum, fmt.Sprintf("is below the minimum of %d%s", minimum, note))
 }
 
-func notNegative[T int | time.Duration](v T, note string) error {
+func notNegative[T int | int64 | time.Duration](v T, note string) error {
 	return when(v < 0, "must not be negative"+note)
 }
 

@@ -31,10 +31,11 @@ type Options struct {
 	// scrub. It runs only with Verify "full".
 	Scrub time.Duration
 	// OnSwap, if set, is called with the snapshot's seq each time the
-	// Reader starts serving a newer snapshot (whoever wrote it), from the
-	// goroutine that refreshed, before that refresh returns. It must not
-	// block or call the Reader's Refresh.
-	OnSwap func(seq uint64)
+	// Reader starts serving a newer snapshot (whoever wrote it), and how
+	// long the swap took (opening and verifying the snapshot and deriving
+	// its search index), from the goroutine that refreshed, before that
+	// refresh returns. It must not block or call the Reader's Refresh.
+	OnSwap func(seq uint64, took time.Duration)
 }
 
 // DefaultOptions returns the defaults, the same as the config's.

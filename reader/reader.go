@@ -183,6 +183,7 @@ func (r *Reader) Refresh(ctx context.Context) (bool, error) {
 		return false, nil
 	}
 	var h *handle
+	start := time.Now()
 	if err == nil {
 		err = ctx.Err()
 	}
@@ -203,7 +204,7 @@ func (r *Reader) Refresh(ctx context.Context) (bool, error) {
 		r.log.Debug("swapped snapshot", "from", old.seq, "to", h.seq)
 	}
 	if r.opts.OnSwap != nil {
-		r.opts.OnSwap(h.seq)
+		r.opts.OnSwap(h.seq, time.Since(start))
 	}
 	return true, nil
 }

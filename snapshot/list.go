@@ -27,6 +27,10 @@ type Info struct {
 	Entities  int64     `json:"entities"`
 	Relations int64     `json:"relations"`
 	KVKeys    int64     `json:"kv_keys"`
+	// Applied and Rejected count the jobs the commit that published the
+	// snapshot applied and rejected.
+	Applied  int `json:"applied"`
+	Rejected int `json:"rejected"`
 	// RollbackOf is the snapshot whose content a rollback published this
 	// one with; 0 for a commit.
 	RollbackOf uint64 `json:"rollback_of,omitempty"`
@@ -58,7 +62,7 @@ func (s *Store) List() ([]Info, error) {
 		default:
 			in.CreatedAt, in.Watermark = m.CreatedAt, m.Watermark
 			in.Entities, in.Relations, in.KVKeys = m.Entities, m.Relations, m.KVKeys
-			in.RollbackOf = m.RollbackOf
+			in.RollbackOf, in.Applied, in.Rejected = m.RollbackOf, m.Applied, m.Rejected
 			for _, f := range m.Files {
 				in.Bytes += f.Size
 			}

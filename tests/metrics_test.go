@@ -66,38 +66,10 @@ func TestDaemonMetrics(t *testing.T) {
 		if code != http.StatusOK {
 			t.Fatalf("/metrics: %d", code)
 		}
-		p := expfmt.NewTextParser(model.UTF8Validation)
-		fams, err := p.TextToMetricFamilies(bytes.NewReader(body))
-		if err != nil {
-			t.Fatalf("/metrics does not parse: %v\n%s", err, body)
-		}
-		return fams
+		return parseMetrics(t, body)
 	}
 	value := func(fams map[string]*dto.MetricFamily, name string, label ...string) float64 {
-		f := fams[name]
-		if f == nil {
-			t.Fatalf("no metric %s", name)
-		}
-		for _, m := range f.Metric {
-			if len(label) == 2 {
-				match := false
-				for _, l := range m.Label {
-					match = match || (l.GetName() == label[0] && l.GetValue() == label[1])
-				}
-				if !match {
-					continue
-				}
-			}
-			switch {
-			case m.Gauge != nil:
-				return m.Gauge.GetValue()
-			case m.Counter != nil:
-				return m.Counter.GetValue()
-			case m.Histogram != nil:
-				return float64(m.Histogram.GetSampleCount())
-			}
-		}
-		return 0
+		return metricValue(t, fams, name, label...)
 	}
 	before := scrape()
 	if seq := value(before, "memsnap_snapshot_seq"); seq != 1 {
@@ -120,4 +92,48 @@ func TestDaemonMetrics(t *testing.T) {
 	if code, _ := get("/nothing"); code != http.StatusNotFound {
 		t.Errorf("/nothing: %d", code)
 	}
+}
+
+// parseMetrics parses a /metrics answer with the Prometheus text parser.
+func parseMetrics(t *testing.T, body []byte) map[string]*dto.MetricFamily {
+	t.Helper()
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(bytes.NewReader(body))
+	if err != nil {
+		t.Fatalf("/metrics does not parse: %v\n%s", err, body)
+	}
+	return fams
+}
+
+// metricValue is the value of metric name (a histogram's sample count),
+// of its series with the given labels (name, value pairs) if any; 0 when no
+// series has them.
+func metricValue(t *testing.T, fams map[string]*dto.MetricFamily, name string, labels ...string) float64 {
+	t.Helper()
+	f := fams[name]
+	if f == nil {
+		t.Fatalf("no metric %s", name)
+	}
+	for _, m := range f.Metric {
+		match := true
+		for i := 0; i+1 < len(labels); i += 2 {
+			found := false
+			for _, l := range m.Label {
+				found = found || (l.GetName() == labels[i] && l.GetValue() == labels[i+1])
+			}
+			match = match && found
+		}
+		if !match {
+			continue
+		}
+		switch {
+		case m.Gauge != nil:
+			return m.Gauge.GetValue()
+		case m.Counter != nil:
+			return m.Counter.GetValue()
+		case m.Histogram != nil:
+			return float64(m.Histogram.GetSampleCount())
+		}
+	}
+	return 0
 }

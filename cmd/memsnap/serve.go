@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/memsnap/memsnap/cmd/memsnap/internal/mcpserver"
+	"github.com/memsnap/memsnap/cmd/memsnap/internal/metrics"
 	"github.com/memsnap/memsnap/internal/buildinfo"
 	"github.com/memsnap/memsnap/internal/schedule"
 	"github.com/memsnap/memsnap/snapshot"
@@ -48,9 +49,9 @@ keep it on a loopback address.`,
 
 func runDaemon(ctx context.Context, s *snapshot.Store, a *app, addr string) error {
 	log := a.log.With("component", "daemon")
-	metrics := newDaemonMetrics(s, log)
+	met := metrics.New(s, log)
 	if addr != "" {
-		at, err := serveMetrics(ctx, addr, s, metrics, log)
+		at, err := serveMetrics(ctx, addr, s, met, log)
 		if err != nil {
 			return err
 		}
@@ -72,7 +73,7 @@ func runDaemon(ctx context.Context, s *snapshot.Store, a *app, addr string) erro
 	defer ww.Close(time.Minute)
 	commit := func() (writer.Summary, bool, error) {
 		sum, skipped, err := ww.Commit(work)
-		metrics.observe(sum, skipped, err)
+		met.CommitObserved(sum, skipped, err)
 		switch {
 		case skipped:
 			log.Debug("commit skipped: another writer holds the lock")

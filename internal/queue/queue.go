@@ -416,3 +416,45 @@ func (q *Queue) RemoveDeadTemps() (int, error) {
 	}
 	return removed, nil
 }
+
+// DeadJob is a rejected job in dead/: its id, when it was rejected (the time
+// of its .err file) and why.
+type DeadJob struct {
+	ID     string    `json:"id"`
+	Time   time.Time `json:"time"`
+	Reason string    `json:"reason"`
+}
+
+// DeadJobs lists the newest limit rejected jobs (every one for limit <= 0),
+// newest first, with their reasons.
+func (q *Queue) DeadJobs(limit int) ([]DeadJob, error) {
+	jobs, err := list(q, "dead", "read dead jobs", func(e os.DirEntry) (DeadJob, bool) {
+		id, ok := strings.CutSuffix(e.Name(), Ext+".err")
+		if !ok {
+			return DeadJob{}, false
+		}
+		info, err := e.Info()
+		if err != nil {
+			return DeadJob{}, false // removed since the listing
+		}
+		return DeadJob{ID: id, Time: info.ModTime()}, true
+	})
+	if err != nil {
+		return nil, err
+	}
+	sort.Slice(jobs, func(i, j int) bool {
+		if !jobs[i].Time.Equal(jobs[j].Time) {
+			return jobs[i].Time.After(jobs[j].Time)
+		}
+		return jobs[i].ID > jobs[j].ID
+	})
+	if limit > 0 && len(jobs) > limit {
+		jobs = jobs[:limit]
+	}
+	for i := range jobs {
+		if b, err := os.ReadFile(q.path("dead", jobs[i].ID+Ext+".err")); err == nil {
+			jobs[i].Reason = strings.TrimSpace(string(b))
+		}
+	}
+	return jobs, nil
+}

@@ -20,6 +20,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"regexp"
 	"sync"
 	"time"
@@ -57,6 +58,15 @@ type Options struct {
 	Commit func(ctx context.Context) (sum writer.Summary, skipped bool, err error)
 	// Version is reported to clients.
 	Version string
+	// OnSwap, if set, is also called each time the server's reader serves
+	// a newer snapshot (see reader.Options.OnSwap; it must not block).
+	OnSwap func(seq uint64, took time.Duration)
+	// OnCall, if set, is called after each tools/call with the tool's name,
+	// its outcome and how long it took. Outcome is "ok", "tool_error" (the
+	// tool answered with an error, such as a rejected write) or "error" (the
+	// call itself failed: an unknown tool or arguments that do not fit the
+	// tool's schema).
+	OnCall func(tool, outcome string, took time.Duration)
 }
 
 // Server is one MCP server over a memsnap store. It is safe for the
@@ -95,37 +105,98 @@ func New(o Options) *Server {
 			SubscribeHandler:   s.checkSubscription,
 			UnsubscribeHandler: func(context.Context, *mcp.UnsubscribeRequest) error { return nil }})
 	s.register()
+	if o.OnCall != nil {
+		s.mcp.AddReceivingMiddleware(s.observeCalls)
+	}
 	return s
+}
+
+// observeCalls is the receiving middleware that reports each tools/call to
+// Options.OnCall.
+func (s *Server) observeCalls(next mcp.MethodHandler) mcp.MethodHandler {
+	return func(ctx context.Context, method string, req mcp.Request) (mcp.Result, error) {
+		call, ok := req.(*mcp.CallToolRequest)
+		if !ok || method != "tools/call" {
+			return next(ctx, method, req)
+		}
+		start := time.Now()
+		res, err := next(ctx, method, req)
+		outcome := "ok"
+		if err != nil {
+			outcome = "error"
+		} else if r, ok := res.(*mcp.CallToolResult); ok && r.IsError {
+			outcome = "tool_error"
+		}
+		name := ""
+		if call.Params != nil {
+			name = call.Params.Name
+		}
+		s.o.OnCall(name, outcome, time.Since(start))
+		return res, err
+	}
 }
 
 // Run serves one client over t until it disconnects or ctx ends, then closes
 // the snapshot it holds. While it runs, the server commits queued jobs as
 // they arrive (unless a daemon is to do it).
 func (s *Server) Run(ctx context.Context, t mcp.Transport) error {
-	defer s.Close()
-	if _, err := s.reader(ctx); err != nil {
-		s.log.Warn("no snapshot to read yet", "error", err)
-	}
-	nctx, stopNotify := context.WithCancel(ctx)
-	notified := make(chan struct{})
-	go func() { defer close(notified); s.notifyUpdates(nctx) }()
-	defer func() { stopNotify(); <-notified }()
-	if s.committer != nil {
-		cctx, stop := context.WithCancel(context.WithoutCancel(ctx))
-		done := make(chan struct{})
-		go func() { defer close(done); s.committer.Run(cctx) }()
-		defer func() {
-			stop()
-			<-done
-			s.flush(context.WithoutCancel(ctx))
-		}()
-	}
+	stop := s.Start(ctx)
+	defer stop()
 	err := s.mcp.Run(ctx, t)
 	if err != nil && ctx.Err() != nil {
 		return nil
 	}
 	return err
 }
+
+// Start opens the reader and starts what runs beside the clients: the
+// notices to subscribed clients and, unless a daemon is to do it, the group
+// commits. The returned stop ends them, commits this server's acknowledged
+// writes that no snapshot holds yet (up to flushWait) and closes the
+// snapshot; call it once, after the last client is served. Run calls Start
+// itself; HTTPHandler needs it called.
+func (s *Server) Start(ctx context.Context) (stop func()) {
+	if _, err := s.reader(ctx); err != nil {
+		s.log.Warn("no snapshot to read yet", "error", err)
+	}
+	nctx, stopNotify := context.WithCancel(ctx)
+	notified := make(chan struct{})
+	go func() { defer close(notified); s.notifyUpdates(nctx) }()
+	var cstop context.CancelFunc
+	committed := make(chan struct{})
+	if s.committer != nil {
+		var cctx context.Context
+		cctx, cstop = context.WithCancel(context.WithoutCancel(ctx))
+		go func() { defer close(committed); s.committer.Run(cctx) }()
+	}
+	return func() {
+		stopNotify()
+		<-notified
+		if s.committer != nil {
+			cstop()
+			<-committed
+			s.flush(context.WithoutCancel(ctx))
+		}
+		s.Close()
+	}
+}
+
+// HTTPHandler serves MCP over streamable HTTP (the MCP Go SDK's handler):
+// every client session shares this server, its reader and its
+// read-your-writes. A session idle for sessionIdle is closed. It does no
+// authentication; the caller wraps it.
+func (s *Server) HTTPHandler() http.Handler {
+	return mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s.mcp },
+		&mcp.StreamableHTTPOptions{Logger: slog.New(warnAndUp{s.log.Handler()}), SessionTimeout: sessionIdle})
+}
+
+// sessionIdle is how long an HTTP session may go without a request before
+// the server forgets it (a client then starts a new one).
+const sessionIdle = 30 * time.Minute
+
+// Reader returns the reader the server answers from, or nil while the store
+// has no snapshot. The caller must not close it.
+func (s *Server) Reader(ctx context.Context) (*reader.Reader, error) { return s.reader(ctx) }
 
 // warnAndUp passes on the SDK's warnings and errors only: it logs each
 // notification it sends at info level.
@@ -152,7 +223,10 @@ func (s *Server) checkSubscription(_ context.Context, req *mcp.SubscribeRequest)
 
 // noteSwap is the reader's OnSwap: it leaves a notice for notifyUpdates
 // without blocking (one pending notice covers any number of swaps).
-func (s *Server) noteSwap(uint64) {
+func (s *Server) noteSwap(seq uint64, took time.Duration) {
+	if s.o.OnSwap != nil {
+		s.o.OnSwap(seq, took)
+	}
 	select {
 	case s.swapped <- struct{}{}:
 	default:

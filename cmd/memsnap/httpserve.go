@@ -1,0 +1,129 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/memsnap/memsnap/cmd/memsnap/internal/mcpserver"
+	"github.com/memsnap/memsnap/cmd/memsnap/internal/metrics"
+	"github.com/memsnap/memsnap/cmd/memsnap/internal/web"
+	"github.com/memsnap/memsnap/internal/buildinfo"
+	"github.com/memsnap/memsnap/snapshot"
+	"github.com/memsnap/memsnap/writer"
+)
+
+func (a *app) newServeCommand() *cobra.Command {
+	var tlsCert, tlsKey string
+	c := &cobra.Command{
+		Use:   "serve [--addr 127.0.0.1:8765]",
+		Short: "Serve MCP over HTTP to many clients, a live dashboard and metrics, until SIGINT or SIGTERM",
+		Long: `One long-lived reader process serving, over HTTP on serve.addr:
+  /mcp      MCP over streamable HTTP: the tools, resource and subscriptions of 'memsnap mcp',
+            for any number of clients at once (writes go through the queue, as with mcp)
+  /         a read-only dashboard: counts and recent changes, search, entity pages with their
+            neighbours drawn, the snapshot timeline, the queue and dead jobs, the writer lock;
+            it updates in place when a newer snapshot is served
+  /metrics  Prometheus text: snapshot seq and age, queue, commits, reader swaps, MCP calls
+  /healthz  {"ok":true,"current":SEQ}, without authentication
+Every endpoint but /healthz needs the token kept in STORE/serve.token (made on first start,
+mode 0600): send "Authorization: Bearer TOKEN", or open the printed link with ?token=TOKEN
+once in a browser, which then keeps it in a cookie. Cross-origin requests are refused and
+request bodies are capped (serve.max_body_bytes). Bind beyond loopback only with
+--tls-cert and --tls-key, or behind a proxy that adds TLS.`,
+		Args: noArgs,
+		RunE: a.onNewStore(func(cmd *cobra.Command, s *snapshot.Store, _ []string) error {
+			if (tlsCert == "") != (tlsKey == "") {
+				return usageError{path: cmd.CommandPath(), err: errors.New("--tls-cert and --tls-key go together")}
+			}
+			return a.runServe(cmd.Context(), s, tlsCert, tlsKey)
+		}),
+	}
+	c.Flags().String("addr", "", "listen on this address (host:port; port 0 picks one; default serve.addr, 127.0.0.1:8765)")
+	a.bindFlag("serve.addr", c, "addr")
+	c.Flags().StringVar(&tlsCert, "tls-cert", "", "serve HTTPS with this certificate (PEM file)")
+	c.Flags().StringVar(&tlsKey, "tls-key", "", "the certificate's private key (PEM file)")
+	return c
+}
+
+func (a *app) runServe(ctx context.Context, s *snapshot.Store, tlsCert, tlsKey string) error {
+	log := a.log.With("component", "serve")
+	token, created, err := web.LoadToken(s.Dir())
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	if created {
+		log.Info("made a new token", "file", s.Path(web.TokenFile))
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("serve: find own binary: %w", err)
+	}
+	met := metrics.New(s, log).WithServing()
+	ww := a.newWarmWriter(exe, s)
+	defer ww.Close(10 * time.Second)
+	var site *web.Server
+	srv := mcpserver.New(mcpserver.Options{
+		Store: s, Config: a.cfg, Log: a.log, Version: buildinfo.Version,
+		Commit: func(ctx context.Context) (writer.Summary, bool, error) {
+			sum, skipped, err := ww.Commit(context.WithoutCancel(ctx))
+			met.CommitObserved(sum, skipped, err)
+			return sum, skipped, err
+		},
+		OnSwap: func(seq uint64, took time.Duration) {
+			met.SwapObserved(seq, took)
+			site.Swapped(seq, took)
+		},
+		OnCall: met.CallObserved,
+	})
+	site, err = web.New(web.Options{Store: s, MCP: srv, Metrics: met, Token: token, MaxBodyBytes: a.cfg.BodyCap(), Log: a.log})
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	ln, at, beyond, err := metrics.Listen(ctx, "serve", a.cfg.Serve.Addr)
+	if err != nil {
+		return err
+	}
+	scheme := "http"
+	if tlsCert != "" {
+		scheme = "https"
+	} else if beyond {
+		log.Warn("serving beyond this machine without TLS: the token and the memory cross the network in clear text; "+
+			"use --tls-cert and --tls-key, or a proxy that adds TLS", "addr", ln.Addr().String())
+	}
+	stop := srv.Start(ctx)
+	hs := &http.Server{Handler: site, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	hs.RegisterOnShutdown(site.Shutdown)
+	served := make(chan error, 1)
+	go func() {
+		if tlsCert != "" {
+			served <- hs.ServeTLS(ln, tlsCert, tlsKey)
+		} else {
+			served <- hs.Serve(ln)
+		}
+	}()
+	base := scheme + "://" + at
+	fmt.Fprintf(a.stdout, "dashboard: %s/?token=%s\nmcp:       %s/mcp (Authorization: Bearer %s)\n", base, token, base, token)
+	log.Info("serving", "url", base, "store", s.Dir())
+	select {
+	case err = <-served:
+	case <-ctx.Done():
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if serr := hs.Shutdown(sctx); serr != nil {
+			_ = hs.Close()
+		}
+		cancel()
+		err = <-served
+	}
+	stop()
+	if errors.Is(err, http.ErrServerClosed) {
+		log.Info("serve stopped")
+		return nil
+	}
+	return fmt.Errorf("serve: %w", err)
+}

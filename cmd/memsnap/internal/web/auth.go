@@ -1,0 +1,128 @@
+package web
+
+import (
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/memsnap/memsnap/internal/fsutil"
+)
+
+// TokenFile is the file in the store directory that holds serve's token.
+const TokenFile = "serve.token"
+
+// cookieName is the cookie a browser holds the token in once it has opened
+// a ?token= link (the Jupyter convention).
+const cookieName = "memsnap_token"
+
+// ErrTokenExposed is returned (wrapped) by LoadToken when the token file can
+// be read by other users.
+var ErrTokenExposed = errors.New("token file is readable by other users")
+
+// LoadToken returns the token in dir/serve.token, creating the file (mode
+// 0600, 32 random bytes as 64 hex digits) when there is none. created
+// reports that it did. It refuses a token file that group or others may
+// read (ErrTokenExposed), as ssh refuses such a key, and an empty one.
+func LoadToken(dir string) (token string, created bool, err error) {
+	path := filepath.Join(dir, TokenFile)
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		var raw [32]byte
+		if _, err := rand.Read(raw[:]); err != nil {
+			return "", false, fmt.Errorf("make serve token: %w", err)
+		}
+		token = hex.EncodeToString(raw[:])
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if errors.Is(err, fs.ErrExist) { // another serve made it first
+			return LoadToken(dir)
+		}
+		if err != nil {
+			return "", false, fmt.Errorf("make serve token: %w", err)
+		}
+		_, err = f.WriteString(token + "\n")
+		if err == nil {
+			err = f.Sync()
+		}
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err == nil {
+			err = fsutil.SyncDir(dir)
+		}
+		if err != nil {
+			_ = os.Remove(path)
+			return "", false, fmt.Errorf("make serve token: %w", err)
+		}
+		return token, true, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("read serve token: %w", err)
+	}
+	info, err := os.Stat(path)
+	if err != nil {
+		return "", false, fmt.Errorf("read serve token: %w", err)
+	}
+	if info.Mode().Perm()&0o077 != 0 {
+		return "", false, fmt.Errorf("%s has mode %04o: %w (chmod 600 it, or remove it for a new token)", path, info.Mode().Perm(), ErrTokenExposed)
+	}
+	token = strings.TrimSpace(string(b))
+	if token == "" {
+		return "", false, fmt.Errorf("%s is empty (remove it for a new token)", path)
+	}
+	return token, false, nil
+}
+
+// requireToken passes on requests that carry the token: as "Authorization:
+// Bearer TOKEN", as the cookie a browser was given, or as ?token=TOKEN, which
+// sets the cookie and, for GET, redirects to the same URL without it (so the
+// token leaves the address bar and history). Anything else gets 401.
+func requireToken(token string, next http.Handler) http.Handler {
+	want := []byte(token)
+	match := func(got string) bool { return subtle.ConstantTimeCompare([]byte(got), want) == 1 }
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if h := r.Header.Get("Authorization"); h != "" {
+			if t, ok := strings.CutPrefix(h, "Bearer "); ok && match(strings.TrimSpace(t)) {
+				next.ServeHTTP(w, r)
+				return
+			}
+			unauthorized(w, "the Authorization header does not carry this server's token")
+			return
+		}
+		if q := r.URL.Query(); q.Has("token") {
+			if !match(q.Get("token")) {
+				unauthorized(w, "the token in the link is not this server's")
+				return
+			}
+			http.SetCookie(w, &http.Cookie{Name: cookieName, Value: token, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
+			if r.Method == http.MethodGet || r.Method == http.MethodHead {
+				q.Del("token")
+				u := url.URL{Path: r.URL.Path, RawQuery: q.Encode()}
+				http.Redirect(w, r, u.String(), http.StatusSeeOther)
+				return
+			}
+			next.ServeHTTP(w, r)
+			return
+		}
+		if c, err := r.Cookie(cookieName); err == nil && match(c.Value) {
+			next.ServeHTTP(w, r)
+			return
+		}
+		unauthorized(w, "no token")
+	})
+}
+
+// unauthorized answers 401 with one line saying how to authenticate.
+func unauthorized(w http.ResponseWriter, why string) {
+	w.Header().Set("WWW-Authenticate", `Bearer realm="memsnap"`)
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(http.StatusUnauthorized)
+	fmt.Fprintf(w, "401 unauthorized: %s; send Authorization: Bearer TOKEN, or open the link with ?token=TOKEN that 'memsnap serve' printed\n", why)
+}

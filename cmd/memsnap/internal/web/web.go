@@ -1,0 +1,115 @@
+// Package web is 'memsnap serve': MCP over streamable HTTP on /mcp, a
+// read-only dashboard on /, Prometheus metrics on /metrics and /healthz,
+// from one long-lived reader process. Every endpoint but /healthz needs the
+// server's token (see LoadToken and requireToken). Cross-origin requests
+// that could change anything are refused (net/http's CrossOriginProtection)
+// and no CORS headers are sent, so other sites' pages cannot call it.
+package web
+
+import (
+	"context"
+	"embed"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/memsnap/memsnap/cmd/memsnap/internal/mcpserver"
+	"github.com/memsnap/memsnap/cmd/memsnap/internal/metrics"
+	"github.com/memsnap/memsnap/snapshot"
+)
+
+//go:embed assets templates
+var files embed.FS
+
+// Options configures a Server.
+type Options struct {
+	Store *snapshot.Store
+	// MCP answers /mcp, and its reader answers the dashboard. The caller
+	// starts it (mcpserver.Server.Start) and passes Swapped to its OnSwap.
+	MCP *mcpserver.Server
+	// Metrics is served on /metrics.
+	Metrics *metrics.Metrics
+	// Token is required on every endpoint but /healthz.
+	Token string
+	// MaxBodyBytes caps a request body; a larger one gets 413.
+	MaxBodyBytes int64
+	Log          *slog.Logger
+}
+
+// Server is serve's HTTP handler.
+type Server struct {
+	o    Options
+	log  *slog.Logger
+	hub  *hub
+	mux  *http.ServeMux
+	page *pages
+}
+
+// New builds the handler and its routes.
+func New(o Options) (*Server, error) {
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	pg, err := newPages()
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{o: o, log: o.Log.With("component", "http"), hub: newHub(), mux: http.NewServeMux(), page: pg}
+	assets, err := fs.Sub(files, "assets")
+	if err != nil {
+		return nil, err
+	}
+	auth := func(h http.Handler) http.Handler { return requireToken(o.Token, h) }
+	s.mux.Handle("GET /healthz", metrics.Healthz(o.Store))
+	s.mux.Handle("GET /metrics", auth(o.Metrics.Handler()))
+	s.mux.Handle("/mcp", auth(o.MCP.HTTPHandler()))
+	s.mux.Handle("GET /events", auth(s.hub.events(s.seq)))
+	s.mux.Handle("GET /assets/", auth(http.StripPrefix("/assets/", cacheFor(time.Hour, http.FileServerFS(assets)))))
+	s.mux.Handle("GET /{$}", auth(s.handle(s.overview)))
+	s.mux.Handle("GET /search", auth(s.handle(s.search)))
+	s.mux.Handle("GET /entity", auth(s.handle(s.entity)))
+	s.mux.Handle("GET /snapshots", auth(s.handle(s.snapshots)))
+	s.mux.Handle("GET /queue", auth(s.handle(s.queue)))
+	return s, nil
+}
+
+// ServeHTTP caps the request body and refuses cross-origin requests that are
+// not safe (GET, HEAD, OPTIONS) before routing.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.ContentLength > s.o.MaxBodyBytes {
+		http.Error(w, "413 request body too large", http.StatusRequestEntityTooLarge)
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, s.o.MaxBodyBytes)
+	crossOrigin.Handler(s.mux).ServeHTTP(w, r)
+}
+
+var crossOrigin = http.NewCrossOriginProtection()
+
+// Swapped is the MCP server's OnSwap: it tells the dashboards listening on
+// /events.
+func (s *Server) Swapped(seq uint64, _ time.Duration) { s.hub.publish(seq) }
+
+// Shutdown ends the /events streams, which would otherwise hold
+// http.Server.Shutdown until they time out. Register it with
+// http.Server.RegisterOnShutdown.
+func (s *Server) Shutdown() { s.hub.close() }
+
+// seq is the snapshot the server reads, 0 before there is one.
+func (s *Server) seq() uint64 {
+	r, err := s.o.MCP.Reader(context.Background())
+	if err != nil || r == nil {
+		return 0
+	}
+	return r.Seq()
+}
+
+// cacheFor lets browsers keep the embedded assets for d.
+func cacheFor(d time.Duration, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "private, max-age="+strconv.Itoa(int(d.Seconds())))
+		h.ServeHTTP(w, r)
+	})
+}

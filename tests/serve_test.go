@@ -1,0 +1,319 @@
+package tests
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+)
+
+// served is one running 'memsnap serve'.
+type served struct {
+	base  string // http://127.0.0.1:PORT
+	token string
+	cmd   *exec.Cmd
+}
+
+var servedLine = regexp.MustCompile(`^dashboard: (http://[^/\s]+)/\?token=([0-9a-f]+)$`)
+
+// startServe runs 'memsnap serve --addr 127.0.0.1:0' on store with env and
+// returns once it has printed its address and token. The cleanup stops it
+// with SIGTERM and checks that it exits 0.
+func startServe(t *testing.T, ctx context.Context, store string, env ...string) *served {
+	t.Helper()
+	cmd := exec.Command(bin, "--store", store, "--log-level", "warn", "serve", "--addr", "127.0.0.1:0")
+	cmd.Env = append(append(os.Environ(), "MEMSNAP_MCP_WRITE_TIMEOUT=30m"), env...)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	s := &served{cmd: cmd}
+	found := make(chan bool, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			if m := servedLine.FindStringSubmatch(sc.Text()); m != nil {
+				s.base, s.token = m[1], m[2]
+				found <- true
+			}
+		}
+		close(found)
+	}()
+	select {
+	case ok := <-found:
+		if !ok {
+			_ = cmd.Wait()
+			t.Fatalf("memsnap serve exited without printing its address")
+		}
+	case <-ctx.Done():
+		_ = cmd.Process.Kill()
+		t.Fatal("memsnap serve did not print its address")
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		if err := cmd.Wait(); err != nil {
+			t.Errorf("memsnap serve did not stop cleanly on SIGTERM: %v", err)
+		}
+	})
+	return s
+}
+
+// bearer adds the token to every request.
+type bearer struct {
+	token string
+	next  http.RoundTripper
+}
+
+func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", "Bearer "+b.token)
+	return b.next.RoundTrip(r)
+}
+
+// session connects the official Go SDK client to the server's /mcp over
+// streamable HTTP, with the token (none if token is "").
+func (s *served) session(ctx context.Context, token string, opts *mcp.ClientOptions) (*mcp.ClientSession, error) {
+	hc := &http.Client{Transport: http.DefaultTransport}
+	if token != "" {
+		hc.Transport = bearer{token, http.DefaultTransport}
+	}
+	client := mcp.NewClient(&mcp.Implementation{Name: "memsnap-http-test", Version: "1"}, opts)
+	return client.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: s.base + "/mcp", HTTPClient: hc}, nil)
+}
+
+// get fetches path with the given headers and returns the status and body.
+func (s *served) get(t *testing.T, method, path string, body io.Reader, header ...string) (*http.Response, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, s.base+path, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+// Issue 15, done-when 2 and 4 for serve: three official Go SDK clients on
+// one 'memsnap serve' over streamable HTTP write at once; every client sees
+// every write, no call fails, and a subscribed client is told of a write
+// made by another process. Without the token: 401 and nothing written. The
+// token file is 0600; cross-origin writes, oversized bodies and bad tokens
+// are refused; /metrics counts the calls by tool and outcome.
+func TestServeHTTPClients(t *testing.T) {
+	ctx := testContext(t)
+	store := newStore(t)
+	srv := startServe(t, ctx, store, "MEMSNAP_SERVE_MAX_BODY_BYTES=65536")
+	if info, err := os.Stat(filepath.Join(store, "serve.token")); err != nil || info.Mode().Perm() != 0o600 {
+		t.Fatalf("serve.token: %v, mode %v; want 0600", err, info.Mode().Perm())
+	}
+
+	// Without the token, or with a wrong one: 401, for the SDK client and
+	// for a raw write call, and nothing is written.
+	for _, tok := range []string{"", strings.Repeat("0", 64)} {
+		if cs, err := srv.session(ctx, tok, nil); err == nil {
+			cs.Close()
+			t.Fatalf("an MCP client with token %q connected", tok)
+		}
+	}
+	raw := `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"create_entities","arguments":{"entities":[{"name":"intruder","entityType":"x","observations":[]}]}}}`
+	for _, h := range [][]string{nil, {"Authorization", "Bearer nope"}, {"Authorization", "Basic " + srv.token}} {
+		hdr := append([]string{"Content-Type", "application/json", "Accept", "application/json, text/event-stream"}, h...)
+		if resp, body := srv.get(t, "POST", "/mcp", strings.NewReader(raw), hdr...); resp.StatusCode != http.StatusUnauthorized ||
+			resp.Header.Get("WWW-Authenticate") == "" || !strings.Contains(body, "401 unauthorized") {
+			t.Errorf("POST /mcp with %v: %d %q, want 401 with WWW-Authenticate", h, resp.StatusCode, body)
+		}
+	}
+	for _, p := range []string{"/", "/metrics", "/events", "/entity?name=x", "/assets/app.js", "/?token=bad"} {
+		if resp, _ := srv.get(t, "GET", p, nil); resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("GET %s without the token: %d, want 401", p, resp.StatusCode)
+		}
+	}
+	if resp, body := srv.get(t, "GET", "/healthz", nil); resp.StatusCode != http.StatusOK || !strings.Contains(body, `"ok":true`) {
+		t.Errorf("/healthz without the token: %d %s, want 200", resp.StatusCode, body)
+	}
+
+	// Three clients at once, each writing its own entities and then
+	// relations to the others'.
+	const clients, each = 3, 8
+	var subscribed atomic.Int64
+	sessions := make([]*mcp.ClientSession, clients)
+	for i := range sessions {
+		var opts *mcp.ClientOptions
+		if i == 0 {
+			opts = &mcp.ClientOptions{ResourceUpdatedHandler: func(context.Context, *mcp.ResourceUpdatedNotificationRequest) { subscribed.Add(1) }}
+		}
+		cs, err := srv.session(ctx, srv.token, opts)
+		if err != nil {
+			t.Fatalf("client %d: connect: %v", i, err)
+		}
+		t.Cleanup(func() { cs.Close() })
+		sessions[i] = cs
+	}
+	if err := sessions[0].Subscribe(ctx, &mcp.SubscribeParams{URI: "memory://knowledge-graph"}); err != nil {
+		t.Fatalf("subscribe over HTTP: %v", err)
+	}
+	name := func(c, k int) string { return fmt.Sprintf("client%d-entity%d", c, k) }
+	var wg sync.WaitGroup
+	errs := make(chan error, clients*each*3)
+	calls := map[string]int{}
+	var callsMu sync.Mutex
+	count := func(tool string) { callsMu.Lock(); calls[tool]++; callsMu.Unlock() }
+	for c := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cs := sessions[c]
+			do := func(tool string, args any) {
+				count(tool)
+				res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: tool, Arguments: args})
+				if err == nil && res.IsError {
+					err = fmt.Errorf("tool error: %v", res.Content)
+				}
+				if err != nil {
+					errs <- fmt.Errorf("client %d %s: %w", c, tool, err)
+				}
+			}
+			for k := range each {
+				do("create_entities", map[string]any{"entities": []any{entity(name(c, k), "test", fmt.Sprintf("written by client %d", c))}})
+			}
+			do("add_observations", map[string]any{"observations": []any{map[string]any{"entityName": name(c, 0), "contents": []string{"seen over HTTP"}}}})
+			do("search_nodes", map[string]any{"query": "client"})
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	// Every client sees every write (all three wrote through this server,
+	// whose reads wait for its acknowledged writes).
+	var all []string
+	for c := range clients {
+		for k := range each {
+			all = append(all, name(c, k))
+		}
+	}
+	slices.Sort(all)
+	for c, cs := range sessions {
+		g := parseGraph(t, mustCall(t, ctx, cs, "open_nodes", map[string]any{"names": all}))
+		if got := g.names(); !slices.Equal(got, all) {
+			t.Errorf("client %d sees %d of %d entities: %v", c, len(got), len(all), got)
+		}
+		g = parseGraph(t, mustCall(t, ctx, cs, "search_nodes", map[string]any{"query": "seen over HTTP"}))
+		if len(g.Entities) != clients {
+			t.Errorf("client %d: search finds %d entities with the added observation, want %d", c, len(g.Entities), clients)
+		}
+	}
+	if n := queryInt(t, store, "MATCH (e:Entity) WHERE e.name = 'intruder' RETURN count(e)"); n != 0 {
+		t.Errorf("a call without the token wrote: %d intruder entities", n)
+	}
+
+	// A write by another process reaches the subscribed client.
+	before := subscribed.Load()
+	job, _ := json.Marshal(ops(entities(entity("from-the-cli", "t", "written by another process"))))
+	mustMemsnap(t, store, job, "enqueue", "--wait=30m")
+	waitUntil(t, ctx, "the subscribed HTTP client to be told of a write by another process", 50*time.Millisecond,
+		func() bool { return subscribed.Load() > before })
+
+	// A browser link: ?token= sets a cookie and redirects to the same page
+	// without it; the cookie then opens the page.
+	resp, _ := srv.get(t, "GET", "/search?q=client&token="+srv.token, nil)
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/search?q=client" {
+		t.Fatalf("GET with ?token=: %d Location %q, want 303 to /search?q=client", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	var cookie *http.Cookie
+	for _, c := range resp.Cookies() {
+		if c.Name == "memsnap_token" {
+			cookie = c
+		}
+	}
+	if cookie == nil || !cookie.HttpOnly || cookie.SameSite != http.SameSiteStrictMode {
+		t.Fatalf("cookie %+v, want memsnap_token, HttpOnly, SameSite=Strict", cookie)
+	}
+	resp, body := srv.get(t, "GET", "/search?q=client", nil, "Cookie", cookie.String())
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, name(2, 7)) {
+		t.Errorf("search page with the cookie: %d, want 200 listing %s", resp.StatusCode, name(2, 7))
+	}
+	if resp.Header.Get("Access-Control-Allow-Origin") != "" {
+		t.Errorf("CORS header sent: %q", resp.Header.Get("Access-Control-Allow-Origin"))
+	}
+	// Another site's page cannot write with the browser's cookie.
+	resp, _ = srv.get(t, "POST", "/mcp", strings.NewReader(raw), "Cookie", cookie.String(), "Content-Type", "application/json",
+		"Accept", "application/json, text/event-stream", "Origin", "http://evil.example", "Sec-Fetch-Site", "cross-site")
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("cross-origin POST /mcp with the cookie: %d, want 403", resp.StatusCode)
+	}
+	// A body over serve.max_body_bytes (64 KiB here) is refused.
+	big := `{"jsonrpc":"2.0","id":1,"method":"ping","params":{"pad":"` + strings.Repeat("x", 70<<10) + `"}}`
+	resp, _ = srv.get(t, "POST", "/mcp", strings.NewReader(big), "Authorization", "Bearer "+srv.token, "Content-Type", "application/json",
+		"Accept", "application/json, text/event-stream")
+	if resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Errorf("POST /mcp of 70 KiB with a 64 KiB cap: %d, want 413", resp.StatusCode)
+	}
+
+	// /metrics counts the calls by tool and outcome, and the swaps.
+	resp, body = srv.get(t, "GET", "/metrics", nil, "Authorization", "Bearer "+srv.token)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("/metrics: %d", resp.StatusCode)
+	}
+	fams := parseMetrics(t, []byte(body))
+	for tool, n := range calls {
+		if got := metricValue(t, fams, "memsnap_mcp_calls_total", "tool", tool, "outcome", "ok"); got < float64(n) {
+			t.Errorf("memsnap_mcp_calls_total{tool=%q,outcome=\"ok\"} = %v, want at least %d", tool, got, n)
+		}
+	}
+	if got := metricValue(t, fams, "memsnap_mcp_calls_total", "outcome", "error"); got != 0 {
+		t.Errorf("%v calls counted as failed", got)
+	}
+	if got := metricValue(t, fams, "memsnap_reader_swap_duration_seconds"); got < 1 {
+		t.Errorf("no reader swap counted")
+	}
+	if got := metricValue(t, fams, "memsnap_snapshot_seq"); got < 2 {
+		t.Errorf("memsnap_snapshot_seq %v", got)
+	}
+}
+
+// serve refuses a token file that others may read, in one line, and starts
+// with a fresh token once it is removed.
+func TestServeRefusesExposedToken(t *testing.T) {
+	store := newStore(t)
+	path := filepath.Join(store, "serve.token")
+	if err := os.WriteFile(path, []byte("secret\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := memsnap(t, store, nil, nil, "serve", "--addr", "127.0.0.1:0")
+	if r.code != 1 || !strings.Contains(r.stderr, "readable by other users") || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
+		t.Errorf("serve with a 0644 token file: exit %d, stderr %q; want exit 1 and one line", r.code, r.stderr)
+	}
+	r = memsnap(t, store, nil, nil, "serve", "--tls-cert", "x.pem")
+	if r.code != 2 || !strings.Contains(r.stderr, "--tls-cert and --tls-key go together") {
+		t.Errorf("serve --tls-cert alone: exit %d, stderr %q; want a usage error", r.code, r.stderr)
+	}
+}
