@@ -7,7 +7,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 # CGO is required by go-kuzu; libkuzu.so ships inside the pinned module.
 export CGO_ENABLED := 1
 
-.PHONY: all build deps demo install dist patchelf test test-short crashtest soak-batch fuzz bench bench-full gobench reference lint fmt clean
+.PHONY: all build deps demo install dist patchelf chromium screenshot test test-short crashtest soak-batch fuzz bench bench-full gobench reference lint fmt clean
 
 all: build
 
@@ -25,6 +25,14 @@ build: deps
 PREFIX  ?= $(HOME)/.local
 KUZULIB  = $(shell $(GO) list -m -f '{{.Dir}}' github.com/kuzudb/go-kuzu)/lib/dynamic/linux-amd64/libkuzu.so
 DISTDIR := dist
+
+# Debian's chromium, for the dashboard's browser test (TestDashboardInBrowser
+# skips, saying why, where there is none).
+chromium:
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || { echo "installing chromium (Debian package) for the dashboard test"; \
+	  sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+	  $$sudo apt-get install -y -qq chromium >/dev/null 2>&1 || { $$sudo apt-get update -qq >/dev/null && $$sudo apt-get install -y -qq chromium >/dev/null; }; } \
+	  || echo "could not install chromium: TestDashboardInBrowser will skip"
 
 patchelf:
 	@command -v patchelf >/dev/null || { echo "installing patchelf (Debian package)"; \
@@ -55,12 +63,16 @@ demo: build
 GOTESTSUM := $(GO) run gotest.tools/gotestsum@v1.13.0
 TESTJSON  ?= test-report.json
 
-test: deps patchelf
+test: deps patchelf chromium
 	$(GO) vet $(PKGS)
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { gofmt -l .; echo "gofmt needed"; exit 1; }
 	@$(GOTESTSUM) --format pkgname-and-test-fails --jsonfile $(TESTJSON) -- -race -count=1 -timeout 60m $(PKGS); \
 	  status=$$?; echo "slowest tests (over 10s):"; \
 	  $(GOTESTSUM) tool slowest --jsonfile $(TESTJSON) --threshold 10s | head -n 15; exit $$status
+
+# docs/dashboard.png, from TestDashboardInBrowser's headless Chromium.
+screenshot: deps chromium
+	$(GO) test -count=1 -run 'TestDashboardInBrowser' ./tests -dashboard.screenshot=$(CURDIR)/docs/dashboard.png
 
 # Long crash loop: RUNS iterations of SIGKILLs (make test runs 30), its table
 # written to crashtest-report.md for docs/RELIABILITY.md. COMPETE=1 also runs the

@@ -20,7 +20,10 @@
         { selector: "node[?start]", style: { "background-color": "#2f5fd0", width: 26, height: 26, "font-weight": "bold" } },
         { selector: "edge", style: { label: "data(type)", "font-size": 9, color: "#667085", width: 1.5, "line-color": "#b8c2d8", "target-arrow-color": "#b8c2d8", "target-arrow-shape": "triangle", "curve-style": "bezier" } }
       ],
-      layout: { name: "cose", animate: false, padding: 20 }
+      maxZoom: 1.3,
+      // The entity in the middle, its neighbours on a ring around it.
+      layout: { name: "concentric", concentric: function (n) { return n.data("start") ? 2 : 1; },
+                levelWidth: function () { return 1; }, minNodeSpacing: 70, padding: 30, animate: false }
     });
     cy.on("tap", "node", function (e) {
       var name = e.target.id();
