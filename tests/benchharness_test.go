@@ -10,8 +10,8 @@ import (
 // JSON it prints: every benchmark and figure the harness promises, figures
 // that must hold whatever the machine's speed (no failed reader queries, every
 // direct Kuzu open beside a read-write holder refused), the mcp scenario's
-// write tools through a real MCP client (no reference server needed), and
-// --only.
+// write tools through a real MCP client (no reference server needed), the
+// serve scenario's HTTP clients with no failed call, and --only.
 func TestBenchHarness(t *testing.T) {
 	out := mustMemsnap(t, t.TempDir(), nil, "bench", "--smoke", "--json", "--dir", t.TempDir())
 	var rep map[string]any
@@ -28,6 +28,7 @@ func TestBenchHarness(t *testing.T) {
 		"rss":                 {"idle_reader_mb", "busy_reader_mb"},
 		"scaling":             {"readers", "qps"},
 		"mcp":                 {"calls", "warmup", "visible_writes"},
+		"serve":               {"clients", "calls", "failed", "calls_per_second", "snapshots"},
 	}
 	num := func(obj map[string]any, k string) float64 {
 		t.Helper()
@@ -71,6 +72,24 @@ func TestBenchHarness(t *testing.T) {
 		}
 	}
 	checkMCPReport(t, rep["mcp"].(map[string]any))
+	// The short form of issue 15's load (done-when 5): several HTTP MCP
+	// clients on one serve with the daemon committing, no call failing.
+	sv := rep["serve"].(map[string]any)
+	if num(sv, "calls") == 0 || num(sv, "failed") != 0 || num(sv, "snapshots") == 0 {
+		t.Errorf("serve: %d of %v calls failed (%v), %v snapshots published; want none failed and the writes committed",
+			int(num(sv, "failed")), sv["calls"], sv["first_error"], sv["snapshots"])
+	}
+	tools := map[string]bool{}
+	for _, tl := range sv["tools"].([]any) {
+		if m := tl.(map[string]any); num(m, "calls") > 0 {
+			tools[m["tool"].(string)] = true
+		}
+	}
+	for _, tool := range []string{"search_nodes", "open_nodes", "create_entities"} {
+		if !tools[tool] {
+			t.Errorf("serve: no %s calls under load: %v", tool, sv["tools"])
+		}
+	}
 	var readers []float64
 	for _, s := range rep["scaling"].([]any) {
 		readers = append(readers, num(s.(map[string]any), "readers"))

@@ -202,6 +202,13 @@ func TestServeHTTPClients(t *testing.T) {
 			}
 			for k := range each {
 				do("create_entities", map[string]any{"entities": []any{entity(name(c, k), "test", fmt.Sprintf("written by client %d", c))}})
+				// Read-your-writes per session: the next read of this
+				// client holds its write.
+				count("open_nodes")
+				res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "open_nodes", Arguments: map[string]any{"names": []string{name(c, k)}}})
+				if err != nil || res.IsError || !strings.Contains(fmt.Sprint(res.StructuredContent), name(c, k)) {
+					errs <- fmt.Errorf("client %d does not read its own write %s: %v %v", c, name(c, k), err, res)
+				}
 			}
 			do("add_observations", map[string]any{"observations": []any{map[string]any{"entityName": name(c, 0), "contents": []string{"seen over HTTP"}}}})
 			do("search_nodes", map[string]any{"query": "client"})
@@ -212,8 +219,8 @@ func TestServeHTTPClients(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
-	// Every client sees every write (all three wrote through this server,
-	// whose reads wait for its acknowledged writes).
+	// Every client sees every write, once the writer has applied the other
+	// clients' (a read waits only for its own session's writes).
 	var all []string
 	for c := range clients {
 		for k := range each {
@@ -222,14 +229,11 @@ func TestServeHTTPClients(t *testing.T) {
 	}
 	slices.Sort(all)
 	for c, cs := range sessions {
-		g := parseGraph(t, mustCall(t, ctx, cs, "open_nodes", map[string]any{"names": all}))
-		if got := g.names(); !slices.Equal(got, all) {
-			t.Errorf("client %d sees %d of %d entities: %v", c, len(got), len(all), got)
-		}
-		g = parseGraph(t, mustCall(t, ctx, cs, "search_nodes", map[string]any{"query": "seen over HTTP"}))
-		if len(g.Entities) != clients {
-			t.Errorf("client %d: search finds %d entities with the added observation, want %d", c, len(g.Entities), clients)
-		}
+		waitUntil(t, ctx, fmt.Sprintf("client %d to see every client's writes", c), 50*time.Millisecond, func() bool {
+			g := parseGraph(t, mustCall(t, ctx, cs, "open_nodes", map[string]any{"names": all}))
+			found := parseGraph(t, mustCall(t, ctx, cs, "search_nodes", map[string]any{"query": "seen over HTTP"}))
+			return slices.Equal(g.names(), all) && len(found.Entities) == clients
+		})
 	}
 	if n := queryInt(t, store, "MATCH (e:Entity) WHERE e.name = 'intruder' RETURN count(e)"); n != 0 {
 		t.Errorf("a call without the token wrote: %d intruder entities", n)

@@ -30,7 +30,7 @@ import (
 
 // Names lists the benchmarks in the order a run takes them; --only takes
 // any of them.
-var Names = []string{"readers_under_write", "apply", "publish", "enqueue", "visibility", "swap", "rss", "scaling", "mcp"}
+var Names = []string{"readers_under_write", "apply", "publish", "enqueue", "visibility", "swap", "rss", "scaling", "mcp", "serve"}
 
 // Options sets up one run.
 type Options struct {
@@ -80,6 +80,7 @@ type Report struct {
 	RSS               *RSS               `json:"rss,omitempty"`
 	Scaling           []Scaling          `json:"scaling,omitempty"`
 	MCP               *MCP               `json:"mcp,omitempty"`
+	Serve             *Serve             `json:"serve,omitempty"`
 	// Failed maps each benchmark that failed to why; the others still ran.
 	Failed  map[string]string `json:"failed,omitempty"`
 	Seconds float64           `json:"seconds"`
@@ -115,6 +116,11 @@ type scale struct {
 	mcpCalls         int           // timed calls per tool and server in mcp
 	mcpWarmup        int           // untimed calls before them
 	mcpVisible       int           // writes timed until a second 'memsnap mcp' sees them
+	serveEntities    int           // store size in serve
+	serveClients     int           // HTTP MCP clients in serve
+	servePhase       time.Duration // how long they run
+	serveThink       time.Duration // pause between a client's calls
+	serveAlone       int           // searches timed from one client alone
 }
 
 func scaleFor(o Options) scale {
@@ -124,19 +130,22 @@ func scaleFor(o Options) scale {
 			commitEvery: 500 * time.Millisecond, applyRows: 2000, perStatementRows: 200, publishMB: []int{2},
 			publishRuns: 1, producers: 2, enqueueFor: time.Second, visibilityJobs: 3, visibilityStore: 1000,
 			waitJobs: 2, swaps: 3, scalingFor: time.Second,
-			mcpSizes: []int{200}, mcpCalls: 3, mcpWarmup: 1, mcpVisible: 2}
+			mcpSizes: []int{200}, mcpCalls: 3, mcpWarmup: 1, mcpVisible: 2,
+			serveEntities: 200, serveClients: 5, servePhase: 3 * time.Second, serveThink: 100 * time.Millisecond, serveAlone: 5}
 	case o.Quick:
 		return scale{entities: 10000, readers: 4, phase: 10 * time.Second, queryEvery: 20 * time.Millisecond,
 			commitEvery: 500 * time.Millisecond, applyRows: 50000, perStatementRows: 2000, publishMB: []int{10, 100},
 			publishRuns: 3, producers: 4, enqueueFor: 3 * time.Second, visibilityJobs: 15, visibilityStore: 1000,
 			waitJobs: 10, swaps: 20, scalingFor: 4 * time.Second,
-			mcpSizes: []int{1000}, mcpCalls: 15, mcpWarmup: 2, mcpVisible: 10}
+			mcpSizes: []int{1000}, mcpCalls: 15, mcpWarmup: 2, mcpVisible: 10,
+			serveEntities: 1000, serveClients: 50, servePhase: time.Minute, serveThink: 100 * time.Millisecond, serveAlone: 100}
 	default:
 		return scale{entities: 50000, readers: 4, phase: 30 * time.Second, queryEvery: 20 * time.Millisecond,
 			commitEvery: 500 * time.Millisecond, applyRows: 200000, perStatementRows: 5000, publishMB: []int{10, 100, 1000},
 			publishRuns: 3, producers: 4, enqueueFor: 10 * time.Second, visibilityJobs: 40, visibilityStore: 1000,
 			waitJobs: 30, swaps: 30, scalingFor: 10 * time.Second,
-			mcpSizes: []int{1000, 10000, 100000}, mcpCalls: 15, mcpWarmup: 2, mcpVisible: 10}
+			mcpSizes: []int{1000, 10000, 100000}, mcpCalls: 15, mcpWarmup: 2, mcpVisible: 10,
+			serveEntities: 10000, serveClients: 50, servePhase: time.Minute, serveThink: 100 * time.Millisecond, serveAlone: 200}
 	}
 }
 
@@ -203,6 +212,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		{"rss", func(ctx context.Context) (err error) { rep.RSS, err = r.rss(ctx); return }},
 		{"scaling", func(ctx context.Context) (err error) { rep.Scaling, err = r.scaling(ctx); return }},
 		{"mcp", func(ctx context.Context) (err error) { rep.MCP, err = r.mcp(ctx); return }},
+		{"serve", func(ctx context.Context) (err error) { rep.Serve, err = r.serve(ctx); return }},
 	}
 	var failed []string
 	for _, s := range steps {

@@ -81,6 +81,7 @@ func (r *Report) Goals() []Goal {
 		add("scaling", "2 readers / 1 reader queries per second", fmt.Sprintf("%.2fx", x), ">= 1.8x", x >= 1.8)
 	}
 	r.MCP.goals(add)
+	r.Serve.goals(add)
 	return g
 }
 
@@ -140,6 +141,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 		row("scaling", fmt.Sprintf("%d reader processes", x.Readers), "%.0f queries/s (p50 %.2f ms)", x.QPS, x.P50MS)
 	}
 	r.MCP.writeRows(row)
+	r.Serve.writeRows(row)
 	for _, name := range Names {
 		if why, ok := r.Failed[name]; ok {
 			row(name, "FAILED", "%s", truncate(why, 140))

@@ -22,6 +22,7 @@ import (
 	"log/slog"
 	"net/http"
 	"regexp"
+	"slices"
 	"sync"
 	"time"
 
@@ -81,6 +82,8 @@ type Server struct {
 
 	acker     *writer.Acker
 	committer *writer.GroupCommitter // nil: a daemon commits
+	writesMu  sync.Mutex
+	lastWrite map[*mcp.ServerSession]string // each session's last acknowledged write (read-your-writes)
 	// swapped holds a pending notice that the reader serves a newer
 	// snapshot, for notifyUpdates to pass on to subscribed clients.
 	swapped chan struct{}
@@ -350,6 +353,9 @@ func (s *Server) submit(ctx context.Context, ops ...map[string]any) (model.Outco
 	if s.o.Config.MCP.WriteAck == config.AckDurable {
 		o, err := s.submitDurable(ctx, data)
 		if !errors.Is(err, writer.ErrUncertain) {
+			if err == nil {
+				s.noteWrite(ctx, o.JobID)
+			}
 			return o, err
 		}
 	} else if err := s.retryRefused(ctx, func() error { return s.acker.Check(ctx, data) }); err != nil && !errors.Is(err, writer.ErrUncertain) {
@@ -359,6 +365,7 @@ func (s *Server) submit(ctx context.Context, ops ...map[string]any) (model.Outco
 	if err != nil {
 		return model.Outcome{}, err
 	}
+	s.noteWrite(ctx, id)
 	s.notify()
 	o, err := s.waitApplied(ctx, id)
 	if err != nil {
@@ -459,9 +466,12 @@ func (s *Server) waitFor(ctx context.Context, id string) (model.Outcome, error) 
 }
 
 // awaitOwnWrites gives read-your-writes: a read waits, up to
-// mcp.write_timeout, until the snapshot it reads holds every write this
-// server acknowledged. It returns a note for the answer when the wait ran
-// out (the read then answers from the snapshot it has).
+// mcp.write_timeout, until the snapshot it reads holds every write its
+// session acknowledged (over stdio there is one session: every write of this
+// server). A session waits for its own writes only, so that one HTTP client
+// writing often does not slow the reads of the others. It returns a note for
+// the answer when the wait ran out (the read then answers from the snapshot
+// it has).
 func (s *Server) awaitOwnWrites(ctx context.Context) string {
 	pending := s.acker.Pending()
 	if len(pending) == 0 {
@@ -469,18 +479,75 @@ func (s *Server) awaitOwnWrites(ctx context.Context) string {
 	}
 	// Jobs are claimed in queue order, so the last one applied means all are.
 	last := pending[len(pending)-1]
+	if sess := sessionOf(ctx); sess != nil {
+		last = s.lastWriteOf(sess)
+		if last == "" || !slices.Contains(pending, last) {
+			return "" // applied (or rejected) already
+		}
+	}
 	if _, err := s.waitApplied(ctx, last); err != nil {
 		if ctx.Err() != nil {
 			return ""
 		}
-		s.log.Warn("read does not wait longer for this server's own writes", "pending", len(pending), "error", err)
-		return fmt.Sprintf("note: %d write(s) of this server are still queued and not in this answer (%v)", len(pending), oneline.Fold(err.Error()))
+		s.log.Warn("read does not wait longer for its own writes", "pending", len(pending), "error", err)
+		return fmt.Sprintf("note: write(s) of this session are still queued and not in this answer (%v)", oneline.Fold(err.Error()))
 	}
 	if err := s.acker.Reconcile(ctx); err != nil {
 		s.log.Debug("reconcile after wait", "error", err)
 	}
 	return ""
 }
+
+// sessionKey is the context key of the MCP session a call came in on.
+type sessionKey struct{}
+
+func withSession(ctx context.Context, sess *mcp.ServerSession) context.Context {
+	if sess == nil {
+		return ctx
+	}
+	return context.WithValue(ctx, sessionKey{}, sess)
+}
+
+func sessionOf(ctx context.Context) *mcp.ServerSession {
+	sess, _ := ctx.Value(sessionKey{}).(*mcp.ServerSession)
+	return sess
+}
+
+// lastWriteOf is the job id of the last write session sess acknowledged, ""
+// for none.
+func (s *Server) lastWriteOf(sess *mcp.ServerSession) string {
+	s.writesMu.Lock()
+	defer s.writesMu.Unlock()
+	return s.lastWrite[sess]
+}
+
+// noteWrite records job id as the last write of the call's session. Entries
+// of sessions whose last write has left the pending list are dropped once
+// there are many, so that sessions that come and go leave nothing behind.
+func (s *Server) noteWrite(ctx context.Context, id string) {
+	sess := sessionOf(ctx)
+	if sess == nil || id == "" {
+		return
+	}
+	s.writesMu.Lock()
+	defer s.writesMu.Unlock()
+	if s.lastWrite == nil {
+		s.lastWrite = map[*mcp.ServerSession]string{}
+	}
+	if len(s.lastWrite) >= maxTrackedSessions {
+		pending := s.acker.Pending()
+		for k, v := range s.lastWrite {
+			if !slices.Contains(pending, v) {
+				delete(s.lastWrite, k)
+			}
+		}
+	}
+	s.lastWrite[sess] = id
+}
+
+// maxTrackedSessions is how many sessions' last writes are kept before the
+// settled ones are dropped.
+const maxTrackedSessions = 256
 
 // jsonText renders v as the reference server does: JSON indented by two.
 func jsonText(v any) string {

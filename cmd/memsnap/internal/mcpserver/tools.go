@@ -155,6 +155,7 @@ func addTool[In, Out any](s *Server, t *mcp.Tool, in schema, h mcp.ToolHandlerFo
 	t.InputSchema = in
 	waits := t.Annotations.ReadOnlyHint && t.Name != "memory_status"
 	mcp.AddTool(s.mcp, t, func(ctx context.Context, req *mcp.CallToolRequest, args In) (*mcp.CallToolResult, Out, error) {
+		ctx = withSession(ctx, req.Session)
 		var note string
 		if waits {
 			note = s.awaitOwnWrites(ctx)
@@ -599,7 +600,7 @@ func (s *Server) status(ctx context.Context, _ *mcp.CallToolRequest, _ statusIn)
 }
 
 func (s *Server) readResource(ctx context.Context, req *mcp.ReadResourceRequest) (*mcp.ReadResourceResult, error) {
-	s.awaitOwnWrites(ctx)
+	s.awaitOwnWrites(withSession(ctx, req.Session))
 	g, err := s.graph(ctx, func(r *reader.Reader) (*reader.Graph, error) { return r.ReadGraph(ctx, reader.ReadGraphOptions{}) })
 	if err != nil {
 		return nil, toolError(err)
