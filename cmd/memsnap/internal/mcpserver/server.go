@@ -24,6 +24,7 @@ import (
 	"regexp"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -80,10 +81,11 @@ type Server struct {
 	mu sync.Mutex     // guards r
 	r  *reader.Reader // nil until a snapshot exists
 
-	acker     *writer.Acker
-	committer *writer.GroupCommitter // nil: a daemon commits
-	writesMu  sync.Mutex
-	lastWrite map[*mcp.ServerSession]string // each session's last acknowledged write (read-your-writes)
+	acker        *writer.Acker
+	committer    *writer.GroupCommitter // nil: a daemon commits
+	reconciledAt atomic.Uint64          // the seq annotate last reconciled at
+	writesMu     sync.Mutex
+	lastWrite    map[*mcp.ServerSession]string // each session's last acknowledged write (read-your-writes)
 	// swapped holds a pending notice that the reader serves a newer
 	// snapshot, for notifyUpdates to pass on to subscribed clients.
 	swapped chan struct{}

@@ -173,11 +173,7 @@ func addTool[In, Out any](s *Server, t *mcp.Tool, in schema, h mcp.ToolHandlerFo
 // each late rejection not reported before: a write this server acknowledged
 // that the writer then rejected.
 func (s *Server) annotate(ctx context.Context, res *mcp.CallToolResult, note string) {
-	if len(s.acker.Pending()) > 0 {
-		if err := s.acker.Reconcile(ctx); err != nil {
-			s.log.Debug("reconcile", "error", err)
-		}
-	}
+	s.reconcileOnSwap(ctx)
 	late := s.acker.TakeLate()
 	if note == "" && len(late) == 0 {
 		return
@@ -194,6 +190,29 @@ func (s *Server) annotate(ctx context.Context, res *mcp.CallToolResult, note str
 		}
 		res.Meta["memsnap/lateRejections"] = late
 	}
+}
+
+// reconcileOnSwap settles the acknowledged writes that the snapshot being
+// served holds, once per snapshot: a snapshot already reconciled settles
+// nothing more (a job acknowledged after it was published cannot be in it),
+// so that calls do not queue on the Acker while writes are pending.
+func (s *Server) reconcileOnSwap(ctx context.Context) {
+	if len(s.acker.Pending()) == 0 {
+		return
+	}
+	r, err := s.reader(ctx)
+	if err != nil || r == nil {
+		return
+	}
+	seq := r.Seq()
+	if s.reconciledAt.Load() == seq {
+		return
+	}
+	if err := s.acker.Reconcile(ctx); err != nil {
+		s.log.Debug("reconcile", "error", err)
+		return
+	}
+	s.reconciledAt.Store(seq)
 }
 
 // lateWarning words a late rejection for the client.
