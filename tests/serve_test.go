@@ -246,6 +246,15 @@ func TestServeHTTPClients(t *testing.T) {
 	waitUntil(t, ctx, "the subscribed HTTP client to be told of a write by another process", 50*time.Millisecond,
 		func() bool { return subscribed.Load() > before })
 
+	// The queue page shows a rejected job with the writer's reason.
+	bad, _ := json.Marshal(ops(map[string]any{"op": "add_observations", "observations": []any{
+		map[string]any{"entityName": "nobody-by-this-name", "contents": []string{"x"}}}}))
+	memsnap(t, store, bad, nil, "enqueue", "--wait=30m")
+	if resp, body := srv.get(t, "GET", "/queue", nil, "Authorization", "Bearer "+srv.token); resp.StatusCode != http.StatusOK ||
+		!strings.Contains(body, "nobody-by-this-name") || !strings.Contains(body, "1</b> dead") {
+		t.Errorf("queue page: %d, want the dead job and its reason:\n%s", resp.StatusCode, body)
+	}
+
 	// A browser link: ?token= sets a cookie and redirects to the same page
 	// without it; the cookie then opens the page.
 	resp, _ := srv.get(t, "GET", "/search?q=client&token="+srv.token, nil)
@@ -321,3 +330,55 @@ func TestServeRefusesExposedToken(t *testing.T) {
 		t.Errorf("serve --tls-cert alone: exit %d, stderr %q; want a usage error", r.code, r.stderr)
 	}
 }
+
+// serve bound beyond loopback without TLS warns, and prints a link that
+// works from this machine.
+func TestServeWarnsBeyondLoopback(t *testing.T) {
+	ctx := testContext(t)
+	store := newStore(t)
+	cmd := exec.Command(bin, "--store", store, "--log-level", "warn", "serve", "--addr", "0.0.0.0:0")
+	var stderr strings.Builder
+	var mu sync.Mutex
+	cmd.Stderr = writerFunc(func(p []byte) (int, error) { mu.Lock(); defer mu.Unlock(); return stderr.Write(p) })
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		if err := cmd.Wait(); err != nil {
+			t.Errorf("serve did not stop cleanly: %v", err)
+		}
+	}()
+	sc := bufio.NewScanner(out)
+	var base string
+	for base == "" && sc.Scan() {
+		if m := servedLine.FindStringSubmatch(sc.Text()); m != nil {
+			base = m[1]
+		}
+	}
+	go func() { _, _ = io.Copy(io.Discard, out) }()
+	if !strings.HasPrefix(base, "http://localhost:") {
+		t.Fatalf("serve on 0.0.0.0 printed %q, want a localhost link", base)
+	}
+	waitUntil(t, ctx, "the warning", 20*time.Millisecond, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return strings.Contains(stderr.String(), "beyond this machine without TLS")
+	})
+	resp, err := http.Get(base + "/healthz")
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Errorf("/healthz on the printed link: %v %v", err, resp)
+	}
+	if resp != nil {
+		resp.Body.Close()
+	}
+}
+
+// writerFunc is an io.Writer made of a function.
+type writerFunc func(p []byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }

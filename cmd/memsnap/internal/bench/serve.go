@@ -105,99 +105,143 @@ func (r *runner) serve(ctx context.Context) (*Serve, error) {
 		return out, err
 	}
 	defer func() { _ = daemon.stop() }()
-
-	// serve leaves commits to the daemon, as a deployment with one would.
-	cmd := exec.CommandContext(ctx, r.opts.Exe, "--store", store, "--log-level", "warn", "serve", "--addr", "127.0.0.1:0")
-	cmd.Env = append(os.Environ(), "MEMSNAP_MCP_COMMIT_WHEN_IDLE=false", "MEMSNAP_MCP_WRITE_TIMEOUT=10m")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	stderr := &tailBuffer{}
-	cmd.Stderr = stderr
-	stdout, err := cmd.StdoutPipe()
+	srv, err := r.startServe(ctx, store)
 	if err != nil {
 		return out, err
 	}
-	if err := cmd.Start(); err != nil {
-		return out, fmt.Errorf("start memsnap serve: %w", err)
-	}
-	defer func() {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { _ = cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-			<-done
-		}
-	}()
-	base, token, err := readServeAddress(stdout)
-	if err != nil {
-		return out, fmt.Errorf("memsnap serve: %w (stderr: %s)", err, stderr.lastLine())
-	}
-	go func() { _, _ = io.Copy(io.Discard, stdout) }()
+	defer srv.stop()
 
-	connect := func() (*mcp.ClientSession, error) {
-		hc := &http.Client{Transport: bearerTransport{token: token, next: http.DefaultTransport}}
-		client := mcp.NewClient(&mcp.Implementation{Name: "memsnap-bench", Version: "1"}, nil)
-		return client.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: base + "/mcp", HTTPClient: hc}, nil)
-	}
-	call := func(cs *mcp.ClientSession, tool string, args any) (float64, error) {
-		cctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
-		defer cancel()
-		t := time.Now()
-		res, err := cs.CallTool(cctx, &mcp.CallToolParams{Name: tool, Arguments: args})
-		ms := float64(time.Since(t).Microseconds()) / 1000
-		if err == nil && res.IsError {
-			var text strings.Builder
-			for _, c := range res.Content {
-				if tc, ok := c.(*mcp.TextContent); ok {
-					text.WriteString(tc.Text)
-				}
-			}
-			err = fmt.Errorf("tool error: %s", truncate(text.String(), 200))
-		}
-		if err != nil {
-			return ms, fmt.Errorf("%s: %w", tool, err)
-		}
-		return ms, nil
-	}
-
-	// The reference: one client alone.
 	fmt.Fprintf(r.opts.Progress, "bench: serve: one client alone, %d searches ...\n", r.sc.serveAlone)
-	alone, err := connect()
-	if err != nil {
-		return out, fmt.Errorf("connect to memsnap serve: %w (stderr: %s)", err, stderr.lastLine())
+	if out.Alone, err = r.serveAlone(ctx, srv); err != nil {
+		return out, err
 	}
-	var aloneMS []float64
-	for k := range r.sc.mcpWarmup + r.sc.serveAlone {
-		ms, err := call(alone, "search_nodes", map[string]any{"query": serveQueries[k%len(serveQueries)]})
-		if err != nil {
-			alone.Close()
-			return out, err
-		}
-		if k >= r.sc.mcpWarmup {
-			aloneMS = append(aloneMS, ms)
-		}
-	}
-	alone.Close()
-	out.Alone = toolStats("search_nodes", aloneMS, 0)
-
-	// The load.
 	s, err := snapshot.Open(store)
 	if err != nil {
 		return out, err
 	}
 	seqBefore, _ := s.Current()
 	fmt.Fprintf(r.opts.Progress, "bench: serve: %d clients for %s ...\n", out.Clients, r.sc.servePhase)
+	if err := r.serveLoad(ctx, srv, out); err != nil {
+		return out, err
+	}
+	seqAfter, _ := s.Current()
+	out.Snapshots = seqAfter - seqBefore
+	out.ServeMB = peakRSSMB(srv.cmd.Process.Pid)
+	return out, nil
+}
+
+// servedProc is a running 'memsnap serve' of the benchmark.
+type servedProc struct {
+	cmd         *exec.Cmd
+	stderr      *tailBuffer
+	base, token string
+}
+
+// startServe starts 'memsnap serve' on store, leaving commits to the
+// daemon as a deployment with one would, and waits for its address.
+func (r *runner) startServe(ctx context.Context, store string) (*servedProc, error) {
+	cmd := exec.CommandContext(ctx, r.opts.Exe, "--store", store, "--log-level", "warn", "serve", "--addr", "127.0.0.1:0")
+	cmd.Env = append(os.Environ(), "MEMSNAP_MCP_COMMIT_WHEN_IDLE=false", "MEMSNAP_MCP_WRITE_TIMEOUT=10m")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	p := &servedProc{cmd: cmd, stderr: &tailBuffer{}}
+	cmd.Stderr = p.stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start memsnap serve: %w", err)
+	}
+	if p.base, p.token, err = readServeAddress(stdout); err != nil {
+		p.stop()
+		return nil, fmt.Errorf("memsnap serve: %w (stderr: %s)", err, p.stderr.lastLine())
+	}
+	go func() { _, _ = io.Copy(io.Discard, stdout) }()
+	return p, nil
+}
+
+// stop sends SIGTERM and, after 30 s, SIGKILL to serve's process group.
+func (p *servedProc) stop() {
+	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = p.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+		<-done
+	}
+}
+
+// connect opens an MCP session to serve over streamable HTTP.
+func (p *servedProc) connect(ctx context.Context) (*mcp.ClientSession, error) {
+	hc := &http.Client{Transport: bearerTransport{token: p.token, next: http.DefaultTransport}}
+	client := mcp.NewClient(&mcp.Implementation{Name: "memsnap-bench", Version: "1"}, nil)
+	cs, err := client.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: p.base + "/mcp", HTTPClient: hc}, nil)
+	if err != nil {
+		return nil, fmt.Errorf("connect to memsnap serve: %w (stderr: %s)", err, p.stderr.lastLine())
+	}
+	return cs, nil
+}
+
+// timedToolCall runs one tool and returns how long it took, client-side, in
+// ms; a tool error is an error.
+func timedToolCall(ctx context.Context, cs *mcp.ClientSession, tool string, args any) (float64, error) {
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+	defer cancel()
+	t := time.Now()
+	res, err := cs.CallTool(cctx, &mcp.CallToolParams{Name: tool, Arguments: args})
+	ms := float64(time.Since(t).Microseconds()) / 1000
+	if err == nil && res.IsError {
+		var text strings.Builder
+		for _, c := range res.Content {
+			if tc, ok := c.(*mcp.TextContent); ok {
+				text.WriteString(tc.Text)
+			}
+		}
+		err = fmt.Errorf("tool error: %s", truncate(text.String(), 200))
+	}
+	if err != nil {
+		return ms, fmt.Errorf("%s: %w", tool, err)
+	}
+	return ms, nil
+}
+
+// serveAlone times search_nodes from one client with nothing else running:
+// the reference of the load's figures.
+func (r *runner) serveAlone(ctx context.Context, srv *servedProc) (ServeTool, error) {
+	cs, err := srv.connect(ctx)
+	if err != nil {
+		return ServeTool{}, err
+	}
+	defer cs.Close()
+	var ms []float64
+	for k := range r.sc.mcpWarmup + r.sc.serveAlone {
+		d, err := timedToolCall(ctx, cs, "search_nodes", map[string]any{"query": serveQueries[k%len(serveQueries)]})
+		if err != nil {
+			return ServeTool{}, err
+		}
+		if k >= r.sc.mcpWarmup {
+			ms = append(ms, d)
+		}
+	}
+	return toolStats("search_nodes", ms, 0), nil
+}
+
+// serveLoad runs out.Clients clients for the phase, each calling
+// serveCall's mix with a pause between calls, and fills out's load figures.
+func (r *runner) serveLoad(ctx context.Context, srv *servedProc, out *Serve) error {
 	sessions := make([]*mcp.ClientSession, out.Clients)
 	for i := range sessions {
-		if sessions[i], err = connect(); err != nil {
-			for _, cs := range sessions[:i] {
-				cs.Close()
+		cs, err := srv.connect(ctx)
+		if err != nil {
+			for _, open := range sessions[:i] {
+				open.Close()
 			}
-			return out, fmt.Errorf("connect client %d: %w", i, err)
+			return fmt.Errorf("client %d: %w", i, err)
 		}
+		sessions[i] = cs
 	}
 	type result struct {
 		ms     map[string][]float64
@@ -215,8 +259,7 @@ func (r *runner) serve(ctx context.Context) (*Serve, error) {
 			res := result{ms: map[string][]float64{}, failed: map[string]int{}}
 			for k := 0; time.Now().Before(deadline) && ctx.Err() == nil; k++ {
 				tool, args := serveCall(c, k, out.Entities)
-				ms, err := call(sessions[c], tool, args)
-				if err != nil {
+				if ms, err := timedToolCall(ctx, sessions[c], tool, args); err != nil {
 					res.failed[tool]++
 					if res.first == "" {
 						res.first = err.Error()
@@ -235,11 +278,8 @@ func (r *runner) serve(ctx context.Context) (*Serve, error) {
 		cs.Close()
 	}
 	if err := ctx.Err(); err != nil {
-		return out, err
+		return err
 	}
-	seqAfter, _ := s.Current()
-	out.Snapshots = seqAfter - seqBefore
-	out.ServeMB = peakRSSMB(cmd.Process.Pid)
 	for _, tool := range []string{"search_nodes", "open_nodes", "create_entities", "add_observations"} {
 		var ms []float64
 		failed := 0
@@ -256,7 +296,7 @@ func (r *runner) serve(ctx context.Context) (*Serve, error) {
 		out.Failed += st.Failed
 	}
 	out.PerSecond = float64(out.Calls) / out.Seconds
-	return out, nil
+	return nil
 }
 
 // readServeAddress reads serve's stdout until the line with its address

@@ -31,7 +31,14 @@
     });
   }
 
+  // At most one update in flight and one a second: a store committing
+  // several snapshots a second redraws the page once a second.
+  var busy = false, again = false, last = 0;
   function update() {
+    if (busy) { again = true; return; }
+    var wait = last + 1000 - Date.now();
+    if (wait > 0) { busy = true; setTimeout(function () { busy = false; update(); }, wait); return; }
+    busy = true; again = false; last = Date.now();
     fetch(location.href, { credentials: "same-origin", headers: { Accept: "text/html" } })
       .then(function (r) { return r.text(); })
       .then(function (html) {
@@ -46,7 +53,8 @@
         }
         drawGraph();
       })
-      .catch(function () { /* the next event tries again */ });
+      .catch(function () { /* the next event tries again */ })
+      .then(function () { busy = false; if (again) update(); });
   }
 
   if (window.EventSource) {
