@@ -6,6 +6,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -517,8 +518,9 @@ func (c Config) problems() []*KeyError {
 		{"gc.schedule", cronSpec(c.GC.Schedule)},
 		{"mcp.write_timeout", when(c.MCP.WriteTimeout <= 0, "must be positive")},
 		{"mcp.write_ack", oneOf(c.MCP.WriteAck, AckDurable, AckApplied)},
-		{"serve.addr", when(c.Serve.Addr == "", "must not be empty (host:port)")},
-		{"serve.max_body_bytes", notNegative(c.Serve.MaxBodyBytes, " (0: four times job.max_bytes)")},
+		{"serve.addr", hostPort(c.Serve.Addr)},
+		{"serve.max_body_bytes", when(c.Serve.MaxBodyBytes != 0 && c.Serve.MaxBodyBytes < c.Job.MaxBytes,
+			fmt.Sprintf("is smaller than job.max_bytes (%d), which no write could then fit (0: four times job.max_bytes)", c.Job.MaxBytes))},
 		{"writer.commit_delay", notNegative(c.Writer.CommitDelay, "")},
 		{"writer.recycle_min_mb", notNegative(c.Writer.RecycleMinMB, " (0 recycles whatever the size)")},
 		{"writer.max_batch_jobs", atLeast(c.Writer.MaxBatchJobs, 1, "")},
@@ -561,6 +563,19 @@ func oneOf(v string, allowed ...string) error {
 
 func atLeast[T int | int64](v, minimum T, note string) error {
 	return when(v < minimum, fmt.Sprintf("is below the minimum of %d%s", minimum, note))
+}
+
+// hostPort checks a listen address: host:port, the host possibly empty
+// (every interface), the port 0-65535 (0: any free one).
+func hostPort(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return errors.New("is not host:port (such as 127.0.0.1:8765)")
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return errors.New("has no port number 0-65535 (such as 127.0.0.1:8765)")
+	}
+	return nil
 }
 
 func notNegative[T int | int64 | time.Duration](v T, note string) error {

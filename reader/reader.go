@@ -68,7 +68,7 @@ func Open(ctx context.Context, store *snapshot.Store, opts Options, log *slog.Lo
 		log = slog.New(slog.DiscardHandler)
 	}
 	r := &Reader{store: store, opts: opts, log: log.With("component", "reader"),
-		gopts: graphdb.Options{BufferPoolBytes: uint64(opts.BufferPoolMB) << 20, Threads: uint64(opts.Threads)}}
+		gopts: graphdb.Options{BufferPoolBytes: uint64(opts.BufferPoolMB) << 20, Threads: uint64(opts.Threads), Workers: queryWorkers}}
 	r.verify = newVerifyMemo(r.log, r.Seq)
 	r.bgCtx, r.bgCancel = context.WithCancel(context.Background())
 	if err := ctx.Err(); err != nil {
@@ -147,6 +147,11 @@ func (r *Reader) acquire() (*handle, error) {
 		// h closed between Load and tryRef: a refresh swapped it; retry.
 	}
 }
+
+// queryWorkers is how many Kuzu queries of a reader run at once (see
+// graphdb.Options.Workers): a server answering many clients keeps answering
+// while one of them runs a slow query.
+const queryWorkers = 8
 
 // Seq is the seq of the snapshot queries currently go to.
 func (r *Reader) Seq() uint64 {

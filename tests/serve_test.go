@@ -129,7 +129,7 @@ func (s *served) get(t *testing.T, method, path string, body io.Reader, header .
 func TestServeHTTPClients(t *testing.T) {
 	ctx := testContext(t)
 	store := newStore(t)
-	srv := startServe(t, ctx, store, "MEMSNAP_SERVE_MAX_BODY_BYTES=65536")
+	srv := startServe(t, ctx, store, "MEMSNAP_JOB_MAX_BYTES=16384", "MEMSNAP_SERVE_MAX_BODY_BYTES=65536")
 	if info, err := os.Stat(filepath.Join(store, "serve.token")); err != nil || info.Mode().Perm() != 0o600 {
 		t.Fatalf("serve.token: %v, mode %v; want 0600", err, info.Mode().Perm())
 	}
@@ -262,13 +262,17 @@ func TestServeHTTPClients(t *testing.T) {
 		t.Fatalf("GET with ?token=: %d Location %q, want 303 to /search?q=client", resp.StatusCode, resp.Header.Get("Location"))
 	}
 	var cookie *http.Cookie
+	port := srv.base[strings.LastIndex(srv.base, ":")+1:]
 	for _, c := range resp.Cookies() {
-		if c.Name == "memsnap_token" {
+		if c.Name == "memsnap_token_"+port { // one per port: two servers on one host keep theirs
 			cookie = c
 		}
 	}
 	if cookie == nil || !cookie.HttpOnly || cookie.SameSite != http.SameSiteStrictMode {
-		t.Fatalf("cookie %+v, want memsnap_token, HttpOnly, SameSite=Strict", cookie)
+		t.Fatalf("cookies %v, want memsnap_token_%s, HttpOnly, SameSite=Strict", resp.Cookies(), port)
+	}
+	if resp, _ := srv.get(t, "GET", "/", nil, "Authorization", "bearer "+srv.token); resp.StatusCode != http.StatusOK {
+		t.Errorf("Authorization: bearer (the scheme in lower case): %d, want 200", resp.StatusCode)
 	}
 	resp, body := srv.get(t, "GET", "/search?q=client", nil, "Cookie", cookie.String())
 	if resp.StatusCode != http.StatusOK || !strings.Contains(body, name(2, 7)) {
@@ -291,6 +295,11 @@ func TestServeHTTPClients(t *testing.T) {
 		t.Errorf("POST /mcp of 70 KiB with a 64 KiB cap: %d, want 413", resp.StatusCode)
 	}
 
+	// A tool that does not exist is counted as "unknown", whatever its name.
+	if _, err := sessions[1].CallTool(ctx, &mcp.CallToolParams{Name: "no_such_tool_\"x", Arguments: map[string]any{}}); err == nil {
+		t.Errorf("an unknown tool answered")
+	}
+
 	// /metrics counts the calls by tool and outcome, and the swaps.
 	resp, body = srv.get(t, "GET", "/metrics", nil, "Authorization", "Bearer "+srv.token)
 	if resp.StatusCode != http.StatusOK {
@@ -302,8 +311,11 @@ func TestServeHTTPClients(t *testing.T) {
 			t.Errorf("memsnap_mcp_calls_total{tool=%q,outcome=\"ok\"} = %v, want at least %d", tool, got, n)
 		}
 	}
-	if got := metricValue(t, fams, "memsnap_mcp_calls_total", "outcome", "error"); got != 0 {
-		t.Errorf("%v calls counted as failed", got)
+	if got := metricValue(t, fams, "memsnap_mcp_calls_total", "tool", "unknown", "outcome", "error"); got != 1 {
+		t.Errorf("the call to an unknown tool counted %v times under tool=\"unknown\", want 1", got)
+	}
+	if strings.Contains(body, "no_such_tool") {
+		t.Errorf("an unknown tool's name became a label")
 	}
 	if got := metricValue(t, fams, "memsnap_reader_swap_duration_seconds"); got < 1 {
 		t.Errorf("no reader swap counted")
@@ -324,6 +336,35 @@ func TestServeRefusesExposedToken(t *testing.T) {
 	r := memsnap(t, store, nil, nil, "serve", "--addr", "127.0.0.1:0")
 	if r.code != 1 || !strings.Contains(r.stderr, "readable by other users") || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
 		t.Errorf("serve with a 0644 token file: exit %d, stderr %q; want exit 1 and one line", r.code, r.stderr)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []string{"", "short", "has spaces in it, quite a few", "tök-😀-0123456789abcdef", "line1-0123456789\nline2-0123456789"} {
+		if err := os.WriteFile(path, []byte(bad), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		r := memsnap(t, store, nil, nil, "serve", "--addr", "127.0.0.1:0")
+		if r.code != 1 || !strings.Contains(r.stderr, "the token is not 16 to 256 letters, digits or -._~") {
+			t.Errorf("serve with token %q: exit %d, stderr %q; want it refused", bad, r.code, r.stderr)
+		}
+	}
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	// A certificate that cannot be loaded fails the start before any
+	// address is printed.
+	bad := filepath.Join(t.TempDir(), "bad.pem")
+	if err := os.WriteFile(bad, []byte("not a certificate"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r = memsnap(t, store, nil, nil, "serve", "--addr", "127.0.0.1:0", "--tls-cert", bad, "--tls-key", bad)
+	if r.code != 1 || r.stdout != "" || !strings.Contains(r.stderr, "--tls-cert") {
+		t.Errorf("serve with a bad certificate: exit %d, stdout %q, stderr %q; want exit 1 before printing an address", r.code, r.stdout, r.stderr)
+	}
+	r = memsnap(t, store, nil, nil, "serve", "--addr", "nonsense")
+	if r.code != 2 || !strings.Contains(r.stderr, "serve.addr") {
+		t.Errorf("serve --addr nonsense: exit %d, stderr %q; want a usage error", r.code, r.stderr)
 	}
 	r = memsnap(t, store, nil, nil, "serve", "--tls-cert", "x.pem")
 	if r.code != 2 || !strings.Contains(r.stderr, "--tls-cert and --tls-key go together") {
@@ -382,3 +423,58 @@ func TestServeWarnsBeyondLoopback(t *testing.T) {
 type writerFunc func(p []byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// One client's slow Cypher query does not hold up the other clients' reads:
+// the reader runs several Kuzu queries at once (a pool of query threads),
+// though each query keeps to reader.threads.
+func TestServeSlowQueryDoesNotBlockOthers(t *testing.T) {
+	ctx := testContext(t)
+	store := newStore(t)
+	var es []map[string]any
+	for i := range 200 {
+		es = append(es, entity(fmt.Sprintf("e%03d", i), "t", "x"))
+	}
+	mustMemsnap(t, store, mustJSON(t, ops(entities(es...))), "enqueue", "--wait=30m")
+	srv := startServe(t, ctx, store, "MEMSNAP_READER_QUERY_TIMEOUT=20s")
+	slow, err := srv.session(ctx, srv.token, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer slow.Close()
+	other, err := srv.session(ctx, srv.token, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	mustCall(t, ctx, other, "open_nodes", map[string]any{"names": []string{"e000"}}) // the snapshot is open
+	var slowDone atomic.Bool
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		// Hundreds of millions of rows: it runs until it ends or
+		// reader.query_timeout interrupts it; either way, long.
+		_, _ = slow.CallTool(ctx, &mcp.CallToolParams{Name: "query", Arguments: map[string]any{"cypher": "MATCH (a:Entity), (b:Entity), (c:Entity), (d:Entity) " +
+			"WHERE a.name < b.name AND b.name < c.name AND c.name < d.name RETURN count(*)"}})
+		slowDone.Store(true)
+	}()
+	time.Sleep(300 * time.Millisecond) // let it start
+	for i := range 3 {
+		g := parseGraph(t, mustCall(t, ctx, other, "open_nodes", map[string]any{"names": []string{fmt.Sprintf("e%03d", i+1)}}))
+		if len(g.Entities) != 1 {
+			t.Fatalf("open_nodes during the slow query: %+v", g)
+		}
+	}
+	if slowDone.Load() {
+		t.Fatalf("the slow query ended before the other client's reads did: they waited for it (or it was too fast to show anything)")
+	}
+	<-finished
+}
+
+func mustJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}

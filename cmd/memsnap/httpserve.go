@@ -2,9 +2,13 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
+	"log/slog"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"time"
 
@@ -33,9 +37,11 @@ func (a *app) newServeCommand() *cobra.Command {
   /healthz  {"ok":true,"current":SEQ}, without authentication
 Every endpoint but /healthz needs the token kept in STORE/serve.token (made on first start,
 mode 0600): send "Authorization: Bearer TOKEN", or open the printed link with ?token=TOKEN
-once in a browser, which then keeps it in a cookie. Cross-origin requests are refused and
-request bodies are capped (serve.max_body_bytes). Bind beyond loopback only with
---tls-cert and --tls-key, or behind a proxy that adds TLS.`,
+once in a browser, which then keeps it in a cookie. Cross-origin requests that could change
+anything (other than GET and HEAD) are refused, no CORS headers are sent, and request bodies
+are capped (serve.max_body_bytes). Bind beyond loopback only with --tls-cert and --tls-key,
+or behind a proxy that adds TLS. The store is created if missing. SIGINT or SIGTERM stops
+it: calls in flight finish, then the sessions end.`,
 		Args: noArgs,
 		RunE: a.onNewStore(func(cmd *cobra.Command, s *snapshot.Store, _ []string) error {
 			if (tlsCert == "") != (tlsKey == "") {
@@ -81,34 +87,47 @@ func (a *app) runServe(ctx context.Context, s *snapshot.Store, tlsCert, tlsKey s
 		},
 		OnCall: met.CallObserved,
 	})
-	site, err = web.New(web.Options{Store: s, MCP: srv, Metrics: met, Token: token, MaxBodyBytes: a.cfg.BodyCap(), Log: a.log})
-	if err != nil {
-		return fmt.Errorf("serve: %w", err)
-	}
 	ln, at, beyond, err := metrics.Listen(ctx, "serve", a.cfg.Serve.Addr)
 	if err != nil {
 		return err
 	}
+	defer ln.Close()
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	site, err = web.New(web.Options{Store: s, MCP: srv, Metrics: met, Token: token, Port: port, MaxBodyBytes: a.cfg.BodyCap(), Log: a.log})
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	hs := &http.Server{Handler: site, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	scheme := "http"
 	if tlsCert != "" {
+		// Loaded before anything is printed: a bad file fails the start.
+		cert, err := tls.LoadX509KeyPair(tlsCert, tlsKey)
+		if err != nil {
+			return fmt.Errorf("serve: --tls-cert %s, --tls-key %s: %w", tlsCert, tlsKey, err)
+		}
+		hs.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 		scheme = "https"
 	} else if beyond {
 		log.Warn("serving beyond this machine without TLS: the token and the memory cross the network in clear text; "+
 			"use --tls-cert and --tls-key, or a proxy that adds TLS", "addr", ln.Addr().String())
 	}
 	stop := srv.Start(ctx)
-	hs := &http.Server{Handler: site, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
+	// On shutdown, the dashboards' event streams end at once, and the MCP
+	// sessions (each holds a GET stream) once the calls in flight had a
+	// moment to finish.
 	hs.RegisterOnShutdown(site.Shutdown)
+	hs.RegisterOnShutdown(func() { time.AfterFunc(500*time.Millisecond, srv.CloseSessions) })
 	served := make(chan error, 1)
 	go func() {
-		if tlsCert != "" {
-			served <- hs.ServeTLS(ln, tlsCert, tlsKey)
+		if hs.TLSConfig != nil {
+			served <- hs.ServeTLS(ln, "", "")
 		} else {
 			served <- hs.Serve(ln)
 		}
 	}()
 	base := scheme + "://" + at
-	fmt.Fprintf(a.stdout, "dashboard: %s/?token=%s\nmcp:       %s/mcp (Authorization: Bearer %s)\n", base, token, base, token)
+	fmt.Fprintf(a.stdout, "dashboard: %s/?token=%s\nmcp:       %s/mcp (Authorization: Bearer %s)\n", base, url.QueryEscape(token), base, token)
 	log.Info("serving", "url", base, "store", s.Dir())
 	select {
 	case err = <-served:

@@ -29,6 +29,11 @@ type Options struct {
 	BufferPoolBytes uint64
 	// Threads caps the threads one query may use. Zero means 1.
 	Threads uint64
+	// Workers is how many threads run queries, shared by every connection:
+	// how many queries (of one thread each) run at once, so that one slow
+	// query does not hold up the others. Zero means Threads. Kuzu starts
+	// them when the database opens.
+	Workers uint64
 	// MaxDBBytes bounds the address space Kuzu reserves for the file. Zero
 	// means 1 TiB.
 	MaxDBBytes uint64
@@ -38,6 +43,7 @@ type Options struct {
 // each Conn runs one query at a time.
 type DB struct {
 	readOnly bool
+	threads  uint64 // per query (Options.Threads)
 	db       *kuzu.Database
 	mu       sync.Mutex // guards closed
 	closed   bool
@@ -56,10 +62,8 @@ func Open(path string, o Options) (*DB, error) {
 	if cfg.BufferPoolSize == 0 {
 		cfg.BufferPoolSize = 64 << 20
 	}
-	cfg.MaxNumThreads = o.Threads
-	if cfg.MaxNumThreads == 0 {
-		cfg.MaxNumThreads = 1
-	}
+	threads := max(o.Threads, 1)
+	cfg.MaxNumThreads = max(o.Workers, threads)
 	cfg.MaxDbSize = o.MaxDBBytes
 	if cfg.MaxDbSize == 0 {
 		cfg.MaxDbSize = 1 << 40
@@ -74,7 +78,7 @@ func Open(path string, o Options) (*DB, error) {
 		}
 		return nil, fmt.Errorf("open graph %s %s: kuzu refused it (another process holds a conflicting lock, or the file is not a readable kuzu database): %w", path, mode, err)
 	}
-	return &DB{readOnly: o.ReadOnly, db: db}, nil
+	return &DB{readOnly: o.ReadOnly, db: db, threads: threads}, nil
 }
 
 // OpenConn opens the Kuzu database at path and one connection to it. The
@@ -134,6 +138,7 @@ func (d *DB) Conn() (*Conn, error) {
 		c.Close()
 		return nil, fmt.Errorf("open graph connection: %w", err)
 	}
+	c.SetMaxNumThreads(d.threads)
 	return &Conn{c: c, single: d.readOnly}, nil
 }
 

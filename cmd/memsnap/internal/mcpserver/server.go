@@ -84,6 +84,7 @@ type Server struct {
 	acker        *writer.Acker
 	committer    *writer.GroupCommitter // nil: a daemon commits
 	reconciledAt atomic.Uint64          // the seq annotate last reconciled at
+	tools        map[string]bool        // the registered tools' names
 	writesMu     sync.Mutex
 	lastWrite    map[*mcp.ServerSession]string // each session's last acknowledged write (read-your-writes)
 	// swapped holds a pending notice that the reader serves a newer
@@ -132,8 +133,10 @@ func (s *Server) observeCalls(next mcp.MethodHandler) mcp.MethodHandler {
 		} else if r, ok := res.(*mcp.CallToolResult); ok && r.IsError {
 			outcome = "tool_error"
 		}
-		name := ""
-		if call.Params != nil {
+		// A tool that does not exist is counted as "unknown": what a
+		// client sends must not become a label of its own.
+		name := "unknown"
+		if call.Params != nil && s.tools[call.Params.Name] {
 			name = call.Params.Name
 		}
 		s.o.OnCall(name, outcome, time.Since(start))
@@ -193,6 +196,19 @@ func (s *Server) Start(ctx context.Context) (stop func()) {
 func (s *Server) HTTPHandler() http.Handler {
 	return mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s.mcp },
 		&mcp.StreamableHTTPOptions{Logger: slog.New(warnAndUp{s.log.Handler()}), SessionTimeout: sessionIdle})
+}
+
+// CloseSessions ends every client session. A streamable HTTP session holds
+// a GET stream open for notifications until it ends, so an HTTP server
+// shutting down calls this once the calls in flight had a moment to finish.
+func (s *Server) CloseSessions() {
+	var open []*mcp.ServerSession
+	for ss := range s.mcp.Sessions() {
+		open = append(open, ss)
+	}
+	for _, ss := range open {
+		_ = ss.Close()
+	}
 }
 
 // sessionIdle is how long an HTTP session may go without a request before

@@ -153,6 +153,10 @@ func writeTool(name, title, desc string, destructive bool) *mcp.Tool {
 // rejections not reported yet. Errors reach the client as one line.
 func addTool[In, Out any](s *Server, t *mcp.Tool, in schema, h mcp.ToolHandlerFor[In, Out]) {
 	t.InputSchema = in
+	if s.tools == nil {
+		s.tools = map[string]bool{}
+	}
+	s.tools[t.Name] = true
 	waits := t.Annotations.ReadOnlyHint && t.Name != "memory_status"
 	mcp.AddTool(s.mcp, t, func(ctx context.Context, req *mcp.CallToolRequest, args In) (*mcp.CallToolResult, Out, error) {
 		ctx = withSession(ctx, req.Session)

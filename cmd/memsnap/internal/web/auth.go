@@ -19,49 +19,27 @@ import (
 // TokenFile is the file in the store directory that holds serve's token.
 const TokenFile = "serve.token"
 
-// cookieName is the cookie a browser holds the token in once it has opened
-// a ?token= link (the Jupyter convention).
-const cookieName = "memsnap_token"
-
 // ErrTokenExposed is returned (wrapped) by LoadToken when the token file can
 // be read by other users.
 var ErrTokenExposed = errors.New("token file is readable by other users")
 
 // LoadToken returns the token in dir/serve.token, creating the file (mode
 // 0600, 32 random bytes as 64 hex digits) when there is none. created
-// reports that it did. It refuses a token file that group or others may
-// read (ErrTokenExposed), as ssh refuses such a key, and an empty one.
+// reports that it did. The file appears whole: it is written under another
+// name and linked into place, so a serve starting at the same moment reads
+// either nothing or the whole token. It refuses a token file that group or
+// others may read (ErrTokenExposed), as ssh refuses such a key, and a token
+// that is not 16 to 256 of the characters a URL carries unescaped
+// (ErrBadToken).
 func LoadToken(dir string) (token string, created bool, err error) {
 	path := filepath.Join(dir, TokenFile)
 	b, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		var raw [32]byte
-		if _, err := rand.Read(raw[:]); err != nil {
-			return "", false, fmt.Errorf("make serve token: %w", err)
-		}
-		token = hex.EncodeToString(raw[:])
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		token, err = createToken(dir, path)
 		if errors.Is(err, fs.ErrExist) { // another serve made it first
 			return LoadToken(dir)
 		}
-		if err != nil {
-			return "", false, fmt.Errorf("make serve token: %w", err)
-		}
-		_, err = f.WriteString(token + "\n")
-		if err == nil {
-			err = f.Sync()
-		}
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err == nil {
-			err = fsutil.SyncDir(dir)
-		}
-		if err != nil {
-			_ = os.Remove(path)
-			return "", false, fmt.Errorf("make serve token: %w", err)
-		}
-		return token, true, nil
+		return token, err == nil, err
 	}
 	if err != nil {
 		return "", false, fmt.Errorf("read serve token: %w", err)
@@ -71,25 +49,85 @@ func LoadToken(dir string) (token string, created bool, err error) {
 		return "", false, fmt.Errorf("read serve token: %w", err)
 	}
 	if info.Mode().Perm()&0o077 != 0 {
-		return "", false, fmt.Errorf("%s has mode %04o: %w (chmod 600 it, or remove it for a new token)", path, info.Mode().Perm(), ErrTokenExposed)
+		return "", false, fmt.Errorf("%s has mode %04o: %w (chmod 600 it, or stop every serve on this store and remove it for a new token)", path, info.Mode().Perm(), ErrTokenExposed)
 	}
 	token = strings.TrimSpace(string(b))
-	if token == "" {
-		return "", false, fmt.Errorf("%s is empty (remove it for a new token)", path)
+	if !validToken(token) {
+		return "", false, fmt.Errorf("%s: %w (stop every serve on this store and remove it for a new token)", path, ErrBadToken)
 	}
 	return token, false, nil
 }
+
+// ErrBadToken is returned (wrapped) by LoadToken for a token file that does
+// not hold a usable token.
+var ErrBadToken = errors.New("the token is not 16 to 256 letters, digits or -._~")
+
+// validToken: 16 to 256 of URL's unreserved characters, so that a link
+// carries it unescaped and a header and a cookie hold it as it is.
+func validToken(t string) bool {
+	if len(t) < 16 || len(t) > 256 {
+		return false
+	}
+	for _, c := range []byte(t) {
+		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~'
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// createToken writes a new random token to a temporary file, fsyncs it and
+// links it to path; fs.ErrExist when path appeared meanwhile.
+func createToken(dir, path string) (string, error) {
+	var raw [32]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return "", fmt.Errorf("make serve token: %w", err)
+	}
+	token := hex.EncodeToString(raw[:])
+	f, err := os.CreateTemp(dir, TokenFile+".tmp-*")
+	if err != nil {
+		return "", fmt.Errorf("make serve token: %w", err)
+	}
+	defer os.Remove(f.Name())
+	_, err = f.WriteString(token + "\n")
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Link(f.Name(), path)
+	}
+	if errors.Is(err, fs.ErrExist) {
+		return "", err
+	}
+	if err == nil {
+		err = fsutil.SyncDir(dir)
+	}
+	if err != nil {
+		return "", fmt.Errorf("make serve token: %w", err)
+	}
+	return token, nil
+}
+
+// CookieName is the cookie a browser keeps serve's token in: one name per
+// port, as Jupyter does, since browsers send a host's cookies to every port
+// of it and two servers on one host would otherwise log each other out.
+func CookieName(port string) string { return "memsnap_token_" + port }
 
 // requireToken passes on requests that carry the token: as "Authorization:
 // Bearer TOKEN", as the cookie a browser was given, or as ?token=TOKEN, which
 // sets the cookie and, for GET, redirects to the same URL without it (so the
 // token leaves the address bar and history). Anything else gets 401.
-func requireToken(token string, next http.Handler) http.Handler {
+func requireToken(token, cookieName string, next http.Handler) http.Handler {
 	want := []byte(token)
 	match := func(got string) bool { return subtle.ConstantTimeCompare([]byte(got), want) == 1 }
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if h := r.Header.Get("Authorization"); h != "" {
-			if t, ok := strings.CutPrefix(h, "Bearer "); ok && match(strings.TrimSpace(t)) {
+			// The scheme is case-insensitive (RFC 9110, 11.1).
+			if len(h) > 7 && strings.EqualFold(h[:7], "Bearer ") && match(strings.TrimSpace(h[7:])) {
 				next.ServeHTTP(w, r)
 				return
 			}

@@ -9,6 +9,7 @@ import (
 	"html/template"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/memsnap/memsnap/internal/model"
@@ -33,6 +34,7 @@ func newPages() (*pages, error) {
 	funcs := template.FuncMap{
 		"ts":  func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05Z") },
 		"ago": ago,
+		"sh":  shellQuote,
 		"bytes": func(n int64) string {
 			switch {
 			case n >= 1<<30:
@@ -54,6 +56,23 @@ func newPages() (*pages, error) {
 		p.t[name] = t
 	}
 	return p, nil
+}
+
+// shellQuote quotes s for a POSIX shell when it holds anything but
+// letters, digits and /._-+=:,@%, so that a command shown on the dashboard
+// can be pasted as it is.
+func shellQuote(s string) string {
+	safe := s != ""
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("/._-+=:,@%", c)) {
+			safe = false
+			break
+		}
+	}
+	if safe {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
 // ago says how long before now t was, to the second.
@@ -183,7 +202,7 @@ func (s *Server) overview(ctx context.Context, _ *http.Request, rd *reader.Reade
 }
 
 func (s *Server) search(ctx context.Context, r *http.Request, rd *reader.Reader) (view, error) {
-	q := r.URL.Query().Get("q")
+	q := strings.ToValidUTF8(r.URL.Query().Get("q"), "\uFFFD")
 	data := struct {
 		Query    string
 		Entities []reader.Entity
@@ -252,13 +271,16 @@ func (s *Server) entity(ctx context.Context, r *http.Request, rd *reader.Reader)
 	data.Neighbors = len(nb.Entities) - 1
 	els := make([]cyElement, 0, len(nb.Entities)+len(nb.Relations))
 	shown := map[string]bool{}
+	// Ids are prefixed, n: for entities and e: for relations, so that no
+	// entity's name can take a relation's id (cytoscape drops an element
+	// whose id is taken).
 	for _, e := range nb.Entities {
 		shown[e.Name] = true
-		els = append(els, cyElement{"nodes", map[string]any{"id": e.Name, "type": e.EntityType, "start": e.Name == name}})
+		els = append(els, cyElement{"nodes", map[string]any{"id": "n:" + e.Name, "name": e.Name, "type": e.EntityType, "start": e.Name == name}})
 	}
 	for i, rel := range nb.Relations {
 		if shown[rel.From] && shown[rel.To] {
-			els = append(els, cyElement{"edges", map[string]any{"id": fmt.Sprintf("r%d", i), "source": rel.From, "target": rel.To, "type": rel.RelationType}})
+			els = append(els, cyElement{"edges", map[string]any{"id": fmt.Sprintf("e:%d", i), "source": "n:" + rel.From, "target": "n:" + rel.To, "type": rel.RelationType}})
 		}
 	}
 	b, err := json.Marshal(els)

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/memsnap/memsnap/cmd/memsnap/internal/mcpserver"
@@ -33,6 +34,9 @@ type Options struct {
 	Metrics *metrics.Metrics
 	// Token is required on every endpoint but /healthz.
 	Token string
+	// Port is the port serve listens on; it names the browser's cookie
+	// (CookieName).
+	Port string
 	// MaxBodyBytes caps a request body; a larger one gets 413.
 	MaxBodyBytes int64
 	Log          *slog.Logger
@@ -61,12 +65,13 @@ func New(o Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	auth := func(h http.Handler) http.Handler { return requireToken(o.Token, h) }
+	cookie := CookieName(o.Port)
+	auth := func(h http.Handler) http.Handler { return requireToken(o.Token, cookie, h) }
 	s.mux.Handle("GET /healthz", metrics.Healthz(o.Store))
 	s.mux.Handle("GET /metrics", auth(o.Metrics.Handler()))
 	s.mux.Handle("/mcp", auth(o.MCP.HTTPHandler()))
 	s.mux.Handle("GET /events", auth(s.hub.events(s.seq)))
-	s.mux.Handle("GET /assets/", auth(http.StripPrefix("/assets/", cacheFor(time.Hour, http.FileServerFS(assets)))))
+	s.mux.Handle("GET /assets/", auth(http.StripPrefix("/assets/", cacheFor(time.Hour, filesOnly(http.FileServerFS(assets))))))
 	s.mux.Handle("GET /{$}", auth(s.handle(s.overview)))
 	s.mux.Handle("GET /search", auth(s.handle(s.search)))
 	s.mux.Handle("GET /entity", auth(s.handle(s.entity)))
@@ -104,6 +109,17 @@ func (s *Server) seq() uint64 {
 		return 0
 	}
 	return r.Seq()
+}
+
+// filesOnly answers 404 for a directory, which http.FileServer would list.
+func filesOnly(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "" || strings.HasSuffix(r.URL.Path, "/") {
+			http.NotFound(w, r)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 // cacheFor lets browsers keep the embedded assets for d.

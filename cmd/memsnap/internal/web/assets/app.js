@@ -16,7 +16,7 @@
       elements: JSON.parse(data.textContent),
       wheelSensitivity: 0.3,
       style: [
-        { selector: "node", style: { label: "data(id)", "font-size": 11, "background-color": "#7a93d6", "text-valign": "bottom", "text-margin-y": 4, width: 18, height: 18 } },
+        { selector: "node", style: { label: "data(name)", "font-size": 11, "background-color": "#7a93d6", "text-valign": "bottom", "text-margin-y": 4, width: 18, height: 18 } },
         { selector: "node[?start]", style: { "background-color": "#2f5fd0", width: 26, height: 26, "font-weight": "bold" } },
         { selector: "edge", style: { label: "data(type)", "font-size": 9, color: "#667085", width: 1.5, "line-color": "#b8c2d8", "target-arrow-color": "#b8c2d8", "target-arrow-shape": "triangle", "curve-style": "bezier" } }
       ],
@@ -26,7 +26,7 @@
                 levelWidth: function () { return 1; }, minNodeSpacing: 70, padding: 30, animate: false }
     });
     cy.on("tap", "node", function (e) {
-      var name = e.target.id();
+      var name = e.target.data("name");
       if (!e.target.data("start")) location.href = "/entity?name=" + encodeURIComponent(name);
     });
   }
