@@ -7,6 +7,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -19,6 +20,7 @@ func (a *app) newBenchCommand() *cobra.Command {
 	var dir, reference string
 	var mcpSizes []int
 	var mcpCalls, referenceMax int
+	var serveThink time.Duration
 	c := &cobra.Command{
 		Use:   "bench [--quick] [--json] [--only NAME,...] [--mcp-sizes N,...] [--reference FILE]",
 		Short: "Measure memsnap beside direct Kuzu use and the disk's limits; prints a table",
@@ -56,7 +58,7 @@ e.g. 1000,10000,100000,1000000. The reference runs up to --reference-max entitie
 				return fmt.Errorf("bench: find own binary: %w", err)
 			}
 			rep, err := bench.Run(cmd.Context(), bench.Options{Exe: exe, Dir: dir, Quick: quick, Smoke: smoke,
-				Only: only, MCPSizes: mcpSizes, MCPCalls: mcpCalls, Reference: reference, ReferenceMax: referenceMax, Progress: a.stderr, Log: a.log})
+				Only: only, MCPSizes: mcpSizes, MCPCalls: mcpCalls, ServeThink: serveThink, Reference: reference, ReferenceMax: referenceMax, Progress: a.stderr, Log: a.log})
 			if rep != nil {
 				if asJSON {
 					out := struct {
@@ -80,6 +82,7 @@ e.g. 1000,10000,100000,1000000. The reference runs up to --reference-max entitie
 	c.Flags().StringSliceVar(&only, "only", nil, "run only these benchmarks (comma-separated)")
 	c.Flags().StringVar(&dir, "dir", "", "scratch directory for the benchmark stores (default: the system temp dir)")
 	c.Flags().IntSliceVar(&mcpSizes, "mcp-sizes", nil, "store sizes (entities) of the mcp benchmark, e.g. 1000,10000,100000 (default: 1000,10000,100000; 1000 with --quick)")
+	c.Flags().DurationVar(&serveThink, "serve-think", 0, "pause between one client's calls in the serve benchmark (default 100ms: 50 clients offer 500 calls/s)")
 	c.Flags().IntVar(&mcpCalls, "mcp-calls", 0, "timed calls per write tool and server in the mcp benchmark (default 15)")
 	c.Flags().StringVar(&reference, "reference", os.Getenv("MEMSNAP_BENCH_REFERENCE"),
 		"the reference MCP memory server's dist/index.js (default: $MEMSNAP_BENCH_REFERENCE, else .reference/ from 'make reference')")

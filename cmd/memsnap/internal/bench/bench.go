@@ -53,6 +53,9 @@ type Options struct {
 	// the mcp benchmark (0: the mode's, 15; 3 with Smoke); the writes timed
 	// until a second process sees them are at most as many.
 	MCPCalls int
+	// ServeThink is the pause between one client's calls in the serve
+	// benchmark (0: 100 ms).
+	ServeThink time.Duration
 	// Reference is the reference MCP memory server's entry script
 	// (dist/index.js), run with node ("": looked for in .reference/; if
 	// absent the mcp benchmark leaves the reference column out).
@@ -190,6 +193,9 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	defer os.RemoveAll(dir)
 	r := &runner{opts: o, sc: scaleFor(o), dir: dir, log: o.Log, cache: map[int]string{}}
+	if o.ServeThink > 0 {
+		r.sc.serveThink = o.ServeThink
+	}
 	rep := &Report{Machine: describeMachine(dir), Mode: "full"}
 	switch {
 	case o.Smoke:
