@@ -178,7 +178,14 @@ func names(es []Entity) []string {
 // every relation with at least one end among them (the reference server's
 // rule since 2026-02; before, both ends). Names that do not exist are left
 // out, as the reference server does.
+//
+// Once the process has searched, the snapshot's search index holds every
+// entity and relation, and answers from memory; otherwise two Kuzu queries
+// do (primary-key lookups, then the relations touching them).
 func (r *Reader) OpenNodes(ctx context.Context, want []string) (*Graph, error) {
+	if g, ok := r.openFromIndex(want); ok {
+		return g, nil
+	}
 	g := &Graph{}
 	err := r.withConn(ctx, func(ctx context.Context, seq uint64, c *graphdb.Conn) error {
 		g.Snapshot = seq
@@ -211,6 +218,28 @@ func (r *Reader) OpenNodes(ctx context.Context, want []string) (*Graph, error) {
 		return nil, err
 	}
 	return g, nil
+}
+
+// openFromIndex answers OpenNodes from the search index of the snapshot
+// being served, when it is built and is its lineage's newest (see
+// graphindex.View.Open); ok is false otherwise.
+func (r *Reader) openFromIndex(want []string) (*Graph, bool) {
+	h, err := r.acquire()
+	if err != nil {
+		return nil, false
+	}
+	defer h.unref()
+	v := h.builtText()
+	if v == nil {
+		return nil, false
+	}
+	ents, rels, ok := v.Open(want)
+	if !ok {
+		return nil, false
+	}
+	g := &Graph{Snapshot: h.seq, Entities: model.NonNil(ents), Relations: model.NonNil(rels)}
+	sortRelations(g.Relations)
+	return g, true
 }
 
 // ReadGraphOptions pages and filters ReadGraph.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -503,5 +504,64 @@ func TestObservationsRoundTrip(t *testing.T) {
 	s, err := r.SearchNodes(ctx, "quoted", SearchOptions{})
 	if err != nil || len(s.Entities) != 1 || !slices.Equal(s.Entities[0].Observations, obs) {
 		t.Fatalf("search read back %q, %v", s.Entities, err)
+	}
+}
+
+// Once the process has searched, open_nodes answers from the search index:
+// the same entities, in the order asked, and the same relations as the Kuzu
+// queries give (a reader that never searched), across commits that add,
+// change and delete entities and relations.
+func TestOpenNodesFromIndexMatchesKuzu(t *testing.T) {
+	ctx := context.Background()
+	f, all, r := memoryFixture(t)
+	plain, err := Open(ctx, f.store, f.opts, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.Close()
+	if _, err := r.SearchNodes(ctx, "graph", SearchOptions{}); err != nil { // builds the index
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(7, 8))
+	pool := []string{"ghost", "Kuzu", "memsnap", "coffee machine"}
+	for _, e := range all {
+		pool = append(pool, e.Name)
+	}
+	compare := func(step string) {
+		t.Helper()
+		for range 30 {
+			var want []string
+			for k := rng.IntN(6); k >= 0; k-- {
+				want = append(want, pool[rng.IntN(len(pool))])
+			}
+			fast, ok := r.openFromIndex(want)
+			if !ok {
+				t.Fatalf("%s: open_nodes did not answer from the index", step)
+			}
+			slow, err := plain.OpenNodes(ctx, want)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fast.Snapshot != slow.Snapshot || !reflect.DeepEqual(fast.Entities, slow.Entities) || !slices.Equal(fast.Relations, slow.Relations) {
+				t.Fatalf("%s: open_nodes %q\nfrom the index: %+v\nfrom Kuzu:      %+v", step, want, fast, slow)
+			}
+		}
+	}
+	compare("first snapshot")
+	steps := []map[string]any{
+		{"ops": []any{relOp(Relation{From: all[5].Name, To: "Kuzu", RelationType: "likes"}, Relation{From: "Kuzu", To: "Kuzu", RelationType: "self"})}},
+		{"ops": []any{map[string]any{"op": "add_observations", "observations": []any{map[string]any{"entityName": "memsnap", "contents": []string{"now with serve"}}}}}},
+		{"ops": []any{map[string]any{"op": "delete_entities", "entityNames": []string{all[0].Name, all[7].Name}}}},
+		{"ops": []any{createOp(Entity{Name: all[0].Name, EntityType: "reborn", Observations: []string{"again"}}), relOp(Relation{From: "memsnap", To: all[0].Name, RelationType: "revived"})}},
+		{"ops": []any{map[string]any{"op": "delete_relations", "relations": []Relation{{From: "memsnap", To: "Kuzu", RelationType: "uses"}}}}},
+	}
+	for i, job := range steps {
+		f.commitJob(t, job)
+		for _, rd := range []*Reader{r, plain} {
+			if _, err := rd.Refresh(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		compare(fmt.Sprintf("after commit %d", i+1))
 	}
 }

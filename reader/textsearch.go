@@ -42,6 +42,16 @@ func (r *Reader) SearchIndexStats() (built, derived int64) {
 	return r.text.built.Load(), r.text.derived.Load()
 }
 
+// builtText is h's search index if it is built, else nil; nil also while
+// it is being built, rather than wait for it.
+func (h *handle) builtText() *graphindex.View {
+	if !h.textMu.TryLock() {
+		return nil
+	}
+	defer h.textMu.Unlock()
+	return h.text
+}
+
 // textView returns h's search index, building it on first use: derived
 // from the newest index the Reader built when the snapshots in between
 // allow, else (unless deriveOnly, then it returns nil) from a scan of h's

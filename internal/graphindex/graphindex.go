@@ -320,6 +320,34 @@ func (v *View) Apply(changed []string, current []model.Entity, rels []model.Rela
 	return next
 }
 
+// Open returns the live entities of names that v holds, in the order of
+// names and each once, and every relation with at least one end among them,
+// unordered: open_nodes, answered from memory. ok is false unless v is its
+// lineage's newest View, the only one whose names it can resolve.
+func (v *View) Open(names []string) (ents []model.Entity, rels []model.Relation, ok bool) {
+	ix := v.ix
+	ix.mu.RLock()
+	if ix.newest != v {
+		ix.mu.RUnlock()
+		return nil, nil, false
+	}
+	var hits []Hit
+	seen := make(map[string]bool, len(names))
+	n := int32(len(v.docs))
+	for _, name := range names {
+		id, found := ix.byName[name]
+		if !found || seen[name] || id >= n || v.isDead(id) {
+			continue
+		}
+		seen[name] = true
+		e := v.docs[id].entity()
+		ents = append(ents, e)
+		hits = append(hits, Hit{Entity: e, id: id})
+	}
+	ix.mu.RUnlock()
+	return ents, v.RelationsTouching(hits), true
+}
+
 // RelationsTouching returns the relations with at least one end among
 // hits (found by v's Search), each once, unordered: the reference server's
 // rule for search_nodes since 2026-02.
