@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/jsonschema-go/jsonschema"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
@@ -843,4 +844,81 @@ func TestRecentChangesAndTimeWindows(t *testing.T) {
 		t.Errorf("read_graph since mid: %v", got)
 	}
 	wantToolError(t, ctx, cs, "read_graph", map[string]any{"until": "soon"}, "until")
+}
+
+// Every tool declares an output schema, and every answer's
+// structuredContent fits it: the server does not check its answers itself
+// (the SDK's check cost more than a search), so this test does, for each
+// tool, on answers with and without data.
+func TestMCPAnswersFitOutputSchemas(t *testing.T) {
+	ctx := testContext(t)
+	store := newStore(t)
+	cs := mcpSession(t, ctx, store)
+	tools, err := cs.ListTools(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resolved := map[string]*jsonschema.Resolved{}
+	for _, tool := range tools.Tools {
+		b, _ := json.Marshal(tool.OutputSchema)
+		var sc jsonschema.Schema
+		if tool.OutputSchema == nil || json.Unmarshal(b, &sc) != nil {
+			t.Errorf("tool %s declares no output schema: %s", tool.Name, b)
+			continue
+		}
+		if resolved[tool.Name], err = sc.Resolve(nil); err != nil {
+			t.Errorf("tool %s: output schema does not resolve: %v", tool.Name, err)
+		}
+	}
+	calls := []struct {
+		tool string
+		args map[string]any
+	}{
+		{"read_graph", map[string]any{}},
+		{"search_nodes", map[string]any{"query": "nothing yet"}},
+		{"recent_changes", map[string]any{}},
+		{"create_entities", map[string]any{"entities": []any{entity("a", "t", "x", "y"), entity("b", "t")}}},
+		{"create_relations", map[string]any{"relations": []any{map[string]any{"from": "a", "to": "b", "relationType": "r"}}}},
+		{"add_observations", map[string]any{"observations": []any{map[string]any{"entityName": "b", "contents": []string{"z"}}}}},
+		{"read_graph", map[string]any{}},
+		{"read_graph", map[string]any{"limit": 1}},
+		{"search_nodes", map[string]any{"query": "x"}},
+		{"open_nodes", map[string]any{"names": []string{"a", "ghost"}}},
+		{"neighbors", map[string]any{"name": "a", "depth": 2}},
+		{"recent_changes", map[string]any{"limit": 1}},
+		{"query", map[string]any{"cypher": "MATCH (e:Entity) RETURN e.name ORDER BY e.name"}},
+		{"kv_put", map[string]any{"key": "k", "value": "v"}},
+		{"kv_get", map[string]any{"key": "k"}},
+		{"kv_get", map[string]any{"key": "missing"}},
+		{"kv_scan", map[string]any{"prefix": ""}},
+		{"memory_status", map[string]any{}},
+		{"delete_observations", map[string]any{"deletions": []any{map[string]any{"entityName": "a", "observations": []string{"x"}}}}},
+		{"delete_relations", map[string]any{"relations": []any{map[string]any{"from": "a", "to": "b", "relationType": "r"}}}},
+		{"delete_entities", map[string]any{"entityNames": []string{"a", "b"}}},
+	}
+	seen := map[string]bool{}
+	for _, c := range calls {
+		_, res := call(t, ctx, cs, c.tool, c.args)
+		if res.IsError {
+			t.Errorf("%s(%v): tool error %v", c.tool, c.args, res.Content)
+			continue
+		}
+		seen[c.tool] = true
+		b, _ := json.Marshal(res.StructuredContent)
+		var v any
+		if err := json.Unmarshal(b, &v); err != nil || v == nil {
+			t.Errorf("%s: structuredContent %s", c.tool, b)
+			continue
+		}
+		if r := resolved[c.tool]; r != nil {
+			if err := r.Validate(v); err != nil {
+				t.Errorf("%s: structuredContent does not fit the output schema: %v\n%s", c.tool, err, b)
+			}
+		}
+	}
+	for _, tool := range tools.Tools {
+		if !seen[tool.Name] {
+			t.Errorf("tool %s was not called", tool.Name)
+		}
+	}
 }

@@ -1,12 +1,16 @@
 package mcpserver
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"time"
 
+	"github.com/google/jsonschema-go/jsonschema"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/memsnap/memsnap/cmd/memsnap/internal/oneline"
@@ -147,18 +151,38 @@ func writeTool(name, title, desc string, destructive bool) *mcp.Tool {
 		Annotations: &mcp.ToolAnnotations{Title: title, DestructiveHint: boolp(destructive), IdempotentHint: destructive, OpenWorldHint: boolp(false)}}
 }
 
-// addTool registers a tool with its input schema. A read tool first waits
-// for this server's own acknowledged writes (read-your-writes; not
-// memory_status, which reports them). Every answer carries the late
-// rejections not reported yet. Errors reach the client as one line.
+// addTool registers a tool with its input schema and the output schema of
+// Out. A read tool first waits for its session's own acknowledged writes
+// (read-your-writes; not memory_status, which reports them). Every answer
+// carries the late rejections not reported yet. Errors reach the client as
+// one line.
+//
+// It does what the SDK's generic mcp.AddTool does (arguments checked
+// against the input schema, in the SDK's words; the answer as
+// structuredContent) except check each answer against the output schema:
+// the answers are memsnap's own types, and that check (a decode of the
+// whole answer and a schema walk) cost more than the search it answered.
 func addTool[In, Out any](s *Server, t *mcp.Tool, in schema, h mcp.ToolHandlerFor[In, Out]) {
 	t.InputSchema = in
+	inResolved, err := resolveSchema(in)
+	if err != nil {
+		panic(fmt.Sprintf("tool %s: input schema: %v", t.Name, err)) // a bug in schema.go
+	}
+	if t.OutputSchema, err = outputSchema[Out](); err != nil {
+		panic(fmt.Sprintf("tool %s: output schema: %v", t.Name, err))
+	}
 	if s.tools == nil {
 		s.tools = map[string]bool{}
 	}
 	s.tools[t.Name] = true
 	waits := t.Annotations.ReadOnlyHint && t.Name != "memory_status"
-	mcp.AddTool(s.mcp, t, func(ctx context.Context, req *mcp.CallToolRequest, args In) (*mcp.CallToolResult, Out, error) {
+	s.mcp.AddTool(t, func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		args, err := decodeArgs[In](req.Params.Arguments, inResolved)
+		if err != nil {
+			res := &mcp.CallToolResult{}
+			res.SetError(err)
+			return res, nil
+		}
 		ctx = withSession(ctx, req.Session)
 		var note string
 		if waits {
@@ -166,11 +190,80 @@ func addTool[In, Out any](s *Server, t *mcp.Tool, in schema, h mcp.ToolHandlerFo
 		}
 		res, out, err := h(ctx, req, args)
 		if err != nil {
-			return nil, out, toolError(err)
+			res = &mcp.CallToolResult{}
+			res.SetError(toolError(err))
+			return res, nil
+		}
+		if res == nil {
+			res = &mcp.CallToolResult{}
+		}
+		var outVal any = out
+		if v := reflect.ValueOf(outVal); v.Kind() == reflect.Pointer && v.IsNil() {
+			outVal = reflect.Zero(v.Type().Elem()).Interface() // {}, not null, as the SDK sends
+		}
+		outJSON, err := json.Marshal(outVal)
+		if err != nil {
+			return nil, fmt.Errorf("encode the answer: %w", err)
+		}
+		res.StructuredContent = json.RawMessage(outJSON)
+		if res.Content == nil { // outAnswer: the text is the answer, indented as the reference does
+			text := string(outJSON)
+			var buf bytes.Buffer
+			if json.Indent(&buf, outJSON, "", "  ") == nil {
+				text = buf.String()
+			}
+			res.Content = []mcp.Content{&mcp.TextContent{Text: text}}
 		}
 		s.annotate(ctx, res, note)
-		return res, out, nil
+		return res, nil
 	})
+}
+
+// resolveSchema resolves a tool's input schema (schema.go's maps).
+func resolveSchema(in schema) (*jsonschema.Resolved, error) {
+	b, err := json.Marshal(in)
+	if err != nil {
+		return nil, err
+	}
+	var sc jsonschema.Schema
+	if err := json.Unmarshal(b, &sc); err != nil {
+		return nil, err
+	}
+	return sc.Resolve(&jsonschema.ResolveOptions{ValidateDefaults: true})
+}
+
+// outputSchema is the schema of Out's JSON (of its element for a pointer),
+// as the SDK infers it.
+func outputSchema[Out any]() (*jsonschema.Schema, error) {
+	rt := reflect.TypeFor[Out]()
+	if rt.Kind() == reflect.Pointer {
+		rt = rt.Elem()
+	}
+	return jsonschema.ForType(rt, &jsonschema.ForOptions{})
+}
+
+// decodeArgs checks a call's arguments against the tool's input schema,
+// with its defaults applied, and decodes them, with the SDK's wording for
+// arguments that do not fit.
+func decodeArgs[In any](raw json.RawMessage, resolved *jsonschema.Resolved) (In, error) {
+	var in In
+	m := map[string]any{}
+	if len(raw) > 0 {
+		if err := json.Unmarshal(raw, &m); err != nil {
+			return in, fmt.Errorf("validating \"arguments\": unmarshaling arguments: %v", err)
+		}
+	}
+	if err := resolved.ApplyDefaults(&m); err != nil {
+		return in, fmt.Errorf("validating \"arguments\": applying defaults: %v", err)
+	}
+	if err := resolved.Validate(m); err != nil {
+		return in, fmt.Errorf("validating \"arguments\": %v", err)
+	}
+	b, err := json.Marshal(m)
+	if err == nil {
+		err = json.Unmarshal(b, &in)
+	}
+	return in, err
 }
 
 // annotate adds to an answer the note of its read, if any, and a warning for
@@ -426,9 +519,20 @@ func (s *Server) graphRead(ctx context.Context, read func(r *reader.Reader) (*re
 }
 
 // graphAnswer shapes a reader graph as the reference's {entities, relations}.
+// outAnswer is the result of a tool whose text is its structured answer
+// as indented JSON (addTool writes it from the JSON it encodes once), with
+// the snapshot it was read from in its metadata.
+func outAnswer(snap uint64) *mcp.CallToolResult {
+	res := &mcp.CallToolResult{}
+	if snap > 0 {
+		res.Meta = mcp.Meta{"memsnap/snapshot": snap}
+	}
+	return res
+}
+
 func graphAnswer(g *reader.Graph) (*mcp.CallToolResult, graphOut, error) {
 	out := graphOut{Entities: model.NonNil(g.Entities), Relations: model.NonNil(g.Relations), NextCursor: g.NextCursor}
-	return answer(out, g.Snapshot), out, nil
+	return outAnswer(g.Snapshot), out, nil
 }
 
 func (s *Server) readGraph(ctx context.Context, _ *mcp.CallToolRequest, in readGraphIn) (*mcp.CallToolResult, graphOut, error) {
@@ -468,13 +572,13 @@ func (s *Server) recentChanges(ctx context.Context, _ *mcp.CallToolRequest, in r
 	}
 	if r == nil {
 		out := &reader.Changes{Entities: []reader.ChangedEntity{}, Relations: []reader.ChangedRelation{}, NextCursor: reader.FeedStart()}
-		return answer(out, 0), out, nil
+		return outAnswer(0), out, nil
 	}
 	out, err := r.RecentChanges(ctx, reader.RecentOptions{Since: since, Limit: in.Limit, Cursor: in.Cursor})
 	if err != nil {
 		return nil, nil, err
 	}
-	return answer(out, out.Snapshot), out, nil
+	return outAnswer(out.Snapshot), out, nil
 }
 
 // window reads the since and until arguments.
@@ -540,7 +644,7 @@ func (s *Server) query(ctx context.Context, _ *mcp.CallToolRequest, in queryIn) 
 		return nil, queryOut{}, err
 	}
 	out := queryOut{Snapshot: res.Snapshot, Columns: model.NonNil(res.Columns), Rows: model.NonNil(res.Rows)}
-	return answer(out, res.Snapshot), out, nil
+	return outAnswer(res.Snapshot), out, nil
 }
 
 func (s *Server) kvGet(ctx context.Context, _ *mcp.CallToolRequest, in kvGetIn) (*mcp.CallToolResult, kvGetOut, error) {
@@ -554,7 +658,7 @@ func (s *Server) kvGet(ctx context.Context, _ *mcp.CallToolRequest, in kvGetIn) 
 			return nil, out, err
 		}
 	}
-	return answer(out, out.Snapshot), out, nil
+	return outAnswer(out.Snapshot), out, nil
 }
 
 func (s *Server) kvPut(ctx context.Context, _ *mcp.CallToolRequest, in kvPutIn) (*mcp.CallToolResult, messageOut, error) {
@@ -582,7 +686,7 @@ func (s *Server) kvScan(ctx context.Context, _ *mcp.CallToolRequest, in kvScanIn
 		}
 		out.Pairs, out.Snapshot = model.NonNil(pairs), seq
 	}
-	return answer(out, out.Snapshot), out, nil
+	return outAnswer(out.Snapshot), out, nil
 }
 
 func (s *Server) status(ctx context.Context, _ *mcp.CallToolRequest, _ statusIn) (*mcp.CallToolResult, statusOut, error) {
@@ -619,7 +723,7 @@ func (s *Server) status(ctx context.Context, _ *mcp.CallToolRequest, _ statusIn)
 		st := s.committer.Stats()
 		out.GroupCommit = &st
 	}
-	return answer(out, out.Snapshot), out, nil
+	return outAnswer(out.Snapshot), out, nil
 }
 
 func (s *Server) readResource(ctx context.Context, req *mcp.ReadResourceRequest) (*mcp.ReadResourceResult, error) {
