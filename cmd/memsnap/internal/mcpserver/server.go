@@ -9,7 +9,7 @@
 // commits queued jobs itself as they arrive, through short-lived writer
 // processes, when no other writer is running (group commit). Reads answer
 // from the current snapshot, refreshed on the reader schedule and after each
-// commit; a read waits until the snapshot holds this server's own
+// commit; a read waits until the snapshot holds its own session's
 // acknowledged writes (read-your-writes). No call ever waits on a database
 // lock.
 package mcpserver
@@ -65,9 +65,9 @@ type Options struct {
 	OnSwap func(seq uint64, took time.Duration)
 	// OnCall, if set, is called after each tools/call with the tool's name,
 	// its outcome and how long it took. Outcome is "ok", "tool_error" (the
-	// tool answered with an error, such as a rejected write) or "error" (the
-	// call itself failed: an unknown tool or arguments that do not fit the
-	// tool's schema).
+	// tool answered with an error: a rejected write, arguments that do not
+	// fit its schema) or "error" (the call itself failed, such as a call to
+	// a tool that does not exist, counted as tool "unknown").
 	OnCall func(tool, outcome string, took time.Duration)
 }
 
@@ -190,9 +190,9 @@ func (s *Server) Start(ctx context.Context) (stop func()) {
 }
 
 // HTTPHandler serves MCP over streamable HTTP (the MCP Go SDK's handler):
-// every client session shares this server, its reader and its
-// read-your-writes. A session idle for sessionIdle is closed. It does no
-// authentication; the caller wraps it.
+// every client session shares this server and its reader; read-your-writes
+// is per session (awaitOwnWrites). A session idle for sessionIdle is closed.
+// It does no authentication; the caller wraps it.
 func (s *Server) HTTPHandler() http.Handler {
 	return mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s.mcp },
 		&mcp.StreamableHTTPOptions{Logger: slog.New(warnAndUp{s.log.Handler()}), SessionTimeout: sessionIdle})
