@@ -922,3 +922,20 @@ func TestMCPAnswersFitOutputSchemas(t *testing.T) {
 		}
 	}
 }
+
+// Argument names match exactly: a key that only folds to a tool's argument
+// (entityNameſ, Kelvin-sign Key) is ignored, never used in its place.
+func TestMCPArgumentNamesMatchExactly(t *testing.T) {
+	ctx := testContext(t)
+	store := newStore(t)
+	cs := mcpSession(t, ctx, store)
+	mustCall(t, ctx, cs, "create_entities", map[string]any{"entities": []any{entity("Important", "t", "keep")}})
+	call(t, ctx, cs, "delete_entities", map[string]any{"entityNames": []string{"no-such-entity"}, "entityName\u017f": []string{"Important"}})
+	if g := parseGraph(t, mustCall(t, ctx, cs, "open_nodes", map[string]any{"names": []string{"Important"}})); len(g.Entities) != 1 {
+		t.Errorf("a case-folded key deleted the entity")
+	}
+	mustCall(t, ctx, cs, "kv_put", map[string]any{"key": "safe", "value": "v1", "\u212aey": "other"})
+	if text := mustCall(t, ctx, cs, "kv_get", map[string]any{"key": "other"}); strings.Contains(text, "v1") {
+		t.Errorf("a case-folded key chose where kv_put wrote: %s", text)
+	}
+}

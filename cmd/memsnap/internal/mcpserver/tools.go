@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/google/jsonschema-go/jsonschema"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
@@ -259,11 +260,17 @@ func decodeArgs[In any](raw json.RawMessage, resolved *jsonschema.Resolved) (In,
 	if err := resolved.Validate(m); err != nil {
 		return in, fmt.Errorf("validating \"arguments\": %v", err)
 	}
+	// Field names match exactly, as the SDK's decoder matches them: with
+	// encoding/json's case-insensitive matching, a key the schema never
+	// checked ("entityNameſ") would stand in for one it did.
 	b, err := json.Marshal(m)
 	if err == nil {
-		err = json.Unmarshal(b, &in)
+		err = jsonv2.Unmarshal(b, &in)
 	}
-	return in, err
+	if err != nil {
+		return in, fmt.Errorf("validating \"arguments\": %v", err)
+	}
+	return in, nil
 }
 
 // annotate adds to an answer the note of its read, if any, and a warning for
