@@ -65,6 +65,11 @@ type ReaderConfig struct {
 	// serves at low priority, to find damage done to the disk after its
 	// chunks were verified (with Verify full). 0 turns it off. Default: 1h.
 	Scrub time.Duration `mapstructure:"scrub"`
+	// SearchWordHits caps the entities a search returns that hold every
+	// query word but not the query itself (the reference server's substring
+	// rule): the best-ranked that many are kept; every substring match is
+	// always returned. 0: no cap. Default: 20.
+	SearchWordHits int `mapstructure:"search_word_hits"`
 }
 
 // WriterConfig configures the writer cycle.
@@ -218,7 +223,8 @@ func Default() Config {
 	return Config{
 		Store:    DefaultStoreDir(),
 		LogLevel: "info",
-		Reader:   ReaderConfig{BufferPoolMB: 64, Threads: 1, Refresh: "@every 2s", Watch: true, QueryTimeout: 30 * time.Second, Verify: "full", Scrub: time.Hour},
+		Reader: ReaderConfig{BufferPoolMB: 64, Threads: 1, Refresh: "@every 2s", Watch: true, QueryTimeout: 30 * time.Second, Verify: "full", Scrub: time.Hour,
+			SearchWordHits: reader.DefaultSearchWordHits},
 		Writer: WriterConfig{MaxBatchJobs: 10000, MaxBatchBytes: 64 << 20, MaxRounds: 8,
 			LockTimeout: 10 * time.Second, BufferPoolMB: 256, Commit: "@every 1s", CopyThreshold: 1000, MinFreeMB: 16, Nice: 5,
 			CommitDelay: 10 * time.Millisecond, RecycleMinMB: 32},
@@ -248,6 +254,7 @@ func (c *Config) fields() []field {
 		{"reader.query_timeout", &c.Reader.QueryTimeout},
 		{"reader.verify", &c.Reader.Verify},
 		{"reader.scrub", &c.Reader.Scrub},
+		{"reader.search_word_hits", &c.Reader.SearchWordHits},
 		{"writer.max_batch_jobs", &c.Writer.MaxBatchJobs},
 		{"writer.max_batch_bytes", &c.Writer.MaxBatchBytes},
 		{"writer.max_rounds", &c.Writer.MaxRounds},
@@ -512,6 +519,7 @@ func (c Config) problems() []*KeyError {
 		{"reader.threads", atLeast(c.Reader.Threads, 1, "")},
 		{"reader.query_timeout", notNegative(c.Reader.QueryTimeout, "")},
 		{"reader.scrub", notNegative(c.Reader.Scrub, " (0 turns the scrub off)")},
+		{"reader.search_word_hits", notNegative(c.Reader.SearchWordHits, " (0: no cap)")},
 		{"reader.verify", when(!slices.Contains([]string{"full", "size", "off"}, c.Reader.Verify), "is not full, size or off")},
 		{"reader.refresh", cronSpec(c.Reader.Refresh)},
 		{"writer.commit", cronSpec(c.Writer.Commit)},
@@ -597,7 +605,8 @@ func cronSpec(spec string) error {
 func (c Config) ReaderOptions() reader.Options {
 	r := c.Reader
 	return reader.Options{BufferPoolMB: r.BufferPoolMB, Threads: r.Threads, Refresh: r.Refresh,
-		WatchCurrent: r.Watch, QueryTimeout: r.QueryTimeout, Verify: r.Verify, Scrub: r.Scrub}
+		WatchCurrent: r.Watch, QueryTimeout: r.QueryTimeout, Verify: r.Verify, Scrub: r.Scrub,
+		SearchWordHits: r.SearchWordHits}
 }
 
 // WriterOptions returns the writer.*, job.* and gc.* keys as the writer

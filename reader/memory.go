@@ -452,9 +452,11 @@ type SearchOptions struct {
 // returns them ranked, with the relations between them. It finds every entity
 // the reference server's case-insensitive substring search finds (name, type
 // or one observation holds the query), and also entities that hold every
-// word of the query, stemmed, in any order (graphindex.Terms). Ranking: exact
-// name first, then matches of every query word (name matches ahead, then by
-// BM25 score), then the other substring matches; ties by name. The search
+// word of the query, stemmed, in any order (graphindex.Terms): of those the
+// substring rule does not find, the best Options.SearchWordHits. Ranking:
+// exact name first, then matches of every query word (name matches ahead,
+// then by BM25 score), then the other substring matches; ties by name. The
+// search
 // runs on the snapshot's in-memory index (textView), built on the first
 // search of the process and carried from snapshot to snapshot.
 func (r *Reader) SearchNodes(ctx context.Context, query string, opts SearchOptions) (*Graph, error) {
@@ -476,7 +478,7 @@ func (r *Reader) SearchNodes(ctx context.Context, query string, opts SearchOptio
 			}
 			found = slices.DeleteFunc(found, func(h graphindex.Hit) bool { return !in[h.Entity.Name] })
 		}
-		hits := rank(found, opts.Limit)
+		hits := rank(found, r.opts.SearchWordHits, opts.Limit)
 		g.Entities = make([]Entity, len(hits))
 		for i := range hits {
 			g.Entities[i] = hits[i].Entity
@@ -491,9 +493,10 @@ func (r *Reader) SearchNodes(ctx context.Context, query string, opts SearchOptio
 	return g, nil
 }
 
-// rank orders hits as SearchNodes says and returns the first limit (0:
-// all) of them.
-func rank(hits []graphindex.Hit, limit int) []graphindex.Hit {
+// rank orders hits as SearchNodes says, drops the word-only hits (found
+// by words, not by the substring rule) past the first wordHits (0: none
+// dropped) and returns the first limit (0: all) of the rest.
+func rank(hits []graphindex.Hit, wordHits, limit int) []graphindex.Hit {
 	sort.Slice(hits, func(i, j int) bool {
 		a, b := &hits[i], &hits[j]
 		if a.Tier != b.Tier {
@@ -507,6 +510,16 @@ func rank(hits []graphindex.Hit, limit int) []graphindex.Hit {
 		}
 		return a.Entity.Name < b.Entity.Name
 	})
+	if wordHits > 0 {
+		n := 0
+		hits = slices.DeleteFunc(hits, func(h graphindex.Hit) bool {
+			if h.Substring || h.Tier == graphindex.TierExactName {
+				return false
+			}
+			n++
+			return n > wordHits
+		})
+	}
 	if limit > 0 && len(hits) > limit {
 		hits = hits[:limit]
 	}

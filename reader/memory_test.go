@@ -565,3 +565,63 @@ func TestOpenNodesFromIndexMatchesKuzu(t *testing.T) {
 		compare(fmt.Sprintf("after commit %d", i+1))
 	}
 }
+
+// Options.SearchWordHits caps the entities found only by holding every
+// query word: every entity the reference's substring rule finds stays,
+// and the word-only ones kept are the best-ranked of the uncapped answer.
+func TestSearchWordHitsCap(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	var all []Entity
+	for i := 0; i < 3; i++ { // the phrase itself: the reference finds these
+		all = append(all, Entity{Name: fmt.Sprintf("phrase-%d", i), EntityType: "note",
+			Observations: []string{"likes coffee deadlines less", "on friday"}})
+	}
+	for i := 0; i < 40; i++ { // both words apart, more often in some
+		obs := []string{"deadline soon", strings.Repeat("coffee again ", 1+i%5)}
+		all = append(all, Entity{Name: fmt.Sprintf("words-%02d", i), EntityType: "note", Observations: obs})
+	}
+	all = append(all, Entity{Name: "one-word", EntityType: "note", Observations: []string{"coffee only"}})
+	f.commitJob(t, map[string]any{"ops": []any{createOp(all...)}})
+
+	search := func(wordHits int) []string {
+		t.Helper()
+		opts := f.opts
+		opts.SearchWordHits = wordHits
+		r, err := Open(ctx, f.store, opts, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		g, err := r.SearchNodes(ctx, "Coffee Deadline", SearchOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return names(g.Entities)
+	}
+	uncapped := search(0)
+	if len(uncapped) != 43 {
+		t.Fatalf("uncapped search found %d entities, want the 3 phrases and 40 word matches: %v", len(uncapped), uncapped)
+	}
+	capped := search(5)
+	want := []string{}
+	words := 0
+	for _, name := range uncapped {
+		if strings.HasPrefix(name, "phrase-") {
+			want = append(want, name)
+		} else if words++; words <= 5 {
+			want = append(want, name)
+		}
+	}
+	if !slices.Equal(capped, want) {
+		t.Errorf("capped at 5 word hits:\n got %v\nwant %v", capped, want)
+	}
+	for _, name := range refSearch(all, "Coffee Deadline") {
+		if !slices.Contains(capped, name) {
+			t.Errorf("the cap dropped %q, which the reference finds", name)
+		}
+	}
+	if got := search(DefaultSearchWordHits); len(got) != 3+DefaultSearchWordHits {
+		t.Errorf("default cap: %d entities, want %d", len(got), 3+DefaultSearchWordHits)
+	}
+}

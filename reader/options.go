@@ -30,6 +30,12 @@ type Options struct {
 	// it cannot trust from an earlier check; see snapshot.Verifier). 0: no
 	// scrub. It runs only with Verify "full".
 	Scrub time.Duration
+	// SearchWordHits caps the entities SearchNodes returns that only the
+	// word match found (every query word, stemmed, in any order) and the
+	// reference server's substring rule did not: the best-ranked that many
+	// are kept. Every entity the substring rule finds is always returned.
+	// 0: no cap.
+	SearchWordHits int
 	// OnSwap, if set, is called with the snapshot's seq each time the
 	// Reader starts serving a newer snapshot (whoever wrote it), and how
 	// long the swap took (opening and verifying the snapshot and deriving
@@ -38,7 +44,14 @@ type Options struct {
 	OnSwap func(seq uint64, took time.Duration)
 }
 
+// DefaultSearchWordHits is the default of Options.SearchWordHits: as many
+// entities as a page of full-text results, so that a query of common words
+// answers with the reference's matches and the best 20 others, not with
+// every entity that holds them (4,386 of 100,000 for two common words).
+const DefaultSearchWordHits = 20
+
 // DefaultOptions returns the defaults, the same as the config's.
 func DefaultOptions() Options {
-	return Options{BufferPoolMB: 64, Threads: 1, Refresh: "@every 2s", WatchCurrent: true, QueryTimeout: 30 * time.Second, Verify: "full", Scrub: time.Hour}
+	return Options{BufferPoolMB: 64, Threads: 1, Refresh: "@every 2s", WatchCurrent: true, QueryTimeout: 30 * time.Second, Verify: "full", Scrub: time.Hour,
+		SearchWordHits: DefaultSearchWordHits}
 }

@@ -404,7 +404,10 @@ const (
 type Hit struct {
 	Entity    model.Entity
 	Tier      Tier
-	NameMatch bool    // the name holds the query, ignoring case
+	NameMatch bool // the name holds the query, ignoring case
+	// Substring says the reference server's rule found it: its name, type
+	// or one observation holds the query, ignoring case (or both in NFC).
+	Substring bool
 	Score     float64 // BM25 over the query's words; 0 for substring matches
 	id        int32   // the entity's document in the View searched
 }
@@ -432,7 +435,7 @@ func (v *View) Search(q string) []Hit {
 		h.Tier = min(h.Tier, tier)
 		return h
 	}
-	v.substring(lq, func(id int32) { get(id, TierSubstring) })
+	v.substring(lq, func(id int32) { get(id, TierSubstring).Substring = true })
 	v.words(nq, func(id int32, score float64) { get(id, TierAllWords).Score = score })
 	out := make([]Hit, 0, len(hits))
 	for id, h := range hits {
