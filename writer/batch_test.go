@@ -475,3 +475,33 @@ func TestWholeSecondJobTimes(t *testing.T) {
 		}
 	}
 }
+
+// A batch whose one transaction fails after the overlay ran its jobs (and
+// dropped their decoded form) is applied one job at a time, each job read
+// and decoded again: the store ends as the reference model says, with every
+// job's outcome.
+func TestBatchRetryDecodesJobsAgain(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 42))
+	entropy := rand.New(rand.NewPCG(5, 7))
+	const jobs = 30
+	ids, data := make([]string, jobs), make([][]byte, jobs)
+	s := newTestStore(t)
+	for i := range ids {
+		ids[i] = ulid.MustNew(uint64(1_700_000_000_000+i*1000), ulidEntropy{entropy}).String()
+		data[i], _ = json.Marshal(genJob(rng))
+		s.put(t, ids[i], data[i])
+	}
+	var logs bytes.Buffer
+	s.w = writer.New(s.store, s.cfg.WriterOptions(), slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	failed := 0
+	defer writer.SetBatchWriteHook(func() bool { failed++; return failed == 1 })()
+	if sum := s.commit(t, writer.CommitOptions{MaxRounds: 1}); sum.Batches != 1 || sum.Applied+sum.Rejected != jobs {
+		t.Fatalf("commit: %+v", sum)
+	}
+	if failed == 0 || !strings.Contains(logs.String(), "one at a time") {
+		t.Fatalf("the batch write did not fail and fall back (hook called %d times):\n%s", failed, logs.String())
+	}
+	if got, want := s.dump(t, ids), modelDump(ids, data); got != want {
+		t.Fatalf("retried one at a time differs from the reference model:\nretried: %s\nmodel:   %s", got, want)
+	}
+}

@@ -9,3 +9,11 @@ func SetReplayHooks(mergedTxFails, aloneFails func() bool, checked func() (diffe
 	hookMergedTxFails, hookReplayAloneFails, hookReplayChecked = mergedTxFails, aloneFails, checked
 	return func() { hookMergedTxFails, hookReplayAloneFails, hookReplayChecked = nil, nil, nil }
 }
+
+// SetBatchWriteHook makes a transaction of several jobs fail after the
+// overlay ran them, before it writes, while fails returns true, until the
+// returned restore is called.
+func SetBatchWriteHook(fails func() bool) (restore func()) {
+	hookBatchWriteFails = fails
+	return func() { hookBatchWriteFails = nil }
+}

@@ -247,7 +247,7 @@ func (w *Writer) replayBatch(b []snapshot.ReplayJob) ([]*batchJob, error) {
 		if err != nil {
 			return nil, fmt.Errorf("replay snapshot %d: job %s: %w", rj.Snapshot, c.ID, err)
 		}
-		jobs = append(jobs, &batchJob{c: c, job: job, at: queue.JobTime(c.ID)})
+		jobs = append(jobs, &batchJob{c: c, path: rj.Path, job: job, at: queue.JobTime(c.ID)})
 	}
 	return jobs, nil
 }
