@@ -58,8 +58,8 @@ type relState struct {
 
 // overlay is the batch's view of the graph with an undo log for job atomicity.
 type overlay struct {
-	ents   map[string]entState
-	rels   map[relKey]relState
+	ents map[string]entState
+	rels map[relKey]relState
 	// relsOf lists every known relation key touching an entity; built on
 	// the first delete_entities (relationsOf), as most batches delete no
 	// entity and a 100k-relation import's index held 22 MB.
