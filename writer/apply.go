@@ -467,7 +467,8 @@ func (wo writeOptions) useCopy(n int) bool {
 }
 
 // write turns the overlay's net change into the five columnar statements.
-// The caller runs it inside a transaction.
+// The caller runs it inside a transaction. It is the overlay's last use: a
+// bulk create drops the observations it has written (see createEntities).
 func (o *overlay) write(ctx context.Context, conn *graphdb.Conn, wo writeOptions) (writeStats, error) {
 	ch := o.netChange()
 	sr := stmtRunner{ctx: ctx, conn: conn}
@@ -549,6 +550,12 @@ func (o *overlay) createEntities(sr stmtRunner, cre []string, wo writeOptions) e
 	if wo.useCopy(len(cre)) {
 		row := func(i int) any {
 			e := o.ents[cre[i]]
+			// Once in the bulk file its observations are not needed again
+			// (write is the overlay's last use): Kuzu's COPY runs with them
+			// freed, 30-40 MB at a 100k-entity import.
+			done := e
+			done.obs = nil
+			o.ents[cre[i]] = done
 			return copyEntity{Name: cre[i], EntityType: e.typ, Observations: e.obs, Created: kuzuTime(createdOr(e.created, e.updated)), Updated: kuzuTime(e.updated)}
 		}
 		if err := copyRows(sr.ctx, sr.conn, "Entity", wo.scratch, len(cre), row); err != nil {
