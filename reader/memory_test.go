@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"reflect"
 	"slices"
@@ -623,5 +624,118 @@ func TestSearchWordHitsCap(t *testing.T) {
 	}
 	if got := search(DefaultSearchWordHits); len(got) != 3+DefaultSearchWordHits {
 		t.Errorf("default cap: %d entities, want %d", len(got), 3+DefaultSearchWordHits)
+	}
+}
+
+// A long-lived Reader follows random jobs (every memory op, on a handful of
+// names so that they collide: creates of what exists, relations to deleted
+// entities, jobs the writer rejects), committed a few at a time, by
+// replaying the archived jobs on its index (graphindex.View.ApplyJobs): it
+// answers open_nodes from that index as Kuzu answers a fresh Reader, and
+// never falls back to reading the changed entities.
+func TestSearchIndexFromJobsRandom(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	f.commitJob(t, map[string]any{"ops": []any{createOp(Entity{Name: "ash", EntityType: "t1", Observations: []string{"amber"}})}})
+	f.wopts.Keep = 3
+	f.w = writer.New(f.store, f.wopts, nil)
+	var logs strings.Builder
+	r, err := Open(ctx, f.store, f.opts, slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if _, err := r.SearchNodes(ctx, "x", SearchOptions{}); err != nil { // the process has searched: it derives
+		t.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(3, 9))
+	names := []string{"ash", "bay", "cove", "dell", "elm"}
+	pick := func(xs []string) string { return xs[rng.IntN(len(xs))] }
+	obs := func() []string {
+		out := []string{}
+		for n := rng.IntN(3); n > 0; n-- {
+			out = append(out, pick([]string{"amber", "birch", "cedar"}))
+		}
+		return out
+	}
+	rel := func() Relation {
+		return Relation{From: pick(names), To: pick(names), RelationType: pick([]string{"r1", "r2"})}
+	}
+	randomOp := func() map[string]any {
+		switch rng.IntN(7) {
+		case 0, 1:
+			return createOp(Entity{Name: pick(names), EntityType: pick([]string{"t1", "t2"}), Observations: obs()})
+		case 2:
+			return relOp(rel())
+		case 3:
+			return map[string]any{"op": "add_observations", "observations": []any{map[string]any{"entityName": pick(names), "contents": obs()}}}
+		case 4:
+			return map[string]any{"op": "delete_entities", "entityNames": []string{pick(names)}}
+		case 5:
+			return map[string]any{"op": "delete_observations", "deletions": []any{map[string]any{"entityName": pick(names), "observations": obs()}}}
+		default:
+			return map[string]any{"op": "delete_relations", "relations": []Relation{rel()}}
+		}
+	}
+	render := func(g *Graph) string {
+		var lines []string
+		for _, e := range g.Entities {
+			lines = append(lines, fmt.Sprintf("%s %s %q", e.Name, e.EntityType, e.Observations))
+		}
+		for _, rel := range g.Relations {
+			lines = append(lines, fmt.Sprintf("%s -%s-> %s", rel.From, rel.RelationType, rel.To))
+		}
+		slices.Sort(lines)
+		return strings.Join(lines, "\n")
+	}
+	swaps := 0
+	for round := 0; round < 40; round++ {
+		for n := 1 + rng.IntN(4); n > 0; n-- {
+			var ops []any
+			for k := 1 + rng.IntN(3); k > 0; k-- {
+				ops = append(ops, randomOp())
+			}
+			if rng.IntN(2) == 0 { // a relation whose ends exist: most jobs then apply
+				rl := rel()
+				ops = append(ops, createOp(Entity{Name: rl.From, EntityType: "t1", Observations: []string{}},
+					Entity{Name: rl.To, EntityType: "t1", Observations: []string{}}), relOp(rl))
+			}
+			b, _ := json.Marshal(map[string]any{"ops": ops})
+			if _, err := writer.Enqueue(f.store, b, f.wopts.Limits); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := f.w.Commit(ctx, writer.CommitOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		swapped, err := r.Refresh(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if swapped {
+			swaps++
+		}
+		fresh, err := Open(ctx, f.store, f.opts, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := fresh.OpenNodes(ctx, names) // from Kuzu: fresh has not searched
+		fresh.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := r.OpenNodes(ctx, names) // from the derived index
+		if err != nil {
+			t.Fatal(err)
+		}
+		if render(got) != render(want) {
+			t.Fatalf("round %d: the index derived from the jobs holds\n%s\nthe snapshot holds\n%s", round, render(got), render(want))
+		}
+	}
+	if built, derived := r.SearchIndexStats(); built != 1 || derived != int64(swaps) {
+		t.Errorf("search indexes built %d, derived %d; want 1 and %d", built, derived, swaps)
+	}
+	if strings.Contains(logs.String(), "do not lead") {
+		t.Errorf("a derive fell back to reading the snapshot:\n%s", logs.String())
 	}
 }

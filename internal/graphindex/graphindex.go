@@ -153,6 +153,7 @@ type View struct {
 	docs     []doc
 	dead     []uint64 // bitset over docs
 	live     int
+	rels     int64 // live documents' outgoing relations
 	totalLen int64 // sum of live documents' terms
 }
 
@@ -181,6 +182,9 @@ func outgoing(rels []model.Relation) map[string][]Rel {
 
 // Live returns the number of entities in the view.
 func (v *View) Live() int { return v.live }
+
+// Relations returns the number of relations in the view.
+func (v *View) Relations() int64 { return v.rels }
 
 // add appends e's document with its outgoing relations; the caller holds
 // ix.mu or owns ix alone.
@@ -231,6 +235,7 @@ func (v *View) add(e model.Entity, out []Rel) {
 	}
 	ix.byName[e.Name] = id
 	v.live++
+	v.rels += int64(len(out))
 	v.totalLen += int64(d.terms)
 }
 
@@ -296,11 +301,12 @@ func (v *View) Apply(changed []string, current []model.Entity, rels []model.Rela
 	if ix.newest != v {
 		return nil
 	}
-	next := &View{ix: ix, docs: v.docs, dead: append([]uint64(nil), v.dead...), live: v.live, totalLen: v.totalLen}
+	next := &View{ix: ix, docs: v.docs, dead: append([]uint64(nil), v.dead...), live: v.live, rels: v.rels, totalLen: v.totalLen}
 	kill := func(name string) {
 		if id, ok := ix.byName[name]; ok && !next.isDead(id) {
 			next.dead[id/64] |= 1 << (id % 64)
 			next.live--
+			next.rels -= int64(len(ix.docs[id].out))
 			next.totalLen -= int64(ix.docs[id].terms)
 			delete(ix.byName, name)
 		}
