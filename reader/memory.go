@@ -273,6 +273,11 @@ func (r *Reader) ReadGraph(ctx context.Context, opts ReadGraphOptions) (*Graph, 
 		}
 		after = string(b[1:])
 	}
+	if opts.Window.IsZero() {
+		if g, ok := r.pageFromIndex(after, opts); ok {
+			return g, nil
+		}
+	}
 	g := &Graph{}
 	err := r.withConn(ctx, func(ctx context.Context, seq uint64, c *graphdb.Conn) error {
 		g.Snapshot = seq
@@ -315,6 +320,32 @@ func (r *Reader) ReadGraph(ctx context.Context, opts ReadGraphOptions) (*Graph, 
 		return nil, err
 	}
 	return g, nil
+}
+
+// pageFromIndex answers ReadGraph (without a time window) from the search
+// index of the snapshot being served, when it is built and is its
+// lineage's newest (see graphindex.View.Page); ok is false otherwise. Kuzu
+// has no ordered index on names: a page of 100 sorted every entity, 1.4 s
+// at a million.
+func (r *Reader) pageFromIndex(after string, opts ReadGraphOptions) (*Graph, bool) {
+	h, err := r.acquire()
+	if err != nil {
+		return nil, false
+	}
+	defer h.unref()
+	v := h.builtText()
+	if v == nil {
+		return nil, false
+	}
+	ents, rels, more, ok := v.Page(after, opts.Limit, opts.EntityType)
+	if !ok {
+		return nil, false
+	}
+	g := &Graph{Snapshot: h.seq, Entities: model.NonNil(ents), Relations: model.NonNil(rels)}
+	if more {
+		g.NextCursor = base64.RawURLEncoding.EncodeToString([]byte("n" + ents[len(ents)-1].Name))
+	}
+	return g, true
 }
 
 func namesOfType(ctx context.Context, c *graphdb.Conn, typ string) (map[string]bool, error) {

@@ -18,6 +18,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"unicode"
 	"unicode/utf8"
 
@@ -155,6 +156,11 @@ type View struct {
 	live     int
 	rels     int64 // live documents' outgoing relations
 	totalLen int64 // sum of live documents' terms
+
+	// order is the live documents in name order: built on the first Page,
+	// then carried by Apply to each next View (see nameOrder).
+	order   atomic.Pointer[[]int32]
+	orderMu sync.Mutex // serialises building order
 }
 
 // Build indexes one snapshot's entities (names unique) and relations.
@@ -321,6 +327,12 @@ func (v *View) Apply(changed []string, current []model.Entity, rels []model.Rela
 	}
 	if garbage := len(next.docs) - next.live; garbage > 1024 && garbage*4 > len(next.docs) {
 		return nil
+	}
+	if p := v.order.Load(); p != nil {
+		// A process that pages keeps paging: carry the order rather than
+		// sort every name again on the next page.
+		order := next.carryOrder(*p, int32(len(v.docs)))
+		next.order.Store(&order)
 	}
 	ix.newest = next
 	return next
