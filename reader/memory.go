@@ -224,6 +224,21 @@ func (r *Reader) OpenNodes(ctx context.Context, want []string) (*Graph, error) {
 // being served, when it is built and is its lineage's newest (see
 // graphindex.View.Open); ok is false otherwise.
 func (r *Reader) openFromIndex(want []string) (*Graph, bool) {
+	return r.fromIndex(func(v *graphindex.View) (*Graph, bool) {
+		ents, rels, ok := v.Open(want)
+		if !ok {
+			return nil, false
+		}
+		g := &Graph{Entities: model.NonNil(ents), Relations: model.NonNil(rels)}
+		sortRelations(g.Relations)
+		return g, true
+	})
+}
+
+// fromIndex returns what read answers from the search index of the
+// snapshot being served, stamped with that snapshot's seq; ok is false
+// when the index is not built (or being built) or read says so.
+func (r *Reader) fromIndex(read func(v *graphindex.View) (*Graph, bool)) (*Graph, bool) {
 	h, err := r.acquire()
 	if err != nil {
 		return nil, false
@@ -233,13 +248,11 @@ func (r *Reader) openFromIndex(want []string) (*Graph, bool) {
 	if v == nil {
 		return nil, false
 	}
-	ents, rels, ok := v.Open(want)
-	if !ok {
-		return nil, false
+	g, ok := read(v)
+	if ok {
+		g.Snapshot = h.seq
 	}
-	g := &Graph{Snapshot: h.seq, Entities: model.NonNil(ents), Relations: model.NonNil(rels)}
-	sortRelations(g.Relations)
-	return g, true
+	return g, ok
 }
 
 // ReadGraphOptions pages and filters ReadGraph.
@@ -328,24 +341,17 @@ func (r *Reader) ReadGraph(ctx context.Context, opts ReadGraphOptions) (*Graph, 
 // has no ordered index on names: a page of 100 sorted every entity, 1.4 s
 // at a million.
 func (r *Reader) pageFromIndex(after string, opts ReadGraphOptions) (*Graph, bool) {
-	h, err := r.acquire()
-	if err != nil {
-		return nil, false
-	}
-	defer h.unref()
-	v := h.builtText()
-	if v == nil {
-		return nil, false
-	}
-	ents, rels, more, ok := v.Page(after, opts.Limit, opts.EntityType)
-	if !ok {
-		return nil, false
-	}
-	g := &Graph{Snapshot: h.seq, Entities: model.NonNil(ents), Relations: model.NonNil(rels)}
-	if more {
-		g.NextCursor = base64.RawURLEncoding.EncodeToString([]byte("n" + ents[len(ents)-1].Name))
-	}
-	return g, true
+	return r.fromIndex(func(v *graphindex.View) (*Graph, bool) {
+		ents, rels, more, ok := v.Page(after, opts.Limit, opts.EntityType)
+		if !ok {
+			return nil, false
+		}
+		g := &Graph{Entities: model.NonNil(ents), Relations: model.NonNil(rels)}
+		if more {
+			g.NextCursor = base64.RawURLEncoding.EncodeToString([]byte("n" + ents[len(ents)-1].Name))
+		}
+		return g, true
+	})
 }
 
 func namesOfType(ctx context.Context, c *graphdb.Conn, typ string) (map[string]bool, error) {

@@ -515,15 +515,7 @@ func TestObservationsRoundTrip(t *testing.T) {
 // change and delete entities and relations.
 func TestOpenNodesFromIndexMatchesKuzu(t *testing.T) {
 	ctx := context.Background()
-	f, all, r := memoryFixture(t)
-	plain, err := Open(ctx, f.store, f.opts, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer plain.Close()
-	if _, err := r.SearchNodes(ctx, "graph", SearchOptions{}); err != nil { // builds the index
-		t.Fatal(err)
-	}
+	f, all, r, plain := indexedFixture(t)
 	rng := rand.New(rand.NewPCG(7, 8))
 	pool := []string{"ghost", "Kuzu", "memsnap", "coffee machine"}
 	for _, e := range all {
@@ -748,15 +740,7 @@ func TestSearchIndexFromJobsRandom(t *testing.T) {
 // carried from snapshot to snapshot once a page was asked for).
 func TestReadGraphFromIndexMatchesKuzu(t *testing.T) {
 	ctx := context.Background()
-	f, all, r := memoryFixture(t)
-	plain, err := Open(ctx, f.store, f.opts, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer plain.Close()
-	if _, err := r.SearchNodes(ctx, "graph", SearchOptions{}); err != nil { // builds the index
-		t.Fatal(err)
-	}
+	f, all, r, plain := indexedFixture(t)
 	render := func(g *Graph) string {
 		rels := slices.Clone(g.Relations)
 		sortRelations(rels)
@@ -813,4 +797,22 @@ func TestReadGraphFromIndexMatchesKuzu(t *testing.T) {
 	if err != nil || g.NextCursor == "" || len(g.Entities) != 2 {
 		t.Fatalf("read_graph from the index: %+v %v", g, err)
 	}
+}
+
+// indexedFixture is memoryFixture with the Reader's search index built (it
+// has searched) and a second Reader, plain, that has not: plain answers
+// from Kuzu.
+func indexedFixture(t *testing.T) (*fixture, []Entity, *Reader, *Reader) {
+	t.Helper()
+	ctx := context.Background()
+	f, all, r := memoryFixture(t)
+	plain, err := Open(ctx, f.store, f.opts, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { plain.Close() })
+	if _, err := r.SearchNodes(ctx, "graph", SearchOptions{}); err != nil { // builds the index
+		t.Fatal(err)
+	}
+	return f, all, r, plain
 }

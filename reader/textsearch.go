@@ -71,7 +71,7 @@ func (r *Reader) textView(ctx context.Context, h *handle, c *graphdb.Conn, deriv
 	var v *graphindex.View
 	if t.view != nil {
 		var err error
-		if v, err = r.deriveText(ctx, h, c, t.view, t.man, h.manifest); err != nil {
+		if v, err = r.deriveText(ctx, c, t.view, t.man, h.manifest); err != nil {
 			return nil, err
 		}
 	}
@@ -129,7 +129,7 @@ func (r *Reader) deriveOnSwap(ctx context.Context, h *handle) {
 // (jobChanges): the entities whose text changed and the outgoing relations
 // of those whose relations changed, the rest of each changed entity taken
 // from base. It returns nil when the index must be built afresh instead.
-func (r *Reader) deriveText(ctx context.Context, h *handle, c *graphdb.Conn, base *graphindex.View, from, to *snapshot.Manifest) (*graphindex.View, error) {
+func (r *Reader) deriveText(ctx context.Context, c *graphdb.Conn, base *graphindex.View, from, to *snapshot.Manifest) (*graphindex.View, error) {
 	jobs, ok := r.store.JobsSince(from, to, deriveSnapshots)
 	if !ok {
 		return nil, nil
@@ -184,7 +184,7 @@ func (r *Reader) deriveText(ctx context.Context, h *handle, c *graphdb.Conn, bas
 		return nil, nil
 	}
 	t0 = time.Now()
-	current, rels, err := r.changedRows(ctx, h, c, base, changed, what)
+	current, rels, err := r.changedRows(ctx, c, base, changed, what)
 	if err != nil {
 		return nil, err
 	}
@@ -196,11 +196,9 @@ func (r *Reader) deriveText(ctx context.Context, h *handle, c *graphdb.Conn, bas
 }
 
 // changedRows returns the entities named in changed as the snapshot holds
-// them, and their outgoing relations: read from the snapshot (h, on c)
-// where what says they changed, else taken from base. The relations are
-// read on a second connection while the entities are read on c: a swap
-// waits for the slower of the two lookups, not for both.
-func (r *Reader) changedRows(ctx context.Context, h *handle, c *graphdb.Conn, base *graphindex.View, changed []string, what map[string]change) ([]Entity, []Relation, error) {
+// them, and their outgoing relations: read from the snapshot where what
+// says they changed, else taken from base.
+func (r *Reader) changedRows(ctx context.Context, c *graphdb.Conn, base *graphindex.View, changed []string, what map[string]change) ([]Entity, []Relation, error) {
 	var readEnts, readRels []string
 	var current []Entity
 	var rels []Relation
@@ -219,26 +217,11 @@ func (r *Reader) changedRows(ctx context.Context, h *handle, c *graphdb.Conn, ba
 			readEnts, readRels = append(readEnts, name), append(readRels, name)
 		}
 	}
-	var read []Relation
-	relErr := make(chan error, 1)
-	go func() {
-		if len(readRels) == 0 {
-			relErr <- nil
-			return
-		}
-		c2, err := h.conn()
-		if err != nil {
-			relErr <- err
-			return
-		}
-		defer h.putConn(c2)
-		read, err = relationsFrom(ctx, c2, readRels, nil)
-		relErr <- err
-	}()
 	ents, err := entitiesByName(ctx, c, readEnts)
-	if rerr := <-relErr; err == nil {
-		err = rerr
+	if err != nil {
+		return nil, nil, err
 	}
+	read, err := relationsFrom(ctx, c, readRels, nil)
 	if err != nil {
 		return nil, nil, err
 	}
