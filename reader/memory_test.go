@@ -816,3 +816,59 @@ func indexedFixture(t *testing.T) (*fixture, []Entity, *Reader, *Reader) {
 	}
 	return f, all, r, plain
 }
+
+// A long-lived Reader whose next index would be mostly garbage (a quarter
+// of the entities deleted) builds it afresh and goes on deriving from
+// there: its answers match a fresh Reader's through the big delete and the
+// small commits after it (it panicked, or kept the deleted entities, when
+// the refused derive had changed the index).
+func TestSearchIndexAfterLargeDelete(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	var all []Entity
+	for i := 0; i < 4000; i++ {
+		all = append(all, Entity{Name: fmt.Sprintf("n%04d", i), EntityType: "t", Observations: []string{"coffee"}})
+	}
+	f.commitJob(t, map[string]any{"ops": []any{createOp(all...)}})
+	r, err := Open(ctx, f.store, f.opts, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	answer := func(rd *Reader) string {
+		t.Helper()
+		g, err := rd.SearchNodes(ctx, "coffee", SearchOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		o, err := rd.OpenNodes(ctx, []string{"n0005", "n2000", "late-0", "late-2"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fmt.Sprintf("%d found, open %v", len(g.Entities), names(o.Entities))
+	}
+	answer(r) // the process has searched: it derives on each swap
+	var gone []string
+	for i := 0; i < 1100; i++ {
+		gone = append(gone, all[i].Name)
+	}
+	steps := []map[string]any{{"ops": []any{map[string]any{"op": "delete_entities", "entityNames": gone}}}}
+	for i := 0; i < 3; i++ {
+		steps = append(steps, map[string]any{"ops": []any{createOp(Entity{Name: fmt.Sprintf("late-%d", i), EntityType: "t", Observations: []string{"coffee"}})}})
+	}
+	for i, job := range steps {
+		f.commitJob(t, job)
+		if _, err := r.Refresh(ctx); err != nil {
+			t.Fatal(err)
+		}
+		fresh, err := Open(ctx, f.store, f.opts, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := answer(fresh)
+		fresh.Close()
+		if got := answer(r); got != want {
+			t.Fatalf("after commit %d: the long-lived reader answers %s, a fresh one %s", i+1, got, want)
+		}
+	}
+}

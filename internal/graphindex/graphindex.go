@@ -304,7 +304,7 @@ func (v *View) Apply(changed []string, current []model.Entity, rels []model.Rela
 	ix := v.ix
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
-	if ix.newest != v {
+	if ix.newest != v || v.tooMuchGarbage(changed, current) {
 		return nil
 	}
 	next := &View{ix: ix, docs: v.docs, dead: append([]uint64(nil), v.dead...), live: v.live, rels: v.rels, totalLen: v.totalLen}
@@ -325,9 +325,6 @@ func (v *View) Apply(changed []string, current []model.Entity, rels []model.Rela
 		kill(e.Name) // listed twice in current, or not in changed: keep one document
 		next.add(e, out[e.Name])
 	}
-	if garbage := len(next.docs) - next.live; garbage > 1024 && garbage*4 > len(next.docs) {
-		return nil
-	}
 	if p := v.order.Load(); p != nil {
 		// A process that pages keeps paging: carry the order rather than
 		// sort every name again on the next page.
@@ -336,6 +333,37 @@ func (v *View) Apply(changed []string, current []model.Entity, rels []model.Rela
 	}
 	ix.newest = next
 	return next
+}
+
+// tooMuchGarbage reports whether Apply(changed, current) would leave
+// replaced and deleted documents making up more than a quarter of the
+// index (and over 1024 of them). It is decided before Apply changes the
+// Index the Views share: a refused Apply must leave v whole, as the View
+// a later Apply extends. The caller holds ix.mu.
+func (v *View) tooMuchGarbage(changed []string, current []model.Entity) bool {
+	seen := make(map[string]bool, len(changed)+len(current))
+	killed, created := 0, 0
+	visit := func(name string) {
+		if seen[name] {
+			return
+		}
+		seen[name] = true
+		if id, ok := v.ix.byName[name]; ok && id < int32(len(v.docs)) && !v.isDead(id) {
+			killed++
+		}
+	}
+	for _, name := range changed {
+		visit(name)
+	}
+	fresh := make(map[string]bool, len(current))
+	for _, e := range current {
+		visit(e.Name)
+		fresh[e.Name] = true
+	}
+	created = len(fresh)
+	docs := len(v.docs) + len(current)
+	garbage := docs - (v.live - killed + created)
+	return garbage > 1024 && garbage*4 > docs
 }
 
 // Open returns the live entities of names that v holds, in the order of

@@ -421,3 +421,32 @@ func TestSearchWhileApplying(t *testing.T) {
 		t.Fatal("no entity holds tea after the changes")
 	}
 }
+
+// An Apply refused because the index would be mostly garbage leaves the
+// View whole: it still answers, and smaller changes still extend it (a
+// refused Apply that had already changed the shared Index made later
+// derives panic or keep deleted entities).
+func TestRefusedApplyLeavesTheViewWhole(t *testing.T) {
+	var ents []model.Entity
+	for i := 0; i < 4000; i++ {
+		ents = append(ents, model.Entity{Name: fmt.Sprintf("n%d", i), EntityType: "t", Observations: []string{"coffee"}})
+	}
+	v := Build(ents, []model.Relation{{From: "n1", To: "n2", RelationType: "r"}})
+	var gone []string
+	for i := 0; i < 1100; i++ {
+		gone = append(gone, fmt.Sprintf("n%d", i))
+	}
+	if v.Apply(gone, nil, nil) != nil {
+		t.Fatal("Apply deleting 1100 of 4000 entities did not ask for a rebuild")
+	}
+	if _, _, ok := v.Lookup("n5"); !ok || v.Live() != 4000 || len(v.Search("coffee")) != 4000 {
+		t.Fatalf("after a refused Apply: n5 found %v, %d live, %d found by search; want true, 4000, 4000", ok, v.Live(), len(v.Search("coffee")))
+	}
+	next := v.Apply([]string{"n5"}, []model.Entity{{Name: "n5", EntityType: "t", Observations: []string{"tea"}}}, nil)
+	if next == nil {
+		t.Fatal("a one-entity Apply after a refused one returned nil")
+	}
+	if got := names(next.Search("tea")); fmt.Sprint(got) != "map[n5:1]" || next.Live() != 4000 || next.Relations() != 1 {
+		t.Errorf("after the small Apply: tea finds %v, %d live, %d relations; want n5, 4000, 1", got, next.Live(), next.Relations())
+	}
+}
