@@ -122,7 +122,7 @@ func decodeFeedPos(s string) (feedPos, error) {
 		err = json.Unmarshal(b, &p)
 	}
 	if err != nil || (p.Kind != "e" && p.Kind != "r") || (p.Kind == "e" && len(p.Key) != 1) || (p.Kind == "r" && len(p.Key) != 3) {
-		return p, fmt.Errorf("recent changes: %w: cursor %q is not one this server gave out", ErrBadOption, s)
+		return p, fmt.Errorf("recent changes: %w: cursor %q is not one this server gave out", ErrBadOption, clipped(s))
 	}
 	return p, nil
 }

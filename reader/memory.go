@@ -9,6 +9,7 @@ import (
 	"maps"
 	"slices"
 	"sort"
+	"unicode/utf8"
 
 	"github.com/memsnap/memsnap/internal/graphdb"
 	"github.com/memsnap/memsnap/internal/graphindex"
@@ -282,7 +283,7 @@ func (r *Reader) ReadGraph(ctx context.Context, opts ReadGraphOptions) (*Graph, 
 	if opts.Cursor != "" {
 		b, err := base64.RawURLEncoding.DecodeString(opts.Cursor)
 		if err != nil || len(b) == 0 || b[0] != 'n' {
-			return nil, fmt.Errorf("read graph: %w: cursor %q is not one this server gave out", ErrBadOption, opts.Cursor)
+			return nil, fmt.Errorf("read graph: %w: cursor %q is not one this server gave out", ErrBadOption, clipped(opts.Cursor))
 		}
 		after = string(b[1:])
 	}
@@ -327,6 +328,7 @@ func (r *Reader) ReadGraph(ctx context.Context, opts ReadGraphOptions) (*Graph, 
 			}
 		}
 		g.Relations, err = relationsFrom(ctx, c, names(g.Entities), to)
+		sortRelations(g.Relations)
 		return err
 	})
 	if err != nil {
@@ -347,6 +349,7 @@ func (r *Reader) pageFromIndex(after string, opts ReadGraphOptions) (*Graph, boo
 			return nil, false
 		}
 		g := &Graph{Entities: model.NonNil(ents), Relations: model.NonNil(rels)}
+		sortRelations(g.Relations)
 		if more {
 			g.NextCursor = base64.RawURLEncoding.EncodeToString([]byte("n" + ents[len(ents)-1].Name))
 		}
@@ -561,4 +564,18 @@ func rank(hits []graphindex.Hit, wordHits, limit int) []graphindex.Hit {
 		hits = hits[:limit]
 	}
 	return hits
+}
+
+// clipped is s cut to 64 bytes (at a rune boundary) with "..." after, for
+// an error that names what a caller sent: a 100 KB cursor is not echoed.
+func clipped(s string) string {
+	const most = 64
+	if len(s) <= most {
+		return s
+	}
+	cut := most
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "..."
 }

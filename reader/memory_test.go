@@ -872,3 +872,19 @@ func TestSearchIndexAfterLargeDelete(t *testing.T) {
 		}
 	}
 }
+
+// A cursor the server did not give out is refused with ErrBadOption, and the
+// error names it cut short: a 100 KB cursor is not echoed back.
+func TestBadCursorIsNotEchoed(t *testing.T) {
+	ctx := context.Background()
+	_, _, r := memoryFixture(t)
+	long := strings.Repeat("é", 50_000)
+	_, err := r.ReadGraph(ctx, ReadGraphOptions{Limit: 1, Cursor: long})
+	if !errors.Is(err, ErrBadOption) || len(err.Error()) > 200 || !strings.Contains(err.Error(), "é...") {
+		t.Errorf("read_graph with a 100 KB cursor: %.300v", err)
+	}
+	_, err = r.RecentChanges(ctx, RecentOptions{Cursor: long})
+	if !errors.Is(err, ErrBadOption) || len(err.Error()) > 200 {
+		t.Errorf("recent_changes with a 100 KB cursor: %.300v", err)
+	}
+}
