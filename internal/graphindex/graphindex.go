@@ -9,8 +9,10 @@
 // sharing everything else: the documents are appended to, never written
 // over, and a View sees only the first n of them less its own dead set.
 // A process builds one View per snapshot it searches and replaces few
-// documents per snapshot, so a search costs a scan of the text in memory
-// and the postings of the query's words, never a read of the graph.
+// documents per snapshot, so a search costs the trigram lists of the query
+// and a check of the documents holding them all (a scan of the text in
+// memory for a query under three bytes), the postings of the query's
+// words, and never a read of the graph.
 package graphindex
 
 import (
@@ -145,6 +147,7 @@ type Index struct {
 	sources  map[string][]int32   // documents that had a relation to the name; guarded by mu
 	stems    map[string]string    // word -> stem, a cache; guarded by mu
 	newest   *View                // guarded by mu
+	grams    map[uint32]*gramList // trigram -> documents holding it; guarded by mu
 }
 
 // View is the index of one snapshot: documents [0, len(docs)) of its
@@ -166,7 +169,7 @@ type View struct {
 // Build indexes one snapshot's entities (names unique) and relations.
 func Build(ents []model.Entity, rels []model.Relation) *View {
 	ix := &Index{postings: map[string][]posting{}, byName: make(map[string]int32, len(ents)),
-		sources: map[string][]int32{}, stems: map[string]string{}}
+		sources: map[string][]int32{}, stems: map[string]string{}, grams: map[uint32]*gramList{}}
 	ix.docs = make([]doc, 0, len(ents))
 	v := &View{ix: ix, dead: make([]uint64, 0, len(ents)/64+1)}
 	out := outgoing(rels)
@@ -223,6 +226,7 @@ func (v *View) add(e model.Entity, out []Rel) {
 	for _, r := range out {
 		ix.sources[r.To] = append(ix.sources[r.To], id)
 	}
+	ix.addGrams(id, d.text, d.nfc)
 	terms := terms(d.folded(), ix.stems)
 	d.terms = int32(len(terms))
 	slices.Sort(terms)
@@ -496,19 +500,31 @@ func (v *View) Search(q string) []Hit {
 func (v *View) substring(lq string, found func(int32)) {
 	nq := NFC(lq)
 	across := strings.Contains(lq, sep)
-	for i := range v.docs {
-		id := int32(i)
+	check := func(id int32) {
 		if v.isDead(id) {
-			continue
+			return
 		}
-		d := &v.docs[i]
+		d := &v.docs[id]
 		switch {
 		case strings.Contains(d.text, lq) && (!across || d.inOneField(lq, Lower)):
 		case (d.nfc != "" || nq != lq) && strings.Contains(d.folded(), nq) && (!across || d.inOneField(nq, fold)):
 		default:
-			continue
+			return
 		}
 		found(id)
+	}
+	if !across && nq == lq {
+		// Only documents holding every trigram of the query can hold it
+		// (both texts of a document are indexed: see addGrams).
+		if ids, ok := v.gramCandidates(lq); ok {
+			for _, id := range ids {
+				check(id)
+			}
+			return
+		}
+	}
+	for i := range v.docs {
+		check(int32(i))
 	}
 }
 
