@@ -26,8 +26,6 @@ import (
 
 	porterstemmer "github.com/blevesearch/go-porterstemmer"
 
-	"golang.org/x/text/cases"
-	"golang.org/x/text/language"
 	"golang.org/x/text/unicode/norm"
 
 	"github.com/memsnap/memsnap/internal/model"
@@ -39,24 +37,6 @@ const (
 	bm25K = 1.2
 	bm25B = 0.75
 )
-
-// Lower lower-cases s as JavaScript's String.prototype.toLowerCase does,
-// which the reference server's search uses: Unicode's full lower-case
-// mapping, with the final sigma and İ -> i̇ (strings.ToLower maps each
-// rune alone: "ΣΊΣΥΦΟΣ" gives "σίσυφοσ" where JavaScript gives
-// "σίσυφος"). ASCII text takes strings.ToLower, which is the same there.
-func Lower(s string) string {
-	if isASCII(s) {
-		return strings.ToLower(s)
-	}
-	c := casers.Get().(cases.Caser)
-	defer casers.Put(c)
-	return c.String(s)
-}
-
-// casers holds lower-casers for Lower: a cases.Caser is not safe for
-// concurrent use.
-var casers = sync.Pool{New: func() any { return cases.Lower(language.Und) }}
 
 // sep joins the fields of a document's text. No query matches across it
 // (a query holding it is checked field by field), so a match in the joined

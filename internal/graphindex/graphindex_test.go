@@ -1,13 +1,16 @@
 package graphindex
 
 import (
+	"encoding/json"
 	"fmt"
-	"golang.org/x/text/unicode/norm"
 	"math/rand/v2"
+	"os"
 	"slices"
 	"sort"
 	"strings"
 	"testing"
+
+	"golang.org/x/text/unicode/norm"
 
 	"github.com/memsnap/memsnap/internal/model"
 )
@@ -448,5 +451,39 @@ func TestRefusedApplyLeavesTheViewWhole(t *testing.T) {
 	}
 	if got := names(next.Search("tea")); fmt.Sprint(got) != "map[n5:1]" || next.Live() != 4000 || next.Relations() != 1 {
 		t.Errorf("after the small Apply: tea finds %v, %d live, %d relations; want n5, 4000, 1", got, next.Live(), next.Relations())
+	}
+}
+
+// Lower gives what Node's String.prototype.toLowerCase gives (the
+// reference server's search lower-cases with it) on the cases in
+// testdata/jslower.json, made by testdata/jslower.js: Greek final sigmas
+// after and before long runs of case-ignorable characters and near
+// 128-byte boundaries, İ, the capitals Unicode 16 and 17 added, and random
+// mixes of them.
+func TestLowerMatchesJavaScript(t *testing.T) {
+	b, err := os.ReadFile("testdata/jslower.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f struct {
+		Generator string      `json:"generator"`
+		Cases     [][2]string `json:"cases"`
+	}
+	if err := json.Unmarshal(b, &f); err != nil {
+		t.Fatal(err)
+	}
+	if len(f.Cases) < 600 {
+		t.Fatalf("testdata/jslower.json holds %d cases", len(f.Cases))
+	}
+	bad := 0
+	for _, c := range f.Cases {
+		if got := Lower(c[0]); got != c[1] {
+			if bad++; bad <= 5 {
+				t.Errorf("Lower(%q) = %q; %s gives %q", c[0], got, f.Generator, c[1])
+			}
+		}
+	}
+	if bad > 0 {
+		t.Errorf("%d of %d cases differ", bad, len(f.Cases))
 	}
 }
