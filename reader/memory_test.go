@@ -549,15 +549,7 @@ func TestOpenNodesFromIndexMatchesKuzu(t *testing.T) {
 		{"ops": []any{createOp(Entity{Name: all[0].Name, EntityType: "reborn", Observations: []string{"again"}}), relOp(Relation{From: "memsnap", To: all[0].Name, RelationType: "revived"})}},
 		{"ops": []any{map[string]any{"op": "delete_relations", "relations": []Relation{{From: "memsnap", To: "Kuzu", RelationType: "uses"}}}}},
 	}
-	for i, job := range steps {
-		f.commitJob(t, job)
-		for _, rd := range []*Reader{r, plain} {
-			if _, err := rd.Refresh(ctx); err != nil {
-				t.Fatal(err)
-			}
-		}
-		compare(fmt.Sprintf("after commit %d", i+1))
-	}
+	f.commitEach(t, steps, []*Reader{r, plain}, compare)
 }
 
 // Options.SearchWordHits caps the entities found only by holding every
@@ -783,15 +775,7 @@ func TestReadGraphFromIndexMatchesKuzu(t *testing.T) {
 		{"ops": []any{createOp(Entity{Name: all[0].Name, EntityType: "thing", Observations: []string{"again"}}),
 			map[string]any{"op": "add_observations", "observations": []any{map[string]any{"entityName": "memsnap", "contents": []string{"pages"}}}}}},
 	}
-	for i, job := range steps {
-		f.commitJob(t, job)
-		for _, rd := range []*Reader{r, plain} {
-			if _, err := rd.Refresh(ctx); err != nil {
-				t.Fatal(err)
-			}
-		}
-		compare(fmt.Sprintf("after commit %d", i+1))
-	}
+	f.commitEach(t, steps, []*Reader{r, plain}, compare)
 	// Through the public call too, with a cursor from a Kuzu page.
 	g, err := r.ReadGraph(ctx, ReadGraphOptions{Limit: 2})
 	if err != nil || g.NextCursor == "" || len(g.Entities) != 2 {
@@ -886,5 +870,20 @@ func TestBadCursorIsNotEchoed(t *testing.T) {
 	_, err = r.RecentChanges(ctx, RecentOptions{Cursor: long})
 	if !errors.Is(err, ErrBadOption) || len(err.Error()) > 200 {
 		t.Errorf("recent_changes with a 100 KB cursor: %.300v", err)
+	}
+}
+
+// commitEach commits each job in turn, refreshes readers after each, and
+// calls check with the step's name.
+func (f *fixture) commitEach(t *testing.T, jobs []map[string]any, readers []*Reader, check func(step string)) {
+	t.Helper()
+	for i, job := range jobs {
+		f.commitJob(t, job)
+		for _, rd := range readers {
+			if _, err := rd.Refresh(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		check(fmt.Sprintf("after commit %d", i+1))
 	}
 }
