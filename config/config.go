@@ -416,7 +416,9 @@ func SetDefaults(v *viper.Viper) {
 // "config" (if set), then MEMSNAP_* environment variables (MEMSNAP_WRITER_LOCK_TIMEOUT
 // for writer.lock_timeout), then any flags bound to v. It validates the
 // result and reports every bad value at once, each naming its key, the value
-// and where it came from.
+// and where it came from. A key of the file, or a MEMSNAP_* variable, that
+// names no key (nor one of OtherEnv) is refused first, each as an
+// *UnknownKeyError naming the nearest valid key.
 func Load(v *viper.Viper) (Config, error) { return LoadWithFlags(v, nil) }
 
 // LoadWithFlags is Load for a command line that binds flags to v: flagFor
@@ -427,11 +429,22 @@ func LoadWithFlags(v *viper.Viper, flagFor func(key string) string) (Config, err
 	v.SetEnvPrefix("MEMSNAP")
 	v.SetEnvKeyReplacer(strings.NewReplacer(".", "_"))
 	v.AutomaticEnv()
+	unknown := unknownEnv(os.Environ())
 	if f := ExpandHome(v.GetString("config")); f != "" {
 		v.SetConfigFile(f)
 		if err := v.ReadInConfig(); err != nil {
 			return Config{}, fmt.Errorf("config: read %s: %w", f, err)
 		}
+		inFile, err := unknownFileKeys(f)
+		if err != nil {
+			return Config{}, err
+		}
+		unknown = append(inFile, unknown...)
+	}
+	if len(unknown) > 0 {
+		// A typo is refused, not ignored: the value meant for the key
+		// would otherwise silently not apply.
+		return Config{}, fmt.Errorf("config: %w", errors.Join(unknown...))
 	}
 	source := func(key string) string {
 		if flagFor != nil {

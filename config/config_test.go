@@ -177,3 +177,57 @@ func TestValidateErrorsAreKeyErrors(t *testing.T) {
 		t.Fatalf("got %+v", got)
 	}
 }
+
+// A key of the config file (nested too) or a MEMSNAP_* variable that names
+// no key is refused, naming the nearest valid key; the variables memsnap
+// reads that are not keys (OtherEnv, the test harness's MEMSNAP_TEST_*)
+// are not.
+func TestLoadRefusesUnknownKeys(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct {
+		name, file string
+		env        map[string]string
+		want       []string // each an *UnknownKeyError's Key -> Nearest, in the message
+	}{
+		{name: "nested file key", file: "mcp:\n  write-ack: applied\n",
+			want: []string{`unknown key "mcp.write-ack" in config file`, `did you mean "mcp.write_ack"?`}},
+		{name: "top-level file key", file: "stor: /x\ngc:\n  keep: 4\n",
+			want: []string{`unknown key "stor"`, `did you mean "store"?`}},
+		{name: "env", env: map[string]string{"MEMSNAP_WRITER_MINFREE_MB": "5"},
+			want: []string{`unknown variable "MEMSNAP_WRITER_MINFREE_MB" in environment`, `did you mean "MEMSNAP_WRITER_MIN_FREE_MB"?`}},
+		{name: "file and env at once", file: "gc:\n  kepp: 2\n", env: map[string]string{"MEMSNAP_LOGLEVEL": "debug"},
+			want: []string{`"gc.kepp"`, `"gc.keep"`, `"MEMSNAP_LOGLEVEL"`, `"MEMSNAP_LOG_LEVEL"`}},
+		{name: "allowed", file: "gc:\n  keep: 4\n", env: map[string]string{"MEMSNAP_FAILPOINT": "", "MEMSNAP_FSFAULT": "",
+			"MEMSNAP_BENCH_REFERENCE": "x", "MEMSNAP_TEST_ROLE": "reader", "MEMSNAP_GC_MIN_AGE": "1s"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			for k, val := range c.env {
+				t.Setenv(k, val)
+			}
+			v := viper.New()
+			if c.file != "" {
+				file := filepath.Join(dir, strings.ReplaceAll(c.name, " ", "-")+".yaml")
+				if err := os.WriteFile(file, []byte(c.file), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				v.Set("config", file)
+			}
+			_, err := Load(v)
+			if len(c.want) == 0 {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				return
+			}
+			var uk *UnknownKeyError
+			if !errors.Is(err, ErrUnknownKey) || !errors.As(err, &uk) {
+				t.Fatalf("not refused as an unknown key: %v", err)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not say %s", err, w)
+				}
+			}
+		})
+	}
+}

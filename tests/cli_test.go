@@ -176,6 +176,38 @@ func TestCLIConfigErrors(t *testing.T) {
 	}
 }
 
+// A key with a typo, in the config file (nested too) or as a MEMSNAP_*
+// variable, is refused with exit 2 and one line naming the nearest valid
+// key; the MEMSNAP_* variables memsnap reads that are not keys pass.
+func TestCLIUnknownConfigKeys(t *testing.T) {
+	store := newStore(t)
+	file := filepath.Join(t.TempDir(), "memsnap.yaml")
+	if err := os.WriteFile(file, []byte("mcp: {write-ack: applied}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		env  []string
+		args []string
+		want string
+	}{
+		{nil, []string{"--config", file, "status"},
+			`memsnap: config: unknown key "mcp.write-ack" in config file ` + file + ` (did you mean "mcp.write_ack"?)`},
+		{[]string{"MEMSNAP_WRITER_MINFREE_MB=100"}, []string{"status"},
+			`memsnap: config: unknown variable "MEMSNAP_WRITER_MINFREE_MB" in environment (did you mean "MEMSNAP_WRITER_MIN_FREE_MB"?)`},
+		{[]string{"MEMSNAP_GC_KEP=2"}, []string{"commit"},
+			`memsnap: config: unknown variable "MEMSNAP_GC_KEP" in environment (did you mean "MEMSNAP_GC_KEEP"?)`},
+	} {
+		r := memsnap(t, store, nil, c.env, c.args...)
+		if line := oneStderrLine(t, r, 2); line != c.want {
+			t.Errorf("%v %q:\n got %q\nwant %q", c.env, c.args, line, c.want)
+		}
+	}
+	env := []string{"MEMSNAP_FAILPOINT=no-such-point", "MEMSNAP_FSFAULT=", "MEMSNAP_BENCH_REFERENCE=/nowhere", "MEMSNAP_TEST_ANYTHING=1", "MEMSNAP_GC_KEEP=4"}
+	if r := memsnap(t, store, nil, env, "status"); r.code != 0 {
+		t.Errorf("status with the variables memsnap reads that are not keys: exit %d: %s", r.code, r.stderr)
+	}
+}
+
 // 'snapshots verify' prints each problem once.
 func TestCLIVerifyPrintsEachErrorOnce(t *testing.T) {
 	store := newStore(t)
