@@ -7,9 +7,12 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -29,6 +32,7 @@ import (
 var (
 	crashLoop   = flag.Int("crash.loop", 30, "iterations of TestCrashLoop (make crashtest runs 1000)")
 	crashReport = flag.String("crash.report", "", "write TestCrashLoop's table (markdown) to this file")
+	crashSeed   = flag.Uint64("crash.seed", 0, "seed of TestCrashLoop's random choices (0: from the clock; the test logs the one it used)")
 )
 
 // crashStats is what the crash loop counts.
@@ -71,10 +75,25 @@ type crashLoopRun struct {
 
 // Done-when 1: the crash loop. make test runs -crash.loop=30; make
 // crashtest runs 1000 and writes the table docs/RELIABILITY.md shows.
+// Before the random part it kills a writer at each failpoint of the commit
+// path and a producer at each of the enqueue path, in a fixed order, once
+// each (fixedPass), so every one is hit on every run. The seed of the
+// random choices is logged (and repeated on failure); -crash.seed N replays
+// the same choices (the moments of random kills still follow the clock).
 func TestCrashLoop(t *testing.T) {
 	start := time.Now()
+	seed := *crashSeed
+	if seed == 0 {
+		seed = uint64(time.Now().UnixNano())
+	}
+	t.Logf("crash loop seed %d (rerun: go test ./tests -run TestCrashLoop -crash.seed %d)", seed, seed)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("crash loop failed with seed %d: rerun with -crash.seed %d", seed, seed)
+		}
+	})
 	cr := &crashLoopRun{t: t, store: newStore(t), fLast: -1,
-		rng: rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7)),
+		rng: rand.New(rand.NewPCG(seed, 7)),
 		st:  crashStats{kills: map[string]int{}}}
 	var err error
 	if cr.s, err = snapshot.Open(cr.store); err != nil {
@@ -89,6 +108,8 @@ func TestCrashLoop(t *testing.T) {
 	t0 := time.Now()
 	cr.cleanCommit()
 	cr.span = time.Since(t0)
+
+	cr.fixedPass()
 
 	// Background processes that are never killed.
 	stopDir := t.TempDir()
@@ -177,16 +198,70 @@ func (cr *crashLoopRun) enqueueF() {
 	cr.st.acked++
 }
 
+// writerPoints are the failpoints of the commit path (failpoint.Hit in
+// writer/ and snapshot/), producerPoints those of the enqueue path
+// (internal/queue). TestFailpointListsAreWhole keeps both lists whole.
 var writerPoints = []string{"after-claim", "mid-apply", "after-snapshot-rename", "before-current", "after-current",
 	"after-recycle-move", "mid-replay", "after-replay", "mid-chunk-sums"}
+
+// recyclePoints are the writer points reached only when the commit
+// recycles an older snapshot's graph (gc.keep snapshots on disk).
+var recyclePoints = []string{"after-recycle-move", "mid-replay", "after-replay", "mid-chunk-sums"}
+
+// fixedPass kills a writer at each of writerPoints, then a producer at each
+// of producerPoints, in that order, checking the invariants after each
+// kill; a failpoint the process did not reach fails the test.
+func (cr *crashLoopRun) fixedPass() {
+	t := cr.t
+	t.Helper()
+	for _, fp := range writerPoints {
+		cr.enqueueF()
+		if slices.Contains(recyclePoints, fp) {
+			// Recycling needs gc.keep (3) snapshots, one of which it takes.
+			for {
+				seqs, err := cr.s.Seqs()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(seqs) >= 3 {
+					break
+				}
+				cr.cleanCommit()
+				cr.enqueueF()
+			}
+		}
+		if got := cr.killCommitAt(fp); got != "failpoint "+fp {
+			t.Fatalf("fixed pass: the writer was not killed at failpoint %s (%s)", fp, got)
+		}
+		cr.st.kills["commit | failpoint "+fp]++
+		cr.check()
+	}
+	for _, fp := range producerPoints {
+		if got := cr.killProducerAt(fp); got != "failpoint "+fp {
+			t.Fatalf("fixed pass: the producer was not killed at failpoint %s (%s)", fp, got)
+		}
+		cr.st.kills["producer | failpoint "+fp]++
+		cr.check()
+	}
+	cr.enqueueF()
+	cr.fullCheck()
+}
 
 // killCommit runs 'memsnap commit' and kills it at a failpoint or at a
 // random moment; it returns where the writer was.
 func (cr *crashLoopRun) killCommit() string {
-	var env []string
 	fp := ""
 	if cr.rng.IntN(3) == 0 {
 		fp = writerPoints[cr.rng.IntN(len(writerPoints))]
+	}
+	return cr.killCommitAt(fp)
+}
+
+// killCommitAt runs 'memsnap commit' and kills it at failpoint fp, or at a
+// random moment when fp is empty; it returns where the writer was.
+func (cr *crashLoopRun) killCommitAt(fp string) string {
+	var env []string
+	if fp != "" {
 		env = append(env, "MEMSNAP_FAILPOINT="+fp)
 	}
 	cmd := exec.Command(bin, "--store", cr.store, "--log-level", "error", "commit", "--max-jobs", "3")
@@ -235,12 +310,20 @@ var producerPoints = []string{"enqueue-after-create", "enqueue-after-write", "en
 // it; a job whose producer died is not acknowledged, but may still be
 // applied (if it was renamed into queue/new): the chain allows for that.
 func (cr *crashLoopRun) killProducer() string {
-	k := cr.fNext
-	cr.fNext++
 	fp := ""
-	var env []string
 	if cr.rng.IntN(2) == 0 {
 		fp = producerPoints[cr.rng.IntN(len(producerPoints))]
+	}
+	return cr.killProducerAt(fp)
+}
+
+// killProducerAt runs 'memsnap enqueue' and kills it at failpoint fp, or at
+// a random moment when fp is empty.
+func (cr *crashLoopRun) killProducerAt(fp string) string {
+	k := cr.fNext
+	cr.fNext++
+	var env []string
+	if fp != "" {
 		env = append(env, "MEMSNAP_FAILPOINT="+fp)
 	}
 	cmd := exec.Command(bin, "--store", cr.store, "--log-level", "error", "enqueue")
@@ -494,4 +577,55 @@ func (cr *crashLoopRun) table(took time.Duration) string {
 	b.WriteString("\n| jobs acknowledged | applied | lost | duplicated | half-written in queue/new | reader queries | reader errors |\n|---:|---:|---:|---:|---:|---:|---:|\n")
 	fmt.Fprintf(&b, "| %d | %d | %d | %d | %d | %d | %d |\n", cr.st.acked, cr.st.applied, cr.st.lost, cr.st.duplicated, cr.st.halfWritten, cr.st.readerQueries, cr.st.readerErrors)
 	return b.String()
+}
+
+// Every failpoint in the code (failpoint.Hit("name") outside tests) is in
+// writerPoints or producerPoints, which the crash loop's fixed pass kills
+// at, and in the README's list; and every listed one is in the code.
+func TestFailpointListsAreWhole(t *testing.T) {
+	hit := regexp.MustCompile(`failpoint\.Hit\("([a-z-]+)"\)`)
+	inCode := map[string]bool{}
+	err := filepath.WalkDir("..", func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && strings.HasPrefix(d.Name(), ".") && path != ".." {
+			return filepath.SkipDir
+		}
+		if d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		for _, m := range hit.FindAllStringSubmatch(string(b), -1) {
+			inCode[m[1]] = true
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed := append(slices.Clone(writerPoints), producerPoints...)
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name := range inCode {
+		if !slices.Contains(listed, name) {
+			t.Errorf("failpoint %q is in the code but not in the crash loop's fixed pass (writerPoints or producerPoints)", name)
+		}
+		if !strings.Contains(string(readme), name) {
+			t.Errorf("failpoint %q is in the code but not in the README", name)
+		}
+	}
+	for _, name := range listed {
+		if !inCode[name] {
+			t.Errorf("failpoint %q is listed but no code hits it", name)
+		}
+	}
+	if len(inCode) < 12 {
+		t.Errorf("found only %d failpoints in the code: %v", len(inCode), inCode)
+	}
 }
