@@ -34,6 +34,10 @@ type textState struct {
 
 	used           atomic.Bool // a search asked for an index
 	built, derived atomic.Int64
+	// fellBack counts derives whose archived jobs did not lead to the
+	// snapshot's counts (graphindex.ErrDiverged), so that the changed
+	// entities were read from the snapshot instead.
+	fellBack atomic.Int64
 }
 
 // SearchIndexStats returns how many search indexes the Reader built from a
@@ -41,6 +45,14 @@ type textState struct {
 func (r *Reader) SearchIndexStats() (built, derived int64) {
 	return r.text.built.Load(), r.text.derived.Load()
 }
+
+// SearchIndexFellBack returns how many search index derives could not
+// follow a snapshot's archived jobs (their result did not match the
+// snapshot's entity and relation counts) and read the changed entities
+// from the snapshot instead. On jobs the writer applied it stays 0: more
+// means the index's rules for the jobs (graphindex.View.ApplyJobs) and the
+// writer's differ.
+func (r *Reader) SearchIndexFellBack() int64 { return r.text.fellBack.Load() }
 
 // builtText is h's search index if it is built, else nil; nil also while
 // it is being built, rather than wait for it.
@@ -175,6 +187,7 @@ func (r *Reader) deriveText(ctx context.Context, c *graphdb.Conn, base *graphind
 		r.log.Debug("search index derive steps (ms)", "seq", to.Seq, "jobs", len(jobs), "from", "jobs", "apply", ms(time.Since(t0)))
 		return v, nil
 	}
+	r.text.fellBack.Add(1)
 	r.log.Warn("search index: the archived jobs do not lead to the snapshot; reading the entities they change", "seq", to.Seq, "error", err)
 	// A deleted entity's relations went with it: their sources changed.
 	for _, name := range base.Sources(deleted) {

@@ -487,3 +487,176 @@ func TestLowerMatchesJavaScript(t *testing.T) {
 		t.Errorf("%d of %d cases differ", bad, len(f.Cases))
 	}
 }
+
+// jobModel is graphModel run with the writer's rules for jobs (those of the
+// reference server), written independently of ApplyJobs: a job is applied
+// whole or not at all (a relation or observation naming a missing entity
+// rejects it); a created entity that exists is left as it is; a deleted
+// entity takes every relation from or to it.
+func (g *graphModel) applyJob(job *model.Job) bool {
+	next := &graphModel{ents: map[string]model.Entity{}, rels: map[model.Relation]bool{}}
+	for n, e := range g.ents {
+		e.Observations = slices.Clone(e.Observations)
+		next.ents[n] = e
+	}
+	for r := range g.rels {
+		next.rels[r] = true
+	}
+	add := func(base, more []string) []string {
+		for _, s := range more {
+			if !slices.Contains(base, s) {
+				base = append(base, s)
+			}
+		}
+		return base
+	}
+	for _, op := range job.Ops {
+		switch op.Op {
+		case model.OpCreateEntities:
+			for _, e := range op.Entities {
+				if _, ok := next.ents[e.Name]; !ok {
+					next.ents[e.Name] = model.Entity{Name: e.Name, EntityType: e.EntityType, Observations: add([]string{}, e.Observations)}
+				}
+			}
+		case model.OpCreateRelations:
+			for _, r := range op.Relations {
+				if _, ok := next.ents[r.From]; !ok {
+					return false
+				}
+				if _, ok := next.ents[r.To]; !ok {
+					return false
+				}
+				next.rels[r] = true
+			}
+		case model.OpAddObservations:
+			for _, a := range op.Observations {
+				e, ok := next.ents[a.EntityName]
+				if !ok {
+					return false
+				}
+				e.Observations = add(e.Observations, a.Contents)
+				next.ents[a.EntityName] = e
+			}
+		case model.OpDeleteObservations:
+			for _, d := range op.Deletions {
+				if e, ok := next.ents[d.EntityName]; ok {
+					e.Observations = slices.DeleteFunc(e.Observations, func(o string) bool { return slices.Contains(d.Observations, o) })
+					next.ents[d.EntityName] = e
+				}
+			}
+		case model.OpDeleteRelations:
+			for _, r := range op.Relations {
+				delete(next.rels, r)
+			}
+		case model.OpDeleteEntities:
+			for _, n := range op.EntityNames {
+				delete(next.ents, n)
+				for r := range next.rels {
+					if r.From == n || r.To == n {
+						delete(next.rels, r)
+					}
+				}
+			}
+		}
+	}
+	*g = *next
+	return true
+}
+
+// The View ApplyJobs derives from the archived jobs of batch after batch is
+// the graph an independent model of the jobs gives, entity by entity and
+// relation by relation, and ApplyJobs never refuses the jobs (a refusal
+// makes a reader silently read the changed entities from Kuzu instead, so
+// a wrong rule would otherwise go unseen). The names collide on purpose:
+// relations to deleted entities, entities deleted and created again, jobs
+// rejected for naming a missing entity (which the writer does not archive).
+func TestApplyJobsEqualsModel(t *testing.T) {
+	rng := rand.New(rand.NewPCG(25, 7))
+	names := []string{"ash", "bay", "cove", "dell", "elm", "fir"}
+	pick := func(xs []string) string { return xs[rng.IntN(len(xs))] }
+	obs := func() []string {
+		var out []string
+		for n := rng.IntN(3); n > 0; n-- {
+			out = append(out, pick([]string{"amber", "birch", "cedar", "dune"}))
+		}
+		return out
+	}
+	rel := func() model.Relation {
+		return model.Relation{From: pick(names), To: pick(names), RelationType: pick([]string{"r1", "r2"})}
+	}
+	randomOp := func() model.Op {
+		switch rng.IntN(8) {
+		case 0, 1:
+			return model.Op{Op: model.OpCreateEntities, Entities: []model.Entity{{Name: pick(names), EntityType: pick([]string{"t1", "t2"}), Observations: obs()}}}
+		case 2, 3:
+			return model.Op{Op: model.OpCreateRelations, Relations: []model.Relation{rel(), rel()}}
+		case 4:
+			return model.Op{Op: model.OpAddObservations, Observations: []model.ObservationAdd{{EntityName: pick(names), Contents: obs()}}}
+		case 5:
+			return model.Op{Op: model.OpDeleteEntities, EntityNames: []string{pick(names)}}
+		case 6:
+			return model.Op{Op: model.OpDeleteObservations, Deletions: []model.ObservationDelete{{EntityName: pick(names), Observations: obs()}}}
+		default:
+			return model.Op{Op: model.OpDeleteRelations, Relations: []model.Relation{rel()}}
+		}
+	}
+	g := &graphModel{ents: map[string]model.Entity{}, rels: map[model.Relation]bool{}}
+	v := Build(nil, nil)
+	deletesWithRelations := 0
+	for round := 0; round < 400; round++ {
+		var batch []*model.Job
+		for n := 1 + rng.IntN(3); n > 0; n-- {
+			job := &model.Job{}
+			for k := 1 + rng.IntN(3); k > 0; k-- {
+				job.Ops = append(job.Ops, randomOp())
+			}
+			if rng.IntN(2) == 0 { // ends that exist: most jobs apply
+				rl := rel()
+				job.Ops = append(job.Ops, model.Op{Op: model.OpCreateEntities, Entities: []model.Entity{
+					{Name: rl.From, EntityType: "t1", Observations: []string{}}, {Name: rl.To, EntityType: "t1", Observations: []string{}}}},
+					model.Op{Op: model.OpCreateRelations, Relations: []model.Relation{rl}})
+			}
+			before := len(g.rels)
+			if g.applyJob(job) { // a rejected job is not archived
+				batch = append(batch, job)
+				for _, op := range job.Ops {
+					if op.Op == model.OpDeleteEntities && len(g.rels) < before {
+						deletesWithRelations++
+						break
+					}
+				}
+			}
+		}
+		next, err := v.ApplyJobs(batch, int64(len(g.ents)), int64(len(g.rels)))
+		if err != nil {
+			t.Fatalf("round %d: ApplyJobs refused jobs the model applies: %v", round, err)
+		}
+		if next == nil { // a rebuild asked for
+			es, rs := g.lists()
+			next = Build(es, rs)
+		}
+		v = next
+		for _, n := range names {
+			e, out, ok := v.Lookup(n)
+			want, exists := g.ents[n]
+			if ok != exists {
+				t.Fatalf("round %d: %s in the derived index: %v, in the model: %v", round, n, ok, exists)
+			}
+			if !exists {
+				continue
+			}
+			if e.EntityType != want.EntityType || !slices.Equal(e.Observations, want.Observations) {
+				t.Fatalf("round %d: %s derived %+v, model %+v", round, n, e, want)
+			}
+			if got, w := sortedRels(out), sortedRels(g.outOf([]string{n})); got != w {
+				t.Fatalf("round %d: relations from %s derived %s, model %s", round, n, got, w)
+			}
+		}
+		if v.Live() != len(g.ents) || v.Relations() != int64(len(g.rels)) {
+			t.Fatalf("round %d: derived %d entities %d relations, model %d and %d", round, v.Live(), v.Relations(), len(g.ents), len(g.rels))
+		}
+	}
+	if deletesWithRelations < 20 {
+		t.Fatalf("only %d deletes took relations with them: the test does not exercise the delete rule", deletesWithRelations)
+	}
+}
