@@ -32,7 +32,16 @@ func TestManyProcesses(t *testing.T) {
 	const producers, jobsEach, readers = 3, 25, 4
 	ctx := testContext(t)
 
-	bg := startBackground(t, ctx, store, store, slices.Repeat([]string{"reader"}, readers))
+	ready := t.TempDir()
+	bg := startBackground(t, ctx, store, t.TempDir(), slices.Repeat([]string{"reader"}, readers), "MEMSNAP_TEST_READY="+ready)
+	// Every reader serves a snapshot before the first commit: each must
+	// then swap at least once.
+	for len(dirNames(t, ready)) < readers {
+		if ctx.Err() != nil {
+			t.Fatalf("readers never started: %d of %d ready", len(dirNames(t, ready)), readers)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 
 	ids := make([][]string, producers)
 	var wg sync.WaitGroup
@@ -70,9 +79,9 @@ func TestManyProcesses(t *testing.T) {
 	if published < 20 {
 		t.Fatalf("writer published only %d snapshots while readers ran; want at least 20", published)
 	}
-	// Let readers see the final snapshot, then stop them.
-	time.Sleep(300 * time.Millisecond)
-	bg.stop()
+	final := mustUint(t, currentSeq(t, store))
+	bg.stop() // each reader refreshes once more, onto the final snapshot
+
 	var totalQueries int64
 	for i, err := range bg.errs {
 		if err != nil {
@@ -83,6 +92,9 @@ func TestManyProcesses(t *testing.T) {
 			t.Fatalf("reader %d output %q: %v", i, bg.outs[i], err)
 		}
 		t.Logf("reader %d: %d queries, %d refreshes, %d errors, last snapshot %d", i, st.Queries, st.Refreshes, st.Errors, st.LastSeq)
+		if st.Refreshes < 1 || st.LastSeq != final {
+			t.Errorf("reader %d swapped %d times and serves snapshot %d; want at least once and the final snapshot %d", i, st.Refreshes, st.LastSeq, final)
+		}
 		if st.Errors != 0 || st.Regressed != 0 {
 			t.Errorf("reader %d: %d errors (first: %s), %d count regressions", i, st.Errors, st.FirstError, st.Regressed)
 		}

@@ -33,8 +33,11 @@ type readerStats struct {
 // helper runs the test binary as a helper process:
 //
 //	reader:     a long-lived reader that refreshes and queries in a loop until
-//	            the file $MEMSNAP_TEST_STOP exists, then prints readerStats;
-//	            with $MEMSNAP_TEST_PIN_ALL it also pins every snapshot in turn
+//	            the file $MEMSNAP_TEST_STOP exists, then refreshes once more
+//	            (onto whatever was committed before the stop) and prints
+//	            readerStats; with $MEMSNAP_TEST_PIN_ALL it also pins every
+//	            snapshot in turn; with $MEMSNAP_TEST_READY it creates a file
+//	            in that directory once it serves a snapshot
 //	verifyreader: a reader on a refresh schedule facing a damaged CURRENT,
 //	            see verifyReader
 //	lockholder: takes the writer lock, prints "locked", and sleeps until killed
@@ -97,6 +100,12 @@ func readerLoop(store *snapshot.Store, stop string) int {
 		}
 	}
 	defer r.Close()
+	if dir := os.Getenv("MEMSNAP_TEST_READY"); dir != "" {
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("ready-%d", os.Getpid())), nil, 0o600); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+	}
 	var last int64 = -1
 	pinAll := os.Getenv("MEMSNAP_TEST_PIN_ALL") != ""
 	fail := func(err error) {
@@ -136,6 +145,10 @@ func readerLoop(store *snapshot.Store, stop string) int {
 		// Leave the CPU to the (niced) writer now and then: on a 2-core
 		// machine readers that never pause starve every commit.
 		time.Sleep(readerPause)
+	}
+	// What was committed before the stop file appeared is seen now.
+	if _, err := r.Refresh(ctx); err != nil {
+		fail(err)
 	}
 	st.Refreshes = r.Refreshes()
 	st.LastSeq = r.Seq()
