@@ -457,7 +457,14 @@ func TestServeSlowQueryDoesNotBlockOthers(t *testing.T) {
 			"WHERE a.name < b.name AND b.name < c.name AND c.name < d.name RETURN count(*)"}})
 		slowDone.Store(true)
 	}()
-	time.Sleep(300 * time.Millisecond) // let it start
+	// The slow query has begun: the server counts it in flight.
+	waitUntil(t, ctx, "the slow query to begin", 20*time.Millisecond, func() bool {
+		resp, body := srv.get(t, "GET", "/metrics", nil, "Authorization", "Bearer "+srv.token)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("/metrics: %d", resp.StatusCode)
+		}
+		return metricValue(t, parseMetrics(t, []byte(body)), "memsnap_mcp_calls_in_flight", "tool", "query") == 1
+	})
 	for i := range 3 {
 		g := parseGraph(t, mustCall(t, ctx, other, "open_nodes", map[string]any{"names": []string{fmt.Sprintf("e%03d", i+1)}}))
 		if len(g.Entities) != 1 {

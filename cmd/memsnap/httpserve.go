@@ -85,7 +85,8 @@ func (a *app) runServe(ctx context.Context, s *snapshot.Store, tlsCert, tlsKey s
 			met.SwapObserved(seq, took)
 			site.Swapped(seq, took)
 		},
-		OnCall: met.CallObserved,
+		OnCall:      met.CallObserved,
+		OnCallStart: met.CallStarted,
 	})
 	ln, at, beyond, err := metrics.Listen(ctx, "serve", a.cfg.Serve.Addr)
 	if err != nil {

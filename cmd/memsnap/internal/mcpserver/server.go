@@ -69,6 +69,10 @@ type Options struct {
 	// fit its schema) or "error" (the call itself failed, such as a call to
 	// a tool that does not exist, counted as tool "unknown").
 	OnCall func(tool, outcome string, took time.Duration)
+	// OnCallStart, if set with OnCall, is called as each tools/call begins,
+	// with the tool's name as OnCall gets it; OnCall follows it once the
+	// call ends.
+	OnCallStart func(tool string)
 }
 
 // Server is one MCP server over a memsnap store. It is safe for the
@@ -125,6 +129,15 @@ func (s *Server) observeCalls(next mcp.MethodHandler) mcp.MethodHandler {
 		if !ok || method != "tools/call" {
 			return next(ctx, method, req)
 		}
+		// A tool that does not exist is counted as "unknown": what a
+		// client sends must not become a label of its own.
+		name := "unknown"
+		if call.Params != nil && s.tools[call.Params.Name] {
+			name = call.Params.Name
+		}
+		if s.o.OnCallStart != nil {
+			s.o.OnCallStart(name)
+		}
 		start := time.Now()
 		res, err := next(ctx, method, req)
 		outcome := "ok"
@@ -132,12 +145,6 @@ func (s *Server) observeCalls(next mcp.MethodHandler) mcp.MethodHandler {
 			outcome = "error"
 		} else if r, ok := res.(*mcp.CallToolResult); ok && r.IsError {
 			outcome = "tool_error"
-		}
-		// A tool that does not exist is counted as "unknown": what a
-		// client sends must not become a label of its own.
-		name := "unknown"
-		if call.Params != nil && s.tools[call.Params.Name] {
-			name = call.Params.Name
 		}
 		s.o.OnCall(name, outcome, time.Since(start))
 		return res, err

@@ -30,6 +30,7 @@ type Metrics struct {
 	duration prometheus.Histogram
 
 	calls     *prometheus.CounterVec   // by tool, outcome
+	inFlight  *prometheus.GaugeVec     // by tool
 	callTime  *prometheus.HistogramVec // by tool
 	swaps     prometheus.Histogram
 	swapsDone prometheus.Counter
@@ -73,7 +74,8 @@ func New(s *snapshot.Store, log *slog.Logger) *Metrics {
 }
 
 // WithServing adds the metrics of a serving process: MCP calls by tool and
-// outcome with their durations (CallObserved), and the reader's swaps to a
+// outcome with their durations (CallObserved), the calls in flight by tool
+// (CallStarted to CallObserved), and the reader's swaps to a
 // newer snapshot with their durations (SwapObserved). It returns m.
 func (m *Metrics) WithServing() *Metrics {
 	m.calls = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "memsnap_mcp_calls_total",
@@ -83,7 +85,9 @@ func (m *Metrics) WithServing() *Metrics {
 		Help: "Duration of MCP tool calls, by tool.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)}, []string{"tool"})
 	m.swaps = prometheus.NewHistogram(prometheus.HistogramOpts{Name: "memsnap_reader_swap_duration_seconds",
 		Help: "Duration of the reader's swaps to a newer snapshot: open, verify, derive the search index.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 14)})
-	m.reg.MustRegister(m.calls, m.callTime, m.swaps)
+	m.inFlight = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "memsnap_mcp_calls_in_flight",
+		Help: "MCP tool calls begun and not yet answered, by tool."}, []string{"tool"})
+	m.reg.MustRegister(m.calls, m.callTime, m.swaps, m.inFlight)
 	return m
 }
 
@@ -104,14 +108,25 @@ func (m *Metrics) CommitObserved(sum writer.Summary, skipped bool, err error) {
 	m.jobs.WithLabelValues("rejected").Add(float64(sum.Rejected))
 }
 
-// CallObserved records one MCP tool call (see mcpserver.Options.OnCall).
-// Without WithServing it does nothing.
+// CallObserved records one MCP tool call (see mcpserver.Options.OnCall),
+// ending one CallStarted began. Without WithServing it does nothing.
 func (m *Metrics) CallObserved(tool, outcome string, took time.Duration) {
 	if m.calls == nil {
 		return
 	}
 	m.calls.WithLabelValues(tool, outcome).Inc()
 	m.callTime.WithLabelValues(tool).Observe(took.Seconds())
+	m.inFlight.WithLabelValues(tool).Dec()
+}
+
+// CallStarted records that an MCP tool call began (see
+// mcpserver.Options.OnCallStart); CallObserved records its end. Without
+// WithServing it does nothing.
+func (m *Metrics) CallStarted(tool string) {
+	if m.inFlight == nil {
+		return
+	}
+	m.inFlight.WithLabelValues(tool).Inc()
 }
 
 // SwapObserved records one reader swap (see reader.Options.OnSwap). Without
