@@ -70,13 +70,21 @@ test: deps patchelf chromium
 	  status=$$?; echo "slowest tests (over 10s):"; \
 	  $(GOTESTSUM) tool slowest --jsonfile $(TESTJSON) --threshold 10s | head -n 15; exit $$status
 
+# The unit packages with -short, without -race (every package but tests/,
+# whose black-box tests build the binary and run many processes): a quick
+# check before make test, which runs them all with -race.
+SHORT_PKGS = $(shell $(GO) list ./... | grep -v '/tests$$')
+test-short: deps
+	$(GO) vet $(SHORT_PKGS)
+	$(GO) test -short -count=1 -timeout 10m $(SHORT_PKGS)
+
 # docs/dashboard.png, from TestDashboardInBrowser's headless Chromium.
 screenshot: deps chromium
 	$(GO) test -count=1 -run 'TestDashboardInBrowser' ./tests -dashboard.screenshot=$(CURDIR)/docs/dashboard.png
 
 # Long crash loop: RUNS iterations of SIGKILLs (make test runs 30), its table
-# written to crashtest-report.md for docs/RELIABILITY.md. COMPETE=1 also runs the
-# competing-writers soak.
+# written to crashtest-report.md for docs/RELIABILITY.md. COMPETE=1 runs the
+# competing-writers soak for 2 minutes (make test runs it for 2 seconds).
 crashtest: deps
 	$(GO) test -count=1 -timeout 90m -run 'TestCrashLoop|TestCompetingWriters' ./tests \
 	  -crash.loop=$(RUNS) -crash.report=$(CURDIR)/crashtest-report.md $(if $(COMPETE),-compete=2m) -v
