@@ -93,10 +93,10 @@ func nested(n int, open, close string) string {
 
 func TestCheckReadOnlyRefusesWhatHurtsTheParser(t *testing.T) {
 	refused := map[string]string{
-		nested(MaxNesting+1, "(", ")"):   "nest deeper than 32 levels",
-		nested(3000, "(", ")"):           "nest deeper than 32 levels",
-		nested(MaxNesting+1, "[", "]"):   "nest deeper than 32 levels",
-		nested(20, "([", "])"):           "nest deeper than 32 levels",
+		nested(MaxNesting+1, "(", ")"): "nest deeper than 32 levels",
+		nested(3000, "(", ")"):         "nest deeper than 32 levels",
+		nested(MaxNesting+1, "[", "]"): "nest deeper than 32 levels",
+		nested(20, "([", "])"):         "nest deeper than 32 levels",
 		"RETURN {a: " + strings.Repeat("{a: ", MaxNesting) + "1" + strings.Repeat("}", MaxNesting+1): "nest deeper",
 		// Closing brackets first must not buy room for more opens.
 		"RETURN " + strings.Repeat(")", 100) + nested(MaxNesting+1, "(", ")"): "nest deeper",
