@@ -213,28 +213,42 @@ func (p *Pool) Query(ctx context.Context, seq uint64, cypher string, params map[
 		return nil, fmt.Errorf("waiting for a query worker: %w", ctx.Err())
 	}
 	defer func() { <-p.slots }()
-	var w *proc
-	select {
-	case w = <-p.idle:
-	default:
-		p.mu.Lock()
-		closed := p.closed
-		p.mu.Unlock()
-		if closed {
-			return nil, reader.ErrClosed
-		}
-		var err error
-		if w, err = p.start(); err != nil {
+	for {
+		w, fresh, err := p.take()
+		if err != nil {
 			return nil, err
 		}
-	}
-	res, err := p.run(ctx, w, seq, cypher, params)
-	if w.kill.Load() == nil && !isDead(w) {
-		p.idle <- w
-	} else {
+		res, err := p.run(ctx, w, seq, cypher, params)
+		if w.kill.Load() == nil && !isDead(w) {
+			p.idle <- w
+			return res, err
+		}
 		_ = w.in.Close()
+		var se *StoppedError
+		if fresh || !errors.As(err, &se) || se.Reason != ReasonCrashed || se.Killed {
+			return res, err
+		}
+		// A warm worker that died while idle (killed from outside, say)
+		// does not cost the query: it runs once more on a new worker,
+		// whose crash would be the query's own.
 	}
-	return res, err
+}
+
+// take returns an idle worker, or a new one (fresh).
+func (p *Pool) take() (w *proc, fresh bool, err error) {
+	select {
+	case w = <-p.idle:
+		return w, false, nil
+	default:
+	}
+	p.mu.Lock()
+	closed := p.closed
+	p.mu.Unlock()
+	if closed {
+		return nil, false, reader.ErrClosed
+	}
+	w, err = p.start()
+	return w, true, err
 }
 
 func isDead(w *proc) bool {
@@ -270,7 +284,8 @@ func (p *Pool) run(ctx context.Context, w *proc, seq uint64, cypher string, para
 		req.TimeoutMS = 1
 	}
 	if err := w.send(req); err != nil {
-		w.stop(&StoppedError{Reason: ReasonCrashed, Killed: true, Detail: "the query worker did not take the query: " + err.Error()})
+		// It had died: what killed it is not this query's doing.
+		w.stop(&StoppedError{Reason: ReasonCrashed, Detail: "the query worker did not take the query (" + err.Error() + "); it is replaced"})
 	}
 	var killAt, cancelKill <-chan time.Time
 	if timeout > 0 {
