@@ -449,6 +449,16 @@ func (r *Reader) Query(ctx context.Context, cypher string, params map[string]any
 	return out, nil
 }
 
+// bounded is ctx with reader.query_timeout: every read of the Reader's own
+// runs under it (a point lookup in the key-value store, KVGet and Job,
+// is bounded by itself).
+func (r *Reader) bounded(ctx context.Context) (context.Context, context.CancelFunc) {
+	if t := r.opts.QueryTimeout; t > 0 {
+		return context.WithTimeout(ctx, t)
+	}
+	return context.WithCancel(ctx)
+}
+
 // KVGet returns a user key's value from the current snapshot.
 func (r *Reader) KVGet(ctx context.Context, key string) (val string, found bool, seq uint64, err error) {
 	h, err := r.acquire()
@@ -467,7 +477,9 @@ func (r *Reader) KVScan(ctx context.Context, prefix string, limit int) ([]Pair, 
 		return nil, 0, err
 	}
 	defer h.unref()
-	pairs, err := h.kv.ScanUser(prefix, limit)
+	ctx, cancel := r.bounded(ctx)
+	defer cancel()
+	pairs, err := h.kv.ScanUser(ctx, prefix, limit)
 	if pairs == nil {
 		pairs = []Pair{}
 	}
