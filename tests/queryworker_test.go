@@ -207,6 +207,7 @@ func TestRunawayQueriesAreStopped(t *testing.T) {
 		"UNWIND range(1,100000000) AS x RETURN count(x)",
 		"UNWIND range(1,2000000) AS x RETURN x", // Kuzu builds all rows first: past 256 MiB
 		"RETURN size(lpad('x',1500000000,'y'))",
+		"UNWIND range(1,100000) AS x UNWIND range(1,100000) AS y WITH x, y WHERE (x * y) % 7 = 3 RETURN count(*)",
 	} {
 		start := time.Now()
 		text, isErr := queryText(t, ctx, cs, cypher)
@@ -223,4 +224,48 @@ func TestRunawayQueriesAreStopped(t *testing.T) {
 		servesNext(t, ctx, cs, cypher)
 	}
 	peaks.check(t)
+}
+
+func TestQueryCommandLimits(t *testing.T) {
+	store := newStore(t)
+	mustMemsnap(t, store, mustJSON(t, ops(entities(entity("a", "t", "x")))), "enqueue", "--wait=30m")
+	const many = "UNWIND range(1,20000) AS x RETURN x"
+	for _, c := range []struct {
+		env          []string
+		cypher, note string
+		rows         int
+	}{
+		{nil, many, "more than 10000 rows (reader.query_max_rows)", 10000},
+		{[]string{"MEMSNAP_READER_QUERY_MAX_ROWS=7"}, many, "more than 7 rows (reader.query_max_rows)", 7},
+		{[]string{"MEMSNAP_READER_QUERY_MAX_BYTES=2048"}, many, "more than 2048 bytes of rows (reader.query_max_bytes)", -1},
+		{nil, "UNWIND range(1,3) AS x RETURN x", "", 3},
+	} {
+		r := memsnap(t, store, nil, c.env, "query", "--json", c.cypher)
+		var res struct {
+			Rows            [][]any `json:"rows"`
+			Truncated       bool    `json:"truncated"`
+			TruncatedReason string  `json:"truncated_reason"`
+		}
+		if r.code != 0 || json.Unmarshal([]byte(r.stdout), &res) != nil {
+			t.Fatalf("%v %s: exit %d, %s %s", c.env, c.cypher, r.code, r.stdout, r.stderr)
+		}
+		if res.Truncated != (c.note != "") || res.TruncatedReason != c.note || c.rows >= 0 && len(res.Rows) != c.rows ||
+			len(res.Rows) == 0 || !strings.Contains(r.stderr, c.note) {
+			t.Errorf("%v %s: %d rows, truncated=%v %q, stderr %q; want %d rows and note %q",
+				c.env, c.cypher, len(res.Rows), res.Truncated, res.TruncatedReason, r.stderr, c.rows, c.note)
+		}
+		if c.rows == -1 && len(r.stdout) > 2048+200 {
+			t.Errorf("capped at 2048 bytes of rows, the answer is %d bytes", len(r.stdout))
+		}
+	}
+	for _, c := range []struct{ cypher, want string }{
+		{nestedQuery, "nest deeper than 32 levels"},
+		{"UNWIND range(1,100000) AS x UNWIND range(1,100000) AS y WITH x, y WHERE (x * y) % 7 = 3 RETURN count(*)",
+			"ran past reader.query_timeout (1s)"},
+	} {
+		r := memsnap(t, store, nil, queryLimitsEnv, "query", c.cypher)
+		if r.code != 1 || !strings.Contains(r.stderr, c.want) || strings.Count(strings.TrimSpace(r.stderr), "\n") > 0 {
+			t.Errorf("%.60s...: exit %d, stderr %q; want exit 1 and one line naming %q", c.cypher, r.code, r.stderr, c.want)
+		}
+	}
 }
