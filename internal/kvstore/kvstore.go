@@ -7,8 +7,8 @@
 package kvstore
 
 import (
-	"context"
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
