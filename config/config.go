@@ -60,8 +60,8 @@ type ReaderConfig struct {
 	QueryWorkers int `mapstructure:"query_workers"`
 	// QueryMaxMemoryMB caps a query worker's memory, in MiB: an
 	// allocation past it fails inside Kuzu, and a worker whose resident
-	// set passes it is killed (peak at most 64 MiB over; see
-	// queryworker.MemoryCap). Default: 1024. At least 128.
+	// set passes it is killed (peak at most 64 MiB over; see package
+	// queryworker, "Memory cap"). Default: 1024. At least 128.
 	QueryMaxMemoryMB int `mapstructure:"query_max_memory_mb"`
 	// QueryMaxRows caps the rows a query answers; the answer says it was
 	// truncated. Default: 10000.

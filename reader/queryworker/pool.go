@@ -67,7 +67,7 @@ type Options struct {
 	// or cancellation before it is killed. Default 500ms.
 	Grace time.Duration
 	// MaxMemoryBytes kills a worker whose resident set passes it (see
-	// MemoryCap). 0: none.
+	// "Memory cap" in the package doc). 0: none.
 	MaxMemoryBytes int64
 	// WatchEvery is how often a busy worker's resident set is read.
 	// Default 5ms.

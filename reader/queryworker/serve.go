@@ -32,7 +32,7 @@ type WorkerOptions struct {
 	// Threads caps the threads of one query.
 	Threads int
 	// MaxMemoryMB is the worker's memory cap in MiB (0: none); see
-	// MemoryCap.
+	// "Memory cap" in the package doc.
 	MaxMemoryMB int
 }
 
@@ -223,24 +223,6 @@ func (w *worker) bufferPool(path string) uint64 {
 	}
 	return max(want, 16<<20)
 }
-
-// MemoryCap is how a worker's memory is capped, as measured here (go-kuzu
-// v0.11.3, Linux, 2 cores, no writable cgroup):
-//   - RLIMIT_AS and RLIMIT_DATA set before Kuzu opens stop it from opening:
-//     it reserves its maximum database size (1 TiB by default; 1 GiB gave
-//     VmData 1.4 GB for 28 MB resident) as writable private memory;
-//   - RLIMIT_DATA set after the open, at what is then mapped plus the cap
-//     less what is resident and the buffer pool, makes a runaway
-//     allocation fail inside Kuzu with std::bad_alloc (lpad of 1.5 GB,
-//     count over 10^7 rows, 2*10^6 rows returned: each failed within 1 s,
-//     the worker stayed up and answered the next query);
-//   - buffer pool pages (reserved at open) and memory the kernel maps
-//     without an allocation are not counted by RLIMIT_DATA, so the parent
-//     also polls the worker's resident set (/proc/PID/statm, every
-//     WatchEvery) and kills it over the cap. The margin is what a process
-//     can fault in between two polls plus the poll's own delay: see
-//     MemoryMargin.
-const MemoryCap = "rlimit-data-after-open+rss-watchdog"
 
 // raiseDataLimit lifts the worker's data limit to its hard limit before a
 // snapshot opens (Kuzu reserves its address space then).
