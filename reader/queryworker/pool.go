@@ -305,7 +305,11 @@ func (p *Pool) run(ctx context.Context, w *proc, seq uint64, cypher string, para
 		select {
 		case r, ok := <-w.resps:
 			if !ok {
-				return nil, p.deathError(w)
+				err := p.deathError(w)
+				if k := w.kill.Load(); k != nil && k.Reason == ReasonCancelled {
+					err = fmt.Errorf("%w (%w)", err, ctx.Err())
+				}
+				return nil, err
 			}
 			if r.ID == id {
 				return p.result(ctx, r, timeout)

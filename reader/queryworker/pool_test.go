@@ -117,3 +117,20 @@ func TestPoolRetriesAWorkerThatDiedIdle(t *testing.T) {
 		t.Fatalf("the query after its idle worker was killed: %v", err)
 	}
 }
+
+func TestPoolKillsAWorkerThatIgnoresCancel(t *testing.T) {
+	var mode atomic.Value
+	mode.Store("hang")
+	p := testPool(t, &mode, Options{Size: 1, Grace: 50 * time.Millisecond})
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(100*time.Millisecond, cancel)
+	_, err := p.Query(ctx, 1, "RETURN 1", nil)
+	var se *StoppedError
+	if !errors.Is(err, context.Canceled) || !errors.As(err, &se) || se.Reason != ReasonCancelled || !se.Killed {
+		t.Fatalf("cancelled while its worker hangs: %v", err)
+	}
+	mode.Store("ok")
+	if _, err := p.Query(context.Background(), 1, "RETURN 1", nil); err != nil {
+		t.Fatalf("the next query: %v", err)
+	}
+}
