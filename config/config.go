@@ -51,8 +51,25 @@ type ReaderConfig struct {
 	// Watch makes long-lived readers also refresh as soon as CURRENT is
 	// replaced (file watching), besides Refresh. Default: true.
 	Watch bool `mapstructure:"watch"`
-	// QueryTimeout interrupts a query that runs longer. Default: 30s.
+	// QueryTimeout interrupts a query that runs longer; a query worker
+	// that has not stopped half a second later is killed. Default: 30s.
 	QueryTimeout time.Duration `mapstructure:"query_timeout"`
+	// QueryWorkers is how many query worker processes run user-written
+	// Cypher (the query command and MCP tool) at once, each kept warm
+	// with the snapshot open. Default: 2.
+	QueryWorkers int `mapstructure:"query_workers"`
+	// QueryMaxMemoryMB caps a query worker's memory, in MiB: an
+	// allocation past it fails inside Kuzu, and a worker whose resident
+	// set passes it is killed (peak at most 64 MiB over; see package
+	// queryworker, "Memory cap"). Default: 1024. At least 128.
+	QueryMaxMemoryMB int `mapstructure:"query_max_memory_mb"`
+	// QueryMaxRows caps the rows a query answers; the answer says it was
+	// truncated. Default: 10000.
+	QueryMaxRows int `mapstructure:"query_max_rows"`
+	// QueryMaxBytes caps the JSON bytes of a query answer's rows; the
+	// answer says it was truncated. Default: 4 MiB (an answer fits an MCP
+	// client's 10 MiB frame).
+	QueryMaxBytes int `mapstructure:"query_max_bytes"`
 	// Verify is what a reader checks before it serves a snapshot: "full"
 	// (every file's size and CRC-32C against the manifest), "size" (sizes
 	// only: cheaper on very large stores, catches truncation but not flipped
@@ -224,7 +241,7 @@ func Default() Config {
 		Store:    DefaultStoreDir(),
 		LogLevel: "info",
 		Reader: ReaderConfig{BufferPoolMB: 64, Threads: 1, Refresh: "@every 2s", Watch: true, QueryTimeout: 30 * time.Second, Verify: "full", Scrub: time.Hour,
-			SearchWordHits: reader.DefaultSearchWordHits},
+			SearchWordHits: reader.DefaultSearchWordHits, QueryWorkers: 2, QueryMaxMemoryMB: 1024, QueryMaxRows: 10000, QueryMaxBytes: 4 << 20},
 		Writer: WriterConfig{MaxBatchJobs: 10000, MaxBatchBytes: 64 << 20, MaxRounds: 8,
 			LockTimeout: 10 * time.Second, BufferPoolMB: 256, Commit: "@every 1s", CopyThreshold: 1000, MinFreeMB: 16, Nice: 5,
 			CommitDelay: 10 * time.Millisecond, RecycleMinMB: 32},
@@ -252,6 +269,10 @@ func (c *Config) fields() []field {
 		{"reader.refresh", &c.Reader.Refresh},
 		{"reader.watch", &c.Reader.Watch},
 		{"reader.query_timeout", &c.Reader.QueryTimeout},
+		{"reader.query_workers", &c.Reader.QueryWorkers},
+		{"reader.query_max_memory_mb", &c.Reader.QueryMaxMemoryMB},
+		{"reader.query_max_rows", &c.Reader.QueryMaxRows},
+		{"reader.query_max_bytes", &c.Reader.QueryMaxBytes},
 		{"reader.verify", &c.Reader.Verify},
 		{"reader.scrub", &c.Reader.Scrub},
 		{"reader.search_word_hits", &c.Reader.SearchWordHits},
@@ -531,6 +552,10 @@ func (c Config) problems() []*KeyError {
 		{"reader.buffer_pool_mb", atLeast(c.Reader.BufferPoolMB, 8, "")},
 		{"reader.threads", atLeast(c.Reader.Threads, 1, "")},
 		{"reader.query_timeout", notNegative(c.Reader.QueryTimeout, "")},
+		{"reader.query_workers", atLeast(c.Reader.QueryWorkers, 1, "")},
+		{"reader.query_max_memory_mb", atLeast(c.Reader.QueryMaxMemoryMB, 128, "")},
+		{"reader.query_max_rows", atLeast(c.Reader.QueryMaxRows, 1, "")},
+		{"reader.query_max_bytes", atLeast(c.Reader.QueryMaxBytes, 1024, "")},
 		{"reader.scrub", notNegative(c.Reader.Scrub, " (0 turns the scrub off)")},
 		{"reader.search_word_hits", notNegative(c.Reader.SearchWordHits, " (0: no cap)")},
 		{"reader.verify", when(!slices.Contains([]string{"full", "size", "off"}, c.Reader.Verify), "is not full, size or off")},

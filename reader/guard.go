@@ -13,6 +13,19 @@ import (
 // holds more than one statement.
 var ErrRefused = errors.New("query refused")
 
+// MaxQueryBytes caps the length of a query's text, in bytes. Queries that
+// people and tools write are a few hundred bytes; a parse of megabytes of
+// text holds Kuzu's parser (and its memory) for seconds.
+const MaxQueryBytes = 64 << 10
+
+// MaxNesting caps how deep (, [ and { may nest in a query, counted together.
+// Kuzu's parser (v0.11.3) costs much more than linearly in nesting depth,
+// and recurses on the C stack: measured on 2 cores, 32 brackets [...] take
+// 0.3 s, 64 take 0.4 s, 256 take 27 s; 512 parentheses take 2.9 s, 2000
+// take 6 s and 330 MB, and 3000 crash the process (segfault in
+// kuzu_connection_prepare). Real queries nest a handful of levels.
+const MaxNesting = 32
+
 // refusedKeywords may not appear as keywords (outside strings, comments,
 // backquoted names and property/parameter names) in a reader query.
 var refusedKeywords = map[string]string{
@@ -44,9 +57,14 @@ var fileFunctions = map[string]bool{
 // reach outside the snapshot: COPY ... TO/FROM, EXPORT/IMPORT DATABASE,
 // ATTACH, LOAD FROM / LOAD EXTENSION, INSTALL, writes, transactions, CALL of
 // anything but read-only catalog/index functions, file-reading functions, and
-// more than one statement. It reads keywords the way Kuzu's lexer does: case
-// folded, with strings, comments and `quoted` names skipped.
+// more than one statement. It also refuses what would hurt the parser:
+// text longer than MaxQueryBytes and nesting deeper than MaxNesting. It
+// reads keywords the way Kuzu's lexer does: case folded, with strings,
+// comments and `quoted` names skipped.
 func CheckReadOnly(q string) error {
+	if len(q) > MaxQueryBytes {
+		return fmt.Errorf("%w: the query is %d bytes long, more than the limit of %d", ErrRefused, len(q), MaxQueryBytes)
+	}
 	toks, err := lex(q)
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrRefused, err)
@@ -105,7 +123,16 @@ type token struct {
 // lex splits q into the tokens the guard cares about.
 func lex(q string) ([]token, error) {
 	var toks []token
+	depth := 0 // of ( [ { outside strings, comments and `names`
 	for i := 0; i < len(q); {
+		switch q[i] {
+		case '(', '[', '{':
+			if depth++; depth > MaxNesting {
+				return nil, fmt.Errorf("(, [ and { nest deeper than %d levels, the limit", MaxNesting)
+			}
+		case ')', ']', '}':
+			depth = max(depth-1, 0) // ")))(((" must not hide its opens
+		}
 		c := q[i]
 		switch {
 		case c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v':

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -37,6 +38,10 @@ func FuzzCheckReadOnly(f *testing.F) {
 		"UNWIND [1,2,3] AS x RETURN x",
 		"MATCH (a)-[r:Relation]->(b) RETURN a.name, b.name LIMIT 3",
 		"RETURN read_csv('x.csv')",
+		"RETURN " + strings.Repeat("(", 32) + "1" + strings.Repeat(")", 32),
+		"RETURN " + strings.Repeat("[", 33) + "1" + strings.Repeat("]", 33),
+		"RETURN ')' + " + strings.Repeat("(", 33) + "1" + strings.Repeat(")", 33),
+		"RETURN {a: {b: [({c: 1})]}}",
 	} {
 		f.Add(s)
 	}

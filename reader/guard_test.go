@@ -85,3 +85,42 @@ func TestCheckReadOnly(t *testing.T) {
 		}
 	}
 }
+
+// nested is "RETURN " then n of open, 1, and n of close.
+func nested(n int, open, close string) string {
+	return "RETURN " + strings.Repeat(open, n) + "1" + strings.Repeat(close, n)
+}
+
+func TestCheckReadOnlyRefusesWhatHurtsTheParser(t *testing.T) {
+	refused := map[string]string{
+		nested(MaxNesting+1, "(", ")"): "nest deeper than 32 levels",
+		nested(3000, "(", ")"):         "nest deeper than 32 levels",
+		nested(MaxNesting+1, "[", "]"): "nest deeper than 32 levels",
+		nested(20, "([", "])"):         "nest deeper than 32 levels",
+		"RETURN {a: " + strings.Repeat("{a: ", MaxNesting) + "1" + strings.Repeat("}", MaxNesting+1): "nest deeper",
+		// Closing brackets first must not buy room for more opens.
+		"RETURN " + strings.Repeat(")", 100) + nested(MaxNesting+1, "(", ")"): "nest deeper",
+		"RETURN '" + strings.Repeat("x", MaxQueryBytes) + "'":                 "more than the limit of 65536",
+	}
+	for q, want := range refused {
+		err := CheckReadOnly(q)
+		if err == nil || !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), want) {
+			t.Errorf("%.60q...: got %v, want a refusal naming %q", q, err, want)
+		}
+	}
+	for _, q := range []string{
+		nested(MaxNesting, "(", ")"),
+		nested(MaxNesting, "[", "]"),
+		nested(MaxNesting/2, "([", "])"),
+		// Brackets inside strings, comments and `names` are not nesting.
+		"RETURN '" + strings.Repeat("(", 1000) + "'",
+		"RETURN 1 // " + strings.Repeat("[", 1000),
+		"RETURN 1 /* " + strings.Repeat("{", 1000) + " */",
+		"RETURN 1 AS `" + strings.Repeat("(", 1000) + "`",
+		"RETURN '" + strings.Repeat("x", MaxQueryBytes-20) + "'",
+	} {
+		if err := CheckReadOnly(q); err != nil {
+			t.Errorf("%.60q... refused: %v", q, err)
+		}
+	}
+}

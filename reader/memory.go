@@ -55,11 +55,8 @@ func (r *Reader) withHandle(ctx context.Context, fn func(ctx context.Context, h 
 		return err
 	}
 	defer h.unref()
-	if t := r.opts.QueryTimeout; t > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, t)
-		defer cancel()
-	}
+	ctx, cancel := r.bounded(ctx)
+	defer cancel()
 	c, err := h.conn()
 	if err != nil {
 		return err

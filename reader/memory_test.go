@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/memsnap/memsnap/internal/graphindex"
 	"github.com/memsnap/memsnap/writer"
@@ -892,6 +893,35 @@ func (f *fixture) commitEach(t *testing.T, jobs []map[string]any, readers []*Rea
 			if n := rd.SearchIndexFellBack(); n != 0 {
 				t.Fatalf("after commit %d: %d search index derives could not follow the archived jobs and read the snapshot instead", i+1, n)
 			}
+		}
+	}
+}
+
+// Every read of the Reader's own runs under reader.query_timeout: with a
+// timeout already past, each ends with context.DeadlineExceeded.
+func TestBuiltInReadsRunUnderTheQueryTimeout(t *testing.T) {
+	f := newFixture(t)
+	f.addEntity(t)
+	f.opts.QueryTimeout = time.Nanosecond
+	r, err := Open(context.Background(), f.store, f.opts, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	ctx := context.Background()
+	reads := map[string]func() error{
+		"ReadGraph":     func() error { _, err := r.ReadGraph(ctx, ReadGraphOptions{}); return err },
+		"OpenNodes":     func() error { _, err := r.OpenNodes(ctx, []string{"e0"}); return err },
+		"SearchNodes":   func() error { _, err := r.SearchNodes(ctx, "e0", SearchOptions{}); return err },
+		"Neighbors":     func() error { _, err := r.Neighbors(ctx, "e0", NeighborsOptions{}); return err },
+		"RecentChanges": func() error { _, err := r.RecentChanges(ctx, RecentOptions{}); return err },
+		"State":         func() error { _, err := r.State(ctx, []string{"e0"}, nil, nil); return err },
+		"KVScan":        func() error { _, _, err := r.KVScan(ctx, "", 0); return err },
+		"Query":         func() error { _, err := r.Query(ctx, "MATCH (e:Entity) RETURN e.name", nil); return err },
+	}
+	for name, read := range reads {
+		if err := read(); !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("%s with reader.query_timeout past: got %v, want a deadline error", name, err)
 		}
 	}
 }

@@ -36,6 +36,9 @@ type Options struct {
 	// are kept. Every entity the substring rule finds is always returned.
 	// 0: no cap.
 	SearchWordHits int
+	// Runner, if set, runs Query's user-written Cypher (isolated in a
+	// worker process, with its own caps); nil runs it in this process.
+	Runner QueryRunner
 	// OnSwap, if set, is called with the snapshot's seq each time the
 	// Reader starts serving a newer snapshot (whoever wrote it), and how
 	// long the swap took (opening and verifying the snapshot and deriving

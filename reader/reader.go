@@ -394,13 +394,42 @@ type Result struct {
 	Snapshot uint64   `json:"snapshot"`
 	Columns  []string `json:"columns"`
 	Rows     [][]any  `json:"rows"`
+	// Truncated says the rows stop at a cap (reader.query_max_rows or
+	// reader.query_max_bytes) before the query's end; TruncatedReason
+	// names it.
+	Truncated       bool   `json:"truncated,omitempty"`
+	TruncatedReason string `json:"truncated_reason,omitempty"`
+}
+
+// QueryRunner runs user-written Cypher on snapshot seq away from the
+// Reader's process (see package queryworker): a query that crashes Kuzu or
+// runs away with memory costs a worker, not the Reader. The Reader has
+// checked the query and holds seq pinned while Query runs.
+type QueryRunner interface {
+	Query(ctx context.Context, seq uint64, cypher string, params map[string]any) (*Result, error)
 }
 
 // Query runs a read-only Cypher query on the current snapshot. Queries that
-// could write or touch files are refused with ErrRefused before Kuzu sees them.
+// could write or touch files, or that would hurt the parser, are refused
+// with ErrRefused before Kuzu sees them. With Options.Runner set the query
+// runs there (isolated, capped); without it, it runs in this process under
+// reader.query_timeout only: unisolated, for embedders that trust their
+// queries (a query that crashes Kuzu crashes the process).
 func (r *Reader) Query(ctx context.Context, cypher string, params map[string]any) (*Result, error) {
 	if err := CheckReadOnly(cypher); err != nil {
 		return nil, err
+	}
+	if run := r.opts.Runner; run != nil {
+		h, err := r.acquire()
+		if err != nil {
+			return nil, err
+		}
+		defer h.unref() // keeps the snapshot pinned while the worker reads it
+		res, err := run.Query(ctx, h.seq, cypher, params)
+		if err != nil {
+			return nil, fmt.Errorf("query snapshot %d: %w", h.seq, err)
+		}
+		return res, nil
 	}
 	var out *Result
 	err := r.withConn(ctx, func(ctx context.Context, seq uint64, c *graphdb.Conn) error {
@@ -418,6 +447,16 @@ func (r *Reader) Query(ctx context.Context, cypher string, params map[string]any
 		return nil, fmt.Errorf("query %w", err)
 	}
 	return out, nil
+}
+
+// bounded is ctx with reader.query_timeout: every read of the Reader's own
+// runs under it (a point lookup in the key-value store, KVGet and Job,
+// is bounded by itself).
+func (r *Reader) bounded(ctx context.Context) (context.Context, context.CancelFunc) {
+	if t := r.opts.QueryTimeout; t > 0 {
+		return context.WithTimeout(ctx, t)
+	}
+	return context.WithCancel(ctx)
 }
 
 // KVGet returns a user key's value from the current snapshot.
@@ -438,7 +477,9 @@ func (r *Reader) KVScan(ctx context.Context, prefix string, limit int) ([]Pair, 
 		return nil, 0, err
 	}
 	defer h.unref()
-	pairs, err := h.kv.ScanUser(prefix, limit)
+	ctx, cancel := r.bounded(ctx)
+	defer cancel()
+	pairs, err := h.kv.ScanUser(ctx, prefix, limit)
 	if pairs == nil {
 		pairs = []Pair{}
 	}

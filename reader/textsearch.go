@@ -122,7 +122,7 @@ func (r *Reader) deriveOnSwap(ctx context.Context, h *handle) {
 	if !r.text.used.Load() {
 		return
 	}
-	ctx, cancel := context.WithCancel(ctx)
+	ctx, cancel := r.bounded(ctx) // a search that finds no index builds it
 	defer cancel()
 	defer context.AfterFunc(r.bgCtx, cancel)()
 	c, err := h.conn()

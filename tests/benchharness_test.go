@@ -27,6 +27,7 @@ func TestBenchHarness(t *testing.T) {
 		"swap":                {"refreshes", "p50_ms", "p99_ms", "failed_queries"},
 		"rss":                 {"idle_reader_mb", "busy_reader_mb"},
 		"scaling":             {"readers", "qps"},
+		"query":               {"queries", "in_process_p50_ms", "worker_p50_ms", "worker_p99_ms", "overhead_p50_ms"},
 		"mcp":                 {"calls", "warmup", "visible_writes"},
 		"serve":               {"clients", "calls", "failed", "calls_per_second", "snapshots"},
 	}

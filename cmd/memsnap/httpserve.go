@@ -73,9 +73,11 @@ func (a *app) runServe(ctx context.Context, s *snapshot.Store, tlsCert, tlsKey s
 	met := metrics.New(s, log).WithServing()
 	ww := a.newWarmWriter(exe, s)
 	defer ww.Close(10 * time.Second)
+	pool := a.newQueryPool(exe, s)
+	defer pool.Close()
 	var site *web.Server
 	srv := mcpserver.New(mcpserver.Options{
-		Store: s, Config: a.cfg, Log: a.log, Version: buildinfo.Version,
+		Store: s, Config: a.cfg, Log: a.log, Version: buildinfo.Version, QueryRunner: pool,
 		Commit: func(ctx context.Context) (writer.Summary, bool, error) {
 			sum, skipped, err := ww.Commit(context.WithoutCancel(ctx))
 			met.CommitObserved(sum, skipped, err)

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"strings"
 	"text/tabwriter"
 
@@ -22,17 +23,34 @@ func (a *app) newQueryCommand() *cobra.Command {
 		Short: "Run read-only Cypher on CURRENT",
 		Long: `Run a read-only Cypher query on the current snapshot. Statements that write, touch files or
 other databases (COPY, EXPORT, ATTACH, LOAD, INSTALL, ...) are refused. A --param value that
-parses as JSON is passed as that value (number, bool, list), otherwise as a string.`,
+parses as JSON is passed as that value (number, bool, list), otherwise as a string.
+The query runs in a query worker process capped by reader.query_timeout,
+reader.query_max_memory_mb, reader.query_max_rows and reader.query_max_bytes; an answer cut
+at a cap says so ("truncated" in --json, a note on standard error).`,
 		Args: minArgs("CYPHER"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			p, err := parseParams(params)
 			if err != nil {
 				return usagef(cmd, "%w", err)
 			}
-			return a.onReader(func(cmd *cobra.Command, r *reader.Reader, args []string) error {
+			return a.onStore(func(cmd *cobra.Command, s *snapshot.Store, args []string) error {
+				exe, err := os.Executable()
+				if err != nil {
+					return fmt.Errorf("query: find own binary: %w", err)
+				}
+				pool := a.newQueryPool(exe, s)
+				defer pool.Close()
+				r, err := reader.Open(cmd.Context(), s, a.isolatedReaderOptions(pool), a.log)
+				if err != nil {
+					return err
+				}
+				defer r.Close()
 				res, err := r.Query(cmd.Context(), strings.Join(args, " "), p)
 				if err != nil {
 					return err
+				}
+				if res.Truncated {
+					fmt.Fprintf(a.stderr, "memsnap: note: the answer is truncated: %s\n", res.TruncatedReason)
 				}
 				return a.output(cmd, res, func() error { return a.printTable(res) })
 			})(cmd, args)

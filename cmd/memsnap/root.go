@@ -109,7 +109,7 @@ where the logs go too.`,
 	})
 	root.AddCommand(a.newVersionCommand(), a.newInitCommand(), a.newEnqueueCommand(), a.newCommitCommand(), a.newQueryCommand(),
 		a.newKVCommand(), a.newJobCommand(), a.newSnapshotsCommand(), a.newStatusCommand(),
-		a.newDaemonCommand(), a.newDemoCommand(), a.newMCPCommand(), a.newServeCommand(), a.newBenchCommand(), a.newBenchWorkerCommand())
+		a.newDaemonCommand(), a.newDemoCommand(), a.newMCPCommand(), a.newServeCommand(), a.newBenchCommand(), a.newBenchWorkerCommand(), a.newQueryWorkerCommand())
 	root.AddCommand(a.newMemoryCommands()...)
 	wrapArgs(root)
 	return root

@@ -157,8 +157,10 @@ server's own writes. Logs go to standard error only.`,
 			}
 			ww := a.newWarmWriter(exe, s)
 			defer ww.Close(10 * time.Second)
+			pool := a.newQueryPool(exe, s)
+			defer pool.Close()
 			srv := mcpserver.New(mcpserver.Options{
-				Store: s, Config: a.cfg, Log: a.log, Version: buildinfo.Version,
+				Store: s, Config: a.cfg, Log: a.log, Version: buildinfo.Version, QueryRunner: pool,
 				// A commit under way when the client leaves runs to its end.
 				Commit: func(ctx context.Context) (writer.Summary, bool, error) {
 					return ww.Commit(context.WithoutCancel(ctx))

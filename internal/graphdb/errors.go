@@ -13,6 +13,9 @@ var (
 	ErrNoTable = errors.New("graphdb: no such table")
 	// ErrNoIndex: the statement queries an index the table does not have.
 	ErrNoIndex = errors.New("graphdb: no such index")
+	// ErrNoMemory: an allocation failed (std::bad_alloc), as under a
+	// query worker's data limit.
+	ErrNoMemory = errors.New("graphdb: out of memory")
 	// ErrClosed: the database was closed.
 	ErrClosed = errors.New("graphdb: database is closed")
 )
@@ -47,6 +50,8 @@ func kuzuError(err error) error {
 		e.Kind = ErrNoIndex
 	case strings.Contains(msg, "does not exist"):
 		e.Kind = ErrNoTable
+	case strings.Contains(msg, "bad_alloc"):
+		e.Kind = ErrNoMemory
 	case strings.Contains(msg, "No space left on device"):
 		e.Kind = syscall.ENOSPC // an IO exception writing the file or its shadow pages
 	}

@@ -207,9 +207,33 @@ type Result struct {
 }
 
 // Query runs one statement with parameters and reads every row. Cancelling
-// ctx interrupts the running query. Parameters must all be used by the
-// statement (Kuzu rejects unused ones).
+// ctx interrupts the running query, and stops the reading of its rows
+// (ctx is checked every ctxEveryRows rows). Parameters must all be used by
+// the statement (Kuzu rejects unused ones).
 func (c *Conn) Query(ctx context.Context, query string, params map[string]any) (*Result, error) {
+	res := &Result{}
+	cols, err := c.QueryEach(ctx, query, params, func(row []any) bool {
+		res.Rows = append(res.Rows, row)
+		return true
+	})
+	if err != nil {
+		return nil, err
+	}
+	res.Columns = cols
+	return res, nil
+}
+
+// ctxEveryRows is how often the row loop looks at its context: often
+// enough that a cancelled read of millions of rows stops within
+// milliseconds, rarely enough that the check costs nothing.
+const ctxEveryRows = 64
+
+// QueryEach runs one statement with parameters and hands each row, its
+// values made plain (see Plain), to row, in order, until row returns false
+// or the rows end. It returns the column names. Cancelling ctx interrupts
+// the running query and stops the row loop with an error wrapping
+// ctx.Err().
+func (c *Conn) QueryEach(ctx context.Context, query string, params map[string]any, row func([]any) bool) ([]string, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -240,8 +264,11 @@ func (c *Conn) Query(ctx context.Context, query string, params map[string]any) (
 		}
 		return nil, kuzuError(err)
 	}
-	res := &Result{Columns: qr.GetColumnNames()}
-	for qr.HasNext() {
+	cols := qr.GetColumnNames()
+	for n := 1; qr.HasNext(); n++ {
+		if n%ctxEveryRows == 0 && ctx.Err() != nil {
+			return nil, fmt.Errorf("query interrupted while reading row %d: %w", n, ctx.Err())
+		}
 		t, err := qr.Next()
 		if err != nil {
 			return nil, fmt.Errorf("read row: %w", err)
@@ -254,9 +281,11 @@ func (c *Conn) Query(ctx context.Context, query string, params map[string]any) (
 		for i, v := range vals {
 			vals[i] = Plain(v)
 		}
-		res.Rows = append(res.Rows, vals)
+		if !row(vals) {
+			break
+		}
 	}
-	return res, nil
+	return cols, nil
 }
 
 // Exec runs a statement and discards its rows.

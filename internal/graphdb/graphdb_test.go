@@ -2,6 +2,7 @@ package graphdb
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -218,5 +219,36 @@ func TestPreparedStatementsKept(t *testing.T) {
 	}
 	if len(c.prepared) > preparedAtMost {
 		t.Fatalf("kept %d statements, at most %d", len(c.prepared), preparedAtMost)
+	}
+}
+
+func TestRowLoopStopsOnCancelAndOnRequest(t *testing.T) {
+	db, err := Open(filepath.Join(t.TempDir(), "g.kuzu"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	c, err := db.Conn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	const q = "UNWIND range(1, 100000) AS x RETURN x"
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	read := 0
+	_, err = c.QueryEach(ctx, q, nil, func([]any) bool {
+		if read++; read == 10 {
+			cancel() // the client went away while its rows were being read
+		}
+		return true
+	})
+	if !errors.Is(err, context.Canceled) || read > 10+ctxEveryRows {
+		t.Fatalf("cancelled after 10 rows: read %d rows, error %v", read, err)
+	}
+	read = 0
+	cols, err := c.QueryEach(context.Background(), q, nil, func([]any) bool { read++; return read < 5 })
+	if err != nil || read != 5 || len(cols) != 1 {
+		t.Fatalf("stopped at 5 rows: read %d, columns %v, error %v", read, cols, err)
 	}
 }

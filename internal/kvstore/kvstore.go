@@ -8,6 +8,7 @@ package kvstore
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -141,8 +142,8 @@ type Pair struct {
 }
 
 // ScanUser returns user keys starting with prefix, in key order, at most limit
-// (0 = no limit).
-func (d *DB) ScanUser(prefix string, limit int) ([]Pair, error) {
+// (0 = no limit). It stops with ctx's error (wrapped) once ctx ends.
+func (d *DB) ScanUser(ctx context.Context, prefix string, limit int) ([]Pair, error) {
 	lower := userKey(prefix)
 	it, err := d.db.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: prefixEnd(lower)})
 	if err != nil {
@@ -151,6 +152,9 @@ func (d *DB) ScanUser(prefix string, limit int) ([]Pair, error) {
 	defer it.Close()
 	var out []Pair
 	for it.First(); it.Valid(); it.Next() {
+		if len(out)%256 == 0 && ctx.Err() != nil {
+			return nil, fmt.Errorf("kv scan: %w", ctx.Err())
+		}
 		out = append(out, Pair{Key: string(it.Key()[len(userPrefix):]), Value: string(it.Value())})
 		if limit > 0 && len(out) >= limit {
 			break

@@ -30,7 +30,7 @@ import (
 
 // Names lists the benchmarks in the order a run takes them; --only takes
 // any of them.
-var Names = []string{"readers_under_write", "apply", "publish", "enqueue", "visibility", "swap", "rss", "scaling", "mcp", "serve"}
+var Names = []string{"readers_under_write", "apply", "publish", "enqueue", "visibility", "swap", "rss", "scaling", "query", "mcp", "serve"}
 
 // Options sets up one run.
 type Options struct {
@@ -82,6 +82,7 @@ type Report struct {
 	Swap              *Swap              `json:"swap,omitempty"`
 	RSS               *RSS               `json:"rss,omitempty"`
 	Scaling           []Scaling          `json:"scaling,omitempty"`
+	Query             *Query             `json:"query,omitempty"`
 	MCP               *MCP               `json:"mcp,omitempty"`
 	Serve             *Serve             `json:"serve,omitempty"`
 	// Failed maps each benchmark that failed to why; the others still ran.
@@ -217,6 +218,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		{"swap", func(ctx context.Context) (err error) { rep.Swap, err = r.swap(ctx); return }},
 		{"rss", func(ctx context.Context) (err error) { rep.RSS, err = r.rss(ctx); return }},
 		{"scaling", func(ctx context.Context) (err error) { rep.Scaling, err = r.scaling(ctx); return }},
+		{"query", func(ctx context.Context) (err error) { rep.Query, err = r.query(ctx); return }},
 		{"mcp", func(ctx context.Context) (err error) { rep.MCP, err = r.mcp(ctx); return }},
 		{"serve", func(ctx context.Context) (err error) { rep.Serve, err = r.serve(ctx); return }},
 	}

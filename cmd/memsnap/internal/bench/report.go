@@ -80,6 +80,10 @@ func (r *Report) Goals() []Goal {
 		x := two / one
 		add("scaling", "2 readers / 1 reader queries per second", fmt.Sprintf("%.2fx", x), ">= 1.8x", x >= 1.8)
 	}
+	if q := r.Query; q != nil {
+		add("query", "p50 overhead of the query worker", fmt.Sprintf("%.3f ms (%.3f / %.3f ms)", q.OverheadP50MS, q.WorkerP50MS, q.InProcessP50MS),
+			"< 1 ms", q.OverheadP50MS < 1)
+	}
 	r.MCP.goals(add)
 	r.Serve.goals(add)
 	return g
@@ -139,6 +143,10 @@ func (r *Report) WriteTable(w io.Writer) error {
 	}
 	for _, x := range r.Scaling {
 		row("scaling", fmt.Sprintf("%d reader processes", x.Readers), "%.0f queries/s (p50 %.2f ms)", x.QPS, x.P50MS)
+	}
+	if x := r.Query; x != nil {
+		row("query", fmt.Sprintf("one-row lookup, %d entities, %d each", x.Entities, x.Queries),
+			"in process p50 %.3f ms p99 %.3f ms; query worker p50 %.3f ms p99 %.3f ms", x.InProcessP50MS, x.InProcessP99MS, x.WorkerP50MS, x.WorkerP99MS)
 	}
 	r.MCP.writeRows(row)
 	r.Serve.writeRows(row)

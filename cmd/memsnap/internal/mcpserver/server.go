@@ -63,6 +63,9 @@ type Options struct {
 	// OnSwap, if set, is also called each time the server's reader serves
 	// a newer snapshot (see reader.Options.OnSwap; it must not block).
 	OnSwap func(seq uint64, took time.Duration)
+	// QueryRunner, if set, runs the query tool's Cypher (a query worker
+	// pool); nil runs it in this process.
+	QueryRunner reader.QueryRunner
 	// OnCall, if set, is called after each tools/call with the tool's name,
 	// its outcome and how long it took. Outcome is "ok", "tool_error" (the
 	// tool answered with an error: a rejected write, arguments that do not
@@ -319,6 +322,7 @@ func (s *Server) reader(ctx context.Context) (*reader.Reader, error) {
 	}
 	opts := s.o.Config.ReaderOptions()
 	opts.OnSwap = s.noteSwap
+	opts.Runner = s.o.QueryRunner
 	r, err := reader.Open(ctx, s.o.Store, opts, s.o.Log)
 	if errors.Is(err, snapshot.ErrNoSnapshot) {
 		return nil, nil

@@ -108,6 +108,10 @@ type (
 		Snapshot uint64   `json:"snapshot"`
 		Columns  []string `json:"columns"`
 		Rows     [][]any  `json:"rows"`
+		// Truncated says the rows stop at reader.query_max_rows or
+		// reader.query_max_bytes; TruncatedReason names the cap.
+		Truncated       bool   `json:"truncated,omitempty"`
+		TruncatedReason string `json:"truncated_reason,omitempty"`
 	}
 	kvGetOut struct {
 		Key      string `json:"key"`
@@ -650,7 +654,8 @@ func (s *Server) query(ctx context.Context, _ *mcp.CallToolRequest, in queryIn) 
 	if err != nil {
 		return nil, queryOut{}, err
 	}
-	out := queryOut{Snapshot: res.Snapshot, Columns: model.NonNil(res.Columns), Rows: model.NonNil(res.Rows)}
+	out := queryOut{Snapshot: res.Snapshot, Columns: model.NonNil(res.Columns), Rows: model.NonNil(res.Rows),
+		Truncated: res.Truncated, TruncatedReason: res.TruncatedReason}
 	return outAnswer(res.Snapshot), out, nil
 }
 

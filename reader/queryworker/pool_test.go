@@ -1,0 +1,136 @@
+package queryworker
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestMain lets the test binary play a query worker that misbehaves as
+// QUERYWORKER_FAKE says.
+func TestMain(m *testing.M) {
+	if mode := os.Getenv("QUERYWORKER_FAKE"); mode != "" {
+		fakeWorker(mode)
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// fakeWorker answers every request as mode says: "ok" answers one row,
+// "crash" dies of SIGSEGV, "hang" never answers, "hog" touches memory
+// until it is killed.
+func fakeWorker(mode string) {
+	in, out := bufio.NewReader(os.Stdin), os.Stdout
+	var hog [][]byte
+	for {
+		var req request
+		if err := readFrame(in, maxRequestFrame, &req); err != nil {
+			return
+		}
+		if req.Cancel {
+			continue
+		}
+		switch mode {
+		case "crash":
+			_ = syscall.Kill(os.Getpid(), syscall.SIGSEGV)
+			select {}
+		case "hang":
+			select {}
+		case "hog":
+			for {
+				b := make([]byte, 8<<20)
+				for i := range b {
+					b[i] = 1
+				}
+				hog = append(hog, b)
+			}
+		}
+		rows, _ := json.Marshal([][]any{{1}})
+		_ = writeFrame(out, response{ID: req.ID, Snapshot: req.Seq, Columns: []string{"x"}, Rows: rows})
+	}
+}
+
+// testPool is a pool whose workers play the mode *mode holds when they start.
+func testPool(t *testing.T, mode *atomic.Value, o Options) *Pool {
+	o.Command = func() *exec.Cmd {
+		cmd := exec.Command(os.Args[0])
+		cmd.Env = append(os.Environ(), "QUERYWORKER_FAKE="+mode.Load().(string))
+		cmd.Stderr = io.Discard // the crash's goroutine dump
+		return cmd
+	}
+	p := New(o)
+	t.Cleanup(func() { p.Close() })
+	return p
+}
+
+func TestPoolReplacesStoppedWorkers(t *testing.T) {
+	ctx := context.Background()
+	for _, c := range []struct {
+		mode, reason string
+		killed       bool
+	}{
+		{"crash", ReasonCrashed, false},
+		{"hang", ReasonTimeout, true},
+		{"hog", ReasonMemory, true},
+	} {
+		t.Run(c.mode, func(t *testing.T) {
+			var mode atomic.Value
+			mode.Store(c.mode)
+			p := testPool(t, &mode, Options{Size: 1, Timeout: 200 * time.Millisecond, Grace: 100 * time.Millisecond, MaxMemoryBytes: 64 << 20})
+			_, err := p.Query(ctx, 1, "RETURN 1", nil)
+			var se *StoppedError
+			if !errors.As(err, &se) || !errors.Is(err, ErrStopped) || se.Reason != c.reason || se.Killed != c.killed {
+				t.Fatalf("%s: got %v (%+v), want a StoppedError %s killed=%v", c.mode, err, se, c.reason, c.killed)
+			}
+			mode.Store("ok")
+			res, err := p.Query(ctx, 1, "RETURN 1", nil)
+			if err != nil || len(res.Rows) != 1 {
+				t.Fatalf("%s: the next query: %v %+v", c.mode, err, res)
+			}
+			if n := len(p.PIDs()); n != 1 {
+				t.Fatalf("%s: %d workers alive, want 1", c.mode, n)
+			}
+		})
+	}
+}
+
+func TestPoolRetriesAWorkerThatDiedIdle(t *testing.T) {
+	var mode atomic.Value
+	mode.Store("ok")
+	p := testPool(t, &mode, Options{Size: 1})
+	ctx := context.Background()
+	if _, err := p.Query(ctx, 1, "RETURN 1", nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, pid := range p.PIDs() {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
+	if _, err := p.Query(ctx, 1, "RETURN 1", nil); err != nil {
+		t.Fatalf("the query after its idle worker was killed: %v", err)
+	}
+}
+
+func TestPoolKillsAWorkerThatIgnoresCancel(t *testing.T) {
+	var mode atomic.Value
+	mode.Store("hang")
+	p := testPool(t, &mode, Options{Size: 1, Grace: 50 * time.Millisecond})
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(100*time.Millisecond, cancel)
+	_, err := p.Query(ctx, 1, "RETURN 1", nil)
+	var se *StoppedError
+	if !errors.Is(err, context.Canceled) || !errors.As(err, &se) || se.Reason != ReasonCancelled || !se.Killed {
+		t.Fatalf("cancelled while its worker hangs: %v", err)
+	}
+	mode.Store("ok")
+	if _, err := p.Query(context.Background(), 1, "RETURN 1", nil); err != nil {
+		t.Fatalf("the next query: %v", err)
+	}
+}
