@@ -260,9 +260,9 @@ func (w *Writer) cycle(ctx context.Context, maxJobs int, verified *uint64, sum *
 	}
 	var bytes int64
 	for _, c := range pending {
-		bytes += c.Size
+		bytes += c.Bytes(w.opts.Limits.MaxBytes)
 	}
-	fresh, full, err := w.store.Queue().Claim(next, maxJobs-len(pending), w.opts.MaxBatchBytes-bytes)
+	fresh, full, err := w.store.Queue().Claim(next, maxJobs-len(pending), w.opts.MaxBatchBytes-bytes, w.opts.Limits.MaxBytes)
 	if err != nil {
 		return false, false, err
 	}
@@ -510,7 +510,7 @@ func (w *Writer) bufferPool(stage *snapshot.Stage, jobs []*batchJob) uint64 {
 		need = info.Size()
 	}
 	for _, bj := range jobs {
-		need += 10 * bj.c.Size // a job's JSON grows up to tenfold in the graph while it is written
+		need += 10 * bj.c.Bytes(w.opts.Limits.MaxBytes) // a job's JSON grows up to tenfold in the graph while it is written
 	}
 	want := 2 * uint64(need)
 	var si unix.Sysinfo_t
@@ -872,7 +872,7 @@ func (w *Writer) checkSpace(batch []queue.Claimed) error {
 	}
 	need := int64(w.opts.MinFreeMB) << 20
 	for _, c := range batch {
-		need += 4 * c.Size
+		need += 4 * c.Bytes(w.opts.Limits.MaxBytes) // 0 for a file rejected unread (over job.max_bytes)
 	}
 	staged := int64(emptyGraphBytes)
 	if cur, err := w.store.Current(); err == nil && cur > 0 {
