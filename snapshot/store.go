@@ -195,45 +195,6 @@ func (s *Store) Seqs() ([]uint64, error) {
 	return out, nil
 }
 
-// RemoveOrphans deletes snapshot directories newer than CURRENT that no
-// reader pins: a writer that died after renaming its snapshot into place but
-// before swapping CURRENT leaves one, and a rollback leaves the snapshots it
-// stepped back from (readers may still be using those; they stay until the
-// last pin drops). Caller holds the writer lock.
-func (s *Store) RemoveOrphans() ([]uint64, error) {
-	cur, err := s.Current()
-	if err != nil {
-		return nil, err
-	}
-	seqs, err := s.Seqs()
-	if err != nil {
-		return nil, err
-	}
-	var removed []uint64
-	for _, seq := range seqs {
-		if seq <= cur {
-			continue
-		}
-		release, pinned, err := s.lockUnpinned(seq)
-		if err != nil {
-			return removed, err
-		}
-		if pinned {
-			continue
-		}
-		err = s.moveToTrash(seq)
-		release()
-		if err != nil {
-			return removed, err
-		}
-		removed = append(removed, seq)
-	}
-	if len(removed) > 0 {
-		return removed, s.EmptyTrash()
-	}
-	return removed, nil
-}
-
 // nextSeq is the seq the next snapshot gets: above CURRENT and above every
 // snapshot still on disk (a rollback leaves newer ones behind while readers
 // pin them), so a seq never names two different snapshots at once.

@@ -134,7 +134,14 @@ func (a *app) newSnapshotsCommand() *cobra.Command {
 		Args:  exactArgs("SEQ"),
 		RunE:  a.onStore(a.rollBack),
 	}
-	c.AddCommand(list, gc, verify, rollback)
+	repair := &cobra.Command{
+		Use: "repair [SEQ]",
+		Short: "Point CURRENT at the newest published snapshot that verifies (or at SEQ) when it was moved back, names a missing " +
+			"snapshot or is corrupt; deletes nothing; prints JSON",
+		Args: optionalArg("SEQ"),
+		RunE: a.onStore(a.repairCurrent),
+	}
+	c.AddCommand(list, gc, verify, rollback, repair)
 	return c
 }
 
@@ -230,6 +237,22 @@ func (a *app) rollBack(cmd *cobra.Command, s *snapshot.Store, args []string) err
 		return err
 	}
 	a.log.Info("rolled back", "from", res.From, "to", res.To, "snapshot", res.Snapshot, "requeued", len(res.Requeued))
+	return a.printJSON(res)
+}
+
+func (a *app) repairCurrent(cmd *cobra.Command, s *snapshot.Store, args []string) error {
+	var seq uint64
+	if len(args) == 1 {
+		var err error
+		if seq, err = parseSeq(cmd, args[0]); err != nil {
+			return err
+		}
+	}
+	res, err := writer.Repair(cmd.Context(), s, a.cfg.WriterOptions(), seq)
+	if err != nil {
+		return err
+	}
+	a.log.Info("repaired CURRENT: "+res.Done, "from", res.From, "current", res.Current)
 	return a.printJSON(res)
 }
 
