@@ -183,6 +183,9 @@ func (s *Store) Survey() (Survey, error) {
 		return Survey{}, err
 	}
 	sv := Survey{Current: cur, Exists: cur == 0 || slices.Contains(seqs, cur)}
+	if n := len(seqs); n == 0 || seqs[n-1] <= cur {
+		return sv, nil // nothing newer: the common case costs no more reads
+	}
 	var watermark uint64
 	known := sv.Exists // CURRENT's watermark is known
 	if cur > 0 && sv.Exists {

@@ -18,11 +18,14 @@ import (
 // snapshots.
 
 func (a *app) newInitCommand() *cobra.Command {
-	return &cobra.Command{
-		Use:   "init",
+	var force bool
+	c := &cobra.Command{
+		Use:   "init [--force]",
 		Short: "Create the store with an empty first snapshot, so that reads answer at once (idempotent)",
 		Args:  noArgs,
-		RunE: a.onNewStore(func(cmd *cobra.Command, s *snapshot.Store, _ []string) error {
+		RunE: a.storeRunE(func(dir string) (*snapshot.Store, error) {
+			return snapshot.InitWith(dir, snapshot.InitOptions{Force: force})
+		}, func(cmd *cobra.Command, s *snapshot.Store, _ []string) error {
 			// An empty first snapshot: readers started with the store
 			// answer (empty) at once.
 			if _, _, err := writer.New(s, a.cfg.WriterOptions(), a.log).PublishEmpty(cmd.Context()); err != nil {
@@ -32,6 +35,8 @@ func (a *app) newInitCommand() *cobra.Command {
 			return nil
 		}),
 	}
+	c.Flags().BoolVar(&force, "force", false, "make the store in a directory that holds other files (refused otherwise)")
+	return c
 }
 
 // status is the answer of 'memsnap status'.

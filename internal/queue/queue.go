@@ -19,6 +19,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/oklog/ulid/v2"
@@ -263,8 +264,9 @@ func (q *Queue) Claim(next uint64, maxJobs int, maxBytes, maxJobBytes int64) (ou
 }
 
 // ReadJobFile reads a job file, refusing anything that is not a regular
-// file (a symlink could point anywhere) or that is over maxBytes; those
-// refusals wrap model.ErrInvalidJob.
+// file (a symlink could point anywhere), that is writable by group or
+// others or owned by another user (memsnap writes job files 0600), or that
+// is over maxBytes; those refusals wrap model.ErrInvalidJob.
 func ReadJobFile(path string, maxBytes int64) ([]byte, error) {
 	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
 	if err != nil {
@@ -280,6 +282,12 @@ func ReadJobFile(path string, maxBytes int64) ([]byte, error) {
 	}
 	if !info.Mode().IsRegular() {
 		return nil, model.Invalidf("job file is not a regular file (%s)", info.Mode().Type())
+	}
+	if perm := info.Mode().Perm(); perm&0o022 != 0 {
+		return nil, model.Invalidf("job file %s is writable by group or others (mode %04o); refused, since another user could have written it", path, perm)
+	}
+	if st, ok := info.Sys().(*syscall.Stat_t); ok && int(st.Uid) != os.Geteuid() {
+		return nil, model.Invalidf("job file %s belongs to uid %d, not to you (uid %d); refused, since another user wrote it", path, st.Uid, os.Geteuid())
 	}
 	if maxBytes > 0 && info.Size() > maxBytes {
 		return nil, model.Invalidf("job is %d bytes, over the limit of %d (job.max_bytes)", info.Size(), maxBytes)
