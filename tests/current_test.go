@@ -75,6 +75,10 @@ func TestCurrentMovedBack(t *testing.T) {
 	}
 	// Readers keep working on what CURRENT names.
 	opensReadOnly(t, c.store)
+	// A rollback from the moved-back CURRENT would drop the newer
+	// snapshots' jobs: refused too, pointing at the repair.
+	rb := memsnap(t, c.store, nil, nil, "snapshots", "rollback", "1")
+	oneLineError(t, rb, "memsnap snapshots repair")
 
 	r := repair(t, c.store)
 	if r.From != mustUint(t, old) || r.Current != mustUint(t, newest) || r.Target != r.Current || !contains(r.Problem, "older than") {
@@ -113,6 +117,9 @@ func TestCurrentNamesMissingSnapshot(t *testing.T) {
 			}
 			c.enqueue(t)
 			refusedCommit(t, c.store, tc.want)
+			if tc.content != "" {
+				oneLineError(t, memsnap(t, c.store, nil, nil, "status"), "memsnap snapshots repair")
+			}
 			if tc.content == "" { // init must not publish an empty snapshot over them either
 				r := memsnap(t, c.store, nil, nil, "init")
 				oneLineError(t, r, "there is no CURRENT file")

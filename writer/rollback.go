@@ -58,6 +58,11 @@ func Rollback(ctx context.Context, s *snapshot.Store, opts Options, seq uint64) 
 	from, curErr := s.Current()
 	if curErr == nil {
 		res.From = from
+		// A CURRENT moved back would have the jobs of the published
+		// snapshots after it dropped: repair it first.
+		if _, err := s.CheckCurrent("rollback"); err != nil {
+			return res, err
+		}
 	} else if len(seqs) > 0 {
 		from = seqs[len(seqs)-1] // CURRENT is unreadable: treat every newer snapshot as rolled back
 	}

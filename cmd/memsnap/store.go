@@ -1,7 +1,9 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"strconv"
 	"text/tabwriter"
@@ -80,6 +82,12 @@ func readStatus(s *snapshot.Store) (st status, err error) {
 	}
 	if st.Current > 0 {
 		m, err := s.Manifest(st.Current)
+		if errors.Is(err, os.ErrNotExist) {
+			// CURRENT names a missing snapshot: say so with the repair.
+			if _, cerr := s.CheckCurrent("status"); cerr != nil {
+				return st, cerr
+			}
+		}
 		if err != nil {
 			return st, err
 		}
