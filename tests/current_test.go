@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -219,4 +220,28 @@ func TestCurrentSwapIsDurable(t *testing.T) {
 		}
 	}
 	t.Fatalf("the store directory is never fsynced after the CURRENT swap (calls after it: %q)", lines[at+1:])
+}
+
+// A rollback killed between renaming its snapshot into place and swapping
+// CURRENT leaves a snapshot with no batch: nothing proves it unpublished,
+// so the commit refuses and deletes nothing; the repair points CURRENT at
+// it, which completes the rollback (its jobs were queued again first).
+func TestCrashedRollbackRepaired(t *testing.T) {
+	c := &chain{store: newStore(t)}
+	for i := 0; i < 3; i++ {
+		c.enqueue(t)
+		c.check(t)
+	}
+	bad := currentSeq(t, c.store)
+	good := mustUint(t, bad) - 1
+	r := memsnap(t, c.store, nil, []string{"MEMSNAP_FAILPOINT=before-current"}, "snapshots", "rollback", strconv.FormatUint(good, 10))
+	if r.signal != syscall.SIGKILL {
+		t.Fatalf("rollback was not killed at before-current: exit %d signal %v: %s", r.code, r.signal, r.stderr)
+	}
+	refusedCommit(t, c.store, "CURRENT names snapshot "+bad+", older than snapshot ")
+	rp := repair(t, c.store)
+	if rp.Current <= mustUint(t, bad) || rp.Rollback != nil {
+		t.Fatalf("repair after a crashed rollback: %+v; want CURRENT at the rollback's snapshot", rp)
+	}
+	c.check(t)
 }
