@@ -27,7 +27,7 @@ import (
 //     while it staged: a leftover's parent is the CURRENT it was built on,
 //     and since nothing was published after it, that is still CURRENT.
 //
-// So a snapshot S is a provable leftover (Leftover) when all of these hold:
+// So a snapshot S is a provable leftover (Survey, leftover) when all of these hold:
 //
 //  1. S is newer than CURRENT and its manifest reads;
 //  2. S was built on CURRENT (S.Parent is CURRENT's seq, 0 with no CURRENT
