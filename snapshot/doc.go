@@ -16,6 +16,6 @@
 // place; CURRENT only ever names a complete, fsynced snapshot; GC never
 // removes CURRENT, the newest K snapshots, or a snapshot a reader pins.
 //
-// Caveat: Stage, Publish, GC and RemoveOrphans must run under the writer
+// Caveat: Stage, Publish, GC, CheckCurrent, RemoveLeftovers and PointCurrent must run under the writer
 // lock; this package does not take it.
 package snapshot

@@ -87,7 +87,7 @@ func (s *Store) Pin(seq uint64) (*Pin, error) {
 
 // lockUnpinned reports whether any process pins snapshot seq. If it is not
 // pinned, the returned release func holds an exclusive flock that keeps new
-// readers out until called: only GC and RemoveOrphans, which remove the
+// readers out until called: only GC and RemoveLeftovers, which remove the
 // snapshot under it, may use it (listing uses probePins).
 func (s *Store) lockUnpinned(seq uint64) (release func(), pinned bool, err error) {
 	f, err := os.Open(filepath.Join(s.SnapshotDir(seq), PinFile))

@@ -2,11 +2,14 @@ package snapshot
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/memsnap/memsnap/internal/queue"
 )
 
 // publishFake publishes a snapshot whose "graph" is a plain file: enough to
@@ -120,19 +123,61 @@ func TestGCKeepsCurrentNewestAndPinned(t *testing.T) {
 	}
 }
 
-func TestOrphanRemovedAndCurrentParse(t *testing.T) {
+// The leftover rule (Survey): a snapshot newer than CURRENT is a crash
+// leftover only while its batch's job files are still claimed; once they
+// are gone it was published, and CheckCurrent refuses, naming the repair.
+func TestLeftoverRuleAndCurrentParse(t *testing.T) {
 	s, err := Init(filepath.Join(t.TempDir(), "store"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	publishFake(t, s, "a")
-	// A writer died after renaming snapshot 2 into place, before CURRENT.
-	if err := os.MkdirAll(s.SnapshotDir(2), 0o700); err != nil {
+	publishFake(t, s, "a") // snapshot 1, watermark 1
+	// Snapshot 2 applies claimed job 2, then CURRENT goes back to 1: what
+	// a writer killed before its CURRENT swap leaves.
+	claimed := s.Queue().Path(queue.Claimed{Name: "0000000000000002-J2.job"})
+	if err := os.WriteFile(claimed, []byte("{}"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	removed, err := s.RemoveOrphans()
-	if err != nil || !slices.Equal(removed, []uint64{2}) {
-		t.Fatalf("orphans: %v %v", removed, err)
+	st, err := s.NewStage(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.ArchiveJob(claimed, "0000000000000002-J2.job"); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Publish(Manifest{Watermark: 2, Applied: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.writeCurrent(1); err != nil {
+		t.Fatal(err)
+	}
+	if sv, err := s.CheckCurrent("commit"); err != nil || !slices.Equal(sv.Leftovers, []uint64{2}) || len(sv.Published) != 0 {
+		t.Fatalf("batch still claimed: %+v %v; want snapshot 2 a leftover", sv, err)
+	}
+	// Without its claimed job, snapshot 2 was published: refused, kept.
+	if err := os.Remove(claimed); err != nil {
+		t.Fatal(err)
+	}
+	var ce *CurrentError
+	if _, err := s.CheckCurrent("commit"); !errors.As(err, &ce) || !errors.Is(err, ErrCurrentBehind) ||
+		!slices.Equal(ce.Newer, []uint64{2}) || !strings.Contains(ce.Hint, RepairCommand) {
+		t.Fatalf("batch no longer claimed: %v; want ErrCurrentBehind naming snapshot 2 and the repair", err)
+	}
+	// A snapshot directory without a manifest proves nothing either.
+	if err := os.MkdirAll(s.SnapshotDir(3), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if sv, _ := s.Survey(); !slices.Equal(sv.Published, []uint64{2, 3}) {
+		t.Fatalf("survey: %+v", sv)
+	}
+	if err := s.writeCurrent(99); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CheckCurrent("commit"); !errors.Is(err, ErrCurrentMissing) {
+		t.Fatalf("CURRENT naming 99: %v; want ErrCurrentMissing", err)
+	}
+	if seqs, _ := s.Seqs(); !slices.Equal(seqs, []uint64{1, 2, 3}) {
+		t.Fatalf("snapshots %v after the refusals; want all kept", seqs)
 	}
 	for in, ok := range map[string]bool{"7\n": true, "7": true, "0\n": false, "x\n": false, "": false, "-1": false, "99999999999999999999999": false} {
 		if _, err := ParseCurrent([]byte(in)); (err == nil) != ok {

@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
-	"syscall"
 
 	"github.com/memsnap/memsnap/internal/failpoint"
 	"github.com/memsnap/memsnap/internal/fsutil"
@@ -55,12 +54,34 @@ var layout = func() []string {
 	return append(dirs, "snapshots", "staging", "trash")
 }()
 
+// InitOptions adjusts Init.
+type InitOptions struct {
+	// Force makes a store in a directory that holds other files (Init
+	// refuses one with a *NotStoreError otherwise).
+	Force bool
+}
+
 // Init creates the store layout under dir. It is idempotent and never touches
-// existing data.
-func Init(dir string) (*Store, error) {
+// existing data. It refuses, creating nothing, a directory another user
+// could tamper with (see checkAccess) and one that is neither empty nor a
+// store (a *NotStoreError).
+func Init(dir string) (*Store, error) { return InitWith(dir, InitOptions{}) }
+
+// InitWith is Init with options.
+func InitWith(dir string, opts InitOptions) (*Store, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, fmt.Errorf("init store: %w", err)
+	}
+	// Before anything is created: 'memsnap --store /tmp init' must leave
+	// /tmp as it was.
+	if err := checkRoot(abs); err != nil {
+		return nil, err
+	}
+	if !opts.Force {
+		if err := checkEmptyOrStore(abs); err != nil {
+			return nil, err
+		}
 	}
 	if err := os.MkdirAll(abs, fsutil.DirPerm); err != nil {
 		return nil, fmt.Errorf("init store %s: %w", abs, err)
@@ -104,36 +125,6 @@ func Open(dir string) (*Store, error) {
 		return nil, err
 	}
 	return &Store{dir: abs}, nil
-}
-
-// checkAccess refuses a store whose directories another user could write
-// to, or that belongs to another user: such a user could plant jobs that
-// get applied, or snapshots and CURRENT that readers trust. memsnap creates
-// every directory 0700 and every file 0600.
-func checkAccess(abs string) error {
-	uid := os.Geteuid()
-	for _, d := range append([]string{"", QueueDir}, layout...) {
-		p := filepath.Join(abs, d)
-		info, err := os.Lstat(p)
-		if err != nil {
-			return fmt.Errorf("open store %s: %w", abs, err)
-		}
-		if info.Mode()&os.ModeSymlink != 0 && d != "" {
-			return fmt.Errorf("open store %s: %s is a symlink; memsnap refuses it (the store's directories must be its own)", abs, p)
-		}
-		if info.Mode()&os.ModeSymlink != 0 {
-			if info, err = os.Stat(p); err != nil {
-				return fmt.Errorf("open store %s: %w", abs, err)
-			}
-		}
-		if perm := info.Mode().Perm(); perm&0o022 != 0 {
-			return fmt.Errorf("open store %s: %s is group- or world-writable (mode %04o); memsnap refuses it because another user could plant jobs or snapshots; run 'chmod -R go-w %s' if that is safe", abs, p, perm, abs)
-		}
-		if st, ok := info.Sys().(*syscall.Stat_t); ok && int(st.Uid) != uid {
-			return fmt.Errorf("open store %s: %s belongs to uid %d, not to you (uid %d); memsnap refuses a store another user owns", abs, p, st.Uid, uid)
-		}
-	}
-	return nil
 }
 
 // Queue is the store's job spool.
@@ -193,45 +184,6 @@ func (s *Store) Seqs() ([]uint64, error) {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
 	return out, nil
-}
-
-// RemoveOrphans deletes snapshot directories newer than CURRENT that no
-// reader pins: a writer that died after renaming its snapshot into place but
-// before swapping CURRENT leaves one, and a rollback leaves the snapshots it
-// stepped back from (readers may still be using those; they stay until the
-// last pin drops). Caller holds the writer lock.
-func (s *Store) RemoveOrphans() ([]uint64, error) {
-	cur, err := s.Current()
-	if err != nil {
-		return nil, err
-	}
-	seqs, err := s.Seqs()
-	if err != nil {
-		return nil, err
-	}
-	var removed []uint64
-	for _, seq := range seqs {
-		if seq <= cur {
-			continue
-		}
-		release, pinned, err := s.lockUnpinned(seq)
-		if err != nil {
-			return removed, err
-		}
-		if pinned {
-			continue
-		}
-		err = s.moveToTrash(seq)
-		release()
-		if err != nil {
-			return removed, err
-		}
-		removed = append(removed, seq)
-	}
-	if len(removed) > 0 {
-		return removed, s.EmptyTrash()
-	}
-	return removed, nil
 }
 
 // nextSeq is the seq the next snapshot gets: above CURRENT and above every

@@ -58,6 +58,11 @@ func Rollback(ctx context.Context, s *snapshot.Store, opts Options, seq uint64) 
 	from, curErr := s.Current()
 	if curErr == nil {
 		res.From = from
+		// A CURRENT moved back would have the jobs of the published
+		// snapshots after it dropped: repair it first.
+		if _, err := s.CheckCurrent("rollback"); err != nil {
+			return res, err
+		}
 	} else if len(seqs) > 0 {
 		from = seqs[len(seqs)-1] // CURRENT is unreadable: treat every newer snapshot as rolled back
 	}
@@ -70,7 +75,13 @@ func Rollback(ctx context.Context, s *snapshot.Store, opts Options, seq uint64) 
 	if err := snapshot.VerifyError(seq, s.Verify(seq)); err != nil {
 		return res, fmt.Errorf("rollback: %w; choose an older snapshot", err)
 	}
+	return rollbackTo(ctx, s, opts, seq, from, res)
+}
 
+// rollbackTo is Rollback once checked, under the writer lock: it queues
+// again the jobs applied by the snapshots after seq up to from (seq's
+// descendant) and publishes a new snapshot holding seq's content.
+func rollbackTo(ctx context.Context, s *snapshot.Store, opts Options, seq, from uint64, res RollbackResult) (RollbackResult, error) {
 	// Every job to apply again, oldest first, each once.
 	jobs, err := archivedJobs(s, seq, from, opts.Limits)
 	if err != nil {

@@ -136,10 +136,8 @@ func (w *Writer) Commit(ctx context.Context, opts CommitOptions) (sum Summary, e
 	if _, err := w.store.Current(); err != nil {
 		return sum, fmt.Errorf("%w; refusing to write. %s", err, rollbackHint)
 	}
-	if orphans, err := w.store.RemoveOrphans(); err != nil {
-		return sum, fmt.Errorf("recover: %w", err)
-	} else if len(orphans) > 0 {
-		w.log.Warn("removed snapshots newer than CURRENT (left by a crashed writer or a rollback)", "seqs", orphans)
+	if err := w.removeLeftovers("commit"); err != nil {
+		return sum, err
 	}
 	if err := w.store.WipeStaging(); err != nil {
 		return sum, fmt.Errorf("recover: %w", err)
@@ -184,6 +182,27 @@ func (w *Writer) Commit(ctx context.Context, opts CommitOptions) (sum Summary, e
 	return sum, nil
 }
 
+// removeLeftovers is the first step of recovery: it refuses (a
+// *snapshot.CurrentError naming the repair command, nothing deleted) when
+// CURRENT names a missing snapshot or one older than a published one, and
+// otherwise removes the snapshots a crashed writer left newer than CURRENT
+// (see snapshot.Survey for how they are told apart). op names what is
+// refused. Caller holds the writer lock.
+func (w *Writer) removeLeftovers(op string) error {
+	sv, err := w.store.CheckCurrent(op)
+	if err != nil {
+		return err
+	}
+	removed, err := w.store.RemoveLeftovers(sv)
+	if err != nil {
+		return fmt.Errorf("recover: %w", err)
+	}
+	if len(removed) > 0 {
+		w.log.Warn("removed snapshots a crashed writer left unpublished (their jobs are still claimed and are applied again)", "seqs", removed)
+	}
+	return nil
+}
+
 // PublishEmpty publishes an empty first snapshot (an empty graph with its
 // schema, an empty key-value store) when the store has none yet, so that
 // readers opened on a new store answer (empty) at once instead of failing
@@ -198,6 +217,9 @@ func (w *Writer) PublishEmpty(ctx context.Context) (seq uint64, published bool, 
 	defer lock.Release()
 	if cur, err := w.store.Current(); err != nil || cur > 0 {
 		return cur, false, err
+	}
+	if err := w.removeLeftovers("publish the empty first snapshot"); err != nil {
+		return 0, false, err
 	}
 	if err := w.store.WipeStaging(); err != nil {
 		return 0, false, fmt.Errorf("recover: %w", err)
@@ -260,9 +282,9 @@ func (w *Writer) cycle(ctx context.Context, maxJobs int, verified *uint64, sum *
 	}
 	var bytes int64
 	for _, c := range pending {
-		bytes += c.Size
+		bytes += c.Bytes(w.opts.Limits.MaxBytes)
 	}
-	fresh, full, err := w.store.Queue().Claim(next, maxJobs-len(pending), w.opts.MaxBatchBytes-bytes)
+	fresh, full, err := w.store.Queue().Claim(next, maxJobs-len(pending), w.opts.MaxBatchBytes-bytes, w.opts.Limits.MaxBytes)
 	if err != nil {
 		return false, false, err
 	}
@@ -510,7 +532,7 @@ func (w *Writer) bufferPool(stage *snapshot.Stage, jobs []*batchJob) uint64 {
 		need = info.Size()
 	}
 	for _, bj := range jobs {
-		need += 10 * bj.c.Size // a job's JSON grows up to tenfold in the graph while it is written
+		need += 10 * bj.c.Bytes(w.opts.Limits.MaxBytes) // a job's JSON grows up to tenfold in the graph while it is written
 	}
 	want := 2 * uint64(need)
 	var si unix.Sysinfo_t
@@ -872,7 +894,7 @@ func (w *Writer) checkSpace(batch []queue.Claimed) error {
 	}
 	need := int64(w.opts.MinFreeMB) << 20
 	for _, c := range batch {
-		need += 4 * c.Size
+		need += 4 * c.Bytes(w.opts.Limits.MaxBytes) // 0 for a file rejected unread (over job.max_bytes)
 	}
 	staged := int64(emptyGraphBytes)
 	if cur, err := w.store.Current(); err == nil && cur > 0 {

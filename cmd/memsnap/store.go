@@ -1,7 +1,9 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"strconv"
 	"text/tabwriter"
@@ -18,11 +20,14 @@ import (
 // snapshots.
 
 func (a *app) newInitCommand() *cobra.Command {
-	return &cobra.Command{
-		Use:   "init",
+	var force bool
+	c := &cobra.Command{
+		Use:   "init [--force]",
 		Short: "Create the store with an empty first snapshot, so that reads answer at once (idempotent)",
 		Args:  noArgs,
-		RunE: a.onNewStore(func(cmd *cobra.Command, s *snapshot.Store, _ []string) error {
+		RunE: a.storeRunE(func(dir string) (*snapshot.Store, error) {
+			return snapshot.InitWith(dir, snapshot.InitOptions{Force: force})
+		}, func(cmd *cobra.Command, s *snapshot.Store, _ []string) error {
 			// An empty first snapshot: readers started with the store
 			// answer (empty) at once.
 			if _, _, err := writer.New(s, a.cfg.WriterOptions(), a.log).PublishEmpty(cmd.Context()); err != nil {
@@ -32,6 +37,8 @@ func (a *app) newInitCommand() *cobra.Command {
 			return nil
 		}),
 	}
+	c.Flags().BoolVar(&force, "force", false, "make the store in a directory that holds other files (refused otherwise)")
+	return c
 }
 
 // status is the answer of 'memsnap status'.
@@ -75,6 +82,12 @@ func readStatus(s *snapshot.Store) (st status, err error) {
 	}
 	if st.Current > 0 {
 		m, err := s.Manifest(st.Current)
+		if errors.Is(err, os.ErrNotExist) {
+			// CURRENT names a missing snapshot: say so with the repair.
+			if _, cerr := s.CheckCurrent("status"); cerr != nil {
+				return st, cerr
+			}
+		}
 		if err != nil {
 			return st, err
 		}
@@ -134,7 +147,14 @@ func (a *app) newSnapshotsCommand() *cobra.Command {
 		Args:  exactArgs("SEQ"),
 		RunE:  a.onStore(a.rollBack),
 	}
-	c.AddCommand(list, gc, verify, rollback)
+	repair := &cobra.Command{
+		Use: "repair [SEQ]",
+		Short: "Point CURRENT at the newest published snapshot that verifies (or at SEQ) when it was moved back, names a missing " +
+			"snapshot or is corrupt; deletes nothing; prints JSON",
+		Args: optionalArg("SEQ"),
+		RunE: a.onStore(a.repairCurrent),
+	}
+	c.AddCommand(list, gc, verify, rollback, repair)
 	return c
 }
 
@@ -230,6 +250,22 @@ func (a *app) rollBack(cmd *cobra.Command, s *snapshot.Store, args []string) err
 		return err
 	}
 	a.log.Info("rolled back", "from", res.From, "to", res.To, "snapshot", res.Snapshot, "requeued", len(res.Requeued))
+	return a.printJSON(res)
+}
+
+func (a *app) repairCurrent(cmd *cobra.Command, s *snapshot.Store, args []string) error {
+	var seq uint64
+	if len(args) == 1 {
+		var err error
+		if seq, err = parseSeq(cmd, args[0]); err != nil {
+			return err
+		}
+	}
+	res, err := writer.Repair(cmd.Context(), s, a.cfg.WriterOptions(), seq)
+	if err != nil {
+		return err
+	}
+	a.log.Info("repaired CURRENT: "+res.Done, "from", res.From, "current", res.Current)
 	return a.printJSON(res)
 }
 

@@ -65,11 +65,37 @@ func loadFaults() {
 	}
 }
 
+// MEMSNAP_FSLOG=FILE makes test builds append one line per call through
+// the seam to FILE, "op path" (a rename's path is "old -> new"), as the
+// call starts: a test reads the order of renames and fsyncs from it, e.g.
+// that the store directory is fsynced after CURRENT is renamed into place
+// and before any applied job file is removed.
+var (
+	fsLogOnce sync.Once
+	fsLog     *os.File
+)
+
+func logCall(op, path string) {
+	fsLogOnce.Do(func() {
+		if name := os.Getenv("MEMSNAP_FSLOG"); name != "" {
+			f, err := os.OpenFile(name, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+			if err != nil {
+				panic(fmt.Sprintf("MEMSNAP_FSLOG: %v", err))
+			}
+			fsLog = f
+		}
+	})
+	if fsLog != nil {
+		_, _ = fsLog.WriteString(op + " " + path + "\n") // one write: lines of concurrent calls do not mix
+	}
+}
+
 // fault returns the error a rule injects for op on path, or nil.
 func fault(op, path string) error {
 	faultOnce.Do(loadFaults)
 	faultMu.Lock()
 	defer faultMu.Unlock()
+	logCall(op, path)
 	for _, r := range faultRules {
 		if r.op != op || !matches(path, r.sub) {
 			continue

@@ -19,6 +19,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/oklog/ulid/v2"
@@ -129,7 +130,10 @@ type Claimed struct {
 	Seq  uint64 // claim seq: apply order and the unit of a snapshot's watermark
 	ID   string
 	Name string // file name in cur/ (and in a snapshot's jobs/)
-	Size int64  // bytes
+	Size int64  // bytes, by lstat (a sparse file's apparent size)
+	// Irregular: the file is not a regular file (a symlink, a FIFO, a
+	// directory); the writer rejects it unread.
+	Irregular bool
 }
 
 // ParseClaimedName parses a cur/ file name, <claim seq>-<id>.job.
@@ -162,7 +166,7 @@ func (q *Queue) Claimed() ([]Claimed, error) {
 		c, ok := ParseClaimedName(e.Name())
 		if ok {
 			if info, err := e.Info(); err == nil {
-				c.Size = info.Size()
+				c.Size, c.Irregular = info.Size(), !info.Mode().IsRegular()
 			}
 		}
 		return c, ok
@@ -196,11 +200,27 @@ func list[T any](q *Queue, sub, what string, keep func(e os.DirEntry) (T, bool))
 	return out, nil
 }
 
+// Bytes is what the claimed job counts for in a batch's byte limit and
+// free-space estimate: its size, or 0 for a file over maxJobBytes
+// (job.max_bytes; 0: no limit) or one that is not a regular file. Such a
+// file is never read: the writer rejects it by stat (ReadJobFile) and
+// dead-letters it, so a 100 GB sparse file dropped into new/ costs nothing
+// and cannot hold back the jobs claimed with it.
+func (c Claimed) Bytes(maxJobBytes int64) int64 {
+	if c.Irregular || (maxJobBytes > 0 && c.Size > maxJobBytes) {
+		return 0
+	}
+	return c.Size
+}
+
 // Claim moves up to maxJobs jobs and maxBytes bytes (at least one job) from
 // new/ to cur/, numbering them from next on, and fsyncs both directories.
-// full reports that the limits left behind jobs that were already queued
-// when it looked. Caller holds the writer lock.
-func (q *Queue) Claim(next uint64, maxJobs int, maxBytes int64) (out []Claimed, full bool, err error) {
+// Each file's size is taken by stat (lstat) before it is claimed; a file over
+// maxJobBytes (job.max_bytes; 0: no limit) or not a regular file counts for
+// no bytes (see Claimed.Bytes): the writer rejects it unread, so it never
+// holds back the jobs behind it. full reports that the limits left behind
+// jobs that were already queued when it looked. Caller holds the writer lock.
+func (q *Queue) Claim(next uint64, maxJobs int, maxBytes, maxJobBytes int64) (out []Claimed, full bool, err error) {
 	names, err := q.listNew()
 	if err != nil || len(names) == 0 {
 		return nil, false, err
@@ -221,17 +241,18 @@ func (q *Queue) Claim(next uint64, maxJobs int, maxBytes int64) (out []Claimed, 
 		if err != nil {
 			return out, full, fmt.Errorf("claim %s: %w", name, err)
 		}
-		if len(out) > 0 && bytes+info.Size() > maxBytes {
+		c := Claimed{Seq: next, ID: strings.TrimSuffix(name, Ext), Size: info.Size(), Irregular: !info.Mode().IsRegular()}
+		n := c.Bytes(maxJobBytes)
+		if len(out) > 0 && bytes+n > maxBytes {
 			full = true
 			break
 		}
-		c := Claimed{Seq: next, ID: strings.TrimSuffix(name, Ext), Size: info.Size()}
 		c.Name = claimedName(c.Seq, c.ID)
 		if err := fsutil.Rename(q.path("new", name), q.Path(c)); err != nil {
 			return out, full, fmt.Errorf("claim %s: %w", name, err)
 		}
 		out = append(out, c)
-		bytes += info.Size()
+		bytes += n
 		next++
 	}
 	for _, d := range []string{"cur", "new"} {
@@ -243,8 +264,9 @@ func (q *Queue) Claim(next uint64, maxJobs int, maxBytes int64) (out []Claimed, 
 }
 
 // ReadJobFile reads a job file, refusing anything that is not a regular
-// file (a symlink could point anywhere) or that is over maxBytes; those
-// refusals wrap model.ErrInvalidJob.
+// file (a symlink could point anywhere), that is writable by group or
+// others or owned by another user (memsnap writes job files 0600), or that
+// is over maxBytes; those refusals wrap model.ErrInvalidJob.
 func ReadJobFile(path string, maxBytes int64) ([]byte, error) {
 	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
 	if err != nil {
@@ -260,6 +282,12 @@ func ReadJobFile(path string, maxBytes int64) ([]byte, error) {
 	}
 	if !info.Mode().IsRegular() {
 		return nil, model.Invalidf("job file is not a regular file (%s)", info.Mode().Type())
+	}
+	if perm := info.Mode().Perm(); perm&0o022 != 0 {
+		return nil, model.Invalidf("job file %s is writable by group or others (mode %04o); refused, since another user could have written it", path, perm)
+	}
+	if st, ok := info.Sys().(*syscall.Stat_t); ok && int(st.Uid) != os.Geteuid() {
+		return nil, model.Invalidf("job file %s belongs to uid %d, not to you (uid %d); refused, since another user wrote it", path, st.Uid, os.Geteuid())
 	}
 	if maxBytes > 0 && info.Size() > maxBytes {
 		return nil, model.Invalidf("job is %d bytes, over the limit of %d (job.max_bytes)", info.Size(), maxBytes)

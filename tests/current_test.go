@@ -1,0 +1,247 @@
+package tests
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// repairAnswer is what 'memsnap snapshots repair' prints.
+type repairAnswer struct {
+	From     uint64 `json:"from"`
+	Problem  string `json:"problem"`
+	Target   uint64 `json:"target"`
+	Current  uint64 `json:"current"`
+	Done     string `json:"done"`
+	Rollback *struct {
+		Requeued []string `json:"requeued"`
+	} `json:"rollback"`
+}
+
+func repair(t *testing.T, store string, args ...string) repairAnswer {
+	t.Helper()
+	out := mustMemsnap(t, store, nil, append([]string{"snapshots", "repair"}, args...)...)
+	var r repairAnswer
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatalf("repair answer %q: %v", out, err)
+	}
+	return r
+}
+
+// refusedCommit runs a commit that must refuse because of CURRENT, saying
+// want and naming the repair command, and change nothing on disk.
+func refusedCommit(t *testing.T, store, want string) {
+	t.Helper()
+	snaps := dirNames(t, filepath.Join(store, "snapshots"))
+	before := stateOf(t, store)
+	r := memsnap(t, store, nil, nil, "commit")
+	oneLineError(t, r, want)
+	if !contains(r.stderr, "memsnap snapshots repair") || !contains(r.stderr, "nothing deleted") {
+		t.Fatalf("the refusal does not name the repair command: %s", r.stderr)
+	}
+	if after := dirNames(t, filepath.Join(store, "snapshots")); !slices.Equal(after, snaps) {
+		t.Fatalf("a refused commit changed the snapshots: %v -> %v", snaps, after)
+	}
+	if after := stateOf(t, store); after != before {
+		t.Fatalf("a refused commit changed the store: %+v -> %+v", before, after)
+	}
+}
+
+// Issue 25, done-when 1: CURRENT rewritten to an older published snapshot.
+// The commit refuses, naming the repair command, and deletes nothing (it
+// used to remove the newer snapshots and reuse their numbers, losing the
+// acknowledged jobs they held); the acknowledged job queued meanwhile stays
+// queued; 'memsnap snapshots repair' points CURRENT back at the newest
+// published snapshot, and every job is then applied exactly once.
+func TestCurrentMovedBack(t *testing.T) {
+	c := &chain{store: newStore(t)}
+	c.enqueue(t)
+	c.check(t)
+	old := currentSeq(t, c.store)
+	for i := 0; i < 2; i++ {
+		c.enqueue(t)
+		c.check(t)
+	}
+	newest := currentSeq(t, c.store)
+	writeCurrent(t, c.store, mustUint(t, old))
+	c.enqueue(t) // acknowledged while CURRENT is wrong
+	refusedCommit(t, c.store, "CURRENT names snapshot "+old+", older than snapshots")
+	if st := stateOf(t, c.store); st.queued != 1 {
+		t.Fatalf("the job acknowledged meanwhile is not queued: %+v", st)
+	}
+	// Readers keep working on what CURRENT names.
+	opensReadOnly(t, c.store)
+	// A rollback from the moved-back CURRENT would drop the newer
+	// snapshots' jobs: refused too, pointing at the repair.
+	rb := memsnap(t, c.store, nil, nil, "snapshots", "rollback", "1")
+	oneLineError(t, rb, "memsnap snapshots repair")
+
+	r := repair(t, c.store)
+	if r.From != mustUint(t, old) || r.Current != mustUint(t, newest) || r.Target != r.Current || !contains(r.Problem, "older than") {
+		t.Fatalf("repair: %+v; want CURRENT back at %s", r, newest)
+	}
+	if currentSeq(t, c.store) != newest {
+		t.Fatalf("CURRENT is %s after the repair, want %s", currentSeq(t, c.store), newest)
+	}
+	c.check(t) // every acknowledged job applied exactly once, the chain intact
+	if r := repair(t, c.store); !contains(r.Done, "nothing to do") {
+		t.Fatalf("repair of a sound CURRENT: %+v", r)
+	}
+}
+
+// Issue 25, done-when 1: CURRENT naming a snapshot that does not exist (99)
+// or missing altogether: the commit refuses, naming the repair command,
+// and the repair restores service.
+func TestCurrentNamesMissingSnapshot(t *testing.T) {
+	for _, tc := range []struct{ name, content, want string }{
+		{"seq 99", "99\n", "CURRENT names snapshot 99, which does not exist"},
+		{"no file", "", "there is no CURRENT file"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := &chain{store: newStore(t)}
+			for i := 0; i < 2; i++ {
+				c.enqueue(t)
+				c.check(t)
+			}
+			newest := currentSeq(t, c.store)
+			if tc.content == "" {
+				if err := os.Remove(filepath.Join(c.store, "CURRENT")); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				writeCurrent(t, c.store, 99)
+			}
+			c.enqueue(t)
+			refusedCommit(t, c.store, tc.want)
+			if tc.content != "" {
+				oneLineError(t, memsnap(t, c.store, nil, nil, "status"), "memsnap snapshots repair")
+			}
+			if tc.content == "" { // init must not publish an empty snapshot over them either
+				r := memsnap(t, c.store, nil, nil, "init")
+				oneLineError(t, r, "there is no CURRENT file")
+			}
+			r := repair(t, c.store)
+			if r.Current != mustUint(t, newest) {
+				t.Fatalf("repair: %+v; want CURRENT at %s", r, newest)
+			}
+			c.check(t)
+		})
+	}
+}
+
+// Issue 25, done-when 1: when the newest published snapshot fails
+// verification, the repair steps back to the newest one that verifies as
+// a rollback would: the jobs applied after it are queued again, none lost.
+func TestRepairSkipsDamagedSnapshot(t *testing.T) {
+	c := &chain{store: newStore(t)}
+	for i := 0; i < 3; i++ {
+		c.enqueue(t)
+		c.check(t)
+	}
+	good := currentSeq(t, c.store)
+	c.enqueue(t)
+	c.check(t)
+	bad := currentSeq(t, c.store)
+	flipByte(t, filepath.Join(snapDir(c.store, bad), "graph.kuzu"), middle)
+	writeCurrent(t, c.store, 99)
+	r := repair(t, c.store)
+	if r.Target != mustUint(t, good) || r.Rollback == nil || len(r.Rollback.Requeued) != 1 || r.Current <= mustUint(t, bad) {
+		t.Fatalf("repair past damaged snapshot %s: %+v; want a rollback to %s with one job queued again", bad, r, good)
+	}
+	c.check(t)
+}
+
+// A snapshot a writer renamed into place but never published (killed at
+// after-snapshot-rename or before-current) is a provable leftover: its
+// batch is still claimed. The next commit removes it and applies the
+// batch again, once.
+func TestCrashLeftoverRemoved(t *testing.T) {
+	for _, point := range []string{"after-snapshot-rename", "before-current"} {
+		t.Run(point, func(t *testing.T) {
+			c := &chain{store: newStore(t)}
+			c.enqueue(t)
+			c.check(t)
+			cur := currentSeq(t, c.store)
+			c.enqueue(t)
+			c.enqueue(t)
+			r := memsnap(t, c.store, nil, []string{"MEMSNAP_FAILPOINT=" + point}, "commit")
+			if r.signal != syscall.SIGKILL {
+				t.Fatalf("writer was not killed at %s: exit %d signal %v: %s", point, r.code, r.signal, r.stderr)
+			}
+			snaps := dirNames(t, filepath.Join(c.store, "snapshots"))
+			leftover := snaps[len(snaps)-1]
+			if strings.TrimLeft(leftover, "0") == cur || currentSeq(t, c.store) != cur {
+				t.Fatalf("no leftover after a kill at %s: snapshots %v, CURRENT %s", point, snaps, currentSeq(t, c.store))
+			}
+			made, err := os.ReadFile(filepath.Join(c.store, "snapshots", leftover, "MANIFEST.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.check(t) // the commit removes it, then applies its batch again
+			if now, err := os.ReadFile(filepath.Join(c.store, "snapshots", leftover, "MANIFEST.json")); err == nil && string(now) == string(made) {
+				t.Fatalf("the leftover snapshot %s is still on disk after recovery", leftover)
+			}
+		})
+	}
+}
+
+// The CURRENT swap is durable before anything relies on it: after CURRENT
+// is renamed into place, the store directory is fsynced, and before that
+// no applied job file is removed from queue/cur. Read from the order of
+// calls through the fs seam (MEMSNAP_FSLOG).
+func TestCurrentSwapIsDurable(t *testing.T) {
+	store := newStore(t)
+	enqueue(t, store, ops(entities(entity("a", "t"))))
+	log := filepath.Join(t.TempDir(), "fs.log")
+	if r := memsnap(t, store, nil, []string{"MEMSNAP_FSLOG=" + log}, "commit"); r.code != 0 {
+		t.Fatalf("commit: %s", r.stderr)
+	}
+	b, err := os.ReadFile(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	swap := "rename " + filepath.Join(store, "CURRENT.tmp") + " -> " + filepath.Join(store, "CURRENT")
+	at := slices.Index(lines, swap)
+	if at < 0 {
+		t.Fatalf("no %q among the commit's %d calls", swap, len(lines))
+	}
+	for _, l := range lines[at+1:] {
+		if l == "syncdir "+store {
+			return
+		}
+		if strings.HasPrefix(l, "remove "+filepath.Join(store, "queue", "cur")) {
+			t.Fatalf("%q before the store directory was fsynced after the CURRENT swap", l)
+		}
+	}
+	t.Fatalf("the store directory is never fsynced after the CURRENT swap (calls after it: %q)", lines[at+1:])
+}
+
+// A rollback killed between renaming its snapshot into place and swapping
+// CURRENT leaves a snapshot with no batch: nothing proves it unpublished,
+// so the commit refuses and deletes nothing; the repair points CURRENT at
+// it, which completes the rollback (its jobs were queued again first).
+func TestCrashedRollbackRepaired(t *testing.T) {
+	c := &chain{store: newStore(t)}
+	for i := 0; i < 3; i++ {
+		c.enqueue(t)
+		c.check(t)
+	}
+	bad := currentSeq(t, c.store)
+	good := mustUint(t, bad) - 1
+	r := memsnap(t, c.store, nil, []string{"MEMSNAP_FAILPOINT=before-current"}, "snapshots", "rollback", strconv.FormatUint(good, 10))
+	if r.signal != syscall.SIGKILL {
+		t.Fatalf("rollback was not killed at before-current: exit %d signal %v: %s", r.code, r.signal, r.stderr)
+	}
+	refusedCommit(t, c.store, "CURRENT names snapshot "+bad+", older than snapshot ")
+	rp := repair(t, c.store)
+	if rp.Current <= mustUint(t, bad) || rp.Rollback != nil {
+		t.Fatalf("repair after a crashed rollback: %+v; want CURRENT at the rollback's snapshot", rp)
+	}
+	c.check(t)
+}
