@@ -289,6 +289,38 @@ func TestBatchEdgeCases(t *testing.T) {
 	}
 }
 
+// A job claimed twice in one batch runs once: a rollback killed after it
+// queued its claimed jobs again and before it dropped their claimed copies
+// leaves the same id in queue/cur and queue/new, and recovery claims both.
+func TestJobClaimedTwiceInOneBatchRunsOnce(t *testing.T) {
+	s := newTestStore(t)
+	seed := ulid.MustNew(1_700_000_000_000, ulidEntropy{rand.New(rand.NewPCG(3, 3))}).String()
+	s.put(t, seed, []byte(`{"ops":[{"op":"create_entities","entities":[{"name":"a","entityType":"t","observations":[]}]}]}`))
+	s.commit(t, writer.CommitOptions{})
+	cur, err := s.store.Current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := s.store.Manifest(cur)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := ulid.MustNew(1_700_000_001_000, ulidEntropy{rand.New(rand.NewPCG(4, 4))}).String()
+	job := []byte(`{"ops":[{"op":"kv_put","key":"k","value":"v"}]}`)
+	claimed := s.store.Path("queue", "cur", fmt.Sprintf("%016d-%s.job", m.Watermark+1, id))
+	if err := os.WriteFile(claimed, job, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s.put(t, id, job)
+	sum := s.commit(t, writer.CommitOptions{})
+	if sum.Applied != 1 || sum.Duplicates != 1 || sum.Rejected != 0 {
+		t.Fatalf("a job claimed twice in one batch: %+v, want applied 1, duplicates 1", sum)
+	}
+	if n, err := s.store.Queue().Counts(); err != nil || n.New != 0 || n.Cur != 0 {
+		t.Fatalf("queue after the commit: %+v %v", n, err)
+	}
+}
+
 // The exactly-once backstop: a job file delivered again under an id that a
 // snapshot already records is skipped, and its first outcome stands.
 func TestRedeliveredJobIsNotAppliedTwice(t *testing.T) {

@@ -605,8 +605,19 @@ func (w *Writer) apply(ctx context.Context, stage *snapshot.Stage, jobs []*batch
 	}()
 
 	// Exactly-once backstop: a job that already has an outcome was applied by
-	// an earlier snapshot and must not run again.
+	// an earlier snapshot and must not run again, and a job whose id comes
+	// twice in one batch runs once (a rollback killed after it queued its
+	// claimed jobs again, before it dropped their claimed copies, leaves one
+	// copy in queue/cur and one in queue/new: recovery claims both).
+	inBatch := make(map[string]bool, len(jobs))
 	for _, bj := range jobs {
+		if inBatch[bj.c.ID] {
+			w.log.Error("job claimed twice in one batch; applying it once to keep exactly-once", "job_id", bj.c.ID)
+			sum.Duplicates++
+			bj.dup = true
+			continue
+		}
+		inBatch[bj.c.ID] = true
 		if _, found, err := kv.GetJob(bj.c.ID); err != nil {
 			return counts, err
 		} else if found {
