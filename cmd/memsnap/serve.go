@@ -9,10 +9,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/robfig/cron/v3"
 	"github.com/spf13/cobra"
 
+	"github.com/memsnap/memsnap/cmd/memsnap/internal/linerpc"
 	"github.com/memsnap/memsnap/cmd/memsnap/internal/mcpserver"
 	"github.com/memsnap/memsnap/cmd/memsnap/internal/metrics"
 	"github.com/memsnap/memsnap/internal/buildinfo"
@@ -148,7 +148,11 @@ tool answers once its job is durable in the queue, with the outcome the writer w
 mcp.write_timeout). The server commits queued jobs as they arrive, batching those that arrive
 within writer.commit_delay, through a 'memsnap commit' child process (kept up between
 commits) whenever no other writer holds the lock (mcp.commit_when_idle). A read waits until the snapshot holds the
-server's own writes. Logs go to standard error only.`,
+server's own writes. Logs go to standard error only. A line that is not a JSON-RPC message
+is answered with a JSON-RPC error (-32700 not JSON, -32600 not a request or a batch array,
+id null where it cannot be told), as is a line longer than serve.max_body_bytes (default
+four times job.max_bytes), which is skipped unread; the session goes on with the next line.
+When the input ends, the replies still due are written (for up to a minute) before it exits.`,
 		Args: noArgs,
 		RunE: a.onNewStore(func(cmd *cobra.Command, s *snapshot.Store, _ []string) error {
 			exe, err := os.Executable()
@@ -165,7 +169,10 @@ server's own writes. Logs go to standard error only.`,
 				},
 			})
 			a.log.Info("mcp server running on stdio", "store", s.Dir())
-			return srv.Run(cmd.Context(), &mcp.StdioTransport{})
+			// The framing is our own: a bad line is answered and skipped, never
+			// the end of the session (see linerpc).
+			return srv.Run(cmd.Context(), &linerpc.Transport{In: os.Stdin, Out: os.Stdout,
+				MaxLine: int(a.cfg.BodyCap()), Log: a.log.With("component", "mcp")})
 		}),
 	}
 }

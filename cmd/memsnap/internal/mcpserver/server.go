@@ -27,6 +27,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/memsnap/memsnap/cmd/memsnap/internal/oneline"
@@ -230,14 +231,18 @@ func (h warnAndUp) WithAttrs(as []slog.Attr) slog.Handler { return warnAndUp{h.H
 func (h warnAndUp) WithGroup(n string) slog.Handler       { return warnAndUp{h.Handler.WithGroup(n)} }
 
 // checkSubscription accepts a subscription to the knowledge-graph resource,
-// the one resource there is.
+// the one resource there is. Any other URI is answered -32602 (invalid
+// params), as resources/read answers one: the MCP specification's code for
+// an unknown resource (SEP-2164); an error without a code would go out as 0.
 func (s *Server) checkSubscription(_ context.Context, req *mcp.SubscribeRequest) error {
 	if req.Params == nil || req.Params.URI != ResourceURI {
 		uri := ""
 		if req.Params != nil {
 			uri = req.Params.URI
 		}
-		return fmt.Errorf("no resource %q to subscribe to (there is %s)", uri, ResourceURI)
+		return &jsonrpc.Error{Code: jsonrpc.CodeInvalidParams,
+			Message: fmt.Sprintf("no resource %q to subscribe to (there is %s)", uri, ResourceURI),
+			Data:    json.RawMessage(fmt.Sprintf(`{"uri":%q}`, uri))}
 	}
 	return nil
 }
