@@ -14,6 +14,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/memsnap/memsnap/cmd/memsnap/internal/connguard"
 	"github.com/memsnap/memsnap/cmd/memsnap/internal/mcpserver"
 	"github.com/memsnap/memsnap/cmd/memsnap/internal/metrics"
 	"github.com/memsnap/memsnap/cmd/memsnap/internal/web"
@@ -93,12 +94,18 @@ func (a *app) runServe(ctx context.Context, s *snapshot.Store, tlsCert, tlsKey s
 	}
 	defer ln.Close()
 	_, port, _ := net.SplitHostPort(ln.Addr().String())
-	site, err = web.New(web.Options{Store: s, MCP: srv, Metrics: met, Token: token, Port: port, MaxBodyBytes: a.cfg.BodyCap(), Log: a.log})
+	sc := a.cfg.Serve
+	guard := connguard.New(connguard.Options{MaxConns: sc.MaxConns, MaxStreams: sc.MaxStreams,
+		HeaderTimeout: sc.HeaderTimeout, ReadTimeout: sc.ReadTimeout, WriteTimeout: sc.WriteTimeout,
+		IdleTimeout: sc.IdleTimeout, MaxBodyBytes: a.cfg.BodyCap(), Log: log})
+	met.WithConnections(guard)
+	site, err = web.New(web.Options{Store: s, MCP: srv, Metrics: met, Token: token, Port: port, MaxBodyBytes: a.cfg.BodyCap(),
+		Guard: guard, Log: a.log})
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
-	hs := &http.Server{Handler: site, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
-		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	hs := &http.Server{Handler: site, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	guard.Configure(hs)
 	scheme := "http"
 	if tlsCert != "" {
 		// Loaded before anything is printed: a bad file fails the start.

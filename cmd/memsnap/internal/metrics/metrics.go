@@ -88,6 +88,37 @@ func (m *Metrics) WithServing() *Metrics {
 }
 
 // CommitObserved records one commit run of this process.
+// ConnStats is what serve's connection guard reports.
+type ConnStats interface {
+	Open() int                                 // open connections
+	Streams() int                              // open event streams
+	Evicted() (anonymous, authenticated int64) // closed to make room
+}
+
+// WithConnections adds serve's connection gauges and counters from c:
+// memsnap_serve_connections_open, memsnap_serve_streams_open and
+// memsnap_serve_connections_evicted_total{authenticated}.
+func (m *Metrics) WithConnections(c ConnStats) *Metrics {
+	open := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "memsnap_serve_connections_open",
+		Help: "Open HTTP connections (at most serve.max_conns)."}, func() float64 { return float64(c.Open()) })
+	streams := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "memsnap_serve_streams_open",
+		Help: "Open event streams (/events and MCP GET streams; at most serve.max_streams)."}, func() float64 { return float64(c.Streams()) })
+	evicted := func(authd bool) prometheus.CounterFunc {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "memsnap_serve_connections_evicted_total",
+			Help:        "Connections closed to make room for a newer one at serve.max_conns, by whether they had carried the token.",
+			ConstLabels: prometheus.Labels{"authenticated": fmt.Sprint(authd)}},
+			func() float64 {
+				anon, auth := c.Evicted()
+				if authd {
+					return float64(auth)
+				}
+				return float64(anon)
+			})
+	}
+	m.reg.MustRegister(open, streams, evicted(false), evicted(true))
+	return m
+}
+
 func (m *Metrics) CommitObserved(sum writer.Summary, skipped bool, err error) {
 	switch {
 	case skipped:
