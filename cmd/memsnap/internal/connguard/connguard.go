@@ -214,12 +214,19 @@ func (g *Guard) makeRoom(e *connEntry) {
 // handler applies the per-request rules, then calls next.
 func (g *Guard) handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rc := http.NewResponseController(w)
 		if e, ok := r.Context().Value(ctxKey{}).(*connEntry); ok && !e.authd.Load() {
 			// Until a request carries the token: one request per
 			// connection. The token check removes this when it passes.
 			w.Header().Set("Connection", "close")
+			defer func() {
+				if !e.authd.Load() {
+					// Answered: net/http would still read what is left of
+					// the body (up to 256 KiB) before closing; do not wait.
+					_ = rc.SetReadDeadline(time.Now())
+				}
+			}()
 		}
-		rc := http.NewResponseController(w)
 		if r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody {
 			n := r.ContentLength
 			if n < 0 {
