@@ -1,11 +1,13 @@
 package tests
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"os/exec"
 	"strings"
 	"sync"
 	"syscall"
@@ -171,4 +173,83 @@ func TestServeHoldsUnderHostileConnections(t *testing.T) {
 		resp.Body.Close()
 		return false
 	})
+}
+
+// Issue 25, item 3: serve started while its address is still held (as
+// right after a kill -9, whose process holds its socket until its last
+// thread exits) tries again and starts once the address is free.
+func TestServeRetriesAnAddressInUse(t *testing.T) {
+	ctx := testContext(t)
+	store := newStore(t)
+	held, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	cmd := exec.Command(bin, "--store", store, "--log-level", "info", "serve", "--addr", held.Addr().String())
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		if err := cmd.Wait(); err != nil {
+			t.Errorf("memsnap serve did not stop cleanly on SIGTERM: %v", err)
+		}
+	})
+	retrying := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		said := false
+		for sc.Scan() {
+			if !said && strings.Contains(sc.Text(), "address in use: trying again") {
+				said = true
+				close(retrying)
+			}
+		}
+	}()
+	started := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if m := servedLine.FindStringSubmatch(sc.Text()); m != nil {
+				started <- m[1]
+			}
+		}
+		close(started)
+	}()
+	select {
+	case <-retrying:
+	case base, ok := <-started:
+		if !ok {
+			t.Fatal("serve exited at once on an address in use")
+		}
+		t.Fatalf("serve started on an address in use: %s", base)
+	case <-ctx.Done():
+		t.Fatal("serve did not say it retries the address in use")
+	}
+	held.Close()
+	select {
+	case base, ok := <-started:
+		if !ok {
+			t.Fatal("serve exited instead of starting once the address was free")
+		}
+		resp, err := http.Get(base + "/healthz")
+		if err != nil {
+			t.Fatalf("/healthz: %v", err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Errorf("/healthz: %d", resp.StatusCode)
+		}
+	case <-ctx.Done():
+		t.Fatal("serve did not start once the address was free")
+	}
 }

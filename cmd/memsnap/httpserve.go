@@ -88,7 +88,7 @@ func (a *app) runServe(ctx context.Context, s *snapshot.Store, tlsCert, tlsKey s
 		},
 		OnCall: met.CallObserved,
 	})
-	ln, at, beyond, err := metrics.Listen(ctx, "serve", a.cfg.Serve.Addr)
+	ln, at, beyond, err := metrics.Listen(ctx, "serve", a.cfg.Serve.Addr, log)
 	if err != nil {
 		return err
 	}

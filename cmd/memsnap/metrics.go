@@ -15,7 +15,7 @@ import (
 // on addr until ctx ends. It returns once it listens, with an address to
 // reach it at (localhost when it listens on every interface).
 func serveMetrics(ctx context.Context, addr string, s *snapshot.Store, m *metrics.Metrics, log *slog.Logger) (string, error) {
-	ln, at, beyond, err := metrics.Listen(ctx, "daemon", addr)
+	ln, at, beyond, err := metrics.Listen(ctx, "daemon", addr, log)
 	if err != nil {
 		return "", err
 	}
