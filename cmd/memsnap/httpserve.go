@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -41,14 +42,16 @@ mode 0600): send "Authorization: Bearer TOKEN", or open the printed link with ?t
 once in a browser, which then keeps it in a cookie. Cross-origin requests that could change
 anything (other than GET and HEAD) are refused, no CORS headers are sent, and request bodies
 are capped (serve.max_body_bytes). Bind beyond loopback only with --tls-cert and --tls-key,
-or behind a proxy that adds TLS. The store is created if missing. SIGINT or SIGTERM stops
+or behind a proxy that adds TLS. The store is created if missing. On a store it cannot write
+(a read-only filesystem, no write permission) it serves reads and refuses writes, with the
+serve.token already there (it refuses to start without one). SIGINT or SIGTERM stops
 it: calls in flight finish, then the sessions end.`,
 		Args: noArgs,
-		RunE: a.onNewStore(func(cmd *cobra.Command, s *snapshot.Store, _ []string) error {
+		RunE: a.onServingStore(func(cmd *cobra.Command, s *snapshot.Store, ro error, _ []string) error {
 			if (tlsCert == "") != (tlsKey == "") {
 				return usageError{path: cmd.CommandPath(), err: errors.New("--tls-cert and --tls-key go together")}
 			}
-			return a.runServe(cmd.Context(), s, tlsCert, tlsKey)
+			return a.runServe(cmd.Context(), s, ro, tlsCert, tlsKey)
 		}),
 	}
 	c.Flags().String("addr", "", "listen on this address (host:port; port 0 picks one; default serve.addr, 127.0.0.1:8765)")
@@ -58,8 +61,15 @@ it: calls in flight finish, then the sessions end.`,
 	return c
 }
 
-func (a *app) runServe(ctx context.Context, s *snapshot.Store, tlsCert, tlsKey string) error {
+func (a *app) runServe(ctx context.Context, s *snapshot.Store, ro error, tlsCert, tlsKey string) error {
 	log := a.log.With("component", "serve")
+	if ro != nil {
+		// No token can be made on a store that cannot be written.
+		if _, err := os.Stat(s.Path(web.TokenFile)); errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("serve: the store %s is read-only (%v) and has no %s to authenticate clients with; "+
+				"start serve once where the store is writable to make one", s.Dir(), ro, web.TokenFile)
+		}
+	}
 	token, created, err := web.LoadToken(s.Dir())
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
@@ -76,7 +86,7 @@ func (a *app) runServe(ctx context.Context, s *snapshot.Store, tlsCert, tlsKey s
 	defer ww.Close(10 * time.Second)
 	var site *web.Server
 	srv := mcpserver.New(mcpserver.Options{
-		Store: s, Config: a.cfg, Log: a.log, Version: buildinfo.Version,
+		Store: s, Config: a.cfg, Log: a.log, Version: buildinfo.Version, ReadOnly: ro,
 		Commit: func(ctx context.Context) (writer.Summary, bool, error) {
 			sum, skipped, err := ww.Commit(context.WithoutCancel(ctx))
 			met.CommitObserved(sum, skipped, err)

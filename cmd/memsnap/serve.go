@@ -148,13 +148,15 @@ tool answers once its job is durable in the queue, with the outcome the writer w
 mcp.write_timeout). The server commits queued jobs as they arrive, batching those that arrive
 within writer.commit_delay, through a 'memsnap commit' child process (kept up between
 commits) whenever no other writer holds the lock (mcp.commit_when_idle). A read waits until the snapshot holds the
-server's own writes. Logs go to standard error only. A line that is not a JSON-RPC message
+server's own writes. On a store it cannot write (a read-only filesystem, no write
+permission) it serves reads and answers every write with "the store ... is read-only".
+Logs go to standard error only. A line that is not a JSON-RPC message
 is answered with a JSON-RPC error (-32700 not JSON, -32600 not a request or a batch array,
 id null where it cannot be told), as is a line longer than serve.max_body_bytes (default
 four times job.max_bytes), which is skipped unread; the session goes on with the next line.
 When the input ends, the replies still due are written (for up to a minute) before it exits.`,
 		Args: noArgs,
-		RunE: a.onNewStore(func(cmd *cobra.Command, s *snapshot.Store, _ []string) error {
+		RunE: a.onServingStore(func(cmd *cobra.Command, s *snapshot.Store, ro error, _ []string) error {
 			exe, err := os.Executable()
 			if err != nil {
 				return fmt.Errorf("mcp: find own binary: %w", err)
@@ -162,7 +164,7 @@ When the input ends, the replies still due are written (for up to a minute) befo
 			ww := a.newWarmWriter(exe, s)
 			defer ww.Close(10 * time.Second)
 			srv := mcpserver.New(mcpserver.Options{
-				Store: s, Config: a.cfg, Log: a.log, Version: buildinfo.Version,
+				Store: s, Config: a.cfg, Log: a.log, Version: buildinfo.Version, ReadOnly: ro,
 				// A commit under way when the client leaves runs to its end.
 				Commit: func(ctx context.Context) (writer.Summary, bool, error) {
 					return ww.Commit(context.WithoutCancel(ctx))
