@@ -180,7 +180,8 @@ type ServeConfig struct {
 	// if none is idle, the new one. Default: 256.
 	MaxConns int `mapstructure:"max_conns"`
 	// MaxStreams caps the event streams open at once (/events and the MCP
-	// sessions' GET streams); one more gets 503. Default: 64.
+	// sessions' GET streams); one more gets 503 (/events) or 405 (an MCP
+	// GET stream: the session goes on without notifications). Default: 64.
 	MaxStreams int `mapstructure:"max_streams"`
 	// HeaderTimeout is how long a connection may take to send a request's
 	// headers, the first request's included (http.Server.ReadHeaderTimeout):

@@ -164,6 +164,16 @@ func TestServeHoldsUnderHostileConnections(t *testing.T) {
 	if resp := openEvents(); resp.StatusCode != http.StatusServiceUnavailable {
 		t.Errorf("an event stream beyond serve.max_streams: %d, want 503", resp.StatusCode)
 	}
+	// A third client still gets a session (without notifications): its GET
+	// stream is told 405, "no stream here", which ends no session.
+	cs3, err := s.session(ctx, s.token, nil)
+	if err != nil {
+		t.Fatalf("a client beyond serve.max_streams: %v", err)
+	}
+	if _, err := cs3.CallTool(ctx, &mcp.CallToolParams{Name: "memory_status", Arguments: map[string]any{}}); err != nil {
+		t.Errorf("a call of a client beyond serve.max_streams: %v", err)
+	}
+	cs3.Close()
 	cs2.Close()
 	waitUntil(t, ctx, "a stream place to be free", 50*time.Millisecond, func() bool {
 		resp := openEvents()

@@ -24,7 +24,7 @@
 //     WriteTimeout; a deadline set per write, not http.Server.WriteTimeout,
 //     which would end long-lived event streams;
 //   - at most MaxStreams event streams are open at once (Stream); one more
-//     gets 503.
+//     gets the status LimitStreams is given.
 package connguard
 
 import (
@@ -255,9 +255,9 @@ func (g *Guard) Stream() (release func(), err error) {
 }
 
 // LimitStreams wraps h (a handler of event streams) so that each request takes a
-// stream place, or gets 503 when none is free. Only requests for which
-// isStream is true take one.
-func (g *Guard) LimitStreams(h http.Handler, isStream func(*http.Request) bool) http.Handler {
+// stream place, or gets status full (with Retry-After) when none is free.
+// Only requests for which isStream is true take one.
+func (g *Guard) LimitStreams(h http.Handler, isStream func(*http.Request) bool, full int) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !isStream(r) {
 			h.ServeHTTP(w, r)
@@ -266,7 +266,7 @@ func (g *Guard) LimitStreams(h http.Handler, isStream func(*http.Request) bool) 
 		release, err := g.Stream()
 		if err != nil {
 			w.Header().Set("Retry-After", "5")
-			http.Error(w, "503 "+err.Error(), http.StatusServiceUnavailable)
+			http.Error(w, fmt.Sprintf("%d %s", full, err.Error()), full)
 			return
 		}
 		defer release()

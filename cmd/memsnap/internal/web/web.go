@@ -73,16 +73,20 @@ func New(o Options) (*Server, error) {
 	auth := func(h http.Handler) http.Handler { return requireToken(o.Token, cookie, h) }
 	s.mux.Handle("GET /healthz", metrics.Healthz(o.Store))
 	s.mux.Handle("GET /metrics", auth(o.Metrics.Handler()))
-	streams := func(h http.Handler, isStream func(*http.Request) bool) http.Handler {
+	streams := func(h http.Handler, isStream func(*http.Request) bool, full int) http.Handler {
 		if o.Guard == nil {
 			return h
 		}
-		return o.Guard.LimitStreams(h, isStream)
+		return o.Guard.LimitStreams(h, isStream, full)
 	}
 	always := func(*http.Request) bool { return true }
 	mcpGET := func(r *http.Request) bool { return r.Method == http.MethodGet } // a session's notification stream
-	s.mux.Handle("/mcp", auth(streams(o.MCP.HTTPHandler(), mcpGET)))
-	s.mux.Handle("GET /events", auth(streams(s.hub.events(s.seq), always)))
+	// At serve.max_streams, an MCP session's GET stream gets 405, which the
+	// streamable HTTP transport defines as "no stream here": the session
+	// goes on without notifications (any other status may end it). A
+	// dashboard's /events gets 503 and retries.
+	s.mux.Handle("/mcp", auth(streams(o.MCP.HTTPHandler(), mcpGET, http.StatusMethodNotAllowed)))
+	s.mux.Handle("GET /events", auth(streams(s.hub.events(s.seq), always, http.StatusServiceUnavailable)))
 	s.mux.Handle("GET /assets/", auth(http.StripPrefix("/assets/", cacheFor(time.Hour, filesOnly(http.FileServerFS(assets))))))
 	s.mux.Handle("GET /{$}", auth(s.handle(s.overview)))
 	s.mux.Handle("GET /search", auth(s.handle(s.search)))
