@@ -63,12 +63,8 @@ it: calls in flight finish, then the sessions end.`,
 
 func (a *app) runServe(ctx context.Context, s *snapshot.Store, ro error, tlsCert, tlsKey string) error {
 	log := a.log.With("component", "serve")
-	if ro != nil {
-		// No token can be made on a store that cannot be written.
-		if _, err := os.Stat(s.Path(web.TokenFile)); errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("serve: the store %s is read-only (%v) and has no %s to authenticate clients with; "+
-				"start serve once where the store is writable to make one", s.Dir(), ro, web.TokenFile)
-		}
+	if err := tokenOnReadOnly(s, ro); err != nil {
+		return err
 	}
 	token, created, err := web.LoadToken(s.Dir())
 	if err != nil {
@@ -104,10 +100,7 @@ func (a *app) runServe(ctx context.Context, s *snapshot.Store, ro error, tlsCert
 	}
 	defer ln.Close()
 	_, port, _ := net.SplitHostPort(ln.Addr().String())
-	sc := a.cfg.Serve
-	guard := connguard.New(connguard.Options{MaxConns: sc.MaxConns, MaxStreams: sc.MaxStreams,
-		HeaderTimeout: sc.HeaderTimeout, ReadTimeout: sc.ReadTimeout, WriteTimeout: sc.WriteTimeout,
-		IdleTimeout: sc.IdleTimeout, MaxBodyBytes: a.cfg.BodyCap(), Log: log})
+	guard := a.newGuard(log)
 	met.WithConnections(guard)
 	site, err = web.New(web.Options{Store: s, MCP: srv, Metrics: met, Token: token, Port: port, MaxBodyBytes: a.cfg.BodyCap(),
 		Guard: guard, Log: a.log})
@@ -162,4 +155,25 @@ func (a *app) runServe(ctx context.Context, s *snapshot.Store, ro error, tlsCert
 		return nil
 	}
 	return fmt.Errorf("serve: %w", err)
+}
+
+// tokenOnReadOnly refuses a store that cannot be written (ro is why) and
+// holds no token: none can be made there.
+func tokenOnReadOnly(s *snapshot.Store, ro error) error {
+	if ro == nil {
+		return nil
+	}
+	if _, err := os.Stat(s.Path(web.TokenFile)); errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("serve: the store %s is read-only (%v) and has no %s to authenticate clients with; "+
+			"start serve once where the store is writable to make one", s.Dir(), ro, web.TokenFile)
+	}
+	return nil
+}
+
+// newGuard is serve's connection guard, from the serve.* keys.
+func (a *app) newGuard(log *slog.Logger) *connguard.Guard {
+	sc := a.cfg.Serve
+	return connguard.New(connguard.Options{MaxConns: sc.MaxConns, MaxStreams: sc.MaxStreams,
+		HeaderTimeout: sc.HeaderTimeout, ReadTimeout: sc.ReadTimeout, WriteTimeout: sc.WriteTimeout,
+		IdleTimeout: sc.IdleTimeout, MaxBodyBytes: a.cfg.BodyCap(), Log: log})
 }
