@@ -41,7 +41,11 @@ Every endpoint but /healthz needs the token kept in STORE/serve.token (made on f
 mode 0600): send "Authorization: Bearer TOKEN", or open the printed link with ?token=TOKEN
 once in a browser, which then keeps it in a cookie. Cross-origin requests that could change
 anything (other than GET and HEAD) are refused, no CORS headers are sent, and request bodies
-are capped (serve.max_body_bytes). Bind beyond loopback only with --tls-cert and --tls-key,
+are capped (serve.max_body_bytes). Open connections are capped (serve.max_conns): at the cap
+the oldest connection that never carried the token is closed first, and a connection without
+the token serves one request; headers, bodies and each write of an answer have deadlines
+(serve.header_timeout, serve.read_timeout, serve.write_timeout), and event streams are capped
+(serve.max_streams). An address in use is tried again for 5 s. Bind beyond loopback only with --tls-cert and --tls-key,
 or behind a proxy that adds TLS. The store is created if missing. On a store it cannot write
 (a read-only filesystem, no write permission) it serves reads and refuses writes, with the
 serve.token already there (it refuses to start without one). SIGINT or SIGTERM stops
