@@ -170,7 +170,9 @@ type MCPConfig struct {
 type ServeConfig struct {
 	// Addr is the host:port it listens on. Default: 127.0.0.1:8765.
 	Addr string `mapstructure:"addr"`
-	// MaxBodyBytes caps an HTTP request body; a larger one gets 413.
+	// MaxBodyBytes caps an HTTP request body; a larger one gets 413. It
+	// also caps a line 'memsnap mcp' reads: a longer one is skipped and
+	// answered -32600.
 	// Default 0: four times job.max_bytes (a largest job, escaped as an MCP
 	// call's JSON, fits). See BodyCap.
 	MaxBodyBytes int64 `mapstructure:"max_body_bytes"`
