@@ -37,7 +37,8 @@ process that stays up between commits (it stops after a minute without one); a t
 gc still runs. On SIGINT/SIGTERM the daemon lets a running commit or gc finish and exits 0.
 With --addr it serves Prometheus metrics on /metrics (snapshot seq and age, queue depth and
 dead jobs, its commits and their durations) and /healthz, over HTTP with no authentication:
-keep it on a loopback address.`,
+keep it on a loopback address. Its connections are capped and timed as serve's (the serve.*
+connection keys), each serving one request.`,
 		Args: noArgs,
 		RunE: a.onNewStore(func(cmd *cobra.Command, s *snapshot.Store, _ []string) error {
 			return runDaemon(cmd.Context(), s, a, addr)
@@ -51,7 +52,7 @@ func runDaemon(ctx context.Context, s *snapshot.Store, a *app, addr string) erro
 	log := a.log.With("component", "daemon")
 	met := metrics.New(s, log)
 	if addr != "" {
-		at, err := serveMetrics(ctx, addr, s, met, log)
+		at, err := serveMetrics(ctx, addr, s, met, a.newGuard(log), log)
 		if err != nil {
 			return err
 		}
