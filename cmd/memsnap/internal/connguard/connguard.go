@@ -235,7 +235,11 @@ func (g *Guard) handler(next http.Handler) http.Handler {
 			_ = rc.SetReadDeadline(time.Now().Add(g.o.ReadTimeout + time.Duration(n/MinBodyRate)*time.Second))
 			r.Body = &deadlineBody{ReadCloser: r.Body, rc: rc}
 		}
-		next.ServeHTTP(&deadlineWriter{ResponseWriter: w, rc: rc, d: g.o.WriteTimeout}, r)
+		dw := &deadlineWriter{ResponseWriter: w, rc: rc, d: g.o.WriteTimeout}
+		next.ServeHTTP(dw, r)
+		// What net/http writes once the handler returns (the buffered rest,
+		// the end of a chunked body) gets its own WriteTimeout.
+		dw.arm()
 	})
 }
 
