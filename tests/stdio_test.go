@@ -134,7 +134,7 @@ func toolCall(id int, tool string) string {
 // Issue 25, done-when 1 (stdio) and 8: every malformed line gets the
 // JSON-RPC error it deserves (-32700 or -32600, id null where it cannot be
 // told), the replies to the calls sent just before it still come, and the
-// next call is answered; a 17 MiB line is skipped. An unknown resource URI
+// next call is answered; a 64 MiB line is skipped without being held. An unknown resource URI
 // is answered -32602 by resources/subscribe and resources/read.
 func TestStdioSurvivesMalformedInput(t *testing.T) {
 	ctx := testContext(t)
@@ -179,24 +179,47 @@ func TestStdioSurvivesMalformedInput(t *testing.T) {
 		}
 	}
 
-	// A 17 MiB line, streamed: the server skips it without holding it.
+	// A 64 MiB line (over the SDK's own 16 MiB cap and memsnap's 4 MiB),
+	// streamed: the server skips it without holding it (its peak resident
+	// memory grows by less than half of it).
+	hwm := func() int64 {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", r.cmd.Process.Pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+				var kb int64
+				fmt.Sscan(strings.TrimSuffix(strings.TrimSpace(v), " kB"), &kb)
+				return kb << 10
+			}
+		}
+		t.Fatal("no VmHWM in /proc/PID/status")
+		return 0
+	}
+	before := hwm()
 	r.send(toolCall(50, "read_graph"))
 	if _, err := io.WriteString(r.in, `{"jsonrpc":"2.0","id":51,"method":"tools/call","params":{"name":"kv_get","arguments":{"key":"`); err != nil {
 		t.Fatal(err)
 	}
 	chunk := bytes.Repeat([]byte("a"), 1<<20)
-	for range 17 {
+	for range 64 {
 		if _, err := r.in.Write(chunk); err != nil {
 			t.Fatal(err)
 		}
 	}
 	r.send(`"}}}`, toolCall(52, "memory_status"))
-	got, nulls := r.expect("17 MiB line", "50", "null", "52")
+	got, nulls := r.expect("64 MiB line", "50", "null", "52")
 	if nulls[0].Error == nil || nulls[0].Error.Code != -32600 || !strings.Contains(nulls[0].Error.Message, "longer than") {
-		t.Errorf("17 MiB line: %s, want -32600 saying it is too long", nulls[0].raw)
+		t.Errorf("64 MiB line: %s, want -32600 saying it is too long", nulls[0].raw)
 	}
 	if got["50"].Error != nil || got["52"].Error != nil {
 		t.Errorf("calls around the long line: %s, %s", got["50"].raw, got["52"].raw)
+	}
+	grew := hwm() - before
+	t.Logf("peak resident memory grew by %d KiB over the 64 MiB line", grew>>10)
+	if grew >= 32<<20 {
+		t.Errorf("the peak resident memory grew by %d MiB over the 64 MiB line: it was held", grew>>20)
 	}
 
 	// Issue 25, item 8: an unknown resource URI is invalid params.
