@@ -263,3 +263,69 @@ func TestServeRetriesAnAddressInUse(t *testing.T) {
 		t.Fatal("serve did not start once the address was free")
 	}
 }
+
+// Issue 25, item 3: a client that asks for a large answer and stops reading
+// it is dropped after serve.write_timeout (each write gets that long): the
+// connection ends with the answer cut short, within 10x the timeout after
+// the client stalled, rather than holding the server's goroutine, buffers
+// and descriptor forever.
+func TestServeDropsAClientThatStopsReading(t *testing.T) {
+	ctx := testContext(t)
+	store := newStore(t)
+	obs := make([]string, 14)
+	for i := range obs {
+		obs[i] = fmt.Sprintf("%02d", i) + strings.Repeat("x", 60<<10)
+	}
+	for i := range 12 { // about 10 MB of graph: more than the socket buffers hold
+		enqueue(t, store, ops(entities(entity(fmt.Sprintf("big-%02d", i), "t", obs...))))
+	}
+	commit(t, store)
+	s := startServe(t, ctx, store, "MEMSNAP_SERVE_WRITE_TIMEOUT=1s")
+	cs, err := s.session(ctx, s.token, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cs.Close()
+
+	// A raw connection in the client's session that asks for the whole
+	// graph, with a small receive window, and reads nothing for a while.
+	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+		return rc.Control(func(fd uintptr) { _ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+	}}
+	c, err := d.DialContext(ctx, "tcp", strings.TrimPrefix(s.base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	body := `{"jsonrpc":"2.0","id":99,"method":"tools/call","params":{"name":"read_graph","arguments":{}}}`
+	if _, err := fmt.Fprintf(c, "POST /mcp HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nMcp-Session-Id: %s\r\nMcp-Protocol-Version: 2025-06-18\r\n"+
+		"Accept: application/json, text/event-stream\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s",
+		strings.TrimPrefix(s.base, "http://"), s.token, cs.ID(), len(body), body); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(3 * time.Second) // the client stalls for 3x serve.write_timeout
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	var head strings.Builder
+	n, err := io.Copy(io.MultiWriter(io.Discard, &limitWriter{&head, 400}), c)
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		t.Fatalf("the connection was still open %v after the client stalled (read %d bytes: %q)", 10*time.Second, n, head.String())
+	}
+	if n > 10<<20 {
+		t.Errorf("read %d bytes: the whole answer came, so the client never stalled the server (test too weak)", n)
+	}
+	t.Logf("the answer was cut after %d bytes", n)
+}
+
+// limitWriter keeps the first n bytes written to it.
+type limitWriter struct {
+	w *strings.Builder
+	n int
+}
+
+func (l *limitWriter) Write(p []byte) (int, error) {
+	if k := min(len(p), l.n-l.w.Len()); k > 0 {
+		l.w.Write(p[:k])
+	}
+	return len(p), nil
+}
