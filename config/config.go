@@ -187,10 +187,37 @@ type MCPConfig struct {
 type ServeConfig struct {
 	// Addr is the host:port it listens on. Default: 127.0.0.1:8765.
 	Addr string `mapstructure:"addr"`
-	// MaxBodyBytes caps an HTTP request body; a larger one gets 413.
+	// MaxBodyBytes caps an HTTP request body; a larger one gets 413. It
+	// also caps a line 'memsnap mcp' reads: a longer one is skipped and
+	// answered -32600.
 	// Default 0: four times job.max_bytes (a largest job, escaped as an MCP
 	// call's JSON, fits). See BodyCap.
 	MaxBodyBytes int64 `mapstructure:"max_body_bytes"`
+	// MaxConns caps the open connections. A connection accepted at the cap
+	// closes the oldest one that never carried the token (idle, waiting for
+	// its headers, or in a request); if every one did, the oldest idle one;
+	// if none is idle, the new one. Default: 256.
+	MaxConns int `mapstructure:"max_conns"`
+	// MaxStreams caps the event streams open at once (/events and the MCP
+	// sessions' GET streams); one more gets 503 (/events) or 405 (an MCP
+	// GET stream: the session goes on without notifications). Default: 64.
+	MaxStreams int `mapstructure:"max_streams"`
+	// HeaderTimeout is how long a connection may take to send a request's
+	// headers, the first request's included (http.Server.ReadHeaderTimeout):
+	// a connection that sends nothing is closed after it. Default: 10s.
+	HeaderTimeout time.Duration `mapstructure:"header_timeout"`
+	// ReadTimeout is how long a request body may take to arrive, plus one
+	// second per 64 KiB it declares (a minimum rate of 64 KiB/s); a body
+	// not there in time ends its connection. Default: 10s.
+	ReadTimeout time.Duration `mapstructure:"read_timeout"`
+	// WriteTimeout bounds each write of an answer (each event of a stream
+	// included): a client that stops reading is dropped after it.
+	// Default: 30s.
+	WriteTimeout time.Duration `mapstructure:"write_timeout"`
+	// IdleTimeout closes a kept-alive connection with no request for that
+	// long (http.Server.IdleTimeout). A connection that never carried the
+	// token serves one request and is closed. Default: 2m.
+	IdleTimeout time.Duration `mapstructure:"idle_timeout"`
 }
 
 // BodyCap is the request body cap serve applies, in bytes: MaxBodyBytes, or
@@ -245,10 +272,11 @@ func Default() Config {
 		Writer: WriterConfig{MaxBatchJobs: 10000, MaxBatchBytes: 64 << 20, MaxRounds: 8,
 			LockTimeout: 10 * time.Second, BufferPoolMB: 256, Commit: "@every 1s", CopyThreshold: 1000, MinFreeMB: 16, Nice: 5,
 			CommitDelay: 10 * time.Millisecond, RecycleMinMB: 32},
-		GC:    GCConfig{Schedule: "@every 1m", Keep: 3},
-		Job:   JobConfig{MaxBytes: 1 << 20, MaxOps: 1000, MaxStringBytes: 64 << 10, MaxValueBytes: 512 << 10},
-		MCP:   MCPConfig{WriteTimeout: 30 * time.Second, CommitWhenIdle: true, WriteAck: AckDurable},
-		Serve: ServeConfig{Addr: "127.0.0.1:8765"},
+		GC:  GCConfig{Schedule: "@every 1m", Keep: 3},
+		Job: JobConfig{MaxBytes: 1 << 20, MaxOps: 1000, MaxStringBytes: 64 << 10, MaxValueBytes: 512 << 10},
+		MCP: MCPConfig{WriteTimeout: 30 * time.Second, CommitWhenIdle: true, WriteAck: AckDurable},
+		Serve: ServeConfig{Addr: "127.0.0.1:8765", MaxConns: 256, MaxStreams: 64, HeaderTimeout: 10 * time.Second,
+			ReadTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute},
 	}
 }
 
@@ -299,6 +327,12 @@ func (c *Config) fields() []field {
 		{"mcp.write_ack", &c.MCP.WriteAck},
 		{"serve.addr", &c.Serve.Addr},
 		{"serve.max_body_bytes", &c.Serve.MaxBodyBytes},
+		{"serve.max_conns", &c.Serve.MaxConns},
+		{"serve.max_streams", &c.Serve.MaxStreams},
+		{"serve.header_timeout", &c.Serve.HeaderTimeout},
+		{"serve.read_timeout", &c.Serve.ReadTimeout},
+		{"serve.write_timeout", &c.Serve.WriteTimeout},
+		{"serve.idle_timeout", &c.Serve.IdleTimeout},
 	}
 }
 
@@ -567,6 +601,12 @@ func (c Config) problems() []*KeyError {
 		{"serve.addr", hostPort(c.Serve.Addr)},
 		{"serve.max_body_bytes", when(c.Serve.MaxBodyBytes != 0 && c.Serve.MaxBodyBytes < c.Job.MaxBytes,
 			fmt.Sprintf("is smaller than job.max_bytes (%d), which no write could then fit (0: four times job.max_bytes)", c.Job.MaxBytes))},
+		{"serve.max_conns", atLeast(c.Serve.MaxConns, 2, "")},
+		{"serve.max_streams", atLeast(c.Serve.MaxStreams, 1, "")},
+		{"serve.header_timeout", when(c.Serve.HeaderTimeout <= 0, "must be positive")},
+		{"serve.read_timeout", when(c.Serve.ReadTimeout <= 0, "must be positive")},
+		{"serve.write_timeout", when(c.Serve.WriteTimeout <= 0, "must be positive")},
+		{"serve.idle_timeout", when(c.Serve.IdleTimeout <= 0, "must be positive")},
 		{"writer.commit_delay", notNegative(c.Writer.CommitDelay, "")},
 		{"writer.recycle_min_mb", notNegative(c.Writer.RecycleMinMB, " (0 recycles whatever the size)")},
 		{"writer.max_batch_jobs", atLeast(c.Writer.MaxBatchJobs, 1, "")},

@@ -38,6 +38,12 @@ func startServe(t *testing.T, ctx context.Context, store string, env ...string) 
 	t.Helper()
 	cmd := exec.Command(bin, "--store", store, "--log-level", "warn", "serve", "--addr", "127.0.0.1:0")
 	cmd.Env = append(append(os.Environ(), "MEMSNAP_MCP_WRITE_TIMEOUT=30m"), env...)
+	return startServeCmd(t, ctx, cmd)
+}
+
+// startServeCmd is startServe with the command given.
+func startServeCmd(t *testing.T, ctx context.Context, cmd *exec.Cmd) *served {
+	t.Helper()
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {

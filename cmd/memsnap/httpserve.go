@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/memsnap/memsnap/cmd/memsnap/internal/connguard"
 	"github.com/memsnap/memsnap/cmd/memsnap/internal/mcpserver"
 	"github.com/memsnap/memsnap/cmd/memsnap/internal/metrics"
 	"github.com/memsnap/memsnap/cmd/memsnap/internal/web"
@@ -39,15 +41,21 @@ Every endpoint but /healthz needs the token kept in STORE/serve.token (made on f
 mode 0600): send "Authorization: Bearer TOKEN", or open the printed link with ?token=TOKEN
 once in a browser, which then keeps it in a cookie. Cross-origin requests that could change
 anything (other than GET and HEAD) are refused, no CORS headers are sent, and request bodies
-are capped (serve.max_body_bytes). Bind beyond loopback only with --tls-cert and --tls-key,
-or behind a proxy that adds TLS. The store is created if missing. SIGINT or SIGTERM stops
+are capped (serve.max_body_bytes). Open connections are capped (serve.max_conns): at the cap
+the oldest connection that never carried the token is closed first, and a connection without
+the token serves one request; headers, bodies and each write of an answer have deadlines
+(serve.header_timeout, serve.read_timeout, serve.write_timeout), and event streams are capped
+(serve.max_streams). An address in use is tried again for 5 s. Bind beyond loopback only with --tls-cert and --tls-key,
+or behind a proxy that adds TLS. The store is created if missing. On a store it cannot write
+(a read-only filesystem, no write permission) it serves reads and refuses writes, with the
+serve.token already there (it refuses to start without one). SIGINT or SIGTERM stops
 it: calls in flight finish, then the sessions end.`,
 		Args: noArgs,
-		RunE: a.onNewStore(func(cmd *cobra.Command, s *snapshot.Store, _ []string) error {
+		RunE: a.onServingStore(func(cmd *cobra.Command, s *snapshot.Store, ro error, _ []string) error {
 			if (tlsCert == "") != (tlsKey == "") {
 				return usageError{path: cmd.CommandPath(), err: errors.New("--tls-cert and --tls-key go together")}
 			}
-			return a.runServe(cmd.Context(), s, tlsCert, tlsKey)
+			return a.runServe(cmd.Context(), s, ro, tlsCert, tlsKey)
 		}),
 	}
 	c.Flags().String("addr", "", "listen on this address (host:port; port 0 picks one; default serve.addr, 127.0.0.1:8765)")
@@ -57,8 +65,11 @@ it: calls in flight finish, then the sessions end.`,
 	return c
 }
 
-func (a *app) runServe(ctx context.Context, s *snapshot.Store, tlsCert, tlsKey string) error {
+func (a *app) runServe(ctx context.Context, s *snapshot.Store, ro error, tlsCert, tlsKey string) error {
 	log := a.log.With("component", "serve")
+	if err := tokenOnReadOnly(s, ro); err != nil {
+		return err
+	}
 	token, created, err := web.LoadToken(s.Dir())
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
@@ -77,7 +88,7 @@ func (a *app) runServe(ctx context.Context, s *snapshot.Store, tlsCert, tlsKey s
 	defer pool.Close()
 	var site *web.Server
 	srv := mcpserver.New(mcpserver.Options{
-		Store: s, Config: a.cfg, Log: a.log, Version: buildinfo.Version, QueryRunner: pool,
+		Store: s, Config: a.cfg, Log: a.log, Version: buildinfo.Version, QueryRunner: pool, ReadOnly: ro,
 		Commit: func(ctx context.Context) (writer.Summary, bool, error) {
 			sum, skipped, err := ww.Commit(context.WithoutCancel(ctx))
 			met.CommitObserved(sum, skipped, err)
@@ -90,18 +101,21 @@ func (a *app) runServe(ctx context.Context, s *snapshot.Store, tlsCert, tlsKey s
 		OnCall:      met.CallObserved,
 		OnCallStart: met.CallStarted,
 	})
-	ln, at, beyond, err := metrics.Listen(ctx, "serve", a.cfg.Serve.Addr)
+	ln, at, beyond, err := metrics.Listen(ctx, "serve", a.cfg.Serve.Addr, log)
 	if err != nil {
 		return err
 	}
 	defer ln.Close()
 	_, port, _ := net.SplitHostPort(ln.Addr().String())
-	site, err = web.New(web.Options{Store: s, MCP: srv, Metrics: met, Token: token, Port: port, MaxBodyBytes: a.cfg.BodyCap(), Log: a.log})
+	guard := a.newGuard(log)
+	met.WithConnections(guard)
+	site, err = web.New(web.Options{Store: s, MCP: srv, Metrics: met, Token: token, Port: port, MaxBodyBytes: a.cfg.BodyCap(),
+		Guard: guard, Log: a.log})
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
-	hs := &http.Server{Handler: site, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
-		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	hs := &http.Server{Handler: site, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	guard.Configure(hs)
 	scheme := "http"
 	if tlsCert != "" {
 		// Loaded before anything is printed: a bad file fails the start.
@@ -148,4 +162,25 @@ func (a *app) runServe(ctx context.Context, s *snapshot.Store, tlsCert, tlsKey s
 		return nil
 	}
 	return fmt.Errorf("serve: %w", err)
+}
+
+// tokenOnReadOnly refuses a store that cannot be written (ro is why) and
+// holds no token: none can be made there.
+func tokenOnReadOnly(s *snapshot.Store, ro error) error {
+	if ro == nil {
+		return nil
+	}
+	if _, err := os.Stat(s.Path(web.TokenFile)); errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("serve: the store %s is read-only (%v) and has no %s to authenticate clients with; "+
+			"start serve once where the store is writable to make one", s.Dir(), ro, web.TokenFile)
+	}
+	return nil
+}
+
+// newGuard is serve's connection guard, from the serve.* keys.
+func (a *app) newGuard(log *slog.Logger) *connguard.Guard {
+	sc := a.cfg.Serve
+	return connguard.New(connguard.Options{MaxConns: sc.MaxConns, MaxStreams: sc.MaxStreams,
+		HeaderTimeout: sc.HeaderTimeout, ReadTimeout: sc.ReadTimeout, WriteTimeout: sc.WriteTimeout,
+		IdleTimeout: sc.IdleTimeout, MaxBodyBytes: a.cfg.BodyCap(), Log: log})
 }

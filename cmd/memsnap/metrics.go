@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/memsnap/memsnap/cmd/memsnap/internal/connguard"
 	"github.com/memsnap/memsnap/cmd/memsnap/internal/metrics"
 	"github.com/memsnap/memsnap/snapshot"
 )
@@ -14,8 +15,11 @@ import (
 // serveMetrics serves the daemon's /metrics (Prometheus text) and /healthz
 // on addr until ctx ends. It returns once it listens, with an address to
 // reach it at (localhost when it listens on every interface).
-func serveMetrics(ctx context.Context, addr string, s *snapshot.Store, m *metrics.Metrics, log *slog.Logger) (string, error) {
-	ln, at, beyond, err := metrics.Listen(ctx, "daemon", addr)
+// The connections are guarded as serve's are (the serve.* connection keys),
+// none of them authenticated: a flood of them cannot exhaust the daemon's
+// file descriptors, which its commits need.
+func serveMetrics(ctx context.Context, addr string, s *snapshot.Store, m *metrics.Metrics, guard *connguard.Guard, log *slog.Logger) (string, error) {
+	ln, at, beyond, err := metrics.Listen(ctx, "daemon", addr, log)
 	if err != nil {
 		return "", err
 	}
@@ -25,7 +29,8 @@ func serveMetrics(ctx context.Context, addr string, s *snapshot.Store, m *metric
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", m.Handler())
 	mux.Handle("GET /healthz", metrics.Healthz(s))
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	srv := &http.Server{Handler: mux}
+	guard.Configure(srv)
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("metrics server stopped", "error", err)

@@ -9,10 +9,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/robfig/cron/v3"
 	"github.com/spf13/cobra"
 
+	"github.com/memsnap/memsnap/cmd/memsnap/internal/linerpc"
 	"github.com/memsnap/memsnap/cmd/memsnap/internal/mcpserver"
 	"github.com/memsnap/memsnap/cmd/memsnap/internal/metrics"
 	"github.com/memsnap/memsnap/internal/buildinfo"
@@ -37,7 +37,8 @@ process that stays up between commits (it stops after a minute without one); a t
 gc still runs. On SIGINT/SIGTERM the daemon lets a running commit or gc finish and exits 0.
 With --addr it serves Prometheus metrics on /metrics (snapshot seq and age, queue depth and
 dead jobs, its commits and their durations) and /healthz, over HTTP with no authentication:
-keep it on a loopback address.`,
+keep it on a loopback address. Its connections are capped and timed as serve's (the serve.*
+connection keys), each serving one request.`,
 		Args: noArgs,
 		RunE: a.onNewStore(func(cmd *cobra.Command, s *snapshot.Store, _ []string) error {
 			return runDaemon(cmd.Context(), s, a, addr)
@@ -51,7 +52,7 @@ func runDaemon(ctx context.Context, s *snapshot.Store, a *app, addr string) erro
 	log := a.log.With("component", "daemon")
 	met := metrics.New(s, log)
 	if addr != "" {
-		at, err := serveMetrics(ctx, addr, s, met, log)
+		at, err := serveMetrics(ctx, addr, s, met, a.newGuard(log), log)
 		if err != nil {
 			return err
 		}
@@ -148,9 +149,15 @@ tool answers once its job is durable in the queue, with the outcome the writer w
 mcp.write_timeout). The server commits queued jobs as they arrive, batching those that arrive
 within writer.commit_delay, through a 'memsnap commit' child process (kept up between
 commits) whenever no other writer holds the lock (mcp.commit_when_idle). A read waits until the snapshot holds the
-server's own writes. Logs go to standard error only.`,
+server's own writes. On a store it cannot write (a read-only filesystem, no write
+permission) it serves reads and answers every write with "the store ... is read-only".
+Logs go to standard error only. A line that is not a JSON-RPC message
+is answered with a JSON-RPC error (-32700 not JSON, -32600 not a request or a batch array,
+id null where it cannot be told), as is a line longer than serve.max_body_bytes (default
+four times job.max_bytes), which is skipped unread; the session goes on with the next line.
+When the input ends, the replies still due are written (for up to a minute) before it exits.`,
 		Args: noArgs,
-		RunE: a.onNewStore(func(cmd *cobra.Command, s *snapshot.Store, _ []string) error {
+		RunE: a.onServingStore(func(cmd *cobra.Command, s *snapshot.Store, ro error, _ []string) error {
 			exe, err := os.Executable()
 			if err != nil {
 				return fmt.Errorf("mcp: find own binary: %w", err)
@@ -160,14 +167,17 @@ server's own writes. Logs go to standard error only.`,
 			pool := a.newQueryPool(exe, s)
 			defer pool.Close()
 			srv := mcpserver.New(mcpserver.Options{
-				Store: s, Config: a.cfg, Log: a.log, Version: buildinfo.Version, QueryRunner: pool,
+				Store: s, Config: a.cfg, Log: a.log, Version: buildinfo.Version, QueryRunner: pool, ReadOnly: ro,
 				// A commit under way when the client leaves runs to its end.
 				Commit: func(ctx context.Context) (writer.Summary, bool, error) {
 					return ww.Commit(context.WithoutCancel(ctx))
 				},
 			})
 			a.log.Info("mcp server running on stdio", "store", s.Dir())
-			return srv.Run(cmd.Context(), &mcp.StdioTransport{})
+			// The framing is our own: a bad line is answered and skipped, never
+			// the end of the session (see linerpc).
+			return srv.Run(cmd.Context(), &linerpc.Transport{In: os.Stdin, Out: os.Stdout,
+				MaxLine: int(a.cfg.BodyCap()), Log: a.log.With("component", "mcp")})
 		}),
 	}
 }

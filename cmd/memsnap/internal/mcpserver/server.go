@@ -27,6 +27,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/memsnap/memsnap/cmd/memsnap/internal/oneline"
@@ -58,6 +59,10 @@ type Options struct {
 	// server commits queued jobs itself as they arrive (group commit, see
 	// writer.GroupCommitter); otherwise it leaves them to a daemon.
 	Commit func(ctx context.Context) (sum writer.Summary, skipped bool, err error)
+	// ReadOnly, when not nil, says why the store cannot be written (a
+	// read-only filesystem, no write permission): the server serves reads,
+	// every write tool answers a *ReadOnlyError, and nothing commits.
+	ReadOnly error
 	// Version is reported to clients.
 	Version string
 	// OnSwap, if set, is also called each time the server's reader serves
@@ -106,7 +111,7 @@ func New(o Options) *Server {
 	}
 	s := &Server{o: o, log: o.Log.With("component", "mcp"), swapped: make(chan struct{}, 1)}
 	s.acker = writer.NewAcker(o.Store, o.Config.Job.Limits(), s.state)
-	if o.Commit != nil && o.Config.MCP.CommitWhenIdle {
+	if o.Commit != nil && o.Config.MCP.CommitWhenIdle && o.ReadOnly == nil {
 		s.committer = writer.NewGroupCommitter(o.Store, writer.GroupCommitOptions{
 			Delay: o.Config.Writer.CommitDelay, Commit: o.Commit, Committed: s.committed, Log: o.Log})
 	}
@@ -239,15 +244,32 @@ func (h warnAndUp) Enabled(ctx context.Context, l slog.Level) bool {
 func (h warnAndUp) WithAttrs(as []slog.Attr) slog.Handler { return warnAndUp{h.Handler.WithAttrs(as)} }
 func (h warnAndUp) WithGroup(n string) slog.Handler       { return warnAndUp{h.Handler.WithGroup(n)} }
 
+// ReadOnlyError is the answer of every write tool of a server on a store
+// it cannot write (Options.ReadOnly).
+type ReadOnlyError struct {
+	Store string // the store directory
+	Err   error  // why it cannot be written
+}
+
+func (e *ReadOnlyError) Error() string {
+	return fmt.Sprintf("the store %s is read-only (%v): writes are refused", e.Store, e.Err)
+}
+
+func (e *ReadOnlyError) Unwrap() error { return e.Err }
+
 // checkSubscription accepts a subscription to the knowledge-graph resource,
-// the one resource there is.
+// the one resource there is. Any other URI is answered -32602 (invalid
+// params), as resources/read answers one: the MCP specification's code for
+// an unknown resource (SEP-2164); an error without a code would go out as 0.
 func (s *Server) checkSubscription(_ context.Context, req *mcp.SubscribeRequest) error {
 	if req.Params == nil || req.Params.URI != ResourceURI {
 		uri := ""
 		if req.Params != nil {
 			uri = req.Params.URI
 		}
-		return fmt.Errorf("no resource %q to subscribe to (there is %s)", uri, ResourceURI)
+		return &jsonrpc.Error{Code: jsonrpc.CodeInvalidParams,
+			Message: fmt.Sprintf("no resource %q to subscribe to (there is %s)", uri, ResourceURI),
+			Data:    json.RawMessage(fmt.Sprintf(`{"uri":%q}`, uri))}
 	}
 	return nil
 }
@@ -375,6 +397,9 @@ func (s *Server) committed(sum writer.Summary) {
 // rejected job becomes an error carrying the writer's reason, worded as the
 // reference server words it.
 func (s *Server) submit(ctx context.Context, ops ...map[string]any) (model.Outcome, error) {
+	if s.o.ReadOnly != nil {
+		return model.Outcome{}, &ReadOnlyError{Store: s.o.Store.Dir(), Err: s.o.ReadOnly}
+	}
 	data, err := json.Marshal(map[string]any{"ops": ops})
 	if err != nil {
 		return model.Outcome{}, fmt.Errorf("encode job: %w", err)

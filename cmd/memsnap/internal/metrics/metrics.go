@@ -7,10 +7,12 @@ package metrics
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -92,6 +94,37 @@ func (m *Metrics) WithServing() *Metrics {
 }
 
 // CommitObserved records one commit run of this process.
+// ConnStats is what serve's connection guard reports.
+type ConnStats interface {
+	Open() int                                 // open connections
+	Streams() int                              // open event streams
+	Evicted() (anonymous, authenticated int64) // closed to make room
+}
+
+// WithConnections adds serve's connection gauges and counters from c:
+// memsnap_serve_connections_open, memsnap_serve_streams_open and
+// memsnap_serve_connections_evicted_total{authenticated}.
+func (m *Metrics) WithConnections(c ConnStats) *Metrics {
+	open := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "memsnap_serve_connections_open",
+		Help: "Open HTTP connections (at most serve.max_conns)."}, func() float64 { return float64(c.Open()) })
+	streams := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "memsnap_serve_streams_open",
+		Help: "Open event streams (/events and MCP GET streams; at most serve.max_streams)."}, func() float64 { return float64(c.Streams()) })
+	evicted := func(authd bool) prometheus.CounterFunc {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "memsnap_serve_connections_evicted_total",
+			Help:        "Connections closed to make room for a newer one at serve.max_conns, by whether they had carried the token.",
+			ConstLabels: prometheus.Labels{"authenticated": fmt.Sprint(authd)}},
+			func() float64 {
+				anon, auth := c.Evicted()
+				if authd {
+					return float64(auth)
+				}
+				return float64(anon)
+			})
+	}
+	m.reg.MustRegister(open, streams, evicted(false), evicted(true))
+	return m
+}
+
 func (m *Metrics) CommitObserved(sum writer.Summary, skipped bool, err error) {
 	switch {
 	case skipped:
@@ -176,13 +209,44 @@ func Healthz(s *snapshot.Store) http.HandlerFunc {
 	}
 }
 
+// BindRetry is how long Listen keeps trying an address in use.
+//
+// A server restarted right after a kill -9 finds its address in use for a
+// moment: not a TIME_WAIT (Go sets SO_REUSEADDR, and it happens with no
+// connection ever made) but the killed process itself, whose listening
+// socket stays open until its last thread has exited, tens of
+// milliseconds after kill returns (measured: the process a zombie, the
+// socket still listening) while the kernel tears down its memory mappings.
+const BindRetry = 5 * time.Second
+
 // Listen listens on addr (host:port; port 0 picks one) and returns the
 // listener with an address to reach it at: localhost's when it listens on
 // every interface. beyond is true when the address is not a loopback one,
-// so that the caller can warn.
-func Listen(ctx context.Context, what, addr string) (ln net.Listener, at string, beyond bool, err error) {
-	ln, err = (&net.ListenConfig{}).Listen(ctx, "tcp", addr)
+// so that the caller can warn. An address in use is tried again, with
+// backoff from 10 ms to 500 ms, for up to BindRetry (logged once on log)
+// before the error is returned; ctx ends the wait.
+func Listen(ctx context.Context, what, addr string, log *slog.Logger) (ln net.Listener, at string, beyond bool, err error) {
+	give := time.Now().Add(BindRetry)
+	for wait := 10 * time.Millisecond; ; wait = min(2*wait, 500*time.Millisecond) {
+		ln, err = (&net.ListenConfig{}).Listen(ctx, "tcp", addr)
+		if err == nil || !errors.Is(err, syscall.EADDRINUSE) || time.Now().Add(wait).After(give) {
+			break
+		}
+		if wait == 10*time.Millisecond && log != nil {
+			log.Info("address in use: trying again (a server that just stopped may still hold it)", "addr", addr, "for", BindRetry)
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, "", false, fmt.Errorf("%s --addr %s: %w", what, addr, ctx.Err())
+		case <-t.C:
+		}
+	}
 	if err != nil {
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return nil, "", false, fmt.Errorf("%s --addr %s: still in use after %v: %w", what, addr, BindRetry, err)
+		}
 		return nil, "", false, fmt.Errorf("%s --addr %s: %w", what, addr, err)
 	}
 	at = ln.Addr().String()

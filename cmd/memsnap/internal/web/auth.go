@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/memsnap/memsnap/cmd/memsnap/internal/connguard"
 	"github.com/memsnap/memsnap/internal/fsutil"
 )
 
@@ -125,10 +126,13 @@ func requireToken(token, cookieName string, next http.Handler) http.Handler {
 	want := []byte(token)
 	match := func(got string) bool { return subtle.ConstantTimeCompare([]byte(got), want) == 1 }
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// A connection that carried the token is kept alive, and dropped
+		// last when the server is at its connection cap.
+		pass := func() { connguard.Authenticated(w, r); next.ServeHTTP(w, r) }
 		if h := r.Header.Get("Authorization"); h != "" {
 			// The scheme is case-insensitive (RFC 9110, 11.1).
 			if len(h) > 7 && strings.EqualFold(h[:7], "Bearer ") && match(strings.TrimSpace(h[7:])) {
-				next.ServeHTTP(w, r)
+				pass()
 				return
 			}
 			unauthorized(w, "the Authorization header does not carry this server's token")
@@ -141,16 +145,17 @@ func requireToken(token, cookieName string, next http.Handler) http.Handler {
 			}
 			http.SetCookie(w, &http.Cookie{Name: cookieName, Value: token, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
 			if r.Method == http.MethodGet || r.Method == http.MethodHead {
+				connguard.Authenticated(w, r)
 				q.Del("token")
 				u := url.URL{Path: r.URL.Path, RawQuery: q.Encode()}
 				http.Redirect(w, r, u.String(), http.StatusSeeOther)
 				return
 			}
-			next.ServeHTTP(w, r)
+			pass()
 			return
 		}
 		if c, err := r.Cookie(cookieName); err == nil && match(c.Value) {
-			next.ServeHTTP(w, r)
+			pass()
 			return
 		}
 		unauthorized(w, "no token")

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/memsnap/memsnap/cmd/memsnap/internal/connguard"
 	"github.com/memsnap/memsnap/cmd/memsnap/internal/mcpserver"
 	"github.com/memsnap/memsnap/cmd/memsnap/internal/metrics"
 	"github.com/memsnap/memsnap/snapshot"
@@ -39,7 +40,10 @@ type Options struct {
 	Port string
 	// MaxBodyBytes caps a request body; a larger one gets 413.
 	MaxBodyBytes int64
-	Log          *slog.Logger
+	// Guard caps the event streams (/events and the MCP sessions' GET
+	// streams) and learns which connections carried the token. nil: no cap.
+	Guard *connguard.Guard
+	Log   *slog.Logger
 }
 
 // Server is serve's HTTP handler.
@@ -69,8 +73,20 @@ func New(o Options) (*Server, error) {
 	auth := func(h http.Handler) http.Handler { return requireToken(o.Token, cookie, h) }
 	s.mux.Handle("GET /healthz", metrics.Healthz(o.Store))
 	s.mux.Handle("GET /metrics", auth(o.Metrics.Handler()))
-	s.mux.Handle("/mcp", auth(o.MCP.HTTPHandler()))
-	s.mux.Handle("GET /events", auth(s.hub.events(s.seq)))
+	streams := func(h http.Handler, isStream func(*http.Request) bool, full int) http.Handler {
+		if o.Guard == nil {
+			return h
+		}
+		return o.Guard.LimitStreams(h, isStream, full)
+	}
+	always := func(*http.Request) bool { return true }
+	mcpGET := func(r *http.Request) bool { return r.Method == http.MethodGet } // a session's notification stream
+	// At serve.max_streams, an MCP session's GET stream gets 405, which the
+	// streamable HTTP transport defines as "no stream here": the session
+	// goes on without notifications (any other status may end it). A
+	// dashboard's /events gets 503 and retries.
+	s.mux.Handle("/mcp", auth(streams(o.MCP.HTTPHandler(), mcpGET, http.StatusMethodNotAllowed)))
+	s.mux.Handle("GET /events", auth(streams(s.hub.events(s.seq), always, http.StatusServiceUnavailable)))
 	s.mux.Handle("GET /assets/", auth(http.StripPrefix("/assets/", cacheFor(time.Hour, filesOnly(http.FileServerFS(assets))))))
 	s.mux.Handle("GET /{$}", auth(s.handle(s.overview)))
 	s.mux.Handle("GET /search", auth(s.handle(s.search)))

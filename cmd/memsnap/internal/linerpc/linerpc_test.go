@@ -1,0 +1,189 @@
+package linerpc
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
+)
+
+// reply is an error line as the connection writes it.
+type reply struct {
+	JSONRPC string          `json:"jsonrpc"`
+	ID      json.RawMessage `json:"id"`
+	Error   struct {
+		Code    int64  `json:"code"`
+		Message string `json:"message"`
+	} `json:"error"`
+}
+
+func newTestConn(out io.Writer) *conn {
+	c, _ := (&Transport{In: strings.NewReader(""), Out: out}).Connect(context.Background())
+	return c.(*conn)
+}
+
+// checkParse parses line and checks the JSON-RPC 2.0 rule: a message goes
+// on with nothing written; anything else gets exactly one error line with
+// code -32700 or -32600; a blank line gets nothing.
+func checkParse(t *testing.T, line []byte) (jsonrpc.Message, *reply) {
+	t.Helper()
+	var out bytes.Buffer
+	msg := newTestConn(&out).parse(line)
+	if msg != nil {
+		if out.Len() != 0 {
+			t.Fatalf("%q: a message, and %q written", line, out.String())
+		}
+		return msg, nil
+	}
+	if len(bytes.TrimSpace(line)) == 0 {
+		if out.Len() != 0 {
+			t.Fatalf("blank line %q answered %q", line, out.String())
+		}
+		return nil, nil
+	}
+	lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+	if len(lines) != 1 || !strings.HasSuffix(out.String(), "\n") {
+		t.Fatalf("%q: want one error line, got %q", line, out.String())
+	}
+	var r reply
+	if err := json.Unmarshal([]byte(lines[0]), &r); err != nil {
+		t.Fatalf("%q: the error line is not JSON: %q", line, lines[0])
+	}
+	if r.JSONRPC != "2.0" || r.ID == nil || (r.Error.Code != jsonrpc.CodeParseError && r.Error.Code != jsonrpc.CodeInvalidRequest) {
+		t.Fatalf("%q: bad error line %q", line, lines[0])
+	}
+	return nil, &r
+}
+
+func TestParse(t *testing.T) {
+	for _, c := range []struct {
+		line string
+		code int64  // 0: a message
+		id   string // the id of the error
+	}{
+		{`{"jsonrpc":"2.0","id":1,"method":"tools/list"}`, 0, ""},
+		{`{"jsonrpc":"2.0","id":"a","method":"tools/list","params":{}}` + "\r\n", 0, ""},
+		{`{"jsonrpc":"2.0","method":"notifications/initialized"}`, 0, ""},
+		{`{"jsonrpc":"2.0","id":3,"result":{}}`, 0, ""},
+		{`{"jsonrpc":"2.0","id":3,"error":{"code":1,"message":"x"}}`, 0, ""},
+		{`hello`, -32700, "null"},
+		{`{"jsonrpc":"2.0","id":1,"method":"tools/li`, -32700, "null"},
+		{`{}`, -32600, "null"},
+		{`[]`, -32600, "null"},
+		{`[{"jsonrpc":"2.0","id":1,"method":"tools/list"}]`, -32600, "null"},
+		{`42`, -32600, "null"},
+		{`"x"`, -32600, "null"},
+		{`null`, -32600, "null"},
+		{`{"jsonrpc":"2.0","id":{"a":1},"method":"tools/list"}`, -32600, "null"},
+		{`{"jsonrpc":"2.0","id":[1],"method":"tools/list"}`, -32600, "null"},
+		{`{"jsonrpc":"2.0","id":true,"method":"tools/list"}`, -32600, "null"},
+		{`{"jsonrpc":"2.0","id":7,"method":7}`, -32600, "7"},
+		{`{"jsonrpc":"1.0","id":"q","method":"tools/list"}`, -32600, `"q"`},
+		{`{"id":8,"method":"tools/list"}`, -32600, "8"},
+		{`{"jsonrpc":"2.0","id":9}`, -32600, "9"},
+		{`{"jsonrpc":"2.0","result":{}}`, -32600, "null"},
+		{`{"jsonrpc":"2.0","id":null,"result":{}}`, -32600, "null"},
+	} {
+		msg, r := checkParse(t, []byte(c.line))
+		switch {
+		case c.code == 0 && msg == nil:
+			t.Errorf("%s: refused, want a message", c.line)
+		case c.code != 0 && r == nil:
+			t.Errorf("%s: a message, want error %d", c.line, c.code)
+		case c.code != 0 && (r.Error.Code != c.code || string(r.ID) != c.id):
+			t.Errorf("%s: error %d id %s, want %d id %s", c.line, r.Error.Code, r.ID, c.code, c.id)
+		}
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	for _, s := range []string{`hello`, `{}`, `[]`, `{"jsonrpc":"2.0","id":1,"method":"m"}`, `{"jsonrpc":"2.0","id":{"a":1},"method":"m"}`,
+		`{"jsonrpc":"2.0","id":1,"result":null}`, `{"jsonrpc":"2.0","id":-1.5e3,"method":"m","params":[1]}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, line []byte) { checkParse(t, line) })
+}
+
+// The connection reads every line through: error lines for the bad ones,
+// in order, messages for the good ones; an over-long line is skipped and
+// the next one is read.
+func TestConnSkipsBadLines(t *testing.T) {
+	long := `{"jsonrpc":"2.0","id":5,"method":"m","params":"` + strings.Repeat("x", 1000) + `"}`
+	in := strings.Join([]string{
+		`{"jsonrpc":"2.0","id":1,"method":"a"}`, `hello`, `{}`, long, ``, `{"jsonrpc":"2.0","id":2,"method":"b"}`,
+	}, "\n") // the last line has no newline: the end of input ends it
+	pr, pw := io.Pipe()
+	var out bytes.Buffer
+	tr := &Transport{In: strings.NewReader(in), Out: pw, MaxLine: 200}
+	c, err := tr.Connect(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := make(chan string, 10)
+	go func() {
+		defer close(lines)
+		buf := make([]byte, 1<<16)
+		for {
+			n, err := pr.Read(buf)
+			out.Write(buf[:n])
+			for {
+				i := bytes.IndexByte(out.Bytes(), '\n')
+				if i < 0 {
+					break
+				}
+				lines <- string(out.Next(i + 1))
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	ctx := context.Background()
+	var methods []string
+	for range 2 {
+		m, err := c.Read(ctx)
+		if err != nil {
+			t.Fatalf("read: %v", err)
+		}
+		methods = append(methods, m.(*jsonrpc.Request).Method)
+	}
+	if strings.Join(methods, ",") != "a,b" {
+		t.Errorf("messages %v, want a,b", methods)
+	}
+	var codes []int64
+	for range 3 {
+		var r reply
+		if err := json.Unmarshal([]byte(<-lines), &r); err != nil {
+			t.Fatal(err)
+		}
+		codes = append(codes, r.Error.Code)
+	}
+	if codes[0] != -32700 || codes[1] != -32600 || codes[2] != -32600 {
+		t.Errorf("error codes %v, want -32700 -32600 -32600", codes)
+	}
+	// Requests 1 and 2 are not answered yet: the end of input waits for
+	// their replies.
+	ended := make(chan error, 1)
+	go func() { _, err := c.Read(ctx); ended <- err }()
+	for _, id := range []int64{1, 2} {
+		select {
+		case err := <-ended:
+			t.Fatalf("the end of input came before request %d was answered: %v", id, err)
+		default:
+		}
+		resp, _ := jsonrpc.DecodeMessage([]byte(`{"jsonrpc":"2.0","id":` + string(rune('0'+id)) + `,"result":{}}`))
+		if err := c.Write(ctx, resp); err != nil {
+			t.Fatal(err)
+		}
+		<-lines
+	}
+	if err := <-ended; err != io.EOF {
+		t.Errorf("after the replies: %v, want io.EOF", err)
+	}
+	c.Close()
+	pw.Close()
+}
