@@ -458,3 +458,32 @@ func (q *Queue) DeadJobs(limit int) ([]DeadJob, error) {
 	}
 	return jobs, nil
 }
+
+// Next returns the size in bytes of the job a writer applies first: the
+// first one in cur/ in claim order, else the oldest in new/; ok is false
+// when the spool holds neither. It takes no lock (a writer may be moving
+// that very job): a job that vanishes meanwhile is skipped.
+func (q *Queue) Next() (size int64, ok bool, err error) {
+	cur, err := q.Claimed()
+	if err != nil {
+		return 0, false, err
+	}
+	if len(cur) > 0 {
+		return cur[0].Size, true, nil
+	}
+	names, err := q.listNew()
+	if err != nil {
+		return 0, false, err
+	}
+	for _, name := range names {
+		info, err := os.Lstat(q.path("new", name))
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return 0, false, fmt.Errorf("read queue: %w", err)
+		}
+		return info.Size(), true, nil
+	}
+	return 0, false, nil
+}
