@@ -224,3 +224,44 @@ func (c *SpaceChecker) Check() error {
 	_, err = c.p.fit([]int64{size})
 	return err
 }
+
+// Writer states, as Health reports them.
+const (
+	// HealthOK: the writer can commit what is queued (or nothing is).
+	HealthOK = "ok"
+	// HealthBlocked: not even the next queued job fits in the free space;
+	// nothing applies until space is freed, then it all does by itself.
+	HealthBlocked = "blocked"
+	// HealthFailing: the last commit this process ran failed for another
+	// reason (it is retried with backoff).
+	HealthFailing = "failing"
+)
+
+// Health is whether the writer can commit, for status answers: State is
+// HealthOK, HealthBlocked or HealthFailing; Cause is one line saying why
+// not and Hint what to do; NeededMiB and FreeMiB are set when blocked.
+type Health struct {
+	State     string `json:"state"`
+	Cause     string `json:"cause,omitempty"`
+	Hint      string `json:"hint,omitempty"`
+	NeededMiB int64  `json:"neededMiB,omitempty"`
+	FreeMiB   int64  `json:"freeMiB,omitempty"`
+}
+
+// Health checks the space (Check) and adds lastFailure, the error of the
+// last commit this process ran, if any (nil: none failed). A failure for
+// lack of space that Check no longer sees is stale: space was freed and
+// the retry is on its way.
+func (c *SpaceChecker) Health(lastFailure error) Health {
+	err := c.Check()
+	var ns *NoSpaceError
+	switch {
+	case errors.As(err, &ns):
+		return Health{State: HealthBlocked, Cause: ns.Cause(), Hint: ns.Hint(), NeededMiB: ns.NeededMiB(), FreeMiB: ns.FreeMiB()}
+	case err != nil:
+		return Health{State: HealthFailing, Cause: "cannot check the free space: " + err.Error()}
+	case lastFailure != nil && !errors.Is(lastFailure, ErrNoSpace):
+		return Health{State: HealthFailing, Cause: lastFailure.Error(), Hint: "the commit is retried with backoff; see the log"}
+	}
+	return Health{State: HealthOK}
+}

@@ -265,7 +265,7 @@ func (w *Writer) cycle(ctx context.Context, maxJobs int, verified *uint64, sum *
 	if n := len(pending); n > 0 {
 		next = max(next, pending[n-1].Seq+1)
 		sum.Recovered += n
-		w.log.Info("re-applying jobs claimed by a writer that did not finish", "jobs", n)
+		w.log.Info("applying claimed jobs first (left by a writer that did not finish, or by a batch split for lack of space)", "jobs", n)
 	}
 	var bytes int64
 	for _, c := range pending {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -50,8 +51,19 @@ keep it on a loopback address.`,
 func runDaemon(ctx context.Context, s *snapshot.Store, a *app, addr string) error {
 	log := a.log.With("component", "daemon")
 	met := metrics.New(s, log)
+	// Whether the writer can commit, for /healthz: the space check, and
+	// the last failure of the committer once it runs.
+	space := writer.NewSpaceChecker(s, a.cfg.WriterOptions())
+	var running atomic.Pointer[writer.GroupCommitter]
+	health := func() writer.Health {
+		var last error
+		if g := running.Load(); g != nil {
+			last = g.LastFailure()
+		}
+		return space.Health(last)
+	}
 	if addr != "" {
-		at, err := serveMetrics(ctx, addr, s, met, log)
+		at, err := serveMetrics(ctx, addr, s, met, health, log)
 		if err != nil {
 			return err
 		}
@@ -117,12 +129,13 @@ func runDaemon(ctx context.Context, s *snapshot.Store, a *app, addr string) erro
 	}
 	// Besides its schedule, the daemon commits jobs as they arrive. A
 	// commit under way when a stop signal comes runs to its end.
-	committer := writer.NewGroupCommitter(s, writer.GroupCommitOptions{Delay: a.cfg.Writer.CommitDelay, Log: a.log,
+	committer := writer.NewGroupCommitter(s, writer.GroupCommitOptions{Delay: a.cfg.Writer.CommitDelay, Log: a.log, Space: space.Check,
 		Commit: func(context.Context) (writer.Summary, bool, error) {
 			mu.Lock()
 			defer mu.Unlock()
 			return commit()
 		}})
+	running.Store(committer)
 	committed := make(chan struct{})
 	go func() { defer close(committed); committer.Run(ctx) }()
 	log.Info("daemon started", "store", s.Dir(), "commit", a.cfg.Writer.Commit, "gc", a.cfg.GC.Schedule)

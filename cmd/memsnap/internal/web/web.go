@@ -67,7 +67,7 @@ func New(o Options) (*Server, error) {
 	}
 	cookie := CookieName(o.Port)
 	auth := func(h http.Handler) http.Handler { return requireToken(o.Token, cookie, h) }
-	s.mux.Handle("GET /healthz", metrics.Healthz(o.Store))
+	s.mux.Handle("GET /healthz", metrics.Healthz(o.Store, o.MCP.WriterHealth))
 	s.mux.Handle("GET /metrics", auth(o.Metrics.Handler()))
 	s.mux.Handle("/mcp", auth(o.MCP.HTTPHandler()))
 	s.mux.Handle("GET /events", auth(s.hub.events(s.seq)))
