@@ -183,7 +183,6 @@ func TestFullDiskIsVisibleAndEasyToLeave(t *testing.T) {
 		t.Fatal(err)
 	}
 	freed := time.Now()
-	defer func() { t.Logf("every acknowledged job applied %s after space was freed", time.Since(freed).Round(time.Millisecond)) }()
 	for _, id := range jobs {
 		for {
 			o := jobOutcome(t, store, id)
@@ -200,6 +199,7 @@ func TestFullDiskIsVisibleAndEasyToLeave(t *testing.T) {
 			}
 		}
 	}
+	t.Logf("every acknowledged job applied %s after space was freed", time.Since(freed).Round(time.Millisecond))
 	text = mustCall(t, ctx, cs, "open_nodes", map[string]any{"names": []string{"full-0", "full-1", "full-2"}})
 	if g := parseGraph(t, text); len(g.Entities) != 3 {
 		t.Errorf("after space was freed the server reads %s; want the 3 entities written on the full disk", text)
