@@ -117,7 +117,14 @@ func runDaemon(ctx context.Context, s *snapshot.Store, a *app, addr string) erro
 		}))
 		return nil
 	}
-	if err := add("writer.commit", a.cfg.Writer.Commit, func() { commit() }); err != nil {
+	if err := add("writer.commit", a.cfg.Writer.Commit, func() {
+		// While the next job does not fit, a scheduled commit could only
+		// fail: the group committer commits once there is room.
+		if errors.Is(space.Check(), writer.ErrNoSpace) {
+			return
+		}
+		commit()
+	}); err != nil {
 		return err
 	}
 	if err := add("gc.schedule", a.cfg.GC.Schedule, func() {
