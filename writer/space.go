@@ -217,6 +217,20 @@ func NewSpaceChecker(store *snapshot.Store, opts Options) *SpaceChecker {
 // when that job fits, when nothing is queued, or when writer.min_free_mb
 // is 0 (no check); other errors come from reading the store.
 func (c *SpaceChecker) Check() error {
+	if c.p.opts.MinFreeMB == 0 {
+		return nil
+	}
+	// With room for the largest job there can be, the queue need not be
+	// looked at: the common case costs a statfs and a read of CURRENT.
+	if lim := c.p.opts.Limits.MaxBytes; lim > 0 {
+		free, err := c.p.free()
+		if err != nil {
+			return err
+		}
+		if free >= SpaceNeeded(c.p.stagedBytes(), lim, c.p.opts.MinFreeMB) {
+			return nil
+		}
+	}
 	size, ok, err := c.p.store.Queue().Next()
 	if err != nil || !ok {
 		return err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -119,5 +120,38 @@ func TestBatchSplitWhenOnlyAPrefixFits(t *testing.T) {
 		if err != nil || !found || len(v) != 100<<10 || v[0] != byte('a'+i) {
 			t.Errorf("k%d after recovery: found %v, %d bytes, %v", i, found, len(v), err)
 		}
+	}
+}
+
+// BenchmarkSpaceCheck is what a blocked-writer check costs a write answer
+// or a status call: a statfs and a read of CURRENT (the manifest is read
+// once per snapshot) and, only when the free space is below what the
+// largest job would need, a listing of the queue (here 1000 queued jobs).
+func BenchmarkSpaceCheck(b *testing.B) {
+	for _, tight := range []bool{false, true} {
+		b.Run(fmt.Sprintf("tight=%v", tight), func(b *testing.B) {
+			store, err := snapshot.Init(filepath.Join(b.TempDir(), "store"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			opts := writer.DefaultOptions()
+			if _, _, err := writer.New(store, opts, nil).PublishEmpty(context.Background()); err != nil {
+				b.Fatal(err)
+			}
+			for i := range 1000 {
+				if _, err := writer.Enqueue(store, fmt.Appendf(nil, `{"ops":[{"op":"kv_put","key":"k%d","value":"v"}]}`, i), opts.Limits); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if tight { // free space below what the largest job would need: the queue is looked at
+				defer writer.SetFreeSpaceHook(func() int64 { return writer.SpaceNeeded(0, opts.Limits.MaxBytes, opts.MinFreeMB) - 1 })()
+			}
+			c := writer.NewSpaceChecker(store, opts)
+			for b.Loop() {
+				if err := c.Check(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
