@@ -13,6 +13,10 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/memsnap/memsnap/config"
+	"github.com/memsnap/memsnap/snapshot"
+	"github.com/memsnap/memsnap/writer"
 )
 
 // tmpfsMount mounts a private tmpfs of sizeMiB in a new user and mount
@@ -229,4 +233,65 @@ func mustAtoi(t *testing.T, s string) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// Issue 25, item 6: a claimed batch of which only the first jobs fit the
+// free space is split, through the real binary on a 64 MiB tmpfs: 'memsnap
+// commit' applies what fits, warns and exits 0, and once space is freed
+// the next commit applies the rest, every job once.
+func TestCommitSplitsABatchThatDoesNotFit(t *testing.T) {
+	mnt := tmpfsMount(t, 64)
+	store := filepath.Join(mnt, "store")
+	mustMemsnap(t, store, nil, "init")
+	var jobs []string
+	value := strings.Repeat("0123456789abcdef", 300<<10/16) // 300 KiB; the estimate counts 3x a job's bytes
+	for i := range 5 {
+		jobs = append(jobs, enqueue(t, store, map[string]any{"ops": []map[string]any{{"op": "kv_put", "key": fmt.Sprintf("split-%d", i), "value": value}}}))
+	}
+	// Room for two jobs and a half by the writer's own estimate.
+	s, err := snapshot.Open(store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cur, _ := s.Current()
+	m, err := s.Manifest(cur)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var staged int64
+	for _, f := range m.Files {
+		if !strings.HasSuffix(f.Path, ".sst") {
+			staged += f.Size
+		}
+	}
+	job := int64(len(value)) + 64
+	room := writer.SpaceNeeded(staged, 2*job+job/2, config.Default().Writer.MinFreeMB)
+	ballast := filepath.Join(mnt, "ballast")
+	if err := os.WriteFile(ballast, make([]byte, freeBytes(t, mnt)-room), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := memsnap(t, store, nil, nil, "commit")
+	var sum commitSummary
+	if err := json.Unmarshal([]byte(r.stdout), &sum); r.code != 0 || err != nil || sum.Applied < 1 || sum.Batches < 2 {
+		t.Fatalf("commit with room for 2 of %d jobs: exit %d, %s, stderr %q; want the batch split: several snapshots, exit 0", len(jobs), r.code, r.stdout, r.stderr)
+	}
+	// What a batch really wrote may leave room for the next part (a
+	// recycled stage copies nothing) or not: then the rest waits, said so.
+	if left := len(jobs) - sum.Applied; left > 0 && (!strings.Contains(r.stderr, fmt.Sprintf("%d jobs left queued", left)) || !strings.Contains(r.stderr, "MiB free")) {
+		t.Errorf("commit that left %d jobs queued for lack of space warned %q; want the count and the space", left, r.stderr)
+	}
+	t.Logf("with room for about 2 of %d jobs by the estimate, one commit applied %d in %d snapshots", len(jobs), sum.Applied, sum.Batches)
+	if err := os.Remove(ballast); err != nil {
+		t.Fatal(err)
+	}
+	commit(t, store)
+	for _, id := range jobs {
+		if o := jobOutcome(t, store, id); o.Status != "applied" {
+			t.Errorf("job %s after space was freed: %+v", id, o)
+		}
+	}
+	out := mustMemsnap(t, store, nil, "kv", "scan", "split-")
+	if c := strings.Count(out, "split-"); c != len(jobs) {
+		t.Errorf("kv scan after recovery finds %d keys, want %d:\n%.300s", c, len(jobs), out)
+	}
 }

@@ -102,7 +102,9 @@ const (
 
 // SpaceNeeded is the free space, in bytes, a commit needs to stage a copy
 // of staged bytes and apply jobBytes of jobs, keeping minFreeMB MiB free
-// (see the measured figures above spaceFixed).
+// (see the measured figures above spaceFixed). A stage made by reflink or
+// by recycling an older snapshot's graph writes less than the copy counted
+// here; the copy is what a stage falls back to, so it is what is asked for.
 func SpaceNeeded(staged, jobBytes int64, minFreeMB int) int64 {
 	return staged + spaceFixed + spacePerByte*jobBytes + int64(minFreeMB)<<20
 }

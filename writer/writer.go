@@ -169,7 +169,8 @@ func (w *Writer) Commit(ctx context.Context, opts CommitOptions) (sum Summary, e
 			return sum, err
 		}
 		published, full, err := w.cycle(ctx, maxJobs, &verified, &sum)
-		if nospace := (*NoSpaceError)(nil); errors.As(err, &nospace) && sum.Batches > 0 {
+		var nospace *NoSpaceError
+		if errors.As(err, &nospace) && sum.Batches > 0 {
 			// An earlier round published: the commit stands, and the jobs
 			// that do not fit stay queued for when there is room.
 			sum.NoSpace = nospace

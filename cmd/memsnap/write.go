@@ -212,6 +212,9 @@ writer.max_rounds batches; jobs left over or queued meanwhile wait for the next 
 			if sum.Snapshots == nil {
 				sum.Snapshots = []uint64{}
 			}
+			if sum.NoSpace != nil {
+				fmt.Fprintf(a.stderr, "memsnap: warning: %d jobs left queued: %s\n", sum.QueueLeft+countClaimed(s), sum.NoSpace)
+			}
 			return a.printJSON(sum)
 		}),
 	}
@@ -245,4 +248,10 @@ func lowerPriority(n int) error {
 		}
 	}
 	return nil
+}
+
+// countClaimed is how many jobs wait in queue/cur (0 if it cannot tell).
+func countClaimed(s *snapshot.Store) int {
+	q, _ := s.Queue().Counts()
+	return q.Cur
 }
