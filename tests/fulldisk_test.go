@@ -144,6 +144,19 @@ func TestFullDiskIsVisibleAndEasyToLeave(t *testing.T) {
 		t.Errorf("memory_status on a full disk: %+v; want writer blocked with needed > free and the server's 3 writes pending", st)
 	}
 
+	// A second server that does not commit (another process writes) tells
+	// the same by itself.
+	other := mcpSession(t, ctx, store, "MEMSNAP_MCP_COMMIT_WHEN_IDLE=false")
+	var st2 struct {
+		Writer struct {
+			State string `json:"state"`
+			Cause string `json:"cause"`
+		} `json:"writer"`
+	}
+	if err := json.Unmarshal([]byte(mustCall(t, ctx, other, "memory_status", map[string]any{})), &st2); err != nil || st2.Writer.State != "blocked" || st2.Writer.Cause != st.Writer.Cause {
+		t.Errorf("memory_status of a server that does not commit: %+v %v; want the same blocked writer and cause as the committing server's (%q)", st2, err, st.Writer.Cause)
+	}
+
 	// A read waits for its session's writes only while they can apply.
 	text := mustCall(t, ctx, cs, "open_nodes", map[string]any{"names": []string{"full-0"}})
 	if !strings.Contains(text, "cannot apply yet") || !blockedCause.MatchString(text) || strings.Contains(text, "is a writer running") {
