@@ -126,6 +126,13 @@ func TestFullDiskIsVisibleAndEasyToLeave(t *testing.T) {
 		t.Errorf("memsnap enqueue on a full disk: exit %d, stdout %q, stderr %q; want the job id and a warning naming the needed and free space", r.code, r.stdout, r.stderr)
 	}
 	jobs = append(jobs, queued.JobID)
+	// enqueue --wait, which commits itself, stops at once naming the cause.
+	r = memsnap(t, store, []byte(`{"ops":[{"op":"kv_put","key":"full-wait","value":"waited for on a full disk"}]}`), nil, "enqueue", "--wait=10m")
+	if m := regexp.MustCompile(`waiting for job (\w+): no space`).FindStringSubmatch(r.stderr); r.code != 1 || m == nil || !blockedCause.MatchString(r.stderr) {
+		t.Errorf("memsnap enqueue --wait on a full disk: exit %d, stderr %q; want exit 1 at once with the job id and the needed and free space", r.code, r.stderr)
+	} else {
+		jobs = append(jobs, m[1]) // queued all the same: it must apply once there is room
+	}
 
 	var st struct {
 		Writer struct {
