@@ -85,7 +85,8 @@ func (e *NoSpaceError) Is(target error) bool {
 //	  G 41 MiB, B 16.0 MiB: 35.2 MiB (2.2 B)
 //	  G 121 MiB, B 0.8 MiB: 3.7 MiB (4.9 B); B 3.8 MiB: 6.5 MiB (1.7 B)
 //	key-value (128 KiB random bytes as hex per job):
-//	  G 0, B 0.8 MiB: 0.8 MiB (1.0 B); B 3.8 MiB: 8.0 MiB (2.1 B)
+//	  G 0, B 0.8 MiB: 0.8 MiB (1.0 B); B 3.8 MiB: 8.0 MiB (2.1 B); B 15.8 MiB: 15.8 MiB (1.0 B)
+//	  G 25 MiB, B 0.8 MiB: 0.8 MiB (1.0 B); B 3.8 MiB: 8.3 MiB (2.2 B); B 15.8 MiB: 15.8 MiB (1.0 B)
 //
 // The graph grows in whole column chunks and full-text index pages, so a
 // small batch costs a few MiB whatever its size; Kuzu's WAL is gone after
