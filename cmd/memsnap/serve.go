@@ -51,19 +51,10 @@ keep it on a loopback address.`,
 func runDaemon(ctx context.Context, s *snapshot.Store, a *app, addr string) error {
 	log := a.log.With("component", "daemon")
 	met := metrics.New(s, log)
-	// Whether the writer can commit, for /healthz: the space check, and
-	// the last failure of the committer once it runs.
-	space := writer.NewSpaceChecker(s, a.cfg.WriterOptions())
-	var running atomic.Pointer[writer.GroupCommitter]
-	health := func() writer.Health {
-		var last error
-		if g := running.Load(); g != nil {
-			last = g.LastFailure()
-		}
-		return space.Health(last)
-	}
+	health := &daemonHealth{space: writer.NewSpaceChecker(s, a.cfg.WriterOptions())}
+	space := health.space
 	if addr != "" {
-		at, err := serveMetrics(ctx, addr, s, met, health, log)
+		at, err := serveMetrics(ctx, addr, s, met, health.get, log)
 		if err != nil {
 			return err
 		}
@@ -142,7 +133,7 @@ func runDaemon(ctx context.Context, s *snapshot.Store, a *app, addr string) erro
 			defer mu.Unlock()
 			return commit()
 		}})
-	running.Store(committer)
+	health.running.Store(committer)
 	committed := make(chan struct{})
 	go func() { defer close(committed); committer.Run(ctx) }()
 	log.Info("daemon started", "store", s.Dir(), "commit", a.cfg.Writer.Commit, "gc", a.cfg.GC.Schedule)
@@ -152,6 +143,22 @@ func runDaemon(ctx context.Context, s *snapshot.Store, a *app, addr string) erro
 	<-c.Stop().Done()
 	log.Info("daemon stopped")
 	return nil
+}
+
+// daemonHealth is whether the daemon's writer can commit, for /healthz:
+// the space check, and the last failure of the group committer once it
+// runs.
+type daemonHealth struct {
+	space   *writer.SpaceChecker
+	running atomic.Pointer[writer.GroupCommitter]
+}
+
+func (h *daemonHealth) get() writer.Health {
+	var last error
+	if g := h.running.Load(); g != nil {
+		last = g.LastFailure()
+	}
+	return h.space.Health(last)
 }
 
 func (a *app) newMCPCommand() *cobra.Command {
