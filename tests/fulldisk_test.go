@@ -2,8 +2,11 @@ package tests
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -211,6 +214,12 @@ func TestFullDiskIsVisibleAndEasyToLeave(t *testing.T) {
 		t.Errorf("the dashboard on a full disk does not show the blocked writer:\n%s", page)
 	}
 
+	// The daemon's /healthz says the same.
+	daemon := startDaemonHTTP(t, ctx, store)
+	if body := httpGet(t, daemon+"/healthz"); !strings.Contains(body, `"state":"degraded"`) || !strings.Contains(body, "MiB free") {
+		t.Errorf("the daemon's /healthz on a full disk: %s; want state degraded with the writer's cause", body)
+	}
+
 	// Free the space as a user would: every acknowledged job applies, no
 	// configuration changed, nothing restarted.
 	if err := os.Remove(ballast); err != nil {
@@ -244,6 +253,62 @@ func TestFullDiskIsVisibleAndEasyToLeave(t *testing.T) {
 	if _, body := srv.get(t, "GET", "/healthz", nil); !strings.Contains(body, `"state":"ok"`) {
 		t.Errorf("/healthz after space was freed: %s", body)
 	}
+	if body := httpGet(t, daemon+"/healthz"); !strings.Contains(body, `"state":"ok"`) {
+		t.Errorf("the daemon's /healthz after space was freed: %s", body)
+	}
+}
+
+// startDaemonHTTP starts 'memsnap daemon --addr 127.0.0.1:0' on store,
+// stopped when the test ends, and returns the base URL of its /metrics and
+// /healthz.
+func startDaemonHTTP(t *testing.T, ctx context.Context, store string) string {
+	t.Helper()
+	cmd := exec.Command(bin, "--store", store, "--log-level", "info", "daemon", "--addr", "127.0.0.1:0")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+	})
+	urls := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() { // to the end: the daemon must never block on its log
+			if m := regexp.MustCompile(`url=(http://\S+)/metrics`).FindStringSubmatch(sc.Text()); m != nil {
+				select {
+				case urls <- m[1]:
+				default:
+				}
+			}
+		}
+	}()
+	select {
+	case base := <-urls:
+		return base
+	case <-ctx.Done():
+		t.Fatal("the daemon did not say where it serves /healthz")
+		return ""
+	}
+}
+
+// httpGet fetches url and returns its body, failing the test unless 200.
+func httpGet(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %d %s", url, resp.StatusCode, b)
+	}
+	return string(b)
 }
 
 func mustAtoi(t *testing.T, s string) int {
