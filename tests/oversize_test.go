@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
@@ -26,6 +27,20 @@ func TestSparseJobFileIsDeadLettered(t *testing.T) {
 	}
 	a := enqueue(t, store, ops(entities(entity("after-a", "t"))))
 	b := enqueue(t, store, ops(entities(entity("after-b", "t"))))
+	// Nor does the free-space estimate every process makes count it: the
+	// writer is not shown blocked for want of 100 GB.
+	var st struct {
+		Writer struct {
+			State string `json:"state"`
+			Cause string `json:"cause"`
+		} `json:"writer"`
+	}
+	if err := json.Unmarshal([]byte(mustMemsnap(t, store, nil, "status", "--json")), &st); err != nil {
+		t.Fatal(err)
+	}
+	if st.Writer.State != "ok" {
+		t.Fatalf("status with a 100 GB job file queued first: writer %+v; want ok", st.Writer)
+	}
 
 	s := commit(t, store)
 	if s.Applied != 2 || s.Rejected != 1 || s.QueueLeft != 0 {

@@ -17,3 +17,11 @@ func SetBatchWriteHook(fails func() bool) (restore func()) {
 	hookBatchWriteFails = fails
 	return func() { hookBatchWriteFails = nil }
 }
+
+// SetFreeSpaceHook makes the writer's space check see free bytes free on
+// the store's filesystem instead of asking statfs, until the returned
+// restore is called.
+func SetFreeSpaceHook(free func() int64) (restore func()) {
+	hookFreeSpace = free
+	return func() { hookFreeSpace = nil }
+}

@@ -2,6 +2,7 @@ package writer
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"sync"
 	"time"
@@ -34,6 +35,12 @@ type GroupCommitOptions struct {
 	Committed func(Summary)
 	// Log receives failures (commit errors are retried with backoff).
 	Log *slog.Logger
+	// Space, when set, tells whether the writer is blocked for lack of
+	// space (SpaceChecker.Check). After a commit failed with ErrNoSpace the
+	// committer asks it every spacePoll instead of committing again, and
+	// commits as soon as it says the next job fits: no retry is wasted on
+	// a full disk, and none waits out a long backoff once space is freed.
+	Space func() error
 }
 
 // Polling intervals of a GroupCommitter.
@@ -42,6 +49,7 @@ const (
 	queuePoll   = time.Second           // when the queue cannot be watched
 	retryFirst  = 100 * time.Millisecond
 	retryLatest = 10 * time.Second
+	spacePoll   = 500 * time.Millisecond // while the disk is too full to commit
 )
 
 // GroupCommitStats counts what a GroupCommitter did.
@@ -59,8 +67,9 @@ type GroupCommitter struct {
 	o     GroupCommitOptions
 	wake  chan struct{}
 
-	mu    sync.Mutex
-	stats GroupCommitStats
+	mu      sync.Mutex // guards stats, lastErr
+	stats   GroupCommitStats
+	lastErr error // the last commit's failure, or why it left jobs queued (Summary.NoSpace); nil after one that did neither
 }
 
 // NewGroupCommitter returns a committer for store.
@@ -77,6 +86,14 @@ func (g *GroupCommitter) Notify() {
 	case g.wake <- struct{}{}:
 	default:
 	}
+}
+
+// LastFailure returns why the last commit failed, or why it left jobs
+// queued for lack of space (a *NoSpaceError); nil when it did neither.
+func (g *GroupCommitter) LastFailure() error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.lastErr
 }
 
 // Stats returns what the committer has done so far.
@@ -175,11 +192,27 @@ func (g *GroupCommitter) commitQueued(ctx context.Context, log *slog.Logger) {
 			sleep(ctx, lockPoll)
 		case err != nil && ctx.Err() == nil:
 			g.count(func(s *GroupCommitStats) { s.Failures++ })
+			g.setLast(err)
+			if errors.Is(err, ErrNoSpace) && g.o.Space != nil {
+				log.Warn("commit blocked for lack of space; committing again once there is room", "error", err)
+				if g.awaitSpace(ctx) {
+					retry = retryFirst
+					continue
+				}
+				// Space says it fits where the writer found it did not:
+				// back off as after any failure rather than spin.
+			}
 			log.Warn("commit failed; retrying", "in", retry, "error", err)
 			sleep(ctx, retry)
 			retry = min(2*retry, retryLatest)
 		case err == nil:
 			retry = retryFirst
+			if sum.NoSpace != nil {
+				g.setLast(sum.NoSpace)
+				log.Warn("commit left jobs queued for lack of space; committing again once there is room", "error", sum.NoSpace)
+			} else {
+				g.setLast(nil)
+			}
 			g.count(func(s *GroupCommitStats) {
 				if sum.Batches > 0 {
 					s.Commits++
@@ -190,8 +223,27 @@ func (g *GroupCommitter) commitQueued(ctx context.Context, log *slog.Logger) {
 			if g.o.Committed != nil {
 				g.o.Committed(sum)
 			}
+			if sum.NoSpace != nil {
+				g.awaitSpace(ctx) // after Committed: the part published is served meanwhile
+			}
 		}
 	}
+}
+
+// awaitSpace waits until Space says the next job fits (or fails to tell),
+// looking every spacePoll, or until ctx ends. It reports whether it waited
+// at all.
+func (g *GroupCommitter) awaitSpace(ctx context.Context) (waited bool) {
+	for g.o.Space != nil && errors.Is(g.o.Space(), ErrNoSpace) && sleep(ctx, spacePoll) {
+		waited = true
+	}
+	return waited
+}
+
+func (g *GroupCommitter) setLast(err error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.lastErr = err
 }
 
 func (g *GroupCommitter) count(f func(*GroupCommitStats)) {

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -29,6 +28,7 @@ type Writer struct {
 	store *snapshot.Store
 	opts  Options
 	log   *slog.Logger
+	space *spaceProbe
 }
 
 // rollbackHint tells a user how to get past a damaged CURRENT.
@@ -39,7 +39,7 @@ func New(store *snapshot.Store, opts Options, log *slog.Logger) *Writer {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Writer{store: store, opts: opts, log: log.With("component", "writer")}
+	return &Writer{store: store, opts: opts, log: log.With("component", "writer"), space: &spaceProbe{store: store, opts: opts}}
 }
 
 // CommitOptions adjusts one Commit call.
@@ -71,6 +71,9 @@ type Summary struct {
 	// Commit); GCError is why that GC failed, if it did (the batches stand).
 	Collected []uint64 `json:"collected,omitempty"`
 	GCError   string   `json:"gc_error,omitempty"`
+	// NoSpace, when set, says why jobs were left queued: the batches
+	// published, then not even the next job fitted in the free space.
+	NoSpace *NoSpaceError `json:"no_space,omitempty"`
 }
 
 // StageReport says how one batch's stage was made.
@@ -164,6 +167,13 @@ func (w *Writer) Commit(ctx context.Context, opts CommitOptions) (sum Summary, e
 			return sum, err
 		}
 		published, full, err := w.cycle(ctx, maxJobs, &verified, &sum)
+		var nospace *NoSpaceError
+		if errors.As(err, &nospace) && sum.Batches > 0 {
+			// An earlier round published: the commit stands, and the jobs
+			// that do not fit stay queued for when there is room.
+			sum.NoSpace = nospace
+			break
+		}
 		if err != nil {
 			return sum, err
 		}
@@ -278,7 +288,7 @@ func (w *Writer) cycle(ctx context.Context, maxJobs int, verified *uint64, sum *
 	if n := len(pending); n > 0 {
 		next = max(next, pending[n-1].Seq+1)
 		sum.Recovered += n
-		w.log.Info("re-applying jobs claimed by a writer that did not finish", "jobs", n)
+		w.log.Info("applying claimed jobs first (left by a writer that did not finish, or by a batch split for lack of space)", "jobs", n)
 	}
 	var bytes int64
 	for _, c := range pending {
@@ -291,6 +301,17 @@ func (w *Writer) cycle(ctx context.Context, maxJobs int, verified *uint64, sum *
 	batch := append(pending, fresh...)
 	if len(batch) == 0 {
 		return false, false, nil
+	}
+	if n, err := w.fitting(batch); n == 0 {
+		return false, false, err
+	} else if n < len(batch) {
+		// The largest prefix that fits is applied: claim order is apply
+		// order, and the rest stays in queue/cur with seqs above the
+		// watermark this snapshot publishes, so that the next round (or
+		// the next writer's recovery) applies it first, exactly once.
+		w.log.Warn("the claimed batch does not fit in the free space; applying the part that does",
+			"jobs", n, "of", len(batch), "cause", err)
+		batch, full = batch[:n], true
 	}
 	failpoint.Hit("after-claim")
 	steps.mark("claim")
@@ -415,7 +436,7 @@ func (w *Writer) build(ctx context.Context, batch []queue.Claimed, sum *Summary,
 	if err != nil {
 		return nil, err
 	}
-	if err := w.checkSpace(batch); err != nil {
+	if err := w.checkSpace(jobs); err != nil {
 		return nil, err
 	}
 	steps.mark("read_jobs")
@@ -890,43 +911,33 @@ func GC(ctx context.Context, store *snapshot.Store, opts Options, log *slog.Logg
 	return res, err
 }
 
-// emptyGraphBytes is about what a new graph with memsnap's schema takes.
-const emptyGraphBytes = 4 << 20
+// fitting returns how many jobs of batch, from its start, fit in the free
+// space by the writer's estimate (SpaceNeeded), and the *NoSpaceError of
+// the first that does not, if any.
+func (w *Writer) fitting(batch []queue.Claimed) (int, error) {
+	sizes := make([]int64, len(batch))
+	for i, c := range batch {
+		sizes[i] = c.Bytes(w.opts.Limits.MaxBytes) // 0 for a file rejected unread (over job.max_bytes)
+	}
+	return w.space.fit(sizes)
+}
 
 // checkSpace refuses to start a batch when the store's filesystem cannot
-// hold the staging copy of CURRENT plus room for the batch (four times its
-// job bytes, for the database's log and pages) plus writer.min_free_mb.
-// Kuzu aborts the whole process when it runs out of space mid-write; this
-// check turns the common case into a clear error that leaves everything as
-// it was.
-func (w *Writer) checkSpace(batch []queue.Claimed) error {
-	if w.opts.MinFreeMB == 0 {
-		return nil
-	}
-	need := int64(w.opts.MinFreeMB) << 20
-	for _, c := range batch {
-		need += 4 * c.Bytes(w.opts.Limits.MaxBytes) // 0 for a file rejected unread (over job.max_bytes)
-	}
-	staged := int64(emptyGraphBytes)
-	if cur, err := w.store.Current(); err == nil && cur > 0 {
-		if m, err := w.store.Manifest(cur); err == nil {
-			staged = 0
-			for _, f := range m.Files {
-				if !strings.HasSuffix(f.Path, ".sst") { // sstables are hard-linked, not copied
-					staged += f.Size
-				}
-			}
+// hold what it writes (SpaceNeeded: the staging copy of CURRENT, what the
+// batch's jobs add, and writer.min_free_mb), returning a *NoSpaceError. A
+// job already rejected (bad input, over job.max_bytes) counts for nothing:
+// it writes only its outcome. Kuzu aborts the whole process when it runs
+// out of space mid-write; this check turns the common case into a clear
+// error that leaves everything as it was.
+func (w *Writer) checkSpace(jobs []*batchJob) error {
+	sizes := make([]int64, len(jobs))
+	for i, bj := range jobs {
+		if bj.reason == "" {
+			sizes[i] = bj.c.Bytes(w.opts.Limits.MaxBytes)
 		}
 	}
-	need += staged
-	var fs unix.Statfs_t
-	if err := unix.Statfs(w.store.Path("staging"), &fs); err != nil {
-		return fmt.Errorf("check free space: %w", err)
-	}
-	free := int64(fs.Bavail) * fs.Bsize
-	if free < need {
-		return fmt.Errorf("stage: %w: the next snapshot needs about %d MiB (staging copy %d MiB, batch of %d jobs, writer.min_free_mb %d) and the store's filesystem has %d MiB free; free space or run 'memsnap snapshots gc'",
-			unix.ENOSPC, (need+1<<20-1)>>20, staged>>20, len(batch), w.opts.MinFreeMB, free>>20)
+	if n, err := w.space.fit(sizes); n < len(sizes) || err != nil {
+		return err
 	}
 	return nil
 }

@@ -36,7 +36,8 @@ func (a *app) newServeCommand() *cobra.Command {
             neighbours drawn, the snapshot timeline, the queue and dead jobs, the writer lock;
             it updates in place when a newer snapshot is served
   /metrics  Prometheus text: snapshot seq and age, queue, commits, reader swaps, MCP calls
-  /healthz  {"ok":true,"current":SEQ}, without authentication
+  /healthz  {"ok":true,"current":SEQ,"state":"ok"}, without authentication; "state":"degraded"
+            (still 200) with the writer's cause while it cannot commit (a full disk)
 Every endpoint but /healthz needs the token kept in STORE/serve.token (made on first start,
 mode 0600): send "Authorization: Bearer TOKEN", or open the printed link with ?token=TOKEN
 once in a browser, which then keeps it in a cookie. Cross-origin requests that could change

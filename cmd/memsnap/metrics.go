@@ -10,6 +10,7 @@ import (
 	"github.com/memsnap/memsnap/cmd/memsnap/internal/connguard"
 	"github.com/memsnap/memsnap/cmd/memsnap/internal/metrics"
 	"github.com/memsnap/memsnap/snapshot"
+	"github.com/memsnap/memsnap/writer"
 )
 
 // serveMetrics serves the daemon's /metrics (Prometheus text) and /healthz
@@ -17,8 +18,9 @@ import (
 // reach it at (localhost when it listens on every interface).
 // The connections are guarded as serve's are (the serve.* connection keys),
 // none of them authenticated: a flood of them cannot exhaust the daemon's
-// file descriptors, which its commits need.
-func serveMetrics(ctx context.Context, addr string, s *snapshot.Store, m *metrics.Metrics, guard *connguard.Guard, log *slog.Logger) (string, error) {
+// file descriptors, which its commits need. health, if not nil, says
+// whether the writer can commit (see metrics.Healthz).
+func serveMetrics(ctx context.Context, addr string, s *snapshot.Store, m *metrics.Metrics, guard *connguard.Guard, health func() writer.Health, log *slog.Logger) (string, error) {
 	ln, at, beyond, err := metrics.Listen(ctx, "daemon", addr, log)
 	if err != nil {
 		return "", err
@@ -28,7 +30,7 @@ func serveMetrics(ctx context.Context, addr string, s *snapshot.Store, m *metric
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", m.Handler())
-	mux.Handle("GET /healthz", metrics.Healthz(s))
+	mux.Handle("GET /healthz", metrics.Healthz(s, health))
 	srv := &http.Server{Handler: mux}
 	guard.Configure(srv)
 	go func() {

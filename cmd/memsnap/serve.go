@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/robfig/cron/v3"
@@ -51,8 +52,10 @@ connection keys), each serving one request.`,
 func runDaemon(ctx context.Context, s *snapshot.Store, a *app, addr string) error {
 	log := a.log.With("component", "daemon")
 	met := metrics.New(s, log)
+	health := &daemonHealth{space: writer.NewSpaceChecker(s, a.cfg.WriterOptions())}
+	space := health.space
 	if addr != "" {
-		at, err := serveMetrics(ctx, addr, s, met, a.newGuard(log), log)
+		at, err := serveMetrics(ctx, addr, s, met, a.newGuard(log), health.get, log)
 		if err != nil {
 			return err
 		}
@@ -106,7 +109,14 @@ func runDaemon(ctx context.Context, s *snapshot.Store, a *app, addr string) erro
 		}))
 		return nil
 	}
-	if err := add("writer.commit", a.cfg.Writer.Commit, func() { commit() }); err != nil {
+	if err := add("writer.commit", a.cfg.Writer.Commit, func() {
+		// While the next job does not fit, a scheduled commit could only
+		// fail: the group committer commits once there is room.
+		if errors.Is(space.Check(), writer.ErrNoSpace) {
+			return
+		}
+		commit()
+	}); err != nil {
 		return err
 	}
 	if err := add("gc.schedule", a.cfg.GC.Schedule, func() {
@@ -118,12 +128,13 @@ func runDaemon(ctx context.Context, s *snapshot.Store, a *app, addr string) erro
 	}
 	// Besides its schedule, the daemon commits jobs as they arrive. A
 	// commit under way when a stop signal comes runs to its end.
-	committer := writer.NewGroupCommitter(s, writer.GroupCommitOptions{Delay: a.cfg.Writer.CommitDelay, Log: a.log,
+	committer := writer.NewGroupCommitter(s, writer.GroupCommitOptions{Delay: a.cfg.Writer.CommitDelay, Log: a.log, Space: space.Check,
 		Commit: func(context.Context) (writer.Summary, bool, error) {
 			mu.Lock()
 			defer mu.Unlock()
 			return commit()
 		}})
+	health.running.Store(committer)
 	committed := make(chan struct{})
 	go func() { defer close(committed); committer.Run(ctx) }()
 	log.Info("daemon started", "store", s.Dir(), "commit", a.cfg.Writer.Commit, "gc", a.cfg.GC.Schedule)
@@ -133,6 +144,22 @@ func runDaemon(ctx context.Context, s *snapshot.Store, a *app, addr string) erro
 	<-c.Stop().Done()
 	log.Info("daemon stopped")
 	return nil
+}
+
+// daemonHealth is whether the daemon's writer can commit, for /healthz:
+// the space check, and the last failure of the group committer once it
+// runs.
+type daemonHealth struct {
+	space   *writer.SpaceChecker
+	running atomic.Pointer[writer.GroupCommitter]
+}
+
+func (h *daemonHealth) get() writer.Health {
+	var last error
+	if g := h.running.Load(); g != nil {
+		last = g.LastFailure()
+	}
+	return h.space.Health(last)
 }
 
 func (a *app) newMCPCommand() *cobra.Command {

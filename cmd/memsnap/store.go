@@ -50,6 +50,18 @@ type status struct {
 	Queue      queue.Counts   `json:"queue"`
 	Locked     bool           `json:"locked"`
 	Holder     *writer.Holder `json:"lock_holder,omitempty"`
+	Writer     writerHealth   `json:"writer"`
+}
+
+// writerHealth is writer.Health as status prints it: state "ok", or
+// "blocked" when the next queued job does not fit in the free space, with
+// the cause, what to do and the figures in MiB.
+type writerHealth struct {
+	State     string `json:"state"`
+	Cause     string `json:"cause,omitempty"`
+	Hint      string `json:"hint,omitempty"`
+	NeededMiB int64  `json:"needed_mib,omitempty"`
+	FreeMiB   int64  `json:"free_mib,omitempty"`
 }
 
 func (a *app) newStatusCommand() *cobra.Command {
@@ -58,7 +70,7 @@ func (a *app) newStatusCommand() *cobra.Command {
 		Short: "Queue depth, dead jobs, CURRENT seq and age, lock holder",
 		Args:  noArgs,
 		RunE: a.onStore(func(cmd *cobra.Command, s *snapshot.Store, _ []string) error {
-			st, err := readStatus(s)
+			st, err := readStatus(s, a.cfg.WriterOptions())
 			if err != nil {
 				return err
 			}
@@ -72,7 +84,7 @@ func (a *app) newStatusCommand() *cobra.Command {
 	return c
 }
 
-func readStatus(s *snapshot.Store) (st status, err error) {
+func readStatus(s *snapshot.Store, opts writer.Options) (st status, err error) {
 	st.Store = s.Dir()
 	if st.Queue, err = s.Queue().Counts(); err != nil {
 		return st, err
@@ -102,6 +114,8 @@ func readStatus(s *snapshot.Store) (st status, err error) {
 	if locked {
 		st.Holder = &h
 	}
+	wh := writer.NewSpaceChecker(s, opts).Health(nil)
+	st.Writer = writerHealth{State: wh.State, Cause: wh.Cause, Hint: wh.Hint, NeededMiB: wh.NeededMiB, FreeMiB: wh.FreeMiB}
 	return st, nil
 }
 
@@ -117,6 +131,9 @@ func (a *app) printStatus(st status) {
 		fmt.Fprintf(a.stdout, "writer:    running (pid %d on %s since %s)\n", h.PID, h.Host, h.Since.Format(time.RFC3339))
 	} else {
 		fmt.Fprintf(a.stdout, "writer:    idle\n")
+	}
+	if w := st.Writer; w.State != writer.HealthOK {
+		fmt.Fprintf(a.stdout, "blocked:   %s\n           %s\n", w.Cause, w.Hint)
 	}
 }
 

@@ -48,6 +48,9 @@ type loopAnswer struct {
 	Summary *writer.Summary `json:"summary,omitempty"`
 	Locked  bool            `json:"locked,omitempty"` // another writer holds the lock
 	Error   string          `json:"error,omitempty"`
+	// NoSpace is set with Error when the commit did not start for lack of
+	// space, so that the parent gets the typed error with its figures.
+	NoSpace *writer.NoSpaceError `json:"no_space,omitempty"`
 }
 
 // errWriterDied is returned when the warm writer process ends before it
@@ -104,6 +107,8 @@ func (w *warmWriter) Commit(ctx context.Context) (sum writer.Summary, skipped bo
 		switch {
 		case a.Locked:
 			return sum, true, nil
+		case a.NoSpace != nil:
+			return sum, false, fmt.Errorf("commit (writer process): %w", a.NoSpace)
 		case a.Error != "":
 			return sum, false, fmt.Errorf("commit (writer process): %s", a.Error)
 		case a.Summary == nil:
@@ -251,6 +256,7 @@ func commitLoop(ctx context.Context, s *snapshot.Store, opts writer.Options, log
 				ans.Locked = true
 			case err != nil:
 				ans.Error = oneline.Fold(err.Error())
+				errors.As(err, &ans.NoSpace)
 			default:
 				if sum.Snapshots == nil {
 					sum.Snapshots = []uint64{}

@@ -64,6 +64,7 @@ wait and the prediction is a refusal, only the writer can tell: it then waits as
 				return err
 			}
 			if !cmd.Flags().Changed("wait") {
+				a.warnIfBlocked(s, id)
 				return a.printJSON(map[string]string{"job_id": id})
 			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), wait.d)
@@ -119,7 +120,18 @@ func (a *app) enqueueDurable(ctx context.Context, s *snapshot.Store, data []byte
 	case err != nil:
 		return true, err
 	}
+	a.warnIfBlocked(s, ack.JobID)
 	return true, a.printJSON(model.Outcome{JobID: ack.JobID, Status: model.StatusPending, Results: ack.Results})
+}
+
+// warnIfBlocked prints a warning to stderr when job id, queued, cannot
+// apply yet because the writer is blocked for lack of space (the exit
+// status stays 0: the job is durable and applies once space is freed).
+func (a *app) warnIfBlocked(s *snapshot.Store, id string) {
+	var ns *writer.NoSpaceError
+	if errors.As(writer.NewSpaceChecker(s, a.cfg.WriterOptions()).Check(), &ns) {
+		fmt.Fprintf(a.stderr, "memsnap: warning: job %s is queued and durable but cannot apply yet: %s; %s\n", id, ns.Cause(), ns.Hint())
+	}
 }
 
 // readJob reads a job from file, or from standard input for "" and "-", up
@@ -200,6 +212,9 @@ writer.max_rounds batches; jobs left over or queued meanwhile wait for the next 
 			if sum.Snapshots == nil {
 				sum.Snapshots = []uint64{}
 			}
+			if sum.NoSpace != nil {
+				fmt.Fprintf(a.stderr, "memsnap: warning: %d jobs left queued: %s\n", sum.QueueLeft+countClaimed(s), sum.NoSpace)
+			}
 			return a.printJSON(sum)
 		}),
 	}
@@ -233,4 +248,10 @@ func lowerPriority(n int) error {
 		}
 	}
 	return nil
+}
+
+// countClaimed is how many jobs wait in queue/cur (0 if it cannot tell).
+func countClaimed(s *snapshot.Store) int {
+	q, _ := s.Queue().Counts()
+	return q.Cur
 }

@@ -486,3 +486,33 @@ func (q *Queue) DeadJobs(limit int) ([]DeadJob, error) {
 	}
 	return jobs, nil
 }
+
+// Next returns the bytes the job a writer applies first counts for
+// (Claimed.Bytes with maxJobBytes: 0 for a file the writer rejects unread):
+// the first one in cur/ in claim order, else the oldest in new/; ok is false
+// when the spool holds neither. It takes no lock (a writer may be moving
+// that very job): a job that vanishes meanwhile is skipped.
+func (q *Queue) Next(maxJobBytes int64) (size int64, ok bool, err error) {
+	cur, err := q.Claimed()
+	if err != nil {
+		return 0, false, err
+	}
+	if len(cur) > 0 {
+		return cur[0].Bytes(maxJobBytes), true, nil
+	}
+	names, err := q.listNew()
+	if err != nil {
+		return 0, false, err
+	}
+	for _, name := range names {
+		info, err := os.Lstat(q.path("new", name))
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return 0, false, fmt.Errorf("read queue: %w", err)
+		}
+		return Claimed{Size: info.Size(), Irregular: !info.Mode().IsRegular()}.Bytes(maxJobBytes), true, nil
+	}
+	return 0, false, nil
+}

@@ -94,6 +94,7 @@ type Server struct {
 	r  *reader.Reader // nil until a snapshot exists
 
 	acker        *writer.Acker
+	space        *writer.SpaceChecker   // whether the writer is blocked for lack of space, from any process
 	committer    *writer.GroupCommitter // nil: a daemon commits
 	reconciledAt atomic.Uint64          // the seq annotate last reconciled at
 	tools        map[string]bool        // the registered tools' names
@@ -111,9 +112,10 @@ func New(o Options) *Server {
 	}
 	s := &Server{o: o, log: o.Log.With("component", "mcp"), swapped: make(chan struct{}, 1)}
 	s.acker = writer.NewAcker(o.Store, o.Config.Job.Limits(), s.state)
+	s.space = writer.NewSpaceChecker(o.Store, o.Config.WriterOptions())
 	if o.Commit != nil && o.Config.MCP.CommitWhenIdle && o.ReadOnly == nil {
 		s.committer = writer.NewGroupCommitter(o.Store, writer.GroupCommitOptions{
-			Delay: o.Config.Writer.CommitDelay, Commit: o.Commit, Committed: s.committed, Log: o.Log})
+			Delay: o.Config.Writer.CommitDelay, Commit: o.Commit, Committed: s.committed, Log: o.Log, Space: s.space.Check})
 	}
 	s.mcp = mcp.NewServer(&mcp.Implementation{Name: "memory-server", Title: "memsnap memory", Version: o.Version},
 		&mcp.ServerOptions{Logger: slog.New(warnAndUp{s.log.Handler()}),
@@ -478,13 +480,35 @@ func (s *Server) notify() {
 	}
 }
 
-// waitApplied waits up to mcp.write_timeout for job id's outcome.
+// WriterHealth says whether the writer can commit: blocked when the next
+// queued job does not fit in the free space (computed here, whichever
+// process writes), failing when this server's last commit failed for
+// another reason.
+func (s *Server) WriterHealth() writer.Health {
+	var last error
+	if s.committer != nil {
+		last = s.committer.LastFailure()
+	}
+	return s.space.Health(last)
+}
+
+// waitApplied waits up to mcp.write_timeout for job id's outcome. It stops
+// at once, naming the cause, when the writer is blocked for lack of space:
+// nothing applies until space is freed.
 func (s *Server) waitApplied(ctx context.Context, id string) (model.Outcome, error) {
 	wait := s.o.Config.MCP.WriteTimeout
 	wctx, cancel := context.WithTimeout(ctx, wait)
 	defer cancel()
 	o, err := s.waitFor(wctx, id)
-	if err != nil && ctx.Err() == nil && wctx.Err() != nil {
+	var ns *writer.NoSpaceError
+	switch {
+	case errors.As(err, &ns):
+		return o, fmt.Errorf("job %s is queued but cannot apply yet: %s; %s (check with 'memsnap job %s')", id, ns.Cause(), ns.Hint(), id)
+	case err != nil && ctx.Err() == nil && wctx.Err() != nil:
+		if h := s.WriterHealth(); h.State != writer.HealthOK {
+			return o, fmt.Errorf("job %s is queued but was not applied within %s: the writer is %s: %s "+
+				"(it stays queued and will apply; check with 'memsnap job %s')", id, wait, h.State, h.Cause, id)
+		}
 		return o, fmt.Errorf("job %s is queued but was not applied within %s (is a writer running? "+
 			"it stays queued and will apply; check with 'memsnap job %s')", id, wait, id)
 	}
@@ -513,7 +537,18 @@ func (s *Server) waitFor(ctx context.Context, id string) (model.Outcome, error) 
 		}
 		return r.Job(ctx, id)
 	}
-	return reader.WaitForJob(ctx, id, look, func(context.Context) (int, error) {
+	// A job still pending while the writer is blocked for lack of space
+	// cannot apply before space is freed: the wait says so at once.
+	lookOrBlocked := func(ctx context.Context) (model.Outcome, error) {
+		o, err := look(ctx)
+		if err == nil && o.Status == model.StatusPending {
+			if serr := s.space.Check(); errors.Is(serr, writer.ErrNoSpace) {
+				return o, serr
+			}
+		}
+		return o, err
+	}
+	return reader.WaitForJob(ctx, id, lookOrBlocked, func(context.Context) (int, error) {
 		s.notify()
 		return 0, nil
 	})

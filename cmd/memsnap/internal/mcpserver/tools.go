@@ -139,6 +139,11 @@ type (
 		LateRejections []writer.LateRejection `json:"lateRejections"`
 		// GroupCommit counts the commits this server ran.
 		GroupCommit *writer.GroupCommitStats `json:"groupCommit,omitempty"`
+		// Writer says whether the writer can commit: state "ok",
+		// "blocked" (the next job does not fit in the free space: cause,
+		// hint, neededMiB, freeMiB) or "failing" (this server's last
+		// commit failed: cause).
+		Writer writer.Health `json:"writer"`
 	}
 )
 
@@ -181,6 +186,7 @@ func addTool[In, Out any](s *Server, t *mcp.Tool, in schema, h mcp.ToolHandlerFo
 	}
 	s.tools[t.Name] = true
 	waits := t.Annotations.ReadOnlyHint && t.Name != "memory_status"
+	writes := !t.Annotations.ReadOnlyHint
 	s.mcp.AddTool(t, func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 		args, err := decodeArgs[In](req.Params.Arguments, inResolved)
 		if err != nil {
@@ -220,8 +226,36 @@ func addTool[In, Out any](s *Server, t *mcp.Tool, in schema, h mcp.ToolHandlerFo
 			res.Content = []mcp.Content{&mcp.TextContent{Text: text}}
 		}
 		s.annotate(ctx, res, note)
+		if writes {
+			s.warnWriter(res)
+		}
 		return res, nil
 	})
+}
+
+// warnWriter adds to a write's answer a warning when the writer cannot
+// commit (WriterHealth): the write is queued, durable, and will apply, but
+// not before what the warning names is fixed. The health goes in the
+// answer's metadata too ("memsnap/writer").
+func (s *Server) warnWriter(res *mcp.CallToolResult) {
+	h := s.WriterHealth()
+	if h.State == writer.HealthOK {
+		return
+	}
+	job, _ := res.Meta["memsnap/job"].(string)
+	what := "this write is queued"
+	if job != "" {
+		what = fmt.Sprintf("this write (job %s) is queued and durable", job)
+	}
+	msg := fmt.Sprintf("warning: %s but cannot apply yet: %s", what, h.Cause)
+	if h.Hint != "" {
+		msg += "; " + h.Hint
+	}
+	res.Content = append(res.Content, &mcp.TextContent{Text: msg})
+	if res.Meta == nil {
+		res.Meta = mcp.Meta{}
+	}
+	res.Meta["memsnap/writer"] = h
 }
 
 // resolveSchema resolves a tool's input schema (schema.go's maps).
@@ -369,7 +403,8 @@ func (s *Server) register() {
 	addTool(s, readTool("kv_scan", "KV Scan", "List keys of the key-value store with a prefix, in order"), kvScanSchema, s.kvScan)
 	addTool(s, readTool("memory_status", "Memory Status",
 		"The snapshot answers come from (seq and age), the queue depth, whether a writer is running, "+
-			"this server's writes not yet applied and its recent late rejections (acknowledged writes the writer then rejected)"),
+			"this server's writes not yet applied, its recent late rejections (acknowledged writes the writer then rejected), "+
+			"and whether the writer can commit (writer.state ok, blocked with the free and needed space, or failing with the cause)"),
 		statusSchema, s.status)
 
 	s.mcp.AddResource(&mcp.Resource{Name: "knowledge-graph", URI: ResourceURI, Title: "Knowledge Graph",
@@ -735,6 +770,7 @@ func (s *Server) status(ctx context.Context, _ *mcp.CallToolRequest, _ statusIn)
 		st := s.committer.Stats()
 		out.GroupCommit = &st
 	}
+	out.Writer = s.WriterHealth()
 	return outAnswer(out.Snapshot), out, nil
 }
 

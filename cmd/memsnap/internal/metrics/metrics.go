@@ -194,9 +194,14 @@ func (c *queueCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(queueDesc, prometheus.GaugeValue, float64(q.Dead), "dead")
 }
 
-// Healthz answers /healthz: 200 with {"ok":true,"current":SEQ} while
-// CURRENT can be read, else 503 with the error. It needs no authentication.
-func Healthz(s *snapshot.Store) http.HandlerFunc {
+// Healthz answers /healthz: 200 with {"ok":true,"current":SEQ,"state":"ok"}
+// while CURRENT can be read, else 503 with the error. When health (may be
+// nil) says the writer cannot commit, the state is "degraded", with the
+// writer's state ("blocked", "failing") and its cause and hint, and still
+// 200: reads are served and acknowledged writes are durable, so a balancer
+// must not take the server out; a monitor alerts on the state. It needs no
+// authentication.
+func Healthz(s *snapshot.Store, health func() writer.Health) http.HandlerFunc {
 	return func(w http.ResponseWriter, _ *http.Request) {
 		seq, err := s.Current()
 		w.Header().Set("Content-Type", "application/json")
@@ -205,7 +210,13 @@ func Healthz(s *snapshot.Store) http.HandlerFunc {
 			_ = json.NewEncoder(w).Encode(map[string]any{"ok": false, "error": err.Error()})
 			return
 		}
-		_ = json.NewEncoder(w).Encode(map[string]any{"ok": true, "current": seq})
+		out := map[string]any{"ok": true, "current": seq, "state": "ok"}
+		if health != nil {
+			if h := health(); h.State != writer.HealthOK {
+				out["state"], out["writer"] = "degraded", h
+			}
+		}
+		_ = json.NewEncoder(w).Encode(out)
 	}
 }
 

@@ -162,6 +162,9 @@ type writerState struct {
 	Locked bool
 	Holder writer.Holder
 	Err    string // the lock could not be read
+	// Health says whether the writer can commit (blocked for lack of
+	// space, or failing), for a banner.
+	Health writer.Health
 }
 
 func (s *Server) writerState() (writerState, error) {
@@ -175,6 +178,7 @@ func (s *Server) writerState() (writerState, error) {
 	if err != nil {
 		ws.Err = err.Error()
 	}
+	ws.Health = s.o.MCP.WriterHealth()
 	return ws, nil
 }
 

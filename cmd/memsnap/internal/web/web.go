@@ -71,7 +71,7 @@ func New(o Options) (*Server, error) {
 	}
 	cookie := CookieName(o.Port)
 	auth := func(h http.Handler) http.Handler { return requireToken(o.Token, cookie, h) }
-	s.mux.Handle("GET /healthz", metrics.Healthz(o.Store))
+	s.mux.Handle("GET /healthz", metrics.Healthz(o.Store, o.MCP.WriterHealth))
 	s.mux.Handle("GET /metrics", auth(o.Metrics.Handler()))
 	streams := func(h http.Handler, isStream func(*http.Request) bool, full int) http.Handler {
 		if o.Guard == nil {

@@ -1,0 +1,80 @@
+package writer_test
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/memsnap/memsnap/internal/model"
+	"github.com/memsnap/memsnap/writer"
+)
+
+// A group committer whose commit fails for lack of space neither gives up
+// nor spins: it commits no more while the space check says the next job
+// does not fit, reports the cause (LastFailure), and commits, with nobody
+// notifying it, as soon as the check says there is room.
+func TestGroupCommitterWaitsForSpace(t *testing.T) {
+	s := newTestStore(t)
+	enqueueJob(t, s, model.Job{Ops: []model.Op{{Op: model.OpKVPut, Key: "k", Value: new("v")}}})
+	var full atomic.Bool
+	full.Store(true)
+	nospace := &writer.NoSpaceError{Path: s.store.Dir(), Needed: 30 << 20, Free: 10 << 20, Jobs: 1, MinFreeMB: 16}
+	var attempts, looks atomic.Int32
+	looked := make(chan struct{}, 100)
+	committed := make(chan writer.Summary, 1)
+	g := writer.NewGroupCommitter(s.store, writer.GroupCommitOptions{
+		Commit: func(ctx context.Context) (writer.Summary, bool, error) {
+			if full.Load() {
+				attempts.Add(1)
+				return writer.Summary{}, false, nospace
+			}
+			sum, err := s.w.Commit(ctx, writer.CommitOptions{})
+			return sum, false, err
+		},
+		Committed: func(sum writer.Summary) { committed <- sum },
+		Space: func() error {
+			looks.Add(1)
+			select {
+			case looked <- struct{}{}:
+			default:
+			}
+			if full.Load() {
+				return nospace
+			}
+			return nil
+		},
+	})
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { defer close(done); g.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	hang := time.After(20 * time.Second) // a bound on a hang, not a timing: the committer looks every 500 ms
+	for range 3 {                        // three looks at the space while it is short
+		select {
+		case <-looked:
+		case <-hang:
+			t.Fatal("the committer did not look at the free space again after a commit failed for lack of it")
+		}
+	}
+	if n := attempts.Load(); n != 1 {
+		t.Errorf("%d commits tried while the disk stayed full; want 1, then waiting for room", n)
+	}
+	if err := g.LastFailure(); !errors.Is(err, writer.ErrNoSpace) {
+		t.Errorf("LastFailure while blocked: %v; want the no-space error", err)
+	}
+	full.Store(false) // space freed; nobody calls Notify
+	select {
+	case sum := <-committed:
+		if sum.Applied != 1 {
+			t.Errorf("the commit once there was room: %+v; want the queued job applied", sum)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("the committer did not commit once there was room")
+	}
+	if err := g.LastFailure(); err != nil {
+		t.Errorf("LastFailure after the commit: %v; want nil", err)
+	}
+}
