@@ -23,6 +23,7 @@ var OtherEnv = map[string]string{
 	"MEMSNAP_CONFIG":          "the --config flag (a config file)",
 	"MEMSNAP_FAILPOINT":       "crash tests: kill the process at a named point (failpoints build only)",
 	"MEMSNAP_FSFAULT":         "fault tests: fail filesystem calls (failpoints build only)",
+	"MEMSNAP_FSLOG":           "durability tests: log the filesystem seam's calls to a file (failpoints build only)",
 	"MEMSNAP_BENCH_REFERENCE": "memsnap bench: the reference MCP memory server",
 }
 

@@ -73,18 +73,22 @@ func testPool(t *testing.T, mode *atomic.Value, o Options) *Pool {
 
 func TestPoolReplacesStoppedWorkers(t *testing.T) {
 	ctx := context.Background()
+	// Only the hanging worker is stopped by the timeout: the others have
+	// one long enough that a worker slow to start on a loaded machine
+	// cannot turn their crash or memory stop into a timeout.
 	for _, c := range []struct {
 		mode, reason string
 		killed       bool
+		timeout      time.Duration
 	}{
-		{"crash", ReasonCrashed, false},
-		{"hang", ReasonTimeout, true},
-		{"hog", ReasonMemory, true},
+		{"crash", ReasonCrashed, false, time.Minute},
+		{"hang", ReasonTimeout, true, 200 * time.Millisecond},
+		{"hog", ReasonMemory, true, time.Minute},
 	} {
 		t.Run(c.mode, func(t *testing.T) {
 			var mode atomic.Value
 			mode.Store(c.mode)
-			p := testPool(t, &mode, Options{Size: 1, Timeout: 200 * time.Millisecond, Grace: 100 * time.Millisecond, MaxMemoryBytes: 64 << 20})
+			p := testPool(t, &mode, Options{Size: 1, Timeout: c.timeout, Grace: 100 * time.Millisecond, MaxMemoryBytes: 64 << 20})
 			_, err := p.Query(ctx, 1, "RETURN 1", nil)
 			var se *StoppedError
 			if !errors.As(err, &se) || !errors.Is(err, ErrStopped) || se.Reason != c.reason || se.Killed != c.killed {
