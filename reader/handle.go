@@ -11,8 +11,8 @@ import (
 	"github.com/memsnap/memsnap/internal/graphdb"
 	"github.com/memsnap/memsnap/internal/graphindex"
 	"github.com/memsnap/memsnap/internal/kvstore"
+	"github.com/memsnap/memsnap/internal/sysinfo"
 	"github.com/memsnap/memsnap/snapshot"
-	"golang.org/x/sys/unix"
 )
 
 // handle is one open snapshot. It starts with one reference, owned by the
@@ -324,9 +324,8 @@ func bufferPool(least uint64, m *snapshot.Manifest) uint64 {
 		}
 	}
 	want := 4 * graph
-	var si unix.Sysinfo_t
-	if unix.Sysinfo(&si) == nil {
-		want = min(want, uint64(si.Totalram)*uint64(si.Unit)/2)
+	if ram := sysinfo.TotalRAM(); ram > 0 {
+		want = min(want, ram/2)
 	}
 	return max(least, want)
 }

@@ -3,13 +3,13 @@ package tests
 import (
 	"context"
 	"fmt"
+	"github.com/memsnap/memsnap/internal/sysinfo"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -94,7 +94,7 @@ func TestWarmWriter(t *testing.T) {
 		t.Errorf("second commit ran in process %d, want the warm writer %d again", got[0], first[0])
 	}
 
-	if err := syscall.Kill(first[0], syscall.SIGKILL); err != nil {
+	if err := killPID(first[0]); err != nil {
 		t.Fatal(err)
 	}
 	waitChildren(t, server, 0) // reaped by the server
@@ -113,7 +113,7 @@ func TestWarmWriter(t *testing.T) {
 	ctx2, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	for _, pid := range last {
-		for syscall.Kill(pid, 0) == nil {
+		for alive, _ := sysinfo.ProcessAlive(pid); alive; alive, _ = sysinfo.ProcessAlive(pid) {
 			if ctx2.Err() != nil {
 				t.Fatalf("writer process %d still runs a minute after its server exited", pid)
 			}

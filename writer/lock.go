@@ -1,20 +1,15 @@
 package writer
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"strconv"
-	"strings"
-	"syscall"
 	"time"
 
-	"golang.org/x/sys/unix"
-
+	"github.com/memsnap/memsnap/internal/filelock"
 	"github.com/memsnap/memsnap/snapshot"
 )
 
@@ -48,7 +43,8 @@ func (e *LockedError) Error() string {
 // Unwrap makes errors.Is(err, ErrLocked) true.
 func (e *LockedError) Unwrap() error { return ErrLocked }
 
-// Lock is the held writer lock: flock(LOCK_EX) on the store's LOCK file. The
+// Lock is the held writer lock: an exclusive filelock on the store's LOCK
+// file (flock(LOCK_EX) on Unix, LockFileEx on Windows). The
 // kernel releases it when the holder dies, so a crashed writer never leaves a
 // stale lock.
 type Lock struct {
@@ -65,9 +61,9 @@ func TryLock(s *snapshot.Store) (*Lock, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open writer lock: %w", err)
 	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+	if err := filelock.TryLock(f, filelock.Exclusive); err != nil {
 		f.Close()
-		if errors.Is(err, unix.EWOULDBLOCK) {
+		if errors.Is(err, filelock.ErrWouldBlock) {
 			h, ok := ReadHolder(s)
 			return nil, &LockedError{Holder: h, Known: ok}
 		}
@@ -139,34 +135,6 @@ func ReadHolder(s *snapshot.Store) (Holder, bool) {
 }
 
 // Locked reports whether some process holds the writer lock right now,
-// without taking it (it reads /proc/locks), and who that is.
-func Locked(s *snapshot.Store) (Holder, bool, error) {
-	info, err := os.Stat(s.Path(snapshot.LockFile))
-	if err != nil {
-		return Holder{}, false, fmt.Errorf("stat writer lock: %w", err)
-	}
-	st, ok := info.Sys().(*syscall.Stat_t)
-	if !ok {
-		return Holder{}, false, errors.New("stat writer lock: no inode")
-	}
-	f, err := os.Open("/proc/locks")
-	if err != nil {
-		return Holder{}, false, fmt.Errorf("read /proc/locks: %w", err)
-	}
-	defer f.Close()
-	want := fmt.Sprintf(":%d", st.Ino)
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		// 1: FLOCK  ADVISORY  WRITE 1234 08:02:131 0 EOF
-		if len(fields) >= 6 && fields[1] == "FLOCK" && fields[3] == "WRITE" && strings.HasSuffix(fields[5], want) {
-			h, known := ReadHolder(s)
-			if !known {
-				pid, _ := strconv.Atoi(fields[4])
-				h = Holder{PID: pid}
-			}
-			return h, true, nil
-		}
-	}
-	return Holder{}, false, sc.Err()
-}
+// without taking it, and who that is (see locked in lock_linux.go and
+// lock_other.go for how each system tells).
+func Locked(s *snapshot.Store) (Holder, bool, error) { return locked(s) }

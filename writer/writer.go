@@ -12,13 +12,12 @@ import (
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/memsnap/memsnap/internal/failpoint"
 	"github.com/memsnap/memsnap/internal/graphdb"
 	"github.com/memsnap/memsnap/internal/kvstore"
 	"github.com/memsnap/memsnap/internal/model"
 	"github.com/memsnap/memsnap/internal/queue"
+	"github.com/memsnap/memsnap/internal/sysinfo"
 	"github.com/memsnap/memsnap/snapshot"
 )
 
@@ -556,9 +555,8 @@ func (w *Writer) bufferPool(stage *snapshot.Stage, jobs []*batchJob) uint64 {
 		need += 10 * bj.c.Bytes(w.opts.Limits.MaxBytes) // a job's JSON grows up to tenfold in the graph while it is written
 	}
 	want := 2 * uint64(need)
-	var si unix.Sysinfo_t
-	if unix.Sysinfo(&si) == nil {
-		want = min(want, uint64(si.Totalram)*uint64(si.Unit)/2)
+	if ram := sysinfo.TotalRAM(); ram > 0 {
+		want = min(want, ram/2)
 	}
 	return max(pool, want)
 }

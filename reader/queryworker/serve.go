@@ -11,12 +11,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/memsnap/memsnap/internal/graphdb"
 	"github.com/memsnap/memsnap/snapshot"
@@ -222,68 +218,6 @@ func (w *worker) bufferPool(path string) uint64 {
 		want = min(want, uint64(w.opts.MaxMemoryMB)<<20/2)
 	}
 	return max(want, 16<<20)
-}
-
-// raiseDataLimit lifts the worker's data limit to its hard limit before a
-// snapshot opens (Kuzu reserves its address space then).
-func raiseDataLimit() {
-	var lim unix.Rlimit
-	if unix.Getrlimit(unix.RLIMIT_DATA, &lim) == nil && lim.Cur != lim.Max {
-		lim.Cur = lim.Max
-		_ = unix.Setrlimit(unix.RLIMIT_DATA, &lim)
-	}
-}
-
-// limitData sets the data limit to what is mapped now plus what the cap
-// leaves once the resident set and the buffer pool are counted.
-func limitData(capBytes, pool int64) error {
-	st, err := readStatus(os.Getpid())
-	if err != nil {
-		return err
-	}
-	room := capBytes - st.rss - pool
-	if room < 32<<20 {
-		room = 32 << 20
-	}
-	var lim unix.Rlimit
-	if err := unix.Getrlimit(unix.RLIMIT_DATA, &lim); err != nil {
-		return err
-	}
-	want := uint64(st.data + room)
-	if lim.Max != unix.RLIM_INFINITY && want > lim.Max {
-		want = lim.Max
-	}
-	lim.Cur = want
-	return unix.Setrlimit(unix.RLIMIT_DATA, &lim)
-}
-
-type procStatus struct{ rss, data int64 } // bytes
-
-// readStatus reads VmRSS and VmData of process pid.
-func readStatus(pid int) (procStatus, error) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
-	if err != nil {
-		return procStatus{}, err
-	}
-	var st procStatus
-	for _, line := range strings.Split(string(b), "\n") {
-		k, v, ok := strings.Cut(line, ":")
-		if !ok {
-			continue
-		}
-		f := strings.Fields(v)
-		if len(f) == 0 {
-			continue
-		}
-		n, _ := strconv.ParseInt(f[0], 10, 64)
-		switch k {
-		case "VmRSS":
-			st.rss = n << 10
-		case "VmData":
-			st.data = n << 10
-		}
-	}
-	return st, nil
 }
 
 // decodeParams decodes query parameters, numbers as int64 when they are
