@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -250,13 +251,33 @@ func ExpandHome(path string) string {
 	return filepath.Join(home, path[1:])
 }
 
-// DefaultStoreDir is $XDG_DATA_HOME/memsnap, else ~/.local/share/memsnap.
+// DefaultStoreDir is the store's home when none is given: on Windows
+// %LOCALAPPDATA%\memsnap (the user's own, not roaming, application data),
+// elsewhere $XDG_DATA_HOME/memsnap, else ~/.local/share/memsnap.
 func DefaultStoreDir() string {
-	if x := os.Getenv("XDG_DATA_HOME"); x != "" {
-		return filepath.Join(x, "memsnap")
-	}
 	home, err := os.UserHomeDir()
 	if err != nil {
+		home = ""
+	}
+	return defaultStoreDir(runtime.GOOS, os.Getenv, home)
+}
+
+// defaultStoreDir is DefaultStoreDir for system goos, environment getenv
+// and home directory home ("" if unknown).
+func defaultStoreDir(goos string, getenv func(string) string, home string) string {
+	if goos == "windows" {
+		if d := getenv("LOCALAPPDATA"); d != "" {
+			return filepath.Join(d, "memsnap")
+		}
+		if home != "" {
+			return filepath.Join(home, "AppData", "Local", "memsnap")
+		}
+		return filepath.Join(os.TempDir(), "memsnap")
+	}
+	if x := getenv("XDG_DATA_HOME"); x != "" {
+		return filepath.Join(x, "memsnap")
+	}
+	if home == "" {
 		return filepath.Join(os.TempDir(), "memsnap")
 	}
 	return filepath.Join(home, ".local", "share", "memsnap")
