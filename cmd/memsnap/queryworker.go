@@ -25,7 +25,7 @@ func (a *app) newQueryWorkerCommand() *cobra.Command {
 			go exitWithParent(os.Getppid())
 			r := a.cfg.Reader
 			return queryworker.Serve(cmd.Context(), a.stdin, a.stdout, s, queryworker.WorkerOptions{
-				BufferPoolMB: r.BufferPoolMB, Threads: r.Threads, MaxMemoryMB: r.QueryMaxMemoryMB}, a.log)
+				BufferPoolMB: r.BufferPoolMB, Threads: r.Threads, MaxMemoryMB: r.QueryMaxMemoryMB, MaxDBMB: a.cfg.MaxDBMB}, a.log)
 		}),
 	}
 }

@@ -27,6 +27,10 @@ type WorkerOptions struct {
 	BufferPoolMB int
 	// Threads caps the threads of one query.
 	Threads int
+	// MaxDBMB is the least maximum database size, in MiB, as max_db_mb:
+	// a snapshot opens with graphdb.MaxDBSize of it and its graph file.
+	// 0: 1 TiB.
+	MaxDBMB int
 	// MaxMemoryMB is the worker's memory cap in MiB (0: none); see
 	// "Memory cap" in the package doc.
 	MaxMemoryMB int
@@ -181,7 +185,8 @@ func (w *worker) openSnapshot(seq uint64) error {
 	}
 	path := filepath.Join(w.store.SnapshotDir(seq), snapshot.GraphFile)
 	raiseDataLimit()
-	db, conn, err := graphdb.OpenConn(path, graphdb.Options{ReadOnly: true, BufferPoolBytes: w.bufferPool(path), Threads: uint64(max(w.opts.Threads, 1))})
+	db, conn, err := graphdb.OpenConn(path, graphdb.Options{ReadOnly: true, BufferPoolBytes: w.bufferPool(path), Threads: uint64(max(w.opts.Threads, 1)),
+		MaxDBBytes: w.maxDB(path)})
 	if err != nil {
 		pin.Release()
 		return fmt.Errorf("query worker: open snapshot %d: %w", seq, err)
@@ -203,6 +208,16 @@ func (w *worker) closeSnapshot() {
 		w.pin.Release()
 	}
 	w.seq, w.pin, w.db, w.conn = 0, nil, nil, nil
+}
+
+// maxDB is the maximum database size the graph file at path opens with
+// (graphdb.MaxDBSize of MaxDBMB and the file's size).
+func (w *worker) maxDB(path string) uint64 {
+	var size uint64
+	if fi, err := os.Stat(path); err == nil {
+		size = uint64(fi.Size())
+	}
+	return graphdb.MaxDBSize(uint64(w.opts.MaxDBMB)<<20, size)
 }
 
 // bufferPool is the page cache a snapshot opens with: at least
