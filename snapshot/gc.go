@@ -90,23 +90,30 @@ func (s *Store) GC(opts GCOptions) (GCResult, error) {
 // (fsutil.ErrBusy) tells GC to keep the snapshot for a later pass. Either
 // way no reader can hold a snapshot that is moved.
 func (s *Store) moveUnpinned(seq uint64, release func()) error {
-	if releaseBeforeMove {
-		release()
-		return s.moveToTrash(seq)
-	}
-	defer release()
-	return s.moveToTrash(seq)
-}
-
-func (s *Store) moveToTrash(seq uint64) error {
 	var r [4]byte
 	_, _ = rand.Read(r[:])
 	dst := s.Path("trash", FormatSeq(seq)+"-"+hex.EncodeToString(r[:]))
-	if err := fsutil.RenameOnce(s.SnapshotDir(seq), dst); err != nil {
+	if err := s.moveUnpinnedTo(seq, dst, release); err != nil {
 		return fmt.Errorf("gc: move snapshot %d to trash: %w", seq, err)
 	}
 	return nil
 }
+
+// moveUnpinnedTo renames snapshot seq's directory to dst and calls
+// release, in the order moveUnpinned describes; the writer's recycling
+// moves a snapshot into staging/ this way.
+func (s *Store) moveUnpinnedTo(seq uint64, dst string, release func()) error {
+	if releaseBeforeMove {
+		release()
+		return renameOnce(s.SnapshotDir(seq), dst)
+	}
+	defer release()
+	return renameOnce(s.SnapshotDir(seq), dst)
+}
+
+// renameOnce is fsutil.RenameOnce; tests stand in Windows' refusal to
+// rename a directory that holds an open file.
+var renameOnce = fsutil.RenameOnce
 
 // EmptyTrash deletes what GC (or an interrupted GC) left in trash/. Nothing
 // there can be in use: GC moves a snapshot to trash only while it holds the

@@ -20,9 +20,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/memsnap/memsnap/internal/filelock"
-
 	"github.com/memsnap/memsnap/config"
+	"github.com/memsnap/memsnap/internal/filelock"
 	"github.com/memsnap/memsnap/internal/model"
 	"github.com/memsnap/memsnap/reader"
 	"github.com/memsnap/memsnap/snapshot"

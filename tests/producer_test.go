@@ -7,9 +7,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/memsnap/memsnap/internal/filelock"
 	"github.com/oklog/ulid/v2"
 
+	"github.com/memsnap/memsnap/internal/filelock"
 	"github.com/memsnap/memsnap/internal/queue"
 )
 

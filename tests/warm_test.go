@@ -3,7 +3,6 @@ package tests
 import (
 	"context"
 	"fmt"
-	"github.com/memsnap/memsnap/internal/sysinfo"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +13,8 @@ import (
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/memsnap/memsnap/internal/sysinfo"
 )
 
 // childPIDs lists the processes whose parent is pid.

@@ -6,9 +6,8 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
-	"testing"
-
 	"syscall"
+	"testing"
 
 	"github.com/memsnap/memsnap/internal/model"
 	"github.com/memsnap/memsnap/snapshot"
