@@ -10,20 +10,10 @@ import (
 	"golang.org/x/sys/windows"
 )
 
-// rename retries MoveFileEx while the failure is one another handle on
-// either file causes (see Rename), with a backoff from 1 ms to 50 ms, for
-// up to RenameRetryFor in total.
+// rename retries MoveFileEx while another handle holds one of its files
+// (see Rename and retryBusy).
 func rename(oldpath, newpath string) error {
-	deadline := time.Now().Add(RenameRetryFor)
-	wait := time.Millisecond
-	for {
-		err := os.Rename(oldpath, newpath)
-		if err == nil || !busy(err) || time.Now().After(deadline) {
-			return err
-		}
-		time.Sleep(wait)
-		wait = min(2*wait, 50*time.Millisecond)
-	}
+	return retryBusy(func() error { return os.Rename(oldpath, newpath) }, busy, RenameRetryFor, time.Sleep)
 }
 
 func busy(err error) bool {
