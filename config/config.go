@@ -242,12 +242,12 @@ const (
 	AckApplied = "applied"
 )
 
-// ExpandHome expands a leading "~" or "~/" in path to the user's home
-// directory, as a shell would; MCP clients pass configured paths to the
-// server without one. Any other path, or one when the home directory is
-// unknown, is returned as it is.
+// ExpandHome expands a leading "~" or "~/" (on Windows also "~\") in path
+// to the user's home directory, as a shell would; MCP clients pass
+// configured paths to the server without one. Any other path, or one when
+// the home directory is unknown, is returned as it is.
 func ExpandHome(path string) string {
-	if path != "~" && !strings.HasPrefix(path, "~/") {
+	if path != "~" && !strings.HasPrefix(path, "~/") && !strings.HasPrefix(path, "~"+string(filepath.Separator)) {
 		return path
 	}
 	home, err := os.UserHomeDir()
