@@ -31,10 +31,11 @@ func (a *app) newQueryWorkerCommand() *cobra.Command {
 }
 
 // exitWithParent ends a query worker whose parent has died (it is then
-// re-parented), even in the middle of a query that ignores interrupts.
+// re-parented on Unix; see parentGone), even in the middle of a query that
+// ignores interrupts.
 func exitWithParent(parent int) {
 	for range time.Tick(time.Second) {
-		if os.Getppid() != parent {
+		if parentGone(parent) {
 			os.Exit(exitError)
 		}
 	}
