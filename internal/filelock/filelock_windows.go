@@ -10,8 +10,8 @@ import (
 	"golang.org/x/sys/windows"
 )
 
-// lockOffset is the byte the lock covers (see the package doc): high
-// 32 bits of the offset 2^62.
+// lockOffsetHigh places the byte the lock covers (see the package doc): the
+// high 32 bits of the offset 2^62.
 const lockOffsetHigh = 1 << 30
 
 func lock(f *os.File, m Mode, wait bool) error {
