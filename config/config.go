@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -24,11 +25,17 @@ import (
 // Config is the whole configuration. The zero value is not valid; start from
 // Default() or Load().
 type Config struct {
-	// Store is the store directory. Default: $XDG_DATA_HOME/memsnap, else
-	// ~/.local/share/memsnap.
+	// Store is the store directory. Default: DefaultStoreDir.
 	Store string `mapstructure:"store"`
 	// LogLevel is debug, info, warn or error. Default: info.
 	LogLevel string `mapstructure:"log_level"`
+	// MaxDBMB is the least maximum database size, in MiB, that Kuzu opens
+	// a graph with, in readers, query workers and the writer: each open
+	// takes the smallest power of two at least this and four times the
+	// graph file (for the writer, the graph plus ten times the batch's job
+	// bytes). Kuzu's own default, 8 TiB of reserved address space, made
+	// every open take 9-73 s under Wine. 0: 1 TiB. Default: 1024.
+	MaxDBMB int `mapstructure:"max_db_mb"`
 
 	Reader ReaderConfig `mapstructure:"reader"`
 	Writer WriterConfig `mapstructure:"writer"`
@@ -235,12 +242,12 @@ const (
 	AckApplied = "applied"
 )
 
-// ExpandHome expands a leading "~" or "~/" in path to the user's home
-// directory, as a shell would; MCP clients pass configured paths to the
-// server without one. Any other path, or one when the home directory is
-// unknown, is returned as it is.
+// ExpandHome expands a leading "~" or "~/" (on Windows also "~\") in path
+// to the user's home directory, as a shell would; MCP clients pass
+// configured paths to the server without one. Any other path, or one when
+// the home directory is unknown, is returned as it is.
 func ExpandHome(path string) string {
-	if path != "~" && !strings.HasPrefix(path, "~/") {
+	if path != "~" && !strings.HasPrefix(path, "~/") && !strings.HasPrefix(path, "~"+string(filepath.Separator)) {
 		return path
 	}
 	home, err := os.UserHomeDir()
@@ -250,13 +257,33 @@ func ExpandHome(path string) string {
 	return filepath.Join(home, path[1:])
 }
 
-// DefaultStoreDir is $XDG_DATA_HOME/memsnap, else ~/.local/share/memsnap.
+// DefaultStoreDir is the store's home when none is given: on Windows
+// %LOCALAPPDATA%\memsnap (the user's own, not roaming, application data),
+// elsewhere $XDG_DATA_HOME/memsnap, else ~/.local/share/memsnap.
 func DefaultStoreDir() string {
-	if x := os.Getenv("XDG_DATA_HOME"); x != "" {
-		return filepath.Join(x, "memsnap")
-	}
 	home, err := os.UserHomeDir()
 	if err != nil {
+		home = ""
+	}
+	return defaultStoreDir(runtime.GOOS, os.Getenv, home)
+}
+
+// defaultStoreDir is DefaultStoreDir for system goos, environment getenv
+// and home directory home ("" if unknown).
+func defaultStoreDir(goos string, getenv func(string) string, home string) string {
+	if goos == "windows" {
+		if d := getenv("LOCALAPPDATA"); d != "" {
+			return filepath.Join(d, "memsnap")
+		}
+		if home != "" {
+			return filepath.Join(home, "AppData", "Local", "memsnap")
+		}
+		return filepath.Join(os.TempDir(), "memsnap")
+	}
+	if x := getenv("XDG_DATA_HOME"); x != "" {
+		return filepath.Join(x, "memsnap")
+	}
+	if home == "" {
 		return filepath.Join(os.TempDir(), "memsnap")
 	}
 	return filepath.Join(home, ".local", "share", "memsnap")
@@ -267,6 +294,7 @@ func Default() Config {
 	return Config{
 		Store:    DefaultStoreDir(),
 		LogLevel: "info",
+		MaxDBMB:  1024,
 		Reader: ReaderConfig{BufferPoolMB: 64, Threads: 1, Refresh: "@every 2s", Watch: true, QueryTimeout: 30 * time.Second, Verify: "full", Scrub: time.Hour,
 			SearchWordHits: reader.DefaultSearchWordHits, QueryWorkers: 2, QueryMaxMemoryMB: 1024, QueryMaxRows: 10000, QueryMaxBytes: 4 << 20},
 		Writer: WriterConfig{MaxBatchJobs: 10000, MaxBatchBytes: 64 << 20, MaxRounds: 8,
@@ -292,6 +320,7 @@ func (c *Config) fields() []field {
 	return []field{
 		{"store", &c.Store},
 		{"log_level", &c.LogLevel},
+		{"max_db_mb", &c.MaxDBMB},
 		{"reader.buffer_pool_mb", &c.Reader.BufferPoolMB},
 		{"reader.threads", &c.Reader.Threads},
 		{"reader.refresh", &c.Reader.Refresh},
@@ -583,6 +612,7 @@ func (c Config) problems() []*KeyError {
 	}{
 		{"store", when(c.Store == "", "must not be empty")},
 		{"log_level", oneOf(c.LogLevel, "debug", "info", "warn", "error")},
+		{"max_db_mb", when(c.MaxDBMB != 0 && c.MaxDBMB < 64, "must be 0 (1 TiB) or at least 64")},
 		{"reader.buffer_pool_mb", atLeast(c.Reader.BufferPoolMB, 8, "")},
 		{"reader.threads", atLeast(c.Reader.Threads, 1, "")},
 		{"reader.query_timeout", notNegative(c.Reader.QueryTimeout, "")},
@@ -682,7 +712,7 @@ func cronSpec(spec string) error {
 // ReaderOptions returns the reader.* keys as the reader package takes them.
 func (c Config) ReaderOptions() reader.Options {
 	r := c.Reader
-	return reader.Options{BufferPoolMB: r.BufferPoolMB, Threads: r.Threads, Refresh: r.Refresh,
+	return reader.Options{BufferPoolMB: r.BufferPoolMB, MaxDBMB: c.MaxDBMB, Threads: r.Threads, Refresh: r.Refresh,
 		WatchCurrent: r.Watch, QueryTimeout: r.QueryTimeout, Verify: r.Verify, Scrub: r.Scrub,
 		SearchWordHits: r.SearchWordHits}
 }
@@ -692,7 +722,7 @@ func (c Config) ReaderOptions() reader.Options {
 func (c Config) WriterOptions() writer.Options {
 	w := c.Writer
 	return writer.Options{Limits: c.Job.Limits(), MaxBatchJobs: w.MaxBatchJobs, MaxBatchBytes: w.MaxBatchBytes,
-		MaxRounds: w.MaxRounds, LockTimeout: w.LockTimeout, BufferPoolMB: w.BufferPoolMB,
+		MaxRounds: w.MaxRounds, LockTimeout: w.LockTimeout, BufferPoolMB: w.BufferPoolMB, MaxDBMB: c.MaxDBMB,
 		CopyThreshold: w.CopyThreshold, MinFreeMB: w.MinFreeMB, Keep: c.GC.Keep, MinAge: c.GC.MinAge,
 		RecycleMinMB: w.RecycleMinMB}
 }

@@ -78,6 +78,22 @@ func TestDefaultStoreDir(t *testing.T) {
 	}
 }
 
+// TestDefaultStoreDirWindows: %LOCALAPPDATA%\memsnap, whatever
+// XDG_DATA_HOME says; the profile's AppData\Local without it.
+func TestDefaultStoreDirWindows(t *testing.T) {
+	env := map[string]string{"LOCALAPPDATA": `C:\Users\A User\AppData\Local`, "XDG_DATA_HOME": "/xdg"}
+	if got, want := defaultStoreDir("windows", func(k string) string { return env[k] }, `C:\Users\A User`), filepath.Join(env["LOCALAPPDATA"], "memsnap"); got != want {
+		t.Errorf("with LOCALAPPDATA: %q, want %q", got, want)
+	}
+	delete(env, "LOCALAPPDATA")
+	if got, want := defaultStoreDir("windows", func(k string) string { return env[k] }, `C:\Users\A User`), filepath.Join(`C:\Users\A User`, "AppData", "Local", "memsnap"); got != want {
+		t.Errorf("without LOCALAPPDATA: %q, want %q", got, want)
+	}
+	if got := defaultStoreDir("linux", func(k string) string { return env[k] }, "/home/u"); got != "/xdg/memsnap" {
+		t.Errorf("linux: %q", got)
+	}
+}
+
 // TestLoadNamesKeyValueAndSource checks that a bad value's error names the
 // key, the value as given and where it came from.
 func TestLoadNamesKeyValueAndSource(t *testing.T) {

@@ -11,8 +11,8 @@ import (
 	"github.com/memsnap/memsnap/internal/graphdb"
 	"github.com/memsnap/memsnap/internal/graphindex"
 	"github.com/memsnap/memsnap/internal/kvstore"
+	"github.com/memsnap/memsnap/internal/sysinfo"
 	"github.com/memsnap/memsnap/snapshot"
-	"golang.org/x/sys/unix"
 )
 
 // handle is one open snapshot. It starts with one reference, owned by the
@@ -215,6 +215,7 @@ func openHandle(store *snapshot.Store, o graphdb.Options, verify string, log *sl
 	dir := store.SnapshotDir(seq)
 	o.ReadOnly = true
 	o.BufferPoolBytes = bufferPool(o.BufferPoolBytes, m)
+	o.MaxDBBytes = graphdb.MaxDBSize(o.MaxDBBytes, graphSize(m))
 	// The key-value store opens while Kuzu does: a swap waits for the
 	// slower of the two, not for both.
 	var kv *kvstore.DB
@@ -306,6 +307,16 @@ func (h *handle) putConn(c *graphdb.Conn) {
 	c.Close()
 }
 
+// graphSize is the size of m's graph file in bytes, from its manifest.
+func graphSize(m *snapshot.Manifest) uint64 {
+	for _, f := range m.Files {
+		if f.Path == snapshot.GraphFile {
+			return uint64(f.Size)
+		}
+	}
+	return 0
+}
+
 // ms is d in milliseconds, to the microsecond, for logs.
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
@@ -317,16 +328,9 @@ func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 // pool is full"). The pool is reserved address space: only the pages a
 // query uses take memory.
 func bufferPool(least uint64, m *snapshot.Manifest) uint64 {
-	var graph uint64
-	for _, f := range m.Files {
-		if f.Path == snapshot.GraphFile {
-			graph = uint64(f.Size)
-		}
-	}
-	want := 4 * graph
-	var si unix.Sysinfo_t
-	if unix.Sysinfo(&si) == nil {
-		want = min(want, uint64(si.Totalram)*uint64(si.Unit)/2)
+	want := 4 * graphSize(m)
+	if ram := sysinfo.TotalRAM(); ram > 0 {
+		want = min(want, ram/2)
 	}
 	return max(least, want)
 }

@@ -12,6 +12,10 @@ type Options struct {
 	BufferPoolMB int
 	// Threads caps the threads of one query.
 	Threads int
+	// MaxDBMB is the least maximum database size, in MiB, Kuzu opens a
+	// snapshot with; four times its graph file if more, rounded up to a
+	// power of two (graphdb.MaxDBSize). 0: 1 TiB.
+	MaxDBMB int
 	// Refresh is the schedule (cron spec, or "@every 2s") on which
 	// StartRefresh looks for a newer snapshot; empty: no scheduled refresh.
 	Refresh string
@@ -55,6 +59,6 @@ const DefaultSearchWordHits = 20
 
 // DefaultOptions returns the defaults, the same as the config's.
 func DefaultOptions() Options {
-	return Options{BufferPoolMB: 64, Threads: 1, Refresh: "@every 2s", WatchCurrent: true, QueryTimeout: 30 * time.Second, Verify: "full", Scrub: time.Hour,
+	return Options{BufferPoolMB: 64, MaxDBMB: 1024, Threads: 1, Refresh: "@every 2s", WatchCurrent: true, QueryTimeout: 30 * time.Second, Verify: "full", Scrub: time.Hour,
 		SearchWordHits: DefaultSearchWordHits}
 }

@@ -68,7 +68,8 @@ func Open(ctx context.Context, store *snapshot.Store, opts Options, log *slog.Lo
 		log = slog.New(slog.DiscardHandler)
 	}
 	r := &Reader{store: store, opts: opts, log: log.With("component", "reader"),
-		gopts: graphdb.Options{BufferPoolBytes: uint64(opts.BufferPoolMB) << 20, Threads: uint64(opts.Threads), Workers: queryWorkers}}
+		gopts: graphdb.Options{BufferPoolBytes: uint64(opts.BufferPoolMB) << 20, Threads: uint64(opts.Threads), Workers: queryWorkers,
+			MaxDBBytes: uint64(opts.MaxDBMB) << 20}}
 	r.verify = newVerifyMemo(r.log, r.Seq)
 	r.bgCtx, r.bgCancel = context.WithCancel(context.Background())
 	if err := ctx.Err(); err != nil {

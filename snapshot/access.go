@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 )
 
 // ErrNotAStore is returned (wrapped in a *NotStoreError) by Init for a
@@ -137,17 +136,7 @@ func checkPath(store, path string, info os.FileInfo, dir, follow, advise bool) e
 		}
 		return fmt.Errorf("open store %s: %s is not %s (%s); memsnap refuses it", store, path, want, info.Mode().Type())
 	}
-	if perm := info.Mode().Perm(); perm&0o022 != 0 {
-		mode := uint32(perm)
-		if info.Mode()&os.ModeSticky != 0 {
-			mode |= 0o1000
-		}
-		return accessError(store, path, fmt.Sprintf("is group- or world-writable (mode %04o)", mode), advise)
-	}
-	if st, ok := info.Sys().(*syscall.Stat_t); ok && int(st.Uid) != os.Geteuid() {
-		return fmt.Errorf("open store %s: %s belongs to uid %d, not to you (uid %d); memsnap refuses a store another user owns", store, path, st.Uid, os.Geteuid())
-	}
-	return nil
+	return checkOwner(store, path, info, advise)
 }
 
 // checkRoot checks the store directory itself (see checkPath); a missing

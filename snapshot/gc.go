@@ -3,6 +3,7 @@ package snapshot
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -67,8 +68,11 @@ func (s *Store) GC(opts GCOptions) (GCResult, error) {
 			res.Pinned = append(res.Pinned, seq)
 			continue
 		}
-		err = s.moveToTrash(seq)
-		release()
+		err = s.moveUnpinned(seq, release)
+		if errors.Is(err, fsutil.ErrBusy) {
+			res.Pinned = append(res.Pinned, seq) // files still open (Windows): collected on a later pass
+			continue
+		}
 		if err != nil {
 			return res, err
 		}
@@ -77,15 +81,39 @@ func (s *Store) GC(opts GCOptions) (GCResult, error) {
 	return res, s.EmptyTrash()
 }
 
-func (s *Store) moveToTrash(seq uint64) error {
+// moveUnpinned moves snapshot seq to trash/ and calls release, which drops
+// the exclusive lock on its PIN that lockUnpinned took. On Unix it moves
+// the snapshot while it holds that lock, so no reader can pin it meanwhile.
+// On Windows a directory holding an open file cannot be renamed, GC's own
+// handle on PIN included: it drops the lock first and tries the rename once;
+// a reader that opened PIN in between makes the rename fail, and the error
+// (fsutil.ErrBusy) tells GC to keep the snapshot for a later pass. Either
+// way no reader can hold a snapshot that is moved.
+func (s *Store) moveUnpinned(seq uint64, release func()) error {
 	var r [4]byte
 	_, _ = rand.Read(r[:])
 	dst := s.Path("trash", FormatSeq(seq)+"-"+hex.EncodeToString(r[:]))
-	if err := fsutil.Rename(s.SnapshotDir(seq), dst); err != nil {
+	if err := s.moveUnpinnedTo(seq, dst, release); err != nil {
 		return fmt.Errorf("gc: move snapshot %d to trash: %w", seq, err)
 	}
 	return nil
 }
+
+// moveUnpinnedTo renames snapshot seq's directory to dst and calls
+// release, in the order moveUnpinned describes; the writer's recycling
+// moves a snapshot into staging/ this way.
+func (s *Store) moveUnpinnedTo(seq uint64, dst string, release func()) error {
+	if releaseBeforeMove {
+		release()
+		return renameOnce(s.SnapshotDir(seq), dst)
+	}
+	defer release()
+	return renameOnce(s.SnapshotDir(seq), dst)
+}
+
+// renameOnce is fsutil.RenameOnce; tests stand in Windows' refusal to
+// rename a directory that holds an open file.
+var renameOnce = fsutil.RenameOnce
 
 // EmptyTrash deletes what GC (or an interrupted GC) left in trash/. Nothing
 // there can be in use: GC moves a snapshot to trash only while it holds the

@@ -287,8 +287,10 @@ func (s *Store) RemoveLeftovers(sv Survey) ([]uint64, error) {
 		if pinned {
 			continue
 		}
-		err = s.moveToTrash(seq)
-		release()
+		err = s.moveUnpinned(seq, release)
+		if errors.Is(err, fsutil.ErrBusy) {
+			continue // files still open (Windows): left for a later repair
+		}
 		if err != nil {
 			return removed, err
 		}

@@ -6,10 +6,11 @@ import (
 	"os"
 	"path/filepath"
 
-	"golang.org/x/sys/unix"
+	"github.com/memsnap/memsnap/internal/filelock"
 )
 
-// Pin holds a shared flock on a snapshot's PIN file. While any pin on a
+// Pin holds a shared lock (filelock: flock on Unix, LockFileEx on Windows)
+// on a snapshot's PIN file. While any pin on a
 // snapshot is held, GC leaves that snapshot alone. The kernel drops the pin
 // when its process dies.
 type Pin struct {
@@ -67,13 +68,13 @@ func (s *Store) Pin(seq uint64) (*Pin, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pin snapshot %d: %w", seq, err)
 	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_SH|unix.LOCK_NB); err != nil {
+	if err := filelock.TryLock(f, filelock.Shared); err != nil {
 		f.Close()
-		if errors.Is(err, unix.EWOULDBLOCK) {
+		if errors.Is(err, filelock.ErrWouldBlock) {
 			s.pinsRefused.Add(1)
 			return nil, fmt.Errorf("pin snapshot %d: %w", seq, errGone)
 		}
-		return nil, fmt.Errorf("pin snapshot %d: flock: %w", seq, err)
+		return nil, fmt.Errorf("pin snapshot %d: %w", seq, err)
 	}
 	// GC may have renamed the directory between open and flock.
 	a, err1 := f.Stat()
@@ -97,9 +98,9 @@ func (s *Store) lockUnpinned(seq uint64) (release func(), pinned bool, err error
 	if err != nil {
 		return nil, false, fmt.Errorf("check pin of snapshot %d: %w", seq, err)
 	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+	if err := filelock.TryLock(f, filelock.Exclusive); err != nil {
 		f.Close()
-		if errors.Is(err, unix.EWOULDBLOCK) {
+		if errors.Is(err, filelock.ErrWouldBlock) {
 			return nil, true, nil
 		}
 		return nil, false, fmt.Errorf("check pin of snapshot %d: %w", seq, err)

@@ -10,7 +10,7 @@ import (
 	"strconv"
 	"strings"
 
-	"golang.org/x/sys/unix"
+	"github.com/memsnap/memsnap/internal/filelock"
 )
 
 // Listing asks "does a reader pin this snapshot?" without disturbing the
@@ -29,7 +29,8 @@ import (
 //     some overlay or FUSE setups, or locks hidden from this pid namespace),
 //     listing says it cannot tell rather than "not pinned".
 //   - Without /proc/locks (not Linux, or procfs not mounted) it cannot tell
-//     either: Pins is -1 and Pinned false.
+//     either: Pins is -1 and Pinned false. That is always so on Windows,
+//     which has no table of LockFileEx locks; GC still sees the pins there.
 //
 // What listing reports is advice for people. GC does not rely on it: it
 // still takes each PIN exclusively before it moves a snapshot to trash. A
@@ -90,17 +91,17 @@ func (s *Store) probeChunk(seqs []uint64, out []pinProbe) {
 		if err != nil {
 			continue
 		}
-		if err := unix.Flock(int(f.Fd()), unix.LOCK_SH|unix.LOCK_NB); err != nil {
+		if err := filelock.TryLock(f, filelock.Shared); err != nil {
 			f.Close()
-			out[i].collecting = errors.Is(err, unix.EWOULDBLOCK)
+			out[i].collecting = errors.Is(err, filelock.ErrWouldBlock)
 			continue
 		}
-		var st unix.Stat_t
-		if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		key, ok := fileLockKey(f)
+		if !ok {
 			f.Close()
 			continue
 		}
-		hs = append(hs, held{i: i, f: f, key: lockKey{major: unix.Major(st.Dev), minor: unix.Minor(st.Dev), ino: st.Ino}})
+		hs = append(hs, held{i: i, f: f, key: key})
 	}
 	if len(hs) == 0 {
 		return

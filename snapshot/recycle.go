@@ -2,6 +2,7 @@ package snapshot
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -60,8 +61,11 @@ func (st *Stage) recycle(ctx context.Context, opts StageOptions) (bool, error) {
 		return false, err
 	}
 	tmp := s.Path("staging", "recycle-"+FormatSeq(seq))
-	err = fsutil.Rename(s.SnapshotDir(seq), tmp)
-	c.release()
+	err = s.moveUnpinnedTo(seq, tmp, c.release)
+	if errors.Is(err, fsutil.ErrBusy) {
+		st.source.Fallback = fmt.Sprintf("snapshot %d's files are still open in another process", seq)
+		return false, nil
+	}
 	if err != nil {
 		return false, fmt.Errorf("stage graph: recycle snapshot %d: %w", seq, err)
 	}

@@ -20,9 +20,8 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/memsnap/memsnap/config"
+	"github.com/memsnap/memsnap/internal/filelock"
 	"github.com/memsnap/memsnap/internal/model"
 	"github.com/memsnap/memsnap/reader"
 	"github.com/memsnap/memsnap/snapshot"
@@ -294,12 +293,12 @@ func (cr *crashLoopRun) killDaemon() string {
 	cmd := exec.Command(bin, "--store", cr.store, "--log-level", "error", "daemon")
 	cmd.Env = append(os.Environ(), "MEMSNAP_WRITER_COMMIT=@every 150ms", "MEMSNAP_GC_SCHEDULE=@every 400ms", "MEMSNAP_GC_KEEP=2")
 	cmd.Stderr = &cr.stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	newProcessGroup(cmd)
 	if err := cmd.Start(); err != nil {
 		cr.t.Fatal(err)
 	}
 	time.Sleep(100*time.Millisecond + time.Duration(cr.rng.Int64N(int64(cr.span)*2+1)))
-	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	_ = killProcessGroup(cmd.Process.Pid)
 	_ = cmd.Wait()
 	return cr.writerPoint()
 }
@@ -494,7 +493,7 @@ func (cr *crashLoopRun) fullCheck() {
 		if err != nil {
 			continue
 		}
-		err = unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+		err = filelock.TryLock(f, filelock.Exclusive)
 		f.Close()
 		if err == nil {
 			t.Fatalf("queue/tmp/%s of a dead producer not cleaned by the writer", name)

@@ -1,3 +1,7 @@
+//go:build linux
+
+// Linux only: it needs mount namespaces, FIFOs or Unix permissions.
+
 package tests
 
 import (

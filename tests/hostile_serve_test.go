@@ -290,7 +290,7 @@ func TestServeDropsAClientThatStopsReading(t *testing.T) {
 	// A raw connection in the client's session that asks for the whole
 	// graph, with a small receive window, and reads nothing for a while.
 	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
-		return rc.Control(func(fd uintptr) { _ = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+		return rc.Control(func(fd uintptr) { setRecvBuffer(fd, 4096) })
 	}}
 	c, err := d.DialContext(ctx, "tcp", strings.TrimPrefix(s.base, "http://"))
 	if err != nil {

@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/oklog/ulid/v2"
-	"golang.org/x/sys/unix"
 
+	"github.com/memsnap/memsnap/internal/filelock"
 	"github.com/memsnap/memsnap/internal/queue"
 )
 
@@ -36,7 +36,7 @@ func TestWriterLeavesLiveProducersTemp(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+	if err := filelock.Lock(f, filelock.Exclusive); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := f.Write(body[:len(body)/2]); err != nil {

@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -184,7 +183,7 @@ func TestKilledQueryWorkerIsReplaced(t *testing.T) {
 		t.Fatalf("no query worker among the children of the server %d", pid)
 	}
 	for _, w := range workers {
-		if err := syscall.Kill(w, syscall.SIGKILL); err != nil {
+		if err := killPID(w); err != nil {
 			t.Fatal(err)
 		}
 	}

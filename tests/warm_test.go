@@ -9,11 +9,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/memsnap/memsnap/internal/sysinfo"
 )
 
 // childPIDs lists the processes whose parent is pid.
@@ -94,7 +95,7 @@ func TestWarmWriter(t *testing.T) {
 		t.Errorf("second commit ran in process %d, want the warm writer %d again", got[0], first[0])
 	}
 
-	if err := syscall.Kill(first[0], syscall.SIGKILL); err != nil {
+	if err := killPID(first[0]); err != nil {
 		t.Fatal(err)
 	}
 	waitChildren(t, server, 0) // reaped by the server
@@ -113,7 +114,7 @@ func TestWarmWriter(t *testing.T) {
 	ctx2, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	for _, pid := range last {
-		for syscall.Kill(pid, 0) == nil {
+		for alive, _ := sysinfo.ProcessAlive(pid); alive; alive, _ = sysinfo.ProcessAlive(pid) {
 			if ctx2.Err() != nil {
 				t.Fatalf("writer process %d still runs a minute after its server exited", pid)
 			}

@@ -25,3 +25,6 @@ func SetFreeSpaceHook(free func() int64) (restore func()) {
 	hookFreeSpace = free
 	return func() { hookFreeSpace = nil }
 }
+
+// LockedByContent is how Locked answers on macOS and Windows.
+var LockedByContent = lockedByContent

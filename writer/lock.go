@@ -1,20 +1,16 @@
 package writer
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"strconv"
-	"strings"
-	"syscall"
 	"time"
 
-	"golang.org/x/sys/unix"
-
+	"github.com/memsnap/memsnap/internal/filelock"
+	"github.com/memsnap/memsnap/internal/sysinfo"
 	"github.com/memsnap/memsnap/snapshot"
 )
 
@@ -48,7 +44,8 @@ func (e *LockedError) Error() string {
 // Unwrap makes errors.Is(err, ErrLocked) true.
 func (e *LockedError) Unwrap() error { return ErrLocked }
 
-// Lock is the held writer lock: flock(LOCK_EX) on the store's LOCK file. The
+// Lock is the held writer lock: an exclusive filelock on the store's LOCK
+// file (flock(LOCK_EX) on Unix, LockFileEx on Windows). The
 // kernel releases it when the holder dies, so a crashed writer never leaves a
 // stale lock.
 type Lock struct {
@@ -65,9 +62,9 @@ func TryLock(s *snapshot.Store) (*Lock, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open writer lock: %w", err)
 	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+	if err := filelock.TryLock(f, filelock.Exclusive); err != nil {
 		f.Close()
-		if errors.Is(err, unix.EWOULDBLOCK) {
+		if errors.Is(err, filelock.ErrWouldBlock) {
 			h, ok := ReadHolder(s)
 			return nil, &LockedError{Holder: h, Known: ok}
 		}
@@ -138,35 +135,31 @@ func ReadHolder(s *snapshot.Store) (Holder, bool) {
 	return h, true
 }
 
-// Locked reports whether some process holds the writer lock right now,
-// without taking it (it reads /proc/locks), and who that is.
-func Locked(s *snapshot.Store) (Holder, bool, error) {
-	info, err := os.Stat(s.Path(snapshot.LockFile))
-	if err != nil {
-		return Holder{}, false, fmt.Errorf("stat writer lock: %w", err)
-	}
-	st, ok := info.Sys().(*syscall.Stat_t)
+// lockedByContent is Locked where the system keeps no table of locks
+// (macOS, Windows): it tells from LOCK's content. A holder writes its pid,
+// host and start time there once it holds the lock and truncates the file
+// when it releases it, so an empty LOCK means free. A holder that died left
+// its identity behind: when that host is this machine and its pid no
+// longer runs, the lock is free (the system dropped it with the process).
+// A holder on another host (a shared store directory) is reported as
+// holding. A reused pid makes a dead holder look alive: the answer is
+// advice for status and /healthz; taking the lock (TryLock) is what
+// decides.
+func lockedByContent(s *snapshot.Store) (Holder, bool, error) {
+	h, ok := ReadHolder(s)
 	if !ok {
-		return Holder{}, false, errors.New("stat writer lock: no inode")
+		return Holder{}, false, nil
 	}
-	f, err := os.Open("/proc/locks")
-	if err != nil {
-		return Holder{}, false, fmt.Errorf("read /proc/locks: %w", err)
+	if host, _ := os.Hostname(); h.Host != "" && h.Host != host {
+		return h, true, nil
 	}
-	defer f.Close()
-	want := fmt.Sprintf(":%d", st.Ino)
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		// 1: FLOCK  ADVISORY  WRITE 1234 08:02:131 0 EOF
-		if len(fields) >= 6 && fields[1] == "FLOCK" && fields[3] == "WRITE" && strings.HasSuffix(fields[5], want) {
-			h, known := ReadHolder(s)
-			if !known {
-				pid, _ := strconv.Atoi(fields[4])
-				h = Holder{PID: pid}
-			}
-			return h, true, nil
-		}
+	if alive, known := sysinfo.ProcessAlive(h.PID); known && !alive {
+		return Holder{}, false, nil
 	}
-	return Holder{}, false, sc.Err()
+	return h, true, nil
 }
+
+// Locked reports whether some process holds the writer lock right now,
+// without taking it, and who that is (see locked in lock_linux.go and
+// lock_other.go for how each system tells).
+func Locked(s *snapshot.Store) (Holder, bool, error) { return locked(s) }

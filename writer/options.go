@@ -26,6 +26,10 @@ type Options struct {
 	// BufferPoolMB is the least page cache, in MiB, Kuzu gets while
 	// applying (see bufferPool for how it grows with the graph).
 	BufferPoolMB int
+	// MaxDBMB is the least maximum database size, in MiB, Kuzu opens the
+	// staged graph with; it grows with the graph and the batch (see
+	// graphdb.MaxDBSize). 0: 1 TiB.
+	MaxDBMB int
 	// CopyThreshold: a batch creating at least this many entities loads
 	// them with Kuzu's bulk COPY FROM; 0 never uses COPY.
 	CopyThreshold int
@@ -60,6 +64,6 @@ func DefaultOptions() Options {
 	return Options{
 		Limits:       model.Limits{MaxBytes: 1 << 20, MaxOps: 1000, MaxStringBytes: 64 << 10, MaxValueBytes: 512 << 10},
 		MaxBatchJobs: 10000, MaxBatchBytes: 64 << 20, MaxRounds: 8, LockTimeout: 10 * time.Second,
-		BufferPoolMB: 256, CopyThreshold: 1000, MinFreeMB: 16, Keep: 3, RecycleMinMB: 32,
+		BufferPoolMB: 256, MaxDBMB: 1024, CopyThreshold: 1000, MinFreeMB: 16, Keep: 3, RecycleMinMB: 32,
 	}
 }

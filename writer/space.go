@@ -5,16 +5,16 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"syscall"
 
-	"golang.org/x/sys/unix"
-
+	"github.com/memsnap/memsnap/internal/sysinfo"
 	"github.com/memsnap/memsnap/snapshot"
 )
 
 // ErrNoSpace is what errors.Is finds in a commit that did not start because
 // the store's filesystem lacks the room the next snapshot needs (see
 // SpaceNeeded). It always comes as a *NoSpaceError with the figures; that
-// error also matches unix.ENOSPC.
+// error also matches syscall.ENOSPC.
 var ErrNoSpace = errors.New("writer: not enough free space for the next snapshot")
 
 // NoSpaceError says why the writer cannot commit for lack of space: what the
@@ -27,7 +27,7 @@ type NoSpaceError struct {
 	Path string `json:"path"`
 	// Needed is the estimate of the free space the smallest batch the
 	// writer could take next needs (SpaceNeeded), Free what the filesystem
-	// has free for an unprivileged user (statfs f_bavail).
+	// has free for an unprivileged user (statfs f_bavail; on Windows GetDiskFreeSpaceEx).
 	Needed int64 `json:"needed"`
 	Free   int64 `json:"free"`
 	// Staged is the part of Needed that is the staging copy of CURRENT.
@@ -67,9 +67,9 @@ func (e *NoSpaceError) Cause() string {
 
 func (e *NoSpaceError) Error() string { return e.Cause() + "; " + e.Hint() }
 
-// Is makes errors.Is match ErrNoSpace and unix.ENOSPC.
+// Is makes errors.Is match ErrNoSpace and syscall.ENOSPC.
 func (e *NoSpaceError) Is(target error) bool {
-	return target == ErrNoSpace || target == unix.ENOSPC
+	return target == ErrNoSpace || target == syscall.ENOSPC
 }
 
 // What a commit writes beyond the staging copy of CURRENT, measured on
@@ -155,11 +155,11 @@ func (p *spaceProbe) free() (int64, error) {
 	if hookFreeSpace != nil {
 		return hookFreeSpace(), nil
 	}
-	var fs unix.Statfs_t
-	if err := unix.Statfs(p.store.Path("staging"), &fs); err != nil {
+	free, err := sysinfo.FreeBytes(p.store.Path("staging"))
+	if err != nil {
 		return 0, fmt.Errorf("check free space: %w", err)
 	}
-	return int64(fs.Bavail) * fs.Bsize, nil
+	return free, nil
 }
 
 // hookFreeSpace, set through export_test.go, stands in for statfs.

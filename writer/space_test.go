@@ -6,9 +6,8 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/memsnap/memsnap/internal/model"
 	"github.com/memsnap/memsnap/snapshot"
@@ -73,7 +72,7 @@ func TestBatchSplitWhenOnlyAPrefixFits(t *testing.T) {
 	defer restore()
 	_, err := s.w.Commit(ctx, writer.CommitOptions{})
 	var ns *writer.NoSpaceError
-	if !errors.As(err, &ns) || !errors.Is(err, writer.ErrNoSpace) || !errors.Is(err, unix.ENOSPC) {
+	if !errors.As(err, &ns) || !errors.Is(err, writer.ErrNoSpace) || !errors.Is(err, syscall.ENOSPC) {
 		t.Fatalf("commit with room for no job: %v; want a *writer.NoSpaceError", err)
 	}
 	if ns.Needed <= ns.Free || ns.Jobs != 1 || ns.Free != free {

@@ -12,13 +12,12 @@ import (
 	"sync/atomic"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/memsnap/memsnap/internal/failpoint"
 	"github.com/memsnap/memsnap/internal/graphdb"
 	"github.com/memsnap/memsnap/internal/kvstore"
 	"github.com/memsnap/memsnap/internal/model"
 	"github.com/memsnap/memsnap/internal/queue"
+	"github.com/memsnap/memsnap/internal/sysinfo"
 	"github.com/memsnap/memsnap/snapshot"
 )
 
@@ -548,6 +547,16 @@ func (w *Writer) applyOrCopy(ctx context.Context, stage *snapshot.Stage, jobs []
 // is reserved address space: only the pages Kuzu uses take memory.
 func (w *Writer) bufferPool(stage *snapshot.Stage, jobs []*batchJob) uint64 {
 	pool := uint64(w.opts.BufferPoolMB) << 20
+	want := 2 * w.graphNeed(stage, jobs)
+	if ram := sysinfo.TotalRAM(); ram > 0 {
+		want = min(want, ram/2)
+	}
+	return max(pool, want)
+}
+
+// graphNeed is what the stage's graph will hold, in bytes, once jobs are
+// applied: its size now plus ten times the batch's job bytes.
+func (w *Writer) graphNeed(stage *snapshot.Stage, jobs []*batchJob) uint64 {
 	need := int64(0)
 	if info, err := os.Stat(stage.GraphPath()); err == nil {
 		need = info.Size()
@@ -555,12 +564,16 @@ func (w *Writer) bufferPool(stage *snapshot.Stage, jobs []*batchJob) uint64 {
 	for _, bj := range jobs {
 		need += 10 * bj.c.Bytes(w.opts.Limits.MaxBytes) // a job's JSON grows up to tenfold in the graph while it is written
 	}
-	want := 2 * uint64(need)
-	var si unix.Sysinfo_t
-	if unix.Sysinfo(&si) == nil {
-		want = min(want, uint64(si.Totalram)*uint64(si.Unit)/2)
-	}
-	return max(pool, want)
+	return uint64(need)
+}
+
+// maxDB is the maximum database size the stage's graph opens with:
+// graphdb.MaxDBSize of writer.max_db_mb and graphNeed. A recycled stage
+// also replays the batches it misses; the fourfold margin covers them
+// unless the graph quadrupled since the recycled snapshot (a young store
+// is under the 1 GiB floor).
+func (w *Writer) maxDB(stage *snapshot.Stage, jobs []*batchJob) uint64 {
+	return graphdb.MaxDBSize(uint64(w.opts.MaxDBMB)<<20, w.graphNeed(stage, jobs))
 }
 
 type storeCounts struct {
@@ -581,11 +594,13 @@ func (g *openGraph) close() {
 }
 
 // openStageGraph opens the stage's graph read-write with its schema
-// current, with a buffer pool sized for jobs (see bufferPool).
+// current, with a buffer pool and a maximum size sized for jobs (see
+// bufferPool and maxDB).
 func (w *Writer) openStageGraph(ctx context.Context, stage *snapshot.Stage, jobs []*batchJob) (*openGraph, error) {
 	steps := newStepTimer()
 	defer func() { w.log.Debug("open graph steps (ms)", steps.attrs()...) }()
-	gdb, conn, err := graphdb.OpenConn(stage.GraphPath(), graphdb.Options{BufferPoolBytes: w.bufferPool(stage, jobs), Threads: 2})
+	gdb, conn, err := graphdb.OpenConn(stage.GraphPath(), graphdb.Options{BufferPoolBytes: w.bufferPool(stage, jobs), Threads: 2,
+		MaxDBBytes: w.maxDB(stage, jobs)})
 	if err != nil {
 		return nil, err
 	}

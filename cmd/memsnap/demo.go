@@ -12,7 +12,6 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -115,8 +114,8 @@ func runDemo(ctx context.Context, a *app, o demoOptions) error {
 	// Let the daemon catch up on its own schedule, then stop it cleanly.
 	d.waitForQueue(ctx)
 	stopReaders()
-	_ = daemon.Process.Signal(syscall.SIGTERM)
-	if err := daemon.Wait(); err != nil {
+	_ = stopProcess(daemon.Process)
+	if err := daemon.Wait(); err != nil && !stopKills {
 		return fmt.Errorf("demo: daemon exited badly: %w", err)
 	}
 	// Anything the daemon had not reached yet: one last commit.

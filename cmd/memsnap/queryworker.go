@@ -25,16 +25,17 @@ func (a *app) newQueryWorkerCommand() *cobra.Command {
 			go exitWithParent(os.Getppid())
 			r := a.cfg.Reader
 			return queryworker.Serve(cmd.Context(), a.stdin, a.stdout, s, queryworker.WorkerOptions{
-				BufferPoolMB: r.BufferPoolMB, Threads: r.Threads, MaxMemoryMB: r.QueryMaxMemoryMB}, a.log)
+				BufferPoolMB: r.BufferPoolMB, Threads: r.Threads, MaxMemoryMB: r.QueryMaxMemoryMB, MaxDBMB: a.cfg.MaxDBMB}, a.log)
 		}),
 	}
 }
 
 // exitWithParent ends a query worker whose parent has died (it is then
-// re-parented), even in the middle of a query that ignores interrupts.
+// re-parented on Unix; see parentGone), even in the middle of a query that
+// ignores interrupts.
 func exitWithParent(parent int) {
 	for range time.Tick(time.Second) {
-		if os.Getppid() != parent {
+		if parentGone(parent) {
 			os.Exit(exitError)
 		}
 	}

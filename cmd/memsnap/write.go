@@ -8,12 +8,10 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"strconv"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/sys/unix"
 
 	"github.com/memsnap/memsnap/internal/model"
 	"github.com/memsnap/memsnap/reader"
@@ -224,30 +222,6 @@ writer.max_rounds batches; jobs left over or queued meanwhile wait for the next 
 	c.Flags().Duration("lock-timeout", 0, "how long to wait for the writer lock (default writer.lock_timeout)")
 	a.bindFlag("writer.lock_timeout", c, "lock-timeout")
 	return c
-}
-
-// lowerPriority sets every thread of this process to nice level n (threads
-// started later inherit it from the thread that starts them). Linux keeps
-// the nice value per thread, so the process's main thread alone is not
-// enough.
-func lowerPriority(n int) error {
-	if n == 0 {
-		return nil
-	}
-	tasks, err := os.ReadDir("/proc/self/task")
-	if err != nil {
-		return fmt.Errorf("list threads: %w", err)
-	}
-	for _, t := range tasks {
-		tid, err := strconv.Atoi(t.Name())
-		if err != nil {
-			continue
-		}
-		if err := unix.Setpriority(unix.PRIO_PROCESS, tid, n); err != nil && !errors.Is(err, unix.ESRCH) {
-			return fmt.Errorf("set nice %d on thread %d: %w", n, tid, err)
-		}
-	}
-	return nil
 }
 
 // countClaimed is how many jobs wait in queue/cur (0 if it cannot tell).

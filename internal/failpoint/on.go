@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 )
 
 var (
@@ -38,7 +37,9 @@ func Hit(name string) {
 	hit := seen == nth
 	mu.Unlock()
 	if hit {
-		_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
-		select {} // never returns: the signal is on its way
+		if self, err := os.FindProcess(os.Getpid()); err == nil {
+			_ = self.Kill() // SIGKILL; TerminateProcess on Windows
+		}
+		select {} // never returns: the kill is on its way
 	}
 }

@@ -12,9 +12,13 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-
-	"golang.org/x/sys/unix"
+	"syscall"
+	"time"
 )
+
+// RenameRetryFor bounds how long Rename retries on Windows while another
+// handle holds one of its files (see Rename); unused elsewhere.
+var RenameRetryFor = 5 * time.Second
 
 // DirPerm and FilePerm are the permissions of everything memsnap creates.
 const (
@@ -34,7 +38,7 @@ func CreateExcl(path string) (*os.File, error) {
 // data first, as a filling disk does.
 func Write(f *os.File, data []byte) error {
 	if err := fault("write", f.Name()); err != nil {
-		if errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EDQUOT) {
+		if IsNoSpace(err) {
 			_, _ = f.Write(data[:len(data)/2])
 		}
 		return &os.PathError{Op: "write", Path: f.Name(), Err: err}
@@ -51,20 +55,13 @@ func Sync(f *os.File) error {
 	return f.Sync()
 }
 
-// SyncDir fsyncs a directory so that renames and creations inside it are durable.
+// SyncDir fsyncs a directory so that renames and creations inside it are
+// durable. On Windows it does nothing (see syncDir in fsutil_windows.go).
 func SyncDir(dir string) error {
 	if err := fault("syncdir", dir); err != nil {
 		return fmt.Errorf("sync dir %s: %w", dir, err)
 	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("open dir for sync: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync dir %s: %w", dir, err)
-	}
-	return nil
+	return syncDir(dir)
 }
 
 // SyncFile fsyncs one file by path.
@@ -78,11 +75,41 @@ func SyncFile(path string) error {
 }
 
 // Rename renames oldpath to newpath (rename(2): atomic on one filesystem).
+// On Windows it is MoveFileEx(MOVEFILE_REPLACE_EXISTING), which fails
+// while another process holds either file open without FILE_SHARE_DELETE
+// (a reader reading CURRENT, an antivirus scan): it retries those sharing
+// and access-denied failures for up to RenameRetryFor before it returns
+// the error.
 func Rename(oldpath, newpath string) error {
 	if err := fault("rename", oldpath+" -> "+newpath); err != nil {
 		return &os.LinkError{Op: "rename", Old: oldpath, New: newpath, Err: err}
 	}
-	return os.Rename(oldpath, newpath)
+	return rename(oldpath, newpath)
+}
+
+// ErrBusy marks a RenameOnce that failed because another handle holds one
+// of its files open (Windows only: sharing violation or access denied).
+var ErrBusy = errors.New("fsutil: file is open in another process")
+
+// RenameOnce is Rename without the Windows retries: a failure because
+// another handle holds a file open matches ErrBusy at once, for a caller
+// that can come back later (GC).
+func RenameOnce(oldpath, newpath string) error {
+	if err := fault("rename", oldpath+" -> "+newpath); err != nil {
+		return &os.LinkError{Op: "rename", Old: oldpath, New: newpath, Err: err}
+	}
+	err := os.Rename(oldpath, newpath)
+	if err != nil && busy(err) {
+		return fmt.Errorf("%w: %w", ErrBusy, err)
+	}
+	return err
+}
+
+// IsNoSpace reports whether err says the disk or the user's quota is full
+// (ENOSPC, EDQUOT; on Windows also ERROR_DISK_FULL and
+// ERROR_HANDLE_DISK_FULL).
+func IsNoSpace(err error) bool {
+	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) || isNoSpaceOS(err)
 }
 
 // Link hard-links newpath to oldpath.
@@ -166,12 +193,13 @@ func CloneFile(dst, src string) error {
 	return fillNew(dst, src, func(out, in *os.File) error {
 		err := fault("clone", dst)
 		if err == nil {
-			err = unix.IoctlFileClone(int(out.Fd()), int(in.Fd()))
+			err = clone(out, in)
 		}
 		switch {
 		case err == nil:
 			return nil
-		case errors.Is(err, unix.EOPNOTSUPP), errors.Is(err, unix.EXDEV), errors.Is(err, unix.EINVAL), errors.Is(err, unix.ENOTTY):
+		case errors.Is(err, ErrNoReflink), errors.Is(err, syscall.EOPNOTSUPP), errors.Is(err, syscall.EXDEV),
+			errors.Is(err, syscall.EINVAL), errors.Is(err, syscall.ENOTTY):
 			return ErrNoReflink
 		default:
 			return fmt.Errorf("reflink %s: %w", src, &os.PathError{Op: "ficlone", Path: dst, Err: err})
@@ -186,7 +214,7 @@ func CloneFile(dst, src string) error {
 func CopyFile(dst, src string) error {
 	return fillNew(dst, src, func(out, in *os.File) error {
 		if err := fault("copy", dst); err != nil {
-			if errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EDQUOT) {
+			if IsNoSpace(err) {
 				_, _ = io.CopyN(out, in, 4096)
 			}
 			return fmt.Errorf("copy %s: %w", src, &os.PathError{Op: "write", Path: dst, Err: err})

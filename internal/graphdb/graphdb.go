@@ -11,6 +11,7 @@ import (
 	"context"
 	"fmt"
 	"math/big"
+	"math/bits"
 	"os"
 	"slices"
 	"strings"
@@ -34,9 +35,34 @@ type Options struct {
 	// query does not hold up the others. Zero means Threads. Kuzu starts
 	// them when the database opens.
 	Workers uint64
-	// MaxDBBytes bounds the address space Kuzu reserves for the file. Zero
-	// means 1 TiB.
+	// MaxDBBytes bounds the address space Kuzu reserves for the file, and
+	// so the file's size: a power of two (Kuzu refuses others; see
+	// MaxDBSize). Zero means 1 TiB.
 	MaxDBBytes uint64
+}
+
+// minMaxDB is the least maximum database size memsnap opens a file with.
+// Kuzu 0.11.3 refused to open with 4 MiB; with 8 and 16 MiB a store's
+// first commit failed (the checkpoint found no free frame group, or left
+// its WAL behind without an error); 32 MiB worked.
+const minMaxDB = 32 << 20
+
+// MaxDBSize is the maximum database size to open a graph with: the
+// smallest power of two that is at least least and four times need (the
+// bytes the file holds, or will hold by the end of a write), and at least
+// minMaxDB. least 0 gives 0, Options' default. Kuzu's own default, 8 TiB, is address space it
+// reserves at every open: under Wine that made each open take 9-73 s
+// (0.03-0.4 s with 1 GiB; issue 26). A write that would grow the file past
+// the bound fails, so writers pass what the graph will hold.
+func MaxDBSize(least, need uint64) uint64 {
+	if least == 0 {
+		return 0
+	}
+	want := max(least, 4*need, minMaxDB)
+	if want&(want-1) == 0 {
+		return want
+	}
+	return 1 << bits.Len64(want)
 }
 
 // DB is an open Kuzu database file. Its methods are safe for concurrent use;

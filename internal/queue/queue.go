@@ -19,13 +19,12 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/oklog/ulid/v2"
-	"golang.org/x/sys/unix"
 
 	"github.com/memsnap/memsnap/internal/failpoint"
+	"github.com/memsnap/memsnap/internal/filelock"
 	"github.com/memsnap/memsnap/internal/fsutil"
 	"github.com/memsnap/memsnap/internal/model"
 )
@@ -83,7 +82,7 @@ func (q *Queue) Spool(id string, data []byte) (queued string, err error) {
 		return "", fmt.Errorf("create job file: %w", err)
 	}
 	defer f.Close()
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+	if err := filelock.Lock(f, filelock.Exclusive); err != nil {
 		_ = os.Remove(tmp)
 		return "", fmt.Errorf("lock job file: %w", err)
 	}
@@ -101,6 +100,9 @@ func (q *Queue) Spool(id string, data []byte) (queued string, err error) {
 		return "", fmt.Errorf("fsync job file: %w", err)
 	}
 	queued = q.path("new", name)
+	if closeBeforeRename {
+		f.Close() // drops the lock: see closeBeforeRename
+	}
 	if err = fsutil.Rename(tmp, queued); err != nil {
 		return "", fmt.Errorf("move job into queue/new: %w", err)
 	}
@@ -268,9 +270,9 @@ func (q *Queue) Claim(next uint64, maxJobs int, maxBytes, maxJobBytes int64) (ou
 // others or owned by another user (memsnap writes job files 0600), or that
 // is over maxBytes; those refusals wrap model.ErrInvalidJob.
 func ReadJobFile(path string, maxBytes int64) ([]byte, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
+	f, err := openJobFile(path)
 	if err != nil {
-		if errors.Is(err, unix.ELOOP) {
+		if errors.Is(err, errSymlink) {
 			return nil, model.Invalidf("job file is a symlink")
 		}
 		return nil, fmt.Errorf("read job: %w", err)
@@ -283,11 +285,8 @@ func ReadJobFile(path string, maxBytes int64) ([]byte, error) {
 	if !info.Mode().IsRegular() {
 		return nil, model.Invalidf("job file is not a regular file (%s)", info.Mode().Type())
 	}
-	if perm := info.Mode().Perm(); perm&0o022 != 0 {
-		return nil, model.Invalidf("job file %s is writable by group or others (mode %04o); refused, since another user could have written it", path, perm)
-	}
-	if st, ok := info.Sys().(*syscall.Stat_t); ok && int(st.Uid) != os.Geteuid() {
-		return nil, model.Invalidf("job file %s belongs to uid %d, not to you (uid %d); refused, since another user wrote it", path, st.Uid, os.Geteuid())
+	if err := checkOwner(path, info); err != nil {
+		return nil, err
 	}
 	if maxBytes > 0 && info.Size() > maxBytes {
 		return nil, model.Invalidf("job is %d bytes, over the limit of %d (job.max_bytes)", info.Size(), maxBytes)
@@ -421,19 +420,19 @@ func (q *Queue) RemoveDeadTemps() (int, error) {
 		if info, err := e.Info(); err != nil || time.Since(info.ModTime()) < deadTempAge {
 			continue // gone meanwhile, or too fresh to judge
 		}
-		f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK, 0)
+		f, err := openJobFile(path)
 		if err != nil {
 			if errors.Is(err, os.ErrNotExist) {
 				continue // renamed by its producer meanwhile
 			}
-			if !errors.Is(err, unix.ELOOP) {
+			if !errors.Is(err, errSymlink) {
 				return removed, fmt.Errorf("clean queue/tmp: %w", err)
 			}
 			// A symlink: nobody's job file. Remove the link itself.
 		} else {
-			err = unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+			err = filelock.TryLock(f, filelock.Exclusive)
 			f.Close()
-			if errors.Is(err, unix.EWOULDBLOCK) {
+			if errors.Is(err, filelock.ErrWouldBlock) {
 				continue // its producer is still writing it
 			}
 		}

@@ -45,4 +45,11 @@
 //   - a cgroup v2 memory limit would be the kernel's own cap, but
 //     /sys/fs/cgroup is not writable here and memsnap does not depend on
 //     one.
+//
+// On Windows (limit_windows.go) the worker puts itself in a Job Object
+// whose process memory limit is the cap (committed memory, which Kuzu's
+// reserved address space is not), and the parent's watchdog reads the
+// worker's working set with GetProcessMemoryInfo. Not yet measured under
+// Windows or Wine. On other systems (macOS) neither mechanism exists and
+// the cap is not enforced; the timeout and the row and byte caps are.
 package queryworker

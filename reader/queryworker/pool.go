@@ -10,11 +10,9 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/memsnap/memsnap/reader"
@@ -192,7 +190,7 @@ func (p *Pool) start() (*proc, error) {
 // stop kills the worker for the reason given (the first reason wins).
 func (w *proc) stop(why *StoppedError) {
 	if w.kill.CompareAndSwap(nil, why) {
-		_ = w.cmd.Process.Signal(syscall.SIGKILL)
+		_ = w.cmd.Process.Kill() // SIGKILL; TerminateProcess on Windows
 	}
 }
 
@@ -343,11 +341,7 @@ func (p *Pool) deathError(w *proc) error {
 	how := "exited"
 	var ee *exec.ExitError
 	if errors.As(w.wait, &ee) {
-		if st, ok := ee.Sys().(syscall.WaitStatus); ok && st.Signaled() {
-			how = "crashed with signal " + st.Signal().String()
-		} else {
-			how = "exited with status " + strconv.Itoa(ee.ExitCode())
-		}
+		how = exitHow(ee)
 	}
 	p.log.Warn("query worker died; it will be replaced", "pid", w.cmd.Process.Pid, "how", how)
 	return &StoppedError{Reason: ReasonCrashed, Detail: "its query worker " + how + " (the query may crash Kuzu); it is replaced"}
@@ -381,20 +375,6 @@ func (p *Pool) result(ctx context.Context, r response, timeout time.Duration) (*
 		}
 	}
 	return res, nil
-}
-
-// residentBytes is process pid's resident set, from /proc/PID/statm.
-func residentBytes(pid int) (int64, error) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/statm")
-	if err != nil {
-		return 0, err
-	}
-	f := strings.Fields(string(b))
-	if len(f) < 2 {
-		return 0, fmt.Errorf("statm of %d: %q", pid, b)
-	}
-	pages, err := strconv.ParseInt(f[1], 10, 64)
-	return pages * int64(os.Getpagesize()), err
 }
 
 // Close stops every worker: their input is closed, and they are killed if

@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -40,7 +39,7 @@ func fakeWorker(mode string) {
 		}
 		switch mode {
 		case "crash":
-			_ = syscall.Kill(os.Getpid(), syscall.SIGSEGV)
+			crashSelf()
 			select {}
 		case "hang":
 			select {}
@@ -115,7 +114,9 @@ func TestPoolRetriesAWorkerThatDiedIdle(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, pid := range p.PIDs() {
-		_ = syscall.Kill(pid, syscall.SIGKILL)
+		if p, err := os.FindProcess(pid); err == nil {
+			_ = p.Kill()
+		}
 	}
 	if _, err := p.Query(ctx, 1, "RETURN 1", nil); err != nil {
 		t.Fatalf("the query after its idle worker was killed: %v", err)

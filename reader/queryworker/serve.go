@@ -11,12 +11,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/memsnap/memsnap/internal/graphdb"
 	"github.com/memsnap/memsnap/snapshot"
@@ -31,6 +27,10 @@ type WorkerOptions struct {
 	BufferPoolMB int
 	// Threads caps the threads of one query.
 	Threads int
+	// MaxDBMB is the least maximum database size, in MiB, as max_db_mb:
+	// a snapshot opens with graphdb.MaxDBSize of it and its graph file.
+	// 0: 1 TiB.
+	MaxDBMB int
 	// MaxMemoryMB is the worker's memory cap in MiB (0: none); see
 	// "Memory cap" in the package doc.
 	MaxMemoryMB int
@@ -185,7 +185,8 @@ func (w *worker) openSnapshot(seq uint64) error {
 	}
 	path := filepath.Join(w.store.SnapshotDir(seq), snapshot.GraphFile)
 	raiseDataLimit()
-	db, conn, err := graphdb.OpenConn(path, graphdb.Options{ReadOnly: true, BufferPoolBytes: w.bufferPool(path), Threads: uint64(max(w.opts.Threads, 1))})
+	db, conn, err := graphdb.OpenConn(path, graphdb.Options{ReadOnly: true, BufferPoolBytes: w.bufferPool(path), Threads: uint64(max(w.opts.Threads, 1)),
+		MaxDBBytes: w.maxDB(path)})
 	if err != nil {
 		pin.Release()
 		return fmt.Errorf("query worker: open snapshot %d: %w", seq, err)
@@ -209,6 +210,16 @@ func (w *worker) closeSnapshot() {
 	w.seq, w.pin, w.db, w.conn = 0, nil, nil, nil
 }
 
+// maxDB is the maximum database size the graph file at path opens with
+// (graphdb.MaxDBSize of MaxDBMB and the file's size).
+func (w *worker) maxDB(path string) uint64 {
+	var size uint64
+	if fi, err := os.Stat(path); err == nil {
+		size = uint64(fi.Size())
+	}
+	return graphdb.MaxDBSize(uint64(w.opts.MaxDBMB)<<20, size)
+}
+
 // bufferPool is the page cache a snapshot opens with: at least
 // BufferPoolMB, four times the graph file if more, at most half the
 // memory cap (buffer pool pages count in the worker's memory).
@@ -222,68 +233,6 @@ func (w *worker) bufferPool(path string) uint64 {
 		want = min(want, uint64(w.opts.MaxMemoryMB)<<20/2)
 	}
 	return max(want, 16<<20)
-}
-
-// raiseDataLimit lifts the worker's data limit to its hard limit before a
-// snapshot opens (Kuzu reserves its address space then).
-func raiseDataLimit() {
-	var lim unix.Rlimit
-	if unix.Getrlimit(unix.RLIMIT_DATA, &lim) == nil && lim.Cur != lim.Max {
-		lim.Cur = lim.Max
-		_ = unix.Setrlimit(unix.RLIMIT_DATA, &lim)
-	}
-}
-
-// limitData sets the data limit to what is mapped now plus what the cap
-// leaves once the resident set and the buffer pool are counted.
-func limitData(capBytes, pool int64) error {
-	st, err := readStatus(os.Getpid())
-	if err != nil {
-		return err
-	}
-	room := capBytes - st.rss - pool
-	if room < 32<<20 {
-		room = 32 << 20
-	}
-	var lim unix.Rlimit
-	if err := unix.Getrlimit(unix.RLIMIT_DATA, &lim); err != nil {
-		return err
-	}
-	want := uint64(st.data + room)
-	if lim.Max != unix.RLIM_INFINITY && want > lim.Max {
-		want = lim.Max
-	}
-	lim.Cur = want
-	return unix.Setrlimit(unix.RLIMIT_DATA, &lim)
-}
-
-type procStatus struct{ rss, data int64 } // bytes
-
-// readStatus reads VmRSS and VmData of process pid.
-func readStatus(pid int) (procStatus, error) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
-	if err != nil {
-		return procStatus{}, err
-	}
-	var st procStatus
-	for _, line := range strings.Split(string(b), "\n") {
-		k, v, ok := strings.Cut(line, ":")
-		if !ok {
-			continue
-		}
-		f := strings.Fields(v)
-		if len(f) == 0 {
-			continue
-		}
-		n, _ := strconv.ParseInt(f[0], 10, 64)
-		switch k {
-		case "VmRSS":
-			st.rss = n << 10
-		case "VmData":
-			st.data = n << 10
-		}
-	}
-	return st, nil
 }
 
 // decodeParams decodes query parameters, numbers as int64 when they are

@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -99,13 +98,13 @@ type mcpServer struct {
 func startMCP(ctx context.Context, log *slog.Logger, name string, cmd *exec.Cmd) (*mcpServer, error) {
 	s := &mcpServer{name: name, cmd: cmd, stderr: &tailBuffer{}, log: log}
 	cmd.Stderr = s.stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	newGroup(cmd)
 	cmd.WaitDelay = 5 * time.Second // a grandchild holding stderr must not stall Wait
 	client := mcp.NewClient(&mcp.Implementation{Name: "memsnap-bench", Version: "1"}, nil)
 	cs, err := client.Connect(ctx, &mcp.CommandTransport{Command: cmd, TerminateDuration: 3 * time.Second}, nil)
 	if err != nil {
 		if cmd.Process != nil {
-			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+			_ = killGroup(cmd.Process.Pid)
 		}
 		return nil, fmt.Errorf("connect to %s: %w (stderr: %s)", name, err, s.stderr.lastLine())
 	}
@@ -129,7 +128,7 @@ func (s *mcpServer) close() {
 		}
 	case <-time.After(time.Minute):
 	}
-	_ = syscall.Kill(-s.cmd.Process.Pid, syscall.SIGKILL)
+	_ = killGroup(s.cmd.Process.Pid)
 }
 
 // call runs one tool and returns its text; a protocol error or a tool error

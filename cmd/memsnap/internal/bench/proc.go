@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"strings"
-	"syscall"
 	"time"
 )
 
@@ -44,8 +43,8 @@ func (r *runner) cli(ctx context.Context, store, cfgFile string, args ...string)
 func (p *proc) start() error {
 	p.cmd.Stdout, p.cmd.Stderr = &p.stdout, &p.stderr
 	// Its own process group, so that a stop reaches the children a daemon starts.
-	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	p.cmd.Cancel = func() error { return syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL) }
+	newGroup(p.cmd)
+	p.cmd.Cancel = func() error { return killGroup(p.cmd.Process.Pid) }
 	if err := p.cmd.Start(); err != nil {
 		return fmt.Errorf("start %s: %w", p.name, err)
 	}
@@ -70,7 +69,7 @@ func (p *proc) wait(result any) error {
 // stop sends SIGTERM to the process group and waits up to 30s for the
 // process to exit, then kills it.
 func (p *proc) stop() error {
-	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
+	_ = termGroup(p.cmd.Process.Pid)
 	done := make(chan error, 1)
 	go func() { done <- p.cmd.Wait() }()
 	select {
@@ -80,7 +79,7 @@ func (p *proc) stop() error {
 		}
 		return nil
 	case <-time.After(30 * time.Second):
-		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+		_ = killGroup(p.cmd.Process.Pid)
 		<-done
 		return fmt.Errorf("%s did not stop within 30s of SIGTERM", p.name)
 	}
@@ -112,7 +111,7 @@ func waitAll[T any](ps []*proc) ([]T, error) {
 func killAll(ps []*proc) {
 	for _, p := range ps {
 		if p != nil && p.cmd.ProcessState == nil && p.cmd.Process != nil {
-			_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+			_ = killGroup(p.cmd.Process.Pid)
 		}
 	}
 }

@@ -14,7 +14,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -142,8 +141,8 @@ type servedProc struct {
 func (r *runner) startServe(ctx context.Context, store string) (*servedProc, error) {
 	cmd := exec.CommandContext(ctx, r.opts.Exe, "--store", store, "--log-level", "warn", "serve", "--addr", "127.0.0.1:0")
 	cmd.Env = append(os.Environ(), "MEMSNAP_MCP_COMMIT_WHEN_IDLE=false", "MEMSNAP_MCP_WRITE_TIMEOUT=10m")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	newGroup(cmd)
+	cmd.Cancel = func() error { return killGroup(cmd.Process.Pid) }
 	p := &servedProc{cmd: cmd, stderr: &tailBuffer{}}
 	cmd.Stderr = p.stderr
 	stdout, err := cmd.StdoutPipe()
@@ -163,13 +162,13 @@ func (r *runner) startServe(ctx context.Context, store string) (*servedProc, err
 
 // stop sends SIGTERM and, after 30 s, SIGKILL to serve's process group.
 func (p *servedProc) stop() {
-	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
+	_ = termGroup(p.cmd.Process.Pid)
 	done := make(chan struct{})
 	go func() { _ = p.cmd.Wait(); close(done) }()
 	select {
 	case <-done:
 	case <-time.After(30 * time.Second):
-		_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+		_ = killGroup(p.cmd.Process.Pid)
 		<-done
 	}
 }

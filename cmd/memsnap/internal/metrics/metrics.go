@@ -7,12 +7,10 @@ package metrics
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
-	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -240,7 +238,7 @@ func Listen(ctx context.Context, what, addr string, log *slog.Logger) (ln net.Li
 	give := time.Now().Add(BindRetry)
 	for wait := 10 * time.Millisecond; ; wait = min(2*wait, 500*time.Millisecond) {
 		ln, err = (&net.ListenConfig{}).Listen(ctx, "tcp", addr)
-		if err == nil || !errors.Is(err, syscall.EADDRINUSE) || time.Now().Add(wait).After(give) {
+		if err == nil || !addrInUse(err) || time.Now().Add(wait).After(give) {
 			break
 		}
 		if wait == 10*time.Millisecond && log != nil {
@@ -255,7 +253,7 @@ func Listen(ctx context.Context, what, addr string, log *slog.Logger) (ln net.Li
 		}
 	}
 	if err != nil {
-		if errors.Is(err, syscall.EADDRINUSE) {
+		if addrInUse(err) {
 			return nil, "", false, fmt.Errorf("%s --addr %s: still in use after %v: %w", what, addr, BindRetry, err)
 		}
 		return nil, "", false, fmt.Errorf("%s --addr %s: %w", what, addr, err)

@@ -1,3 +1,6 @@
+// One malloc arena is a glibc setting: this file builds on Linux only, and
+// other systems keep their allocator's defaults.
+
 package graphdb
 
 // Kuzu allocates ~30 MB of heap to open a database (at 10k entities: 9,400

@@ -1,0 +1,27 @@
+//go:build !windows
+
+package fsutil
+
+import (
+	"fmt"
+	"os"
+)
+
+func rename(oldpath, newpath string) error { return os.Rename(oldpath, newpath) }
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("open dir for sync: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("sync dir %s: %w", dir, err)
+	}
+	return nil
+}
+
+func isNoSpaceOS(error) bool { return false }
+
+// busy is always false on Unix: an open file can be renamed.
+func busy(error) bool { return false }

@@ -1,0 +1,11 @@
+//go:build unix
+
+package queryworker
+
+import (
+	"os"
+	"syscall"
+)
+
+// crashSelf ends the test worker as a crash in Kuzu would: SIGSEGV.
+func crashSelf() { _ = syscall.Kill(os.Getpid(), syscall.SIGSEGV) }

@@ -1,0 +1,6 @@
+//go:build !windows
+
+package snapshot
+
+// releaseBeforeMove: see moveUnpinned.
+const releaseBeforeMove = false
