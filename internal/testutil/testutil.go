@@ -6,7 +6,9 @@
 // refuses with a status Go does not fall back on), and so does t.TempDir's
 // own cleanup. os.Remove of a file or of an empty directory works there, so
 // under Wine TempDir first removes the tree deepest first. On Linux, macOS and
-// real Windows it is t.TempDir, nothing more.
+// real Windows it is t.TempDir, nothing more. (make wintest also builds with an
+// overlay of Go that makes os.RemoveAll work under Wine; TempDir serves test
+// binaries built without it.)
 package testutil
 
 import (
