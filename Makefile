@@ -46,7 +46,9 @@ DISTDIR := dist
 #   POSIX semantics of real Windows 10. WINTEST_OVERLAY= builds with Go as it
 #   is (internal/testutil.TempDir still cleans up; tests skip what needs it).
 # WINTEST_PKGS lists the packages whose tests build for Windows and pass under
-# Wine; WINTEST_RUN=regexp passes -test.run.
+# Wine; WINTEST_RUN=regexp passes -test.run. For ./tests (black-box tests of
+# the binary) a Windows memsnap.exe with the failpoints tag is built first and
+# passed as -memsnap.binary: Wine has no Go toolchain to build one.
 WINTEST_PKGS ?= ./internal/testutil ./internal/model ./internal/graphindex ./internal/schedule ./internal/buildinfo \
                 ./cmd/memsnap/internal/oneline ./cmd/memsnap/internal/linerpc ./cmd/memsnap/internal/connguard
 WINTEST_FLAGS ?= -test.v -test.count=1 -test.timeout=20m $(if $(WINTEST_RUN),-test.run '$(WINTEST_RUN)')
@@ -95,8 +97,13 @@ wintest: deps wintools $(WINEDIR)/prefix/drive_c/windows/system32/bcryptprimitiv
 	    rm -f $$exe; if ! $(WINGO) test -c $(if $(WINTEST_OVERLAY),-overlay $(WINEDIR)/overlay.json) -o $$exe $$pkg; then \
 	      echo "== $$pkg: FAIL (does not build for Windows)"; failed="$$failed $$pkg"; continue; fi; \
 	    [ -f $$exe ] || { echo "== $$pkg: no test files"; continue; }; \
+	    extra=; if [ "$$pkg" = ./tests ]; then \
+	      echo "== $$pkg: building $(WINEBIN)/memsnap.exe (-tags memsnap_failpoints) for the black-box tests"; \
+	      if ! $(WINGO) build -tags memsnap_failpoints $(if $(WINTEST_OVERLAY),-overlay $(WINEDIR)/overlay.json) -o $(WINEBIN)/memsnap.exe ./cmd/memsnap; then \
+	        echo "== $$pkg: FAIL (memsnap.exe does not build)"; failed="$$failed $$pkg"; continue; fi; \
+	      extra="-memsnap.binary=$$($(WINE_ENV) winepath -w $(WINEBIN)/memsnap.exe)"; fi; \
 	    built=$$(date +%s); \
-	    if (cd "$$dir" && $(WINE_ENV) $(WINE) $$exe $(WINTEST_FLAGS)); then result=ok; else result=FAIL; failed="$$failed $$pkg"; fi; \
+	    if (cd "$$dir" && $(WINE_ENV) $(WINE) $$exe $(WINTEST_FLAGS) $$extra); then result=ok; else result=FAIL; failed="$$failed $$pkg"; fi; \
 	    echo "== $$pkg: $$result under Wine (build $$((built-start))s, run $$(($$(date +%s)-built))s)"; \
 	  done; \
 	  $(WINE_ENV) wineserver -k 2>/dev/null; \
