@@ -46,7 +46,8 @@ DISTDIR := dist
 #   POSIX semantics of real Windows 10. WINTEST_OVERLAY= builds with Go as it
 #   is (internal/testutil.TempDir still cleans up; tests skip what needs it).
 # WINTEST_PKGS lists the packages whose tests build for Windows and pass under
-# Wine; WINTEST_RUN=regexp passes -test.run. For ./tests (black-box tests of
+# Wine; WINTEST_RUN=regexp passes -test.run. Each binary has -test.timeout=20m,
+# and Wine itself is stopped after 25m should it hang. For ./tests (black-box tests of
 # the binary) a Windows memsnap.exe with the failpoints tag is built first and
 # passed as -memsnap.binary: Wine has no Go toolchain to build one.
 WINTEST_PKGS ?= ./internal/testutil ./internal/model ./internal/graphindex ./internal/schedule ./internal/buildinfo \
@@ -103,7 +104,7 @@ wintest: deps wintools $(WINEDIR)/prefix/drive_c/windows/system32/bcryptprimitiv
 	        echo "== $$pkg: FAIL (memsnap.exe does not build)"; failed="$$failed $$pkg"; continue; fi; \
 	      extra="-memsnap.binary=$$($(WINE_ENV) winepath -w $(WINEBIN)/memsnap.exe)"; fi; \
 	    built=$$(date +%s); \
-	    if (cd "$$dir" && $(WINE_ENV) $(WINE) $$exe $(WINTEST_FLAGS) $$extra); then result=ok; else result=FAIL; failed="$$failed $$pkg"; fi; \
+	    if (cd "$$dir" && $(WINE_ENV) timeout -k 30s 25m $(WINE) $$exe $(WINTEST_FLAGS) $$extra); then result=ok; else result=FAIL; failed="$$failed $$pkg"; fi; \
 	    echo "== $$pkg: $$result under Wine (build $$((built-start))s, run $$(($$(date +%s)-built))s)"; \
 	  done; \
 	  $(WINE_ENV) wineserver -k 2>/dev/null; \
