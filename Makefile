@@ -50,7 +50,7 @@ DISTDIR := dist
 # and Wine itself is stopped after 25m should it hang. For ./tests (black-box tests of
 # the binary) a Windows memsnap.exe with the failpoints tag is built first and
 # passed as -memsnap.binary: Wine has no Go toolchain to build one.
-WINTEST_PKGS ?= ./internal/testutil ./internal/model ./internal/graphindex ./internal/schedule ./internal/buildinfo \
+WINTEST_PKGS ?= ./internal/testutil ./internal/kvstore ./internal/model ./internal/graphindex ./internal/schedule ./internal/buildinfo \
                 ./cmd/memsnap/internal/oneline ./cmd/memsnap/internal/linerpc ./cmd/memsnap/internal/connguard
 WINTEST_FLAGS ?= -test.v -test.count=1 -test.timeout=20m $(if $(WINTEST_RUN),-test.run '$(WINTEST_RUN)')
 WINTEST_OVERLAY ?= 1
