@@ -12,9 +12,10 @@ import (
 // opens its files without FILE_SHARE_DELETE), and can be once the reader has
 // closed it. The failed removal is not harmless: os.RemoveAll deletes every
 // file nobody holds before it fails, and Pebble opens an sstable only on its
-// first read, so a reader that had not read yet then fails with "on-disk
-// corruption" (seen under Wine). GC must therefore know a snapshot is in use
-// before it deletes anything, never learn it from a failed delete.
+// first read, so a reader that had not read yet then panics with "pebble:
+// on-disk corruption ... File not found" (seen under Wine). GC must therefore
+// know a snapshot is in use before it deletes anything, never learn it from a
+// failed delete.
 func TestOpenSnapshotCannotBeRemovedOnWindows(t *testing.T) {
 	dir := publish(t)
 	db, err := OpenRO(dir, slog.New(slog.NewTextHandler(io.Discard, nil)))
