@@ -22,6 +22,9 @@ import (
 var (
 	bin     string // the memsnap binary under test
 	raceBin = flag.Bool("race.binary", false, "build the memsnap binary under test with -race (about 10x slower)")
+	// prebuilt is how make wintest runs these tests under Wine, where there
+	// is no Go toolchain to build the binary.
+	prebuilt = flag.String("memsnap.binary", "", "test this memsnap binary (built with -tags memsnap_failpoints) instead of building one")
 )
 
 func TestMain(m *testing.M) {
@@ -32,6 +35,10 @@ func TestMain(m *testing.M) {
 	// Test stores are small: make their commits recycle, as large stores'
 	// do, so that every test runs through that path.
 	os.Setenv("MEMSNAP_WRITER_RECYCLE_MIN_MB", "0")
+	if *prebuilt != "" {
+		bin = *prebuilt
+		os.Exit(m.Run())
+	}
 	dir, err := os.MkdirTemp("", "memsnap-bin")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

@@ -1,0 +1,86 @@
+// Package testutil holds the few helpers tests share across packages.
+//
+// TempDir is t.TempDir that also cleans up under Wine: with Go 1.26,
+// os.RemoveAll fails under Wine 8.0 ("unlinkat ...: Invalid function": it
+// deletes through NtSetInformationFile with POSIX semantics, which Wine 8
+// refuses with a status Go does not fall back on), and so does t.TempDir's
+// own cleanup. os.Remove of a file or of an empty directory works there, so
+// under Wine TempDir first removes the tree deepest first. On Linux, macOS and
+// real Windows it is t.TempDir, nothing more. (make wintest also builds with an
+// overlay of Go that makes os.RemoveAll work under Wine; TempDir serves test
+// binaries built without it.)
+package testutil
+
+import (
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+)
+
+var (
+	// mu guards cleaned.
+	mu sync.Mutex
+	// cleaned holds the tests whose temp root already has a cleanup.
+	cleaned = map[testing.TB]bool{}
+)
+
+// OnWine reports whether the process runs under Wine (Windows builds only;
+// false elsewhere). It looks for ntdll.dll's wine_get_version export, which
+// Windows' ntdll lacks.
+func OnWine() bool { return onWine() }
+
+// TempDir returns t.TempDir(). Under Wine it also registers, once per test, a
+// cleanup that removes the test's temp root (the parent of every directory
+// t.TempDir gives that test) deepest first with os.Remove. t.Cleanup runs
+// cleanups last-registered first, so this one runs before t.TempDir's own
+// RemoveAll, which then finds nothing left. Files still open when the test
+// ends cannot be deleted on Windows: the cleanup reports them as errors.
+func TempDir(t testing.TB) string {
+	t.Helper()
+	dir := t.TempDir()
+	if !OnWine() {
+		return dir
+	}
+	mu.Lock()
+	done := cleaned[t]
+	cleaned[t] = true
+	mu.Unlock()
+	if !done {
+		root := filepath.Dir(dir)
+		t.Cleanup(func() {
+			mu.Lock()
+			delete(cleaned, t)
+			mu.Unlock()
+			if err := RemoveTree(root); err != nil {
+				t.Errorf("testutil: removing %s under Wine: %v", root, err)
+			}
+		})
+	}
+	return dir
+}
+
+// RemoveTree removes path and everything under it with os.Remove, children
+// before their directory, so it needs no more of the system than deleting one
+// file or one empty directory. A missing path is not an error; otherwise it
+// returns the first error met (and goes on removing what it can).
+func RemoveTree(path string) error {
+	var paths []string
+	err := filepath.WalkDir(path, func(p string, _ fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		paths = append(paths, p) // a directory comes before its entries
+		return nil
+	})
+	if os.IsNotExist(err) && len(paths) == 0 {
+		return nil
+	}
+	for i := len(paths) - 1; i >= 0; i-- {
+		if rerr := os.Remove(paths[i]); rerr != nil && !os.IsNotExist(rerr) && err == nil {
+			err = rerr
+		}
+	}
+	return err
+}
