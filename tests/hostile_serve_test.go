@@ -329,3 +329,46 @@ func (l *limitWriter) Write(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
+
+// Issue 25, item 2 (serve): /mcp refuses what the SDK would change, as
+// 'memsnap mcp' does on stdio: an id that would not come back exactly (1.5
+// was answered as 1) or null gets -32600, a body that is not UTF-8 or holds
+// an unpaired surrogate escape -32700 (the SDK stored it as U+FFFD), each
+// with id null and HTTP 400; a good call in the same session still works.
+func TestServeRefusesWhatItWouldChange(t *testing.T) {
+	ctx := testContext(t)
+	store := newStore(t)
+	s := startServe(t, ctx, store)
+	cs, err := s.session(ctx, s.token, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cs.Close()
+	post := func(body string) (*http.Response, string) {
+		return s.get(t, http.MethodPost, "/mcp", strings.NewReader(body), "Authorization", "Bearer "+s.token, "Mcp-Session-Id", cs.ID(),
+			"Mcp-Protocol-Version", "2025-06-18", "Accept", "application/json, text/event-stream", "Content-Type", "application/json")
+	}
+	call := func(id, tool, args string) string {
+		return fmt.Sprintf(`{"jsonrpc":"2.0","id":%s,"method":"tools/call","params":{"name":%q,"arguments":%s}}`, id, tool, args)
+	}
+	for _, c := range []struct {
+		name, body string
+		code       int
+	}{
+		{"fraction id", call("1.5", "memory_status", "{}"), -32600},
+		{"id beyond 2^53", call("9007199254740993", "memory_status", "{}"), -32600},
+		{"null id", `{"jsonrpc":"2.0","id":null,"method":"ping"}`, -32600},
+		{"name not UTF-8", call("7", "create_entities", "{\"entities\":[{\"name\":\"bad\xff\xfename\",\"entityType\":\"t\",\"observations\":[]}]}"), -32700},
+		{"key not UTF-8", call("8", "kv_put", "{\"key\":\"k\xff\",\"value\":\"v\"}"), -32700},
+		{"lone surrogate", call("9", "kv_put", `{"key":"k\udc00","value":"v"}`), -32700},
+	} {
+		resp, body := post(c.body)
+		want := fmt.Sprintf(`{"jsonrpc":"2.0","id":null,"error":{"code":%d,`, c.code)
+		if resp.StatusCode != http.StatusBadRequest || !strings.HasPrefix(body, want) {
+			t.Errorf("%s: %d %s, want 400 %s...", c.name, resp.StatusCode, body, want)
+		}
+	}
+	if resp, body := post(call("10", "memory_status", "{}")); resp.StatusCode != http.StatusOK || !strings.Contains(body, `"id":10,"result"`) {
+		t.Errorf("a good call after them: %d %s", resp.StatusCode, body)
+	}
+}

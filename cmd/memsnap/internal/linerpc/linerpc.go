@@ -423,7 +423,40 @@ func Check(msg []byte) *jsonrpc.Error {
 	if err := json.Unmarshal(msg, &w); err != nil {
 		return &jsonrpc.Error{Code: jsonrpc.CodeInvalidRequest, Message: "Invalid Request: " + err.Error()}
 	}
-	if w.ID != nil && validID(w.ID) == nil {
+	return idError(w.ID)
+}
+
+// CheckBody is Check for the body of an HTTP POST, which the SDK's
+// streamable HTTP handler parses itself: it returns only the errors the SDK
+// would not give, with the same codes as Check: text that is not UTF-8 or
+// holds an unpaired surrogate escape (-32700), an id the reply would not
+// carry back exactly, or null (-32600), in the message or in any message of
+// a batch (which the SDK still takes from clients of protocol revisions
+// before 2025-06-18). Bodies that are not JSON are left to the SDK.
+func CheckBody(body []byte) *jsonrpc.Error {
+	body = bytes.TrimSpace(body)
+	if err := checkText(body); err != nil {
+		return &jsonrpc.Error{Code: jsonrpc.CodeParseError, Message: "Parse error: " + err.Error()}
+	}
+	var one wire
+	if json.Unmarshal(body, &one) == nil {
+		return idError(one.ID)
+	}
+	var batch []wire
+	if json.Unmarshal(body, &batch) == nil {
+		for _, w := range batch {
+			if e := idError(w.ID); e != nil {
+				return e
+			}
+		}
+	}
+	return nil
+}
+
+// idError is the error for an id that is present and not valid (see
+// validID), else nil.
+func idError(raw json.RawMessage) *jsonrpc.Error {
+	if raw != nil && validID(raw) == nil {
 		return &jsonrpc.Error{Code: jsonrpc.CodeInvalidRequest,
 			Message: `Invalid Request: "id" must be a string or an integer from -2^53 to 2^53 (not null, a fraction or an exponent)`}
 	}

@@ -186,6 +186,26 @@ func TestCheck(t *testing.T) {
 			t.Errorf("%q: %v, want code %d", c.body, e, c.code)
 		}
 	}
+	for _, c := range []struct {
+		body string
+		code int64 // 0: nil
+	}{
+		{`{"jsonrpc":"2.0","id":1,"method":"ping"}`, 0},
+		{`hello`, 0}, // the SDK answers it
+		{`[{"jsonrpc":"2.0","id":1,"method":"ping"}]`, 0}, // the SDK takes batches from older clients
+		{`[{"jsonrpc":"2.0","id":1,"method":"ping"},{"jsonrpc":"2.0","id":2.5,"method":"ping"}]`, -32600},
+		{`{"jsonrpc":"2.0","id":null,"method":"ping"}`, -32600},
+		{"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"m\xff\"}", -32700},
+		{`{"jsonrpc":"2.0","id":1,"method":"m","params":{"s":"\ud800x"}}`, -32700},
+	} {
+		e := CheckBody([]byte(c.body))
+		switch {
+		case c.code == 0 && e != nil:
+			t.Errorf("CheckBody %q: %v, want nil", c.body, e)
+		case c.code != 0 && (e == nil || e.Code != c.code):
+			t.Errorf("CheckBody %q: %v, want code %d", c.body, e, c.code)
+		}
+	}
 	var r reply
 	if err := json.Unmarshal(ErrorReply(&jsonrpc.Error{Code: -32700, Message: "m"}), &r); err != nil || string(r.ID) != "null" || r.Error.Code != -32700 {
 		t.Errorf("ErrorReply: %+v %v", r, err)
