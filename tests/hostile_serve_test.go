@@ -372,3 +372,44 @@ func TestServeRefusesWhatItWouldChange(t *testing.T) {
 		t.Errorf("a good call after them: %d %s", resp.StatusCode, body)
 	}
 }
+
+// Issue 25, item 3: a chunked body (no Content-Length) trickled at 10
+// bytes/s with the token ends its connection within 10x serve.read_timeout:
+// it is timed by what has arrived (64 KiB/s beyond serve.read_timeout), not
+// as if it were serve.max_body_bytes long (1s + 64s here, with the
+// default 4 MiB cap).
+func TestServeDropsATrickledChunkedBody(t *testing.T) {
+	ctx := testContext(t)
+	store := newStore(t)
+	const timeout = time.Second
+	s := startServe(t, ctx, store, "MEMSNAP_SERVE_READ_TIMEOUT=1s")
+	addr := strings.TrimPrefix(s.base, "http://")
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := fmt.Fprintf(c, "POST /mcp HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\n"+
+		"Accept: application/json, text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n", addr, s.token); err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				if _, err := io.WriteString(c, "1\r\n \r\n"); err != nil {
+					return
+				}
+			}
+		}
+	}()
+	if err := closedWithin(c, 10*timeout); err != nil {
+		t.Errorf("a chunked body trickled at 10 bytes/s: %v", err)
+	}
+}
