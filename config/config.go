@@ -24,7 +24,9 @@ import (
 )
 
 // Config is the whole configuration. The zero value is not valid; start from
-// Default() or Load().
+// Default() or Load(). Every *_bytes key is a size in bytes, which a file or
+// a variable may give with a unit ("1MiB", "64 KiB"; see isSize); every
+// duration takes a unit, except 0.
 type Config struct {
 	// Store is the store directory. Default: $XDG_DATA_HOME/memsnap, else
 	// ~/.local/share/memsnap.
