@@ -6,6 +6,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"os"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dustin/go-humanize"
 	"github.com/memsnap/memsnap/internal/model"
 	"github.com/memsnap/memsnap/internal/schedule"
 	"github.com/memsnap/memsnap/reader"
@@ -23,7 +25,9 @@ import (
 )
 
 // Config is the whole configuration. The zero value is not valid; start from
-// Default() or Load().
+// Default() or Load(). Every *_bytes key is a size in bytes, which a file or
+// a variable may give with a unit ("1MiB", "64 KiB"; see isSize); every
+// duration takes a unit, except 0.
 type Config struct {
 	// Store is the store directory. Default: DefaultStoreDir.
 	Store string `mapstructure:"store"`
@@ -400,16 +404,56 @@ func set(ptr, val any) {
 	}
 }
 
+// decode sets f's field from v. A size key given as a string takes a unit
+// (see isSize); any other value must convert without loss (plainValue).
+func decode(v *viper.Viper, f field) error {
+	if s, ok := v.Get(f.key).(string); ok && isSize(f.key) {
+		n, err := humanize.ParseBytes(strings.TrimSpace(s))
+		if err != nil {
+			return err
+		}
+		if p, ok := f.ptr.(*int); ok && n <= math.MaxInt {
+			*p = int(n)
+			return nil
+		}
+		if p, ok := f.ptr.(*int64); ok && n <= math.MaxInt64 {
+			*p = int64(n)
+			return nil
+		}
+		return errors.New("size out of range")
+	}
+	if err := v.UnmarshalKey(f.key, f.ptr); err != nil {
+		return err
+	}
+	if !plainValue(v.Get(f.key), f.ptr) {
+		return errors.New("lossy conversion")
+	}
+	return nil
+}
+
+// isSize reports whether key is a size in bytes: every key named *_bytes.
+// Its value may be an integer (bytes) or a string with a unit, as
+// github.com/dustin/go-humanize reads it: "64MiB", "1 MiB", "64KiB",
+// "512kib" (powers of 1024), "1MB", "64 kB" (powers of 1000), "1048576".
+func isSize(key string) bool { return strings.HasSuffix(key, "_bytes") }
+
 // plainValue reports whether raw, a value as the config file, the
 // environment or a flag gave it, converts into ptr's type without loss of
 // meaning: a duration must be written with its unit (a bare number would
-// be read as nanoseconds), and an integer must have no fraction.
+// be read as nanoseconds), except 0, the same in every unit; an integer
+// must have no fraction.
 func plainValue(raw, ptr any) bool {
 	switch ptr.(type) {
 	case *time.Duration:
-		switch raw.(type) {
+		switch r := raw.(type) {
 		case string, time.Duration:
 			return true
+		case int:
+			return r == 0
+		case int64:
+			return r == 0
+		case float64:
+			return r == 0
 		}
 		return false
 	case *int, *int64:
@@ -420,8 +464,12 @@ func plainValue(raw, ptr any) bool {
 	return true
 }
 
-// notA says what a value that does not decode into ptr's type is not.
-func notA(ptr any) error {
+// notA says what a value of key that does not decode into ptr's type is
+// not.
+func notA(key string, ptr any) error {
+	if isSize(key) {
+		return errors.New("is not a size in bytes (such as 1048576, 64KiB or 1 MiB)")
+	}
 	switch ptr.(type) {
 	case *int, *int64:
 		return errors.New("is not an integer")
@@ -549,16 +597,13 @@ func LoadWithFlags(v *viper.Viper, flagFor func(key string) string) (Config, err
 	var errs []error
 	undecoded := map[string]bool{}
 	for i, f := range c.fields() {
-		err := v.UnmarshalKey(f.key, f.ptr)
-		if err == nil && !plainValue(v.Get(f.key), f.ptr) {
-			err = errors.New("lossy conversion")
-		}
+		err := decode(v, f)
 		if err != nil {
 			// The field keeps its default, so that validation finds only
 			// the other problems.
 			set(f.ptr, get(defaults[i].ptr))
 			undecoded[f.key] = true
-			errs = append(errs, &KeyError{Key: f.key, Value: show(v.Get(f.key)), Source: source(f.key), Err: notA(f.ptr)})
+			errs = append(errs, &KeyError{Key: f.key, Value: show(v.Get(f.key)), Source: source(f.key), Err: notA(f.key, f.ptr)})
 		}
 	}
 	// MCP clients start servers with no shell: a "~" in the store path

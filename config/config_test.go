@@ -247,3 +247,84 @@ func TestLoadRefusesUnknownKeys(t *testing.T) {
 		})
 	}
 }
+
+// Issue 25, item 2: the README gives the byte caps as 64 MiB, 1 MiB, 64 KiB
+// and 512 KiB; those are accepted (file and environment), plain integers
+// are still bytes, a bare 0 is a duration in every file format, and what
+// is none of these is refused naming the key.
+func TestLoadSizesAndZeroDurations(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		f := filepath.Join(dir, name)
+		if err := os.WriteFile(f, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	for _, f := range []string{
+		write("sizes.yaml", "job:\n  max_bytes: 1MiB\n  max_string_bytes: 64 KiB\n  max_value_bytes: 524288\ngc:\n  min_age: 0\n"),
+		write("sizes.toml", "[job]\nmax_bytes = \"1 MiB\"\nmax_string_bytes = \"64KiB\"\nmax_value_bytes = 524288\n[gc]\nmin_age = 0\n"),
+		write("sizes.json", `{"job":{"max_bytes":"1MiB","max_string_bytes":"64kib","max_value_bytes":524288},"gc":{"min_age":0}}`),
+	} {
+		t.Setenv("MEMSNAP_WRITER_MAX_BATCH_BYTES", "64 MiB")
+		t.Setenv("MEMSNAP_SERVE_MAX_BODY_BYTES", "4MB")
+		v := viper.New()
+		v.Set("config", f)
+		c, err := Load(v)
+		if err != nil {
+			t.Fatalf("%s: %v", filepath.Base(f), err)
+		}
+		if c.Job.MaxBytes != 1<<20 || c.Job.MaxStringBytes != 64<<10 || c.Job.MaxValueBytes != 512<<10 ||
+			c.Writer.MaxBatchBytes != 64<<20 || c.Serve.MaxBodyBytes != 4_000_000 || c.GC.MinAge != 0 {
+			t.Errorf("%s: %+v %+v %+v %+v", filepath.Base(f), c.Job, c.Writer.MaxBatchBytes, c.Serve.MaxBodyBytes, c.GC.MinAge)
+		}
+	}
+	for _, c := range []struct{ file, want string }{
+		{"job:\n  max_bytes: 1 parsec\n", `job.max_bytes: "1 parsec" (from config file FILE) is not a size in bytes`},
+		{"job:\n  max_bytes: 1.5\n", `job.max_bytes: 1.5 (from config file FILE) is not a size in bytes`},
+		{"gc:\n  min_age: 10\n", `gc.min_age: 10 (from config file FILE) is not a duration`},
+	} {
+		f := write("bad.yaml", c.file)
+		v := viper.New()
+		v.Set("config", f)
+		if _, err := Load(v); err == nil || !strings.Contains(err.Error(), strings.ReplaceAll(c.want, "FILE", f)) {
+			t.Errorf("%q: %v, want %s", c.file, err, c.want)
+		}
+	}
+}
+
+// Keys that differ only in case are refused (viper lower-cases them and one
+// silently won); a section given a value says it takes keys.
+func TestLoadRefusesCaseTwinsAndScalarSections(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []struct{ name, body, want string }{
+		{"twins.json", `{"reader":{"query_max_rows":5,"QUERY_MAX_ROWS":7}}`,
+			`keys reader.QUERY_MAX_ROWS and reader.query_max_rows in config file FILE differ only in case`},
+		{"twins.yaml", "Store: /a\nstore: /b\n", `keys Store and store in config file FILE differ only in case`},
+		{"section.yaml", "reader: 5\n", `reader: 5 (from config file FILE) is a section, not a value: give its keys (reader.buffer_pool_mb,`},
+	} {
+		f := filepath.Join(dir, c.name)
+		if err := os.WriteFile(f, []byte(c.body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		v := viper.New()
+		v.Set("config", f)
+		_, err := Load(v)
+		if want := strings.ReplaceAll(c.want, "FILE", f); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v\nwant it to contain %s", c.name, err, want)
+		}
+		if strings.Contains(c.name, "twins") && !errors.Is(err, ErrCaseDuplicate) {
+			t.Errorf("%s: %v is not ErrCaseDuplicate", c.name, err)
+		}
+	}
+	// One key in capitals alone is still the key.
+	f := filepath.Join(dir, "caps.yaml")
+	if err := os.WriteFile(f, []byte("reader:\n  QUERY_MAX_ROWS: 7\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	v := viper.New()
+	v.Set("config", f)
+	if c, err := Load(v); err != nil || c.Reader.QueryMaxRows != 7 {
+		t.Errorf("QUERY_MAX_ROWS alone: %v %d", err, c.Reader.QueryMaxRows)
+	}
+}

@@ -1,13 +1,18 @@
 package config
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
 	"github.com/agnivade/levenshtein"
+	"github.com/pelletier/go-toml/v2"
 	"github.com/spf13/viper"
+	"go.yaml.in/yaml/v3"
 )
 
 // ErrUnknownKey is what an *UnknownKeyError wraps: a key in the config
@@ -94,11 +99,101 @@ func unknownFileKeys(f string) ([]error, error) {
 	keys := Keys()
 	var errs []error
 	for _, k := range fv.AllKeys() {
-		if !slices.Contains(keys, k) {
-			errs = append(errs, &UnknownKeyError{Key: k, Source: "config file " + f, Nearest: nearest(k, keys)})
+		if slices.Contains(keys, k) {
+			continue
+		}
+		if under := sectionKeys(k, keys); len(under) > 0 {
+			errs = append(errs, &KeyError{Key: k, Value: show(fv.Get(k)), Source: "config file " + f,
+				Err: fmt.Errorf("is a section, not a value: give its keys (%s)", strings.Join(under, ", "))})
+			continue
+		}
+		errs = append(errs, &UnknownKeyError{Key: k, Source: "config file " + f, Nearest: nearest(k, keys)})
+	}
+	dups, err := caseDuplicates(f)
+	if err != nil {
+		return nil, err
+	}
+	errs = append(errs, dups...)
+	slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
+	return errs, nil
+}
+
+// sectionKeys returns the keys under section ("reader.threads" under
+// "reader"), none if section is not one.
+func sectionKeys(section string, keys []string) []string {
+	var under []string
+	for _, k := range keys {
+		if strings.HasPrefix(k, section+".") {
+			under = append(under, k)
 		}
 	}
-	slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
+	return under
+}
+
+// ErrCaseDuplicate is what a *CaseDuplicateError wraps.
+var ErrCaseDuplicate = errors.New("config: keys that differ only in case")
+
+// CaseDuplicateError is two keys of one table of the config file that
+// differ only in case ("query_max_rows" and "QUERY_MAX_ROWS"): keys are
+// not case-sensitive (viper lower-cases them), so one would silently win.
+type CaseDuplicateError struct {
+	// Keys are the keys as the file spells them, with their section
+	// ("reader.query_max_rows", "reader.QUERY_MAX_ROWS"), sorted.
+	Keys []string
+	// Source is "config file PATH".
+	Source string
+}
+
+func (e *CaseDuplicateError) Error() string {
+	return fmt.Sprintf("keys %s in %s differ only in case (keys are not case-sensitive): keep one",
+		strings.Join(e.Keys, " and "), e.Source)
+}
+
+// Unwrap returns ErrCaseDuplicate.
+func (e *CaseDuplicateError) Unwrap() error { return ErrCaseDuplicate }
+
+// caseDuplicates returns a *CaseDuplicateError for each set of keys of the
+// same table of the config file f that differ only in case. It reads YAML,
+// TOML and JSON files (by extension, as viper does); other formats are not
+// checked.
+func caseDuplicates(f string) ([]error, error) {
+	var decode func([]byte, any) error
+	switch strings.ToLower(filepath.Ext(f)) {
+	case ".yaml", ".yml":
+		decode = yaml.Unmarshal
+	case ".toml":
+		decode = toml.Unmarshal
+	case ".json":
+		decode = json.Unmarshal
+	default:
+		return nil, nil
+	}
+	data, err := os.ReadFile(f)
+	if err != nil {
+		return nil, fmt.Errorf("config: read %s: %w", f, err)
+	}
+	var doc map[string]any
+	if err := decode(data, &doc); err != nil {
+		return nil, fmt.Errorf("config: read %s: %w", f, err)
+	}
+	var errs []error
+	var walk func(prefix string, m map[string]any)
+	walk = func(prefix string, m map[string]any) {
+		byLower := map[string][]string{}
+		for k, v := range m {
+			byLower[strings.ToLower(k)] = append(byLower[strings.ToLower(k)], prefix+k)
+			if sub, ok := v.(map[string]any); ok {
+				walk(prefix+k+".", sub)
+			}
+		}
+		for _, same := range byLower {
+			if len(same) > 1 {
+				slices.Sort(same)
+				errs = append(errs, &CaseDuplicateError{Keys: same, Source: "config file " + f})
+			}
+		}
+	}
+	walk("", doc)
 	return errs, nil
 }
 

@@ -329,3 +329,87 @@ func (l *limitWriter) Write(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
+
+// Issue 25, item 2 (serve): /mcp refuses what the SDK would change, as
+// 'memsnap mcp' does on stdio: an id that would not come back exactly (1.5
+// was answered as 1) or null gets -32600, a body that is not UTF-8 or holds
+// an unpaired surrogate escape -32700 (the SDK stored it as U+FFFD), each
+// with id null and HTTP 400; a good call in the same session still works.
+func TestServeRefusesWhatItWouldChange(t *testing.T) {
+	ctx := testContext(t)
+	store := newStore(t)
+	s := startServe(t, ctx, store)
+	cs, err := s.session(ctx, s.token, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cs.Close()
+	post := func(body string) (*http.Response, string) {
+		return s.get(t, http.MethodPost, "/mcp", strings.NewReader(body), "Authorization", "Bearer "+s.token, "Mcp-Session-Id", cs.ID(),
+			"Mcp-Protocol-Version", "2025-06-18", "Accept", "application/json, text/event-stream", "Content-Type", "application/json")
+	}
+	call := func(id, tool, args string) string {
+		return fmt.Sprintf(`{"jsonrpc":"2.0","id":%s,"method":"tools/call","params":{"name":%q,"arguments":%s}}`, id, tool, args)
+	}
+	for _, c := range []struct {
+		name, body string
+		code       int
+	}{
+		{"fraction id", call("1.5", "memory_status", "{}"), -32600},
+		{"id beyond 2^53", call("9007199254740993", "memory_status", "{}"), -32600},
+		{"null id", `{"jsonrpc":"2.0","id":null,"method":"ping"}`, -32600},
+		{"name not UTF-8", call("7", "create_entities", "{\"entities\":[{\"name\":\"bad\xff\xfename\",\"entityType\":\"t\",\"observations\":[]}]}"), -32700},
+		{"key not UTF-8", call("8", "kv_put", "{\"key\":\"k\xff\",\"value\":\"v\"}"), -32700},
+		{"lone surrogate", call("9", "kv_put", `{"key":"k\udc00","value":"v"}`), -32700},
+	} {
+		resp, body := post(c.body)
+		want := fmt.Sprintf(`{"jsonrpc":"2.0","id":null,"error":{"code":%d,`, c.code)
+		if resp.StatusCode != http.StatusBadRequest || !strings.HasPrefix(body, want) {
+			t.Errorf("%s: %d %s, want 400 %s...", c.name, resp.StatusCode, body, want)
+		}
+	}
+	if resp, body := post(call("10", "memory_status", "{}")); resp.StatusCode != http.StatusOK || !strings.Contains(body, `"id":10,"result"`) {
+		t.Errorf("a good call after them: %d %s", resp.StatusCode, body)
+	}
+}
+
+// Issue 25, item 3: a chunked body (no Content-Length) trickled at 10
+// bytes/s with the token ends its connection within 10x serve.read_timeout:
+// it is timed by what has arrived (64 KiB/s beyond serve.read_timeout), not
+// as if it were serve.max_body_bytes long (1s + 64s here, with the
+// default 4 MiB cap).
+func TestServeDropsATrickledChunkedBody(t *testing.T) {
+	ctx := testContext(t)
+	store := newStore(t)
+	const timeout = time.Second
+	s := startServe(t, ctx, store, "MEMSNAP_SERVE_READ_TIMEOUT=1s")
+	addr := strings.TrimPrefix(s.base, "http://")
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := fmt.Fprintf(c, "POST /mcp HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\n"+
+		"Accept: application/json, text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n", addr, s.token); err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	defer close(stop)
+	go func() {
+		tick := time.NewTicker(100 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+				if _, err := io.WriteString(c, "1\r\n \r\n"); err != nil {
+					return
+				}
+			}
+		}
+	}()
+	if err := closedWithin(c, 10*timeout); err != nil {
+		t.Errorf("a chunked body trickled at 10 bytes/s: %v", err)
+	}
+}

@@ -261,3 +261,58 @@ func TestStdioAnswersWhatWasAskedBeforeTheEnd(t *testing.T) {
 		t.Errorf("no parse error for hello in:\n%s", res.stdout)
 	}
 }
+
+// Issue 25, item 2 (stdio): an id the reply would not carry back exactly
+// (1.5 came back as 1, 2^53+1 as 2^53, a 30-digit one as -2^63) or a null
+// one (which got no reply and the call did not run) is refused -32600 with
+// id null; a line that is not UTF-8, or holds an unpaired surrogate escape,
+// is refused -32700 (the SDK stored both as U+FFFD, while memsnap enqueue
+// refuses them); a call before initialize gets -32600, not code 0.
+func TestStdioRefusesWhatItWouldChange(t *testing.T) {
+	ctx := testContext(t)
+	store := newStore(t)
+	r := startRawMCP(t, ctx, store)
+	r.send(`{"jsonrpc":"2.0","id":1,"method":"tools/list"}`)
+	if got, _ := r.expect("before initialize", "1"); got["1"].Error == nil || got["1"].Error.Code != -32600 {
+		t.Errorf("tools/list before initialize: %s, want error -32600", got["1"].raw)
+	}
+	r.send(`{"jsonrpc":"2.0","id":2,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}`,
+		`{"jsonrpc":"2.0","method":"notifications/initialized"}`)
+	if got, _ := r.expect("initialize", "2"); got["2"].Error != nil {
+		t.Fatalf("initialize: %s", got["2"].raw)
+	}
+	call := func(id, tool, args string) string {
+		return fmt.Sprintf(`{"jsonrpc":"2.0","id":%s,"method":"tools/call","params":{"name":%q,"arguments":%s}}`, id, tool, args)
+	}
+	id := 10
+	for _, c := range []struct {
+		name, line string
+		code       int64
+	}{
+		{"fraction id", call("1.5", "memory_status", "{}"), -32600},
+		{"exponent id", call("2e1", "memory_status", "{}"), -32600},
+		{"id beyond int64", call("123456789012345678901234567890", "memory_status", "{}"), -32600},
+		{"id beyond 2^53", call("9007199254740993", "memory_status", "{}"), -32600},
+		{"null id on ping", `{"jsonrpc":"2.0","id":null,"method":"ping"}`, -32600},
+		{"null id on a call", call("null", "memory_status", "{}"), -32600},
+		{"name not UTF-8", call("900", "create_entities", "{\"entities\":[{\"name\":\"bad\xff\xfename\",\"entityType\":\"t\",\"observations\":[]}]}"), -32700},
+		{"key not UTF-8", call("901", "kv_put", "{\"key\":\"k\xff\",\"value\":\"v\"}"), -32700},
+		{"lone surrogate", call("902", "kv_put", `{"key":"k\ud800","value":"v"}`), -32700},
+	} {
+		before, after := id, id+1
+		id += 2
+		r.send(toolCall(before, "memory_status"), c.line, toolCall(after, "memory_status"))
+		got, nulls := r.expect(c.name, fmt.Sprint(before), "null", fmt.Sprint(after))
+		if e := nulls[0].Error; e == nil || e.Code != c.code {
+			t.Errorf("%s: got %s, want error %d with id null", c.name, nulls[0].raw, c.code)
+		}
+		for _, n := range []int{before, after} {
+			if rep := got[fmt.Sprint(n)]; rep.Error != nil || len(rep.Result) == 0 {
+				t.Errorf("%s: call %d around it: %s", c.name, n, rep.raw)
+			}
+		}
+	}
+	// The largest exact id comes back as sent.
+	r.send(call("9007199254740992", "memory_status", "{}"), call(`"s1.5"`, "memory_status", "{}"))
+	r.expect("largest exact id", "9007199254740992", `"s1.5"`)
+}

@@ -183,5 +183,5 @@ func (a *app) newGuard(log *slog.Logger) *connguard.Guard {
 	sc := a.cfg.Serve
 	return connguard.New(connguard.Options{MaxConns: sc.MaxConns, MaxStreams: sc.MaxStreams,
 		HeaderTimeout: sc.HeaderTimeout, ReadTimeout: sc.ReadTimeout, WriteTimeout: sc.WriteTimeout,
-		IdleTimeout: sc.IdleTimeout, MaxBodyBytes: a.cfg.BodyCap(), Log: log})
+		IdleTimeout: sc.IdleTimeout, Log: log})
 }

@@ -179,8 +179,9 @@ commits) whenever no other writer holds the lock (mcp.commit_when_idle). A read 
 server's own writes. On a store it cannot write (a read-only filesystem, no write
 permission) it serves reads and answers every write with "the store ... is read-only".
 Logs go to standard error only. A line that is not a JSON-RPC message
-is answered with a JSON-RPC error (-32700 not JSON, -32600 not a request or a batch array,
-id null where it cannot be told), as is a line longer than serve.max_body_bytes (default
+is answered with a JSON-RPC error (-32700 not JSON, or not UTF-8, or holding an unpaired
+surrogate escape; -32600 not a request, a batch array, or an id that is null or not a string
+or an integer within 2^53; id null where it cannot be told), as is a line longer than serve.max_body_bytes (default
 four times job.max_bytes), which is skipped unread; the session goes on with the next line.
 When the input ends, the replies still due are written (for up to a minute) before it exits.`,
 		Args: noArgs,

@@ -18,8 +18,11 @@
 //     closed ("Connection: close"); one that never sends its headers is
 //     closed after HeaderTimeout (http.Server.ReadHeaderTimeout);
 //   - a request body must arrive within ReadTimeout plus one second per
-//     MinBodyRate bytes it declares (or serve.max_body_bytes for a chunked
-//     one); a late body ends its connection;
+//     MinBodyRate bytes it declares; a chunked one, whose length is not
+//     known, within ReadTimeout plus one second per MinBodyRate bytes
+//     arrived so far (the deadline moves on as it arrives, so it too must
+//     keep MinBodyRate on average; timing it as serve.max_body_bytes long
+//     held a 1 byte/s body for a minute). A late body ends its connection;
 //   - each write of an answer (each event of a stream) must finish within
 //     WriteTimeout; a deadline set per write, not http.Server.WriteTimeout,
 //     which would end long-lived event streams;
@@ -52,7 +55,6 @@ type Options struct {
 	ReadTimeout   time.Duration // for a body, beyond its size at MinBodyRate (serve.read_timeout)
 	WriteTimeout  time.Duration // for each write of an answer (serve.write_timeout)
 	IdleTimeout   time.Duration // a kept-alive connection without a request (serve.idle_timeout)
-	MaxBodyBytes  int64         // the body cap, for the deadline of a body of unknown length
 	Log           *slog.Logger
 }
 
@@ -228,12 +230,17 @@ func (g *Guard) handler(next http.Handler) http.Handler {
 			}()
 		}
 		if r.ContentLength != 0 && r.Body != nil && r.Body != http.NoBody {
-			n := r.ContentLength
-			if n < 0 {
-				n = g.o.MaxBodyBytes
+			start := time.Now()
+			b := &deadlineBody{ReadCloser: r.Body, rc: rc}
+			if r.ContentLength > 0 {
+				_ = rc.SetReadDeadline(start.Add(g.o.ReadTimeout + time.Duration(r.ContentLength/MinBodyRate)*time.Second))
+			} else {
+				// Chunked: the length is unknown, so the deadline grows
+				// with what has arrived (see deadlineBody.Read).
+				b.start, b.grace = start, g.o.ReadTimeout
+				_ = rc.SetReadDeadline(start.Add(g.o.ReadTimeout))
 			}
-			_ = rc.SetReadDeadline(time.Now().Add(g.o.ReadTimeout + time.Duration(n/MinBodyRate)*time.Second))
-			r.Body = &deadlineBody{ReadCloser: r.Body, rc: rc}
+			r.Body = b
 		}
 		dw := &deadlineWriter{ResponseWriter: w, rc: rc, d: g.o.WriteTimeout}
 		next.ServeHTTP(dw, r)
@@ -285,6 +292,11 @@ type deadlineBody struct {
 	io.ReadCloser
 	rc   *http.ResponseController
 	done bool
+	// For a chunked body (start set): its deadline is start + grace + one
+	// second per MinBodyRate bytes arrived so far, moved on at each read.
+	start time.Time
+	grace time.Duration
+	got   int64
 }
 
 func (b *deadlineBody) Read(p []byte) (int, error) {
@@ -292,6 +304,9 @@ func (b *deadlineBody) Read(p []byte) (int, error) {
 	if errors.Is(err, io.EOF) && !b.done {
 		b.done = true
 		_ = b.rc.SetReadDeadline(time.Time{})
+	} else if n > 0 && !b.start.IsZero() && !b.done {
+		b.got += int64(n)
+		_ = b.rc.SetReadDeadline(b.start.Add(b.grace + time.Duration(b.got)*time.Second/MinBodyRate))
 	}
 	return n, err
 }

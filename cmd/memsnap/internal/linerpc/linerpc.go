@@ -10,16 +10,30 @@
 // What each input gets (https://www.jsonrpc.org/specification):
 //   - a line that is not JSON (hello, a truncated object): -32700 Parse
 //     error, id null;
+//   - a line that is not valid UTF-8, or whose strings hold an unpaired
+//     surrogate escape ("\ud800", which Go's decoder would turn into
+//     U+FFFD): -32700, id null. RFC 8259 section 8.1: JSON text exchanged
+//     between systems is UTF-8; memsnap enqueue refuses the same input;
 //   - JSON that is not a request, notification or response ({}, a number,
 //     an id that is an object or array, a method that is not a string, no
 //     "jsonrpc":"2.0"): -32600 Invalid Request, with the id when it is a
 //     valid one, else null;
+//   - an id the reply would not carry back exactly, or null: -32600, id
+//     null. The SDK decodes a numeric id as a float64 and keeps it as an
+//     int64, so a fraction (1.5), an exponent (1e3), or an integer beyond
+//     2^53 in magnitude would come back changed (1.5 as 1, colliding with
+//     another request); MCP forbids a null id (basic/index, "Requests");
 //   - an array (a batch): -32600, id null. MCP removed batching in its
 //     2025-06-18 revision, and the SDK refuses batches from then on;
 //   - a line longer than MaxLine bytes: skipped up to its newline without
 //     being held in memory (at most one read buffer of it is), -32600 with
 //     id null;
 //   - an empty or blank line: ignored.
+//
+// A reply the SDK gives with error code 0 (it returns a plain Go error, as
+// for a call before initialize) is written with a valid code instead:
+// -32600 before the session's initialize succeeded, -32603 Internal error
+// after.
 package linerpc
 
 import (
@@ -31,8 +45,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -86,6 +103,7 @@ func (t *Transport) Connect(context.Context) (mcp.Connection, error) {
 		closed:   make(chan struct{}),
 		pending:  map[jsonrpc.ID]struct{}{},
 		answered: make(chan struct{}, 1),
+		initIDs:  map[jsonrpc.ID]bool{},
 	}
 	go c.readLoop(bufio.NewReaderSize(t.In, 64<<10), maxLine)
 	return c, nil
@@ -110,6 +128,12 @@ type conn struct {
 
 	closeOnce sync.Once
 	closed    chan struct{}
+
+	// initMu guards initIDs: the ids of initialize requests read and not
+	// yet answered. initialized is set by a successful reply to one.
+	initMu      sync.Mutex
+	initIDs     map[jsonrpc.ID]bool
+	initialized atomic.Bool
 }
 
 func (c *conn) SessionID() string { return "" }
@@ -154,6 +178,9 @@ func (c *conn) Write(ctx context.Context, msg jsonrpc.Message) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if resp, ok := msg.(*jsonrpc.Response); ok {
+		msg = c.validCode(resp)
+	}
 	data, err := jsonrpc.EncodeMessage(msg)
 	if err != nil {
 		return fmt.Errorf("encode a JSON-RPC message: %w", err)
@@ -171,6 +198,34 @@ func (c *conn) Write(ctx context.Context, msg jsonrpc.Message) error {
 		}
 	}
 	return nil
+}
+
+// validCode notes a successful reply to initialize, and returns resp with
+// a valid error code where the SDK left code 0 (a plain Go error): -32600
+// Invalid Request before the session was initialized (the SDK refuses every
+// call but initialize and ping then), -32603 Internal error after.
+func (c *conn) validCode(resp *jsonrpc.Response) *jsonrpc.Response {
+	c.initMu.Lock()
+	isInit := c.initIDs[resp.ID]
+	delete(c.initIDs, resp.ID)
+	c.initMu.Unlock()
+	if resp.Error == nil {
+		if isInit {
+			c.initialized.Store(true)
+		}
+		return resp
+	}
+	var we *jsonrpc.Error
+	if errors.As(resp.Error, &we) && we.Code != 0 {
+		return resp
+	}
+	code := int64(jsonrpc.CodeInternalError)
+	if !c.initialized.Load() {
+		code = jsonrpc.CodeInvalidRequest
+	}
+	fixed := *resp
+	fixed.Error = &jsonrpc.Error{Code: code, Message: resp.Error.Error()}
+	return &fixed
 }
 
 // Close implements mcp.Connection. It stops Read; the reading goroutine
@@ -260,6 +315,11 @@ func (c *conn) readLoop(r *bufio.Reader, maxLine int) {
 					c.pendingMu.Lock()
 					c.pending[req.ID] = struct{}{}
 					c.pendingMu.Unlock()
+					if req.Method == "initialize" {
+						c.initMu.Lock()
+						c.initIDs[req.ID] = true
+						c.initMu.Unlock()
+					}
 				}
 				select {
 				case c.incoming <- msg:
@@ -305,24 +365,12 @@ func (c *conn) parse(line []byte) jsonrpc.Message {
 	if len(line) == 0 {
 		return nil
 	}
-	if !json.Valid(line) {
-		c.refuse(nil, jsonrpc.CodeParseError, "Parse error: the line is not JSON")
-		return nil
-	}
-	switch line[0] {
-	case '{':
-	case '[':
-		c.refuse(nil, jsonrpc.CodeInvalidRequest, "Invalid Request: batches (JSON arrays) are not supported (MCP 2025-06-18 removed them)")
-		return nil
-	default:
-		c.refuse(nil, jsonrpc.CodeInvalidRequest, "Invalid Request: a message is a JSON object")
+	if e := Check(line); e != nil {
+		c.refuse(nil, e.Code, e.Message)
 		return nil
 	}
 	var w wire
-	if err := json.Unmarshal(line, &w); err != nil {
-		c.refuse(nil, jsonrpc.CodeInvalidRequest, "Invalid Request: "+err.Error())
-		return nil
-	}
+	_ = json.Unmarshal(line, &w) // Check decoded it already
 	id := validID(w.ID)
 	invalid := func(why string) jsonrpc.Message {
 		c.refuse(id, jsonrpc.CodeInvalidRequest, "Invalid Request: "+why)
@@ -331,11 +379,9 @@ func (c *conn) parse(line []byte) jsonrpc.Message {
 	switch {
 	case w.JSONRPC == nil || *w.JSONRPC != "2.0":
 		return invalid(`"jsonrpc" must be "2.0"`)
-	case w.ID != nil && id == nil:
-		return invalid(`"id" must be a string, a number or null`)
 	case w.Method != nil && (len(w.Method) == 0 || w.Method[0] != '"'):
 		return invalid(`"method" must be a string`)
-	case w.Method == nil && (w.Result == nil && w.Error == nil || w.ID == nil || string(w.ID) == "null"):
+	case w.Method == nil && (w.Result == nil && w.Error == nil || w.ID == nil):
 		return invalid(`a request needs "method"; a response needs "id" and "result" or "error"`)
 	}
 	msg, err := jsonrpc.DecodeMessage(line)
@@ -345,16 +391,159 @@ func (c *conn) parse(line []byte) jsonrpc.Message {
 	return msg
 }
 
-// validID returns raw if it is a valid JSON-RPC id (a string, a number or
-// null), else nil.
+// Check returns the JSON-RPC error that msg, one whole message (a line of
+// stdio, or the body of an HTTP POST), gets for the faults that leave its
+// id unknown, or nil when it has none of them:
+//   - not valid UTF-8, or a string with an unpaired surrogate escape:
+//     -32700 Parse error;
+//   - not JSON: -32700;
+//   - a batch (an array), or JSON that is not an object: -32600 Invalid
+//     Request;
+//   - an id that is neither a string nor an integer the SDK carries back
+//     exactly (see ExactID), null included: -32600.
+//
+// The error's id is null in each case. Faults that leave the id known (no
+// "jsonrpc":"2.0", a method that is not a string) are not checked here.
+func Check(msg []byte) *jsonrpc.Error {
+	msg = bytes.TrimSpace(msg)
+	if err := checkText(msg); err != nil {
+		return &jsonrpc.Error{Code: jsonrpc.CodeParseError, Message: "Parse error: " + err.Error()}
+	}
+	if !json.Valid(msg) {
+		return &jsonrpc.Error{Code: jsonrpc.CodeParseError, Message: "Parse error: the message is not JSON"}
+	}
+	switch msg[0] {
+	case '{':
+	case '[':
+		return &jsonrpc.Error{Code: jsonrpc.CodeInvalidRequest, Message: "Invalid Request: batches (JSON arrays) are not supported (MCP 2025-06-18 removed them)"}
+	default:
+		return &jsonrpc.Error{Code: jsonrpc.CodeInvalidRequest, Message: "Invalid Request: a message is a JSON object"}
+	}
+	var w wire
+	if err := json.Unmarshal(msg, &w); err != nil {
+		return &jsonrpc.Error{Code: jsonrpc.CodeInvalidRequest, Message: "Invalid Request: " + err.Error()}
+	}
+	return idError(w.ID)
+}
+
+// CheckBody is Check for the body of an HTTP POST, which the SDK's
+// streamable HTTP handler parses itself: it returns only the errors the SDK
+// would not give, with the same codes as Check: text that is not UTF-8 or
+// holds an unpaired surrogate escape (-32700), an id the reply would not
+// carry back exactly, or null (-32600), in the message or in any message of
+// a batch (which the SDK still takes from clients of protocol revisions
+// before 2025-06-18). Bodies that are not JSON are left to the SDK.
+func CheckBody(body []byte) *jsonrpc.Error {
+	body = bytes.TrimSpace(body)
+	if err := checkText(body); err != nil {
+		return &jsonrpc.Error{Code: jsonrpc.CodeParseError, Message: "Parse error: " + err.Error()}
+	}
+	var one wire
+	if json.Unmarshal(body, &one) == nil {
+		return idError(one.ID)
+	}
+	var batch []wire
+	if json.Unmarshal(body, &batch) == nil {
+		for _, w := range batch {
+			if e := idError(w.ID); e != nil {
+				return e
+			}
+		}
+	}
+	return nil
+}
+
+// idError is the error for an id that is present and not valid (see
+// validID), else nil.
+func idError(raw json.RawMessage) *jsonrpc.Error {
+	if raw != nil && validID(raw) == nil {
+		return &jsonrpc.Error{Code: jsonrpc.CodeInvalidRequest,
+			Message: `Invalid Request: "id" must be a string or an integer from -2^53 to 2^53 (not null, a fraction or an exponent)`}
+	}
+	return nil
+}
+
+// ErrorReply is the JSON-RPC error response to a message whose id could not
+// be told: {"jsonrpc":"2.0","id":null,"error":e}.
+func ErrorReply(e *jsonrpc.Error) []byte {
+	data, _ := json.Marshal(errorReply{JSONRPC: "2.0", ID: json.RawMessage("null"), Error: *e})
+	return data
+}
+
+// maxExactID is the largest magnitude of a numeric id the SDK carries back
+// exactly: it decodes ids through float64, whose integers are exact up to
+// 2^53.
+const maxExactID = 1 << 53
+
+// validID returns raw if it is an id the reply carries back exactly: a
+// string, or an integer written without fraction or exponent whose
+// magnitude is at most 2^53. Anything else (null, 1.5, 1e3, 2^63) gives nil.
 func validID(raw json.RawMessage) json.RawMessage {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 {
 		return nil
 	}
-	switch raw[0] {
-	case '"', 'n', '-', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
+	if raw[0] == '"' {
 		return raw
 	}
+	n, err := strconv.ParseInt(string(raw), 10, 64) // refuses 1.5, 1.0, 1e3 and beyond int64
+	if err != nil || n > maxExactID || n < -maxExactID {
+		return nil
+	}
+	return raw
+}
+
+// checkText returns an error if msg is not valid UTF-8, or if one of its
+// strings holds a surrogate escape (\uD800-\uDFFF) that is not a high one
+// directly followed by a low one: Go's decoder would store either as
+// U+FFFD. One pass over the bytes, aware of escapes (in valid JSON a
+// backslash only appears in a string; in invalid JSON the answer is -32700
+// either way).
+func checkText(msg []byte) error {
+	if !utf8.Valid(msg) {
+		return errors.New("the message is not valid UTF-8 (RFC 8259: JSON text exchanged between systems is UTF-8)")
+	}
+	for i := 0; i < len(msg); i++ {
+		switch msg[i] {
+		case '\\':
+			if i+1 < len(msg) && msg[i+1] == 'u' {
+				r, ok := hex4(msg, i+2)
+				switch {
+				case ok && r >= 0xD800 && r <= 0xDBFF:
+					if lo, ok := hex4(msg, i+8); !ok || msg[i+6] != '\\' || msg[i+7] != 'u' || lo < 0xDC00 || lo > 0xDFFF {
+						return errors.New("a string holds an unpaired surrogate escape (not valid Unicode)")
+					}
+					i += 11
+					continue
+				case ok && r >= 0xDC00 && r <= 0xDFFF:
+					return errors.New("a string holds an unpaired surrogate escape (not valid Unicode)")
+				}
+			}
+			i++ // skip the escaped byte: in \\ud800 the u is not an escape
+		}
+	}
 	return nil
+}
+
+// hex4 returns the four hex digits of msg at i as a number; ok is false
+// when there are not four.
+func hex4(msg []byte, i int) (r rune, ok bool) {
+	if i+4 > len(msg) {
+		return 0, false
+	}
+	for _, h := range msg[i : i+4] {
+		var d byte
+		switch {
+		case h >= '0' && h <= '9':
+			d = h - '0'
+		case h >= 'a' && h <= 'f':
+			d = h - 'a' + 10
+		case h >= 'A' && h <= 'F':
+			d = h - 'A' + 10
+		default:
+			return 0, false
+		}
+		r = r<<4 | rune(d)
+	}
+	return r, true
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"strings"
 	"testing"
@@ -87,6 +88,28 @@ func TestParse(t *testing.T) {
 		{`{"jsonrpc":"2.0","id":9}`, -32600, "9"},
 		{`{"jsonrpc":"2.0","result":{}}`, -32600, "null"},
 		{`{"jsonrpc":"2.0","id":null,"result":{}}`, -32600, "null"},
+		// Ids the reply would not carry back exactly, and null (MCP
+		// forbids it): refused with id null.
+		{`{"jsonrpc":"2.0","id":null,"method":"ping"}`, -32600, "null"},
+		{`{"jsonrpc":"2.0","id":1.5,"method":"ping"}`, -32600, "null"},
+		{`{"jsonrpc":"2.0","id":1.0,"method":"ping"}`, -32600, "null"},
+		{`{"jsonrpc":"2.0","id":1e3,"method":"ping"}`, -32600, "null"},
+		{`{"jsonrpc":"2.0","id":123456789012345678901234567890,"method":"ping"}`, -32600, "null"},
+		{`{"jsonrpc":"2.0","id":9007199254740993,"method":"ping"}`, -32600, "null"},
+		{`{"jsonrpc":"2.0","id":-9007199254740993,"method":"ping"}`, -32600, "null"},
+		{`{"jsonrpc":"2.0","id":9007199254740992,"method":"ping"}`, 0, ""},
+		{`{"jsonrpc":"2.0","id":-9007199254740992,"method":"ping"}`, 0, ""},
+		{`{"jsonrpc":"2.0","id":0,"method":"ping"}`, 0, ""},
+		{`{"jsonrpc":"2.0","id":"1.5","method":"ping"}`, 0, ""},
+		// Text that Go's decoder would store as U+FFFD: a parse error.
+		{"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"m\",\"params\":{\"name\":\"bad\xff\xfename\"}}", -32700, "null"},
+		{"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"m\",\"params\":{\"k\xff\":1}}", -32700, "null"},
+		{`{"jsonrpc":"2.0","id":1,"method":"m","params":{"s":"\ud800"}}`, -32700, "null"},
+		{`{"jsonrpc":"2.0","id":1,"method":"m","params":{"s":"a\udc00b"}}`, -32700, "null"},
+		{`{"jsonrpc":"2.0","id":1,"method":"m","params":{"s":"\ud800\u0041"}}`, -32700, "null"},
+		{`{"jsonrpc":"2.0","id":1,"method":"m","params":{"\ud800":1}}`, -32700, "null"},
+		{`{"jsonrpc":"2.0","id":1,"method":"m","params":{"s":"\ud83d\ude00 \u00e9 \\ud800 \"\\"}}`, 0, ""},
+		{"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"m\",\"params\":{\"s\":\"h\u00e9\U0001F600\"}}", 0, ""},
 	} {
 		msg, r := checkParse(t, []byte(c.line))
 		switch {
@@ -97,6 +120,95 @@ func TestParse(t *testing.T) {
 		case c.code != 0 && (r.Error.Code != c.code || string(r.ID) != c.id):
 			t.Errorf("%s: error %d id %s, want %d id %s", c.line, r.Error.Code, r.ID, c.code, c.id)
 		}
+	}
+}
+
+// Replies keep the SDK's error codes, and a code 0 (a plain Go error from
+// the SDK) becomes -32600 before initialize succeeded and -32603 after.
+func TestErrorCodeZeroIsMapped(t *testing.T) {
+	pr, pw := io.Pipe()
+	in := `{"jsonrpc":"2.0","id":"init","method":"initialize","params":{}}` + "\n"
+	c, err := (&Transport{In: io.MultiReader(strings.NewReader(in), pr), Out: io.Discard}).Connect(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { c.Close(); pw.Close() }()
+	ctx := context.Background()
+	if _, err := c.Read(ctx); err != nil { // the initialize request is known to the connection
+		t.Fatal(err)
+	}
+	cn := c.(*conn)
+	code := func(resp *jsonrpc.Response) int64 {
+		var we *jsonrpc.Error
+		if !errors.As(cn.validCode(resp).Error, &we) {
+			t.Fatalf("%v: not a JSON-RPC error", resp.Error)
+		}
+		return we.Code
+	}
+	plain := func(id string) *jsonrpc.Response {
+		return &jsonrpc.Response{ID: sid(id), Error: errors.New(`method "tools/list" is invalid during session initialization`)}
+	}
+	if got := code(plain("a")); got != jsonrpc.CodeInvalidRequest {
+		t.Errorf("code 0 before initialize: %d, want -32600", got)
+	}
+	if got := code(&jsonrpc.Response{ID: sid("b"), Error: &jsonrpc.Error{Code: jsonrpc.CodeMethodNotFound, Message: "x"}}); got != jsonrpc.CodeMethodNotFound {
+		t.Errorf("a valid code: %d, want it kept (-32601)", got)
+	}
+	cn.validCode(&jsonrpc.Response{ID: sid("init"), Result: json.RawMessage(`{}`)})
+	if got := code(plain("c")); got != jsonrpc.CodeInternalError {
+		t.Errorf("code 0 after initialize: %d, want -32603", got)
+	}
+}
+
+func sid(s string) jsonrpc.ID {
+	id, _ := jsonrpc.MakeID(s)
+	return id
+}
+
+func TestCheck(t *testing.T) {
+	for _, c := range []struct {
+		body string
+		code int64 // 0: nil
+	}{
+		{`{"jsonrpc":"2.0","id":1,"method":"ping"}`, 0},
+		{`{"jsonrpc":"2.0","id":1.5,"method":"ping"}`, -32600},
+		{`{"jsonrpc":"2.0","id":null,"method":"ping"}`, -32600},
+		{"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"m\xff\"}", -32700},
+		{`{"jsonrpc":"2.0","id":1,"method":"m","params":{"s":"\udfff"}}`, -32700},
+		{`{"jsonrpc":"2.0","id":1,"method":7}`, 0}, // the id is known: the caller answers it
+		{`hello`, -32700},
+	} {
+		e := Check([]byte(c.body))
+		switch {
+		case c.code == 0 && e != nil:
+			t.Errorf("%q: %v, want nil", c.body, e)
+		case c.code != 0 && (e == nil || e.Code != c.code):
+			t.Errorf("%q: %v, want code %d", c.body, e, c.code)
+		}
+	}
+	for _, c := range []struct {
+		body string
+		code int64 // 0: nil
+	}{
+		{`{"jsonrpc":"2.0","id":1,"method":"ping"}`, 0},
+		{`hello`, 0}, // the SDK answers it
+		{`[{"jsonrpc":"2.0","id":1,"method":"ping"}]`, 0}, // the SDK takes batches from older clients
+		{`[{"jsonrpc":"2.0","id":1,"method":"ping"},{"jsonrpc":"2.0","id":2.5,"method":"ping"}]`, -32600},
+		{`{"jsonrpc":"2.0","id":null,"method":"ping"}`, -32600},
+		{"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"m\xff\"}", -32700},
+		{`{"jsonrpc":"2.0","id":1,"method":"m","params":{"s":"\ud800x"}}`, -32700},
+	} {
+		e := CheckBody([]byte(c.body))
+		switch {
+		case c.code == 0 && e != nil:
+			t.Errorf("CheckBody %q: %v, want nil", c.body, e)
+		case c.code != 0 && (e == nil || e.Code != c.code):
+			t.Errorf("CheckBody %q: %v, want code %d", c.body, e, c.code)
+		}
+	}
+	var r reply
+	if err := json.Unmarshal(ErrorReply(&jsonrpc.Error{Code: -32700, Message: "m"}), &r); err != nil || string(r.ID) != "null" || r.Error.Code != -32700 {
+		t.Errorf("ErrorReply: %+v %v", r, err)
 	}
 }
 

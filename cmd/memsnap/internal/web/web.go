@@ -7,8 +7,10 @@
 package web
 
 import (
+	"bytes"
 	"context"
 	"embed"
+	"io"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -17,6 +19,7 @@ import (
 	"time"
 
 	"github.com/memsnap/memsnap/cmd/memsnap/internal/connguard"
+	"github.com/memsnap/memsnap/cmd/memsnap/internal/linerpc"
 	"github.com/memsnap/memsnap/cmd/memsnap/internal/mcpserver"
 	"github.com/memsnap/memsnap/cmd/memsnap/internal/metrics"
 	"github.com/memsnap/memsnap/snapshot"
@@ -85,7 +88,7 @@ func New(o Options) (*Server, error) {
 	// streamable HTTP transport defines as "no stream here": the session
 	// goes on without notifications (any other status may end it). A
 	// dashboard's /events gets 503 and retries.
-	s.mux.Handle("/mcp", auth(streams(o.MCP.HTTPHandler(), mcpGET, http.StatusMethodNotAllowed)))
+	s.mux.Handle("/mcp", auth(streams(checkMCP(o.MCP.HTTPHandler()), mcpGET, http.StatusMethodNotAllowed)))
 	s.mux.Handle("GET /events", auth(streams(s.hub.events(s.seq), always, http.StatusServiceUnavailable)))
 	s.mux.Handle("GET /assets/", auth(http.StripPrefix("/assets/", cacheFor(time.Hour, filesOnly(http.FileServerFS(assets))))))
 	s.mux.Handle("GET /{$}", auth(s.handle(s.overview)))
@@ -126,6 +129,42 @@ func (s *Server) seq() uint64 {
 	}
 	return r.Seq()
 }
+
+// checkMCP answers a POST to /mcp whose body linerpc.CheckBody refuses (not
+// UTF-8, an unpaired surrogate escape, an id the reply would not carry back
+// exactly, or null) with that JSON-RPC error, id null and HTTP 400, as
+// 'memsnap mcp' answers such a line; the SDK would store the text as U+FFFD
+// and answer 1.5 as 1. Other requests and bodies reach h unchanged. The
+// body is already capped (ServeHTTP), and the SDK reads it whole anyway.
+func checkMCP(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			h.ServeHTTP(w, r)
+			return
+		}
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			// The SDK meets the same failure (a body over the cap, a
+			// connection gone) and answers it as it does.
+			r.Body = io.NopCloser(io.MultiReader(bytes.NewReader(body), errReader{err}))
+			h.ServeHTTP(w, r)
+			return
+		}
+		if e := linerpc.CheckBody(body); e != nil {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusBadRequest)
+			_, _ = w.Write(linerpc.ErrorReply(e))
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		h.ServeHTTP(w, r)
+	})
+}
+
+// errReader fails every read with err.
+type errReader struct{ err error }
+
+func (e errReader) Read([]byte) (int, error) { return 0, e.err }
 
 // filesOnly answers 404 for a directory, which http.FileServer would list.
 func filesOnly(h http.Handler) http.Handler {
