@@ -42,11 +42,12 @@ import (
 )
 
 // cHandle mirrors the first field of go-kuzu's PreparedStatement and
-// QueryResult (C.kuzu_prepared_statement, C.kuzu_query_result): the
-// pointer to Kuzu's C++ object, then an ownership flag.
+// QueryResult, the C structs kuzu_prepared_statement and kuzu_query_result
+// (kuzu.h, 16 bytes): the pointer to Kuzu's C++ object, then a C pointer
+// or a flag, which the error-message functions do not read.
 type cHandle struct {
-	obj unsafe.Pointer
-	_   bool
+	obj  unsafe.Pointer
+	rest uintptr
 }
 
 // preparedError is err, a failed Prepare of st, with Kuzu's own message.
