@@ -26,6 +26,21 @@ const MaxQueryBytes = 64 << 10
 // kuzu_connection_prepare). Real queries nest a handful of levels.
 const MaxNesting = 32
 
+// MaxCaseNesting caps how deep CASE ... END expressions may nest. Kuzu's
+// parser (v0.11.3) takes time exponential in their depth, about doubling
+// with each level past 12: measured on 2 cores, the whole `memsnap query`
+// of 10 nested CASE WHEN true THEN ... END takes 0.12 s, 14 take 0.3 s,
+// 16 take 0.9 s, 18 take 2.9 s (and 20 took 15.8 s, 50 ran into the 30 s
+// timeout). Each CASE also counts as one level towards MaxNesting, since
+// brackets around nested CASE cost more again: 22 parentheses around 10
+// nested CASE take 0.6-0.7 s, 24 around 8 take 0.8 s.
+//
+// Long chains of relationship patterns, (a)-[]->(b)-[]->..., are not
+// capped: their plan is cheap (EXPLAIN of 20 hops: 0.33 s on 300
+// entities), their execution is what grows (3 relations each: 8 hops
+// 0.14 s, 10 hops 1.7 s), and reader.query_timeout stops it.
+const MaxCaseNesting = 10
+
 // refusedKeywords may not appear as keywords (outside strings, comments,
 // backquoted names and property/parameter names) in a reader query.
 var refusedKeywords = map[string]string{
@@ -58,7 +73,8 @@ var fileFunctions = map[string]bool{
 // ATTACH, LOAD FROM / LOAD EXTENSION, INSTALL, writes, transactions, CALL of
 // anything but read-only catalog/index functions, file-reading functions, and
 // more than one statement. It also refuses what would hurt the parser:
-// text longer than MaxQueryBytes and nesting deeper than MaxNesting. It
+// text longer than MaxQueryBytes, brackets and CASE nesting deeper than
+// MaxNesting together, and CASE nesting deeper than MaxCaseNesting. It
 // reads keywords the way Kuzu's lexer does: case folded, with strings,
 // comments and `quoted` names skipped.
 func CheckReadOnly(q string) error {
@@ -124,11 +140,12 @@ type token struct {
 func lex(q string) ([]token, error) {
 	var toks []token
 	depth := 0 // of ( [ { outside strings, comments and `names`
+	cases := 0 // of CASE ... END
 	for i := 0; i < len(q); {
 		switch q[i] {
 		case '(', '[', '{':
-			if depth++; depth > MaxNesting {
-				return nil, fmt.Errorf("(, [ and { nest deeper than %d levels, the limit", MaxNesting)
+			if depth++; depth+cases > MaxNesting {
+				return nil, fmt.Errorf("(, [, { and CASE nest deeper than %d levels, the limit", MaxNesting)
 			}
 		case ')', ']', '}':
 			depth = max(depth-1, 0) // ")))(((" must not hide its opens
@@ -177,6 +194,9 @@ func lex(q string) ([]token, error) {
 			for n := wordLen(q[j:]); n > 0; n = wordLen(q[j:]) {
 				j += n
 			}
+			if err := countCase(q[i:j], toks, &cases, depth); err != nil {
+				return nil, err
+			}
 			toks = append(toks, token{kind: tokWord, text: q[i:j]})
 			i = j
 		case c >= utf8.RuneSelf:
@@ -205,6 +225,27 @@ func lex(q string) ([]token, error) {
 		}
 	}
 	return toks, nil
+}
+
+// countCase follows the nesting of CASE ... END: word, the word after
+// toks, opens one (CASE) or closes one (END), in any case, unless it is a
+// property, parameter or label name. depth is the bracket depth.
+func countCase(word string, toks []token, cases *int, depth int) error {
+	if n := len(toks); n > 0 && (toks[n-1].kind == tokDot || toks[n-1].kind == tokDollar || toks[n-1].kind == tokColon) {
+		return nil
+	}
+	switch {
+	case strings.EqualFold(word, "CASE"):
+		if *cases++; *cases > MaxCaseNesting {
+			return fmt.Errorf("CASE expressions nest deeper than %d levels, the limit", MaxCaseNesting)
+		}
+		if depth+*cases > MaxNesting {
+			return fmt.Errorf("(, [, { and CASE nest deeper than %d levels, the limit", MaxNesting)
+		}
+	case strings.EqualFold(word, "END"):
+		*cases = max(*cases-1, 0)
+	}
+	return nil
 }
 
 // wordLen is the byte length of the word character at the start of s, or 0

@@ -91,6 +91,11 @@ func nested(n int, open, close string) string {
 	return "RETURN " + strings.Repeat(open, n) + "1" + strings.Repeat(close, n)
 }
 
+// nestedCase is "RETURN " then n CASE expressions, each inside the last.
+func nestedCase(n int, when string) string {
+	return "RETURN " + strings.Repeat(when+" ", n) + "1" + strings.Repeat(" END", n)
+}
+
 func TestCheckReadOnlyRefusesWhatHurtsTheParser(t *testing.T) {
 	refused := map[string]string{
 		nested(MaxNesting+1, "(", ")"): "nest deeper than 32 levels",
@@ -101,6 +106,16 @@ func TestCheckReadOnlyRefusesWhatHurtsTheParser(t *testing.T) {
 		// Closing brackets first must not buy room for more opens.
 		"RETURN " + strings.Repeat(")", 100) + nested(MaxNesting+1, "(", ")"): "nest deeper",
 		"RETURN '" + strings.Repeat("x", MaxQueryBytes) + "'":                 "more than the limit of 65536",
+		nestedCase(MaxCaseNesting+1, "CASE WHEN true THEN"):                   "CASE expressions nest deeper than 10 levels",
+		nestedCase(50, "case when true then"):                                 "CASE expressions nest deeper than 10 levels",
+		nestedCase(MaxCaseNesting+1, "CaSe 1 WHEN 1 THEN"):                    "CASE expressions nest deeper than 10 levels",
+		// CASE in a WHEN nests too; an END closes one.
+		"RETURN " + strings.Repeat("CASE WHEN CASE WHEN true THEN true END THEN ", MaxCaseNesting) + "CASE WHEN CASE WHEN": "nest deeper than 10",
+		// CASE counts towards the bracket depth.
+		"RETURN " + strings.Repeat("(", MaxNesting-MaxCaseNesting+1) + nestedCase(MaxCaseNesting, "CASE WHEN true THEN")[7:]: "(, [, { and CASE nest deeper than 32 levels",
+		nestedCase(MaxCaseNesting, "CASE WHEN true THEN "+strings.Repeat("[", 3)):                                            "(, [, { and CASE nest deeper than 32 levels",
+		// Ends first must not buy room for more CASEs.
+		"RETURN " + strings.Repeat("END ", 100) + nestedCase(MaxCaseNesting+1, "CASE WHEN true THEN")[7:]: "nest deeper than 10",
 	}
 	for q, want := range refused {
 		err := CheckReadOnly(q)
@@ -118,6 +133,17 @@ func TestCheckReadOnlyRefusesWhatHurtsTheParser(t *testing.T) {
 		"RETURN 1 /* " + strings.Repeat("{", 1000) + " */",
 		"RETURN 1 AS `" + strings.Repeat("(", 1000) + "`",
 		"RETURN '" + strings.Repeat("x", MaxQueryBytes-20) + "'",
+		nestedCase(MaxCaseNesting, "CASE WHEN true THEN"),
+		"RETURN " + strings.Repeat("(", MaxNesting-MaxCaseNesting) + nestedCase(MaxCaseNesting, "CASE WHEN true THEN")[7:],
+		// Side by side is not nested.
+		"RETURN " + strings.Repeat("CASE WHEN true THEN 1 END + ", 50) + "1",
+		// CASE inside strings, comments and `names`, or as a property,
+		// parameter or label name, is not nesting.
+		"RETURN '" + strings.Repeat("CASE ", 100) + "'",
+		"RETURN 1 // " + strings.Repeat("CASE ", 100),
+		"RETURN 1 /* " + strings.Repeat("CASE ", 100) + " */",
+		"RETURN 1 AS `" + strings.Repeat("CASE ", 100) + "`",
+		"MATCH (e) RETURN " + strings.Repeat("e.case + ", 20) + strings.Repeat("$case + ", 20) + "1",
 	} {
 		if err := CheckReadOnly(q); err != nil {
 			t.Errorf("%.60q... refused: %v", q, err)

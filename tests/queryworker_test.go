@@ -259,6 +259,9 @@ func TestQueryCommandLimits(t *testing.T) {
 	}
 	for _, c := range []struct{ cypher, want string }{
 		{nestedQuery, "nest deeper than 32 levels"},
+		{"RETURN " + strings.Repeat("CASE WHEN true THEN ", 20) + "1" + strings.Repeat(" END", 20), "CASE expressions nest deeper than 10 levels"},
+		// Kuzu's message, '%' and all.
+		{"RETURN -9223372036854775808 % -1", "Value -9223372036854775808 % -1 is not within INT64 range."},
 		{"UNWIND range(1,100000) AS x UNWIND range(1,100000) AS y WITH x, y WHERE (x * y) % 7 = 3 RETURN count(*)",
 			"ran past reader.query_timeout (1s)"},
 	} {

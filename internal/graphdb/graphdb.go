@@ -208,6 +208,7 @@ func (c *Conn) prepare(query string, params map[string]any) (st *kuzu.PreparedSt
 		}
 	}
 	if st, err = c.c.Prepare(query); err != nil {
+		err = preparedError(err, st)
 		st.Close()
 		return nil, nil, err
 	}
@@ -288,7 +289,7 @@ func (c *Conn) QueryEach(ctx context.Context, query string, params map[string]an
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("query interrupted: %w", ctx.Err())
 		}
-		return nil, kuzuError(err)
+		return nil, kuzuError(resultError(err, qr))
 	}
 	cols := qr.GetColumnNames()
 	for n := 1; qr.HasNext(); n++ {

@@ -252,3 +252,44 @@ func TestRowLoopStopsOnCancelAndOnRequest(t *testing.T) {
 		t.Fatalf("stopped at 5 rows: read %d, columns %v, error %v", read, cols, err)
 	}
 }
+
+// Kuzu's message comes through as Kuzu wrote it, '%' and all: go-kuzu
+// uses it as a format string, which turned "% -1 is" into "%! (MISSING)is".
+func TestKuzuMessageWithPercent(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "g.kuzu")
+	db, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := db.Conn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const want = "-9223372036854775808 % -1 is not within INT64 range"
+	check := func(how string, c *Conn, q string, params map[string]any) {
+		t.Helper()
+		_, err := c.Query(ctx, q, params)
+		if err == nil || !strings.Contains(err.Error(), want) || strings.Contains(err.Error(), "MISSING") {
+			t.Errorf("%s: %v, want an error holding %q", how, err, want)
+		}
+	}
+	check("query", c, "RETURN -9223372036854775808 % -1", nil)
+	check("prepared", c, "RETURN -9223372036854775808 % -1 AS v, $x AS x", map[string]any{"x": 1})
+	check("executed", c, "RETURN $x % -1", map[string]any{"x": int64(-9223372036854775808)})
+	db.Close()
+	ro, err := Open(path, Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ro.Close()
+	rc, err := ro.Conn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("read-only", rc, "RETURN -9223372036854775808 % -1", nil)
+	// The parser's message quotes the query's text, '%' included.
+	if _, err := rc.Query(ctx, "RETURN 1 % ", nil); err == nil || strings.Contains(err.Error(), "MISSING") {
+		t.Errorf("syntax error: %v", err)
+	}
+}

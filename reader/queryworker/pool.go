@@ -51,7 +51,8 @@ func (e *StoppedError) Is(target error) bool { return target == ErrStopped }
 
 // Options configures a Pool. Zero values mean no limit unless said.
 type Options struct {
-	// Size is how many worker processes run queries at once. Default 2.
+	// Size is how many worker processes run queries at once; a query
+	// waits for a free one within its Timeout. Default 4.
 	Size int
 	// Command returns the command that starts one worker (memsnap
 	// query-worker with the store and the worker's options); the Pool sets
@@ -101,7 +102,7 @@ var _ reader.QueryRunner = (*Pool)(nil)
 // New returns a Pool; workers start on first use.
 func New(opts Options) *Pool {
 	if opts.Size <= 0 {
-		opts.Size = 2
+		opts.Size = 4
 	}
 	if opts.Grace <= 0 {
 		opts.Grace = 500 * time.Millisecond
@@ -205,10 +206,9 @@ func (w *proc) send(r request) error {
 // A query that did not finish returns a *StoppedError (errors.Is
 // ErrStopped); Kuzu's own refusals come back as plain errors.
 func (p *Pool) Query(ctx context.Context, seq uint64, cypher string, params map[string]any) (*reader.Result, error) {
-	select {
-	case p.slots <- struct{}{}:
-	case <-ctx.Done():
-		return nil, fmt.Errorf("waiting for a query worker: %w", ctx.Err())
+	start := time.Now()
+	if err := p.waitSlot(ctx); err != nil {
+		return nil, err
 	}
 	defer func() { <-p.slots }()
 	for {
@@ -216,7 +216,7 @@ func (p *Pool) Query(ctx context.Context, seq uint64, cypher string, params map[
 		if err != nil {
 			return nil, err
 		}
-		res, err := p.run(ctx, w, seq, cypher, params)
+		res, err := p.run(ctx, w, time.Since(start), seq, cypher, params)
 		if w.kill.Load() == nil && !isDead(w) {
 			p.idle <- w
 			return res, err
@@ -229,6 +229,35 @@ func (p *Pool) Query(ctx context.Context, seq uint64, cypher string, params map[
 		// A warm worker that died while idle (killed from outside, say)
 		// does not cost the query: it runs once more on a new worker,
 		// whose crash would be the query's own.
+	}
+}
+
+// waitSlot takes a slot for one query. The wait counts against the
+// query's timeout: a query still waiting when Options.Timeout has passed
+// fails with a *StoppedError (ReasonTimeout) naming reader.query_workers,
+// so that slow queries holding every worker do not hold the others
+// without bound.
+func (p *Pool) waitSlot(ctx context.Context) error {
+	select {
+	case p.slots <- struct{}{}:
+		return nil
+	default:
+	}
+	var expired <-chan time.Time
+	if p.opts.Timeout > 0 {
+		t := time.NewTimer(p.opts.Timeout)
+		defer t.Stop()
+		expired = t.C
+	}
+	select {
+	case p.slots <- struct{}{}:
+		return nil
+	case <-expired:
+		return &StoppedError{Reason: ReasonTimeout, Detail: fmt.Sprintf(
+			"it waited reader.query_timeout (%s) for a free query worker: all %d (reader.query_workers) were busy with other queries",
+			p.opts.Timeout, p.opts.Size)}
+	case <-ctx.Done():
+		return fmt.Errorf("waiting for a free query worker (all %d of reader.query_workers busy): %w", p.opts.Size, ctx.Err())
 	}
 }
 
@@ -263,12 +292,18 @@ func isDead(w *proc) bool {
 const ReasonCancelled = "cancelled"
 
 // run sends one query to w and waits for its answer, the timeout, the
-// caller's context or the memory watchdog, whichever comes first.
-func (p *Pool) run(ctx context.Context, w *proc, seq uint64, cypher string, params map[string]any) (*reader.Result, error) {
+// caller's context or the memory watchdog, whichever comes first. waited
+// is how long the query waited for w; it counts against the timeout.
+func (p *Pool) run(ctx context.Context, w *proc, waited time.Duration, seq uint64, cypher string, params map[string]any) (*reader.Result, error) {
+	limit := p.opts.Timeout // named in messages
 	timeout := p.opts.Timeout
+	if timeout > 0 {
+		timeout = max(timeout-waited, time.Millisecond)
+	}
 	if dl, ok := ctx.Deadline(); ok {
 		if d := time.Until(dl); timeout <= 0 || d < timeout {
 			timeout = max(d, time.Millisecond)
+			limit = timeout
 		}
 	}
 	raw, err := json.Marshal(params)
@@ -310,11 +345,11 @@ func (p *Pool) run(ctx context.Context, w *proc, seq uint64, cypher string, para
 				return nil, err
 			}
 			if r.ID == id {
-				return p.result(ctx, r, timeout)
+				return p.result(ctx, r, limit)
 			}
 		case <-killAt:
 			w.stop(&StoppedError{Reason: ReasonTimeout, Killed: true,
-				Detail: fmt.Sprintf("it ran past reader.query_timeout (%s) and did not stop when interrupted", timeout)})
+				Detail: fmt.Sprintf("it ran past reader.query_timeout (%s) and did not stop when interrupted", limit)})
 		case <-done:
 			done = nil
 			_ = w.send(request{ID: id, Cancel: true})

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -138,4 +139,35 @@ func TestPoolKillsAWorkerThatIgnoresCancel(t *testing.T) {
 	if _, err := p.Query(context.Background(), 1, "RETURN 1", nil); err != nil {
 		t.Fatalf("the next query: %v", err)
 	}
+}
+
+// The wait for a free worker counts against the query's timeout: with the
+// only worker held by a query that hangs, the next query fails at its
+// timeout, saying it waited for reader.query_workers, not when the
+// hanging one ends.
+func TestPoolWaitForAWorkerCountsAgainstTheTimeout(t *testing.T) {
+	var mode atomic.Value
+	mode.Store("hang")
+	// Grace keeps the hanging query in its slot far past the timeout.
+	p := testPool(t, &mode, Options{Size: 1, Timeout: 200 * time.Millisecond, Grace: time.Hour})
+	first := make(chan error, 1)
+	go func() {
+		_, err := p.Query(context.Background(), 1, "RETURN 1", nil)
+		first <- err
+	}()
+	for len(p.slots) == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	// The deadline only keeps a failing test short.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := p.Query(ctx, 1, "RETURN 1", nil)
+	var se *StoppedError
+	if !errors.As(err, &se) || se.Reason != ReasonTimeout || se.Killed || !strings.Contains(err.Error(), "reader.query_workers") {
+		t.Errorf("query waiting behind a hanging one: %v, want a timeout naming reader.query_workers", err)
+	}
+	for _, pid := range p.PIDs() {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
+	<-first
 }

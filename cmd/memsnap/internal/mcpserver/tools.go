@@ -1,7 +1,6 @@
 package mcpserver
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -212,17 +211,22 @@ func addTool[In, Out any](s *Server, t *mcp.Tool, in schema, h mcp.ToolHandlerFo
 		if v := reflect.ValueOf(outVal); v.Kind() == reflect.Pointer && v.IsNil() {
 			outVal = reflect.Zero(v.Type().Elem()).Interface() // {}, not null, as the SDK sends
 		}
-		outJSON, err := json.Marshal(outVal)
+		outJSON, text, err := encodeAnswer(outVal)
 		if err != nil {
-			return nil, fmt.Errorf("encode the answer: %w", err)
+			return nil, err
+		}
+		// An answer over FrameBudget as sent is cut and encoded again; the
+		// rows' share is estimated, so a smaller budget is tried if the
+		// cut answer is still over.
+		if fit, ok := outVal.(frameFitter); ok {
+			for budget := FrameBudget; sentSize(outJSON, text) > FrameBudget && budget > 0; budget -= FrameBudget / 16 {
+				if outJSON, text, err = encodeAnswer(fit.fitFrame(budget)); err != nil {
+					return nil, err
+				}
+			}
 		}
 		res.StructuredContent = json.RawMessage(outJSON)
 		if res.Content == nil { // outAnswer: the text is the answer, indented as the reference does
-			text := string(outJSON)
-			var buf bytes.Buffer
-			if json.Indent(&buf, outJSON, "", "  ") == nil {
-				text = buf.String()
-			}
 			res.Content = []mcp.Content{&mcp.TextContent{Text: text}}
 		}
 		s.annotate(ctx, res, note)

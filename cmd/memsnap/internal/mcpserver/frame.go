@@ -1,0 +1,114 @@
+package mcpserver
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"unicode/utf8"
+)
+
+// FrameBudget is the most bytes a tool's answer may take in its JSON-RPC
+// message, counting the text content (the answer indented, as a JSON
+// string) and the structured content together: MCP clients refuse a
+// message over 10 MiB (the TypeScript SDK's stdio and the reference
+// clients' limit), and the rest is room for the envelope and metadata.
+// The rows of a user query go in both copies, so its answer is the one
+// that can pass it: reader.query_max_bytes caps only the compact rows.
+const FrameBudget = 8 << 20
+
+// frameFitter is an answer that can be cut to fit a byte budget.
+type frameFitter interface {
+	// fitFrame returns the answer cut so that, as sent, it takes at most
+	// budget bytes (see sentSize), or the answer itself if it cannot be cut.
+	fitFrame(budget int) any
+}
+
+// encodeAnswer is the structured content (compact JSON) of out and the
+// text content that goes with it (the same JSON, indented as the
+// reference server does).
+func encodeAnswer(out any) ([]byte, string, error) {
+	outJSON, err := json.Marshal(out)
+	if err != nil {
+		return nil, "", fmt.Errorf("encode the answer: %w", err)
+	}
+	text := string(outJSON)
+	var buf bytes.Buffer
+	if json.Indent(&buf, outJSON, "", "  ") == nil {
+		text = buf.String()
+	}
+	return outJSON, text, nil
+}
+
+// sentSize is how many bytes structured and text take in the message:
+// the structured content as is, the text as a JSON string.
+func sentSize(structured []byte, text string) int {
+	return len(structured) + jsonStringLen(text)
+}
+
+// jsonStringLen is the length of s encoded as a JSON string by
+// encoding/json (which the MCP SDK uses): quotes, two-byte escapes for
+// " \ \n \r \t, six-byte ones for other control characters, < > & (HTML
+// escaping), U+2028, U+2029 and each invalid UTF-8 byte.
+func jsonStringLen(s string) int {
+	n := 2
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c == '"' || c == '\\' || c == '\n' || c == '\r' || c == '\t':
+				n += 2
+			case c < 0x20 || c == '<' || c == '>' || c == '&':
+				n += 6
+			default:
+				n++
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1, r == '\u2028', r == '\u2029':
+			n += 6
+		default:
+			n += size
+		}
+		i += size
+	}
+	return n
+}
+
+// frameReason is TruncatedReason of a query answer cut to FrameBudget.
+var frameReason = fmt.Sprintf("more than %d MiB as sent over MCP (the answer budget: rows go as text and as structured content; MCP clients take at most 10 MiB)", FrameBudget>>20)
+
+// fitFrame keeps the first rows that fit budget as sent, marking the
+// answer truncated if any are cut. Each row's share is estimated from its
+// own encoding (compact, and indented at its depth in the answer); the
+// caller checks the whole answer again.
+func (o queryOut) fitFrame(budget int) any {
+	cut := o
+	cut.Rows, cut.Truncated, cut.TruncatedReason = [][]any{}, true, frameReason
+	base, text, err := encodeAnswer(cut)
+	if err != nil {
+		return o
+	}
+	left := budget - sentSize(base, text)
+	k := 0
+	for ; k < len(o.Rows); k++ {
+		rb, err := json.Marshal(o.Rows[k])
+		if err != nil {
+			break
+		}
+		var ind bytes.Buffer
+		if json.Indent(&ind, rb, "    ", "  ") != nil {
+			break
+		}
+		// The row and its comma, compact and in the text, where the comma,
+		// line break and indent before it are ",\\n    " in the string.
+		left -= len(rb) + 1 + jsonStringLen(ind.String()) - 2 + len(",\\n    ")
+		if left < 0 {
+			break
+		}
+	}
+	cut.Rows = o.Rows[:k]
+	return cut
+}
