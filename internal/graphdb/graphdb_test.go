@@ -256,6 +256,9 @@ func TestRowLoopStopsOnCancelAndOnRequest(t *testing.T) {
 // Kuzu's message comes through as Kuzu wrote it, '%' and all: go-kuzu
 // uses it as a format string, which turned "% -1 is" into "%! (MISSING)is".
 func TestKuzuMessageWithPercent(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("on Windows the message is not read again (no dlsym): see kuzumsg_windows.go")
+	}
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "g.kuzu")
 	db, err := Open(path, Options{})

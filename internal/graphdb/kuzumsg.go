@@ -1,3 +1,5 @@
+//go:build !windows
+
 package graphdb
 
 // go-kuzu v0.11.3 hands Kuzu's error message to fmt.Errorf as the format
