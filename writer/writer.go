@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -489,7 +490,10 @@ func (w *Writer) build(ctx context.Context, batch []queue.Claimed, sum *Summary,
 		}
 		if bj.reason != "" {
 			man.Rejected++
-			man.RejectedJobs = append(man.RejectedJobs, snapshot.RejectedJob{ID: bj.c.ID, File: bj.c.Name, Reason: bj.reason})
+			man.RejectedJobs = append(man.RejectedJobs, snapshot.RejectedJob{ID: bj.c.ID, File: bj.c.Name,
+				// An engine's message may quote bytes that are not UTF-8;
+				// the manifest refuses those (it must read back as written).
+				Reason: strings.ToValidUTF8(bj.reason, "\uFFFD")})
 		} else {
 			man.Applied++
 		}
