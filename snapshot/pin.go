@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/memsnap/memsnap/internal/fsutil"
 )
 
 // Pin holds a shared flock on a snapshot's PIN file. While any pin on a
@@ -42,6 +44,11 @@ func (s *Store) PinCurrent() (*Pin, error) {
 		}
 		p, err := s.Pin(seq)
 		if errors.Is(err, errGone) {
+			// GC never collects what CURRENT names: if CURRENT still names
+			// seq and it is not on disk, it was never there to collect.
+			if again, _ := s.Current(); again == seq && !fsutil.Exists(s.SnapshotDir(seq)) {
+				return nil, &CurrentError{Op: "read", Path: s.Path(CurrentFile), Current: seq, Err: ErrCurrentMissing, Hint: repairHint, Reading: true}
+			}
 			continue
 		}
 		return p, err

@@ -140,6 +140,10 @@ func TestCurrentNamesMissingSnapshot(t *testing.T) {
 			}
 			c.enqueue(t)
 			refusedCommit(t, c.store, tc.want)
+			if tc.content != "" { // a read names the missing snapshot and the repair
+				r := memsnap(t, c.store, nil, nil, "kv", "get", "k")
+				oneLineError(t, r, "read: CURRENT names snapshot 99, which does not exist. Run 'memsnap snapshots repair'")
+			}
 			if tc.content == "" { // init must not publish an empty snapshot over them either
 				r := memsnap(t, c.store, nil, nil, "init")
 				oneLineError(t, r, "there is no CURRENT file")

@@ -229,7 +229,7 @@ func (a *app) listSnapshots(cmd *cobra.Command, s *snapshot.Store, _ []string) e
 			fmt.Fprintf(a.stderr, "memsnap: %s\n", in.Error)
 		}
 		if _, err := s.Current(); err != nil {
-			fmt.Fprintf(a.stderr, "memsnap: %v (no snapshot is marked current; see 'memsnap snapshots rollback')\n", err)
+			fmt.Fprintf(a.stderr, "memsnap: %v (no snapshot is marked current; run '%s')\n", err, snapshot.RepairCommand)
 		}
 		return nil
 	})
