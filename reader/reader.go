@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -502,9 +501,11 @@ func (r *Reader) Job(ctx context.Context, id string) (Outcome, error) {
 	return jobIn(r.store, h.kv, h.seq, id)
 }
 
+// checkJobID refuses what is not a job id (queue.ValidID) before it is used
+// to look in the queue's directories.
 func checkJobID(id string) error {
-	if id == "" || strings.ContainsAny(id, "/\\") || strings.HasPrefix(id, ".") {
-		return fmt.Errorf("job id %q is not valid", id)
+	if !queue.ValidID(id) {
+		return fmt.Errorf("job id %q is not valid (a job id is a ULID as enqueue prints it)", id)
 	}
 	return nil
 }

@@ -16,20 +16,31 @@ var ErrNotAStore = errors.New("snapshot: directory is not empty and is not a mem
 
 // NotStoreError is Init's refusal of a directory that is not empty and not
 // a store: making a store there would spread memsnap's files among the
-// user's own.
+// user's own. Open returns one too (Open set) for such a directory, where
+// advising 'memsnap init' would only lead to that refusal.
 type NotStoreError struct {
 	Dir     string
 	Entries []string // some of what the directory holds, sorted
 	More    int      // how many entries Entries leaves out
+	Open    bool     // Open's refusal, not Init's: init is not advised
 }
 
 func (e *NotStoreError) Error() string {
+	if e.Open {
+		return fmt.Sprintf("open store %s: the directory holds no memsnap store (it has %s); check --store (or MEMSNAP_STORE, or store: in the config file)",
+			e.Dir, e.held())
+	}
+	return fmt.Sprintf("init store %s: the directory is not empty and holds no memsnap store (it has %s); choose an empty or new directory, or run 'memsnap init --force' to make the store among these files",
+		e.Dir, e.held())
+}
+
+// held lists some of what the directory holds.
+func (e *NotStoreError) held() string {
 	held := strings.Join(e.Entries, ", ")
 	if e.More > 0 {
 		held += fmt.Sprintf(" and %d more", e.More)
 	}
-	return fmt.Sprintf("init store %s: the directory is not empty and holds no memsnap store (it has %s); choose an empty or new directory, or run 'memsnap init --force' to make the store among these files",
-		e.Dir, held)
+	return held
 }
 
 // Unwrap makes errors.Is(err, ErrNotAStore) hold.
@@ -134,9 +145,29 @@ func checkPath(store, path string, info os.FileInfo, dir, follow, advise bool) e
 		if dir {
 			want = "a directory"
 		}
-		return fmt.Errorf("open store %s: %s is not %s (%s); memsnap refuses it", store, path, want, info.Mode().Type())
+		return fmt.Errorf("open store %s: %s is not %s (it is %s); memsnap refuses it", store, path, want, kind(info.Mode()))
 	}
 	return checkOwner(store, path, info, advise)
+}
+
+// kind names the type of a file of mode m, for messages: "a regular file".
+func kind(m os.FileMode) string {
+	switch t := m.Type(); {
+	case t == 0:
+		return "a regular file"
+	case t&os.ModeDir != 0:
+		return "a directory"
+	case t&os.ModeSymlink != 0:
+		return "a symlink"
+	case t&os.ModeNamedPipe != 0:
+		return "a named pipe"
+	case t&os.ModeSocket != 0:
+		return "a socket"
+	case t&os.ModeDevice != 0:
+		return "a device"
+	default:
+		return "of type " + t.String()
+	}
 }
 
 // checkRoot checks the store directory itself (see checkPath); a missing

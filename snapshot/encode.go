@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"unicode/utf8"
 )
 
 // A manifest carries its own checksum: "crc32c:<8 hex digits>" over the
@@ -15,8 +16,14 @@ import (
 // caught, not just the ones that change a parsed value.
 const checksumPrefix = "crc32c:"
 
-// encodeManifest renders m canonically, with its checksum filled in.
+// encodeManifest renders m canonically, with its checksum filled in. It
+// refuses a manifest holding a string that is not valid UTF-8: JSON would
+// write it with U+FFFD in place of the bad bytes, so the manifest would not
+// read back as written (its checksum is over the original bytes).
 func encodeManifest(m *Manifest) ([]byte, error) {
+	if err := checkUTF8(m); err != nil {
+		return nil, err
+	}
 	c := *m
 	c.Checksum = ""
 	body, err := marshalManifest(&c)
@@ -25,6 +32,25 @@ func encodeManifest(m *Manifest) ([]byte, error) {
 	}
 	c.Checksum = fmt.Sprintf("%s%08x", checksumPrefix, crc32.Checksum(body, castagnoli))
 	return marshalManifest(&c)
+}
+
+// checkUTF8 returns an error naming the first string of m that is not valid
+// UTF-8.
+func checkUTF8(m *Manifest) error {
+	bad := func(what, v string) error {
+		if utf8.ValidString(v) {
+			return nil
+		}
+		return fmt.Errorf("encode manifest of snapshot %d: %s %q is not valid UTF-8 and would not read back from JSON", m.Seq, what, v)
+	}
+	errs := []error{bad("memsnap_version", m.MemsnapVersion)}
+	for _, r := range m.RejectedJobs {
+		errs = append(errs, bad("rejected job id", r.ID), bad("rejected job file", r.File), bad("rejected job reason", r.Reason))
+	}
+	for _, f := range m.Files {
+		errs = append(errs, bad("file path", f.Path))
+	}
+	return errors.Join(errs...)
 }
 
 func marshalManifest(m *Manifest) ([]byte, error) {

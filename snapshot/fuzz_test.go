@@ -3,6 +3,7 @@ package snapshot
 import (
 	"bytes"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 )
@@ -71,4 +72,15 @@ func FuzzParseCurrent(f *testing.F) {
 			t.Fatalf("accepted %q as %d", b, seq)
 		}
 	})
+}
+
+// A manifest holding a string that is not valid UTF-8 is refused at encode:
+// JSON would write U+FFFD for the bad bytes, and the published manifest
+// would fail its own checksum.
+func TestEncodeManifestRefusesInvalidUTF8(t *testing.T) {
+	m := &Manifest{FormatVersion: FormatVersion, Seq: 2, Rejected: 1,
+		RejectedJobs: []RejectedJob{{ID: "x\xff", File: "0000000000000001-x\xff.job", Reason: "bad"}}}
+	if _, err := encodeManifest(m); err == nil || !strings.Contains(err.Error(), `rejected job id "x\xff" is not valid UTF-8`) {
+		t.Fatalf("encode with a job id that is not UTF-8: %v", err)
+	}
 }

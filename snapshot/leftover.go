@@ -75,7 +75,8 @@ const RepairCommand = "memsnap snapshots repair"
 // CurrentError is returned when CURRENT cannot be built on as it stands:
 // it names an older snapshot than the newest published one, or one that
 // does not exist. The writer refuses to commit and deletes nothing; Hint
-// is the command that repairs it.
+// is the command that repairs it. PinCurrent returns one (Reading) when
+// CURRENT names a snapshot that does not exist.
 type CurrentError struct {
 	Op      string   // what was refused: "commit", "publish the empty first snapshot"
 	Path    string   // the CURRENT file
@@ -83,6 +84,9 @@ type CurrentError struct {
 	Newer   []uint64 // published snapshots newer than CURRENT, ascending
 	Err     error    // ErrCurrentBehind or ErrCurrentMissing
 	Hint    string   // the repair command, with what it does
+	// Reading: a read found it (PinCurrent), so nothing but that read was
+	// refused.
+	Reading bool
 }
 
 func (e *CurrentError) Error() string {
@@ -96,7 +100,10 @@ func (e *CurrentError) Error() string {
 		what = fmt.Sprintf("CURRENT names snapshot %d, older than snapshot%s %s, which %s published (nothing shows a crashed writer left %s); was CURRENT moved back?",
 			e.Current, plural(len(e.Newer)), seqList(e.Newer), wasWere(len(e.Newer)), itThem(len(e.Newer)))
 	}
-	msg := fmt.Sprintf("%s: %s; refusing to write, nothing deleted", e.Op, what)
+	msg := fmt.Sprintf("%s: %s", e.Op, what)
+	if !e.Reading {
+		msg += "; refusing to write, nothing deleted"
+	}
 	if e.Hint != "" {
 		msg += ". " + e.Hint
 	}

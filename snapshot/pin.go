@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 
 	"github.com/memsnap/memsnap/internal/filelock"
+	"github.com/memsnap/memsnap/internal/fsutil"
 )
 
 // Pin holds a shared lock (filelock: flock on Unix, LockFileEx on Windows)
@@ -43,6 +44,11 @@ func (s *Store) PinCurrent() (*Pin, error) {
 		}
 		p, err := s.Pin(seq)
 		if errors.Is(err, errGone) {
+			// GC never collects what CURRENT names: if CURRENT still names
+			// seq and it is not on disk, it was never there to collect.
+			if again, _ := s.Current(); again == seq && !fsutil.Exists(s.SnapshotDir(seq)) {
+				return nil, &CurrentError{Op: "read", Path: s.Path(CurrentFile), Current: seq, Err: ErrCurrentMissing, Hint: repairHint, Reading: true}
+			}
 			continue
 		}
 		return p, err

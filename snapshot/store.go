@@ -109,15 +109,27 @@ func InitWith(dir string, opts InitOptions) (*Store, error) {
 }
 
 // Open opens an initialised store. It fails with ErrNoStore if the layout is
-// missing, and refuses a store that another user could tamper with (see
+// missing (the directory is missing, empty or a store's beginnings), with a
+// *NotStoreError (ErrNotAStore) if the directory holds other files, and
+// refuses a file and a store that another user could tamper with (see
 // checkAccess).
 func Open(dir string) (*Store, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
+	if info, err := os.Stat(abs); err == nil && !info.IsDir() {
+		return nil, fmt.Errorf("open store %s: it is %s, not a store directory; check --store (or MEMSNAP_STORE, or store: in the config file)", abs, kind(info.Mode()))
+	}
 	for _, d := range layout {
 		if _, err := os.Stat(filepath.Join(abs, d)); err != nil {
+			// 'memsnap init' would refuse a directory holding other
+			// files: say it is not a store rather than advise init.
+			var ns *NotStoreError
+			if errors.As(checkEmptyOrStore(abs), &ns) {
+				ns.Open = true
+				return nil, ns
+			}
 			return nil, fmt.Errorf("open store %s: %w", abs, ErrNoStore)
 		}
 	}
@@ -163,6 +175,9 @@ func (s *Store) Current() (uint64, error) {
 // trailing newline. Anything else is reported as corrupt.
 func ParseCurrent(b []byte) (uint64, error) {
 	s := strings.TrimSuffix(string(b), "\n")
+	if s == "" {
+		return 0, errors.New("CURRENT is corrupt: the file is empty")
+	}
 	seq, err := strconv.ParseUint(s, 10, 64)
 	if err != nil || seq == 0 || s != strconv.FormatUint(seq, 10) {
 		return 0, fmt.Errorf("CURRENT is corrupt: %q is not a snapshot seq", truncate(s, 40))

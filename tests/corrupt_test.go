@@ -101,7 +101,7 @@ func TestCorruptionDetected(t *testing.T) {
 			before := stateOf(t, c.store)
 			w := memsnap(t, c.store, nil, nil, "commit")
 			oneLineError(t, w, "refusing to build on it")
-			if !contains(w.stderr, "memsnap snapshots rollback SEQ") {
+			if !contains(w.stderr, "Run 'memsnap snapshots repair'") {
 				t.Fatalf("writer error does not say how to recover: %s", w.stderr)
 			}
 			if after := stateOf(t, c.store); after != before {
@@ -154,8 +154,9 @@ func TestCorruptionDetected(t *testing.T) {
 	}
 }
 
-// A corrupt CURRENT file: the writer refuses and says how to recover; the
-// listing and the check of a named snapshot still work; rollback repairs it.
+// A corrupt CURRENT file: the writer refuses, quoting what CURRENT holds,
+// and names the repair; the listing and the check of a named snapshot still
+// work; the repair mends it.
 func TestCorruptCurrentFile(t *testing.T) {
 	c := &chain{store: newStore(t)}
 	for i := 0; i < 2; i++ {
@@ -165,26 +166,32 @@ func TestCorruptCurrentFile(t *testing.T) {
 	good := currentSeq(t, c.store)
 	c.enqueue(t)
 	commit(t, c.store)
-	if err := os.WriteFile(filepath.Join(c.store, "CURRENT"), []byte("3x\n"), 0o600); err != nil {
-		t.Fatal(err)
+	for _, tc := range []struct{ content, want string }{
+		{"-1\n", `CURRENT is corrupt: "-1" is not a snapshot seq`},
+		{"", "CURRENT is corrupt: the file is empty"},
+		{"3x\n", `CURRENT is corrupt: "3x" is not a snapshot seq`},
+	} {
+		if err := os.WriteFile(filepath.Join(c.store, "CURRENT"), []byte(tc.content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		w := memsnap(t, c.store, nil, nil, "commit")
+		oneLineError(t, w, tc.want)
+		if !contains(w.stderr, "Run 'memsnap snapshots repair'") || contains(w.stderr, "rollback") {
+			t.Fatalf("writer error does not advise the repair: %s", w.stderr)
+		}
 	}
 	v := memsnap(t, c.store, nil, nil, "snapshots", "verify")
 	oneLineError(t, v, "CURRENT is corrupt")
-	w := memsnap(t, c.store, nil, nil, "commit")
-	oneLineError(t, w, "CURRENT is corrupt")
-	if !contains(w.stderr, "memsnap snapshots rollback SEQ") {
-		t.Fatalf("writer error does not say how to recover: %s", w.stderr)
-	}
-	// The steps the writer advises work with CURRENT damaged: list every
-	// snapshot (none marked current, the damage said) and verify one.
+	// The listing and the check of a named snapshot work with CURRENT
+	// damaged (none marked current, the damage and the repair said).
 	l := memsnap(t, c.store, nil, nil, "snapshots", "list")
-	if l.code != 0 || !contains(l.stdout, good+" ") || !contains(l.stderr, "CURRENT is corrupt") || contains(l.stdout, "true") {
+	if l.code != 0 || !contains(l.stdout, good+" ") || !contains(l.stderr, "CURRENT is corrupt") || !contains(l.stderr, "run 'memsnap snapshots repair'") || contains(l.stdout, "true") {
 		t.Fatalf("snapshots list with CURRENT damaged: exit %d\nstdout: %s\nstderr: %s", l.code, l.stdout, l.stderr)
 	}
 	if out := mustMemsnap(t, c.store, nil, "snapshots", "verify", good); !contains(out, "ok") {
 		t.Fatalf("snapshots verify %s with CURRENT damaged: %s", good, out)
 	}
-	mustMemsnap(t, c.store, nil, "snapshots", "rollback", good)
+	repair(t, c.store)
 	c.check(t)
 }
 

@@ -50,6 +50,28 @@ func refusedCommit(t *testing.T, store, want string) {
 	if after := stateOf(t, store); after != before {
 		t.Fatalf("a refused commit changed the store: %+v -> %+v", before, after)
 	}
+	refusedStatus(t, store, want)
+}
+
+// refusedStatus checks that 'memsnap status' shows the refusal (cause want
+// and the repair command), in text and as JSON, and exits 1.
+func refusedStatus(t *testing.T, store, want string) {
+	t.Helper()
+	r := memsnap(t, store, nil, nil, "status")
+	if r.code != 1 || !contains(r.stdout, "failing:   commit: ") || !contains(r.stdout, want) || !contains(r.stdout, "Run 'memsnap snapshots repair'") {
+		t.Fatalf("status while commits are refused: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	oneLineError(t, r, "memsnap snapshots repair")
+	r = memsnap(t, store, nil, nil, "status", "--json")
+	var st struct {
+		Writer struct{ State, Cause, Hint string } `json:"writer"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &st); err != nil || r.code != 1 {
+		t.Fatalf("status --json while commits are refused: exit %d %q: %v", r.code, r.stdout, err)
+	}
+	if w := st.Writer; w.State != "failing" || !contains(w.Cause, want) || !contains(w.Hint, "memsnap snapshots repair") {
+		t.Fatalf("status --json while commits are refused: writer %+v; want failing with %q and the repair", w, want)
+	}
 }
 
 // Issue 25, done-when 1: CURRENT rewritten to an older published snapshot.
@@ -118,8 +140,9 @@ func TestCurrentNamesMissingSnapshot(t *testing.T) {
 			}
 			c.enqueue(t)
 			refusedCommit(t, c.store, tc.want)
-			if tc.content != "" {
-				oneLineError(t, memsnap(t, c.store, nil, nil, "status"), "memsnap snapshots repair")
+			if tc.content != "" { // a read names the missing snapshot and the repair
+				r := memsnap(t, c.store, nil, nil, "kv", "get", "k")
+				oneLineError(t, r, "read: CURRENT names snapshot 99, which does not exist. Run 'memsnap snapshots repair'")
 			}
 			if tc.content == "" { // init must not publish an empty snapshot over them either
 				r := memsnap(t, c.store, nil, nil, "init")

@@ -211,3 +211,38 @@ func TestInitRefusesNonEmptyDirectory(t *testing.T) {
 	mustMemsnap(t, empty, nil, "init")
 	t.Cleanup(func() { checkStore(t, empty) })
 }
+
+// --store naming something that is not a store: a directory of other files
+// is said to be no store (not "run 'memsnap init'", which init would
+// refuse), a file is named as one (its type in words), and only a missing
+// or empty directory is sent to init.
+func TestStorePathThatIsNotAStore(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "docs")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, "notes.txt")
+	if err := os.WriteFile(file, []byte("mine"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		store string
+		args  []string
+		want  string
+	}{
+		{dir, []string{"status"}, "open store " + dir + ": the directory holds no memsnap store (it has notes.txt); check --store"},
+		{dir, []string{"kv", "get", "k"}, "the directory holds no memsnap store (it has notes.txt)"},
+		{file, []string{"status"}, "open store " + file + ": it is a regular file, not a store directory; check --store"},
+		{file, []string{"init"}, file + " is not a directory (it is a regular file); memsnap refuses it"},
+		{filepath.Join(dir, "new"), []string{"status"}, "store not initialised (run 'memsnap init')"},
+	} {
+		r := memsnap(t, c.store, nil, nil, c.args...)
+		oneLineError(t, r, c.want)
+		if c.store != filepath.Join(dir, "new") && contains(r.stderr, "memsnap init") {
+			t.Errorf("memsnap --store %s %v advises init, which would refuse it: %s", c.store, c.args, r.stderr)
+		}
+	}
+	if got := dirNames(t, dir); !slices.Equal(got, []string{"notes.txt"}) {
+		t.Fatalf("the refused commands left %v", got)
+	}
+}

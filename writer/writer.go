@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,8 +31,10 @@ type Writer struct {
 	space *spaceProbe
 }
 
-// rollbackHint tells a user how to get past a damaged CURRENT.
-const rollbackHint = "Run 'memsnap snapshots verify' to see every problem, then 'memsnap snapshots rollback SEQ' to point CURRENT at the newest snapshot that verifies (its later jobs are queued again)"
+// repairAdvice tells a user how to get past a corrupt CURRENT or a CURRENT
+// snapshot that does not verify: Repair mends both.
+const repairAdvice = "Run '" + snapshot.RepairCommand + "' to point CURRENT at the newest snapshot that verifies " +
+	"(if that is an older one, the jobs applied after it are queued again; 'memsnap snapshots verify' lists every problem)"
 
 // New returns a writer for store.
 func New(store *snapshot.Store, opts Options, log *slog.Logger) *Writer {
@@ -136,7 +139,7 @@ func (w *Writer) Commit(ctx context.Context, opts CommitOptions) (sum Summary, e
 	defer func() { sum.DurationMS = float64(time.Since(start).Microseconds()) / 1000 }()
 
 	if _, err := w.store.Current(); err != nil {
-		return sum, fmt.Errorf("%w; refusing to write. %s", err, rollbackHint)
+		return sum, fmt.Errorf("%w; refusing to write. %s", err, repairAdvice)
 	}
 	if err := w.removeLeftovers("commit"); err != nil {
 		return sum, err
@@ -252,7 +255,7 @@ func (w *Writer) cycle(ctx context.Context, maxJobs int, verified *uint64, sum *
 	}()
 	cur, err := w.store.Current()
 	if err != nil {
-		return false, false, fmt.Errorf("%w; refusing to write. %s", err, rollbackHint)
+		return false, false, fmt.Errorf("%w; refusing to write. %s", err, repairAdvice)
 	}
 	var watermark uint64
 	if cur > 0 {
@@ -261,7 +264,7 @@ func (w *Writer) cycle(ctx context.Context, maxJobs int, verified *uint64, sum *
 			return false, false, fmt.Errorf("refusing to build on CURRENT: %w", err) // rolling back would drop its work
 		}
 		if err != nil {
-			return false, false, fmt.Errorf("CURRENT snapshot %d is unreadable, refusing to build on it: %w. %s", cur, err, rollbackHint)
+			return false, false, fmt.Errorf("CURRENT snapshot %d is unreadable, refusing to build on it: %w. %s", cur, err, repairAdvice)
 		}
 		if *verified != cur {
 			check := w.store.VerifyFiles
@@ -269,7 +272,7 @@ func (w *Writer) cycle(ctx context.Context, maxJobs int, verified *uint64, sum *
 				check = func(m *snapshot.Manifest, sums bool) []error { return w.opts.Verifier.Files(w.store, m, sums) }
 			}
 			if err := snapshot.VerifyError(cur, check(m, true)); err != nil {
-				return false, false, fmt.Errorf("CURRENT %w; refusing to build on it. %s", err, rollbackHint)
+				return false, false, fmt.Errorf("CURRENT %w; refusing to build on it. %s", err, repairAdvice)
 			}
 			*verified = cur
 		}
@@ -488,7 +491,10 @@ func (w *Writer) build(ctx context.Context, batch []queue.Claimed, sum *Summary,
 		}
 		if bj.reason != "" {
 			man.Rejected++
-			man.RejectedJobs = append(man.RejectedJobs, snapshot.RejectedJob{ID: bj.c.ID, File: bj.c.Name, Reason: bj.reason})
+			man.RejectedJobs = append(man.RejectedJobs, snapshot.RejectedJob{ID: bj.c.ID, File: bj.c.Name,
+				// An engine's message may quote bytes that are not UTF-8;
+				// the manifest refuses those (it must read back as written).
+				Reason: strings.ToValidUTF8(bj.reason, "\uFFFD")})
 		} else {
 			man.Applied++
 		}

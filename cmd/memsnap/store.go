@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"os"
 	"slices"
 	"strconv"
 	"text/tabwriter"
@@ -51,11 +50,15 @@ type status struct {
 	Locked     bool           `json:"locked"`
 	Holder     *writer.Holder `json:"lock_holder,omitempty"`
 	Writer     writerHealth   `json:"writer"`
+	// missing: CURRENT names no snapshot on disk, or there is no CURRENT
+	// file beside published snapshots.
+	missing bool
 }
 
-// writerHealth is writer.Health as status prints it: state "ok", or
+// writerHealth is writer.Health as status prints it: state "ok";
 // "blocked" when the next queued job does not fit in the free space, with
-// the cause, what to do and the figures in MiB.
+// the cause, what to do and the figures in MiB; or "failing" when CURRENT
+// stops commits, with the cause and the repair command.
 type writerHealth struct {
 	State     string `json:"state"`
 	Cause     string `json:"cause,omitempty"`
@@ -70,60 +73,82 @@ func (a *app) newStatusCommand() *cobra.Command {
 		Short: "Queue depth, dead jobs, CURRENT seq and age, lock holder",
 		Args:  noArgs,
 		RunE: a.onStore(func(cmd *cobra.Command, s *snapshot.Store, _ []string) error {
-			st, err := readStatus(s, a.cfg.WriterOptions())
+			st, refused, err := readStatus(s, a.cfg.WriterOptions())
 			if err != nil {
 				return err
 			}
-			return a.output(cmd, st, func() error {
+			if err := a.output(cmd, st, func() error {
 				a.printStatus(st)
 				return nil
-			})
+			}); err != nil {
+				return err
+			}
+			return refused // commits are refused until the repair: exit 1
 		}),
 	}
 	c.Flags().Bool("json", false, "print JSON")
 	return c
 }
 
-func readStatus(s *snapshot.Store, opts writer.Options) (st status, err error) {
+// readStatus gathers the store's status. When CURRENT stops commits (moved
+// back, naming a missing snapshot, or missing beside published snapshots:
+// snapshot.CheckCurrent), the writer's state is failing with the cause and
+// the repair command, as the daemon's /healthz and memory_status show it,
+// and refused is that error. The check takes no lock: a rollback running
+// meanwhile may show for a moment as a CURRENT behind.
+func readStatus(s *snapshot.Store, opts writer.Options) (st status, refused error, err error) {
 	st.Store = s.Dir()
 	if st.Queue, err = s.Queue().Counts(); err != nil {
-		return st, err
+		return st, nil, err
 	}
 	if st.Current, err = s.Current(); err != nil {
-		return st, err
+		return st, nil, err
 	}
-	if st.Current > 0 {
+	_, cerr := s.CheckCurrent("commit")
+	var ce *snapshot.CurrentError
+	switch {
+	case errors.As(cerr, &ce):
+		refused = cerr
+		cause := *ce
+		cause.Hint = ""
+		st.Writer = writerHealth{State: writer.HealthFailing, Cause: cause.Error(), Hint: ce.Hint}
+	case cerr != nil:
+		return st, nil, cerr
+	}
+	st.missing = errors.Is(refused, snapshot.ErrCurrentMissing)
+	if st.Current > 0 && !st.missing {
 		m, err := s.Manifest(st.Current)
-		if errors.Is(err, os.ErrNotExist) {
-			// CURRENT names a missing snapshot: say so with the repair.
-			if _, cerr := s.CheckCurrent("status"); cerr != nil {
-				return st, cerr
-			}
-		}
 		if err != nil {
-			return st, err
+			return st, nil, err
 		}
 		st.AgeSeconds = time.Since(m.CreatedAt).Seconds()
 		st.Watermark = m.Watermark
 	}
 	h, locked, err := writer.Locked(s)
 	if err != nil {
-		return st, err
+		return st, nil, err
 	}
 	st.Locked = locked
 	if locked {
 		st.Holder = &h
 	}
-	wh := writer.NewSpaceChecker(s, opts).Health(nil)
-	st.Writer = writerHealth{State: wh.State, Cause: wh.Cause, Hint: wh.Hint, NeededMiB: wh.NeededMiB, FreeMiB: wh.FreeMiB}
-	return st, nil
+	if refused == nil {
+		wh := writer.NewSpaceChecker(s, opts).Health(nil)
+		st.Writer = writerHealth{State: wh.State, Cause: wh.Cause, Hint: wh.Hint, NeededMiB: wh.NeededMiB, FreeMiB: wh.FreeMiB}
+	}
+	return st, refused, nil
 }
 
 func (a *app) printStatus(st status) {
 	fmt.Fprintf(a.stdout, "store:     %s\n", st.Store)
-	if st.Current == 0 {
+	switch {
+	case st.missing && st.Current == 0:
+		fmt.Fprintf(a.stdout, "current:   no CURRENT file\n")
+	case st.missing:
+		fmt.Fprintf(a.stdout, "current:   snapshot %d, which does not exist\n", st.Current)
+	case st.Current == 0:
 		fmt.Fprintf(a.stdout, "current:   none published yet\n")
-	} else {
+	default:
 		fmt.Fprintf(a.stdout, "current:   snapshot %d, %s old\n", st.Current, time.Duration(st.AgeSeconds*float64(time.Second)).Round(time.Millisecond))
 	}
 	fmt.Fprintf(a.stdout, "queue:     %d queued, %d claimed, %d dead\n", st.Queue.New, st.Queue.Cur, st.Queue.Dead)
@@ -133,7 +158,7 @@ func (a *app) printStatus(st status) {
 		fmt.Fprintf(a.stdout, "writer:    idle\n")
 	}
 	if w := st.Writer; w.State != writer.HealthOK {
-		fmt.Fprintf(a.stdout, "blocked:   %s\n           %s\n", w.Cause, w.Hint)
+		fmt.Fprintf(a.stdout, "%-10s %s\n           %s\n", w.State+":", w.Cause, w.Hint)
 	}
 }
 
@@ -204,7 +229,7 @@ func (a *app) listSnapshots(cmd *cobra.Command, s *snapshot.Store, _ []string) e
 			fmt.Fprintf(a.stderr, "memsnap: %s\n", in.Error)
 		}
 		if _, err := s.Current(); err != nil {
-			fmt.Fprintf(a.stderr, "memsnap: %v (no snapshot is marked current; see 'memsnap snapshots rollback')\n", err)
+			fmt.Fprintf(a.stderr, "memsnap: %v (no snapshot is marked current; run '%s')\n", err, snapshot.RepairCommand)
 		}
 		return nil
 	})

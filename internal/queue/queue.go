@@ -49,6 +49,18 @@ func (q *Queue) path(sub, name string) string { return filepath.Join(q.dir, sub,
 // NewID returns a fresh job id: a ULID, so that ids sort by enqueue time.
 func NewID() string { return ulid.Make().String() }
 
+// ValidID reports whether id is a job id: a ULID in the form NewID writes
+// (26 characters of Crockford base32, upper case). Every job memsnap queues
+// gets its id from NewID, and a rollback queues jobs again under the ids
+// they were claimed with, so this is the only shape a job id ever has. The
+// rule keeps what else a file name in new/ can be (empty, dotted, too long
+// for a claim name, not UTF-8, a lower-case ULID) out of claim names,
+// manifests and job outcomes.
+func ValidID(id string) bool {
+	u, err := ulid.ParseStrict(id)
+	return err == nil && u.String() == id
+}
+
 // Enqueue makes data durable as job id in new/. The job is acknowledged
 // only once its rename into new/ and the directory fsync have returned; an
 // error means it was not queued, or says plainly when a writer had already
@@ -220,8 +232,11 @@ func (c Claimed) Bytes(maxJobBytes int64) int64 {
 // Each file's size is taken by stat (lstat) before it is claimed; a file over
 // maxJobBytes (job.max_bytes; 0: no limit) or not a regular file counts for
 // no bytes (see Claimed.Bytes): the writer rejects it unread, so it never
-// holds back the jobs behind it. full reports that the limits left behind
-// jobs that were already queued when it looked. Caller holds the writer lock.
+// holds back the jobs behind it. A file whose name is not <job id>.job
+// (ValidID) is never claimed: it goes to dead/ under a fresh id, its .err
+// quoting the name, and counts for nothing. full reports that the limits
+// left behind jobs that were already queued when it looked. Caller holds the
+// writer lock.
 func (q *Queue) Claim(next uint64, maxJobs int, maxBytes, maxJobBytes int64) (out []Claimed, full bool, err error) {
 	names, err := q.listNew()
 	if err != nil || len(names) == 0 {
@@ -231,10 +246,18 @@ func (q *Queue) Claim(next uint64, maxJobs int, maxBytes, maxJobBytes int64) (ou
 		return nil, true, nil
 	}
 	var bytes int64
+	dead := false // a badly named file went to dead/
 	for _, name := range names {
 		if len(out) >= maxJobs {
 			full = true
 			break
+		}
+		if !ValidID(strings.TrimSuffix(name, Ext)) {
+			if err := q.deadLetterBadName(name); err != nil {
+				return out, full, err
+			}
+			dead = true
+			continue
 		}
 		info, err := os.Lstat(q.path("new", name))
 		if errors.Is(err, os.ErrNotExist) {
@@ -257,12 +280,42 @@ func (q *Queue) Claim(next uint64, maxJobs int, maxBytes, maxJobBytes int64) (ou
 		bytes += n
 		next++
 	}
-	for _, d := range []string{"cur", "new"} {
+	dirs := []string{"cur", "new"}
+	if dead {
+		dirs = append(dirs, "dead")
+	}
+	for _, d := range dirs {
 		if err := q.sync(d); err != nil {
 			return out, full, fmt.Errorf("claim: %w", err)
 		}
 	}
 	return out, full, nil
+}
+
+// maxQuotedName is how many bytes of a bad file name a dead letter quotes.
+const maxQuotedName = 80
+
+// deadLetterBadName moves new/name, whose name is not <job id>.job, to dead/
+// under a fresh id with a .err file quoting the name, so that it can be
+// looked up and never blocks the jobs behind it. The caller fsyncs dead/.
+func (q *Queue) deadLetterBadName(name string) error {
+	quoted := name
+	if len(quoted) > maxQuotedName {
+		quoted = quoted[:maxQuotedName]
+	}
+	quoted = fmt.Sprintf("%q", quoted)
+	if len(name) > maxQuotedName {
+		quoted += fmt.Sprintf(" (cut; %d bytes in all)", len(name))
+	}
+	id := NewID()
+	reason := fmt.Sprintf("job file name %s in queue/new is not <job id>%s (a job id is a ULID as memsnap enqueue makes); moved here as %s%s", quoted, Ext, id, Ext)
+	if err := fsutil.WriteFileAtomic(q.path("dead", id+Ext+".err"), []byte(reason+"\n")); err != nil {
+		return fmt.Errorf("dead-letter job file %s: %w", quoted, err)
+	}
+	if err := fsutil.Rename(q.path("new", name), q.path("dead", id+Ext)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("dead-letter job file %s: %w", quoted, err)
+	}
+	return nil
 }
 
 // ReadJobFile reads a job file, refusing anything that is not a regular
@@ -504,6 +557,9 @@ func (q *Queue) Next(maxJobBytes int64) (size int64, ok bool, err error) {
 		return 0, false, err
 	}
 	for _, name := range names {
+		if !ValidID(strings.TrimSuffix(name, Ext)) {
+			continue // Claim dead-letters it unread
+		}
 		info, err := os.Lstat(q.path("new", name))
 		if errors.Is(err, os.ErrNotExist) {
 			continue
