@@ -167,7 +167,9 @@ func TestPoolWaitForAWorkerCountsAgainstTheTimeout(t *testing.T) {
 		t.Errorf("query waiting behind a hanging one: %v, want a timeout naming reader.query_workers", err)
 	}
 	for _, pid := range p.PIDs() {
-		_ = syscall.Kill(pid, syscall.SIGKILL)
+		if proc, err := os.FindProcess(pid); err == nil {
+			_ = proc.Kill()
+		}
 	}
 	<-first
 }
