@@ -5,8 +5,7 @@ package snapshot
 import (
 	"fmt"
 	"os"
-
-	"golang.org/x/sys/unix"
+	"syscall"
 )
 
 // checkOwner refuses path when it is writable by group or others or owned
@@ -19,7 +18,7 @@ func checkOwner(store, path string, info os.FileInfo, advise bool) error {
 		}
 		return accessError(store, path, fmt.Sprintf("is group- or world-writable (mode %04o)", mode), advise)
 	}
-	if st, ok := info.Sys().(*unix.Stat_t); ok && int(st.Uid) != os.Geteuid() {
+	if st, ok := info.Sys().(*syscall.Stat_t); ok && int(st.Uid) != os.Geteuid() {
 		return fmt.Errorf("open store %s: %s belongs to uid %d, not to you (uid %d); memsnap refuses a store another user owns", store, path, st.Uid, os.Geteuid())
 	}
 	return nil

@@ -5,6 +5,7 @@ package queue
 import (
 	"errors"
 	"os"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 
@@ -36,7 +37,7 @@ func checkOwner(path string, info os.FileInfo) error {
 	if perm := info.Mode().Perm(); perm&0o022 != 0 {
 		return model.Invalidf("job file %s is writable by group or others (mode %04o); refused, since another user could have written it", path, perm)
 	}
-	if st, ok := info.Sys().(*unix.Stat_t); ok && int(st.Uid) != os.Geteuid() {
+	if st, ok := info.Sys().(*syscall.Stat_t); ok && int(st.Uid) != os.Geteuid() {
 		return model.Invalidf("job file %s belongs to uid %d, not to you (uid %d); refused, since another user wrote it", path, st.Uid, os.Geteuid())
 	}
 	return nil
