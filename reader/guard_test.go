@@ -105,7 +105,7 @@ func TestCheckReadOnlyRefusesWhatHurtsTheParser(t *testing.T) {
 		"RETURN {a: " + strings.Repeat("{a: ", MaxNesting) + "1" + strings.Repeat("}", MaxNesting+1): "nest deeper",
 		// Closing brackets first must not buy room for more opens.
 		"RETURN " + strings.Repeat(")", 100) + nested(MaxNesting+1, "(", ")"): "nest deeper",
-		"RETURN '" + strings.Repeat("x", MaxQueryBytes) + "'":                 "more than the limit of 65536",
+		"RETURN '" + strings.Repeat("x", MaxQueryBytes) + "'":                 "more than the limit of 16384",
 		nestedCase(MaxCaseNesting+1, "CASE WHEN true THEN"):                   "CASE expressions nest deeper than 10 levels",
 		nestedCase(50, "case when true then"):                                 "CASE expressions nest deeper than 10 levels",
 		nestedCase(MaxCaseNesting+1, "CaSe 1 WHEN 1 THEN"):                    "CASE expressions nest deeper than 10 levels",

@@ -36,6 +36,9 @@ type StoppedError struct {
 	Reason string // ReasonTimeout, ReasonMemory or ReasonCrashed
 	Killed bool   // the worker process was killed (and replaced)
 	Detail string // the limit and what was seen, one line
+	// notTaken: the worker had died before it took the query (a send to
+	// it failed), so the query may run on another.
+	notTaken bool
 }
 
 func (e *StoppedError) Error() string {
@@ -127,7 +130,8 @@ type proc struct {
 	dead  chan struct{} // closed once the process has been waited for
 	wait  error         // cmd.Wait's error; read after dead
 	kill  atomic.Pointer[StoppedError]
-	wmu   sync.Mutex // serialises writes to in
+	taken atomic.Bool // the worker acknowledged the query sent last
+	wmu   sync.Mutex  // serialises writes to in
 }
 
 // PIDs lists the worker processes alive now.
@@ -154,6 +158,15 @@ func (p *Pool) start() (*proc, error) {
 	if cmd.Stderr == nil {
 		cmd.Stderr = os.Stderr
 	}
+	if os.Getenv("GOTRACEBACK") == "" {
+		// A query that crashes Kuzu ends the worker with a signal; the Go
+		// runtime's dump of every goroutine (about 220 lines) would land in
+		// the server's log, and in the query command's one-line error.
+		if cmd.Env == nil {
+			cmd.Env = os.Environ()
+		}
+		cmd.Env = append(cmd.Env, "GOTRACEBACK=none")
+	}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start query worker %s: %w", cmd.Path, err)
 	}
@@ -174,6 +187,10 @@ func (p *Pool) start() (*proc, error) {
 					w.stop(&StoppedError{Reason: ReasonCrashed, Killed: true, Detail: "the query worker's answer could not be read: " + err.Error()})
 				}
 				break
+			}
+			if r.Ack {
+				w.taken.Store(true)
+				continue
 			}
 			w.resps <- r
 		}
@@ -223,12 +240,13 @@ func (p *Pool) Query(ctx context.Context, seq uint64, cypher string, params map[
 		}
 		_ = w.in.Close()
 		var se *StoppedError
-		if fresh || !errors.As(err, &se) || se.Reason != ReasonCrashed || se.Killed {
+		if fresh || !errors.As(err, &se) || !se.notTaken {
 			return res, err
 		}
-		// A warm worker that died while idle (killed from outside, say)
-		// does not cost the query: it runs once more on a new worker,
-		// whose crash would be the query's own.
+		// A warm worker that had died while idle (killed from outside,
+		// say) and so never took the query does not cost it: it runs on a
+		// new worker. A worker that died once it had the query is the
+		// query's doing: running it again would crash the next worker too.
 	}
 }
 
@@ -316,9 +334,15 @@ func (p *Pool) run(ctx context.Context, w *proc, waited time.Duration, seq uint6
 	if timeout > 0 && req.TimeoutMS == 0 {
 		req.TimeoutMS = 1
 	}
-	if err := w.send(req); err != nil {
+	w.taken.Store(false)
+	if isDead(w) {
+		err = errors.New("it had exited")
+	} else {
+		err = w.send(req)
+	}
+	if err != nil {
 		// It had died: what killed it is not this query's doing.
-		w.stop(&StoppedError{Reason: ReasonCrashed, Detail: "the query worker did not take the query (" + err.Error() + "); it is replaced"})
+		w.stop(&StoppedError{Reason: ReasonCrashed, notTaken: true, Detail: "the query worker did not take the query (" + err.Error() + "); it is replaced"})
 	}
 	var killAt, cancelKill <-chan time.Time
 	if timeout > 0 {
@@ -379,6 +403,9 @@ func (p *Pool) deathError(w *proc) error {
 		how = exitHow(ee)
 	}
 	p.log.Warn("query worker died; it will be replaced", "pid", w.cmd.Process.Pid, "how", how)
+	if !w.taken.Load() {
+		return &StoppedError{Reason: ReasonCrashed, notTaken: true, Detail: "its query worker " + how + " before it took the query; it is replaced"}
+	}
 	return &StoppedError{Reason: ReasonCrashed, Detail: "its query worker " + how + " (the query may crash Kuzu); it is replaced"}
 }
 

@@ -38,6 +38,7 @@ func fakeWorker(mode string) {
 		if req.Cancel {
 			continue
 		}
+		_ = writeFrame(out, response{ID: req.ID, Ack: true})
 		switch mode {
 		case "crash":
 			crashSelf()
@@ -52,6 +53,12 @@ func fakeWorker(mode string) {
 				}
 				hog = append(hog, b)
 			}
+		}
+		switch req.Cypher {
+		case "CRASH": // a query that crashes Kuzu, whichever worker runs it
+			crashSelf()
+		case "SLOW":
+			time.Sleep(200 * time.Millisecond)
 		}
 		rows, _ := json.Marshal([][]any{{1}})
 		_ = writeFrame(out, response{ID: req.ID, Snapshot: req.Seq, Columns: []string{"x"}, Rows: rows})
@@ -172,4 +179,33 @@ func TestPoolWaitForAWorkerCountsAgainstTheTimeout(t *testing.T) {
 		}
 	}
 	<-first
+}
+
+// A query that crashes its worker is not run again on the other warm
+// workers: each would crash in turn (one query took five workers down).
+func TestPoolDoesNotRetryAQueryThatCrashedItsWorker(t *testing.T) {
+	var mode atomic.Value
+	mode.Store("ok")
+	p := testPool(t, &mode, Options{Size: 3})
+	ctx := context.Background()
+	done := make(chan error, 3)
+	for range 3 { // three at once: three warm workers
+		go func() { _, err := p.Query(ctx, 1, "SLOW", nil); done <- err }()
+	}
+	for range 3 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(p.PIDs()); n != 3 {
+		t.Fatalf("%d workers after three queries at once, want 3", n)
+	}
+	_, err := p.Query(ctx, 1, "CRASH", nil)
+	var se *StoppedError
+	if !errors.As(err, &se) || se.Reason != ReasonCrashed {
+		t.Fatalf("the crashing query: %v, want a StoppedError crashed", err)
+	}
+	if n := len(p.PIDs()); n != 2 {
+		t.Fatalf("%d workers left after one crashing query, want 2: it was run again on the others", n)
+	}
 }

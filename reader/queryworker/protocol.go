@@ -50,6 +50,11 @@ type response struct {
 	TruncatedReason string          `json:"truncated_reason,omitempty"`
 	Error           string          `json:"error,omitempty"`
 	Kind            string          `json:"kind,omitempty"`
+	// Ack: the worker has read request ID and hands it to Kuzu; its
+	// answer follows. A worker that dies before it acknowledges never
+	// took the query (it may run on another worker); one that dies after
+	// died of it.
+	Ack bool `json:"ack,omitempty"`
 }
 
 var errFrameTooLarge = errors.New("frame too large")

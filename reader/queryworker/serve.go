@@ -95,6 +95,12 @@ func Serve(ctx context.Context, in io.Reader, out io.Writer, store *snapshot.Sto
 		mu.Lock()
 		running, cancel = req.ID, qcancel
 		mu.Unlock()
+		if err := writeFrame(bw, response{ID: req.ID, Ack: true}); err != nil {
+			return fmt.Errorf("query worker: acknowledge: %w", err)
+		}
+		if err := bw.Flush(); err != nil {
+			return fmt.Errorf("query worker: acknowledge: %w", err)
+		}
 		resp := w.answer(qctx, req)
 		mu.Lock()
 		running, cancel = 0, nil

@@ -46,7 +46,13 @@ func servedWorker(t *testing.T) (ask func(request) response, seq uint64) {
 		if err := writeFrame(inW, req); err != nil {
 			t.Fatal(err)
 		}
-		var resp response
+		var ack, resp response
+		if err := readFrame(outR, 64<<20, &ack); err != nil {
+			t.Fatal(err)
+		}
+		if !ack.Ack || ack.ID != req.ID {
+			t.Fatalf("the worker's first frame for query %d: %+v, want its acknowledgement", req.ID, ack)
+		}
 		if err := readFrame(outR, 64<<20, &resp); err != nil {
 			t.Fatal(err)
 		}
