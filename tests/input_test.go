@@ -34,6 +34,9 @@ func TestBadInputAtEnqueue(t *testing.T) {
 		{"oversized string", `{"ops":[{"op":"create_entities","entities":[{"name":"a","entityType":"t","observations":["` + strings.Repeat("y", 70000) + `"]}]}]}`, "op 0: create_entities: entities[0].observations[0] is 70000 bytes, over the limit of 65536 (job.max_string_bytes)"},
 		{"oversized key", `{"ops":[{"op":"kv_put","key":"` + strings.Repeat("k", 70000) + `","value":"v"}]}`, "op 0: kv_put: key is 70000 bytes, over the limit of 65536 (job.max_string_bytes)"},
 		{"oversized value", `{"ops":[{"op":"kv_put","key":"k","value":"` + strings.Repeat("v", 600000) + `"}]}`, "op 0: kv_put: value is 600000 bytes, over the limit of 524288 (job.max_value_bytes)"},
+		{"lone high surrogate", `{"ops":[{"op":"kv_put","key":"sur\ud800","value":"x"}]}`, `invalid job: job is not valid Unicode: a string holds an unpaired surrogate escape (not valid Unicode): \ud800 at byte 33`},
+		{"lone low surrogate", `{"ops":[{"op":"create_entities","entities":[{"name":"S\uDC00","entityType":"t","observations":[]}]}]}`, `unpaired surrogate escape (not valid Unicode): \uDC00`},
+		{"surrogates reversed", `{"ops":[{"op":"kv_put","key":"k","value":"\udc00\ud800"}]}`, `unpaired surrogate escape (not valid Unicode): \udc00`},
 		{"too many ops", `{"ops":[` + strings.TrimSuffix(strings.Repeat(`{"op":"kv_delete","key":"k"},`, 1001), ",") + `]}`, "job has 1001 ops, over the limit of 1000 (job.max_ops)"},
 	}
 	for _, c := range cases {

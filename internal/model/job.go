@@ -157,13 +157,32 @@ var utf8BOM = []byte("\xef\xbb\xbf")
 // fields of its own kind, so an unknown op, an unknown field, a missing
 // required field, an empty name or a value over the limits is an error that
 // wraps ErrInvalidJob and says where the problem is. A leading UTF-8 byte
-// order mark is skipped.
+// order mark is skipped. Text that is not valid UTF-8, or a string holding an
+// unpaired surrogate escape such as "\ud800" (CheckSurrogates), is refused:
+// either would be read as U+FFFD, and different names would become one.
 func DecodeJob(data []byte, lim Limits) (*Job, error) {
+	return decodeJob(data, lim, true)
+}
+
+// DecodeAppliedJob is DecodeJob for a job a snapshot already holds (replayed
+// or indexed again): it reads an unpaired surrogate escape as U+FFFD, as it
+// was applied before DecodeJob refused it, so that an older store's jobs
+// apply again to the same state.
+func DecodeAppliedJob(data []byte, lim Limits) (*Job, error) {
+	return decodeJob(data, lim, false)
+}
+
+func decodeJob(data []byte, lim Limits, strictText bool) (*Job, error) {
 	if lim.MaxBytes > 0 && int64(len(data)) > lim.MaxBytes {
 		return nil, Invalidf("job is %d bytes, over the limit of %d (job.max_bytes)", len(data), lim.MaxBytes)
 	}
 	if !utf8.Valid(data) {
 		return nil, Invalidf("job is not valid UTF-8")
+	}
+	if strictText {
+		if err := CheckSurrogates(data); err != nil {
+			return nil, fmt.Errorf("%w: job is not valid Unicode: %w", ErrInvalidJob, err)
+		}
 	}
 	// A UTF-8 byte order mark, as some Windows editors write, is not part
 	// of the JSON (RFC 8259 lets a parser ignore it).

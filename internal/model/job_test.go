@@ -47,3 +47,24 @@ func TestDecodeJob(t *testing.T) {
 		}
 	}
 }
+
+// An unpaired surrogate escape is refused by DecodeJob, naming the escape,
+// and read as U+FFFD by DecodeAppliedJob; a proper pair, or an escaped
+// backslash before a u, is not one.
+func TestDecodeJobLoneSurrogates(t *testing.T) {
+	for _, s := range []string{`\ud800`, `\uDBFF`, `\udc00`, `\udc00\ud800`, `\ud800x`, `\ud800\u0041`, `a\\\ud800`} {
+		data := []byte(`{"ops":[{"op":"kv_put","key":"k` + s + `","value":"v"}]}`)
+		_, err := DecodeJob(data, Limits{})
+		if !errors.Is(err, ErrInvalidJob) || !errors.Is(err, ErrUnpairedSurrogate) || !strings.Contains(err.Error(), "unpaired surrogate escape") {
+			t.Errorf("%s: %v; want an unpaired surrogate error", s, err)
+		}
+		if job, err := DecodeAppliedJob(data, Limits{}); err != nil || !strings.Contains(job.Ops[0].Key, "\ufffd") {
+			t.Errorf("%s applied before: %v", s, err)
+		}
+	}
+	for _, s := range []string{`\ud83d\ude00`, `\\ud800`, `\\\\ud800`, `\u00e9`, `\uD83D\uDE00`} {
+		if _, err := DecodeJob([]byte(`{"ops":[{"op":"kv_put","key":"k`+s+`","value":"v"}]}`), Limits{}); err != nil {
+			t.Errorf("%s: %v", s, err)
+		}
+	}
+}
