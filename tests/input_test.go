@@ -37,6 +37,12 @@ func TestBadInputAtEnqueue(t *testing.T) {
 		{"lone high surrogate", `{"ops":[{"op":"kv_put","key":"sur\ud800","value":"x"}]}`, `invalid job: job is not valid Unicode: a string holds an unpaired surrogate escape (not valid Unicode): \ud800 at byte 33`},
 		{"lone low surrogate", `{"ops":[{"op":"create_entities","entities":[{"name":"S\uDC00","entityType":"t","observations":[]}]}]}`, `unpaired surrogate escape (not valid Unicode): \uDC00`},
 		{"surrogates reversed", `{"ops":[{"op":"kv_put","key":"k","value":"\udc00\ud800"}]}`, `unpaired surrogate escape (not valid Unicode): \udc00`},
+		{"upper-case field names", `{"OPS":[{"OP":"kv_put","KEY":"upper","VALUE":"y"}]}`, `invalid job: malformed JSON: json: unknown field "OPS"`},
+		{"upper-case op field", `{"ops":[{"op":"kv_put","KEY":"upper","value":"y"}]}`, `op 0: kv_put: malformed JSON: json: unknown field "KEY"`},
+		{"entity field in another case", `{"ops":[{"op":"create_entities","entities":[{"name":"dupC","Name":"dupD","entityType":"t","observations":[]}]}]}`, `unknown field "Name"`},
+		{"duplicate field", `{"ops":[{"op":"create_entities","entities":[{"name":"dupA","name":"dupB","entityType":"t","observations":[]}]}]}`, `invalid job: malformed JSON: json: duplicate field "name" (a name may appear once in an object)`},
+		{"duplicate op", `{"ops":[{"op":"kv_delete","op":"kv_put","key":"k","value":"v"}]}`, `invalid job: malformed JSON: json: duplicate field "op" (a name may appear once in an object)`},
+		{"duplicate ops", `{"ops":[{"op":"kv_delete","key":"k"}],"ops":[]}`, `invalid job: malformed JSON: json: duplicate field "ops" (a name may appear once in an object)`},
 		{"too many ops", `{"ops":[` + strings.TrimSuffix(strings.Repeat(`{"op":"kv_delete","key":"k"},`, 1001), ",") + `]}`, "job has 1001 ops, over the limit of 1000 (job.max_ops)"},
 	}
 	for _, c := range cases {

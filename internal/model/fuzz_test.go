@@ -31,6 +31,8 @@ func FuzzDecodeJob(f *testing.F) {
 		`{"ops":[{"op":"create_entities","entities":[{"name":"a","entityType":"t","observations":["x"],"name":"b"}]}]}`,
 		"{\"ops\":[{\"op\":\"kv_put\",\"key\":\"\xff\",\"value\":\"v\"}]}",
 		`{"ops":[{"op":"kv_put","key":"sur\ud800","value":"x"}]}`,
+		`{"OPS":[{"OP":"kv_put","KEY":"upper","VALUE":"y"}]}`,
+		`{"ops":[{"op":"kv_put","op":"kv_delete","key":"k"}]}`,
 		`{"ops":[{"op":"kv_put","key":"k","value":"\udc00\ud800\\ud800"}]}`,
 	} {
 		f.Add([]byte(s))

@@ -38,7 +38,12 @@ func TestDecodeJob(t *testing.T) {
 		`{"ops":[{"op":"kv_put","key":"k","value":"` + strings.Repeat("v", 5000) + `"}]}`:                                                                                   "over the limit of 4096",
 		"{\"ops\":[{\"op\":\"kv_put\",\"key\":\"\xff\",\"value\":\"v\"}]}":                                                                                                  "not valid UTF-8",
 		`{"ops":[{"op":"create_relations","relations":[{"from":"a","to":"b"}]}]}`:                                                                                           "relations[0].relationType is empty",
-		`null`: `missing "ops"`,
+		`null`:                                                 `missing "ops"`,
+		`{"OPS":[{"op":"kv_delete","key":"k"}]}`:               `unknown field "OPS"`,
+		`{"ops":[{"op":"kv_delete","Key":"k"}]}`:               `unknown field "Key"`,
+		`{"ops":[{"op":"kv_delete","key":"k","key":"l"}]}`:     `duplicate field "key"`,
+		`{"ops":[{"op":"delete_entities","entityNames":"a"}]}`: `cannot unmarshal string into field "/entityNames" of type []string`,
+		`{"ops":[{"op":"kv_put","key":"k","value":"v"}`:        `malformed JSON: unexpected end of JSON input`,
 	}
 	for j, want := range bad {
 		_, err := DecodeJob([]byte(j), lim)
