@@ -270,3 +270,20 @@ func TestImportRefusesLoneSurrogates(t *testing.T) {
 		t.Errorf("%d entities besides ok, want none", n)
 	}
 }
+
+// An entity only a badly named file in queue/new creates (a file the next
+// commit dead-letters unread) is not taken as queued: a relation to it is
+// skipped as dangling.
+func TestImportIgnoresBadlyNamedQueueFiles(t *testing.T) {
+	store := newStore(t)
+	job := `{"ops":[{"op":"create_entities","entities":[{"name":"ghost","entityType":"t","observations":[]}]}]}`
+	if err := os.WriteFile(filepath.Join(store, "queue", "new", "X.JOB"), []byte(job), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := memsnap(t, store, nil, nil, "import", "--wait", writeLines(t,
+		`{"type":"entity","name":"E","entityType":"t","observations":[]}`,
+		`{"type":"relation","from":"E","to":"ghost","relationType":"r"}`))
+	if r.code != 0 || !strings.Contains(r.stdout, `"relations":0`) || !strings.Contains(r.stderr, `entity "ghost" is in neither the file nor the store nor a queued job`) {
+		t.Fatalf("import: exit %d: %s %s", r.code, r.stdout, r.stderr)
+	}
+}

@@ -512,7 +512,9 @@ func (a *app) queuedEntities(s *snapshot.Store, want []string, found map[string]
 	var paths []string
 	if ents, err := os.ReadDir(q.NewDir()); err == nil {
 		for _, e := range ents {
-			paths = append(paths, filepath.Join(q.NewDir(), e.Name()))
+			if queue.JobFileName(e.Name()) { // others are dead-lettered unread
+				paths = append(paths, filepath.Join(q.NewDir(), e.Name()))
+			}
 		}
 	}
 	if claimed, err := q.Claimed(); err == nil {

@@ -254,7 +254,7 @@ func (q *Queue) Claim(next uint64, maxJobs int, maxBytes, maxJobBytes int64) (ou
 			full = true
 			break
 		}
-		if !goodName(name) {
+		if !JobFileName(name) {
 			id, err := q.deadLetterBadName(name)
 			if err != nil {
 				return out, badNames, full, err
@@ -305,8 +305,9 @@ type BadName struct {
 	ID   string
 }
 
-// goodName reports whether name, an entry of new/, is <job id>.job.
-func goodName(name string) bool {
+// JobFileName reports whether name, an entry of new/, is <job id>.job: a
+// job Claim would claim, not a file it dead-letters unread.
+func JobFileName(name string) bool {
 	id, ok := strings.CutSuffix(name, Ext)
 	return ok && ValidID(id)
 }
@@ -583,7 +584,7 @@ func (q *Queue) Next(maxJobBytes int64) (size int64, ok bool, err error) {
 		return 0, false, err
 	}
 	for _, name := range names {
-		if !goodName(name) {
+		if !JobFileName(name) {
 			continue // Claim dead-letters it unread
 		}
 		info, err := os.Lstat(q.path("new", name))
