@@ -164,3 +164,28 @@ func TestReadPathRefusesFileAccess(t *testing.T) {
 		t.Fatalf("harmless query: %+v", q)
 	}
 }
+
+// A job file that bypassed enqueue and holds an unpaired surrogate escape,
+// or field names in another case, or a field given twice, is dead-lettered
+// by the writer with the same reason enqueue gives, not applied.
+func TestBadTextDeadLettered(t *testing.T) {
+	store := newStore(t)
+	jobs := map[string]struct{ job, reason string }{ // job id -> file, reason
+		"01ARZ3NDEKTSV4RRFFQ69G5FA1": {`{"ops":[{"op":"kv_put","key":"sur\ud800","value":"x"}]}`, `unpaired surrogate escape (not valid Unicode): \ud800`},
+		"01ARZ3NDEKTSV4RRFFQ69G5FA2": {`{"OPS":[{"OP":"kv_put","KEY":"upper","VALUE":"y"}]}`, `unknown field "OPS"`},
+		"01ARZ3NDEKTSV4RRFFQ69G5FA3": {`{"ops":[{"op":"create_entities","entities":[{"name":"dupA","name":"dupB","entityType":"t","observations":[]}]}]}`, `duplicate field "name"`},
+	}
+	for id, j := range jobs {
+		if err := os.WriteFile(filepath.Join(store, "queue", "new", id+".job"), []byte(j.job), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if s := commit(t, store); s.Applied != 0 || s.Rejected != len(jobs) {
+		t.Fatalf("commit: %+v; want all %d rejected", s, len(jobs))
+	}
+	for id, j := range jobs {
+		if o := jobOutcome(t, store, id); o.Status != "rejected" || !contains(o.Reason, j.reason) {
+			t.Errorf("job %s: %+v; want rejected with %q", id, o, j.reason)
+		}
+	}
+}
