@@ -162,7 +162,7 @@ func (r *Reader) deriveText(ctx context.Context, c *graphdb.Conn, base *graphind
 			r.log.Debug("search index: job file gone, building afresh", "file", j.Path, "error", err)
 			return nil, nil
 		}
-		job, err := model.DecodeJob(data, model.Limits{})
+		job, err := model.DecodeAppliedJob(data, model.Limits{})
 		if err != nil {
 			r.log.Warn("search index: archived job unreadable, building afresh", "file", j.Path, "error", err)
 			return nil, nil

@@ -3,6 +3,8 @@ package tests
 import (
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
@@ -57,5 +59,37 @@ func TestDaemonSchedules(t *testing.T) {
 	}
 	if n := queryInt(t, store, "MATCH (e:Entity) RETURN count(e)"); n != 3 {
 		t.Fatalf("entities: %d", n)
+	}
+}
+
+// A running daemon dead-letters files in queue/new not named <job id>.job
+// on its own (they count as queued), then applies the good job behind them.
+// Before, "X.JOB", "X", "X.job.tmp" and "X.job " stayed there forever.
+func TestDaemonDeadLettersBadNames(t *testing.T) {
+	store := newStore(t)
+	ctx := testContext(t)
+	d := daemonCmd(ctx, store, "MEMSNAP_WRITER_COMMIT=@every 1s")
+	if err := d.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		_ = d.Process.Signal(syscall.SIGTERM)
+		_ = d.Wait()
+	}()
+	newDir := filepath.Join(store, "queue", "new")
+	for _, name := range []string{"X.JOB", "X", "X.job.tmp", "X.job "} {
+		if err := os.WriteFile(filepath.Join(newDir, name), []byte(`{"ops":[{"op":"kv_put","key":"a","value":"x"}]}`), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitUntil(t, ctx, "the daemon to empty queue/new", 100*time.Millisecond, func() bool {
+		return len(dirNames(t, newDir)) == 0
+	})
+	good := enqueue(t, store, ops(entities(entity("behind", "t"))))
+	waitUntil(t, ctx, "the daemon to apply the good job", 100*time.Millisecond, func() bool {
+		return jobOutcome(t, store, good).Status == "applied"
+	})
+	if out := mustMemsnap(t, store, nil, "status"); !contains(out, "0 queued") || !contains(out, "4 dead") {
+		t.Errorf("status:\n%s", out)
 	}
 }

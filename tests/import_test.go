@@ -240,3 +240,50 @@ func TestImportSeesQueuedEntities(t *testing.T) {
 		t.Fatalf("%d relations, want 1", n)
 	}
 }
+
+// A line whose strings hold an unpaired surrogate escape is skipped with the
+// reason, as enqueue refuses such a job: before, "S\ud800" and "S\udbff"
+// were both applied as "S\ufffd", one entity.
+func TestImportRefusesLoneSurrogates(t *testing.T) {
+	store := newStore(t)
+	file := writeLines(t,
+		`{"type":"entity","name":"S\ud800","entityType":"t","observations":[]}`,
+		`{"type":"entity","name":"S\udbff","entityType":"t","observations":[]}`,
+		`{"type":"entity","name":"ok","entityType":"t","observations":["pair \ud83d\ude00 kept"]}`,
+	)
+	r := memsnap(t, store, nil, nil, "import", "--wait", file)
+	if r.code != 0 {
+		t.Fatalf("import: exit %d: %s", r.code, r.stderr)
+	}
+	if sum := parseImportSummary(t, r.stdout); sum.Entities != 1 || sum.Skipped != 2 {
+		t.Errorf("summary %+v\n%s", sum, r.stderr)
+	}
+	for _, want := range []string{
+		`line 1: skipped: a string holds an unpaired surrogate escape (not valid Unicode): \ud800`,
+		`line 2: skipped: a string holds an unpaired surrogate escape (not valid Unicode): \udbff`,
+	} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("report lacks %q:\n%s", want, r.stderr)
+		}
+	}
+	if n := queryInt(t, store, "MATCH (e:Entity) WHERE e.name <> 'ok' RETURN count(e)"); n != 0 {
+		t.Errorf("%d entities besides ok, want none", n)
+	}
+}
+
+// An entity only a badly named file in queue/new creates (a file the next
+// commit dead-letters unread) is not taken as queued: a relation to it is
+// skipped as dangling.
+func TestImportIgnoresBadlyNamedQueueFiles(t *testing.T) {
+	store := newStore(t)
+	job := `{"ops":[{"op":"create_entities","entities":[{"name":"ghost","entityType":"t","observations":[]}]}]}`
+	if err := os.WriteFile(filepath.Join(store, "queue", "new", "X.JOB"), []byte(job), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := memsnap(t, store, nil, nil, "import", "--wait", writeLines(t,
+		`{"type":"entity","name":"E","entityType":"t","observations":[]}`,
+		`{"type":"relation","from":"E","to":"ghost","relationType":"r"}`))
+	if r.code != 0 || !strings.Contains(r.stdout, `"relations":0`) || !strings.Contains(r.stderr, `entity "ghost" is in neither the file nor the store nor a queued job`) {
+		t.Fatalf("import: exit %d: %s %s", r.code, r.stdout, r.stderr)
+	}
+}

@@ -34,6 +34,15 @@ func TestBadInputAtEnqueue(t *testing.T) {
 		{"oversized string", `{"ops":[{"op":"create_entities","entities":[{"name":"a","entityType":"t","observations":["` + strings.Repeat("y", 70000) + `"]}]}]}`, "op 0: create_entities: entities[0].observations[0] is 70000 bytes, over the limit of 65536 (job.max_string_bytes)"},
 		{"oversized key", `{"ops":[{"op":"kv_put","key":"` + strings.Repeat("k", 70000) + `","value":"v"}]}`, "op 0: kv_put: key is 70000 bytes, over the limit of 65536 (job.max_string_bytes)"},
 		{"oversized value", `{"ops":[{"op":"kv_put","key":"k","value":"` + strings.Repeat("v", 600000) + `"}]}`, "op 0: kv_put: value is 600000 bytes, over the limit of 524288 (job.max_value_bytes)"},
+		{"lone high surrogate", `{"ops":[{"op":"kv_put","key":"sur\ud800","value":"x"}]}`, `invalid job: job is not valid Unicode: a string holds an unpaired surrogate escape (not valid Unicode): \ud800 at byte 33`},
+		{"lone low surrogate", `{"ops":[{"op":"create_entities","entities":[{"name":"S\uDC00","entityType":"t","observations":[]}]}]}`, `unpaired surrogate escape (not valid Unicode): \uDC00`},
+		{"surrogates reversed", `{"ops":[{"op":"kv_put","key":"k","value":"\udc00\ud800"}]}`, `unpaired surrogate escape (not valid Unicode): \udc00`},
+		{"upper-case field names", `{"OPS":[{"OP":"kv_put","KEY":"upper","VALUE":"y"}]}`, `invalid job: malformed JSON: json: unknown field "OPS"`},
+		{"upper-case op field", `{"ops":[{"op":"kv_put","KEY":"upper","value":"y"}]}`, `op 0: kv_put: malformed JSON: json: unknown field "KEY"`},
+		{"entity field in another case", `{"ops":[{"op":"create_entities","entities":[{"name":"dupC","Name":"dupD","entityType":"t","observations":[]}]}]}`, `unknown field "Name"`},
+		{"duplicate field", `{"ops":[{"op":"create_entities","entities":[{"name":"dupA","name":"dupB","entityType":"t","observations":[]}]}]}`, `invalid job: malformed JSON: json: duplicate field "name" (a name may appear once in an object)`},
+		{"duplicate op", `{"ops":[{"op":"kv_delete","op":"kv_put","key":"k","value":"v"}]}`, `invalid job: malformed JSON: json: duplicate field "op" (a name may appear once in an object)`},
+		{"duplicate ops", `{"ops":[{"op":"kv_delete","key":"k"}],"ops":[]}`, `invalid job: malformed JSON: json: duplicate field "ops" (a name may appear once in an object)`},
 		{"too many ops", `{"ops":[` + strings.TrimSuffix(strings.Repeat(`{"op":"kv_delete","key":"k"},`, 1001), ",") + `]}`, "job has 1001 ops, over the limit of 1000 (job.max_ops)"},
 	}
 	for _, c := range cases {
@@ -153,5 +162,30 @@ func TestReadPathRefusesFileAccess(t *testing.T) {
 	q := query(t, store, "MATCH (e:Entity) WHERE e.name <> 'COPY TO' RETURN e.name AS `load`")
 	if len(q.Rows) != 1 {
 		t.Fatalf("harmless query: %+v", q)
+	}
+}
+
+// A job file that bypassed enqueue and holds an unpaired surrogate escape,
+// or field names in another case, or a field given twice, is dead-lettered
+// by the writer with the same reason enqueue gives, not applied.
+func TestBadTextDeadLettered(t *testing.T) {
+	store := newStore(t)
+	jobs := map[string]struct{ job, reason string }{ // job id -> file, reason
+		"01ARZ3NDEKTSV4RRFFQ69G5FA1": {`{"ops":[{"op":"kv_put","key":"sur\ud800","value":"x"}]}`, `unpaired surrogate escape (not valid Unicode): \ud800`},
+		"01ARZ3NDEKTSV4RRFFQ69G5FA2": {`{"OPS":[{"OP":"kv_put","KEY":"upper","VALUE":"y"}]}`, `unknown field "OPS"`},
+		"01ARZ3NDEKTSV4RRFFQ69G5FA3": {`{"ops":[{"op":"create_entities","entities":[{"name":"dupA","name":"dupB","entityType":"t","observations":[]}]}]}`, `duplicate field "name"`},
+	}
+	for id, j := range jobs {
+		if err := os.WriteFile(filepath.Join(store, "queue", "new", id+".job"), []byte(j.job), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if s := commit(t, store); s.Applied != 0 || s.Rejected != len(jobs) {
+		t.Fatalf("commit: %+v; want all %d rejected", s, len(jobs))
+	}
+	for id, j := range jobs {
+		if o := jobOutcome(t, store, id); o.Status != "rejected" || !contains(o.Reason, j.reason) {
+			t.Errorf("job %s: %+v; want rejected with %q", id, o, j.reason)
+		}
 	}
 }

@@ -1,8 +1,10 @@
 package tests
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -37,8 +39,8 @@ func TestBadJobFileNamesAreDeadLettered(t *testing.T) {
 	b := enqueue(t, store, ops(entities(entity("after", "t"))))
 
 	s := commit(t, store)
-	if s.Applied != 2 || s.Rejected != 0 || s.QueueLeft != 0 {
-		t.Fatalf("commit with %d badly named job files queued: %+v; want the 2 good jobs applied, nothing left", len(names), s)
+	if s.Applied != 2 || s.Rejected != len(names) || s.QueueLeft != 0 {
+		t.Fatalf("commit with %d badly named job files queued: %+v; want the 2 good jobs applied, the rest rejected, nothing left", len(names), s)
 	}
 	for _, id := range []string{a, b} {
 		if o := jobOutcome(t, store, id); o.Status != "applied" {
@@ -96,5 +98,63 @@ func TestBadJobFileNamesAreDeadLettered(t *testing.T) {
 	// A lookup by a name that is not a job id is refused, not searched for.
 	if r := memsnap(t, store, nil, nil, "job", "..job"); r.code == 0 || !contains(r.stderr, `job id "..job" is not valid`) {
 		t.Errorf("memsnap job ..job: exit %d, %s", r.code, r.stderr)
+	}
+}
+
+// A file in queue/new that does not end in .job at all ("X.JOB", "X",
+// "X.job.tmp", "X.job " with a trailing space) is dead-lettered the same
+// way, counts as queued in status until then, is logged once and counts as
+// rejected in the commit summary. Before, such files stayed in queue/new
+// forever and status said 0 queued.
+func TestJobFilesNotEndingInJobAreDeadLettered(t *testing.T) {
+	store := newStore(t)
+	names := []string{"X.JOB", "X", "X.job.tmp", "X.job "}
+	for _, name := range names {
+		if err := os.WriteFile(filepath.Join(store, "queue", "new", name), []byte(`{"ops":[{"op":"kv_put","key":"a","value":"x"}]}`), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	good := enqueue(t, store, ops(entities(entity("behind", "t"))))
+	if out := mustMemsnap(t, store, nil, "status"); !contains(out, "5 queued") {
+		t.Errorf("status before the commit counts the badly named files as queued:\n%s", out)
+	}
+	r := memsnap(t, store, nil, nil, "commit")
+	if r.code != 0 {
+		t.Fatalf("commit: exit %d: %s", r.code, r.stderr)
+	}
+	var s commitSummary
+	if err := json.Unmarshal([]byte(r.stdout), &s); err != nil {
+		t.Fatalf("commit answer %q: %v", r.stdout, err)
+	}
+	if s.Applied != 1 || s.Rejected != len(names) || s.QueueLeft != 0 {
+		t.Fatalf("commit: %+v; want the good job applied and the %d badly named files rejected", s, len(names))
+	}
+	if o := jobOutcome(t, store, good); o.Status != "applied" {
+		t.Fatalf("good job %s: %+v", good, o)
+	}
+	if left := dirNames(t, filepath.Join(store, "queue", "new")); len(left) != 0 {
+		t.Fatalf("queue/new still holds %q", left)
+	}
+	var errs []string
+	for _, n := range dirNames(t, filepath.Join(store, "queue", "dead")) {
+		if strings.HasSuffix(n, ".err") {
+			b, err := os.ReadFile(filepath.Join(store, "queue", "dead", n))
+			if err != nil {
+				t.Fatal(err)
+			}
+			errs = append(errs, string(b))
+		}
+	}
+	for _, name := range names {
+		quoted := strconv.Quote(name)
+		if n := strings.Count(strings.Join(errs, ""), "job file name "+quoted+" in queue/new"); n != 1 {
+			t.Errorf("%d dead letters quote %s, want 1: %q", n, quoted, errs)
+		}
+		if n := strings.Count(r.stderr, "name="+strconv.Quote(quoted)); n != 1 {
+			t.Errorf("commit logged %s %d times, want once:\n%s", quoted, n, r.stderr)
+		}
+	}
+	if out := mustMemsnap(t, store, nil, "status"); !contains(out, "0 queued") || !contains(out, "4 dead") {
+		t.Errorf("status after the commit:\n%s", out)
 	}
 }

@@ -243,7 +243,7 @@ func (w *Writer) replayBatch(b []snapshot.ReplayJob) ([]*batchJob, error) {
 		if !rj.Sum.Matches(data) {
 			return nil, fmt.Errorf("replay snapshot %d: archived job %s does not match its checksum", rj.Snapshot, rj.Name)
 		}
-		job, err := model.DecodeJob(data, w.opts.Limits)
+		job, err := model.DecodeAppliedJob(data, w.opts.Limits)
 		if err != nil {
 			return nil, fmt.Errorf("replay snapshot %d: job %s: %w", rj.Snapshot, c.ID, err)
 		}

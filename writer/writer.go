@@ -296,7 +296,11 @@ func (w *Writer) cycle(ctx context.Context, maxJobs int, verified *uint64, sum *
 	for _, c := range pending {
 		bytes += c.Bytes(w.opts.Limits.MaxBytes)
 	}
-	fresh, full, err := w.store.Queue().Claim(next, maxJobs-len(pending), w.opts.MaxBatchBytes-bytes, w.opts.Limits.MaxBytes)
+	fresh, badNames, full, err := w.store.Queue().Claim(next, maxJobs-len(pending), w.opts.MaxBatchBytes-bytes, w.opts.Limits.MaxBytes)
+	for _, b := range badNames {
+		w.log.Warn("job file in queue/new is not named <job id>.job; dead-lettered", "name", fmt.Sprintf("%q", b.Name), "dead_job", b.ID)
+	}
+	sum.Rejected += len(badNames) // rejected unread, so counted here and not by build
 	if err != nil {
 		return false, false, err
 	}

@@ -89,6 +89,11 @@ func parseMemoryLine(line []byte, lim model.Limits, exact bool) (rec memoryRecor
 		// names could become one.
 		return rec, "not valid UTF-8"
 	}
+	if err := model.CheckSurrogates(line); err != nil {
+		// encoding/json would read it as U+FFFD: "S\ud800" and "S\udbff"
+		// would become one name.
+		return rec, err.Error()
+	}
 	var ok bool
 	if rec, ok = parseMemoryLineFast(line); !ok {
 		if rec, skip = parseMemoryLineSlow(line); skip != "" {
@@ -507,7 +512,9 @@ func (a *app) queuedEntities(s *snapshot.Store, want []string, found map[string]
 	var paths []string
 	if ents, err := os.ReadDir(q.NewDir()); err == nil {
 		for _, e := range ents {
-			paths = append(paths, filepath.Join(q.NewDir(), e.Name()))
+			if queue.JobFileName(e.Name()) { // others are dead-lettered unread
+				paths = append(paths, filepath.Join(q.NewDir(), e.Name()))
+			}
 		}
 	}
 	if claimed, err := q.Claimed(); err == nil {

@@ -30,6 +30,10 @@ func FuzzDecodeJob(f *testing.F) {
 		`{"ops":[{"op":"kv_put","key":"k","value":"v"}]} trailing`,
 		`{"ops":[{"op":"create_entities","entities":[{"name":"a","entityType":"t","observations":["x"],"name":"b"}]}]}`,
 		"{\"ops\":[{\"op\":\"kv_put\",\"key\":\"\xff\",\"value\":\"v\"}]}",
+		`{"ops":[{"op":"kv_put","key":"sur\ud800","value":"x"}]}`,
+		`{"OPS":[{"OP":"kv_put","KEY":"upper","VALUE":"y"}]}`,
+		`{"ops":[{"op":"kv_put","op":"kv_delete","key":"k"}]}`,
+		`{"ops":[{"op":"kv_put","key":"k","value":"\udc00\ud800\\ud800"}]}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -51,6 +55,11 @@ func FuzzDecodeJob(f *testing.F) {
 		for _, s := range jobStrings(job) {
 			if len(s.v) > lim.MaxStringBytes || !utf8.ValidString(s.v) || (s.name && s.v == "") {
 				t.Fatalf("accepted a bad string %q", s.v)
+			}
+			// U+FFFD only where the text wrote one: never a lone
+			// surrogate escape read as it.
+			if strings.ContainsRune(s.v, utf8.RuneError) && !strings.ContainsRune(string(data), utf8.RuneError) && !strings.Contains(strings.ToLower(string(data)), `\ufffd`) {
+				t.Fatalf("accepted %q, a U+FFFD the job did not write", s.v)
 			}
 		}
 		again, err := json.Marshal(job)

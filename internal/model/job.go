@@ -8,6 +8,9 @@ import (
 	"io"
 	"strings"
 	"unicode/utf8"
+
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // ErrInvalidJob is returned (wrapped, with the reason) for a job that can
@@ -157,21 +160,40 @@ var utf8BOM = []byte("\xef\xbb\xbf")
 // fields of its own kind, so an unknown op, an unknown field, a missing
 // required field, an empty name or a value over the limits is an error that
 // wraps ErrInvalidJob and says where the problem is. A leading UTF-8 byte
-// order mark is skipped.
+// order mark is skipped. Text that is not valid UTF-8, or a string holding an
+// unpaired surrogate escape such as "\ud800" (CheckSurrogates), is refused:
+// either would be read as U+FFFD, and different names would become one.
 func DecodeJob(data []byte, lim Limits) (*Job, error) {
+	return decodeJob(data, lim, true)
+}
+
+// DecodeAppliedJob is DecodeJob for a job a snapshot already holds (replayed
+// or indexed again): it reads an unpaired surrogate escape as U+FFFD, as it
+// was applied before DecodeJob refused it, so that an older store's jobs
+// apply again to the same state.
+func DecodeAppliedJob(data []byte, lim Limits) (*Job, error) {
+	return decodeJob(data, lim, false)
+}
+
+func decodeJob(data []byte, lim Limits, strictText bool) (*Job, error) {
 	if lim.MaxBytes > 0 && int64(len(data)) > lim.MaxBytes {
 		return nil, Invalidf("job is %d bytes, over the limit of %d (job.max_bytes)", len(data), lim.MaxBytes)
 	}
 	if !utf8.Valid(data) {
 		return nil, Invalidf("job is not valid UTF-8")
 	}
+	if strictText {
+		if err := CheckSurrogates(data); err != nil {
+			return nil, fmt.Errorf("%w: job is not valid Unicode: %w", ErrInvalidJob, err)
+		}
+	}
 	// A UTF-8 byte order mark, as some Windows editors write, is not part
 	// of the JSON (RFC 8259 lets a parser ignore it).
 	data = bytes.TrimPrefix(data, utf8BOM)
 	var raw struct {
-		Ops []json.RawMessage `json:"ops"`
+		Ops []jsontext.Value `json:"ops"`
 	}
-	if err := strictDecode(data, &raw); err != nil {
+	if err := strictDecode(data, &raw, !strictText); err != nil {
 		return nil, Invalidf("%v", err)
 	}
 	if raw.Ops == nil {
@@ -185,7 +207,7 @@ func DecodeJob(data []byte, lim Limits) (*Job, error) {
 	}
 	job := &Job{Ops: make([]Op, 0, len(raw.Ops))}
 	for i, r := range raw.Ops {
-		op, err := decodeOp(r, lim)
+		op, err := decodeOp(r, lim, !strictText)
 		if err != nil {
 			return nil, Invalidf("op %d: %v", i, err)
 		}
@@ -220,24 +242,70 @@ func Invalidf(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrInvalidJob, fmt.Sprintf(format, args...))
 }
 
-func strictDecode(data []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return fmt.Errorf("malformed JSON: %w", err)
+// strictDecode decodes the one JSON value of data into v. Member names match
+// the json tags exactly, as the MCP server's argument decoder matches them
+// (encoding/json would take "OPS" or "Name" for "ops" or "name"); a name v
+// does not know, or one given twice, is an error: the README's "unknown
+// fields are refused", and no silent choice between two values. allowBad
+// lets an unpaired surrogate escape through as U+FFFD (DecodeAppliedJob).
+// The errors keep encoding/json's wording: "unknown field", "cannot
+// unmarshal <kind> into ...", after "malformed JSON: ".
+func strictDecode(data []byte, v any, allowBad bool) error {
+	opts := []jsonv2.Options{jsonv2.RejectUnknownMembers(true), jsontext.AllowInvalidUTF8(allowBad)}
+	dec := jsontext.NewDecoder(bytes.NewReader(data), opts...)
+	if err := jsonv2.UnmarshalDecode(dec, v, opts...); err != nil {
+		return fmt.Errorf("malformed JSON: %w", decodeError(err))
 	}
-	if _, err := dec.Token(); err != io.EOF {
+	if _, err := dec.ReadToken(); err != io.EOF {
 		return errors.New("malformed JSON: trailing data after the job object")
 	}
 	return nil
 }
 
-func decodeOp(r json.RawMessage, lim Limits) (Op, error) {
+// decodeError words an error of jsonv2 as encoding/json would, with the
+// JSON pointer of where it is.
+func decodeError(err error) error {
+	var serr *jsonv2.SemanticError
+	var xerr *jsontext.SyntacticError
+	switch {
+	case errors.As(err, &serr) && errors.Is(serr.Err, jsonv2.ErrUnknownName):
+		return fmt.Errorf("json: unknown field %q", serr.JSONPointer.LastToken())
+	case errors.As(err, &xerr) && errors.Is(xerr.Err, jsontext.ErrDuplicateName):
+		// No pointer: jsontext's pointer inside a raw value can miss names.
+		return fmt.Errorf("json: duplicate field %q (a name may appear once in an object)", xerr.JSONPointer.LastToken())
+	case errors.As(err, &serr) && serr.GoType != nil && serr.JSONKind != 0:
+		return fmt.Errorf("json: cannot unmarshal %s into field %q of type %s", kindName(serr.JSONKind), serr.JSONPointer, serr.GoType)
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return errors.New("unexpected end of JSON input")
+	}
+	return err
+}
+
+// kindName is encoding/json's name for a JSON kind.
+func kindName(k jsontext.Kind) string {
+	switch k {
+	case '"':
+		return "string"
+	case '0':
+		return "number"
+	case 't', 'f':
+		return "bool"
+	case 'n':
+		return "null"
+	case '{':
+		return "object"
+	case '[':
+		return "array"
+	}
+	return k.String()
+}
+
+func decodeOp(r jsontext.Value, lim Limits, allowBad bool) (Op, error) {
 	var head struct {
 		Op string `json:"op"`
 	}
-	if err := json.Unmarshal(r, &head); err != nil {
-		return Op{}, fmt.Errorf("malformed op: %w", err)
+	if err := jsonv2.Unmarshal(r, &head, jsontext.AllowInvalidUTF8(allowBad)); err != nil {
+		return Op{}, fmt.Errorf("malformed op: %w", decodeError(err))
 	}
 	if head.Op == "" {
 		return Op{}, errors.New(`missing "op"`)
@@ -246,7 +314,7 @@ func decodeOp(r json.RawMessage, lim Limits) (Op, error) {
 	if !ok {
 		return Op{}, fmt.Errorf("unknown op %q", head.Op)
 	}
-	v := validator{lim: lim}
+	v := validator{lim: lim, allowBad: allowBad}
 	op, err := decode(r, &v)
 	if err != nil {
 		return op, fmt.Errorf("%s: %w", head.Op, err)
@@ -260,7 +328,7 @@ func decodeOp(r json.RawMessage, lim Limits) (Op, error) {
 
 // opDecoders decode one op of each kind strictly into the fields of its
 // kind, recording problems with the values in v.
-var opDecoders = map[string]func(r json.RawMessage, v *validator) (Op, error){
+var opDecoders = map[string]func(r jsontext.Value, v *validator) (Op, error){
 	OpCreateEntities:     decodeCreateEntities,
 	OpCreateRelations:    decodeRelations,
 	OpDeleteRelations:    decodeRelations,
@@ -271,7 +339,7 @@ var opDecoders = map[string]func(r json.RawMessage, v *validator) (Op, error){
 	OpKVDelete:           decodeKVDelete,
 }
 
-func decodeCreateEntities(r json.RawMessage, v *validator) (op Op, err error) {
+func decodeCreateEntities(r jsontext.Value, v *validator) (op Op, err error) {
 	var b struct {
 		Op       string    `json:"op"`
 		Entities *[]Entity `json:"entities"`
@@ -284,7 +352,7 @@ func decodeCreateEntities(r json.RawMessage, v *validator) (op Op, err error) {
 	return op, err
 }
 
-func decodeRelations(r json.RawMessage, v *validator) (op Op, err error) {
+func decodeRelations(r jsontext.Value, v *validator) (op Op, err error) {
 	var b struct {
 		Op        string      `json:"op"`
 		Relations *[]Relation `json:"relations"`
@@ -297,7 +365,7 @@ func decodeRelations(r json.RawMessage, v *validator) (op Op, err error) {
 	return op, err
 }
 
-func decodeAddObservations(r json.RawMessage, v *validator) (op Op, err error) {
+func decodeAddObservations(r jsontext.Value, v *validator) (op Op, err error) {
 	var b struct {
 		Op           string            `json:"op"`
 		Observations *[]ObservationAdd `json:"observations"`
@@ -310,7 +378,7 @@ func decodeAddObservations(r json.RawMessage, v *validator) (op Op, err error) {
 	return op, err
 }
 
-func decodeDeleteEntities(r json.RawMessage, v *validator) (op Op, err error) {
+func decodeDeleteEntities(r jsontext.Value, v *validator) (op Op, err error) {
 	var b struct {
 		Op          string    `json:"op"`
 		EntityNames *[]string `json:"entityNames"`
@@ -319,7 +387,7 @@ func decodeDeleteEntities(r json.RawMessage, v *validator) (op Op, err error) {
 	return op, err
 }
 
-func decodeDeleteObservations(r json.RawMessage, v *validator) (op Op, err error) {
+func decodeDeleteObservations(r jsontext.Value, v *validator) (op Op, err error) {
 	var b struct {
 		Op        string               `json:"op"`
 		Deletions *[]ObservationDelete `json:"deletions"`
@@ -335,8 +403,8 @@ func decodeDeleteObservations(r json.RawMessage, v *validator) (op Op, err error
 // decodeList decodes an op whose one field is a list: strictly into body, a
 // struct of the op's fields whose field list (named name) it requires.
 // check checks each item, at name[i]; the list is returned.
-func decodeList[T any](r json.RawMessage, v *validator, body any, list **[]T, name string, check func(at string, item T)) ([]T, error) {
-	if err := strictDecode(r, body); err != nil {
+func decodeList[T any](r jsontext.Value, v *validator, body any, list **[]T, name string, check func(at string, item T)) ([]T, error) {
+	if err := strictDecode(r, body, v.allowBad); err != nil {
 		return nil, err
 	}
 	v.required(name, *list != nil)
@@ -349,13 +417,13 @@ func decodeList[T any](r json.RawMessage, v *validator, body any, list **[]T, na
 	return **list, nil
 }
 
-func decodeKVPut(r json.RawMessage, v *validator) (op Op, err error) {
+func decodeKVPut(r jsontext.Value, v *validator) (op Op, err error) {
 	var b struct {
 		Op    string  `json:"op"`
 		Key   *string `json:"key"`
 		Value *string `json:"value"`
 	}
-	if err := strictDecode(r, &b); err != nil {
+	if err := strictDecode(r, &b, v.allowBad); err != nil {
 		return op, err
 	}
 	v.required("key", b.Key != nil)
@@ -371,12 +439,12 @@ func decodeKVPut(r json.RawMessage, v *validator) (op Op, err error) {
 	return op, nil
 }
 
-func decodeKVDelete(r json.RawMessage, v *validator) (op Op, err error) {
+func decodeKVDelete(r jsontext.Value, v *validator) (op Op, err error) {
 	var b struct {
 		Op  string  `json:"op"`
 		Key *string `json:"key"`
 	}
-	if err := strictDecode(r, &b); err != nil {
+	if err := strictDecode(r, &b, v.allowBad); err != nil {
 		return op, err
 	}
 	v.required("key", b.Key != nil)
@@ -389,8 +457,9 @@ func decodeKVDelete(r json.RawMessage, v *validator) (op Op, err error) {
 
 // validator records the first problem it sees.
 type validator struct {
-	lim Limits
-	err error
+	lim      Limits
+	allowBad bool // decode with strictDecode's allowBad
+	err      error
 }
 
 func (v *validator) fail(format string, args ...any) {

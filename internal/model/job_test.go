@@ -38,12 +38,38 @@ func TestDecodeJob(t *testing.T) {
 		`{"ops":[{"op":"kv_put","key":"k","value":"` + strings.Repeat("v", 5000) + `"}]}`:                                                                                   "over the limit of 4096",
 		"{\"ops\":[{\"op\":\"kv_put\",\"key\":\"\xff\",\"value\":\"v\"}]}":                                                                                                  "not valid UTF-8",
 		`{"ops":[{"op":"create_relations","relations":[{"from":"a","to":"b"}]}]}`:                                                                                           "relations[0].relationType is empty",
-		`null`: `missing "ops"`,
+		`null`:                                                 `missing "ops"`,
+		`{"OPS":[{"op":"kv_delete","key":"k"}]}`:               `unknown field "OPS"`,
+		`{"ops":[{"op":"kv_delete","Key":"k"}]}`:               `unknown field "Key"`,
+		`{"ops":[{"op":"kv_delete","key":"k","key":"l"}]}`:     `duplicate field "key"`,
+		`{"ops":[{"op":"delete_entities","entityNames":"a"}]}`: `cannot unmarshal string into field "/entityNames" of type []string`,
+		`{"ops":[{"op":"kv_put","key":"k","value":"v"}`:        `malformed JSON: unexpected end of JSON input`,
 	}
 	for j, want := range bad {
 		_, err := DecodeJob([]byte(j), lim)
 		if err == nil || !errors.Is(err, ErrInvalidJob) || !strings.Contains(err.Error(), want) {
 			t.Errorf("%.60s: got %v, want %q", j, err, want)
+		}
+	}
+}
+
+// An unpaired surrogate escape is refused by DecodeJob, naming the escape,
+// and read as U+FFFD by DecodeAppliedJob; a proper pair, or an escaped
+// backslash before a u, is not one.
+func TestDecodeJobLoneSurrogates(t *testing.T) {
+	for _, s := range []string{`\ud800`, `\uDBFF`, `\udc00`, `\udc00\ud800`, `\ud800x`, `\ud800\u0041`, `a\\\ud800`} {
+		data := []byte(`{"ops":[{"op":"kv_put","key":"k` + s + `","value":"v"}]}`)
+		_, err := DecodeJob(data, Limits{})
+		if !errors.Is(err, ErrInvalidJob) || !errors.Is(err, ErrUnpairedSurrogate) || !strings.Contains(err.Error(), "unpaired surrogate escape") {
+			t.Errorf("%s: %v; want an unpaired surrogate error", s, err)
+		}
+		if job, err := DecodeAppliedJob(data, Limits{}); err != nil || !strings.Contains(job.Ops[0].Key, "\ufffd") {
+			t.Errorf("%s applied before: %v", s, err)
+		}
+	}
+	for _, s := range []string{`\ud83d\ude00`, `\\ud800`, `\\\\ud800`, `\u00e9`, `\uD83D\uDE00`} {
+		if _, err := DecodeJob([]byte(`{"ops":[{"op":"kv_put","key":"k`+s+`","value":"v"}]}`), Limits{}); err != nil {
+			t.Errorf("%s: %v", s, err)
 		}
 	}
 }

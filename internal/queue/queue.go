@@ -189,10 +189,11 @@ func (q *Queue) Claimed() ([]Claimed, error) {
 	return out, err
 }
 
-// listNew returns the names in new/, oldest first (ULIDs sort by time).
+// listNew returns every name in new/, sorted (ULIDs sort by time). Names
+// that are not <job id>.job are listed too: Claim dead-letters them.
 func (q *Queue) listNew() ([]string, error) {
 	out, err := list(q, "new", "list queued jobs", func(e os.DirEntry) (string, bool) {
-		return e.Name(), strings.HasSuffix(e.Name(), Ext)
+		return e.Name(), true
 	})
 	sort.Strings(out)
 	return out, err
@@ -233,30 +234,34 @@ func (c Claimed) Bytes(maxJobBytes int64) int64 {
 // maxJobBytes (job.max_bytes; 0: no limit) or not a regular file counts for
 // no bytes (see Claimed.Bytes): the writer rejects it unread, so it never
 // holds back the jobs behind it. A file whose name is not <job id>.job
-// (ValidID) is never claimed: it goes to dead/ under a fresh id, its .err
-// quoting the name, and counts for nothing. full reports that the limits
-// left behind jobs that were already queued when it looked. Caller holds the
+// (ValidID), whatever it ends in ("X.JOB", "X", "X.job.tmp"), is never
+// claimed: it goes to dead/ under a fresh id, its .err quoting the name, and
+// counts for nothing; badNames lists each such file moved (its name and the
+// id it is dead under), once per file. full reports that the limits left
+// behind jobs that were already queued when it looked. Caller holds the
 // writer lock.
-func (q *Queue) Claim(next uint64, maxJobs int, maxBytes, maxJobBytes int64) (out []Claimed, full bool, err error) {
+func (q *Queue) Claim(next uint64, maxJobs int, maxBytes, maxJobBytes int64) (out []Claimed, badNames []BadName, full bool, err error) {
 	names, err := q.listNew()
 	if err != nil || len(names) == 0 {
-		return nil, false, err
+		return nil, nil, false, err
 	}
 	if maxJobs <= 0 {
-		return nil, true, nil
+		return nil, nil, true, nil
 	}
 	var bytes int64
-	dead := false // a badly named file went to dead/
 	for _, name := range names {
 		if len(out) >= maxJobs {
 			full = true
 			break
 		}
-		if !ValidID(strings.TrimSuffix(name, Ext)) {
-			if err := q.deadLetterBadName(name); err != nil {
-				return out, full, err
+		if !JobFileName(name) {
+			id, err := q.deadLetterBadName(name)
+			if err != nil {
+				return out, badNames, full, err
 			}
-			dead = true
+			if id != "" {
+				badNames = append(badNames, BadName{Name: name, ID: id})
+			}
 			continue
 		}
 		info, err := os.Lstat(q.path("new", name))
@@ -264,7 +269,7 @@ func (q *Queue) Claim(next uint64, maxJobs int, maxBytes, maxJobBytes int64) (ou
 			continue
 		}
 		if err != nil {
-			return out, full, fmt.Errorf("claim %s: %w", name, err)
+			return out, badNames, full, fmt.Errorf("claim %s: %w", name, err)
 		}
 		c := Claimed{Seq: next, ID: strings.TrimSuffix(name, Ext), Size: info.Size(), Irregular: !info.Mode().IsRegular()}
 		n := c.Bytes(maxJobBytes)
@@ -274,22 +279,37 @@ func (q *Queue) Claim(next uint64, maxJobs int, maxBytes, maxJobBytes int64) (ou
 		}
 		c.Name = claimedName(c.Seq, c.ID)
 		if err := fsutil.Rename(q.path("new", name), q.Path(c)); err != nil {
-			return out, full, fmt.Errorf("claim %s: %w", name, err)
+			return out, badNames, full, fmt.Errorf("claim %s: %w", name, err)
 		}
 		out = append(out, c)
 		bytes += n
 		next++
 	}
 	dirs := []string{"cur", "new"}
-	if dead {
+	if len(badNames) > 0 {
 		dirs = append(dirs, "dead")
 	}
 	for _, d := range dirs {
 		if err := q.sync(d); err != nil {
-			return out, full, fmt.Errorf("claim: %w", err)
+			return out, badNames, full, fmt.Errorf("claim: %w", err)
 		}
 	}
-	return out, full, nil
+	return out, badNames, full, nil
+}
+
+// BadName is a file Claim found in new/ under a name that is not
+// <job id>.job and moved to dead/: Name is the name it had (any bytes), ID
+// the fresh job id it is dead under.
+type BadName struct {
+	Name string
+	ID   string
+}
+
+// JobFileName reports whether name, an entry of new/, is <job id>.job: a
+// job Claim would claim, not a file it dead-letters unread.
+func JobFileName(name string) bool {
+	id, ok := strings.CutSuffix(name, Ext)
+	return ok && ValidID(id)
 }
 
 // maxQuotedName is how many bytes of a bad file name a dead letter quotes.
@@ -297,8 +317,9 @@ const maxQuotedName = 80
 
 // deadLetterBadName moves new/name, whose name is not <job id>.job, to dead/
 // under a fresh id with a .err file quoting the name, so that it can be
-// looked up and never blocks the jobs behind it. The caller fsyncs dead/.
-func (q *Queue) deadLetterBadName(name string) error {
+// looked up and never blocks the jobs behind it, and returns that id ("" if
+// the file was gone before it could be moved). The caller fsyncs dead/.
+func (q *Queue) deadLetterBadName(name string) (string, error) {
 	quoted := name
 	if len(quoted) > maxQuotedName {
 		quoted = quoted[:maxQuotedName]
@@ -310,12 +331,16 @@ func (q *Queue) deadLetterBadName(name string) error {
 	id := NewID()
 	reason := fmt.Sprintf("job file name %s in queue/new is not <job id>%s (a job id is a ULID as memsnap enqueue makes); moved here as %s%s", quoted, Ext, id, Ext)
 	if err := fsutil.WriteFileAtomic(q.path("dead", id+Ext+".err"), []byte(reason+"\n")); err != nil {
-		return fmt.Errorf("dead-letter job file %s: %w", quoted, err)
+		return "", fmt.Errorf("dead-letter job file %s: %w", quoted, err)
 	}
-	if err := fsutil.Rename(q.path("new", name), q.path("dead", id+Ext)); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("dead-letter job file %s: %w", quoted, err)
+	if err := fsutil.Rename(q.path("new", name), q.path("dead", id+Ext)); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			_ = os.Remove(q.path("dead", id+Ext+".err"))
+			return "", nil
+		}
+		return "", fmt.Errorf("dead-letter job file %s: %w", quoted, err)
 	}
-	return nil
+	return id, nil
 }
 
 // ReadJobFile reads a job file, refusing anything that is not a regular
@@ -410,7 +435,9 @@ func (q *Queue) Counts() (Counts, error) {
 		n    *int
 	}{{"new", &c.New}, {"cur", &c.Cur}, {"dead", &c.Dead}} {
 		jobs, err := list(q, d.name, "read queue", func(e os.DirEntry) (string, bool) {
-			return e.Name(), filepath.Ext(e.Name()) == Ext
+			// Every entry of new/ counts: one not named <job id>.job is
+			// waiting to be dead-lettered by the next claim.
+			return e.Name(), d.name == "new" || filepath.Ext(e.Name()) == Ext
 		})
 		if err != nil {
 			return c, err
@@ -557,7 +584,7 @@ func (q *Queue) Next(maxJobBytes int64) (size int64, ok bool, err error) {
 		return 0, false, err
 	}
 	for _, name := range names {
-		if !ValidID(strings.TrimSuffix(name, Ext)) {
+		if !JobFileName(name) {
 			continue // Claim dead-letters it unread
 		}
 		info, err := os.Lstat(q.path("new", name))

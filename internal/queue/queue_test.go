@@ -32,7 +32,7 @@ func TestJobLifecycle(t *testing.T) {
 	if p, _ := q.Lookup(ids[0]); p != Waiting || !q.Queued(ids[0]) {
 		t.Fatalf("queued job: place %v", p)
 	}
-	got, full, err := q.Claim(7, 2, 1<<20, 0)
+	got, _, full, err := q.Claim(7, 2, 1<<20, 0)
 	if err != nil || !full || len(got) != 2 {
 		t.Fatalf("claim: %v full=%v %v", got, full, err)
 	}

@@ -51,6 +51,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/memsnap/memsnap/internal/model"
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
@@ -495,55 +496,11 @@ func validID(raw json.RawMessage) json.RawMessage {
 
 // checkText returns an error if msg is not valid UTF-8, or if one of its
 // strings holds a surrogate escape (\uD800-\uDFFF) that is not a high one
-// directly followed by a low one: Go's decoder would store either as
-// U+FFFD. One pass over the bytes, aware of escapes (in valid JSON a
-// backslash only appears in a string; in invalid JSON the answer is -32700
-// either way).
+// directly followed by a low one (model.CheckSurrogates, the rule every job
+// path shares): Go's decoder would store either as U+FFFD.
 func checkText(msg []byte) error {
 	if !utf8.Valid(msg) {
 		return errors.New("the message is not valid UTF-8 (RFC 8259: JSON text exchanged between systems is UTF-8)")
 	}
-	for i := 0; i < len(msg); i++ {
-		switch msg[i] {
-		case '\\':
-			if i+1 < len(msg) && msg[i+1] == 'u' {
-				r, ok := hex4(msg, i+2)
-				switch {
-				case ok && r >= 0xD800 && r <= 0xDBFF:
-					if lo, ok := hex4(msg, i+8); !ok || msg[i+6] != '\\' || msg[i+7] != 'u' || lo < 0xDC00 || lo > 0xDFFF {
-						return errors.New("a string holds an unpaired surrogate escape (not valid Unicode)")
-					}
-					i += 11
-					continue
-				case ok && r >= 0xDC00 && r <= 0xDFFF:
-					return errors.New("a string holds an unpaired surrogate escape (not valid Unicode)")
-				}
-			}
-			i++ // skip the escaped byte: in \\ud800 the u is not an escape
-		}
-	}
-	return nil
-}
-
-// hex4 returns the four hex digits of msg at i as a number; ok is false
-// when there are not four.
-func hex4(msg []byte, i int) (r rune, ok bool) {
-	if i+4 > len(msg) {
-		return 0, false
-	}
-	for _, h := range msg[i : i+4] {
-		var d byte
-		switch {
-		case h >= '0' && h <= '9':
-			d = h - '0'
-		case h >= 'a' && h <= 'f':
-			d = h - 'a' + 10
-		case h >= 'A' && h <= 'F':
-			d = h - 'A' + 10
-		default:
-			return 0, false
-		}
-		r = r<<4 | rune(d)
-	}
-	return r, true
+	return model.CheckSurrogates(msg)
 }
