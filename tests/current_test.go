@@ -1,7 +1,9 @@
 package tests
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -9,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // repairAnswer is what 'memsnap snapshots repair' prints.
@@ -267,4 +270,51 @@ func TestCrashedRollbackRepaired(t *testing.T) {
 		t.Fatalf("repair after a crashed rollback: %+v; want CURRENT at the rollback's snapshot", rp)
 	}
 	c.check(t)
+}
+
+// Issue 25, done-when 4: a long-lived reader never follows CURRENT
+// backwards. An mcp session writes; CURRENT is then moved back by hand to
+// the snapshot before the write. The session keeps serving the newer
+// snapshot (its own write still reads), and memory_status names the
+// moved-back CURRENT and the repair command.
+func TestMCPKeepsServingWhenCurrentMovedBack(t *testing.T) {
+	store := newStore(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cs := mcpSession(t, ctx, store)
+	mustCall(t, ctx, cs, "kv_put", map[string]any{"key": "ryw", "value": "mine"})
+	text := mustCall(t, ctx, cs, "kv_get", map[string]any{"key": "ryw"})
+	if !contains(text, `"found": true`) {
+		t.Fatalf("kv_get after kv_put: %s", text)
+	}
+	served := mustUint(t, currentSeq(t, store))
+	writeCurrent(t, store, served-1)
+
+	type status struct {
+		Snapshot uint64 `json:"snapshot"`
+		Writer   struct{ State, Cause, Hint string }
+	}
+	var st status
+	for st.Writer.State != "failing" { // the reader's refresh finds the moved-back CURRENT
+		st = status{}
+		if err := json.Unmarshal([]byte(mustCall(t, ctx, cs, "memory_status", map[string]any{})), &st); err != nil {
+			t.Fatal(err)
+		}
+		if st.Snapshot != served {
+			t.Fatalf("memory_status with CURRENT moved back: serving snapshot %d, want %d (seqs only grow)", st.Snapshot, served)
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("memory_status never showed the moved-back CURRENT: %+v", st)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	want := fmt.Sprintf("CURRENT names snapshot %d, older than snapshot %d", served-1, served)
+	if st.Snapshot != served || !contains(st.Writer.Cause, want) || !contains(st.Writer.Hint, "memsnap snapshots repair") {
+		t.Fatalf("memory_status with CURRENT moved back: %+v; want snapshot %d, failing with %q and the repair", st, served, want)
+	}
+	text = mustCall(t, ctx, cs, "kv_get", map[string]any{"key": "ryw"})
+	if !contains(text, `"found": true`) || !contains(text, fmt.Sprintf(`"snapshot": %d`, served)) {
+		t.Fatalf("kv_get with CURRENT moved back hides the session's write: %s", text)
+	}
+	repair(t, store)
 }
