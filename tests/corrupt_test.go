@@ -185,7 +185,7 @@ func TestCorruptCurrentFile(t *testing.T) {
 	// The listing and the check of a named snapshot work with CURRENT
 	// damaged (none marked current, the damage and the repair said).
 	l := memsnap(t, c.store, nil, nil, "snapshots", "list")
-	if l.code != 0 || !contains(l.stdout, good+" ") || !contains(l.stderr, "CURRENT is corrupt") || !contains(l.stderr, "run 'memsnap snapshots repair'") || contains(l.stdout, "true") {
+	if l.code != 0 || !contains(l.stdout, good+" ") || !contains(l.stderr, "CURRENT is corrupt") || !contains(l.stderr, "Run 'memsnap snapshots repair'") || contains(l.stdout, "true") {
 		t.Fatalf("snapshots list with CURRENT damaged: exit %d\nstdout: %s\nstderr: %s", l.code, l.stdout, l.stderr)
 	}
 	if out := mustMemsnap(t, c.store, nil, "snapshots", "verify", good); !contains(out, "ok") {
