@@ -77,6 +77,23 @@ func refusedStatus(t *testing.T, store, want string) {
 	}
 }
 
+// refusedInit runs 'memsnap init' on a store whose CURRENT must be
+// repaired: it refuses, saying want and naming the repair, and changes
+// nothing (it used to say "store ready").
+func refusedInit(t *testing.T, store, want string) {
+	t.Helper()
+	snaps := dirNames(t, filepath.Join(store, "snapshots"))
+	cur := currentSeq(t, store)
+	r := memsnap(t, store, nil, nil, "init")
+	oneLineError(t, r, want)
+	if !contains(r.stderr, "memsnap snapshots repair") || contains(r.stdout, "store ready") {
+		t.Fatalf("init with CURRENT to repair: %s%s", r.stdout, r.stderr)
+	}
+	if after := dirNames(t, filepath.Join(store, "snapshots")); !slices.Equal(after, snaps) || currentSeq(t, store) != cur {
+		t.Fatalf("a refused init changed the store: snapshots %v -> %v, CURRENT %s -> %s", snaps, after, cur, currentSeq(t, store))
+	}
+}
+
 // Issue 25, done-when 1: CURRENT rewritten to an older published snapshot.
 // The commit refuses, naming the repair command, and deletes nothing (it
 // used to remove the newer snapshots and reuse their numbers, losing the
@@ -96,6 +113,7 @@ func TestCurrentMovedBack(t *testing.T) {
 	writeCurrent(t, c.store, mustUint(t, old))
 	c.enqueue(t) // acknowledged while CURRENT is wrong
 	refusedCommit(t, c.store, "CURRENT names snapshot "+old+", older than snapshots")
+	refusedInit(t, c.store, "CURRENT names snapshot "+old+", older than snapshots")
 	if st := stateOf(t, c.store); st.queued != 1 {
 		t.Fatalf("the job acknowledged meanwhile is not queued: %+v", st)
 	}
@@ -146,6 +164,7 @@ func TestCurrentNamesMissingSnapshot(t *testing.T) {
 			if tc.content != "" { // a read names the missing snapshot and the repair
 				r := memsnap(t, c.store, nil, nil, "kv", "get", "k")
 				oneLineError(t, r, "read: CURRENT names snapshot 99, which does not exist. Run 'memsnap snapshots repair'")
+				refusedInit(t, c.store, tc.want)
 			}
 			if tc.content == "" { // init must not publish an empty snapshot over them either
 				r := memsnap(t, c.store, nil, nil, "init")
