@@ -114,7 +114,9 @@ func (e *CurrentError) Error() string {
 	if !e.Reading {
 		msg += "; refusing to write, nothing deleted"
 	}
-	if e.Hint != "" {
+	if e.Hint != "" && strings.HasSuffix(msg, "?") {
+		msg += " " + e.Hint
+	} else if e.Hint != "" {
 		msg += ". " + e.Hint
 	}
 	return msg
