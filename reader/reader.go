@@ -189,6 +189,7 @@ func (r *Reader) Refresh(ctx context.Context) (bool, error) {
 	}
 	seq, err := r.store.Current()
 	if err == nil && seq == r.Seq() {
+		r.lastErr.Store(nil) // CURRENT repaired back to the snapshot served
 		return false, nil
 	}
 	if err == nil && seq < r.Seq() {

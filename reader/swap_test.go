@@ -417,4 +417,11 @@ func TestRefreshRefusesCurrentMovedBack(t *testing.T) {
 	if _, found, seq, err := r.KVGet(context.Background(), "n"); err != nil || !found || seq != served {
 		t.Fatalf("KVGet after the refused refresh: found %v at %d, %v", found, seq, err)
 	}
+	// Repaired back to the snapshot served: the error clears.
+	if err := f.store.PointCurrent(served); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Refresh(context.Background()); err != nil || r.LastRefreshError() != nil {
+		t.Fatalf("Refresh after the repair: %v; LastRefreshError %v", err, r.LastRefreshError())
+	}
 }
