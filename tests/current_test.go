@@ -335,5 +335,17 @@ func TestMCPKeepsServingWhenCurrentMovedBack(t *testing.T) {
 	if !contains(text, `"found": true`) || !contains(text, fmt.Sprintf(`"snapshot": %d`, served)) {
 		t.Fatalf("kv_get with CURRENT moved back hides the session's write: %s", text)
 	}
-	repair(t, store)
+	if r := repair(t, store); r.Current != served {
+		t.Fatalf("repair: %+v; want CURRENT back at %d", r, served)
+	}
+	for st.Writer.State != "ok" { // the repair clears the state
+		st = status{}
+		if err := json.Unmarshal([]byte(mustCall(t, ctx, cs, "memory_status", map[string]any{})), &st); err != nil {
+			t.Fatal(err)
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("memory_status after the repair: %+v", st)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
