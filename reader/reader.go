@@ -170,7 +170,11 @@ func (r *Reader) Manifest() *snapshot.Manifest {
 }
 
 // Refresh swaps in the snapshot CURRENT names if it is newer than the one
-// being served. Queries in flight finish on the old snapshot, which closes
+// being served. Seqs only grow (a rollback publishes a new, higher one), so
+// a CURRENT naming an older seq than the one served was moved back by hand
+// or restored from a backup: Refresh keeps serving and returns a
+// *snapshot.CurrentError (errors.Is snapshot.ErrCurrentBehind) naming the
+// repair command, which LastRefreshError then holds. Queries in flight finish on the old snapshot, which closes
 // when the last of them ends. Once the process has searched, the new
 // snapshot's search index is derived before it serves (deriveOnSwap), so
 // that no search waits for it. On error the old snapshot keeps serving.
@@ -185,7 +189,11 @@ func (r *Reader) Refresh(ctx context.Context) (bool, error) {
 	}
 	seq, err := r.store.Current()
 	if err == nil && seq == r.Seq() {
+		r.lastErr.Store(nil) // CURRENT repaired back to the snapshot served
 		return false, nil
+	}
+	if err == nil && seq < r.Seq() {
+		err = r.store.BehindError("follow CURRENT", seq, r.Seq())
 	}
 	var h *handle
 	start := time.Now()
@@ -194,6 +202,10 @@ func (r *Reader) Refresh(ctx context.Context) (bool, error) {
 	}
 	if err == nil {
 		h, err = r.open()
+	}
+	if err == nil && h.seq < r.Seq() { // CURRENT moved back between the two reads
+		h.unref()
+		h, err = nil, r.store.BehindError("follow CURRENT", h.seq, r.Seq())
 	}
 	if err != nil {
 		err = fmt.Errorf("refresh: %w (still serving snapshot %d)", err, r.Seq())

@@ -384,3 +384,44 @@ func TestBufferPoolFollowsTheGraph(t *testing.T) {
 		t.Errorf("huge graph: pool %d, want half the memory, %d", got, half)
 	}
 }
+
+// Seqs only grow: a CURRENT moved back to an older snapshot than the one
+// served is not followed. Refresh keeps serving, fails with
+// snapshot.ErrCurrentBehind naming the repair, and LastRefreshError holds it.
+func TestRefreshRefusesCurrentMovedBack(t *testing.T) {
+	f := newFixture(t)
+	f.wopts.Keep = 10
+	f.w = writer.New(f.store, f.wopts, nil)
+	f.addEntity(t)
+	f.addEntity(t)
+	r, err := Open(context.Background(), f.store, f.opts, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	served := r.Seq()
+	tmp := f.store.Path("CURRENT.test")
+	if err := os.WriteFile(tmp, []byte(fmt.Sprintf("%d\n", served-1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, f.store.Path(snapshot.CurrentFile)); err != nil {
+		t.Fatal(err)
+	}
+	swapped, err := r.Refresh(context.Background())
+	if swapped || !errors.Is(err, snapshot.ErrCurrentBehind) || !strings.Contains(err.Error(), snapshot.RepairCommand) {
+		t.Fatalf("Refresh with CURRENT moved back: swapped %v, %v; want ErrCurrentBehind naming the repair", swapped, err)
+	}
+	if r.Seq() != served || !errors.Is(r.LastRefreshError(), snapshot.ErrCurrentBehind) {
+		t.Fatalf("serving %d (want %d), LastRefreshError %v", r.Seq(), served, r.LastRefreshError())
+	}
+	if _, found, seq, err := r.KVGet(context.Background(), "n"); err != nil || !found || seq != served {
+		t.Fatalf("KVGet after the refused refresh: found %v at %d, %v", found, seq, err)
+	}
+	// Repaired back to the snapshot served: the error clears.
+	if err := f.store.PointCurrent(served); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Refresh(context.Background()); err != nil || r.LastRefreshError() != nil {
+		t.Fatalf("Refresh after the repair: %v; LastRefreshError %v", err, r.LastRefreshError())
+	}
+}

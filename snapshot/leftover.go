@@ -66,6 +66,9 @@ var (
 	// ErrCurrentMissing: CURRENT names a snapshot that does not exist, or
 	// there is no CURRENT file beside published snapshots.
 	ErrCurrentMissing = errors.New("snapshot: CURRENT names no snapshot on disk")
+	// ErrCurrentCorrupt: the CURRENT file does not hold a snapshot seq
+	// (empty, or not one non-zero decimal number): ParseCurrent.
+	ErrCurrentCorrupt = errors.New("snapshot: CURRENT is corrupt")
 )
 
 // RepairCommand is the command that points CURRENT at the newest published
@@ -74,7 +77,7 @@ const RepairCommand = "memsnap snapshots repair"
 
 // CurrentError is returned when CURRENT cannot be built on as it stands:
 // it names an older snapshot than the newest published one, or one that
-// does not exist. The writer refuses to commit and deletes nothing; Hint
+// does not exist, or it is corrupt (ParseCurrent, Reading, no Op). The writer refuses to commit and deletes nothing; Hint
 // is the command that repairs it. PinCurrent returns one (Reading) when
 // CURRENT names a snapshot that does not exist.
 type CurrentError struct {
@@ -82,8 +85,10 @@ type CurrentError struct {
 	Path    string   // the CURRENT file
 	Current uint64   // the seq CURRENT names; 0 when there is no CURRENT file
 	Newer   []uint64 // published snapshots newer than CURRENT, ascending
-	Err     error    // ErrCurrentBehind or ErrCurrentMissing
+	Err     error    // ErrCurrentBehind, ErrCurrentMissing or ErrCurrentCorrupt
 	Hint    string   // the repair command, with what it does
+	// Detail says what is wrong with a corrupt CURRENT (ErrCurrentCorrupt).
+	Detail string
 	// Reading: a read found it (PinCurrent), so nothing but that read was
 	// refused.
 	Reading bool
@@ -92,6 +97,8 @@ type CurrentError struct {
 func (e *CurrentError) Error() string {
 	var what string
 	switch {
+	case errors.Is(e.Err, ErrCurrentCorrupt):
+		what = "CURRENT is corrupt: " + e.Detail
 	case errors.Is(e.Err, ErrCurrentMissing) && e.Current == 0:
 		what = fmt.Sprintf("there is no CURRENT file, but snapshot%s %s %s on disk", plural(len(e.Newer)), seqList(e.Newer), isAre(len(e.Newer)))
 	case errors.Is(e.Err, ErrCurrentMissing):
@@ -100,11 +107,16 @@ func (e *CurrentError) Error() string {
 		what = fmt.Sprintf("CURRENT names snapshot %d, older than snapshot%s %s, which %s published (nothing shows a crashed writer left %s); was CURRENT moved back?",
 			e.Current, plural(len(e.Newer)), seqList(e.Newer), wasWere(len(e.Newer)), itThem(len(e.Newer)))
 	}
-	msg := fmt.Sprintf("%s: %s", e.Op, what)
+	msg := what
+	if e.Op != "" {
+		msg = e.Op + ": " + what
+	}
 	if !e.Reading {
 		msg += "; refusing to write, nothing deleted"
 	}
-	if e.Hint != "" {
+	if e.Hint != "" && strings.HasSuffix(msg, "?") {
+		msg += " " + e.Hint
+	} else if e.Hint != "" {
 		msg += ". " + e.Hint
 	}
 	return msg
@@ -278,6 +290,15 @@ func (s *Store) CheckCurrent(op string) (Survey, error) {
 		return sv, nil
 	}
 	return sv, e
+}
+
+// BehindError is the *CurrentError (ErrCurrentBehind, Reading) of a
+// long-lived reader that serves snapshot served and finds CURRENT naming
+// the older snapshot current: it keeps serving served rather than hide
+// what was published after current. op names what was refused.
+func (s *Store) BehindError(op string, current, served uint64) *CurrentError {
+	return &CurrentError{Op: op, Path: s.Path(CurrentFile), Current: current, Newer: []uint64{served},
+		Err: ErrCurrentBehind, Hint: repairHint, Reading: true}
 }
 
 // RemoveLeftovers removes the provable crash leftovers sv lists that no

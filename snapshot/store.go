@@ -172,15 +172,16 @@ func (s *Store) Current() (uint64, error) {
 
 // ParseCurrent parses the content of a CURRENT file: one non-zero decimal
 // seq as memsnap writes it (no sign, no leading zeros) and an optional
-// trailing newline. Anything else is reported as corrupt.
+// trailing newline. Anything else is reported as corrupt: a *CurrentError
+// (errors.Is ErrCurrentCorrupt) whose Hint is the repair command.
 func ParseCurrent(b []byte) (uint64, error) {
 	s := strings.TrimSuffix(string(b), "\n")
 	if s == "" {
-		return 0, errors.New("CURRENT is corrupt: the file is empty")
+		return 0, corruptCurrent("the file is empty")
 	}
 	seq, err := strconv.ParseUint(s, 10, 64)
 	if err != nil || seq == 0 || s != strconv.FormatUint(seq, 10) {
-		return 0, fmt.Errorf("CURRENT is corrupt: %q is not a snapshot seq", truncate(s, 40))
+		return 0, corruptCurrent(fmt.Sprintf("%q is not a snapshot seq", truncate(s, 40)))
 	}
 	return seq, nil
 }
@@ -230,4 +231,9 @@ func truncate(s string, n int) string {
 		return s[:n] + "..."
 	}
 	return s
+}
+
+// corruptCurrent is ParseCurrent's error for a CURRENT that holds no seq.
+func corruptCurrent(detail string) error {
+	return &CurrentError{Detail: detail, Err: ErrCurrentCorrupt, Hint: repairHint, Reading: true}
 }

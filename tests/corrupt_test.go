@@ -170,6 +170,7 @@ func TestCorruptCurrentFile(t *testing.T) {
 		{"-1\n", `CURRENT is corrupt: "-1" is not a snapshot seq`},
 		{"", "CURRENT is corrupt: the file is empty"},
 		{"3x\n", `CURRENT is corrupt: "3x" is not a snapshot seq`},
+		{"garbage", `CURRENT is corrupt: "garbage" is not a snapshot seq`},
 	} {
 		if err := os.WriteFile(filepath.Join(c.store, "CURRENT"), []byte(tc.content), 0o600); err != nil {
 			t.Fatal(err)
@@ -179,13 +180,22 @@ func TestCorruptCurrentFile(t *testing.T) {
 		if !contains(w.stderr, "Run 'memsnap snapshots repair'") || contains(w.stderr, "rollback") {
 			t.Fatalf("writer error does not advise the repair: %s", w.stderr)
 		}
+		// status prints its report, the writer failing with the cause and
+		// the repair, in text and JSON, and exits 1; every read names the
+		// repair too.
+		refusedStatus(t, c.store, tc.want)
+		for _, args := range [][]string{{"kv", "get", "k"}, {"query", "RETURN 1"}, {"snapshots", "verify"}, {"snapshots", "gc"}} {
+			r := memsnap(t, c.store, nil, nil, args...)
+			oneLineError(t, r, tc.want)
+			if !contains(r.stderr, "Run 'memsnap snapshots repair'") {
+				t.Fatalf("%v with CURRENT corrupt does not name the repair: %s", args, r.stderr)
+			}
+		}
 	}
-	v := memsnap(t, c.store, nil, nil, "snapshots", "verify")
-	oneLineError(t, v, "CURRENT is corrupt")
 	// The listing and the check of a named snapshot work with CURRENT
 	// damaged (none marked current, the damage and the repair said).
 	l := memsnap(t, c.store, nil, nil, "snapshots", "list")
-	if l.code != 0 || !contains(l.stdout, good+" ") || !contains(l.stderr, "CURRENT is corrupt") || !contains(l.stderr, "run 'memsnap snapshots repair'") || contains(l.stdout, "true") {
+	if l.code != 0 || !contains(l.stdout, good+" ") || !contains(l.stderr, "CURRENT is corrupt") || !contains(l.stderr, "Run 'memsnap snapshots repair'") || contains(l.stdout, "true") {
 		t.Fatalf("snapshots list with CURRENT damaged: exit %d\nstdout: %s\nstderr: %s", l.code, l.stdout, l.stderr)
 	}
 	if out := mustMemsnap(t, c.store, nil, "snapshots", "verify", good); !contains(out, "ok") {

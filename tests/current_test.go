@@ -1,7 +1,9 @@
 package tests
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -9,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // repairAnswer is what 'memsnap snapshots repair' prints.
@@ -74,6 +77,23 @@ func refusedStatus(t *testing.T, store, want string) {
 	}
 }
 
+// refusedInit runs 'memsnap init' on a store whose CURRENT must be
+// repaired: it refuses, saying want and naming the repair, and changes
+// nothing (it used to say "store ready").
+func refusedInit(t *testing.T, store, want string) {
+	t.Helper()
+	snaps := dirNames(t, filepath.Join(store, "snapshots"))
+	cur := currentSeq(t, store)
+	r := memsnap(t, store, nil, nil, "init")
+	oneLineError(t, r, want)
+	if !contains(r.stderr, "memsnap snapshots repair") || contains(r.stdout, "store ready") {
+		t.Fatalf("init with CURRENT to repair: %s%s", r.stdout, r.stderr)
+	}
+	if after := dirNames(t, filepath.Join(store, "snapshots")); !slices.Equal(after, snaps) || currentSeq(t, store) != cur {
+		t.Fatalf("a refused init changed the store: snapshots %v -> %v, CURRENT %s -> %s", snaps, after, cur, currentSeq(t, store))
+	}
+}
+
 // Issue 25, done-when 1: CURRENT rewritten to an older published snapshot.
 // The commit refuses, naming the repair command, and deletes nothing (it
 // used to remove the newer snapshots and reuse their numbers, losing the
@@ -93,6 +113,7 @@ func TestCurrentMovedBack(t *testing.T) {
 	writeCurrent(t, c.store, mustUint(t, old))
 	c.enqueue(t) // acknowledged while CURRENT is wrong
 	refusedCommit(t, c.store, "CURRENT names snapshot "+old+", older than snapshots")
+	refusedInit(t, c.store, "CURRENT names snapshot "+old+", older than snapshots")
 	if st := stateOf(t, c.store); st.queued != 1 {
 		t.Fatalf("the job acknowledged meanwhile is not queued: %+v", st)
 	}
@@ -143,6 +164,7 @@ func TestCurrentNamesMissingSnapshot(t *testing.T) {
 			if tc.content != "" { // a read names the missing snapshot and the repair
 				r := memsnap(t, c.store, nil, nil, "kv", "get", "k")
 				oneLineError(t, r, "read: CURRENT names snapshot 99, which does not exist. Run 'memsnap snapshots repair'")
+				refusedInit(t, c.store, tc.want)
 			}
 			if tc.content == "" { // init must not publish an empty snapshot over them either
 				r := memsnap(t, c.store, nil, nil, "init")
@@ -267,4 +289,63 @@ func TestCrashedRollbackRepaired(t *testing.T) {
 		t.Fatalf("repair after a crashed rollback: %+v; want CURRENT at the rollback's snapshot", rp)
 	}
 	c.check(t)
+}
+
+// Issue 25, done-when 4: a long-lived reader never follows CURRENT
+// backwards. An mcp session writes; CURRENT is then moved back by hand to
+// the snapshot before the write. The session keeps serving the newer
+// snapshot (its own write still reads), and memory_status names the
+// moved-back CURRENT and the repair command.
+func TestMCPKeepsServingWhenCurrentMovedBack(t *testing.T) {
+	store := newStore(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cs := mcpSession(t, ctx, store)
+	mustCall(t, ctx, cs, "kv_put", map[string]any{"key": "ryw", "value": "mine"})
+	text := mustCall(t, ctx, cs, "kv_get", map[string]any{"key": "ryw"})
+	if !contains(text, `"found": true`) {
+		t.Fatalf("kv_get after kv_put: %s", text)
+	}
+	served := mustUint(t, currentSeq(t, store))
+	writeCurrent(t, store, served-1)
+
+	type status struct {
+		Snapshot uint64 `json:"snapshot"`
+		Writer   struct{ State, Cause, Hint string }
+	}
+	var st status
+	for st.Writer.State != "failing" { // the reader's refresh finds the moved-back CURRENT
+		st = status{}
+		if err := json.Unmarshal([]byte(mustCall(t, ctx, cs, "memory_status", map[string]any{})), &st); err != nil {
+			t.Fatal(err)
+		}
+		if st.Snapshot != served {
+			t.Fatalf("memory_status with CURRENT moved back: serving snapshot %d, want %d (seqs only grow)", st.Snapshot, served)
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("memory_status never showed the moved-back CURRENT: %+v", st)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	want := fmt.Sprintf("CURRENT names snapshot %d, older than snapshot %d", served-1, served)
+	if st.Snapshot != served || !contains(st.Writer.Cause, want) || !contains(st.Writer.Hint, "memsnap snapshots repair") {
+		t.Fatalf("memory_status with CURRENT moved back: %+v; want snapshot %d, failing with %q and the repair", st, served, want)
+	}
+	text = mustCall(t, ctx, cs, "kv_get", map[string]any{"key": "ryw"})
+	if !contains(text, `"found": true`) || !contains(text, fmt.Sprintf(`"snapshot": %d`, served)) {
+		t.Fatalf("kv_get with CURRENT moved back hides the session's write: %s", text)
+	}
+	if r := repair(t, store); r.Current != served {
+		t.Fatalf("repair: %+v; want CURRENT back at %d", r, served)
+	}
+	for st.Writer.State != "ok" { // the repair clears the state
+		st = status{}
+		if err := json.Unmarshal([]byte(mustCall(t, ctx, cs, "memory_status", map[string]any{})), &st); err != nil {
+			t.Fatal(err)
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("memory_status after the repair: %+v", st)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }

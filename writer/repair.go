@@ -67,7 +67,12 @@ func Repair(ctx context.Context, s *snapshot.Store, opts Options, seq uint64) (r
 	}
 	published := seqs
 	cur, curErr := s.Current()
-	if curErr != nil {
+	var ce *snapshot.CurrentError
+	if errors.As(curErr, &ce) {
+		problem := *ce
+		problem.Hint = "" // the repair is what runs
+		res.Problem = problem.Error()
+	} else if curErr != nil {
 		res.Problem = curErr.Error()
 	} else {
 		res.From = cur

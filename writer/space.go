@@ -266,17 +266,24 @@ type Health struct {
 }
 
 // Health checks the space (Check) and adds lastFailure, the error of the
-// last commit this process ran, if any (nil: none failed). A failure for
+// last commit this process ran, if any (nil: none failed). A
+// *snapshot.CurrentError (a CURRENT moved back, also as a reader's refresh
+// error) is failing with its repair command as the Hint. A failure for
 // lack of space that Check no longer sees is stale: space was freed and
 // the retry is on its way.
 func (c *SpaceChecker) Health(lastFailure error) Health {
 	err := c.Check()
 	var ns *NoSpaceError
+	var ce *snapshot.CurrentError
 	switch {
 	case errors.As(err, &ns):
 		return Health{State: HealthBlocked, Cause: ns.Cause(), Hint: ns.Hint(), NeededMiB: ns.NeededMiB(), FreeMiB: ns.FreeMiB()}
 	case err != nil:
 		return Health{State: HealthFailing, Cause: "cannot check the free space: " + err.Error()}
+	case errors.As(lastFailure, &ce):
+		cause := *ce
+		cause.Hint = ""
+		return Health{State: HealthFailing, Cause: cause.Error(), Hint: ce.Hint}
 	case lastFailure != nil && !errors.Is(lastFailure, ErrNoSpace):
 		return Health{State: HealthFailing, Cause: lastFailure.Error(), Hint: "the commit is retried with backoff; see the log"}
 	}

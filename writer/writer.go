@@ -219,16 +219,26 @@ func (w *Writer) removeLeftovers(op string) error {
 // schema, an empty key-value store) when the store has none yet, so that
 // readers opened on a new store answer (empty) at once instead of failing
 // with snapshot.ErrNoSnapshot; 'memsnap init' calls it. On a store with a
-// snapshot it does nothing and returns published false. It takes the writer
-// lock, waiting up to the lock timeout.
+// snapshot it does nothing and returns published false, unless CURRENT is
+// corrupt, names a missing snapshot or one older than a published one: then
+// it returns the *snapshot.CurrentError (snapshot.CheckCurrent) naming the
+// repair. It takes the writer lock, waiting up to the lock timeout.
 func (w *Writer) PublishEmpty(ctx context.Context) (seq uint64, published bool, err error) {
 	lock, err := AcquireLock(ctx, w.store, w.opts.LockTimeout)
 	if err != nil {
 		return 0, false, err
 	}
 	defer lock.Release()
-	if cur, err := w.store.Current(); err != nil || cur > 0 {
-		return cur, false, err
+	if cur, err := w.store.Current(); err != nil {
+		return 0, false, err
+	} else if cur > 0 {
+		// A store that has snapshots is checked as a commit would check it:
+		// CURRENT naming a missing snapshot or one older than a published
+		// one is refused, naming the repair.
+		if _, err := w.store.CheckCurrent("check CURRENT"); err != nil {
+			return cur, false, err
+		}
+		return cur, false, nil
 	}
 	if err := w.removeLeftovers("publish the empty first snapshot"); err != nil {
 		return 0, false, err
@@ -254,6 +264,12 @@ func (w *Writer) cycle(ctx context.Context, maxJobs int, verified *uint64, sum *
 		}
 	}()
 	cur, err := w.store.Current()
+	var ce *snapshot.CurrentError
+	if errors.As(err, &ce) { // corrupt: the error names the repair
+		refused := *ce
+		refused.Op, refused.Reading = "commit", false
+		return false, false, &refused
+	}
 	if err != nil {
 		return false, false, fmt.Errorf("%w; refusing to write. %s", err, repairAdvice)
 	}

@@ -53,6 +53,8 @@ type status struct {
 	// missing: CURRENT names no snapshot on disk, or there is no CURRENT
 	// file beside published snapshots.
 	missing bool
+	// corrupt: CURRENT holds no snapshot seq (snapshot.ErrCurrentCorrupt).
+	corrupt bool
 }
 
 // writerHealth is writer.Health as status prints it: state "ok";
@@ -94,18 +96,28 @@ func (a *app) newStatusCommand() *cobra.Command {
 // back, naming a missing snapshot, or missing beside published snapshots:
 // snapshot.CheckCurrent), the writer's state is failing with the cause and
 // the repair command, as the daemon's /healthz and memory_status show it,
-// and refused is that error. The check takes no lock: a rollback running
+// and refused is that error; so too when CURRENT is corrupt
+// (snapshot.ErrCurrentCorrupt), with current 0. The check takes no lock: a rollback running
 // meanwhile may show for a moment as a CURRENT behind.
 func readStatus(s *snapshot.Store, opts writer.Options) (st status, refused error, err error) {
 	st.Store = s.Dir()
 	if st.Queue, err = s.Queue().Counts(); err != nil {
 		return st, nil, err
 	}
-	if st.Current, err = s.Current(); err != nil {
+	var ce *snapshot.CurrentError
+	if st.Current, err = s.Current(); errors.As(err, &ce) && errors.Is(err, snapshot.ErrCurrentCorrupt) {
+		cause := *ce // shown as a commit's refusal, as for a moved-back CURRENT
+		cause.Op, cause.Reading, cause.Hint = "commit", false, ""
+		st.corrupt = true
+		st.Writer = writerHealth{State: writer.HealthFailing, Cause: cause.Error(), Hint: ce.Hint}
+		if err := st.readLock(s); err != nil {
+			return st, nil, err
+		}
+		return st, err, nil
+	} else if err != nil {
 		return st, nil, err
 	}
 	_, cerr := s.CheckCurrent("commit")
-	var ce *snapshot.CurrentError
 	switch {
 	case errors.As(cerr, &ce):
 		refused = cerr
@@ -124,13 +136,8 @@ func readStatus(s *snapshot.Store, opts writer.Options) (st status, refused erro
 		st.AgeSeconds = time.Since(m.CreatedAt).Seconds()
 		st.Watermark = m.Watermark
 	}
-	h, locked, err := writer.Locked(s)
-	if err != nil {
+	if err := st.readLock(s); err != nil {
 		return st, nil, err
-	}
-	st.Locked = locked
-	if locked {
-		st.Holder = &h
 	}
 	if refused == nil {
 		wh := writer.NewSpaceChecker(s, opts).Health(nil)
@@ -139,9 +146,24 @@ func readStatus(s *snapshot.Store, opts writer.Options) (st status, refused erro
 	return st, refused, nil
 }
 
+// readLock fills in who holds the writer lock.
+func (st *status) readLock(s *snapshot.Store) error {
+	h, locked, err := writer.Locked(s)
+	if err != nil {
+		return err
+	}
+	st.Locked = locked
+	if locked {
+		st.Holder = &h
+	}
+	return nil
+}
+
 func (a *app) printStatus(st status) {
 	fmt.Fprintf(a.stdout, "store:     %s\n", st.Store)
 	switch {
+	case st.corrupt:
+		fmt.Fprintf(a.stdout, "current:   unreadable: CURRENT is corrupt\n")
 	case st.missing && st.Current == 0:
 		fmt.Fprintf(a.stdout, "current:   no CURRENT file\n")
 	case st.missing:
@@ -228,7 +250,10 @@ func (a *app) listSnapshots(cmd *cobra.Command, s *snapshot.Store, _ []string) e
 		for _, in := range bad { // on stderr, after the table
 			fmt.Fprintf(a.stderr, "memsnap: %s\n", in.Error)
 		}
-		if _, err := s.Current(); err != nil {
+		var ce *snapshot.CurrentError
+		if _, err := s.Current(); errors.As(err, &ce) { // it names the repair
+			fmt.Fprintf(a.stderr, "memsnap: no snapshot is marked current: %v\n", err)
+		} else if err != nil {
 			fmt.Fprintf(a.stderr, "memsnap: %v (no snapshot is marked current; run '%s')\n", err, snapshot.RepairCommand)
 		}
 		return nil

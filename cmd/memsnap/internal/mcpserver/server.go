@@ -483,11 +483,23 @@ func (s *Server) notify() {
 // WriterHealth says whether the writer can commit: blocked when the next
 // queued job does not fit in the free space (computed here, whichever
 // process writes), failing when this server's last commit failed for
-// another reason.
+// another reason or when its reader found CURRENT moved back to an older
+// snapshot than the one it serves (snapshot.ErrCurrentBehind: it keeps
+// serving the newer one).
 func (s *Server) WriterHealth() writer.Health {
 	var last error
 	if s.committer != nil {
 		last = s.committer.LastFailure()
+	}
+	if last == nil {
+		s.mu.Lock()
+		r := s.r
+		s.mu.Unlock()
+		if r != nil {
+			if err := r.LastRefreshError(); errors.Is(err, snapshot.ErrCurrentBehind) {
+				last = err
+			}
+		}
 	}
 	return s.space.Health(last)
 }
