@@ -57,6 +57,7 @@ func fakeWorker(mode string) {
 		switch req.Cypher {
 		case "CRASH": // a query that crashes Kuzu, whichever worker runs it
 			crashSelf()
+			select {} // the signal is delivered asynchronously
 		case "SLOW":
 			time.Sleep(200 * time.Millisecond)
 		}
