@@ -64,9 +64,12 @@ func SyncDir(dir string) error {
 	return syncDir(dir)
 }
 
-// SyncFile fsyncs one file by path.
+// SyncFile fsyncs one file by path. It opens the file read-only on Unix and
+// read-write on Windows, where FlushFileBuffers needs a handle with write
+// access ("Access denied" on a read-only one): there the file must be
+// writable and not held open by another handle that refuses sharing writes.
 func SyncFile(path string) error {
-	f, err := os.OpenFile(path, os.O_RDONLY, 0)
+	f, err := os.OpenFile(path, syncOpenFlag, 0)
 	if err != nil {
 		return fmt.Errorf("open for sync: %w", err)
 	}
