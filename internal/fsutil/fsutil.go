@@ -90,8 +90,9 @@ func Rename(oldpath, newpath string) error {
 	return rename(oldpath, newpath)
 }
 
-// ErrBusy marks a RenameOnce that failed because another handle holds one
-// of its files open (Windows only: sharing violation or access denied).
+// ErrBusy marks a RenameOnce or RemoveAll that failed because another
+// handle holds one of its files open (Windows only: sharing violation or
+// access denied).
 var ErrBusy = errors.New("fsutil: file is open in another process")
 
 // RenameOnce is Rename without the Windows retries: a failure because
@@ -139,12 +140,20 @@ func Remove(path string) error {
 	return os.Remove(path)
 }
 
-// RemoveAll removes path and everything under it.
+// RemoveAll removes path and everything under it. On Windows a file that
+// another handle holds open cannot be deleted, through any of its names (a
+// hard link to an sstable a reader has open included): that failure matches
+// ErrBusy, for a caller that can leave the rest for later (see
+// snapshot's trash).
 func RemoveAll(path string) error {
 	if err := fault("remove", path); err != nil {
 		return &os.PathError{Op: "remove", Path: path, Err: err}
 	}
-	return os.RemoveAll(path)
+	err := os.RemoveAll(path)
+	if err != nil && busy(err) {
+		return fmt.Errorf("%w: %w", ErrBusy, err)
+	}
+	return err
 }
 
 // WriteFileAtomic writes data to path.tmp, fsyncs it, renames it over path and
