@@ -57,7 +57,7 @@ DISTDIR := dist
 WINTEST_PKGS ?= ./internal/testutil ./internal/kvstore ./internal/model ./internal/graphindex ./internal/schedule ./internal/buildinfo \
                 ./cmd/memsnap/internal/oneline ./cmd/memsnap/internal/linerpc ./cmd/memsnap/internal/connguard \
                 ./internal/filelock ./internal/queue ./internal/fsutil ./internal/sysinfo ./config ./snapshot \
-                ./internal/graphdb ./writer ./reader ./reader/queryworker
+                ./internal/graphdb ./writer ./reader ./reader/queryworker ./cmd/memsnap ./cmd/memsnap/internal/mcpserver
 WINTEST_FLAGS ?= -test.v -test.count=1 -test.timeout=20m $(if $(WINTEST_RUN),-test.run '$(WINTEST_RUN)')
 WINTEST_OVERLAY ?= 1
 WINE          ?= $(firstword $(shell command -v wine64 2>/dev/null) $(wildcard /usr/lib/wine/wine64) wine)
