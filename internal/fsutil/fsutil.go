@@ -132,6 +132,21 @@ func Mkdir(path string) error {
 	return os.Mkdir(path, DirPerm)
 }
 
+// ReadFile is os.ReadFile that, on Windows, retries for up to RenameRetryFor
+// while the open fails because another process holds the file in a way that
+// refuses it ("Sharing violation" or "Access denied"): a writer's
+// MoveFileEx replacing CURRENT does, for a moment. Elsewhere it is
+// os.ReadFile.
+func ReadFile(path string) ([]byte, error) { return readFile(path, time.Sleep) }
+
+func readFile(path string, sleep func(time.Duration)) (b []byte, err error) {
+	err = retryBusy(func() error {
+		b, err = os.ReadFile(path)
+		return err
+	}, busy, RenameRetryFor, sleep)
+	return b, err
+}
+
 // Remove removes one file or empty directory.
 func Remove(path string) error {
 	if err := fault("remove", path); err != nil {
