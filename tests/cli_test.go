@@ -389,7 +389,7 @@ func TestRollbackNeverReusesNumbers(t *testing.T) {
 func TestDemoUsesATemporaryStore(t *testing.T) {
 	home := t.TempDir()
 	tmp := t.TempDir()
-	env := append(os.Environ(), "HOME="+home, "XDG_DATA_HOME="+filepath.Join(home, "data"), "TMPDIR="+tmp, "MEMSNAP_STORE=")
+	env := append(os.Environ(), "HOME="+home, "XDG_DATA_HOME="+filepath.Join(home, "data"), "TMPDIR="+tmp, "TMP="+tmp, "TEMP="+tmp, "MEMSNAP_STORE=")
 	run := func(args ...string) string {
 		t.Helper()
 		cmd := exec.Command(bin, append([]string{"demo", "--producers", "1", "--readers", "1", "--jobs", "3", "--pace", "10ms", "--commit", "@every 200ms"}, args...)...)
