@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/memsnap/memsnap/internal/fsutil"
@@ -115,18 +116,39 @@ func (s *Store) moveUnpinnedTo(seq uint64, dst string, release func()) error {
 // rename a directory that holds an open file.
 var renameOnce = fsutil.RenameOnce
 
-// EmptyTrash deletes what GC (or an interrupted GC) left in trash/. Nothing
-// there can be in use: GC moves a snapshot to trash only while it holds the
-// snapshot's PIN exclusively. Caller holds the writer lock.
+// EmptyTrash deletes what GC (or an interrupted GC) left in trash/. No
+// snapshot there can be pinned: GC moves a snapshot to trash only while it
+// holds the snapshot's PIN exclusively. On Windows one of its files may
+// still be open all the same, through another name: its sstables are hard
+// links shared with newer snapshots, whose readers hold them open, and a
+// file open without FILE_SHARE_DELETE cannot be deleted through any name.
+// Such an entry (fsutil.ErrBusy) stays in trash/ for a later pass. Caller
+// holds the writer lock.
 func (s *Store) EmptyTrash() error {
 	ents, err := os.ReadDir(s.Path("trash"))
 	if err != nil {
 		return fmt.Errorf("gc: read trash: %w", err)
 	}
 	for _, e := range ents {
-		if err := fsutil.RemoveAll(s.Path("trash", e.Name())); err != nil {
+		if err := fsutil.RemoveAll(s.Path("trash", e.Name())); err != nil && !errors.Is(err, fsutil.ErrBusy) {
 			return fmt.Errorf("gc: empty trash: %w", err)
 		}
+	}
+	return nil
+}
+
+// removeOrTrash removes the directory path (in staging/), or, where a file
+// in it is still open through another name (fsutil.ErrBusy: Windows, see
+// EmptyTrash), moves what is left of it to trash/, which GC empties later.
+func (s *Store) removeOrTrash(path string) error {
+	err := fsutil.RemoveAll(path)
+	if !errors.Is(err, fsutil.ErrBusy) {
+		return err
+	}
+	var r [4]byte
+	_, _ = rand.Read(r[:])
+	if rerr := fsutil.RenameOnce(path, s.Path("trash", filepath.Base(path)+"-"+hex.EncodeToString(r[:]))); rerr != nil {
+		return fmt.Errorf("%w (and moving it to trash: %w)", err, rerr)
 	}
 	return nil
 }

@@ -62,15 +62,16 @@ func TestListLeavesPinsAlone(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if probed != 1 {
-		t.Fatalf("probe hook ran %d times, want 1", probed)
-	}
 	if n := s.PinsRefused(); n != 0 {
 		t.Errorf("%d pins refused", n)
 	}
 	got := pinsOf(infos)
 	if got[0] == PinsUnknown && got[1] == PinsUnknown && got[2] == PinsUnknown {
+		// Windows lands here: with no lock table to read, listing holds no probe lock.
 		t.Skipf("this system's %s does not show the pins (%v); the fallback is tested below", procLocks, infos)
+	}
+	if probed != 1 {
+		t.Fatalf("probe hook ran %d times, want 1", probed)
 	}
 	if want := []int{0, 2, 1}; !slices.Equal(got, want) {
 		t.Fatalf("pins %v, want %v", got, want)

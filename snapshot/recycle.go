@@ -80,7 +80,7 @@ func (st *Stage) recycle(ctx context.Context, opts StageOptions) (bool, error) {
 	if err := fsutil.Rename(filepath.Join(tmp, GraphFile), st.GraphPath()); err != nil {
 		return false, fmt.Errorf("stage graph: recycle snapshot %d: %w", seq, err)
 	}
-	if err := fsutil.RemoveAll(tmp); err != nil {
+	if err := s.removeOrTrash(tmp); err != nil {
 		return false, fmt.Errorf("stage graph: recycle snapshot %d: %w", seq, err)
 	}
 	n := 0

@@ -280,7 +280,7 @@ func (s *Store) WipeStaging() error {
 		return fmt.Errorf("wipe staging: %w", err)
 	}
 	for _, e := range ents {
-		if err := fsutil.RemoveAll(s.Path("staging", e.Name())); err != nil {
+		if err := s.removeOrTrash(s.Path("staging", e.Name())); err != nil {
 			return fmt.Errorf("wipe staging: %w", err)
 		}
 	}

@@ -160,7 +160,7 @@ func FormatSeq(seq uint64) string { return fmt.Sprintf("%012d", seq) }
 
 // Current returns the seq named by CURRENT, or 0 when nothing is published.
 func (s *Store) Current() (uint64, error) {
-	b, err := os.ReadFile(s.Path(CurrentFile))
+	b, err := fsutil.ReadFile(s.Path(CurrentFile)) // retries while a publish replaces it on Windows
 	if errors.Is(err, os.ErrNotExist) {
 		return 0, nil
 	}

@@ -31,6 +31,11 @@ const (
 	Exclusive
 )
 
+// TryLock and Lock follow flock(2) on every system: taking a lock on a file
+// that already holds one replaces it (shared to exclusive or back, or the
+// same mode again, which does not wait for itself); the replacement is not
+// atomic, so a refused TryLock leaves f with no lock at all.
+
 // TryLock takes a lock of mode m on f without waiting. It returns
 // ErrWouldBlock if another open file holds a conflicting lock, another
 // error (from the system call) if the lock cannot be taken at all.

@@ -52,4 +52,22 @@ func TestLockModes(t *testing.T) {
 	if err := Lock(b, Exclusive); err != nil { // re-locking one's own file does not wait
 		t.Fatal(err)
 	}
+	if err := TryLock(b, Shared); err != nil { // and replaces the lock it held
+		t.Fatal(err)
+	}
+	if err := TryLock(c, Shared); err != nil {
+		t.Fatalf("shared beside a holder that went from exclusive to shared: %v", err)
+	}
+	if err := Unlock(b); err != nil {
+		t.Fatal(err)
+	}
+	if err := Unlock(b); err != nil { // unlocking what holds no lock is no error
+		t.Fatal(err)
+	}
+	if err := Unlock(c); err != nil {
+		t.Fatal(err)
+	}
+	if err := TryLock(c, Exclusive); err != nil {
+		t.Fatalf("exclusive once every lock was dropped: %v", err)
+	}
 }

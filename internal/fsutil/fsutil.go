@@ -64,9 +64,12 @@ func SyncDir(dir string) error {
 	return syncDir(dir)
 }
 
-// SyncFile fsyncs one file by path.
+// SyncFile fsyncs one file by path. It opens the file read-only on Unix and
+// read-write on Windows, where FlushFileBuffers needs a handle with write
+// access ("Access denied" on a read-only one): there the file must be
+// writable and not held open by another handle that refuses sharing writes.
 func SyncFile(path string) error {
-	f, err := os.OpenFile(path, os.O_RDONLY, 0)
+	f, err := os.OpenFile(path, syncOpenFlag, 0)
 	if err != nil {
 		return fmt.Errorf("open for sync: %w", err)
 	}
@@ -87,8 +90,9 @@ func Rename(oldpath, newpath string) error {
 	return rename(oldpath, newpath)
 }
 
-// ErrBusy marks a RenameOnce that failed because another handle holds one
-// of its files open (Windows only: sharing violation or access denied).
+// ErrBusy marks a RenameOnce or RemoveAll that failed because another
+// handle holds one of its files open (Windows only: sharing violation or
+// access denied).
 var ErrBusy = errors.New("fsutil: file is open in another process")
 
 // RenameOnce is Rename without the Windows retries: a failure because
@@ -128,6 +132,21 @@ func Mkdir(path string) error {
 	return os.Mkdir(path, DirPerm)
 }
 
+// ReadFile is os.ReadFile that, on Windows, retries for up to RenameRetryFor
+// while the open fails because another process holds the file in a way that
+// refuses it ("Sharing violation" or "Access denied"): a writer's
+// MoveFileEx replacing CURRENT does, for a moment. Elsewhere it is
+// os.ReadFile.
+func ReadFile(path string) ([]byte, error) { return readFile(path, time.Sleep) }
+
+func readFile(path string, sleep func(time.Duration)) (b []byte, err error) {
+	err = retryBusy(func() error {
+		b, err = os.ReadFile(path)
+		return err
+	}, busy, RenameRetryFor, sleep)
+	return b, err
+}
+
 // Remove removes one file or empty directory.
 func Remove(path string) error {
 	if err := fault("remove", path); err != nil {
@@ -136,12 +155,20 @@ func Remove(path string) error {
 	return os.Remove(path)
 }
 
-// RemoveAll removes path and everything under it.
+// RemoveAll removes path and everything under it. On Windows a file that
+// another handle holds open cannot be deleted, through any of its names (a
+// hard link to an sstable a reader has open included): that failure matches
+// ErrBusy, for a caller that can leave the rest for later (see
+// snapshot's trash).
 func RemoveAll(path string) error {
 	if err := fault("remove", path); err != nil {
 		return &os.PathError{Op: "remove", Path: path, Err: err}
 	}
-	return os.RemoveAll(path)
+	err := os.RemoveAll(path)
+	if err != nil && busy(err) {
+		return fmt.Errorf("%w: %w", ErrBusy, err)
+	}
+	return err
 }
 
 // WriteFileAtomic writes data to path.tmp, fsyncs it, renames it over path and

@@ -7,6 +7,10 @@ import (
 	"os"
 )
 
+// syncOpenFlag is how SyncFile opens a file: fsync(2) works on a read-only
+// descriptor.
+const syncOpenFlag = os.O_RDONLY
+
 func rename(oldpath, newpath string) error { return os.Rename(oldpath, newpath) }
 
 func syncDir(dir string) error {

@@ -21,6 +21,10 @@ func busy(err error) bool {
 		errors.Is(err, windows.ERROR_LOCK_VIOLATION)
 }
 
+// syncOpenFlag is how SyncFile opens a file: FlushFileBuffers needs write
+// access.
+const syncOpenFlag = os.O_RDWR
+
 // syncDir does nothing on Windows: a directory cannot be opened for
 // FlushFileBuffers there, and NTFS journals the renames and creations in
 // it (the file's own data is still flushed by Sync).

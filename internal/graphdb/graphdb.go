@@ -387,7 +387,7 @@ func Plain(v any) any {
 // "header=false" go in parentheses after it) and returns how many rows it
 // loaded, read from Kuzu's "N tuples have been copied" answer.
 func CopyFrom(ctx context.Context, c *Conn, table, path, options string) (int64, error) {
-	q := "COPY " + table + " FROM '" + strings.ReplaceAll(path, "'", "\\'") + "'"
+	q := "COPY " + table + " FROM " + cypherString(path)
 	if options != "" {
 		q += " (" + options + ")"
 	}
@@ -403,6 +403,13 @@ func CopyFrom(ctx context.Context, c *Conn, table, path, options string) (int64,
 		}
 	}
 	return n, nil
+}
+
+// cypherString quotes s as a Cypher string literal: a backslash (every
+// Windows path has them) and a quote are escaped, or the parser takes the
+// \U of C:\Users for an escape sequence.
+func cypherString(s string) string {
+	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
 }
 
 // List turns a Go slice into the []any Kuzu takes as a list parameter.

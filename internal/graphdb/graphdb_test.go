@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -14,7 +15,7 @@ import (
 
 func TestOpenErrorsAreClear(t *testing.T) {
 	dir := t.TempDir()
-	if _, err := Open(filepath.Join(dir, "missing.kuzu"), Options{ReadOnly: true}); err == nil || !strings.Contains(err.Error(), "no such file") {
+	if _, err := Open(filepath.Join(dir, "missing.kuzu"), Options{ReadOnly: true}); !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("read-only open of a missing file: %v", err)
 	}
 	junk := filepath.Join(dir, "junk.kuzu")
@@ -27,6 +28,32 @@ func TestOpenErrorsAreClear(t *testing.T) {
 	}
 	runtime.GC() // finalizers of the failed open must not crash
 	time.Sleep(50 * time.Millisecond)
+}
+
+// TestCopyFromQuotesThePath: COPY FROM a file whose path has a backslash (on
+// Windows, every path) and a quote.
+func TestCopyFromQuotesThePath(t *testing.T) {
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), `it's a\b`)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	csv := filepath.Join(dir, "rows.csv")
+	if err := os.WriteFile(csv, []byte("x\ny\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	db, c, err := OpenConn(filepath.Join(t.TempDir(), "g.kuzu"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	defer c.Close()
+	if err := c.Exec(ctx, "CREATE NODE TABLE T(name STRING, PRIMARY KEY(name))", nil); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := CopyFrom(ctx, c, "T", csv, "header=false"); err != nil || n != 2 {
+		t.Fatalf("COPY FROM %s: %d rows, %v", csv, n, err)
+	}
 }
 
 func TestQueryErrorPathsAndValues(t *testing.T) {

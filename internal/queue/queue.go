@@ -94,12 +94,16 @@ func (q *Queue) Spool(id string, data []byte) (queued string, err error) {
 		return "", fmt.Errorf("create job file: %w", err)
 	}
 	defer f.Close()
+	// On failure the file is closed before it is removed: Windows refuses
+	// to delete a file that is still open (closing twice is harmless).
 	if err := filelock.Lock(f, filelock.Exclusive); err != nil {
+		f.Close()
 		_ = os.Remove(tmp)
 		return "", fmt.Errorf("lock job file: %w", err)
 	}
 	defer func() {
 		if err != nil {
+			f.Close()
 			_ = os.Remove(tmp)
 		}
 	}()

@@ -12,9 +12,11 @@
 package testutil
 
 import (
+	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"testing"
 )
@@ -83,4 +85,37 @@ func RemoveTree(path string) error {
 		}
 	}
 	return err
+}
+
+// Symlink makes newname a symbolic link to oldname, or skips the test, saying
+// why, where the system makes none: on Windows creating one needs a privilege
+// (or Developer Mode) that a test may lack, and under Wine 8.0
+// CreateSymbolicLinkW reports success and creates nothing (the link then is
+// "File not found"). Elsewhere a failure fails the test.
+func Symlink(t testing.TB, oldname, newname string) {
+	t.Helper()
+	if err := os.Symlink(oldname, newname); err != nil {
+		if runtime.GOOS == "windows" {
+			t.Skipf("this system makes no symlink (%v): the symlink check is not tested here", err)
+		}
+		t.Fatal(err)
+	}
+	if _, err := os.Lstat(newname); errors.Is(err, fs.ErrNotExist) && OnWine() {
+		t.Skipf("Wine reported the symlink %s made, but there is none (Wine 8.0's CreateSymbolicLinkW creates nothing): the symlink check is not tested here", newname)
+	} else if err != nil {
+		t.Fatalf("the symlink just made: %v", err)
+	}
+}
+
+// SkipKuzuExecErrorOnWine skips t under Wine, saying why: there a Kuzu error
+// raised while a query executes (a duplicate primary key, a failed cast, a
+// timeout or an interrupt) ends the whole process ("unable to dispatch
+// exception") instead of returning an error; errors Kuzu finds before
+// execution return normally. what names the error the test raises. Real
+// Windows was not tried.
+func SkipKuzuExecErrorOnWine(t testing.TB, what string) {
+	t.Helper()
+	if OnWine() {
+		t.Skipf("under Wine a Kuzu error raised during query execution (here: %s) ends the process (\"unable to dispatch exception\"): not tested under Wine", what)
+	}
 }

@@ -14,5 +14,9 @@ func newGroup(cmd *exec.Cmd) { cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: t
 // killGroup SIGKILLs process group pid.
 func killGroup(pid int) error { return syscall.Kill(-pid, syscall.SIGKILL) }
 
+// termKills: termGroup asks the processes to stop (SIGTERM); an exit
+// status they give then is theirs.
+const termKills = false
+
 // termGroup SIGTERMs process group pid.
 func termGroup(pid int) error { return syscall.Kill(-pid, syscall.SIGTERM) }

@@ -24,6 +24,9 @@ func killGroup(pid int) error {
 	return p.Kill()
 }
 
+// termKills: termGroup ends the process rather than asking it to stop.
+const termKills = true
+
 // termGroup ends process pid at once: Windows cannot ask a console-less
 // process to stop, so it is killGroup.
 func termGroup(pid int) error { return killGroup(pid) }
