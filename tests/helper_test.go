@@ -43,6 +43,8 @@ type readerStats struct {
 //	lockholder: takes the writer lock, prints "locked", and sleeps until killed
 //	rss:        opens a reader, runs one query, idles, prints its resident memory
 //	smallfs:    (inside its own mount namespace) fills a tiny tmpfs, see smallFS
+//	holder:     holds a snapshot's files (and CURRENT) open until
+//	            $MEMSNAP_TEST_STOP exists, see holdSnapshot
 //	producer:   enqueues the chain $MEMSNAP_TEST_CHAIN until $MEMSNAP_TEST_STOP
 //	            exists, then prints producerStats
 func helper(role string) int {
@@ -70,6 +72,8 @@ func helper(role string) int {
 		return verifyReader(store)
 	case "rss":
 		return idleRSS(store)
+	case "holder":
+		return holdSnapshot(store, os.Getenv("MEMSNAP_TEST_STOP"))
 	case "producer":
 		return producerLoop(store, os.Getenv("MEMSNAP_TEST_CHAIN"), os.Getenv("MEMSNAP_TEST_STOP"))
 	}
