@@ -30,6 +30,14 @@ func mcpSession(t *testing.T, ctx context.Context, store string, env ...string) 
 // mcpSessionWith is mcpSession with client options.
 func mcpSessionWith(t *testing.T, ctx context.Context, store string, opts *mcp.ClientOptions, env ...string) *mcp.ClientSession {
 	t.Helper()
+	cs, _ := mcpProcess(t, ctx, store, opts, env...)
+	return cs
+}
+
+// mcpProcess is mcpSessionWith that also returns the server's process, to
+// be killed.
+func mcpProcess(t *testing.T, ctx context.Context, store string, opts *mcp.ClientOptions, env ...string) (*mcp.ClientSession, *exec.Cmd) {
+	t.Helper()
 	cmd := exec.Command(bin, "--store", store, "--log-level", "warn", "mcp")
 	// A write waits for its snapshot as long as the test may run: on a
 	// loaded machine commits are slow, and go test -timeout is the guard.
@@ -41,7 +49,7 @@ func mcpSessionWith(t *testing.T, ctx context.Context, store string, opts *mcp.C
 		t.Fatalf("connect to memsnap mcp: %v", err)
 	}
 	t.Cleanup(func() { cs.Close() })
-	return cs
+	return cs, cmd
 }
 
 // call runs a tool and returns its text, failing the test on a protocol error.

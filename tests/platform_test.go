@@ -326,7 +326,7 @@ func TestMCPServerKilledAndRestarted(t *testing.T) {
 
 	var acked []string // entity names whose create_entities the server acknowledged
 	for i := range mcpRestarts {
-		cs, cmd := startMCP(t, ctx, store)
+		cs, cmd := mcpProcess(t, ctx, store, nil)
 		name := fmt.Sprintf("restart-%02d", i)
 		mustCall(t, ctx, cs, "create_entities", map[string]any{"entities": []any{
 			map[string]any{"name": name, "entityType": "round", "observations": []string{fmt.Sprintf("written by server %d", i)}}}})
@@ -374,7 +374,7 @@ func TestMCPServerKilledAndRestarted(t *testing.T) {
 
 	// A last server finds every acknowledged write once it is committed.
 	commitAll(t, store)
-	cs, _ := startMCP(t, ctx, store)
+	cs := mcpSession(t, ctx, store)
 	g := parseGraph(t, mustCall(t, ctx, cs, "open_nodes", map[string]any{"names": acked}))
 	if got := g.names(); len(got) != len(acked) {
 		t.Errorf("after %d kills: %d of %d acknowledged writes are in the memory; missing %v", mcpRestarts, len(got), len(acked), missing(acked, got))
@@ -387,22 +387,6 @@ func TestMCPServerKilledAndRestarted(t *testing.T) {
 		t.Errorf("chain/k = %s, want %d", got, prod.Last)
 	}
 	t.Logf("%d kills: %d server writes and %d producer jobs acknowledged, all applied", mcpRestarts, len(acked), prod.Acked)
-}
-
-// startMCP starts 'memsnap mcp' on store and connects an MCP client; unlike
-// mcpSession it returns the process, to be killed.
-func startMCP(t *testing.T, ctx context.Context, store string) (*mcp.ClientSession, *exec.Cmd) {
-	t.Helper()
-	cmd := exec.Command(bin, "--store", store, "--log-level", "warn", "mcp")
-	cmd.Env = append(os.Environ(), "MEMSNAP_MCP_WRITE_TIMEOUT=30m")
-	cmd.Stderr = os.Stderr
-	client := mcp.NewClient(&mcp.Implementation{Name: "memsnap-test", Version: "1"}, nil)
-	cs, err := client.Connect(ctx, &mcp.CommandTransport{Command: cmd, TerminateDuration: time.Second}, nil)
-	if err != nil {
-		t.Fatalf("connect to memsnap mcp: %v", err)
-	}
-	t.Cleanup(func() { cs.Close() })
-	return cs, cmd
 }
 
 // commitAll commits until the queue is empty, waiting for a writer that
