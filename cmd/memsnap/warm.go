@@ -76,6 +76,21 @@ type warmWriter struct {
 
 func newWarmWriter(start func() *exec.Cmd) *warmWriter { return &warmWriter{start: start} }
 
+// newWarmWriter returns the warm writer of a long-lived process on store s:
+// 'exe commit --loop' with this process's store, config and log level. The
+// child's log lines go to this process's stderr.
+func (a *app) newWarmWriter(exe string, s *snapshot.Store) *warmWriter {
+	return newWarmWriter(func() *exec.Cmd {
+		args := []string{"--store", s.Dir(), "--log-level", a.cfg.LogLevel}
+		if f := a.v.GetString("config"); f != "" {
+			args = append(args, "--config", f)
+		}
+		cmd := exec.Command(exe, append(args, "commit", "--loop")...)
+		cmd.Stderr = a.stderr
+		return cmd
+	})
+}
+
 // Commit runs one commit in the warm writer process and returns its
 // summary; skipped reports that another writer held the lock. A child that
 // dies before it answers is replaced and asked once more: a commit cut
