@@ -16,7 +16,7 @@ type rule struct {
 	reason string
 }
 
-// rules is the layering of DESIGN.md: the read and write paths never import
+// rules is the layering of docs/ARCHITECTURE.md ("Layering"): the read and write paths never import
 // each other, the library packages never import config (the command line
 // builds their Options), and the engine rooms under internal/ know nothing
 // of the flow.
