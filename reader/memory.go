@@ -17,7 +17,7 @@ import (
 )
 
 // Entity is a node of the memory graph, shaped as the reference MCP memory
-// server shapes it (the writer's job type, read back).
+// server shapes it (model.Entity, the job format's type, read back).
 type Entity = model.Entity
 
 // Relation is a directed, typed edge between two entities.

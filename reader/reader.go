@@ -56,7 +56,7 @@ type Reader struct {
 	bgCtx     context.Context    // cancelled by Close: ends background work
 	bgCancel  context.CancelFunc // cancels bgCtx
 
-	closeMu sync.Mutex
+	closeMu sync.Mutex                // guards closing
 	closing map[*handle]chan struct{} // handles being closed in the background
 }
 

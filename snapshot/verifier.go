@@ -25,7 +25,7 @@ import (
 // filesystems) a Verifier trusts nothing and reads every file, as
 // VerifyFiles does. Safe for concurrent use.
 type Verifier struct {
-	mu   sync.Mutex
+	mu   sync.Mutex // guards gen, seen (and the entries in it) and read
 	gen  uint64
 	seen map[fileID]*verifiedFile
 	read int64 // bytes read by checks, for tests and stats

@@ -63,7 +63,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	defer cancelAlloc()
 	bctx, cancelBrowser := chromedp.NewContext(actx)
 	defer cancelBrowser()
-	var jsMu sync.Mutex
+	var jsMu sync.Mutex // guards jsErrors
 	var jsErrors []string
 	if err := chromedp.Listen(bctx, func(ev any) {
 		if e, ok := ev.(*runtime.EventExceptionThrown); ok && e.ExceptionDetails != nil {

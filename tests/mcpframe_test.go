@@ -18,7 +18,7 @@ import (
 // largest newline-delimited message in it.
 type frameReader struct {
 	r       io.ReadCloser
-	mu      sync.Mutex
+	mu      sync.Mutex // guards cur and largest
 	cur     int
 	largest int
 }

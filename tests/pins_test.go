@@ -61,7 +61,7 @@ func TestListLeavesPinsAlone(t *testing.T) {
 
 	// List in a loop until the commits are done and enough lists ran.
 	var (
-		mu          sync.Mutex
+		mu          sync.Mutex // guards lists, listErr, sawPinned, sawUnknown and committing
 		lists       int
 		listErr     string
 		sawPinned   int // lists that saw CURRENT pinned

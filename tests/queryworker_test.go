@@ -75,7 +75,7 @@ func children(pid int, want string) []int {
 // peakWatcher samples the peak resident set (VmHWM) of a server and of
 // every child it has, while they live.
 type peakWatcher struct {
-	mu    sync.Mutex
+	mu    sync.Mutex    // guards peaks
 	peaks map[int]int64 // pid -> highest VmHWM seen, KiB
 	stop  chan struct{}
 	done  chan struct{}

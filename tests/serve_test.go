@@ -189,7 +189,7 @@ func TestServeHTTPClients(t *testing.T) {
 	var wg sync.WaitGroup
 	errs := make(chan error, clients*each*3)
 	calls := map[string]int{}
-	var callsMu sync.Mutex
+	var callsMu sync.Mutex // guards calls
 	count := func(tool string) { callsMu.Lock(); calls[tool]++; callsMu.Unlock() }
 	for c := range clients {
 		wg.Add(1)
@@ -385,7 +385,7 @@ func TestServeWarnsBeyondLoopback(t *testing.T) {
 	store := newStore(t)
 	cmd := exec.Command(bin, "--store", store, "--log-level", "warn", "serve", "--addr", "0.0.0.0:0")
 	var stderr strings.Builder
-	var mu sync.Mutex
+	var mu sync.Mutex // guards stderr
 	cmd.Stderr = writerFunc(func(p []byte) (int, error) { mu.Lock(); defer mu.Unlock(); return stderr.Write(p) })
 	out, err := cmd.StdoutPipe()
 	if err != nil {

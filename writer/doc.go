@@ -1,7 +1,17 @@
-// Package writer is memsnap's write side: the job format and its validation,
-// the durable lock-free enqueue, the writer lock, and the short-lived writer
-// that claims queued jobs, applies them as one batch to a staging copy of the
-// current snapshot and publishes the result.
+// Package writer is memsnap's write side: the producer's calls (Enqueue,
+// which checks a job and makes it durable in the queue; the Acker, which
+// answers a write once it is durable with the outcome the writer will give;
+// the GroupCommitter, which commits queued jobs as they arrive), the writer
+// lock, and the short-lived Writer that claims queued jobs, applies them as
+// one batch to a staging copy of the current snapshot and publishes the
+// result. Recovery from a crashed writer, Rollback, Repair and GC run under
+// the same lock; a SpaceChecker tells anyone whether the next job fits in
+// the free space.
+//
+// What it builds on: the job format, its decoding and its limits are
+// package model's (model.DecodeJob); the spool's files and their names are
+// package queue's, reached through snapshot.Store.Queue; the store layout,
+// staging and publish are package snapshot's.
 //
 // Guarantees:
 //   - Enqueue returns a job id only once the job is durable; it takes no lock.
@@ -13,6 +23,7 @@
 //     one in claim order; a job applies all its ops or none.
 //   - A job that cannot be applied is dead-lettered with its reason and an
 //     outcome; it never blocks or changes the other jobs of its batch.
-//   - Only one writer runs per store (flock on LOCK, released by the kernel
-//     if the holder dies); readers never wait for it.
+//   - Only one writer runs per store (an exclusive lock on LOCK: flock on
+//     Unix, LockFileEx on Windows, released by the kernel if the holder
+//     dies); readers never wait for it.
 package writer

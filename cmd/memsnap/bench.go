@@ -92,17 +92,3 @@ e.g. 1000,10000,100000,1000000. The reference runs up to --reference-max entitie
 	_ = c.Flags().MarkHidden("smoke")
 	return c
 }
-
-// newBenchWorkerCommand is the hidden entry point of the harness's worker
-// processes.
-func (a *app) newBenchWorkerCommand() *cobra.Command {
-	return &cobra.Command{
-		Use:    "bench-worker ROLE",
-		Short:  "A process of 'memsnap bench' (spec on stdin, result on stdout)",
-		Hidden: true,
-		Args:   exactArgs("ROLE"),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return bench.RunWorker(cmd.Context(), args[0], a.stdin, a.stdout)
-		},
-	}
-}

@@ -64,7 +64,7 @@ type demo struct {
 	enqueued, queries, readerErrs atomic.Int64
 	firstErr                      atomic.Value // string
 
-	mu        sync.Mutex
+	mu        sync.Mutex      // guards writeTime
 	writeTime []time.Duration // each producer process's enqueue --wait=durable, start to exit
 }
 

@@ -109,8 +109,8 @@ where the logs go too.`,
 	})
 	root.AddCommand(a.newVersionCommand(), a.newInitCommand(), a.newEnqueueCommand(), a.newCommitCommand(), a.newQueryCommand(),
 		a.newKVCommand(), a.newJobCommand(), a.newSnapshotsCommand(), a.newStatusCommand(),
-		a.newDaemonCommand(), a.newDemoCommand(), a.newMCPCommand(), a.newServeCommand(), a.newBenchCommand(), a.newBenchWorkerCommand(), a.newQueryWorkerCommand())
-	root.AddCommand(a.newMemoryCommands()...)
+		a.newDaemonCommand(), a.newDemoCommand(), a.newMCPCommand(), a.newServeCommand(), a.newBenchCommand(), a.newBenchWorkerCommand(), a.newQueryWorkerCommand(),
+		a.newSearchCommand(), a.newOpenCommand(), a.newNeighborsCommand(), a.newGraphCommand(), a.newImportCommand(), a.newExportCommand())
 	wrapArgs(root)
 	return root
 }

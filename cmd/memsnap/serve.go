@@ -2,225 +2,186 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
 	"os"
-	"os/exec"
-	"sync"
-	"sync/atomic"
 	"time"
 
-	"github.com/robfig/cron/v3"
 	"github.com/spf13/cobra"
 
-	"github.com/memsnap/memsnap/cmd/memsnap/internal/linerpc"
+	"github.com/memsnap/memsnap/cmd/memsnap/internal/connguard"
 	"github.com/memsnap/memsnap/cmd/memsnap/internal/mcpserver"
 	"github.com/memsnap/memsnap/cmd/memsnap/internal/metrics"
+	"github.com/memsnap/memsnap/cmd/memsnap/internal/web"
 	"github.com/memsnap/memsnap/internal/buildinfo"
-	"github.com/memsnap/memsnap/internal/schedule"
 	"github.com/memsnap/memsnap/snapshot"
 	"github.com/memsnap/memsnap/writer"
 )
 
-// The long-running commands: the daemon commits and collects garbage on
-// schedules, mcp serves the memory to an AI tool. Both leave every commit to
-// a warm writer: a 'memsnap commit --loop' child process (see warm.go).
-
-func (a *app) newDaemonCommand() *cobra.Command {
-	var addr string
+func (a *app) newServeCommand() *cobra.Command {
+	var tlsCert, tlsKey string
 	c := &cobra.Command{
-		Use:   "daemon [--addr 127.0.0.1:9464]",
-		Short: "Run the commit and gc schedules until SIGINT or SIGTERM",
-		Long: `Commit queued jobs as they arrive (within writer.commit_delay, all that arrived in one
-snapshot) and on writer.commit, and collect garbage on gc.schedule (cron specs such as
-"@every 1s"; an empty one turns that part off). Commits run in a 'memsnap commit' child
-process that stays up between commits (it stops after a minute without one); a tick is skipped when another writer holds the lock or the daemon's last commit or
-gc still runs. On SIGINT/SIGTERM the daemon lets a running commit or gc finish and exits 0.
-With --addr it serves Prometheus metrics on /metrics (snapshot seq and age, queue depth and
-dead jobs, its commits and their durations) and /healthz, over HTTP with no authentication:
-keep it on a loopback address. Its connections are capped and timed as serve's (the serve.*
-connection keys), each serving one request.`,
+		Use:   "serve [--addr 127.0.0.1:8765]",
+		Short: "Serve MCP over HTTP to many clients, a live dashboard and metrics, until SIGINT or SIGTERM",
+		Long: `One long-lived reader process serving, over HTTP on serve.addr:
+  /mcp      MCP over streamable HTTP: the tools, resource and subscriptions of 'memsnap mcp',
+            for any number of clients at once (writes go through the queue, as with mcp)
+  /         a read-only dashboard: counts and recent changes, search, entity pages with their
+            neighbours drawn, the snapshot timeline, the queue and dead jobs, the writer lock;
+            it updates in place when a newer snapshot is served
+  /metrics  Prometheus text: snapshot seq and age, queue, commits, reader swaps, MCP calls
+  /healthz  {"ok":true,"current":SEQ,"state":"ok"}, without authentication; "state":"degraded"
+            (still 200) with the writer's cause while it cannot commit (a full disk)
+Every endpoint but /healthz needs the token kept in STORE/serve.token (made on first start,
+mode 0600): send "Authorization: Bearer TOKEN", or open the printed link with ?token=TOKEN
+once in a browser, which then keeps it in a cookie. Cross-origin requests that could change
+anything (other than GET and HEAD) are refused, no CORS headers are sent, and request bodies
+are capped (serve.max_body_bytes). Open connections are capped (serve.max_conns): at the cap
+the oldest connection that never carried the token is closed first, and a connection without
+the token serves one request; headers, bodies and each write of an answer have deadlines
+(serve.header_timeout, serve.read_timeout, serve.write_timeout), and event streams are capped
+(serve.max_streams). An address in use is tried again for 5 s. Bind beyond loopback only with --tls-cert and --tls-key,
+or behind a proxy that adds TLS. The store is created if missing. On a store it cannot write
+(a read-only filesystem, no write permission) it serves reads and refuses writes, with the
+serve.token already there (it refuses to start without one). SIGINT or SIGTERM stops
+it: calls in flight finish, then the sessions end.`,
 		Args: noArgs,
-		RunE: a.onNewStore(func(cmd *cobra.Command, s *snapshot.Store, _ []string) error {
-			return runDaemon(cmd.Context(), s, a, addr)
+		RunE: a.onServingStore(func(cmd *cobra.Command, s *snapshot.Store, ro error, _ []string) error {
+			if (tlsCert == "") != (tlsKey == "") {
+				return usageError{path: cmd.CommandPath(), err: errors.New("--tls-cert and --tls-key go together")}
+			}
+			return a.runServe(cmd.Context(), s, ro, tlsCert, tlsKey)
 		}),
 	}
-	c.Flags().StringVar(&addr, "addr", "", "serve /metrics and /healthz on this address (host:port; port 0 picks one)")
+	c.Flags().String("addr", "", "listen on this address (host:port; port 0 picks one; default serve.addr, 127.0.0.1:8765)")
+	a.bindFlag("serve.addr", c, "addr")
+	c.Flags().StringVar(&tlsCert, "tls-cert", "", "serve HTTPS with this certificate (PEM file)")
+	c.Flags().StringVar(&tlsKey, "tls-key", "", "the certificate's private key (PEM file)")
 	return c
 }
 
-func runDaemon(ctx context.Context, s *snapshot.Store, a *app, addr string) error {
-	log := a.log.With("component", "daemon")
-	met := metrics.New(s, log)
-	health := &daemonHealth{space: writer.NewSpaceChecker(s, a.cfg.WriterOptions())}
-	space := health.space
-	if addr != "" {
-		at, err := serveMetrics(ctx, addr, s, met, a.newGuard(log), health.get, log)
-		if err != nil {
-			return err
-		}
-		log.Info("serving metrics", "url", "http://"+at+"/metrics")
+func (a *app) runServe(ctx context.Context, s *snapshot.Store, ro error, tlsCert, tlsKey string) error {
+	log := a.log.With("component", "serve")
+	if err := tokenOnReadOnly(s, ro); err != nil {
+		return err
 	}
-	// The daemon only writes: at writer.nice, it and the commit processes it
-	// starts (which inherit its priority from the moment they start) leave
-	// the CPU to readers.
-	if err := lowerPriority(a.cfg.Writer.Nice); err != nil {
-		log.Warn("could not lower the daemon's CPU priority (writer.nice)", "error", err)
+	token, created, err := web.LoadToken(s.Dir())
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	if created {
+		log.Info("made a new token", "file", s.Path(web.TokenFile))
 	}
 	exe, err := os.Executable()
 	if err != nil {
-		return fmt.Errorf("daemon: find own binary: %w", err)
+		return fmt.Errorf("serve: find own binary: %w", err)
 	}
-	var mu sync.Mutex // one writer action at a time inside this process
-	work := context.WithoutCancel(ctx)
+	met := metrics.New(s, log).WithServing()
 	ww := a.newWarmWriter(exe, s)
-	defer ww.Close(time.Minute)
-	commit := func() (writer.Summary, bool, error) {
-		sum, skipped, err := ww.Commit(work)
-		met.CommitObserved(sum, skipped, err)
-		switch {
-		case skipped:
-			log.Debug("commit skipped: another writer holds the lock")
-		case err != nil:
-			log.Error("commit failed", "error", err)
-		case sum.Batches > 0:
-			log.Info("committed", "snapshots", sum.Snapshots, "applied", sum.Applied, "rejected", sum.Rejected, "ms", sum.DurationMS)
-		}
-		return sum, skipped, err
+	defer ww.Close(10 * time.Second)
+	pool := a.newQueryPool(exe, s)
+	defer pool.Close()
+	var site *web.Server
+	srv := mcpserver.New(mcpserver.Options{
+		Store: s, Config: a.cfg, Log: a.log, Version: buildinfo.Version, QueryRunner: pool, ReadOnly: ro,
+		Commit: func(ctx context.Context) (writer.Summary, bool, error) {
+			sum, skipped, err := ww.Commit(context.WithoutCancel(ctx))
+			met.CommitObserved(sum, skipped, err)
+			return sum, skipped, err
+		},
+		OnSwap: func(seq uint64, took time.Duration) {
+			met.SwapObserved(seq, took)
+			site.Swapped(seq, took)
+		},
+		OnCall:      met.CallObserved,
+		OnCallStart: met.CallStarted,
+	})
+	ln, at, beyond, err := metrics.Listen(ctx, "serve", a.cfg.Serve.Addr, log)
+	if err != nil {
+		return err
 	}
-	c := cron.New()
-	add := func(key, spec string, run func()) error {
-		if spec == "" {
-			return nil
-		}
-		sched, err := schedule.Parse(spec)
+	defer ln.Close()
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	guard := a.newGuard(log)
+	met.WithConnections(guard)
+	site, err = web.New(web.Options{Store: s, MCP: srv, Metrics: met, Token: token, Port: port, MaxBodyBytes: a.cfg.BodyCap(),
+		Guard: guard, Log: a.log})
+	if err != nil {
+		return fmt.Errorf("serve: %w", err)
+	}
+	hs := &http.Server{Handler: site, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+	guard.Configure(hs)
+	scheme := "http"
+	if tlsCert != "" {
+		// Loaded before anything is printed: a bad file fails the start.
+		cert, err := tls.LoadX509KeyPair(tlsCert, tlsKey)
 		if err != nil {
-			return fmt.Errorf("%s %q: %w", key, spec, err)
+			return fmt.Errorf("serve: --tls-cert %s, --tls-key %s: %w", tlsCert, tlsKey, err)
 		}
-		c.Schedule(sched, cron.FuncJob(func() {
-			// A tick that finds the last action still running is skipped,
-			// not queued: queued ticks would pile up behind a slow commit
-			// and run one after another, even after a stop signal.
-			if ctx.Err() != nil || !mu.TryLock() {
-				return
-			}
-			defer mu.Unlock()
-			run()
-		}))
+		hs.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		scheme = "https"
+	} else if beyond {
+		log.Warn("serving beyond this machine without TLS: the token and the memory cross the network in clear text; "+
+			"use --tls-cert and --tls-key, or a proxy that adds TLS", "addr", ln.Addr().String())
+	}
+	stop := srv.Start(ctx)
+	// On shutdown, the dashboards' event streams end at once, and the MCP
+	// sessions (each holds a GET stream) once the calls in flight had a
+	// moment to finish.
+	hs.RegisterOnShutdown(site.Shutdown)
+	hs.RegisterOnShutdown(func() { time.AfterFunc(500*time.Millisecond, srv.CloseSessions) })
+	served := make(chan error, 1)
+	go func() {
+		if hs.TLSConfig != nil {
+			served <- hs.ServeTLS(ln, "", "")
+		} else {
+			served <- hs.Serve(ln)
+		}
+	}()
+	base := scheme + "://" + at
+	fmt.Fprintf(a.stdout, "dashboard: %s/?token=%s\nmcp:       %s/mcp (Authorization: Bearer %s)\n", base, url.QueryEscape(token), base, token)
+	log.Info("serving", "url", base, "store", s.Dir())
+	select {
+	case err = <-served:
+	case <-ctx.Done():
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		if serr := hs.Shutdown(sctx); serr != nil {
+			_ = hs.Close()
+		}
+		cancel()
+		err = <-served
+	}
+	stop()
+	if errors.Is(err, http.ErrServerClosed) {
+		log.Info("serve stopped")
 		return nil
 	}
-	if err := add("writer.commit", a.cfg.Writer.Commit, func() {
-		// While the next job does not fit, a scheduled commit could only
-		// fail: the group committer commits once there is room.
-		if errors.Is(space.Check(), writer.ErrNoSpace) {
-			return
-		}
-		commit()
-	}); err != nil {
-		return err
+	return fmt.Errorf("serve: %w", err)
+}
+
+// tokenOnReadOnly refuses a store that cannot be written (ro is why) and
+// holds no token: none can be made there.
+func tokenOnReadOnly(s *snapshot.Store, ro error) error {
+	if ro == nil {
+		return nil
 	}
-	if err := add("gc.schedule", a.cfg.GC.Schedule, func() {
-		if _, err := writer.GC(work, s, a.cfg.WriterOptions(), a.log); err != nil && !errors.Is(err, writer.ErrLocked) {
-			log.Error("gc failed", "error", err)
-		}
-	}); err != nil {
-		return err
+	if _, err := os.Stat(s.Path(web.TokenFile)); errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("serve: the store %s is read-only (%v) and has no %s to authenticate clients with; "+
+			"start serve once where the store is writable to make one", s.Dir(), ro, web.TokenFile)
 	}
-	// Besides its schedule, the daemon commits jobs as they arrive. A
-	// commit under way when a stop signal comes runs to its end.
-	committer := writer.NewGroupCommitter(s, writer.GroupCommitOptions{Delay: a.cfg.Writer.CommitDelay, Log: a.log, Space: space.Check,
-		Commit: func(context.Context) (writer.Summary, bool, error) {
-			mu.Lock()
-			defer mu.Unlock()
-			return commit()
-		}})
-	health.running.Store(committer)
-	committed := make(chan struct{})
-	go func() { defer close(committed); committer.Run(ctx) }()
-	log.Info("daemon started", "store", s.Dir(), "commit", a.cfg.Writer.Commit, "gc", a.cfg.GC.Schedule)
-	c.Start()
-	<-ctx.Done()
-	<-committed
-	<-c.Stop().Done()
-	log.Info("daemon stopped")
 	return nil
 }
 
-// daemonHealth is whether the daemon's writer can commit, for /healthz:
-// the space check, and the last failure of the group committer once it
-// runs.
-type daemonHealth struct {
-	space   *writer.SpaceChecker
-	running atomic.Pointer[writer.GroupCommitter]
-}
-
-func (h *daemonHealth) get() writer.Health {
-	var last error
-	if g := h.running.Load(); g != nil {
-		last = g.LastFailure()
-	}
-	return h.space.Health(last)
-}
-
-func (a *app) newMCPCommand() *cobra.Command {
-	return &cobra.Command{
-		Use:   "mcp",
-		Short: "Serve the memory to an AI tool over MCP (stdio); many may run at once",
-		Long: `Serve the store over the Model Context Protocol on standard input and output, with the
-tools of the reference knowledge-graph memory server (create_entities, create_relations,
-add_observations, delete_entities, delete_observations, delete_relations, read_graph,
-search_nodes, open_nodes) and neighbors, query, kv_get, kv_put, kv_scan, memory_status.
-Any number of 'memsnap mcp' processes can share one store (it is created if missing). A write
-tool answers once its job is durable in the queue, with the outcome the writer will give
-(mcp.write_ack durable; with applied it waits until the job is applied, up to
-mcp.write_timeout). The server commits queued jobs as they arrive, batching those that arrive
-within writer.commit_delay, through a 'memsnap commit' child process (kept up between
-commits) whenever no other writer holds the lock (mcp.commit_when_idle). A read waits until the snapshot holds the
-server's own writes. On a store it cannot write (a read-only filesystem, no write
-permission) it serves reads and answers every write with "the store ... is read-only".
-Logs go to standard error only. A line that is not a JSON-RPC message
-is answered with a JSON-RPC error (-32700 not JSON, or not UTF-8, or holding an unpaired
-surrogate escape; -32600 not a request, a batch array, or an id that is null or not a string
-or an integer within 2^53; id null where it cannot be told), as is a line longer than serve.max_body_bytes (default
-four times job.max_bytes), which is skipped unread; the session goes on with the next line.
-When the input ends, the replies still due are written (for up to a minute) before it exits.`,
-		Args: noArgs,
-		RunE: a.onServingStore(func(cmd *cobra.Command, s *snapshot.Store, ro error, _ []string) error {
-			exe, err := os.Executable()
-			if err != nil {
-				return fmt.Errorf("mcp: find own binary: %w", err)
-			}
-			ww := a.newWarmWriter(exe, s)
-			defer ww.Close(10 * time.Second)
-			pool := a.newQueryPool(exe, s)
-			defer pool.Close()
-			srv := mcpserver.New(mcpserver.Options{
-				Store: s, Config: a.cfg, Log: a.log, Version: buildinfo.Version, QueryRunner: pool, ReadOnly: ro,
-				// A commit under way when the client leaves runs to its end.
-				Commit: func(ctx context.Context) (writer.Summary, bool, error) {
-					return ww.Commit(context.WithoutCancel(ctx))
-				},
-			})
-			a.log.Info("mcp server running on stdio", "store", s.Dir())
-			// The framing is our own: a bad line is answered and skipped, never
-			// the end of the session (see linerpc).
-			return srv.Run(cmd.Context(), &linerpc.Transport{In: os.Stdin, Out: os.Stdout,
-				MaxLine: int(a.cfg.BodyCap()), Log: a.log.With("component", "mcp")})
-		}),
-	}
-}
-
-// newWarmWriter returns the warm writer of a long-lived process on store s:
-// 'exe commit --loop' with this process's store, config and log level. The
-// child's log lines go to this process's stderr.
-func (a *app) newWarmWriter(exe string, s *snapshot.Store) *warmWriter {
-	return newWarmWriter(func() *exec.Cmd {
-		args := []string{"--store", s.Dir(), "--log-level", a.cfg.LogLevel}
-		if f := a.v.GetString("config"); f != "" {
-			args = append(args, "--config", f)
-		}
-		cmd := exec.Command(exe, append(args, "commit", "--loop")...)
-		cmd.Stderr = a.stderr
-		return cmd
-	})
+// newGuard is serve's connection guard, from the serve.* keys.
+func (a *app) newGuard(log *slog.Logger) *connguard.Guard {
+	sc := a.cfg.Serve
+	return connguard.New(connguard.Options{MaxConns: sc.MaxConns, MaxStreams: sc.MaxStreams,
+		HeaderTimeout: sc.HeaderTimeout, ReadTimeout: sc.ReadTimeout, WriteTimeout: sc.WriteTimeout,
+		IdleTimeout: sc.IdleTimeout, Log: log})
 }

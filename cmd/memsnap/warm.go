@@ -18,9 +18,9 @@ import (
 	"github.com/memsnap/memsnap/writer"
 )
 
-// The long-lived processes (the daemon, every 'memsnap mcp') commit through a
-// warm writer: one 'memsnap commit --loop' child process that stays up between
-// commits and runs one commit per request. A child keeps them free of
+// The long-lived processes (the daemon, every 'memsnap mcp' and 'memsnap
+// serve') commit through a warm writer: one 'memsnap commit --loop' child
+// process that stays up between commits and runs one commit per request. A child keeps them free of
 // go-kuzu's per-parameter C string leak and of any crash inside Kuzu, and
 // never opens CURRENT's graph file in a process that reads it; keeping it up
 // saves what a fresh process pays on every commit: its start and Kuzu's
@@ -64,6 +64,8 @@ var errWriterDied = errors.New("the writer process ended before it answered")
 type warmWriter struct {
 	start func() *exec.Cmd // a new 'memsnap commit --loop' command
 
+	// mu guards the fields below, and is held through a whole Commit:
+	// commits run one at a time.
 	mu      sync.Mutex
 	cmd     *exec.Cmd
 	in      io.WriteCloser
@@ -75,6 +77,21 @@ type warmWriter struct {
 }
 
 func newWarmWriter(start func() *exec.Cmd) *warmWriter { return &warmWriter{start: start} }
+
+// newWarmWriter returns the warm writer of a long-lived process on store s:
+// 'exe commit --loop' with this process's store, config and log level. The
+// child's log lines go to this process's stderr.
+func (a *app) newWarmWriter(exe string, s *snapshot.Store) *warmWriter {
+	return newWarmWriter(func() *exec.Cmd {
+		args := []string{"--store", s.Dir(), "--log-level", a.cfg.LogLevel}
+		if f := a.v.GetString("config"); f != "" {
+			args = append(args, "--config", f)
+		}
+		cmd := exec.Command(exe, append(args, "commit", "--loop")...)
+		cmd.Stderr = a.stderr
+		return cmd
+	})
+}
 
 // Commit runs one commit in the warm writer process and returns its
 // summary; skipped reports that another writer held the lock. A child that

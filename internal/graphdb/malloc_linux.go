@@ -10,7 +10,7 @@ package graphdb
 // eight malloc arenas per core, that thread's arena mostly holds none of the
 // memory the last close freed, so the open faults all of it in again. On a
 // 2-core VM that made a read-only open of a 10k-entity graph take 175-330 ms
-// instead of 45-110 ms (2026-11-30, docs/BENCHMARKS.md, "Session 3 of issue 12").
+// instead of 45-110 ms (2026-11-30, 6553b79; docs/BENCHMARKS.md, "How we got here").
 // One arena for the process lets every open after the first two reuse the
 // freed memory. It is set by a C constructor because glibc fixes the arena
 // limit when the first thread other than main allocates, which the Go

@@ -16,10 +16,10 @@ type rule struct {
 	reason string
 }
 
-// rules is the layering of DESIGN.md: the read and write paths never import
-// each other, the library packages never import config (the command line
-// builds their Options), and the engine rooms under internal/ know nothing
-// of the flow.
+// rules is the layering of docs/ARCHITECTURE.md ("Layering"): the read and
+// write paths never import each other, the library packages never import
+// config (the command line builds their Options), and the engine rooms
+// under internal/ know nothing of the flow.
 var rules = []rule{
 	{"reader", []string{"writer", "config", "cmd"}, "the read path never depends on the write path or on config"},
 	{"writer", []string{"reader", "config", "cmd"}, "the write path never depends on the read path or on config"},

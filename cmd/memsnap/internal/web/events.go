@@ -10,7 +10,7 @@ import (
 // hub passes the seq of each snapshot the server starts serving to the
 // dashboards listening on /events (server-sent events).
 type hub struct {
-	mu     sync.Mutex
+	mu     sync.Mutex // guards subs
 	subs   map[chan uint64]struct{}
 	closed chan struct{} // closed when the server shuts down
 	once   sync.Once

@@ -1,22 +1,16 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"math"
 	"os"
 	"path/filepath"
 	"slices"
-	"time"
 
-	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 
 	"github.com/memsnap/memsnap/internal/model"
 	"github.com/memsnap/memsnap/reader"
@@ -24,90 +18,8 @@ import (
 	"github.com/memsnap/memsnap/writer"
 )
 
-// printGraph prints a graph as readable lines.
-func (a *app) printGraph(g *reader.Graph) error {
-	fmt.Fprintf(a.stdout, "snapshot %d: %d entities, %d relations\n", g.Snapshot, len(g.Entities), len(g.Relations))
-	for _, e := range g.Entities {
-		fmt.Fprintf(a.stdout, "%s (%s)\n", e.Name, e.EntityType)
-		for _, o := range e.Observations {
-			fmt.Fprintf(a.stdout, "  - %s\n", o)
-		}
-	}
-	for _, r := range g.Relations {
-		fmt.Fprintf(a.stdout, "%s -[%s]-> %s\n", r.From, r.RelationType, r.To)
-	}
-	if g.NextCursor != "" {
-		fmt.Fprintf(a.stdout, "more: --cursor %s\n", g.NextCursor)
-	}
-	return nil
-}
-
-// graphCommand builds a read command that prints the graph read returns.
-func (a *app) graphCommand(use, short string, args cobra.PositionalArgs,
-	read func(cmd *cobra.Command, r *reader.Reader, args []string) (*reader.Graph, error)) *cobra.Command {
-	c := &cobra.Command{
-		Use: use, Short: short, Args: args,
-		RunE: a.onReader(func(cmd *cobra.Command, r *reader.Reader, args []string) error {
-			g, err := read(cmd, r, args)
-			if errors.Is(err, reader.ErrBadOption) {
-				return usagef(cmd, "%v", err) // a bad flag value
-			}
-			if err != nil {
-				return err
-			}
-			return a.output(cmd, g, func() error { return a.printGraph(g) })
-		}),
-	}
-	c.Flags().Bool("json", false, `print {"snapshot": seq, "entities": [...], "relations": [...]}`)
-	return c
-}
-
-func (a *app) newMemoryCommands() []*cobra.Command {
-	var limit int
-	search := a.graphCommand("search [--json] [--limit N] QUERY", "Ranked search of entity names, types and observations",
-		exactArgs("QUERY"), func(cmd *cobra.Command, r *reader.Reader, args []string) (*reader.Graph, error) {
-			return r.SearchNodes(cmd.Context(), args[0], reader.SearchOptions{Limit: limit})
-		})
-	search.Flags().IntVar(&limit, "limit", 0, "at most N entities (0: all matches)")
-
-	open := a.graphCommand("open [--json] NAME...", "The named entities and the relations between them",
-		minArgs("NAME"), func(cmd *cobra.Command, r *reader.Reader, args []string) (*reader.Graph, error) {
-			return r.OpenNodes(cmd.Context(), args)
-		})
-
-	var nopts reader.NeighborsOptions
-	neighbors := a.graphCommand("neighbors [--json] [--depth N] [--type T] [--limit N] NAME", "Entities within N hops of NAME",
-		exactArgs("NAME"), func(cmd *cobra.Command, r *reader.Reader, args []string) (*reader.Graph, error) {
-			if nopts.Depth == 0 { // the library's default; on the command line, a mistake
-				return nil, usagef(cmd, "--depth must be 1..%d", reader.MaxDepth)
-			}
-			return r.Neighbors(cmd.Context(), args[0], nopts)
-		})
-	neighbors.Flags().IntVar(&nopts.Depth, "depth", 1, fmt.Sprintf("hops to follow (1..%d)", reader.MaxDepth))
-	neighbors.Flags().StringVar(&nopts.RelationType, "type", "", "follow only relations of this type")
-	neighbors.Flags().IntVar(&nopts.Limit, "limit", 0, "at most N entities (0: no cap)")
-
-	var gopts reader.ReadGraphOptions
-	graph := a.graphCommand("graph [--json] [--limit N] [--cursor C] [--type T]", "The whole graph, or a page of it",
-		noArgs, func(cmd *cobra.Command, r *reader.Reader, _ []string) (*reader.Graph, error) {
-			return r.ReadGraph(cmd.Context(), gopts)
-		})
-	graph.Flags().IntVar(&gopts.Limit, "limit", 0, "entities per page (0: all)")
-	graph.Flags().StringVar(&gopts.Cursor, "cursor", "", "continue after the page that printed this cursor")
-	graph.Flags().StringVar(&gopts.EntityType, "type", "", "only entities of this type")
-	return []*cobra.Command{search, open, neighbors, graph, a.newImportCommand(), a.newExportCommand()}
-}
-
-// memoryLine is one line of the reference memory server's JSONL file.
-type memoryLine struct {
-	Type         string    `json:"type"`
-	Name         string    `json:"name,omitempty"`
-	EntityType   *string   `json:"entityType,omitempty"` // present, if empty, on every entity
-	Observations *[]string `json:"observations,omitempty"`
-	From         string    `json:"from,omitempty"`
-	To           string    `json:"to,omitempty"`
-	RelationType string    `json:"relationType,omitempty"`
-}
+// The import command: it queues a reference memory server JSONL file as
+// jobs. Reading and checking the file's lines is in importfile.go.
 
 func (a *app) newImportCommand() *cobra.Command {
 	var batch int
@@ -345,95 +257,4 @@ func marshalPlain(v any) []byte {
 	enc.SetEscapeHTML(false)
 	_ = enc.Encode(v) // plain structs: never fails
 	return bytes.TrimSuffix(b.Bytes(), []byte("\n"))
-}
-
-func (a *app) newExportCommand() *cobra.Command {
-	var out string
-	c := &cobra.Command{
-		Use:   "export [-o FILE]",
-		Short: "Write CURRENT's graph as a reference memory server JSONL file",
-		Args:  noArgs,
-		RunE: a.onReader(func(cmd *cobra.Command, r *reader.Reader, _ []string) error {
-			w := a.stdout
-			if out != "" && out != "-" {
-				f, err := os.Create(out)
-				if err != nil {
-					return fmt.Errorf("export: %w", err)
-				}
-				defer f.Close()
-				w = f
-			}
-			return writeMemoryFile(cmd.Context(), r, w)
-		}),
-	}
-	c.Flags().StringVarP(&out, "output", "o", "-", "file to write, or - for standard output")
-	return c
-}
-
-// writeMemoryFile writes the graph r reads as a reference JSONL memory file:
-// the entities, a page at a time, then the relations.
-func writeMemoryFile(ctx context.Context, r *reader.Reader, w io.Writer) error {
-	bw := bufio.NewWriter(w)
-	enc := json.NewEncoder(bw)
-	enc.SetEscapeHTML(false)
-	cursor := ""
-	var rels []reader.Relation
-	for {
-		g, err := r.ReadGraph(ctx, reader.ReadGraphOptions{Limit: 5000, Cursor: cursor})
-		if err != nil {
-			return err
-		}
-		for _, e := range g.Entities {
-			obs := e.Observations
-			if err := enc.Encode(memoryLine{Type: "entity", Name: e.Name, EntityType: &e.EntityType, Observations: &obs}); err != nil {
-				return fmt.Errorf("export: %w", err)
-			}
-		}
-		rels = append(rels, g.Relations...)
-		if cursor = g.NextCursor; cursor == "" {
-			break
-		}
-	}
-	for _, rel := range rels {
-		if err := enc.Encode(memoryLine{Type: "relation", From: rel.From, To: rel.To, RelationType: rel.RelationType}); err != nil {
-			return fmt.Errorf("export: %w", err)
-		}
-	}
-	if err := bw.Flush(); err != nil {
-		return fmt.Errorf("export: %w", err)
-	}
-	return nil
-}
-
-// progress draws a progress bar of total units (schollz/progressbar) on a
-// terminal and nothing otherwise.
-type progress struct {
-	bar   *progressbar.ProgressBar // nil: not a terminal
-	total int64
-}
-
-func newProgress(w io.Writer, label string, total int64) *progress {
-	p := &progress{total: total}
-	if f, ok := w.(*os.File); ok && total > 1 {
-		if term.IsTerminal(int(f.Fd())) {
-			p.bar = progressbar.NewOptions64(total, progressbar.OptionSetWriter(w), progressbar.OptionSetDescription(label),
-				progressbar.OptionShowCount(), progressbar.OptionSetWidth(30), progressbar.OptionThrottle(100*time.Millisecond),
-				progressbar.OptionOnCompletion(func() { fmt.Fprintln(w) }))
-		}
-	}
-	return p
-}
-
-// set moves the bar to n units.
-func (p *progress) set(n int64) {
-	if p.bar != nil {
-		_ = p.bar.Set64(min(n, p.total))
-	}
-}
-
-// done completes the bar.
-func (p *progress) done() {
-	if p.bar != nil {
-		_ = p.bar.Finish()
-	}
 }

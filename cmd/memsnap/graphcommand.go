@@ -1,0 +1,48 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/memsnap/memsnap/reader"
+)
+
+// printGraph prints a graph as readable lines.
+func (a *app) printGraph(g *reader.Graph) error {
+	fmt.Fprintf(a.stdout, "snapshot %d: %d entities, %d relations\n", g.Snapshot, len(g.Entities), len(g.Relations))
+	for _, e := range g.Entities {
+		fmt.Fprintf(a.stdout, "%s (%s)\n", e.Name, e.EntityType)
+		for _, o := range e.Observations {
+			fmt.Fprintf(a.stdout, "  - %s\n", o)
+		}
+	}
+	for _, r := range g.Relations {
+		fmt.Fprintf(a.stdout, "%s -[%s]-> %s\n", r.From, r.RelationType, r.To)
+	}
+	if g.NextCursor != "" {
+		fmt.Fprintf(a.stdout, "more: --cursor %s\n", g.NextCursor)
+	}
+	return nil
+}
+
+// graphCommand builds a read command that prints the graph read returns.
+func (a *app) graphCommand(use, short string, args cobra.PositionalArgs,
+	read func(cmd *cobra.Command, r *reader.Reader, args []string) (*reader.Graph, error)) *cobra.Command {
+	c := &cobra.Command{
+		Use: use, Short: short, Args: args,
+		RunE: a.onReader(func(cmd *cobra.Command, r *reader.Reader, args []string) error {
+			g, err := read(cmd, r, args)
+			if errors.Is(err, reader.ErrBadOption) {
+				return usagef(cmd, "%v", err) // a bad flag value
+			}
+			if err != nil {
+				return err
+			}
+			return a.output(cmd, g, func() error { return a.printGraph(g) })
+		}),
+	}
+	c.Flags().Bool("json", false, `print {"snapshot": seq, "entities": [...], "relations": [...]}`)
+	return c
+}

@@ -1,0 +1,14 @@
+package main
+
+import (
+	"github.com/spf13/cobra"
+
+	"github.com/memsnap/memsnap/reader"
+)
+
+func (a *app) newOpenCommand() *cobra.Command {
+	return a.graphCommand("open [--json] NAME...", "The named entities and the relations between them",
+		minArgs("NAME"), func(cmd *cobra.Command, r *reader.Reader, args []string) (*reader.Graph, error) {
+			return r.OpenNodes(cmd.Context(), args)
+		})
+}

@@ -1,0 +1,179 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/memsnap/memsnap/snapshot"
+	"github.com/memsnap/memsnap/writer"
+)
+
+// The snapshots command and its subcommands: list, gc, verify, rollback and
+// repair.
+
+func (a *app) newSnapshotsCommand() *cobra.Command {
+	c := &cobra.Command{Use: "snapshots", Short: "List, collect, verify and roll back snapshots"}
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List snapshots, oldest first",
+		Args:  noArgs,
+		RunE:  a.onStore(a.listSnapshots),
+	}
+	list.Flags().Bool("json", false, "print JSON")
+	gc := &cobra.Command{
+		Use:   "gc",
+		Short: "Remove old snapshots (never CURRENT, the newest gc.keep, one younger than gc.min_age or a pinned one); prints JSON",
+		Args:  noArgs,
+		RunE:  a.onStore(a.collectSnapshots),
+	}
+	verify := &cobra.Command{
+		Use:   "verify [SEQ]",
+		Short: "Check a snapshot (default CURRENT) against its manifest checksums",
+		Args:  optionalArg("SEQ"),
+		RunE:  a.onStore(a.verifySnapshot),
+	}
+	rollback := &cobra.Command{
+		Use:   "rollback SEQ",
+		Short: "Publish a new snapshot holding an older one's content (numbers only grow); the jobs applied after it are queued again",
+		Args:  exactArgs("SEQ"),
+		RunE:  a.onStore(a.rollBack),
+	}
+	repair := &cobra.Command{
+		Use: "repair [SEQ]",
+		Short: "Point CURRENT at the newest published snapshot that verifies (or at SEQ) when it was moved back, names a missing " +
+			"snapshot or is corrupt; deletes nothing; prints JSON",
+		Args: optionalArg("SEQ"),
+		RunE: a.onStore(a.repairCurrent),
+	}
+	c.AddCommand(list, gc, verify, rollback, repair)
+	return c
+}
+
+func (a *app) listSnapshots(cmd *cobra.Command, s *snapshot.Store, _ []string) error {
+	infos, err := s.List()
+	if err != nil {
+		return err
+	}
+	return a.output(cmd, infos, func() error {
+		tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "SEQ\tCURRENT\tPINNED\tCREATED\tENTITIES\tRELATIONS\tKV\tBYTES\tROLLBACK")
+		var bad []snapshot.Info
+		for _, in := range infos {
+			if in.Error != "" {
+				bad = append(bad, in)
+				fmt.Fprintf(tw, "%d\t%v\t%v\t(unreadable manifest)\t-\t-\t-\t%d\t-\n", in.Seq, in.Current, in.Pinned, in.Bytes)
+				continue
+			}
+			rb := "-"
+			if in.RollbackOf > 0 {
+				rb = fmt.Sprintf("of %d", in.RollbackOf)
+			}
+			fmt.Fprintf(tw, "%d\t%v\t%v\t%s\t%d\t%d\t%d\t%d\t%s\n", in.Seq, in.Current, in.Pinned,
+				in.CreatedAt.Format(time.RFC3339), in.Entities, in.Relations, in.KVKeys, in.Bytes, rb)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		for _, in := range bad { // on stderr, after the table
+			fmt.Fprintf(a.stderr, "memsnap: %s\n", in.Error)
+		}
+		var ce *snapshot.CurrentError
+		if _, err := s.Current(); errors.As(err, &ce) { // it names the repair
+			fmt.Fprintf(a.stderr, "memsnap: no snapshot is marked current: %v\n", err)
+		} else if err != nil {
+			fmt.Fprintf(a.stderr, "memsnap: %v (no snapshot is marked current; run '%s')\n", err, snapshot.RepairCommand)
+		}
+		return nil
+	})
+}
+
+func (a *app) collectSnapshots(cmd *cobra.Command, s *snapshot.Store, _ []string) error {
+	res, err := writer.GC(cmd.Context(), s, a.cfg.WriterOptions(), a.log)
+	if err != nil {
+		return err
+	}
+	for _, p := range []*[]uint64{&res.Removed, &res.Pinned, &res.Kept} {
+		if *p == nil {
+			*p = []uint64{}
+		}
+	}
+	return a.printJSON(res)
+}
+
+func (a *app) verifySnapshot(cmd *cobra.Command, s *snapshot.Store, args []string) error {
+	var seq uint64
+	var err error
+	if len(args) == 1 { // CURRENT need not be readable to check another snapshot
+		seq, err = parseSeq(cmd, args[0])
+	} else {
+		seq, err = s.Current()
+	}
+	if err != nil {
+		return err
+	}
+	if len(args) == 0 && seq == 0 {
+		return snapshot.ErrNoSnapshot
+	}
+	seqs, err := s.Seqs()
+	if err != nil {
+		return err
+	}
+	if !slices.Contains(seqs, seq) {
+		return fmt.Errorf("snapshot %d does not exist (see 'memsnap snapshots list')", seq)
+	}
+	// The error names the first problem; the others go on lines of their own
+	// before it, so that each is printed once.
+	problems := s.Verify(seq)
+	for _, p := range problems[min(1, len(problems)):] {
+		fmt.Fprintln(a.stderr, p)
+	}
+	if err := snapshot.VerifyError(seq, problems); err != nil {
+		return err
+	}
+	fmt.Fprintf(a.stdout, "snapshot %d ok\n", seq)
+	return nil
+}
+
+func (a *app) rollBack(cmd *cobra.Command, s *snapshot.Store, args []string) error {
+	seq, err := parseSeq(cmd, args[0])
+	if err != nil {
+		return err
+	}
+	res, err := writer.Rollback(cmd.Context(), s, a.cfg.WriterOptions(), seq)
+	if err != nil {
+		return err
+	}
+	a.log.Info("rolled back", "from", res.From, "to", res.To, "snapshot", res.Snapshot, "requeued", len(res.Requeued))
+	return a.printJSON(res)
+}
+
+func (a *app) repairCurrent(cmd *cobra.Command, s *snapshot.Store, args []string) error {
+	var seq uint64
+	if len(args) == 1 {
+		var err error
+		if seq, err = parseSeq(cmd, args[0]); err != nil {
+			return err
+		}
+	}
+	res, err := writer.Repair(cmd.Context(), s, a.cfg.WriterOptions(), seq)
+	if err != nil {
+		return err
+	}
+	a.log.Info("repaired CURRENT: "+res.Done, "from", res.From, "current", res.Current)
+	return a.printJSON(res)
+}
+
+// parseSeq reads the SEQ argument of cmd.
+func parseSeq(cmd *cobra.Command, arg string) (uint64, error) {
+	seq, err := strconv.ParseUint(arg, 10, 64)
+	if err != nil {
+		return 0, usagef(cmd, "SEQ %q is not a snapshot number", arg)
+	}
+	return seq, nil
+}
