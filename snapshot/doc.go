@@ -3,7 +3,8 @@
 // (a copy of CURRENT, or a recycled older snapshot brought up to date) and
 // atomic publish, reader pins, listing, garbage collection and
 // verification (Verify, VerifyFiles, and the Verifier that re-reads only
-// what changed).
+// what changed), and the store check (Check: the store's invariants, run by
+// 'memsnap snapshots verify' and after every black-box test).
 //
 // Layout (one directory; directories 0700, files 0600):
 //

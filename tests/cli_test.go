@@ -239,6 +239,39 @@ func TestCLIVerifyPrintsEachErrorOnce(t *testing.T) {
 	}
 }
 
+// 'snapshots verify' without SEQ runs the store check: what it finds
+// beside CURRENT's files is printed in the same way, each once, the first
+// as the error.
+func TestCLIVerifyChecksTheStore(t *testing.T) {
+	store := newStore(t)
+	id := enqueue(t, store, ops(map[string]any{"op": "kv_put", "key": "k", "value": "v"}))
+	commit(t, store)
+	skipStoreCheck(store, "staging/ and queue/new are filled on purpose")
+	if err := os.Mkdir(filepath.Join(store, "staging", "next"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	r := memsnap(t, store, nil, nil, "snapshots", "verify")
+	want := "memsnap: staging/ holds 1 entry (next) with no writer running (a writer that crashed left it; the next commit wipes it)"
+	if line := oneStderrLine(t, r, 1); line != want {
+		t.Errorf("verify with staging/ left:\n got %q\nwant %q", line, want)
+	}
+	// The job applied by CURRENT queued again, as an interrupted rollback
+	// leaves it: two findings, each on a line of its own, the first last.
+	if err := os.WriteFile(filepath.Join(store, "queue", "new", id+".job"), []byte("{}"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r = memsnap(t, store, nil, nil, "snapshots", "verify")
+	lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
+	if r.code != 1 || len(lines) != 2 || !strings.HasPrefix(lines[0], "staging/ holds 1 entry") ||
+		!strings.HasPrefix(lines[1], "memsnap: job "+id+" is in queue/new but snapshot ") {
+		t.Errorf("verify with two findings: exit %d, stderr %q", r.code, r.stderr)
+	}
+	// SEQ checks that snapshot alone.
+	if out := mustMemsnap(t, store, nil, "snapshots", "verify", currentSeq(t, store)); !contains(out, "ok") {
+		t.Errorf("verify SEQ: %q", out)
+	}
+}
+
 // 'memsnap version' prints the one version that manifests record and the
 // MCP server reports; the Makefile's -ldflags set it.
 func TestCLIVersion(t *testing.T) {

@@ -2,9 +2,6 @@ package tests
 
 import (
 	"context"
-	"os"
-	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -66,10 +63,11 @@ var storeChecks sync.Map // store dir -> reason
 func skipStoreCheck(store, reason string) { storeChecks.Store(store, reason) }
 
 // checkStore is the invariant check that newStore registers with t.Cleanup,
-// as bbolt checks every test's database: CURRENT (if any) verifies, nothing
-// is left in staging/, and no job is applied twice: a job id appears at most
-// once in the batches of CURRENT's lineage, and never both there and in
-// queue/new.
+// as bbolt checks every test's database: snapshot's Store.Check, with no
+// writer at work (the test's processes have stopped): CURRENT (if any)
+// verifies, nothing is left in staging/, and no job is applied twice: a job
+// id appears at most once in the batches of CURRENT's lineage, and never
+// both there and in queue/new.
 func checkStore(t testing.TB, dir string) {
 	t.Helper()
 	if _, skip := storeChecks.Load(dir); skip || t.Failed() {
@@ -80,40 +78,12 @@ func checkStore(t testing.TB, dir string) {
 		t.Errorf("store check: %v", err)
 		return
 	}
-	if left, _ := os.ReadDir(s.Path("staging")); len(left) > 0 {
-		t.Errorf("store check: staging/ holds %d entries after the test", len(left))
-	}
-	cur, err := s.Current()
+	r, err := s.Check(context.Background(), snapshot.CheckOptions{Idle: snapshot.NoWriter})
 	if err != nil {
 		t.Errorf("store check: %v", err)
 		return
 	}
-	if cur == 0 {
-		return // nothing published
-	}
-	if problems := s.Verify(cur); len(problems) > 0 {
-		t.Errorf("store check: CURRENT %d does not verify: %v", cur, problems)
-	}
-	applied := map[string]uint64{} // job id -> snapshot that applied it
-	for seq := cur; seq != 0; {
-		m, err := s.Manifest(seq)
-		if err != nil {
-			break // collected by GC: the lineage known here ends
-		}
-		names, _ := os.ReadDir(filepath.Join(s.SnapshotDir(seq), snapshot.JobsDir))
-		for _, n := range names {
-			_, id, _ := strings.Cut(strings.TrimSuffix(n.Name(), ".job"), "-")
-			if other, dup := applied[id]; dup {
-				t.Errorf("store check: job %s applied by snapshots %d and %d", id, other, seq)
-			}
-			applied[id] = seq
-		}
-		seq = m.Parent
-	}
-	queued, _ := os.ReadDir(s.Path("queue", "new"))
-	for _, n := range queued {
-		if seq, ok := applied[strings.TrimSuffix(n.Name(), ".job")]; ok {
-			t.Errorf("store check: job %s is still queued but snapshot %d applied it", n.Name(), seq)
-		}
+	for _, f := range r.Findings {
+		t.Errorf("store check: %v", f)
 	}
 }

@@ -34,7 +34,7 @@ func (a *app) newSnapshotsCommand() *cobra.Command {
 	}
 	verify := &cobra.Command{
 		Use:   "verify [SEQ]",
-		Short: "Check a snapshot (default CURRENT) against its manifest checksums",
+		Short: "Check a snapshot (default CURRENT) against its manifest checksums; without SEQ, also the store's invariants (staging/ empty, no job applied twice)",
 		Args:  optionalArg("SEQ"),
 		RunE:  a.onStore(a.verifySnapshot),
 	}
@@ -127,17 +127,74 @@ func (a *app) verifySnapshot(cmd *cobra.Command, s *snapshot.Store, args []strin
 	if !slices.Contains(seqs, seq) {
 		return fmt.Errorf("snapshot %d does not exist (see 'memsnap snapshots list')", seq)
 	}
-	// The error names the first problem; the others go on lines of their own
-	// before it, so that each is printed once.
-	problems := s.Verify(seq)
+	if len(args) == 1 {
+		return a.reportVerify(seq, s.Verify(seq), nil)
+	}
+	// CURRENT: the store check, whose findings about CURRENT's files are
+	// what Verify would say.
+	rep, err := s.Check(cmd.Context(), snapshot.CheckOptions{Idle: writerIdle(s)})
+	if err != nil {
+		return err
+	}
+	if !rep.Idle {
+		a.log.Debug("a writer is at work: staging/, queue/new and the snapshots newer than CURRENT were not checked")
+	}
+	var problems []error
+	var others []*snapshot.Finding
+	for _, f := range rep.Findings {
+		if f.Kind == snapshot.FindDamaged && f.Seq == seq {
+			problems = append(problems, f.Err)
+		} else {
+			others = append(others, f)
+		}
+	}
+	return a.reportVerify(seq, problems, others)
+}
+
+// reportVerify prints what verify found and returns the error that names
+// the first of it: snapshot seq's problems (Verify's), then the store
+// check's other findings. Each is printed once: the error names the first
+// problem (or, with none, the first finding), the rest go on lines of their
+// own before it.
+func (a *app) reportVerify(seq uint64, problems []error, findings []*snapshot.Finding) error {
 	for _, p := range problems[min(1, len(problems)):] {
 		fmt.Fprintln(a.stderr, p)
+	}
+	for i, f := range findings {
+		if i > 0 || len(problems) > 0 {
+			fmt.Fprintln(a.stderr, findingError(f))
+		}
 	}
 	if err := snapshot.VerifyError(seq, problems); err != nil {
 		return err
 	}
+	if len(findings) > 0 {
+		return findingError(findings[0])
+	}
 	fmt.Fprintf(a.stdout, "snapshot %d ok\n", seq)
 	return nil
+}
+
+// findingError is a store check finding as the command line says it, with
+// its hint.
+func findingError(f *snapshot.Finding) error {
+	if f.Hint == "" {
+		return f
+	}
+	return fmt.Errorf("%w (%s)", f, f.Hint)
+}
+
+// writerIdle is snapshot.CheckOptions.Idle for the command line: it takes
+// the writer lock if it is free, so that no writer starts while the checks
+// that need none at work run. A held lock skips those checks.
+func writerIdle(s *snapshot.Store) func() (func(), error) {
+	return func() (func(), error) {
+		l, err := writer.TryLock(s)
+		if err != nil {
+			return nil, err
+		}
+		return l.Release, nil
+	}
 }
 
 func (a *app) rollBack(cmd *cobra.Command, s *snapshot.Store, args []string) error {

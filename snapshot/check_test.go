@@ -1,0 +1,210 @@
+package snapshot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/memsnap/memsnap/internal/queue"
+)
+
+// publishWithJobs publishes a fake snapshot (see publishFake) whose batch
+// applied the jobs named (claim seq, id), archived under jobs/ as the
+// writer archives them, and returns its seq.
+func publishWithJobs(t *testing.T, s *Store, content string, jobs ...queue.Claimed) uint64 {
+	t.Helper()
+	st, err := s.NewStage(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(st.GraphPath()); err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(st.GraphPath(), []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	watermark := uint64(0)
+	if p := st.Parent(); p != nil {
+		watermark = p.Watermark
+	}
+	for _, j := range jobs {
+		name := fmt.Sprintf("%016d-%s%s", j.Seq, j.ID, queue.Ext)
+		src := filepath.Join(t.TempDir(), name)
+		if err := os.WriteFile(src, []byte(`{"ops":[]}`), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.ArchiveJob(src, name); err != nil {
+			t.Fatal(err)
+		}
+		watermark = max(watermark, j.Seq)
+	}
+	if err := st.Publish(Manifest{Watermark: watermark, Applied: len(jobs)}); err != nil {
+		t.Fatal(err)
+	}
+	return st.Seq()
+}
+
+// checkedStore is a sound store of three snapshots, each applying one job
+// (J1, J2, J3 at claim seqs 1 to 3).
+func checkedStore(t *testing.T) *Store {
+	t.Helper()
+	s := newTestStore(t)
+	for i := uint64(1); i <= 3; i++ {
+		publishWithJobs(t, s, strings.Repeat("g", int(i)), queue.Claimed{Seq: i, ID: fmt.Sprintf("J%d", i)})
+	}
+	return s
+}
+
+func mustCheck(t *testing.T, s *Store, opts CheckOptions) *CheckReport {
+	t.Helper()
+	r, err := s.Check(context.Background(), opts)
+	if err != nil {
+		t.Fatalf("check: %v", err)
+	}
+	return r
+}
+
+func kindsOf(r *CheckReport) []FindingKind {
+	var out []FindingKind
+	for _, f := range r.Findings {
+		out = append(out, f.Kind)
+	}
+	return out
+}
+
+func TestCheckSoundStore(t *testing.T) {
+	s := checkedStore(t)
+	called := 0
+	r := mustCheck(t, s, CheckOptions{Idle: NoWriter, Content: func(_ context.Context, _ *Store, m *Manifest) error {
+		called++
+		if m.Seq != 3 {
+			return fmt.Errorf("asked about snapshot %d, not CURRENT", m.Seq)
+		}
+		return nil
+	}})
+	if len(r.Findings) != 0 || r.Err() != nil || r.Current != 3 || !r.Idle || called != 1 || !slices.Equal(r.Lineage, []uint64{3, 2, 1}) {
+		t.Fatalf("sound store: %+v (err %v, content checked %d times)", r, r.Err(), called)
+	}
+	// Nothing published yet is sound too.
+	if r := mustCheck(t, newTestStore(t), CheckOptions{Idle: NoWriter}); len(r.Findings) != 0 || r.Current != 0 {
+		t.Fatalf("empty store: %+v", r)
+	}
+	// GC ends the lineage: what is left is checked.
+	if err := os.RemoveAll(s.SnapshotDir(1)); err != nil {
+		t.Fatal(err)
+	}
+	if r := mustCheck(t, s, CheckOptions{Idle: NoWriter}); len(r.Findings) != 0 || !slices.Equal(r.Lineage, []uint64{3, 2}) {
+		t.Fatalf("after GC of snapshot 1: %+v", r)
+	}
+}
+
+// Each damage made to a sound store gives its finding (and only it), is
+// ErrCorrupt or not as the kind says, and is reported or not without a
+// writer kept out as the check needs.
+func TestCheckFindings(t *testing.T) {
+	cases := []struct {
+		name     string
+		damage   func(t *testing.T, s *Store)
+		want     FindingKind
+		corrupt  bool
+		idleOnly bool   // found only with CheckOptions.Idle
+		text     string // in the finding's message
+		is       error  // errors.Is holds for it too, if set
+	}{
+		{"CURRENT corrupt", func(t *testing.T, s *Store) { writeFile(t, s.Path(CurrentFile), "3x\n") },
+			FindCurrent, true, false, `CURRENT is corrupt: "3x" is not a snapshot seq`, ErrCurrentCorrupt},
+		{"CURRENT names a missing snapshot", func(t *testing.T, s *Store) { writeFile(t, s.Path(CurrentFile), "9\n") },
+			FindCurrent, true, false, "CURRENT names snapshot 9, which does not exist", ErrCurrentMissing},
+		{"CURRENT moved back", func(t *testing.T, s *Store) { writeFile(t, s.Path(CurrentFile), "2\n") },
+			FindCurrent, true, true, "CURRENT names snapshot 2, older than snapshot 3", ErrCurrentBehind},
+		{"no CURRENT beside published snapshots", func(t *testing.T, s *Store) { removeFile(t, s.Path(CurrentFile)) },
+			FindCurrent, true, true, "there is no CURRENT file, but snapshots 1, 2 and 3 are on disk", ErrCurrentMissing},
+		{"graph byte changed", func(t *testing.T, s *Store) { writeFile(t, filepath.Join(s.SnapshotDir(3), GraphFile), "ggh") },
+			FindDamaged, true, false, "snapshot 3: graph.kuzu: checksum mismatch", nil},
+		{"newer format", func(t *testing.T, s *Store) {
+			rewriteManifest(t, s, 3, func(m *Manifest) { m.FormatVersion = FormatVersion + 1 })
+		},
+			FindDamaged, false, false, "written by a newer memsnap", ErrNewerFormat},
+		{"ancestor manifest damaged", func(t *testing.T, s *Store) { writeFile(t, filepath.Join(s.SnapshotDir(2), ManifestFile), "{}") },
+			FindDamaged, true, false, "snapshot 2", nil},
+		{"parent not older", func(t *testing.T, s *Store) { rewriteManifest(t, s, 2, func(m *Manifest) { m.Parent = 2 }) },
+			FindLineage, true, false, "snapshot 2: manifest names parent 2, which is not older", nil},
+		{"job applied twice", func(t *testing.T, s *Store) { linkJob(t, s, 1, "0000000000000007-J3.job") },
+			FindAppliedTwice, true, false, "job J3 applied by snapshots 1 and 3 of CURRENT's lineage", nil},
+		{"applied job queued again", func(t *testing.T, s *Store) { writeFile(t, filepath.Join(s.Queue().NewDir(), "J2.job"), "{}") },
+			FindQueuedApplied, false, true, "job J2 is in queue/new but snapshot 2 applied it", nil},
+		{"staging not empty", func(t *testing.T, s *Store) {
+			if err := os.MkdirAll(s.Path("staging", "next"), 0o700); err != nil {
+				t.Fatal(err)
+			}
+		}, FindStaging, false, true, "staging/ holds 1 entry (next) with no writer running", nil},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s := checkedStore(t)
+			c.damage(t, s)
+			r := mustCheck(t, s, CheckOptions{Idle: NoWriter})
+			if got := kindsOf(r); !slices.Equal(got, []FindingKind{c.want}) {
+				t.Fatalf("findings %v (%v); want one of kind %d", got, r.Err(), c.want)
+			}
+			f := r.Findings[0]
+			if !strings.Contains(f.Error(), c.text) || errors.Is(f, ErrCorrupt) != c.corrupt || errors.Is(r.Err(), ErrCorrupt) != c.corrupt ||
+				(c.is != nil && !errors.Is(f, c.is)) {
+				t.Fatalf("finding %q: ErrCorrupt %v, is %v %v; want %q, ErrCorrupt %v", f, errors.Is(f, ErrCorrupt), c.is, errors.Is(f, c.is), c.text, c.corrupt)
+			}
+			// Without keeping writers out, or when that fails, the checks
+			// that need it are skipped.
+			for _, idle := range []func() (func(), error){nil, func() (func(), error) { return nil, errors.New("locked") }} {
+				r := mustCheck(t, s, CheckOptions{Idle: idle})
+				if found := len(r.Findings) > 0; found == c.idleOnly || r.Idle {
+					t.Fatalf("with no idle writer: %v (idle %v); want found %v", r.Err(), r.Idle, !c.idleOnly)
+				}
+			}
+		})
+	}
+}
+
+// The content hook runs on a snapshot whose files verified, and what it
+// returns is a FindContent finding (ErrCorrupt, the cause kept).
+func TestCheckContentHook(t *testing.T) {
+	s := checkedStore(t)
+	drift := errors.New("digest 1 in the manifest, 2 in the graph")
+	r := mustCheck(t, s, CheckOptions{Content: func(context.Context, *Store, *Manifest) error { return drift }})
+	if got := kindsOf(r); !slices.Equal(got, []FindingKind{FindContent}) || !errors.Is(r.Err(), ErrCorrupt) || !errors.Is(r.Err(), drift) ||
+		r.Findings[0].Error() != "snapshot 3: content disagrees with its manifest: "+drift.Error() {
+		t.Fatalf("content drift: %v", r.Err())
+	}
+	writeFile(t, filepath.Join(s.SnapshotDir(3), GraphFile), "ggh")
+	r = mustCheck(t, s, CheckOptions{Content: func(context.Context, *Store, *Manifest) error {
+		t.Error("content checked on a snapshot that does not verify")
+		return nil
+	}})
+	if got := kindsOf(r); !slices.Equal(got, []FindingKind{FindDamaged}) {
+		t.Fatalf("damaged graph: %v", r.Err())
+	}
+}
+
+// linkJob adds a job file named name to snapshot seq's jobs/.
+func linkJob(t *testing.T, s *Store, seq uint64, name string) {
+	t.Helper()
+	writeFile(t, filepath.Join(s.SnapshotDir(seq), JobsDir, name), `{"ops":[]}`)
+}
+
+func writeFile(t *testing.T, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func removeFile(t *testing.T, path string) {
+	t.Helper()
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+}
