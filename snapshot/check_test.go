@@ -13,34 +13,18 @@ import (
 	"github.com/memsnap/memsnap/internal/queue"
 )
 
-// publishWithJobs publishes a fake snapshot (see publishFake) whose batch
+// publishWithJobs publishes a fake snapshot (see stageFake) whose batch
 // applied the jobs named (claim seq, id), archived under jobs/ as the
 // writer archives them, and returns its seq.
 func publishWithJobs(t *testing.T, s *Store, content string, jobs ...queue.Claimed) uint64 {
 	t.Helper()
-	st, err := s.NewStage(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Remove(st.GraphPath()); err != nil && !os.IsNotExist(err) {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(st.GraphPath(), []byte(content), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	st := stageFake(t, s, StageOptions{NoRecycle: true}, content)
 	watermark := uint64(0)
 	if p := st.Parent(); p != nil {
 		watermark = p.Watermark
 	}
 	for _, j := range jobs {
-		name := fmt.Sprintf("%016d-%s%s", j.Seq, j.ID, queue.Ext)
-		src := filepath.Join(t.TempDir(), name)
-		if err := os.WriteFile(src, []byte(`{"ops":[]}`), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		if err := st.ArchiveJob(src, name); err != nil {
-			t.Fatal(err)
-		}
+		archiveFake(t, st, fmt.Sprintf("%016d-%s%s", j.Seq, j.ID, queue.Ext), `{"ops":[]}`)
 		watermark = max(watermark, j.Seq)
 	}
 	if err := st.Publish(Manifest{Watermark: watermark, Applied: len(jobs)}); err != nil {

@@ -89,24 +89,8 @@ func TestChunkSumsInManifests(t *testing.T) {
 // recycleFake publishes a snapshot as a writer would with one archived job.
 func recycleFake(t *testing.T, s *Store, opts StageOptions, content string) *Stage {
 	t.Helper()
-	st, err := s.NewStageWith(context.Background(), opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Remove(st.GraphPath()); err != nil && !os.IsNotExist(err) {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(st.GraphPath(), []byte(content), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	job := filepath.Join(t.TempDir(), "job")
-	if err := os.WriteFile(job, []byte(`{"ops":[]}`+content), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	name := strings.Repeat("0", 15) + string(rune('0'+st.Seq())) + "-ID.job"
-	if err := st.ArchiveJob(job, name); err != nil {
-		t.Fatal(err)
-	}
+	st := stageFake(t, s, opts, content)
+	archiveFake(t, st, strings.Repeat("0", 15)+string(rune('0'+st.Seq()))+"-ID.job", `{"ops":[]}`+content)
 	if err := st.Publish(Manifest{Watermark: st.Seq(), Applied: 1}); err != nil {
 		t.Fatal(err)
 	}

@@ -13,11 +13,11 @@ import (
 	"github.com/memsnap/memsnap/internal/queue"
 )
 
-// publishFake publishes a snapshot whose "graph" is a plain file: enough to
-// test layout, manifests, pins and GC without Kuzu.
-func publishFake(t *testing.T, s *Store, content string) uint64 {
+// stageFake stages a snapshot whose "graph" is a plain file holding
+// content: enough to test layout, manifests, pins and GC without Kuzu.
+func stageFake(t *testing.T, s *Store, opts StageOptions, content string) *Stage {
 	t.Helper()
-	st, err := s.NewStage(context.Background())
+	st, err := s.NewStageWith(context.Background(), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,6 +29,26 @@ func publishFake(t *testing.T, s *Store, content string) uint64 {
 	if err := os.WriteFile(st.GraphPath(), []byte(content), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	return st
+}
+
+// archiveFake archives a job file holding data under name in st's jobs/,
+// as the writer archives a batch's jobs.
+func archiveFake(t *testing.T, st *Stage, name, data string) {
+	t.Helper()
+	job := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(job, []byte(data), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.ArchiveJob(job, name); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// publishFake publishes a fake snapshot (see stageFake).
+func publishFake(t *testing.T, s *Store, content string) uint64 {
+	t.Helper()
+	st := stageFake(t, s, StageOptions{NoRecycle: true}, content)
 	if st.Parent() == nil {
 		if err := os.WriteFile(filepath.Join(st.KVPath(), "000001.sst"), []byte("sst-"+content), 0o600); err != nil {
 			t.Fatal(err)
