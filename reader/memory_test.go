@@ -85,11 +85,7 @@ func memoryFixture(t *testing.T) (*fixture, []Entity, *Reader) {
 		Relation{From: "Kuzu", To: all[0].Name, RelationType: "knows"},
 		Relation{From: all[0].Name, To: all[1].Name, RelationType: "knows"},
 	)}})
-	r, err := Open(context.Background(), f.store, f.opts, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { r.Close() })
+	r := f.open(t)
 	return f, all, r
 }
 
@@ -348,11 +344,7 @@ func TestSearchParityAt10k(t *testing.T) {
 	if sum, err := f.w.Commit(ctx, writer.CommitOptions{}); err != nil || sum.Applied != n/1000 {
 		t.Fatalf("commit: %+v %v", sum, err)
 	}
-	r, err := Open(ctx, f.store, f.opts, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
+	r := f.open(t)
 
 	var queries []string
 	for i := 0; i < 100; i++ { // cut from the data: each finds at least its source
@@ -410,11 +402,7 @@ func TestSearchIndexFollowsSnapshots(t *testing.T) {
 	f.commitJob(t, map[string]any{"ops": []any{createOp(ent("hub", "coffee hub"), ent("a", "coffee one"), ent("b", "tea"))}})
 	f.wopts.Keep = 3 // the default: a snapshot skipped by a refresh is still there
 	f.w = writer.New(f.store, f.wopts, nil)
-	r, err := Open(ctx, f.store, f.opts, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
+	r := f.open(t)
 	steps := [][]any{
 		{relOp(Relation{From: "a", To: "hub", RelationType: "uses"}, Relation{From: "b", To: "hub", RelationType: "uses"})},
 		{map[string]any{"op": "add_observations", "observations": []any{map[string]any{"entityName": "b", "contents": []string{"now coffee too"}}}}},
@@ -472,11 +460,7 @@ func TestSearchIndexFollowsSnapshots(t *testing.T) {
 	if _, err := r.Refresh(ctx); err != nil {
 		t.Fatal(err)
 	}
-	fresh, err := Open(ctx, f.store, f.opts, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fresh.Close()
+	fresh := f.open(t)
 	if got, want := search(r), search(fresh); got != want {
 		t.Fatalf("after a collected snapshot: index answers\n%s\na fresh one\n%s", got, want)
 	}
@@ -493,11 +477,7 @@ func TestObservationsRoundTrip(t *testing.T) {
 	obs := []string{`back\slash`, `"quoted"`, "new\nline", "tab\there", "\x01ctl\x1f", "\u2028sep\u2029", "emoji 🙂",
 		"", "ünïcödé 日本語", `{"json": [1, "x"]}`, "  spaces  ", "null", "[]", "\x7f del"}
 	f.commitJob(t, map[string]any{"ops": []any{createOp(Entity{Name: "odd", EntityType: "t", Observations: obs}, Entity{Name: "none", EntityType: "t", Observations: []string{}})}})
-	r, err := Open(ctx, f.store, f.opts, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
+	r := f.open(t)
 	g, err := r.OpenNodes(ctx, []string{"odd", "none"})
 	if err != nil {
 		t.Fatal(err)
@@ -795,11 +775,7 @@ func indexedFixture(t *testing.T) (*fixture, []Entity, *Reader, *Reader) {
 	t.Helper()
 	ctx := context.Background()
 	f, all, r := memoryFixture(t)
-	plain, err := Open(ctx, f.store, f.opts, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { plain.Close() })
+	plain := f.open(t)
 	if _, err := r.SearchNodes(ctx, "graph", SearchOptions{}); err != nil { // builds the index
 		t.Fatal(err)
 	}
@@ -819,11 +795,7 @@ func TestSearchIndexAfterLargeDelete(t *testing.T) {
 		all = append(all, Entity{Name: fmt.Sprintf("n%04d", i), EntityType: "t", Observations: []string{"coffee"}})
 	}
 	f.commitJob(t, map[string]any{"ops": []any{createOp(all...)}})
-	r, err := Open(ctx, f.store, f.opts, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
+	r := f.open(t)
 	answer := func(rd *Reader) string {
 		t.Helper()
 		g, err := rd.SearchNodes(ctx, "coffee", SearchOptions{})
@@ -905,11 +877,7 @@ func TestBuiltInReadsRunUnderTheQueryTimeout(t *testing.T) {
 	f := newFixture(t)
 	f.addEntity(t)
 	f.opts.QueryTimeout = time.Nanosecond
-	r, err := Open(context.Background(), f.store, f.opts, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
+	r := f.open(t)
 	ctx := context.Background()
 	reads := map[string]func() error{
 		"ReadGraph":     func() error { _, err := r.ReadGraph(ctx, ReadGraphOptions{}); return err },

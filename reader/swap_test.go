@@ -44,6 +44,18 @@ func newBenchStore(t testing.TB) (*snapshot.Store, Options, writer.Options, *wri
 	return s, DefaultOptions(), wopts, writer.New(s, wopts, nil)
 }
 
+// open opens a reader on the fixture's store with its options, closed
+// when the test ends (Close is idempotent: a test may close it first).
+func (f *fixture) open(t testing.TB) *Reader {
+	t.Helper()
+	r, err := Open(context.Background(), f.store, f.opts, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return r
+}
+
 // addEntity enqueues one new entity and commits it, publishing a snapshot.
 func (f *fixture) addEntity(t testing.TB) {
 	t.Helper()
@@ -159,11 +171,7 @@ func TestFailedRefreshKeepsServing(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
 	f.addEntity(t)
-	r, err := Open(ctx, f.store, f.opts, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
+	r := f.open(t)
 	f.addEntity(t)
 	// Damage the new snapshot: its graph file is gone.
 	if err := os.Remove(filepath.Join(f.store.SnapshotDir(2), snapshot.GraphFile)); err != nil {
@@ -183,26 +191,28 @@ func TestFailedRefreshKeepsServing(t *testing.T) {
 
 // Scheduled refresh picks up new snapshots on its own.
 func TestScheduledRefresh(t *testing.T) {
-	ctx := context.Background()
 	f := newFixture(t)
 	f.opts.Refresh = "@every 1s"
 	f.opts.WatchCurrent = false // the schedule alone
 	f.addEntity(t)
-	r, err := Open(ctx, f.store, f.opts, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
+	r := f.open(t)
 	if err := r.StartRefresh(); err != nil {
 		t.Fatal(err)
 	}
 	f.addEntity(t)
+	waitServes(t, r, 2, "a scheduled refresh")
+}
+
+// waitServes waits until r serves snapshot want, failing the test after
+// 20 s: what names what should have moved it.
+func waitServes(t *testing.T, r *Reader, want uint64, what string) {
+	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
-	for r.Seq() != 2 {
+	for r.Seq() != want {
 		if time.Now().After(deadline) {
-			t.Fatalf("no scheduled refresh within 20s (serving %d)", r.Seq())
+			t.Fatalf("no move to snapshot %d by %s within 20s (serving %d)", want, what, r.Seq())
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 
@@ -213,22 +223,13 @@ func TestRefreshWhenCurrentChanges(t *testing.T) {
 	f := newFixture(t)
 	f.opts.Refresh, f.opts.WatchCurrent = "", true
 	f.addEntity(t)
-	r, err := Open(ctx, f.store, f.opts, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := f.open(t)
 	if err := r.StartRefresh(); err != nil {
 		t.Fatal(err)
 	}
 	for want := uint64(2); want <= 3; want++ {
 		f.addEntity(t)
-		deadline := time.Now().Add(20 * time.Second)
-		for r.Seq() != want {
-			if time.Now().After(deadline) {
-				t.Fatalf("CURRENT names %d, reader still serves %d after 20s", want, r.Seq())
-			}
-			time.Sleep(5 * time.Millisecond)
-		}
+		waitServes(t, r, want, "the watch of CURRENT")
 	}
 	if err := r.Close(); err != nil {
 		t.Fatal(err)
@@ -244,11 +245,7 @@ func TestWaitForSeesCommit(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
 	f.addEntity(t)
-	r, err := Open(ctx, f.store, f.opts, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
+	r := f.open(t)
 	id, err := writer.Enqueue(f.store, []byte(`{"ops":[{"op":"kv_put","key":"w","value":"1"}]}`), f.wopts.Limits)
 	if err != nil {
 		t.Fatal(err)
@@ -394,11 +391,7 @@ func TestRefreshRefusesCurrentMovedBack(t *testing.T) {
 	f.w = writer.New(f.store, f.wopts, nil)
 	f.addEntity(t)
 	f.addEntity(t)
-	r, err := Open(context.Background(), f.store, f.opts, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
+	r := f.open(t)
 	served := r.Seq()
 	tmp := f.store.Path("CURRENT.test")
 	if err := os.WriteFile(tmp, []byte(fmt.Sprintf("%d\n", served-1)), 0o600); err != nil {
