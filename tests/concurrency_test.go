@@ -131,14 +131,9 @@ func TestWriterLock(t *testing.T) {
 	store := newStore(t)
 	enqueue(t, store, ops(entities(entity("a", "t"))))
 	holder := helperCmd(testContext(t), "lockholder", store)
-	out, err := holder.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
+	out := pipe(t, holder.StdoutPipe)
 	holder.Stderr = os.Stderr
-	if err := holder.Start(); err != nil {
-		t.Fatal(err)
-	}
+	mustStart(t, holder)
 	line := make([]byte, 7)
 	if _, err := out.Read(line); err != nil || string(line) != "locked\n" {
 		t.Fatalf("lock holder did not take the lock: %q %v", line, err)

@@ -62,11 +62,7 @@ func TestCorruptionDetected(t *testing.T) {
 	}
 	for _, k := range kinds {
 		t.Run(k.name, func(t *testing.T) {
-			c := &chain{store: newStore(t)}
-			for i := 0; i < 3; i++ {
-				c.enqueue(t)
-				c.check(t)
-			}
+			c := newChain(t, 3)
 			good := currentSeq(t, c.store)
 			// A long-lived reader serves the good snapshot.
 			_, r := openReader(t, c.store)
@@ -158,11 +154,7 @@ func TestCorruptionDetected(t *testing.T) {
 // and names the repair; the listing and the check of a named snapshot still
 // work; the repair mends it.
 func TestCorruptCurrentFile(t *testing.T) {
-	c := &chain{store: newStore(t)}
-	for i := 0; i < 2; i++ {
-		c.enqueue(t)
-		c.check(t)
-	}
+	c := newChain(t, 2)
 	good := currentSeq(t, c.store)
 	c.enqueue(t)
 	commit(t, c.store)

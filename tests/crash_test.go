@@ -20,6 +20,25 @@ type chain struct {
 	dead  int      // rejected jobs the test put in on purpose
 }
 
+// newChain is a chain on a new store (newStore) that has committed n
+// steps.
+func newChain(t *testing.T, n int) *chain {
+	t.Helper()
+	c := &chain{store: newStore(t)}
+	c.steps(t, n)
+	return c
+}
+
+// steps enqueues and commits n steps of the chain, one commit each,
+// checking the store after each (check).
+func (c *chain) steps(t *testing.T, n int) {
+	t.Helper()
+	for range n {
+		c.enqueue(t)
+		c.check(t)
+	}
+}
+
 func (c *chain) enqueue(t *testing.T) {
 	t.Helper()
 	o := []map[string]any{entities(entity(fmt.Sprintf("c-%04d", c.next), "link", fmt.Sprintf("step %d", c.next)))}
@@ -124,11 +143,7 @@ func TestCrashAtFailpoints(t *testing.T) {
 func TestCrashWhileRecycling(t *testing.T) {
 	for _, point := range []string{"after-recycle-move", "mid-replay", "after-replay", "mid-chunk-sums"} {
 		t.Run(point, func(t *testing.T) {
-			c := &chain{store: newStore(t)}
-			for i := 0; i < 3; i++ { // snapshots 1-3: the next commit recycles 1
-				c.enqueue(t)
-				c.check(t)
-			}
+			c := newChain(t, 3) // snapshots 1-3: the next commit recycles 1
 			c.enqueue(t)
 			r := memsnap(t, c.store, nil, []string{"MEMSNAP_FAILPOINT=" + point}, "commit")
 			if r.signal != syscall.SIGKILL {

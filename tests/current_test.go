@@ -101,14 +101,9 @@ func refusedInit(t *testing.T, store, want string) {
 // queued; 'memsnap snapshots repair' points CURRENT back at the newest
 // published snapshot, and every job is then applied exactly once.
 func TestCurrentMovedBack(t *testing.T) {
-	c := &chain{store: newStore(t)}
-	c.enqueue(t)
-	c.check(t)
+	c := newChain(t, 1)
 	old := currentSeq(t, c.store)
-	for i := 0; i < 2; i++ {
-		c.enqueue(t)
-		c.check(t)
-	}
+	c.steps(t, 2)
 	newest := currentSeq(t, c.store)
 	writeCurrent(t, c.store, mustUint(t, old))
 	c.enqueue(t) // acknowledged while CURRENT is wrong
@@ -146,11 +141,7 @@ func TestCurrentNamesMissingSnapshot(t *testing.T) {
 		{"no file", "", "there is no CURRENT file"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c := &chain{store: newStore(t)}
-			for i := 0; i < 2; i++ {
-				c.enqueue(t)
-				c.check(t)
-			}
+			c := newChain(t, 2)
 			newest := currentSeq(t, c.store)
 			if tc.content == "" {
 				if err := os.Remove(filepath.Join(c.store, "CURRENT")); err != nil {
@@ -183,11 +174,7 @@ func TestCurrentNamesMissingSnapshot(t *testing.T) {
 // verification, the repair steps back to the newest one that verifies as
 // a rollback would: the jobs applied after it are queued again, none lost.
 func TestRepairSkipsDamagedSnapshot(t *testing.T) {
-	c := &chain{store: newStore(t)}
-	for i := 0; i < 3; i++ {
-		c.enqueue(t)
-		c.check(t)
-	}
+	c := newChain(t, 3)
 	good := currentSeq(t, c.store)
 	c.enqueue(t)
 	c.check(t)
@@ -208,9 +195,7 @@ func TestRepairSkipsDamagedSnapshot(t *testing.T) {
 func TestCrashLeftoverRemoved(t *testing.T) {
 	for _, point := range []string{"after-snapshot-rename", "before-current"} {
 		t.Run(point, func(t *testing.T) {
-			c := &chain{store: newStore(t)}
-			c.enqueue(t)
-			c.check(t)
+			c := newChain(t, 1)
 			cur := currentSeq(t, c.store)
 			c.enqueue(t)
 			c.enqueue(t)
@@ -272,11 +257,7 @@ func TestCurrentSwapIsDurable(t *testing.T) {
 // so the commit refuses and deletes nothing; the repair points CURRENT at
 // it, which completes the rollback (its jobs were queued again first).
 func TestCrashedRollbackRepaired(t *testing.T) {
-	c := &chain{store: newStore(t)}
-	for i := 0; i < 3; i++ {
-		c.enqueue(t)
-		c.check(t)
-	}
+	c := newChain(t, 3)
 	bad := currentSeq(t, c.store)
 	good := mustUint(t, bad) - 1
 	r := memsnap(t, c.store, nil, []string{"MEMSNAP_FAILPOINT=before-current"}, "snapshots", "rollback", strconv.FormatUint(good, 10))

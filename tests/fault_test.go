@@ -92,11 +92,7 @@ func TestInjectedFaults(t *testing.T) {
 	for _, f := range faults {
 		t.Run(f.name, func(t *testing.T) {
 			t.Parallel() // each fault has its own store; go test -parallel bounds how many run
-			c := &chain{store: newStore(t)}
-			c.enqueue(t)
-			c.check(t)
-			c.enqueue(t)
-			c.check(t) // two snapshots, so GC has one to collect with keep=1
+			c := newChain(t, 2) // two snapshots, so GC has one to collect with keep=1
 			c.enqueue(t)
 			// A job that fails at apply time, so the batch dead-letters one.
 			enqueue(t, c.store, ops(map[string]any{"op": "add_observations", "observations": []map[string]any{{"entityName": "ghost", "contents": []string{"boo"}}}}))
@@ -151,11 +147,7 @@ func TestRecycleFaults(t *testing.T) {
 		{"unpublish dir fsync EIO", "syncdir@/snapshots$=EIO:1", "recycle snapshot 2"},
 	} {
 		t.Run(f.name, func(t *testing.T) {
-			c := &chain{store: newStore(t)}
-			for i := 0; i < 3; i++ {
-				c.enqueue(t)
-				c.check(t)
-			}
+			c := newChain(t, 3)
 			c.enqueue(t)
 			before := stateOf(t, c.store)
 			r := memsnap(t, c.store, nil, []string{"MEMSNAP_FSFAULT=" + f.spec}, "commit")

@@ -6,7 +6,6 @@ package tests
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -43,14 +42,8 @@ func tmpfsMount(t *testing.T, sizeMiB int) string {
 	}
 	cmd := exec.Command("unshare", "-rm", "sh", "-c",
 		fmt.Sprintf(`mount -t tmpfs -o size=%dm,mode=0700 tmpfs "$1" && echo mounted && read _`, sizeMiB), "sh", mnt)
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
+	stdin := pipe(t, cmd.StdinPipe)
+	out := pipe(t, cmd.StdoutPipe)
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		t.Skipf("skipped: cannot start unshare: %v", err)
@@ -259,44 +252,6 @@ func TestFullDiskIsVisibleAndEasyToLeave(t *testing.T) {
 	}
 	if body := httpGet(t, daemon+"/healthz"); !strings.Contains(body, `"state":"ok"`) {
 		t.Errorf("the daemon's /healthz after space was freed: %s", body)
-	}
-}
-
-// startDaemonHTTP starts 'memsnap daemon --addr 127.0.0.1:0' on store,
-// stopped when the test ends, and returns the base URL of its /metrics and
-// /healthz.
-func startDaemonHTTP(t *testing.T, ctx context.Context, store string) string {
-	t.Helper()
-	cmd := exec.Command(bin, "--store", store, "--log-level", "info", "daemon", "--addr", "127.0.0.1:0")
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		_ = cmd.Wait()
-	})
-	urls := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() { // to the end: the daemon must never block on its log
-			if m := regexp.MustCompile(`url=(http://\S+)/metrics`).FindStringSubmatch(sc.Text()); m != nil {
-				select {
-				case urls <- m[1]:
-				default:
-				}
-			}
-		}
-	}()
-	select {
-	case base := <-urls:
-		return base
-	case <-ctx.Done():
-		t.Fatal("the daemon did not say where it serves /healthz")
-		return ""
 	}
 }
 

@@ -1,15 +1,18 @@
 package tests
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -299,4 +302,51 @@ func openReader(t *testing.T, dir string) (*snapshot.Store, *reader.Reader) {
 	}
 	t.Cleanup(func() { r.Close() })
 	return s, r
+}
+
+// pipe returns the pipe open makes (cmd.StdinPipe, cmd.StdoutPipe or
+// cmd.StderrPipe), failing the test if it cannot: out := pipe(t,
+// cmd.StdoutPipe).
+func pipe[P io.Closer](t testing.TB, open func() (P, error)) P {
+	t.Helper()
+	p, err := open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// mustStart starts cmd, failing the test if it cannot.
+func mustStart(t testing.TB, cmd *exec.Cmd) {
+	t.Helper()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// terminate asks a started process to stop (SIGTERM) and returns how it
+// exited.
+func terminate(cmd *exec.Cmd) error {
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	return cmd.Wait()
+}
+
+// firstMatch reads r line by line to its end, so that the process writing
+// it never blocks, and sends the submatches of the first line re matches.
+// The channel closes when r ends: a receive that is not ok means the
+// process ended without writing such a line.
+func firstMatch(r io.Reader, re *regexp.Regexp) <-chan []string {
+	found := make(chan []string, 1)
+	go func() {
+		defer close(found)
+		sc := bufio.NewScanner(r)
+		sent := false
+		for sc.Scan() {
+			if m := re.FindStringSubmatch(sc.Text()); m != nil && !sent {
+				found <- m
+				sent = true
+			}
+		}
+	}()
+	return found
 }

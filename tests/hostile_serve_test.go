@@ -1,13 +1,13 @@
 package tests
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os/exec"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -197,61 +197,35 @@ func TestServeRetriesAnAddressInUse(t *testing.T) {
 	}
 	defer held.Close()
 	cmd := exec.Command(bin, "--store", store, "--log-level", "info", "serve", "--addr", held.Addr().String())
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	stdout, stderr := pipe(t, cmd.StdoutPipe), pipe(t, cmd.StderrPipe)
+	mustStart(t, cmd)
 	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		if err := cmd.Wait(); err != nil {
+		if err := terminate(cmd); err != nil {
 			t.Errorf("memsnap serve did not stop cleanly on SIGTERM: %v", err)
 		}
 	})
-	retrying := make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		said := false
-		for sc.Scan() {
-			if !said && strings.Contains(sc.Text(), "address in use: trying again") {
-				said = true
-				close(retrying)
-			}
-		}
-	}()
-	started := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if m := servedLine.FindStringSubmatch(sc.Text()); m != nil {
-				started <- m[1]
-			}
-		}
-		close(started)
-	}()
+	retrying := firstMatch(stderr, regexp.MustCompile(`address in use: trying again`))
+	started := firstMatch(stdout, servedLine)
 	select {
-	case <-retrying:
-	case base, ok := <-started:
+	case _, ok := <-retrying:
+		if !ok {
+			t.Fatal("serve ended its log without saying it retries the address in use")
+		}
+	case m, ok := <-started:
 		if !ok {
 			t.Fatal("serve exited at once on an address in use")
 		}
-		t.Fatalf("serve started on an address in use: %s", base)
+		t.Fatalf("serve started on an address in use: %s", m[1])
 	case <-ctx.Done():
 		t.Fatal("serve did not say it retries the address in use")
 	}
 	held.Close()
 	select {
-	case base, ok := <-started:
+	case m, ok := <-started:
 		if !ok {
 			t.Fatal("serve exited instead of starting once the address was free")
 		}
-		resp, err := http.Get(base + "/healthz")
+		resp, err := http.Get(m[1] + "/healthz")
 		if err != nil {
 			t.Fatalf("/healthz: %v", err)
 		}

@@ -58,17 +58,9 @@ func TestMCPQueryAnswerFitsAFrame(t *testing.T) {
 	store := newStore(t)
 	cmd := exec.Command(bin, "--store", store, "--log-level", "warn", "mcp")
 	cmd.Stderr = os.Stderr
-	in, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	in := pipe(t, cmd.StdinPipe)
+	out := pipe(t, cmd.StdoutPipe)
+	mustStart(t, cmd)
 	t.Cleanup(func() { _ = in.Close(); _ = cmd.Wait() })
 	frames := &frameReader{r: out}
 	client := mcp.NewClient(&mcp.Implementation{Name: "memsnap-test", Version: "1"}, nil)

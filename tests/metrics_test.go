@@ -1,14 +1,13 @@
 package tests
 
 import (
-	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"os/exec"
 	"regexp"
-	"syscall"
 	"testing"
 	"time"
 
@@ -17,39 +16,37 @@ import (
 	"github.com/prometheus/common/model"
 )
 
+// startDaemonHTTP starts 'memsnap daemon --addr 127.0.0.1:0' on store,
+// stopped when the test ends, and returns the base URL of its /metrics and
+// /healthz.
+func startDaemonHTTP(t *testing.T, ctx context.Context, store string) string {
+	t.Helper()
+	cmd := exec.Command(bin, "--store", store, "--log-level", "info", "daemon", "--addr", "127.0.0.1:0")
+	stderr := pipe(t, cmd.StderrPipe)
+	mustStart(t, cmd)
+	t.Cleanup(func() { _ = terminate(cmd) })
+	select {
+	case m, ok := <-firstMatch(stderr, daemonURL):
+		if !ok {
+			t.Fatal("the daemon exited without saying where it serves /metrics and /healthz")
+		}
+		return m[1]
+	case <-ctx.Done():
+		t.Fatal("the daemon did not say where it serves /metrics and /healthz")
+	}
+	return ""
+}
+
+// daemonURL is the log line in which a daemon says where it serves.
+var daemonURL = regexp.MustCompile(`url=(http://\S+)/metrics`)
+
 // Issue 15, done-when 4 (for the daemon, issue 15 item 3): 'daemon --addr'
 // serves /metrics, which parses as Prometheus text and moves when jobs are
 // committed, and /healthz.
 func TestDaemonMetrics(t *testing.T) {
 	ctx := testContext(t)
 	store := newStore(t)
-	cmd := exec.CommandContext(ctx, bin, "--store", store, "--log-level", "info", "daemon", "--addr", "127.0.0.1:0")
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		_ = cmd.Wait()
-	}()
-	urls := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			if m := regexp.MustCompile(`url=(http://\S+)/metrics`).FindStringSubmatch(sc.Text()); m != nil {
-				urls <- m[1]
-			}
-		}
-	}()
-	var base string
-	select {
-	case base = <-urls:
-	case <-time.After(30 * time.Second):
-		t.Fatal("the daemon did not say where it serves metrics")
-	}
+	base := startDaemonHTTP(t, ctx, store)
 	get := func(path string) (int, []byte) {
 		t.Helper()
 		resp, err := http.Get(base + path)

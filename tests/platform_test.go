@@ -136,13 +136,8 @@ func startHolders(t *testing.T, ctx context.Context, store string, n int, env ..
 	for range n {
 		cmd := helperCmd(ctx, "holder", store, append([]string{"MEMSNAP_TEST_STOP=" + h.stop}, env...)...)
 		cmd.Stderr = os.Stderr
-		out, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
+		out := pipe(t, cmd.StdoutPipe)
+		mustStart(t, cmd)
 		br := bufio.NewReader(out)
 		line, err := br.ReadString('\n')
 		var seq uint64

@@ -1,7 +1,6 @@
 package tests
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -15,7 +14,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -45,38 +43,22 @@ func startServe(t *testing.T, ctx context.Context, store string, env ...string) 
 func startServeCmd(t *testing.T, ctx context.Context, cmd *exec.Cmd) *served {
 	t.Helper()
 	cmd.Stderr = os.Stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	out := pipe(t, cmd.StdoutPipe)
+	mustStart(t, cmd)
 	s := &served{cmd: cmd}
-	found := make(chan bool, 1)
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			if m := servedLine.FindStringSubmatch(sc.Text()); m != nil {
-				s.base, s.token = m[1], m[2]
-				found <- true
-			}
-		}
-		close(found)
-	}()
 	select {
-	case ok := <-found:
+	case m, ok := <-firstMatch(out, servedLine):
 		if !ok {
 			_ = cmd.Wait()
 			t.Fatalf("memsnap serve exited without printing its address")
 		}
+		s.base, s.token = m[1], m[2]
 	case <-ctx.Done():
 		_ = cmd.Process.Kill()
 		t.Fatal("memsnap serve did not print its address")
 	}
 	t.Cleanup(func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		if err := cmd.Wait(); err != nil {
+		if err := terminate(cmd); err != nil {
 			t.Errorf("memsnap serve did not stop cleanly on SIGTERM: %v", err)
 		}
 	})
@@ -387,27 +369,17 @@ func TestServeWarnsBeyondLoopback(t *testing.T) {
 	var stderr strings.Builder
 	var mu sync.Mutex // guards stderr
 	cmd.Stderr = writerFunc(func(p []byte) (int, error) { mu.Lock(); defer mu.Unlock(); return stderr.Write(p) })
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	out := pipe(t, cmd.StdoutPipe)
+	mustStart(t, cmd)
 	defer func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		if err := cmd.Wait(); err != nil {
+		if err := terminate(cmd); err != nil {
 			t.Errorf("serve did not stop cleanly: %v", err)
 		}
 	}()
-	sc := bufio.NewScanner(out)
 	var base string
-	for base == "" && sc.Scan() {
-		if m := servedLine.FindStringSubmatch(sc.Text()); m != nil {
-			base = m[1]
-		}
+	if m, ok := <-firstMatch(out, servedLine); ok {
+		base = m[1]
 	}
-	go func() { _, _ = io.Copy(io.Discard, out) }()
 	if !strings.HasPrefix(base, "http://localhost:") {
 		t.Fatalf("serve on 0.0.0.0 printed %q, want a localhost link", base)
 	}

@@ -40,17 +40,9 @@ func startRawMCP(t *testing.T, ctx context.Context, store string, env ...string)
 	cmd := exec.Command(bin, "--store", store, "--log-level", "error", "mcp")
 	cmd.Env = append(append(os.Environ(), "MEMSNAP_MCP_WRITE_TIMEOUT=30m"), env...)
 	cmd.Stderr = os.Stderr
-	in, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	in := pipe(t, cmd.StdinPipe)
+	out := pipe(t, cmd.StdoutPipe)
+	mustStart(t, cmd)
 	r := &rawMCP{t: t, ctx: ctx, in: in, replies: make(chan rpcReply, 64), cmd: cmd}
 	go func() {
 		defer close(r.replies)

@@ -138,15 +138,10 @@ func TestVerifyRetryBackoff(t *testing.T) {
 	var procs []proc
 	for i := 0; i < readers; i++ {
 		cmd := helperCmd(ctx, "verifyreader", store, "MEMSNAP_TEST_REFRESH=@every 150ms", fmt.Sprintf("MEMSNAP_TEST_TICKS=%d", ticks))
-		out, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
+		out := pipe(t, cmd.StdoutPipe)
 		var stderr strings.Builder
 		cmd.Stderr = &stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
+		mustStart(t, cmd)
 		procs = append(procs, proc{cmd, bufio.NewReader(out), &stderr})
 	}
 	for i, p := range procs {

@@ -84,6 +84,14 @@ func newTestStore(t *testing.T) *storeUnderTest {
 	return &storeUnderTest{store: s, cfg: cfg, w: writer.New(s, cfg.WriterOptions(), nil)}
 }
 
+// withOptions gives s a writer with the config's options as edit changes
+// them.
+func (s *storeUnderTest) withOptions(edit func(*writer.Options)) {
+	opts := s.cfg.WriterOptions()
+	edit(&opts)
+	s.w = writer.New(s.store, opts, nil)
+}
+
 // useCopy makes every create in this store go through COPY FROM.
 func (s *storeUnderTest) useCopy() {
 	s.cfg.Writer.CopyThreshold = 1

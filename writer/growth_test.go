@@ -21,9 +21,7 @@ import (
 // after the first (made in place, they grew it from 22.6 to 32.8 MB).
 func TestUpdatesDoNotGrowTheGraph(t *testing.T) {
 	s := newTestStore(t)
-	opts := s.cfg.WriterOptions()
-	opts.NoRecycle = true // every snapshot's graph is a copy: its size is all that grew
-	s.w = writer.New(s.store, opts, nil)
+	s.withOptions(func(o *writer.Options) { o.NoRecycle = true }) // every snapshot's graph is a copy: its size is all that grew
 	const n = 2000
 	var es []model.Entity
 	for i := range n {

@@ -17,9 +17,7 @@ import (
 // the publish finds a WAL.
 func TestBatchOutgrowsTheMaxDBFloor(t *testing.T) {
 	s := newTestStore(t)
-	opts := s.cfg.WriterOptions()
-	opts.MaxDBMB = 32
-	s.w = writer.New(s.store, opts, nil)
+	s.withOptions(func(o *writer.Options) { o.MaxDBMB = 32 })
 	enqueueJob(t, s, model.Job{Ops: []model.Op{{Op: model.OpCreateEntities, Entities: []model.Entity{{Name: "seed", EntityType: "thing"}}}}})
 	s.commit(t, writer.CommitOptions{})
 	small := graphSize(t, s.store)

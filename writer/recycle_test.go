@@ -25,6 +25,19 @@ func recycleJobs(n int, seed uint64) (ids []string, data [][]byte) {
 	return ids, data
 }
 
+// recycleStore makes recycleJobs(n, seed) and a store that committed the
+// first commits of them, one snapshot each.
+func recycleStore(t *testing.T, n int, seed uint64, commits int) (s *storeUnderTest, ids []string, data [][]byte) {
+	t.Helper()
+	ids, data = recycleJobs(n, seed)
+	s = newTestStore(t)
+	for i := 0; i < commits; i++ {
+		s.put(t, ids[i], data[i])
+		s.commit(t, writer.CommitOptions{})
+	}
+	return s, ids, data
+}
+
 // snapshotsOnDisk counts snapshots/ entries.
 func snapshotsOnDisk(t *testing.T, s *snapshot.Store) []uint64 {
 	t.Helper()
@@ -95,12 +108,7 @@ func TestRecycledStageEqualsCopy(t *testing.T) {
 // matches its snapshot's checksum) falls back to a full copy of CURRENT's
 // graph, says so in the summary, and loses nothing.
 func TestRecycleFallsBackToCopy(t *testing.T) {
-	ids, data := recycleJobs(5, 4)
-	s := newTestStore(t)
-	for i := 0; i < 4; i++ {
-		s.put(t, ids[i], data[i])
-		s.commit(t, writer.CommitOptions{})
-	}
+	s, ids, data := recycleStore(t, 5, 4, 4)
 	// Snapshots 2, 3, 4 remain; the next commit would recycle 2 and replay
 	// 3 and 4. Damage the job archived by 3.
 	jobs, err := filepath.Glob(s.store.Path("snapshots", snapshot.FormatSeq(3), snapshot.JobsDir, "*.job"))
@@ -123,12 +131,7 @@ func TestRecycleFallsBackToCopy(t *testing.T) {
 // A snapshot a reader pins is neither recycled nor collected; once the pin
 // is gone the next commit collects it.
 func TestRecycleSkipsPinned(t *testing.T) {
-	ids, data := recycleJobs(6, 5)
-	s := newTestStore(t)
-	for i := 0; i < 3; i++ {
-		s.put(t, ids[i], data[i])
-		s.commit(t, writer.CommitOptions{})
-	}
+	s, ids, data := recycleStore(t, 6, 5, 3)
 	pin, err := s.store.Pin(1)
 	if err != nil {
 		t.Fatal(err)
@@ -175,12 +178,7 @@ func TestReplayWithTheBatch(t *testing.T) {
 		{"outcome differs", false, false, true, snapshot.StagedCopy, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ids, data := recycleJobs(6, 9)
-			s := newTestStore(t)
-			for i := 0; i < 5; i++ {
-				s.put(t, ids[i], data[i])
-				s.commit(t, writer.CommitOptions{})
-			}
+			s, ids, data := recycleStore(t, 6, 9, 5)
 			checks := 0
 			restore := writer.SetReplayHooks(func() bool { return tc.mergedFails }, func() bool { return tc.aloneFails },
 				func() bool { checks++; return tc.differs })
