@@ -91,8 +91,9 @@ func TestInjectedFaults(t *testing.T) {
 	}
 	for _, f := range faults {
 		t.Run(f.name, func(t *testing.T) {
-			t.Parallel()        // each fault has its own store; go test -parallel bounds how many run
-			c := newChain(t, 2) // two snapshots, so GC has one to collect with keep=1
+			t.Parallel() // each fault has its own store; go test -parallel bounds how many run
+			// Two snapshots, so GC has one to collect with keep=1.
+			c := newChain(t, 2)
 			c.enqueue(t)
 			// A job that fails at apply time, so the batch dead-letters one.
 			enqueue(t, c.store, ops(map[string]any{"op": "add_observations", "observations": []map[string]any{{"entityName": "ghost", "contents": []string{"boo"}}}}))
