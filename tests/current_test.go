@@ -40,20 +40,32 @@ func repair(t *testing.T, store string, args ...string) repairAnswer {
 // want and naming the repair command, and change nothing on disk.
 func refusedCommit(t *testing.T, store, want string) {
 	t.Helper()
-	snaps := dirNames(t, filepath.Join(store, "snapshots"))
-	before := stateOf(t, store)
-	r := memsnap(t, store, nil, nil, "commit")
-	oneLineError(t, r, want)
-	if !contains(r.stderr, "memsnap snapshots repair") || !contains(r.stderr, "nothing deleted") {
-		t.Fatalf("the refusal does not name the repair command: %s", r.stderr)
-	}
-	if after := dirNames(t, filepath.Join(store, "snapshots")); !slices.Equal(after, snaps) {
-		t.Fatalf("a refused commit changed the snapshots: %v -> %v", snaps, after)
-	}
-	if after := stateOf(t, store); after != before {
-		t.Fatalf("a refused commit changed the store: %+v -> %+v", before, after)
+	r := refused(t, store, want, "commit")
+	if !contains(r.stderr, "nothing deleted") {
+		t.Fatalf("the refusal does not say nothing was deleted: %s", r.stderr)
 	}
 	refusedStatus(t, store, want)
+}
+
+// refused runs memsnap args, which must refuse because of CURRENT: one
+// line saying want and naming the repair command, and snapshots/, CURRENT
+// and the queue as they were. It returns the run for further checks.
+func refused(t *testing.T, store, want string, args ...string) result {
+	t.Helper()
+	snaps := dirNames(t, filepath.Join(store, "snapshots"))
+	before := stateOf(t, store)
+	r := memsnap(t, store, nil, nil, args...)
+	oneLineError(t, r, want)
+	if !contains(r.stderr, "memsnap snapshots repair") {
+		t.Fatalf("memsnap %v: the refusal does not name the repair command: %s", args, r.stderr)
+	}
+	if after := dirNames(t, filepath.Join(store, "snapshots")); !slices.Equal(after, snaps) {
+		t.Fatalf("a refused %v changed the snapshots: %v -> %v", args, snaps, after)
+	}
+	if after := stateOf(t, store); after != before {
+		t.Fatalf("a refused %v changed the store: %+v -> %+v", args, before, after)
+	}
+	return r
 }
 
 // refusedStatus checks that 'memsnap status' shows the refusal (cause want
@@ -82,15 +94,8 @@ func refusedStatus(t *testing.T, store, want string) {
 // nothing (it used to say "store ready").
 func refusedInit(t *testing.T, store, want string) {
 	t.Helper()
-	snaps := dirNames(t, filepath.Join(store, "snapshots"))
-	cur := currentSeq(t, store)
-	r := memsnap(t, store, nil, nil, "init")
-	oneLineError(t, r, want)
-	if !contains(r.stderr, "memsnap snapshots repair") || contains(r.stdout, "store ready") {
+	if r := refused(t, store, want, "init"); contains(r.stdout, "store ready") {
 		t.Fatalf("init with CURRENT to repair: %s%s", r.stdout, r.stderr)
-	}
-	if after := dirNames(t, filepath.Join(store, "snapshots")); !slices.Equal(after, snaps) || currentSeq(t, store) != cur {
-		t.Fatalf("a refused init changed the store: snapshots %v -> %v, CURRENT %s -> %s", snaps, after, cur, currentSeq(t, store))
 	}
 }
 

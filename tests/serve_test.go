@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -17,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/memsnap/memsnap/internal/servelink"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
@@ -27,7 +27,8 @@ type served struct {
 	cmd   *exec.Cmd
 }
 
-var servedLine = regexp.MustCompile(`^dashboard: (http://[^/\s]+)/\?token=([0-9a-f]+)$`)
+// servedLine is the line in which serve says where it serves.
+var servedLine = servelink.DashboardLine
 
 // startServe runs 'memsnap serve --addr 127.0.0.1:0' on store with env and
 // returns once it has printed its address and token. The cleanup stops it
@@ -65,24 +66,12 @@ func startServeCmd(t *testing.T, ctx context.Context, cmd *exec.Cmd) *served {
 	return s
 }
 
-// bearer adds the token to every request.
-type bearer struct {
-	token string
-	next  http.RoundTripper
-}
-
-func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
-	r = r.Clone(r.Context())
-	r.Header.Set("Authorization", "Bearer "+b.token)
-	return b.next.RoundTrip(r)
-}
-
 // session connects the official Go SDK client to the server's /mcp over
 // streamable HTTP, with the token (none if token is "").
 func (s *served) session(ctx context.Context, token string, opts *mcp.ClientOptions) (*mcp.ClientSession, error) {
 	hc := &http.Client{Transport: http.DefaultTransport}
 	if token != "" {
-		hc.Transport = bearer{token, http.DefaultTransport}
+		hc.Transport = servelink.Bearer{Token: token}
 	}
 	client := mcp.NewClient(&mcp.Implementation{Name: "memsnap-http-test", Version: "1"}, opts)
 	return client.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: s.base + "/mcp", HTTPClient: hc}, nil)

@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"time"
 
@@ -20,6 +19,7 @@ import (
 	"github.com/memsnap/memsnap/cmd/memsnap/internal/metrics"
 	"github.com/memsnap/memsnap/cmd/memsnap/internal/web"
 	"github.com/memsnap/memsnap/internal/buildinfo"
+	"github.com/memsnap/memsnap/internal/servelink"
 	"github.com/memsnap/memsnap/snapshot"
 	"github.com/memsnap/memsnap/writer"
 )
@@ -145,7 +145,7 @@ func (a *app) runServe(ctx context.Context, s *snapshot.Store, ro error, tlsCert
 		}
 	}()
 	base := scheme + "://" + at
-	fmt.Fprintf(a.stdout, "dashboard: %s/?token=%s\nmcp:       %s/mcp (Authorization: Bearer %s)\n", base, url.QueryEscape(token), base, token)
+	_ = servelink.Announce(a.stdout, base, token) // a closed stdout does not stop serve
 	log.Info("serving", "url", base, "store", s.Dir())
 	select {
 	case err = <-served:

@@ -1,16 +1,13 @@
 package bench
 
 import (
-	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,6 +15,7 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/memsnap/memsnap/internal/servelink"
 	"github.com/memsnap/memsnap/snapshot"
 )
 
@@ -88,8 +86,6 @@ func serveCall(client, k, n int) (tool string, args any) {
 // 1% of entities, two words, digits, no match.
 var serveQueries = []string{rareWord, "coffee deadline", "0042", "xylograph"}
 
-var serveLine = regexp.MustCompile(`^dashboard: (https?://[^/\s]+)/\?token=([0-9a-f]+)$`)
-
 // serve runs the serve benchmark.
 func (r *runner) serve(ctx context.Context) (*Serve, error) {
 	out := &Serve{Entities: r.sc.serveEntities, Clients: r.sc.serveClients, ThinkMS: float64(r.sc.serveThink.Milliseconds())}
@@ -152,7 +148,7 @@ func (r *runner) startServe(ctx context.Context, store string) (*servedProc, err
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start memsnap serve: %w", err)
 	}
-	if p.base, p.token, err = readServeAddress(stdout); err != nil {
+	if p.base, p.token, err = servelink.ReadAnnounce(stdout); err != nil {
 		p.stop()
 		return nil, fmt.Errorf("memsnap serve: %w (stderr: %s)", err, p.stderr.lastLine())
 	}
@@ -175,7 +171,7 @@ func (p *servedProc) stop() {
 
 // connect opens an MCP session to serve over streamable HTTP.
 func (p *servedProc) connect(ctx context.Context) (*mcp.ClientSession, error) {
-	hc := &http.Client{Transport: bearerTransport{token: p.token, next: http.DefaultTransport}}
+	hc := &http.Client{Transport: servelink.Bearer{Token: p.token}}
 	client := mcp.NewClient(&mcp.Implementation{Name: "memsnap-bench", Version: "1"}, nil)
 	cs, err := client.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: p.base + "/mcp", HTTPClient: hc}, nil)
 	if err != nil {
@@ -296,33 +292,6 @@ func (r *runner) serveLoad(ctx context.Context, srv *servedProc, out *Serve) err
 	}
 	out.PerSecond = float64(out.Calls) / out.Seconds
 	return nil
-}
-
-// readServeAddress reads serve's stdout until the line with its address
-// and token.
-func readServeAddress(stdout io.Reader) (base, token string, err error) {
-	sc := bufio.NewScanner(stdout)
-	for sc.Scan() {
-		if m := serveLine.FindStringSubmatch(sc.Text()); m != nil {
-			return m[1], m[2], nil
-		}
-	}
-	if err := sc.Err(); err != nil {
-		return "", "", err
-	}
-	return "", "", errors.New("exited without printing its address")
-}
-
-// bearerTransport adds serve's token to every request.
-type bearerTransport struct {
-	token string
-	next  http.RoundTripper
-}
-
-func (b bearerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	r = r.Clone(r.Context())
-	r.Header.Set("Authorization", "Bearer "+b.token)
-	return b.next.RoundTrip(r)
 }
 
 // peakRSSMB is a process's peak resident memory (VmHWM), in MB; 0 if it
