@@ -324,7 +324,7 @@ func (s *Store) checkIdle(r *CheckReport) error {
 }
 
 // checkQueued reports the jobs of queue/new that a snapshot of r.Lineage
-// applied.
+// applied, each once.
 func (s *Store) checkQueued(r *CheckReport) error {
 	if len(r.Lineage) == 0 {
 		return nil
@@ -348,6 +348,7 @@ func (s *Store) checkQueued(r *CheckReport) error {
 			if c, ok := queue.ParseClaimedName(n.Name()); ok && waiting[c.ID] {
 				r.Findings = append(r.Findings, &Finding{Kind: FindQueuedApplied, Seq: seq, Job: c.ID,
 					Hint: "an interrupted rollback leaves such jobs; the next commit skips it, its outcome being recorded"})
+				delete(waiting, c.ID) // once, naming the newest snapshot that applied it
 			}
 		}
 	}

@@ -192,3 +192,15 @@ func removeFile(t *testing.T, path string) {
 		t.Fatal(err)
 	}
 }
+
+// A queued job that two snapshots applied is reported once as queued,
+// naming the newer snapshot, beside the damage of its double apply.
+func TestCheckReportsAQueuedJobOnce(t *testing.T) {
+	s := checkedStore(t)
+	linkJob(t, s, 1, "0000000000000007-J3.job")
+	writeFile(t, filepath.Join(s.Queue().NewDir(), "J3.job"), "{}")
+	r := mustCheck(t, s, CheckOptions{Idle: NoWriter})
+	if got := kindsOf(r); !slices.Equal(got, []FindingKind{FindAppliedTwice, FindQueuedApplied}) || r.Findings[1].Seq != 3 {
+		t.Fatalf("findings %v: %v; want J3 applied twice, then queued once naming snapshot 3", got, r.Err())
+	}
+}

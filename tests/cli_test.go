@@ -239,41 +239,60 @@ func TestCLIVerifyPrintsEachErrorOnce(t *testing.T) {
 	}
 }
 
-// 'snapshots verify' without SEQ runs the store check: what it finds
-// beside CURRENT's files is printed in the same way, each once, the first
-// as the error.
+// 'snapshots verify' without SEQ runs the store check: what a crashed
+// writer or an interrupted rollback left, which the next commit clears, is
+// a warning (the snapshot is ok); damage is printed as the damaged
+// snapshot is, each once, the first as the error.
 func TestCLIVerifyChecksTheStore(t *testing.T) {
 	store := newStore(t)
 	id := enqueue(t, store, ops(map[string]any{"op": "kv_put", "key": "k", "value": "v"}))
 	commit(t, store)
-	skipStoreCheck(store, "staging/ and queue/new are filled on purpose")
+	skipStoreCheck(store, "staging/, queue/new and a snapshot are damaged on purpose")
 	if err := os.Mkdir(filepath.Join(store, "staging", "next"), 0o700); err != nil {
 		t.Fatal(err)
 	}
+	cur := currentSeq(t, store)
 	r := memsnap(t, store, nil, nil, "snapshots", "verify")
-	want := "memsnap: staging/ holds 1 entry (next) with no writer running (a writer that crashed left it; the next commit wipes it)"
-	if line := oneStderrLine(t, r, 1); line != want {
-		t.Errorf("verify with staging/ left:\n got %q\nwant %q", line, want)
+	want := "memsnap: warning: staging/ holds 1 entry (next) with no writer running (a writer that crashed left it; the next commit wipes it)"
+	if line := strings.TrimSpace(r.stderr); r.code != 0 || line != want || r.stdout != "snapshot "+cur+" ok\n" {
+		t.Errorf("verify with staging/ left: exit %d, stdout %q, stderr %q; want exit 0, ok and\n%s", r.code, r.stdout, r.stderr, want)
 	}
 	// The job applied by CURRENT queued again, as an interrupted rollback
-	// leaves it: two findings, each on a line of its own, the first last.
+	// leaves it: a second warning.
 	if err := os.WriteFile(filepath.Join(store, "queue", "new", id+".job"), []byte("{}"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	r = memsnap(t, store, nil, nil, "snapshots", "verify")
 	lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
-	if r.code != 1 || len(lines) != 2 || !strings.HasPrefix(lines[0], "staging/ holds 1 entry") ||
-		!strings.HasPrefix(lines[1], "memsnap: job "+id+" is in queue/new but snapshot ") {
-		t.Errorf("verify with two findings: exit %d, stderr %q", r.code, r.stderr)
+	if r.code != 0 || len(lines) != 2 || !strings.HasPrefix(lines[0], "memsnap: warning: job "+id+" is in queue/new but snapshot "+cur+" applied it") {
+		t.Errorf("verify with two warnings: exit %d, stderr %q", r.code, r.stderr)
+	}
+	// A job applied twice along CURRENT's lineage is damage: the error, the
+	// warnings before it.
+	jobs := filepath.Join(store, "snapshots", fmt.Sprintf("%012s", cur), "jobs")
+	names := dirNames(t, jobs)
+	if len(names) != 1 {
+		t.Fatalf("jobs of snapshot %s: %v", cur, names)
+	}
+	parent := filepath.Join(store, "snapshots", fmt.Sprintf("%012d", mustUint(t, cur)-1), "jobs")
+	if err := os.MkdirAll(parent, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Link(filepath.Join(jobs, names[0]), filepath.Join(parent, names[0])); err != nil {
+		t.Fatal(err)
+	}
+	r = memsnap(t, store, nil, nil, "snapshots", "verify")
+	lines = strings.Split(strings.TrimSpace(r.stderr), "\n")
+	wantErr := fmt.Sprintf("memsnap: job %s applied by snapshots %d and %s of CURRENT's lineage", id, mustUint(t, cur)-1, cur)
+	if r.code != 1 || len(lines) != 3 || lines[2] != wantErr {
+		t.Errorf("verify with a job applied twice: exit %d, stderr %q; want the two warnings, then\n%s", r.code, r.stderr, wantErr)
 	}
 	// SEQ checks that snapshot alone.
-	if out := mustMemsnap(t, store, nil, "snapshots", "verify", currentSeq(t, store)); !contains(out, "ok") {
+	if out := mustMemsnap(t, store, nil, "snapshots", "verify", cur); !contains(out, "ok") {
 		t.Errorf("verify SEQ: %q", out)
 	}
 }
 
-// 'memsnap version' prints the one version that manifests record and the
-// MCP server reports; the Makefile's -ldflags set it.
 func TestCLIVersion(t *testing.T) {
 	store := t.TempDir()
 	out := mustMemsnap(t, store, nil, "version")

@@ -152,15 +152,25 @@ func (a *app) verifySnapshot(cmd *cobra.Command, s *snapshot.Store, args []strin
 }
 
 // reportVerify prints what verify found and returns the error that names
-// the first of it: snapshot seq's problems (Verify's), then the store
-// check's other findings. Each is printed once: the error names the first
-// problem (or, with none, the first finding), the rest go on lines of their
-// own before it.
+// the first damage: snapshot seq's problems (Verify's), then the store
+// check's findings that are damage (snapshot.ErrCorrupt). Each is printed
+// once: the error names the first, the rest go on lines of their own
+// before it. The other findings (what a crashed writer or an interrupted
+// rollback left, which the next commit clears) are warnings: printed, and
+// the snapshot is still ok.
 func (a *app) reportVerify(seq uint64, problems []error, findings []*snapshot.Finding) error {
+	var damage []*snapshot.Finding
+	for _, f := range findings {
+		if errors.Is(f, snapshot.ErrCorrupt) {
+			damage = append(damage, f)
+		} else {
+			fmt.Fprintf(a.stderr, "memsnap: warning: %v\n", findingError(f))
+		}
+	}
 	for _, p := range problems[min(1, len(problems)):] {
 		fmt.Fprintln(a.stderr, p)
 	}
-	for i, f := range findings {
+	for i, f := range damage {
 		if i > 0 || len(problems) > 0 {
 			fmt.Fprintln(a.stderr, findingError(f))
 		}
@@ -168,8 +178,8 @@ func (a *app) reportVerify(seq uint64, problems []error, findings []*snapshot.Fi
 	if err := snapshot.VerifyError(seq, problems); err != nil {
 		return err
 	}
-	if len(findings) > 0 {
-		return findingError(findings[0])
+	if len(damage) > 0 {
+		return findingError(damage[0])
 	}
 	fmt.Fprintf(a.stdout, "snapshot %d ok\n", seq)
 	return nil
