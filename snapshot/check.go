@@ -142,8 +142,10 @@ type CheckOptions struct {
 	// Content checks that snapshot m's content agrees with its manifest:
 	// the place for the manifest's content digest against the graph, which
 	// this package cannot read (it opens no graph). It runs on CURRENT's
-	// snapshot once its files verified; an error it returns is a
-	// FindContent finding. Default nil: content is not checked.
+	// snapshot once its files verified. A disagreement is an error marked
+	// ErrCorrupt (fmt.Errorf("%w: ...", ErrCorrupt)), which becomes a
+	// FindContent finding; any other error means the check could not run,
+	// and Check returns it. Default nil: content is not checked.
 	Content func(ctx context.Context, s *Store, m *Manifest) error
 }
 
@@ -244,8 +246,11 @@ func (s *Store) checkCurrent(ctx context.Context, r *CheckReport, opts CheckOpti
 		if err != nil {
 			return fmt.Errorf("store check: %w", err)
 		}
-		if err := opts.Content(ctx, s, m); err != nil {
+		switch err := opts.Content(ctx, s, m); {
+		case errors.Is(err, ErrCorrupt):
 			r.Findings = append(r.Findings, &Finding{Kind: FindContent, Seq: r.Current, Err: err})
+		case err != nil:
+			return fmt.Errorf("store check: content of snapshot %d: %w", r.Current, err)
 		}
 	}
 	return s.checkLineage(r)

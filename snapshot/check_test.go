@@ -153,15 +153,20 @@ func TestCheckFindings(t *testing.T) {
 	}
 }
 
-// The content hook runs on a snapshot whose files verified, and what it
-// returns is a FindContent finding (ErrCorrupt, the cause kept).
+// The content hook runs on a snapshot whose files verified: a
+// disagreement it returns (ErrCorrupt) is a FindContent finding, the cause
+// kept; another error stops the check.
 func TestCheckContentHook(t *testing.T) {
 	s := checkedStore(t)
-	drift := errors.New("digest 1 in the manifest, 2 in the graph")
+	drift := fmt.Errorf("%w: digest 1 in the manifest, 2 in the graph", ErrCorrupt)
 	r := mustCheck(t, s, CheckOptions{Content: func(context.Context, *Store, *Manifest) error { return drift }})
 	if got := kindsOf(r); !slices.Equal(got, []FindingKind{FindContent}) || !errors.Is(r.Err(), ErrCorrupt) || !errors.Is(r.Err(), drift) ||
 		r.Findings[0].Error() != "snapshot 3: content disagrees with its manifest: "+drift.Error() {
 		t.Fatalf("content drift: %v", r.Err())
+	}
+	unread := errors.New("graph: cannot open")
+	if _, err := s.Check(context.Background(), CheckOptions{Content: func(context.Context, *Store, *Manifest) error { return unread }}); !errors.Is(err, unread) {
+		t.Fatalf("content not read: %v, want the check to fail with the cause", err)
 	}
 	writeFile(t, filepath.Join(s.SnapshotDir(3), GraphFile), "ggh")
 	r = mustCheck(t, s, CheckOptions{Content: func(context.Context, *Store, *Manifest) error {
