@@ -356,11 +356,10 @@ func TestMCPServerKilledAndRestarted(t *testing.T) {
 		if err := cmd.Process.Kill(); err != nil {
 			t.Fatalf("kill server %d: %v", i, err)
 		}
-		_ = cmd.Wait()
 		if <-answered {
 			acked = append(acked, inflight)
 		}
-		cs.Close()
+		cs.Close() // reaps the killed process (the client's transport waits for it)
 	}
 
 	bg.stop()
