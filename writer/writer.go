@@ -148,7 +148,8 @@ func (w *Writer) Commit(ctx context.Context, opts CommitOptions) (sum Summary, e
 		return sum, fmt.Errorf("recover: %w", err)
 	}
 	if err := w.store.EmptyTrash(); err != nil {
-		return sum, fmt.Errorf("recover: %w", err)
+		// Nothing in trash/ is served or needed: the commit goes on.
+		w.log.Warn("could not empty trash/; the next commit or gc tries again", "error", err)
 	}
 	if n, err := w.store.Queue().RemoveDeadTemps(); err != nil {
 		return sum, fmt.Errorf("recover: %w", err)
