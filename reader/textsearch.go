@@ -143,7 +143,9 @@ func (r *Reader) deriveOnSwap(ctx context.Context, h *handle) {
 // must be built afresh instead: the jobs are gone or change too many
 // entities (fsm.Changes), or they do not lead to the snapshot's counts
 // and content digest, which it logs as a warning, naming why (a
-// difference means the index and the writer disagree about the memory).
+// difference means the index and the writer disagree about the memory),
+// and then drops base as the index to derive from. The caller holds
+// r.text.mu.
 func (r *Reader) deriveText(base *graphindex.View, from, to *snapshot.Manifest) *graphindex.View {
 	jobs, ok := r.store.JobsSince(from, to, deriveSnapshots)
 	if !ok {
@@ -177,7 +179,10 @@ func (r *Reader) deriveText(base *graphindex.View, from, to *snapshot.Manifest) 
 	target.Digest, target.HasDigest = to.ContentDigest()
 	v, err := base.FollowJobs(decoded, target)
 	if err != nil {
+		// base is not the memory its snapshot holds, or the jobs are not
+		// what the writer applied: no later index derives from it.
 		r.text.fellBack.Add(1)
+		r.text.view, r.text.man = nil, nil
 		r.log.Warn("search index: the archived jobs do not lead to the snapshot; building its index from the graph", "seq", to.Seq, "error", err)
 		return nil
 	}
