@@ -12,12 +12,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/memsnap/memsnap/internal/fsm"
 	"github.com/memsnap/memsnap/internal/graphindex"
 	"github.com/memsnap/memsnap/internal/model"
+	"github.com/memsnap/memsnap/internal/testutil"
 	"github.com/memsnap/memsnap/writer"
 )
 
@@ -156,24 +156,6 @@ func renderMemory(ents []model.Entity, rels []model.Relation) string {
 	return strings.Join(slices.Sorted(maps.Keys(set)), "\n")
 }
 
-// lockedBuffer is a log destination safe for a Reader's goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // diffJobs makes random jobs over a handful of names, so that they
 // collide: every op kind, creates of what exists, relations and
 // observations naming missing entities (rejected jobs), deletes that take
@@ -263,7 +245,7 @@ func diffSeed(t *testing.T) uint64 {
 type diffRun struct {
 	f    *fixture
 	r    *Reader
-	logs *lockedBuffer
+	logs *testutil.LockedBuffer
 	m    *refModel
 	// seen counts what the jobs exercised, by op kind or event.
 	seen map[string]int
@@ -277,7 +259,7 @@ type diffRun struct {
 // from the change alone, is the digest of what Kuzu holds.
 func TestDifferentialWriterIndexModel(t *testing.T) {
 	ctx := context.Background()
-	d := &diffRun{f: newFixture(t), logs: &lockedBuffer{}, m: newRefModel(), seen: map[string]int{}}
+	d := &diffRun{f: newFixture(t), logs: &testutil.LockedBuffer{}, m: newRefModel(), seen: map[string]int{}}
 	g := diffJobs{rng: rand.New(rand.NewPCG(diffSeed(t), 27)), names: []string{"ash", "bay", "cove", "dell", "Elm ü", "fir"}}
 	d.f.wopts.Keep, d.f.wopts.MinAge, d.f.wopts.RecycleMinMB = 3, 0, 0 // older graphs are recycled: the writer's replay path too
 	d.f.w = writer.New(d.f.store, d.f.wopts, nil)
@@ -446,7 +428,7 @@ func TestDivergedIndexIsRebuiltAndLogged(t *testing.T) {
 	bay := model.Entity{Name: "bay", EntityType: "place", Observations: []string{}}
 	near := model.Relation{From: "ash", To: "bay", RelationType: "near"}
 	f.commitJob(t, map[string]any{"ops": []any{createOp(ash, bay), relOp(near)}})
-	logs := &lockedBuffer{}
+	logs := &testutil.LockedBuffer{}
 	r, err := Open(ctx, f.store, f.opts, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	if err != nil {
 		t.Fatal(err)

@@ -284,53 +284,45 @@ func Describe(job *model.Job) string {
 	return strings.Join(parts, "; ")
 }
 
-// more is " and N more" for a list of n items (n > 1), else "".
-func more(n int) string {
-	if n > 1 {
-		return fmt.Sprintf(" and %d more", n-1)
+// describeFirst is the op's kind, then its first item as first words it
+// and how many more there are; the kind alone for an op of n = 0 items.
+func describeFirst(op model.Op, n int, first func() string) string {
+	switch {
+	case n == 0:
+		return op.Op
+	case n == 1:
+		return op.Op + " " + first()
 	}
-	return ""
+	return fmt.Sprintf("%s %s and %d more", op.Op, first(), n-1)
 }
 
 func describeEntities(op model.Op) string {
-	if len(op.Entities) == 0 {
-		return op.Op
-	}
-	return fmt.Sprintf("%s %q%s", op.Op, op.Entities[0].Name, more(len(op.Entities)))
+	return describeFirst(op, len(op.Entities), func() string { return fmt.Sprintf("%q", op.Entities[0].Name) })
 }
 
 func describeRelations(op model.Op) string {
-	if len(op.Relations) == 0 {
-		return op.Op
-	}
-	r := op.Relations[0]
-	return fmt.Sprintf("%s %q -[%s]-> %q%s", op.Op, r.From, r.RelationType, r.To, more(len(op.Relations)))
+	return describeFirst(op, len(op.Relations), func() string {
+		r := op.Relations[0]
+		return fmt.Sprintf("%q -[%s]-> %q", r.From, r.RelationType, r.To)
+	})
 }
 
 func describeObservations(op model.Op) string {
-	if len(op.Observations) == 0 {
-		return op.Op
-	}
-	return fmt.Sprintf("%s to %q%s", op.Op, op.Observations[0].EntityName, more(len(op.Observations)))
+	return describeFirst(op, len(op.Observations), func() string { return fmt.Sprintf("to %q", op.Observations[0].EntityName) })
 }
 
 func describeDeletions(op model.Op) string {
-	if len(op.Deletions) == 0 {
-		return op.Op
-	}
-	return fmt.Sprintf("%s from %q%s", op.Op, op.Deletions[0].EntityName, more(len(op.Deletions)))
+	return describeFirst(op, len(op.Deletions), func() string { return fmt.Sprintf("from %q", op.Deletions[0].EntityName) })
 }
 
 func describeNames(op model.Op) string {
-	if len(op.EntityNames) == 0 {
-		return op.Op
-	}
-	return fmt.Sprintf("%s %q%s", op.Op, op.EntityNames[0], more(len(op.EntityNames)))
+	return describeFirst(op, len(op.EntityNames), func() string { return fmt.Sprintf("%q", op.EntityNames[0]) })
 }
 
 func describeKey(op model.Op) string {
-	if op.Key == "" {
-		return op.Op
+	n := 0
+	if op.Key != "" {
+		n = 1
 	}
-	return fmt.Sprintf("%s %q", op.Op, op.Key)
+	return describeFirst(op, n, func() string { return fmt.Sprintf("%q", op.Key) })
 }

@@ -93,3 +93,21 @@ func memDigest(st *MemState) Digest {
 	}
 	return d
 }
+
+// Describe words a job as messages about a late rejection quote it.
+func TestDescribe(t *testing.T) {
+	v := "1"
+	job := &model.Job{Ops: []model.Op{
+		{Op: model.OpCreateEntities, Entities: []model.Entity{{Name: "a"}, {Name: "b"}, {Name: "c"}}},
+		{Op: model.OpCreateRelations, Relations: []model.Relation{{From: "a", To: "b", RelationType: "r"}}},
+		{Op: model.OpAddObservations, Observations: []model.ObservationAdd{{EntityName: "Kuzu"}}},
+		{Op: model.OpDeleteObservations, Deletions: []model.ObservationDelete{{EntityName: "a"}, {EntityName: "b"}}},
+		{Op: model.OpDeleteEntities},
+		{Op: model.OpKVPut, Key: "k", Value: &v},
+	}}
+	want := `create_entities "a" and 2 more; create_relations "a" -[r]-> "b"; add_observations to "Kuzu"; ` +
+		`delete_observations from "a" and 1 more; delete_entities; kv_put "k"`
+	if got := Describe(job); got != want {
+		t.Errorf("Describe:\n got %s\nwant %s", got, want)
+	}
+}

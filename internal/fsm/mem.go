@@ -1,7 +1,9 @@
 package fsm
 
 import (
+	"cmp"
 	"slices"
+	"strings"
 
 	"github.com/memsnap/memsnap/internal/model"
 )
@@ -131,21 +133,5 @@ func Forget(log *[]func(), mark int) {
 
 // CompareRelations orders relations by source, target, then type.
 func CompareRelations(a, b model.Relation) int {
-	if c := compareStr(a.From, b.From); c != 0 {
-		return c
-	}
-	if c := compareStr(a.To, b.To); c != 0 {
-		return c
-	}
-	return compareStr(a.RelationType, b.RelationType)
-}
-
-func compareStr(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
+	return cmp.Or(strings.Compare(a.From, b.From), strings.Compare(a.To, b.To), strings.Compare(a.RelationType, b.RelationType))
 }
