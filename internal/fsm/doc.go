@@ -11,7 +11,9 @@
 // as it was. Every op kind has one entry in the table ops: what it reads
 // (Reads), what it changes (Changes), how it applies, and how messages
 // describe it (Describe). Decoding and checking a job stays in
-// internal/model (DecodeJob), which the states' callers run first.
+// internal/model (DecodeJob, whose op kinds, model.OpKinds, the table must
+// cover: a test checks it), which the states' callers run first; model
+// imports nothing of memsnap, so its decoders cannot live here.
 //
 // The states it runs over: the writer's overlay (writer/apply.go), whose
 // net change the writer then writes to the graph; MemState, the rows read

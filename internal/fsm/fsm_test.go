@@ -111,3 +111,17 @@ func TestDescribe(t *testing.T) {
 		t.Errorf("Describe:\n got %s\nwant %s", got, want)
 	}
 }
+
+// Every op kind a job may hold has its entry in the table, and no entry
+// names a kind no job may hold.
+func TestTableCoversEveryOpKind(t *testing.T) {
+	kinds := model.OpKinds()
+	if len(kinds) != len(ops) {
+		t.Errorf("model decodes %d op kinds %v, the table has %d", len(kinds), kinds, len(ops))
+	}
+	for _, k := range kinds {
+		if _, ok := ops[k]; !ok {
+			t.Errorf("op %q has no rules in the table", k)
+		}
+	}
+}
