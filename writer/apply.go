@@ -76,6 +76,10 @@ type overlay struct {
 	relsOf map[string][]relKey
 	undo   []func()
 	at     time.Time // the running job's time: rows it creates or changes get it
+	// touched are the names whose every relation in the graph fill loaded
+	// (fsm.ReadSet.Touching), and touchRels those relations.
+	touched   map[string]bool
+	touchRels []model.RelationRow
 }
 
 func newOverlay() *overlay {
@@ -199,6 +203,36 @@ func (o *overlay) fill(st *model.State) {
 		o.indexRel(k)
 		o.rels[k] = relState{exists: true, inDB: true, created: r.CreatedAt}
 	}
+}
+
+// loadedTouching records that rels are every relation the graph holds
+// into or out of names (graphdb.RelationsTouching).
+func (o *overlay) loadedTouching(names []string, rels []model.RelationRow) {
+	o.touched = make(map[string]bool, len(names))
+	for _, n := range names {
+		o.touched[n] = true
+	}
+	o.touchRels = rels
+}
+
+// touchingRows returns every relation the graph holds into or out of
+// names, from what fill loaded when it holds them all (the batch's deleted
+// entities), else read from the graph.
+func (o *overlay) touchingRows(ctx context.Context, conn *graphdb.Conn, names []string) ([]model.RelationRow, error) {
+	set := make(map[string]bool, len(names))
+	for _, n := range names {
+		if !o.touched[n] {
+			return graphdb.RelationsTouching(ctx, conn, names)
+		}
+		set[n] = true
+	}
+	var out []model.RelationRow
+	for _, r := range o.touchRels {
+		if set[r.From] || set[r.To] {
+			out = append(out, r)
+		}
+	}
+	return out, nil
 }
 
 // Predict returns what job will do when the writer applies it after the
@@ -389,7 +423,7 @@ func (o *overlay) write(ctx context.Context, conn *graphdb.Conn, wo writeOptions
 	ch := o.netChange()
 	sr := stmtRunner{ctx: ctx, conn: conn}
 	if len(ch.wipe) > 0 {
-		rels, err := graphdb.RelationsTouching(ctx, conn, ch.wipe)
+		rels, err := o.touchingRows(ctx, conn, ch.wipe)
 		if err != nil {
 			return writeStats{}, fmt.Errorf("delete entities: %w", err)
 		}

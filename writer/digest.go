@@ -12,22 +12,22 @@ import (
 // loadState reads what jobs read (fsm.Reads) from the graph: the rows of
 // the entities they name, the relations out of the sources of relations
 // they create or delete, and every relation touching an entity they
-// delete (the digest's change needs those; the DETACH DELETE that wipes
-// the entity reads them again).
-func loadState(ctx context.Context, conn *graphdb.Conn, reads fsm.ReadSet) (*model.State, error) {
+// delete (the digest's change needs those, and the DETACH DELETE that
+// wipes the entity takes them from here: see overlay.touchingRows).
+func loadState(ctx context.Context, conn *graphdb.Conn, reads fsm.ReadSet) (*model.State, []model.RelationRow, error) {
 	st, err := graphdb.LoadState(ctx, conn, reads.Names, reads.Sources)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if len(reads.Touching) == 0 {
-		return st, nil
+		return st, nil, nil
 	}
 	rels, err := graphdb.RelationsTouching(ctx, conn, reads.Touching)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	st.Relations = append(st.Relations, rels...) // fill loads a relation listed twice once
-	return st, nil
+	return st, rels, nil
 }
 
 // batchDigest is the content digest of the stage's graph once jobs are

@@ -825,12 +825,13 @@ func (w *Writer) applyTx(ctx context.Context, conn *graphdb.Conn, jobs []*batchJ
 			}
 		}
 	}()
-	st, err := loadState(ctx, conn, reads)
+	st, touching, err := loadState(ctx, conn, reads)
 	if err != nil {
 		return err
 	}
 	o := newOverlay()
 	o.fill(st)
+	o.loadedTouching(reads.Touching, touching)
 	for i, bj := range jobs {
 		res, err := o.run(bj.job, bj.at)
 		// The overlay holds what the job does; the decoded job is not
