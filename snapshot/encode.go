@@ -121,9 +121,6 @@ func parseManifest(b []byte) (*Manifest, error) {
 		chunk = format4ChunkSize
 	}
 	if m.Digest != "" {
-		if m.FormatVersion < 8 {
-			return nil, fmt.Errorf("manifest is corrupt: digest in a format-%d manifest", m.FormatVersion)
-		}
 		if _, err := fsm.ParseDigest(m.Digest); err != nil {
 			return nil, fmt.Errorf("manifest is corrupt: %w", err)
 		}
