@@ -33,9 +33,10 @@ type State interface {
 	// DeleteRelation deletes relation r, which exists.
 	DeleteRelation(r model.Relation)
 	// RelationsOf returns every existing relation into or out of the named
-	// entity, each once. A State may know only part of them for a name not
-	// in Reads' Touching: Apply's results do not depend on them, its
-	// Delta does.
+	// entity, each once; Apply asks it for the entities a job deletes
+	// (ReadSet.Touching). A State that loaded only part of them (the
+	// durable acknowledgement's, which reads no relation into an entity)
+	// gives Apply the same results and a wrong Delta.
 	RelationsOf(name string) []model.Relation
 	// Mark returns a point of the undo log; Undo(mark) undoes every change
 	// since it; Forget(mark) keeps them and drops their undo records.
