@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -325,6 +327,10 @@ func decodeOp(r jsontext.Value, lim Limits, allowBad bool) (Op, error) {
 	op.Op = head.Op
 	return op, nil
 }
+
+// OpKinds returns, sorted, every op kind DecodeJob accepts: each must
+// have its rules in internal/fsm's table (a test there checks it).
+func OpKinds() []string { return slices.Sorted(maps.Keys(opDecoders)) }
 
 // opDecoders decode one op of each kind strictly into the fields of its
 // kind, recording problems with the values in v.

@@ -365,7 +365,7 @@ func (s *Server) reconcileOnSwap(ctx context.Context) {
 func lateWarning(l writer.LateRejection) string {
 	return fmt.Sprintf("warning: an earlier write (job %s: %s) was acknowledged but then rejected when applied, "+
 		"because another process changed the memory first: %s. Nothing of that write took effect.",
-		l.JobID, l.Summary, userReason(l.Reason))
+		l.JobID, l.Summary, userReason(l.Reason, l.Rejection))
 }
 
 // toolError is err as a client sees it: on one line.
