@@ -250,10 +250,16 @@ const (
 )
 
 // ExpandHome expands a leading "~" or "~/" (on Windows also "~\") in path
-// to the user's home directory, as a shell would; MCP clients pass
-// configured paths to the server without one. Any other path, or one when
-// the home directory is unknown, is returned as it is.
+// to the user's home directory, as a shell would, and on Windows each
+// %NAME% of a set environment variable to its value, as cmd.exe would
+// (%LOCALAPPDATA%\memsnap); MCP clients pass configured paths to the
+// server with no shell. Any other path, or one when the home directory is
+// unknown, is returned as it is; an unset %NAME% stays as written, as in
+// cmd.exe.
 func ExpandHome(path string) string {
+	if runtime.GOOS == "windows" {
+		path = expandPercent(path, os.LookupEnv)
+	}
 	if path != "~" && !strings.HasPrefix(path, "~/") && !strings.HasPrefix(path, "~"+string(filepath.Separator)) {
 		return path
 	}
@@ -262,6 +268,42 @@ func ExpandHome(path string) string {
 		return path
 	}
 	return filepath.Join(home, path[1:])
+}
+
+// expandPercent replaces each %NAME% in s for which lookup finds a value
+// by that value; other text, an unset %NAME% and a lone % stay as they are.
+func expandPercent(s string, lookup func(string) (string, bool)) string {
+	var b strings.Builder
+	for {
+		i := strings.IndexByte(s, '%')
+		if i < 0 {
+			break
+		}
+		j := strings.IndexByte(s[i+1:], '%')
+		if j < 0 {
+			break
+		}
+		name := s[i+1 : i+1+j]
+		if v, ok := lookup(name); ok && name != "" {
+			b.WriteString(s[:i])
+			b.WriteString(v)
+			s = s[i+2+j:]
+			continue
+		}
+		b.WriteString(s[:i+1]) // keep this %; the next may open a name
+		s = s[i+1:]
+	}
+	b.WriteString(s)
+	return b.String()
+}
+
+// DefaultStoreHelp is DefaultStoreDir as help texts show it: the rule, not
+// this user's path.
+func DefaultStoreHelp() string {
+	if runtime.GOOS == "windows" {
+		return `%LOCALAPPDATA%\memsnap`
+	}
+	return "$XDG_DATA_HOME/memsnap or ~/.local/share/memsnap"
 }
 
 // DefaultStoreDir is the store's home when none is given: on Windows

@@ -377,3 +377,24 @@ func TestWindowsPathsInConfigFiles(t *testing.T) {
 		})
 	}
 }
+
+// %NAME% in a path, as cmd.exe expands it (ExpandHome does on Windows).
+func TestExpandPercent(t *testing.T) {
+	env := map[string]string{"LOCALAPPDATA": `C:\Users\me\AppData\Local`, "X": "x", "EMPTY": ""}
+	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	for in, want := range map[string]string{
+		`%LOCALAPPDATA%\memsnap`:  `C:\Users\me\AppData\Local\memsnap`,
+		`C:\a%X%b\%X%`:            `C:\axb\x`,
+		`%UNSET%\memsnap`:         `%UNSET%\memsnap`,
+		`100% sure\%X%`:           `100% sure\x`,
+		`%%X%`:                    `%x`,
+		`a%EMPTY%b`:               `ab`,
+		`%`:                       `%`,
+		`C:\no percent`:           `C:\no percent`,
+		`%UNSET%%LOCALAPPDATA%\m`: `%UNSET%C:\Users\me\AppData\Local\m`,
+	} {
+		if got := expandPercent(in, lookup); got != want {
+			t.Errorf("expandPercent(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -302,6 +302,9 @@ func readMemoryLines(path string, limit int64, read func(int64), fn func(n int, 
 	}
 	defer f.Close()
 	br := bufio.NewReaderSize(f, 256<<10)
+	if head, _ := br.Peek(4); model.UTF16Hint(head) != "" {
+		return fmt.Errorf("import: %s is not UTF-8%s", path, model.UTF16Hint(head))
+	}
 	var done int64
 	var buf []byte
 	for n := 1; ; n++ {
