@@ -97,7 +97,7 @@ type Acker struct {
 	limits model.Limits
 	state  StateFunc
 
-	mu       sync.Mutex
+	mu       sync.Mutex      // guards the fields below, and serialises submissions
 	cache    stateCache      // rows already read from the snapshot the last prediction used
 	pending  []pendingJob    // acknowledged, not yet seen in a snapshot, in queue order
 	late     []LateRejection // the newest maxLateKept, oldest first

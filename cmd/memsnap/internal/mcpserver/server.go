@@ -93,11 +93,11 @@ type Server struct {
 	r  *reader.Reader // nil until a snapshot exists
 
 	acker        *writer.Acker
-	space        *writer.SpaceChecker   // whether the writer is blocked for lack of space, from any process
-	committer    *writer.GroupCommitter // nil: a daemon commits
-	reconciledAt atomic.Uint64          // the seq annotate last reconciled at
-	tools        map[string]bool        // the registered tools' names
-	writesMu     sync.Mutex
+	space        *writer.SpaceChecker          // whether the writer is blocked for lack of space, from any process
+	committer    *writer.GroupCommitter        // nil: a daemon commits
+	reconciledAt atomic.Uint64                 // the seq annotate last reconciled at
+	tools        map[string]bool               // the registered tools' names
+	writesMu     sync.Mutex                    // guards lastWrite
 	lastWrite    map[*mcp.ServerSession]string // each session's last acknowledged write (read-your-writes)
 	// swapped holds a pending notice that the reader serves a newer
 	// snapshot, for notifyUpdates to pass on to subscribed clients.

@@ -20,7 +20,7 @@ import (
 )
 
 // Arguments and answers. Field names and JSON shapes are the reference
-// server's, which the job format (writer.Entity, writer.Relation, ...) shares.
+// server's, which the job format (model.Entity, model.Relation, ...) shares.
 
 type (
 	// entityList is create_entities' argument and answer.
