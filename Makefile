@@ -66,10 +66,12 @@ WINTEST_FLAGS ?= -test.v -test.count=1 -test.timeout=20m $(if $(WINTEST_RUN),-te
 # GC deferring open snapshots; an MCP server killed and restarted 20 times.
 # The others are not run there yet (many kill at failpoints with signals, read
 # /proc, or mount a small file system); WINTEST_RUN overrides this list.
-WINTEST_TESTS ?= ^(TestWriterLock|TestManyProcesses|TestPublishWhileReadersHoldFiles|TestGCDefersOpenSnapshots|TestMCPServerKilledAndRestarted|TestStorePathWithSpaces)$$
+WINTEST_TESTS ?= ^(TestWriterLock|TestManyProcesses|TestPublishWhileReadersHoldFiles|TestGCDefersOpenSnapshots|TestMCPServerKilledAndRestarted|TestStorePathWithSpacesAndAccents)$$
 WINTEST_OVERLAY ?= 1
 WINE          ?= $(firstword $(shell command -v wine64 2>/dev/null) $(wildcard /usr/lib/wine/wine64) wine)
 WINCC         ?= x86_64-w64-mingw32-gcc
+WINDRES       ?= x86_64-w64-mingw32-windres
+WINRES        := cmd/memsnap/rsrc_windows_amd64.syso
 WINEDIR       := $(CURDIR)/.wine
 WINEBIN       := $(WINEDIR)/bin
 WINE_ENV       = WINEPREFIX="$(WINEDIR)/prefix" WINEDEBUG=-all WINEARCH=win64 $(if $(WINTEST_OVERLAY),MEMSNAP_TEST_WINE_OVERLAY=1)
@@ -103,7 +105,7 @@ wintest-overlay:
 	  echo "make wintest: $(WINGO_AT) changed; update the Makefile's overlay, or run with WINTEST_OVERLAY= (os.RemoveAll fails under Wine 8.0)"; exit 1; }
 	@printf '{"Replace":{"%s":"%s"}}\n' "$(WINGO_AT)" "$(WINEDIR)/overlay/at_windows.go" > $(WINEDIR)/overlay.json
 
-wintest: deps wintools $(WINEDIR)/prefix/drive_c/windows/system32/bcryptprimitives.dll $(if $(WINTEST_OVERLAY),wintest-overlay)
+wintest: deps wintools $(WINEDIR)/prefix/drive_c/windows/system32/bcryptprimitives.dll $(if $(WINTEST_OVERLAY),wintest-overlay) $(WINRES)
 	@mkdir -p $(WINEBIN); cp -f "$(KUZUDLL)" $(WINEBIN)/ 2>/dev/null; chmod u+w $(WINEBIN)/*.dll 2>/dev/null; \
 	  failed=; \
 	  for pkg in $(WINTEST_PKGS); do \
@@ -175,19 +177,29 @@ mingw:
 mingw-for-test:
 	@$(MAKE) --no-print-directory mingw || echo "could not install mingw: TestVetsForWindows will skip"
 
-windows: deps mingw
+# memsnap.exe's manifest (UTF-8 as the process code page, which Kuzu's
+# CreateFileA needs for a path outside the ANSI code page), compiled into a
+# .syso that go build links into windows/amd64 builds of cmd/memsnap.
+$(WINRES): cmd/memsnap/winres/memsnap.rc cmd/memsnap/winres/memsnap.exe.manifest | mingw
+	$(WINDRES) -O coff --include-dir cmd/memsnap/winres -i cmd/memsnap/winres/memsnap.rc -o $@
+
+windows: deps mingw $(WINRES)
 	$(WINGO) build -ldflags "-X github.com/memsnap/memsnap/internal/buildinfo.Version=$(VERSION)" -o $(WINBIN) ./cmd/memsnap
 	install -m 0644 "$(KUZUDLL)" bin/kuzu_shared.dll
 	@file $(WINBIN)
 
-# memsnap-VERSION-windows-amd64.zip: memsnap.exe with kuzu_shared.dll beside it.
+# memsnap-VERSION-windows-amd64.zip: a folder memsnap\ with memsnap.exe and
+# kuzu_shared.dll beside it (extracted into %LOCALAPPDATA%\Programs it gives
+# the path the README's client configuration shows).
+WINSTAGE = $(DISTDIR)/windows-amd64
 dist-windows: windows
 	@command -v zip >/dev/null || { echo "installing zip (Debian package)"; sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; $$sudo apt-get install -y -qq zip >/dev/null; }
-	@rm -rf "$(DISTDIR)/memsnap-$(VERSION)-windows-amd64" "$(DISTDIR)/memsnap-$(VERSION)-windows-amd64.zip"
-	@mkdir -p "$(DISTDIR)/memsnap-$(VERSION)-windows-amd64"
-	install -m 0755 $(WINBIN) "$(DISTDIR)/memsnap-$(VERSION)-windows-amd64/memsnap.exe"
-	install -m 0644 "$(KUZUDLL)" "$(DISTDIR)/memsnap-$(VERSION)-windows-amd64/kuzu_shared.dll"
-	cd "$(DISTDIR)" && zip -q -r "memsnap-$(VERSION)-windows-amd64.zip" "memsnap-$(VERSION)-windows-amd64"
+	@rm -rf "$(WINSTAGE)" "$(DISTDIR)/memsnap-$(VERSION)-windows-amd64.zip"
+	@mkdir -p "$(WINSTAGE)/memsnap"
+	install -m 0755 $(WINBIN) "$(WINSTAGE)/memsnap/memsnap.exe"
+	install -m 0644 "$(KUZUDLL)" "$(WINSTAGE)/memsnap/kuzu_shared.dll"
+	cd "$(WINSTAGE)" && zip -q -r "$(abspath $(DISTDIR))/memsnap-$(VERSION)-windows-amd64.zip" memsnap
+	@rm -rf "$(WINSTAGE)"
 	@echo "$(DISTDIR)/memsnap-$(VERSION)-windows-amd64.zip"
 
 # The main job on an embedded store in a fresh temporary directory (memsnap demo makes and removes it).

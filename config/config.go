@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"slices"
 	"strconv"
@@ -249,10 +250,16 @@ const (
 )
 
 // ExpandHome expands a leading "~" or "~/" (on Windows also "~\") in path
-// to the user's home directory, as a shell would; MCP clients pass
-// configured paths to the server without one. Any other path, or one when
-// the home directory is unknown, is returned as it is.
+// to the user's home directory, as a shell would, and on Windows each
+// %NAME% of a set environment variable to its value, as cmd.exe would
+// (%LOCALAPPDATA%\memsnap); MCP clients pass configured paths to the
+// server with no shell. Any other path, or one when the home directory is
+// unknown, is returned as it is; an unset %NAME% stays as written, as in
+// cmd.exe.
 func ExpandHome(path string) string {
+	if runtime.GOOS == "windows" {
+		path = expandPercent(path, os.LookupEnv)
+	}
 	if path != "~" && !strings.HasPrefix(path, "~/") && !strings.HasPrefix(path, "~"+string(filepath.Separator)) {
 		return path
 	}
@@ -261,6 +268,42 @@ func ExpandHome(path string) string {
 		return path
 	}
 	return filepath.Join(home, path[1:])
+}
+
+// expandPercent replaces each %NAME% in s for which lookup finds a value
+// by that value; other text, an unset %NAME% and a lone % stay as they are.
+func expandPercent(s string, lookup func(string) (string, bool)) string {
+	var b strings.Builder
+	for {
+		i := strings.IndexByte(s, '%')
+		if i < 0 {
+			break
+		}
+		j := strings.IndexByte(s[i+1:], '%')
+		if j < 0 {
+			break
+		}
+		name := s[i+1 : i+1+j]
+		if v, ok := lookup(name); ok && name != "" {
+			b.WriteString(s[:i])
+			b.WriteString(v)
+			s = s[i+2+j:]
+			continue
+		}
+		b.WriteString(s[:i+1]) // keep this %; the next may open a name
+		s = s[i+1:]
+	}
+	b.WriteString(s)
+	return b.String()
+}
+
+// DefaultStoreHelp is DefaultStoreDir as help texts show it: the rule, not
+// this user's path.
+func DefaultStoreHelp() string {
+	if runtime.GOOS == "windows" {
+		return `%LOCALAPPDATA%\memsnap`
+	}
+	return "$XDG_DATA_HOME/memsnap or ~/.local/share/memsnap"
 }
 
 // DefaultStoreDir is the store's home when none is given: on Windows
@@ -567,7 +610,7 @@ func LoadWithFlags(v *viper.Viper, flagFor func(key string) string) (Config, err
 	if f := ExpandHome(v.GetString("config")); f != "" {
 		v.SetConfigFile(f)
 		if err := v.ReadInConfig(); err != nil {
-			return Config{}, fmt.Errorf("config: read %s: %w", f, err)
+			return Config{}, readError(f, err)
 		}
 		inFile, err := unknownFileKeys(f)
 		if err != nil {
@@ -657,7 +700,7 @@ func (c Config) problems() []*KeyError {
 		key string
 		err error // nil: the value is fine
 	}{
-		{"store", when(c.Store == "", "must not be empty")},
+		{"store", storePath(c.Store)},
 		{"log_level", oneOf(c.LogLevel, "debug", "info", "warn", "error")},
 		{"max_db_mb", when(c.MaxDBMB != 0 && c.MaxDBMB < 64, "must be 0 (1 TiB) or at least 64")},
 		{"reader.buffer_pool_mb", atLeast(c.Reader.BufferPoolMB, 8, "")},
@@ -712,6 +755,39 @@ func (c Config) problems() []*KeyError {
 }
 
 // The checks of problems: each returns what is wrong with a value, or nil.
+
+// storePath checks the store path: not empty, and no control character,
+// which no one means in a path and which a Windows path written in double
+// quotes in a config file gets from its backslashes ("C:\temp" holds a tab).
+func storePath(p string) error {
+	if p == "" {
+		return errors.New("must not be empty")
+	}
+	for _, r := range p {
+		if r < 0x20 || r == 0x7f {
+			return fmt.Errorf("holds the control character %U: %s", r, backslashAdvice)
+		}
+	}
+	return nil
+}
+
+// backslashAdvice is what to do about a backslash that a config file's
+// double-quoted string read as an escape.
+const backslashAdvice = `in a double-quoted value of a YAML, TOML or JSON file a backslash starts an escape ("C:\temp" is C:, a tab, "emp"): ` +
+	`write a Windows path in single quotes (YAML, TOML), with forward slashes, or with each backslash doubled`
+
+// quotedBackslash matches a double-quoted string holding a backslash.
+var quotedBackslash = regexp.MustCompile(`"[^"\n]*\\[^"\n]*"`)
+
+// readError is the error of reading config file f: err, and where f holds
+// a double-quoted string with a backslash, what to do about it (the YAML,
+// TOML and JSON parsers' own messages name an escape, not the path).
+func readError(f string, err error) error {
+	if b, rerr := os.ReadFile(f); rerr == nil && quotedBackslash.Match(b) {
+		return fmt.Errorf("config: read %s: %w (%s)", f, err, backslashAdvice)
+	}
+	return fmt.Errorf("config: read %s: %w", f, err)
+}
 
 func when(bad bool, why string) error {
 	if bad {

@@ -336,3 +336,65 @@ func TestLoadRefusesCaseTwinsAndScalarSections(t *testing.T) {
 		t.Errorf("QUERY_MAX_ROWS alone: %v %d", err, c.Reader.QueryMaxRows)
 	}
 }
+
+// A Windows path in a config file: written in single quotes, bare, with
+// forward slashes or doubled backslashes it is read as written; in double
+// quotes its backslashes are escapes, which fail to parse (\U) or turn into
+// control characters (\t, \n): both errors say what to write instead.
+func TestWindowsPathsInConfigFiles(t *testing.T) {
+	for _, tc := range []struct {
+		name, file, content string
+		want                string // Store, or "" for an error
+		wantErr             string
+	}{
+		{"yaml single quotes", "m.yaml", `store: 'C:\Users\me\My Memory'` + "\n", `C:\Users\me\My Memory`, ""},
+		{"yaml bare", "m.yaml", `store: C:\Users\me\temp` + "\n", `C:\Users\me\temp`, ""},
+		{"yaml doubled", "m.yaml", `store: "C:\\Users\\me"` + "\n", `C:\Users\me`, ""},
+		{"toml single quotes", "m.toml", `store = 'C:\Users\me'` + "\n", `C:\Users\me`, ""},
+		{"json doubled", "m.json", `{"store": "C:\\Users\\me"}`, `C:\Users\me`, ""},
+		{"yaml double quotes, \\U", "m.yaml", `store: "C:\Users\me"` + "\n", "", "single quotes"},
+		{"toml double quotes, \\U", "m.toml", `store = "C:\Users\me"` + "\n", "", "single quotes"},
+		{"json, \\U", "m.json", `{"store": "C:\Users\me"}`, "", "each backslash doubled"},
+		{"yaml double quotes, \\t and \\n", "m.yaml", `store: "C:\temp\nmem"` + "\n", "", "control character U+0009"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			file := filepath.Join(t.TempDir(), tc.file)
+			if err := os.WriteFile(file, []byte(tc.content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			v := viper.New()
+			v.Set("config", file)
+			c, err := Load(v)
+			if tc.wantErr == "" {
+				if err != nil || c.Store != tc.want {
+					t.Fatalf("store %q, error %v; want %q", c.Store, err, tc.want)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) || strings.Contains(err.Error(), "\n") {
+				t.Fatalf("error %v; want one line containing %q", err, tc.wantErr)
+			}
+		})
+	}
+}
+
+// %NAME% in a path, as cmd.exe expands it (ExpandHome does on Windows).
+func TestExpandPercent(t *testing.T) {
+	env := map[string]string{"LOCALAPPDATA": `C:\Users\me\AppData\Local`, "X": "x", "EMPTY": ""}
+	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	for in, want := range map[string]string{
+		`%LOCALAPPDATA%\memsnap`:  `C:\Users\me\AppData\Local\memsnap`,
+		`C:\a%X%b\%X%`:            `C:\axb\x`,
+		`%UNSET%\memsnap`:         `%UNSET%\memsnap`,
+		`100% sure\%X%`:           `100% sure\x`,
+		`%%X%`:                    `%x`,
+		`a%EMPTY%b`:               `ab`,
+		`%`:                       `%`,
+		`C:\no percent`:           `C:\no percent`,
+		`%UNSET%%LOCALAPPDATA%\m`: `%UNSET%C:\Users\me\AppData\Local\m`,
+	} {
+		if got := expandPercent(in, lookup); got != want {
+			t.Errorf("expandPercent(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -156,14 +156,6 @@ func sortRelations(rs []Relation) {
 	})
 }
 
-func nameSet(es []Entity) map[string]bool {
-	m := make(map[string]bool, len(es))
-	for _, e := range es {
-		m[e.Name] = true
-	}
-	return m
-}
-
 func names(es []Entity) []string {
 	out := make([]string, len(es))
 	for i, e := range es {

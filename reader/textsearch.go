@@ -4,11 +4,11 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/memsnap/memsnap/internal/fsm"
 	"github.com/memsnap/memsnap/internal/graphdb"
 	"github.com/memsnap/memsnap/internal/graphindex"
 	"github.com/memsnap/memsnap/internal/model"
@@ -35,8 +35,8 @@ type textState struct {
 	used           atomic.Bool // a search asked for an index
 	built, derived atomic.Int64
 	// fellBack counts derives whose archived jobs did not lead to the
-	// snapshot's counts (graphindex.ErrDiverged), so that the changed
-	// entities were read from the snapshot instead.
+	// snapshot's counts and content digest (graphindex.ErrDiverged), so
+	// that the index was built from the snapshot's graph instead.
 	fellBack atomic.Int64
 }
 
@@ -48,10 +48,10 @@ func (r *Reader) SearchIndexStats() (built, derived int64) {
 
 // SearchIndexFellBack returns how many search index derives could not
 // follow a snapshot's archived jobs (their result did not match the
-// snapshot's entity and relation counts) and read the changed entities
-// from the snapshot instead. On jobs the writer applied it stays 0: more
-// means the index's rules for the jobs (graphindex.View.ApplyJobs) and the
-// writer's differ.
+// snapshot's entity and relation counts and content digest) and built the
+// index from the snapshot's graph instead. On jobs the writer applied it
+// stays 0: more means the index and the writer disagree about the memory
+// (graphindex.View.FollowJobs).
 func (r *Reader) SearchIndexFellBack() int64 { return r.text.fellBack.Load() }
 
 // builtText is h's search index if it is built, else nil; nil also while
@@ -82,10 +82,7 @@ func (r *Reader) textView(ctx context.Context, h *handle, c *graphdb.Conn, deriv
 	how := "derived"
 	var v *graphindex.View
 	if t.view != nil {
-		var err error
-		if v, err = r.deriveText(ctx, c, t.view, t.man, h.manifest); err != nil {
-			return nil, err
-		}
+		v = r.deriveText(t.view, t.man, h.manifest)
 	}
 	if v == nil && deriveOnly {
 		return nil, nil
@@ -97,6 +94,10 @@ func (r *Reader) textView(ctx context.Context, h *handle, c *graphdb.Conn, deriv
 			return nil, err
 		}
 		v = graphindex.Build(ents, rels)
+		if d, ok := h.manifest.ContentDigest(); ok && v.Digest() != d {
+			r.log.Warn("search index: the snapshot's content differs from its manifest's digest (the writer's record of its changes and its graph disagree)",
+				"seq", h.seq, "graph", v.Digest().String(), "manifest", d.String())
+		}
 	}
 	if how == "built" {
 		t.built.Add(1)
@@ -137,146 +138,56 @@ func (r *Reader) deriveOnSwap(ctx context.Context, h *handle) {
 }
 
 // deriveText returns the index of snapshot to from base, the index of
-// snapshot from, by reading again what the jobs in between change
-// (jobChanges): the entities whose text changed and the outgoing relations
-// of those whose relations changed, the rest of each changed entity taken
-// from base. It returns nil when the index must be built afresh instead.
-func (r *Reader) deriveText(ctx context.Context, c *graphdb.Conn, base *graphindex.View, from, to *snapshot.Manifest) (*graphindex.View, error) {
+// snapshot from, by following the jobs in between (graphindex.View.FollowJobs,
+// the memory's state machine on the index). It returns nil when the index
+// must be built afresh instead: the jobs are gone or change too many
+// entities (fsm.Changes), or they do not lead to the snapshot's counts
+// and content digest, which it logs as a warning, naming why (a
+// difference means the index and the writer disagree about the memory),
+// and then drops base as the index to derive from. The caller holds
+// r.text.mu.
+func (r *Reader) deriveText(base *graphindex.View, from, to *snapshot.Manifest) *graphindex.View {
 	jobs, ok := r.store.JobsSince(from, to, deriveSnapshots)
 	if !ok {
-		return nil, nil
+		return nil
 	}
-	what := map[string]change{}
-	var changed, deleted []string
-	note := func(name string, ch change) {
-		if what[name] == 0 {
-			changed = append(changed, name)
-		}
-		what[name] |= ch
-	}
+	changed := map[string]bool{}
 	decoded := make([]*model.Job, 0, len(jobs))
 	for _, j := range jobs {
 		data, err := os.ReadFile(j.Path)
 		if err != nil {
 			// Collected since: build afresh.
 			r.log.Debug("search index: job file gone, building afresh", "file", j.Path, "error", err)
-			return nil, nil
+			return nil
 		}
 		job, err := model.DecodeAppliedJob(data, model.Limits{})
 		if err != nil {
 			r.log.Warn("search index: archived job unreadable, building afresh", "file", j.Path, "error", err)
-			return nil, nil
+			return nil
 		}
 		decoded = append(decoded, job)
-		jobChanges(job, func(name string, ch change) {
-			note(name, ch)
-			if ch&changeDeleted != 0 {
-				deleted = append(deleted, name)
-			}
-		})
+		fsm.Changes(job, func(name string, _ fsm.Change) { changed[name] = true })
 		if len(changed) > deriveAtMost {
-			return nil, nil
+			return nil
 		}
 	}
-	// The jobs alone give the next index when they lead to the snapshot's
-	// counts: no Kuzu query (on a snapshot just opened, its pages cold, the
-	// lookups below took 5-13 ms of a 15-20 ms swap).
+	// The jobs alone give the next index: no Kuzu query (on a snapshot
+	// just opened, its pages cold, reading the changed entities took 5-13
+	// ms of a 15-20 ms swap).
 	t0 := time.Now()
-	v, err := base.ApplyJobs(decoded, to.Entities, to.Relations)
-	if err == nil {
-		r.log.Debug("search index derive steps (ms)", "seq", to.Seq, "jobs", len(jobs), "from", "jobs", "apply", ms(time.Since(t0)))
-		return v, nil
-	}
-	r.text.fellBack.Add(1)
-	r.log.Warn("search index: the archived jobs do not lead to the snapshot; reading the entities they change", "seq", to.Seq, "error", err)
-	// A deleted entity's relations went with it: their sources changed.
-	for _, name := range base.Sources(deleted) {
-		note(name, changeRelations)
-	}
-	if len(changed) > deriveAtMost {
-		return nil, nil
-	}
-	t0 = time.Now()
-	current, rels, err := r.changedRows(ctx, c, base, changed, what)
+	target := graphindex.Target{Entities: to.Entities, Relations: to.Relations}
+	target.Digest, target.HasDigest = to.ContentDigest()
+	v, err := base.FollowJobs(decoded, target)
 	if err != nil {
-		return nil, err
+		// base is not the memory its snapshot holds, or the jobs are not
+		// what the writer applied: no later index derives from it.
+		r.text.fellBack.Add(1)
+		r.text.view, r.text.man = nil, nil
+		r.log.Warn("search index: the archived jobs do not lead to the snapshot; building its index from the graph", "seq", to.Seq, "error", err)
+		return nil
 	}
-	t1 := time.Now()
-	v = base.Apply(changed, current, rels)
-	r.log.Debug("search index derive steps (ms)", "seq", to.Seq, "jobs", len(jobs), "from", "snapshot", "changed", len(changed),
-		"read", ms(t1.Sub(t0)), "apply", ms(time.Since(t1)))
-	return v, nil
-}
-
-// changedRows returns the entities named in changed as the snapshot holds
-// them, and their outgoing relations: read from the snapshot where what
-// says they changed, else taken from base.
-func (r *Reader) changedRows(ctx context.Context, c *graphdb.Conn, base *graphindex.View, changed []string, what map[string]change) ([]Entity, []Relation, error) {
-	var readEnts, readRels []string
-	var current []Entity
-	var rels []Relation
-	for _, name := range changed {
-		e, out, ok := base.Lookup(name)
-		switch ch := what[name]; {
-		case !ok:
-			readEnts, readRels = append(readEnts, name), append(readRels, name)
-		case ch&changeText == 0:
-			current = append(current, e)
-			readRels = append(readRels, name)
-		case ch&changeRelations == 0:
-			readEnts = append(readEnts, name)
-			rels = append(rels, out...)
-		default:
-			readEnts, readRels = append(readEnts, name), append(readRels, name)
-		}
-	}
-	ents, err := entitiesByName(ctx, c, readEnts)
-	if err != nil {
-		return nil, nil, err
-	}
-	read, err := relationsFrom(ctx, c, readRels, nil)
-	if err != nil {
-		return nil, nil, err
-	}
-	// An entity read as gone takes no relations from base.
-	live := nameSet(ents)
-	for _, e := range current {
-		live[e.Name] = true
-	}
-	rels = slices.DeleteFunc(rels, func(rel Relation) bool { return !live[rel.From] })
-	return append(current, ents...), append(rels, read...), nil
-}
-
-// change says what a job may change of an entity.
-type change uint8
-
-const (
-	changeText      change = 1 << iota // its type or observations, or whether it exists
-	changeRelations                    // its outgoing relations
-	changeDeleted                      // it is deleted (and may be created again)
-)
-
-// jobChanges calls changed with every entity whose text or outgoing
-// relations job may change, and what it may change.
-func jobChanges(job *model.Job, changed func(name string, ch change)) {
-	for _, op := range job.Ops {
-		for _, e := range op.Entities {
-			// Created anew after a delete, it has no relations.
-			changed(e.Name, changeText|changeRelations)
-		}
-		for _, o := range op.Observations {
-			changed(o.EntityName, changeText)
-		}
-		for _, d := range op.Deletions {
-			changed(d.EntityName, changeText)
-		}
-		for _, rel := range op.Relations {
-			changed(rel.From, changeRelations)
-		}
-		for _, n := range op.EntityNames {
-			changed(n, changeText|changeRelations|changeDeleted)
-		}
-	}
+	r.log.Debug("search index derive steps (ms)", "seq", to.Seq, "jobs", len(jobs), "from", "jobs", "apply", ms(time.Since(t0)))
+	return v
 }
 
 // readGraph reads every entity and relation of h's snapshot, the

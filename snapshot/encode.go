@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"hash/crc32"
 	"unicode/utf8"
+
+	"github.com/memsnap/memsnap/internal/fsm"
 )
 
 // A manifest carries its own checksum: "crc32c:<8 hex digits>" over the
@@ -117,6 +119,11 @@ func parseManifest(b []byte) (*Manifest, error) {
 		return nil, fmt.Errorf("manifest is corrupt: chunk_size %d is not a power of two from 4 KiB to 1 GiB", chunk)
 	case chunk == 0:
 		chunk = format4ChunkSize
+	}
+	if m.Digest != "" {
+		if _, err := fsm.ParseDigest(m.Digest); err != nil {
+			return nil, fmt.Errorf("manifest is corrupt: %w", err)
+		}
 	}
 	for i, f := range m.Files {
 		if len(f.Chunks) > 0 && (f.Size <= chunk || len(f.Chunks) != chunkCount(f.Size, chunk)) {

@@ -37,9 +37,7 @@ func (s *Store) GC(opts GCOptions) (GCResult, error) {
 	if opts.Keep < 1 {
 		opts.Keep = 1
 	}
-	if err := s.EmptyTrash(); err != nil {
-		return res, err
-	}
+	_ = s.EmptyTrash() // what it cannot delete now, the pass at the end reports
 	cur, err := s.Current()
 	if err != nil {
 		return res, err
@@ -122,28 +120,42 @@ var renameOnce = fsutil.RenameOnce
 // still be open all the same, through another name: its sstables are hard
 // links shared with newer snapshots, whose readers hold them open, and a
 // file open without FILE_SHARE_DELETE cannot be deleted through any name.
-// Such an entry (fsutil.ErrBusy) stays in trash/ for a later pass. Caller
-// holds the writer lock.
+// Such an entry (fsutil.ErrBusy) stays in trash/ for a later pass, silently.
+// An entry that fails to delete for another reason also stays; EmptyTrash
+// goes on with the others and returns the first such failure and how many
+// entries it left. Nothing in trash/ is served or needed: a caller may log
+// the error and go on. Caller holds the writer lock.
 func (s *Store) EmptyTrash() error {
 	ents, err := os.ReadDir(s.Path("trash"))
 	if err != nil {
 		return fmt.Errorf("gc: read trash: %w", err)
 	}
+	var first error
+	left := 0
 	for _, e := range ents {
 		if err := fsutil.RemoveAll(s.Path("trash", e.Name())); err != nil && !errors.Is(err, fsutil.ErrBusy) {
-			return fmt.Errorf("gc: empty trash: %w", err)
+			left++
+			if first == nil {
+				first = err
+			}
 		}
+	}
+	if first != nil {
+		return fmt.Errorf("gc: empty trash: %d entries left for a later pass: %w", left, first)
 	}
 	return nil
 }
 
-// removeOrTrash removes the directory path (in staging/), or, where a file
-// in it is still open through another name (fsutil.ErrBusy: Windows, see
-// EmptyTrash), moves what is left of it to trash/, which GC empties later.
+// removeOrTrash removes the directory path (in staging/), or, where that
+// fails, moves what is left of it to trash/, which GC empties later: a file
+// in it may still be open through another name (fsutil.ErrBusy: Windows,
+// see EmptyTrash), or the system may refuse the delete for another reason;
+// either way staging/ is left empty for the next stage, and only a failed
+// move is an error.
 func (s *Store) removeOrTrash(path string) error {
 	err := fsutil.RemoveAll(path)
-	if !errors.Is(err, fsutil.ErrBusy) {
-		return err
+	if err == nil {
+		return nil
 	}
 	var r [4]byte
 	_, _ = rand.Read(r[:])

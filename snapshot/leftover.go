@@ -328,7 +328,7 @@ func (s *Store) RemoveLeftovers(sv Survey) ([]uint64, error) {
 		if err := fsutil.SyncDir(s.Path("snapshots")); err != nil {
 			return removed, fmt.Errorf("remove leftover snapshots: %w", err)
 		}
-		return removed, s.EmptyTrash()
+		_ = s.EmptyTrash() // a leftover it cannot delete yet is GC's to report
 	}
 	return removed, nil
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/memsnap/memsnap/internal/buildinfo"
+	"github.com/memsnap/memsnap/internal/fsm"
 )
 
 // FormatVersion is the on-disk snapshot format this build writes; it reads
@@ -49,11 +50,15 @@ import (
 //  7. A rollback publishes a new snapshot holding an older one's content,
 //     numbered after every snapshot there is (numbers only grow), and its
 //     manifest names that snapshot (rollback_of). A format-6 build would
-//     refuse such a manifest as corrupt. The current format.
+//     refuse such a manifest as corrupt.
+//  8. The manifest records the digest of the memory's content
+//     (Manifest.Digest, internal/fsm.Digest), which a reader's search index
+//     must reach when it follows the snapshot's jobs. A format-7 build
+//     would refuse the field as corrupt. The current format.
 //
 // Bump it when a snapshot this build writes could be misread by an older
 // build, and say here what changed.
-const FormatVersion = 7
+const FormatVersion = 8
 
 // ChunkSize is the size, in bytes, of the chunks whose CRC-32C this build
 // lists for each file larger than it (FileSum.Chunks) in the manifests it
@@ -112,6 +117,10 @@ type Manifest struct {
 	Entities     int64         `json:"entities"`
 	Relations    int64         `json:"relations"`
 	KVKeys       int64         `json:"kv_keys"`
+	// Digest is the digest of the graph's content (fsm.Digest's String:
+	// entities and relations, not their times), format 8 on. Empty when
+	// unknown (older manifests): nothing is checked against it then.
+	Digest string `json:"digest,omitempty"`
 	// RollbackOf is the snapshot whose content this one holds when a
 	// rollback published it (its Parent too); 0 otherwise (format 7 on).
 	RollbackOf uint64 `json:"rollback_of,omitempty"`
@@ -122,6 +131,16 @@ type Manifest struct {
 	// Checksum is the manifest's own CRC-32C ("crc32c:" and 8 hex digits),
 	// taken over its canonical encoding without this field.
 	Checksum string `json:"checksum,omitempty"`
+}
+
+// ContentDigest returns the manifest's content digest, ok false when it
+// records none (ParseManifest checked its form).
+func (m *Manifest) ContentDigest() (d fsm.Digest, ok bool) {
+	if m.Digest == "" {
+		return d, false
+	}
+	d, err := fsm.ParseDigest(m.Digest)
+	return d, err == nil
 }
 
 // RejectedJob is a job of the batch that could not be applied.

@@ -1,17 +1,16 @@
 package tests
 
 import (
-	"bytes"
 	"flag"
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/memsnap/memsnap/config"
+	"github.com/memsnap/memsnap/internal/testutil"
 	"github.com/memsnap/memsnap/snapshot"
 	"github.com/memsnap/memsnap/writer"
 )
@@ -23,22 +22,7 @@ var compete = flag.Duration("compete", 2*time.Second, "run TestCompetingWriters 
 const competeWaitCap = 2 * time.Minute
 
 // lockedBuffer is a bytes.Buffer a process writes to while the test reads.
-type lockedBuffer struct {
-	mu sync.Mutex // guards b
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+type lockedBuffer = testutil.LockedBuffer
 
 // Competing writers: two daemons and a loop of manual commits on one store,
 // with a producer enqueueing all along. No job may be applied twice, every

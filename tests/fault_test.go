@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -158,5 +159,47 @@ func TestRecycleFaults(t *testing.T) {
 			}
 			c.check(t)
 		})
+	}
+}
+
+// Garbage the system refuses to delete never stops a commit: trash/
+// entries that fail to delete (here EIO on every removal under trash/,
+// as Wine 8.0 answers Go's os.RemoveAll) stay for a later pass while
+// commits publish and collect; a staging leftover that fails to delete is
+// moved to trash/. Once removal works again, GC empties trash/.
+func TestUndeletableGarbageDoesNotStopCommits(t *testing.T) {
+	store := newStore(t)
+	env := []string{"MEMSNAP_FSFAULT=remove@trash=EIO", "MEMSNAP_GC_KEEP=1"}
+	for k := range 4 {
+		enqueue(t, store, ops(entities(entity(fmt.Sprintf("g%d", k), "t"))))
+		if r := memsnap(t, store, nil, env, "commit"); r.code != 0 {
+			t.Fatalf("commit %d with trash/ undeletable: exit %d: %s", k, r.code, r.stderr)
+		}
+	}
+	if len(dirNames(t, filepath.Join(store, "trash"))) == 0 {
+		t.Fatal("the fault left nothing in trash/: the test checks nothing")
+	}
+
+	// A leftover in staging/ (a writer killed mid-stage) that cannot be deleted.
+	if err := os.MkdirAll(filepath.Join(store, "staging", "leftover", "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	enqueue(t, store, ops(entities(entity("g4", "t"))))
+	env = []string{"MEMSNAP_FSFAULT=remove@staging=EIO,remove@trash=EIO", "MEMSNAP_GC_KEEP=1"}
+	if r := memsnap(t, store, nil, env, "commit"); r.code != 0 {
+		t.Fatalf("commit with an undeletable staging leftover: exit %d: %s", r.code, r.stderr)
+	}
+	if left := dirNames(t, filepath.Join(store, "staging")); len(left) != 0 {
+		t.Errorf("staging/ after the commit: %v", left)
+	}
+
+	if r := memsnap(t, store, nil, []string{"MEMSNAP_GC_KEEP=1"}, "snapshots", "gc"); r.code != 0 {
+		t.Fatalf("gc once removal works: exit %d: %s", r.code, r.stderr)
+	}
+	if left := dirNames(t, filepath.Join(store, "trash")); len(left) != 0 {
+		t.Errorf("trash/ after a gc that can delete: %v", left)
+	}
+	if n := queryInt(t, store, "MATCH (e:Entity) RETURN count(e)"); n != 5 {
+		t.Errorf("entities: %d, want 5", n)
 	}
 }

@@ -189,3 +189,28 @@ func TestBadTextDeadLettered(t *testing.T) {
 		}
 	}
 }
+
+// A job or memory file saved as UTF-16 (PowerShell 5's > and Out-File) is
+// refused in one line that says so and how to save it instead.
+func TestUTF16InputSaysSo(t *testing.T) {
+	store := newStore(t)
+	utf16 := func(s string) []byte {
+		b := []byte{0xFF, 0xFE}
+		for _, r := range s {
+			b = append(b, byte(r), 0)
+		}
+		return b
+	}
+	r := memsnap(t, store, utf16(`{"ops":[{"op":"kv_put","key":"k","value":"v"}]}`), nil, "enqueue")
+	if r.code == 0 || !strings.Contains(r.stderr, "UTF-16") || strings.Count(strings.TrimSpace(r.stderr), "\n") > 0 {
+		t.Errorf("enqueue of a UTF-16 job: exit %d, %q", r.code, r.stderr)
+	}
+	file := filepath.Join(t.TempDir(), "memory.jsonl")
+	if err := os.WriteFile(file, utf16(`{"type":"entity","name":"a","entityType":"t","observations":[]}`+"\r\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r = memsnap(t, store, nil, nil, "import", file)
+	if r.code == 0 || !strings.Contains(r.stderr, "UTF-16") {
+		t.Errorf("import of a UTF-16 file: exit %d, %q", r.code, r.stderr)
+	}
+}

@@ -1,9 +1,16 @@
 package tests
 
 import (
+	"archive/zip"
+	"bytes"
+	"debug/pe"
+	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -61,5 +68,64 @@ func TestInstallIsRelocatable(t *testing.T) {
 	run("--store", store, "init")
 	if q := run("--store", store, "query", "RETURN 40 + 2"); !strings.Contains(q, "42") {
 		t.Errorf("query: %s", q)
+	}
+}
+
+// Issue 26, done-when 1: 'make dist-windows' (part of make dist) gives a
+// zip holding memsnap\memsnap.exe, a PE32+ amd64 executable whose manifest
+// sets UTF-8 as its code page, with kuzu_shared.dll beside it.
+func TestWindowsDist(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("the Windows cross-build runs on Linux")
+	}
+	for _, tool := range []string{"make", "x86_64-w64-mingw32-gcc", "x86_64-w64-mingw32-windres"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s is not installed ('make mingw' installs Debian's gcc-mingw-w64-x86-64)", tool)
+		}
+	}
+	dist := t.TempDir()
+	cmd := exec.Command("make", "--no-print-directory", "dist-windows", "DISTDIR="+dist, "VERSION=test")
+	cmd.Dir = ".."
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("make dist-windows: %v\n%s", err, out)
+	}
+	zr, err := zip.OpenReader(filepath.Join(dist, "memsnap-test-windows-amd64.zip"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zr.Close()
+	files := map[string]*zip.File{}
+	for _, f := range zr.File {
+		files[f.Name] = f
+	}
+	if files["memsnap/kuzu_shared.dll"] == nil || files["memsnap/memsnap.exe"] == nil {
+		t.Fatalf("zip holds %v, want memsnap/memsnap.exe and memsnap/kuzu_shared.dll", slices.Sorted(maps.Keys(files)))
+	}
+	rc, err := files["memsnap/memsnap.exe"].Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	exe, err := io.ReadAll(rc)
+	rc.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pf, err := pe.NewFile(bytes.NewReader(exe))
+	if err != nil {
+		t.Fatalf("memsnap.exe is not a PE file: %v", err)
+	}
+	if _, ok := pf.OptionalHeader.(*pe.OptionalHeader64); !ok || pf.Machine != pe.IMAGE_FILE_MACHINE_AMD64 {
+		t.Errorf("memsnap.exe: machine %#x, optional header %T; want PE32+ for amd64", pf.Machine, pf.OptionalHeader)
+	}
+	rsrc := pf.Section(".rsrc")
+	if rsrc == nil {
+		t.Fatal("memsnap.exe has no resources: its manifest is missing")
+	}
+	data, err := rsrc.Data()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(data, []byte("<activeCodePage")) || !bytes.Contains(data, []byte(">UTF-8</activeCodePage>")) {
+		t.Error("memsnap.exe's manifest does not set UTF-8 as the active code page")
 	}
 }

@@ -351,11 +351,10 @@ func TestMCPServerKilledAndRestarted(t *testing.T) {
 		if err := cmd.Process.Kill(); err != nil {
 			t.Fatalf("kill server %d: %v", i, err)
 		}
-		_ = cmd.Wait()
 		if <-answered {
 			acked = append(acked, inflight)
 		}
-		cs.Close()
+		cs.Close() // reaps the killed process (the client's transport waits for it)
 	}
 
 	bg.stop()
@@ -420,13 +419,15 @@ func missing(want, got []string) []string {
 	return out
 }
 
-// Issue 26: a store path with spaces (on Windows also a drive letter and
-// backslashes: the temporary directory's own) works as a flag, as
+// Issue 26: a store path with spaces and characters outside ASCII (on
+// Windows outside the ANSI code page, which Kuzu's CreateFileA needs the
+// manifest's UTF-8 code page for), on Windows also with a drive letter and
+// backslashes (the temporary directory's own), works as a flag, as
 // MEMSNAP_STORE, in a YAML and a JSON config file and in an MCP client's
 // configuration, where JSON escapes each backslash.
-func TestStorePathWithSpaces(t *testing.T) {
+func TestStorePathWithSpacesAndAccents(t *testing.T) {
 	ctx := testContext(t)
-	base := filepath.Join(testutil.TempDir(t), "My Memory")
+	base := filepath.Join(testutil.TempDir(t), "Mémoire de José ☃")
 	store := func(name string) string { return filepath.Join(base, name+" store") }
 	yamlCfg, jsonCfg := filepath.Join(base, "memsnap config.yaml"), filepath.Join(base, "memsnap config.json")
 	if err := os.MkdirAll(base, 0o755); err != nil {

@@ -4,10 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
+	"github.com/memsnap/memsnap/internal/fsm"
 	"github.com/memsnap/memsnap/internal/model"
 	"github.com/memsnap/memsnap/internal/queue"
 	"github.com/memsnap/memsnap/snapshot"
@@ -40,9 +40,21 @@ var ErrUncertain = errors.New("the outcome depends on jobs of other processes st
 
 // RejectedError is a write refused before it was queued: the writer would
 // reject it for Reason (worded as the writer words it). Nothing was queued.
-type RejectedError struct{ Reason string }
+type RejectedError struct {
+	Reason string
+	// Rejection is the memory rules' rejection (nil for any other reason).
+	Rejection *model.Rejection
+}
 
 func (e *RejectedError) Error() string { return e.Reason }
+
+// Unwrap gives the *model.Rejection, if any, to errors.As.
+func (e *RejectedError) Unwrap() error {
+	if e.Rejection == nil {
+		return nil
+	}
+	return e.Rejection
+}
 
 // LateRejection is an acknowledged job that the writer rejected when it
 // applied it, because another process changed what it named in between.
@@ -51,6 +63,9 @@ type LateRejection struct {
 	// Summary says what the job did, e.g. "add_observations to Kuzu".
 	Summary string `json:"summary"`
 	Reason  string `json:"reason"`
+	// Rejection is the memory rules' rejection, when that is the reason
+	// and the outcome recorded it.
+	Rejection *model.Rejection `json:"-"`
 	// Snapshot is the snapshot that recorded the rejection.
 	Snapshot uint64    `json:"snapshot"`
 	At       time.Time `json:"at"`
@@ -82,7 +97,7 @@ type Acker struct {
 	limits model.Limits
 	state  StateFunc
 
-	mu       sync.Mutex
+	mu       sync.Mutex      // guards the fields below, and serialises submissions
 	cache    stateCache      // rows already read from the snapshot the last prediction used
 	pending  []pendingJob    // acknowledged, not yet seen in a snapshot, in queue order
 	late     []LateRejection // the newest maxLateKept, oldest first
@@ -146,8 +161,8 @@ func (a *Acker) predictLocked(ctx context.Context, job *model.Job) ([]model.OpRe
 	for _, p := range a.pending {
 		jobs, ids = append(jobs, p.job), append(ids, p.id)
 	}
-	names, sources := model.Mentioned(append(jobs, job))
-	st, err := a.cachedState(ctx, names, sources, ids)
+	reads := fsm.Reads(append(jobs, job))
+	st, err := a.cachedState(ctx, reads.Names, reads.Sources, ids)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -161,7 +176,9 @@ func (a *Acker) predictLocked(ctx context.Context, job *model.Job) ([]model.OpRe
 		if a.othersQueuedLocked() {
 			return nil, 0, ErrUncertain
 		}
-		return nil, 0, &RejectedError{Reason: perr.Error()}
+		rej := &RejectedError{Reason: perr.Error()}
+		errors.As(perr, &rej.Rejection)
+		return nil, 0, rej
 	}
 	return results, st.Snapshot, nil
 }
@@ -299,7 +316,7 @@ func (a *Acker) reconcileLocked(st *model.SnapshotState) {
 			continue
 		}
 		if o.Status == model.StatusRejected {
-			a.late = append(a.late, LateRejection{JobID: p.id, Summary: describe(p.job), Reason: o.Reason,
+			a.late = append(a.late, LateRejection{JobID: p.id, Summary: fsm.Describe(p.job), Reason: o.Reason, Rejection: o.Rejection,
 				Snapshot: o.Snapshot, At: o.At})
 			a.lateSeen++
 			if len(a.late) > maxLateKept {
@@ -342,39 +359,4 @@ func (a *Acker) TakeLate() []LateRejection {
 	a.reported = a.lateSeen
 	n = min(n, len(a.late))
 	return append([]LateRejection(nil), a.late[len(a.late)-n:]...)
-}
-
-// describe names what a job does in a few words, for messages about it:
-// its ops and the first item of each, e.g. `add_observations to "Kuzu"`.
-func describe(job *model.Job) string {
-	parts := make([]string, 0, len(job.Ops))
-	for _, op := range job.Ops {
-		parts = append(parts, describeOp(op))
-	}
-	return strings.Join(parts, "; ")
-}
-
-func describeOp(op model.Op) string {
-	more := func(n int) string {
-		if n > 1 {
-			return fmt.Sprintf(" and %d more", n-1)
-		}
-		return ""
-	}
-	switch {
-	case len(op.Entities) > 0:
-		return fmt.Sprintf("%s %q%s", op.Op, op.Entities[0].Name, more(len(op.Entities)))
-	case len(op.Relations) > 0:
-		r := op.Relations[0]
-		return fmt.Sprintf("%s %q -[%s]-> %q%s", op.Op, r.From, r.RelationType, r.To, more(len(op.Relations)))
-	case len(op.Observations) > 0:
-		return fmt.Sprintf("%s to %q%s", op.Op, op.Observations[0].EntityName, more(len(op.Observations)))
-	case len(op.Deletions) > 0:
-		return fmt.Sprintf("%s from %q%s", op.Op, op.Deletions[0].EntityName, more(len(op.Deletions)))
-	case len(op.EntityNames) > 0:
-		return fmt.Sprintf("%s %q%s", op.Op, op.EntityNames[0], more(len(op.EntityNames)))
-	case op.Key != "":
-		return fmt.Sprintf("%s %q", op.Op, op.Key)
-	}
-	return op.Op
 }

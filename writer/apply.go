@@ -15,19 +15,21 @@ import (
 	"time"
 
 	"github.com/memsnap/memsnap/internal/failpoint"
+	"github.com/memsnap/memsnap/internal/fsm"
 	"github.com/memsnap/memsnap/internal/graphdb"
 	"github.com/memsnap/memsnap/internal/model"
 )
 
 // How a batch is applied
 //
-// Every job of a batch is first run against an in-memory overlay: the rows of
-// the entities and relations the batch mentions, loaded once from the staging
-// graph. A job that fails (say add_observations on a missing entity) is rolled
-// back in the overlay alone, so it cannot change or block the others, and the
-// overlay afterwards holds exactly the state that applying the accepted jobs
-// one by one in claim order would give. The net difference is then written
-// with five columnar statements (UNWIND over parallel lists of primitives,
+// Every job of a batch is first run by the memory's state machine
+// (internal/fsm.Apply) on an in-memory overlay: the rows of the entities
+// and relations the batch reads (fsm.Reads), loaded once from the staging
+// graph. A job that fails (say add_observations on a missing entity) is
+// rolled back in the overlay alone, so it cannot change or block the others,
+// and the overlay afterwards holds exactly the state that applying the
+// accepted jobs one by one in claim order would give. The net difference is
+// then written with four columnar statements (UNWIND over parallel lists of primitives,
 // which go-kuzu binds ~30x faster than lists of maps) inside one transaction.
 
 // entState is one entity as the overlay sees it.
@@ -44,6 +46,12 @@ type entState struct {
 
 type relKey struct{ from, to, typ string }
 
+func keyOf(r model.Relation) relKey { return relKey{r.From, r.To, r.RelationType} }
+
+func (k relKey) relation() model.Relation {
+	return model.Relation{From: k.from, To: k.to, RelationType: k.typ}
+}
+
 // compare orders relation keys by source, target, then type.
 func (a relKey) compare(b relKey) int {
 	return cmp.Or(strings.Compare(a.from, b.from), strings.Compare(a.to, b.to), strings.Compare(a.typ, b.typ))
@@ -56,7 +64,9 @@ type relState struct {
 	created time.Time
 }
 
-// overlay is the batch's view of the graph with an undo log for job atomicity.
+// overlay is the batch's view of the graph, the fsm.State the batch's jobs
+// run on: the rows they read (fsm.Reads), what each changed, and an undo
+// log for job atomicity.
 type overlay struct {
 	ents map[string]entState
 	rels map[relKey]relState
@@ -65,13 +75,18 @@ type overlay struct {
 	// entity and a 100k-relation import's index held 22 MB.
 	relsOf map[string][]relKey
 	undo   []func()
+	at     time.Time // the running job's time: rows it creates or changes get it
+	// touched are the names whose every relation in the graph fill loaded
+	// (fsm.ReadSet.Touching), and touchRels those relations.
+	touched   map[string]bool
+	touchRels []model.RelationRow
 }
 
 func newOverlay() *overlay {
 	return &overlay{ents: map[string]entState{}, rels: map[relKey]relState{}}
 }
 
-func (o *overlay) setEnt(name string, e entState) { setUndoably(o, o.ents, name, e) }
+func (o *overlay) setEnt(name string, e entState) { fsm.SetUndoably(&o.undo, o.ents, name, e) }
 
 // indexRel adds k, unless already known, to relsOf once that is built.
 func (o *overlay) indexRel(k relKey) {
@@ -101,170 +116,83 @@ func (o *overlay) relationsOf(n string) []relKey {
 
 func (o *overlay) setRel(k relKey, r relState) {
 	o.indexRel(k)
-	setUndoably(o, o.rels, k, r)
+	fsm.SetUndoably(&o.undo, o.rels, k, r)
 }
 
-// setUndoably stores v under k in m, one of the overlay's maps, and records
-// how to undo that.
-func setUndoably[K comparable, V any](o *overlay, m map[K]V, k K, v V) {
-	prev, had := m[k]
-	o.undo = append(o.undo, func() {
-		if had {
-			m[k] = prev
-		} else {
-			delete(m, k)
-		}
-	})
-	m[k] = v
+// Entity implements fsm.State.
+func (o *overlay) Entity(name string) (fsm.Entity, bool) {
+	e := o.ents[name]
+	return fsm.Entity{Type: e.typ, Observations: e.obs}, e.exists
 }
 
-func (o *overlay) rollback(mark int) {
-	for i := len(o.undo) - 1; i >= mark; i-- {
-		o.undo[i]()
+// PutEntity implements fsm.State: a new row is created at o.at, a changed
+// one updated at o.at.
+func (o *overlay) PutEntity(name string, e fsm.Entity) {
+	cur := o.ents[name]
+	if !cur.exists {
+		o.setEnt(name, entState{exists: true, inDB: cur.inDB, wiped: cur.wiped, dirty: true,
+			typ: e.Type, obs: e.Observations, created: o.at, updated: o.at})
+		return
 	}
-	o.undo = o.undo[:mark]
+	cur.typ, cur.obs, cur.updated, cur.dirty = e.Type, e.Observations, o.at, true
+	o.setEnt(name, cur)
 }
 
-// kvOp is one KV change of an accepted job, in job order.
-type kvOp struct {
-	key    string
-	value  string
-	delete bool
+// DeleteEntity implements fsm.State: the graph's row, if any, is wiped.
+func (o *overlay) DeleteEntity(name string) {
+	cur := o.ents[name]
+	o.setEnt(name, entState{inDB: cur.inDB, wiped: cur.inDB, dirty: true})
 }
 
-// run applies one job to the overlay and returns its KV changes and what each
-// op did. On error the overlay is unchanged.
-func (o *overlay) run(job *model.Job, at time.Time) (kv []kvOp, results []model.OpResult, err error) {
-	mark := len(o.undo)
-	defer func() {
-		if err != nil {
-			o.rollback(mark)
-		} else {
-			// Only a failing job is undone: what it recorded can go (a
-			// 100k-entity import held 200k closures, about 30 MB).
-			clear(o.undo[mark:])
-			o.undo = o.undo[:mark]
-		}
-	}()
-	results = make([]model.OpResult, len(job.Ops))
-	for i, op := range job.Ops {
-		if err := o.runOp(op, at, &kv, &results[i]); err != nil {
-			return nil, nil, fmt.Errorf("op %d (%s): %w", i, op.Op, err)
-		}
-	}
-	return kv, results, nil
+// HasRelation implements fsm.State.
+func (o *overlay) HasRelation(r model.Relation) bool { return o.rels[keyOf(r)].exists }
+
+// PutRelation implements fsm.State.
+func (o *overlay) PutRelation(r model.Relation) {
+	k := keyOf(r)
+	cur := o.rels[k]
+	o.setRel(k, relState{exists: true, inDB: cur.inDB, dropped: cur.dropped, created: o.at})
 }
 
-func (o *overlay) runOp(op model.Op, at time.Time, kv *[]kvOp, res *model.OpResult) error {
-	switch op.Op {
-	case model.OpCreateEntities:
-		for i, e := range op.Entities {
-			cur := o.ents[e.Name]
-			if cur.exists {
-				continue
-			}
-			o.setEnt(e.Name, entState{exists: true, inDB: cur.inDB, wiped: cur.wiped, dirty: true,
-				typ: e.EntityType, obs: dedupe(nil, e.Observations), created: at, updated: at})
-			res.New = append(res.New, i)
-		}
-	case model.OpCreateRelations:
-		for i, r := range op.Relations {
-			for _, n := range []string{r.From, r.To} {
-				if !o.ents[n].exists {
-					return entityNotFound(n)
-				}
-			}
-			k := relKey{r.From, r.To, r.RelationType}
-			cur := o.rels[k]
-			if !cur.exists {
-				o.setRel(k, relState{exists: true, inDB: cur.inDB, dropped: cur.dropped, created: at})
-				res.New = append(res.New, i)
-			}
-		}
-	case model.OpAddObservations:
-		res.Added = make([][]string, len(op.Observations))
-		for i, a := range op.Observations {
-			cur, ok := o.ents[a.EntityName]
-			if !ok || !cur.exists {
-				return entityNotFound(a.EntityName)
-			}
-			obs := dedupe(cur.obs, a.Contents)
-			res.Added[i] = obs[len(cur.obs):]
-			if len(obs) != len(cur.obs) {
-				cur.obs, cur.updated, cur.dirty = obs, at, true
-				o.setEnt(a.EntityName, cur)
-			}
-		}
-	case model.OpDeleteEntities:
-		for _, n := range op.EntityNames {
-			cur := o.ents[n]
-			if !cur.exists {
-				res.Missing = append(res.Missing, n)
-				continue
-			}
-			res.Deleted++
-			o.setEnt(n, entState{inDB: cur.inDB, wiped: cur.inDB, dirty: true})
-			for _, k := range o.relationsOf(n) {
-				if r := o.rels[k]; r.exists {
-					r.exists, r.dropped = false, r.inDB
-					o.setRel(k, r)
-				}
-			}
-		}
-	case model.OpDeleteObservations:
-		for _, d := range op.Deletions {
-			cur := o.ents[d.EntityName]
-			if !cur.exists {
-				res.Missing = append(res.Missing, d.EntityName)
-				continue
-			}
-			obs := slices.DeleteFunc(slices.Clone(cur.obs), func(s string) bool { return slices.Contains(d.Observations, s) })
-			if len(obs) != len(cur.obs) {
-				res.Deleted += len(cur.obs) - len(obs)
-				cur.obs, cur.updated, cur.dirty = obs, at, true
-				o.setEnt(d.EntityName, cur)
-			}
-		}
-	case model.OpDeleteRelations:
-		for _, r := range op.Relations {
-			k := relKey{r.From, r.To, r.RelationType}
-			if cur := o.rels[k]; cur.exists {
-				res.Deleted++
-				cur.exists, cur.dropped = false, cur.inDB
-				o.setRel(k, cur)
-			}
-		}
-	case model.OpKVPut:
-		*kv = append(*kv, kvOp{key: op.Key, value: *op.Value})
-	case model.OpKVDelete:
-		*kv = append(*kv, kvOp{key: op.Key, delete: true})
-	default:
-		return fmt.Errorf("unknown op %q", op.Op)
-	}
-	return nil
+// DeleteRelation implements fsm.State.
+func (o *overlay) DeleteRelation(r model.Relation) {
+	k := keyOf(r)
+	cur := o.rels[k]
+	cur.exists, cur.dropped = false, cur.inDB
+	o.setRel(k, cur)
 }
 
-// dedupe appends to base (copied) the strings of add not already present.
-func dedupe(base, add []string) []string {
-	out := slices.Clone(base)
-	seen := make(map[string]bool, len(base)+len(add))
-	for _, s := range base {
-		seen[s] = true
-	}
-	for _, s := range add {
-		if !seen[s] {
-			seen[s] = true
-			out = append(out, s)
+// RelationsOf implements fsm.State: complete for the names whose
+// relations fill loaded (fsm.ReadSet.Touching).
+func (o *overlay) RelationsOf(name string) []model.Relation {
+	var out []model.Relation
+	for _, k := range o.relationsOf(name) {
+		if o.rels[k].exists {
+			out = append(out, k.relation())
 		}
-	}
-	if out == nil {
-		out = []string{}
 	}
 	return out
 }
 
+// Mark implements fsm.State.
+func (o *overlay) Mark() int { return len(o.undo) }
+
+// Undo implements fsm.State.
+func (o *overlay) Undo(mark int) { fsm.Undo(&o.undo, mark) }
+
+// Forget implements fsm.State.
+func (o *overlay) Forget(mark int) { fsm.Forget(&o.undo, mark) }
+
+// run applies one job, stamped at, to the overlay (fsm.Apply) and returns
+// what it did. A rejected job (*model.Rejection) leaves the overlay
+// unchanged.
+func (o *overlay) run(job *model.Job, at time.Time) (fsm.Result, error) {
+	o.at = at
+	return fsm.Apply(o, job)
+}
+
 // fill loads a graph's rows into the empty overlay as the state the batch
-// starts from.
+// starts from. A relation listed twice is loaded once.
 func (o *overlay) fill(st *model.State) {
 	for _, e := range st.Entities {
 		o.ents[e.Name] = entState{exists: true, inDB: true, typ: e.EntityType, obs: e.Observations,
@@ -277,28 +205,50 @@ func (o *overlay) fill(st *model.State) {
 	}
 }
 
-// Predict returns what job will do when the writer applies it after the
-// pending jobs, in order, on a graph whose part the jobs read is st (see
-// model.Mentioned and model.State): its per-op results, or the error the
-// writer will reject it with. A pending job that would fail is skipped, as
-// the writer skips it. The answer holds as long as no other job changes the
-// entities the jobs name before they apply.
-func Predict(st *model.State, pending []*model.Job, job *model.Job) ([]model.OpResult, error) {
-	o := newOverlay()
-	o.fill(st)
-	now := time.Now().UTC() // times do not change any op's result
-	for _, p := range pending {
-		_, _, _ = o.run(p, now) // a failing job leaves the overlay as it was
+// loadedTouching records that rels are every relation the graph holds
+// into or out of names (graphdb.RelationsTouching).
+func (o *overlay) loadedTouching(names []string, rels []model.RelationRow) {
+	o.touched = make(map[string]bool, len(names))
+	for _, n := range names {
+		o.touched[n] = true
 	}
-	_, results, err := o.run(job, now)
-	return results, err
+	o.touchRels = rels
 }
 
-// entityNotFound rejects an op naming a missing entity, in the reference
-// memory server's words.
-func entityNotFound(name string) error {
-	//lint:ignore ST1005 the reference memory server's wording, which clients match
-	return fmt.Errorf("Entity with name %s not found", name)
+// touchingRows returns every relation the graph holds into or out of
+// names, from what fill loaded when it holds them all (the batch's deleted
+// entities), else read from the graph.
+func (o *overlay) touchingRows(ctx context.Context, conn *graphdb.Conn, names []string) ([]model.RelationRow, error) {
+	set := make(map[string]bool, len(names))
+	for _, n := range names {
+		if !o.touched[n] {
+			return graphdb.RelationsTouching(ctx, conn, names)
+		}
+		set[n] = true
+	}
+	var out []model.RelationRow
+	for _, r := range o.touchRels {
+		if set[r.From] || set[r.To] {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+// Predict returns what job will do when the writer applies it after the
+// pending jobs, in order, on a graph whose part the jobs read is st (see
+// fsm.Reads and model.State): its per-op results, or the *model.Rejection
+// the writer will reject it with. It is fsm.Apply on st's rows: a pending
+// job that would fail is skipped, as the writer skips it. The answer
+// holds as long as no other job changes the entities the jobs name before
+// they apply.
+func Predict(st *model.State, pending []*model.Job, job *model.Job) ([]model.OpResult, error) {
+	m := fsm.NewMemState(st)
+	for _, p := range pending {
+		_, _ = fsm.Apply(m, p) // a failing job leaves the state as it was
+	}
+	res, err := fsm.Apply(m, job)
+	return res.Ops, err
 }
 
 // Statements of the columnar write. Each MATCH goes through a WITH so that
@@ -466,14 +416,14 @@ func (wo writeOptions) useCopy(n int) bool {
 	return wo.copyThreshold > 0 && n >= wo.copyThreshold && wo.scratch != ""
 }
 
-// write turns the overlay's net change into the five columnar statements.
+// write turns the overlay's net change into the four columnar statements.
 // The caller runs it inside a transaction. It is the overlay's last use: a
 // bulk create drops the observations it has written (see createEntities).
 func (o *overlay) write(ctx context.Context, conn *graphdb.Conn, wo writeOptions) (writeStats, error) {
 	ch := o.netChange()
 	sr := stmtRunner{ctx: ctx, conn: conn}
 	if len(ch.wipe) > 0 {
-		rels, err := graphdb.RelationsTouching(ctx, conn, ch.wipe)
+		rels, err := o.touchingRows(ctx, conn, ch.wipe)
 		if err != nil {
 			return writeStats{}, fmt.Errorf("delete entities: %w", err)
 		}
@@ -676,14 +626,4 @@ func copyRows(ctx context.Context, conn *graphdb.Conn, table, scratch string, n 
 
 // createsAtMost is an upper bound on the entities the jobs create: the number
 // of create_entities items, before duplicates and failures are known.
-func createsAtMost(jobs []*model.Job) int {
-	n := 0
-	for _, j := range jobs {
-		for _, op := range j.Ops {
-			if op.Op == model.OpCreateEntities {
-				n += len(op.Entities)
-			}
-		}
-	}
-	return n
-}
+func createsAtMost(jobs []*model.Job) int { return fsm.CreatesAtMost(jobs) }

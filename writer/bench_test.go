@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/memsnap/memsnap/internal/fsm"
 	"github.com/memsnap/memsnap/internal/fsutil"
 	"github.com/memsnap/memsnap/internal/graphdb"
 	"github.com/memsnap/memsnap/internal/model"
@@ -40,14 +41,14 @@ func createJob(offset, n int) *model.Job {
 func benchApplyJob(b *testing.B, c *graphdb.Conn, job *model.Job) {
 	b.Helper()
 	ctx := context.Background()
-	names, sources := model.Mentioned([]*model.Job{job})
-	st, err := graphdb.LoadState(ctx, c, names, sources)
+	reads := fsm.Reads([]*model.Job{job})
+	st, err := graphdb.LoadState(ctx, c, reads.Names, reads.Sources)
 	if err != nil {
 		b.Fatal(err)
 	}
 	o := newOverlay()
 	o.fill(st)
-	if _, _, err := o.run(job, time.Now().UTC().Truncate(time.Millisecond)); err != nil {
+	if _, err := o.run(job, time.Now().UTC().Truncate(time.Millisecond)); err != nil {
 		b.Fatal(err)
 	}
 	if _, err := o.write(ctx, c, writeOptions{copyThreshold: 1000, scratch: b.TempDir()}); err != nil {

@@ -9,6 +9,7 @@ import (
 	"slices"
 
 	"github.com/memsnap/memsnap/internal/failpoint"
+	"github.com/memsnap/memsnap/internal/fsm"
 	"github.com/memsnap/memsnap/internal/graphdb"
 	"github.com/memsnap/memsnap/internal/kvstore"
 	"github.com/memsnap/memsnap/internal/model"
@@ -177,7 +178,7 @@ func replayedAsRecorded(kv *kvstore.DB, bj *batchJob) error {
 // resetJobs clears what an apply attempt set on jobs.
 func resetJobs(jobs []*batchJob) {
 	for _, bj := range jobs {
-		bj.reason, bj.kv, bj.results = "", nil, nil
+		bj.reason, bj.rej, bj.results, bj.kv, bj.delta = "", nil, nil, nil, fsm.Digest{}
 	}
 }
 

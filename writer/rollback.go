@@ -136,7 +136,7 @@ func publishRollback(ctx context.Context, s *snapshot.Store, seq uint64) (uint64
 	if err != nil {
 		return 0, err
 	}
-	if err := st.Publish(snapshot.Manifest{Watermark: m.Watermark, Entities: m.Entities, Relations: m.Relations,
+	if err := st.Publish(snapshot.Manifest{Watermark: m.Watermark, Entities: m.Entities, Relations: m.Relations, Digest: m.Digest,
 		KVKeys: m.KVKeys, RollbackOf: seq}); err != nil {
 		st.Abort()
 		return 0, err

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/memsnap/memsnap/internal/failpoint"
+	"github.com/memsnap/memsnap/internal/fsm"
 	"github.com/memsnap/memsnap/internal/graphdb"
 	"github.com/memsnap/memsnap/internal/kvstore"
 	"github.com/memsnap/memsnap/internal/model"
@@ -148,7 +149,8 @@ func (w *Writer) Commit(ctx context.Context, opts CommitOptions) (sum Summary, e
 		return sum, fmt.Errorf("recover: %w", err)
 	}
 	if err := w.store.EmptyTrash(); err != nil {
-		return sum, fmt.Errorf("recover: %w", err)
+		// Nothing in trash/ is served or needed: the commit goes on.
+		w.log.Warn("could not empty trash/; the next commit or gc tries again", "error", err)
 	}
 	if n, err := w.store.Queue().RemoveDeadTemps(); err != nil {
 		return sum, fmt.Errorf("recover: %w", err)
@@ -392,12 +394,16 @@ type batchJob struct {
 	// job is the decoded job; applyTx drops it once the overlay has run it
 	// (a bulk import's 400 jobs held 57 MB through Kuzu's COPY), and decode
 	// reads it again for a retry.
-	job     *model.Job
-	at      time.Time
-	reason  string // non-empty: rejected
-	dup     bool   // already applied by an earlier snapshot: skip, keep its outcome
-	kv      []kvOp
-	results []model.OpResult // what each op did, for an applied job
+	job    *model.Job
+	at     time.Time
+	reason string           // non-empty: rejected
+	rej    *model.Rejection // the memory rules' rejection, when that is the reason
+	dup    bool             // already applied by an earlier snapshot: skip, keep its outcome
+	// What an applied job did: each op's result, its KV changes and its
+	// change of the content digest (fsm.Result).
+	results []model.OpResult
+	kv      []fsm.KVChange
+	delta   fsm.Digest
 }
 
 // readJobs reads and decodes the batch's job files, on every core: a
@@ -493,7 +499,8 @@ func (w *Writer) build(ctx context.Context, batch []queue.Claimed, sum *Summary,
 	sum.Stages = append(sum.Stages, StageReport{Snapshot: stage.Seq(), Method: src.Method,
 		Recycled: src.Recycled, Replayed: src.Replayed, Fallback: src.Fallback})
 	t = time.Now()
-	man := snapshot.Manifest{Entities: counts.entities, Relations: counts.relations, KVKeys: counts.kvKeys}
+	man := snapshot.Manifest{Entities: counts.entities, Relations: counts.relations, KVKeys: counts.kvKeys,
+		Digest: counts.digest.String()}
 	if len(batch) > 0 {
 		man.Watermark = batch[len(batch)-1].Seq
 	}
@@ -559,7 +566,8 @@ func (w *Writer) applyOrCopy(ctx context.Context, stage *snapshot.Stage, jobs []
 		return counts, err
 	}
 	for i, bj := range jobs {
-		bj.reason, bj.dup, bj.kv, bj.results = invalid[i], false, nil, nil
+		bj.reason, bj.dup = invalid[i], false
+		bj.rej, bj.results, bj.kv, bj.delta = nil, nil, nil, fsm.Digest{}
 	}
 	sum.Duplicates = dups
 	return w.apply(ctx, stage, jobs, sum, nil, nil)
@@ -604,6 +612,7 @@ func (w *Writer) maxDB(stage *snapshot.Stage, jobs []*batchJob) uint64 {
 
 type storeCounts struct {
 	entities, relations, kvKeys int64
+	digest                      fsm.Digest // of the graph's content
 }
 
 // openGraph is a staged graph open read-write: replay hands the graph it
@@ -706,6 +715,9 @@ func (w *Writer) apply(ctx context.Context, stage *snapshot.Stage, jobs []*batch
 	if err != nil {
 		return counts, err
 	}
+	if counts.digest, err = batchDigest(ctx, conn, stage, jobs); err != nil {
+		return counts, err
+	}
 	steps.mark("count")
 	conn.Close()
 	gdb.Close()
@@ -773,7 +785,7 @@ func (w *Writer) applyGraph(ctx context.Context, conn *graphdb.Conn, stage *snap
 	}
 	w.log.Warn("batch write failed; applying its jobs one at a time", "jobs", len(ok), "error", err)
 	for _, bj := range ok {
-		bj.reason, bj.kv, bj.results = "", nil, nil
+		bj.reason, bj.rej, bj.results, bj.kv, bj.delta = "", nil, nil, nil, fsm.Digest{}
 		if err := w.applyTx(ctx, conn, []*batchJob{bj}, sum); err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
@@ -802,7 +814,7 @@ func (w *Writer) applyTx(ctx context.Context, conn *graphdb.Conn, jobs []*batchJ
 		}
 		list[i] = bj.job
 	}
-	names, sources := model.Mentioned(list)
+	reads := fsm.Reads(list)
 	wo := writeOptions{copyThreshold: w.opts.CopyThreshold, scratch: w.store.Path("staging")}
 	if err := conn.Exec(ctx, "BEGIN TRANSACTION", nil); err != nil {
 		return fmt.Errorf("begin: %w", err)
@@ -814,22 +826,24 @@ func (w *Writer) applyTx(ctx context.Context, conn *graphdb.Conn, jobs []*batchJ
 			}
 		}
 	}()
-	st, err := graphdb.LoadState(ctx, conn, names, sources)
+	st, touching, err := loadState(ctx, conn, reads)
 	if err != nil {
 		return err
 	}
 	o := newOverlay()
 	o.fill(st)
+	o.loadedTouching(reads.Touching, touching)
 	for i, bj := range jobs {
-		kv, results, err := o.run(bj.job, bj.at)
+		res, err := o.run(bj.job, bj.at)
 		// The overlay holds what the job does; the decoded job is not
 		// needed again unless this transaction is retried.
 		bj.job, list[i] = nil, nil
 		if err != nil {
 			bj.reason = err.Error()
+			errors.As(err, &bj.rej)
 			continue
 		}
-		bj.kv, bj.results = kv, results
+		bj.results, bj.kv, bj.delta = res.Ops, res.KV, res.Delta
 	}
 	if hookBatchWriteFails != nil && len(jobs) > 1 && hookBatchWriteFails() {
 		return errors.New("test hook: the batch write fails")
@@ -872,20 +886,20 @@ func (w *Writer) applyKV(kv *kvstore.DB, jobs []*batchJob, stage *snapshot.Stage
 		}
 		out := model.Outcome{JobID: bj.c.ID, Status: model.StatusApplied, Snapshot: stage.Seq(), At: now}
 		if bj.reason != "" {
-			out.Status, out.Reason = model.StatusRejected, bj.reason
+			out.Status, out.Reason, out.Rejection = model.StatusRejected, bj.reason, bj.rej
 		} else {
 			out.Results = bj.results
 			for _, op := range bj.kv {
-				had, err := exists(op.key)
+				had, err := exists(op.Key)
 				if err != nil {
 					return 0, err
 				}
-				if op.delete {
+				if op.Delete {
 					if had {
 						keys--
 					}
-					live[op.key] = false
-					if err := b.DeleteUser(op.key); err != nil {
+					live[op.Key] = false
+					if err := b.DeleteUser(op.Key); err != nil {
 						return 0, err
 					}
 					continue
@@ -893,8 +907,8 @@ func (w *Writer) applyKV(kv *kvstore.DB, jobs []*batchJob, stage *snapshot.Stage
 				if !had {
 					keys++
 				}
-				live[op.key] = true
-				if err := b.SetUser(op.key, []byte(op.value)); err != nil {
+				live[op.Key] = true
+				if err := b.SetUser(op.Key, []byte(op.Value)); err != nil {
 					return 0, err
 				}
 			}

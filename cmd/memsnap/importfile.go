@@ -14,6 +14,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/memsnap/memsnap/internal/fsm"
 	"github.com/memsnap/memsnap/internal/model"
 	"github.com/memsnap/memsnap/internal/queue"
 	"github.com/memsnap/memsnap/reader"
@@ -301,6 +302,9 @@ func readMemoryLines(path string, limit int64, read func(int64), fn func(n int, 
 	}
 	defer f.Close()
 	br := bufio.NewReaderSize(f, 256<<10)
+	if head, _ := br.Peek(4); model.UTF16Hint(head) != "" {
+		return fmt.Errorf("import: %s is not UTF-8%s", path, model.UTF16Hint(head))
+	}
 	var done int64
 	var buf []byte
 	for n := 1; ; n++ {
@@ -474,74 +478,80 @@ func (m *memoryImport) relations(relation func(model.Relation, int64) error) err
 	return nil
 }
 
-// storeHolds returns a lookup of entity names in the store: in CURRENT
-// (none when nothing is published yet), or created by a job still in the
-// queue (an earlier import not committed yet).
+// storeHolds returns a lookup of entity names in the store as the queue
+// will leave it: CURRENT's entities (none when nothing is published yet)
+// with the jobs still queued or claimed (an earlier import not committed
+// yet) applied in queue order by the memory's rules (fsm.Apply), so that
+// an entity a queued job creates is found and one it deletes is not.
 func (a *app) storeHolds(ctx context.Context, s *snapshot.Store) func([]string) (map[string]bool, error) {
 	return func(names []string) (map[string]bool, error) {
-		out := map[string]bool{}
-		r, err := reader.Open(ctx, s, a.cfg.ReaderOptions(), a.log)
-		switch {
-		case errors.Is(err, snapshot.ErrNoSnapshot):
-		case err != nil:
+		jobs := a.queuedJobs(s)
+		reads := fsm.Reads(jobs)
+		st, err := a.storeRows(ctx, s, slices.Concat(names, reads.Names), reads.Sources)
+		if err != nil {
 			return nil, err
-		default:
-			defer r.Close()
-			for i := 0; i < len(names); i += 2000 {
-				g, err := r.OpenNodes(ctx, names[i:min(i+2000, len(names))])
-				if err != nil {
-					return nil, err
-				}
-				for _, e := range g.Entities {
-					out[e.Name] = true
-				}
-			}
 		}
-		if len(out) < len(names) {
-			a.queuedEntities(s, names, out)
+		mem := fsm.NewMemState(st)
+		for _, job := range jobs {
+			_, _ = fsm.Apply(mem, job) // a job the writer will reject changes nothing
+		}
+		out := map[string]bool{}
+		for _, n := range names {
+			if _, ok := mem.Entity(n); ok {
+				out[n] = true
+			}
 		}
 		return out, nil
 	}
 }
 
-// queuedEntities marks in found the names of want that a queued or
-// claimed job creates. A job file that cannot be read (applied meanwhile)
-// is passed over.
-func (a *app) queuedEntities(s *snapshot.Store, want []string, found map[string]bool) {
+// storeRows reads the rows of names and the relations out of sources from
+// CURRENT (nil when nothing is published yet).
+func (a *app) storeRows(ctx context.Context, s *snapshot.Store, names, sources []string) (*model.State, error) {
+	r, err := reader.Open(ctx, s, a.cfg.ReaderOptions(), a.log)
+	if errors.Is(err, snapshot.ErrNoSnapshot) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	slices.Sort(names)
+	st, err := r.State(ctx, slices.Compact(names), sources, nil)
+	if err != nil {
+		return nil, err
+	}
+	return st.Graph, nil
+}
+
+// queuedJobs returns the jobs still claimed or queued, in the order the
+// writer applies them. A job file that cannot be read (applied meanwhile)
+// or decoded (bound for the dead letters) is passed over.
+func (a *app) queuedJobs(s *snapshot.Store) []*model.Job {
 	q := s.Queue()
 	var paths []string
-	if ents, err := os.ReadDir(q.NewDir()); err == nil {
+	if claimed, err := q.Claimed(); err == nil {
+		for _, c := range claimed {
+			paths = append(paths, q.Path(c))
+		}
+	}
+	if ents, err := os.ReadDir(q.NewDir()); err == nil { // sorted by name: claim order
 		for _, e := range ents {
 			if queue.JobFileName(e.Name()) { // others are dead-lettered unread
 				paths = append(paths, filepath.Join(q.NewDir(), e.Name()))
 			}
 		}
 	}
-	if claimed, err := q.Claimed(); err == nil {
-		for _, c := range claimed {
-			paths = append(paths, q.Path(c))
-		}
-	}
-	wanted := make(map[string]bool, len(want))
-	for _, n := range want {
-		wanted[n] = !found[n]
-	}
 	lim := a.cfg.Job.Limits()
+	var jobs []*model.Job
 	for _, p := range paths {
 		data, err := queue.ReadJobFile(p, lim.MaxBytes)
 		if err != nil {
 			continue
 		}
-		job, err := model.DecodeJob(data, lim)
-		if err != nil {
-			continue
-		}
-		for _, op := range job.Ops {
-			for _, e := range op.Entities {
-				if wanted[e.Name] {
-					found[e.Name] = true
-				}
-			}
+		if job, err := model.DecodeJob(data, lim); err == nil {
+			jobs = append(jobs, job)
 		}
 	}
+	return jobs
 }

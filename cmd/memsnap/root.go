@@ -98,7 +98,7 @@ where the logs go too.`,
 		},
 	}
 	f := root.PersistentFlags()
-	f.String("store", "", "store directory (default $XDG_DATA_HOME/memsnap or ~/.local/share/memsnap)")
+	f.String("store", "", "store directory (default "+config.DefaultStoreHelp()+")")
 	f.String("config", "", "config file (yaml, toml or json)")
 	f.String("log-level", "", "debug, info, warn or error (default info)")
 	a.bindFlag("store", root, "store")

@@ -28,6 +28,7 @@ import (
 
 	"golang.org/x/text/unicode/norm"
 
+	"github.com/memsnap/memsnap/internal/fsm"
 	"github.com/memsnap/memsnap/internal/model"
 )
 
@@ -137,8 +138,9 @@ type View struct {
 	docs     []doc
 	dead     []uint64 // bitset over docs
 	live     int
-	rels     int64 // live documents' outgoing relations
-	totalLen int64 // sum of live documents' terms
+	rels     int64      // live documents' outgoing relations
+	totalLen int64      // sum of live documents' terms
+	digest   fsm.Digest // of the live documents and their relations
 
 	// order is the live documents in name order: built on the first Page,
 	// then carried by Apply to each next View (see nameOrder).
@@ -167,6 +169,51 @@ func outgoing(rels []model.Relation) map[string][]Rel {
 		out[r.From] = append(out[r.From], Rel{To: r.To, Type: r.RelationType})
 	}
 	return out
+}
+
+// Digest returns the content digest of the view's entities and relations
+// (fsm.Digest), which a snapshot's manifest records.
+func (v *View) Digest() fsm.Digest { return v.digest }
+
+// entityDigest is the digest of entity e with its outgoing relations out.
+func entityDigest(e model.Entity, out []Rel) fsm.Digest {
+	d := fsm.EntityHash(e.Name, e.EntityType, e.Observations)
+	for _, r := range out {
+		d = d.Add(fsm.RelationHash(model.Relation{From: e.Name, To: r.To, RelationType: r.Type}))
+	}
+	return d
+}
+
+// digestAfter is the digest Apply(changed, current, rels) would give v's
+// successor, computed without changing the Index.
+func (v *View) digestAfter(changed []string, current []model.Entity, rels []model.Relation) fsm.Digest {
+	ix := v.ix
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	d := v.digest
+	seen := make(map[string]bool, len(changed)+len(current))
+	drop := func(name string) {
+		if seen[name] {
+			return
+		}
+		seen[name] = true
+		if id, ok := ix.byName[name]; ok && id < int32(len(v.docs)) && !v.isDead(id) {
+			d = d.Sub(entityDigest(v.docs[id].entity(), v.docs[id].out))
+		}
+	}
+	for _, name := range changed {
+		drop(name)
+	}
+	last := make(map[string]model.Entity, len(current))
+	for _, e := range current {
+		drop(e.Name)
+		last[e.Name] = e // Apply keeps the last document of a name
+	}
+	out := outgoing(rels)
+	for name, e := range last {
+		d = d.Add(entityDigest(e, out[name]))
+	}
+	return d
 }
 
 // Live returns the number of entities in the view.
@@ -227,6 +274,7 @@ func (v *View) add(e model.Entity, out []Rel) {
 	v.live++
 	v.rels += int64(len(out))
 	v.totalLen += int64(d.terms)
+	v.digest = v.digest.Add(entityDigest(e, out))
 }
 
 func (v *View) isDead(id int32) bool { return v.dead[id/64]&(1<<(id%64)) != 0 }
@@ -291,13 +339,15 @@ func (v *View) Apply(changed []string, current []model.Entity, rels []model.Rela
 	if ix.newest != v || v.tooMuchGarbage(changed, current) {
 		return nil
 	}
-	next := &View{ix: ix, docs: v.docs, dead: append([]uint64(nil), v.dead...), live: v.live, rels: v.rels, totalLen: v.totalLen}
+	next := &View{ix: ix, docs: v.docs, dead: append([]uint64(nil), v.dead...), live: v.live, rels: v.rels, totalLen: v.totalLen,
+		digest: v.digest}
 	kill := func(name string) {
 		if id, ok := ix.byName[name]; ok && !next.isDead(id) {
 			next.dead[id/64] |= 1 << (id % 64)
 			next.live--
 			next.rels -= int64(len(ix.docs[id].out))
 			next.totalLen -= int64(ix.docs[id].terms)
+			next.digest = next.digest.Sub(entityDigest(ix.docs[id].entity(), ix.docs[id].out))
 			delete(ix.byName, name)
 		}
 	}

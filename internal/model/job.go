@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -167,6 +169,20 @@ func DecodeJob(data []byte, lim Limits) (*Job, error) {
 	return decodeJob(data, lim, true)
 }
 
+// UTF16Hint returns, for text that starts as UTF-16 does (a UTF-16 byte
+// order mark, or ASCII with every other byte zero, which no JSON text
+// holds), a clause saying so and what to do, to add to a "not UTF-8"
+// error; "" for other text.
+// PowerShell 5's > and Out-File write UTF-16 by default.
+func UTF16Hint(data []byte) string {
+	bom := len(data) >= 2 && (data[0] == 0xFF && data[1] == 0xFE || data[0] == 0xFE && data[1] == 0xFF)
+	le := len(data) >= 4 && data[0] != 0 && data[1] == 0 && data[2] != 0 && data[3] == 0
+	if !bom && !le {
+		return ""
+	}
+	return ": it is UTF-16 (as PowerShell 5's > and Out-File write it); save it as UTF-8 (Out-File -Encoding utf8)"
+}
+
 // DecodeAppliedJob is DecodeJob for a job a snapshot already holds (replayed
 // or indexed again): it reads an unpaired surrogate escape as U+FFFD, as it
 // was applied before DecodeJob refused it, so that an older store's jobs
@@ -178,6 +194,9 @@ func DecodeAppliedJob(data []byte, lim Limits) (*Job, error) {
 func decodeJob(data []byte, lim Limits, strictText bool) (*Job, error) {
 	if lim.MaxBytes > 0 && int64(len(data)) > lim.MaxBytes {
 		return nil, Invalidf("job is %d bytes, over the limit of %d (job.max_bytes)", len(data), lim.MaxBytes)
+	}
+	if h := UTF16Hint(data); h != "" {
+		return nil, Invalidf("job is not UTF-8%s", h)
 	}
 	if !utf8.Valid(data) {
 		return nil, Invalidf("job is not valid UTF-8")
@@ -325,6 +344,10 @@ func decodeOp(r jsontext.Value, lim Limits, allowBad bool) (Op, error) {
 	op.Op = head.Op
 	return op, nil
 }
+
+// OpKinds returns, sorted, every op kind DecodeJob accepts: each must
+// have its rules in internal/fsm's table (a test there checks it).
+func OpKinds() []string { return slices.Sorted(maps.Keys(opDecoders)) }
 
 // opDecoders decode one op of each kind strictly into the fields of its
 // kind, recording problems with the values in v.

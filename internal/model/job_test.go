@@ -73,3 +73,21 @@ func TestDecodeJobLoneSurrogates(t *testing.T) {
 		}
 	}
 }
+
+// A job saved as UTF-16 (PowerShell 5's >) is refused saying so.
+func TestUTF16JobSaysSo(t *testing.T) {
+	job := `{"ops":[{"op":"kv_put","key":"k","value":"v"}]}`
+	le := []byte{0xFF, 0xFE}
+	for _, r := range job {
+		le = append(le, byte(r), 0)
+	}
+	for name, data := range map[string][]byte{"with BOM": le, "without BOM": le[2:]} {
+		_, err := DecodeJob(data, Limits{})
+		if err == nil || !strings.Contains(err.Error(), "it is UTF-16") || !errors.Is(err, ErrInvalidJob) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if h := UTF16Hint([]byte(job)); h != "" {
+		t.Errorf("UTF-8 job gets %q", h)
+	}
+}

@@ -33,6 +33,17 @@ type Outcome struct {
 	At       time.Time `json:"at,omitzero"`
 	// Results holds, for an applied job, what each of its ops did, in op order.
 	Results []OpResult `json:"results,omitempty"`
+	// Rejection is, for a job the memory rules refused, why (Reason is its
+	// Error); nil for other rejections and for outcomes stored before it
+	// was recorded. Stored (EncodeOutcome) but not printed: 'memsnap job
+	// --json' shows the outcome as before.
+	Rejection *Rejection `json:"-"`
+}
+
+// storedOutcome is an Outcome as the kv store holds it.
+type storedOutcome struct {
+	Outcome
+	Rejection *Rejection `json:"rejection,omitempty"`
 }
 
 // OpResult is what one op of an applied job changed, so that callers can
@@ -54,15 +65,16 @@ type OpResult struct {
 
 // EncodeOutcome serialises an outcome for storage (JSON).
 func EncodeOutcome(o Outcome) []byte {
-	b, _ := json.Marshal(o) // cannot fail: plain struct
+	b, _ := json.Marshal(storedOutcome{Outcome: o, Rejection: o.Rejection}) // cannot fail: plain struct
 	return b
 }
 
 // DecodeOutcome parses a stored outcome.
 func DecodeOutcome(b []byte) (Outcome, error) {
-	var o Outcome
-	if err := json.Unmarshal(b, &o); err != nil {
-		return o, fmt.Errorf("decode job outcome: %w", err)
+	var so storedOutcome
+	if err := json.Unmarshal(b, &so); err != nil {
+		return Outcome{}, fmt.Errorf("decode job outcome: %w", err)
 	}
-	return o, nil
+	so.Outcome.Rejection = so.Rejection
+	return so.Outcome, nil
 }

@@ -1,10 +1,6 @@
 package model
 
-import (
-	"maps"
-	"slices"
-	"time"
-)
+import "time"
 
 // EntityRow is an entity as a snapshot stores it, with its times (UTC).
 type EntityRow struct {
@@ -21,42 +17,16 @@ type RelationRow struct {
 	CreatedAt              time.Time
 }
 
-// State is the part of a graph that a list of jobs reads (see Mentioned):
-// the rows of the entities they name and every relation leaving an entity
-// that is the source of a relation they create or delete. The writer applies
+// State is the part of a graph that a list of jobs reads (see
+// internal/fsm.Reads): the rows of the entities they name and every
+// relation leaving an entity that is the source of a relation they create
+// or delete. The writer applies
 // a batch on the State of the graph it builds on; a server that
 // acknowledges a write before it is applied predicts the writer's answer
 // from the State of the newest snapshot it reads.
 type State struct {
 	Entities  []EntityRow
 	Relations []RelationRow
-}
-
-// Mentioned returns, sorted, every entity name the jobs refer to, and the
-// names that are the source of a relation they create or delete: what a
-// State for them must hold.
-func Mentioned(jobs []*Job) (names, relSources []string) {
-	all, src := map[string]bool{}, map[string]bool{}
-	for _, j := range jobs {
-		for _, op := range j.Ops {
-			for _, e := range op.Entities {
-				all[e.Name] = true
-			}
-			for _, r := range op.Relations {
-				all[r.From], all[r.To], src[r.From] = true, true, true
-			}
-			for _, a := range op.Observations {
-				all[a.EntityName] = true
-			}
-			for _, n := range op.EntityNames {
-				all[n] = true
-			}
-			for _, d := range op.Deletions {
-				all[d.EntityName] = true
-			}
-		}
-	}
-	return slices.Sorted(maps.Keys(all)), slices.Sorted(maps.Keys(src))
 }
 
 // SnapshotState is what one snapshot tells a process that acknowledges

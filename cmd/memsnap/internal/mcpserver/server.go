@@ -21,7 +21,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"regexp"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -94,11 +93,11 @@ type Server struct {
 	r  *reader.Reader // nil until a snapshot exists
 
 	acker        *writer.Acker
-	space        *writer.SpaceChecker   // whether the writer is blocked for lack of space, from any process
-	committer    *writer.GroupCommitter // nil: a daemon commits
-	reconciledAt atomic.Uint64          // the seq annotate last reconciled at
-	tools        map[string]bool        // the registered tools' names
-	writesMu     sync.Mutex
+	space        *writer.SpaceChecker          // whether the writer is blocked for lack of space, from any process
+	committer    *writer.GroupCommitter        // nil: a daemon commits
+	reconciledAt atomic.Uint64                 // the seq annotate last reconciled at
+	tools        map[string]bool               // the registered tools' names
+	writesMu     sync.Mutex                    // guards lastWrite
 	lastWrite    map[*mcp.ServerSession]string // each session's last acknowledged write (read-your-writes)
 	// swapped holds a pending notice that the reader serves a newer
 	// snapshot, for notifyUpdates to pass on to subscribed clients.
@@ -428,7 +427,7 @@ func (s *Server) submit(ctx context.Context, ops ...map[string]any) (model.Outco
 		return o, err
 	}
 	if o.Status == model.StatusRejected {
-		return o, errors.New(userReason(o.Reason))
+		return o, errors.New(userReason(o.Reason, o.Rejection))
 	}
 	return o, nil
 }
@@ -450,9 +449,13 @@ func (s *Server) submitDurable(ctx context.Context, data []byte) (model.Outcome,
 // refusal words a predicted rejection (*writer.RejectedError) as the
 // reference server words it; other errors pass unchanged.
 func refusal(err error) error {
+	var rule *model.Rejection
 	var rej *writer.RejectedError
-	if errors.As(err, &rej) {
-		return errors.New(userReason(rej.Reason))
+	switch {
+	case errors.As(err, &rule):
+		return errors.New(rule.Message())
+	case errors.As(err, &rej):
+		return errors.New(rej.Reason)
 	}
 	return err
 }
@@ -527,11 +530,15 @@ func (s *Server) waitApplied(ctx context.Context, id string) (model.Outcome, err
 	return o, err
 }
 
-var opPrefix = regexp.MustCompile(`^op \d+ \([a-z_]+\): `)
-
-// userReason strips the job-level prefix ("op 0 (add_observations): ") from a
-// rejection reason, leaving the reference server's wording.
-func userReason(reason string) string { return opPrefix.ReplaceAllString(reason, "") }
+// userReason is a rejection as the reference server words it: the memory
+// rules' rejection without the writer's "op 0 (add_observations): "
+// (model.Rejection.Message), else reason as the writer gave it.
+func userReason(reason string, rej *model.Rejection) string {
+	if rej != nil {
+		return rej.Message()
+	}
+	return reason
+}
 
 // waitFor waits for job id's outcome (reader.WaitForJob), waking the group
 // committer while it waits.

@@ -20,7 +20,7 @@ import (
 )
 
 // Arguments and answers. Field names and JSON shapes are the reference
-// server's, which the job format (writer.Entity, writer.Relation, ...) shares.
+// server's, which the job format (model.Entity, model.Relation, ...) shares.
 
 type (
 	// entityList is create_entities' argument and answer.
@@ -365,7 +365,7 @@ func (s *Server) reconcileOnSwap(ctx context.Context) {
 func lateWarning(l writer.LateRejection) string {
 	return fmt.Sprintf("warning: an earlier write (job %s: %s) was acknowledged but then rejected when applied, "+
 		"because another process changed the memory first: %s. Nothing of that write took effect.",
-		l.JobID, l.Summary, userReason(l.Reason))
+		l.JobID, l.Summary, userReason(l.Reason, l.Rejection))
 }
 
 // toolError is err as a client sees it: on one line.
