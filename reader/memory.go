@@ -36,6 +36,16 @@ type Graph struct {
 // ErrNotFound is returned (wrapped) when a named entity does not exist.
 var ErrNotFound = errors.New("not found")
 
+// NotFoundError is a read of an entity that does not exist, worded as the
+// reference memory server words it (model.EntityNotFound). errors.Is(err,
+// ErrNotFound) holds.
+type NotFoundError struct{ Name string }
+
+func (e *NotFoundError) Error() string { return model.EntityNotFound(e.Name) }
+
+// Is reports ErrNotFound.
+func (e *NotFoundError) Is(target error) bool { return target == ErrNotFound }
+
 // ErrBadOption is returned (wrapped, with the reason) for an option a read
 // cannot take: a negative limit, a depth out of range, a cursor this reader
 // did not give out.
@@ -400,7 +410,7 @@ func (r *Reader) Neighbors(ctx context.Context, name string, opts NeighborsOptio
 			return err
 		}
 		if len(start) == 0 {
-			return fmt.Errorf("Entity with name %s %w", name, ErrNotFound)
+			return &NotFoundError{Name: name}
 		}
 		order := []string{name}
 		seen := map[string]bool{name: true}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -207,5 +208,22 @@ func TestCheckReportsAQueuedJobOnce(t *testing.T) {
 	r := mustCheck(t, s, CheckOptions{Idle: NoWriter})
 	if got := kindsOf(r); !slices.Equal(got, []FindingKind{FindAppliedTwice, FindQueuedApplied}) || r.Findings[1].Seq != 3 {
 		t.Fatalf("findings %v: %v; want J3 applied twice, then queued once naming snapshot 3", got, r.Err())
+	}
+}
+
+// A snapshot that fails verification is damage, typed: errors.Is sees
+// ErrCorrupt and each problem, and the message is one line.
+func TestVerificationErrorIsCorrupt(t *testing.T) {
+	missing := fmt.Errorf("snapshot 4: graph.kuzu: %w", fs.ErrNotExist)
+	err := VerifyError(4, []error{missing, errors.New("snapshot 4: MANIFEST: checksum mismatch")})
+	var ve *VerificationError
+	if !errors.As(err, &ve) || ve.Seq != 4 || !errors.Is(err, ErrCorrupt) || !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("%#v: want a *VerificationError of snapshot 4, ErrCorrupt and fs.ErrNotExist", err)
+	}
+	if want := "snapshot 4 failed verification: graph.kuzu: file does not exist (and 1 more problems)"; err.Error() != want {
+		t.Errorf("message %q, want %q", err, want)
+	}
+	if VerifyError(4, nil) != nil {
+		t.Error("no problems is not an error")
 	}
 }

@@ -156,10 +156,10 @@ func (s *Store) verifyListed(m *Manifest, checksums bool, want func(string) bool
 	return problems
 }
 
-// VerifyError summarises Verify's problems as one error: the first problem
-// and how many more there are. It returns nil for no problems. A snapshot
-// of a newer format is not damaged: that problem is returned as it is (a
-// *NewerFormatError).
+// VerifyError summarises Verify's problems as one error, a
+// *VerificationError: the first problem and how many more there are. It
+// returns nil for no problems. A snapshot of a newer format is not damaged:
+// that problem is returned as it is (a *NewerFormatError).
 func VerifyError(seq uint64, problems []error) error {
 	if len(problems) == 0 {
 		return nil
@@ -167,12 +167,31 @@ func VerifyError(seq uint64, problems []error) error {
 	if errors.Is(problems[0], ErrNewerFormat) {
 		return problems[0]
 	}
-	first := strings.TrimPrefix(problems[0].Error(), fmt.Sprintf("snapshot %d: ", seq))
-	if len(problems) == 1 {
-		return fmt.Errorf("snapshot %d failed verification: %s", seq, first)
-	}
-	return fmt.Errorf("snapshot %d failed verification: %s (and %d more problems)", seq, first, len(problems)-1)
+	return &VerificationError{Seq: seq, Problems: problems}
 }
+
+// VerificationError is a snapshot that failed verification: Problems are
+// what Verify (or VerifyFiles, VerifyKV) found, at least one. It is damage:
+// errors.Is(err, ErrCorrupt) holds, and errors.Is and errors.As also see
+// each problem.
+type VerificationError struct {
+	Seq      uint64
+	Problems []error
+}
+
+func (e *VerificationError) Error() string {
+	first := strings.TrimPrefix(e.Problems[0].Error(), fmt.Sprintf("snapshot %d: ", e.Seq))
+	if len(e.Problems) == 1 {
+		return fmt.Sprintf("snapshot %d failed verification: %s", e.Seq, first)
+	}
+	return fmt.Sprintf("snapshot %d failed verification: %s (and %d more problems)", e.Seq, first, len(e.Problems)-1)
+}
+
+// Unwrap returns the problems.
+func (e *VerificationError) Unwrap() []error { return e.Problems }
+
+// Is reports ErrCorrupt: a snapshot that fails verification is damaged.
+func (e *VerificationError) Is(target error) bool { return target == ErrCorrupt }
 
 // Matches reports whether data is the file f describes: same size and CRC-32C.
 func (f FileSum) Matches(data []byte) bool {

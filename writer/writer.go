@@ -37,6 +37,32 @@ type Writer struct {
 const repairAdvice = "Run '" + snapshot.RepairCommand + "' to point CURRENT at the newest snapshot that verifies " +
 	"(if that is an older one, the jobs applied after it are queued again; 'memsnap snapshots verify' lists every problem)"
 
+// RefusedError is a commit the writer refused to start because CURRENT, or
+// the snapshot it names, cannot be built on: Err says why (errors.Is(err,
+// snapshot.ErrCorrupt) holds for damage), Refusal what was refused
+// ("refusing to write", "refusing to build on it") and Hint what to do,
+// which the message ends with. Nothing was changed.
+type RefusedError struct {
+	Err     error
+	Refusal string
+	Hint    string
+}
+
+func (e *RefusedError) Error() string {
+	msg := e.Err.Error() + "; " + e.Refusal
+	if e.Hint != "" {
+		msg += ". " + e.Hint
+	}
+	return msg
+}
+
+func (e *RefusedError) Unwrap() error { return e.Err }
+
+// refuse is a *RefusedError with the repair advice as its hint.
+func refuse(err error, refusal string) error {
+	return &RefusedError{Err: err, Refusal: refusal, Hint: repairAdvice}
+}
+
 // New returns a writer for store.
 func New(store *snapshot.Store, opts Options, log *slog.Logger) *Writer {
 	if log == nil {
@@ -140,7 +166,7 @@ func (w *Writer) Commit(ctx context.Context, opts CommitOptions) (sum Summary, e
 	defer func() { sum.DurationMS = float64(time.Since(start).Microseconds()) / 1000 }()
 
 	if _, err := w.store.Current(); err != nil {
-		return sum, fmt.Errorf("%w; refusing to write. %s", err, repairAdvice)
+		return sum, refuse(err, "refusing to write")
 	}
 	if err := w.removeLeftovers("commit"); err != nil {
 		return sum, err
@@ -273,7 +299,7 @@ func (w *Writer) cycle(ctx context.Context, maxJobs int, verified *uint64, sum *
 		return false, false, &refused
 	}
 	if err != nil {
-		return false, false, fmt.Errorf("%w; refusing to write. %s", err, repairAdvice)
+		return false, false, refuse(err, "refusing to write")
 	}
 	var watermark uint64
 	if cur > 0 {
@@ -282,7 +308,7 @@ func (w *Writer) cycle(ctx context.Context, maxJobs int, verified *uint64, sum *
 			return false, false, fmt.Errorf("refusing to build on CURRENT: %w", err) // rolling back would drop its work
 		}
 		if err != nil {
-			return false, false, fmt.Errorf("CURRENT snapshot %d is unreadable, refusing to build on it: %w. %s", cur, err, repairAdvice)
+			return false, false, refuse(fmt.Errorf("CURRENT snapshot %d is unreadable: %w", cur, err), "refusing to build on it")
 		}
 		if *verified != cur {
 			check := w.store.VerifyFiles
@@ -290,7 +316,7 @@ func (w *Writer) cycle(ctx context.Context, maxJobs int, verified *uint64, sum *
 				check = func(m *snapshot.Manifest, sums bool) []error { return w.opts.Verifier.Files(w.store, m, sums) }
 			}
 			if err := snapshot.VerifyError(cur, check(m, true)); err != nil {
-				return false, false, fmt.Errorf("CURRENT %w; refusing to build on it. %s", err, repairAdvice)
+				return false, false, refuse(fmt.Errorf("CURRENT %w", err), "refusing to build on it")
 			}
 			*verified = cur
 		}

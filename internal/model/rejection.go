@@ -31,12 +31,17 @@ type Rejection struct {
 // Error is the rejection as the writer words it: the op, then Message.
 func (r *Rejection) Error() string { return fmt.Sprintf("op %d (%s): %s", r.Op, r.OpName, r.Message()) }
 
+// EntityNotFound is the reference memory server's sentence for a name
+// that names no entity, which its clients match: the one place it is
+// written (a rejection's Message, a read's reader.NotFoundError).
+func EntityNotFound(name string) string { return fmt.Sprintf("Entity with name %s not found", name) }
+
 // Message is the rejection in the reference memory server's words (its
 // "Entity with name X not found" is what clients match).
 func (r *Rejection) Message() string {
 	switch r.Code {
 	case RejectEntityNotFound:
-		return fmt.Sprintf("Entity with name %s not found", r.Entity)
+		return EntityNotFound(r.Entity)
 	case RejectUnknownOp:
 		return fmt.Sprintf("unknown op %q", r.OpName)
 	}

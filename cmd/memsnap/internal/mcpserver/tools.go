@@ -665,8 +665,7 @@ func (s *Server) openNodes(ctx context.Context, _ *mcp.CallToolRequest, in openN
 func (s *Server) neighbors(ctx context.Context, _ *mcp.CallToolRequest, in neighborsIn) (*mcp.CallToolResult, graphOut, error) {
 	r, err := s.reader(ctx)
 	if err == nil && r == nil {
-		//lint:ignore ST1005 the reference memory server's wording, which clients match
-		err = fmt.Errorf("Entity with name %s %w", in.Name, reader.ErrNotFound)
+		err = &reader.NotFoundError{Name: in.Name}
 	}
 	if err != nil {
 		return nil, graphOut{}, err

@@ -1,0 +1,48 @@
+package writer_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/memsnap/memsnap/snapshot"
+	"github.com/memsnap/memsnap/writer"
+)
+
+// A commit on a CURRENT snapshot that fails verification is refused with
+// a *writer.RefusedError: the damage (snapshot.ErrCorrupt) as its cause,
+// the repair command as its Hint, and the queue left as it was.
+func TestCommitOnDamagedCurrentIsRefused(t *testing.T) {
+	s := newTestStore(t)
+	s.put(t, "01JA0000000000000000000001", []byte(`{"ops":[{"op":"kv_put","key":"k","value":"v"}]}`))
+	s.commit(t, writer.CommitOptions{})
+	cur, err := s.store.Current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	graph := filepath.Join(s.store.SnapshotDir(cur), snapshot.GraphFile)
+	b, err := os.ReadFile(graph)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)/2] ^= 0xFF
+	if err := os.WriteFile(graph, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s.put(t, "01JA0000000000000000000002", []byte(`{"ops":[{"op":"kv_put","key":"k","value":"w"}]}`))
+
+	_, err = writer.New(s.store, s.cfg.WriterOptions(), nil).Commit(context.Background(), writer.CommitOptions{})
+	var re *writer.RefusedError
+	if !errors.As(err, &re) || !errors.Is(err, snapshot.ErrCorrupt) {
+		t.Fatalf("commit on a damaged CURRENT: %v; want a *writer.RefusedError matching snapshot.ErrCorrupt", err)
+	}
+	if !strings.Contains(re.Hint, snapshot.RepairCommand) || !strings.HasSuffix(err.Error(), re.Hint) || re.Refusal != "refusing to build on it" {
+		t.Errorf("refusal %q, hint %q, message %q", re.Refusal, re.Hint, err)
+	}
+	if n, err := s.store.Queue().Counts(); err != nil || n.New != 1 {
+		t.Errorf("queue after the refusal: %+v %v; want the job still queued", n, err)
+	}
+}
