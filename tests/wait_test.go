@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/memsnap/memsnap/config"
+	"github.com/memsnap/memsnap/reader"
 	"github.com/memsnap/memsnap/snapshot"
 )
 
@@ -78,7 +80,7 @@ func checkStore(t testing.TB, dir string) {
 		t.Errorf("store check: %v", err)
 		return
 	}
-	r, err := s.Check(context.Background(), snapshot.CheckOptions{Idle: snapshot.NoWriter})
+	r, err := s.Check(context.Background(), snapshot.CheckOptions{Idle: snapshot.NoWriter, Content: reader.CheckContent(config.Default().MaxDBMB)})
 	if err != nil {
 		t.Errorf("store check: %v", err)
 		return

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/memsnap/memsnap/reader"
 	"github.com/memsnap/memsnap/snapshot"
 	"github.com/memsnap/memsnap/writer"
 )
@@ -132,7 +133,7 @@ func (a *app) verifySnapshot(cmd *cobra.Command, s *snapshot.Store, args []strin
 	}
 	// CURRENT: the store check, whose findings about CURRENT's files are
 	// what Verify would say.
-	rep, err := s.Check(cmd.Context(), snapshot.CheckOptions{Idle: writerIdle(s)})
+	rep, err := s.Check(cmd.Context(), snapshot.CheckOptions{Idle: writerIdle(s), Content: reader.CheckContent(a.cfg.MaxDBMB)})
 	if err != nil {
 		return err
 	}
