@@ -621,18 +621,6 @@ func (s *Server) graph(ctx context.Context, read func(r *reader.Reader) (*reader
 	return read(r)
 }
 
-// graphRead is graph for the tools that read a graph (read_graph,
-// search_nodes, open_nodes), shaped as the reference's {entities,
-// relations}.
-func (s *Server) graphRead(ctx context.Context, read func(r *reader.Reader) (*reader.Graph, error)) (*mcp.CallToolResult, graphOut, error) {
-	g, err := s.graph(ctx, read)
-	if err != nil {
-		return nil, graphOut{}, err
-	}
-	return graphAnswer(g)
-}
-
-// graphAnswer shapes a reader graph as the reference's {entities, relations}.
 // outAnswer is the result of a tool whose text is its structured answer
 // as indented JSON (addTool writes it from the JSON it encodes once), with
 // the snapshot it was read from in its metadata.
@@ -642,11 +630,6 @@ func outAnswer(snap uint64) *mcp.CallToolResult {
 		res.Meta = mcp.Meta{"memsnap/snapshot": snap}
 	}
 	return res
-}
-
-func graphAnswer(g *reader.Graph) (*mcp.CallToolResult, graphOut, error) {
-	out := graphOut{Entities: model.NonNil(g.Entities), Relations: model.NonNil(g.Relations), NextCursor: g.NextCursor}
-	return outAnswer(g.Snapshot), out, nil
 }
 
 func (s *Server) readGraph(ctx context.Context, _ *mcp.CallToolRequest, in readGraphIn) (*mcp.CallToolResult, graphOut, error) {
@@ -870,11 +853,16 @@ func (s *Server) status(ctx context.Context, _ *mcp.CallToolRequest, _ statusIn)
 
 func (s *Server) readResource(ctx context.Context, req *mcp.ReadResourceRequest) (*mcp.ReadResourceResult, error) {
 	s.awaitOwnWrites(withSession(ctx, req.Session))
-	g, err := s.graph(ctx, func(r *reader.Reader) (*reader.Graph, error) { return r.ReadGraph(ctx, reader.ReadGraphOptions{}) })
+	out, snap := graphOut{Entities: []reader.Entity{}, Relations: []reader.Relation{}}, uint64(0)
+	r, err := s.reader(ctx)
+	if err == nil && r != nil {
+		// The whole graph, or as much of it as fits mcp.max_answer_bytes,
+		// with read_graph's nextCursor and a note.
+		out, snap, err = s.readGraphPart(ctx, r, reader.ReadGraphOptions{})
+	}
 	if err != nil {
 		return nil, toolError(err)
 	}
-	text := jsonText(graphOut{Entities: model.NonNil(g.Entities), Relations: model.NonNil(g.Relations)})
-	return &mcp.ReadResourceResult{Contents: []*mcp.ResourceContents{{URI: req.Params.URI, MIMEType: "application/json", Text: text,
-		Meta: mcp.Meta{"memsnap/snapshot": g.Snapshot}}}}, nil
+	return &mcp.ReadResourceResult{Contents: []*mcp.ResourceContents{{URI: req.Params.URI, MIMEType: "application/json", Text: jsonText(out),
+		Meta: mcp.Meta{"memsnap/snapshot": snap}}}}, nil
 }
