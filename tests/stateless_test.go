@@ -197,3 +197,60 @@ func rawPost(t *testing.T, ctx context.Context, srv *served, token, method, name
 	}
 	return resp.StatusCode, fmt.Sprint(string(b))
 }
+
+// Issue 28, point 2, with serve's limits: a 2026-07-28 subscription is a
+// subscriptions/listen request held open, and counts against
+// serve.max_streams as a session's GET stream does: at the cap one more
+// gets 503 with Retry-After, while calls go on; once the subscriber leaves,
+// a listen is taken again.
+func TestServeCapsStatelessListens(t *testing.T) {
+	ctx := testContext(t)
+	store := newStore(t)
+	srv := startServe(t, ctx, store, "MEMSNAP_SERVE_MAX_STREAMS=1")
+	cs, err := srv.sessionAt(ctx, srv.token, &mcp.ClientOptions{ResourceUpdatedHandler: func(context.Context, *mcp.ResourceUpdatedNotificationRequest) {}},
+		statelessVersion, http.DefaultTransport)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cs.Subscribe(ctx, &mcp.SubscribeParams{URI: "memory://knowledge-graph"}); err != nil {
+		t.Fatalf("subscribe at 2026-07-28: %v", err)
+	}
+	listen := map[string]any{"notifications": map[string]any{"resourceSubscriptions": []string{"memory://knowledge-graph"}}}
+	lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	if status := rawListenStatus(lctx, srv, listen); status != http.StatusServiceUnavailable {
+		t.Errorf("a subscriptions/listen beyond serve.max_streams 1: HTTP %d, want 503", status)
+	}
+	cancel()
+	if got := rawCall(t, ctx, srv, srv.token, "tools/list", "", map[string]any{}); !strings.Contains(got, "search_nodes") {
+		t.Errorf("tools/list while the streams are taken: %s", got)
+	}
+	cs.Close()
+	// With the place free, a listen is held open: it answers 200 and
+	// streams until the request ends.
+	waitUntil(t, ctx, "the subscriber's stream place to be free", 50*time.Millisecond, func() bool {
+		lctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+		defer cancel()
+		return rawListenStatus(lctx, srv, listen) == http.StatusOK
+	})
+}
+
+// rawListenStatus posts a 2026-07-28 subscriptions/listen and returns the
+// status it is answered with (0 when the request fails before one); it
+// closes a stream once its headers are in.
+func rawListenStatus(ctx context.Context, srv *served, params map[string]any) int {
+	params["_meta"] = map[string]any{"io.modelcontextprotocol/protocolVersion": statelessVersion,
+		"io.modelcontextprotocol/clientCapabilities": map[string]any{}}
+	body, _ := json.Marshal(map[string]any{"jsonrpc": "2.0", "id": 7, "method": "subscriptions/listen", "params": params})
+	req, _ := http.NewRequestWithContext(ctx, "POST", srv.base+"/mcp", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	req.Header.Set("Mcp-Protocol-Version", statelessVersion)
+	req.Header.Set("Mcp-Method", "subscriptions/listen")
+	req.Header.Set("Authorization", "Bearer "+srv.token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0
+	}
+	defer resp.Body.Close()
+	return resp.StatusCode
+}
