@@ -136,10 +136,12 @@ func asSlice(v any) []any {
 	return s
 }
 
-// Issue 28, point 5: every output schema is exact, as a strict inspection
-// wants it: no type is nullable (["null","array"]: the answers send [] and
-// leave an absent field out, never null), and no schema is the boolean
-// true (a query cell, any JSON value, has a schema that says so).
+// Issue 28, point 5: every output schema is exact, as MCP Inspector's
+// --strict check wants it: no type is a union (["null","array"]: the
+// answers send [] and leave an absent field out, never null), and no
+// schema constrains nothing (the boolean true, or {} with at most a
+// description: a query cell, any JSON value, has one anyOf branch per
+// type).
 func TestOutputSchemasAreStrict(t *testing.T) {
 	ctx := testContext(t)
 	cs := mcpSession(t, ctx, newStore(t))
@@ -165,8 +167,21 @@ func laxSchemas(path string, sc any) []string {
 		return []string{fmt.Sprintf("%s is the boolean schema %v", path, sc)}
 	}
 	var out []string
-	if ts, ok := m["type"].([]any); ok && slices.Contains(ts, any("null")) {
-		out = append(out, fmt.Sprintf("%s.type is nullable: %v", path, ts))
+	if ts, ok := m["type"].([]any); ok {
+		out = append(out, fmt.Sprintf("%s.type is a union: %v", path, ts))
+	}
+	constrains := false
+	for _, k := range []string{"type", "anyOf", "oneOf", "allOf", "enum", "const", "$ref", "properties", "items", "not"} {
+		_, has := m[k]
+		constrains = constrains || has
+	}
+	if !constrains {
+		out = append(out, fmt.Sprintf("%s constrains nothing: %v", path, m))
+	}
+	if branches, ok := m["anyOf"].([]any); ok {
+		for i, b := range branches {
+			out = append(out, laxSchemas(fmt.Sprintf("%s.anyOf[%d]", path, i), b)...)
+		}
 	}
 	if it, ok := m["items"]; ok {
 		out = append(out, laxSchemas(path+".items", it)...)

@@ -306,8 +306,10 @@ func resolveSchema(in schema) (*jsonschema.Resolved, error) {
 // outputSchema is the schema of Out's JSON (of its element for a pointer),
 // as the SDK infers it, made exact (strict): a slice or pointer is not
 // nullable (the answers send [] and {}, never null, or leave an omitempty
-// field out), and a value of any JSON type is the schema anyValue rather
-// than the boolean schema true.
+// field out), and a value of any JSON type (a query cell) says so, one
+// type per anyOf branch, rather than being the schema that constrains
+// nothing (true, {}). That is what MCP Inspector's --strict check asks
+// for: type unions and untyped schemas are less portable.
 func outputSchema[Out any]() (*jsonschema.Schema, error) {
 	rt := reflect.TypeFor[Out]()
 	if rt.Kind() == reflect.Pointer {
@@ -324,6 +326,15 @@ func outputSchema[Out any]() (*jsonschema.Schema, error) {
 // anyDescription describes a value of any JSON type in an output schema.
 const anyDescription = "Any JSON value: a string, number, boolean, null, array or object"
 
+// anyValue makes sub, a schema that constrains nothing, the schema of any
+// JSON value: one anyOf branch per type.
+func anyValue(sub *jsonschema.Schema) {
+	sub.Description = anyDescription
+	for _, t := range []string{"string", "number", "boolean", "object", "array", "null"} {
+		sub.AnyOf = append(sub.AnyOf, &jsonschema.Schema{Type: t})
+	}
+}
+
 // strict makes sc and the schemas in it exact, as outputSchema says.
 func strict(sc *jsonschema.Schema) {
 	if sc == nil {
@@ -334,7 +345,7 @@ func strict(sc *jsonschema.Schema) {
 	}
 	fill := func(sub *jsonschema.Schema) {
 		if sub != nil && reflect.ValueOf(*sub).IsZero() {
-			sub.Description = anyDescription
+			anyValue(sub)
 		}
 	}
 	fill(sc.Items)
