@@ -284,17 +284,11 @@ func Stateless(r *http.Request) bool {
 	return v >= StatelessVersion
 }
 
-// Listens reports whether r opens a long-lived stream of notifications:
-// a session's GET stream (before 2026-07-28) or a subscriptions/listen
-// request (2026-07-28, named by its Mcp-Method header, which the SDK
-// refuses when it does not match the body). serve caps these
-// (serve.max_streams).
-func Listens(r *http.Request) bool {
-	return r.Method == http.MethodGet || ListenRequest(r)
-}
-
 // ListenRequest reports whether r is a 2026-07-28 subscriptions/listen
-// request (see Listens).
+// request, a POST held open for notifications as a session's GET stream is
+// before that version (serve caps both, serve.max_streams). It is told by
+// its Mcp-Method header, which the SDK refuses when it does not match the
+// body.
 func ListenRequest(r *http.Request) bool {
 	return r.Method == http.MethodPost && r.Header.Get(versionHeader) >= StatelessVersion &&
 		r.Header.Get(methodHeader) == "subscriptions/listen"

@@ -185,10 +185,10 @@ func writeTool(name, title, desc string, destructive bool) *mcp.Tool {
 }
 
 // addTool registers a tool with its input schema and its output schema:
-// out, or (nil) the schema of Out's JSON (outputSchema). A read tool first waits for its session's own acknowledged writes
-// (read-your-writes; not memory_status, which reports them). Every answer
-// carries the late rejections not reported yet. Errors reach the client as
-// one line.
+// out, or (nil) the schema of Out's JSON (outputSchema). A read tool first
+// waits for its session's own acknowledged writes (read-your-writes; not
+// memory_status, which reports them). Every answer carries the late
+// rejections not reported yet. Errors reach the client as one line.
 //
 // It does what the SDK's generic mcp.AddTool does (arguments checked
 // against the input schema, in the SDK's words; the answer as
