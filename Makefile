@@ -7,7 +7,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 # CGO is required by go-kuzu; libkuzu.so ships inside the pinned module.
 export CGO_ENABLED := 1
 
-.PHONY: all build deps demo install dist dist-windows windows mingw mingw-for-test patchelf chromium screenshot test test-short wintest wintools wintest-overlay crashtest soak-batch fuzz bench bench-full gobench reference lint fmt clean
+.PHONY: all build deps demo install dist dist-windows windows mingw mingw-for-test patchelf chromium screenshot test test-short wintest wintools wintest-overlay crashtest soak-batch fuzz bench bench-full gobench reference reference-for-test inspect lint fmt clean
 
 all: build
 
@@ -211,7 +211,7 @@ demo: build
 GOTESTSUM := $(GO) run gotest.tools/gotestsum@v1.13.0
 TESTJSON  ?= test-report.json
 
-test: deps patchelf chromium mingw-for-test
+test: deps patchelf chromium mingw-for-test reference-for-test
 	$(GO) vet $(PKGS)
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { gofmt -l .; echo "gofmt needed"; exit 1; }
 	@$(GOTESTSUM) --format pkgname-and-test-fails --jsonfile $(TESTJSON) -- -race -count=1 -timeout 60m $(PKGS); \
@@ -270,6 +270,35 @@ reference:
 	npm install --prefix .reference --no-save --no-audit --no-fund --loglevel=error $(REFERENCE_PKG)
 	@test -f .reference/node_modules/@modelcontextprotocol/server-memory/dist/index.js && \
 	  echo "reference server: .reference/node_modules/@modelcontextprotocol/server-memory/dist/index.js"
+
+# make test's comparison of the MCP tools' output schemas with the
+# reference server's own tools/list (tests TestOutputSchemasMatchReference)
+# runs it with node from .reference/: installed here when missing (npm from
+# Debian's nodejs and npm packages when there is none); the test skips,
+# saying why, when that fails.
+reference-for-test:
+	@[ -f .reference/node_modules/@modelcontextprotocol/server-memory/dist/index.js ] && command -v node >/dev/null || { \
+	  command -v npm >/dev/null || { echo "installing nodejs and npm (Debian packages) for the reference server"; \
+	    sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+	    $$sudo apt-get install -y -qq nodejs npm >/dev/null 2>&1 || { $$sudo apt-get update -qq >/dev/null && $$sudo apt-get install -y -qq nodejs npm >/dev/null; }; }; \
+	  $(MAKE) --no-print-directory reference; } \
+	  || echo "could not install the reference server: TestOutputSchemasMatchReference will skip"
+
+# MCP Inspector's strict check of the tools' schemas (tools/list --strict:
+# type unions, schemas that constrain nothing, remote refs), on memsnap mcp;
+# fails on any finding, error or warning (the reference server has none).
+# The inspector is installed with npm into .reference/inspector/.
+INSPECTOR_PKG ?= @modelcontextprotocol/inspector@2.12.0
+inspect: build
+	@command -v npm >/dev/null || { echo "make inspect: npm not found (install Node.js 18+)"; exit 1; }
+	@mkdir -p .reference/inspector
+	npm install --prefix .reference/inspector --no-save --no-audit --no-fund --loglevel=error $(INSPECTOR_PKG)
+	@dir=$$(mktemp -d); ./$(BIN) --store $$dir/store --log-level error init >/dev/null && \
+	  .reference/inspector/node_modules/.bin/mcp-inspector --cli --strict --method tools/list -- \
+	    $(CURDIR)/$(BIN) --store $$dir/store --log-level error mcp >/dev/null 2>$$dir/findings; status=$$?; \
+	  cat $$dir/findings; grep -q '^\(Warning\|Error\)' $$dir/findings && status=1; rm -rf $$dir; \
+	  if [ $$status -ne 0 ]; then echo "make inspect: findings above"; exit 1; fi; \
+	  echo "make inspect: no finding"
 
 gobench: deps
 	$(GO) test -run '^$$' -bench . -benchtime=3x -count=1 -timeout 30m ./writer ./reader ./tests

@@ -195,7 +195,18 @@ type MCPConfig struct {
 	// "applied" once a published snapshot holds the job (up to
 	// write_timeout). Either way the job applies exactly once.
 	WriteAck string `mapstructure:"write_ack"`
+	// MaxAnswerBytes caps a tool's answer as sent (its structured content
+	// and its text, an escaped JSON string, together), in bytes; a size
+	// with a unit ("4MiB") is taken. An answer that would be larger holds
+	// the best-ranked part that fits, a nextCursor for the rest and a note
+	// saying how many more there are. Default: 4 MiB, well under the
+	// 10 MiB an MCP TypeScript client takes in one message (16 MiB for the
+	// Go SDK). At least 16 KiB.
+	MaxAnswerBytes int `mapstructure:"max_answer_bytes"`
 }
+
+// MinAnswerBytes is the smallest mcp.max_answer_bytes: 16 KiB.
+const MinAnswerBytes = 16 << 10
 
 // ServeConfig tunes 'memsnap serve', which also takes the mcp keys.
 type ServeConfig struct {
@@ -212,9 +223,11 @@ type ServeConfig struct {
 	// its headers, or in a request); if every one did, the oldest idle one;
 	// if none is idle, the new one. Default: 256.
 	MaxConns int `mapstructure:"max_conns"`
-	// MaxStreams caps the event streams open at once (/events and the MCP
-	// sessions' GET streams); one more gets 503 (/events) or 405 (an MCP
-	// GET stream: the session goes on without notifications). Default: 64.
+	// MaxStreams caps the event streams open at once (/events, the MCP
+	// sessions' GET streams and MCP 2026-07-28 subscriptions/listen
+	// requests); one more gets 503 (/events, subscriptions/listen) or 405
+	// (an MCP GET stream: the session goes on without notifications).
+	// Default: 64.
 	MaxStreams int `mapstructure:"max_streams"`
 	// HeaderTimeout is how long a connection may take to send a request's
 	// headers, the first request's included (http.Server.ReadHeaderTimeout):
@@ -351,7 +364,7 @@ func Default() Config {
 			CommitDelay: 10 * time.Millisecond, RecycleMinMB: 32},
 		GC:  GCConfig{Schedule: "@every 1m", Keep: 3},
 		Job: JobConfig{MaxBytes: 1 << 20, MaxOps: 1000, MaxStringBytes: 64 << 10, MaxValueBytes: 512 << 10},
-		MCP: MCPConfig{WriteTimeout: 30 * time.Second, CommitWhenIdle: true, WriteAck: AckDurable},
+		MCP: MCPConfig{WriteTimeout: 30 * time.Second, CommitWhenIdle: true, WriteAck: AckDurable, MaxAnswerBytes: 4 << 20},
 		Serve: ServeConfig{Addr: "127.0.0.1:8765", MaxConns: 256, MaxStreams: 64, HeaderTimeout: 10 * time.Second,
 			ReadTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute},
 	}
@@ -403,6 +416,7 @@ func (c *Config) fields() []field {
 		{"mcp.write_timeout", &c.MCP.WriteTimeout},
 		{"mcp.commit_when_idle", &c.MCP.CommitWhenIdle},
 		{"mcp.write_ack", &c.MCP.WriteAck},
+		{"mcp.max_answer_bytes", &c.MCP.MaxAnswerBytes},
 		{"serve.addr", &c.Serve.Addr},
 		{"serve.max_body_bytes", &c.Serve.MaxBodyBytes},
 		{"serve.max_conns", &c.Serve.MaxConns},
@@ -718,6 +732,7 @@ func (c Config) problems() []*KeyError {
 		{"gc.schedule", cronSpec(c.GC.Schedule)},
 		{"mcp.write_timeout", when(c.MCP.WriteTimeout <= 0, "must be positive")},
 		{"mcp.write_ack", oneOf(c.MCP.WriteAck, AckDurable, AckApplied)},
+		{"mcp.max_answer_bytes", atLeast(c.MCP.MaxAnswerBytes, MinAnswerBytes, "")},
 		{"serve.addr", hostPort(c.Serve.Addr)},
 		{"serve.max_body_bytes", when(c.Serve.MaxBodyBytes != 0 && c.Serve.MaxBodyBytes < c.Job.MaxBytes,
 			fmt.Sprintf("is smaller than job.max_bytes (%d), which no write could then fit (0: four times job.max_bytes)", c.Job.MaxBytes))},

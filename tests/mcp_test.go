@@ -192,10 +192,11 @@ func TestMCPServer(t *testing.T) {
 		switch name {
 		case "read_graph":
 			gotShape["properties"] = map[string]any{} // optional paging arguments are memsnap's addition
-		case "search_nodes":
-			props := gotShape["properties"].(map[string]any) // so is the optional time window
-			delete(props, "since")
-			delete(props, "until")
+		case "search_nodes", "open_nodes":
+			props := gotShape["properties"].(map[string]any) // so are the optional time window, limit and cursor
+			for _, p := range []string{"since", "until", "limit", "cursor"} {
+				delete(props, p)
+			}
 		}
 		gj, _ := json.Marshal(gotShape)
 		wj, _ := json.Marshal(schemaShape(want))

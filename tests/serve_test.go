@@ -66,15 +66,28 @@ func startServeCmd(t *testing.T, ctx context.Context, cmd *exec.Cmd) *served {
 	return s
 }
 
+// sessionVersion is the protocol version of the clients session starts:
+// the newest with sessions (initialize, Mcp-Session-Id, a GET stream), which
+// these tests of per-session behaviour need; the SDK's default, 2026-07-28,
+// is stateless (see statelessSession).
+const sessionVersion = "2025-11-25"
+
 // session connects the official Go SDK client to the server's /mcp over
-// streamable HTTP, with the token (none if token is "").
+// streamable HTTP with a session (sessionVersion), with the token (none if
+// token is "").
 func (s *served) session(ctx context.Context, token string, opts *mcp.ClientOptions) (*mcp.ClientSession, error) {
-	hc := &http.Client{Transport: http.DefaultTransport}
+	return s.sessionAt(ctx, token, opts, sessionVersion, http.DefaultTransport)
+}
+
+// sessionAt is session at the protocol version given, over rt.
+func (s *served) sessionAt(ctx context.Context, token string, opts *mcp.ClientOptions, version string, rt http.RoundTripper) (*mcp.ClientSession, error) {
+	hc := &http.Client{Transport: rt}
 	if token != "" {
-		hc.Transport = servelink.Bearer{Token: token}
+		hc.Transport = servelink.Bearer{Token: token, Next: rt}
 	}
 	client := mcp.NewClient(&mcp.Implementation{Name: "memsnap-http-test", Version: "1"}, opts)
-	return client.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: s.base + "/mcp", HTTPClient: hc}, nil)
+	return client.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: s.base + "/mcp", HTTPClient: hc},
+		&mcp.ClientSessionOptions{ProtocolVersion: version})
 }
 
 // get fetches path with the given headers and returns the status and body.

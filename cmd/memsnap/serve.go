@@ -31,7 +31,9 @@ func (a *app) newServeCommand() *cobra.Command {
 		Short: "Serve MCP over HTTP to many clients, a live dashboard and metrics, until SIGINT or SIGTERM",
 		Long: `One long-lived reader process serving, over HTTP on serve.addr:
   /mcp      MCP over streamable HTTP: the tools, resource and subscriptions of 'memsnap mcp',
-            for any number of clients at once (writes go through the queue, as with mcp)
+            for any number of clients at once (writes go through the queue, as with mcp);
+            protocol 2026-07-28 statelessly (no initialize, no session), earlier versions
+            with sessions, routed by the version each request carries
   /         a read-only dashboard: counts and recent changes, search, entity pages with their
             neighbours drawn, the snapshot timeline, the queue and dead jobs, the writer lock;
             it updates in place when a newer snapshot is served
@@ -45,8 +47,8 @@ anything (other than GET and HEAD) are refused, no CORS headers are sent, and re
 are capped (serve.max_body_bytes). Open connections are capped (serve.max_conns): at the cap
 the oldest connection that never carried the token is closed first, and a connection without
 the token serves one request; headers, bodies and each write of an answer have deadlines
-(serve.header_timeout, serve.read_timeout, serve.write_timeout), and event streams are capped
-(serve.max_streams). An address in use is tried again for 5 s. Bind beyond loopback only with --tls-cert and --tls-key,
+(serve.header_timeout, serve.read_timeout, serve.write_timeout), and event streams (/events,
+MCP sessions' GET streams, 2026-07-28 subscriptions/listen requests) are capped (serve.max_streams). An address in use is tried again for 5 s. Bind beyond loopback only with --tls-cert and --tls-key,
 or behind a proxy that adds TLS. The store is created if missing. On a store it cannot write
 (a read-only filesystem, no write permission) it serves reads and refuses writes, with the
 serve.token already there (it refuses to start without one). SIGINT or SIGTERM stops

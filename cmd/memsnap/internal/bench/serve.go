@@ -169,11 +169,15 @@ func (p *servedProc) stop() {
 	}
 }
 
-// connect opens an MCP session to serve over streamable HTTP.
+// connect opens an MCP session to serve over streamable HTTP, at
+// 2025-11-25, the newest version with sessions, as the recorded figures
+// were measured (the SDK's default, 2026-07-28, is stateless: its reads
+// wait for every write of the server, not only the session's).
 func (p *servedProc) connect(ctx context.Context) (*mcp.ClientSession, error) {
 	hc := &http.Client{Transport: servelink.Bearer{Token: p.token}}
 	client := mcp.NewClient(&mcp.Implementation{Name: "memsnap-bench", Version: "1"}, nil)
-	cs, err := client.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: p.base + "/mcp", HTTPClient: hc}, nil)
+	cs, err := client.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: p.base + "/mcp", HTTPClient: hc},
+		&mcp.ClientSessionOptions{ProtocolVersion: "2025-11-25"})
 	if err != nil {
 		return nil, fmt.Errorf("connect to memsnap serve: %w (stderr: %s)", err, p.stderr.lastLine())
 	}

@@ -7,14 +7,12 @@ import (
 	"unicode/utf8"
 )
 
-// FrameBudget is the most bytes a tool's answer may take in its JSON-RPC
-// message, counting the text content (the answer indented, as a JSON
-// string) and the structured content together: MCP clients refuse a
-// message over 10 MiB (the TypeScript SDK's stdio and the reference
-// clients' limit), and the rest is room for the envelope and metadata.
-// The rows of a user query go in both copies, so its answer is the one
-// that can pass it: reader.query_max_bytes caps only the compact rows.
-const FrameBudget = 8 << 20
+// An answer's size as sent counts the text content (the answer indented,
+// as a JSON string) and the structured content together (sentSize); it is
+// capped by mcp.max_answer_bytes (Server.answerCap), under the 10 MiB of
+// the TypeScript SDK's stdio and the reference clients' limit. The rows of
+// a user query go in both copies, so its answer is one that can pass it:
+// reader.query_max_bytes caps only the compact rows.
 
 // frameFitter is an answer that can be cut to fit a byte budget.
 type frameFitter interface {
@@ -77,8 +75,9 @@ func jsonStringLen(s string) int {
 	return n
 }
 
-// frameReason is TruncatedReason of a query answer cut to FrameBudget.
-var frameReason = fmt.Sprintf("more than %d MiB as sent over MCP (the answer budget: rows go as text and as structured content; MCP clients take at most 10 MiB)", FrameBudget>>20)
+// frameReason is TruncatedReason of a query answer cut to
+// mcp.max_answer_bytes.
+const frameReason = "more than mcp.max_answer_bytes as sent over MCP (rows go as text and as structured content)"
 
 // fitFrame keeps the first rows that fit budget as sent, marking the
 // answer truncated if any are cut. Each row's share is estimated from its

@@ -77,13 +77,19 @@ var (
 		"until":      untilArg,
 	})
 
-	// searchNodesSchema is the reference's plus an optional time window.
+	// searchNodesSchema is the reference's plus an optional time window,
+	// limit and cursor.
 	searchNodesSchema = object(schema{
 		"query": schema{"type": "string", "maxLength": maxSearchQuery,
 			"description": "The search query to match against entity names, types, and observation content"},
-		"since": sinceArg,
-		"until": untilArg,
+		"since":  sinceArg,
+		"until":  untilArg,
+		"limit":  limitArg,
+		"cursor": cursorArg,
 	}, "query")
+
+	limitArg  = integer("Optional: return at most this many entities (best-ranked first), with a nextCursor for the rest", 1, 0)
+	cursorArg = str("Optional: the nextCursor of an earlier answer to the same call: its next part")
 
 	sinceArg = str("Optional: only entities created or changed at or after this time (RFC 3339, or a date: 2026-11-30)")
 	untilArg = str("Optional: only entities created or changed before this time (RFC 3339, or a date)")
@@ -93,13 +99,18 @@ var (
 		"limit":  integer(fmt.Sprintf("Optional: at most this many entities and relations (default %d)", reader.DefaultRecent), 1, maxRecent),
 		"cursor": str("Optional: the nextCursor of an earlier answer: what changed after it"),
 	})
-	openNodesSchema = oneArg("names", strArray("An array of entity names to retrieve"))
+	openNodesSchema = object(schema{
+		"names":  strArray("An array of entity names to retrieve"),
+		"limit":  limitArg,
+		"cursor": cursorArg,
+	}, "names")
 
 	neighborsSchema = object(schema{
 		"name":         str("The entity to start from"),
 		"depth":        integer("How many hops to follow (default 1)", 1, maxDepth),
 		"relationType": str("Optional: follow only relations of this type"),
 		"limit":        integer("Optional: return at most this many entities", 1, 0),
+		"cursor":       cursorArg,
 	}, "name")
 
 	querySchema = object(schema{
@@ -118,7 +129,53 @@ var (
 	kvScanSchema = object(schema{
 		"prefix": str("Return keys starting with this prefix (empty for all)"),
 		"limit":  integer("Optional: at most this many keys (default 1000)", 1, 0),
+		"cursor": cursorArg,
 	}, "prefix")
 
 	statusSchema = object(schema{})
 )
+
+// Output schemas of the reference server's tools, written out as it
+// declares them (its zod schemas as JSON Schema: types, required fields,
+// descriptions, additionalProperties false), with memsnap's additions as
+// optional properties. memsnap's own tools' output schemas are inferred
+// from their Go types (outputSchema).
+var (
+	entityOut   = closed(entitySchema)
+	relationOut = closed(relationSchema)
+
+	entitiesOut  = closed(object(schema{"entities": array(entityOut)}, "entities"))
+	relationsOut = closed(object(schema{"relations": array(relationOut)}, "relations"))
+
+	addObservationsOutSchema = closed(object(schema{"results": array(closed(object(schema{
+		"entityName":        schema{"type": "string"},
+		"addedObservations": array(schema{"type": "string"}),
+	}, "entityName", "addedObservations")))}, "results"))
+
+	messageOutSchema = closed(object(schema{
+		"success": schema{"type": "boolean"},
+		"message": schema{"type": "string"},
+	}, "success", "message"))
+
+	// graphOutSchema is read_graph's, search_nodes' and open_nodes' answer
+	// (and neighbors'): the reference's {entities, relations}, plus the
+	// optional nextCursor and note of an answer cut to mcp.max_answer_bytes
+	// or to a limit.
+	graphOutSchema = closed(object(schema{
+		"entities":  array(entityOut),
+		"relations": array(relationOut),
+		"nextCursor": str("Present when more entities follow: pass it back as cursor, " +
+			"with the same other arguments, for the next part"),
+		"note": str("Present when the answer was cut: how many entities are shown and how many more there are"),
+	}, "entities", "relations"))
+)
+
+// closed is an object schema that allows no other properties, as the
+// reference's are.
+func closed(s schema) schema {
+	out := schema{"additionalProperties": false}
+	for k, v := range s {
+		out[k] = v
+	}
+	return out
+}

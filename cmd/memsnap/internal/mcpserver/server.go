@@ -15,10 +15,12 @@
 package mcpserver
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -205,13 +207,100 @@ func (s *Server) Start(ctx context.Context) (stop func()) {
 	}
 }
 
-// HTTPHandler serves MCP over streamable HTTP (the MCP Go SDK's handler):
-// every client session shares this server and its reader; read-your-writes
-// is per session (awaitOwnWrites). A session idle for sessionIdle is closed.
-// It does no authentication; the caller wraps it.
+// HTTPHandler serves MCP over streamable HTTP (the MCP Go SDK's handlers),
+// every protocol version on one endpoint, routed by the version a request
+// carries (Stateless):
+//   - 2026-07-28 and later, which is stateless (SEP-2575: no initialize
+//     handshake, no Mcp-Session-Id; the version, client info and
+//     capabilities in each request's _meta and the Mcp-Protocol-Version
+//     header): the SDK's stateless handler, which serves those versions
+//     only in that mode. Each request gets a session of its own for its
+//     lifetime; live updates come as that version defines them, on a
+//     subscriptions/listen request held open (resourceSubscriptions
+//     memory://knowledge-graph: notifications/resources/updated), and a
+//     call is cancelled when its HTTP request ends. A read waits for every
+//     write this server acknowledged, as over stdio, since such a client
+//     has no session of its own to wait for.
+//   - earlier versions: the session handler (initialize, Mcp-Session-Id, a
+//     GET stream for notifications); read-your-writes is per session
+//     (awaitOwnWrites). A session idle for sessionIdle is closed.
+//
+// Both serve this one server and its reader. It does no authentication;
+// the caller wraps it.
 func (s *Server) HTTPHandler() http.Handler {
-	return mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s.mcp },
-		&mcp.StreamableHTTPOptions{Logger: slog.New(warnAndUp{s.log.Handler()}), SessionTimeout: sessionIdle})
+	logger := slog.New(warnAndUp{s.log.Handler()})
+	get := func(*http.Request) *mcp.Server { return s.mcp }
+	sessions := mcp.NewStreamableHTTPHandler(get, &mcp.StreamableHTTPOptions{Logger: logger, SessionTimeout: sessionIdle})
+	stateless := mcp.NewStreamableHTTPHandler(get, &mcp.StreamableHTTPOptions{Logger: logger, Stateless: true,
+		PropagateRequestCancellation: true})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if Stateless(r) {
+			stateless.ServeHTTP(w, r)
+			return
+		}
+		sessions.ServeHTTP(w, r)
+	})
+}
+
+// StatelessVersion is the first MCP protocol version without sessions
+// (SEP-2575), which HTTPHandler serves statelessly.
+const StatelessVersion = "2026-07-28"
+
+// Headers of MCP's streamable HTTP transport.
+const (
+	versionHeader = "Mcp-Protocol-Version"
+	methodHeader  = "Mcp-Method" // 2026-07-28: the request's method, which the SDK checks against the body
+	metaVersion   = "io.modelcontextprotocol/protocolVersion"
+)
+
+// Stateless reports whether r speaks a stateless protocol version
+// (StatelessVersion or later; versions are dates, which order as strings,
+// as the SDK compares them): by its Mcp-Protocol-Version header, or, for a
+// POST without one, by the _meta protocol version of its JSON-RPC request
+// (a client that forgot the header; the stateless handler then answers
+// the error that version defines). Reading the body, it puts it back.
+func Stateless(r *http.Request) bool {
+	if v := r.Header.Get(versionHeader); v != "" {
+		return v >= StatelessVersion
+	}
+	if r.Method != http.MethodPost || r.Body == nil {
+		return false
+	}
+	body, err := io.ReadAll(r.Body)
+	r.Body = io.NopCloser(io.MultiReader(bytes.NewReader(body), errReader{err}))
+	if err != nil {
+		return false
+	}
+	var msg struct {
+		Params struct {
+			Meta map[string]any `json:"_meta"`
+		} `json:"params"`
+	}
+	if json.Unmarshal(body, &msg) != nil {
+		return false
+	}
+	v, _ := msg.Params.Meta[metaVersion].(string)
+	return v >= StatelessVersion
+}
+
+// ListenRequest reports whether r is a 2026-07-28 subscriptions/listen
+// request, a POST held open for notifications as a session's GET stream is
+// before that version (serve caps both, serve.max_streams). It is told by
+// its Mcp-Method header, which the SDK refuses when it does not match the
+// body.
+func ListenRequest(r *http.Request) bool {
+	return r.Method == http.MethodPost && r.Header.Get(versionHeader) >= StatelessVersion &&
+		r.Header.Get(methodHeader) == "subscriptions/listen"
+}
+
+// errReader fails every read with err (nil: io.EOF).
+type errReader struct{ err error }
+
+func (e errReader) Read([]byte) (int, error) {
+	if e.err == nil {
+		return 0, io.EOF
+	}
+	return 0, e.err
 }
 
 // CloseSessions ends every client session. A streamable HTTP session holds
@@ -609,8 +698,12 @@ func (s *Server) awaitOwnWrites(ctx context.Context) string {
 // sessionKey is the context key of the MCP session a call came in on.
 type sessionKey struct{}
 
+// withSession records the call's session in ctx for read-your-writes. A
+// session without an id (a stateless 2026-07-28 request's, which lasts one
+// request; stdio's one session) is not recorded: its reads wait for every
+// write this server acknowledged.
 func withSession(ctx context.Context, sess *mcp.ServerSession) context.Context {
-	if sess == nil {
+	if sess == nil || sess.ID() == "" {
 		return ctx
 	}
 	return context.WithValue(ctx, sessionKey{}, sess)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -49,7 +50,14 @@ type (
 	}
 	searchNodesIn struct {
 		Query string `json:"query"`
+		pageIn
 		windowIn
+	}
+	// pageIn is the optional limit and cursor of search_nodes and
+	// open_nodes.
+	pageIn struct {
+		Limit  int    `json:"limit"`
+		Cursor string `json:"cursor"`
 	}
 	// windowIn is the optional time window of search_nodes and read_graph.
 	windowIn struct {
@@ -63,12 +71,14 @@ type (
 	}
 	openNodesIn struct {
 		Names []string `json:"names"`
+		pageIn
 	}
 	neighborsIn struct {
 		Name         string `json:"name"`
 		Depth        int    `json:"depth"`
 		RelationType string `json:"relationType"`
 		Limit        int    `json:"limit"`
+		Cursor       string `json:"cursor"`
 	}
 	queryIn struct {
 		Cypher string         `json:"cypher"`
@@ -84,6 +94,7 @@ type (
 	kvScanIn struct {
 		Prefix string `json:"prefix"`
 		Limit  int    `json:"limit"`
+		Cursor string `json:"cursor"`
 	}
 	statusIn struct{}
 
@@ -102,6 +113,9 @@ type (
 		Entities   []reader.Entity   `json:"entities"`
 		Relations  []reader.Relation `json:"relations"`
 		NextCursor string            `json:"nextCursor,omitempty"`
+		// Note says how an answer was cut (mcp.max_answer_bytes, a limit)
+		// and how many more entities there are.
+		Note string `json:"note,omitempty"`
 	}
 	queryOut struct {
 		Snapshot uint64   `json:"snapshot"`
@@ -119,8 +133,18 @@ type (
 		Snapshot uint64 `json:"snapshot"`
 	}
 	kvScanOut struct {
-		Pairs    []reader.Pair `json:"pairs"`
-		Snapshot uint64        `json:"snapshot"`
+		Pairs      []reader.Pair `json:"pairs"`
+		Snapshot   uint64        `json:"snapshot"`
+		NextCursor string        `json:"nextCursor,omitempty"`
+		Note       string        `json:"note,omitempty"`
+	}
+	// changesOut is recent_changes' answer: reader.Changes with the note
+	// of a page cut to mcp.max_answer_bytes.
+	changesOut struct {
+		Entities   []reader.ChangedEntity   `json:"entities"`
+		Relations  []reader.ChangedRelation `json:"relations"`
+		NextCursor string                   `json:"nextCursor"`
+		Note       string                   `json:"note,omitempty"`
 	}
 	statusOut struct {
 		Snapshot           uint64  `json:"snapshot"`
@@ -160,24 +184,26 @@ func writeTool(name, title, desc string, destructive bool) *mcp.Tool {
 		Annotations: &mcp.ToolAnnotations{Title: title, DestructiveHint: boolp(destructive), IdempotentHint: destructive, OpenWorldHint: boolp(false)}}
 }
 
-// addTool registers a tool with its input schema and the output schema of
-// Out. A read tool first waits for its session's own acknowledged writes
-// (read-your-writes; not memory_status, which reports them). Every answer
-// carries the late rejections not reported yet. Errors reach the client as
-// one line.
+// addTool registers a tool with its input schema and its output schema:
+// out, or (nil) the schema of Out's JSON (outputSchema). A read tool first
+// waits for its session's own acknowledged writes (read-your-writes; not
+// memory_status, which reports them). Every answer carries the late
+// rejections not reported yet. Errors reach the client as one line.
 //
 // It does what the SDK's generic mcp.AddTool does (arguments checked
 // against the input schema, in the SDK's words; the answer as
 // structuredContent) except check each answer against the output schema:
 // the answers are memsnap's own types, and that check (a decode of the
 // whole answer and a schema walk) cost more than the search it answered.
-func addTool[In, Out any](s *Server, t *mcp.Tool, in schema, h mcp.ToolHandlerFor[In, Out]) {
+func addTool[In, Out any](s *Server, t *mcp.Tool, in, out schema, h mcp.ToolHandlerFor[In, Out]) {
 	t.InputSchema = in
 	inResolved, err := resolveSchema(in)
 	if err != nil {
 		panic(fmt.Sprintf("tool %s: input schema: %v", t.Name, err)) // a bug in schema.go
 	}
-	if t.OutputSchema, err = outputSchema[Out](); err != nil {
+	if out != nil {
+		t.OutputSchema = out
+	} else if t.OutputSchema, err = outputSchema[Out](); err != nil {
 		panic(fmt.Sprintf("tool %s: output schema: %v", t.Name, err))
 	}
 	if s.tools == nil {
@@ -215,11 +241,13 @@ func addTool[In, Out any](s *Server, t *mcp.Tool, in schema, h mcp.ToolHandlerFo
 		if err != nil {
 			return nil, err
 		}
-		// An answer over FrameBudget as sent is cut and encoded again; the
-		// rows' share is estimated, so a smaller budget is tried if the
-		// cut answer is still over.
+		// An answer over mcp.max_answer_bytes as sent is cut and encoded
+		// again; the rows' share is estimated, so a smaller budget is
+		// tried if the cut answer is still over. (The graph tools cut
+		// their answers themselves, with a cursor: fit.go.)
 		if fit, ok := outVal.(frameFitter); ok {
-			for budget := FrameBudget; sentSize(outJSON, text) > FrameBudget && budget > 0; budget -= FrameBudget / 16 {
+			limit := s.answerCap()
+			for budget := limit; sentSize(outJSON, text) > limit && budget > 0; budget -= limit / 16 {
 				if outJSON, text, err = encodeAnswer(fit.fitFrame(budget)); err != nil {
 					return nil, err
 				}
@@ -276,13 +304,60 @@ func resolveSchema(in schema) (*jsonschema.Resolved, error) {
 }
 
 // outputSchema is the schema of Out's JSON (of its element for a pointer),
-// as the SDK infers it.
+// as the SDK infers it, made exact (strict): a slice or pointer is not
+// nullable (the answers send [] and {}, never null, or leave an omitempty
+// field out), and a value of any JSON type (a query cell) says so, one
+// type per anyOf branch, rather than being the schema that constrains
+// nothing (true, {}). That is what MCP Inspector's --strict check asks
+// for: type unions and untyped schemas are less portable.
 func outputSchema[Out any]() (*jsonschema.Schema, error) {
 	rt := reflect.TypeFor[Out]()
 	if rt.Kind() == reflect.Pointer {
 		rt = rt.Elem()
 	}
-	return jsonschema.ForType(rt, &jsonschema.ForOptions{})
+	sc, err := jsonschema.ForType(rt, &jsonschema.ForOptions{})
+	if err != nil {
+		return nil, err
+	}
+	strict(sc)
+	return sc, nil
+}
+
+// anyDescription describes a value of any JSON type in an output schema.
+const anyDescription = "Any JSON value: a string, number, boolean, null, array or object"
+
+// anyValue makes sub, a schema that constrains nothing, the schema of any
+// JSON value: one anyOf branch per type.
+func anyValue(sub *jsonschema.Schema) {
+	sub.Description = anyDescription
+	for _, t := range []string{"string", "number", "boolean", "object", "array", "null"} {
+		sub.AnyOf = append(sub.AnyOf, &jsonschema.Schema{Type: t})
+	}
+}
+
+// strict makes sc and the schemas in it exact, as outputSchema says.
+func strict(sc *jsonschema.Schema) {
+	if sc == nil {
+		return
+	}
+	if len(sc.Types) == 2 && slices.Contains(sc.Types, "null") {
+		sc.Type, sc.Types = slices.DeleteFunc(slices.Clone(sc.Types), func(t string) bool { return t == "null" })[0], nil
+	}
+	fill := func(sub *jsonschema.Schema) {
+		if sub != nil && reflect.ValueOf(*sub).IsZero() {
+			anyValue(sub)
+		}
+	}
+	fill(sc.Items)
+	strict(sc.Items)
+	for _, p := range sc.Properties {
+		fill(p)
+		strict(p)
+	}
+	if ap := sc.AdditionalProperties; ap != nil && ap.Not == nil {
+		fill(ap)
+		strict(ap)
+	}
 }
 
 // decodeArgs checks a call's arguments against the tool's input schema,
@@ -374,42 +449,42 @@ func toolError(err error) error { return errors.New(oneline.Fold(err.Error())) }
 func (s *Server) register() {
 	// The reference memory server's tools.
 	addTool(s, writeTool("create_entities", "Create Entities", "Create multiple new entities in the knowledge graph", false),
-		createEntitiesSchema, s.createEntities)
+		createEntitiesSchema, entitiesOut, s.createEntities)
 	addTool(s, writeTool("create_relations", "Create Relations",
 		"Create multiple new relations between entities in the knowledge graph. Relations should be in active voice", false),
-		createRelationsSchema, s.createRelations)
+		createRelationsSchema, relationsOut, s.createRelations)
 	addTool(s, writeTool("add_observations", "Add Observations", "Add new observations to existing entities in the knowledge graph", false),
-		addObservationsSchema, s.addObservations)
+		addObservationsSchema, addObservationsOutSchema, s.addObservations)
 	addTool(s, writeTool("delete_entities", "Delete Entities", "Delete multiple entities and their associated relations from the knowledge graph", true),
-		deleteEntitiesSchema, s.deleteEntities)
+		deleteEntitiesSchema, messageOutSchema, s.deleteEntities)
 	addTool(s, writeTool("delete_observations", "Delete Observations", "Delete specific observations from entities in the knowledge graph", true),
-		deleteObservationsSchema, s.deleteObservations)
+		deleteObservationsSchema, messageOutSchema, s.deleteObservations)
 	addTool(s, writeTool("delete_relations", "Delete Relations", "Delete multiple relations from the knowledge graph", true),
-		deleteRelationsSchema, s.deleteRelations)
+		deleteRelationsSchema, messageOutSchema, s.deleteRelations)
 	addTool(s, readTool("read_graph", "Read Graph", "Read the entire knowledge graph (optionally a page at a time, or only one entity type)"),
-		readGraphSchema, s.readGraph)
+		readGraphSchema, graphOutSchema, s.readGraph)
 	addTool(s, readTool("search_nodes", "Search Nodes",
-		"Search for nodes in the knowledge graph based on a query; returns the matching entities and every relation with at least one end among them"), searchNodesSchema, s.searchNodes)
+		"Search for nodes in the knowledge graph based on a query; returns the matching entities and every relation with at least one end among them"), searchNodesSchema, graphOutSchema, s.searchNodes)
 	addTool(s, readTool("recent_changes", "Recent Changes",
 		"The entities and relations created or changed since a time (or the most recent ones), oldest first, a page at a time; "+
-			"pass nextCursor back for what changed after, now or later"), recentChangesSchema, s.recentChanges)
+			"pass nextCursor back for what changed after, now or later"), recentChangesSchema, nil, s.recentChanges)
 	addTool(s, readTool("open_nodes", "Open Nodes",
-		"Open specific nodes in the knowledge graph by their names; returns those entities and every relation with at least one end among them"), openNodesSchema, s.openNodes)
+		"Open specific nodes in the knowledge graph by their names; returns those entities and every relation with at least one end among them"), openNodesSchema, graphOutSchema, s.openNodes)
 
 	// memsnap's own.
 	addTool(s, readTool("neighbors", "Neighbors",
 		"The entities within a number of hops of one entity (relations followed both ways), with the relations between them"),
-		neighborsSchema, s.neighbors)
+		neighborsSchema, graphOutSchema, s.neighbors)
 	addTool(s, readTool("query", "Read-only Cypher", "Run a read-only Cypher query on the memory graph; writes and file access are refused"),
-		querySchema, s.query)
-	addTool(s, readTool("kv_get", "KV Get", "Read one key of the key-value store"), kvGetSchema, s.kvGet)
-	addTool(s, writeTool("kv_put", "KV Put", "Write one key of the key-value store", false), kvPutSchema, s.kvPut)
-	addTool(s, readTool("kv_scan", "KV Scan", "List keys of the key-value store with a prefix, in order"), kvScanSchema, s.kvScan)
+		querySchema, nil, s.query)
+	addTool(s, readTool("kv_get", "KV Get", "Read one key of the key-value store"), kvGetSchema, nil, s.kvGet)
+	addTool(s, writeTool("kv_put", "KV Put", "Write one key of the key-value store", false), kvPutSchema, messageOutSchema, s.kvPut)
+	addTool(s, readTool("kv_scan", "KV Scan", "List keys of the key-value store with a prefix, in order"), kvScanSchema, nil, s.kvScan)
 	addTool(s, readTool("memory_status", "Memory Status",
 		"The snapshot answers come from (seq and age), the queue depth, whether a writer is running, "+
 			"this server's writes not yet applied, its recent late rejections (acknowledged writes the writer then rejected), "+
 			"and whether the writer can commit (writer.state ok, blocked with the free and needed space, or failing with the cause)"),
-		statusSchema, s.status)
+		statusSchema, nil, s.status)
 
 	s.mcp.AddResource(&mcp.Resource{Name: "knowledge-graph", URI: ResourceURI, Title: "Knowledge Graph",
 		Description: "The full knowledge graph with all entities and relations", MIMEType: "application/json"}, s.readResource)
@@ -557,18 +632,6 @@ func (s *Server) graph(ctx context.Context, read func(r *reader.Reader) (*reader
 	return read(r)
 }
 
-// graphRead is graph for the tools that read a graph (read_graph,
-// search_nodes, open_nodes), shaped as the reference's {entities,
-// relations}.
-func (s *Server) graphRead(ctx context.Context, read func(r *reader.Reader) (*reader.Graph, error)) (*mcp.CallToolResult, graphOut, error) {
-	g, err := s.graph(ctx, read)
-	if err != nil {
-		return nil, graphOut{}, err
-	}
-	return graphAnswer(g)
-}
-
-// graphAnswer shapes a reader graph as the reference's {entities, relations}.
 // outAnswer is the result of a tool whose text is its structured answer
 // as indented JSON (addTool writes it from the JSON it encodes once), with
 // the snapshot it was read from in its metadata.
@@ -580,55 +643,68 @@ func outAnswer(snap uint64) *mcp.CallToolResult {
 	return res
 }
 
-func graphAnswer(g *reader.Graph) (*mcp.CallToolResult, graphOut, error) {
-	out := graphOut{Entities: model.NonNil(g.Entities), Relations: model.NonNil(g.Relations), NextCursor: g.NextCursor}
-	return outAnswer(g.Snapshot), out, nil
-}
-
 func (s *Server) readGraph(ctx context.Context, _ *mcp.CallToolRequest, in readGraphIn) (*mcp.CallToolResult, graphOut, error) {
-	return s.graphRead(ctx, func(r *reader.Reader) (*reader.Graph, error) {
-		w, err := in.window()
-		if err != nil {
-			return nil, err
-		}
-		return r.ReadGraph(ctx, reader.ReadGraphOptions{Limit: in.Limit, Cursor: in.Cursor, EntityType: in.EntityType, Window: w})
-	})
+	w, err := in.window()
+	if err != nil {
+		return nil, graphOut{}, err
+	}
+	r, err := s.reader(ctx)
+	if err != nil || r == nil {
+		return outAnswer(0), graphOut{Entities: []reader.Entity{}, Relations: []reader.Relation{}}, err
+	}
+	out, snap, err := s.readGraphPart(ctx, r, reader.ReadGraphOptions{Limit: in.Limit, Cursor: in.Cursor, EntityType: in.EntityType, Window: w})
+	return outAnswer(snap), out, err
 }
 
+// searchNodes answers the search's whole answer, unchanged, when it fits
+// mcp.max_answer_bytes and limit; otherwise the part from cursor that does
+// (pagedGraph).
 func (s *Server) searchNodes(ctx context.Context, _ *mcp.CallToolRequest, in searchNodesIn) (*mcp.CallToolResult, graphOut, error) {
-	return s.graphRead(ctx, func(r *reader.Reader) (*reader.Graph, error) {
-		w, err := in.window()
-		if err != nil {
-			return nil, err
-		}
+	w, err := in.window()
+	if err != nil {
+		return nil, graphOut{}, err
+	}
+	g, err := s.graph(ctx, func(r *reader.Reader) (*reader.Graph, error) {
 		return r.SearchNodes(ctx, in.Query, reader.SearchOptions{Window: w})
 	})
+	if err != nil {
+		return nil, graphOut{}, err
+	}
+	out, err := s.pagedGraph("search_nodes", nonNilGraph(g), in.Cursor, in.Limit, in.Query, in.Since, in.Until)
+	return outAnswer(g.Snapshot), out, err
+}
+
+// nonNilGraph is g with empty lists rather than nil ones.
+func nonNilGraph(g *reader.Graph) *reader.Graph {
+	c := *g
+	c.Entities, c.Relations = model.NonNil(g.Entities), model.NonNil(g.Relations)
+	return &c
 }
 
 // maxRecent caps a recent_changes page.
 const maxRecent = 1000
 
-func (s *Server) recentChanges(ctx context.Context, _ *mcp.CallToolRequest, in recentChangesIn) (*mcp.CallToolResult, *reader.Changes, error) {
+func (s *Server) recentChanges(ctx context.Context, _ *mcp.CallToolRequest, in recentChangesIn) (*mcp.CallToolResult, changesOut, error) {
 	since, err := parseTime("since", in.Since)
 	if err != nil {
-		return nil, nil, err
+		return nil, changesOut{}, err
 	}
 	if in.Limit < 0 || in.Limit > maxRecent {
-		return nil, nil, fmt.Errorf("%w: limit %d is not between 1 and %d", reader.ErrBadOption, in.Limit, maxRecent)
+		return nil, changesOut{}, fmt.Errorf("%w: limit %d is not between 1 and %d", reader.ErrBadOption, in.Limit, maxRecent)
 	}
 	r, err := s.reader(ctx)
 	if err != nil {
-		return nil, nil, err
+		return nil, changesOut{}, err
 	}
 	if r == nil {
-		out := &reader.Changes{Entities: []reader.ChangedEntity{}, Relations: []reader.ChangedRelation{}, NextCursor: reader.FeedStart()}
+		out := changesOut{Entities: []reader.ChangedEntity{}, Relations: []reader.ChangedRelation{}, NextCursor: reader.FeedStart()}
 		return outAnswer(0), out, nil
 	}
-	out, err := r.RecentChanges(ctx, reader.RecentOptions{Since: since, Limit: in.Limit, Cursor: in.Cursor})
+	out, snap, err := s.recentPart(ctx, r, reader.RecentOptions{Since: since, Limit: in.Limit, Cursor: in.Cursor})
 	if err != nil {
-		return nil, nil, err
+		return nil, changesOut{}, err
 	}
-	return outAnswer(out.Snapshot), out, nil
+	return outAnswer(snap), out, nil
 }
 
 // window reads the since and until arguments.
@@ -656,10 +732,15 @@ func parseTime(arg, v string) (time.Time, error) {
 	return time.Time{}, fmt.Errorf("%w: %s %q is not an RFC 3339 time (2026-11-30T09:00:00Z) or a date (2026-11-30)", reader.ErrBadOption, arg, v)
 }
 
+// openNodes answers as searchNodes does: the whole answer when it fits,
+// else a part.
 func (s *Server) openNodes(ctx context.Context, _ *mcp.CallToolRequest, in openNodesIn) (*mcp.CallToolResult, graphOut, error) {
-	return s.graphRead(ctx, func(r *reader.Reader) (*reader.Graph, error) {
-		return r.OpenNodes(ctx, in.Names)
-	})
+	g, err := s.graph(ctx, func(r *reader.Reader) (*reader.Graph, error) { return r.OpenNodes(ctx, in.Names) })
+	if err != nil {
+		return nil, graphOut{}, err
+	}
+	out, err := s.pagedGraph("open_nodes", nonNilGraph(g), in.Cursor, in.Limit, in.Names)
+	return outAnswer(g.Snapshot), out, err
 }
 
 func (s *Server) neighbors(ctx context.Context, _ *mcp.CallToolRequest, in neighborsIn) (*mcp.CallToolResult, graphOut, error) {
@@ -674,7 +755,8 @@ func (s *Server) neighbors(ctx context.Context, _ *mcp.CallToolRequest, in neigh
 	if err != nil {
 		return nil, graphOut{}, err
 	}
-	return graphAnswer(g)
+	out, err := s.pagedGraph("neighbors", nonNilGraph(g), in.Cursor, 0, in.Name, in.Depth, in.RelationType, in.Limit)
+	return outAnswer(g.Snapshot), out, err
 }
 
 func (s *Server) query(ctx context.Context, _ *mcp.CallToolRequest, in queryIn) (*mcp.CallToolResult, queryOut, error) {
@@ -734,7 +816,9 @@ func (s *Server) kvScan(ctx context.Context, _ *mcp.CallToolRequest, in kvScanIn
 		if err != nil {
 			return nil, out, err
 		}
-		out.Pairs, out.Snapshot = model.NonNil(pairs), seq
+		if out, err = s.kvPart(model.NonNil(pairs), seq, in); err != nil {
+			return nil, out, err
+		}
 	}
 	return outAnswer(out.Snapshot), out, nil
 }
@@ -779,11 +863,16 @@ func (s *Server) status(ctx context.Context, _ *mcp.CallToolRequest, _ statusIn)
 
 func (s *Server) readResource(ctx context.Context, req *mcp.ReadResourceRequest) (*mcp.ReadResourceResult, error) {
 	s.awaitOwnWrites(withSession(ctx, req.Session))
-	g, err := s.graph(ctx, func(r *reader.Reader) (*reader.Graph, error) { return r.ReadGraph(ctx, reader.ReadGraphOptions{}) })
+	out, snap := graphOut{Entities: []reader.Entity{}, Relations: []reader.Relation{}}, uint64(0)
+	r, err := s.reader(ctx)
+	if err == nil && r != nil {
+		// The whole graph, or as much of it as fits mcp.max_answer_bytes,
+		// with read_graph's nextCursor and a note.
+		out, snap, err = s.readGraphPart(ctx, r, reader.ReadGraphOptions{})
+	}
 	if err != nil {
 		return nil, toolError(err)
 	}
-	text := jsonText(graphOut{Entities: model.NonNil(g.Entities), Relations: model.NonNil(g.Relations)})
-	return &mcp.ReadResourceResult{Contents: []*mcp.ResourceContents{{URI: req.Params.URI, MIMEType: "application/json", Text: text,
-		Meta: mcp.Meta{"memsnap/snapshot": g.Snapshot}}}}, nil
+	return &mcp.ReadResourceResult{Contents: []*mcp.ResourceContents{{URI: req.Params.URI, MIMEType: "application/json", Text: jsonText(out),
+		Meta: mcp.Meta{"memsnap/snapshot": snap}}}}, nil
 }

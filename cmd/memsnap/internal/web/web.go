@@ -87,8 +87,11 @@ func New(o Options) (*Server, error) {
 	// At serve.max_streams, an MCP session's GET stream gets 405, which the
 	// streamable HTTP transport defines as "no stream here": the session
 	// goes on without notifications (any other status may end it). A
-	// dashboard's /events gets 503 and retries.
-	s.mux.Handle("/mcp", auth(streams(checkMCP(o.MCP.HTTPHandler()), mcpGET, http.StatusMethodNotAllowed)))
+	// 2026-07-28 subscriptions/listen request (a POST held open) gets 503
+	// with Retry-After, as a dashboard's /events does.
+	mcpStreams := streams(streams(o.MCP.HTTPHandler(), mcpGET, http.StatusMethodNotAllowed),
+		mcpserver.ListenRequest, http.StatusServiceUnavailable)
+	s.mux.Handle("/mcp", auth(checkMCP(mcpStreams)))
 	s.mux.Handle("GET /events", auth(streams(s.hub.events(s.seq), always, http.StatusServiceUnavailable)))
 	s.mux.Handle("GET /assets/", auth(http.StripPrefix("/assets/", cacheFor(time.Hour, filesOnly(http.FileServerFS(assets))))))
 	s.mux.Handle("GET /{$}", auth(s.handle(s.overview)))

@@ -1,0 +1,392 @@
+package mcpserver
+
+// Answers that always fit (mcp.max_answer_bytes). A tool's answer goes
+// twice in its message: as structuredContent (compact JSON) and as text
+// (the same JSON indented, as the reference server writes it, escaped as a
+// JSON string); sentSize counts both. An answer that would pass the cap
+// holds the best-ranked part that fits (the entities in the order the
+// whole answer has them), a nextCursor and a note saying how many more
+// there are; passed back with the same other arguments, the cursor gives
+// the next part. An answer that fits is the whole answer, unchanged.
+//
+// search_nodes, open_nodes, neighbors and kv_scan compute the whole answer
+// again for each part and skip to the cursor's offset (pageCursor), so
+// paging through a search reaches every entity it finds as long as no
+// write changes the answer in between (each part names its snapshot in
+// _meta memsnap/snapshot). read_graph and recent_changes page with their
+// own cursors, which stay valid across snapshots.
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/memsnap/memsnap/config"
+	"github.com/memsnap/memsnap/internal/model"
+	"github.com/memsnap/memsnap/reader"
+)
+
+// answerCap is mcp.max_answer_bytes, in bytes (its default when unset, as
+// in a Config built by hand).
+func (s *Server) answerCap() int {
+	if c := s.o.Config.MCP.MaxAnswerBytes; c > 0 {
+		return max(c, config.MinAnswerBytes)
+	}
+	return config.Default().MCP.MaxAnswerBytes
+}
+
+// pageCursor is the nextCursor of a cut search_nodes, open_nodes,
+// neighbors or kv_scan answer: where the next part starts in the whole
+// answer, and which call it continues.
+type pageCursor struct {
+	Tool   string `json:"t"`
+	Offset int    `json:"o"`
+	Args   string `json:"a"` // argsDigest of the call's other arguments
+}
+
+// cursorPrefix starts every pageCursor, so that a cursor of another kind
+// (read_graph's) is told apart.
+const cursorPrefix = "p"
+
+func (c pageCursor) String() string {
+	b, _ := json.Marshal(c)
+	return cursorPrefix + base64.RawURLEncoding.EncodeToString(b)
+}
+
+// argsDigest identifies a call's arguments (other than cursor and limit)
+// in its cursor: 12 bytes of the SHA-256 of their JSON.
+func argsDigest(args ...any) string {
+	b, _ := json.Marshal(args)
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:12])
+}
+
+// offsetOf reads cursor ("" starts at 0), which must be a pageCursor that
+// tool gave out for the same arguments (digest); otherwise it fails with
+// reader.ErrBadOption.
+func offsetOf(tool, digest, cursor string) (int, error) {
+	if cursor == "" {
+		return 0, nil
+	}
+	var c pageCursor
+	b, err := base64.RawURLEncoding.DecodeString(strings.TrimPrefix(cursor, cursorPrefix))
+	if err != nil || !strings.HasPrefix(cursor, cursorPrefix) || json.Unmarshal(b, &c) != nil || c.Offset < 0 {
+		return 0, fmt.Errorf("%w: cursor %q is not one this server gave out", reader.ErrBadOption, clip(cursor))
+	}
+	if c.Tool != tool || c.Args != digest {
+		return 0, fmt.Errorf("%w: cursor %q continues another call (%s with other arguments): pass it with the arguments of the call that gave it",
+			reader.ErrBadOption, clip(cursor), c.Tool)
+	}
+	return c.Offset, nil
+}
+
+func clip(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "..."
+	}
+	return s
+}
+
+// itemShare is how many bytes one element of a list at depth 2 of an
+// answer ({"entities": [ELEMENT, ...]}) takes as sent: compact with its
+// comma in the structured content, and indented with its comma, line break
+// and indent in the text, escaped as a JSON string.
+func itemShare(v any) int {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return 0
+	}
+	var ind bytes.Buffer
+	if json.Indent(&ind, b, "    ", "  ") != nil {
+		return 2 * len(b)
+	}
+	return len(b) + 1 + jsonStringLen(ind.String()) - 2 + len(",\\n    ")
+}
+
+// noteReserve is room kept for the nextCursor and note of a cut answer
+// while its part is chosen.
+const noteReserve = 512
+
+// fitList returns how many of items, from the first, fit in left bytes,
+// at most limit (0: no limit), where item i costs cost(i) bytes; at least
+// one when there is one (see trimEntity for one that does not fit alone).
+func fitList(n, limit, left int, cost func(i int) int) int {
+	k := 0
+	for ; k < n && (limit == 0 || k < limit); k++ {
+		c := cost(k)
+		if c > left && k > 0 {
+			break
+		}
+		left -= c
+	}
+	return k
+}
+
+// graphPage is the part of full (a whole answer: entities in order, the
+// relations that go with them) that starts at offset and fits budget
+// bytes as sent, with at most limit entities (0: no limit). A part with
+// every entity from offset 0 is full itself; any other part holds the
+// relations with at least one end among its entities. shown is how many
+// entities it holds.
+func graphPage(full *reader.Graph, offset, limit, budget int) (out graphOut, shown int) {
+	ents := full.Entities[min(offset, len(full.Entities)):]
+	if offset == 0 && (limit == 0 || len(ents) <= limit) {
+		out = graphOut{Entities: ents, Relations: full.Relations}
+		if fits(out, budget) {
+			return out, len(ents)
+		}
+	}
+	touching := map[string][]int{}
+	for i, r := range full.Relations {
+		touching[r.From] = append(touching[r.From], i)
+		if r.To != r.From {
+			touching[r.To] = append(touching[r.To], i)
+		}
+	}
+	for b := budget; ; b -= budget / 16 {
+		used := make([]bool, len(full.Relations))
+		k := fitList(len(ents), limit, b-sizeOf(graphOut{Entities: ents[:0], Relations: full.Relations[:0]})-noteReserve, func(i int) int {
+			c := itemShare(ents[i])
+			for _, ri := range touching[ents[i].Name] {
+				if !used[ri] {
+					used[ri] = true
+					c += itemShare(full.Relations[ri])
+				}
+			}
+			return c
+		})
+		out = graphOut{Entities: ents[:k], Relations: relationsOf(full, used)}
+		if k <= 1 || fits(out, b) {
+			if k == 1 && !fits(out, budget-noteReserve) {
+				out = trimEntity(out, budget-noteReserve)
+			}
+			return out, k
+		}
+	}
+}
+
+// relationsOf lists the relations of full marked in used, in full's order.
+func relationsOf(full *reader.Graph, used []bool) []reader.Relation {
+	rels := []reader.Relation{}
+	for i, u := range used {
+		if u {
+			rels = append(rels, full.Relations[i])
+		}
+	}
+	return rels
+}
+
+// trimEntity cuts the one entity of out, too large to fit budget bytes
+// alone, to the observations and relations that fit, and says so in the
+// note (the rest can be read with query).
+func trimEntity(out graphOut, budget int) graphOut {
+	e := out.Entities[0]
+	obs, rels := e.Observations, out.Relations
+	left := budget - sizeOf(graphOut{Entities: []reader.Entity{{Name: e.Name, EntityType: e.EntityType, Observations: []string{}}}, Relations: rels[:0]})
+	r := fitList(len(rels), 0, left, func(i int) int { return itemShare(rels[i]) })
+	for ; r > 0 && sumShares(rels[:r]) > left/2; r-- {
+		// relations take at most half of the room, observations the rest
+	}
+	left -= sumShares(rels[:r])
+	o := 0
+	for ; o < len(obs); o++ {
+		enc, _ := json.Marshal(obs[o])
+		c := len(enc) + 1 + jsonStringLen(string(enc)) - 2 + len(",\\n        ") // compact, and indented in the text
+		if c > left {
+			break
+		}
+		left -= c
+	}
+	cut := reader.Entity{Name: e.Name, EntityType: e.EntityType, Observations: obs[:o]}
+	out.Entities, out.Relations = []reader.Entity{cut}, rels[:r]
+	for o > 0 && !fits(out, budget) { // the estimate was short
+		o--
+		out.Entities[0].Observations = obs[:o]
+	}
+	out.Note = fmt.Sprintf("entity %q alone is over mcp.max_answer_bytes: shown with %d of its %d observations and %d of its %d relations here; "+
+		"read the rest with the query tool", e.Name, o, len(obs), r, len(rels))
+	return out
+}
+
+func sumShares[T any](items []T) int {
+	n := 0
+	for _, it := range items {
+		n += itemShare(it)
+	}
+	return n
+}
+
+// sizeOf is how many bytes v takes as an answer, as sent (sentSize).
+func sizeOf(v any) int {
+	structured, text, err := encodeAnswer(v)
+	if err != nil {
+		return 0
+	}
+	return sentSize(structured, text)
+}
+
+func fits(v any, budget int) bool { return sizeOf(v) <= budget }
+
+// cutNote is the note of a part that ends before the whole answer: which
+// entities it shows, how many more there are and how to get them.
+func cutNote(tool, why string, from, shown, total int, atLeast bool) string {
+	more := fmt.Sprint(total - from - shown)
+	if atLeast {
+		more = "at least " + more
+	}
+	return fmt.Sprintf("answer cut %s: %s %d to %d of %d shown, %s more; call %s again with the same arguments and cursor set to nextCursor for the next part",
+		why, "entities", from+1, from+shown, total, more, tool)
+}
+
+// cutReason says why a part ended: the cap or the limit.
+func (s *Server) cutReason(limit, shown int) string {
+	if limit > 0 && shown == limit {
+		return fmt.Sprintf("at limit %d", limit)
+	}
+	return fmt.Sprintf("to fit mcp.max_answer_bytes (%d bytes)", s.answerCap())
+}
+
+// pagedGraph answers with the part of full from cursor (a pageCursor of
+// tool for args) that fits mcp.max_answer_bytes, with at most limit
+// entities: the whole of full, unchanged, when it fits.
+func (s *Server) pagedGraph(tool string, full *reader.Graph, cursor string, limit int, args ...any) (graphOut, error) {
+	digest := argsDigest(args...)
+	offset, err := offsetOf(tool, digest, cursor)
+	if err != nil {
+		return graphOut{}, err
+	}
+	out, shown := graphPage(full, offset, limit, s.answerCap())
+	total := len(full.Entities)
+	if offset+shown < total {
+		out.NextCursor = pageCursor{Tool: tool, Offset: offset + shown, Args: digest}.String()
+		note := cutNote(tool, s.cutReason(limit, shown), offset, shown, total, false)
+		if out.Note != "" {
+			note = out.Note + "; " + note
+		}
+		out.Note = note
+	}
+	return out, nil
+}
+
+// fitPages re-reads a page of at most k items, shrinking k until the page
+// fits budget bytes or holds one item; page reads the page of k items and
+// returns its answer and how many items it holds. It returns the last
+// page read.
+func fitPages[T any](k, budget int, page func(k int) (T, int, error)) (T, int, error) {
+	for {
+		out, n, err := page(k)
+		if err != nil || n <= 1 || fits(out, budget) {
+			return out, n, err
+		}
+		k = min(n-1, n*15/16)
+	}
+}
+
+// readGraphPart answers read_graph: the page the reader gives (the whole
+// graph without a limit) when it fits mcp.max_answer_bytes; else a shorter
+// page that does, with the reader's own nextCursor (by name, valid across
+// snapshots) and a note.
+func (s *Server) readGraphPart(ctx context.Context, r *reader.Reader, opts reader.ReadGraphOptions) (graphOut, uint64, error) {
+	g, err := r.ReadGraph(ctx, opts)
+	if err != nil {
+		return graphOut{}, 0, err
+	}
+	out := graphOut{Entities: model.NonNil(g.Entities), Relations: model.NonNil(g.Relations), NextCursor: g.NextCursor}
+	budget := s.answerCap()
+	if fits(out, budget) {
+		return out, g.Snapshot, nil
+	}
+	from := map[string]int{} // each entity's share of the relations that start at it
+	for _, rel := range out.Relations {
+		from[rel.From] += itemShare(rel)
+	}
+	left := budget - noteReserve - sizeOf(graphOut{Entities: out.Entities[:0], Relations: out.Relations[:0], NextCursor: g.NextCursor})
+	k := fitList(len(out.Entities), 0, left, func(i int) int { return itemShare(out.Entities[i]) + from[out.Entities[i].Name] })
+	cut, n, err := fitPages(k, budget-noteReserve, func(k int) (graphOut, int, error) {
+		o := opts
+		o.Limit = k
+		p, err := r.ReadGraph(ctx, o)
+		if err != nil {
+			return graphOut{}, 0, err
+		}
+		return graphOut{Entities: model.NonNil(p.Entities), Relations: model.NonNil(p.Relations), NextCursor: p.NextCursor}, len(p.Entities), nil
+	})
+	if err != nil {
+		return graphOut{}, 0, err
+	}
+	if n == 1 && !fits(cut, budget-noteReserve) {
+		cut = trimEntity(cut, budget-noteReserve)
+	}
+	more := fmt.Sprint(len(out.Entities) - n)
+	if g.NextCursor != "" {
+		more = "at least " + more
+	}
+	note := fmt.Sprintf("answer cut %s: %d of %d entities shown, %s more; call read_graph again with the same arguments and cursor set to nextCursor for the next page",
+		s.cutReason(0, n), n, len(out.Entities), more)
+	cut.Note = strings.TrimPrefix(cut.Note+"; "+note, "; ")
+	return cut, g.Snapshot, nil
+}
+
+// recentPart answers recent_changes: the reader's page when it fits
+// mcp.max_answer_bytes, else a page of fewer changes that does, with its
+// own nextCursor (a feed position) and a note.
+func (s *Server) recentPart(ctx context.Context, r *reader.Reader, opts reader.RecentOptions) (changesOut, uint64, error) {
+	c, err := r.RecentChanges(ctx, opts)
+	if err != nil {
+		return changesOut{}, 0, err
+	}
+	out := changesOut{Entities: model.NonNil(c.Entities), Relations: model.NonNil(c.Relations), NextCursor: c.NextCursor}
+	budget := s.answerCap()
+	if fits(out, budget) {
+		return out, c.Snapshot, nil
+	}
+	total := len(out.Entities) + len(out.Relations)
+	k := max(1, int(int64(total)*int64(budget-noteReserve)/int64(sizeOf(out))))
+	cut, n, err := fitPages(k, budget-noteReserve, func(k int) (changesOut, int, error) {
+		o := opts
+		o.Limit = k
+		p, err := r.RecentChanges(ctx, o)
+		if err != nil {
+			return changesOut{}, 0, err
+		}
+		return changesOut{Entities: model.NonNil(p.Entities), Relations: model.NonNil(p.Relations), NextCursor: p.NextCursor},
+			len(p.Entities) + len(p.Relations), nil
+	})
+	if err != nil {
+		return changesOut{}, 0, err
+	}
+	cut.Note = fmt.Sprintf("answer cut to fit mcp.max_answer_bytes (%d bytes): %d of %d changes shown, %d more in this page's range and "+
+		"possibly more after it; call recent_changes again with cursor set to nextCursor for the next page", budget, n, total, total-n)
+	return cut, c.Snapshot, nil
+}
+
+// kvPart is the part of pairs (a whole kv_scan answer) from cursor that
+// fits mcp.max_answer_bytes, with a cursor and a note when it ends early.
+func (s *Server) kvPart(pairs []reader.Pair, snap uint64, in kvScanIn) (kvScanOut, error) {
+	digest := argsDigest(in.Prefix, in.Limit)
+	offset, err := offsetOf("kv_scan", digest, in.Cursor)
+	if err != nil {
+		return kvScanOut{}, err
+	}
+	rest := pairs[min(offset, len(pairs)):]
+	out := kvScanOut{Pairs: rest, Snapshot: snap}
+	budget := s.answerCap()
+	if fits(out, budget) {
+		return out, nil
+	}
+	left := budget - noteReserve - sizeOf(kvScanOut{Pairs: rest[:0], Snapshot: snap})
+	k := fitList(len(rest), 0, left, func(i int) int { return itemShare(rest[i]) })
+	for k > 1 && !fits(kvScanOut{Pairs: rest[:k], Snapshot: snap}, budget-noteReserve) {
+		k = min(k-1, k*15/16)
+	}
+	out.Pairs = rest[:k]
+	out.NextCursor = pageCursor{Tool: "kv_scan", Offset: offset + k, Args: digest}.String()
+	out.Note = fmt.Sprintf("answer cut to fit mcp.max_answer_bytes (%d bytes): keys %d to %d of %d shown, %d more; "+
+		"call kv_scan again with the same arguments and cursor set to nextCursor for the next part", budget, offset+1, offset+k, len(pairs), len(pairs)-offset-k)
+	return out, nil
+}

@@ -1,0 +1,175 @@
+package tests
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+)
+
+// answerCap is the mcp.max_answer_bytes these tests set: small, so that a
+// few hundred entities pass it.
+const answerCap = 64 << 10
+
+// answerPage is one part of a cut answer.
+type answerPage struct {
+	Entities []struct {
+		Name         string   `json:"name"`
+		EntityType   string   `json:"entityType"`
+		Observations []string `json:"observations"`
+	} `json:"entities"`
+	Relations []struct {
+		From string `json:"from"`
+		To   string `json:"to"`
+	} `json:"relations"`
+	NextCursor string `json:"nextCursor"`
+	Note       string `json:"note"`
+}
+
+// pageThrough calls tool with args, then again with each nextCursor, and
+// returns every part. Each answer must fit the cap as sent (its structured
+// content and its text together).
+func pageThrough(t *testing.T, ctx context.Context, cs *mcp.ClientSession, tool string, args map[string]any) []answerPage {
+	t.Helper()
+	var pages []answerPage
+	for cursor := ""; ; {
+		a := map[string]any{}
+		for k, v := range args {
+			a[k] = v
+		}
+		if cursor != "" {
+			a["cursor"] = cursor
+		}
+		text, res := call(t, ctx, cs, tool, a)
+		if res.IsError {
+			t.Fatalf("%s %v: %s", tool, a, text)
+		}
+		structured, _ := json.Marshal(res.StructuredContent)
+		quoted, _ := json.Marshal(text)
+		if n := len(structured) + len(quoted); n > answerCap {
+			t.Errorf("%s part %d: %d bytes as sent, over mcp.max_answer_bytes %d", tool, len(pages)+1, n, answerCap)
+		}
+		var p answerPage
+		if err := json.Unmarshal(structured, &p); err != nil {
+			t.Fatalf("%s: %v", tool, err)
+		}
+		pages = append(pages, p)
+		if p.NextCursor == "" {
+			return pages
+		}
+		if p.Note == "" || !strings.Contains(p.Note, "more") {
+			t.Errorf("%s part %d is cut without a note saying how many more: %q", tool, len(pages), p.Note)
+		}
+		if len(pages) > 1000 {
+			t.Fatalf("%s: no end after 1000 parts", tool)
+		}
+		cursor = p.NextCursor
+	}
+}
+
+// Issue 28, point 4: no answer is larger than mcp.max_answer_bytes. On a
+// store whose search for "topic" answers about ten times the cap,
+// search_nodes answers the best-ranked part that fits, a nextCursor and a
+// note saying how many more; paging with the cursor reaches every entity
+// the reference's substring rule finds, each once; so do read_graph,
+// open_nodes and neighbors. search_nodes and open_nodes take a limit. An
+// answer that fits is the whole answer (no cursor, no note).
+func TestAnswersFitTheCap(t *testing.T) {
+	ctx := testContext(t)
+	store := newStore(t)
+	cs := mcpSession(t, ctx, store, fmt.Sprintf("MEMSNAP_MCP_MAX_ANSWER_BYTES=%dKiB", answerCap>>10))
+
+	const n = 400
+	pad := strings.Repeat("lorem ipsum dolor sit amet ", 40) // about 1 KiB an observation
+	var want, all []string
+	for batch := 0; batch < n; batch += 100 {
+		var ents []any
+		for i := batch; i < batch+100; i++ {
+			name := fmt.Sprintf("ent-%03d", i)
+			obs := []string{fmt.Sprintf("note %d: %s", i, pad)}
+			if i%3 != 0 { // two in three hold the query, the third in a different case
+				obs = append(obs, fmt.Sprintf("about Topic %d", i%7))
+				want = append(want, name)
+			}
+			all = append(all, name)
+			ents = append(ents, entity(name, "thing", obs...))
+		}
+		mustCall(t, ctx, cs, "create_entities", map[string]any{"entities": ents})
+	}
+	var rels []any
+	for i := 1; i < n; i++ {
+		rels = append(rels, map[string]any{"from": fmt.Sprintf("ent-%03d", i-1), "to": fmt.Sprintf("ent-%03d", i), "relationType": "next"})
+	}
+	mustCall(t, ctx, cs, "create_relations", map[string]any{"relations": rels})
+
+	seen := func(tool string, pages []answerPage) []string {
+		var names []string
+		for _, p := range pages {
+			for _, e := range p.Entities {
+				names = append(names, e.Name)
+			}
+		}
+		slices.Sort(names)
+		if d := slices.Compact(slices.Clone(names)); len(d) != len(names) {
+			t.Errorf("%s: an entity came back in two parts", tool)
+		}
+		return names
+	}
+
+	// search_nodes: cut, and paging reaches every substring match.
+	pages := pageThrough(t, ctx, cs, "search_nodes", map[string]any{"query": "topic"})
+	if len(pages) < 3 {
+		t.Errorf("search_nodes over about %d KiB came in %d parts, want it cut", n*2, len(pages))
+	}
+	if got := seen("search_nodes", pages); !slices.Equal(got, want) {
+		t.Errorf("paging search_nodes reached %d entities, want the %d the substring rule finds", len(got), len(want))
+	}
+	if !strings.Contains(pages[0].Note, fmt.Sprintf("of %d", len(want))) || !strings.Contains(pages[0].Note, "mcp.max_answer_bytes") {
+		t.Errorf("search_nodes' note does not say the cap and how many in all: %q", pages[0].Note)
+	}
+	// Relations come with the entities they touch.
+	if len(pages[0].Relations) == 0 {
+		t.Errorf("the first part of search_nodes holds no relation")
+	}
+
+	// limit: that many at most, and a cursor to the rest.
+	pages = pageThrough(t, ctx, cs, "search_nodes", map[string]any{"query": "topic", "limit": 7})
+	if len(pages[0].Entities) != 7 || pages[0].NextCursor == "" || !strings.Contains(pages[0].Note, "limit 7") {
+		t.Errorf("search_nodes limit 7: %d entities, cursor %q, note %q", len(pages[0].Entities), pages[0].NextCursor, pages[0].Note)
+	}
+	if got := seen("search_nodes limit 7", pages); !slices.Equal(got, want) {
+		t.Errorf("paging search_nodes by 7 reached %d entities, want %d", len(got), len(want))
+	}
+
+	// read_graph, open_nodes and neighbors page through everything too.
+	if got := seen("read_graph", pageThrough(t, ctx, cs, "read_graph", map[string]any{})); !slices.Equal(got, all) {
+		t.Errorf("paging read_graph reached %d entities, want %d", len(got), n)
+	}
+	pages = pageThrough(t, ctx, cs, "open_nodes", map[string]any{"names": all})
+	if got := seen("open_nodes", pages); !slices.Equal(got, all) || len(pages) < 3 {
+		t.Errorf("paging open_nodes reached %d entities in %d parts, want %d in several", len(got), len(pages), n)
+	}
+	if p := pageThrough(t, ctx, cs, "open_nodes", map[string]any{"names": all[:5], "limit": 2}); len(p) != 3 || len(p[0].Entities) != 2 {
+		t.Errorf("open_nodes of 5 by 2: %d parts", len(p))
+	}
+	if got := seen("neighbors", pageThrough(t, ctx, cs, "neighbors", map[string]any{"name": "ent-200", "depth": 6})); len(got) != 13 {
+		t.Errorf("paging neighbors of ent-200 at depth 6 reached %d entities, want 13", len(got))
+	}
+
+	// An answer that fits is whole: no cursor, no note.
+	if p := pageThrough(t, ctx, cs, "search_nodes", map[string]any{"query": "ent-005"}); len(p) != 1 || p[0].Note != "" ||
+		len(p[0].Entities) == 0 || p[0].Entities[0].Name != "ent-005" {
+		t.Errorf("a small search: %d parts, note %q, want one whole answer, ent-005 first", len(p), p[0].Note)
+	}
+
+	// A cursor is for the call that gave it.
+	first := pageThrough(t, ctx, cs, "search_nodes", map[string]any{"query": "topic", "limit": 1})[0]
+	text, res := call(t, ctx, cs, "search_nodes", map[string]any{"query": "lorem", "cursor": first.NextCursor})
+	if !res.IsError || !strings.Contains(text, "cursor") {
+		t.Errorf("a cursor passed with another query: %s, want an error naming the cursor", text)
+	}
+}
