@@ -778,6 +778,11 @@ func storePath(p string) error {
 	if p == "" {
 		return errors.New("must not be empty")
 	}
+	if runtime.GOOS == "windows" {
+		if m := unsetPercent.FindString(p); m != "" {
+			return fmt.Errorf("names the environment variable %s, which is not set (the store would land in a folder named %s)", m, m)
+		}
+	}
 	for _, r := range p {
 		if r < 0x20 || r == 0x7f {
 			return fmt.Errorf("holds the control character %U: %s", r, backslashAdvice)
@@ -790,6 +795,10 @@ func storePath(p string) error {
 // double-quoted string read as an escape.
 const backslashAdvice = `in a double-quoted value of a YAML, TOML or JSON file a backslash starts an escape ("C:\temp" is C:, a tab, "emp"): ` +
 	`write a Windows path in single quotes (YAML, TOML), with forward slashes, or with each backslash doubled`
+
+// unsetPercent matches a %NAME% that ExpandHome left in a path on Windows:
+// a variable that is not set.
+var unsetPercent = regexp.MustCompile(`%[A-Za-z_][A-Za-z0-9_()]*%`)
 
 // quotedBackslash matches a double-quoted string holding a backslash.
 var quotedBackslash = regexp.MustCompile(`"[^"\n]*\\[^"\n]*"`)

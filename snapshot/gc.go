@@ -23,6 +23,9 @@ type GCOptions struct {
 // GCResult says what one GC pass did.
 type GCResult struct {
 	Removed []uint64 `json:"removed"`
+	// TrashLeft says why trash/ could not be emptied, when it could not:
+	// what is left there is garbage a later pass deletes (EmptyTrash).
+	TrashLeft string `json:"trash_left,omitempty"`
 	Pinned  []uint64 `json:"pinned"`
 	Kept    []uint64 `json:"kept"`
 }
@@ -77,7 +80,10 @@ func (s *Store) GC(opts GCOptions) (GCResult, error) {
 		}
 		res.Removed = append(res.Removed, seq)
 	}
-	return res, s.EmptyTrash()
+	if err := s.EmptyTrash(); err != nil {
+		res.TrashLeft = err.Error() // garbage: not a failure of GC
+	}
+	return res, nil
 }
 
 // moveUnpinned moves snapshot seq to trash/ and calls release, which drops

@@ -969,8 +969,11 @@ func (w *Writer) collect(sum *Summary) {
 	sum.Collected = res.Removed
 	if err != nil {
 		sum.GCError = err.Error()
-		w.log.Warn("collecting old snapshots after the commit failed; the next commit or gc tries again", "error", err)
+		w.log.Warn("the commit stands; collecting old snapshots after it failed, the next commit or gc tries again", "error", err)
 		return
+	}
+	if res.TrashLeft != "" {
+		w.log.Warn("the commit stands; some of trash/ could not be deleted, the next commit or gc tries again", "error", res.TrashLeft)
 	}
 	if len(res.Removed) > 0 {
 		w.log.Info("gc", "removed", res.Removed, "pinned", res.Pinned)

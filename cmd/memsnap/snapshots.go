@@ -104,6 +104,9 @@ func (a *app) collectSnapshots(cmd *cobra.Command, s *snapshot.Store, _ []string
 			*p = []uint64{}
 		}
 	}
+	if res.TrashLeft != "" {
+		fmt.Fprintf(a.stderr, "memsnap: warning: %s (garbage: nothing served or needed is in trash/; each commit and gc tries again)\n", res.TrashLeft)
+	}
 	return a.printJSON(res)
 }
 

@@ -177,7 +177,8 @@ func DecodeJob(data []byte, lim Limits) (*Job, error) {
 func UTF16Hint(data []byte) string {
 	bom := len(data) >= 2 && (data[0] == 0xFF && data[1] == 0xFE || data[0] == 0xFE && data[1] == 0xFF)
 	le := len(data) >= 4 && data[0] != 0 && data[1] == 0 && data[2] != 0 && data[3] == 0
-	if !bom && !le {
+	be := len(data) >= 4 && data[0] == 0 && data[1] != 0 && data[2] == 0 && data[3] != 0
+	if !bom && !le && !be {
 		return ""
 	}
 	return ": it is UTF-16 (as PowerShell 5's > and Out-File write it); save it as UTF-8 (Out-File -Encoding utf8)"

@@ -81,7 +81,11 @@ func TestUTF16JobSaysSo(t *testing.T) {
 	for _, r := range job {
 		le = append(le, byte(r), 0)
 	}
-	for name, data := range map[string][]byte{"with BOM": le, "without BOM": le[2:]} {
+	var be []byte
+	for _, r := range job {
+		be = append(be, 0, byte(r))
+	}
+	for name, data := range map[string][]byte{"with BOM": le, "without BOM": le[2:], "big-endian without BOM": be} {
 		_, err := DecodeJob(data, Limits{})
 		if err == nil || !strings.Contains(err.Error(), "it is UTF-16") || !errors.Is(err, ErrInvalidJob) {
 			t.Errorf("%s: %v", name, err)
