@@ -25,9 +25,9 @@ type GCResult struct {
 	Removed []uint64 `json:"removed"`
 	// TrashLeft says why trash/ could not be emptied, when it could not:
 	// what is left there is garbage a later pass deletes (EmptyTrash).
-	TrashLeft string `json:"trash_left,omitempty"`
-	Pinned  []uint64 `json:"pinned"`
-	Kept    []uint64 `json:"kept"`
+	TrashLeft string   `json:"trash_left,omitempty"`
+	Pinned    []uint64 `json:"pinned"`
+	Kept      []uint64 `json:"kept"`
 }
 
 // GC removes old snapshots. It never removes CURRENT, the newest opts.Keep
