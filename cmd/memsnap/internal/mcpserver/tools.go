@@ -102,6 +102,10 @@ type (
 		Entities   []reader.Entity   `json:"entities"`
 		Relations  []reader.Relation `json:"relations"`
 		NextCursor string            `json:"nextCursor,omitempty"`
+		// Suggestions (search_nodes only, when nothing matched): the
+		// entities whose names are closest to the query, likely typos;
+		// absent otherwise, so the answer keeps the reference's shape.
+		Suggestions []reader.Suggestion `json:"suggestions,omitempty" jsonschema:"search_nodes only, when nothing matched: entities whose names are close to the query (likely typos), best first; not matches"`
 	}
 	queryOut struct {
 		Snapshot uint64   `json:"snapshot"`
@@ -581,7 +585,7 @@ func outAnswer(snap uint64) *mcp.CallToolResult {
 }
 
 func graphAnswer(g *reader.Graph) (*mcp.CallToolResult, graphOut, error) {
-	out := graphOut{Entities: model.NonNil(g.Entities), Relations: model.NonNil(g.Relations), NextCursor: g.NextCursor}
+	out := graphOut{Entities: model.NonNil(g.Entities), Relations: model.NonNil(g.Relations), NextCursor: g.NextCursor, Suggestions: g.Suggestions}
 	return outAnswer(g.Snapshot), out, nil
 }
 
