@@ -254,7 +254,7 @@ func (v *View) add(e model.Entity, out []Rel) {
 		ix.sources[r.To] = append(ix.sources[r.To], id)
 	}
 	ix.addGrams(id, d.text, d.nfc)
-	terms := terms(d.folded(), ix.stems)
+	terms := terms(d.folded(), ix.stems, true)
 	d.terms = int32(len(terms))
 	slices.Sort(terms)
 	for i := 0; i < len(terms); {
@@ -545,12 +545,14 @@ func (v *View) Search(q string) []Hit {
 	v.words(nq, func(id int32, score float64) { get(id, TierAllWords).Score = score })
 	qterms := uniq(Terms(nq))
 	out := make([]Hit, 0, len(hits))
+	v.ix.mu.RLock() // for the stems wordsField reads
+	defer v.ix.mu.RUnlock()
 	for id, h := range hits {
 		d := &v.docs[id]
 		if h.Substring || h.Tier == TierExactName {
 			h.Field, h.Bounded = d.phraseField(lq, nq)
 		} else {
-			h.Field, h.Span = d.wordsField(qterms)
+			h.Field, h.Span = d.wordsField(qterms, v.ix.stems)
 		}
 		h.Entity = d.entity()
 		out = append(out, *h)
@@ -687,10 +689,12 @@ func uniq(ts []string) []string {
 // "2023" and "ticket123" are words, kept whole), less English stop words,
 // each reduced by the Porter stemmer (ASCII words without digits; others
 // are kept whole).
-func Terms(text string) []string { return terms(text, nil) }
+func Terms(text string) []string { return terms(text, nil, false) }
 
-// terms is Terms with stems, if not nil, caching the stems of words.
-func terms(text string, stems map[string]string) []string {
+// terms is Terms with stems, if not nil, a cache of the stems of words,
+// which it adds to when learn is set (the caller holds ix.mu to write, or
+// to read it otherwise).
+func terms(text string, stems map[string]string, learn bool) []string {
 	var out []string
 	for len(text) > 0 {
 		i := strings.IndexFunc(text, isWordRune)
@@ -709,7 +713,7 @@ func terms(text string, stems map[string]string) []string {
 			continue
 		}
 		if !digits { // "2023", "7" and "ticket123" are kept whole
-			w = stem(w, stems)
+			w = stem(w, stems, learn)
 		}
 		out = append(out, w)
 	}
@@ -717,8 +721,9 @@ func terms(text string, stems map[string]string) []string {
 }
 
 // stem reduces the word w by the Porter stemmer (ASCII words; others are
-// kept whole), caching stems in stems if not nil.
-func stem(w string, stems map[string]string) string {
+// kept whole), looking it up in stems, and adding it there when learn is
+// set.
+func stem(w string, stems map[string]string, learn bool) string {
 	if st, ok := stems[w]; ok {
 		return st
 	}
@@ -726,7 +731,7 @@ func stem(w string, stems map[string]string) string {
 		return w
 	}
 	st := porterstemmer.StemString(w)
-	if stems != nil {
+	if learn {
 		stems[strings.Clone(w)] = st
 	}
 	return st

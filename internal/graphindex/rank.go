@@ -22,7 +22,17 @@ import (
 
 // SortHits orders hits best first, as the ranking above says.
 func SortHits(hits []Hit) {
-	slices.SortFunc(hits, func(a, b Hit) int { return compareHits(&a, &b) })
+	// Sort positions, not the hits themselves (about 100 bytes each).
+	order := make([]int32, len(hits))
+	for i := range order {
+		order[i] = int32(i)
+	}
+	slices.SortFunc(order, func(a, b int32) int { return compareHits(&hits[a], &hits[b]) })
+	sorted := make([]Hit, len(hits))
+	for i, j := range order {
+		sorted[i] = hits[j]
+	}
+	copy(hits, sorted)
 }
 
 // compareHits is SortHits's order: negative when a ranks ahead of b.
@@ -76,56 +86,53 @@ func fieldKind(i int) Field {
 
 // phraseField returns the best field of d holding lq (the lower-cased
 // query) or nq (its NFC) as the substring rule checks, and whether the
-// query stands there as whole words; FieldSpread when no field holds it
-// (an exact-name hit the substring rule did not look for holds it in its
-// name).
+// query stands there as whole words; FieldSpread when no field holds it.
 func (d *doc) phraseField(lq, nq string) (best Field, bounded bool) {
 	best = FieldSpread
-	for i := range d.fields {
+	ascii := isASCII(d.orig) // then d.text has orig's offsets
+	start := int32(0)
+	for i, end := range d.fields {
 		k := fieldKind(i)
 		if k > best || (k == best && bounded) {
 			break
 		}
-		lf, q := Lower(d.field(i)), lq
-		at := occurrences(lf, q)
-		if len(at) == 0 && (nq != lq || !isASCII(lf)) {
-			lf, q = NFC(lf), nq
-			at = occurrences(lf, q)
+		var lf string
+		if ascii {
+			lf = d.text[start:end]
+		} else {
+			lf = Lower(d.orig[start:end])
 		}
-		if len(at) == 0 {
-			continue
+		start = end + int32(len(sep))
+		found, b := phraseIn(lf, lq)
+		if !found && (nq != lq || !ascii) {
+			found, b = phraseIn(NFC(lf), nq)
 		}
-		b := false
-		for _, p := range at {
-			if wordBoundary(lf, p) && wordBoundary(lf, p+len(q)) {
-				b = true
-				break
-			}
-		}
-		if k < best || b {
+		if found && (k < best || b) {
 			best, bounded = k, b
 		}
 	}
 	return best, bounded
 }
 
-// occurrences returns the byte offsets of every occurrence of q in s, up to
-// 64 of them.
-func occurrences(s, q string) []int {
+// phraseIn reports whether s holds q and whether it does once at word
+// boundaries.
+func phraseIn(s, q string) (found, bounded bool) {
 	if q == "" {
-		return nil
+		return false, false
 	}
-	var at []int
-	for off := 0; len(at) < 64; {
+	for off := 0; ; {
 		i := strings.Index(s[off:], q)
 		if i < 0 {
-			break
+			return found, false
 		}
-		at = append(at, off+i)
-		_, n := utf8.DecodeRuneInString(s[off+i:])
-		off += i + n
+		found = true
+		at := off + i
+		if wordBoundary(s, at) && wordBoundary(s, at+len(q)) {
+			return true, true
+		}
+		_, n := utf8.DecodeRuneInString(s[at:])
+		off = at + n
 	}
-	return at
 }
 
 // wordBoundary reports whether offset i of s does not split a word: a
@@ -142,7 +149,8 @@ func wordBoundary(s string, i int) bool {
 // wordsField returns the best field of d holding every one of qterms
 // (distinct, as Terms gives them) and the fewest consecutive words of it
 // that hold them all; FieldSpread and 0 when no one field holds them all.
-func (d *doc) wordsField(qterms []string) (best Field, span int) {
+// stems is the Index's cache of stems, read only (the caller holds ix.mu).
+func (d *doc) wordsField(qterms []string, stems map[string]string) (best Field, span int) {
 	best = FieldSpread
 	if len(qterms) == 0 {
 		return best, 0
@@ -152,7 +160,7 @@ func (d *doc) wordsField(qterms []string) (best Field, span int) {
 		if k > best || (k == best && span == len(qterms)) {
 			break
 		}
-		s := minSpan(Terms(fold(d.field(i))), qterms)
+		s := minSpan(terms(fold(d.field(i)), stems, false), qterms)
 		if s > 0 && (k < best || s < span) {
 			best, span = k, s
 		}
@@ -208,28 +216,36 @@ type Suggestion struct {
 // PostgreSQL pg_trgm's default threshold.
 const SuggestAtLeast = 0.3
 
+// suggestScan bounds the names Suggest compares with the query: those of
+// the documents holding most of the query's trigrams.
+const suggestScan = 4096
+
 // Suggest returns up to n live entities whose names are closest to q by
 // trigram similarity (at least SuggestAtLeast), best first (equal ones in
 // name order): what a search that found nothing offers instead. The
 // similarity is the Jaccard index of the sets of byte trigrams of the
-// folded strings, each padded with a space and with runs of other
-// characters than letters and digits as one space; a name counts with its
-// best run of as many words as the query has, so "lovleace" finds "Ada
-// Lovelace".
+// folded strings, each with runs of characters other than letters and
+// digits as one space and a space at each end; a name counts with its best
+// run of as many words as the query has, so "lovleace" finds "Ada
+// Lovelace". The names compared are those of the suggestScan documents
+// holding most trigrams of q (every live one when q is under three bytes).
+// A transposition in a short word can fall under the threshold ("Farha"
+// and "Farah": 0.25).
 func (v *View) Suggest(q string, n int) []Suggestion {
-	fq := padded(fold(q))
-	if fq == "  " || n <= 0 {
+	var sc simScratch
+	qn := sc.normalize(fold(q))
+	if len(sc.starts) == 0 || n <= 0 {
 		return nil
 	}
-	qg := trigrams(fq)
-	words := len(strings.Fields(fq))
+	qg := slices.Clone(sc.trigramsOf(qn))
+	words := len(sc.starts)
 	var out []Suggestion
-	v.suggestCandidates(fold(q), func(id int32) {
+	for _, id := range v.suggestCandidates(fold(q)) {
 		d := &v.docs[id]
-		if s := nameSimilarity(qg, words, padded(d.foldedName())); s >= SuggestAtLeast {
+		if s := sc.similarity(qg, words, d.foldedName()); s >= SuggestAtLeast {
 			out = append(out, Suggestion{Entity: d.entity(), Similarity: s})
 		}
-	})
+	}
 	slices.SortFunc(out, func(a, b Suggestion) int {
 		if c := cmp.Compare(b.Similarity, a.Similarity); c != 0 {
 			return c
@@ -239,19 +255,21 @@ func (v *View) Suggest(q string, n int) []Suggestion {
 	return out[:min(n, len(out))]
 }
 
-// suggestCandidates calls found with each live document that holds a
-// trigram of fq (every live document when fq is shorter than a trigram).
-func (v *View) suggestCandidates(fq string, found func(int32)) {
+// suggestCandidates returns the live documents holding a trigram of fq, at
+// most suggestScan of them, those holding most first (every live document
+// when fq is shorter than a trigram).
+func (v *View) suggestCandidates(fq string) []int32 {
 	limit := int32(len(v.docs))
+	var ids []int32
 	if len(fq) < 3 {
 		for id := int32(0); id < limit; id++ {
 			if !v.isDead(id) {
-				found(id)
+				ids = append(ids, id)
 			}
 		}
-		return
+		return ids
 	}
-	seen := make([]uint64, len(v.dead))
+	counts := make([]uint8, limit)
 	ix := v.ix
 	ix.mu.RLock()
 	var lists []*gramList
@@ -260,48 +278,87 @@ func (v *View) suggestCandidates(fq string, found func(int32)) {
 			lists = append(lists, l)
 		}
 	}
-	var ids []int32
 	for _, l := range lists {
-		ids = append(ids, decodeGrams(l, limit)...)
+		for _, id := range decodeGrams(l, limit) {
+			if counts[id] == 0 && !v.isDead(id) {
+				ids = append(ids, id)
+			}
+			counts[id]++ // at most 64 lists: no overflow
+		}
 	}
 	ix.mu.RUnlock()
-	for _, id := range ids {
-		if v.isDead(id) || seen[id/64]&(1<<(id%64)) != 0 {
-			continue
-		}
-		seen[id/64] |= 1 << (id % 64)
-		found(id)
+	if len(ids) > suggestScan {
+		slices.SortFunc(ids, func(a, b int32) int {
+			if c := cmp.Compare(counts[b], counts[a]); c != 0 {
+				return c
+			}
+			return cmp.Compare(a, b)
+		})
+		ids = ids[:suggestScan]
 	}
+	return ids
 }
 
-// padded is s with every run of characters other than letters and digits
-// as one space, and a space at each end.
-func padded(s string) string {
-	return " " + strings.Join(strings.FieldsFunc(s, func(r rune) bool { return !isWordRune(r) }), " ") + " "
+// simScratch holds the buffers similarity reuses from name to name.
+type simScratch struct {
+	buf    []byte
+	grams  []uint32
+	starts []int // where each word of buf starts
 }
 
-// nameSimilarity is the best trigram similarity of qg (the trigrams of a
-// padded query of words words) with the padded name or a run of words of
-// its words.
-func nameSimilarity(qg []uint32, words int, name string) float64 {
-	best := jaccard(qg, trigrams(name))
-	nw := strings.Fields(name)
-	if words < len(nw) {
-		for i := 0; i+words <= len(nw); i++ {
-			best = max(best, jaccard(qg, trigrams(" "+strings.Join(nw[i:i+words], " ")+" ")))
+// normalize returns s with every run of characters other than letters and
+// digits as one space and a space at each end (" " when s has no word),
+// and records where its words start; the result is sc's buffer.
+func (sc *simScratch) normalize(s string) []byte {
+	sc.buf = append(sc.buf[:0], ' ')
+	sc.starts = sc.starts[:0]
+	in := false
+	for _, r := range s {
+		switch {
+		case isWordRune(r):
+			if !in {
+				sc.starts = append(sc.starts, len(sc.buf))
+				in = true
+			}
+			sc.buf = utf8.AppendRune(sc.buf, r)
+		case in:
+			sc.buf = append(sc.buf, ' ')
+			in = false
 		}
+	}
+	if in {
+		sc.buf = append(sc.buf, ' ')
+	}
+	return sc.buf
+}
+
+// similarity is the best trigram similarity of qg (the trigrams of a
+// normalized query of words words) with the normalized name or a run of as
+// many of its words.
+func (sc *simScratch) similarity(qg []uint32, words int, name string) float64 {
+	nn := sc.normalize(name)
+	best := jaccard(qg, sc.trigramsOf(nn))
+	nw := len(sc.starts)
+	for i := 0; words < nw && i+words <= nw; i++ {
+		lo, hi := sc.starts[i]-1, len(nn)
+		if i+words < nw {
+			hi = sc.starts[i+words]
+		}
+		best = max(best, jaccard(qg, sc.trigramsOf(nn[lo:hi])))
 	}
 	return best
 }
 
-// trigrams returns the distinct byte trigrams of s, ascending.
-func trigrams(s string) []uint32 {
-	out := make([]uint32, 0, max(len(s)-2, 0))
+// trigramsOf returns the distinct byte trigrams of s, ascending, in sc's
+// buffer.
+func (sc *simScratch) trigramsOf(s []byte) []uint32 {
+	sc.grams = sc.grams[:0]
 	for i := 0; i+3 <= len(s); i++ {
-		out = append(out, gramAt(s, i))
+		sc.grams = append(sc.grams, uint32(s[i])<<16|uint32(s[i+1])<<8|uint32(s[i+2]))
 	}
-	slices.Sort(out)
-	return slices.Compact(out)
+	slices.Sort(sc.grams)
+	sc.grams = slices.Compact(sc.grams)
+	return sc.grams
 }
 
 // jaccard is |a ∩ b| / |a ∪ b| of two ascending sets.

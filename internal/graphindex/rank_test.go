@@ -214,3 +214,30 @@ func TestSuggest(t *testing.T) {
 		t.Errorf("n=2 gave %d", len(s))
 	}
 }
+
+// BenchmarkSearchRanked times Search and SortHits at 100k entities: a
+// query 22% of them hold as a phrase, one of two common words most hold
+// in any order, and a typo that matches nothing (Suggest).
+func BenchmarkSearchRanked(b *testing.B) {
+	words := strings.Fields("lorem ipsum dolor sit amet consectetur adipiscing elit sed do eiusmod tempor incididunt ut labore")
+	var ents []model.Entity
+	for i := range 100_000 {
+		obs := []string{fmt.Sprintf("topic %d", i%10), fmt.Sprintf("%s %s %s", words[i%len(words)], words[(i/3)%len(words)], words[(i/7)%len(words)])}
+		if i%5 == 0 {
+			obs[0] = fmt.Sprintf("topic 1%d", i%7)
+		}
+		ents = append(ents, model.Entity{Name: fmt.Sprintf("entity-%06d", i), EntityType: "note", Observations: obs})
+	}
+	v := Build(ents, nil)
+	for _, q := range []string{"topic 1", "dolor lorem", "entty-04217"} {
+		b.Run(q, func(b *testing.B) {
+			for b.Loop() {
+				hits := v.Search(q)
+				SortHits(hits)
+				if len(hits) == 0 {
+					v.Suggest(q, 5)
+				}
+			}
+		})
+	}
+}
