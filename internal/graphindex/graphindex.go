@@ -1,8 +1,9 @@
 // Package graphindex is an in-memory index of one snapshot's graph for
 // search: every entity's text, for the reference memory server's substring
-// rule (exact) and a word index ranked by BM25, the two tiers of memsnap's
-// search_nodes; and every entity's outgoing relations, so that a search's
-// relations need no read of the graph either.
+// rule (exact) and a word index scored by BM25, ranked together as
+// memsnap's search_nodes answers (rank.go), with trigram suggestions for a
+// query that matches nothing; and every entity's outgoing relations, so
+// that a search's relations need no read of the graph either.
 //
 // A View answers for one snapshot and never changes. Apply derives the
 // next snapshot's View from the newest one by the entities that changed,
