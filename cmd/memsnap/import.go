@@ -131,16 +131,7 @@ func (a *app) queueMemoryFile(s *snapshot.Store, imp *memoryImport, batch int) (
 	var queue func(op model.Op) error
 	queue = func(op model.Op) error {
 		j := jobOf(op)
-		if n := max(len(op.Entities), len(op.Relations), len(op.Observations)); imp.lim.MaxBytes > 0 && int64(len(j)) > imp.lim.MaxBytes && n > 1 {
-			a, b := op, op
-			switch {
-			case op.Entities != nil:
-				a.Entities, b.Entities = op.Entities[:n/2], op.Entities[n/2:]
-			case op.Observations != nil:
-				a.Observations, b.Observations = op.Observations[:n/2], op.Observations[n/2:]
-			default:
-				a.Relations, b.Relations = op.Relations[:n/2], op.Relations[n/2:]
-			}
+		if a, b, ok := splitOp(op); ok && imp.lim.MaxBytes > 0 && int64(len(j)) > imp.lim.MaxBytes {
 			if err := queue(a); err != nil {
 				return err
 			}
@@ -219,6 +210,25 @@ func (a *app) queueMemoryFile(s *snapshot.Store, imp *memoryImport, batch int) (
 		err = flushRels()
 	}
 	return q, err
+}
+
+// splitOp splits an op of import's in two halves of its items; ok is false
+// for an op of one item.
+func splitOp(op model.Op) (a, b model.Op, ok bool) {
+	n := max(len(op.Entities), len(op.Relations), len(op.Observations))
+	if n < 2 {
+		return op, op, false
+	}
+	a, b = op, op
+	switch {
+	case op.Entities != nil:
+		a.Entities, b.Entities = op.Entities[:n/2], op.Entities[n/2:]
+	case op.Observations != nil:
+		a.Observations, b.Observations = op.Observations[:n/2], op.Observations[n/2:]
+	default:
+		a.Relations, b.Relations = op.Relations[:n/2], op.Relations[n/2:]
+	}
+	return a, b, true
 }
 
 // waitForAll waits until every job is applied or rejected, committing
