@@ -179,6 +179,9 @@ func TestDeadJobsRetriedAndPurged(t *testing.T) {
 	if out := mustMemsnap(t, store, nil, "jobs"); !strings.Contains(out, ghost) || !strings.Contains(out, "REASON") {
 		t.Errorf("jobs:\n%s", out)
 	}
+	if out := mustMemsnap(t, store, nil, "status"); !strings.Contains(out, "3 dead (memsnap jobs lists them") {
+		t.Errorf("status:\n%s", out)
+	}
 
 	// Under the default limit the long job still does not decode: it stays.
 	a := jobsCmd(t, store, nil, 1, "retry", longID)
