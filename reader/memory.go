@@ -31,7 +31,22 @@ type Graph struct {
 	Relations []Relation `json:"relations"`
 	// NextCursor, when set, continues a paged ReadGraph.
 	NextCursor string `json:"nextCursor,omitempty"`
+	// Suggestions, only from a SearchNodes that matched nothing, are the
+	// entities whose names are closest to the query (likely typos), best
+	// first: not matches, so not among Entities.
+	Suggestions []Suggestion `json:"suggestions,omitempty"`
 }
+
+// Suggestion is an entity a search that matched nothing offers instead: its
+// name is close to the query by trigram similarity (0 to 1).
+type Suggestion struct {
+	Name       string  `json:"name"`
+	EntityType string  `json:"entityType"`
+	Similarity float64 `json:"similarity"`
+}
+
+// SuggestMax is the most suggestions a search that matched nothing gives.
+const SuggestMax = 5
 
 // ErrNotFound is returned (wrapped) when a named entity does not exist.
 var ErrNotFound = errors.New("not found")
@@ -491,13 +506,18 @@ type SearchOptions struct {
 // returns them ranked, with the relations between them. It finds every entity
 // the reference server's case-insensitive substring search finds (name, type
 // or one observation holds the query), and also entities that hold every
-// word of the query, stemmed, in any order (graphindex.Terms): of those the
-// substring rule does not find, the best Options.SearchWordHits. Ranking:
-// exact name first, then matches of every query word (name matches ahead,
-// then by BM25 score), then the other substring matches; ties by name. The
-// search
-// runs on the snapshot's in-memory index (textView), built on the first
-// search of the process and carried from snapshot to snapshot.
+// word of the query, stemmed, in any order (graphindex.Terms; words with
+// digits count): of those the substring rule does not find, the best
+// Options.SearchWordHits. Ranking (graphindex.SortHits): the exact name
+// first, then the entities holding the whole query in one field (the
+// substring rule), then those holding every word; within each, by
+// relevance (the field, whole words or proximity, BM25). When nothing
+// matches and no window is set, Graph.Suggestions holds the entities whose
+// names are closest to the query by trigram similarity (typos;
+// graphindex.View.Suggest), up to SuggestMax; Entities stays empty, as the
+// reference answers. The search runs on the snapshot's in-memory index
+// (textView), built on the first search of the process and carried from
+// snapshot to snapshot.
 func (r *Reader) SearchNodes(ctx context.Context, query string, opts SearchOptions) (*Graph, error) {
 	if opts.Limit < 0 {
 		return nil, fmt.Errorf("search: %w: limit %d is negative", ErrBadOption, opts.Limit)
@@ -516,6 +536,11 @@ func (r *Reader) SearchNodes(ctx context.Context, query string, opts SearchOptio
 				return err
 			}
 			found = slices.DeleteFunc(found, func(h graphindex.Hit) bool { return !in[h.Entity.Name] })
+		}
+		if len(found) == 0 && opts.Window.IsZero() {
+			for _, s := range v.Suggest(query, SuggestMax) {
+				g.Suggestions = append(g.Suggestions, Suggestion{Name: s.Entity.Name, EntityType: s.Entity.EntityType, Similarity: s.Similarity})
+			}
 		}
 		hits := rank(found, r.opts.SearchWordHits, opts.Limit)
 		g.Entities = make([]Entity, len(hits))
@@ -536,19 +561,7 @@ func (r *Reader) SearchNodes(ctx context.Context, query string, opts SearchOptio
 // by words, not by the substring rule) past the first wordHits (0: none
 // dropped) and returns the first limit (0: all) of the rest.
 func rank(hits []graphindex.Hit, wordHits, limit int) []graphindex.Hit {
-	sort.Slice(hits, func(i, j int) bool {
-		a, b := &hits[i], &hits[j]
-		if a.Tier != b.Tier {
-			return a.Tier < b.Tier
-		}
-		if a.NameMatch != b.NameMatch {
-			return a.NameMatch
-		}
-		if a.Score != b.Score {
-			return a.Score > b.Score
-		}
-		return a.Entity.Name < b.Entity.Name
-	})
+	graphindex.SortHits(hits)
 	if wordHits > 0 {
 		n := 0
 		hits = slices.DeleteFunc(hits, func(h graphindex.Hit) bool {

@@ -24,6 +24,12 @@ func (a *app) printGraph(g *reader.Graph) error {
 	if g.NextCursor != "" {
 		fmt.Fprintf(a.stdout, "more: --cursor %s\n", g.NextCursor)
 	}
+	for i, s := range g.Suggestions {
+		if i == 0 {
+			fmt.Fprintln(a.stdout, "no match; did you mean:")
+		}
+		fmt.Fprintf(a.stdout, "  %s (%s), similarity %.2f\n", s.Name, s.EntityType, s.Similarity)
+	}
 	return nil
 }
 

@@ -31,10 +31,14 @@ func (a *app) newImportCommand() *cobra.Command {
 and queue it as jobs: entities first, then relations, up to N items per job. Imperfect lines do
 not stop the import: what is unambiguous is repaired (an entity without observations gets [],
 observations that are not strings are dropped, a missing entityType is "", unknown fields are
-ignored) and what is not is skipped (a line that is not one JSON object, an entity without a
+ignored, an observation over job.max_string_bytes is dropped, its entity and relations kept)
+and what is not is skipped (a line that is not one JSON object, an entity without a
 name or already on an earlier line, a relation without from, to or relationType or naming an
 entity in neither the file nor the store nor a queued job, a line over job.max_bytes or not UTF-8); each is reported with its
-line number, and the summary counts them. With --strict the first such line refuses the file
+line number, and the summary counts them. An entity the store already holds is merged: the
+file's observations it lacks are added ("merged" and "observations_added" in the summary) and
+its relations created; its entityType stays the store's (create_entities never changes an
+existing entity), and a different one in the file is reported on its line. With --strict the first such line refuses the file
 before anything is queued (the file is then read twice). The file is never held in memory
 whole: only the relations are kept until the last entity is queued. With --wait, memsnap waits,
 with no time limit, until every job is applied or rejected (committing itself whenever no other
@@ -45,7 +49,9 @@ summary, and exits 1 if any job was rejected.`,
 			if batch < 1 {
 				return usagef(cmd, "--batch must be at least 1")
 			}
-			imp := &memoryImport{path: args[0], lim: a.cfg.Job.Limits(), known: a.storeHolds(cmd.Context(), s)}
+			look := a.newStoreLookup(cmd.Context(), s)
+			defer look.Close()
+			imp := &memoryImport{path: args[0], lim: a.cfg.Job.Limits(), known: look.holds, existing: look.entities}
 			if strict {
 				// The first pass only checks, so that a bad line queues nothing.
 				check := &memoryImport{path: args[0], lim: imp.lim, known: imp.known, strict: true}
@@ -58,8 +64,9 @@ summary, and exits 1 if any job was rejected.`,
 				return err
 			}
 			a.reportMemoryProblems(imp)
+			look.Close() // no reader open while waiting
 			sum := map[string]any{"entities": q.entities, "relations": q.relations, "jobs": len(q.ids),
-				"repaired": imp.repaired, "skipped": imp.skipped}
+				"repaired": imp.repaired, "skipped": imp.skipped, "merged": imp.merged, "observations_added": imp.obsAdded}
 			if wait {
 				rejected, err := a.waitForAll(cmd.Context(), s, q.ids, q.bytes)
 				if err != nil {
@@ -124,13 +131,7 @@ func (a *app) queueMemoryFile(s *snapshot.Store, imp *memoryImport, batch int) (
 	var queue func(op model.Op) error
 	queue = func(op model.Op) error {
 		j := jobOf(op)
-		if n := max(len(op.Entities), len(op.Relations)); imp.lim.MaxBytes > 0 && int64(len(j)) > imp.lim.MaxBytes && n > 1 {
-			a, b := op, op
-			if op.Entities != nil {
-				a.Entities, b.Entities = op.Entities[:n/2], op.Entities[n/2:]
-			} else {
-				a.Relations, b.Relations = op.Relations[:n/2], op.Relations[n/2:]
-			}
+		if a, b, ok := splitOp(op); ok && imp.lim.MaxBytes > 0 && int64(len(j)) > imp.lim.MaxBytes {
 			if err := queue(a); err != nil {
 				return err
 			}
@@ -154,9 +155,21 @@ func (a *app) queueMemoryFile(s *snapshot.Store, imp *memoryImport, batch int) (
 		if len(ents) == 0 {
 			return nil
 		}
-		err := queue(model.Op{Op: model.OpCreateEntities, Entities: ents})
+		adds, err := imp.merge(ents)
+		if err != nil {
+			return err
+		}
+		// The entities first: create_entities keeps those that exist and
+		// creates again one deleted since the lookup, so that the
+		// add_observations job after it finds every entity it names
+		// (unless a job of another process deletes one in between: then
+		// that job is rejected, as --wait reports).
+		err = queue(model.Op{Op: model.OpCreateEntities, Entities: ents})
 		q.entities += len(ents)
 		ents, held = ents[:0:0], 0
+		if err == nil && len(adds) > 0 {
+			err = queue(model.Op{Op: model.OpAddObservations, Observations: adds})
+		}
 		return err
 	}
 	flushRels := func() error {
@@ -197,6 +210,25 @@ func (a *app) queueMemoryFile(s *snapshot.Store, imp *memoryImport, batch int) (
 		err = flushRels()
 	}
 	return q, err
+}
+
+// splitOp splits an op of import's in two halves of its items; ok is false
+// for an op of one item.
+func splitOp(op model.Op) (a, b model.Op, ok bool) {
+	n := max(len(op.Entities), len(op.Relations), len(op.Observations))
+	if n < 2 {
+		return op, op, false
+	}
+	a, b = op, op
+	switch {
+	case op.Entities != nil:
+		a.Entities, b.Entities = op.Entities[:n/2], op.Entities[n/2:]
+	case op.Observations != nil:
+		a.Observations, b.Observations = op.Observations[:n/2], op.Observations[n/2:]
+	default:
+		a.Relations, b.Relations = op.Relations[:n/2], op.Relations[n/2:]
+	}
+	return a, b, true
 }
 
 // waitForAll waits until every job is applied or rejected, committing

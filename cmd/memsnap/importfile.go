@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,7 +16,6 @@ import (
 	"github.com/memsnap/memsnap/internal/fsm"
 	"github.com/memsnap/memsnap/internal/model"
 	"github.com/memsnap/memsnap/internal/queue"
-	"github.com/memsnap/memsnap/reader"
 	"github.com/memsnap/memsnap/snapshot"
 )
 
@@ -29,32 +27,42 @@ import (
 //
 //   - repaired (and reported): an entity without observations (or with
 //     null) gets [], observations that are not strings are dropped, an
-//     entity without entityType gets "", unknown fields are ignored;
+//     observation over job.max_string_bytes is dropped (the entity and its
+//     relations are kept), an entity without entityType gets "", unknown
+//     fields are ignored;
 //   - skipped (and reported with the line number and the reason): a line
 //     that is not one JSON object, a record of another type, an entity
 //     without a name, an entity already on an earlier line (the first
 //     wins, as create_entities keeps the existing entity), a relation
 //     without from, to or relationType, a relation to an entity in
-//     neither the file nor the store nor a queued job, a line that is not
-//     UTF-8, a line over job.max_bytes, a string
-//     over job.max_string_bytes;
+//     neither the file nor the store nor a queued job (or to an entity
+//     skipped on its line, which the report names), a line that is not
+//     UTF-8, a line over job.max_bytes, a name or type over
+//     job.max_string_bytes;
+//   - merged (and reported when the type differs): an entity the store
+//     holds gets the file's new observations (importmerge.go);
 //   - blank lines, a UTF-8 byte order mark and CRLF line ends are no
 //     problem at all.
 //
 // With --strict the first problem refuses the file before anything is
 // queued.
 
-// memoryProblem is a line import repaired or skipped, and why.
+// memoryProblem is a line import repaired, skipped or merged with a
+// difference, and why.
 type memoryProblem struct {
 	Line    int
 	Skipped bool
+	Merged  bool // an entity merged into the store's, with a difference kept
 	Reason  string
 }
 
 func (p memoryProblem) String() string {
 	what := "repaired"
-	if p.Skipped {
+	switch {
+	case p.Skipped:
 		what = "skipped"
+	case p.Merged:
+		what = "merged"
 	}
 	return fmt.Sprintf("line %d: %s: %s", p.Line, what, p.Reason)
 }
@@ -105,14 +113,18 @@ func parseMemoryLine(line []byte, lim model.Limits, exact bool) (rec memoryRecor
 	rec.size = int64(len(line)) + 1
 	if rec.ent != nil {
 		e := rec.ent
+		if dropped := dropLongObservations(e, lim); len(dropped) > 0 {
+			rec.repairs = append(rec.repairs, dropped...)
+			exact = true // the line's length counts what was dropped
+		}
 		if err := lim.CheckEntity(*e); err != nil {
-			return rec, "entity " + quoteName(e.Name) + ": " + err.Error()
+			return rec, "entity " + quoteName(e.Name) + ": " + err.Error() + raiseHint(lim, e)
 		}
 		if exact {
 			rec.size = encodedSize(e)
 		}
 		if lim.MaxBytes > 0 && rec.size+jobOverhead > lim.MaxBytes {
-			return rec, fmt.Sprintf("entity %s is %d bytes, over what one job may hold (job.max_bytes %d)", quoteName(e.Name), rec.size, lim.MaxBytes)
+			return rec, fmt.Sprintf("entity %s is %d bytes, over what one job may hold (job.max_bytes %d; raise job.max_bytes in the config to import it)", quoteName(e.Name), rec.size, lim.MaxBytes)
 		}
 		return rec, ""
 	}
@@ -123,9 +135,40 @@ func parseMemoryLine(line []byte, lim model.Limits, exact bool) (rec memoryRecor
 		rec.size = encodedSize(rec.rel)
 	}
 	if lim.MaxBytes > 0 && rec.size+jobOverhead > lim.MaxBytes {
-		return rec, fmt.Sprintf("relation is %d bytes, over what one job may hold (job.max_bytes %d)", rec.size, lim.MaxBytes)
+		return rec, fmt.Sprintf("relation is %d bytes, over what one job may hold (job.max_bytes %d; raise job.max_bytes in the config to import it)", rec.size, lim.MaxBytes)
 	}
 	return rec, ""
+}
+
+// dropLongObservations removes from e the observations over
+// job.max_string_bytes, which no job may hold, and returns one repair
+// saying so for each: the entity and its relations are kept.
+func dropLongObservations(e *model.Entity, lim model.Limits) (repairs []string) {
+	if lim.MaxStringBytes <= 0 {
+		return nil
+	}
+	kept := e.Observations[:0:0]
+	for i, o := range e.Observations {
+		if len(o) > lim.MaxStringBytes {
+			repairs = append(repairs, fmt.Sprintf("entity %s: observation %d (%s) dropped: it is %d bytes, over the limit of %d (job.max_string_bytes; raise job.max_string_bytes in the config to keep it)",
+				quoteName(e.Name), i+1, quoteName(o), len(o), lim.MaxStringBytes))
+			continue
+		}
+		kept = append(kept, o)
+	}
+	if len(repairs) > 0 {
+		e.Observations = kept
+	}
+	return repairs
+}
+
+// raiseHint says which config key lets e's name or type through, when one
+// of them is over job.max_string_bytes (what CheckEntity then refused).
+func raiseHint(lim model.Limits, e *model.Entity) string {
+	if lim.MaxStringBytes > 0 && (len(e.Name) > lim.MaxStringBytes || len(e.EntityType) > lim.MaxStringBytes) {
+		return "; raise job.max_string_bytes in the config to import it"
+	}
+	return ""
 }
 
 // parseMemoryLineFast reads a well-formed line: the reference's fields
@@ -360,13 +403,19 @@ type memoryImport struct {
 	strict bool
 	// known reports which of names (not in the file) the store holds.
 	known func(names []string) (map[string]bool, error)
+	// existing, if set, returns the entities of names the store holds, for
+	// merge (importmerge.go).
+	existing func(names []string) (map[string]fsm.Entity, error)
 
-	entityLine map[string]int // each entity's line
-	relLine    map[model.Relation]int
-	rels       []memoryRecord
-	problems   []memoryProblem
-	repaired   int // lines
-	skipped    int // lines
+	entityLine  map[string]int // each entity's line
+	skippedLine map[string]int // each entity skipped on its line (the first)
+	relLine     map[model.Relation]int
+	rels        []memoryRecord
+	problems    []memoryProblem
+	repaired    int // lines
+	skipped     int // lines
+	merged      int // entities the store held, merged
+	obsAdded    int // observations added to them
 }
 
 // problem records a repaired or skipped line; with strict it is the error
@@ -387,18 +436,26 @@ func (m *memoryImport) problem(p memoryProblem) error {
 // the end, relation with each relation to import, each with its bytes in
 // a job.
 func (m *memoryImport) run(read func(int64), entity func(model.Entity, int64) error, relation func(model.Relation, int64) error) error {
-	m.entityLine, m.relLine = map[string]int{}, map[model.Relation]int{}
+	m.entityLine, m.skippedLine, m.relLine = map[string]int{}, map[string]int{}, map[model.Relation]int{}
 	err := readMemoryLines(m.path, m.lim.MaxBytes, read, func(n int, line []byte) error {
 		return m.line(n, line, entity)
 	}, func(n int, size int64) error {
 		m.skipped++
 		return m.problem(memoryProblem{Line: n, Skipped: true,
-			Reason: fmt.Sprintf("the line is %d bytes, over the limit of %d (job.max_bytes)", size, m.lim.MaxBytes)})
+			Reason: fmt.Sprintf("the line is %d bytes, over the limit of %d (job.max_bytes; raise job.max_bytes in the config to import it)", size, m.lim.MaxBytes)})
 	})
 	if err != nil {
 		return err
 	}
 	return m.relations(relation)
+}
+
+// recName is the name of rec's entity, "" for a relation.
+func recName(rec memoryRecord) string {
+	if rec.ent == nil {
+		return ""
+	}
+	return rec.ent.Name
 }
 
 func (m *memoryImport) line(n int, line []byte, entity func(model.Entity, int64) error) error {
@@ -415,6 +472,9 @@ func (m *memoryImport) line(n int, line []byte, entity func(model.Entity, int64)
 		}
 	}
 	if skip != "" {
+		if _, seen := m.skippedLine[recName(rec)]; rec.ent != nil && !seen {
+			m.skippedLine[rec.ent.Name] = n
+		}
 		m.skipped++
 		return m.problem(memoryProblem{Line: n, Skipped: true, Reason: skip})
 	}
@@ -465,8 +525,12 @@ func (m *memoryImport) relations(relation func(model.Relation, int64) error) err
 		}
 		if missing != "" {
 			m.skipped++
+			why := "is in neither the file nor the store nor a queued job"
+			if line, ok := m.skippedLine[missing]; ok {
+				why = fmt.Sprintf("was skipped on line %d", line)
+			}
 			if err := m.problem(memoryProblem{Line: r.line, Skipped: true,
-				Reason: fmt.Sprintf("relation %s -> %s: entity %s is in neither the file nor the store nor a queued job", quoteName(r.rel.From), quoteName(r.rel.To), quoteName(missing))}); err != nil {
+				Reason: fmt.Sprintf("relation %s -> %s: entity %s %s", quoteName(r.rel.From), quoteName(r.rel.To), quoteName(missing), why)}); err != nil {
 				return err
 			}
 			continue
@@ -476,52 +540,6 @@ func (m *memoryImport) relations(relation func(model.Relation, int64) error) err
 		}
 	}
 	return nil
-}
-
-// storeHolds returns a lookup of entity names in the store as the queue
-// will leave it: CURRENT's entities (none when nothing is published yet)
-// with the jobs still queued or claimed (an earlier import not committed
-// yet) applied in queue order by the memory's rules (fsm.Apply), so that
-// an entity a queued job creates is found and one it deletes is not.
-func (a *app) storeHolds(ctx context.Context, s *snapshot.Store) func([]string) (map[string]bool, error) {
-	return func(names []string) (map[string]bool, error) {
-		jobs := a.queuedJobs(s)
-		reads := fsm.Reads(jobs)
-		st, err := a.storeRows(ctx, s, slices.Concat(names, reads.Names), reads.Sources)
-		if err != nil {
-			return nil, err
-		}
-		mem := fsm.NewMemState(st)
-		for _, job := range jobs {
-			_, _ = fsm.Apply(mem, job) // a job the writer will reject changes nothing
-		}
-		out := map[string]bool{}
-		for _, n := range names {
-			if _, ok := mem.Entity(n); ok {
-				out[n] = true
-			}
-		}
-		return out, nil
-	}
-}
-
-// storeRows reads the rows of names and the relations out of sources from
-// CURRENT (nil when nothing is published yet).
-func (a *app) storeRows(ctx context.Context, s *snapshot.Store, names, sources []string) (*model.State, error) {
-	r, err := reader.Open(ctx, s, a.cfg.ReaderOptions(), a.log)
-	if errors.Is(err, snapshot.ErrNoSnapshot) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	defer r.Close()
-	slices.Sort(names)
-	st, err := r.State(ctx, slices.Compact(names), sources, nil)
-	if err != nil {
-		return nil, err
-	}
-	return st.Graph, nil
 }
 
 // queuedJobs returns the jobs still claimed or queued, in the order the

@@ -108,7 +108,7 @@ where the logs go too.`,
 		return usageError{path: cmd.CommandPath(), err: err}
 	})
 	root.AddCommand(a.newVersionCommand(), a.newInitCommand(), a.newEnqueueCommand(), a.newCommitCommand(), a.newQueryCommand(),
-		a.newKVCommand(), a.newJobCommand(), a.newSnapshotsCommand(), a.newStatusCommand(),
+		a.newKVCommand(), a.newJobCommand(), a.newJobsCommand(), a.newSnapshotsCommand(), a.newStatusCommand(),
 		a.newDaemonCommand(), a.newDemoCommand(), a.newMCPCommand(), a.newServeCommand(), a.newBenchCommand(), a.newBenchWorkerCommand(), a.newQueryWorkerCommand(),
 		a.newSearchCommand(), a.newOpenCommand(), a.newNeighborsCommand(), a.newGraphCommand(), a.newImportCommand(), a.newExportCommand())
 	wrapArgs(root)

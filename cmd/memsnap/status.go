@@ -145,7 +145,11 @@ func (a *app) printStatus(st status) {
 	default:
 		fmt.Fprintf(a.stdout, "current:   snapshot %d, %s old\n", st.Current, time.Duration(st.AgeSeconds*float64(time.Second)).Round(time.Millisecond))
 	}
-	fmt.Fprintf(a.stdout, "queue:     %d queued, %d claimed, %d dead\n", st.Queue.New, st.Queue.Cur, st.Queue.Dead)
+	dead := ""
+	if st.Queue.Dead > 0 {
+		dead = " (memsnap jobs lists them; jobs retry or purge)"
+	}
+	fmt.Fprintf(a.stdout, "queue:     %d queued, %d claimed, %d dead%s\n", st.Queue.New, st.Queue.Cur, st.Queue.Dead, dead)
 	if h := st.Holder; h != nil {
 		fmt.Fprintf(a.stdout, "writer:    running (pid %d on %s since %s)\n", h.PID, h.Host, h.Since.Format(time.RFC3339))
 	} else {

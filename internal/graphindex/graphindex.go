@@ -1,8 +1,9 @@
 // Package graphindex is an in-memory index of one snapshot's graph for
 // search: every entity's text, for the reference memory server's substring
-// rule (exact) and a word index ranked by BM25, the two tiers of memsnap's
-// search_nodes; and every entity's outgoing relations, so that a search's
-// relations need no read of the graph either.
+// rule (exact) and a word index scored by BM25, ranked together as
+// memsnap's search_nodes answers (rank.go), with trigram suggestions for a
+// query that matches nothing; and every entity's outgoing relations, so
+// that a search's relations need no read of the graph either.
 //
 // A View answers for one snapshot and never changes. Apply derives the
 // next snapshot's View from the newest one by the entities that changed,
@@ -254,7 +255,7 @@ func (v *View) add(e model.Entity, out []Rel) {
 		ix.sources[r.To] = append(ix.sources[r.To], id)
 	}
 	ix.addGrams(id, d.text, d.nfc)
-	terms := terms(d.folded(), ix.stems)
+	terms := terms(d.folded(), ix.stems, true)
 	d.terms = int32(len(terms))
 	slices.Sort(terms)
 	for i := 0; i < len(terms); {
@@ -476,11 +477,24 @@ type Tier int
 // Tiers, best first.
 const (
 	TierExactName Tier = iota // the name equals the query, ignoring case
-	TierAllWords              // holds every word of the query, stemmed
-	TierSubstring             // holds the query in one field, ignoring case
+	TierPhrase                // holds the whole query in one field, ignoring case: the reference server's rule
+	TierAllWords              // holds every word of the query, stemmed, in any order and fields
 )
 
-// Hit is an entity that matched a query.
+// Field is where a hit holds the query, best first: its name, its type, an
+// observation, or (words only) every word but spread over several fields.
+type Field int8
+
+// Fields, best first.
+const (
+	FieldName Field = iota
+	FieldType
+	FieldObservation
+	FieldSpread
+)
+
+// Hit is an entity that matched a query. SortHits orders hits by the
+// fields after Entity.
 type Hit struct {
 	Entity    model.Entity
 	Tier      Tier
@@ -488,15 +502,28 @@ type Hit struct {
 	// Substring says the reference server's rule found it: its name, type
 	// or one observation holds the query, ignoring case (or both in NFC).
 	Substring bool
-	Score     float64 // BM25 over the query's words; 0 for substring matches
-	id        int32   // the entity's document in the View searched
+	// Field is the best field holding the query (Substring) or, for a hit
+	// found by words alone, every word of it.
+	Field Field
+	// Bounded says the query, found as a substring, starts and ends at word
+	// boundaries in Field ("thing 1" in "thing 1 ok", not in "thing 12").
+	Bounded bool
+	// Span is, for a hit found by words alone, the fewest consecutive
+	// words of one field that hold every query word (its proximity; the
+	// query's word count when they stand together); 0 when no one field
+	// holds them all, and for substring hits.
+	Span  int
+	Score float64 // BM25 over the query's words (digits included); 0 when it lacks one
+	terms int32   // the entity's indexed words: a shorter entity ranks first on equal scores
+	id    int32   // the entity's document in the View searched
 }
 
-// Search returns every entity that matches q, unordered: those holding
-// the lower-cased q in their name, type or one observation (the reference
-// server's rule), or holding it once both are in Unicode normalization
-// form C (a decomposed "cafe\u0301" finds "café"), and those holding every
-// word of q after stemming (Terms), scored by BM25.
+// Search returns every entity that matches q, unordered (SortHits ranks
+// them): those holding the lower-cased q in their name, type or one
+// observation (the reference server's rule), or holding it once both are
+// in Unicode normalization form C (a decomposed "cafe\u0301" finds
+// "café"), and those holding every word of q after stemming (Terms),
+// scored by BM25, each with the signals SortHits ranks by (rank.go).
 func (v *View) Search(q string) []Hit {
 	lq := Lower(q)
 	nq := NFC(lq)
@@ -506,7 +533,7 @@ func (v *View) Search(q string) []Hit {
 		if h == nil {
 			d := &v.docs[id]
 			lname, fname := d.text[:d.nameLen], d.foldedName()
-			h = &Hit{Tier: tier, NameMatch: strings.Contains(lname, lq) || strings.Contains(fname, nq), id: id}
+			h = &Hit{Tier: tier, NameMatch: strings.Contains(lname, lq) || strings.Contains(fname, nq), id: id, terms: d.terms}
 			if lname == lq || fname == nq {
 				h.Tier = TierExactName
 			}
@@ -515,11 +542,20 @@ func (v *View) Search(q string) []Hit {
 		h.Tier = min(h.Tier, tier)
 		return h
 	}
-	v.substring(lq, func(id int32) { get(id, TierSubstring).Substring = true })
+	v.substring(lq, func(id int32) { get(id, TierPhrase).Substring = true })
 	v.words(nq, func(id int32, score float64) { get(id, TierAllWords).Score = score })
+	qterms := uniq(Terms(nq))
 	out := make([]Hit, 0, len(hits))
+	v.ix.mu.RLock() // for the stems wordsField reads
+	defer v.ix.mu.RUnlock()
 	for id, h := range hits {
-		h.Entity = v.docs[id].entity()
+		d := &v.docs[id]
+		if h.Substring || h.Tier == TierExactName {
+			h.Field, h.Bounded = d.phraseField(lq, nq)
+		} else {
+			h.Field, h.Span = d.wordsField(qterms, v.ix.stems)
+		}
+		h.Entity = d.entity()
 		out = append(out, *h)
 	}
 	return out
@@ -649,15 +685,17 @@ func uniq(ts []string) []string {
 }
 
 // Terms splits lower-cased text into the words the index keeps, stemmed:
-// runs of letters and digits (anything else splits words), of two
-// characters or more and without a digit ("ticket123" and "3.12" are no
-// words: a query holding them finds by substring only), less English stop
-// words, each reduced by the Porter stemmer (ASCII words; others are kept
-// whole).
-func Terms(text string) []string { return terms(text, nil) }
+// runs of letters and digits (anything else splits words: "3.12" is "3"
+// and "12"), of two characters or more unless they hold a digit ("7",
+// "2023" and "ticket123" are words, kept whole), less English stop words,
+// each reduced by the Porter stemmer (ASCII words without digits; others
+// are kept whole).
+func Terms(text string) []string { return terms(text, nil, false) }
 
-// terms is Terms with stems, if not nil, caching the stems of words.
-func terms(text string, stems map[string]string) []string {
+// terms is Terms with stems, if not nil, a cache of the stems of words,
+// which it adds to when learn is set (the caller holds ix.mu to write, or
+// to read it otherwise).
+func terms(text string, stems map[string]string, learn bool) []string {
 	var out []string
 	for len(text) > 0 {
 		i := strings.IndexFunc(text, isWordRune)
@@ -671,21 +709,33 @@ func terms(text string, stems map[string]string) []string {
 		}
 		w := text[:j]
 		text = text[j:]
-		if utf8.RuneCountInString(w) < 2 || stopWords[w] || strings.ContainsFunc(w, unicode.IsDigit) {
+		digits := strings.ContainsFunc(w, unicode.IsDigit)
+		if (!digits && utf8.RuneCountInString(w) < 2) || stopWords[w] {
 			continue
 		}
-		if st, ok := stems[w]; ok {
-			w = st
-		} else if isASCII(w) {
-			st = porterstemmer.StemString(w)
-			if stems != nil {
-				stems[strings.Clone(w)] = st
-			}
-			w = st
+		if !digits { // "2023", "7" and "ticket123" are kept whole
+			w = stem(w, stems, learn)
 		}
 		out = append(out, w)
 	}
 	return out
+}
+
+// stem reduces the word w by the Porter stemmer (ASCII words; others are
+// kept whole), looking it up in stems, and adding it there when learn is
+// set.
+func stem(w string, stems map[string]string, learn bool) string {
+	if st, ok := stems[w]; ok {
+		return st
+	}
+	if !isASCII(w) {
+		return w
+	}
+	st := porterstemmer.StemString(w)
+	if learn {
+		stems[strings.Clone(w)] = st
+	}
+	return st
 }
 
 func isWordRune(r rune) bool {

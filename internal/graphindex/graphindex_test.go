@@ -164,8 +164,9 @@ func TestSearchTiersAndWords(t *testing.T) {
 	}
 	v := Build(ents, []model.Relation{{From: "pipeline", To: "notes", RelationType: "feeds"}, {From: "notes", To: "other", RelationType: "cites"}})
 	got := names(v.Search("deploy"))
-	// "deploying" holds "deploy" and stems to it too: the better tier counts.
-	want := map[string]Tier{"Deploy": TierExactName, "pipeline": TierAllWords, "notes": TierAllWords}
+	// "deploying" holds "deploy" and stems to it too: the better tier (the
+	// phrase) counts.
+	want := map[string]Tier{"Deploy": TierExactName, "pipeline": TierPhrase, "notes": TierPhrase}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("deploy: %v, want %v", got, want)
 	}
@@ -175,17 +176,17 @@ func TestSearchTiersAndWords(t *testing.T) {
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("friday deploys: %v, want %v", got, want)
 	}
-	// Digits, one letter and stop words are no words: substring only.
-	if got := names(v.Search("x1 y2")); fmt.Sprint(got) != fmt.Sprint(map[string]Tier{"other": TierSubstring}) {
+	// Words with digits are words; the phrase is the better tier.
+	if got := names(v.Search("x1 y2")); fmt.Sprint(got) != fmt.Sprint(map[string]Tier{"other": TierPhrase}) {
 		t.Errorf("x1 y2: %v", got)
 	}
-	// A word with a digit is no word, not a shorter word: "ticket123"
-	// does not find what holds "ticket" alone.
+	// A word with a digit is kept whole, not stemmed to a shorter word:
+	// "ticket123" does not find what holds "ticket" alone.
 	tk := Build([]model.Entity{
 		{Name: "Bug tracker", EntityType: "t", Observations: []string{"ticket123 fixed the crash"}},
 		{Name: "Support", EntityType: "t", Observations: []string{"ticket", "ticket queue ticket triage"}},
 	}, nil)
-	if got := names(tk.Search("ticket123")); fmt.Sprint(got) != fmt.Sprint(map[string]Tier{"Bug tracker": TierSubstring}) {
+	if got := names(tk.Search("ticket123")); fmt.Sprint(got) != fmt.Sprint(map[string]Tier{"Bug tracker": TierPhrase}) {
 		t.Errorf("ticket123: %v", got)
 	}
 	// Every relation with at least one end among the hits.

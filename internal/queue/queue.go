@@ -570,6 +570,53 @@ func (q *Queue) DeadJobs(limit int) ([]DeadJob, error) {
 	return jobs, nil
 }
 
+// ErrNotDead is returned (wrapped) by DeadJobFile and RemoveDead for an id
+// that is not a job id or names no job in dead/.
+var ErrNotDead = errors.New("queue: no such dead job")
+
+// DeadJobFile returns the path of dead job id's file in dead/, or an error
+// wrapping ErrNotDead when there is none (its .err alone, written first
+// when a job is dead-lettered, does not count).
+func (q *Queue) DeadJobFile(id string) (string, error) {
+	if !ValidID(id) {
+		return "", fmt.Errorf("%w: %q is not a job id", ErrNotDead, id)
+	}
+	p := q.path("dead", id+Ext)
+	if _, err := os.Lstat(p); errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("%w: %s", ErrNotDead, id)
+	} else if err != nil {
+		return "", fmt.Errorf("read dead job %s: %w", id, err)
+	}
+	return p, nil
+}
+
+// RemoveDead deletes dead job id: its file first, then its .err (a crash
+// in between leaves a .err that DeadJobs lists and RemoveDead removes, not
+// an unlisted job file), and fsyncs dead/. An id with neither file wraps ErrNotDead. The caller holds the
+// writer lock, so that no writer dead-letters the same id meanwhile.
+func (q *Queue) RemoveDead(id string) error {
+	if !ValidID(id) {
+		return fmt.Errorf("%w: %q is not a job id", ErrNotDead, id)
+	}
+	found := false
+	for _, name := range []string{id + Ext, id + Ext + ".err"} {
+		err := fsutil.Remove(q.path("dead", name))
+		switch {
+		case err == nil:
+			found = true
+		case !errors.Is(err, os.ErrNotExist):
+			return fmt.Errorf("remove dead job %s: %w", id, err)
+		}
+	}
+	if !found {
+		return fmt.Errorf("%w: %s", ErrNotDead, id)
+	}
+	if err := q.sync("dead"); err != nil {
+		return fmt.Errorf("remove dead job %s: %w", id, err)
+	}
+	return nil
+}
+
 // Next returns the bytes the job a writer applies first counts for
 // (Claimed.Bytes with maxJobBytes: 0 for a file the writer rejects unread):
 // the first one in cur/ in claim order, else the oldest in new/; ok is false

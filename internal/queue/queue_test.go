@@ -88,3 +88,47 @@ func TestReadJobFileRefuses(t *testing.T) {
 		t.Fatalf("symlinked job: %v", err)
 	}
 }
+
+// A dead job's file is found by id, and RemoveDead deletes it and its
+// reason; ids that are not job ids, or name no dead job, wrap ErrNotDead.
+func TestRemoveDead(t *testing.T) {
+	q := newQueue(t)
+	id := NewID()
+	if err := q.Enqueue(id, []byte(`{"ops":[]}`)); err != nil {
+		t.Fatal(err)
+	}
+	got, _, _, err := q.Claim(1, 1, 1<<20, 0)
+	if err != nil || len(got) != 1 {
+		t.Fatalf("claim: %v %v", got, err)
+	}
+	if err := q.DeadLetter(got[0], "bad job"); err != nil {
+		t.Fatal(err)
+	}
+	p, err := q.DeadJobFile(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(p); err != nil || string(b) != `{"ops":[]}` {
+		t.Fatalf("dead job file: %q %v", b, err)
+	}
+	for _, bad := range []string{"../new/" + id, "", NewID()} {
+		if _, err := q.DeadJobFile(bad); !errors.Is(err, ErrNotDead) {
+			t.Errorf("DeadJobFile(%q): %v", bad, err)
+		}
+		if err := q.RemoveDead(bad); !errors.Is(err, ErrNotDead) {
+			t.Errorf("RemoveDead(%q): %v", bad, err)
+		}
+	}
+	if err := q.RemoveDead(id); err != nil {
+		t.Fatal(err)
+	}
+	if dead, err := q.DeadJobs(0); err != nil || len(dead) != 0 {
+		t.Fatalf("after RemoveDead: %+v %v", dead, err)
+	}
+	if c, _ := q.Counts(); c.Dead != 0 {
+		t.Fatalf("counts after RemoveDead: %+v", c)
+	}
+	if err := q.RemoveDead(id); !errors.Is(err, ErrNotDead) {
+		t.Fatalf("RemoveDead twice: %v", err)
+	}
+}

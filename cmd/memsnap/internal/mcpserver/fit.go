@@ -261,6 +261,7 @@ func (s *Server) pagedGraph(tool string, full *reader.Graph, cursor string, limi
 		return graphOut{}, err
 	}
 	out, shown := graphPage(full, offset, limit, s.answerCap())
+	out.Suggestions = full.Suggestions // only when nothing matched: nothing to page
 	total := len(full.Entities)
 	if offset+shown < total {
 		out.NextCursor = pageCursor{Tool: tool, Offset: offset + shown, Args: digest}.String()

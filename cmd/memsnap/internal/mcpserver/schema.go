@@ -160,13 +160,20 @@ var (
 	// graphOutSchema is read_graph's, search_nodes' and open_nodes' answer
 	// (and neighbors'): the reference's {entities, relations}, plus the
 	// optional nextCursor and note of an answer cut to mcp.max_answer_bytes
-	// or to a limit.
+	// or to a limit, and search_nodes' suggestions when nothing matched.
 	graphOutSchema = closed(object(schema{
 		"entities":  array(entityOut),
 		"relations": array(relationOut),
 		"nextCursor": str("Present when more entities follow: pass it back as cursor, " +
 			"with the same other arguments, for the next part"),
 		"note": str("Present when the answer was cut: how many entities are shown and how many more there are"),
+		"suggestions": schema{"type": "array", "description": "search_nodes only, when nothing matched: entities whose names " +
+			"are close to the query (likely typos), best first; not matches",
+			"items": closed(object(schema{
+				"name":       schema{"type": "string"},
+				"entityType": schema{"type": "string"},
+				"similarity": schema{"type": "number", "description": "trigram similarity of the name to the query, 0.3 to 1"},
+			}, "name", "entityType", "similarity"))},
 	}, "entities", "relations"))
 )
 

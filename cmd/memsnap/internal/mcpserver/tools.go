@@ -116,6 +116,10 @@ type (
 		// Note says how an answer was cut (mcp.max_answer_bytes, a limit)
 		// and how many more entities there are.
 		Note string `json:"note,omitempty"`
+		// Suggestions (search_nodes only, when nothing matched): the
+		// entities whose names are closest to the query, likely typos;
+		// absent otherwise, so the answer keeps the reference's shape.
+		Suggestions []reader.Suggestion `json:"suggestions,omitempty" jsonschema:"search_nodes only, when nothing matched: entities whose names are close to the query (likely typos), best first; not matches"`
 	}
 	queryOut struct {
 		Snapshot uint64   `json:"snapshot"`

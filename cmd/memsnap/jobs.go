@@ -1,0 +1,208 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/memsnap/memsnap/internal/model"
+	"github.com/memsnap/memsnap/internal/queue"
+	"github.com/memsnap/memsnap/snapshot"
+	"github.com/memsnap/memsnap/writer"
+)
+
+// The jobs command: the dead jobs (queue/dead), listed with their reasons,
+// queued again or deleted.
+
+func (a *app) newJobsCommand() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "jobs [--json]",
+		Short: "List the dead (rejected) jobs with their reasons, newest first; retry or purge them",
+		Long: `List the jobs in queue/dead, newest first, each with the reason it was rejected.
+
+memsnap jobs retry ID...|--all queues dead jobs again: each one that decodes under the current
+job limits (after job.max_bytes or job.max_string_bytes was raised, say) is queued under a new job id
+and removed from queue/dead; one that still does not decode stays there and is reported with the
+reason (the command then exits 1). A job the memory's rules rejected ("Entity with name X not found")
+decodes, so it is queued again: the writer applies it if the memory now allows it, else it is
+dead again, under its new id. memsnap jobs purge ID...|--all deletes dead jobs. Both take the
+writer lock (waiting up to writer.lock_timeout) so that no writer dead-letters a job meanwhile, and
+print JSON.`,
+		Args: noArgs,
+		RunE: a.onStore(a.listDeadJobs),
+	}
+	c.Flags().Bool("json", false, `print [{"id", "time", "reason"}, ...]`)
+	retry := &cobra.Command{
+		Use:   "retry ID...|--all",
+		Short: "Queue dead jobs again under new ids (those that decode under the current job limits); prints JSON",
+		RunE:  a.onStore(a.retryDeadJobs),
+	}
+	retry.Flags().Bool("all", false, "every dead job")
+	purge := &cobra.Command{
+		Use:   "purge ID...|--all",
+		Short: "Delete dead jobs; prints JSON",
+		RunE:  a.onStore(a.purgeDeadJobs),
+	}
+	purge.Flags().Bool("all", false, "every dead job")
+	c.AddCommand(retry, purge)
+	return c
+}
+
+func (a *app) listDeadJobs(cmd *cobra.Command, s *snapshot.Store, _ []string) error {
+	dead, err := s.Queue().DeadJobs(0)
+	if err != nil {
+		return err
+	}
+	if dead == nil {
+		dead = []queue.DeadJob{}
+	}
+	return a.output(cmd, dead, func() error {
+		if len(dead) == 0 {
+			fmt.Fprintln(a.stdout, "no dead jobs")
+			return nil
+		}
+		tw := tabwriter.NewWriter(a.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tREJECTED\tREASON")
+		for _, d := range dead {
+			fmt.Fprintf(tw, "%s\t%s\t%s\n", d.ID, d.Time.UTC().Format("2006-01-02 15:04:05"), strings.ReplaceAll(d.Reason, "\n", " "))
+		}
+		return tw.Flush()
+	})
+}
+
+// deadTargets returns the ids a retry or purge names: its arguments, or
+// with --all every dead job.
+func (a *app) deadTargets(cmd *cobra.Command, s *snapshot.Store, args []string) ([]string, error) {
+	all, _ := cmd.Flags().GetBool("all")
+	switch {
+	case all && len(args) > 0:
+		return nil, usagef(cmd, "takes job ids or --all, not both")
+	case !all && len(args) == 0:
+		return nil, usagef(cmd, "needs job ids (see memsnap jobs) or --all")
+	case !all:
+		return args, nil
+	}
+	dead, err := s.Queue().DeadJobs(0)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]string, len(dead))
+	for i, d := range dead {
+		ids[len(dead)-1-i] = d.ID // oldest first: the order they were queued
+	}
+	return ids, nil
+}
+
+// retried and leftJob are what retry and purge print.
+type (
+	retried struct {
+		ID    string `json:"id"`
+		NewID string `json:"new_id"`
+	}
+	leftJob struct {
+		ID     string `json:"id"`
+		Reason string `json:"reason"`
+	}
+)
+
+func (a *app) retryDeadJobs(cmd *cobra.Command, s *snapshot.Store, args []string) error {
+	ids, err := a.deadTargets(cmd, s, args)
+	if err != nil {
+		return err
+	}
+	lock, err := writer.AcquireLock(cmd.Context(), s, a.cfg.Writer.LockTimeout)
+	if err != nil {
+		return fmt.Errorf("jobs retry: %w", err)
+	}
+	defer lock.Release()
+	q, lim := s.Queue(), a.cfg.Job.Limits()
+	out := struct {
+		Retried []retried `json:"retried"`
+		Left    []leftJob `json:"left"`
+	}{Retried: []retried{}, Left: []leftJob{}}
+	for _, id := range ids {
+		newID, reason, err := retryDeadJob(s, q, id, lim)
+		if err != nil {
+			_ = a.printJSON(out)
+			return err
+		}
+		if reason != "" {
+			out.Left = append(out.Left, leftJob{ID: id, Reason: reason})
+			continue
+		}
+		out.Retried = append(out.Retried, retried{ID: id, NewID: newID})
+	}
+	if err := a.printJSON(out); err != nil {
+		return err
+	}
+	if len(out.Left) > 0 {
+		return fmt.Errorf("jobs retry: %d of %d jobs left in queue/dead (see \"left\")", len(out.Left), len(ids))
+	}
+	return nil
+}
+
+// retryDeadJob queues dead job id again under a new id and removes it from
+// queue/dead. reason, when not "", says why it stays there: no such dead
+// job, or it does not decode under lim (which names the limit to raise).
+// err is a failure to read, queue or remove.
+func retryDeadJob(s *snapshot.Store, q *queue.Queue, id string, lim model.Limits) (newID, reason string, err error) {
+	path, err := q.DeadJobFile(id)
+	if errors.Is(err, queue.ErrNotDead) {
+		return "", "not a dead job (see memsnap jobs)", nil
+	}
+	if err != nil {
+		return "", "", err
+	}
+	data, err := queue.ReadJobFile(path, lim.MaxBytes)
+	if err == nil {
+		newID, err = writer.Enqueue(s, data, lim)
+	}
+	if errors.Is(err, model.ErrInvalidJob) {
+		return "", "still does not decode: " + err.Error() + "; it stays in queue/dead (raise the limit named, or purge it)", nil
+	}
+	if err != nil {
+		return "", "", fmt.Errorf("jobs retry %s: %w", id, err)
+	}
+	if err := q.RemoveDead(id); err != nil {
+		return "", "", fmt.Errorf("jobs retry %s: queued again as %s, but not removed from queue/dead (purge it): %w", id, newID, err)
+	}
+	return newID, "", nil
+}
+
+func (a *app) purgeDeadJobs(cmd *cobra.Command, s *snapshot.Store, args []string) error {
+	ids, err := a.deadTargets(cmd, s, args)
+	if err != nil {
+		return err
+	}
+	lock, err := writer.AcquireLock(cmd.Context(), s, a.cfg.Writer.LockTimeout)
+	if err != nil {
+		return fmt.Errorf("jobs purge: %w", err)
+	}
+	defer lock.Release()
+	out := struct {
+		Purged []string  `json:"purged"`
+		Left   []leftJob `json:"left"`
+	}{Purged: []string{}, Left: []leftJob{}}
+	for _, id := range ids {
+		err := s.Queue().RemoveDead(id)
+		switch {
+		case errors.Is(err, queue.ErrNotDead):
+			out.Left = append(out.Left, leftJob{ID: id, Reason: "not a dead job (see memsnap jobs)"})
+		case err != nil:
+			_ = a.printJSON(out)
+			return fmt.Errorf("jobs purge: %w", err)
+		default:
+			out.Purged = append(out.Purged, id)
+		}
+	}
+	if err := a.printJSON(out); err != nil {
+		return err
+	}
+	if len(out.Left) > 0 {
+		return fmt.Errorf("jobs purge: %d of %d ids are no dead jobs", len(out.Left), len(ids))
+	}
+	return nil
+}

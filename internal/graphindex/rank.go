@@ -1,0 +1,383 @@
+package graphindex
+
+import (
+	"cmp"
+	"slices"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/memsnap/memsnap/internal/model"
+)
+
+// Ranking (issue 28): a search answers the exact name first, then the
+// entities holding the whole query as one phrase in one field (the
+// reference server's substring rule), then those holding every word of it.
+// Within a tier, relevance decides: the field (name, then type, then an
+// observation), then for a phrase whether it stands as whole words ("thing
+// 1" in "thing 1", ahead of "thing 12"), for words how close they stand
+// (Span), then BM25 over the query's words, then the shorter entity. Only
+// hits equal in all of these are put in name order, so that the order is
+// the same on every index of the same memory (a built and a derived one)
+// and a page of it stays put.
+
+// SortHits orders hits best first, as the ranking above says.
+func SortHits(hits []Hit) {
+	// Sort positions, not the hits themselves (about 100 bytes each).
+	order := make([]int32, len(hits))
+	for i := range order {
+		order[i] = int32(i)
+	}
+	slices.SortFunc(order, func(a, b int32) int { return compareHits(&hits[a], &hits[b]) })
+	sorted := make([]Hit, len(hits))
+	for i, j := range order {
+		sorted[i] = hits[j]
+	}
+	copy(hits, sorted)
+}
+
+// compareHits is SortHits's order: negative when a ranks ahead of b.
+func compareHits(a, b *Hit) int {
+	if c := cmp.Compare(a.Tier, b.Tier); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.Field, b.Field); c != 0 {
+		return c
+	}
+	if a.Bounded != b.Bounded {
+		if a.Bounded {
+			return -1
+		}
+		return 1
+	}
+	if c := cmp.Compare(spanRank(a.Span), spanRank(b.Span)); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(b.Score, a.Score); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.terms, b.terms); c != 0 {
+		return c
+	}
+	return strings.Compare(a.Entity.Name, b.Entity.Name)
+}
+
+// spanRank makes a Span of 0 (no one field holds every word) rank last.
+func spanRank(span int) int {
+	if span == 0 {
+		return int(^uint(0) >> 1)
+	}
+	return span
+}
+
+// field returns d's field i (0: name, 1: type, then the observations) as
+// it was written.
+func (d *doc) field(i int) string {
+	start := int32(0)
+	if i > 0 {
+		start = d.fields[i-1] + int32(len(sep))
+	}
+	return d.orig[start:d.fields[i]]
+}
+
+// fieldKind is the Field of d's field i.
+func fieldKind(i int) Field {
+	return Field(min(i, int(FieldObservation)))
+}
+
+// phraseField returns the best field of d holding lq (the lower-cased
+// query) or nq (its NFC) as the substring rule checks, and whether the
+// query stands there as whole words; FieldSpread when no field holds it.
+func (d *doc) phraseField(lq, nq string) (best Field, bounded bool) {
+	best = FieldSpread
+	ascii := isASCII(d.orig) // then d.text has orig's offsets
+	start := int32(0)
+	for i, end := range d.fields {
+		k := fieldKind(i)
+		if k > best || (k == best && bounded) {
+			break
+		}
+		var lf string
+		if ascii {
+			lf = d.text[start:end]
+		} else {
+			lf = Lower(d.orig[start:end])
+		}
+		start = end + int32(len(sep))
+		found, b := phraseIn(lf, lq)
+		if !found && (nq != lq || !ascii) {
+			found, b = phraseIn(NFC(lf), nq)
+		}
+		if found && (k < best || b) {
+			best, bounded = k, b
+		}
+	}
+	return best, bounded
+}
+
+// phraseIn reports whether s holds q and whether it does once at word
+// boundaries.
+func phraseIn(s, q string) (found, bounded bool) {
+	if q == "" {
+		return false, false
+	}
+	for off := 0; ; {
+		i := strings.Index(s[off:], q)
+		if i < 0 {
+			return found, false
+		}
+		found = true
+		at := off + i
+		if wordBoundary(s, at) && wordBoundary(s, at+len(q)) {
+			return true, true
+		}
+		_, n := utf8.DecodeRuneInString(s[at:])
+		off = at + n
+	}
+}
+
+// wordBoundary reports whether offset i of s does not split a word: a
+// word character does not stand on both sides of it.
+func wordBoundary(s string, i int) bool {
+	if i == 0 || i == len(s) {
+		return true
+	}
+	before, _ := utf8.DecodeLastRuneInString(s[:i])
+	after, _ := utf8.DecodeRuneInString(s[i:])
+	return !isWordRune(before) || !isWordRune(after)
+}
+
+// wordsField returns the best field of d holding every one of qterms
+// (distinct, as Terms gives them) and the fewest consecutive words of it
+// that hold them all; FieldSpread and 0 when no one field holds them all.
+// stems is the Index's cache of stems, read only (the caller holds ix.mu).
+func (d *doc) wordsField(qterms []string, stems map[string]string) (best Field, span int) {
+	best = FieldSpread
+	if len(qterms) == 0 {
+		return best, 0
+	}
+	for i := range d.fields {
+		k := fieldKind(i)
+		if k > best || (k == best && span == len(qterms)) {
+			break
+		}
+		s := minSpan(terms(fold(d.field(i)), stems, false), qterms)
+		if s > 0 && (k < best || s < span) {
+			best, span = k, s
+		}
+	}
+	return best, span
+}
+
+// minSpan returns the length of the shortest run of words holding every
+// one of qterms (distinct), 0 when words lacks one.
+func minSpan(words, qterms []string) int {
+	want := make(map[string]int, len(qterms))
+	for i, t := range qterms {
+		want[t] = i
+	}
+	count := make([]int, len(qterms))
+	have, best := 0, 0
+	lo := 0
+	for hi, w := range words {
+		j, ok := want[w]
+		if !ok {
+			continue
+		}
+		if count[j] == 0 {
+			have++
+		}
+		count[j]++
+		for have == len(qterms) {
+			if n := hi - lo + 1; best == 0 || n < best {
+				best = n
+			}
+			if k, ok := want[words[lo]]; ok {
+				count[k]--
+				if count[k] == 0 {
+					have--
+				}
+			}
+			lo++
+		}
+	}
+	return best
+}
+
+// Suggestion is an entity whose name is close to a query that matched
+// nothing: a likely typo.
+type Suggestion struct {
+	Entity model.Entity
+	// Similarity is the trigram similarity of the query and the name (or
+	// the run of the name's words as long as the query), 0 to 1.
+	Similarity float64
+}
+
+// SuggestAtLeast is the trigram similarity a name needs to be suggested:
+// PostgreSQL pg_trgm's default threshold.
+const SuggestAtLeast = 0.3
+
+// suggestScan bounds the names Suggest compares with the query: those of
+// the documents holding most of the query's trigrams.
+const suggestScan = 4096
+
+// Suggest returns up to n live entities whose names are closest to q by
+// trigram similarity (at least SuggestAtLeast), best first (equal ones in
+// name order): what a search that found nothing offers instead. The
+// similarity is the Jaccard index of the sets of byte trigrams of the
+// folded strings, each with runs of characters other than letters and
+// digits as one space and a space at each end; a name counts with its best
+// run of as many words as the query has, so "lovleace" finds "Ada
+// Lovelace". The names compared are those of the suggestScan documents
+// holding most trigrams of q (every live one when q is under three bytes).
+// A transposition in a short word can fall under the threshold ("Farha"
+// and "Farah": 0.25).
+func (v *View) Suggest(q string, n int) []Suggestion {
+	var sc simScratch
+	qn := sc.normalize(fold(q))
+	if len(sc.starts) == 0 || n <= 0 {
+		return nil
+	}
+	qg := slices.Clone(sc.trigramsOf(qn))
+	words := len(sc.starts)
+	var out []Suggestion
+	for _, id := range v.suggestCandidates(fold(q)) {
+		d := &v.docs[id]
+		if s := sc.similarity(qg, words, d.foldedName()); s >= SuggestAtLeast {
+			out = append(out, Suggestion{Entity: d.entity(), Similarity: s})
+		}
+	}
+	slices.SortFunc(out, func(a, b Suggestion) int {
+		if c := cmp.Compare(b.Similarity, a.Similarity); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Entity.Name, b.Entity.Name)
+	})
+	return out[:min(n, len(out))]
+}
+
+// suggestCandidates returns the live documents holding a trigram of fq, at
+// most suggestScan of them, those holding most first (every live document
+// when fq is shorter than a trigram).
+func (v *View) suggestCandidates(fq string) []int32 {
+	limit := int32(len(v.docs))
+	var ids []int32
+	if len(fq) < 3 {
+		for id := int32(0); id < limit; id++ {
+			if !v.isDead(id) {
+				ids = append(ids, id)
+			}
+		}
+		return ids
+	}
+	counts := make([]uint8, limit)
+	ix := v.ix
+	ix.mu.RLock()
+	var lists []*gramList
+	for i := 0; i+3 <= len(fq) && len(lists) < 64; i++ {
+		if l := ix.grams[gramAt(fq, i)]; l != nil && !slices.Contains(lists, l) {
+			lists = append(lists, l)
+		}
+	}
+	for _, l := range lists {
+		for _, id := range decodeGrams(l, limit) {
+			if counts[id] == 0 && !v.isDead(id) {
+				ids = append(ids, id)
+			}
+			counts[id]++ // at most 64 lists: no overflow
+		}
+	}
+	ix.mu.RUnlock()
+	if len(ids) > suggestScan {
+		slices.SortFunc(ids, func(a, b int32) int {
+			if c := cmp.Compare(counts[b], counts[a]); c != 0 {
+				return c
+			}
+			return cmp.Compare(a, b)
+		})
+		ids = ids[:suggestScan]
+	}
+	return ids
+}
+
+// simScratch holds the buffers similarity reuses from name to name.
+type simScratch struct {
+	buf    []byte
+	grams  []uint32
+	starts []int // where each word of buf starts
+}
+
+// normalize returns s with every run of characters other than letters and
+// digits as one space and a space at each end (" " when s has no word),
+// and records where its words start; the result is sc's buffer.
+func (sc *simScratch) normalize(s string) []byte {
+	sc.buf = append(sc.buf[:0], ' ')
+	sc.starts = sc.starts[:0]
+	in := false
+	for _, r := range s {
+		switch {
+		case isWordRune(r):
+			if !in {
+				sc.starts = append(sc.starts, len(sc.buf))
+				in = true
+			}
+			sc.buf = utf8.AppendRune(sc.buf, r)
+		case in:
+			sc.buf = append(sc.buf, ' ')
+			in = false
+		}
+	}
+	if in {
+		sc.buf = append(sc.buf, ' ')
+	}
+	return sc.buf
+}
+
+// similarity is the best trigram similarity of qg (the trigrams of a
+// normalized query of words words) with the normalized name or a run of as
+// many of its words.
+func (sc *simScratch) similarity(qg []uint32, words int, name string) float64 {
+	nn := sc.normalize(name)
+	best := jaccard(qg, sc.trigramsOf(nn))
+	nw := len(sc.starts)
+	for i := 0; words < nw && i+words <= nw; i++ {
+		lo, hi := sc.starts[i]-1, len(nn)
+		if i+words < nw {
+			hi = sc.starts[i+words]
+		}
+		best = max(best, jaccard(qg, sc.trigramsOf(nn[lo:hi])))
+	}
+	return best
+}
+
+// trigramsOf returns the distinct byte trigrams of s, ascending, in sc's
+// buffer.
+func (sc *simScratch) trigramsOf(s []byte) []uint32 {
+	sc.grams = sc.grams[:0]
+	for i := 0; i+3 <= len(s); i++ {
+		sc.grams = append(sc.grams, uint32(s[i])<<16|uint32(s[i+1])<<8|uint32(s[i+2]))
+	}
+	slices.Sort(sc.grams)
+	sc.grams = slices.Compact(sc.grams)
+	return sc.grams
+}
+
+// jaccard is |a ∩ b| / |a ∪ b| of two ascending sets.
+func jaccard(a, b []uint32) float64 {
+	if len(a) == 0 && len(b) == 0 {
+		return 0
+	}
+	both := 0
+	for i, j := 0, 0; i < len(a) && j < len(b); {
+		switch {
+		case a[i] < b[j]:
+			i++
+		case a[i] > b[j]:
+			j++
+		default:
+			both++
+			i++
+			j++
+		}
+	}
+	return float64(both) / float64(len(a)+len(b)-both)
+}
