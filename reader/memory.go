@@ -31,6 +31,10 @@ type Graph struct {
 	Relations []Relation `json:"relations"`
 	// NextCursor, when set, continues a paged ReadGraph.
 	NextCursor string `json:"nextCursor,omitempty"`
+	// Queued is how many acknowledged jobs the snapshot does not hold yet
+	// the answer applied over it (Options.QueuedWrites); 0: the snapshot
+	// alone.
+	Queued int `json:"queued,omitempty"`
 }
 
 // ErrNotFound is returned (wrapped) when a named entity does not exist.
@@ -173,6 +177,9 @@ func names(es []Entity) []string {
 // entity and relation, and answers from memory; otherwise two Kuzu queries
 // do (primary-key lookups, then the relations touching them).
 func (r *Reader) OpenNodes(ctx context.Context, want []string) (*Graph, error) {
+	if g, ok, err := r.openQueued(ctx, want); ok || err != nil {
+		return g, err
+	}
 	if g, ok := r.openFromIndex(want); ok {
 		return g, nil
 	}
@@ -277,6 +284,9 @@ func (r *Reader) ReadGraph(ctx context.Context, opts ReadGraphOptions) (*Graph, 
 		after = string(b[1:])
 	}
 	if opts.Window.IsZero() {
+		if g, ok, err := r.pageQueued(ctx, after, opts); ok || err != nil {
+			return g, err
+		}
 		if g, ok := r.pageFromIndex(after, opts); ok {
 			return g, nil
 		}
@@ -392,6 +402,9 @@ func (r *Reader) Neighbors(ctx context.Context, name string, opts NeighborsOptio
 	if opts.Limit < 0 {
 		return nil, fmt.Errorf("neighbors: %w: limit %d is negative", ErrBadOption, opts.Limit)
 	}
+	if g, ok, err := r.neighborsQueued(ctx, name, depth, opts); ok || err != nil {
+		return g, err
+	}
 	g := &Graph{}
 	err := r.withConn(ctx, func(ctx context.Context, seq uint64, c *graphdb.Conn) error {
 		g.Snapshot = seq
@@ -491,6 +504,9 @@ type SearchOptions struct {
 func (r *Reader) SearchNodes(ctx context.Context, query string, opts SearchOptions) (*Graph, error) {
 	if opts.Limit < 0 {
 		return nil, fmt.Errorf("search: %w: limit %d is negative", ErrBadOption, opts.Limit)
+	}
+	if g, ok, err := r.searchQueued(ctx, query, opts); ok || err != nil {
+		return g, err
 	}
 	g := &Graph{}
 	err := r.withHandle(ctx, func(ctx context.Context, h *handle, c *graphdb.Conn) error {

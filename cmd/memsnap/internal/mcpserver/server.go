@@ -606,6 +606,28 @@ func (s *Server) awaitOwnWrites(ctx context.Context) string {
 	return ""
 }
 
+// settleOwnWrites is read-your-writes for the reads that answer with the
+// queued writes: nothing waits. When this server's oldest pending write
+// has left the queue, the snapshot holding its outcome is CURRENT (the
+// writer removes a job only then): the reader moves to it now, so that the
+// answer reconciles the write (annotate) and carries its late rejection,
+// if any.
+func (s *Server) settleOwnWrites(ctx context.Context) {
+	pending := s.acker.Pending()
+	if len(pending) == 0 {
+		return
+	}
+	held, err := s.o.Store.Queue().Holds(pending[0])
+	if err != nil || held {
+		return
+	}
+	if r, err := s.reader(ctx); err == nil && r != nil {
+		if _, err := r.Refresh(ctx); err != nil {
+			s.log.Debug("refresh for a write that left the queue", "error", err)
+		}
+	}
+}
+
 // sessionKey is the context key of the MCP session a call came in on.
 type sessionKey struct{}
 

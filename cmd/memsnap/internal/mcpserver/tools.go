@@ -185,6 +185,9 @@ func addTool[In, Out any](s *Server, t *mcp.Tool, in schema, h mcp.ToolHandlerFo
 	}
 	s.tools[t.Name] = true
 	waits := t.Annotations.ReadOnlyHint && t.Name != "memory_status"
+	// The graph reads answer with the queued writes (reader.queued_writes):
+	// they need not wait for a commit.
+	overlaid := waits && s.o.Config.Reader.QueuedWrites && queuedReads[t.Name]
 	writes := !t.Annotations.ReadOnlyHint
 	s.mcp.AddTool(t, func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 		args, err := decodeArgs[In](req.Params.Arguments, inResolved)
@@ -195,7 +198,10 @@ func addTool[In, Out any](s *Server, t *mcp.Tool, in schema, h mcp.ToolHandlerFo
 		}
 		ctx = withSession(ctx, req.Session)
 		var note string
-		if waits {
+		switch {
+		case overlaid:
+			s.settleOwnWrites(ctx)
+		case waits:
 			note = s.awaitOwnWrites(ctx)
 		}
 		res, out, err := h(ctx, req, args)
@@ -585,12 +591,28 @@ func graphAnswer(g *reader.Graph) (*mcp.CallToolResult, graphOut, error) {
 	return outAnswer(g.Snapshot), out, nil
 }
 
+// queuedReads are the tools the reader answers with the queued writes
+// (reader.Options.QueuedWrites), which therefore do not wait for the
+// session's writes to be committed; a time window (since, until) reads the
+// snapshot alone and waits (waitWindowed).
+var queuedReads = map[string]bool{"read_graph": true, "search_nodes": true, "open_nodes": true, "neighbors": true}
+
+// waitWindowed gives a read with a time window read-your-writes the way
+// the other reads get it without the queued writes: by waiting for the
+// session's writes to be committed (awaitOwnWrites).
+func (s *Server) waitWindowed(ctx context.Context, w reader.TimeWindow) {
+	if !w.IsZero() && s.o.Config.Reader.QueuedWrites {
+		s.awaitOwnWrites(ctx)
+	}
+}
+
 func (s *Server) readGraph(ctx context.Context, _ *mcp.CallToolRequest, in readGraphIn) (*mcp.CallToolResult, graphOut, error) {
 	return s.graphRead(ctx, func(r *reader.Reader) (*reader.Graph, error) {
 		w, err := in.window()
 		if err != nil {
 			return nil, err
 		}
+		s.waitWindowed(ctx, w)
 		return r.ReadGraph(ctx, reader.ReadGraphOptions{Limit: in.Limit, Cursor: in.Cursor, EntityType: in.EntityType, Window: w})
 	})
 }
@@ -601,6 +623,7 @@ func (s *Server) searchNodes(ctx context.Context, _ *mcp.CallToolRequest, in sea
 		if err != nil {
 			return nil, err
 		}
+		s.waitWindowed(ctx, w)
 		return r.SearchNodes(ctx, in.Query, reader.SearchOptions{Window: w})
 	})
 }
@@ -779,7 +802,11 @@ func (s *Server) status(ctx context.Context, _ *mcp.CallToolRequest, _ statusIn)
 }
 
 func (s *Server) readResource(ctx context.Context, req *mcp.ReadResourceRequest) (*mcp.ReadResourceResult, error) {
-	s.awaitOwnWrites(withSession(ctx, req.Session))
+	if s.o.Config.Reader.QueuedWrites {
+		s.settleOwnWrites(ctx)
+	} else {
+		s.awaitOwnWrites(withSession(ctx, req.Session))
+	}
 	g, err := s.graph(ctx, func(r *reader.Reader) (*reader.Graph, error) { return r.ReadGraph(ctx, reader.ReadGraphOptions{}) })
 	if err != nil {
 		return nil, toolError(err)
