@@ -11,7 +11,11 @@ import (
 
 // printGraph prints a graph as readable lines.
 func (a *app) printGraph(g *reader.Graph) error {
-	fmt.Fprintf(a.stdout, "snapshot %d: %d entities, %d relations\n", g.Snapshot, len(g.Entities), len(g.Relations))
+	queued := ""
+	if g.Queued > 0 {
+		queued = fmt.Sprintf(" and %d queued jobs", g.Queued)
+	}
+	fmt.Fprintf(a.stdout, "snapshot %d%s: %d entities, %d relations\n", g.Snapshot, queued, len(g.Entities), len(g.Relations))
 	for _, e := range g.Entities {
 		fmt.Fprintf(a.stdout, "%s (%s)\n", e.Name, e.EntityType)
 		for _, o := range e.Observations {
