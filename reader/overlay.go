@@ -17,10 +17,11 @@ import (
 // claimed jobs past its watermark, in claim order, then queue/new's in id
 // order: the order the writer applies them), run through the memory's
 // state machine on the snapshot's search index (graphindex.Overlay). A job
-// the rules reject there is left out, as the writer will reject it; where
-// jobs of several processes wait, the answer shows them applied in that
-// order, which is the writer's unless a job joins queue/new under an
-// earlier id after a later one was claimed (ids are the producers' clocks).
+// the rules reject there is left out, as the writer will reject it. Where
+// jobs of several processes wait, the answer is what the writer will make
+// of the queue as it stands; a job that arrives later under an earlier id
+// (ids are the producers' clocks) goes before the queue/new jobs with
+// later ids, in the writer's order and in answers from then on.
 // Answers carry the snapshot's seq; Graph.Queued says how many jobs were
 // applied over it.
 
