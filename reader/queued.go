@@ -222,6 +222,9 @@ func (w *queueWatch) read(path string) *model.Job {
 // rescan timer (tests). Where watching is not possible the reads'
 // modification-time check and the rescan remain.
 func (w *queueWatch) start(tick <-chan time.Time) {
+	if w.stop != nil {
+		return // started already
+	}
 	fsw, err := fsnotify.NewWatcher()
 	if err == nil {
 		for _, dir := range []string{w.q.NewDir(), w.q.CurDir()} {

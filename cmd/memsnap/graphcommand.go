@@ -47,6 +47,6 @@ func (a *app) graphCommand(use, short string, args cobra.PositionalArgs,
 			return a.output(cmd, g, func() error { return a.printGraph(g) })
 		}),
 	}
-	c.Flags().Bool("json", false, `print {"snapshot": seq, "entities": [...], "relations": [...]}`)
+	c.Flags().Bool("json", false, `print {"snapshot": seq, "entities": [...], "relations": [...]}, and "queued": the acknowledged jobs applied over the snapshot, when any`)
 	return c
 }

@@ -225,7 +225,7 @@ func (o *Overlay) Page(after string, limit int, entityType string) (ents []model
 	if limit > 0 {
 		baseLimit = limit + len(o.ents)
 	}
-	bents, _, bmore, ok := o.base.Page(after, baseLimit, entityType)
+	bents, brels, bmore, ok := o.base.Page(after, baseLimit, entityType)
 	if !ok {
 		return nil, nil, false, false
 	}
@@ -245,7 +245,22 @@ func (o *Overlay) Page(after string, limit int, entityType string) (ents []model
 		// View entity's at or before them.
 		more = true
 	}
+	// The View's relations of its entities on the page stand: a relation
+	// to an entity the jobs deleted (or deleted and created again) went
+	// with it, which changed its source.
+	onPage := make(map[string]bool, len(ents))
 	for _, e := range ents {
+		onPage[e.Name] = true
+	}
+	for _, r := range brels {
+		if _, changed := o.ents[r.From]; !changed && onPage[r.From] {
+			rels = append(rels, r)
+		}
+	}
+	for _, e := range ents {
+		if _, changed := o.ents[e.Name]; !changed {
+			continue
+		}
 		for _, r := range o.Out(e.Name) {
 			if entityType != "" {
 				if to, ok := o.Entity(r.To); !ok || to.EntityType != entityType {
