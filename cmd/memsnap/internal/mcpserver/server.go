@@ -611,21 +611,30 @@ func (s *Server) awaitOwnWrites(ctx context.Context) string {
 // has left the queue, the snapshot holding its outcome is CURRENT (the
 // writer removes a job only then): the reader moves to it now, so that the
 // answer reconciles the write (annotate) and carries its late rejection,
-// if any.
-func (s *Server) settleOwnWrites(ctx context.Context) {
+// if any. While writes are pending and the writer cannot apply them
+// (WriterHealth), it returns a note for the answer saying so.
+func (s *Server) settleOwnWrites(ctx context.Context) (note string) {
 	pending := s.acker.Pending()
 	if len(pending) == 0 {
-		return
+		return ""
 	}
 	held, err := s.o.Store.Queue().Holds(pending[0])
-	if err != nil || held {
-		return
+	if err == nil && !held {
+		if r, err := s.reader(ctx); err == nil && r != nil {
+			if _, err := r.Refresh(ctx); err != nil {
+				s.log.Debug("refresh for a write that left the queue", "error", err)
+			}
+		}
+		return ""
 	}
-	if r, err := s.reader(ctx); err == nil && r != nil {
-		if _, err := r.Refresh(ctx); err != nil {
-			s.log.Debug("refresh for a write that left the queue", "error", err)
+	if h := s.WriterHealth(); h.State != writer.HealthOK {
+		note = fmt.Sprintf("note: this answer shows this server's queued writes (%d), which cannot apply yet: the writer is %s: %s",
+			len(pending), h.State, h.Cause)
+		if h.Hint != "" {
+			note += "; " + h.Hint
 		}
 	}
+	return note
 }
 
 // sessionKey is the context key of the MCP session a call came in on.

@@ -200,7 +200,7 @@ func addTool[In, Out any](s *Server, t *mcp.Tool, in schema, h mcp.ToolHandlerFo
 		var note string
 		switch {
 		case overlaid:
-			s.settleOwnWrites(ctx)
+			note = s.settleOwnWrites(ctx)
 		case waits:
 			note = s.awaitOwnWrites(ctx)
 		}
