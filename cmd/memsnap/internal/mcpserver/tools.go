@@ -803,7 +803,7 @@ func (s *Server) status(ctx context.Context, _ *mcp.CallToolRequest, _ statusIn)
 
 func (s *Server) readResource(ctx context.Context, req *mcp.ReadResourceRequest) (*mcp.ReadResourceResult, error) {
 	if s.o.Config.Reader.QueuedWrites {
-		s.settleOwnWrites(ctx)
+		s.settleOwnWrites(withSession(ctx, req.Session))
 	} else {
 		s.awaitOwnWrites(withSession(ctx, req.Session))
 	}
