@@ -36,6 +36,13 @@ type overlayState struct {
 	lastGone uint64 // the queue's gone count when CURRENT was last looked at
 }
 
+// maxOverlayJobs bounds the queued jobs a read applies: the first that
+// many in the writer's order (a state the writer passes through, as one
+// batch of writer.max_batch_jobs' default), so that a large import queued
+// at once does not make every read replay all of it; the rest show once
+// the writer applies the first.
+const maxOverlayJobs = 10000
+
 // maxOverlayAttempts bounds the retries of a read whose snapshot was
 // replaced while its overlay was made.
 const maxOverlayAttempts = 3
@@ -108,6 +115,10 @@ func (r *Reader) overlayFor(ctx context.Context, h *handle, c *graphdb.Conn) (o 
 	}
 	if len(jobs) == 0 {
 		return nil, 0, false, nil
+	}
+	if len(jobs) > maxOverlayJobs {
+		r.log.Debug("queued writes: reads apply the first queued jobs only", "queued", len(jobs), "applied", maxOverlayJobs)
+		jobs = jobs[:maxOverlayJobs]
 	}
 	v, err := r.textView(ctx, h, c, false)
 	if err != nil {
