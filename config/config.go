@@ -101,6 +101,11 @@ type ReaderConfig struct {
 	// rule): the best-ranked that many are kept; every substring match is
 	// always returned. 0: no cap. Default: 20.
 	SearchWordHits int `mapstructure:"search_word_hits"`
+	// QueuedWrites makes reads (search_nodes, open_nodes, read_graph,
+	// neighbors and the search, open and graph commands) answer from the
+	// snapshot plus every acknowledged job still in the queue, so that a
+	// write is readable at once by every process. Default: true.
+	QueuedWrites bool `mapstructure:"queued_writes"`
 }
 
 // WriterConfig configures the writer cycle.
@@ -358,7 +363,7 @@ func Default() Config {
 		LogLevel: "info",
 		MaxDBMB:  1024,
 		Reader: ReaderConfig{BufferPoolMB: 64, Threads: 1, Refresh: "@every 2s", Watch: true, QueryTimeout: 30 * time.Second, Verify: "full", Scrub: time.Hour,
-			SearchWordHits: reader.DefaultSearchWordHits, QueryWorkers: 4, QueryMaxMemoryMB: 1024, QueryMaxRows: 10000, QueryMaxBytes: 4 << 20},
+			SearchWordHits: reader.DefaultSearchWordHits, QueryWorkers: 4, QueryMaxMemoryMB: 1024, QueryMaxRows: 10000, QueryMaxBytes: 4 << 20, QueuedWrites: true},
 		Writer: WriterConfig{MaxBatchJobs: 10000, MaxBatchBytes: 64 << 20, MaxRounds: 8,
 			LockTimeout: 10 * time.Second, BufferPoolMB: 256, Commit: "@every 1s", CopyThreshold: 1000, MinFreeMB: 16, Nice: 5,
 			CommitDelay: 10 * time.Millisecond, RecycleMinMB: 32},
@@ -395,6 +400,7 @@ func (c *Config) fields() []field {
 		{"reader.verify", &c.Reader.Verify},
 		{"reader.scrub", &c.Reader.Scrub},
 		{"reader.search_word_hits", &c.Reader.SearchWordHits},
+		{"reader.queued_writes", &c.Reader.QueuedWrites},
 		{"writer.max_batch_jobs", &c.Writer.MaxBatchJobs},
 		{"writer.max_batch_bytes", &c.Writer.MaxBatchBytes},
 		{"writer.max_rounds", &c.Writer.MaxRounds},
@@ -861,7 +867,7 @@ func (c Config) ReaderOptions() reader.Options {
 	r := c.Reader
 	return reader.Options{BufferPoolMB: r.BufferPoolMB, MaxDBMB: c.MaxDBMB, Threads: r.Threads, Refresh: r.Refresh,
 		WatchCurrent: r.Watch, QueryTimeout: r.QueryTimeout, Verify: r.Verify, Scrub: r.Scrub,
-		SearchWordHits: r.SearchWordHits}
+		SearchWordHits: r.SearchWordHits, QueuedWrites: r.QueuedWrites, JobLimits: c.Job.Limits()}
 }
 
 // WriterOptions returns the writer.*, job.* and gc.* keys as the writer

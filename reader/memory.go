@@ -35,6 +35,10 @@ type Graph struct {
 	// entities whose names are closest to the query (likely typos), best
 	// first: not matches, so not among Entities.
 	Suggestions []Suggestion `json:"suggestions,omitempty"`
+	// Queued is how many acknowledged jobs the snapshot does not hold yet
+	// the answer applied over it (Options.QueuedWrites); 0: the snapshot
+	// alone.
+	Queued int `json:"queued,omitempty"`
 }
 
 // Suggestion is an entity a search that matched nothing offers instead: its
@@ -198,6 +202,9 @@ func names(es []Entity) []string {
 // entity and relation, and answers from memory; otherwise two Kuzu queries
 // do (primary-key lookups, then the relations touching them).
 func (r *Reader) OpenNodes(ctx context.Context, want []string) (*Graph, error) {
+	if g, ok, err := r.openQueued(ctx, want); ok || err != nil {
+		return g, err
+	}
 	if g, ok := r.openFromIndex(want); ok {
 		return g, nil
 	}
@@ -302,6 +309,9 @@ func (r *Reader) ReadGraph(ctx context.Context, opts ReadGraphOptions) (*Graph, 
 		after = string(b[1:])
 	}
 	if opts.Window.IsZero() {
+		if g, ok, err := r.pageQueued(ctx, after, opts); ok || err != nil {
+			return g, err
+		}
 		if g, ok := r.pageFromIndex(after, opts); ok {
 			return g, nil
 		}
@@ -417,6 +427,9 @@ func (r *Reader) Neighbors(ctx context.Context, name string, opts NeighborsOptio
 	if opts.Limit < 0 {
 		return nil, fmt.Errorf("neighbors: %w: limit %d is negative", ErrBadOption, opts.Limit)
 	}
+	if g, ok, err := r.neighborsQueued(ctx, name, depth, opts); ok || err != nil {
+		return g, err
+	}
 	g := &Graph{}
 	err := r.withConn(ctx, func(ctx context.Context, seq uint64, c *graphdb.Conn) error {
 		g.Snapshot = seq
@@ -521,6 +534,9 @@ type SearchOptions struct {
 func (r *Reader) SearchNodes(ctx context.Context, query string, opts SearchOptions) (*Graph, error) {
 	if opts.Limit < 0 {
 		return nil, fmt.Errorf("search: %w: limit %d is negative", ErrBadOption, opts.Limit)
+	}
+	if g, ok, err := r.searchQueued(ctx, query, opts); ok || err != nil {
+		return g, err
 	}
 	g := &Graph{}
 	err := r.withHandle(ctx, func(ctx context.Context, h *handle, c *graphdb.Conn) error {

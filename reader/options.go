@@ -1,6 +1,10 @@
 package reader
 
-import "time"
+import (
+	"time"
+
+	"github.com/memsnap/memsnap/internal/model"
+)
 
 // Options configures a Reader. The command line fills it from the reader.*
 // config keys; library users start from DefaultOptions. Every field is used
@@ -43,6 +47,17 @@ type Options struct {
 	// Runner, if set, runs Query's user-written Cypher (isolated in a
 	// worker process, with its own caps); nil runs it in this process.
 	Runner QueryRunner
+	// QueuedWrites makes SearchNodes, OpenNodes, ReadGraph (without a time
+	// window) and Neighbors answer from the snapshot served plus every
+	// acknowledged job in the queue it does not hold, applied by the
+	// memory's rules on its search index (see overlay.go): a write is
+	// readable once acknowledged, by every process. StartRefresh watches
+	// the queue; without it each read looks at the queue itself.
+	QueuedWrites bool
+	// JobLimits are the job limits (job.*) the writer decodes jobs with:
+	// a queued job over them is left out of QueuedWrites' answers, as the
+	// writer rejects it.
+	JobLimits model.Limits
 	// OnSwap, if set, is called with the snapshot's seq each time the
 	// Reader starts serving a newer snapshot (whoever wrote it), and how
 	// long the swap took (opening and verifying the snapshot and deriving
@@ -60,5 +75,5 @@ const DefaultSearchWordHits = 20
 // DefaultOptions returns the defaults, the same as the config's.
 func DefaultOptions() Options {
 	return Options{BufferPoolMB: 64, MaxDBMB: 1024, Threads: 1, Refresh: "@every 2s", WatchCurrent: true, QueryTimeout: 30 * time.Second, Verify: "full", Scrub: time.Hour,
-		SearchWordHits: DefaultSearchWordHits}
+		SearchWordHits: DefaultSearchWordHits, QueuedWrites: true}
 }

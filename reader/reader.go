@@ -53,6 +53,8 @@ type Reader struct {
 	refreshes atomic.Int64
 	verify    *verifyMemo        // snapshots that failed verification; see pinVerified
 	text      textState          // the newest search index; see textView
+	queue     *queueWatch        // the queued jobs; nil unless Options.QueuedWrites
+	overlay   overlayState       // the queued jobs over the newest index; see overlayFor
 	bgCtx     context.Context    // cancelled by Close: ends background work
 	bgCancel  context.CancelFunc // cancels bgCtx
 
@@ -71,6 +73,9 @@ func Open(ctx context.Context, store *snapshot.Store, opts Options, log *slog.Lo
 			MaxDBBytes: uint64(opts.MaxDBMB) << 20}}
 	r.verify = newVerifyMemo(r.log, r.Seq)
 	r.bgCtx, r.bgCancel = context.WithCancel(context.Background())
+	if opts.QueuedWrites {
+		r.queue = newQueueWatch(store.Queue(), opts.JobLimits, r.log)
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -261,6 +266,9 @@ func (r *Reader) StartRefresh() error {
 	if r.opts.WatchCurrent {
 		r.startWatch()
 	}
+	if r.queue != nil {
+		r.queue.start(nil)
+	}
 	if r.opts.Scrub > 0 && r.opts.Verify == "full" {
 		r.scrubStop, r.scrubDone = make(chan struct{}), make(chan struct{})
 		go r.scrubLoop(r.opts.Scrub)
@@ -391,6 +399,9 @@ func (r *Reader) Close() error {
 	if w != nil {
 		w.Close()
 		<-r.watchDone
+	}
+	if r.queue != nil {
+		r.queue.close()
 	}
 	if h := r.cur.Swap(nil); h != nil {
 		h.unref()

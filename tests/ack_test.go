@@ -167,7 +167,10 @@ func TestWritesWithoutDaemonKeepDiskBounded(t *testing.T) {
 		mustCall(t, ctx, cs, "create_entities", map[string]any{"entities": []any{
 			map[string]any{"name": fmt.Sprintf("bounded-%04d", i), "entityType": "note", "observations": []string{"x"}}}})
 	}
-	// A read waits for the server's own writes: every one is applied then.
+	// query (Cypher reads the snapshot alone) waits for the server's own
+	// writes: every one is applied then. The graph reads answer with the
+	// queued writes and wait for nothing.
+	mustCall(t, ctx, cs, "query", map[string]any{"cypher": "RETURN 1"})
 	g := parseGraph(t, mustCall(t, ctx, cs, "read_graph", map[string]any{"limit": 1}))
 	if len(g.Entities) != 1 {
 		t.Fatalf("read_graph: %+v", g)

@@ -164,7 +164,7 @@ func TestFullDiskIsVisibleAndEasyToLeave(t *testing.T) {
 		t.Errorf("memory_status of a server that does not commit: %+v %v; want the same blocked writer and cause as the committing server's (%q)", st2, err, st.Writer.Cause)
 	}
 
-	// A read waits for its session's writes only while they can apply.
+	// A read shows its queued writes and says that they cannot apply yet.
 	text := mustCall(t, ctx, cs, "open_nodes", map[string]any{"names": []string{"full-0"}})
 	if !strings.Contains(text, "cannot apply yet") || !blockedCause.MatchString(text) || strings.Contains(text, "is a writer running") {
 		t.Errorf("a read waiting for its own writes on a full disk answered %q; want a note naming the lack of space", text)

@@ -435,6 +435,9 @@ func testManyMCPServers(t *testing.T, withDaemon bool, servers, perServer int) {
 				t.Errorf("server %d reads its own writes as %d entities and %d relations, want %d and %d",
 					i, len(g.Entities), len(g.Relations), perServer, perServer-1)
 			}
+			// query (Cypher reads the snapshot alone) waits until the
+			// server's writes are committed.
+			mustCall(t, ctx, cs, "query", map[string]any{"cypher": "RETURN 1"})
 		}()
 	}
 	wg.Wait()

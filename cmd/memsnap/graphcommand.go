@@ -11,7 +11,11 @@ import (
 
 // printGraph prints a graph as readable lines.
 func (a *app) printGraph(g *reader.Graph) error {
-	fmt.Fprintf(a.stdout, "snapshot %d: %d entities, %d relations\n", g.Snapshot, len(g.Entities), len(g.Relations))
+	queued := ""
+	if g.Queued > 0 {
+		queued = fmt.Sprintf(" and %d queued jobs", g.Queued)
+	}
+	fmt.Fprintf(a.stdout, "snapshot %d%s: %d entities, %d relations\n", g.Snapshot, queued, len(g.Entities), len(g.Relations))
 	for _, e := range g.Entities {
 		fmt.Fprintf(a.stdout, "%s (%s)\n", e.Name, e.EntityType)
 		for _, o := range e.Observations {
@@ -49,6 +53,6 @@ func (a *app) graphCommand(use, short string, args cobra.PositionalArgs,
 			return a.output(cmd, g, func() error { return a.printGraph(g) })
 		}),
 	}
-	c.Flags().Bool("json", false, `print {"snapshot": seq, "entities": [...], "relations": [...]}`)
+	c.Flags().Bool("json", false, `print {"snapshot": seq, "entities": [...], "relations": [...]}, and "queued": the acknowledged jobs applied over the snapshot, when any`)
 	return c
 }

@@ -19,6 +19,6 @@
 // net change the writer then writes to the graph; MemState, the rows read
 // from a snapshot, on which the durable acknowledgement predicts the
 // writer's answer and import checks what queued jobs leave; and the
-// reader's search index as it follows a snapshot's archived jobs
-// (internal/graphindex).
+// reader's search index as it follows a snapshot's archived jobs, and as
+// the queued jobs overlay it for reads (internal/graphindex, View.Overlay).
 package fsm

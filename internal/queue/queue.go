@@ -193,6 +193,40 @@ func (q *Queue) Claimed() ([]Claimed, error) {
 	return out, err
 }
 
+// CurDir is the directory claimed jobs are moved to, for watching.
+func (q *Queue) CurDir() string { return filepath.Join(q.dir, "cur") }
+
+// NewPath is job id's file in new/.
+func (q *Queue) NewPath(id string) string { return q.path("new", id+Ext) }
+
+// Holds reports whether job id waits in new/ or is claimed in cur/.
+func (q *Queue) Holds(id string) (bool, error) {
+	if q.Queued(id) {
+		return true, nil
+	}
+	claimed, err := q.Claimed()
+	for _, c := range claimed {
+		if c.ID == id {
+			return true, nil
+		}
+	}
+	return false, err
+}
+
+// QueuedIDs returns the ids of the jobs in new/, in the order the writer
+// claims them (ULIDs sort by time); names that are not <job id>.job are
+// left out.
+func (q *Queue) QueuedIDs() ([]string, error) {
+	names, err := q.listNew()
+	ids := make([]string, 0, len(names))
+	for _, n := range names {
+		if JobFileName(n) {
+			ids = append(ids, strings.TrimSuffix(n, Ext))
+		}
+	}
+	return ids, err
+}
+
 // listNew returns every name in new/, sorted (ULIDs sort by time). Names
 // that are not <job id>.job are listed too: Claim dead-letters them.
 func (q *Queue) listNew() ([]string, error) {

@@ -695,6 +695,44 @@ func (s *Server) awaitOwnWrites(ctx context.Context) string {
 	return ""
 }
 
+// settleOwnWrites is read-your-writes for the reads that answer with the
+// queued writes: nothing waits. When this server's oldest pending write
+// has left the queue, the snapshot holding its outcome is CURRENT (the
+// writer removes a job only then): the reader moves to it now, so that the
+// answer reconciles the write (annotate) and carries its late rejection,
+// if any. While writes are pending and the writer cannot apply them
+// (WriterHealth), it returns a note for the answer saying so. Before the
+// store's first snapshot (a store mcp or serve created, which init did
+// not publish an empty snapshot in) there is nothing to lay the queued
+// writes over: the read waits for its session's writes (awaitOwnWrites).
+func (s *Server) settleOwnWrites(ctx context.Context) (note string) {
+	pending := s.acker.Pending()
+	if len(pending) == 0 {
+		return ""
+	}
+	r, err := s.reader(ctx)
+	if err == nil && r == nil {
+		return s.awaitOwnWrites(ctx)
+	}
+	held, herr := s.o.Store.Queue().Holds(pending[0])
+	if herr == nil && !held {
+		if err == nil {
+			if _, err := r.Refresh(ctx); err != nil {
+				s.log.Debug("refresh for a write that left the queue", "error", err)
+			}
+		}
+		return ""
+	}
+	if h := s.WriterHealth(); h.State != writer.HealthOK {
+		note = fmt.Sprintf("note: this answer shows this server's queued writes (%d), which cannot apply yet: the writer is %s: %s",
+			len(pending), h.State, h.Cause)
+		if h.Hint != "" {
+			note += "; " + h.Hint
+		}
+	}
+	return note
+}
+
 // sessionKey is the context key of the MCP session a call came in on.
 type sessionKey struct{}
 

@@ -215,6 +215,9 @@ func addTool[In, Out any](s *Server, t *mcp.Tool, in, out schema, h mcp.ToolHand
 	}
 	s.tools[t.Name] = true
 	waits := t.Annotations.ReadOnlyHint && t.Name != "memory_status"
+	// The graph reads answer with the queued writes (reader.queued_writes):
+	// they need not wait for a commit.
+	overlaid := waits && s.o.Config.Reader.QueuedWrites && queuedReads[t.Name]
 	writes := !t.Annotations.ReadOnlyHint
 	s.mcp.AddTool(t, func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 		args, err := decodeArgs[In](req.Params.Arguments, inResolved)
@@ -225,7 +228,10 @@ func addTool[In, Out any](s *Server, t *mcp.Tool, in, out schema, h mcp.ToolHand
 		}
 		ctx = withSession(ctx, req.Session)
 		var note string
-		if waits {
+		switch {
+		case overlaid:
+			note = s.settleOwnWrites(ctx)
+		case waits:
 			note = s.awaitOwnWrites(ctx)
 		}
 		res, out, err := h(ctx, req, args)
@@ -647,11 +653,27 @@ func outAnswer(snap uint64) *mcp.CallToolResult {
 	return res
 }
 
+// queuedReads are the tools the reader answers with the queued writes
+// (reader.Options.QueuedWrites), which therefore do not wait for the
+// session's writes to be committed; a time window (since, until) reads the
+// snapshot alone and waits (waitWindowed).
+var queuedReads = map[string]bool{"read_graph": true, "search_nodes": true, "open_nodes": true, "neighbors": true}
+
+// waitWindowed gives a read with a time window read-your-writes the way
+// the other reads get it without the queued writes: by waiting for the
+// session's writes to be committed (awaitOwnWrites).
+func (s *Server) waitWindowed(ctx context.Context, w reader.TimeWindow) {
+	if !w.IsZero() && s.o.Config.Reader.QueuedWrites {
+		s.awaitOwnWrites(ctx)
+	}
+}
+
 func (s *Server) readGraph(ctx context.Context, _ *mcp.CallToolRequest, in readGraphIn) (*mcp.CallToolResult, graphOut, error) {
 	w, err := in.window()
 	if err != nil {
 		return nil, graphOut{}, err
 	}
+	s.waitWindowed(ctx, w)
 	r, err := s.reader(ctx)
 	if err != nil || r == nil {
 		return outAnswer(0), graphOut{Entities: []reader.Entity{}, Relations: []reader.Relation{}}, err
@@ -668,6 +690,7 @@ func (s *Server) searchNodes(ctx context.Context, _ *mcp.CallToolRequest, in sea
 	if err != nil {
 		return nil, graphOut{}, err
 	}
+	s.waitWindowed(ctx, w)
 	g, err := s.graph(ctx, func(r *reader.Reader) (*reader.Graph, error) {
 		return r.SearchNodes(ctx, in.Query, reader.SearchOptions{Window: w})
 	})
@@ -866,7 +889,11 @@ func (s *Server) status(ctx context.Context, _ *mcp.CallToolRequest, _ statusIn)
 }
 
 func (s *Server) readResource(ctx context.Context, req *mcp.ReadResourceRequest) (*mcp.ReadResourceResult, error) {
-	s.awaitOwnWrites(withSession(ctx, req.Session))
+	if s.o.Config.Reader.QueuedWrites {
+		s.settleOwnWrites(withSession(ctx, req.Session))
+	} else {
+		s.awaitOwnWrites(withSession(ctx, req.Session))
+	}
 	out, snap := graphOut{Entities: []reader.Entity{}, Relations: []reader.Relation{}}, uint64(0)
 	r, err := s.reader(ctx)
 	if err == nil && r != nil {

@@ -1,0 +1,236 @@
+package reader
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"sync"
+
+	"github.com/memsnap/memsnap/internal/graphdb"
+	"github.com/memsnap/memsnap/internal/graphindex"
+	"github.com/memsnap/memsnap/internal/model"
+)
+
+// Reads of queued writes (Options.QueuedWrites): SearchNodes, OpenNodes,
+// ReadGraph (without a time window) and Neighbors answer from the snapshot
+// served followed by every acknowledged job it does not hold (queue/cur's
+// claimed jobs past its watermark, in claim order, then queue/new's in id
+// order: the order the writer applies them), run through the memory's
+// state machine on the snapshot's search index (graphindex.Overlay). A job
+// the rules reject there is left out, as the writer will reject it. Where
+// jobs of several processes wait, the answer is what the writer will make
+// of the queue as it stands; a job that arrives later under an earlier id
+// (ids are the producers' clocks) goes before the queue/new jobs with
+// later ids, in the writer's order and in answers from then on.
+// Answers carry the snapshot's seq; Graph.Queued says how many jobs were
+// applied over it.
+
+// overlayState caches the Overlay of the newest index and queue state.
+type overlayState struct {
+	mu       sync.Mutex
+	view     *graphindex.View
+	gen      uint64
+	wm       uint64
+	overlay  *graphindex.Overlay
+	queued   int
+	lastGone uint64 // the queue's gone count when CURRENT was last looked at
+}
+
+// maxOverlayJobs bounds the queued jobs a read applies: the first that
+// many in the writer's order (a state the writer passes through, as one
+// batch of writer.max_batch_jobs' default), so that a large import queued
+// at once does not make every read replay all of it; the rest show once
+// the writer applies the first.
+const maxOverlayJobs = 10000
+
+// maxOverlayAttempts bounds the retries of a read whose snapshot was
+// replaced while its overlay was made.
+const maxOverlayAttempts = 3
+
+// withQueued runs read on the snapshot served and the Overlay of its
+// search index by the queued jobs it does not hold, with their count. ok
+// is false when no job is queued (or Options.QueuedWrites is off): the
+// caller answers from the snapshot alone.
+func (r *Reader) withQueued(ctx context.Context, read func(o *graphindex.Overlay) (*Graph, error)) (g *Graph, ok bool, err error) {
+	if r.queue == nil {
+		return nil, false, nil
+	}
+	for attempt := 1; ; attempt++ {
+		retry := false
+		err = r.withHandle(ctx, func(ctx context.Context, h *handle, c *graphdb.Conn) error {
+			o, n, again, err := r.overlayFor(ctx, h, c)
+			if err != nil || o == nil {
+				retry = again && attempt < maxOverlayAttempts
+				return err
+			}
+			if g, err = read(o); err != nil || g == nil {
+				// nil: the View was replaced during the read.
+				retry = err == nil && attempt < maxOverlayAttempts
+				return err
+			}
+			g.Snapshot, g.Queued, ok = h.seq, n, true
+			// A refresh during the read made its View an older one, whose
+			// lookups find nothing.
+			retry = !o.Base().Newest() && attempt < maxOverlayAttempts
+			return nil
+		})
+		if err != nil || !retry {
+			return g, ok, err
+		}
+		g, ok = nil, false
+	}
+}
+
+// overlayFor returns the Overlay of h's search index by the queued jobs h
+// does not hold and how many they are; nil when there are none. again is
+// true when the read should start over on a newer snapshot: a job left the
+// queue, so the snapshot holding it is CURRENT (the writer removes a job
+// only then), and Refresh moved to it.
+func (r *Reader) overlayFor(ctx context.Context, h *handle, c *graphdb.Conn) (o *graphindex.Overlay, n int, again bool, err error) {
+	st, err := r.queue.current()
+	if err != nil {
+		r.log.Warn("queued writes: cannot read the queue; answering from the snapshot alone", "error", err)
+		return nil, 0, false, nil
+	}
+	ov := &r.overlay
+	ov.mu.Lock()
+	lastGone := ov.lastGone
+	ov.mu.Unlock()
+	if st.gone != lastGone {
+		if seq, err := r.store.Current(); err == nil && seq > h.seq {
+			if swapped, err := r.Refresh(ctx); err == nil && swapped {
+				return nil, 0, true, nil
+			}
+		}
+		ov.mu.Lock()
+		ov.lastGone = st.gone
+		ov.mu.Unlock()
+	}
+	wm := h.manifest.Watermark
+	jobs := make([]*model.Job, 0, len(st.jobs))
+	for _, j := range st.jobs {
+		if j.job != nil && (j.claim == 0 || j.claim > wm) {
+			jobs = append(jobs, j.job)
+		}
+	}
+	if len(jobs) == 0 {
+		return nil, 0, false, nil
+	}
+	if len(jobs) > maxOverlayJobs {
+		r.log.Debug("queued writes: reads apply the first queued jobs only", "queued", len(jobs), "applied", maxOverlayJobs)
+		jobs = jobs[:maxOverlayJobs]
+	}
+	v, err := r.textView(ctx, h, c, false)
+	if err != nil {
+		return nil, 0, false, err
+	}
+	ov.mu.Lock()
+	defer ov.mu.Unlock()
+	if ov.view == v && ov.gen == st.gen && ov.wm == wm {
+		return ov.overlay, ov.queued, false, nil
+	}
+	o, ok := v.Overlay(jobs)
+	if !ok {
+		return nil, 0, true, nil
+	}
+	for _, err := range o.Rejected() {
+		r.log.Debug("queued writes: a queued job the writer will reject is left out", "seq", h.seq, "error", err)
+	}
+	ov.view, ov.gen, ov.wm, ov.overlay, ov.queued = v, st.gen, wm, o, len(jobs)
+	return o, len(jobs), false, nil
+}
+
+// searchQueued is SearchNodes over the queued writes.
+func (r *Reader) searchQueued(ctx context.Context, query string, opts SearchOptions) (*Graph, bool, error) {
+	if !opts.Window.IsZero() {
+		return nil, false, nil // change times are the writer's: the snapshot answers
+	}
+	return r.withQueued(ctx, func(o *graphindex.Overlay) (*Graph, error) {
+		hits := rank(o.Search(query), r.opts.SearchWordHits, opts.Limit)
+		g := &Graph{Entities: make([]Entity, len(hits))}
+		for i := range hits {
+			g.Entities[i] = hits[i].Entity
+		}
+		g.Relations = model.NonNil(o.RelationsTouching(hits))
+		sortRelations(g.Relations)
+		return g, nil
+	})
+}
+
+// openQueued is OpenNodes over the queued writes.
+func (r *Reader) openQueued(ctx context.Context, want []string) (*Graph, bool, error) {
+	return r.withQueued(ctx, func(o *graphindex.Overlay) (*Graph, error) {
+		ents, rels := o.Open(want)
+		g := &Graph{Entities: model.NonNil(ents), Relations: model.NonNil(rels)}
+		sortRelations(g.Relations)
+		return g, nil
+	})
+}
+
+// pageQueued is ReadGraph (without a time window) over the queued writes.
+func (r *Reader) pageQueued(ctx context.Context, after string, opts ReadGraphOptions) (*Graph, bool, error) {
+	return r.withQueued(ctx, func(o *graphindex.Overlay) (*Graph, error) {
+		ents, rels, more, ok := o.Page(after, opts.Limit, opts.EntityType)
+		if !ok {
+			return nil, nil // the View was replaced: withQueued reads again
+		}
+		g := &Graph{Entities: model.NonNil(ents), Relations: model.NonNil(rels)}
+		sortRelations(g.Relations)
+		if more {
+			g.NextCursor = base64.RawURLEncoding.EncodeToString([]byte("n" + ents[len(ents)-1].Name))
+		}
+		return g, nil
+	})
+}
+
+// neighborsQueued is Neighbors over the queued writes, traversing the
+// Overlay in memory: the start entity first, then the others in the order
+// they were reached (each hop: outgoing relations, then incoming ones).
+func (r *Reader) neighborsQueued(ctx context.Context, name string, depth int, opts NeighborsOptions) (*Graph, bool, error) {
+	return r.withQueued(ctx, func(o *graphindex.Overlay) (*Graph, error) {
+		start, ok := o.Entity(name)
+		if !ok {
+			return nil, fmt.Errorf("Entity with name %s %w", name, ErrNotFound)
+		}
+		order := []Entity{start}
+		seen := map[string]bool{name: true}
+		rels := map[Relation]bool{}
+		frontier := []string{name}
+		full := func() bool { return opts.Limit > 0 && len(order) >= opts.Limit }
+		for d := 0; d < depth && len(frontier) > 0 && !full(); d++ {
+			var next []string
+			for _, out := range []bool{true, false} {
+				for _, n := range frontier {
+					edges, far := o.In(n), func(r Relation) string { return r.From }
+					if out {
+						edges, far = o.Out(n), func(r Relation) string { return r.To }
+					}
+					for _, rel := range edges {
+						if opts.RelationType != "" && rel.RelationType != opts.RelationType {
+							continue
+						}
+						if b := far(rel); !seen[b] {
+							if full() {
+								continue
+							}
+							e, _ := o.Entity(b)
+							seen[b] = true
+							order = append(order, e)
+							next = append(next, b)
+						}
+						rels[rel] = true
+					}
+				}
+			}
+			frontier = next
+		}
+		g := &Graph{Entities: order, Relations: make([]Relation, 0, len(rels))}
+		for rel := range rels {
+			if seen[rel.From] && seen[rel.To] {
+				g.Relations = append(g.Relations, rel)
+			}
+		}
+		sortRelations(g.Relations)
+		return g, nil
+	})
+}

@@ -1,0 +1,133 @@
+package reader
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/memsnap/memsnap/writer"
+)
+
+// graphKey is a graph as a comparable string: entity names (sorted when
+// sorted is set), then each entity with its type and observations, then
+// the relations, sorted.
+func graphKey(g *Graph, sorted bool) string {
+	var names, ents, rels []string
+	for _, e := range g.Entities {
+		names = append(names, e.Name)
+		ents = append(ents, e.Name+":"+e.EntityType+"["+strings.Join(e.Observations, ",")+"]")
+	}
+	for _, r := range g.Relations {
+		rels = append(rels, r.From+">"+r.To+":"+r.RelationType)
+	}
+	if sorted {
+		slices.Sort(names)
+	}
+	slices.Sort(ents)
+	slices.Sort(rels)
+	return strings.Join(names, " ") + "\n" + strings.Join(ents, " ") + "\n" + strings.Join(rels, " ")
+}
+
+// The reads with queued jobs (an entity created with relations,
+// observations added and deleted, an entity with relations deleted, a
+// relation deleted, a job the rules reject) answer what the same reads
+// answer once the writer has committed those jobs, read from Kuzu and a
+// fresh index by a reader that ignores the queue; every answer before the
+// commit says how many jobs it applied.
+func TestQueuedReadsEqualCommitted(t *testing.T) {
+	ctx := context.Background()
+	f, all, r := memoryFixture(t)
+	jobs := []map[string]any{
+		{"ops": []any{createOp(Entity{Name: "queued one", EntityType: "person", Observations: []string{"drinks coffee"}}),
+			relOp(Relation{From: "queued one", To: "memsnap", RelationType: "uses"}, Relation{From: "Kuzu", To: "queued one", RelationType: "knows"})}},
+		{"ops": []any{map[string]any{"op": "add_observations", "observations": []any{
+			map[string]any{"entityName": "coffee machine", "contents": []string{"descales on friday"}}}}}},
+		{"ops": []any{map[string]any{"op": "delete_entities", "entityNames": []string{"Kuzu"}}}},
+		{"ops": []any{map[string]any{"op": "add_observations", "observations": []any{ // rejected: Kuzu is gone
+			map[string]any{"entityName": "Kuzu", "contents": []string{"never"}}}}}},
+		{"ops": []any{map[string]any{"op": "delete_observations", "deletions": []any{
+			map[string]any{"entityName": "memsnap", "observations": []string{"reads snapshots of a kuzu graph without locks"}}}},
+			map[string]any{"op": "delete_relations", "relations": []Relation{{From: all[0].Name, To: all[1].Name, RelationType: "knows"}}}}},
+	}
+	for _, job := range jobs {
+		b, err := json.Marshal(job)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := writer.Enqueue(f.store, b, f.wopts.Limits); err != nil {
+			t.Fatal(err)
+		}
+	}
+	type read struct {
+		name   string
+		sorted bool // the entities' order is not the read's to keep
+		run    func(r *Reader) (*Graph, error)
+	}
+	pages := func(opts ReadGraphOptions) func(r *Reader) (*Graph, error) {
+		return func(r *Reader) (*Graph, error) {
+			whole := &Graph{}
+			for {
+				g, err := r.ReadGraph(ctx, opts)
+				if err != nil {
+					return nil, err
+				}
+				whole.Entities, whole.Relations, whole.Queued = append(whole.Entities, g.Entities...), append(whole.Relations, g.Relations...), g.Queued
+				if opts.Cursor = g.NextCursor; opts.Cursor == "" {
+					return whole, nil
+				}
+			}
+		}
+	}
+	reads := []read{
+		{"search coffee", true, func(r *Reader) (*Graph, error) { return r.SearchNodes(ctx, "coffee", SearchOptions{}) }},
+		{"search kuzu", true, func(r *Reader) (*Graph, error) { return r.SearchNodes(ctx, "kuzu", SearchOptions{}) }},
+		{"search friday", true, func(r *Reader) (*Graph, error) { return r.SearchNodes(ctx, "friday", SearchOptions{}) }},
+		{"open", false, func(r *Reader) (*Graph, error) {
+			return r.OpenNodes(ctx, []string{"queued one", "Kuzu", "memsnap", all[0].Name, "coffee machine"})
+		}},
+		{"read_graph", false, pages(ReadGraphOptions{})},
+		{"read_graph pages of 7", false, pages(ReadGraphOptions{Limit: 7})},
+		{"read_graph person pages of 5", false, pages(ReadGraphOptions{Limit: 5, EntityType: "person"})},
+		{"neighbors memsnap 2", true, func(r *Reader) (*Graph, error) { return r.Neighbors(ctx, "memsnap", NeighborsOptions{Depth: 2}) }},
+		{"neighbors coffee machine 3 fuels", true, func(r *Reader) (*Graph, error) {
+			return r.Neighbors(ctx, "coffee machine", NeighborsOptions{Depth: 3, RelationType: "fuels"})
+		}},
+		{"neighbors queued one", true, func(r *Reader) (*Graph, error) { return r.Neighbors(ctx, "queued one", NeighborsOptions{}) }},
+	}
+	before := map[string]string{}
+	for _, rd := range reads {
+		g, err := rd.run(r)
+		if err != nil {
+			t.Fatalf("%s with the jobs queued: %v", rd.name, err)
+		}
+		if g.Queued != len(jobs) {
+			t.Errorf("%s: answered with %d queued jobs, want %d", rd.name, g.Queued, len(jobs))
+		}
+		before[rd.name] = graphKey(g, rd.sorted)
+	}
+	if _, err := r.Neighbors(ctx, "Kuzu", NeighborsOptions{}); !errors.Is(err, ErrNotFound) {
+		t.Errorf("neighbors of an entity a queued job deletes: %v, want not found", err)
+	}
+	if sum, err := f.w.Commit(ctx, writer.CommitOptions{}); err != nil || sum.Applied != len(jobs)-1 || sum.Rejected != 1 {
+		t.Fatalf("commit: %+v %v", sum, err)
+	}
+	opts := f.opts
+	opts.QueuedWrites = false
+	plain, err := Open(ctx, f.store, opts, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.Close()
+	for _, rd := range reads {
+		g, err := rd.run(plain)
+		if err != nil {
+			t.Fatalf("%s committed: %v", rd.name, err)
+		}
+		if got := graphKey(g, rd.sorted); got != before[rd.name] {
+			t.Errorf("%s:\nqueued    %s\ncommitted %s", rd.name, before[rd.name], got)
+		}
+	}
+}

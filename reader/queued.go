@@ -1,0 +1,282 @@
+package reader
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+
+	"github.com/memsnap/memsnap/internal/model"
+	"github.com/memsnap/memsnap/internal/queue"
+)
+
+// The queue is the store's write-ahead log: a job is acknowledged once it
+// is durable in queue/new, and a read answers from the snapshot it serves
+// plus every acknowledged job that snapshot does not hold (see
+// Options.QueuedWrites and overlay.go). queueWatch keeps the list of those
+// jobs, decoded, current: fsnotify events on queue/new and queue/cur start
+// a scan of the two directories (only jobs not seen before are read); a
+// read first compares the two directories' modification times with those
+// of the last scan (two stats) and scans itself when they differ, so that
+// a job acknowledged a moment ago is never missed because its event is
+// still on its way; and a scan every queueRescan catches a change whose
+// event was lost and whose modification time did not move (a coarse
+// clock).
+const queueRescan = 2 * time.Second
+
+// maxQueuedJobBytes is the largest job file the overlay reads when the
+// job limits set none (job.max_bytes 0); a bigger one is left to the
+// writer.
+const maxQueuedJobBytes = 64 << 20
+
+// queuedJob is one acknowledged job in queue/new or queue/cur.
+type queuedJob struct {
+	id    string
+	claim uint64     // its claim seq once in queue/cur; 0 while in queue/new
+	job   *model.Job // nil when it cannot be read or decoded: the writer dead-letters it
+}
+
+// queueWatch is the list of the jobs in queue/new and queue/cur. Safe for
+// concurrent use.
+type queueWatch struct {
+	q      *queue.Queue
+	limits model.Limits
+	log    *slog.Logger
+
+	scanMu sync.Mutex // serialises scans
+	mu     sync.Mutex // guards the fields below
+	jobs   map[string]*queuedJob
+	// gen counts the changes of jobs; gone counts the times a job left
+	// both directories (the writer removes a claimed job only once the
+	// snapshot holding it is CURRENT, so a reader serving an older one
+	// must move on).
+	gen, gone    uint64
+	newMT, curMT time.Time // modification times at the last scan's start
+	scanned      bool
+
+	fsw  *fsnotify.Watcher // nil unless watching
+	stop chan struct{}
+	done chan struct{}
+}
+
+func newQueueWatch(q *queue.Queue, limits model.Limits, log *slog.Logger) *queueWatch {
+	return &queueWatch{q: q, limits: limits, log: log, jobs: map[string]*queuedJob{}}
+}
+
+// queueState is what a read sees of the queue.
+type queueState struct {
+	jobs      []*queuedJob // claimed jobs by claim seq, then queue/new's by id
+	gen, gone uint64
+}
+
+// current returns the jobs, scanning first when the directories changed
+// since the last scan (or none ran).
+func (w *queueWatch) current() (queueState, error) {
+	newMT, curMT := w.mtimes()
+	w.mu.Lock()
+	stale := !w.scanned || !newMT.Equal(w.newMT) || !curMT.Equal(w.curMT)
+	w.mu.Unlock()
+	if stale {
+		if err := w.scan(); err != nil {
+			return queueState{}, err
+		}
+	}
+	return w.state(), nil
+}
+
+// state returns the jobs as the last scan left them.
+func (w *queueWatch) state() queueState {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	st := queueState{gen: w.gen, gone: w.gone, jobs: make([]*queuedJob, 0, len(w.jobs))}
+	for _, j := range w.jobs {
+		st.jobs = append(st.jobs, j)
+	}
+	slices.SortFunc(st.jobs, func(a, b *queuedJob) int {
+		// Claimed jobs are applied first, in claim order; then queue/new's
+		// in id (time) order, as the writer claims them.
+		switch {
+		case (a.claim == 0) != (b.claim == 0):
+			if a.claim != 0 {
+				return -1
+			}
+			return 1
+		case a.claim != b.claim:
+			if a.claim < b.claim {
+				return -1
+			}
+			return 1
+		}
+		if a.id < b.id {
+			return -1
+		}
+		if a.id > b.id {
+			return 1
+		}
+		return 0
+	})
+	return st
+}
+
+// mtimes returns the modification times of queue/new and queue/cur (zero
+// when one cannot be read).
+func (w *queueWatch) mtimes() (newMT, curMT time.Time) {
+	if fi, err := os.Stat(w.q.NewDir()); err == nil {
+		newMT = fi.ModTime()
+	}
+	if fi, err := os.Stat(w.q.CurDir()); err == nil {
+		curMT = fi.ModTime()
+	}
+	return newMT, curMT
+}
+
+// scan lists queue/new, then queue/cur (a job moved between the two
+// listings is seen in cur), and reads the jobs it has not seen before.
+func (w *queueWatch) scan() error {
+	w.scanMu.Lock()
+	defer w.scanMu.Unlock()
+	newMT, curMT := w.mtimes()
+	ids, err := w.q.QueuedIDs()
+	if err != nil {
+		return fmt.Errorf("queued writes: %w", err)
+	}
+	claimed, err := w.q.Claimed()
+	if err != nil {
+		return fmt.Errorf("queued writes: %w", err)
+	}
+	w.mu.Lock()
+	old := w.jobs
+	w.mu.Unlock()
+	next := make(map[string]*queuedJob, len(ids)+len(claimed))
+	changed := false
+	keep := func(id string, claim uint64, path string) {
+		if j, ok := old[id]; ok && j.claim == claim {
+			next[id] = j
+			return
+		}
+		changed = true
+		j := &queuedJob{id: id, claim: claim}
+		if prev, ok := old[id]; ok {
+			j.job = prev.job // the same job, claimed since
+		} else {
+			j.job = w.read(path)
+		}
+		next[id] = j
+	}
+	for _, id := range ids {
+		keep(id, 0, w.q.NewPath(id))
+	}
+	for _, c := range claimed {
+		if !c.Irregular && queue.ValidID(c.ID) {
+			keep(c.ID, c.Seq, w.q.Path(c))
+		}
+	}
+	gone := 0
+	for id := range old {
+		if _, ok := next[id]; !ok {
+			gone++
+		}
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.newMT, w.curMT, w.scanned = newMT, curMT, true
+	if changed || gone > 0 {
+		w.jobs = next
+		w.gen++
+	}
+	if gone > 0 {
+		w.gone++
+	}
+	return nil
+}
+
+// read reads and decodes one job file, nil when it cannot (gone since the
+// listing, or a job the writer will dead-letter).
+func (w *queueWatch) read(path string) *model.Job {
+	most := w.limits.MaxBytes
+	if most <= 0 {
+		most = maxQueuedJobBytes
+	}
+	data, err := queue.ReadJobFile(path, most)
+	if err != nil {
+		if !errors.Is(err, os.ErrNotExist) {
+			w.log.Debug("queued writes: job file unreadable; the writer will dead-letter it", "file", path, "error", err)
+		}
+		return nil
+	}
+	job, err := model.DecodeJob(data, w.limits)
+	if err != nil {
+		w.log.Debug("queued writes: job undecodable; the writer will dead-letter it", "file", path, "error", err)
+		return nil
+	}
+	return job
+}
+
+// start watches queue/new and queue/cur until close, scanning on every
+// burst of events and every queueRescan; tick, if not nil, replaces the
+// rescan timer (tests). Where watching is not possible the reads'
+// modification-time check and the rescan remain.
+func (w *queueWatch) start(tick <-chan time.Time) {
+	if w.stop != nil {
+		return // started already
+	}
+	fsw, err := fsnotify.NewWatcher()
+	if err == nil {
+		for _, dir := range []string{w.q.NewDir(), w.q.CurDir()} {
+			if err = fsw.Add(dir); err != nil {
+				fsw.Close()
+				break
+			}
+		}
+	}
+	if err != nil {
+		w.log.Warn("cannot watch the queue; reads look at it themselves", "error", err)
+		fsw = nil
+	}
+	var ticker *time.Ticker
+	if tick == nil {
+		ticker = time.NewTicker(queueRescan)
+		tick = ticker.C
+	}
+	w.fsw, w.stop, w.done = fsw, make(chan struct{}), make(chan struct{})
+	var events <-chan fsnotify.Event
+	var errs <-chan error
+	if fsw != nil {
+		events, errs = fsw.Events, fsw.Errors
+	}
+	go func() {
+		defer close(w.done)
+		if ticker != nil {
+			defer ticker.Stop()
+		}
+		for {
+			select {
+			case <-w.stop:
+				return
+			case <-events:
+			case <-errs: // an overflow: events were lost
+			case <-tick:
+			}
+			if err := w.scan(); err != nil {
+				w.log.Debug("queued writes: scan", "error", err)
+			}
+		}
+	}()
+}
+
+// close stops the watch started by start.
+func (w *queueWatch) close() {
+	if w.stop == nil {
+		return
+	}
+	close(w.stop)
+	<-w.done
+	if w.fsw != nil {
+		w.fsw.Close()
+	}
+}

@@ -1,0 +1,122 @@
+package reader
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/memsnap/memsnap/internal/model"
+	"github.com/memsnap/memsnap/internal/queue"
+)
+
+// newTestQueue makes an empty spool under a temporary directory.
+func newTestQueue(t *testing.T) *queue.Queue {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "queue")
+	for _, sub := range queue.Subdirs {
+		if err := os.MkdirAll(filepath.Join(dir, sub), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return queue.New(dir)
+}
+
+// enqueueEntity queues a job creating entity name and returns its id.
+func enqueueEntity(t *testing.T, q *queue.Queue, name string) string {
+	t.Helper()
+	id := queue.NewID()
+	job := fmt.Sprintf(`{"ops":[{"op":"create_entities","entities":[{"name":%q,"entityType":"t","observations":[]}]}]}`, name)
+	if err := q.Enqueue(id, []byte(job)); err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+// waitState waits, up to a minute, until the watch's state (as its
+// background scans left it: state does not scan) satisfies ok.
+func waitState(t *testing.T, w *queueWatch, what string, ok func(queueState) bool) queueState {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		st := w.state()
+		if ok(st) {
+			return st
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: never seen; state %+v", what, st)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+func holds(st queueState, id string, claim uint64) bool {
+	for _, j := range st.jobs {
+		if j.id == id && j.claim == claim && j.job != nil {
+			return true
+		}
+	}
+	return false
+}
+
+// The queue watch follows queue/new and queue/cur by their events: a job
+// acknowledged, then claimed (renamed into cur/ under its claim seq), then
+// removed (the writer published it); the removal counts as gone, which
+// sends reads to CURRENT. A job whose event was missed (written before
+// the watch started) is found by the rescan, and a read that finds the
+// directories changed since the last scan scans itself.
+func TestQueueWatchFollowsEventsAndRescans(t *testing.T) {
+	q := newTestQueue(t)
+	log := slog.New(slog.DiscardHandler)
+	w := newQueueWatch(q, model.Limits{}, log)
+	w.start(make(chan time.Time))
+	a := enqueueEntity(t, q, "a")
+	waitState(t, w, "a job created in queue/new", func(st queueState) bool { return holds(st, a, 0) })
+	claimed := filepath.Join(q.CurDir(), fmt.Sprintf("%016d-%s%s", 7, a, queue.Ext))
+	if err := os.Rename(q.NewPath(a), claimed); err != nil {
+		t.Fatal(err)
+	}
+	waitState(t, w, "the job claimed into queue/cur", func(st queueState) bool { return holds(st, a, 7) })
+	gone := w.state().gone
+	if err := os.Remove(claimed); err != nil {
+		t.Fatal(err)
+	}
+	st := waitState(t, w, "the job removed", func(st queueState) bool { return !holds(st, a, 7) })
+	if st.gone == gone {
+		t.Errorf("a job that left the queue did not count as gone (%d)", st.gone)
+	}
+	w.close()
+
+	// A missed event: the job is queued after the last scan and before
+	// the watch starts.
+	w = newQueueWatch(q, model.Limits{}, log)
+	if err := w.scan(); err != nil {
+		t.Fatal(err)
+	}
+	missed := enqueueEntity(t, q, "missed")
+	tick := make(chan time.Time)
+	w.start(tick)
+	defer w.close()
+	if holds(w.state(), missed, 0) {
+		t.Fatalf("the job queued before the watch started is seen without a rescan: the test misses nothing")
+	}
+	tick <- time.Now()
+	waitState(t, w, "the missed job after a rescan", func(st queueState) bool { return holds(st, missed, 0) })
+
+	// Reads look at the directories' modification times: a job whose
+	// event is not handled yet is read all the same.
+	idle := newQueueWatch(q, model.Limits{}, log) // never started: no events at all
+	if _, err := idle.current(); err != nil {
+		t.Fatal(err)
+	}
+	b := enqueueEntity(t, q, "b")
+	st, err := idle.current()
+	if err != nil || !holds(st, b, 0) || !holds(st, missed, 0) {
+		t.Errorf("a read after a job was queued: %+v, %v", st, err)
+	}
+	if st.jobs[len(st.jobs)-1].id != b {
+		t.Errorf("queue/new's jobs not in id order: the last is %s, want %s", st.jobs[len(st.jobs)-1].id, b)
+	}
+}

@@ -1,0 +1,142 @@
+package tests
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+)
+
+// canon is a graph answer as one comparable string: entities sorted by
+// name with their type and observations, then the relations sorted.
+func (g graphJSON) canon() string {
+	var es, rs []string
+	for _, e := range g.Entities {
+		es = append(es, e.Name+":"+e.EntityType+"["+strings.Join(e.Observations, ",")+"]")
+	}
+	for _, r := range g.Relations {
+		rs = append(rs, r.From+">"+r.To+":"+r.RelationType)
+	}
+	sort.Strings(es)
+	sort.Strings(rs)
+	return strings.Join(es, " ") + " | " + strings.Join(rs, " ")
+}
+
+// Issue 28, point 1: the queue is the store's write-ahead log. A write one
+// 'memsnap mcp' server acknowledged is read at once, before any commit (no
+// daemon runs and neither server commits: mcp.commit_when_idle=false), by
+// another server on the same store over stdio, by 'memsnap serve' over
+// HTTP and by the command line, through every graph read (search_nodes,
+// open_nodes, read_graph, neighbors); deletes and add_observations too.
+// Once the jobs are committed, every read answers the same.
+func TestQueuedWritesReadByEveryProcess(t *testing.T) {
+	ctx := testContext(t)
+	store := newStore(t)
+	env := []string{"MEMSNAP_MCP_COMMIT_WHEN_IDLE=false", "MEMSNAP_READER_REFRESH=@every 1h"}
+	writer := mcpSession(t, ctx, store, env...)
+	other := mcpSession(t, ctx, store, env...)
+	srv := startServe(t, ctx, store, env...)
+	web, err := srv.session(ctx, srv.token, nil)
+	if err != nil {
+		t.Fatalf("connect over HTTP: %v", err)
+	}
+	t.Cleanup(func() { web.Close() })
+	readers := map[string]*mcp.ClientSession{"stdio": other, "http": web}
+	// Both readers have read the first snapshot before any write.
+	for _, cs := range readers {
+		mustCall(t, ctx, cs, "search_nodes", map[string]any{"query": "qw"})
+	}
+	current := func() string {
+		b, err := os.ReadFile(filepath.Join(store, "CURRENT"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	first := current()
+
+	mustCall(t, ctx, writer, "create_entities", map[string]any{"entities": []any{
+		entity("qw-a", "note", "alpha apples"), entity("qw-b", "note"), entity("qw-c", "place", "gone soon")}})
+	mustCall(t, ctx, writer, "create_relations", map[string]any{"relations": []any{
+		map[string]any{"from": "qw-a", "to": "qw-b", "relationType": "knows"},
+		map[string]any{"from": "qw-c", "to": "qw-a", "relationType": "near"}}})
+	mustCall(t, ctx, writer, "add_observations", map[string]any{"observations": []any{
+		map[string]any{"entityName": "qw-b", "contents": []string{"beta"}}}})
+	mustCall(t, ctx, writer, "delete_entities", map[string]any{"entityNames": []string{"qw-c"}})
+
+	if n := len(dirNames(t, filepath.Join(store, "queue", "new"))); n != 4 || current() != first {
+		t.Fatalf("the writes must wait in queue/new uncommitted: %d jobs there, CURRENT %q then %q", n, first, current())
+	}
+	want := map[string]string{
+		"search_nodes alpha": "qw-a:note[alpha apples] | qw-a>qw-b:knows",
+		"open_nodes qw-b":    "qw-b:note[beta] | qw-a>qw-b:knows",
+		"open_nodes qw-c":    " | ",
+		"read_graph":         "qw-a:note[alpha apples] qw-b:note[beta] | qw-a>qw-b:knows",
+		"neighbors qw-a":     "qw-a:note[alpha apples] qw-b:note[beta] | qw-a>qw-b:knows",
+		"search_nodes beta":  "qw-b:note[beta] | qw-a>qw-b:knows",
+		"search_nodes soon":  " | ",
+	}
+	reads := func(cs *mcp.ClientSession) map[string]string {
+		got := map[string]string{}
+		for key := range want {
+			tool, arg, _ := strings.Cut(key, " ")
+			args := map[string]any{}
+			switch tool {
+			case "search_nodes":
+				args["query"] = arg
+			case "open_nodes":
+				args["names"] = []string{arg}
+			case "neighbors":
+				args["name"] = arg
+			}
+			got[key] = parseGraph(t, mustCall(t, ctx, cs, tool, args)).canon()
+		}
+		return got
+	}
+	check := func(when string) {
+		t.Helper()
+		for name, cs := range readers {
+			for key, got := range reads(cs) {
+				if got != want[key] {
+					t.Errorf("%s, %s server, %s:\n got %s\nwant %s", when, name, key, got, want[key])
+				}
+			}
+		}
+		if got := parseGraph(t, mustMemsnap(t, store, nil, "search", "--json", "alpha")).canon(); got != want["search_nodes alpha"] {
+			t.Errorf("%s, memsnap search alpha: got %s", when, got)
+		}
+		if got := parseGraph(t, mustMemsnap(t, store, nil, "open", "--json", "qw-b")).canon(); got != want["open_nodes qw-b"] {
+			t.Errorf("%s, memsnap open qw-b: got %s", when, got)
+		}
+	}
+	check("acknowledged, not committed")
+	if current() != first {
+		t.Fatalf("a read committed the queued writes: CURRENT %q, was %q", current(), first)
+	}
+
+	// A later write changes what was read: observations deleted and added.
+	mustCall(t, ctx, writer, "delete_observations", map[string]any{"deletions": []any{
+		map[string]any{"entityName": "qw-a", "observations": []string{"alpha apples"}}}})
+	mustCall(t, ctx, writer, "add_observations", map[string]any{"observations": []any{
+		map[string]any{"entityName": "qw-a", "contents": []string{"alpha pears"}}}})
+	for key, v := range want {
+		want[key] = strings.ReplaceAll(v, "alpha apples", "alpha pears")
+	}
+	want["search_nodes apples"] = " | "
+	check("after a delete_observations and an add_observations")
+
+	commit(t, store)
+	if current() == first || len(dirNames(t, filepath.Join(store, "queue", "new"))) != 0 {
+		t.Fatalf("commit: CURRENT %q, queue/new %v", current(), dirNames(t, filepath.Join(store, "queue", "new")))
+	}
+	check("committed")
+	// The answers came from the committed snapshot.
+	_, res := call(t, ctx, other, "read_graph", map[string]any{})
+	if snap, cur := fmt.Sprint(res.Meta["memsnap/snapshot"]), strings.TrimSpace(current()); snap != cur {
+		t.Errorf("after the commit, read_graph answered from snapshot %s, CURRENT is %s", snap, cur)
+	}
+}
