@@ -80,10 +80,12 @@ func TestWarmWriter(t *testing.T) {
 		t.Helper()
 		mustCall(t, ctx, cs, "create_entities", map[string]any{"entities": []any{
 			map[string]any{"name": name, "entityType": "note", "observations": []string{"x"}}}})
-		// A read waits until the snapshot holds the server's own writes.
 		if g := parseGraph(t, mustCall(t, ctx, cs, "open_nodes", map[string]any{"names": []string{name}})); len(g.Entities) != 1 {
 			t.Fatalf("open_nodes %s after its write: %+v", name, g)
 		}
+		// The graph reads answer with the queued writes at once; the query
+		// tool waits until a snapshot holds the server's own writes.
+		mustCall(t, ctx, cs, "query", map[string]any{"cypher": "RETURN 1"})
 	}
 	write("warm-1")
 	first := waitChildren(t, server, 1)
