@@ -83,9 +83,10 @@ func TestWarmWriter(t *testing.T) {
 		if g := parseGraph(t, mustCall(t, ctx, cs, "open_nodes", map[string]any{"names": []string{name}})); len(g.Entities) != 1 {
 			t.Fatalf("open_nodes %s after its write: %+v", name, g)
 		}
-		// The graph reads answer with the queued writes at once; the query
-		// tool waits until a snapshot holds the server's own writes.
-		mustCall(t, ctx, cs, "query", map[string]any{"cypher": "RETURN 1"})
+		// The graph reads answer with the queued writes at once; the KV
+		// tools wait until a snapshot holds the server's own writes (query
+		// would too, but starts a query worker, another child).
+		mustCall(t, ctx, cs, "kv_scan", map[string]any{"prefix": "warm/"})
 	}
 	write("warm-1")
 	first := waitChildren(t, server, 1)
