@@ -19,6 +19,7 @@ import (
 	"github.com/memsnap/memsnap/internal/model"
 	"github.com/memsnap/memsnap/internal/testutil"
 	"github.com/memsnap/memsnap/writer"
+	"github.com/memsnap/memsnap/writer/producer"
 )
 
 // refModel is the memory as the reference server's rules describe it,
@@ -308,7 +309,7 @@ func (d *diffRun) commit(t *testing.T, jobs []*model.Job) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if ids[i], err = writer.Enqueue(d.f.store, b, d.f.wopts.Limits); err != nil {
+		if ids[i], err = producer.Enqueue(d.f.store, b, d.f.wopts.Limits); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/memsnap/memsnap/internal/graphindex"
 	"github.com/memsnap/memsnap/internal/testutil"
 	"github.com/memsnap/memsnap/writer"
+	"github.com/memsnap/memsnap/writer/producer"
 )
 
 // commitJob enqueues one job and commits it.
@@ -26,7 +27,7 @@ func (f *fixture) commitJob(t testing.TB, job any) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := writer.Enqueue(f.store, b, f.wopts.Limits); err != nil {
+	if _, err := producer.Enqueue(f.store, b, f.wopts.Limits); err != nil {
 		t.Fatal(err)
 	}
 	if sum, err := f.w.Commit(context.Background(), writer.CommitOptions{}); err != nil || sum.Applied != 1 {
@@ -337,7 +338,7 @@ func TestSearchParityAt10k(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := writer.Enqueue(f.store, b, f.wopts.Limits); err != nil {
+		if _, err := producer.Enqueue(f.store, b, f.wopts.Limits); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -671,7 +672,7 @@ func TestSearchIndexFromJobsRandom(t *testing.T) {
 					Entity{Name: rl.To, EntityType: "t1", Observations: []string{}}), relOp(rl))
 			}
 			b, _ := json.Marshal(map[string]any{"ops": ops})
-			if _, err := writer.Enqueue(f.store, b, f.wopts.Limits); err != nil {
+			if _, err := producer.Enqueue(f.store, b, f.wopts.Limits); err != nil {
 				t.Fatal(err)
 			}
 		}

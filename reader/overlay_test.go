@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/memsnap/memsnap/writer"
+	"github.com/memsnap/memsnap/writer/producer"
 )
 
 // graphKey is a graph as a comparable string: entity names (sorted when
@@ -57,7 +58,7 @@ func TestQueuedReadsEqualCommitted(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := writer.Enqueue(f.store, b, f.wopts.Limits); err != nil {
+		if _, err := producer.Enqueue(f.store, b, f.wopts.Limits); err != nil {
 			t.Fatal(err)
 		}
 	}

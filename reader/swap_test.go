@@ -16,6 +16,7 @@ import (
 	"github.com/memsnap/memsnap/internal/sysinfo"
 	"github.com/memsnap/memsnap/snapshot"
 	"github.com/memsnap/memsnap/writer"
+	"github.com/memsnap/memsnap/writer/producer"
 )
 
 type fixture struct {
@@ -60,7 +61,7 @@ func (f *fixture) open(t testing.TB) *Reader {
 func (f *fixture) addEntity(t testing.TB) {
 	t.Helper()
 	job := fmt.Sprintf(`{"ops":[{"op":"create_entities","entities":[{"name":"e%d","entityType":"t","observations":[]}]},{"op":"kv_put","key":"n","value":"%d"}]}`, f.n, f.n)
-	if _, err := writer.Enqueue(f.store, []byte(job), f.wopts.Limits); err != nil {
+	if _, err := producer.Enqueue(f.store, []byte(job), f.wopts.Limits); err != nil {
 		t.Fatal(err)
 	}
 	if sum, err := f.w.Commit(context.Background(), writer.CommitOptions{}); err != nil || sum.Batches != 1 {
@@ -246,7 +247,7 @@ func TestWaitForSeesCommit(t *testing.T) {
 	f := newFixture(t)
 	f.addEntity(t)
 	r := f.open(t)
-	id, err := writer.Enqueue(f.store, []byte(`{"ops":[{"op":"kv_put","key":"w","value":"1"}]}`), f.wopts.Limits)
+	id, err := producer.Enqueue(f.store, []byte(`{"ops":[{"op":"kv_put","key":"w","value":"1"}]}`), f.wopts.Limits)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -279,7 +280,7 @@ func TestWaitForSeesCommit(t *testing.T) {
 func TestJobOutcomeReadsOnlyTheKeyValueStore(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
-	id, err := writer.Enqueue(f.store, []byte(`{"ops":[{"op":"kv_put","key":"j","value":"1"}]}`), f.wopts.Limits)
+	id, err := producer.Enqueue(f.store, []byte(`{"ops":[{"op":"kv_put","key":"j","value":"1"}]}`), f.wopts.Limits)
 	if err != nil {
 		t.Fatal(err)
 	}

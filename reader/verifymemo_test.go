@@ -12,6 +12,7 @@ import (
 	"github.com/memsnap/memsnap/internal/model"
 	"github.com/memsnap/memsnap/snapshot"
 	"github.com/memsnap/memsnap/writer"
+	"github.com/memsnap/memsnap/writer/producer"
 )
 
 // fakeClock is a verifyMemo clock the test moves by hand.
@@ -175,7 +176,7 @@ func TestLookInStoreFollowsCurrent(t *testing.T) {
 	ctx := context.Background()
 	f := newFixture(t)
 	f.addEntity(t)
-	id, err := writer.Enqueue(f.store, []byte(`{"ops":[{"op":"kv_put","key":"k","value":"v"}]}`), f.wopts.Limits)
+	id, err := producer.Enqueue(f.store, []byte(`{"ops":[{"op":"kv_put","key":"k","value":"v"}]}`), f.wopts.Limits)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,7 +12,7 @@ import (
 	"github.com/memsnap/memsnap/config"
 	"github.com/memsnap/memsnap/internal/testutil"
 	"github.com/memsnap/memsnap/snapshot"
-	"github.com/memsnap/memsnap/writer"
+	"github.com/memsnap/memsnap/writer/producer"
 )
 
 var compete = flag.Duration("compete", 2*time.Second, "run TestCompetingWriters for at least this long (make test: 2s; make crashtest COMPETE=1 runs 2m)")
@@ -67,7 +67,7 @@ func TestCompetingWriters(t *testing.T) {
 	}
 	start := time.Now()
 	for k := 0; time.Since(start) < *compete || (waits() == 0 && time.Since(start) < competeWaitCap); k++ {
-		if _, err := writer.Enqueue(s, linkJob("w", k, last), lim); err != nil {
+		if _, err := producer.Enqueue(s, linkJob("w", k, last), lim); err != nil {
 			t.Fatal(err)
 		}
 		last, acked = k, acked+1

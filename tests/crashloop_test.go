@@ -25,7 +25,7 @@ import (
 	"github.com/memsnap/memsnap/internal/model"
 	"github.com/memsnap/memsnap/reader"
 	"github.com/memsnap/memsnap/snapshot"
-	"github.com/memsnap/memsnap/writer"
+	"github.com/memsnap/memsnap/writer/producer"
 )
 
 var (
@@ -187,7 +187,7 @@ func TestCrashLoop(t *testing.T) {
 // enqueueF acknowledges the next job of chain f (in-process, not killed).
 func (cr *crashLoopRun) enqueueF() {
 	cr.t.Helper()
-	id, err := writer.Enqueue(cr.s, linkJob("f", cr.fNext, cr.fLast), cr.lim)
+	id, err := producer.Enqueue(cr.s, linkJob("f", cr.fNext, cr.fLast), cr.lim)
 	if err != nil {
 		cr.t.Fatalf("enqueue: %v", err)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/memsnap/memsnap/reader"
 	"github.com/memsnap/memsnap/snapshot"
 	"github.com/memsnap/memsnap/writer"
+	"github.com/memsnap/memsnap/writer/producer"
 )
 
 // readerStats is what a long-lived reader helper reports when it stops.
@@ -230,7 +231,7 @@ func producerLoop(store *snapshot.Store, chain, stop string) int {
 		if _, err := os.Stat(stop); err == nil {
 			break
 		}
-		if _, err := writer.Enqueue(store, linkJob(chain, k, st.Last), lim); err != nil {
+		if _, err := producer.Enqueue(store, linkJob(chain, k, st.Last), lim); err != nil {
 			st.Errors++
 			if st.FirstError == "" {
 				st.FirstError = err.Error()

@@ -13,11 +13,12 @@ import (
 	"github.com/memsnap/memsnap/reader"
 	"github.com/memsnap/memsnap/snapshot"
 	"github.com/memsnap/memsnap/writer"
+	"github.com/memsnap/memsnap/writer/producer"
 )
 
 // readerState is the StateFunc a server gives its Acker: the newest
 // snapshot, through a reader opened once one exists.
-func readerState(t *testing.T, s *storeUnderTest) writer.StateFunc {
+func readerState(t *testing.T, s *storeUnderTest) producer.StateFunc {
 	var r *reader.Reader
 	t.Cleanup(func() {
 		if r != nil {
@@ -51,7 +52,7 @@ type ackedJob struct {
 }
 
 // Done-when 3 (issue 12): over random job sequences, the answer a write gets
-// on durability (writer.Acker) is the answer the writer gives when it
+// on durability (producer.Acker) is the answer the writer gives when it
 // applies the job. One process writes; commits happen at random points, so
 // predictions start from snapshots with some of the process's jobs applied
 // and some still queued. The answers are checked against an independent
@@ -60,6 +61,10 @@ type ackedJob struct {
 // store's state and outcomes are the model's) and against the applied
 // snapshot's own answers (each acknowledged job's results are those its
 // outcome in the store records).
+//
+// It tests the producer's Acker but lives with the writer's tests, whose
+// store helpers, job generator and oracle it shares: a test package may
+// import the producer, the writer package itself never does.
 func TestDurableAckEqualsApplied(t *testing.T) {
 	for seed := uint64(1); seed <= 3; seed++ {
 		t.Run("", func(t *testing.T) {
@@ -73,12 +78,12 @@ func checkDurableAcks(t *testing.T, seed uint64, n int) {
 	ctx := context.Background()
 	rng := rand.New(rand.NewPCG(seed, 12))
 	a := newTestStore(t)
-	acker := writer.NewAcker(a.store, a.cfg.Job.Limits(), readerState(t, a))
+	acker := producer.NewAcker(a.store, a.cfg.Job.Limits(), readerState(t, a))
 	var jobs []ackedJob
 	for range n {
 		data, _ := json.Marshal(genJob(rng))
 		ack, err := acker.Submit(ctx, data)
-		var rej *writer.RejectedError
+		var rej *producer.RejectedError
 		switch {
 		case errors.As(err, &rej):
 			jobs = append(jobs, ackedJob{id: ulid.Make().String(), data: data, refusal: rej.Reason})

@@ -19,6 +19,7 @@ import (
 	"github.com/memsnap/memsnap/reader"
 	"github.com/memsnap/memsnap/snapshot"
 	"github.com/memsnap/memsnap/writer"
+	"github.com/memsnap/memsnap/writer/producer"
 )
 
 // genJob makes a random job over a tiny universe of names, so that jobs
@@ -439,7 +440,7 @@ func TestCommitRoundsOnlyForJobsLeftBehind(t *testing.T) {
 	enqueue := func(k int) {
 		t.Helper()
 		job := fmt.Sprintf(`{"ops":[{"op":"kv_put","key":"k%d","value":"v"}]}`, k)
-		if _, err := writer.Enqueue(s.store, []byte(job), lim); err != nil {
+		if _, err := producer.Enqueue(s.store, []byte(job), lim); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -462,7 +463,7 @@ func TestCommitRoundsOnlyForJobsLeftBehind(t *testing.T) {
 			default:
 			}
 			job := fmt.Sprintf(`{"ops":[{"op":"kv_put","key":"k%d","value":"v"}]}`, k)
-			if _, err := writer.Enqueue(s.store, []byte(job), lim); err != nil {
+			if _, err := producer.Enqueue(s.store, []byte(job), lim); err != nil {
 				t.Error(err)
 			}
 			k++

@@ -128,7 +128,7 @@ func BenchmarkPublish(b *testing.B) {
 	w := New(s, opts, nil)
 	for k := 0; k < 10; k++ {
 		data := []byte(fmt.Sprintf(`{"ops":[{"op":"kv_put","key":"seed%d","value":"v"}]}`, k))
-		if _, err := Enqueue(s, data, opts.Limits); err != nil {
+		if _, err := enqueue(s, data, opts.Limits); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -191,47 +191,6 @@ func BenchmarkPublish(b *testing.B) {
 				return fsutil.SyncFile(to)
 			})
 			if err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
-}
-
-// BenchmarkEnqueue compares durable enqueue (validate, write, fsync, rename,
-// dir fsync) with a bare write+fsync+rename+dir-fsync loop on the same disk.
-func BenchmarkEnqueue(b *testing.B) {
-	s, err := snapshot.Init(filepath.Join(b.TempDir(), "store"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	job := []byte(`{"ops":[{"op":"create_entities","entities":[{"name":"n","entityType":"t","observations":["an observation of typical length for a memory"]}]}]}`)
-	lim := DefaultOptions().Limits
-	b.Run("memsnap_enqueue", func(b *testing.B) {
-		for i := 0; i < b.N; i++ {
-			if _, err := Enqueue(s, job, lim); err != nil {
-				b.Fatal(err)
-			}
-		}
-	})
-	b.Run("bare_fsync_rename", func(b *testing.B) {
-		dir := b.TempDir()
-		for i := 0; i < b.N; i++ {
-			tmp := filepath.Join(dir, fmt.Sprintf("t%d", i))
-			f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-			if err != nil {
-				b.Fatal(err)
-			}
-			if _, err := f.Write(job); err != nil {
-				b.Fatal(err)
-			}
-			if err := f.Sync(); err != nil {
-				b.Fatal(err)
-			}
-			f.Close()
-			if err := os.Rename(tmp, tmp+".done"); err != nil {
-				b.Fatal(err)
-			}
-			if err := fsutil.SyncDir(dir); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -80,7 +80,7 @@ func costCommit(b testing.TB, s *snapshot.Store, w *Writer, n int, kind string) 
 		job.Ops = []model.Op{{Op: model.OpAddObservations, Observations: []model.ObservationAdd{{EntityName: fmt.Sprintf("e-%07d", (costSeq*7)%n), Contents: []string{name}}}}}
 	}
 	data, _ := json.Marshal(job)
-	if _, err := Enqueue(s, data, w.opts.Limits); err != nil {
+	if _, err := enqueue(s, data, w.opts.Limits); err != nil {
 		b.Fatal(err)
 	}
 	before := writeBytes(b)
@@ -121,7 +121,7 @@ func buildCostStore(b testing.TB, n int) *snapshot.Store {
 				op.Entities = append(op.Entities, model.Entity{Name: name(i), EntityType: "thing", Observations: []string{obs, "second " + obs}})
 			}
 			data, _ := json.Marshal(model.Job{Ops: []model.Op{op}})
-			if _, err := Enqueue(s, data, opts.Limits); err != nil {
+			if _, err := enqueue(s, data, opts.Limits); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -25,7 +25,7 @@ func TestDigestFromTheChangeIsTheGraphs(t *testing.T) {
 			`{"op":"create_relations","relations":[{"from":"ash","to":"bay","relationType":"near"},{"from":"bay","to":"bay","relationType":"self"}]}]}`,
 		`{"ops":[{"op":"delete_entities","entityNames":["bay"]},{"op":"add_observations","observations":[{"entityName":"ash","contents":["cedar"]}]}]}`,
 	} {
-		if _, err := Enqueue(s, []byte(job), w.opts.Limits); err != nil {
+		if _, err := enqueue(s, []byte(job), w.opts.Limits); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := w.Commit(ctx, CommitOptions{}); err != nil {

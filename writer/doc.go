@@ -1,12 +1,11 @@
-// Package writer is memsnap's write side: the producer's calls (Enqueue,
-// which checks a job and makes it durable in the queue; the Acker, which
-// answers a write once it is durable with the outcome the writer will give;
-// the GroupCommitter, which commits queued jobs as they arrive), the writer
-// lock, and the short-lived Writer that claims queued jobs, applies them as
-// one batch to a staging copy of the current snapshot and publishes the
-// result. Recovery from a crashed writer, Rollback, Repair and GC run under
-// the same lock; a SpaceChecker tells anyone whether the next job fits in
-// the free space.
+// Package writer is memsnap's write side: the writer lock, and the
+// short-lived Writer that claims queued jobs, applies them as one batch to
+// a staging copy of the current snapshot and publishes the result.
+// Recovery from a crashed writer, Rollback, Repair and GC run under the
+// same lock; a SpaceChecker tells anyone whether the next job fits in the
+// free space. The producer side (checking and queueing a job, answering it
+// on durability, committing as jobs arrive) is package writer/producer,
+// which builds on this one; this package never imports it.
 //
 // What it builds on: the job format, its decoding and its limits are
 // package model's (model.DecodeJob); the spool's files and their names are
@@ -14,7 +13,6 @@
 // staging and publish are package snapshot's.
 //
 // Guarantees:
-//   - Enqueue returns a job id only once the job is durable; it takes no lock.
 //   - An acknowledged job is applied exactly once, whatever process dies when:
 //     the claim seq of every applied job is at or below the published
 //     snapshot's watermark, and recovery deletes claimed jobs at or below it

@@ -10,6 +10,7 @@ import (
 	"github.com/memsnap/memsnap/internal/model"
 	"github.com/memsnap/memsnap/snapshot"
 	"github.com/memsnap/memsnap/writer"
+	"github.com/memsnap/memsnap/writer/producer"
 )
 
 // Changing one entity's observations must cost what the entity holds, not
@@ -61,7 +62,7 @@ func TestUpdatesDoNotGrowTheGraph(t *testing.T) {
 func enqueueJob(t *testing.T, s *storeUnderTest, job model.Job) {
 	t.Helper()
 	data, _ := json.Marshal(job)
-	if _, err := writer.Enqueue(s.store, data, s.cfg.Job.Limits()); err != nil {
+	if _, err := producer.Enqueue(s.store, data, s.cfg.Job.Limits()); err != nil {
 		t.Fatal(err)
 	}
 }

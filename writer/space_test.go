@@ -12,6 +12,7 @@ import (
 	"github.com/memsnap/memsnap/internal/model"
 	"github.com/memsnap/memsnap/snapshot"
 	"github.com/memsnap/memsnap/writer"
+	"github.com/memsnap/memsnap/writer/producer"
 )
 
 // stagedBytes is what the writer's estimate counts for staging CURRENT:
@@ -51,7 +52,7 @@ func TestBatchSplitWhenOnlyAPrefixFits(t *testing.T) {
 	var size int64
 	for i := range jobs {
 		data := fmt.Appendf(nil, `{"ops":[{"op":"kv_put","key":"k%d","value":%q}]}`, i, strings.Repeat(string(rune('a'+i)), 100<<10))
-		id, err := writer.Enqueue(s.store, data, s.cfg.Job.Limits())
+		id, err := producer.Enqueue(s.store, data, s.cfg.Job.Limits())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -138,7 +139,7 @@ func BenchmarkSpaceCheck(b *testing.B) {
 				b.Fatal(err)
 			}
 			for i := range 1000 {
-				if _, err := writer.Enqueue(store, fmt.Appendf(nil, `{"ops":[{"op":"kv_put","key":"k%d","value":"v"}]}`, i), opts.Limits); err != nil {
+				if _, err := producer.Enqueue(store, fmt.Appendf(nil, `{"ops":[{"op":"kv_put","key":"k%d","value":"v"}]}`, i), opts.Limits); err != nil {
 					b.Fatal(err)
 				}
 			}

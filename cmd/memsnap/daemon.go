@@ -16,6 +16,7 @@ import (
 	"github.com/memsnap/memsnap/internal/schedule"
 	"github.com/memsnap/memsnap/snapshot"
 	"github.com/memsnap/memsnap/writer"
+	"github.com/memsnap/memsnap/writer/producer"
 )
 
 // The daemon command: it commits and collects garbage on schedules. As mcp
@@ -124,7 +125,7 @@ func runDaemon(ctx context.Context, s *snapshot.Store, a *app, addr string) erro
 	}
 	// Besides its schedule, the daemon commits jobs as they arrive. A
 	// commit under way when a stop signal comes runs to its end.
-	committer := writer.NewGroupCommitter(s, writer.GroupCommitOptions{Delay: a.cfg.Writer.CommitDelay, Log: a.log, Space: space.Check,
+	committer := producer.NewGroupCommitter(s, producer.GroupCommitOptions{Delay: a.cfg.Writer.CommitDelay, Log: a.log, Space: space.Check,
 		Commit: func(context.Context) (writer.Summary, bool, error) {
 			mu.Lock()
 			defer mu.Unlock()
@@ -147,7 +148,7 @@ func runDaemon(ctx context.Context, s *snapshot.Store, a *app, addr string) erro
 // runs.
 type daemonHealth struct {
 	space   *writer.SpaceChecker
-	running atomic.Pointer[writer.GroupCommitter]
+	running atomic.Pointer[producer.GroupCommitter]
 }
 
 func (h *daemonHealth) get() writer.Health {

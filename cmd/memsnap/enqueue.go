@@ -14,6 +14,7 @@ import (
 	"github.com/memsnap/memsnap/reader"
 	"github.com/memsnap/memsnap/snapshot"
 	"github.com/memsnap/memsnap/writer"
+	"github.com/memsnap/memsnap/writer/producer"
 )
 
 // The enqueue command: it queues one job and, with --wait, waits for its
@@ -55,7 +56,7 @@ wait and the prediction is a refusal, only the writer can tell: it then waits as
 				}
 				wait.d = time.Minute // only the writer can tell: wait for it
 			}
-			id, err := writer.Enqueue(s, data, a.cfg.Job.Limits())
+			id, err := producer.Enqueue(s, data, a.cfg.Job.Limits())
 			if err != nil {
 				return err
 			}
@@ -84,10 +85,10 @@ wait and the prediction is a refusal, only the writer can tell: it then waits as
 	return c
 }
 
-// enqueueDurable is enqueue --wait=durable (writer.Acker, as MCP write tools
+// enqueueDurable is enqueue --wait=durable (producer.Acker, as MCP write tools
 // use it): it prints the predicted outcome of a queued job, or refuses a job
 // the writer would reject. It reports done false, queueing nothing, when
-// only the writer can tell (writer.ErrUncertain).
+// only the writer can tell (producer.ErrUncertain).
 func (a *app) enqueueDurable(ctx context.Context, s *snapshot.Store, data []byte) (done bool, err error) {
 	var r *reader.Reader
 	defer func() {
@@ -106,10 +107,10 @@ func (a *app) enqueueDurable(ctx context.Context, s *snapshot.Store, data []byte
 		}
 		return r.State(ctx, names, sources, ids)
 	}
-	ack, err := writer.NewAcker(s, a.cfg.Job.Limits(), state).Submit(ctx, data)
-	var rej *writer.RejectedError
+	ack, err := producer.NewAcker(s, a.cfg.Job.Limits(), state).Submit(ctx, data)
+	var rej *producer.RejectedError
 	switch {
-	case errors.Is(err, writer.ErrUncertain):
+	case errors.Is(err, producer.ErrUncertain):
 		return false, nil
 	case errors.As(err, &rej):
 		return true, fmt.Errorf("enqueue: job rejected, not queued: %s", rej.Reason)

@@ -15,7 +15,7 @@ import (
 	"github.com/memsnap/memsnap/internal/model"
 	"github.com/memsnap/memsnap/reader"
 	"github.com/memsnap/memsnap/snapshot"
-	"github.com/memsnap/memsnap/writer"
+	"github.com/memsnap/memsnap/writer/producer"
 )
 
 // The import command: it queues a reference memory server JSONL file as
@@ -137,7 +137,7 @@ func (a *app) queueMemoryFile(s *snapshot.Store, imp *memoryImport, batch int) (
 			}
 			return queue(b)
 		}
-		id, err := writer.Enqueue(s, j, imp.lim)
+		id, err := producer.Enqueue(s, j, imp.lim)
 		if err != nil {
 			return fmt.Errorf("import %s: after %d jobs: %w", imp.path, len(q.ids), err)
 		}

@@ -12,6 +12,7 @@ import (
 	"github.com/memsnap/memsnap/internal/queue"
 	"github.com/memsnap/memsnap/snapshot"
 	"github.com/memsnap/memsnap/writer"
+	"github.com/memsnap/memsnap/writer/producer"
 )
 
 // The jobs command: the dead jobs (queue/dead), listed with their reasons,
@@ -158,7 +159,7 @@ func retryDeadJob(s *snapshot.Store, q *queue.Queue, id string, lim model.Limits
 	}
 	data, err := queue.ReadJobFile(path, lim.MaxBytes)
 	if err == nil {
-		newID, err = writer.Enqueue(s, data, lim)
+		newID, err = producer.Enqueue(s, data, lim)
 	}
 	if errors.Is(err, model.ErrInvalidJob) {
 		return "", "still does not decode: " + err.Error() + "; it stays in queue/dead (raise the limit named, or purge it)", nil

@@ -17,12 +17,15 @@ type rule struct {
 }
 
 // rules is the layering of docs/ARCHITECTURE.md ("Layering"): the read and
-// write paths never import each other, the library packages never import
-// config (the command line builds their Options), and the engine rooms
-// under internal/ know nothing of the flow.
+// write paths never import each other, the producer side builds on the
+// writer and never the reverse, the library packages never import config
+// (the command line builds their Options), and the engine rooms under
+// internal/ know nothing of the flow. A rule's from covers the packages
+// below it: "writer" holds writer/producer too.
 var rules = []rule{
 	{"reader", []string{"writer", "config", "cmd"}, "the read path never depends on the write path or on config"},
 	{"writer", []string{"reader", "config", "cmd"}, "the write path never depends on the read path or on config"},
+	{"writer", []string{"writer/producer"}, "the producer side builds on the writer, never the reverse"},
 	{"snapshot", []string{"reader", "writer", "config", "cmd"}, "the store layout knows no reader, writer or config"},
 	{"internal/", []string{"reader", "writer", "snapshot", "config", "cmd"}, "engine rooms know nothing of the flow"},
 }
@@ -100,6 +103,8 @@ func TestUnder(t *testing.T) {
 		{module + "/internal/model", "internal/", true},
 		{module + "/cmd/memsnap/internal/bench", "internal/", false},
 		{module + "/writer", "reader", false},
+		{module + "/writer/producer", "writer", true},
+		{module + "/writer", "writer/producer", false},
 	} {
 		if got := under(c.pkg, c.rel); got != c.want {
 			t.Errorf("under(%s, %s) = %v", c.pkg, c.rel, got)

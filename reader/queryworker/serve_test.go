@@ -10,6 +10,7 @@ import (
 
 	"github.com/memsnap/memsnap/snapshot"
 	"github.com/memsnap/memsnap/writer"
+	"github.com/memsnap/memsnap/writer/producer"
 )
 
 // servedWorker runs Serve in this process on a store of one snapshot and
@@ -22,7 +23,7 @@ func servedWorker(t *testing.T) (ask func(request) response, seq uint64) {
 	}
 	wopts := writer.DefaultOptions()
 	job := `{"ops":[{"op":"create_entities","entities":[{"name":"a","entityType":"t","observations":["x"]}]}]}`
-	if _, err := writer.Enqueue(s, []byte(job), wopts.Limits); err != nil {
+	if _, err := producer.Enqueue(s, []byte(job), wopts.Limits); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := writer.New(s, wopts, nil).Commit(context.Background(), writer.CommitOptions{}); err != nil {

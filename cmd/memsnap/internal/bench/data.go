@@ -14,6 +14,7 @@ import (
 	"github.com/memsnap/memsnap/internal/model"
 	"github.com/memsnap/memsnap/snapshot"
 	"github.com/memsnap/memsnap/writer"
+	"github.com/memsnap/memsnap/writer/producer"
 )
 
 // vocabulary is what observations are made of: common words, so that
@@ -120,7 +121,7 @@ func enqueueBy1000(s *snapshot.Store, from, to int, op func(lo, hi int) model.Op
 		if err != nil {
 			return err
 		}
-		if _, err := writer.Enqueue(s, b, lim); err != nil {
+		if _, err := producer.Enqueue(s, b, lim); err != nil {
 			return err
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/memsnap/memsnap/internal/fsutil"
 	"github.com/memsnap/memsnap/snapshot"
 	"github.com/memsnap/memsnap/writer"
+	"github.com/memsnap/memsnap/writer/producer"
 )
 
 // workerLead is how far ahead workers are told to start measuring, so that
@@ -365,7 +366,7 @@ func (r *runner) publish(ctx context.Context) ([]Publish, error) {
 			}
 			lim := bulkConfig(dir).Job.Limits()
 			for k := 0; k < 10; k++ {
-				if _, err := writer.Enqueue(s, tinyJob(fmt.Sprintf("pub-%d-%d", run, k)), lim); err != nil {
+				if _, err := producer.Enqueue(s, tinyJob(fmt.Sprintf("pub-%d-%d", run, k)), lim); err != nil {
 					return nil, err
 				}
 			}

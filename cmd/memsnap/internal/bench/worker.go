@@ -19,7 +19,7 @@ import (
 	"github.com/memsnap/memsnap/internal/model"
 	"github.com/memsnap/memsnap/reader"
 	"github.com/memsnap/memsnap/snapshot"
-	"github.com/memsnap/memsnap/writer"
+	"github.com/memsnap/memsnap/writer/producer"
 )
 
 // workers maps each role to its function: it gets the spec's JSON and
@@ -320,7 +320,7 @@ func runProduce(ctx context.Context, spec produceSpec) (any, error) {
 	end := start.Add(spec.For)
 	next := start
 	for k := 0; time.Now().Before(end); k++ {
-		if _, err := writer.Enqueue(s, spec.job(k), lim); err != nil {
+		if _, err := producer.Enqueue(s, spec.job(k), lim); err != nil {
 			res.add(err)
 		} else {
 			res.Jobs++
@@ -402,7 +402,7 @@ func runEnqueueAB(ctx context.Context, spec enqueueABSpec) (any, error) {
 			res.BareSeconds += time.Since(t).Seconds()
 			continue
 		}
-		if _, err := writer.Enqueue(s, tinyJob(fmt.Sprintf("%s-%d", spec.Prefix, k)), lim); err != nil {
+		if _, err := producer.Enqueue(s, tinyJob(fmt.Sprintf("%s-%d", spec.Prefix, k)), lim); err != nil {
 			res.add(err)
 			continue
 		}
@@ -543,7 +543,7 @@ func runVisibility(ctx context.Context, spec visSpec) (any, error) {
 	var res visResult
 	for k := 0; k < spec.Jobs; k++ {
 		time.Sleep(time.Duration(rng.Int64N(int64(spec.Spread))))
-		id, err := writer.Enqueue(s, flowJob(fmt.Sprintf("vis-%d", k), k, spec.Entities), lim)
+		id, err := producer.Enqueue(s, flowJob(fmt.Sprintf("vis-%d", k), k, spec.Entities), lim)
 		if err != nil {
 			return nil, err
 		}

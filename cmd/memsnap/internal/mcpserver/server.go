@@ -5,7 +5,7 @@
 //
 // Writes become queued jobs. A write tool answers once its job is durable
 // in the queue, with the outcome the writer will give (mcp.write_ack
-// durable, see writer.Acker), or once it is applied (applied). The server
+// durable, see producer.Acker), or once it is applied (applied). The server
 // commits queued jobs itself as they arrive, through short-lived writer
 // processes, when no other writer is running (group commit). Reads answer
 // from the current snapshot, refreshed on the reader schedule and after each
@@ -37,6 +37,7 @@ import (
 	"github.com/memsnap/memsnap/reader"
 	"github.com/memsnap/memsnap/snapshot"
 	"github.com/memsnap/memsnap/writer"
+	"github.com/memsnap/memsnap/writer/producer"
 )
 
 // Limits of read arguments (write arguments are capped by the job limits).
@@ -58,7 +59,7 @@ type Options struct {
 	// Commit runs the writer once without waiting for the lock (skipped:
 	// another writer holds it). When set and Config.MCP.CommitWhenIdle, the
 	// server commits queued jobs itself as they arrive (group commit, see
-	// writer.GroupCommitter); otherwise it leaves them to a daemon.
+	// producer.GroupCommitter); otherwise it leaves them to a daemon.
 	Commit func(ctx context.Context) (sum writer.Summary, skipped bool, err error)
 	// ReadOnly, when not nil, says why the store cannot be written (a
 	// read-only filesystem, no write permission): the server serves reads,
@@ -94,9 +95,9 @@ type Server struct {
 	mu sync.Mutex     // guards r
 	r  *reader.Reader // nil until a snapshot exists
 
-	acker        *writer.Acker
+	acker        *producer.Acker
 	space        *writer.SpaceChecker          // whether the writer is blocked for lack of space, from any process
-	committer    *writer.GroupCommitter        // nil: a daemon commits
+	committer    *producer.GroupCommitter      // nil: a daemon commits
 	reconciledAt atomic.Uint64                 // the seq annotate last reconciled at
 	tools        map[string]bool               // the registered tools' names
 	writesMu     sync.Mutex                    // guards lastWrite
@@ -112,10 +113,10 @@ func New(o Options) *Server {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{o: o, log: o.Log.With("component", "mcp"), swapped: make(chan struct{}, 1)}
-	s.acker = writer.NewAcker(o.Store, o.Config.Job.Limits(), s.state)
+	s.acker = producer.NewAcker(o.Store, o.Config.Job.Limits(), s.state)
 	s.space = writer.NewSpaceChecker(o.Store, o.Config.WriterOptions())
 	if o.Commit != nil && o.Config.MCP.CommitWhenIdle && o.ReadOnly == nil {
-		s.committer = writer.NewGroupCommitter(o.Store, writer.GroupCommitOptions{
+		s.committer = producer.NewGroupCommitter(o.Store, producer.GroupCommitOptions{
 			Delay: o.Config.Writer.CommitDelay, Commit: o.Commit, Committed: s.committed, Log: o.Log, Space: s.space.Check})
 	}
 	s.mcp = mcp.NewServer(&mcp.Implementation{Name: "memory-server", Title: "memsnap memory", Version: o.Version},
@@ -481,7 +482,7 @@ func (s *Server) committed(sum writer.Summary) {
 
 // submit runs a write of the given ops. With mcp.write_ack durable (the
 // default) it answers as soon as the job is queued, with the outcome the
-// writer will give (writer.Acker); with applied, or when the outcome
+// writer will give (producer.Acker); with applied, or when the outcome
 // depends on other processes' queued jobs, it waits, bounded by
 // mcp.write_timeout, until a published snapshot records the outcome. A
 // rejected job becomes an error carrying the writer's reason, worded as the
@@ -496,16 +497,16 @@ func (s *Server) submit(ctx context.Context, ops ...map[string]any) (model.Outco
 	}
 	if s.o.Config.MCP.WriteAck == config.AckDurable {
 		o, err := s.submitDurable(ctx, data)
-		if !errors.Is(err, writer.ErrUncertain) {
+		if !errors.Is(err, producer.ErrUncertain) {
 			if err == nil {
 				s.noteWrite(ctx, o.JobID)
 			}
 			return o, err
 		}
-	} else if err := s.retryRefused(ctx, func() error { return s.acker.Check(ctx, data) }); err != nil && !errors.Is(err, writer.ErrUncertain) {
+	} else if err := s.retryRefused(ctx, func() error { return s.acker.Check(ctx, data) }); err != nil && !errors.Is(err, producer.ErrUncertain) {
 		return model.Outcome{}, refusal(err) // as the writer would answer, queueing nothing
 	}
-	id, err := writer.Enqueue(s.o.Store, data, s.o.Config.Job.Limits())
+	id, err := producer.Enqueue(s.o.Store, data, s.o.Config.Job.Limits())
 	if err != nil {
 		return model.Outcome{}, err
 	}
@@ -521,12 +522,12 @@ func (s *Server) submit(ctx context.Context, ops ...map[string]any) (model.Outco
 	return o, nil
 }
 
-// submitDurable acknowledges a job once it is durable (writer.Acker). A
+// submitDurable acknowledges a job once it is durable (producer.Acker). A
 // predicted rejection is checked once more against the newest snapshot
 // before it is given, in case the reader lagged behind another process's
 // commit.
 func (s *Server) submitDurable(ctx context.Context, data []byte) (model.Outcome, error) {
-	var ack writer.Ack
+	var ack producer.Ack
 	err := s.retryRefused(ctx, func() (err error) { ack, err = s.acker.Submit(ctx, data); return err })
 	if err != nil {
 		return model.Outcome{}, refusal(err)
@@ -535,11 +536,11 @@ func (s *Server) submitDurable(ctx context.Context, data []byte) (model.Outcome,
 	return model.Outcome{JobID: ack.JobID, Status: model.StatusPending, Results: ack.Results}, nil
 }
 
-// refusal words a predicted rejection (*writer.RejectedError) as the
+// refusal words a predicted rejection (*producer.RejectedError) as the
 // reference server words it; other errors pass unchanged.
 func refusal(err error) error {
 	var rule *model.Rejection
-	var rej *writer.RejectedError
+	var rej *producer.RejectedError
 	switch {
 	case errors.As(err, &rule):
 		return errors.New(rule.Message())
@@ -554,7 +555,7 @@ func refusal(err error) error {
 // reader lagged behind another process's commit.
 func (s *Server) retryRefused(ctx context.Context, predict func() error) error {
 	err := predict()
-	var rej *writer.RejectedError
+	var rej *producer.RejectedError
 	if errors.As(err, &rej) {
 		if r, rerr := s.reader(ctx); rerr == nil && r != nil {
 			if moved, _ := r.Refresh(ctx); moved {

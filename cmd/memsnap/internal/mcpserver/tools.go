@@ -18,6 +18,7 @@ import (
 	"github.com/memsnap/memsnap/internal/model"
 	"github.com/memsnap/memsnap/reader"
 	"github.com/memsnap/memsnap/writer"
+	"github.com/memsnap/memsnap/writer/producer"
 )
 
 // Arguments and answers. Field names and JSON shapes are the reference
@@ -163,9 +164,9 @@ type (
 		PendingWrites int `json:"pendingWrites"`
 		// LateRejections lists this server's recent writes that were
 		// acknowledged, then rejected when applied.
-		LateRejections []writer.LateRejection `json:"lateRejections"`
+		LateRejections []producer.LateRejection `json:"lateRejections"`
 		// GroupCommit counts the commits this server ran.
-		GroupCommit *writer.GroupCommitStats `json:"groupCommit,omitempty"`
+		GroupCommit *producer.GroupCommitStats `json:"groupCommit,omitempty"`
 		// Writer says whether the writer can commit: state "ok",
 		// "blocked" (the next job does not fit in the free space: cause,
 		// hint, neededMiB, freeMiB) or "failing" (this server's last
@@ -447,7 +448,7 @@ func (s *Server) reconcileOnSwap(ctx context.Context) {
 }
 
 // lateWarning words a late rejection for the client.
-func lateWarning(l writer.LateRejection) string {
+func lateWarning(l producer.LateRejection) string {
 	return fmt.Sprintf("warning: an earlier write (job %s: %s) was acknowledged but then rejected when applied, "+
 		"because another process changed the memory first: %s. Nothing of that write took effect.",
 		l.JobID, l.Summary, userReason(l.Reason, l.Rejection))

@@ -1,36 +1,62 @@
-package writer_test
+package producer_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/memsnap/memsnap/config"
 	"github.com/memsnap/memsnap/internal/model"
+	"github.com/memsnap/memsnap/snapshot"
 	"github.com/memsnap/memsnap/writer"
+	"github.com/memsnap/memsnap/writer/producer"
 )
+
+// newStore initialises a store in a temp dir with a writer on it, under
+// the default configuration.
+func newStore(t *testing.T) (*snapshot.Store, config.Config, *writer.Writer) {
+	t.Helper()
+	s, err := snapshot.Init(filepath.Join(t.TempDir(), "store"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Default()
+	cfg.Store = s.Dir()
+	return s, cfg, writer.New(s, cfg.WriterOptions(), nil)
+}
+
+func enqueueJob(t *testing.T, s *snapshot.Store, lim model.Limits, job model.Job) {
+	t.Helper()
+	data, _ := json.Marshal(job)
+	if _, err := producer.Enqueue(s, data, lim); err != nil {
+		t.Fatal(err)
+	}
+}
 
 // A group committer whose commit fails for lack of space neither gives up
 // nor spins: it commits no more while the space check says the next job
 // does not fit, reports the cause (LastFailure), and commits, with nobody
 // notifying it, as soon as the check says there is room.
 func TestGroupCommitterWaitsForSpace(t *testing.T) {
-	s := newTestStore(t)
-	enqueueJob(t, s, model.Job{Ops: []model.Op{{Op: model.OpKVPut, Key: "k", Value: new("v")}}})
+	store, cfg, w := newStore(t)
+	enqueueJob(t, store, cfg.Job.Limits(), model.Job{Ops: []model.Op{{Op: model.OpKVPut, Key: "k", Value: new("v")}}})
 	var full atomic.Bool
 	full.Store(true)
-	nospace := &writer.NoSpaceError{Path: s.store.Dir(), Needed: 30 << 20, Free: 10 << 20, Jobs: 1, MinFreeMB: 16}
+	nospace := &writer.NoSpaceError{Path: store.Dir(), Needed: 30 << 20, Free: 10 << 20, Jobs: 1, MinFreeMB: 16}
 	var attempts, looks atomic.Int32
 	looked := make(chan struct{}, 100)
 	committed := make(chan writer.Summary, 1)
-	g := writer.NewGroupCommitter(s.store, writer.GroupCommitOptions{
+	g := producer.NewGroupCommitter(store, producer.GroupCommitOptions{
 		Commit: func(ctx context.Context) (writer.Summary, bool, error) {
 			if full.Load() {
 				attempts.Add(1)
 				return writer.Summary{}, false, nospace
 			}
-			sum, err := s.w.Commit(ctx, writer.CommitOptions{})
+			sum, err := w.Commit(ctx, writer.CommitOptions{})
 			return sum, false, err
 		},
 		Committed: func(sum writer.Summary) { committed <- sum },

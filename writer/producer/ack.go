@@ -1,4 +1,4 @@
-package writer
+package producer
 
 import (
 	"context"
@@ -17,11 +17,11 @@ import (
 //
 // An Acker answers a write as soon as its job is durable in the queue, with
 // the answer the writer will give when it applies the job. It predicts that
-// answer by running the writer's own op semantics (Predict) on the newest
-// snapshot the process reads plus the jobs this Acker acknowledged that the
-// snapshot does not hold yet, in the order they were queued (which is the
-// order the writer claims them: job ids are ULIDs, monotonic within a
-// process). The prediction holds unless another process changes the same
+// answer by running the memory state machine the writer runs (Predict,
+// fsm.Apply) on the newest snapshot the process reads plus the jobs this
+// Acker acknowledged that the snapshot does not hold yet, in the order they
+// were queued (which is the order the writer claims them: job ids are
+// ULIDs, monotonic within a process). The prediction holds unless another process changes the same
 // entities first; the writer then rejects the job ("late rejection"): it is
 // dead-lettered with its reason as any rejected job, and the Acker reports it
 // to its caller once the snapshot that rejected it is read.

@@ -1,4 +1,4 @@
-package writer
+package producer
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"github.com/fsnotify/fsnotify"
 
 	"github.com/memsnap/memsnap/snapshot"
+	"github.com/memsnap/memsnap/writer"
 )
 
 // Group commit
@@ -30,16 +31,17 @@ type GroupCommitOptions struct {
 	Delay time.Duration
 	// Commit runs the writer once without waiting for the lock; skipped
 	// reports that another writer held it.
-	Commit func(ctx context.Context) (sum Summary, skipped bool, err error)
+	Commit func(ctx context.Context) (sum writer.Summary, skipped bool, err error)
 	// Committed, when set, is called after every commit that ran.
-	Committed func(Summary)
+	Committed func(writer.Summary)
 	// Log receives failures (commit errors are retried with backoff).
 	Log *slog.Logger
 	// Space, when set, tells whether the writer is blocked for lack of
-	// space (SpaceChecker.Check). After a commit failed with ErrNoSpace the
-	// committer asks it every spacePoll instead of committing again, and
-	// commits as soon as it says the next job fits: no retry is wasted on
-	// a full disk, and none waits out a long backoff once space is freed.
+	// space (writer.SpaceChecker.Check). After a commit failed with
+	// writer.ErrNoSpace the committer asks it every spacePoll instead of
+	// committing again, and commits as soon as it says the next job fits:
+	// no retry is wasted on a full disk, and none waits out a long backoff
+	// once space is freed.
 	Space func() error
 }
 
@@ -69,7 +71,7 @@ type GroupCommitter struct {
 
 	mu      sync.Mutex // guards stats, lastErr
 	stats   GroupCommitStats
-	lastErr error // the last commit's failure, or why it left jobs queued (Summary.NoSpace); nil after one that did neither
+	lastErr error // the last commit's failure, or why it left jobs queued (writer.Summary.NoSpace); nil after one that did neither
 }
 
 // NewGroupCommitter returns a committer for store.
@@ -89,7 +91,7 @@ func (g *GroupCommitter) Notify() {
 }
 
 // LastFailure returns why the last commit failed, or why it left jobs
-// queued for lack of space (a *NoSpaceError); nil when it did neither.
+// queued for lack of space (a *writer.NoSpaceError); nil when it did neither.
 func (g *GroupCommitter) LastFailure() error {
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -182,7 +184,7 @@ func (g *GroupCommitter) commitQueued(ctx context.Context, log *slog.Logger) {
 		if q.Waiting() == 0 {
 			return
 		}
-		if _, locked, err := Locked(g.store); err == nil && locked {
+		if _, locked, err := writer.Locked(g.store); err == nil && locked {
 			sleep(ctx, lockPoll)
 			continue
 		}
@@ -193,7 +195,7 @@ func (g *GroupCommitter) commitQueued(ctx context.Context, log *slog.Logger) {
 		case err != nil && ctx.Err() == nil:
 			g.count(func(s *GroupCommitStats) { s.Failures++ })
 			g.setLast(err)
-			if errors.Is(err, ErrNoSpace) && g.o.Space != nil {
+			if errors.Is(err, writer.ErrNoSpace) && g.o.Space != nil {
 				log.Warn("commit blocked for lack of space; committing again once there is room", "error", err)
 				if g.awaitSpace(ctx) {
 					retry = retryFirst
@@ -234,7 +236,7 @@ func (g *GroupCommitter) commitQueued(ctx context.Context, log *slog.Logger) {
 // looking every spacePoll, or until ctx ends. It reports whether it waited
 // at all.
 func (g *GroupCommitter) awaitSpace(ctx context.Context) (waited bool) {
-	for g.o.Space != nil && errors.Is(g.o.Space(), ErrNoSpace) && sleep(ctx, spacePoll) {
+	for g.o.Space != nil && errors.Is(g.o.Space(), writer.ErrNoSpace) && sleep(ctx, spacePoll) {
 		waited = true
 	}
 	return waited
