@@ -7,7 +7,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 # CGO is required by go-kuzu; libkuzu.so ships inside the pinned module.
 export CGO_ENABLED := 1
 
-.PHONY: all build deps demo install dist dist-windows windows mingw mingw-for-test patchelf chromium screenshot test test-short wintest wintools wintest-overlay crashtest soak-batch fuzz bench bench-full gobench reference reference-for-test inspect lint fmt clean
+.PHONY: all build deps demo install dist dist-windows windows mingw mingw-for-test patchelf chromium screenshot test test-short wintest wintools wintest-overlay crashtest soak-batch fuzz bench bench-full gobench reference reference-for-test refsuite refsuite-deps refsuite-for-test inspect lint fmt clean
 
 all: build
 
@@ -211,7 +211,7 @@ demo: build
 GOTESTSUM := $(GO) run gotest.tools/gotestsum@v1.13.0
 TESTJSON  ?= test-report.json
 
-test: deps patchelf chromium mingw-for-test reference-for-test
+test: deps patchelf chromium mingw-for-test reference-for-test refsuite-for-test
 	$(GO) vet $(PKGS)
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { gofmt -l .; echo "gofmt needed"; exit 1; }
 	@$(GOTESTSUM) --format pkgname-and-test-fails --jsonfile $(TESTJSON) -- -race -count=1 -timeout 60m $(PKGS); \
@@ -283,6 +283,37 @@ reference-for-test:
 	    $$sudo apt-get install -y -qq nodejs npm >/dev/null 2>&1 || { $$sudo apt-get update -qq >/dev/null && $$sudo apt-get install -y -qq nodejs npm >/dev/null; }; }; \
 	  $(MAKE) --no-print-directory reference; } \
 	  || echo "could not install the reference server: TestOutputSchemasMatchReference will skip"
+
+# The reference server's own vitest suite (testdata/refsuite/__tests__,
+# vendored unchanged from modelcontextprotocol/servers: the npm package holds
+# only dist/) run against bin/memsnap through the official TypeScript MCP
+# client; see testdata/refsuite/README.md. Prints the passed, failed and
+# excluded (not applicable) counts; fails on any failure. Its npm packages,
+# pinned by testdata/refsuite/package-lock.json, go into .refsuite/ (ignored
+# by git), installed again when the lock file changes. make test runs the
+# same suite as TestReferenceSuite (tests/refsuite_test.go).
+REFSUITE_DIR := .refsuite
+$(REFSUITE_DIR)/installed: testdata/refsuite/package.json testdata/refsuite/package-lock.json
+	@command -v npm >/dev/null || { echo "make refsuite: npm not found (install Node.js 20+)"; exit 1; }
+	@mkdir -p $(REFSUITE_DIR)
+	cp testdata/refsuite/package.json testdata/refsuite/package-lock.json $(REFSUITE_DIR)/
+	npm ci --prefix $(REFSUITE_DIR) --no-audit --no-fund --loglevel=error
+	@touch $@
+
+refsuite-deps: $(REFSUITE_DIR)/installed
+
+refsuite: build refsuite-deps
+	testdata/refsuite/run.sh $(BIN) $(REFSUITE_DIR)/node_modules $(REFSUITE_DIR)/report.json
+
+# make test's TestReferenceSuite needs node and the packages above: installed
+# here when missing (npm from Debian's nodejs and npm packages when there is
+# none); the test skips, saying why, when that fails.
+refsuite-for-test:
+	@command -v npm >/dev/null || { echo "installing nodejs and npm (Debian packages) for the reference suite"; \
+	  sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+	  $$sudo apt-get install -y -qq nodejs npm >/dev/null 2>&1 || { $$sudo apt-get update -qq >/dev/null && $$sudo apt-get install -y -qq nodejs npm >/dev/null; }; } \
+	  && $(MAKE) --no-print-directory refsuite-deps \
+	  || echo "could not install the reference suite's npm packages: TestReferenceSuite will skip"
 
 # MCP Inspector's strict check of the tools' schemas (tools/list --strict:
 # type unions, schemas that constrain nothing, remote refs), on memsnap mcp;
