@@ -217,7 +217,9 @@ func (st *Stage) CopyGraph(why string) error {
 		return fmt.Errorf("stage graph: %w", err)
 	}
 	src := filepath.Join(st.store.SnapshotDir(st.from), GraphFile)
-	if err := fsutil.CopyFile(st.GraphPath(), src); err != nil {
+	// Kuzu's zero pages stay holes: each retained snapshot's copy takes
+	// only the blocks that hold data (fsutil.CopyFileSparse).
+	if err := fsutil.CopyFileSparse(st.GraphPath(), src); err != nil {
 		return fmt.Errorf("stage graph: %w", err)
 	}
 	st.source = StageSource{Method: StagedCopy, Fallback: why}

@@ -30,6 +30,8 @@ func TestBenchHarness(t *testing.T) {
 		"query":               {"queries", "in_process_p50_ms", "worker_p50_ms", "worker_p99_ms", "overhead_p50_ms"},
 		"mcp":                 {"calls", "warmup", "visible_writes"},
 		"serve":               {"clients", "calls", "failed", "calls_per_second", "snapshots"},
+		"footprint": {"entities", "jsonl_bytes", "writes", "total_bytes", "apparent_bytes", "snapshots", "current_bytes",
+			"current_graph_bytes", "current_kv_bytes", "graph_bytes", "kv_bytes", "jobs_bytes", "queue_bytes", "other_bytes"},
 	}
 	num := func(obj map[string]any, k string) float64 {
 		t.Helper()
@@ -73,6 +75,16 @@ func TestBenchHarness(t *testing.T) {
 		}
 	}
 	checkMCPReport(t, rep["mcp"].(map[string]any))
+	// The footprint's parts add up to its total, CURRENT is part of it, and
+	// the default retention (gc.keep 3) holds after the import and the writes.
+	for _, f := range rep["footprint"].([]any) {
+		fp := f.(map[string]any)
+		parts := num(fp, "graph_bytes") + num(fp, "kv_bytes") + num(fp, "jobs_bytes") + num(fp, "queue_bytes") + num(fp, "other_bytes")
+		if total := num(fp, "total_bytes"); parts != total || num(fp, "current_graph_bytes") <= 0 || num(fp, "current_bytes") > total ||
+			num(fp, "snapshots") != 3 || num(fp, "jsonl_bytes") <= 0 {
+			t.Errorf("footprint: %v; want parts adding up to the total, CURRENT within it, 3 snapshots kept", fp)
+		}
+	}
 	// The short form of issue 15's load (done-when 5): several HTTP MCP
 	// clients on one serve with the daemon committing, no call failing.
 	sv := rep["serve"].(map[string]any)

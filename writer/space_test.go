@@ -155,3 +155,43 @@ func BenchmarkSpaceCheck(b *testing.B) {
 		})
 	}
 }
+
+// 'memsnap init' (the empty first snapshot) asks for what it writes and
+// writer.min_free_mb, not for a batch's room and a staging copy (issue 28):
+// it publishes with exactly SpaceNeededFirst free, is refused one byte
+// below with a *NoSpaceError naming that figure, and what it wrote is well
+// under the room it asked for beyond the margin.
+func TestEmptyFirstSnapshotNeedsLittle(t *testing.T) {
+	s := newTestStore(t)
+	opts := s.cfg.WriterOptions()
+	need := writer.SpaceNeededFirst(opts.MinFreeMB)
+	if margin := int64(opts.MinFreeMB) << 20; need-margin > 1<<20 {
+		t.Fatalf("the empty first snapshot asks for %d bytes beyond writer.min_free_mb; want at most 1 MiB", need-margin)
+	}
+	restore := writer.SetFreeSpaceHook(func() int64 { return need - 1 })
+	_, _, err := writer.New(s.store, opts, nil).PublishEmpty(context.Background())
+	restore()
+	var ns *writer.NoSpaceError
+	if !errors.As(err, &ns) || ns.Needed != need || ns.Staged != 0 {
+		t.Fatalf("init with one byte less than %d free: %v; want a *NoSpaceError needing %d with nothing staged", need, err, need)
+	}
+	if cur, _ := s.store.Current(); cur != 0 {
+		t.Fatalf("a refused init published snapshot %d", cur)
+	}
+	defer writer.SetFreeSpaceHook(func() int64 { return need })()
+	if _, published, err := writer.New(s.store, opts, nil).PublishEmpty(context.Background()); err != nil || !published {
+		t.Fatalf("init with %d bytes free: published %v, %v", need, published, err)
+	}
+	cur, _ := s.store.Current()
+	m, err := s.store.Manifest(cur)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wrote int64
+	for _, f := range m.Files {
+		wrote += f.Size
+	}
+	if wrote > need-int64(opts.MinFreeMB)<<20 {
+		t.Errorf("the empty first snapshot holds %d bytes, more than the %d it asks for", wrote, need-int64(opts.MinFreeMB)<<20)
+	}
+}

@@ -26,7 +26,8 @@ func (a *app) newBenchCommand() *cobra.Command {
 		Short: "Measure memsnap beside direct Kuzu use and the disk's limits; prints a table",
 		Long: `Run the benchmark harness: real reader, writer and producer processes on scratch stores
 (never the configured store). Benchmarks: readers_under_write, apply, publish, enqueue,
-visibility, swap, rss, scaling, mcp. --quick takes a few minutes; the full run takes longer and
+visibility, swap, rss, scaling, query, mcp, serve, footprint (bytes on disk after import and
+30 writes at default retention, beside the reference's JSONL file). --quick takes a few minutes; the full run takes longer and
 publishes stores up to 1 GB. Progress goes to stderr; the result to stdout.
 
 mcp times the write tools, then the read tools (search_nodes, open_nodes, read_graph,

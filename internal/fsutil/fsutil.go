@@ -7,6 +7,7 @@
 package fsutil
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -248,6 +249,55 @@ func CopyFile(dst, src string) error {
 		}
 		if _, err := io.Copy(out, in); err != nil {
 			return fmt.Errorf("copy %s: %w", src, err) // err names dst
+		}
+		return nil
+	})
+}
+
+// sparseBlock is the unit CopyFileSparse leaves as a hole when all its
+// bytes are zero: the block size of ext4 and XFS, and Kuzu's page size.
+const sparseBlock = 4096
+
+// CopyFileSparse is CopyFile that leaves every all-zero, sparseBlock-aligned
+// block of src as a hole in dst (it writes only the blocks holding data,
+// then sets dst's size), so that dst takes on disk only the blocks that
+// hold data; dst reads back as src byte for byte. A Kuzu graph holds many
+// zero pages (11-15% of a memsnap graph of 1k-100k entities, measured with
+// go-kuzu v0.11.3: column chunks reserved for a whole node group). Where
+// the filesystem has no holes, or on Windows, where a file not marked
+// sparse gets its gaps filled with zeros, the copy takes what CopyFile's
+// does. dst is not fsynced; on error it is removed.
+func CopyFileSparse(dst, src string) error {
+	return fillNew(dst, src, func(out, in *os.File) error {
+		if err := fault("copy", dst); err != nil {
+			if IsNoSpace(err) {
+				_, _ = io.CopyN(out, in, sparseBlock)
+			}
+			return fmt.Errorf("copy %s: %w", src, &os.PathError{Op: "write", Path: dst, Err: err})
+		}
+		buf, zero := make([]byte, 1<<20), make([]byte, sparseBlock)
+		var off int64
+		for {
+			n, rerr := io.ReadFull(in, buf)
+			for i := 0; i < n; i += sparseBlock {
+				b := buf[i:min(i+sparseBlock, n)]
+				if bytes.Equal(b, zero[:len(b)]) {
+					continue
+				}
+				if _, err := out.WriteAt(b, off+int64(i)); err != nil {
+					return fmt.Errorf("copy %s: %w", src, err) // err names dst
+				}
+			}
+			off += int64(n)
+			if rerr == io.EOF || rerr == io.ErrUnexpectedEOF {
+				break
+			}
+			if rerr != nil {
+				return fmt.Errorf("copy %s: %w", src, rerr)
+			}
+		}
+		if err := out.Truncate(off); err != nil {
+			return fmt.Errorf("copy %s: %w", src, err)
 		}
 		return nil
 	})

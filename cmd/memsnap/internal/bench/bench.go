@@ -30,7 +30,7 @@ import (
 
 // Names lists the benchmarks in the order a run takes them; --only takes
 // any of them.
-var Names = []string{"readers_under_write", "apply", "publish", "enqueue", "visibility", "swap", "rss", "scaling", "query", "mcp", "serve"}
+var Names = []string{"readers_under_write", "apply", "publish", "enqueue", "visibility", "swap", "rss", "scaling", "query", "mcp", "serve", "footprint"}
 
 // Options sets up one run.
 type Options struct {
@@ -85,6 +85,7 @@ type Report struct {
 	Query             *Query             `json:"query,omitempty"`
 	MCP               *MCP               `json:"mcp,omitempty"`
 	Serve             *Serve             `json:"serve,omitempty"`
+	Footprint         []Footprint        `json:"footprint,omitempty"`
 	// Failed maps each benchmark that failed to why; the others still ran.
 	Failed  map[string]string `json:"failed,omitempty"`
 	Seconds float64           `json:"seconds"`
@@ -221,6 +222,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		{"query", func(ctx context.Context) (err error) { rep.Query, err = r.query(ctx); return }},
 		{"mcp", func(ctx context.Context) (err error) { rep.MCP, err = r.mcp(ctx); return }},
 		{"serve", func(ctx context.Context) (err error) { rep.Serve, err = r.serve(ctx); return }},
+		{"footprint", func(ctx context.Context) (err error) { rep.Footprint, err = r.footprint(ctx); return }},
 	}
 	var failed []string
 	for _, s := range steps {

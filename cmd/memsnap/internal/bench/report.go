@@ -86,6 +86,12 @@ func (r *Report) Goals() []Goal {
 	}
 	r.MCP.goals(add)
 	r.Serve.goals(add)
+	for _, f := range r.Footprint {
+		if f.Entities == 1000 {
+			add("footprint", "bytes on disk, 1,000 entities, default retention", fmt.Sprintf("%.2f MB (JSONL %.2f MB)", mb(f.TotalBytes), mb(f.JSONLBytes)),
+				fmt.Sprintf("< %.0f MB", mb(FootprintGoalBytes)), f.TotalBytes < FootprintGoalBytes)
+		}
+	}
 	return g
 }
 
@@ -150,6 +156,9 @@ func (r *Report) WriteTable(w io.Writer) error {
 	}
 	r.MCP.writeRows(row)
 	r.Serve.writeRows(row)
+	for _, x := range r.Footprint {
+		x.writeRows(row)
+	}
 	for _, name := range Names {
 		if why, ok := r.Failed[name]; ok {
 			row(name, "FAILED", "%s", truncate(why, 140))
