@@ -344,18 +344,21 @@ type mcpTimes struct {
 // server.
 func (r *runner) mcpReference(ctx context.Context, ref, jsonl string, n int) (*mcpTimes, error) {
 	fmt.Fprintf(r.opts.Progress, "bench: mcp %d entities: timing the reference server ...\n", n)
-	cmd := exec.Command("node", ref)
-	cmd.Env = append(os.Environ(), "MEMORY_FILE_PATH="+jsonl)
-	srv, err := startMCP(ctx, r.log, "reference server", cmd)
+	start := func(ctx context.Context) (*mcpServer, error) {
+		cmd := exec.Command("node", ref)
+		cmd.Env = append(os.Environ(), "MEMORY_FILE_PATH="+jsonl)
+		return startMCP(ctx, r.log, "reference server", cmd)
+	}
+	srv, err := start(ctx)
 	if err != nil {
 		return nil, err
 	}
-	defer srv.close()
+	defer func() { srv.close() }()
 	t := &mcpTimes{}
 	if t.tools, err = r.timeTools(ctx, srv, n, "reference"); err != nil {
 		return nil, err
 	}
-	if t.after, err = r.timeAfterWrite(ctx, srv, n, "reference"); err != nil {
+	if t.after, err = r.timeAfterWrite(ctx, &srv, start, n, "reference"); err != nil {
 		return nil, err
 	}
 	if t.reads, t.failed, err = r.timeReads(ctx, srv, n, "reference", true); err != nil {
@@ -421,16 +424,17 @@ func (r *runner) memsnapMCP(ctx context.Context, name, store string) (*mcpServer
 // the same store takes to see writes made through the first, then the read
 // tools on the second.
 func (r *runner) mcpMemsnap(ctx context.Context, store string, n int) (*mcpTimes, error) {
-	first, err := r.memsnapMCP(ctx, "memsnap mcp", store)
+	start := func(ctx context.Context) (*mcpServer, error) { return r.memsnapMCP(ctx, "memsnap mcp", store) }
+	first, err := start(ctx)
 	if err != nil {
 		return nil, err
 	}
-	defer first.close()
+	defer func() { first.close() }()
 	t := &mcpTimes{}
 	if t.tools, err = r.timeTools(ctx, first, n, "memsnap"); err != nil {
 		return nil, err
 	}
-	if t.after, err = r.timeAfterWrite(ctx, first, n, "memsnap"); err != nil {
+	if t.after, err = r.timeAfterWrite(ctx, &first, start, n, "memsnap"); err != nil {
 		return nil, err
 	}
 	second, err := r.memsnapMCP(ctx, "second memsnap mcp", store)

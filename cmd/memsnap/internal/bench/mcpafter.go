@@ -33,10 +33,13 @@ type MCPCalls struct {
 	P95MS float64 `json:"p95_ms"`
 	// Calls is every call made, warm-up rounds included; Failed those that
 	// returned an error (a tool error, or the client's connection lost),
-	// Error the first one's message.
-	Calls  int    `json:"calls"`
-	Failed int    `json:"failed"`
-	Error  string `json:"error,omitempty"`
+	// Error the first one's message. A call that lost the connection is
+	// not made again: the server is started anew for the other steps, and
+	// Skipped counts the calls left out.
+	Calls   int    `json:"calls"`
+	Failed  int    `json:"failed"`
+	Error   string `json:"error,omitempty"`
+	Skipped int    `json:"skipped,omitempty"`
 	// Missing counts reads whose answer lacks the write acknowledged just
 	// before (read-your-writes broken); a search answer cut short (with a
 	// nextCursor) is not checked.
@@ -137,22 +140,30 @@ var afterSteps = []afterStep{
 	}},
 }
 
-// timeAfterWrite runs the read-after-write rounds on srv (Warmup untimed,
+// timeAfterWrite runs the read-after-write rounds on *srv (Warmup untimed,
 // then Calls timed): each round writes a new entity and an observation, then
 // at once asks the same server for them and runs the broad searches. A
-// failed call is counted, not fatal: the next calls show whether the
-// connection survived. It returns each step's figures, in afterSteps' order.
-func (r *runner) timeAfterWrite(ctx context.Context, srv *mcpServer, n int, who string) ([]MCPCalls, error) {
+// failed call is counted, not fatal. A call that loses the connection (an
+// answer over the client's frame limit) is not made again, and *srv is
+// replaced by a server restart starts, for the other steps and whatever runs
+// after (the caller closes *srv). It returns each step's figures, in
+// afterSteps' order.
+func (r *runner) timeAfterWrite(ctx context.Context, srv **mcpServer, restart func(context.Context) (*mcpServer, error), n int, who string) ([]MCPCalls, error) {
 	out := make([]MCPCalls, len(afterSteps))
 	ms := make([][]float64, len(afterSteps))
+	lost := make([]bool, len(afterSteps))
 	start := time.Now()
 	rounds := r.sc.mcpWarmup + r.sc.mcpCalls
 	for k := 0; k < rounds; k++ {
 		for i, st := range afterSteps {
 			c := &out[i]
+			if lost[i] {
+				c.Skipped++
+				continue
+			}
 			c.Calls++
 			t := time.Now()
-			res, text, err := srv.callResult(ctx, st.tool, st.args(k, n))
+			res, text, err := (*srv).callResult(ctx, st.tool, st.args(k, n))
 			took := float64(time.Since(t).Microseconds()) / 1000
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
@@ -161,6 +172,16 @@ func (r *runner) timeAfterWrite(ctx context.Context, srv *mcpServer, n int, who 
 				c.Failed++
 				if c.Error == "" {
 					c.Error = truncate(err.Error(), 200)
+				}
+				if res == nil && (*srv).cs.Ping(ctx, nil) != nil {
+					fmt.Fprintf(r.opts.Progress, "bench: mcp %d entities: %s lost its connection on %s (%v); starting it again\n", n, who, st.label, err)
+					lost[i] = true
+					(*srv).close()
+					again, err := restart(ctx)
+					if err != nil {
+						return nil, err
+					}
+					*srv = again
 				}
 				continue
 			}

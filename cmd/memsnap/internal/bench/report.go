@@ -195,7 +195,10 @@ func (x *MCP) writeRows(row func(bench, figure, format string, args ...any)) {
 		for _, t := range s.AfterWrite {
 			v := "memsnap " + t.Memsnap.describe()
 			if t.Reference != nil {
-				v += "; reference " + t.Reference.describe() + fmt.Sprintf("; ratio %.1fx", t.RatioP50)
+				v += "; reference " + t.Reference.describe()
+				if t.RatioP50 > 0 {
+					v += fmt.Sprintf("; ratio %.1fx", t.RatioP50)
+				}
 			}
 			row(b, size+": right after own write: "+t.Tool, "%s", v)
 		}
@@ -236,6 +239,9 @@ func (c MCPCalls) describe() string {
 	}
 	if c.Failed+c.OverClientLimit+c.Missing > 0 {
 		v += fmt.Sprintf(", of %d calls %d failed, %d over 10 MiB, %d without the write", c.Calls, c.Failed, c.OverClientLimit, c.Missing)
+	}
+	if c.Skipped > 0 {
+		v += fmt.Sprintf(", %d not made (the connection was lost)", c.Skipped)
 	}
 	if c.Error != "" {
 		v += ": " + truncate(c.Error, 100)
