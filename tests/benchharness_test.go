@@ -10,7 +10,8 @@ import (
 // JSON it prints: every benchmark and figure the harness promises, figures
 // that must hold whatever the machine's speed (no failed reader queries, every
 // direct Kuzu open beside a read-write holder refused), the mcp scenario's
-// write tools through a real MCP client (no reference server needed), the
+// write tools, reads right after them on the same server and reads on a
+// second server through a real MCP client (no reference server needed), the
 // serve scenario's HTTP clients with no failed call, and --only.
 func TestBenchHarness(t *testing.T) {
 	out := mustMemsnap(t, t.TempDir(), nil, "bench", "--smoke", "--json", "--dir", t.TempDir())
@@ -178,5 +179,36 @@ func checkMCPReport(t *testing.T, m map[string]any) {
 	}
 	if want := "search_nodes search_nodes search_nodes search_nodes open_nodes neighbors read_graph"; strings.Join(reads, " ") != want {
 		t.Errorf("mcp reads %v, want %s", reads, want)
+	}
+	checkMCPAfterWrite(t, sz, withRef)
+}
+
+// checkMCPAfterWrite checks the read-after-write rounds of one mcp size: the
+// two writes and four reads timed on memsnap with no failed call and every
+// read holding the write just made, the answers' sizes counted, and the
+// reference's figures beside them exactly when it ran.
+func checkMCPAfterWrite(t *testing.T, sz map[string]any, withRef bool) {
+	t.Helper()
+	var steps []string
+	for _, x := range sz["after_write"].([]any) {
+		step := x.(map[string]any)
+		name := step["tool"].(string)
+		steps = append(steps, strings.SplitN(name, ":", 2)[0])
+		m := step["memsnap"].(map[string]any)
+		if m["p50_ms"].(float64) <= 0 || m["p95_ms"].(float64) < m["p50_ms"].(float64) || m["calls"].(float64) == 0 ||
+			m["failed"].(float64) != 0 || m["missing"].(float64) != 0 || m["max_answer_bytes"].(float64) <= 0 {
+			t.Errorf("mcp right after own write: %s: %v", name, m)
+		}
+		if strings.HasPrefix(name, "search_nodes") || strings.HasPrefix(name, "open_nodes") {
+			if m["max_entities"].(float64) == 0 {
+				t.Errorf("mcp right after own write: %s found nothing: %v", name, m)
+			}
+		}
+		if _, ok := step["reference"]; ok != withRef {
+			t.Errorf("mcp right after own write %v: reference figures present %v, reference ran %v", step, ok, withRef)
+		}
+	}
+	if want := "create_entities add_observations search_nodes search_nodes search_nodes open_nodes"; strings.Join(steps, " ") != want {
+		t.Errorf("mcp right after own write %v, want %s", steps, want)
 	}
 }

@@ -5,7 +5,8 @@
 // one statement per row and Kuzu's COPY FROM; publish against a plain copy;
 // durable enqueue against a bare fsync loop; enqueue-to-visible latency;
 // reader swaps; reader memory; read throughput as reader processes are
-// added; and the MCP write tools through a real MCP client, beside the
+// added; and the MCP write tools, reads right after them on the same server
+// and reads on a second server through a real MCP client, beside the
 // reference memory server. Figures are reported side by side so that ratios, not absolute
 // times, carry the result on shared machines.
 //

@@ -20,7 +20,9 @@ import (
 // real MCP client (the official Go SDK over stdio, time per call measured
 // client-side): 'memsnap mcp' beside the reference server
 // (@modelcontextprotocol/server-memory, node) on the same data, per store
-// size.
+// size. The reads are timed twice: right after the same server's own writes
+// (MCPSize.AfterWrite) and on a second server that made none
+// (MCPSize.Reads).
 type MCP struct {
 	// Calls is the number of timed calls per tool and server, after Warmup
 	// untimed ones.
@@ -57,6 +59,10 @@ type MCPSize struct {
 	// second server (which made no write, so no read waits for one), the
 	// reference's on the server that took its writes.
 	Reads []MCPTool `json:"reads"`
+	// AfterWrite are the read-after-write rounds, run on the server that
+	// took the write tools' calls, right after them: each round writes, then
+	// reads what it wrote and runs broad searches at once.
+	AfterWrite []MCPAfterWrite `json:"after_write"`
 	// SecondVisible*MS is the time from sending a create_entities to the
 	// first process until a second 'memsnap mcp' on the same store returns
 	// the entity from open_nodes (polled every 10 ms).
@@ -163,12 +169,13 @@ func openTwo(k, n int) any {
 }
 
 // mcpEntity is entity i of the mcp store: a type and three observations of
-// eight words, the same for every run; one entity in a hundred has
+// eight words, the same for every run, the second after "topic i%50" (so
+// broadQuery is in 22% of them by substring); one entity in a hundred has
 // rareWord first.
 func mcpEntity(i int) model.Entity {
 	rng := rand.New(rand.NewPCG(uint64(i), 13))
 	e := model.Entity{Name: entityName(i), EntityType: entityTypes[i%len(entityTypes)],
-		Observations: []string{sentence(rng, 8), sentence(rng, 8), sentence(rng, 8)}}
+		Observations: []string{sentence(rng, 8), fmt.Sprintf("topic %d %s", i%50, sentence(rng, 8)), sentence(rng, 8)}}
 	if i%100 == 0 {
 		e.Observations[0] = rareWord + " " + e.Observations[0]
 	}
@@ -305,51 +312,89 @@ func (r *runner) mcpSize(ctx context.Context, n int, ref string) (MCPSize, error
 	out.StoreMB = float64(dirBytes(store)) / (1 << 20)
 	out.SnapshotMB = currentMB(store)
 	fmt.Fprintf(r.opts.Progress, "bench: mcp %d entities: store built in %.1fs (%.1f MB); timing memsnap mcp ...\n", n, out.BuildSeconds, out.StoreMB)
-	mine, seen, myReads, err := r.mcpMemsnap(ctx, store, n)
+	mine, err := r.mcpMemsnap(ctx, store, n)
 	if err != nil {
 		return out, err
 	}
-	out.SecondVisibleP50MS, out.SecondVisibleP95MS = percentile(seen, 50), percentile(seen, 95)
+	out.SecondVisibleP50MS, out.SecondVisibleP95MS = percentile(mine.seen, 50), percentile(mine.seen, 95)
 	out.SnapshotAfterMB = currentMB(store)
-	var theirs, theirReads [][]float64
-	var theirErrs []string
+	var theirs *mcpTimes
 	if ref != "" {
-		fmt.Fprintf(r.opts.Progress, "bench: mcp %d entities: timing the reference server ...\n", n)
-		cmd := exec.Command("node", ref)
-		cmd.Env = append(os.Environ(), "MEMORY_FILE_PATH="+jsonl)
-		srv, err := startMCP(ctx, r.log, "reference server", cmd)
-		if err != nil {
-			return out, err
-		}
-		theirs, err = r.timeTools(ctx, srv, n, "reference")
-		if err == nil {
-			theirReads, theirErrs, err = r.timeReads(ctx, srv, n, "reference", true)
-		}
-		srv.close()
-		if err != nil {
+		if theirs, err = r.mcpReference(ctx, ref, jsonl, n); err != nil {
 			return out, err
 		}
 	}
+	out.figures(mine, theirs)
+	return out, nil
+}
+
+// mcpTimes are one server's timed calls: each write tool's and each read
+// tool's in ms, the read-after-write rounds' figures, and (memsnap) the
+// times until a second server saw a write; failed are the reference's read
+// tools that failed, and why.
+type mcpTimes struct {
+	tools, reads [][]float64
+	after        []MCPCalls
+	seen         []float64
+	failed       []string
+}
+
+// mcpReference times the reference server on its memory file jsonl: the
+// write tools, the read-after-write rounds, then the read tools, all on one
+// server.
+func (r *runner) mcpReference(ctx context.Context, ref, jsonl string, n int) (*mcpTimes, error) {
+	fmt.Fprintf(r.opts.Progress, "bench: mcp %d entities: timing the reference server ...\n", n)
+	start := func(ctx context.Context) (*mcpServer, error) {
+		cmd := exec.Command("node", ref)
+		cmd.Env = append(os.Environ(), "MEMORY_FILE_PATH="+jsonl)
+		return startMCP(ctx, r.log, "reference server", cmd)
+	}
+	srv, err := start(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { srv.close() }()
+	t := &mcpTimes{}
+	if t.tools, err = r.timeTools(ctx, srv, n, "reference"); err != nil {
+		return nil, err
+	}
+	if t.after, err = r.timeAfterWrite(ctx, &srv, start, n, "reference"); err != nil {
+		return nil, err
+	}
+	if t.reads, t.failed, err = r.timeReads(ctx, srv, n, "reference", true); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// figures fills out's tool, read and read-after-write figures from memsnap's
+// times and the reference's (nil: not run).
+func (out *MCPSize) figures(mine, theirs *mcpTimes) {
 	for i, t := range mcpTools {
-		x := MCPTool{Tool: t.name, P50MS: percentile(mine[i], 50), P95MS: percentile(mine[i], 95)}
+		x := MCPTool{Tool: t.name, P50MS: percentile(mine.tools[i], 50), P95MS: percentile(mine.tools[i], 95)}
 		if theirs != nil {
-			x.ReferenceP50MS, x.ReferenceP95MS = percentile(theirs[i], 50), percentile(theirs[i], 95)
+			x.ReferenceP50MS, x.ReferenceP95MS = percentile(theirs.tools[i], 50), percentile(theirs.tools[i], 95)
 			x.RatioP50, x.RatioP95 = ratio(x.P50MS, x.ReferenceP50MS), ratio(x.P95MS, x.ReferenceP95MS)
 		}
 		out.Tools = append(out.Tools, x)
 	}
 	for i, t := range mcpReads {
-		x := MCPTool{Tool: t.label, P50MS: percentile(myReads[i], 50), P95MS: percentile(myReads[i], 95), P99MS: percentile(myReads[i], 99)}
-		if theirErrs != nil {
-			x.ReferenceError = theirErrs[i]
+		my := mine.reads[i]
+		x := MCPTool{Tool: t.label, P50MS: percentile(my, 50), P95MS: percentile(my, 95), P99MS: percentile(my, 99)}
+		if theirs != nil {
+			x.ReferenceError = theirs.failed[i]
 		}
-		if theirReads != nil && len(theirReads[i]) > 0 && x.ReferenceError == "" {
-			x.ReferenceP50MS, x.ReferenceP95MS = percentile(theirReads[i], 50), percentile(theirReads[i], 95)
+		if theirs != nil && len(theirs.reads[i]) > 0 && x.ReferenceError == "" {
+			x.ReferenceP50MS, x.ReferenceP95MS = percentile(theirs.reads[i], 50), percentile(theirs.reads[i], 95)
 			x.RatioP50, x.RatioP95 = ratio(x.P50MS, x.ReferenceP50MS), ratio(x.P95MS, x.ReferenceP95MS)
 		}
 		out.Reads = append(out.Reads, x)
 	}
-	return out, nil
+	var theirAfter []MCPCalls
+	if theirs != nil {
+		theirAfter = theirs.after
+	}
+	out.AfterWrite = afterWriteFigures(mine.after, theirAfter)
 }
 
 // currentMB is the size of the store's CURRENT snapshot (0 if unreadable).
@@ -374,38 +419,44 @@ func (r *runner) memsnapMCP(ctx context.Context, name, store string) (*mcpServer
 	return startMCP(ctx, r.log, name, cmd)
 }
 
-// mcpMemsnap times the write tools through one 'memsnap mcp', then how long
-// a second one on the same store takes to see writes made through the
-// first, then the read tools on the second.
-func (r *runner) mcpMemsnap(ctx context.Context, store string, n int) (tools [][]float64, seen []float64, reads [][]float64, err error) {
-	first, err := r.memsnapMCP(ctx, "memsnap mcp", store)
+// mcpMemsnap times the write tools through one 'memsnap mcp', then the
+// read-after-write rounds on the same server, then how long a second one on
+// the same store takes to see writes made through the first, then the read
+// tools on the second.
+func (r *runner) mcpMemsnap(ctx context.Context, store string, n int) (*mcpTimes, error) {
+	start := func(ctx context.Context) (*mcpServer, error) { return r.memsnapMCP(ctx, "memsnap mcp", store) }
+	first, err := start(ctx)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, err
 	}
-	defer first.close()
-	if tools, err = r.timeTools(ctx, first, n, "memsnap"); err != nil {
-		return nil, nil, nil, err
+	defer func() { first.close() }()
+	t := &mcpTimes{}
+	if t.tools, err = r.timeTools(ctx, first, n, "memsnap"); err != nil {
+		return nil, err
+	}
+	if t.after, err = r.timeAfterWrite(ctx, &first, start, n, "memsnap"); err != nil {
+		return nil, err
 	}
 	second, err := r.memsnapMCP(ctx, "second memsnap mcp", store)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, err
 	}
 	defer second.close()
 	if _, err := second.hasEntity(ctx, entityName(0)); err != nil { // warm-up: its snapshot is open
-		return nil, nil, nil, err
+		return nil, err
 	}
 	for k := 0; k < r.sc.mcpVisible; k++ {
 		name := fmt.Sprintf("mcp-seen-%d", k)
 		ms, err := seenBy(ctx, first, second, name)
 		if err != nil {
-			return nil, nil, nil, err
+			return nil, err
 		}
-		seen = append(seen, ms)
+		t.seen = append(t.seen, ms)
 	}
-	if reads, _, err = r.timeReads(ctx, second, n, "memsnap", false); err != nil {
-		return nil, nil, nil, err
+	if t.reads, _, err = r.timeReads(ctx, second, n, "memsnap", false); err != nil {
+		return nil, err
 	}
-	return tools, seen, reads, nil
+	return t, nil
 }
 
 // timeReads runs each read tool's calls in turn (Warmup untimed, then Calls

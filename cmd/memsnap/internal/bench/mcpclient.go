@@ -134,11 +134,18 @@ func (s *mcpServer) close() {
 // call runs one tool and returns its text; a protocol error or a tool error
 // is an error naming the server and the tool.
 func (s *mcpServer) call(ctx context.Context, tool string, args any) (string, error) {
+	_, text, err := s.callResult(ctx, tool, args)
+	return text, err
+}
+
+// callResult is call that also returns the whole result (nil on a protocol
+// error), for the size of the answer as sent.
+func (s *mcpServer) callResult(ctx context.Context, tool string, args any) (*mcp.CallToolResult, string, error) {
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 	defer cancel()
 	res, err := s.cs.CallTool(cctx, &mcp.CallToolParams{Name: tool, Arguments: args})
 	if err != nil {
-		return "", fmt.Errorf("%s %s: %w (stderr: %s)", s.name, tool, err, s.stderr.lastLine())
+		return nil, "", fmt.Errorf("%s %s: %w (stderr: %s)", s.name, tool, err, s.stderr.lastLine())
 	}
 	var text strings.Builder
 	for _, c := range res.Content {
@@ -147,9 +154,9 @@ func (s *mcpServer) call(ctx context.Context, tool string, args any) (string, er
 		}
 	}
 	if res.IsError {
-		return text.String(), fmt.Errorf("%s %s: tool error: %s", s.name, tool, truncate(text.String(), 200))
+		return res, text.String(), fmt.Errorf("%s %s: tool error: %s", s.name, tool, truncate(text.String(), 200))
 	}
-	return text.String(), nil
+	return res, text.String(), nil
 }
 
 // timedCall is call measured client-side, in milliseconds.

@@ -201,6 +201,16 @@ func (x *MCP) writeRows(row func(bench, figure, format string, args ...any)) {
 			}
 			row(b, size+": "+t.Tool, "%s", v)
 		}
+		for _, t := range s.AfterWrite {
+			v := "memsnap " + t.Memsnap.describe()
+			if t.Reference != nil {
+				v += "; reference " + t.Reference.describe()
+				if t.RatioP50 > 0 {
+					v += fmt.Sprintf("; ratio %.1fx", t.RatioP50)
+				}
+			}
+			row(b, size+": right after own write: "+t.Tool, "%s", v)
+		}
 		row(b, size+": seen by a 2nd memsnap mcp", "p50 %.0f ms, p95 %.0f ms (%d writes, from sending the write)",
 			s.SecondVisibleP50MS, s.SecondVisibleP95MS, x.VisibleWrites)
 		for _, t := range s.Reads {
@@ -216,6 +226,75 @@ func (x *MCP) writeRows(row func(bench, figure, format string, args ...any)) {
 	}
 }
 
+// byteSize is n bytes for a table: bytes, KiB or MiB.
+func byteSize(n int) string {
+	switch {
+	case n < 1<<10:
+		return fmt.Sprintf("%d B", n)
+	case n < 1<<20:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%.2f MiB", float64(n)/(1<<20))
+}
+
+// describe is c as one table cell.
+func (c MCPCalls) describe() string {
+	v := fmt.Sprintf("p50 %.1f ms, p95 %.1f ms, answers up to %s", c.P50MS, c.P95MS, byteSize(c.MaxAnswerBytes))
+	if c.MaxEntities > 0 {
+		v += fmt.Sprintf(" (%d entities)", c.MaxEntities)
+	}
+	if c.Cut > 0 {
+		v += fmt.Sprintf(", %d cut", c.Cut)
+	}
+	if c.Failed+c.OverClientLimit+c.Missing > 0 {
+		v += fmt.Sprintf(", of %d calls %d failed, %d over 10 MiB, %d without the write", c.Calls, c.Failed, c.OverClientLimit, c.Missing)
+	}
+	if c.Skipped > 0 {
+		v += fmt.Sprintf(", %d not made (the connection was lost)", c.Skipped)
+	}
+	if c.Error != "" {
+		v += ": " + truncate(c.Error, 100)
+	}
+	return v
+}
+
+// afterWriteGoals checks the read-after-write rounds against issue 28's
+// done-when 1: every read's p50 at or below the reference's at 1k and 10k,
+// at most 2x memsnap's own 1k figure at 100k; at every size no failed call
+// (an answer over the TypeScript client's frame limit counts as one: it
+// loses the connection) and every read holding the write made before it.
+func (x *MCP) afterWriteGoals(add func(bench, what, measured, target string, met bool)) {
+	var base []MCPAfterWrite
+	for _, s := range x.Sizes {
+		if s.Entities == 1000 {
+			base = s.AfterWrite
+		}
+	}
+	b := "mcp"
+	for _, s := range x.Sizes {
+		n := s.Entities
+		var calls, failed, over, missing int
+		for i, t := range s.AfterWrite {
+			c := t.Memsnap
+			calls, failed, over, missing = calls+c.Calls, failed+c.Failed, over+c.OverClientLimit, missing+c.Missing
+			what := fmt.Sprintf("%d entities: right after own write: %s p50", n, t.Tool)
+			switch {
+			case !t.isRead():
+			case (n == 1000 || n == 10000) && t.Reference != nil && t.Reference.P50MS > 0:
+				add(b, what+" / reference p50", fmt.Sprintf("%.1f / %.1f ms", c.P50MS, t.Reference.P50MS), "<= 1x", c.P50MS <= t.Reference.P50MS)
+			case n == 100000 && i < len(base) && base[i].Tool == t.Tool:
+				add(b, what+" / 1k p50", fmt.Sprintf("%.1f / %.1f ms", c.P50MS, base[i].Memsnap.P50MS), "<= 2x", c.P50MS <= 2*base[i].Memsnap.P50MS)
+			}
+		}
+		if calls == 0 {
+			continue
+		}
+		add(b, fmt.Sprintf("%d entities: right after own write: failed calls", n),
+			fmt.Sprintf("%d failed, %d over 10 MiB, of %d", failed, over, calls), "0", failed+over == 0)
+		add(b, fmt.Sprintf("%d entities: right after own write: reads without the write", n), fmt.Sprint(missing), "0", missing == 0)
+	}
+}
+
 // goals checks the mcp figures against issue 12's and 13's goals: at 1k
 // and 10k every write tool, search_nodes and open_nodes at or below the
 // reference's p50 in the same run; at 100k every write tool and
@@ -226,6 +305,7 @@ func (x *MCP) goals(add func(bench, what, measured, target string, met bool)) {
 	if x == nil {
 		return
 	}
+	x.afterWriteGoals(add)
 	var base *MCPSize
 	for i := range x.Sizes {
 		if x.Sizes[i].Entities == 1000 {
