@@ -37,6 +37,12 @@ func encodeAnswer(out any) ([]byte, string, error) {
 	return outJSON, text, nil
 }
 
+// answerOf is the structured and text content of a tool's answer out
+// (encodeAnswer).
+func answerOf(out any) ([]byte, string, error) {
+	return encodeAnswer(out)
+}
+
 // sentSize is how many bytes structured and text take in the message:
 // the structured content as is, the text as a JSON string.
 func sentSize(structured []byte, text string) int {

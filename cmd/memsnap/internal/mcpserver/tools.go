@@ -248,7 +248,7 @@ func addTool[In, Out any](s *Server, t *mcp.Tool, in, out schema, h mcp.ToolHand
 		if v := reflect.ValueOf(outVal); v.Kind() == reflect.Pointer && v.IsNil() {
 			outVal = reflect.Zero(v.Type().Elem()).Interface() // {}, not null, as the SDK sends
 		}
-		outJSON, text, err := encodeAnswer(outVal)
+		outJSON, text, err := answerOf(outVal)
 		if err != nil {
 			return nil, err
 		}
