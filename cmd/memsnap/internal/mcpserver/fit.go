@@ -130,14 +130,15 @@ func fitList(n, limit, left int, cost func(i int) int) int {
 // graphPage is the part of full (a whole answer: entities in order, the
 // relations that go with them) that starts at offset and fits budget
 // bytes as sent, with at most limit entities (0: no limit). A part with
-// every entity from offset 0 is full itself; any other part holds the
-// relations with at least one end among its entities. shown is how many
-// entities it holds.
+// every entity from offset 0 is full itself, carrying its encoding (sent)
+// so that it is encoded once; any other part holds the relations with at
+// least one end among its entities. shown is how many entities it holds.
 func graphPage(full *reader.Graph, offset, limit, budget int) (out graphOut, shown int) {
 	ents := full.Entities[min(offset, len(full.Entities)):]
 	if offset == 0 && (limit == 0 || len(ents) <= limit) {
 		out = graphOut{Entities: ents, Relations: full.Relations}
-		if fits(out, budget) {
+		if a, ok := encodedWithin(out, budget, 2*rawLen(ents, full.Relations)); ok {
+			out.sent = a
 			return out, len(ents)
 		}
 	}
@@ -148,14 +149,15 @@ func graphPage(full *reader.Graph, offset, limit, budget int) (out graphOut, sho
 			touching[r.To] = append(touching[r.To], i)
 		}
 	}
+	entShares, relShares := newShares(ents), newShares(full.Relations)
 	for b := budget; ; b -= budget / 16 {
 		used := make([]bool, len(full.Relations))
 		k := fitList(len(ents), limit, b-sizeOf(graphOut{Entities: ents[:0], Relations: full.Relations[:0]})-noteReserve, func(i int) int {
-			c := itemShare(ents[i])
+			c := entShares.of(i)
 			for _, ri := range touching[ents[i].Name] {
 				if !used[ri] {
 					used[ri] = true
-					c += itemShare(full.Relations[ri])
+					c += relShares.of(ri)
 				}
 			}
 			return c
@@ -168,6 +170,58 @@ func graphPage(full *reader.Graph, offset, limit, budget int) (out graphOut, sho
 			return out, k
 		}
 	}
+}
+
+// shares is each item's itemShare, computed the first time it is asked
+// for and kept, as graphPage asks again for a smaller budget.
+type shares[T any] struct {
+	items []T
+	share []int // 0: not computed yet
+}
+
+func newShares[T any](items []T) *shares[T] {
+	return &shares[T]{items: items, share: make([]int, len(items))}
+}
+
+// of is items[i]'s itemShare, in bytes.
+func (s *shares[T]) of(i int) int {
+	if s.share[i] == 0 {
+		s.share[i] = itemShare(s.items[i])
+	}
+	return s.share[i]
+}
+
+// rawLen is the bytes of the strings in ents and rels: each goes at least
+// once, escaped (never shorter), in the structured content and again in
+// the text, so an answer holding them takes at least twice that as sent.
+func rawLen(ents []reader.Entity, rels []reader.Relation) int {
+	n := 0
+	for _, e := range ents {
+		n += len(e.Name) + len(e.EntityType)
+		for _, o := range e.Observations {
+			n += len(o)
+		}
+	}
+	for _, r := range rels {
+		n += len(r.From) + len(r.To) + len(r.RelationType)
+	}
+	return n
+}
+
+// encodedWithin says whether v fits budget bytes as sent (fits), with its
+// encoding when it does. atLeast is a lower bound of v's size as sent
+// (rawLen): over budget, v is not encoded at all. An answer that cannot
+// be encoded fits, as with sizeOf, without an encoding (its encoding
+// fails again, with the error, when it is sent).
+func encodedWithin(v any, budget, atLeast int) (*sentAnswer, bool) {
+	if atLeast > budget {
+		return nil, false
+	}
+	a, err := encodeSent(v)
+	if err != nil {
+		return nil, true
+	}
+	return a, a.size() <= budget
 }
 
 // relationsOf lists the relations of full marked in used, in full's order.
@@ -261,7 +315,9 @@ func (s *Server) pagedGraph(tool string, full *reader.Graph, cursor string, limi
 		return graphOut{}, err
 	}
 	out, shown := graphPage(full, offset, limit, s.answerCap())
-	out.Suggestions = full.Suggestions // only when nothing matched: nothing to page
+	if full.Suggestions != nil { // only when nothing matched: nothing to page
+		out.Suggestions, out.sent = full.Suggestions, nil
+	}
 	total := len(full.Entities)
 	if offset+shown < total {
 		out.NextCursor = pageCursor{Tool: tool, Offset: offset + shown, Args: digest}.String()
@@ -269,7 +325,7 @@ func (s *Server) pagedGraph(tool string, full *reader.Graph, cursor string, limi
 		if out.Note != "" {
 			note = out.Note + "; " + note
 		}
-		out.Note = note
+		out.Note, out.sent = note, nil
 	}
 	return out, nil
 }
@@ -299,7 +355,8 @@ func (s *Server) readGraphPart(ctx context.Context, r *reader.Reader, opts reade
 	}
 	out := graphOut{Entities: model.NonNil(g.Entities), Relations: model.NonNil(g.Relations), NextCursor: g.NextCursor}
 	budget := s.answerCap()
-	if fits(out, budget) {
+	if a, ok := encodedWithin(out, budget, 2*rawLen(out.Entities, out.Relations)); ok {
+		out.sent = a
 		return out, g.Snapshot, nil
 	}
 	from := map[string]int{} // each entity's share of the relations that start at it

@@ -37,6 +37,45 @@ func encodeAnswer(out any) ([]byte, string, error) {
 	return outJSON, text, nil
 }
 
+// sentAnswer is an answer as encodeAnswer encodes it: Structured is its
+// compact JSON, Text the same indented by two.
+type sentAnswer struct {
+	Structured []byte
+	Text       string
+}
+
+// size is the answer's size as sent (sentSize), in bytes.
+func (a *sentAnswer) size() int { return sentSize(a.Structured, a.Text) }
+
+// encodeSent is encodeAnswer's result as a sentAnswer.
+func encodeSent(out any) (*sentAnswer, error) {
+	structured, text, err := encodeAnswer(out)
+	if err != nil {
+		return nil, err
+	}
+	return &sentAnswer{Structured: structured, Text: text}, nil
+}
+
+// preEncoded is an answer that may carry its own encoding, made by the fit
+// check that sized it (nil when it does not).
+type preEncoded interface {
+	encoded() *sentAnswer
+}
+
+func (o graphOut) encoded() *sentAnswer { return o.sent }
+
+// answerOf is the structured and text content of a tool's answer out, as
+// encodeAnswer gives them: the encoding out carries when it does (the
+// very same bytes, encoded once), else out encoded now.
+func answerOf(out any) ([]byte, string, error) {
+	if p, ok := out.(preEncoded); ok {
+		if a := p.encoded(); a != nil {
+			return a.Structured, a.Text, nil
+		}
+	}
+	return encodeAnswer(out)
+}
+
 // sentSize is how many bytes structured and text take in the message:
 // the structured content as is, the text as a JSON string.
 func sentSize(structured []byte, text string) int {

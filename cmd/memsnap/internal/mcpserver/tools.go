@@ -121,6 +121,11 @@ type (
 		// entities whose names are closest to the query, likely typos;
 		// absent otherwise, so the answer keeps the reference's shape.
 		Suggestions []reader.Suggestion `json:"suggestions,omitempty" jsonschema:"search_nodes only, when nothing matched: entities whose names are close to the query (likely typos), best first; not matches"`
+		// sent is this very answer as encodeAnswer encodes it, kept by the
+		// fit check that encoded it so that answerOf need not encode it
+		// again; nil when not kept (and cleared by whatever changes the
+		// answer after).
+		sent *sentAnswer
 	}
 	queryOut struct {
 		Snapshot uint64   `json:"snapshot"`
@@ -248,7 +253,7 @@ func addTool[In, Out any](s *Server, t *mcp.Tool, in, out schema, h mcp.ToolHand
 		if v := reflect.ValueOf(outVal); v.Kind() == reflect.Pointer && v.IsNil() {
 			outVal = reflect.Zero(v.Type().Elem()).Interface() // {}, not null, as the SDK sends
 		}
-		outJSON, text, err := encodeAnswer(outVal)
+		outJSON, text, err := answerOf(outVal)
 		if err != nil {
 			return nil, err
 		}
