@@ -162,6 +162,14 @@ func graphPage(full *reader.Graph, offset, limit, budget int) (out graphOut, sho
 			}
 			return c
 		})
+		// fitList priced entity k too (the one that did not fit) and marked
+		// its relations: the part's relations are those of ents[:k] alone.
+		clear(used)
+		for _, e := range ents[:k] {
+			for _, ri := range touching[e.Name] {
+				used[ri] = true
+			}
+		}
 		out = graphOut{Entities: ents[:k], Relations: relationsOf(full, used)}
 		if k <= 1 || fits(out, b) {
 			if k == 1 && !fits(out, budget-noteReserve) {

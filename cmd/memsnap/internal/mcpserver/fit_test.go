@@ -135,3 +135,36 @@ func TestPageCursor(t *testing.T) {
 		}
 	}
 }
+
+// An entity too large for the budget, after others on the same part,
+// ends that part without leaking its relations into it: the part holds
+// the entities before it with only their own relations, as many as fit
+// (found by a fresh-user trial: the relations of the large entity showed
+// on the part before it, and every part before it held one entity).
+func TestGraphPageStopsBeforeALargeEntity(t *testing.T) {
+	full := &reader.Graph{}
+	for _, n := range []string{"a", "b", "c", "d"} {
+		full.Entities = append(full.Entities, reader.Entity{Name: n, EntityType: "t", Observations: []string{"o"}})
+	}
+	full.Relations = append(full.Relations, reader.Relation{From: "a", To: "b", RelationType: "r"})
+	for i := range 2000 { // c: far over the budget with its relations
+		full.Relations = append(full.Relations, reader.Relation{From: "c", To: fmt.Sprintf("x%04d", i), RelationType: "links to"})
+	}
+	const budget = 32 << 10
+	out, shown := graphPage(full, 0, 0, budget)
+	if shown != 2 {
+		t.Fatalf("first part shows %d entities, want a and b (2)", shown)
+	}
+	for _, r := range out.Relations {
+		if r.From != "a" && r.To != "a" && r.From != "b" && r.To != "b" {
+			t.Errorf("first part holds %+v, which touches neither a nor b", r)
+		}
+	}
+	if len(out.Relations) != 1 {
+		t.Errorf("first part holds %d relations, want a's and b's one", len(out.Relations))
+	}
+	out, shown = graphPage(full, 2, 0, budget)
+	if shown != 1 || out.Entities[0].Name != "c" || !strings.Contains(out.Note, "alone is over") {
+		t.Errorf("second part: %d shown (%v), note %q; want c alone, trimmed", shown, out.Entities, out.Note)
+	}
+}
