@@ -564,6 +564,49 @@ func (g *graphModel) applyJob(job *model.Job) bool {
 	return true
 }
 
+// opGen makes random memory ops over a few colliding names (every op
+// kind, relations to missing entities, deletes of what may not exist).
+type opGen struct {
+	rng          *rand.Rand
+	names, words []string
+}
+
+func newOpGen(rng *rand.Rand, names, words []string) *opGen {
+	return &opGen{rng: rng, names: names, words: words}
+}
+
+func (g *opGen) pick(xs []string) string { return xs[g.rng.IntN(len(xs))] }
+
+// obs is 0 to 2 observations drawn from g's words.
+func (g *opGen) obs() []string {
+	var out []string
+	for n := g.rng.IntN(3); n > 0; n-- {
+		out = append(out, g.pick(g.words))
+	}
+	return out
+}
+
+func (g *opGen) rel() model.Relation {
+	return model.Relation{From: g.pick(g.names), To: g.pick(g.names), RelationType: g.pick([]string{"r1", "r2"})}
+}
+
+func (g *opGen) op() model.Op {
+	switch g.rng.IntN(8) {
+	case 0, 1:
+		return model.Op{Op: model.OpCreateEntities, Entities: []model.Entity{{Name: g.pick(g.names), EntityType: g.pick([]string{"t1", "t2"}), Observations: g.obs()}}}
+	case 2, 3:
+		return model.Op{Op: model.OpCreateRelations, Relations: []model.Relation{g.rel(), g.rel()}}
+	case 4:
+		return model.Op{Op: model.OpAddObservations, Observations: []model.ObservationAdd{{EntityName: g.pick(g.names), Contents: g.obs()}}}
+	case 5:
+		return model.Op{Op: model.OpDeleteEntities, EntityNames: []string{g.pick(g.names)}}
+	case 6:
+		return model.Op{Op: model.OpDeleteObservations, Deletions: []model.ObservationDelete{{EntityName: g.pick(g.names), Observations: g.obs()}}}
+	default:
+		return model.Op{Op: model.OpDeleteRelations, Relations: []model.Relation{g.rel()}}
+	}
+}
+
 // The View ApplyJobs derives from the archived jobs of batch after batch is
 // the graph an independent model of the jobs gives, entity by entity and
 // relation by relation, and ApplyJobs never refuses the jobs (a refusal
@@ -574,33 +617,8 @@ func (g *graphModel) applyJob(job *model.Job) bool {
 func TestApplyJobsEqualsModel(t *testing.T) {
 	rng := rand.New(rand.NewPCG(25, 7))
 	names := []string{"ash", "bay", "cove", "dell", "elm", "fir"}
-	pick := func(xs []string) string { return xs[rng.IntN(len(xs))] }
-	obs := func() []string {
-		var out []string
-		for n := rng.IntN(3); n > 0; n-- {
-			out = append(out, pick([]string{"amber", "birch", "cedar", "dune"}))
-		}
-		return out
-	}
-	rel := func() model.Relation {
-		return model.Relation{From: pick(names), To: pick(names), RelationType: pick([]string{"r1", "r2"})}
-	}
-	randomOp := func() model.Op {
-		switch rng.IntN(8) {
-		case 0, 1:
-			return model.Op{Op: model.OpCreateEntities, Entities: []model.Entity{{Name: pick(names), EntityType: pick([]string{"t1", "t2"}), Observations: obs()}}}
-		case 2, 3:
-			return model.Op{Op: model.OpCreateRelations, Relations: []model.Relation{rel(), rel()}}
-		case 4:
-			return model.Op{Op: model.OpAddObservations, Observations: []model.ObservationAdd{{EntityName: pick(names), Contents: obs()}}}
-		case 5:
-			return model.Op{Op: model.OpDeleteEntities, EntityNames: []string{pick(names)}}
-		case 6:
-			return model.Op{Op: model.OpDeleteObservations, Deletions: []model.ObservationDelete{{EntityName: pick(names), Observations: obs()}}}
-		default:
-			return model.Op{Op: model.OpDeleteRelations, Relations: []model.Relation{rel()}}
-		}
-	}
+	gen := newOpGen(rng, names, []string{"amber", "birch", "cedar", "dune"})
+	rel, randomOp := gen.rel, gen.op
 	g := &graphModel{ents: map[string]model.Entity{}, rels: map[model.Relation]bool{}}
 	v := Build(nil, nil)
 	deletesWithRelations := 0

@@ -16,33 +16,8 @@ import (
 func TestOverlayEqualsModel(t *testing.T) {
 	rng := rand.New(rand.NewPCG(28, 1))
 	names := []string{"ash", "bay", "cove", "dell", "elm", "fir", "gum"}
-	pick := func(xs []string) string { return xs[rng.IntN(len(xs))] }
-	obs := func() []string {
-		var out []string
-		for n := rng.IntN(3); n > 0; n-- {
-			out = append(out, pick([]string{"amber", "birch", "cedar", "dune wood"}))
-		}
-		return out
-	}
-	rel := func() model.Relation {
-		return model.Relation{From: pick(names), To: pick(names), RelationType: pick([]string{"r1", "r2"})}
-	}
-	randomOp := func() model.Op {
-		switch rng.IntN(8) {
-		case 0, 1:
-			return model.Op{Op: model.OpCreateEntities, Entities: []model.Entity{{Name: pick(names), EntityType: pick([]string{"t1", "t2"}), Observations: obs()}}}
-		case 2, 3:
-			return model.Op{Op: model.OpCreateRelations, Relations: []model.Relation{rel(), rel()}}
-		case 4:
-			return model.Op{Op: model.OpAddObservations, Observations: []model.ObservationAdd{{EntityName: pick(names), Contents: obs()}}}
-		case 5:
-			return model.Op{Op: model.OpDeleteEntities, EntityNames: []string{pick(names)}}
-		case 6:
-			return model.Op{Op: model.OpDeleteObservations, Deletions: []model.ObservationDelete{{EntityName: pick(names), Observations: obs()}}}
-		default:
-			return model.Op{Op: model.OpDeleteRelations, Relations: []model.Relation{rel()}}
-		}
-	}
+	gen := newOpGen(rng, names, []string{"amber", "birch", "cedar", "dune wood"})
+	pick, obs, rel, randomOp := gen.pick, gen.obs, gen.rel, gen.op
 	queries := []string{"a", "amber", "dune", "wood dune", "ash", "t2", "e"}
 	rejected := 0
 	for round := 0; round < 300; round++ {
