@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/memsnap/memsnap/internal/sysinfo"
+	"github.com/memsnap/memsnap/internal/testutil"
 	"github.com/memsnap/memsnap/snapshot"
 	"github.com/memsnap/memsnap/writer"
 	"github.com/memsnap/memsnap/writer/producer"
@@ -84,11 +85,19 @@ func countOn(t *testing.T, ctx context.Context, h *handle) int64 {
 	return res.Rows[0][0].(int64)
 }
 
+// openFDs counts this process's open file descriptors, or returns -1
+// where they cannot be counted: without /proc/self/fd (Windows), and under
+// Wine, where /proc/self/fd is the Wine process's Linux descriptors, not
+// its Windows handles (with the queue watch's directory handles, 3 more
+// were open there after Close, though fsnotify's Close had returned).
 func openFDs(t *testing.T) int {
 	t.Helper()
+	if testutil.OnWine() {
+		return -1
+	}
 	ents, err := os.ReadDir("/proc/self/fd")
 	if err != nil {
-		t.Skip("no /proc/self/fd:", err)
+		return -1
 	}
 	return len(ents)
 }
@@ -149,7 +158,7 @@ func TestSwapKeepsAnsweringAndReleasesOldSnapshots(t *testing.T) {
 		if !slices.Contains(gc.Removed, oldSeq) {
 			t.Fatalf("gc after the last query on snapshot %d ended: %+v", oldSeq, gc)
 		}
-		if fds := openFDs(t); fds > fdOpen+8 {
+		if fds := openFDs(t); fdOpen >= 0 && fds > fdOpen+8 {
 			t.Fatalf("after %d refreshes %d fds are open, %d with one snapshot: old snapshots leak", i+1, fds, fdOpen)
 		}
 	}
@@ -162,7 +171,9 @@ func TestSwapKeepsAnsweringAndReleasesOldSnapshots(t *testing.T) {
 	if err := r.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if fds := openFDs(t); fds != fdStart {
+	if fdStart < 0 {
+		t.Log("file descriptors not counted here (see openFDs)")
+	} else if fds := openFDs(t); fds != fdStart {
 		t.Fatalf("fds after close: %d, before open: %d", fds, fdStart)
 	}
 }
