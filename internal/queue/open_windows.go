@@ -5,6 +5,7 @@ package queue
 import (
 	"errors"
 	"os"
+	"syscall"
 )
 
 // errSymlink is openJobFile's answer for a symlink or other reparse point.
@@ -20,7 +21,10 @@ const closeBeforeRename = true
 
 // openJobFile opens a job file for reading, refusing a symlink or junction
 // (errSymlink): Windows has no O_NOFOLLOW, so it checks the name with
-// Lstat and then that the file it opened is the one it checked.
+// Lstat and then that the file it opened is the one it checked. It opens
+// with FILE_SHARE_DELETE (openShared): readers read queued jobs while the
+// writer claims (renames) and removes them, which a handle opened as
+// os.Open opens would refuse ("Sharing violation").
 func openJobFile(path string) (*os.File, error) {
 	info, err := os.Lstat(path)
 	if err != nil {
@@ -29,7 +33,7 @@ func openJobFile(path string) (*os.File, error) {
 	if info.Mode()&(os.ModeSymlink|os.ModeIrregular) != 0 {
 		return nil, errSymlink
 	}
-	f, err := os.Open(path)
+	f, err := openShared(path)
 	if err != nil {
 		return nil, err
 	}
@@ -38,6 +42,23 @@ func openJobFile(path string) (*os.File, error) {
 		return nil, errSymlink
 	}
 	return f, nil
+}
+
+// openShared opens path for reading as os.Open does, but shares delete and
+// rename with other handles (FILE_SHARE_DELETE), so that holding it open
+// never stops another process from renaming or deleting the file.
+func openShared(path string) (*os.File, error) {
+	p, err := syscall.UTF16PtrFromString(path)
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	h, err := syscall.CreateFile(p, syscall.GENERIC_READ,
+		syscall.FILE_SHARE_READ|syscall.FILE_SHARE_WRITE|syscall.FILE_SHARE_DELETE,
+		nil, syscall.OPEN_EXISTING, syscall.FILE_ATTRIBUTE_NORMAL, 0)
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	return os.NewFile(uintptr(h), path), nil
 }
 
 // checkOwner checks nothing on Windows: Go's mode bits there show only the
