@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/memsnap/memsnap/internal/testutil"
 )
 
 // searchJSON is `search --json`'s answer, suggestions included.
@@ -80,7 +82,7 @@ func TestSearchRanksTheReferencesHitsFirst(t *testing.T) {
 			t.Fatalf("%q: the fixture gives no reference hit", q)
 		}
 		got := searchCLI(t, store, q).ranked()
-		if len(got) < len(ref) || !sameNames(got[:len(ref)], ref) {
+		if len(got) < len(ref) || !testutil.SameElements(got[:len(ref)], ref) {
 			t.Errorf("search %q: %v, the reference's hits %v first", q, got, ref)
 		}
 		limited := searchCLI(t, store, "--limit", "1", q).ranked()
@@ -99,7 +101,7 @@ func TestSearchRanksTheReferencesHitsFirst(t *testing.T) {
 	ctx := testContext(t)
 	cs := mcpSession(t, ctx, store)
 	g := parseGraph(t, mustCall(t, ctx, cs, "search_nodes", map[string]any{"query": "Joined in 2023"}))
-	if names := g.ranked(); len(names) < 2 || !sameNames(names[:2], []string{"Eli", "Hana"}) {
+	if names := g.ranked(); len(names) < 2 || !testutil.SameElements(names[:2], []string{"Eli", "Hana"}) {
 		t.Errorf("search_nodes Joined in 2023: %v", names)
 	}
 	var s searchJSON
@@ -119,13 +121,6 @@ func (g graphJSON) ranked() []string {
 		out = append(out, e.Name)
 	}
 	return out
-}
-
-func sameNames(a, b []string) bool {
-	a, b = slices.Clone(a), slices.Clone(b)
-	slices.Sort(a)
-	slices.Sort(b)
-	return slices.Equal(a, b)
 }
 
 // Issue 28: `search --limit 3 "thing 19999"` on 20k entities did not show

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/memsnap/memsnap/internal/model"
+	"github.com/memsnap/memsnap/internal/testutil"
 )
 
 // loadMemoryFile reads a reference memory server JSONL file.
@@ -90,7 +91,7 @@ func TestRankingPutsTheReferencesHitsFirst(t *testing.T) {
 		if len(got) < len(ref) {
 			t.Fatalf("%q: %d hits, fewer than the reference's %d", tc.q, len(got), len(ref))
 		}
-		if head := got[:len(ref)]; !sameSet(head, ref) {
+		if head := got[:len(ref)]; !testutil.SameElements(head, ref) {
 			t.Errorf("%q: first %d hits %v, the reference's %v", tc.q, len(ref), head, ref)
 		}
 	}
@@ -102,13 +103,6 @@ func TestRankingPutsTheReferencesHitsFirst(t *testing.T) {
 	if want := []string{"Ivo", "Team", "Kira", "Gus"}; !slices.Equal(got[2:], want) {
 		t.Errorf("Joined in 2023: word hits %v, want %v", got[2:], want)
 	}
-}
-
-func sameSet(a, b []string) bool {
-	a, b = slices.Clone(a), slices.Clone(b)
-	slices.Sort(a)
-	slices.Sort(b)
-	return slices.Equal(a, b)
 }
 
 // Issue 28: `search --limit 3 "thing 19999"` on 20k entities did not show

@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sync"
 	"testing"
 )
@@ -118,4 +119,13 @@ func SkipKuzuExecErrorOnWine(t testing.TB, what string) {
 	if OnWine() {
 		t.Skipf("under Wine a Kuzu error raised during query execution (here: %s) ends the process (\"unable to dispatch exception\"): not tested under Wine", what)
 	}
+}
+
+// SameElements reports whether a and b hold the same strings, each as
+// many times, in any order.
+func SameElements(a, b []string) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(a, b)
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io/fs"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -89,20 +88,12 @@ func (r *runner) footprint(ctx context.Context) ([]Footprint, error) {
 // the default configuration, and measures it.
 func (r *runner) footprintSize(ctx context.Context, n int) (Footprint, error) {
 	out := Footprint{Entities: n, Writes: footprintWrites}
-	dir := r.path(fmt.Sprintf("footprint-%d", n))
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return out, err
-	}
-	defer os.RemoveAll(dir)
-	jsonl, store := filepath.Join(dir, "memory.jsonl"), filepath.Join(dir, "store")
-	if err := writeMCPJSONL(jsonl, n); err != nil {
-		return out, err
-	}
-	info, err := os.Stat(jsonl)
+	jsonl, store, size, cleanup, err := r.scratchMemory("footprint", n)
 	if err != nil {
 		return out, err
 	}
-	out.JSONLBytes = info.Size()
+	defer cleanup()
+	out.JSONLBytes = size
 	fmt.Fprintf(r.opts.Progress, "bench: footprint %d entities: init, import, %d writes ...\n", n, footprintWrites)
 	if err := r.cliRun(ctx, store, nil, "init"); err != nil {
 		return out, err

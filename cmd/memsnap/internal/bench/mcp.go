@@ -287,22 +287,39 @@ func (r *runner) mcp(ctx context.Context) (*MCP, error) {
 	return out, nil
 }
 
+// scratchMemory makes the scratch directory NAME-N holding memory.jsonl, a
+// memory of n entities as the reference writes it (writeMCPJSONL), and
+// returns its path, its size in bytes, the path a store takes beside it,
+// and cleanup, which removes the directory.
+func (r *runner) scratchMemory(name string, n int) (jsonl, store string, size int64, cleanup func(), err error) {
+	dir := r.path(fmt.Sprintf("%s-%d", name, n))
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", "", 0, nil, err
+	}
+	cleanup = func() { os.RemoveAll(dir) }
+	jsonl, store = filepath.Join(dir, "memory.jsonl"), filepath.Join(dir, "store")
+	if err := writeMCPJSONL(jsonl, n); err != nil {
+		cleanup()
+		return "", "", 0, nil, err
+	}
+	info, err := os.Stat(jsonl)
+	if err != nil {
+		cleanup()
+		return "", "", 0, nil, err
+	}
+	return jsonl, store, info.Size(), cleanup, nil
+}
+
 // mcpSize builds both stores of n entities in a scratch directory (removed
 // afterwards), then times memsnap and, if ref is set, the reference.
 func (r *runner) mcpSize(ctx context.Context, n int, ref string) (MCPSize, error) {
 	out := MCPSize{Entities: n}
-	dir := r.path(fmt.Sprintf("mcp-%d", n))
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	jsonl, store, size, cleanup, err := r.scratchMemory("mcp", n)
+	if err != nil {
 		return out, err
 	}
-	defer os.RemoveAll(dir)
-	jsonl, store := filepath.Join(dir, "memory.jsonl"), filepath.Join(dir, "store")
-	if err := writeMCPJSONL(jsonl, n); err != nil {
-		return out, err
-	}
-	if info, err := os.Stat(jsonl); err == nil {
-		out.JSONLMB = float64(info.Size()) / (1 << 20)
-	}
+	defer cleanup()
+	out.JSONLMB = float64(size) / (1 << 20)
 	fmt.Fprintf(r.opts.Progress, "bench: mcp %d entities: building the memsnap store ...\n", n)
 	t := time.Now()
 	if err := buildMCPStore(ctx, store, n); err != nil {
