@@ -30,6 +30,7 @@ var OtherEnv = map[string]string{
 	"MEMSNAP_FSFAULT":         "fault tests: fail filesystem calls (failpoints build only)",
 	"MEMSNAP_FSLOG":           "durability tests: log the filesystem seam's calls to a file (failpoints build only)",
 	"MEMSNAP_BENCH_REFERENCE": "memsnap bench: the reference MCP memory server",
+	"MEMSNAP_CPUPROFILE":      "measuring: each memsnap process writes a CPU profile (pprof) to this path plus .PID",
 }
 
 // TestEnvPrefix is reserved for the black-box test harness (tests/), whose

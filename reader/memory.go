@@ -39,6 +39,11 @@ type Graph struct {
 	// the answer applied over it (Options.QueuedWrites); 0: the snapshot
 	// alone.
 	Queued int `json:"queued,omitempty"`
+	// From and Total describe a SearchNodes answer: Entities are the
+	// ranked matches From to From+len(Entities)-1 of Total (a part when
+	// SearchOptions.Offset, Limit or MaxBytes cut it). Not in the JSON.
+	From  int `json:"-"`
+	Total int `json:"-"`
 }
 
 // Suggestion is an entity a search that matched nothing offers instead: its
@@ -509,8 +514,20 @@ func (r *Reader) Neighbors(ctx context.Context, name string, opts NeighborsOptio
 
 // SearchOptions shapes SearchNodes.
 type SearchOptions struct {
-	// Limit caps the entities returned after ranking; 0 returns every match.
+	// Limit caps the entities returned after ranking (and after Offset);
+	// 0 returns every match.
 	Limit int
+	// Offset skips the first Offset ranked matches: the answer is a part
+	// that starts there (Graph.From, Graph.Total).
+	Offset int
+	// MaxBytes, when positive, ends the part before the entity that takes
+	// the bytes of its entities' strings (names, types, observations) past
+	// MaxBytes; a part holds at least one entity when any is left. A caller
+	// that sends the answer with a size cap passes what can fit at most
+	// (an MCP answer carries each string at least twice: MaxBytes is half
+	// its cap), so that a search of many matches reads the relations and
+	// prices the entities of what it can send, not of every match.
+	MaxBytes int
 	// Window keeps only entities changed within it.
 	Window TimeWindow
 }
@@ -558,13 +575,7 @@ func (r *Reader) SearchNodes(ctx context.Context, query string, opts SearchOptio
 				g.Suggestions = append(g.Suggestions, Suggestion{Name: s.Entity.Name, EntityType: s.Entity.EntityType, Similarity: s.Similarity})
 			}
 		}
-		hits := rank(found, r.opts.SearchWordHits, opts.Limit)
-		g.Entities = make([]Entity, len(hits))
-		for i := range hits {
-			g.Entities[i] = hits[i].Entity
-		}
-		g.Relations = model.NonNil(v.RelationsTouching(hits))
-		sortRelations(g.Relations)
+		g.part(rank(found, r.opts.SearchWordHits), opts, v.RelationsTouching)
 		return nil
 	})
 	if err != nil {
@@ -573,10 +584,10 @@ func (r *Reader) SearchNodes(ctx context.Context, query string, opts SearchOptio
 	return g, nil
 }
 
-// rank orders hits as SearchNodes says, drops the word-only hits (found
-// by words, not by the substring rule) past the first wordHits (0: none
-// dropped) and returns the first limit (0: all) of the rest.
-func rank(hits []graphindex.Hit, wordHits, limit int) []graphindex.Hit {
+// rank orders hits as SearchNodes says and drops the word-only hits
+// (found by words, not by the substring rule) past the first wordHits (0:
+// none dropped).
+func rank(hits []graphindex.Hit, wordHits int) []graphindex.Hit {
 	graphindex.SortHits(hits)
 	if wordHits > 0 {
 		n := 0
@@ -588,10 +599,34 @@ func rank(hits []graphindex.Hit, wordHits, limit int) []graphindex.Hit {
 			return n > wordHits
 		})
 	}
-	if limit > 0 && len(hits) > limit {
-		hits = hits[:limit]
-	}
 	return hits
+}
+
+// part sets g to the part of the ranked hits opts asks for (Offset, Limit,
+// MaxBytes) with the relations touching its entities (touching, sorted),
+// and g.From and g.Total to where it starts and how many hits there are.
+func (g *Graph) part(ranked []graphindex.Hit, opts SearchOptions, touching func([]graphindex.Hit) []model.Relation) {
+	g.From, g.Total = min(opts.Offset, len(ranked)), len(ranked)
+	hits := ranked[g.From:]
+	if opts.Limit > 0 && len(hits) > opts.Limit {
+		hits = hits[:opts.Limit]
+	}
+	if opts.MaxBytes > 0 {
+		n, sum := 0, 0
+		for ; n < len(hits); n++ {
+			sum += hits[n].Entity.StringBytes()
+			if n > 0 && sum > opts.MaxBytes {
+				break
+			}
+		}
+		hits = hits[:n]
+	}
+	g.Entities = make([]Entity, len(hits))
+	for i := range hits {
+		g.Entities[i] = hits[i].Entity
+	}
+	g.Relations = model.NonNil(touching(hits))
+	sortRelations(g.Relations)
 }
 
 // clipped is s cut to 64 bytes (at a rune boundary) with "..." after, for

@@ -896,3 +896,59 @@ func TestBuiltInReadsRunUnderTheQueryTimeout(t *testing.T) {
 		}
 	}
 }
+
+// A search asked for a part (Offset, Limit, MaxBytes) answers the slice of
+// the whole ranked answer that starts at Offset, as long as Limit and
+// MaxBytes allow (at least one entity), with exactly the whole answer's
+// relations that touch the part's entities, in the same order.
+func TestSearchParts(t *testing.T) {
+	ctx := context.Background()
+	_, _, r := memoryFixture(t)
+	for _, q := range []string{"coffee", "graph", "kuzu", "person", "no such thing"} {
+		whole, err := r.SearchNodes(ctx, q, SearchOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := len(whole.Entities)
+		if whole.From != 0 || whole.Total != n {
+			t.Errorf("search %q: whole answer From %d Total %d, want 0 and %d", q, whole.From, whole.Total, n)
+		}
+		for _, o := range []SearchOptions{{Offset: 1}, {Offset: 3, Limit: 2}, {MaxBytes: 1}, {MaxBytes: 60}, {Offset: 2, MaxBytes: 200},
+			{Offset: n}, {Offset: n + 5, Limit: 1}, {Limit: 4, MaxBytes: 1 << 20}} {
+			part, err := r.SearchNodes(ctx, q, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			from := min(o.Offset, n)
+			want := whole.Entities[from:]
+			if o.Limit > 0 && len(want) > o.Limit {
+				want = want[:o.Limit]
+			}
+			if o.MaxBytes > 0 {
+				k, sum := 0, 0
+				for ; k < len(want); k++ {
+					if sum += want[k].StringBytes(); k > 0 && sum > o.MaxBytes {
+						break
+					}
+				}
+				want = want[:k]
+			}
+			if part.From != from || part.Total != n || !slices.EqualFunc(part.Entities, want, func(a, b Entity) bool { return a.Name == b.Name }) {
+				t.Errorf("search %q %+v: From %d Total %d %v, want From %d Total %d %v", q, o, part.From, part.Total, names(part.Entities), from, n, names(want))
+			}
+			in := map[string]bool{}
+			for _, e := range want {
+				in[e.Name] = true
+			}
+			wantRels := []Relation{}
+			for _, rel := range whole.Relations {
+				if in[rel.From] || in[rel.To] {
+					wantRels = append(wantRels, rel)
+				}
+			}
+			if !slices.Equal(part.Relations, wantRels) {
+				t.Errorf("search %q %+v: relations %v, want %v", q, o, part.Relations, wantRels)
+			}
+		}
+	}
+}

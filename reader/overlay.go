@@ -146,13 +146,8 @@ func (r *Reader) searchQueued(ctx context.Context, query string, opts SearchOpti
 		return nil, false, nil // change times are the writer's: the snapshot answers
 	}
 	return r.withQueued(ctx, func(o *graphindex.Overlay) (*Graph, error) {
-		hits := rank(o.Search(query), r.opts.SearchWordHits, opts.Limit)
-		g := &Graph{Entities: make([]Entity, len(hits))}
-		for i := range hits {
-			g.Entities[i] = hits[i].Entity
-		}
-		g.Relations = model.NonNil(o.RelationsTouching(hits))
-		sortRelations(g.Relations)
+		g := &Graph{}
+		g.part(rank(o.Search(query), r.opts.SearchWordHits), opts, o.RelationsTouching)
 		return g, nil
 	})
 }

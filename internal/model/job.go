@@ -126,6 +126,16 @@ type Entity struct {
 	Observations []string `json:"observations"`
 }
 
+// StringBytes is the bytes of e's strings (name, type, observations):
+// what any encoding of e carries at least once.
+func (e Entity) StringBytes() int {
+	n := len(e.Name) + len(e.EntityType)
+	for _, o := range e.Observations {
+		n += len(o)
+	}
+	return n
+}
+
 // Relation is a directed, typed edge between two entities.
 type Relation struct {
 	From         string `json:"from"`

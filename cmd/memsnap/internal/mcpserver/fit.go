@@ -127,15 +127,17 @@ func fitList(n, limit, left int, cost func(i int) int) int {
 	return k
 }
 
-// graphPage is the part of full (a whole answer: entities in order, the
-// relations that go with them) that starts at offset and fits budget
+// graphPage is the part of full (entities in order, the relations that go
+// with them: the whole answer when complete, else the reader's part of it
+// holding every entity that can fit) that starts at offset and fits budget
 // bytes as sent, with at most limit entities (0: no limit). A part with
-// every entity from offset 0 is full itself, carrying its encoding (sent)
-// so that it is encoded once; any other part holds the relations with at
-// least one end among its entities. shown is how many entities it holds.
-func graphPage(full *reader.Graph, offset, limit, budget int) (out graphOut, shown int) {
+// every entity of a complete full from offset 0 is full itself, carrying
+// its encoding (sent) so that it is encoded once; any other part holds the
+// relations with at least one end among its entities. shown is how many
+// entities it holds.
+func graphPage(full *reader.Graph, offset, limit, budget int, complete bool) (out graphOut, shown int) {
 	ents := full.Entities[min(offset, len(full.Entities)):]
-	if offset == 0 && (limit == 0 || len(ents) <= limit) {
+	if offset == 0 && complete && (limit == 0 || len(ents) <= limit) {
 		out = graphOut{Entities: ents, Relations: full.Relations}
 		if a, ok := encodedWithin(out, budget, 2*rawLen(ents, full.Relations)); ok {
 			out.sent = a
@@ -205,10 +207,7 @@ func (s *shares[T]) of(i int) int {
 func rawLen(ents []reader.Entity, rels []reader.Relation) int {
 	n := 0
 	for _, e := range ents {
-		n += len(e.Name) + len(e.EntityType)
-		for _, o := range e.Observations {
-			n += len(o)
-		}
+		n += e.StringBytes()
 	}
 	for _, r := range rels {
 		n += len(r.From) + len(r.To) + len(r.RelationType)
@@ -315,18 +314,24 @@ func (s *Server) cutReason(limit, shown int) string {
 
 // pagedGraph answers with the part of full from cursor (a pageCursor of
 // tool for args) that fits mcp.max_answer_bytes, with at most limit
-// entities: the whole of full, unchanged, when it fits.
+// entities: the whole of full, unchanged, when it fits. full is the whole
+// answer, or the reader's part of it from the cursor's offset on
+// (reader.Graph.From and Total: searchPart).
 func (s *Server) pagedGraph(tool string, full *reader.Graph, cursor string, limit int, args ...any) (graphOut, error) {
 	digest := argsDigest(args...)
 	offset, err := offsetOf(tool, digest, cursor)
 	if err != nil {
 		return graphOut{}, err
 	}
-	out, shown := graphPage(full, offset, limit, s.answerCap())
+	total, skip := len(full.Entities), offset
+	if full.Total > 0 { // a part: the reader skipped to offset
+		total, skip = full.Total, max(offset-full.From, 0)
+	}
+	complete := full.From == 0 && len(full.Entities) == total
+	out, shown := graphPage(full, skip, limit, s.answerCap(), complete)
 	if full.Suggestions != nil { // only when nothing matched: nothing to page
 		out.Suggestions, out.sent = full.Suggestions, nil
 	}
-	total := len(full.Entities)
 	if offset+shown < total {
 		out.NextCursor = pageCursor{Tool: tool, Offset: offset + shown, Args: digest}.String()
 		note := cutNote(tool, s.cutReason(limit, shown), offset, shown, total, false)
@@ -336,6 +341,16 @@ func (s *Server) pagedGraph(tool string, full *reader.Graph, cursor string, limi
 		out.Note, out.sent = note, nil
 	}
 	return out, nil
+}
+
+// searchPart is the search_nodes part SearchOptions asks the reader for:
+// the ranked matches from the cursor's offset, at most limit, and no more
+// than can fit mcp.max_answer_bytes (each string goes twice: rawLen), so
+// that a broad search reads and prices what it can send, not every match.
+// A cursor that is not this call's gives offset 0: pagedGraph refuses it.
+func (s *Server) searchPart(in searchNodesIn, w reader.TimeWindow) reader.SearchOptions {
+	offset, _ := offsetOf("search_nodes", argsDigest(in.Query, in.Since, in.Until), in.Cursor)
+	return reader.SearchOptions{Window: w, Offset: offset, Limit: in.Limit, MaxBytes: s.answerCap() / 2}
 }
 
 // fitPages re-reads a page of at most k items, shrinking k until the page

@@ -28,7 +28,7 @@ func chain(n, obsBytes int) *reader.Graph {
 // An answer that fits is the whole answer, the very same lists.
 func TestGraphPageWholeWhenItFits(t *testing.T) {
 	full := chain(10, 64)
-	out, shown := graphPage(full, 0, 0, 1<<20)
+	out, shown := graphPage(full, 0, 0, 1<<20, true)
 	if shown != 10 || len(out.Entities) != 10 || len(out.Relations) != 9 || out.Note != "" {
 		t.Fatalf("graphPage of a small graph: %d shown, %d relations, note %q", shown, len(out.Relations), out.Note)
 	}
@@ -47,7 +47,7 @@ func TestGraphPagePartsReachEverything(t *testing.T) {
 	relsSeen := map[reader.Relation]bool{}
 	parts := 0
 	for offset := 0; offset < len(full.Entities); parts++ {
-		out, shown := graphPage(full, offset, 0, budget)
+		out, shown := graphPage(full, offset, 0, budget, true)
 		if shown == 0 {
 			t.Fatalf("no progress at offset %d", offset)
 		}
@@ -80,7 +80,7 @@ func TestGraphPagePartsReachEverything(t *testing.T) {
 		t.Errorf("the parts hold %d entities and %d relations, want %d and %d, in order", len(names), len(relsSeen), len(want), len(full.Relations))
 	}
 	// A limit stops a part before the budget does.
-	if out, shown := graphPage(full, 0, 3, budget); shown != 3 || len(out.Entities) != 3 {
+	if out, shown := graphPage(full, 0, 3, budget, true); shown != 3 || len(out.Entities) != 3 {
 		t.Errorf("limit 3: %d shown", shown)
 	}
 }
@@ -97,7 +97,7 @@ func TestGraphPageTrimsALoneEntity(t *testing.T) {
 		full.Relations = append(full.Relations, reader.Relation{From: "big", To: fmt.Sprintf("other%03d", i), RelationType: "knows"})
 	}
 	const budget = 32 << 10
-	out, shown := graphPage(full, 0, 0, budget)
+	out, shown := graphPage(full, 0, 0, budget, true)
 	if shown != 1 || len(out.Entities) != 1 {
 		t.Fatalf("%d entities shown, want big alone", shown)
 	}
@@ -151,7 +151,7 @@ func TestGraphPageStopsBeforeALargeEntity(t *testing.T) {
 		full.Relations = append(full.Relations, reader.Relation{From: "c", To: fmt.Sprintf("x%04d", i), RelationType: "links to"})
 	}
 	const budget = 32 << 10
-	out, shown := graphPage(full, 0, 0, budget)
+	out, shown := graphPage(full, 0, 0, budget, true)
 	if shown != 2 {
 		t.Fatalf("first part shows %d entities, want a and b (2)", shown)
 	}
@@ -163,7 +163,7 @@ func TestGraphPageStopsBeforeALargeEntity(t *testing.T) {
 	if len(out.Relations) != 1 {
 		t.Errorf("first part holds %d relations, want a's and b's one", len(out.Relations))
 	}
-	out, shown = graphPage(full, 2, 0, budget)
+	out, shown = graphPage(full, 2, 0, budget, true)
 	if shown != 1 || out.Entities[0].Name != "c" || !strings.Contains(out.Note, "alone is over") {
 		t.Errorf("second part: %d shown (%v), note %q; want c alone, trimmed", shown, out.Entities, out.Note)
 	}

@@ -698,7 +698,7 @@ func (s *Server) searchNodes(ctx context.Context, _ *mcp.CallToolRequest, in sea
 	}
 	s.waitWindowed(ctx, w)
 	g, err := s.graph(ctx, func(r *reader.Reader) (*reader.Graph, error) {
-		return r.SearchNodes(ctx, in.Query, reader.SearchOptions{Window: w})
+		return r.SearchNodes(ctx, in.Query, s.searchPart(in, w))
 	})
 	if err != nil {
 		return nil, graphOut{}, err
