@@ -30,7 +30,7 @@ func (a *app) newDemoCommand() *cobra.Command {
 	var o demoOptions
 	c := &cobra.Command{
 		Use:   "demo",
-		Short: "Run a daemon, producer and reader processes on the store and print a summary",
+		Short: "Run a daemon, producer and reader processes on a fresh temporary store (or --store DIR) and print a summary",
 		Long: `The main job on one store: a daemon commits jobs as they arrive (group commit) while producer
 processes enqueue memories (acknowledged once durable) and reader processes query all the
 while. Every process is a real memsnap process. Prints jobs applied, snapshots published and

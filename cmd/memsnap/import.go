@@ -43,9 +43,10 @@ before anything is queued (the file is then read twice). The file is never held 
 whole: only the relations are kept until the last entity is queued. With --wait, memsnap waits,
 with no time limit, until every job is applied or rejected (committing itself whenever no other
 writer holds the lock, the whole import in one snapshot when it can), adds the counts to its
-summary, and exits 1 if any job was rejected.`,
+summary, and exits 1 if any job was rejected. A store that does not exist yet is made first, as
+'memsnap init' makes it (said once on standard error).`,
 		Args: exactArgs("FILE"),
-		RunE: a.onStore(func(cmd *cobra.Command, s *snapshot.Store, args []string) error {
+		RunE: a.onStoreOrInit(func(cmd *cobra.Command, s *snapshot.Store, args []string) error {
 			if batch < 1 {
 				return usagef(cmd, "--batch must be at least 1")
 			}
