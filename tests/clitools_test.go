@@ -221,6 +221,7 @@ func TestHelpTextsMatchBehaviour(t *testing.T) {
 		want string
 	}{
 		{[]string{"open", "--help"}, "every relation touching them"},
+		{[]string{"search", "--help"}, "the matches and every relation touching them"},
 		{[]string{"help", "mcp"}, "recent_changes"},
 		{[]string{"import", "--help"}, "made first, as\n'memsnap init' makes it"},
 		{[]string{"entities", "create", "--help"}, "create_entities"},
@@ -238,5 +239,12 @@ func TestHelpTextsMatchBehaviour(t *testing.T) {
 	}
 	if len(g.Relations) != 1 || g.Relations[0].From != "B" || g.Relations[0].To != "A" {
 		t.Errorf("open A: relations %+v, want B -[knows]-> A (one end among the names)", g.Relations)
+	}
+	g = graphJSON{}
+	if err := json.Unmarshal([]byte(mustMemsnap(t, store, nil, "search", "--json", "C")), &g); err != nil {
+		t.Fatal(err)
+	}
+	if len(g.Entities) != 1 || len(g.Relations) != 1 || g.Relations[0].From != "B" || g.Relations[0].To != "C" {
+		t.Errorf("search C: %+v, want C and B -[knows]-> C (one end among the matches)", g)
 	}
 }
