@@ -160,6 +160,14 @@ func TestImportCreatesMissingStore(t *testing.T) {
 		`{"type":"relation","from":"A","to":"B","relationType":"knows"}`+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// A file that is not there, or a bad flag, makes no store.
+	never := filepath.Join(dir, "never")
+	for _, args := range [][]string{{"import", filepath.Join(dir, "missing.jsonl")}, {"import", "--batch", "0", mem},
+		{"entities", "create", "--file", filepath.Join(dir, "missing.json")}, {"relations", "create", "A", "knows"}} {
+		if r := memsnap(t, never, nil, nil, args...); r.code == 0 || fileExists(never) {
+			t.Errorf("memsnap %v: exit %d, store made: %v", args, r.code, fileExists(never))
+		}
+	}
 	empty := filepath.Join(dir, "empty")
 	if err := os.Mkdir(empty, 0o700); err != nil {
 		t.Fatal(err)

@@ -46,10 +46,17 @@ writer holds the lock, the whole import in one snapshot when it can), adds the c
 summary, and exits 1 if any job was rejected. A store that does not exist yet is made first, as
 'memsnap init' makes it (said once on standard error).`,
 		Args: exactArgs("FILE"),
-		RunE: a.onStoreOrInit(func(cmd *cobra.Command, s *snapshot.Store, args []string) error {
+		// Before a missing store is made: a bad flag or file makes nothing.
+		PreRunE: func(cmd *cobra.Command, args []string) error {
 			if batch < 1 {
 				return usagef(cmd, "--batch must be at least 1")
 			}
+			if _, err := os.Stat(args[0]); err != nil {
+				return fmt.Errorf("import: %w", err)
+			}
+			return nil
+		},
+		RunE: a.onStoreOrInit(func(cmd *cobra.Command, s *snapshot.Store, args []string) error {
 			look := a.newStoreLookup(cmd.Context(), s)
 			defer look.Close()
 			imp := &memoryImport{path: args[0], lim: a.cfg.Job.Limits(), known: look.holds, existing: look.entities}

@@ -69,7 +69,8 @@ another writer holds the lock (a daemon or a server, which applies it); with --w
 only once the write is applied, up to DUR (1m with --wait alone). A store that does not exist
 yet is made first, as 'memsnap init' makes it.`,
 		Args: cobra.ArbitraryArgs,
-		RunE: a.onStoreOrInit(func(cmd *cobra.Command, s *snapshot.Store, args []string) error {
+		RunE: func(cmd *cobra.Command, args []string) error {
+			// The items first: bad arguments or a bad file make no store.
 			var items []json.RawMessage
 			switch {
 			case tf.file != "" && len(args) > 0:
@@ -87,8 +88,11 @@ yet is made first, as 'memsnap init' makes it.`,
 					items = append(items, marshalPlain(it))
 				}
 			}
-			return a.runTool(cmd.Context(), s, tc.tool, marshalPlain(map[string]any{tc.key: items}), tf)
-		}),
+			toolArgs := marshalPlain(map[string]any{tc.key: items})
+			return a.onStoreOrInit(func(cmd *cobra.Command, s *snapshot.Store, _ []string) error {
+				return a.runTool(cmd.Context(), s, tc.tool, toolArgs, tf)
+			})(cmd, args)
+		},
 	}
 	c.Flags().StringVarP(&tf.file, "file", "f", "", "read the items from `FILE` (JSON or JSON Lines; - for standard input)")
 	c.Flags().BoolVar(&tf.asJSON, "json", false, "print the MCP tool's structured answer (JSON) instead of its text")
