@@ -14,8 +14,19 @@ all: build
 deps:
 	$(GO) mod download
 
+# go build -v names each package as it compiles it; the build numbers them
+# against the packages memsnap is made of. The first build (an empty Go
+# cache) compiles them all, go-kuzu's cgo bindings among them, for several
+# minutes; later builds compile what changed, in seconds. go build's exit
+# status passes through the numbering pipe in bin/.build-status.
+LDFLAGS := -X github.com/memsnap/memsnap/internal/buildinfo.Version=$(VERSION)
 build: deps
-	$(GO) build -ldflags "-X github.com/memsnap/memsnap/internal/buildinfo.Version=$(VERSION)" -o $(BIN) ./cmd/memsnap
+	@mkdir -p $(dir $(BIN)); total=$$($(GO) list -deps ./cmd/memsnap | wc -l | tr -d ' '); \
+	  echo "building $(BIN): $$total packages; the first build (an empty Go cache) takes several minutes, each package is listed as it compiles"; \
+	  { $(GO) build -v -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/memsnap 2>&1; echo $$? > $(dir $(BIN)).build-status; } | \
+	    awk -v total=$$total '/^[A-Za-z0-9._~\/-]+$$/ { n++; printf "  [%d/%d] %s\n", n, total, $$0; next } { print }'; \
+	  status=$$(cat $(dir $(BIN)).build-status); rm -f $(dir $(BIN)).build-status; \
+	  [ "$$status" = 0 ] || { echo "make build: go build failed (exit $$status)"; exit 1; }; echo "built $(BIN)"
 
 # A relocatable install: PREFIX/bin/memsnap finds libkuzu.so in
 # PREFIX/lib/memsnap through a RUNPATH relative to itself ($ORIGIN), so the
@@ -140,18 +151,27 @@ patchelf:
 	@command -v patchelf >/dev/null || { echo "installing patchelf (Debian package)"; \
 	  if [ "$$(id -u)" = 0 ]; then apt-get install -y -qq patchelf >/dev/null; else sudo apt-get install -y -qq patchelf >/dev/null; fi; }
 
-install: deps patchelf
+# install copies bin/memsnap (make build: nothing is compiled again when it
+# is fresh) and ends by printing the MCP client configuration with the
+# installed binary's absolute path: editors started from a desktop often do
+# not have PREFIX/bin on their PATH ("spawn memsnap ENOENT").
+INSTALLED = $(abspath $(PREFIX))/bin/memsnap
+install: build patchelf
 	@mkdir -p "$(PREFIX)/bin" "$(PREFIX)/lib/memsnap"
-	$(GO) build -ldflags "-X github.com/memsnap/memsnap/internal/buildinfo.Version=$(VERSION)" -o "$(PREFIX)/bin/memsnap.new" ./cmd/memsnap
+	cp -f $(BIN) "$(PREFIX)/bin/memsnap.new"
 	patchelf --set-rpath '$$ORIGIN/../lib/memsnap' "$(PREFIX)/bin/memsnap.new"
 	install -m 0644 "$(KUZULIB)" "$(PREFIX)/lib/memsnap/libkuzu.so"
 	mv -f "$(PREFIX)/bin/memsnap.new" "$(PREFIX)/bin/memsnap"
-	@echo "installed $(PREFIX)/bin/memsnap (Kuzu library in $(PREFIX)/lib/memsnap)"
+	@echo "installed $(INSTALLED) (Kuzu library in $(abspath $(PREFIX))/lib/memsnap)"
+	@cmd=$$(printf '%s' "$(INSTALLED)" | sed 's/\\/\\\\/g; s/"/\\"/g'); \
+	  printf '\nMCP client configuration (the absolute path works whatever PATH the client has):\n'; \
+	  printf '\nClaude Desktop (~/.config/Claude/claude_desktop_config.json):\n{\n  "mcpServers": {\n    "memory": {\n      "command": "%s",\n      "args": ["mcp"]\n    }\n  }\n}\n' "$$cmd"; \
+	  printf '\nVS Code (.vscode/mcp.json in a workspace, or the user mcp.json):\n{\n  "servers": {\n    "memory": {\n      "type": "stdio",\n      "command": "%s",\n      "args": ["mcp"]\n    }\n  }\n}\n' "$$cmd"
 
 # memsnap-VERSION-linux-amd64.tar.gz: bin/memsnap and lib/memsnap/libkuzu.so,
 # the layout of 'make install'; and memsnap-VERSION-windows-amd64.zip (see
 # dist-windows).
-dist: deps patchelf
+dist: build patchelf
 	@rm -rf "$(DISTDIR)/memsnap-$(VERSION)-linux-amd64"
 	$(MAKE) --no-print-directory install PREFIX="$(CURDIR)/$(DISTDIR)/memsnap-$(VERSION)-linux-amd64"
 	tar -C "$(DISTDIR)" -czf "$(DISTDIR)/memsnap-$(VERSION)-linux-amd64.tar.gz" "memsnap-$(VERSION)-linux-amd64"

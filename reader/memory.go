@@ -533,7 +533,8 @@ type SearchOptions struct {
 }
 
 // SearchNodes finds entities whose name, type or observations match query and
-// returns them ranked, with the relations between them. It finds every entity
+// returns them ranked, with every relation touching them (at least one end
+// among them), as OpenNodes does. It finds every entity
 // the reference server's case-insensitive substring search finds (name, type
 // or one observation holds the query), and also entities that hold every
 // word of the query, stemmed, in any order (graphindex.Terms; words with

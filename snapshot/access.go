@@ -46,6 +46,25 @@ func (e *NotStoreError) held() string {
 // Unwrap makes errors.Is(err, ErrNotAStore) hold.
 func (e *NotStoreError) Unwrap() error { return ErrNotAStore }
 
+// ErrNotDir is returned (wrapped in a *NotDirError) by Open and Init for a
+// store path that names something other than a directory.
+var ErrNotDir = errors.New("snapshot: store path is not a directory")
+
+// NotDirError is Open's and Init's refusal of a store path that is a
+// file, a device or anything but a directory (a symlink to a directory is
+// a directory).
+type NotDirError struct {
+	Dir  string // the store path, absolute
+	Kind string // what it is, in words: "a regular file"
+}
+
+func (e *NotDirError) Error() string {
+	return fmt.Sprintf("open store %s: it is %s, not a store directory; check --store (or MEMSNAP_STORE, or store: in the config file)", e.Dir, e.Kind)
+}
+
+// Unwrap makes errors.Is(err, ErrNotDir) hold.
+func (e *NotDirError) Unwrap() error { return ErrNotDir }
+
 // storeNames are the names memsnap keeps at the top of a store.
 var storeNames = []string{LockFile, CurrentFile, CurrentFile + ".tmp", QueueDir, "snapshots", "staging", "trash"}
 
@@ -185,6 +204,9 @@ func checkRoot(abs string) error {
 		if followed, err = os.Stat(abs); err != nil {
 			return fmt.Errorf("open store %s: %w", abs, err)
 		}
+	}
+	if !followed.IsDir() {
+		return &NotDirError{Dir: abs, Kind: kind(followed.Mode())}
 	}
 	return checkPath(abs, abs, info, true, true, memsnapsOwn(abs, followed))
 }

@@ -63,8 +63,9 @@ type InitOptions struct {
 
 // Init creates the store layout under dir. It is idempotent and never touches
 // existing data. It refuses, creating nothing, a directory another user
-// could tamper with (see checkAccess) and one that is neither empty nor a
-// store (a *NotStoreError).
+// could tamper with (see checkAccess), one that is neither empty nor a
+// store (a *NotStoreError) and a path that is not a directory (a
+// *NotDirError).
 func Init(dir string) (*Store, error) { return InitWith(dir, InitOptions{}) }
 
 // InitWith is Init with options.
@@ -110,7 +111,8 @@ func InitWith(dir string, opts InitOptions) (*Store, error) {
 
 // Open opens an initialised store. It fails with ErrNoStore if the layout is
 // missing (the directory is missing, empty or a store's beginnings), with a
-// *NotStoreError (ErrNotAStore) if the directory holds other files, and
+// *NotStoreError (ErrNotAStore) if the directory holds other files, with a
+// *NotDirError (ErrNotDir) if the path is not a directory, and
 // refuses a file and a store that another user could tamper with (see
 // checkAccess).
 func Open(dir string) (*Store, error) {
@@ -119,7 +121,7 @@ func Open(dir string) (*Store, error) {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	if info, err := os.Stat(abs); err == nil && !info.IsDir() {
-		return nil, fmt.Errorf("open store %s: it is %s, not a store directory; check --store (or MEMSNAP_STORE, or store: in the config file)", abs, kind(info.Mode()))
+		return nil, &NotDirError{Dir: abs, Kind: kind(info.Mode())}
 	}
 	for _, d := range layout {
 		if _, err := os.Stat(filepath.Join(abs, d)); err != nil {

@@ -474,6 +474,16 @@ func TestDemoUsesATemporaryStore(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(home, "data", "memsnap")); !os.IsNotExist(err) {
 		t.Errorf("demo touched the default store: %v", err)
 	}
+	// Issue 30: the write latency says it includes a process per write,
+	// and the in-process acknowledgement of the same writes is beside it
+	// (measured on a scratch store, removed too).
+	if !regexp.MustCompile(`write latency: +p50 \S+, p99 \S+, each write a new process`).MatchString(out) ||
+		!regexp.MustCompile(`in-process ack: +p50 [0-9.]+[µm]?s, p99 [0-9.]+[µm]?s, the same writes in one process`).MatchString(out) {
+		t.Errorf("demo does not say what its latency includes, or the in-process acknowledgement time:\n%s", out)
+	}
+	if left, _ := filepath.Glob(filepath.Join(tmp, "memsnap-demo-ack-*")); len(left) > 0 {
+		t.Errorf("the scratch store is still there: %v", left)
+	}
 	if dir = storeOf(run("--keep")); !fileExists(filepath.Join(dir, "CURRENT")) {
 		t.Errorf("--keep: no store at %s", dir)
 	}

@@ -233,9 +233,17 @@ func TestStorePathThatIsNotAStore(t *testing.T) {
 		{dir, []string{"status"}, "open store " + dir + ": the directory holds no memsnap store (it has notes.txt); check --store"},
 		{dir, []string{"kv", "get", "k"}, "the directory holds no memsnap store (it has notes.txt)"},
 		{file, []string{"status"}, "open store " + file + ": it is a regular file, not a store directory; check --store"},
-		{file, []string{"init"}, file + " is not a directory (it is a regular file); memsnap refuses it"},
+		{file, []string{"init"}, "open store " + file + ": it is a regular file, not a store directory; check --store"},
+		{file, []string{"import", file}, "open store " + file + ": it is a regular file, not a store directory; check --store"},
+		{file, []string{"entities", "create", "A"}, "open store " + file + ": it is a regular file, not a store directory; check --store"},
+		{dir, []string{"import", file}, "open store " + dir + ": the directory holds no memsnap store (it has notes.txt); check --store"},
+		{dir, []string{"observations", "add", "A", "x"}, "the directory holds no memsnap store (it has notes.txt)"},
+		{"/etc/passwd", []string{"status"}, "open store /etc/passwd: it is a regular file, not a store directory; check --store"},
 		{filepath.Join(dir, "new"), []string{"status"}, "store not initialised (run 'memsnap init')"},
 	} {
+		if _, err := os.Stat(c.store); c.store == "/etc/passwd" && err != nil {
+			continue // no such file here
+		}
 		r := memsnap(t, c.store, nil, nil, c.args...)
 		oneLineError(t, r, c.want)
 		if c.store != filepath.Join(dir, "new") && contains(r.stderr, "memsnap init") {

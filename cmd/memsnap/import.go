@@ -43,12 +43,20 @@ before anything is queued (the file is then read twice). The file is never held 
 whole: only the relations are kept until the last entity is queued. With --wait, memsnap waits,
 with no time limit, until every job is applied or rejected (committing itself whenever no other
 writer holds the lock, the whole import in one snapshot when it can), adds the counts to its
-summary, and exits 1 if any job was rejected.`,
+summary, and exits 1 if any job was rejected. A store that does not exist yet is made first, as
+'memsnap init' makes it (said once on standard error).`,
 		Args: exactArgs("FILE"),
-		RunE: a.onStore(func(cmd *cobra.Command, s *snapshot.Store, args []string) error {
+		// Before a missing store is made: a bad flag or file makes nothing.
+		PreRunE: func(cmd *cobra.Command, args []string) error {
 			if batch < 1 {
 				return usagef(cmd, "--batch must be at least 1")
 			}
+			if _, err := os.Stat(args[0]); err != nil {
+				return fmt.Errorf("import: %w", err)
+			}
+			return nil
+		},
+		RunE: a.onStoreOrInit(func(cmd *cobra.Command, s *snapshot.Store, args []string) error {
 			look := a.newStoreLookup(cmd.Context(), s)
 			defer look.Close()
 			imp := &memoryImport{path: args[0], lim: a.cfg.Job.Limits(), known: look.holds, existing: look.entities}

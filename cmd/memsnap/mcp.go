@@ -19,13 +19,11 @@ import (
 // leaves every commit to a warm writer (see warm.go).
 
 func (a *app) newMCPCommand() *cobra.Command {
-	return &cobra.Command{
+	return withToolList(&cobra.Command{
 		Use:   "mcp",
 		Short: "Serve the memory to an AI tool over MCP (stdio); many may run at once",
 		Long: `Serve the store over the Model Context Protocol on standard input and output, with the
-tools of the reference knowledge-graph memory server (create_entities, create_relations,
-add_observations, delete_entities, delete_observations, delete_relations, read_graph,
-search_nodes, open_nodes) and neighbors, query, kv_get, kv_put, kv_scan, memory_status.
+tools of the reference knowledge-graph memory server and memsnap's own (listed below).
 Any number of 'memsnap mcp' processes can share one store (it is created if missing). A write
 tool answers once its job is durable in the queue, with the outcome the writer will give
 (mcp.write_ack durable; with applied it waits until the job is applied, up to
@@ -40,7 +38,9 @@ is answered with a JSON-RPC error (-32700 not JSON, or not UTF-8, or holding an 
 surrogate escape; -32600 not a request, a batch array, or an id that is null or not a string
 or an integer within 2^53; id null where it cannot be told), as is a line longer than serve.max_body_bytes (default
 four times job.max_bytes), which is skipped unread; the session goes on with the next line.
-When the input ends, the replies still due are written (for up to a minute) before it exits.`,
+When the input ends, the replies still due are written (for up to a minute) before it exits.
+
+` + toolListMark,
 		Args: noArgs,
 		RunE: a.onServingStore(func(cmd *cobra.Command, s *snapshot.Store, ro error, _ []string) error {
 			exe, err := os.Executable()
@@ -64,5 +64,5 @@ When the input ends, the replies still due are written (for up to a minute) befo
 			return srv.Run(cmd.Context(), &linerpc.Transport{In: os.Stdin, Out: os.Stdout,
 				MaxLine: int(a.cfg.BodyCap()), Log: a.log.With("component", "mcp")})
 		}),
-	}
+	})
 }

@@ -10,7 +10,7 @@ import (
 
 func (a *app) newNeighborsCommand() *cobra.Command {
 	var nopts reader.NeighborsOptions
-	neighbors := a.graphCommand("neighbors [--json] [--depth N] [--type T] [--limit N] NAME", "Entities within N hops of NAME",
+	neighbors := a.graphCommand("neighbors [--json] [--depth N] [--type T] [--limit N] NAME", "Entities within N hops of NAME (relations followed both ways) and the relations followed",
 		exactArgs("NAME"), func(cmd *cobra.Command, r *reader.Reader, args []string) (*reader.Graph, error) {
 			if nopts.Depth == 0 { // the library's default; on the command line, a mistake
 				return nil, usagef(cmd, "--depth must be 1..%d", reader.MaxDepth)

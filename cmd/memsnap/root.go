@@ -110,7 +110,8 @@ where the logs go too.`,
 	root.AddCommand(a.newVersionCommand(), a.newInitCommand(), a.newEnqueueCommand(), a.newCommitCommand(), a.newQueryCommand(),
 		a.newKVCommand(), a.newJobCommand(), a.newJobsCommand(), a.newSnapshotsCommand(), a.newStatusCommand(),
 		a.newDaemonCommand(), a.newDemoCommand(), a.newMCPCommand(), a.newServeCommand(), a.newBenchCommand(), a.newBenchWorkerCommand(), a.newQueryWorkerCommand(),
-		a.newSearchCommand(), a.newOpenCommand(), a.newNeighborsCommand(), a.newGraphCommand(), a.newImportCommand(), a.newExportCommand())
+		a.newSearchCommand(), a.newOpenCommand(), a.newNeighborsCommand(), a.newGraphCommand(), a.newImportCommand(), a.newExportCommand(),
+		a.newEntitiesCommand(), a.newRelationsCommand(), a.newObservationsCommand())
 	wrapArgs(root)
 	return root
 }

@@ -8,7 +8,7 @@ import (
 
 func (a *app) newSearchCommand() *cobra.Command {
 	var limit int
-	search := a.graphCommand("search [--json] [--limit N] QUERY", "Ranked search of entity names, types and observations",
+	search := a.graphCommand("search [--json] [--limit N] QUERY", "Ranked search of entity names, types and observations: the matches and every relation touching them",
 		exactArgs("QUERY"), func(cmd *cobra.Command, r *reader.Reader, args []string) (*reader.Graph, error) {
 			return r.SearchNodes(cmd.Context(), args[0], reader.SearchOptions{Limit: limit})
 		})

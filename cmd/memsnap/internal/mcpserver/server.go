@@ -1,7 +1,7 @@
 // Package mcpserver is memsnap's MCP server: the tools of the reference
 // knowledge-graph memory server (same names, argument schemas and answer
-// shapes) plus neighbors, query, kv_get, kv_put, kv_scan and memory_status,
-// over one memsnap store shared with any number of other processes.
+// shapes) plus recent_changes, neighbors, query, kv_get, kv_put, kv_scan and
+// memory_status (Tools lists them as registered), over one memsnap store shared with any number of other processes.
 //
 // Writes become queued jobs. A write tool answers once its job is durable
 // in the queue, with the outcome the writer will give (mcp.write_ack
@@ -99,7 +99,8 @@ type Server struct {
 	space        *writer.SpaceChecker          // whether the writer is blocked for lack of space, from any process
 	committer    *producer.GroupCommitter      // nil: a daemon commits
 	reconciledAt atomic.Uint64                 // the seq annotate last reconciled at
-	tools        map[string]bool               // the registered tools' names
+	tools        map[string]mcp.ToolHandler    // the registered tools' handlers, by name
+	toolList     []*mcp.Tool                   // the registered tools, in registration order
 	writesMu     sync.Mutex                    // guards lastWrite
 	lastWrite    map[*mcp.ServerSession]string // each session's last acknowledged write (read-your-writes)
 	// swapped holds a pending notice that the reader serves a newer
@@ -144,7 +145,7 @@ func (s *Server) observeCalls(next mcp.MethodHandler) mcp.MethodHandler {
 		// A tool that does not exist is counted as "unknown": what a
 		// client sends must not become a label of its own.
 		name := "unknown"
-		if call.Params != nil && s.tools[call.Params.Name] {
+		if call.Params != nil && s.tools[call.Params.Name] != nil {
 			name = call.Params.Name
 		}
 		if s.o.OnCallStart != nil {

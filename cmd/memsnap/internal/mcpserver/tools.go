@@ -217,15 +217,15 @@ func addTool[In, Out any](s *Server, t *mcp.Tool, in, out schema, h mcp.ToolHand
 		panic(fmt.Sprintf("tool %s: output schema: %v", t.Name, err))
 	}
 	if s.tools == nil {
-		s.tools = map[string]bool{}
+		s.tools = map[string]mcp.ToolHandler{}
 	}
-	s.tools[t.Name] = true
+	s.toolList = append(s.toolList, t)
 	waits := t.Annotations.ReadOnlyHint && t.Name != "memory_status"
 	// The graph reads answer with the queued writes (reader.queued_writes):
 	// they need not wait for a commit.
 	overlaid := waits && s.o.Config.Reader.QueuedWrites && queuedReads[t.Name]
 	writes := !t.Annotations.ReadOnlyHint
-	s.mcp.AddTool(t, func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+	handler := func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 		args, err := decodeArgs[In](req.Params.Arguments, inResolved)
 		if err != nil {
 			res := &mcp.CallToolResult{}
@@ -278,7 +278,9 @@ func addTool[In, Out any](s *Server, t *mcp.Tool, in, out schema, h mcp.ToolHand
 			s.warnWriter(res)
 		}
 		return res, nil
-	})
+	}
+	s.tools[t.Name] = handler
+	s.mcp.AddTool(t, handler)
 }
 
 // warnWriter adds to a write's answer a warning when the writer cannot
