@@ -2,6 +2,7 @@ package fsm
 
 import (
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/memsnap/memsnap/internal/model"
@@ -41,6 +42,25 @@ func TestDigestSumsAndParses(t *testing.T) {
 // A rejected job leaves the state as it was and says which op named which
 // missing entity, in the writer's and in the reference server's words; an
 // applied job's Delta is the change of the state's digest, cascade included.
+// TestDigestIsStable: the terms of a row are what manifests of format 8
+// record (computed by the first implementation); a change in how a row is
+// hashed would make every existing manifest's digest disagree with its
+// graph. The long observation goes past the stack buffer a row is hashed in.
+func TestDigestIsStable(t *testing.T) {
+	for _, c := range []struct {
+		got  Digest
+		want string
+	}{
+		{EntityHash("ash", "tree", []string{"amber", "birch"}), "sum128-sha256:5062dddd915d908dcb8a0156dfb82424"},
+		{EntityHash("ash", "tree", []string{strings.Repeat("x", 700)}), "sum128-sha256:c332573a7b573b52c147dca36935a7ce"},
+		{RelationHash(model.Relation{From: "ash", To: "bay", RelationType: "near"}), "sum128-sha256:14f19903855c944c01ffd91502c1fbc9"},
+	} {
+		if c.got.String() != c.want {
+			t.Errorf("row term %s, manifests record %s", c.got, c.want)
+		}
+	}
+}
+
 func TestApplyRejectsWholeAndCountsTheDelta(t *testing.T) {
 	st := NewMemState(&model.State{
 		Entities:  []model.EntityRow{{Name: "ash", EntityType: "tree", Observations: []string{"amber"}}, {Name: "bay", EntityType: "place"}},

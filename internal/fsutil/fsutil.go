@@ -275,16 +275,12 @@ func CopyFileSparse(dst, src string) error {
 			}
 			return fmt.Errorf("copy %s: %w", src, &os.PathError{Op: "write", Path: dst, Err: err})
 		}
-		buf, zero := make([]byte, 1<<20), make([]byte, sparseBlock)
+		buf := make([]byte, 1<<20)
 		var off int64
 		for {
 			n, rerr := io.ReadFull(in, buf)
-			for i := 0; i < n; i += sparseBlock {
-				b := buf[i:min(i+sparseBlock, n)]
-				if bytes.Equal(b, zero[:len(b)]) {
-					continue
-				}
-				if _, err := out.WriteAt(b, off+int64(i)); err != nil {
+			for _, r := range dataRuns(buf[:n]) {
+				if _, err := out.WriteAt(buf[r[0]:r[1]], off+int64(r[0])); err != nil {
 					return fmt.Errorf("copy %s: %w", src, err) // err names dst
 				}
 			}
@@ -301,6 +297,31 @@ func CopyFileSparse(dst, src string) error {
 		}
 		return nil
 	})
+}
+
+// zeroBlock is a sparseBlock of zeros, to compare blocks with.
+var zeroBlock [sparseBlock]byte
+
+// dataRuns returns the runs [start, end) of b's sparseBlock-aligned blocks
+// (the last one may be short) that are not all zeros, adjacent blocks
+// merged into one run: CopyFileSparse writes each run with one call. Writing
+// each 4 KiB block on its own took about 1,000 pwrite calls for a 5 MB graph,
+// where copy_file_range had taken a dozen (docs/BENCHMARKS.md, "How we got
+// here", 2026-12-07).
+func dataRuns(b []byte) [][2]int {
+	var runs [][2]int
+	for i := 0; i < len(b); i += sparseBlock {
+		end := min(i+sparseBlock, len(b))
+		if bytes.Equal(b[i:end], zeroBlock[:end-i]) {
+			continue
+		}
+		if k := len(runs) - 1; k >= 0 && runs[k][1] == i {
+			runs[k][1] = end
+		} else {
+			runs = append(runs, [2]int{i, end})
+		}
+	}
+	return runs
 }
 
 // fillNew opens src, creates dst (which must not exist) and lets fill write
