@@ -69,7 +69,7 @@ func startServeCmd(t *testing.T, ctx context.Context, cmd *exec.Cmd) *served {
 // sessionVersion is the protocol version of the clients session starts:
 // the newest with sessions (initialize, Mcp-Session-Id, a GET stream), which
 // these tests of per-session behaviour need; the SDK's default, 2026-07-28,
-// is stateless (see statelessSession).
+// is stateless (see stateless_test.go).
 const sessionVersion = "2025-11-25"
 
 // session connects the official Go SDK client to the server's /mcp over

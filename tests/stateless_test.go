@@ -24,7 +24,8 @@ const statelessVersion = "2026-07-28"
 // headerLog is a RoundTripper that records the Mcp-Session-Id headers of
 // the requests it sends and of the answers it gets.
 type headerLog struct {
-	next     http.RoundTripper
+	next http.RoundTripper
+	// mu guards sessions and requests.
 	mu       sync.Mutex
 	sessions []string // every Mcp-Session-Id seen, either way
 	requests int
