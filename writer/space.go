@@ -3,7 +3,6 @@ package writer
 import (
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"syscall"
 
@@ -154,12 +153,7 @@ func (p *spaceProbe) stagedBytes() int64 {
 	if err != nil {
 		return emptyGraphBytes
 	}
-	var staged int64
-	for _, f := range m.Files {
-		if !strings.HasSuffix(f.Path, ".sst") {
-			staged += f.Size
-		}
-	}
+	staged := m.StagedBytes()
 	p.seq, p.staged, p.stagedSet = cur, staged, true
 	return staged
 }
