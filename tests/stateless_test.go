@@ -99,8 +99,7 @@ func TestServeSpeaksStatelessMCP(t *testing.T) {
 		t.Fatalf("subscribe at 2026-07-28: %v", err)
 	}
 	before := updated.Load()
-	job, _ := json.Marshal(ops(entities(entity("from-the-cli", "t", "written by another process"))))
-	mustMemsnap(t, store, job, "enqueue", "--wait=30m")
+	enqueueWait(t, store, ops(entities(entity("from-the-cli", "t", "written by another process"))), "30m")
 	waitUntil(t, ctx, "the 2026-07-28 subscriber to be told of a write by another process", 50*time.Millisecond,
 		func() bool { return updated.Load() > before })
 
