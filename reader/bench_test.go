@@ -31,10 +31,7 @@ func BenchmarkRefreshSwap(b *testing.B) {
 	f := &fixture{}
 	f.store, f.opts, f.wopts, f.w = newBenchStore(b)
 	f.addEntity(b)
-	r, err := Open(ctx, f.store, f.opts, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
+	r := f.open(b)
 	defer r.Close()
 	var total time.Duration
 	for i := 0; i < b.N; i++ {
@@ -58,10 +55,7 @@ func BenchmarkQueryPointLookup(b *testing.B) {
 	for i := 0; i < 20; i++ {
 		f.addEntity(b)
 	}
-	r, err := Open(ctx, f.store, f.opts, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
+	r := f.open(b)
 	defer r.Close()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -95,10 +89,7 @@ func BenchmarkSearchNodes10k(b *testing.B) {
 	for i := 0; i < len(rels); i += 2000 {
 		f.commitJob(b, map[string]any{"ops": []any{relOp(rels[i:min(i+2000, len(rels))]...)}})
 	}
-	r, err := Open(ctx, f.store, f.opts, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
+	r := f.open(b)
 	defer r.Close()
 	queries := []string{"entity 4242", "coffee snapshot", "lock", "number 99", "no such words here"}
 	for _, q := range queries {

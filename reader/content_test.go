@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/memsnap/memsnap/snapshot"
+	"github.com/memsnap/memsnap/snapshot/snapshottest"
 )
 
 // CheckContent agrees with the digest the writer recorded, and finds a
@@ -13,17 +14,7 @@ import (
 // manifest with no digest (an older store) is not checked.
 func TestCheckContent(t *testing.T) {
 	f := newFixture(t)
-	current := func() *snapshot.Manifest {
-		cur, err := f.store.Current()
-		if err != nil {
-			t.Fatal(err)
-		}
-		m, err := f.store.Manifest(cur)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return m
-	}
+	current := func() *snapshot.Manifest { return snapshottest.CurrentManifest(t, f.store) }
 	f.addEntity(t)
 	before := current().Digest
 	f.addEntity(t)

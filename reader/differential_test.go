@@ -430,10 +430,7 @@ func TestDivergedIndexIsRebuiltAndLogged(t *testing.T) {
 	near := model.Relation{From: "ash", To: "bay", RelationType: "near"}
 	f.commitJob(t, map[string]any{"ops": []any{createOp(ash, bay), relOp(near)}})
 	logs := &testutil.LockedBuffer{}
-	r, err := Open(ctx, f.store, f.opts, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn})))
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := f.openWith(t, f.opts, slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	defer r.Close()
 	if _, err := r.SearchNodes(ctx, "amber", SearchOptions{}); err != nil { // builds the index
 		t.Fatal(err)

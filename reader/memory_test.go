@@ -438,10 +438,7 @@ func TestSearchIndexFollowsSnapshots(t *testing.T) {
 		if _, err := r.Refresh(ctx); err != nil {
 			t.Fatal(err)
 		}
-		fresh, err := Open(ctx, f.store, f.opts, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
+		fresh := f.open(t)
 		got, want := search(r), search(fresh)
 		fresh.Close()
 		if got != want {
@@ -557,10 +554,7 @@ func TestSearchWordHitsCap(t *testing.T) {
 		t.Helper()
 		opts := f.opts
 		opts.SearchWordHits = wordHits
-		r, err := Open(ctx, f.store, opts, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
+		r := f.openWith(t, opts, nil)
 		defer r.Close()
 		g, err := r.SearchNodes(ctx, "Coffee Deadline", SearchOptions{})
 		if err != nil {
@@ -608,43 +602,13 @@ func TestSearchIndexFromJobsRandom(t *testing.T) {
 	f.wopts.Keep = 3
 	f.w = writer.New(f.store, f.wopts, nil)
 	var logs strings.Builder
-	r, err := Open(ctx, f.store, f.opts, slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn})))
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := f.openWith(t, f.opts, slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	defer r.Close()
 	if _, err := r.SearchNodes(ctx, "x", SearchOptions{}); err != nil { // the process has searched: it derives
 		t.Fatal(err)
 	}
-	rng := rand.New(rand.NewPCG(3, 9))
 	names := []string{"ash", "bay", "cove", "dell", "elm"}
-	pick := func(xs []string) string { return xs[rng.IntN(len(xs))] }
-	obs := func() []string {
-		out := []string{}
-		for n := rng.IntN(3); n > 0; n-- {
-			out = append(out, pick([]string{"amber", "birch", "cedar"}))
-		}
-		return out
-	}
-	rel := func() Relation {
-		return Relation{From: pick(names), To: pick(names), RelationType: pick([]string{"r1", "r2"})}
-	}
-	randomOp := func() map[string]any {
-		switch rng.IntN(7) {
-		case 0, 1:
-			return createOp(Entity{Name: pick(names), EntityType: pick([]string{"t1", "t2"}), Observations: obs()})
-		case 2:
-			return relOp(rel())
-		case 3:
-			return map[string]any{"op": "add_observations", "observations": []any{map[string]any{"entityName": pick(names), "contents": obs()}}}
-		case 4:
-			return map[string]any{"op": "delete_entities", "entityNames": []string{pick(names)}}
-		case 5:
-			return map[string]any{"op": "delete_observations", "deletions": []any{map[string]any{"entityName": pick(names), "observations": obs()}}}
-		default:
-			return map[string]any{"op": "delete_relations", "relations": []Relation{rel()}}
-		}
-	}
+	gen := jobGen{rng: rand.New(rand.NewPCG(3, 9)), names: names}
 	render := func(g *Graph) string {
 		var lines []string
 		for _, e := range g.Entities {
@@ -661,17 +625,8 @@ func TestSearchIndexFromJobsRandom(t *testing.T) {
 		rounds = 10
 	}
 	for round := 0; round < rounds; round++ {
-		for n := 1 + rng.IntN(4); n > 0; n-- {
-			var ops []any
-			for k := 1 + rng.IntN(3); k > 0; k-- {
-				ops = append(ops, randomOp())
-			}
-			if rng.IntN(2) == 0 { // a relation whose ends exist: most jobs then apply
-				rl := rel()
-				ops = append(ops, createOp(Entity{Name: rl.From, EntityType: "t1", Observations: []string{}},
-					Entity{Name: rl.To, EntityType: "t1", Observations: []string{}}), relOp(rl))
-			}
-			b, _ := json.Marshal(map[string]any{"ops": ops})
+		for n := 1 + gen.rng.IntN(4); n > 0; n-- {
+			b, _ := json.Marshal(gen.job())
 			if _, err := producer.Enqueue(f.store, b, f.wopts.Limits); err != nil {
 				t.Fatal(err)
 			}
@@ -686,10 +641,7 @@ func TestSearchIndexFromJobsRandom(t *testing.T) {
 		if swapped {
 			swaps++
 		}
-		fresh, err := Open(ctx, f.store, f.opts, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
+		fresh := f.open(t)
 		want, err := fresh.OpenNodes(ctx, names) // from Kuzu: fresh has not searched
 		fresh.Close()
 		if err != nil {
@@ -709,6 +661,60 @@ func TestSearchIndexFromJobsRandom(t *testing.T) {
 	if n := r.SearchIndexFellBack(); n != 0 {
 		t.Errorf("%d derives fell back to reading the snapshot (the jobs did not lead to its counts):\n%s", n, logs.String())
 	}
+}
+
+// jobGen makes random jobs of every memory op on a few names, so that they
+// collide: creates of what exists, relations to deleted entities, jobs the
+// writer rejects.
+type jobGen struct {
+	rng   *rand.Rand
+	names []string
+}
+
+func (g jobGen) pick(xs []string) string { return xs[g.rng.IntN(len(xs))] }
+
+func (g jobGen) obs() []string {
+	out := []string{}
+	for n := g.rng.IntN(3); n > 0; n-- {
+		out = append(out, g.pick([]string{"amber", "birch", "cedar"}))
+	}
+	return out
+}
+
+func (g jobGen) rel() Relation {
+	return Relation{From: g.pick(g.names), To: g.pick(g.names), RelationType: g.pick([]string{"r1", "r2"})}
+}
+
+func (g jobGen) op() map[string]any {
+	switch g.rng.IntN(7) {
+	case 0, 1:
+		return createOp(Entity{Name: g.pick(g.names), EntityType: g.pick([]string{"t1", "t2"}), Observations: g.obs()})
+	case 2:
+		return relOp(g.rel())
+	case 3:
+		return map[string]any{"op": "add_observations", "observations": []any{map[string]any{"entityName": g.pick(g.names), "contents": g.obs()}}}
+	case 4:
+		return map[string]any{"op": "delete_entities", "entityNames": []string{g.pick(g.names)}}
+	case 5:
+		return map[string]any{"op": "delete_observations", "deletions": []any{map[string]any{"entityName": g.pick(g.names), "observations": g.obs()}}}
+	default:
+		return map[string]any{"op": "delete_relations", "relations": []Relation{g.rel()}}
+	}
+}
+
+// job is one to three random ops and, every other job, a relation whose
+// ends it creates (so that most jobs apply).
+func (g jobGen) job() map[string]any {
+	var ops []any
+	for k := 1 + g.rng.IntN(3); k > 0; k-- {
+		ops = append(ops, g.op())
+	}
+	if g.rng.IntN(2) == 0 {
+		rl := g.rel()
+		ops = append(ops, createOp(Entity{Name: rl.From, EntityType: "t1", Observations: []string{}},
+			Entity{Name: rl.To, EntityType: "t1", Observations: []string{}}), relOp(rl))
+	}
+	return map[string]any{"ops": ops}
 }
 
 // read_graph pages from the search index (graphindex.View.Page) are Kuzu's
@@ -823,10 +829,7 @@ func TestSearchIndexAfterLargeDelete(t *testing.T) {
 		if _, err := r.Refresh(ctx); err != nil {
 			t.Fatal(err)
 		}
-		fresh, err := Open(ctx, f.store, f.opts, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
+		fresh := f.open(t)
 		want := answer(fresh)
 		fresh.Close()
 		if got := answer(r); got != want {

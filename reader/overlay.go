@@ -27,7 +27,7 @@ import (
 
 // overlayState caches the Overlay of the newest index and queue state.
 type overlayState struct {
-	mu       sync.Mutex
+	mu       sync.Mutex // guards the fields below
 	view     *graphindex.View
 	gen      uint64
 	wm       uint64

@@ -117,10 +117,7 @@ func TestQueuedReadsEqualCommitted(t *testing.T) {
 	}
 	opts := f.opts
 	opts.QueuedWrites = false
-	plain, err := Open(ctx, f.store, opts, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	plain := f.openWith(t, opts, nil)
 	defer plain.Close()
 	for _, rd := range reads {
 		g, err := rd.run(plain)

@@ -16,6 +16,7 @@ import (
 	"github.com/memsnap/memsnap/internal/sysinfo"
 	"github.com/memsnap/memsnap/internal/testutil"
 	"github.com/memsnap/memsnap/snapshot"
+	"github.com/memsnap/memsnap/snapshot/snapshottest"
 	"github.com/memsnap/memsnap/writer"
 	"github.com/memsnap/memsnap/writer/producer"
 )
@@ -37,10 +38,7 @@ func newFixture(t *testing.T) *fixture {
 
 func newBenchStore(t testing.TB) (*snapshot.Store, Options, writer.Options, *writer.Writer) {
 	t.Helper()
-	s, err := snapshot.Init(filepath.Join(t.TempDir(), "store"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := snapshottest.NewStore(t)
 	wopts := writer.DefaultOptions()
 	wopts.Keep = 1
 	return s, DefaultOptions(), wopts, writer.New(s, wopts, nil)
@@ -48,9 +46,12 @@ func newBenchStore(t testing.TB) (*snapshot.Store, Options, writer.Options, *wri
 
 // open opens a reader on the fixture's store with its options, closed
 // when the test ends (Close is idempotent: a test may close it first).
-func (f *fixture) open(t testing.TB) *Reader {
+func (f *fixture) open(t testing.TB) *Reader { return f.openWith(t, f.opts, nil) }
+
+// openWith is open with other options and a logger (nil: none).
+func (f *fixture) openWith(t testing.TB, opts Options, log *slog.Logger) *Reader {
 	t.Helper()
-	r, err := Open(context.Background(), f.store, f.opts, nil)
+	r, err := Open(context.Background(), f.store, opts, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,10 +112,7 @@ func TestSwapKeepsAnsweringAndReleasesOldSnapshots(t *testing.T) {
 	f := newFixture(t)
 	f.addEntity(t)
 	fdStart := openFDs(t)
-	r, err := Open(ctx, f.store, f.opts, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := f.open(t)
 	fdOpen := openFDs(t)
 	const refreshes = 25
 	for i := 0; i < refreshes; i++ {
@@ -307,15 +305,7 @@ func TestJobOutcomeReadsOnlyTheKeyValueStore(t *testing.T) {
 	}
 	flip := func(rel string) {
 		t.Helper()
-		path := filepath.Join(f.store.SnapshotDir(1), filepath.FromSlash(rel))
-		b, err := os.ReadFile(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b[len(b)/2] ^= 0xff
-		if err := os.WriteFile(path, b, 0o600); err != nil {
-			t.Fatal(err)
-		}
+		testutil.FlipByte(t, filepath.Join(f.store.SnapshotDir(1), filepath.FromSlash(rel)), testutil.Middle)
 	}
 	flip(snapshot.GraphFile)
 	if o, err := JobOutcome(ctx, f.store, f.opts.Verify, id); err != nil || o.Status != "applied" {
@@ -339,27 +329,16 @@ func TestJobOutcomeReadsOnlyTheKeyValueStore(t *testing.T) {
 // trusting earlier reads would not: here a byte flipped in the served
 // graph file after the reader verified it.
 func TestScrubFindsDamage(t *testing.T) {
-	ctx := context.Background()
 	f := newFixture(t)
 	f.addEntity(t)
 	var logs bytes.Buffer
-	r, err := Open(ctx, f.store, f.opts, slog.New(slog.NewTextHandler(&logs, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := f.openWith(t, f.opts, slog.New(slog.NewTextHandler(&logs, nil)))
 	defer r.Close()
 	if p := r.Scrub(nil); p != nil {
 		t.Fatalf("scrub of an intact snapshot: %v", p)
 	}
-	path := filepath.Join(f.store.SnapshotDir(1), snapshot.GraphFile)
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b[len(b)-1] ^= 0xff // the file's last byte: no query of this test reads it
-	if err := os.WriteFile(path, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	// The file's last byte: no query of this test reads it.
+	testutil.FlipByte(t, filepath.Join(f.store.SnapshotDir(1), snapshot.GraphFile), testutil.Last)
 	p := r.Scrub(nil)
 	if len(p) != 1 || !strings.Contains(p[0].Error(), "checksum mismatch") {
 		t.Fatalf("scrub of a damaged snapshot: %v", p)

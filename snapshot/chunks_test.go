@@ -13,10 +13,7 @@ import (
 // larger than ChunkSize (the last chunk short), and none for a small one;
 // Verify finds a damaged byte in any chunk and names it.
 func TestChunkSums(t *testing.T) {
-	s, err := Init(filepath.Join(t.TempDir(), "store"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := newTestStore(t)
 	big := strings.Repeat("x", 2*ChunkSize+123)
 	seq := publishFake(t, s, big)
 	m, err := s.Manifest(seq)
@@ -102,10 +99,7 @@ func recycleFake(t *testing.T, s *Store, opts StageOptions, content string) *Sta
 // snapshots/ and lists the later snapshots' archived jobs, oldest first.
 // With keep 1, or a snapshot in between that archived no jobs, it copies.
 func TestRecycleCandidate(t *testing.T) {
-	s, err := Init(filepath.Join(t.TempDir(), "store"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := newTestStore(t)
 	opts := StageOptions{Keep: 3}
 	for _, c := range []string{"one", "two", "three"} {
 		recycleFake(t, s, opts, c)
@@ -182,10 +176,7 @@ func TestChunkSizeInManifests(t *testing.T) {
 // chunks reads it whole when a format-5 manifest describes it with 64 KiB
 // ones (a format-4 graph recycled by this build), then trusts it again.
 func TestFormat4ChunksStillVerify(t *testing.T) {
-	s, err := Init(filepath.Join(t.TempDir(), "store"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := newTestStore(t)
 	const size = 2*format4ChunkSize + 321
 	seq := publishFake(t, s, strings.Repeat("q", size))
 	path := filepath.Join(s.SnapshotDir(seq), GraphFile)

@@ -2,7 +2,6 @@ package snapshot
 
 import (
 	"fmt"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -16,10 +15,7 @@ import (
 // later pass once the rename works. The refusal is simulated here; only
 // Windows (or Wine) can show the real one.
 func TestGCDefersSnapshotWithOpenFiles(t *testing.T) {
-	s, err := Init(filepath.Join(t.TempDir(), "store"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := newTestStore(t)
 	for i := 0; i < 4; i++ {
 		publishFake(t, s, strings.Repeat("x", i+1))
 	}

@@ -100,12 +100,13 @@ func (e *CurrentError) Error() string {
 	case errors.Is(e.Err, ErrCurrentCorrupt):
 		what = "CURRENT is corrupt: " + e.Detail
 	case errors.Is(e.Err, ErrCurrentMissing) && e.Current == 0:
-		what = fmt.Sprintf("there is no CURRENT file, but snapshot%s %s %s on disk", plural(len(e.Newer)), seqList(e.Newer), isAre(len(e.Newer)))
+		n := len(e.Newer)
+		what = fmt.Sprintf("there is no CURRENT file, but snapshot%s %s %s on disk", oneOrMany(n, "", "s"), seqList(e.Newer), oneOrMany(n, "is", "are"))
 	case errors.Is(e.Err, ErrCurrentMissing):
 		what = fmt.Sprintf("CURRENT names snapshot %d, which does not exist", e.Current)
 	default:
 		what = fmt.Sprintf("CURRENT names snapshot %d, older than snapshot%s %s, which %s published (nothing shows a crashed writer left %s); was CURRENT moved back?",
-			e.Current, plural(len(e.Newer)), seqList(e.Newer), wasWere(len(e.Newer)), itThem(len(e.Newer)))
+			e.Current, oneOrMany(len(e.Newer), "", "s"), seqList(e.Newer), oneOrMany(len(e.Newer), "was", "were"), oneOrMany(len(e.Newer), "it", "them"))
 	}
 	msg := what
 	if e.Op != "" {
@@ -125,32 +126,13 @@ func (e *CurrentError) Error() string {
 // Unwrap makes errors.Is(err, ErrCurrentBehind) (or ErrCurrentMissing) hold.
 func (e *CurrentError) Unwrap() error { return e.Err }
 
-func plural(n int) string {
+// oneOrMany is one when n is 1, else many: the word a count of n takes
+// ("is" or "are").
+func oneOrMany(n int, one, many string) string {
 	if n == 1 {
-		return ""
+		return one
 	}
-	return "s"
-}
-
-func isAre(n int) string {
-	if n == 1 {
-		return "is"
-	}
-	return "are"
-}
-
-func itThem(n int) string {
-	if n == 1 {
-		return "it"
-	}
-	return "them"
-}
-
-func wasWere(n int) string {
-	if n == 1 {
-		return "was"
-	}
-	return "were"
+	return many
 }
 
 // seqList renders seqs as "4, 5 and 6" (the first and last five of a long

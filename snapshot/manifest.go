@@ -143,6 +143,19 @@ func (m *Manifest) ContentDigest() (d fsm.Digest, ok bool) {
 	return d, err == nil
 }
 
+// StagedBytes is what staging a copy of the snapshot writes, in bytes: the
+// size of every file it lists but the KV store's sstables, which a stage
+// hard-links (isSSTable).
+func (m *Manifest) StagedBytes() int64 {
+	var n int64
+	for _, f := range m.Files {
+		if !isSSTable(f.Path) {
+			n += f.Size
+		}
+	}
+	return n
+}
+
 // RejectedJob is a job of the batch that could not be applied.
 type RejectedJob struct {
 	ID     string `json:"id"`

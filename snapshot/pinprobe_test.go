@@ -7,15 +7,6 @@ import (
 	"testing"
 )
 
-func newTestStore(t *testing.T) *Store {
-	t.Helper()
-	s, err := Init(filepath.Join(t.TempDir(), "store"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
 func mustPin(t *testing.T, s *Store, seq uint64) *Pin {
 	t.Helper()
 	p, err := s.Pin(seq)

@@ -13,6 +13,16 @@ import (
 	"github.com/memsnap/memsnap/internal/queue"
 )
 
+// newTestStore is an empty store in a temporary directory.
+func newTestStore(t *testing.T) *Store {
+	t.Helper()
+	s, err := Init(filepath.Join(t.TempDir(), "store"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
 // stageFake stages a snapshot whose "graph" is a plain file holding
 // content: enough to test layout, manifests, pins and GC without Kuzu.
 func stageFake(t *testing.T, s *Store, opts StageOptions, content string) *Stage {
@@ -61,10 +71,7 @@ func publishFake(t *testing.T, s *Store, content string) uint64 {
 }
 
 func TestPublishVerifyAndCorruption(t *testing.T) {
-	s, err := Init(filepath.Join(t.TempDir(), "store"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := newTestStore(t)
 	if cur, _ := s.Current(); cur != 0 {
 		t.Fatalf("fresh store CURRENT %d", cur)
 	}
@@ -107,10 +114,7 @@ func TestPublishVerifyAndCorruption(t *testing.T) {
 }
 
 func TestGCKeepsCurrentNewestAndPinned(t *testing.T) {
-	s, err := Init(filepath.Join(t.TempDir(), "store"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := newTestStore(t)
 	for i := 0; i < 6; i++ {
 		publishFake(t, s, strings.Repeat("x", i+1))
 	}
@@ -150,10 +154,7 @@ func TestGCKeepsCurrentNewestAndPinned(t *testing.T) {
 // leftover only while its batch's job files are still claimed; once they
 // are gone it was published, and CheckCurrent refuses, naming the repair.
 func TestLeftoverRuleAndCurrentParse(t *testing.T) {
-	s, err := Init(filepath.Join(t.TempDir(), "store"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := newTestStore(t)
 	publishFake(t, s, "a") // snapshot 1, watermark 1
 	// Snapshot 2 applies claimed job 2, then CURRENT goes back to 1: what
 	// a writer killed before its CURRENT swap leaves.

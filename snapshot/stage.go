@@ -258,7 +258,7 @@ func (st *Stage) stageKV() error {
 		switch {
 		case name == "LOCK" || e.IsDir():
 			continue
-		case strings.HasSuffix(name, ".sst"):
+		case isSSTable(name):
 			// sstables are immutable: share them.
 			if err := fsutil.Link(from, to); err != nil {
 				return fmt.Errorf("stage kv: link %s: %w", name, err)
@@ -271,6 +271,10 @@ func (st *Stage) stageKV() error {
 	}
 	return nil
 }
+
+// isSSTable reports whether the file named name (or a path to it) is one of
+// Pebble's sstables.
+func isSSTable(name string) bool { return strings.HasSuffix(name, ".sst") }
 
 // Source says how the stage's graph was made.
 func (st *Stage) Source() StageSource { return st.source }

@@ -13,10 +13,7 @@ import (
 // Damage to a trusted chunk is not seen by Files but is by Scrub, after
 // which Files reads everything again and reports it.
 func TestVerifierReadsOnlyWhatChanged(t *testing.T) {
-	s, err := Init(filepath.Join(t.TempDir(), "store"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := newTestStore(t)
 	const size = 4*ChunkSize + 100
 	seq := publishFake(t, s, strings.Repeat("a", size))
 	m, err := s.Manifest(seq)

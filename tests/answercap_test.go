@@ -15,19 +15,11 @@ import (
 // few hundred entities pass it.
 const answerCap = 64 << 10
 
-// answerPage is one part of a cut answer.
+// answerPage is one part of a cut answer: a graph and the note that says
+// how it was cut.
 type answerPage struct {
-	Entities []struct {
-		Name         string   `json:"name"`
-		EntityType   string   `json:"entityType"`
-		Observations []string `json:"observations"`
-	} `json:"entities"`
-	Relations []struct {
-		From string `json:"from"`
-		To   string `json:"to"`
-	} `json:"relations"`
-	NextCursor string `json:"nextCursor"`
-	Note       string `json:"note"`
+	graphJSON
+	Note string `json:"note"`
 }
 
 // pageThrough calls tool with args, then again with each nextCursor, and

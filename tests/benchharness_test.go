@@ -1,7 +1,6 @@
 package tests
 
 import (
-	"encoding/json"
 	"strings"
 	"testing"
 )
@@ -14,11 +13,7 @@ import (
 // second server through a real MCP client (no reference server needed), the
 // serve scenario's HTTP clients with no failed call, and --only.
 func TestBenchHarness(t *testing.T) {
-	out := mustMemsnap(t, t.TempDir(), nil, "bench", "--smoke", "--json", "--dir", t.TempDir())
-	var rep map[string]any
-	if err := json.Unmarshal([]byte(out), &rep); err != nil {
-		t.Fatalf("bench --json printed %q: %v", out, err)
-	}
+	rep := decodeAnswer[map[string]any](t, "bench --json printed", mustMemsnap(t, t.TempDir(), nil, "bench", "--smoke", "--json", "--dir", t.TempDir()))
 	want := map[string][]string{
 		"readers_under_write": {"readers", "queries", "errors", "p50_ms", "p99_ms", "idle_p99_ms", "direct_kuzu_attempts", "direct_kuzu_errors"},
 		"apply":               {"rows", "memsnap_rows_per_s", "per_statement_rows_per_s", "copy_from_rows_per_s"},
@@ -34,14 +29,6 @@ func TestBenchHarness(t *testing.T) {
 		"footprint": {"entities", "jsonl_bytes", "writes", "total_bytes", "apparent_bytes", "snapshots", "current_bytes",
 			"current_graph_bytes", "current_kv_bytes", "graph_bytes", "kv_bytes", "jobs_bytes", "queue_bytes", "other_bytes"},
 	}
-	num := func(obj map[string]any, k string) float64 {
-		t.Helper()
-		v, ok := obj[k].(float64)
-		if !ok {
-			t.Fatalf("%v: %q is %v, not a number", obj, k, obj[k])
-		}
-		return v
-	}
 	for bench, keys := range want {
 		var objs []map[string]any
 		switch v := rep[bench].(type) {
@@ -56,57 +43,30 @@ func TestBenchHarness(t *testing.T) {
 		}
 		for _, o := range objs {
 			for _, k := range keys {
-				num(o, k)
+				reportNum(t, o, k)
 			}
 		}
 	}
 	rw := rep["readers_under_write"].(map[string]any)
-	if num(rw, "queries") == 0 || num(rw, "errors") != 0 || num(rw, "idle_p99_ms") <= 0 {
+	if reportNum(t, rw, "queries") == 0 || reportNum(t, rw, "errors") != 0 || reportNum(t, rw, "idle_p99_ms") <= 0 {
 		t.Errorf("readers under write: %v", rw)
 	}
-	if a := num(rw, "direct_kuzu_attempts"); a == 0 || num(rw, "direct_kuzu_errors") != a {
+	if a := reportNum(t, rw, "direct_kuzu_attempts"); a == 0 || reportNum(t, rw, "direct_kuzu_errors") != a {
 		t.Errorf("direct Kuzu opens beside a read-write holder should all fail: %v", rw)
 	}
-	if sw := rep["swap"].(map[string]any); num(sw, "failed_queries") != 0 || num(sw, "refreshes") == 0 {
+	if sw := rep["swap"].(map[string]any); reportNum(t, sw, "failed_queries") != 0 || reportNum(t, sw, "refreshes") == 0 {
 		t.Errorf("swap: %v", sw)
 	}
 	for _, k := range []string{"memsnap_rows_per_s", "per_statement_rows_per_s", "copy_from_rows_per_s"} {
-		if num(rep["apply"].(map[string]any), k) <= 0 {
+		if reportNum(t, rep["apply"].(map[string]any), k) <= 0 {
 			t.Errorf("apply %s: %v", k, rep["apply"])
 		}
 	}
 	checkMCPReport(t, rep["mcp"].(map[string]any))
-	// The footprint's parts add up to its total, CURRENT is part of it, and
-	// the default retention (gc.keep 3) holds after the import and the writes.
-	for _, f := range rep["footprint"].([]any) {
-		fp := f.(map[string]any)
-		parts := num(fp, "graph_bytes") + num(fp, "kv_bytes") + num(fp, "jobs_bytes") + num(fp, "queue_bytes") + num(fp, "other_bytes")
-		if total := num(fp, "total_bytes"); parts != total || num(fp, "current_graph_bytes") <= 0 || num(fp, "current_bytes") > total ||
-			num(fp, "snapshots") != 3 || num(fp, "jsonl_bytes") <= 0 {
-			t.Errorf("footprint: %v; want parts adding up to the total, CURRENT within it, 3 snapshots kept", fp)
-		}
-	}
-	// The short form of issue 15's load (done-when 5): several HTTP MCP
-	// clients on one serve with the daemon committing, no call failing.
-	sv := rep["serve"].(map[string]any)
-	if num(sv, "calls") == 0 || num(sv, "failed") != 0 || num(sv, "snapshots") == 0 {
-		t.Errorf("serve: %d of %v calls failed (%v), %v snapshots published; want none failed and the writes committed",
-			int(num(sv, "failed")), sv["calls"], sv["first_error"], sv["snapshots"])
-	}
-	tools := map[string]bool{}
-	for _, tl := range sv["tools"].([]any) {
-		if m := tl.(map[string]any); num(m, "calls") > 0 {
-			tools[m["tool"].(string)] = true
-		}
-	}
-	for _, tool := range []string{"search_nodes", "open_nodes", "create_entities"} {
-		if !tools[tool] {
-			t.Errorf("serve: no %s calls under load: %v", tool, sv["tools"])
-		}
-	}
+	checkFootprintAndServe(t, rep)
 	var readers []float64
 	for _, s := range rep["scaling"].([]any) {
-		readers = append(readers, num(s.(map[string]any), "readers"))
+		readers = append(readers, reportNum(t, s.(map[string]any), "readers"))
 	}
 	if len(readers) < 2 || readers[0] != 1 || readers[1] != 2 {
 		t.Errorf("scaling reader counts %v, want 1, 2, ...", readers)
@@ -115,11 +75,59 @@ func TestBenchHarness(t *testing.T) {
 		t.Errorf("goals: %v", rep["goals"])
 	}
 
-	out = mustMemsnap(t, t.TempDir(), nil, "bench", "--smoke", "--json", "--only", "rss", "--dir", t.TempDir())
-	rep = nil
-	if err := json.Unmarshal([]byte(out), &rep); err != nil {
-		t.Fatal(err)
+	checkBenchOnly(t)
+}
+
+// reportNum is the number obj holds under k; it fails the test when there
+// is none.
+func reportNum(t *testing.T, obj map[string]any, k string) float64 {
+	t.Helper()
+	v, ok := obj[k].(float64)
+	if !ok {
+		t.Fatalf("%v: %q is %v, not a number", obj, k, obj[k])
 	}
+	return v
+}
+
+// checkFootprintAndServe checks the footprint and serve figures of the
+// bench report rep.
+func checkFootprintAndServe(t *testing.T, rep map[string]any) {
+	t.Helper()
+	// The footprint's parts add up to its total, CURRENT is part of it, and
+	// the default retention (gc.keep 3) holds after the import and the writes.
+	for _, f := range rep["footprint"].([]any) {
+		fp := f.(map[string]any)
+		parts := reportNum(t, fp, "graph_bytes") + reportNum(t, fp, "kv_bytes") + reportNum(t, fp, "jobs_bytes") + reportNum(t, fp, "queue_bytes") + reportNum(t, fp, "other_bytes")
+		if total := reportNum(t, fp, "total_bytes"); parts != total || reportNum(t, fp, "current_graph_bytes") <= 0 || reportNum(t, fp, "current_bytes") > total ||
+			reportNum(t, fp, "snapshots") != 3 || reportNum(t, fp, "jsonl_bytes") <= 0 {
+			t.Errorf("footprint: %v; want parts adding up to the total, CURRENT within it, 3 snapshots kept", fp)
+		}
+	}
+	// The short form of issue 15's load (done-when 5): several HTTP MCP
+	// clients on one serve with the daemon committing, no call failing.
+	sv := rep["serve"].(map[string]any)
+	if reportNum(t, sv, "calls") == 0 || reportNum(t, sv, "failed") != 0 || reportNum(t, sv, "snapshots") == 0 {
+		t.Errorf("serve: %d of %v calls failed (%v), %v snapshots published; want none failed and the writes committed",
+			int(reportNum(t, sv, "failed")), sv["calls"], sv["first_error"], sv["snapshots"])
+	}
+	tools := map[string]bool{}
+	for _, tl := range sv["tools"].([]any) {
+		if m := tl.(map[string]any); reportNum(t, m, "calls") > 0 {
+			tools[m["tool"].(string)] = true
+		}
+	}
+	for _, tool := range []string{"search_nodes", "open_nodes", "create_entities"} {
+		if !tools[tool] {
+			t.Errorf("serve: no %s calls under load: %v", tool, sv["tools"])
+		}
+	}
+}
+
+// checkBenchOnly checks that --only runs just the benchmark named, and
+// that an unknown name and a size --mcp-sizes does not allow are refused.
+func checkBenchOnly(t *testing.T) {
+	t.Helper()
+	rep := decodeAnswer[map[string]any](t, "bench --only rss --json printed", mustMemsnap(t, t.TempDir(), nil, "bench", "--smoke", "--json", "--only", "rss", "--dir", t.TempDir()))
 	if _, ok := rep["rss"]; !ok || rep["apply"] != nil || rep["scaling"] != nil {
 		t.Errorf("--only rss ran %v", rep)
 	}

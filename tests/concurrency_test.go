@@ -1,7 +1,6 @@
 package tests
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -88,9 +87,7 @@ func TestManyProcesses(t *testing.T) {
 			t.Fatalf("reader %d: %s", i, exitDetail(ctx, err))
 		}
 		var st readerStats
-		if err := json.Unmarshal(bg.outs[i].Bytes(), &st); err != nil {
-			t.Fatalf("reader %d output %q: %v", i, bg.outs[i], err)
-		}
+		bg.report(t, i, &st)
 		t.Logf("reader %d: %d queries, %d refreshes, %d errors, last snapshot %d", i, st.Queries, st.Refreshes, st.Errors, st.LastSeq)
 		if st.Refreshes < 1 || st.LastSeq != final {
 			t.Errorf("reader %d swapped %d times and serves snapshot %d; want at least once and the final snapshot %d", i, st.Refreshes, st.LastSeq, final)

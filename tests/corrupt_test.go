@@ -8,32 +8,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/memsnap/memsnap/internal/testutil"
 )
-
-// flipByte inverts one byte of a file in place, as bit rot would.
-func flipByte(t *testing.T, path string, at func(size int64) int64) {
-	t.Helper()
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	info, err := f.Stat()
-	if err != nil {
-		t.Fatal(err)
-	}
-	off := at(info.Size())
-	b := make([]byte, 1)
-	if _, err := f.ReadAt(b, off); err != nil {
-		t.Fatal(err)
-	}
-	b[0] ^= 0xff
-	if _, err := f.WriteAt(b, off); err != nil {
-		t.Fatal(err)
-	}
-}
-
-func middle(size int64) int64 { return size / 2 }
 
 func currentSeq(t *testing.T, store string) string {
 	t.Helper()
@@ -77,7 +54,7 @@ func TestCorruptionDetected(t *testing.T) {
 				}
 				target = m[len(m)-1]
 			}
-			flipByte(t, target, middle)
+			testutil.FlipByte(t, target, testutil.Middle)
 
 			// verify names the damage.
 			v := memsnap(t, c.store, nil, nil, "snapshots", "verify")

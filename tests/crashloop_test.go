@@ -143,12 +143,10 @@ func TestCrashLoop(t *testing.T) {
 	// Stop the background, then drain and check everything once more.
 	bg.stop()
 	var prod producerStats
-	for i, out := range bg.outs {
+	for i := range bg.outs {
 		if i < 2 {
 			var rs readerStats
-			if err := json.Unmarshal(out.Bytes(), &rs); err != nil {
-				t.Fatalf("reader %d report %q: %v", i, out.String(), err)
-			}
+			bg.report(t, i, &rs)
 			cr.st.readerErrors += rs.Errors
 			cr.st.readerQueries += rs.Queries
 			if rs.Errors != 0 || rs.SeqBack != 0 {
@@ -156,9 +154,7 @@ func TestCrashLoop(t *testing.T) {
 			}
 			continue
 		}
-		if err := json.Unmarshal(out.Bytes(), &prod); err != nil {
-			t.Fatalf("producer report %q: %v", out.String(), err)
-		}
+		bg.report(t, i, &prod)
 		if prod.Errors != 0 {
 			t.Errorf("background producer: %d errors (first: %s)", prod.Errors, prod.FirstError)
 		}

@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/memsnap/memsnap/internal/testutil"
 )
 
 // repairAnswer is what 'memsnap snapshots repair' prints.
@@ -28,12 +30,7 @@ type repairAnswer struct {
 
 func repair(t *testing.T, store string, args ...string) repairAnswer {
 	t.Helper()
-	out := mustMemsnap(t, store, nil, append([]string{"snapshots", "repair"}, args...)...)
-	var r repairAnswer
-	if err := json.Unmarshal([]byte(out), &r); err != nil {
-		t.Fatalf("repair answer %q: %v", out, err)
-	}
-	return r
+	return decodeAnswer[repairAnswer](t, "repair answer", mustMemsnap(t, store, nil, append([]string{"snapshots", "repair"}, args...)...))
 }
 
 // refusedCommit runs a commit that must refuse because of CURRENT, saying
@@ -184,7 +181,7 @@ func TestRepairSkipsDamagedSnapshot(t *testing.T) {
 	c.enqueue(t)
 	c.check(t)
 	bad := currentSeq(t, c.store)
-	flipByte(t, filepath.Join(snapDir(c.store, bad), "graph.kuzu"), middle)
+	testutil.FlipByte(t, filepath.Join(snapDir(c.store, bad), "graph.kuzu"), testutil.Middle)
 	writeCurrent(t, c.store, 99)
 	r := repair(t, c.store)
 	if r.Target != mustUint(t, good) || r.Rollback == nil || len(r.Rollback.Requeued) != 1 || r.Current <= mustUint(t, bad) {

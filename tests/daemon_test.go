@@ -14,8 +14,7 @@ import (
 // the queue itself and prints the outcome.
 func TestEnqueueWaitWithoutDaemon(t *testing.T) {
 	store := newStore(t)
-	job, _ := json.Marshal(ops(entities(entity("now", "t", "visible"))))
-	out := mustMemsnap(t, store, job, "enqueue", "--wait=30s")
+	out := enqueueWait(t, store, ops(entities(entity("now", "t", "visible"))), "30s")
 	var o outcome
 	if err := json.Unmarshal([]byte(out), &o); err != nil || o.Status != "applied" || o.Snapshot != 2 { // 1 is init's empty snapshot
 		t.Fatalf("enqueue --wait printed %q (%v)", out, err)

@@ -6,6 +6,7 @@ package tests
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -19,6 +20,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/memsnap/memsnap/config"
 	"github.com/memsnap/memsnap/snapshot"
@@ -93,46 +96,9 @@ func TestFullDiskIsVisibleAndEasyToLeave(t *testing.T) {
 	}
 
 	cs := mcpSession(t, ctx, store)
-	var jobs []string
-	for i := range 3 {
-		text, res := call(t, ctx, cs, "create_entities", map[string]any{"entities": []map[string]any{
-			{"name": fmt.Sprintf("full-%d", i), "entityType": "test", "observations": []string{"written on a full disk"}}}})
-		if res.IsError {
-			t.Fatalf("write %d on a full disk: %s; want it acknowledged (the queue still has room)", i, text)
-		}
-		m := blockedCause.FindStringSubmatch(text)
-		if m == nil || !strings.Contains(text, "warning:") {
-			t.Fatalf("write %d on a full disk answered %q; want a warning naming the needed and free space", i, text)
-		}
-		if needed, _ := strconv.Atoi(m[1]); needed <= mustAtoi(t, m[2]) {
-			t.Errorf("write %d: needs %s MiB, has %s MiB: want more needed than free", i, m[1], m[2])
-		}
-		if i == 0 {
-			t.Logf("write answer on a full disk: %s", text)
-		}
-		job, _ := res.Meta["memsnap/job"].(string)
-		if job == "" {
-			t.Fatalf("write %d: no job id in %v", i, res.Meta)
-		}
-		jobs = append(jobs, job)
-	}
+	jobs := writeOnFullDisk(t, ctx, cs)
 
-	// The command line's enqueue warns the same way, on stderr, exit 0.
-	r := memsnap(t, store, []byte(`{"ops":[{"op":"kv_put","key":"full-cli","value":"queued on a full disk"}]}`), nil, "enqueue")
-	var queued struct {
-		JobID string `json:"job_id"`
-	}
-	if err := json.Unmarshal([]byte(r.stdout), &queued); r.code != 0 || err != nil || !strings.Contains(r.stderr, "cannot apply yet") || !blockedCause.MatchString(r.stderr) {
-		t.Errorf("memsnap enqueue on a full disk: exit %d, stdout %q, stderr %q; want the job id and a warning naming the needed and free space", r.code, r.stdout, r.stderr)
-	}
-	jobs = append(jobs, queued.JobID)
-	// enqueue --wait, which commits itself, stops at once naming the cause.
-	r = memsnap(t, store, []byte(`{"ops":[{"op":"kv_put","key":"full-wait","value":"waited for on a full disk"}]}`), nil, "enqueue", "--wait=10m")
-	if m := regexp.MustCompile(`waiting for job (\w+): no space`).FindStringSubmatch(r.stderr); r.code != 1 || m == nil || !blockedCause.MatchString(r.stderr) {
-		t.Errorf("memsnap enqueue --wait on a full disk: exit %d, stderr %q; want exit 1 at once with the job id and the needed and free space", r.code, r.stderr)
-	} else {
-		jobs = append(jobs, m[1]) // queued all the same: it must apply once there is room
-	}
+	jobs = append(jobs, enqueueOnFullDisk(t, store)...)
 
 	var st struct {
 		Writer struct {
@@ -170,6 +136,125 @@ func TestFullDiskIsVisibleAndEasyToLeave(t *testing.T) {
 		t.Errorf("a read waiting for its own writes on a full disk answered %q; want a note naming the lack of space", text)
 	}
 
+	checkStatusOnFullDisk(t, store)
+
+	srv := checkServeOnFullDisk(t, ctx, store)
+
+	// The daemon's /healthz says the same.
+	daemon := startDaemonHTTP(t, ctx, store)
+	if body := httpGet(t, daemon+"/healthz"); !strings.Contains(body, `"state":"degraded"`) || !strings.Contains(body, "MiB free") {
+		t.Errorf("the daemon's /healthz on a full disk: %s; want state degraded with the writer's cause", body)
+	}
+
+	// Free the space as a user would: every acknowledged job applies, no
+	// configuration changed, nothing restarted.
+	if err := os.Remove(ballast); err != nil {
+		t.Fatal(err)
+	}
+	waitApplied(t, ctx, store, jobs)
+	text = mustCall(t, ctx, cs, "open_nodes", map[string]any{"names": []string{"full-0", "full-1", "full-2"}})
+	if g := parseGraph(t, text); len(g.Entities) != 3 {
+		t.Errorf("after space was freed the server reads %s; want the 3 entities written on the full disk", text)
+	}
+	if err := json.Unmarshal([]byte(mustCall(t, ctx, cs, "memory_status", map[string]any{})), &st); err != nil || st.Writer.State != "ok" || st.PendingWrites != 0 {
+		t.Errorf("memory_status after space was freed: %+v %v; want the writer ok and nothing pending", st, err)
+	}
+	if _, body := srv.get(t, "GET", "/healthz", nil); !strings.Contains(body, `"state":"ok"`) {
+		t.Errorf("/healthz after space was freed: %s", body)
+	}
+	if body := httpGet(t, daemon+"/healthz"); !strings.Contains(body, `"state":"ok"`) {
+		t.Errorf("the daemon's /healthz after space was freed: %s", body)
+	}
+}
+
+// checkServeOnFullDisk starts 'memsnap serve' on a store whose disk is too
+// full to commit and checks that its /healthz says "degraded" with the
+// writer's cause and its dashboard shows the blocked writer. It returns the
+// server, still running.
+func checkServeOnFullDisk(t *testing.T, ctx context.Context, store string) *served {
+	t.Helper()
+	srv := startServe(t, ctx, store)
+	resp, body := srv.get(t, "GET", "/healthz", nil)
+	var hz struct {
+		OK      bool   `json:"ok"`
+		Current uint64 `json:"current"`
+		State   string `json:"state"`
+		Writer  struct {
+			State string `json:"state"`
+			Cause string `json:"cause"`
+		} `json:"writer"`
+	}
+	if err := json.Unmarshal([]byte(body), &hz); err != nil || resp.StatusCode != 200 || !hz.OK || hz.Current == 0 ||
+		hz.State != "degraded" || hz.Writer.State != "blocked" || !strings.Contains(hz.Writer.Cause, "MiB free") {
+		t.Errorf("/healthz on a full disk: %d %s; want 200, ok, the current seq, state degraded and the writer's cause", resp.StatusCode, body)
+	}
+	if _, page := srv.get(t, "GET", "/", nil, "Authorization", "Bearer "+srv.token); !strings.Contains(page, `id="writer-health"`) ||
+		!strings.Contains(page, "MiB free") {
+		t.Errorf("the dashboard on a full disk does not show the blocked writer:\n%s", page)
+	}
+	return srv
+}
+
+// writeOnFullDisk writes three entities through cs on a disk too full to
+// commit: each must be acknowledged with a warning naming the needed and
+// free space. It returns their job ids.
+func writeOnFullDisk(t *testing.T, ctx context.Context, cs *mcp.ClientSession) []string {
+	t.Helper()
+	var jobs []string
+	for i := range 3 {
+		text, res := call(t, ctx, cs, "create_entities", map[string]any{"entities": []map[string]any{
+			{"name": fmt.Sprintf("full-%d", i), "entityType": "test", "observations": []string{"written on a full disk"}}}})
+		if res.IsError {
+			t.Fatalf("write %d on a full disk: %s; want it acknowledged (the queue still has room)", i, text)
+		}
+		m := blockedCause.FindStringSubmatch(text)
+		if m == nil || !strings.Contains(text, "warning:") {
+			t.Fatalf("write %d on a full disk answered %q; want a warning naming the needed and free space", i, text)
+		}
+		if needed, _ := strconv.Atoi(m[1]); needed <= mustAtoi(t, m[2]) {
+			t.Errorf("write %d: needs %s MiB, has %s MiB: want more needed than free", i, m[1], m[2])
+		}
+		if i == 0 {
+			t.Logf("write answer on a full disk: %s", text)
+		}
+		job, _ := res.Meta["memsnap/job"].(string)
+		if job == "" {
+			t.Fatalf("write %d: no job id in %v", i, res.Meta)
+		}
+		jobs = append(jobs, job)
+	}
+	return jobs
+}
+
+// enqueueOnFullDisk checks that on a disk too full to commit the command
+// line's enqueue warns as the MCP server does (on stderr, exit 0), and that
+// enqueue --wait, which commits itself, stops at once naming the cause. It
+// returns the ids of the jobs they queued.
+func enqueueOnFullDisk(t *testing.T, store string) []string {
+	t.Helper()
+	var jobs []string
+	r := memsnap(t, store, []byte(`{"ops":[{"op":"kv_put","key":"full-cli","value":"queued on a full disk"}]}`), nil, "enqueue")
+	var queued struct {
+		JobID string `json:"job_id"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &queued); r.code != 0 || err != nil || !strings.Contains(r.stderr, "cannot apply yet") || !blockedCause.MatchString(r.stderr) {
+		t.Errorf("memsnap enqueue on a full disk: exit %d, stdout %q, stderr %q; want the job id and a warning naming the needed and free space", r.code, r.stdout, r.stderr)
+	}
+	jobs = append(jobs, queued.JobID)
+	// enqueue --wait, which commits itself, stops at once naming the cause.
+	r = memsnap(t, store, []byte(`{"ops":[{"op":"kv_put","key":"full-wait","value":"waited for on a full disk"}]}`), nil, "enqueue", "--wait=10m")
+	if m := regexp.MustCompile(`waiting for job (\w+): no space`).FindStringSubmatch(r.stderr); r.code != 1 || m == nil || !blockedCause.MatchString(r.stderr) {
+		t.Errorf("memsnap enqueue --wait on a full disk: exit %d, stderr %q; want exit 1 at once with the job id and the needed and free space", r.code, r.stderr)
+	} else {
+		jobs = append(jobs, m[1]) // queued all the same: it must apply once there is room
+	}
+	return jobs
+}
+
+// checkStatusOnFullDisk checks that 'memsnap status' and its --json show
+// the blocked writer with its figures and a hint.
+func checkStatusOnFullDisk(t *testing.T, store string) {
+	t.Helper()
 	var cli struct {
 		Writer struct {
 			State     string `json:"state"`
@@ -190,38 +275,12 @@ func TestFullDiskIsVisibleAndEasyToLeave(t *testing.T) {
 	if !strings.Contains(out, "blocked:") || !blockedCause.MatchString(strings.ReplaceAll(out, "\n           ", "; ")) {
 		t.Errorf("memsnap status on a full disk:\n%s\nwant a blocked line with the cause", out)
 	}
+}
 
-	srv := startServe(t, ctx, store)
-	resp, body := srv.get(t, "GET", "/healthz", nil)
-	var hz struct {
-		OK      bool   `json:"ok"`
-		Current uint64 `json:"current"`
-		State   string `json:"state"`
-		Writer  struct {
-			State string `json:"state"`
-			Cause string `json:"cause"`
-		} `json:"writer"`
-	}
-	if err := json.Unmarshal([]byte(body), &hz); err != nil || resp.StatusCode != 200 || !hz.OK || hz.Current == 0 ||
-		hz.State != "degraded" || hz.Writer.State != "blocked" || !strings.Contains(hz.Writer.Cause, "MiB free") {
-		t.Errorf("/healthz on a full disk: %d %s; want 200, ok, the current seq, state degraded and the writer's cause", resp.StatusCode, body)
-	}
-	if _, page := srv.get(t, "GET", "/", nil, "Authorization", "Bearer "+srv.token); !strings.Contains(page, `id="writer-health"`) ||
-		!strings.Contains(page, "MiB free") {
-		t.Errorf("the dashboard on a full disk does not show the blocked writer:\n%s", page)
-	}
-
-	// The daemon's /healthz says the same.
-	daemon := startDaemonHTTP(t, ctx, store)
-	if body := httpGet(t, daemon+"/healthz"); !strings.Contains(body, `"state":"degraded"`) || !strings.Contains(body, "MiB free") {
-		t.Errorf("the daemon's /healthz on a full disk: %s; want state degraded with the writer's cause", body)
-	}
-
-	// Free the space as a user would: every acknowledged job applies, no
-	// configuration changed, nothing restarted.
-	if err := os.Remove(ballast); err != nil {
-		t.Fatal(err)
-	}
+// waitApplied waits until every job of jobs is applied; a job that ends
+// any other way than applied fails the test.
+func waitApplied(t *testing.T, ctx context.Context, store string, jobs []string) {
+	t.Helper()
 	freed := time.Now()
 	for _, id := range jobs {
 		for {
@@ -240,19 +299,6 @@ func TestFullDiskIsVisibleAndEasyToLeave(t *testing.T) {
 		}
 	}
 	t.Logf("every acknowledged job applied %s after space was freed", time.Since(freed).Round(time.Millisecond))
-	text = mustCall(t, ctx, cs, "open_nodes", map[string]any{"names": []string{"full-0", "full-1", "full-2"}})
-	if g := parseGraph(t, text); len(g.Entities) != 3 {
-		t.Errorf("after space was freed the server reads %s; want the 3 entities written on the full disk", text)
-	}
-	if err := json.Unmarshal([]byte(mustCall(t, ctx, cs, "memory_status", map[string]any{})), &st); err != nil || st.Writer.State != "ok" || st.PendingWrites != 0 {
-		t.Errorf("memory_status after space was freed: %+v %v; want the writer ok and nothing pending", st, err)
-	}
-	if _, body := srv.get(t, "GET", "/healthz", nil); !strings.Contains(body, `"state":"ok"`) {
-		t.Errorf("/healthz after space was freed: %s", body)
-	}
-	if body := httpGet(t, daemon+"/healthz"); !strings.Contains(body, `"state":"ok"`) {
-		t.Errorf("the daemon's /healthz after space was freed: %s", body)
-	}
 }
 
 // httpGet fetches url and returns its body, failing the test unless 200.
@@ -302,14 +348,8 @@ func TestCommitSplitsABatchThatDoesNotFit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var staged int64
-	for _, f := range m.Files {
-		if !strings.HasSuffix(f.Path, ".sst") {
-			staged += f.Size
-		}
-	}
 	job := int64(len(value)) + 64
-	room := writer.SpaceNeeded(staged, 2*job+job/2, config.Default().Writer.MinFreeMB)
+	room := writer.SpaceNeeded(m.StagedBytes(), 2*job+job/2, config.Default().Writer.MinFreeMB)
 	ballast := filepath.Join(mnt, "ballast")
 	if err := os.WriteFile(ballast, make([]byte, freeBytes(t, mnt)-room), 0o600); err != nil {
 		t.Fatal(err)

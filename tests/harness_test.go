@@ -124,11 +124,7 @@ func newStore(t *testing.T) string {
 
 func enqueue(t testing.TB, store string, job any) string {
 	t.Helper()
-	b, err := json.Marshal(job)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := mustMemsnap(t, store, b, "enqueue")
+	out := mustMemsnap(t, store, mustJSON(t, job), "enqueue")
 	var resp struct {
 		JobID string `json:"job_id"`
 	}
@@ -136,6 +132,34 @@ func enqueue(t testing.TB, store string, job any) string {
 		t.Fatalf("enqueue answer %q: %v", out, err)
 	}
 	return resp.JobID
+}
+
+// enqueueWait writes job as another process would: 'memsnap enqueue
+// --wait=WAIT', which commits the queue itself when no writer runs. It
+// returns what enqueue printed (the job's outcome).
+func enqueueWait(t testing.TB, store string, job any, wait string) string {
+	t.Helper()
+	return mustMemsnap(t, store, mustJSON(t, job), "enqueue", "--wait="+wait)
+}
+
+func mustJSON(t testing.TB, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// decodeAnswer decodes out, the JSON a command or a tool printed, as a T;
+// it fails the test, naming what and quoting out, when out is not one.
+func decodeAnswer[T any](t testing.TB, what, out string) T {
+	t.Helper()
+	var v T
+	if err := json.Unmarshal([]byte(out), &v); err != nil {
+		t.Fatalf("%s %q: %v", what, out, err)
+	}
+	return v
 }
 
 type queryResult struct {
@@ -146,12 +170,7 @@ type queryResult struct {
 
 func query(t testing.TB, store, cypher string) queryResult {
 	t.Helper()
-	out := mustMemsnap(t, store, nil, "query", "--json", cypher)
-	var q queryResult
-	if err := json.Unmarshal([]byte(out), &q); err != nil {
-		t.Fatalf("query answer %q: %v", out, err)
-	}
-	return q
+	return decodeAnswer[queryResult](t, "query answer", mustMemsnap(t, store, nil, "query", "--json", cypher))
 }
 
 func queryInt(t testing.TB, store, cypher string) int64 {
@@ -175,11 +194,7 @@ type commitSummary struct {
 
 func commit(t testing.TB, store string, args ...string) commitSummary {
 	t.Helper()
-	out := mustMemsnap(t, store, nil, append([]string{"commit"}, args...)...)
-	var s commitSummary
-	if err := json.Unmarshal([]byte(out), &s); err != nil {
-		t.Fatalf("commit answer %q: %v", out, err)
-	}
+	s := decodeAnswer[commitSummary](t, "commit answer", mustMemsnap(t, store, nil, append([]string{"commit"}, args...)...))
 	if s.Duplicates != 0 {
 		t.Fatalf("commit found %d jobs already applied: exactly-once broken", s.Duplicates)
 	}
@@ -195,12 +210,7 @@ type outcome struct {
 
 func jobOutcome(t testing.TB, store, id string) outcome {
 	t.Helper()
-	var o outcome
-	out := mustMemsnap(t, store, nil, "job", id)
-	if err := json.Unmarshal([]byte(out), &o); err != nil {
-		t.Fatalf("job answer %q: %v", out, err)
-	}
-	return o
+	return decodeAnswer[outcome](t, "job answer", mustMemsnap(t, store, nil, "job", id))
 }
 
 // helperCmd starts this test binary as a helper process with a role.
@@ -247,6 +257,15 @@ func (b *background) stop() {
 	_ = os.WriteFile(b.stopFile, nil, 0o600)
 	for i, cmd := range b.cmds {
 		b.errs[i] = cmd.Wait()
+	}
+}
+
+// report decodes what process i printed when it stopped (its JSON report,
+// readerStats or producerStats) into v.
+func (b *background) report(t testing.TB, i int, v any) {
+	t.Helper()
+	if err := json.Unmarshal(b.outs[i].Bytes(), v); err != nil {
+		t.Fatalf("background process %d report %q: %v", i, b.outs[i], err)
 	}
 }
 

@@ -59,37 +59,10 @@ func TestServeHoldsUnderHostileConnections(t *testing.T) {
 		t.Fatalf("an authenticated client could not connect: %v", err)
 	}
 	defer cs.Close()
-	if _, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "memory_status", Arguments: map[string]any{}}); err != nil {
+	if _, err := cs.CallTool(ctx, statusCall()); err != nil {
 		t.Fatalf("an authenticated call before the flood: %v", err)
 	}
-	dial := func() net.Conn {
-		c, err := net.Dial("tcp", addr)
-		if err != nil {
-			t.Fatalf("dial %s: %v", addr, err)
-		}
-		t.Cleanup(func() { c.Close() })
-		return c
-	}
-	var flood []net.Conn
-	for range 10 * capConns {
-		flood = append(flood, dial())
-	}
-	for range 10 * capConns {
-		c := dial()
-		if _, err := fmt.Fprintf(c, "POST /mcp HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n", addr); err != nil {
-			t.Fatal(err)
-		}
-		flood = append(flood, c)
-	}
-	// A body declared with the token and never sent.
-	var late []net.Conn
-	for range 2 {
-		c := dial()
-		if _, err := fmt.Fprintf(c, "POST /mcp HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n", addr, s.token); err != nil {
-			t.Fatal(err)
-		}
-		late = append(late, c)
-	}
+	flood, late := floodConnections(t, addr, s.token, 10*capConns)
 
 	// While they are open: the authenticated clients and /healthz are answered.
 	cs2, err := s.session(ctx, s.token, nil)
@@ -97,10 +70,10 @@ func TestServeHoldsUnderHostileConnections(t *testing.T) {
 		t.Fatalf("an authenticated client could not connect during the flood: %v", err)
 	}
 	defer cs2.Close()
-	if _, err := cs2.CallTool(ctx, &mcp.CallToolParams{Name: "memory_status", Arguments: map[string]any{}}); err != nil {
+	if _, err := cs2.CallTool(ctx, statusCall()); err != nil {
 		t.Errorf("an authenticated call of a client that came during the flood: %v", err)
 	}
-	if _, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "memory_status", Arguments: map[string]any{}}); err != nil {
+	if _, err := cs.CallTool(ctx, statusCall()); err != nil {
 		t.Errorf("an authenticated call: %v", err)
 	}
 	if resp, body := s.get(t, "GET", "/healthz", nil); resp.StatusCode != http.StatusOK {
@@ -108,29 +81,9 @@ func TestServeHoldsUnderHostileConnections(t *testing.T) {
 	}
 
 	// Every one is closed within 10x its timeout.
-	var wg sync.WaitGroup
-	errs := make(chan error, len(flood)+len(late))
-	for i, c := range flood {
-		wg.Go(func() {
-			if err := closedWithin(c, 10*timeout); err != nil {
-				errs <- fmt.Errorf("flood connection %d: %w", i, err)
-			}
-		})
-	}
-	for i, c := range late {
-		wg.Go(func() {
-			if err := closedWithin(c, 10*(timeout+time.Second)); err != nil {
-				errs <- fmt.Errorf("body declared with the token, connection %d: %w", i, err)
-			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
+	checkAllClosed(t, flood, late, timeout)
 	// The client's session still works after the flood.
-	if _, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "memory_status", Arguments: map[string]any{}}); err != nil {
+	if _, err := cs.CallTool(ctx, statusCall()); err != nil {
 		t.Errorf("an authenticated call after the flood: %v", err)
 	}
 
@@ -170,7 +123,7 @@ func TestServeHoldsUnderHostileConnections(t *testing.T) {
 	if err != nil {
 		t.Fatalf("a client beyond serve.max_streams: %v", err)
 	}
-	if _, err := cs3.CallTool(ctx, &mcp.CallToolParams{Name: "memory_status", Arguments: map[string]any{}}); err != nil {
+	if _, err := cs3.CallTool(ctx, statusCall()); err != nil {
 		t.Errorf("a call of a client beyond serve.max_streams: %v", err)
 	}
 	cs3.Close()
@@ -183,6 +136,72 @@ func TestServeHoldsUnderHostileConnections(t *testing.T) {
 		resp.Body.Close()
 		return false
 	})
+}
+
+// statusCall is a memory_status call, the cheapest tool call there is.
+func statusCall() *mcp.CallToolParams {
+	return &mcp.CallToolParams{Name: "memory_status", Arguments: map[string]any{}}
+}
+
+// floodConnections opens n connections to addr that send nothing and n
+// that declare a body they never send, without the token (flood), and two
+// that declare one with token (late). They are closed when the test ends.
+func floodConnections(t *testing.T, addr, token string, n int) (flood, late []net.Conn) {
+	t.Helper()
+	dial := func() net.Conn {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatalf("dial %s: %v", addr, err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	for range n {
+		flood = append(flood, dial())
+	}
+	for range n {
+		c := dial()
+		if _, err := fmt.Fprintf(c, "POST /mcp HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n", addr); err != nil {
+			t.Fatal(err)
+		}
+		flood = append(flood, c)
+	}
+	// A body declared with the token and never sent.
+	for range 2 {
+		c := dial()
+		if _, err := fmt.Fprintf(c, "POST /mcp HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: 100000\r\n\r\n", addr, token); err != nil {
+			t.Fatal(err)
+		}
+		late = append(late, c)
+	}
+	return flood, late
+}
+
+// checkAllClosed checks that the server closes each connection of flood
+// within 10x timeout, and each of late within 10x (timeout plus a second).
+func checkAllClosed(t *testing.T, flood, late []net.Conn, timeout time.Duration) {
+	t.Helper()
+	var wg sync.WaitGroup
+	errs := make(chan error, len(flood)+len(late))
+	for i, c := range flood {
+		wg.Go(func() {
+			if err := closedWithin(c, 10*timeout); err != nil {
+				errs <- fmt.Errorf("flood connection %d: %w", i, err)
+			}
+		})
+	}
+	for i, c := range late {
+		wg.Go(func() {
+			if err := closedWithin(c, 10*(timeout+time.Second)); err != nil {
+				errs <- fmt.Errorf("body declared with the token, connection %d: %w", i, err)
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
 }
 
 // Issue 25, item 3: serve started while its address is still held (as

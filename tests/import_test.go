@@ -1,7 +1,6 @@
 package tests
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -23,11 +22,7 @@ type importSummary struct {
 
 func parseImportSummary(t *testing.T, out string) importSummary {
 	t.Helper()
-	var s importSummary
-	if err := json.Unmarshal([]byte(out), &s); err != nil {
-		t.Fatalf("import summary %q: %v", out, err)
-	}
-	return s
+	return decodeAnswer[importSummary](t, "import summary", out)
 }
 
 // Issue 14, input 1: a file with imperfect lines imports every valid

@@ -89,6 +89,8 @@ func wantToolError(t *testing.T, ctx context.Context, cs *mcp.ClientSession, too
 	}
 }
 
+// graphJSON is a graph answer as an MCP client reads it: entities, relations
+// and the cursor of the next page.
 type graphJSON struct {
 	Entities []struct {
 		Name         string   `json:"name"`
@@ -103,11 +105,7 @@ type graphJSON struct {
 
 func parseGraph(t *testing.T, text string) graphJSON {
 	t.Helper()
-	var g graphJSON
-	if err := json.Unmarshal([]byte(text), &g); err != nil {
-		t.Fatalf("answer is not a graph: %v: %s", err, text)
-	}
-	return g
+	return decodeAnswer[graphJSON](t, "graph answer", text)
 }
 
 func (g graphJSON) names() []string {
@@ -153,8 +151,97 @@ func TestMCPServer(t *testing.T) {
 	store := newStore(t)
 	cs := mcpSession(t, ctx, store)
 
-	// Schemas: the reference tools take exactly the reference's arguments
-	// (read_graph adds only optional paging).
+	checkReferenceSchemas(t, ctx, cs)
+
+	// Reads before anything is published see an empty memory.
+	if g := parseGraph(t, mustCall(t, ctx, cs, "read_graph", map[string]any{})); len(g.Entities) != 0 {
+		t.Errorf("empty store read_graph: %+v", g)
+	}
+
+	writeSmallGraph(t, ctx, cs)
+
+	// Reads see the server's own writes at once.
+	g := parseGraph(t, mustCall(t, ctx, cs, "read_graph", map[string]any{}))
+	if !slices.Equal(g.names(), []string{"Kuzu", "Pebble", "memsnap"}) || len(g.Relations) != 2 {
+		t.Errorf("read_graph: %+v", g)
+	}
+	page := parseGraph(t, mustCall(t, ctx, cs, "read_graph", map[string]any{"limit": 2}))
+	if len(page.Entities) != 2 || page.NextCursor == "" {
+		t.Errorf("read_graph page: %+v", page)
+	}
+	rest := parseGraph(t, mustCall(t, ctx, cs, "read_graph", map[string]any{"limit": 2, "cursor": page.NextCursor}))
+	if len(rest.Entities) != 1 || rest.NextCursor != "" {
+		t.Errorf("read_graph second page: %+v", rest)
+	}
+	g = parseGraph(t, mustCall(t, ctx, cs, "search_nodes", map[string]any{"query": "ARCHIVED"}))
+	if !slices.Equal(g.names(), []string{"Kuzu"}) {
+		t.Errorf("search_nodes: %+v", g)
+	}
+	g = parseGraph(t, mustCall(t, ctx, cs, "open_nodes", map[string]any{"names": []string{"memsnap", "Kuzu", "Nope"}}))
+	if !slices.Equal(g.names(), []string{"Kuzu", "memsnap"}) || len(g.Relations) != 2 { // memsnap->Kuzu and memsnap->Pebble
+		t.Errorf("open_nodes: %+v", g)
+	}
+	g = parseGraph(t, mustCall(t, ctx, cs, "neighbors", map[string]any{"name": "memsnap"}))
+	if !slices.Equal(g.names(), []string{"Kuzu", "Pebble", "memsnap"}) {
+		t.Errorf("neighbors: %+v", g)
+	}
+	wantToolError(t, ctx, cs, "neighbors", map[string]any{"name": "Ghost"}, "Entity with name Ghost not found")
+	text := mustCall(t, ctx, cs, "query", map[string]any{"cypher": "MATCH (e:Entity) WHERE e.entityType = $t RETURN e.name", "params": map[string]any{"t": "project"}})
+	if !strings.Contains(text, `"memsnap"`) || !strings.Contains(text, `"snapshot"`) {
+		t.Errorf("query: %s", text)
+	}
+	if text = mustCall(t, ctx, cs, "kv_put", map[string]any{"key": "session/1", "value": "hello"}); !strings.Contains(text, "session/1") {
+		t.Errorf("kv_put: %s", text)
+	}
+	if text = mustCall(t, ctx, cs, "kv_get", map[string]any{"key": "session/1"}); !strings.Contains(text, `"value": "hello"`) || !strings.Contains(text, `"found": true`) {
+		t.Errorf("kv_get: %s", text)
+	}
+	if text = mustCall(t, ctx, cs, "kv_scan", map[string]any{"prefix": "session/"}); !strings.Contains(text, `"hello"`) {
+		t.Errorf("kv_scan: %s", text)
+	}
+	var st struct {
+		Snapshot   uint64 `json:"snapshot"`
+		QueueDepth int    `json:"queueDepth"`
+	}
+	if err := json.Unmarshal([]byte(mustCall(t, ctx, cs, "memory_status", map[string]any{})), &st); err != nil || st.Snapshot == 0 {
+		t.Errorf("memory_status: %+v %v", st, err)
+	}
+
+	// Deletes answer with the reference's messages.
+	if text = mustCall(t, ctx, cs, "delete_observations", map[string]any{"deletions": []any{
+		map[string]any{"entityName": "Kuzu", "observations": []string{"archived Oct 2025"}}}}); text != "Observations deleted successfully" {
+		t.Errorf("delete_observations: %q", text)
+	}
+	if text = mustCall(t, ctx, cs, "delete_relations", map[string]any{"relations": []any{
+		map[string]any{"from": "memsnap", "to": "Pebble", "relationType": "uses"},
+		map[string]any{"from": "Pebble", "to": "memsnap", "relationType": "uses"}}}); text != "Deleted 1 of 2 relations. The rest matched nothing." {
+		t.Errorf("delete_relations: %q", text)
+	}
+	if text = mustCall(t, ctx, cs, "delete_entities", map[string]any{"entityNames": []string{"Pebble", "Nobody"}}); text != "Deleted 1 of 2 entities. Not found: Nobody" {
+		t.Errorf("delete_entities: %q", text)
+	}
+
+	// The resource.
+	rr, err := cs.ReadResource(ctx, &mcp.ReadResourceParams{URI: "memory://knowledge-graph"})
+	if err != nil || len(rr.Contents) != 1 || rr.Contents[0].MIMEType != "application/json" {
+		t.Fatalf("resource: %+v %v", rr, err)
+	}
+	if g := parseGraph(t, rr.Contents[0].Text); !slices.Equal(g.names(), []string{"Kuzu", "memsnap"}) {
+		t.Errorf("resource graph: %+v", g)
+	}
+
+	sendBadInput(t, ctx, cs)
+	if g := parseGraph(t, mustCall(t, ctx, cs, "read_graph", map[string]any{})); len(g.Entities) != 2 {
+		t.Errorf("after bad input the memory changed: %+v", g)
+	}
+}
+
+// checkReferenceSchemas checks that the reference tools take exactly the
+// reference's arguments (read_graph adds only optional paging, search_nodes
+// and open_nodes an optional time window, limit and cursor) and that
+// memsnap's own tools are there.
+func checkReferenceSchemas(t *testing.T, ctx context.Context, cs *mcp.ClientSession) {
+	t.Helper()
 	b, err := os.ReadFile(filepath.Join("..", "testdata", "mcp", "reference-tools.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -204,13 +291,14 @@ func TestMCPServer(t *testing.T) {
 			t.Errorf("%s input schema differs from the reference:\n got %s\nwant %s", name, gj, wj)
 		}
 	}
+}
 
-	// Reads before anything is published see an empty memory.
-	if g := parseGraph(t, mustCall(t, ctx, cs, "read_graph", map[string]any{})); len(g.Entities) != 0 {
-		t.Errorf("empty store read_graph: %+v", g)
-	}
-
-	// Writes: the answers carry what changed, as the reference's do.
+// writeSmallGraph writes Kuzu, Pebble and memsnap, memsnap's two uses
+// relations and an observation of Kuzu, checking each answer against the
+// reference's, and that a write naming a missing entity is rejected with
+// the reference's words.
+func writeSmallGraph(t *testing.T, ctx context.Context, cs *mcp.ClientSession) {
+	t.Helper()
 	text := mustCall(t, ctx, cs, "create_entities", map[string]any{"entities": []any{
 		map[string]any{"name": "Kuzu", "entityType": "database", "observations": []string{"embedded graph DB"}},
 		map[string]any{"name": "memsnap", "entityType": "project", "observations": []string{}},
@@ -250,79 +338,12 @@ func TestMCPServer(t *testing.T) {
 	wantToolError(t, ctx, cs, "create_relations", map[string]any{"relations": []any{
 		map[string]any{"from": "memsnap", "to": "Ghost", "relationType": "haunts"},
 	}}, "Entity with name Ghost not found")
+}
 
-	// Reads see the server's own writes at once.
-	g := parseGraph(t, mustCall(t, ctx, cs, "read_graph", map[string]any{}))
-	if !slices.Equal(g.names(), []string{"Kuzu", "Pebble", "memsnap"}) || len(g.Relations) != 2 {
-		t.Errorf("read_graph: %+v", g)
-	}
-	page := parseGraph(t, mustCall(t, ctx, cs, "read_graph", map[string]any{"limit": 2}))
-	if len(page.Entities) != 2 || page.NextCursor == "" {
-		t.Errorf("read_graph page: %+v", page)
-	}
-	rest := parseGraph(t, mustCall(t, ctx, cs, "read_graph", map[string]any{"limit": 2, "cursor": page.NextCursor}))
-	if len(rest.Entities) != 1 || rest.NextCursor != "" {
-		t.Errorf("read_graph second page: %+v", rest)
-	}
-	g = parseGraph(t, mustCall(t, ctx, cs, "search_nodes", map[string]any{"query": "ARCHIVED"}))
-	if !slices.Equal(g.names(), []string{"Kuzu"}) {
-		t.Errorf("search_nodes: %+v", g)
-	}
-	g = parseGraph(t, mustCall(t, ctx, cs, "open_nodes", map[string]any{"names": []string{"memsnap", "Kuzu", "Nope"}}))
-	if !slices.Equal(g.names(), []string{"Kuzu", "memsnap"}) || len(g.Relations) != 2 { // memsnap->Kuzu and memsnap->Pebble
-		t.Errorf("open_nodes: %+v", g)
-	}
-	g = parseGraph(t, mustCall(t, ctx, cs, "neighbors", map[string]any{"name": "memsnap"}))
-	if !slices.Equal(g.names(), []string{"Kuzu", "Pebble", "memsnap"}) {
-		t.Errorf("neighbors: %+v", g)
-	}
-	wantToolError(t, ctx, cs, "neighbors", map[string]any{"name": "Ghost"}, "Entity with name Ghost not found")
-	text = mustCall(t, ctx, cs, "query", map[string]any{"cypher": "MATCH (e:Entity) WHERE e.entityType = $t RETURN e.name", "params": map[string]any{"t": "project"}})
-	if !strings.Contains(text, `"memsnap"`) || !strings.Contains(text, `"snapshot"`) {
-		t.Errorf("query: %s", text)
-	}
-	if text = mustCall(t, ctx, cs, "kv_put", map[string]any{"key": "session/1", "value": "hello"}); !strings.Contains(text, "session/1") {
-		t.Errorf("kv_put: %s", text)
-	}
-	if text = mustCall(t, ctx, cs, "kv_get", map[string]any{"key": "session/1"}); !strings.Contains(text, `"value": "hello"`) || !strings.Contains(text, `"found": true`) {
-		t.Errorf("kv_get: %s", text)
-	}
-	if text = mustCall(t, ctx, cs, "kv_scan", map[string]any{"prefix": "session/"}); !strings.Contains(text, `"hello"`) {
-		t.Errorf("kv_scan: %s", text)
-	}
-	var st struct {
-		Snapshot   uint64 `json:"snapshot"`
-		QueueDepth int    `json:"queueDepth"`
-	}
-	if err := json.Unmarshal([]byte(mustCall(t, ctx, cs, "memory_status", map[string]any{})), &st); err != nil || st.Snapshot == 0 {
-		t.Errorf("memory_status: %+v %v", st, err)
-	}
-
-	// Deletes answer with the reference's messages.
-	if text = mustCall(t, ctx, cs, "delete_observations", map[string]any{"deletions": []any{
-		map[string]any{"entityName": "Kuzu", "observations": []string{"archived Oct 2025"}}}}); text != "Observations deleted successfully" {
-		t.Errorf("delete_observations: %q", text)
-	}
-	if text = mustCall(t, ctx, cs, "delete_relations", map[string]any{"relations": []any{
-		map[string]any{"from": "memsnap", "to": "Pebble", "relationType": "uses"},
-		map[string]any{"from": "Pebble", "to": "memsnap", "relationType": "uses"}}}); text != "Deleted 1 of 2 relations. The rest matched nothing." {
-		t.Errorf("delete_relations: %q", text)
-	}
-	if text = mustCall(t, ctx, cs, "delete_entities", map[string]any{"entityNames": []string{"Pebble", "Nobody"}}); text != "Deleted 1 of 2 entities. Not found: Nobody" {
-		t.Errorf("delete_entities: %q", text)
-	}
-
-	// The resource.
-	rr, err := cs.ReadResource(ctx, &mcp.ReadResourceParams{URI: "memory://knowledge-graph"})
-	if err != nil || len(rr.Contents) != 1 || rr.Contents[0].MIMEType != "application/json" {
-		t.Fatalf("resource: %+v %v", rr, err)
-	}
-	if g := parseGraph(t, rr.Contents[0].Text); !slices.Equal(g.names(), []string{"Kuzu", "memsnap"}) {
-		t.Errorf("resource graph: %+v", g)
-	}
-
-	// Bad input at the boundary: a clear tool error each, and the server
-	// keeps running.
+// sendBadInput sends tool calls with bad arguments: each must get a clear
+// tool error.
+func sendBadInput(t *testing.T, ctx context.Context, cs *mcp.ClientSession) {
+	t.Helper()
 	wantToolError(t, ctx, cs, "create_entities", map[string]any{"entities": "Kuzu"}, "entities")
 	wantToolError(t, ctx, cs, "create_entities", map[string]any{"entities": []any{map[string]any{"name": "x", "entityType": "t"}}}, "observations")
 	wantToolError(t, ctx, cs, "create_entities", map[string]any{}, "entities")
@@ -338,9 +359,6 @@ func TestMCPServer(t *testing.T) {
 		wantToolError(t, ctx, cs, "query", map[string]any{"cypher": q}, "query refused")
 	}
 	wantToolError(t, ctx, cs, "query", map[string]any{"cypher": "MATCH (e:Nope) RETURN e"}, "Nope")
-	if g := parseGraph(t, mustCall(t, ctx, cs, "read_graph", map[string]any{})); len(g.Entities) != 2 {
-		t.Errorf("after bad input the memory changed: %+v", g)
-	}
 }
 
 // Done-when 2: five 'memsnap mcp' processes, a daemon and a CLI reader on
@@ -403,41 +421,7 @@ func testManyMCPServers(t *testing.T, withDaemon bool, servers, perServer int) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			name := func(k int) string { return fmt.Sprintf("srv%d-e%d", i, k) }
-			for k := 0; k < perServer; k += 2 {
-				mustCall(t, ctx, cs, "create_entities", map[string]any{"entities": []any{
-					map[string]any{"name": name(k), "entityType": "note", "observations": []string{"first"}},
-					map[string]any{"name": name(k + 1), "entityType": "note", "observations": []string{}},
-				}})
-			}
-			for k := 1; k < perServer; k++ {
-				mustCall(t, ctx, cs, "create_relations", map[string]any{"relations": []any{
-					map[string]any{"from": name(k - 1), "to": name(k), "relationType": "next"}}})
-			}
-			for k := 0; k < perServer; k++ {
-				mustCall(t, ctx, cs, "add_observations", map[string]any{"observations": []any{
-					map[string]any{"entityName": name(k), "contents": []string{fmt.Sprintf("from server %d", i)}}}})
-			}
-			// Read-your-writes: the server's own writes are all visible to it
-			// right after they were acknowledged.
-			var names []string
-			for k := range perServer {
-				names = append(names, name(k))
-			}
-			g := parseGraph(t, mustCall(t, ctx, cs, "open_nodes", map[string]any{"names": names}))
-			mine := fmt.Sprintf("from server %d", i)
-			for _, e := range g.Entities {
-				if !slices.Contains(e.Observations, mine) {
-					t.Errorf("server %d reads its own entity %s without its observation: %v", i, e.Name, e.Observations)
-				}
-			}
-			if len(g.Entities) != perServer || len(g.Relations) != perServer-1 {
-				t.Errorf("server %d reads its own writes as %d entities and %d relations, want %d and %d",
-					i, len(g.Entities), len(g.Relations), perServer, perServer-1)
-			}
-			// query (Cypher reads the snapshot alone) waits until the
-			// server's writes are committed.
-			mustCall(t, ctx, cs, "query", map[string]any{"cypher": "RETURN 1"})
+			writeAsServer(t, ctx, cs, i, perServer)
 		}()
 	}
 	wg.Wait()
@@ -462,6 +446,48 @@ func testManyMCPServers(t *testing.T, withDaemon bool, servers, perServer int) {
 		})
 	}
 	t.Logf("%d servers x %d writes each, CLI reader ran %d searches with %d errors", servers, perServer/2+perServer-1+perServer, readerRuns, readerErrs)
+}
+
+// writeAsServer writes through server i (cs) perServer entities named
+// srv<i>-e<k>, chained by relations, and an observation of each, then
+// checks that the server reads all its own writes at once
+// (read-your-writes) and that a query waits until they are committed.
+func writeAsServer(t *testing.T, ctx context.Context, cs *mcp.ClientSession, i, perServer int) {
+	name := func(k int) string { return fmt.Sprintf("srv%d-e%d", i, k) }
+	for k := 0; k < perServer; k += 2 {
+		mustCall(t, ctx, cs, "create_entities", map[string]any{"entities": []any{
+			map[string]any{"name": name(k), "entityType": "note", "observations": []string{"first"}},
+			map[string]any{"name": name(k + 1), "entityType": "note", "observations": []string{}},
+		}})
+	}
+	for k := 1; k < perServer; k++ {
+		mustCall(t, ctx, cs, "create_relations", map[string]any{"relations": []any{
+			map[string]any{"from": name(k - 1), "to": name(k), "relationType": "next"}}})
+	}
+	for k := 0; k < perServer; k++ {
+		mustCall(t, ctx, cs, "add_observations", map[string]any{"observations": []any{
+			map[string]any{"entityName": name(k), "contents": []string{fmt.Sprintf("from server %d", i)}}}})
+	}
+	// Read-your-writes: the server's own writes are all visible to it
+	// right after they were acknowledged.
+	var names []string
+	for k := range perServer {
+		names = append(names, name(k))
+	}
+	g := parseGraph(t, mustCall(t, ctx, cs, "open_nodes", map[string]any{"names": names}))
+	mine := fmt.Sprintf("from server %d", i)
+	for _, e := range g.Entities {
+		if !slices.Contains(e.Observations, mine) {
+			t.Errorf("server %d reads its own entity %s without its observation: %v", i, e.Name, e.Observations)
+		}
+	}
+	if len(g.Entities) != perServer || len(g.Relations) != perServer-1 {
+		t.Errorf("server %d reads its own writes as %d entities and %d relations, want %d and %d",
+			i, len(g.Entities), len(g.Relations), perServer, perServer-1)
+	}
+	// query (Cypher reads the snapshot alone) waits until the
+	// server's writes are committed.
+	mustCall(t, ctx, cs, "query", map[string]any{"cypher": "RETURN 1"})
 }
 
 // Done-when 3: a reference JSONL memory file imports and exports back to the
@@ -733,8 +759,7 @@ func TestResourceSubscription(t *testing.T) {
 	}
 	mustCall(t, ctx, other, "read_graph", map[string]any{}) // both servers read snapshot 1
 	mustCall(t, ctx, sub, "read_graph", map[string]any{})
-	job, _ := json.Marshal(ops(entities(entity("from-elsewhere", "t", "written by another process"))))
-	mustMemsnap(t, store, job, "enqueue", "--wait=30s")
+	enqueueWait(t, store, ops(entities(entity("from-elsewhere", "t", "written by another process"))), "30s")
 	waitUntil(t, ctx, "the subscribed client to be told", 50*time.Millisecond, func() bool { return told.Load() > 0 })
 	g := parseGraph(t, mustCall(t, ctx, sub, "open_nodes", map[string]any{"names": []string{"from-elsewhere"}}))
 	if len(g.Entities) != 1 {
@@ -749,8 +774,7 @@ func TestResourceSubscription(t *testing.T) {
 	// the other server serves it, a notice the other server sent of the
 	// first swap has had a whole refresh to arrive.
 	told.Store(0)
-	job, _ = json.Marshal(ops(entities(entity("second", "t", "written by another process"))))
-	mustMemsnap(t, store, job, "enqueue", "--wait=30s")
+	enqueueWait(t, store, ops(entities(entity("second", "t", "written by another process"))), "30s")
 	waitUntil(t, ctx, "the subscribed client to be told of the second write", 50*time.Millisecond, func() bool { return told.Load() > 0 })
 	waitUntil(t, ctx, "the other server to serve the second write", 50*time.Millisecond, func() bool {
 		return len(parseGraph(t, mustCall(t, ctx, other, "open_nodes", map[string]any{"names": []string{"second"}})).Entities) == 1
@@ -819,8 +843,7 @@ func TestRecentChangesAndTimeWindows(t *testing.T) {
 		t.Fatalf("first page %v, want [beta gamma]", got)
 	}
 	// Another process writes between the pages; the server swaps to it.
-	job, _ := json.Marshal(ops(entities(entity("delta", "t", "from another process"))))
-	mustMemsnap(t, store, job, "enqueue", "--wait=30s")
+	enqueueWait(t, store, ops(entities(entity("delta", "t", "from another process"))), "30s")
 	var rest []string
 	cur := p1.NextCursor
 	waitUntil(t, ctx, "the feed to reach delta", 50*time.Millisecond, func() bool {

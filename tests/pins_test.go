@@ -1,12 +1,10 @@
 package tests
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
-	"os/exec"
+	"slices"
 	"sync"
 	"testing"
 
@@ -42,22 +40,7 @@ func TestListLeavesPinsAlone(t *testing.T) {
 	defer cancel()
 
 	const readers, snapshots, minLists = 4, 12, 60
-	var procs []*exec.Cmd
-	var outs []*bytes.Buffer
-	for i := 0; i < readers; i++ {
-		cmd := helperCmd(ctx, "reader", store, "MEMSNAP_TEST_STOP="+stopFile(store), "MEMSNAP_TEST_PIN_ALL=1")
-		var out bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, os.Stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		procs, outs = append(procs, cmd), append(outs, &out)
-	}
-	stopReaders := func() {
-		if err := os.WriteFile(stopFile(store), nil, 0o600); err != nil {
-			t.Error(err)
-		}
-	}
+	bg := startBackground(t, ctx, store, store, slices.Repeat([]string{"reader"}, readers), "MEMSNAP_TEST_PIN_ALL=1")
 
 	// List in a loop until the commits are done and enough lists ran.
 	var (
@@ -109,17 +92,15 @@ func TestListLeavesPinsAlone(t *testing.T) {
 	committing = false
 	mu.Unlock()
 	<-listingDone
-	stopReaders()
+	bg.stop()
 
 	var refused int64
-	for i, cmd := range procs {
-		if err := cmd.Wait(); err != nil {
+	for i, err := range bg.errs {
+		if err != nil {
 			t.Fatalf("reader %d: %v", i, err)
 		}
 		var st readerStats
-		if err := json.Unmarshal(outs[i].Bytes(), &st); err != nil {
-			t.Fatalf("reader %d output %q: %v", i, outs[i], err)
-		}
+		bg.report(t, i, &st)
 		t.Logf("reader %d: %d queries, %d refreshes, %d errors, %d pins refused, last snapshot %d",
 			i, st.Queries, st.Refreshes, st.Errors, st.PinsRefused, st.LastSeq)
 		if st.Errors != 0 {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -33,15 +32,7 @@ var nestedQuery = "RETURN " + strings.Repeat("(", 3000) + "1" + strings.Repeat("
 // mcpServerWithPid is mcpSession that also returns the server's pid.
 func mcpServerWithPid(t *testing.T, ctx context.Context, store string, env ...string) (*mcp.ClientSession, int) {
 	t.Helper()
-	cmd := exec.Command(bin, "--store", store, "--log-level", "warn", "mcp")
-	cmd.Env = append(append(os.Environ(), "MEMSNAP_MCP_WRITE_TIMEOUT=30m"), env...)
-	cmd.Stderr = os.Stderr
-	client := mcp.NewClient(&mcp.Implementation{Name: "memsnap-test", Version: "1"}, nil)
-	cs, err := client.Connect(ctx, &mcp.CommandTransport{Command: cmd}, nil)
-	if err != nil {
-		t.Fatalf("connect to memsnap mcp: %v", err)
-	}
-	t.Cleanup(func() { cs.Close() })
+	cs, cmd := mcpProcess(t, ctx, store, nil, env...)
 	return cs, cmd.Process.Pid
 }
 
@@ -158,7 +149,7 @@ func servesNext(t *testing.T, ctx context.Context, cs *mcp.ClientSession, after 
 func TestNestedQueryDoesNotKillServers(t *testing.T) {
 	ctx := testContext(t)
 	store := newStore(t)
-	mustMemsnap(t, store, mustJSON(t, ops(entities(entity("a", "t", "x")))), "enqueue", "--wait=30m")
+	enqueueWait(t, store, ops(entities(entity("a", "t", "x"))), "30m")
 	stdio, _ := mcpServerWithPid(t, ctx, store, queryLimitsEnv...)
 	srv := startServe(t, ctx, store, queryLimitsEnv...)
 	http, err := srv.session(ctx, srv.token, nil)
@@ -175,7 +166,7 @@ func TestNestedQueryDoesNotKillServers(t *testing.T) {
 func TestKilledQueryWorkerIsReplaced(t *testing.T) {
 	ctx := testContext(t)
 	store := newStore(t)
-	mustMemsnap(t, store, mustJSON(t, ops(entities(entity("a", "t", "x")))), "enqueue", "--wait=30m")
+	enqueueWait(t, store, ops(entities(entity("a", "t", "x"))), "30m")
 	cs, pid := mcpServerWithPid(t, ctx, store)
 	servesNext(t, ctx, cs, "start") // a worker is up
 	workers := children(pid, "query-worker")
@@ -193,7 +184,7 @@ func TestKilledQueryWorkerIsReplaced(t *testing.T) {
 func TestRunawayQueriesAreStopped(t *testing.T) {
 	ctx := testContext(t)
 	store := newStore(t)
-	mustMemsnap(t, store, mustJSON(t, ops(entities(entity("a", "t", "x")))), "enqueue", "--wait=30m")
+	enqueueWait(t, store, ops(entities(entity("a", "t", "x"))), "30m")
 	srv := startServe(t, ctx, store, queryLimitsEnv...)
 	cs, err := srv.session(ctx, srv.token, nil)
 	if err != nil {
@@ -227,7 +218,7 @@ func TestRunawayQueriesAreStopped(t *testing.T) {
 
 func TestQueryCommandLimits(t *testing.T) {
 	store := newStore(t)
-	mustMemsnap(t, store, mustJSON(t, ops(entities(entity("a", "t", "x")))), "enqueue", "--wait=30m")
+	enqueueWait(t, store, ops(entities(entity("a", "t", "x"))), "30m")
 	const many = "UNWIND range(1,20000) AS x RETURN x"
 	for _, c := range []struct {
 		env          []string

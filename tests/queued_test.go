@@ -1,9 +1,11 @@
 package tests
 
 import (
+	"context"
 	"fmt"
-	"os"
+	"maps"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -50,13 +52,7 @@ func TestQueuedWritesReadByEveryProcess(t *testing.T) {
 	for _, cs := range readers {
 		mustCall(t, ctx, cs, "search_nodes", map[string]any{"query": "qw"})
 	}
-	current := func() string {
-		b, err := os.ReadFile(filepath.Join(store, "CURRENT"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return string(b)
-	}
+	current := func() string { return currentSeq(t, store) }
 	first := current()
 
 	mustCall(t, ctx, writer, "create_entities", map[string]any{"entities": []any{
@@ -80,27 +76,10 @@ func TestQueuedWritesReadByEveryProcess(t *testing.T) {
 		"search_nodes beta":  "qw-b:note[beta] | qw-a>qw-b:knows",
 		"search_nodes soon":  " | ",
 	}
-	reads := func(cs *mcp.ClientSession) map[string]string {
-		got := map[string]string{}
-		for key := range want {
-			tool, arg, _ := strings.Cut(key, " ")
-			args := map[string]any{}
-			switch tool {
-			case "search_nodes":
-				args["query"] = arg
-			case "open_nodes":
-				args["names"] = []string{arg}
-			case "neighbors":
-				args["name"] = arg
-			}
-			got[key] = parseGraph(t, mustCall(t, ctx, cs, tool, args)).canon()
-		}
-		return got
-	}
 	check := func(when string) {
 		t.Helper()
 		for name, cs := range readers {
-			for key, got := range reads(cs) {
+			for key, got := range graphReads(t, ctx, cs, slices.Collect(maps.Keys(want))) {
 				if got != want[key] {
 					t.Errorf("%s, %s server, %s:\n got %s\nwant %s", when, name, key, got, want[key])
 				}
@@ -136,7 +115,29 @@ func TestQueuedWritesReadByEveryProcess(t *testing.T) {
 	check("committed")
 	// The answers came from the committed snapshot.
 	_, res := call(t, ctx, other, "read_graph", map[string]any{})
-	if snap, cur := fmt.Sprint(res.Meta["memsnap/snapshot"]), strings.TrimSpace(current()); snap != cur {
+	if snap, cur := fmt.Sprint(res.Meta["memsnap/snapshot"]), current(); snap != cur {
 		t.Errorf("after the commit, read_graph answered from snapshot %s, CURRENT is %s", snap, cur)
 	}
+}
+
+// graphReads makes each read of keys ("search_nodes QUERY", "open_nodes
+// NAME", "read_graph", "neighbors NAME") through cs and returns each answer
+// as graphJSON.canon gives it.
+func graphReads(t *testing.T, ctx context.Context, cs *mcp.ClientSession, keys []string) map[string]string {
+	t.Helper()
+	got := map[string]string{}
+	for _, key := range keys {
+		tool, arg, _ := strings.Cut(key, " ")
+		args := map[string]any{}
+		switch tool {
+		case "search_nodes":
+			args["query"] = arg
+		case "open_nodes":
+			args["names"] = []string{arg}
+		case "neighbors":
+			args["name"] = arg
+		}
+		got[key] = parseGraph(t, mustCall(t, ctx, cs, tool, args)).canon()
+	}
+	return got
 }

@@ -25,12 +25,7 @@ type searchJSON struct {
 
 func searchCLI(t *testing.T, store string, args ...string) searchJSON {
 	t.Helper()
-	out := mustMemsnap(t, store, nil, append([]string{"search", "--json"}, args...)...)
-	var g searchJSON
-	if err := json.Unmarshal([]byte(out), &g); err != nil {
-		t.Fatalf("search %v: %v: %s", args, err, out)
-	}
-	return g
+	return decodeAnswer[searchJSON](t, fmt.Sprintf("search %v", args), mustMemsnap(t, store, nil, append([]string{"search", "--json"}, args...)...))
 }
 
 // referenceHits is what the reference server's substring rule finds for q

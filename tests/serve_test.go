@@ -69,7 +69,7 @@ func startServeCmd(t *testing.T, ctx context.Context, cmd *exec.Cmd) *served {
 // sessionVersion is the protocol version of the clients session starts:
 // the newest with sessions (initialize, Mcp-Session-Id, a GET stream), which
 // these tests of per-session behaviour need; the SDK's default, 2026-07-28,
-// is stateless (see statelessSession).
+// is stateless (see stateless_test.go).
 const sessionVersion = "2025-11-25"
 
 // session connects the official Go SDK client to the server's /mcp over
@@ -124,30 +124,9 @@ func TestServeHTTPClients(t *testing.T) {
 		t.Fatalf("serve.token: %v, mode %v; want 0600", err, info.Mode().Perm())
 	}
 
-	// Without the token, or with a wrong one: 401, for the SDK client and
-	// for a raw write call, and nothing is written.
-	for _, tok := range []string{"", strings.Repeat("0", 64)} {
-		if cs, err := srv.session(ctx, tok, nil); err == nil {
-			cs.Close()
-			t.Fatalf("an MCP client with token %q connected", tok)
-		}
-	}
+	// raw is a write call as a client without the token might send it.
 	raw := `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"create_entities","arguments":{"entities":[{"name":"intruder","entityType":"x","observations":[]}]}}}`
-	for _, h := range [][]string{nil, {"Authorization", "Bearer nope"}, {"Authorization", "Basic " + srv.token}} {
-		hdr := append([]string{"Content-Type", "application/json", "Accept", "application/json, text/event-stream"}, h...)
-		if resp, body := srv.get(t, "POST", "/mcp", strings.NewReader(raw), hdr...); resp.StatusCode != http.StatusUnauthorized ||
-			resp.Header.Get("WWW-Authenticate") == "" || !strings.Contains(body, "401 unauthorized") {
-			t.Errorf("POST /mcp with %v: %d %q, want 401 with WWW-Authenticate", h, resp.StatusCode, body)
-		}
-	}
-	for _, p := range []string{"/", "/metrics", "/events", "/entity?name=x", "/assets/app.js", "/?token=bad"} {
-		if resp, _ := srv.get(t, "GET", p, nil); resp.StatusCode != http.StatusUnauthorized {
-			t.Errorf("GET %s without the token: %d, want 401", p, resp.StatusCode)
-		}
-	}
-	if resp, body := srv.get(t, "GET", "/healthz", nil); resp.StatusCode != http.StatusOK || !strings.Contains(body, `"ok":true`) {
-		t.Errorf("/healthz without the token: %d %s, want 200", resp.StatusCode, body)
-	}
+	srv.checkRefusedWithoutToken(t, ctx, raw)
 
 	// Three clients at once, each writing its own entities and then
 	// relations to the others'.
@@ -170,6 +149,109 @@ func TestServeHTTPClients(t *testing.T) {
 		t.Fatalf("subscribe over HTTP: %v", err)
 	}
 	name := func(c, k int) string { return fmt.Sprintf("client%d-entity%d", c, k) }
+	calls := writeFromEveryClient(t, ctx, sessions, each, name)
+	// Every client sees every write, once the writer has applied the other
+	// clients' (a read waits only for its own session's writes).
+	var all []string
+	for c := range clients {
+		for k := range each {
+			all = append(all, name(c, k))
+		}
+	}
+	slices.Sort(all)
+	for c, cs := range sessions {
+		waitUntil(t, ctx, fmt.Sprintf("client %d to see every client's writes", c), 50*time.Millisecond, func() bool {
+			g := parseGraph(t, mustCall(t, ctx, cs, "open_nodes", map[string]any{"names": all}))
+			found := parseGraph(t, mustCall(t, ctx, cs, "search_nodes", map[string]any{"query": "seen over HTTP"}))
+			return slices.Equal(g.names(), all) && len(found.Entities) == clients
+		})
+	}
+	if n := queryInt(t, store, "MATCH (e:Entity) WHERE e.name = 'intruder' RETURN count(e)"); n != 0 {
+		t.Errorf("a call without the token wrote: %d intruder entities", n)
+	}
+
+	// A write by another process reaches the subscribed client.
+	before := subscribed.Load()
+	enqueueWait(t, store, ops(entities(entity("from-the-cli", "t", "written by another process"))), "30m")
+	waitUntil(t, ctx, "the subscribed HTTP client to be told of a write by another process", 50*time.Millisecond,
+		func() bool { return subscribed.Load() > before })
+
+	// The queue page shows a rejected job with the writer's reason.
+	bad, _ := json.Marshal(ops(map[string]any{"op": "add_observations", "observations": []any{
+		map[string]any{"entityName": "nobody-by-this-name", "contents": []string{"x"}}}}))
+	memsnap(t, store, bad, nil, "enqueue", "--wait=30m")
+	if resp, body := srv.get(t, "GET", "/queue", nil, "Authorization", "Bearer "+srv.token); resp.StatusCode != http.StatusOK ||
+		!strings.Contains(body, "nobody-by-this-name") || !strings.Contains(body, "1</b> dead") {
+		t.Errorf("queue page: %d, want the dead job and its reason:\n%s", resp.StatusCode, body)
+	}
+
+	srv.checkBrowserAccess(t, raw, name(2, 7))
+
+	// A tool that does not exist is counted as "unknown", whatever its name.
+	if _, err := sessions[1].CallTool(ctx, &mcp.CallToolParams{Name: "no_such_tool_\"x", Arguments: map[string]any{}}); err == nil {
+		t.Errorf("an unknown tool answered")
+	}
+
+	// /metrics counts the calls by tool and outcome, and the swaps.
+	resp, body := srv.get(t, "GET", "/metrics", nil, "Authorization", "Bearer "+srv.token)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("/metrics: %d", resp.StatusCode)
+	}
+	fams := parseMetrics(t, []byte(body))
+	for tool, n := range calls {
+		if got := metricValue(t, fams, "memsnap_mcp_calls_total", "tool", tool, "outcome", "ok"); got < float64(n) {
+			t.Errorf("memsnap_mcp_calls_total{tool=%q,outcome=\"ok\"} = %v, want at least %d", tool, got, n)
+		}
+	}
+	if got := metricValue(t, fams, "memsnap_mcp_calls_total", "tool", "unknown", "outcome", "error"); got != 1 {
+		t.Errorf("the call to an unknown tool counted %v times under tool=\"unknown\", want 1", got)
+	}
+	if strings.Contains(body, "no_such_tool") {
+		t.Errorf("an unknown tool's name became a label")
+	}
+	if got := metricValue(t, fams, "memsnap_reader_swap_duration_seconds"); got < 1 {
+		t.Errorf("no reader swap counted")
+	}
+	if got := metricValue(t, fams, "memsnap_snapshot_seq"); got < 2 {
+		t.Errorf("memsnap_snapshot_seq %v", got)
+	}
+}
+
+// checkRefusedWithoutToken checks that without the token, or with a wrong
+// one, the SDK client and a raw write call (raw) get 401 and every page
+// but /healthz is refused.
+func (s *served) checkRefusedWithoutToken(t *testing.T, ctx context.Context, raw string) {
+	t.Helper()
+	for _, tok := range []string{"", strings.Repeat("0", 64)} {
+		if cs, err := s.session(ctx, tok, nil); err == nil {
+			cs.Close()
+			t.Fatalf("an MCP client with token %q connected", tok)
+		}
+	}
+	for _, h := range [][]string{nil, {"Authorization", "Bearer nope"}, {"Authorization", "Basic " + s.token}} {
+		hdr := append([]string{"Content-Type", "application/json", "Accept", "application/json, text/event-stream"}, h...)
+		if resp, body := s.get(t, "POST", "/mcp", strings.NewReader(raw), hdr...); resp.StatusCode != http.StatusUnauthorized ||
+			resp.Header.Get("WWW-Authenticate") == "" || !strings.Contains(body, "401 unauthorized") {
+			t.Errorf("POST /mcp with %v: %d %q, want 401 with WWW-Authenticate", h, resp.StatusCode, body)
+		}
+	}
+	for _, p := range []string{"/", "/metrics", "/events", "/entity?name=x", "/assets/app.js", "/?token=bad"} {
+		if resp, _ := s.get(t, "GET", p, nil); resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("GET %s without the token: %d, want 401", p, resp.StatusCode)
+		}
+	}
+	if resp, body := s.get(t, "GET", "/healthz", nil); resp.StatusCode != http.StatusOK || !strings.Contains(body, `"ok":true`) {
+		t.Errorf("/healthz without the token: %d %s, want 200", resp.StatusCode, body)
+	}
+}
+
+// writeFromEveryClient has each client of sessions write each entities
+// named name(client, k) at once, read each back at once (read-your-writes),
+// add an observation and search. It returns how many calls of each tool
+// were made.
+func writeFromEveryClient(t *testing.T, ctx context.Context, sessions []*mcp.ClientSession, each int, name func(c, k int) string) map[string]int {
+	t.Helper()
+	clients := len(sessions)
 	var wg sync.WaitGroup
 	errs := make(chan error, clients*each*3)
 	calls := map[string]int{}
@@ -209,50 +291,24 @@ func TestServeHTTPClients(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
-	// Every client sees every write, once the writer has applied the other
-	// clients' (a read waits only for its own session's writes).
-	var all []string
-	for c := range clients {
-		for k := range each {
-			all = append(all, name(c, k))
-		}
-	}
-	slices.Sort(all)
-	for c, cs := range sessions {
-		waitUntil(t, ctx, fmt.Sprintf("client %d to see every client's writes", c), 50*time.Millisecond, func() bool {
-			g := parseGraph(t, mustCall(t, ctx, cs, "open_nodes", map[string]any{"names": all}))
-			found := parseGraph(t, mustCall(t, ctx, cs, "search_nodes", map[string]any{"query": "seen over HTTP"}))
-			return slices.Equal(g.names(), all) && len(found.Entities) == clients
-		})
-	}
-	if n := queryInt(t, store, "MATCH (e:Entity) WHERE e.name = 'intruder' RETURN count(e)"); n != 0 {
-		t.Errorf("a call without the token wrote: %d intruder entities", n)
-	}
+	return calls
+}
 
-	// A write by another process reaches the subscribed client.
-	before := subscribed.Load()
-	job, _ := json.Marshal(ops(entities(entity("from-the-cli", "t", "written by another process"))))
-	mustMemsnap(t, store, job, "enqueue", "--wait=30m")
-	waitUntil(t, ctx, "the subscribed HTTP client to be told of a write by another process", 50*time.Millisecond,
-		func() bool { return subscribed.Load() > before })
-
-	// The queue page shows a rejected job with the writer's reason.
-	bad, _ := json.Marshal(ops(map[string]any{"op": "add_observations", "observations": []any{
-		map[string]any{"entityName": "nobody-by-this-name", "contents": []string{"x"}}}}))
-	memsnap(t, store, bad, nil, "enqueue", "--wait=30m")
-	if resp, body := srv.get(t, "GET", "/queue", nil, "Authorization", "Bearer "+srv.token); resp.StatusCode != http.StatusOK ||
-		!strings.Contains(body, "nobody-by-this-name") || !strings.Contains(body, "1</b> dead") {
-		t.Errorf("queue page: %d, want the dead job and its reason:\n%s", resp.StatusCode, body)
-	}
-
+// checkBrowserAccess checks a browser's way in: a link with ?token= sets a
+// cookie and redirects to the page without it, the cookie opens pages (the
+// search page lists want), no CORS header is sent, another site's page
+// cannot write with the cookie (raw), and a body over serve.max_body_bytes
+// (64 KiB here) is refused.
+func (s *served) checkBrowserAccess(t *testing.T, raw, want string) {
+	t.Helper()
 	// A browser link: ?token= sets a cookie and redirects to the same page
 	// without it; the cookie then opens the page.
-	resp, _ := srv.get(t, "GET", "/search?q=client&token="+srv.token, nil)
+	resp, _ := s.get(t, "GET", "/search?q=client&token="+s.token, nil)
 	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/search?q=client" {
 		t.Fatalf("GET with ?token=: %d Location %q, want 303 to /search?q=client", resp.StatusCode, resp.Header.Get("Location"))
 	}
 	var cookie *http.Cookie
-	port := srv.base[strings.LastIndex(srv.base, ":")+1:]
+	port := s.base[strings.LastIndex(s.base, ":")+1:]
 	for _, c := range resp.Cookies() {
 		if c.Name == "memsnap_token_"+port { // one per port: two servers on one host keep theirs
 			cookie = c
@@ -261,57 +317,28 @@ func TestServeHTTPClients(t *testing.T) {
 	if cookie == nil || !cookie.HttpOnly || cookie.SameSite != http.SameSiteStrictMode {
 		t.Fatalf("cookies %v, want memsnap_token_%s, HttpOnly, SameSite=Strict", resp.Cookies(), port)
 	}
-	if resp, _ := srv.get(t, "GET", "/", nil, "Authorization", "bearer "+srv.token); resp.StatusCode != http.StatusOK {
+	if resp, _ := s.get(t, "GET", "/", nil, "Authorization", "bearer "+s.token); resp.StatusCode != http.StatusOK {
 		t.Errorf("Authorization: bearer (the scheme in lower case): %d, want 200", resp.StatusCode)
 	}
-	resp, body := srv.get(t, "GET", "/search?q=client", nil, "Cookie", cookie.String())
-	if resp.StatusCode != http.StatusOK || !strings.Contains(body, name(2, 7)) {
-		t.Errorf("search page with the cookie: %d, want 200 listing %s", resp.StatusCode, name(2, 7))
+	resp, body := s.get(t, "GET", "/search?q=client", nil, "Cookie", cookie.String())
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, want) {
+		t.Errorf("search page with the cookie: %d, want 200 listing %s", resp.StatusCode, want)
 	}
 	if resp.Header.Get("Access-Control-Allow-Origin") != "" {
 		t.Errorf("CORS header sent: %q", resp.Header.Get("Access-Control-Allow-Origin"))
 	}
 	// Another site's page cannot write with the browser's cookie.
-	resp, _ = srv.get(t, "POST", "/mcp", strings.NewReader(raw), "Cookie", cookie.String(), "Content-Type", "application/json",
+	resp, _ = s.get(t, "POST", "/mcp", strings.NewReader(raw), "Cookie", cookie.String(), "Content-Type", "application/json",
 		"Accept", "application/json, text/event-stream", "Origin", "http://evil.example", "Sec-Fetch-Site", "cross-site")
 	if resp.StatusCode != http.StatusForbidden {
 		t.Errorf("cross-origin POST /mcp with the cookie: %d, want 403", resp.StatusCode)
 	}
 	// A body over serve.max_body_bytes (64 KiB here) is refused.
 	big := `{"jsonrpc":"2.0","id":1,"method":"ping","params":{"pad":"` + strings.Repeat("x", 70<<10) + `"}}`
-	resp, _ = srv.get(t, "POST", "/mcp", strings.NewReader(big), "Authorization", "Bearer "+srv.token, "Content-Type", "application/json",
+	resp, _ = s.get(t, "POST", "/mcp", strings.NewReader(big), "Authorization", "Bearer "+s.token, "Content-Type", "application/json",
 		"Accept", "application/json, text/event-stream")
 	if resp.StatusCode != http.StatusRequestEntityTooLarge {
 		t.Errorf("POST /mcp of 70 KiB with a 64 KiB cap: %d, want 413", resp.StatusCode)
-	}
-
-	// A tool that does not exist is counted as "unknown", whatever its name.
-	if _, err := sessions[1].CallTool(ctx, &mcp.CallToolParams{Name: "no_such_tool_\"x", Arguments: map[string]any{}}); err == nil {
-		t.Errorf("an unknown tool answered")
-	}
-
-	// /metrics counts the calls by tool and outcome, and the swaps.
-	resp, body = srv.get(t, "GET", "/metrics", nil, "Authorization", "Bearer "+srv.token)
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("/metrics: %d", resp.StatusCode)
-	}
-	fams := parseMetrics(t, []byte(body))
-	for tool, n := range calls {
-		if got := metricValue(t, fams, "memsnap_mcp_calls_total", "tool", tool, "outcome", "ok"); got < float64(n) {
-			t.Errorf("memsnap_mcp_calls_total{tool=%q,outcome=\"ok\"} = %v, want at least %d", tool, got, n)
-		}
-	}
-	if got := metricValue(t, fams, "memsnap_mcp_calls_total", "tool", "unknown", "outcome", "error"); got != 1 {
-		t.Errorf("the call to an unknown tool counted %v times under tool=\"unknown\", want 1", got)
-	}
-	if strings.Contains(body, "no_such_tool") {
-		t.Errorf("an unknown tool's name became a label")
-	}
-	if got := metricValue(t, fams, "memsnap_reader_swap_duration_seconds"); got < 1 {
-		t.Errorf("no reader swap counted")
-	}
-	if got := metricValue(t, fams, "memsnap_snapshot_seq"); got < 2 {
-		t.Errorf("memsnap_snapshot_seq %v", got)
 	}
 }
 
@@ -414,7 +441,7 @@ func TestServeSlowQueryDoesNotBlockOthers(t *testing.T) {
 	for i := range 200 {
 		es = append(es, entity(fmt.Sprintf("e%03d", i), "t", "x"))
 	}
-	mustMemsnap(t, store, mustJSON(t, ops(entities(es...))), "enqueue", "--wait=30m")
+	enqueueWait(t, store, ops(entities(es...)), "30m")
 	srv := startServe(t, ctx, store, "MEMSNAP_READER_QUERY_TIMEOUT=20s")
 	slow, err := srv.session(ctx, srv.token, nil)
 	if err != nil {
@@ -455,13 +482,4 @@ func TestServeSlowQueryDoesNotBlockOthers(t *testing.T) {
 		t.Fatalf("the slow query ended before the other client's reads did: they waited for it (or it was too fast to show anything)")
 	}
 	<-finished
-}
-
-func mustJSON(t *testing.T, v any) []byte {
-	t.Helper()
-	b, err := json.Marshal(v)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }

@@ -52,6 +52,16 @@ func smallFS(dir, memsnapBin string) int {
 	return 0
 }
 
+// smallFSRun is the state of the small filesystem scenario: the store on
+// the tmpfs mounted at mnt, the ballast file that fills it, and what was
+// acknowledged so far.
+type smallFSRun struct {
+	mnt, store, ballast, bin string
+	acked                    []string // ids of the acknowledged jobs
+	wantEntities             int      // entities the acknowledged jobs create
+	kuzuAborts               int      // tight-space commits Kuzu itself aborted
+}
+
 func fillSmallFS(dir, memsnapBin string) error {
 	mnt := filepath.Join(dir, "mnt")
 	if err := os.Mkdir(mnt, 0o700); err != nil {
@@ -61,35 +71,62 @@ func fillSmallFS(dir, memsnapBin string) error {
 		return fmt.Errorf("mount tmpfs: %w", err)
 	}
 	defer syscall.Unmount(mnt, 0)
-	store := filepath.Join(mnt, "store")
-	ms := func(stdin []byte, env []string, args ...string) (string, string, int) {
-		r, err := runMemsnap(memsnapBin, store, "error", stdin, env, args...)
-		switch {
-		case err != nil:
-			return "", err.Error(), -1
-		case r.signal != 0:
-			return r.stdout, r.stderr, 128 + int(r.signal)
-		}
-		return r.stdout, r.stderr, r.code
-	}
-	if _, e, code := ms(nil, nil, "init"); code != 0 {
+	r := &smallFSRun{mnt: mnt, store: filepath.Join(mnt, "store"), ballast: filepath.Join(mnt, "ballast"), bin: memsnapBin}
+	if _, e, code := r.ms(nil, nil, "init"); code != 0 {
 		return fmt.Errorf("init: %s", e)
 	}
-	clearENOSPC := func(what, stderr string) error {
-		line := strings.TrimSpace(stderr)
-		if !strings.HasPrefix(line, "memsnap: ") || strings.Contains(line, "\n") || !strings.Contains(line, "no space left on device") {
-			return fmt.Errorf("%s on a full disk: want one line naming 'no space left on device', got %q", what, stderr)
-		}
-		return nil
-	}
-	ballast := filepath.Join(mnt, "ballast")
-	if err := os.WriteFile(ballast, make([]byte, 40<<20), 0o600); err != nil {
+	if err := os.WriteFile(r.ballast, make([]byte, 40<<20), 0o600); err != nil {
 		return err
 	}
-	var acked []string
-	wantEntities, kuzuAborts := 0, 0
+	if err := r.fillUp(); err != nil {
+		return err
+	}
+	// Free space as an operator would, then let the writer catch up.
+	if err := os.Remove(r.ballast); err != nil {
+		return err
+	}
+	if err := r.drain(); err != nil {
+		return err
+	}
+	// Phase two: room for the staging copy but not for the batch, so the
+	// disk fills inside Kuzu's and Pebble's own writes or the publish.
+	for slack := int64(64 << 10); slack <= 4<<20; slack *= 2 {
+		if err := r.tightCommit(slack); err != nil {
+			return err
+		}
+	}
+	return r.recovered()
+}
+
+// ms runs memsnap on the store and returns its output and exit code
+// (-1 if it could not run, 128+signal if killed).
+func (r *smallFSRun) ms(stdin []byte, env []string, args ...string) (string, string, int) {
+	res, err := runMemsnap(r.bin, r.store, "error", stdin, env, args...)
+	switch {
+	case err != nil:
+		return "", err.Error(), -1
+	case res.signal != 0:
+		return res.stdout, res.stderr, 128 + int(res.signal)
+	}
+	return res.stdout, res.stderr, res.code
+}
+
+// clearENOSPC checks that stderr, what failed, is one line naming "no
+// space left on device".
+func clearENOSPC(what, stderr string) error {
+	line := strings.TrimSpace(stderr)
+	if !strings.HasPrefix(line, "memsnap: ") || strings.Contains(line, "\n") || !strings.Contains(line, "no space left on device") {
+		return fmt.Errorf("%s on a full disk: want one line naming 'no space left on device', got %q", what, stderr)
+	}
+	return nil
+}
+
+// fillUp enqueues and commits jobs until commits fail for lack of space,
+// then enqueues until a job no longer fits either. Each failure must be
+// clear, and a failed commit must leave CURRENT as it was, verifying and
+// readable.
+func (r *smallFSRun) fillUp() error {
 	commitFails, enqueueFails := 0, 0
-	filler := strings.Repeat("memory ", 1200) // ~8 KB
 	// Each job holds 240 KB the key-value store cannot compress (hex of
 	// random bytes): a repeated string compresses to almost nothing, and
 	// the graph alone grows too slowly to fill the disk.
@@ -103,7 +140,7 @@ func fillSmallFS(dir, memsnapBin string) error {
 	}
 	for i := 0; i < 2000 && enqueueFails == 0; i++ {
 		job := fmt.Sprintf(`{"ops":[{"op":"create_entities","entities":[{"name":"e%d","entityType":"fill","observations":["step %d"]}]},{"op":"kv_put","key":"k%d","value":"%s"}]}`, i, i, i, bulk())
-		o, e, code := ms([]byte(job), nil, "enqueue")
+		o, e, code := r.ms([]byte(job), nil, "enqueue")
 		if code != 0 {
 			if err := clearENOSPC("enqueue", e); err != nil {
 				return err
@@ -112,19 +149,19 @@ func fillSmallFS(dir, memsnapBin string) error {
 			fmt.Printf("enqueue %d refused as expected: %s", i, e)
 			break
 		}
-		var r struct {
+		var res struct {
 			JobID string `json:"job_id"`
 		}
-		if err := json.Unmarshal([]byte(o), &r); err != nil {
+		if err := json.Unmarshal([]byte(o), &res); err != nil {
 			return fmt.Errorf("enqueue answer %q", o)
 		}
-		acked = append(acked, r.JobID)
-		wantEntities++
+		r.acked = append(r.acked, res.JobID)
+		r.wantEntities++
 		if commitFails >= 2 {
 			continue // the disk is full for the writer: keep queueing until it is full for producers too
 		}
-		before, _ := os.ReadFile(filepath.Join(store, "CURRENT"))
-		_, e, code = ms(nil, []string{"MEMSNAP_WRITER_MAX_BATCH_JOBS=50"}, "commit")
+		before, _ := os.ReadFile(filepath.Join(r.store, "CURRENT"))
+		_, e, code = r.ms(nil, []string{"MEMSNAP_WRITER_MAX_BATCH_JOBS=50"}, "commit")
 		if code == 0 {
 			continue
 		}
@@ -133,15 +170,15 @@ func fillSmallFS(dir, memsnapBin string) error {
 		}
 		commitFails++
 		fmt.Printf("commit %d failed as expected: %s", i, e)
-		after, _ := os.ReadFile(filepath.Join(store, "CURRENT"))
+		after, _ := os.ReadFile(filepath.Join(r.store, "CURRENT"))
 		if !bytes.Equal(before, after) {
 			return fmt.Errorf("a failed commit moved CURRENT from %q to %q", before, after)
 		}
 		if len(before) > 0 {
-			if _, e, code := ms(nil, nil, "snapshots", "verify"); code != 0 {
+			if _, e, code := r.ms(nil, nil, "snapshots", "verify"); code != 0 {
 				return fmt.Errorf("CURRENT does not verify after ENOSPC: %s", e)
 			}
-			if _, e, code := ms(nil, nil, "query", "MATCH (e:Entity) RETURN count(e)"); code != 0 {
+			if _, e, code := r.ms(nil, nil, "query", "MATCH (e:Entity) RETURN count(e)"); code != 0 {
 				return fmt.Errorf("CURRENT does not open read-only after ENOSPC: %s", e)
 			}
 		}
@@ -149,115 +186,127 @@ func fillSmallFS(dir, memsnapBin string) error {
 	if commitFails == 0 || enqueueFails == 0 {
 		return fmt.Errorf("the disk never filled: %d commits and %d enqueues failed", commitFails, enqueueFails)
 	}
-	fmt.Printf("%d jobs acknowledged, %d commits and %d enqueue refused for lack of space\n", len(acked), commitFails, enqueueFails)
-	// Free space as an operator would, then let the writer catch up.
-	if err := os.Remove(ballast); err != nil {
-		return err
-	}
+	fmt.Printf("%d jobs acknowledged, %d commits and %d enqueue refused for lack of space\n", len(r.acked), commitFails, enqueueFails)
+	return nil
+}
+
+// drain collects old snapshots and commits until the queue is empty.
+func (r *smallFSRun) drain() error {
 	for round := 0; ; round++ {
-		if _, e, code := ms(nil, []string{"MEMSNAP_GC_KEEP=1"}, "snapshots", "gc"); code != 0 {
+		if _, e, code := r.ms(nil, []string{"MEMSNAP_GC_KEEP=1"}, "snapshots", "gc"); code != 0 {
 			return fmt.Errorf("gc: %s", e)
 		}
-		_, e, code := ms(nil, []string{"MEMSNAP_WRITER_MAX_BATCH_JOBS=20", "MEMSNAP_WRITER_MAX_ROUNDS=1"}, "commit")
+		_, e, code := r.ms(nil, []string{"MEMSNAP_WRITER_MAX_BATCH_JOBS=20", "MEMSNAP_WRITER_MAX_ROUNDS=1"}, "commit")
 		if code != 0 {
 			if err := clearENOSPC("commit after freeing space", e); err != nil {
 				return err
 			}
 		}
-		q, _, _ := ms(nil, nil, "status", "--json")
+		q, _, _ := r.ms(nil, nil, "status", "--json")
 		if strings.Contains(q, `"new":0,"claimed":0`) {
-			break
+			return nil
 		}
 		if round > 100 {
 			return fmt.Errorf("queue never drained: %s", q)
 		}
 	}
-	// Phase two: room for the staging copy but not for the batch, so the
-	// disk fills inside Kuzu's and Pebble's own writes or the publish.
-	for slack := int64(64 << 10); slack <= 4<<20; slack *= 2 {
-		cur, _ := os.ReadFile(filepath.Join(store, "CURRENT"))
-		graph, err := os.Stat(filepath.Join(store, "snapshots", fmt.Sprintf("%012s", strings.TrimSpace(string(cur))), "graph.kuzu"))
-		if err != nil {
-			return err
-		}
-		var fs syscall.Statfs_t
-		if err := syscall.Statfs(mnt, &fs); err != nil {
-			return err
-		}
-		free := int64(fs.Bavail) * fs.Bsize
-		if err := os.WriteFile(ballast, make([]byte, max(0, free-graph.Size()-slack)), 0o600); err != nil {
-			return fmt.Errorf("ballast: %w", err)
-		}
-		var ops []string
-		for j := 0; j < 40; j++ {
-			ops = append(ops, fmt.Sprintf(`{"op":"create_entities","entities":[{"name":"big-%d-%d","entityType":"fill","observations":["%s"]}]}`, slack, j, filler))
-		}
-		o, e, code := ms([]byte(`{"ops":[`+strings.Join(ops, ",")+`]}`), nil, "enqueue")
-		if code != 0 {
-			if err := clearENOSPC("enqueue", e); err != nil {
-				return err
-			}
-		} else {
-			var r struct {
-				JobID string `json:"job_id"`
-			}
-			_ = json.Unmarshal([]byte(o), &r)
-			acked = append(acked, r.JobID)
-			wantEntities += 40
-		}
-		// writer.min_free_mb=0 turns off the writer's own space check, so
-		// the disk really fills inside the engines' writes.
-		_, e, code = ms(nil, []string{"MEMSNAP_WRITER_MIN_FREE_MB=0"}, "commit")
-		after, _ := os.ReadFile(filepath.Join(store, "CURRENT"))
-		if code >= 128 || code != 0 && strings.Contains(e, "terminate called after throwing") && strings.Contains(e, "No space left on device") {
-			// Kuzu 0.11.3 throws from a destructor when its WAL write
-			// fails and the C++ runtime aborts the process, sometimes
-			// without a word: the writer dies as if killed (ms reports a
-			// death by signal as 128+signal). The store must still be intact.
-			kuzuAborts++
-			fmt.Printf("commit with %d KiB beyond the staging copy: Kuzu aborted the writer on ENOSPC (exit %d: %s)\n", slack>>10, code, firstLine(e))
-			if !bytes.Equal(cur, after) {
-				return fmt.Errorf("an aborted commit moved CURRENT from %q to %q", cur, after)
-			}
-		} else if code != 0 {
-			if err := clearENOSPC(fmt.Sprintf("commit with %d KiB to spare (exit %d)", slack>>10, code), e); err != nil {
-				return err
-			}
-			if !bytes.Equal(cur, after) {
-				return fmt.Errorf("a failed commit moved CURRENT from %q to %q", cur, after)
-			}
-			fmt.Printf("commit with %d KiB beyond the staging copy failed as expected: %s", slack>>10, e)
-		} else {
-			fmt.Printf("commit with %d KiB beyond the staging copy succeeded\n", slack>>10)
-		}
-		if _, e, code := ms(nil, nil, "snapshots", "verify"); code != 0 {
-			return fmt.Errorf("CURRENT does not verify after ENOSPC: %s", e)
-		}
-		if err := os.Remove(ballast); err != nil {
-			return err
-		}
-		if _, e, code := ms(nil, []string{"MEMSNAP_GC_KEEP=1"}, "snapshots", "gc"); code != 0 {
-			return fmt.Errorf("gc: %s", e)
-		}
+}
+
+// tightCommit fills the disk to leave room for the staging copy and slack
+// bytes more, enqueues a job of 40 large entities and commits it: the
+// commit may succeed, fail clearly, or be aborted by Kuzu, but CURRENT
+// must stay as it was on a failure and verify after it. It then frees the
+// space again.
+func (r *smallFSRun) tightCommit(slack int64) error {
+	cur, _ := os.ReadFile(filepath.Join(r.store, "CURRENT"))
+	graph, err := os.Stat(filepath.Join(r.store, "snapshots", fmt.Sprintf("%012s", strings.TrimSpace(string(cur))), "graph.kuzu"))
+	if err != nil {
+		return err
 	}
-	if _, e, code := ms(nil, nil, "commit"); code != 0 {
+	var fs syscall.Statfs_t
+	if err := syscall.Statfs(r.mnt, &fs); err != nil {
+		return err
+	}
+	free := int64(fs.Bavail) * fs.Bsize
+	if err := os.WriteFile(r.ballast, make([]byte, max(0, free-graph.Size()-slack)), 0o600); err != nil {
+		return fmt.Errorf("ballast: %w", err)
+	}
+	filler := strings.Repeat("memory ", 1200) // ~8 KB
+	var ops []string
+	for j := 0; j < 40; j++ {
+		ops = append(ops, fmt.Sprintf(`{"op":"create_entities","entities":[{"name":"big-%d-%d","entityType":"fill","observations":["%s"]}]}`, slack, j, filler))
+	}
+	o, e, code := r.ms([]byte(`{"ops":[`+strings.Join(ops, ",")+`]}`), nil, "enqueue")
+	if code != 0 {
+		if err := clearENOSPC("enqueue", e); err != nil {
+			return err
+		}
+	} else {
+		var res struct {
+			JobID string `json:"job_id"`
+		}
+		_ = json.Unmarshal([]byte(o), &res)
+		r.acked = append(r.acked, res.JobID)
+		r.wantEntities += 40
+	}
+	// writer.min_free_mb=0 turns off the writer's own space check, so
+	// the disk really fills inside the engines' writes.
+	_, e, code = r.ms(nil, []string{"MEMSNAP_WRITER_MIN_FREE_MB=0"}, "commit")
+	after, _ := os.ReadFile(filepath.Join(r.store, "CURRENT"))
+	if code >= 128 || code != 0 && strings.Contains(e, "terminate called after throwing") && strings.Contains(e, "No space left on device") {
+		// Kuzu 0.11.3 throws from a destructor when its WAL write
+		// fails and the C++ runtime aborts the process, sometimes
+		// without a word: the writer dies as if killed (ms reports a
+		// death by signal as 128+signal). The store must still be intact.
+		r.kuzuAborts++
+		fmt.Printf("commit with %d KiB beyond the staging copy: Kuzu aborted the writer on ENOSPC (exit %d: %s)\n", slack>>10, code, firstLine(e))
+		if !bytes.Equal(cur, after) {
+			return fmt.Errorf("an aborted commit moved CURRENT from %q to %q", cur, after)
+		}
+	} else if code != 0 {
+		if err := clearENOSPC(fmt.Sprintf("commit with %d KiB to spare (exit %d)", slack>>10, code), e); err != nil {
+			return err
+		}
+		if !bytes.Equal(cur, after) {
+			return fmt.Errorf("a failed commit moved CURRENT from %q to %q", cur, after)
+		}
+		fmt.Printf("commit with %d KiB beyond the staging copy failed as expected: %s", slack>>10, e)
+	} else {
+		fmt.Printf("commit with %d KiB beyond the staging copy succeeded\n", slack>>10)
+	}
+	if _, e, code := r.ms(nil, nil, "snapshots", "verify"); code != 0 {
+		return fmt.Errorf("CURRENT does not verify after ENOSPC: %s", e)
+	}
+	if err := os.Remove(r.ballast); err != nil {
+		return err
+	}
+	if _, e, code := r.ms(nil, []string{"MEMSNAP_GC_KEEP=1"}, "snapshots", "gc"); code != 0 {
+		return fmt.Errorf("gc: %s", e)
+	}
+	return nil
+}
+
+// recovered commits what is left and checks that every acknowledged job
+// was applied once and the store verifies.
+func (r *smallFSRun) recovered() error {
+	if _, e, code := r.ms(nil, nil, "commit"); code != 0 {
 		return fmt.Errorf("commit after freeing space: %s", e)
 	}
-	fmt.Printf("%d of the tight-space commits were aborted by Kuzu itself\n", kuzuAborts)
-	for _, id := range acked {
-		o, e, code := ms(nil, nil, "job", id)
+	fmt.Printf("%d of the tight-space commits were aborted by Kuzu itself\n", r.kuzuAborts)
+	for _, id := range r.acked {
+		o, e, code := r.ms(nil, nil, "job", id)
 		if code != 0 || !strings.Contains(o, `"status":"applied"`) {
 			return fmt.Errorf("acknowledged job %s after recovery: %s %s", id, o, e)
 		}
 	}
-	if _, e, code := ms(nil, nil, "snapshots", "verify"); code != 0 {
+	if _, e, code := r.ms(nil, nil, "snapshots", "verify"); code != 0 {
 		return fmt.Errorf("verify after recovery: %s", e)
 	}
-	o, _, _ := ms(nil, nil, "query", "--json", "MATCH (e:Entity) RETURN count(e)")
-	if !strings.Contains(o, fmt.Sprintf("[[%d]]", wantEntities)) {
+	o, _, _ := r.ms(nil, nil, "query", "--json", "MATCH (e:Entity) RETURN count(e)")
+	if !strings.Contains(o, fmt.Sprintf("[[%d]]", r.wantEntities)) {
 		return fmt.Errorf("after recovery the graph holds %s, want one entity per acknowledged fill job and 40 per big job", o)
 	}
-	fmt.Printf("recovered: all %d acknowledged jobs applied once\n", len(acked))
+	fmt.Printf("recovered: all %d acknowledged jobs applied once\n", len(r.acked))
 	return nil
 }
 

@@ -24,7 +24,8 @@ const statelessVersion = "2026-07-28"
 // headerLog is a RoundTripper that records the Mcp-Session-Id headers of
 // the requests it sends and of the answers it gets.
 type headerLog struct {
-	next     http.RoundTripper
+	next http.RoundTripper
+	// mu guards sessions and requests.
 	mu       sync.Mutex
 	sessions []string // every Mcp-Session-Id seen, either way
 	requests int
@@ -98,8 +99,7 @@ func TestServeSpeaksStatelessMCP(t *testing.T) {
 		t.Fatalf("subscribe at 2026-07-28: %v", err)
 	}
 	before := updated.Load()
-	job, _ := json.Marshal(ops(entities(entity("from-the-cli", "t", "written by another process"))))
-	mustMemsnap(t, store, job, "enqueue", "--wait=30m")
+	enqueueWait(t, store, ops(entities(entity("from-the-cli", "t", "written by another process"))), "30m")
 	waitUntil(t, ctx, "the 2026-07-28 subscriber to be told of a write by another process", 50*time.Millisecond,
 		func() bool { return updated.Load() > before })
 

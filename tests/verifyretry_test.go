@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/memsnap/memsnap/config"
+	"github.com/memsnap/memsnap/internal/testutil"
 	"github.com/memsnap/memsnap/reader"
 	"github.com/memsnap/memsnap/snapshot"
 )
@@ -125,7 +126,7 @@ func TestVerifyRetryBackoff(t *testing.T) {
 	// Readers must open the good snapshot first: point CURRENT back at it,
 	// damage the new one, and only then let CURRENT name it again.
 	writeCurrent(t, store, good)
-	flipByte(t, filepath.Join(snapDir(store, strconv.FormatUint(bad, 10)), "graph.kuzu"), middle)
+	testutil.FlipByte(t, filepath.Join(snapDir(store, strconv.FormatUint(bad, 10)), "graph.kuzu"), testutil.Middle)
 
 	const readers, ticks = 3, 40
 	ctx, cancel := context.WithCancel(context.Background())

@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -18,6 +17,7 @@ import (
 	"github.com/memsnap/memsnap/config"
 	"github.com/memsnap/memsnap/reader"
 	"github.com/memsnap/memsnap/snapshot"
+	"github.com/memsnap/memsnap/snapshot/snapshottest"
 	"github.com/memsnap/memsnap/writer"
 	"github.com/memsnap/memsnap/writer/producer"
 )
@@ -75,10 +75,7 @@ type storeUnderTest struct {
 
 func newTestStore(t *testing.T) *storeUnderTest {
 	t.Helper()
-	s, err := snapshot.Init(filepath.Join(t.TempDir(), "store"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := snapshottest.NewStore(t)
 	cfg := config.Default()
 	cfg.Store = s.Dir()
 	cfg.Writer.RecycleMinMB = 0 // small test graphs take the recycling path too
@@ -306,14 +303,7 @@ func TestJobClaimedTwiceInOneBatchRunsOnce(t *testing.T) {
 	seed := ulid.MustNew(1_700_000_000_000, ulidEntropy{rand.New(rand.NewPCG(3, 3))}).String()
 	s.put(t, seed, []byte(`{"ops":[{"op":"create_entities","entities":[{"name":"a","entityType":"t","observations":[]}]}]}`))
 	s.commit(t, writer.CommitOptions{})
-	cur, err := s.store.Current()
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := s.store.Manifest(cur)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := snapshottest.CurrentManifest(t, s.store)
 	id := ulid.MustNew(1_700_000_001_000, ulidEntropy{rand.New(rand.NewPCG(4, 4))}).String()
 	job := []byte(`{"ops":[{"op":"kv_put","key":"k","value":"v"}]}`)
 	claimed := s.store.Path("queue", "cur", fmt.Sprintf("%016d-%s.job", m.Watermark+1, id))

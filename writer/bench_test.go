@@ -13,6 +13,7 @@ import (
 	"github.com/memsnap/memsnap/internal/graphdb"
 	"github.com/memsnap/memsnap/internal/model"
 	"github.com/memsnap/memsnap/snapshot"
+	"github.com/memsnap/memsnap/snapshot/snapshottest"
 )
 
 func benchGraph(b *testing.B) (*graphdb.DB, *graphdb.Conn) {
@@ -120,10 +121,7 @@ func inTransaction(b *testing.B, c *graphdb.Conn, f func()) {
 // same files, for a graph of 100k entities.
 func BenchmarkPublish(b *testing.B) {
 	ctx := context.Background()
-	s, err := snapshot.Init(filepath.Join(b.TempDir(), "store"))
-	if err != nil {
-		b.Fatal(err)
-	}
+	s := snapshottest.NewStore(b)
 	opts := DefaultOptions()
 	w := New(s, opts, nil)
 	for k := 0; k < 10; k++ {

@@ -6,13 +6,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/memsnap/memsnap/internal/model"
 	"github.com/memsnap/memsnap/snapshot"
+	"github.com/memsnap/memsnap/snapshot/snapshottest"
 )
 
 // BenchmarkCommitCost measures a one-job commit on stores of 1k and 100k
@@ -98,10 +98,7 @@ func costCommit(b testing.TB, s *snapshot.Store, w *Writer, n int, kind string) 
 // (COPY FROM), then commits three one-job batches so that recycling has a
 // candidate.
 func buildCostStore(b testing.TB, n int) *snapshot.Store {
-	s, err := snapshot.Init(filepath.Join(b.TempDir(), "store"))
-	if err != nil {
-		b.Fatal(err)
-	}
+	s := snapshottest.NewStore(b)
 	opts := DefaultOptions()
 	opts.MaxBatchJobs, opts.MaxBatchBytes, opts.BufferPoolMB = 1<<20, 1<<40, 1024
 	w := New(s, opts, nil)

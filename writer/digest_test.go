@@ -2,11 +2,10 @@ package writer
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 
 	"github.com/memsnap/memsnap/internal/fsm"
-	"github.com/memsnap/memsnap/snapshot"
+	"github.com/memsnap/memsnap/snapshot/snapshottest"
 )
 
 // The digest a commit records from the change alone is the digest of the
@@ -15,10 +14,7 @@ import (
 // the jobs' deltas, which the graph already holds.
 func TestDigestFromTheChangeIsTheGraphs(t *testing.T) {
 	ctx := context.Background()
-	s, err := snapshot.Init(filepath.Join(t.TempDir(), "store"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := snapshottest.NewStore(t)
 	w := New(s, DefaultOptions(), nil)
 	for _, job := range []string{
 		`{"ops":[{"op":"create_entities","entities":[{"name":"ash","entityType":"tree","observations":["amber","birch"]},{"name":"bay","entityType":"place","observations":[]}]},` +

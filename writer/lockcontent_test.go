@@ -3,12 +3,12 @@ package writer_test
 import (
 	"encoding/json"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
 	"time"
 
+	"github.com/memsnap/memsnap/internal/testutil"
 	"github.com/memsnap/memsnap/snapshot"
+	"github.com/memsnap/memsnap/snapshot/snapshottest"
 	"github.com/memsnap/memsnap/writer"
 )
 
@@ -17,10 +17,7 @@ import (
 // file) and one whose holder died on this host are free; a holder on
 // another host is taken as holding.
 func TestLockedByContent(t *testing.T) {
-	s, err := snapshot.Init(filepath.Join(t.TempDir(), "store"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := snapshottest.NewStore(t)
 	l, err := writer.TryLock(s)
 	if err != nil {
 		t.Fatal(err)
@@ -32,14 +29,7 @@ func TestLockedByContent(t *testing.T) {
 	if _, held, err := writer.LockedByContent(s); err != nil || held {
 		t.Fatalf("released: held %v, %v", held, err)
 	}
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dead := exec.Command(exe, "-test.run=^$")
-	if err := dead.Run(); err != nil {
-		t.Fatal(err)
-	}
+	dead := testutil.ExitedPID(t)
 	host, _ := os.Hostname()
 	write := func(h writer.Holder) {
 		b, _ := json.Marshal(h)
@@ -47,11 +37,11 @@ func TestLockedByContent(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	write(writer.Holder{PID: dead.Process.Pid, Host: host, Since: time.Now()})
+	write(writer.Holder{PID: dead, Host: host, Since: time.Now()})
 	if h, held, err := writer.LockedByContent(s); err != nil || held {
-		t.Fatalf("holder %d died: %+v held %v, %v", dead.Process.Pid, h, held, err)
+		t.Fatalf("holder %d died: %+v held %v, %v", dead, h, held, err)
 	}
-	write(writer.Holder{PID: dead.Process.Pid, Host: host + "-elsewhere", Since: time.Now()})
+	write(writer.Holder{PID: dead, Host: host + "-elsewhere", Since: time.Now()})
 	if _, held, err := writer.LockedByContent(s); err != nil || !held {
 		t.Fatalf("holder on another host: held %v, %v", held, err)
 	}

@@ -3,11 +3,11 @@ package writer_test
 import (
 	"context"
 	"errors"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/memsnap/memsnap/internal/testutil"
 	"github.com/memsnap/memsnap/snapshot"
 	"github.com/memsnap/memsnap/writer"
 )
@@ -23,15 +23,7 @@ func TestCommitOnDamagedCurrentIsRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	graph := filepath.Join(s.store.SnapshotDir(cur), snapshot.GraphFile)
-	b, err := os.ReadFile(graph)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b[len(b)/2] ^= 0xFF
-	if err := os.WriteFile(graph, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
+	testutil.FlipByte(t, filepath.Join(s.store.SnapshotDir(cur), snapshot.GraphFile), testutil.Middle)
 	s.put(t, "01JA0000000000000000000002", []byte(`{"ops":[{"op":"kv_put","key":"k","value":"w"}]}`))
 
 	_, err = writer.New(s.store, s.cfg.WriterOptions(), nil).Commit(context.Background(), writer.CommitOptions{})

@@ -3,7 +3,6 @@ package writer
 import (
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"syscall"
 
@@ -21,7 +20,7 @@ var ErrNoSpace = errors.New("writer: not enough free space for the next snapshot
 // next snapshot needs against what the store's filesystem has free. The
 // writer returns it from Commit when not even the first queued job fits (a
 // batch of which only a prefix fits is split, see Writer.Commit), and
-// CheckSpace computes the same from any process. Sizes are in bytes.
+// SpaceChecker.Check computes the same from any process. Sizes are in bytes.
 type NoSpaceError struct {
 	// Path is the store directory whose filesystem is full.
 	Path string `json:"path"`
@@ -154,12 +153,7 @@ func (p *spaceProbe) stagedBytes() int64 {
 	if err != nil {
 		return emptyGraphBytes
 	}
-	var staged int64
-	for _, f := range m.Files {
-		if !strings.HasSuffix(f.Path, ".sst") {
-			staged += f.Size
-		}
-	}
+	staged := m.StagedBytes()
 	p.seq, p.staged, p.stagedSet = cur, staged, true
 	return staged
 }

@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 
 	"github.com/memsnap/memsnap/internal/model"
 	"github.com/memsnap/memsnap/snapshot"
+	"github.com/memsnap/memsnap/snapshot/snapshottest"
 	"github.com/memsnap/memsnap/writer"
 	"github.com/memsnap/memsnap/writer/producer"
 )
@@ -19,21 +19,7 @@ import (
 // its manifest's files but the hard-linked sstables.
 func stagedBytes(t *testing.T, s *snapshot.Store) int64 {
 	t.Helper()
-	cur, err := s.Current()
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := s.Manifest(cur)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var n int64
-	for _, f := range m.Files {
-		if !strings.HasSuffix(f.Path, ".sst") {
-			n += f.Size
-		}
-	}
-	return n
+	return snapshottest.CurrentManifest(t, s).StagedBytes()
 }
 
 // A claimed batch whose whole does not fit the free space but whose first
@@ -130,10 +116,7 @@ func TestBatchSplitWhenOnlyAPrefixFits(t *testing.T) {
 func BenchmarkSpaceCheck(b *testing.B) {
 	for _, tight := range []bool{false, true} {
 		b.Run(fmt.Sprintf("tight=%v", tight), func(b *testing.B) {
-			store, err := snapshot.Init(filepath.Join(b.TempDir(), "store"))
-			if err != nil {
-				b.Fatal(err)
-			}
+			store := snapshottest.NewStore(b)
 			opts := writer.DefaultOptions()
 			if _, _, err := writer.New(store, opts, nil).PublishEmpty(context.Background()); err != nil {
 				b.Fatal(err)

@@ -97,6 +97,21 @@ func (a *app) deadTargets(cmd *cobra.Command, s *snapshot.Store, args []string) 
 	return ids, nil
 }
 
+// lockDeadTargets returns the ids a retry or purge names (deadTargets) and
+// the writer lock, taken, which the caller releases: a writer also changes
+// queue/dead. what ("jobs retry") prefixes a failure to take it.
+func (a *app) lockDeadTargets(cmd *cobra.Command, s *snapshot.Store, args []string, what string) ([]string, *writer.Lock, error) {
+	ids, err := a.deadTargets(cmd, s, args)
+	if err != nil {
+		return nil, nil, err
+	}
+	lock, err := writer.AcquireLock(cmd.Context(), s, a.cfg.Writer.LockTimeout)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", what, err)
+	}
+	return ids, lock, nil
+}
+
 // retried and leftJob are what retry and purge print.
 type (
 	retried struct {
@@ -110,13 +125,9 @@ type (
 )
 
 func (a *app) retryDeadJobs(cmd *cobra.Command, s *snapshot.Store, args []string) error {
-	ids, err := a.deadTargets(cmd, s, args)
+	ids, lock, err := a.lockDeadTargets(cmd, s, args, "jobs retry")
 	if err != nil {
 		return err
-	}
-	lock, err := writer.AcquireLock(cmd.Context(), s, a.cfg.Writer.LockTimeout)
-	if err != nil {
-		return fmt.Errorf("jobs retry: %w", err)
 	}
 	defer lock.Release()
 	q, lim := s.Queue(), a.cfg.Job.Limits()
@@ -174,13 +185,9 @@ func retryDeadJob(s *snapshot.Store, q *queue.Queue, id string, lim model.Limits
 }
 
 func (a *app) purgeDeadJobs(cmd *cobra.Command, s *snapshot.Store, args []string) error {
-	ids, err := a.deadTargets(cmd, s, args)
+	ids, lock, err := a.lockDeadTargets(cmd, s, args, "jobs purge")
 	if err != nil {
 		return err
-	}
-	lock, err := writer.AcquireLock(cmd.Context(), s, a.cfg.Writer.LockTimeout)
-	if err != nil {
-		return fmt.Errorf("jobs purge: %w", err)
 	}
 	defer lock.Release()
 	out := struct {

@@ -122,6 +122,7 @@ type posting struct {
 // be extended (Apply); postings are guarded by mu, documents are appended
 // past every older View's length and so need no lock.
 type Index struct {
+	// mu guards postings, byName, sources, stems, newest and grams.
 	mu       sync.RWMutex
 	postings map[string][]posting // guarded by mu; docs ascending
 	docs     []doc                // append-only; Views hold prefixes

@@ -489,7 +489,7 @@ func TestLowerMatchesJavaScript(t *testing.T) {
 	}
 }
 
-// jobModel is graphModel run with the writer's rules for jobs (those of the
+// applyJob runs job on the model with the writer's rules for jobs (those of the
 // reference server), written independently of ApplyJobs: a job is applied
 // whole or not at all (a relation or observation naming a missing entity
 // rejects it); a created entity that exists is left as it is; a deleted

@@ -15,20 +15,34 @@ import (
 func publish(t *testing.T) string {
 	t.Helper()
 	dir := testutil.TempDir(t)
-	db, err := OpenRW(dir, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	commitAndClose(t, dir, slog.New(slog.NewTextHandler(io.Discard, nil)), func(b *Batch) error {
+		for _, kv := range [][2]string{{"a/1", "x"}, {"a/2", "y"}, {"b/1", "z"}} {
+			if err := b.SetUser(kv[0], []byte(kv[1])); err != nil {
+				return err
+			}
+		}
+		return b.SetJob("01J", []byte("applied"))
+	})
+	return dir
+}
+
+// commitAndClose opens the KV store in dir read-write, commits one batch
+// that fill fills, flushes and closes it: what a commit does to a
+// snapshot's KV store.
+func commitAndClose(t *testing.T, dir string, log *slog.Logger, fill func(b *Batch) error) {
+	t.Helper()
+	db, err := OpenRW(dir, log)
 	if err != nil {
 		t.Fatal(err)
 	}
 	b := db.NewBatch()
-	for _, kv := range [][2]string{{"a/1", "x"}, {"a/2", "y"}, {"b/1", "z"}} {
-		if err := b.SetUser(kv[0], []byte(kv[1])); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := b.SetJob("01J", []byte("applied")); err != nil {
+	if err := fill(b); err != nil {
 		t.Fatal(err)
 	}
 	if err := b.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Close(); err != nil {
 		t.Fatal(err)
 	}
 	if err := db.Flush(); err != nil {
@@ -37,7 +51,6 @@ func publish(t *testing.T) string {
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
-	return dir
 }
 
 // TestReadOnlyOpensShareASnapshot opens one published store read-only twice

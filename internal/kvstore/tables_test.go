@@ -17,26 +17,9 @@ func TestSmallCommitsKeepFewTables(t *testing.T) {
 	const commits = 120
 	most := 0
 	for i := range commits {
-		d, err := OpenRW(dir, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b := d.NewBatch()
-		if err := b.SetJob(fmt.Sprintf("01J%010d", i), []byte(`{"status":"applied"}`)); err != nil {
-			t.Fatal(err)
-		}
-		if err := b.Commit(); err != nil {
-			t.Fatal(err)
-		}
-		if err := b.Close(); err != nil {
-			t.Fatal(err)
-		}
-		if err := d.Flush(); err != nil {
-			t.Fatal(err)
-		}
-		if err := d.Close(); err != nil {
-			t.Fatal(err)
-		}
+		commitAndClose(t, dir, nil, func(b *Batch) error {
+			return b.SetJob(fmt.Sprintf("01J%010d", i), []byte(`{"status":"applied"}`))
+		})
 		ssts, err := filepath.Glob(filepath.Join(dir, "*.sst"))
 		if err != nil {
 			t.Fatal(err)

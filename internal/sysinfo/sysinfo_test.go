@@ -2,9 +2,10 @@ package sysinfo
 
 import (
 	"os"
-	"os/exec"
 	"runtime"
 	"testing"
+
+	"github.com/memsnap/memsnap/internal/testutil"
 )
 
 func TestTotalRAMAndFreeBytes(t *testing.T) {
@@ -26,15 +27,7 @@ func TestProcessAlive(t *testing.T) {
 	if alive, ok := ProcessAlive(os.Getpid()); !alive || !ok {
 		t.Fatalf("ProcessAlive(self) = %v, %v", alive, ok)
 	}
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(exe, "-test.run=^$")
-	if err := cmd.Run(); err != nil {
-		t.Fatal(err)
-	}
-	if alive, ok := ProcessAlive(cmd.Process.Pid); alive || !ok {
+	if alive, ok := ProcessAlive(testutil.ExitedPID(t)); alive || !ok {
 		t.Fatalf("ProcessAlive(exited child) = %v, %v", alive, ok)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -129,3 +130,50 @@ func SameElements(a, b []string) bool {
 	slices.Sort(b)
 	return slices.Equal(a, b)
 }
+
+// ExitedPID starts the running test binary to run no test, waits for it to
+// exit and returns its pid: the pid of a process that has ended (and that
+// the system is unlikely to give to another process during the test).
+func ExitedPID(t testing.TB) int {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(exe, "-test.run=^$")
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	return cmd.Process.Pid
+}
+
+// FlipByte inverts one byte of the file at path in place, as bit rot
+// would: the byte at offset at(size), size being the file's.
+func FlipByte(t testing.TB, path string, at func(size int64) int64) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	off := at(info.Size())
+	b := make([]byte, 1)
+	if _, err := f.ReadAt(b, off); err != nil {
+		t.Fatal(err)
+	}
+	b[0] ^= 0xff
+	if _, err := f.WriteAt(b, off); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Middle is the offset of the middle byte of a file of size bytes, for
+// FlipByte; Last that of its last byte.
+func Middle(size int64) int64 { return size / 2 }
+
+// Last: see Middle.
+func Last(size int64) int64 { return size - 1 }

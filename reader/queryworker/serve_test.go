@@ -4,11 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/memsnap/memsnap/snapshot"
+	"github.com/memsnap/memsnap/snapshot/snapshottest"
 	"github.com/memsnap/memsnap/writer"
 	"github.com/memsnap/memsnap/writer/producer"
 )
@@ -17,10 +16,7 @@ import (
 // returns a function that sends one request and reads its answer.
 func servedWorker(t *testing.T) (ask func(request) response, seq uint64) {
 	t.Helper()
-	s, err := snapshot.Init(filepath.Join(t.TempDir(), "store"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := snapshottest.NewStore(t)
 	wopts := writer.DefaultOptions()
 	job := `{"ops":[{"op":"create_entities","entities":[{"name":"a","entityType":"t","observations":["x"]}]}]}`
 	if _, err := producer.Enqueue(s, []byte(job), wopts.Limits); err != nil {
@@ -29,7 +25,8 @@ func servedWorker(t *testing.T) (ask func(request) response, seq uint64) {
 	if _, err := writer.New(s, wopts, nil).Commit(context.Background(), writer.CommitOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	if seq, err = s.Current(); err != nil {
+	seq, err := s.Current()
+	if err != nil {
 		t.Fatal(err)
 	}
 	inR, inW := io.Pipe()

@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/memsnap/memsnap/internal/fsutil"
-	"github.com/memsnap/memsnap/snapshot"
+	"github.com/memsnap/memsnap/snapshot/snapshottest"
 	"github.com/memsnap/memsnap/writer"
 	"github.com/memsnap/memsnap/writer/producer"
 )
@@ -15,10 +15,7 @@ import (
 // BenchmarkEnqueue compares durable enqueue (validate, write, fsync, rename,
 // dir fsync) with a bare write+fsync+rename+dir-fsync loop on the same disk.
 func BenchmarkEnqueue(b *testing.B) {
-	s, err := snapshot.Init(filepath.Join(b.TempDir(), "store"))
-	if err != nil {
-		b.Fatal(err)
-	}
+	s := snapshottest.NewStore(b)
 	job := []byte(`{"ops":[{"op":"create_entities","entities":[{"name":"n","entityType":"t","observations":["an observation of typical length for a memory"]}]}]}`)
 	lim := writer.DefaultOptions().Limits
 	b.Run("memsnap_enqueue", func(b *testing.B) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -12,6 +11,7 @@ import (
 	"github.com/memsnap/memsnap/config"
 	"github.com/memsnap/memsnap/internal/model"
 	"github.com/memsnap/memsnap/snapshot"
+	"github.com/memsnap/memsnap/snapshot/snapshottest"
 	"github.com/memsnap/memsnap/writer"
 	"github.com/memsnap/memsnap/writer/producer"
 )
@@ -20,10 +20,7 @@ import (
 // the default configuration.
 func newStore(t *testing.T) (*snapshot.Store, config.Config, *writer.Writer) {
 	t.Helper()
-	s, err := snapshot.Init(filepath.Join(t.TempDir(), "store"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := snapshottest.NewStore(t)
 	cfg := config.Default()
 	cfg.Store = s.Dir()
 	return s, cfg, writer.New(s, cfg.WriterOptions(), nil)

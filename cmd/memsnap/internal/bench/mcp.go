@@ -366,22 +366,35 @@ func (r *runner) mcpReference(ctx context.Context, ref, jsonl string, n int) (*m
 		cmd.Env = append(os.Environ(), "MEMORY_FILE_PATH="+jsonl)
 		return startMCP(ctx, r.log, "reference server", cmd)
 	}
-	srv, err := start(ctx)
+	t, srv, err := r.timeWrites(ctx, start, n, "reference")
 	if err != nil {
 		return nil, err
 	}
-	defer func() { srv.close() }()
-	t := &mcpTimes{}
-	if t.tools, err = r.timeTools(ctx, srv, n, "reference"); err != nil {
-		return nil, err
-	}
-	if t.after, err = r.timeAfterWrite(ctx, &srv, start, n, "reference"); err != nil {
-		return nil, err
-	}
+	defer srv.close()
 	if t.reads, t.failed, err = r.timeReads(ctx, srv, n, "reference", true); err != nil {
 		return nil, err
 	}
 	return t, nil
+}
+
+// timeWrites starts a server with start and times on it the write tools,
+// then the read-after-write rounds (which start it again if it loses its
+// connection). It returns the times and the server it ends on, still
+// running, for the caller to close; on an error it closes it.
+func (r *runner) timeWrites(ctx context.Context, start func(context.Context) (*mcpServer, error), n int, who string) (*mcpTimes, *mcpServer, error) {
+	srv, err := start(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	t := &mcpTimes{}
+	if t.tools, err = r.timeTools(ctx, srv, n, who); err == nil {
+		t.after, err = r.timeAfterWrite(ctx, &srv, start, n, who)
+	}
+	if err != nil {
+		srv.close()
+		return nil, nil, err
+	}
+	return t, srv, nil
 }
 
 // figures fills out's tool, read and read-after-write figures from memsnap's
@@ -442,18 +455,11 @@ func (r *runner) memsnapMCP(ctx context.Context, name, store string) (*mcpServer
 // tools on the second.
 func (r *runner) mcpMemsnap(ctx context.Context, store string, n int) (*mcpTimes, error) {
 	start := func(ctx context.Context) (*mcpServer, error) { return r.memsnapMCP(ctx, "memsnap mcp", store) }
-	first, err := start(ctx)
+	t, first, err := r.timeWrites(ctx, start, n, "memsnap")
 	if err != nil {
 		return nil, err
 	}
-	defer func() { first.close() }()
-	t := &mcpTimes{}
-	if t.tools, err = r.timeTools(ctx, first, n, "memsnap"); err != nil {
-		return nil, err
-	}
-	if t.after, err = r.timeAfterWrite(ctx, &first, start, n, "memsnap"); err != nil {
-		return nil, err
-	}
+	defer first.close()
 	second, err := r.memsnapMCP(ctx, "second memsnap mcp", store)
 	if err != nil {
 		return nil, err

@@ -401,7 +401,7 @@ func (c *conn) parse(line []byte) jsonrpc.Message {
 //   - a batch (an array), or JSON that is not an object: -32600 Invalid
 //     Request;
 //   - an id that is neither a string nor an integer the SDK carries back
-//     exactly (see ExactID), null included: -32600.
+//     exactly (see maxExactID), null included: -32600.
 //
 // The error's id is null in each case. Faults that leave the id known (no
 // "jsonrpc":"2.0", a method that is not a string) are not checked here.

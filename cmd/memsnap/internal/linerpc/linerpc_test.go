@@ -165,11 +165,28 @@ func sid(s string) jsonrpc.ID {
 	return id
 }
 
+// checkCase is a message and the error code a check gives it (0: none).
+type checkCase struct {
+	body string
+	code int64
+}
+
+// wantCodes runs check, named name, on every case.
+func wantCodes(t *testing.T, name string, check func([]byte) *jsonrpc.Error, cases []checkCase) {
+	t.Helper()
+	for _, c := range cases {
+		e := check([]byte(c.body))
+		switch {
+		case c.code == 0 && e != nil:
+			t.Errorf("%s %q: %v, want nil", name, c.body, e)
+		case c.code != 0 && (e == nil || e.Code != c.code):
+			t.Errorf("%s %q: %v, want code %d", name, c.body, e, c.code)
+		}
+	}
+}
+
 func TestCheck(t *testing.T) {
-	for _, c := range []struct {
-		body string
-		code int64 // 0: nil
-	}{
+	wantCodes(t, "Check", Check, []checkCase{
 		{`{"jsonrpc":"2.0","id":1,"method":"ping"}`, 0},
 		{`{"jsonrpc":"2.0","id":1.5,"method":"ping"}`, -32600},
 		{`{"jsonrpc":"2.0","id":null,"method":"ping"}`, -32600},
@@ -177,19 +194,8 @@ func TestCheck(t *testing.T) {
 		{`{"jsonrpc":"2.0","id":1,"method":"m","params":{"s":"\udfff"}}`, -32700},
 		{`{"jsonrpc":"2.0","id":1,"method":7}`, 0}, // the id is known: the caller answers it
 		{`hello`, -32700},
-	} {
-		e := Check([]byte(c.body))
-		switch {
-		case c.code == 0 && e != nil:
-			t.Errorf("%q: %v, want nil", c.body, e)
-		case c.code != 0 && (e == nil || e.Code != c.code):
-			t.Errorf("%q: %v, want code %d", c.body, e, c.code)
-		}
-	}
-	for _, c := range []struct {
-		body string
-		code int64 // 0: nil
-	}{
+	})
+	wantCodes(t, "CheckBody", CheckBody, []checkCase{
 		{`{"jsonrpc":"2.0","id":1,"method":"ping"}`, 0},
 		{`hello`, 0}, // the SDK answers it
 		{`[{"jsonrpc":"2.0","id":1,"method":"ping"}]`, 0}, // the SDK takes batches from older clients
@@ -197,15 +203,7 @@ func TestCheck(t *testing.T) {
 		{`{"jsonrpc":"2.0","id":null,"method":"ping"}`, -32600},
 		{"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"m\xff\"}", -32700},
 		{`{"jsonrpc":"2.0","id":1,"method":"m","params":{"s":"\ud800x"}}`, -32700},
-	} {
-		e := CheckBody([]byte(c.body))
-		switch {
-		case c.code == 0 && e != nil:
-			t.Errorf("CheckBody %q: %v, want nil", c.body, e)
-		case c.code != 0 && (e == nil || e.Code != c.code):
-			t.Errorf("CheckBody %q: %v, want code %d", c.body, e, c.code)
-		}
-	}
+	})
 	var r reply
 	if err := json.Unmarshal(ErrorReply(&jsonrpc.Error{Code: -32700, Message: "m"}), &r); err != nil || string(r.ID) != "null" || r.Error.Code != -32700 {
 		t.Errorf("ErrorReply: %+v %v", r, err)

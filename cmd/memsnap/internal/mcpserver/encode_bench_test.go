@@ -13,17 +13,11 @@ import (
 // of about obsBytes (with a quote and a < to escape) and a relation to the
 // next one.
 func searchGraph(n, obsBytes int) *reader.Graph {
-	g := &reader.Graph{Entities: []reader.Entity{}, Relations: []reader.Relation{}}
 	obs := strings.Repeat("word ", obsBytes/5-4) + `"q" <`
-	for i := range n {
-		name := fmt.Sprintf("entity-%06d", i)
-		g.Entities = append(g.Entities, reader.Entity{Name: name, EntityType: "concept",
-			Observations: []string{obs + fmt.Sprint(i), fmt.Sprint(i) + obs}})
-		if i > 0 {
-			g.Relations = append(g.Relations, reader.Relation{From: fmt.Sprintf("entity-%06d", i-1), To: name, RelationType: "relates_to"})
-		}
-	}
-	return g
+	return chainOf(n, "relates_to", func(i int) reader.Entity {
+		return reader.Entity{Name: fmt.Sprintf("entity-%06d", i), EntityType: "concept",
+			Observations: []string{obs + fmt.Sprint(i), fmt.Sprint(i) + obs}}
+	})
 }
 
 // benchSearchAnswer times what a search_nodes call does to its answer

@@ -13,13 +13,20 @@ import (
 // chain is a graph of n entities, each with one observation of obsBytes,
 // and a relation from each to the next.
 func chain(n, obsBytes int) *reader.Graph {
+	obs := strings.Repeat("\"x\" <y>\n", obsBytes/8)
+	return chainOf(n, "next", func(i int) reader.Entity {
+		return reader.Entity{Name: fmt.Sprintf("e%04d", i), EntityType: "t", Observations: []string{obs}}
+	})
+}
+
+// chainOf is a graph of the n entities entity(0) to entity(n-1) and a
+// relation of type relType from each to the next.
+func chainOf(n int, relType string, entity func(i int) reader.Entity) *reader.Graph {
 	g := &reader.Graph{Entities: []reader.Entity{}, Relations: []reader.Relation{}}
 	for i := range n {
-		name := fmt.Sprintf("e%04d", i)
-		g.Entities = append(g.Entities, reader.Entity{Name: name, EntityType: "t",
-			Observations: []string{strings.Repeat("\"x\" <y>\n", obsBytes/8)}})
+		g.Entities = append(g.Entities, entity(i))
 		if i > 0 {
-			g.Relations = append(g.Relations, reader.Relation{From: fmt.Sprintf("e%04d", i-1), To: name, RelationType: "next"})
+			g.Relations = append(g.Relations, reader.Relation{From: g.Entities[i-1].Name, To: g.Entities[i].Name, RelationType: relType})
 		}
 	}
 	return g

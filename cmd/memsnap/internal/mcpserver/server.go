@@ -1,7 +1,8 @@
 // Package mcpserver is memsnap's MCP server: the tools of the reference
 // knowledge-graph memory server (same names, argument schemas and answer
 // shapes) plus recent_changes, neighbors, query, kv_get, kv_put, kv_scan and
-// memory_status (Tools lists them as registered), over one memsnap store shared with any number of other processes.
+// memory_status (Tools lists them as registered), over one memsnap store
+// shared with any number of other processes.
 //
 // Writes become queued jobs. A write tool answers once its job is durable
 // in the queue, with the outcome the writer will give (mcp.write_ack
