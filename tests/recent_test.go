@@ -63,7 +63,8 @@ type recentPage struct {
 // for all) and creating 5 entities one by one, recent_changes (through a
 // real 'memsnap mcp') and the dashboard's front page (from 'memsnap
 // serve') list those 5 first, newest first; paging through recent_changes
-// gives every entity and relation once.
+// gives every entity and relation once. The dashboard's cookie lasts
+// serve.cookie_max_age.
 func TestRecentChangesAfterBulkImport(t *testing.T) {
 	const n = 1000
 	// The session that wrote them reads them (read-your-writes).
@@ -134,8 +135,17 @@ func TestRecentChangesAfterBulkImport(t *testing.T) {
 		}
 	}
 
-	// The dashboard's front page: the 5 first, newest first.
-	srv := startServe(t, ctx, store)
+	// The dashboard's front page: the 5 first, newest first. (The serve
+	// also keeps its cookie for serve.cookie_max_age.)
+	srv := startServe(t, ctx, store, "MEMSNAP_SERVE_COOKIE_MAX_AGE=48h")
+	resp, _ := srv.get(t, "GET", "/?token="+srv.token, nil)
+	port := srv.base[strings.LastIndex(srv.base, ":")+1:]
+	set := resp.Header.Get("Set-Cookie")
+	for _, want := range []string{"memsnap_token_" + port + "=", "Max-Age=172800", "Expires=", "HttpOnly", "SameSite=Strict", "Path=/"} {
+		if !strings.Contains(set, want) {
+			t.Errorf("Set-Cookie %q lacks %q (serve.cookie_max_age 48h)", set, want)
+		}
+	}
 	var body string
 	waitUntil(t, ctx, "the front page to list fresh 4 first", 50*time.Millisecond, func() bool {
 		var resp *http.Response
