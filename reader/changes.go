@@ -271,42 +271,51 @@ func where(cond string) string {
 
 // entitiesAfter returns the Cypher condition on e ("" for none) and its
 // parameters that keep the entities after position p in its direction
-// (p nil: all). At one time, entities come before relations oldest first,
-// so after them newest first.
+// (p nil: all).
 func entitiesAfter(p *feedPos) (string, map[string]any) {
-	params := map[string]any{}
-	if p == nil {
-		return "", params
-	}
-	params["t"] = kuzuTime(p.At)
-	gt, atRel := ">", ">"
-	if p.Desc {
-		gt, atRel = "<", "<="
-	}
-	if p.Kind == "r" {
-		return fmt.Sprintf("e.updated_at %s timestamp($t)", atRel), params
-	}
-	params["n"] = p.Key[0]
-	return fmt.Sprintf("(e.updated_at %[1]s timestamp($t) OR (e.updated_at = timestamp($t) AND e.name %[1]s $n))", gt), params
+	return itemsAfter(p, "e", "e.updated_at", "e.name")
 }
 
 // relationsAfter is entitiesAfter for the relations r from a to b.
 func relationsAfter(p *feedPos) (string, map[string]any) {
+	return itemsAfter(p, "r", "r.created_at", "a.name", "b.name", "r.relationType")
+}
+
+// itemsAfter returns the condition keeping the items of one kind (timed
+// by column at, keyed by columns key) after position p in its direction,
+// with its parameters ($t, $k0, $k1, ...). At p's time, items of p's kind
+// follow by key; the other kind's come all before p or all after it
+// (entities before relations, oldest first).
+func itemsAfter(p *feedPos, kind, at string, key ...string) (string, map[string]any) {
 	params := map[string]any{}
 	if p == nil {
 		return "", params
 	}
 	params["t"] = kuzuTime(p.At)
-	gt, atEnt := ">", ">="
+	gt, ge := ">", ">="
 	if p.Desc {
-		gt, atEnt = "<", "<"
+		gt, ge = "<", "<="
 	}
-	if p.Kind == "e" {
-		return fmt.Sprintf("r.created_at %s timestamp($t)", atEnt), params
+	if p.Kind != kind {
+		// The other kind at p's time: after p when it sorts after p's
+		// kind in the direction read.
+		if (kind > p.Kind) != p.Desc {
+			return fmt.Sprintf("%s %s timestamp($t)", at, ge), params
+		}
+		return fmt.Sprintf("%s %s timestamp($t)", at, gt), params
 	}
-	params["f"], params["to"], params["ty"] = p.Key[0], p.Key[1], p.Key[2]
-	return fmt.Sprintf("(r.created_at %[1]s timestamp($t) OR (r.created_at = timestamp($t) AND "+
-		"(a.name %[1]s $f OR (a.name = $f AND (b.name %[1]s $to OR (b.name = $to AND r.relationType %[1]s $ty))))))", gt), params
+	// (at, key...) after (t, p.Key...), one column at a time.
+	cond := ""
+	for i := len(key) - 1; i >= 0; i-- {
+		k := fmt.Sprintf("$k%d", i)
+		params[k[1:]] = p.Key[i]
+		if cond == "" {
+			cond = fmt.Sprintf("%s %s %s", key[i], gt, k)
+		} else {
+			cond = fmt.Sprintf("%s %s %s OR (%[1]s = %[3]s AND (%s))", key[i], gt, k, cond)
+		}
+	}
+	return fmt.Sprintf("(%s %s timestamp($t) OR (%[1]s = timestamp($t) AND (%[3]s)))", at, gt, cond), params
 }
 
 func timeOf(v any) time.Time {

@@ -3,7 +3,6 @@ package web
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -129,19 +128,7 @@ func (s *Server) graphData(w http.ResponseWriter, r *http.Request) {
 	status := http.StatusOK
 	var body any = out
 	if err != nil {
-		var he *httpError
-		switch {
-		case errors.As(err, &he):
-			status = he.status
-		case errors.Is(err, reader.ErrNotFound):
-			status = http.StatusNotFound
-		case errors.Is(err, reader.ErrBadOption):
-			status = http.StatusBadRequest
-		default:
-			status = http.StatusInternalServerError
-			s.log.Error("dashboard graph", "error", err)
-		}
-		body = map[string]string{"error": err.Error()}
+		status, body = s.statusOf(r, err), map[string]string{"error": err.Error()}
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")

@@ -108,6 +108,23 @@ type httpError struct {
 
 func (e *httpError) Error() string { return e.msg }
 
+// statusOf is the HTTP status err is answered with: an httpError's, 404
+// for a name that does not exist, 400 for a bad argument, 500 (logged) for
+// anything else.
+func (s *Server) statusOf(r *http.Request, err error) int {
+	var he *httpError
+	switch {
+	case errors.As(err, &he):
+		return he.status
+	case errors.Is(err, reader.ErrNotFound):
+		return http.StatusNotFound
+	case errors.Is(err, reader.ErrBadOption):
+		return http.StatusBadRequest
+	}
+	s.log.Error("dashboard page", "path", r.URL.Path, "error", err)
+	return http.StatusInternalServerError
+}
+
 // handle renders a page handler's view in the layout, or its error on the
 // error page: 404 for a name that does not exist, 400 for a bad argument,
 // 500 (logged) for anything else.
@@ -120,18 +137,7 @@ func (s *Server) handle(h func(ctx context.Context, r *http.Request, rd *reader.
 			v, err = h(ctx, r, rd)
 		}
 		if err != nil {
-			status := http.StatusInternalServerError
-			var he *httpError
-			switch {
-			case errors.As(err, &he):
-				status = he.status
-			case errors.Is(err, reader.ErrNotFound):
-				status = http.StatusNotFound
-			case errors.Is(err, reader.ErrBadOption):
-				status = http.StatusBadRequest
-			default:
-				s.log.Error("dashboard page", "path", r.URL.Path, "error", err)
-			}
+			status := s.statusOf(r, err)
 			v = view{page: "error", title: http.StatusText(status), data: err.Error(), status: status}
 		}
 		var seq uint64
