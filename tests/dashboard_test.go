@@ -312,14 +312,19 @@ func TestDashboardBrowseInBrowser(t *testing.T) {
 	if got := b.text("#entities"); strings.Contains(got, "reader 00") {
 		t.Errorf("second page by name repeats the first: %.300q", got)
 	}
-	b.do("open an entity from the list", chromedp.Click(chromedp.CSS(`#entities a[href="/entity?name=reader%2059"]`)),
-		chromedp.WaitVisible(chromedp.ID("observations")))
-
-	// The graph view: Ada's neighbourhood, two hops, drawn by cytoscape.
 	hasNode := func(name string) any {
 		t.Helper()
 		return b.eval(`window.memsnapCy.getElementById(` + strconv.Quote("n:"+name) + `).length`)
 	}
+	b.do("open an entity from the list", chromedp.Click(chromedp.CSS(`#entities a[href="/entity?name=reader%2059"]`)),
+		chromedp.WaitVisible(chromedp.ID("observations")))
+	b.do("its graph view", chromedp.Click(chromedp.ID("more-hops")), chromedp.WaitVisible(chromedp.CSS(`#graph[data-ready="1"] canvas`)))
+	if got := hasNode("reader 59"); got != float64(1) {
+		t.Errorf("graph view of reader 59: its node drawn %v times, want 1", got)
+	}
+
+	// The graph view: from the entity page, then Ada's neighbourhood, two
+	// hops, drawn by cytoscape.
 	b.do("the graph around Ada", chromedp.Navigate(srv.base+"/graph?name=Ada%20Lovelace&depth=2"),
 		chromedp.WaitVisible(chromedp.CSS(`#graph[data-ready="1"] canvas`)))
 	for _, n := range []string{"Ada Lovelace", "Analytical Engine"} {
