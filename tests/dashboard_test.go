@@ -298,6 +298,8 @@ func TestDashboardBrowseInBrowser(t *testing.T) {
 	if got := b.text("#entities"); !strings.Contains(got, "reader 59") {
 		t.Errorf("entities page, newest first: %.300q, want reader 59", got)
 	}
+	b.do("the entities page by name", chromedp.Navigate(srv.base+"/entities?order=name"),
+		chromedp.WaitVisible(chromedp.CSS(`#entities a[href="/entity?name=Ada%20Lovelace"]`)))
 	saveShot(t, "dashboard-entities.png", b.screenshot())
 	b.do("filter by type person", chromedp.SetValue(chromedp.ID("type"), "person"), chromedp.Submit(chromedp.ID("type")),
 		chromedp.WaitVisible(chromedp.CSS(`#entities a[href="/entity?name=Ada%20Lovelace"]`)))
