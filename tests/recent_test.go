@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/memsnap/memsnap/internal/testutil"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
@@ -157,6 +158,49 @@ func TestRecentChangesAfterBulkImport(t *testing.T) {
 	}
 	if got := entityLinks(t, body, "recent"); len(got) < 5 || !slices.Equal(got[:5], fresh) {
 		t.Errorf("front page, recently changed: %v, want %v first", got, fresh)
+	}
+
+	// The graph view's data: a neighbourhood, the most connected, and its
+	// errors as JSON; the token is needed.
+	auth := []string{"Authorization", "Bearer " + srv.token}
+	for _, c := range []struct {
+		path   string
+		status int
+		want   string
+	}{
+		{"/graph.json?name=imported%200000", 200, `"n:imported 0001"`},
+		{"/graph.json?name=imported%200000&depth=2", 200, `"n:imported 0002"`},
+		{"/graph.json?limit=2", 200, `"capped":true`},
+		{"/graph.json?name=nobody", 404, `"error":`},
+		{"/graph.json?depth=4", 400, `depth`},
+		{"/graph.json?limit=201", 400, `limit`},
+	} {
+		resp, body := srv.get(t, "GET", c.path, nil, auth...)
+		if resp.StatusCode != c.status || !strings.Contains(body, c.want) || resp.Header.Get("Content-Type") != "application/json" {
+			t.Errorf("GET %s: %d %s %.300s, want %d with %s", c.path, resp.StatusCode, resp.Header.Get("Content-Type"), body, c.status, c.want)
+		}
+	}
+	if resp, _ := srv.get(t, "GET", "/graph.json", nil); resp.StatusCode != http.StatusUnauthorized {
+		t.Errorf("GET /graph.json without the token: %d, want 401", resp.StatusCode)
+	}
+	var g struct {
+		Elements []struct {
+			Group string         `json:"group"`
+			Data  map[string]any `json:"data"`
+		} `json:"elements"`
+	}
+	_, body = srv.get(t, "GET", "/graph.json?name=imported%200000", nil, auth...)
+	if err := json.Unmarshal([]byte(body), &g); err != nil {
+		t.Fatal(err)
+	}
+	var nodes []string
+	for _, e := range g.Elements {
+		if e.Group == "nodes" {
+			nodes = append(nodes, fmt.Sprint(e.Data["name"]))
+		}
+	}
+	if want := []string{"imported 0000", "imported 0001", "imported 0999"}; !testutil.SameElements(nodes, want) {
+		t.Errorf("graph around imported 0000: nodes %v, want %v", nodes, want)
 	}
 }
 
