@@ -246,9 +246,10 @@ test-short: deps
 	$(GO) vet $(SHORT_PKGS)
 	$(GO) test -short -count=1 -timeout 10m $(SHORT_PKGS)
 
-# docs/dashboard.png, from TestDashboardInBrowser's headless Chromium.
+# docs/dashboard.png (an entity's page), docs/dashboard-entities.png and
+# docs/dashboard-graph.png, from the browser tests' headless Chromium.
 screenshot: deps chromium
-	$(GO) test -count=1 -run 'TestDashboardInBrowser' ./tests -dashboard.screenshot=$(CURDIR)/docs/dashboard.png
+	$(GO) test -count=1 -run 'TestDashboardInBrowser|TestDashboardBrowseInBrowser' ./tests -dashboard.screenshots=$(CURDIR)/docs
 
 # Long crash loop: RUNS iterations of SIGKILLs (make test runs 30), its table
 # written to crashtest-report.md for docs/RELIABILITY.md. COMPETE=1 runs the

@@ -250,6 +250,11 @@ type ServeConfig struct {
 	// long (http.Server.IdleTimeout). A connection that never carried the
 	// token serves one request and is closed. Default: 2m.
 	IdleTimeout time.Duration `mapstructure:"idle_timeout"`
+	// CookieMaxAge is how long a browser keeps the dashboard's token
+	// cookie after opening the printed link (its Max-Age, whole seconds):
+	// past it, or after the token changes, the link is needed again.
+	// Default: 720h (30 days).
+	CookieMaxAge time.Duration `mapstructure:"cookie_max_age"`
 }
 
 // BodyCap is the request body cap serve applies, in bytes: MaxBodyBytes, or
@@ -371,7 +376,8 @@ func Default() Config {
 		Job: JobConfig{MaxBytes: 1 << 20, MaxOps: 1000, MaxStringBytes: 64 << 10, MaxValueBytes: 512 << 10},
 		MCP: MCPConfig{WriteTimeout: 30 * time.Second, CommitWhenIdle: true, WriteAck: AckDurable, MaxAnswerBytes: 4 << 20},
 		Serve: ServeConfig{Addr: "127.0.0.1:8765", MaxConns: 256, MaxStreams: 64, HeaderTimeout: 10 * time.Second,
-			ReadTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute},
+			ReadTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute,
+			CookieMaxAge: 30 * 24 * time.Hour},
 	}
 }
 
@@ -431,6 +437,7 @@ func (c *Config) fields() []field {
 		{"serve.read_timeout", &c.Serve.ReadTimeout},
 		{"serve.write_timeout", &c.Serve.WriteTimeout},
 		{"serve.idle_timeout", &c.Serve.IdleTimeout},
+		{"serve.cookie_max_age", &c.Serve.CookieMaxAge},
 	}
 }
 
@@ -748,6 +755,7 @@ func (c Config) problems() []*KeyError {
 		{"serve.read_timeout", when(c.Serve.ReadTimeout <= 0, "must be positive")},
 		{"serve.write_timeout", when(c.Serve.WriteTimeout <= 0, "must be positive")},
 		{"serve.idle_timeout", when(c.Serve.IdleTimeout <= 0, "must be positive")},
+		{"serve.cookie_max_age", when(c.Serve.CookieMaxAge < time.Second, "must be at least 1s")},
 		{"writer.commit_delay", notNegative(c.Writer.CommitDelay, "")},
 		{"writer.recycle_min_mb", notNegative(c.Writer.RecycleMinMB, " (0 recycles whatever the size)")},
 		{"writer.max_batch_jobs", atLeast(c.Writer.MaxBatchJobs, 1, "")},

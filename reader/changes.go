@@ -16,12 +16,17 @@ import (
 // Time windows and the change feed
 //
 // Entities carry created_at and updated_at (the time of the job that last
-// changed them), relations created_at. RecentChanges lists them in the
-// order they changed, oldest first, a page at a time: its cursor is the
-// position (time, then entities before relations, then name or from, to,
-// type) after the last item of a page, so paging goes on across snapshot
-// swaps and an entity changed again after its page comes back on a later
-// one. Deletions leave nothing to list.
+// changed them), relations created_at. The change feed orders every
+// entity and relation by its change time, then entities before relations,
+// then by name (entities) or from, to, type (relations): a total order, so
+// that a bulk import stamping thousands of items with one time still pages
+// by keyset with no item skipped or repeated. RecentChanges reads it two
+// ways. From a time (Since, or a forward cursor), oldest first: its cursor
+// is the position after the last item of a page, so paging goes on across
+// snapshot swaps and an entity changed again after its page comes back on
+// a later one. Without either, newest first: the page is the Limit newest
+// items, and its cursor gives the next older ones until the oldest.
+// Deletions leave nothing to list.
 
 // TimeWindow keeps entities changed (created or updated) at or after Since
 // and before Until; a zero bound is open.
@@ -76,38 +81,46 @@ type Changes struct {
 	Snapshot  uint64            `json:"-"`
 	Entities  []ChangedEntity   `json:"entities"`
 	Relations []ChangedRelation `json:"relations"`
-	// NextCursor is the position after this page's last item (or where
-	// the page started, when it is empty): passed back, it gives what
-	// changed after, now or later. An empty page means nothing newer yet.
+	// NextCursor continues the feed. Read from a time (oldest first): the
+	// position after this page's last item (or where the page started,
+	// when it is empty); passed back, it gives what changed after, now or
+	// later, and an empty page means nothing newer yet. Read newest first:
+	// the position of this page's oldest item, for the next older ones;
+	// "" once the page reached the oldest change.
 	NextCursor string `json:"nextCursor"`
 }
 
 // RecentOptions shapes RecentChanges.
 type RecentOptions struct {
-	// Since starts the feed at this time (inclusive); zero starts it at
-	// the Limit most recent changes.
+	// Since starts the feed at this time (inclusive), oldest first; zero
+	// lists the newest changes first.
 	Since time.Time
 	// Limit caps the items (entities and relations) of a page; 0 means
-	// DefaultRecent.
+	// DefaultRecent. A page holds exactly Limit items while the feed has
+	// that many in its direction.
 	Limit int
-	// Cursor continues after the page that returned it as NextCursor; it
-	// overrides Since.
+	// Cursor continues after the page that returned it as NextCursor, in
+	// that page's direction; it overrides Since.
 	Cursor string
 }
 
-// FeedStart is the cursor of the change feed's very start: before every
-// change there will be. A server with no snapshot yet answers with it.
-func FeedStart() string { return feedPos{Kind: "e", Key: []string{""}}.encode() }
+// FeedAt is the cursor of the change feed at time t, oldest first: before
+// every change at or after t (the zero time: before every change there
+// will be). A server with no snapshot yet answers a read from t with it.
+func FeedAt(t time.Time) string { return feedPos{At: t, Kind: "e", Key: []string{""}}.encode() }
 
 // DefaultRecent is RecentChanges' page size when none is given.
 const DefaultRecent = 100
 
 // feedPos is a position in the change feed: a time, then kind 'e'
-// (entities, by name) before 'r' (relations, by from, to, type).
+// (entities, by name) before 'r' (relations, by from, to, type). Desc
+// marks a cursor of the newest-first reading, which goes on to older
+// positions.
 type feedPos struct {
 	At   time.Time `json:"t"`
 	Kind string    `json:"k"`
 	Key  []string  `json:"n"`
+	Desc bool      `json:"d,omitempty"`
 }
 
 func (p feedPos) encode() string {
@@ -127,42 +140,38 @@ func decodeFeedPos(s string) (feedPos, error) {
 	return p, nil
 }
 
-// compare orders feed positions.
+// compare orders feed positions, oldest first (Desc plays no part).
 func (p feedPos) compare(q feedPos) int {
 	return cmp.Or(p.At.Compare(q.At), strings.Compare(p.Kind, q.Kind), slices.Compare(p.Key, q.Key))
 }
 
-// RecentChanges returns the entities and relations created or changed
-// after a position of the change feed (see TimeWindow's package notes),
-// oldest first, at most opts.Limit of them, with a cursor to the rest. It
-// returns ErrBadOption for a negative limit or a cursor it did not give.
+// RecentChanges returns one page of the change feed (see TimeWindow's
+// package notes): from opts.Since or a forward cursor, the entities and
+// relations created or changed at or after it, oldest first; without
+// either, the newest first. At most opts.Limit items, with a cursor to
+// the rest. It returns ErrBadOption for a negative limit or a cursor it
+// did not give.
 func (r *Reader) RecentChanges(ctx context.Context, opts RecentOptions) (*Changes, error) {
 	if opts.Limit < 0 {
 		return nil, fmt.Errorf("recent changes: %w: limit %d is negative", ErrBadOption, opts.Limit)
 	}
 	limit := cmp.Or(opts.Limit, DefaultRecent)
-	var after feedPos
-	if opts.Cursor != "" {
-		var err error
-		if after, err = decodeFeedPos(opts.Cursor); err != nil {
+	var after *feedPos // nil: from the newest change
+	switch {
+	case opts.Cursor != "":
+		p, err := decodeFeedPos(opts.Cursor)
+		if err != nil {
 			return nil, err
 		}
+		after = &p
+	case !opts.Since.IsZero():
+		// Just before every item at since: entities at since have
+		// names after "".
+		after = &feedPos{At: opts.Since, Kind: "e", Key: []string{""}}
 	}
 	out := &Changes{Entities: []ChangedEntity{}, Relations: []ChangedRelation{}}
 	err := r.withConn(ctx, func(ctx context.Context, seq uint64, c *graphdb.Conn) error {
 		out.Snapshot = seq
-		if opts.Cursor == "" {
-			since := opts.Since
-			if since.IsZero() {
-				var err error
-				if since, err = nthNewest(ctx, c, limit); err != nil {
-					return err
-				}
-			}
-			// Just before every item at since: entities at since have
-			// names after "".
-			after = feedPos{At: since, Kind: "e", Key: []string{""}}
-		}
 		return readFeed(ctx, c, after, limit, out)
 	})
 	if err != nil {
@@ -171,57 +180,19 @@ func (r *Reader) RecentChanges(ctx context.Context, opts RecentOptions) (*Change
 	return out, nil
 }
 
-// nthNewest returns the time of the n-th most recent change (the oldest
-// change when there are fewer).
-func nthNewest(ctx context.Context, c *graphdb.Conn, n int) (time.Time, error) {
-	var times []time.Time
-	for _, q := range []string{
-		"MATCH (e:Entity) RETURN e.updated_at AS t ORDER BY t DESC LIMIT %d",
-		"MATCH (:Entity)-[r:Relation]->(:Entity) RETURN r.created_at AS t ORDER BY t DESC LIMIT %d",
-	} {
-		res, err := c.Query(ctx, fmt.Sprintf(q, n), nil)
-		if err != nil {
-			return time.Time{}, fmt.Errorf("recent changes: %w", err)
-		}
-		for _, row := range res.Rows {
-			t, _ := row[0].(time.Time)
-			times = append(times, t)
-		}
-	}
-	if len(times) == 0 {
-		return time.Time{}, nil
-	}
-	slices.SortFunc(times, func(a, b time.Time) int { return b.Compare(a) })
-	return times[min(n, len(times))-1], nil
+// feedItem is one entity or relation of the change feed at its position.
+type feedItem struct {
+	pos feedPos
+	ent *ChangedEntity
+	rel *ChangedRelation
 }
 
-// readFeed reads the first limit items after position p into out.
-func readFeed(ctx context.Context, c *graphdb.Conn, p feedPos, limit int, out *Changes) error {
-	at := kuzuTime(p.At)
-	// Entities after p: later, or at p's time after its name (an entity
-	// position only: entities come before relations at one time).
-	entQ := "MATCH (e:Entity) WHERE e.updated_at > timestamp($t)"
-	entP := map[string]any{"t": at}
-	if p.Kind == "e" {
-		entQ += " OR (e.updated_at = timestamp($t) AND e.name > $n)"
-		entP["n"] = p.Key[0]
-	}
-	entQ += fmt.Sprintf(" RETURN %s, e.created_at, e.updated_at ORDER BY e.updated_at, e.name LIMIT %d", entityCols, limit+1)
-	relQ := "MATCH (a:Entity)-[r:Relation]->(b:Entity) WHERE r.created_at > timestamp($t)"
-	relP := map[string]any{"t": at}
-	if p.Kind == "e" {
-		relQ = "MATCH (a:Entity)-[r:Relation]->(b:Entity) WHERE r.created_at >= timestamp($t)"
-	} else {
-		relQ += " OR (r.created_at = timestamp($t) AND (a.name > $f OR (a.name = $f AND (b.name > $to OR (b.name = $to AND r.relationType > $ty)))))"
-		relP["f"], relP["to"], relP["ty"] = p.Key[0], p.Key[1], p.Key[2]
-	}
-	relQ += fmt.Sprintf(" RETURN a.name, b.name, r.relationType, r.created_at ORDER BY r.created_at, a.name, b.name, r.relationType LIMIT %d", limit+1)
-	type item struct {
-		pos feedPos
-		ent *ChangedEntity
-		rel *ChangedRelation
-	}
-	var items []item
+// readFeed reads the first limit items after position p into out, in p's
+// direction (p nil: newest first from the newest).
+func readFeed(ctx context.Context, c *graphdb.Conn, p *feedPos, limit int, out *Changes) error {
+	desc := p == nil || p.Desc
+	entQ, entP, relQ, relP := feedQueries(p, limit)
+	var items []feedItem
 	res, err := c.Query(ctx, entQ, entP)
 	if err != nil {
 		return fmt.Errorf("recent changes: read entities: %w", err)
@@ -232,7 +203,7 @@ func readFeed(ctx context.Context, c *graphdb.Conn, p feedPos, limit int, out *C
 			return fmt.Errorf("recent changes: %w", err)
 		}
 		ce := &ChangedEntity{Entity: e, CreatedAt: timeOf(row[3]), UpdatedAt: timeOf(row[4])}
-		items = append(items, item{pos: feedPos{At: ce.UpdatedAt, Kind: "e", Key: []string{e.Name}}, ent: ce})
+		items = append(items, feedItem{pos: feedPos{At: ce.UpdatedAt, Kind: "e", Key: []string{e.Name}, Desc: desc}, ent: ce})
 	}
 	if res, err = c.Query(ctx, relQ, relP); err != nil {
 		return fmt.Errorf("recent changes: read relations: %w", err)
@@ -240,13 +211,22 @@ func readFeed(ctx context.Context, c *graphdb.Conn, p feedPos, limit int, out *C
 	for _, row := range res.Rows {
 		cr := &ChangedRelation{Relation: Relation{From: graphdb.String(row[0]), To: graphdb.String(row[1]), RelationType: graphdb.String(row[2])},
 			CreatedAt: timeOf(row[3])}
-		items = append(items, item{pos: feedPos{At: cr.CreatedAt, Kind: "r", Key: []string{cr.From, cr.To, cr.RelationType}}, rel: cr})
+		items = append(items, feedItem{pos: feedPos{At: cr.CreatedAt, Kind: "r", Key: []string{cr.From, cr.To, cr.RelationType}, Desc: desc}, rel: cr})
 	}
-	slices.SortFunc(items, func(a, b item) int { return a.pos.compare(b.pos) })
+	slices.SortFunc(items, func(a, b feedItem) int {
+		if desc {
+			return b.pos.compare(a.pos)
+		}
+		return a.pos.compare(b.pos)
+	})
 	items = items[:min(limit, len(items))]
-	out.NextCursor = p.encode()
-	if len(items) > 0 {
+	switch {
+	case desc && len(items) < limit:
+		out.NextCursor = "" // the oldest change is on this page
+	case len(items) > 0:
 		out.NextCursor = items[len(items)-1].pos.encode()
+	default:
+		out.NextCursor = p.encode()
 	}
 	for _, it := range items {
 		if it.ent != nil {
@@ -256,6 +236,86 @@ func readFeed(ctx context.Context, c *graphdb.Conn, p feedPos, limit int, out *C
 		}
 	}
 	return nil
+}
+
+// feedQueries returns the Cypher queries, with their parameters, of the
+// first limit entities and the first limit relations after position p in
+// its direction (p nil: newest first from the newest).
+func feedQueries(p *feedPos, limit int) (entQ string, entP map[string]any, relQ string, relP map[string]any) {
+	order := feedOrder(p)
+	entCond, entP := entitiesAfter(p)
+	entQ = fmt.Sprintf("MATCH (e:Entity) %s RETURN %s, e.created_at, e.updated_at ORDER BY e.updated_at%[3]s, e.name%[3]s LIMIT %d",
+		where(entCond), entityCols, order, limit)
+	relCond, relP := relationsAfter(p)
+	relQ = fmt.Sprintf("MATCH (a:Entity)-[r:Relation]->(b:Entity) %s RETURN a.name, b.name, r.relationType, r.created_at "+
+		"ORDER BY r.created_at%[2]s, a.name%[2]s, b.name%[2]s, r.relationType%[2]s LIMIT %d", where(relCond), order, limit)
+	return entQ, entP, relQ, relP
+}
+
+// feedOrder is the ORDER BY direction of a read after p: " DESC" newest
+// first (p nil or a newest-first cursor), else "".
+func feedOrder(p *feedPos) string {
+	if p == nil || p.Desc {
+		return " DESC"
+	}
+	return ""
+}
+
+// where is "WHERE cond", or "" for no condition.
+func where(cond string) string {
+	if cond == "" {
+		return ""
+	}
+	return "WHERE " + cond
+}
+
+// entitiesAfter returns the Cypher condition on e ("" for none) and its
+// parameters that keep the entities after position p in its direction
+// (p nil: all).
+func entitiesAfter(p *feedPos) (string, map[string]any) {
+	return itemsAfter(p, "e", "e.updated_at", "e.name")
+}
+
+// relationsAfter is entitiesAfter for the relations r from a to b.
+func relationsAfter(p *feedPos) (string, map[string]any) {
+	return itemsAfter(p, "r", "r.created_at", "a.name", "b.name", "r.relationType")
+}
+
+// itemsAfter returns the condition keeping the items of one kind (timed
+// by column at, keyed by columns key) after position p in its direction,
+// with its parameters ($t, $k0, $k1, ...). At p's time, items of p's kind
+// follow by key; the other kind's come all before p or all after it
+// (entities before relations, oldest first).
+func itemsAfter(p *feedPos, kind, at string, key ...string) (string, map[string]any) {
+	params := map[string]any{}
+	if p == nil {
+		return "", params
+	}
+	params["t"] = kuzuTime(p.At)
+	gt, ge := ">", ">="
+	if p.Desc {
+		gt, ge = "<", "<="
+	}
+	if p.Kind != kind {
+		// The other kind at p's time: after p when it sorts after p's
+		// kind in the direction read.
+		if (kind > p.Kind) != p.Desc {
+			return fmt.Sprintf("%s %s timestamp($t)", at, ge), params
+		}
+		return fmt.Sprintf("%s %s timestamp($t)", at, gt), params
+	}
+	// (at, key...) after (t, p.Key...), one column at a time.
+	cond := ""
+	for i := len(key) - 1; i >= 0; i-- {
+		k := fmt.Sprintf("$k%d", i)
+		params[k[1:]] = p.Key[i]
+		if cond == "" {
+			cond = fmt.Sprintf("%s %s %s", key[i], gt, k)
+		} else {
+			cond = fmt.Sprintf("%s %s %s OR (%[1]s = %[3]s AND (%s))", key[i], gt, k, cond)
+		}
+	}
+	return fmt.Sprintf("(%s %s timestamp($t) OR (%[1]s = timestamp($t) AND (%[3]s)))", at, gt, cond), params
 }
 
 func timeOf(v any) time.Time {

@@ -788,7 +788,7 @@ func TestResourceSubscription(t *testing.T) {
 }
 
 // Issue 14, done-when 4: recent_changes lists what changed since a time,
-// oldest first, paged, and its cursor goes on across a snapshot swap (a
+// oldest first, paged (without since, the newest first: issue 30), and its cursor goes on across a snapshot swap (a
 // write by another process between pages); search_nodes and read_graph
 // take since and until.
 func TestRecentChangesAndTimeWindows(t *testing.T) {
@@ -798,10 +798,10 @@ func TestRecentChangesAndTimeWindows(t *testing.T) {
 	var empty struct {
 		NextCursor string `json:"nextCursor"`
 	}
-	if err := json.Unmarshal([]byte(mustCall(t, ctx, cs, "recent_changes", map[string]any{})), &empty); err != nil || empty.NextCursor == "" {
-		t.Fatalf("recent_changes on an empty store: cursor %q, %v; want one to page from", empty.NextCursor, err)
-	}
 	start := time.Now().UTC()
+	if err := json.Unmarshal([]byte(mustCall(t, ctx, cs, "recent_changes", map[string]any{"since": start.Format(time.RFC3339Nano)})), &empty); err != nil || empty.NextCursor == "" {
+		t.Fatalf("recent_changes since now on an empty store: cursor %q, %v; want one to page from", empty.NextCursor, err)
+	}
 	for _, n := range []string{"alpha", "beta", "gamma"} {
 		mustCall(t, ctx, cs, "create_entities", map[string]any{"entities": []any{
 			map[string]any{"name": n, "entityType": "t", "observations": []string{"coffee " + n}}}})
@@ -862,8 +862,8 @@ func TestRecentChangesAndTimeWindows(t *testing.T) {
 	if _, items := page(map[string]any{"cursor": empty.NextCursor}); fmt.Sprint(items) != "[beta gamma alpha delta alpha>beta]" {
 		t.Errorf("from the empty store's cursor: %v", items)
 	}
-	// Without since: the most recent changes.
-	if _, items := page(map[string]any{"limit": 2}); fmt.Sprint(items) != "[alpha delta]" {
+	// Without since: the newest first (delta, then alpha changed again).
+	if _, items := page(map[string]any{"limit": 2}); fmt.Sprint(items) != "[delta alpha]" {
 		t.Errorf("the 2 most recent changes: %v", items)
 	}
 	wantToolError(t, ctx, cs, "recent_changes", map[string]any{"cursor": "bogus"}, "cursor")

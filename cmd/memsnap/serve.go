@@ -112,7 +112,7 @@ func (a *app) runServe(ctx context.Context, s *snapshot.Store, ro error, tlsCert
 	_, port, _ := net.SplitHostPort(ln.Addr().String())
 	guard := a.newGuard(log)
 	met.WithConnections(guard)
-	site, err = web.New(web.Options{Store: s, MCP: srv, Metrics: met, Token: token, Port: port, MaxBodyBytes: a.cfg.BodyCap(),
+	site, err = web.New(web.Options{Store: s, MCP: srv, Metrics: met, Token: token, Port: port, CookieMaxAge: a.cfg.Serve.CookieMaxAge, MaxBodyBytes: a.cfg.BodyCap(),
 		Guard: guard, Log: a.log})
 	if err != nil {
 		return fmt.Errorf("serve: %w", err)

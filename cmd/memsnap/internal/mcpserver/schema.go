@@ -95,9 +95,9 @@ var (
 	untilArg = str("Optional: only entities created or changed before this time (RFC 3339, or a date)")
 
 	recentChangesSchema = object(schema{
-		"since":  str("Optional: start at this time (RFC 3339, or a date); without it, the most recent changes"),
+		"since":  str("Optional: start at this time (RFC 3339, or a date), oldest first; without it, the newest changes first"),
 		"limit":  integer(fmt.Sprintf("Optional: at most this many entities and relations (default %d)", reader.DefaultRecent), 1, maxRecent),
-		"cursor": str("Optional: the nextCursor of an earlier answer: what changed after it"),
+		"cursor": str("Optional: the nextCursor of an earlier answer: the next page in that answer's order"),
 	})
 	openNodesSchema = object(schema{
 		"names":  strArray("An array of entity names to retrieve"),

@@ -484,8 +484,8 @@ func (s *Server) register() {
 	addTool(s, readTool("search_nodes", "Search Nodes",
 		"Search for nodes in the knowledge graph based on a query; returns the matching entities and every relation with at least one end among them"), searchNodesSchema, graphOutSchema, s.searchNodes)
 	addTool(s, readTool("recent_changes", "Recent Changes",
-		"The entities and relations created or changed since a time (or the most recent ones), oldest first, a page at a time; "+
-			"pass nextCursor back for what changed after, now or later"), recentChangesSchema, nil, s.recentChanges)
+		"The entities and relations created or changed: without since, the newest first, a page at a time, nextCursor giving the next older ones; "+
+			"with since, those changed at or after it, oldest first, nextCursor giving what changed after, now or later"), recentChangesSchema, nil, s.recentChanges)
 	addTool(s, readTool("open_nodes", "Open Nodes",
 		"Open specific nodes in the knowledge graph by their names; returns those entities and every relation with at least one end among them"), openNodesSchema, graphOutSchema, s.openNodes)
 
@@ -732,7 +732,12 @@ func (s *Server) recentChanges(ctx context.Context, _ *mcp.CallToolRequest, in r
 		return nil, changesOut{}, err
 	}
 	if r == nil {
-		out := changesOut{Entities: []reader.ChangedEntity{}, Relations: []reader.ChangedRelation{}, NextCursor: reader.FeedStart()}
+		// Nothing written yet: read from a time (or on from a cursor), the
+		// feed goes on at that time; newest first, it is over.
+		out := changesOut{Entities: []reader.ChangedEntity{}, Relations: []reader.ChangedRelation{}}
+		if in.Cursor != "" || !since.IsZero() {
+			out.NextCursor = reader.FeedAt(since)
+		}
 		return outAnswer(0), out, nil
 	}
 	out, snap, err := s.recentPart(ctx, r, reader.RecentOptions{Since: since, Limit: in.Limit, Cursor: in.Cursor})

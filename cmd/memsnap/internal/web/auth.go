@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/memsnap/memsnap/cmd/memsnap/internal/connguard"
 	"github.com/memsnap/memsnap/internal/fsutil"
@@ -118,11 +119,33 @@ func createToken(dir, path string) (string, error) {
 // of it and two servers on one host would otherwise log each other out.
 func CookieName(port string) string { return "memsnap_token_" + port }
 
+// DefaultCookieMaxAge is how long a browser keeps the token cookie when
+// Options.CookieMaxAge is 0: 30 days, the serve.cookie_max_age default.
+const DefaultCookieMaxAge = 30 * 24 * time.Hour
+
+// tokenCookie is the cookie requireToken gives a browser: its name (one
+// per port) and how long the browser keeps it.
+type tokenCookie struct {
+	name   string
+	maxAge time.Duration
+}
+
+// set gives the browser the cookie: persistent for maxAge (Max-Age and
+// Expires, so that a browser restart keeps it), HttpOnly (no script
+// reads it), SameSite=Strict (no other site's page sends it), Secure over
+// TLS, for every path of this host and port.
+func (c tokenCookie) set(w http.ResponseWriter, r *http.Request, token string) {
+	secs := max(1, int(c.maxAge/time.Second))
+	http.SetCookie(w, &http.Cookie{Name: c.name, Value: token, Path: "/", MaxAge: secs,
+		Expires:  time.Now().Add(time.Duration(secs) * time.Second),
+		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
+}
+
 // requireToken passes on requests that carry the token: as "Authorization:
 // Bearer TOKEN", as the cookie a browser was given, or as ?token=TOKEN, which
 // sets the cookie and, for GET, redirects to the same URL without it (so the
 // token leaves the address bar and history). Anything else gets 401.
-func requireToken(token, cookieName string, next http.Handler) http.Handler {
+func requireToken(token string, cookie tokenCookie, next http.Handler) http.Handler {
 	want := []byte(token)
 	match := func(got string) bool { return subtle.ConstantTimeCompare([]byte(got), want) == 1 }
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -143,7 +166,7 @@ func requireToken(token, cookieName string, next http.Handler) http.Handler {
 				unauthorized(w, "the token in the link is not this server's")
 				return
 			}
-			http.SetCookie(w, &http.Cookie{Name: cookieName, Value: token, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
+			cookie.set(w, r, token)
 			if r.Method == http.MethodGet || r.Method == http.MethodHead {
 				connguard.Authenticated(w, r)
 				q.Del("token")
@@ -154,7 +177,7 @@ func requireToken(token, cookieName string, next http.Handler) http.Handler {
 			pass()
 			return
 		}
-		if c, err := r.Cookie(cookieName); err == nil && match(c.Value) {
+		if c, err := r.Cookie(cookie.name); err == nil && match(c.Value) {
 			pass()
 			return
 		}

@@ -48,7 +48,7 @@ func newPages() (*pages, error) {
 		},
 	}
 	p := &pages{t: map[string]*template.Template{}}
-	for _, name := range []string{"overview", "search", "entity", "snapshots", "queue", "error"} {
+	for _, name := range []string{"overview", "search", "entity", "entities", "graph", "snapshots", "queue", "error"} {
 		t, err := template.New(name).Funcs(funcs).ParseFS(files, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("dashboard template %s: %w", name, err)
@@ -108,6 +108,23 @@ type httpError struct {
 
 func (e *httpError) Error() string { return e.msg }
 
+// statusOf is the HTTP status err is answered with: an httpError's, 404
+// for a name that does not exist, 400 for a bad argument, 500 (logged) for
+// anything else.
+func (s *Server) statusOf(r *http.Request, err error) int {
+	var he *httpError
+	switch {
+	case errors.As(err, &he):
+		return he.status
+	case errors.Is(err, reader.ErrNotFound):
+		return http.StatusNotFound
+	case errors.Is(err, reader.ErrBadOption):
+		return http.StatusBadRequest
+	}
+	s.log.Error("dashboard page", "path", r.URL.Path, "error", err)
+	return http.StatusInternalServerError
+}
+
 // handle renders a page handler's view in the layout, or its error on the
 // error page: 404 for a name that does not exist, 400 for a bad argument,
 // 500 (logged) for anything else.
@@ -120,18 +137,7 @@ func (s *Server) handle(h func(ctx context.Context, r *http.Request, rd *reader.
 			v, err = h(ctx, r, rd)
 		}
 		if err != nil {
-			status := http.StatusInternalServerError
-			var he *httpError
-			switch {
-			case errors.As(err, &he):
-				status = he.status
-			case errors.Is(err, reader.ErrNotFound):
-				status = http.StatusNotFound
-			case errors.Is(err, reader.ErrBadOption):
-				status = http.StatusBadRequest
-			default:
-				s.log.Error("dashboard page", "path", r.URL.Path, "error", err)
-			}
+			status := s.statusOf(r, err)
 			v = view{page: "error", title: http.StatusText(status), data: err.Error(), status: status}
 		}
 		var seq uint64
@@ -195,12 +201,13 @@ func (s *Server) overview(ctx context.Context, _ *http.Request, rd *reader.Reade
 	}
 	if rd != nil {
 		data.Manifest = rd.Manifest()
-		ch, err := rd.RecentChanges(ctx, reader.RecentOptions{Limit: recentShown})
+		// The entities themselves, newest first: the change feed also
+		// lists relations, which a bulk import stamps by the thousand.
+		page, err := rd.ListEntities(ctx, reader.ListOptions{Order: reader.Newest, Limit: recentShown})
 		if err != nil {
 			return view{}, err
 		}
-		data.Recent = ch.Entities
-		slices.Reverse(data.Recent) // newest first
+		data.Recent = page.Entities
 	}
 	return view{page: "overview", title: "Overview", data: data}, nil
 }
@@ -273,20 +280,7 @@ func (s *Server) entity(ctx context.Context, r *http.Request, rd *reader.Reader)
 		nb.Entities, data.Capped = nb.Entities[:neighborsShown], true
 	}
 	data.Neighbors = len(nb.Entities) - 1
-	els := make([]cyElement, 0, len(nb.Entities)+len(nb.Relations))
-	shown := map[string]bool{}
-	// Ids are prefixed, n: for entities and e: for relations, so that no
-	// entity's name can take a relation's id (cytoscape drops an element
-	// whose id is taken).
-	for _, e := range nb.Entities {
-		shown[e.Name] = true
-		els = append(els, cyElement{"nodes", map[string]any{"id": "n:" + e.Name, "name": e.Name, "type": e.EntityType, "start": e.Name == name}})
-	}
-	for i, rel := range nb.Relations {
-		if shown[rel.From] && shown[rel.To] {
-			els = append(els, cyElement{"edges", map[string]any{"id": fmt.Sprintf("e:%d", i), "source": "n:" + rel.From, "target": "n:" + rel.To, "type": rel.RelationType}})
-		}
-	}
+	els := elements(nb, name, nil)
 	b, err := json.Marshal(els)
 	if err != nil {
 		return view{}, err

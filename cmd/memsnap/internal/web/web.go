@@ -8,6 +8,7 @@ package web
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"embed"
 	"io"
@@ -41,6 +42,9 @@ type Options struct {
 	// Port is the port serve listens on; it names the browser's cookie
 	// (CookieName).
 	Port string
+	// CookieMaxAge is how long the browser keeps the token cookie
+	// (serve.cookie_max_age), whole seconds; 0 means DefaultCookieMaxAge.
+	CookieMaxAge time.Duration
 	// MaxBodyBytes caps a request body; a larger one gets 413.
 	MaxBodyBytes int64
 	// Guard caps the event streams (/events and the MCP sessions' GET
@@ -72,7 +76,7 @@ func New(o Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	cookie := CookieName(o.Port)
+	cookie := tokenCookie{name: CookieName(o.Port), maxAge: cmp.Or(o.CookieMaxAge, DefaultCookieMaxAge)}
 	auth := func(h http.Handler) http.Handler { return requireToken(o.Token, cookie, h) }
 	s.mux.Handle("GET /healthz", metrics.Healthz(o.Store, o.MCP.WriterHealth))
 	s.mux.Handle("GET /metrics", auth(o.Metrics.Handler()))
@@ -97,6 +101,9 @@ func New(o Options) (*Server, error) {
 	s.mux.Handle("GET /{$}", auth(s.handle(s.overview)))
 	s.mux.Handle("GET /search", auth(s.handle(s.search)))
 	s.mux.Handle("GET /entity", auth(s.handle(s.entity)))
+	s.mux.Handle("GET /entities", auth(s.handle(s.entities)))
+	s.mux.Handle("GET /graph", auth(s.handle(s.graphView)))
+	s.mux.Handle("GET /graph.json", auth(http.HandlerFunc(s.graphData)))
 	s.mux.Handle("GET /snapshots", auth(s.handle(s.snapshots)))
 	s.mux.Handle("GET /queue", auth(s.handle(s.queue)))
 	return s, nil
