@@ -123,6 +123,9 @@ func runDaemon(ctx context.Context, s *snapshot.Store, a *app, addr string) erro
 	}); err != nil {
 		return err
 	}
+	if err := a.replicateSchedule(ctx, s, c); err != nil {
+		return err
+	}
 	// Besides its schedule, the daemon commits jobs as they arrive. A
 	// commit under way when a stop signal comes runs to its end.
 	committer := producer.NewGroupCommitter(s, producer.GroupCommitOptions{Delay: a.cfg.Writer.CommitDelay, Log: a.log, Space: space.Check,
