@@ -34,7 +34,8 @@ replica.to), incrementally: Pebble's sstables and the batches' job files go up o
 content hash, graph.kuzu as content-addressed 64 KiB chunks (only the chunks that changed),
 the snapshot's manifest after them and the remote CURRENT last, so that a reader never sees a
 partial snapshot. An interrupted run is resumed by the next (what is there is skipped). Jobs
-that remote readers queued (their writes) are pulled into the local queue first, each once.
+that remote readers queued (their writes) are pulled into the local queue first, each once
+("pulled" counts them).
 Remote retention keeps the newest replica.keep snapshots. The daemon does the same on
 replica.schedule when replica.to is set. Endpoint, region and credentials: replica.endpoint,
 replica.region, replica.access_key_id, replica.secret_access_key, else the standard AWS
@@ -51,14 +52,18 @@ environment and shared config. Prints a JSON summary.`,
 			if err != nil {
 				return err
 			}
-			if _, err := replica.Pull(cmd.Context(), client, s, a.cfg.Reader.Verify, a.log); err != nil {
+			pulled, err := replica.Pull(cmd.Context(), client, s, a.cfg.Reader.Verify, a.log)
+			if err != nil {
 				return fmt.Errorf("replicate: pull the remote queue: %w", err)
 			}
 			res, err := a.newUploader(s, client).Upload(cmd.Context())
 			if err != nil {
 				return fmt.Errorf("replicate to %s: %w", client.Location(), err)
 			}
-			return a.printJSON(res)
+			return a.printJSON(struct {
+				replica.UploadResult
+				Pulled int `json:"pulled"` // remote writes queued here
+			}{res, pulled})
 		}),
 	}
 	c.Flags().StringVar(&to, "to", "", "s3://BUCKET/PREFIX (default replica.to)")
