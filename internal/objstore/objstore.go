@@ -26,6 +26,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -103,7 +105,15 @@ func New(ctx context.Context, loc Location, opts Options, log *slog.Logger) (*Cl
 	if attempts <= 0 {
 		attempts = 3
 	}
-	load = append(load, awsconfig.WithRetryMaxAttempts(attempts),
+	// No client-side retry quota: after a server outage the SDK's token
+	// bucket would leave requests unretried for a while.
+	retryer := func() aws.Retryer {
+		return retry.NewStandard(func(o *retry.StandardOptions) {
+			o.MaxAttempts = attempts
+			o.RateLimiter = ratelimit.None
+		})
+	}
+	load = append(load, awsconfig.WithRetryer(retryer),
 		awsconfig.WithRequestChecksumCalculation(aws.RequestChecksumCalculationWhenRequired),
 		awsconfig.WithResponseChecksumValidation(aws.ResponseChecksumValidationWhenRequired))
 	cfg, err := awsconfig.LoadDefaultConfig(ctx, load...)
