@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/memsnap/memsnap/internal/testutil"
 )
 
 // TestBenchHarness runs 'memsnap bench' at its smallest size and checks the
@@ -14,7 +16,16 @@ import (
 // second server through a real MCP client (no reference server needed), the
 // serve scenario's HTTP clients with no failed call, and --only.
 func TestBenchHarness(t *testing.T) {
-	out := mustMemsnap(t, t.TempDir(), nil, "bench", "--smoke", "--json", "--dir", t.TempDir())
+	args := []string{"bench", "--smoke", "--json", "--dir", t.TempDir()}
+	// The replicate scenario needs versitygw (make versitygw); without it
+	// the others run.
+	gw := testutil.VersitygwBinary()
+	if gw != "" {
+		args = append(args, "--versitygw", gw)
+	} else {
+		args = append(args, "--only", "readers_under_write,apply,publish,enqueue,visibility,swap,rss,scaling,query,mcp,serve,footprint")
+	}
+	out := mustMemsnap(t, t.TempDir(), nil, args...)
 	var rep map[string]any
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatalf("bench --json printed %q: %v", out, err)
@@ -33,6 +44,9 @@ func TestBenchHarness(t *testing.T) {
 		"serve":               {"clients", "calls", "failed", "calls_per_second", "snapshots"},
 		"footprint": {"entities", "jsonl_bytes", "writes", "total_bytes", "apparent_bytes", "snapshots", "current_bytes",
 			"current_graph_bytes", "current_kv_bytes", "graph_bytes", "kv_bytes", "jobs_bytes", "queue_bytes", "other_bytes"},
+	}
+	if gw != "" {
+		want["replicate"] = []string{"entities", "store_bytes", "initial_bytes", "commit_bytes", "commit_pct", "lag_p50_ms"}
 	}
 	num := func(obj map[string]any, k string) float64 {
 		t.Helper()

@@ -104,20 +104,28 @@ func TestUploaderKilled(t *testing.T) {
 	checkRestore(t, srv, url, store)
 }
 
+// replicatedStore starts versitygw and a writer store of 100 entities
+// replicated to its prefix; first is that snapshot.
+func replicatedStore(t *testing.T, prefix string) (srv *testutil.S3Server, url, store string, env []string, first uint64) {
+	t.Helper()
+	srv = testutil.StartS3(t)
+	url = srv.URL(prefix)
+	store = newStore(t)
+	env = replicaEnv(srv, filepath.Join(t.TempDir(), "unused"))
+	enqueueDirect(t, store, bulkJob("first", 100))
+	commit(t, store)
+	memsnap(t, store, nil, env, "replicate", "--to", url)
+	first, _ = writerCurrent(t, store)
+	return srv, url, store, env, first
+}
+
 // TestReplicaSurvivesServerStop: a replica MCP server follows the remote;
 // a large commit goes up, and the S3 server is stopped while the replica
 // fetches it (at a random moment of its poll and download). The replica
 // keeps answering from the snapshot it serves, and serves the new one,
 // with the writer's exact content, once the server is back.
 func TestReplicaSurvivesServerStop(t *testing.T) {
-	srv := testutil.StartS3(t)
-	url := srv.URL("stopped")
-	store := newStore(t)
-	env := replicaEnv(srv, filepath.Join(t.TempDir(), "unused"))
-	enqueueDirect(t, store, bulkJob("first", 100))
-	commit(t, store)
-	memsnap(t, store, nil, env, "replicate", "--to", url)
-	first, _ := writerCurrent(t, store)
+	srv, url, store, env, first := replicatedStore(t, "stopped")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	cache := filepath.Join(t.TempDir(), "cache")
@@ -155,14 +163,7 @@ func TestReplicaSurvivesServerStop(t *testing.T) {
 // the chunk came down damaged (fetched again each time); once the chunk is
 // repaired both serve the new snapshot with its exact content.
 func TestCorruptRemoteChunk(t *testing.T) {
-	srv := testutil.StartS3(t)
-	url := srv.URL("corrupt")
-	store := newStore(t)
-	env := replicaEnv(srv, filepath.Join(t.TempDir(), "unused"))
-	enqueueDirect(t, store, bulkJob("first", 100))
-	commit(t, store)
-	memsnap(t, store, nil, env, "replicate", "--to", url)
-	first, _ := writerCurrent(t, store)
+	srv, url, store, env, first := replicatedStore(t, "corrupt")
 	cache := filepath.Join(t.TempDir(), "cache")
 	const count = "MATCH (e:Entity) RETURN count(e)"
 	if q, r := queryFrom(t, srv, url, cache, count); r.code != 0 || q.Snapshot != first {
@@ -240,4 +241,17 @@ func newChunk(t *testing.T, srv *testutil.S3Server, prefix string, from, to uint
 	}
 	t.Fatalf("snapshot %d has no chunk that %d lacks", to, from)
 	return ""
+}
+
+// TestReplicaWritesOff: with replica.writes off a replica refuses a write
+// with a sentence that says why, and the remote queue stays empty.
+func TestReplicaWritesOff(t *testing.T) {
+	srv, url, _, _, _ := replicatedStore(t, "readonly")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cs := replicaSession(t, ctx, url, replicaEnv(srv, filepath.Join(t.TempDir(), "cache"), "MEMSNAP_REPLICA_WRITES=off"))
+	wantToolError(t, ctx, cs, "create_entities", map[string]any{"entities": []any{entity("refused", "t")}}, "replica.writes is off")
+	if exists(filepath.Join(srv.Dir, testutil.S3Bucket, "readonly", "queue")) {
+		t.Fatal("a refused write reached the remote queue")
+	}
 }
