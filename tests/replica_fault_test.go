@@ -59,12 +59,12 @@ func execMemsnap(store string, env []string, args ...string) *exec.Cmd {
 // each kill that the remote CURRENT names a complete snapshot: restore
 // --from, which checks every object against its hash and the snapshot's
 // manifest, rebuilds it. A last, whole upload then restores equal to the
-// source.
+// source, and remote retention has kept replica.keep snapshots.
 func TestUploaderKilled(t *testing.T) {
 	srv := testutil.StartS3(t)
 	url := srv.URL("killed")
 	store := newStore(t)
-	env := replicaEnv(srv, filepath.Join(t.TempDir(), "unused"))
+	env := replicaEnv(srv, filepath.Join(t.TempDir(), "unused"), "MEMSNAP_REPLICA_KEEP=5")
 	rng := rand.New(rand.NewPCG(29, 2))
 	killed, finished := 0, 0
 	for run := range *uploaderKills {
@@ -102,6 +102,10 @@ func TestUploaderKilled(t *testing.T) {
 	}
 	memsnap(t, store, nil, env, "replicate", "--to", url)
 	checkRestore(t, srv, url, store)
+	// Remote retention (replica.keep 5) kept the newest 5 snapshots.
+	if n := len(dirNames(t, filepath.Join(srv.Dir, testutil.S3Bucket, "killed", "snapshots"))); n > 5 {
+		t.Fatalf("the remote holds %d snapshots, replica.keep is 5", n)
+	}
 }
 
 // replicatedStore starts versitygw and a writer store of 100 entities
