@@ -191,9 +191,9 @@ func (u *Uploader) uploadSnapshot(ctx context.Context, seq uint64, have *presenc
 		rm.Files[i].Path = f.Path
 		if chunked(f) {
 			rm.Files[i].Chunks, err = up.chunks(u.store.SnapshotFile(seq, f.Path), f)
-		} else if p, ok := prev[f.Path]; ok && p.size == f.Size && p.crc == f.CRC32C {
+		} else if p, ok := prev[f.Path]; ok && p.size == f.Size && p.crc == f.CRC32C && have.has(objectsPrefix+p.object) {
 			rm.Files[i].Object = p.object
-			up.send(objectsPrefix+p.object, nil)
+			up.count(0, 0, 1)
 		} else {
 			rm.Files[i].Object, err = up.whole(u.store.SnapshotFile(seq, f.Path), f)
 		}
@@ -239,8 +239,7 @@ func newSender(ctx context.Context, u *Uploader, have *presence, res *UploadResu
 }
 
 // send puts data at key unless the key is known or found (HEAD) to be
-// there. data nil: the caller knows the key from an earlier snapshot and
-// has not read it; it is only checked.
+// there.
 func (s *sender) send(key string, data []byte) {
 	if s.have.has(key) {
 		s.count(0, 0, 1)
@@ -252,11 +251,7 @@ func (s *sender) send(key string, data []byte) {
 		defer func() { <-s.sem; s.wg.Done() }()
 		ok, err := s.u.client.Exists(s.ctx, key)
 		if err == nil && !ok {
-			if data == nil {
-				err = fmt.Errorf("%s: missing remotely and not read here", key)
-			} else {
-				err = s.u.client.Put(s.ctx, key, data)
-			}
+			err = s.u.client.Put(s.ctx, key, data)
 		}
 		if err != nil {
 			s.fail(err)
