@@ -7,7 +7,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 # CGO is required by go-kuzu; libkuzu.so ships inside the pinned module.
 export CGO_ENABLED := 1
 
-.PHONY: all build deps demo install dist dist-windows windows mingw mingw-for-test patchelf chromium screenshot test test-short wintest wintools wintest-overlay crashtest soak-batch fuzz bench bench-full gobench reference reference-for-test refsuite refsuite-deps refsuite-for-test inspect lint fmt clean
+.PHONY: versitygw versitygw-for-test all build deps demo install dist dist-windows windows mingw mingw-for-test patchelf chromium screenshot test test-short wintest wintools wintest-overlay crashtest soak-batch fuzz bench bench-full gobench reference reference-for-test refsuite refsuite-deps refsuite-for-test inspect lint fmt clean
 
 all: build
 
@@ -231,7 +231,25 @@ demo: build
 GOTESTSUM := $(GO) run gotest.tools/gotestsum@v1.13.0
 TESTJSON  ?= test-report.json
 
-test: deps patchelf chromium mingw-for-test reference-for-test refsuite-for-test
+# versitygw (Apache-2.0), the S3-compatible server the replication tests
+# start on loopback with its posix backend: built from source with go
+# install into .tools/bin (ignored by git); internal/testutil.StartS3
+# finds it there. The stamp names the version, so a new one installs again.
+VERSITYGW_VERSION ?= v1.8.0
+TOOLS_BIN := $(CURDIR)/.tools/bin
+$(TOOLS_BIN)/.versitygw-$(VERSITYGW_VERSION):
+	@mkdir -p $(TOOLS_BIN)
+	GOBIN=$(TOOLS_BIN) $(GO) install github.com/versity/versitygw/cmd/versitygw@$(VERSITYGW_VERSION)
+	@touch $@
+
+versitygw: $(TOOLS_BIN)/.versitygw-$(VERSITYGW_VERSION)
+
+# make test's replication tests skip, saying why, when versitygw could not
+# be built.
+versitygw-for-test:
+	@$(MAKE) --no-print-directory versitygw || echo "could not build versitygw: the replication tests will skip"
+
+test: deps patchelf chromium mingw-for-test reference-for-test refsuite-for-test versitygw-for-test
 	$(GO) vet $(PKGS)
 	@test -z "$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { gofmt -l .; echo "gofmt needed"; exit 1; }
 	@$(GOTESTSUM) --format pkgname-and-test-fails --jsonfile $(TESTJSON) -- -race -count=1 -timeout 60m $(PKGS); \

@@ -48,6 +48,53 @@ type Config struct {
 	Job    JobConfig    `mapstructure:"job"`
 	MCP    MCPConfig    `mapstructure:"mcp"`
 	Serve  ServeConfig  `mapstructure:"serve"`
+	// Replica configures replication through S3-compatible storage.
+	Replica ReplicaConfig `mapstructure:"replica"`
+}
+
+// ReplicaConfig configures replication through S3-compatible object
+// storage ('memsnap replicate', the daemon's replicate schedule, --from on
+// the read commands and servers, 'memsnap restore --from'). Endpoint,
+// region and credentials left empty come from the standard AWS
+// environment and shared config (AWS_ENDPOINT_URL, AWS_REGION,
+// AWS_ACCESS_KEY_ID, AWS_PROFILE, ~/.aws/...).
+type ReplicaConfig struct {
+	// To is the s3://BUCKET/PREFIX the daemon replicates to on Schedule
+	// (and pulls replicas' writes from). Empty: the daemon does not
+	// replicate. Default: empty.
+	To string `mapstructure:"to"`
+	// Schedule is the daemon's cron spec for replication. Default: "@every 5s".
+	Schedule string `mapstructure:"schedule"`
+	// Keep is how many newest snapshots stay in the remote location
+	// (besides the one its CURRENT names). Default: 10.
+	Keep int `mapstructure:"keep"`
+	// Endpoint is the S3-compatible server's URL (with it, path-style
+	// addressing). Default: empty (AWS S3, or AWS_ENDPOINT_URL).
+	Endpoint string `mapstructure:"endpoint"`
+	// Region is the signing region. Default: empty (AWS_REGION, the
+	// profile's, else us-east-1).
+	Region string `mapstructure:"region"`
+	// AccessKeyID and SecretAccessKey are static credentials. Default:
+	// empty (the standard AWS credential chain).
+	AccessKeyID     string `mapstructure:"access_key_id"`
+	SecretAccessKey string `mapstructure:"secret_access_key"`
+	// CacheDir is where remote readers keep their local copies, one store
+	// per remote location. Default: memsnap/ under the user's cache
+	// directory ($XDG_CACHE_HOME, else ~/.cache, on Linux).
+	CacheDir string `mapstructure:"cache_dir"`
+	// Writes is "on" (a remote reader's writes go to the remote queue,
+	// which the writer's daemon pulls) or "off" (they are refused).
+	// Default: on.
+	Writes string `mapstructure:"writes"`
+}
+
+// DefaultCacheDir is replica.cache_dir's default: memsnap/ under
+// os.UserCacheDir, or under the temporary directory when there is none.
+func DefaultCacheDir() string {
+	if d, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(d, "memsnap")
+	}
+	return filepath.Join(os.TempDir(), "memsnap-cache")
 }
 
 // ReaderConfig configures read-only snapshot access.
@@ -378,6 +425,7 @@ func Default() Config {
 		Serve: ServeConfig{Addr: "127.0.0.1:8765", MaxConns: 256, MaxStreams: 64, HeaderTimeout: 10 * time.Second,
 			ReadTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute,
 			CookieMaxAge: 30 * 24 * time.Hour},
+		Replica: ReplicaConfig{Schedule: "@every 5s", Keep: 10, CacheDir: DefaultCacheDir(), Writes: "on"},
 	}
 }
 
@@ -438,6 +486,15 @@ func (c *Config) fields() []field {
 		{"serve.write_timeout", &c.Serve.WriteTimeout},
 		{"serve.idle_timeout", &c.Serve.IdleTimeout},
 		{"serve.cookie_max_age", &c.Serve.CookieMaxAge},
+		{"replica.to", &c.Replica.To},
+		{"replica.schedule", &c.Replica.Schedule},
+		{"replica.keep", &c.Replica.Keep},
+		{"replica.endpoint", &c.Replica.Endpoint},
+		{"replica.region", &c.Replica.Region},
+		{"replica.access_key_id", &c.Replica.AccessKeyID},
+		{"replica.secret_access_key", &c.Replica.SecretAccessKey},
+		{"replica.cache_dir", &c.Replica.CacheDir},
+		{"replica.writes", &c.Replica.Writes},
 	}
 }
 
@@ -773,6 +830,11 @@ func (c Config) problems() []*KeyError {
 		{"job.max_ops", atLeast(c.Job.MaxOps, 1, "")},
 		{"job.max_string_bytes", atLeast(c.Job.MaxStringBytes, 16, "")},
 		{"job.max_value_bytes", atLeast(c.Job.MaxValueBytes, 16, "")},
+		{"replica.to", when(c.Replica.To != "" && !strings.HasPrefix(c.Replica.To, "s3://"), "is not an s3://BUCKET/PREFIX URL")},
+		{"replica.schedule", cronSpec(c.Replica.Schedule)},
+		{"replica.keep", atLeast(c.Replica.Keep, 1, "")},
+		{"replica.cache_dir", when(c.Replica.CacheDir == "", "must not be empty")},
+		{"replica.writes", oneOf(c.Replica.Writes, "on", "off")},
 	}
 	var errs []*KeyError
 	for _, ch := range checks {

@@ -126,8 +126,12 @@ func (s *Store) VerifyKV(m *Manifest, checksums bool) []error {
 // verifyListed checks the size (and with checksums, the CRC-32C) of every
 // file m lists for which want is true.
 func (s *Store) verifyListed(m *Manifest, checksums bool, want func(string) bool) []error {
+	return verifyListedIn(s.SnapshotDir(m.Seq), m, checksums, want)
+}
+
+// verifyListedIn is verifyListed on the snapshot's files in dir.
+func verifyListedIn(dir string, m *Manifest, checksums bool, want func(string) bool) []error {
 	seq := m.Seq
-	dir := s.SnapshotDir(seq)
 	var problems []error
 	for _, f := range m.Files {
 		if !want(f.Path) {

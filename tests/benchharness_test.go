@@ -3,6 +3,8 @@ package tests
 import (
 	"strings"
 	"testing"
+
+	"github.com/memsnap/memsnap/internal/testutil"
 )
 
 // TestBenchHarness runs 'memsnap bench' at its smallest size and checks the
@@ -13,7 +15,16 @@ import (
 // second server through a real MCP client (no reference server needed), the
 // serve scenario's HTTP clients with no failed call, and --only.
 func TestBenchHarness(t *testing.T) {
-	rep := decodeAnswer[map[string]any](t, "bench --json printed", mustMemsnap(t, t.TempDir(), nil, "bench", "--smoke", "--json", "--dir", t.TempDir()))
+	args := []string{"bench", "--smoke", "--json", "--dir", t.TempDir()}
+	// The replicate scenario needs versitygw (make versitygw); without it
+	// the others run.
+	gw := testutil.VersitygwBinary()
+	if gw != "" {
+		args = append(args, "--versitygw", gw)
+	} else {
+		args = append(args, "--only", "readers_under_write,apply,publish,enqueue,visibility,swap,rss,scaling,query,mcp,serve,footprint")
+	}
+	rep := decodeAnswer[map[string]any](t, "bench --json printed", mustMemsnap(t, t.TempDir(), nil, args...))
 	want := map[string][]string{
 		"readers_under_write": {"readers", "queries", "errors", "p50_ms", "p99_ms", "idle_p99_ms", "direct_kuzu_attempts", "direct_kuzu_errors"},
 		"apply":               {"rows", "memsnap_rows_per_s", "per_statement_rows_per_s", "copy_from_rows_per_s"},
@@ -28,6 +39,9 @@ func TestBenchHarness(t *testing.T) {
 		"serve":               {"clients", "calls", "failed", "calls_per_second", "snapshots"},
 		"footprint": {"entities", "jsonl_bytes", "writes", "total_bytes", "apparent_bytes", "snapshots", "current_bytes",
 			"current_graph_bytes", "current_kv_bytes", "graph_bytes", "kv_bytes", "jobs_bytes", "queue_bytes", "other_bytes"},
+	}
+	if gw != "" {
+		want["replicate"] = []string{"entities", "store_bytes", "initial_bytes", "commit_bytes", "commit_pct", "lag_p50_ms"}
 	}
 	for bench, keys := range want {
 		var objs []map[string]any

@@ -17,7 +17,7 @@ import (
 func (a *app) newBenchCommand() *cobra.Command {
 	var quick, asJSON, smoke bool
 	var only []string
-	var dir, reference string
+	var dir, reference, versitygw string
 	var mcpSizes []int
 	var mcpCalls, referenceMax int
 	var serveThink time.Duration
@@ -59,7 +59,7 @@ e.g. 1000,10000,100000,1000000. The reference runs up to --reference-max entitie
 				return fmt.Errorf("bench: find own binary: %w", err)
 			}
 			rep, err := bench.Run(cmd.Context(), bench.Options{Exe: exe, Dir: dir, Quick: quick, Smoke: smoke,
-				Only: only, MCPSizes: mcpSizes, MCPCalls: mcpCalls, ServeThink: serveThink, Reference: reference, ReferenceMax: referenceMax, Progress: a.stderr, Log: a.log})
+				Only: only, MCPSizes: mcpSizes, MCPCalls: mcpCalls, ServeThink: serveThink, Reference: reference, ReferenceMax: referenceMax, Versitygw: versitygw, Progress: a.stderr, Log: a.log})
 			if rep != nil {
 				if asJSON {
 					out := struct {
@@ -87,6 +87,7 @@ e.g. 1000,10000,100000,1000000. The reference runs up to --reference-max entitie
 	c.Flags().IntVar(&mcpCalls, "mcp-calls", 0, "timed calls per write tool and server in the mcp benchmark (default 15)")
 	c.Flags().StringVar(&reference, "reference", os.Getenv("MEMSNAP_BENCH_REFERENCE"),
 		"the reference MCP memory server's dist/index.js (default: $MEMSNAP_BENCH_REFERENCE, else .reference/ from 'make reference')")
+	c.Flags().StringVar(&versitygw, "versitygw", "", "the S3-compatible server the replicate benchmark runs (default: versitygw on PATH, else .tools/bin/versitygw from 'make versitygw')")
 	c.Flags().IntVar(&referenceMax, "reference-max", bench.DefaultReferenceMax,
 		"the largest mcp store (entities) the reference runs on: it reads its whole file on every call")
 	c.Flags().BoolVar(&smoke, "smoke", false, "tiny sizes, to check the harness itself (figures mean nothing)")

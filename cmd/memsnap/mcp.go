@@ -19,7 +19,7 @@ import (
 // leaves every commit to a warm writer (see warm.go).
 
 func (a *app) newMCPCommand() *cobra.Command {
-	return withToolList(&cobra.Command{
+	c := withToolList(&cobra.Command{
 		Use:   "mcp",
 		Short: "Serve the memory to an AI tool over MCP (stdio); many may run at once",
 		Long: `Serve the store over the Model Context Protocol on standard input and output, with the
@@ -42,7 +42,7 @@ When the input ends, the replies still due are written (for up to a minute) befo
 
 ` + toolListMark,
 		Args: noArgs,
-		RunE: a.onServingStore(func(cmd *cobra.Command, s *snapshot.Store, ro error, _ []string) error {
+		RunE: a.fromRemote(true, a.onServingStore(func(cmd *cobra.Command, s *snapshot.Store, ro error, _ []string) error {
 			exe, err := os.Executable()
 			if err != nil {
 				return fmt.Errorf("mcp: find own binary: %w", err)
@@ -54,15 +54,17 @@ When the input ends, the replies still due are written (for up to a minute) befo
 			srv := mcpserver.New(mcpserver.Options{
 				Store: s, Config: a.cfg, Log: a.log, Version: buildinfo.Version, QueryRunner: pool, ReadOnly: ro,
 				// A commit under way when the client leaves runs to its end.
-				Commit: func(ctx context.Context) (writer.Summary, bool, error) {
+				Commit: a.unlessRemote(func(ctx context.Context) (writer.Summary, bool, error) {
 					return ww.Commit(context.WithoutCancel(ctx))
-				},
+				}),
 			})
 			a.log.Info("mcp server running on stdio", "store", s.Dir())
 			// The framing is our own: a bad line is answered and skipped, never
 			// the end of the session (see linerpc).
 			return srv.Run(cmd.Context(), &linerpc.Transport{In: os.Stdin, Out: os.Stdout,
 				MaxLine: int(a.cfg.BodyCap()), Log: a.log.With("component", "mcp")})
-		}),
+		})),
 	})
+	addFromFlag(c)
+	return c
 }

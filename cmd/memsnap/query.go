@@ -28,7 +28,7 @@ The query runs in a query worker process capped by reader.query_timeout,
 reader.query_max_memory_mb, reader.query_max_rows and reader.query_max_bytes; an answer cut
 at a cap says so ("truncated" in --json, a note on standard error).`,
 		Args: minArgs("CYPHER"),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: a.fromRemote(false, func(cmd *cobra.Command, args []string) error {
 			p, err := parseParams(params)
 			if err != nil {
 				return usagef(cmd, "%w", err)
@@ -54,10 +54,11 @@ at a cap says so ("truncated" in --json, a note on standard error).`,
 				}
 				return a.output(cmd, res, func() error { return a.printTable(res) })
 			})(cmd, args)
-		},
+		}),
 	}
 	c.Flags().Bool("json", false, `print {"snapshot": seq, "columns": [...], "rows": [[...]]}`)
 	c.Flags().StringArrayVar(&params, "param", nil, "query parameter k=v (repeatable)")
+	addFromFlag(c)
 	return c
 }
 

@@ -18,7 +18,7 @@ func (a *app) onServingStore(run servingRunE) runE {
 	return func(cmd *cobra.Command, args []string) error {
 		s, err := snapshot.Init(a.cfg.Store)
 		if err == nil {
-			return run(cmd, s, nil, args)
+			return run(cmd, s, a.remoteReadOnly(), args)
 		}
 		s, oerr := snapshot.Open(a.cfg.Store)
 		if oerr != nil {

@@ -43,6 +43,9 @@ type app struct {
 	stderr io.Writer
 	// flags are the command-line flags bound to config keys, by key.
 	flags map[string]boundFlag
+	// remote is the remote location a command reads with --from (nil
+	// without; see replicate.go).
+	remote *remoteReader
 }
 
 // boundFlag is a command-line flag bound to a config key.
@@ -111,7 +114,8 @@ where the logs go too.`,
 		a.newKVCommand(), a.newJobCommand(), a.newJobsCommand(), a.newSnapshotsCommand(), a.newStatusCommand(),
 		a.newDaemonCommand(), a.newDemoCommand(), a.newMCPCommand(), a.newServeCommand(), a.newBenchCommand(), a.newBenchWorkerCommand(), a.newQueryWorkerCommand(),
 		a.newSearchCommand(), a.newOpenCommand(), a.newNeighborsCommand(), a.newGraphCommand(), a.newImportCommand(), a.newExportCommand(),
-		a.newEntitiesCommand(), a.newRelationsCommand(), a.newObservationsCommand())
+		a.newEntitiesCommand(), a.newRelationsCommand(), a.newObservationsCommand(),
+		a.newReplicateCommand(), a.newRestoreCommand())
 	wrapArgs(root)
 	return root
 }

@@ -54,17 +54,18 @@ or behind a proxy that adds TLS. The store is created if missing. On a store it 
 serve.token already there (it refuses to start without one). SIGINT or SIGTERM stops
 it: calls in flight finish, then the sessions end.`,
 		Args: noArgs,
-		RunE: a.onServingStore(func(cmd *cobra.Command, s *snapshot.Store, ro error, _ []string) error {
+		RunE: a.fromRemote(true, a.onServingStore(func(cmd *cobra.Command, s *snapshot.Store, ro error, _ []string) error {
 			if (tlsCert == "") != (tlsKey == "") {
 				return usageError{path: cmd.CommandPath(), err: errors.New("--tls-cert and --tls-key go together")}
 			}
 			return a.runServe(cmd.Context(), s, ro, tlsCert, tlsKey)
-		}),
+		})),
 	}
 	c.Flags().String("addr", "", "listen on this address (host:port; port 0 picks one; default serve.addr, 127.0.0.1:8765)")
 	a.bindFlag("serve.addr", c, "addr")
 	c.Flags().StringVar(&tlsCert, "tls-cert", "", "serve HTTPS with this certificate (PEM file)")
 	c.Flags().StringVar(&tlsKey, "tls-key", "", "the certificate's private key (PEM file)")
+	addFromFlag(c)
 	return c
 }
 
@@ -92,11 +93,11 @@ func (a *app) runServe(ctx context.Context, s *snapshot.Store, ro error, tlsCert
 	var site *web.Server
 	srv := mcpserver.New(mcpserver.Options{
 		Store: s, Config: a.cfg, Log: a.log, Version: buildinfo.Version, QueryRunner: pool, ReadOnly: ro,
-		Commit: func(ctx context.Context) (writer.Summary, bool, error) {
+		Commit: a.unlessRemote(func(ctx context.Context) (writer.Summary, bool, error) {
 			sum, skipped, err := ww.Commit(context.WithoutCancel(ctx))
 			met.CommitObserved(sum, skipped, err)
 			return sum, skipped, err
-		},
+		}),
 		OnSwap: func(seq uint64, took time.Duration) {
 			met.SwapObserved(seq, took)
 			site.Swapped(seq, took)

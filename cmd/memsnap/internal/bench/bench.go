@@ -31,7 +31,7 @@ import (
 
 // Names lists the benchmarks in the order a run takes them; --only takes
 // any of them.
-var Names = []string{"readers_under_write", "apply", "publish", "enqueue", "visibility", "swap", "rss", "scaling", "query", "mcp", "serve", "footprint"}
+var Names = []string{"readers_under_write", "apply", "publish", "enqueue", "visibility", "swap", "rss", "scaling", "query", "mcp", "serve", "footprint", "replicate"}
 
 // Options sets up one run.
 type Options struct {
@@ -64,6 +64,10 @@ type Options struct {
 	// ReferenceMax is the largest mcp store size the reference runs on (0:
 	// DefaultReferenceMax).
 	ReferenceMax int
+	// Versitygw is the S3-compatible server the replicate benchmark runs
+	// ("": versitygw on PATH, else .tools/bin/versitygw, where make
+	// versitygw puts it).
+	Versitygw string
 	// Progress receives one line as each step starts (nil: nowhere).
 	Progress io.Writer
 	// Log receives the harness's own diagnostics (nil: discarded).
@@ -87,6 +91,7 @@ type Report struct {
 	MCP               *MCP               `json:"mcp,omitempty"`
 	Serve             *Serve             `json:"serve,omitempty"`
 	Footprint         []Footprint        `json:"footprint,omitempty"`
+	Replicate         []Replicate        `json:"replicate,omitempty"`
 	// Failed maps each benchmark that failed to why; the others still ran.
 	Failed  map[string]string `json:"failed,omitempty"`
 	Seconds float64           `json:"seconds"`
@@ -224,6 +229,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		{"mcp", func(ctx context.Context) (err error) { rep.MCP, err = r.mcp(ctx); return }},
 		{"serve", func(ctx context.Context) (err error) { rep.Serve, err = r.serve(ctx); return }},
 		{"footprint", func(ctx context.Context) (err error) { rep.Footprint, err = r.footprint(ctx); return }},
+		{"replicate", func(ctx context.Context) (err error) { rep.Replicate, err = r.replicate(ctx); return }},
 	}
 	var failed []string
 	for _, s := range steps {

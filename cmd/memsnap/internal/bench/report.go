@@ -92,6 +92,12 @@ func (r *Report) Goals() []Goal {
 				fmt.Sprintf("< %.0f MB", mb(FootprintGoalBytes)), f.TotalBytes < FootprintGoalBytes)
 		}
 	}
+	for _, x := range r.Replicate {
+		if x.Entities == 100000 {
+			add("replicate", "upload of a one-job commit, 100,000 entities", fmt.Sprintf("%.2f%% of the store", x.CommitPct),
+				fmt.Sprintf("<= %.0f%%", ReplicateGoalPct), x.CommitPct <= ReplicateGoalPct)
+		}
+	}
 	return g
 }
 
@@ -157,6 +163,9 @@ func (r *Report) WriteTable(w io.Writer) error {
 	r.MCP.writeRows(row)
 	r.Serve.writeRows(row)
 	for _, x := range r.Footprint {
+		x.writeRows(row)
+	}
+	for _, x := range r.Replicate {
 		x.writeRows(row)
 	}
 	for _, name := range Names {

@@ -1,0 +1,101 @@
+package replica
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path"
+	"strings"
+
+	"github.com/memsnap/memsnap/internal/model"
+	"github.com/memsnap/memsnap/internal/objstore"
+	"github.com/memsnap/memsnap/internal/queue"
+	"github.com/memsnap/memsnap/reader"
+	"github.com/memsnap/memsnap/snapshot"
+)
+
+// Writes through a replica: its MCP or HTTP server queues a job in the
+// cache store's queue as on any store (validated, durable, acknowledged);
+// Forward moves it to the remote queue/ prefix, and the writer's daemon
+// Pulls it into its own queue. Job ids are ULIDs, so a job keeps one key
+// all the way: the remote put never overwrites (If-None-Match: *), and the
+// pull skips an id the writer's store already knows (queued, applied or
+// rejected), so that a job forwarded or pulled twice after a crash still
+// applies once.
+
+// Forward sends every job queued in the replica's cache store to the
+// remote queue with a conditional put, then removes it locally. It returns
+// how many jobs it sent (or found already sent).
+func Forward(ctx context.Context, client *objstore.Client, cache *snapshot.Store, log *slog.Logger) (int, error) {
+	q := cache.Queue()
+	ids, err := q.QueuedIDs()
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, id := range ids {
+		data, err := os.ReadFile(q.NewPath(id))
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return n, fmt.Errorf("forward job %s: %w", id, err)
+		}
+		created, err := client.PutIfAbsent(ctx, queuePrefix+id+queue.Ext, data)
+		if err != nil {
+			return n, fmt.Errorf("forward job %s: %w", id, err)
+		}
+		if !created {
+			log.Debug("job already in the remote queue", "job_id", id)
+		}
+		if err := os.Remove(q.NewPath(id)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return n, fmt.Errorf("forward job %s: %w", id, err)
+		}
+		n++
+	}
+	return n, nil
+}
+
+// Pull moves every job of the remote queue into the writer's store's
+// queue, exactly once by job id: a job the store already knows (waiting,
+// claimed, applied or rejected: reader.JobOutcome, which looks in the
+// queue before the snapshot cannot miss a job moving between them) is not
+// queued again; either way the remote object is deleted after. verify is
+// reader.verify (full, size or off). It returns how many jobs it queued.
+func Pull(ctx context.Context, client *objstore.Client, store *snapshot.Store, verify string, log *slog.Logger) (int, error) {
+	list, err := client.List(ctx, queuePrefix)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, o := range list {
+		id, ok := strings.CutSuffix(path.Base(o.Key), queue.Ext)
+		if !ok || !queue.ValidID(id) || path.Dir(o.Key)+"/" != queuePrefix {
+			log.Warn("remote queue: not a job file, left alone", "key", o.Key)
+			continue
+		}
+		out, err := reader.JobOutcome(ctx, store, verify, id)
+		if err != nil {
+			return n, fmt.Errorf("pull job %s: %w", id, err)
+		}
+		if out.Status == model.StatusUnknown {
+			data, err := client.Get(ctx, o.Key)
+			if errors.Is(err, objstore.ErrNotFound) {
+				continue // another puller took it
+			}
+			if err != nil {
+				return n, fmt.Errorf("pull job %s: %w", id, err)
+			}
+			if err := store.Queue().Enqueue(id, data); err != nil {
+				return n, fmt.Errorf("pull job %s: %w", id, err)
+			}
+			n++
+		}
+		if err := client.Delete(ctx, o.Key); err != nil {
+			return n, fmt.Errorf("pull job %s: %w", id, err)
+		}
+	}
+	return n, nil
+}

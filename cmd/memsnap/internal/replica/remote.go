@@ -1,0 +1,173 @@
+// Package replica replicates a memsnap store through S3-compatible object
+// storage (package objstore): an Uploader sends every newly published
+// snapshot up incrementally, a Syncer brings the newest one down into a
+// local cache store that the ordinary reader code opens, Forward sends a
+// replica's writes to a remote queue and Pull brings that queue into the
+// writer's store exactly once.
+//
+// Remote layout under s3://BUCKET/PREFIX/ (this package owns it):
+//
+//	CURRENT                   the seq of the newest complete snapshot, one line
+//	snapshots/<seq>.json      a remote manifest (RemoteManifest): the snapshot's
+//	                          own MANIFEST.json bytes and, per file, the objects
+//	                          that hold its content
+//	objects/<sha256>          a whole file (Pebble sstables and small files,
+//	                          the batch's job files), by content hash
+//	chunks/<sha256>           one 64 KiB chunk of graph.kuzu (the manifest's
+//	                          chunk size), by content hash
+//	queue/<job id>.job        a job a replica queued, waiting for the writer
+//
+// Objects go up first, then the remote manifest, then CURRENT: a reader
+// that follows CURRENT never finds a missing object, and an upload killed
+// at any point leaves CURRENT naming the last complete snapshot. Every
+// object is checked when it comes down: its SHA-256 (its name) and the
+// CRC-32C the snapshot's manifest lists for it (snapshot.FileSum), and the
+// assembled snapshot again as a whole before it is published locally
+// (snapshot.Store.Adopt).
+//
+// One uploader per prefix: two uploaders' retention passes could delete
+// what the other has just sent (a grace period, RetentionGrace, keeps
+// recent objects from that).
+package replica
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/memsnap/memsnap/internal/objstore"
+	"github.com/memsnap/memsnap/snapshot"
+)
+
+// Remote keys and prefixes.
+const (
+	currentKey      = "CURRENT"
+	snapshotsPrefix = "snapshots/"
+	objectsPrefix   = "objects/"
+	chunksPrefix    = "chunks/"
+	queuePrefix     = "queue/"
+)
+
+// remoteFormat is the RemoteManifest format this build writes and reads.
+const remoteFormat = 1
+
+// ErrNothingRemote is returned when the remote location holds no CURRENT:
+// nothing was replicated there yet.
+var ErrNothingRemote = errors.New("replica: nothing replicated there yet (run 'memsnap replicate --to' on the writer's machine)")
+
+// RemoteManifest is snapshots/<seq>.json.
+type RemoteManifest struct {
+	Format int    `json:"format"`
+	Seq    uint64 `json:"seq"`
+	// Manifest is the snapshot's MANIFEST.json, byte for byte (it carries
+	// its own checksum).
+	Manifest []byte       `json:"manifest"`
+	Files    []RemoteFile `json:"files"`
+}
+
+// RemoteFile says where one file of the snapshot is: Object (a SHA-256,
+// under objects/) for a whole file, or Chunks (SHA-256s under chunks/,
+// one per chunk of the manifest's chunk size) for the graph.
+type RemoteFile struct {
+	Path   string   `json:"path"`
+	Object string   `json:"object,omitempty"`
+	Chunks []string `json:"chunks,omitempty"`
+}
+
+// keys lists every object the remote manifest names.
+func (rm *RemoteManifest) keys() []string {
+	var out []string
+	for _, f := range rm.Files {
+		if f.Object != "" {
+			out = append(out, objectsPrefix+f.Object)
+		}
+		for _, c := range f.Chunks {
+			out = append(out, chunksPrefix+c)
+		}
+	}
+	return out
+}
+
+// parsed checks rm against the snapshot manifest it carries and returns
+// that manifest: the seq agrees, the manifest's own checksum holds, and
+// every file it lists has a place (the right number of chunks).
+func (rm *RemoteManifest) parsed() (*snapshot.Manifest, error) {
+	if rm.Format != remoteFormat {
+		return nil, fmt.Errorf("remote manifest of snapshot %d: format %d, this build reads %d", rm.Seq, rm.Format, remoteFormat)
+	}
+	m, err := snapshot.ParseManifest(rm.Manifest)
+	if err != nil {
+		return nil, fmt.Errorf("remote manifest of snapshot %d: %w", rm.Seq, err)
+	}
+	if m.Seq != rm.Seq {
+		return nil, fmt.Errorf("remote manifest of snapshot %d holds the manifest of %d", rm.Seq, m.Seq)
+	}
+	if len(m.Files) != len(rm.Files) {
+		return nil, fmt.Errorf("remote manifest of snapshot %d: %d files, its manifest lists %d", rm.Seq, len(rm.Files), len(m.Files))
+	}
+	for i, f := range m.Files {
+		rf := rm.Files[i]
+		switch {
+		case rf.Path != f.Path:
+			return nil, fmt.Errorf("remote manifest of snapshot %d: file %d is %s, its manifest says %s", rm.Seq, i, rf.Path, f.Path)
+		case chunked(f) && len(rf.Chunks) != len(f.Chunks):
+			return nil, fmt.Errorf("remote manifest of snapshot %d: %s has %d chunks, its manifest lists %d", rm.Seq, f.Path, len(rf.Chunks), len(f.Chunks))
+		case !chunked(f) && rf.Object == "":
+			return nil, fmt.Errorf("remote manifest of snapshot %d: %s has no object", rm.Seq, f.Path)
+		}
+	}
+	return m, nil
+}
+
+// chunked reports whether file f goes up as chunks: the graph, when it is
+// larger than one chunk. Every other file is immutable once written
+// (Pebble's sstables) or small, and goes up whole.
+func chunked(f snapshot.FileSum) bool { return f.Path == snapshot.GraphFile && len(f.Chunks) > 0 }
+
+func snapshotKey(seq uint64) string { return snapshotsPrefix + snapshot.FormatSeq(seq) + ".json" }
+
+// remoteCurrent reads the remote CURRENT: 0 and no error when there is none.
+func remoteCurrent(ctx context.Context, c *objstore.Client) (uint64, error) {
+	b, err := c.Get(ctx, currentKey)
+	if errors.Is(err, objstore.ErrNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	seq, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
+	if err != nil || seq == 0 {
+		return 0, fmt.Errorf("remote CURRENT at %s is corrupt: %q", c.Location(), truncate(string(b), 40))
+	}
+	return seq, nil
+}
+
+// getManifest fetches and checks snapshots/<seq>.json.
+func getManifest(ctx context.Context, c *objstore.Client, seq uint64) (*RemoteManifest, *snapshot.Manifest, error) {
+	b, err := c.Get(ctx, snapshotKey(seq))
+	if err != nil {
+		return nil, nil, err
+	}
+	var rm RemoteManifest
+	if err := json.Unmarshal(b, &rm); err != nil {
+		return nil, nil, fmt.Errorf("remote manifest of snapshot %d: %w", seq, err)
+	}
+	if rm.Seq != seq {
+		return nil, nil, fmt.Errorf("remote manifest %s names snapshot %d", snapshotKey(seq), rm.Seq)
+	}
+	m, err := rm.parsed()
+	if err != nil {
+		return nil, nil, err
+	}
+	return &rm, m, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "..."
+	}
+	return s
+}

@@ -1,0 +1,337 @@
+package replica
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/memsnap/memsnap/internal/objstore"
+	"github.com/memsnap/memsnap/snapshot"
+)
+
+// UploadOptions tunes an Uploader.
+type UploadOptions struct {
+	// Keep is how many newest remote snapshots retention keeps, besides
+	// the one the remote CURRENT names. 0: 10. (Remote retention will
+	// follow the store's history rules once they exist.)
+	Keep int
+	// Parallel is how many objects go up at once. 0: 8.
+	Parallel int
+}
+
+// RetentionGrace is how old an object no kept snapshot names must be
+// before retention deletes it: younger ones may belong to an upload under
+// way.
+const RetentionGrace = 10 * time.Minute
+
+// UploadResult says what one Upload did.
+type UploadResult struct {
+	// Snapshots are the seqs sent up, oldest first; Current is the remote
+	// CURRENT afterwards.
+	Snapshots []uint64 `json:"snapshots"`
+	Current   uint64   `json:"current"`
+	// Objects and Bytes count what went up (manifests and CURRENT
+	// included); Skipped counts objects already there.
+	Objects int   `json:"objects"`
+	Bytes   int64 `json:"bytes"`
+	Skipped int   `json:"skipped"`
+	// Deleted counts the objects retention removed.
+	Deleted    int   `json:"deleted"`
+	DurationMS int64 `json:"duration_ms"`
+}
+
+// Uploader sends a store's snapshots to one remote location. It is meant
+// to live as long as its process (the daemon keeps one): it remembers
+// which objects are already there.
+type Uploader struct {
+	store  *snapshot.Store
+	client *objstore.Client
+	opts   UploadOptions
+	log    *slog.Logger
+}
+
+// NewUploader returns an uploader of store's snapshots to client's
+// location.
+func NewUploader(store *snapshot.Store, client *objstore.Client, opts UploadOptions, log *slog.Logger) *Uploader {
+	if opts.Keep <= 0 {
+		opts.Keep = 10
+	}
+	if opts.Parallel <= 0 {
+		opts.Parallel = 8
+	}
+	return &Uploader{store: store, client: client, opts: opts, log: log.With("component", "replicate", "to", client.Location().String())}
+}
+
+// Upload sends every local snapshot newer than the remote CURRENT, up to
+// the local CURRENT, oldest first: for each, the objects the remote does
+// not hold yet, then its remote manifest, then CURRENT. Then it applies
+// retention. It is idempotent, and resumes an interrupted upload (objects
+// already there are skipped).
+func (u *Uploader) Upload(ctx context.Context) (res UploadResult, err error) {
+	start := time.Now()
+	defer func() { res.DurationMS = time.Since(start).Milliseconds() }()
+	local, err := u.store.Current()
+	if err != nil {
+		return res, err
+	}
+	if local == 0 {
+		return res, snapshot.ErrNoSnapshot
+	}
+	remote, err := remoteCurrent(ctx, u.client)
+	if err != nil {
+		return res, err
+	}
+	res.Current = remote
+	if remote >= local {
+		return res, nil
+	}
+	// What the remote CURRENT's snapshot names is there (it went up first).
+	have := &presence{known: map[string]bool{}}
+	var prev map[string]prevFile
+	if remote != 0 {
+		if rm, m, err := getManifest(ctx, u.client, remote); err == nil {
+			for _, k := range rm.keys() {
+				have.known[k] = true
+			}
+			prev = prevFiles(rm, m)
+		} else {
+			u.log.Warn("remote CURRENT's manifest unreadable: checking every object", "seq", remote, "error", err)
+		}
+	}
+	seqs, err := u.store.Seqs()
+	if err != nil {
+		return res, err
+	}
+	for _, seq := range seqs {
+		if seq <= remote || seq > local {
+			continue
+		}
+		rm, m, err := u.uploadSnapshot(ctx, seq, have, prev, &res)
+		if errors.Is(err, errGone) {
+			u.log.Info("snapshot collected before it went up: skipped", "seq", seq)
+			continue
+		}
+		if err != nil {
+			return res, err
+		}
+		prev = prevFiles(rm, m)
+		res.Snapshots = append(res.Snapshots, seq)
+		res.Current = seq
+	}
+	n, err := u.retain(ctx, res.Current)
+	res.Deleted = n
+	if err != nil {
+		return res, fmt.Errorf("replicate: retention: %w", err)
+	}
+	return res, nil
+}
+
+// errGone: the local snapshot was collected before it could be pinned.
+var errGone = errors.New("snapshot gone")
+
+// prevFile is a whole file the previous snapshot sent, by path: an
+// sstable with the same path, size and CRC-32C is the same file (Pebble
+// never rewrites one), so its hash is not computed again.
+type prevFile struct {
+	size   int64
+	crc    uint32
+	object string
+}
+
+func prevFiles(rm *RemoteManifest, m *snapshot.Manifest) map[string]prevFile {
+	out := map[string]prevFile{}
+	for i, f := range m.Files {
+		if rm.Files[i].Object != "" {
+			out[f.Path] = prevFile{size: f.Size, crc: f.CRC32C, object: rm.Files[i].Object}
+		}
+	}
+	return out
+}
+
+// presence remembers which remote keys are known to exist.
+type presence struct {
+	mu    sync.Mutex // guards known
+	known map[string]bool
+}
+
+func (p *presence) has(k string) bool { p.mu.Lock(); defer p.mu.Unlock(); return p.known[k] }
+func (p *presence) add(k string)      { p.mu.Lock(); defer p.mu.Unlock(); p.known[k] = true }
+
+// uploadSnapshot sends snapshot seq (pinned meanwhile, so that GC leaves
+// it alone): its objects, then its remote manifest, then CURRENT.
+func (u *Uploader) uploadSnapshot(ctx context.Context, seq uint64, have *presence, prev map[string]prevFile, res *UploadResult) (*RemoteManifest, *snapshot.Manifest, error) {
+	pin, err := u.store.Pin(seq)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, nil, errGone
+		}
+		return nil, nil, fmt.Errorf("replicate snapshot %d: %w", seq, err)
+	}
+	defer pin.Release()
+	raw, err := os.ReadFile(u.store.SnapshotFile(seq, snapshot.ManifestFile))
+	if err != nil {
+		return nil, nil, fmt.Errorf("replicate snapshot %d: %w", seq, err)
+	}
+	m, err := snapshot.ParseManifest(raw)
+	if err != nil {
+		return nil, nil, fmt.Errorf("replicate snapshot %d: %w", seq, err)
+	}
+	rm := &RemoteManifest{Format: remoteFormat, Seq: seq, Manifest: raw, Files: make([]RemoteFile, len(m.Files))}
+	up := newSender(ctx, u, have, res)
+	for i, f := range m.Files {
+		rm.Files[i].Path = f.Path
+		if chunked(f) {
+			rm.Files[i].Chunks, err = up.chunks(u.store.SnapshotFile(seq, f.Path), f)
+		} else if p, ok := prev[f.Path]; ok && p.size == f.Size && p.crc == f.CRC32C && have.has(objectsPrefix+p.object) {
+			rm.Files[i].Object = p.object
+			up.count(0, 0, 1)
+		} else {
+			rm.Files[i].Object, err = up.whole(u.store.SnapshotFile(seq, f.Path), f)
+		}
+		if err != nil {
+			up.wait()
+			return nil, nil, fmt.Errorf("replicate snapshot %d: %s: %w", seq, f.Path, err)
+		}
+	}
+	if err := up.wait(); err != nil {
+		return nil, nil, fmt.Errorf("replicate snapshot %d: %w", seq, err)
+	}
+	b, err := json.Marshal(rm)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := u.client.Put(ctx, snapshotKey(seq), b); err != nil {
+		return nil, nil, fmt.Errorf("replicate snapshot %d: %w", seq, err)
+	}
+	cur := []byte(strconv.FormatUint(seq, 10) + "\n")
+	if err := u.client.Put(ctx, currentKey, cur); err != nil {
+		return nil, nil, fmt.Errorf("replicate snapshot %d: %w", seq, err)
+	}
+	res.Objects += 2
+	res.Bytes += int64(len(b) + len(cur))
+	u.log.Debug("snapshot replicated", "seq", seq)
+	return rm, m, nil
+}
+
+// sender puts objects at most Parallel at a time, skipping those there.
+type sender struct {
+	ctx  context.Context
+	u    *Uploader
+	have *presence
+	res  *UploadResult
+	sem  chan struct{}
+	wg   sync.WaitGroup
+	mu   sync.Mutex // guards err and res's counters
+	err  error
+}
+
+func newSender(ctx context.Context, u *Uploader, have *presence, res *UploadResult) *sender {
+	return &sender{ctx: ctx, u: u, have: have, res: res, sem: make(chan struct{}, u.opts.Parallel)}
+}
+
+// send puts data at key unless the key is known or found (HEAD) to be
+// there.
+func (s *sender) send(key string, data []byte) {
+	if s.have.has(key) {
+		s.count(0, 0, 1)
+		return
+	}
+	s.sem <- struct{}{}
+	s.wg.Add(1)
+	go func() {
+		defer func() { <-s.sem; s.wg.Done() }()
+		ok, err := s.u.client.Exists(s.ctx, key)
+		if err == nil && !ok {
+			err = s.u.client.Put(s.ctx, key, data)
+		}
+		if err != nil {
+			s.fail(err)
+			return
+		}
+		s.have.add(key)
+		if ok {
+			s.count(0, 0, 1)
+		} else {
+			s.count(1, int64(len(data)), 0)
+		}
+	}()
+}
+
+func (s *sender) count(objects int, bytes int64, skipped int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.res.Objects += objects
+	s.res.Bytes += bytes
+	s.res.Skipped += skipped
+}
+
+func (s *sender) fail(err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.err == nil {
+		s.err = err
+	}
+}
+
+func (s *sender) wait() error {
+	s.wg.Wait()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
+}
+
+// whole reads the file at path, checks it against f (a file damaged on
+// this disk must not go up) and sends it by its SHA-256.
+func (s *sender) whole(path string, f snapshot.FileSum) (string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	if !f.Matches(data) {
+		return "", fmt.Errorf("%w: %s does not match its manifest (size or CRC-32C)", snapshot.ErrCorrupt, path)
+	}
+	sum := hashOf(data)
+	s.send(objectsPrefix+sum, data)
+	return sum, nil
+}
+
+// chunks reads the file at path chunk by chunk, checks each against f's
+// chunk checksums, and sends each by its SHA-256.
+func (s *sender) chunks(path string, f snapshot.FileSum) ([]string, error) {
+	fd, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer fd.Close()
+	size := f.ChunkBytes()
+	out := make([]string, len(f.Chunks))
+	for i := range f.Chunks {
+		buf := make([]byte, min(size, f.Size-int64(i)*size))
+		if _, err := io.ReadFull(fd, buf); err != nil {
+			return nil, fmt.Errorf("read chunk %d: %w", i, err)
+		}
+		if !f.ChunkMatches(i, buf) {
+			return nil, fmt.Errorf("%w: chunk %d of %s does not match its manifest", snapshot.ErrCorrupt, i, path)
+		}
+		out[i] = hashOf(buf)
+		s.send(chunksPrefix+out[i], buf)
+		if err := s.ctx.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func hashOf(b []byte) string {
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])
+}

@@ -1,0 +1,243 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/robfig/cron/v3"
+	"github.com/spf13/cobra"
+
+	"github.com/memsnap/memsnap/cmd/memsnap/internal/replica"
+	"github.com/memsnap/memsnap/internal/fsutil"
+	"github.com/memsnap/memsnap/internal/objstore"
+	"github.com/memsnap/memsnap/internal/schedule"
+	"github.com/memsnap/memsnap/snapshot"
+	"github.com/memsnap/memsnap/writer"
+)
+
+// Replication through S3-compatible storage: the replicate command, the
+// daemon's replicate schedule, and --from on query, mcp and serve (a
+// local cache store that follows the remote). Package replica does the
+// work.
+
+func (a *app) newReplicateCommand() *cobra.Command {
+	var to string
+	c := &cobra.Command{
+		Use:   "replicate [--to s3://BUCKET/PREFIX]",
+		Short: "Send the store's new snapshots to S3-compatible storage, once",
+		Long: `Send every snapshot published since the last replication to s3://BUCKET/PREFIX (default
+replica.to), incrementally: Pebble's sstables and the batches' job files go up once each by
+content hash, graph.kuzu as content-addressed 64 KiB chunks (only the chunks that changed),
+the snapshot's manifest after them and the remote CURRENT last, so that a reader never sees a
+partial snapshot. An interrupted run is resumed by the next (what is there is skipped). Jobs
+that remote readers queued (their writes) are pulled into the local queue first, each once
+("pulled" counts them).
+Remote retention keeps the newest replica.keep snapshots. The daemon does the same on
+replica.schedule when replica.to is set. Endpoint, region and credentials: replica.endpoint,
+replica.region, replica.access_key_id, replica.secret_access_key, else the standard AWS
+environment and shared config. Prints a JSON summary.`,
+		Args: noArgs,
+		RunE: a.onStore(func(cmd *cobra.Command, s *snapshot.Store, _ []string) error {
+			if to == "" {
+				to = a.cfg.Replica.To
+			}
+			if to == "" {
+				return usagef(cmd, "needs --to s3://BUCKET/PREFIX (or replica.to)")
+			}
+			client, err := a.objClient(cmd.Context(), to)
+			if err != nil {
+				return err
+			}
+			pulled, err := replica.Pull(cmd.Context(), client, s, a.cfg.Reader.Verify, a.log)
+			if err != nil {
+				return fmt.Errorf("replicate: pull the remote queue: %w", err)
+			}
+			res, err := a.newUploader(s, client).Upload(cmd.Context())
+			if err != nil {
+				return fmt.Errorf("replicate to %s: %w", client.Location(), err)
+			}
+			return a.printJSON(struct {
+				replica.UploadResult
+				Pulled int `json:"pulled"` // remote writes queued here
+			}{res, pulled})
+		}),
+	}
+	c.Flags().StringVar(&to, "to", "", "s3://BUCKET/PREFIX (default replica.to)")
+	return c
+}
+
+func (a *app) newUploader(s *snapshot.Store, client *objstore.Client) *replica.Uploader {
+	return replica.NewUploader(s, client, replica.UploadOptions{Keep: a.cfg.Replica.Keep}, a.log)
+}
+
+// objClient is an S3 client for the s3:// URL raw, with the replica.*
+// keys.
+func (a *app) objClient(ctx context.Context, raw string) (*objstore.Client, error) {
+	loc, err := objstore.ParseURL(raw)
+	if err != nil {
+		return nil, usageError{err: err}
+	}
+	r := a.cfg.Replica
+	return objstore.New(ctx, loc, objstore.Options{Endpoint: r.Endpoint, Region: r.Region,
+		AccessKeyID: r.AccessKeyID, SecretAccessKey: r.SecretAccessKey}, a.log)
+}
+
+// replicateSchedule adds the daemon's replicate schedule to c when
+// replica.to is set: each tick pulls the remote queue into the local
+// queue, then uploads the new snapshots. A tick that finds the last one
+// still running is skipped.
+func (a *app) replicateSchedule(ctx context.Context, s *snapshot.Store, c *cron.Cron) error {
+	if a.cfg.Replica.To == "" || a.cfg.Replica.Schedule == "" {
+		return nil
+	}
+	sched, err := schedule.Parse(a.cfg.Replica.Schedule)
+	if err != nil {
+		return fmt.Errorf("replica.schedule %q: %w", a.cfg.Replica.Schedule, err)
+	}
+	client, err := a.objClient(ctx, a.cfg.Replica.To)
+	if err != nil {
+		return fmt.Errorf("replica.to: %w", err)
+	}
+	up := a.newUploader(s, client)
+	log := a.log.With("component", "replicate")
+	var mu sync.Mutex // one replication at a time
+	c.Schedule(sched, cron.FuncJob(func() {
+		if ctx.Err() != nil || !mu.TryLock() {
+			return
+		}
+		defer mu.Unlock()
+		work := context.WithoutCancel(ctx)
+		if n, err := replica.Pull(work, client, s, a.cfg.Reader.Verify, a.log); err != nil {
+			log.Error("pull of the remote queue failed", "error", err)
+		} else if n > 0 {
+			log.Info("pulled remote writes", "jobs", n)
+		}
+		res, err := up.Upload(work)
+		switch {
+		case errors.Is(err, snapshot.ErrNoSnapshot):
+		case err != nil:
+			log.Error("replication failed", "error", err)
+		case len(res.Snapshots) > 0:
+			log.Info("replicated", "snapshots", len(res.Snapshots), "current", res.Current, "objects", res.Objects, "bytes", res.Bytes, "ms", res.DurationMS)
+		}
+	}))
+	log.Info("replicating", "to", client.Location().String(), "schedule", a.cfg.Replica.Schedule)
+	return nil
+}
+
+// remoteReader is a command's remote location when it runs with --from.
+type remoteReader struct {
+	client *objstore.Client
+	cache  *snapshot.Store
+}
+
+// addFromFlag adds --from to a read command or server.
+func addFromFlag(c *cobra.Command) {
+	c.Flags().String("from", "", "read s3://BUCKET/PREFIX through a local cache (replica.cache_dir) instead of the store")
+}
+
+// fromRemote wraps run: with --from, it brings the remote CURRENT into the
+// cache store (replica.cache_dir) and points the command at that store;
+// with follow (the servers), a goroutine keeps it up to date on
+// reader.refresh and forwards the cache's queued writes to the remote
+// queue until the command ends.
+func (a *app) fromRemote(follow bool, run runE) runE {
+	return func(cmd *cobra.Command, args []string) error {
+		from, _ := cmd.Flags().GetString("from")
+		if from == "" {
+			return run(cmd, args)
+		}
+		ctx := cmd.Context()
+		client, err := a.objClient(ctx, from)
+		if err != nil {
+			return err
+		}
+		dir := replica.CacheDir(a.cfg.Replica.CacheDir, client.Location())
+		if err := os.MkdirAll(filepath.Dir(dir), fsutil.DirPerm); err != nil {
+			return fmt.Errorf("replica cache: %w", err)
+		}
+		cache, err := snapshot.Init(dir)
+		if err != nil {
+			return fmt.Errorf("replica cache: %w", err)
+		}
+		sy := replica.NewSyncer(client, cache, replica.SyncOptions{LockTimeout: a.cfg.Writer.LockTimeout}, a.log)
+		if _, err := sy.Sync(ctx); err != nil {
+			cur, _ := cache.Current()
+			if cur == 0 {
+				return fmt.Errorf("read %s: %w", client.Location(), err)
+			}
+			a.log.Warn("could not bring the remote snapshot: serving the cached one", "seq", cur, "error", err)
+		}
+		a.cfg.Store = cache.Dir()
+		a.remote = &remoteReader{client: client, cache: cache}
+		if follow {
+			if err := a.followRemote(ctx, sy); err != nil {
+				return err
+			}
+		}
+		return run(cmd, args)
+	}
+}
+
+// followRemote syncs the cache and forwards its queued writes on
+// reader.refresh until ctx ends.
+func (a *app) followRemote(ctx context.Context, sy *replica.Syncer) error {
+	if a.cfg.Reader.Refresh == "" {
+		return nil
+	}
+	sched, err := schedule.Parse(a.cfg.Reader.Refresh)
+	if err != nil {
+		return fmt.Errorf("reader.refresh %q: %w", a.cfg.Reader.Refresh, err)
+	}
+	log := a.log.With("component", "replica")
+	var mu sync.Mutex // one pass at a time
+	c := cron.New()
+	c.Schedule(sched, cron.FuncJob(func() {
+		if ctx.Err() != nil || !mu.TryLock() {
+			return
+		}
+		defer mu.Unlock()
+		if a.cfg.Replica.Writes == "on" {
+			if n, err := replica.Forward(ctx, a.remote.client, a.remote.cache, log); err != nil {
+				log.Warn("could not forward writes to the remote queue", "error", err)
+			} else if n > 0 {
+				log.Info("forwarded writes to the remote queue", "jobs", n)
+			}
+		}
+		if res, err := sy.Sync(ctx); err != nil && ctx.Err() == nil {
+			log.Warn("could not bring the remote snapshot: serving the one there is", "error", err)
+		} else if res.Changed {
+			log.Info("remote snapshot fetched", "seq", res.Seq, "fetched", res.Fetched, "bytes", res.Bytes, "reused", res.Reused)
+		}
+	}))
+	c.Start()
+	context.AfterFunc(ctx, func() { <-c.Stop().Done() })
+	return nil
+}
+
+// errReplicaWritesOff is why a remote reader refuses writes with
+// replica.writes off.
+var errReplicaWritesOff = errors.New("replica.writes is off: this memory is a read-only replica; write where the store is, or set replica.writes on")
+
+// remoteReadOnly is why the servers' store takes no writes because of
+// --from: nil without --from or with replica.writes on.
+func (a *app) remoteReadOnly() error {
+	if a.remote != nil && a.cfg.Replica.Writes == "off" {
+		return errReplicaWritesOff
+	}
+	return nil
+}
+
+// unlessRemote is commit, or nil with --from: a replica's cache publishes
+// only what comes down from the remote; its writes go up to the remote
+// queue instead.
+func (a *app) unlessRemote(commit func(context.Context) (writer.Summary, bool, error)) func(context.Context) (writer.Summary, bool, error) {
+	if a.remote != nil {
+		return nil
+	}
+	return commit
+}

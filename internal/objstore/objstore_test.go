@@ -1,0 +1,94 @@
+package objstore_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"slices"
+	"testing"
+
+	"github.com/memsnap/memsnap/internal/objstore"
+	"github.com/memsnap/memsnap/internal/testutil"
+)
+
+func TestParseURL(t *testing.T) {
+	for _, tc := range []struct {
+		in     string
+		bucket string
+		prefix string
+		bad    bool
+	}{
+		{"s3://b", "b", "", false},
+		{"s3://b/", "b", "", false},
+		{"s3://b/p", "b", "p/", false},
+		{"s3://b/p/q/", "b", "p/q/", false},
+		{"http://b/p", "", "", true},
+		{"s3:///p", "", "", true},
+		{"s3://b/p?x=1", "", "", true},
+	} {
+		loc, err := objstore.ParseURL(tc.in)
+		if tc.bad {
+			if !errors.Is(err, objstore.ErrBadURL) {
+				t.Errorf("ParseURL(%q) = %v, %v; want ErrBadURL", tc.in, loc, err)
+			}
+			continue
+		}
+		if err != nil || loc.Bucket != tc.bucket || loc.Prefix != tc.prefix {
+			t.Errorf("ParseURL(%q) = %+v, %v; want %s %q", tc.in, loc, err, tc.bucket, tc.prefix)
+		}
+	}
+}
+
+// TestClientAgainstVersitygw runs every call of the client against a real
+// S3-compatible server: the conditional put never overwrites, a missing
+// key is ErrNotFound, list and delete see what put wrote.
+func TestClientAgainstVersitygw(t *testing.T) {
+	srv := testutil.StartS3(t)
+	ctx := context.Background()
+	loc, err := objstore.ParseURL(srv.URL("pre"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := objstore.New(ctx, loc, objstore.Options{Endpoint: srv.Endpoint, AccessKeyID: testutil.S3AccessKey,
+		SecretAccessKey: testutil.S3SecretKey}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Get(ctx, "a/x"); !errors.Is(err, objstore.ErrNotFound) {
+		t.Fatalf("get of a missing key: %v, want ErrNotFound", err)
+	}
+	if ok, err := c.Exists(ctx, "a/x"); ok || err != nil {
+		t.Fatalf("exists of a missing key: %v %v", ok, err)
+	}
+	if err := c.Put(ctx, "a/x", []byte("one")); err != nil {
+		t.Fatal(err)
+	}
+	created, err := c.PutIfAbsent(ctx, "a/x", []byte("two"))
+	if err != nil || created {
+		t.Fatalf("conditional put over an object: created %v, %v; want false, nil", created, err)
+	}
+	if b, err := c.Get(ctx, "a/x"); err != nil || string(b) != "one" {
+		t.Fatalf("after the refused conditional put: %q %v, want \"one\"", b, err)
+	}
+	if created, err := c.PutIfAbsent(ctx, "a/y", []byte("y")); err != nil || !created {
+		t.Fatalf("conditional put of a new key: %v %v", created, err)
+	}
+	list, err := c.List(ctx, "a/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for _, o := range list {
+		keys = append(keys, o.Key)
+	}
+	if !slices.Equal(keys, []string{"a/x", "a/y"}) {
+		t.Fatalf("list: %v", keys)
+	}
+	if err := c.Delete(ctx, "a/x", "a/y", "a/none"); err != nil {
+		t.Fatal(err)
+	}
+	if list, err := c.List(ctx, "a/"); err != nil || len(list) != 0 {
+		t.Fatalf("list after delete: %v %v", list, err)
+	}
+}
