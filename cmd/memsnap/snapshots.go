@@ -15,11 +15,11 @@ import (
 	"github.com/memsnap/memsnap/writer"
 )
 
-// The snapshots command and its subcommands: list, gc, verify, rollback and
-// repair.
+// The snapshots command and its subcommands: list, gc, verify, rollback,
+// restore (restore.go) and repair.
 
 func (a *app) newSnapshotsCommand() *cobra.Command {
-	c := &cobra.Command{Use: "snapshots", Short: "List, collect, verify and roll back snapshots"}
+	c := &cobra.Command{Use: "snapshots", Short: "List, collect, verify, roll back and restore snapshots"}
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "List snapshots, oldest first",
@@ -41,7 +41,7 @@ func (a *app) newSnapshotsCommand() *cobra.Command {
 	}
 	rollback := &cobra.Command{
 		Use:   "rollback SEQ",
-		Short: "Publish a new snapshot holding an older one's content (numbers only grow); the jobs applied after it are queued again",
+		Short: "Publish a new snapshot holding an older one's content (numbers only grow); the jobs applied after it are queued again (to undo them, use restore)",
 		Args:  exactArgs("SEQ"),
 		RunE:  a.onStore(a.rollBack),
 	}
@@ -52,7 +52,7 @@ func (a *app) newSnapshotsCommand() *cobra.Command {
 		Args: optionalArg("SEQ"),
 		RunE: a.onStore(a.repairCurrent),
 	}
-	c.AddCommand(list, gc, verify, rollback, repair)
+	c.AddCommand(list, gc, verify, rollback, a.newRestoreCommand(), repair)
 	return c
 }
 
