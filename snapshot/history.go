@@ -328,3 +328,43 @@ func (s *Store) pruneViews(now time.Time) {
 		_ = fsutil.RemoveAll(path)
 	}
 }
+
+// ParsePoint resolves SEQ|TIME, as --at, the MCP reads' at and 'snapshots
+// restore' take it, to a point of history: a decimal seq as it is; an RFC
+// 3339 time, or a negative duration from now (-10m, -2h30m), to the point
+// CURRENT named then (PointAt). A value of neither form is ErrBadPoint.
+func (s *Store) ParsePoint(at string, now time.Time) (uint64, error) {
+	if seq, err := strconv.ParseUint(at, 10, 64); err == nil && seq > 0 {
+		return seq, nil
+	}
+	t, err := time.Parse(time.RFC3339Nano, at)
+	if strings.HasPrefix(at, "-") {
+		var d time.Duration
+		d, err = time.ParseDuration(at)
+		t = now.Add(d)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("%w: %q is not a snapshot number, an RFC 3339 time or a duration ago such as -10m", ErrBadPoint, at)
+	}
+	return s.PointAt(t)
+}
+
+// ErrBadPoint is returned by ParsePoint for a value that names no point.
+var ErrBadPoint = errors.New("snapshot: bad point of history")
+
+// NewViewDir makes a new, empty directory for a point of history rebuilt
+// for reading: under history/views/ (see ViewsDir), or under the system's
+// temporary directory when the store cannot be written.
+func (s *Store) NewViewDir() (string, error) {
+	parent := s.Path(HistoryDir, ViewsDir)
+	if err := os.MkdirAll(parent, fsutil.DirPerm); err == nil {
+		if dir, err := os.MkdirTemp(parent, "view-"); err == nil {
+			return dir, nil
+		}
+	}
+	dir, err := os.MkdirTemp("", "memsnap-view-")
+	if err != nil {
+		return "", fmt.Errorf("history view: %w", err)
+	}
+	return dir, nil
+}

@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"slices"
@@ -231,4 +232,36 @@ func TestAtReadsMatchWhatWasServed(t *testing.T) {
 	if r := memsnap(t, store, nil, historyEnv, "graph", "--at", "-1h"); r.code == 0 || !strings.Contains(r.stderr, "no snapshot at") {
 		t.Errorf("--at -1h, before the store's first snapshot: exit %d, %q", r.code, r.stderr)
 	}
+}
+
+// The MCP reads take at: read_graph, search_nodes and open_nodes at a point
+// of history answer as the command line's --at reads do, and an at before
+// the history is a tool error.
+func TestMCPReadsAt(t *testing.T) {
+	ctx := context.Background()
+	store := newStore(t)
+	first := historyWrite(t, store, `{"ops":[{"op":"create_entities","entities":[{"name":"Ada","entityType":"person","observations":["writes rust"]},{"name":"Grace","entityType":"person"}]}]}`)
+	historyWrite(t, store, `{"ops":[{"op":"delete_entities","entityNames":["Ada"]}]}`)
+	historyWrite(t, store, `{"ops":[{"op":"create_entities","entities":[{"name":"Linus","entityType":"person"}]}]}`)
+	at := fmt.Sprint(first)
+	cs := mcpSession(t, ctx, store, historyEnv...)
+	for _, c := range []struct {
+		tool string
+		args map[string]any
+		cli  []string
+	}{
+		{"read_graph", map[string]any{"at": at}, []string{"graph", "--json", "--at", at}},
+		{"search_nodes", map[string]any{"query": "rust", "at": at}, []string{"search", "--json", "rust", "--at", at}},
+		{"open_nodes", map[string]any{"names": []string{"Ada", "Linus"}, "at": at}, []string{"open", "--json", "Ada", "Linus", "--at", at}},
+	} {
+		got := names(t, mustCall(t, ctx, cs, c.tool, c.args))
+		want := names(t, historyRun(t, store, nil, c.cli...))
+		if !slices.Equal(got, want) || !slices.Contains(got, "Ada") {
+			t.Errorf("%s at %s: %v, want %v (with Ada)", c.tool, at, got, want)
+		}
+	}
+	if got := names(t, mustCall(t, ctx, cs, "read_graph", map[string]any{})); !slices.Equal(got, []string{"Grace", "Linus"}) {
+		t.Errorf("read_graph without at: %v", got)
+	}
+	wantToolError(t, ctx, cs, "read_graph", map[string]any{"at": "2000-01-01T00:00:00Z"}, "no snapshot at")
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"strings"
 
 	"github.com/memsnap/memsnap/internal/model"
@@ -137,6 +138,22 @@ func BuildView(ctx context.Context, s *snapshot.Store, opts Options, seq uint64,
 		return nil, fmt.Errorf("history view: %w", err)
 	}
 	return view, nil
+}
+
+// ViewPoint is BuildView in a new directory (snapshot.Store.NewViewDir):
+// done removes it; call it once the view is closed.
+func ViewPoint(ctx context.Context, s *snapshot.Store, opts Options, seq uint64) (view *snapshot.Store, done func(), err error) {
+	dir, err := s.NewViewDir()
+	if err != nil {
+		return nil, nil, err
+	}
+	done = func() { _ = os.RemoveAll(dir) }
+	// Its commit is no news: no log.
+	if view, err = BuildView(ctx, s, opts, seq, dir, nil); err != nil {
+		done()
+		return nil, nil, err
+	}
+	return view, done, nil
 }
 
 // buildPoint stages, in w's store, the content of plan's point of src's

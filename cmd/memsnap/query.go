@@ -47,7 +47,7 @@ at a cap says so ("truncated" in --json, a note on standard error).`,
 				defer pool.Close()
 				opts := a.isolatedReaderOptions(pool)
 				if point {
-					opts = pointOptions(opts)
+					opts = opts.ForPoint()
 				}
 				r, err := reader.Open(cmd.Context(), s, opts, a.log)
 				if err != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -18,9 +19,12 @@ func (a *app) newRestoreCommand() *cobra.Command {
 			"again what came after (an undo: the jobs undone are listed and stay in history); prints JSON",
 		Args: exactArgs("SEQ|TIME"),
 		RunE: a.onStore(func(cmd *cobra.Command, s *snapshot.Store, args []string) error {
-			seq, err := parsePoint(s, args[0], time.Now())
-			if err != nil {
+			seq, err := s.ParsePoint(args[0], time.Now())
+			if errors.Is(err, snapshot.ErrBadPoint) {
 				return usagef(cmd, "%w", err)
+			}
+			if err != nil {
+				return err
 			}
 			res, err := writer.Restore(cmd.Context(), s, a.cfg.WriterOptions(), seq, a.log)
 			if err != nil {

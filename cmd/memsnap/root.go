@@ -219,7 +219,7 @@ func (a *app) onReader(run func(cmd *cobra.Command, r *reader.Reader, args []str
 		defer done()
 		opts := a.cfg.ReaderOptions()
 		if point {
-			opts = pointOptions(opts)
+			opts = opts.ForPoint()
 		}
 		r, err := reader.Open(cmd.Context(), s, opts, a.log)
 		if err != nil {
