@@ -56,14 +56,7 @@ func (s *Store) HistorySeqs() ([]uint64, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list history: %w", err)
 	}
-	var out []uint64
-	for _, e := range ents {
-		if seq, err := strconv.ParseUint(e.Name(), 10, 64); err == nil && e.IsDir() {
-			out = append(out, seq)
-		}
-	}
-	slices.Sort(out)
-	return out, nil
+	return seqDirs(ents), nil
 }
 
 // saveHistory writes snapshot seq's history entry (its manifest and its

@@ -159,33 +159,8 @@ func (st *Stage) fill(ctx context.Context, opts StageOptions) error {
 // CURRENT, whatever CURRENT names (even an unreadable CURRENT), so that a
 // rollback moves forward in numbers and never reuses one. The caller sets
 // Manifest.RollbackOf and holds the writer lock.
-func (s *Store) NewRollbackStage(ctx context.Context, seq uint64) (st *Stage, err error) {
-	if err := s.WipeStaging(); err != nil {
-		return nil, err
-	}
-	m, err := s.Manifest(seq)
-	if err != nil {
-		return nil, fmt.Errorf("stage from snapshot %d: %w", seq, err)
-	}
-	cur, _ := s.Current() // may be unreadable: the rollback replaces it
-	next, err := s.nextSeq(max(cur, seq))
-	if err != nil {
-		return nil, err
-	}
-	dir := s.Path("staging", "next")
-	if err := fsutil.Mkdir(dir); err != nil {
-		return nil, fmt.Errorf("create staging: %w", err)
-	}
-	st = &Stage{store: s, dir: dir, seq: next, cur: cur, from: seq, rollback: true, parent: m}
-	defer func() {
-		if err != nil {
-			st.Abort()
-		}
-	}()
-	if err := st.fill(ctx, StageOptions{NoRecycle: true}); err != nil {
-		return nil, err
-	}
-	return st, nil
+func (s *Store) NewRollbackStage(ctx context.Context, seq uint64) (*Stage, error) {
+	return s.NewPointStage(ctx, s, seq, 0)
 }
 
 // NewPointStage stages in s a new snapshot starting from snapshot base of
