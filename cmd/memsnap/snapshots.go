@@ -29,7 +29,7 @@ func (a *app) newSnapshotsCommand() *cobra.Command {
 	list.Flags().Bool("json", false, "print JSON")
 	gc := &cobra.Command{
 		Use:   "gc",
-		Short: "Remove old snapshots (never CURRENT, the newest gc.keep, one younger than gc.min_age or a pinned one); prints JSON",
+		Short: "Remove old snapshots (never CURRENT, the newest gc.keep, one younger than gc.min_age, one history.* keeps or a pinned one); prints JSON",
 		Args:  noArgs,
 		RunE:  a.onStore(a.collectSnapshots),
 	}
@@ -74,6 +74,8 @@ func (a *app) listSnapshots(cmd *cobra.Command, s *snapshot.Store, _ []string) e
 			rb := "-"
 			if in.RollbackOf > 0 {
 				rb = fmt.Sprintf("of %d", in.RollbackOf)
+			} else if in.RestoreOf > 0 {
+				rb = fmt.Sprintf("restore of %d", in.RestoreOf)
 			}
 			fmt.Fprintf(tw, "%d\t%v\t%v\t%s\t%d\t%d\t%d\t%d\t%s\n", in.Seq, in.Current, in.Pinned,
 				in.CreatedAt.Format(time.RFC3339), in.Entities, in.Relations, in.KVKeys, in.Bytes, rb)
