@@ -126,7 +126,23 @@ func TestRestoreUndoesDelete(t *testing.T) {
 	if v := strings.TrimSpace(historyRun(t, store, nil, "kv", "get", "team")); v != "three" {
 		t.Fatalf("kv after the restore: %q", v)
 	}
-	// The delete stays in history: the point it made still reads as it was.
+	// The delete stays in history: listed at its point, which still reads
+	// as it was.
+	type historyPoint struct {
+		Seq  uint64 `json:"seq"`
+		Jobs []struct {
+			ID string `json:"id"`
+		} `json:"jobs"`
+	}
+	var points []historyPoint
+	if err := json.Unmarshal([]byte(historyRun(t, store, nil, "snapshots", "history", "--json")), &points); err != nil {
+		t.Fatal(err)
+	}
+	if i := slices.IndexFunc(points, func(p historyPoint) bool {
+		return p.Seq == cur
+	}); i < 0 || len(points[i].Jobs) != 1 || points[i].Jobs[0].ID != del.JobID {
+		t.Fatalf("snapshots history after the restore: %+v, want point %d with the delete %s", points, cur, del.JobID)
+	}
 	if got := historyRun(t, store, nil, "graph", "--json", "--at", fmt.Sprint(cur)); !sameGraph(t, got, deleted) {
 		t.Fatalf("point %d after the restore:\n%s\nwant\n%s", cur, got, deleted)
 	}

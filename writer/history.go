@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/memsnap/memsnap/internal/model"
 	"github.com/memsnap/memsnap/internal/queue"
@@ -293,6 +294,43 @@ func lineJobs(s *snapshot.Store, line []uint64, stop map[uint64]bool, lim model.
 	out := []JobSummary{}
 	for i := len(batches) - 1; i >= 0; i-- {
 		out = append(out, batches[i]...)
+	}
+	return out, nil
+}
+
+// PointSummary is one point of history as 'snapshots history' lists it.
+type PointSummary struct {
+	Seq       uint64    `json:"seq"`
+	CreatedAt time.Time `json:"created_at"`
+	// Full is true for a snapshot kept in full, false for one whose
+	// manifest and jobs alone are kept (history/).
+	Full bool `json:"full"`
+	// RollbackOf and RestoreOf say what a rollback or a restore published.
+	RollbackOf uint64 `json:"rollback_of,omitempty"`
+	RestoreOf  uint64 `json:"restore_of,omitempty"`
+	// Jobs are the jobs its batch applied, in order.
+	Jobs []JobSummary `json:"jobs"`
+}
+
+// History lists every point of s's history, oldest first, with the jobs
+// each applied: what 'snapshots restore' and --at can go back to.
+func History(s *snapshot.Store, lim model.Limits) ([]PointSummary, error) {
+	pts, err := s.Points()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]PointSummary, 0, len(pts))
+	for _, p := range pts {
+		jobs, err := lineJobs(s, []uint64{p.Seq}, nil, lim)
+		if err != nil {
+			return nil, err
+		}
+		m, _, err := s.PointManifest(p.Seq)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, PointSummary{Seq: p.Seq, CreatedAt: p.CreatedAt, Full: p.Full, RollbackOf: m.RollbackOf,
+			RestoreOf: m.RestoreOf, Jobs: jobs})
 	}
 	return out, nil
 }

@@ -2,6 +2,8 @@ package main
 
 import (
 	"errors"
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -39,4 +41,41 @@ func (a *app) newRestoreCommand() *cobra.Command {
 			return a.printJSON(res)
 		}),
 	}
+}
+
+// newHistoryCommand is 'snapshots history': the points of history, with
+// the jobs each applied, to choose what to restore or read --at.
+func (a *app) newHistoryCommand() *cobra.Command {
+	c := &cobra.Command{
+		Use:   "history",
+		Short: "List the points of history (history.keep_for) with the jobs each applied, oldest first: what restore and --at can go back to",
+		Args:  noArgs,
+		RunE: a.onStore(func(cmd *cobra.Command, s *snapshot.Store, _ []string) error {
+			pts, err := writer.History(s, a.cfg.Job.Limits())
+			if err != nil {
+				return err
+			}
+			return a.output(cmd, pts, func() error {
+				for _, p := range pts {
+					kept := "jobs only"
+					if p.Full {
+						kept = "full"
+					}
+					if p.RollbackOf > 0 {
+						kept += fmt.Sprintf(", rollback of %d", p.RollbackOf)
+					}
+					if p.RestoreOf > 0 {
+						kept += fmt.Sprintf(", restore of %d", p.RestoreOf)
+					}
+					fmt.Fprintf(a.stdout, "%d\t%s\t%s\n", p.Seq, p.CreatedAt.UTC().Format(time.RFC3339), kept)
+					for _, j := range p.Jobs {
+						fmt.Fprintf(a.stdout, "  %s  %s\n", j.ID, strings.Join(j.Ops, "; "))
+					}
+				}
+				return nil
+			})
+		}),
+	}
+	c.Flags().Bool("json", false, "print JSON")
+	return c
 }

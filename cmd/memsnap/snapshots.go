@@ -16,7 +16,7 @@ import (
 )
 
 // The snapshots command and its subcommands: list, gc, verify, rollback,
-// restore (restore.go) and repair.
+// restore and history (restore.go) and repair.
 
 func (a *app) newSnapshotsCommand() *cobra.Command {
 	c := &cobra.Command{Use: "snapshots", Short: "List, collect, verify, roll back and restore snapshots"}
@@ -52,7 +52,7 @@ func (a *app) newSnapshotsCommand() *cobra.Command {
 		Args: optionalArg("SEQ"),
 		RunE: a.onStore(a.repairCurrent),
 	}
-	c.AddCommand(list, gc, verify, rollback, a.newRestoreCommand(), repair)
+	c.AddCommand(list, gc, verify, rollback, a.newRestoreCommand(), a.newHistoryCommand(), repair)
 	return c
 }
 
