@@ -21,6 +21,7 @@ import (
 	"github.com/memsnap/memsnap/internal/model"
 	"github.com/memsnap/memsnap/internal/schedule"
 	"github.com/memsnap/memsnap/reader"
+	"github.com/memsnap/memsnap/snapshot"
 	"github.com/memsnap/memsnap/writer"
 	"github.com/spf13/viper"
 )
@@ -45,11 +46,33 @@ type Config struct {
 	Reader ReaderConfig `mapstructure:"reader"`
 	Writer WriterConfig `mapstructure:"writer"`
 	GC     GCConfig     `mapstructure:"gc"`
-	Job    JobConfig    `mapstructure:"job"`
-	MCP    MCPConfig    `mapstructure:"mcp"`
-	Serve  ServeConfig  `mapstructure:"serve"`
+	// History is the history window (history.*).
+	History HistoryConfig `mapstructure:"history"`
+	Job     JobConfig     `mapstructure:"job"`
+	MCP     MCPConfig     `mapstructure:"mcp"`
+	Serve   ServeConfig   `mapstructure:"serve"`
 	// Replica configures replication through S3-compatible storage.
 	Replica ReplicaConfig `mapstructure:"replica"`
+}
+
+// HistoryConfig configures the history window: how long every point of the
+// memory stays readable (--at) and restorable (snapshots restore), and how
+// full snapshots are thinned inside it (see snapshot.Retain).
+type HistoryConfig struct {
+	// KeepFor is the history window; 0 keeps no history (GC keeps gc.keep
+	// and gc.min_age only). Default: 168h (7 days).
+	KeepFor time.Duration `mapstructure:"keep_for"`
+	// KeepAllFor keeps every snapshot younger than this in full. Default: 0
+	// (snapshot.DefaultHistoryKeepAllFor says why).
+	KeepAllFor time.Duration `mapstructure:"keep_all_for"`
+	// HourlyFor keeps the oldest snapshot of each hour in full up to this
+	// age; older ones, the oldest of each day. Default: 24h.
+	HourlyFor time.Duration `mapstructure:"hourly_for"`
+}
+
+// Options returns the history window as the snapshot package takes it.
+func (h HistoryConfig) Options() snapshot.History {
+	return snapshot.History{KeepFor: h.KeepFor, KeepAllFor: h.KeepAllFor, HourlyFor: h.HourlyFor}
 }
 
 // ReplicaConfig configures replication through S3-compatible object
@@ -419,7 +442,9 @@ func Default() Config {
 		Writer: WriterConfig{MaxBatchJobs: 10000, MaxBatchBytes: 64 << 20, MaxRounds: 8,
 			LockTimeout: 10 * time.Second, BufferPoolMB: 256, Commit: "@every 1s", CopyThreshold: 1000, MinFreeMB: 16, Nice: 5,
 			CommitDelay: 10 * time.Millisecond, RecycleMinMB: 32},
-		GC:  GCConfig{Schedule: "@every 1m", Keep: 3},
+		GC: GCConfig{Schedule: "@every 1m", Keep: 3},
+		History: HistoryConfig{KeepFor: snapshot.DefaultHistoryKeepFor, KeepAllFor: snapshot.DefaultHistoryKeepAllFor,
+			HourlyFor: snapshot.DefaultHistoryHourlyFor},
 		Job: JobConfig{MaxBytes: 1 << 20, MaxOps: 1000, MaxStringBytes: 64 << 10, MaxValueBytes: 512 << 10},
 		MCP: MCPConfig{WriteTimeout: 30 * time.Second, CommitWhenIdle: true, WriteAck: AckDurable, MaxAnswerBytes: 4 << 20},
 		Serve: ServeConfig{Addr: "127.0.0.1:8765", MaxConns: 256, MaxStreams: 64, HeaderTimeout: 10 * time.Second,
@@ -469,6 +494,9 @@ func (c *Config) fields() []field {
 		{"gc.schedule", &c.GC.Schedule},
 		{"gc.keep", &c.GC.Keep},
 		{"gc.min_age", &c.GC.MinAge},
+		{"history.keep_for", &c.History.KeepFor},
+		{"history.keep_all_for", &c.History.KeepAllFor},
+		{"history.hourly_for", &c.History.HourlyFor},
 		{"job.max_bytes", &c.Job.MaxBytes},
 		{"job.max_ops", &c.Job.MaxOps},
 		{"job.max_string_bytes", &c.Job.MaxStringBytes},
@@ -826,6 +854,9 @@ func (c Config) problems() []*KeyError {
 		{"writer.buffer_pool_mb", atLeast(c.Writer.BufferPoolMB, 16, "")},
 		{"gc.keep", atLeast(c.GC.Keep, 1, " (CURRENT is always kept)")},
 		{"gc.min_age", notNegative(c.GC.MinAge, "")},
+		{"history.keep_for", notNegative(c.History.KeepFor, " (0 keeps no history)")},
+		{"history.keep_all_for", notNegative(c.History.KeepAllFor, "")},
+		{"history.hourly_for", notNegative(c.History.HourlyFor, "")},
 		{"job.max_bytes", atLeast(c.Job.MaxBytes, 256, "")},
 		{"job.max_ops", atLeast(c.Job.MaxOps, 1, "")},
 		{"job.max_string_bytes", atLeast(c.Job.MaxStringBytes, 16, "")},
@@ -940,12 +971,12 @@ func (c Config) ReaderOptions() reader.Options {
 		SearchWordHits: r.SearchWordHits, QueuedWrites: r.QueuedWrites, JobLimits: c.Job.Limits()}
 }
 
-// WriterOptions returns the writer.*, job.* and gc.* keys as the writer
+// WriterOptions returns the writer.*, job.*, gc.* and history.* keys as the writer
 // package takes them.
 func (c Config) WriterOptions() writer.Options {
 	w := c.Writer
 	return writer.Options{Limits: c.Job.Limits(), MaxBatchJobs: w.MaxBatchJobs, MaxBatchBytes: w.MaxBatchBytes,
 		MaxRounds: w.MaxRounds, LockTimeout: w.LockTimeout, BufferPoolMB: w.BufferPoolMB, MaxDBMB: c.MaxDBMB,
 		CopyThreshold: w.CopyThreshold, MinFreeMB: w.MinFreeMB, Keep: c.GC.Keep, MinAge: c.GC.MinAge,
-		RecycleMinMB: w.RecycleMinMB}
+		History: c.History.Options(), RecycleMinMB: w.RecycleMinMB}
 }

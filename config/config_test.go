@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/spf13/viper"
+
+	"github.com/memsnap/memsnap/snapshot"
 )
 
 func TestDefaultsAreValid(t *testing.T) {
@@ -396,5 +398,39 @@ func TestExpandPercent(t *testing.T) {
 		if got := expandPercent(in, lookup); got != want {
 			t.Errorf("expandPercent(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// The history.* keys reach the writer's options (GC and recycling keep what
+// they keep): their defaults, a file's values, and 0 turning history off;
+// a negative window is refused naming the key.
+func TestHistoryKeys(t *testing.T) {
+	c, err := Load(viper.New())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := snapshot.History{KeepFor: 7 * 24 * time.Hour, HourlyFor: 24 * time.Hour}
+	if got := c.WriterOptions().History; got != want {
+		t.Errorf("defaults: %+v, want %+v", got, want)
+	}
+	f := filepath.Join(t.TempDir(), "h.yaml")
+	if err := os.WriteFile(f, []byte("history:\n  keep_for: 48h\n  keep_all_for: 0\n  hourly_for: 6h\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	v := viper.New()
+	v.Set("config", f)
+	if c, err = Load(v); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.WriterOptions().History; got != (snapshot.History{KeepFor: 48 * time.Hour, HourlyFor: 6 * time.Hour}) {
+		t.Errorf("from a file: %+v", got)
+	}
+	t.Setenv("MEMSNAP_HISTORY_KEEP_FOR", "0")
+	if c, err = Load(viper.New()); err != nil || c.WriterOptions().History.KeepFor != 0 {
+		t.Errorf("MEMSNAP_HISTORY_KEEP_FOR=0: %+v %v", c.History, err)
+	}
+	t.Setenv("MEMSNAP_HISTORY_KEEP_FOR", "-1h")
+	if _, err := Load(viper.New()); err == nil || !strings.Contains(err.Error(), "history.keep_for") {
+		t.Errorf("a negative window: %v", err)
 	}
 }

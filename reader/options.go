@@ -77,3 +77,11 @@ func DefaultOptions() Options {
 	return Options{BufferPoolMB: 64, MaxDBMB: 1024, Threads: 1, Refresh: "@every 2s", WatchCurrent: true, QueryTimeout: 30 * time.Second, Verify: "full", Scrub: time.Hour,
 		SearchWordHits: DefaultSearchWordHits, QueuedWrites: true}
 }
+
+// ForPoint is o for a point of history rebuilt for reading (writer.BuildView):
+// it is read as it is, without queued writes, refreshes or scrubs, and its
+// files are checked by size (they were checksummed as it was built).
+func (o Options) ForPoint() Options {
+	o.QueuedWrites, o.Refresh, o.WatchCurrent, o.Scrub, o.Verify = false, "", false, 0, "size"
+	return o
+}

@@ -43,7 +43,7 @@ func TestPublishWritesCurrentFormat(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if m.FormatVersion != FormatVersion || FormatVersion != 8 || m.ChunkSize != ChunkSize {
+	if m.FormatVersion != FormatVersion || FormatVersion != 9 || m.ChunkSize != ChunkSize {
 		t.Fatalf("published format %d, FormatVersion %d", m.FormatVersion, FormatVersion)
 	}
 }

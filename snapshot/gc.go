@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/memsnap/memsnap/internal/fsutil"
@@ -18,6 +19,24 @@ type GCOptions struct {
 	Keep int
 	// MinAge keeps snapshots younger than this.
 	MinAge time.Duration
+	// History is the history window and its tiers; zero keeps no history
+	// (see Retain).
+	History History
+	// Now is the time GC judges ages by; zero means time.Now().
+	Now time.Time
+}
+
+// retention is the Retention o describes.
+func (o GCOptions) retention() Retention {
+	return Retention{Keep: o.Keep, MinAge: o.MinAge, History: o.History}
+}
+
+// now is o.Now, or the time now.
+func (o GCOptions) now() time.Time {
+	if o.Now.IsZero() {
+		return time.Now()
+	}
+	return o.Now
 }
 
 // GCResult says what one GC pass did.
@@ -28,12 +47,18 @@ type GCResult struct {
 	TrashLeft string   `json:"trash_left,omitempty"`
 	Pinned    []uint64 `json:"pinned"`
 	Kept      []uint64 `json:"kept"`
+	// HistoryFrom is the oldest point of history kept after this pass (0:
+	// no history kept, see history.keep_for).
+	HistoryFrom uint64 `json:"history_from,omitempty"`
 }
 
 // GC removes old snapshots. It never removes CURRENT, the newest opts.Keep
-// snapshots, one younger than opts.MinAge, or one that a reader pins. A
-// collected snapshot is renamed into trash/ while GC holds its PIN
-// exclusively, then deleted. GC also empties trash/ of earlier leftovers.
+// snapshots, one younger than opts.MinAge, one that Retain keeps for the
+// history window, or one that a reader pins. A collected snapshot is
+// renamed into trash/ while GC holds its PIN exclusively, then deleted;
+// first, when it is inside the history window, its manifest and job files
+// are kept in history/ (saveHistory). GC then removes the history entries
+// older than the window's base, and empties trash/ of earlier leftovers.
 // Caller holds the writer lock.
 func (s *Store) GC(opts GCOptions) (GCResult, error) {
 	var res GCResult
@@ -49,41 +74,71 @@ func (s *Store) GC(opts GCOptions) (GCResult, error) {
 	if err != nil {
 		return res, err
 	}
-	now := time.Now()
+	times, readable := s.snapshotTimes(seqs)
+	d := Retain(opts.retention(), times, opts.now())
 	for i, seq := range seqs {
 		newest := len(seqs)-i <= opts.Keep
-		if seq == cur || seq > cur || newest {
+		if seq == cur || seq > cur || newest || slices.Contains(d.Keep, seq) {
 			res.Kept = append(res.Kept, seq)
 			continue
 		}
-		if opts.MinAge > 0 {
-			if m, err := s.Manifest(seq); err == nil && now.Sub(m.CreatedAt) < opts.MinAge {
-				res.Kept = append(res.Kept, seq)
-				continue
-			}
-		}
-		release, pinned, err := s.lockUnpinned(seq)
+		removed, err := s.collect(seq, opts.History.KeepFor > 0 && readable[seq] && seq > d.HistoryAfter)
 		if err != nil {
 			return res, err
 		}
-		if pinned {
+		if removed {
+			res.Removed = append(res.Removed, seq)
+		} else {
 			res.Pinned = append(res.Pinned, seq)
-			continue
 		}
-		err = s.moveUnpinned(seq, release)
-		if errors.Is(err, fsutil.ErrBusy) {
-			res.Pinned = append(res.Pinned, seq) // files still open (Windows): collected on a later pass
-			continue
-		}
-		if err != nil {
-			return res, err
-		}
-		res.Removed = append(res.Removed, seq)
+	}
+	if err := s.pruneHistory(d.HistoryAfter); err != nil {
+		return res, fmt.Errorf("gc: %w", err)
+	}
+	s.pruneViews(opts.now())
+	if opts.History.KeepFor > 0 {
+		res.HistoryFrom = max(d.Base, 1)
 	}
 	if err := s.EmptyTrash(); err != nil {
 		res.TrashLeft = err.Error() // garbage: not a failure of GC
 	}
 	return res, nil
+}
+
+// snapshotTimes reads the manifests of seqs for Retain; readable says which
+// could be read (the others are judged by count alone, as damaged ones).
+func (s *Store) snapshotTimes(seqs []uint64) ([]SnapshotTime, map[uint64]bool) {
+	times := make([]SnapshotTime, 0, len(seqs))
+	readable := make(map[uint64]bool, len(seqs))
+	for _, seq := range seqs {
+		m, err := s.Manifest(seq)
+		if err != nil {
+			continue
+		}
+		readable[seq] = true
+		times = append(times, SnapshotTime{Seq: seq, CreatedAt: m.CreatedAt, Anchor: m.RollbackOf != 0 || m.RestoreOf != 0})
+	}
+	return times, readable
+}
+
+// collect moves snapshot seq to trash unless a reader pins it (removed
+// false then), keeping its history entry first when history says so.
+func (s *Store) collect(seq uint64, history bool) (removed bool, err error) {
+	release, pinned, err := s.lockUnpinned(seq)
+	if err != nil || pinned {
+		return false, err
+	}
+	if history {
+		if err := s.saveHistory(seq); err != nil {
+			release()
+			return false, fmt.Errorf("gc: %w", err)
+		}
+	}
+	err = s.moveUnpinned(seq, release)
+	if errors.Is(err, fsutil.ErrBusy) {
+		return false, nil // files still open (Windows): collected on a later pass
+	}
+	return err == nil, err
 }
 
 // moveUnpinned moves snapshot seq to trash/ and calls release, which drops

@@ -31,7 +31,7 @@ import (
 //
 //  1. S is newer than CURRENT and its manifest reads;
 //  2. S was built on CURRENT (S.Parent is CURRENT's seq, 0 with no CURRENT
-//     file) by a commit (S.RollbackOf is 0);
+//     file) by a commit (S.RollbackOf and S.RestoreOf are 0);
 //  3. S's batch claimed jobs: S.Watermark is above CURRENT's watermark;
 //  4. every job S's batch recorded (the applied ones archived under jobs/,
 //     the rejected ones in RejectedJobs) is still in queue/cur under the same
@@ -227,7 +227,7 @@ func (s *Store) Survey() (Survey, error) {
 // their claim seqs.
 func (s *Store) leftover(seq, cur, watermark uint64, claimed map[string]uint64) bool {
 	m, err := s.Manifest(seq)
-	if err != nil || m.Parent != cur || m.RollbackOf != 0 || m.Watermark <= watermark {
+	if err != nil || m.Parent != cur || m.RollbackOf != 0 || m.RestoreOf != 0 || m.Watermark <= watermark {
 		return false
 	}
 	for _, f := range m.Files {

@@ -34,8 +34,11 @@ type Info struct {
 	// RollbackOf is the snapshot whose content a rollback published this
 	// one with; 0 for a commit.
 	RollbackOf uint64 `json:"rollback_of,omitempty"`
-	Bytes      int64  `json:"bytes"`
-	Error      string `json:"error,omitempty"`
+	// RestoreOf is the point of history whose content a restore published
+	// this one with; 0 otherwise.
+	RestoreOf uint64 `json:"restore_of,omitempty"`
+	Bytes     int64  `json:"bytes"`
+	Error     string `json:"error,omitempty"`
 }
 
 // List describes every snapshot, oldest first. It takes no lock that a
@@ -62,7 +65,7 @@ func (s *Store) List() ([]Info, error) {
 		default:
 			in.CreatedAt, in.Watermark = m.CreatedAt, m.Watermark
 			in.Entities, in.Relations, in.KVKeys = m.Entities, m.Relations, m.KVKeys
-			in.RollbackOf, in.Applied, in.Rejected = m.RollbackOf, m.Applied, m.Rejected
+			in.RollbackOf, in.RestoreOf, in.Applied, in.Rejected = m.RollbackOf, m.RestoreOf, m.Applied, m.Rejected
 			for _, f := range m.Files {
 				in.Bytes += f.Size
 			}

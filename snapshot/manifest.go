@@ -54,11 +54,16 @@ import (
 //  8. The manifest records the digest of the memory's content
 //     (Manifest.Digest, internal/fsm.Digest), which a reader's search index
 //     must reach when it follows the snapshot's jobs. A format-7 build
-//     would refuse the field as corrupt. The current format.
+//     would refuse the field as corrupt.
+//  9. A restore publishes a snapshot holding the content of an earlier
+//     point of history (restore_of), rebuilt from an older snapshot (its
+//     parent) plus the jobs after it, which it archives in its jobs/. A
+//     format-8 build would refuse the field as corrupt. The current
+//     format.
 //
 // Bump it when a snapshot this build writes could be misread by an older
 // build, and say here what changed.
-const FormatVersion = 8
+const FormatVersion = 9
 
 // ChunkSize is the size, in bytes, of the chunks whose CRC-32C this build
 // lists for each file larger than it (FileSum.Chunks) in the manifests it
@@ -124,6 +129,11 @@ type Manifest struct {
 	// RollbackOf is the snapshot whose content this one holds when a
 	// rollback published it (its Parent too); 0 otherwise (format 7 on).
 	RollbackOf uint64 `json:"rollback_of,omitempty"`
+	// RestoreOf is the point of history whose content this one holds when
+	// 'snapshots restore' published it; 0 otherwise (format 9 on). Its
+	// Parent is the snapshot kept in full it was rebuilt from, and its
+	// jobs/ the jobs applied on top (see PlanPoint).
+	RestoreOf uint64 `json:"restore_of,omitempty"`
 	// ChunkSize is the size, in bytes, of the chunks FileSum.Chunks
 	// checksums (format 5 on; absent in format 4, whose chunks are 1 MiB).
 	ChunkSize int64     `json:"chunk_size,omitempty"`

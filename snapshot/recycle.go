@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"slices"
 	"strings"
 	"time"
 
@@ -108,6 +107,18 @@ func (s *Store) recycleCandidate(cur *Manifest, opts StageOptions) (*recycleCand
 	for i := max(0, len(seqs)-(opts.Keep-1)); i < len(seqs); i++ {
 		kept[seqs[i]] = true
 	}
+	now := time.Now()
+	var historyAfter uint64
+	if opts.History.KeepFor > 0 {
+		// Decide as GC will once the stage is published beside them.
+		times, _ := s.snapshotTimes(seqs)
+		times = append(times, SnapshotTime{Seq: seqs[len(seqs)-1] + 1, CreatedAt: now})
+		d := Retain(Retention{Keep: opts.Keep, MinAge: opts.MinAge, History: opts.History}, times, now)
+		for _, seq := range d.Keep {
+			kept[seq] = true
+		}
+		historyAfter = d.HistoryAfter
+	}
 	chain := []*Manifest{cur}
 	for m := cur; m.Parent != 0 && len(chain) <= len(seqs); {
 		pm, err := s.Manifest(m.Parent)
@@ -116,7 +127,6 @@ func (s *Store) recycleCandidate(cur *Manifest, opts StageOptions) (*recycleCand
 		}
 		chain, m = append(chain, pm), pm
 	}
-	now := time.Now()
 	why := "no snapshot old enough to recycle"
 	for i := 1; i < len(chain); i++ {
 		if !hasJobs(chain[i-1]) {
@@ -133,6 +143,12 @@ func (s *Store) recycleCandidate(cur *Manifest, opts StageOptions) (*recycleCand
 		if pinned {
 			why = fmt.Sprintf("snapshot %d is pinned by a reader", m.Seq)
 			continue
+		}
+		if opts.History.KeepFor > 0 && m.Seq > historyAfter {
+			if err := s.saveHistory(m.Seq); err != nil {
+				release()
+				return nil, "", fmt.Errorf("stage graph: %w", err)
+			}
 		}
 		c := &recycleCandidate{m: m, release: release}
 		for j := i - 1; j >= 0; j-- {
@@ -161,15 +177,7 @@ func hasJobs(m *Manifest) bool {
 // archivedJobs lists the job files m's snapshot archived, in claim order
 // (their names start with the zero-padded claim seq).
 func (s *Store) archivedJobs(m *Manifest) []ReplayJob {
-	var out []ReplayJob
-	dir := s.SnapshotDir(m.Seq)
-	for _, f := range m.Files {
-		if name, ok := strings.CutPrefix(f.Path, JobsDir+"/"); ok {
-			out = append(out, ReplayJob{Snapshot: m.Seq, Path: filepath.Join(dir, JobsDir, name), Name: name, Sum: f})
-		}
-	}
-	slices.SortFunc(out, func(a, b ReplayJob) int { return strings.Compare(a.Name, b.Name) })
-	return out
+	return archivedIn(m, s.SnapshotDir(m.Seq))
 }
 
 // JobsSince returns, in apply order, the job files archived by the

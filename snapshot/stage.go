@@ -23,6 +23,7 @@ type Stage struct {
 	seq    uint64
 	cur    uint64 // CURRENT when staging began: Publish requires it unchanged
 	from   uint64 // the snapshot whose files the stage starts from: CURRENT, or a rollback's target
+	src    *Store // the store holding from; nil: this one
 	// rollback: the stage holds an older snapshot's content and replaces
 	// whatever CURRENT names (even an unreadable one).
 	rollback bool
@@ -36,9 +37,12 @@ type StageOptions struct {
 	// among the newest Keep counting the stage itself, not younger than
 	// MinAge, not pinned — and that is an ancestor of CURRENT may have its
 	// graph recycled. Keep < 2 leaves nothing to recycle: the snapshots
-	// kept are CURRENT and the stage.
-	Keep   int
-	MinAge time.Duration
+	// kept are CURRENT and the stage. With History, a snapshot Retain keeps
+	// for the history window is not recycled either, and one inside the
+	// window leaves its history entry first, as GC would.
+	Keep    int
+	MinAge  time.Duration
+	History History
 	// NoRecycle makes the stage by reflink or copy only.
 	NoRecycle bool
 	// RecycleMinBytes: a CURRENT graph smaller than this is copied, not
@@ -155,24 +159,39 @@ func (st *Stage) fill(ctx context.Context, opts StageOptions) error {
 // CURRENT, whatever CURRENT names (even an unreadable CURRENT), so that a
 // rollback moves forward in numbers and never reuses one. The caller sets
 // Manifest.RollbackOf and holds the writer lock.
-func (s *Store) NewRollbackStage(ctx context.Context, seq uint64) (st *Stage, err error) {
+func (s *Store) NewRollbackStage(ctx context.Context, seq uint64) (*Stage, error) {
+	return s.NewPointStage(ctx, s, seq, 0)
+}
+
+// NewPointStage stages in s a new snapshot starting from snapshot base of
+// store src (src may be s), to be brought to an older point of history by
+// applying that point's jobs (see PlanPoint): its graph cloned or copied,
+// its key-value store shared (hard links) or copied across stores, with
+// base as its parent. seq 0 numbers it after every snapshot of s (a
+// restore: published, it replaces CURRENT, whatever CURRENT names); else
+// it is published as seq (a point rebuilt in a store of its own for
+// reading). The caller pins base for as long as this runs, sets
+// Manifest.RestoreOf when it restores, and holds s's writer lock or is
+// the only user of s.
+func (s *Store) NewPointStage(ctx context.Context, src *Store, base, seq uint64) (st *Stage, err error) {
 	if err := s.WipeStaging(); err != nil {
 		return nil, err
 	}
-	m, err := s.Manifest(seq)
+	m, err := src.Manifest(base)
 	if err != nil {
-		return nil, fmt.Errorf("stage from snapshot %d: %w", seq, err)
+		return nil, fmt.Errorf("stage from snapshot %d: %w", base, err)
 	}
-	cur, _ := s.Current() // may be unreadable: the rollback replaces it
-	next, err := s.nextSeq(max(cur, seq))
-	if err != nil {
-		return nil, err
+	cur, _ := s.Current()
+	if seq == 0 {
+		if seq, err = s.nextSeq(max(cur, base)); err != nil {
+			return nil, err
+		}
 	}
 	dir := s.Path("staging", "next")
 	if err := fsutil.Mkdir(dir); err != nil {
 		return nil, fmt.Errorf("create staging: %w", err)
 	}
-	st = &Stage{store: s, dir: dir, seq: next, cur: cur, from: seq, rollback: true, parent: m}
+	st = &Stage{store: s, dir: dir, seq: seq, cur: cur, from: base, src: src, rollback: true, parent: m}
 	defer func() {
 		if err != nil {
 			st.Abort()
@@ -184,10 +203,18 @@ func (s *Store) NewRollbackStage(ctx context.Context, seq uint64) (st *Stage, er
 	return st, nil
 }
 
+// fromDir is the directory of the snapshot the stage starts from.
+func (st *Stage) fromDir() string {
+	if st.src != nil {
+		return st.src.SnapshotDir(st.from)
+	}
+	return st.store.SnapshotDir(st.from)
+}
+
 // stageGraph puts the starting graph into the stage: a reflink of
 // CURRENT's, else a recycled one, else a copy.
 func (st *Stage) stageGraph(ctx context.Context, opts StageOptions) error {
-	src := filepath.Join(st.store.SnapshotDir(st.from), GraphFile)
+	src := filepath.Join(st.fromDir(), GraphFile)
 	err := fsutil.CloneFile(st.GraphPath(), src)
 	if err == nil {
 		st.source = StageSource{Method: StagedReflink}
@@ -216,7 +243,7 @@ func (st *Stage) CopyGraph(why string) error {
 	if err := removeGraph(st.GraphPath()); err != nil {
 		return fmt.Errorf("stage graph: %w", err)
 	}
-	src := filepath.Join(st.store.SnapshotDir(st.from), GraphFile)
+	src := filepath.Join(st.fromDir(), GraphFile)
 	// Kuzu's zero pages stay holes: each retained snapshot's copy takes
 	// only the blocks that hold data (fsutil.CopyFileSparse).
 	if err := fsutil.CopyFileSparse(st.GraphPath(), src); err != nil {
@@ -244,7 +271,7 @@ func removeGraph(path string) error {
 // stageKV hard-links CURRENT's sstables into the stage and copies Pebble's
 // small files.
 func (st *Stage) stageKV() error {
-	dir, src := st.dir, st.store.SnapshotDir(st.from)
+	dir, src := st.dir, st.fromDir()
 	if err := fsutil.Mkdir(filepath.Join(dir, KVDir)); err != nil {
 		return fmt.Errorf("create staging kv: %w", err)
 	}
@@ -260,7 +287,11 @@ func (st *Stage) stageKV() error {
 			continue
 		case isSSTable(name):
 			// sstables are immutable: share them.
-			if err := fsutil.Link(from, to); err != nil {
+			err := fsutil.Link(from, to)
+			if err != nil && st.src != nil && st.src != st.store {
+				err = fsutil.CopyFile(to, from) // another filesystem, perhaps
+			}
+			if err != nil {
 				return fmt.Errorf("stage kv: link %s: %w", name, err)
 			}
 		default:

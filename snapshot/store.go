@@ -194,6 +194,11 @@ func (s *Store) Seqs() ([]uint64, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list snapshots: %w", err)
 	}
+	return seqDirs(ents), nil
+}
+
+// seqDirs is the seqs that name directories among ents, ascending.
+func seqDirs(ents []os.DirEntry) []uint64 {
 	var out []uint64
 	for _, e := range ents {
 		if seq, err := strconv.ParseUint(e.Name(), 10, 64); err == nil && e.IsDir() {
@@ -201,7 +206,7 @@ func (s *Store) Seqs() ([]uint64, error) {
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
-	return out, nil
+	return out
 }
 
 // nextSeq is the seq the next snapshot gets: above CURRENT and above every

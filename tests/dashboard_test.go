@@ -204,7 +204,7 @@ func TestDashboardInBrowser(t *testing.T) {
 	}
 	saveShot(t, "dashboard.png", png)
 	do("the snapshot timeline", chromedp.Navigate(srv.base+"/snapshots"), chromedp.WaitVisible(chromedp.CSS("main table")))
-	if timeline := text("main"); !strings.Contains(timeline, "snapshots rollback 2") || !strings.Contains(timeline, "current") {
+	if timeline := text("main"); !strings.Contains(timeline, "snapshots rollback 2") || !strings.Contains(timeline, "snapshots restore 2") || !strings.Contains(timeline, "current") {
 		t.Errorf("timeline: %q", timeline)
 	}
 	do("the queue", chromedp.Navigate(srv.base+"/queue"), chromedp.WaitVisible(chromedp.ID("lock")))

@@ -38,6 +38,10 @@ func TestMain(m *testing.M) {
 	// Test stores are small: make their commits recycle, as large stores'
 	// do, so that every test runs through that path.
 	os.Setenv("MEMSNAP_WRITER_RECYCLE_MIN_MB", "0")
+	// The tests of retention count snapshots by gc.keep: they run without
+	// the history window, which keeps every snapshot of its last 10
+	// minutes. The history tests (history_test.go) turn it on.
+	os.Setenv("MEMSNAP_HISTORY_KEEP_FOR", "0")
 	if *prebuilt != "" {
 		bin = *prebuilt
 		os.Exit(m.Run())

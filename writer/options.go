@@ -43,6 +43,9 @@ type Options struct {
 	Keep int
 	// MinAge keeps any snapshot younger than this from GC.
 	MinAge time.Duration
+	// History is the history window (history.*): GC and recycling keep
+	// what snapshot.Retain keeps for it. Zero keeps no history.
+	History snapshot.History
 	// NoRecycle stages every batch by reflink or a full copy of CURRENT's
 	// graph, never by recycling an older snapshot's (see
 	// snapshot.StageOptions); default false. It is the path before
@@ -66,4 +69,9 @@ func DefaultOptions() Options {
 		MaxBatchJobs: 10000, MaxBatchBytes: 64 << 20, MaxRounds: 8, LockTimeout: 10 * time.Second,
 		BufferPoolMB: 256, MaxDBMB: 1024, CopyThreshold: 1000, MinFreeMB: 16, Keep: 3, RecycleMinMB: 32,
 	}
+}
+
+// gcOptions is what GC keeps by o.
+func (o Options) gcOptions() snapshot.GCOptions {
+	return snapshot.GCOptions{Keep: o.Keep, MinAge: o.MinAge, History: o.History}
 }

@@ -495,7 +495,7 @@ func (w *Writer) build(ctx context.Context, batch []queue.Claimed, sum *Summary,
 	}
 	steps.mark("read_jobs")
 	t := time.Now()
-	stage, err := w.store.NewStageWith(ctx, snapshot.StageOptions{Keep: w.opts.Keep, MinAge: w.opts.MinAge, NoRecycle: w.opts.NoRecycle,
+	stage, err := w.store.NewStageWith(ctx, snapshot.StageOptions{Keep: w.opts.Keep, MinAge: w.opts.MinAge, History: w.opts.History, NoRecycle: w.opts.NoRecycle,
 		RecycleMinBytes: int64(w.opts.RecycleMinMB) << 20, Verifier: w.opts.Verifier})
 	if err != nil {
 		return nil, err
@@ -965,7 +965,7 @@ func (w *Writer) collect(sum *Summary) {
 	if w.opts.Keep < 1 {
 		return
 	}
-	res, err := w.store.GC(snapshot.GCOptions{Keep: w.opts.Keep, MinAge: w.opts.MinAge})
+	res, err := w.store.GC(w.opts.gcOptions())
 	sum.Collected = res.Removed
 	if err != nil {
 		sum.GCError = err.Error()
@@ -988,7 +988,7 @@ func GC(ctx context.Context, store *snapshot.Store, opts Options, log *slog.Logg
 		return snapshot.GCResult{}, err
 	}
 	defer lock.Release()
-	res, err := store.GC(snapshot.GCOptions{Keep: opts.Keep, MinAge: opts.MinAge})
+	res, err := store.GC(opts.gcOptions())
 	if err == nil && log != nil && (len(res.Removed) > 0 || len(res.Pinned) > 0) {
 		log.Info("gc", "removed", res.Removed, "pinned", res.Pinned)
 	}

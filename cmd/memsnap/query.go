@@ -38,9 +38,18 @@ at a cap says so ("truncated" in --json, a note on standard error).`,
 				if err != nil {
 					return fmt.Errorf("query: find own binary: %w", err)
 				}
+				s, point, done, err := a.atStore(cmd, s)
+				if err != nil {
+					return err
+				}
+				defer done()
 				pool := a.newQueryPool(exe, s)
 				defer pool.Close()
-				r, err := reader.Open(cmd.Context(), s, a.isolatedReaderOptions(pool), a.log)
+				opts := a.isolatedReaderOptions(pool)
+				if point {
+					opts = opts.ForPoint()
+				}
+				r, err := reader.Open(cmd.Context(), s, opts, a.log)
 				if err != nil {
 					return err
 				}
@@ -59,6 +68,7 @@ at a cap says so ("truncated" in --json, a note on standard error).`,
 	c.Flags().Bool("json", false, `print {"snapshot": seq, "columns": [...], "rows": [[...]]}`)
 	c.Flags().StringArrayVar(&params, "param", nil, "query parameter k=v (repeatable)")
 	addFromFlag(c)
+	addAtFlag(c, false)
 	return c
 }
 

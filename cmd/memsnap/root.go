@@ -213,10 +213,20 @@ func (a *app) storeRunE(open func(dir string) (*snapshot.Store, error), run stor
 }
 
 // onReader is a RunE that opens a reader on the store's current snapshot,
-// runs run on it and closes it.
+// or on the point of history --at names (see atStore), runs run on it and
+// closes it.
 func (a *app) onReader(run func(cmd *cobra.Command, r *reader.Reader, args []string) error) runE {
 	return a.onStore(func(cmd *cobra.Command, s *snapshot.Store, args []string) error {
-		r, err := reader.Open(cmd.Context(), s, a.cfg.ReaderOptions(), a.log)
+		s, point, done, err := a.atStore(cmd, s)
+		if err != nil {
+			return err
+		}
+		defer done()
+		opts := a.cfg.ReaderOptions()
+		if point {
+			opts = opts.ForPoint()
+		}
+		r, err := reader.Open(cmd.Context(), s, opts, a.log)
 		if err != nil {
 			return err
 		}

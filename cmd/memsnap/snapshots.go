@@ -15,11 +15,11 @@ import (
 	"github.com/memsnap/memsnap/writer"
 )
 
-// The snapshots command and its subcommands: list, gc, verify, rollback and
-// repair.
+// The snapshots command and its subcommands: list, gc, verify, rollback,
+// restore and history (restore.go) and repair.
 
 func (a *app) newSnapshotsCommand() *cobra.Command {
-	c := &cobra.Command{Use: "snapshots", Short: "List, collect, verify and roll back snapshots"}
+	c := &cobra.Command{Use: "snapshots", Short: "List, collect, verify, roll back and restore snapshots"}
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "List snapshots, oldest first",
@@ -29,7 +29,7 @@ func (a *app) newSnapshotsCommand() *cobra.Command {
 	list.Flags().Bool("json", false, "print JSON")
 	gc := &cobra.Command{
 		Use:   "gc",
-		Short: "Remove old snapshots (never CURRENT, the newest gc.keep, one younger than gc.min_age or a pinned one); prints JSON",
+		Short: "Remove old snapshots (never CURRENT, the newest gc.keep, one younger than gc.min_age, one history.* keeps or a pinned one); prints JSON",
 		Args:  noArgs,
 		RunE:  a.onStore(a.collectSnapshots),
 	}
@@ -41,7 +41,7 @@ func (a *app) newSnapshotsCommand() *cobra.Command {
 	}
 	rollback := &cobra.Command{
 		Use:   "rollback SEQ",
-		Short: "Publish a new snapshot holding an older one's content (numbers only grow); the jobs applied after it are queued again",
+		Short: "Publish a new snapshot holding an older one's content (numbers only grow); the jobs applied after it are queued again (to undo them, use restore)",
 		Args:  exactArgs("SEQ"),
 		RunE:  a.onStore(a.rollBack),
 	}
@@ -52,7 +52,7 @@ func (a *app) newSnapshotsCommand() *cobra.Command {
 		Args: optionalArg("SEQ"),
 		RunE: a.onStore(a.repairCurrent),
 	}
-	c.AddCommand(list, gc, verify, rollback, repair)
+	c.AddCommand(list, gc, verify, rollback, a.newSnapshotsRestoreCommand(), a.newHistoryCommand(), repair)
 	return c
 }
 
@@ -74,6 +74,8 @@ func (a *app) listSnapshots(cmd *cobra.Command, s *snapshot.Store, _ []string) e
 			rb := "-"
 			if in.RollbackOf > 0 {
 				rb = fmt.Sprintf("of %d", in.RollbackOf)
+			} else if in.RestoreOf > 0 {
+				rb = fmt.Sprintf("restore of %d", in.RestoreOf)
 			}
 			fmt.Fprintf(tw, "%d\t%v\t%v\t%s\t%d\t%d\t%d\t%d\t%s\n", in.Seq, in.Current, in.Pinned,
 				in.CreatedAt.Format(time.RFC3339), in.Entities, in.Relations, in.KVKeys, in.Bytes, rb)

@@ -75,6 +75,7 @@ var (
 		"entityType": str("Optional: only entities of this type, and the relations between them"),
 		"since":      sinceArg,
 		"until":      untilArg,
+		"at":         atArg,
 	})
 
 	// searchNodesSchema is the reference's plus an optional time window,
@@ -86,10 +87,14 @@ var (
 		"until":  untilArg,
 		"limit":  limitArg,
 		"cursor": cursorArg,
+		"at":     atArg,
 	}, "query")
 
 	limitArg  = integer("Optional: return at most this many entities (best-ranked first), with a nextCursor for the rest", 1, 0)
 	cursorArg = str("Optional: the nextCursor of an earlier answer to the same call: its next part")
+
+	atArg = str("Optional: read the memory as it was at this snapshot number or time (RFC 3339, or a duration ago such as -10m), " +
+		"within the store's history (history.keep_for); read-only, without queued writes")
 
 	sinceArg = str("Optional: only entities created or changed at or after this time (RFC 3339, or a date: 2026-11-30)")
 	untilArg = str("Optional: only entities created or changed before this time (RFC 3339, or a date)")
@@ -103,6 +108,7 @@ var (
 		"names":  strArray("An array of entity names to retrieve"),
 		"limit":  limitArg,
 		"cursor": cursorArg,
+		"at":     atArg,
 	}, "names")
 
 	neighborsSchema = object(schema{

@@ -17,6 +17,7 @@ import (
 	"github.com/memsnap/memsnap/cmd/memsnap/internal/oneline"
 	"github.com/memsnap/memsnap/internal/model"
 	"github.com/memsnap/memsnap/reader"
+	"github.com/memsnap/memsnap/snapshot"
 	"github.com/memsnap/memsnap/writer"
 	"github.com/memsnap/memsnap/writer/producer"
 )
@@ -48,11 +49,18 @@ type (
 		Cursor     string `json:"cursor"`
 		EntityType string `json:"entityType"`
 		windowIn
+		atIn
 	}
 	searchNodesIn struct {
 		Query string `json:"query"`
 		pageIn
 		windowIn
+		atIn
+	}
+	// atIn is the optional point of history of read_graph, search_nodes
+	// and open_nodes (see Server.atReader).
+	atIn struct {
+		At string `json:"at"`
 	}
 	// pageIn is the optional limit and cursor of search_nodes and
 	// open_nodes.
@@ -73,6 +81,7 @@ type (
 	openNodesIn struct {
 		Names []string `json:"names"`
 		pageIn
+		atIn
 	}
 	neighborsIn struct {
 		Name         string `json:"name"`
@@ -640,14 +649,44 @@ func result(o model.Outcome, i int) model.OpResult {
 
 var emptyGraph = &reader.Graph{}
 
-// graph answers with what read reads from the current snapshot; an empty
-// memory (nothing published yet) answers with an empty graph.
-func (s *Server) graph(ctx context.Context, read func(r *reader.Reader) (*reader.Graph, error)) (*reader.Graph, error) {
-	r, err := s.reader(ctx)
+// graph answers with what read reads from the current snapshot, or from
+// the point of history at names (atReader); an empty memory (nothing
+// published yet) answers with an empty graph.
+func (s *Server) graph(ctx context.Context, at atIn, read func(r *reader.Reader) (*reader.Graph, error)) (*reader.Graph, error) {
+	r, done, err := s.atReader(ctx, at)
 	if err != nil || r == nil {
 		return emptyGraph, err
 	}
+	defer done()
 	return read(r)
+}
+
+// atReader is the server's reader (done does nothing), or with an at
+// argument a reader of that point of history (snapshot.Store.ParsePoint),
+// rebuilt for this call in a store of its own (writer.ViewPoint) and read
+// as it is; done closes and removes it. A point outside the history, or
+// an at that names none, is reader.ErrBadOption.
+func (s *Server) atReader(ctx context.Context, at atIn) (r *reader.Reader, done func(), err error) {
+	if at.At == "" {
+		r, err := s.reader(ctx)
+		return r, func() {}, err
+	}
+	seq, err := s.o.Store.ParsePoint(at.At, time.Now())
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: at: %v", reader.ErrBadOption, err)
+	}
+	view, remove, err := writer.ViewPoint(ctx, s.o.Store, s.o.Config.WriterOptions(), seq)
+	if errors.Is(err, snapshot.ErrNoPoint) {
+		return nil, nil, fmt.Errorf("%w: at: %v", reader.ErrBadOption, err)
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("at %s: %w", at.At, err)
+	}
+	if r, err = reader.Open(ctx, view, s.o.Config.ReaderOptions().ForPoint(), s.o.Log); err != nil {
+		remove()
+		return nil, nil, fmt.Errorf("at %s: %w", at.At, err)
+	}
+	return r, func() { r.Close(); remove() }, nil
 }
 
 // outAnswer is the result of a tool whose text is its structured answer
@@ -682,10 +721,11 @@ func (s *Server) readGraph(ctx context.Context, _ *mcp.CallToolRequest, in readG
 		return nil, graphOut{}, err
 	}
 	s.waitWindowed(ctx, w)
-	r, err := s.reader(ctx)
+	r, done, err := s.atReader(ctx, in.atIn)
 	if err != nil || r == nil {
 		return outAnswer(0), graphOut{Entities: []reader.Entity{}, Relations: []reader.Relation{}}, err
 	}
+	defer done()
 	out, snap, err := s.readGraphPart(ctx, r, reader.ReadGraphOptions{Limit: in.Limit, Cursor: in.Cursor, EntityType: in.EntityType, Window: w})
 	return outAnswer(snap), out, err
 }
@@ -699,7 +739,7 @@ func (s *Server) searchNodes(ctx context.Context, _ *mcp.CallToolRequest, in sea
 		return nil, graphOut{}, err
 	}
 	s.waitWindowed(ctx, w)
-	g, err := s.graph(ctx, func(r *reader.Reader) (*reader.Graph, error) {
+	g, err := s.graph(ctx, in.atIn, func(r *reader.Reader) (*reader.Graph, error) {
 		return r.SearchNodes(ctx, in.Query, s.searchPart(in, w))
 	})
 	if err != nil {
@@ -775,7 +815,7 @@ func parseTime(arg, v string) (time.Time, error) {
 // openNodes answers as searchNodes does: the whole answer when it fits,
 // else a part.
 func (s *Server) openNodes(ctx context.Context, _ *mcp.CallToolRequest, in openNodesIn) (*mcp.CallToolResult, graphOut, error) {
-	g, err := s.graph(ctx, func(r *reader.Reader) (*reader.Graph, error) { return r.OpenNodes(ctx, in.Names) })
+	g, err := s.graph(ctx, in.atIn, func(r *reader.Reader) (*reader.Graph, error) { return r.OpenNodes(ctx, in.Names) })
 	if err != nil {
 		return nil, graphOut{}, err
 	}

@@ -1,0 +1,373 @@
+package writer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/memsnap/memsnap/internal/model"
+	"github.com/memsnap/memsnap/internal/queue"
+	"github.com/memsnap/memsnap/snapshot"
+)
+
+// ErrPointDiffers is returned when a point of history rebuilt from a kept
+// snapshot and the jobs after it does not have the content its manifest
+// records (a job rejected on the way, or another content digest).
+var ErrPointDiffers = errors.New("writer: rebuilt point of history differs from its manifest")
+
+// RestoreResult says what a restore did.
+type RestoreResult struct {
+	// From is the snapshot CURRENT named before.
+	From uint64 `json:"from"`
+	// To is the point of history whose content CURRENT holds now.
+	To uint64 `json:"to"`
+	// Snapshot is the new snapshot the restore published (CURRENT now).
+	Snapshot uint64 `json:"snapshot"`
+	// Base is the snapshot kept in full that To was rebuilt from, and
+	// Replayed how many jobs were applied on it.
+	Base     uint64 `json:"base"`
+	Replayed int    `json:"replayed"`
+	// Undone lists, oldest first, the jobs whose effect the restore takes
+	// away: applied after To on CURRENT's line. They stay in history.
+	Undone []JobSummary `json:"undone"`
+	// Redone lists the jobs whose effect comes back: applied on To's line
+	// and not on CURRENT's (restoring a point before an earlier restore).
+	Redone []JobSummary `json:"redone"`
+}
+
+// JobSummary names an archived job and what its ops did.
+type JobSummary struct {
+	ID string `json:"id"`
+	// Snapshot is the snapshot (or history entry) that applied it.
+	Snapshot uint64 `json:"snapshot"`
+	// Ops is one line per op, e.g. "delete_entities Alice, Bob".
+	Ops []string `json:"ops"`
+}
+
+// Restore publishes a new snapshot holding the content of point seq of
+// the history (a snapshot kept in full, or one thinned whose jobs are in
+// history/), numbered after every snapshot there is, and does not apply
+// again what came after it: an undo. The jobs it takes away are listed and
+// stay in history, so that restoring the point before the restore brings
+// them back. Unlike Rollback it queues nothing. The content is rebuilt
+// through the writer's apply (the memory state machine) from the kept
+// snapshot at or before seq plus the jobs after it, which the new snapshot
+// archives in its jobs/ (its parent is that kept snapshot), and it must
+// reach the content digest seq's manifest records (ErrPointDiffers). The
+// new snapshot's watermark stays CURRENT's: the jobs taken away are never
+// applied again. Restore takes the writer lock and publishes as a commit
+// does (manifest, atomic CURRENT swap).
+func Restore(ctx context.Context, s *snapshot.Store, opts Options, seq uint64, log *slog.Logger) (res RestoreResult, err error) {
+	lock, err := AcquireLock(ctx, s, opts.LockTimeout)
+	if err != nil {
+		return res, err
+	}
+	defer lock.Release()
+	res.To = seq
+	sv, err := s.CheckCurrent("restore")
+	if err != nil {
+		return res, err
+	}
+	cur := sv.Current
+	res.From = cur
+	if seq == cur {
+		return res, fmt.Errorf("restore: snapshot %d is CURRENT already: nothing to undo", seq)
+	}
+	curM, err := s.Manifest(cur)
+	if err != nil {
+		return res, fmt.Errorf("restore: %w", err)
+	}
+	plan, err := s.PlanPoint(seq)
+	if err != nil {
+		return res, fmt.Errorf("restore: %w", err)
+	}
+	w := New(s, opts, log)
+	if err := w.finishCleanup(curM); err != nil { // applied jobs a crashed writer left claimed
+		return res, err
+	}
+	if res.Undone, res.Redone, err = chainDiff(s, cur, seq, opts.Limits); err != nil {
+		return res, fmt.Errorf("restore: %w", err)
+	}
+	st, counts, jobs, err := w.buildPoint(ctx, s, plan, 0)
+	if err != nil {
+		return res, fmt.Errorf("restore: %w", err)
+	}
+	defer st.Abort()
+	for _, bj := range jobs {
+		if err := st.ArchiveJob(bj.path, bj.c.Name); err != nil {
+			return res, fmt.Errorf("restore: %w", err)
+		}
+	}
+	man := snapshot.Manifest{Watermark: max(curM.Watermark, plan.Target.Watermark), Applied: len(jobs),
+		Entities: counts.entities, Relations: counts.relations, KVKeys: counts.kvKeys, Digest: counts.digest.String(), RestoreOf: seq}
+	if err := st.Publish(man); err != nil {
+		return res, fmt.Errorf("restore: %w", err)
+	}
+	res.Snapshot, res.Base, res.Replayed = st.Seq(), plan.Base, len(jobs)
+	w.log.Info("restored", "point", seq, "snapshot", res.Snapshot, "base", plan.Base, "replayed", len(jobs), "undone", len(res.Undone))
+	return res, nil
+}
+
+// BuildView rebuilds point seq of s's history as the one snapshot of a
+// new store in dir (an empty directory), for reading: the kept snapshot at
+// or before seq, copied, plus the jobs after it, applied as a commit does.
+// s is only read (its CURRENT never changes) and needs no writer lock; the
+// kept snapshot is pinned while it is copied. The caller opens the
+// returned store read-only and removes dir when done.
+func BuildView(ctx context.Context, s *snapshot.Store, opts Options, seq uint64, dir string, log *slog.Logger) (*snapshot.Store, error) {
+	plan, err := s.PlanPoint(seq)
+	if err != nil {
+		return nil, err
+	}
+	view, err := snapshot.Init(dir)
+	if err != nil {
+		return nil, fmt.Errorf("history view: %w", err)
+	}
+	w := New(view, opts, log)
+	st, counts, _, err := w.buildPoint(ctx, s, plan, seq)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Abort()
+	man := snapshot.Manifest{Watermark: plan.Target.Watermark, Entities: counts.entities, Relations: counts.relations,
+		KVKeys: counts.kvKeys, Digest: counts.digest.String()}
+	if err := st.Publish(man); err != nil {
+		return nil, fmt.Errorf("history view: %w", err)
+	}
+	return view, nil
+}
+
+// ViewPoint is BuildView in a new directory (snapshot.Store.NewViewDir):
+// done removes it; call it once the view is closed.
+func ViewPoint(ctx context.Context, s *snapshot.Store, opts Options, seq uint64) (view *snapshot.Store, done func(), err error) {
+	dir, err := s.NewViewDir()
+	if err != nil {
+		return nil, nil, err
+	}
+	done = func() { _ = os.RemoveAll(dir) }
+	// Its commit is no news: no log.
+	if view, err = BuildView(ctx, s, opts, seq, dir, nil); err != nil {
+		done()
+		return nil, nil, err
+	}
+	return view, done, nil
+}
+
+// buildPoint stages, in w's store, the content of plan's point of src's
+// history: plan.Base's graph and key-value store, then plan.Jobs applied
+// through apply (graph, key-value changes, outcomes), checked against the
+// point's manifest. seq is as snapshot.Store.NewPointStage takes it. The
+// stage is closed and ready to publish; the caller aborts it on failure.
+func (w *Writer) buildPoint(ctx context.Context, src *snapshot.Store, plan *snapshot.PointPlan, seq uint64) (*snapshot.Stage, storeCounts, []*batchJob, error) {
+	var counts storeCounts
+	pin, err := src.Pin(plan.Base)
+	if err != nil {
+		return nil, counts, nil, fmt.Errorf("point %d: %w", plan.Target.Seq, err)
+	}
+	defer pin.Release()
+	jobs, err := w.replayBatch(plan.Jobs)
+	if err != nil {
+		return nil, counts, nil, fmt.Errorf("point %d: %w (history changed meanwhile? try again)", plan.Target.Seq, err)
+	}
+	st, err := w.store.NewPointStage(ctx, src, plan.Base, seq)
+	if err != nil {
+		return nil, counts, nil, err
+	}
+	var sum Summary
+	if counts, err = w.apply(ctx, st, jobs, &sum, nil, nil); err != nil {
+		st.Abort()
+		return nil, counts, nil, fmt.Errorf("point %d: %w", plan.Target.Seq, err)
+	}
+	if err := pointMatches(plan, jobs, counts); err != nil {
+		st.Abort()
+		return nil, counts, nil, err
+	}
+	return st, counts, jobs, nil
+}
+
+// pointMatches checks a rebuilt point against its manifest: every job
+// applied, and the same counts and content digest.
+func pointMatches(plan *snapshot.PointPlan, jobs []*batchJob, counts storeCounts) error {
+	t := plan.Target
+	for _, bj := range jobs {
+		if bj.reason != "" || bj.dup {
+			return fmt.Errorf("point %d: job %s, applied then, fails now (%s): %w", t.Seq, bj.c.ID, bj.reason, ErrPointDiffers)
+		}
+	}
+	if d, ok := t.ContentDigest(); ok && d != counts.digest {
+		return fmt.Errorf("point %d: content digest %s, its manifest records %s: %w", t.Seq, counts.digest, d, ErrPointDiffers)
+	}
+	if counts.entities != t.Entities || counts.relations != t.Relations {
+		return fmt.Errorf("point %d: %d entities and %d relations, its manifest records %d and %d: %w",
+			t.Seq, counts.entities, counts.relations, t.Entities, t.Relations, ErrPointDiffers)
+	}
+	return nil
+}
+
+// chainDiff compares the lines of points from (CURRENT) and to back to
+// where they meet, and returns the jobs only from's line applied (undone
+// by going to to) and those only to's line applied (redone), each oldest
+// first. Jobs are told apart by id: a restore's own jobs are the ones it
+// applied again. A line that leaves the history before they meet ends there.
+func chainDiff(s *snapshot.Store, from, to uint64, lim model.Limits) (undone, redone []JobSummary, err error) {
+	a, b := lineOf(s, from), lineOf(s, to)
+	onA, onB := map[uint64]bool{}, map[uint64]bool{}
+	for _, seq := range a {
+		onA[seq] = true
+	}
+	for _, seq := range b {
+		onB[seq] = true
+	}
+	aJobs, err := lineJobs(s, a, onB, lim)
+	if err != nil {
+		return nil, nil, err
+	}
+	bJobs, err := lineJobs(s, b, onA, lim)
+	if err != nil {
+		return nil, nil, err
+	}
+	return withoutIDs(aJobs, bJobs), withoutIDs(bJobs, aJobs), nil
+}
+
+// withoutIDs is the jobs of list whose ids are not in other.
+func withoutIDs(list, other []JobSummary) []JobSummary {
+	ids := make(map[string]bool, len(other))
+	for _, j := range other {
+		ids[j.ID] = true
+	}
+	out := []JobSummary{}
+	for _, j := range list {
+		if !ids[j.ID] {
+			out = append(out, j)
+		}
+	}
+	return out
+}
+
+// lineOf is the points from seq back parent by parent, newest first, as
+// far as the history holds them.
+func lineOf(s *snapshot.Store, seq uint64) []uint64 {
+	var line []uint64
+	for seq != 0 {
+		m, _, err := s.PointManifest(seq)
+		if err != nil {
+			break
+		}
+		line = append(line, seq)
+		if m.Parent >= seq {
+			break
+		}
+		seq = m.Parent
+	}
+	return line
+}
+
+// lineJobs summarises the jobs of the points of line (newest first) up to
+// the first one in stop, oldest first.
+func lineJobs(s *snapshot.Store, line []uint64, stop map[uint64]bool, lim model.Limits) ([]JobSummary, error) {
+	var batches [][]JobSummary
+	for _, seq := range line {
+		if stop[seq] {
+			break
+		}
+		m, full, err := s.PointManifest(seq)
+		if err != nil {
+			return nil, err
+		}
+		var batch []JobSummary
+		for _, rj := range s.PointJobs(m, full) {
+			c, _ := queue.ParseClaimedName(rj.Name)
+			js := JobSummary{ID: c.ID, Snapshot: seq, Ops: []string{}}
+			if data, err := queue.ReadJobFile(rj.Path, lim.MaxBytes); err == nil {
+				if job, err := model.DecodeAppliedJob(data, lim); err == nil {
+					js.Ops = SummarizeOps(job)
+				}
+			}
+			batch = append(batch, js)
+		}
+		batches = append(batches, batch)
+	}
+	out := []JobSummary{}
+	for i := len(batches) - 1; i >= 0; i-- {
+		out = append(out, batches[i]...)
+	}
+	return out, nil
+}
+
+// PointSummary is one point of history as 'snapshots history' lists it.
+type PointSummary struct {
+	Seq       uint64    `json:"seq"`
+	CreatedAt time.Time `json:"created_at"`
+	// Full is true for a snapshot kept in full, false for one whose
+	// manifest and jobs alone are kept (history/).
+	Full bool `json:"full"`
+	// RollbackOf and RestoreOf say what a rollback or a restore published.
+	RollbackOf uint64 `json:"rollback_of,omitempty"`
+	RestoreOf  uint64 `json:"restore_of,omitempty"`
+	// Jobs are the jobs its batch applied, in order.
+	Jobs []JobSummary `json:"jobs"`
+}
+
+// History lists every point of s's history, oldest first, with the jobs
+// each applied: what 'snapshots restore' and --at can go back to.
+func History(s *snapshot.Store, lim model.Limits) ([]PointSummary, error) {
+	pts, err := s.Points()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]PointSummary, 0, len(pts))
+	for _, p := range pts {
+		jobs, err := lineJobs(s, []uint64{p.Seq}, nil, lim)
+		if err != nil {
+			return nil, err
+		}
+		m, _, err := s.PointManifest(p.Seq)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, PointSummary{Seq: p.Seq, CreatedAt: p.CreatedAt, Full: p.Full, RollbackOf: m.RollbackOf,
+			RestoreOf: m.RestoreOf, Jobs: jobs})
+	}
+	return out, nil
+}
+
+// SummarizeOps describes each op of job in one line: its kind and the
+// first few names, keys or relations it touches.
+func SummarizeOps(job *model.Job) []string {
+	out := make([]string, 0, len(job.Ops))
+	for _, op := range job.Ops {
+		var names []string
+		switch op.Op {
+		case model.OpCreateEntities:
+			for _, e := range op.Entities {
+				names = append(names, e.Name)
+			}
+		case model.OpCreateRelations, model.OpDeleteRelations:
+			for _, r := range op.Relations {
+				names = append(names, fmt.Sprintf("%s -[%s]-> %s", r.From, r.RelationType, r.To))
+			}
+		case model.OpAddObservations:
+			for _, o := range op.Observations {
+				names = append(names, o.EntityName)
+			}
+		case model.OpDeleteEntities:
+			names = op.EntityNames
+		case model.OpDeleteObservations:
+			for _, d := range op.Deletions {
+				names = append(names, d.EntityName)
+			}
+		case model.OpKVPut, model.OpKVDelete:
+			names = []string{op.Key}
+		}
+		line := op.Op + " " + strings.Join(names[:min(len(names), 3)], ", ")
+		if len(names) > 3 {
+			line += fmt.Sprintf(" (and %d more)", len(names)-3)
+		}
+		out = append(out, strings.TrimSpace(line))
+	}
+	return out
+}
