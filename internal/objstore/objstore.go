@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -28,6 +29,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -81,7 +83,16 @@ type Options struct {
 	// MaxAttempts is how many times a failed request is tried in all
 	// (the SDK's retryer, with backoff). 0: 3.
 	MaxAttempts int
+	// StallTimeout fails a request whose connection delivers nothing for
+	// this long (connecting, waiting for the answer, or between two reads
+	// of it; a slow answer that keeps arriving goes on), so that a server
+	// that accepts and never answers is an error, not a hang, and the
+	// retryer tries again. 0: DefaultStallTimeout.
+	StallTimeout time.Duration
 }
+
+// DefaultStallTimeout is Options.StallTimeout's default.
+const DefaultStallTimeout = 30 * time.Second
 
 // Client reads and writes objects under one Location. It is safe for
 // concurrent use.
@@ -113,7 +124,16 @@ func New(ctx context.Context, loc Location, opts Options, log *slog.Logger) (*Cl
 			o.RateLimiter = ratelimit.None
 		})
 	}
-	load = append(load, awsconfig.WithRetryer(retryer),
+	stall := opts.StallTimeout
+	if stall <= 0 {
+		stall = DefaultStallTimeout
+	}
+	httpClient := awshttp.NewBuildableClient().WithReadTimeout(stall).
+		WithDialerOptions(func(d *net.Dialer) { d.Timeout = stall }).
+		WithTransportOptions(func(tr *http.Transport) {
+			tr.ResponseHeaderTimeout, tr.TLSHandshakeTimeout = stall, stall
+		})
+	load = append(load, awsconfig.WithRetryer(retryer), awsconfig.WithHTTPClient(httpClient),
 		awsconfig.WithRequestChecksumCalculation(aws.RequestChecksumCalculationWhenRequired),
 		awsconfig.WithResponseChecksumValidation(aws.ResponseChecksumValidationWhenRequired))
 	cfg, err := awsconfig.LoadDefaultConfig(ctx, load...)

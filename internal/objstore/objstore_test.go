@@ -5,8 +5,11 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"slices"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/memsnap/memsnap/internal/objstore"
 	"github.com/memsnap/memsnap/internal/testutil"
@@ -90,5 +93,52 @@ func TestClientAgainstVersitygw(t *testing.T) {
 	}
 	if list, err := c.List(ctx, "a/"); err != nil || len(list) != 0 {
 		t.Fatalf("list after delete: %v %v", list, err)
+	}
+}
+
+// A server that accepts connections and never answers is an error after
+// Options.StallTimeout (each attempt), not a hang.
+func TestServerThatNeverAnswers(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var mu sync.Mutex
+	var held []net.Conn // guarded by mu
+	defer func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range held {
+			c.Close()
+		}
+	}()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			held = append(held, c) // read nothing, answer nothing
+			mu.Unlock()
+		}
+	}()
+	loc, err := objstore.ParseURL("s3://bkt/p")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := objstore.New(context.Background(), loc, objstore.Options{Endpoint: "http://" + ln.Addr().String(),
+		Region: "us-east-1", AccessKeyID: "k", SecretAccessKey: "s", MaxAttempts: 2, StallTimeout: 300 * time.Millisecond},
+		slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The test's own deadline is far past two stalled attempts: a hang
+	// fails it here rather than at the test binary's timeout.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := c.Get(ctx, "CURRENT"); err == nil || ctx.Err() != nil {
+		t.Fatalf("Get from a server that never answers: %v (context: %v), want an error before the context ends", err, ctx.Err())
 	}
 }
