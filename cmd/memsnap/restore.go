@@ -33,8 +33,12 @@ in DIR then works as any other ('memsnap --store DIR ...'). Prints {"seq": N, ..
 			if err != nil {
 				return fmt.Errorf("restore: %w", err)
 			}
-			if cur, err := s.Current(); err != nil || cur != 0 {
-				return fmt.Errorf("restore: %s already holds a store (CURRENT %d, %v): restore into a new directory", s.Dir(), cur, err)
+			cur, err := s.Current()
+			if err != nil {
+				return fmt.Errorf("restore: read %s's CURRENT: %w", s.Dir(), err)
+			}
+			if cur != 0 {
+				return fmt.Errorf("restore: %s already holds a store (CURRENT names snapshot %d): restore into a new directory", s.Dir(), cur)
 			}
 			res, err := replica.NewSyncer(client, s, replica.SyncOptions{Keep: 1}, a.log).Sync(cmd.Context())
 			if err != nil {
