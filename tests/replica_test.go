@@ -315,3 +315,37 @@ func replicaJob(t *testing.T, store, name string) (string, []byte) {
 	t.Fatalf("no job file in %s creates %s", store, name)
 	return "", nil
 }
+
+// A short 'memsnap mcp --from' session (a write, then the client leaves)
+// sends its acknowledged write to the remote queue before the process
+// exits, as a local server commits before it exits; the refresh schedule
+// is an hour, so only the exit can have sent it.
+func TestShortReplicaSessionForwardsItsWrite(t *testing.T) {
+	srv := testutil.StartS3(t)
+	url := srv.URL("short")
+	store := newStore(t)
+	enqueueDirect(t, store, ops(entities(entity("seed", "t"))))
+	commit(t, store)
+	memsnap(t, store, nil, srv.Env(), "replicate", "--to", url)
+	cache := filepath.Join(t.TempDir(), "cache")
+	in := `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}` + "\n" +
+		`{"jsonrpc":"2.0","method":"notifications/initialized"}` + "\n" +
+		`{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"create_entities","arguments":{"entities":[{"name":"Bob","entityType":"person","observations":["short session"]}]}}}` + "\n"
+	r := memsnap(t, t.TempDir(), []byte(in), replicaEnv(srv, cache, "MEMSNAP_READER_REFRESH=@every 1h"), "mcp", "--from", url)
+	if r.code != 0 || !strings.Contains(r.stdout, `"id":2`) || !strings.Contains(r.stdout, "Bob") {
+		t.Fatalf("mcp --from: exit %d\nstdout %s\nstderr %s", r.code, r.stdout, r.stderr)
+	}
+	queued, err := filepath.Glob(filepath.Join(srv.Dir, testutil.S3Bucket, "short", "queue", "*"))
+	if err != nil || len(queued) != 1 {
+		t.Fatalf("remote queue after the session: %v, %v; want the one write", queued, err)
+	}
+	if b, err := os.ReadFile(queued[0]); err != nil || !strings.Contains(string(b), `"Bob"`) {
+		t.Errorf("remote queue holds %s (%v), want the job creating Bob", b, err)
+	}
+	// The writer takes it in once.
+	memsnap(t, store, nil, srv.Env(), "replicate", "--to", url)
+	commit(t, store)
+	if n := queryInt(t, store, "MATCH (e:Entity {name: 'Bob'}) RETURN count(e)"); n != 1 {
+		t.Errorf("Bob in the writer's store %d times, want 1", n)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/robfig/cron/v3"
 	"github.com/spf13/cobra"
@@ -179,9 +180,38 @@ func (a *app) fromRemote(follow bool, run runE) runE {
 				return err
 			}
 		}
-		return run(cmd, args)
+		err = run(cmd, args)
+		if follow {
+			a.forwardBeforeExit(ctx)
+		}
+		return err
 	}
 }
+
+// forwardBeforeExit sends the writes a --from server acknowledged and has
+// not forwarded yet to the remote queue before the process exits (within
+// forwardAtExit), as a local 'memsnap mcp' commits before it exits: a
+// short session's writes would otherwise wait in the cache for the next
+// --from server. What cannot go up stays queued in the cache, logged.
+func (a *app) forwardBeforeExit(ctx context.Context) {
+	if a.cfg.Replica.Writes != "on" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), forwardAtExit)
+	defer cancel()
+	n, err := replica.Forward(ctx, a.remote.client, a.remote.cache, a.log)
+	if err != nil {
+		a.log.Warn("could not forward writes to the remote queue before exiting: they stay queued in the cache and go up with the next --from server",
+			"cache", a.remote.cache.Dir(), "error", err)
+		return
+	}
+	if n > 0 {
+		a.log.Info("forwarded writes to the remote queue before exiting", "jobs", n)
+	}
+}
+
+// forwardAtExit bounds forwardBeforeExit.
+const forwardAtExit = time.Minute
 
 // followRemote syncs the cache and forwards its queued writes on
 // reader.refresh until ctx ends.
