@@ -280,8 +280,8 @@ func checkReferenceSchemas(t *testing.T, ctx context.Context, cs *mcp.ClientSess
 		case "read_graph":
 			gotShape["properties"] = map[string]any{} // optional paging arguments are memsnap's addition
 		case "search_nodes", "open_nodes":
-			props := gotShape["properties"].(map[string]any) // so are the optional time window, limit and cursor
-			for _, p := range []string{"since", "until", "limit", "cursor"} {
+			props := gotShape["properties"].(map[string]any) // so are the optional time window, limit, cursor and at (history)
+			for _, p := range []string{"since", "until", "limit", "cursor", "at"} {
 				delete(props, p)
 			}
 		}
