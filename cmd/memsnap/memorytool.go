@@ -75,6 +75,8 @@ yet is made first, as 'memsnap init' makes it.`,
 			switch {
 			case tf.file != "" && len(args) > 0:
 				return usagef(cmd, "takes its items from --file or from arguments, not both")
+			case tf.file != "" && itemFlagSet(cmd) != "":
+				return usagef(cmd, "takes its items from --file or from arguments and --%s, not both", itemFlagSet(cmd))
 			case tf.file != "":
 				var err error
 				if items, err = a.readToolItems(tf.file, tc.key); err != nil {
@@ -103,6 +105,17 @@ yet is made first, as 'memsnap init' makes it.`,
 	return c
 }
 
+// itemFlagSet returns the name of a flag of cmd's own that builds items
+// from the arguments (--type, --obs), given on the command line, or "".
+func itemFlagSet(cmd *cobra.Command) string {
+	for _, name := range []string{"type", "obs"} {
+		if f := cmd.Flags().Lookup(name); f != nil && f.Changed {
+			return name
+		}
+	}
+	return ""
+}
+
 // toolArgExample is an example of a tool's arguments with list key.
 func toolArgExample(key string) string { return fmt.Sprintf(`{"%s": [...]}`, key) }
 
@@ -128,16 +141,13 @@ func (a *app) readToolItems(file, key string) ([]json.RawMessage, error) {
 	if int64(len(data)) > a.cfg.BodyCap() {
 		return nil, fmt.Errorf("read items from %s: more than %d bytes (serve.max_body_bytes); split it, or use 'memsnap import' for a memory file", file, a.cfg.BodyCap())
 	}
-	var values []json.RawMessage
-	dec := json.NewDecoder(bytes.NewReader(data))
-	for {
-		var v json.RawMessage
-		if err := dec.Decode(&v); errors.Is(err, io.EOF) {
-			break
-		} else if err != nil {
-			return nil, fmt.Errorf("read items from %s: item %d: %w", file, len(values)+1, err)
-		}
-		values = append(values, v)
+	vals, err := model.JSONValues(data)
+	if err != nil {
+		return nil, fmt.Errorf("read items from %s: %w", file, err)
+	}
+	values := make([]json.RawMessage, len(vals))
+	for i, v := range vals {
+		values[i] = json.RawMessage(v)
 	}
 	if len(values) == 1 {
 		var args map[string]json.RawMessage

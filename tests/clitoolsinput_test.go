@@ -1,0 +1,42 @@
+package tests
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// --file is read as 'enqueue -f' reads a job: an object member given twice
+// is refused, a UTF-8 byte order mark is skipped, UTF-16 is named; flags
+// that build items from arguments (--type, --obs) are refused beside it.
+func TestMemoryToolFileInput(t *testing.T) {
+	store := newStore(t)
+	dir := t.TempDir()
+	file := func(name string, content []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, content, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	one := file("one.json", []byte(`[{"name":"A","entityType":"t","observations":[]}]`))
+	for _, flag := range [][]string{{"--type", "x"}, {"--obs", "o"}} {
+		args := append([]string{"entities", "create", "--file", one}, flag...)
+		if r := memsnap(t, store, nil, nil, args...); r.code != 2 || !contains(r.stderr, "not both") {
+			t.Errorf("memsnap %v: exit %d, stderr %q; want exit 2 and 'not both'", args, r.code, r.stderr)
+		}
+	}
+	dup := file("dup.json", []byte(`{"entities":[{"name":"D1","entityType":"t","observations":[]}],"entities":[{"name":"D2","entityType":"t","observations":[]}]}`))
+	if r := memsnap(t, store, nil, nil, "entities", "create", "--file", dup); r.code != 1 || !contains(r.stderr, `duplicate field "entities"`) {
+		t.Errorf("entities create --file with a key twice: exit %d, stderr %q; want exit 1 and duplicate field", r.code, r.stderr)
+	}
+	utf16 := file("utf16.json", []byte("\xff\xfe[\x00]\x00"))
+	if r := memsnap(t, store, nil, nil, "entities", "create", "--file", utf16); r.code != 1 || !contains(r.stderr, "UTF-16") {
+		t.Errorf("entities create --file UTF-16: exit %d, stderr %q; want exit 1 naming UTF-16", r.code, r.stderr)
+	}
+	bom := file("bom.json", append([]byte("\xef\xbb\xbf"), `[{"name":"B","entityType":"t","observations":[]}]`...))
+	mustMemsnap(t, store, nil, "entities", "create", "--file", bom)
+	if n := queryInt(t, store, "MATCH (e:Entity) RETURN count(e)"); n != 1 {
+		t.Errorf("CURRENT holds %d entities, want 1 (B, from the file with a byte order mark)", n)
+	}
+}
