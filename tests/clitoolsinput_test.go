@@ -40,3 +40,27 @@ func TestMemoryToolFileInput(t *testing.T) {
 		t.Errorf("CURRENT holds %d entities, want 1 (B, from the file with a byte order mark)", n)
 	}
 }
+
+// A NAME or TEXT argument that is not valid UTF-8, and a --wait that is
+// not positive, are usage errors (exit 2), as for 'enqueue'; nothing is
+// queued.
+func TestMemoryToolArgsRefused(t *testing.T) {
+	store := newStore(t)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"entities", "create", "A\xff"}, "argument 1"},
+		{[]string{"entities", "create", "--type", "t\xff", "A"}, "--type"},
+		{[]string{"observations", "add", "A", "ok", "x\xffy"}, "argument 3"},
+		{[]string{"entities", "create", "--wait=-1s", "A"}, "the wait must be positive"},
+		{[]string{"entities", "delete", "--wait=0s", "A"}, "the wait must be positive"},
+	} {
+		if r := memsnap(t, store, nil, nil, c.args...); r.code != 2 || !contains(r.stderr, c.want) {
+			t.Errorf("memsnap %q: exit %d, stderr %q; want exit 2 and %q", c.args, r.code, r.stderr, c.want)
+		}
+	}
+	if n := queryInt(t, store, "MATCH (e:Entity) RETURN count(e)"); n != 0 {
+		t.Errorf("CURRENT holds %d entities after refused commands, want 0", n)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/spf13/cobra"
@@ -71,6 +72,9 @@ yet is made first, as 'memsnap init' makes it.`,
 		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			// The items first: bad arguments or a bad file make no store.
+			if cmd.Flags().Changed("wait") && tf.wait <= 0 {
+				return usagef(cmd, "--wait %s: the wait must be positive", tf.wait)
+			}
 			var items []json.RawMessage
 			switch {
 			case tf.file != "" && len(args) > 0:
@@ -85,6 +89,9 @@ yet is made first, as 'memsnap init' makes it.`,
 			default:
 				if err := tc.args(cmd, args); err != nil {
 					return usageError{path: cmd.CommandPath(), err: err}
+				}
+				if err := argsUTF8(cmd, args); err != nil {
+					return err
 				}
 				for _, it := range tc.items(args) {
 					items = append(items, marshalPlain(it))
@@ -114,6 +121,23 @@ func itemFlagSet(cmd *cobra.Command) string {
 		}
 	}
 	return ""
+}
+
+// argsUTF8 refuses (a usage error) an argument or a --type/--obs value
+// that is not valid UTF-8, naming it: stored, it would read as U+FFFD
+// (the README: invalid UTF-8 is refused, as DecodeJob refuses it).
+func argsUTF8(cmd *cobra.Command, args []string) error {
+	for i, arg := range args {
+		if !utf8.ValidString(arg) {
+			return usagef(cmd, "argument %d (%q) is not valid UTF-8", i+1, arg)
+		}
+	}
+	for _, name := range []string{"type", "obs"} {
+		if f := cmd.Flags().Lookup(name); f != nil && f.Changed && !utf8.ValidString(f.Value.String()) {
+			return usagef(cmd, "--%s %q is not valid UTF-8", name, f.Value.String())
+		}
+	}
+	return nil
 }
 
 // toolArgExample is an example of a tool's arguments with list key.
