@@ -64,3 +64,19 @@ func TestMemoryToolArgsRefused(t *testing.T) {
 		t.Errorf("CURRENT holds %d entities after refused commands, want 0", n)
 	}
 }
+
+// A store path under a regular file is named as such by every command,
+// not "store not initialised" nor a raw lstat error.
+func TestStorePathUnderFileCLI(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "notes.txt")
+	if err := os.WriteFile(file, []byte("mine"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	store := filepath.Join(file, "sub")
+	for _, args := range [][]string{{"status"}, {"init"}, {"entities", "create", "A"}} {
+		r := memsnap(t, store, nil, nil, args...)
+		if r.code == 0 || !contains(r.stderr, file+" is a regular file, not a directory") || contains(r.stderr, "lstat") || contains(r.stderr, "not initialised") {
+			t.Errorf("memsnap --store %s %v: exit %d, stderr %q; want the parent named as a regular file", store, args, r.code, r.stderr)
+		}
+	}
+}
