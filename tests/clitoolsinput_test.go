@@ -80,3 +80,16 @@ func TestStorePathUnderFileCLI(t *testing.T) {
 		}
 	}
 }
+
+// A --wait that times out still commits the write before the command
+// exits, and reports the timeout (exit 1) with the job as it then stands.
+func TestMemoryToolWaitTimeoutCommits(t *testing.T) {
+	store := newStore(t)
+	r := memsnap(t, store, nil, nil, "entities", "create", "--wait=1ns", "--type", "t", "A")
+	if r.code != 1 || !contains(r.stderr, "was not applied within 1ns") || !contains(r.stderr, "the commit made before exit applied it") {
+		t.Errorf("entities create --wait=1ns: exit %d, stderr %q; want exit 1, the timeout and the commit before exit", r.code, r.stderr)
+	}
+	if n := queryInt(t, store, "MATCH (e:Entity) RETURN count(e)"); n != 1 {
+		t.Errorf("CURRENT holds %d entities after the timed-out wait, want 1 (committed before exit)", n)
+	}
+}

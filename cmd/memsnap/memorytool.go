@@ -67,8 +67,9 @@ The write is acknowledged once durable in the queue with the outcome the writer 
 (mcp.write_ack); a write the writer would reject is refused (exit 1), with the reference's
 wording, and nothing is queued. Before it exits, the command commits the queue, unless
 another writer holds the lock (a daemon or a server, which applies it); with --wait it answers
-only once the write is applied, up to DUR (1m with --wait alone). A store that does not exist
-yet is made first, as 'memsnap init' makes it.`,
+only once the write is applied, up to DUR (1m with --wait alone); when DUR passes first, the
+write is still committed before exit and the command says how it then stands (exit 1). A
+store that does not exist yet is made first, as 'memsnap init' makes it.`,
 		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			// The items first: bad arguments or a bad file make no store.
@@ -216,9 +217,12 @@ func (a *app) runTool(ctx context.Context, s *snapshot.Store, tool string, args 
 		Commit: ww.Commit})
 	stop := srv.Start(ctx)
 	res, err := srv.Call(ctx, tool, args)
-	stop() // commits this server's acknowledged write
+	stop() // commits this server's acknowledged write, or one whose wait timed out
 	if err != nil {
 		return err
+	}
+	if late := srv.TimedOut(); res.IsError && len(late) > 0 {
+		return a.waitTimedOut(ctx, s, late[len(late)-1], tf.wait)
 	}
 	if err := a.printToolAnswer(res, tf.asJSON); err != nil {
 		return err
@@ -262,6 +266,24 @@ func (a *app) printToolAnswer(res *mcp.CallToolResult, asJSON bool) error {
 		fmt.Fprintln(a.stderr, t)
 	}
 	return nil
+}
+
+// waitTimedOut reports job, whose --wait of wait timed out, as it stands
+// after the commit made before exit: applied, rejected, or still queued
+// (another writer holds the lock, or the commit failed).
+func (a *app) waitTimedOut(ctx context.Context, s *snapshot.Store, job string, wait time.Duration) error {
+	o, err := reader.JobOutcome(ctx, s, a.cfg.Reader.Verify, job)
+	switch {
+	case err == nil && o.Status == model.StatusApplied:
+		return fmt.Errorf("job %s was not applied within %s (--wait); the commit made before exit applied it", job, wait)
+	case err == nil && o.Status == model.StatusRejected:
+		reason := o.Reason
+		if o.Rejection != nil {
+			reason = o.Rejection.Message()
+		}
+		return fmt.Errorf("job %s was not applied within %s (--wait); the commit made before exit rejected it: %s", job, wait, reason)
+	}
+	return fmt.Errorf("job %s was not applied within %s (--wait) and is still queued (another writer holds the lock, or the commit failed); it will apply: check with 'memsnap job %s'", job, wait, job)
 }
 
 // lateRejection reports job, acknowledged on durability, if the commit
