@@ -93,3 +93,25 @@ func TestMemoryToolWaitTimeoutCommits(t *testing.T) {
 		t.Errorf("CURRENT holds %d entities after the timed-out wait, want 1 (committed before exit)", n)
 	}
 }
+
+// A name or observation repeated in one delete counts once: all there
+// gives the reference's success sentence, and a name deleted is never
+// said not found.
+func TestMemoryToolDeleteRepeated(t *testing.T) {
+	store := newStore(t)
+	mustMemsnap(t, store, nil, "entities", "create", "--type", "t", "--obs", "a", "F1", "F2", "F3", "F4")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"entities", "delete", "F3", "F3"}, "Entities deleted successfully\n"},
+		{[]string{"entities", "delete", "--wait", "F4", "F4"}, "Entities deleted successfully\n"},
+		{[]string{"observations", "delete", "F1", "a", "a"}, "Observations deleted successfully\n"},
+		{[]string{"entities", "delete", "X", "F2", "X", "F2"}, "Deleted 1 of 2 entities. Not found: X\n"},
+		{[]string{"observations", "delete", "F1", "a", "b", "b"}, "Deleted 0 of 2 observations.\n"},
+	} {
+		if out := mustMemsnap(t, store, nil, c.args...); out != c.want {
+			t.Errorf("memsnap %v: %q, want %q", c.args, out, c.want)
+		}
+	}
+}
