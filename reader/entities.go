@@ -35,6 +35,9 @@ const DefaultList = 50
 type ListOptions struct {
 	// Type keeps only the entities of this entityType; "" keeps all.
 	Type string
+	// Untyped keeps only the entities whose entityType is "" (Type is
+	// then ignored).
+	Untyped bool
 	// Order is ByName or Newest; "" means Newest.
 	Order EntityOrder
 	// Limit caps a page; 0 means DefaultList.
@@ -80,9 +83,12 @@ func (r *Reader) ListEntities(ctx context.Context, opts ListOptions) (*EntityPag
 	} else if after != nil {
 		cond, params["n"] = "e.name > $n", after.Key[0]
 	}
-	if opts.Type != "" {
+	if opts.Type != "" || opts.Untyped {
 		cond = joinAnd(cond, "e.entityType = $type")
 		params["type"] = opts.Type
+		if opts.Untyped {
+			params["type"] = ""
+		}
 	}
 	q := fmt.Sprintf("MATCH (e:Entity) %s RETURN %s, e.created_at, e.updated_at ORDER BY %s LIMIT %d", where(cond), entityCols, sortBy, limit)
 	out := &EntityPage{Entities: []ChangedEntity{}}

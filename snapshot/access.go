@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 )
 
 // ErrNotAStore is returned (wrapped in a *NotStoreError) by Init for a
@@ -55,11 +56,35 @@ var ErrNotDir = errors.New("snapshot: store path is not a directory")
 // a directory).
 type NotDirError struct {
 	Dir  string // the store path, absolute
-	Kind string // what it is, in words: "a regular file"
+	Kind string // what it (or Parent) is, in words: "a regular file"
+	// Parent, when set, is the ancestor of Dir that is not a directory
+	// (a store path under a file); Kind is then its kind.
+	Parent string
 }
 
 func (e *NotDirError) Error() string {
+	if e.Parent != "" {
+		return fmt.Sprintf("open store %s: %s is %s, not a directory, so no store can be there; check --store (or MEMSNAP_STORE, or store: in the config file)", e.Dir, e.Parent, e.Kind)
+	}
 	return fmt.Sprintf("open store %s: it is %s, not a store directory; check --store (or MEMSNAP_STORE, or store: in the config file)", e.Dir, e.Kind)
+}
+
+// notDirAncestor returns a *NotDirError when the nearest existing ancestor
+// of abs (an absolute path) is not a directory, so that abs can be neither
+// opened nor made; nil otherwise.
+func notDirAncestor(abs string) error {
+	for p := filepath.Dir(abs); ; p = filepath.Dir(p) {
+		info, err := os.Stat(p)
+		if err == nil {
+			if info.IsDir() {
+				return nil
+			}
+			return &NotDirError{Dir: abs, Kind: kind(info.Mode()), Parent: p}
+		}
+		if !errors.Is(err, os.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR) || p == filepath.Dir(p) {
+			return nil
+		}
+	}
 }
 
 // Unwrap makes errors.Is(err, ErrNotDir) hold.
@@ -193,6 +218,11 @@ func kind(m os.FileMode) string {
 // one passes.
 func checkRoot(abs string) error {
 	info, err := os.Lstat(abs)
+	if err != nil {
+		if nd := notDirAncestor(abs); nd != nil {
+			return nd
+		}
+	}
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}

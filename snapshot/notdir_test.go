@@ -30,3 +30,26 @@ func TestStorePathErrors(t *testing.T) {
 		t.Errorf("Open(a missing directory): %v, want ErrNoStore", err)
 	}
 }
+
+// A store path under a file (a parent that is not a directory) is refused
+// by Open and Init alike with a *NotDirError naming that parent, not
+// ErrNoStore nor a raw "not a directory".
+func TestStorePathUnderFile(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "notes.txt")
+	if err := os.WriteFile(file, []byte("mine"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{filepath.Join(file, "sub"), filepath.Join(file, "sub", "deeper")} {
+		for name, open := range map[string]func(string) (*Store, error){"Open": Open, "Init": Init} {
+			_, err := open(path)
+			var nd *NotDirError
+			if !errors.As(err, &nd) || nd.Parent != file || nd.Kind != "a regular file" || nd.Dir != path || errors.Is(err, ErrNoStore) {
+				t.Errorf("%s(%s): %v, want a *NotDirError naming the parent %s", name, path, err, file)
+			}
+		}
+	}
+	if _, err := Init(filepath.Join(dir, "a", "b")); err != nil {
+		t.Errorf("Init(a path whose parents are missing): %v, want it made", err)
+	}
+}

@@ -122,6 +122,10 @@ func Open(dir string) (*Store, error) {
 	}
 	if info, err := os.Stat(abs); err == nil && !info.IsDir() {
 		return nil, &NotDirError{Dir: abs, Kind: kind(info.Mode())}
+	} else if err != nil {
+		if nd := notDirAncestor(abs); nd != nil {
+			return nil, nd
+		}
 	}
 	for _, d := range layout {
 		if _, err := os.Stat(filepath.Join(abs, d)); err != nil {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/spf13/cobra"
@@ -66,15 +67,21 @@ The write is acknowledged once durable in the queue with the outcome the writer 
 (mcp.write_ack); a write the writer would reject is refused (exit 1), with the reference's
 wording, and nothing is queued. Before it exits, the command commits the queue, unless
 another writer holds the lock (a daemon or a server, which applies it); with --wait it answers
-only once the write is applied, up to DUR (1m with --wait alone). A store that does not exist
-yet is made first, as 'memsnap init' makes it.`,
+only once the write is applied, up to DUR (1m with --wait alone); when DUR passes first, the
+write is still committed before exit and the command says how it then stands (exit 1). A
+store that does not exist yet is made first, as 'memsnap init' makes it.`,
 		Args: cobra.ArbitraryArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			// The items first: bad arguments or a bad file make no store.
+			if cmd.Flags().Changed("wait") && tf.wait <= 0 {
+				return usagef(cmd, "--wait %s: the wait must be positive", tf.wait)
+			}
 			var items []json.RawMessage
 			switch {
 			case tf.file != "" && len(args) > 0:
 				return usagef(cmd, "takes its items from --file or from arguments, not both")
+			case tf.file != "" && itemFlagSet(cmd) != "":
+				return usagef(cmd, "takes its items from --file or from arguments and --%s, not both", itemFlagSet(cmd))
 			case tf.file != "":
 				var err error
 				if items, err = a.readToolItems(tf.file, tc.key); err != nil {
@@ -83,6 +90,9 @@ yet is made first, as 'memsnap init' makes it.`,
 			default:
 				if err := tc.args(cmd, args); err != nil {
 					return usageError{path: cmd.CommandPath(), err: err}
+				}
+				if err := argsUTF8(cmd, args); err != nil {
+					return err
 				}
 				for _, it := range tc.items(args) {
 					items = append(items, marshalPlain(it))
@@ -101,6 +111,34 @@ yet is made first, as 'memsnap init' makes it.`,
 		flags(c)
 	}
 	return c
+}
+
+// itemFlagSet returns the name of a flag of cmd's own that builds items
+// from the arguments (--type, --obs), given on the command line, or "".
+func itemFlagSet(cmd *cobra.Command) string {
+	for _, name := range []string{"type", "obs"} {
+		if f := cmd.Flags().Lookup(name); f != nil && f.Changed {
+			return name
+		}
+	}
+	return ""
+}
+
+// argsUTF8 refuses (a usage error) an argument or a --type/--obs value
+// that is not valid UTF-8, naming it: stored, it would read as U+FFFD
+// (the README: invalid UTF-8 is refused, as DecodeJob refuses it).
+func argsUTF8(cmd *cobra.Command, args []string) error {
+	for i, arg := range args {
+		if !utf8.ValidString(arg) {
+			return usagef(cmd, "argument %d (%q) is not valid UTF-8", i+1, arg)
+		}
+	}
+	for _, name := range []string{"type", "obs"} {
+		if f := cmd.Flags().Lookup(name); f != nil && f.Changed && !utf8.ValidString(f.Value.String()) {
+			return usagef(cmd, "--%s %q is not valid UTF-8", name, f.Value.String())
+		}
+	}
+	return nil
 }
 
 // toolArgExample is an example of a tool's arguments with list key.
@@ -128,16 +166,13 @@ func (a *app) readToolItems(file, key string) ([]json.RawMessage, error) {
 	if int64(len(data)) > a.cfg.BodyCap() {
 		return nil, fmt.Errorf("read items from %s: more than %d bytes (serve.max_body_bytes); split it, or use 'memsnap import' for a memory file", file, a.cfg.BodyCap())
 	}
-	var values []json.RawMessage
-	dec := json.NewDecoder(bytes.NewReader(data))
-	for {
-		var v json.RawMessage
-		if err := dec.Decode(&v); errors.Is(err, io.EOF) {
-			break
-		} else if err != nil {
-			return nil, fmt.Errorf("read items from %s: item %d: %w", file, len(values)+1, err)
-		}
-		values = append(values, v)
+	vals, err := model.JSONValues(data)
+	if err != nil {
+		return nil, fmt.Errorf("read items from %s: %w", file, err)
+	}
+	values := make([]json.RawMessage, len(vals))
+	for i, v := range vals {
+		values[i] = json.RawMessage(v)
 	}
 	if len(values) == 1 {
 		var args map[string]json.RawMessage
@@ -182,9 +217,12 @@ func (a *app) runTool(ctx context.Context, s *snapshot.Store, tool string, args 
 		Commit: ww.Commit})
 	stop := srv.Start(ctx)
 	res, err := srv.Call(ctx, tool, args)
-	stop() // commits this server's acknowledged write
+	stop() // commits this server's acknowledged write, or one whose wait timed out
 	if err != nil {
 		return err
+	}
+	if late := srv.TimedOut(); res.IsError && len(late) > 0 {
+		return a.waitTimedOut(ctx, s, late[len(late)-1], tf.wait)
 	}
 	if err := a.printToolAnswer(res, tf.asJSON); err != nil {
 		return err
@@ -228,6 +266,24 @@ func (a *app) printToolAnswer(res *mcp.CallToolResult, asJSON bool) error {
 		fmt.Fprintln(a.stderr, t)
 	}
 	return nil
+}
+
+// waitTimedOut reports job, whose --wait of wait timed out, as it stands
+// after the commit made before exit: applied, rejected, or still queued
+// (another writer holds the lock, or the commit failed).
+func (a *app) waitTimedOut(ctx context.Context, s *snapshot.Store, job string, wait time.Duration) error {
+	o, err := reader.JobOutcome(ctx, s, a.cfg.Reader.Verify, job)
+	switch {
+	case err == nil && o.Status == model.StatusApplied:
+		return fmt.Errorf("job %s was not applied within %s (--wait); the commit made before exit applied it", job, wait)
+	case err == nil && o.Status == model.StatusRejected:
+		reason := o.Reason
+		if o.Rejection != nil {
+			reason = o.Rejection.Message()
+		}
+		return fmt.Errorf("job %s was not applied within %s (--wait); the commit made before exit rejected it: %s", job, wait, reason)
+	}
+	return fmt.Errorf("job %s was not applied within %s (--wait) and is still queued (another writer holds the lock, or the commit failed); it will apply: check with 'memsnap job %s'", job, wait, job)
 }
 
 // lateRejection reports job, acknowledged on durability, if the commit

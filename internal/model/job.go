@@ -194,6 +194,29 @@ func UTF16Hint(data []byte) string {
 	return ": it is UTF-16 (as PowerShell 5's > and Out-File write it); save it as UTF-8 (Out-File -Encoding utf8)"
 }
 
+// JSONValues splits data, JSON values one after another (one value, or
+// JSON Lines), into its values, read as DecodeJob reads a job: a leading
+// UTF-8 byte order mark is skipped, UTF-16 is named (UTF16Hint), and text
+// that is not valid UTF-8 or an object member name given twice is an error
+// that says which value (1-based) holds it, worded as DecodeJob's.
+func JSONValues(data []byte) ([]jsontext.Value, error) {
+	if h := UTF16Hint(data); h != "" {
+		return nil, fmt.Errorf("not UTF-8%s", h)
+	}
+	dec := jsontext.NewDecoder(bytes.NewReader(bytes.TrimPrefix(data, utf8BOM)))
+	var values []jsontext.Value
+	for {
+		v, err := dec.ReadValue()
+		if errors.Is(err, io.EOF) {
+			return values, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("item %d: malformed JSON: %w", len(values)+1, decodeError(err))
+		}
+		values = append(values, v.Clone())
+	}
+}
+
 // DecodeAppliedJob is DecodeJob for a job a snapshot already holds (replayed
 // or indexed again): it reads an unpaired surrogate escape as U+FFFD, as it
 // was applied before DecodeJob refused it, so that an older store's jobs

@@ -104,6 +104,7 @@ type Server struct {
 	toolList     []*mcp.Tool                   // the registered tools, in registration order
 	writesMu     sync.Mutex                    // guards lastWrite
 	lastWrite    map[*mcp.ServerSession]string // each session's last acknowledged write (read-your-writes)
+	timedOut     []string                      // jobs whose wait (mcp.write_ack applied) timed out; guarded by writesMu
 	// swapped holds a pending notice that the reader serves a newer
 	// snapshot, for notifyUpdates to pass on to subscribed clients.
 	swapped chan struct{}
@@ -406,7 +407,7 @@ func (s *Server) flush(ctx context.Context) {
 	if err := s.acker.Reconcile(ctx); err != nil {
 		s.log.Debug("reconcile before exit", "error", err)
 	}
-	n := len(s.acker.Pending())
+	n := len(s.acker.Pending()) + len(s.TimedOut())
 	if n == 0 {
 		return
 	}
@@ -414,6 +415,15 @@ func (s *Server) flush(ctx context.Context) {
 	defer cancel()
 	s.log.Info("committing this server's queued writes before exiting", "jobs", n)
 	s.committer.Drain(ctx)
+}
+
+// TimedOut returns the IDs of the jobs this server queued whose wait for
+// their outcome (mcp.write_ack applied) timed out, oldest first: the stop
+// Start returns commits them too.
+func (s *Server) TimedOut() []string {
+	s.writesMu.Lock()
+	defer s.writesMu.Unlock()
+	return slices.Clone(s.timedOut)
 }
 
 // Close releases the snapshot the server reads from.
@@ -612,6 +622,9 @@ func (s *Server) waitApplied(ctx context.Context, id string) (model.Outcome, err
 	case errors.As(err, &ns):
 		return o, fmt.Errorf("job %s is queued but cannot apply yet: %s; %s (check with 'memsnap job %s')", id, ns.Cause(), ns.Hint(), id)
 	case err != nil && ctx.Err() == nil && wctx.Err() != nil:
+		s.writesMu.Lock()
+		s.timedOut = append(s.timedOut, id)
+		s.writesMu.Unlock()
 		if h := s.WriterHealth(); h.State != writer.HealthOK {
 			return o, fmt.Errorf("job %s is queued but was not applied within %s: the writer is %s: %s "+
 				"(it stays queued and will apply; check with 'memsnap job %s')", id, wait, h.State, h.Cause, id)

@@ -574,18 +574,49 @@ func (s *Server) deleteEntities(ctx context.Context, _ *mcp.CallToolRequest, in 
 	}
 	r := result(o, 0)
 	msg := "Entities deleted successfully"
-	if len(r.Missing) > 0 {
-		msg = fmt.Sprintf("Deleted %d of %d entities. Not found: %s", r.Deleted, len(in.EntityNames), strings.Join(r.Missing, ", "))
+	names, missing := notFound(in.EntityNames, r.Missing)
+	if len(missing) > 0 {
+		msg = fmt.Sprintf("Deleted %d of %d entities. Not found: %s", r.Deleted, names, strings.Join(missing, ", "))
 	}
 	return message(msg, o)
 }
 
-func (s *Server) deleteObservations(ctx context.Context, _ *mcp.CallToolRequest, in deleteObservationsIn) (*mcp.CallToolResult, messageOut, error) {
-	requested := 0
-	for i := range in.Deletions {
-		in.Deletions[i].Observations = model.NonNil(in.Deletions[i].Observations)
-		requested += len(in.Deletions[i].Observations)
+// notFound returns how many distinct names asked holds and, in the order
+// first asked, the names that were not there: those the writer listed
+// missing (model.OpResult.Missing) every time they were asked. A name asked
+// twice that existed is deleted the first time and listed missing the
+// second; it counts once, as deleted.
+func notFound(asked, missing []string) (int, []string) {
+	times := map[string]int{}
+	for _, n := range asked {
+		times[n]++
 	}
+	for _, n := range missing {
+		times[n]--
+	}
+	var out []string
+	seen := map[string]bool{}
+	for _, n := range asked {
+		if !seen[n] && times[n] == 0 {
+			out = append(out, n)
+		}
+		seen[n] = true
+	}
+	return len(seen), out
+}
+
+func (s *Server) deleteObservations(ctx context.Context, _ *mcp.CallToolRequest, in deleteObservationsIn) (*mcp.CallToolResult, messageOut, error) {
+	// An observation asked twice of one entity counts once.
+	asked := map[[2]string]bool{}
+	var entities []string
+	for i, d := range in.Deletions {
+		in.Deletions[i].Observations = model.NonNil(d.Observations)
+		entities = append(entities, d.EntityName)
+		for _, ob := range d.Observations {
+			asked[[2]string{d.EntityName, ob}] = true
+		}
+	}
+	requested := len(asked)
 	o, err := s.submit(ctx, map[string]any{"op": model.OpDeleteObservations, "deletions": model.NonNil(in.Deletions)})
 	if err != nil {
 		return nil, messageOut{}, err
@@ -594,8 +625,8 @@ func (s *Server) deleteObservations(ctx context.Context, _ *mcp.CallToolRequest,
 	msg := "Observations deleted successfully"
 	if r.Deleted != requested {
 		msg = fmt.Sprintf("Deleted %d of %d observations.", r.Deleted, requested)
-		if len(r.Missing) > 0 {
-			msg += " Entities not found: " + strings.Join(r.Missing, ", ")
+		if _, missing := notFound(entities, r.Missing); len(missing) > 0 {
+			msg += " Entities not found: " + strings.Join(missing, ", ")
 		}
 	}
 	return message(msg, o)

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 
 	"github.com/memsnap/memsnap/reader"
 )
@@ -21,16 +22,22 @@ const (
 
 // entities is /entities: every entity, a page at a time (keyset, see
 // reader.ListEntities), newest first or by name, optionally of one type.
+// The type parameter is "=" and the type (the type dropdown's values, so
+// that the empty type can be asked: "type=="), or a type as is ("type=a");
+// absent or "", every type.
 func (s *Server) entities(ctx context.Context, r *http.Request, rd *reader.Reader) (view, error) {
 	q := r.URL.Query()
 	data := struct {
 		Types    []reader.TypeCount
 		Type     string
+		Filtered bool // one type asked (Type, which may be "")
 		Order    reader.EntityOrder
 		Entities []reader.ChangedEntity
 		First    bool   // no cursor: the first page
 		Next     string // the next page's URL, "" on the last
-	}{Type: q.Get("type"), Order: reader.EntityOrder(q.Get("order")), First: q.Get("cursor") == ""}
+	}{Order: reader.EntityOrder(q.Get("order")), First: q.Get("cursor") == ""}
+	raw := q.Get("type")
+	data.Type, data.Filtered = strings.TrimPrefix(raw, "="), raw != ""
 	if data.Order == "" {
 		data.Order = reader.Newest
 	}
@@ -41,15 +48,15 @@ func (s *Server) entities(ctx context.Context, r *http.Request, rd *reader.Reade
 	if data.Types, err = rd.EntityTypes(ctx); err != nil {
 		return view{}, err
 	}
-	page, err := rd.ListEntities(ctx, reader.ListOptions{Type: data.Type, Order: data.Order, Limit: entitiesShown, Cursor: q.Get("cursor")})
+	page, err := rd.ListEntities(ctx, reader.ListOptions{Type: data.Type, Untyped: data.Filtered && data.Type == "", Order: data.Order, Limit: entitiesShown, Cursor: q.Get("cursor")})
 	if err != nil {
 		return view{}, err
 	}
 	data.Entities = page.Entities
 	if page.NextCursor != "" {
 		next := url.Values{"order": {string(data.Order)}, "cursor": {page.NextCursor}}
-		if data.Type != "" {
-			next.Set("type", data.Type)
+		if data.Filtered {
+			next.Set("type", "="+data.Type)
 		}
 		data.Next = "/entities?" + next.Encode()
 	}
