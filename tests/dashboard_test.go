@@ -301,7 +301,7 @@ func TestDashboardBrowseInBrowser(t *testing.T) {
 	b.do("the entities page by name", chromedp.Navigate(srv.base+"/entities?order=name"),
 		chromedp.WaitVisible(chromedp.CSS(`#entities a[href="/entity?name=Ada%20Lovelace"]`)))
 	saveShot(t, "dashboard-entities.png", b.screenshot())
-	b.do("filter by type person", chromedp.SetValue(chromedp.ID("type"), "person"), chromedp.Submit(chromedp.ID("type")),
+	b.do("filter by type person", chromedp.SetValue(chromedp.ID("type"), "=person"), chromedp.Submit(chromedp.ID("type")), // a type option's value is "=" and the type
 		chromedp.WaitVisible(chromedp.CSS(`#entities a[href="/entity?name=Ada%20Lovelace"]`)))
 	if got := b.text("#entities"); strings.Contains(got, "Analytical Engine") || strings.Contains(got, "reader") {
 		t.Errorf("persons only: %q", got)
