@@ -323,26 +323,26 @@ reference-for-test:
 	  $(MAKE) --no-print-directory reference; } \
 	  || echo "could not install the reference server: TestOutputSchemasMatchReference will skip"
 
-# The reference server's own vitest suite (testdata/refsuite/__tests__,
+# The reference server's own vitest suite (testdata/third_party/refsuite/__tests__,
 # vendored unchanged from modelcontextprotocol/servers: the npm package holds
 # only dist/) run against bin/memsnap through the official TypeScript MCP
-# client; see testdata/refsuite/README.md. Prints the passed, failed and
+# client; see testdata/third_party/refsuite/README.md. Prints the passed, failed and
 # excluded (not applicable) counts; fails on any failure. Its npm packages,
-# pinned by testdata/refsuite/package-lock.json, go into .refsuite/ (ignored
+# pinned by testdata/third_party/refsuite/package-lock.json, go into .refsuite/ (ignored
 # by git), installed again when the lock file changes. make test runs the
 # same suite as TestReferenceSuite (tests/refsuite_test.go).
 REFSUITE_DIR := .refsuite
-$(REFSUITE_DIR)/installed: testdata/refsuite/package.json testdata/refsuite/package-lock.json
+$(REFSUITE_DIR)/installed: testdata/third_party/refsuite/package.json testdata/third_party/refsuite/package-lock.json
 	@command -v npm >/dev/null || { echo "make refsuite: npm not found (install Node.js 20+)"; exit 1; }
 	@mkdir -p $(REFSUITE_DIR)
-	cp testdata/refsuite/package.json testdata/refsuite/package-lock.json $(REFSUITE_DIR)/
+	cp testdata/third_party/refsuite/package.json testdata/third_party/refsuite/package-lock.json $(REFSUITE_DIR)/
 	npm ci --prefix $(REFSUITE_DIR) --no-audit --no-fund --loglevel=error
 	@touch $@
 
 refsuite-deps: $(REFSUITE_DIR)/installed
 
 refsuite: build refsuite-deps
-	testdata/refsuite/run.sh $(BIN) $(REFSUITE_DIR)/node_modules $(REFSUITE_DIR)/report.json
+	testdata/third_party/refsuite/run.sh $(BIN) $(REFSUITE_DIR)/node_modules $(REFSUITE_DIR)/report.json
 
 # make test's TestReferenceSuite needs node and the packages above: installed
 # here when missing (npm from Debian's nodejs and npm packages when there is

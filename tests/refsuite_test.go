@@ -15,10 +15,10 @@ import (
 var refsuiteModules = filepath.Join("..", ".refsuite", "node_modules")
 
 // Issue 28, Done when 2: the reference memory server's own vitest suite
-// (testdata/refsuite/__tests__, its files unchanged), run against the memsnap
+// (testdata/third_party/refsuite/__tests__, its files unchanged), run against the memsnap
 // binary under test through the official TypeScript MCP client: every
 // applicable test passes, and the tests excluded as not applicable are
-// exactly those testdata/refsuite/excluded.json lists with its reasons
+// exactly those testdata/third_party/refsuite/excluded.json lists with its reasons
 // (run.sh fails otherwise). Each test of the suite gets fresh stores; a
 // second manager on the same memory file is a second 'memsnap mcp' process
 // on the same store, which reads what the first one acknowledged. Skips,
@@ -26,7 +26,7 @@ var refsuiteModules = filepath.Join("..", ".refsuite", "node_modules")
 // installs them; make test runs it).
 func TestReferenceSuite(t *testing.T) {
 	if runtime.GOOS == "windows" {
-		t.Skip("the suite runs through testdata/refsuite/run.sh, a POSIX sh script")
+		t.Skip("the suite runs through testdata/third_party/refsuite/run.sh, a POSIX sh script")
 	}
 	if _, err := exec.LookPath("node"); err != nil {
 		t.Skip("node is not installed: cannot run the reference suite (install Node.js 20+, then 'make refsuite-deps')")
@@ -36,7 +36,7 @@ func TestReferenceSuite(t *testing.T) {
 	}
 	ctx := testContext(t)
 	report := filepath.Join(t.TempDir(), "report.json")
-	cmd := exec.CommandContext(ctx, "sh", filepath.Join("..", "testdata", "refsuite", "run.sh"), bin, refsuiteModules, report)
+	cmd := exec.CommandContext(ctx, "sh", filepath.Join("..", "testdata", "third_party", "refsuite", "run.sh"), bin, refsuiteModules, report)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
