@@ -45,11 +45,7 @@ at a cap says so ("truncated" in --json, a note on standard error).`,
 				defer done()
 				pool := a.newQueryPool(exe, s)
 				defer pool.Close()
-				opts := a.isolatedReaderOptions(pool)
-				if point {
-					opts = opts.ForPoint()
-				}
-				r, err := reader.Open(cmd.Context(), s, opts, a.log)
+				r, err := a.openReader(cmd, s, a.isolatedReaderOptions(pool), point)
 				if err != nil {
 					return err
 				}

@@ -222,17 +222,22 @@ func (a *app) onReader(run func(cmd *cobra.Command, r *reader.Reader, args []str
 			return err
 		}
 		defer done()
-		opts := a.cfg.ReaderOptions()
-		if point {
-			opts = opts.ForPoint()
-		}
-		r, err := reader.Open(cmd.Context(), s, opts, a.log)
+		r, err := a.openReader(cmd, s, a.cfg.ReaderOptions(), point)
 		if err != nil {
 			return err
 		}
 		defer r.Close()
 		return run(cmd, r, args)
 	})
+}
+
+// openReader opens a reader on s with opts, made for a point of history
+// (reader.Options.ForPoint) when point is set, as atStore says.
+func (a *app) openReader(cmd *cobra.Command, s *snapshot.Store, opts reader.Options, point bool) (*reader.Reader, error) {
+	if point {
+		opts = opts.ForPoint()
+	}
+	return reader.Open(cmd.Context(), s, opts, a.log)
 }
 
 func (a *app) printJSON(v any) error {
