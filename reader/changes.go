@@ -198,12 +198,11 @@ func readFeed(ctx context.Context, c *graphdb.Conn, p *feedPos, limit int, out *
 		return fmt.Errorf("recent changes: read entities: %w", err)
 	}
 	for _, row := range res.Rows {
-		e, err := entityOf(row)
+		ce, err := changedEntityOf(row)
 		if err != nil {
 			return fmt.Errorf("recent changes: %w", err)
 		}
-		ce := &ChangedEntity{Entity: e, CreatedAt: timeOf(row[3]), UpdatedAt: timeOf(row[4])}
-		items = append(items, feedItem{pos: feedPos{At: ce.UpdatedAt, Kind: "e", Key: []string{e.Name}, Desc: desc}, ent: ce})
+		items = append(items, feedItem{pos: feedPos{At: ce.UpdatedAt, Kind: "e", Key: []string{ce.Name}, Desc: desc}, ent: &ce})
 	}
 	if res, err = c.Query(ctx, relQ, relP); err != nil {
 		return fmt.Errorf("recent changes: read relations: %w", err)
@@ -316,6 +315,16 @@ func itemsAfter(p *feedPos, kind, at string, key ...string) (string, map[string]
 		}
 	}
 	return fmt.Sprintf("(%s %s timestamp($t) OR (%[1]s = timestamp($t) AND (%[3]s)))", at, gt, cond), params
+}
+
+// changedEntityOf decodes a row of entityCols followed by e.created_at and
+// e.updated_at.
+func changedEntityOf(row []any) (ChangedEntity, error) {
+	e, err := entityOf(row)
+	if err != nil {
+		return ChangedEntity{}, err
+	}
+	return ChangedEntity{Entity: e, CreatedAt: timeOf(row[3]), UpdatedAt: timeOf(row[4])}, nil
 }
 
 func timeOf(v any) time.Time {

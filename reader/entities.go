@@ -99,11 +99,11 @@ func (r *Reader) ListEntities(ctx context.Context, opts ListOptions) (*EntityPag
 			return fmt.Errorf("list entities: %w", err)
 		}
 		for _, row := range res.Rows {
-			e, err := entityOf(row)
+			ce, err := changedEntityOf(row)
 			if err != nil {
 				return fmt.Errorf("list entities: %w", err)
 			}
-			out.Entities = append(out.Entities, ChangedEntity{Entity: e, CreatedAt: timeOf(row[3]), UpdatedAt: timeOf(row[4])})
+			out.Entities = append(out.Entities, ce)
 		}
 		return nil
 	})
