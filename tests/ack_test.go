@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/memsnap/memsnap/internal/fsutil"
 )
 
 // Issue 12, done-when 3: a write acknowledged on durability that the writer
@@ -184,15 +186,7 @@ func TestWritesWithoutDaemonKeepDiskBounded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var bytes int64
-	_ = filepath.WalkDir(store, func(_ string, d os.DirEntry, err error) error {
-		if err == nil && d.Type().IsRegular() {
-			if info, err := d.Info(); err == nil {
-				bytes += info.Size()
-			}
-		}
-		return nil
-	})
+	bytes := fsutil.TreeSize(store)
 	var st struct{ Current uint64 }
 	if err := json.Unmarshal([]byte(mustMemsnap(t, store, nil, "status", "--json")), &st); err != nil {
 		t.Fatal(err)

@@ -213,17 +213,3 @@ func mirror(src, dst string, dir, file func(from, to string, d os.DirEntry) erro
 		return nil
 	})
 }
-
-// dirBytes is the total size of the regular files under dir.
-func dirBytes(dir string) int64 {
-	var n int64
-	_ = filepath.WalkDir(dir, func(_ string, d os.DirEntry, err error) error {
-		if err == nil && d.Type().IsRegular() {
-			if info, err := d.Info(); err == nil {
-				n += info.Size()
-			}
-		}
-		return nil
-	})
-	return n
-}

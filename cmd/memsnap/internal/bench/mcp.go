@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/memsnap/memsnap/internal/fsutil"
 	"github.com/memsnap/memsnap/internal/model"
 	"github.com/memsnap/memsnap/snapshot"
 	"github.com/memsnap/memsnap/writer"
@@ -326,7 +327,7 @@ func (r *runner) mcpSize(ctx context.Context, n int, ref string) (MCPSize, error
 		return out, fmt.Errorf("build the memsnap store: %w", err)
 	}
 	out.BuildSeconds = time.Since(t).Round(time.Millisecond).Seconds()
-	out.StoreMB = float64(dirBytes(store)) / (1 << 20)
+	out.StoreMB = float64(fsutil.TreeSize(store)) / (1 << 20)
 	out.SnapshotMB = currentMB(store)
 	fmt.Fprintf(r.opts.Progress, "bench: mcp %d entities: store built in %.1fs (%.1f MB); timing memsnap mcp ...\n", n, out.BuildSeconds, out.StoreMB)
 	mine, err := r.mcpMemsnap(ctx, store, n)
@@ -437,7 +438,7 @@ func currentMB(store string) float64 {
 	if err != nil {
 		return 0
 	}
-	return float64(dirBytes(s.SnapshotDir(cur))) / (1 << 20)
+	return float64(fsutil.TreeSize(s.SnapshotDir(cur))) / (1 << 20)
 }
 
 // memsnapMCP starts 'memsnap mcp' on store.

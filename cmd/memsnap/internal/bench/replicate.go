@@ -12,6 +12,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/memsnap/memsnap/internal/fsutil"
 	"github.com/memsnap/memsnap/internal/queue"
 	"github.com/memsnap/memsnap/snapshot"
 )
@@ -151,7 +152,7 @@ func (r *runner) replicateSize(ctx context.Context, gw string, n int) (x Replica
 	if err != nil {
 		return x, err
 	}
-	x.StoreBytes = dirBytes(s.SnapshotDir(first.Current))
+	x.StoreBytes = fsutil.TreeSize(s.SnapshotDir(first.Current))
 	cmd := exec.Command(r.opts.Exe, "--config", cfg, "--log-level", "warn", "mcp", "--from", url)
 	replica, err := startMCP(ctx, r.log, "memsnap mcp --from", cmd)
 	if err != nil {

@@ -355,7 +355,7 @@ func (r *runner) publish(ctx context.Context) ([]Publish, error) {
 		var pubs, copies, applies, stages, steps []float64
 		for run := 0; run < r.sc.publishRuns; run++ {
 			cur, _ := s.Current()
-			row.DBMB = float64(dirBytes(s.SnapshotDir(cur))) / (1 << 20)
+			row.DBMB = float64(fsutil.TreeSize(s.SnapshotDir(cur))) / (1 << 20)
 			t := time.Now()
 			if err := plainCopy(s.SnapshotDir(cur), r.path(fmt.Sprintf("publish-%d", mb), fmt.Sprintf("copy-%d", run))); err != nil {
 				return nil, err
@@ -473,7 +473,7 @@ func (r *runner) visibility(ctx context.Context) (*Visibility, error) {
 	}
 	cur, _ := s.Current()
 	out := &Visibility{CommitIntervalMS: 1000, Jobs: r.sc.visibilityJobs, WaitJobs: r.sc.waitJobs,
-		StoreMB: float64(dirBytes(s.SnapshotDir(cur))) / (1 << 20)}
+		StoreMB: float64(fsutil.TreeSize(s.SnapshotDir(cur))) / (1 << 20)}
 	cfgFile := r.path("vis-daemon.json")
 	if err := writeConfigFile(cfgFile, map[string]any{"writer": map[string]any{"commit": "@every 1s"}}); err != nil {
 		return nil, err
