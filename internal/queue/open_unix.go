@@ -12,9 +12,6 @@ import (
 	"github.com/memsnap/memsnap/internal/model"
 )
 
-// errSymlink is openJobFile's answer for a symlink.
-var errSymlink = errors.New("queue: job file is a symlink")
-
 // closeBeforeRename is false on Unix: a producer keeps its job file open,
 // and so locked, until it is renamed into new/, so that RemoveDeadTemps can
 // never take a file being renamed for a dead one.

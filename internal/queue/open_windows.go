@@ -3,13 +3,9 @@
 package queue
 
 import (
-	"errors"
 	"os"
 	"syscall"
 )
-
-// errSymlink is openJobFile's answer for a symlink or other reparse point.
-var errSymlink = errors.New("queue: job file is a symlink")
 
 // closeBeforeRename is true on Windows: a file open without
 // FILE_SHARE_DELETE (how Go opens every file) cannot be renamed, even by

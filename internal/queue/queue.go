@@ -381,6 +381,10 @@ func (q *Queue) deadLetterBadName(name string) (string, error) {
 	return id, nil
 }
 
+// errSymlink is openJobFile's answer for a symlink (on Windows, also for
+// another reparse point, such as a junction).
+var errSymlink = errors.New("queue: job file is a symlink")
+
 // ReadJobFile reads a job file, refusing anything that is not a regular
 // file (a symlink could point anywhere), that is writable by group or
 // others or owned by another user (memsnap writes job files 0600), or that
