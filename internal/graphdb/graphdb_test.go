@@ -158,15 +158,19 @@ func TestEnsureSchemaUpgradesOldGraphs(t *testing.T) {
 	}
 }
 
+// newTestConn is a connection to a new empty graph, closed when the test
+// ends.
 func newTestConn(t *testing.T) *Conn {
 	t.Helper()
-	db, err := Open(filepath.Join(t.TempDir(), "g.kuzu"), Options{})
+	return openTestConn(t, filepath.Join(t.TempDir(), "g.kuzu"), Options{})
+}
+
+// openTestConn opens the graph at path with o (OpenConn); the connection
+// and the database are closed when the test ends.
+func openTestConn(t *testing.T, path string, o Options) *Conn {
+	t.Helper()
+	db, c, err := OpenConn(path, o)
 	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := db.Conn()
-	if err != nil {
-		db.Close()
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
@@ -250,21 +254,12 @@ func TestPreparedStatementsKept(t *testing.T) {
 }
 
 func TestRowLoopStopsOnCancelAndOnRequest(t *testing.T) {
-	db, err := Open(filepath.Join(t.TempDir(), "g.kuzu"), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	c, err := db.Conn()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := newTestConn(t)
 	const q = "UNWIND range(1, 100000) AS x RETURN x"
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	read := 0
-	_, err = c.QueryEach(ctx, q, nil, func([]any) bool {
+	_, err := c.QueryEach(ctx, q, nil, func([]any) bool {
 		if read++; read == 10 {
 			cancel() // the client went away while its rows were being read
 		}
@@ -308,15 +303,7 @@ func TestKuzuMessageWithPercent(t *testing.T) {
 	check("prepared", c, "RETURN -9223372036854775808 % -1 AS v, $x AS x", map[string]any{"x": 1})
 	check("executed", c, "RETURN $x % -1", map[string]any{"x": int64(-9223372036854775808)})
 	db.Close()
-	ro, err := Open(path, Options{ReadOnly: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ro.Close()
-	rc, err := ro.Conn()
-	if err != nil {
-		t.Fatal(err)
-	}
+	rc := openTestConn(t, path, Options{ReadOnly: true})
 	check("read-only", rc, "RETURN -9223372036854775808 % -1", nil)
 	// The parser's message quotes the query's text, '%' included.
 	if _, err := rc.Query(ctx, "RETURN 1 % ", nil); err == nil || strings.Contains(err.Error(), "MISSING") {
