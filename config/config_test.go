@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/viper"
 
+	"github.com/memsnap/memsnap/internal/testutil"
 	"github.com/memsnap/memsnap/snapshot"
 )
 
@@ -264,13 +265,7 @@ func TestLoadRefusesUnknownKeys(t *testing.T) {
 // is none of these is refused naming the key.
 func TestLoadSizesAndZeroDurations(t *testing.T) {
 	dir := t.TempDir()
-	write := func(name, body string) string {
-		f := filepath.Join(dir, name)
-		if err := os.WriteFile(f, []byte(body), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return f
-	}
+	write := func(name, body string) string { return testutil.WriteFile(t, filepath.Join(dir, name), body) }
 	for _, f := range []string{
 		write("sizes.yaml", "job:\n  max_bytes: 1MiB\n  max_string_bytes: 64 KiB\n  max_value_bytes: 524288\ngc:\n  min_age: 0\n"),
 		write("sizes.toml", "[job]\nmax_bytes = \"1 MiB\"\nmax_string_bytes = \"64KiB\"\nmax_value_bytes = 524288\n[gc]\nmin_age = 0\n"),

@@ -1,7 +1,6 @@
 package tests
 
 import (
-	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -10,9 +9,10 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/memsnap/memsnap/internal/testutil"
 )
 
 // Issue 30: the memory-tool commands (entities, relations, observations)
@@ -23,19 +23,12 @@ import (
 // error's text on stderr). --file takes the tool's arguments, a JSON array
 // or JSON Lines.
 func TestMemoryToolCommandsAnswerAsMCP(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
+	ctx := testContext(t)
 	cliStore := newStore(t)
 	mcpStore := newStore(t)
 	cs := mcpSession(t, ctx, mcpStore)
 	dir := t.TempDir()
-	file := func(name, content string) string {
-		p := filepath.Join(dir, name)
-		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		return p
-	}
+	file := func(name, content string) string { return testutil.WriteFile(t, filepath.Join(dir, name), content) }
 	ent := func(name, typ string, obs ...string) map[string]any {
 		return map[string]any{"name": name, "entityType": typ, "observations": append([]string{}, obs...)}
 	}
@@ -196,8 +189,7 @@ func TestImportCreatesMissingStore(t *testing.T) {
 // writes as their annotations do; 'open --help' says what open returns,
 // and open does return every relation touching the named entities.
 func TestHelpTextsMatchBehaviour(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
+	ctx := testContext(t)
 	store := newStore(t)
 	help := mustMemsnap(t, store, nil, "mcp", "--help")
 	_, list, ok := strings.Cut(help, "\nTools (")

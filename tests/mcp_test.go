@@ -18,6 +18,8 @@ import (
 
 	"github.com/google/jsonschema-go/jsonschema"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/memsnap/memsnap/internal/testutil"
 )
 
 // mcpSession starts the real 'memsnap mcp' binary on store and connects the
@@ -39,6 +41,14 @@ func mcpSessionWith(t *testing.T, ctx context.Context, store string, opts *mcp.C
 func mcpProcess(t *testing.T, ctx context.Context, store string, opts *mcp.ClientOptions, env ...string) (*mcp.ClientSession, *exec.Cmd) {
 	t.Helper()
 	cmd := exec.Command(bin, "--store", store, "--log-level", "warn", "mcp")
+	return connectMCP(t, ctx, cmd, opts, env), cmd
+}
+
+// connectMCP starts cmd, a 'memsnap mcp' command line, with env added to
+// the environment, and connects the Go SDK client to it over stdio; the
+// session is closed when the test ends.
+func connectMCP(t *testing.T, ctx context.Context, cmd *exec.Cmd, opts *mcp.ClientOptions, env []string) *mcp.ClientSession {
+	t.Helper()
 	// A write waits for its snapshot as long as the test may run: on a
 	// loaded machine commits are slow, and go test -timeout is the guard.
 	cmd.Env = append(append(os.Environ(), "MEMSNAP_MCP_WRITE_TIMEOUT=30m"), env...)
@@ -46,10 +56,10 @@ func mcpProcess(t *testing.T, ctx context.Context, store string, opts *mcp.Clien
 	client := mcp.NewClient(&mcp.Implementation{Name: "memsnap-test", Version: "1"}, opts)
 	cs, err := client.Connect(ctx, &mcp.CommandTransport{Command: cmd}, nil)
 	if err != nil {
-		t.Fatalf("connect to memsnap mcp: %v", err)
+		t.Fatalf("connect to memsnap %s: %v", strings.Join(cmd.Args[1:], " "), err)
 	}
 	t.Cleanup(func() { cs.Close() })
-	return cs, cmd
+	return cs
 }
 
 // call runs a tool and returns its text, failing the test on a protocol error.
@@ -631,10 +641,7 @@ func TestImportStreams(t *testing.T) {
 // directory; no literal "~" directory appears in the current directory.
 func TestTildeInStorePath(t *testing.T) {
 	home, cwd := t.TempDir(), t.TempDir()
-	cfg := filepath.Join(home, "memsnap.yaml")
-	if err := os.WriteFile(cfg, []byte("store: ~/from-config\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	testutil.WriteFile(t, filepath.Join(home, "memsnap.yaml"), "store: ~/from-config\n") // read as --config ~/memsnap.yaml
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -687,17 +694,18 @@ func TestRelationsWithOneEndReturned(t *testing.T) {
 		map[string]any{"from": "incident/example", "to": "2025-12-17", "relationType": "happened_on"},
 	}})
 	want := "[{incident/example 2025-12-17 happened_on}]"
-	g := parseGraph(t, mustCall(t, ctx, cs, "open_nodes", map[string]any{"names": []string{"2025-12-17"}}))
-	if len(g.Entities) != 1 || fmt.Sprint(g.Relations) != want {
-		t.Errorf("open_nodes [2025-12-17]: %+v, want its one relation %s", g, want)
-	}
-	g = parseGraph(t, mustCall(t, ctx, cs, "search_nodes", map[string]any{"query": "outage"}))
-	if len(g.Entities) != 1 || fmt.Sprint(g.Relations) != want {
-		t.Errorf("search_nodes outage: %+v, want its one relation %s", g, want)
-	}
-	g = parseGraph(t, mustCall(t, ctx, cs, "search_nodes", map[string]any{"query": "disk"}))
-	if len(g.Entities) != 1 || fmt.Sprint(g.Relations) != want {
-		t.Errorf("search_nodes disk: %+v, want its one relation %s", g, want)
+	for _, c := range []struct {
+		tool string
+		args map[string]any
+	}{
+		{"open_nodes", map[string]any{"names": []string{"2025-12-17"}}},
+		{"search_nodes", map[string]any{"query": "outage"}},
+		{"search_nodes", map[string]any{"query": "disk"}},
+	} {
+		g := parseGraph(t, mustCall(t, ctx, cs, c.tool, c.args))
+		if len(g.Entities) != 1 || fmt.Sprint(g.Relations) != want {
+			t.Errorf("%s %v: %+v, want its one relation %s", c.tool, c.args, g, want)
+		}
 	}
 	tools, err := cs.ListTools(ctx, nil)
 	if err != nil {

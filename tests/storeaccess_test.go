@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+
+	"github.com/memsnap/memsnap/internal/testutil"
 )
 
 // Issue 25, item 4: the check that guards the store's directories also
@@ -221,10 +223,7 @@ func TestStorePathThatIsNotAStore(t *testing.T) {
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	file := filepath.Join(dir, "notes.txt")
-	if err := os.WriteFile(file, []byte("mine"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	file := testutil.WriteFile(t, filepath.Join(dir, "notes.txt"), "mine")
 	for _, c := range []struct {
 		store string
 		args  []string

@@ -177,3 +177,13 @@ func Middle(size int64) int64 { return size / 2 }
 
 // Last: see Middle.
 func Last(size int64) int64 { return size - 1 }
+
+// WriteFile writes content to the file at path (created 0600, or
+// truncated) and returns path; it fails t if it cannot.
+func WriteFile(t testing.TB, path, content string) string {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
