@@ -144,11 +144,7 @@ func TestCLIConfigErrors(t *testing.T) {
 	if err := os.WriteFile(bare, []byte("writer:\n  lock_timeout: 10\ngc:\n  keep: 2.9\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range []struct {
-		env  []string
-		args []string
-		want string
-	}{
+	expectConfigRefusals(t, store, []configRefusal{
 		{nil, []string{"--config", bare, "status"},
 			`memsnap: config: writer.lock_timeout: 10 (from config file ` + bare + `) is not a duration (such as 500ms, 30s or 1m30s); ` +
 				`gc.keep: 2.9 (from config file ` + bare + `) is not an integer`},
@@ -168,12 +164,7 @@ func TestCLIConfigErrors(t *testing.T) {
 		{[]string{"MEMSNAP_READER_QUERY_TIMEOUT=soon", "MEMSNAP_MCP_WRITE_TIMEOUT=0s"}, []string{"status"},
 			`memsnap: config: reader.query_timeout: "soon" (from MEMSNAP_READER_QUERY_TIMEOUT) is not a duration (such as 500ms, 30s or 1m30s); ` +
 				`mcp.write_timeout: 0s (from MEMSNAP_MCP_WRITE_TIMEOUT) must be positive`},
-	} {
-		r := memsnap(t, store, nil, c.env, c.args...)
-		if line := oneStderrLine(t, r, 2); line != c.want {
-			t.Errorf("%v %q:\n got %q\nwant %q", c.env, c.args, line, c.want)
-		}
-	}
+	})
 }
 
 // A key with a typo, in the config file (nested too) or as a MEMSNAP_*
@@ -185,26 +176,38 @@ func TestCLIUnknownConfigKeys(t *testing.T) {
 	if err := os.WriteFile(file, []byte("mcp: {write-ack: applied}\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range []struct {
-		env  []string
-		args []string
-		want string
-	}{
+	expectConfigRefusals(t, store, []configRefusal{
 		{nil, []string{"--config", file, "status"},
 			`memsnap: config: unknown key "mcp.write-ack" in config file ` + file + ` (did you mean "mcp.write_ack"?)`},
 		{[]string{"MEMSNAP_WRITER_MINFREE_MB=100"}, []string{"status"},
 			`memsnap: config: unknown variable "MEMSNAP_WRITER_MINFREE_MB" in environment (did you mean "MEMSNAP_WRITER_MIN_FREE_MB"?)`},
 		{[]string{"MEMSNAP_GC_KEP=2"}, []string{"commit"},
 			`memsnap: config: unknown variable "MEMSNAP_GC_KEP" in environment (did you mean "MEMSNAP_GC_KEEP"?)`},
-	} {
+	})
+	env := []string{"MEMSNAP_FAILPOINT=no-such-point", "MEMSNAP_FSFAULT=", "MEMSNAP_BENCH_REFERENCE=/nowhere", "MEMSNAP_TEST_ANYTHING=1", "MEMSNAP_GC_KEEP=4"}
+	if r := memsnap(t, store, nil, env, "status"); r.code != 0 {
+		t.Errorf("status with the variables memsnap reads that are not keys: exit %d: %s", r.code, r.stderr)
+	}
+}
+
+// configRefusal is a command line, with variables added to the
+// environment, that memsnap refuses for its configuration: exit 2 and one
+// line on standard error, want.
+type configRefusal struct {
+	env  []string
+	args []string
+	want string
+}
+
+// expectConfigRefusals runs each of cases on store and checks that it is
+// refused as it says.
+func expectConfigRefusals(t *testing.T, store string, cases []configRefusal) {
+	t.Helper()
+	for _, c := range cases {
 		r := memsnap(t, store, nil, c.env, c.args...)
 		if line := oneStderrLine(t, r, 2); line != c.want {
 			t.Errorf("%v %q:\n got %q\nwant %q", c.env, c.args, line, c.want)
 		}
-	}
-	env := []string{"MEMSNAP_FAILPOINT=no-such-point", "MEMSNAP_FSFAULT=", "MEMSNAP_BENCH_REFERENCE=/nowhere", "MEMSNAP_TEST_ANYTHING=1", "MEMSNAP_GC_KEEP=4"}
-	if r := memsnap(t, store, nil, env, "status"); r.code != 0 {
-		t.Errorf("status with the variables memsnap reads that are not keys: exit %d: %s", r.code, r.stderr)
 	}
 }
 

@@ -245,11 +245,16 @@ func (cr *crashLoopRun) fixedPass() {
 // killCommit runs 'memsnap commit' and kills it at a failpoint or at a
 // random moment; it returns where the writer was.
 func (cr *crashLoopRun) killCommit() string {
-	fp := ""
-	if cr.rng.IntN(3) == 0 {
-		fp = writerPoints[cr.rng.IntN(len(writerPoints))]
+	return cr.killCommitAt(cr.somePoint(3, writerPoints))
+}
+
+// somePoint is, once in n at random, one of points (a failpoint), and ""
+// (a kill at a random moment) otherwise.
+func (cr *crashLoopRun) somePoint(n int, points []string) string {
+	if cr.rng.IntN(n) != 0 {
+		return ""
 	}
-	return cr.killCommitAt(fp)
+	return points[cr.rng.IntN(len(points))]
 }
 
 // killCommitAt runs 'memsnap commit' and kills it at failpoint fp, or at a
@@ -305,11 +310,7 @@ var producerPoints = []string{"enqueue-after-create", "enqueue-after-write", "en
 // it; a job whose producer died is not acknowledged, but may still be
 // applied (if it was renamed into queue/new): the chain allows for that.
 func (cr *crashLoopRun) killProducer() string {
-	fp := ""
-	if cr.rng.IntN(2) == 0 {
-		fp = producerPoints[cr.rng.IntN(len(producerPoints))]
-	}
-	return cr.killProducerAt(fp)
+	return cr.killProducerAt(cr.somePoint(2, producerPoints))
 }
 
 // killProducerAt runs 'memsnap enqueue' and kills it at failpoint fp, or at

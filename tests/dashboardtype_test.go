@@ -1,18 +1,15 @@
 package tests
 
 import (
-	"context"
 	"strings"
 	"testing"
-	"time"
 )
 
 // The /entities type dropdown: "every type" is selected when no type is
 // asked, and the empty type has a value of its own ("=") that filters on
 // it; a type given as is (type=a) still filters.
 func TestDashboardEntitiesEmptyType(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
+	ctx := testContext(t)
 	store := newStore(t)
 	mustMemsnap(t, store, nil, "entities", "create", "--type", "letter", "Alpha")
 	mustMemsnap(t, store, nil, "entities", "create", "Untyped")

@@ -20,18 +20,9 @@ import (
 // (a RUNPATH relative to the binary, none into the module cache), prints
 // its versions and answers a query.
 func TestInstallIsRelocatable(t *testing.T) {
-	for _, tool := range []string{"make", "patchelf", "readelf"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("%s is not installed ('make patchelf' installs patchelf; readelf is in binutils)", tool)
-		}
-	}
 	dir := t.TempDir()
 	prefix := filepath.Join(dir, "prefix")
-	cmd := exec.Command("make", "--no-print-directory", "install", "PREFIX="+prefix)
-	cmd.Dir = ".."
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("make install: %v\n%s", err, out)
-	}
+	makeInstall(t, prefix, "readelf")
 	moved := filepath.Join(dir, "elsewhere", "memsnap")
 	if err := os.MkdirAll(filepath.Dir(moved), 0o755); err != nil {
 		t.Fatal(err)
@@ -69,6 +60,25 @@ func TestInstallIsRelocatable(t *testing.T) {
 	if q := run("--store", store, "query", "RETURN 40 + 2"); !strings.Contains(q, "42") {
 		t.Errorf("query: %s", q)
 	}
+}
+
+// makeInstall runs 'make install PREFIX=prefix' from the repository's root
+// and returns what it printed. It skips t when make, patchelf (which make
+// install runs) or one of the other tools the test needs is not installed.
+func makeInstall(t *testing.T, prefix string, tools ...string) []byte {
+	t.Helper()
+	for _, tool := range append([]string{"make", "patchelf"}, tools...) {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s is not installed ('make patchelf' installs patchelf; readelf is in binutils)", tool)
+		}
+	}
+	cmd := exec.Command("make", "--no-print-directory", "install", "PREFIX="+prefix)
+	cmd.Dir = ".."
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("make install: %v\n%s", err, out)
+	}
+	return out
 }
 
 // Issue 26, done-when 1: 'make dist-windows' (part of make dist) gives a

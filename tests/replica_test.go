@@ -18,6 +18,7 @@ import (
 	"github.com/memsnap/memsnap/internal/testutil"
 	"github.com/memsnap/memsnap/reader"
 	"github.com/memsnap/memsnap/snapshot"
+	"github.com/memsnap/memsnap/snapshot/snapshottest"
 )
 
 // Replication through S3-compatible storage (issue 29), against a real
@@ -40,15 +41,8 @@ func writerCurrent(t testing.TB, dir string) (uint64, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cur, err := s.Current()
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := s.Manifest(cur)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cur, m.Digest
+	m := snapshottest.CurrentManifest(t, s)
+	return m.Seq, m.Digest
 }
 
 // remoteCurrent reads the remote CURRENT straight from versitygw's backend
@@ -91,16 +85,7 @@ func enqueueDirect(t testing.TB, dir string, job any) string {
 // its own) and connects the Go SDK client to it over stdio.
 func replicaSession(t *testing.T, ctx context.Context, url string, env []string) *mcp.ClientSession {
 	t.Helper()
-	cmd := exec.Command(bin, "--log-level", "warn", "mcp", "--from", url)
-	cmd.Env = append(append(os.Environ(), "MEMSNAP_MCP_WRITE_TIMEOUT=30m"), env...)
-	cmd.Stderr = os.Stderr
-	client := mcp.NewClient(&mcp.Implementation{Name: "memsnap-test", Version: "1"}, nil)
-	cs, err := client.Connect(ctx, &mcp.CommandTransport{Command: cmd}, nil)
-	if err != nil {
-		t.Fatalf("connect to memsnap mcp --from: %v", err)
-	}
-	t.Cleanup(func() { cs.Close() })
-	return cs
+	return connectMCP(t, ctx, exec.Command(bin, "--log-level", "warn", "mcp", "--from", url), nil, env)
 }
 
 func exists(path string) bool {
