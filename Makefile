@@ -323,14 +323,15 @@ reference-for-test:
 	  $(MAKE) --no-print-directory reference; } \
 	  || echo "could not install the reference server: TestOutputSchemasMatchReference will skip"
 
-# The reference server's own vitest suite (testdata/third_party/refsuite/__tests__,
-# vendored unchanged from modelcontextprotocol/servers: the npm package holds
-# only dist/) run against bin/memsnap through the official TypeScript MCP
-# client; see testdata/third_party/refsuite/README.md. Prints the passed, failed and
+# The reference server's own vitest suite
+# (testdata/third_party/refsuite/__tests__, vendored unchanged from
+# modelcontextprotocol/servers: the npm package holds only dist/) run
+# against bin/memsnap through the official TypeScript MCP client; see
+# testdata/third_party/refsuite/README.md. Prints the passed, failed and
 # excluded (not applicable) counts; fails on any failure. Its npm packages,
-# pinned by testdata/third_party/refsuite/package-lock.json, go into .refsuite/ (ignored
-# by git), installed again when the lock file changes. make test runs the
-# same suite as TestReferenceSuite (tests/refsuite_test.go).
+# pinned by testdata/third_party/refsuite/package-lock.json, go into
+# .refsuite/ (ignored by git), installed again when the lock file changes.
+# make test runs the same suite as TestReferenceSuite (tests/refsuite_test.go).
 REFSUITE_DIR := .refsuite
 $(REFSUITE_DIR)/installed: testdata/third_party/refsuite/package.json testdata/third_party/refsuite/package-lock.json
 	@command -v npm >/dev/null || { echo "make refsuite: npm not found (install Node.js 20+)"; exit 1; }
