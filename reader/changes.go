@@ -197,12 +197,12 @@ func readFeed(ctx context.Context, c *graphdb.Conn, p *feedPos, limit int, out *
 	if err != nil {
 		return fmt.Errorf("recent changes: read entities: %w", err)
 	}
-	for _, row := range res.Rows {
-		ce, err := changedEntityOf(row)
-		if err != nil {
-			return fmt.Errorf("recent changes: %w", err)
-		}
-		items = append(items, feedItem{pos: feedPos{At: ce.UpdatedAt, Kind: "e", Key: []string{ce.Name}, Desc: desc}, ent: &ce})
+	ents, err := changedEntitiesOf(res.Rows)
+	if err != nil {
+		return fmt.Errorf("recent changes: %w", err)
+	}
+	for i, ce := range ents {
+		items = append(items, feedItem{pos: feedPos{At: ce.UpdatedAt, Kind: "e", Key: []string{ce.Name}, Desc: desc}, ent: &ents[i]})
 	}
 	if res, err = c.Query(ctx, relQ, relP); err != nil {
 		return fmt.Errorf("recent changes: read relations: %w", err)
@@ -317,14 +317,18 @@ func itemsAfter(p *feedPos, kind, at string, key ...string) (string, map[string]
 	return fmt.Sprintf("(%s %s timestamp($t) OR (%[1]s = timestamp($t) AND (%[3]s)))", at, gt, cond), params
 }
 
-// changedEntityOf decodes a row of entityCols followed by e.created_at and
-// e.updated_at.
-func changedEntityOf(row []any) (ChangedEntity, error) {
-	e, err := entityOf(row)
-	if err != nil {
-		return ChangedEntity{}, err
+// changedEntitiesOf decodes rows of entityCols followed by e.created_at and
+// e.updated_at; never nil.
+func changedEntitiesOf(rows [][]any) ([]ChangedEntity, error) {
+	out := make([]ChangedEntity, 0, len(rows))
+	for _, row := range rows {
+		e, err := entityOf(row)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, ChangedEntity{Entity: e, CreatedAt: timeOf(row[3]), UpdatedAt: timeOf(row[4])})
 	}
-	return ChangedEntity{Entity: e, CreatedAt: timeOf(row[3]), UpdatedAt: timeOf(row[4])}, nil
+	return out, nil
 }
 
 func timeOf(v any) time.Time {

@@ -98,12 +98,8 @@ func (r *Reader) ListEntities(ctx context.Context, opts ListOptions) (*EntityPag
 		if err != nil {
 			return fmt.Errorf("list entities: %w", err)
 		}
-		for _, row := range res.Rows {
-			ce, err := changedEntityOf(row)
-			if err != nil {
-				return fmt.Errorf("list entities: %w", err)
-			}
-			out.Entities = append(out.Entities, ce)
+		if out.Entities, err = changedEntitiesOf(res.Rows); err != nil {
+			return fmt.Errorf("list entities: %w", err)
 		}
 		return nil
 	})
