@@ -134,9 +134,11 @@ func (rm *RemoteManifest) parsed() (*snapshot.Manifest, error) {
 		switch {
 		case rf.Path != f.Path:
 			return nil, fmt.Errorf("remote manifest of snapshot %d: file %d is %s, its manifest says %s", rm.Seq, i, rf.Path, f.Path)
+		case rm.JobsOnly && !isJob(f.Path):
+			// only its job files have a place
 		case chunked(f) && len(rf.Chunks) != len(f.Chunks):
 			return nil, fmt.Errorf("remote manifest of snapshot %d: %s has %d chunks, its manifest lists %d", rm.Seq, f.Path, len(rf.Chunks), len(f.Chunks))
-		case !chunked(f) && rf.Object == "" && !(rm.JobsOnly && !isJob(f.Path)):
+		case !chunked(f) && rf.Object == "":
 			return nil, fmt.Errorf("remote manifest of snapshot %d: %s has no object", rm.Seq, f.Path)
 		}
 	}
