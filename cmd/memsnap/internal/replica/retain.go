@@ -60,6 +60,9 @@ func (u *Uploader) retain(ctx context.Context, current uint64) (int, error) {
 			}
 			hist = append(hist, seq)
 		}
+		if !slices.Contains(hist, seq) {
+			delete(u.entries, seq) // gone for good
+		}
 		keys = append(keys, snapshotKey(seq))
 	}
 	var keptHist []uint64
