@@ -86,8 +86,8 @@ func NewUploader(store *snapshot.Store, client *objstore.Client, opts UploadOpti
 // not hold yet, then its remote manifest, then CURRENT; a point the store
 // thinned before it went up sends its history entry instead (its job
 // files and history/<seq>.json), so that the remote history has no gap.
-// Then it applies retention (retain.go). It is idempotent, and resumes an interrupted upload (objects
-// already there are skipped).
+// Then it applies retention (retain.go). It is idempotent, and resumes an
+// interrupted upload (objects already there are skipped).
 func (u *Uploader) Upload(ctx context.Context) (res UploadResult, err error) {
 	start := time.Now()
 	defer func() { res.DurationMS = time.Since(start).Milliseconds() }()
