@@ -88,8 +88,10 @@ type ReplicaConfig struct {
 	To string `mapstructure:"to"`
 	// Schedule is the daemon's cron spec for replication. Default: "@every 5s".
 	Schedule string `mapstructure:"schedule"`
-	// Keep is how many newest snapshots stay in the remote location
-	// (besides the one its CURRENT names). Default: 10.
+	// Keep is how many newest snapshots always stay in full in the remote
+	// location (besides the one its CURRENT names): the floor under the
+	// history tiers (History), which remote retention follows as GC does.
+	// Default: 10.
 	Keep int `mapstructure:"keep"`
 	// Endpoint is the S3-compatible server's URL (with it, path-style
 	// addressing). Default: empty (AWS S3, or AWS_ENDPOINT_URL).

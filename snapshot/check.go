@@ -42,6 +42,10 @@ const (
 	// FindAppliedTwice: one job id is among the applied jobs (jobs/) of two
 	// snapshots of CURRENT's lineage.
 	FindAppliedTwice
+	// FindHistory: an entry of the history log (history/<seq>/) is
+	// damaged: its manifest, a job file it lists, or its agreement with
+	// snapshots/ (Err is a *HistoryError naming the file).
+	FindHistory
 	// FindQueuedApplied: a job waits in queue/new that a snapshot of
 	// CURRENT's lineage applied. An interrupted rollback leaves such jobs;
 	// the writer skips a job whose outcome is recorded. Not ErrCorrupt.
@@ -78,6 +82,8 @@ func (f *Finding) Error() string {
 	switch f.Kind {
 	case FindCurrent, FindDamaged:
 		return f.Err.Error() // these name the snapshot and CURRENT themselves
+	case FindHistory:
+		return f.Err.Error() // a *HistoryError names the entry and the file
 	case FindContent:
 		return fmt.Sprintf("snapshot %d: content disagrees with its manifest: %v", f.Seq, f.Err)
 	case FindLineage:
@@ -100,7 +106,7 @@ func (f *Finding) Is(target error) bool {
 	switch f.Kind {
 	case FindQueuedApplied, FindStaging:
 		return false
-	case FindDamaged:
+	case FindDamaged, FindHistory:
 		return !errors.Is(f.Err, ErrNewerFormat)
 	}
 	return true
@@ -188,6 +194,9 @@ func (r *CheckReport) Err() error {
 //   - along CURRENT's lineage (parent by parent while the snapshots are on
 //     disk: GC ends it) numbers fall (FindLineage) and no job is applied
 //     twice (FindAppliedTwice);
+//   - every entry of the history log (history/<seq>/) has a manifest that
+//     parses and agrees with snapshots/, and every job file it lists, intact
+//     (FindHistory, see checkHistory);
 //   - with no writer at work (opts.Idle): nothing newer than CURRENT was
 //     published (FindCurrent; a provable crash leftover, which the next
 //     writer removes, is not reported, see Survey), no job in queue/new was
@@ -210,6 +219,9 @@ func (s *Store) Check(ctx context.Context, opts CheckOptions) (*CheckReport, err
 		if err := s.checkCurrent(ctx, r, opts); err != nil {
 			return r, err
 		}
+	}
+	if err := s.checkHistory(r); err != nil {
+		return r, err
 	}
 	if opts.Idle == nil {
 		return r, nil

@@ -121,6 +121,28 @@ func TestCheckFindings(t *testing.T) {
 			FindLineage, true, false, "snapshot 2: manifest names parent 2, which is not older", nil},
 		{"job applied twice", func(t *testing.T, s *Store) { linkJob(t, s, 1, "0000000000000007-J3.job") },
 			FindAppliedTwice, true, false, "job J3 applied by snapshots 1 and 3 of CURRENT's lineage", nil},
+		{"history job file changed", func(t *testing.T, s *Store) {
+			writeFile(t, filepath.Join(thin(t, s, 1), JobsDir, "0000000000000001-J1.job"), `{"ops":[{}]}`)
+		}, FindHistory, true, false, "0000000000000001-J1.job: size or CRC-32C does not match the manifest", nil},
+		{"history job file missing", func(t *testing.T, s *Store) {
+			removeFile(t, filepath.Join(thin(t, s, 1), JobsDir, "0000000000000001-J1.job"))
+		}, FindHistory, true, false, filepath.Join(JobsDir, "0000000000000001-J1.job"), os.ErrNotExist},
+		{"history manifest of another snapshot", func(t *testing.T, s *Store) {
+			thin(t, s, 1)
+			b, err := os.ReadFile(filepath.Join(s.SnapshotDir(2), ManifestFile))
+			if err != nil {
+				t.Fatal(err)
+			}
+			writeFile(t, filepath.Join(s.historyDir(1), ManifestFile), string(b))
+		}, FindHistory, true, false, filepath.Join(HistoryDir, FormatSeq(1), ManifestFile) + ": the manifest names snapshot 2", nil},
+		{"history manifest unreadable", func(t *testing.T, s *Store) { writeFile(t, filepath.Join(thin(t, s, 1), ManifestFile), "{") },
+			FindHistory, true, false, "history of snapshot 1", nil},
+		{"history beside a different full snapshot", func(t *testing.T, s *Store) {
+			if err := s.saveHistory(2); err != nil {
+				t.Fatal(err)
+			}
+			rewriteManifest(t, s, 2, func(m *Manifest) { m.Entities = 7 })
+		}, FindHistory, true, false, "differs from the manifest of snapshot 2, which is still kept in full", nil},
 		{"applied job queued again", func(t *testing.T, s *Store) { writeFile(t, filepath.Join(s.Queue().NewDir(), "J2.job"), "{}") },
 			FindQueuedApplied, false, true, "job J2 is in queue/new but snapshot 2 applied it", nil},
 		{"staging not empty", func(t *testing.T, s *Store) {
@@ -176,6 +198,37 @@ func TestCheckContentHook(t *testing.T) {
 	}})
 	if got := kindsOf(r); !slices.Equal(got, []FindingKind{FindDamaged}) {
 		t.Fatalf("damaged graph: %v", r.Err())
+	}
+}
+
+// thin leaves snapshot seq's history entry and removes the snapshot, as GC
+// thins a snapshot inside the history window, and returns the entry's
+// directory.
+func thin(t *testing.T, s *Store, seq uint64) string {
+	t.Helper()
+	if err := s.saveHistory(seq); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(s.SnapshotDir(seq)); err != nil {
+		t.Fatal(err)
+	}
+	return s.historyDir(seq)
+}
+
+// A store whose older snapshots were thinned into history/ is sound, and
+// so is a history entry beside its snapshot still kept in full (GC could
+// not move it yet).
+func TestCheckSoundHistory(t *testing.T) {
+	s := checkedStore(t)
+	thin(t, s, 1)
+	if err := s.saveHistory(2); err != nil {
+		t.Fatal(err)
+	}
+	if r := mustCheck(t, s, CheckOptions{Idle: NoWriter}); len(r.Findings) != 0 {
+		t.Fatalf("store with history: %v", r.Err())
+	}
+	if seqs, err := s.HistorySeqs(); err != nil || !slices.Equal(seqs, []uint64{1, 2}) {
+		t.Fatalf("history entries %v, %v", seqs, err)
 	}
 }
 

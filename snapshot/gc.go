@@ -116,7 +116,7 @@ func (s *Store) snapshotTimes(seqs []uint64) ([]SnapshotTime, map[uint64]bool) {
 			continue
 		}
 		readable[seq] = true
-		times = append(times, SnapshotTime{Seq: seq, CreatedAt: m.CreatedAt, Anchor: m.RollbackOf != 0 || m.RestoreOf != 0})
+		times = append(times, m.Time())
 	}
 	return times, readable
 }

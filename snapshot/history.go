@@ -46,6 +46,12 @@ func (s *Store) historyDir(seq uint64) string {
 	return s.Path(HistoryDir, FormatSeq(seq))
 }
 
+// HistoryFile is the path of file rel (a manifest's slash path, or
+// ManifestFile) of snapshot seq's history entry.
+func (s *Store) HistoryFile(seq uint64, rel string) string {
+	return filepath.Join(s.historyDir(seq), filepath.FromSlash(rel))
+}
+
 // HistorySeqs lists the seqs of the history log's entries, ascending; none
 // when the store has no history/.
 func (s *Store) HistorySeqs() ([]uint64, error) {
@@ -203,15 +209,24 @@ func (s *Store) Points() ([]Point, error) {
 }
 
 // PointAt returns the point that was CURRENT at time t: the newest one
-// created at or before t. Before the oldest point it is ErrNoPoint.
+// created at or before t (PointIn over Points). Before the oldest point it
+// is ErrNoPoint.
 func (s *Store) PointAt(t time.Time) (uint64, error) {
 	pts, err := s.Points()
 	if err != nil {
 		return 0, err
 	}
+	return PointIn(pts, t)
+}
+
+// PointIn returns the point of pts (any order) that was CURRENT at time t:
+// the newest one (highest seq) created at or before t. Before the oldest
+// it is ErrNoPoint. A store's history (PointAt) and a replica location's
+// share it.
+func PointIn(pts []Point, t time.Time) (uint64, error) {
 	var seq uint64
 	for _, p := range pts {
-		if !p.CreatedAt.After(t) {
+		if !p.CreatedAt.After(t) && p.Seq > seq {
 			seq = p.Seq
 		}
 	}
@@ -323,10 +338,17 @@ func (s *Store) pruneViews(now time.Time) {
 }
 
 // ParsePoint resolves SEQ|TIME, as --at, the MCP reads' at and 'snapshots
-// restore' take it, to a point of history: a decimal seq as it is; an RFC
-// 3339 time, or a negative duration from now (-10m, -2h30m), to the point
-// CURRENT named then (PointAt). A value of neither form is ErrBadPoint.
+// restore' take it, to a point of the store's history (ParsePointWith
+// over PointAt).
 func (s *Store) ParsePoint(at string, now time.Time) (uint64, error) {
+	return ParsePointWith(at, now, s.PointAt)
+}
+
+// ParsePointWith resolves SEQ|TIME to a point of history: a decimal seq as
+// it is; an RFC 3339 time, or a negative duration from now (-10m, -2h30m),
+// to the point pointAt says CURRENT named then. A value of neither form is
+// ErrBadPoint.
+func ParsePointWith(at string, now time.Time, pointAt func(time.Time) (uint64, error)) (uint64, error) {
 	if seq, err := strconv.ParseUint(at, 10, 64); err == nil && seq > 0 {
 		return seq, nil
 	}
@@ -339,7 +361,7 @@ func (s *Store) ParsePoint(at string, now time.Time) (uint64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("%w: %q is not a snapshot number, an RFC 3339 time or a duration ago such as -10m", ErrBadPoint, at)
 	}
-	return s.PointAt(t)
+	return pointAt(t)
 }
 
 // ErrBadPoint is returned by ParsePoint for a value that names no point.
@@ -360,4 +382,42 @@ func (s *Store) NewViewDir() (string, error) {
 		return "", fmt.Errorf("history view: %w", err)
 	}
 	return dir, nil
+}
+
+// AdoptHistory installs as history/<m.Seq>/ the history entry assembled in
+// dir (a directory under staging/, see StagingPath): its job files under
+// dir/jobs/, as manifest (the exact bytes; m is manifest parsed) lists
+// them. A replica location's history comes down this way, so that a
+// point of it can be rebuilt here (PlanPoint, writer.BuildView). Every job
+// file is checked against the manifest first (CheckHistoryEntry): a
+// damaged one is refused, an error matching ErrCorrupt. An entry or a
+// snapshot kept in full of that seq already there is refused. Caller holds
+// the writer lock.
+func (s *Store) AdoptHistory(dir string, manifest []byte, m *Manifest) error {
+	parsed, err := ParseManifest(manifest)
+	if err != nil || parsed.Seq != m.Seq {
+		return fmt.Errorf("adopt history of snapshot %d: the manifest's bytes do not parse to it: %v", m.Seq, err)
+	}
+	final := s.historyDir(m.Seq)
+	if fsutil.Exists(final) || fsutil.Exists(s.SnapshotDir(m.Seq)) {
+		return fmt.Errorf("adopt history of snapshot %d: the store holds it already", m.Seq)
+	}
+	if problems := CheckHistoryEntry(dir, parsed); len(problems) > 0 {
+		return fmt.Errorf("adopt: %w", errors.Join(problems...))
+	}
+	if err := fsutil.WriteFileAtomic(filepath.Join(dir, ManifestFile), manifest); err != nil {
+		return fmt.Errorf("adopt history of snapshot %d: %w", m.Seq, err)
+	}
+	if fsutil.Exists(filepath.Join(dir, JobsDir)) {
+		if err := fsutil.SyncDir(filepath.Join(dir, JobsDir)); err != nil {
+			return fmt.Errorf("adopt history of snapshot %d: %w", m.Seq, err)
+		}
+	}
+	if err := os.MkdirAll(s.Path(HistoryDir), fsutil.DirPerm); err != nil {
+		return fmt.Errorf("adopt history of snapshot %d: %w", m.Seq, err)
+	}
+	if err := fsutil.Rename(dir, final); err != nil {
+		return fmt.Errorf("adopt history of snapshot %d: %w", m.Seq, err)
+	}
+	return fsutil.SyncDir(s.Path(HistoryDir))
 }

@@ -80,6 +80,11 @@ type SnapshotTime struct {
 	Anchor bool
 }
 
+// Time is what Retain needs to know of the snapshot m describes.
+func (m *Manifest) Time() SnapshotTime {
+	return SnapshotTime{Seq: m.Seq, CreatedAt: m.CreatedAt, Anchor: m.RollbackOf != 0 || m.RestoreOf != 0}
+}
+
 // RetainDecision is what Retain decides.
 type RetainDecision struct {
 	// Keep lists the seqs to keep in full, ascending; the others may go.

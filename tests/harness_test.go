@@ -84,11 +84,15 @@ func memsnap(t testing.TB, store string, stdin []byte, env []string, args ...str
 	return r
 }
 
-// runMemsnap runs the memsnap binary bin on store at the given log level
-// with args and optional stdin and env. The error is one starting the
-// process; how it exited is in the result.
+// runMemsnap runs the memsnap binary bin on store ("": no --store, for
+// --from) at the given log level with args and optional stdin and env. The
+// error is one starting the process; how it exited is in the result.
 func runMemsnap(bin, store, logLevel string, stdin []byte, env []string, args ...string) (result, error) {
-	cmd := exec.Command(bin, append([]string{"--store", store, "--log-level", logLevel}, args...)...)
+	head := []string{"--log-level", logLevel}
+	if store != "" {
+		head = append([]string{"--store", store}, head...)
+	}
+	cmd := exec.Command(bin, append(head, args...)...)
 	cmd.Env = append(os.Environ(), env...)
 	if stdin != nil {
 		cmd.Stdin = bytes.NewReader(stdin)

@@ -4,10 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/memsnap/memsnap/snapshot"
 )
 
 // historyEnv turns the history window on (TestMain turns it off for the
@@ -280,4 +284,32 @@ func TestMCPReadsAt(t *testing.T) {
 		t.Errorf("read_graph without at: %v", got)
 	}
 	wantToolError(t, ctx, cs, "read_graph", map[string]any{"at": "2000-01-01T00:00:00Z"}, "no snapshot at")
+}
+
+// 'snapshots verify' checks the history log too: an intact history passes;
+// a job file of a thinned snapshot's history entry changed on disk fails
+// verify (exit 1), naming the file.
+func TestVerifyChecksHistory(t *testing.T) {
+	store := newStore(t)
+	for _, name := range []string{"Ada", "Grace", "Linus"} {
+		historyWrite(t, store, `{"ops":[{"op":"create_entities","entities":[{"name":"`+name+`","entityType":"person"}]}]}`)
+	}
+	historyRun(t, store, nil, "snapshots", "verify")
+	jobs, err := filepath.Glob(filepath.Join(store, snapshot.HistoryDir, "*", snapshot.JobsDir, "*"))
+	if err != nil || len(jobs) == 0 {
+		t.Fatalf("no history job files in %s (%v): the tiers should have thinned the middle snapshots", store, err)
+	}
+	// A new file in place of the hard link: the snapshot's own copy is
+	// gone with the thinned snapshot anyway.
+	if err := os.Remove(jobs[0]); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(jobs[0], []byte(`{"ops":[]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	skipStoreCheck(store, "a history job file is damaged on purpose")
+	r := memsnap(t, store, nil, historyEnv, "snapshots", "verify")
+	if r.code != 1 || !strings.Contains(r.stderr, jobs[0]) || !strings.Contains(r.stderr, "does not match the manifest") {
+		t.Fatalf("verify with a damaged history job file: exit %d, %q; want exit 1 naming %s", r.code, r.stderr, jobs[0])
+	}
 }

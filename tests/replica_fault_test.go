@@ -37,7 +37,7 @@ func bulkJob(prefix string, n int) map[string]any {
 // in cacheDir.
 func queryFrom(t *testing.T, srv *testutil.S3Server, url, cacheDir, cypher string) (queryResult, result) {
 	t.Helper()
-	r := memsnap(t, filepath.Join(t.TempDir(), "unused"), nil, replicaEnv(srv, cacheDir), "query", "--from", url, "--json", cypher)
+	r := memsnap(t, "", nil, replicaEnv(srv, cacheDir), "query", "--from", url, "--json", cypher)
 	var q queryResult
 	if r.code == 0 {
 		if err := json.Unmarshal([]byte(r.stdout), &q); err != nil {

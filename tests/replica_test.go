@@ -316,7 +316,7 @@ func TestShortReplicaSessionForwardsItsWrite(t *testing.T) {
 	in := `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}` + "\n" +
 		`{"jsonrpc":"2.0","method":"notifications/initialized"}` + "\n" +
 		`{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"create_entities","arguments":{"entities":[{"name":"Bob","entityType":"person","observations":["short session"]}]}}}` + "\n"
-	r := memsnap(t, t.TempDir(), []byte(in), replicaEnv(srv, cache, "MEMSNAP_READER_REFRESH=@every 1h"), "mcp", "--from", url)
+	r := memsnap(t, "", []byte(in), replicaEnv(srv, cache, "MEMSNAP_READER_REFRESH=@every 1h"), "mcp", "--from", url)
 	if r.code != 0 || !strings.Contains(r.stdout, `"id":2`) || !strings.Contains(r.stdout, "Bob") {
 		t.Fatalf("mcp --from: exit %d\nstdout %s\nstderr %s", r.code, r.stdout, r.stderr)
 	}

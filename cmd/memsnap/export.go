@@ -33,7 +33,7 @@ func (a *app) newExportCommand() *cobra.Command {
 		}),
 	}
 	c.Flags().StringVarP(&out, "output", "o", "-", "file to write, or - for standard output")
-	addAtFlag(c, false)
+	addReadFlags(c, false)
 	return c
 }
 

@@ -54,6 +54,6 @@ func (a *app) graphCommand(use, short string, args cobra.PositionalArgs,
 		}),
 	}
 	c.Flags().Bool("json", false, `print {"snapshot": seq, "entities": [...], "relations": [...]}, and "queued": the acknowledged jobs applied over the snapshot, when any`)
-	addAtFlag(c, false)
+	addReadFlags(c, false)
 	return c
 }

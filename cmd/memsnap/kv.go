@@ -48,7 +48,7 @@ func (a *app) newKVCommand() *cobra.Command {
 	}
 	scan.Flags().IntVar(&limit, "limit", 0, "at most this many keys (0 = all)")
 	kv.PersistentFlags().Bool("json", false, "print JSON")
-	addAtFlag(kv, true)
+	addReadFlags(kv, true)
 	kv.AddCommand(get, scan)
 	return kv
 }

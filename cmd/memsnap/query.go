@@ -63,8 +63,7 @@ at a cap says so ("truncated" in --json, a note on standard error).`,
 	}
 	c.Flags().Bool("json", false, `print {"snapshot": seq, "columns": [...], "rows": [[...]]}`)
 	c.Flags().StringArrayVar(&params, "param", nil, "query parameter k=v (repeatable)")
-	addFromFlag(c)
-	addAtFlag(c, false)
+	addReadFlags(c, false)
 	return c
 }
 

@@ -21,9 +21,9 @@ import (
 )
 
 // Replication through S3-compatible storage: the replicate command, the
-// daemon's replicate schedule, and --from on query, mcp and serve (a
-// local cache store that follows the remote). Package replica does the
-// work.
+// daemon's replicate schedule, and --from on the read commands, mcp and
+// serve (a local cache store that follows the remote; see from.go).
+// Package replica does the work.
 
 func (a *app) newReplicateCommand() *cobra.Command {
 	var to string
@@ -37,7 +37,9 @@ the snapshot's manifest after them and the remote CURRENT last, so that a reader
 partial snapshot. An interrupted run is resumed by the next (what is there is skipped). Jobs
 that remote readers queued (their writes) are pulled into the local queue first, each once
 ("pulled" counts them).
-Remote retention keeps the newest replica.keep snapshots. The daemon does the same on
+Remote retention follows the store's history rules (history.*: the snapshots the tiers keep
+in full, the job files of the thinned ones for history.keep_for), and always keeps the newest
+replica.keep snapshots. The daemon does the same on
 replica.schedule when replica.to is set. Endpoint, region and credentials: replica.endpoint,
 replica.region, replica.access_key_id, replica.secret_access_key, else the standard AWS
 environment and shared config. Prints a JSON summary.`,
@@ -72,7 +74,7 @@ environment and shared config. Prints a JSON summary.`,
 }
 
 func (a *app) newUploader(s *snapshot.Store, client *objstore.Client) *replica.Uploader {
-	return replica.NewUploader(s, client, replica.UploadOptions{Keep: a.cfg.Replica.Keep}, a.log)
+	return replica.NewUploader(s, client, replica.UploadOptions{Keep: a.cfg.Replica.Keep, History: a.cfg.History.Options()}, a.log)
 }
 
 // objClient is an S3 client for the s3:// URL raw, with the replica.*
@@ -136,11 +138,6 @@ type remoteReader struct {
 	cache  *snapshot.Store
 }
 
-// addFromFlag adds --from to a read command or server.
-func addFromFlag(c *cobra.Command) {
-	c.Flags().String("from", "", "read s3://BUCKET/PREFIX through a local cache (replica.cache_dir) instead of the store")
-}
-
 // fromRemote wraps run: with --from, it brings the remote CURRENT into the
 // cache store (replica.cache_dir) and points the command at that store;
 // with follow (the servers), a goroutine keeps it up to date on
@@ -152,6 +149,9 @@ func (a *app) fromRemote(follow bool, run runE) runE {
 		if from == "" {
 			return run(cmd, args)
 		}
+		if f, ok := a.flags["store"]; ok && f.changed() {
+			return usagef(cmd, "--store and --from name two different memories: give one (--from reads the remote through its cache in replica.cache_dir)")
+		}
 		ctx := cmd.Context()
 		client, err := a.objClient(ctx, from)
 		if err != nil {
@@ -160,6 +160,9 @@ func (a *app) fromRemote(follow bool, run runE) runE {
 		dir := replica.CacheDir(a.cfg.Replica.CacheDir, client.Location())
 		if err := os.MkdirAll(filepath.Dir(dir), fsutil.DirPerm); err != nil {
 			return fmt.Errorf("replica cache: %w", err)
+		}
+		if at := cmd.Flag("at"); at != nil && at.Value.String() != "" {
+			return a.remotePoint(cmd, client, filepath.Dir(dir), func() error { return run(cmd, args) })
 		}
 		cache, err := snapshot.Init(dir)
 		if err != nil {

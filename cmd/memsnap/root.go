@@ -96,9 +96,12 @@ where the logs go too.`,
 		Args:          cobra.ArbitraryArgs, // wrapArgs reports unknown commands
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
-			return a.load()
-		},
+	}
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
+		if err := refuseFrom(root, cmd); err != nil {
+			return err
+		}
+		return a.load()
 	}
 	f := root.PersistentFlags()
 	f.String("store", "", "store directory (default "+config.DefaultStoreHelp()+")")
@@ -107,6 +110,7 @@ where the logs go too.`,
 	a.bindFlag("store", root, "store")
 	a.bindFlag("config", root, "config")
 	a.bindFlag("log_level", root, "log-level")
+	addRefusedFrom(root)
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return usageError{path: cmd.CommandPath(), err: err}
 	})
@@ -214,9 +218,10 @@ func (a *app) storeRunE(open func(dir string) (*snapshot.Store, error), run stor
 
 // onReader is a RunE that opens a reader on the store's current snapshot,
 // or on the point of history --at names (see atStore), runs run on it and
-// closes it.
+// closes it; with --from, the store is the remote's local cache
+// (fromRemote).
 func (a *app) onReader(run func(cmd *cobra.Command, r *reader.Reader, args []string) error) runE {
-	return a.onStore(func(cmd *cobra.Command, s *snapshot.Store, args []string) error {
+	return a.fromRemote(false, a.onStore(func(cmd *cobra.Command, s *snapshot.Store, args []string) error {
 		s, point, done, err := a.atStore(cmd, s)
 		if err != nil {
 			return err
@@ -228,7 +233,7 @@ func (a *app) onReader(run func(cmd *cobra.Command, r *reader.Reader, args []str
 		}
 		defer r.Close()
 		return run(cmd, r, args)
-	})
+	}))
 }
 
 // openReader opens a reader on s with opts, made for a point of history

@@ -15,6 +15,9 @@
 //	                          the batch's job files), by content hash
 //	chunks/<sha256>           one 64 KiB chunk of graph.kuzu (the manifest's
 //	                          chunk size), by content hash
+//	history/<seq>.json        a point of history thinned by remote retention
+//	                          (retain.go): a remote manifest of which only the
+//	                          job files' objects are kept
 //	queue/<job id>.job        a job a replica queued, waiting for the writer
 //
 // Objects go up first, then the remote manifest, then CURRENT: a reader
@@ -48,6 +51,7 @@ const (
 	snapshotsPrefix = "snapshots/"
 	objectsPrefix   = "objects/"
 	chunksPrefix    = "chunks/"
+	historyPrefix   = "history/"
 	queuePrefix     = "queue/"
 )
 
@@ -66,6 +70,9 @@ type RemoteManifest struct {
 	// its own checksum).
 	Manifest []byte       `json:"manifest"`
 	Files    []RemoteFile `json:"files"`
+	// JobsOnly: only the job files have objects (a history entry of a
+	// snapshot the store thinned before it went up, see uploadHistory).
+	JobsOnly bool `json:"jobs_only,omitempty"`
 }
 
 // RemoteFile says where one file of the snapshot is: Object (a SHA-256,
@@ -91,6 +98,20 @@ func (rm *RemoteManifest) keys() []string {
 	return out
 }
 
+// jobKeys lists the objects of rm's job files: what a history entry keeps.
+func (rm *RemoteManifest) jobKeys() []string {
+	var out []string
+	for _, f := range rm.Files {
+		if isJob(f.Path) && f.Object != "" {
+			out = append(out, objectsPrefix+f.Object)
+		}
+	}
+	return out
+}
+
+// isJob reports whether a manifest's path is one of the batch's job files.
+func isJob(path string) bool { return strings.HasPrefix(path, snapshot.JobsDir+"/") }
+
 // parsed checks rm against the snapshot manifest it carries and returns
 // that manifest: the seq agrees, the manifest's own checksum holds, and
 // every file it lists has a place (the right number of chunks).
@@ -113,6 +134,8 @@ func (rm *RemoteManifest) parsed() (*snapshot.Manifest, error) {
 		switch {
 		case rf.Path != f.Path:
 			return nil, fmt.Errorf("remote manifest of snapshot %d: file %d is %s, its manifest says %s", rm.Seq, i, rf.Path, f.Path)
+		case rm.JobsOnly && !isJob(f.Path):
+			// only its job files have a place
 		case chunked(f) && len(rf.Chunks) != len(f.Chunks):
 			return nil, fmt.Errorf("remote manifest of snapshot %d: %s has %d chunks, its manifest lists %d", rm.Seq, f.Path, len(rf.Chunks), len(f.Chunks))
 		case !chunked(f) && rf.Object == "":
@@ -147,22 +170,29 @@ func remoteCurrent(ctx context.Context, c *objstore.Client) (uint64, error) {
 
 // getManifest fetches and checks snapshots/<seq>.json.
 func getManifest(ctx context.Context, c *objstore.Client, seq uint64) (*RemoteManifest, *snapshot.Manifest, error) {
-	b, err := c.Get(ctx, snapshotKey(seq))
+	rm, m, _, err := getManifestAt(ctx, c, snapshotKey(seq), seq)
+	return rm, m, err
+}
+
+// getManifestAt fetches and checks the remote manifest of snapshot seq at
+// key (snapshots/ or history/), and returns its bytes too.
+func getManifestAt(ctx context.Context, c *objstore.Client, key string, seq uint64) (*RemoteManifest, *snapshot.Manifest, []byte, error) {
+	b, err := c.Get(ctx, key)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	var rm RemoteManifest
 	if err := json.Unmarshal(b, &rm); err != nil {
-		return nil, nil, fmt.Errorf("remote manifest of snapshot %d: %w", seq, err)
+		return nil, nil, nil, fmt.Errorf("remote manifest of snapshot %d: %w", seq, err)
 	}
 	if rm.Seq != seq {
-		return nil, nil, fmt.Errorf("remote manifest %s names snapshot %d", snapshotKey(seq), rm.Seq)
+		return nil, nil, nil, fmt.Errorf("remote manifest %s names snapshot %d", key, rm.Seq)
 	}
 	m, err := rm.parsed()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return &rm, m, nil
+	return &rm, m, b, nil
 }
 
 func truncate(s string, n int) string {

@@ -3,54 +3,101 @@ package replica
 import (
 	"context"
 	"slices"
-	"strconv"
-	"strings"
 	"time"
+
+	"github.com/memsnap/memsnap/snapshot"
 )
 
-// retain applies remote retention: it keeps the newest Keep remote
-// snapshots and the one current names, deletes the other remote
-// manifests, then every object under objects/ and chunks/ that no kept
-// manifest names and that is older than RetentionGrace. It returns how
-// many objects it deleted. (The store's history rules, once they exist,
-// will decide which snapshots to keep here too.)
+// retain applies remote retention by the store's own history rules:
+// snapshot.Retain over the remote snapshots' creation times, with
+// UploadOptions.History (history.*) and Keep (replica.keep) as the number
+// of newest snapshots always kept, the floor under the tiers. It keeps in
+// full what Retain keeps, the snapshot current names, and any whose
+// manifest cannot be read. A snapshot it thins inside the history window
+// (numbered above RetainDecision.HistoryAfter) leaves its remote manifest
+// under history/ first, its job files' objects kept, so that every point
+// of the window stays reachable (restore --from --at, --at with --from);
+// history entries at or below HistoryAfter go. Then every object under
+// objects/ and chunks/ that no kept snapshot and no kept history entry's
+// job file names, and that is older than RetentionGrace, is deleted. It
+// returns how many objects it deleted.
 func (u *Uploader) retain(ctx context.Context, current uint64) (int, error) {
-	list, err := u.client.List(ctx, snapshotsPrefix)
+	full, err := listSeqs(ctx, u.client, snapshotsPrefix)
 	if err != nil {
 		return 0, err
 	}
-	var seqs []uint64
-	for _, o := range list {
-		if seq, ok := parseSnapshotKey(o.Key); ok {
-			seqs = append(seqs, seq)
-		}
+	hist, err := listSeqs(ctx, u.client, historyPrefix)
+	if err != nil {
+		return 0, err
 	}
-	slices.Sort(seqs)
-	var drop, keep []uint64
-	for i, seq := range seqs {
-		if len(seqs)-i <= u.opts.Keep || seq == current {
-			keep = append(keep, seq)
-		} else {
-			drop = append(drop, seq)
+	keep := map[uint64]bool{current: true}
+	var times []snapshot.SnapshotTime
+	for _, seq := range full {
+		e, err := u.entry(ctx, seq, true)
+		if err != nil {
+			if ctx.Err() != nil {
+				return 0, err
+			}
+			u.log.Warn("remote manifest unreadable: its snapshot is kept", "seq", seq, "error", err)
+			keep[seq] = true
+			continue
 		}
+		times = append(times, e.m.Time())
 	}
-	if len(drop) == 0 {
-		return 0, nil
+	r := snapshot.Retention{Keep: u.opts.Keep, History: u.opts.History}
+	d := snapshot.Retain(r, times, u.now())
+	for _, seq := range d.Keep {
+		keep[seq] = true
 	}
 	var keys []string
-	for _, seq := range drop {
+	for _, seq := range full {
+		if keep[seq] {
+			continue
+		}
+		if r.KeepFor > 0 && seq > d.HistoryAfter && !slices.Contains(hist, seq) {
+			if err := u.client.Put(ctx, historyKey(seq), u.entries[seq].raw); err != nil {
+				return 0, err
+			}
+			hist = append(hist, seq)
+		}
+		if !slices.Contains(hist, seq) {
+			delete(u.entries, seq) // gone for good
+		}
 		keys = append(keys, snapshotKey(seq))
+	}
+	var keptHist []uint64
+	for _, seq := range hist {
+		if seq <= d.HistoryAfter {
+			keys = append(keys, historyKey(seq))
+			delete(u.entries, seq)
+		} else {
+			keptHist = append(keptHist, seq)
+		}
+	}
+	if len(keys) == 0 {
+		return 0, nil
 	}
 	if err := u.client.Delete(ctx, keys...); err != nil {
 		return 0, err
 	}
 	named := map[string]bool{}
-	for _, seq := range keep {
-		rm, _, err := getManifest(ctx, u.client, seq)
-		if err != nil {
-			return len(keys), err // deleting nothing more is safe
+	for _, seq := range full {
+		if keep[seq] {
+			e, err := u.entry(ctx, seq, true)
+			if err != nil {
+				return len(keys), err // deleting nothing more is safe
+			}
+			for _, k := range e.rm.keys() {
+				named[k] = true
+			}
 		}
-		for _, k := range rm.keys() {
+	}
+	for _, seq := range keptHist {
+		e, err := u.entry(ctx, seq, false)
+		if err != nil {
+			return len(keys), err
+		}
+		for _, k := range e.rm.jobKeys() {
 			named[k] = true
 		}
 	}
@@ -61,8 +108,35 @@ func (u *Uploader) retain(ctx context.Context, current uint64) (int, error) {
 	if err := u.client.Delete(ctx, garbage...); err != nil {
 		return len(keys), err
 	}
-	u.log.Info("remote retention", "snapshots_deleted", len(drop), "objects_deleted", len(garbage), "kept", len(keep))
+	u.log.Info("remote retention", "manifests_deleted", len(keys), "objects_deleted", len(garbage), "kept", len(keep), "history_entries", len(keptHist), "history_after", d.HistoryAfter)
 	return len(keys) + len(garbage), nil
+}
+
+// entry returns the remote manifest of seq (under snapshots/ when full,
+// else history/), from the cache when it was read before: remote manifests
+// never change, and snapshots/<seq>.json and history/<seq>.json hold the
+// same bytes.
+func (u *Uploader) entry(ctx context.Context, seq uint64, full bool) (*remoteEntry, error) {
+	if e, ok := u.entries[seq]; ok {
+		return e, nil
+	}
+	e, err := fetchEntry(ctx, u.client, seq, full)
+	if err != nil {
+		return nil, err
+	}
+	if u.entries == nil {
+		u.entries = map[uint64]*remoteEntry{}
+	}
+	u.entries[seq] = e
+	return e, nil
+}
+
+// now is the time retention judges ages by (UploadOptions.Now).
+func (u *Uploader) now() time.Time {
+	if u.opts.Now != nil {
+		return u.opts.Now()
+	}
+	return time.Now()
 }
 
 // unnamed lists the objects and chunks not in named and older than
@@ -82,18 +156,4 @@ func (u *Uploader) unnamed(ctx context.Context, named map[string]bool) ([]string
 		}
 	}
 	return out, nil
-}
-
-// parseSnapshotKey parses snapshots/<seq>.json.
-func parseSnapshotKey(key string) (uint64, bool) {
-	s, ok := strings.CutPrefix(key, snapshotsPrefix)
-	if !ok {
-		return 0, false
-	}
-	s, ok = strings.CutSuffix(s, ".json")
-	if !ok {
-		return 0, false
-	}
-	seq, err := strconv.ParseUint(s, 10, 64)
-	return seq, err == nil && seq > 0
 }

@@ -111,18 +111,8 @@ func (s *Syncer) Sync(ctx context.Context) (res SyncResult, err error) {
 	if err != nil {
 		return res, err
 	}
-	name := "replica-" + snapshot.FormatSeq(remote)
-	_ = s.store.RemoveStaging(name)
-	defer func() {
-		if err != nil {
-			_ = s.store.RemoveStaging(name)
-		}
-	}()
-	if err := s.assemble(ctx, s.store.StagingPath(name), rm, m, &res); err != nil {
-		return res, fmt.Errorf("replica: fetch snapshot %d: %w", remote, err)
-	}
-	if err := s.store.Adopt(s.store.StagingPath(name), rm.Manifest, m); err != nil {
-		return res, fmt.Errorf("replica: %w", err)
+	if err := s.adopt(ctx, rm, m, &res); err != nil {
+		return res, err
 	}
 	res.Seq, res.Changed = remote, true
 	if b, err := json.Marshal(rm); err == nil {
@@ -135,6 +125,26 @@ func (s *Syncer) Sync(ctx context.Context) (res SyncResult, err error) {
 	}
 	s.log.Debug("snapshot fetched", "seq", remote, "fetched", res.Fetched, "bytes", res.Bytes, "reused", res.Reused)
 	return res, nil
+}
+
+// adopt assembles remote snapshot rm (m, its manifest) under staging/ and
+// publishes it locally (snapshot.Store.Adopt: checked whole, then the
+// local CURRENT swap). Caller holds the store's writer lock.
+func (s *Syncer) adopt(ctx context.Context, rm *RemoteManifest, m *snapshot.Manifest, res *SyncResult) (err error) {
+	name := "replica-" + snapshot.FormatSeq(rm.Seq)
+	_ = s.store.RemoveStaging(name)
+	defer func() {
+		if err != nil {
+			_ = s.store.RemoveStaging(name)
+		}
+	}()
+	if err := s.assemble(ctx, s.store.StagingPath(name), rm, m, nil, res); err != nil {
+		return fmt.Errorf("replica: fetch snapshot %d: %w", rm.Seq, err)
+	}
+	if err := s.store.Adopt(s.store.StagingPath(name), rm.Manifest, m); err != nil {
+		return fmt.Errorf("replica: %w", err)
+	}
+	return nil
 }
 
 // localSource is content the local CURRENT holds: a file and, for a
@@ -179,13 +189,17 @@ func (s *Syncer) localSources() map[string]localSource {
 	return out
 }
 
-// assemble writes every file of m into dir: each whole file and each
-// chunk from the local snapshot when it holds the same content (checked),
-// else downloaded (checked, fetched again up to fetchTries times).
-func (s *Syncer) assemble(ctx context.Context, dir string, rm *RemoteManifest, m *snapshot.Manifest, res *SyncResult) error {
+// assemble writes every file of m (only those whose path want accepts,
+// when want is not nil) into dir: each whole file and each chunk from the
+// local snapshot when it holds the same content (checked), else
+// downloaded (checked, fetched again up to fetchTries times).
+func (s *Syncer) assemble(ctx context.Context, dir string, rm *RemoteManifest, m *snapshot.Manifest, want func(path string) bool, res *SyncResult) error {
 	local := s.localSources()
 	f := &fetcher{ctx: ctx, s: s, local: local, res: res, sem: make(chan struct{}, s.opts.Parallel)}
 	for i, fs := range m.Files {
+		if want != nil && !want(fs.Path) {
+			continue
+		}
 		path := filepath.Join(dir, filepath.FromSlash(fs.Path))
 		if err := os.MkdirAll(filepath.Dir(path), fsutil.DirPerm); err != nil {
 			return err

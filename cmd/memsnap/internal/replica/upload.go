@@ -20,10 +20,17 @@ import (
 
 // UploadOptions tunes an Uploader.
 type UploadOptions struct {
-	// Keep is how many newest remote snapshots retention keeps, besides
-	// the one the remote CURRENT names. 0: 10. (Remote retention will
-	// follow the store's history rules once they exist.)
+	// Keep is how many newest remote snapshots retention always keeps in
+	// full (replica.keep), besides the one the remote CURRENT names: the
+	// floor under History's tiers. 0: 10.
 	Keep int
+	// History is the history window and its tiers (history.*): remote
+	// retention follows them as GC does (retain.go). Zero keeps no
+	// history: the newest Keep snapshots only.
+	History snapshot.History
+	// Now is the time retention judges ages by; nil: time.Now. Tests
+	// inject it.
+	Now func() time.Time
 	// Parallel is how many objects go up at once. 0: 8.
 	Parallel int
 }
@@ -57,6 +64,9 @@ type Uploader struct {
 	client *objstore.Client
 	opts   UploadOptions
 	log    *slog.Logger
+	// entries caches the remote manifests retention read, by seq (they
+	// never change). Upload is not safe for concurrent use.
+	entries map[uint64]*remoteEntry
 }
 
 // NewUploader returns an uploader of store's snapshots to client's
@@ -73,9 +83,11 @@ func NewUploader(store *snapshot.Store, client *objstore.Client, opts UploadOpti
 
 // Upload sends every local snapshot newer than the remote CURRENT, up to
 // the local CURRENT, oldest first: for each, the objects the remote does
-// not hold yet, then its remote manifest, then CURRENT. Then it applies
-// retention. It is idempotent, and resumes an interrupted upload (objects
-// already there are skipped).
+// not hold yet, then its remote manifest, then CURRENT; a point the store
+// thinned before it went up sends its history entry instead (its job
+// files and history/<seq>.json), so that the remote history has no gap.
+// Then it applies retention (retain.go). It is idempotent, and resumes an
+// interrupted upload (objects already there are skipped).
 func (u *Uploader) Upload(ctx context.Context) (res UploadResult, err error) {
 	start := time.Now()
 	defer func() { res.DurationMS = time.Since(start).Milliseconds() }()
@@ -107,17 +119,26 @@ func (u *Uploader) Upload(ctx context.Context) (res UploadResult, err error) {
 			u.log.Warn("remote CURRENT's manifest unreadable: checking every object", "seq", remote, "error", err)
 		}
 	}
-	seqs, err := u.store.Seqs()
+	pts, err := u.localPoints()
 	if err != nil {
 		return res, err
 	}
-	for _, seq := range seqs {
+	for _, p := range pts {
+		seq := p.seq
 		if seq <= remote || seq > local {
 			continue
 		}
+		if !p.full {
+			if err := u.uploadHistory(ctx, seq, have, &res); err != nil {
+				return res, err
+			}
+			continue
+		}
 		rm, m, err := u.uploadSnapshot(ctx, seq, have, prev, &res)
-		if errors.Is(err, errGone) {
-			u.log.Info("snapshot collected before it went up: skipped", "seq", seq)
+		if errors.Is(err, errGone) { // thinned meanwhile: its history entry, if the window keeps one
+			if err := u.uploadHistory(ctx, seq, have, &res); err != nil {
+				return res, err
+			}
 			continue
 		}
 		if err != nil {
