@@ -168,7 +168,7 @@ func (a *app) fromRemote(follow bool, run runE) runE {
 		sy := replica.NewSyncer(client, cache, replica.SyncOptions{LockTimeout: a.cfg.Writer.LockTimeout}, a.log)
 		if _, err := sy.Sync(ctx); err != nil {
 			cur, _ := cache.Current()
-			if cur == 0 {
+			if cur == 0 || errors.Is(err, replica.ErrOtherStore) {
 				return fmt.Errorf("read %s: %w", client.Location(), err)
 			}
 			a.log.Warn("could not bring the remote snapshot: serving the cached one", "seq", cur, "error", err)

@@ -89,12 +89,15 @@ func CacheDir(root string, loc objstore.Location) string {
 // local CURRENT swap), then collects old local snapshots. On any error the
 // local CURRENT is unchanged. ErrNothingRemote: the remote holds nothing.
 func (s *Syncer) Sync(ctx context.Context) (res SyncResult, err error) {
-	remote, err := remoteCurrent(ctx, s.client)
+	remote, remoteID, err := remoteHead(ctx, s.client)
 	if err != nil {
 		return res, err
 	}
 	if remote == 0 {
 		return res, ErrNothingRemote
+	}
+	if err := s.checkStore(remoteID); err != nil {
+		return res, err
 	}
 	if res.Seq, err = s.store.Current(); err != nil || res.Seq >= remote {
 		return res, err
@@ -111,6 +114,10 @@ func (s *Syncer) Sync(ctx context.Context) (res SyncResult, err error) {
 	if err != nil {
 		return res, err
 	}
+	if rm.Store != remoteID {
+		return res, fmt.Errorf("%s: snapshot %d's manifest was published by store %q, the remote CURRENT by store %q: two stores replicate into one prefix",
+			s.client.Location(), remote, rm.Store, remoteID)
+	}
 	name := "replica-" + snapshot.FormatSeq(remote)
 	_ = s.store.RemoveStaging(name)
 	defer func() {
@@ -125,6 +132,11 @@ func (s *Syncer) Sync(ctx context.Context) (res SyncResult, err error) {
 		return res, fmt.Errorf("replica: %w", err)
 	}
 	res.Seq, res.Changed = remote, true
+	if remoteID != "" {
+		if _, err := s.store.AdoptID(remoteID); err != nil {
+			return res, fmt.Errorf("replica: %w", err)
+		}
+	}
 	if b, err := json.Marshal(rm); err == nil {
 		if err := fsutil.WriteFileAtomic(s.store.Path(stateFile), b); err != nil {
 			s.log.Warn("could not save the replica state: the next sync downloads everything", "error", err)
@@ -135,6 +147,17 @@ func (s *Syncer) Sync(ctx context.Context) (res SyncResult, err error) {
 	}
 	s.log.Debug("snapshot fetched", "seq", remote, "fetched", res.Fetched, "bytes", res.Bytes, "reused", res.Reused)
 	return res, nil
+}
+
+// checkStore refuses a remote location whose CURRENT was published by
+// another store than the one the local store copies (its id; a store
+// with none yet copies whatever is there).
+func (s *Syncer) checkStore(remoteID string) error {
+	local, err := s.store.ID()
+	if err != nil || local == "" || remoteID == "" || local == remoteID {
+		return err
+	}
+	return &OtherStoreError{Location: s.client.Location().String(), Remote: remoteID, Local: local, Cache: s.store.Dir()}
 }
 
 // localSource is content the local CURRENT holds: a file and, for a

@@ -10,7 +10,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"strconv"
 	"sync"
 	"time"
 
@@ -86,9 +85,16 @@ func (u *Uploader) Upload(ctx context.Context) (res UploadResult, err error) {
 	if local == 0 {
 		return res, snapshot.ErrNoSnapshot
 	}
-	remote, err := remoteCurrent(ctx, u.client)
+	id, err := u.store.EnsureID()
 	if err != nil {
 		return res, err
+	}
+	remote, remoteID, err := remoteHead(ctx, u.client)
+	if err != nil {
+		return res, err
+	}
+	if remote != 0 && remoteID != "" && remoteID != id {
+		return res, &OtherStoreError{Location: u.client.Location().String(), Remote: remoteID, Local: id}
 	}
 	res.Current = remote
 	if remote >= local {
@@ -115,7 +121,7 @@ func (u *Uploader) Upload(ctx context.Context) (res UploadResult, err error) {
 		if seq <= remote || seq > local {
 			continue
 		}
-		rm, m, err := u.uploadSnapshot(ctx, seq, have, prev, &res)
+		rm, m, err := u.uploadSnapshot(ctx, seq, id, have, prev, &res)
 		if errors.Is(err, errGone) {
 			u.log.Info("snapshot collected before it went up: skipped", "seq", seq)
 			continue
@@ -168,7 +174,7 @@ func (p *presence) add(k string)      { p.mu.Lock(); defer p.mu.Unlock(); p.know
 
 // uploadSnapshot sends snapshot seq (pinned meanwhile, so that GC leaves
 // it alone): its objects, then its remote manifest, then CURRENT.
-func (u *Uploader) uploadSnapshot(ctx context.Context, seq uint64, have *presence, prev map[string]prevFile, res *UploadResult) (*RemoteManifest, *snapshot.Manifest, error) {
+func (u *Uploader) uploadSnapshot(ctx context.Context, seq uint64, id string, have *presence, prev map[string]prevFile, res *UploadResult) (*RemoteManifest, *snapshot.Manifest, error) {
 	pin, err := u.store.Pin(seq)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
@@ -185,7 +191,7 @@ func (u *Uploader) uploadSnapshot(ctx context.Context, seq uint64, have *presenc
 	if err != nil {
 		return nil, nil, fmt.Errorf("replicate snapshot %d: %w", seq, err)
 	}
-	rm := &RemoteManifest{Format: remoteFormat, Seq: seq, Manifest: raw, Files: make([]RemoteFile, len(m.Files))}
+	rm := &RemoteManifest{Format: remoteFormat, Seq: seq, Store: id, Manifest: raw, Files: make([]RemoteFile, len(m.Files))}
 	up := newSender(ctx, u, have, res)
 	for i, f := range m.Files {
 		rm.Files[i].Path = f.Path
@@ -212,7 +218,7 @@ func (u *Uploader) uploadSnapshot(ctx context.Context, seq uint64, have *presenc
 	if err := u.client.Put(ctx, snapshotKey(seq), b); err != nil {
 		return nil, nil, fmt.Errorf("replicate snapshot %d: %w", seq, err)
 	}
-	cur := []byte(strconv.FormatUint(seq, 10) + "\n")
+	cur := currentLine(seq, id)
 	if err := u.client.Put(ctx, currentKey, cur); err != nil {
 		return nil, nil, fmt.Errorf("replicate snapshot %d: %w", seq, err)
 	}
