@@ -27,6 +27,7 @@ import (
 
 func (a *app) newReplicateCommand() *cobra.Command {
 	var to string
+	var verify bool
 	c := &cobra.Command{
 		Use:   "replicate [--to s3://BUCKET/PREFIX]",
 		Short: "Send the store's new snapshots to S3-compatible storage, once",
@@ -57,7 +58,8 @@ environment and shared config. Prints a JSON summary.`,
 			if err != nil {
 				return fmt.Errorf("replicate: pull the remote queue: %w", err)
 			}
-			res, err := a.newUploader(s, client).Upload(cmd.Context())
+			up := a.newUploader(s, client, verify)
+			res, err := up.Upload(cmd.Context())
 			if err != nil {
 				return fmt.Errorf("replicate to %s: %w", client.Location(), err)
 			}
@@ -68,11 +70,12 @@ environment and shared config. Prints a JSON summary.`,
 		}),
 	}
 	c.Flags().StringVar(&to, "to", "", "s3://BUCKET/PREFIX (default replica.to)")
+	c.Flags().BoolVar(&verify, "verify", false, "first read back every object the remote CURRENT names and put back the damaged ones")
 	return c
 }
 
-func (a *app) newUploader(s *snapshot.Store, client *objstore.Client) *replica.Uploader {
-	return replica.NewUploader(s, client, replica.UploadOptions{Keep: a.cfg.Replica.Keep}, a.log)
+func (a *app) newUploader(s *snapshot.Store, client *objstore.Client, verify bool) *replica.Uploader {
+	return replica.NewUploader(s, client, replica.UploadOptions{Keep: a.cfg.Replica.Keep, Verify: verify}, a.log)
 }
 
 // objClient is an S3 client for the s3:// URL raw, with the replica.*
@@ -103,7 +106,7 @@ func (a *app) replicateSchedule(ctx context.Context, s *snapshot.Store, c *cron.
 	if err != nil {
 		return fmt.Errorf("replica.to: %w", err)
 	}
-	up := a.newUploader(s, client)
+	up := a.newUploader(s, client, false)
 	log := a.log.With("component", "replicate")
 	var mu sync.Mutex // one replication at a time
 	c.Schedule(sched, cron.FuncJob(func() {
@@ -225,6 +228,7 @@ func (a *app) followRemote(ctx context.Context, sy *replica.Syncer) error {
 	}
 	log := a.log.With("component", "replica")
 	var mu sync.Mutex // one pass at a time
+	var lastErr string // the last failed sync's error; guarded by mu
 	c := cron.New()
 	c.Schedule(sched, cron.FuncJob(func() {
 		if ctx.Err() != nil || !mu.TryLock() {
@@ -238,9 +242,14 @@ func (a *app) followRemote(ctx context.Context, sy *replica.Syncer) error {
 				log.Info("forwarded writes to the remote queue", "jobs", n)
 			}
 		}
-		if res, err := sy.Sync(ctx); err != nil && ctx.Err() == nil {
+		res, err := sy.Sync(ctx)
+		switch {
+		case err != nil && ctx.Err() == nil && err.Error() != lastErr:
 			log.Warn("could not bring the remote snapshot: serving the one there is", "error", err)
-		} else if res.Changed {
+			lastErr = err.Error() // said once until it changes
+		case err != nil:
+		case res.Changed:
+			lastErr = ""
 			log.Info("remote snapshot fetched", "seq", res.Seq, "fetched", res.Fetched, "bytes", res.Bytes, "reused", res.Reused)
 		}
 	}))

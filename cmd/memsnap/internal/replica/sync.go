@@ -288,9 +288,10 @@ func (f *fetcher) content(key string, ok func([]byte) bool) (b []byte, fetched b
 		if hashOf(b) == want && ok(b) {
 			return b, true, nil
 		}
-		f.s.log.Warn("object came down damaged", "key", key, "try", try)
+		f.s.log.Debug("object came down damaged", "key", key, "try", try)
 		if try == fetchTries {
-			return nil, true, fmt.Errorf("%w: %s came down damaged %d times (SHA-256 or the manifest's CRC-32C does not match)", snapshot.ErrCorrupt, key, try)
+			f.s.reportDamaged(f.ctx, key)
+			return nil, true, &DamagedError{Location: f.s.client.Location().String(), Key: key, Tries: try}
 		}
 	}
 }

@@ -25,6 +25,11 @@ type UploadOptions struct {
 	Keep int
 	// Parallel is how many objects go up at once. 0: 8.
 	Parallel int
+	// Verify reads back every object the remote CURRENT names before the
+	// upload and puts back those whose content is not their name's
+	// (replicate --verify). Off, only the objects readers reported
+	// damaged are checked (see repair.go).
+	Verify bool
 }
 
 // RetentionGrace is how old an object no kept snapshot names must be
@@ -43,6 +48,9 @@ type UploadResult struct {
 	Objects int   `json:"objects"`
 	Bytes   int64 `json:"bytes"`
 	Skipped int   `json:"skipped"`
+	// Repaired counts the damaged remote objects put back (included in
+	// Objects and Bytes when a new upload sent them).
+	Repaired int `json:"repaired"`
 	// Deleted counts the objects retention removed.
 	Deleted    int   `json:"deleted"`
 	DurationMS int64 `json:"duration_ms"`
@@ -95,6 +103,9 @@ func (u *Uploader) Upload(ctx context.Context) (res UploadResult, err error) {
 	}
 	if remote != 0 && remoteID != "" && remoteID != id {
 		return res, &OtherStoreError{Location: u.client.Location().String(), Remote: remoteID, Local: id}
+	}
+	if res.Repaired, err = u.repair(ctx, remote, u.opts.Verify); err != nil {
+		return res, fmt.Errorf("repair damaged remote objects: %w", err)
 	}
 	res.Current = remote
 	if remote >= local {
@@ -245,7 +256,7 @@ func newSender(ctx context.Context, u *Uploader, have *presence, res *UploadResu
 }
 
 // send puts data at key unless the key is known or found (HEAD) to be
-// there.
+// there with data's size and, where the ETag is a plain MD5, data's MD5.
 func (s *sender) send(key string, data []byte) {
 	if s.have.has(key) {
 		s.count(0, 0, 1)
@@ -255,7 +266,12 @@ func (s *sender) send(key string, data []byte) {
 	s.wg.Add(1)
 	go func() {
 		defer func() { <-s.sem; s.wg.Done() }()
-		ok, err := s.u.client.Exists(s.ctx, key)
+		info, ok, err := s.u.client.Head(s.ctx, key)
+		if err == nil && ok && !sameContent(info, data) {
+			s.u.log.Warn("remote object damaged (its size or ETag is not its content's): sending it again", "key", key,
+				"size", info.Size, "want_size", len(data), "etag", info.ETag)
+			ok = false
+		}
 		if err == nil && !ok {
 			err = s.u.client.Put(s.ctx, key, data)
 		}
