@@ -227,7 +227,7 @@ func (a *app) followRemote(ctx context.Context, sy *replica.Syncer) error {
 		return fmt.Errorf("reader.refresh %q: %w", a.cfg.Reader.Refresh, err)
 	}
 	log := a.log.With("component", "replica")
-	var mu sync.Mutex // one pass at a time
+	var mu sync.Mutex  // one pass at a time
 	var lastErr string // the last failed sync's error; guarded by mu
 	c := cron.New()
 	c.Schedule(sched, cron.FuncJob(func() {
