@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -128,5 +129,62 @@ func TestReplicateErrorsAreOneLine(t *testing.T) {
 				t.Errorf("%s: %q does not say %q", tc.name, msg, w)
 			}
 		}
+	}
+}
+
+// TestReplicaWriteStaysVisible: a write acknowledged by a replica MCP
+// server is in every answer from then on: while it waits in the cache's
+// queue, after it is forwarded to the remote queue (by another server on
+// the same cache as it exits, so that the moment is the test's), while the
+// writer pulls, commits and replicates it, and once the cache holds the
+// snapshot with it (brought down by a query --from on the same cache);
+// then it is there once, and the forwarded copy is gone from the cache.
+func TestReplicaWriteStaysVisible(t *testing.T) {
+	srv, url, store, env, _ := replicatedStore(t, "visible")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	cache := filepath.Join(t.TempDir(), "cache")
+	quiet := replicaEnv(srv, cache, "MEMSNAP_READER_REFRESH=@every 1h") // no forward or sync but the test's
+	cs := replicaSession(t, ctx, url, quiet)
+	mustCall(t, ctx, cs, "create_entities", map[string]any{"entities": []any{entity("written-on-replica", "t", "acknowledged")}})
+	visible := func(when string) {
+		t.Helper()
+		text := mustCall(t, ctx, cs, "open_nodes", map[string]any{"names": []string{"written-on-replica"}})
+		if !strings.Contains(text, `"written-on-replica"`) || !strings.Contains(text, "acknowledged") {
+			t.Fatalf("%s: the replica's acknowledged write is not in its answer: %s", when, text)
+		}
+	}
+	visible("queued in the cache")
+
+	init := `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}` + "\n"
+	if r := memsnap(t, t.TempDir(), []byte(init), quiet, "mcp", "--from", url); r.code != 0 {
+		t.Fatalf("a second mcp --from on the cache: exit %d: %s", r.code, r.stderr)
+	}
+	if q, _ := filepath.Glob(filepath.Join(srv.Dir, testutil.S3Bucket, "visible", "queue", "*.job")); len(q) != 1 {
+		t.Fatalf("remote queue after the forward: %v, want the one write", q)
+	}
+	visible("forwarded to the remote queue")
+
+	if rep := replicateJSON(t, store, env, "replicate", "--to", url); rep.Pulled != 1 {
+		t.Fatalf("replicate pulled %d jobs, want 1", rep.Pulled)
+	}
+	visible("pulled by the writer")
+	commit(t, store)
+	replicateJSON(t, store, env, "replicate", "--to", url)
+	seq, _ := writerCurrent(t, store)
+	visible("applied and replicated, not yet in the cache")
+
+	if q, r := queryFrom(t, srv, url, cache, "MATCH (e:Entity {name: 'written-on-replica'}) RETURN count(e)"); r.code != 0 || q.Snapshot != seq || fmt.Sprint(q.Rows) != "[[1]]" {
+		t.Fatalf("query --from on the cache: exit %d, snapshot %d, %v: %s", r.code, q.Snapshot, q.Rows, r.stderr)
+	}
+	visible("in the cache's CURRENT")
+	if out := mcpQuery(t, ctx, cs, "MATCH (e:Entity {name: 'written-on-replica'}) RETURN count(e)"); out.Snapshot != seq || fmt.Sprint(out.Rows) != "[[1]]" {
+		t.Fatalf("the replica serves snapshot %d with %v copies of its write, want snapshot %d with 1", out.Snapshot, out.Rows, seq)
+	}
+	if left, _ := filepath.Glob(filepath.Join(cacheStore(t, cache).Dir(), "queue", "*", "*.job")); len(left) != 0 {
+		t.Fatalf("the cache's queue still holds %v after the snapshot with the write came down", left)
+	}
+	if n := queryInt(t, store, "MATCH (e:Entity {name: 'written-on-replica'}) RETURN count(e)"); n != 1 {
+		t.Fatalf("the write is in the writer's store %d times, want 1", n)
 	}
 }

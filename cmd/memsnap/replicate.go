@@ -165,6 +165,9 @@ func (a *app) fromRemote(follow bool, run runE) runE {
 			return fmt.Errorf("replica cache: %w", err)
 		}
 		cache, err := snapshot.Init(dir)
+		if err == nil {
+			err = cache.Queue().MakeFwdDir() // watched by the servers' reads
+		}
 		if err != nil {
 			return fmt.Errorf("replica cache: %w", err)
 		}

@@ -100,6 +100,9 @@ func (s *Syncer) Sync(ctx context.Context) (res SyncResult, err error) {
 		return res, err
 	}
 	if res.Seq, err = s.store.Current(); err != nil || res.Seq >= remote {
+		if err == nil {
+			s.dropForwarded(ctx)
+		}
 		return res, err
 	}
 	lock, err := writer.AcquireLock(ctx, s.store, s.opts.LockTimeout)
@@ -142,11 +145,22 @@ func (s *Syncer) Sync(ctx context.Context) (res SyncResult, err error) {
 			s.log.Warn("could not save the replica state: the next sync downloads everything", "error", err)
 		}
 	}
+	s.dropForwarded(ctx)
 	if _, err := s.store.GC(snapshot.GCOptions{Keep: s.opts.Keep}); err != nil {
 		s.log.Warn("cache gc failed", "error", err)
 	}
 	s.log.Debug("snapshot fetched", "seq", remote, "fetched", res.Fetched, "bytes", res.Bytes, "reused", res.Reused)
 	return res, nil
+}
+
+// dropForwarded drops the forwarded writes the local CURRENT holds (see
+// dropForwarded); a failure leaves them for the next Sync.
+func (s *Syncer) dropForwarded(ctx context.Context) {
+	if n, err := dropForwarded(ctx, s.store); err != nil {
+		s.log.Warn("could not drop the forwarded writes the snapshot holds: reads still apply them", "error", err)
+	} else if n > 0 {
+		s.log.Debug("forwarded writes arrived in a snapshot", "jobs", n)
+	}
 }
 
 // checkStore refuses a remote location whose CURRENT was published by
