@@ -38,7 +38,9 @@ the snapshot's manifest after them and the remote CURRENT last, so that a reader
 partial snapshot. An interrupted run is resumed by the next (what is there is skipped). Jobs
 that remote readers queued (their writes) are pulled into the local queue first, each once
 ("pulled" counts them).
-Remote retention keeps the newest replica.keep snapshots. The daemon does the same on
+Damaged remote objects that readers reported are put back first (--verify: every object the
+remote CURRENT names is read back and checked). A prefix that holds another store's
+snapshots is refused. Remote retention keeps the newest replica.keep snapshots. The daemon does the same on
 replica.schedule when replica.to is set. Endpoint, region and credentials: replica.endpoint,
 replica.region, replica.access_key_id, replica.secret_access_key, else the standard AWS
 environment and shared config. Prints a JSON summary.`,
