@@ -109,7 +109,7 @@ func (r *Reader) overlayFor(ctx context.Context, h *handle, c *graphdb.Conn) (o 
 	wm := h.manifest.Watermark
 	jobs := make([]*model.Job, 0, len(st.jobs))
 	for _, j := range st.jobs {
-		if j.job != nil && (j.claim == 0 || j.claim > wm) {
+		if j.job != nil && (j.claim == 0 || j.claim > wm) && !(j.fwd && holdsJob(h, j.id)) {
 			jobs = append(jobs, j.job)
 		}
 	}
@@ -138,6 +138,15 @@ func (r *Reader) overlayFor(ctx context.Context, h *handle, c *graphdb.Conn) (o 
 	}
 	ov.view, ov.gen, ov.wm, ov.overlay, ov.queued = v, st.gen, wm, o, len(jobs)
 	return o, len(jobs), false, nil
+}
+
+// holdsJob reports whether h's snapshot records job id's outcome: a job a
+// replica forwarded has come back in it and must not be applied twice. A
+// lookup that fails counts as not held: an acknowledged write is never
+// left out of an answer.
+func holdsJob(h *handle, id string) bool {
+	_, found, err := h.kv.GetJob(id)
+	return err == nil && found
 }
 
 // searchQueued is SearchNodes over the queued writes.

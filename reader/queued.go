@@ -11,6 +11,7 @@ import (
 
 	"github.com/fsnotify/fsnotify"
 
+	"github.com/memsnap/memsnap/internal/fsutil"
 	"github.com/memsnap/memsnap/internal/model"
 	"github.com/memsnap/memsnap/internal/queue"
 )
@@ -19,10 +20,11 @@ import (
 // is durable in queue/new, and a read answers from the snapshot it serves
 // plus every acknowledged job that snapshot does not hold (see
 // Options.QueuedWrites and overlay.go). queueWatch keeps the list of those
-// jobs, decoded, current: fsnotify events on queue/new and queue/cur start
-// a scan of the two directories (only jobs not seen before are read); a
-// read first compares the two directories' modification times with those
-// of the last scan (two stats) and scans itself when they differ, so that
+// jobs, decoded, current: fsnotify events on queue/new and queue/cur (and
+// queue/fwd, in a replica's cache) start a scan of the directories (only
+// jobs not seen before are read); a read first compares the directories'
+// modification times with those of the last scan and scans itself when
+// they differ, so that
 // a job acknowledged a moment ago is never missed because its event is
 // still on its way; and a scan every queueRescan catches a change whose
 // event was lost and whose modification time did not move (a coarse
@@ -34,11 +36,15 @@ const queueRescan = 2 * time.Second
 // writer.
 const maxQueuedJobBytes = 64 << 20
 
-// queuedJob is one acknowledged job in queue/new or queue/cur.
+// queuedJob is one acknowledged job in queue/new, queue/fwd or queue/cur.
 type queuedJob struct {
 	id    string
-	claim uint64     // its claim seq once in queue/cur; 0 while in queue/new
-	job   *model.Job // nil when it cannot be read or decoded: the writer dead-letters it
+	claim uint64 // its claim seq once in queue/cur; 0 while in queue/new or queue/fwd
+	// fwd: a replica sent the job on to the remote queue (queue/fwd); it
+	// stays there until a snapshot that holds it comes down, and reads
+	// apply it over the snapshots that do not hold it.
+	fwd bool
+	job *model.Job // nil when it cannot be read or decoded: the writer dead-letters it
 }
 
 // queueWatch is the list of the jobs in queue/new and queue/cur. Safe for
@@ -55,9 +61,9 @@ type queueWatch struct {
 	// both directories (the writer removes a claimed job only once the
 	// snapshot holding it is CURRENT, so a reader serving an older one
 	// must move on).
-	gen, gone    uint64
-	newMT, curMT time.Time // modification times at the last scan's start
-	scanned      bool
+	gen, gone           uint64
+	newMT, curMT, fwdMT time.Time // modification times at the last scan's start
+	scanned             bool
 
 	fsw  *fsnotify.Watcher // nil unless watching
 	stop chan struct{}
@@ -77,9 +83,9 @@ type queueState struct {
 // current returns the jobs, scanning first when the directories changed
 // since the last scan (or none ran).
 func (w *queueWatch) current() (queueState, error) {
-	newMT, curMT := w.mtimes()
+	newMT, curMT, fwdMT := w.mtimes()
 	w.mu.Lock()
-	stale := !w.scanned || !newMT.Equal(w.newMT) || !curMT.Equal(w.curMT)
+	stale := !w.scanned || !newMT.Equal(w.newMT) || !curMT.Equal(w.curMT) || !fwdMT.Equal(w.fwdMT)
 	w.mu.Unlock()
 	if stale {
 		if err := w.scan(); err != nil {
@@ -123,25 +129,33 @@ func (w *queueWatch) state() queueState {
 	return st
 }
 
-// mtimes returns the modification times of queue/new and queue/cur (zero
-// when one cannot be read).
-func (w *queueWatch) mtimes() (newMT, curMT time.Time) {
+// mtimes returns the modification times of queue/new, queue/cur and
+// queue/fwd (zero when one cannot be read or does not exist).
+func (w *queueWatch) mtimes() (newMT, curMT, fwdMT time.Time) {
 	if fi, err := os.Stat(w.q.NewDir()); err == nil {
 		newMT = fi.ModTime()
 	}
 	if fi, err := os.Stat(w.q.CurDir()); err == nil {
 		curMT = fi.ModTime()
 	}
-	return newMT, curMT
+	if fi, err := os.Stat(w.q.FwdDir()); err == nil {
+		fwdMT = fi.ModTime()
+	}
+	return newMT, curMT, fwdMT
 }
 
-// scan lists queue/new, then queue/cur (a job moved between the two
-// listings is seen in cur), and reads the jobs it has not seen before.
+// scan lists queue/new, then queue/fwd, then queue/cur (a job moved
+// between two listings is seen in the later directory), and reads the jobs
+// it has not seen before.
 func (w *queueWatch) scan() error {
 	w.scanMu.Lock()
 	defer w.scanMu.Unlock()
-	newMT, curMT := w.mtimes()
+	newMT, curMT, fwdMT := w.mtimes()
 	ids, err := w.q.QueuedIDs()
+	if err != nil {
+		return fmt.Errorf("queued writes: %w", err)
+	}
+	fwd, err := w.q.ForwardedIDs()
 	if err != nil {
 		return fmt.Errorf("queued writes: %w", err)
 	}
@@ -154,13 +168,13 @@ func (w *queueWatch) scan() error {
 	w.mu.Unlock()
 	next := make(map[string]*queuedJob, len(ids)+len(claimed))
 	changed := false
-	keep := func(id string, claim uint64, path string) {
-		if j, ok := old[id]; ok && j.claim == claim {
+	keep := func(id string, claim uint64, forwarded bool, path string) {
+		if j, ok := old[id]; ok && j.claim == claim && j.fwd == forwarded {
 			next[id] = j
 			return
 		}
 		changed = true
-		j := &queuedJob{id: id, claim: claim}
+		j := &queuedJob{id: id, claim: claim, fwd: forwarded}
 		if prev, ok := old[id]; ok {
 			j.job = prev.job // the same job, claimed since
 		} else {
@@ -169,11 +183,14 @@ func (w *queueWatch) scan() error {
 		next[id] = j
 	}
 	for _, id := range ids {
-		keep(id, 0, w.q.NewPath(id))
+		keep(id, 0, false, w.q.NewPath(id))
+	}
+	for _, id := range fwd {
+		keep(id, 0, true, w.q.ForwardedPath(id))
 	}
 	for _, c := range claimed {
 		if !c.Irregular && queue.ValidID(c.ID) {
-			keep(c.ID, c.Seq, w.q.Path(c))
+			keep(c.ID, c.Seq, false, w.q.Path(c))
 		}
 	}
 	gone := 0
@@ -184,7 +201,7 @@ func (w *queueWatch) scan() error {
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.newMT, w.curMT, w.scanned = newMT, curMT, true
+	w.newMT, w.curMT, w.fwdMT, w.scanned = newMT, curMT, fwdMT, true
 	if changed || gone > 0 {
 		w.jobs = next
 		w.gen++
@@ -227,7 +244,10 @@ func (w *queueWatch) start(tick <-chan time.Time) {
 	}
 	fsw, err := fsnotify.NewWatcher()
 	if err == nil {
-		for _, dir := range []string{w.q.NewDir(), w.q.CurDir()} {
+		for _, dir := range []string{w.q.NewDir(), w.q.CurDir(), w.q.FwdDir()} {
+			if dir == w.q.FwdDir() && !fsutil.Exists(dir) {
+				continue // a store that forwards nothing
+			}
 			if err = fsw.Add(dir); err != nil {
 				fsw.Close()
 				break

@@ -91,7 +91,7 @@ func notDirAncestor(abs string) error {
 func (e *NotDirError) Unwrap() error { return ErrNotDir }
 
 // storeNames are the names memsnap keeps at the top of a store.
-var storeNames = []string{LockFile, CurrentFile, CurrentFile + ".tmp", QueueDir, "snapshots", "staging", "trash"}
+var storeNames = []string{LockFile, CurrentFile, CurrentFile + ".tmp", IDFile, QueueDir, "snapshots", "staging", "trash"}
 
 // checkEmptyOrStore refuses (a *NotStoreError) a directory that holds
 // anything but a store: it is a store when it has the writer's LOCK and

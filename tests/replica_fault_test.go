@@ -161,11 +161,20 @@ func TestReplicaSurvivesServerStop(t *testing.T) {
 	checkServedContent(t, cache, out.Snapshot, digest)
 }
 
-// TestCorruptRemoteChunk damages one chunk of the newest remote snapshot
-// (on the S3 server's disk): a replica that already serves the previous
-// snapshot keeps serving it, a new replica refuses to start, both saying
-// the chunk came down damaged (fetched again each time); once the chunk is
-// repaired both serve the new snapshot with its exact content.
+// TestCorruptRemoteChunk damages chunks of the newest remote snapshot on
+// the S3 server's disk, three ways:
+//  1. a byte flipped in place (the server's size and ETag unchanged): a
+//     replica that serves the previous snapshot keeps serving it and says,
+//     in one line naming the chunk, that the writer's next replicate
+//     repairs it; a new replica refuses to start, saying the same; the
+//     next 'memsnap replicate' (nothing new to send) puts the chunk back
+//     from the writer's store, restore --from rebuilds a store equal to
+//     the source, and both replicas serve the new snapshot;
+//  2. a byte flipped in place with no replica to see it: 'replicate
+//     --verify' finds and repairs it;
+//  3. a chunk cut short, then the remote CURRENT and manifests lost: the
+//     upload that sends everything again finds the chunk there with the
+//     wrong size (HEAD) and sends it again.
 func TestCorruptRemoteChunk(t *testing.T) {
 	srv, url, store, env, first := replicatedStore(t, "corrupt")
 	cache := filepath.Join(t.TempDir(), "cache")
@@ -177,31 +186,29 @@ func TestCorruptRemoteChunk(t *testing.T) {
 	commit(t, store)
 	memsnap(t, store, nil, env, "replicate", "--to", url)
 	second, digest := writerCurrent(t, store)
+	chunks := newChunks(t, srv, "corrupt", first, second)
+	if len(chunks) < 3 {
+		t.Fatalf("snapshot %d has %d chunks snapshot %d lacks, want 3 or more", second, len(chunks), first)
+	}
 
-	chunk := newChunk(t, srv, "corrupt", first, second)
-	good, err := os.ReadFile(chunk)
-	if err != nil {
-		t.Fatal(err)
-	}
-	bad := append([]byte(nil), good...)
-	bad[len(bad)/2] ^= 0xff
-	if err := os.WriteFile(chunk, bad, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	flip(t, chunks[0])
+	key := "chunks/" + filepath.Base(chunks[0])
+	const repairs = "the writer's next 'memsnap replicate' repairs it"
 	q, r := queryFrom(t, srv, url, cache, count)
 	if r.code != 0 || q.Snapshot != first || fmt.Sprint(q.Rows) != "[[100]]" {
 		t.Fatalf("with a damaged chunk the replica answers exit %d, snapshot %d, %v: %s; want the previous snapshot %d", r.code, q.Snapshot, q.Rows, r.stderr, first)
 	}
-	if n := strings.Count(r.stderr, "came down damaged"); n < 2 {
-		t.Fatalf("the damaged chunk was fetched %d times (want it fetched again): %s", n, r.stderr)
+	if n := strings.Count(r.stderr, key); n != 1 || !strings.Contains(r.stderr, repairs) {
+		t.Fatalf("the replica's log names %s %d times (want one line saying %q): %s", key, n, repairs, r.stderr)
 	}
 	fresh := filepath.Join(t.TempDir(), "fresh")
-	if _, r := queryFrom(t, srv, url, fresh, count); r.code == 0 || !strings.Contains(r.stderr, "damaged") {
-		t.Fatalf("a new replica with a damaged chunk: exit %d: %s; want a refusal naming the damage", r.code, r.stderr)
+	if _, r := queryFrom(t, srv, url, fresh, count); r.code == 0 || strings.Count(r.stderr, key) != 1 || !strings.Contains(r.stderr, repairs) {
+		t.Fatalf("a new replica with a damaged chunk: exit %d: %s; want a refusal naming %s and saying %q", r.code, r.stderr, key, repairs)
 	}
-	if err := os.WriteFile(chunk, good, 0o644); err != nil {
-		t.Fatal(err)
+	if rep := replicateJSON(t, store, env, "replicate", "--to", url); rep.Repaired != 1 {
+		t.Fatalf("replicate after a replica reported %s: repaired %d, want 1", key, rep.Repaired)
 	}
+	checkRestore(t, srv, url, store)
 	for _, dir := range []string{cache, fresh} {
 		q, r := queryFrom(t, srv, url, dir, count)
 		if r.code != 0 || q.Snapshot != second || fmt.Sprint(q.Rows) != "[[600]]" {
@@ -209,11 +216,74 @@ func TestCorruptRemoteChunk(t *testing.T) {
 		}
 		checkServedContent(t, dir, second, digest)
 	}
+
+	flip(t, chunks[1])
+	if rep := replicateJSON(t, store, env, "replicate", "--to", url); rep.Repaired != 0 {
+		t.Fatalf("replicate without --verify and without a report: repaired %d, want 0 (it reads nothing back)", rep.Repaired)
+	}
+	if rep := replicateJSON(t, store, env, "replicate", "--to", url, "--verify"); rep.Repaired != 1 {
+		t.Fatalf("replicate --verify with one damaged chunk: repaired %d, want 1", rep.Repaired)
+	}
+	checkRestore(t, srv, url, store)
+
+	if err := os.Truncate(chunks[2], 100); err != nil {
+		t.Fatal(err)
+	}
+	remoteDir := filepath.Join(srv.Dir, testutil.S3Bucket, "corrupt")
+	if err := os.RemoveAll(filepath.Join(remoteDir, "snapshots")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(remoteDir, "CURRENT")); err != nil {
+		t.Fatal(err)
+	}
+	replicateJSON(t, store, env, "replicate", "--to", url)
+	checkRestore(t, srv, url, store)
 }
 
-// newChunk returns the backend file of a chunk that snapshot to's remote
-// manifest names and from's does not.
-func newChunk(t *testing.T, srv *testutil.S3Server, prefix string, from, to uint64) string {
+// replicateOut is what 'memsnap replicate' prints.
+type replicateOut struct {
+	Current  uint64 `json:"current"`
+	Repaired int    `json:"repaired"`
+	Pulled   int    `json:"pulled"`
+}
+
+// replicateJSON runs a replicate command on store and decodes its summary.
+func replicateJSON(t *testing.T, store string, env []string, args ...string) replicateOut {
+	t.Helper()
+	r := memsnap(t, store, nil, env, args...)
+	var out replicateOut
+	if err := json.Unmarshal([]byte(r.stdout), &out); r.code != 0 || err != nil {
+		t.Fatalf("%v: exit %d %v: %s %s", args, r.code, err, r.stdout, r.stderr)
+	}
+	return out
+}
+
+// flip flips one byte in the middle of the file at path, in place (same
+// size; the S3 server's stored ETag is unchanged).
+func flip(t *testing.T, path string) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := make([]byte, 1)
+	if _, err := f.ReadAt(b, fi.Size()/2); err != nil {
+		t.Fatal(err)
+	}
+	b[0] ^= 0xff
+	if _, err := f.WriteAt(b, fi.Size()/2); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// newChunks returns the backend files of the chunks that snapshot to's
+// remote manifest names and from's does not.
+func newChunks(t *testing.T, srv *testutil.S3Server, prefix string, from, to uint64) []string {
 	t.Helper()
 	chunks := func(seq uint64) []string {
 		b, err := os.ReadFile(filepath.Join(srv.Dir, testutil.S3Bucket, prefix, "snapshots", fmt.Sprintf("%012d.json", seq)))
@@ -238,13 +308,14 @@ func newChunk(t *testing.T, srv *testutil.S3Server, prefix string, from, to uint
 	for _, c := range chunks(from) {
 		old[c] = true
 	}
+	var out []string
 	for _, c := range chunks(to) {
 		if !old[c] {
-			return filepath.Join(srv.Dir, testutil.S3Bucket, prefix, "chunks", c)
+			old[c] = true
+			out = append(out, filepath.Join(srv.Dir, testutil.S3Bucket, prefix, "chunks", c))
 		}
 	}
-	t.Fatalf("snapshot %d has no chunk that %d lacks", to, from)
-	return ""
+	return out
 }
 
 // TestReplicaWritesOff: with replica.writes off a replica refuses a write

@@ -27,6 +27,7 @@ import (
 
 func (a *app) newReplicateCommand() *cobra.Command {
 	var to string
+	var verify bool
 	c := &cobra.Command{
 		Use:   "replicate [--to s3://BUCKET/PREFIX]",
 		Short: "Send the store's new snapshots to S3-compatible storage, once",
@@ -37,9 +38,11 @@ the snapshot's manifest after them and the remote CURRENT last, so that a reader
 partial snapshot. An interrupted run is resumed by the next (what is there is skipped). Jobs
 that remote readers queued (their writes) are pulled into the local queue first, each once
 ("pulled" counts them).
-Remote retention follows the store's history rules (history.*: the snapshots the tiers keep
-in full, the job files of the thinned ones for history.keep_for), and always keeps the newest
-replica.keep snapshots. The daemon does the same on
+Damaged remote objects that readers reported are put back first (--verify: every object the
+remote CURRENT names is read back and checked). A prefix that holds another store's
+snapshots is refused. Remote retention follows the store's history rules (history.*: the
+snapshots the tiers keep in full, the job files of the thinned ones for history.keep_for), and
+always keeps the newest replica.keep snapshots. The daemon does the same on
 replica.schedule when replica.to is set. Endpoint, region and credentials: replica.endpoint,
 replica.region, replica.access_key_id, replica.secret_access_key, else the standard AWS
 environment and shared config. Prints a JSON summary.`,
@@ -59,7 +62,8 @@ environment and shared config. Prints a JSON summary.`,
 			if err != nil {
 				return fmt.Errorf("replicate: pull the remote queue: %w", err)
 			}
-			res, err := a.newUploader(s, client).Upload(cmd.Context())
+			up := a.newUploader(s, client, verify)
+			res, err := up.Upload(cmd.Context())
 			if err != nil {
 				return fmt.Errorf("replicate to %s: %w", client.Location(), err)
 			}
@@ -70,11 +74,12 @@ environment and shared config. Prints a JSON summary.`,
 		}),
 	}
 	c.Flags().StringVar(&to, "to", "", "s3://BUCKET/PREFIX (default replica.to)")
+	c.Flags().BoolVar(&verify, "verify", false, "first read back every object the remote CURRENT names and put back the damaged ones")
 	return c
 }
 
-func (a *app) newUploader(s *snapshot.Store, client *objstore.Client) *replica.Uploader {
-	return replica.NewUploader(s, client, replica.UploadOptions{Keep: a.cfg.Replica.Keep, History: a.cfg.History.Options()}, a.log)
+func (a *app) newUploader(s *snapshot.Store, client *objstore.Client, verify bool) *replica.Uploader {
+	return replica.NewUploader(s, client, replica.UploadOptions{Keep: a.cfg.Replica.Keep, History: a.cfg.History.Options(), Verify: verify}, a.log)
 }
 
 // objClient is an S3 client for the s3:// URL raw, with the replica.*
@@ -105,7 +110,7 @@ func (a *app) replicateSchedule(ctx context.Context, s *snapshot.Store, c *cron.
 	if err != nil {
 		return fmt.Errorf("replica.to: %w", err)
 	}
-	up := a.newUploader(s, client)
+	up := a.newUploader(s, client, false)
 	log := a.log.With("component", "replicate")
 	var mu sync.Mutex // one replication at a time
 	c.Schedule(sched, cron.FuncJob(func() {
@@ -165,13 +170,16 @@ func (a *app) fromRemote(follow bool, run runE) runE {
 			return a.remotePoint(cmd, client, filepath.Dir(dir), func() error { return run(cmd, args) })
 		}
 		cache, err := snapshot.Init(dir)
+		if err == nil {
+			err = cache.Queue().MakeFwdDir() // watched by the servers' reads
+		}
 		if err != nil {
 			return fmt.Errorf("replica cache: %w", err)
 		}
 		sy := replica.NewSyncer(client, cache, replica.SyncOptions{LockTimeout: a.cfg.Writer.LockTimeout}, a.log)
 		if _, err := sy.Sync(ctx); err != nil {
 			cur, _ := cache.Current()
-			if cur == 0 {
+			if cur == 0 || errors.Is(err, replica.ErrOtherStore) {
 				return fmt.Errorf("read %s: %w", client.Location(), err)
 			}
 			a.log.Warn("could not bring the remote snapshot: serving the cached one", "seq", cur, "error", err)
@@ -227,7 +235,8 @@ func (a *app) followRemote(ctx context.Context, sy *replica.Syncer) error {
 		return fmt.Errorf("reader.refresh %q: %w", a.cfg.Reader.Refresh, err)
 	}
 	log := a.log.With("component", "replica")
-	var mu sync.Mutex // one pass at a time
+	var mu sync.Mutex  // one pass at a time
+	var lastErr string // the last failed sync's error; guarded by mu
 	c := cron.New()
 	c.Schedule(sched, cron.FuncJob(func() {
 		if ctx.Err() != nil || !mu.TryLock() {
@@ -241,9 +250,14 @@ func (a *app) followRemote(ctx context.Context, sy *replica.Syncer) error {
 				log.Info("forwarded writes to the remote queue", "jobs", n)
 			}
 		}
-		if res, err := sy.Sync(ctx); err != nil && ctx.Err() == nil {
+		res, err := sy.Sync(ctx)
+		switch {
+		case err != nil && ctx.Err() == nil && err.Error() != lastErr:
 			log.Warn("could not bring the remote snapshot: serving the one there is", "error", err)
-		} else if res.Changed {
+			lastErr = err.Error() // said once until it changes
+		case err != nil:
+		case res.Changed:
+			lastErr = ""
 			log.Info("remote snapshot fetched", "seq", res.Seq, "fetched", res.Fetched, "bytes", res.Bytes, "reused", res.Reused)
 		}
 	}))

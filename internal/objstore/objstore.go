@@ -34,7 +34,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
-	"github.com/aws/smithy-go"
 )
 
 // ErrNotFound is returned by Get for a key that holds no object.
@@ -97,9 +96,10 @@ const DefaultStallTimeout = 30 * time.Second
 // Client reads and writes objects under one Location. It is safe for
 // concurrent use.
 type Client struct {
-	api *s3.Client
-	loc Location
-	log *slog.Logger
+	api      *s3.Client
+	loc      Location
+	endpoint string // Options.Endpoint, for errors; "" for AWS S3
+	log      *slog.Logger
 }
 
 // New builds a client for loc. It does not contact the server.
@@ -149,7 +149,7 @@ func New(ctx context.Context, loc Location, opts Options, log *slog.Logger) (*Cl
 			o.UsePathStyle = true
 		}
 	})
-	return &Client{api: api, loc: loc, log: log}, nil
+	return &Client{api: api, loc: loc, endpoint: opts.Endpoint, log: log}, nil
 }
 
 // Location is where the client reads and writes.
@@ -197,21 +197,51 @@ func (c *Client) PutIfAbsent(ctx context.Context, key string, data []byte) (crea
 
 // Exists reports whether an object is at key (a HEAD request).
 func (c *Client) Exists(ctx context.Context, key string) (bool, error) {
-	_, err := c.api.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &c.loc.Bucket, Key: c.key(key)})
-	if err == nil {
-		return true, nil
-	}
-	if err := c.wrap("head", key, err); !errors.Is(err, ErrNotFound) {
-		return false, err
-	}
-	return false, nil
+	_, ok, err := c.Head(ctx, key)
+	return ok, err
 }
 
-// ObjectInfo is one object List found.
+// Head returns what the server says of the object at key (a HEAD
+// request): ok is false, with no error, when there is none.
+func (c *Client) Head(ctx context.Context, key string) (info ObjectInfo, ok bool, err error) {
+	out, err := c.api.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &c.loc.Bucket, Key: c.key(key)})
+	if err != nil {
+		if err := c.wrap("head", key, err); !errors.Is(err, ErrNotFound) {
+			return info, false, err
+		}
+		return info, false, nil
+	}
+	return ObjectInfo{Key: key, Size: aws.ToInt64(out.ContentLength), LastModified: aws.ToTime(out.LastModified),
+		ETag: aws.ToString(out.ETag)}, true, nil
+}
+
+// ObjectInfo is one object List or Head found.
 type ObjectInfo struct {
 	Key          string // relative to the client's prefix
 	Size         int64
 	LastModified time.Time
+	// ETag is the server's entity tag, quotes included ("" from List).
+	// For an object put in one request without server-side encryption
+	// S3 and most compatible servers make it the hex MD5 of the content
+	// (see PlainMD5); a multipart upload's has a "-N" suffix.
+	ETag string
+}
+
+// PlainMD5 returns the MD5 an ETag holds when it is the plain hex MD5 of a
+// single-part upload ("\"<32 hex>\""), and false for any other form
+// (multipart, encrypted, or none): then the ETag says nothing of the
+// content.
+func PlainMD5(etag string) (string, bool) {
+	etag = strings.Trim(etag, "\"")
+	if len(etag) != 32 {
+		return "", false
+	}
+	for _, r := range etag {
+		if !strings.ContainsRune("0123456789abcdefABCDEF", r) {
+			return "", false
+		}
+	}
+	return strings.ToLower(etag), true
 }
 
 // List returns the objects whose keys (relative to the prefix) start with
@@ -247,24 +277,19 @@ func (c *Client) Delete(ctx context.Context, keys ...string) error {
 		}
 		if len(out.Errors) > 0 {
 			e := out.Errors[0]
-			return fmt.Errorf("delete s3://%s/%s: %s", c.loc.Bucket, aws.ToString(e.Key), aws.ToString(e.Message))
+			return &Error{Op: "delete", URL: "s3://" + c.loc.Bucket + "/" + aws.ToString(e.Key), Code: aws.ToString(e.Code),
+				Hint: hintFor(aws.ToString(e.Code), 0, c.endpoint), Err: errors.New(aws.ToString(e.Message))}
 		}
 		keys = keys[n:]
 	}
 	return nil
 }
 
-// wrap names the operation and the object in err, and marks a missing
-// object with ErrNotFound. nil stays nil.
+// wrap names the operation and the object in err as an *Error, which
+// marks a missing object with ErrNotFound. nil stays nil.
 func (c *Client) wrap(op, key string, err error) error {
 	if err == nil {
 		return nil
 	}
-	var nsk *s3types.NoSuchKey
-	var nf *s3types.NotFound
-	var ae smithy.APIError
-	if errors.As(err, &nsk) || errors.As(err, &nf) || (errors.As(err, &ae) && (ae.ErrorCode() == "NoSuchKey" || ae.ErrorCode() == "NotFound")) {
-		err = fmt.Errorf("%w: %w", ErrNotFound, err)
-	}
-	return fmt.Errorf("%s s3://%s/%s%s: %w", op, c.loc.Bucket, c.loc.Prefix, key, err)
+	return newError(op, "s3://"+c.loc.Bucket+"/"+c.loc.Prefix+key, c.endpoint, err)
 }

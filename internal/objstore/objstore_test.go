@@ -7,9 +7,13 @@ import (
 	"log/slog"
 	"net"
 	"slices"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/aws/smithy-go"
 
 	"github.com/memsnap/memsnap/internal/objstore"
 	"github.com/memsnap/memsnap/internal/testutil"
@@ -140,5 +144,60 @@ func TestServerThatNeverAnswers(t *testing.T) {
 	defer cancel()
 	if _, err := c.Get(ctx, "CURRENT"); err == nil || ctx.Err() != nil {
 		t.Fatalf("Get from a server that never answers: %v (context: %v), want an error before the context ends", err, ctx.Err())
+	}
+}
+
+// TestErrorsAreOneLine: the failures users meet first (a bucket that does
+// not exist, wrong credentials, a server that is not running) come back
+// as an *objstore.Error with the S3 code, the HTTP status and a hint, in
+// one short line without the SDK's request ids, and the SDK's error stays
+// reachable with errors.As.
+func TestErrorsAreOneLine(t *testing.T) {
+	srv := testutil.StartS3(t)
+	ctx := context.Background()
+	client := func(url, secret string) *objstore.Client {
+		t.Helper()
+		loc, err := objstore.ParseURL(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := objstore.New(ctx, loc, objstore.Options{Endpoint: srv.Endpoint, Region: "us-east-1",
+			AccessKeyID: testutil.S3AccessKey, SecretAccessKey: secret, MaxAttempts: 1},
+			slog.New(slog.NewTextHandler(io.Discard, nil)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	check := func(name string, err error, code string, status int, hint string) {
+		t.Helper()
+		var oe *objstore.Error
+		if !errors.As(err, &oe) {
+			t.Fatalf("%s: %T %v, want an *objstore.Error", name, err, err)
+		}
+		if oe.Code != code || oe.Status != status {
+			t.Errorf("%s: code %q status %d, want %q %d", name, oe.Code, oe.Status, code, status)
+		}
+		var api smithy.APIError
+		if code != "" && !errors.As(err, &api) {
+			t.Errorf("%s: the SDK's error is not reachable with errors.As", name)
+		}
+		msg := err.Error()
+		if strings.ContainsAny(msg, "\n") || len(msg) > 300 || strings.Contains(msg, "RequestID") ||
+			!strings.Contains(msg, hint) || !strings.Contains(msg, oe.URL) {
+			t.Errorf("%s: %q: want one line under 300 characters naming %s and saying %q, without request ids", name, msg, oe.URL, hint)
+		}
+	}
+	_, err := client("s3://nosuchbucket/p", testutil.S3SecretKey).Get(ctx, "CURRENT")
+	check("missing bucket", err, "NoSuchBucket", 404, "the bucket does not exist")
+	err = client(srv.URL("p"), "wrong-secret").Put(ctx, "x", []byte("x"))
+	check("wrong secret", err, "SignatureDoesNotMatch", 403, "replica.secret_access_key")
+	_, _, err = client(srv.URL("p"), "wrong-secret").Head(ctx, "x")
+	check("wrong secret, head", err, "Forbidden", 403, "replica.access_key_id")
+	srv.Stop()
+	_, err = client(srv.URL("p"), testutil.S3SecretKey).Get(ctx, "CURRENT")
+	check("server stopped", err, "", 0, "nothing answers at "+srv.Endpoint)
+	if !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Errorf("server stopped: %v does not unwrap to ECONNREFUSED", err)
 	}
 }

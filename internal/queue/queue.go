@@ -507,7 +507,7 @@ const (
 // rejected.
 func (q *Queue) Lookup(id string) (place Place, reason string) {
 	name := id + Ext
-	for _, p := range []string{q.path("new", name), q.path("tmp", name)} {
+	for _, p := range []string{q.path("new", name), q.path("tmp", name), q.path(fwdDir, name)} {
 		if _, err := os.Lstat(p); err == nil {
 			return Waiting, ""
 		}

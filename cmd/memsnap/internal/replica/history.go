@@ -218,7 +218,7 @@ func (s *Syncer) adoptHistory(ctx context.Context, e *remoteEntry, res *SyncResu
 // thinned before it went up): its job files, then history/<seq>.json,
 // whose other files have no object (JobsOnly). An entry GC has dropped
 // meanwhile (older than the window) is skipped.
-func (u *Uploader) uploadHistory(ctx context.Context, seq uint64, have *presence, res *UploadResult) error {
+func (u *Uploader) uploadHistory(ctx context.Context, seq uint64, id string, have *presence, res *UploadResult) error {
 	raw, err := os.ReadFile(u.store.HistoryFile(seq, snapshot.ManifestFile))
 	if errors.Is(err, os.ErrNotExist) {
 		u.log.Info("point collected before it went up: skipped", "seq", seq)
@@ -231,7 +231,7 @@ func (u *Uploader) uploadHistory(ctx context.Context, seq uint64, have *presence
 	if err != nil {
 		return fmt.Errorf("replicate the history of snapshot %d: %w", seq, err)
 	}
-	rm := &RemoteManifest{Format: remoteFormat, Seq: seq, Manifest: raw, Files: make([]RemoteFile, len(m.Files)), JobsOnly: true}
+	rm := &RemoteManifest{Format: remoteFormat, Seq: seq, Store: id, Manifest: raw, Files: make([]RemoteFile, len(m.Files)), JobsOnly: true}
 	up := newSender(ctx, u, have, res)
 	for i, f := range m.Files {
 		rm.Files[i].Path = f.Path

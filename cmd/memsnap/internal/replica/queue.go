@@ -26,8 +26,10 @@ import (
 // applies once.
 
 // Forward sends every job queued in the replica's cache store to the
-// remote queue with a conditional put, then removes it locally. It returns
-// how many jobs it sent (or found already sent).
+// remote queue with a conditional put, then moves it to the cache queue's
+// fwd/, where reads over queued writes still see it until a snapshot that
+// holds it comes down (dropForwarded). It returns how many jobs it sent
+// (or found already sent).
 func Forward(ctx context.Context, client *objstore.Client, cache *snapshot.Store, log *slog.Logger) (int, error) {
 	q := cache.Queue()
 	ids, err := q.QueuedIDs()
@@ -50,8 +52,37 @@ func Forward(ctx context.Context, client *objstore.Client, cache *snapshot.Store
 		if !created {
 			log.Debug("job already in the remote queue", "job_id", id)
 		}
-		if err := os.Remove(q.NewPath(id)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		if err := q.MarkForwarded(id); err != nil {
 			return n, fmt.Errorf("forward job %s: %w", id, err)
+		}
+		n++
+	}
+	return n, nil
+}
+
+// dropForwarded removes from the cache queue's fwd/ the forwarded jobs
+// whose outcome (applied or rejected) the cache's CURRENT records: a
+// reader serving an older snapshot sees a job leave the queue and moves to
+// CURRENT, as when a writer removes the jobs it applied. It returns how
+// many it dropped.
+func dropForwarded(ctx context.Context, cache *snapshot.Store) (int, error) {
+	q := cache.Queue()
+	ids, err := q.ForwardedIDs()
+	if err != nil || len(ids) == 0 {
+		return 0, err
+	}
+	n := 0
+	for _, id := range ids {
+		// The snapshot was checked whole when it was adopted.
+		out, err := reader.JobOutcome(ctx, cache, "off", id)
+		if err != nil {
+			return n, err
+		}
+		if out.Status != model.StatusApplied && out.Status != model.StatusRejected {
+			continue
+		}
+		if err := q.DropForwarded(id); err != nil {
+			return n, err
 		}
 		n++
 	}

@@ -7,7 +7,8 @@
 //
 // Remote layout under s3://BUCKET/PREFIX/ (this package owns it):
 //
-//	CURRENT                   the seq of the newest complete snapshot, one line
+//	CURRENT                   "<seq> <store id>": the newest complete snapshot
+//	                          and the store that published it (one line)
 //	snapshots/<seq>.json      a remote manifest (RemoteManifest): the snapshot's
 //	                          own MANIFEST.json bytes and, per file, the objects
 //	                          that hold its content
@@ -30,7 +31,10 @@
 //
 // One uploader per prefix: two uploaders' retention passes could delete
 // what the other has just sent (a grace period, RetentionGrace, keeps
-// recent objects from that).
+// recent objects from that). One store per prefix: CURRENT and every
+// remote manifest carry the id of the store that published them
+// (snapshot.Store.ID); an uploader of another store, and a reader whose
+// cache follows another store, are refused with an *OtherStoreError.
 package replica
 
 import (
@@ -62,10 +66,39 @@ const remoteFormat = 1
 // nothing was replicated there yet.
 var ErrNothingRemote = errors.New("replica: nothing replicated there yet (run 'memsnap replicate --to' on the writer's machine)")
 
+// ErrOtherStore is matched (errors.Is) by an *OtherStoreError.
+var ErrOtherStore = errors.New("replica: the remote location holds another store's snapshots")
+
+// OtherStoreError is returned when the remote location holds the
+// snapshots of another store than the one at hand: to an uploader
+// (Cache is ""), or to a reader whose cache followed another store.
+type OtherStoreError struct {
+	Location string // s3://BUCKET/PREFIX
+	Remote   string // the id of the store whose snapshots are there
+	Local    string // the uploading store's id, or the one the cache followed
+	Cache    string // the reader's cache directory; "" for an uploader
+}
+
+func (e *OtherStoreError) Error() string {
+	if e.Cache != "" {
+		return fmt.Sprintf("%s now holds the snapshots of another store (store %s; the cache %s followed store %s): remove that cache directory to follow the new store",
+			e.Location, e.Remote, e.Cache, e.Local)
+	}
+	return fmt.Sprintf("%s holds the snapshots of another store (store %s; this one is %s): replicate this store to a prefix of its own, or empty that prefix first if its store is gone for good",
+		e.Location, e.Remote, e.Local)
+}
+
+// Is makes errors.Is(err, ErrOtherStore) hold.
+func (e *OtherStoreError) Is(target error) bool { return target == ErrOtherStore }
+
 // RemoteManifest is snapshots/<seq>.json.
 type RemoteManifest struct {
 	Format int    `json:"format"`
 	Seq    uint64 `json:"seq"`
+	// Store is the id of the store that published the snapshot
+	// (snapshot.Store.ID); empty in manifests written before stores had
+	// ids.
+	Store string `json:"store,omitempty"`
 	// Manifest is the snapshot's MANIFEST.json, byte for byte (it carries
 	// its own checksum).
 	Manifest []byte       `json:"manifest"`
@@ -152,20 +185,40 @@ func chunked(f snapshot.FileSum) bool { return f.Path == snapshot.GraphFile && l
 
 func snapshotKey(seq uint64) string { return snapshotsPrefix + snapshot.FormatSeq(seq) + ".json" }
 
-// remoteCurrent reads the remote CURRENT: 0 and no error when there is none.
+// remoteCurrent reads the remote CURRENT's seq: 0 and no error when there
+// is none.
 func remoteCurrent(ctx context.Context, c *objstore.Client) (uint64, error) {
+	seq, _, err := remoteHead(ctx, c)
+	return seq, err
+}
+
+// remoteHead reads the remote CURRENT: the seq it names and the id of the
+// store that wrote it ("" when written before stores had ids); 0 and no
+// error when there is none.
+func remoteHead(ctx context.Context, c *objstore.Client) (seq uint64, store string, err error) {
 	b, err := c.Get(ctx, currentKey)
 	if errors.Is(err, objstore.ErrNotFound) {
-		return 0, nil
+		return 0, "", nil
 	}
 	if err != nil {
-		return 0, err
+		return 0, "", err
 	}
-	seq, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
-	if err != nil || seq == 0 {
-		return 0, fmt.Errorf("remote CURRENT at %s is corrupt: %q", c.Location(), truncate(string(b), 40))
+	f := strings.Fields(string(b))
+	if len(f) == 2 && snapshot.ValidID(f[1]) {
+		store = f[1]
 	}
-	return seq, nil
+	if len(f) > 0 {
+		seq, err = strconv.ParseUint(f[0], 10, 64)
+	}
+	if len(f) == 0 || len(f) > 2 || err != nil || seq == 0 || (len(f) == 2 && store == "") {
+		return 0, "", fmt.Errorf("remote CURRENT at %s is corrupt: %q", c.Location(), truncate(string(b), 40))
+	}
+	return seq, store, nil
+}
+
+// currentLine is the remote CURRENT naming snapshot seq of store.
+func currentLine(seq uint64, store string) []byte {
+	return []byte(strconv.FormatUint(seq, 10) + " " + store + "\n")
 }
 
 // getManifest fetches and checks snapshots/<seq>.json.

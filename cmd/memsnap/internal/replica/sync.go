@@ -89,14 +89,20 @@ func CacheDir(root string, loc objstore.Location) string {
 // local CURRENT swap), then collects old local snapshots. On any error the
 // local CURRENT is unchanged. ErrNothingRemote: the remote holds nothing.
 func (s *Syncer) Sync(ctx context.Context) (res SyncResult, err error) {
-	remote, err := remoteCurrent(ctx, s.client)
+	remote, remoteID, err := remoteHead(ctx, s.client)
 	if err != nil {
 		return res, err
 	}
 	if remote == 0 {
 		return res, ErrNothingRemote
 	}
+	if err := s.checkStore(remoteID); err != nil {
+		return res, err
+	}
 	if res.Seq, err = s.store.Current(); err != nil || res.Seq >= remote {
+		if err == nil {
+			s.dropForwarded(ctx)
+		}
 		return res, err
 	}
 	lock, err := writer.AcquireLock(ctx, s.store, s.opts.LockTimeout)
@@ -111,15 +117,25 @@ func (s *Syncer) Sync(ctx context.Context) (res SyncResult, err error) {
 	if err != nil {
 		return res, err
 	}
+	if rm.Store != remoteID {
+		return res, fmt.Errorf("%s: snapshot %d's manifest was published by store %q, the remote CURRENT by store %q: two stores replicate into one prefix",
+			s.client.Location(), remote, rm.Store, remoteID)
+	}
 	if err := s.adopt(ctx, rm, m, &res); err != nil {
 		return res, err
 	}
 	res.Seq, res.Changed = remote, true
+	if remoteID != "" {
+		if _, err := s.store.AdoptID(remoteID); err != nil {
+			return res, fmt.Errorf("replica: %w", err)
+		}
+	}
 	if b, err := json.Marshal(rm); err == nil {
 		if err := fsutil.WriteFileAtomic(s.store.Path(stateFile), b); err != nil {
 			s.log.Warn("could not save the replica state: the next sync downloads everything", "error", err)
 		}
 	}
+	s.dropForwarded(ctx)
 	if _, err := s.store.GC(snapshot.GCOptions{Keep: s.opts.Keep}); err != nil {
 		s.log.Warn("cache gc failed", "error", err)
 	}
@@ -145,6 +161,27 @@ func (s *Syncer) adopt(ctx context.Context, rm *RemoteManifest, m *snapshot.Mani
 		return fmt.Errorf("replica: %w", err)
 	}
 	return nil
+}
+
+// dropForwarded drops the forwarded writes the local CURRENT holds (see
+// dropForwarded); a failure leaves them for the next Sync.
+func (s *Syncer) dropForwarded(ctx context.Context) {
+	if n, err := dropForwarded(ctx, s.store); err != nil {
+		s.log.Warn("could not drop the forwarded writes the snapshot holds: reads still apply them", "error", err)
+	} else if n > 0 {
+		s.log.Debug("forwarded writes arrived in a snapshot", "jobs", n)
+	}
+}
+
+// checkStore refuses a remote location whose CURRENT was published by
+// another store than the one the local store copies (its id; a store
+// with none yet copies whatever is there).
+func (s *Syncer) checkStore(remoteID string) error {
+	local, err := s.store.ID()
+	if err != nil || local == "" || remoteID == "" || local == remoteID {
+		return err
+	}
+	return &OtherStoreError{Location: s.client.Location().String(), Remote: remoteID, Local: local, Cache: s.store.Dir()}
 }
 
 // localSource is content the local CURRENT holds: a file and, for a
@@ -279,9 +316,10 @@ func (f *fetcher) content(key string, ok func([]byte) bool) (b []byte, fetched b
 		if hashOf(b) == want && ok(b) {
 			return b, true, nil
 		}
-		f.s.log.Warn("object came down damaged", "key", key, "try", try)
+		f.s.log.Debug("object came down damaged", "key", key, "try", try)
 		if try == fetchTries {
-			return nil, true, fmt.Errorf("%w: %s came down damaged %d times (SHA-256 or the manifest's CRC-32C does not match)", snapshot.ErrCorrupt, key, try)
+			f.s.reportDamaged(f.ctx, key)
+			return nil, true, &DamagedError{Location: f.s.client.Location().String(), Key: key, Tries: try}
 		}
 	}
 }

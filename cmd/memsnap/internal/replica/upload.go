@@ -10,7 +10,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"strconv"
 	"sync"
 	"time"
 
@@ -33,6 +32,11 @@ type UploadOptions struct {
 	Now func() time.Time
 	// Parallel is how many objects go up at once. 0: 8.
 	Parallel int
+	// Verify reads back every object the remote CURRENT names before the
+	// upload and puts back those whose content is not their name's
+	// (replicate --verify). Off, only the objects readers reported
+	// damaged are checked (see repair.go).
+	Verify bool
 }
 
 // RetentionGrace is how old an object no kept snapshot names must be
@@ -51,6 +55,9 @@ type UploadResult struct {
 	Objects int   `json:"objects"`
 	Bytes   int64 `json:"bytes"`
 	Skipped int   `json:"skipped"`
+	// Repaired counts the damaged remote objects put back (included in
+	// Objects and Bytes when a new upload sent them).
+	Repaired int `json:"repaired"`
 	// Deleted counts the objects retention removed.
 	Deleted    int   `json:"deleted"`
 	DurationMS int64 `json:"duration_ms"`
@@ -98,9 +105,19 @@ func (u *Uploader) Upload(ctx context.Context) (res UploadResult, err error) {
 	if local == 0 {
 		return res, snapshot.ErrNoSnapshot
 	}
-	remote, err := remoteCurrent(ctx, u.client)
+	id, err := u.store.EnsureID()
 	if err != nil {
 		return res, err
+	}
+	remote, remoteID, err := remoteHead(ctx, u.client)
+	if err != nil {
+		return res, err
+	}
+	if remote != 0 && remoteID != "" && remoteID != id {
+		return res, &OtherStoreError{Location: u.client.Location().String(), Remote: remoteID, Local: id}
+	}
+	if res.Repaired, err = u.repair(ctx, remote, u.opts.Verify); err != nil {
+		return res, fmt.Errorf("repair damaged remote objects: %w", err)
 	}
 	res.Current = remote
 	if remote >= local {
@@ -129,14 +146,14 @@ func (u *Uploader) Upload(ctx context.Context) (res UploadResult, err error) {
 			continue
 		}
 		if !p.full {
-			if err := u.uploadHistory(ctx, seq, have, &res); err != nil {
+			if err := u.uploadHistory(ctx, seq, id, have, &res); err != nil {
 				return res, err
 			}
 			continue
 		}
-		rm, m, err := u.uploadSnapshot(ctx, seq, have, prev, &res)
+		rm, m, err := u.uploadSnapshot(ctx, seq, id, have, prev, &res)
 		if errors.Is(err, errGone) { // thinned meanwhile: its history entry, if the window keeps one
-			if err := u.uploadHistory(ctx, seq, have, &res); err != nil {
+			if err := u.uploadHistory(ctx, seq, id, have, &res); err != nil {
 				return res, err
 			}
 			continue
@@ -189,7 +206,7 @@ func (p *presence) add(k string)      { p.mu.Lock(); defer p.mu.Unlock(); p.know
 
 // uploadSnapshot sends snapshot seq (pinned meanwhile, so that GC leaves
 // it alone): its objects, then its remote manifest, then CURRENT.
-func (u *Uploader) uploadSnapshot(ctx context.Context, seq uint64, have *presence, prev map[string]prevFile, res *UploadResult) (*RemoteManifest, *snapshot.Manifest, error) {
+func (u *Uploader) uploadSnapshot(ctx context.Context, seq uint64, id string, have *presence, prev map[string]prevFile, res *UploadResult) (*RemoteManifest, *snapshot.Manifest, error) {
 	pin, err := u.store.Pin(seq)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
@@ -206,7 +223,7 @@ func (u *Uploader) uploadSnapshot(ctx context.Context, seq uint64, have *presenc
 	if err != nil {
 		return nil, nil, fmt.Errorf("replicate snapshot %d: %w", seq, err)
 	}
-	rm := &RemoteManifest{Format: remoteFormat, Seq: seq, Manifest: raw, Files: make([]RemoteFile, len(m.Files))}
+	rm := &RemoteManifest{Format: remoteFormat, Seq: seq, Store: id, Manifest: raw, Files: make([]RemoteFile, len(m.Files))}
 	up := newSender(ctx, u, have, res)
 	for i, f := range m.Files {
 		rm.Files[i].Path = f.Path
@@ -233,7 +250,7 @@ func (u *Uploader) uploadSnapshot(ctx context.Context, seq uint64, have *presenc
 	if err := u.client.Put(ctx, snapshotKey(seq), b); err != nil {
 		return nil, nil, fmt.Errorf("replicate snapshot %d: %w", seq, err)
 	}
-	cur := []byte(strconv.FormatUint(seq, 10) + "\n")
+	cur := currentLine(seq, id)
 	if err := u.client.Put(ctx, currentKey, cur); err != nil {
 		return nil, nil, fmt.Errorf("replicate snapshot %d: %w", seq, err)
 	}
@@ -260,7 +277,7 @@ func newSender(ctx context.Context, u *Uploader, have *presence, res *UploadResu
 }
 
 // send puts data at key unless the key is known or found (HEAD) to be
-// there.
+// there with data's size and, where the ETag is a plain MD5, data's MD5.
 func (s *sender) send(key string, data []byte) {
 	if s.have.has(key) {
 		s.count(0, 0, 1)
@@ -270,7 +287,12 @@ func (s *sender) send(key string, data []byte) {
 	s.wg.Add(1)
 	go func() {
 		defer func() { <-s.sem; s.wg.Done() }()
-		ok, err := s.u.client.Exists(s.ctx, key)
+		info, ok, err := s.u.client.Head(s.ctx, key)
+		if err == nil && ok && !sameContent(info, data) {
+			s.u.log.Warn("remote object damaged (its size or ETag is not its content's): sending it again", "key", key,
+				"size", info.Size, "want_size", len(data), "etag", info.ETag)
+			ok = false
+		}
 		if err == nil && !ok {
 			err = s.u.client.Put(s.ctx, key, data)
 		}
