@@ -157,7 +157,7 @@ func TestReplicaWriteStaysVisible(t *testing.T) {
 	visible("queued in the cache")
 
 	init := `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}` + "\n"
-	if r := memsnap(t, t.TempDir(), []byte(init), quiet, "mcp", "--from", url); r.code != 0 {
+	if r := memsnap(t, "", []byte(init), quiet, "mcp", "--from", url); r.code != 0 {
 		t.Fatalf("a second mcp --from on the cache: exit %d: %s", r.code, r.stderr)
 	}
 	if q, _ := filepath.Glob(filepath.Join(srv.Dir, testutil.S3Bucket, "visible", "queue", "*.job")); len(q) != 1 {
