@@ -29,7 +29,7 @@ func encodeAnswer(out any) ([]byte, string, error) {
 	if err != nil {
 		return nil, "", fmt.Errorf("encode the answer: %w", err)
 	}
-	return outJSON, string(appendIndented(make([]byte, 0, len(outJSON)+len(outJSON)/2), outJSON)), nil
+	return outJSON, string(appendIndented(make([]byte, 0, len(outJSON)+len(outJSON)/2), outJSON, 0)), nil
 }
 
 // sentAnswer is an answer as encodeAnswer encodes it: Structured is its

@@ -158,10 +158,11 @@ func plainText(s string) bool {
 }
 
 // appendIndented appends compact (the compact JSON json.Marshal made) as
-// json.Indent(dst, compact, "", "  ") writes it, in one pass: strings are
-// copied as they are, an empty object or array stays on its line.
-func appendIndented(dst, compact []byte) []byte {
-	depth := 0
+// json.Indent(dst, compact, prefix, "  ") writes it with prefix base times
+// "  " (0: none), in one pass: strings are copied as they are, an empty
+// object or array stays on its line.
+func appendIndented(dst, compact []byte, base int) []byte {
+	depth := base
 	newline := func() {
 		dst = append(dst, '\n')
 		for range depth {

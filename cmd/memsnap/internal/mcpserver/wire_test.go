@@ -84,12 +84,14 @@ func TestAppendIndentedIsJSONIndent(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var want bytes.Buffer
-		if err := json.Indent(&want, compact, "", "  "); err != nil {
-			t.Fatal(err)
-		}
-		if got := appendIndented(nil, compact); !bytes.Equal(got, want.Bytes()) {
-			t.Errorf("%s: indented\n%s\nwant\n%s", compact, got, want.Bytes())
+		for base, prefix := range []string{"", "  ", "    "} {
+			var want bytes.Buffer
+			if err := json.Indent(&want, compact, prefix, "  "); err != nil {
+				t.Fatal(err)
+			}
+			if got := appendIndented(nil, compact, base); !bytes.Equal(got, want.Bytes()) {
+				t.Errorf("%s (prefix %q): indented\n%s\nwant\n%s", compact, prefix, got, want.Bytes())
+			}
 		}
 	}
 }
