@@ -576,7 +576,7 @@ func (r *Reader) SearchNodes(ctx context.Context, query string, opts SearchOptio
 				g.Suggestions = append(g.Suggestions, Suggestion{Name: s.Entity.Name, EntityType: s.Entity.EntityType, Similarity: s.Similarity})
 			}
 		}
-		g.part(rank(found, r.opts.SearchWordHits), opts, v.RelationsTouching)
+		g.part(found, r.opts.SearchWordHits, opts, v.RelationsTouching)
 		return nil
 	})
 	if err != nil {
@@ -603,24 +603,20 @@ func rank(hits []graphindex.Hit, wordHits int) []graphindex.Hit {
 	return hits
 }
 
-// part sets g to the part of the ranked hits opts asks for (Offset, Limit,
-// MaxBytes) with the relations touching its entities (touching, sorted),
-// and g.From and g.Total to where it starts and how many hits there are.
-func (g *Graph) part(ranked []graphindex.Hit, opts SearchOptions, touching func([]graphindex.Hit) []model.Relation) {
-	g.From, g.Total = min(opts.Offset, len(ranked)), len(ranked)
-	hits := ranked[g.From:]
-	if opts.Limit > 0 && len(hits) > opts.Limit {
-		hits = hits[:opts.Limit]
-	}
-	if opts.MaxBytes > 0 {
-		n, sum := 0, 0
-		for ; n < len(hits); n++ {
-			sum += hits[n].Entity.StringBytes()
-			if n > 0 && sum > opts.MaxBytes {
-				break
-			}
-		}
-		hits = hits[:n]
+// part sets g to the part opts asks for (Offset, Limit, MaxBytes) of the
+// hits as rank orders them, with the relations touching its entities
+// (touching, sorted), and g.From and g.Total to where it starts and how
+// many ranked hits there are. A part cut by Limit or MaxBytes takes its
+// hits best first from a heap (graphindex.BestFirst) rather than ranking
+// every hit: a broad search sends a few thousand of its tens of thousands.
+func (g *Graph) part(found []graphindex.Hit, wordHits int, opts SearchOptions, touching func([]graphindex.Hit) []model.Relation) {
+	var hits []graphindex.Hit
+	if opts.Limit > 0 || opts.MaxBytes > 0 {
+		hits, g.From, g.Total = bestPart(found, wordHits, opts)
+	} else {
+		ranked := rank(found, wordHits)
+		g.From, g.Total = min(opts.Offset, len(ranked)), len(ranked)
+		hits = ranked[g.From:]
 	}
 	g.Entities = make([]Entity, len(hits))
 	for i := range hits {
@@ -628,6 +624,47 @@ func (g *Graph) part(ranked []graphindex.Hit, opts SearchOptions, touching func(
 	}
 	g.Relations = model.NonNil(touching(hits))
 	sortRelations(g.Relations)
+}
+
+// bestPart is rank(found, wordHits)[from:] cut to at most opts.Limit hits
+// (0: no limit) and to opts.MaxBytes of their strings (the first hit
+// always; 0: no cap), with total the length of the whole ranking, taken
+// best first from a heap without ranking the rest.
+func bestPart(found []graphindex.Hit, wordHits int, opts SearchOptions) (part []graphindex.Hit, from, total int) {
+	wordOnly := func(h *graphindex.Hit) bool { return !h.Substring && h.Tier != graphindex.TierExactName }
+	total = len(found)
+	if wordHits > 0 {
+		n := 0
+		for i := range found {
+			if wordOnly(&found[i]) {
+				n++
+			}
+		}
+		total -= max(n-wordHits, 0)
+	}
+	from = min(opts.Offset, total)
+	next := graphindex.BestFirst(found)
+	seen, words, sum := 0, 0, 0
+	for {
+		h, ok := next()
+		if !ok || opts.Limit > 0 && len(part) == opts.Limit {
+			return part, from, total
+		}
+		if wordHits > 0 && wordOnly(h) {
+			if words++; words > wordHits {
+				continue
+			}
+		}
+		if seen++; seen <= from {
+			continue
+		}
+		if opts.MaxBytes > 0 {
+			if sum += h.Entity.StringBytes(); len(part) > 0 && sum > opts.MaxBytes {
+				return part, from, total
+			}
+		}
+		part = append(part, *h)
+	}
 }
 
 // clipped is s cut to 64 bytes (at a rune boundary) with "..." after, for

@@ -156,7 +156,7 @@ func (r *Reader) searchQueued(ctx context.Context, query string, opts SearchOpti
 	}
 	return r.withQueued(ctx, func(o *graphindex.Overlay) (*Graph, error) {
 		g := &Graph{}
-		g.part(rank(o.Search(query), r.opts.SearchWordHits), opts, o.RelationsTouching)
+		g.part(o.Search(query), r.opts.SearchWordHits, opts, o.RelationsTouching)
 		return g, nil
 	})
 }

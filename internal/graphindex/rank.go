@@ -35,6 +35,49 @@ func SortHits(hits []Hit) {
 	copy(hits, sorted)
 }
 
+// BestFirst returns a function that yields hits one at a time in
+// SortHits's order (ok false once all were yielded), for a caller that
+// takes only the first few: a heap, so that taking k of n hits costs
+// O(n + k log n) comparisons instead of a sort of all n. hits itself is
+// left as it is.
+func BestFirst(hits []Hit) (next func() (h *Hit, ok bool)) {
+	heap := make([]int32, len(hits))
+	for i := range heap {
+		heap[i] = int32(i)
+	}
+	less := func(i, j int) bool { return compareHits(&hits[heap[i]], &hits[heap[j]]) < 0 }
+	down := func(i int) {
+		for n := len(heap); ; {
+			best, l := i, 2*i+1
+			if l < n && less(l, best) {
+				best = l
+			}
+			if r := l + 1; r < n && less(r, best) {
+				best = r
+			}
+			if best == i {
+				return
+			}
+			heap[i], heap[best] = heap[best], heap[i]
+			i = best
+		}
+	}
+	for i := len(heap)/2 - 1; i >= 0; i-- {
+		down(i)
+	}
+	return func() (*Hit, bool) {
+		if len(heap) == 0 {
+			return nil, false
+		}
+		top := heap[0]
+		last := len(heap) - 1
+		heap[0] = heap[last]
+		heap = heap[:last]
+		down(0)
+		return &hits[top], true
+	}
+}
+
 // compareHits is SortHits's order: negative when a ranks ahead of b.
 func compareHits(a, b *Hit) int {
 	if c := cmp.Compare(a.Tier, b.Tier); c != 0 {

@@ -182,7 +182,7 @@ func (c *conn) Write(ctx context.Context, msg jsonrpc.Message) error {
 	if resp, ok := msg.(*jsonrpc.Response); ok {
 		msg = c.validCode(resp)
 	}
-	data, err := jsonrpc.EncodeMessage(msg)
+	data, err := encodeMessage(msg)
 	if err != nil {
 		return fmt.Errorf("encode a JSON-RPC message: %w", err)
 	}
@@ -503,4 +503,25 @@ func checkText(msg []byte) error {
 		return errors.New("the message is not valid UTF-8 (RFC 8259: JSON text exchanged between systems is UTF-8)")
 	}
 	return model.CheckSurrogates(msg)
+}
+
+// encodeMessage is jsonrpc.EncodeMessage(msg), the same bytes; a
+// successful response is written around its result as it is (the SDK
+// made it compact JSON), without compacting it again: for a large answer
+// that pass cost as much as encoding it.
+func encodeMessage(msg jsonrpc.Message) ([]byte, error) {
+	resp, ok := msg.(*jsonrpc.Response)
+	if !ok || resp.Error != nil || len(resp.Result) == 0 || !resp.ID.IsValid() {
+		return jsonrpc.EncodeMessage(msg)
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false) // as the SDK encodes a message
+	if err := enc.Encode(resp.ID.Raw()); err != nil {
+		return nil, fmt.Errorf("encode the id of a response: %w", err)
+	}
+	id := bytes.TrimRight(buf.Bytes(), "\n")
+	data := make([]byte, 0, len(resp.Result)+len(id)+32)
+	data = append(append(append(data, `{"jsonrpc":"2.0","id":`...), id...), `,"result":`...)
+	return append(append(data, resp.Result...), '}'), nil
 }

@@ -297,3 +297,30 @@ func TestConnSkipsBadLines(t *testing.T) {
 	c.Close()
 	pw.Close()
 }
+
+// encodeMessage writes the very bytes jsonrpc.EncodeMessage writes: a
+// result around numeric and string ids (with characters HTML escaping
+// would change), an error, a request and a notification.
+func TestEncodeMessageIsTheSDKs(t *testing.T) {
+	num, _ := jsonrpc.MakeID(float64(42))
+	str, _ := jsonrpc.MakeID(`id <&> "q" é`)
+	result := json.RawMessage(`{"content":[{"type":"text","text":"a \u003c b\n"}],"structuredContent":{"x":[1,{}]}}`)
+	msgs := []jsonrpc.Message{
+		&jsonrpc.Response{ID: num, Result: result},
+		&jsonrpc.Response{ID: str, Result: result},
+		&jsonrpc.Response{ID: num, Result: json.RawMessage(`{}`)},
+		&jsonrpc.Response{ID: num, Error: &jsonrpc.Error{Code: -32603, Message: "boom <&>"}},
+		&jsonrpc.Request{ID: str, Method: "tools/call", Params: json.RawMessage(`{"name":"x"}`)},
+		&jsonrpc.Request{Method: "notifications/initialized"},
+	}
+	for _, m := range msgs {
+		want, err := jsonrpc.EncodeMessage(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := encodeMessage(m)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("encoded %s (%v), want %s", got, err, want)
+		}
+	}
+}

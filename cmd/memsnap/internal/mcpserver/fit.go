@@ -17,7 +17,6 @@ package mcpserver
 // own cursors, which stay valid across snapshots.
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -101,11 +100,8 @@ func itemShare(v any) int {
 	if err != nil {
 		return 0
 	}
-	var ind bytes.Buffer
-	if json.Indent(&ind, b, "    ", "  ") != nil {
-		return 2 * len(b)
-	}
-	return len(b) + 1 + jsonStringLen(ind.String()) - 2 + len(",\\n    ")
+	ind := appendIndented(make([]byte, 0, 2*len(b)), b, 2)
+	return len(b) + 1 + jsonStringLen(string(ind)) - 2 + len(",\\n    ")
 }
 
 // noteReserve is room kept for the nextCursor and note of a cut answer

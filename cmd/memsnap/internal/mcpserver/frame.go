@@ -22,19 +22,14 @@ type frameFitter interface {
 }
 
 // encodeAnswer is the structured content (compact JSON) of out and the
-// text content that goes with it (the same JSON, indented as the
-// reference server does).
+// text content that goes with it (the same JSON, indented by two as the
+// reference server does: what json.Indent writes, in one pass).
 func encodeAnswer(out any) ([]byte, string, error) {
 	outJSON, err := json.Marshal(out)
 	if err != nil {
 		return nil, "", fmt.Errorf("encode the answer: %w", err)
 	}
-	text := string(outJSON)
-	var buf bytes.Buffer
-	if json.Indent(&buf, outJSON, "", "  ") == nil {
-		text = buf.String()
-	}
-	return outJSON, text, nil
+	return outJSON, string(appendIndented(make([]byte, 0, len(outJSON)+len(outJSON)/2), outJSON, 0)), nil
 }
 
 // sentAnswer is an answer as encodeAnswer encodes it: Structured is its

@@ -133,6 +133,7 @@ func New(o Options) *Server {
 	if o.OnCall != nil {
 		s.mcp.AddReceivingMiddleware(s.observeCalls)
 	}
+	s.mcp.AddReceivingMiddleware(s.encodeOnce) // outermost: it sees the result the others saw
 	return s
 }
 

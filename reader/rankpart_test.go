@@ -1,0 +1,77 @@
+package reader
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"github.com/memsnap/memsnap/internal/graphindex"
+	"github.com/memsnap/memsnap/internal/model"
+)
+
+// randomHits are n hits with few distinct ranking values, so that many tie
+// on all but the name, of every tier, some found by words alone, with
+// strings of varied length.
+func randomHits(rng *rand.Rand, n int) []graphindex.Hit {
+	hits := make([]graphindex.Hit, n)
+	for i := range hits {
+		tier := graphindex.Tier(rng.IntN(3))
+		hits[i] = graphindex.Hit{
+			Entity:    model.Entity{Name: fmt.Sprintf("e%05d", rng.IntN(1<<16)*n+i), EntityType: "t", Observations: []string{string(make([]byte, rng.IntN(40)))}},
+			Tier:      tier,
+			Substring: tier != graphindex.TierAllWords && rng.IntN(4) > 0,
+			Field:     graphindex.Field(rng.IntN(3)),
+			Bounded:   rng.IntN(2) == 0,
+			Span:      rng.IntN(3),
+			Score:     float64(rng.IntN(3)),
+		}
+	}
+	return hits
+}
+
+// A part taken best first from the heap (bestPart) is the very slice of
+// the whole ranking (rank, then Offset, Limit and MaxBytes as the part
+// rule says) that a full sort gives, with the same total, whatever the
+// ties, the word-only hits dropped past SearchWordHits and the options.
+func TestBestPartIsTheRankingsSlice(t *testing.T) {
+	rng := rand.New(rand.NewPCG(28, 1))
+	for trial := range 300 {
+		n := rng.IntN(60)
+		found := randomHits(rng, n)
+		wordHits := []int{0, 1, 5}[trial%3]
+		opts := SearchOptions{Offset: rng.IntN(n + 3), Limit: rng.IntN(8), MaxBytes: []int{0, 1, 50, 200, 1 << 20}[rng.IntN(5)]}
+		if opts.Limit == 0 && opts.MaxBytes == 0 {
+			opts.Limit = 3
+		}
+		ranked := rank(slices.Clone(found), wordHits)
+		from := min(opts.Offset, len(ranked))
+		want := ranked[from:]
+		if opts.Limit > 0 && len(want) > opts.Limit {
+			want = want[:opts.Limit]
+		}
+		if opts.MaxBytes > 0 {
+			k, sum := 0, 0
+			for ; k < len(want); k++ {
+				if sum += want[k].Entity.StringBytes(); k > 0 && sum > opts.MaxBytes {
+					break
+				}
+			}
+			want = want[:k]
+		}
+		part, gotFrom, total := bestPart(found, wordHits, opts)
+		name := func(h graphindex.Hit) string { return h.Entity.Name }
+		if gotFrom != from || total != len(ranked) || !slices.Equal(mapped(part, name), mapped(want, name)) {
+			t.Fatalf("trial %d (%d hits, wordHits %d, %+v): from %d total %d %v, want from %d total %d %v",
+				trial, n, wordHits, opts, gotFrom, total, mapped(part, name), from, len(ranked), mapped(want, name))
+		}
+	}
+}
+
+func mapped[T, U any](s []T, f func(T) U) []U {
+	out := make([]U, len(s))
+	for i, v := range s {
+		out[i] = f(v)
+	}
+	return out
+}
