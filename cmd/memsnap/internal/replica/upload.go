@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/memsnap/memsnap/internal/objstore"
+	"github.com/memsnap/memsnap/internal/steptimer"
 	"github.com/memsnap/memsnap/snapshot"
 )
 
@@ -77,8 +78,11 @@ func NewUploader(store *snapshot.Store, client *objstore.Client, opts UploadOpti
 // retention. It is idempotent, and resumes an interrupted upload (objects
 // already there are skipped).
 func (u *Uploader) Upload(ctx context.Context) (res UploadResult, err error) {
-	start := time.Now()
-	defer func() { res.DurationMS = time.Since(start).Milliseconds() }()
+	start, steps := time.Now(), steptimer.New()
+	defer func() {
+		res.DurationMS = time.Since(start).Milliseconds()
+		u.log.Debug("upload steps (ms)", steps.Attrs()...)
+	}()
 	local, err := u.store.Current()
 	if err != nil {
 		return res, err
@@ -91,6 +95,7 @@ func (u *Uploader) Upload(ctx context.Context) (res UploadResult, err error) {
 		return res, err
 	}
 	res.Current = remote
+	steps.Mark("current")
 	if remote >= local {
 		return res, nil
 	}
@@ -107,6 +112,7 @@ func (u *Uploader) Upload(ctx context.Context) (res UploadResult, err error) {
 			u.log.Warn("remote CURRENT's manifest unreadable: checking every object", "seq", remote, "error", err)
 		}
 	}
+	steps.Mark("remote_manifest")
 	seqs, err := u.store.Seqs()
 	if err != nil {
 		return res, err
@@ -115,7 +121,7 @@ func (u *Uploader) Upload(ctx context.Context) (res UploadResult, err error) {
 		if seq <= remote || seq > local {
 			continue
 		}
-		rm, m, err := u.uploadSnapshot(ctx, seq, have, prev, &res)
+		rm, m, err := u.uploadSnapshot(ctx, seq, have, prev, &res, steps)
 		if errors.Is(err, errGone) {
 			u.log.Info("snapshot collected before it went up: skipped", "seq", seq)
 			continue
@@ -128,6 +134,7 @@ func (u *Uploader) Upload(ctx context.Context) (res UploadResult, err error) {
 		res.Current = seq
 	}
 	n, err := u.retain(ctx, res.Current)
+	steps.Mark("retain")
 	res.Deleted = n
 	if err != nil {
 		return res, fmt.Errorf("replicate: retention: %w", err)
@@ -168,7 +175,7 @@ func (p *presence) add(k string)      { p.mu.Lock(); defer p.mu.Unlock(); p.know
 
 // uploadSnapshot sends snapshot seq (pinned meanwhile, so that GC leaves
 // it alone): its objects, then its remote manifest, then CURRENT.
-func (u *Uploader) uploadSnapshot(ctx context.Context, seq uint64, have *presence, prev map[string]prevFile, res *UploadResult) (*RemoteManifest, *snapshot.Manifest, error) {
+func (u *Uploader) uploadSnapshot(ctx context.Context, seq uint64, have *presence, prev map[string]prevFile, res *UploadResult, steps *steptimer.Timer) (*RemoteManifest, *snapshot.Manifest, error) {
 	pin, err := u.store.Pin(seq)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
@@ -202,9 +209,11 @@ func (u *Uploader) uploadSnapshot(ctx context.Context, seq uint64, have *presenc
 			return nil, nil, fmt.Errorf("replicate snapshot %d: %s: %w", seq, f.Path, err)
 		}
 	}
+	steps.Mark("read")
 	if err := up.wait(); err != nil {
 		return nil, nil, fmt.Errorf("replicate snapshot %d: %w", seq, err)
 	}
+	steps.Mark("objects")
 	b, err := json.Marshal(rm)
 	if err != nil {
 		return nil, nil, err
@@ -212,10 +221,12 @@ func (u *Uploader) uploadSnapshot(ctx context.Context, seq uint64, have *presenc
 	if err := u.client.Put(ctx, snapshotKey(seq), b); err != nil {
 		return nil, nil, fmt.Errorf("replicate snapshot %d: %w", seq, err)
 	}
+	steps.Mark("put_manifest")
 	cur := []byte(strconv.FormatUint(seq, 10) + "\n")
 	if err := u.client.Put(ctx, currentKey, cur); err != nil {
 		return nil, nil, fmt.Errorf("replicate snapshot %d: %w", seq, err)
 	}
+	steps.Mark("put_current")
 	res.Objects += 2
 	res.Bytes += int64(len(b) + len(cur))
 	u.log.Debug("snapshot replicated", "seq", seq)
