@@ -70,6 +70,7 @@ func (s *Store) Adopt(dir string, manifest []byte, m *Manifest, v *Verifier) err
 	var problems []error
 	if v != nil {
 		problems = v.listedIn(dir, parsed, all)
+		v.forget()
 	} else {
 		problems = verifyListedIn(dir, parsed, true, all)
 	}
