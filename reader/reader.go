@@ -10,7 +10,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/fsnotify/fsnotify"
 	"github.com/robfig/cron/v3"
 
 	"github.com/memsnap/memsnap/internal/graphdb"
@@ -40,15 +39,14 @@ type Reader struct {
 
 	cur atomic.Pointer[handle] // the current snapshot; swapped by refresh
 
-	refreshMu sync.Mutex        // serialises refreshes and Close
-	closed    bool              // guarded by refreshMu
-	cron      *cron.Cron        // nil unless StartRefresh ran; guarded by refreshMu
-	watch     *fsnotify.Watcher // nil unless StartRefresh watches CURRENT; guarded by refreshMu
-	watchDone chan struct{}     // closed when the watch loop ends
-	scrubStop chan struct{}     // closed by Close; nil unless a scrub loop runs; guarded by refreshMu
-	scrubDone chan struct{}     // closed when the scrub loop ends
-	scrubs    atomic.Int64      // scrubs finished
-	damaged   atomic.Int64      // scrubs that found damage
+	refreshMu sync.Mutex    // serialises refreshes and Close
+	closed    bool          // guarded by refreshMu
+	cron      *cron.Cron    // nil unless StartRefresh ran; guarded by refreshMu
+	watchStop func()        // ends the watch of CURRENT; nil unless StartRefresh watches it; guarded by refreshMu
+	scrubStop chan struct{} // closed by Close; nil unless a scrub loop runs; guarded by refreshMu
+	scrubDone chan struct{} // closed when the scrub loop ends
+	scrubs    atomic.Int64  // scrubs finished
+	damaged   atomic.Int64  // scrubs that found damage
 	lastErr   atomic.Pointer[error]
 	refreshes atomic.Int64
 	verify    *verifyMemo        // snapshots that failed verification; see pinVerified
@@ -250,7 +248,7 @@ func (r *Reader) LastRefreshError() error {
 func (r *Reader) StartRefresh() error {
 	r.refreshMu.Lock()
 	defer r.refreshMu.Unlock()
-	if r.cron != nil || r.watch != nil || r.closed {
+	if r.cron != nil || r.watchStop != nil || r.closed {
 		return nil
 	}
 	if spec := r.opts.Refresh; spec != "" {
@@ -345,36 +343,12 @@ func (r *Reader) backgroundRefresh(why string) {
 
 // startWatch refreshes whenever CURRENT is replaced. Caller holds refreshMu.
 func (r *Reader) startWatch() {
-	w, err := fsnotify.NewWatcher()
-	if err == nil {
-		if err = w.Add(r.store.Dir()); err != nil {
-			w.Close()
-		}
-	}
+	stop, err := r.store.WatchCurrent(func() { r.backgroundRefresh("CURRENT changed:") })
 	if err != nil {
 		r.log.Warn("cannot watch CURRENT; refreshing on reader.refresh only", "error", err)
 		return
 	}
-	r.watch, r.watchDone = w, make(chan struct{})
-	go func() {
-		defer close(r.watchDone)
-		for {
-			select {
-			case ev, ok := <-w.Events:
-				if !ok {
-					return
-				}
-				if filepath.Base(ev.Name) == snapshot.CurrentFile && (ev.Has(fsnotify.Create) || ev.Has(fsnotify.Write)) {
-					r.backgroundRefresh("CURRENT changed:")
-				}
-			case _, ok := <-w.Errors: // an overflow: look anyway
-				if !ok {
-					return
-				}
-				r.backgroundRefresh("CURRENT changed:")
-			}
-		}
-	}()
+	r.watchStop = stop
 }
 
 // Close stops scheduled refreshes and closes the current snapshot once the
@@ -387,7 +361,7 @@ func (r *Reader) Close() error {
 		return nil
 	}
 	r.closed = true
-	c, w, scrub := r.cron, r.watch, r.scrubStop
+	c, stopWatch, scrub := r.cron, r.watchStop, r.scrubStop
 	r.refreshMu.Unlock()
 	if c != nil {
 		<-c.Stop().Done()
@@ -396,9 +370,8 @@ func (r *Reader) Close() error {
 		close(scrub)
 		<-r.scrubDone
 	}
-	if w != nil {
-		w.Close()
-		<-r.watchDone
+	if stopWatch != nil {
+		stopWatch()
 	}
 	if r.queue != nil {
 		r.queue.close()

@@ -46,9 +46,12 @@ func (s *Store) StagingPath(name string) string { return s.Path("staging", name)
 // manifest and refuses, publishing nothing, a directory that differs
 // (an error matching ErrCorrupt); then it writes the manifest and the
 // PIN, fsyncs, renames dir to snapshots/<seq> and points CURRENT at it,
-// as Stage.Publish does. A seq at or below CURRENT is refused: numbers
-// only grow. Caller holds the writer lock.
-func (s *Store) Adopt(dir string, manifest []byte, m *Manifest) error {
+// as Stage.Publish does. With v, the check reads only what v cannot trust
+// from an earlier check (see Verifier: a graph RecycleGraph moved here
+// and partly rewritten has only its rewritten chunks read); nil reads
+// every file in full. A seq at or below CURRENT is refused: numbers only
+// grow. Caller holds the writer lock.
+func (s *Store) Adopt(dir string, manifest []byte, m *Manifest, v *Verifier) error {
 	cur, err := s.Current()
 	if err != nil {
 		return fmt.Errorf("adopt snapshot %d: %w", m.Seq, err)
@@ -63,7 +66,14 @@ func (s *Store) Adopt(dir string, manifest []byte, m *Manifest) error {
 	if err != nil || parsed.Seq != m.Seq {
 		return fmt.Errorf("adopt snapshot %d: the manifest's bytes do not parse to it: %v", m.Seq, err)
 	}
-	problems := verifyListedIn(dir, parsed, true, func(string) bool { return true })
+	all := func(string) bool { return true }
+	var problems []error
+	if v != nil {
+		problems = v.listedIn(dir, parsed, all)
+		v.forget()
+	} else {
+		problems = verifyListedIn(dir, parsed, true, all)
+	}
 	if err := VerifyError(m.Seq, problems); err != nil {
 		return fmt.Errorf("adopt: %w", err)
 	}
@@ -90,6 +100,29 @@ func (s *Store) Adopt(dir string, manifest []byte, m *Manifest) error {
 		return fmt.Errorf("adopt snapshot %d: %w", m.Seq, err)
 	}
 	return s.writeCurrent(m.Seq)
+}
+
+// RecycleGraph moves the graph of snapshot seq to dst (a path in a
+// directory StagingPath gave), so that a replica can rewrite only the
+// chunks that differ in the snapshot it assembles there instead of writing
+// the whole graph: the snapshot is unpublished first, as the writer's
+// recycling does (see recycle.go), and the rest of it removed. It reports
+// false, having changed nothing, when seq is CURRENT (never taken), does
+// not exist, is pinned by a reader, or its files are still open in
+// another process (Windows). Caller holds the writer lock.
+func (s *Store) RecycleGraph(seq uint64, dst string) (bool, error) {
+	if cur, err := s.Current(); err != nil || cur == seq {
+		return false, err
+	}
+	if !fsutil.Exists(s.SnapshotDir(seq)) {
+		return false, nil
+	}
+	release, pinned, err := s.lockUnpinned(seq)
+	if err != nil || pinned {
+		return false, err
+	}
+	busy, err := s.takeGraph(seq, release, dst)
+	return !busy && err == nil, err
 }
 
 // SnapshotFile is the path of file rel (a manifest's slash path) of

@@ -58,7 +58,7 @@ func TestAdopt(t *testing.T) {
 	if err := os.WriteFile(g, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := dst.Adopt(bad, raw, m); !errors.Is(err, ErrCorrupt) {
+	if err := dst.Adopt(bad, raw, m, nil); !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("adopt of a damaged graph: %v, want ErrCorrupt", err)
 	}
 	if cur, _ := dst.Current(); cur != 0 {
@@ -67,7 +67,7 @@ func TestAdopt(t *testing.T) {
 
 	good := dst.StagingPath("good")
 	copySnapshot(t, src, seq, m, good)
-	if err := dst.Adopt(good, raw, m); err != nil {
+	if err := dst.Adopt(good, raw, m, nil); err != nil {
 		t.Fatal(err)
 	}
 	if cur, _ := dst.Current(); cur != seq {
@@ -78,7 +78,7 @@ func TestAdopt(t *testing.T) {
 	}
 	again := dst.StagingPath("again")
 	copySnapshot(t, src, seq, m, again)
-	if err := dst.Adopt(again, raw, m); err == nil {
+	if err := dst.Adopt(again, raw, m, nil); err == nil {
 		t.Fatal("adopting a seq that is already CURRENT succeeded")
 	}
 }

@@ -59,28 +59,13 @@ func (st *Stage) recycle(ctx context.Context, opts StageOptions) (bool, error) {
 		c.release()
 		return false, err
 	}
-	tmp := s.Path("staging", "recycle-"+FormatSeq(seq))
-	err = s.moveUnpinnedTo(seq, tmp, c.release)
-	if errors.Is(err, fsutil.ErrBusy) {
+	busy, err := s.takeGraph(seq, c.release, st.GraphPath())
+	if busy {
 		st.source.Fallback = fmt.Sprintf("snapshot %d's files are still open in another process", seq)
 		return false, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("stage graph: recycle snapshot %d: %w", seq, err)
-	}
-	// Unpublished for good before its graph is touched: a crash from here
-	// on leaves it in staging/, which the next writer wipes.
-	for _, d := range []string{s.Path("snapshots"), s.Path("staging")} {
-		if err := fsutil.SyncDir(d); err != nil {
-			return false, fmt.Errorf("stage graph: recycle snapshot %d: %w", seq, err)
-		}
-	}
-	failpoint.Hit("after-recycle-move")
-	if err := fsutil.Rename(filepath.Join(tmp, GraphFile), st.GraphPath()); err != nil {
-		return false, fmt.Errorf("stage graph: recycle snapshot %d: %w", seq, err)
-	}
-	if err := s.removeOrTrash(tmp); err != nil {
-		return false, fmt.Errorf("stage graph: recycle snapshot %d: %w", seq, err)
+		return false, fmt.Errorf("stage graph: %w", err)
 	}
 	n := 0
 	for _, b := range c.replay {
@@ -88,6 +73,37 @@ func (st *Stage) recycle(ctx context.Context, opts StageOptions) (bool, error) {
 	}
 	st.source = StageSource{Method: StagedRecycled, Recycled: seq, Replayed: n, Replay: c.replay}
 	return true, nil
+}
+
+// takeGraph unpublishes snapshot seq, whose PIN the caller holds
+// exclusively (release drops that hold), and moves its graph to dst: the
+// snapshot is renamed out of snapshots/ into staging/ (snapshots/ and
+// staging/ fsynced) before its graph is touched, so that a crash from then
+// on leaves only staging/ garbage, which the next writer wipes; the rest of
+// it is removed. busy: its files are still open in another process
+// (Windows) and nothing was changed.
+func (s *Store) takeGraph(seq uint64, release func(), dst string) (busy bool, err error) {
+	tmp := s.Path("staging", "recycle-"+FormatSeq(seq))
+	err = s.moveUnpinnedTo(seq, tmp, release)
+	if errors.Is(err, fsutil.ErrBusy) {
+		return true, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("recycle snapshot %d: %w", seq, err)
+	}
+	for _, d := range []string{s.Path("snapshots"), s.Path("staging")} {
+		if err := fsutil.SyncDir(d); err != nil {
+			return false, fmt.Errorf("recycle snapshot %d: %w", seq, err)
+		}
+	}
+	failpoint.Hit("after-recycle-move")
+	if err := fsutil.Rename(filepath.Join(tmp, GraphFile), dst); err != nil {
+		return false, fmt.Errorf("recycle snapshot %d: %w", seq, err)
+	}
+	if err := s.removeOrTrash(tmp); err != nil {
+		return false, fmt.Errorf("recycle snapshot %d: %w", seq, err)
+	}
+	return false, nil
 }
 
 // recycleCandidate finds the newest snapshot that is an ancestor of

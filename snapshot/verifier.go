@@ -92,11 +92,15 @@ func (v *Verifier) KV(s *Store, m *Manifest, checksums bool) []error {
 // listed checks the files of m's snapshot in s for which want is true, as
 // verifyListed does with checksums, reading only what it cannot trust.
 func (v *Verifier) listed(s *Store, m *Manifest, want func(string) bool) []error {
+	return v.listedIn(s.SnapshotDir(m.Seq), m, want)
+}
+
+// listedIn is listed on the snapshot's files in dir.
+func (v *Verifier) listedIn(dir string, m *Manifest, want func(string) bool) []error {
 	v.mu.Lock()
 	v.gen++
 	gen := v.gen
 	v.mu.Unlock()
-	dir := s.SnapshotDir(m.Seq)
 	var problems []error
 	for _, f := range m.Files {
 		if !want(f.Path) {
@@ -145,15 +149,21 @@ func (v *Verifier) check(path string, f FileSum, gen uint64) error {
 	if known != nil && known.size == f.Size && len(f.Chunks) == 0 && known.crc == f.CRC32C && len(known.chunks) == 0 {
 		return nil
 	}
+	// By chunks when both it and the check it knows had them: a chunk is
+	// trusted when it verified the same checksum at the same index over
+	// the same bytes (the sizes agree, or the chunk was whole in both: a
+	// graph that grew or shrank keeps its other chunks where they were).
+	byChunks := known != nil && len(f.Chunks) > 0 && len(known.chunks) > 0
 	var idx []int
-	if known != nil && known.size == f.Size && len(known.chunks) == len(f.Chunks) {
+	if byChunks {
+		whole := min(known.size, f.Size) / f.chunkSize()
 		for i, c := range f.Chunks {
-			if known.chunks[i] != c {
+			if i >= len(known.chunks) || known.chunks[i] != c || (known.size != f.Size && int64(i) >= whole) {
 				idx = append(idx, i)
 			}
 		}
 	}
-	if known == nil || len(f.Chunks) == 0 || known.size != f.Size || len(known.chunks) != len(f.Chunks) {
+	if !byChunks {
 		got, err := checksumFile(path, f.chunkSize())
 		v.addRead(got.Size)
 		switch {

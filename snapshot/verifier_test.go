@@ -51,6 +51,20 @@ func TestVerifierReadsOnlyWhatChanged(t *testing.T) {
 		t.Fatalf("one chunk rewritten in place: read %d bytes, problems %v; want one chunk (%d) and none", n, p, ChunkSize)
 	}
 
+	// Grow the file by two chunks in place, as a graph recycled for a
+	// commit that adds pages grows: the chunks whole before and after keep
+	// their trust; the old last chunk (partial, now whole) and the new ones
+	// are read.
+	writeAt(t, path, size, strings.Repeat("d", 2*ChunkSize))
+	if sum, err = checksumFile(path, ChunkSize); err != nil {
+		t.Fatal(err)
+	}
+	sum.Path = GraphFile
+	m.Files[g] = sum
+	if n, p := files(m); p != nil || n != 3*ChunkSize {
+		t.Fatalf("graph grown by two chunks: read %d bytes, problems %v; want three chunks (%d) and none", n, p, 3*ChunkSize)
+	}
+
 	// Damage chunk 3 behind the manifest's back: Files trusts it, Scrub
 	// does not, and after Scrub Files reads everything and reports it.
 	writeAt(t, path, 3*ChunkSize+5, "z")

@@ -14,6 +14,7 @@ import (
 	"github.com/memsnap/memsnap/internal/kvstore"
 	"github.com/memsnap/memsnap/internal/model"
 	"github.com/memsnap/memsnap/internal/queue"
+	"github.com/memsnap/memsnap/internal/steptimer"
 	"github.com/memsnap/memsnap/snapshot"
 )
 
@@ -39,19 +40,19 @@ func (w *Writer) replay(ctx context.Context, stage *snapshot.Stage, jobs []*batc
 	if src.Method != snapshot.StagedRecycled {
 		return nil, nil, nil
 	}
-	steps := newStepTimer()
-	defer func() { w.log.Debug("replay steps (ms)", steps.attrs()...) }()
+	steps := steptimer.New()
+	defer func() { w.log.Debug("replay steps (ms)", steps.Attrs()...) }()
 	g, err := w.openStageGraph(ctx, stage, jobs)
-	steps.mark("open_graph")
+	steps.Mark("open_graph")
 	if err == nil {
 		var rjobs []*batchJob
 		if rjobs, err = w.readReplay(src.Replay); err == nil {
-			steps.mark("read_jobs")
+			steps.Mark("read_jobs")
 			if len(rjobs) > 0 {
 				return g, rjobs, nil
 			}
 			if err = w.checkReplayed(ctx, g.conn, stage); err == nil {
-				steps.mark("count")
+				steps.Mark("count")
 				failpoint.Hit("after-replay")
 				return g, nil, nil
 			}

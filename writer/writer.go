@@ -19,6 +19,7 @@ import (
 	"github.com/memsnap/memsnap/internal/kvstore"
 	"github.com/memsnap/memsnap/internal/model"
 	"github.com/memsnap/memsnap/internal/queue"
+	"github.com/memsnap/memsnap/internal/steptimer"
 	"github.com/memsnap/memsnap/internal/sysinfo"
 	"github.com/memsnap/memsnap/snapshot"
 )
@@ -275,7 +276,7 @@ func (w *Writer) PublishEmpty(ctx context.Context) (seq uint64, published bool, 
 		return 0, false, fmt.Errorf("recover: %w", err)
 	}
 	var sum Summary
-	m, err := w.build(ctx, nil, &sum, newStepTimer())
+	m, err := w.build(ctx, nil, &sum, steptimer.New())
 	if err != nil {
 		return 0, false, fmt.Errorf("publish the empty first snapshot: %w", err)
 	}
@@ -285,10 +286,10 @@ func (w *Writer) PublishEmpty(ctx context.Context) (seq uint64, published bool, 
 // cycle runs one batch. It returns published false when there was nothing
 // to apply, and full when the batch limits left queued jobs behind.
 func (w *Writer) cycle(ctx context.Context, maxJobs int, verified *uint64, sum *Summary) (published, full bool, err error) {
-	steps := newStepTimer()
+	steps := steptimer.New()
 	defer func() {
 		if published {
-			w.log.Debug("commit steps (ms)", steps.attrs()...)
+			w.log.Debug("commit steps (ms)", steps.Attrs()...)
 		}
 	}()
 	cur, err := w.store.Current()
@@ -320,7 +321,7 @@ func (w *Writer) cycle(ctx context.Context, maxJobs int, verified *uint64, sum *
 			}
 			*verified = cur
 		}
-		steps.mark("check_current")
+		steps.Mark("check_current")
 		watermark = m.Watermark
 		if err := w.finishCleanup(m); err != nil {
 			return false, false, err
@@ -364,7 +365,7 @@ func (w *Writer) cycle(ctx context.Context, maxJobs int, verified *uint64, sum *
 		batch, full = batch[:n], true
 	}
 	failpoint.Hit("after-claim")
-	steps.mark("claim")
+	steps.Mark("claim")
 	m, err := w.build(ctx, batch, sum, steps)
 	if err != nil {
 		return false, false, err
@@ -375,7 +376,7 @@ func (w *Writer) cycle(ctx context.Context, maxJobs int, verified *uint64, sum *
 	if err := w.finishCleanup(m); err != nil {
 		return false, false, err
 	}
-	steps.mark("cleanup")
+	steps.Mark("cleanup")
 	return true, full, nil
 }
 
@@ -485,7 +486,7 @@ func (w *Writer) decode(bj *batchJob) error {
 }
 
 // build stages, applies and publishes one batch.
-func (w *Writer) build(ctx context.Context, batch []queue.Claimed, sum *Summary, steps *stepTimer) (m *snapshot.Manifest, err error) {
+func (w *Writer) build(ctx context.Context, batch []queue.Claimed, sum *Summary, steps *steptimer.Timer) (m *snapshot.Manifest, err error) {
 	jobs, err := w.readJobs(batch)
 	if err != nil {
 		return nil, err
@@ -493,7 +494,7 @@ func (w *Writer) build(ctx context.Context, batch []queue.Claimed, sum *Summary,
 	if err := w.checkSpace(jobs); err != nil {
 		return nil, err
 	}
-	steps.mark("read_jobs")
+	steps.Mark("read_jobs")
 	t := time.Now()
 	stage, err := w.store.NewStageWith(ctx, snapshot.StageOptions{Keep: w.opts.Keep, MinAge: w.opts.MinAge, History: w.opts.History, NoRecycle: w.opts.NoRecycle,
 		RecycleMinBytes: int64(w.opts.RecycleMinMB) << 20, Verifier: w.opts.Verifier})
@@ -501,7 +502,7 @@ func (w *Writer) build(ctx context.Context, batch []queue.Claimed, sum *Summary,
 		return nil, err
 	}
 	sum.Phases.Stage += msSince(t)
-	steps.mark("stage")
+	steps.Mark("stage")
 	defer func() {
 		if err != nil {
 			stage.Abort()
@@ -513,14 +514,14 @@ func (w *Writer) build(ctx context.Context, batch []queue.Claimed, sum *Summary,
 		return nil, err
 	}
 	sum.Phases.Replay += msSince(t)
-	steps.mark("replay")
+	steps.Mark("replay")
 	t = time.Now()
 	counts, err := w.applyOrCopy(ctx, stage, jobs, sum, g, replay)
 	if err != nil {
 		return nil, err
 	}
 	sum.Phases.Apply += msSince(t)
-	steps.mark("apply")
+	steps.Mark("apply")
 	src := stage.Source()
 	sum.Stages = append(sum.Stages, StageReport{Snapshot: stage.Seq(), Method: src.Method,
 		Recycled: src.Recycled, Replayed: src.Replayed, Fallback: src.Fallback})
@@ -556,7 +557,7 @@ func (w *Writer) build(ctx context.Context, batch []queue.Claimed, sum *Summary,
 		return nil, err
 	}
 	sum.Phases.Publish += msSince(t)
-	steps.mark("publish")
+	steps.Mark("publish")
 	sum.Applied += man.Applied
 	sum.Rejected += man.Rejected
 	w.log.Info("published snapshot", "seq", stage.Seq(), "applied", man.Applied, "rejected", man.Rejected,
@@ -658,20 +659,20 @@ func (g *openGraph) close() {
 // current, with a buffer pool and a maximum size sized for jobs (see
 // bufferPool and maxDB).
 func (w *Writer) openStageGraph(ctx context.Context, stage *snapshot.Stage, jobs []*batchJob) (*openGraph, error) {
-	steps := newStepTimer()
-	defer func() { w.log.Debug("open graph steps (ms)", steps.attrs()...) }()
+	steps := steptimer.New()
+	defer func() { w.log.Debug("open graph steps (ms)", steps.Attrs()...) }()
 	gdb, conn, err := graphdb.OpenConn(stage.GraphPath(), graphdb.Options{BufferPoolBytes: w.bufferPool(stage, jobs), Threads: 2,
 		MaxDBBytes: w.maxDB(stage, jobs)})
 	if err != nil {
 		return nil, err
 	}
-	steps.mark("open")
+	steps.Mark("open")
 	g := &openGraph{db: gdb, conn: conn}
 	if err := graphdb.EnsureSchema(ctx, conn); err != nil {
 		g.close()
 		return nil, err
 	}
-	steps.mark("schema")
+	steps.Mark("schema")
 	return g, nil
 }
 
@@ -680,8 +681,8 @@ func (w *Writer) openStageGraph(ctx context.Context, stage *snapshot.Stage, jobs
 // closes both, leaving them checkpointed and ready to publish. A replay
 // whose jobs do not do what CURRENT records is errReplayDiffers.
 func (w *Writer) apply(ctx context.Context, stage *snapshot.Stage, jobs []*batchJob, sum *Summary, g *openGraph, replay []*batchJob) (counts storeCounts, err error) {
-	steps := newStepTimer()
-	defer func() { w.log.Debug("apply steps (ms)", steps.attrs()...) }()
+	steps := steptimer.New()
+	defer func() { w.log.Debug("apply steps (ms)", steps.Attrs()...) }()
 	if g == nil {
 		if g, err = w.openStageGraph(ctx, stage, jobs); err != nil {
 			return counts, err
@@ -689,12 +690,12 @@ func (w *Writer) apply(ctx context.Context, stage *snapshot.Stage, jobs []*batch
 	}
 	defer g.close()
 	gdb, conn := g.db, g.conn
-	steps.mark("open_graph")
+	steps.Mark("open_graph")
 	kv, err := kvstore.OpenRW(stage.KVPath(), w.log)
 	if err != nil {
 		return counts, err
 	}
-	steps.mark("open_kv")
+	steps.Mark("open_kv")
 	defer func() {
 		if kv != nil {
 			kv.Close()
@@ -724,15 +725,15 @@ func (w *Writer) apply(ctx context.Context, stage *snapshot.Stage, jobs []*batch
 		}
 	}
 
-	steps.mark("exactly_once")
+	steps.Mark("exactly_once")
 	if err := w.applyGraph(ctx, conn, stage, kv, jobs, replay, sum); err != nil {
 		return counts, err
 	}
-	steps.mark("write_graph")
+	steps.Mark("write_graph")
 	if err := conn.Exec(ctx, "CHECKPOINT", nil); err != nil {
 		return counts, fmt.Errorf("checkpoint graph: %w", err)
 	}
-	steps.mark("checkpoint")
+	steps.Mark("checkpoint")
 	counts.entities, err = count(ctx, conn, "MATCH (e:Entity) RETURN count(*)")
 	if err != nil {
 		return counts, err
@@ -744,10 +745,10 @@ func (w *Writer) apply(ctx context.Context, stage *snapshot.Stage, jobs []*batch
 	if counts.digest, err = batchDigest(ctx, conn, stage, jobs); err != nil {
 		return counts, err
 	}
-	steps.mark("count")
+	steps.Mark("count")
 	conn.Close()
 	gdb.Close()
-	steps.mark("close_graph")
+	steps.Mark("close_graph")
 
 	keys, err := w.applyKV(kv, jobs, stage)
 	if err != nil {
@@ -762,26 +763,9 @@ func (w *Writer) apply(ctx context.Context, stage *snapshot.Stage, jobs []*batch
 	if err != nil {
 		return counts, fmt.Errorf("close kv: %w", err)
 	}
-	steps.mark("write_kv")
+	steps.Mark("write_kv")
 	return counts, nil
 }
-
-// stepTimer times the steps of one piece of work for a debug log line.
-type stepTimer struct {
-	last  time.Time
-	steps []any // slog attrs: name, ms, name, ms, ...
-}
-
-func newStepTimer() *stepTimer { return &stepTimer{last: time.Now()} }
-
-// mark ends the step called name.
-func (s *stepTimer) mark(name string) {
-	now := time.Now()
-	s.steps = append(s.steps, name, float64(now.Sub(s.last).Microseconds())/1000)
-	s.last = now
-}
-
-func (s *stepTimer) attrs() []any { return s.steps }
 
 // applyGraph runs the batch through the overlay and writes it in one
 // transaction, after the jobs a recycled graph replays (replay, see

@@ -33,8 +33,9 @@ snapshot) and on writer.commit, and collect garbage on gc.schedule (cron specs s
 "@every 1s"; an empty one turns that part off). Commits run in a 'memsnap commit' child
 process that stays up between commits (it stops after a minute without one); a tick is skipped when another writer holds the lock or the daemon's last commit or
 gc still runs. On SIGINT/SIGTERM the daemon lets a running commit or gc finish and exits 0.
-With replica.to set it also replicates the store there on replica.schedule (see 'memsnap
-replicate'), pulling replicas' writes into the queue. With --addr it serves Prometheus metrics on /metrics (snapshot seq and age, queue depth and
+With replica.to set it also replicates the store there (see 'memsnap replicate'): each
+snapshot as soon as it is published (by any process: it watches CURRENT), and on
+replica.schedule, which also pulls replicas' writes into the queue. With --addr it serves Prometheus metrics on /metrics (snapshot seq and age, queue depth and
 dead jobs, its commits and their durations) and /healthz, over HTTP with no authentication:
 keep it on a loopback address. Its connections are capped and timed as serve's (the serve.*
 connection keys), each serving one request.`,
@@ -124,9 +125,11 @@ func runDaemon(ctx context.Context, s *snapshot.Store, a *app, addr string) erro
 	}); err != nil {
 		return err
 	}
-	if err := a.replicateSchedule(ctx, s, c); err != nil {
+	stopReplicate, err := a.replicateSchedule(ctx, s, c)
+	if err != nil {
 		return err
 	}
+	defer stopReplicate()
 	// Besides its schedule, the daemon commits jobs as they arrive. A
 	// commit under way when a stop signal comes runs to its end.
 	committer := producer.NewGroupCommitter(s, producer.GroupCommitOptions{Delay: a.cfg.Writer.CommitDelay, Log: a.log, Space: space.Check,

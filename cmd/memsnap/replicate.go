@@ -97,33 +97,29 @@ func (a *app) objClient(ctx context.Context, raw string) (*objstore.Client, erro
 // replicateSchedule adds the daemon's replicate schedule to c when
 // replica.to is set: each tick pulls the remote queue into the local
 // queue, then uploads the new snapshots. A tick that finds the last one
-// still running is skipped.
-func (a *app) replicateSchedule(ctx context.Context, s *snapshot.Store, c *cron.Cron) error {
+// still running is skipped. Besides the schedule, an upload starts as soon
+// as CURRENT changes (a publish by any process: the daemon's commits, a
+// server's, 'memsnap commit'), so that a replica's lag is not the
+// schedule's period; publishes during an upload are sent by one more
+// upload after it. stop ends the watch and waits for an upload under way.
+func (a *app) replicateSchedule(ctx context.Context, s *snapshot.Store, c *cron.Cron) (stop func(), err error) {
+	stop = func() {}
 	if a.cfg.Replica.To == "" || a.cfg.Replica.Schedule == "" {
-		return nil
+		return stop, nil
 	}
 	sched, err := schedule.Parse(a.cfg.Replica.Schedule)
 	if err != nil {
-		return fmt.Errorf("replica.schedule %q: %w", a.cfg.Replica.Schedule, err)
+		return stop, fmt.Errorf("replica.schedule %q: %w", a.cfg.Replica.Schedule, err)
 	}
 	client, err := a.objClient(ctx, a.cfg.Replica.To)
 	if err != nil {
-		return fmt.Errorf("replica.to: %w", err)
+		return stop, fmt.Errorf("replica.to: %w", err)
 	}
 	up := a.newUploader(s, client, false)
 	log := a.log.With("component", "replicate")
 	var mu sync.Mutex // one replication at a time
-	c.Schedule(sched, cron.FuncJob(func() {
-		if ctx.Err() != nil || !mu.TryLock() {
-			return
-		}
-		defer mu.Unlock()
-		work := context.WithoutCancel(ctx)
-		if n, err := replica.Pull(work, client, s, a.cfg.Reader.Verify, a.log); err != nil {
-			log.Error("pull of the remote queue failed", "error", err)
-		} else if n > 0 {
-			log.Info("pulled remote writes", "jobs", n)
-		}
+	work := context.WithoutCancel(ctx)
+	upload := func() {
 		res, err := up.Upload(work)
 		switch {
 		case errors.Is(err, snapshot.ErrNoSnapshot):
@@ -132,9 +128,57 @@ func (a *app) replicateSchedule(ctx context.Context, s *snapshot.Store, c *cron.
 		case len(res.Snapshots) > 0:
 			log.Info("replicated", "snapshots", len(res.Snapshots), "current", res.Current, "objects", res.Objects, "bytes", res.Bytes, "ms", res.DurationMS)
 		}
+	}
+	c.Schedule(sched, cron.FuncJob(func() {
+		if ctx.Err() != nil || !mu.TryLock() {
+			return
+		}
+		defer mu.Unlock()
+		if n, err := replica.Pull(work, client, s, a.cfg.Reader.Verify, a.log); err != nil {
+			log.Error("pull of the remote queue failed", "error", err)
+		} else if n > 0 {
+			log.Info("pulled remote writes", "jobs", n)
+		}
+		upload()
 	}))
 	log.Info("replicating", "to", client.Location().String(), "schedule", a.cfg.Replica.Schedule)
-	return nil
+	return a.uploadOnPublish(ctx, s, &mu, upload), nil
+}
+
+// uploadOnPublish runs upload (holding mu) each time CURRENT changes, until
+// ctx ends: changes during an upload are coalesced into one more. It
+// returns the function that stops it and waits for an upload under way.
+// Where CURRENT cannot be watched, it logs why and does nothing: the
+// schedule alone replicates.
+func (a *app) uploadOnPublish(ctx context.Context, s *snapshot.Store, mu *sync.Mutex, upload func()) func() {
+	kick := make(chan struct{}, 1)
+	stopWatch, err := s.WatchCurrent(func() {
+		select {
+		case kick <- struct{}{}:
+		default: // one is pending already: it will see this publish too
+		}
+	})
+	if err != nil {
+		a.log.Warn("cannot watch CURRENT: replicating on replica.schedule only", "error", err)
+		return func() {}
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-kick:
+				mu.Lock()
+				if ctx.Err() == nil {
+					upload()
+				}
+				mu.Unlock()
+			}
+		}
+	}()
+	return func() { stopWatch(); <-done }
 }
 
 // remoteReader is a command's remote location when it runs with --from.

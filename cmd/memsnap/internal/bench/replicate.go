@@ -159,13 +159,19 @@ func (r *runner) replicateSize(ctx context.Context, gw string, n int) (x Replica
 		return x, err
 	}
 	defer replica.close()
-	x.Commits = 5
+	x.Commits = 15
 	if r.opts.Smoke {
 		x.Commits = 2
 	}
 	var bytes []int64
 	var ms, lag []float64
 	for i := range x.Commits {
+		// The replica polls once a second and the last pass ended just
+		// after one of its polls: a pause of i/Commits of a second spreads
+		// the commits over the poll's phase, as commits at random times
+		// would be (without it every commit meets the poll at about the
+		// same point, and the p50 is that run's luck).
+		time.Sleep(time.Duration(i) * time.Second / time.Duration(x.Commits))
 		job := fmt.Sprintf(`{"ops":[{"op":"create_entities","entities":[{"name":"replicated-%d","entityType":"bench","observations":["one job"]}]}]}`, i)
 		if err := s.Queue().Enqueue(queue.NewID(), []byte(job)); err != nil {
 			return x, err

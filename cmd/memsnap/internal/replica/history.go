@@ -15,6 +15,7 @@ import (
 
 	"github.com/memsnap/memsnap/internal/fsutil"
 	"github.com/memsnap/memsnap/internal/objstore"
+	"github.com/memsnap/memsnap/internal/steptimer"
 	"github.com/memsnap/memsnap/snapshot"
 	"github.com/memsnap/memsnap/writer"
 )
@@ -178,7 +179,7 @@ func Mirror(ctx context.Context, c *objstore.Client, store *snapshot.Store, seq 
 		return fmt.Errorf("point %d of %s: %w", seq, c.Location(), err)
 	}
 	var res SyncResult
-	if err := sy.adopt(ctx, rm, m, &res); err != nil {
+	if err := sy.fetch(ctx, rm, m, &res, steptimer.New(), false); err != nil {
 		return fmt.Errorf("point %d: %w", seq, err)
 	}
 	for i := len(chain) - 1; i >= 0; i-- {
@@ -205,7 +206,7 @@ func (s *Syncer) adoptHistory(ctx context.Context, e *remoteEntry, res *SyncResu
 	if err := os.MkdirAll(dir, fsutil.DirPerm); err != nil {
 		return fmt.Errorf("replica: history of snapshot %d: %w", e.m.Seq, err)
 	}
-	if err := s.assemble(ctx, dir, e.rm, e.m, isJob, res); err != nil {
+	if _, err := s.assemble(ctx, dir, e.rm, e.m, isJob, res, steptimer.New(), false); err != nil {
 		return fmt.Errorf("replica: fetch the history of snapshot %d: %w", e.m.Seq, err)
 	}
 	if err := s.store.AdoptHistory(dir, e.rm.Manifest, e.m); err != nil {

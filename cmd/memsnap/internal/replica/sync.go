@@ -10,19 +10,24 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/memsnap/memsnap/internal/fsutil"
 	"github.com/memsnap/memsnap/internal/objstore"
+	"github.com/memsnap/memsnap/internal/steptimer"
 	"github.com/memsnap/memsnap/snapshot"
 	"github.com/memsnap/memsnap/writer"
 )
 
-// stateFile, in the cache store's directory, is the remote manifest of the
-// cache's CURRENT: which local chunk holds which content, so that a sync
-// downloads only what changed.
-const stateFile = "replica.json"
+// stateDir, in the cache store's directory, holds the remote manifest of
+// each snapshot the cache holds, as <seq>.json: which local chunk holds
+// which content, so that a sync downloads only what changed and rewrites
+// only the chunks of a recycled graph that differ.
+const stateDir = "replica"
 
 // fetchTries is how many times an object that comes down damaged (its
 // SHA-256 or the manifest's CRC-32C does not match) is fetched in all.
@@ -48,6 +53,10 @@ type Syncer struct {
 	store  *snapshot.Store
 	opts   SyncOptions
 	log    *slog.Logger
+	// verifier checks assembled snapshots, reading only the chunks it
+	// cannot trust from its earlier checks: the rewritten ones of a
+	// recycled graph.
+	verifier *snapshot.Verifier
 }
 
 // SyncResult says what one Sync did.
@@ -59,6 +68,9 @@ type SyncResult struct {
 	Fetched int   `json:"fetched"`
 	Bytes   int64 `json:"bytes"`
 	Reused  int   `json:"reused"`
+	// Recycled is the cached snapshot whose graph the new one was
+	// assembled in, rewriting only the chunks that differ; 0: none.
+	Recycled uint64 `json:"recycled,omitempty"`
 }
 
 // NewSyncer returns a syncer of client's location into store.
@@ -72,7 +84,8 @@ func NewSyncer(client *objstore.Client, store *snapshot.Store, opts SyncOptions,
 	if opts.LockTimeout <= 0 {
 		opts.LockTimeout = time.Minute
 	}
-	return &Syncer{client: client, store: store, opts: opts, log: log.With("component", "replica", "from", client.Location().String())}
+	return &Syncer{client: client, store: store, opts: opts, log: log.With("component", "replica", "from", client.Location().String()),
+		verifier: snapshot.NewVerifier()}
 }
 
 // CacheDir is the cache store for loc under root (replica.cache_dir): one
@@ -84,11 +97,15 @@ func CacheDir(root string, loc objstore.Location) string {
 
 // Sync publishes the remote CURRENT's snapshot locally when it is newer
 // than the local CURRENT: it downloads only the chunks and files the local
-// snapshot lacks, checks each, assembles the snapshot under staging/ and
-// adopts it (snapshot.Store.Adopt: checked whole, then published with the
-// local CURRENT swap), then collects old local snapshots. On any error the
-// local CURRENT is unchanged. ErrNothingRemote: the remote holds nothing.
+// snapshots lack, checks each, assembles the snapshot under staging/ (in
+// the graph of an older cached snapshot no reader pins, rewriting only the
+// chunks that differ, when there is one) and adopts it
+// (snapshot.Store.Adopt: checked, then published with the local CURRENT
+// swap), then collects old local snapshots. On any error the local
+// CURRENT is unchanged. ErrNothingRemote: the remote holds nothing.
+// "sync steps (ms)" at debug level says where the time went.
 func (s *Syncer) Sync(ctx context.Context) (res SyncResult, err error) {
+	steps := steptimer.New()
 	remote, remoteID, err := remoteHead(ctx, s.client)
 	if err != nil {
 		return res, err
@@ -105,6 +122,7 @@ func (s *Syncer) Sync(ctx context.Context) (res SyncResult, err error) {
 		}
 		return res, err
 	}
+	steps.Mark("current")
 	lock, err := writer.AcquireLock(ctx, s.store, s.opts.LockTimeout)
 	if err != nil {
 		return res, fmt.Errorf("replica cache %s: %w", s.store.Dir(), err)
@@ -113,6 +131,7 @@ func (s *Syncer) Sync(ctx context.Context) (res SyncResult, err error) {
 	if res.Seq, err = s.store.Current(); err != nil || res.Seq >= remote {
 		return res, err // another process sharing the cache got there first
 	}
+	steps.Mark("lock")
 	rm, m, err := getManifest(ctx, s.client, remote)
 	if err != nil {
 		return res, err
@@ -121,8 +140,22 @@ func (s *Syncer) Sync(ctx context.Context) (res SyncResult, err error) {
 		return res, fmt.Errorf("%s: snapshot %d's manifest was published by store %q, the remote CURRENT by store %q: two stores replicate into one prefix",
 			s.client.Location(), remote, rm.Store, remoteID)
 	}
-	if err := s.adopt(ctx, rm, m, &res); err != nil {
-		return res, err
+	steps.Mark("manifest")
+	// Saved first: a snapshot's saved remote manifest must describe it
+	// from the moment it is published (a later sync recycles its graph by
+	// it); one saved for a snapshot never published is pruned.
+	if err := s.saveState(rm); err != nil {
+		s.log.Warn("could not save the replica state: the next sync downloads everything", "error", err)
+	}
+	if err := s.fetch(ctx, rm, m, &res, steps, true); err != nil {
+		if !errors.Is(err, errRecycled) {
+			return res, err
+		}
+		// The recycled graph did not check out: assemble afresh.
+		s.log.Warn("recycled graph failed its check: fetching the snapshot again without it", "seq", remote, "error", err)
+		if err := s.fetch(ctx, rm, m, &res, steps, false); err != nil {
+			return res, err
+		}
 	}
 	res.Seq, res.Changed = remote, true
 	if remoteID != "" {
@@ -130,23 +163,26 @@ func (s *Syncer) Sync(ctx context.Context) (res SyncResult, err error) {
 			return res, fmt.Errorf("replica: %w", err)
 		}
 	}
-	if b, err := json.Marshal(rm); err == nil {
-		if err := fsutil.WriteFileAtomic(s.store.Path(stateFile), b); err != nil {
-			s.log.Warn("could not save the replica state: the next sync downloads everything", "error", err)
-		}
-	}
 	s.dropForwarded(ctx)
 	if _, err := s.store.GC(snapshot.GCOptions{Keep: s.opts.Keep}); err != nil {
 		s.log.Warn("cache gc failed", "error", err)
 	}
-	s.log.Debug("snapshot fetched", "seq", remote, "fetched", res.Fetched, "bytes", res.Bytes, "reused", res.Reused)
+	s.pruneState()
+	steps.Mark("gc")
+	s.log.Debug("snapshot fetched", "seq", remote, "fetched", res.Fetched, "bytes", res.Bytes, "reused", res.Reused, "recycled", res.Recycled)
+	s.log.Debug("sync steps (ms)", steps.Attrs()...)
 	return res, nil
 }
 
-// adopt assembles remote snapshot rm (m, its manifest) under staging/ and
-// publishes it locally (snapshot.Store.Adopt: checked whole, then the
-// local CURRENT swap). Caller holds the store's writer lock.
-func (s *Syncer) adopt(ctx context.Context, rm *RemoteManifest, m *snapshot.Manifest, res *SyncResult) (err error) {
+// errRecycled marks an adopt that failed with a recycled graph in the
+// snapshot.
+var errRecycled = errors.New("recycled graph")
+
+// fetch assembles snapshot rm.Seq under staging/ and adopts it; recycle
+// lets it start from an older cached snapshot's graph. A failed adopt of
+// a recycled graph is returned wrapped with errRecycled. On error nothing
+// is published and staging/ is cleaned.
+func (s *Syncer) fetch(ctx context.Context, rm *RemoteManifest, m *snapshot.Manifest, res *SyncResult, steps *steptimer.Timer, recycle bool) (err error) {
 	name := "replica-" + snapshot.FormatSeq(rm.Seq)
 	_ = s.store.RemoveStaging(name)
 	defer func() {
@@ -154,12 +190,19 @@ func (s *Syncer) adopt(ctx context.Context, rm *RemoteManifest, m *snapshot.Mani
 			_ = s.store.RemoveStaging(name)
 		}
 	}()
-	if err := s.assemble(ctx, s.store.StagingPath(name), rm, m, nil, res); err != nil {
+	recycled, err := s.assemble(ctx, s.store.StagingPath(name), rm, m, nil, res, steps, recycle)
+	if err != nil {
 		return fmt.Errorf("replica: fetch snapshot %d: %w", rm.Seq, err)
 	}
-	if err := s.store.Adopt(s.store.StagingPath(name), rm.Manifest, m); err != nil {
+	err = s.store.Adopt(s.store.StagingPath(name), rm.Manifest, m, s.verifier)
+	steps.Mark("adopt")
+	if err != nil && recycled != 0 {
+		return fmt.Errorf("replica: %w of snapshot %d: %w", errRecycled, recycled, err)
+	}
+	if err != nil {
 		return fmt.Errorf("replica: %w", err)
 	}
+	res.Recycled = recycled
 	return nil
 }
 
@@ -184,6 +227,61 @@ func (s *Syncer) checkStore(remoteID string) error {
 	return &OtherStoreError{Location: s.client.Location().String(), Remote: remoteID, Local: local, Cache: s.store.Dir()}
 }
 
+// statePath is where the remote manifest of cached snapshot seq is saved.
+func (s *Syncer) statePath(seq uint64) string {
+	return s.store.Path(stateDir, snapshot.FormatSeq(seq)+".json")
+}
+
+// saveState saves rm as the remote manifest of its snapshot.
+func (s *Syncer) saveState(rm *RemoteManifest) error {
+	b, err := json.Marshal(rm)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(s.store.Path(stateDir), fsutil.DirPerm); err != nil {
+		return err
+	}
+	return fsutil.WriteFileAtomic(s.statePath(rm.Seq), b)
+}
+
+// loadState returns the saved remote manifest of cached snapshot seq and
+// the snapshot manifest it carries, or nil when there is none or it does
+// not check out.
+func (s *Syncer) loadState(seq uint64) (*RemoteManifest, *snapshot.Manifest) {
+	b, err := os.ReadFile(s.statePath(seq))
+	if err != nil {
+		return nil, nil
+	}
+	var rm RemoteManifest
+	if json.Unmarshal(b, &rm) != nil || rm.Seq != seq {
+		return nil, nil
+	}
+	m, err := rm.parsed()
+	if err != nil {
+		return nil, nil
+	}
+	return &rm, m
+}
+
+// pruneState removes the saved remote manifests of snapshots the cache no
+// longer holds.
+func (s *Syncer) pruneState() {
+	ents, err := os.ReadDir(s.store.Path(stateDir))
+	if err != nil {
+		return
+	}
+	seqs, err := s.store.Seqs()
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		seq, err := strconv.ParseUint(strings.TrimSuffix(e.Name(), ".json"), 10, 64)
+		if err != nil || !slices.Contains(seqs, seq) {
+			_ = os.Remove(s.store.Path(stateDir, e.Name()))
+		}
+	}
+}
+
 // localSource is content the local CURRENT holds: a file and, for a
 // chunk, its offset and length.
 type localSource struct {
@@ -194,23 +292,15 @@ type localSource struct {
 
 // localSources maps the SHA-256 of every object the local CURRENT holds
 // to where it is, from the saved remote manifest of that snapshot
-// (stateFile); empty when there is none or it names another snapshot.
+// (stateDir); empty when there is none.
 func (s *Syncer) localSources() map[string]localSource {
 	out := map[string]localSource{}
 	cur, err := s.store.Current()
 	if err != nil || cur == 0 {
 		return out
 	}
-	b, err := os.ReadFile(s.store.Path(stateFile))
-	if err != nil {
-		return out
-	}
-	var rm RemoteManifest
-	if json.Unmarshal(b, &rm) != nil || rm.Seq != cur {
-		return out
-	}
-	m, err := rm.parsed()
-	if err != nil {
+	rm, m := s.loadState(cur)
+	if rm == nil {
 		return out
 	}
 	for i, f := range m.Files {
@@ -229,33 +319,99 @@ func (s *Syncer) localSources() map[string]localSource {
 // assemble writes every file of m (only those whose path want accepts,
 // when want is not nil) into dir: each whole file and each chunk from the
 // local snapshot when it holds the same content (checked), else
-// downloaded (checked, fetched again up to fetchTries times).
-func (s *Syncer) assemble(ctx context.Context, dir string, rm *RemoteManifest, m *snapshot.Manifest, want func(path string) bool, res *SyncResult) error {
+// downloaded (checked, fetched again up to fetchTries times). With
+// recycle, the graph starts as that of an older cached snapshot (see
+// recycleGraph), of which only the chunks that differ are written.
+// recycled is the snapshot whose graph it took, 0 for none.
+func (s *Syncer) assemble(ctx context.Context, dir string, rm *RemoteManifest, m *snapshot.Manifest, want func(path string) bool, res *SyncResult, steps *steptimer.Timer, recycle bool) (recycled uint64, err error) {
 	local := s.localSources()
+	if err := os.MkdirAll(dir, fsutil.DirPerm); err != nil {
+		return 0, err
+	}
+	var old []string // the recycled graph's chunks, by SHA-256
+	if recycle {
+		if recycled, old, err = s.recycleGraph(dir, m); err != nil {
+			return 0, err
+		}
+	}
+	steps.Mark("sources")
 	f := &fetcher{ctx: ctx, s: s, local: local, res: res, sem: make(chan struct{}, s.opts.Parallel)}
 	for i, fs := range m.Files {
 		if want != nil && !want(fs.Path) {
 			continue
 		}
-		path := filepath.Join(dir, filepath.FromSlash(fs.Path))
-		if err := os.MkdirAll(filepath.Dir(path), fsutil.DirPerm); err != nil {
-			return err
-		}
-		out, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, fsutil.FilePerm)
-		if err != nil {
-			return err
-		}
-		f.files = append(f.files, out)
 		rf := rm.Files[i]
+		reuse := old != nil && chunked(fs)
+		out, err := f.create(filepath.Join(dir, filepath.FromSlash(fs.Path)), fs.Size, reuse)
+		if err != nil {
+			return recycled, errors.Join(err, f.close())
+		}
 		if rf.Object != "" {
 			f.get(out, 0, objectsPrefix+rf.Object, func(b []byte) bool { return fs.Matches(b) })
 			continue
 		}
 		for j, c := range rf.Chunks {
+			if reuse && j < len(old) && old[j] == c {
+				f.count(0, false)
+				continue
+			}
 			f.get(out, int64(j)*fs.ChunkBytes(), chunksPrefix+c, func(b []byte) bool { return fs.ChunkMatches(j, b) })
 		}
 	}
-	return f.close()
+	f.wg.Wait()
+	steps.Mark("get")
+	defer steps.Mark("fsync")
+	return recycled, f.close()
+}
+
+// recycleGraph moves into dir the graph of the newest cached snapshot
+// other than CURRENT that no reader pins, whose remote manifest was saved
+// and whose graph has m's chunk size, and returns its seq and its graph's
+// chunks (by SHA-256); 0 and nil when there is none. That snapshot would
+// be collected once the new one is published (the cache keeps
+// SyncOptions.Keep).
+func (s *Syncer) recycleGraph(dir string, m *snapshot.Manifest) (uint64, []string, error) {
+	want, ok := graphOf(m)
+	if !ok {
+		return 0, nil, nil
+	}
+	seqs, err := s.store.Seqs()
+	if err != nil {
+		return 0, nil, err
+	}
+	cur, err := s.store.Current()
+	if err != nil {
+		return 0, nil, err
+	}
+	for i := len(seqs) - 1; i >= 0; i-- {
+		if seqs[i] >= cur {
+			continue
+		}
+		rm, om := s.loadState(seqs[i])
+		if rm == nil {
+			continue
+		}
+		g, ok := graphOf(om)
+		if !ok || g.ChunkBytes() != want.ChunkBytes() {
+			continue
+		}
+		took, err := s.store.RecycleGraph(seqs[i], filepath.Join(dir, snapshot.GraphFile))
+		if err != nil {
+			return 0, nil, err
+		}
+		if took {
+			return seqs[i], rm.Files[slices.IndexFunc(om.Files, chunked)].Chunks, nil
+		}
+	}
+	return 0, nil, nil
+}
+
+// graphOf returns m's graph file when it goes up as chunks.
+func graphOf(m *snapshot.Manifest) (snapshot.FileSum, bool) {
+	if i := slices.IndexFunc(m.Files, chunked); i >= 0 {
+		return m.Files[i], true
+	}
+	return snapshot.FileSum{}, false
 }
 
 // fetcher writes objects into files, a few at a time.
@@ -271,6 +427,42 @@ type fetcher struct {
 	err   error
 }
 
+// create opens the file at path for the fetcher's writes, size bytes
+// long: a new file, or with reuse the one there (a recycled graph), cut or
+// extended to size. The fetcher closes it.
+func (f *fetcher) create(path string, size int64, reuse bool) (*os.File, error) {
+	if err := os.MkdirAll(filepath.Dir(path), fsutil.DirPerm); err != nil {
+		return nil, err
+	}
+	flags := os.O_CREATE | os.O_EXCL | os.O_WRONLY
+	if reuse {
+		flags = os.O_WRONLY
+	}
+	out, err := os.OpenFile(path, flags, fsutil.FilePerm)
+	if err != nil {
+		return nil, err
+	}
+	f.files = append(f.files, out)
+	if reuse {
+		if err := out.Truncate(size); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// count counts one object: fetched (n bytes) or reused.
+func (f *fetcher) count(n int, fetched bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if fetched {
+		f.res.Fetched++
+		f.res.Bytes += int64(n)
+	} else {
+		f.res.Reused++
+	}
+}
+
 // get writes the object at key into out at off. ok checks its content
 // against the snapshot's manifest; the SHA-256 is checked against key.
 func (f *fetcher) get(out *os.File, off int64, key string, ok func([]byte) bool) {
@@ -282,20 +474,15 @@ func (f *fetcher) get(out *os.File, off int64, key string, ok func([]byte) bool)
 		if err == nil {
 			_, err = out.WriteAt(b, off)
 		}
-		f.mu.Lock()
-		defer f.mu.Unlock()
 		if err != nil {
+			f.mu.Lock()
+			defer f.mu.Unlock()
 			if f.err == nil {
 				f.err = err
 			}
 			return
 		}
-		if fetched {
-			f.res.Fetched++
-			f.res.Bytes += int64(len(b))
-		} else {
-			f.res.Reused++
-		}
+		f.count(len(b), fetched)
 	}()
 }
 

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/memsnap/memsnap/internal/objstore"
+	"github.com/memsnap/memsnap/internal/steptimer"
 	"github.com/memsnap/memsnap/snapshot"
 )
 
@@ -96,8 +97,11 @@ func NewUploader(store *snapshot.Store, client *objstore.Client, opts UploadOpti
 // Then it applies retention (retain.go). It is idempotent, and resumes an
 // interrupted upload (objects already there are skipped).
 func (u *Uploader) Upload(ctx context.Context) (res UploadResult, err error) {
-	start := time.Now()
-	defer func() { res.DurationMS = time.Since(start).Milliseconds() }()
+	start, steps := time.Now(), steptimer.New()
+	defer func() {
+		res.DurationMS = time.Since(start).Milliseconds()
+		u.log.Debug("upload steps (ms)", steps.Attrs()...)
+	}()
 	local, err := u.store.Current()
 	if err != nil {
 		return res, err
@@ -120,6 +124,7 @@ func (u *Uploader) Upload(ctx context.Context) (res UploadResult, err error) {
 		return res, fmt.Errorf("repair damaged remote objects: %w", err)
 	}
 	res.Current = remote
+	steps.Mark("current")
 	if remote >= local {
 		return res, nil
 	}
@@ -136,6 +141,7 @@ func (u *Uploader) Upload(ctx context.Context) (res UploadResult, err error) {
 			u.log.Warn("remote CURRENT's manifest unreadable: checking every object", "seq", remote, "error", err)
 		}
 	}
+	steps.Mark("remote_manifest")
 	pts, err := u.localPoints()
 	if err != nil {
 		return res, err
@@ -151,7 +157,7 @@ func (u *Uploader) Upload(ctx context.Context) (res UploadResult, err error) {
 			}
 			continue
 		}
-		rm, m, err := u.uploadSnapshot(ctx, seq, id, have, prev, &res)
+		rm, m, err := u.uploadSnapshot(ctx, seq, id, have, prev, &res, steps)
 		if errors.Is(err, errGone) { // thinned meanwhile: its history entry, if the window keeps one
 			if err := u.uploadHistory(ctx, seq, id, have, &res); err != nil {
 				return res, err
@@ -166,6 +172,7 @@ func (u *Uploader) Upload(ctx context.Context) (res UploadResult, err error) {
 		res.Current = seq
 	}
 	n, err := u.retain(ctx, res.Current)
+	steps.Mark("retain")
 	res.Deleted = n
 	if err != nil {
 		return res, fmt.Errorf("replicate: retention: %w", err)
@@ -206,7 +213,7 @@ func (p *presence) add(k string)      { p.mu.Lock(); defer p.mu.Unlock(); p.know
 
 // uploadSnapshot sends snapshot seq (pinned meanwhile, so that GC leaves
 // it alone): its objects, then its remote manifest, then CURRENT.
-func (u *Uploader) uploadSnapshot(ctx context.Context, seq uint64, id string, have *presence, prev map[string]prevFile, res *UploadResult) (*RemoteManifest, *snapshot.Manifest, error) {
+func (u *Uploader) uploadSnapshot(ctx context.Context, seq uint64, id string, have *presence, prev map[string]prevFile, res *UploadResult, steps *steptimer.Timer) (*RemoteManifest, *snapshot.Manifest, error) {
 	pin, err := u.store.Pin(seq)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
@@ -240,9 +247,11 @@ func (u *Uploader) uploadSnapshot(ctx context.Context, seq uint64, id string, ha
 			return nil, nil, fmt.Errorf("replicate snapshot %d: %s: %w", seq, f.Path, err)
 		}
 	}
+	steps.Mark("read")
 	if err := up.wait(); err != nil {
 		return nil, nil, fmt.Errorf("replicate snapshot %d: %w", seq, err)
 	}
+	steps.Mark("objects")
 	b, err := json.Marshal(rm)
 	if err != nil {
 		return nil, nil, err
@@ -250,10 +259,12 @@ func (u *Uploader) uploadSnapshot(ctx context.Context, seq uint64, id string, ha
 	if err := u.client.Put(ctx, snapshotKey(seq), b); err != nil {
 		return nil, nil, fmt.Errorf("replicate snapshot %d: %w", seq, err)
 	}
+	steps.Mark("put_manifest")
 	cur := currentLine(seq, id)
 	if err := u.client.Put(ctx, currentKey, cur); err != nil {
 		return nil, nil, fmt.Errorf("replicate snapshot %d: %w", seq, err)
 	}
+	steps.Mark("put_current")
 	res.Objects += 2
 	res.Bytes += int64(len(b) + len(cur))
 	u.log.Debug("snapshot replicated", "seq", seq)
