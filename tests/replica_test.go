@@ -197,7 +197,10 @@ func TestReplicasConverge(t *testing.T) {
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
 		seq, digest = writerCurrent(t, store)
-		if n := queryInt(t, store, "MATCH (e:Entity) RETURN count(e)"); n == 201 && remoteCurrentOf(t, srv, "team") == seq {
+		n := queryInt(t, store, "MATCH (e:Entity) RETURN count(e)")
+		// The count must be snapshot seq's: a commit between the two reads
+		// would pair the newer count with the older snapshot.
+		if again, _ := writerCurrent(t, store); n == 201 && again == seq && remoteCurrentOf(t, srv, "team") == seq {
 			break
 		}
 		if time.Now().After(deadline) {
