@@ -85,7 +85,8 @@ func (r *Reader) withQueued(ctx context.Context, read func(o *graphindex.Overlay
 // does not hold and how many they are; nil when there are none. again is
 // true when the read should start over on a newer snapshot: a job left the
 // queue, so the snapshot holding it is CURRENT (the writer removes a job
-// only then), and Refresh moved to it.
+// only then), and the Reader now serves a newer snapshot than h (moved
+// there by this read's Refresh or by one that ran meanwhile).
 func (r *Reader) overlayFor(ctx context.Context, h *handle, c *graphdb.Conn) (o *graphindex.Overlay, n int, again bool, err error) {
 	st, err := r.queue.current()
 	if err != nil {
@@ -98,7 +99,13 @@ func (r *Reader) overlayFor(ctx context.Context, h *handle, c *graphdb.Conn) (o 
 	ov.mu.Unlock()
 	if st.gone != lastGone {
 		if seq, err := r.store.Current(); err == nil && seq > h.seq {
-			if swapped, err := r.Refresh(ctx); err == nil && swapped {
+			// Refresh waits for a refresh under way (the background one:
+			// open, verify, derive the index), which may have swapped
+			// already; either way h is stale, and a read on it would build
+			// its search index from a scan on what is left of this
+			// attempt's reader.query_timeout. The read starts over on the
+			// newer snapshot, with a budget of its own.
+			if swapped, err := r.Refresh(ctx); (err == nil && swapped) || r.Seq() > h.seq {
 				return nil, 0, true, nil
 			}
 		}

@@ -129,3 +129,50 @@ func TestQueuedReadsEqualCommitted(t *testing.T) {
 		}
 	}
 }
+
+// A queued read on a snapshot that another refresh replaced while the read
+// waited (the background refresh, holding the refresh lock while it opens,
+// verifies and derives the newer one) starts over on the newer snapshot:
+// it does not build the stale snapshot's search index from a scan on what
+// is left of its reader.query_timeout. Under Wine on a loaded machine that
+// build began with the time already spent and failed ("read relations for
+// the search index: context deadline exceeded").
+func TestQueuedReadMovesOnAfterAnotherRefresh(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	f.addEntity(t)
+	r := f.open(t)
+	q := f.store.Queue()
+	enqueueEntity(t, q, "first")
+	if _, err := r.queue.current(); err != nil { // the read that saw "first" queued
+		t.Fatal(err)
+	}
+	h, err := r.acquire()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.unref()
+	if sum, err := f.w.Commit(ctx, writer.CommitOptions{}); err != nil || sum.Applied != 1 {
+		t.Fatalf("commit: %+v %v", sum, err)
+	}
+	if swapped, err := r.Refresh(ctx); err != nil || !swapped { // the other refresh
+		t.Fatalf("refresh: swapped %v, %v", swapped, err)
+	}
+	enqueueEntity(t, q, "second")
+	c, err := h.conn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.putConn(c)
+	o, _, again, err := r.overlayFor(ctx, h, c)
+	if err != nil || o != nil || !again {
+		t.Errorf("overlay on snapshot %d, replaced by %d: overlay %v, again %v, %v; want a start over", h.seq, r.Seq(), o != nil, again, err)
+	}
+	if built, _ := r.SearchIndexStats(); built != 0 {
+		t.Errorf("%d search indexes built from a scan, want none (the stale snapshot's)", built)
+	}
+	g, err := r.SearchNodes(ctx, "second", SearchOptions{})
+	if err != nil || g.Snapshot != r.Seq() || g.Queued != 1 || len(g.Entities) != 1 {
+		t.Errorf("search after the start over: %+v %v; want the queued entity over snapshot %d", g, err, r.Seq())
+	}
+}

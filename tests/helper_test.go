@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -47,7 +48,9 @@ type readerStats struct {
 //	holder:     holds a snapshot's files (and CURRENT) open until
 //	            $MEMSNAP_TEST_STOP exists, see holdSnapshot
 //	producer:   enqueues the chain $MEMSNAP_TEST_CHAIN until $MEMSNAP_TEST_STOP
-//	            exists, then prints producerStats
+//	            exists, then prints producerStats; with $MEMSNAP_TEST_MAX_WAITING
+//	            (a number of jobs) it pauses while that many wait for the
+//	            writer, see producerLoop
 func helper(role string) int {
 	if role == "smallfs" {
 		return smallFS(os.Getenv("MEMSNAP_TEST_STORE"), os.Getenv("MEMSNAP_TEST_BIN"))
@@ -76,7 +79,8 @@ func helper(role string) int {
 	case "holder":
 		return holdSnapshot(store, os.Getenv("MEMSNAP_TEST_STOP"))
 	case "producer":
-		return producerLoop(store, os.Getenv("MEMSNAP_TEST_CHAIN"), os.Getenv("MEMSNAP_TEST_STOP"))
+		maxWaiting, _ := strconv.Atoi(os.Getenv("MEMSNAP_TEST_MAX_WAITING"))
+		return producerLoop(store, os.Getenv("MEMSNAP_TEST_CHAIN"), os.Getenv("MEMSNAP_TEST_STOP"), maxWaiting)
 	}
 	fmt.Fprintln(os.Stderr, "unknown role", role)
 	return 2
@@ -222,14 +226,33 @@ type producerStats struct {
 	Acked      int    `json:"acked"`
 	Errors     int    `json:"errors"`
 	FirstError string `json:"first_error,omitempty"`
+	// Paused counts the pauses (20 ms each) while MEMSNAP_TEST_MAX_WAITING
+	// jobs waited for the writer.
+	Paused int `json:"paused,omitempty"`
 }
 
-func producerLoop(store *snapshot.Store, chain, stop string) int {
+// producerLoop enqueues the links of chain every 20 ms until the file stop
+// exists, then prints its producerStats. With maxWaiting > 0 it enqueues
+// only while fewer than maxWaiting jobs (queued plus claimed) wait for the
+// writer, and pauses otherwise: its pace is fixed, the writer's is the
+// machine's, and where the writer is the slower (Wine on a loaded machine:
+// every file operation goes through wineserver) the queue, every commit
+// and every new reader's first scan of the queue grow for as long as the
+// test runs.
+func producerLoop(store *snapshot.Store, chain, stop string, maxWaiting int) int {
 	lim := config.Default().Job.Limits()
 	st := producerStats{Chain: chain, Last: -1}
 	for k := 0; ; k++ {
 		if _, err := os.Stat(stop); err == nil {
 			break
+		}
+		if maxWaiting > 0 {
+			if c, err := store.Queue().Counts(); err == nil && c.Waiting() >= maxWaiting {
+				st.Paused++
+				time.Sleep(20 * time.Millisecond)
+				k-- // the same link once the writer has caught up (or the stop)
+				continue
+			}
 		}
 		if _, err := producer.Enqueue(store, linkJob(chain, k, st.Last), lim); err != nil {
 			st.Errors++

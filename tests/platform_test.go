@@ -308,16 +308,26 @@ func containsSeq(seqs []uint64, seq uint64) bool {
 // server.
 const mcpRestarts = 20
 
+// mcpMaxWaiting is how many jobs (queued plus claimed) the producer of
+// TestMCPServerKilledAndRestarted lets wait for the writer before it pauses.
+const mcpMaxWaiting = 100
+
 // Done-when 2 (the second report's crash loop): a 'memsnap mcp' server is
 // driven through MCP (create, search, open), killed (SIGKILL; on Windows
 // TerminateProcess) in the middle of a write and started again at once, 20
 // times, while a producer process writes all along. Every restart
 // connects; every write the server acknowledged, and every job the
-// producer acknowledged, is in the memory at the end, exactly once.
+// producer acknowledged, is in the memory at the end, exactly once. The
+// producer stays at most mcpMaxWaiting jobs ahead of the writer: at its
+// fixed pace it outran the writer under Wine on a loaded machine (thousands
+// of jobs claimed by one commit of minutes, and every new server's first
+// read scanning them all), and the test's length followed the machine's
+// load instead of its 20 restarts.
 func TestMCPServerKilledAndRestarted(t *testing.T) {
 	store := newStore(t)
 	ctx := testContext(t)
-	bg := startBackground(t, ctx, store, t.TempDir(), []string{"producer"}, "MEMSNAP_TEST_CHAIN=k")
+	bg := startBackground(t, ctx, store, t.TempDir(), []string{"producer"}, "MEMSNAP_TEST_CHAIN=k",
+		fmt.Sprintf("MEMSNAP_TEST_MAX_WAITING=%d", mcpMaxWaiting))
 
 	var acked []string // entity names whose create_entities the server acknowledged
 	for i := range mcpRestarts {
@@ -380,7 +390,7 @@ func TestMCPServerKilledAndRestarted(t *testing.T) {
 	if got := strings.TrimSpace(mustMemsnap(t, store, nil, "kv", "get", "chain/k")); prod.Last >= 0 && got != fmt.Sprint(prod.Last) {
 		t.Errorf("chain/k = %s, want %d", got, prod.Last)
 	}
-	t.Logf("%d kills: %d server writes and %d producer jobs acknowledged, all applied", mcpRestarts, len(acked), prod.Acked)
+	t.Logf("%d kills: %d server writes and %d producer jobs acknowledged, all applied; the producer paused %d times for the writer", mcpRestarts, len(acked), prod.Acked, prod.Paused)
 }
 
 // commitAll commits until the queue is empty, waiting for a writer that
