@@ -104,8 +104,9 @@ func (u *Uploader) pointManifestBytes(seq uint64) ([]byte, error) {
 // historyJobIDs returns the ids of every job a point of store's history
 // applied (the job files of its snapshots and of its history entries):
 // ids that must never be queued again, even when a restore undid them and
-// reader.JobOutcome reads them unknown. A point that disappears while it
-// is read (collected) is passed over.
+// reader.JobOutcome reads them unknown. A snapshot GC thins while it is
+// read is read again from its history entry (GC writes the entry before it
+// moves the snapshot away); a point gone altogether is passed over.
 func historyJobIDs(store *snapshot.Store) (map[string]bool, error) {
 	pts, err := store.Points()
 	if err != nil {
@@ -114,6 +115,9 @@ func historyJobIDs(store *snapshot.Store) (map[string]bool, error) {
 	ids := map[string]bool{}
 	for _, p := range pts {
 		m, full, err := store.PointManifest(p.Seq)
+		if errors.Is(err, os.ErrNotExist) && !errors.Is(err, snapshot.ErrNoPoint) {
+			m, full, err = store.PointManifest(p.Seq) // thinned meanwhile
+		}
 		if errors.Is(err, snapshot.ErrNoPoint) || errors.Is(err, os.ErrNotExist) {
 			continue
 		}
