@@ -61,11 +61,13 @@ func Forward(ctx context.Context, client *objstore.Client, cache *snapshot.Store
 }
 
 // dropForwarded removes from the cache queue's fwd/ the forwarded jobs
-// whose outcome (applied or rejected) the cache's CURRENT records: a
-// reader serving an older snapshot sees a job leave the queue and moves to
-// CURRENT, as when a writer removes the jobs it applied. It returns how
-// many it dropped.
-func dropForwarded(ctx context.Context, cache *snapshot.Store) (int, error) {
+// whose outcome (applied or rejected) the cache's CURRENT records, and
+// those named in applied (the ids a remote point of history applied, which
+// a later restore may have undone: their outcome then reads unknown, yet
+// the writer will never apply them again): a reader serving an older
+// snapshot sees a job leave the queue and moves to CURRENT, as when a
+// writer removes the jobs it applied. It returns how many it dropped.
+func dropForwarded(ctx context.Context, cache *snapshot.Store, applied map[string]bool) (int, error) {
 	q := cache.Queue()
 	ids, err := q.ForwardedIDs()
 	if err != nil || len(ids) == 0 {
@@ -78,7 +80,7 @@ func dropForwarded(ctx context.Context, cache *snapshot.Store) (int, error) {
 		if err != nil {
 			return n, err
 		}
-		if out.Status != model.StatusApplied && out.Status != model.StatusRejected {
+		if out.Status != model.StatusApplied && out.Status != model.StatusRejected && !applied[id] {
 			continue
 		}
 		if err := q.DropForwarded(id); err != nil {
@@ -92,8 +94,10 @@ func dropForwarded(ctx context.Context, cache *snapshot.Store) (int, error) {
 // Pull moves every job of the remote queue into the writer's store's
 // queue, exactly once by job id: a job the store already knows (waiting,
 // claimed, applied or rejected: reader.JobOutcome, which looks in the
-// queue before the snapshot cannot miss a job moving between them) is not
-// queued again; either way the remote object is deleted after. verify is
+// queue before the snapshot cannot miss a job moving between them), or
+// one a point of its history applied even if a restore undid it since
+// (historyJobIDs; README: "the undone jobs are never applied again"), is
+// not queued again; either way the remote object is deleted after. verify is
 // reader.verify (full, size or off). It returns how many jobs it queued.
 func Pull(ctx context.Context, client *objstore.Client, store *snapshot.Store, verify string, log *slog.Logger) (int, error) {
 	list, err := client.List(ctx, queuePrefix)
@@ -101,17 +105,26 @@ func Pull(ctx context.Context, client *objstore.Client, store *snapshot.Store, v
 		return 0, err
 	}
 	n := 0
+	var applied map[string]bool // built once, when there is a job
 	for _, o := range list {
 		id, ok := strings.CutSuffix(path.Base(o.Key), queue.Ext)
 		if !ok || !queue.ValidID(id) || path.Dir(o.Key)+"/" != queuePrefix {
 			log.Warn("remote queue: not a job file, left alone", "key", o.Key)
 			continue
 		}
+		if applied == nil {
+			if applied, err = historyJobIDs(store); err != nil {
+				return n, fmt.Errorf("pull: %w", err)
+			}
+		}
 		out, err := reader.JobOutcome(ctx, store, verify, id)
 		if err != nil {
 			return n, fmt.Errorf("pull job %s: %w", id, err)
 		}
-		if out.Status == model.StatusUnknown {
+		if applied[id] && out.Status == model.StatusUnknown {
+			log.Info("remote queue: job already applied by a point of history (a restore undid it): not applied again", "job_id", id)
+		}
+		if out.Status == model.StatusUnknown && !applied[id] {
 			data, err := client.Get(ctx, o.Key)
 			if errors.Is(err, objstore.ErrNotFound) {
 				continue // another puller took it

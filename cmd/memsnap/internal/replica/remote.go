@@ -34,7 +34,10 @@
 // recent objects from that). One store per prefix: CURRENT and every
 // remote manifest carry the id of the store that published them
 // (snapshot.Store.ID); an uploader of another store, and a reader whose
-// cache follows another store, are refused with an *OtherStoreError.
+// cache follows another store, are refused with an *OtherStoreError. One
+// history per prefix: a copy of the store (restore --from keeps the id)
+// whose history does not continue the remote's is refused with a
+// *DivergedError (lineage.go).
 package replica
 
 import (

@@ -118,7 +118,7 @@ func (s *Syncer) Sync(ctx context.Context) (res SyncResult, err error) {
 	}
 	if res.Seq, err = s.store.Current(); err != nil || res.Seq >= remote {
 		if err == nil {
-			s.dropForwarded(ctx)
+			s.dropForwarded(ctx, res.Seq, res.Seq)
 		}
 		return res, err
 	}
@@ -131,6 +131,7 @@ func (s *Syncer) Sync(ctx context.Context) (res SyncResult, err error) {
 	if res.Seq, err = s.store.Current(); err != nil || res.Seq >= remote {
 		return res, err // another process sharing the cache got there first
 	}
+	prev := res.Seq
 	steps.Mark("lock")
 	rm, m, err := getManifest(ctx, s.client, remote)
 	if err != nil {
@@ -163,7 +164,7 @@ func (s *Syncer) Sync(ctx context.Context) (res SyncResult, err error) {
 			return res, fmt.Errorf("replica: %w", err)
 		}
 	}
-	s.dropForwarded(ctx)
+	s.dropForwarded(ctx, prev, remote)
 	if _, err := s.store.GC(snapshot.GCOptions{Keep: s.opts.Keep}); err != nil {
 		s.log.Warn("cache gc failed", "error", err)
 	}
@@ -206,10 +207,20 @@ func (s *Syncer) fetch(ctx context.Context, rm *RemoteManifest, m *snapshot.Mani
 	return nil
 }
 
-// dropForwarded drops the forwarded writes the local CURRENT holds (see
-// dropForwarded); a failure leaves them for the next Sync.
-func (s *Syncer) dropForwarded(ctx context.Context) {
-	if n, err := dropForwarded(ctx, s.store); err != nil {
+// dropForwarded drops the forwarded writes the local CURRENT holds, and,
+// when some are waiting, those the remote points of history after prev up
+// to cur applied, even if a restore among them undid them (see
+// dropForwarded); a failure leaves them for the next Sync, except that
+// the jobs of remote points it could not read are not looked for again
+// (logged).
+func (s *Syncer) dropForwarded(ctx context.Context, prev, cur uint64) {
+	var applied map[string]bool
+	if ids, err := s.store.Queue().ForwardedIDs(); err == nil && len(ids) > 0 && cur > prev {
+		if applied, err = remoteJobIDs(ctx, s.client, prev, cur); err != nil {
+			s.log.Warn("could not read the jobs of the new remote snapshots: forwarded writes a restore undid may stay visible", "error", err)
+		}
+	}
+	if n, err := dropForwarded(ctx, s.store, applied); err != nil {
 		s.log.Warn("could not drop the forwarded writes the snapshot holds: reads still apply them", "error", err)
 	} else if n > 0 {
 		s.log.Debug("forwarded writes arrived in a snapshot", "jobs", n)

@@ -95,7 +95,10 @@ func NewUploader(store *snapshot.Store, client *objstore.Client, opts UploadOpti
 // thinned before it went up sends its history entry instead (its job
 // files and history/<seq>.json), so that the remote history has no gap.
 // Then it applies retention (retain.go). It is idempotent, and resumes an
-// interrupted upload (objects already there are skipped).
+// interrupted upload (objects already there are skipped). A remote that
+// holds another store's snapshots is an *OtherStoreError; one whose
+// history is not this store's (another copy of it uploads there) is a
+// *DivergedError (checkLineage).
 func (u *Uploader) Upload(ctx context.Context) (res UploadResult, err error) {
 	start, steps := time.Now(), steptimer.New()
 	defer func() {
@@ -120,6 +123,10 @@ func (u *Uploader) Upload(ctx context.Context) (res UploadResult, err error) {
 	if remote != 0 && remoteID != "" && remoteID != id {
 		return res, &OtherStoreError{Location: u.client.Location().String(), Remote: remoteID, Local: id}
 	}
+	rm, m, err := u.checkLineage(ctx, remote, local)
+	if err != nil {
+		return res, err
+	}
 	if res.Repaired, err = u.repair(ctx, remote, u.opts.Verify); err != nil {
 		return res, fmt.Errorf("repair damaged remote objects: %w", err)
 	}
@@ -131,15 +138,11 @@ func (u *Uploader) Upload(ctx context.Context) (res UploadResult, err error) {
 	// What the remote CURRENT's snapshot names is there (it went up first).
 	have := &presence{known: map[string]bool{}}
 	var prev map[string]prevFile
-	if remote != 0 {
-		if rm, m, err := getManifest(ctx, u.client, remote); err == nil {
-			for _, k := range rm.keys() {
-				have.known[k] = true
-			}
-			prev = prevFiles(rm, m)
-		} else {
-			u.log.Warn("remote CURRENT's manifest unreadable: checking every object", "seq", remote, "error", err)
+	if rm != nil {
+		for _, k := range rm.keys() {
+			have.known[k] = true
 		}
+		prev = prevFiles(rm, m)
 	}
 	steps.Mark("remote_manifest")
 	pts, err := u.localPoints()
