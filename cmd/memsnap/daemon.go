@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -53,18 +54,8 @@ func runDaemon(ctx context.Context, s *snapshot.Store, a *app, addr string) erro
 	met := metrics.New(s, log)
 	health := &daemonHealth{space: writer.NewSpaceChecker(s, a.cfg.WriterOptions())}
 	space := health.space
-	if addr != "" {
-		at, err := serveMetrics(ctx, addr, s, met, a.newGuard(log), health.get, log)
-		if err != nil {
-			return err
-		}
-		log.Info("serving metrics", "url", "http://"+at+"/metrics")
-	}
-	// The daemon only writes: at writer.nice, it and the commit processes it
-	// starts (which inherit its priority from the moment they start) leave
-	// the CPU to readers.
-	if err := lowerPriority(a.cfg.Writer.Nice); err != nil {
-		log.Warn("could not lower the daemon's CPU priority (writer.nice)", "error", err)
+	if err := a.daemonSetup(ctx, s, addr, met, health, log); err != nil {
+		return err
 	}
 	exe, err := os.Executable()
 	if err != nil {
@@ -147,6 +138,24 @@ func runDaemon(ctx context.Context, s *snapshot.Store, a *app, addr string) erro
 	<-committed
 	<-c.Stop().Done()
 	log.Info("daemon stopped")
+	return nil
+}
+
+// daemonSetup serves /metrics and /healthz on addr (none when empty) and
+// lowers the daemon's CPU priority to writer.nice: the daemon only writes,
+// and at that priority it and the commit processes it starts (which
+// inherit it from the moment they start) leave the CPU to readers.
+func (a *app) daemonSetup(ctx context.Context, s *snapshot.Store, addr string, met *metrics.Metrics, health *daemonHealth, log *slog.Logger) error {
+	if addr != "" {
+		at, err := serveMetrics(ctx, addr, s, met, a.newGuard(log), health.get, log)
+		if err != nil {
+			return err
+		}
+		log.Info("serving metrics", "url", "http://"+at+"/metrics")
+	}
+	if err := lowerPriority(a.cfg.Writer.Nice); err != nil {
+		log.Warn("could not lower the daemon's CPU priority (writer.nice)", "error", err)
+	}
 	return nil
 }
 

@@ -83,14 +83,16 @@ func TestPoolReplacesStoppedWorkers(t *testing.T) {
 	ctx := context.Background()
 	// Only the hanging worker is stopped by the timeout: the others have
 	// one long enough that a worker slow to start on a loaded machine
-	// cannot turn their crash or memory stop into a timeout.
+	// cannot turn their crash or memory stop into a timeout. The hanging
+	// one's (3 s) also covers the start of its replacement, which the next
+	// query's timeout counts: at 200 ms a loaded machine once failed it.
 	for _, c := range []struct {
 		mode, reason string
 		killed       bool
 		timeout      time.Duration
 	}{
 		{"crash", ReasonCrashed, false, time.Minute},
-		{"hang", ReasonTimeout, true, 200 * time.Millisecond},
+		{"hang", ReasonTimeout, true, 3 * time.Second},
 		{"hog", ReasonMemory, true, time.Minute},
 	} {
 		t.Run(c.mode, func(t *testing.T) {
