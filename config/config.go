@@ -864,6 +864,8 @@ func (c Config) problems() []*KeyError {
 		{"job.max_string_bytes", atLeast(c.Job.MaxStringBytes, 16, "")},
 		{"job.max_value_bytes", atLeast(c.Job.MaxValueBytes, 16, "")},
 		{"replica.to", when(c.Replica.To != "" && !strings.HasPrefix(c.Replica.To, "s3://"), "is not an s3://BUCKET/PREFIX URL")},
+		{"replica.endpoint", when(c.Replica.Endpoint != "" && !strings.HasPrefix(c.Replica.Endpoint, "http://") && !strings.HasPrefix(c.Replica.Endpoint, "https://"),
+			"has no scheme: give http://HOST:PORT or https://HOST")},
 		{"replica.schedule", cronSpec(c.Replica.Schedule)},
 		{"replica.keep", atLeast(c.Replica.Keep, 1, "")},
 		{"replica.cache_dir", when(c.Replica.CacheDir == "", "must not be empty")},

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
 	"github.com/memsnap/memsnap/snapshot"
 )
 
@@ -254,14 +256,16 @@ func TestAtReadsMatchWhatWasServed(t *testing.T) {
 	}
 }
 
-// The MCP reads take at: read_graph, search_nodes and open_nodes at a point
-// of history answer as the command line's --at reads do, and an at before
-// the history is a tool error.
+// The MCP reads take at: read_graph, search_nodes, open_nodes, neighbors,
+// query, kv_get, kv_scan and recent_changes at a point of history answer
+// as the command line's --at reads do, an at before the history is a tool
+// error, and memsnap's own tools refuse an argument they do not know.
 func TestMCPReadsAt(t *testing.T) {
 	ctx := context.Background()
 	store := newStore(t)
-	first := historyWrite(t, store, `{"ops":[{"op":"create_entities","entities":[{"name":"Ada","entityType":"person","observations":["writes rust"]},{"name":"Grace","entityType":"person"}]}]}`)
-	historyWrite(t, store, `{"ops":[{"op":"delete_entities","entityNames":["Ada"]}]}`)
+	first := historyWrite(t, store, `{"ops":[{"op":"create_entities","entities":[{"name":"Ada","entityType":"person","observations":["writes rust"]},{"name":"Grace","entityType":"person"}]},`+
+		`{"op":"create_relations","relations":[{"from":"Ada","to":"Grace","relationType":"knows"}]},{"op":"kv_put","key":"k1","value":"v1"}]}`)
+	historyWrite(t, store, `{"ops":[{"op":"delete_entities","entityNames":["Ada"]},{"op":"kv_delete","key":"k1"}]}`)
 	historyWrite(t, store, `{"ops":[{"op":"create_entities","entities":[{"name":"Linus","entityType":"person"}]}]}`)
 	at := fmt.Sprint(first)
 	cs := mcpSession(t, ctx, store, historyEnv...)
@@ -284,6 +288,47 @@ func TestMCPReadsAt(t *testing.T) {
 		t.Errorf("read_graph without at: %v", got)
 	}
 	wantToolError(t, ctx, cs, "read_graph", map[string]any{"at": "2000-01-01T00:00:00Z"}, "no snapshot at")
+	mcpOwnToolsAt(t, ctx, cs, store, at)
+}
+
+// mcpOwnToolsAt checks memsnap's own read tools at point at of store,
+// where Ada knows Grace and k1 is v1 (both gone from CURRENT), against the
+// command line's --at reads, and that those tools refuse an unknown
+// argument.
+func mcpOwnToolsAt(t *testing.T, ctx context.Context, cs *mcp.ClientSession, store, at string) {
+	t.Helper()
+	got := names(t, mustCall(t, ctx, cs, "neighbors", map[string]any{"name": "Grace", "at": at}))
+	if want := names(t, historyRun(t, store, nil, "neighbors", "--json", "Grace", "--at", at)); !slices.Equal(got, want) || !slices.Contains(got, "Ada") {
+		t.Errorf("neighbors at %s: %v, want %v (with Ada)", at, got, want)
+	}
+	cypher := "MATCH (e:Entity) RETURN e.name ORDER BY e.name"
+	var q struct {
+		Rows [][]any `json:"rows"`
+	}
+	if err := json.Unmarshal([]byte(mustCall(t, ctx, cs, "query", map[string]any{"cypher": cypher, "at": at})), &q); err != nil ||
+		fmt.Sprint(q.Rows) != "[[Ada] [Grace]]" {
+		t.Errorf("query at %s: %v %v, want Ada and Grace", at, q.Rows, err)
+	}
+	var kv struct {
+		Value string `json:"value"`
+		Found bool   `json:"found"`
+	}
+	if err := json.Unmarshal([]byte(mustCall(t, ctx, cs, "kv_get", map[string]any{"key": "k1", "at": at})), &kv); err != nil || !kv.Found || kv.Value != "v1" {
+		t.Errorf("kv_get k1 at %s: %+v %v, want v1", at, kv, err)
+	}
+	if got := mustCall(t, ctx, cs, "kv_scan", map[string]any{"prefix": "k", "at": at}); !strings.Contains(got, `"v1"`) {
+		t.Errorf("kv_scan at %s: %s, want k1", at, got)
+	}
+	if got := mustCall(t, ctx, cs, "recent_changes", map[string]any{"at": at}); !strings.Contains(got, `"Ada"`) || strings.Contains(got, "Linus") {
+		t.Errorf("recent_changes at %s: %s, want Ada and not Linus", at, got)
+	}
+	if got := mustCall(t, ctx, cs, "kv_get", map[string]any{"key": "k1"}); strings.Contains(got, "v1") {
+		t.Errorf("kv_get k1 without at: %s, want it deleted", got)
+	}
+	for _, tool := range []string{"neighbors", "kv_get", "memory_status"} {
+		wantToolError(t, ctx, cs, tool, map[string]any{"name": "Grace", "key": "k1", "name2": "x"}, "")
+	}
+	wantToolError(t, ctx, cs, "kv_get", map[string]any{"key": "k1", "a": at}, "unexpected additional properties")
 }
 
 // 'snapshots verify' checks the history log too: an intact history passes;

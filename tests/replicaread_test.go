@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
 	"slices"
@@ -83,6 +84,23 @@ func TestReadCommandsFrom(t *testing.T) {
 	at := points[1].after.UTC().Format(time.RFC3339Nano)
 	if got := memsnap(t, "", nil, fromEnv, "graph", "--json", "--from", url, "--at", at); got.stdout != points[1].answers[0] {
 		t.Errorf("--from --at %s: exit %d %s\n got %s\nwant point %d's %s", at, got.code, got.stderr, got.stdout, points[1].seq, points[1].answers[0])
+	}
+	// So does the MCP tools' at on 'memsnap mcp --from', for points the
+	// cache does not hold (it holds CURRENT only).
+	ctx := context.Background()
+	cs := replicaSession(t, ctx, url, fromEnv)
+	for _, p := range points[:3] {
+		at := fmt.Sprint(p.seq)
+		if got, want := names(t, mustCall(t, ctx, cs, "read_graph", map[string]any{"at": at})), names(t, p.answers[0]); !slices.Equal(got, want) {
+			t.Errorf("mcp --from: read_graph at %s: %v, want %v", at, got, want)
+		}
+	}
+	if got := mustCall(t, ctx, cs, "kv_get", map[string]any{"key": "a", "at": fmt.Sprint(points[0].seq)}); !strings.Contains(got, `"value": "1"`) {
+		t.Errorf("mcp --from: kv_get a at %d: %s, want 1", points[0].seq, got)
+	}
+	wantToolError(t, ctx, cs, "read_graph", map[string]any{"at": "2000-01-01T00:00:00Z"}, "no snapshot at")
+	if left, _ := filepath.Glob(filepath.Join(cache, "at-*")); len(left) > 0 {
+		t.Errorf("mcp --from: at left %v behind", left)
 	}
 	// restore --from --at rebuilds a point as a store of its own.
 	dir := filepath.Join(t.TempDir(), "restored")

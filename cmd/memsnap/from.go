@@ -1,9 +1,11 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -11,6 +13,7 @@ import (
 	"github.com/memsnap/memsnap/cmd/memsnap/internal/replica"
 	"github.com/memsnap/memsnap/internal/objstore"
 	"github.com/memsnap/memsnap/snapshot"
+	"github.com/memsnap/memsnap/writer"
 )
 
 // --from on the command line: every read command (query, search, open,
@@ -86,7 +89,7 @@ func (a *app) remotePoint(cmd *cobra.Command, client *objstore.Client, root stri
 
 // mirrorPoint resolves point at (SEQ|TIME) of client's remote history and
 // mirrors what rebuilding it needs into a new store in dir
-// (replica.Mirror); it returns the point's seq. A value that names no
+// (mirrorSeq); it returns the point's seq. A value that names no
 // point is a usage error.
 func (a *app) mirrorPoint(cmd *cobra.Command, client *objstore.Client, at, dir string) (uint64, error) {
 	seq, err := replica.ResolvePoint(cmd.Context(), client, at, time.Now())
@@ -96,12 +99,64 @@ func (a *app) mirrorPoint(cmd *cobra.Command, client *objstore.Client, at, dir s
 	if err != nil {
 		return 0, fmt.Errorf("--at %s of %s: %w", at, client.Location(), err)
 	}
-	mirror, err := snapshot.Init(dir)
-	if err != nil {
+	if _, err := a.mirrorSeq(cmd.Context(), client, seq, dir); err != nil {
 		return 0, fmt.Errorf("--at %s: %w", at, err)
 	}
-	if err := replica.Mirror(cmd.Context(), client, mirror, seq, a.log); err != nil {
-		return 0, fmt.Errorf("--at %s of %s: %w", at, client.Location(), err)
-	}
 	return seq, nil
+}
+
+// mirrorSeq makes dir a new store holding what rebuilding point seq of
+// client's remote history needs (replica.Mirror) and returns it.
+func (a *app) mirrorSeq(ctx context.Context, client *objstore.Client, seq uint64, dir string) (*snapshot.Store, error) {
+	mirror, err := snapshot.Init(dir)
+	if err != nil {
+		return nil, err
+	}
+	if err := replica.Mirror(ctx, client, mirror, seq, a.log); err != nil {
+		return nil, fmt.Errorf("%s: %w", client.Location(), err)
+	}
+	return mirror, nil
+}
+
+// remoteView is a --from server's mcpserver.Options.PointView: it resolves
+// at (SEQ|TIME) against the remote history (replica.ResolvePoint), as
+// 'memsnap graph --from URL --at P' does, and rebuilds the point from the
+// cache's own history when the cache holds it, else from a mirror of what
+// the point needs in a directory next to the cache (mirrorSeq). done
+// removes the view and the mirror. A value that names no remote point
+// wraps snapshot.ErrBadPoint or snapshot.ErrNoPoint.
+func (a *app) remoteView(ctx context.Context, at string) (view *snapshot.Store, done func(), err error) {
+	rr := a.remote
+	seq, err := replica.ResolvePoint(ctx, rr.client, at, time.Now())
+	if err != nil {
+		return nil, nil, fmt.Errorf("point %s of %s: %w", at, rr.client.Location(), err)
+	}
+	view, done, err = writer.ViewPoint(ctx, rr.cache, a.cfg.WriterOptions(), seq)
+	if !errors.Is(err, snapshot.ErrNoPoint) {
+		return view, done, err
+	}
+	dir, err := os.MkdirTemp(filepath.Dir(rr.cache.Dir()), "at-")
+	if err != nil {
+		return nil, nil, fmt.Errorf("point %d of %s: %w", seq, rr.client.Location(), err)
+	}
+	removeDir := func() { _ = os.RemoveAll(dir) }
+	mirror, err := a.mirrorSeq(ctx, rr.client, seq, dir)
+	var viewDone func()
+	if err == nil {
+		view, viewDone, err = writer.ViewPoint(ctx, mirror, a.cfg.WriterOptions(), seq)
+	}
+	if err != nil {
+		removeDir()
+		return nil, nil, fmt.Errorf("point %d: %w", seq, err)
+	}
+	return view, func() { viewDone(); removeDir() }, nil
+}
+
+// pointView is the servers' mcpserver.Options.PointView: remoteView with
+// --from, nil (the store's own history) without.
+func (a *app) pointView() func(ctx context.Context, at string) (*snapshot.Store, func(), error) {
+	if a.remote == nil {
+		return nil
+	}
+	return a.remoteView
 }

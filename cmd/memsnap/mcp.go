@@ -57,6 +57,7 @@ When the input ends, the replies still due are written (for up to a minute) befo
 				Commit: a.unlessRemote(func(ctx context.Context) (writer.Summary, bool, error) {
 					return ww.Commit(context.WithoutCancel(ctx))
 				}),
+				PointView: a.pointView(),
 			})
 			a.log.Info("mcp server running on stdio", "store", s.Dir())
 			// The framing is our own: a bad line is answered and skipped, never

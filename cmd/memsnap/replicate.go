@@ -67,6 +67,9 @@ environment and shared config. Prints a JSON summary.`,
 			if err != nil {
 				return fmt.Errorf("replicate to %s: %w", client.Location(), err)
 			}
+			if res.Snapshots == nil {
+				res.Snapshots = []uint64{} // nothing sent: [], not null
+			}
 			return a.printJSON(struct {
 				replica.UploadResult
 				Pulled int `json:"pulled"` // remote writes queued here
@@ -195,6 +198,9 @@ type remoteReader struct {
 func (a *app) fromRemote(follow bool, run runE) runE {
 	return func(cmd *cobra.Command, args []string) error {
 		from, _ := cmd.Flags().GetString("from")
+		if from == "" && cmd.Flags().Changed("from") {
+			return usagef(cmd, "--from is empty: give s3://BUCKET/PREFIX, or leave --from out to read the local store")
+		}
 		if from == "" {
 			return run(cmd, args)
 		}
@@ -218,12 +224,15 @@ func (a *app) fromRemote(follow bool, run runE) runE {
 			err = cache.Queue().MakeFwdDir() // watched by the servers' reads
 		}
 		if err != nil {
-			return fmt.Errorf("replica cache: %w", err)
+			return cacheProblem(dir, err)
 		}
 		sy := replica.NewSyncer(client, cache, replica.SyncOptions{LockTimeout: a.cfg.Writer.LockTimeout}, a.log)
 		if _, err := sy.Sync(ctx); err != nil {
 			cur, _ := cache.Current()
 			if cur == 0 || errors.Is(err, replica.ErrOtherStore) {
+				if ce := cacheFault(dir, err); ce != nil {
+					return ce
+				}
 				return fmt.Errorf("read %s: %w", client.Location(), err)
 			}
 			a.log.Warn("could not bring the remote snapshot: serving the cached one", "seq", cur, "error", err)
@@ -331,4 +340,52 @@ func (a *app) unlessRemote(commit func(context.Context) (writer.Summary, bool, e
 		return nil
 	}
 	return commit
+}
+
+// cacheError is a fault of a --from read's local cache (replica.cache_dir),
+// not of the remote: a cache path that is not a directory, or a cache
+// store whose CURRENT is damaged. The cure is to remove the cache
+// directory, which the next --from read fills again from the remote; the
+// store commands' advice (--store, 'memsnap snapshots repair') does not
+// apply to it.
+type cacheError struct {
+	Dir  string // the cache store
+	What string // what is wrong, in words
+	Err  error
+}
+
+func (e *cacheError) Error() string {
+	return fmt.Sprintf("replica cache %s: %s; remove it (the next --from read fills it again from the remote) or set replica.cache_dir to another directory",
+		e.Dir, e.What)
+}
+
+func (e *cacheError) Unwrap() error { return e.Err }
+
+// cacheProblem is err, about the cache store dir, as a *cacheError when
+// it is one of the cache's own faults (cacheFault), else wrapped with
+// "replica cache".
+func cacheProblem(dir string, err error) error {
+	if ce := cacheFault(dir, err); ce != nil {
+		return ce
+	}
+	return fmt.Errorf("replica cache: %w", err)
+}
+
+// cacheFault is err as a *cacheError when it is a fault of the cache store
+// dir itself (a path that is not a directory, a damaged CURRENT); nil
+// otherwise.
+func cacheFault(dir string, err error) *cacheError {
+	var nd *snapshot.NotDirError
+	var ce *snapshot.CurrentError
+	switch {
+	case errors.As(err, &nd) && nd.Parent != "":
+		return &cacheError{Dir: nd.Parent, What: "it is " + nd.Kind + ", not a directory", Err: err}
+	case errors.As(err, &nd):
+		return &cacheError{Dir: dir, What: "it is " + nd.Kind + ", not a directory", Err: err}
+	case errors.As(err, &ce):
+		return &cacheError{Dir: dir, What: "its CURRENT file is damaged (" + ce.Err.Error() + ")", Err: err}
+	case errors.Is(err, snapshot.ErrCurrentCorrupt):
+		return &cacheError{Dir: dir, What: "its CURRENT file is damaged", Err: err}
+	}
+	return nil
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 
@@ -30,7 +31,7 @@ the snapshot kept in full at or before it and the job files after it come down, 
 checked, and the point is rebuilt through the writer's apply, checked against the content
 digest its manifest records; its one snapshot is numbered as the point.`,
 		Args: exactArgs("DIR"),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: func(cmd *cobra.Command, args []string) (retErr error) {
 			if from == "" {
 				return usagef(cmd, "needs --from s3://BUCKET/PREFIX")
 			}
@@ -38,10 +39,19 @@ digest its manifest records; its one snapshot is numbered as the point.`,
 			if err != nil {
 				return err
 			}
+			_, statErr := os.Stat(args[0])
+			held, _ := os.ReadDir(args[0])
 			s, err := snapshot.Init(args[0])
 			if err != nil {
 				return fmt.Errorf("restore: %w", err)
 			}
+			defer func() {
+				// Only a skeleton this run made: never a store that was
+				// there (it may hold queued jobs).
+				if retErr != nil && at != "" && (os.IsNotExist(statErr) || (statErr == nil && len(held) == 0)) {
+					undoInit(s.Dir(), os.IsNotExist(statErr), a.log)
+				}
+			}()
 			cur, err := s.Current()
 			if err != nil {
 				return fmt.Errorf("restore: read %s's CURRENT: %w", s.Dir(), err)
@@ -62,6 +72,27 @@ digest its manifest records; its one snapshot is numbered as the point.`,
 	c.Flags().StringVar(&from, "from", "", "s3://BUCKET/PREFIX to restore from")
 	c.Flags().StringVar(&at, "at", "", "restore the content as it was at snapshot SEQ, or at TIME (RFC 3339, or -10m), of the remote history")
 	return c
+}
+
+// undoInit removes the store skeleton snapshot.Init made in dir for a
+// restore that failed: dir itself when it did not exist before (made),
+// else what it holds (it was empty before).
+func undoInit(dir string, made bool, log *slog.Logger) {
+	if made {
+		if err := os.RemoveAll(dir); err != nil {
+			log.Warn("restore failed: could not remove the store it began", "dir", dir, "error", err)
+		}
+		return
+	}
+	entries, err := os.ReadDir(dir)
+	for _, e := range entries {
+		if err == nil {
+			err = os.RemoveAll(filepath.Join(dir, e.Name()))
+		}
+	}
+	if err != nil {
+		log.Warn("restore failed: could not empty the directory again", "dir", dir, "error", err)
+	}
 }
 
 // restorePoint rebuilds point at of client's remote history as the one

@@ -57,7 +57,7 @@ type boundFlag struct {
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	a := &app{v: viper.New(), stdin: stdin, stdout: stdout, stderr: stderr, flags: map[string]boundFlag{}}
 	root := a.newRootCommand()
-	root.SetArgs(joinOptionalValues(root, args))
+	root.SetArgs(moveNegativeArgs(root, joinOptionalValues(root, args)))
 	root.SetIn(stdin)
 	root.SetOut(stdout)
 	root.SetErr(stderr)

@@ -104,6 +104,7 @@ func (a *app) runServe(ctx context.Context, s *snapshot.Store, ro error, tlsCert
 		},
 		OnCall:      met.CallObserved,
 		OnCallStart: met.CallStarted,
+		PointView:   a.pointView(),
 	})
 	ln, at, beyond, err := metrics.Listen(ctx, "serve", a.cfg.Serve.Addr, log)
 	if err != nil {

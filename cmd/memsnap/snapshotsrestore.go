@@ -19,7 +19,8 @@ func (a *app) newSnapshotsRestoreCommand() *cobra.Command {
 		Use: "restore SEQ|TIME",
 		Short: "Publish a new snapshot with the content as it was at SEQ or TIME (RFC 3339, or -10m) and do NOT apply " +
 			"again what came after (an undo: the jobs undone are listed and stay in history); prints JSON",
-		Args: exactArgs("SEQ|TIME"),
+		Args:        exactArgs("SEQ|TIME"),
+		Annotations: map[string]string{negativeArgs: "yes"}, // -10m is TIME, not flags
 		RunE: a.onStore(func(cmd *cobra.Command, s *snapshot.Store, args []string) error {
 			seq, err := s.ParsePoint(args[0], time.Now())
 			if errors.Is(err, snapshot.ErrBadPoint) {

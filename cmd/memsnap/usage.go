@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 // usageError marks errors in how memsnap was called (exit code 2). The
@@ -171,6 +172,48 @@ func joinOptionalValues(root *cobra.Command, args []string) []string {
 		}
 	}
 	return out
+}
+
+// negativeArgs is the annotation of a command whose positional argument
+// may be a negative duration ('snapshots restore -10m'), see
+// moveNegativeArgs.
+const negativeArgs = "memsnap/negative-args"
+
+// moveNegativeArgs moves, for a command annotated negativeArgs, each
+// argument that starts with a dash and a digit ("-10m") and is not the
+// value of the flag before it to the end, after "--", where pflag takes it
+// for a positional argument rather than the shorthand flags -1, -0 and -m.
+// No flag of memsnap is a digit, so nothing meant as a flag moves.
+func moveNegativeArgs(root *cobra.Command, args []string) []string {
+	cmd, _, err := root.Find(args)
+	if err != nil || cmd.Annotations[negativeArgs] == "" || slices.Contains(args, "--") {
+		return args
+	}
+	var out, moved []string
+	for i, arg := range args {
+		if strings.HasPrefix(arg, "-") && len(arg) > 1 && arg[1] >= '0' && arg[1] <= '9' && (i == 0 || !takesValue(cmd, args[i-1])) {
+			moved = append(moved, arg)
+			continue
+		}
+		out = append(out, arg)
+	}
+	if moved == nil {
+		return args
+	}
+	return append(append(out, "--"), moved...)
+}
+
+// takesValue reports whether arg is a flag of cmd, without "=VALUE", that
+// takes the next argument as its value.
+func takesValue(cmd *cobra.Command, arg string) bool {
+	var f *pflag.Flag
+	switch {
+	case strings.HasPrefix(arg, "--"):
+		f = cmd.Flags().Lookup(arg[2:])
+	case len(arg) == 2 && arg[0] == '-':
+		f = cmd.Flags().ShorthandLookup(arg[1:])
+	}
+	return f != nil && f.NoOptDefVal == ""
 }
 
 // looksLikeNumber reports whether s starts like a number: a digit, or a

@@ -34,6 +34,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/smithy-go/logging"
 )
 
 // ErrNotFound is returned by Get for a key that holds no object.
@@ -51,18 +52,21 @@ type Location struct {
 // String is the location as an s3:// URL.
 func (l Location) String() string { return "s3://" + l.Bucket + "/" + l.Prefix }
 
-// ParseURL parses s3://BUCKET[/PREFIX]. The prefix gets a trailing slash
-// when it has none; an error wraps ErrBadURL.
+// ParseURL parses s3://BUCKET/PREFIX. The prefix gets a trailing slash
+// when it has none; an error wraps ErrBadURL. A URL without a prefix
+// (s3://BUCKET) is refused: a location's objects (CURRENT, snapshots/,
+// history/, queue/) would lie among whatever else is at the bucket's top,
+// where retention deletes what it does not know as its own.
 func ParseURL(raw string) (Location, error) {
 	u, err := url.Parse(raw)
 	if err != nil || u.Scheme != "s3" || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
 		return Location{}, fmt.Errorf("%w: %q (want s3://BUCKET/PREFIX)", ErrBadURL, raw)
 	}
 	prefix := strings.Trim(u.Path, "/")
-	if prefix != "" {
-		prefix += "/"
+	if prefix == "" {
+		return Location{}, fmt.Errorf("%w: %q has no prefix (want s3://BUCKET/PREFIX, such as s3://%s/memory)", ErrBadURL, raw, u.Host)
 	}
-	return Location{Bucket: u.Host, Prefix: prefix}, nil
+	return Location{Bucket: u.Host, Prefix: prefix + "/"}, nil
 }
 
 // Options are the settings that override the standard AWS sources; the
@@ -136,6 +140,10 @@ func New(ctx context.Context, loc Location, opts Options, log *slog.Logger) (*Cl
 	load = append(load, awsconfig.WithRetryer(retryer), awsconfig.WithHTTPClient(httpClient),
 		awsconfig.WithRequestChecksumCalculation(aws.RequestChecksumCalculationWhenRequired),
 		awsconfig.WithResponseChecksumValidation(aws.ResponseChecksumValidationWhenRequired))
+	// The SDK's own log lines (such as the instance metadata service's
+	// "falling back to IMDSv1") go to log at debug level, not raw to
+	// standard error.
+	load = append(load, awsconfig.WithLogger(sdkLogger(log)))
 	cfg, err := awsconfig.LoadDefaultConfig(ctx, load...)
 	if err != nil {
 		return nil, fmt.Errorf("s3 client for %s: %w", loc, err)
@@ -292,4 +300,15 @@ func (c *Client) wrap(op, key string, err error) error {
 		return nil
 	}
 	return newError(op, "s3://"+c.loc.Bucket+"/"+c.loc.Prefix+key, c.endpoint, err)
+}
+
+// sdkLogger is the SDK's logger writing to log at debug level (nowhere
+// when log is nil).
+func sdkLogger(log *slog.Logger) logging.Logger {
+	if log == nil {
+		return logging.Nop{}
+	}
+	return logging.LoggerFunc(func(c logging.Classification, format string, v ...any) {
+		log.Debug("s3 sdk", "class", string(c), "msg", fmt.Sprintf(format, v...))
+	})
 }

@@ -26,8 +26,8 @@ func TestParseURL(t *testing.T) {
 		prefix string
 		bad    bool
 	}{
-		{"s3://b", "b", "", false},
-		{"s3://b/", "b", "", false},
+		{"s3://b", "", "", true}, // no prefix: refused
+		{"s3://b/", "", "", true},
 		{"s3://b/p", "b", "p/", false},
 		{"s3://b/p/q/", "b", "p/q/", false},
 		{"http://b/p", "", "", true},

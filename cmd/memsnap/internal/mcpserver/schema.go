@@ -3,7 +3,9 @@ package mcpserver
 // Input schemas of the tools the reference MCP memory server defines, written
 // out so that they match it property for property (names, types, required
 // fields, descriptions). Unknown properties are ignored, as the reference's
-// validator ignores them.
+// validator ignores them; memsnap's own tools (recent_changes, neighbors,
+// query, kv_*, memory_status) refuse them (additionalProperties false), so
+// that a misspelt argument ("at", "limit") is an error, not ignored.
 
 import (
 	"fmt"
@@ -99,11 +101,12 @@ var (
 	sinceArg = str("Optional: only entities created or changed at or after this time (RFC 3339, or a date: 2026-11-30)")
 	untilArg = str("Optional: only entities created or changed before this time (RFC 3339, or a date)")
 
-	recentChangesSchema = object(schema{
+	recentChangesSchema = closed(object(schema{
 		"since":  str("Optional: start at this time (RFC 3339, or a date), oldest first; without it, the newest changes first"),
 		"limit":  integer(fmt.Sprintf("Optional: at most this many entities and relations (default %d)", reader.DefaultRecent), 1, maxRecent),
 		"cursor": str("Optional: the nextCursor of an earlier answer: the next page in that answer's order"),
-	})
+		"at":     atArg,
+	}))
 	openNodesSchema = object(schema{
 		"names":  strArray("An array of entity names to retrieve"),
 		"limit":  limitArg,
@@ -111,34 +114,40 @@ var (
 		"at":     atArg,
 	}, "names")
 
-	neighborsSchema = object(schema{
+	neighborsSchema = closed(object(schema{
 		"name":         str("The entity to start from"),
 		"depth":        integer("How many hops to follow (default 1)", 1, maxDepth),
 		"relationType": str("Optional: follow only relations of this type"),
 		"limit":        integer("Optional: return at most this many entities", 1, 0),
 		"cursor":       cursorArg,
-	}, "name")
+		"at":           atArg,
+	}, "name"))
 
-	querySchema = object(schema{
+	querySchema = closed(object(schema{
 		"cypher": schema{"type": "string", "maxLength": maxCypher,
 			"description": "A read-only Cypher query over Entity(name, entityType, observations) and Relation(relationType)"},
 		"params": schema{"type": "object", "description": "Optional query parameters, used as $name in the query"},
-	}, "cypher")
+		"at":     atArg,
+	}, "cypher"))
 
-	kvGetSchema = oneArg("key", str("The key to read"))
+	kvGetSchema = closed(object(schema{
+		"key": str("The key to read"),
+		"at":  atArg,
+	}, "key"))
 
-	kvPutSchema = object(schema{
+	kvPutSchema = closed(object(schema{
 		"key":   str("The key to write"),
 		"value": str("The value to store"),
-	}, "key", "value")
+	}, "key", "value"))
 
-	kvScanSchema = object(schema{
+	kvScanSchema = closed(object(schema{
 		"prefix": str("Return keys starting with this prefix (empty for all)"),
 		"limit":  integer("Optional: at most this many keys (default 1000)", 1, 0),
 		"cursor": cursorArg,
-	}, "prefix")
+		"at":     atArg,
+	}, "prefix"))
 
-	statusSchema = object(schema{})
+	statusSchema = closed(object(schema{}))
 )
 
 // Output schemas of the reference server's tools, written out as it

@@ -84,6 +84,13 @@ type Options struct {
 	// with the tool's name as OnCall gets it; OnCall follows it once the
 	// call ends.
 	OnCallStart func(tool string)
+	// PointView, if set, builds the store of the point of history an at
+	// argument names (SEQ|TIME) in place of Store's own history: a --from
+	// server's Store is a cache holding only part of the remote history,
+	// so it resolves at against the remote location. done removes the
+	// store. An at that names no point is an error wrapping
+	// snapshot.ErrBadPoint or snapshot.ErrNoPoint.
+	PointView func(ctx context.Context, at string) (view *snapshot.Store, done func(), err error)
 }
 
 // Server is one MCP server over a memsnap store. It is safe for the

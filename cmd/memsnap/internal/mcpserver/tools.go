@@ -57,8 +57,8 @@ type (
 		windowIn
 		atIn
 	}
-	// atIn is the optional point of history of read_graph, search_nodes
-	// and open_nodes (see Server.atReader).
+	// atIn is the optional point of history of every read tool but
+	// memory_status (see Server.atReader).
 	atIn struct {
 		At string `json:"at"`
 	}
@@ -77,6 +77,7 @@ type (
 		Since  string `json:"since"`
 		Limit  int    `json:"limit"`
 		Cursor string `json:"cursor"`
+		atIn
 	}
 	openNodesIn struct {
 		Names []string `json:"names"`
@@ -89,13 +90,16 @@ type (
 		RelationType string `json:"relationType"`
 		Limit        int    `json:"limit"`
 		Cursor       string `json:"cursor"`
+		atIn
 	}
 	queryIn struct {
 		Cypher string         `json:"cypher"`
 		Params map[string]any `json:"params"`
+		atIn
 	}
 	kvGetIn struct {
 		Key string `json:"key"`
+		atIn
 	}
 	kvPutIn struct {
 		Key   string `json:"key"`
@@ -105,6 +109,7 @@ type (
 		Prefix string `json:"prefix"`
 		Limit  int    `json:"limit"`
 		Cursor string `json:"cursor"`
+		atIn
 	}
 	statusIn struct{}
 
@@ -693,21 +698,17 @@ func (s *Server) graph(ctx context.Context, at atIn, read func(r *reader.Reader)
 }
 
 // atReader is the server's reader (done does nothing), or with an at
-// argument a reader of that point of history (snapshot.Store.ParsePoint),
-// rebuilt for this call in a store of its own (writer.ViewPoint) and read
-// as it is; done closes and removes it. A point outside the history, or
-// an at that names none, is reader.ErrBadOption.
+// argument a reader of that point of history, rebuilt for this call in a
+// store of its own (pointView) and read as it is; done closes and removes
+// it. A point outside the history, or an at that names none, is
+// reader.ErrBadOption.
 func (s *Server) atReader(ctx context.Context, at atIn) (r *reader.Reader, done func(), err error) {
 	if at.At == "" {
 		r, err := s.reader(ctx)
 		return r, func() {}, err
 	}
-	seq, err := s.o.Store.ParsePoint(at.At, time.Now())
-	if err != nil {
-		return nil, nil, fmt.Errorf("%w: at: %v", reader.ErrBadOption, err)
-	}
-	view, remove, err := writer.ViewPoint(ctx, s.o.Store, s.o.Config.WriterOptions(), seq)
-	if errors.Is(err, snapshot.ErrNoPoint) {
+	view, remove, err := s.pointView(ctx, at.At)
+	if errors.Is(err, snapshot.ErrNoPoint) || errors.Is(err, snapshot.ErrBadPoint) {
 		return nil, nil, fmt.Errorf("%w: at: %v", reader.ErrBadOption, err)
 	}
 	if err != nil {
@@ -718,6 +719,20 @@ func (s *Server) atReader(ctx context.Context, at atIn) (r *reader.Reader, done 
 		return nil, nil, fmt.Errorf("at %s: %w", at.At, err)
 	}
 	return r, func() { r.Close(); remove() }, nil
+}
+
+// pointView builds the store of the point at names (SEQ|TIME,
+// snapshot.Store.ParsePoint): Options.PointView when set, else from the
+// store's own history (writer.ViewPoint). done removes it.
+func (s *Server) pointView(ctx context.Context, at string) (view *snapshot.Store, done func(), err error) {
+	if s.o.PointView != nil {
+		return s.o.PointView(ctx, at)
+	}
+	seq, err := s.o.Store.ParsePoint(at, time.Now())
+	if err != nil {
+		return nil, nil, err
+	}
+	return writer.ViewPoint(ctx, s.o.Store, s.o.Config.WriterOptions(), seq)
 }
 
 // outAnswer is the result of a tool whose text is its structured answer
@@ -798,10 +813,11 @@ func (s *Server) recentChanges(ctx context.Context, _ *mcp.CallToolRequest, in r
 	if in.Limit < 0 || in.Limit > maxRecent {
 		return nil, changesOut{}, fmt.Errorf("%w: limit %d is not between 1 and %d", reader.ErrBadOption, in.Limit, maxRecent)
 	}
-	r, err := s.reader(ctx)
+	r, done, err := s.atReader(ctx, in.atIn)
 	if err != nil {
 		return nil, changesOut{}, err
 	}
+	defer done()
 	if r == nil {
 		// Nothing written yet: read from a time (or on from a cursor), the
 		// feed goes on at that time; newest first, it is over.
@@ -855,13 +871,14 @@ func (s *Server) openNodes(ctx context.Context, _ *mcp.CallToolRequest, in openN
 }
 
 func (s *Server) neighbors(ctx context.Context, _ *mcp.CallToolRequest, in neighborsIn) (*mcp.CallToolResult, graphOut, error) {
-	r, err := s.reader(ctx)
+	r, done, err := s.atReader(ctx, in.atIn)
 	if err == nil && r == nil {
 		err = &reader.NotFoundError{Name: in.Name}
 	}
 	if err != nil {
 		return nil, graphOut{}, err
 	}
+	defer done()
 	g, err := r.Neighbors(ctx, in.Name, reader.NeighborsOptions{Depth: in.Depth, RelationType: in.RelationType, Limit: in.Limit})
 	if err != nil {
 		return nil, graphOut{}, err
@@ -874,13 +891,14 @@ func (s *Server) query(ctx context.Context, _ *mcp.CallToolRequest, in queryIn) 
 	if err := reader.CheckReadOnly(in.Cypher); err != nil {
 		return nil, queryOut{}, err
 	}
-	r, err := s.reader(ctx)
+	r, done, err := s.atReader(ctx, in.atIn)
 	if err == nil && r == nil {
 		err = fmt.Errorf("nothing has been published to query yet")
 	}
 	if err != nil {
 		return nil, queryOut{}, err
 	}
+	defer done()
 	res, err := r.Query(ctx, in.Cypher, in.Params)
 	if err != nil {
 		return nil, queryOut{}, err
@@ -892,10 +910,11 @@ func (s *Server) query(ctx context.Context, _ *mcp.CallToolRequest, in queryIn) 
 
 func (s *Server) kvGet(ctx context.Context, _ *mcp.CallToolRequest, in kvGetIn) (*mcp.CallToolResult, kvGetOut, error) {
 	out := kvGetOut{Key: in.Key}
-	r, err := s.reader(ctx)
+	r, done, err := s.atReader(ctx, in.atIn)
 	if err != nil {
 		return nil, out, err
 	}
+	defer done()
 	if r != nil {
 		if out.Value, out.Found, out.Snapshot, err = r.KVGet(ctx, in.Key); err != nil {
 			return nil, out, err
@@ -918,10 +937,11 @@ func (s *Server) kvScan(ctx context.Context, _ *mcp.CallToolRequest, in kvScanIn
 	if limit <= 0 {
 		limit = defaultScan
 	}
-	r, err := s.reader(ctx)
+	r, done, err := s.atReader(ctx, in.atIn)
 	if err != nil {
 		return nil, out, err
 	}
+	defer done()
 	if r != nil {
 		pairs, seq, err := r.KVScan(ctx, in.Prefix, limit)
 		if err != nil {
