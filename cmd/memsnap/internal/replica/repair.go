@@ -211,14 +211,25 @@ func (u *Uploader) repairManifest(ctx context.Context, key string, seq uint64, f
 	if data == nil && full && seq != current {
 		return u.thinDamaged(ctx, key, seq)
 	}
+	return u.putBack(ctx, key, data, manifestLost)
+}
+
+// manifestLost is the warning for a damaged remote manifest the local
+// store cannot rebuild.
+const manifestLost = "a remote manifest is damaged and the local store holds neither that snapshot nor its history entry: its point of history cannot be read remotely"
+
+// putBack puts data, the right content of the damaged remote key, back
+// (repaired); with data nil it leaves key as it is and logs lost
+// (unrepairable).
+func (u *Uploader) putBack(ctx context.Context, key string, data []byte, lost string) (int, error) {
 	if data == nil {
-		u.log.Warn("a remote manifest is damaged and the local store holds neither that snapshot nor its history entry: its point of history cannot be read remotely", "key", key)
+		u.log.Warn(lost, "key", key)
 		return unrepairable, nil
 	}
 	if err := u.client.Put(ctx, key, data); err != nil {
 		return intact, err
 	}
-	u.log.Info("damaged remote manifest replaced", "key", key, "bytes", len(data))
+	u.log.Info("damaged remote object replaced", "key", key, "bytes", len(data))
 	return repaired, nil
 }
 
@@ -233,8 +244,7 @@ func (u *Uploader) thinDamaged(ctx context.Context, key string, seq uint64) (int
 		return intact, err
 	}
 	if data == nil {
-		u.log.Warn("a remote manifest is damaged and the local store holds neither that snapshot nor its history entry: its point of history cannot be read remotely", "key", key)
-		return unrepairable, nil
+		return u.putBack(ctx, key, nil, manifestLost)
 	}
 	if err := u.client.Put(ctx, historyKey(seq), data); err != nil {
 		return intact, err
@@ -299,15 +309,7 @@ func (u *Uploader) repairOne(ctx context.Context, key string, src *localContent)
 	if err != nil {
 		return intact, err
 	}
-	if data == nil {
-		u.log.Warn("a remote object is damaged and no local snapshot or history entry holds its content: the snapshots that name it cannot be fetched", "key", key)
-		return unrepairable, nil
-	}
-	if err := u.client.Put(ctx, key, data); err != nil {
-		return intact, err
-	}
-	u.log.Info("damaged remote object replaced", "key", key, "bytes", len(data))
-	return repaired, nil
+	return u.putBack(ctx, key, data, "a remote object is damaged and no local snapshot or history entry holds its content: the snapshots that name it cannot be fetched")
 }
 
 // localContent finds the content of a remote object in the local
