@@ -26,15 +26,16 @@ import (
 
 // HistoryDir is the directory of the history log under the store;
 // ViewsDir, under it, holds points of history rebuilt for reading (each a
-// store of its own, removed by the command that made it, or by GC an hour
-// later when that command died).
+// store of its own, removed by the command that made it, or, when that
+// command was killed, by the next --at read or GC a minute later; see
+// NewHeldDir).
 const (
 	HistoryDir = "history"
 	ViewsDir   = "views"
 )
 
-// viewMaxAge is the age after which GC removes a rebuilt point that no
-// reader pins.
+// viewMaxAge is the age after which GC removes a rebuilt point made by a
+// build that did not hold its views (no lock file beside it).
 const viewMaxAge = time.Hour
 
 // ErrNoPoint is returned when a point of history is outside what the store
@@ -307,34 +308,22 @@ func (s *Store) PointJobs(m *Manifest, full bool) []ReplayJob {
 	return archivedIn(m, s.historyDir(m.Seq))
 }
 
-// pruneViews removes the rebuilt points under history/views/ older than
-// viewMaxAge that no reader pins (their command died before it removed
-// them). Caller holds the writer lock.
-func (s *Store) pruneViews(now time.Time) {
-	dir := s.Path(HistoryDir, ViewsDir)
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		return
-	}
-	for _, e := range ents {
-		info, err := e.Info()
-		if err != nil || now.Sub(info.ModTime()) < viewMaxAge {
-			continue
-		}
-		path := filepath.Join(dir, e.Name())
-		if view, err := Open(path); err == nil {
-			if seqs, err := view.Seqs(); err == nil && slices.ContainsFunc(seqs, func(seq uint64) bool {
-				release, pinned, err := view.lockUnpinned(seq)
-				if err == nil && !pinned {
-					release()
-				}
-				return err != nil || pinned
-			}) {
-				continue
-			}
-		}
-		_ = fsutil.RemoveAll(path)
-	}
+// pruneViews removes the rebuilt points under history/views/ that no
+// process holds and older than LeftoverAge (their command was killed or cut
+// short before it removed them; see NewHeldDir); one made by an older
+// build, with no lock file, once older than viewMaxAge. It returns how many
+// it removed.
+func (s *Store) pruneViews(now time.Time) int {
+	return PruneHeldDirs(s.Path(HistoryDir, ViewsDir), viewPrefix, now, viewMaxAge)
+}
+
+// viewPrefix starts the name of a rebuilt point's directory.
+const viewPrefix = "view-"
+
+// LeftoverViews lists the rebuilt points under history/views/ that the
+// next --at read or GC removes (pruneViews).
+func (s *Store) LeftoverViews(now time.Time) ([]string, error) {
+	return Leftovers(s.Path(HistoryDir, ViewsDir), viewPrefix, now, viewMaxAge)
 }
 
 // ParsePoint resolves SEQ|TIME, as --at, the MCP reads' at and 'snapshots
@@ -368,20 +357,20 @@ func ParsePointWith(at string, now time.Time, pointAt func(time.Time) (uint64, e
 var ErrBadPoint = errors.New("snapshot: bad point of history")
 
 // NewViewDir makes a new, empty directory for a point of history rebuilt
-// for reading: under history/views/ (see ViewsDir), or under the system's
-// temporary directory when the store cannot be written.
-func (s *Store) NewViewDir() (string, error) {
-	parent := s.Path(HistoryDir, ViewsDir)
-	if err := os.MkdirAll(parent, fsutil.DirPerm); err == nil {
-		if dir, err := os.MkdirTemp(parent, "view-"); err == nil {
-			return dir, nil
-		}
+// for reading, held (NewHeldDir) until release: under history/views/ (see
+// ViewsDir), or under the system's temporary directory when the store
+// cannot be written. It first removes the leftovers of reads killed or cut
+// short there (pruneViews).
+func (s *Store) NewViewDir() (dir string, release func(), err error) {
+	s.pruneViews(time.Now())
+	if dir, release, err := NewHeldDir(s.Path(HistoryDir, ViewsDir), viewPrefix); err == nil {
+		return dir, release, nil
 	}
-	dir, err := os.MkdirTemp("", "memsnap-view-")
+	dir, err = os.MkdirTemp("", "memsnap-view-")
 	if err != nil {
-		return "", fmt.Errorf("history view: %w", err)
+		return "", nil, fmt.Errorf("history view: %w", err)
 	}
-	return dir, nil
+	return dir, func() {}, nil
 }
 
 // AdoptHistory installs as history/<m.Seq>/ the history entry assembled in

@@ -144,11 +144,11 @@ func BuildView(ctx context.Context, s *snapshot.Store, opts Options, seq uint64,
 // ViewPoint is BuildView in a new directory (snapshot.Store.NewViewDir):
 // done removes it; call it once the view is closed.
 func ViewPoint(ctx context.Context, s *snapshot.Store, opts Options, seq uint64) (view *snapshot.Store, done func(), err error) {
-	dir, err := s.NewViewDir()
+	dir, release, err := s.NewViewDir()
 	if err != nil {
 		return nil, nil, err
 	}
-	done = func() { _ = os.RemoveAll(dir) }
+	done = func() { _ = os.RemoveAll(dir); release() }
 	// Its commit is no news: no log.
 	if view, err = BuildView(ctx, s, opts, seq, dir, nil); err != nil {
 		done()

@@ -68,13 +68,17 @@ func refuseFrom(root, cmd *cobra.Command) error {
 // (replica.Mirror: the snapshot kept in full it starts from and the
 // history entries after it), points the command at that store with --at
 // set to the point's seq, runs it (atStore rebuilds the point there), and
-// removes the store. The cache store is left as it is.
+// removes the store. The store is held while in use (snapshot.NewHeldDir):
+// what a killed or cut-short read left under root is removed by the next
+// one. The cache store is left as it is.
 func (a *app) remotePoint(cmd *cobra.Command, client *objstore.Client, root string, run func() error) error {
 	at := cmd.Flag("at")
-	dir, err := os.MkdirTemp(root, "at-")
+	snapshot.PruneHeldDirs(root, atPrefix, time.Now(), time.Hour)
+	dir, release, err := snapshot.NewHeldDir(root, atPrefix)
 	if err != nil {
 		return fmt.Errorf("--at with --from: %w", err)
 	}
+	defer release()
 	defer os.RemoveAll(dir)
 	seq, err := a.mirrorPoint(cmd, client, at.Value.String(), dir)
 	if err != nil {
@@ -86,6 +90,9 @@ func (a *app) remotePoint(cmd *cobra.Command, client *objstore.Client, root stri
 	a.cfg.Store = dir
 	return run()
 }
+
+// atPrefix starts the name of a remote point's store under the cache root.
+const atPrefix = "at-"
 
 // mirrorPoint resolves point at (SEQ|TIME) of client's remote history and
 // mirrors what rebuilding it needs into a new store in dir

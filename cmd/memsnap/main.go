@@ -6,10 +6,16 @@ package main
 import (
 	"fmt"
 	"os"
+	"os/signal"
 	"runtime/pprof"
+	"syscall"
 )
 
 func main() {
+	// Output cut short (| head): a write fails with EPIPE instead of the
+	// signal killing the process, so the command ends by its normal path
+	// and removes what it made (an --at read's rebuilt point).
+	signal.Ignore(syscall.SIGPIPE)
 	stop := startProfile(os.Getenv("MEMSNAP_CPUPROFILE"))
 	code := run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()

@@ -77,7 +77,7 @@ environment and shared config. Prints a JSON summary.`,
 		}),
 	}
 	c.Flags().StringVar(&to, "to", "", "s3://BUCKET/PREFIX (default replica.to)")
-	c.Flags().BoolVar(&verify, "verify", false, "first read back every object the remote CURRENT names and put back the damaged ones")
+	c.Flags().BoolVar(&verify, "verify", false, "first read back every object the remote CURRENT names and every remote manifest, and put back the damaged ones")
 	return c
 }
 

@@ -3,8 +3,11 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io/fs"
+	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -133,6 +136,7 @@ func (a *app) verifySnapshot(cmd *cobra.Command, s *snapshot.Store, args []strin
 	if !slices.Contains(seqs, seq) {
 		return fmt.Errorf("snapshot %d does not exist (see 'memsnap snapshots list')", seq)
 	}
+	a.warnLeftoverViews(s)
 	if len(args) == 1 {
 		return a.reportVerify(seq, s.Verify(seq), nil)
 	}
@@ -155,6 +159,38 @@ func (a *app) verifySnapshot(cmd *cobra.Command, s *snapshot.Store, args []strin
 		}
 	}
 	return a.reportVerify(seq, problems, others)
+}
+
+// warnLeftoverViews prints a warning naming the rebuilt points of history
+// (history/views/) that reads killed or cut short left and that no process
+// holds (snapshot.Store.LeftoverViews): the next --at read or gc removes
+// them.
+func (a *app) warnLeftoverViews(s *snapshot.Store) {
+	dirs, err := s.LeftoverViews(time.Now())
+	if err != nil || len(dirs) == 0 {
+		return
+	}
+	var bytes int64
+	for _, d := range dirs {
+		bytes += dirBytes(d)
+	}
+	fmt.Fprintf(a.stderr, "memsnap: warning: %d rebuilt point(s) of history left by --at reads killed or cut short (%s, %.1f MB): the next --at read or 'memsnap snapshots gc' removes them\n",
+		len(dirs), strings.Join(dirs, ", "), float64(bytes)/1e6)
+}
+
+// dirBytes is the size of the files under dir, in bytes (0 for what cannot
+// be read).
+func dirBytes(dir string) int64 {
+	var n int64
+	_ = filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if info, err := d.Info(); err == nil {
+				n += info.Size()
+			}
+		}
+		return nil
+	})
+	return n
 }
 
 // reportVerify prints what verify found and returns the error that names

@@ -220,33 +220,11 @@ func (s *Syncer) adoptHistory(ctx context.Context, e *remoteEntry, res *SyncResu
 // whose other files have no object (JobsOnly). An entry GC has dropped
 // meanwhile (older than the window) is skipped.
 func (u *Uploader) uploadHistory(ctx context.Context, seq uint64, id string, have *presence, res *UploadResult) error {
-	raw, err := os.ReadFile(u.store.HistoryFile(seq, snapshot.ManifestFile))
+	b, err := u.sendHistory(ctx, seq, id, have, res)
 	if errors.Is(err, os.ErrNotExist) {
 		u.log.Info("point collected before it went up: skipped", "seq", seq)
 		return nil
 	}
-	if err != nil {
-		return fmt.Errorf("replicate the history of snapshot %d: %w", seq, err)
-	}
-	m, err := snapshot.ParseManifest(raw)
-	if err != nil {
-		return fmt.Errorf("replicate the history of snapshot %d: %w", seq, err)
-	}
-	rm := &RemoteManifest{Format: remoteFormat, Seq: seq, Store: id, Manifest: raw, Files: make([]RemoteFile, len(m.Files)), JobsOnly: true}
-	up := newSender(ctx, u, have, res)
-	for i, f := range m.Files {
-		rm.Files[i].Path = f.Path
-		if isJob(f.Path) {
-			if rm.Files[i].Object, err = up.whole(u.store.HistoryFile(seq, f.Path), f); err != nil {
-				up.wait()
-				return fmt.Errorf("replicate the history of snapshot %d: %s: %w", seq, f.Path, err)
-			}
-		}
-	}
-	if err := up.wait(); err != nil {
-		return fmt.Errorf("replicate the history of snapshot %d: %w", seq, err)
-	}
-	b, err := json.Marshal(rm)
 	if err != nil {
 		return err
 	}
@@ -256,6 +234,35 @@ func (u *Uploader) uploadHistory(ctx context.Context, seq uint64, id string, hav
 	res.Objects++
 	res.Bytes += int64(len(b))
 	return nil
+}
+
+// sendHistory sends the job files of local history entry seq the remote
+// lacks and returns the entry's remote manifest (history/<seq>.json's
+// bytes). An entry the store does not hold is os.ErrNotExist.
+func (u *Uploader) sendHistory(ctx context.Context, seq uint64, id string, have *presence, res *UploadResult) ([]byte, error) {
+	raw, err := os.ReadFile(u.store.HistoryFile(seq, snapshot.ManifestFile))
+	if err != nil {
+		return nil, fmt.Errorf("replicate the history of snapshot %d: %w", seq, err)
+	}
+	m, err := snapshot.ParseManifest(raw)
+	if err != nil {
+		return nil, fmt.Errorf("replicate the history of snapshot %d: %w", seq, err)
+	}
+	rm := &RemoteManifest{Format: remoteFormat, Seq: seq, Store: id, Manifest: raw, Files: make([]RemoteFile, len(m.Files)), JobsOnly: true}
+	up := newSender(ctx, u, have, res)
+	for i, f := range m.Files {
+		rm.Files[i].Path = f.Path
+		if isJob(f.Path) {
+			if rm.Files[i].Object, err = up.whole(u.store.HistoryFile(seq, f.Path), f); err != nil {
+				up.wait()
+				return nil, fmt.Errorf("replicate the history of snapshot %d: %s: %w", seq, f.Path, err)
+			}
+		}
+	}
+	if err := up.wait(); err != nil {
+		return nil, fmt.Errorf("replicate the history of snapshot %d: %w", seq, err)
+	}
+	return json.Marshal(rm)
 }
 
 // localPoint is a point of the local store's history to send up.

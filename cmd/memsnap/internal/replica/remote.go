@@ -214,9 +214,19 @@ func remoteHead(ctx context.Context, c *objstore.Client) (seq uint64, store stri
 		seq, err = strconv.ParseUint(f[0], 10, 64)
 	}
 	if len(f) == 0 || len(f) > 2 || err != nil || seq == 0 || (len(f) == 2 && store == "") {
-		return 0, "", fmt.Errorf("remote CURRENT at %s is corrupt: %q", c.Location(), truncate(string(b), 40))
+		return 0, "", &corruptCurrentError{location: c.Location().String(), text: truncate(string(b), 40)}
 	}
 	return seq, store, nil
+}
+
+// corruptCurrentError is a remote CURRENT that does not parse.
+type corruptCurrentError struct {
+	location string // s3://BUCKET/PREFIX/
+	text     string // its start
+}
+
+func (e *corruptCurrentError) Error() string {
+	return fmt.Sprintf("remote CURRENT at %s is corrupt: %q", e.location, e.text)
 }
 
 // currentLine is the remote CURRENT naming snapshot seq of store.
@@ -237,18 +247,51 @@ func getManifestAt(ctx context.Context, c *objstore.Client, key string, seq uint
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	var rm RemoteManifest
-	if err := json.Unmarshal(b, &rm); err != nil {
-		return nil, nil, nil, fmt.Errorf("remote manifest of snapshot %d: %w", seq, err)
-	}
-	if rm.Seq != seq {
-		return nil, nil, nil, fmt.Errorf("remote manifest %s names snapshot %d", key, rm.Seq)
-	}
-	m, err := rm.parsed()
+	rm, m, err := parseRemoteManifest(b, key, seq)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	return &rm, m, b, nil
+	return rm, m, b, nil
+}
+
+// parseRemoteManifest parses and checks b, the remote manifest of
+// snapshot seq found at key. What does not parse or check is a
+// *badManifestError.
+func parseRemoteManifest(b []byte, key string, seq uint64) (*RemoteManifest, *snapshot.Manifest, error) {
+	var rm RemoteManifest
+	if err := json.Unmarshal(b, &rm); err != nil {
+		return nil, nil, &badManifestError{key: key, err: fmt.Errorf("remote manifest of snapshot %d: %w", seq, err)}
+	}
+	if rm.Seq != seq {
+		return nil, nil, &badManifestError{key: key, err: fmt.Errorf("remote manifest %s names snapshot %d", key, rm.Seq)}
+	}
+	m, err := rm.parsed()
+	if err != nil {
+		return nil, nil, &badManifestError{key: key, err: err}
+	}
+	return &rm, m, nil
+}
+
+// badManifestError is a remote manifest (snapshots/<seq>.json or
+// history/<seq>.json) that came down but does not parse or check: damaged,
+// as opposed to missing or unreachable. The uploader puts it back from
+// the local store when it holds that snapshot (repairManifest).
+type badManifestError struct {
+	key string // snapshots/<seq>.json or history/<seq>.json
+	err error
+}
+
+func (e *badManifestError) Error() string { return e.err.Error() }
+func (e *badManifestError) Unwrap() error { return e.err }
+
+// isBadManifest reports whether err is (or wraps) a *badManifestError, and
+// returns its key.
+func isBadManifest(err error) (string, bool) {
+	var b *badManifestError
+	if errors.As(err, &b) {
+		return b.key, true
+	}
+	return "", false
 }
 
 func truncate(s string, n int) string {

@@ -31,15 +31,16 @@ func (u *Uploader) retain(ctx context.Context, current uint64) (int, error) {
 		return 0, err
 	}
 	keep := map[uint64]bool{current: true}
+	unread := map[uint64]bool{} // snapshots/ or history/ manifests that did not parse
 	var times []snapshot.SnapshotTime
 	for _, seq := range full {
-		e, err := u.entry(ctx, seq, true)
+		e, err := u.readEntry(ctx, seq, true, current)
 		if err != nil {
 			if ctx.Err() != nil {
 				return 0, err
 			}
 			u.log.Warn("remote manifest unreadable: its snapshot is kept", "seq", seq, "error", err)
-			keep[seq] = true
+			keep[seq], unread[seq] = true, true
 			continue
 		}
 		times = append(times, e.m.Time())
@@ -82,7 +83,7 @@ func (u *Uploader) retain(ctx context.Context, current uint64) (int, error) {
 	}
 	named := map[string]bool{}
 	for _, seq := range full {
-		if keep[seq] {
+		if keep[seq] && !unread[seq] {
 			e, err := u.entry(ctx, seq, true)
 			if err != nil {
 				return len(keys), err // deleting nothing more is safe
@@ -93,13 +94,24 @@ func (u *Uploader) retain(ctx context.Context, current uint64) (int, error) {
 		}
 	}
 	for _, seq := range keptHist {
-		e, err := u.entry(ctx, seq, false)
+		e, err := u.readEntry(ctx, seq, false, current)
 		if err != nil {
-			return len(keys), err
+			if ctx.Err() != nil {
+				return len(keys), err
+			}
+			u.log.Warn("remote history manifest unreadable: kept", "seq", seq, "error", err)
+			unread[seq] = true
+			continue
 		}
 		for _, k := range e.rm.jobKeys() {
 			named[k] = true
 		}
+	}
+	if len(unread) > 0 {
+		// What an unreadable manifest names is unknown: deleting nothing
+		// more is safe.
+		u.log.Warn("remote retention deletes no objects while a remote manifest is unreadable", "unreadable", len(unread))
+		return len(keys), nil
 	}
 	garbage, err := u.unnamed(ctx, named)
 	if err != nil {
@@ -110,6 +122,24 @@ func (u *Uploader) retain(ctx context.Context, current uint64) (int, error) {
 	}
 	u.log.Info("remote retention", "manifests_deleted", len(keys), "objects_deleted", len(garbage), "kept", len(keep), "history_entries", len(keptHist), "history_after", d.HistoryAfter)
 	return len(keys) + len(garbage), nil
+}
+
+// readEntry is entry, and when the remote manifest is there but does not
+// parse, it is first put back from the local store if that holds it
+// (repairManifest; current is the remote CURRENT's seq). One moved under
+// history/ (thinDamaged) is not found under snapshots/ afterwards: the
+// caller keeps it, and the next retention pass sees it as history.
+func (u *Uploader) readEntry(ctx context.Context, seq uint64, full bool, current uint64) (*remoteEntry, error) {
+	e, err := u.entry(ctx, seq, full)
+	key, bad := isBadManifest(err)
+	if !bad {
+		return e, err
+	}
+	state, rerr := u.repairManifest(ctx, key, seq, full, current)
+	if rerr != nil || state != repaired {
+		return nil, err
+	}
+	return u.entry(ctx, seq, full)
 }
 
 // entry returns the remote manifest of seq (under snapshots/ when full,

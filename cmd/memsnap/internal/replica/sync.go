@@ -134,6 +134,10 @@ func (s *Syncer) Sync(ctx context.Context) (res SyncResult, err error) {
 	prev := res.Seq
 	steps.Mark("lock")
 	rm, m, err := getManifest(ctx, s.client, remote)
+	if key, bad := isBadManifest(err); bad {
+		s.reportDamaged(ctx, key)
+		return res, fmt.Errorf("%w: the writer's next 'memsnap replicate' repairs it", err)
+	}
 	if err != nil {
 		return res, err
 	}

@@ -117,6 +117,10 @@ func (u *Uploader) Upload(ctx context.Context) (res UploadResult, err error) {
 		return res, err
 	}
 	remote, remoteID, err := remoteHead(ctx, u.client)
+	var bad *corruptCurrentError
+	if errors.As(err, &bad) {
+		remote, remoteID, err = u.rewriteCurrent(ctx, bad, id)
+	}
 	if err != nil {
 		return res, err
 	}
@@ -225,37 +229,7 @@ func (u *Uploader) uploadSnapshot(ctx context.Context, seq uint64, id string, ha
 		return nil, nil, fmt.Errorf("replicate snapshot %d: %w", seq, err)
 	}
 	defer pin.Release()
-	raw, err := os.ReadFile(u.store.SnapshotFile(seq, snapshot.ManifestFile))
-	if err != nil {
-		return nil, nil, fmt.Errorf("replicate snapshot %d: %w", seq, err)
-	}
-	m, err := snapshot.ParseManifest(raw)
-	if err != nil {
-		return nil, nil, fmt.Errorf("replicate snapshot %d: %w", seq, err)
-	}
-	rm := &RemoteManifest{Format: remoteFormat, Seq: seq, Store: id, Manifest: raw, Files: make([]RemoteFile, len(m.Files))}
-	up := newSender(ctx, u, have, res)
-	for i, f := range m.Files {
-		rm.Files[i].Path = f.Path
-		if chunked(f) {
-			rm.Files[i].Chunks, err = up.chunks(u.store.SnapshotFile(seq, f.Path), f)
-		} else if p, ok := prev[f.Path]; ok && p.size == f.Size && p.crc == f.CRC32C && have.has(objectsPrefix+p.object) {
-			rm.Files[i].Object = p.object
-			up.count(0, 0, 1)
-		} else {
-			rm.Files[i].Object, err = up.whole(u.store.SnapshotFile(seq, f.Path), f)
-		}
-		if err != nil {
-			up.wait()
-			return nil, nil, fmt.Errorf("replicate snapshot %d: %s: %w", seq, f.Path, err)
-		}
-	}
-	steps.Mark("read")
-	if err := up.wait(); err != nil {
-		return nil, nil, fmt.Errorf("replicate snapshot %d: %w", seq, err)
-	}
-	steps.Mark("objects")
-	b, err := json.Marshal(rm)
+	rm, m, b, err := u.sendSnapshot(ctx, seq, id, have, prev, res, steps)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -272,6 +246,48 @@ func (u *Uploader) uploadSnapshot(ctx context.Context, seq uint64, id string, ha
 	res.Bytes += int64(len(b) + len(cur))
 	u.log.Debug("snapshot replicated", "seq", seq)
 	return rm, m, nil
+}
+
+// sendSnapshot sends the objects of local snapshot seq (pinned by the
+// caller) the remote lacks and returns its remote manifest, parsed and
+// marshalled (the bytes snapshots/<seq>.json holds; the same for the same
+// snapshot and store id).
+func (u *Uploader) sendSnapshot(ctx context.Context, seq uint64, id string, have *presence, prev map[string]prevFile, res *UploadResult, steps *steptimer.Timer) (*RemoteManifest, *snapshot.Manifest, []byte, error) {
+	raw, err := os.ReadFile(u.store.SnapshotFile(seq, snapshot.ManifestFile))
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("replicate snapshot %d: %w", seq, err)
+	}
+	m, err := snapshot.ParseManifest(raw)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("replicate snapshot %d: %w", seq, err)
+	}
+	rm := &RemoteManifest{Format: remoteFormat, Seq: seq, Store: id, Manifest: raw, Files: make([]RemoteFile, len(m.Files))}
+	up := newSender(ctx, u, have, res)
+	for i, f := range m.Files {
+		rm.Files[i].Path = f.Path
+		if chunked(f) {
+			rm.Files[i].Chunks, err = up.chunks(u.store.SnapshotFile(seq, f.Path), f)
+		} else if p, ok := prev[f.Path]; ok && p.size == f.Size && p.crc == f.CRC32C && have.has(objectsPrefix+p.object) {
+			rm.Files[i].Object = p.object
+			up.count(0, 0, 1)
+		} else {
+			rm.Files[i].Object, err = up.whole(u.store.SnapshotFile(seq, f.Path), f)
+		}
+		if err != nil {
+			up.wait()
+			return nil, nil, nil, fmt.Errorf("replicate snapshot %d: %s: %w", seq, f.Path, err)
+		}
+	}
+	steps.Mark("read")
+	if err := up.wait(); err != nil {
+		return nil, nil, nil, fmt.Errorf("replicate snapshot %d: %w", seq, err)
+	}
+	steps.Mark("objects")
+	b, err := json.Marshal(rm)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return rm, m, b, nil
 }
 
 // sender puts objects at most Parallel at a time, skipping those there.
