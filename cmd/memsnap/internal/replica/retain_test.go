@@ -32,15 +32,7 @@ func TestRemoteRetentionKeepsEveryPointReachable(t *testing.T) {
 	ctx := context.Background()
 	log := slog.New(slog.DiscardHandler)
 	srv := testutil.StartS3(t)
-	loc, err := objstore.ParseURL(srv.URL("retain"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	client, err := objstore.New(ctx, loc, objstore.Options{Endpoint: srv.Endpoint, Region: "us-east-1",
-		AccessKeyID: testutil.S3AccessKey, SecretAccessKey: testutil.S3SecretKey}, log)
-	if err != nil {
-		t.Fatal(err)
-	}
+	client := testClient(t, ctx, srv, "retain", log)
 	store := snapshottest.NewStore(t)
 	cfg := config.Default()
 	cfg.Store = store.Dir()
@@ -160,4 +152,19 @@ func checkRemotePoint(t *testing.T, client *objstore.Client, opts writer.Options
 		t.Errorf("point %d rebuilt from the remote: seq %d, digest %s, %d entities, %d keys; served: digest %s, %d entities, %d keys",
 			seq, got.Seq, got.Digest, got.Entities, got.KVKeys, want.Digest, want.Entities, want.KVKeys)
 	}
+}
+
+// testClient is a client of prefix name in srv's bucket.
+func testClient(t *testing.T, ctx context.Context, srv *testutil.S3Server, name string, log *slog.Logger) *objstore.Client {
+	t.Helper()
+	loc, err := objstore.ParseURL(srv.URL(name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	client, err := objstore.New(ctx, loc, objstore.Options{Endpoint: srv.Endpoint, Region: "us-east-1",
+		AccessKeyID: testutil.S3AccessKey, SecretAccessKey: testutil.S3SecretKey}, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return client
 }

@@ -42,15 +42,7 @@ func newSyncFixture(t *testing.T) *syncFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	loc, err := objstore.ParseURL(srv.URL("sync"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	client, err := objstore.New(ctx, loc, objstore.Options{Endpoint: srv.Endpoint, Region: "us-east-1",
-		AccessKeyID: testutil.S3AccessKey, SecretAccessKey: testutil.S3SecretKey}, log)
-	if err != nil {
-		t.Fatal(err)
-	}
+	client := testClient(t, ctx, srv, "sync", log)
 	f := &syncFixture{t: t, ctx: ctx, src: src, cache: cache, client: client, log: log,
 		up: NewUploader(src, client, UploadOptions{}, log)}
 	// Enough entities that the graph spans many chunks, so that a one-job
