@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/memsnap/memsnap/internal/testutil"
@@ -156,5 +157,42 @@ func TestRestoreAtStoreIDAndCleanup(t *testing.T) {
 		if entries, err := os.ReadDir(d); !os.IsNotExist(err) && len(entries) > 0 {
 			t.Errorf("failed restore --at left %v in %s", entries, d)
 		}
+	}
+}
+
+// TestOneShotReadTriesTheRemoteOnce: a one-shot read with --from whose
+// cache holds a snapshot asks a failing remote once and answers from the
+// cache (a stalled server used to keep it waiting for three tries of the
+// 30 s stall timeout); with an empty cache it tries as often as the
+// servers do (3) and fails. The remote is a local HTTP server answering
+// 503 (a retryable S3 error) and counting the requests.
+func TestOneShotReadTriesTheRemoteOnce(t *testing.T) {
+	srv, url, _, _, _ := replicatedStore(t, "once")
+	cache := filepath.Join(t.TempDir(), "cache")
+	env := replicaEnv(srv, cache)
+	if r := memsnap(t, "", nil, env, "graph", "--from", url); r.code != 0 {
+		t.Fatalf("graph --from with the server up: exit %d: %s", r.code, r.stderr)
+	}
+	var requests atomic.Int32
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	defer down.Close()
+	failing := append(replicaEnv(srv, cache), "MEMSNAP_REPLICA_ENDPOINT="+down.URL)
+	r := memsnap(t, "", nil, failing, "graph", "--from", url)
+	if r.code != 0 || !strings.Contains(r.stdout, "first") {
+		t.Fatalf("graph --from, remote failing, cache warm: exit %d, stdout %.200q, stderr %s", r.code, r.stdout, r.stderr)
+	}
+	if n := requests.Load(); n != 1 {
+		t.Errorf("a one-shot read with a warm cache made %d requests to the failing remote, want 1", n)
+	}
+	requests.Store(0)
+	cold := append(replicaEnv(srv, filepath.Join(t.TempDir(), "cold")), "MEMSNAP_REPLICA_ENDPOINT="+down.URL)
+	if r := memsnap(t, "", nil, cold, "graph", "--from", url); r.code == 0 {
+		t.Fatalf("graph --from, remote failing, no cache: exit 0, want an error")
+	}
+	if n := requests.Load(); n != 3 {
+		t.Errorf("a one-shot read with no cache made %d requests to the failing remote, want 3", n)
 	}
 }

@@ -88,13 +88,19 @@ func (a *app) newUploader(s *snapshot.Store, client *objstore.Client, verify boo
 // objClient is an S3 client for the s3:// URL raw, with the replica.*
 // keys.
 func (a *app) objClient(ctx context.Context, raw string) (*objstore.Client, error) {
+	return a.objClientTries(ctx, raw, 0)
+}
+
+// objClientTries is objClient whose requests are tried attempts times in
+// all (0: objstore's default, 3).
+func (a *app) objClientTries(ctx context.Context, raw string, attempts int) (*objstore.Client, error) {
 	loc, err := objstore.ParseURL(raw)
 	if err != nil {
 		return nil, usageError{err: err}
 	}
 	r := a.cfg.Replica
 	return objstore.New(ctx, loc, objstore.Options{Endpoint: r.Endpoint, Region: r.Region,
-		AccessKeyID: r.AccessKeyID, SecretAccessKey: r.SecretAccessKey}, a.log)
+		AccessKeyID: r.AccessKeyID, SecretAccessKey: r.SecretAccessKey, MaxAttempts: attempts}, a.log)
 }
 
 // replicateSchedule adds the daemon's replicate schedule to c when
@@ -226,7 +232,17 @@ func (a *app) fromRemote(follow bool, run runE) runE {
 		if err != nil {
 			return cacheProblem(dir, err)
 		}
-		sy := replica.NewSyncer(client, cache, replica.SyncOptions{LockTimeout: a.cfg.Writer.LockTimeout}, a.log)
+		first := client
+		if cur, _ := cache.Current(); cur > 0 && !follow {
+			// A one-shot read with a cached snapshot to answer from tries
+			// the remote once: against a server that stalls, three tries
+			// of objstore's stall timeout kept it waiting a minute and a
+			// half for an answer the cache had.
+			if first, err = a.objClientTries(ctx, from, 1); err != nil {
+				return err
+			}
+		}
+		sy := replica.NewSyncer(first, cache, replica.SyncOptions{LockTimeout: a.cfg.Writer.LockTimeout}, a.log)
 		if _, err := sy.Sync(ctx); err != nil {
 			cur, _ := cache.Current()
 			if cur == 0 || errors.Is(err, replica.ErrOtherStore) {
