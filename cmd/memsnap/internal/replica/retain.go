@@ -81,31 +81,9 @@ func (u *Uploader) retain(ctx context.Context, current uint64) (int, error) {
 	if err := u.client.Delete(ctx, keys...); err != nil {
 		return 0, err
 	}
-	named := map[string]bool{}
-	for _, seq := range full {
-		if keep[seq] && !unread[seq] {
-			e, err := u.entry(ctx, seq, true)
-			if err != nil {
-				return len(keys), err // deleting nothing more is safe
-			}
-			for _, k := range e.rm.keys() {
-				named[k] = true
-			}
-		}
-	}
-	for _, seq := range keptHist {
-		e, err := u.readEntry(ctx, seq, false, current)
-		if err != nil {
-			if ctx.Err() != nil {
-				return len(keys), err
-			}
-			u.log.Warn("remote history manifest unreadable: kept", "seq", seq, "error", err)
-			unread[seq] = true
-			continue
-		}
-		for _, k := range e.rm.jobKeys() {
-			named[k] = true
-		}
+	named, err := u.namedObjects(ctx, full, keep, unread, keptHist, current)
+	if err != nil {
+		return len(keys), err
 	}
 	if len(unread) > 0 {
 		// What an unreadable manifest names is unknown: deleting nothing
@@ -122,6 +100,40 @@ func (u *Uploader) retain(ctx context.Context, current uint64) (int, error) {
 	}
 	u.log.Info("remote retention", "manifests_deleted", len(keys), "objects_deleted", len(garbage), "kept", len(keep), "history_entries", len(keptHist), "history_after", d.HistoryAfter)
 	return len(keys) + len(garbage), nil
+}
+
+// namedObjects returns the keys of the objects that the kept snapshots
+// (full's seqs in keep, but those in unread) and the kept history entries
+// (keptHist: their job files) name. A history manifest that cannot be
+// read is added to unread, its snapshot kept.
+func (u *Uploader) namedObjects(ctx context.Context, full []uint64, keep, unread map[uint64]bool, keptHist []uint64, current uint64) (map[string]bool, error) {
+	named := map[string]bool{}
+	for _, seq := range full {
+		if keep[seq] && !unread[seq] {
+			e, err := u.entry(ctx, seq, true)
+			if err != nil {
+				return nil, err // deleting nothing more is safe
+			}
+			for _, k := range e.rm.keys() {
+				named[k] = true
+			}
+		}
+	}
+	for _, seq := range keptHist {
+		e, err := u.readEntry(ctx, seq, false, current)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, err
+			}
+			u.log.Warn("remote history manifest unreadable: kept", "seq", seq, "error", err)
+			unread[seq] = true
+			continue
+		}
+		for _, k := range e.rm.jobKeys() {
+			named[k] = true
+		}
+	}
+	return named, nil
 }
 
 // readEntry is entry, and when the remote manifest is there but does not
