@@ -99,3 +99,34 @@ func jsonNumber(n uint64) string {
 	b, _ := json.Marshal(n)
 	return string(b)
 }
+
+// TestCutOutputEndsQuietly: a read whose standard output is closed after
+// its first line (| head) ends with the shell's status for SIGPIPE (141)
+// and no message, as it did before SIGPIPE was ignored for the cleanup of
+// --at reads.
+func TestCutOutputEndsQuietly(t *testing.T) {
+	store := newStore(t)
+	job, err := json.Marshal(bulkJob("cut", 3000))
+	if err != nil {
+		t.Fatal(err)
+	}
+	historyWrite(t, store, string(job))
+	cmd := execMemsnap(store, historyEnv, "export")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bufio.NewReader(out).ReadString('\n'); err != nil {
+		t.Fatalf("first line of export: %v", err)
+	}
+	out.Close() // the rest (several MB) does not fit the pipe
+	err = cmd.Wait()
+	if code := cmd.ProcessState.ExitCode(); code != 141 || stderr.Len() != 0 {
+		t.Fatalf("export with its output cut: exit %d (%v), stderr %q; want 141 and nothing", code, err, stderr.String())
+	}
+}

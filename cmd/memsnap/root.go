@@ -31,6 +31,11 @@ const (
 	// command could not wait for it). The daemon and MCP servers learn from
 	// it that a child commit left the work to that writer.
 	exitLocked = 3
+	// exitBrokenPipe: the reader of standard output went away (| head).
+	// SIGPIPE is ignored so that a cut read cleans up (main); the command
+	// then ends as the signal would have ended it, with the shell's status
+	// for it (128+13) and no message.
+	exitBrokenPipe = 141
 )
 
 // app is what every command needs: configuration, a logger, the streams.
@@ -66,6 +71,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	err := root.ExecuteContext(ctx)
 	if err == nil {
 		return exitOK
+	}
+	if errors.Is(err, syscall.EPIPE) {
+		return exitBrokenPipe
 	}
 	prefix, code := "memsnap", exitError
 	var u usageError
