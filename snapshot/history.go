@@ -232,8 +232,17 @@ func PointIn(pts []Point, t time.Time) (uint64, error) {
 		}
 	}
 	if seq == 0 {
-		return 0, fmt.Errorf("no snapshot at %s: %w (the oldest kept is older than history.keep_for allows, or nothing was published then)",
-			t.UTC().Format(time.RFC3339), ErrNoPoint)
+		if len(pts) == 0 {
+			return 0, fmt.Errorf("no snapshot at %s: %w (nothing is published yet)", t.UTC().Format(time.RFC3339), ErrNoPoint)
+		}
+		oldest := pts[0]
+		for _, p := range pts[1:] {
+			if p.CreatedAt.Before(oldest.CreatedAt) {
+				oldest = p
+			}
+		}
+		return 0, fmt.Errorf("no snapshot at %s: %w (the oldest point kept is snapshot %d, published at %s: history reaches back no further)",
+			t.UTC().Format(time.RFC3339), ErrNoPoint, oldest.Seq, oldest.CreatedAt.UTC().Format(time.RFC3339))
 	}
 	return seq, nil
 }

@@ -1,8 +1,10 @@
 package snapshot
 
 import (
+	"errors"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -205,5 +207,23 @@ func TestRetainTiers(t *testing.T) {
 	d = Retain(Retention{Keep: 2}, snaps, now)
 	if !slices.Equal(d.Keep, []uint64{uint64(len(snaps) - 1), uint64(len(snaps))}) || d.HistoryAfter != uint64(len(snaps)) {
 		t.Errorf("without history: keep %v, history after %d", d.Keep, d.HistoryAfter)
+	}
+}
+
+// TestPointInBeforeTheOldest: a time before every kept point is
+// ErrNoPoint naming the oldest point and its time; the point of a time
+// between two is the older of them.
+func TestPointInBeforeTheOldest(t *testing.T) {
+	t0 := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
+	pts := []Point{{Seq: 9, CreatedAt: t0.Add(time.Hour)}, {Seq: 4, CreatedAt: t0}}
+	if seq, err := PointIn(pts, t0.Add(30*time.Minute)); err != nil || seq != 4 {
+		t.Fatalf("between the two points: %d, %v; want 4", seq, err)
+	}
+	_, err := PointIn(pts, t0.Add(-time.Minute))
+	if !errors.Is(err, ErrNoPoint) || !strings.Contains(err.Error(), "the oldest point kept is snapshot 4, published at 2026-12-07T10:00:00Z") {
+		t.Fatalf("before the oldest point: %v", err)
+	}
+	if _, err := PointIn(nil, t0); !errors.Is(err, ErrNoPoint) || !strings.Contains(err.Error(), "nothing is published yet") {
+		t.Fatalf("no point at all: %v", err)
 	}
 }
