@@ -982,7 +982,12 @@ func TestMCPArgumentNamesMatchExactly(t *testing.T) {
 	if g := parseGraph(t, mustCall(t, ctx, cs, "open_nodes", map[string]any{"names": []string{"Important"}})); len(g.Entities) != 1 {
 		t.Errorf("a case-folded key deleted the entity")
 	}
-	mustCall(t, ctx, cs, "kv_put", map[string]any{"key": "safe", "value": "v1", "\u212aey": "other"})
+	// memsnap's own tools refuse an argument they do not define, this one
+	// (a Kelvin sign for the K) included, rather than read it as "key".
+	text, res := call(t, ctx, cs, "kv_put", map[string]any{"key": "safe", "value": "v1", "\u212aey": "other"})
+	if !res.IsError || !strings.Contains(text, "\u212aey") {
+		t.Errorf("kv_put with a case-folded extra key: error %v, %s; want it refused naming the key", res.IsError, text)
+	}
 	if text := mustCall(t, ctx, cs, "kv_get", map[string]any{"key": "other"}); strings.Contains(text, "v1") {
 		t.Errorf("a case-folded key chose where kv_put wrote: %s", text)
 	}
