@@ -3,28 +3,26 @@
 // MEMSNAP_* environment variables, command-line flags); there are no globals.
 package config
 
-import (
-	"errors"
-	"fmt"
-	"math"
-	"net"
-	"os"
-	"path/filepath"
-	"regexp"
-	"runtime"
-	"slices"
-	"strconv"
-	"strings"
-	"time"
+import "errors"
+import "fmt"
+import "math"
+import "net"
+import "os"
+import "path/filepath"
+import "regexp"
+import "runtime"
+import "slices"
+import "strconv"
+import "strings"
+import "time"
 
-	"github.com/dustin/go-humanize"
-	"github.com/memsnap/memsnap/internal/model"
-	"github.com/memsnap/memsnap/internal/schedule"
-	"github.com/memsnap/memsnap/reader"
-	"github.com/memsnap/memsnap/snapshot"
-	"github.com/memsnap/memsnap/writer"
-	"github.com/spf13/viper"
-)
+import "github.com/dustin/go-humanize"
+import "github.com/memsnap/memsnap/internal/model"
+import "github.com/memsnap/memsnap/internal/schedule"
+import "github.com/memsnap/memsnap/reader"
+import "github.com/memsnap/memsnap/snapshot"
+import "github.com/memsnap/memsnap/writer"
+import "github.com/spf13/viper"
 
 // Config is the whole configuration. The zero value is not valid; start from
 // Default() or Load(). Every *_bytes key is a size in bytes, which a file or

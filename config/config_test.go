@@ -1,19 +1,17 @@
 package config
 
-import (
-	"errors"
-	"os"
-	"path/filepath"
-	"runtime"
-	"strings"
-	"testing"
-	"time"
+import "errors"
+import "os"
+import "path/filepath"
+import "runtime"
+import "strings"
+import "testing"
+import "time"
 
-	"github.com/spf13/viper"
+import "github.com/spf13/viper"
 
-	"github.com/memsnap/memsnap/internal/testutil"
-	"github.com/memsnap/memsnap/snapshot"
-)
+import "github.com/memsnap/memsnap/internal/testutil"
+import "github.com/memsnap/memsnap/snapshot"
 
 func TestDefaultsAreValid(t *testing.T) {
 	if err := Default().Validate(); err != nil {

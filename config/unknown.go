@@ -1,19 +1,17 @@
 package config
 
-import (
-	"encoding/json"
-	"errors"
-	"fmt"
-	"os"
-	"path/filepath"
-	"slices"
-	"strings"
+import "encoding/json"
+import "errors"
+import "fmt"
+import "os"
+import "path/filepath"
+import "slices"
+import "strings"
 
-	"github.com/agnivade/levenshtein"
-	"github.com/pelletier/go-toml/v2"
-	"github.com/spf13/viper"
-	"go.yaml.in/yaml/v3"
-)
+import "github.com/agnivade/levenshtein"
+import "github.com/pelletier/go-toml/v2"
+import "github.com/spf13/viper"
+import "go.yaml.in/yaml/v3"
 
 // ErrUnknownKey is what an *UnknownKeyError wraps: a key in the config
 // file, or a MEMSNAP_* environment variable, that names no configuration

@@ -1,11 +1,9 @@
 package reader
 
-import (
-	"context"
-	"fmt"
-	"testing"
-	"time"
-)
+import "context"
+import "fmt"
+import "testing"
+import "time"
 
 // BenchmarkOpen times opening CURRENT read-only (pin, Kuzu, Pebble) and
 // closing it again.

@@ -1,17 +1,15 @@
 package reader
 
-import (
-	"cmp"
-	"context"
-	"encoding/base64"
-	"encoding/json"
-	"fmt"
-	"slices"
-	"strings"
-	"time"
+import "cmp"
+import "context"
+import "encoding/base64"
+import "encoding/json"
+import "fmt"
+import "slices"
+import "strings"
+import "time"
 
-	"github.com/memsnap/memsnap/internal/graphdb"
-)
+import "github.com/memsnap/memsnap/internal/graphdb"
 
 // Time windows and the change feed
 //

@@ -1,14 +1,12 @@
 package reader
 
-import (
-	"context"
-	"fmt"
-	"os"
-	"path/filepath"
+import "context"
+import "fmt"
+import "os"
+import "path/filepath"
 
-	"github.com/memsnap/memsnap/internal/graphdb"
-	"github.com/memsnap/memsnap/snapshot"
-)
+import "github.com/memsnap/memsnap/internal/graphdb"
+import "github.com/memsnap/memsnap/snapshot"
 
 // CheckContent is snapshot.CheckOptions.Content: it opens snapshot m's
 // graph read-only (pinned, so that GC leaves it alone meanwhile), computes

@@ -1,13 +1,11 @@
 package reader
 
-import (
-	"context"
-	"errors"
-	"testing"
+import "context"
+import "errors"
+import "testing"
 
-	"github.com/memsnap/memsnap/snapshot"
-	"github.com/memsnap/memsnap/snapshot/snapshottest"
-)
+import "github.com/memsnap/memsnap/snapshot"
+import "github.com/memsnap/memsnap/snapshot/snapshottest"
 
 // CheckContent agrees with the digest the writer recorded, and finds a
 // manifest whose digest is not its graph's (snapshot.ErrCorrupt); a

@@ -1,26 +1,24 @@
 package reader
 
-import (
-	"bytes"
-	"context"
-	"encoding/json"
-	"fmt"
-	"log/slog"
-	"maps"
-	"math/rand/v2"
-	"os"
-	"slices"
-	"strconv"
-	"strings"
-	"testing"
+import "bytes"
+import "context"
+import "encoding/json"
+import "fmt"
+import "log/slog"
+import "maps"
+import "math/rand/v2"
+import "os"
+import "slices"
+import "strconv"
+import "strings"
+import "testing"
 
-	"github.com/memsnap/memsnap/internal/fsm"
-	"github.com/memsnap/memsnap/internal/graphindex"
-	"github.com/memsnap/memsnap/internal/model"
-	"github.com/memsnap/memsnap/internal/testutil"
-	"github.com/memsnap/memsnap/writer"
-	"github.com/memsnap/memsnap/writer/producer"
-)
+import "github.com/memsnap/memsnap/internal/fsm"
+import "github.com/memsnap/memsnap/internal/graphindex"
+import "github.com/memsnap/memsnap/internal/model"
+import "github.com/memsnap/memsnap/internal/testutil"
+import "github.com/memsnap/memsnap/writer"
+import "github.com/memsnap/memsnap/writer/producer"
 
 // refModel is the memory as the reference server's rules describe it,
 // written here without internal/fsm: the differential test's third copy.

@@ -1,13 +1,11 @@
 package reader
 
-import (
-	"cmp"
-	"context"
-	"fmt"
-	"slices"
+import "cmp"
+import "context"
+import "fmt"
+import "slices"
 
-	"github.com/memsnap/memsnap/internal/graphdb"
-)
+import "github.com/memsnap/memsnap/internal/graphdb"
 
 // Browsing every entity (the dashboard's entities page and graph view).
 //

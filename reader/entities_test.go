@@ -1,13 +1,11 @@
 package reader
 
-import (
-	"context"
-	"errors"
-	"fmt"
-	"slices"
-	"strings"
-	"testing"
-)
+import "context"
+import "errors"
+import "fmt"
+import "slices"
+import "strings"
+import "testing"
 
 // bulkFixture commits n entities (types a and b alternating) and n
 // relations in one job, so that all of them share one time, then the

@@ -1,14 +1,12 @@
 package reader
 
-import (
-	"context"
-	"encoding/json"
-	"os"
-	"testing"
+import "context"
+import "encoding/json"
+import "os"
+import "testing"
 
-	"github.com/memsnap/memsnap/writer"
-	"github.com/memsnap/memsnap/writer/producer"
-)
+import "github.com/memsnap/memsnap/writer"
+import "github.com/memsnap/memsnap/writer/producer"
 
 // A job a replica forwarded (queue/fwd) is applied by reads over every
 // snapshot that does not record it, and never over one that does: here

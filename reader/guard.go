@@ -1,12 +1,10 @@
 package reader
 
-import (
-	"errors"
-	"fmt"
-	"strings"
-	"unicode"
-	"unicode/utf8"
-)
+import "errors"
+import "fmt"
+import "strings"
+import "unicode"
+import "unicode/utf8"
 
 // ErrRefused is returned (wrapped, with the reason) for a query the read path
 // will not run: anything that writes, touches files or other databases, or

@@ -1,15 +1,13 @@
 package reader
 
-import (
-	"context"
-	"os"
-	"path/filepath"
-	"strings"
-	"testing"
-	"time"
+import "context"
+import "os"
+import "path/filepath"
+import "strings"
+import "testing"
+import "time"
 
-	"github.com/memsnap/memsnap/internal/graphdb"
-)
+import "github.com/memsnap/memsnap/internal/graphdb"
 
 // FuzzCheckReadOnly checks the guard against Kuzu itself. Every query the
 // guard accepts is run on a read-only database whose working directory is an

@@ -1,10 +1,8 @@
 package reader
 
-import (
-	"errors"
-	"strings"
-	"testing"
-)
+import "errors"
+import "strings"
+import "testing"
 
 func TestCheckReadOnly(t *testing.T) {
 	refused := map[string]string{

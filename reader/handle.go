@@ -1,19 +1,17 @@
 package reader
 
-import (
-	"fmt"
-	"log/slog"
-	"path/filepath"
-	"sync"
-	"sync/atomic"
-	"time"
+import "fmt"
+import "log/slog"
+import "path/filepath"
+import "sync"
+import "sync/atomic"
+import "time"
 
-	"github.com/memsnap/memsnap/internal/graphdb"
-	"github.com/memsnap/memsnap/internal/graphindex"
-	"github.com/memsnap/memsnap/internal/kvstore"
-	"github.com/memsnap/memsnap/internal/sysinfo"
-	"github.com/memsnap/memsnap/snapshot"
-)
+import "github.com/memsnap/memsnap/internal/graphdb"
+import "github.com/memsnap/memsnap/internal/graphindex"
+import "github.com/memsnap/memsnap/internal/kvstore"
+import "github.com/memsnap/memsnap/internal/sysinfo"
+import "github.com/memsnap/memsnap/snapshot"
 
 // handle is one open snapshot. It starts with one reference, owned by the
 // Reader while it is current; each query holds one more. It closes when the

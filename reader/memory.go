@@ -1,20 +1,18 @@
 package reader
 
-import (
-	"context"
-	"encoding/base64"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"maps"
-	"slices"
-	"sort"
-	"unicode/utf8"
+import "context"
+import "encoding/base64"
+import "encoding/json"
+import "errors"
+import "fmt"
+import "maps"
+import "slices"
+import "sort"
+import "unicode/utf8"
 
-	"github.com/memsnap/memsnap/internal/graphdb"
-	"github.com/memsnap/memsnap/internal/graphindex"
-	"github.com/memsnap/memsnap/internal/model"
-)
+import "github.com/memsnap/memsnap/internal/graphdb"
+import "github.com/memsnap/memsnap/internal/graphindex"
+import "github.com/memsnap/memsnap/internal/model"
 
 // Entity is a node of the memory graph, shaped as the reference MCP memory
 // server shapes it (model.Entity, the job format's type, read back).

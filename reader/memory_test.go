@@ -1,24 +1,22 @@
 package reader
 
-import (
-	"context"
-	"encoding/base64"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"log/slog"
-	"math/rand/v2"
-	"reflect"
-	"slices"
-	"strings"
-	"testing"
-	"time"
+import "context"
+import "encoding/base64"
+import "encoding/json"
+import "errors"
+import "fmt"
+import "log/slog"
+import "math/rand/v2"
+import "reflect"
+import "slices"
+import "strings"
+import "testing"
+import "time"
 
-	"github.com/memsnap/memsnap/internal/graphindex"
-	"github.com/memsnap/memsnap/internal/testutil"
-	"github.com/memsnap/memsnap/writer"
-	"github.com/memsnap/memsnap/writer/producer"
-)
+import "github.com/memsnap/memsnap/internal/graphindex"
+import "github.com/memsnap/memsnap/internal/testutil"
+import "github.com/memsnap/memsnap/writer"
+import "github.com/memsnap/memsnap/writer/producer"
 
 // commitJob enqueues one job and commits it.
 func (f *fixture) commitJob(t testing.TB, job any) {

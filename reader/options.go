@@ -1,10 +1,8 @@
 package reader
 
-import (
-	"time"
+import "time"
 
-	"github.com/memsnap/memsnap/internal/model"
-)
+import "github.com/memsnap/memsnap/internal/model"
 
 // Options configures a Reader. The command line fills it from the reader.*
 // config keys; library users start from DefaultOptions. Every field is used

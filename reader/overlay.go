@@ -1,15 +1,13 @@
 package reader
 
-import (
-	"context"
-	"encoding/base64"
-	"fmt"
-	"sync"
+import "context"
+import "encoding/base64"
+import "fmt"
+import "sync"
 
-	"github.com/memsnap/memsnap/internal/graphdb"
-	"github.com/memsnap/memsnap/internal/graphindex"
-	"github.com/memsnap/memsnap/internal/model"
-)
+import "github.com/memsnap/memsnap/internal/graphdb"
+import "github.com/memsnap/memsnap/internal/graphindex"
+import "github.com/memsnap/memsnap/internal/model"
 
 // Reads of queued writes (Options.QueuedWrites): SearchNodes, OpenNodes,
 // ReadGraph (without a time window) and Neighbors answer from the snapshot

@@ -1,16 +1,14 @@
 package reader
 
-import (
-	"context"
-	"encoding/json"
-	"errors"
-	"slices"
-	"strings"
-	"testing"
+import "context"
+import "encoding/json"
+import "errors"
+import "slices"
+import "strings"
+import "testing"
 
-	"github.com/memsnap/memsnap/writer"
-	"github.com/memsnap/memsnap/writer/producer"
-)
+import "github.com/memsnap/memsnap/writer"
+import "github.com/memsnap/memsnap/writer/producer"
 
 // graphKey is a graph as a comparable string: entity names (sorted when
 // sorted is set), then each entity with its type and observations, then

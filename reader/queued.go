@@ -1,20 +1,18 @@
 package reader
 
-import (
-	"errors"
-	"fmt"
-	"log/slog"
-	"os"
-	"slices"
-	"sync"
-	"time"
+import "errors"
+import "fmt"
+import "log/slog"
+import "os"
+import "slices"
+import "sync"
+import "time"
 
-	"github.com/fsnotify/fsnotify"
+import "github.com/fsnotify/fsnotify"
 
-	"github.com/memsnap/memsnap/internal/fsutil"
-	"github.com/memsnap/memsnap/internal/model"
-	"github.com/memsnap/memsnap/internal/queue"
-)
+import "github.com/memsnap/memsnap/internal/fsutil"
+import "github.com/memsnap/memsnap/internal/model"
+import "github.com/memsnap/memsnap/internal/queue"
 
 // The queue is the store's write-ahead log: a job is acknowledged once it
 // is durable in queue/new, and a read answers from the snapshot it serves

@@ -1,16 +1,14 @@
 package reader
 
-import (
-	"fmt"
-	"log/slog"
-	"os"
-	"path/filepath"
-	"testing"
-	"time"
+import "fmt"
+import "log/slog"
+import "os"
+import "path/filepath"
+import "testing"
+import "time"
 
-	"github.com/memsnap/memsnap/internal/model"
-	"github.com/memsnap/memsnap/internal/queue"
-)
+import "github.com/memsnap/memsnap/internal/model"
+import "github.com/memsnap/memsnap/internal/queue"
 
 // newTestQueue makes an empty spool under a temporary directory.
 func newTestQueue(t *testing.T) *queue.Queue {

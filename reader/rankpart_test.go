@@ -1,14 +1,12 @@
 package reader
 
-import (
-	"fmt"
-	"math/rand/v2"
-	"slices"
-	"testing"
+import "fmt"
+import "math/rand/v2"
+import "slices"
+import "testing"
 
-	"github.com/memsnap/memsnap/internal/graphindex"
-	"github.com/memsnap/memsnap/internal/model"
-)
+import "github.com/memsnap/memsnap/internal/graphindex"
+import "github.com/memsnap/memsnap/internal/model"
 
 // randomHits are n hits with few distinct ranking values, so that many tie
 // on all but the name, of every tier, some found by words alone, with

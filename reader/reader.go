@@ -1,24 +1,22 @@
 package reader
 
-import (
-	"context"
-	"errors"
-	"fmt"
-	"log/slog"
-	"path/filepath"
-	"sync"
-	"sync/atomic"
-	"time"
+import "context"
+import "errors"
+import "fmt"
+import "log/slog"
+import "path/filepath"
+import "sync"
+import "sync/atomic"
+import "time"
 
-	"github.com/robfig/cron/v3"
+import "github.com/robfig/cron/v3"
 
-	"github.com/memsnap/memsnap/internal/graphdb"
-	"github.com/memsnap/memsnap/internal/kvstore"
-	"github.com/memsnap/memsnap/internal/model"
-	"github.com/memsnap/memsnap/internal/queue"
-	"github.com/memsnap/memsnap/internal/schedule"
-	"github.com/memsnap/memsnap/snapshot"
-)
+import "github.com/memsnap/memsnap/internal/graphdb"
+import "github.com/memsnap/memsnap/internal/kvstore"
+import "github.com/memsnap/memsnap/internal/model"
+import "github.com/memsnap/memsnap/internal/queue"
+import "github.com/memsnap/memsnap/internal/schedule"
+import "github.com/memsnap/memsnap/snapshot"
 
 // ErrClosed is returned by a Reader's methods after Close.
 var ErrClosed = errors.New("reader is closed")

@@ -1,19 +1,17 @@
 package reader
 
-import (
-	"context"
-	"fmt"
-	"os"
-	"sync"
-	"sync/atomic"
-	"time"
+import "context"
+import "fmt"
+import "os"
+import "sync"
+import "sync/atomic"
+import "time"
 
-	"github.com/memsnap/memsnap/internal/fsm"
-	"github.com/memsnap/memsnap/internal/graphdb"
-	"github.com/memsnap/memsnap/internal/graphindex"
-	"github.com/memsnap/memsnap/internal/model"
-	"github.com/memsnap/memsnap/snapshot"
-)
+import "github.com/memsnap/memsnap/internal/fsm"
+import "github.com/memsnap/memsnap/internal/graphdb"
+import "github.com/memsnap/memsnap/internal/graphindex"
+import "github.com/memsnap/memsnap/internal/model"
+import "github.com/memsnap/memsnap/snapshot"
 
 // A process's search index follows the snapshots it serves: the index of
 // a new snapshot is derived from the newest one built, through the jobs

@@ -1,19 +1,17 @@
 package reader
 
-import (
-	"bytes"
-	"context"
-	"errors"
-	"log/slog"
-	"strings"
-	"testing"
-	"time"
+import "bytes"
+import "context"
+import "errors"
+import "log/slog"
+import "strings"
+import "testing"
+import "time"
 
-	"github.com/memsnap/memsnap/internal/model"
-	"github.com/memsnap/memsnap/snapshot"
-	"github.com/memsnap/memsnap/writer"
-	"github.com/memsnap/memsnap/writer/producer"
-)
+import "github.com/memsnap/memsnap/internal/model"
+import "github.com/memsnap/memsnap/snapshot"
+import "github.com/memsnap/memsnap/writer"
+import "github.com/memsnap/memsnap/writer/producer"
 
 // fakeClock is a verifyMemo clock the test moves by hand.
 type fakeClock struct{ t time.Time }

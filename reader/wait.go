@@ -1,13 +1,11 @@
 package reader
 
-import (
-	"context"
-	"fmt"
-	"time"
+import "context"
+import "fmt"
+import "time"
 
-	"github.com/memsnap/memsnap/internal/model"
-	"github.com/memsnap/memsnap/snapshot"
-)
+import "github.com/memsnap/memsnap/internal/model"
+import "github.com/memsnap/memsnap/snapshot"
 
 // CommitPolicy is what a read-your-writes wait does while its job is still
 // pending. It may run the writer itself and returns how many jobs that

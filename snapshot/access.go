@@ -1,15 +1,13 @@
 package snapshot
 
-import (
-	"errors"
-	"fmt"
-	"os"
-	"path/filepath"
-	"slices"
-	"strconv"
-	"strings"
-	"syscall"
-)
+import "errors"
+import "fmt"
+import "os"
+import "path/filepath"
+import "slices"
+import "strconv"
+import "strings"
+import "syscall"
 
 // ErrNotAStore is returned (wrapped in a *NotStoreError) by Init for a
 // directory that is neither empty nor a store.

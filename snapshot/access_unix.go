@@ -2,11 +2,9 @@
 
 package snapshot
 
-import (
-	"fmt"
-	"os"
-	"syscall"
-)
+import "fmt"
+import "os"
+import "syscall"
 
 // checkOwner refuses path when it is writable by group or others or owned
 // by another uid (see checkPath).

@@ -1,13 +1,11 @@
 package snapshot
 
-import (
-	"fmt"
-	"hash/crc32"
-	"os"
-	"path/filepath"
+import "fmt"
+import "hash/crc32"
+import "os"
+import "path/filepath"
 
-	"github.com/memsnap/memsnap/internal/fsutil"
-)
+import "github.com/memsnap/memsnap/internal/fsutil"
 
 // Snapshots built elsewhere: a replica assembles a snapshot another store
 // published (its files and its manifest's bytes, fetched from object

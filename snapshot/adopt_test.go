@@ -1,12 +1,10 @@
 package snapshot
 
-import (
-	"errors"
-	"os"
-	"path/filepath"
-	"strings"
-	"testing"
-)
+import "errors"
+import "os"
+import "path/filepath"
+import "strings"
+import "testing"
 
 // copySnapshot copies snapshot seq's files (not its manifest or PIN) of
 // src into dir, as a replica assembles them.

@@ -1,16 +1,14 @@
 package snapshot
 
-import (
-	"context"
-	"errors"
-	"fmt"
-	"os"
-	"path/filepath"
-	"slices"
-	"strings"
+import "context"
+import "errors"
+import "fmt"
+import "os"
+import "path/filepath"
+import "slices"
+import "strings"
 
-	"github.com/memsnap/memsnap/internal/queue"
-)
+import "github.com/memsnap/memsnap/internal/queue"
 
 // ErrCorrupt is matched (errors.Is) by every Check finding that shows
 // damage memsnap does not mend by itself: a CURRENT that is corrupt, names

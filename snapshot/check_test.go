@@ -1,18 +1,16 @@
 package snapshot
 
-import (
-	"context"
-	"errors"
-	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
-	"slices"
-	"strings"
-	"testing"
+import "context"
+import "errors"
+import "fmt"
+import "io/fs"
+import "os"
+import "path/filepath"
+import "slices"
+import "strings"
+import "testing"
 
-	"github.com/memsnap/memsnap/internal/queue"
-)
+import "github.com/memsnap/memsnap/internal/queue"
 
 // publishWithJobs publishes a fake snapshot (see stageFake) whose batch
 // applied the jobs named (claim seq, id), archived under jobs/ as the

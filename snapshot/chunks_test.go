@@ -1,13 +1,11 @@
 package snapshot
 
-import (
-	"bytes"
-	"context"
-	"os"
-	"path/filepath"
-	"strings"
-	"testing"
-)
+import "bytes"
+import "context"
+import "os"
+import "path/filepath"
+import "strings"
+import "testing"
 
 // A manifest lists a CRC-32C per ChunkSize chunk for a file
 // larger than ChunkSize (the last chunk short), and none for a small one;

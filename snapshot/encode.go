@@ -1,15 +1,13 @@
 package snapshot
 
-import (
-	"bytes"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"hash/crc32"
-	"unicode/utf8"
+import "bytes"
+import "encoding/json"
+import "errors"
+import "fmt"
+import "hash/crc32"
+import "unicode/utf8"
 
-	"github.com/memsnap/memsnap/internal/fsm"
-)
+import "github.com/memsnap/memsnap/internal/fsm"
 
 // A manifest carries its own checksum: "crc32c:<8 hex digits>" over the
 // canonical encoding of the manifest with the checksum field left out. A

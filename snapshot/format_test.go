@@ -1,15 +1,13 @@
 package snapshot
 
-import (
-	"bytes"
-	"context"
-	"errors"
-	"fmt"
-	"os"
-	"path/filepath"
-	"strings"
-	"testing"
-)
+import "bytes"
+import "context"
+import "errors"
+import "fmt"
+import "os"
+import "path/filepath"
+import "strings"
+import "testing"
 
 // rewriteManifest replaces snapshot seq's manifest with edit's version of
 // it, re-encoded with a fresh checksum, as a different memsnap build would

@@ -1,12 +1,10 @@
 package snapshot
 
-import (
-	"bytes"
-	"strconv"
-	"strings"
-	"testing"
-	"time"
-)
+import "bytes"
+import "strconv"
+import "strings"
+import "testing"
+import "time"
 
 func sampleManifest() []byte {
 	m := Manifest{FormatVersion: FormatVersion, MemsnapVersion: Version, Seq: 7, Parent: 6,

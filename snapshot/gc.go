@@ -1,17 +1,15 @@
 package snapshot
 
-import (
-	"crypto/rand"
-	"encoding/hex"
-	"errors"
-	"fmt"
-	"os"
-	"path/filepath"
-	"slices"
-	"time"
+import "crypto/rand"
+import "encoding/hex"
+import "errors"
+import "fmt"
+import "os"
+import "path/filepath"
+import "slices"
+import "time"
 
-	"github.com/memsnap/memsnap/internal/fsutil"
-)
+import "github.com/memsnap/memsnap/internal/fsutil"
 
 // GCOptions sets what GC keeps.
 type GCOptions struct {

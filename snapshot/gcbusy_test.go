@@ -1,13 +1,11 @@
 package snapshot
 
-import (
-	"fmt"
-	"slices"
-	"strings"
-	"testing"
+import "fmt"
+import "slices"
+import "strings"
+import "testing"
 
-	"github.com/memsnap/memsnap/internal/fsutil"
-)
+import "github.com/memsnap/memsnap/internal/fsutil"
 
 // GC defers a snapshot whose directory cannot be moved because a file in
 // it is open (Windows refuses the rename: fsutil.ErrBusy): it lists it as

@@ -1,16 +1,14 @@
 package snapshot
 
-import (
-	"errors"
-	"fmt"
-	"os"
-	"path/filepath"
-	"strings"
-	"time"
+import "errors"
+import "fmt"
+import "os"
+import "path/filepath"
+import "strings"
+import "time"
 
-	"github.com/memsnap/memsnap/internal/filelock"
-	"github.com/memsnap/memsnap/internal/fsutil"
-)
+import "github.com/memsnap/memsnap/internal/filelock"
+import "github.com/memsnap/memsnap/internal/fsutil"
 
 // Held directories: the short-lived stores a read makes for itself (a
 // point of history rebuilt under history/views/, a remote point mirrored

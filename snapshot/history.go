@@ -1,17 +1,15 @@
 package snapshot
 
-import (
-	"errors"
-	"fmt"
-	"os"
-	"path/filepath"
-	"slices"
-	"strconv"
-	"strings"
-	"time"
+import "errors"
+import "fmt"
+import "os"
+import "path/filepath"
+import "slices"
+import "strconv"
+import "strings"
+import "time"
 
-	"github.com/memsnap/memsnap/internal/fsutil"
-)
+import "github.com/memsnap/memsnap/internal/fsutil"
 
 // The history log
 //

@@ -1,15 +1,13 @@
 package snapshot
 
-import (
-	"bytes"
-	"errors"
-	"fmt"
-	"os"
-	"path/filepath"
-	"strings"
+import "bytes"
+import "errors"
+import "fmt"
+import "os"
+import "path/filepath"
+import "strings"
 
-	"github.com/memsnap/memsnap/internal/fsutil"
-)
+import "github.com/memsnap/memsnap/internal/fsutil"
 
 // The history log's check: what Check finds wrong in history/<seq>/.
 

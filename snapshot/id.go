@@ -1,15 +1,13 @@
 package snapshot
 
-import (
-	"crypto/rand"
-	"encoding/hex"
-	"errors"
-	"fmt"
-	"os"
-	"strings"
+import "crypto/rand"
+import "encoding/hex"
+import "errors"
+import "fmt"
+import "os"
+import "strings"
 
-	"github.com/memsnap/memsnap/internal/fsutil"
-)
+import "github.com/memsnap/memsnap/internal/fsutil"
 
 // IDFile, at the top of a store, holds the store's identity: one line, an
 // id made once (EnsureID) and never changed, that replication records in

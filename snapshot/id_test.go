@@ -1,10 +1,8 @@
 package snapshot
 
-import (
-	"errors"
-	"sync"
-	"testing"
-)
+import "errors"
+import "sync"
+import "testing"
 
 // TestStoreID: a store has no id until EnsureID makes one; it is kept
 // from then on; processes racing to make it agree on one; AdoptID takes a

@@ -1,13 +1,11 @@
 package snapshot
 
-import (
-	"errors"
-	"fmt"
-	"slices"
-	"strings"
+import "errors"
+import "fmt"
+import "slices"
+import "strings"
 
-	"github.com/memsnap/memsnap/internal/fsutil"
-)
+import "github.com/memsnap/memsnap/internal/fsutil"
 
 // Telling a crash leftover from a published snapshot
 //

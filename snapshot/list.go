@@ -1,16 +1,14 @@
 package snapshot
 
-import (
-	"errors"
-	"fmt"
-	"hash/crc32"
-	"os"
-	"path/filepath"
-	"slices"
-	"sort"
-	"strings"
-	"time"
-)
+import "errors"
+import "fmt"
+import "hash/crc32"
+import "os"
+import "path/filepath"
+import "slices"
+import "sort"
+import "strings"
+import "time"
 
 // Info summarises one snapshot for listing.
 type Info struct {

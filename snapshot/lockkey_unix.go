@@ -2,11 +2,9 @@
 
 package snapshot
 
-import (
-	"os"
+import "os"
 
-	"golang.org/x/sys/unix"
-)
+import "golang.org/x/sys/unix"
 
 // fileLockKey names f as /proc/locks does (device major, minor, inode).
 func fileLockKey(f *os.File) (lockKey, bool) {

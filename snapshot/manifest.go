@@ -1,17 +1,15 @@
 package snapshot
 
-import (
-	"errors"
-	"fmt"
-	"hash/crc32"
-	"io"
-	"os"
-	"path/filepath"
-	"time"
+import "errors"
+import "fmt"
+import "hash/crc32"
+import "io"
+import "os"
+import "path/filepath"
+import "time"
 
-	"github.com/memsnap/memsnap/internal/buildinfo"
-	"github.com/memsnap/memsnap/internal/fsm"
-)
+import "github.com/memsnap/memsnap/internal/buildinfo"
+import "github.com/memsnap/memsnap/internal/fsm"
 
 // FormatVersion is the on-disk snapshot format this build writes; it reads
 // MinFormatVersion up to FormatVersion and refuses a newer one with a

@@ -1,11 +1,9 @@
 package snapshot
 
-import (
-	"errors"
-	"os"
-	"path/filepath"
-	"testing"
-)
+import "errors"
+import "os"
+import "path/filepath"
+import "testing"
 
 // A store path that is a file is refused by Open and Init alike with a
 // *NotDirError (errors.Is ErrNotDir) naming what it is; a directory of

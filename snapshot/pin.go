@@ -1,14 +1,12 @@
 package snapshot
 
-import (
-	"errors"
-	"fmt"
-	"os"
-	"path/filepath"
+import "errors"
+import "fmt"
+import "os"
+import "path/filepath"
 
-	"github.com/memsnap/memsnap/internal/filelock"
-	"github.com/memsnap/memsnap/internal/fsutil"
-)
+import "github.com/memsnap/memsnap/internal/filelock"
+import "github.com/memsnap/memsnap/internal/fsutil"
 
 // Pin holds a shared lock (filelock: flock on Unix, LockFileEx on Windows)
 // on a snapshot's PIN file. While any pin on a

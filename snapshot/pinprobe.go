@@ -1,17 +1,15 @@
 package snapshot
 
-import (
-	"bufio"
-	"errors"
-	"fmt"
-	"io"
-	"os"
-	"path/filepath"
-	"strconv"
-	"strings"
+import "bufio"
+import "errors"
+import "fmt"
+import "io"
+import "os"
+import "path/filepath"
+import "strconv"
+import "strings"
 
-	"github.com/memsnap/memsnap/internal/filelock"
-)
+import "github.com/memsnap/memsnap/internal/filelock"
 
 // Listing asks "does a reader pin this snapshot?" without disturbing the
 // readers. It used to try an exclusive flock on each PIN, as GC does: for

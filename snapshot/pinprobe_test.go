@@ -1,11 +1,9 @@
 package snapshot
 
-import (
-	"path/filepath"
-	"slices"
-	"strings"
-	"testing"
-)
+import "path/filepath"
+import "slices"
+import "strings"
+import "testing"
 
 func mustPin(t *testing.T, s *Store, seq uint64) *Pin {
 	t.Helper()

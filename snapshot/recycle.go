@@ -1,16 +1,14 @@
 package snapshot
 
-import (
-	"context"
-	"errors"
-	"fmt"
-	"path/filepath"
-	"strings"
-	"time"
+import "context"
+import "errors"
+import "fmt"
+import "path/filepath"
+import "strings"
+import "time"
 
-	"github.com/memsnap/memsnap/internal/failpoint"
-	"github.com/memsnap/memsnap/internal/fsutil"
-)
+import "github.com/memsnap/memsnap/internal/failpoint"
+import "github.com/memsnap/memsnap/internal/fsutil"
 
 // Recycling
 //

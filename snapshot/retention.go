@@ -1,9 +1,7 @@
 package snapshot
 
-import (
-	"slices"
-	"time"
-)
+import "slices"
+import "time"
 
 // History retention
 //

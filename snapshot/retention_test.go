@@ -1,13 +1,11 @@
 package snapshot
 
-import (
-	"errors"
-	"math/rand/v2"
-	"slices"
-	"strings"
-	"testing"
-	"time"
-)
+import "errors"
+import "math/rand/v2"
+import "slices"
+import "strings"
+import "testing"
+import "time"
 
 // simPoint is a snapshot of the simulated store.
 type simPoint struct {

@@ -1,17 +1,15 @@
 package snapshot
 
-import (
-	"context"
-	"errors"
-	"os"
-	"path/filepath"
-	"runtime"
-	"slices"
-	"strings"
-	"testing"
+import "context"
+import "errors"
+import "os"
+import "path/filepath"
+import "runtime"
+import "slices"
+import "strings"
+import "testing"
 
-	"github.com/memsnap/memsnap/internal/queue"
-)
+import "github.com/memsnap/memsnap/internal/queue"
 
 // newTestStore is an empty store in a temporary directory.
 func newTestStore(t *testing.T) *Store {

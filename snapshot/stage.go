@@ -1,17 +1,15 @@
 package snapshot
 
-import (
-	"context"
-	"errors"
-	"fmt"
-	"os"
-	"path/filepath"
-	"strings"
-	"time"
+import "context"
+import "errors"
+import "fmt"
+import "os"
+import "path/filepath"
+import "strings"
+import "time"
 
-	"github.com/memsnap/memsnap/internal/failpoint"
-	"github.com/memsnap/memsnap/internal/fsutil"
-)
+import "github.com/memsnap/memsnap/internal/failpoint"
+import "github.com/memsnap/memsnap/internal/fsutil"
 
 // Stage is the next snapshot under construction in staging/. It starts as a
 // copy of its parent (or empty for the first snapshot); the writer opens its

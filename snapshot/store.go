@@ -1,19 +1,17 @@
 package snapshot
 
-import (
-	"errors"
-	"fmt"
-	"os"
-	"path/filepath"
-	"sort"
-	"strconv"
-	"strings"
-	"sync/atomic"
+import "errors"
+import "fmt"
+import "os"
+import "path/filepath"
+import "sort"
+import "strconv"
+import "strings"
+import "sync/atomic"
 
-	"github.com/memsnap/memsnap/internal/failpoint"
-	"github.com/memsnap/memsnap/internal/fsutil"
-	"github.com/memsnap/memsnap/internal/queue"
-)
+import "github.com/memsnap/memsnap/internal/failpoint"
+import "github.com/memsnap/memsnap/internal/fsutil"
+import "github.com/memsnap/memsnap/internal/queue"
 
 // File and directory names inside a store and a snapshot.
 const (

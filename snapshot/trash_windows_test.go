@@ -1,10 +1,8 @@
 package snapshot
 
-import (
-	"os"
-	"path/filepath"
-	"testing"
-)
+import "os"
+import "path/filepath"
+import "testing"
 
 // TestOpenLinkedFileGoesToTrash (Windows only: on Unix an open file can be
 // deleted): a staging directory holding a hard link to a file that is open

@@ -1,13 +1,11 @@
 package snapshot
 
-import (
-	"fmt"
-	"os"
-	"path/filepath"
-	"slices"
-	"strings"
-	"sync"
-)
+import "fmt"
+import "os"
+import "path/filepath"
+import "slices"
+import "strings"
+import "sync"
 
 // A Verifier checks snapshots against their manifests as Store.VerifyFiles
 // does, but reads only what it has not read before: it remembers, per

@@ -1,11 +1,9 @@
 package snapshot
 
-import (
-	"os"
-	"path/filepath"
-	"strings"
-	"testing"
-)
+import "os"
+import "path/filepath"
+import "strings"
+import "testing"
 
 // A Verifier reads a file in full the first time, then only the chunks whose
 // checksum the manifest changed while the file stays the same inode (a

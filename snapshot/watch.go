@@ -1,10 +1,8 @@
 package snapshot
 
-import (
-	"path/filepath"
+import "path/filepath"
 
-	"github.com/fsnotify/fsnotify"
-)
+import "github.com/fsnotify/fsnotify"
 
 // WatchCurrent calls onChange, from a goroutine of its own, each time
 // CURRENT is replaced (a publish, a rollback, a repair), as inotify (through

@@ -4,13 +4,11 @@
 
 package tests
 
-import (
-	"os"
-	"path/filepath"
-	"strings"
-	"syscall"
-	"testing"
-)
+import "os"
+import "path/filepath"
+import "strings"
+import "syscall"
+import "testing"
 
 // Done-when 5 (access): memsnap creates its store 0700/0600 and refuses a
 // store another user could tamper with, saying what is wrong and what to do.

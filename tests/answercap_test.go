@@ -1,15 +1,13 @@
 package tests
 
-import (
-	"context"
-	"encoding/json"
-	"fmt"
-	"slices"
-	"strings"
-	"testing"
+import "context"
+import "encoding/json"
+import "fmt"
+import "slices"
+import "strings"
+import "testing"
 
-	"github.com/modelcontextprotocol/go-sdk/mcp"
-)
+import "github.com/modelcontextprotocol/go-sdk/mcp"
 
 // answerCap is the mcp.max_answer_bytes these tests set: small, so that a
 // few hundred entities pass it.

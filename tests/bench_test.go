@@ -1,12 +1,10 @@
 package tests
 
-import (
-	"context"
-	"fmt"
-	"strconv"
-	"strings"
-	"testing"
-)
+import "context"
+import "fmt"
+import "strconv"
+import "strings"
+import "testing"
 
 // BenchmarkIdleReaderRSS measures the resident memory of a separate reader
 // process that has opened CURRENT (default config) and answered one query,

@@ -1,11 +1,9 @@
 package tests
 
-import (
-	"strings"
-	"testing"
+import "strings"
+import "testing"
 
-	"github.com/memsnap/memsnap/internal/testutil"
-)
+import "github.com/memsnap/memsnap/internal/testutil"
 
 // TestBenchHarness runs 'memsnap bench' at its smallest size and checks the
 // JSON it prints: every benchmark and figure the harness promises, figures

@@ -1,19 +1,17 @@
 package tests
 
-import (
-	"encoding/json"
-	"os"
-	"path/filepath"
-	"reflect"
-	"regexp"
-	"slices"
-	"strings"
-	"testing"
+import "encoding/json"
+import "os"
+import "path/filepath"
+import "reflect"
+import "regexp"
+import "slices"
+import "strings"
+import "testing"
 
-	"github.com/modelcontextprotocol/go-sdk/mcp"
+import "github.com/modelcontextprotocol/go-sdk/mcp"
 
-	"github.com/memsnap/memsnap/internal/testutil"
-)
+import "github.com/memsnap/memsnap/internal/testutil"
 
 // Issue 30: the memory-tool commands (entities, relations, observations)
 // answer as the MCP tools they stand for. Each step runs the command on one

@@ -1,10 +1,8 @@
 package tests
 
-import (
-	"os"
-	"path/filepath"
-	"testing"
-)
+import "os"
+import "path/filepath"
+import "testing"
 
 // --file is read as 'enqueue -f' reads a job: an object member given twice
 // is refused, a UTF-8 byte order mark is skipped, UTF-16 is named; flags

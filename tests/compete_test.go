@@ -1,19 +1,17 @@
 package tests
 
-import (
-	"flag"
-	"os"
-	"os/exec"
-	"strings"
-	"syscall"
-	"testing"
-	"time"
+import "flag"
+import "os"
+import "os/exec"
+import "strings"
+import "syscall"
+import "testing"
+import "time"
 
-	"github.com/memsnap/memsnap/config"
-	"github.com/memsnap/memsnap/internal/testutil"
-	"github.com/memsnap/memsnap/snapshot"
-	"github.com/memsnap/memsnap/writer/producer"
-)
+import "github.com/memsnap/memsnap/config"
+import "github.com/memsnap/memsnap/internal/testutil"
+import "github.com/memsnap/memsnap/snapshot"
+import "github.com/memsnap/memsnap/writer/producer"
 
 var compete = flag.Duration("compete", 2*time.Second, "run TestCompetingWriters for at least this long (make test: 2s; make crashtest COMPETE=1 runs 2m)")
 

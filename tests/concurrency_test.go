@@ -1,14 +1,12 @@
 package tests
 
-import (
-	"fmt"
-	"os"
-	"path/filepath"
-	"slices"
-	"sync"
-	"testing"
-	"time"
-)
+import "fmt"
+import "os"
+import "path/filepath"
+import "slices"
+import "sync"
+import "testing"
+import "time"
 
 // chainJob is producer p's k-th job: a new entity linked to the previous one,
 // and the producer's KV pointer moved to it.

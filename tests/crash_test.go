@@ -1,13 +1,11 @@
 package tests
 
-import (
-	"encoding/json"
-	"fmt"
-	"path/filepath"
-	"strings"
-	"syscall"
-	"testing"
-)
+import "encoding/json"
+import "fmt"
+import "path/filepath"
+import "strings"
+import "syscall"
+import "testing"
 
 // chain is a workload in which re-applying any old job is visible: job k
 // creates c-k, deletes c-(k-1) and moves the KV pointer to k. Applied exactly

@@ -1,20 +1,18 @@
 package tests
 
-import (
-	"context"
-	"encoding/json"
-	"fmt"
-	"os"
-	"path/filepath"
-	"slices"
-	"strconv"
-	"strings"
-	"syscall"
-	"testing"
-	"time"
+import "context"
+import "encoding/json"
+import "fmt"
+import "os"
+import "path/filepath"
+import "slices"
+import "strconv"
+import "strings"
+import "syscall"
+import "testing"
+import "time"
 
-	"github.com/memsnap/memsnap/internal/testutil"
-)
+import "github.com/memsnap/memsnap/internal/testutil"
 
 // repairAnswer is what 'memsnap snapshots repair' prints.
 type repairAnswer struct {

@@ -1,14 +1,12 @@
 package tests
 
-import (
-	"encoding/json"
-	"fmt"
-	"os"
-	"path/filepath"
-	"syscall"
-	"testing"
-	"time"
-)
+import "encoding/json"
+import "fmt"
+import "os"
+import "path/filepath"
+import "syscall"
+import "testing"
+import "time"
 
 // enqueue --wait gives read-your-writes with no daemon running: it commits
 // the queue itself and prints the outcome.

@@ -1,22 +1,20 @@
 package tests
 
-import (
-	"context"
-	"encoding/json"
-	"flag"
-	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strconv"
-	"strings"
-	"sync"
-	"testing"
-	"time"
+import "context"
+import "encoding/json"
+import "flag"
+import "fmt"
+import "os"
+import "os/exec"
+import "path/filepath"
+import "strconv"
+import "strings"
+import "sync"
+import "testing"
+import "time"
 
-	"github.com/chromedp/cdproto/runtime"
-	"github.com/chromedp/chromedp"
-)
+import "github.com/chromedp/cdproto/runtime"
+import "github.com/chromedp/chromedp"
 
 var dashboardShots = flag.String("dashboard.screenshots", "", "also save the browser tests' screenshots (dashboard*.png) in this directory (make screenshot puts them in docs/)")
 

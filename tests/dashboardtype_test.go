@@ -1,9 +1,7 @@
 package tests
 
-import (
-	"strings"
-	"testing"
-)
+import "strings"
+import "testing"
 
 // The /entities type dropdown: "every type" is selected when no type is
 // asked, and the empty type has a value of its own ("=") that filters on

@@ -1,12 +1,10 @@
 package tests
 
-import (
-	"fmt"
-	"os"
-	"path/filepath"
-	"strings"
-	"testing"
-)
+import "fmt"
+import "os"
+import "path/filepath"
+import "strings"
+import "testing"
 
 // storeState is what a fault must not change: CURRENT and the jobs waiting.
 type storeState struct {

@@ -1,19 +1,17 @@
 package tests
 
-import (
-	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"hash/crc32"
-	"os"
-	"path/filepath"
-	"strconv"
-	"strings"
-	"testing"
+import "context"
+import "encoding/json"
+import "errors"
+import "fmt"
+import "hash/crc32"
+import "os"
+import "path/filepath"
+import "strconv"
+import "strings"
+import "testing"
 
-	"github.com/memsnap/memsnap/snapshot"
-)
+import "github.com/memsnap/memsnap/snapshot"
 
 // rewriteFormat rewrites snapshot seq's manifest as if a memsnap of format
 // version v had written it: format_version v and the manifest's own

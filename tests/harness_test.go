@@ -1,26 +1,24 @@
 package tests
 
-import (
-	"bufio"
-	"bytes"
-	"context"
-	"encoding/json"
-	"errors"
-	"flag"
-	"fmt"
-	"io"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"regexp"
-	"strings"
-	"syscall"
-	"testing"
+import "bufio"
+import "bytes"
+import "context"
+import "encoding/json"
+import "errors"
+import "flag"
+import "fmt"
+import "io"
+import "os"
+import "os/exec"
+import "path/filepath"
+import "regexp"
+import "strings"
+import "syscall"
+import "testing"
 
-	"github.com/memsnap/memsnap/config"
-	"github.com/memsnap/memsnap/reader"
-	"github.com/memsnap/memsnap/snapshot"
-)
+import "github.com/memsnap/memsnap/config"
+import "github.com/memsnap/memsnap/reader"
+import "github.com/memsnap/memsnap/snapshot"
 
 var (
 	bin     string // the memsnap binary under test

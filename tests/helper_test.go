@@ -1,22 +1,20 @@
 package tests
 
-import (
-	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"os"
-	"path/filepath"
-	"strconv"
-	"strings"
-	"time"
+import "context"
+import "encoding/json"
+import "errors"
+import "fmt"
+import "os"
+import "path/filepath"
+import "strconv"
+import "strings"
+import "time"
 
-	"github.com/memsnap/memsnap/config"
-	"github.com/memsnap/memsnap/reader"
-	"github.com/memsnap/memsnap/snapshot"
-	"github.com/memsnap/memsnap/writer"
-	"github.com/memsnap/memsnap/writer/producer"
-)
+import "github.com/memsnap/memsnap/config"
+import "github.com/memsnap/memsnap/reader"
+import "github.com/memsnap/memsnap/snapshot"
+import "github.com/memsnap/memsnap/writer"
+import "github.com/memsnap/memsnap/writer/producer"
 
 // readerStats is what a long-lived reader helper reports when it stops.
 type readerStats struct {

@@ -1,20 +1,18 @@
 package tests
 
-import (
-	"context"
-	"encoding/json"
-	"fmt"
-	"os"
-	"path/filepath"
-	"slices"
-	"strings"
-	"testing"
-	"time"
+import "context"
+import "encoding/json"
+import "fmt"
+import "os"
+import "path/filepath"
+import "slices"
+import "strings"
+import "testing"
+import "time"
 
-	"github.com/modelcontextprotocol/go-sdk/mcp"
+import "github.com/modelcontextprotocol/go-sdk/mcp"
 
-	"github.com/memsnap/memsnap/snapshot"
-)
+import "github.com/memsnap/memsnap/snapshot"
 
 // historyEnv turns the history window on (TestMain turns it off for the
 // other tests) with tiers that thin every snapshot but the day's first and

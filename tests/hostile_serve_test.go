@@ -1,22 +1,20 @@
 package tests
 
-import (
-	"errors"
-	"fmt"
-	"io"
-	"net"
-	"net/http"
-	"os/exec"
-	"regexp"
-	"strings"
-	"sync"
-	"syscall"
-	"testing"
-	"time"
+import "errors"
+import "fmt"
+import "io"
+import "net"
+import "net/http"
+import "os/exec"
+import "regexp"
+import "strings"
+import "sync"
+import "syscall"
+import "testing"
+import "time"
 
-	"github.com/modelcontextprotocol/go-sdk/mcp"
-	dto "github.com/prometheus/client_model/go"
-)
+import "github.com/modelcontextprotocol/go-sdk/mcp"
+import dto "github.com/prometheus/client_model/go"
 
 // closedWithin reports whether c is closed by the server before limit
 // passes: its reads end with EOF or a reset, not with the client's own

@@ -1,13 +1,11 @@
 package tests
 
-import (
-	"fmt"
-	"os"
-	"path/filepath"
-	"slices"
-	"strings"
-	"testing"
-)
+import "fmt"
+import "os"
+import "path/filepath"
+import "slices"
+import "strings"
+import "testing"
 
 // importSummary is import's JSON summary.
 type importSummary struct {

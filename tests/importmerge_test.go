@@ -1,11 +1,9 @@
 package tests
 
-import (
-	"encoding/json"
-	"fmt"
-	"strings"
-	"testing"
-)
+import "encoding/json"
+import "fmt"
+import "strings"
+import "testing"
 
 // mergeSummary is import's summary with the merge counts.
 type mergeSummary struct {

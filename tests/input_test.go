@@ -1,12 +1,10 @@
 package tests
 
-import (
-	"encoding/json"
-	"os"
-	"path/filepath"
-	"strings"
-	"testing"
-)
+import "encoding/json"
+import "os"
+import "path/filepath"
+import "strings"
+import "testing"
 
 // Done-when 7: bad input gets a clear error at enqueue where it can be known
 // there, otherwise a dead-lettered job with its reason and outcome; nothing

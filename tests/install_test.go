@@ -1,19 +1,17 @@
 package tests
 
-import (
-	"archive/zip"
-	"bytes"
-	"debug/pe"
-	"io"
-	"maps"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"runtime"
-	"slices"
-	"strings"
-	"testing"
-)
+import "archive/zip"
+import "bytes"
+import "debug/pe"
+import "io"
+import "maps"
+import "os"
+import "os/exec"
+import "path/filepath"
+import "runtime"
+import "slices"
+import "strings"
+import "testing"
 
 // Issue 15, done-when 1: 'make install PREFIX=...' gives a tree that runs
 // from anywhere: moved elsewhere, its memsnap still finds the Kuzu library

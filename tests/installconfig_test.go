@@ -1,18 +1,16 @@
 package tests
 
-import (
-	"context"
-	"encoding/json"
-	"os/exec"
-	"path/filepath"
-	"runtime"
-	"slices"
-	"strings"
-	"testing"
-	"time"
+import "context"
+import "encoding/json"
+import "os/exec"
+import "path/filepath"
+import "runtime"
+import "slices"
+import "strings"
+import "testing"
+import "time"
 
-	"github.com/modelcontextprotocol/go-sdk/mcp"
-)
+import "github.com/modelcontextprotocol/go-sdk/mcp"
 
 // Issue 30, done-when 3: 'make install PREFIX=...' ends by printing the MCP
 // client configuration, Claude Desktop's and VS Code's, with the installed

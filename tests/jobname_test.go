@@ -1,15 +1,13 @@
 package tests
 
-import (
-	"encoding/json"
-	"os"
-	"path/filepath"
-	"strconv"
-	"strings"
-	"testing"
+import "encoding/json"
+import "os"
+import "path/filepath"
+import "strconv"
+import "strings"
+import "testing"
 
-	"github.com/memsnap/memsnap/internal/queue"
-)
+import "github.com/memsnap/memsnap/internal/queue"
 
 // A job file dropped into queue/new whose name is not <job id>.job (a job
 // id is a ULID) is dead-lettered under a fresh id with its name quoted in

@@ -1,16 +1,14 @@
 package tests
 
-import (
-	"bufio"
-	"encoding/json"
-	"io"
-	"os"
-	"path/filepath"
-	"strings"
-	"syscall"
-	"testing"
-	"time"
-)
+import "bufio"
+import "encoding/json"
+import "io"
+import "os"
+import "path/filepath"
+import "strings"
+import "syscall"
+import "testing"
+import "time"
 
 // TestLeftoverViews: an --at read builds its point of history under
 // history/views/ and holds it while it reads (issue 29 trial, finding 7).

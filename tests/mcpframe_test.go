@@ -1,18 +1,16 @@
 package tests
 
-import (
-	"bytes"
-	"encoding/json"
-	"fmt"
-	"io"
-	"os"
-	"os/exec"
-	"strings"
-	"sync"
-	"testing"
+import "bytes"
+import "encoding/json"
+import "fmt"
+import "io"
+import "os"
+import "os/exec"
+import "strings"
+import "sync"
+import "testing"
 
-	"github.com/modelcontextprotocol/go-sdk/mcp"
-)
+import "github.com/modelcontextprotocol/go-sdk/mcp"
 
 // frameReader passes a stdio MCP stream through and keeps the size of the
 // largest newline-delimited message in it.

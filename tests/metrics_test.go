@@ -1,20 +1,18 @@
 package tests
 
-import (
-	"bytes"
-	"context"
-	"encoding/json"
-	"io"
-	"net/http"
-	"os/exec"
-	"regexp"
-	"testing"
-	"time"
+import "bytes"
+import "context"
+import "encoding/json"
+import "io"
+import "net/http"
+import "os/exec"
+import "regexp"
+import "testing"
+import "time"
 
-	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
-)
+import dto "github.com/prometheus/client_model/go"
+import "github.com/prometheus/common/expfmt"
+import "github.com/prometheus/common/model"
 
 // startDaemonHTTP starts 'memsnap daemon --addr 127.0.0.1:0' on store,
 // stopped when the test ends, and returns the base URL of its /metrics and

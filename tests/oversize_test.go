@@ -1,13 +1,11 @@
 package tests
 
-import (
-	"encoding/json"
-	"os"
-	"path/filepath"
-	"testing"
+import "encoding/json"
+import "os"
+import "path/filepath"
+import "testing"
 
-	"github.com/memsnap/memsnap/internal/queue"
-)
+import "github.com/memsnap/memsnap/internal/queue"
 
 // Issue 25, done-when 1: a 100 GB sparse job file dropped into queue/new
 // (named like a real job, queued before the others) is rejected by its size

@@ -1,15 +1,13 @@
 package tests
 
-import (
-	"context"
-	"encoding/json"
-	"fmt"
-	"slices"
-	"sync"
-	"testing"
+import "context"
+import "encoding/json"
+import "fmt"
+import "slices"
+import "sync"
+import "testing"
 
-	"github.com/memsnap/memsnap/snapshot"
-)
+import "github.com/memsnap/memsnap/snapshot"
 
 // pinEverySnapshot pins each snapshot on disk and lets go of it at once, as
 // a reader does when it first opens a snapshot no other reader holds yet:

@@ -2,10 +2,8 @@
 
 package tests
 
-import (
-	"os/exec"
-	"syscall"
-)
+import "os/exec"
+import "syscall"
 
 // newProcessGroup starts cmd in a process group of its own, so that
 // killProcessGroup ends it with its children.

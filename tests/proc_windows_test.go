@@ -2,11 +2,9 @@
 
 package tests
 
-import (
-	"os"
-	"os/exec"
-	"syscall"
-)
+import "os"
+import "os/exec"
+import "syscall"
 
 // newProcessGroup starts cmd in a console process group of its own.
 func newProcessGroup(cmd *exec.Cmd) {

@@ -1,17 +1,15 @@
 package tests
 
-import (
-	"encoding/json"
-	"os"
-	"path/filepath"
-	"testing"
-	"time"
+import "encoding/json"
+import "os"
+import "path/filepath"
+import "testing"
+import "time"
 
-	"github.com/oklog/ulid/v2"
+import "github.com/oklog/ulid/v2"
 
-	"github.com/memsnap/memsnap/internal/filelock"
-	"github.com/memsnap/memsnap/internal/queue"
-)
+import "github.com/memsnap/memsnap/internal/filelock"
+import "github.com/memsnap/memsnap/internal/queue"
 
 // A writer removes the temp job files of dead producers from queue/tmp but
 // never a live one's: a producer holds an exclusive flock on its temp file

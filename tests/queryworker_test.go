@@ -1,19 +1,17 @@
 package tests
 
-import (
-	"bytes"
-	"context"
-	"encoding/json"
-	"os"
-	"path/filepath"
-	"strconv"
-	"strings"
-	"sync"
-	"testing"
-	"time"
+import "bytes"
+import "context"
+import "encoding/json"
+import "os"
+import "path/filepath"
+import "strconv"
+import "strings"
+import "sync"
+import "testing"
+import "time"
 
-	"github.com/modelcontextprotocol/go-sdk/mcp"
-)
+import "github.com/modelcontextprotocol/go-sdk/mcp"
 
 // The query worker's limits as these tests set them.
 const (

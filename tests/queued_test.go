@@ -1,17 +1,15 @@
 package tests
 
-import (
-	"context"
-	"fmt"
-	"maps"
-	"path/filepath"
-	"slices"
-	"sort"
-	"strings"
-	"testing"
+import "context"
+import "fmt"
+import "maps"
+import "path/filepath"
+import "slices"
+import "sort"
+import "strings"
+import "testing"
 
-	"github.com/modelcontextprotocol/go-sdk/mcp"
-)
+import "github.com/modelcontextprotocol/go-sdk/mcp"
 
 // canon is a graph answer as one comparable string: entities sorted by
 // name with their type and observations, then the relations sorted.

@@ -1,15 +1,13 @@
 package tests
 
-import (
-	"context"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
-	"testing"
+import "context"
+import "os"
+import "os/exec"
+import "path/filepath"
+import "strings"
+import "testing"
 
-	"github.com/modelcontextprotocol/go-sdk/mcp"
-)
+import "github.com/modelcontextprotocol/go-sdk/mcp"
 
 // readOnlyStore returns a function that makes the command running memsnap
 // with args on a read-only view of store. As root (which write permissions

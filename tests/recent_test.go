@@ -1,19 +1,17 @@
 package tests
 
-import (
-	"encoding/json"
-	"fmt"
-	"net/http"
-	"net/url"
-	"regexp"
-	"slices"
-	"strings"
-	"testing"
-	"time"
+import "encoding/json"
+import "fmt"
+import "net/http"
+import "net/url"
+import "regexp"
+import "slices"
+import "strings"
+import "testing"
+import "time"
 
-	"github.com/memsnap/memsnap/internal/testutil"
-	"github.com/modelcontextprotocol/go-sdk/mcp"
-)
+import "github.com/memsnap/memsnap/internal/testutil"
+import "github.com/modelcontextprotocol/go-sdk/mcp"
 
 // bulkImported imports n entities ("imported NNNN", types a and b
 // alternating) and n relations between them into a new store, then creates

@@ -1,14 +1,12 @@
 package tests
 
-import (
-	"bytes"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"runtime"
-	"strings"
-	"testing"
-)
+import "bytes"
+import "os"
+import "os/exec"
+import "path/filepath"
+import "runtime"
+import "strings"
+import "testing"
 
 // refsuiteModules is where 'make refsuite-deps' installs the reference
 // suite's npm packages (make test installs them first, when npm can).

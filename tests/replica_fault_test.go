@@ -1,21 +1,19 @@
 package tests
 
-import (
-	"context"
-	"encoding/json"
-	"flag"
-	"fmt"
-	"math/rand/v2"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
-	"syscall"
-	"testing"
-	"time"
+import "context"
+import "encoding/json"
+import "flag"
+import "fmt"
+import "math/rand/v2"
+import "os"
+import "os/exec"
+import "path/filepath"
+import "strings"
+import "syscall"
+import "testing"
+import "time"
 
-	"github.com/memsnap/memsnap/internal/testutil"
-)
+import "github.com/memsnap/memsnap/internal/testutil"
 
 var uploaderKills = flag.Int("replica.kills", 30, "TestUploaderKilled: how many uploads to SIGKILL")
 

@@ -1,18 +1,16 @@
 package tests
 
-import (
-	"net/http"
-	"net/http/httptest"
-	"os"
-	"path/filepath"
-	"slices"
-	"strings"
-	"sync/atomic"
-	"testing"
+import "net/http"
+import "net/http/httptest"
+import "os"
+import "path/filepath"
+import "slices"
+import "strings"
+import "sync/atomic"
+import "testing"
 
-	"github.com/memsnap/memsnap/internal/testutil"
-	"github.com/memsnap/memsnap/snapshot"
-)
+import "github.com/memsnap/memsnap/internal/testutil"
+import "github.com/memsnap/memsnap/snapshot"
 
 // The messages of replication and history a second trial found unclear
 // (issue 29): each case is refused or answered in one sentence that names

@@ -1,14 +1,12 @@
 package tests
 
-import (
-	"context"
-	"fmt"
-	"path/filepath"
-	"testing"
-	"time"
+import "context"
+import "fmt"
+import "path/filepath"
+import "testing"
+import "time"
 
-	"github.com/memsnap/memsnap/internal/testutil"
-)
+import "github.com/memsnap/memsnap/internal/testutil"
 
 // TestDaemonUploadsOnPublish: with replica.schedule an hour apart, the
 // daemon still sends each snapshot as soon as it is published (it watches

@@ -1,16 +1,14 @@
 package tests
 
-import (
-	"encoding/json"
-	"fmt"
-	"os"
-	"path/filepath"
-	"slices"
-	"strings"
-	"testing"
+import "encoding/json"
+import "fmt"
+import "os"
+import "path/filepath"
+import "slices"
+import "strings"
+import "testing"
 
-	"github.com/memsnap/memsnap/internal/testutil"
-)
+import "github.com/memsnap/memsnap/internal/testutil"
 
 // TestRemoteRepairFromHistory: damage that the writer's store can undo is
 // undone by replicate (issue 29 trial, finding 6). A history job object

@@ -1,25 +1,23 @@
 package tests
 
-import (
-	"context"
-	"encoding/json"
-	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
-	"testing"
-	"time"
+import "context"
+import "encoding/json"
+import "fmt"
+import "os"
+import "os/exec"
+import "path/filepath"
+import "strings"
+import "testing"
+import "time"
 
-	"github.com/modelcontextprotocol/go-sdk/mcp"
+import "github.com/modelcontextprotocol/go-sdk/mcp"
 
-	"github.com/memsnap/memsnap/config"
-	"github.com/memsnap/memsnap/internal/queue"
-	"github.com/memsnap/memsnap/internal/testutil"
-	"github.com/memsnap/memsnap/reader"
-	"github.com/memsnap/memsnap/snapshot"
-	"github.com/memsnap/memsnap/snapshot/snapshottest"
-)
+import "github.com/memsnap/memsnap/config"
+import "github.com/memsnap/memsnap/internal/queue"
+import "github.com/memsnap/memsnap/internal/testutil"
+import "github.com/memsnap/memsnap/reader"
+import "github.com/memsnap/memsnap/snapshot"
+import "github.com/memsnap/memsnap/snapshot/snapshottest"
 
 // Replication through S3-compatible storage (issue 29), against a real
 // versitygw on loopback: a writer's daemon replicates, replicas in other

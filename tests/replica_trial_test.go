@@ -1,16 +1,14 @@
 package tests
 
-import (
-	"context"
-	"fmt"
-	"os"
-	"path/filepath"
-	"strings"
-	"testing"
+import "context"
+import "fmt"
+import "os"
+import "path/filepath"
+import "strings"
+import "testing"
 
-	"github.com/memsnap/memsnap/internal/testutil"
-	"github.com/memsnap/memsnap/snapshot"
-)
+import "github.com/memsnap/memsnap/internal/testutil"
+import "github.com/memsnap/memsnap/snapshot"
 
 // Replication faults a first trial found (issue 29): stores sharing a
 // prefix, S3 errors shown raw, a damaged remote chunk never repaired, a

@@ -1,16 +1,14 @@
 package tests
 
-import (
-	"context"
-	"fmt"
-	"path/filepath"
-	"slices"
-	"strings"
-	"testing"
-	"time"
+import "context"
+import "fmt"
+import "path/filepath"
+import "slices"
+import "strings"
+import "testing"
+import "time"
 
-	"github.com/memsnap/memsnap/internal/testutil"
-)
+import "github.com/memsnap/memsnap/internal/testutil"
 
 // Every read command takes --from (issue 29): against a real versitygw, each
 // answers from the replica location as it answers on the writer's store;

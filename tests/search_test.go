@@ -1,17 +1,15 @@
 package tests
 
-import (
-	"bufio"
-	"encoding/json"
-	"fmt"
-	"os"
-	"path/filepath"
-	"slices"
-	"strings"
-	"testing"
+import "bufio"
+import "encoding/json"
+import "fmt"
+import "os"
+import "path/filepath"
+import "slices"
+import "strings"
+import "testing"
 
-	"github.com/memsnap/memsnap/internal/testutil"
-)
+import "github.com/memsnap/memsnap/internal/testutil"
 
 // searchJSON is `search --json`'s answer, suggestions included.
 type searchJSON struct {

@@ -1,24 +1,22 @@
 package tests
 
-import (
-	"context"
-	"encoding/json"
-	"fmt"
-	"io"
-	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"slices"
-	"strings"
-	"sync"
-	"sync/atomic"
-	"testing"
-	"time"
+import "context"
+import "encoding/json"
+import "fmt"
+import "io"
+import "net/http"
+import "os"
+import "os/exec"
+import "path/filepath"
+import "slices"
+import "strings"
+import "sync"
+import "sync/atomic"
+import "testing"
+import "time"
 
-	"github.com/memsnap/memsnap/internal/servelink"
-	"github.com/modelcontextprotocol/go-sdk/mcp"
-)
+import "github.com/memsnap/memsnap/internal/servelink"
+import "github.com/modelcontextprotocol/go-sdk/mcp"
 
 // served is one running 'memsnap serve'.
 type served struct {

@@ -4,19 +4,17 @@
 
 package tests
 
-import (
-	"bytes"
-	"encoding/hex"
-	"encoding/json"
-	"fmt"
-	"math/rand/v2"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
-	"syscall"
-	"testing"
-)
+import "bytes"
+import "encoding/hex"
+import "encoding/json"
+import "fmt"
+import "math/rand/v2"
+import "os"
+import "os/exec"
+import "path/filepath"
+import "strings"
+import "syscall"
+import "testing"
 
 // Done-when 2 (real disk): the publish path on a small filesystem that
 // fills up. The test re-runs itself in a new user and mount namespace

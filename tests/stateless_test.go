@@ -1,20 +1,18 @@
 package tests
 
-import (
-	"bytes"
-	"context"
-	"encoding/json"
-	"fmt"
-	"io"
-	"net/http"
-	"strings"
-	"sync"
-	"sync/atomic"
-	"testing"
-	"time"
+import "bytes"
+import "context"
+import "encoding/json"
+import "fmt"
+import "io"
+import "net/http"
+import "strings"
+import "sync"
+import "sync/atomic"
+import "testing"
+import "time"
 
-	"github.com/modelcontextprotocol/go-sdk/mcp"
-)
+import "github.com/modelcontextprotocol/go-sdk/mcp"
 
 // statelessVersion is the first MCP protocol version without sessions
 // (SEP-2575: no initialize, no Mcp-Session-Id; the version and the client's

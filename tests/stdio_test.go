@@ -1,17 +1,15 @@
 package tests
 
-import (
-	"bufio"
-	"bytes"
-	"context"
-	"encoding/json"
-	"fmt"
-	"io"
-	"os"
-	"os/exec"
-	"strings"
-	"testing"
-)
+import "bufio"
+import "bytes"
+import "context"
+import "encoding/json"
+import "fmt"
+import "io"
+import "os"
+import "os/exec"
+import "strings"
+import "testing"
 
 // rawMCP is a 'memsnap mcp' process spoken to line by line, without an MCP
 // client, so that a test can send what no client would.

@@ -1,13 +1,11 @@
 package tests
 
-import (
-	"os"
-	"path/filepath"
-	"slices"
-	"testing"
+import "os"
+import "path/filepath"
+import "slices"
+import "testing"
 
-	"github.com/memsnap/memsnap/internal/testutil"
-)
+import "github.com/memsnap/memsnap/internal/testutil"
 
 // Issue 25, item 4: the check that guards the store's directories also
 // guards CURRENT, manifests, snapshot directories and their key-value

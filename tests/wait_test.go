@@ -1,15 +1,13 @@
 package tests
 
-import (
-	"context"
-	"sync"
-	"testing"
-	"time"
+import "context"
+import "sync"
+import "testing"
+import "time"
 
-	"github.com/memsnap/memsnap/config"
-	"github.com/memsnap/memsnap/reader"
-	"github.com/memsnap/memsnap/snapshot"
-)
+import "github.com/memsnap/memsnap/config"
+import "github.com/memsnap/memsnap/reader"
+import "github.com/memsnap/memsnap/snapshot"
 
 // deadlineMargin is how long before go test's own -timeout a test gives up
 // on its own, so that it can stop its helper processes and say what it was

@@ -1,21 +1,19 @@
 package tests
 
-import (
-	"context"
-	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"slices"
-	"strconv"
-	"strings"
-	"testing"
-	"time"
+import "context"
+import "fmt"
+import "os"
+import "os/exec"
+import "path/filepath"
+import "slices"
+import "strconv"
+import "strings"
+import "testing"
+import "time"
 
-	"github.com/modelcontextprotocol/go-sdk/mcp"
+import "github.com/modelcontextprotocol/go-sdk/mcp"
 
-	"github.com/memsnap/memsnap/internal/sysinfo"
-)
+import "github.com/memsnap/memsnap/internal/sysinfo"
 
 // childPIDs lists the processes whose parent is pid.
 func childPIDs(t *testing.T, pid int) []int {

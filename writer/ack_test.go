@@ -1,20 +1,18 @@
 package writer_test
 
-import (
-	"context"
-	"encoding/json"
-	"errors"
-	"math/rand/v2"
-	"testing"
+import "context"
+import "encoding/json"
+import "errors"
+import "math/rand/v2"
+import "testing"
 
-	"github.com/oklog/ulid/v2"
+import "github.com/oklog/ulid/v2"
 
-	"github.com/memsnap/memsnap/internal/model"
-	"github.com/memsnap/memsnap/reader"
-	"github.com/memsnap/memsnap/snapshot"
-	"github.com/memsnap/memsnap/writer"
-	"github.com/memsnap/memsnap/writer/producer"
-)
+import "github.com/memsnap/memsnap/internal/model"
+import "github.com/memsnap/memsnap/reader"
+import "github.com/memsnap/memsnap/snapshot"
+import "github.com/memsnap/memsnap/writer"
+import "github.com/memsnap/memsnap/writer/producer"
 
 // readerState is the StateFunc a server gives its Acker: the newest
 // snapshot, through a reader opened once one exists.

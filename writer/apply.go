@@ -1,24 +1,22 @@
 package writer
 
-import (
-	"bufio"
-	"cmp"
-	"context"
-	"encoding/json"
-	"fmt"
-	"maps"
-	"os"
-	"path/filepath"
-	"runtime/debug"
-	"slices"
-	"strings"
-	"time"
+import "bufio"
+import "cmp"
+import "context"
+import "encoding/json"
+import "fmt"
+import "maps"
+import "os"
+import "path/filepath"
+import "runtime/debug"
+import "slices"
+import "strings"
+import "time"
 
-	"github.com/memsnap/memsnap/internal/failpoint"
-	"github.com/memsnap/memsnap/internal/fsm"
-	"github.com/memsnap/memsnap/internal/graphdb"
-	"github.com/memsnap/memsnap/internal/model"
-)
+import "github.com/memsnap/memsnap/internal/failpoint"
+import "github.com/memsnap/memsnap/internal/fsm"
+import "github.com/memsnap/memsnap/internal/graphdb"
+import "github.com/memsnap/memsnap/internal/model"
 
 // How a batch is applied
 //

@@ -1,26 +1,24 @@
 package writer_test
 
-import (
-	"bytes"
-	"context"
-	"encoding/json"
-	"flag"
-	"fmt"
-	"log/slog"
-	"math/rand/v2"
-	"os"
-	"strings"
-	"testing"
+import "bytes"
+import "context"
+import "encoding/json"
+import "flag"
+import "fmt"
+import "log/slog"
+import "math/rand/v2"
+import "os"
+import "strings"
+import "testing"
 
-	"github.com/oklog/ulid/v2"
+import "github.com/oklog/ulid/v2"
 
-	"github.com/memsnap/memsnap/config"
-	"github.com/memsnap/memsnap/reader"
-	"github.com/memsnap/memsnap/snapshot"
-	"github.com/memsnap/memsnap/snapshot/snapshottest"
-	"github.com/memsnap/memsnap/writer"
-	"github.com/memsnap/memsnap/writer/producer"
-)
+import "github.com/memsnap/memsnap/config"
+import "github.com/memsnap/memsnap/reader"
+import "github.com/memsnap/memsnap/snapshot"
+import "github.com/memsnap/memsnap/snapshot/snapshottest"
+import "github.com/memsnap/memsnap/writer"
+import "github.com/memsnap/memsnap/writer/producer"
 
 // genJob makes a random job over a tiny universe of names, so that jobs
 // collide: duplicates, deletes of what others create, observations and

@@ -1,20 +1,18 @@
 package writer
 
-import (
-	"context"
-	"fmt"
-	"os"
-	"path/filepath"
-	"testing"
-	"time"
+import "context"
+import "fmt"
+import "os"
+import "path/filepath"
+import "testing"
+import "time"
 
-	"github.com/memsnap/memsnap/internal/fsm"
-	"github.com/memsnap/memsnap/internal/fsutil"
-	"github.com/memsnap/memsnap/internal/graphdb"
-	"github.com/memsnap/memsnap/internal/model"
-	"github.com/memsnap/memsnap/snapshot"
-	"github.com/memsnap/memsnap/snapshot/snapshottest"
-)
+import "github.com/memsnap/memsnap/internal/fsm"
+import "github.com/memsnap/memsnap/internal/fsutil"
+import "github.com/memsnap/memsnap/internal/graphdb"
+import "github.com/memsnap/memsnap/internal/model"
+import "github.com/memsnap/memsnap/snapshot"
+import "github.com/memsnap/memsnap/snapshot/snapshottest"
 
 func benchGraph(b *testing.B) (*graphdb.DB, *graphdb.Conn) {
 	b.Helper()

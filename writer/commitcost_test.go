@@ -1,19 +1,17 @@
 package writer
 
-import (
-	"bufio"
-	"context"
-	"encoding/json"
-	"fmt"
-	"os"
-	"strconv"
-	"strings"
-	"testing"
+import "bufio"
+import "context"
+import "encoding/json"
+import "fmt"
+import "os"
+import "strconv"
+import "strings"
+import "testing"
 
-	"github.com/memsnap/memsnap/internal/model"
-	"github.com/memsnap/memsnap/snapshot"
-	"github.com/memsnap/memsnap/snapshot/snapshottest"
-)
+import "github.com/memsnap/memsnap/internal/model"
+import "github.com/memsnap/memsnap/snapshot"
+import "github.com/memsnap/memsnap/snapshot/snapshottest"
 
 // BenchmarkCommitCost measures a one-job commit on stores of 1k and 100k
 // entities (two relations each), staged by copying CURRENT's graph

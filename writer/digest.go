@@ -1,13 +1,11 @@
 package writer
 
-import (
-	"context"
+import "context"
 
-	"github.com/memsnap/memsnap/internal/fsm"
-	"github.com/memsnap/memsnap/internal/graphdb"
-	"github.com/memsnap/memsnap/internal/model"
-	"github.com/memsnap/memsnap/snapshot"
-)
+import "github.com/memsnap/memsnap/internal/fsm"
+import "github.com/memsnap/memsnap/internal/graphdb"
+import "github.com/memsnap/memsnap/internal/model"
+import "github.com/memsnap/memsnap/snapshot"
 
 // loadState reads what jobs read (fsm.Reads) from the graph: the rows of
 // the entities they name, the relations out of the sources of relations

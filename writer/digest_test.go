@@ -1,12 +1,10 @@
 package writer
 
-import (
-	"context"
-	"testing"
+import "context"
+import "testing"
 
-	"github.com/memsnap/memsnap/internal/fsm"
-	"github.com/memsnap/memsnap/snapshot/snapshottest"
-)
+import "github.com/memsnap/memsnap/internal/fsm"
+import "github.com/memsnap/memsnap/snapshot/snapshottest"
 
 // The digest a commit records from the change alone is the digest of the
 // graph it wrote; and on a parent that records none (a manifest written

@@ -1,10 +1,8 @@
 package writer
 
-import (
-	"github.com/memsnap/memsnap/internal/model"
-	"github.com/memsnap/memsnap/internal/queue"
-	"github.com/memsnap/memsnap/snapshot"
-)
+import "github.com/memsnap/memsnap/internal/model"
+import "github.com/memsnap/memsnap/internal/queue"
+import "github.com/memsnap/memsnap/snapshot"
 
 // enqueue queues the job in data as producer.Enqueue does: decoded with lim
 // (model.DecodeJob), then made durable in queue/new under a new id. The

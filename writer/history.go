@@ -1,18 +1,16 @@
 package writer
 
-import (
-	"context"
-	"errors"
-	"fmt"
-	"log/slog"
-	"os"
-	"strings"
-	"time"
+import "context"
+import "errors"
+import "fmt"
+import "log/slog"
+import "os"
+import "strings"
+import "time"
 
-	"github.com/memsnap/memsnap/internal/model"
-	"github.com/memsnap/memsnap/internal/queue"
-	"github.com/memsnap/memsnap/snapshot"
-)
+import "github.com/memsnap/memsnap/internal/model"
+import "github.com/memsnap/memsnap/internal/queue"
+import "github.com/memsnap/memsnap/snapshot"
 
 // ErrPointDiffers is returned when a point of history rebuilt from a kept
 // snapshot and the jobs after it does not have the content its manifest

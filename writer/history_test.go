@@ -1,20 +1,18 @@
 package writer_test
 
-import (
-	"context"
-	"encoding/json"
-	"errors"
-	"math/rand/v2"
-	"path/filepath"
-	"slices"
-	"testing"
-	"time"
+import "context"
+import "encoding/json"
+import "errors"
+import "math/rand/v2"
+import "path/filepath"
+import "slices"
+import "testing"
+import "time"
 
-	"github.com/oklog/ulid/v2"
+import "github.com/oklog/ulid/v2"
 
-	"github.com/memsnap/memsnap/snapshot"
-	"github.com/memsnap/memsnap/writer"
-)
+import "github.com/memsnap/memsnap/snapshot"
+import "github.com/memsnap/memsnap/writer"
 
 // TestThinnedHistoryRebuildsEveryPoint commits random batches with a
 // history window whose tiers thin every snapshot but the day's first and

@@ -1,18 +1,16 @@
 package writer
 
-import (
-	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"math/rand/v2"
-	"os"
-	"time"
+import "context"
+import "encoding/json"
+import "errors"
+import "fmt"
+import "math/rand/v2"
+import "os"
+import "time"
 
-	"github.com/memsnap/memsnap/internal/filelock"
-	"github.com/memsnap/memsnap/internal/sysinfo"
-	"github.com/memsnap/memsnap/snapshot"
-)
+import "github.com/memsnap/memsnap/internal/filelock"
+import "github.com/memsnap/memsnap/internal/sysinfo"
+import "github.com/memsnap/memsnap/snapshot"
 
 // ErrLocked is returned (as a *LockedError) when another writer holds the
 // store lock past the caller's timeout.

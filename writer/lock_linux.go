@@ -2,17 +2,15 @@
 
 package writer
 
-import (
-	"bufio"
-	"errors"
-	"fmt"
-	"os"
-	"strconv"
-	"strings"
-	"syscall"
+import "bufio"
+import "errors"
+import "fmt"
+import "os"
+import "strconv"
+import "strings"
+import "syscall"
 
-	"github.com/memsnap/memsnap/snapshot"
-)
+import "github.com/memsnap/memsnap/snapshot"
 
 // locked reads /proc/locks for a FLOCK WRITE lock on LOCK's inode: it
 // sees the lock itself, so a crashed holder's identity left in the file is

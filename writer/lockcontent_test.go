@@ -1,16 +1,14 @@
 package writer_test
 
-import (
-	"encoding/json"
-	"os"
-	"testing"
-	"time"
+import "encoding/json"
+import "os"
+import "testing"
+import "time"
 
-	"github.com/memsnap/memsnap/internal/testutil"
-	"github.com/memsnap/memsnap/snapshot"
-	"github.com/memsnap/memsnap/snapshot/snapshottest"
-	"github.com/memsnap/memsnap/writer"
-)
+import "github.com/memsnap/memsnap/internal/testutil"
+import "github.com/memsnap/memsnap/snapshot"
+import "github.com/memsnap/memsnap/snapshot/snapshottest"
+import "github.com/memsnap/memsnap/writer"
 
 // Where no table of locks exists (macOS, Windows), Locked tells from
 // LOCK's content: a held lock names its live holder; a released one (empty

@@ -1,13 +1,11 @@
 package writer_test
 
-import (
-	"fmt"
-	"strings"
-	"testing"
+import "fmt"
+import "strings"
+import "testing"
 
-	"github.com/memsnap/memsnap/internal/model"
-	"github.com/memsnap/memsnap/writer"
-)
+import "github.com/memsnap/memsnap/internal/model"
+import "github.com/memsnap/memsnap/writer"
 
 // The staged graph opens with a bounded maximum database size (max_db_mb,
 // issue 26) that grows with the graph and the batch: a batch that makes

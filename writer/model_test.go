@@ -1,18 +1,16 @@
 package writer_test
 
-import (
-	"encoding/json"
-	"fmt"
-	"maps"
-	"slices"
-	"sort"
-	"time"
+import "encoding/json"
+import "fmt"
+import "maps"
+import "slices"
+import "sort"
+import "time"
 
-	"github.com/oklog/ulid/v2"
+import "github.com/oklog/ulid/v2"
 
-	"github.com/memsnap/memsnap/internal/model"
-	"github.com/memsnap/memsnap/reader"
-)
+import "github.com/memsnap/memsnap/internal/model"
+import "github.com/memsnap/memsnap/reader"
 
 // oracle is an independent, deliberately naive implementation of the job
 // semantics (those of the reference MCP memory server): whole-state copy per

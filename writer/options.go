@@ -1,11 +1,9 @@
 package writer
 
-import (
-	"time"
+import "time"
 
-	"github.com/memsnap/memsnap/internal/model"
-	"github.com/memsnap/memsnap/snapshot"
-)
+import "github.com/memsnap/memsnap/internal/model"
+import "github.com/memsnap/memsnap/snapshot"
 
 // Options configures a Writer, GC and Rollback. The command line fills it
 // from the writer.*, job.* and gc.* config keys; library users start from

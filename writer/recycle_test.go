@@ -1,17 +1,15 @@
 package writer_test
 
-import (
-	"encoding/json"
-	"math/rand/v2"
-	"os"
-	"path/filepath"
-	"testing"
+import "encoding/json"
+import "math/rand/v2"
+import "os"
+import "path/filepath"
+import "testing"
 
-	"github.com/oklog/ulid/v2"
+import "github.com/oklog/ulid/v2"
 
-	"github.com/memsnap/memsnap/snapshot"
-	"github.com/memsnap/memsnap/writer"
-)
+import "github.com/memsnap/memsnap/snapshot"
+import "github.com/memsnap/memsnap/writer"
 
 // recycleJobs makes n random jobs with fixed ids (and so fixed times).
 func recycleJobs(n int, seed uint64) (ids []string, data [][]byte) {

@@ -1,16 +1,14 @@
 package writer_test
 
-import (
-	"context"
-	"errors"
-	"path/filepath"
-	"strings"
-	"testing"
+import "context"
+import "errors"
+import "path/filepath"
+import "strings"
+import "testing"
 
-	"github.com/memsnap/memsnap/internal/testutil"
-	"github.com/memsnap/memsnap/snapshot"
-	"github.com/memsnap/memsnap/writer"
-)
+import "github.com/memsnap/memsnap/internal/testutil"
+import "github.com/memsnap/memsnap/snapshot"
+import "github.com/memsnap/memsnap/writer"
 
 // A commit on a CURRENT snapshot that fails verification is refused with
 // a *writer.RefusedError: the damage (snapshot.ErrCorrupt) as its cause,

@@ -1,13 +1,11 @@
 package writer
 
-import (
-	"context"
-	"errors"
-	"fmt"
-	"slices"
+import "context"
+import "errors"
+import "fmt"
+import "slices"
 
-	"github.com/memsnap/memsnap/snapshot"
-)
+import "github.com/memsnap/memsnap/snapshot"
 
 // RepairResult says what Repair did.
 type RepairResult struct {

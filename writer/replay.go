@@ -1,22 +1,20 @@
 package writer
 
-import (
-	"bytes"
-	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"slices"
+import "bytes"
+import "context"
+import "encoding/json"
+import "errors"
+import "fmt"
+import "slices"
 
-	"github.com/memsnap/memsnap/internal/failpoint"
-	"github.com/memsnap/memsnap/internal/fsm"
-	"github.com/memsnap/memsnap/internal/graphdb"
-	"github.com/memsnap/memsnap/internal/kvstore"
-	"github.com/memsnap/memsnap/internal/model"
-	"github.com/memsnap/memsnap/internal/queue"
-	"github.com/memsnap/memsnap/internal/steptimer"
-	"github.com/memsnap/memsnap/snapshot"
-)
+import "github.com/memsnap/memsnap/internal/failpoint"
+import "github.com/memsnap/memsnap/internal/fsm"
+import "github.com/memsnap/memsnap/internal/graphdb"
+import "github.com/memsnap/memsnap/internal/kvstore"
+import "github.com/memsnap/memsnap/internal/model"
+import "github.com/memsnap/memsnap/internal/queue"
+import "github.com/memsnap/memsnap/internal/steptimer"
+import "github.com/memsnap/memsnap/snapshot"
 
 // replay brings a recycled stage's graph up to CURRENT's. It opens the
 // graph and reads the accepted jobs of every snapshot after the recycled

@@ -1,14 +1,12 @@
 package writer
 
-import (
-	"errors"
-	"path/filepath"
-	"testing"
+import "errors"
+import "path/filepath"
+import "testing"
 
-	"github.com/memsnap/memsnap/internal/kvstore"
-	"github.com/memsnap/memsnap/internal/model"
-	"github.com/memsnap/memsnap/internal/queue"
-)
+import "github.com/memsnap/memsnap/internal/kvstore"
+import "github.com/memsnap/memsnap/internal/model"
+import "github.com/memsnap/memsnap/internal/queue"
 
 // A replayed job passes only when it was accepted and its results equal the
 // outcome CURRENT's kv records for it.

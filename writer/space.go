@@ -1,14 +1,12 @@
 package writer
 
-import (
-	"errors"
-	"fmt"
-	"sync"
-	"syscall"
+import "errors"
+import "fmt"
+import "sync"
+import "syscall"
 
-	"github.com/memsnap/memsnap/internal/sysinfo"
-	"github.com/memsnap/memsnap/snapshot"
-)
+import "github.com/memsnap/memsnap/internal/sysinfo"
+import "github.com/memsnap/memsnap/snapshot"
 
 // ErrNoSpace is what errors.Is finds in a commit that did not start because
 // the store's filesystem lacks the room the next snapshot needs (see

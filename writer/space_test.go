@@ -1,19 +1,17 @@
 package writer_test
 
-import (
-	"context"
-	"errors"
-	"fmt"
-	"strings"
-	"syscall"
-	"testing"
+import "context"
+import "errors"
+import "fmt"
+import "strings"
+import "syscall"
+import "testing"
 
-	"github.com/memsnap/memsnap/internal/model"
-	"github.com/memsnap/memsnap/snapshot"
-	"github.com/memsnap/memsnap/snapshot/snapshottest"
-	"github.com/memsnap/memsnap/writer"
-	"github.com/memsnap/memsnap/writer/producer"
-)
+import "github.com/memsnap/memsnap/internal/model"
+import "github.com/memsnap/memsnap/snapshot"
+import "github.com/memsnap/memsnap/snapshot/snapshottest"
+import "github.com/memsnap/memsnap/writer"
+import "github.com/memsnap/memsnap/writer/producer"
 
 // stagedBytes is what the writer's estimate counts for staging CURRENT:
 // its manifest's files but the hard-linked sstables.

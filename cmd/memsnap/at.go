@@ -1,15 +1,13 @@
 package main
 
-import (
-	"errors"
-	"fmt"
-	"time"
+import "errors"
+import "fmt"
+import "time"
 
-	"github.com/spf13/cobra"
+import "github.com/spf13/cobra"
 
-	"github.com/memsnap/memsnap/snapshot"
-	"github.com/memsnap/memsnap/writer"
-)
+import "github.com/memsnap/memsnap/snapshot"
+import "github.com/memsnap/memsnap/writer"
 
 // The --at flag of the read commands: the memory as it was at a point of
 // history (history.keep_for), rebuilt in a store of its own under the

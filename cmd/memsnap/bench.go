@@ -1,18 +1,16 @@
 package main
 
-import (
-	"encoding/json"
-	"errors"
-	"fmt"
-	"os"
-	"slices"
-	"strings"
-	"time"
+import "encoding/json"
+import "errors"
+import "fmt"
+import "os"
+import "slices"
+import "strings"
+import "time"
 
-	"github.com/spf13/cobra"
+import "github.com/spf13/cobra"
 
-	"github.com/memsnap/memsnap/cmd/memsnap/internal/bench"
-)
+import "github.com/memsnap/memsnap/cmd/memsnap/internal/bench"
 
 func (a *app) newBenchCommand() *cobra.Command {
 	var quick, asJSON, smoke bool

@@ -1,10 +1,8 @@
 package main
 
-import (
-	"github.com/spf13/cobra"
+import "github.com/spf13/cobra"
 
-	"github.com/memsnap/memsnap/cmd/memsnap/internal/bench"
-)
+import "github.com/memsnap/memsnap/cmd/memsnap/internal/bench"
 
 // newBenchWorkerCommand is the hidden entry point of the harness's worker
 // processes.

@@ -1,20 +1,18 @@
 package main
 
-import (
-	"context"
-	"errors"
-	"fmt"
-	"log/slog"
-	"os/signal"
-	"syscall"
-	"time"
+import "context"
+import "errors"
+import "fmt"
+import "log/slog"
+import "os/signal"
+import "syscall"
+import "time"
 
-	"github.com/spf13/cobra"
+import "github.com/spf13/cobra"
 
-	"github.com/memsnap/memsnap/reader"
-	"github.com/memsnap/memsnap/snapshot"
-	"github.com/memsnap/memsnap/writer"
-)
+import "github.com/memsnap/memsnap/reader"
+import "github.com/memsnap/memsnap/snapshot"
+import "github.com/memsnap/memsnap/writer"
 
 func (a *app) newCommitCommand() *cobra.Command {
 	var maxJobs int

@@ -1,24 +1,22 @@
 package main
 
-import (
-	"context"
-	"errors"
-	"fmt"
-	"log/slog"
-	"os"
-	"sync"
-	"sync/atomic"
-	"time"
+import "context"
+import "errors"
+import "fmt"
+import "log/slog"
+import "os"
+import "sync"
+import "sync/atomic"
+import "time"
 
-	"github.com/robfig/cron/v3"
-	"github.com/spf13/cobra"
+import "github.com/robfig/cron/v3"
+import "github.com/spf13/cobra"
 
-	"github.com/memsnap/memsnap/cmd/memsnap/internal/metrics"
-	"github.com/memsnap/memsnap/internal/schedule"
-	"github.com/memsnap/memsnap/snapshot"
-	"github.com/memsnap/memsnap/writer"
-	"github.com/memsnap/memsnap/writer/producer"
-)
+import "github.com/memsnap/memsnap/cmd/memsnap/internal/metrics"
+import "github.com/memsnap/memsnap/internal/schedule"
+import "github.com/memsnap/memsnap/snapshot"
+import "github.com/memsnap/memsnap/writer"
+import "github.com/memsnap/memsnap/writer/producer"
 
 // The daemon command: it commits and collects garbage on schedules. As mcp
 // and serve do, it leaves every commit to a warm writer: a 'memsnap commit

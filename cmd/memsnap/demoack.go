@@ -1,18 +1,16 @@
 package main
 
-import (
-	"context"
-	"fmt"
-	"log/slog"
-	"os"
-	"path/filepath"
-	"time"
+import "context"
+import "fmt"
+import "log/slog"
+import "os"
+import "path/filepath"
+import "time"
 
-	"github.com/memsnap/memsnap/reader"
-	"github.com/memsnap/memsnap/snapshot"
-	"github.com/memsnap/memsnap/writer"
-	"github.com/memsnap/memsnap/writer/producer"
-)
+import "github.com/memsnap/memsnap/reader"
+import "github.com/memsnap/memsnap/snapshot"
+import "github.com/memsnap/memsnap/writer"
+import "github.com/memsnap/memsnap/writer/producer"
 
 // inProcessAck measures what the demo's write latency leaves out: a
 // process started per write. It submits the same jobs the producers wrote

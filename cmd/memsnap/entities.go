@@ -1,10 +1,8 @@
 package main
 
-import (
-	"github.com/spf13/cobra"
+import "github.com/spf13/cobra"
 
-	"github.com/memsnap/memsnap/internal/model"
-)
+import "github.com/memsnap/memsnap/internal/model"
 
 // The entities command: create_entities and delete_entities of the MCP
 // server, from the command line (memorytool.go).

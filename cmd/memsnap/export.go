@@ -1,17 +1,15 @@
 package main
 
-import (
-	"bufio"
-	"context"
-	"encoding/json"
-	"fmt"
-	"io"
-	"os"
+import "bufio"
+import "context"
+import "encoding/json"
+import "fmt"
+import "io"
+import "os"
 
-	"github.com/spf13/cobra"
+import "github.com/spf13/cobra"
 
-	"github.com/memsnap/memsnap/reader"
-)
+import "github.com/memsnap/memsnap/reader"
 
 func (a *app) newExportCommand() *cobra.Command {
 	var out string

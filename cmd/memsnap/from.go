@@ -1,20 +1,18 @@
 package main
 
-import (
-	"context"
-	"errors"
-	"fmt"
-	"os"
-	"path/filepath"
-	"time"
+import "context"
+import "errors"
+import "fmt"
+import "os"
+import "path/filepath"
+import "time"
 
-	"github.com/spf13/cobra"
+import "github.com/spf13/cobra"
 
-	"github.com/memsnap/memsnap/cmd/memsnap/internal/replica"
-	"github.com/memsnap/memsnap/internal/objstore"
-	"github.com/memsnap/memsnap/snapshot"
-	"github.com/memsnap/memsnap/writer"
-)
+import "github.com/memsnap/memsnap/cmd/memsnap/internal/replica"
+import "github.com/memsnap/memsnap/internal/objstore"
+import "github.com/memsnap/memsnap/snapshot"
+import "github.com/memsnap/memsnap/writer"
 
 // --from on the command line: every read command (query, search, open,
 // neighbors, graph, export, kv get/scan) and both servers (mcp, serve)

@@ -1,10 +1,8 @@
 package main
 
-import (
-	"github.com/spf13/cobra"
+import "github.com/spf13/cobra"
 
-	"github.com/memsnap/memsnap/reader"
-)
+import "github.com/memsnap/memsnap/reader"
 
 func (a *app) newGraphCommand() *cobra.Command {
 	var gopts reader.ReadGraphOptions

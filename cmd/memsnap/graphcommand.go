@@ -1,13 +1,11 @@
 package main
 
-import (
-	"errors"
-	"fmt"
+import "errors"
+import "fmt"
 
-	"github.com/spf13/cobra"
+import "github.com/spf13/cobra"
 
-	"github.com/memsnap/memsnap/reader"
-)
+import "github.com/memsnap/memsnap/reader"
 
 // printGraph prints a graph as readable lines.
 func (a *app) printGraph(g *reader.Graph) error {

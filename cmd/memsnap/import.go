@@ -1,22 +1,20 @@
 package main
 
-import (
-	"bytes"
-	"context"
-	"encoding/json"
-	"fmt"
-	"math"
-	"os"
-	"path/filepath"
-	"slices"
+import "bytes"
+import "context"
+import "encoding/json"
+import "fmt"
+import "math"
+import "os"
+import "path/filepath"
+import "slices"
 
-	"github.com/spf13/cobra"
+import "github.com/spf13/cobra"
 
-	"github.com/memsnap/memsnap/internal/model"
-	"github.com/memsnap/memsnap/reader"
-	"github.com/memsnap/memsnap/snapshot"
-	"github.com/memsnap/memsnap/writer/producer"
-)
+import "github.com/memsnap/memsnap/internal/model"
+import "github.com/memsnap/memsnap/reader"
+import "github.com/memsnap/memsnap/snapshot"
+import "github.com/memsnap/memsnap/writer/producer"
 
 // The import command: it queues a reference memory server JSONL file as
 // jobs. Reading and checking the file's lines is in importfile.go.

@@ -1,23 +1,21 @@
 package main
 
-import (
-	"bufio"
-	"bytes"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
-	"os"
-	"path/filepath"
-	"slices"
-	"strings"
-	"unicode/utf8"
+import "bufio"
+import "bytes"
+import "encoding/json"
+import "errors"
+import "fmt"
+import "io"
+import "os"
+import "path/filepath"
+import "slices"
+import "strings"
+import "unicode/utf8"
 
-	"github.com/memsnap/memsnap/internal/fsm"
-	"github.com/memsnap/memsnap/internal/model"
-	"github.com/memsnap/memsnap/internal/queue"
-	"github.com/memsnap/memsnap/snapshot"
-)
+import "github.com/memsnap/memsnap/internal/fsm"
+import "github.com/memsnap/memsnap/internal/model"
+import "github.com/memsnap/memsnap/internal/queue"
+import "github.com/memsnap/memsnap/snapshot"
 
 // How import reads a reference memory file
 //

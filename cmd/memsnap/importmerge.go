@@ -1,16 +1,14 @@
 package main
 
-import (
-	"context"
-	"errors"
-	"fmt"
-	"slices"
+import "context"
+import "errors"
+import "fmt"
+import "slices"
 
-	"github.com/memsnap/memsnap/internal/fsm"
-	"github.com/memsnap/memsnap/internal/model"
-	"github.com/memsnap/memsnap/reader"
-	"github.com/memsnap/memsnap/snapshot"
-)
+import "github.com/memsnap/memsnap/internal/fsm"
+import "github.com/memsnap/memsnap/internal/model"
+import "github.com/memsnap/memsnap/reader"
+import "github.com/memsnap/memsnap/snapshot"
 
 // How import merges a file into the store (issue 28)
 //

@@ -1,15 +1,13 @@
 package main
 
-import (
-	"context"
-	"errors"
-	"fmt"
+import "context"
+import "errors"
+import "fmt"
 
-	"github.com/spf13/cobra"
+import "github.com/spf13/cobra"
 
-	"github.com/memsnap/memsnap/snapshot"
-	"github.com/memsnap/memsnap/writer"
-)
+import "github.com/memsnap/memsnap/snapshot"
+import "github.com/memsnap/memsnap/writer"
 
 func (a *app) newInitCommand() *cobra.Command {
 	var force bool

@@ -1,19 +1,17 @@
 package main
 
-import (
-	"errors"
-	"fmt"
-	"strings"
-	"text/tabwriter"
+import "errors"
+import "fmt"
+import "strings"
+import "text/tabwriter"
 
-	"github.com/spf13/cobra"
+import "github.com/spf13/cobra"
 
-	"github.com/memsnap/memsnap/internal/model"
-	"github.com/memsnap/memsnap/internal/queue"
-	"github.com/memsnap/memsnap/snapshot"
-	"github.com/memsnap/memsnap/writer"
-	"github.com/memsnap/memsnap/writer/producer"
-)
+import "github.com/memsnap/memsnap/internal/model"
+import "github.com/memsnap/memsnap/internal/queue"
+import "github.com/memsnap/memsnap/snapshot"
+import "github.com/memsnap/memsnap/writer"
+import "github.com/memsnap/memsnap/writer/producer"
 
 // The jobs command: the dead jobs (queue/dead), listed with their reasons,
 // queued again or deleted.

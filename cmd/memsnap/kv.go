@@ -1,12 +1,10 @@
 package main
 
-import (
-	"fmt"
+import "fmt"
 
-	"github.com/spf13/cobra"
+import "github.com/spf13/cobra"
 
-	"github.com/memsnap/memsnap/reader"
-)
+import "github.com/memsnap/memsnap/reader"
 
 func (a *app) newKVCommand() *cobra.Command {
 	kv := &cobra.Command{Use: "kv", Short: "Read the KV store of CURRENT"}

@@ -3,13 +3,11 @@
 // access that never waits for the writer. See README.md.
 package main
 
-import (
-	"fmt"
-	"os"
-	"os/signal"
-	"runtime/pprof"
-	"syscall"
-)
+import "fmt"
+import "os"
+import "os/signal"
+import "runtime/pprof"
+import "syscall"
 
 func main() {
 	// Output cut short (| head): a write fails with EPIPE instead of the

@@ -1,19 +1,17 @@
 package main
 
-import (
-	"context"
-	"fmt"
-	"os"
-	"time"
+import "context"
+import "fmt"
+import "os"
+import "time"
 
-	"github.com/spf13/cobra"
+import "github.com/spf13/cobra"
 
-	"github.com/memsnap/memsnap/cmd/memsnap/internal/linerpc"
-	"github.com/memsnap/memsnap/cmd/memsnap/internal/mcpserver"
-	"github.com/memsnap/memsnap/internal/buildinfo"
-	"github.com/memsnap/memsnap/snapshot"
-	"github.com/memsnap/memsnap/writer"
-)
+import "github.com/memsnap/memsnap/cmd/memsnap/internal/linerpc"
+import "github.com/memsnap/memsnap/cmd/memsnap/internal/mcpserver"
+import "github.com/memsnap/memsnap/internal/buildinfo"
+import "github.com/memsnap/memsnap/snapshot"
+import "github.com/memsnap/memsnap/writer"
 
 // The mcp command: it serves the memory to one AI tool over stdio, and
 // leaves every commit to a warm writer (see warm.go).

@@ -1,13 +1,11 @@
 package main
 
-import (
-	"fmt"
-	"strings"
+import "fmt"
+import "strings"
 
-	"github.com/spf13/cobra"
+import "github.com/spf13/cobra"
 
-	"github.com/memsnap/memsnap/cmd/memsnap/internal/mcpserver"
-)
+import "github.com/memsnap/memsnap/cmd/memsnap/internal/mcpserver"
 
 // toolListMark stands in a command's Long text for the MCP server's tool
 // list, which withToolList writes there when the help is shown.

@@ -1,28 +1,26 @@
 package main
 
-import (
-	"bytes"
-	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
-	"os"
-	"strings"
-	"time"
-	"unicode/utf8"
+import "bytes"
+import "context"
+import "encoding/json"
+import "errors"
+import "fmt"
+import "io"
+import "os"
+import "strings"
+import "time"
+import "unicode/utf8"
 
-	"github.com/modelcontextprotocol/go-sdk/mcp"
-	"github.com/spf13/cobra"
+import "github.com/modelcontextprotocol/go-sdk/mcp"
+import "github.com/spf13/cobra"
 
-	"github.com/memsnap/memsnap/cmd/memsnap/internal/mcpserver"
-	"github.com/memsnap/memsnap/cmd/memsnap/internal/oneline"
-	"github.com/memsnap/memsnap/config"
-	"github.com/memsnap/memsnap/internal/buildinfo"
-	"github.com/memsnap/memsnap/internal/model"
-	"github.com/memsnap/memsnap/reader"
-	"github.com/memsnap/memsnap/snapshot"
-)
+import "github.com/memsnap/memsnap/cmd/memsnap/internal/mcpserver"
+import "github.com/memsnap/memsnap/cmd/memsnap/internal/oneline"
+import "github.com/memsnap/memsnap/config"
+import "github.com/memsnap/memsnap/internal/buildinfo"
+import "github.com/memsnap/memsnap/internal/model"
+import "github.com/memsnap/memsnap/reader"
+import "github.com/memsnap/memsnap/snapshot"
 
 // The memory-tool commands (entities, relations, observations) call the
 // MCP server's write tools in this process (mcpserver.Server.Call): the

@@ -1,17 +1,15 @@
 package main
 
-import (
-	"context"
-	"errors"
-	"log/slog"
-	"net/http"
-	"time"
+import "context"
+import "errors"
+import "log/slog"
+import "net/http"
+import "time"
 
-	"github.com/memsnap/memsnap/cmd/memsnap/internal/connguard"
-	"github.com/memsnap/memsnap/cmd/memsnap/internal/metrics"
-	"github.com/memsnap/memsnap/snapshot"
-	"github.com/memsnap/memsnap/writer"
-)
+import "github.com/memsnap/memsnap/cmd/memsnap/internal/connguard"
+import "github.com/memsnap/memsnap/cmd/memsnap/internal/metrics"
+import "github.com/memsnap/memsnap/snapshot"
+import "github.com/memsnap/memsnap/writer"
 
 // serveMetrics serves the daemon's /metrics (Prometheus text) and /healthz
 // on addr until ctx ends. It returns once it listens, with an address to

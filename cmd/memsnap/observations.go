@@ -1,12 +1,10 @@
 package main
 
-import (
-	"fmt"
+import "fmt"
 
-	"github.com/spf13/cobra"
+import "github.com/spf13/cobra"
 
-	"github.com/memsnap/memsnap/internal/model"
-)
+import "github.com/memsnap/memsnap/internal/model"
 
 // The observations command: add_observations and delete_observations of
 // the MCP server, from the command line (memorytool.go).

@@ -1,10 +1,8 @@
 package main
 
-import (
-	"github.com/spf13/cobra"
+import "github.com/spf13/cobra"
 
-	"github.com/memsnap/memsnap/reader"
-)
+import "github.com/memsnap/memsnap/reader"
 
 func (a *app) newOpenCommand() *cobra.Command {
 	return a.graphCommand("open [--json] NAME...", "The named entities and every relation touching them (either end among them)",

@@ -2,14 +2,12 @@
 
 package main
 
-import (
-	"errors"
-	"fmt"
-	"os"
-	"strconv"
+import "errors"
+import "fmt"
+import "os"
+import "strconv"
 
-	"golang.org/x/sys/unix"
-)
+import "golang.org/x/sys/unix"
 
 // lowerPriority sets every thread of this process to nice level n (threads
 // started later inherit it from the thread that starts them). Linux keeps

@@ -1,11 +1,9 @@
 package main
 
-import (
-	"os"
-	"strconv"
-	"strings"
-	"testing"
-)
+import "os"
+import "strconv"
+import "strings"
+import "testing"
 
 // TestLowerPriorityReachesEveryThread checks that writer.nice applies to
 // all of a process's threads, not only the one that asked (Linux keeps nice

@@ -2,11 +2,9 @@
 
 package main
 
-import (
-	"fmt"
+import "fmt"
 
-	"golang.org/x/sys/unix"
-)
+import "golang.org/x/sys/unix"
 
 // lowerPriority sets this process's nice level to n (these systems keep it
 // per process).

@@ -2,11 +2,9 @@
 
 package main
 
-import (
-	"fmt"
+import "fmt"
 
-	"golang.org/x/sys/windows"
-)
+import "golang.org/x/sys/windows"
 
 // lowerPriority puts this process in the below-normal priority class when
 // n > 0 (Windows has classes, not nice levels: every n from 1 to 19 is the

@@ -1,14 +1,12 @@
 package main
 
-import (
-	"fmt"
-	"io"
-	"os"
-	"time"
+import "fmt"
+import "io"
+import "os"
+import "time"
 
-	"github.com/schollz/progressbar/v3"
-	"golang.org/x/term"
-)
+import "github.com/schollz/progressbar/v3"
+import "golang.org/x/term"
 
 // progress draws a progress bar of total units (schollz/progressbar) on a
 // terminal and nothing otherwise.

@@ -1,17 +1,15 @@
 package main
 
-import (
-	"encoding/json"
-	"fmt"
-	"os"
-	"strings"
-	"text/tabwriter"
+import "encoding/json"
+import "fmt"
+import "os"
+import "strings"
+import "text/tabwriter"
 
-	"github.com/spf13/cobra"
+import "github.com/spf13/cobra"
 
-	"github.com/memsnap/memsnap/reader"
-	"github.com/memsnap/memsnap/snapshot"
-)
+import "github.com/memsnap/memsnap/reader"
+import "github.com/memsnap/memsnap/snapshot"
 
 // The query command: read-only Cypher on the current snapshot, run in a
 // query worker process.

@@ -1,16 +1,14 @@
 package main
 
-import (
-	"os"
-	"os/exec"
-	"time"
+import "os"
+import "os/exec"
+import "time"
 
-	"github.com/spf13/cobra"
+import "github.com/spf13/cobra"
 
-	"github.com/memsnap/memsnap/reader"
-	"github.com/memsnap/memsnap/reader/queryworker"
-	"github.com/memsnap/memsnap/snapshot"
-)
+import "github.com/memsnap/memsnap/reader"
+import "github.com/memsnap/memsnap/reader/queryworker"
+import "github.com/memsnap/memsnap/snapshot"
 
 // newQueryWorkerCommand is the process a query pool starts (see package
 // queryworker): framed requests on stdin, answers on stdout, logs on

@@ -1,10 +1,8 @@
 package main
 
-import (
-	"github.com/spf13/cobra"
+import "github.com/spf13/cobra"
 
-	"github.com/memsnap/memsnap/snapshot"
-)
+import "github.com/memsnap/memsnap/snapshot"
 
 // servingRunE is the body of mcp and serve: ro is nil on a store they can
 // write, else why they cannot.

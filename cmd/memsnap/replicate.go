@@ -1,24 +1,22 @@
 package main
 
-import (
-	"context"
-	"errors"
-	"fmt"
-	"os"
-	"path/filepath"
-	"sync"
-	"time"
+import "context"
+import "errors"
+import "fmt"
+import "os"
+import "path/filepath"
+import "sync"
+import "time"
 
-	"github.com/robfig/cron/v3"
-	"github.com/spf13/cobra"
+import "github.com/robfig/cron/v3"
+import "github.com/spf13/cobra"
 
-	"github.com/memsnap/memsnap/cmd/memsnap/internal/replica"
-	"github.com/memsnap/memsnap/internal/fsutil"
-	"github.com/memsnap/memsnap/internal/objstore"
-	"github.com/memsnap/memsnap/internal/schedule"
-	"github.com/memsnap/memsnap/snapshot"
-	"github.com/memsnap/memsnap/writer"
-)
+import "github.com/memsnap/memsnap/cmd/memsnap/internal/replica"
+import "github.com/memsnap/memsnap/internal/fsutil"
+import "github.com/memsnap/memsnap/internal/objstore"
+import "github.com/memsnap/memsnap/internal/schedule"
+import "github.com/memsnap/memsnap/snapshot"
+import "github.com/memsnap/memsnap/writer"
 
 // Replication through S3-compatible storage: the replicate command, the
 // daemon's replicate schedule, and --from on the read commands, mcp and

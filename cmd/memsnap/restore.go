@@ -1,18 +1,16 @@
 package main
 
-import (
-	"fmt"
-	"log/slog"
-	"os"
-	"path/filepath"
+import "fmt"
+import "log/slog"
+import "os"
+import "path/filepath"
 
-	"github.com/spf13/cobra"
+import "github.com/spf13/cobra"
 
-	"github.com/memsnap/memsnap/cmd/memsnap/internal/replica"
-	"github.com/memsnap/memsnap/internal/objstore"
-	"github.com/memsnap/memsnap/snapshot"
-	"github.com/memsnap/memsnap/writer"
-)
+import "github.com/memsnap/memsnap/cmd/memsnap/internal/replica"
+import "github.com/memsnap/memsnap/internal/objstore"
+import "github.com/memsnap/memsnap/snapshot"
+import "github.com/memsnap/memsnap/writer"
 
 // The restore command: disaster recovery from a replica location.
 

@@ -1,26 +1,24 @@
 package main
 
-import (
-	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
-	"log/slog"
-	"os"
-	"os/signal"
-	"path/filepath"
-	"syscall"
+import "context"
+import "encoding/json"
+import "errors"
+import "fmt"
+import "io"
+import "log/slog"
+import "os"
+import "os/signal"
+import "path/filepath"
+import "syscall"
 
-	"github.com/spf13/cobra"
-	"github.com/spf13/viper"
+import "github.com/spf13/cobra"
+import "github.com/spf13/viper"
 
-	"github.com/memsnap/memsnap/cmd/memsnap/internal/oneline"
-	"github.com/memsnap/memsnap/config"
-	"github.com/memsnap/memsnap/reader"
-	"github.com/memsnap/memsnap/snapshot"
-	"github.com/memsnap/memsnap/writer"
-)
+import "github.com/memsnap/memsnap/cmd/memsnap/internal/oneline"
+import "github.com/memsnap/memsnap/config"
+import "github.com/memsnap/memsnap/reader"
+import "github.com/memsnap/memsnap/snapshot"
+import "github.com/memsnap/memsnap/writer"
 
 // Exit codes of the CLI contract.
 const (

@@ -1,28 +1,26 @@
 package main
 
-import (
-	"context"
-	"crypto/tls"
-	"errors"
-	"fmt"
-	"io/fs"
-	"log/slog"
-	"net"
-	"net/http"
-	"os"
-	"time"
+import "context"
+import "crypto/tls"
+import "errors"
+import "fmt"
+import "io/fs"
+import "log/slog"
+import "net"
+import "net/http"
+import "os"
+import "time"
 
-	"github.com/spf13/cobra"
+import "github.com/spf13/cobra"
 
-	"github.com/memsnap/memsnap/cmd/memsnap/internal/connguard"
-	"github.com/memsnap/memsnap/cmd/memsnap/internal/mcpserver"
-	"github.com/memsnap/memsnap/cmd/memsnap/internal/metrics"
-	"github.com/memsnap/memsnap/cmd/memsnap/internal/web"
-	"github.com/memsnap/memsnap/internal/buildinfo"
-	"github.com/memsnap/memsnap/internal/servelink"
-	"github.com/memsnap/memsnap/snapshot"
-	"github.com/memsnap/memsnap/writer"
-)
+import "github.com/memsnap/memsnap/cmd/memsnap/internal/connguard"
+import "github.com/memsnap/memsnap/cmd/memsnap/internal/mcpserver"
+import "github.com/memsnap/memsnap/cmd/memsnap/internal/metrics"
+import "github.com/memsnap/memsnap/cmd/memsnap/internal/web"
+import "github.com/memsnap/memsnap/internal/buildinfo"
+import "github.com/memsnap/memsnap/internal/servelink"
+import "github.com/memsnap/memsnap/snapshot"
+import "github.com/memsnap/memsnap/writer"
 
 func (a *app) newServeCommand() *cobra.Command {
 	var tlsCert, tlsKey string

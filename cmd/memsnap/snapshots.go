@@ -1,22 +1,20 @@
 package main
 
-import (
-	"errors"
-	"fmt"
-	"io/fs"
-	"path/filepath"
-	"slices"
-	"strconv"
-	"strings"
-	"text/tabwriter"
-	"time"
+import "errors"
+import "fmt"
+import "io/fs"
+import "path/filepath"
+import "slices"
+import "strconv"
+import "strings"
+import "text/tabwriter"
+import "time"
 
-	"github.com/spf13/cobra"
+import "github.com/spf13/cobra"
 
-	"github.com/memsnap/memsnap/reader"
-	"github.com/memsnap/memsnap/snapshot"
-	"github.com/memsnap/memsnap/writer"
-)
+import "github.com/memsnap/memsnap/reader"
+import "github.com/memsnap/memsnap/snapshot"
+import "github.com/memsnap/memsnap/writer"
 
 // The snapshots command and its subcommands: list, gc, verify, rollback,
 // restore and history (restore.go) and repair.

@@ -1,16 +1,14 @@
 package main
 
-import (
-	"errors"
-	"fmt"
-	"strings"
-	"time"
+import "errors"
+import "fmt"
+import "strings"
+import "time"
 
-	"github.com/spf13/cobra"
+import "github.com/spf13/cobra"
 
-	"github.com/memsnap/memsnap/snapshot"
-	"github.com/memsnap/memsnap/writer"
-)
+import "github.com/memsnap/memsnap/snapshot"
+import "github.com/memsnap/memsnap/writer"
 
 // newSnapshotsRestoreCommand is 'snapshots restore SEQ|TIME': an undo to a point
 // of history (see writer.Restore).

@@ -1,16 +1,14 @@
 package main
 
-import (
-	"errors"
-	"fmt"
-	"time"
+import "errors"
+import "fmt"
+import "time"
 
-	"github.com/spf13/cobra"
+import "github.com/spf13/cobra"
 
-	"github.com/memsnap/memsnap/internal/queue"
-	"github.com/memsnap/memsnap/snapshot"
-	"github.com/memsnap/memsnap/writer"
-)
+import "github.com/memsnap/memsnap/internal/queue"
+import "github.com/memsnap/memsnap/snapshot"
+import "github.com/memsnap/memsnap/writer"
 
 // status is the answer of 'memsnap status'.
 type status struct {

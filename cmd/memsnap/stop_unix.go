@@ -2,10 +2,8 @@
 
 package main
 
-import (
-	"os"
-	"syscall"
-)
+import "os"
+import "syscall"
 
 // stopKills is false on Unix: stopProcess asks the process to stop
 // (SIGTERM) and it exits cleanly.

@@ -1,14 +1,12 @@
 package main
 
-import (
-	"fmt"
-	"slices"
-	"strings"
-	"time"
+import "fmt"
+import "slices"
+import "strings"
+import "time"
 
-	"github.com/spf13/cobra"
-	"github.com/spf13/pflag"
-)
+import "github.com/spf13/cobra"
+import "github.com/spf13/pflag"
 
 // usageError marks errors in how memsnap was called (exit code 2). The
 // line printed for it starts with the command path ("memsnap job: ...")

@@ -1,13 +1,11 @@
 package main
 
-import (
-	"slices"
-	"strings"
-	"testing"
+import "slices"
+import "strings"
+import "testing"
 
-	"github.com/spf13/cobra"
-	"github.com/spf13/viper"
-)
+import "github.com/spf13/cobra"
+import "github.com/spf13/viper"
 
 func TestJoinOptionalValues(t *testing.T) {
 	for _, c := range []struct{ in, want string }{

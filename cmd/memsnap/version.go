@@ -1,12 +1,10 @@
 package main
 
-import (
-	"fmt"
+import "fmt"
 
-	"github.com/spf13/cobra"
+import "github.com/spf13/cobra"
 
-	"github.com/memsnap/memsnap/internal/buildinfo"
-)
+import "github.com/memsnap/memsnap/internal/buildinfo"
 
 // versions is the answer of 'memsnap version --json'.
 type versions struct {

@@ -1,22 +1,20 @@
 package main
 
-import (
-	"bufio"
-	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
-	"log/slog"
-	"os/exec"
-	"sync"
-	"time"
-	"unicode/utf8"
+import "bufio"
+import "context"
+import "encoding/json"
+import "errors"
+import "fmt"
+import "io"
+import "log/slog"
+import "os/exec"
+import "sync"
+import "time"
+import "unicode/utf8"
 
-	"github.com/memsnap/memsnap/cmd/memsnap/internal/oneline"
-	"github.com/memsnap/memsnap/snapshot"
-	"github.com/memsnap/memsnap/writer"
-)
+import "github.com/memsnap/memsnap/cmd/memsnap/internal/oneline"
+import "github.com/memsnap/memsnap/snapshot"
+import "github.com/memsnap/memsnap/writer"
 
 // The long-lived processes (the daemon, every 'memsnap mcp' and 'memsnap
 // serve') commit through a warm writer: one 'memsnap commit --loop' child

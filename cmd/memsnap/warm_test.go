@@ -1,11 +1,9 @@
 package main
 
-import (
-	"bufio"
-	"io"
-	"strings"
-	"testing"
-)
+import "bufio"
+import "io"
+import "strings"
+import "testing"
 
 // The warm writer's request reader answers a line too long for the
 // protocol as long, then goes on with the next line; a last line without

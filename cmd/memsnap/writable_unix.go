@@ -2,13 +2,11 @@
 
 package main
 
-import (
-	"fmt"
+import "fmt"
 
-	"golang.org/x/sys/unix"
+import "golang.org/x/sys/unix"
 
-	"github.com/memsnap/memsnap/snapshot"
-)
+import "github.com/memsnap/memsnap/snapshot"
 
 // storeWritable returns nil when this process may write the store's
 // directories a server writes into (the store itself and the queue's), else

@@ -2,12 +2,10 @@
 
 package main
 
-import (
-	"fmt"
-	"os"
+import "fmt"
+import "os"
 
-	"github.com/memsnap/memsnap/snapshot"
-)
+import "github.com/memsnap/memsnap/snapshot"
 
 // storeWritable returns nil when this process may write the store's
 // directories a server writes into (the store itself and queue/new), else

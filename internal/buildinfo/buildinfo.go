@@ -3,11 +3,9 @@
 // may use it.
 package buildinfo
 
-import (
-	"runtime"
-	"runtime/debug"
-	"strings"
-)
+import "runtime"
+import "runtime/debug"
+import "strings"
 
 // Version is memsnap's version: "dev" unless set at link time with
 //

@@ -1,9 +1,7 @@
 package buildinfo
 
-import (
-	"runtime/debug"
-	"testing"
-)
+import "runtime/debug"
+import "testing"
 
 func TestModuleVersion(t *testing.T) {
 	bi := &debug.BuildInfo{Deps: []*debug.Module{

@@ -2,12 +2,10 @@
 
 package failpoint
 
-import (
-	"os"
-	"strconv"
-	"strings"
-	"sync"
-)
+import "os"
+import "strconv"
+import "strings"
+import "sync"
 
 var (
 	once   sync.Once

@@ -13,10 +13,8 @@
 // reading the writer's identity in LOCK.
 package filelock
 
-import (
-	"errors"
-	"os"
-)
+import "errors"
+import "os"
 
 // ErrWouldBlock is returned by TryLock when another open file holds a
 // conflicting lock.

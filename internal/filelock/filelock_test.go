@@ -1,11 +1,9 @@
 package filelock
 
-import (
-	"errors"
-	"os"
-	"path/filepath"
-	"testing"
-)
+import "errors"
+import "os"
+import "path/filepath"
+import "testing"
 
 func open(t *testing.T, path string) *os.File {
 	t.Helper()

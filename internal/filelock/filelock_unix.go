@@ -2,13 +2,11 @@
 
 package filelock
 
-import (
-	"errors"
-	"fmt"
-	"os"
+import "errors"
+import "fmt"
+import "os"
 
-	"golang.org/x/sys/unix"
-)
+import "golang.org/x/sys/unix"
 
 func lock(f *os.File, m Mode, wait bool) error {
 	how := unix.LOCK_SH

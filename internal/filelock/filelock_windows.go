@@ -2,13 +2,11 @@
 
 package filelock
 
-import (
-	"errors"
-	"fmt"
-	"os"
+import "errors"
+import "fmt"
+import "os"
 
-	"golang.org/x/sys/windows"
-)
+import "golang.org/x/sys/windows"
 
 // lockOffsetHigh places the byte the lock covers (see the package doc): the
 // high 32 bits of the offset 2^62.

@@ -1,16 +1,14 @@
 package fsm
 
-import (
-	"crypto/sha256"
-	"encoding/binary"
-	"encoding/hex"
-	"errors"
-	"fmt"
-	"math/bits"
-	"strings"
+import "crypto/sha256"
+import "encoding/binary"
+import "encoding/hex"
+import "errors"
+import "fmt"
+import "math/bits"
+import "strings"
 
-	"github.com/memsnap/memsnap/internal/model"
-)
+import "github.com/memsnap/memsnap/internal/model"
 
 // Digest is an order-independent digest of a memory's content: the sum,
 // modulo 2^128, of a 128-bit hash (the first 16 bytes of a SHA-256) of

@@ -1,11 +1,9 @@
 package fsm
 
-import (
-	"fmt"
-	"testing"
+import "fmt"
+import "testing"
 
-	"github.com/memsnap/memsnap/internal/model"
-)
+import "github.com/memsnap/memsnap/internal/model"
 
 // BenchmarkDigestEntities hashes the entities of a 1000-entity
 // create_entities job (the bench's apply rows: three observations each)

@@ -1,12 +1,10 @@
 package fsm
 
-import (
-	"fmt"
-	"slices"
-	"strings"
+import "fmt"
+import "slices"
+import "strings"
 
-	"github.com/memsnap/memsnap/internal/model"
-)
+import "github.com/memsnap/memsnap/internal/model"
 
 // Entity is an entity's content as a State holds it. Observations is never
 // changed in place: a change stores a new slice.

@@ -1,12 +1,10 @@
 package fsm
 
-import (
-	"errors"
-	"strings"
-	"testing"
+import "errors"
+import "strings"
+import "testing"
 
-	"github.com/memsnap/memsnap/internal/model"
-)
+import "github.com/memsnap/memsnap/internal/model"
 
 func TestDigestSumsAndParses(t *testing.T) {
 	a := EntityHash("ash", "tree", []string{"amber", "birch"})

@@ -1,12 +1,10 @@
 package fsm
 
-import (
-	"cmp"
-	"slices"
-	"strings"
+import "cmp"
+import "slices"
+import "strings"
 
-	"github.com/memsnap/memsnap/internal/model"
-)
+import "github.com/memsnap/memsnap/internal/model"
 
 // MemState is a State in memory: the rows read from a snapshot
 // (model.State), as the durable acknowledgement predicts the writer's

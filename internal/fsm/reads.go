@@ -1,11 +1,9 @@
 package fsm
 
-import (
-	"maps"
-	"slices"
+import "maps"
+import "slices"
 
-	"github.com/memsnap/memsnap/internal/model"
-)
+import "github.com/memsnap/memsnap/internal/model"
 
 // ReadSet is what a list of jobs reads of a State, each list sorted: the
 // State to run them on must hold these rows (model.State is such rows).

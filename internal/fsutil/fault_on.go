@@ -2,14 +2,12 @@
 
 package fsutil
 
-import (
-	"fmt"
-	"os"
-	"strconv"
-	"strings"
-	"sync"
-	"syscall"
-)
+import "fmt"
+import "os"
+import "strconv"
+import "strings"
+import "sync"
+import "syscall"
 
 // Test builds read MEMSNAP_FSFAULT, a comma-separated list of rules
 //

@@ -6,16 +6,14 @@
 // the operating system directly.
 package fsutil
 
-import (
-	"bytes"
-	"errors"
-	"fmt"
-	"io"
-	"os"
-	"path/filepath"
-	"syscall"
-	"time"
-)
+import "bytes"
+import "errors"
+import "fmt"
+import "io"
+import "os"
+import "path/filepath"
+import "syscall"
+import "time"
 
 // RenameRetryFor bounds how long Rename retries on Windows while another
 // handle holds one of its files (see Rename); unused elsewhere.

@@ -2,10 +2,8 @@
 
 package fsutil
 
-import (
-	"fmt"
-	"os"
-)
+import "fmt"
+import "os"
 
 // syncOpenFlag is how SyncFile opens a file: fsync(2) works on a read-only
 // descriptor.

@@ -2,13 +2,11 @@
 
 package fsutil
 
-import (
-	"errors"
-	"os"
-	"time"
+import "errors"
+import "os"
+import "time"
 
-	"golang.org/x/sys/windows"
-)
+import "golang.org/x/sys/windows"
 
 // rename retries MoveFileEx while another handle holds one of its files
 // (see Rename and retryBusy).

@@ -1,13 +1,11 @@
 package fsutil
 
-import (
-	"os"
-	"path/filepath"
-	"testing"
-	"time"
+import "os"
+import "path/filepath"
+import "testing"
+import "time"
 
-	"golang.org/x/sys/windows"
-)
+import "golang.org/x/sys/windows"
 
 // TestReadFileWaitsForASharingViolation: while another handle holds the file
 // with no sharing (as MoveFileEx does while it replaces CURRENT), ReadFile

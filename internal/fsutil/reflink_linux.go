@@ -2,11 +2,9 @@
 
 package fsutil
 
-import (
-	"os"
+import "os"
 
-	"golang.org/x/sys/unix"
-)
+import "golang.org/x/sys/unix"
 
 // clone is ioctl FICLONE; CloneFile takes EOPNOTSUPP, EXDEV, EINVAL and
 // ENOTTY for "no reflink here".

@@ -1,10 +1,8 @@
 package fsutil
 
-import (
-	"errors"
-	"testing"
-	"time"
-)
+import "errors"
+import "testing"
+import "time"
 
 // TestRetryBusy: a busy failure is retried until it clears; another
 // failure returns at once; a failure that stays busy returns after the

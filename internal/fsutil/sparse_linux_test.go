@@ -1,13 +1,11 @@
 package fsutil
 
-import (
-	"bytes"
-	"math/rand/v2"
-	"os"
-	"path/filepath"
-	"syscall"
-	"testing"
-)
+import "bytes"
+import "math/rand/v2"
+import "os"
+import "path/filepath"
+import "syscall"
+import "testing"
 
 // CopyFileSparse gives back src byte for byte, zero blocks in the middle
 // and at the end included, and leaves those blocks unallocated: the copy

@@ -1,9 +1,7 @@
 package fsutil
 
-import (
-	"slices"
-	"testing"
-)
+import "slices"
+import "testing"
 
 // TestDataRuns: CopyFileSparse writes one run per stretch of adjacent
 // blocks that hold data, not one per block, and skips zero blocks; a

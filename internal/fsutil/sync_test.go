@@ -1,10 +1,8 @@
 package fsutil
 
-import (
-	"os"
-	"path/filepath"
-	"testing"
-)
+import "os"
+import "path/filepath"
+import "testing"
 
 // TestSyncFile: a file just written syncs by path (on Windows,
 // FlushFileBuffers refuses a read-only handle with "Access denied").

@@ -1,12 +1,10 @@
 package graphdb
 
-import (
-	"context"
-	"fmt"
+import "context"
+import "fmt"
 
-	"github.com/memsnap/memsnap/internal/fsm"
-	"github.com/memsnap/memsnap/internal/model"
-)
+import "github.com/memsnap/memsnap/internal/fsm"
+import "github.com/memsnap/memsnap/internal/model"
 
 // ContentDigest reads every entity and relation of the graph and returns
 // the digest of its content (fsm.Digest). It costs a scan of the graph:

@@ -1,10 +1,8 @@
 package graphdb
 
-import (
-	"errors"
-	"strings"
-	"syscall"
-)
+import "errors"
+import "strings"
+import "syscall"
 
 // Sentinel errors a Kuzu failure can be classed as; test with errors.Is.
 var (

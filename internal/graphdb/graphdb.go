@@ -7,19 +7,17 @@
 // future engine swap local.
 package graphdb
 
-import (
-	"context"
-	"fmt"
-	"math/big"
-	"math/bits"
-	"os"
-	"slices"
-	"strings"
-	"sync"
-	"time"
+import "context"
+import "fmt"
+import "math/big"
+import "math/bits"
+import "os"
+import "slices"
+import "strings"
+import "sync"
+import "time"
 
-	kuzu "github.com/kuzudb/go-kuzu"
-)
+import kuzu "github.com/kuzudb/go-kuzu"
 
 // Options sets how a database file is opened.
 type Options struct {

@@ -1,17 +1,15 @@
 package graphdb
 
-import (
-	"context"
-	"errors"
-	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
-	"runtime"
-	"strings"
-	"testing"
-	"time"
-)
+import "context"
+import "errors"
+import "fmt"
+import "io/fs"
+import "os"
+import "path/filepath"
+import "runtime"
+import "strings"
+import "testing"
+import "time"
 
 func TestOpenErrorsAreClear(t *testing.T) {
 	dir := t.TempDir()

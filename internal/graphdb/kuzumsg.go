@@ -35,13 +35,11 @@ static void memsnap_kuzu_free(char *s) {
 */
 import "C"
 
-import (
-	"errors"
-	"strings"
-	"unsafe"
+import "errors"
+import "strings"
+import "unsafe"
 
-	kuzu "github.com/kuzudb/go-kuzu"
-)
+import kuzu "github.com/kuzudb/go-kuzu"
 
 // cHandle mirrors the first field of go-kuzu's PreparedStatement and
 // QueryResult, the C structs kuzu_prepared_statement and kuzu_query_result

@@ -1,9 +1,7 @@
 package graphdb
 
-import (
-	"path/filepath"
-	"testing"
-)
+import "path/filepath"
+import "testing"
 
 func TestMaxDBSize(t *testing.T) {
 	for _, c := range []struct{ least, need, want uint64 }{

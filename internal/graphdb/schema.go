@@ -1,10 +1,8 @@
 package graphdb
 
-import (
-	"context"
-	"fmt"
-	"slices"
-)
+import "context"
+import "fmt"
+import "slices"
 
 // This file is the graph schema in one place: the tables, and the upgrade
 // of graphs written by an earlier memsnap.

@@ -1,12 +1,10 @@
 package graphdb
 
-import (
-	"context"
-	"fmt"
-	"time"
+import "context"
+import "fmt"
+import "time"
 
-	"github.com/memsnap/memsnap/internal/model"
-)
+import "github.com/memsnap/memsnap/internal/model"
 
 // Queries of LoadState, for a list of names ($names) and for one ($n). Kuzu
 // 0.11.3 looks a scalar $n up in the primary-key index but scans the table

@@ -1,9 +1,7 @@
 package graphindex
 
-import (
-	"strings"
-	"testing"
-)
+import "strings"
+import "testing"
 
 // isASCII, read eight bytes at a time, finds a byte of 0x80 or more at
 // any position, in the eight-byte blocks and in the tail.

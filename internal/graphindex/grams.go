@@ -1,10 +1,8 @@
 package graphindex
 
-import (
-	"cmp"
-	"encoding/binary"
-	"slices"
-)
+import "cmp"
+import "encoding/binary"
+import "slices"
 
 // The substring rule's scan is narrowed by a trigram index: a document can
 // hold a query of three bytes or more only if it holds every three-byte

@@ -16,22 +16,20 @@
 // words, and never a read of the graph.
 package graphindex
 
-import (
-	"math"
-	"slices"
-	"strings"
-	"sync"
-	"sync/atomic"
-	"unicode"
-	"unicode/utf8"
+import "math"
+import "slices"
+import "strings"
+import "sync"
+import "sync/atomic"
+import "unicode"
+import "unicode/utf8"
 
-	porterstemmer "github.com/blevesearch/go-porterstemmer"
+import porterstemmer "github.com/blevesearch/go-porterstemmer"
 
-	"golang.org/x/text/unicode/norm"
+import "golang.org/x/text/unicode/norm"
 
-	"github.com/memsnap/memsnap/internal/fsm"
-	"github.com/memsnap/memsnap/internal/model"
-)
+import "github.com/memsnap/memsnap/internal/fsm"
+import "github.com/memsnap/memsnap/internal/model"
 
 // BM25 parameters, Kuzu's full-text defaults, which memsnap used before
 // this index.

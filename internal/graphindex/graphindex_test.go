@@ -1,19 +1,17 @@
 package graphindex
 
-import (
-	"encoding/json"
-	"fmt"
-	"math/rand/v2"
-	"os"
-	"slices"
-	"sort"
-	"strings"
-	"testing"
+import "encoding/json"
+import "fmt"
+import "math/rand/v2"
+import "os"
+import "slices"
+import "sort"
+import "strings"
+import "testing"
 
-	"golang.org/x/text/unicode/norm"
+import "golang.org/x/text/unicode/norm"
 
-	"github.com/memsnap/memsnap/internal/model"
-)
+import "github.com/memsnap/memsnap/internal/model"
 
 // refSubstring is the reference server's rule, a plain scan: the
 // lower-cased query (JavaScript's toLowerCase, Lower) is in the lower-cased

@@ -1,13 +1,11 @@
 package graphindex
 
-import (
-	"errors"
-	"fmt"
-	"slices"
+import "errors"
+import "fmt"
+import "slices"
 
-	"github.com/memsnap/memsnap/internal/fsm"
-	"github.com/memsnap/memsnap/internal/model"
-)
+import "github.com/memsnap/memsnap/internal/fsm"
+import "github.com/memsnap/memsnap/internal/model"
 
 // ErrDiverged is returned by ApplyJobs and FollowJobs when the jobs do not
 // lead from the View to the snapshot they were applied in: the memory's

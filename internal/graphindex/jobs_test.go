@@ -1,12 +1,10 @@
 package graphindex
 
-import (
-	"errors"
-	"testing"
+import "errors"
+import "testing"
 
-	"github.com/memsnap/memsnap/internal/fsm"
-	"github.com/memsnap/memsnap/internal/model"
-)
+import "github.com/memsnap/memsnap/internal/fsm"
+import "github.com/memsnap/memsnap/internal/model"
 
 // FollowJobs checks a manifest's digest when it records one, and only
 // the counts when it does not (a manifest written before digests); the

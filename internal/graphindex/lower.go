@@ -1,10 +1,8 @@
 package graphindex
 
-import (
-	"strings"
-	"unicode"
-	"unicode/utf8"
-)
+import "strings"
+import "unicode"
+import "unicode/utf8"
 
 // Lower lower-cases s as JavaScript's String.prototype.toLowerCase does,
 // which the reference server's search uses (Node 20: ICU 78, Unicode 17):

@@ -1,14 +1,12 @@
 package graphindex
 
-import (
-	"fmt"
-	"slices"
-	"sort"
-	"strings"
+import "fmt"
+import "slices"
+import "sort"
+import "strings"
 
-	"github.com/memsnap/memsnap/internal/fsm"
-	"github.com/memsnap/memsnap/internal/model"
-)
+import "github.com/memsnap/memsnap/internal/fsm"
+import "github.com/memsnap/memsnap/internal/model"
 
 // Overlay is a View followed by jobs the writer has not applied yet (the
 // acknowledged jobs waiting in the queue), without changing the View or

@@ -1,13 +1,11 @@
 package graphindex
 
-import (
-	"math/rand/v2"
-	"slices"
-	"strings"
-	"testing"
+import "math/rand/v2"
+import "slices"
+import "strings"
+import "testing"
 
-	"github.com/memsnap/memsnap/internal/model"
-)
+import "github.com/memsnap/memsnap/internal/model"
 
 // An Overlay of a View by queued jobs answers Open, Page, Search (with
 // RelationsTouching), In and Out as a View built afresh on the graph the

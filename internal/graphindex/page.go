@@ -1,12 +1,10 @@
 package graphindex
 
-import (
-	"slices"
-	"sort"
-	"strings"
+import "slices"
+import "sort"
+import "strings"
 
-	"github.com/memsnap/memsnap/internal/model"
-)
+import "github.com/memsnap/memsnap/internal/model"
 
 // Page returns, in name order, up to limit (0: no limit) live entities of v
 // named after after (byte order, as Kuzu orders STRING), only those of

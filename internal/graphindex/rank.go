@@ -1,13 +1,11 @@
 package graphindex
 
-import (
-	"cmp"
-	"slices"
-	"strings"
-	"unicode/utf8"
+import "cmp"
+import "slices"
+import "strings"
+import "unicode/utf8"
 
-	"github.com/memsnap/memsnap/internal/model"
-)
+import "github.com/memsnap/memsnap/internal/model"
 
 // Ranking (issue 28): a search answers the exact name first, then the
 // entities holding the whole query as one phrase in one field (the

@@ -1,18 +1,16 @@
 package graphindex
 
-import (
-	"bufio"
-	"encoding/json"
-	"fmt"
-	"os"
-	"path/filepath"
-	"slices"
-	"strings"
-	"testing"
+import "bufio"
+import "encoding/json"
+import "fmt"
+import "os"
+import "path/filepath"
+import "slices"
+import "strings"
+import "testing"
 
-	"github.com/memsnap/memsnap/internal/model"
-	"github.com/memsnap/memsnap/internal/testutil"
-)
+import "github.com/memsnap/memsnap/internal/model"
+import "github.com/memsnap/memsnap/internal/testutil"
 
 // loadMemoryFile reads a reference memory server JSONL file.
 func loadMemoryFile(t *testing.T, path string) ([]model.Entity, []model.Relation) {

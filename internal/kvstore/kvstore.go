@@ -6,16 +6,14 @@
 // user key can never collide with memsnap's own records.
 package kvstore
 
-import (
-	"bytes"
-	"context"
-	"fmt"
-	"io"
-	"log/slog"
+import "bytes"
+import "context"
+import "fmt"
+import "io"
+import "log/slog"
 
-	"github.com/cockroachdb/pebble/v2"
-	"github.com/cockroachdb/pebble/v2/vfs"
-)
+import "github.com/cockroachdb/pebble/v2"
+import "github.com/cockroachdb/pebble/v2/vfs"
 
 const (
 	userPrefix = "u/"

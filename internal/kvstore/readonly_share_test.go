@@ -1,14 +1,12 @@
 package kvstore
 
-import (
-	"context"
-	"io"
-	"log/slog"
-	"reflect"
-	"testing"
+import "context"
+import "io"
+import "log/slog"
+import "reflect"
+import "testing"
 
-	"github.com/memsnap/memsnap/internal/testutil"
-)
+import "github.com/memsnap/memsnap/internal/testutil"
 
 // publish writes a small store into a fresh directory the way the writer
 // stages one (WAL off, flushed, closed) and returns the directory.

@@ -1,11 +1,9 @@
 package kvstore
 
-import (
-	"io"
-	"log/slog"
-	"os"
-	"testing"
-)
+import "io"
+import "log/slog"
+import "os"
+import "testing"
 
 // TestOpenSnapshotCannotBeRemovedOnWindows checks the Windows rule snapshot
 // GC must live with: a store a reader holds open cannot be removed (Pebble

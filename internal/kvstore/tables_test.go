@@ -1,10 +1,8 @@
 package kvstore
 
-import (
-	"fmt"
-	"path/filepath"
-	"testing"
-)
+import "fmt"
+import "path/filepath"
+import "testing"
 
 // A store built by many small commits, each opening the writer's store,
 // recording one job outcome, flushing and closing (as each snapshot's

@@ -1,12 +1,10 @@
 package lint
 
-import (
-	"os"
-	"os/exec"
-	"slices"
-	"strings"
-	"testing"
-)
+import "os"
+import "os/exec"
+import "slices"
+import "strings"
+import "testing"
 
 // kuzuModule is the one dependency that cannot cross-compile to macOS here:
 // go-kuzu needs a macOS C toolchain, which these machines lack.

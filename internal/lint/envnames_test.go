@@ -1,17 +1,15 @@
 package lint
 
-import (
-	"go/ast"
-	"go/parser"
-	"go/token"
-	"io/fs"
-	"path/filepath"
-	"regexp"
-	"strings"
-	"testing"
+import "go/ast"
+import "go/parser"
+import "go/token"
+import "io/fs"
+import "path/filepath"
+import "regexp"
+import "strings"
+import "testing"
 
-	"github.com/memsnap/memsnap/config"
-)
+import "github.com/memsnap/memsnap/config"
 
 // TestEnvNamesAreKnown checks that every MEMSNAP_* variable the product
 // code names (outside tests) is one config.Load accepts: the EnvName of a

@@ -1,14 +1,12 @@
 package lint
 
-import (
-	"go/ast"
-	"go/parser"
-	"go/token"
-	"io/fs"
-	"path/filepath"
-	"strings"
-	"testing"
-)
+import "go/ast"
+import "go/parser"
+import "go/token"
+import "io/fs"
+import "path/filepath"
+import "strings"
+import "testing"
 
 // maxFuncLines is the longest a function outside tests may be, counted from
 // its func line to its closing brace: longer ones hide more than one idea.

@@ -1,10 +1,8 @@
 package lint
 
-import (
-	"os/exec"
-	"strings"
-	"testing"
-)
+import "os/exec"
+import "strings"
+import "testing"
 
 const module = "github.com/memsnap/memsnap"
 

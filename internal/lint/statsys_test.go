@@ -1,12 +1,10 @@
 package lint
 
-import (
-	"io/fs"
-	"os"
-	"path/filepath"
-	"strings"
-	"testing"
-)
+import "io/fs"
+import "os"
+import "path/filepath"
+import "strings"
+import "testing"
 
 // TestFileInfoSysIsSyscallStat checks that no code asserts os.FileInfo.Sys()
 // to x/sys/unix's Stat_t: Sys() holds a *syscall.Stat_t, so such an

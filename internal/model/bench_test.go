@@ -1,10 +1,8 @@
 package model
 
-import (
-	"fmt"
-	"strings"
-	"testing"
-)
+import "fmt"
+import "strings"
+import "testing"
 
 // BenchmarkDecodeJob decodes a job of 10 create_entities ops of 10 entities
 // with 3 observations each, and one kv_put: the decoder's cost per job.

@@ -1,13 +1,11 @@
 package model
 
-import (
-	"encoding/json"
-	"errors"
-	"reflect"
-	"strings"
-	"testing"
-	"unicode/utf8"
-)
+import "encoding/json"
+import "errors"
+import "reflect"
+import "strings"
+import "testing"
+import "unicode/utf8"
 
 // FuzzDecodeJob feeds arbitrary bytes to the job decoder. It must never
 // panic; every error must wrap ErrInvalidJob; every accepted job must respect

@@ -1,19 +1,17 @@
 package model
 
-import (
-	"bytes"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
-	"maps"
-	"slices"
-	"strings"
-	"unicode/utf8"
+import "bytes"
+import "encoding/json"
+import "errors"
+import "fmt"
+import "io"
+import "maps"
+import "slices"
+import "strings"
+import "unicode/utf8"
 
-	jsonv2 "github.com/go-json-experiment/json"
-	"github.com/go-json-experiment/json/jsontext"
-)
+import jsonv2 "github.com/go-json-experiment/json"
+import "github.com/go-json-experiment/json/jsontext"
 
 // ErrInvalidJob is returned (wrapped, with the reason) for a job that can
 // never be applied: malformed JSON, unknown ops or fields, empty names, or a

@@ -1,10 +1,8 @@
 package model
 
-import (
-	"errors"
-	"strings"
-	"testing"
-)
+import "errors"
+import "strings"
+import "testing"
 
 func TestDecodeJob(t *testing.T) {
 	lim := Limits{MaxBytes: 4096, MaxOps: 3, MaxStringBytes: 32}

@@ -1,10 +1,8 @@
 package model
 
-import (
-	"encoding/json"
-	"fmt"
-	"time"
-)
+import "encoding/json"
+import "fmt"
+import "time"
 
 // Status is what became of a job, as 'memsnap job ID' prints it.
 type Status string

@@ -1,9 +1,7 @@
 package model
 
-import (
-	"errors"
-	"fmt"
-)
+import "errors"
+import "fmt"
 
 // ErrUnpairedSurrogate is CheckSurrogates' error (wrapped, with the escape
 // and its byte offset): a JSON string holds a surrogate escape (\uD800 to

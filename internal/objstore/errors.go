@@ -1,15 +1,13 @@
 package objstore
 
-import (
-	"context"
-	"errors"
-	"fmt"
-	"net"
-	"net/http"
-	"syscall"
+import "context"
+import "errors"
+import "fmt"
+import "net"
+import "net/http"
+import "syscall"
 
-	"github.com/aws/smithy-go"
-)
+import "github.com/aws/smithy-go"
 
 // Error is every error a Client returns for a request: one line that says
 // what was asked (Op, URL), what the server answered (Code, Status) or

@@ -13,29 +13,27 @@
 // sends by default since 2025.
 package objstore
 
-import (
-	"bytes"
-	"context"
-	"errors"
-	"fmt"
-	"io"
-	"log/slog"
-	"net"
-	"net/http"
-	"net/url"
-	"strings"
-	"time"
+import "bytes"
+import "context"
+import "errors"
+import "fmt"
+import "io"
+import "log/slog"
+import "net"
+import "net/http"
+import "net/url"
+import "strings"
+import "time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
-	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
-	awsconfig "github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
-	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
-	"github.com/aws/smithy-go/logging"
-)
+import "github.com/aws/aws-sdk-go-v2/aws"
+import "github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+import "github.com/aws/aws-sdk-go-v2/aws/retry"
+import awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+import awsconfig "github.com/aws/aws-sdk-go-v2/config"
+import "github.com/aws/aws-sdk-go-v2/credentials"
+import "github.com/aws/aws-sdk-go-v2/service/s3"
+import s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+import "github.com/aws/smithy-go/logging"
 
 // ErrNotFound is returned by Get for a key that holds no object.
 var ErrNotFound = errors.New("objstore: no such object")

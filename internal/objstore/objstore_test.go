@@ -1,23 +1,21 @@
 package objstore_test
 
-import (
-	"context"
-	"errors"
-	"io"
-	"log/slog"
-	"net"
-	"slices"
-	"strings"
-	"sync"
-	"syscall"
-	"testing"
-	"time"
+import "context"
+import "errors"
+import "io"
+import "log/slog"
+import "net"
+import "slices"
+import "strings"
+import "sync"
+import "syscall"
+import "testing"
+import "time"
 
-	"github.com/aws/smithy-go"
+import "github.com/aws/smithy-go"
 
-	"github.com/memsnap/memsnap/internal/objstore"
-	"github.com/memsnap/memsnap/internal/testutil"
-)
+import "github.com/memsnap/memsnap/internal/objstore"
+import "github.com/memsnap/memsnap/internal/testutil"
 
 func TestParseURL(t *testing.T) {
 	for _, tc := range []struct {

@@ -1,14 +1,12 @@
 package queue
 
-import (
-	"errors"
-	"fmt"
-	"os"
-	"sort"
-	"strings"
+import "errors"
+import "fmt"
+import "os"
+import "sort"
+import "strings"
 
-	"github.com/memsnap/memsnap/internal/fsutil"
-)
+import "github.com/memsnap/memsnap/internal/fsutil"
 
 // fwdDir, in a replica's cache store only, holds the jobs sent on to the
 // remote queue (new/ -> fwd/, same name) until a snapshot that holds them

@@ -2,15 +2,13 @@
 
 package queue
 
-import (
-	"errors"
-	"os"
-	"syscall"
+import "errors"
+import "os"
+import "syscall"
 
-	"golang.org/x/sys/unix"
+import "golang.org/x/sys/unix"
 
-	"github.com/memsnap/memsnap/internal/model"
-)
+import "github.com/memsnap/memsnap/internal/model"
 
 // closeBeforeRename is false on Unix: a producer keeps its job file open,
 // and so locked, until it is renamed into new/, so that RemoveDeadTemps can

@@ -2,10 +2,8 @@
 
 package queue
 
-import (
-	"os"
-	"syscall"
-)
+import "os"
+import "syscall"
 
 // closeBeforeRename is true on Windows: a file open without
 // FILE_SHARE_DELETE (how Go opens every file) cannot be renamed, even by

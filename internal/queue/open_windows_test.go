@@ -2,13 +2,11 @@
 
 package queue
 
-import (
-	"os"
-	"path/filepath"
-	"testing"
+import "os"
+import "path/filepath"
+import "testing"
 
-	"github.com/memsnap/memsnap/internal/testutil"
-)
+import "github.com/memsnap/memsnap/internal/testutil"
 
 // A job file a reader holds open (openJobFile) can still be claimed
 // (renamed) and removed by the writer: readers read queued jobs while the

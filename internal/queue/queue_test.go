@@ -1,14 +1,12 @@
 package queue
 
-import (
-	"errors"
-	"os"
-	"path/filepath"
-	"testing"
+import "errors"
+import "os"
+import "path/filepath"
+import "testing"
 
-	"github.com/memsnap/memsnap/internal/model"
-	"github.com/memsnap/memsnap/internal/testutil"
-)
+import "github.com/memsnap/memsnap/internal/model"
+import "github.com/memsnap/memsnap/internal/testutil"
 
 func newQueue(t *testing.T) *Queue {
 	t.Helper()

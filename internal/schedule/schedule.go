@@ -3,13 +3,11 @@
 // below a second.
 package schedule
 
-import (
-	"fmt"
-	"strings"
-	"time"
+import "fmt"
+import "strings"
+import "time"
 
-	"github.com/robfig/cron/v3"
-)
+import "github.com/robfig/cron/v3"
 
 // Parse parses a schedule spec: a standard cron spec, a descriptor
 // such as "@hourly", or "@every DURATION". Unlike cron's own parser, which

@@ -1,9 +1,7 @@
 package schedule
 
-import (
-	"testing"
-	"time"
-)
+import "testing"
+import "time"
 
 func TestParseKeepsSubSecondEvery(t *testing.T) {
 	start := time.Date(2026, 1, 1, 0, 0, 0, 123456789, time.UTC)

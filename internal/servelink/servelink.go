@@ -6,15 +6,13 @@
 // read them, so the format has this one owner.
 package servelink
 
-import (
-	"bufio"
-	"errors"
-	"fmt"
-	"io"
-	"net/http"
-	"net/url"
-	"regexp"
-)
+import "bufio"
+import "errors"
+import "fmt"
+import "io"
+import "net/http"
+import "net/url"
+import "regexp"
 
 // DashboardLine matches the first line Announce writes. Its submatches are
 // the base URL (scheme, host and port) and the token (hex).

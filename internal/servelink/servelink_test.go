@@ -1,13 +1,11 @@
 package servelink
 
-import (
-	"bytes"
-	"errors"
-	"net/http"
-	"net/http/httptest"
-	"strings"
-	"testing"
-)
+import "bytes"
+import "errors"
+import "net/http"
+import "net/http/httptest"
+import "strings"
+import "testing"
 
 // What Announce writes, ReadAnnounce and DashboardLine read back; output
 // without the line is ErrNoAnnounce.

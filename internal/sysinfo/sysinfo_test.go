@@ -1,12 +1,10 @@
 package sysinfo
 
-import (
-	"os"
-	"runtime"
-	"testing"
+import "os"
+import "runtime"
+import "testing"
 
-	"github.com/memsnap/memsnap/internal/testutil"
-)
+import "github.com/memsnap/memsnap/internal/testutil"
 
 func TestTotalRAMAndFreeBytes(t *testing.T) {
 	if runtime.GOOS == "linux" && TotalRAM() == 0 {

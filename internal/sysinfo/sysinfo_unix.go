@@ -2,12 +2,10 @@
 
 package sysinfo
 
-import (
-	"errors"
-	"fmt"
+import "errors"
+import "fmt"
 
-	"golang.org/x/sys/unix"
-)
+import "golang.org/x/sys/unix"
 
 func freeBytes(dir string) (int64, error) {
 	var fs unix.Statfs_t

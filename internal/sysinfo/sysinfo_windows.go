@@ -2,12 +2,10 @@
 
 package sysinfo
 
-import (
-	"fmt"
-	"unsafe"
+import "fmt"
+import "unsafe"
 
-	"golang.org/x/sys/windows"
-)
+import "golang.org/x/sys/windows"
 
 // memoryStatusEx is MEMORYSTATUSEX (sysinfoapi.h).
 type memoryStatusEx struct {

@@ -1,9 +1,7 @@
 package testutil
 
-import (
-	"bytes"
-	"sync"
-)
+import "bytes"
+import "sync"
 
 // LockedBuffer is a bytes.Buffer that a process or a logger's goroutines
 // write to while the test reads it.

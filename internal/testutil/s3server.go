@@ -1,14 +1,12 @@
 package testutil
 
-import (
-	"fmt"
-	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"testing"
-	"time"
-)
+import "fmt"
+import "net"
+import "os"
+import "os/exec"
+import "path/filepath"
+import "testing"
+import "time"
 
 // S3 test server credentials (versitygw's root user).
 const (

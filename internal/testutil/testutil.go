@@ -11,17 +11,15 @@
 // binaries built without it.)
 package testutil
 
-import (
-	"errors"
-	"io/fs"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"runtime"
-	"slices"
-	"sync"
-	"testing"
-)
+import "errors"
+import "io/fs"
+import "os"
+import "os/exec"
+import "path/filepath"
+import "runtime"
+import "slices"
+import "sync"
+import "testing"
 
 var (
 	// mu guards cleaned.

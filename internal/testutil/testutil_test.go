@@ -1,10 +1,8 @@
 package testutil
 
-import (
-	"os"
-	"path/filepath"
-	"testing"
-)
+import "os"
+import "path/filepath"
+import "testing"
 
 func TestRemoveTree(t *testing.T) {
 	root := filepath.Join(TempDir(t), "tree")

@@ -1,9 +1,7 @@
 package testutil
 
-import (
-	"sync"
-	"syscall"
-)
+import "sync"
+import "syscall"
 
 // onWine looks up ntdll.dll!wine_get_version once: Wine's ntdll exports it,
 // Windows' does not.

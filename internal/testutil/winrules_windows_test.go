@@ -1,14 +1,12 @@
 package testutil
 
-import (
-	"errors"
-	"os"
-	"path/filepath"
-	"syscall"
-	"testing"
+import "errors"
+import "os"
+import "path/filepath"
+import "syscall"
+import "testing"
 
-	"golang.org/x/sys/windows"
-)
+import "golang.org/x/sys/windows"
 
 // The Windows file rules memsnap's publish, swap and GC must live with
 // (checked on the system the binary runs on, real Windows or Wine): a file

@@ -2,10 +2,8 @@
 
 package queryworker
 
-import (
-	"os"
-	"syscall"
-)
+import "os"
+import "syscall"
 
 // crashSelf ends the test worker as a crash in Kuzu would: SIGSEGV.
 func crashSelf() { _ = syscall.Kill(os.Getpid(), syscall.SIGSEGV) }

@@ -2,16 +2,14 @@
 
 package queryworker
 
-import (
-	"fmt"
-	"os"
-	"os/exec"
-	"strconv"
-	"strings"
-	"syscall"
+import "fmt"
+import "os"
+import "os/exec"
+import "strconv"
+import "strings"
+import "syscall"
 
-	"golang.org/x/sys/unix"
-)
+import "golang.org/x/sys/unix"
 
 // raiseDataLimit lifts the worker's data limit to its hard limit before a
 // snapshot opens (Kuzu reserves its address space then).

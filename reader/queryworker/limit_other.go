@@ -2,11 +2,9 @@
 
 package queryworker
 
-import (
-	"errors"
-	"os/exec"
-	"strconv"
-)
+import "errors"
+import "os/exec"
+import "strconv"
 
 // raiseDataLimit does nothing here: the data limit (RLIMIT_DATA) is the
 // Linux cap (see limit_linux.go).

@@ -2,15 +2,13 @@
 
 package queryworker
 
-import (
-	"fmt"
-	"os/exec"
-	"strconv"
-	"sync"
-	"unsafe"
+import "fmt"
+import "os/exec"
+import "strconv"
+import "sync"
+import "unsafe"
 
-	"golang.org/x/sys/windows"
-)
+import "golang.org/x/sys/windows"
 
 // raiseDataLimit does nothing on Windows: the cap there is a Job Object's
 // process memory limit (limitData), which Kuzu's reserved but unused

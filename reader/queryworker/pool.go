@@ -1,22 +1,20 @@
 package queryworker
 
-import (
-	"bufio"
-	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
-	"log/slog"
-	"os"
-	"os/exec"
-	"strings"
-	"sync"
-	"sync/atomic"
-	"time"
+import "bufio"
+import "context"
+import "encoding/json"
+import "errors"
+import "fmt"
+import "io"
+import "log/slog"
+import "os"
+import "os/exec"
+import "strings"
+import "sync"
+import "sync/atomic"
+import "time"
 
-	"github.com/memsnap/memsnap/reader"
-)
+import "github.com/memsnap/memsnap/reader"
 
 // ErrStopped is returned (as a *StoppedError) for a query that did not
 // finish: it ran past its timeout, past the memory cap, or its worker

@@ -1,18 +1,16 @@
 package queryworker
 
-import (
-	"bufio"
-	"context"
-	"encoding/json"
-	"errors"
-	"io"
-	"os"
-	"os/exec"
-	"strings"
-	"sync/atomic"
-	"testing"
-	"time"
-)
+import "bufio"
+import "context"
+import "encoding/json"
+import "errors"
+import "io"
+import "os"
+import "os/exec"
+import "strings"
+import "sync/atomic"
+import "testing"
+import "time"
 
 // TestMain lets the test binary play a query worker that misbehaves as
 // QUERYWORKER_FAKE says.

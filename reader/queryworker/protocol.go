@@ -1,12 +1,10 @@
 package queryworker
 
-import (
-	"encoding/binary"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
-)
+import "encoding/binary"
+import "encoding/json"
+import "errors"
+import "fmt"
+import "io"
 
 // A frame is a 4-byte big-endian length, then that many bytes of JSON.
 

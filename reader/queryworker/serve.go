@@ -1,22 +1,20 @@
 package queryworker
 
-import (
-	"bufio"
-	"bytes"
-	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
-	"log/slog"
-	"os"
-	"path/filepath"
-	"sync"
-	"time"
+import "bufio"
+import "bytes"
+import "context"
+import "encoding/json"
+import "errors"
+import "fmt"
+import "io"
+import "log/slog"
+import "os"
+import "path/filepath"
+import "sync"
+import "time"
 
-	"github.com/memsnap/memsnap/internal/graphdb"
-	"github.com/memsnap/memsnap/snapshot"
-)
+import "github.com/memsnap/memsnap/internal/graphdb"
+import "github.com/memsnap/memsnap/snapshot"
 
 // WorkerOptions configures the worker side (memsnap query-worker).
 type WorkerOptions struct {

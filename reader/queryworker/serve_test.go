@@ -1,16 +1,14 @@
 package queryworker
 
-import (
-	"context"
-	"encoding/json"
-	"io"
-	"strings"
-	"testing"
+import "context"
+import "encoding/json"
+import "io"
+import "strings"
+import "testing"
 
-	"github.com/memsnap/memsnap/snapshot/snapshottest"
-	"github.com/memsnap/memsnap/writer"
-	"github.com/memsnap/memsnap/writer/producer"
-)
+import "github.com/memsnap/memsnap/snapshot/snapshottest"
+import "github.com/memsnap/memsnap/writer"
+import "github.com/memsnap/memsnap/writer/producer"
 
 // servedWorker runs Serve in this process on a store of one snapshot and
 // returns a function that sends one request and reads its answer.

@@ -3,12 +3,10 @@
 // (newTestStore): they cannot import this package.
 package snapshottest
 
-import (
-	"path/filepath"
-	"testing"
+import "path/filepath"
+import "testing"
 
-	"github.com/memsnap/memsnap/snapshot"
-)
+import "github.com/memsnap/memsnap/snapshot"
 
 // NewStore initialises an empty store (no snapshot, empty queue) in the
 // directory "store" under tb.TempDir(), removed when the test ends, and

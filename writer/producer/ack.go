@@ -1,17 +1,15 @@
 package producer
 
-import (
-	"context"
-	"errors"
-	"fmt"
-	"sync"
-	"time"
+import "context"
+import "errors"
+import "fmt"
+import "sync"
+import "time"
 
-	"github.com/memsnap/memsnap/internal/fsm"
-	"github.com/memsnap/memsnap/internal/model"
-	"github.com/memsnap/memsnap/internal/queue"
-	"github.com/memsnap/memsnap/snapshot"
-)
+import "github.com/memsnap/memsnap/internal/fsm"
+import "github.com/memsnap/memsnap/internal/model"
+import "github.com/memsnap/memsnap/internal/queue"
+import "github.com/memsnap/memsnap/snapshot"
 
 // Acknowledging writes on durability
 //

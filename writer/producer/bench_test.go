@@ -1,16 +1,14 @@
 package producer_test
 
-import (
-	"fmt"
-	"os"
-	"path/filepath"
-	"testing"
+import "fmt"
+import "os"
+import "path/filepath"
+import "testing"
 
-	"github.com/memsnap/memsnap/internal/fsutil"
-	"github.com/memsnap/memsnap/snapshot/snapshottest"
-	"github.com/memsnap/memsnap/writer"
-	"github.com/memsnap/memsnap/writer/producer"
-)
+import "github.com/memsnap/memsnap/internal/fsutil"
+import "github.com/memsnap/memsnap/snapshot/snapshottest"
+import "github.com/memsnap/memsnap/writer"
+import "github.com/memsnap/memsnap/writer/producer"
 
 // BenchmarkEnqueue compares durable enqueue (validate, write, fsync, rename,
 // dir fsync) with a bare write+fsync+rename+dir-fsync loop on the same disk.

@@ -1,12 +1,10 @@
 package producer
 
-import (
-	"fmt"
+import "fmt"
 
-	"github.com/memsnap/memsnap/internal/model"
-	"github.com/memsnap/memsnap/internal/queue"
-	"github.com/memsnap/memsnap/snapshot"
-)
+import "github.com/memsnap/memsnap/internal/model"
+import "github.com/memsnap/memsnap/internal/queue"
+import "github.com/memsnap/memsnap/snapshot"
 
 // Enqueue validates a job and makes it durable in the store's queue. It takes
 // no lock: any number of producer processes may enqueue at once. The job is

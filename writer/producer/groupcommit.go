@@ -1,17 +1,15 @@
 package producer
 
-import (
-	"context"
-	"errors"
-	"log/slog"
-	"sync"
-	"time"
+import "context"
+import "errors"
+import "log/slog"
+import "sync"
+import "time"
 
-	"github.com/fsnotify/fsnotify"
+import "github.com/fsnotify/fsnotify"
 
-	"github.com/memsnap/memsnap/snapshot"
-	"github.com/memsnap/memsnap/writer"
-)
+import "github.com/memsnap/memsnap/snapshot"
+import "github.com/memsnap/memsnap/writer"
 
 // Group commit
 //

@@ -1,20 +1,18 @@
 package producer_test
 
-import (
-	"context"
-	"encoding/json"
-	"errors"
-	"sync/atomic"
-	"testing"
-	"time"
+import "context"
+import "encoding/json"
+import "errors"
+import "sync/atomic"
+import "testing"
+import "time"
 
-	"github.com/memsnap/memsnap/config"
-	"github.com/memsnap/memsnap/internal/model"
-	"github.com/memsnap/memsnap/snapshot"
-	"github.com/memsnap/memsnap/snapshot/snapshottest"
-	"github.com/memsnap/memsnap/writer"
-	"github.com/memsnap/memsnap/writer/producer"
-)
+import "github.com/memsnap/memsnap/config"
+import "github.com/memsnap/memsnap/internal/model"
+import "github.com/memsnap/memsnap/snapshot"
+import "github.com/memsnap/memsnap/snapshot/snapshottest"
+import "github.com/memsnap/memsnap/writer"
+import "github.com/memsnap/memsnap/writer/producer"
 
 // newStore initialises a store in a temp dir with a writer on it, under
 // the default configuration.

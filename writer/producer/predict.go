@@ -1,9 +1,7 @@
 package producer
 
-import (
-	"github.com/memsnap/memsnap/internal/fsm"
-	"github.com/memsnap/memsnap/internal/model"
-)
+import "github.com/memsnap/memsnap/internal/fsm"
+import "github.com/memsnap/memsnap/internal/model"
 
 // Predict returns what job will do when the writer applies it after the
 // pending jobs, in order, on a graph whose part the jobs read is st (see

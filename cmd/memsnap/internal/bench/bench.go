@@ -15,19 +15,17 @@
 // as JSON on stdout (see RunWorker).
 package bench
 
-import (
-	"context"
-	"errors"
-	"fmt"
-	"io"
-	"log/slog"
-	"os"
-	"path/filepath"
-	"runtime"
-	"slices"
-	"strings"
-	"time"
-)
+import "context"
+import "errors"
+import "fmt"
+import "io"
+import "log/slog"
+import "os"
+import "path/filepath"
+import "runtime"
+import "slices"
+import "strings"
+import "time"
 
 // Names lists the benchmarks in the order a run takes them; --only takes
 // any of them.

@@ -1,21 +1,19 @@
 package bench
 
-import (
-	"context"
-	"encoding/json"
-	"fmt"
-	"io"
-	"math/rand/v2"
-	"os"
-	"path/filepath"
-	"strings"
+import "context"
+import "encoding/json"
+import "fmt"
+import "io"
+import "math/rand/v2"
+import "os"
+import "path/filepath"
+import "strings"
 
-	"github.com/memsnap/memsnap/config"
-	"github.com/memsnap/memsnap/internal/model"
-	"github.com/memsnap/memsnap/snapshot"
-	"github.com/memsnap/memsnap/writer"
-	"github.com/memsnap/memsnap/writer/producer"
-)
+import "github.com/memsnap/memsnap/config"
+import "github.com/memsnap/memsnap/internal/model"
+import "github.com/memsnap/memsnap/snapshot"
+import "github.com/memsnap/memsnap/writer"
+import "github.com/memsnap/memsnap/writer/producer"
 
 // vocabulary is what observations are made of: common words, so that
 // word queries match a realistic share of entities.

@@ -1,18 +1,16 @@
 package bench
 
-import (
-	"bytes"
-	"context"
-	"encoding/json"
-	"fmt"
-	"io/fs"
-	"os/exec"
-	"path/filepath"
-	"strings"
+import "bytes"
+import "context"
+import "encoding/json"
+import "fmt"
+import "io/fs"
+import "os/exec"
+import "path/filepath"
+import "strings"
 
-	"github.com/memsnap/memsnap/internal/model"
-	"github.com/memsnap/memsnap/snapshot"
-)
+import "github.com/memsnap/memsnap/internal/model"
+import "github.com/memsnap/memsnap/snapshot"
 
 // FootprintGoalBytes is the footprint goal at 1,000 entities (issue 28,
 // done-when 3): under 3 MB (10^6 bytes) on disk with default retention.

@@ -2,10 +2,8 @@
 
 package bench
 
-import (
-	"os"
-	"syscall"
-)
+import "os"
+import "syscall"
 
 // allocated is what info's file takes on disk (its allocated blocks, as du
 // counts them) and whether this is the first time its inode is met in

@@ -2,10 +2,8 @@
 
 package bench
 
-import (
-	"os/exec"
-	"syscall"
-)
+import "os/exec"
+import "syscall"
 
 // newGroup starts cmd in a process group of its own, so that killGroup
 // ends it with every process it started.

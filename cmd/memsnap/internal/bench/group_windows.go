@@ -2,11 +2,9 @@
 
 package bench
 
-import (
-	"os"
-	"os/exec"
-	"syscall"
-)
+import "os"
+import "os/exec"
+import "syscall"
 
 // newGroup starts cmd in a console process group of its own. Windows has
 // no process group signals: killGroup and termGroup end only pid itself

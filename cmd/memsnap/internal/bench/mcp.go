@@ -1,21 +1,19 @@
 package bench
 
-import (
-	"bufio"
-	"context"
-	"encoding/json"
-	"fmt"
-	"math/rand/v2"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"time"
+import "bufio"
+import "context"
+import "encoding/json"
+import "fmt"
+import "math/rand/v2"
+import "os"
+import "os/exec"
+import "path/filepath"
+import "time"
 
-	"github.com/memsnap/memsnap/internal/fsutil"
-	"github.com/memsnap/memsnap/internal/model"
-	"github.com/memsnap/memsnap/snapshot"
-	"github.com/memsnap/memsnap/writer"
-)
+import "github.com/memsnap/memsnap/internal/fsutil"
+import "github.com/memsnap/memsnap/internal/model"
+import "github.com/memsnap/memsnap/snapshot"
+import "github.com/memsnap/memsnap/writer"
 
 // MCP is the latency of the write tools and of the read tools through a
 // real MCP client (the official Go SDK over stdio, time per call measured

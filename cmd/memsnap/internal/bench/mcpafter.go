@@ -4,13 +4,11 @@ package bench
 // 1): an agent writes a memory, then reads it, through the server that
 // acknowledged the write, with no pause in between.
 
-import (
-	"context"
-	"encoding/json"
-	"fmt"
-	"slices"
-	"time"
-)
+import "context"
+import "encoding/json"
+import "fmt"
+import "slices"
+import "time"
 
 // MCPAfterWrite is one call of the read-after-write rounds: its figures on
 // memsnap and, when the reference ran, on the reference.

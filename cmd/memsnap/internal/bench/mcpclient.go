@@ -1,19 +1,17 @@
 package bench
 
-import (
-	"context"
-	"encoding/json"
-	"fmt"
-	"log/slog"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strings"
-	"sync"
-	"time"
+import "context"
+import "encoding/json"
+import "fmt"
+import "log/slog"
+import "os"
+import "os/exec"
+import "path/filepath"
+import "strings"
+import "sync"
+import "time"
 
-	"github.com/modelcontextprotocol/go-sdk/mcp"
-)
+import "github.com/modelcontextprotocol/go-sdk/mcp"
 
 // referenceScript is where 'make reference' installs the reference server's
 // entry script, relative to the repository root.

@@ -1,15 +1,13 @@
 package bench
 
-import (
-	"bytes"
-	"context"
-	"encoding/json"
-	"fmt"
-	"os"
-	"os/exec"
-	"strings"
-	"time"
-)
+import "bytes"
+import "context"
+import "encoding/json"
+import "fmt"
+import "os"
+import "os/exec"
+import "strings"
+import "time"
 
 // proc is a running child process: a worker or a memsnap command.
 type proc struct {

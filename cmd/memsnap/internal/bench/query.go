@@ -1,15 +1,13 @@
 package bench
 
-import (
-	"context"
-	"fmt"
-	"os/exec"
-	"time"
+import "context"
+import "fmt"
+import "os/exec"
+import "time"
 
-	"github.com/memsnap/memsnap/reader"
-	"github.com/memsnap/memsnap/reader/queryworker"
-	"github.com/memsnap/memsnap/snapshot"
-)
+import "github.com/memsnap/memsnap/reader"
+import "github.com/memsnap/memsnap/reader/queryworker"
+import "github.com/memsnap/memsnap/snapshot"
 
 // Query is the cost of one small user query (a primary-key lookup of one
 // entity, one row) through a warm query worker against the same query in

@@ -1,21 +1,19 @@
 package bench
 
-import (
-	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"slices"
-	"time"
+import "context"
+import "encoding/json"
+import "errors"
+import "fmt"
+import "net"
+import "os"
+import "os/exec"
+import "path/filepath"
+import "slices"
+import "time"
 
-	"github.com/memsnap/memsnap/internal/fsutil"
-	"github.com/memsnap/memsnap/internal/queue"
-	"github.com/memsnap/memsnap/snapshot"
-)
+import "github.com/memsnap/memsnap/internal/fsutil"
+import "github.com/memsnap/memsnap/internal/queue"
+import "github.com/memsnap/memsnap/snapshot"
 
 // Replicate is the replicate benchmark at one store size: what
 // 'memsnap replicate' sends to an S3-compatible server (versitygw on

@@ -1,12 +1,10 @@
 package bench
 
-import (
-	"fmt"
-	"io"
-	"slices"
-	"strings"
-	"text/tabwriter"
-)
+import "fmt"
+import "io"
+import "slices"
+import "strings"
+import "text/tabwriter"
 
 // Goal is one of memsnap's performance goals checked against a run.
 type Goal struct {

@@ -1,19 +1,17 @@
 package bench
 
-import (
-	"context"
-	"fmt"
-	"os"
-	"path/filepath"
-	"runtime"
-	"slices"
-	"time"
+import "context"
+import "fmt"
+import "os"
+import "path/filepath"
+import "runtime"
+import "slices"
+import "time"
 
-	"github.com/memsnap/memsnap/internal/fsutil"
-	"github.com/memsnap/memsnap/snapshot"
-	"github.com/memsnap/memsnap/writer"
-	"github.com/memsnap/memsnap/writer/producer"
-)
+import "github.com/memsnap/memsnap/internal/fsutil"
+import "github.com/memsnap/memsnap/snapshot"
+import "github.com/memsnap/memsnap/writer"
+import "github.com/memsnap/memsnap/writer/producer"
 
 // workerLead is how far ahead workers are told to start measuring, so that
 // every one of them has started and opened its store by then.

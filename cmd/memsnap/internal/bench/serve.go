@@ -1,23 +1,21 @@
 package bench
 
-import (
-	"context"
-	"fmt"
-	"io"
-	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strconv"
-	"strings"
-	"sync"
-	"time"
+import "context"
+import "fmt"
+import "io"
+import "net/http"
+import "os"
+import "os/exec"
+import "path/filepath"
+import "strconv"
+import "strings"
+import "sync"
+import "time"
 
-	"github.com/modelcontextprotocol/go-sdk/mcp"
+import "github.com/modelcontextprotocol/go-sdk/mcp"
 
-	"github.com/memsnap/memsnap/internal/servelink"
-	"github.com/memsnap/memsnap/snapshot"
-)
+import "github.com/memsnap/memsnap/internal/servelink"
+import "github.com/memsnap/memsnap/snapshot"
 
 // Serve is the serve benchmark: many MCP clients at once over streamable
 // HTTP against one 'memsnap serve', while a 'memsnap daemon' commits their

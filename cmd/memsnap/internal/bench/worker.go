@@ -1,26 +1,24 @@
 package bench
 
-import (
-	"context"
-	"encoding/json"
-	"fmt"
-	"io"
-	"math/rand/v2"
-	"os"
-	"path/filepath"
-	"strings"
-	"sync"
-	"sync/atomic"
-	"time"
+import "context"
+import "encoding/json"
+import "fmt"
+import "io"
+import "math/rand/v2"
+import "os"
+import "path/filepath"
+import "strings"
+import "sync"
+import "sync/atomic"
+import "time"
 
-	"github.com/memsnap/memsnap/config"
-	"github.com/memsnap/memsnap/internal/fsutil"
-	"github.com/memsnap/memsnap/internal/graphdb"
-	"github.com/memsnap/memsnap/internal/model"
-	"github.com/memsnap/memsnap/reader"
-	"github.com/memsnap/memsnap/snapshot"
-	"github.com/memsnap/memsnap/writer/producer"
-)
+import "github.com/memsnap/memsnap/config"
+import "github.com/memsnap/memsnap/internal/fsutil"
+import "github.com/memsnap/memsnap/internal/graphdb"
+import "github.com/memsnap/memsnap/internal/model"
+import "github.com/memsnap/memsnap/reader"
+import "github.com/memsnap/memsnap/snapshot"
+import "github.com/memsnap/memsnap/writer/producer"
 
 // workers maps each role to its function: it gets the spec's JSON and
 // returns the result to print.

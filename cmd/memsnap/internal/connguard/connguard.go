@@ -30,18 +30,16 @@
 //     gets the status LimitStreams is given.
 package connguard
 
-import (
-	"context"
-	"errors"
-	"fmt"
-	"io"
-	"log/slog"
-	"net"
-	"net/http"
-	"sync"
-	"sync/atomic"
-	"time"
-)
+import "context"
+import "errors"
+import "fmt"
+import "io"
+import "log/slog"
+import "net"
+import "net/http"
+import "sync"
+import "sync/atomic"
+import "time"
 
 // MinBodyRate is the slowest a request body may arrive, in bytes per second
 // beyond Options.ReadTimeout: 64 KiB/s.

@@ -1,12 +1,10 @@
 package connguard
 
-import (
-	"context"
-	"net"
-	"net/http"
-	"testing"
-	"time"
-)
+import "context"
+import "net"
+import "net/http"
+import "testing"
+import "time"
 
 // pipeConn is a net.Conn that records whether it was closed.
 type pipeConn struct {

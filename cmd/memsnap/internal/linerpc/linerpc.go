@@ -36,25 +36,23 @@
 // after.
 package linerpc
 
-import (
-	"bufio"
-	"bytes"
-	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"io"
-	"log/slog"
-	"strconv"
-	"sync"
-	"sync/atomic"
-	"time"
-	"unicode/utf8"
+import "bufio"
+import "bytes"
+import "context"
+import "encoding/json"
+import "errors"
+import "fmt"
+import "io"
+import "log/slog"
+import "strconv"
+import "sync"
+import "sync/atomic"
+import "time"
+import "unicode/utf8"
 
-	"github.com/memsnap/memsnap/internal/model"
-	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
-	"github.com/modelcontextprotocol/go-sdk/mcp"
-)
+import "github.com/memsnap/memsnap/internal/model"
+import "github.com/modelcontextprotocol/go-sdk/jsonrpc"
+import "github.com/modelcontextprotocol/go-sdk/mcp"
 
 // DefaultMaxLine is the line cap when Transport.MaxLine is 0: 16 MiB, the
 // MCP Go SDK's own default (mcp.DefaultMaxLineLength).

@@ -1,16 +1,14 @@
 package linerpc
 
-import (
-	"bytes"
-	"context"
-	"encoding/json"
-	"errors"
-	"io"
-	"strings"
-	"testing"
+import "bytes"
+import "context"
+import "encoding/json"
+import "errors"
+import "io"
+import "strings"
+import "testing"
 
-	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
-)
+import "github.com/modelcontextprotocol/go-sdk/jsonrpc"
 
 // reply is an error line as the connection writes it.
 type reply struct {

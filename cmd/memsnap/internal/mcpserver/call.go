@@ -1,13 +1,11 @@
 package mcpserver
 
-import (
-	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
+import "context"
+import "encoding/json"
+import "errors"
+import "fmt"
 
-	"github.com/modelcontextprotocol/go-sdk/mcp"
-)
+import "github.com/modelcontextprotocol/go-sdk/mcp"
 
 // ErrUnknownTool is returned by Call for a name no tool is registered under.
 var ErrUnknownTool = errors.New("mcpserver: unknown tool")

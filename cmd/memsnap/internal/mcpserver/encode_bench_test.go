@@ -1,13 +1,11 @@
 package mcpserver
 
-import (
-	"fmt"
-	"strings"
-	"testing"
+import "fmt"
+import "strings"
+import "testing"
 
-	"github.com/memsnap/memsnap/config"
-	"github.com/memsnap/memsnap/reader"
-)
+import "github.com/memsnap/memsnap/config"
+import "github.com/memsnap/memsnap/reader"
 
 // searchGraph is a search answer of n entities, each with two observations
 // of about obsBytes (with a quote and a < to escape) and a relation to the

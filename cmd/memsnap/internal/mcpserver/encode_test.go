@@ -1,13 +1,11 @@
 package mcpserver
 
-import (
-	"bytes"
-	"strings"
-	"testing"
+import "bytes"
+import "strings"
+import "testing"
 
-	"github.com/memsnap/memsnap/config"
-	"github.com/memsnap/memsnap/reader"
-)
+import "github.com/memsnap/memsnap/config"
+import "github.com/memsnap/memsnap/reader"
 
 // The encoding a graph answer carries from its fit check is the very
 // encoding of the answer as sent: the same bytes as encoding it afresh,

@@ -16,19 +16,17 @@ package mcpserver
 // _meta memsnap/snapshot). read_graph and recent_changes page with their
 // own cursors, which stay valid across snapshots.
 
-import (
-	"context"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/hex"
-	"encoding/json"
-	"fmt"
-	"strings"
+import "context"
+import "crypto/sha256"
+import "encoding/base64"
+import "encoding/hex"
+import "encoding/json"
+import "fmt"
+import "strings"
 
-	"github.com/memsnap/memsnap/config"
-	"github.com/memsnap/memsnap/internal/model"
-	"github.com/memsnap/memsnap/reader"
-)
+import "github.com/memsnap/memsnap/config"
+import "github.com/memsnap/memsnap/internal/model"
+import "github.com/memsnap/memsnap/reader"
 
 // answerCap is mcp.max_answer_bytes, in bytes (its default when unset, as
 // in a Config built by hand).

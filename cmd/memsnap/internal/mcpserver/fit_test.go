@@ -1,14 +1,12 @@
 package mcpserver
 
-import (
-	"errors"
-	"fmt"
-	"slices"
-	"strings"
-	"testing"
+import "errors"
+import "fmt"
+import "slices"
+import "strings"
+import "testing"
 
-	"github.com/memsnap/memsnap/reader"
-)
+import "github.com/memsnap/memsnap/reader"
 
 // chain is a graph of n entities, each with one observation of obsBytes,
 // and a relation from each to the next.

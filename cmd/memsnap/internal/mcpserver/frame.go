@@ -1,11 +1,9 @@
 package mcpserver
 
-import (
-	"bytes"
-	"encoding/json"
-	"fmt"
-	"unicode/utf8"
-)
+import "bytes"
+import "encoding/json"
+import "fmt"
+import "unicode/utf8"
 
 // An answer's size as sent counts the text content (the answer indented,
 // as a JSON string) and the structured content together (sentSize); it is

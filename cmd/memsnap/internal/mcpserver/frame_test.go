@@ -1,10 +1,8 @@
 package mcpserver
 
-import (
-	"encoding/json"
-	"strings"
-	"testing"
-)
+import "encoding/json"
+import "strings"
+import "testing"
 
 // jsonStringLen is the length encoding/json gives a string, escapes and all.
 func TestJSONStringLen(t *testing.T) {

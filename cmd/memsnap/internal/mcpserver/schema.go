@@ -7,11 +7,9 @@ package mcpserver
 // query, kv_*, memory_status) refuse them (additionalProperties false), so
 // that a misspelt argument ("at", "limit") is an error, not ignored.
 
-import (
-	"fmt"
+import "fmt"
 
-	"github.com/memsnap/memsnap/reader"
-)
+import "github.com/memsnap/memsnap/reader"
 
 type schema = map[string]any
 

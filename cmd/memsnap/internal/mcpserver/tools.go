@@ -1,26 +1,24 @@
 package mcpserver
 
-import (
-	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"reflect"
-	"slices"
-	"strings"
-	"time"
+import "context"
+import "encoding/json"
+import "errors"
+import "fmt"
+import "reflect"
+import "slices"
+import "strings"
+import "time"
 
-	jsonv2 "github.com/go-json-experiment/json"
-	"github.com/google/jsonschema-go/jsonschema"
-	"github.com/modelcontextprotocol/go-sdk/mcp"
+import jsonv2 "github.com/go-json-experiment/json"
+import "github.com/google/jsonschema-go/jsonschema"
+import "github.com/modelcontextprotocol/go-sdk/mcp"
 
-	"github.com/memsnap/memsnap/cmd/memsnap/internal/oneline"
-	"github.com/memsnap/memsnap/internal/model"
-	"github.com/memsnap/memsnap/reader"
-	"github.com/memsnap/memsnap/snapshot"
-	"github.com/memsnap/memsnap/writer"
-	"github.com/memsnap/memsnap/writer/producer"
-)
+import "github.com/memsnap/memsnap/cmd/memsnap/internal/oneline"
+import "github.com/memsnap/memsnap/internal/model"
+import "github.com/memsnap/memsnap/reader"
+import "github.com/memsnap/memsnap/snapshot"
+import "github.com/memsnap/memsnap/writer"
+import "github.com/memsnap/memsnap/writer/producer"
 
 // Arguments and answers. Field names and JSON shapes are the reference
 // server's, which the job format (model.Entity, model.Relation, ...) shares.

@@ -11,14 +11,12 @@ package mcpserver
 // that the SDK's JSON-RPC layer compacts them once, and linerpc writes the
 // message around them without a further pass.
 
-import (
-	"bytes"
-	"context"
-	"encoding/json"
-	"unicode/utf8"
+import "bytes"
+import "context"
+import "encoding/json"
+import "unicode/utf8"
 
-	"github.com/modelcontextprotocol/go-sdk/mcp"
-)
+import "github.com/modelcontextprotocol/go-sdk/mcp"
 
 // encodedResult is a tools/call result with its encoding made: raw is
 // json.Marshal of the embedded result, written by wireResult.

@@ -1,16 +1,14 @@
 package mcpserver
 
-import (
-	"bytes"
-	"context"
-	"encoding/json"
-	"testing"
+import "bytes"
+import "context"
+import "encoding/json"
+import "testing"
 
-	"github.com/modelcontextprotocol/go-sdk/mcp"
+import "github.com/modelcontextprotocol/go-sdk/mcp"
 
-	"github.com/memsnap/memsnap/internal/model"
-	"github.com/memsnap/memsnap/reader"
-)
+import "github.com/memsnap/memsnap/internal/model"
+import "github.com/memsnap/memsnap/reader"
 
 // oddStrings are strings encoding/json escapes in every way it can.
 var oddStrings = []string{"", "plain", `"q" \ back`, "<a> & b", "line\nbreak\r\ttab", "\x01\x1f ctl",

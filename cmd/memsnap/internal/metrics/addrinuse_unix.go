@@ -2,10 +2,8 @@
 
 package metrics
 
-import (
-	"errors"
-	"syscall"
-)
+import "errors"
+import "syscall"
 
 // addrInUse reports whether a listen failed because the address is taken.
 func addrInUse(err error) bool { return errors.Is(err, syscall.EADDRINUSE) }

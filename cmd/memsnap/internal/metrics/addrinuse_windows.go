@@ -2,11 +2,9 @@
 
 package metrics
 
-import (
-	"errors"
+import "errors"
 
-	"golang.org/x/sys/windows"
-)
+import "golang.org/x/sys/windows"
 
 // addrInUse reports whether a listen failed because the address is taken
 // (Winsock's WSAEADDRINUSE; Go's syscall.EADDRINUSE is an invented number

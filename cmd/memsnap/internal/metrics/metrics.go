@@ -4,22 +4,20 @@
 // MCP calls and reader swaps.
 package metrics
 
-import (
-	"context"
-	"encoding/json"
-	"fmt"
-	"log/slog"
-	"net"
-	"net/http"
-	"time"
+import "context"
+import "encoding/json"
+import "fmt"
+import "log/slog"
+import "net"
+import "net/http"
+import "time"
 
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
+import "github.com/prometheus/client_golang/prometheus"
+import "github.com/prometheus/client_golang/prometheus/collectors"
+import "github.com/prometheus/client_golang/prometheus/promhttp"
 
-	"github.com/memsnap/memsnap/snapshot"
-	"github.com/memsnap/memsnap/writer"
-)
+import "github.com/memsnap/memsnap/snapshot"
+import "github.com/memsnap/memsnap/writer"
 
 // Metrics is one process's registry. Its methods are safe for concurrent
 // use.

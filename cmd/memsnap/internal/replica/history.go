@@ -1,24 +1,22 @@
 package replica
 
-import (
-	"cmp"
-	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"log/slog"
-	"os"
-	"slices"
-	"strconv"
-	"strings"
-	"time"
+import "cmp"
+import "context"
+import "encoding/json"
+import "errors"
+import "fmt"
+import "log/slog"
+import "os"
+import "slices"
+import "strconv"
+import "strings"
+import "time"
 
-	"github.com/memsnap/memsnap/internal/fsutil"
-	"github.com/memsnap/memsnap/internal/objstore"
-	"github.com/memsnap/memsnap/internal/steptimer"
-	"github.com/memsnap/memsnap/snapshot"
-	"github.com/memsnap/memsnap/writer"
-)
+import "github.com/memsnap/memsnap/internal/fsutil"
+import "github.com/memsnap/memsnap/internal/objstore"
+import "github.com/memsnap/memsnap/internal/steptimer"
+import "github.com/memsnap/memsnap/snapshot"
+import "github.com/memsnap/memsnap/writer"
 
 // The remote history: as a store keeps a window of history (snapshot
 // Retain: snapshots kept in full, and the manifest and job files of the

@@ -1,18 +1,16 @@
 package replica
 
-import (
-	"bytes"
-	"context"
-	"errors"
-	"fmt"
-	"os"
-	"path"
-	"strings"
+import "bytes"
+import "context"
+import "errors"
+import "fmt"
+import "os"
+import "path"
+import "strings"
 
-	"github.com/memsnap/memsnap/internal/objstore"
-	"github.com/memsnap/memsnap/internal/queue"
-	"github.com/memsnap/memsnap/snapshot"
-)
+import "github.com/memsnap/memsnap/internal/objstore"
+import "github.com/memsnap/memsnap/internal/queue"
+import "github.com/memsnap/memsnap/snapshot"
 
 // One history per prefix. A store rebuilt by 'restore --from' takes the
 // id of the store it copies (so that it may go on replicating there when

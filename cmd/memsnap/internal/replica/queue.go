@@ -1,20 +1,18 @@
 package replica
 
-import (
-	"context"
-	"errors"
-	"fmt"
-	"log/slog"
-	"os"
-	"path"
-	"strings"
+import "context"
+import "errors"
+import "fmt"
+import "log/slog"
+import "os"
+import "path"
+import "strings"
 
-	"github.com/memsnap/memsnap/internal/model"
-	"github.com/memsnap/memsnap/internal/objstore"
-	"github.com/memsnap/memsnap/internal/queue"
-	"github.com/memsnap/memsnap/reader"
-	"github.com/memsnap/memsnap/snapshot"
-)
+import "github.com/memsnap/memsnap/internal/model"
+import "github.com/memsnap/memsnap/internal/objstore"
+import "github.com/memsnap/memsnap/internal/queue"
+import "github.com/memsnap/memsnap/reader"
+import "github.com/memsnap/memsnap/snapshot"
 
 // Writes through a replica: its MCP or HTTP server queues a job in the
 // cache store's queue as on any store (validated, durable, acknowledged);

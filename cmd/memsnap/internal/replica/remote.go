@@ -40,17 +40,15 @@
 // *DivergedError (lineage.go).
 package replica
 
-import (
-	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"strconv"
-	"strings"
+import "context"
+import "encoding/json"
+import "errors"
+import "fmt"
+import "strconv"
+import "strings"
 
-	"github.com/memsnap/memsnap/internal/objstore"
-	"github.com/memsnap/memsnap/snapshot"
-)
+import "github.com/memsnap/memsnap/internal/objstore"
+import "github.com/memsnap/memsnap/snapshot"
 
 // Remote keys and prefixes.
 const (

@@ -1,21 +1,19 @@
 package replica
 
-import (
-	"bytes"
-	"context"
-	"crypto/md5"
-	"encoding/hex"
-	"errors"
-	"fmt"
-	"os"
-	"slices"
-	"strings"
-	"time"
+import "bytes"
+import "context"
+import "crypto/md5"
+import "encoding/hex"
+import "errors"
+import "fmt"
+import "os"
+import "slices"
+import "strings"
+import "time"
 
-	"github.com/memsnap/memsnap/internal/objstore"
-	"github.com/memsnap/memsnap/internal/steptimer"
-	"github.com/memsnap/memsnap/snapshot"
-)
+import "github.com/memsnap/memsnap/internal/objstore"
+import "github.com/memsnap/memsnap/internal/steptimer"
+import "github.com/memsnap/memsnap/snapshot"
 
 // Damaged remote objects. The objects are content-addressed, so a damaged
 // one is never right under its name again by itself, and every new

@@ -1,12 +1,10 @@
 package replica
 
-import (
-	"context"
-	"slices"
-	"time"
+import "context"
+import "slices"
+import "time"
 
-	"github.com/memsnap/memsnap/snapshot"
-)
+import "github.com/memsnap/memsnap/snapshot"
 
 // retain applies remote retention by the store's own history rules:
 // snapshot.Retain over the remote snapshots' creation times, with

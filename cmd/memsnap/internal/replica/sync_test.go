@@ -1,21 +1,19 @@
 package replica
 
-import (
-	"bytes"
-	"context"
-	"encoding/json"
-	"fmt"
-	"log/slog"
-	"os"
-	"path/filepath"
-	"testing"
+import "bytes"
+import "context"
+import "encoding/json"
+import "fmt"
+import "log/slog"
+import "os"
+import "path/filepath"
+import "testing"
 
-	"github.com/memsnap/memsnap/internal/objstore"
-	"github.com/memsnap/memsnap/internal/queue"
-	"github.com/memsnap/memsnap/internal/testutil"
-	"github.com/memsnap/memsnap/snapshot"
-	"github.com/memsnap/memsnap/writer"
-)
+import "github.com/memsnap/memsnap/internal/objstore"
+import "github.com/memsnap/memsnap/internal/queue"
+import "github.com/memsnap/memsnap/internal/testutil"
+import "github.com/memsnap/memsnap/snapshot"
+import "github.com/memsnap/memsnap/writer"
 
 // syncFixture is a writer's store replicated to a real versitygw and a
 // replica cache synced from it, all in this process.

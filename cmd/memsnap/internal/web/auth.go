@@ -1,22 +1,20 @@
 package web
 
-import (
-	"crypto/rand"
-	"crypto/subtle"
-	"encoding/hex"
-	"errors"
-	"fmt"
-	"io/fs"
-	"net/http"
-	"net/url"
-	"os"
-	"path/filepath"
-	"strings"
-	"time"
+import "crypto/rand"
+import "crypto/subtle"
+import "encoding/hex"
+import "errors"
+import "fmt"
+import "io/fs"
+import "net/http"
+import "net/url"
+import "os"
+import "path/filepath"
+import "strings"
+import "time"
 
-	"github.com/memsnap/memsnap/cmd/memsnap/internal/connguard"
-	"github.com/memsnap/memsnap/internal/fsutil"
-)
+import "github.com/memsnap/memsnap/cmd/memsnap/internal/connguard"
+import "github.com/memsnap/memsnap/internal/fsutil"
 
 // TokenFile is the file in the store directory that holds serve's token.
 const TokenFile = "serve.token"

@@ -1,12 +1,10 @@
 package web
 
-import (
-	"net/http"
-	"net/http/httptest"
-	"strings"
-	"testing"
-	"time"
-)
+import "net/http"
+import "net/http/httptest"
+import "strings"
+import "testing"
+import "time"
 
 // Issue 30: the link's ?token= gives the browser a persistent cookie named
 // by the port (Max-Age and Expires for the lifetime asked, 30 days by

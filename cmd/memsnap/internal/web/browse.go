@@ -1,16 +1,14 @@
 package web
 
-import (
-	"context"
-	"encoding/json"
-	"fmt"
-	"net/http"
-	"net/url"
-	"strconv"
-	"strings"
+import "context"
+import "encoding/json"
+import "fmt"
+import "net/http"
+import "net/url"
+import "strconv"
+import "strings"
 
-	"github.com/memsnap/memsnap/reader"
-)
+import "github.com/memsnap/memsnap/reader"
 
 // Browsing limits: the entities page and the graph view.
 const (

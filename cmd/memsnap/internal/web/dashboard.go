@@ -1,23 +1,21 @@
 package web
 
-import (
-	"bytes"
-	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"html/template"
-	"net/http"
-	"slices"
-	"strings"
-	"time"
+import "bytes"
+import "context"
+import "encoding/json"
+import "errors"
+import "fmt"
+import "html/template"
+import "net/http"
+import "slices"
+import "strings"
+import "time"
 
-	"github.com/memsnap/memsnap/internal/model"
-	"github.com/memsnap/memsnap/internal/queue"
-	"github.com/memsnap/memsnap/reader"
-	"github.com/memsnap/memsnap/snapshot"
-	"github.com/memsnap/memsnap/writer"
-)
+import "github.com/memsnap/memsnap/internal/model"
+import "github.com/memsnap/memsnap/internal/queue"
+import "github.com/memsnap/memsnap/reader"
+import "github.com/memsnap/memsnap/snapshot"
+import "github.com/memsnap/memsnap/writer"
 
 // Dashboard limits: how much one page shows.
 const (

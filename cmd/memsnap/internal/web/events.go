@@ -1,11 +1,9 @@
 package web
 
-import (
-	"fmt"
-	"net/http"
-	"sync"
-	"time"
-)
+import "fmt"
+import "net/http"
+import "sync"
+import "time"
 
 // hub passes the seq of each snapshot the server starts serving to the
 // dashboards listening on /events (server-sent events).

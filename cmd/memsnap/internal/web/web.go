@@ -6,25 +6,23 @@
 // and no CORS headers are sent, so other sites' pages cannot call it.
 package web
 
-import (
-	"bytes"
-	"cmp"
-	"context"
-	"embed"
-	"io"
-	"io/fs"
-	"log/slog"
-	"net/http"
-	"strconv"
-	"strings"
-	"time"
+import "bytes"
+import "cmp"
+import "context"
+import "embed"
+import "io"
+import "io/fs"
+import "log/slog"
+import "net/http"
+import "strconv"
+import "strings"
+import "time"
 
-	"github.com/memsnap/memsnap/cmd/memsnap/internal/connguard"
-	"github.com/memsnap/memsnap/cmd/memsnap/internal/linerpc"
-	"github.com/memsnap/memsnap/cmd/memsnap/internal/mcpserver"
-	"github.com/memsnap/memsnap/cmd/memsnap/internal/metrics"
-	"github.com/memsnap/memsnap/snapshot"
-)
+import "github.com/memsnap/memsnap/cmd/memsnap/internal/connguard"
+import "github.com/memsnap/memsnap/cmd/memsnap/internal/linerpc"
+import "github.com/memsnap/memsnap/cmd/memsnap/internal/mcpserver"
+import "github.com/memsnap/memsnap/cmd/memsnap/internal/metrics"
+import "github.com/memsnap/memsnap/snapshot"
 
 //go:embed assets templates
 var files embed.FS
