@@ -5,9 +5,9 @@ import "errors"
 import "fmt"
 import "log/slog"
 import "os"
-import "strings"
 import "time"
 
+import "github.com/memsnap/memsnap/internal/fsm"
 import "github.com/memsnap/memsnap/internal/model"
 import "github.com/memsnap/memsnap/internal/queue"
 import "github.com/memsnap/memsnap/snapshot"
@@ -282,7 +282,7 @@ func lineJobs(s *snapshot.Store, line []uint64, stop map[uint64]bool, lim model.
 			js := JobSummary{ID: c.ID, Snapshot: seq, Ops: []string{}}
 			if data, err := queue.ReadJobFile(rj.Path, lim.MaxBytes); err == nil {
 				if job, err := model.DecodeAppliedJob(data, lim); err == nil {
-					js.Ops = SummarizeOps(job)
+					js.Ops = fsm.Summarize(job)
 				}
 			}
 			batch = append(batch, js)
@@ -331,41 +331,4 @@ func History(s *snapshot.Store, lim model.Limits) ([]PointSummary, error) {
 			RestoreOf: m.RestoreOf, Jobs: jobs})
 	}
 	return out, nil
-}
-
-// SummarizeOps describes each op of job in one line: its kind and the
-// first few names, keys or relations it touches.
-func SummarizeOps(job *model.Job) []string {
-	out := make([]string, 0, len(job.Ops))
-	for _, op := range job.Ops {
-		var names []string
-		switch op.Op {
-		case model.OpCreateEntities:
-			for _, e := range op.Entities {
-				names = append(names, e.Name)
-			}
-		case model.OpCreateRelations, model.OpDeleteRelations:
-			for _, r := range op.Relations {
-				names = append(names, fmt.Sprintf("%s -[%s]-> %s", r.From, r.RelationType, r.To))
-			}
-		case model.OpAddObservations:
-			for _, o := range op.Observations {
-				names = append(names, o.EntityName)
-			}
-		case model.OpDeleteEntities:
-			names = op.EntityNames
-		case model.OpDeleteObservations:
-			for _, d := range op.Deletions {
-				names = append(names, d.EntityName)
-			}
-		case model.OpKVPut, model.OpKVDelete:
-			names = []string{op.Key}
-		}
-		line := op.Op + " " + strings.Join(names[:min(len(names), 3)], ", ")
-		if len(names) > 3 {
-			line += fmt.Sprintf(" (and %d more)", len(names)-3)
-		}
-		out = append(out, strings.TrimSpace(line))
-	}
-	return out
 }

@@ -129,19 +129,22 @@ type opSpec struct {
 	changes func(op model.Op, fn func(name string, ch Change))
 	// describe names the op and its first item, for messages.
 	describe func(op model.Op) string
+	// items lists what the op touches, one short label each (a name, a
+	// relation as "from -[type]-> to", a key), for a job's summary.
+	items func(op model.Op) []string
 }
 
 // ops is the table of op kinds: nothing outside this package implements
 // an op.
 var ops = map[string]opSpec{
-	model.OpCreateEntities:     {applyCreateEntities, readsEntities, changesCreate, describeEntities},
-	model.OpCreateRelations:    {applyCreateRelations, readsRelations, changesRelations, describeRelations},
-	model.OpAddObservations:    {applyAddObservations, readsObservations, changesObservations, describeObservations},
-	model.OpDeleteEntities:     {applyDeleteEntities, readsDeleteEntities, changesDelete, describeNames},
-	model.OpDeleteObservations: {applyDeleteObservations, readsDeletions, changesDeletions, describeDeletions},
-	model.OpDeleteRelations:    {applyDeleteRelations, readsRelations, changesRelations, describeRelations},
-	model.OpKVPut:              {applyKVPut, readsNothing, changesNothing, describeKey},
-	model.OpKVDelete:           {applyKVDelete, readsNothing, changesNothing, describeKey},
+	model.OpCreateEntities:     {applyCreateEntities, readsEntities, changesCreate, describeEntities, entityItems},
+	model.OpCreateRelations:    {applyCreateRelations, readsRelations, changesRelations, describeRelations, relationItems},
+	model.OpAddObservations:    {applyAddObservations, readsObservations, changesObservations, describeObservations, observationItems},
+	model.OpDeleteEntities:     {applyDeleteEntities, readsDeleteEntities, changesDelete, describeNames, nameItems},
+	model.OpDeleteObservations: {applyDeleteObservations, readsDeletions, changesDeletions, describeDeletions, deletionItems},
+	model.OpDeleteRelations:    {applyDeleteRelations, readsRelations, changesRelations, describeRelations, relationItems},
+	model.OpKVPut:              {applyKVPut, readsNothing, changesNothing, describeKey, keyItems},
+	model.OpKVDelete:           {applyKVDelete, readsNothing, changesNothing, describeKey, keyItems},
 }
 
 // create_entities: a name that exists is skipped (New lists the others).
@@ -325,3 +328,54 @@ func describeKey(op model.Op) string {
 	}
 	return describeFirst(op, n, func() string { return fmt.Sprintf("%q", op.Key) })
 }
+
+// Summarize describes each op of job in one line: its kind and the first
+// three items it touches (names, relations, keys), then how many more,
+// e.g. "create_entities a, b, c (and 2 more)". An op of an unknown kind
+// is its kind alone.
+func Summarize(job *model.Job) []string {
+	out := make([]string, 0, len(job.Ops))
+	for _, op := range job.Ops {
+		var names []string
+		if spec, ok := ops[op.Op]; ok {
+			names = spec.items(op)
+		}
+		line := op.Op + " " + strings.Join(names[:min(len(names), 3)], ", ")
+		if len(names) > 3 {
+			line += fmt.Sprintf(" (and %d more)", len(names)-3)
+		}
+		out = append(out, strings.TrimSpace(line))
+	}
+	return out
+}
+
+// itemsOf labels each element of list with label.
+func itemsOf[T any](list []T, label func(T) string) []string {
+	out := make([]string, len(list))
+	for i, x := range list {
+		out[i] = label(x)
+	}
+	return out
+}
+
+func entityItems(op model.Op) []string {
+	return itemsOf(op.Entities, func(e model.Entity) string { return e.Name })
+}
+
+func relationItems(op model.Op) []string {
+	return itemsOf(op.Relations, func(r model.Relation) string {
+		return fmt.Sprintf("%s -[%s]-> %s", r.From, r.RelationType, r.To)
+	})
+}
+
+func observationItems(op model.Op) []string {
+	return itemsOf(op.Observations, func(o model.ObservationAdd) string { return o.EntityName })
+}
+
+func deletionItems(op model.Op) []string {
+	return itemsOf(op.Deletions, func(d model.ObservationDelete) string { return d.EntityName })
+}
+
+func nameItems(op model.Op) []string { return op.EntityNames }
+
+func keyItems(op model.Op) []string { return []string{op.Key} }

@@ -1,6 +1,7 @@
 package fsm
 
 import "errors"
+import "slices"
 import "strings"
 import "testing"
 
@@ -141,5 +142,30 @@ func TestTableCoversEveryOpKind(t *testing.T) {
 		if _, ok := ops[k]; !ok {
 			t.Errorf("op %q has no rules in the table", k)
 		}
+	}
+}
+
+func TestSummarize(t *testing.T) {
+	v := "1"
+	job := &model.Job{Ops: []model.Op{
+		{Op: model.OpCreateEntities, Entities: []model.Entity{{Name: "a"}, {Name: "b"}, {Name: "c"}, {Name: "d"}, {Name: "e"}}},
+		{Op: model.OpCreateRelations, Relations: []model.Relation{{From: "a", To: "b", RelationType: "knows"}}},
+		{Op: model.OpAddObservations, Observations: []model.ObservationAdd{{EntityName: "a", Contents: []string{"x"}}}},
+		{Op: model.OpDeleteEntities, EntityNames: []string{"d", "e"}},
+		{Op: model.OpDeleteObservations, Deletions: []model.ObservationDelete{{EntityName: "b"}}},
+		{Op: model.OpKVPut, Key: "k", Value: &v},
+		{Op: model.OpKVDelete},
+	}}
+	want := []string{
+		"create_entities a, b, c (and 2 more)",
+		"create_relations a -[knows]-> b",
+		"add_observations a",
+		"delete_entities d, e",
+		"delete_observations b",
+		"kv_put k",
+		"kv_delete",
+	}
+	if got := Summarize(job); !slices.Equal(got, want) {
+		t.Fatalf("Summarize = %q, want %q", got, want)
 	}
 }
