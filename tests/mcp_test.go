@@ -85,6 +85,13 @@ func mustCall(t *testing.T, ctx context.Context, cs *mcp.ClientSession, tool str
 	return text
 }
 
+// createEntities calls create_entities with es (entity's maps), which must
+// succeed, and returns its answer.
+func createEntities(t *testing.T, ctx context.Context, cs *mcp.ClientSession, es ...map[string]any) string {
+	t.Helper()
+	return mustCall(t, ctx, cs, "create_entities", map[string]any{"entities": es})
+}
+
 // wantToolError runs a tool that must answer with a tool error containing want.
 func wantToolError(t *testing.T, ctx context.Context, cs *mcp.ClientSession, tool string, args any, want string) {
 	t.Helper()
@@ -307,18 +314,18 @@ func checkReferenceSchemas(t *testing.T, ctx context.Context, cs *mcp.ClientSess
 // the reference's words.
 func writeSmallGraph(t *testing.T, ctx context.Context, cs *mcp.ClientSession) {
 	t.Helper()
-	text := mustCall(t, ctx, cs, "create_entities", map[string]any{"entities": []any{
-		map[string]any{"name": "Kuzu", "entityType": "database", "observations": []string{"embedded graph DB"}},
-		map[string]any{"name": "memsnap", "entityType": "project", "observations": []string{}},
-	}})
+	text := createEntities(t, ctx, cs,
+		entity("Kuzu", "database", "embedded graph DB"),
+		entity("memsnap", "project"),
+	)
 	var created []map[string]any
 	if err := json.Unmarshal([]byte(text), &created); err != nil || len(created) != 2 {
 		t.Fatalf("create_entities answer: %v %s", err, text)
 	}
-	text = mustCall(t, ctx, cs, "create_entities", map[string]any{"entities": []any{
-		map[string]any{"name": "Kuzu", "entityType": "database", "observations": []string{}},
-		map[string]any{"name": "Pebble", "entityType": "kv store", "observations": []string{"LSM"}},
-	}})
+	text = createEntities(t, ctx, cs,
+		entity("Kuzu", "database"),
+		entity("Pebble", "kv store", "LSM"),
+	)
 	if err := json.Unmarshal([]byte(text), &created); err != nil || len(created) != 1 || created[0]["name"] != "Pebble" {
 		t.Errorf("create_entities skips existing names: %s", text)
 	}
@@ -355,7 +362,7 @@ func sendBadInput(t *testing.T, ctx context.Context, cs *mcp.ClientSession) {
 	wantToolError(t, ctx, cs, "create_entities", map[string]any{"entities": "Kuzu"}, "entities")
 	wantToolError(t, ctx, cs, "create_entities", map[string]any{"entities": []any{map[string]any{"name": "x", "entityType": "t"}}}, "observations")
 	wantToolError(t, ctx, cs, "create_entities", map[string]any{}, "entities")
-	wantToolError(t, ctx, cs, "create_entities", map[string]any{"entities": []any{map[string]any{"name": "", "entityType": "t", "observations": []string{}}}}, "name")
+	wantToolError(t, ctx, cs, "create_entities", map[string]any{"entities": []any{entity("", "t")}}, "name")
 	wantToolError(t, ctx, cs, "open_nodes", map[string]any{"names": []int{1, 2}}, "names")
 	wantToolError(t, ctx, cs, "neighbors", map[string]any{"name": "Kuzu", "depth": 99}, "depth")
 	wantToolError(t, ctx, cs, "add_observations", map[string]any{"observations": []any{
@@ -463,10 +470,10 @@ func testManyMCPServers(t *testing.T, withDaemon bool, servers, perServer int) {
 func writeAsServer(t *testing.T, ctx context.Context, cs *mcp.ClientSession, i, perServer int) {
 	name := func(k int) string { return fmt.Sprintf("srv%d-e%d", i, k) }
 	for k := 0; k < perServer; k += 2 {
-		mustCall(t, ctx, cs, "create_entities", map[string]any{"entities": []any{
-			map[string]any{"name": name(k), "entityType": "note", "observations": []string{"first"}},
-			map[string]any{"name": name(k + 1), "entityType": "note", "observations": []string{}},
-		}})
+		createEntities(t, ctx, cs,
+			entity(name(k), "note", "first"),
+			entity(name(k+1), "note"),
+		)
 	}
 	for k := 1; k < perServer; k++ {
 		mustCall(t, ctx, cs, "create_relations", map[string]any{"relations": []any{
@@ -684,10 +691,10 @@ func TestRelationsWithOneEndReturned(t *testing.T) {
 	ctx := testContext(t)
 	store := newStore(t)
 	cs := mcpSession(t, ctx, store)
-	mustCall(t, ctx, cs, "create_entities", map[string]any{"entities": []any{
-		map[string]any{"name": "2025-12-17", "entityType": "day", "observations": []string{"the outage"}},
-		map[string]any{"name": "incident/example", "entityType": "incident", "observations": []string{"disk full"}},
-	}})
+	createEntities(t, ctx, cs,
+		entity("2025-12-17", "day", "the outage"),
+		entity("incident/example", "incident", "disk full"),
+	)
 	mustCall(t, ctx, cs, "create_relations", map[string]any{"relations": []any{
 		map[string]any{"from": "incident/example", "to": "2025-12-17", "relationType": "happened_on"},
 	}})
@@ -723,10 +730,10 @@ func TestSearchNormalisesUnicode(t *testing.T) {
 	ctx := testContext(t)
 	store := newStore(t)
 	cs := mcpSession(t, ctx, store)
-	mustCall(t, ctx, cs, "create_entities", map[string]any{"entities": []any{
-		map[string]any{"name": "Auditor\u00eda", "entityType": "team", "observations": []string{"caf\u00e9 review"}},
-		map[string]any{"name": "Resume\u0301", "entityType": "doc", "observations": []string{"decomposed"}},
-	}})
+	createEntities(t, ctx, cs,
+		entity("Auditor\u00eda", "team", "caf\u00e9 review"),
+		entity("Resume\u0301", "doc", "decomposed"),
+	)
 	for q, want := range map[string]string{
 		"Auditori\u0301a": "Auditor\u00eda", "AUDITORI\u0301A": "Auditor\u00eda", "cafe\u0301": "Auditor\u00eda",
 		"caf\u00e9 review": "Auditor\u00eda", "r\u00e9sum\u00e9": "", "resum\u00e9": "Resume\u0301", "Resume\u0301": "Resume\u0301",
@@ -809,8 +816,7 @@ func TestRecentChangesAndTimeWindows(t *testing.T) {
 		t.Fatalf("recent_changes since now on an empty store: cursor %q, %v; want one to page from", empty.NextCursor, err)
 	}
 	for _, n := range []string{"alpha", "beta", "gamma"} {
-		mustCall(t, ctx, cs, "create_entities", map[string]any{"entities": []any{
-			map[string]any{"name": n, "entityType": "t", "observations": []string{"coffee " + n}}}})
+		createEntities(t, ctx, cs, entity(n, "t", "coffee "+n))
 		time.Sleep(20 * time.Millisecond)
 	}
 	mustCall(t, ctx, cs, "create_relations", map[string]any{"relations": []any{
@@ -975,7 +981,7 @@ func TestMCPArgumentNamesMatchExactly(t *testing.T) {
 	ctx := testContext(t)
 	store := newStore(t)
 	cs := mcpSession(t, ctx, store)
-	mustCall(t, ctx, cs, "create_entities", map[string]any{"entities": []any{entity("Important", "t", "keep")}})
+	createEntities(t, ctx, cs, entity("Important", "t", "keep"))
 	call(t, ctx, cs, "delete_entities", map[string]any{"entityNames": []string{"no-such-entity"}, "entityName\u017f": []string{"Important"}})
 	if g := parseGraph(t, mustCall(t, ctx, cs, "open_nodes", map[string]any{"names": []string{"Important"}})); len(g.Entities) != 1 {
 		t.Errorf("a case-folded key deleted the entity")
