@@ -27,6 +27,14 @@ func mcpSession(t *testing.T, ctx context.Context, store string, env ...string) 
 	return mcpSessionWith(t, ctx, store, nil, env...)
 }
 
+// mcpOnNewStore starts an MCP server on a new, empty store and returns the
+// test's context and the client's session.
+func mcpOnNewStore(t *testing.T) (context.Context, *mcp.ClientSession) {
+	t.Helper()
+	ctx := testContext(t)
+	return ctx, mcpSession(t, ctx, newStore(t))
+}
+
 // mcpSessionWith is mcpSession with client options.
 func mcpSessionWith(t *testing.T, ctx context.Context, store string, opts *mcp.ClientOptions, env ...string) *mcp.ClientSession {
 	t.Helper()
@@ -162,9 +170,7 @@ func schemaShape(v any) any {
 // and error answers; bad input gets a clear tool error and the server keeps
 // serving.
 func TestMCPServer(t *testing.T) {
-	ctx := testContext(t)
-	store := newStore(t)
-	cs := mcpSession(t, ctx, store)
+	ctx, cs := mcpOnNewStore(t)
 
 	checkReferenceSchemas(t, ctx, cs)
 
@@ -688,9 +694,7 @@ func TestTildeInStorePath(t *testing.T) {
 // with at least one end among the entities they return, as the reference
 // does since 2026-02 (before, both ends).
 func TestRelationsWithOneEndReturned(t *testing.T) {
-	ctx := testContext(t)
-	store := newStore(t)
-	cs := mcpSession(t, ctx, store)
+	ctx, cs := mcpOnNewStore(t)
 	createEntities(t, ctx, cs,
 		entity("2025-12-17", "day", "the outage"),
 		entity("incident/example", "incident", "disk full"),
@@ -727,9 +731,7 @@ func TestRelationsWithOneEndReturned(t *testing.T) {
 // (a decomposed query finds the composed text and the other way round);
 // stored names stay byte for byte as written.
 func TestSearchNormalisesUnicode(t *testing.T) {
-	ctx := testContext(t)
-	store := newStore(t)
-	cs := mcpSession(t, ctx, store)
+	ctx, cs := mcpOnNewStore(t)
 	createEntities(t, ctx, cs,
 		entity("Auditor\u00eda", "team", "caf\u00e9 review"),
 		entity("Resume\u0301", "doc", "decomposed"),
@@ -903,9 +905,7 @@ func TestRecentChangesAndTimeWindows(t *testing.T) {
 // (the SDK's check cost more than a search), so this test does, for each
 // tool, on answers with and without data.
 func TestMCPAnswersFitOutputSchemas(t *testing.T) {
-	ctx := testContext(t)
-	store := newStore(t)
-	cs := mcpSession(t, ctx, store)
+	ctx, cs := mcpOnNewStore(t)
 	tools, err := cs.ListTools(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -978,9 +978,7 @@ func TestMCPAnswersFitOutputSchemas(t *testing.T) {
 // Argument names match exactly: a key that only folds to a tool's argument
 // (entityNameſ, Kelvin-sign Key) is ignored, never used in its place.
 func TestMCPArgumentNamesMatchExactly(t *testing.T) {
-	ctx := testContext(t)
-	store := newStore(t)
-	cs := mcpSession(t, ctx, store)
+	ctx, cs := mcpOnNewStore(t)
 	createEntities(t, ctx, cs, entity("Important", "t", "keep"))
 	call(t, ctx, cs, "delete_entities", map[string]any{"entityNames": []string{"no-such-entity"}, "entityName\u017f": []string{"Important"}})
 	if g := parseGraph(t, mustCall(t, ctx, cs, "open_nodes", map[string]any{"names": []string{"Important"}})); len(g.Entities) != 1 {
