@@ -361,7 +361,7 @@ type opKind struct {
 	body   func(o Op) any
 }
 
-// kinds holds every op kind DecodeJob accepts.
+// kinds holds every op kind DecodeJob accepts, by name.
 var kinds = map[string]opKind{
 	OpCreateEntities: listOp("entities", func(o *Op) *[]Entity { return &o.Entities }, func(v *validator, at string, e Entity) {
 		checkEntity(v, at+".", e)
@@ -383,6 +383,7 @@ var kinds = map[string]opKind{
 	OpKVDelete: {decodeKVDelete, kvDeleteBody},
 }
 
+// relationsOp is create_relations and delete_relations: the same list.
 var relationsOp = listOp("relations", func(o *Op) *[]Relation { return &o.Relations }, func(v *validator, at string, r Relation) {
 	checkRelation(v, at+".", r)
 })
@@ -459,6 +460,7 @@ func decodeKVDelete(r jsontext.Value, v *validator) (op Op, err error) {
 	return op, nil
 }
 
+// kvPutBody is a kv_put op's body; a nil Value is written as "".
 func kvPutBody(o Op) any {
 	val := ""
 	if o.Value != nil {
@@ -471,6 +473,7 @@ func kvPutBody(o Op) any {
 	}{o.Op, o.Key, val}
 }
 
+// kvDeleteBody is a kv_delete op's body.
 func kvDeleteBody(o Op) any {
 	return struct {
 		Op  string `json:"op"`
