@@ -7,6 +7,7 @@ import "testing"
 
 import "github.com/memsnap/memsnap/internal/graphindex"
 import "github.com/memsnap/memsnap/internal/model"
+import "github.com/memsnap/memsnap/internal/testutil"
 
 // randomHits are n hits with few distinct ranking values, so that many tie
 // on all but the name, of every tier, some found by words alone, with
@@ -59,17 +60,9 @@ func TestBestPartIsTheRankingsSlice(t *testing.T) {
 		}
 		part, gotFrom, total := bestPart(found, wordHits, opts)
 		name := func(h graphindex.Hit) string { return h.Entity.Name }
-		if gotFrom != from || total != len(ranked) || !slices.Equal(mapped(part, name), mapped(want, name)) {
+		if gotFrom != from || total != len(ranked) || !slices.Equal(testutil.Map(part, name), testutil.Map(want, name)) {
 			t.Fatalf("trial %d (%d hits, wordHits %d, %+v): from %d total %d %v, want from %d total %d %v",
-				trial, n, wordHits, opts, gotFrom, total, mapped(part, name), from, len(ranked), mapped(want, name))
+				trial, n, wordHits, opts, gotFrom, total, testutil.Map(part, name), from, len(ranked), testutil.Map(want, name))
 		}
 	}
-}
-
-func mapped[T, U any](s []T, f func(T) U) []U {
-	out := make([]U, len(s))
-	for i, v := range s {
-		out[i] = f(v)
-	}
-	return out
 }

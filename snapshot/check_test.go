@@ -11,6 +11,7 @@ import "strings"
 import "testing"
 
 import "github.com/memsnap/memsnap/internal/queue"
+import "github.com/memsnap/memsnap/internal/testutil"
 
 // publishWithJobs publishes a fake snapshot (see stageFake) whose batch
 // applied the jobs named (claim seq, id), archived under jobs/ as the
@@ -53,11 +54,7 @@ func mustCheck(t *testing.T, s *Store, opts CheckOptions) *CheckReport {
 }
 
 func kindsOf(r *CheckReport) []FindingKind {
-	var out []FindingKind
-	for _, f := range r.Findings {
-		out = append(out, f.Kind)
-	}
-	return out
+	return testutil.Map(r.Findings, func(f *Finding) FindingKind { return f.Kind })
 }
 
 func TestCheckSoundStore(t *testing.T) {

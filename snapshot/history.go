@@ -179,7 +179,9 @@ func (s *Store) PointManifest(seq uint64) (m *Manifest, full bool, err error) {
 type Point struct {
 	Seq       uint64    `json:"seq"`
 	CreatedAt time.Time `json:"created_at"`
-	Full      bool      `json:"full"`
+	// Full is true for a snapshot kept in full, false for one whose
+	// manifest and jobs alone are kept (history/).
+	Full bool `json:"full"`
 }
 
 // Points lists every point of history the store holds, full snapshots and

@@ -5,6 +5,8 @@ import "slices"
 import "strings"
 import "testing"
 
+import "github.com/memsnap/memsnap/internal/testutil"
+
 func mustPin(t *testing.T, s *Store, seq uint64) *Pin {
 	t.Helper()
 	p, err := s.Pin(seq)
@@ -13,14 +15,6 @@ func mustPin(t *testing.T, s *Store, seq uint64) *Pin {
 	}
 	t.Cleanup(p.Release)
 	return p
-}
-
-func pinsOf(infos []Info) []int {
-	var out []int
-	for _, in := range infos {
-		out = append(out, in.Pins)
-	}
-	return out
 }
 
 // Listing counts readers' pins and, at the very moment it holds its own
@@ -54,7 +48,7 @@ func TestListLeavesPinsAlone(t *testing.T) {
 	if n := s.PinsRefused(); n != 0 {
 		t.Errorf("%d pins refused", n)
 	}
-	got := pinsOf(infos)
+	got := testutil.Map(infos, func(in Info) int { return in.Pins })
 	if got[0] == PinsUnknown && got[1] == PinsUnknown && got[2] == PinsUnknown {
 		// Windows lands here: with no lock table to read, listing holds no probe lock.
 		t.Skipf("this system's %s does not show the pins (%v); the fallback is tested below", procLocks, infos)

@@ -22,7 +22,7 @@ func TestLateRejection(t *testing.T) {
 	ctx := testContext(t)
 	store := newStore(t)
 	enqueue(t, store, map[string]any{"ops": []any{map[string]any{"op": "create_entities",
-		"entities": []any{map[string]any{"name": "Ent_X", "entityType": "note", "observations": []string{"first"}}}}}})
+		"entities": []any{entity("Ent_X", "note", "first")}}}})
 	mustMemsnap(t, store, nil, "commit")
 	// This server leaves commits to others, so that its job waits in the
 	// queue behind another process's delete.
@@ -109,9 +109,10 @@ func TestReadYourWrites(t *testing.T) {
 		}
 	}
 
-	mustCall(t, ctx, cs, "create_entities", map[string]any{"entities": []any{
-		map[string]any{"name": "ryw-a", "entityType": "note", "observations": []string{"alpha"}},
-		map[string]any{"name": "ryw-b", "entityType": "note", "observations": []string{}}}})
+	createEntities(t, ctx, cs,
+		entity("ryw-a", "note", "alpha"),
+		entity("ryw-b", "note"),
+	)
 	g := graph("search_nodes", map[string]any{"query": "alpha"})
 	check("create_entities (search_nodes)", has(g, "ryw-a"), g)
 	mustCall(t, ctx, cs, "create_relations", map[string]any{"relations": []any{
@@ -144,8 +145,7 @@ func TestReadYourWrites(t *testing.T) {
 	if text := mustCall(t, ctx, cs, "kv_scan", map[string]any{"prefix": "ryw/"}); !strings.Contains(text, `"v2"`) {
 		t.Errorf("after kv_put: kv_scan answers %s", text)
 	}
-	mustCall(t, ctx, cs, "create_entities", map[string]any{"entities": []any{
-		map[string]any{"name": "ryw-c", "entityType": "note", "observations": []string{}}}})
+	createEntities(t, ctx, cs, entity("ryw-c", "note"))
 	var q struct{ Rows [][]int64 }
 	text := mustCall(t, ctx, cs, "query", map[string]any{"cypher": "MATCH (e:Entity) RETURN count(*)"})
 	if err := json.Unmarshal([]byte(text), &q); err != nil || len(q.Rows) != 1 || q.Rows[0][0] != 2 {
@@ -164,8 +164,7 @@ func TestWritesWithoutDaemonKeepDiskBounded(t *testing.T) {
 	// however the machine's speed groups the commits.
 	cs := mcpSession(t, ctx, store, fmt.Sprintf("MEMSNAP_GC_KEEP=%d", keep), "MEMSNAP_WRITER_MAX_BATCH_JOBS=50")
 	for i := range writes {
-		mustCall(t, ctx, cs, "create_entities", map[string]any{"entities": []any{
-			map[string]any{"name": fmt.Sprintf("bounded-%04d", i), "entityType": "note", "observations": []string{"x"}}}})
+		createEntities(t, ctx, cs, entity(fmt.Sprintf("bounded-%04d", i), "note", "x"))
 	}
 	// query (Cypher reads the snapshot alone) waits for the server's own
 	// writes: every one is applied then. The graph reads answer with the
@@ -207,7 +206,7 @@ func TestAppliedAckRefusesWithoutQueueing(t *testing.T) {
 	wantToolError(t, ctx, cs, "add_observations", map[string]any{"observations": []any{
 		map[string]any{"entityName": "Ghost", "contents": []string{"boo"}}}}, "Entity with name Ghost not found")
 	text, res := call(t, ctx, cs, "create_entities", map[string]any{"entities": []any{
-		map[string]any{"name": "Real", "entityType": "note", "observations": []string{}}}})
+		entity("Real", "note")}})
 	if res.IsError || res.Meta["memsnap/jobStatus"] != "applied" {
 		t.Fatalf("create_entities with write_ack applied: %s %v", text, res.Meta)
 	}
@@ -234,8 +233,7 @@ func TestServerCommitsItsWritesOnExit(t *testing.T) {
 	// A group commit window of an hour: only the exit commits.
 	cs := mcpSession(t, ctx, store, "MEMSNAP_WRITER_COMMIT_DELAY=1h")
 	for i := range 3 {
-		mustCall(t, ctx, cs, "create_entities", map[string]any{"entities": []any{
-			map[string]any{"name": fmt.Sprintf("exit-%d", i), "entityType": "note", "observations": []string{}}}})
+		createEntities(t, ctx, cs, entity(fmt.Sprintf("exit-%d", i), "note"))
 	}
 	if err := cs.Close(); err != nil {
 		t.Logf("close: %v", err)

@@ -12,6 +12,7 @@ import "time"
 
 import "github.com/modelcontextprotocol/go-sdk/mcp"
 
+import "github.com/memsnap/memsnap/internal/testutil"
 import "github.com/memsnap/memsnap/snapshot"
 
 // historyEnv turns the history window on (TestMain turns it off for the
@@ -184,17 +185,11 @@ func sameGraph(t *testing.T, a, b string) bool {
 
 func snapshotSeqs(t *testing.T, store string) []uint64 {
 	t.Helper()
-	var list []struct {
-		Seq uint64 `json:"seq"`
-	}
+	var list []snapshot.Info
 	if err := json.Unmarshal([]byte(historyRun(t, store, nil, "snapshots", "list", "--json")), &list); err != nil {
 		t.Fatal(err)
 	}
-	var out []uint64
-	for _, in := range list {
-		out = append(out, in.Seq)
-	}
-	return out
+	return testutil.Map(list, func(in snapshot.Info) uint64 { return in.Seq })
 }
 
 // Done-when 1: '--at' reads at three points of a history give what was

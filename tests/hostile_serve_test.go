@@ -49,31 +49,36 @@ func TestServeHoldsUnderHostileConnections(t *testing.T) {
 	s := startServe(t, ctx, store, fmt.Sprintf("MEMSNAP_SERVE_MAX_CONNS=%d", capConns), "MEMSNAP_SERVE_MAX_STREAMS=2",
 		"MEMSNAP_SERVE_HEADER_TIMEOUT=1s", "MEMSNAP_SERVE_READ_TIMEOUT=1s", "MEMSNAP_SERVE_IDLE_TIMEOUT=5s")
 	addr := strings.TrimPrefix(s.base, "http://")
+	// answers checks that client c answers a status call (what names the
+	// call in the message).
+	answers := func(c *mcp.ClientSession, what string) {
+		t.Helper()
+		if _, err := c.CallTool(ctx, statusCall()); err != nil {
+			t.Errorf("%s: %v", what, err)
+		}
+	}
+	// connect connects an authenticated client that must answer (when says
+	// when it came, in the messages).
+	connect := func(when string) *mcp.ClientSession {
+		t.Helper()
+		c, err := s.session(ctx, s.token, nil)
+		if err != nil {
+			t.Fatalf("an authenticated client could not connect %s: %v", when, err)
+		}
+		answers(c, "an authenticated call of a client that came "+when)
+		return c
+	}
 	// The authenticated client is there before the flood: its connections
 	// (its session's GET stream among them) are older than the flood's, and
 	// must not be the ones closed to make room.
-	cs, err := s.session(ctx, s.token, nil)
-	if err != nil {
-		t.Fatalf("an authenticated client could not connect: %v", err)
-	}
+	cs := connect("before the flood")
 	defer cs.Close()
-	if _, err := cs.CallTool(ctx, statusCall()); err != nil {
-		t.Fatalf("an authenticated call before the flood: %v", err)
-	}
 	flood, late := floodConnections(t, addr, s.token, 10*capConns)
 
 	// While they are open: the authenticated clients and /healthz are answered.
-	cs2, err := s.session(ctx, s.token, nil)
-	if err != nil {
-		t.Fatalf("an authenticated client could not connect during the flood: %v", err)
-	}
+	cs2 := connect("during the flood")
 	defer cs2.Close()
-	if _, err := cs2.CallTool(ctx, statusCall()); err != nil {
-		t.Errorf("an authenticated call of a client that came during the flood: %v", err)
-	}
-	if _, err := cs.CallTool(ctx, statusCall()); err != nil {
-		t.Errorf("an authenticated call: %v", err)
-	}
+	answers(cs, "an authenticated call")
 	if resp, body := s.get(t, "GET", "/healthz", nil); resp.StatusCode != http.StatusOK {
 		t.Errorf("/healthz: %d %s", resp.StatusCode, body)
 	}
@@ -81,9 +86,7 @@ func TestServeHoldsUnderHostileConnections(t *testing.T) {
 	// Every one is closed within 10x its timeout.
 	checkAllClosed(t, flood, late, timeout)
 	// The client's session still works after the flood.
-	if _, err := cs.CallTool(ctx, statusCall()); err != nil {
-		t.Errorf("an authenticated call after the flood: %v", err)
-	}
+	answers(cs, "an authenticated call after the flood")
 
 	// The cap made room by closing connections without the token only.
 	metrics := func() map[string]*dto.MetricFamily {
@@ -117,13 +120,7 @@ func TestServeHoldsUnderHostileConnections(t *testing.T) {
 	}
 	// A third client still gets a session (without notifications): its GET
 	// stream is told 405, "no stream here", which ends no session.
-	cs3, err := s.session(ctx, s.token, nil)
-	if err != nil {
-		t.Fatalf("a client beyond serve.max_streams: %v", err)
-	}
-	if _, err := cs3.CallTool(ctx, statusCall()); err != nil {
-		t.Errorf("a call of a client beyond serve.max_streams: %v", err)
-	}
+	cs3 := connect("beyond serve.max_streams")
 	cs3.Close()
 	cs2.Close()
 	waitUntil(t, ctx, "a stream place to be free", 50*time.Millisecond, func() bool {

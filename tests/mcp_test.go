@@ -27,6 +27,14 @@ func mcpSession(t *testing.T, ctx context.Context, store string, env ...string) 
 	return mcpSessionWith(t, ctx, store, nil, env...)
 }
 
+// mcpOnNewStore starts an MCP server on a new, empty store and returns the
+// test's context and the client's session.
+func mcpOnNewStore(t *testing.T) (context.Context, *mcp.ClientSession) {
+	t.Helper()
+	ctx := testContext(t)
+	return ctx, mcpSession(t, ctx, newStore(t))
+}
+
 // mcpSessionWith is mcpSession with client options.
 func mcpSessionWith(t *testing.T, ctx context.Context, store string, opts *mcp.ClientOptions, env ...string) *mcp.ClientSession {
 	t.Helper()
@@ -83,6 +91,13 @@ func mustCall(t *testing.T, ctx context.Context, cs *mcp.ClientSession, tool str
 		t.Fatalf("%s(%v) failed: %s", tool, args, text)
 	}
 	return text
+}
+
+// createEntities calls create_entities with es (entity's maps), which must
+// succeed, and returns its answer.
+func createEntities(t *testing.T, ctx context.Context, cs *mcp.ClientSession, es ...map[string]any) string {
+	t.Helper()
+	return mustCall(t, ctx, cs, "create_entities", map[string]any{"entities": es})
 }
 
 // wantToolError runs a tool that must answer with a tool error containing want.
@@ -155,9 +170,7 @@ func schemaShape(v any) any {
 // and error answers; bad input gets a clear tool error and the server keeps
 // serving.
 func TestMCPServer(t *testing.T) {
-	ctx := testContext(t)
-	store := newStore(t)
-	cs := mcpSession(t, ctx, store)
+	ctx, cs := mcpOnNewStore(t)
 
 	checkReferenceSchemas(t, ctx, cs)
 
@@ -307,18 +320,18 @@ func checkReferenceSchemas(t *testing.T, ctx context.Context, cs *mcp.ClientSess
 // the reference's words.
 func writeSmallGraph(t *testing.T, ctx context.Context, cs *mcp.ClientSession) {
 	t.Helper()
-	text := mustCall(t, ctx, cs, "create_entities", map[string]any{"entities": []any{
-		map[string]any{"name": "Kuzu", "entityType": "database", "observations": []string{"embedded graph DB"}},
-		map[string]any{"name": "memsnap", "entityType": "project", "observations": []string{}},
-	}})
+	text := createEntities(t, ctx, cs,
+		entity("Kuzu", "database", "embedded graph DB"),
+		entity("memsnap", "project"),
+	)
 	var created []map[string]any
 	if err := json.Unmarshal([]byte(text), &created); err != nil || len(created) != 2 {
 		t.Fatalf("create_entities answer: %v %s", err, text)
 	}
-	text = mustCall(t, ctx, cs, "create_entities", map[string]any{"entities": []any{
-		map[string]any{"name": "Kuzu", "entityType": "database", "observations": []string{}},
-		map[string]any{"name": "Pebble", "entityType": "kv store", "observations": []string{"LSM"}},
-	}})
+	text = createEntities(t, ctx, cs,
+		entity("Kuzu", "database"),
+		entity("Pebble", "kv store", "LSM"),
+	)
 	if err := json.Unmarshal([]byte(text), &created); err != nil || len(created) != 1 || created[0]["name"] != "Pebble" {
 		t.Errorf("create_entities skips existing names: %s", text)
 	}
@@ -355,7 +368,7 @@ func sendBadInput(t *testing.T, ctx context.Context, cs *mcp.ClientSession) {
 	wantToolError(t, ctx, cs, "create_entities", map[string]any{"entities": "Kuzu"}, "entities")
 	wantToolError(t, ctx, cs, "create_entities", map[string]any{"entities": []any{map[string]any{"name": "x", "entityType": "t"}}}, "observations")
 	wantToolError(t, ctx, cs, "create_entities", map[string]any{}, "entities")
-	wantToolError(t, ctx, cs, "create_entities", map[string]any{"entities": []any{map[string]any{"name": "", "entityType": "t", "observations": []string{}}}}, "name")
+	wantToolError(t, ctx, cs, "create_entities", map[string]any{"entities": []any{entity("", "t")}}, "name")
 	wantToolError(t, ctx, cs, "open_nodes", map[string]any{"names": []int{1, 2}}, "names")
 	wantToolError(t, ctx, cs, "neighbors", map[string]any{"name": "Kuzu", "depth": 99}, "depth")
 	wantToolError(t, ctx, cs, "add_observations", map[string]any{"observations": []any{
@@ -463,10 +476,10 @@ func testManyMCPServers(t *testing.T, withDaemon bool, servers, perServer int) {
 func writeAsServer(t *testing.T, ctx context.Context, cs *mcp.ClientSession, i, perServer int) {
 	name := func(k int) string { return fmt.Sprintf("srv%d-e%d", i, k) }
 	for k := 0; k < perServer; k += 2 {
-		mustCall(t, ctx, cs, "create_entities", map[string]any{"entities": []any{
-			map[string]any{"name": name(k), "entityType": "note", "observations": []string{"first"}},
-			map[string]any{"name": name(k + 1), "entityType": "note", "observations": []string{}},
-		}})
+		createEntities(t, ctx, cs,
+			entity(name(k), "note", "first"),
+			entity(name(k+1), "note"),
+		)
 	}
 	for k := 1; k < perServer; k++ {
 		mustCall(t, ctx, cs, "create_relations", map[string]any{"relations": []any{
@@ -681,13 +694,11 @@ func TestTildeInStorePath(t *testing.T) {
 // with at least one end among the entities they return, as the reference
 // does since 2026-02 (before, both ends).
 func TestRelationsWithOneEndReturned(t *testing.T) {
-	ctx := testContext(t)
-	store := newStore(t)
-	cs := mcpSession(t, ctx, store)
-	mustCall(t, ctx, cs, "create_entities", map[string]any{"entities": []any{
-		map[string]any{"name": "2025-12-17", "entityType": "day", "observations": []string{"the outage"}},
-		map[string]any{"name": "incident/example", "entityType": "incident", "observations": []string{"disk full"}},
-	}})
+	ctx, cs := mcpOnNewStore(t)
+	createEntities(t, ctx, cs,
+		entity("2025-12-17", "day", "the outage"),
+		entity("incident/example", "incident", "disk full"),
+	)
 	mustCall(t, ctx, cs, "create_relations", map[string]any{"relations": []any{
 		map[string]any{"from": "incident/example", "to": "2025-12-17", "relationType": "happened_on"},
 	}})
@@ -720,13 +731,11 @@ func TestRelationsWithOneEndReturned(t *testing.T) {
 // (a decomposed query finds the composed text and the other way round);
 // stored names stay byte for byte as written.
 func TestSearchNormalisesUnicode(t *testing.T) {
-	ctx := testContext(t)
-	store := newStore(t)
-	cs := mcpSession(t, ctx, store)
-	mustCall(t, ctx, cs, "create_entities", map[string]any{"entities": []any{
-		map[string]any{"name": "Auditor\u00eda", "entityType": "team", "observations": []string{"caf\u00e9 review"}},
-		map[string]any{"name": "Resume\u0301", "entityType": "doc", "observations": []string{"decomposed"}},
-	}})
+	ctx, cs := mcpOnNewStore(t)
+	createEntities(t, ctx, cs,
+		entity("Auditor\u00eda", "team", "caf\u00e9 review"),
+		entity("Resume\u0301", "doc", "decomposed"),
+	)
 	for q, want := range map[string]string{
 		"Auditori\u0301a": "Auditor\u00eda", "AUDITORI\u0301A": "Auditor\u00eda", "cafe\u0301": "Auditor\u00eda",
 		"caf\u00e9 review": "Auditor\u00eda", "r\u00e9sum\u00e9": "", "resum\u00e9": "Resume\u0301", "Resume\u0301": "Resume\u0301",
@@ -809,8 +818,7 @@ func TestRecentChangesAndTimeWindows(t *testing.T) {
 		t.Fatalf("recent_changes since now on an empty store: cursor %q, %v; want one to page from", empty.NextCursor, err)
 	}
 	for _, n := range []string{"alpha", "beta", "gamma"} {
-		mustCall(t, ctx, cs, "create_entities", map[string]any{"entities": []any{
-			map[string]any{"name": n, "entityType": "t", "observations": []string{"coffee " + n}}}})
+		createEntities(t, ctx, cs, entity(n, "t", "coffee "+n))
 		time.Sleep(20 * time.Millisecond)
 	}
 	mustCall(t, ctx, cs, "create_relations", map[string]any{"relations": []any{
@@ -897,9 +905,7 @@ func TestRecentChangesAndTimeWindows(t *testing.T) {
 // (the SDK's check cost more than a search), so this test does, for each
 // tool, on answers with and without data.
 func TestMCPAnswersFitOutputSchemas(t *testing.T) {
-	ctx := testContext(t)
-	store := newStore(t)
-	cs := mcpSession(t, ctx, store)
+	ctx, cs := mcpOnNewStore(t)
 	tools, err := cs.ListTools(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -972,10 +978,8 @@ func TestMCPAnswersFitOutputSchemas(t *testing.T) {
 // Argument names match exactly: a key that only folds to a tool's argument
 // (entityNameſ, Kelvin-sign Key) is ignored, never used in its place.
 func TestMCPArgumentNamesMatchExactly(t *testing.T) {
-	ctx := testContext(t)
-	store := newStore(t)
-	cs := mcpSession(t, ctx, store)
-	mustCall(t, ctx, cs, "create_entities", map[string]any{"entities": []any{entity("Important", "t", "keep")}})
+	ctx, cs := mcpOnNewStore(t)
+	createEntities(t, ctx, cs, entity("Important", "t", "keep"))
 	call(t, ctx, cs, "delete_entities", map[string]any{"entityNames": []string{"no-such-entity"}, "entityName\u017f": []string{"Important"}})
 	if g := parseGraph(t, mustCall(t, ctx, cs, "open_nodes", map[string]any{"names": []string{"Important"}})); len(g.Entities) != 1 {
 		t.Errorf("a case-folded key deleted the entity")

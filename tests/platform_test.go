@@ -331,8 +331,7 @@ func TestMCPServerKilledAndRestarted(t *testing.T) {
 	for i := range mcpRestarts {
 		cs, cmd := mcpProcess(t, ctx, store, nil)
 		name := fmt.Sprintf("restart-%02d", i)
-		mustCall(t, ctx, cs, "create_entities", map[string]any{"entities": []any{
-			map[string]any{"name": name, "entityType": "round", "observations": []string{fmt.Sprintf("written by server %d", i)}}}})
+		createEntities(t, ctx, cs, entity(name, "round", fmt.Sprintf("written by server %d", i)))
 		acked = append(acked, name)
 		// The server reads its own write, and the earlier servers' writes
 		// once they are committed (search right after the write; open).
@@ -350,7 +349,7 @@ func TestMCPServerKilledAndRestarted(t *testing.T) {
 		answered := make(chan bool, 1)
 		go func() {
 			res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "create_entities", Arguments: map[string]any{"entities": []any{
-				map[string]any{"name": inflight, "entityType": "round", "observations": []string{}}}}})
+				entity(inflight, "round")}}})
 			answered <- err == nil && !res.IsError
 		}()
 		if i%2 == 1 {
@@ -504,8 +503,7 @@ func TestStorePathWithSpacesAndAccents(t *testing.T) {
 		t.Fatalf("connect to %s %v: %v", srv.Command, srv.Args, err)
 	}
 	defer cs.Close()
-	mustCall(t, ctx, cs, "create_entities", map[string]any{"entities": []any{
-		map[string]any{"name": "spaced", "entityType": "t", "observations": []string{"over MCP"}}}})
+	createEntities(t, ctx, cs, entity("spaced", "t", "over MCP"))
 	if g := parseGraph(t, mustCall(t, ctx, cs, "open_nodes", map[string]any{"names": []string{"spaced"}})); !g.has("spaced") {
 		t.Errorf("MCP server on %q: open_nodes answers %v", store("mcp"), g.names())
 	}

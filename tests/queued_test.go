@@ -53,8 +53,7 @@ func TestQueuedWritesReadByEveryProcess(t *testing.T) {
 	current := func() string { return currentSeq(t, store) }
 	first := current()
 
-	mustCall(t, ctx, writer, "create_entities", map[string]any{"entities": []any{
-		entity("qw-a", "note", "alpha apples"), entity("qw-b", "note"), entity("qw-c", "place", "gone soon")}})
+	createEntities(t, ctx, writer, entity("qw-a", "note", "alpha apples"), entity("qw-b", "note"), entity("qw-c", "place", "gone soon"))
 	mustCall(t, ctx, writer, "create_relations", map[string]any{"relations": []any{
 		map[string]any{"from": "qw-a", "to": "qw-b", "relationType": "knows"},
 		map[string]any{"from": "qw-c", "to": "qw-a", "relationType": "near"}}})

@@ -37,7 +37,7 @@ func bulkImported(t *testing.T, n int) (store string, cs *mcp.ClientSession, fre
 	cs = mcpSession(t, ctx, store)
 	for i := 0; i < 5; i++ {
 		name := fmt.Sprintf("fresh %d", i)
-		mustCall(t, ctx, cs, "create_entities", map[string]any{"entities": []any{entity(name, "a", "created after the import")}})
+		createEntities(t, ctx, cs, entity(name, "a", "created after the import"))
 		fresh = append([]string{name}, fresh...) // newest first
 	}
 	return store, cs, fresh

@@ -189,7 +189,7 @@ func TestCorruptRemoteChunk(t *testing.T) {
 		t.Fatalf("snapshot %d has %d chunks snapshot %d lacks, want 3 or more", second, len(chunks), first)
 	}
 
-	flip(t, chunks[0])
+	testutil.FlipByte(t, chunks[0], testutil.Middle)
 	key := "chunks/" + filepath.Base(chunks[0])
 	const repairs = "the writer's next 'memsnap replicate' repairs it"
 	q, r := queryFrom(t, srv, url, cache, count)
@@ -215,7 +215,7 @@ func TestCorruptRemoteChunk(t *testing.T) {
 		checkServedContent(t, dir, second, digest)
 	}
 
-	flip(t, chunks[1])
+	testutil.FlipByte(t, chunks[1], testutil.Middle)
 	if rep := replicateJSON(t, store, env, "replicate", "--to", url); rep.Repaired != 0 {
 		t.Fatalf("replicate without --verify and without a report: repaired %d, want 0 (it reads nothing back)", rep.Repaired)
 	}
@@ -254,29 +254,6 @@ func replicateJSON(t *testing.T, store string, env []string, args ...string) rep
 		t.Fatalf("%v: exit %d %v: %s %s", args, r.code, err, r.stdout, r.stderr)
 	}
 	return out
-}
-
-// flip flips one byte in the middle of the file at path, in place (same
-// size; the S3 server's stored ETag is unchanged).
-func flip(t *testing.T, path string) {
-	t.Helper()
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := make([]byte, 1)
-	if _, err := f.ReadAt(b, fi.Size()/2); err != nil {
-		t.Fatal(err)
-	}
-	b[0] ^= 0xff
-	if _, err := f.WriteAt(b, fi.Size()/2); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // newChunks returns the backend files of the chunks that snapshot to's

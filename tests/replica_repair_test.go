@@ -43,7 +43,7 @@ func TestRemoteRepairFromHistory(t *testing.T) {
 	// 6a: a job object of a thinned point, reported by the reader that
 	// met it, comes back from the writer's history/ job file.
 	job := remoteJobObject(t, filepath.Join(remote, "history", fmt.Sprintf("%012d.json", thinned)))
-	flip(t, filepath.Join(remote, "objects", job))
+	testutil.FlipByte(t, filepath.Join(remote, "objects", job), testutil.Middle)
 	if r := graphAt(thinned); r.code == 0 {
 		t.Fatalf("graph --at %d with its job object damaged: exit 0", thinned)
 	}

@@ -144,7 +144,7 @@ func TestReplicaWriteStaysVisible(t *testing.T) {
 	cache := filepath.Join(t.TempDir(), "cache")
 	quiet := replicaEnv(srv, cache, "MEMSNAP_READER_REFRESH=@every 1h") // no forward or sync but the test's
 	cs := replicaSession(t, ctx, url, quiet)
-	mustCall(t, ctx, cs, "create_entities", map[string]any{"entities": []any{entity("written-on-replica", "t", "acknowledged")}})
+	createEntities(t, ctx, cs, entity("written-on-replica", "t", "acknowledged"))
 	visible := func(when string) {
 		t.Helper()
 		text := mustCall(t, ctx, cs, "open_nodes", map[string]any{"names": []string{"written-on-replica"}})

@@ -84,7 +84,7 @@ func TestServeSpeaksStatelessMCP(t *testing.T) {
 		}
 	}
 	// Write, then read at once: the read holds the write.
-	mustCall(t, ctx, cs, "create_entities", map[string]any{"entities": []any{entity("stateless-1", "note", "written without a session")}})
+	createEntities(t, ctx, cs, entity("stateless-1", "note", "written without a session"))
 	if g := parseGraph(t, mustCall(t, ctx, cs, "open_nodes", map[string]any{"names": []string{"stateless-1"}})); len(g.Entities) != 1 {
 		t.Errorf("open_nodes right after the write: %v, want stateless-1", g.names())
 	}

@@ -76,8 +76,7 @@ func TestWarmWriter(t *testing.T) {
 
 	write := func(name string) {
 		t.Helper()
-		mustCall(t, ctx, cs, "create_entities", map[string]any{"entities": []any{
-			map[string]any{"name": name, "entityType": "note", "observations": []string{"x"}}}})
+		createEntities(t, ctx, cs, entity(name, "note", "x"))
 		if g := parseGraph(t, mustCall(t, ctx, cs, "open_nodes", map[string]any{"names": []string{name}})); len(g.Entities) != 1 {
 			t.Fatalf("open_nodes %s after its write: %+v", name, g)
 		}

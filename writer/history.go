@@ -5,7 +5,6 @@ import "errors"
 import "fmt"
 import "log/slog"
 import "os"
-import "time"
 
 import "github.com/memsnap/memsnap/internal/fsm"
 import "github.com/memsnap/memsnap/internal/model"
@@ -296,13 +295,10 @@ func lineJobs(s *snapshot.Store, line []uint64, stop map[uint64]bool, lim model.
 	return out, nil
 }
 
-// PointSummary is one point of history as 'snapshots history' lists it.
+// PointSummary is one point of history as 'snapshots history' lists it:
+// the point's fields first, then what published it and its jobs.
 type PointSummary struct {
-	Seq       uint64    `json:"seq"`
-	CreatedAt time.Time `json:"created_at"`
-	// Full is true for a snapshot kept in full, false for one whose
-	// manifest and jobs alone are kept (history/).
-	Full bool `json:"full"`
+	snapshot.Point
 	// RollbackOf and RestoreOf say what a rollback or a restore published.
 	RollbackOf uint64 `json:"rollback_of,omitempty"`
 	RestoreOf  uint64 `json:"restore_of,omitempty"`
@@ -327,8 +323,7 @@ func History(s *snapshot.Store, lim model.Limits) ([]PointSummary, error) {
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, PointSummary{Seq: p.Seq, CreatedAt: p.CreatedAt, Full: p.Full, RollbackOf: m.RollbackOf,
-			RestoreOf: m.RestoreOf, Jobs: jobs})
+		out = append(out, PointSummary{Point: p, RollbackOf: m.RollbackOf, RestoreOf: m.RestoreOf, Jobs: jobs})
 	}
 	return out, nil
 }

@@ -6,6 +6,7 @@ import "errors"
 import "fmt"
 import "io"
 import "maps"
+import "reflect"
 import "slices"
 import "strings"
 import "unicode/utf8"
@@ -51,51 +52,11 @@ type Op struct {
 // job marshals back to a job that decodes to the same value (empty lists
 // included, which the struct tags alone would drop).
 func (o Op) MarshalJSON() ([]byte, error) {
-	var v any
-	switch o.Op {
-	case OpCreateEntities:
-		v = struct {
-			Op       string   `json:"op"`
-			Entities []Entity `json:"entities"`
-		}{o.Op, NonNil(o.Entities)}
-	case OpCreateRelations, OpDeleteRelations:
-		v = struct {
-			Op        string     `json:"op"`
-			Relations []Relation `json:"relations"`
-		}{o.Op, NonNil(o.Relations)}
-	case OpAddObservations:
-		v = struct {
-			Op           string           `json:"op"`
-			Observations []ObservationAdd `json:"observations"`
-		}{o.Op, NonNil(o.Observations)}
-	case OpDeleteEntities:
-		v = struct {
-			Op          string   `json:"op"`
-			EntityNames []string `json:"entityNames"`
-		}{o.Op, NonNil(o.EntityNames)}
-	case OpDeleteObservations:
-		v = struct {
-			Op        string              `json:"op"`
-			Deletions []ObservationDelete `json:"deletions"`
-		}{o.Op, NonNil(o.Deletions)}
-	case OpKVPut:
-		val := ""
-		if o.Value != nil {
-			val = *o.Value
-		}
-		v = struct {
-			Op    string `json:"op"`
-			Key   string `json:"key"`
-			Value string `json:"value"`
-		}{o.Op, o.Key, val}
-	case OpKVDelete:
-		v = struct {
-			Op  string `json:"op"`
-			Key string `json:"key"`
-		}{o.Op, o.Key}
-	default:
+	kind, ok := kinds[o.Op]
+	if !ok {
 		return nil, fmt.Errorf("marshal op: unknown op %q", o.Op)
 	}
+	v := kind.body(o)
 	// <, > and & stay as they are: json.Marshal writes each as six bytes,
 	// which could push a job over job.max_bytes (an encoder marshalling
 	// the job without HTML escaping keeps what this returns).
@@ -271,9 +232,7 @@ func decodeJob(data []byte, lim Limits, strictText bool) (*Job, error) {
 // (an empty name; a string over lim, not UTF-8 or holding a NUL), or nil.
 func (lim Limits) CheckEntity(e Entity) error {
 	v := validator{lim: lim}
-	v.name("name", e.Name)
-	v.str("entityType", e.EntityType)
-	v.strs("observations", e.Observations)
+	checkEntity(&v, "", e)
 	return v.err
 }
 
@@ -281,10 +240,22 @@ func (lim Limits) CheckEntity(e Entity) error {
 // refused, or nil.
 func (lim Limits) CheckRelation(r Relation) error {
 	v := validator{lim: lim}
-	v.name("from", r.From)
-	v.name("to", r.To)
-	v.name("relationType", r.RelationType)
+	checkRelation(&v, "", r)
 	return v.err
+}
+
+// checkEntity checks e's fields, naming each with prefix before it.
+func checkEntity(v *validator, prefix string, e Entity) {
+	v.name(prefix+"name", e.Name)
+	v.str(prefix+"entityType", e.EntityType)
+	v.strs(prefix+"observations", e.Observations)
+}
+
+// checkRelation checks r's fields, naming each with prefix before it.
+func checkRelation(v *validator, prefix string, r Relation) {
+	v.name(prefix+"from", r.From)
+	v.name(prefix+"to", r.To)
+	v.name(prefix+"relationType", r.RelationType)
 }
 
 // Invalidf returns an error wrapping ErrInvalidJob with the reason; the
@@ -361,12 +332,12 @@ func decodeOp(r jsontext.Value, lim Limits, allowBad bool) (Op, error) {
 	if head.Op == "" {
 		return Op{}, errors.New(`missing "op"`)
 	}
-	decode, ok := opDecoders[head.Op]
+	kind, ok := kinds[head.Op]
 	if !ok {
 		return Op{}, fmt.Errorf("unknown op %q", head.Op)
 	}
 	v := validator{lim: lim, allowBad: allowBad}
-	op, err := decode(r, &v)
+	op, err := kind.decode(r, &v)
 	if err != nil {
 		return op, fmt.Errorf("%s: %w", head.Op, err)
 	}
@@ -379,97 +350,76 @@ func decodeOp(r jsontext.Value, lim Limits, allowBad bool) (Op, error) {
 
 // OpKinds returns, sorted, every op kind DecodeJob accepts: each must
 // have its rules in internal/fsm's table (a test there checks it).
-func OpKinds() []string { return slices.Sorted(maps.Keys(opDecoders)) }
+func OpKinds() []string { return slices.Sorted(maps.Keys(kinds)) }
 
-// opDecoders decode one op of each kind strictly into the fields of its
-// kind, recording problems with the values in v.
-var opDecoders = map[string]func(r jsontext.Value, v *validator) (Op, error){
-	OpCreateEntities:     decodeCreateEntities,
-	OpCreateRelations:    decodeRelations,
-	OpDeleteRelations:    decodeRelations,
-	OpAddObservations:    decodeAddObservations,
-	OpDeleteEntities:     decodeDeleteEntities,
-	OpDeleteObservations: decodeDeleteObservations,
-	OpKVPut:              decodeKVPut,
-	OpKVDelete:           decodeKVDelete,
+// opKind is how ops of one kind are read and written. decode decodes an
+// op strictly into the fields of its kind, recording problems with the
+// values in v; body is what MarshalJSON encodes for o: "op" and exactly
+// the fields of its kind.
+type opKind struct {
+	decode func(r jsontext.Value, v *validator) (Op, error)
+	body   func(o Op) any
 }
 
-func decodeCreateEntities(r jsontext.Value, v *validator) (op Op, err error) {
-	var b struct {
-		Op       string    `json:"op"`
-		Entities *[]Entity `json:"entities"`
-	}
-	op.Entities, err = decodeList(r, v, &b, &b.Entities, "entities", func(at string, e Entity) {
-		v.name(at+".name", e.Name)
-		v.str(at+".entityType", e.EntityType)
-		v.strs(at+".observations", e.Observations)
-	})
-	return op, err
-}
-
-func decodeRelations(r jsontext.Value, v *validator) (op Op, err error) {
-	var b struct {
-		Op        string      `json:"op"`
-		Relations *[]Relation `json:"relations"`
-	}
-	op.Relations, err = decodeList(r, v, &b, &b.Relations, "relations", func(at string, rel Relation) {
-		v.name(at+".from", rel.From)
-		v.name(at+".to", rel.To)
-		v.name(at+".relationType", rel.RelationType)
-	})
-	return op, err
-}
-
-func decodeAddObservations(r jsontext.Value, v *validator) (op Op, err error) {
-	var b struct {
-		Op           string            `json:"op"`
-		Observations *[]ObservationAdd `json:"observations"`
-	}
-	op.Observations, err = decodeList(r, v, &b, &b.Observations, "observations", func(at string, o ObservationAdd) {
-		v.name(at+".entityName", o.EntityName)
-		v.required(at+".contents", o.Contents != nil)
-		v.strs(at+".contents", o.Contents)
-	})
-	return op, err
-}
-
-func decodeDeleteEntities(r jsontext.Value, v *validator) (op Op, err error) {
-	var b struct {
-		Op          string    `json:"op"`
-		EntityNames *[]string `json:"entityNames"`
-	}
-	op.EntityNames, err = decodeList(r, v, &b, &b.EntityNames, "entityNames", v.name)
-	return op, err
-}
-
-func decodeDeleteObservations(r jsontext.Value, v *validator) (op Op, err error) {
-	var b struct {
-		Op        string               `json:"op"`
-		Deletions *[]ObservationDelete `json:"deletions"`
-	}
-	op.Deletions, err = decodeList(r, v, &b, &b.Deletions, "deletions", func(at string, d ObservationDelete) {
+// kinds holds every op kind DecodeJob accepts, by name.
+var kinds = map[string]opKind{
+	OpCreateEntities: listOp("entities", func(o *Op) *[]Entity { return &o.Entities }, func(v *validator, at string, e Entity) {
+		checkEntity(v, at+".", e)
+	}),
+	OpCreateRelations: relationsOp,
+	OpDeleteRelations: relationsOp,
+	OpAddObservations: listOp("observations", func(o *Op) *[]ObservationAdd { return &o.Observations }, func(v *validator, at string, a ObservationAdd) {
+		v.name(at+".entityName", a.EntityName)
+		v.required(at+".contents", a.Contents != nil)
+		v.strs(at+".contents", a.Contents)
+	}),
+	OpDeleteEntities: listOp("entityNames", func(o *Op) *[]string { return &o.EntityNames }, (*validator).name),
+	OpDeleteObservations: listOp("deletions", func(o *Op) *[]ObservationDelete { return &o.Deletions }, func(v *validator, at string, d ObservationDelete) {
 		v.name(at+".entityName", d.EntityName)
 		v.required(at+".observations", d.Observations != nil)
 		v.strs(at+".observations", d.Observations)
-	})
-	return op, err
+	}),
+	OpKVPut:    {decodeKVPut, kvPutBody},
+	OpKVDelete: {decodeKVDelete, kvDeleteBody},
 }
 
-// decodeList decodes an op whose one field is a list: strictly into body, a
-// struct of the op's fields whose field list (named name) it requires.
-// check checks each item, at name[i]; the list is returned.
-func decodeList[T any](r jsontext.Value, v *validator, body any, list **[]T, name string, check func(at string, item T)) ([]T, error) {
-	if err := strictDecode(r, body, v.allowBad); err != nil {
-		return nil, err
+// relationsOp is create_relations and delete_relations: the same list.
+var relationsOp = listOp("relations", func(o *Op) *[]Relation { return &o.Relations }, func(v *validator, at string, r Relation) {
+	checkRelation(v, at+".", r)
+})
+
+// listOp is the kind of an op whose one field is a list: field in Op,
+// name in JSON. Its body is {"op": ..., name: [...]}: decode refuses any
+// other member as an unknown field, requires the list and checks each
+// item with check at name[i]; body writes an empty list as [], not null.
+func listOp[T any](name string, field func(o *Op) *[]T, check func(v *validator, at string, item T)) opKind {
+	body := reflect.StructOf([]reflect.StructField{
+		{Name: "Op", Type: reflect.TypeFor[string](), Tag: `json:"op"`},
+		{Name: "List", Type: reflect.TypeFor[*[]T](), Tag: reflect.StructTag(fmt.Sprintf("json:%q", name))},
+	})
+	decode := func(r jsontext.Value, v *validator) (op Op, err error) {
+		b := reflect.New(body)
+		if err := strictDecode(r, b.Interface(), v.allowBad); err != nil {
+			return op, err
+		}
+		list := b.Elem().Field(1).Interface().(*[]T)
+		v.required(name, list != nil)
+		if list != nil {
+			for i, item := range *list {
+				check(v, fmt.Sprintf("%s[%d]", name, i), item)
+			}
+			*field(&op) = *list
+		}
+		return op, nil
 	}
-	v.required(name, *list != nil)
-	if *list == nil {
-		return nil, nil
+	encode := func(o Op) any {
+		b := reflect.New(body).Elem()
+		b.Field(0).SetString(o.Op)
+		list := NonNil(*field(&o))
+		b.Field(1).Set(reflect.ValueOf(&list))
+		return b.Interface()
 	}
-	for i, item := range **list {
-		check(fmt.Sprintf("%s[%d]", name, i), item)
-	}
-	return **list, nil
+	return opKind{decode, encode}
 }
 
 func decodeKVPut(r jsontext.Value, v *validator) (op Op, err error) {
@@ -508,6 +458,27 @@ func decodeKVDelete(r jsontext.Value, v *validator) (op Op, err error) {
 		op.Key = *b.Key
 	}
 	return op, nil
+}
+
+// kvPutBody is a kv_put op's body; a nil Value is written as "".
+func kvPutBody(o Op) any {
+	val := ""
+	if o.Value != nil {
+		val = *o.Value
+	}
+	return struct {
+		Op    string `json:"op"`
+		Key   string `json:"key"`
+		Value string `json:"value"`
+	}{o.Op, o.Key, val}
+}
+
+// kvDeleteBody is a kv_delete op's body.
+func kvDeleteBody(o Op) any {
+	return struct {
+		Op  string `json:"op"`
+		Key string `json:"key"`
+	}{o.Op, o.Key}
 }
 
 // validator records the first problem it sees.

@@ -93,3 +93,32 @@ func TestUTF16JobSaysSo(t *testing.T) {
 		t.Errorf("UTF-8 job gets %q", h)
 	}
 }
+
+// An op built in Go with a nil list marshals with the list as [] (as a
+// decoded empty list does), only the fields of its kind, and <, > and &
+// as they are; an unknown kind is an error.
+func TestMarshalOp(t *testing.T) {
+	v := "<v>"
+	for _, c := range []struct {
+		op   Op
+		want string
+	}{
+		{Op{Op: OpCreateEntities}, `{"op":"create_entities","entities":[]}`},
+		{Op{Op: OpCreateRelations, Key: "ignored"}, `{"op":"create_relations","relations":[]}`},
+		{Op{Op: OpDeleteRelations, Relations: []Relation{{"a&b", "c", "r"}}}, `{"op":"delete_relations","relations":[{"from":"a&b","to":"c","relationType":"r"}]}`},
+		{Op{Op: OpAddObservations}, `{"op":"add_observations","observations":[]}`},
+		{Op{Op: OpDeleteEntities, EntityNames: []string{"x"}}, `{"op":"delete_entities","entityNames":["x"]}`},
+		{Op{Op: OpDeleteObservations}, `{"op":"delete_observations","deletions":[]}`},
+		{Op{Op: OpKVPut, Key: "k"}, `{"op":"kv_put","key":"k","value":""}`},
+		{Op{Op: OpKVPut, Key: "k", Value: &v}, `{"op":"kv_put","key":"k","value":"<v>"}`},
+		{Op{Op: OpKVDelete, Key: "k"}, `{"op":"kv_delete","key":"k"}`},
+	} {
+		b, err := c.op.MarshalJSON()
+		if err != nil || string(b) != c.want {
+			t.Errorf("%+v: %s, %v; want %s", c.op, b, err, c.want)
+		}
+	}
+	if _, err := (Op{Op: "nuke"}).MarshalJSON(); err == nil || !strings.Contains(err.Error(), `unknown op "nuke"`) {
+		t.Errorf("unknown kind: %v", err)
+	}
+}

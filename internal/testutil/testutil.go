@@ -129,6 +129,16 @@ func SameElements(a, b []string) bool {
 	return slices.Equal(a, b)
 }
 
+// Map returns f of each element of s, in order (an empty slice for an
+// empty s).
+func Map[T, U any](s []T, f func(T) U) []U {
+	out := make([]U, len(s))
+	for i, v := range s {
+		out[i] = f(v)
+	}
+	return out
+}
+
 // ExitedPID starts the running test binary to run no test, waits for it to
 // exit and returns its pid: the pid of a process that has ended (and that
 // the system is unlikely to give to another process during the test).

@@ -211,23 +211,20 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	start := time.Now()
 	defer func() { rep.Seconds = time.Since(start).Round(time.Millisecond).Seconds() }()
-	steps := []struct {
-		name string
-		run  func(context.Context) error
-	}{
-		{"readers_under_write", func(ctx context.Context) (err error) { rep.ReadersUnderWrite, err = r.readersUnderWrite(ctx); return }},
-		{"apply", func(ctx context.Context) (err error) { rep.Apply, err = r.apply(ctx); return }},
-		{"publish", func(ctx context.Context) (err error) { rep.Publish, err = r.publish(ctx); return }},
-		{"enqueue", func(ctx context.Context) (err error) { rep.Enqueue, err = r.enqueue(ctx); return }},
-		{"visibility", func(ctx context.Context) (err error) { rep.Visibility, err = r.visibility(ctx); return }},
-		{"swap", func(ctx context.Context) (err error) { rep.Swap, err = r.swap(ctx); return }},
-		{"rss", func(ctx context.Context) (err error) { rep.RSS, err = r.rss(ctx); return }},
-		{"scaling", func(ctx context.Context) (err error) { rep.Scaling, err = r.scaling(ctx); return }},
-		{"query", func(ctx context.Context) (err error) { rep.Query, err = r.query(ctx); return }},
-		{"mcp", func(ctx context.Context) (err error) { rep.MCP, err = r.mcp(ctx); return }},
-		{"serve", func(ctx context.Context) (err error) { rep.Serve, err = r.serve(ctx); return }},
-		{"footprint", func(ctx context.Context) (err error) { rep.Footprint, err = r.footprint(ctx); return }},
-		{"replicate", func(ctx context.Context) (err error) { rep.Replicate, err = r.replicate(ctx); return }},
+	steps := []benchStep{
+		step("readers_under_write", &rep.ReadersUnderWrite, r.readersUnderWrite),
+		step("apply", &rep.Apply, r.apply),
+		step("publish", &rep.Publish, r.publish),
+		step("enqueue", &rep.Enqueue, r.enqueue),
+		step("visibility", &rep.Visibility, r.visibility),
+		step("swap", &rep.Swap, r.swap),
+		step("rss", &rep.RSS, r.rss),
+		step("scaling", &rep.Scaling, r.scaling),
+		step("query", &rep.Query, r.query),
+		step("mcp", &rep.MCP, r.mcp),
+		step("serve", &rep.Serve, r.serve),
+		step("footprint", &rep.Footprint, r.footprint),
+		step("replicate", &rep.Replicate, r.replicate),
 	}
 	var failed []string
 	for _, s := range steps {
@@ -297,4 +294,20 @@ func diskOf(dir string) string {
 		}
 	}
 	return desc
+}
+
+// benchStep is one benchmark of a run: its name (as --only names it) and
+// what runs it.
+type benchStep struct {
+	name string
+	run  func(context.Context) error
+}
+
+// step is the benchmark name: run measures it, and its figures go into
+// *field of the report.
+func step[T any](name string, field *T, run func(context.Context) (T, error)) benchStep {
+	return benchStep{name, func(ctx context.Context) (err error) {
+		*field, err = run(ctx)
+		return err
+	}}
 }

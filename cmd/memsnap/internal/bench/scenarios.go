@@ -81,7 +81,7 @@ func byKind(idle, busy []mixResult) []MixKind {
 func (r *runner) mixPhase(ctx context.Context, store string, readers int, every time.Duration, d time.Duration, at int64) ([]mixResult, error) {
 	var ps []*proc
 	for i := 0; i < readers; i++ {
-		p, err := r.worker(ctx, "mix", mixSpec{Store: store, Entities: r.sc.entities, StartAt: at, For: d,
+		p, err := r.worker(ctx, "mix", mixSpec{Store: store, Entities: r.sc.entities, window: window{at, d},
 			Every: every, Refresh: "@every 1s", Seed: uint64(i + 1)})
 		if err != nil {
 			killAll(ps)
@@ -161,7 +161,7 @@ func (r *runner) readersUnderDaemon(ctx context.Context, s *snapshot.Store, out 
 		return nil, err
 	}
 	at := startAt(workerLead)
-	prod, err := r.worker(ctx, "produce", produceSpec{Store: store, StartAt: at, For: r.sc.phase, Every: 100 * time.Millisecond,
+	prod, err := r.worker(ctx, "produce", produceSpec{Store: store, window: window{at, r.sc.phase}, Every: 100 * time.Millisecond,
 		Kind: "flow", Prefix: "rw", Entities: r.sc.entities})
 	if err != nil {
 		_ = daemon.stop()
@@ -219,7 +219,7 @@ func (r *runner) directReaders(ctx context.Context, s *snapshot.Store, out *Read
 	var ps []*proc
 	at := startAt(workerLead)
 	for i := 0; i < r.sc.readers; i++ {
-		p, err := r.worker(ctx, "direct", directSpec{Path: path, StartAt: at, For: directFor, Every: 100 * time.Millisecond})
+		p, err := r.worker(ctx, "direct", directSpec{Path: path, window: window{at, directFor}, Every: 100 * time.Millisecond})
 		if err != nil {
 			killAll(append(ps, holder))
 			return err
@@ -423,7 +423,7 @@ func (r *runner) enqueue(ctx context.Context) (*Enqueue, error) {
 	var ps []*proc
 	for i := 0; i < r.sc.producers; i++ {
 		p, err := r.worker(ctx, "enqueue", enqueueABSpec{Store: dir, Bare: r.path("enqueue", "bare"), Prefix: fmt.Sprintf("p-%d", i),
-			StartAt: at, For: r.sc.enqueueFor, Slot: 250 * time.Millisecond})
+			window: window{at, r.sc.enqueueFor}, Slot: 250 * time.Millisecond})
 		if err != nil {
 			killAll(ps)
 			return nil, err
@@ -567,7 +567,7 @@ func (r *runner) swapRound(ctx context.Context, verify string) (*swapResult, err
 		// fail it. The worker stops as soon as it has seen its swaps.
 		timeout = 20 * time.Minute
 	}
-	prod, err := r.worker(ctx, "produce", produceSpec{Store: store, StartAt: startAt(0), For: timeout, Every: 100 * time.Millisecond,
+	prod, err := r.worker(ctx, "produce", produceSpec{Store: store, window: window{startAt(0), timeout}, Every: 100 * time.Millisecond,
 		Kind: "flow", Prefix: "swap", Entities: r.sc.entities})
 	if err != nil {
 		_ = daemon.stop()

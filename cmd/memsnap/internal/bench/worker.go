@@ -120,14 +120,20 @@ func mixQuery(ctx context.Context, rd *reader.Reader, rng *rand.Rand, k, n int) 
 	return err
 }
 
+// window is when a timed worker runs: from StartAt (Unix nanoseconds, the
+// same instant for every worker of a phase, see startAt) for For.
+type window struct {
+	StartAt int64         `json:"start_at"`
+	For     time.Duration `json:"for"`
+}
+
 type mixSpec struct {
-	Store    string        `json:"store"`
-	Entities int           `json:"entities"`
-	StartAt  int64         `json:"start_at"`
-	For      time.Duration `json:"for"`
-	Every    time.Duration `json:"every"` // pacing; 0 runs flat out
-	Refresh  string        `json:"refresh"`
-	Seed     uint64        `json:"seed"`
+	Store    string `json:"store"`
+	Entities int    `json:"entities"`
+	window
+	Every   time.Duration `json:"every"` // pacing; 0 runs flat out
+	Refresh string        `json:"refresh"`
+	Seed    uint64        `json:"seed"`
 }
 
 type mixResult struct {
@@ -186,10 +192,9 @@ func runMix(ctx context.Context, spec mixSpec) (any, error) {
 }
 
 type directSpec struct {
-	Path    string        `json:"path"`
-	StartAt int64         `json:"start_at"`
-	For     time.Duration `json:"for"`
-	Every   time.Duration `json:"every"`
+	Path string `json:"path"`
+	window
+	Every time.Duration `json:"every"`
 }
 
 type directResult struct {
@@ -251,9 +256,8 @@ func runHold(ctx context.Context, spec holdSpec) (any, error) {
 }
 
 type produceSpec struct {
-	Store    string        `json:"store"`
-	StartAt  int64         `json:"start_at"`
-	For      time.Duration `json:"for"`
+	Store string `json:"store"`
+	window
 	Every    time.Duration `json:"every"` // 0: flat out
 	Kind     string        `json:"kind"`  // "tiny" or "flow"
 	Prefix   string        `json:"prefix"`
@@ -330,12 +334,11 @@ func runProduce(ctx context.Context, spec produceSpec) (any, error) {
 }
 
 type enqueueABSpec struct {
-	Store   string        `json:"store"`
-	Bare    string        `json:"bare"` // directory for the bare loop
-	Prefix  string        `json:"prefix"`
-	StartAt int64         `json:"start_at"`
-	For     time.Duration `json:"for"`
-	Slot    time.Duration `json:"slot"`
+	Store  string `json:"store"`
+	Bare   string `json:"bare"` // directory for the bare loop
+	Prefix string `json:"prefix"`
+	window
+	Slot time.Duration `json:"slot"`
 }
 
 type enqueueABResult struct {
@@ -421,8 +424,8 @@ type rowsResult struct {
 }
 
 // openFresh creates a new Kuzu database in dir with memsnap's tables, sized
-// like the writer's.
-func openFresh(ctx context.Context, dir string) (*graphdb.DB, *graphdb.Conn, error) {
+// like the writer's, and returns a connection to it and what closes both.
+func openFresh(ctx context.Context, dir string) (*graphdb.Conn, func(), error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, nil, err
 	}
@@ -430,24 +433,26 @@ func openFresh(ctx context.Context, dir string) (*graphdb.DB, *graphdb.Conn, err
 	if err != nil {
 		return nil, nil, err
 	}
-	if err = graphdb.EnsureSchema(ctx, c); err != nil {
+	closeBoth := func() {
 		c.Close()
 		db.Close()
+	}
+	if err = graphdb.EnsureSchema(ctx, c); err != nil {
+		closeBoth()
 		return nil, nil, err
 	}
-	return db, c, nil
+	return c, closeBoth, nil
 }
 
 // runPerStatement is today's way of writing: one statement per row doing
 // what memsnap's apply does for it (MERGE the entity), all in one
 // transaction (the kindest case for it), then a checkpoint.
 func runPerStatement(ctx context.Context, spec rowsSpec) (any, error) {
-	db, c, err := openFresh(ctx, spec.Dir)
+	c, closeBoth, err := openFresh(ctx, spec.Dir)
 	if err != nil {
 		return nil, err
 	}
-	defer db.Close()
-	defer c.Close()
+	defer closeBoth()
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	start := time.Now()
 	if err := c.Exec(ctx, "BEGIN TRANSACTION", nil); err != nil {
@@ -476,12 +481,11 @@ func runPerStatement(ctx context.Context, spec rowsSpec) (any, error) {
 // runCopyFrom is Kuzu's bulk limit: COPY FROM a CSV of the same rows into
 // the entity table, then a checkpoint.
 func runCopyFrom(ctx context.Context, spec rowsSpec) (any, error) {
-	db, c, err := openFresh(ctx, spec.Dir)
+	c, closeBoth, err := openFresh(ctx, spec.Dir)
 	if err != nil {
 		return nil, err
 	}
-	defer db.Close()
-	defer c.Close()
+	defer closeBoth()
 	csv := filepath.Join(spec.Dir, "entities.csv")
 	f, err := os.Create(csv)
 	if err != nil {
