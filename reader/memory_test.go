@@ -590,7 +590,7 @@ func TestSearchWordHitsCap(t *testing.T) {
 // A long-lived Reader follows random jobs (every memory op, on a handful of
 // names so that they collide: creates of what exists, relations to deleted
 // entities, jobs the writer rejects), committed a few at a time, by
-// replaying the archived jobs on its index (graphindex.View.ApplyJobs): it
+// replaying the archived jobs on its index (graphindex.View.FollowJobs): it
 // answers open_nodes from that index as Kuzu answers a fresh Reader, and
 // never falls back to reading the changed entities.
 func TestSearchIndexFromJobsRandom(t *testing.T) {

@@ -53,8 +53,11 @@ type queueWatch struct {
 	log    *slog.Logger
 
 	scanMu sync.Mutex // serialises scans
-	mu     sync.Mutex // guards the fields below
-	jobs   map[string]*queuedJob
+	// mu guards jobs, gen, gone, newMT, curMT, fwdMT and scanned. fsw,
+	// stop and done take no lock: start sets them once (from Open,
+	// before the Reader is shared) and close reads them (from Close).
+	mu   sync.Mutex
+	jobs map[string]*queuedJob
 	// gen counts the changes of jobs; gone counts the times a job left
 	// both directories (the writer removes a claimed job only once the
 	// snapshot holding it is CURRENT, so a reader serving an older one

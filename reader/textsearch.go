@@ -26,10 +26,11 @@ const (
 // textState is the newest search index a Reader built and the snapshot it
 // indexes.
 type textState struct {
-	mu   sync.Mutex // serialises builds, guards the fields below
+	mu   sync.Mutex // serialises builds and guards view and man
 	view *graphindex.View
 	man  *snapshot.Manifest
 
+	// The counters below are atomics, read without mu (Stats).
 	used           atomic.Bool // a search asked for an index
 	built, derived atomic.Int64
 	// fellBack counts derives whose archived jobs did not lead to the

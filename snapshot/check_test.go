@@ -35,9 +35,9 @@ func publishWithJobs(t *testing.T, s *Store, content string, jobs ...queue.Claim
 
 // checkedStore is a sound store of three snapshots, each applying one job
 // (J1, J2, J3 at claim seqs 1 to 3).
-func checkedStore(t *testing.T) *Store {
+func checkedStore(t *testing.T, damaged ...string) *Store {
 	t.Helper()
-	s := newTestStore(t)
+	s := newTestStore(t, damaged...)
 	for i := uint64(1); i <= 3; i++ {
 		publishWithJobs(t, s, strings.Repeat("g", int(i)), queue.Claimed{Seq: i, ID: fmt.Sprintf("J%d", i)})
 	}
@@ -148,7 +148,7 @@ func TestCheckFindings(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			s := checkedStore(t)
+			s := checkedStore(t, "damaged on purpose: "+c.name)
 			c.damage(t, s)
 			r := mustCheck(t, s, CheckOptions{Idle: NoWriter})
 			if got := kindsOf(r); !slices.Equal(got, []FindingKind{c.want}) {
@@ -175,7 +175,7 @@ func TestCheckFindings(t *testing.T) {
 // disagreement it returns (ErrCorrupt) is a FindContent finding, the cause
 // kept; another error stops the check.
 func TestCheckContentHook(t *testing.T) {
-	s := checkedStore(t)
+	s := checkedStore(t, "a graph is damaged on purpose")
 	drift := fmt.Errorf("%w: digest 1 in the manifest, 2 in the graph", ErrCorrupt)
 	r := mustCheck(t, s, CheckOptions{Content: func(context.Context, *Store, *Manifest) error { return drift }})
 	if got := kindsOf(r); !slices.Equal(got, []FindingKind{FindContent}) || !errors.Is(r.Err(), ErrCorrupt) || !errors.Is(r.Err(), drift) ||
@@ -250,7 +250,7 @@ func removeFile(t *testing.T, path string) {
 // A queued job that two snapshots applied is reported once as queued,
 // naming the newer snapshot, beside the damage of its double apply.
 func TestCheckReportsAQueuedJobOnce(t *testing.T) {
-	s := checkedStore(t)
+	s := checkedStore(t, "a job is applied twice on purpose")
 	linkJob(t, s, 1, "0000000000000007-J3.job")
 	writeFile(t, filepath.Join(s.Queue().NewDir(), "J3.job"), "{}")
 	r := mustCheck(t, s, CheckOptions{Idle: NoWriter})

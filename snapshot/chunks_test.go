@@ -11,7 +11,7 @@ import "testing"
 // larger than ChunkSize (the last chunk short), and none for a small one;
 // Verify finds a damaged byte in any chunk and names it.
 func TestChunkSums(t *testing.T) {
-	s := newTestStore(t)
+	s := newTestStore(t, "a graph is damaged on purpose")
 	big := strings.Repeat("x", 2*ChunkSize+123)
 	seq := publishFake(t, s, big)
 	m, err := s.Manifest(seq)
@@ -85,7 +85,7 @@ func TestChunkSumsInManifests(t *testing.T) {
 func recycleFake(t *testing.T, s *Store, opts StageOptions, content string) *Stage {
 	t.Helper()
 	st := stageFake(t, s, opts, content)
-	archiveFake(t, st, strings.Repeat("0", 15)+string(rune('0'+st.Seq()))+"-ID.job", `{"ops":[]}`+content)
+	archiveFake(t, st, strings.Repeat("0", 15)+string(rune('0'+st.Seq()))+"-ID"+string(rune('0'+st.Seq()))+".job", `{"ops":[]}`+content)
 	if err := st.Publish(Manifest{Watermark: st.Seq(), Applied: 1}); err != nil {
 		t.Fatal(err)
 	}
@@ -174,7 +174,7 @@ func TestChunkSizeInManifests(t *testing.T) {
 // chunks reads it whole when a format-5 manifest describes it with 64 KiB
 // ones (a format-4 graph recycled by this build), then trusts it again.
 func TestFormat4ChunksStillVerify(t *testing.T) {
-	s := newTestStore(t)
+	s := newTestStore(t, "a graph is damaged on purpose")
 	const size = 2*format4ChunkSize + 321
 	seq := publishFake(t, s, strings.Repeat("q", size))
 	path := filepath.Join(s.SnapshotDir(seq), GraphFile)

@@ -63,7 +63,7 @@ func TestNewerFormatRefused(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := newTestStore(t)
+			s := newTestStore(t, "a manifest of a newer format on purpose")
 			publishFake(t, s, "one")
 			seq := publishFake(t, s, "two")
 			tc.edit(t, s, seq)
@@ -89,7 +89,7 @@ func TestNewerFormatRefused(t *testing.T) {
 // A damaged format_version that reads as a newer one, in a manifest whose
 // checksum says otherwise, is damage, not a newer memsnap.
 func TestFlippedFormatIsCorrupt(t *testing.T) {
-	s := newTestStore(t)
+	s := newTestStore(t, "a manifest is damaged on purpose")
 	seq := publishFake(t, s, "one")
 	b, err := os.ReadFile(filepath.Join(s.SnapshotDir(seq), ManifestFile))
 	if err != nil {
@@ -106,7 +106,7 @@ func TestFlippedFormatIsCorrupt(t *testing.T) {
 // Older formats this build reads are accepted, with or without a checksum;
 // a format_version below 1 is damage.
 func TestOlderFormatsAccepted(t *testing.T) {
-	s := newTestStore(t)
+	s := newTestStore(t, "ends with a manifest of format 0 on purpose")
 	seq := publishFake(t, s, "one")
 	for v := MinFormatVersion; v <= FormatVersion; v++ {
 		rewriteManifest(t, s, seq, func(m *Manifest) {

@@ -69,7 +69,7 @@ func (st *Stage) recycle(ctx context.Context, opts StageOptions) (bool, error) {
 	for _, b := range c.replay {
 		n += len(b)
 	}
-	st.source = StageSource{Method: StagedRecycled, Recycled: seq, Replayed: n, Replay: c.replay}
+	st.source = StageSource{Method: StagedRecycled, Recycled: seq, Replayed: n, Replay: c.replay, RecycledManifest: c.m}
 	return true, nil
 }
 

@@ -11,13 +11,32 @@ import "testing"
 
 import "github.com/memsnap/memsnap/internal/queue"
 
-// newTestStore is an empty store in a temporary directory.
-func newTestStore(t *testing.T) *Store {
+// newTestStore is an empty store in a temporary directory. When the test
+// ends it runs Check on it (no writer at work; every finding is a test
+// error), as snapshottest.NewStore does for other packages' tests, unless
+// the test failed already or passed damaged (why the test leaves the store
+// damaged on purpose).
+func newTestStore(t *testing.T, damaged ...string) *Store {
 	t.Helper()
 	s, err := Init(filepath.Join(t.TempDir(), "store"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	if len(damaged) > 0 {
+		return s
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			return
+		}
+		r, err := s.Check(context.Background(), CheckOptions{Idle: NoWriter})
+		if err == nil {
+			err = r.Err()
+		}
+		if err != nil {
+			t.Errorf("store check at cleanup: %v", err)
+		}
+	})
 	return s
 }
 
@@ -69,7 +88,7 @@ func publishFake(t *testing.T, s *Store, content string) uint64 {
 }
 
 func TestPublishVerifyAndCorruption(t *testing.T) {
-	s := newTestStore(t)
+	s := newTestStore(t, "a snapshot is damaged on purpose")
 	if cur, _ := s.Current(); cur != 0 {
 		t.Fatalf("fresh store CURRENT %d", cur)
 	}
@@ -152,7 +171,7 @@ func TestGCKeepsCurrentNewestAndPinned(t *testing.T) {
 // leftover only while its batch's job files are still claimed; once they
 // are gone it was published, and CheckCurrent refuses, naming the repair.
 func TestLeftoverRuleAndCurrentParse(t *testing.T) {
-	s := newTestStore(t)
+	s := newTestStore(t, "CURRENT is damaged on purpose")
 	publishFake(t, s, "a") // snapshot 1, watermark 1
 	// Snapshot 2 applies claimed job 2, then CURRENT goes back to 1: what
 	// a writer killed before its CURRENT swap leaves.

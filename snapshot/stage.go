@@ -77,6 +77,10 @@ type StageSource struct {
 	// after Recycled up to CURRENT, one batch per snapshot, oldest first,
 	// each in claim order. Applying them in order gives CURRENT's graph.
 	Replay [][]ReplayJob `json:"-"`
+	// RecycledManifest is, for a recycled graph, the manifest of snapshot
+	// Recycled as read before it was unpublished: its content digest plus
+	// what the replayed jobs change is CURRENT's.
+	RecycledManifest *Manifest `json:"-"`
 }
 
 // ReplayJob is an archived job file of a published snapshot (its jobs/),

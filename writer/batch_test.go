@@ -71,9 +71,12 @@ type storeUnderTest struct {
 	w     *writer.Writer
 }
 
-func newTestStore(t *testing.T) *storeUnderTest {
+// newTestStore is a store checked when the test ends (snapshottest.NewStore,
+// which opts adjust) and a writer of cfg, the defaults but for the two
+// settings below.
+func newTestStore(t *testing.T, opts ...snapshottest.Option) *storeUnderTest {
 	t.Helper()
-	s := snapshottest.NewStore(t)
+	s := snapshottest.NewStore(t, opts...)
 	cfg := config.Default()
 	cfg.Store = s.Dir()
 	cfg.Writer.RecycleMinMB = 0 // small test graphs take the recycling path too

@@ -60,7 +60,11 @@ type Options struct {
 	Verifier *snapshot.Verifier
 }
 
-// DefaultOptions returns the defaults, the same as the config's.
+// DefaultOptions returns the config's defaults (config.Default's
+// WriterOptions) but for History, which is zero here: no history window,
+// so GC and recycling go by Keep and MinAge alone, where the config's
+// default keeps a window of history.keep_for (168h). Tests and benchmarks
+// that build a writer without a config use it, and count on that.
 func DefaultOptions() Options {
 	return Options{
 		Limits:       model.Limits{MaxBytes: 1 << 20, MaxOps: 1000, MaxStringBytes: 64 << 10, MaxValueBytes: 512 << 10},

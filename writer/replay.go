@@ -24,12 +24,13 @@ import "github.com/memsnap/memsnap/snapshot"
 // and the batch (a checkpoint that changes the last node group rewrites
 // its column chunks, so two of them wrote twice the bytes). Job times come
 // from the job ids, so the result is CURRENT's graph plus the batch. With
-// no job to replay it checks the graph's counts against CURRENT's manifest
-// and returns the graph alone. If anything fails (an archived job that
-// does not match its checksum, counts that differ) it logs a warning and
-// stages a full copy of CURRENT's graph instead, returning a nil graph;
-// only a cancelled ctx or a failed copy is returned as an error. A stage
-// made any other way is left alone.
+// no job to replay it checks the graph's counts and content digest against
+// CURRENT's manifest (checkReplayed) and returns the graph alone. If
+// anything fails (an archived job that does not match its checksum, counts
+// or a digest that differ) it logs a warning and stages a full copy of
+// CURRENT's graph instead, returning a nil graph; only a cancelled ctx or
+// a failed copy is returned as an error. A stage made any other way is
+// left alone.
 func (w *Writer) replay(ctx context.Context, stage *snapshot.Stage, jobs []*batchJob) (*openGraph, []*batchJob, error) {
 	src := stage.Source()
 	if src.Fallback != "" {
@@ -49,7 +50,7 @@ func (w *Writer) replay(ctx context.Context, stage *snapshot.Stage, jobs []*batc
 			if len(rjobs) > 0 {
 				return g, rjobs, nil
 			}
-			if err = w.checkReplayed(ctx, g.conn, stage); err == nil {
+			if err = w.checkReplayed(ctx, g.conn, stage, nil); err == nil {
 				steps.Mark("count")
 				failpoint.Hit("after-replay")
 				return g, nil, nil
@@ -104,7 +105,9 @@ func (w *Writer) readReplay(batches [][]snapshot.ReplayJob) ([]*batchJob, error)
 // in one transaction, and checks that every replayed job did exactly what
 // CURRENT's kv records it did (a stronger check than the counts: any
 // difference in the graph it ran on shows in which items were new and how
-// many rows a delete removed). A difference is errReplayDiffers, after
+// many rows a delete removed) and that the replay reached the content
+// digest CURRENT's manifest records (replayedDigest). A difference is
+// errReplayDiffers, after
 // the transaction committed: the caller copies CURRENT's graph and
 // applies the batch again. If the transaction fails (rolled back), it
 // replays on its own and checkpoints (applyReplay) and reports merged
@@ -141,6 +144,9 @@ func (w *Writer) applyWithReplay(ctx context.Context, conn *graphdb.Conn, stage 
 		if err := replayedAsRecorded(kv, bj); err != nil {
 			return true, err
 		}
+	}
+	if err := replayedDigest(stage, replay); err != nil {
+		return true, err
 	}
 	failpoint.Hit("after-replay")
 	return true, nil
@@ -185,8 +191,9 @@ func resetJobs(jobs []*batchJob) {
 // (Kuzu 0.11.3 crashes, SIGSEGV in CSRNodeGroup::scanCommittedInMemRandom,
 // when a transaction scans relations that an earlier transaction of the
 // same session committed but no checkpoint has written yet, and the
-// batch's transaction reads), and checks the graph's counts against
-// CURRENT's manifest. A difference is errReplayDiffers.
+// batch's transaction reads), and checks the graph's counts and content
+// digest against CURRENT's manifest (checkReplayed). A difference is
+// errReplayDiffers.
 func (w *Writer) applyReplay(ctx context.Context, conn *graphdb.Conn, stage *snapshot.Stage, jobs []*batchJob) error {
 	var scratch Summary
 	src := stage.Source()
@@ -202,16 +209,17 @@ func (w *Writer) applyReplay(ctx context.Context, conn *graphdb.Conn, stage *sna
 		return fmt.Errorf("replay snapshots after %d: checkpoint: %w", src.Recycled, err)
 	}
 	failpoint.Hit("mid-replay")
-	if err := w.checkReplayed(ctx, conn, stage); err != nil {
+	if err := w.checkReplayed(ctx, conn, stage, jobs); err != nil {
 		return err
 	}
 	failpoint.Hit("after-replay")
 	return nil
 }
 
-// checkReplayed checks the graph's entity and relation counts against
-// CURRENT's manifest.
-func (w *Writer) checkReplayed(ctx context.Context, conn *graphdb.Conn, stage *snapshot.Stage) error {
+// checkReplayed checks the graph, once the replayed jobs are applied, against
+// CURRENT's manifest: its entity and relation counts, and its content digest
+// (replayedDigest). A difference is errReplayDiffers.
+func (w *Writer) checkReplayed(ctx context.Context, conn *graphdb.Conn, stage *snapshot.Stage, replay []*batchJob) error {
 	ents, err := count(ctx, conn, "MATCH (e:Entity) RETURN count(*)")
 	if err != nil {
 		return err
@@ -223,6 +231,35 @@ func (w *Writer) checkReplayed(ctx context.Context, conn *graphdb.Conn, stage *s
 	if p := stage.Parent(); ents != p.Entities || rels != p.Relations {
 		return fmt.Errorf("%w: %d entities and %d relations, CURRENT (snapshot %d) has %d and %d",
 			errReplayDiffers, ents, rels, p.Seq, p.Entities, p.Relations)
+	}
+	return replayedDigest(stage, replay)
+}
+
+// replayedDigest checks the content digest the replay reached against the
+// one CURRENT's manifest records: the recycled snapshot's digest (its
+// graph passed its checksums, so it holds that content) plus what each
+// replayed job changed (fsm.Result.Delta, computed from the rows the job
+// read in this graph), as the writer's own digest is kept (batchDigest),
+// so the check costs what the replay changed. Unlike the counts, it sees
+// an observation or a relation type that differs. A difference is
+// errReplayDiffers; a manifest on either side that records no digest
+// (written before digests) leaves the counts as the only check.
+func replayedDigest(stage *snapshot.Stage, replay []*batchJob) error {
+	p, rm := stage.Parent(), stage.Source().RecycledManifest
+	if p == nil || rm == nil {
+		return nil
+	}
+	want, ok := p.ContentDigest()
+	got, rok := rm.ContentDigest()
+	if !ok || !rok {
+		return nil
+	}
+	for _, bj := range replay {
+		got = got.Add(bj.delta)
+	}
+	if got != want {
+		return fmt.Errorf("%w: content digest %s after replaying %d jobs onto snapshot %d, CURRENT (snapshot %d) records %s",
+			errReplayDiffers, got, len(replay), rm.Seq, p.Seq, want)
 	}
 	return nil
 }

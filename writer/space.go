@@ -129,7 +129,7 @@ type spaceProbe struct {
 	store *snapshot.Store
 	opts  Options
 
-	mu        sync.Mutex // guards seq, staged
+	mu        sync.Mutex // guards seq, staged and stagedSet
 	seq       uint64
 	staged    int64
 	stagedSet bool

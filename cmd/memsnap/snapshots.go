@@ -36,9 +36,21 @@ func (a *app) newSnapshotsCommand() *cobra.Command {
 	}
 	verify := &cobra.Command{
 		Use:   "verify [SEQ]",
-		Short: "Check a snapshot (default CURRENT) against its manifest checksums; without SEQ, also the store's invariants (staging/ empty, no job applied twice)",
-		Args:  optionalArg("SEQ"),
-		RunE:  a.onStore(a.verifySnapshot),
+		Short: "Check a snapshot (default CURRENT) against its manifest; without SEQ, also the store's invariants",
+		Long: `Check snapshot SEQ's files against the sizes and CRC-32C checksums its manifest lists.
+
+Without SEQ, check CURRENT's snapshot and the store around it (snapshot.Store.Check):
+  - CURRENT parses and names a snapshot that exists;
+  - that snapshot's files match their checksums, and its graph's content digest is the
+    one its manifest records;
+  - along CURRENT's lineage snapshot numbers only grow and no job is applied twice;
+  - the history log (history/<seq>/): every manifest parses and agrees with snapshots/,
+    every job file it lists matches its checksum;
+  - when no writer is at work: nothing newer than CURRENT was published; and, printed as
+    warnings (a crashed writer or an interrupted rollback leaves them, the next commit
+    clears them), staging/ is empty and no job waiting in queue/new was applied already.`,
+		Args: optionalArg("SEQ"),
+		RunE: a.onStore(a.verifySnapshot),
 	}
 	rollback := &cobra.Command{
 		Use:   "rollback SEQ",

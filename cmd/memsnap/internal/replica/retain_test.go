@@ -137,7 +137,7 @@ func retainAt(t *testing.T, up *Uploader, opts writer.Options, served map[uint64
 func checkRemotePoint(t *testing.T, client *objstore.Client, opts writer.Options, seq uint64, want *snapshot.Manifest, log *slog.Logger) {
 	t.Helper()
 	ctx := context.Background()
-	mirror := snapshottest.NewStore(t)
+	mirror := snapshottest.NewStore(t, snapshottest.SkipCheck("a mirror holds the history entries after its CURRENT, the point's base"))
 	if err := Mirror(ctx, client, mirror, seq, log); err != nil {
 		t.Fatalf("point %d: %v", seq, err)
 	}

@@ -6,13 +6,13 @@ import "encoding/json"
 import "fmt"
 import "log/slog"
 import "os"
-import "path/filepath"
 import "testing"
 
 import "github.com/memsnap/memsnap/internal/objstore"
 import "github.com/memsnap/memsnap/internal/queue"
 import "github.com/memsnap/memsnap/internal/testutil"
 import "github.com/memsnap/memsnap/snapshot"
+import "github.com/memsnap/memsnap/snapshot/snapshottest"
 import "github.com/memsnap/memsnap/writer"
 
 // syncFixture is a writer's store replicated to a real versitygw and a
@@ -28,18 +28,13 @@ type syncFixture struct {
 	n      int // jobs committed so far
 }
 
-func newSyncFixture(t *testing.T) *syncFixture {
+// newSyncFixture is a source store with 3000 entities, a cache store and
+// an uploader; opts adjust both stores' check (snapshottest.NewStore).
+func newSyncFixture(t *testing.T, opts ...snapshottest.Option) *syncFixture {
 	srv := testutil.StartS3(t)
 	ctx := context.Background()
 	log := slog.New(slog.DiscardHandler)
-	src, err := snapshot.Init(filepath.Join(t.TempDir(), "store"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cache, err := snapshot.Init(filepath.Join(t.TempDir(), "cache"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	src, cache := snapshottest.NewStore(t, opts...), snapshottest.NewStore(t, opts...)
 	client := testClient(t, ctx, srv, "sync", log)
 	f := &syncFixture{t: t, ctx: ctx, src: src, cache: cache, client: client, log: log,
 		up: NewUploader(src, client, UploadOptions{}, log)}
