@@ -578,7 +578,7 @@ func (v *View) Hits(q string) []Hit {
 	v.substringAt(lq, func(id int32, first int) { phrase, at = append(phrase, id), append(at, int32(first)) })
 	var words []scored // ascending, as words finds them
 	v.words(nq, func(id int32, score float64) { words = append(words, scored{id, score}) })
-	qterms := uniq(Terms(nq))
+	qq := &query{lq: lq, nq: nq, terms: uniq(Terms(nq)), plain: lq == nq && lq != "" && isASCII(lq)}
 	hits := make([]Hit, 0, unionLen(phrase, words))
 	v.ix.mu.RLock() // for the stems wordsField reads
 	defer v.ix.mu.RUnlock()
@@ -593,7 +593,7 @@ func (v *View) Hits(q string) []Hit {
 			id, score = words[j].doc, words[j].score
 			j++
 		}
-		hits = append(hits, v.hit(id, lq, nq, first, sub, score, qterms))
+		hits = append(hits, v.hit(id, qq, first, sub, score))
 	}
 	return hits
 }
@@ -622,34 +622,45 @@ func unionLen(a []int32, b []scored) int {
 	return n
 }
 
-// hit is the Hit of document id for the query lq (lower-cased; nq its
-// NFC, qterms its distinct Terms), which the substring rule found when
-// substring is set (first: where lq stands first in the document's text,
-// or -1) and the words with score otherwise or as well. The caller holds
-// ix.mu for reading.
-func (v *View) hit(id int32, lq, nq string, first int, substring bool, score float64, qterms []string) Hit {
+// query is a search's query as hit reads it.
+type query struct {
+	lq, nq string   // lower-cased, and that in NFC
+	terms  []string // its distinct Terms
+	// plain says lq is ASCII, not empty and its own NFC: in an ASCII
+	// document it stands where it stands in the text, field by field.
+	plain bool
+}
+
+// hit is the Hit of document id for q, which the substring rule found
+// when substring is set (first: where q.lq stands first in the document's
+// text, or -1) and the words with score otherwise or as well. The caller
+// holds ix.mu for reading.
+func (v *View) hit(id int32, q *query, first int, substring bool, score float64) Hit {
 	d := &v.docs[id]
-	lname, fname := d.text[:d.nameLen], d.foldedName()
 	h := Hit{Tier: TierAllWords, Substring: substring, Score: score, terms: d.terms, id: id, d: d}
 	if substring {
 		h.Tier = TierPhrase
 	}
-	if lname == lq || fname == nq {
-		h.Tier = TierExactName
-	}
-	if first >= 0 && d.ascii && lq == nq && lq != "" && isASCII(lq) {
-		// Both ASCII: the text's offsets are orig's, and NFC changes
-		// neither. The first place lq stands decides the name match and
-		// the best field.
-		h.NameMatch = first+len(lq) <= int(d.nameLen)
-		h.Field, h.Bounded = d.phraseFieldFrom(lq, first)
+	if first >= 0 && q.plain && d.ascii {
+		// The text's offsets are orig's, and NFC changes neither: where
+		// the query stands first decides the exact name, the name match
+		// and the best field.
+		if first == 0 && int(d.nameLen) == len(q.lq) {
+			h.Tier = TierExactName
+		}
+		h.NameMatch = first+len(q.lq) <= int(d.nameLen)
+		h.Field, h.Bounded = d.phraseFieldFrom(q.lq, first)
 		return h
 	}
-	h.NameMatch = strings.Contains(lname, lq) || strings.Contains(fname, nq)
+	lname, fname := d.text[:d.nameLen], d.foldedName()
+	if lname == q.lq || fname == q.nq {
+		h.Tier = TierExactName
+	}
+	h.NameMatch = strings.Contains(lname, q.lq) || strings.Contains(fname, q.nq)
 	if h.Substring || h.Tier == TierExactName {
-		h.Field, h.Bounded = d.phraseField(lq, nq)
+		h.Field, h.Bounded = d.phraseField(q.lq, q.nq)
 	} else {
-		h.Field, h.Span = d.wordsField(qterms, v.ix.stems)
+		h.Field, h.Span = d.wordsField(q.terms, v.ix.stems)
 	}
 	return h
 }

@@ -26,7 +26,7 @@ func wantSignals(v *View, id int32, q string, h Hit) (nameMatch bool, field Fiel
 	return nameMatch, field, false, span
 }
 
-// Every hit of Hits carries the signals the field-by-field scan gives
+// Every hit of Hits carries the tier and signals the field-by-field scan gives
 // (ASCII documents take the shortcut from the query's first place, others
 // the scan), its Name, StringBytes and Load agree with the entity Search
 // builds, and Search is Hits with the entities: over ASCII entities where
@@ -65,6 +65,14 @@ func TestHitsSignalsMatchTheFieldScan(t *testing.T) {
 		for i := range hits {
 			h := &hits[i]
 			nm, f, b, span := wantSignals(v, h.id, q, *h)
+			d := &v.docs[h.id]
+			tier := map[bool]Tier{true: TierPhrase, false: TierAllWords}[h.Substring]
+			if lq := Lower(q); d.text[:d.nameLen] == lq || d.foldedName() == NFC(lq) {
+				tier = TierExactName
+			}
+			if h.Tier != tier {
+				t.Fatalf("%q in %q: tier %d, want %d", q, d.orig, h.Tier, tier)
+			}
 			if h.NameMatch != nm || h.Field != f || h.Bounded != b || h.Span != span {
 				t.Fatalf("%q in %q: name match %v field %d bounded %v span %d, the field scan gives %v %d %v %d",
 					q, v.docs[h.id].orig, h.NameMatch, h.Field, h.Bounded, h.Span, nm, f, b, span)
