@@ -274,9 +274,15 @@ type MCPConfig struct {
 	// and its text, an escaped JSON string, together), in bytes; a size
 	// with a unit ("4MiB") is taken. An answer that would be larger holds
 	// the best-ranked part that fits, a nextCursor for the rest and a note
-	// saying how many more there are. Default: 4 MiB, well under the
-	// 10 MiB an MCP TypeScript client takes in one message (16 MiB for the
-	// Go SDK). At least 16 KiB.
+	// saying how many more there are. Default: 256 KiB. An agent's client
+	// cuts or refuses far smaller answers than the 10 MiB an MCP
+	// TypeScript client takes in one message (16 MiB for the Go SDK):
+	// Claude Code's default limit is 25,000 tokens, about 100 KB of text,
+	// so a larger answer only costs time. 256 KiB still holds whole the
+	// reference server's answer for a memory of a thousand entities (a
+	// search finding 234 of them: 216 KiB) and every answer of a small
+	// memory; a client wanting more sets the key or pages with
+	// nextCursor. At least 16 KiB.
 	MaxAnswerBytes int `mapstructure:"max_answer_bytes"`
 }
 
@@ -446,7 +452,7 @@ func Default() Config {
 		History: HistoryConfig{KeepFor: snapshot.DefaultHistoryKeepFor, KeepAllFor: snapshot.DefaultHistoryKeepAllFor,
 			HourlyFor: snapshot.DefaultHistoryHourlyFor},
 		Job: JobConfig{MaxBytes: 1 << 20, MaxOps: 1000, MaxStringBytes: 64 << 10, MaxValueBytes: 512 << 10},
-		MCP: MCPConfig{WriteTimeout: 30 * time.Second, CommitWhenIdle: true, WriteAck: AckDurable, MaxAnswerBytes: 4 << 20},
+		MCP: MCPConfig{WriteTimeout: 30 * time.Second, CommitWhenIdle: true, WriteAck: AckDurable, MaxAnswerBytes: 256 << 10},
 		Serve: ServeConfig{Addr: "127.0.0.1:8765", MaxConns: 256, MaxStreams: 64, HeaderTimeout: 10 * time.Second,
 			ReadTimeout: 10 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute,
 			CookieMaxAge: 30 * 24 * time.Hour},

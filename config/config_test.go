@@ -427,3 +427,22 @@ func TestHistoryKeys(t *testing.T) {
 		t.Errorf("a negative window: %v", err)
 	}
 }
+
+// mcp.max_answer_bytes is 256 KiB unless set (issue 28: the reference's
+// whole answer for a memory of a thousand entities, 216 KiB, fits; a
+// multi-megabyte answer only costs time in an agent's client), and a
+// client wanting whole answers of several MiB sets it, with a unit.
+func TestAnswerCapDefaultAndOverride(t *testing.T) {
+	v := viper.New()
+	c, err := Load(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.MCP.MaxAnswerBytes != 256<<10 || Default().MCP.MaxAnswerBytes != 256<<10 {
+		t.Errorf("mcp.max_answer_bytes %d (Default %d), want 262144", c.MCP.MaxAnswerBytes, Default().MCP.MaxAnswerBytes)
+	}
+	t.Setenv("MEMSNAP_MCP_MAX_ANSWER_BYTES", "4MiB")
+	if c, err = Load(viper.New()); err != nil || c.MCP.MaxAnswerBytes != 4<<20 {
+		t.Errorf("MEMSNAP_MCP_MAX_ANSWER_BYTES=4MiB: %d, %v", c.MCP.MaxAnswerBytes, err)
+	}
+}

@@ -561,13 +561,13 @@ func (r *Reader) SearchNodes(ctx context.Context, query string, opts SearchOptio
 		if err != nil {
 			return err
 		}
-		found := v.Search(query)
+		found := v.Hits(query)
 		if !opts.Window.IsZero() {
 			in, err := opts.Window.namesIn(ctx, c)
 			if err != nil {
 				return err
 			}
-			found = slices.DeleteFunc(found, func(h graphindex.Hit) bool { return !in[h.Entity.Name] })
+			found = slices.DeleteFunc(found, func(h graphindex.Hit) bool { return !in[h.Name()] })
 		}
 		if len(found) == 0 && opts.Window.IsZero() {
 			for _, s := range v.Suggest(query, SuggestMax) {
@@ -618,7 +618,7 @@ func (g *Graph) part(found []graphindex.Hit, wordHits int, opts SearchOptions, t
 	}
 	g.Entities = make([]Entity, len(hits))
 	for i := range hits {
-		g.Entities[i] = hits[i].Entity
+		g.Entities[i] = hits[i].Load() // only the entities sent are built
 	}
 	g.Relations = model.NonNil(touching(hits))
 	sortRelations(g.Relations)
@@ -657,7 +657,7 @@ func bestPart(found []graphindex.Hit, wordHits int, opts SearchOptions) (part []
 			continue
 		}
 		if opts.MaxBytes > 0 {
-			if sum += h.Entity.StringBytes(); len(part) > 0 && sum > opts.MaxBytes {
+			if sum += h.StringBytes(); len(part) > 0 && sum > opts.MaxBytes {
 				return part, from, total
 			}
 		}

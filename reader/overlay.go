@@ -161,7 +161,7 @@ func (r *Reader) searchQueued(ctx context.Context, query string, opts SearchOpti
 	}
 	return r.withQueued(ctx, func(o *graphindex.Overlay) (*Graph, error) {
 		g := &Graph{}
-		g.part(o.Search(query), r.opts.SearchWordHits, opts, o.RelationsTouching)
+		g.part(o.Hits(query), r.opts.SearchWordHits, opts, o.RelationsTouching)
 		return g, nil
 	})
 }

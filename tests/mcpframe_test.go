@@ -48,8 +48,9 @@ func (f *frameReader) take() int {
 	return n
 }
 
-// An MCP query answer fits mcp.max_answer_bytes (4 MiB, well within an MCP
-// client's 10 MiB message), however wide or escaped its rows: the rows go
+// An MCP query answer fits mcp.max_answer_bytes (256 KiB by default, at
+// most 4 MiB here; an MCP client takes 10 MiB in a message), however wide
+// or escaped its rows: the rows go
 // twice (indented text and structured content), which took 25 MB before;
 // rows are cut and the answer says so.
 func TestMCPQueryAnswerFitsAFrame(t *testing.T) {
@@ -98,8 +99,9 @@ func TestMCPQueryAnswerFitsAFrame(t *testing.T) {
 			t.Fatalf("%.60s: %v", c.cypher, err)
 		}
 		t.Logf("%.60s: %d rows of %d, message %d bytes, truncated %v (%s)", c.cypher, len(got.Rows), c.rows, size, got.Truncated, got.TruncatedReason)
-		// mcp.max_answer_bytes (4 MiB by default) caps the answer; the
-		// JSON-RPC envelope and _meta take a few hundred bytes more.
+		// mcp.max_answer_bytes (256 KiB by default, 4 MiB before) caps
+		// the answer; the JSON-RPC envelope and _meta take a few hundred
+		// bytes more.
 		if size == 0 || size > 4<<20+1024 {
 			t.Errorf("%.60s: a %d-byte message, want at most 4 MiB and the envelope", c.cypher, size)
 		}

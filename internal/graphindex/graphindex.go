@@ -56,6 +56,7 @@ type doc struct {
 	nfcNameLen int32
 	fields     []int32 // end of each field in orig: name, type, observations
 	terms      int32   // words indexed, the document's length for BM25
+	ascii      bool    // orig is ASCII: text has orig's offsets, and its NFC is itself
 	out        []Rel   // the entity's outgoing relations
 }
 
@@ -246,7 +247,7 @@ func (v *View) add(e model.Entity, out []Rel) {
 	orig := b.String()
 	text := Lower(orig)
 	id := int32(len(ix.docs))
-	d := doc{orig: orig, text: text, nameLen: int32(len(Lower(e.Name))), fields: fields, out: out}
+	d := doc{orig: orig, text: text, nameLen: int32(len(Lower(e.Name))), fields: fields, ascii: isASCII(orig), out: out}
 	if nfc := NFC(text); nfc != text {
 		d.nfc, d.nfcNameLen = nfc, int32(len(NFC(Lower(e.Name))))
 	}
@@ -420,9 +421,9 @@ func (v *View) Open(names []string) (ents []model.Entity, rels []model.Relation,
 			continue
 		}
 		seen[name] = true
-		e := v.docs[id].entity()
-		ents = append(ents, e)
-		hits = append(hits, Hit{Entity: e, id: id})
+		d := &v.docs[id]
+		ents = append(ents, d.entity())
+		hits = append(hits, Hit{id: id, d: d})
 	}
 	ix.mu.RUnlock()
 	return ents, v.RelationsTouching(hits), true
@@ -436,18 +437,18 @@ func (v *View) RelationsTouching(hits []Hit) []model.Relation {
 	ix.mu.RLock()
 	defer ix.mu.RUnlock()
 	in := make(map[string]bool, len(hits))
-	for _, h := range hits {
-		in[h.Entity.Name] = true
+	for i := range hits {
+		in[hits[i].Name()] = true
 	}
 	var out []model.Relation
 	n := int32(len(v.docs))
-	for _, h := range hits {
-		for _, r := range v.docs[h.id].out {
-			out = append(out, model.Relation{From: h.Entity.Name, To: r.To, RelationType: r.Type})
+	for i := range hits {
+		name := hits[i].Name()
+		for _, r := range v.docs[hits[i].id].out {
+			out = append(out, model.Relation{From: name, To: r.To, RelationType: r.Type})
 		}
 		// Relations into the hit from entities that are not hits (those
 		// from hits are listed above).
-		name := h.Entity.Name
 		srcs := ix.sources[name]
 		for i, id := range srcs {
 			// A document with several relations to name is listed once per
@@ -495,6 +496,9 @@ const (
 // Hit is an entity that matched a query. SortHits orders hits by the
 // fields after Entity.
 type Hit struct {
+	// Entity is the entity found, as Search gives it. Hits leaves it empty
+	// (a broad search finds tens of thousands of entities and a caller
+	// sends a few hundred): Name, StringBytes and Load read the index.
 	Entity    model.Entity
 	Tier      Tier
 	NameMatch bool // the name holds the query, ignoring case
@@ -515,6 +519,41 @@ type Hit struct {
 	Score float64 // BM25 over the query's words (digits included); 0 when it lacks one
 	terms int32   // the entity's indexed words: a shorter entity ranks first on equal scores
 	id    int32   // the entity's document in the View searched
+	d     *doc    // that document; nil in a Hit made by hand (Entity is then the entity)
+}
+
+// Name is the name of the hit's entity.
+func (h *Hit) Name() string {
+	if h.d != nil {
+		return h.d.name()
+	}
+	return h.Entity.Name
+}
+
+// StringBytes is the bytes of the hit's entity's strings, as
+// model.Entity.StringBytes counts them, without building the entity.
+func (h *Hit) StringBytes() int {
+	if h.d != nil {
+		return len(h.d.orig) - (len(h.d.fields)-1)*len(sep)
+	}
+	return h.Entity.StringBytes()
+}
+
+// Load returns the hit's entity: rebuilt from its document (the strings
+// share the index's memory), or Entity for a Hit made by hand.
+func (h *Hit) Load() model.Entity {
+	if h.d != nil {
+		return h.d.entity()
+	}
+	return h.Entity
+}
+
+// loaded sets the Entity of every hit (Load) and returns hits.
+func loaded(hits []Hit) []Hit {
+	for i := range hits {
+		hits[i].Entity = hits[i].Load()
+	}
+	return hits
 }
 
 // Search returns every entity that matches q, unordered (SortHits ranks
@@ -522,47 +561,121 @@ type Hit struct {
 // observation (the reference server's rule), or holding it once both are
 // in Unicode normalization form C (a decomposed "cafe\u0301" finds
 // "café"), and those holding every word of q after stemming (Terms),
-// scored by BM25, each with the signals SortHits ranks by (rank.go).
-func (v *View) Search(q string) []Hit {
+// scored by BM25, each with the signals SortHits ranks by (rank.go) and
+// its Entity.
+func (v *View) Search(q string) []Hit { return loaded(v.Hits(q)) }
+
+// Hits is Search without building the entities (Hit.Entity is empty; Name,
+// StringBytes and Load read the index), in document order: a search costs
+// what it finds and ranks, and the caller builds only the entities it
+// sends. The hits are one slice; the ranking signals of each are computed
+// from its document's text, with no allocation for an ASCII document.
+func (v *View) Hits(q string) []Hit {
 	lq := Lower(q)
 	nq := NFC(lq)
-	hits := map[int32]*Hit{}
-	get := func(id int32, tier Tier) *Hit {
-		h := hits[id]
-		if h == nil {
-			d := &v.docs[id]
-			lname, fname := d.text[:d.nameLen], d.foldedName()
-			h = &Hit{Tier: tier, NameMatch: strings.Contains(lname, lq) || strings.Contains(fname, nq), id: id, terms: d.terms}
-			if lname == lq || fname == nq {
-				h.Tier = TierExactName
-			}
-			hits[id] = h
-		}
-		h.Tier = min(h.Tier, tier)
-		return h
-	}
-	v.substring(lq, func(id int32) { get(id, TierPhrase).Substring = true })
-	v.words(nq, func(id int32, score float64) { get(id, TierAllWords).Score = score })
-	qterms := uniq(Terms(nq))
-	out := make([]Hit, 0, len(hits))
+	var phrase []int32 // ascending, as substringAt finds them
+	var at []int32     // where the query stands first in each
+	v.substringAt(lq, func(id int32, first int) { phrase, at = append(phrase, id), append(at, int32(first)) })
+	var words []scored // ascending, as words finds them
+	v.words(nq, func(id int32, score float64) { words = append(words, scored{id, score}) })
+	qq := &query{lq: lq, nq: nq, terms: uniq(Terms(nq)), plain: lq == nq && lq != "" && isASCII(lq)}
+	hits := make([]Hit, 0, unionLen(phrase, words))
 	v.ix.mu.RLock() // for the stems wordsField reads
 	defer v.ix.mu.RUnlock()
-	for id, h := range hits {
-		d := &v.docs[id]
-		if h.Substring || h.Tier == TierExactName {
-			h.Field, h.Bounded = d.phraseField(lq, nq)
-		} else {
-			h.Field, h.Span = d.wordsField(qterms, v.ix.stems)
+	for i, j := 0, 0; i < len(phrase) || j < len(words); {
+		var id int32
+		first, sub, score := -1, false, 0.0
+		if i < len(phrase) && (j == len(words) || phrase[i] <= words[j].doc) {
+			id, first, sub = phrase[i], int(at[i]), true
+			i++
 		}
-		h.Entity = d.entity()
-		out = append(out, *h)
+		if j < len(words) && (!sub || words[j].doc == id) {
+			id, score = words[j].doc, words[j].score
+			j++
+		}
+		hits = append(hits, v.hit(id, qq, first, sub, score))
 	}
-	return out
+	return hits
+}
+
+// scored is a document words found, with its BM25 score.
+type scored struct {
+	doc   int32
+	score float64
+}
+
+// unionLen is how many documents a and b (both ascending) hold together.
+func unionLen(a []int32, b []scored) int {
+	n := len(a) + len(b)
+	for i, j := 0, 0; i < len(a) && j < len(b); {
+		switch {
+		case a[i] < b[j].doc:
+			i++
+		case a[i] > b[j].doc:
+			j++
+		default:
+			n--
+			i++
+			j++
+		}
+	}
+	return n
+}
+
+// query is a search's query as hit reads it.
+type query struct {
+	lq, nq string   // lower-cased, and that in NFC
+	terms  []string // its distinct Terms
+	// plain says lq is ASCII, not empty and its own NFC: in an ASCII
+	// document it stands where it stands in the text, field by field.
+	plain bool
+}
+
+// hit is the Hit of document id for q, which the substring rule found
+// when substring is set (first: where q.lq stands first in the document's
+// text, or -1) and the words with score otherwise or as well. The caller
+// holds ix.mu for reading.
+func (v *View) hit(id int32, q *query, first int, substring bool, score float64) Hit {
+	d := &v.docs[id]
+	h := Hit{Tier: TierAllWords, Substring: substring, Score: score, terms: d.terms, id: id, d: d}
+	if substring {
+		h.Tier = TierPhrase
+	}
+	if first >= 0 && q.plain && d.ascii {
+		// The text's offsets are orig's, and NFC changes neither: where
+		// the query stands first decides the exact name, the name match
+		// and the best field.
+		if first == 0 && int(d.nameLen) == len(q.lq) {
+			h.Tier = TierExactName
+		}
+		h.NameMatch = first+len(q.lq) <= int(d.nameLen)
+		h.Field, h.Bounded = d.phraseFieldFrom(q.lq, first)
+		return h
+	}
+	lname, fname := d.text[:d.nameLen], d.foldedName()
+	if lname == q.lq || fname == q.nq {
+		h.Tier = TierExactName
+	}
+	h.NameMatch = strings.Contains(lname, q.lq) || strings.Contains(fname, q.nq)
+	if h.Substring || h.Tier == TierExactName {
+		h.Field, h.Bounded = d.phraseField(q.lq, q.nq)
+	} else {
+		h.Field, h.Span = d.wordsField(q.terms, v.ix.stems)
+	}
+	return h
 }
 
 // substring calls found for every live document holding lq (lower-cased)
 // in one field, as it is or with both in NFC.
 func (v *View) substring(lq string, found func(int32)) {
+	v.substringAt(lq, func(id int32, _ int) { found(id) })
+}
+
+// substringAt is substring, also giving found the offset in the
+// document's text of the first place lq stands, or -1 when the document
+// holds it only in NFC or lq holds sep. It finds the documents in
+// ascending order.
+func (v *View) substringAt(lq string, found func(id int32, at int)) {
 	nq := NFC(lq)
 	across := strings.Contains(lq, sep)
 	check := func(id int32) {
@@ -570,13 +683,17 @@ func (v *View) substring(lq string, found func(int32)) {
 			return
 		}
 		d := &v.docs[id]
+		at := strings.Index(d.text, lq)
 		switch {
-		case strings.Contains(d.text, lq) && (!across || d.inOneField(lq, Lower)):
+		case at >= 0 && !across:
+		case at >= 0 && d.inOneField(lq, Lower):
+			at = -1
 		case (d.nfc != "" || nq != lq) && strings.Contains(d.folded(), nq) && (!across || d.inOneField(nq, fold)):
+			at = -1
 		default:
 			return
 		}
-		found(id)
+		found(id, at)
 	}
 	if !across && nq == lq {
 		// Only documents holding every trigram of the query can hold it
@@ -738,6 +855,9 @@ func stem(w string, stems map[string]string, learn bool) string {
 }
 
 func isWordRune(r rune) bool {
+	if r < utf8.RuneSelf { // no ASCII character is a mark (Mn)
+		return 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9'
+	}
 	return unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.Is(unicode.Mn, r)
 }
 

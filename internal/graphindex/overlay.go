@@ -22,7 +22,10 @@ type Overlay struct {
 	// names is every changed entity that exists after the jobs, sorted.
 	names []string
 	// small indexes those entities alone, for Search.
-	small    *View
+	small *View
+	// shadowed is the base View's documents of the changed entities,
+	// ascending: Hits leaves them out.
+	shadowed []int32
 	rejected []error
 }
 
@@ -39,6 +42,8 @@ func (v *View) Overlay(jobs []*model.Job) (o *Overlay, ok bool) {
 			o.rejected = append(o.rejected, fmt.Errorf("queued job %d of %d: %w", i+1, len(jobs), err))
 		}
 	}
+	// Read before the check below: a later Apply changes the names' documents.
+	o.shadowed = v.docsOf(st.changed)
 	if !v.Newest() {
 		// A Lookup during the jobs may have found nothing because a later
 		// View replaced v: nothing here can be trusted.
@@ -61,6 +66,21 @@ func (v *View) Overlay(jobs []*model.Job) (o *Overlay, ok bool) {
 	slices.Sort(o.names)
 	o.small = Build(ents, rels)
 	return o, true
+}
+
+// docsOf returns the live documents of v named in names, ascending.
+func (v *View) docsOf(names []string) []int32 {
+	ix := v.ix
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	var ids []int32
+	for _, name := range names {
+		if id, ok := ix.byName[name]; ok && id < int32(len(v.docs)) && !v.isDead(id) {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	return slices.Compact(ids)
 }
 
 // Newest reports whether v is its lineage's newest View: the one
@@ -167,9 +187,27 @@ func (o *Overlay) Open(names []string) (ents []model.Entity, rels []model.Relati
 // (a small index), not over the whole memory: they rank as the same words
 // would in a memory of those entities alone, until the writer applies the
 // jobs.
-func (o *Overlay) Search(q string) []Hit {
-	hits := slices.DeleteFunc(o.base.Search(q), func(h Hit) bool { _, changed := o.ents[h.Entity.Name]; return changed })
-	return append(hits, o.small.Search(q)...)
+func (o *Overlay) Search(q string) []Hit { return loaded(o.Hits(q)) }
+
+// Hits is Search without building the entities, as View.Hits.
+func (o *Overlay) Hits(q string) []Hit {
+	hits := o.base.Hits(q)
+	if len(o.shadowed) > 0 {
+		// Both ascending: one walk drops the changed entities' documents.
+		k, s := 0, o.shadowed
+		for i := range hits {
+			for len(s) > 0 && s[0] < hits[i].id {
+				s = s[1:]
+			}
+			if len(s) > 0 && s[0] == hits[i].id {
+				continue
+			}
+			hits[k] = hits[i]
+			k++
+		}
+		hits = hits[:k]
+	}
+	return append(hits, o.small.Hits(q)...)
 }
 
 // RelationsTouching is View.RelationsTouching for hits of the Overlay's
@@ -179,8 +217,8 @@ func (o *Overlay) RelationsTouching(hits []Hit) []model.Relation {
 	in := make(map[string]bool, len(hits))
 	var baseHits, smallHits []Hit
 	for _, h := range hits {
-		in[h.Entity.Name] = true
-		if _, changed := o.ents[h.Entity.Name]; changed {
+		in[h.Name()] = true
+		if _, changed := o.ents[h.Name()]; changed {
 			smallHits = append(smallHits, h)
 		} else {
 			baseHits = append(baseHits, h)
@@ -202,7 +240,7 @@ func (o *Overlay) RelationsTouching(hits []Hit) []model.Relation {
 	// Relations into a changed hit from the View's entities that are not
 	// hits themselves (a hit's are listed above).
 	for _, h := range smallHits {
-		for _, r := range o.In(h.Entity.Name) {
+		for _, r := range o.In(h.Name()) {
 			if _, changed := o.ents[r.From]; !changed && !in[r.From] {
 				rels = append(rels, r)
 			}

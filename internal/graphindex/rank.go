@@ -99,7 +99,7 @@ func compareHits(a, b *Hit) int {
 	if c := cmp.Compare(a.terms, b.terms); c != 0 {
 		return c
 	}
-	return strings.Compare(a.Entity.Name, b.Entity.Name)
+	return strings.Compare(a.Name(), b.Name())
 }
 
 // spanRank makes a Span of 0 (no one field holds every word) rank last.
@@ -130,7 +130,7 @@ func fieldKind(i int) Field {
 // query stands there as whole words; FieldSpread when no field holds it.
 func (d *doc) phraseField(lq, nq string) (best Field, bounded bool) {
 	best = FieldSpread
-	ascii := isASCII(d.orig) // then d.text has orig's offsets
+	ascii := d.ascii // then d.text has orig's offsets
 	start := int32(0)
 	for i, end := range d.fields {
 		k := fieldKind(i)
@@ -153,6 +153,37 @@ func (d *doc) phraseField(lq, nq string) (best Field, bounded bool) {
 		}
 	}
 	return best, bounded
+}
+
+// phraseFieldFrom is phraseField for an ASCII document and query (lq,
+// not empty, without sep) that stands first at offset at of d.text: the
+// fields before the one holding at do not hold it, so that field's kind
+// is the best, and the query is bounded when it stands at word boundaries
+// at one of its places in the fields of that kind. Fields are separated
+// by sep, which is no word character, so a field's ends are word
+// boundaries in d.text as in the field alone.
+func (d *doc) phraseFieldFrom(lq string, at int) (best Field, bounded bool) {
+	f := 0
+	for int(d.fields[f]) < at+len(lq) {
+		f++
+	}
+	best = fieldKind(f)
+	for {
+		for int(d.fields[f]) < at+len(lq) {
+			f++
+		}
+		if fieldKind(f) != best {
+			return best, false
+		}
+		if wordBoundary(d.text, at) && wordBoundary(d.text, at+len(lq)) {
+			return best, true
+		}
+		next := strings.Index(d.text[at+1:], lq)
+		if next < 0 {
+			return best, false
+		}
+		at += 1 + next
+	}
 }
 
 // phraseIn reports whether s holds q and whether it does once at word
@@ -182,8 +213,13 @@ func wordBoundary(s string, i int) bool {
 	if i == 0 || i == len(s) {
 		return true
 	}
-	before, _ := utf8.DecodeLastRuneInString(s[:i])
-	after, _ := utf8.DecodeRuneInString(s[i:])
+	before, after := rune(s[i-1]), rune(s[i])
+	if before >= utf8.RuneSelf {
+		before, _ = utf8.DecodeLastRuneInString(s[:i])
+	}
+	if after >= utf8.RuneSelf {
+		after, _ = utf8.DecodeRuneInString(s[i:])
+	}
 	return !isWordRune(before) || !isWordRune(after)
 }
 

@@ -20,9 +20,12 @@ func searchGraph(n, obsBytes int) *reader.Graph {
 
 // benchSearchAnswer times what a search_nodes call does to its answer
 // once the reader has it: choose the part that fits mcp.max_answer_bytes
-// (pagedGraph) and encode it as the structured and text content (answerOf).
+// (set to 4 MiB here) (pagedGraph) and encode it as the structured and
+// text content (answerOf).
 func benchSearchAnswer(b *testing.B, full *reader.Graph) {
-	s := &Server{o: Options{Config: config.Default()}}
+	cfg := config.Default()
+	cfg.MCP.MaxAnswerBytes = 4 << 20
+	s := &Server{o: Options{Config: cfg}}
 	out, _ := s.pagedGraph("search_nodes", full, "", 0, "q")
 	structured, text, err := answerOf(out)
 	if err != nil {
@@ -42,8 +45,8 @@ func benchSearchAnswer(b *testing.B, full *reader.Graph) {
 	b.ReportMetric(float64(sentSize(structured, text))/(1<<20), "MiB/answer")
 }
 
-// A broad search at 10k entities: about 2 MiB as sent, under the default
-// cap (4 MiB), so the whole answer goes.
+// A broad search at 10k entities: about 2 MiB as sent, under the 4 MiB
+// cap, so the whole answer goes.
 func BenchmarkSearchAnswer2MiB(b *testing.B) { benchSearchAnswer(b, searchGraph(2000, 160)) }
 
 // A broad search at 100k entities: far over the cap, cut to the part that

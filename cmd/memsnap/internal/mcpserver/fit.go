@@ -361,83 +361,130 @@ func fitPages[T any](k, budget int, page func(k int) (T, int, error)) (T, int, e
 	}
 }
 
+// shortPage is a paged read's answer (read_graph, recent_changes) fitted
+// to mcp.max_answer_bytes by shorten.
+type shortPage[T any] struct {
+	whole T      // the page asked for
+	all   int    // its items
+	snap  uint64 // the snapshot it was read from
+	part  T      // the answer: whole when it fits, else a shorter page that does
+	n     int    // the answer's items
+	cut   bool   // part is shorter than whole
+}
+
+// shorten reads the page asked for with read(0) and answers it when fit
+// says it fits (fit may keep the encoding it made in its answer); else it
+// reads a page of at most k items, k first estimated from the whole page,
+// and shrinks it until it fits budget less noteReserve (fitPages). read
+// takes the limit to read with (0: the one asked for) and returns the page
+// as an answer, its items and its snapshot.
+func shorten[T any](budget int, read func(limit int) (T, int, uint64, error), fit func(*T) bool, estimate func(T) int) (shortPage[T], error) {
+	var p shortPage[T]
+	var err error
+	if p.whole, p.all, p.snap, err = read(0); err != nil {
+		return p, err
+	}
+	if p.part, p.n = p.whole, p.all; fit(&p.part) {
+		return p, nil
+	}
+	p.cut = true
+	p.part, p.n, err = fitPages(estimate(p.whole), budget-noteReserve, func(k int) (T, int, error) {
+		out, n, _, err := read(k)
+		return out, n, err
+	})
+	return p, err
+}
+
+// pageReader is shorten's read for a reader call: call with opts, its
+// limit set by setLimit when one is given, and the page it returns made an
+// answer with its items and snapshot by answer.
+func pageReader[O, P, T any](opts O, setLimit func(*O, int), call func(O) (P, error), answer func(P) (T, int, uint64)) func(int) (T, int, uint64, error) {
+	return func(limit int) (T, int, uint64, error) {
+		o := opts
+		if limit > 0 {
+			setLimit(&o, limit)
+		}
+		p, err := call(o)
+		if err != nil {
+			var zero T
+			return zero, 0, 0, err
+		}
+		out, n, snap := answer(p)
+		return out, n, snap, nil
+	}
+}
+
 // readGraphPart answers read_graph: the page the reader gives (the whole
 // graph without a limit) when it fits mcp.max_answer_bytes; else a shorter
 // page that does, with the reader's own nextCursor (by name, valid across
 // snapshots) and a note.
 func (s *Server) readGraphPart(ctx context.Context, r *reader.Reader, opts reader.ReadGraphOptions) (graphOut, uint64, error) {
-	g, err := r.ReadGraph(ctx, opts)
-	if err != nil {
-		return graphOut{}, 0, err
-	}
-	out := graphOut{Entities: model.NonNil(g.Entities), Relations: model.NonNil(g.Relations), NextCursor: g.NextCursor}
 	budget := s.answerCap()
-	if a, ok := encodedWithin(out, budget, 2*rawLen(out.Entities, out.Relations)); ok {
-		out.sent = a
-		return out, g.Snapshot, nil
-	}
-	from := map[string]int{} // each entity's share of the relations that start at it
-	for _, rel := range out.Relations {
-		from[rel.From] += itemShare(rel)
-	}
-	left := budget - noteReserve - sizeOf(graphOut{Entities: out.Entities[:0], Relations: out.Relations[:0], NextCursor: g.NextCursor})
-	k := fitList(len(out.Entities), 0, left, func(i int) int { return itemShare(out.Entities[i]) + from[out.Entities[i].Name] })
-	cut, n, err := fitPages(k, budget-noteReserve, func(k int) (graphOut, int, error) {
-		o := opts
-		o.Limit = k
-		p, err := r.ReadGraph(ctx, o)
-		if err != nil {
-			return graphOut{}, 0, err
+	read := pageReader(opts, func(o *reader.ReadGraphOptions, k int) { o.Limit = k },
+		func(o reader.ReadGraphOptions) (*reader.Graph, error) { return r.ReadGraph(ctx, o) },
+		func(g *reader.Graph) (graphOut, int, uint64) {
+			return graphOut{Entities: model.NonNil(g.Entities), Relations: model.NonNil(g.Relations), NextCursor: g.NextCursor}, len(g.Entities), g.Snapshot
+		})
+	fit := func(out *graphOut) bool {
+		a, ok := encodedWithin(*out, budget, 2*rawLen(out.Entities, out.Relations))
+		if ok {
+			out.sent = a
 		}
-		return graphOut{Entities: model.NonNil(p.Entities), Relations: model.NonNil(p.Relations), NextCursor: p.NextCursor}, len(p.Entities), nil
-	})
+		return ok
+	}
+	estimate := func(out graphOut) int {
+		from := map[string]int{} // each entity's share of the relations that start at it
+		for _, rel := range out.Relations {
+			from[rel.From] += itemShare(rel)
+		}
+		left := budget - noteReserve - sizeOf(graphOut{Entities: out.Entities[:0], Relations: out.Relations[:0], NextCursor: out.NextCursor})
+		return fitList(len(out.Entities), 0, left, func(i int) int { return itemShare(out.Entities[i]) + from[out.Entities[i].Name] })
+	}
+	p, err := shorten(budget, read, fit, estimate)
 	if err != nil {
 		return graphOut{}, 0, err
 	}
-	if n == 1 && !fits(cut, budget-noteReserve) {
+	if !p.cut {
+		return p.part, p.snap, nil
+	}
+	cut := p.part
+	if p.n == 1 && !fits(cut, budget-noteReserve) {
 		cut = trimEntity(cut, budget-noteReserve)
 	}
-	more := fmt.Sprint(len(out.Entities) - n)
-	if g.NextCursor != "" {
+	more := fmt.Sprint(p.all - p.n)
+	if p.whole.NextCursor != "" {
 		more = "at least " + more
 	}
 	note := fmt.Sprintf("answer cut %s: %d of %d entities shown, %s more; call read_graph again with the same arguments and cursor set to nextCursor for the next page",
-		s.cutReason(0, n), n, len(out.Entities), more)
+		s.cutReason(0, p.n), p.n, p.all, more)
 	cut.Note = strings.TrimPrefix(cut.Note+"; "+note, "; ")
-	return cut, g.Snapshot, nil
+	return cut, p.snap, nil
 }
 
 // recentPart answers recent_changes: the reader's page when it fits
 // mcp.max_answer_bytes, else a page of fewer changes that does, with its
 // own nextCursor (a feed position) and a note.
 func (s *Server) recentPart(ctx context.Context, r *reader.Reader, opts reader.RecentOptions) (changesOut, uint64, error) {
-	c, err := r.RecentChanges(ctx, opts)
-	if err != nil {
-		return changesOut{}, 0, err
-	}
-	out := changesOut{Entities: model.NonNil(c.Entities), Relations: model.NonNil(c.Relations), NextCursor: c.NextCursor}
 	budget := s.answerCap()
-	if fits(out, budget) {
-		return out, c.Snapshot, nil
+	read := pageReader(opts, func(o *reader.RecentOptions, k int) { o.Limit = k },
+		func(o reader.RecentOptions) (*reader.Changes, error) { return r.RecentChanges(ctx, o) },
+		func(c *reader.Changes) (changesOut, int, uint64) {
+			c.Entities, c.Relations = model.NonNil(c.Entities), model.NonNil(c.Relations)
+			return changesOut{Changes: *c}, len(c.Entities) + len(c.Relations), c.Snapshot
+		})
+	estimate := func(out changesOut) int {
+		total := len(out.Entities) + len(out.Relations)
+		return max(1, int(int64(total)*int64(budget-noteReserve)/int64(sizeOf(out))))
 	}
-	total := len(out.Entities) + len(out.Relations)
-	k := max(1, int(int64(total)*int64(budget-noteReserve)/int64(sizeOf(out))))
-	cut, n, err := fitPages(k, budget-noteReserve, func(k int) (changesOut, int, error) {
-		o := opts
-		o.Limit = k
-		p, err := r.RecentChanges(ctx, o)
-		if err != nil {
-			return changesOut{}, 0, err
-		}
-		return changesOut{Entities: model.NonNil(p.Entities), Relations: model.NonNil(p.Relations), NextCursor: p.NextCursor},
-			len(p.Entities) + len(p.Relations), nil
-	})
+	p, err := shorten(budget, read, func(out *changesOut) bool { return fits(*out, budget) }, estimate)
 	if err != nil {
 		return changesOut{}, 0, err
 	}
-	cut.Note = fmt.Sprintf("answer cut to fit mcp.max_answer_bytes (%d bytes): %d of %d changes shown, %d more in this page's range and "+
-		"possibly more after it; call recent_changes again with cursor set to nextCursor for the next page", budget, n, total, total-n)
-	return cut, c.Snapshot, nil
+	if p.cut {
+		p.part.Note = fmt.Sprintf("answer cut to fit mcp.max_answer_bytes (%d bytes): %d of %d changes shown, %d more in this page's range and "+
+			"possibly more after it; call recent_changes again with cursor set to nextCursor for the next page", budget, p.n, p.all, p.all-p.n)
+	}
+	return p.part, p.snap, nil
 }
 
 // kvPart is the part of pairs (a whole kv_scan answer) from cursor that

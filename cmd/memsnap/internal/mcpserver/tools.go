@@ -160,13 +160,12 @@ type (
 		NextCursor string        `json:"nextCursor,omitempty"`
 		Note       string        `json:"note,omitempty"`
 	}
-	// changesOut is recent_changes' answer: reader.Changes with the note
-	// of a page cut to mcp.max_answer_bytes.
+	// changesOut is recent_changes' answer: reader.Changes (its entities,
+	// relations and nextCursor; not its snapshot, which goes in _meta) with
+	// the note of a page cut to mcp.max_answer_bytes.
 	changesOut struct {
-		Entities   []reader.ChangedEntity   `json:"entities"`
-		Relations  []reader.ChangedRelation `json:"relations"`
-		NextCursor string                   `json:"nextCursor"`
-		Note       string                   `json:"note,omitempty"`
+		reader.Changes
+		Note string `json:"note,omitempty"`
 	}
 	statusOut struct {
 		Snapshot           uint64  `json:"snapshot"`
@@ -819,7 +818,7 @@ func (s *Server) recentChanges(ctx context.Context, _ *mcp.CallToolRequest, in r
 	if r == nil {
 		// Nothing written yet: read from a time (or on from a cursor), the
 		// feed goes on at that time; newest first, it is over.
-		out := changesOut{Entities: []reader.ChangedEntity{}, Relations: []reader.ChangedRelation{}}
+		out := changesOut{Changes: reader.Changes{Entities: []reader.ChangedEntity{}, Relations: []reader.ChangedRelation{}}}
 		if in.Cursor != "" || !since.IsZero() {
 			out.NextCursor = reader.FeedAt(since)
 		}
