@@ -114,18 +114,12 @@ func (a *app) collectSnapshots(cmd *cobra.Command, s *snapshot.Store, _ []string
 }
 
 func (a *app) verifySnapshot(cmd *cobra.Command, s *snapshot.Store, args []string) error {
-	var seq uint64
-	var err error
-	if len(args) == 1 { // CURRENT need not be readable to check another snapshot
-		seq, err = parseSeq(cmd, args[0])
-	} else {
-		seq, err = s.Current()
+	if len(args) == 0 {
+		return a.verifyStore(cmd, s)
 	}
+	seq, err := parseSeq(cmd, args[0]) // CURRENT need not be readable to check another snapshot
 	if err != nil {
 		return err
-	}
-	if len(args) == 0 && seq == 0 {
-		return snapshot.ErrNoSnapshot
 	}
 	seqs, err := s.Seqs()
 	if err != nil {
@@ -135,12 +129,25 @@ func (a *app) verifySnapshot(cmd *cobra.Command, s *snapshot.Store, args []strin
 		return fmt.Errorf("snapshot %d does not exist (see 'memsnap snapshots list')", seq)
 	}
 	a.warnLeftoverViews(s)
-	if len(args) == 1 {
-		return a.reportVerify(seq, s.Verify(seq), nil)
+	return a.reportVerify(seq, s.Verify(seq), nil)
+}
+
+// verifyStore is 'snapshots verify' of CURRENT: the store check, whose
+// findings about CURRENT's files are what Verify would say, and whose
+// findings about CURRENT itself (corrupt, missing, naming no snapshot)
+// name the repair. Only a store with no snapshot at all has nothing
+// published yet.
+func (a *app) verifyStore(cmd *cobra.Command, s *snapshot.Store) error {
+	seqs, err := s.Seqs()
+	if err != nil {
+		return err
 	}
-	// CURRENT: the store check, whose findings about CURRENT's files are
-	// what Verify would say.
-	rep, err := s.Check(cmd.Context(), snapshot.CheckOptions{Idle: writerIdle(s), Content: reader.CheckContent(a.cfg.MaxDBMB)})
+	if cur, err := s.Current(); err == nil && cur == 0 && len(seqs) == 0 {
+		return snapshot.ErrNoSnapshot
+	}
+	a.warnLeftoverViews(s)
+	rep, err := s.Check(cmd.Context(), snapshot.CheckOptions{Idle: writerIdle(s), Content: reader.CheckContent(a.cfg.MaxDBMB),
+		History: a.cfg.WriterOptions().History})
 	if err != nil {
 		return err
 	}
@@ -150,13 +157,18 @@ func (a *app) verifySnapshot(cmd *cobra.Command, s *snapshot.Store, args []strin
 	var problems []error
 	var others []*snapshot.Finding
 	for _, f := range rep.Findings {
-		if f.Kind == snapshot.FindDamaged && f.Seq == seq {
+		if f.Kind == snapshot.FindDamaged && f.Seq == rep.Current {
 			problems = append(problems, f.Err)
 		} else {
 			others = append(others, f)
 		}
 	}
-	return a.reportVerify(seq, problems, others)
+	if rep.Current == 0 && !slices.ContainsFunc(others, func(f *snapshot.Finding) bool { return errors.Is(f, snapshot.ErrCorrupt) }) {
+		// CURRENT is missing beside snapshots, and the check could not
+		// tell (a writer at work, publishing the first snapshot?)
+		return s.NoCurrentError("verify")
+	}
+	return a.reportVerify(rep.Current, problems, others)
 }
 
 // warnLeftoverViews prints a warning naming the rebuilt points of history

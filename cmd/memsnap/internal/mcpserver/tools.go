@@ -474,7 +474,7 @@ func lateWarning(l producer.LateRejection) string {
 }
 
 // toolError is err as a client sees it: on one line.
-func toolError(err error) error { return errors.New(oneline.Fold(err.Error())) }
+func toolError(err error) error { return errors.New(oneline.Message(err)) }
 
 func (s *Server) register() {
 	// The reference memory server's tools.
