@@ -305,9 +305,9 @@ func (s *Store) checkCurrent(ctx context.Context, r *CheckReport, opts CheckOpti
 const DamagedHint = "run '" + RepairCommand + "': it goes back to the newest snapshot that verifies and queues the jobs applied after it again; " +
 	"or restore the store from a replica location"
 
-// damagedOlderHint is the Hint of damage to snapshot seq, older than
-// CURRENT.
-func damagedOlderHint(seq uint64) string {
+// DamagedOlderHint is what to do about damage to snapshot seq, older than
+// CURRENT: the Hint of its FindDamaged finding.
+func DamagedOlderHint(seq uint64) string {
 	return fmt.Sprintf("CURRENT is sound and reads and commits go on; the points of history that need snapshot %d cannot be read or restored "+
 		"until snapshots/%s is copied back from a backup or a replica location", seq, FormatSeq(seq))
 }
@@ -323,7 +323,7 @@ func (s *Store) checkLineage(r *CheckReport) error {
 			break // collected by GC: the lineage known here ends
 		}
 		if err != nil { // CURRENT's own manifest verified: an ancestor's
-			r.Findings = append(r.Findings, &Finding{Kind: FindDamaged, Seq: seq, Err: err, Hint: damagedOlderHint(seq)})
+			r.Findings = append(r.Findings, &Finding{Kind: FindDamaged, Seq: seq, Err: err, Hint: DamagedOlderHint(seq)})
 			break
 		}
 		r.Lineage = append(r.Lineage, seq)

@@ -6,6 +6,8 @@ import "path/filepath"
 import "strings"
 import "testing"
 
+import "github.com/memsnap/memsnap/internal/testutil"
+
 // trialEnv keeps every snapshot in full (gc.keep 10) inside a history
 // window of a week that thins by count alone: what a store looks like
 // before GC has thinned anything.
@@ -155,5 +157,92 @@ func TestVerifyNamesTheRepairOfCurrent(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Every finding that shows damage says what to do, in a message with no
+// internal text spliced in: a changed byte in CURRENT's graph, a corrupt
+// manifest of CURRENT (status still prints what it can) or of an older
+// snapshot (history lists it as damaged), a damaged job file in history/
+// (--at and restore say it is damaged, not "try again").
+func TestDamageFindingsSayWhatToDo(t *testing.T) {
+	noSplice := func(t *testing.T, what, s string) {
+		t.Helper()
+		for _, bad := range []string{"snapshot: store is corrupt", "'memsnap snapshots verify' names every damaged file", "try again"} {
+			if strings.Contains(s, bad) {
+				t.Fatalf("%s: %q holds %q", what, s, bad)
+			}
+		}
+	}
+	t.Run("graph of CURRENT", func(t *testing.T) {
+		store := trialStore(t)
+		testutil.FlipByte(t, filepath.Join(snapDir(store, "4"), "graph.kuzu"), testutil.Middle)
+		r := memsnap(t, store, nil, trialEnv, "snapshots", "verify")
+		oneLineErrorLast(t, r, "graph.kuzu: checksum mismatch")
+		if !contains(r.stderr, "run 'memsnap snapshots repair'") {
+			t.Fatalf("verify: %q; want the repair", r.stderr)
+		}
+		noSplice(t, "verify", r.stderr)
+	})
+	t.Run("manifest of CURRENT", func(t *testing.T) {
+		store := trialStore(t)
+		truncateHalf(t, filepath.Join(snapDir(store, "4"), "MANIFEST.json"))
+		r := memsnap(t, store, nil, trialEnv, "status")
+		oneLineErrorLast(t, r, "snapshot 4: manifest is corrupt")
+		if !contains(r.stderr, "memsnap snapshots repair") || !contains(r.stdout, "queue:") || !contains(r.stdout, "snapshot 4, damaged") {
+			t.Fatalf("status: stdout %q stderr %q; want the status, the damage and the repair", r.stdout, r.stderr)
+		}
+	})
+	t.Run("manifest of an older snapshot", func(t *testing.T) {
+		store := trialStore(t)
+		truncateHalf(t, filepath.Join(snapDir(store, "3"), "MANIFEST.json"))
+		r := memsnap(t, store, nil, trialEnv, "snapshots", "verify")
+		oneLineErrorLast(t, r, "snapshot 3: manifest is corrupt")
+		if !contains(r.stderr, "CURRENT is sound") || !contains(r.stderr, "backup") {
+			t.Fatalf("verify: %q; want what the damage means and what to do", r.stderr)
+		}
+		bad, seqs := damagedPoints(t, store)
+		if p, ok := bad[3]; !ok || !contains(p.Damaged, "manifest is corrupt") || p.Hint == "" || len(seqs) != 4 {
+			t.Fatalf("history: points %v, damaged %+v; want point 3 listed as damaged, with a hint", seqs, bad)
+		}
+	})
+	t.Run("job file in history", func(t *testing.T) {
+		store := trialStore(t)
+		if r := memsnap(t, store, nil, append(trialEnv, "MEMSNAP_GC_KEEP=1"), "snapshots", "gc"); r.code != 0 {
+			t.Fatalf("gc: %s", r.stderr)
+		}
+		jobs := dirNames(t, filepath.Join(store, "history", "000000000003", "jobs"))
+		if len(jobs) == 0 {
+			t.Fatal("history/000000000003 holds no job file")
+		}
+		testutil.FlipByte(t, filepath.Join(store, "history", "000000000003", "jobs", jobs[0]), testutil.Middle)
+		r := memsnap(t, store, nil, trialEnv, "snapshots", "verify")
+		oneLineErrorLast(t, r, "size or CRC-32C does not match the manifest")
+		if !contains(r.stderr, "copied back from a backup") {
+			t.Fatalf("verify: %q; want what to do", r.stderr)
+		}
+		noSplice(t, "verify", r.stderr)
+		for _, args := range [][]string{{"search", "--at", "3", "Kuzu"}, {"snapshots", "restore", "3"}} {
+			r := memsnap(t, store, nil, trialEnv, args...)
+			oneLineError(t, r, "does not match its checksum")
+			if !contains(r.stderr, "damaged") {
+				t.Fatalf("%v: %q; want the damage named", args, r.stderr)
+			}
+			if strings.Contains(r.stderr, "try again") {
+				t.Fatalf("%v: %q says to try again", args, r.stderr)
+			}
+		}
+	})
+}
+
+// truncateHalf cuts the file at path to half its size.
+func truncateHalf(t *testing.T, path string) {
+	t.Helper()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(path, fi.Size()/2); err != nil {
+		t.Fatal(err)
 	}
 }

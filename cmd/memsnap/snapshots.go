@@ -129,7 +129,7 @@ func (a *app) verifySnapshot(cmd *cobra.Command, s *snapshot.Store, args []strin
 		return fmt.Errorf("snapshot %d does not exist (see 'memsnap snapshots list')", seq)
 	}
 	a.warnLeftoverViews(s)
-	return a.reportVerify(seq, s.Verify(seq), nil)
+	return a.reportVerify(s, seq, s.Verify(seq), nil)
 }
 
 // verifyStore is 'snapshots verify' of CURRENT: the store check, whose
@@ -168,7 +168,7 @@ func (a *app) verifyStore(cmd *cobra.Command, s *snapshot.Store) error {
 		// tell (a writer at work, publishing the first snapshot?)
 		return s.NoCurrentError("verify")
 	}
-	return a.reportVerify(rep.Current, problems, others)
+	return a.reportVerify(s, rep.Current, problems, others)
 }
 
 // warnLeftoverViews prints a warning naming the rebuilt points of history
@@ -210,7 +210,7 @@ func dirBytes(dir string) int64 {
 // before it. The other findings (what a crashed writer or an interrupted
 // rollback left, which the next commit clears) are warnings: printed, and
 // the snapshot is still ok.
-func (a *app) reportVerify(seq uint64, problems []error, findings []*snapshot.Finding) error {
+func (a *app) reportVerify(s *snapshot.Store, seq uint64, problems []error, findings []*snapshot.Finding) error {
 	var damage []*snapshot.Finding
 	for _, f := range findings {
 		if errors.Is(f, snapshot.ErrCorrupt) {
@@ -228,7 +228,11 @@ func (a *app) reportVerify(seq uint64, problems []error, findings []*snapshot.Fi
 		}
 	}
 	if err := snapshot.VerifyError(seq, problems); err != nil {
-		return err
+		hint := snapshot.DamagedHint
+		if cur, cerr := s.Current(); cerr == nil && cur > seq {
+			hint = snapshot.DamagedOlderHint(seq)
+		}
+		return snapshot.WithHint(err, hint)
 	}
 	if len(damage) > 0 {
 		return findingError(damage[0])
