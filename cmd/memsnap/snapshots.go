@@ -126,7 +126,7 @@ func (a *app) verifySnapshot(cmd *cobra.Command, s *snapshot.Store, args []strin
 		return err
 	}
 	if !slices.Contains(seqs, seq) {
-		return fmt.Errorf("snapshot %d does not exist (see 'memsnap snapshots list')", seq)
+		return snapshot.WithHint(fmt.Errorf("snapshot %d does not exist", seq), "see 'memsnap snapshots list'")
 	}
 	a.warnLeftoverViews(s)
 	return a.reportVerify(s, seq, s.Verify(seq), nil)

@@ -706,8 +706,8 @@ func (s *Server) atReader(ctx context.Context, at atIn) (r *reader.Reader, done 
 		return r, func() {}, err
 	}
 	view, remove, err := s.pointView(ctx, at.At)
-	if errors.Is(err, snapshot.ErrNoPoint) || errors.Is(err, snapshot.ErrBadPoint) {
-		return nil, nil, fmt.Errorf("%w: at: %v", reader.ErrBadOption, err)
+	if (errors.Is(err, snapshot.ErrNoPoint) || errors.Is(err, snapshot.ErrBadPoint)) && !errors.Is(err, snapshot.ErrCorrupt) {
+		return nil, nil, fmt.Errorf("%w: at: %w", reader.ErrBadOption, err) // err's hint stays in the chain
 	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("at %s: %w", at.At, err)
