@@ -246,3 +246,29 @@ func truncateHalf(t *testing.T, path string) {
 		t.Fatal(err)
 	}
 }
+
+// A stray file in CURRENT's snapshot blocks reads until it is moved out:
+// the error says so (not the repair, which would roll back a sound
+// snapshot). A repair that queues one job again says "1 later job".
+func TestStrayFileAndRepairWording(t *testing.T) {
+	store := trialStore(t)
+	stray := filepath.Join(snapDir(store, "4"), "extra.txt")
+	if err := os.WriteFile(stray, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"search", "Kuzu"}, {"snapshots", "verify"}} {
+		r := memsnap(t, store, nil, trialEnv, args...)
+		oneLineErrorLast(t, r, "unexpected file extra.txt")
+		if !contains(r.stderr, "move "+stray+" out of the store") || contains(r.stderr, "snapshots repair") {
+			t.Fatalf("%v: %q; want the file to move out named, not the repair", args, r.stderr)
+		}
+	}
+	if err := os.Remove(stray); err != nil {
+		t.Fatal(err)
+	}
+	testutil.FlipByte(t, filepath.Join(snapDir(store, "4"), "graph.kuzu"), testutil.Middle)
+	r := memsnap(t, store, nil, trialEnv, "snapshots", "repair")
+	if r.code != 0 || !contains(r.stdout, "; 1 later job queued again") {
+		t.Fatalf("repair: exit %d stdout %q stderr %q; want one later job queued again", r.code, r.stdout, r.stderr)
+	}
+}

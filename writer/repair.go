@@ -127,8 +127,12 @@ func Repair(ctx context.Context, s *snapshot.Store, opts Options, seq uint64) (r
 		return res, fmt.Errorf("repair: %w", err)
 	}
 	res.Rollback, res.Current = &rb, rb.Snapshot
-	res.Done = fmt.Sprintf("CURRENT now names snapshot %d, a rollback to snapshot %d from %d, the newest published (it named %s); %d later jobs queued again",
-		rb.Snapshot, target, newest, named(cur, curErr), len(rb.Requeued))
+	jobs := "jobs"
+	if len(rb.Requeued) == 1 {
+		jobs = "job"
+	}
+	res.Done = fmt.Sprintf("CURRENT now names snapshot %d, a rollback to snapshot %d from %d, the newest published (it named %s); %d later %s queued again",
+		rb.Snapshot, target, newest, named(cur, curErr), len(rb.Requeued), jobs)
 	return res, nil
 }
 

@@ -232,6 +232,9 @@ func (a *app) reportVerify(s *snapshot.Store, seq uint64, problems []error, find
 		if cur, cerr := s.Current(); cerr == nil && cur > seq {
 			hint = snapshot.DamagedOlderHint(seq)
 		}
+		if snapshot.HintOf(err) != "" { // a problem that says what to do itself (a stray file)
+			return err
+		}
 		return snapshot.WithHint(err, hint)
 	}
 	if len(damage) > 0 {
