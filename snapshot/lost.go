@@ -36,20 +36,10 @@ func (s *Store) LostPoints(h History, now time.Time) ([]uint64, error) {
 	if err != nil || cur == 0 {
 		return nil, nil
 	}
-	full, err := s.Seqs()
+	full, points, err := s.PointSeqs()
 	if err != nil {
 		return nil, err
 	}
-	hist, err := s.HistorySeqs()
-	if err != nil {
-		return nil, err
-	}
-	points := append(slices.Clone(full), hist...)
-	if len(points) == 0 {
-		return nil, nil
-	}
-	slices.Sort(points)
-	points = slices.Compact(points)
 	if !slices.Contains(points, cur) {
 		return nil, nil
 	}
@@ -62,6 +52,21 @@ func (s *Store) LostPoints(h History, now time.Time) ([]uint64, error) {
 		}
 	}
 	return lost, nil
+}
+
+// PointSeqs lists the seqs of the snapshots kept in full (full) and of
+// every point of history, full or thinned (all), ascending.
+func (s *Store) PointSeqs() (full, all []uint64, err error) {
+	if full, err = s.Seqs(); err != nil {
+		return nil, nil, err
+	}
+	hist, err := s.HistorySeqs()
+	if err != nil {
+		return nil, nil, err
+	}
+	all = append(slices.Clone(full), hist...)
+	slices.Sort(all)
+	return full, slices.Compact(all), nil
 }
 
 // LostPointError is a point of history that cannot be rebuilt because a

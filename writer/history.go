@@ -326,11 +326,7 @@ type PointSummary struct {
 // snapshot.Store.LostPoints) and one kept as jobs only whose parent cannot
 // be read.
 func History(s *snapshot.Store, lim model.Limits, h snapshot.History) ([]PointSummary, error) {
-	seqs, err := s.Seqs()
-	if err != nil {
-		return nil, err
-	}
-	hist, err := s.HistorySeqs()
+	_, all, err := s.PointSeqs()
 	if err != nil {
 		return nil, err
 	}
@@ -338,7 +334,7 @@ func History(s *snapshot.Store, lim model.Limits, h snapshot.History) ([]PointSu
 	if err != nil {
 		return nil, err
 	}
-	all := append(append(slices.Clone(seqs), hist...), lost...)
+	all = append(all, lost...)
 	slices.Sort(all)
 	all = slices.Compact(all)
 	readable := map[uint64]bool{}
