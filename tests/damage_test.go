@@ -259,7 +259,7 @@ func TestStrayFileAndRepairWording(t *testing.T) {
 	for _, args := range [][]string{{"search", "Kuzu"}, {"snapshots", "verify"}} {
 		r := memsnap(t, store, nil, trialEnv, args...)
 		oneLineErrorLast(t, r, "unexpected file extra.txt")
-		if !contains(r.stderr, "move "+stray+" out of the store") || contains(r.stderr, "snapshots repair") {
+		if !contains(r.stderr, "move it out of "+snapDir(store, "4")+";") || contains(r.stderr, "snapshots repair") {
 			t.Fatalf("%v: %q; want the file to move out named, not the repair", args, r.stderr)
 		}
 	}
