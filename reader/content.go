@@ -43,7 +43,7 @@ func CheckContent(maxDBMB int) func(ctx context.Context, s *snapshot.Store, m *s
 			return err
 		}
 		if got != want {
-			return fmt.Errorf("%w: snapshot %d's graph has content digest %s, its manifest records %s", snapshot.ErrCorrupt, m.Seq, got, want)
+			return snapshot.MarkCorrupt(fmt.Errorf("the graph has content digest %s, the manifest records %s", got, want))
 		}
 		return nil
 	}

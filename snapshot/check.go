@@ -7,6 +7,7 @@ import "os"
 import "path/filepath"
 import "slices"
 import "strings"
+import "time"
 
 import "github.com/memsnap/memsnap/internal/queue"
 
@@ -44,6 +45,10 @@ const (
 	// damaged: its manifest, a job file it lists, or its agreement with
 	// snapshots/ (Err is a *HistoryError naming the file).
 	FindHistory
+	// FindLost: a point of the history window is neither a snapshot
+	// directory nor a history entry (Seq; see LostPoints): something other
+	// than memsnap removed it (CheckOptions.History).
+	FindLost
 	// FindQueuedApplied: a job waits in queue/new that a snapshot of
 	// CURRENT's lineage applied. An interrupted rollback leaves such jobs;
 	// the writer skips a job whose outcome is recorded. Not ErrCorrupt.
@@ -82,6 +87,8 @@ func (f *Finding) Error() string {
 		return f.Err.Error() // these name the snapshot and CURRENT themselves
 	case FindHistory:
 		return f.Err.Error() // a *HistoryError names the entry and the file
+	case FindLost:
+		return fmt.Sprintf("point %d of history is lost: %s", f.Seq, lostWhat(f.Seq))
 	case FindContent:
 		return fmt.Sprintf("snapshot %d: content disagrees with its manifest: %v", f.Seq, f.Err)
 	case FindLineage:
@@ -112,6 +119,14 @@ func (f *Finding) Is(target error) bool {
 
 // Unwrap returns Err.
 func (f *Finding) Unwrap() error { return f.Err }
+
+// ErrorHint returns Hint, or the hint of Err when Hint is empty.
+func (f *Finding) ErrorHint() string {
+	if f.Hint != "" {
+		return f.Hint
+	}
+	return HintOf(f.Err)
+}
 
 // entryList renders staging/'s entries as "2 entries (next, recycle-3)".
 func entryList(names []string) string {
@@ -151,6 +166,12 @@ type CheckOptions struct {
 	// FindContent finding; any other error means the check could not run,
 	// and Check returns it. Default nil: content is not checked.
 	Content func(ctx context.Context, s *Store, m *Manifest) error
+	// History is the history window the store keeps (history.*): every
+	// point of it must be a snapshot or a history entry (FindLost, see
+	// LostPoints), judged at Now (zero: the time now). Default zero: no
+	// window, lost points are not looked for.
+	History History
+	Now     time.Time
 }
 
 // NoWriter is CheckOptions.Idle for a caller that holds the writer lock or
@@ -195,6 +216,8 @@ func (r *CheckReport) Err() error {
 //   - every entry of the history log (history/<seq>/) has a manifest that
 //     parses and agrees with snapshots/, and every job file it lists, intact
 //     (FindHistory, see checkHistory);
+//   - with opts.History, every point of the history window is a snapshot
+//     or a history entry (FindLost, see LostPoints);
 //   - with no writer at work (opts.Idle): nothing newer than CURRENT was
 //     published (FindCurrent; a provable crash leftover, which the next
 //     writer removes, is not reported, see Survey), no job in queue/new was
@@ -221,6 +244,17 @@ func (s *Store) Check(ctx context.Context, opts CheckOptions) (*CheckReport, err
 	if err := s.checkHistory(r); err != nil {
 		return r, err
 	}
+	now := opts.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
+	lost, err := s.LostPoints(opts.History, now)
+	if err != nil {
+		return r, fmt.Errorf("store check: %w", err)
+	}
+	for _, seq := range lost {
+		r.Findings = append(r.Findings, &Finding{Kind: FindLost, Seq: seq, Hint: lostHint(seq)})
+	}
 	if opts.Idle == nil {
 		return r, nil
 	}
@@ -246,7 +280,7 @@ func (s *Store) checkCurrent(ctx context.Context, r *CheckReport, opts CheckOpti
 	}
 	problems := s.Verify(r.Current)
 	for _, p := range problems {
-		r.Findings = append(r.Findings, &Finding{Kind: FindDamaged, Seq: r.Current, Err: p})
+		r.Findings = append(r.Findings, &Finding{Kind: FindDamaged, Seq: r.Current, Err: p, Hint: DamagedHint})
 	}
 	if len(problems) > 0 {
 		return nil // its manifest and jobs cannot be trusted
@@ -258,12 +292,24 @@ func (s *Store) checkCurrent(ctx context.Context, r *CheckReport, opts CheckOpti
 		}
 		switch err := opts.Content(ctx, s, m); {
 		case errors.Is(err, ErrCorrupt):
-			r.Findings = append(r.Findings, &Finding{Kind: FindContent, Seq: r.Current, Err: err})
+			r.Findings = append(r.Findings, &Finding{Kind: FindContent, Seq: r.Current, Err: err, Hint: DamagedHint})
 		case err != nil:
 			return fmt.Errorf("store check: content of snapshot %d: %w", r.Current, err)
 		}
 	}
 	return s.checkLineage(r)
+}
+
+// DamagedHint is what to do about damage to CURRENT's snapshot: the Hint
+// of its FindDamaged and FindContent findings.
+const DamagedHint = "run '" + RepairCommand + "': it goes back to the newest snapshot that verifies and queues the jobs applied after it again; " +
+	"or restore the store from a replica location"
+
+// DamagedOlderHint is what to do about damage to snapshot seq, older than
+// CURRENT: the Hint of its FindDamaged finding.
+func DamagedOlderHint(seq uint64) string {
+	return fmt.Sprintf("CURRENT is sound and reads and commits go on; the points of history that need snapshot %d cannot be read or restored "+
+		"until snapshots/%s is copied back from a backup or a replica location", seq, FormatSeq(seq))
 }
 
 // checkLineage walks CURRENT's lineage from r.Current, parent by parent,
@@ -277,7 +323,7 @@ func (s *Store) checkLineage(r *CheckReport) error {
 			break // collected by GC: the lineage known here ends
 		}
 		if err != nil { // CURRENT's own manifest verified: an ancestor's
-			r.Findings = append(r.Findings, &Finding{Kind: FindDamaged, Seq: seq, Err: err})
+			r.Findings = append(r.Findings, &Finding{Kind: FindDamaged, Seq: seq, Err: err, Hint: DamagedOlderHint(seq)})
 			break
 		}
 		r.Lineage = append(r.Lineage, seq)

@@ -160,7 +160,7 @@ func (s *Store) PointManifest(seq uint64) (m *Manifest, full bool, err error) {
 	}
 	b, err := os.ReadFile(filepath.Join(s.historyDir(seq), ManifestFile))
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, false, fmt.Errorf("point %d: %w (see 'memsnap snapshots list' and history.keep_for)", seq, ErrNoPoint)
+		return nil, false, WithHint(fmt.Errorf("point %d: %w", seq, ErrNoPoint), "see 'memsnap snapshots list' and history.keep_for")
 	}
 	if err != nil {
 		return nil, false, fmt.Errorf("read history of snapshot %d: %w", seq, err)

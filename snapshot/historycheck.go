@@ -51,7 +51,7 @@ func CheckHistoryEntry(dir string, m *Manifest) []error {
 			problems = append(problems, &HistoryError{Seq: m.Seq, Path: path, Err: err})
 		case !f.Matches(b):
 			problems = append(problems, &HistoryError{Seq: m.Seq, Path: path,
-				Err: fmt.Errorf("size or CRC-32C does not match the manifest (the file is corrupt): %w", ErrCorrupt)})
+				Err: errors.New("size or CRC-32C does not match the manifest (the file is corrupt)")})
 		}
 	}
 	return problems
@@ -88,10 +88,16 @@ func (s *Store) checkHistory(r *CheckReport) error {
 		}
 		for _, p := range problems {
 			r.Findings = append(r.Findings, &Finding{Kind: FindHistory, Seq: seq, Err: p,
-				Hint: "history before this point can no longer be read or restored; 'memsnap snapshots verify' names every damaged file"})
+				Hint: historyHint(seq)})
 		}
 	}
 	return nil
+}
+
+// historyHint is the Hint of damage to the history entry of seq.
+func historyHint(seq uint64) string {
+	return fmt.Sprintf("the points of history that need it cannot be read or restored until history/%s is copied back from a backup or a replica location; "+
+		"CURRENT and the other points are not affected", FormatSeq(seq))
 }
 
 // checkHistoryDir checks the history entry of seq in dir.

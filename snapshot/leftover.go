@@ -121,6 +121,9 @@ func (e *CurrentError) Error() string {
 	return msg
 }
 
+// ErrorHint returns Hint (Error says it too).
+func (e *CurrentError) ErrorHint() string { return e.Hint }
+
 // Unwrap makes errors.Is(err, ErrCurrentBehind) (or ErrCurrentMissing) hold.
 func (e *CurrentError) Unwrap() error { return e.Err }
 

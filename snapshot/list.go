@@ -107,7 +107,8 @@ func (s *Store) VerifyFiles(m *Manifest, checksums bool) []error {
 	}
 	sort.Strings(extra)
 	for _, f := range extra {
-		problems = append(problems, fmt.Errorf("snapshot %d: unexpected file %s", seq, f))
+		problems = append(problems, WithHint(fmt.Errorf("snapshot %d: unexpected file %s", seq, f),
+			fmt.Sprintf("memsnap never writes it: move it out of %s; the snapshot verifies again without it", dir)))
 	}
 	if !listed[GraphFile] {
 		problems = append(problems, fmt.Errorf("snapshot %d: manifest lists no %s", seq, GraphFile))

@@ -38,7 +38,7 @@ func (s *Store) PinCurrent() (*Pin, error) {
 			return nil, err
 		}
 		if seq == 0 {
-			return nil, ErrNoSnapshot
+			return nil, s.NoCurrentError("read")
 		}
 		p, err := s.Pin(seq)
 		if errors.Is(err, errGone) {

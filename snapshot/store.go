@@ -174,6 +174,18 @@ func (s *Store) Current() (uint64, error) {
 	return ParseCurrent(b)
 }
 
+// NoCurrentError is the error of a read that finds no CURRENT file: with
+// no snapshot on disk, ErrNoSnapshot (nothing is published yet); beside
+// snapshots, a *CurrentError (ErrCurrentMissing, Reading) naming them and
+// the repair. op names what was refused ("read").
+func (s *Store) NoCurrentError(op string) error {
+	seqs, err := s.Seqs()
+	if err != nil || len(seqs) == 0 {
+		return ErrNoSnapshot
+	}
+	return &CurrentError{Op: op, Path: s.Path(CurrentFile), Newer: seqs, Err: ErrCurrentMissing, Hint: repairHint, Reading: true}
+}
+
 // ParseCurrent parses the content of a CURRENT file: one non-zero decimal
 // seq as memsnap writes it (no sign, no leading zeros) and an optional
 // trailing newline. Anything else is reported as corrupt: a *CurrentError

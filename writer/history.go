@@ -5,6 +5,8 @@ import "errors"
 import "fmt"
 import "log/slog"
 import "os"
+import "slices"
+import "time"
 
 import "github.com/memsnap/memsnap/internal/fsm"
 import "github.com/memsnap/memsnap/internal/model"
@@ -80,7 +82,7 @@ func Restore(ctx context.Context, s *snapshot.Store, opts Options, seq uint64, l
 	}
 	plan, err := s.PlanPoint(seq)
 	if err != nil {
-		return res, fmt.Errorf("restore: %w", err)
+		return res, fmt.Errorf("restore: %w", s.ExplainNoPoint(opts.History, seq, time.Now(), err))
 	}
 	w := New(s, opts, log)
 	if err := w.finishCleanup(curM); err != nil { // applied jobs a crashed writer left claimed
@@ -118,7 +120,7 @@ func Restore(ctx context.Context, s *snapshot.Store, opts Options, seq uint64, l
 func BuildView(ctx context.Context, s *snapshot.Store, opts Options, seq uint64, dir string, log *slog.Logger) (*snapshot.Store, error) {
 	plan, err := s.PlanPoint(seq)
 	if err != nil {
-		return nil, err
+		return nil, s.ExplainNoPoint(opts.History, seq, time.Now(), err)
 	}
 	view, err := snapshot.Init(dir)
 	if err != nil {
@@ -167,8 +169,12 @@ func (w *Writer) buildPoint(ctx context.Context, src *snapshot.Store, plan *snap
 	}
 	defer pin.Release()
 	jobs, err := w.replayBatch(plan.Jobs)
+	if errors.Is(err, snapshot.ErrCorrupt) {
+		return nil, counts, nil, snapshot.WithHint(fmt.Errorf("point %d: %w", plan.Target.Seq, err),
+			"a job file of its history is damaged: the points that need it cannot be read or restored until it is copied back from a backup or a replica location; 'memsnap snapshots verify' names every damaged file")
+	}
 	if err != nil {
-		return nil, counts, nil, fmt.Errorf("point %d: %w (history changed meanwhile? try again)", plan.Target.Seq, err)
+		return nil, counts, nil, snapshot.WithHint(fmt.Errorf("point %d: %w", plan.Target.Seq, err), "history changed meanwhile? try again")
 	}
 	st, err := w.store.NewPointStage(ctx, src, plan.Base, seq)
 	if err != nil {
@@ -304,26 +310,73 @@ type PointSummary struct {
 	RestoreOf  uint64 `json:"restore_of,omitempty"`
 	// Jobs are the jobs its batch applied, in order.
 	Jobs []JobSummary `json:"jobs"`
+	// Damaged says why the point cannot be read or restored, and Hint what
+	// to do; both empty for a sound point.
+	Damaged string `json:"damaged,omitempty"`
+	Hint    string `json:"hint,omitempty"`
 }
 
 // History lists every point of s's history, oldest first, with the jobs
-// each applied: what 'snapshots restore' and --at can go back to.
-func History(s *snapshot.Store, lim model.Limits) ([]PointSummary, error) {
-	pts, err := s.Points()
+// each applied: what 'snapshots restore' and --at can go back to. A point
+// that cannot be read is listed with Damaged and Hint set: one whose
+// manifest does not read, one lost from the history window h (see
+// snapshot.Store.LostPoints) and one kept as jobs only whose parent cannot
+// be read.
+func History(s *snapshot.Store, lim model.Limits, h snapshot.History) ([]PointSummary, error) {
+	_, all, err := s.PointSeqs()
 	if err != nil {
 		return nil, err
 	}
-	out := make([]PointSummary, 0, len(pts))
-	for _, p := range pts {
-		jobs, err := lineJobs(s, []uint64{p.Seq}, nil, lim)
-		if err != nil {
-			return nil, err
-		}
-		m, _, err := s.PointManifest(p.Seq)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, PointSummary{Point: p, RollbackOf: m.RollbackOf, RestoreOf: m.RestoreOf, Jobs: jobs})
+	lost, err := s.LostPoints(h, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	all = append(all, lost...)
+	slices.Sort(all)
+	all = slices.Compact(all)
+	readable := map[uint64]bool{}
+	out := make([]PointSummary, 0, len(all))
+	for _, seq := range all {
+		p, ok := pointSummary(s, seq, lim, readable, slices.Contains(lost, seq))
+		readable[seq] = ok
+		out = append(out, p)
 	}
 	return out, nil
+}
+
+// pointSummary is point seq as History lists it, and whether it can be
+// read: kept in full with a manifest that reads, or kept as jobs only on
+// a parent that can be read (readable says which earlier points can).
+func pointSummary(s *snapshot.Store, seq uint64, lim model.Limits, readable map[uint64]bool, lost bool) (PointSummary, bool) {
+	p := PointSummary{Point: snapshot.Point{Seq: seq}, Jobs: []JobSummary{}}
+	if lost {
+		err := snapshot.NewLostPointError(seq, seq)
+		p.Damaged, p.Hint = err.Error(), err.Hint
+		return p, false
+	}
+	m, full, err := s.PointManifest(seq)
+	if err != nil {
+		p.Damaged, p.Hint = err.Error(), hintOf(err)
+		return p, false
+	}
+	p.CreatedAt, p.Full, p.RollbackOf, p.RestoreOf = m.CreatedAt, full, m.RollbackOf, m.RestoreOf
+	if jobs, err := lineJobs(s, []uint64{seq}, nil, lim); err == nil {
+		p.Jobs = jobs
+	}
+	if !full && m.Parent < seq && !readable[m.Parent] {
+		p.Damaged = fmt.Sprintf("point %d cannot be rebuilt: point %d of its history cannot be read", seq, m.Parent)
+		p.Hint = "see the point it names, or run 'memsnap snapshots verify' for every damaged or lost point"
+		return p, false
+	}
+	return p, true
+}
+
+// hintOf is the hint an error carries as a field (its ErrorHint method),
+// or the store check's advice for damage.
+func hintOf(err error) string {
+	var h interface{ ErrorHint() string }
+	if errors.As(err, &h) && h.ErrorHint() != "" {
+		return h.ErrorHint()
+	}
+	return "run 'memsnap snapshots verify' for every damaged or lost point"
 }

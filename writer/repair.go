@@ -29,6 +29,9 @@ type RepairResult struct {
 	Done string `json:"done"`
 }
 
+// listHint is the hint of a snapshot named that does not exist.
+const listHint = "see 'memsnap snapshots list'"
+
 // SkippedSnapshot is a snapshot Repair did not point CURRENT at.
 type SkippedSnapshot struct {
 	Seq     uint64 `json:"seq"`
@@ -58,10 +61,10 @@ func Repair(ctx context.Context, s *snapshot.Store, opts Options, seq uint64) (r
 		return res, err
 	}
 	if len(seqs) == 0 {
-		return res, errors.New("repair: the store has no snapshot (run 'memsnap init' or 'memsnap commit')")
+		return res, snapshot.WithHint(errors.New("repair: the store has no snapshot"), "run 'memsnap init' or 'memsnap commit'")
 	}
 	if seq != 0 && !slices.Contains(seqs, seq) {
-		return res, fmt.Errorf("repair: snapshot %d does not exist (see 'memsnap snapshots list')", seq)
+		return res, snapshot.WithHint(fmt.Errorf("repair: snapshot %d does not exist", seq), listHint)
 	}
 	published := seqs
 	cur, curErr := s.Current()
@@ -85,7 +88,8 @@ func Repair(ctx context.Context, s *snapshot.Store, opts Options, seq uint64) (r
 		published = slices.DeleteFunc(slices.Clone(seqs), func(n uint64) bool { return slices.Contains(sv.Leftovers, n) })
 	}
 	if len(published) == 0 {
-		return res, errors.New("repair: every snapshot on disk was left unpublished by a crashed writer; 'memsnap commit' removes them and applies their jobs")
+		return res, snapshot.WithHint(errors.New("repair: every snapshot on disk was left unpublished by a crashed writer"),
+			"'memsnap commit' removes them and applies their jobs")
 	}
 	newest := published[len(published)-1]
 	target := seq
@@ -98,7 +102,8 @@ func Repair(ctx context.Context, s *snapshot.Store, opts Options, seq uint64) (r
 			target = published[i]
 		}
 		if target == 0 {
-			return res, fmt.Errorf("repair: no snapshot verifies (snapshot %d: %s); see 'memsnap snapshots verify SEQ'", newest, res.Skipped[0].Problem)
+			return res, snapshot.WithHint(fmt.Errorf("repair: no snapshot verifies (snapshot %d: %s)", newest, res.Skipped[0].Problem),
+				"see 'memsnap snapshots verify SEQ'")
 		}
 	} else if err := snapshot.VerifyError(target, s.Verify(target)); err != nil {
 		return res, fmt.Errorf("repair: %w; choose another snapshot", err)
@@ -122,8 +127,12 @@ func Repair(ctx context.Context, s *snapshot.Store, opts Options, seq uint64) (r
 		return res, fmt.Errorf("repair: %w", err)
 	}
 	res.Rollback, res.Current = &rb, rb.Snapshot
-	res.Done = fmt.Sprintf("CURRENT now names snapshot %d, a rollback to snapshot %d from %d, the newest published (it named %s); %d later jobs queued again",
-		rb.Snapshot, target, newest, named(cur, curErr), len(rb.Requeued))
+	jobs := "jobs"
+	if len(rb.Requeued) == 1 {
+		jobs = "job"
+	}
+	res.Done = fmt.Sprintf("CURRENT now names snapshot %d, a rollback to snapshot %d from %d, the newest published (it named %s); %d later %s queued again",
+		rb.Snapshot, target, newest, named(cur, curErr), len(rb.Requeued), jobs)
 	return res, nil
 }
 

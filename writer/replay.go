@@ -278,7 +278,7 @@ func (w *Writer) replayBatch(b []snapshot.ReplayJob) ([]*batchJob, error) {
 			return nil, fmt.Errorf("replay snapshot %d: %w", rj.Snapshot, err)
 		}
 		if !rj.Sum.Matches(data) {
-			return nil, fmt.Errorf("replay snapshot %d: archived job %s does not match its checksum", rj.Snapshot, rj.Name)
+			return nil, snapshot.MarkCorrupt(fmt.Errorf("replay snapshot %d: archived job %s does not match its checksum", rj.Snapshot, rj.Name))
 		}
 		job, err := model.DecodeAppliedJob(data, w.opts.Limits)
 		if err != nil {

@@ -65,7 +65,7 @@ func Rollback(ctx context.Context, s *snapshot.Store, opts Options, seq uint64) 
 		from = seqs[len(seqs)-1] // CURRENT is unreadable: treat every newer snapshot as rolled back
 	}
 	if seq == 0 || !slices.Contains(seqs, seq) {
-		return res, fmt.Errorf("rollback: snapshot %d does not exist (see 'memsnap snapshots list')", seq)
+		return res, snapshot.WithHint(fmt.Errorf("rollback: snapshot %d does not exist", seq), listHint)
 	}
 	if curErr == nil && seq >= from {
 		return res, fmt.Errorf("rollback: snapshot %d is not older than CURRENT (%d)", seq, from)

@@ -64,6 +64,10 @@ func (e *NoSpaceError) Cause() string {
 
 func (e *NoSpaceError) Error() string { return e.Cause() + "; " + e.Hint() }
 
+// ErrorHint returns Hint, for the edges that render hints (Error says it
+// too, after the cause, as the logs and answers that quote it expect).
+func (e *NoSpaceError) ErrorHint() string { return e.Hint() }
+
 // Is makes errors.Is match ErrNoSpace and syscall.ENOSPC.
 func (e *NoSpaceError) Is(target error) bool {
 	return target == ErrNoSpace || target == syscall.ENOSPC

@@ -57,8 +57,18 @@ func (e *RefusedError) Error() string {
 
 func (e *RefusedError) Unwrap() error { return e.Err }
 
-// refuse is a *RefusedError with the repair advice as its hint.
+// ErrorHint returns Hint (Error says it too).
+func (e *RefusedError) ErrorHint() string { return e.Hint }
+
+// refuse is a *RefusedError with the repair advice as its hint. A
+// *snapshot.CurrentError it wraps loses its own hint, which says the same:
+// the message gives the repair once.
 func refuse(err error, refusal string) error {
+	if ce, ok := err.(*snapshot.CurrentError); ok && ce.Hint != "" {
+		bare := *ce
+		bare.Hint = ""
+		err = &bare
+	}
 	return &RefusedError{Err: err, Refusal: refusal, Hint: repairAdvice}
 }
 

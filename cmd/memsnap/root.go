@@ -84,7 +84,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if code == exitError && errors.Is(err, writer.ErrLocked) {
 		code = exitLocked
 	}
-	fmt.Fprintf(stderr, "%s: %s\n", prefix, oneline.Fold(err.Error()))
+	fmt.Fprintf(stderr, "%s: %s\n", prefix, oneline.Message(err))
 	return code
 }
 

@@ -126,33 +126,40 @@ func (a *app) collectSnapshots(cmd *cobra.Command, s *snapshot.Store, _ []string
 }
 
 func (a *app) verifySnapshot(cmd *cobra.Command, s *snapshot.Store, args []string) error {
-	var seq uint64
-	var err error
-	if len(args) == 1 { // CURRENT need not be readable to check another snapshot
-		seq, err = parseSeq(cmd, args[0])
-	} else {
-		seq, err = s.Current()
+	if len(args) == 0 {
+		return a.verifyStore(cmd, s)
 	}
+	seq, err := parseSeq(cmd, args[0]) // CURRENT need not be readable to check another snapshot
 	if err != nil {
 		return err
-	}
-	if len(args) == 0 && seq == 0 {
-		return snapshot.ErrNoSnapshot
 	}
 	seqs, err := s.Seqs()
 	if err != nil {
 		return err
 	}
 	if !slices.Contains(seqs, seq) {
-		return fmt.Errorf("snapshot %d does not exist (see 'memsnap snapshots list')", seq)
+		return snapshot.WithHint(fmt.Errorf("snapshot %d does not exist", seq), "see 'memsnap snapshots list'")
 	}
 	a.warnLeftoverViews(s)
-	if len(args) == 1 {
-		return a.reportVerify(seq, s.Verify(seq), nil)
+	return a.reportVerify(s, seq, s.Verify(seq), nil)
+}
+
+// verifyStore is 'snapshots verify' of CURRENT: the store check, whose
+// findings about CURRENT's files are what Verify would say, and whose
+// findings about CURRENT itself (corrupt, missing, naming no snapshot)
+// name the repair. Only a store with no snapshot at all has nothing
+// published yet.
+func (a *app) verifyStore(cmd *cobra.Command, s *snapshot.Store) error {
+	seqs, err := s.Seqs()
+	if err != nil {
+		return err
 	}
-	// CURRENT: the store check, whose findings about CURRENT's files are
-	// what Verify would say.
-	rep, err := s.Check(cmd.Context(), snapshot.CheckOptions{Idle: writerIdle(s), Content: reader.CheckContent(a.cfg.MaxDBMB)})
+	if cur, err := s.Current(); err == nil && cur == 0 && len(seqs) == 0 {
+		return snapshot.ErrNoSnapshot
+	}
+	a.warnLeftoverViews(s)
+	rep, err := s.Check(cmd.Context(), snapshot.CheckOptions{Idle: writerIdle(s), Content: reader.CheckContent(a.cfg.MaxDBMB),
+		History: a.cfg.WriterOptions().History})
 	if err != nil {
 		return err
 	}
@@ -162,13 +169,18 @@ func (a *app) verifySnapshot(cmd *cobra.Command, s *snapshot.Store, args []strin
 	var problems []error
 	var others []*snapshot.Finding
 	for _, f := range rep.Findings {
-		if f.Kind == snapshot.FindDamaged && f.Seq == seq {
+		if f.Kind == snapshot.FindDamaged && f.Seq == rep.Current {
 			problems = append(problems, f.Err)
 		} else {
 			others = append(others, f)
 		}
 	}
-	return a.reportVerify(seq, problems, others)
+	if rep.Current == 0 && !slices.ContainsFunc(others, func(f *snapshot.Finding) bool { return errors.Is(f, snapshot.ErrCorrupt) }) {
+		// CURRENT is missing beside snapshots, and the check could not
+		// tell (a writer at work, publishing the first snapshot?)
+		return s.NoCurrentError("verify")
+	}
+	return a.reportVerify(s, rep.Current, problems, others)
 }
 
 // warnLeftoverViews prints a warning naming the rebuilt points of history
@@ -210,7 +222,7 @@ func dirBytes(dir string) int64 {
 // before it. The other findings (what a crashed writer or an interrupted
 // rollback left, which the next commit clears) are warnings: printed, and
 // the snapshot is still ok.
-func (a *app) reportVerify(seq uint64, problems []error, findings []*snapshot.Finding) error {
+func (a *app) reportVerify(s *snapshot.Store, seq uint64, problems []error, findings []*snapshot.Finding) error {
 	var damage []*snapshot.Finding
 	for _, f := range findings {
 		if errors.Is(f, snapshot.ErrCorrupt) {
@@ -228,7 +240,14 @@ func (a *app) reportVerify(seq uint64, problems []error, findings []*snapshot.Fi
 		}
 	}
 	if err := snapshot.VerifyError(seq, problems); err != nil {
-		return err
+		hint := snapshot.DamagedHint
+		if cur, cerr := s.Current(); cerr == nil && cur > seq {
+			hint = snapshot.DamagedOlderHint(seq)
+		}
+		if snapshot.HintOf(err) != "" { // a problem that says what to do itself (a stray file)
+			return err
+		}
+		return snapshot.WithHint(err, hint)
 	}
 	if len(damage) > 0 {
 		return findingError(damage[0])

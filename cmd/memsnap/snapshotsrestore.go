@@ -50,12 +50,16 @@ func (a *app) newHistoryCommand() *cobra.Command {
 		Short: "List the points of history (history.keep_for) with the jobs each applied, oldest first: what restore and --at can go back to",
 		Args:  noArgs,
 		RunE: a.onStore(func(cmd *cobra.Command, s *snapshot.Store, _ []string) error {
-			pts, err := writer.History(s, a.cfg.Job.Limits())
+			pts, err := writer.History(s, a.cfg.Job.Limits(), a.cfg.WriterOptions().History)
 			if err != nil {
 				return err
 			}
 			return a.output(cmd, pts, func() error {
 				for _, p := range pts {
+					if p.Damaged != "" {
+						fmt.Fprintf(a.stdout, "%d\tdamaged\t%s (%s)\n", p.Seq, p.Damaged, p.Hint)
+						continue
+					}
 					kept := "jobs only"
 					if p.Full {
 						kept = "full"

@@ -25,6 +25,8 @@ type status struct {
 	missing bool
 	// corrupt: CURRENT holds no snapshot seq (snapshot.ErrCurrentCorrupt).
 	corrupt bool
+	// damaged: why CURRENT's manifest cannot be read ("" when it can).
+	damaged string
 }
 
 // writerHealth is writer.Health as status prints it: state "ok";
@@ -100,8 +102,10 @@ func readStatus(s *snapshot.Store, opts writer.Options) (st status, refused erro
 	st.missing = errors.Is(refused, snapshot.ErrCurrentMissing)
 	if st.Current > 0 && !st.missing {
 		m, err := s.Manifest(st.Current)
-		if err != nil {
-			return st, nil, err
+		if err != nil { // shown as what it is, with the rest of the status
+			st.damaged = err.Error()
+			st.Writer = writerHealth{State: writer.HealthFailing, Cause: err.Error(), Hint: snapshot.DamagedHint}
+			return st, snapshot.WithHint(err, snapshot.DamagedHint), st.readLock(s)
 		}
 		st.AgeSeconds = time.Since(m.CreatedAt).Seconds()
 		st.Watermark = m.Watermark
@@ -138,6 +142,8 @@ func (a *app) printStatus(st status) {
 		fmt.Fprintf(a.stdout, "current:   no CURRENT file\n")
 	case st.missing:
 		fmt.Fprintf(a.stdout, "current:   snapshot %d, which does not exist\n", st.Current)
+	case st.damaged != "":
+		fmt.Fprintf(a.stdout, "current:   snapshot %d, damaged\n", st.Current)
 	case st.Current == 0:
 		fmt.Fprintf(a.stdout, "current:   none published yet\n")
 	default:

@@ -473,7 +473,7 @@ func lateWarning(l producer.LateRejection) string {
 }
 
 // toolError is err as a client sees it: on one line.
-func toolError(err error) error { return errors.New(oneline.Fold(err.Error())) }
+func toolError(err error) error { return errors.New(oneline.Message(err)) }
 
 func (s *Server) register() {
 	// The reference memory server's tools.
@@ -705,8 +705,8 @@ func (s *Server) atReader(ctx context.Context, at atIn) (r *reader.Reader, done 
 		return r, func() {}, err
 	}
 	view, remove, err := s.pointView(ctx, at.At)
-	if errors.Is(err, snapshot.ErrNoPoint) || errors.Is(err, snapshot.ErrBadPoint) {
-		return nil, nil, fmt.Errorf("%w: at: %v", reader.ErrBadOption, err)
+	if (errors.Is(err, snapshot.ErrNoPoint) || errors.Is(err, snapshot.ErrBadPoint)) && !errors.Is(err, snapshot.ErrCorrupt) {
+		return nil, nil, fmt.Errorf("%w: at: %w", reader.ErrBadOption, err) // err's hint stays in the chain
 	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("at %s: %w", at.At, err)
