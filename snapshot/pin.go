@@ -30,10 +30,13 @@ func (p *Pin) Release() {
 
 // PinCurrent pins the snapshot CURRENT names. If GC is collecting that
 // snapshot at the same moment (possible only when CURRENT advanced K times in
-// between), it re-reads CURRENT and tries again.
+// between), it re-reads CURRENT and tries again. A CURRENT moved back
+// behind a published snapshot is refused with a *CurrentError
+// (ErrCurrentBehind, Reading; see CurrentForRead), as the writer refuses
+// to build on it.
 func (s *Store) PinCurrent() (*Pin, error) {
 	for attempt := 0; attempt < 100; attempt++ {
-		seq, err := s.Current()
+		seq, err := s.CurrentForRead("read")
 		if err != nil {
 			return nil, err
 		}
