@@ -217,3 +217,39 @@ func TestListShowsUnreadableManifest(t *testing.T) {
 		t.Fatalf("snapshots list: exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
 	}
 }
+
+// A queued job whose file is damaged on disk (truncated after enqueue) is
+// not lost silently: 'snapshots verify' reports it with what to do, a read
+// logs it at warn, and the commit dead-letters it with a reason saying
+// the file is damaged. It used to pass verify, be left out of reads at
+// debug level and be dead-lettered as "invalid job: malformed JSON", the
+// wording of a user's bad input.
+func TestDamagedQueuedJob(t *testing.T) {
+	store := newStore(t)
+	enqueue(t, store, ops(entities(entity("Kuzu", "database", "graph"))))
+	commit(t, store)
+	id := enqueue(t, store, ops(map[string]any{"op": "add_observations", "observations": []map[string]any{{"entityName": "Kuzu", "contents": []string{"lost"}}}}))
+	if err := os.Truncate(filepath.Join(store, "queue", "new", id+".job"), 20); err != nil {
+		t.Fatal(err)
+	}
+	const want = "damaged job file queue/new/"
+	v := memsnap(t, store, nil, nil, "snapshots", "verify")
+	oneLineErrorLast(t, v, want)
+	if !contains(v.stderr, "job "+id) || !contains(v.stderr, "enqueue the job again") {
+		t.Fatalf("verify does not name the job and what to do: %s", v.stderr)
+	}
+	r := memsnap(t, store, nil, nil, "open", "Kuzu")
+	if r.code != 0 || strings.Count(r.stderr, "job file damaged") != 1 || !contains(r.stderr, id) {
+		t.Fatalf("a read over the damaged job: exit %d; want one warning naming it\n%s", r.code, r.stderr)
+	}
+	if s := commit(t, store); s.Rejected != 1 {
+		t.Fatalf("commit: %+v; want the damaged job dead-lettered", s)
+	}
+	o := jobOutcome(t, store, id)
+	if o.Status != "rejected" || !contains(o.Reason, "damaged job file") || !contains(o.Reason, "enqueue it again") || contains(o.Reason, "invalid job") {
+		t.Fatalf("outcome of the damaged job: %+v; want rejected as a damaged file", o)
+	}
+	if v := memsnap(t, store, nil, nil, "snapshots", "verify"); v.code != 0 {
+		t.Fatalf("verify once the damaged job is dead-lettered: %s", v.stderr)
+	}
+}
