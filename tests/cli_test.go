@@ -224,7 +224,7 @@ func TestCLIVerifyPrintsEachErrorOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	r = memsnap(t, store, nil, nil, "snapshots", "verify", "1")
-	if line := oneStderrLine(t, r, 1); line != "memsnap: snapshot 1 failed verification: missing PIN" {
+	if line := oneStderrLine(t, r, 1); line != "memsnap: snapshot 1 failed verification: missing PIN, the lock file readers hold so that GC leaves it alone; run 'memsnap snapshots repair' to recreate it" {
 		t.Errorf("verify with one problem: %q", line)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "stray"), []byte("x"), 0o600); err != nil {

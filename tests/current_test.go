@@ -406,3 +406,46 @@ func writeJob(t *testing.T, job any) string {
 	}
 	return path
 }
+
+// A snapshot that lost its PIN file (the empty lock file readers hold to
+// keep GC off it) is not taken for one GC removed: a read says the PIN is
+// missing and names the repair, verify does too, and 'snapshots repair'
+// recreates the PIN in place. Reads used to retry a hundred times and
+// blame GC ("snapshots keep disappearing under the reader"), and repair
+// rolled back to the snapshot before, queueing its jobs again.
+func TestMissingPinRecreated(t *testing.T) {
+	store := newStore(t)
+	enqueue(t, store, ops(entities(entity("Kuzu", "database", "graph"))))
+	commit(t, store)
+	enqueue(t, store, ops(entities(entity("Pebble", "database", "kv"))))
+	commit(t, store)
+	cur := currentSeq(t, store)
+	if err := os.Remove(filepath.Join(snapDir(store, cur), "PIN")); err != nil {
+		t.Fatal(err)
+	}
+	want := "snapshot " + cur + ": missing PIN"
+	for _, args := range [][]string{{"search", "Pebble"}, {"open", "Pebble"}} {
+		r := memsnap(t, store, nil, nil, args...)
+		oneLineError(t, r, want)
+		if !contains(r.stderr, "memsnap snapshots repair") || contains(r.stderr, "disappearing") {
+			t.Fatalf("%v without PIN: %s", args, r.stderr)
+		}
+	}
+	v := memsnap(t, store, nil, nil, "snapshots", "verify")
+	oneLineErrorLast(t, v, "missing PIN")
+	if !contains(v.stderr, "memsnap snapshots repair") {
+		t.Fatalf("verify of a missing PIN does not say what to do: %s", v.stderr)
+	}
+	out := mustMemsnap(t, store, nil, "snapshots", "repair")
+	r := decodeAnswer[repairAnswer](t, "repair answer", out)
+	if r.Current != mustUint(t, cur) || r.Rollback != nil || !contains(out, `"pins_recreated":[`+cur+`]`) {
+		t.Fatalf("repair of a missing PIN: %s; want the PIN of %s recreated and no rollback", out, cur)
+	}
+	if r := memsnap(t, store, nil, nil, "open", "Pebble"); r.code != 0 || !contains(r.stdout, "kv") {
+		t.Fatalf("open after the repair: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if st := stateOf(t, store); st.queued != 0 {
+		t.Fatalf("repair of a missing PIN queued jobs: %+v", st)
+	}
+	mustMemsnap(t, store, nil, "snapshots", "verify")
+}
