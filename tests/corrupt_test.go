@@ -6,6 +6,7 @@ import "fmt"
 import "os"
 import "path/filepath"
 import "strings"
+import "syscall"
 import "testing"
 
 import "github.com/memsnap/memsnap/internal/testutil"
@@ -251,5 +252,24 @@ func TestDamagedQueuedJob(t *testing.T) {
 	}
 	if v := memsnap(t, store, nil, nil, "snapshots", "verify"); v.code != 0 {
 		t.Fatalf("verify once the damaged job is dead-lettered: %s", v.stderr)
+	}
+
+	// The same damage to a claimed job, left in queue/cur by a writer
+	// killed after it claimed it.
+	id = enqueue(t, store, ops(map[string]any{"op": "kv_put", "key": "k", "value": "v"}))
+	if r := memsnap(t, store, nil, []string{"MEMSNAP_FAILPOINT=after-claim"}, "commit"); r.signal != syscall.SIGKILL {
+		t.Fatalf("writer was not killed after claiming: exit %d signal %v: %s", r.code, r.signal, r.stderr)
+	}
+	claimed, err := filepath.Glob(filepath.Join(store, "queue", "cur", "*-"+id+".job"))
+	if err != nil || len(claimed) != 1 {
+		t.Fatalf("claimed job %s: %v %v", id, claimed, err)
+	}
+	if err := os.Truncate(claimed[0], 20); err != nil {
+		t.Fatal(err)
+	}
+	oneLineErrorLast(t, memsnap(t, store, nil, nil, "snapshots", "verify"), "damaged job file queue/cur/")
+	commit(t, store)
+	if o := jobOutcome(t, store, id); o.Status != "rejected" || !contains(o.Reason, "damaged job file queue/cur/") {
+		t.Fatalf("outcome of the damaged claimed job: %+v; want rejected as a damaged file", o)
 	}
 }
