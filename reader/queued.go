@@ -214,7 +214,8 @@ func (w *queueWatch) scan() error {
 }
 
 // read reads and decodes one job file, nil when it cannot (gone since the
-// listing, or a job the writer will dead-letter).
+// listing, or a job the writer will dead-letter). A file damaged on disk
+// (queue.Damaged) is logged at warn, other undecodable jobs at debug.
 func (w *queueWatch) read(path string) *model.Job {
 	most := w.limits.MaxBytes
 	if most <= 0 {
@@ -228,11 +229,16 @@ func (w *queueWatch) read(path string) *model.Job {
 		return nil
 	}
 	job, err := model.DecodeJob(data, w.limits)
-	if err != nil {
-		w.log.Debug("queued writes: job undecodable; the writer will dead-letter it", "file", path, "error", err)
-		return nil
+	if err == nil {
+		return job
 	}
-	return job
+	if derr := queue.Damaged(path, data); derr != nil {
+		// Once per job: a scan reads only the jobs it has not seen.
+		w.log.Warn("queued writes: job file damaged; reads leave it out and the writer will dead-letter it", "file", path, "error", derr)
+	} else {
+		w.log.Debug("queued writes: job undecodable; the writer will dead-letter it", "file", path, "error", err)
+	}
+	return nil
 }
 
 // start watches queue/new and queue/cur until close, scanning on every

@@ -45,9 +45,9 @@ func (s *Store) StagingPath(name string) string { return s.Path("staging", name)
 // (an error matching ErrCorrupt); then it writes the manifest and the
 // PIN, fsyncs, renames dir to snapshots/<seq> and points CURRENT at it,
 // as Stage.Publish does. With v, the check reads only what v cannot trust
-// from an earlier check (see Verifier: a graph RecycleGraph moved here
-// and partly rewritten has only its rewritten chunks read); nil reads
-// every file in full. A seq at or below CURRENT is refused: numbers only
+// from an earlier check (see Verifier: a file unchanged since it verified
+// it; a graph RecycleGraph moved here and rewritten is read in full); nil
+// reads every file in full. A seq at or below CURRENT is refused: numbers only
 // grow. Caller holds the writer lock.
 func (s *Store) Adopt(dir string, manifest []byte, m *Manifest, v *Verifier) error {
 	cur, err := s.Current()

@@ -3,6 +3,7 @@ package snapshot
 import "context"
 import "errors"
 import "fmt"
+import "maps"
 import "os"
 import "path/filepath"
 import "slices"
@@ -57,6 +58,11 @@ const (
 	// crashed writer's leftovers, which the next commit wipes. Not
 	// ErrCorrupt.
 	FindStaging
+	// FindQueuedDamaged: a job file in queue/new or queue/cur is not
+	// well-formed JSON (Err is its *queue.DamagedError): enqueue writes only
+	// jobs that decode, so it was damaged on disk after it was queued. Its
+	// job is lost; the next commit dead-letters it.
+	FindQueuedDamaged
 )
 
 // Finding is one broken invariant Check found. errors.Is(f, ErrCorrupt)
@@ -99,6 +105,8 @@ func (f *Finding) Error() string {
 		return fmt.Sprintf("job %s is in queue/new but snapshot %d applied it", f.Job, f.Seq)
 	case FindStaging:
 		return fmt.Sprintf("staging/ holds %s with no writer running", entryList(f.Entries))
+	case FindQueuedDamaged:
+		return fmt.Sprintf("job %s: %v", f.Job, f.Err)
 	}
 	return fmt.Sprintf("store check: finding of kind %d", f.Kind)
 }
@@ -369,6 +377,9 @@ func (s *Store) checkIdle(r *CheckReport) error {
 	if err := s.checkQueued(r); err != nil {
 		return err
 	}
+	if err := s.checkQueuedDamage(r); err != nil {
+		return err
+	}
 	left, err := os.ReadDir(s.Path("staging"))
 	if err != nil {
 		return fmt.Errorf("read staging/: %w", err)
@@ -415,3 +426,39 @@ func (s *Store) checkQueued(r *CheckReport) error {
 	}
 	return nil
 }
+
+// checkQueuedDamage reports the job files of queue/new and queue/cur that
+// are not well-formed JSON (queue.Damaged), each once.
+func (s *Store) checkQueuedDamage(r *CheckReport) error {
+	q := s.Queue()
+	ids, err := q.QueuedIDs()
+	if err != nil {
+		return err
+	}
+	claimed, err := q.Claimed()
+	if err != nil {
+		return err
+	}
+	paths := make(map[string]string, len(ids)+len(claimed)) // path -> job id
+	for _, id := range ids {
+		paths[q.NewPath(id)] = id
+	}
+	for _, c := range claimed {
+		paths[q.Path(c)] = c.ID
+	}
+	for _, path := range slices.Sorted(maps.Keys(paths)) {
+		data, err := queue.ReadJobFile(path, maxCheckedJobBytes)
+		if err != nil {
+			continue // gone, or not a job file the writer reads: it dead-letters that itself
+		}
+		if derr := queue.Damaged(path, data); derr != nil {
+			r.Findings = append(r.Findings, &Finding{Kind: FindQueuedDamaged, Job: paths[path], Err: derr,
+				Hint: "its job cannot be applied: the next commit dead-letters it; enqueue the job again"})
+		}
+	}
+	return nil
+}
+
+// maxCheckedJobBytes bounds the job files checkQueuedDamage reads: past
+// any job.max_bytes (whose default is 1 MiB), the writer refuses it unread.
+const maxCheckedJobBytes = 1 << 30

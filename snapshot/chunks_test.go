@@ -212,7 +212,7 @@ func TestFormat4ChunksStillVerify(t *testing.T) {
 	if p := v.Files(s, m4, true); p != nil {
 		t.Fatalf("Verifier, format 4: %v", p)
 	}
-	if _, ok := idOf(path); ok {
+	if _, _, ok := idOf(path); ok {
 		before := v.BytesRead()
 		if p := v.Files(s, as(5, ChunkSize), true); p != nil || v.BytesRead()-before < size {
 			t.Fatalf("format 5 over a file trusted in 1 MiB chunks: read %d, %v; want all %d and no problem", v.BytesRead()-before, p, size)

@@ -4,16 +4,14 @@ package snapshot
 
 import "golang.org/x/sys/unix"
 
-// idOf is the identity of the file at path; false if it cannot tell (no
-// birth time).
-func idOf(path string) (fileID, bool) {
+// idOf is the identity of the file at path and the stamp of its last
+// change; false if it cannot tell (no birth time, or no change times).
+func idOf(path string) (fileID, fileStamp, bool) {
 	var st unix.Statx_t
-	if err := unix.Statx(unix.AT_FDCWD, path, 0, unix.STATX_INO|unix.STATX_BTIME, &st); err != nil {
-		return fileID{}, false
+	const want = unix.STATX_INO | unix.STATX_BTIME | unix.STATX_SIZE | unix.STATX_MTIME | unix.STATX_CTIME
+	if err := unix.Statx(unix.AT_FDCWD, path, 0, want, &st); err != nil || st.Mask&want != want {
+		return fileID{}, fileStamp{}, false
 	}
-	if st.Mask&unix.STATX_BTIME == 0 || st.Mask&unix.STATX_INO == 0 {
-		return fileID{}, false
-	}
-	return fileID{dev: uint64(st.Dev_major)<<32 | uint64(st.Dev_minor), ino: st.Ino,
-		bsec: st.Btime.Sec, bnse: int64(st.Btime.Nsec)}, true
+	return fileID{dev: uint64(st.Dev_major)<<32 | uint64(st.Dev_minor), ino: st.Ino, bsec: st.Btime.Sec, bnse: int64(st.Btime.Nsec)},
+		fileStamp{size: int64(st.Size), msec: st.Mtime.Sec, mnse: int64(st.Mtime.Nsec), csec: st.Ctime.Sec, cnse: int64(st.Ctime.Nsec)}, true
 }

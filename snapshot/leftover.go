@@ -4,6 +4,7 @@ import "errors"
 import "fmt"
 import "slices"
 import "strings"
+import "time"
 
 import "github.com/memsnap/memsnap/internal/fsutil"
 
@@ -273,6 +274,44 @@ func (s *Store) CheckCurrent(op string) (Survey, error) {
 		return sv, nil
 	}
 	return sv, e
+}
+
+// publishWait bounds how long CurrentForRead waits for a publish under way
+// to swap CURRENT: a rollback, a restore or a replica's adoption renames
+// its snapshot into snapshots/ and then swaps CURRENT (a temp file, an
+// fsync, a rename and a directory fsync later); until the swap, that
+// snapshot is newer than CURRENT and, having no claimed batch, is no
+// provable crash leftover. A CURRENT moved back by hand stays so.
+const publishWait = 2 * time.Second
+
+// CurrentForRead is Current for a read or a write's prediction, which do
+// not hold the writer lock: it returns the seq CURRENT names (0 with no
+// CURRENT file), or a *CurrentError (ErrCurrentBehind, Reading; op names
+// what was refused) when a snapshot newer than CURRENT was published, as
+// CheckCurrent finds for the writer: reading a moved-back CURRENT serves
+// an older state than one already served, and predicting a write on it
+// acknowledges an outcome the writer, once CURRENT is repaired, does not
+// give. A snapshot newer than CURRENT that is no provable leftover is
+// watched for up to publishWait, since a publish under way looks the same
+// until its swap. Reads of CURRENT that fail return their error (a corrupt
+// CURRENT is a *CurrentError too). The common case costs a read of CURRENT
+// and a listing of snapshots/.
+func (s *Store) CurrentForRead(op string) (uint64, error) {
+	deadline := time.Now().Add(publishWait)
+	for {
+		sv, err := s.Survey()
+		if err != nil || sv.Current == 0 || len(sv.Published) == 0 {
+			return sv.Current, err
+		}
+		if again, err := s.Current(); err != nil || again != sv.Current {
+			continue // a publish swapped CURRENT while Survey read the queue
+		}
+		if time.Now().After(deadline) {
+			return sv.Current, &CurrentError{Op: op, Path: s.Path(CurrentFile), Current: sv.Current, Newer: sv.Published,
+				Err: ErrCurrentBehind, Hint: repairHint, Reading: true}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // BehindError is the *CurrentError (ErrCurrentBehind, Reading) of a

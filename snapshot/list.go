@@ -114,7 +114,7 @@ func (s *Store) VerifyFiles(m *Manifest, checksums bool) []error {
 		problems = append(problems, fmt.Errorf("snapshot %d: manifest lists no %s", seq, GraphFile))
 	}
 	if _, err := os.Stat(filepath.Join(dir, PinFile)); err != nil {
-		problems = append(problems, fmt.Errorf("snapshot %d: missing %s", seq, PinFile))
+		problems = append(problems, &PinMissingError{Seq: seq, Path: filepath.Join(dir, PinFile), Hint: pinHint})
 	}
 	return problems
 }

@@ -30,10 +30,13 @@ func (p *Pin) Release() {
 
 // PinCurrent pins the snapshot CURRENT names. If GC is collecting that
 // snapshot at the same moment (possible only when CURRENT advanced K times in
-// between), it re-reads CURRENT and tries again.
+// between), it re-reads CURRENT and tries again. A CURRENT moved back
+// behind a published snapshot is refused with a *CurrentError
+// (ErrCurrentBehind, Reading; see CurrentForRead), as the writer refuses
+// to build on it.
 func (s *Store) PinCurrent() (*Pin, error) {
 	for attempt := 0; attempt < 100; attempt++ {
-		seq, err := s.Current()
+		seq, err := s.CurrentForRead("read")
 		if err != nil {
 			return nil, err
 		}
@@ -62,11 +65,83 @@ func (s *Store) PinsRefused() int64 { return s.pinsRefused.Load() }
 
 var errGone = errors.New("snapshot: snapshot is being collected")
 
-// Pin pins snapshot seq, failing if it does not exist or is being collected.
+// ErrPinMissing is matched (errors.Is) by a *PinMissingError.
+var ErrPinMissing = errors.New("snapshot: PIN file missing")
+
+// pinHint is PinMissingError.Hint.
+const pinHint = "run '" + RepairCommand + "' to recreate it"
+
+// PinMissingError is a snapshot on disk without its PIN file, the empty
+// lock file readers hold (shared) so that GC leaves the snapshot alone.
+// Publish writes it before the snapshot's directory is renamed into
+// snapshots/, and GC renames the whole directory away, so a snapshot
+// directory without one was damaged (the file removed): not a snapshot
+// being collected. Readers refuse to pin it (a pin they cannot hold would
+// not keep GC off); Repair recreates it (RecreatePins). errors.Is(err,
+// ErrPinMissing) and errors.Is(err, ErrCorrupt) hold.
+type PinMissingError struct {
+	Seq  uint64
+	Path string // the missing file
+	Hint string // the command that recreates it
+}
+
+func (e *PinMissingError) Error() string {
+	return fmt.Sprintf("snapshot %d: missing %s, the lock file readers hold so that GC leaves it alone; %s", e.Seq, PinFile, e.Hint)
+}
+
+// Is makes errors.Is(err, ErrPinMissing) and errors.Is(err, ErrCorrupt) hold.
+func (e *PinMissingError) Is(target error) bool {
+	return target == ErrPinMissing || target == ErrCorrupt
+}
+
+// pinMissing returns a *PinMissingError when snapshot seq's directory is
+// in snapshots/ (its manifest is there) without its PIN file, else nil.
+func (s *Store) pinMissing(seq uint64) error {
+	dir := s.SnapshotDir(seq)
+	if fsutil.Exists(filepath.Join(dir, PinFile)) || !fsutil.Exists(filepath.Join(dir, ManifestFile)) {
+		return nil
+	}
+	return &PinMissingError{Seq: seq, Path: filepath.Join(dir, PinFile), Hint: pinHint}
+}
+
+// RecreatePins creates the missing PIN file of every snapshot in
+// snapshots/ that has its manifest but no PIN (see PinMissingError), fsyncs
+// its directory, and returns their seqs. An empty lock file holds nothing
+// to lose, and with the writer lock held no GC runs that could have taken
+// the missing file for a snapshot nobody pins. Caller holds the writer
+// lock.
+func (s *Store) RecreatePins() ([]uint64, error) {
+	seqs, err := s.Seqs()
+	if err != nil {
+		return nil, err
+	}
+	var made []uint64
+	for _, seq := range seqs {
+		if s.pinMissing(seq) == nil {
+			continue
+		}
+		f, err := fsutil.CreateExcl(filepath.Join(s.SnapshotDir(seq), PinFile))
+		if err != nil {
+			return made, fmt.Errorf("recreate PIN of snapshot %d: %w", seq, err)
+		}
+		f.Close()
+		if err := fsutil.SyncDir(s.SnapshotDir(seq)); err != nil {
+			return made, fmt.Errorf("recreate PIN of snapshot %d: %w", seq, err)
+		}
+		made = append(made, seq)
+	}
+	return made, nil
+}
+
+// Pin pins snapshot seq, failing if it does not exist or is being
+// collected, or with a *PinMissingError if it has no PIN file.
 func (s *Store) Pin(seq uint64) (*Pin, error) {
 	path := filepath.Join(s.SnapshotDir(seq), PinFile)
 	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
+		if err := s.pinMissing(seq); err != nil {
+			return nil, err
+		}
 		return nil, fmt.Errorf("pin snapshot %d: %w", seq, errGone)
 	}
 	if err != nil {

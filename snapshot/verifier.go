@@ -9,15 +9,19 @@ import "sync"
 
 // A Verifier checks snapshots against their manifests as Store.VerifyFiles
 // does, but reads only what it has not read before: it remembers, per
-// file, the chunk checksums it has verified, and trusts a chunk again only
-// where the bytes are provably the same file — the same device, inode and
-// birth time (a hard link, or a graph the writer recycled in place) — and
-// the manifest gives the chunk the checksum it verified. Everything else is
-// read and checked. A writer recycling an old snapshot's graph changes the
-// chunks it writes, and their checksums with them, so a reader reads the
-// changed chunks and trusts the rest; a copied graph is a new file and is
-// read in full. Scrub re-reads everything, for damage done to the disk
-// after a chunk was verified.
+// file, the chunk checksums it has verified, and trusts them again only
+// while the bytes are provably the ones it read — the same file (device,
+// inode and birth time: a hard link, or a graph the writer recycled) not
+// changed since (the same size, mtime and ctime; ctime cannot be set from
+// user space, so no write to the file hides from it) — and the manifest
+// gives the chunk the checksum it verified. Everything else is read and
+// checked: a file changed in place, by whatever process, is read in full,
+// so damage written into a snapshot after a check (dd conv=notrunc) is
+// found by the next one. A writer trusts what it checksummed itself at
+// publish (Trust), so its next check of CURRENT reads nothing unless
+// CURRENT changed; a copied graph is a new file and is read in full.
+// Scrub re-reads everything, for damage the file system does not show
+// (bit rot after a chunk was verified).
 //
 // Without birth times (statx STATX_BTIME; older kernels and some
 // filesystems) a Verifier trusts nothing and reads every file, as
@@ -36,7 +40,17 @@ type fileID struct {
 	bsec, bnse int64
 }
 
+// fileStamp is what changes whenever a file's bytes do: its size, mtime
+// and ctime (statx; ctime is set by the kernel on every write and on any
+// change of the times, so it cannot be put back).
+type fileStamp struct {
+	size       int64
+	msec, mnse int64
+	csec, cnse int64
+}
+
 type verifiedFile struct {
+	stamp  fileStamp // the file when its checksums were verified
 	size   int64
 	crc    uint32   // whole-file CRC-32C, for a file without chunks
 	chunk  int64    // the chunk size of chunks, in bytes
@@ -115,13 +129,13 @@ func (v *Verifier) listedIn(dir string, m *Manifest, want func(string) bool) []e
 // caller has just computed them from the file itself (the writer, at
 // publish): a later check reads none of it.
 func (v *Verifier) Trust(path string, f FileSum) {
-	id, ok := idOf(path)
+	id, stamp, ok := idOf(path)
 	if !ok {
 		return
 	}
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	v.seen[id] = &verifiedFile{size: f.Size, crc: f.CRC32C, chunk: f.chunkSize(), chunks: slices.Clone(f.Chunks), gen: v.gen}
+	v.seen[id] = &verifiedFile{stamp: stamp, size: f.Size, crc: f.CRC32C, chunk: f.chunkSize(), chunks: slices.Clone(f.Chunks), gen: v.gen}
 }
 
 // Forget drops what the Verifier knows of every file: the next checks read
@@ -134,15 +148,15 @@ func (v *Verifier) Forget() {
 
 // check verifies one file against f.
 func (v *Verifier) check(path string, f FileSum, gen uint64) error {
-	id, ok := idOf(path)
+	id, stamp, ok := idOf(path) // before the read: a change during it shows next time
 	v.mu.Lock()
 	known := v.seen[id]
 	if known != nil {
 		known.gen = gen
 	}
 	v.mu.Unlock()
-	if !ok || (known != nil && known.chunk != f.chunkSize()) {
-		known = nil
+	if !ok || (known != nil && (known.chunk != f.chunkSize() || known.stamp != stamp)) {
+		known = nil // changed since it was verified: nothing of it is trusted
 	}
 	if known != nil && known.size == f.Size && len(f.Chunks) == 0 && known.crc == f.CRC32C && len(known.chunks) == 0 {
 		return nil
@@ -185,7 +199,7 @@ func (v *Verifier) check(path string, f FileSum, gen uint64) error {
 	}
 	if ok {
 		v.mu.Lock()
-		v.seen[id] = &verifiedFile{size: f.Size, crc: f.CRC32C, chunk: f.chunkSize(), chunks: slices.Clone(f.Chunks), gen: gen}
+		v.seen[id] = &verifiedFile{stamp: stamp, size: f.Size, crc: f.CRC32C, chunk: f.chunkSize(), chunks: slices.Clone(f.Chunks), gen: gen}
 		v.mu.Unlock()
 	}
 	return nil

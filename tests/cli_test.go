@@ -224,8 +224,9 @@ func TestCLIVerifyPrintsEachErrorOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	r = memsnap(t, store, nil, nil, "snapshots", "verify", "1")
-	if line := oneStderrLine(t, r, 1); !strings.HasPrefix(line, "memsnap: snapshot 1 failed verification: missing PIN (CURRENT is sound") {
-		t.Errorf("verify with one problem: %q; want the problem and what it means", line)
+	if line := oneStderrLine(t, r, 1); !strings.HasPrefix(line, "memsnap: snapshot 1 failed verification: missing PIN") ||
+		strings.Count(line, "memsnap snapshots repair") != 1 {
+		t.Errorf("verify with one problem: %q; want the problem and the repair, once", line)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "stray"), []byte("x"), 0o600); err != nil {
 		t.Fatal(err)

@@ -6,6 +6,7 @@ import "fmt"
 import "os"
 import "path/filepath"
 import "strings"
+import "syscall"
 import "testing"
 
 import "github.com/memsnap/memsnap/internal/testutil"
@@ -215,5 +216,60 @@ func TestListShowsUnreadableManifest(t *testing.T) {
 	r := memsnap(t, store, nil, nil, "snapshots", "list")
 	if r.code != 0 || !strings.Contains(r.stdout, "(unreadable manifest)") || !strings.Contains(r.stderr, "chunk_size is missing") {
 		t.Fatalf("snapshots list: exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+	}
+}
+
+// A queued job whose file is damaged on disk (truncated after enqueue) is
+// not lost silently: 'snapshots verify' reports it with what to do, a read
+// logs it at warn, and the commit dead-letters it with a reason saying
+// the file is damaged. It used to pass verify, be left out of reads at
+// debug level and be dead-lettered as "invalid job: malformed JSON", the
+// wording of a user's bad input.
+func TestDamagedQueuedJob(t *testing.T) {
+	store := newStore(t)
+	enqueue(t, store, ops(entities(entity("Kuzu", "database", "graph"))))
+	commit(t, store)
+	id := enqueue(t, store, ops(map[string]any{"op": "add_observations", "observations": []map[string]any{{"entityName": "Kuzu", "contents": []string{"lost"}}}}))
+	if err := os.Truncate(filepath.Join(store, "queue", "new", id+".job"), 20); err != nil {
+		t.Fatal(err)
+	}
+	const want = "damaged job file queue/new/"
+	v := memsnap(t, store, nil, nil, "snapshots", "verify")
+	oneLineErrorLast(t, v, want)
+	if !contains(v.stderr, "job "+id) || !contains(v.stderr, "enqueue the job again") {
+		t.Fatalf("verify does not name the job and what to do: %s", v.stderr)
+	}
+	r := memsnap(t, store, nil, nil, "open", "Kuzu")
+	if r.code != 0 || strings.Count(r.stderr, "job file damaged") != 1 || !contains(r.stderr, id) {
+		t.Fatalf("a read over the damaged job: exit %d; want one warning naming it\n%s", r.code, r.stderr)
+	}
+	if s := commit(t, store); s.Rejected != 1 {
+		t.Fatalf("commit: %+v; want the damaged job dead-lettered", s)
+	}
+	o := jobOutcome(t, store, id)
+	if o.Status != "rejected" || !contains(o.Reason, "damaged job file") || !contains(o.Reason, "enqueue it again") || contains(o.Reason, "invalid job") {
+		t.Fatalf("outcome of the damaged job: %+v; want rejected as a damaged file", o)
+	}
+	if v := memsnap(t, store, nil, nil, "snapshots", "verify"); v.code != 0 {
+		t.Fatalf("verify once the damaged job is dead-lettered: %s", v.stderr)
+	}
+
+	// The same damage to a claimed job, left in queue/cur by a writer
+	// killed after it claimed it.
+	id = enqueue(t, store, ops(map[string]any{"op": "kv_put", "key": "k", "value": "v"}))
+	if r := memsnap(t, store, nil, []string{"MEMSNAP_FAILPOINT=after-claim"}, "commit"); r.signal != syscall.SIGKILL {
+		t.Fatalf("writer was not killed after claiming: exit %d signal %v: %s", r.code, r.signal, r.stderr)
+	}
+	claimed, err := filepath.Glob(filepath.Join(store, "queue", "cur", "*-"+id+".job"))
+	if err != nil || len(claimed) != 1 {
+		t.Fatalf("claimed job %s: %v %v", id, claimed, err)
+	}
+	if err := os.Truncate(claimed[0], 20); err != nil {
+		t.Fatal(err)
+	}
+	oneLineErrorLast(t, memsnap(t, store, nil, nil, "snapshots", "verify"), "damaged job file queue/cur/")
+	commit(t, store)
+	if o := jobOutcome(t, store, id); o.Status != "rejected" || !contains(o.Reason, "damaged job file queue/cur/") {
+		t.Fatalf("outcome of the damaged claimed job: %+v; want rejected as a damaged file", o)
 	}
 }

@@ -12,6 +12,8 @@ import "syscall"
 import "testing"
 import "time"
 
+import "github.com/modelcontextprotocol/go-sdk/mcp"
+
 import "github.com/memsnap/memsnap/internal/testutil"
 
 // repairAnswer is what 'memsnap snapshots repair' prints.
@@ -112,8 +114,9 @@ func TestCurrentMovedBack(t *testing.T) {
 	if st := stateOf(t, c.store); st.queued != 1 {
 		t.Fatalf("the job acknowledged meanwhile is not queued: %+v", st)
 	}
-	// Readers keep working on what CURRENT names.
-	opensReadOnly(t, c.store)
+	// Readers refuse it too: it would serve an older state than one
+	// already served.
+	refused(t, c.store, "CURRENT names snapshot "+old+", older than snapshots", "query", "MATCH (e:Entity) RETURN count(e)")
 	// A rollback from the moved-back CURRENT would drop the newer
 	// snapshots' jobs: refused too, pointing at the repair.
 	rb := memsnap(t, c.store, nil, nil, "snapshots", "rollback", "1")
@@ -329,4 +332,120 @@ func TestMCPKeepsServingWhenCurrentMovedBack(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// A CURRENT moved back behind a published snapshot is refused by every
+// open of CURRENT, not only by the writer: a read would serve an older
+// state than one already served, and a write predicted on it would be
+// acknowledged with an outcome the writer, once CURRENT is repaired, does
+// not give (create_entities of a name the newer snapshot holds answered
+// "created" and its observations were never applied). Reads, searches,
+// the memory-tool commands, a new 'memsnap mcp' and one already running
+// when CURRENT moves back all refuse in one line naming the repair, and
+// nothing is queued; after the repair they all work.
+func TestCurrentMovedBackRefusedByReadsAndWrites(t *testing.T) {
+	store := newStore(t)
+	enqueue(t, store, ops(entities(entity("Kuzu", "database", "graph")), entities(entity("memsnap", "tool", "store"))))
+	commit(t, store)
+	enqueue(t, store, ops(entities(entity("Pebble", "database", "kv"))))
+	commit(t, store)
+	newest := mustUint(t, currentSeq(t, store))
+
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	running := mcpSession(t, ctx, store) // serves the newest snapshot
+	mustCall(t, ctx, running, "open_nodes", map[string]any{"names": []string{"Pebble"}})
+	writeCurrent(t, store, newest-1) // Pebble is not in it
+
+	want := fmt.Sprintf("CURRENT names snapshot %d, older than snapshot %d", newest-1, newest)
+	refused(t, store, want, "open", "Pebble")
+	refused(t, store, want, "search", "Pebble")
+	refused(t, store, want, "query", "MATCH (e:Entity) RETURN count(e)")
+	refused(t, store, want, "entities", "create", "Pebble", "--obs", "new obs")
+	refused(t, store, want, "relations", "create", "Pebble", "uses", "Kuzu")
+	refused(t, store, want, "enqueue", "--wait=durable", "-f", writeJob(t, ops(entities(entity("Other", "t")))))
+
+	fresh := mcpSession(t, ctx, store)
+	for name, cs := range map[string]*mcp.ClientSession{"new mcp": fresh, "running mcp": running} {
+		before := stateOf(t, store)
+		for _, c := range []struct {
+			tool string
+			args map[string]any
+		}{
+			{"create_entities", map[string]any{"entities": []any{entity("Pebble", "database", "new obs")}}},
+			{"add_observations", map[string]any{"observations": []any{map[string]any{"entityName": "Pebble", "contents": []string{"more"}}}}},
+		} {
+			text, res := call(t, ctx, cs, c.tool, c.args)
+			if !res.IsError || !contains(text, want) || !contains(text, "memsnap snapshots repair") || strings.Contains(text, "\n") {
+				t.Fatalf("%s: %s with CURRENT moved back: error %v, %q; want one line saying %q and the repair", name, c.tool, res.IsError, text, want)
+			}
+		}
+		if after := stateOf(t, store); after != before {
+			t.Fatalf("%s: writes refused with CURRENT moved back changed the store: %+v -> %+v", name, before, after)
+		}
+	}
+	if text, res := call(t, ctx, fresh, "open_nodes", map[string]any{"names": []string{"Pebble"}}); !res.IsError || !contains(text, want) {
+		t.Fatalf("new mcp: open_nodes with CURRENT moved back: error %v, %q; want %q", res.IsError, text, want)
+	}
+
+	if r := repair(t, store); r.Current != newest {
+		t.Fatalf("repair: %+v; want CURRENT back at %d", r, newest)
+	}
+	if r := memsnap(t, store, nil, nil, "open", "Pebble"); r.code != 0 || !contains(r.stdout, "kv") {
+		t.Fatalf("open after the repair: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	mustCall(t, ctx, running, "add_observations", map[string]any{"observations": []any{map[string]any{"entityName": "Pebble", "contents": []string{"after repair"}}}})
+}
+
+// writeJob writes job as JSON into a file of the test's and returns its path.
+func writeJob(t *testing.T, job any) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "job.json")
+	if err := os.WriteFile(path, mustJSON(t, job), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// A snapshot that lost its PIN file (the empty lock file readers hold to
+// keep GC off it) is not taken for one GC removed: a read says the PIN is
+// missing and names the repair, verify does too, and 'snapshots repair'
+// recreates the PIN in place. Reads used to retry a hundred times and
+// blame GC ("snapshots keep disappearing under the reader"), and repair
+// rolled back to the snapshot before, queueing its jobs again.
+func TestMissingPinRecreated(t *testing.T) {
+	store := newStore(t)
+	enqueue(t, store, ops(entities(entity("Kuzu", "database", "graph"))))
+	commit(t, store)
+	enqueue(t, store, ops(entities(entity("Pebble", "database", "kv"))))
+	commit(t, store)
+	cur := currentSeq(t, store)
+	if err := os.Remove(filepath.Join(snapDir(store, cur), "PIN")); err != nil {
+		t.Fatal(err)
+	}
+	want := "snapshot " + cur + ": missing PIN"
+	for _, args := range [][]string{{"search", "Pebble"}, {"open", "Pebble"}} {
+		r := memsnap(t, store, nil, nil, args...)
+		oneLineError(t, r, want)
+		if !contains(r.stderr, "memsnap snapshots repair") || contains(r.stderr, "disappearing") {
+			t.Fatalf("%v without PIN: %s", args, r.stderr)
+		}
+	}
+	v := memsnap(t, store, nil, nil, "snapshots", "verify")
+	oneLineErrorLast(t, v, "missing PIN")
+	if !contains(v.stderr, "memsnap snapshots repair") {
+		t.Fatalf("verify of a missing PIN does not say what to do: %s", v.stderr)
+	}
+	out := mustMemsnap(t, store, nil, "snapshots", "repair")
+	r := decodeAnswer[repairAnswer](t, "repair answer", out)
+	if r.Current != mustUint(t, cur) || r.Rollback != nil || !contains(out, `"pins_recreated":[`+cur+`]`) {
+		t.Fatalf("repair of a missing PIN: %s; want the PIN of %s recreated and no rollback", out, cur)
+	}
+	if r := memsnap(t, store, nil, nil, "open", "Pebble"); r.code != 0 || !contains(r.stdout, "kv") {
+		t.Fatalf("open after the repair: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if st := stateOf(t, store); st.queued != 0 {
+		t.Fatalf("repair of a missing PIN queued jobs: %+v", st)
+	}
+	mustMemsnap(t, store, nil, "snapshots", "verify")
 }

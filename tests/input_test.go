@@ -212,3 +212,43 @@ func TestUTF16InputSaysSo(t *testing.T) {
 		t.Errorf("import of a UTF-16 file: exit %d, %q", r.code, r.stderr)
 	}
 }
+
+// A dead job whose .err file is missing is still a dead job: 'jobs' lists
+// it (the reason unknown, and says why), and 'jobs retry' and 'jobs purge
+// --all' act on it. It used to be hidden: 'jobs' said there were none and
+// 'purge --all' purged nothing, while status counted it.
+func TestDeadJobWithoutErrFile(t *testing.T) {
+	store := newStore(t)
+	ghost := func(name string) map[string]any {
+		return ops(map[string]any{"op": "add_observations", "observations": []map[string]any{{"entityName": name, "contents": []string{"boo"}}}})
+	}
+	retried, purged := enqueue(t, store, ghost("Ghost1")), enqueue(t, store, ghost("Ghost2"))
+	if s := commit(t, store); s.Rejected != 2 {
+		t.Fatalf("commit: %+v; want two dead jobs", s)
+	}
+	for _, id := range []string{retried, purged} {
+		if err := os.Remove(filepath.Join(store, "queue", "dead", id+".job.err")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var dead []struct{ ID, Reason string }
+	if err := json.Unmarshal([]byte(mustMemsnap(t, store, nil, "jobs", "--json")), &dead); err != nil {
+		t.Fatal(err)
+	}
+	if len(dead) != 2 || dead[0].Reason != "unknown (its .err file is missing)" || dead[1].Reason != dead[0].Reason {
+		t.Fatalf("jobs --json with the .err files missing: %+v; want both, reason unknown", dead)
+	}
+	if out := mustMemsnap(t, store, nil, "jobs"); !contains(out, retried) || !contains(out, purged) {
+		t.Fatalf("jobs with the .err files missing:\n%s", out)
+	}
+	if out := mustMemsnap(t, store, nil, "jobs", "retry", retried); !contains(out, retried) || !contains(out, `"left":[]`) {
+		t.Fatalf("jobs retry of a dead job without .err: %s", out)
+	}
+	if out := mustMemsnap(t, store, nil, "jobs", "purge", "--all"); !contains(out, purged) {
+		t.Fatalf("jobs purge --all with a dead job without .err: %s", out)
+	}
+	if left := dirNames(t, filepath.Join(store, "queue", "dead")); len(left) != 0 {
+		t.Fatalf("queue/dead after retry and purge: %v", left)
+	}
+	commit(t, store) // the retried job is dead again, with its reason
+}

@@ -122,9 +122,15 @@ func TestVerifyRetryBackoff(t *testing.T) {
 	commit(t, store)
 	bad := mustUint(t, currentSeq(t, store))
 	// Readers must open the good snapshot first: point CURRENT back at it,
-	// damage the new one, and only then let CURRENT name it again.
+	// with the new one moved out of snapshots/ meanwhile (a CURRENT behind
+	// a published snapshot is refused), damage the new one, and only then
+	// let CURRENT name it again.
+	badDir, held := snapDir(store, strconv.FormatUint(bad, 10)), filepath.Join(store, "held")
+	if err := os.Rename(badDir, held); err != nil {
+		t.Fatal(err)
+	}
 	writeCurrent(t, store, good)
-	testutil.FlipByte(t, filepath.Join(snapDir(store, strconv.FormatUint(bad, 10)), "graph.kuzu"), testutil.Middle)
+	testutil.FlipByte(t, filepath.Join(held, "graph.kuzu"), testutil.Middle)
 
 	const readers, ticks = 3, 40
 	ctx, cancel := context.WithCancel(context.Background())
@@ -148,6 +154,9 @@ func TestVerifyRetryBackoff(t *testing.T) {
 		if err != nil || line != fmt.Sprintf("ready %d\n", good) {
 			t.Fatalf("reader %d: %q %v (stderr %s)", i, line, err, p.stderr)
 		}
+	}
+	if err := os.Rename(held, badDir); err != nil {
+		t.Fatal(err)
 	}
 	writeCurrent(t, store, bad)
 

@@ -5,6 +5,7 @@ import "fmt"
 import "os"
 import "os/exec"
 import "path/filepath"
+import "regexp"
 import "slices"
 import "strconv"
 import "strings"
@@ -14,6 +15,7 @@ import "time"
 import "github.com/modelcontextprotocol/go-sdk/mcp"
 
 import "github.com/memsnap/memsnap/internal/sysinfo"
+import "github.com/memsnap/memsnap/internal/testutil"
 
 // childPIDs lists the processes whose parent is pid.
 func childPIDs(t *testing.T, pid int) []int {
@@ -121,4 +123,62 @@ func TestWarmWriter(t *testing.T) {
 			time.Sleep(20 * time.Millisecond)
 		}
 	}
+}
+
+// A warm writer (here a daemon's) does not build on a CURRENT damaged in
+// place after it published it. Its Verifier trusted the files it
+// checksummed at publish by inode; the graph written into behind the
+// manifest's back (dd conv=notrunc) is the same inode, so the damage was
+// built on and published in the next snapshot, whose checksums then
+// passed. Now a change of the file (size, mtime, ctime) ends the trust: the
+// daemon refuses, as a one-shot commit does, in one log line naming the
+// file, and publishes nothing.
+func TestWarmWriterRefusesCurrentDamagedInPlace(t *testing.T) {
+	store := newStore(t)
+	ctx := testContext(t)
+	d := daemonCmd(ctx, store)
+	d.Stderr = nil
+	logs := pipe(t, d.StderrPipe)
+	mustStart(t, d)
+	t.Cleanup(func() { _ = terminate(d) })
+	refusal := firstMatch(logs, regexp.MustCompile(`commit.*graph\.kuzu: checksum mismatch.*refusing to build on it.*`))
+	for i, name := range []string{"a", "b"} { // the second commit builds on what the warm writer published
+		id := enqueue(t, store, ops(entities(entity(name, "t", strings.Repeat("x", 100)))))
+		waitUntil(t, ctx, fmt.Sprintf("the daemon to apply job %d", i), 50*time.Millisecond, func() bool {
+			return jobOutcome(t, store, id).Status == "applied"
+		})
+	}
+	damaged := currentSeq(t, store)
+	testutil.FlipByte(t, filepath.Join(snapDir(store, damaged), "graph.kuzu"), testutil.Middle)
+	id := enqueue(t, store, ops(entities(entity("c", "t"))))
+	var line []string
+	waitUntil(t, ctx, "the daemon to refuse the damaged CURRENT", 50*time.Millisecond, func() bool {
+		select {
+		case m, ok := <-refusal:
+			if !ok {
+				t.Fatal("the daemon ended without refusing the damaged CURRENT")
+			}
+			line = m
+			return true
+		default:
+		}
+		if o := jobOutcome(t, store, id); o.Status != "pending" {
+			t.Fatalf("the daemon built on snapshot %s, damaged in place: job c %s, CURRENT %s", damaged, o.Status, currentSeq(t, store))
+		}
+		return false
+	})
+	if !strings.Contains(line[0], "snapshot "+damaged) || !strings.Contains(line[0], "memsnap snapshots repair") {
+		t.Fatalf("the refusal does not name snapshot %s and the repair: %s", damaged, line[0])
+	}
+	if cur := currentSeq(t, store); cur != damaged {
+		t.Fatalf("the daemon published snapshot %s on the damaged snapshot %s", cur, damaged)
+	}
+	if o := jobOutcome(t, store, id); o.Status != "pending" {
+		t.Fatalf("job c on a damaged CURRENT: %+v; want it still queued", o)
+	}
+	_ = terminate(d)
+	_ = d.Wait()
+	// Mend it as the refusal says, so that the store check at the end runs.
+	mustMemsnap(t, store, nil, "snapshots", "rollback", fmt.Sprint(mustUint(t, damaged)-1))
+	commit(t, store)
 }

@@ -25,6 +25,9 @@ type RepairResult struct {
 	// Rollback is set when Target is older than the newest published
 	// snapshot: the jobs applied after it were queued again (see Rollback).
 	Rollback *RollbackResult `json:"rollback,omitempty"`
+	// PinsRecreated lists the snapshots whose missing PIN file Repair
+	// created again (snapshot.RecreatePins) before it chose the target.
+	PinsRecreated []uint64 `json:"pins_recreated,omitempty"`
 	// Done says in one sentence what was done.
 	Done string `json:"done"`
 }
@@ -48,14 +51,20 @@ type SkippedSnapshot struct {
 // rewritten to name it (temp file, fsync, rename, directory fsync). When it
 // is older — the newer ones fail verification, or seq names an older one —
 // it is a rollback from the newest published snapshot (see Rollback): no
-// acknowledged job is dropped. Nothing is deleted. Repair takes the writer
-// lock.
+// acknowledged job is dropped. Nothing is deleted. First it recreates the
+// PIN file of every snapshot that lost it (snapshot.Store.RecreatePins).
+// Repair takes the writer lock.
 func Repair(ctx context.Context, s *snapshot.Store, opts Options, seq uint64) (res RepairResult, err error) {
 	lock, err := AcquireLock(ctx, s, opts.LockTimeout)
 	if err != nil {
 		return res, err
 	}
 	defer lock.Release()
+	// A missing PIN is mended in place: the snapshot is otherwise whole,
+	// and rolling back from it would queue its jobs again for nothing.
+	if res.PinsRecreated, err = s.RecreatePins(); err != nil {
+		return res, fmt.Errorf("repair: %w", err)
+	}
 	seqs, err := s.Seqs()
 	if err != nil {
 		return res, err
@@ -113,6 +122,10 @@ func Repair(ctx context.Context, s *snapshot.Store, opts Options, seq uint64) (r
 		if curErr == nil && cur == target && res.Problem == "" {
 			res.Current = cur
 			res.Done = fmt.Sprintf("CURRENT already names snapshot %d, the newest published, which verifies; nothing to do", cur)
+			if n := len(res.PinsRecreated); n > 0 {
+				res.Done = fmt.Sprintf("recreated the missing PIN file of %d snapshot(s) (%v); CURRENT already names snapshot %d, the newest published, which verifies",
+					n, res.PinsRecreated, cur)
+			}
 			return res, nil
 		}
 		if err := s.PointCurrent(target); err != nil {

@@ -516,6 +516,9 @@ func (q *Queue) Lookup(id string) (place Place, reason string) {
 	if b, err := os.ReadFile(q.path("dead", name+".err")); err == nil {
 		return Dead, strings.TrimSpace(string(b))
 	}
+	if _, err := os.Lstat(q.path("dead", name)); err == nil {
+		return Dead, MissingReason
+	}
 	return Nowhere, ""
 }
 
@@ -572,22 +575,52 @@ type DeadJob struct {
 	Reason string    `json:"reason"`
 }
 
+// MissingReason is a DeadJob's Reason when dead/ holds its job file but
+// not its .err file (removed by hand, or lost).
+const MissingReason = "unknown (its .err file is missing)"
+
 // DeadJobs lists the newest limit rejected jobs (every one for limit <= 0),
-// newest first, with their reasons.
+// newest first, with their reasons. A dead job is its job file in dead/ or
+// its .err file (written first when a job is dead-lettered: a crash before
+// the job file's rename leaves it alone); one with only its job file has
+// Reason MissingReason and the time of its job file.
 func (q *Queue) DeadJobs(limit int) ([]DeadJob, error) {
-	jobs, err := list(q, "dead", "read dead jobs", func(e os.DirEntry) (DeadJob, bool) {
-		id, ok := strings.CutSuffix(e.Name(), Ext+".err")
-		if !ok {
-			return DeadJob{}, false
+	type found struct {
+		job       DeadJob
+		err, file bool // its .err, its job file
+	}
+	entries, err := list(q, "dead", "read dead jobs", func(e os.DirEntry) (found, bool) {
+		id, errFile := strings.CutSuffix(e.Name(), Ext+".err")
+		if !errFile {
+			var ok bool
+			if id, ok = strings.CutSuffix(e.Name(), Ext); !ok {
+				return found{}, false
+			}
 		}
 		info, err := e.Info()
 		if err != nil {
-			return DeadJob{}, false // removed since the listing
+			return found{}, false // removed since the listing
 		}
-		return DeadJob{ID: id, Time: info.ModTime()}, true
+		return found{job: DeadJob{ID: id, Time: info.ModTime()}, err: errFile, file: !errFile}, true
 	})
 	if err != nil {
 		return nil, err
+	}
+	byID := map[string]*found{}
+	for i := range entries {
+		f := &entries[i]
+		if seen, ok := byID[f.job.ID]; !ok {
+			byID[f.job.ID] = f
+		} else if f.err { // the .err's time is the time of the rejection
+			seen.job.Time, seen.err = f.job.Time, true
+		}
+	}
+	jobs := make([]DeadJob, 0, len(byID))
+	for _, f := range byID {
+		if !f.err {
+			f.job.Reason = MissingReason
+		}
+		jobs = append(jobs, f.job)
 	}
 	sort.Slice(jobs, func(i, j int) bool {
 		if !jobs[i].Time.Equal(jobs[j].Time) {
@@ -599,6 +632,9 @@ func (q *Queue) DeadJobs(limit int) ([]DeadJob, error) {
 		jobs = jobs[:limit]
 	}
 	for i := range jobs {
+		if jobs[i].Reason != "" {
+			continue
+		}
 		if b, err := os.ReadFile(q.path("dead", jobs[i].ID+Ext+".err")); err == nil {
 			jobs[i].Reason = strings.TrimSpace(string(b))
 		}

@@ -114,7 +114,8 @@ func NewAcker(store *snapshot.Store, lim model.Limits, state StateFunc) *Acker {
 // unless the prediction rejects it. It returns the acknowledged job with
 // its predicted results; a *RejectedError when the writer would reject it
 // (nothing is queued); ErrUncertain when only the writer can tell (nothing
-// is queued).
+// is queued); a *snapshot.CurrentError when CURRENT was moved back
+// (snapshot.Store.CurrentForRead; nothing is queued).
 func (a *Acker) Submit(ctx context.Context, data []byte) (Ack, error) {
 	job, err := model.DecodeJob(data, a.limits)
 	if err != nil {
@@ -154,6 +155,12 @@ func (a *Acker) Check(ctx context.Context, data []byte) error {
 // settling the pending jobs that snapshot holds. It returns the snapshot
 // the prediction started from.
 func (a *Acker) predictLocked(ctx context.Context, job *model.Job) ([]model.OpResult, uint64, error) {
+	// A server keeps serving the snapshot it has when CURRENT is moved
+	// back; a prediction on either would answer for a state the writer
+	// does not build on until CURRENT is repaired.
+	if _, err := a.store.CurrentForRead("write"); err != nil {
+		return nil, 0, err
+	}
 	jobs := make([]*model.Job, 0, len(a.pending)+1)
 	ids := make([]string, 0, len(a.pending))
 	for _, p := range a.pending {

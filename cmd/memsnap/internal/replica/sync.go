@@ -51,9 +51,9 @@ type Syncer struct {
 	store  *snapshot.Store
 	opts   SyncOptions
 	log    *slog.Logger
-	// verifier checks assembled snapshots, reading only the chunks it
-	// cannot trust from its earlier checks: the rewritten ones of a
-	// recycled graph.
+	// verifier checks assembled snapshots, reading only the files it
+	// cannot trust from its earlier checks: new and changed ones (a
+	// recycled graph, rewritten, is read in full).
 	verifier *snapshot.Verifier
 }
 
