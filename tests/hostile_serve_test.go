@@ -268,7 +268,10 @@ func TestServeDropsAClientThatStopsReading(t *testing.T) {
 		enqueue(t, store, ops(entities(entity(fmt.Sprintf("big-%02d", i), "t", obs...))))
 	}
 	commit(t, store)
-	s := startServe(t, ctx, store, "MEMSNAP_SERVE_WRITE_TIMEOUT=1s")
+	// An answer of 8 MiB at the most: more than the socket buffers hold
+	// (the default cap, 256 KiB, fits in them, and the server would never
+	// see the client stall).
+	s := startServe(t, ctx, store, "MEMSNAP_SERVE_WRITE_TIMEOUT=1s", "MEMSNAP_MCP_MAX_ANSWER_BYTES=8MiB")
 	cs, err := s.session(ctx, s.token, nil)
 	if err != nil {
 		t.Fatal(err)
