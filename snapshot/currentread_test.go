@@ -9,7 +9,7 @@ import "time"
 // a snapshot renamed into snapshots/ whose CURRENT swap follows within
 // publishWait, as a rollback's or a replica's does.
 func TestCurrentForRead(t *testing.T) {
-	s := newTestStore(t)
+	s := newTestStore(t, "CURRENT is moved back on purpose")
 	publishFake(t, s, "one")
 	newest := publishFake(t, s, "two")
 	if seq, err := s.CurrentForRead("read"); err != nil || seq != newest {
