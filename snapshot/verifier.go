@@ -138,6 +138,31 @@ func (v *Verifier) Trust(path string, f FileSum) {
 	v.seen[id] = &verifiedFile{stamp: stamp, size: f.Size, crc: f.CRC32C, chunk: f.chunkSize(), chunks: slices.Clone(f.Chunks), gen: v.gen}
 }
 
+// Rewrite tells the Verifier that its caller is about to change the file
+// at path itself (move it, cut it, write some of its chunks: a replica
+// assembling a snapshot in the graph of an older one). The caller calls
+// done with the file's path once its writes are closed: what the Verifier
+// had verified of the file stays trusted for every chunk whose checksum
+// the next manifest gives unchanged (a chunk the caller wrote has a new
+// checksum, so the next check reads it). Nothing stays trusted if the file
+// had changed before Rewrite since it was verified, or is another file at
+// done; a write by another process while the caller writes goes unseen
+// until a Scrub, as it would between the caller's own write and check.
+func (v *Verifier) Rewrite(path string) (done func(path string)) {
+	id, before, ok := idOf(path)
+	return func(path string) {
+		now, after, same := idOf(path)
+		if !ok || !same || now != id {
+			return
+		}
+		v.mu.Lock()
+		defer v.mu.Unlock()
+		if known := v.seen[id]; known != nil && known.stamp == before {
+			known.stamp = after
+		}
+	}
+}
+
 // Forget drops what the Verifier knows of every file: the next checks read
 // everything. A scrub that finds damage calls it.
 func (v *Verifier) Forget() {

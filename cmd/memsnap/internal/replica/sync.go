@@ -52,8 +52,9 @@ type Syncer struct {
 	opts   SyncOptions
 	log    *slog.Logger
 	// verifier checks assembled snapshots, reading only the files it
-	// cannot trust from its earlier checks: new and changed ones (a
-	// recycled graph, rewritten, is read in full).
+	// cannot trust from its earlier checks: new and changed ones (of a
+	// recycled graph, which the syncer rewrites itself, the chunks it
+	// wrote; see Verifier.Rewrite).
 	verifier *snapshot.Verifier
 }
 
@@ -341,9 +342,10 @@ func (s *Syncer) assemble(ctx context.Context, dir string, rm *RemoteManifest, m
 	if err := os.MkdirAll(dir, fsutil.DirPerm); err != nil {
 		return 0, err
 	}
-	var old []string // the recycled graph's chunks, by SHA-256
+	var old []string           // the recycled graph's chunks, by SHA-256
+	var rewritten func(string) // tells the verifier the recycled graph's changes are ours
 	if recycle {
-		if recycled, old, err = s.recycleGraph(dir, m); err != nil {
+		if recycled, old, rewritten, err = s.recycleGraph(dir, m); err != nil {
 			return 0, err
 		}
 	}
@@ -374,27 +376,34 @@ func (s *Syncer) assemble(ctx context.Context, dir string, rm *RemoteManifest, m
 	f.wg.Wait()
 	steps.Mark("get")
 	defer steps.Mark("fsync")
-	return recycled, f.close()
+	if err := f.close(); err != nil {
+		return recycled, err
+	}
+	if rewritten != nil {
+		rewritten(filepath.Join(dir, snapshot.GraphFile))
+	}
+	return recycled, nil
 }
 
 // recycleGraph moves into dir the graph of the newest cached snapshot
 // other than CURRENT that no reader pins, whose remote manifest was saved
 // and whose graph has m's chunk size, and returns its seq and its graph's
-// chunks (by SHA-256); 0 and nil when there is none. That snapshot would
-// be collected once the new one is published (the cache keeps
-// SyncOptions.Keep).
-func (s *Syncer) recycleGraph(dir string, m *snapshot.Manifest) (uint64, []string, error) {
+// chunks (by SHA-256), with the verifier's Rewrite done for it, to call
+// once its chunks are written; 0 and nil when there is none. That
+// snapshot would be collected once the new one is published (the cache
+// keeps SyncOptions.Keep).
+func (s *Syncer) recycleGraph(dir string, m *snapshot.Manifest) (uint64, []string, func(string), error) {
 	want, ok := graphOf(m)
 	if !ok {
-		return 0, nil, nil
+		return 0, nil, nil, nil
 	}
 	seqs, err := s.store.Seqs()
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, nil, err
 	}
 	cur, err := s.store.Current()
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, nil, err
 	}
 	for i := len(seqs) - 1; i >= 0; i-- {
 		if seqs[i] >= cur {
@@ -408,15 +417,16 @@ func (s *Syncer) recycleGraph(dir string, m *snapshot.Manifest) (uint64, []strin
 		if !ok || g.ChunkBytes() != want.ChunkBytes() {
 			continue
 		}
+		done := s.verifier.Rewrite(s.store.SnapshotFile(seqs[i], snapshot.GraphFile))
 		took, err := s.store.RecycleGraph(seqs[i], filepath.Join(dir, snapshot.GraphFile))
 		if err != nil {
-			return 0, nil, err
+			return 0, nil, nil, err
 		}
 		if took {
-			return seqs[i], rm.Files[slices.IndexFunc(om.Files, chunked)].Chunks, nil
+			return seqs[i], rm.Files[slices.IndexFunc(om.Files, chunked)].Chunks, done, nil
 		}
 	}
-	return 0, nil, nil
+	return 0, nil, nil, nil
 }
 
 // graphOf returns m's graph file when it goes up as chunks.
