@@ -4,6 +4,7 @@ import "errors"
 import "fmt"
 import "os"
 import "path/filepath"
+import "time"
 
 import "github.com/memsnap/memsnap/internal/filelock"
 import "github.com/memsnap/memsnap/internal/fsutil"
@@ -34,14 +35,26 @@ func (p *Pin) Release() {
 // behind a published snapshot is refused with a *CurrentError
 // (ErrCurrentBehind, Reading; see CurrentForRead), as the writer refuses
 // to build on it.
+//
+// Snapshots on disk but no CURRENT file is refused too (ErrCurrentMissing),
+// after up to publishWait: an init under way (another process's `mcp` or
+// `init` on a new store publishes the first snapshot, then writes
+// CURRENT) writes it within that time.
 func (s *Store) PinCurrent() (*Pin, error) {
+	deadline := time.Now().Add(publishWait)
 	for attempt := 0; attempt < 100; attempt++ {
 		seq, err := s.CurrentForRead("read")
 		if err != nil {
 			return nil, err
 		}
 		if seq == 0 {
-			return nil, s.NoCurrentError("read")
+			err := s.NoCurrentError("read")
+			if errors.Is(err, ErrCurrentMissing) && time.Now().Before(deadline) {
+				time.Sleep(20 * time.Millisecond)
+				attempt--
+				continue
+			}
+			return nil, err
 		}
 		p, err := s.Pin(seq)
 		if errors.Is(err, errGone) {
