@@ -288,7 +288,11 @@ func (s *Store) checkCurrent(ctx context.Context, r *CheckReport, opts CheckOpti
 	}
 	problems := s.Verify(r.Current)
 	for _, p := range problems {
-		r.Findings = append(r.Findings, &Finding{Kind: FindDamaged, Seq: r.Current, Err: p, Hint: DamagedHint})
+		hint := DamagedHint
+		if errors.Is(p, ErrNewerFormat) {
+			hint = "" // not damage: its message says to upgrade memsnap
+		}
+		r.Findings = append(r.Findings, &Finding{Kind: FindDamaged, Seq: r.Current, Err: p, Hint: hint})
 	}
 	if len(problems) > 0 {
 		return nil // its manifest and jobs cannot be trusted

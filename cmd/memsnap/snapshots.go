@@ -244,7 +244,7 @@ func (a *app) reportVerify(s *snapshot.Store, seq uint64, problems []error, find
 		if cur, cerr := s.Current(); cerr == nil && cur > seq {
 			hint = snapshot.DamagedOlderHint(seq)
 		}
-		if snapshot.HintOf(err) != "" { // a problem that says what to do itself (a stray file)
+		if snapshot.HintOf(err) != "" || errors.Is(err, snapshot.ErrNewerFormat) { // a problem that says what to do itself (a stray file, upgrade memsnap)
 			return err
 		}
 		return snapshot.WithHint(err, hint)

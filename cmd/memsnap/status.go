@@ -102,6 +102,9 @@ func readStatus(s *snapshot.Store, opts writer.Options) (st status, refused erro
 	st.missing = errors.Is(refused, snapshot.ErrCurrentMissing)
 	if st.Current > 0 && !st.missing {
 		m, err := s.Manifest(st.Current)
+		if errors.Is(err, snapshot.ErrNewerFormat) { // not damage: upgrade memsnap
+			return st, nil, err
+		}
 		if err != nil { // shown as what it is, with the rest of the status
 			st.damaged = err.Error()
 			st.Writer = writerHealth{State: writer.HealthFailing, Cause: err.Error(), Hint: snapshot.DamagedHint}
