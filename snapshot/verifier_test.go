@@ -15,21 +15,7 @@ import "testing"
 func TestVerifierReadsOnlyWhatChanged(t *testing.T) {
 	s := newTestStore(t)
 	const size = 4*ChunkSize + 100
-	seq := publishFake(t, s, strings.Repeat("a", size))
-	m, err := s.Manifest(seq)
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(s.SnapshotDir(seq), GraphFile)
-	if _, _, ok := idOf(path); !ok {
-		t.Skip("this filesystem gives no birth times: a Verifier trusts nothing here")
-	}
-	v := NewVerifier()
-	files := func(m *Manifest) (read int64, problems []error) {
-		before := v.BytesRead()
-		problems = v.Files(s, m, true)
-		return v.BytesRead() - before, problems
-	}
+	m, path, v, files := verifierGraph(t, s, size)
 	if n, p := files(m); p != nil || n < size {
 		t.Fatalf("first check: read %d bytes, problems %v; want the whole graph (%d) and none", n, p, size)
 	}
@@ -40,14 +26,7 @@ func TestVerifierReadsOnlyWhatChanged(t *testing.T) {
 	// Rewrite chunk 1 in place, as a writer recycling the file does, and
 	// describe the new bytes in the manifest: the file changed, so it is
 	// read in full (its other chunks may have changed too).
-	writeAt(t, path, ChunkSize+10, "b")
-	g := slicesIndex(m.Files, GraphFile)
-	sum, err := checksumFile(path, ChunkSize)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum.Path = GraphFile
-	m.Files[g] = sum
+	rewriteGraph(t, m, path, ChunkSize+10, "b")
 	if n, p := files(m); p != nil || n < size {
 		t.Fatalf("one chunk rewritten in place: read %d bytes, problems %v; want the whole graph (%d) and none", n, p, size)
 	}
@@ -71,7 +50,7 @@ func TestVerifierReadsOnlyWhatChanged(t *testing.T) {
 	// Verifier is told the damaged bytes were verified) is seen by Scrub,
 	// after which Files reads everything and reports it.
 	writeAt(t, path, 3*ChunkSize+5, "z")
-	v.Trust(path, m.Files[g])
+	v.Trust(path, m.Files[slicesIndex(m.Files, GraphFile)])
 	if n, p := files(m); p != nil || n != 0 {
 		t.Fatalf("trusted chunk damaged under the same stamp: read %d bytes, problems %v; want 0 and none (only a scrub reads it)", n, p)
 	}
@@ -131,38 +110,14 @@ func writeAt(t *testing.T, path string, off int64, s string) {
 func TestVerifierRewrite(t *testing.T) {
 	s := newTestStore(t, "the graph is damaged in place on purpose")
 	const size = 4*ChunkSize + 100
-	seq := publishFake(t, s, strings.Repeat("a", size))
-	m, err := s.Manifest(seq)
-	if err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(s.SnapshotDir(seq), GraphFile)
-	if _, _, ok := idOf(path); !ok {
-		t.Skip("this filesystem gives no birth times: a Verifier trusts nothing here")
-	}
-	v := NewVerifier()
-	files := func() (read int64, problems []error) {
-		before := v.BytesRead()
-		problems = v.Files(s, m, true)
-		return v.BytesRead() - before, problems
-	}
-	rewrite := func(at int64, b string) {
-		t.Helper()
-		writeAt(t, path, at, b)
-		g := slicesIndex(m.Files, GraphFile)
-		sum, err := checksumFile(path, ChunkSize)
-		if err != nil {
-			t.Fatal(err)
-		}
-		sum.Path = GraphFile
-		m.Files[g] = sum
-	}
+	m, path, v, check := verifierGraph(t, s, size)
+	files := func() (int64, []error) { return check(m) }
 	if n, p := files(); p != nil || n < size {
 		t.Fatalf("first check: read %d bytes, problems %v; want the whole graph", n, p)
 	}
 
 	done := v.Rewrite(path)
-	rewrite(ChunkSize+10, "b")
+	rewriteGraph(t, m, path, ChunkSize+10, "b")
 	done(path)
 	if n, p := files(); p != nil || n != ChunkSize {
 		t.Fatalf("one chunk rewritten by the caller: read %d bytes, problems %v; want that chunk (%d) and none", n, p, ChunkSize)
@@ -177,4 +132,41 @@ func TestVerifierRewrite(t *testing.T) {
 	if n, p := files(); len(p) != 1 || !strings.Contains(p[0].Error(), "checksum mismatch") || n < size {
 		t.Fatalf("damaged before the rewrite: read %d bytes, problems %v; want the whole graph and a checksum mismatch", n, p)
 	}
+}
+
+// verifierGraph publishes in s a snapshot whose graph is size bytes, and
+// returns its manifest, the graph's path, a new Verifier and files, which
+// checks a manifest's files with it and says how many bytes it read. It
+// skips the test where the filesystem gives no birth times.
+func verifierGraph(t *testing.T, s *Store, size int) (m *Manifest, path string, v *Verifier, files func(*Manifest) (int64, []error)) {
+	t.Helper()
+	seq := publishFake(t, s, strings.Repeat("a", size))
+	m, err := s.Manifest(seq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path = filepath.Join(s.SnapshotDir(seq), GraphFile)
+	if _, _, ok := idOf(path); !ok {
+		t.Skip("this filesystem gives no birth times: a Verifier trusts nothing here")
+	}
+	v = NewVerifier()
+	files = func(m *Manifest) (read int64, problems []error) {
+		before := v.BytesRead()
+		problems = v.Files(s, m, true)
+		return v.BytesRead() - before, problems
+	}
+	return m, path, v, files
+}
+
+// rewriteGraph writes b at offset at of the graph at path and gives m the
+// graph's new checksums, as a writer recycling the file does.
+func rewriteGraph(t *testing.T, m *Manifest, path string, at int64, b string) {
+	t.Helper()
+	writeAt(t, path, at, b)
+	sum, err := checksumFile(path, ChunkSize)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum.Path = GraphFile
+	m.Files[slicesIndex(m.Files, GraphFile)] = sum
 }
