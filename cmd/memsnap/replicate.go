@@ -368,10 +368,18 @@ type cacheError struct {
 	Err  error
 }
 
+// cacheHint is what to do about a cacheError: the cache is a copy, never
+// repaired (the hint of the error it wraps, the store's repair, does not
+// apply).
+const cacheHint = "remove it (the next --from read fills it again from the remote) or set replica.cache_dir to another directory"
+
 func (e *cacheError) Error() string {
-	return fmt.Sprintf("replica cache %s: %s; remove it (the next --from read fills it again from the remote) or set replica.cache_dir to another directory",
-		e.Dir, e.What)
+	return fmt.Sprintf("replica cache %s: %s; %s", e.Dir, e.What, cacheHint)
 }
+
+// ErrorHint is the cache's hint (snapshot.HintOf finds it before the
+// wrapped error's).
+func (e *cacheError) ErrorHint() string { return cacheHint }
 
 func (e *cacheError) Unwrap() error { return e.Err }
 
