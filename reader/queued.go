@@ -53,7 +53,7 @@ type queueWatch struct {
 	log    *slog.Logger
 
 	scanMu sync.Mutex // serialises scans
-	// mu guards jobs, gen, gone, newMT, curMT, fwdMT and scanned. fsw,
+	// mu guards jobs, gen, gone, newMT, curMT, fwdMT, scanned and racy. fsw,
 	// stop and done take no lock: start sets them once (from Open,
 	// before the Reader is shared) and close reads them (from Close).
 	mu   sync.Mutex
@@ -65,6 +65,12 @@ type queueWatch struct {
 	gen, gone           uint64
 	newMT, curMT, fwdMT time.Time // modification times at the last scan's start
 	scanned             bool
+	// racy says one of those times was within racyWindow of the last
+	// scan's start: a job renamed in after its listing, in the same tick
+	// of the file system's clock, leaves the directory's time as it was,
+	// so the next read scans again rather than trust it (git's "racy
+	// clean" rule, for the same reason).
+	racy bool
 
 	fsw  *fsnotify.Watcher // nil unless watching
 	stop chan struct{}
@@ -74,6 +80,11 @@ type queueWatch struct {
 func newQueueWatch(q *queue.Queue, limits model.Limits, log *slog.Logger) *queueWatch {
 	return &queueWatch{q: q, limits: limits, log: log, jobs: map[string]*queuedJob{}}
 }
+
+// racyWindow is how recent a directory's modification time may be at a
+// scan's start before the scan cannot vouch for it (see queueWatch.racy):
+// more than one tick of the kernel's coarse clock that stamps it (1-10 ms).
+const racyWindow = 50 * time.Millisecond
 
 // queueState is what a read sees of the queue.
 type queueState struct {
@@ -86,7 +97,7 @@ type queueState struct {
 func (w *queueWatch) current() (queueState, error) {
 	newMT, curMT, fwdMT := w.mtimes()
 	w.mu.Lock()
-	stale := !w.scanned || !newMT.Equal(w.newMT) || !curMT.Equal(w.curMT) || !fwdMT.Equal(w.fwdMT)
+	stale := !w.scanned || w.racy || !newMT.Equal(w.newMT) || !curMT.Equal(w.curMT) || !fwdMT.Equal(w.fwdMT)
 	w.mu.Unlock()
 	if stale {
 		if err := w.scan(); err != nil {
@@ -151,7 +162,9 @@ func (w *queueWatch) mtimes() (newMT, curMT, fwdMT time.Time) {
 func (w *queueWatch) scan() error {
 	w.scanMu.Lock()
 	defer w.scanMu.Unlock()
+	start := time.Now()
 	newMT, curMT, fwdMT := w.mtimes()
+	racy := start.Sub(newMT) < racyWindow || start.Sub(curMT) < racyWindow || start.Sub(fwdMT) < racyWindow
 	ids, err := w.q.QueuedIDs()
 	if err != nil {
 		return fmt.Errorf("queued writes: %w", err)
@@ -202,7 +215,7 @@ func (w *queueWatch) scan() error {
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.newMT, w.curMT, w.fwdMT, w.scanned = newMT, curMT, fwdMT, true
+	w.newMT, w.curMT, w.fwdMT, w.scanned, w.racy = newMT, curMT, fwdMT, true, racy
 	if changed || gone > 0 {
 		w.jobs = next
 		w.gen++

@@ -118,3 +118,28 @@ func TestQueueWatchFollowsEventsAndRescans(t *testing.T) {
 		t.Errorf("queue/new's jobs not in id order: the last is %s, want %s", st.jobs[len(st.jobs)-1].id, b)
 	}
 }
+
+// A job renamed into queue/new after a scan listed it, in the same tick of
+// the file system's clock (here: the directory's time put back to what
+// the scan saw, a time later than the scan's start), leaves the
+// directory's time unchanged; the next read still finds the job, because
+// a scan that saw so recent a time does not vouch for it.
+func TestQueueWatchRescansARacyDirectory(t *testing.T) {
+	q := newTestQueue(t)
+	w := newQueueWatch(q, model.Limits{}, slog.New(slog.DiscardHandler))
+	tick := time.Now().Add(time.Second).Truncate(time.Millisecond)
+	if err := os.Chtimes(q.NewDir(), tick, tick); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := w.current(); err != nil || len(st.jobs) != 0 {
+		t.Fatalf("empty queue: %+v, %v", st, err)
+	}
+	id := enqueueEntity(t, q, "same-tick")
+	if err := os.Chtimes(q.NewDir(), tick, tick); err != nil {
+		t.Fatal(err)
+	}
+	st, err := w.current()
+	if err != nil || !holds(st, id, 0) {
+		t.Fatalf("a job queued in the tick of the last scan: %+v, %v; want it read", st, err)
+	}
+}
