@@ -2,6 +2,7 @@ package reader
 
 import "fmt"
 import "math/rand/v2"
+import "runtime"
 import "slices"
 import "testing"
 
@@ -17,7 +18,7 @@ func randomHits(rng *rand.Rand, n int) []graphindex.Hit {
 	for i := range hits {
 		tier := graphindex.Tier(rng.IntN(3))
 		hits[i] = graphindex.Hit{
-			Entity:    model.Entity{Name: fmt.Sprintf("e%05d", rng.IntN(1<<16)*n+i), EntityType: "t", Observations: []string{string(make([]byte, rng.IntN(40)))}},
+			Entity:    &model.Entity{Name: fmt.Sprintf("e%05d", rng.IntN(1<<16)*n+i), EntityType: "t", Observations: []string{string(make([]byte, rng.IntN(40)))}},
 			Tier:      tier,
 			Substring: tier != graphindex.TierAllWords && rng.IntN(4) > 0,
 			Field:     graphindex.Field(rng.IntN(3)),
@@ -32,14 +33,23 @@ func randomHits(rng *rand.Rand, n int) []graphindex.Hit {
 // A part taken best first from the heap (bestPart) is the very slice of
 // the whole ranking (rank, then Offset, Limit and MaxBytes as the part
 // rule says) that a full sort gives, with the same total, whatever the
-// ties, the word-only hits dropped past SearchWordHits and the options.
+// ties, the word-only hits dropped past SearchWordHits and the options;
+// broad searches too, whose hits are split among heaps made in parallel
+// (four here, whatever the machine).
 func TestBestPartIsTheRankingsSlice(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4))
 	rng := rand.New(rand.NewPCG(28, 1))
-	for trial := range 300 {
+	for trial := range 330 {
 		n := rng.IntN(60)
+		if trial >= 300 {
+			n = 2000 + rng.IntN(8000)
+		}
 		found := randomHits(rng, n)
 		wordHits := []int{0, 1, 5}[trial%3]
 		opts := SearchOptions{Offset: rng.IntN(n + 3), Limit: rng.IntN(8), MaxBytes: []int{0, 1, 50, 200, 1 << 20}[rng.IntN(5)]}
+		if trial >= 300 {
+			opts.Offset, opts.Limit = rng.IntN(n/2), 200+rng.IntN(300)
+		}
 		if opts.Limit == 0 && opts.MaxBytes == 0 {
 			opts.Limit = 3
 		}

@@ -25,17 +25,18 @@ const gramsEnough = 256
 
 func gramAt(s string, i int) uint32 { return uint32(s[i])<<16 | uint32(s[i+1])<<8 | uint32(s[i+2]) }
 
-// addGrams records that document id holds every trigram of texts. The
-// caller holds ix.mu or owns ix alone; ids come in ascending order, so a
-// list whose last id is id already has this document.
-func (ix *Index) addGrams(id int32, texts ...string) {
+// addGrams records in grams (ix.grams or ix.nameGrams) that document id
+// holds every trigram of texts. The caller holds ix.mu or owns ix alone;
+// ids come in ascending order, so a list whose last id is id already has
+// this document.
+func addGrams(grams map[uint32]*gramList, id int32, texts ...string) {
 	for _, t := range texts {
 		for i := 0; i+3 <= len(t); i++ {
 			x := gramAt(t, i)
-			l := ix.grams[x]
+			l := grams[x]
 			if l == nil {
 				l = &gramList{last: -1}
-				ix.grams[x] = l
+				grams[x] = l
 			} else if l.last == id {
 				continue
 			}

@@ -16,8 +16,11 @@
 // words, and never a read of the graph.
 package graphindex
 
+import "cmp"
 import "math"
+import "runtime"
 import "slices"
+import "sort"
 import "strings"
 import "sync"
 import "sync/atomic"
@@ -121,7 +124,8 @@ type posting struct {
 // be extended (Apply); postings are guarded by mu, documents are appended
 // past every older View's length and so need no lock.
 type Index struct {
-	// mu guards postings, byName, sources, stems, newest and grams.
+	// mu guards postings, byName, sources, stems, newest, grams and
+	// nameGrams.
 	mu       sync.RWMutex
 	postings map[string][]posting // guarded by mu; docs ascending
 	docs     []doc                // append-only; Views hold prefixes
@@ -130,6 +134,9 @@ type Index struct {
 	stems    map[string]string    // word -> stem, a cache; guarded by mu
 	newest   *View                // guarded by mu
 	grams    map[uint32]*gramList // trigram -> documents holding it; guarded by mu
+	// nameGrams is grams of the names alone (lower-cased, and in NFC):
+	// what Suggest compares a query that matched nothing with. Guarded by mu.
+	nameGrams map[uint32]*gramList
 }
 
 // View is the index of one snapshot: documents [0, len(docs)) of its
@@ -152,7 +159,8 @@ type View struct {
 // Build indexes one snapshot's entities (names unique) and relations.
 func Build(ents []model.Entity, rels []model.Relation) *View {
 	ix := &Index{postings: map[string][]posting{}, byName: make(map[string]int32, len(ents)),
-		sources: map[string][]int32{}, stems: map[string]string{}, grams: map[uint32]*gramList{}}
+		sources: map[string][]int32{}, stems: map[string]string{}, grams: map[uint32]*gramList{},
+		nameGrams: map[uint32]*gramList{}}
 	ix.docs = make([]doc, 0, len(ents))
 	v := &View{ix: ix, dead: make([]uint64, 0, len(ents)/64+1)}
 	out := outgoing(rels)
@@ -254,7 +262,12 @@ func (v *View) add(e model.Entity, out []Rel) {
 	for _, r := range out {
 		ix.sources[r.To] = append(ix.sources[r.To], id)
 	}
-	ix.addGrams(id, d.text, d.nfc)
+	addGrams(ix.grams, id, d.text, d.nfc)
+	if d.nfc != "" {
+		addGrams(ix.nameGrams, id, d.text[:d.nameLen], d.foldedName())
+	} else {
+		addGrams(ix.nameGrams, id, d.text[:d.nameLen])
+	}
 	terms := terms(d.folded(), ix.stems, true)
 	d.terms = int32(len(terms))
 	slices.Sort(terms)
@@ -499,7 +512,7 @@ type Hit struct {
 	// Entity is the entity found, as Search gives it. Hits leaves it empty
 	// (a broad search finds tens of thousands of entities and a caller
 	// sends a few hundred): Name, StringBytes and Load read the index.
-	Entity    model.Entity
+	Entity    *model.Entity
 	Tier      Tier
 	NameMatch bool // the name holds the query, ignoring case
 	// Substring says the reference server's rule found it: its name, type
@@ -545,13 +558,14 @@ func (h *Hit) Load() model.Entity {
 	if h.d != nil {
 		return h.d.entity()
 	}
-	return h.Entity
+	return *h.Entity
 }
 
 // loaded sets the Entity of every hit (Load) and returns hits.
 func loaded(hits []Hit) []Hit {
 	for i := range hits {
-		hits[i].Entity = hits[i].Load()
+		e := hits[i].Load()
+		hits[i].Entity = &e
 	}
 	return hits
 }
@@ -569,33 +583,74 @@ func (v *View) Search(q string) []Hit { return loaded(v.Hits(q)) }
 // StringBytes and Load read the index), in document order: a search costs
 // what it finds and ranks, and the caller builds only the entities it
 // sends. The hits are one slice; the ranking signals of each are computed
-// from its document's text, with no allocation for an ASCII document.
+// from its document's text, with no allocation for an ASCII document, and
+// a broad query's candidates and hits are checked on every CPU
+// (inParallel).
 func (v *View) Hits(q string) []Hit {
 	lq := Lower(q)
 	nq := NFC(lq)
-	var phrase []int32 // ascending, as substringAt finds them
-	var at []int32     // where the query stands first in each
-	v.substringAt(lq, func(id int32, first int) { phrase, at = append(phrase, id), append(at, int32(first)) })
-	var words []scored // ascending, as words finds them
+	phrase, at := v.substringAt(lq) // ascending; where the query stands first in each
+	var words []scored              // ascending, as words finds them
 	v.words(nq, func(id int32, score float64) { words = append(words, scored{id, score}) })
 	qq := &query{lq: lq, nq: nq, terms: uniq(Terms(nq)), plain: lq == nq && lq != "" && isASCII(lq)}
-	hits := make([]Hit, 0, unionLen(phrase, words))
-	v.ix.mu.RLock() // for the stems wordsField reads
-	defer v.ix.mu.RUnlock()
+	// The union of the two, ascending: each document once, with where
+	// the query stands first in it (-1: not known or not found) and its
+	// score; then each one's signals, in parallel (inParallel).
+	n := unionLen(phrase, words)
+	hits, firsts := make([]Hit, 0, n), make([]int32, 0, n)
 	for i, j := 0, 0; i < len(phrase) || j < len(words); {
-		var id int32
-		first, sub, score := -1, false, 0.0
+		h, first := Hit{}, int32(-1)
 		if i < len(phrase) && (j == len(words) || phrase[i] <= words[j].doc) {
-			id, first, sub = phrase[i], int(at[i]), true
+			h.id, h.Substring, first = phrase[i], true, at[i]
 			i++
 		}
-		if j < len(words) && (!sub || words[j].doc == id) {
-			id, score = words[j].doc, words[j].score
+		if j < len(words) && (!h.Substring || words[j].doc == h.id) {
+			h.id, h.Score = words[j].doc, words[j].score
 			j++
 		}
-		hits = append(hits, v.hit(id, qq, first, sub, score))
+		hits, firsts = append(hits, h), append(firsts, first)
 	}
+	v.ix.mu.RLock() // for the stems wordsField reads
+	defer v.ix.mu.RUnlock()
+	inParallel(len(hits), func(_, lo, hi int) {
+		for k := lo; k < hi; k++ {
+			h := &hits[k]
+			*h = v.hit(h.id, qq, int(firsts[k]), h.Substring, h.Score)
+		}
+	})
 	return hits
+}
+
+// parallelMin is the least work items (documents checked, hits ranked)
+// that inParallel splits among goroutines: below it, starting them costs
+// more than it saves.
+const parallelMin = 2048
+
+// parts is how many ranges inParallel splits n work items into: one per
+// CPU the Go scheduler runs on (GOMAXPROCS), each of at least
+// parallelMin/2 items; 1 when n is under parallelMin.
+func parts(n int) int {
+	if n < parallelMin {
+		return 1
+	}
+	return max(1, min(runtime.GOMAXPROCS(0), n/(parallelMin/2)))
+}
+
+// inParallel calls f on [0, n) split into parts(n) contiguous ranges, in
+// order (part 0 is the first range), each on its own goroutine, and
+// returns once every call has; with one part it calls f itself. f must
+// only write what its part owns.
+func inParallel(n int, f func(part, lo, hi int)) {
+	k := parts(n)
+	if k == 1 {
+		f(0, 0, n)
+		return
+	}
+	var wg sync.WaitGroup
+	for p := 0; p < k; p++ {
+		wg.Go(func() { f(p, n*p/k, n*(p+1)/k) })
+	}
+	wg.Wait()
 }
 
 // scored is a document words found, with its BM25 score.
@@ -668,19 +723,23 @@ func (v *View) hit(id int32, q *query, first int, substring bool, score float64)
 // substring calls found for every live document holding lq (lower-cased)
 // in one field, as it is or with both in NFC.
 func (v *View) substring(lq string, found func(int32)) {
-	v.substringAt(lq, func(id int32, _ int) { found(id) })
+	ids, _ := v.substringAt(lq)
+	for _, id := range ids {
+		found(id)
+	}
 }
 
-// substringAt is substring, also giving found the offset in the
-// document's text of the first place lq stands, or -1 when the document
-// holds it only in NFC or lq holds sep. It finds the documents in
-// ascending order.
-func (v *View) substringAt(lq string, found func(id int32, at int)) {
+// substringAt returns, ascending, the live documents holding lq
+// (lower-cased) in one field, as it is or with both in NFC, and for each
+// the offset in the document's text of the first place lq stands, or -1
+// when the document holds it only in NFC or lq holds sep. The candidates
+// are checked in parallel (inParallel).
+func (v *View) substringAt(lq string) (ids, at []int32) {
 	nq := NFC(lq)
 	across := strings.Contains(lq, sep)
-	check := func(id int32) {
+	check := func(id int32) int {
 		if v.isDead(id) {
-			return
+			return -2
 		}
 		d := &v.docs[id]
 		at := strings.Index(d.text, lq)
@@ -691,23 +750,41 @@ func (v *View) substringAt(lq string, found func(id int32, at int)) {
 		case (d.nfc != "" || nq != lq) && strings.Contains(d.folded(), nq) && (!across || d.inOneField(nq, fold)):
 			at = -1
 		default:
-			return
+			return -2
 		}
-		found(id, at)
+		return at
 	}
+	var cand []int32 // nil: every document
+	n := len(v.docs)
 	if !across && nq == lq {
 		// Only documents holding every trigram of the query can hold it
 		// (both texts of a document are indexed: see addGrams).
-		if ids, ok := v.gramCandidates(lq); ok {
-			for _, id := range ids {
-				check(id)
-			}
-			return
+		if c, ok := v.gramCandidates(lq); ok {
+			cand, n = c, len(c)
 		}
 	}
-	for i := range v.docs {
-		check(int32(i))
+	type found struct{ ids, at []int32 }
+	byPart := make([]found, parts(n))
+	inParallel(n, func(p, lo, hi int) {
+		f := &byPart[p]
+		f.ids, f.at = make([]int32, 0, hi-lo), make([]int32, 0, hi-lo)
+		for k := lo; k < hi; k++ {
+			id := int32(k)
+			if cand != nil {
+				id = cand[k]
+			}
+			if a := check(id); a >= -1 {
+				f.ids, f.at = append(f.ids, id), append(f.at, int32(a))
+			}
+		}
+	})
+	if len(byPart) == 1 {
+		return byPart[0].ids, byPart[0].at
 	}
+	for _, f := range byPart { // ascending ranges, in order
+		ids, at = append(ids, f.ids...), append(at, f.at...)
+	}
+	return ids, at
 }
 
 // fold lower-cases s and puts it in NFC.
@@ -727,7 +804,9 @@ func (d *doc) inOneField(q string, f func(string) string) bool {
 }
 
 // words calls found with the BM25 score of every live document holding
-// every term of fq (lower-cased, in NFC).
+// every term of fq (lower-cased, in NFC), in ascending order. It walks the
+// shortest posting list and seeks in the others (a broad query pairs a
+// word most documents hold with a rare one), and copies none of them.
 func (v *View) words(fq string, found func(int32, float64)) {
 	terms := uniq(Terms(fq))
 	if len(terms) == 0 || v.live == 0 {
@@ -739,53 +818,82 @@ func (v *View) words(fq string, found func(int32, float64)) {
 		lists[i] = v.ix.postings[t]
 	}
 	v.ix.mu.RUnlock()
-	// The postings of one View: ascending, cut at its length, less dead.
+	// The postings of one View: ascending, cut at its length; its dead
+	// documents are skipped below.
 	n := int32(len(v.docs))
-	visible := func(l []posting) []posting {
-		out := make([]posting, 0, len(l))
-		for _, p := range l {
-			if p.doc >= n {
-				break
-			}
-			if !v.isDead(p.doc) {
-				out = append(out, p)
-			}
-		}
-		return out
-	}
-	for i := range lists {
-		lists[i] = visible(lists[i])
-		if len(lists[i]) == 0 {
-			return
-		}
-	}
 	N := float64(v.live)
 	avg := float64(v.totalLen) / N
 	idf := make([]float64, len(lists))
 	for i, l := range lists {
-		df := float64(len(l))
+		lists[i] = l[:sort.Search(len(l), func(k int) bool { return l[k].doc >= n })]
+		df := float64(v.liveIn(lists[i]))
+		if df == 0 {
+			return
+		}
 		idf[i] = math.Log(1 + (N-df+0.5)/(df+0.5))
 	}
+	// Walk the shortest list; idf stays with its list.
+	order := make([]int, len(lists))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int { return cmp.Compare(len(lists[a]), len(lists[b])) })
 	pos := make([]int, len(lists))
-	for _, p := range lists[0] {
-		score := 0.0
+	part := make([]float64, len(lists)) // each term's share of the score
+	for _, p := range lists[order[0]] {
+		if v.isDead(p.doc) {
+			continue
+		}
 		all := true
-		for i, l := range lists {
-			for pos[i] < len(l) && l[pos[i]].doc < p.doc {
-				pos[i]++
-			}
+		dl := float64(v.docs[p.doc].terms)
+		for _, i := range order {
+			l := lists[i]
+			pos[i] = seek(l, pos[i], p.doc)
 			if pos[i] == len(l) || l[pos[i]].doc != p.doc {
 				all = false
 				break
 			}
 			tf := float64(l[pos[i]].tf)
-			dl := float64(v.docs[p.doc].terms)
-			score += idf[i] * tf * (bm25K + 1) / (tf + bm25K*(1-bm25B+bm25B*dl/avg))
+			part[i] = idf[i] * tf * (bm25K + 1) / (tf + bm25K*(1-bm25B+bm25B*dl/avg))
 		}
 		if all {
+			score := 0.0
+			for _, x := range part { // in the query's order, as the sum always was
+				score += x
+			}
 			found(p.doc, score)
 		}
 	}
+}
+
+// seek returns the first place at or after from where l (ascending) holds
+// doc or a later document, len(l) if none: a galloping search (steps 1,
+// 2, 4, ... then a binary search within the last), so that walking a list
+// costs what it skips logarithmically and what it steps over one by one.
+func seek(l []posting, from int, doc int32) int {
+	step, lo, hi := 1, from, from
+	for hi < len(l) && l[hi].doc < doc {
+		lo = hi + 1
+		hi += step
+		step *= 2
+	}
+	hi = min(hi, len(l))
+	return lo + sort.Search(hi-lo, func(k int) bool { return l[lo+k].doc >= doc })
+}
+
+// liveIn is how many of the documents of l (cut at v's length) are live
+// in v.
+func (v *View) liveIn(l []posting) int {
+	if v.live == len(v.docs) {
+		return len(l) // no dead document
+	}
+	k := 0
+	for _, p := range l {
+		if !v.isDead(p.doc) {
+			k++
+		}
+	}
+	return k
 }
 
 func uniq(ts []string) []string {
@@ -826,7 +934,7 @@ func terms(text string, stems map[string]string, learn bool) []string {
 		w := text[:j]
 		text = text[j:]
 		digits := strings.ContainsFunc(w, unicode.IsDigit)
-		if (!digits && utf8.RuneCountInString(w) < 2) || stopWords[w] {
+		if (!digits && utf8.RuneCountInString(w) < 2) || isStopWord(w) {
 			continue
 		}
 		if !digits { // "2023", "7" and "ticket123" are kept whole
@@ -879,13 +987,15 @@ func isASCII(s string) bool {
 	return true
 }
 
-// stopWords are left out of the index and of queries: the English stop
-// words of Lucene's default list.
-var stopWords = map[string]bool{}
-
-func init() {
-	for _, w := range strings.Fields(`a an and are as at be but by for if in into is it no not of on or
-		such that the their then there these they this to was will with`) {
-		stopWords[w] = true
+// isStopWord reports whether w is an English stop word, left out of the
+// index and of queries: the words of Lucene's default list. A switch, not
+// a map: a search asks it of every word of every entity it ranks.
+func isStopWord(w string) bool {
+	switch w {
+	case "a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "if", "in", "into", "is", "it",
+		"no", "not", "of", "on", "or", "such", "that", "the", "their", "then", "there", "these", "they",
+		"this", "to", "was", "will", "with":
+		return true
 	}
+	return false
 }

@@ -4,6 +4,7 @@ import "encoding/json"
 import "fmt"
 import "math/rand/v2"
 import "os"
+import "runtime"
 import "slices"
 import "sort"
 import "strings"
@@ -115,6 +116,7 @@ func (r randText) queries(ents []model.Entity, n int) []string {
 // accents too), digits, punctuation, whitespace and NUL; every other hit
 // holds every word of the query.
 func TestSubstringParity(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4)) // the parallel checks (inParallel) in four parts, whatever the machine
 	r := randText{rand.New(rand.NewPCG(13, 10_000))}
 	ents := r.entities(10_000)
 	v := Build(ents, nil)

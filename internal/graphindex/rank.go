@@ -35,45 +35,72 @@ func SortHits(hits []Hit) {
 
 // BestFirst returns a function that yields hits one at a time in
 // SortHits's order (ok false once all were yielded), for a caller that
-// takes only the first few: a heap, so that taking k of n hits costs
-// O(n + k log n) comparisons instead of a sort of all n. hits itself is
-// left as it is.
+// takes only the first few: heaps, so that taking k of n hits costs
+// O(n + k log n) comparisons instead of a sort of all n. A broad search's
+// hits are split into one range per CPU (inParallel), each made a heap on
+// its own goroutine; each next takes the best of the heaps' tops. hits
+// itself is left as it is.
 func BestFirst(hits []Hit) (next func() (h *Hit, ok bool)) {
-	heap := make([]int32, len(hits))
-	for i := range heap {
-		heap[i] = int32(i)
-	}
-	less := func(i, j int) bool { return compareHits(&hits[heap[i]], &hits[heap[j]]) < 0 }
-	down := func(i int) {
-		for n := len(heap); ; {
-			best, l := i, 2*i+1
-			if l < n && less(l, best) {
-				best = l
-			}
-			if r := l + 1; r < n && less(r, best) {
-				best = r
-			}
-			if best == i {
-				return
-			}
-			heap[i], heap[best] = heap[best], heap[i]
-			i = best
+	heaps := make([]hitHeap, parts(len(hits)))
+	inParallel(len(hits), func(p, lo, hi int) {
+		h := hitHeap{hits: hits, at: make([]int32, hi-lo)}
+		for i := range h.at {
+			h.at[i] = int32(lo + i)
 		}
-	}
-	for i := len(heap)/2 - 1; i >= 0; i-- {
-		down(i)
-	}
+		for i := len(h.at)/2 - 1; i >= 0; i-- {
+			h.down(i)
+		}
+		heaps[p] = h
+	})
 	return func() (*Hit, bool) {
-		if len(heap) == 0 {
+		best := -1
+		for p := range heaps {
+			if len(heaps[p].at) > 0 && (best < 0 || compareHits(&hits[heaps[p].at[0]], &hits[heaps[best].at[0]]) < 0) {
+				best = p
+			}
+		}
+		if best < 0 {
 			return nil, false
 		}
-		top := heap[0]
-		last := len(heap) - 1
-		heap[0] = heap[last]
-		heap = heap[:last]
-		down(0)
-		return &hits[top], true
+		return &hits[heaps[best].pop()], true
 	}
+}
+
+// hitHeap is a min-heap, in SortHits's order, of the hits at the given
+// places of hits.
+type hitHeap struct {
+	hits []Hit
+	at   []int32
+}
+
+// before reports whether h's element i ranks ahead of its element j.
+func (h *hitHeap) before(i, j int) bool { return compareHits(&h.hits[h.at[i]], &h.hits[h.at[j]]) < 0 }
+
+// down moves element i down to its place in the heap.
+func (h *hitHeap) down(i int) {
+	for n := len(h.at); ; {
+		best, l := i, 2*i+1
+		if l < n && h.before(l, best) {
+			best = l
+		}
+		if r := l + 1; r < n && h.before(r, best) {
+			best = r
+		}
+		if best == i {
+			return
+		}
+		h.at[i], h.at[best] = h.at[best], h.at[i]
+		i = best
+	}
+}
+
+// pop removes the heap's top and returns its place in hits.
+func (h *hitHeap) pop() int32 {
+	top, last := h.at[0], len(h.at)-1
+	h.at[0] = h.at[last]
+	h.at = h.at[:last]
+	h.down(0)
+	return top
 }
 
 // compareHits is SortHits's order: negative when a ranks ahead of b.
@@ -113,11 +140,17 @@ func spanRank(span int) int {
 // field returns d's field i (0: name, 1: type, then the observations) as
 // it was written.
 func (d *doc) field(i int) string {
-	start := int32(0)
+	start, end := d.bounds(i)
+	return d.orig[start:end]
+}
+
+// bounds returns where d's field i starts and ends in orig (and in text,
+// for an ASCII document).
+func (d *doc) bounds(i int) (start, end int32) {
 	if i > 0 {
 		start = d.fields[i-1] + int32(len(sep))
 	}
-	return d.orig[start:d.fields[i]]
+	return start, d.fields[i]
 }
 
 // fieldKind is the Field of d's field i.
@@ -237,12 +270,84 @@ func (d *doc) wordsField(qterms []string, stems map[string]string) (best Field, 
 		if k > best || (k == best && span == len(qterms)) {
 			break
 		}
-		s := minSpan(terms(fold(d.field(i)), stems, false), qterms)
+		var s int
+		if d.ascii && len(qterms) <= maxSpanTerms {
+			start, end := d.bounds(i)
+			s = minSpanASCII(d.text[start:end], qterms, stems)
+		} else {
+			s = minSpan(terms(fold(d.field(i)), stems, false), qterms)
+		}
 		if s > 0 && (k < best || s < span) {
 			best, span = k, s
 		}
 	}
 	return best, span
+}
+
+// maxSpanTerms is the most query terms minSpanASCII takes; a longer query
+// goes through minSpan.
+const maxSpanTerms = 16
+
+// minSpanASCII is minSpan(terms(text, stems, false), qterms) for text
+// lower-cased ASCII (an ASCII document's text), without building the
+// words: a broad search asks it of thousands of documents. It walks the
+// words as terms splits and keeps them (the same filters and stems; a word
+// whose first letter starts no term is not stemmed), and for each word that
+// is a query term, the shortest run ending there that
+// holds every term starts at the earliest of the terms' last places.
+func minSpanASCII(text string, qterms []string, stems map[string]string) int {
+	var last [maxSpanTerms]int // 1 + the place of each term's last word; 0: not yet
+	var initial [256]bool      // the first bytes of the terms
+	for _, t := range qterms {
+		initial[t[0]] = true
+	}
+	have, best, place := 0, 0, 0
+	for i := 0; i < len(text); {
+		if !isWordByte(text[i]) {
+			i++
+			continue
+		}
+		j, digits := i, false
+		for ; j < len(text) && isWordByte(text[j]); j++ {
+			digits = digits || '0' <= text[j] && text[j] <= '9'
+		}
+		w := text[i:j]
+		i = j
+		if (!digits && len(w) < 2) || isStopWord(w) {
+			continue
+		}
+		place++
+		if !initial[w[0]] {
+			continue // the Porter stemmer keeps a word's first letter
+		}
+		if !digits {
+			w = stem(w, stems, false)
+		}
+		k := slices.Index(qterms, w)
+		if k < 0 {
+			continue
+		}
+		if last[k] == 0 {
+			have++
+		}
+		last[k] = place
+		if have < len(qterms) {
+			continue
+		}
+		first := place
+		for _, p := range last[:len(qterms)] {
+			first = min(first, p)
+		}
+		if n := place - first + 1; best == 0 || n < best {
+			best = n
+		}
+	}
+	return best
+}
+
+// isWordByte is isWordRune for an ASCII byte.
+func isWordByte(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9'
 }
 
 // minSpan returns the length of the shortest run of words holding every
@@ -294,7 +399,7 @@ type Suggestion struct {
 const SuggestAtLeast = 0.3
 
 // suggestScan bounds the names Suggest compares with the query: those of
-// the documents holding most of the query's trigrams.
+// the documents whose names hold most of the query's trigrams.
 const suggestScan = 4096
 
 // Suggest returns up to n live entities whose names are closest to q by
@@ -305,7 +410,8 @@ const suggestScan = 4096
 // digits as one space and a space at each end; a name counts with its best
 // run of as many words as the query has, so "lovleace" finds "Ada
 // Lovelace". The names compared are those of the suggestScan documents
-// holding most trigrams of q (every live one when q is under three bytes).
+// whose names hold most trigrams of q (every live one when q is under
+// three bytes): a name sharing none of them is not similar.
 // A transposition in a short word can fall under the threshold ("Farha"
 // and "Farah": 0.25).
 func (v *View) Suggest(q string, n int) []Suggestion {
@@ -332,9 +438,9 @@ func (v *View) Suggest(q string, n int) []Suggestion {
 	return out[:min(n, len(out))]
 }
 
-// suggestCandidates returns the live documents holding a trigram of fq, at
-// most suggestScan of them, those holding most first (every live document
-// when fq is shorter than a trigram).
+// suggestCandidates returns the live documents whose names hold a trigram
+// of fq, at most suggestScan of them, those holding most first (every live
+// document when fq is shorter than a trigram).
 func (v *View) suggestCandidates(fq string) []int32 {
 	limit := int32(len(v.docs))
 	var ids []int32
@@ -351,7 +457,7 @@ func (v *View) suggestCandidates(fq string) []int32 {
 	ix.mu.RLock()
 	var lists []*gramList
 	for i := 0; i+3 <= len(fq) && len(lists) < 64; i++ {
-		if l := ix.grams[gramAt(fq, i)]; l != nil && !slices.Contains(lists, l) {
+		if l := ix.nameGrams[gramAt(fq, i)]; l != nil && !slices.Contains(lists, l) {
 			lists = append(lists, l)
 		}
 	}

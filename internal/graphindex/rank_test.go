@@ -207,6 +207,27 @@ func TestSuggest(t *testing.T) {
 	}
 }
 
+// A typo's suggestions come from the names alone: entities whose
+// observations hold the query's trigrams (more than Suggest compares) do
+// not crowd out the name it misspells, and an entity added by Apply is
+// suggested too.
+func TestSuggestComparesNames(t *testing.T) {
+	var ents []model.Entity
+	for i := range suggestScan + 1000 {
+		ents = append(ents, model.Entity{Name: fmt.Sprintf("note-%05d", i), EntityType: "note",
+			Observations: []string{"lovleace lovelace lovleace"}})
+	}
+	ents = append(ents, model.Entity{Name: "Ada Lovelace", EntityType: "person"})
+	v := Build(ents, nil)
+	if s := v.Suggest("lovleace", 5); len(s) == 0 || s[0].Entity.Name != "Ada Lovelace" {
+		t.Fatalf("Suggest(lovleace) = %v, want Ada Lovelace first", s)
+	}
+	w := v.Apply([]string{"Grace Hopper"}, []model.Entity{{Name: "Grace Hopper", EntityType: "person"}}, nil)
+	if s := w.Suggest("grace hoper", 5); len(s) == 0 || s[0].Entity.Name != "Grace Hopper" {
+		t.Fatalf("Suggest(grace hoper) after Apply = %v, want Grace Hopper first", s)
+	}
+}
+
 // BenchmarkSearchRanked times Search and SortHits at 100k entities: a
 // query 22% of them hold as a phrase, one of two common words most hold
 // in any order, and a typo that matches nothing (Suggest).
