@@ -25,13 +25,12 @@ import "github.com/memsnap/memsnap/internal/model"
 
 // overlayState caches the Overlay of the newest index and queue state.
 type overlayState struct {
-	mu       sync.Mutex // guards the fields below
-	view     *graphindex.View
-	gen      uint64
-	wm       uint64
-	overlay  *graphindex.Overlay
-	queued   int
-	lastGone uint64 // the queue's gone count when CURRENT was last looked at
+	mu      sync.Mutex // guards the fields below
+	view    *graphindex.View
+	gen     uint64
+	wm      uint64
+	overlay *graphindex.Overlay
+	queued  int
 }
 
 // maxOverlayJobs bounds the queued jobs a read applies: the first that
@@ -81,36 +80,36 @@ func (r *Reader) withQueued(ctx context.Context, read func(o *graphindex.Overlay
 
 // overlayFor returns the Overlay of h's search index by the queued jobs h
 // does not hold and how many they are; nil when there are none. again is
-// true when the read should start over on a newer snapshot: a job left the
-// queue, so the snapshot holding it is CURRENT (the writer removes a job
-// only then), and the Reader now serves a newer snapshot than h (moved
-// there by this read's Refresh or by one that ran meanwhile).
+// true when the read should start over on a newer snapshot: CURRENT, read
+// after the queue, is past h, and the Reader now serves a newer snapshot
+// than h (moved there by this read's Refresh or by one that ran
+// meanwhile).
+//
+// Why CURRENT is read after the queue, on every read: the writer removes a
+// job from the queue only once a snapshot holding it is CURRENT. So when
+// CURRENT is still h's after the queue was looked at, every acknowledged
+// job h does not hold was still in the queue then, and the answer has it.
+// When it is not, a job may have left the queue for a snapshot newer than
+// h, and an answer from h and that queue would lack it: a process that
+// started after the job was queued never saw it in the queue at all.
 func (r *Reader) overlayFor(ctx context.Context, h *handle, c *graphdb.Conn) (o *graphindex.Overlay, n int, again bool, err error) {
 	st, err := r.queue.current()
 	if err != nil {
 		r.log.Warn("queued writes: cannot read the queue; answering from the snapshot alone", "error", err)
 		return nil, 0, false, nil
 	}
-	ov := &r.overlay
-	ov.mu.Lock()
-	lastGone := ov.lastGone
-	ov.mu.Unlock()
-	if st.gone != lastGone {
-		if seq, err := r.store.Current(); err == nil && seq > h.seq {
-			// Refresh waits for a refresh under way (the background one:
-			// open, verify, derive the index), which may have swapped
-			// already; either way h is stale, and a read on it would build
-			// its search index from a scan on what is left of this
-			// attempt's reader.query_timeout. The read starts over on the
-			// newer snapshot, with a budget of its own.
-			if swapped, err := r.Refresh(ctx); (err == nil && swapped) || r.Seq() > h.seq {
-				return nil, 0, true, nil
-			}
+	if seq, err := r.store.Current(); err == nil && seq > h.seq {
+		// Refresh waits for a refresh under way (the background one:
+		// open, verify, derive the index), which may have swapped
+		// already; either way h is stale, and a read on it would build
+		// its search index from a scan on what is left of this
+		// attempt's reader.query_timeout. The read starts over on the
+		// newer snapshot, with a budget of its own.
+		if swapped, err := r.Refresh(ctx); (err == nil && swapped) || r.Seq() > h.seq {
+			return nil, 0, true, nil
 		}
-		ov.mu.Lock()
-		ov.lastGone = st.gone
-		ov.mu.Unlock()
 	}
+	ov := &r.overlay
 	wm := h.manifest.Watermark
 	jobs := make([]*model.Job, 0, len(st.jobs))
 	for _, j := range st.jobs {

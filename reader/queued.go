@@ -53,16 +53,13 @@ type queueWatch struct {
 	log    *slog.Logger
 
 	scanMu sync.Mutex // serialises scans
-	// mu guards jobs, gen, gone, newMT, curMT, fwdMT, scanned and racy. fsw,
+	// mu guards jobs, gen, newMT, curMT, fwdMT, scanned and racy. fsw,
 	// stop and done take no lock: start sets them once (from Open,
 	// before the Reader is shared) and close reads them (from Close).
 	mu   sync.Mutex
 	jobs map[string]*queuedJob
-	// gen counts the changes of jobs; gone counts the times a job left
-	// both directories (the writer removes a claimed job only once the
-	// snapshot holding it is CURRENT, so a reader serving an older one
-	// must move on).
-	gen, gone           uint64
+	// gen counts the changes of jobs.
+	gen                 uint64
 	newMT, curMT, fwdMT time.Time // modification times at the last scan's start
 	scanned             bool
 	// racy says one of those times was within racyWindow of the last
@@ -88,8 +85,8 @@ const racyWindow = 50 * time.Millisecond
 
 // queueState is what a read sees of the queue.
 type queueState struct {
-	jobs      []*queuedJob // claimed jobs by claim seq, then queue/new's by id
-	gen, gone uint64
+	jobs []*queuedJob // claimed jobs by claim seq, then queue/new's by id
+	gen  uint64
 }
 
 // current returns the jobs, scanning first when the directories changed
@@ -111,7 +108,7 @@ func (w *queueWatch) current() (queueState, error) {
 func (w *queueWatch) state() queueState {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	st := queueState{gen: w.gen, gone: w.gone, jobs: make([]*queuedJob, 0, len(w.jobs))}
+	st := queueState{gen: w.gen, jobs: make([]*queuedJob, 0, len(w.jobs))}
 	for _, j := range w.jobs {
 		st.jobs = append(st.jobs, j)
 	}
@@ -219,9 +216,6 @@ func (w *queueWatch) scan() error {
 	if changed || gone > 0 {
 		w.jobs = next
 		w.gen++
-	}
-	if gone > 0 {
-		w.gone++
 	}
 	return nil
 }

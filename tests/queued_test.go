@@ -8,6 +8,7 @@ import "slices"
 import "sort"
 import "strings"
 import "testing"
+import "time"
 
 import "github.com/modelcontextprotocol/go-sdk/mcp"
 
@@ -137,4 +138,40 @@ func graphReads(t *testing.T, ctx context.Context, cs *mcp.ClientSession, keys [
 		got[key] = parseGraph(t, mustCall(t, ctx, cs, tool, args)).canon()
 	}
 	return got
+}
+
+// A write acknowledged by one process is read at once by a process started
+// after it, while a daemon commits it: the new process opens the snapshot
+// before that commit, and the writer may remove the job from the queue
+// before the new process's queue watch ever looks. Each round enqueues an
+// entity (acknowledged once durable) and reads it at once with 'memsnap
+// open' and 'memsnap search'. Before reads looked at CURRENT after the
+// queue, 15 of 20 such reads answered without the write.
+func TestNewProcessReadsAWriteTheDaemonIsCommitting(t *testing.T) {
+	ctx := testContext(t)
+	store := newStore(t)
+	d := daemonCmd(ctx, store)
+	if err := d.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		// The daemon idles once the queue is empty: killed then, it
+		// leaves nothing half done for the store check.
+		waitUntil(t, ctx, "the daemon to apply every job", 50*time.Millisecond, func() bool {
+			return len(dirNames(t, filepath.Join(store, "queue", "new")))+len(dirNames(t, filepath.Join(store, "queue", "cur"))) == 0
+		})
+		_ = d.Process.Kill()
+		_ = d.Wait()
+	})
+	for i := range 12 {
+		name := fmt.Sprintf("fresh-%d", i)
+		job := fmt.Sprintf(`{"ops":[{"op":"create_entities","entities":[{"name":%q,"entityType":"t","observations":["round %d"]}]}]}`, name, i)
+		mustMemsnap(t, store, []byte(job), "enqueue")
+		if got := parseGraph(t, mustMemsnap(t, store, nil, "open", "--json", name)).canon(); !strings.HasPrefix(got, name+":") {
+			t.Errorf("round %d: memsnap open %s right after its write: %s", i, name, got)
+		}
+		if got := parseGraph(t, mustMemsnap(t, store, nil, "search", "--json", name)).canon(); !strings.HasPrefix(got, name+":") {
+			t.Errorf("round %d: memsnap search %s right after its write: %s", i, name, got)
+		}
+	}
 }
