@@ -37,6 +37,10 @@ type Graph struct {
 	// the answer applied over it (Options.QueuedWrites); 0: the snapshot
 	// alone.
 	Queued int `json:"queued,omitempty"`
+	// QueuedLeft is how many more acknowledged jobs wait behind those: a
+	// read applies at most the first 10,000 (MaxOverlayJobs), and the
+	// answer lacks the rest until the writer applies the first.
+	QueuedLeft int `json:"queued_left,omitempty"`
 	// From and Total describe a SearchNodes answer: Entities are the
 	// ranked matches From to From+len(Entities)-1 of Total (a part when
 	// SearchOptions.Offset, Limit or MaxBytes cut it). Not in the JSON.

@@ -30,15 +30,19 @@ type overlayState struct {
 	gen     uint64
 	wm      uint64
 	overlay *graphindex.Overlay
-	queued  int
+	queued  int // jobs the overlay applied
+	left    int // jobs past MaxOverlayJobs it did not
 }
 
-// maxOverlayJobs bounds the queued jobs a read applies: the first that
+// MaxOverlayJobs bounds the queued jobs a read applies: the first that
 // many in the writer's order (a state the writer passes through, as one
 // batch of writer.max_batch_jobs' default), so that a large import queued
 // at once does not make every read replay all of it; the rest show once
 // the writer applies the first.
-const maxOverlayJobs = 10000
+const MaxOverlayJobs = 10000
+
+// maxOverlayJobs is MaxOverlayJobs, smaller in tests.
+var maxOverlayJobs = MaxOverlayJobs
 
 // maxOverlayAttempts bounds the retries of a read whose snapshot was
 // replaced while its overlay was made.
@@ -55,7 +59,7 @@ func (r *Reader) withQueued(ctx context.Context, read func(o *graphindex.Overlay
 	for attempt := 1; ; attempt++ {
 		retry := false
 		err = r.withHandle(ctx, func(ctx context.Context, h *handle, c *graphdb.Conn) error {
-			o, n, again, err := r.overlayFor(ctx, h, c)
+			o, n, left, again, err := r.overlayFor(ctx, h, c)
 			if err != nil || o == nil {
 				retry = again && attempt < maxOverlayAttempts
 				return err
@@ -65,7 +69,7 @@ func (r *Reader) withQueued(ctx context.Context, read func(o *graphindex.Overlay
 				retry = err == nil && attempt < maxOverlayAttempts
 				return err
 			}
-			g.Snapshot, g.Queued, ok = h.seq, n, true
+			g.Snapshot, g.Queued, g.QueuedLeft, ok = h.seq, n, left, true
 			// A refresh during the read made its View an older one, whose
 			// lookups find nothing.
 			retry = !o.Base().Newest() && attempt < maxOverlayAttempts
@@ -92,11 +96,11 @@ func (r *Reader) withQueued(ctx context.Context, read func(o *graphindex.Overlay
 // When it is not, a job may have left the queue for a snapshot newer than
 // h, and an answer from h and that queue would lack it: a process that
 // started after the job was queued never saw it in the queue at all.
-func (r *Reader) overlayFor(ctx context.Context, h *handle, c *graphdb.Conn) (o *graphindex.Overlay, n int, again bool, err error) {
+func (r *Reader) overlayFor(ctx context.Context, h *handle, c *graphdb.Conn) (o *graphindex.Overlay, n, left int, again bool, err error) {
 	st, err := r.queue.current()
 	if err != nil {
 		r.log.Warn("queued writes: cannot read the queue; answering from the snapshot alone", "error", err)
-		return nil, 0, false, nil
+		return nil, 0, 0, false, nil
 	}
 	if seq, err := r.store.Current(); err == nil && seq > h.seq {
 		// Refresh waits for a refresh under way (the background one:
@@ -106,42 +110,79 @@ func (r *Reader) overlayFor(ctx context.Context, h *handle, c *graphdb.Conn) (o 
 		// attempt's reader.query_timeout. The read starts over on the
 		// newer snapshot, with a budget of its own.
 		if swapped, err := r.Refresh(ctx); (err == nil && swapped) || r.Seq() > h.seq {
-			return nil, 0, true, nil
+			return nil, 0, 0, true, nil
 		}
 	}
 	ov := &r.overlay
 	wm := h.manifest.Watermark
 	jobs := make([]*model.Job, 0, len(st.jobs))
-	for _, j := range st.jobs {
-		if j.job != nil && (j.claim == 0 || j.claim > wm) && !(j.fwd && holdsJob(h, j.id)) {
-			jobs = append(jobs, j.job)
-		}
+	for _, j := range notHeld(h, st) {
+		jobs = append(jobs, j.job)
 	}
 	if len(jobs) == 0 {
-		return nil, 0, false, nil
+		return nil, 0, 0, false, nil
 	}
 	if len(jobs) > maxOverlayJobs {
 		r.log.Debug("queued writes: reads apply the first queued jobs only", "queued", len(jobs), "applied", maxOverlayJobs)
-		jobs = jobs[:maxOverlayJobs]
+		left, jobs = len(jobs)-maxOverlayJobs, jobs[:maxOverlayJobs]
 	}
 	v, err := r.textView(ctx, h, c, false)
 	if err != nil {
-		return nil, 0, false, err
+		return nil, 0, 0, false, err
 	}
 	ov.mu.Lock()
 	defer ov.mu.Unlock()
 	if ov.view == v && ov.gen == st.gen && ov.wm == wm {
-		return ov.overlay, ov.queued, false, nil
+		return ov.overlay, ov.queued, ov.left, false, nil
 	}
 	o, ok := v.Overlay(jobs)
 	if !ok {
-		return nil, 0, true, nil
+		return nil, 0, 0, true, nil
 	}
 	for _, err := range o.Rejected() {
 		r.log.Debug("queued writes: a queued job the writer will reject is left out", "seq", h.seq, "error", err)
 	}
-	ov.view, ov.gen, ov.wm, ov.overlay, ov.queued = v, st.gen, wm, o, len(jobs)
-	return o, len(jobs), false, nil
+	ov.view, ov.gen, ov.wm, ov.overlay, ov.queued, ov.left = v, st.gen, wm, o, len(jobs), left
+	return o, len(jobs), left, false, nil
+}
+
+// notHeld returns the jobs of st that h's snapshot does not hold, in the
+// writer's order: those in queue/new, and those claimed into queue/cur
+// past its watermark (less the forwarded ones it holds); undecodable ones
+// are left out (the writer dead-letters them).
+func notHeld(h *handle, st queueState) []*queuedJob {
+	wm := h.manifest.Watermark
+	var out []*queuedJob
+	for _, j := range st.jobs {
+		if j.job != nil && (j.claim == 0 || j.claim > wm) && !(j.fwd && holdsJob(h, j.id)) {
+			out = append(out, j)
+		}
+	}
+	return out
+}
+
+// QueuedJobs returns the acknowledged jobs waiting in the queue that the
+// snapshot the Reader serves does not hold, in the order the writer will
+// apply them: what a write's prediction must allow for
+// (producer.Acker.FollowQueue). Nil without Options.QueuedWrites.
+func (r *Reader) QueuedJobs() ([]model.QueuedJob, error) {
+	if r.queue == nil {
+		return nil, nil
+	}
+	st, err := r.queue.current()
+	if err != nil {
+		return nil, fmt.Errorf("read the queue: %w", err)
+	}
+	h, err := r.acquire()
+	if err != nil {
+		return nil, err
+	}
+	defer h.unref()
+	var out []model.QueuedJob
+	for _, j := range notHeld(h, st) {
+		out = append(out, model.QueuedJob{ID: j.id, Job: j.job})
+	}
+	return out, nil
 }
 
 // holdsJob reports whether h's snapshot records job id's outcome: a job a

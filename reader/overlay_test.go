@@ -162,7 +162,7 @@ func TestQueuedReadMovesOnAfterAnotherRefresh(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer h.putConn(c)
-	o, _, again, err := r.overlayFor(ctx, h, c)
+	o, _, _, again, err := r.overlayFor(ctx, h, c)
 	if err != nil || o != nil || !again {
 		t.Errorf("overlay on snapshot %d, replaced by %d: overlay %v, again %v, %v; want a start over", h.seq, r.Seq(), o != nil, again, err)
 	}
@@ -215,5 +215,31 @@ func TestQueuedReadSeesAJobItsWatchNeverSaw(t *testing.T) {
 		if err != nil || !slices.ContainsFunc(g.Entities, func(e Entity) bool { return e.Name == "late" }) {
 			t.Errorf("%s right after the commit, on a reader opened before it: %+v %v; want the entity written", read.name, g, err)
 		}
+	}
+}
+
+// A read applies at most the first MaxOverlayJobs queued jobs (three
+// here): its answer says how many more wait (Graph.QueuedLeft), so that a
+// caller can tell it lacks acknowledged writes.
+func TestQueuedReadSaysWhatItLeftOut(t *testing.T) {
+	defer func(n int) { maxOverlayJobs = n }(maxOverlayJobs)
+	maxOverlayJobs = 3
+	ctx := context.Background()
+	f := newFixture(t)
+	f.addEntity(t)
+	r := f.open(t)
+	for _, name := range []string{"q1", "q2", "q3", "q4", "q5"} {
+		enqueueEntity(t, f.store.Queue(), name)
+	}
+	g, err := r.ReadGraph(ctx, ReadGraphOptions{Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range g.Entities {
+		names = append(names, e.Name)
+	}
+	if g.Queued != 3 || g.QueuedLeft != 2 || !slices.Equal(names, []string{"e0", "q1", "q2", "q3"}) {
+		t.Errorf("read with 5 jobs queued and 3 applied: queued %d, left %d, entities %v; want 3, 2, [e0 q1 q2 q3]", g.Queued, g.QueuedLeft, names)
 	}
 }

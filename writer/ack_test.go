@@ -150,3 +150,98 @@ func sameJSON(a, b any) bool {
 	y, _ := json.Marshal(b)
 	return string(x) == string(y)
 }
+
+// followingAcker is the Acker of one more process on s: its own reader
+// (opened once a snapshot exists) gives the snapshot's state and the queue
+// as that process follows it (producer.Acker.FollowQueue), as 'memsnap mcp'
+// wires it.
+func followingAcker(t *testing.T, s *storeUnderTest) *producer.Acker {
+	var r *reader.Reader
+	t.Cleanup(func() {
+		if r != nil {
+			r.Close()
+		}
+	})
+	state := func(ctx context.Context, names, sources, ids []string) (*model.SnapshotState, error) {
+		if r == nil {
+			var err error
+			r, err = reader.Open(ctx, s.store, s.cfg.ReaderOptions(), nil)
+			if errors.Is(err, snapshot.ErrNoSnapshot) {
+				return &model.SnapshotState{Graph: &model.State{}, Outcomes: map[string]model.Outcome{}}, nil
+			}
+			if err != nil {
+				return nil, err
+			}
+		}
+		if _, err := r.Refresh(ctx); err != nil {
+			return nil, err
+		}
+		return r.State(ctx, names, sources, ids)
+	}
+	queued := func(context.Context) ([]model.QueuedJob, error) {
+		if r == nil { // nothing published: the queue is read once there is
+			return nil, nil
+		}
+		return r.QueuedJobs()
+	}
+	return producer.NewAcker(s.store, s.cfg.Job.Limits(), state).FollowQueue(queued)
+}
+
+// Two processes write the same few entities, commits at random points: an
+// answer given on durability is the answer the writer gives when it
+// applies the job, or ErrUncertain (the job then waits for the writer and
+// its applied outcome is the answer). Before an Acker looked at the jobs
+// other processes queued, a create_entities of a name the other process's
+// queued job created was answered "created, with these observations" and
+// applied as a no-op: the observations were lost with no word.
+func TestDurableAckWithAnotherProcessesQueuedJobs(t *testing.T) {
+	ctx := context.Background()
+	for seed := uint64(1); seed <= 3; seed++ {
+		rng := rand.New(rand.NewPCG(seed, 28))
+		a := newTestStore(t)
+		// A first snapshot, as 'memsnap init' publishes: both processes
+		// then read the queue from their first write.
+		if _, err := producer.Enqueue(a.store, []byte(`{"ops":[{"op":"kv_put","key":"k","value":"v"}]}`), a.cfg.Job.Limits()); err != nil {
+			t.Fatal(err)
+		}
+		a.commit(t, writer.CommitOptions{})
+		ackers := []*producer.Acker{followingAcker(t, a), followingAcker(t, a)}
+		type answer struct {
+			id      string
+			data    []byte
+			results []model.OpResult
+		}
+		var answers []answer
+		uncertain := 0
+		for range 80 {
+			data, _ := json.Marshal(genJob(rng))
+			ack, err := ackers[rng.IntN(2)].Submit(ctx, data)
+			var rej *producer.RejectedError
+			switch {
+			case errors.Is(err, producer.ErrUncertain):
+				uncertain++
+			case errors.As(err, &rej):
+			case err != nil:
+				t.Fatalf("submit %s: %v", data, err)
+			default:
+				answers = append(answers, answer{ack.JobID, data, ack.Results})
+			}
+			if rng.IntN(6) == 0 {
+				a.commit(t, writer.CommitOptions{})
+			}
+		}
+		a.commit(t, writer.CommitOptions{})
+		ra := openReader(t, a)
+		for _, x := range answers {
+			o, err := ra.Job(ctx, x.id)
+			if err != nil || o.Status != model.StatusApplied || !sameJSON(o.Results, x.results) {
+				got, _ := json.Marshal(x.results)
+				t.Errorf("seed %d: job %s answered %s on durability, applied as %+v (%v)", seed, x.data, got, o, err)
+			}
+		}
+		if uncertain == 0 {
+			t.Errorf("seed %d: no write named what the other process's queued jobs named: the sequence does not test the case", seed)
+		}
+		t.Logf("seed %d: %d answered on durability, %d left to the writer", seed, len(answers), uncertain)
+	}
+}

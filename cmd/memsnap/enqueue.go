@@ -105,7 +105,13 @@ func (a *app) enqueueDurable(ctx context.Context, s *snapshot.Store, data []byte
 		}
 		return r.State(ctx, names, sources, ids)
 	}
-	ack, err := producer.NewAcker(s, a.cfg.Job.Limits(), state).Submit(ctx, data)
+	queued := func(context.Context) ([]model.QueuedJob, error) {
+		if r == nil { // no snapshot yet
+			return nil, nil
+		}
+		return r.QueuedJobs()
+	}
+	ack, err := producer.NewAcker(s, a.cfg.Job.Limits(), state).FollowQueue(queued).Submit(ctx, data)
 	var rej *producer.RejectedError
 	switch {
 	case errors.Is(err, producer.ErrUncertain):

@@ -13,6 +13,9 @@ func (a *app) printGraph(g *reader.Graph) error {
 	if g.Queued > 0 {
 		queued = fmt.Sprintf(" and %d queued jobs", g.Queued)
 	}
+	if g.QueuedLeft > 0 {
+		queued += fmt.Sprintf(" (%d more queued jobs not shown: a read applies the first %d)", g.QueuedLeft, reader.MaxOverlayJobs)
+	}
 	fmt.Fprintf(a.stdout, "snapshot %d%s: %d entities, %d relations\n", g.Snapshot, queued, len(g.Entities), len(g.Relations))
 	for _, e := range g.Entities {
 		fmt.Fprintf(a.stdout, "%s (%s)\n", e.Name, e.EntityType)

@@ -27,8 +27,9 @@ tool answers once its job is durable in the queue, with the outcome the writer w
 (mcp.write_ack durable; with applied it waits until the job is applied, up to
 mcp.write_timeout). The server commits queued jobs as they arrive, batching those that arrive
 within writer.commit_delay, through a 'memsnap commit' child process (kept up between
-commits) whenever no other writer holds the lock (mcp.commit_when_idle). A read waits until the snapshot holds the
-server's own writes. No answer is larger than mcp.max_answer_bytes (256 KiB): past it, the
+commits) whenever no other writer holds the lock (mcp.commit_when_idle). A read answers from the snapshot
+plus every acknowledged job still queued, this server's and other processes' (reader.queued_writes); query,
+kv_get, kv_scan, recent_changes and windowed reads wait until the snapshot holds the server's own writes. No answer is larger than mcp.max_answer_bytes (256 KiB): past it, the
 best-ranked part, a nextCursor for the rest and a note saying how many more. On a store it cannot write (a read-only filesystem, no write
 permission) it serves reads and answers every write with "the store ... is read-only".
 Logs go to standard error only. A line that is not a JSON-RPC message

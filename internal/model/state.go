@@ -41,3 +41,9 @@ type SnapshotState struct {
 	// snapshot already applied or rejected; jobs it has not seen are absent.
 	Outcomes map[string]Outcome
 }
+
+// QueuedJob is an acknowledged job waiting in the queue, decoded.
+type QueuedJob struct {
+	ID  string
+	Job *Job
+}

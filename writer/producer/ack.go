@@ -3,6 +3,7 @@ package producer
 import "context"
 import "errors"
 import "fmt"
+import "slices"
 import "sync"
 import "time"
 
@@ -30,10 +31,19 @@ import "github.com/memsnap/memsnap/snapshot"
 // empty state with Snapshot 0.
 type StateFunc func(ctx context.Context, names, relSources, jobIDs []string) (*model.SnapshotState, error)
 
-// ErrUncertain is returned by Acker.Submit when the prediction rejects the
-// job but jobs of other processes wait in the queue ahead of it, which may
-// make it valid: only the writer can answer, so the caller should queue the
-// job and wait for it to be applied (Enqueue, then reader.WaitForJob).
+// QueueFunc returns the acknowledged jobs waiting in the queue that the
+// newest snapshot the process reads does not hold, in any order; an error
+// when the queue cannot be read.
+type QueueFunc func(ctx context.Context) ([]model.QueuedJob, error)
+
+// ErrUncertain is returned by Acker.Submit when only the writer can answer
+// for the job: the prediction rejects it but jobs of other processes wait
+// in the queue ahead of it, which may make it valid; or (FollowQueue) a
+// job another process queued names an entity it names, so the writer may
+// apply it on a state the snapshot does not show (an entity created there
+// first makes this job's create a no-op, one deleted there makes its
+// add_observations a rejection). The caller should queue the job and wait
+// for it to be applied (Enqueue, then reader.WaitForJob).
 var ErrUncertain = errors.New("the outcome depends on jobs of other processes still queued")
 
 // RejectedError is a write refused before it was queued: the writer would
@@ -94,6 +104,7 @@ type Acker struct {
 	store  *snapshot.Store
 	limits model.Limits
 	state  StateFunc
+	queued QueueFunc // nil: other processes' queued jobs are not looked at
 
 	mu       sync.Mutex      // guards the fields below, and serialises submissions
 	cache    stateCache      // rows already read from the snapshot the last prediction used
@@ -107,6 +118,15 @@ type Acker struct {
 // and reading snapshots through state.
 func NewAcker(store *snapshot.Store, lim model.Limits, state StateFunc) *Acker {
 	return &Acker{store: store, limits: lim, state: state}
+}
+
+// FollowQueue makes the Acker look at the jobs other processes queued
+// (queued): a job naming an entity one of them names is ErrUncertain
+// rather than predicted on a state the writer will not apply it on. It
+// returns a, and is called before the Acker is shared.
+func (a *Acker) FollowQueue(queued QueueFunc) *Acker {
+	a.queued = queued
+	return a
 }
 
 // Submit validates the job in data (model.DecodeJob: a bad job is an
@@ -172,6 +192,11 @@ func (a *Acker) predictLocked(ctx context.Context, job *model.Job) ([]model.OpRe
 		return nil, 0, err
 	}
 	a.reconcileLocked(st)
+	if a.queued != nil {
+		if shared, err := a.sharesWithOthersLocked(ctx, job); err != nil || shared {
+			return nil, 0, ErrUncertain
+		}
+	}
 	pend := make([]*model.Job, len(a.pending))
 	for i, p := range a.pending {
 		pend[i] = p.job
@@ -279,6 +304,35 @@ func (a *Acker) cachedState(ctx context.Context, names, sources, ids []string) (
 	a.cache.add(st.Graph, mn, ms)
 	st.Graph = a.cache.state(names, sources)
 	return st, nil
+}
+
+// sharesWithOthersLocked reports whether a job another process queued
+// (a.queued, less this Acker's pending jobs) names an entity that job
+// names, as a name, a relation's source or an entity deleted (fsm.Reads).
+func (a *Acker) sharesWithOthersLocked(ctx context.Context, job *model.Job) (bool, error) {
+	queued, err := a.queued(ctx)
+	if err != nil {
+		return false, err
+	}
+	mine := map[string]bool{}
+	for _, p := range a.pending {
+		mine[p.id] = true
+	}
+	var others []*model.Job
+	for _, q := range queued {
+		if !mine[q.ID] && q.Job != nil {
+			others = append(others, q.Job)
+		}
+	}
+	if len(others) == 0 {
+		return false, nil
+	}
+	named := func(r fsm.ReadSet) []string { return slices.Concat(r.Names, r.Sources, r.Touching) }
+	theirs := map[string]bool{}
+	for _, n := range named(fsm.Reads(others)) {
+		theirs[n] = true
+	}
+	return slices.ContainsFunc(named(fsm.Reads([]*model.Job{job})), func(n string) bool { return theirs[n] }), nil
 }
 
 // othersQueuedLocked reports whether the queue holds jobs this Acker did not

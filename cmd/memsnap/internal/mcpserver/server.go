@@ -121,7 +121,7 @@ func New(o Options) *Server {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{o: o, log: o.Log.With("component", "mcp"), swapped: make(chan struct{}, 1)}
-	s.acker = producer.NewAcker(o.Store, o.Config.Job.Limits(), s.state)
+	s.acker = producer.NewAcker(o.Store, o.Config.Job.Limits(), s.state).FollowQueue(s.queuedJobs)
 	s.space = writer.NewSpaceChecker(o.Store, o.Config.WriterOptions())
 	if o.Commit != nil && o.Config.MCP.CommitWhenIdle && o.ReadOnly == nil {
 		s.committer = producer.NewGroupCommitter(o.Store, producer.GroupCommitOptions{
@@ -481,6 +481,16 @@ func (s *Server) state(ctx context.Context, names, sources, ids []string) (*mode
 	return r.State(ctx, names, sources, ids)
 }
 
+// queuedJobs is the queue as the server's reader follows it (the jobs the
+// snapshot it serves does not hold), for the Acker (FollowQueue).
+func (s *Server) queuedJobs(ctx context.Context) ([]model.QueuedJob, error) {
+	r, err := s.reader(ctx)
+	if err != nil || r == nil {
+		return nil, err
+	}
+	return r.QueuedJobs()
+}
+
 // committed runs after each of this server's commits: it moves its reader to
 // the new snapshot and settles the acknowledged jobs that snapshot holds.
 func (s *Server) committed(sum writer.Summary) {
@@ -753,6 +763,22 @@ func (s *Server) settleOwnWrites(ctx context.Context) (note string) {
 		}
 	}
 	return note
+}
+
+// queueBeyondReads is the note of a read whose answer lacks acknowledged
+// writes: more jobs wait in the queue than a read applies
+// (reader.MaxOverlayJobs); "" otherwise.
+func (s *Server) queueBeyondReads(ctx context.Context) string {
+	r, err := s.reader(ctx)
+	if err != nil || r == nil {
+		return ""
+	}
+	jobs, err := r.QueuedJobs()
+	if err != nil || len(jobs) <= reader.MaxOverlayJobs {
+		return ""
+	}
+	return fmt.Sprintf("note: %d acknowledged writes wait in the queue; this answer shows the first %d, the rest show as the writer applies them",
+		len(jobs), reader.MaxOverlayJobs)
 }
 
 // sessionKey is the context key of the MCP session a call came in on.

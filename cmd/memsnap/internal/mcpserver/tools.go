@@ -247,7 +247,8 @@ func addTool[In, Out any](s *Server, t *mcp.Tool, in, out schema, h mcp.ToolHand
 		var note string
 		switch {
 		case overlaid:
-			note = s.settleOwnWrites(ctx)
+			note = strings.TrimPrefix(s.settleOwnWrites(ctx)+"; "+s.queueBeyondReads(ctx), "; ")
+			note = strings.TrimSuffix(note, "; ")
 		case waits:
 			note = s.awaitOwnWrites(ctx)
 		}
