@@ -82,6 +82,12 @@ type MCPTool struct {
 	// Reference* are zero when the reference did not run.
 	ReferenceP50MS float64 `json:"reference_p50_ms,omitempty"`
 	ReferenceP95MS float64 `json:"reference_p95_ms,omitempty"`
+	// MaxAnswerBytes and ReferenceMaxAnswerBytes are a read's largest
+	// answer as the server sent it (the result's JSON), memsnap's and the
+	// reference's: what the client decodes, which grows with the matches
+	// until mcp.max_answer_bytes cuts it.
+	MaxAnswerBytes          int `json:"max_answer_bytes,omitempty"`
+	ReferenceMaxAnswerBytes int `json:"reference_max_answer_bytes,omitempty"`
 	// RatioP50 and RatioP95 are memsnap's figure over the reference's.
 	RatioP50 float64 `json:"ratio_p50,omitempty"`
 	RatioP95 float64 `json:"ratio_p95,omitempty"`
@@ -350,6 +356,7 @@ func (r *runner) mcpSize(ctx context.Context, n int, ref string) (MCPSize, error
 // tools that failed, and why.
 type mcpTimes struct {
 	tools, reads [][]float64
+	readBytes    []int // each read tool's largest answer, as sent
 	after        []MCPCalls
 	seen         []float64
 	failed       []string
@@ -370,7 +377,7 @@ func (r *runner) mcpReference(ctx context.Context, ref, jsonl string, n int) (*m
 		return nil, err
 	}
 	defer srv.close()
-	if t.reads, t.failed, err = r.timeReads(ctx, srv, n, "reference", true); err != nil {
+	if t.reads, t.readBytes, t.failed, err = r.timeReads(ctx, srv, n, "reference", true); err != nil {
 		return nil, err
 	}
 	return t, nil
@@ -409,12 +416,14 @@ func (out *MCPSize) figures(mine, theirs *mcpTimes) {
 	}
 	for i, t := range mcpReads {
 		my := mine.reads[i]
-		x := MCPTool{Tool: t.label, P50MS: percentile(my, 50), P95MS: percentile(my, 95), P99MS: percentile(my, 99)}
+		x := MCPTool{Tool: t.label, P50MS: percentile(my, 50), P95MS: percentile(my, 95), P99MS: percentile(my, 99),
+			MaxAnswerBytes: mine.readBytes[i]}
 		if theirs != nil {
 			x.ReferenceError = theirs.failed[i]
 		}
 		if theirs != nil && len(theirs.reads[i]) > 0 && x.ReferenceError == "" {
 			x.ReferenceP50MS, x.ReferenceP95MS = percentile(theirs.reads[i], 50), percentile(theirs.reads[i], 95)
+			x.ReferenceMaxAnswerBytes = theirs.readBytes[i]
 			x.RatioP50, x.RatioP95 = ratio(x.P50MS, x.ReferenceP50MS), ratio(x.P95MS, x.ReferenceP95MS)
 		}
 		out.Reads = append(out.Reads, x)
@@ -475,7 +484,7 @@ func (r *runner) mcpMemsnap(ctx context.Context, store string, n int) (*mcpTimes
 		}
 		t.seen = append(t.seen, ms)
 	}
-	if t.reads, _, err = r.timeReads(ctx, second, n, "memsnap", false); err != nil {
+	if t.reads, t.readBytes, _, err = r.timeReads(ctx, second, n, "memsnap", false); err != nil {
 		return nil, err
 	}
 	return t, nil
@@ -484,11 +493,12 @@ func (r *runner) mcpMemsnap(ctx context.Context, store string, n int) (*mcpTimes
 // timeReads runs each read tool's calls in turn (Warmup untimed, then Calls
 // timed: the store does not change, so unlike the writes they need no
 // rounds), on the reference's arguments when reference is set (skipping
-// the tools it does not have), and returns each tool's timed calls in ms.
-// On the reference, a failing call is recorded in failed and its tool not
-// called again; on memsnap it ends the run.
-func (r *runner) timeReads(ctx context.Context, srv *mcpServer, n int, who string, reference bool) (out [][]float64, failed []string, err error) {
-	out, failed = make([][]float64, len(mcpReads)), make([]string, len(mcpReads))
+// the tools it does not have), and returns each tool's timed calls in ms
+// and its largest answer in bytes, as sent. On the reference, a failing
+// call is recorded in failed and its tool not called again; on memsnap it
+// ends the run.
+func (r *runner) timeReads(ctx context.Context, srv *mcpServer, n int, who string, reference bool) (out [][]float64, answer []int, failed []string, err error) {
+	out, answer, failed = make([][]float64, len(mcpReads)), make([]int, len(mcpReads)), make([]string, len(mcpReads))
 	start := time.Now()
 	rounds := r.sc.mcpWarmup + r.sc.mcpCalls
 	for i, t := range mcpReads {
@@ -500,22 +510,27 @@ func (r *runner) timeReads(ctx context.Context, srv *mcpServer, n int, who strin
 			if args == nil || failed[i] != "" {
 				continue
 			}
-			ms, err := srv.timedCall(ctx, t.tool, args(k, n))
+			start := time.Now()
+			res, _, err := srv.callResult(ctx, t.tool, args(k, n))
+			ms := float64(time.Since(start).Microseconds()) / 1000
 			if err != nil && reference && ctx.Err() == nil {
 				failed[i], out[i] = truncate(err.Error(), 200), nil
 				fmt.Fprintf(r.opts.Progress, "bench: mcp %d entities: reference %s failed: %v\n", n, t.label, err)
 				continue
 			}
 			if err != nil {
-				return nil, nil, fmt.Errorf("%s, call %d: %w", t.label, k, err)
+				return nil, nil, nil, fmt.Errorf("%s, call %d: %w", t.label, k, err)
 			}
 			if k >= r.sc.mcpWarmup {
 				out[i] = append(out[i], ms)
 			}
+			if b, err := json.Marshal(res); err == nil {
+				answer[i] = max(answer[i], len(b))
+			}
 		}
 		fmt.Fprintf(r.opts.Progress, "bench: mcp %d entities: %s reads: %s done after %.1fs\n", n, who, t.label, time.Since(start).Seconds())
 	}
-	return out, failed, nil
+	return out, answer, failed, nil
 }
 
 // seenBy creates entity name through first and polls open_nodes on second

@@ -221,12 +221,13 @@ func (x *MCP) writeRows(row func(bench, figure, format string, args ...any)) {
 		row(b, size+": seen by a 2nd memsnap mcp", "p50 %.0f ms, p95 %.0f ms (%d writes, from sending the write)",
 			s.SecondVisibleP50MS, s.SecondVisibleP95MS, x.VisibleWrites)
 		for _, t := range s.Reads {
-			v := fmt.Sprintf("memsnap p50 %.1f ms, p95 %.1f ms, p99 %.1f ms", t.P50MS, t.P95MS, t.P99MS)
+			v := fmt.Sprintf("memsnap p50 %.1f ms, p95 %.1f ms, p99 %.1f ms, answers up to %s", t.P50MS, t.P95MS, t.P99MS, byteSize(t.MaxAnswerBytes))
 			if t.ReferenceError != "" {
 				v += "; reference failed: " + t.ReferenceError
 			}
 			if t.ReferenceP50MS > 0 {
-				v += fmt.Sprintf("; reference p50 %.1f ms, p95 %.1f ms; ratio %.1fx, %.1fx", t.ReferenceP50MS, t.ReferenceP95MS, t.RatioP50, t.RatioP95)
+				v += fmt.Sprintf("; reference p50 %.1f ms, p95 %.1f ms, answers up to %s; ratio %.1fx, %.1fx",
+					t.ReferenceP50MS, t.ReferenceP95MS, byteSize(t.ReferenceMaxAnswerBytes), t.RatioP50, t.RatioP95)
 			}
 			row(b, size+": "+t.Tool, "%s", v)
 		}
@@ -339,8 +340,11 @@ func (x *MCP) goals(add func(bench, what, measured, target string, met bool)) {
 				}
 				for _, b1 := range ref {
 					if b1.Tool == t.Tool {
-						add(b, fmt.Sprintf("%d entities: %s p50 / 1k p50", n, t.Tool), fmt.Sprintf("%.1f / %.1f ms", t.P50MS, b1.P50MS),
-							"<= 2x", t.P50MS <= 2*b1.P50MS)
+						measured := fmt.Sprintf("%.1f / %.1f ms", t.P50MS, b1.P50MS)
+						if !write { // the answers' sizes: what grows with the matches
+							measured += fmt.Sprintf(" (answers %s / %s)", byteSize(t.MaxAnswerBytes), byteSize(b1.MaxAnswerBytes))
+						}
+						add(b, fmt.Sprintf("%d entities: %s p50 / 1k p50", n, t.Tool), measured, "<= 2x", t.P50MS <= 2*b1.P50MS)
 					}
 				}
 			case n >= 1_000_000 && !write:
