@@ -282,12 +282,18 @@ type MCPConfig struct {
 	// reference server's answer for a memory of a thousand entities (a
 	// search finding 234 of them: 216 KiB) and every answer of a small
 	// memory; a client wanting more sets the key or pages with
-	// nextCursor. At least 16 KiB.
+	// nextCursor. At least 16 KiB, at most 8 MiB.
 	MaxAnswerBytes int `mapstructure:"max_answer_bytes"`
 }
 
 // MinAnswerBytes is the smallest mcp.max_answer_bytes: 16 KiB.
 const MinAnswerBytes = 16 << 10
+
+// MaxAnswerBytesLimit is the largest mcp.max_answer_bytes: 8 MiB, under
+// the 10 MiB an MCP TypeScript client takes in one message, with room for
+// the JSON-RPC envelope and a write's echo; a larger cap would let a broad
+// search end that client's connection again.
+const MaxAnswerBytesLimit = 8 << 20
 
 // ServeConfig tunes 'memsnap serve', which also takes the mcp keys.
 type ServeConfig struct {
@@ -836,7 +842,8 @@ func (c Config) problems() []*KeyError {
 		{"gc.schedule", cronSpec(c.GC.Schedule)},
 		{"mcp.write_timeout", when(c.MCP.WriteTimeout <= 0, "must be positive")},
 		{"mcp.write_ack", oneOf(c.MCP.WriteAck, AckDurable, AckApplied)},
-		{"mcp.max_answer_bytes", atLeast(c.MCP.MaxAnswerBytes, MinAnswerBytes, "")},
+		{"mcp.max_answer_bytes", errors.Join(atLeast(c.MCP.MaxAnswerBytes, MinAnswerBytes, ""),
+			atMost(c.MCP.MaxAnswerBytes, MaxAnswerBytesLimit, " (8 MiB: an MCP TypeScript client takes at most 10 MiB in one message)"))},
 		{"serve.addr", hostPort(c.Serve.Addr)},
 		{"serve.max_body_bytes", when(c.Serve.MaxBodyBytes != 0 && c.Serve.MaxBodyBytes < c.Job.MaxBytes,
 			fmt.Sprintf("is smaller than job.max_bytes (%d), which no write could then fit (0: four times job.max_bytes)", c.Job.MaxBytes))},
@@ -941,6 +948,10 @@ func oneOf(v string, allowed ...string) error {
 
 func atLeast[T int | int64](v, minimum T, note string) error {
 	return when(v < minimum, fmt.Sprintf("is below the minimum of %d%s", minimum, note))
+}
+
+func atMost[T int | int64](v, maximum T, note string) error {
+	return when(v > maximum, fmt.Sprintf("is above the maximum of %d%s", maximum, note))
 }
 
 // hostPort checks a listen address: host:port, the host possibly empty

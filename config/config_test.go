@@ -122,6 +122,8 @@ func TestLoadNamesKeyValueAndSource(t *testing.T) {
 			want: `mcp.commit_when_idle: "maybe" (from MEMSNAP_MCP_COMMIT_WHEN_IDLE) is not true or false`, wantN: 1},
 		{name: "env invalid", env: map[string]string{"MEMSNAP_GC_KEEP": "0"},
 			want: `gc.keep: 0 (from MEMSNAP_GC_KEEP) is below the minimum of 1`, wantN: 1},
+		{name: "answer cap over the client's frame", env: map[string]string{"MEMSNAP_MCP_MAX_ANSWER_BYTES": "100GiB"},
+			want: `mcp.max_answer_bytes: 107374182400 (from MEMSNAP_MCP_MAX_ANSWER_BYTES) is above the maximum of 8388608 (8 MiB: an MCP TypeScript client takes at most 10 MiB in one message)`, wantN: 1},
 		{name: "file not an integer", file: "gc:\n  keep: many\n",
 			want: `gc.keep: "many" (from config file FILE) is not an integer`, wantN: 1},
 		{name: "file invalid", file: "writer:\n  nice: 40\n",
