@@ -8,6 +8,7 @@ import "fmt"
 import "maps"
 import "slices"
 import "sort"
+import "strconv"
 import "unicode/utf8"
 
 import "github.com/memsnap/memsnap/internal/graphdb"
@@ -41,11 +42,24 @@ type Graph struct {
 	// read applies at most the first 10,000 (MaxOverlayJobs), and the
 	// answer lacks the rest until the writer applies the first.
 	QueuedLeft int `json:"queued_left,omitempty"`
+	// queuedJobs identifies the queued jobs applied (Version).
+	queuedJobs string
 	// From and Total describe a SearchNodes answer: Entities are the
 	// ranked matches From to From+len(Entities)-1 of Total (a part when
 	// SearchOptions.Offset, Limit or MaxBytes cut it). Not in the JSON.
 	From  int `json:"-"`
 	Total int `json:"-"`
+}
+
+// Version identifies the state the graph was read from: its snapshot and
+// the queued jobs applied over it (their ids). Two answers of one version
+// come from the same memory; a caller paging through a ranking compares
+// them to tell that the memory changed between pages.
+func (g *Graph) Version() string {
+	if g.queuedJobs == "" {
+		return strconv.FormatUint(g.Snapshot, 10)
+	}
+	return strconv.FormatUint(g.Snapshot, 10) + "+" + g.queuedJobs
 }
 
 // Suggestion is an entity a search that matched nothing offers instead: its

@@ -1,6 +1,8 @@
 package reader
 
 import "context"
+import "crypto/sha256"
+import "encoding/hex"
 import "encoding/base64"
 import "fmt"
 import "sync"
@@ -25,13 +27,20 @@ import "github.com/memsnap/memsnap/internal/model"
 
 // overlayState caches the Overlay of the newest index and queue state.
 type overlayState struct {
-	mu      sync.Mutex // guards the fields below
-	view    *graphindex.View
-	gen     uint64
-	wm      uint64
-	overlay *graphindex.Overlay
-	queued  int // jobs the overlay applied
-	left    int // jobs past MaxOverlayJobs it did not
+	mu   sync.Mutex // guards the fields below
+	view *graphindex.View
+	gen  uint64
+	wm   uint64
+	last queuedOverlay
+}
+
+// queuedOverlay is a snapshot's search index with the queued jobs it does
+// not hold applied (Overlay), as a read answers from it.
+type queuedOverlay struct {
+	o       *graphindex.Overlay
+	applied int    // jobs the overlay applied
+	left    int    // jobs past maxOverlayJobs it did not
+	jobs    string // digest of the applied jobs' ids (Graph.Version)
 }
 
 // MaxOverlayJobs bounds the queued jobs a read applies: the first that
@@ -59,17 +68,18 @@ func (r *Reader) withQueued(ctx context.Context, read func(o *graphindex.Overlay
 	for attempt := 1; ; attempt++ {
 		retry := false
 		err = r.withHandle(ctx, func(ctx context.Context, h *handle, c *graphdb.Conn) error {
-			o, n, left, again, err := r.overlayFor(ctx, h, c)
-			if err != nil || o == nil {
+			q, again, err := r.overlayFor(ctx, h, c)
+			if err != nil || q.o == nil {
 				retry = again && attempt < maxOverlayAttempts
 				return err
 			}
+			o := q.o
 			if g, err = read(o); err != nil || g == nil {
 				// nil: the View was replaced during the read.
 				retry = err == nil && attempt < maxOverlayAttempts
 				return err
 			}
-			g.Snapshot, g.Queued, g.QueuedLeft, ok = h.seq, n, left, true
+			g.Snapshot, g.Queued, g.QueuedLeft, g.queuedJobs, ok = h.seq, q.applied, q.left, q.jobs, true
 			// A refresh during the read made its View an older one, whose
 			// lookups find nothing.
 			retry = !o.Base().Newest() && attempt < maxOverlayAttempts
@@ -96,11 +106,11 @@ func (r *Reader) withQueued(ctx context.Context, read func(o *graphindex.Overlay
 // When it is not, a job may have left the queue for a snapshot newer than
 // h, and an answer from h and that queue would lack it: a process that
 // started after the job was queued never saw it in the queue at all.
-func (r *Reader) overlayFor(ctx context.Context, h *handle, c *graphdb.Conn) (o *graphindex.Overlay, n, left int, again bool, err error) {
+func (r *Reader) overlayFor(ctx context.Context, h *handle, c *graphdb.Conn) (q queuedOverlay, again bool, err error) {
 	st, err := r.queue.current()
 	if err != nil {
 		r.log.Warn("queued writes: cannot read the queue; answering from the snapshot alone", "error", err)
-		return nil, 0, 0, false, nil
+		return queuedOverlay{}, false, nil
 	}
 	if seq, err := r.store.Current(); err == nil && seq > h.seq {
 		// Refresh waits for a refresh under way (the background one:
@@ -110,40 +120,44 @@ func (r *Reader) overlayFor(ctx context.Context, h *handle, c *graphdb.Conn) (o 
 		// attempt's reader.query_timeout. The read starts over on the
 		// newer snapshot, with a budget of its own.
 		if swapped, err := r.Refresh(ctx); (err == nil && swapped) || r.Seq() > h.seq {
-			return nil, 0, 0, true, nil
+			return queuedOverlay{}, true, nil
 		}
 	}
 	ov := &r.overlay
 	wm := h.manifest.Watermark
-	jobs := make([]*model.Job, 0, len(st.jobs))
-	for _, j := range notHeld(h, st) {
-		jobs = append(jobs, j.job)
+	queued := notHeld(h, st)
+	if len(queued) == 0 {
+		return queuedOverlay{}, false, nil
 	}
-	if len(jobs) == 0 {
-		return nil, 0, 0, false, nil
-	}
-	if len(jobs) > maxOverlayJobs {
-		r.log.Debug("queued writes: reads apply the first queued jobs only", "queued", len(jobs), "applied", maxOverlayJobs)
-		left, jobs = len(jobs)-maxOverlayJobs, jobs[:maxOverlayJobs]
+	if len(queued) > maxOverlayJobs {
+		r.log.Debug("queued writes: reads apply the first queued jobs only", "queued", len(queued), "applied", maxOverlayJobs)
+		q.left, queued = len(queued)-maxOverlayJobs, queued[:maxOverlayJobs]
 	}
 	v, err := r.textView(ctx, h, c, false)
 	if err != nil {
-		return nil, 0, 0, false, err
+		return queuedOverlay{}, false, err
 	}
 	ov.mu.Lock()
 	defer ov.mu.Unlock()
 	if ov.view == v && ov.gen == st.gen && ov.wm == wm {
-		return ov.overlay, ov.queued, ov.left, false, nil
+		return ov.last, false, nil
+	}
+	jobs := make([]*model.Job, len(queued))
+	ids := sha256.New()
+	for i, j := range queued {
+		jobs[i] = j.job
+		ids.Write([]byte(j.id))
 	}
 	o, ok := v.Overlay(jobs)
 	if !ok {
-		return nil, 0, 0, true, nil
+		return queuedOverlay{}, true, nil
 	}
 	for _, err := range o.Rejected() {
 		r.log.Debug("queued writes: a queued job the writer will reject is left out", "seq", h.seq, "error", err)
 	}
-	ov.view, ov.gen, ov.wm, ov.overlay, ov.queued, ov.left = v, st.gen, wm, o, len(jobs), left
-	return o, len(jobs), left, false, nil
+	q.o, q.applied, q.jobs = o, len(jobs), hex.EncodeToString(ids.Sum(nil)[:8])
+	ov.view, ov.gen, ov.wm, ov.last = v, st.gen, wm, q
+	return q, false, nil
 }
 
 // notHeld returns the jobs of st that h's snapshot does not hold, in the

@@ -162,9 +162,9 @@ func TestQueuedReadMovesOnAfterAnotherRefresh(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer h.putConn(c)
-	o, _, _, again, err := r.overlayFor(ctx, h, c)
-	if err != nil || o != nil || !again {
-		t.Errorf("overlay on snapshot %d, replaced by %d: overlay %v, again %v, %v; want a start over", h.seq, r.Seq(), o != nil, again, err)
+	ov, again, err := r.overlayFor(ctx, h, c)
+	if err != nil || ov.o != nil || !again {
+		t.Errorf("overlay on snapshot %d, replaced by %d: overlay %v, again %v, %v; want a start over", h.seq, r.Seq(), ov.o != nil, again, err)
 	}
 	if built, _ := r.SearchIndexStats(); built != 0 {
 		t.Errorf("%d search indexes built from a scan, want none (the stale snapshot's)", built)

@@ -163,3 +163,46 @@ func TestAnswersFitTheCap(t *testing.T) {
 		t.Errorf("a cursor passed with another query: %s, want an error naming the cursor", text)
 	}
 }
+
+// A search paged with nextCursor while the memory changes says so: the
+// page after a write (queued, not committed) notes that the memory changed
+// since the page before, since the ranking moved under the offsets; pages
+// of an unchanged memory carry no such note.
+func TestPagingSaysWhenTheMemoryChanged(t *testing.T) {
+	ctx := testContext(t)
+	store := newStore(t)
+	cs := mcpSession(t, ctx, store, "MEMSNAP_MCP_COMMIT_WHEN_IDLE=false")
+	var es []map[string]any
+	for i := range 30 {
+		es = append(es, entity(fmt.Sprintf("pg-%02d", i), "note", "paged topic"))
+	}
+	createEntities(t, ctx, cs, es...)
+	page := func(cursor string) answerPage {
+		t.Helper()
+		args := map[string]any{"query": "paged", "limit": 10}
+		if cursor != "" {
+			args["cursor"] = cursor
+		}
+		text, res := call(t, ctx, cs, "search_nodes", args)
+		if res.IsError {
+			t.Fatalf("search_nodes %v: %s", args, text)
+		}
+		var p answerPage
+		b, _ := json.Marshal(res.StructuredContent)
+		if err := json.Unmarshal(b, &p); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	const changed = "the memory changed since the page before"
+	first := page("")
+	second := page(first.NextCursor)
+	if strings.Contains(second.Note, changed) || second.NextCursor == "" {
+		t.Fatalf("page 2 of an unchanged memory: note %q, cursor %q", second.Note, second.NextCursor)
+	}
+	createEntities(t, ctx, cs, entity("pg-new", "note", "paged later"))
+	third := page(second.NextCursor)
+	if !strings.Contains(third.Note, changed) {
+		t.Errorf("page 3 after a write: note %q, want it to say the memory changed", third.Note)
+	}
+}

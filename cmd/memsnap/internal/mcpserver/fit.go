@@ -44,6 +44,9 @@ type pageCursor struct {
 	Tool   string `json:"t"`
 	Offset int    `json:"o"`
 	Args   string `json:"a"` // argsDigest of the call's other arguments
+	// Version is the memory the page before was read from
+	// (reader.Graph.Version): a next page read from another one says so.
+	Version string `json:"v,omitempty"`
 }
 
 // cursorPrefix starts every pageCursor, so that a cursor of another kind
@@ -67,19 +70,25 @@ func argsDigest(args ...any) string {
 // tool gave out for the same arguments (digest); otherwise it fails with
 // reader.ErrBadOption.
 func offsetOf(tool, digest, cursor string) (int, error) {
+	c, err := cursorOf(tool, digest, cursor)
+	return c.Offset, err
+}
+
+// cursorOf is offsetOf giving the whole cursor (zero for "").
+func cursorOf(tool, digest, cursor string) (pageCursor, error) {
 	if cursor == "" {
-		return 0, nil
+		return pageCursor{}, nil
 	}
 	var c pageCursor
 	b, err := base64.RawURLEncoding.DecodeString(strings.TrimPrefix(cursor, cursorPrefix))
 	if err != nil || !strings.HasPrefix(cursor, cursorPrefix) || json.Unmarshal(b, &c) != nil || c.Offset < 0 {
-		return 0, fmt.Errorf("%w: cursor %q is not one this server gave out", reader.ErrBadOption, clip(cursor))
+		return pageCursor{}, fmt.Errorf("%w: cursor %q is not one this server gave out", reader.ErrBadOption, clip(cursor))
 	}
 	if c.Tool != tool || c.Args != digest {
-		return 0, fmt.Errorf("%w: cursor %q continues another call (%s with other arguments): pass it with the arguments of the call that gave it",
+		return pageCursor{}, fmt.Errorf("%w: cursor %q continues another call (%s with other arguments): pass it with the arguments of the call that gave it",
 			reader.ErrBadOption, clip(cursor), c.Tool)
 	}
-	return c.Offset, nil
+	return c, nil
 }
 
 func clip(s string) string {
@@ -104,7 +113,7 @@ func itemShare(v any) int {
 
 // noteReserve is room kept for the nextCursor and note of a cut answer
 // while its part is chosen.
-const noteReserve = 512
+const noteReserve = 1024
 
 // fitList returns how many of items, from the first, fit in left bytes,
 // at most limit (0: no limit), where item i costs cost(i) bytes; at least
@@ -313,10 +322,11 @@ func (s *Server) cutReason(limit, shown int) string {
 // (reader.Graph.From and Total: searchPart).
 func (s *Server) pagedGraph(tool string, full *reader.Graph, cursor string, limit int, args ...any) (graphOut, error) {
 	digest := argsDigest(args...)
-	offset, err := offsetOf(tool, digest, cursor)
+	c, err := cursorOf(tool, digest, cursor)
 	if err != nil {
 		return graphOut{}, err
 	}
+	offset, version := c.Offset, full.Version()
 	total, skip := len(full.Entities), offset
 	if full.Total > 0 { // a part: the reader skipped to offset
 		total, skip = full.Total, max(offset-full.From, 0)
@@ -327,14 +337,26 @@ func (s *Server) pagedGraph(tool string, full *reader.Graph, cursor string, limi
 		out.Suggestions, out.sent = full.Suggestions, nil
 	}
 	if offset+shown < total {
-		out.NextCursor = pageCursor{Tool: tool, Offset: offset + shown, Args: digest}.String()
+		out.NextCursor = pageCursor{Tool: tool, Offset: offset + shown, Args: digest, Version: version}.String()
 		note := cutNote(tool, s.cutReason(limit, shown), offset, shown, total, false)
 		if out.Note != "" {
 			note = out.Note + "; " + note
 		}
 		out.Note, out.sent = note, nil
 	}
+	if c.Version != "" && c.Version != version {
+		out.Note, out.sent = strings.TrimSuffix(changedNote(c.Version, version)+"; "+out.Note, "; "), nil
+	}
 	return out, nil
+}
+
+// changedNote is the note of a page read from another memory than the
+// page before it (versions then and now, reader.Graph.Version): the
+// ranking moved, so a match may be missing from the pages or shown twice.
+func changedNote(then, now string) string {
+	return fmt.Sprintf("the memory changed since the page before (snapshot and queued writes %s then, %s now): "+
+		"this page is taken from the ranking as it stands now, so a match may be missing from the pages or shown twice; "+
+		"search again without cursor for one consistent list", then, now)
 }
 
 // searchPart is the search_nodes part SearchOptions asks the reader for:
