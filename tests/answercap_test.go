@@ -206,3 +206,44 @@ func TestPagingSaysWhenTheMemoryChanged(t *testing.T) {
 		t.Errorf("page 3 after a write: note %q, want it to say the memory changed", third.Note)
 	}
 }
+
+// A write's answer fits mcp.max_answer_bytes too: create_entities echoes
+// what it created (the reference's answer), and an echo over the cap
+// shows the entities that fit and a note saying how many of how many;
+// every entity was written.
+func TestWriteAnswersFitTheCap(t *testing.T) {
+	ctx := testContext(t)
+	store := newStore(t)
+	cs := mcpSession(t, ctx, store, fmt.Sprintf("MEMSNAP_MCP_MAX_ANSWER_BYTES=%dKiB", answerCap>>10))
+	big := strings.Repeat("a long observation ", 1200) // 22.8 KB
+	var es []map[string]any
+	var names []string
+	for i := range 6 {
+		names = append(names, fmt.Sprintf("big-%d", i))
+		es = append(es, entity(names[i], "note", big))
+	}
+	text, res := call(t, ctx, cs, "create_entities", map[string]any{"entities": es})
+	if res.IsError {
+		t.Fatalf("create_entities: %s", text)
+	}
+	structured, _ := json.Marshal(res.StructuredContent)
+	quoted, _ := json.Marshal(text)
+	if n := len(structured) + len(quoted); n > answerCap {
+		t.Errorf("create_entities answered %d bytes as sent, over mcp.max_answer_bytes %d", n, answerCap)
+	}
+	var out struct {
+		Entities []struct{ Name string } `json:"entities"`
+		Note     string                 `json:"note"`
+	}
+	if err := json.Unmarshal(structured, &out); err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Entities) == 0 || len(out.Entities) >= 6 || !strings.Contains(out.Note, fmt.Sprintf("%d of 6 entities created shown", len(out.Entities))) {
+		t.Errorf("cut echo: %d entities, note %q", len(out.Entities), out.Note)
+	}
+	for _, name := range names {
+		if got := parseGraph(t, mustCall(t, ctx, cs, "open_nodes", map[string]any{"names": []string{name}})); len(got.Entities) != 1 {
+			t.Errorf("%s was not written", name)
+		}
+	}
+}

@@ -157,13 +157,17 @@ var (
 	entityOut   = closed(entitySchema)
 	relationOut = closed(relationSchema)
 
-	entitiesOut  = closed(object(schema{"entities": array(entityOut)}, "entities"))
-	relationsOut = closed(object(schema{"relations": array(relationOut)}, "relations"))
+	// echoNote is a write's answer's note when the echo of what it wrote
+	// was cut to mcp.max_answer_bytes (writeEcho).
+	echoNote = str("Present when the answer was cut: how many of the items written are shown; every one was written")
+
+	entitiesOut  = closed(object(schema{"entities": array(entityOut), "note": echoNote}, "entities"))
+	relationsOut = closed(object(schema{"relations": array(relationOut), "note": echoNote}, "relations"))
 
 	addObservationsOutSchema = closed(object(schema{"results": array(closed(object(schema{
 		"entityName":        schema{"type": "string"},
 		"addedObservations": array(schema{"type": "string"}),
-	}, "entityName", "addedObservations")))}, "results"))
+	}, "entityName", "addedObservations"))), "note": echoNote}, "results"))
 
 	messageOutSchema = closed(object(schema{
 		"success": schema{"type": "boolean"},

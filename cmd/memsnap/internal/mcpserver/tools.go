@@ -6,6 +6,7 @@ import "errors"
 import "fmt"
 import "reflect"
 import "slices"
+import "sort"
 import "strings"
 import "time"
 
@@ -24,9 +25,19 @@ import "github.com/memsnap/memsnap/writer/producer"
 // server's, which the job format (model.Entity, model.Relation, ...) shares.
 
 type (
-	// entityList is create_entities' argument and answer.
+	// entityList is create_entities' argument.
 	entityList struct {
 		Entities []model.Entity `json:"entities"`
+	}
+	// entitiesAnswer is create_entities' answer.
+	entitiesAnswer struct {
+		Entities []model.Entity `json:"entities"`
+		Note     string         `json:"note,omitempty"`
+	}
+	// relationsAnswer is create_relations' answer.
+	relationsAnswer struct {
+		Relations []model.Relation `json:"relations"`
+		Note      string           `json:"note,omitempty"`
 	}
 	// relationList is create_relations' argument and answer, and
 	// delete_relations' argument.
@@ -117,6 +128,7 @@ type (
 	}
 	addObservationsOut struct {
 		Results []addedObservations `json:"results"`
+		Note    string              `json:"note,omitempty"`
 	}
 	messageOut struct {
 		Success bool   `json:"success"`
@@ -520,25 +532,52 @@ func (s *Server) register() {
 		Description: "The full knowledge graph with all entities and relations", MIMEType: "application/json"}, s.readResource)
 }
 
-func (s *Server) createEntities(ctx context.Context, _ *mcp.CallToolRequest, in entityList) (*mcp.CallToolResult, entityList, error) {
+func (s *Server) createEntities(ctx context.Context, _ *mcp.CallToolRequest, in entityList) (*mcp.CallToolResult, entitiesAnswer, error) {
 	for i := range in.Entities {
 		in.Entities[i].Observations = model.NonNil(in.Entities[i].Observations)
 	}
 	o, err := s.submit(ctx, map[string]any{"op": model.OpCreateEntities, "entities": in.Entities})
 	if err != nil {
-		return nil, entityList{}, err
+		return nil, entitiesAnswer{}, err
 	}
-	out := entityList{Entities: created(o, in.Entities)}
-	return writeAnswer(out.Entities, o), out, nil
+	out := entitiesAnswer{Entities: created(o, in.Entities)}
+	out.Entities, out.Note = writeEcho(s, "entities created", out.Entities, func(es []model.Entity) any { return entitiesAnswer{Entities: es} })
+	return s.echoAnswer(out.Entities, out.Note, o), out, nil
 }
 
-func (s *Server) createRelations(ctx context.Context, _ *mcp.CallToolRequest, in relationList) (*mcp.CallToolResult, relationList, error) {
+func (s *Server) createRelations(ctx context.Context, _ *mcp.CallToolRequest, in relationList) (*mcp.CallToolResult, relationsAnswer, error) {
 	o, err := s.submit(ctx, map[string]any{"op": model.OpCreateRelations, "relations": model.NonNil(in.Relations)})
 	if err != nil {
-		return nil, relationList{}, err
+		return nil, relationsAnswer{}, err
 	}
-	out := relationList{Relations: created(o, in.Relations)}
-	return writeAnswer(out.Relations, o), out, nil
+	out := relationsAnswer{Relations: created(o, in.Relations)}
+	out.Relations, out.Note = writeEcho(s, "relations created", out.Relations, func(rs []model.Relation) any { return relationsAnswer{Relations: rs} })
+	return s.echoAnswer(out.Relations, out.Note, o), out, nil
+}
+
+// writeEcho cuts the echo of what a write did (items, the reference's
+// answer) to the first items whose answer, as shape makes it, fits
+// mcp.max_answer_bytes with room for the note and the job's metadata; note
+// says how many are shown ("" when all are). A single item over the cap
+// is not shown. Every item was written whatever the echo shows.
+func writeEcho[T any](s *Server, what string, items []T, shape func([]T) any) (shown []T, note string) {
+	budget := s.answerCap() - noteReserve
+	if fits(shape(items), budget) {
+		return items, ""
+	}
+	k := sort.Search(len(items), func(k int) bool { return !fits(shape(items[:k+1]), budget) })
+	return items[:k], fmt.Sprintf("answer cut to fit mcp.max_answer_bytes (%d bytes): %d of %d %s shown; every one was written",
+		s.answerCap(), k, len(items), what)
+}
+
+// echoAnswer is a write's answer: the echo as the reference words it
+// (writeAnswer) and, when it was cut, the note as a second text.
+func (s *Server) echoAnswer(echo any, note string, o model.Outcome) *mcp.CallToolResult {
+	res := writeAnswer(echo, o)
+	if note != "" {
+		res.Content = append(res.Content, &mcp.TextContent{Text: "note: " + note})
+	}
+	return res
 }
 
 // created lists the items of the job's one op that it created.
@@ -567,7 +606,8 @@ func (s *Server) addObservations(ctx context.Context, _ *mcp.CallToolRequest, in
 		}
 		out.Results = append(out.Results, addedObservations{EntityName: a.EntityName, AddedObservations: model.NonNil(got)})
 	}
-	return writeAnswer(out.Results, o), out, nil
+	out.Results, out.Note = writeEcho(s, "entities' added observations", out.Results, func(rs []addedObservations) any { return addObservationsOut{Results: rs} })
+	return s.echoAnswer(out.Results, out.Note, o), out, nil
 }
 
 func (s *Server) deleteEntities(ctx context.Context, _ *mcp.CallToolRequest, in deleteEntitiesIn) (*mcp.CallToolResult, messageOut, error) {
