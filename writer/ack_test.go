@@ -14,31 +14,53 @@ import "github.com/memsnap/memsnap/snapshot"
 import "github.com/memsnap/memsnap/writer"
 import "github.com/memsnap/memsnap/writer/producer"
 
-// readerState is the StateFunc a server gives its Acker: the newest
-// snapshot, through a reader opened once one exists.
-func readerState(t *testing.T, s *storeUnderTest) producer.StateFunc {
-	var r *reader.Reader
+// processReader is one process's reader of s, opened on its first use
+// once a snapshot exists, closed when the test ends.
+type processReader struct {
+	s *storeUnderTest
+	r *reader.Reader
+}
+
+func newProcessReader(t *testing.T, s *storeUnderTest) *processReader {
+	p := &processReader{s: s}
 	t.Cleanup(func() {
-		if r != nil {
-			r.Close()
+		if p.r != nil {
+			p.r.Close()
 		}
 	})
-	return func(ctx context.Context, names, sources, ids []string) (*model.SnapshotState, error) {
-		if r == nil {
-			var err error
-			r, err = reader.Open(ctx, s.store, s.cfg.ReaderOptions(), nil)
-			if errors.Is(err, snapshot.ErrNoSnapshot) {
-				return &model.SnapshotState{Graph: &model.State{}, Outcomes: map[string]model.Outcome{}}, nil
-			}
-			if err != nil {
-				return nil, err
-			}
+	return p
+}
+
+// state is the StateFunc a server gives its Acker: the newest snapshot.
+func (p *processReader) state(ctx context.Context, names, sources, ids []string) (*model.SnapshotState, error) {
+	if p.r == nil {
+		var err error
+		p.r, err = reader.Open(ctx, p.s.store, p.s.cfg.ReaderOptions(), nil)
+		if errors.Is(err, snapshot.ErrNoSnapshot) {
+			return &model.SnapshotState{Graph: &model.State{}, Outcomes: map[string]model.Outcome{}}, nil
 		}
-		if _, err := r.Refresh(ctx); err != nil {
+		if err != nil {
 			return nil, err
 		}
-		return r.State(ctx, names, sources, ids)
 	}
+	if _, err := p.r.Refresh(ctx); err != nil {
+		return nil, err
+	}
+	return p.r.State(ctx, names, sources, ids)
+}
+
+// queued is the QueueFunc a server gives its Acker (FollowQueue): the
+// queue as the reader follows it, nothing before a snapshot exists.
+func (p *processReader) queued(context.Context) ([]model.QueuedJob, error) {
+	if p.r == nil {
+		return nil, nil
+	}
+	return p.r.QueuedJobs()
+}
+
+// readerState is the StateFunc of a process's reader of s.
+func readerState(t *testing.T, s *storeUnderTest) producer.StateFunc {
+	return newProcessReader(t, s).state
 }
 
 // ackedJob is one submission and what the Acker answered.
@@ -152,39 +174,11 @@ func sameJSON(a, b any) bool {
 }
 
 // followingAcker is the Acker of one more process on s: its own reader
-// (opened once a snapshot exists) gives the snapshot's state and the queue
-// as that process follows it (producer.Acker.FollowQueue), as 'memsnap mcp'
-// wires it.
+// gives the snapshot's state and the queue as that process follows it
+// (producer.Acker.FollowQueue), as 'memsnap mcp' wires it.
 func followingAcker(t *testing.T, s *storeUnderTest) *producer.Acker {
-	var r *reader.Reader
-	t.Cleanup(func() {
-		if r != nil {
-			r.Close()
-		}
-	})
-	state := func(ctx context.Context, names, sources, ids []string) (*model.SnapshotState, error) {
-		if r == nil {
-			var err error
-			r, err = reader.Open(ctx, s.store, s.cfg.ReaderOptions(), nil)
-			if errors.Is(err, snapshot.ErrNoSnapshot) {
-				return &model.SnapshotState{Graph: &model.State{}, Outcomes: map[string]model.Outcome{}}, nil
-			}
-			if err != nil {
-				return nil, err
-			}
-		}
-		if _, err := r.Refresh(ctx); err != nil {
-			return nil, err
-		}
-		return r.State(ctx, names, sources, ids)
-	}
-	queued := func(context.Context) ([]model.QueuedJob, error) {
-		if r == nil { // nothing published: the queue is read once there is
-			return nil, nil
-		}
-		return r.QueuedJobs()
-	}
-	return producer.NewAcker(s.store, s.cfg.Job.Limits(), state).FollowQueue(queued)
+	p := newProcessReader(t, s)
+	return producer.NewAcker(s.store, s.cfg.Job.Limits(), p.state).FollowQueue(p.queued)
 }
 
 // Two processes write the same few entities, commits at random points: an
