@@ -1,5 +1,6 @@
 package tests
 
+import "crypto/rand"
 import "encoding/json"
 import "fmt"
 import "os"
@@ -9,15 +10,22 @@ import "slices"
 import "strings"
 import "syscall"
 import "testing"
+import "time"
 
 import "github.com/modelcontextprotocol/go-sdk/mcp"
+import "github.com/oklog/ulid/v2"
 
 import "github.com/memsnap/memsnap/internal/fsutil"
+import "github.com/memsnap/memsnap/snapshot"
 
 // Issue 12, done-when 3: a write acknowledged on durability that the writer
 // later rejects (another process deleted its entity in between) is
 // dead-lettered with its reason, reported in the server's next answer, and
-// listed by memory_status.
+// listed by memory_status. The other process's delete is queued after the
+// write was acknowledged, under an earlier id (its producer's clock is an
+// hour behind), so the writer applies it first: a delete queued before the
+// write was answered makes the write wait for the writer instead
+// (TestDurableAckWithAnotherProcessesQueuedJobs).
 func TestLateRejection(t *testing.T) {
 	ctx := testContext(t)
 	store := newStore(t)
@@ -25,10 +33,9 @@ func TestLateRejection(t *testing.T) {
 		"entities": []any{entity("Ent_X", "note", "first")}}}})
 	mustMemsnap(t, store, nil, "commit")
 	// This server leaves commits to others, so that its job waits in the
-	// queue behind another process's delete.
+	// queue for the other process's delete.
 	cs := mcpSession(t, ctx, store, "MEMSNAP_MCP_COMMIT_WHEN_IDLE=false", "MEMSNAP_READER_REFRESH=@every 100ms")
 	mustCall(t, ctx, cs, "search_nodes", map[string]any{"query": "Ent_X"}) // the server reads the snapshot with Ent_X
-	enqueue(t, store, map[string]any{"ops": []any{map[string]any{"op": "delete_entities", "entityNames": []string{"Ent_X"}}}})
 
 	text, res := call(t, ctx, cs, "add_observations", map[string]any{"observations": []any{
 		map[string]any{"entityName": "Ent_X", "contents": []string{"second"}}}})
@@ -38,6 +45,14 @@ func TestLateRejection(t *testing.T) {
 	job, _ := res.Meta["memsnap/job"].(string)
 	if job == "" || res.Meta["memsnap/jobStatus"] != "pending" {
 		t.Fatalf("acknowledged on durability: want the job id and status pending in the metadata, got %v", res.Meta)
+	}
+	s, err := snapshot.Open(store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	earlier := ulid.MustNew(ulid.Timestamp(time.Now().Add(-time.Hour)), rand.Reader).String()
+	if err := s.Queue().Enqueue(earlier, []byte(`{"ops":[{"op":"delete_entities","entityNames":["Ent_X"]}]}`)); err != nil {
+		t.Fatal(err)
 	}
 	mustMemsnap(t, store, nil, "commit") // the delete applies first, then the write fails
 

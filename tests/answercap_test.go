@@ -233,7 +233,7 @@ func TestWriteAnswersFitTheCap(t *testing.T) {
 	}
 	var out struct {
 		Entities []struct{ Name string } `json:"entities"`
-		Note     string                 `json:"note"`
+		Note     string                  `json:"note"`
 	}
 	if err := json.Unmarshal(structured, &out); err != nil {
 		t.Fatal(err)
