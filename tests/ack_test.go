@@ -290,3 +290,31 @@ func TestCommitOutlivesItsReader(t *testing.T) {
 		t.Errorf("after a commit with nobody reading its output: %+v, want snapshot 2 and an empty queue", st)
 	}
 }
+
+// A write that waited for the writer (another process's queued job names
+// its entity) and was answered "it stays queued and will apply" is
+// followed like an acknowledged one: when the writer then rejects it, the
+// server's next answer carries the warning and memory_status lists it.
+func TestLateRejectionOfAWriteLeftQueued(t *testing.T) {
+	ctx := testContext(t)
+	store := newStore(t)
+	env := []string{"MEMSNAP_MCP_COMMIT_WHEN_IDLE=false", "MEMSNAP_MCP_WRITE_TIMEOUT=1s"}
+	a := mcpSession(t, ctx, store, env...)
+	b := mcpSession(t, ctx, store, env...)
+	createEntities(t, ctx, a, entity("Left_Y", "note"))
+	// B's delete names what A's queued create names: it waits, then stays queued.
+	if text, res := call(t, ctx, b, "delete_entities", map[string]any{"entityNames": []string{"Left_Y"}}); !res.IsError || !strings.Contains(text, "stays queued") {
+		t.Fatalf("delete behind another server's queued create: want it left queued, got error=%v %s", res.IsError, text)
+	}
+	text, res := call(t, ctx, a, "add_observations", map[string]any{"observations": []any{
+		map[string]any{"entityName": "Left_Y", "contents": []string{"too late"}}}})
+	if !res.IsError || !strings.Contains(text, "stays queued") {
+		t.Fatalf("add_observations behind another server's queued delete: want it left queued, got error=%v %s", res.IsError, text)
+	}
+	mustMemsnap(t, store, nil, "commit") // create, delete, then the add fails
+	_, res = call(t, ctx, a, "read_graph", map[string]any{})
+	last := res.Content[len(res.Content)-1].(*mcp.TextContent).Text
+	if !strings.Contains(last, "add_observations") || !strings.Contains(last, "Entity with name Left_Y not found") {
+		t.Errorf("answer after the writer rejected the write left queued: last part %q, want the late-rejection warning", last)
+	}
+}

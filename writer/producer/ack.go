@@ -181,6 +181,28 @@ func (a *Acker) predictLocked(ctx context.Context, job *model.Job) ([]model.OpRe
 	if _, err := a.store.CurrentForRead("write"); err != nil {
 		return nil, 0, err
 	}
+	for attempt := 1; ; attempt++ {
+		results, snap, stale, err := a.predictOnceLocked(ctx, job)
+		if !stale {
+			return results, snap, err
+		}
+		if attempt == maxPredictAttempts {
+			return nil, 0, ErrUncertain // CURRENT kept moving: the writer answers
+		}
+	}
+}
+
+// maxPredictAttempts bounds the predictions of one job made again because
+// another process published a snapshot meanwhile.
+const maxPredictAttempts = 3
+
+// predictOnceLocked is one prediction of job (predictLocked). With
+// FollowQueue, stale is true when CURRENT, read after the queue, names a
+// newer snapshot than the state came from: a job another process queued
+// may have left the queue for it, in neither the state nor the queue seen
+// (the rule reads follow, reader's overlayFor). The caller predicts again;
+// the StateFunc reads the newer snapshot.
+func (a *Acker) predictOnceLocked(ctx context.Context, job *model.Job) (results []model.OpResult, snap uint64, stale bool, err error) {
 	jobs := make([]*model.Job, 0, len(a.pending)+1)
 	ids := make([]string, 0, len(a.pending))
 	for _, p := range a.pending {
@@ -189,12 +211,16 @@ func (a *Acker) predictLocked(ctx context.Context, job *model.Job) ([]model.OpRe
 	reads := fsm.Reads(append(jobs, job))
 	st, err := a.cachedState(ctx, reads.Names, reads.Sources, ids)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, false, err
 	}
 	a.reconcileLocked(st)
 	if a.queued != nil {
-		if shared, err := a.sharesWithOthersLocked(ctx, job); err != nil || shared {
-			return nil, 0, ErrUncertain
+		shared, err := a.sharesWithOthersLocked(ctx, job)
+		if err != nil || shared {
+			return nil, 0, false, ErrUncertain
+		}
+		if cur, err := a.store.Current(); err == nil && cur > st.Snapshot {
+			return nil, 0, true, nil
 		}
 	}
 	pend := make([]*model.Job, len(a.pending))
@@ -203,14 +229,17 @@ func (a *Acker) predictLocked(ctx context.Context, job *model.Job) ([]model.OpRe
 	}
 	results, perr := Predict(st.Graph, pend, job)
 	if perr != nil {
-		if a.othersQueuedLocked() {
-			return nil, 0, ErrUncertain
+		// With FollowQueue no other process's queued job names what this
+		// one names (above): its rejection is certain. Without, any job
+		// another process queued might make it valid.
+		if a.queued == nil && a.othersQueuedLocked() {
+			return nil, 0, false, ErrUncertain
 		}
 		rej := &RejectedError{Reason: perr.Error()}
 		errors.As(perr, &rej.Rejection)
-		return nil, 0, rej
+		return nil, 0, false, rej
 	}
-	return results, st.Snapshot, nil
+	return results, st.Snapshot, false, nil
 }
 
 // stateCache holds the rows an Acker already read from one snapshot. A
@@ -385,6 +414,22 @@ func (a *Acker) reconcileLocked(st *model.SnapshotState) {
 	}
 	clear(a.pending[len(keep):])
 	a.pending = keep
+}
+
+// Track makes the Acker follow job id (the job in data), queued by its
+// caller without a prediction (Enqueue) and answered as queued, like the
+// jobs it acknowledged: once a snapshot records it rejected, it is a late
+// rejection (Late, TakeLate). A server calls it for a write it waited for
+// and left queued. An undecodable job is not followed (the writer
+// dead-letters it).
+func (a *Acker) Track(id string, data []byte) {
+	job, err := model.DecodeJob(data, a.limits)
+	if err != nil {
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.pending = append(a.pending, pendingJob{id: id, job: job})
 }
 
 // Pending returns the ids of the acknowledged jobs no snapshot read so far

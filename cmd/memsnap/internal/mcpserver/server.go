@@ -478,6 +478,14 @@ func (s *Server) state(ctx context.Context, names, sources, ids []string) (*mode
 	if r == nil {
 		return &model.SnapshotState{Graph: &model.State{}, Outcomes: map[string]model.Outcome{}}, nil
 	}
+	// A prediction on a snapshot older than CURRENT misses what another
+	// process published meanwhile: the reader moves on first, as its
+	// reads do.
+	if cur, err := s.o.Store.Current(); err == nil && cur > r.Seq() {
+		if _, err := r.Refresh(ctx); err != nil {
+			s.log.Debug("refresh for a prediction", "error", err)
+		}
+	}
 	return r.State(ctx, names, sources, ids)
 }
 
@@ -541,6 +549,12 @@ func (s *Server) submit(ctx context.Context, ops ...map[string]any) (model.Outco
 	s.noteWrite(ctx, id)
 	s.notify()
 	o, err := s.waitApplied(ctx, id)
+	if errors.Is(err, errLeftQueued) {
+		// Answered "it stays queued and will apply": should the writer
+		// reject it, a later answer says so, as for a write acknowledged
+		// on durability.
+		s.acker.Track(id, data)
+	}
 	if err != nil {
 		return o, err
 	}
@@ -625,6 +639,11 @@ func (s *Server) WriterHealth() writer.Health {
 	return s.space.Health(last)
 }
 
+// errLeftQueued is waitApplied's error when the wait ended with the job
+// still queued: it applies later, and a later answer reports it should
+// the writer reject it.
+var errLeftQueued = errors.New("it stays queued and will apply, and should the writer reject it, a later answer says so")
+
 // waitApplied waits up to mcp.write_timeout for job id's outcome. It stops
 // at once, naming the cause, when the writer is blocked for lack of space:
 // nothing applies until space is freed.
@@ -643,10 +662,10 @@ func (s *Server) waitApplied(ctx context.Context, id string) (model.Outcome, err
 		s.writesMu.Unlock()
 		if h := s.WriterHealth(); h.State != writer.HealthOK {
 			return o, fmt.Errorf("job %s is queued but was not applied within %s: the writer is %s: %s "+
-				"(it stays queued and will apply; check with 'memsnap job %s')", id, wait, h.State, h.Cause, id)
+				"(%w; check with 'memsnap job %s')", id, wait, h.State, h.Cause, errLeftQueued, id)
 		}
 		return o, fmt.Errorf("job %s is queued but was not applied within %s (is a writer running? "+
-			"it stays queued and will apply; check with 'memsnap job %s')", id, wait, id)
+			"%w; check with 'memsnap job %s')", id, wait, errLeftQueued, id)
 	}
 	return o, err
 }
