@@ -8,7 +8,6 @@ import "fmt"
 import "maps"
 import "slices"
 import "sort"
-import "strconv"
 import "unicode/utf8"
 
 import "github.com/memsnap/memsnap/internal/graphdb"
@@ -42,8 +41,9 @@ type Graph struct {
 	// read applies at most the first 10,000 (MaxOverlayJobs), and the
 	// answer lacks the rest until the writer applies the first.
 	QueuedLeft int `json:"queued_left,omitempty"`
-	// queuedJobs identifies the queued jobs applied (Version).
-	queuedJobs string
+	// content is the content digest of the memory answered when queued
+	// jobs were applied (Content).
+	content string
 	// From and Total describe a SearchNodes answer: Entities are the
 	// ranked matches From to From+len(Entities)-1 of Total (a part when
 	// SearchOptions.Offset, Limit or MaxBytes cut it). Not in the JSON.
@@ -51,16 +51,13 @@ type Graph struct {
 	Total int `json:"-"`
 }
 
-// Version identifies the state the graph was read from: its snapshot and
-// the queued jobs applied over it (their ids). Two answers of one version
-// come from the same memory; a caller paging through a ranking compares
-// them to tell that the memory changed between pages.
-func (g *Graph) Version() string {
-	if g.queuedJobs == "" {
-		return strconv.FormatUint(g.Snapshot, 10)
-	}
-	return strconv.FormatUint(g.Snapshot, 10) + "+" + g.queuedJobs
-}
+// Content is the content digest (internal/fsm.Digest) of the memory the
+// graph was read from when queued jobs were applied over its snapshot: the
+// digest the snapshot of those jobs will record. "" when the snapshot
+// answered alone: its manifest records its digest (snapshot.Manifest.Digest).
+// A caller paging through a ranking compares them to tell that the memory
+// changed between pages.
+func (g *Graph) Content() string { return g.content }
 
 // Suggestion is an entity a search that matched nothing offers instead: its
 // name is close to the query by trigram similarity (0 to 1).

@@ -1,8 +1,6 @@
 package reader
 
 import "context"
-import "crypto/sha256"
-import "encoding/hex"
 import "encoding/base64"
 import "fmt"
 import "sync"
@@ -40,7 +38,7 @@ type queuedOverlay struct {
 	o       *graphindex.Overlay
 	applied int    // jobs the overlay applied
 	left    int    // jobs past maxOverlayJobs it did not
-	jobs    string // digest of the applied jobs' ids (Graph.Version)
+	content string // content digest of the memory after them (Graph.Content)
 }
 
 // MaxOverlayJobs bounds the queued jobs a read applies: the first that
@@ -79,7 +77,7 @@ func (r *Reader) withQueued(ctx context.Context, read func(o *graphindex.Overlay
 				retry = err == nil && attempt < maxOverlayAttempts
 				return err
 			}
-			g.Snapshot, g.Queued, g.QueuedLeft, g.queuedJobs, ok = h.seq, q.applied, q.left, q.jobs, true
+			g.Snapshot, g.Queued, g.QueuedLeft, g.content, ok = h.seq, q.applied, q.left, q.content, true
 			// A refresh during the read made its View an older one, whose
 			// lookups find nothing.
 			retry = !o.Base().Newest() && attempt < maxOverlayAttempts
@@ -143,10 +141,8 @@ func (r *Reader) overlayFor(ctx context.Context, h *handle, c *graphdb.Conn) (q 
 		return ov.last, false, nil
 	}
 	jobs := make([]*model.Job, len(queued))
-	ids := sha256.New()
 	for i, j := range queued {
 		jobs[i] = j.job
-		ids.Write([]byte(j.id))
 	}
 	o, ok := v.Overlay(jobs)
 	if !ok {
@@ -155,7 +151,7 @@ func (r *Reader) overlayFor(ctx context.Context, h *handle, c *graphdb.Conn) (q 
 	for _, err := range o.Rejected() {
 		r.log.Debug("queued writes: a queued job the writer will reject is left out", "seq", h.seq, "error", err)
 	}
-	q.o, q.applied, q.jobs = o, len(jobs), hex.EncodeToString(ids.Sum(nil)[:8])
+	q.o, q.applied, q.content = o, len(jobs), o.Digest().String()
 	ov.view, ov.gen, ov.wm, ov.last = v, st.gen, wm, q
 	return q, false, nil
 }

@@ -167,7 +167,9 @@ func TestAnswersFitTheCap(t *testing.T) {
 // A search paged with nextCursor while the memory changes says so: the
 // page after a write (queued, not committed) notes that the memory changed
 // since the page before, since the ranking moved under the offsets; pages
-// of an unchanged memory carry no such note.
+// of an unchanged memory carry no such note, neither after a kv_put nor
+// after the commit of writes the page before already showed (the content
+// digest of a read over queued jobs is the one their snapshot records).
 func TestPagingSaysWhenTheMemoryChanged(t *testing.T) {
 	ctx := testContext(t)
 	store := newStore(t)
@@ -196,14 +198,20 @@ func TestPagingSaysWhenTheMemoryChanged(t *testing.T) {
 	}
 	const changed = "the memory changed since the page before"
 	first := page("")
+	mustCall(t, ctx, cs, "kv_put", map[string]any{"key": "k", "value": "v"}) // no entity changes
 	second := page(first.NextCursor)
 	if strings.Contains(second.Note, changed) || second.NextCursor == "" {
-		t.Fatalf("page 2 of an unchanged memory: note %q, cursor %q", second.Note, second.NextCursor)
+		t.Fatalf("page 2 of an unchanged memory (a kv_put in between): note %q, cursor %q", second.Note, second.NextCursor)
 	}
 	createEntities(t, ctx, cs, entity("pg-new", "note", "paged later"))
 	third := page(second.NextCursor)
-	if !strings.Contains(third.Note, changed) {
-		t.Errorf("page 3 after a write: note %q, want it to say the memory changed", third.Note)
+	if !strings.Contains(third.Note, changed) || third.NextCursor == "" {
+		t.Fatalf("page 3 after a write: note %q, want it to say the memory changed", third.Note)
+	}
+	// The commit of the writes page 3 already showed changes nothing.
+	mustMemsnap(t, store, nil, "commit")
+	if fourth := page(third.NextCursor); strings.Contains(fourth.Note, changed) {
+		t.Errorf("page 4 after the commit of writes page 3 showed: note %q, want none", fourth.Note)
 	}
 }
 

@@ -27,6 +27,7 @@ type Overlay struct {
 	// ascending: Hits leaves them out.
 	shadowed []int32
 	rejected []error
+	digest   fsm.Digest // of the memory after the jobs (Digest)
 }
 
 // Overlay returns v followed by jobs, in order, each applied whole by
@@ -65,8 +66,14 @@ func (v *View) Overlay(jobs []*model.Job) (o *Overlay, ok bool) {
 	}
 	slices.Sort(o.names)
 	o.small = Build(ents, rels)
+	o.digest = v.digestAfter(st.changed, ents, rels)
 	return o, true
 }
+
+// Digest returns the content digest of the memory the Overlay answers for:
+// its View's, with the entities the jobs changed as they leave them (the
+// digest the writer's snapshot of those jobs will record).
+func (o *Overlay) Digest() fsm.Digest { return o.digest }
 
 // docsOf returns the live documents of v named in names, ascending.
 func (v *View) docsOf(names []string) []int32 {

@@ -44,9 +44,12 @@ type pageCursor struct {
 	Tool   string `json:"t"`
 	Offset int    `json:"o"`
 	Args   string `json:"a"` // argsDigest of the call's other arguments
-	// Version is the memory the page before was read from
-	// (reader.Graph.Version): a next page read from another one says so.
-	Version string `json:"v,omitempty"`
+	// Content is the content digest of the memory the page before was
+	// read from (memoryOf), and Snapshot and Queued where it stood: a
+	// next page read from another memory says so.
+	Content  string `json:"c,omitempty"`
+	Snapshot uint64 `json:"s,omitempty"`
+	Queued   int    `json:"q,omitempty"`
 }
 
 // cursorPrefix starts every pageCursor, so that a cursor of another kind
@@ -326,7 +329,7 @@ func (s *Server) pagedGraph(tool string, full *reader.Graph, cursor string, limi
 	if err != nil {
 		return graphOut{}, err
 	}
-	offset, version := c.Offset, full.Version()
+	offset, content := c.Offset, s.memoryOf(full)
 	total, skip := len(full.Entities), offset
 	if full.Total > 0 { // a part: the reader skipped to offset
 		total, skip = full.Total, max(offset-full.From, 0)
@@ -337,26 +340,43 @@ func (s *Server) pagedGraph(tool string, full *reader.Graph, cursor string, limi
 		out.Suggestions, out.sent = full.Suggestions, nil
 	}
 	if offset+shown < total {
-		out.NextCursor = pageCursor{Tool: tool, Offset: offset + shown, Args: digest, Version: version}.String()
+		out.NextCursor = pageCursor{Tool: tool, Offset: offset + shown, Args: digest,
+			Content: content, Snapshot: full.Snapshot, Queued: full.Queued}.String()
 		note := cutNote(tool, s.cutReason(limit, shown), offset, shown, total, false)
 		if out.Note != "" {
 			note = out.Note + "; " + note
 		}
 		out.Note, out.sent = note, nil
 	}
-	if c.Version != "" && c.Version != version {
-		out.Note, out.sent = strings.TrimSuffix(changedNote(c.Version, version)+"; "+out.Note, "; "), nil
+	if c.Content != "" && content != "" && c.Content != content {
+		note := changedNote(c.Snapshot, c.Queued, full.Snapshot, full.Queued)
+		out.Note, out.sent = strings.TrimSuffix(note+"; "+out.Note, "; "), nil
 	}
 	return out, nil
 }
 
+// memoryOf is the content digest of the memory g was read from: the one
+// the queued jobs applied over its snapshot leave (reader.Graph.Content),
+// else the one its snapshot's manifest records; "" when neither is known.
+// A write that changes no entity or relation (a kv_put), or the commit of
+// jobs a read had already applied, leaves it as it was.
+func (s *Server) memoryOf(g *reader.Graph) string {
+	if c := g.Content(); c != "" {
+		return c
+	}
+	if m, err := s.o.Store.Manifest(g.Snapshot); err == nil {
+		return m.Digest
+	}
+	return ""
+}
+
 // changedNote is the note of a page read from another memory than the
-// page before it (versions then and now, reader.Graph.Version): the
+// page before it (its snapshot and queued writes then and now): the
 // ranking moved, so a match may be missing from the pages or shown twice.
-func changedNote(then, now string) string {
-	return fmt.Sprintf("the memory changed since the page before (snapshot and queued writes %s then, %s now): "+
+func changedNote(snapThen uint64, queuedThen int, snapNow uint64, queuedNow int) string {
+	return fmt.Sprintf("the memory changed since the page before (snapshot %d with %d queued writes then, snapshot %d with %d now): "+
 		"this page is taken from the ranking as it stands now, so a match may be missing from the pages or shown twice; "+
-		"search again without cursor for one consistent list", then, now)
+		"search again without cursor for one consistent list", snapThen, queuedThen, snapNow, queuedNow)
 }
 
 // searchPart is the search_nodes part SearchOptions asks the reader for:
