@@ -364,6 +364,9 @@ func (s *Server) memoryOf(g *reader.Graph) string {
 	if c := g.Content(); c != "" {
 		return c
 	}
+	if s.o.Store == nil || g.Snapshot == 0 {
+		return ""
+	}
 	if m, err := s.o.Store.Manifest(g.Snapshot); err == nil {
 		return m.Digest
 	}
