@@ -220,7 +220,11 @@ func (a *app) runTool(ctx context.Context, s *snapshot.Store, tool string, args 
 		return err
 	}
 	if late := srv.TimedOut(); res.IsError && len(late) > 0 {
-		return a.waitTimedOut(ctx, s, late[len(late)-1], tf.wait)
+		wait := fmt.Sprintf("%s (--wait)", tf.wait)
+		if tf.wait == 0 { // waited for the writer's answer (producer.ErrUncertain, or mcp.write_ack applied)
+			wait = fmt.Sprintf("%s (mcp.write_timeout)", cfg.MCP.WriteTimeout)
+		}
+		return a.waitTimedOut(ctx, s, late[len(late)-1], wait)
 	}
 	if err := a.printToolAnswer(res, tf.asJSON); err != nil {
 		return err
@@ -266,22 +270,23 @@ func (a *app) printToolAnswer(res *mcp.CallToolResult, asJSON bool) error {
 	return nil
 }
 
-// waitTimedOut reports job, whose --wait of wait timed out, as it stands
-// after the commit made before exit: applied, rejected, or still queued
-// (another writer holds the lock, or the commit failed).
-func (a *app) waitTimedOut(ctx context.Context, s *snapshot.Store, job string, wait time.Duration) error {
+// waitTimedOut reports job, whose wait (its length and what set it, as
+// "3s (--wait)") timed out, as it stands after the commit made before
+// exit: applied, rejected, or still queued (another writer holds the lock,
+// or the commit failed).
+func (a *app) waitTimedOut(ctx context.Context, s *snapshot.Store, job, wait string) error {
 	o, err := reader.JobOutcome(ctx, s, a.cfg.Reader.Verify, job)
 	switch {
 	case err == nil && o.Status == model.StatusApplied:
-		return fmt.Errorf("job %s was not applied within %s (--wait); the commit made before exit applied it", job, wait)
+		return fmt.Errorf("job %s was not applied within %s; the commit made before exit applied it", job, wait)
 	case err == nil && o.Status == model.StatusRejected:
 		reason := o.Reason
 		if o.Rejection != nil {
 			reason = o.Rejection.Message()
 		}
-		return fmt.Errorf("job %s was not applied within %s (--wait); the commit made before exit rejected it: %s", job, wait, reason)
+		return fmt.Errorf("job %s was not applied within %s; the commit made before exit rejected it: %s", job, wait, reason)
 	}
-	return fmt.Errorf("job %s was not applied within %s (--wait) and is still queued (another writer holds the lock, or the commit failed); it will apply: check with 'memsnap job %s'", job, wait, job)
+	return fmt.Errorf("job %s was not applied within %s and is still queued (another writer holds the lock, or the commit failed); it will apply: check with 'memsnap job %s'", job, wait, job)
 }
 
 // lateRejection reports job, acknowledged on durability, if the commit
