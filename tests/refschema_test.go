@@ -155,6 +155,11 @@ func TestOutputSchemasAreStrict(t *testing.T) {
 		for _, p := range laxSchemas(name+".outputSchema", sc) {
 			t.Error(p)
 		}
+		// Only a search can answer suggestions: no other tool declares them.
+		props, _ := sc.(map[string]any)["properties"].(map[string]any)
+		if _, has := props["suggestions"]; has != (name == "search_nodes") {
+			t.Errorf("%s's output schema declares suggestions: %v, want %v", name, has, name == "search_nodes")
+		}
 	}
 }
 

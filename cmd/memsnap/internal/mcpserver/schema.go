@@ -174,25 +174,44 @@ var (
 		"message": schema{"type": "string"},
 	}, "success", "message"))
 
-	// graphOutSchema is read_graph's, search_nodes' and open_nodes' answer
-	// (and neighbors'): the reference's {entities, relations}, plus the
-	// optional nextCursor and note of an answer cut to mcp.max_answer_bytes
-	// or to a limit, and search_nodes' suggestions when nothing matched.
+	// graphOutSchema is read_graph's and open_nodes' answer (and
+	// neighbors'): the reference's {entities, relations}, plus the optional
+	// nextCursor and note of an answer cut to mcp.max_answer_bytes or to a
+	// limit.
 	graphOutSchema = closed(object(schema{
 		"entities":  array(entityOut),
 		"relations": array(relationOut),
 		"nextCursor": str("Present when more entities follow: pass it back as cursor, " +
 			"with the same other arguments, for the next part"),
-		"note": str("Present when the answer was cut: how many entities are shown and how many more there are"),
-		"suggestions": schema{"type": "array", "description": "search_nodes only, when nothing matched: entities whose names " +
-			"are close to the query (likely typos), best first; not matches",
-			"items": closed(object(schema{
-				"name":       schema{"type": "string"},
-				"entityType": schema{"type": "string"},
-				"similarity": schema{"type": "number", "description": "trigram similarity of the name to the query, 0.3 to 1"},
-			}, "name", "entityType", "similarity"))},
+		"note": str("Present when the answer was cut, or the memory changed between its pages: " +
+			"how many entities are shown and how many more there are"),
 	}, "entities", "relations"))
+
+	// searchOutSchema is search_nodes' answer: graphOutSchema and the
+	// suggestions of a search that matched nothing.
+	searchOutSchema = withProperty(graphOutSchema, "suggestions", schema{"type": "array",
+		"description": "Present when nothing matched: entities whose names are close to the query (likely typos), best first; not matches",
+		"items": closed(object(schema{
+			"name":       schema{"type": "string"},
+			"entityType": schema{"type": "string"},
+			"similarity": schema{"type": "number", "description": "trigram similarity of the name to the query, 0.3 to 1"},
+		}, "name", "entityType", "similarity"))})
 )
+
+// withProperty is the object schema s with one more, optional, property.
+func withProperty(s schema, name string, p schema) schema {
+	out := schema{}
+	for k, v := range s {
+		out[k] = v
+	}
+	props := schema{}
+	for k, v := range s["properties"].(schema) {
+		props[k] = v
+	}
+	props[name] = p
+	out["properties"] = props
+	return out
+}
 
 // closed is an object schema that allows no other properties, as the
 // reference's are.

@@ -506,7 +506,7 @@ func (s *Server) register() {
 	addTool(s, readTool("read_graph", "Read Graph", "Read the entire knowledge graph (optionally a page at a time, or only one entity type)"),
 		readGraphSchema, graphOutSchema, s.readGraph)
 	addTool(s, readTool("search_nodes", "Search Nodes",
-		"Search for nodes in the knowledge graph based on a query; returns the matching entities and every relation with at least one end among them"), searchNodesSchema, graphOutSchema, s.searchNodes)
+		"Search for nodes in the knowledge graph based on a query; returns the matching entities and every relation with at least one end among them"), searchNodesSchema, searchOutSchema, s.searchNodes)
 	addTool(s, readTool("recent_changes", "Recent Changes",
 		"The entities and relations created or changed: without since, the newest first, a page at a time, nextCursor giving the next older ones; "+
 			"with since, those changed at or after it, oldest first, nextCursor giving what changed after, now or later"), recentChangesSchema, nil, s.recentChanges)
