@@ -199,12 +199,22 @@ func TestStdioSurvivesMalformedInput(t *testing.T) {
 		}
 	}
 	r.send(`"}}}`, toolCall(52, "memory_status"))
-	got, nulls := r.expect("64 MiB line", "50", "null", "52")
-	if nulls[0].Error == nil || nulls[0].Error.Code != -32600 || !strings.Contains(nulls[0].Error.Message, "longer than") {
-		t.Errorf("64 MiB line: %s, want -32600 saying it is too long", nulls[0].raw)
+	// Refused under its own id, which stands before the value too long to
+	// read: the client's call 51 ends instead of waiting for its timeout.
+	got, _ := r.expect("64 MiB line", "50", "51", "52")
+	if e := got["51"].Error; e == nil || e.Code != -32600 || !strings.Contains(e.Message, "longer than") {
+		t.Errorf("64 MiB line: %s, want -32600 saying it is too long, under id 51", got["51"].raw)
 	}
 	if got["50"].Error != nil || got["52"].Error != nil {
 		t.Errorf("calls around the long line: %s, %s", got["50"].raw, got["52"].raw)
+	}
+	// An id after the value too long to read cannot be told: id null.
+	if _, err := io.WriteString(r.in, `{"jsonrpc":"2.0","method":"tools/call","params":{"name":"kv_get","arguments":{"key":"`+strings.Repeat("b", 5<<20)+`"}},"id":53}`+"\n"); err != nil {
+		t.Fatal(err)
+	}
+	r.send(toolCall(54, "memory_status"))
+	if _, nulls := r.expect("a long line with its id last", "null", "54"); nulls[0].Error == nil || nulls[0].Error.Code != -32600 {
+		t.Errorf("long line, id last: %s, want -32600 under id null", nulls[0].raw)
 	}
 	grew := hwm() - before
 	t.Logf("peak resident memory grew by %d KiB over the 64 MiB line", grew>>10)

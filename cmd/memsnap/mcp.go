@@ -36,7 +36,8 @@ Logs go to standard error only. A line that is not a JSON-RPC message
 is answered with a JSON-RPC error (-32700 not JSON, or not UTF-8, or holding an unpaired
 surrogate escape; -32600 not a request, a batch array, or an id that is null or not a string
 or an integer within 2^53; id null where it cannot be told), as is a line longer than serve.max_body_bytes (default
-four times job.max_bytes), which is skipped unread; the session goes on with the next line.
+four times job.max_bytes), which is skipped unread (answered under its id when the id stands before the long
+value, as clients write it); the session goes on with the next line.
 When the input ends, the replies still due are written (for up to a minute) before it exits.
 
 ` + toolListMark,

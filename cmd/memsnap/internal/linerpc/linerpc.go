@@ -272,6 +272,36 @@ func (c *conn) refuse(id json.RawMessage, code int64, msg string) {
 	_ = c.writeLine(data) // a closed output ends the session through Read
 }
 
+// idBefore returns the id of the JSON-RPC request whose line starts with
+// prefix, when the id stands before the value the prefix cuts (a client
+// writes "jsonrpc", "id" and "method" before "params"), so that a line
+// too long to read is refused under its request's id and the client's
+// call ends; nil (refused with id null) when it does not, or the id is not
+// a string or a number.
+func idBefore(prefix []byte) json.RawMessage {
+	dec := json.NewDecoder(bytes.NewReader(prefix))
+	if t, err := dec.Token(); err != nil || t != json.Delim('{') {
+		return nil
+	}
+	for dec.More() {
+		key, err := dec.Token()
+		if err != nil {
+			return nil
+		}
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return nil // the value the prefix cuts
+		}
+		if key == "id" {
+			if len(v) > 0 && (v[0] == '"' || v[0] == '-' || '0' <= v[0] && v[0] <= '9') {
+				return v
+			}
+			return nil
+		}
+	}
+	return nil
+}
+
 // readLoop reads lines until the input ends or the connection closes,
 // hands each valid message to Read and answers the others itself.
 func (c *conn) readLoop(r *bufio.Reader, maxLine int) {
@@ -290,7 +320,8 @@ func (c *conn) readLoop(r *bufio.Reader, maxLine int) {
 		switch {
 		case errors.Is(err, bufio.ErrBufferFull):
 			if len(line)+len(frag) > maxLine {
-				c.refuse(nil, jsonrpc.CodeInvalidRequest, fmt.Sprintf("a line is longer than %d bytes: skipped", maxLine))
+				line = append(line, frag...)
+				c.refuse(idBefore(line), jsonrpc.CodeInvalidRequest, fmt.Sprintf("a line is longer than %d bytes: skipped", maxLine))
 				line = line[:0]
 				if err = skipLine(r); err != nil {
 					return
@@ -305,7 +336,7 @@ func (c *conn) readLoop(r *bufio.Reader, maxLine int) {
 		}
 		atEOF := err != nil
 		if len(line)+len(bytes.TrimRight(frag, "\r\n")) > maxLine {
-			c.refuse(nil, jsonrpc.CodeInvalidRequest, fmt.Sprintf("a line is longer than %d bytes: skipped", maxLine))
+			c.refuse(idBefore(append(line, frag...)), jsonrpc.CodeInvalidRequest, fmt.Sprintf("a line is longer than %d bytes: skipped", maxLine))
 			line = line[:0]
 		} else {
 			line = append(line, frag...)
