@@ -299,3 +299,19 @@ func TestImportSeesQueuedDeletes(t *testing.T) {
 		t.Fatalf("%d entities, want E2 alone (the import applied, E1 deleted)", n)
 	}
 }
+
+// A file that is not the reference's memory file at all (one JSON array of
+// the entities, as a user might write it) imports nothing and says so:
+// exit 1, each line's reason in plain words, and what the file must be.
+func TestImportOfNoMemoryFileFails(t *testing.T) {
+	store := newStore(t)
+	file := filepath.Join(t.TempDir(), "memory.json")
+	if err := os.WriteFile(file, []byte(`[{"type":"entity","name":"a","entityType":"t","observations":[]}]`+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := memsnap(t, store, nil, nil, "import", file)
+	if r.code != 1 || !contains(r.stderr, "not a JSON object but a JSON array") || !contains(r.stderr, "nothing imported") ||
+		!contains(r.stderr, "JSON Lines") {
+		t.Errorf("import of a JSON array: exit %d, stderr %q", r.code, r.stderr)
+	}
+}

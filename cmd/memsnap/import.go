@@ -70,6 +70,11 @@ summary, and exits 1 if any job was rejected. A store that does not exist yet is
 				return err
 			}
 			a.reportMemoryProblems(imp)
+			if q.entities+q.relations == 0 && imp.skipped > 0 && imp.merged == 0 {
+				return fmt.Errorf("import %s: nothing imported: every line of it was skipped (%d); the file must be the "+
+					"reference server's memory file, JSON Lines: one {\"type\":\"entity\",...} or {\"type\":\"relation\",...} object a line",
+					args[0], imp.skipped)
+			}
 			look.Close() // no reader open while waiting
 			sum := map[string]any{"entities": q.entities, "relations": q.relations, "jobs": len(q.ids),
 				"repaired": imp.repaired, "skipped": imp.skipped, "merged": imp.merged, "observations_added": imp.obsAdded}

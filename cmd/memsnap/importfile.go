@@ -225,6 +225,10 @@ func parseMemoryLineSlow(line []byte) (rec memoryRecord, skip string) {
 	var raw map[string]json.RawMessage
 	dec := json.NewDecoder(bytes.NewReader(line))
 	if err := dec.Decode(&raw); err != nil {
+		var ute *json.UnmarshalTypeError
+		if errors.As(err, &ute) {
+			return rec, "not a JSON object but a JSON " + ute.Value // "array", "string", "number"
+		}
 		return rec, "not a JSON object: " + strings.TrimPrefix(err.Error(), "json: ")
 	}
 	if raw == nil {
