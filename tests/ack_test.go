@@ -317,4 +317,13 @@ func TestLateRejectionOfAWriteLeftQueued(t *testing.T) {
 	if !strings.Contains(last, "add_observations") || !strings.Contains(last, "Entity with name Left_Y not found") {
 		t.Errorf("answer after the writer rejected the write left queued: last part %q, want the late-rejection warning", last)
 	}
+	var st struct {
+		LateRejections []struct{ Summary, Reason string } `json:"lateRejections"`
+	}
+	if err := json.Unmarshal([]byte(mustCall(t, ctx, a, "memory_status", map[string]any{})), &st); err != nil {
+		t.Fatal(err)
+	}
+	if len(st.LateRejections) != 1 || !strings.Contains(st.LateRejections[0].Reason, "Left_Y") {
+		t.Errorf("memory_status: want the write left queued listed as a late rejection, got %+v", st.LateRejections)
+	}
 }
