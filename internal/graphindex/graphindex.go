@@ -154,6 +154,9 @@ type View struct {
 	// then carried by Apply to each next View (see nameOrder).
 	order   atomic.Pointer[[]int32]
 	orderMu sync.Mutex // serialises building order
+	// ranks is each document's place in order (-1: dead), built from it
+	// on the first broad ranking (see nameRanks).
+	ranks atomic.Pointer[[]int32]
 }
 
 // Build indexes one snapshot's entities (names unique) and relations.
@@ -167,8 +170,63 @@ func Build(ents []model.Entity, rels []model.Relation) *View {
 	for _, e := range ents {
 		v.add(e, out[e.Name])
 	}
+	ix.compact()
 	ix.newest = v
 	return v
+}
+
+// compact moves the documents' strings into one allocation: every text in
+// document order, then the originals that differ from their text and the
+// NFC forms. A broad search reads the texts of tens of thousands of
+// documents in ascending order, and read from one run of memory they come
+// at the speed the processor prefetches them, not one cache miss each
+// (BenchmarkSearch100kBroad); the garbage collector marks one object
+// instead of one to three a document. The caller owns ix alone.
+func (ix *Index) compact() {
+	size := 0
+	for i := range ix.docs {
+		d := &ix.docs[i]
+		size += len(d.text) + len(d.nfc)
+		if d.orig != d.text {
+			size += len(d.orig)
+		}
+	}
+	var b strings.Builder
+	b.Grow(size)
+	for i := range ix.docs {
+		b.WriteString(ix.docs[i].text)
+	}
+	for i := range ix.docs {
+		d := &ix.docs[i]
+		if d.orig != d.text {
+			b.WriteString(d.orig)
+		}
+		b.WriteString(d.nfc)
+	}
+	all := b.String()
+	at := 0
+	take := func(n int) string {
+		s := all[at : at+n]
+		at += n
+		return s
+	}
+	same := make([]bool, len(ix.docs))
+	for i := range ix.docs {
+		d := &ix.docs[i]
+		same[i] = d.orig == d.text
+		d.text = take(len(d.text))
+	}
+	for i := range ix.docs {
+		d := &ix.docs[i]
+		if same[i] {
+			d.orig = d.text
+		} else {
+			d.orig = take(len(d.orig))
+		}
+		if d.nfc != "" {
+			d.nfc = take(len(d.nfc))
+		}
+	}
 }
 
 // outgoing groups relations by source.
@@ -276,7 +334,12 @@ func (v *View) add(e model.Entity, out []Rel) {
 		for j < len(terms) && terms[j] == terms[i] {
 			j++
 		}
-		ix.postings[terms[i]] = append(ix.postings[terms[i]], posting{doc: id, tf: int32(j - i)})
+		t := terms[i]
+		l, seen := ix.postings[t]
+		if !seen {
+			t = strings.Clone(t) // not to keep the text it was cut from (compact)
+		}
+		ix.postings[t] = append(l, posting{doc: id, tf: int32(j - i)})
 		i = j
 	}
 	ix.docs = append(ix.docs, d)
@@ -436,7 +499,7 @@ func (v *View) Open(names []string) (ents []model.Entity, rels []model.Relation,
 		seen[name] = true
 		d := &v.docs[id]
 		ents = append(ents, d.entity())
-		hits = append(hits, Hit{id: id, d: d})
+		hits = append(hits, Hit{id: id, d: d, v: v})
 	}
 	ix.mu.RUnlock()
 	return ents, v.RelationsTouching(hits), true
@@ -533,6 +596,7 @@ type Hit struct {
 	terms int32   // the entity's indexed words: a shorter entity ranks first on equal scores
 	id    int32   // the entity's document in the View searched
 	d     *doc    // that document; nil in a Hit made by hand (Entity is then the entity)
+	v     *View   // the View searched; nil in a Hit made by hand
 }
 
 // Name is the name of the hit's entity.
@@ -586,39 +650,91 @@ func (v *View) Search(q string) []Hit { return loaded(v.Hits(q)) }
 // from its document's text, with no allocation for an ASCII document, and
 // a broad query's candidates and hits are checked on every CPU
 // (inParallel).
-func (v *View) Hits(q string) []Hit {
+func (v *View) Hits(q string) []Hit { return v.hits(q, 0) }
+
+// hits is Hits with room for spare more hits in the slice.
+func (v *View) hits(q string, spare int) []Hit {
 	lq := Lower(q)
 	nq := NFC(lq)
-	phrase, at := v.substringAt(lq) // ascending; where the query stands first in each
-	var words []scored              // ascending, as words finds them
-	v.words(nq, func(id int32, score float64) { words = append(words, scored{id, score}) })
 	qq := &query{lq: lq, nq: nq, terms: uniq(Terms(nq)), plain: lq == nq && lq != "" && isASCII(lq)}
-	// The union of the two, ascending: each document once, with where
-	// the query stands first in it (-1: not known or not found) and its
-	// score; then each one's signals, in parallel (inParallel).
+	phrase, sigs := v.substringAt(lq, qq.plain) // ascending; each one's signals when known
+	var words []scored                          // ascending, as words finds them
+	v.words(nq, func(id int32, score float64) { words = append(words, scored{id, score}) })
+	// The union of the two, ascending: each document once, with its
+	// signals when the substring check learned them and its score; then
+	// the others' signals, in parallel (inParallel).
 	n := unionLen(phrase, words)
-	hits, firsts := make([]Hit, 0, n), make([]int32, 0, n)
+	hits, known := make([]Hit, 0, n+spare), make([]phraseSig, 0, n)
 	for i, j := 0, 0; i < len(phrase) || j < len(words); {
-		h, first := Hit{}, int32(-1)
+		h, sig := Hit{}, phraseSig(0)
 		if i < len(phrase) && (j == len(words) || phrase[i] <= words[j].doc) {
-			h.id, h.Substring, first = phrase[i], true, at[i]
+			h.id, h.Substring, sig = phrase[i], true, sigs[i]
 			i++
 		}
 		if j < len(words) && (!h.Substring || words[j].doc == h.id) {
 			h.id, h.Score = words[j].doc, words[j].score
 			j++
 		}
-		hits, firsts = append(hits, h), append(firsts, first)
+		hits, known = append(hits, h), append(known, sig)
 	}
 	v.ix.mu.RLock() // for the stems wordsField reads
 	defer v.ix.mu.RUnlock()
 	inParallel(len(hits), func(_, lo, hi int) {
 		for k := lo; k < hi; k++ {
 			h := &hits[k]
-			*h = v.hit(h.id, qq, int(firsts[k]), h.Substring, h.Score)
+			if known[k]&sigKnown != 0 {
+				*h = known[k].hit(v, h.id, h.Score)
+				continue
+			}
+			*h = v.hit(h.id, qq, h.Substring, h.Score)
 		}
 	})
 	return hits
+}
+
+// phraseSig is what the substring check learned of a document holding the
+// query as a phrase, the signals hit would otherwise compute from its text
+// again: a broad search checks tens of thousands of documents, and reading
+// each one's text twice costs the second read from memory rather than
+// cache.
+type phraseSig uint8
+
+const (
+	sigKnown     phraseSig = 1 << iota // the signals below were set
+	sigExact                           // TierExactName
+	sigNameMatch                       // Hit.NameMatch
+	sigBounded                         // Hit.Bounded
+	sigField                           // Hit.Field: this bit and the two above it
+)
+
+// hit is the Hit of v's document id with signals s and score.
+func (s phraseSig) hit(v *View, id int32, score float64) Hit {
+	d := &v.docs[id]
+	h := Hit{Tier: TierPhrase, Substring: true, Score: score, terms: d.terms, id: id, d: d, v: v,
+		NameMatch: s&sigNameMatch != 0, Bounded: s&sigBounded != 0, Field: Field(s / sigField)}
+	if s&sigExact != 0 {
+		h.Tier = TierExactName
+	}
+	return h
+}
+
+// phraseSigOf is the phraseSig of ASCII document d, which holds lq (ASCII,
+// not empty, without sep, its own NFC) first at offset at of its text
+// (find is lq's finder): as hit computes them, the offsets standing for
+// orig's.
+func (d *doc) phraseSigOf(lq string, at int, find *finder) phraseSig {
+	s := sigKnown
+	if at == 0 && int(d.nameLen) == len(lq) {
+		s |= sigExact
+	}
+	if at+len(lq) <= int(d.nameLen) {
+		s |= sigNameMatch
+	}
+	field, bounded := d.phraseFieldFrom(find, at)
+	if bounded {
+		s |= sigBounded
+	}
+	return s | phraseSig(field)*sigField
 }
 
 // parallelMin is the least work items (documents checked, hits ranked)
@@ -687,25 +803,13 @@ type query struct {
 }
 
 // hit is the Hit of document id for q, which the substring rule found
-// when substring is set (first: where q.lq stands first in the document's
-// text, or -1) and the words with score otherwise or as well. The caller
-// holds ix.mu for reading.
-func (v *View) hit(id int32, q *query, first int, substring bool, score float64) Hit {
+// when substring is set and the words with score otherwise or as well.
+// The caller holds ix.mu for reading.
+func (v *View) hit(id int32, q *query, substring bool, score float64) Hit {
 	d := &v.docs[id]
-	h := Hit{Tier: TierAllWords, Substring: substring, Score: score, terms: d.terms, id: id, d: d}
+	h := Hit{Tier: TierAllWords, Substring: substring, Score: score, terms: d.terms, id: id, d: d, v: v}
 	if substring {
 		h.Tier = TierPhrase
-	}
-	if first >= 0 && q.plain && d.ascii {
-		// The text's offsets are orig's, and NFC changes neither: where
-		// the query stands first decides the exact name, the name match
-		// and the best field.
-		if first == 0 && int(d.nameLen) == len(q.lq) {
-			h.Tier = TierExactName
-		}
-		h.NameMatch = first+len(q.lq) <= int(d.nameLen)
-		h.Field, h.Bounded = d.phraseFieldFrom(q.lq, first)
-		return h
 	}
 	lname, fname := d.text[:d.nameLen], d.foldedName()
 	if lname == q.lq || fname == q.nq {
@@ -723,36 +827,40 @@ func (v *View) hit(id int32, q *query, first int, substring bool, score float64)
 // substring calls found for every live document holding lq (lower-cased)
 // in one field, as it is or with both in NFC.
 func (v *View) substring(lq string, found func(int32)) {
-	ids, _ := v.substringAt(lq)
+	ids, _ := v.substringAt(lq, false)
 	for _, id := range ids {
 		found(id)
 	}
 }
 
 // substringAt returns, ascending, the live documents holding lq
-// (lower-cased) in one field, as it is or with both in NFC, and for each
-// the offset in the document's text of the first place lq stands, or -1
-// when the document holds it only in NFC or lq holds sep. The candidates
+// (lower-cased) in one field, as it is or with both in NFC, and, when
+// signals is set (lq is ASCII, not empty and its own NFC: query.plain),
+// for each the phraseSig of an ASCII document that holds lq as it is (0,
+// not known, for the others and without signals). The candidates
 // are checked in parallel (inParallel).
-func (v *View) substringAt(lq string) (ids, at []int32) {
+func (v *View) substringAt(lq string, signals bool) (ids []int32, sigs []phraseSig) {
 	nq := NFC(lq)
 	across := strings.Contains(lq, sep)
-	check := func(id int32) int {
+	find := newFinder(lq)
+	check := func(id int32) (phraseSig, bool) {
 		if v.isDead(id) {
-			return -2
+			return 0, false
 		}
 		d := &v.docs[id]
-		at := strings.Index(d.text, lq)
+		at := find.index(d.text)
 		switch {
 		case at >= 0 && !across:
+			if signals && d.ascii {
+				return d.phraseSigOf(lq, at, &find), true
+			}
+			return 0, true
 		case at >= 0 && d.inOneField(lq, Lower):
-			at = -1
+			return 0, true
 		case (d.nfc != "" || nq != lq) && strings.Contains(d.folded(), nq) && (!across || d.inOneField(nq, fold)):
-			at = -1
-		default:
-			return -2
+			return 0, true
 		}
-		return at
+		return 0, false
 	}
 	var cand []int32 // nil: every document
 	n := len(v.docs)
@@ -763,28 +871,31 @@ func (v *View) substringAt(lq string) (ids, at []int32) {
 			cand, n = c, len(c)
 		}
 	}
-	type found struct{ ids, at []int32 }
+	type found struct {
+		ids  []int32
+		sigs []phraseSig
+	}
 	byPart := make([]found, parts(n))
 	inParallel(n, func(p, lo, hi int) {
 		f := &byPart[p]
-		f.ids, f.at = make([]int32, 0, hi-lo), make([]int32, 0, hi-lo)
+		f.ids, f.sigs = make([]int32, 0, hi-lo), make([]phraseSig, 0, hi-lo)
 		for k := lo; k < hi; k++ {
 			id := int32(k)
 			if cand != nil {
 				id = cand[k]
 			}
-			if a := check(id); a >= -1 {
-				f.ids, f.at = append(f.ids, id), append(f.at, int32(a))
+			if sig, ok := check(id); ok {
+				f.ids, f.sigs = append(f.ids, id), append(f.sigs, sig)
 			}
 		}
 	})
 	if len(byPart) == 1 {
-		return byPart[0].ids, byPart[0].at
+		return byPart[0].ids, byPart[0].sigs
 	}
 	for _, f := range byPart { // ascending ranges, in order
-		ids, at = append(ids, f.ids...), append(at, f.at...)
+		ids, sigs = append(ids, f.ids...), append(sigs, f.sigs...)
 	}
-	return ids, at
+	return ids, sigs
 }
 
 // fold lower-cases s and puts it in NFC.

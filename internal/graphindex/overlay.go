@@ -198,7 +198,8 @@ func (o *Overlay) Search(q string) []Hit { return loaded(o.Hits(q)) }
 
 // Hits is Search without building the entities, as View.Hits.
 func (o *Overlay) Hits(q string) []Hit {
-	hits := o.base.Hits(q)
+	small := o.small.Hits(q)
+	hits := o.base.hits(q, len(small))
 	if len(o.shadowed) > 0 {
 		// Both ascending: one walk drops the changed entities' documents.
 		k, s := 0, o.shadowed
@@ -214,7 +215,7 @@ func (o *Overlay) Hits(q string) []Hit {
 		}
 		hits = hits[:k]
 	}
-	return append(hits, o.small.Hits(q)...)
+	return append(hits, small...)
 }
 
 // RelationsTouching is View.RelationsTouching for hits of the Overlay's

@@ -71,6 +71,25 @@ func (v *View) nameOrder() []int32 {
 	return order
 }
 
+// nameRanks returns each of v's documents' place in its name order
+// (nameOrder), -1 for a dead one: an int32 compared instead of two names
+// when a broad ranking breaks its ties (BestFirst).
+func (v *View) nameRanks() []int32 {
+	if p := v.ranks.Load(); p != nil {
+		return *p
+	}
+	order := v.nameOrder()
+	ranks := make([]int32, len(v.docs))
+	for i := range ranks {
+		ranks[i] = -1
+	}
+	for i, id := range order {
+		ranks[id] = int32(i)
+	}
+	v.ranks.Store(&ranks) // two callers at once build the same
+	return ranks
+}
+
 // carryOrder returns the name order of v, a View Apply just made from one
 // whose order was prev and which held the documents below added: prev less
 // the documents v no longer holds, merged with v's new ones.
