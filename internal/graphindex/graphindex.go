@@ -129,11 +129,15 @@ type Index struct {
 	mu       sync.RWMutex
 	postings map[string][]posting // guarded by mu; docs ascending
 	docs     []doc                // append-only; Views hold prefixes
-	byName   map[string]int32     // newest document of each live name; guarded by mu
-	sources  map[string][]int32   // documents that had a relation to the name; guarded by mu
-	stems    map[string]string    // word -> stem, a cache; guarded by mu
-	newest   *View                // guarded by mu
-	grams    map[uint32]*gramList // trigram -> documents holding it; guarded by mu
+	// lens is each document's terms, as docs holds them: what BM25 reads
+	// of every document a word finds, in 4 bytes rather than the doc's
+	// cache line. Append-only with docs.
+	lens    []int32
+	byName  map[string]int32     // newest document of each live name; guarded by mu
+	sources map[string][]int32   // documents that had a relation to the name; guarded by mu
+	stems   map[string]string    // word -> stem, a cache; guarded by mu
+	newest  *View                // guarded by mu
+	grams   map[uint32]*gramList // trigram -> documents holding it; guarded by mu
 	// nameGrams is grams of the names alone (lower-cased, and in NFC):
 	// what Suggest compares a query that matched nothing with. Guarded by mu.
 	nameGrams map[uint32]*gramList
@@ -144,6 +148,7 @@ type Index struct {
 type View struct {
 	ix       *Index
 	docs     []doc
+	lens     []int32  // ix.lens, as long as docs
 	dead     []uint64 // bitset over docs
 	live     int
 	rels     int64      // live documents' outgoing relations
@@ -164,7 +169,7 @@ func Build(ents []model.Entity, rels []model.Relation) *View {
 	ix := &Index{postings: map[string][]posting{}, byName: make(map[string]int32, len(ents)),
 		sources: map[string][]int32{}, stems: map[string]string{}, grams: map[uint32]*gramList{},
 		nameGrams: map[uint32]*gramList{}}
-	ix.docs = make([]doc, 0, len(ents))
+	ix.docs, ix.lens = make([]doc, 0, len(ents)), make([]int32, 0, len(ents))
 	v := &View{ix: ix, dead: make([]uint64, 0, len(ents)/64+1)}
 	out := outgoing(rels)
 	for _, e := range ents {
@@ -342,8 +347,8 @@ func (v *View) add(e model.Entity, out []Rel) {
 		ix.postings[t] = append(l, posting{doc: id, tf: int32(j - i)})
 		i = j
 	}
-	ix.docs = append(ix.docs, d)
-	v.docs = ix.docs
+	ix.docs, ix.lens = append(ix.docs, d), append(ix.lens, d.terms)
+	v.docs, v.lens = ix.docs, ix.lens
 	for len(v.dead) < len(v.docs)/64+1 {
 		v.dead = append(v.dead, 0)
 	}
@@ -416,7 +421,7 @@ func (v *View) Apply(changed []string, current []model.Entity, rels []model.Rela
 	if ix.newest != v || v.tooMuchGarbage(changed, current) {
 		return nil
 	}
-	next := &View{ix: ix, docs: v.docs, dead: append([]uint64(nil), v.dead...), live: v.live, rels: v.rels, totalLen: v.totalLen,
+	next := &View{ix: ix, docs: v.docs, lens: v.lens, dead: append([]uint64(nil), v.dead...), live: v.live, rels: v.rels, totalLen: v.totalLen,
 		digest: v.digest}
 	kill := func(name string) {
 		if id, ok := ix.byName[name]; ok && !next.isDead(id) {
@@ -658,8 +663,7 @@ func (v *View) hits(q string, spare int) []Hit {
 	nq := NFC(lq)
 	qq := &query{lq: lq, nq: nq, terms: uniq(Terms(nq)), plain: lq == nq && lq != "" && isASCII(lq)}
 	phrase, sigs := v.substringAt(lq, qq.plain) // ascending; each one's signals when known
-	var words []scored                          // ascending, as words finds them
-	v.words(nq, func(id int32, score float64) { words = append(words, scored{id, score}) })
+	words := v.scoredWords(nq)                  // ascending
 	// The union of the two, ascending: each document once, with its
 	// signals when the substring check learned them and its score; then
 	// the others' signals, in parallel (inParallel).
@@ -709,8 +713,7 @@ const (
 
 // hit is the Hit of v's document id with signals s and score.
 func (s phraseSig) hit(v *View, id int32, score float64) Hit {
-	d := &v.docs[id]
-	h := Hit{Tier: TierPhrase, Substring: true, Score: score, terms: d.terms, id: id, d: d, v: v,
+	h := Hit{Tier: TierPhrase, Substring: true, Score: score, terms: v.lens[id], id: id, d: &v.docs[id], v: v,
 		NameMatch: s&sigNameMatch != 0, Bounded: s&sigBounded != 0, Field: Field(s / sigField)}
 	if s&sigExact != 0 {
 		h.Tier = TierExactName
@@ -919,9 +922,16 @@ func (d *doc) inOneField(q string, f func(string) string) bool {
 // shortest posting list and seeks in the others (a broad query pairs a
 // word most documents hold with a rare one), and copies none of them.
 func (v *View) words(fq string, found func(int32, float64)) {
+	for _, w := range v.scoredWords(fq) {
+		found(w.doc, w.score)
+	}
+}
+
+// scoredWords is what words finds, as one slice.
+func (v *View) scoredWords(fq string) (out []scored) {
 	terms := uniq(Terms(fq))
 	if len(terms) == 0 || v.live == 0 {
-		return
+		return nil
 	}
 	v.ix.mu.RLock()
 	lists := make([][]posting, len(terms))
@@ -939,7 +949,7 @@ func (v *View) words(fq string, found func(int32, float64)) {
 		lists[i] = l[:sort.Search(len(l), func(k int) bool { return l[k].doc >= n })]
 		df := float64(v.liveIn(lists[i]))
 		if df == 0 {
-			return
+			return nil
 		}
 		idf[i] = math.Log(1 + (N-df+0.5)/(df+0.5))
 	}
@@ -951,12 +961,14 @@ func (v *View) words(fq string, found func(int32, float64)) {
 	slices.SortFunc(order, func(a, b int) int { return cmp.Compare(len(lists[a]), len(lists[b])) })
 	pos := make([]int, len(lists))
 	part := make([]float64, len(lists)) // each term's share of the score
+	lens := v.lens
+	out = make([]scored, 0, len(lists[order[0]]))
 	for _, p := range lists[order[0]] {
 		if v.isDead(p.doc) {
 			continue
 		}
 		all := true
-		dl := float64(v.docs[p.doc].terms)
+		dl := float64(lens[p.doc])
 		for _, i := range order {
 			l := lists[i]
 			pos[i] = seek(l, pos[i], p.doc)
@@ -972,9 +984,10 @@ func (v *View) words(fq string, found func(int32, float64)) {
 			for _, x := range part { // in the query's order, as the sum always was
 				score += x
 			}
-			found(p.doc, score)
+			out = append(out, scored{p.doc, score})
 		}
 	}
+	return out
 }
 
 // seek returns the first place at or after from where l (ascending) holds
