@@ -228,6 +228,13 @@ func TestDeadJobsRetriedAndPurged(t *testing.T) {
 	if out := mustMemsnap(t, store, nil, "jobs"); !strings.Contains(out, "no dead jobs") {
 		t.Errorf("jobs after purge: %s", out)
 	}
+	// An id that is no dead job is named, with why, in the one line.
+	for _, verb := range []string{"retry", "purge"} {
+		r := memsnap(t, store, nil, nil, "jobs", verb, "NOPE")
+		if r.code != 1 || !strings.Contains(r.stderr, "1 of 1 jobs not") || !strings.Contains(r.stderr, "NOPE: not a dead job") {
+			t.Errorf("jobs %s NOPE: exit %d: %s", verb, r.code, r.stderr)
+		}
+	}
 	if r := memsnap(t, store, nil, nil, "jobs", "retry"); r.code != 2 {
 		t.Errorf("jobs retry without ids: exit %d: %s", r.code, r.stderr)
 	}

@@ -20,8 +20,8 @@ var ErrLocked = errors.New("writer: store is locked by another writer")
 // LOCK for diagnostics only; the flock itself is the lock.
 type Holder struct {
 	PID   int       `json:"pid"`
-	Host  string    `json:"host"`
-	Since time.Time `json:"since"`
+	Host  string    `json:"host,omitempty"` // "" when the holder has not named itself
+	Since time.Time `json:"since,omitzero"` // zero then too
 }
 
 // LockedError says who holds the writer lock. errors.Is(err, ErrLocked) holds.

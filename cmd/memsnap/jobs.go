@@ -148,10 +148,22 @@ func (a *app) retryDeadJobs(cmd *cobra.Command, s *snapshot.Store, args []string
 	if err := a.printJSON(out); err != nil {
 		return err
 	}
-	if len(out.Left) > 0 {
-		return fmt.Errorf("jobs retry: %d of %d jobs left in queue/dead (see \"left\")", len(out.Left), len(ids))
+	return leftError("jobs retry", "retried", out.Left, len(ids))
+}
+
+// leftError is nil when no job was left, else the one line that says how
+// many of n jobs what (retry, purge) left and why, the first by name:
+// "jobs retry: 1 of 1 jobs not retried: NOPE: not a dead job (see memsnap
+// jobs)".
+func leftError(what, done string, left []leftJob, n int) error {
+	if len(left) == 0 {
+		return nil
 	}
-	return nil
+	more := ""
+	if len(left) > 1 {
+		more = fmt.Sprintf("; and %d more (see \"left\")", len(left)-1)
+	}
+	return fmt.Errorf("%s: %d of %d jobs not %s: %s: %s%s", what, len(left), n, done, left[0].ID, left[0].Reason, more)
 }
 
 // retryDeadJob queues dead job id again under a new id and removes it from
@@ -207,8 +219,5 @@ func (a *app) purgeDeadJobs(cmd *cobra.Command, s *snapshot.Store, args []string
 	if err := a.printJSON(out); err != nil {
 		return err
 	}
-	if len(out.Left) > 0 {
-		return fmt.Errorf("jobs purge: %d of %d ids are no dead jobs", len(out.Left), len(ids))
-	}
-	return nil
+	return leftError("jobs purge", "purged", out.Left, len(ids))
 }

@@ -157,8 +157,13 @@ func (a *app) printStatus(st status) {
 		dead = " (memsnap jobs lists them; jobs retry or purge)"
 	}
 	fmt.Fprintf(a.stdout, "queue:     %d queued, %d claimed, %d dead%s\n", st.Queue.New, st.Queue.Cur, st.Queue.Dead, dead)
-	if h := st.Holder; h != nil {
+	if h := st.Holder; h != nil && h.Host != "" && !h.Since.IsZero() {
 		fmt.Fprintf(a.stdout, "writer:    running (pid %d on %s since %s)\n", h.PID, h.Host, h.Since.Format(time.RFC3339))
+	} else if h != nil {
+		// The lock is held by a process that has not written who it is:
+		// a writer that has just taken it, or a process that is no memsnap
+		// writer (flock(1) on LOCK).
+		fmt.Fprintf(a.stdout, "writer:    LOCK held by pid %d, which has not named itself (a writer starting, or no memsnap process)\n", h.PID)
 	} else {
 		fmt.Fprintf(a.stdout, "writer:    idle\n")
 	}
