@@ -468,8 +468,9 @@ const SuggestAtLeast = 0.3
 const suggestScan = 4096
 
 // Suggest returns up to n live entities whose names are closest to q by
-// trigram similarity (at least SuggestAtLeast), best first (equal ones in
-// name order): what a search that found nothing offers instead. The
+// trigram similarity (at least SuggestAtLeast), best first (equal ones by
+// the edit distance of their letters and digits to q's, then in name
+// order): what a search that found nothing offers instead. The
 // similarity is the Jaccard index of the sets of byte trigrams of the
 // folded strings, each with runs of characters other than letters and
 // digits as one space and a space at each end; a name counts with its best
@@ -487,20 +488,74 @@ func (v *View) Suggest(q string, n int) []Suggestion {
 	}
 	qg := slices.Clone(sc.trigramsOf(qn))
 	words := len(sc.starts)
-	var out []Suggestion
+	type found struct {
+		Suggestion
+		edits int // editDistance of the squashed query and name
+	}
+	var out []found
+	sq := squash(fold(q))
 	for _, id := range v.suggestCandidates(fold(q)) {
 		d := &v.docs[id]
 		if s := sc.similarity(qg, words, d.foldedName()); s >= SuggestAtLeast {
-			out = append(out, Suggestion{Entity: d.entity(), Similarity: s})
+			out = append(out, found{Suggestion{Entity: d.entity(), Similarity: s}, editDistance(sq, squash(d.foldedName()))})
 		}
 	}
-	slices.SortFunc(out, func(a, b Suggestion) int {
+	slices.SortFunc(out, func(a, b found) int {
 		if c := cmp.Compare(b.Similarity, a.Similarity); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.edits, b.edits); c != 0 {
 			return c
 		}
 		return strings.Compare(a.Entity.Name, b.Entity.Name)
 	})
-	return out[:min(n, len(out))]
+	best := make([]Suggestion, min(n, len(out)))
+	for i := range best {
+		best[i] = out[i].Suggestion
+	}
+	return best
+}
+
+// squashRunes is how many runes of a query or name squash keeps: an edit
+// distance costs the product of the two lengths.
+const squashRunes = 64
+
+// squash is s's letters and digits alone, the first squashRunes of them:
+// "ent5" and "Ent-5" differ only in case and a hyphen, which trigrams of
+// words do not see ("ent5" shares " en" and "ent" with "ent-5" and
+// "ent-50" alike).
+func squash(s string) []rune {
+	var out []rune
+	for _, r := range s {
+		if isWordRune(r) {
+			if out = append(out, r); len(out) == squashRunes {
+				break
+			}
+		}
+	}
+	return out
+}
+
+// editDistance is the Levenshtein distance of a and b: the fewest
+// insertions, deletions and substitutions of one rune that turn a into b.
+// Suggest breaks ties of similarity by it, the closer name first.
+func editDistance(a, b []rune) int {
+	prev, cur := make([]int, len(b)+1), make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			sub := prev[j-1]
+			if a[i-1] != b[j-1] {
+				sub++
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, sub)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
 }
 
 // suggestCandidates returns the live documents whose names hold a trigram

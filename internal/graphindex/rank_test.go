@@ -228,6 +228,33 @@ func TestSuggestComparesNames(t *testing.T) {
 	}
 }
 
+// Names equally similar to a typo by trigrams come closest edit first:
+// "ent5" shares the same two trigrams with every "ent-N", and "ent-5" is
+// one hyphen from it; name order alone put "ent-1" first.
+func TestSuggestTiesByEditDistance(t *testing.T) {
+	var ents []model.Entity
+	for i := range 60 {
+		ents = append(ents, model.Entity{Name: fmt.Sprintf("ent-%d", i), EntityType: "t"})
+	}
+	v := Build(ents, nil)
+	for q, want := range map[string]string{"ent5": "ent-5", "ENT42": "ent-42"} {
+		if hits := v.Search(q); len(hits) != 0 {
+			t.Fatalf("%q matches %d entities: not a typo case", q, len(hits))
+		}
+		if s := v.Suggest(q, 5); len(s) == 0 || s[0].Entity.Name != want {
+			t.Errorf("Suggest(%q) = %v, want %q first", q, s, want)
+		}
+	}
+	for _, c := range []struct {
+		a, b string
+		want int
+	}{{"", "", 0}, {"ent5", "ent5", 0}, {"ent5", "ent50", 1}, {"kitten", "sitting", 3}, {"", "abc", 3}, {"日本", "日本語", 1}} {
+		if got := editDistance([]rune(c.a), []rune(c.b)); got != c.want {
+			t.Errorf("editDistance(%q, %q) = %d, want %d", c.a, c.b, got, c.want)
+		}
+	}
+}
+
 // BenchmarkSearchRanked times Search and SortHits at 100k entities: a
 // query 22% of them hold as a phrase, one of two common words most hold
 // in any order, and a typo that matches nothing (Suggest).
