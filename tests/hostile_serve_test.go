@@ -324,8 +324,10 @@ func (l *limitWriter) Write(p []byte) (int, error) {
 // Issue 25, item 2 (serve): /mcp refuses what the SDK would change, as
 // 'memsnap mcp' does on stdio: an id that would not come back exactly (1.5
 // was answered as 1) or null gets -32600, a body that is not UTF-8 or holds
-// an unpaired surrogate escape -32700 (the SDK stored it as U+FFFD), each
-// with id null and HTTP 400; a good call in the same session still works.
+// an unpaired surrogate escape -32700 (the SDK stored it as U+FFFD), one
+// that is not JSON -32700 and an empty batch -32600 (the SDK answered both
+// in plain text), each with id null and HTTP 400; a good call in the same
+// session still works.
 func TestServeRefusesWhatItWouldChange(t *testing.T) {
 	ctx := testContext(t)
 	store := newStore(t)
@@ -352,6 +354,9 @@ func TestServeRefusesWhatItWouldChange(t *testing.T) {
 		{"name not UTF-8", call("7", "create_entities", "{\"entities\":[{\"name\":\"bad\xff\xfename\",\"entityType\":\"t\",\"observations\":[]}]}"), -32700},
 		{"key not UTF-8", call("8", "kv_put", "{\"key\":\"k\xff\",\"value\":\"v\"}"), -32700},
 		{"lone surrogate", call("9", "kv_put", `{"key":"k\udc00","value":"v"}`), -32700},
+		{"not JSON", "not json", -32700},
+		{"cut short", call("11", "memory_status", "{}")[:40], -32700},
+		{"empty batch", "[]", -32600},
 	} {
 		resp, body := post(c.body)
 		want := fmt.Sprintf(`{"jsonrpc":"2.0","id":null,"error":{"code":%d,`, c.code)

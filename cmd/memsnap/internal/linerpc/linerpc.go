@@ -457,16 +457,23 @@ func Check(msg []byte) *jsonrpc.Error {
 }
 
 // CheckBody is Check for the body of an HTTP POST, which the SDK's
-// streamable HTTP handler parses itself: it returns only the errors the SDK
-// would not give, with the same codes as Check: text that is not UTF-8 or
-// holds an unpaired surrogate escape (-32700), an id the reply would not
-// carry back exactly, or null (-32600), in the message or in any message of
-// a batch (which the SDK still takes from clients of protocol revisions
-// before 2025-06-18). Bodies that are not JSON are left to the SDK.
+// streamable HTTP handler parses itself: it returns the errors the SDK
+// would not give, or would give as plain text a client cannot parse
+// ("malformed payload: ..."), with the same codes as Check: text that is
+// not UTF-8 or holds an unpaired surrogate escape, or is not JSON (-32700),
+// an empty batch, or an id the reply would not carry back exactly, or null
+// (-32600), in the message or in any message of a batch (which the SDK
+// still takes from clients of protocol revisions before 2025-06-18).
 func CheckBody(body []byte) *jsonrpc.Error {
 	body = bytes.TrimSpace(body)
 	if err := checkText(body); err != nil {
 		return &jsonrpc.Error{Code: jsonrpc.CodeParseError, Message: "Parse error: " + err.Error()}
+	}
+	if !json.Valid(body) {
+		return &jsonrpc.Error{Code: jsonrpc.CodeParseError, Message: "Parse error: the body is not JSON"}
+	}
+	if bytes.Equal(bytes.Join(bytes.Fields(body), nil), []byte("[]")) {
+		return &jsonrpc.Error{Code: jsonrpc.CodeInvalidRequest, Message: "Invalid Request: an empty batch"}
 	}
 	var one wire
 	if json.Unmarshal(body, &one) == nil {

@@ -195,7 +195,10 @@ func TestCheck(t *testing.T) {
 	})
 	wantCodes(t, "CheckBody", CheckBody, []checkCase{
 		{`{"jsonrpc":"2.0","id":1,"method":"ping"}`, 0},
-		{`hello`, 0}, // the SDK answers it
+		{`hello`, -32700}, // the SDK answered it in plain text
+		{`{"jsonrpc":"2.0","id":1,"method":"ping"`, -32700},
+		{``, -32700},
+		{` [ ] `, -32600},
 		{`[{"jsonrpc":"2.0","id":1,"method":"ping"}]`, 0}, // the SDK takes batches from older clients
 		{`[{"jsonrpc":"2.0","id":1,"method":"ping"},{"jsonrpc":"2.0","id":2.5,"method":"ping"}]`, -32600},
 		{`{"jsonrpc":"2.0","id":null,"method":"ping"}`, -32600},

@@ -139,10 +139,11 @@ func (s *Server) seq() uint64 {
 }
 
 // checkMCP answers a POST to /mcp whose body linerpc.CheckBody refuses (not
-// UTF-8, an unpaired surrogate escape, an id the reply would not carry back
-// exactly, or null) with that JSON-RPC error, id null and HTTP 400, as
-// 'memsnap mcp' answers such a line; the SDK would store the text as U+FFFD
-// and answer 1.5 as 1. Other requests and bodies reach h unchanged. The
+// UTF-8, an unpaired surrogate escape, not JSON, an empty batch, an id the
+// reply would not carry back exactly, or null) with that JSON-RPC error, id
+// null and HTTP 400, as 'memsnap mcp' answers such a line; the SDK would
+// store the text as U+FFFD, answer 1.5 as 1, and answer a body that is not
+// JSON in plain text. Other requests and bodies reach h unchanged. The
 // body is already capped (ServeHTTP), and the SDK reads it whole anyway.
 func checkMCP(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
