@@ -1,6 +1,7 @@
 package graphindex
 
 import "fmt"
+import "maps"
 import "math/rand/v2"
 import "runtime"
 import "slices"
@@ -99,4 +100,66 @@ func TestBestFirstIsSortHitsOrder(t *testing.T) {
 			}
 		}
 	}
+}
+
+// The name order Apply carries from View to View (carryOrder) is the order
+// a fresh sort of each View's live documents gives, through deletions,
+// replacements and new names, a few or many at a time.
+func TestCarriedOrderIsNameOrder(t *testing.T) {
+	rng := rand.New(rand.NewPCG(28, 7))
+	name := func() string { return fmt.Sprintf("n%03d", rng.IntN(400)) }
+	live := map[string]bool{}
+	var ents []model.Entity
+	for range 200 {
+		if n := name(); !live[n] {
+			live[n] = true
+			ents = append(ents, model.Entity{Name: n, EntityType: "t"})
+		}
+	}
+	v := Build(ents, nil)
+	v.nameOrder()
+	for round := range 60 {
+		var changed []string
+		final := map[string]bool{} // each changed name: whether it exists after the round
+		for k := rng.IntN([]int{3, 40}[round%2]) + 1; k > 0; k-- {
+			n := name()
+			changed = append(changed, n)
+			final[n] = rng.IntN(3) > 0
+		}
+		var current []model.Entity
+		for n, exists := range final {
+			if live[n] = exists; exists {
+				current = append(current, model.Entity{Name: n, EntityType: "t", Observations: []string{fmt.Sprint(round)}})
+			} else {
+				delete(live, n)
+			}
+		}
+		next := v.Apply(changed, current, nil)
+		if next == nil {
+			v = Build(entitiesNamed(live), nil) // too much garbage: a fresh index, ordered anew
+			v.nameOrder()
+			continue
+		}
+		v = next
+		if v.order.Load() == nil {
+			t.Fatalf("round %d: the order was not carried", round)
+		}
+		var got []string
+		for _, id := range v.nameOrder() {
+			got = append(got, v.docs[id].name())
+		}
+		want := slices.Sorted(maps.Keys(live))
+		if !slices.Equal(got, want) {
+			t.Fatalf("round %d: carried order\n%v\nwant\n%v", round, got, want)
+		}
+	}
+}
+
+// entitiesNamed is an entity of type t for each name in names.
+func entitiesNamed(names map[string]bool) []model.Entity {
+	var out []model.Entity
+	for n := range names {
+		out = append(out, model.Entity{Name: n, EntityType: "t"})
+	}
+	return out
 }

@@ -92,7 +92,11 @@ func (v *View) nameRanks() []int32 {
 
 // carryOrder returns the name order of v, a View Apply just made from one
 // whose order was prev and which held the documents below added: prev less
-// the documents v no longer holds, merged with v's new ones.
+// the documents v no longer holds, merged with v's new ones. Each new
+// document's place is found by binary search in prev, so a few changes
+// cost a copy of prev and a few logarithmic searches, not a comparison of
+// names per document (a broad search orders the View by name for its ties:
+// every later View of a process that searched carries it).
 func (v *View) carryOrder(prev []int32, added int32) []int32 {
 	var fresh []int32
 	for id := added; id < int32(len(v.docs)); id++ {
@@ -103,16 +107,21 @@ func (v *View) carryOrder(prev []int32, added int32) []int32 {
 	name := func(id int32) string { return v.docs[id].name() }
 	slices.SortFunc(fresh, func(a, b int32) int { return strings.Compare(name(a), name(b)) })
 	out := make([]int32, 0, v.live)
-	j := 0
-	for _, id := range prev {
-		if v.isDead(id) {
-			continue
+	keep := func(ids []int32) {
+		for _, id := range ids {
+			if !v.isDead(id) {
+				out = append(out, id)
+			}
 		}
-		for j < len(fresh) && name(fresh[j]) < name(id) {
-			out = append(out, fresh[j])
-			j++
-		}
-		out = append(out, id)
 	}
-	return append(out, fresh[j:]...)
+	for _, id := range fresh {
+		// prev's names are distinct and sorted; a dead document of the
+		// same name (the one id replaced) is dropped by keep either way.
+		at, _ := slices.BinarySearchFunc(prev, name(id), func(p int32, n string) int { return strings.Compare(name(p), n) })
+		keep(prev[:at])
+		out = append(out, id)
+		prev = prev[at:]
+	}
+	keep(prev)
+	return out
 }
