@@ -188,7 +188,7 @@ func (s *Server) Run(ctx context.Context, t mcp.Transport) error {
 // Start opens the reader and starts what runs beside the clients: the
 // notices to subscribed clients and, unless a daemon is to do it, the group
 // commits. The returned stop ends them, commits this server's acknowledged
-// writes that no snapshot holds yet (up to flushWait) and closes the
+// writes that no snapshot holds yet (waiting up to writer.lock_timeout) and closes the
 // snapshot; call it once, after the last client is served. Run calls Start
 // itself; HTTPHandler needs it called.
 func (s *Server) Start(ctx context.Context) (stop func()) {
@@ -402,13 +402,12 @@ func (s *Server) notifyUpdates(ctx context.Context) {
 	}
 }
 
-// flushWait bounds how long a server that is stopping commits its own
-// acknowledged writes; whatever is left stays queued for the next writer.
-const flushWait = 10 * time.Second
-
 // flush commits, before the server exits, the writes it acknowledged that
 // no snapshot holds yet, so that they do not wait for the next writer to
-// come along.
+// come along. It waits writer.lock_timeout for the commits (a lock held by
+// another process, a daemon committing or one that never will, is waited
+// for that long, and the wait is said at once); what is still uncommitted
+// then stays queued, durable, for the next commit, and a warning says so.
 func (s *Server) flush(ctx context.Context) {
 	if err := s.acker.Reconcile(ctx); err != nil {
 		s.log.Debug("reconcile before exit", "error", err)
@@ -417,10 +416,25 @@ func (s *Server) flush(ctx context.Context) {
 	if n == 0 {
 		return
 	}
-	ctx, cancel := context.WithTimeout(ctx, flushWait)
+	wait := s.o.Config.Writer.LockTimeout
+	if h, locked, err := writer.Locked(s.o.Store); err == nil && locked {
+		s.log.Warn("committing this server's queued writes before exiting: the writer lock is held, waiting for it (writer.lock_timeout)",
+			"jobs", n, "holder_pid", h.PID, "wait", wait)
+	} else {
+		s.log.Info("committing this server's queued writes before exiting", "jobs", n)
+	}
+	dctx, cancel := context.WithTimeout(ctx, wait)
+	s.committer.Drain(dctx)
+	cancel()
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
 	defer cancel()
-	s.log.Info("committing this server's queued writes before exiting", "jobs", n)
-	s.committer.Drain(ctx)
+	if err := s.acker.Reconcile(rctx); err != nil {
+		s.log.Debug("reconcile after the commits", "error", err)
+	}
+	if left := len(s.acker.Pending()); left > 0 {
+		s.log.Warn("acknowledged writes left queued, durable: the next commit applies them (a running daemon, memsnap commit, or the next memsnap mcp)",
+			"jobs", left, "waited", wait)
+	}
 }
 
 // TimedOut returns the IDs of the jobs this server queued whose wait for
