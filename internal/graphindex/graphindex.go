@@ -172,10 +172,14 @@ func Build(ents []model.Entity, rels []model.Relation) *View {
 	ix.docs, ix.lens = make([]doc, 0, len(ents)), make([]int32, 0, len(ents))
 	v := &View{ix: ix, dead: make([]uint64, 0, len(ents)/64+1)}
 	out := outgoing(rels)
-	for _, e := range ents {
-		v.add(e, out[e.Name])
+	docs := make([]doc, len(ents))
+	for i, e := range ents {
+		docs[i] = newDoc(e, out[e.Name])
 	}
-	ix.compact()
+	compact(docs)
+	for i, e := range ents {
+		v.addDoc(e, docs[i])
+	}
 	ix.newest = v
 	return v
 }
@@ -186,11 +190,13 @@ func Build(ents []model.Entity, rels []model.Relation) *View {
 // documents in ascending order, and read from one run of memory they come
 // at the speed the processor prefetches them, not one cache miss each
 // (BenchmarkSearch100kBroad); the garbage collector marks one object
-// instead of one to three a document. The caller owns ix alone.
-func (ix *Index) compact() {
+// instead of one to three a document. Build compacts its documents before
+// it indexes them, so that the word lists' keys, cut from the texts, keep
+// no other copy alive.
+func compact(docs []doc) {
 	size := 0
-	for i := range ix.docs {
-		d := &ix.docs[i]
+	for i := range docs {
+		d := &docs[i]
 		size += len(d.text) + len(d.nfc)
 		if d.orig != d.text {
 			size += len(d.orig)
@@ -198,11 +204,11 @@ func (ix *Index) compact() {
 	}
 	var b strings.Builder
 	b.Grow(size)
-	for i := range ix.docs {
-		b.WriteString(ix.docs[i].text)
+	for i := range docs {
+		b.WriteString(docs[i].text)
 	}
-	for i := range ix.docs {
-		d := &ix.docs[i]
+	for i := range docs {
+		d := &docs[i]
 		if d.orig != d.text {
 			b.WriteString(d.orig)
 		}
@@ -215,14 +221,14 @@ func (ix *Index) compact() {
 		at += n
 		return s
 	}
-	same := make([]bool, len(ix.docs))
-	for i := range ix.docs {
-		d := &ix.docs[i]
+	same := make([]bool, len(docs))
+	for i := range docs {
+		d := &docs[i]
 		same[i] = d.orig == d.text
 		d.text = take(len(d.text))
 	}
-	for i := range ix.docs {
-		d := &ix.docs[i]
+	for i := range docs {
+		d := &docs[i]
 		if same[i] {
 			d.orig = d.text
 		} else {
@@ -296,8 +302,11 @@ func (v *View) Relations() int64 { return v.rels }
 
 // add appends e's document with its outgoing relations; the caller holds
 // ix.mu or owns ix alone.
-func (v *View) add(e model.Entity, out []Rel) {
-	ix := v.ix
+func (v *View) add(e model.Entity, out []Rel) { v.addDoc(e, newDoc(e, out)) }
+
+// newDoc is e's document, with its outgoing relations out, before it is
+// indexed (addDoc).
+func newDoc(e model.Entity, out []Rel) doc {
 	var b strings.Builder
 	size := len(e.Name) + len(e.EntityType) + len(sep)
 	for _, o := range e.Observations {
@@ -317,12 +326,20 @@ func (v *View) add(e model.Entity, out []Rel) {
 	}
 	orig := b.String()
 	text := Lower(orig)
-	id := int32(len(ix.docs))
 	d := doc{orig: orig, text: text, nameLen: int32(len(Lower(e.Name))), fields: fields, ascii: isASCII(orig), out: out}
 	if nfc := NFC(text); nfc != text {
 		d.nfc, d.nfcNameLen = nfc, int32(len(NFC(Lower(e.Name))))
 	}
-	for _, r := range out {
+	return d
+}
+
+// addDoc indexes d, e's document, and appends it; the caller holds ix.mu or
+// owns ix alone. The words' posting lists are keyed by substrings of d's
+// strings (compact's one allocation, for a built index).
+func (v *View) addDoc(e model.Entity, d doc) {
+	ix := v.ix
+	id := int32(len(ix.docs))
+	for _, r := range d.out {
 		ix.sources[r.To] = append(ix.sources[r.To], id)
 	}
 	addGrams(ix.grams, id, d.text, d.nfc)
@@ -339,12 +356,7 @@ func (v *View) add(e model.Entity, out []Rel) {
 		for j < len(terms) && terms[j] == terms[i] {
 			j++
 		}
-		t := terms[i]
-		l, seen := ix.postings[t]
-		if !seen {
-			t = strings.Clone(t) // not to keep the text it was cut from (compact)
-		}
-		ix.postings[t] = append(l, posting{doc: id, tf: int32(j - i)})
+		ix.postings[terms[i]] = append(ix.postings[terms[i]], posting{doc: id, tf: int32(j - i)})
 		i = j
 	}
 	ix.docs, ix.lens = append(ix.docs, d), append(ix.lens, d.terms)
@@ -354,9 +366,9 @@ func (v *View) add(e model.Entity, out []Rel) {
 	}
 	ix.byName[e.Name] = id
 	v.live++
-	v.rels += int64(len(out))
+	v.rels += int64(len(d.out))
 	v.totalLen += int64(d.terms)
-	v.digest = v.digest.Add(entityDigest(e, out))
+	v.digest = v.digest.Add(entityDigest(e, d.out))
 }
 
 func (v *View) isDead(id int32) bool { return v.dead[id/64]&(1<<(id%64)) != 0 }
