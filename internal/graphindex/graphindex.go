@@ -138,7 +138,8 @@ type Index struct {
 	stems   map[string]string    // word -> stem, a cache; guarded by mu
 	newest  *View                // guarded by mu
 	grams   map[uint32]*gramList // trigram -> documents holding it; guarded by mu
-	// nameGrams is grams of the names alone (lower-cased, and in NFC):
+	// nameGrams is grams of the names alone (lower-cased, in NFC, and
+	// as their letters and digits alone, wordChars):
 	// what Suggest compares a query that matched nothing with. Guarded by mu.
 	nameGrams map[uint32]*gramList
 }
@@ -344,9 +345,9 @@ func (v *View) addDoc(e model.Entity, d doc) {
 	}
 	addGrams(ix.grams, id, d.text, d.nfc)
 	if d.nfc != "" {
-		addGrams(ix.nameGrams, id, d.text[:d.nameLen], d.foldedName())
+		addGrams(ix.nameGrams, id, d.text[:d.nameLen], d.foldedName(), wordChars(d.foldedName()))
 	} else {
-		addGrams(ix.nameGrams, id, d.text[:d.nameLen])
+		addGrams(ix.nameGrams, id, d.text[:d.nameLen], wordChars(d.text[:d.nameLen]))
 	}
 	terms := terms(d.folded(), ix.stems, true)
 	d.terms = int32(len(terms))

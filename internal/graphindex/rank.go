@@ -520,6 +520,20 @@ func (v *View) Suggest(q string, n int) []Suggestion {
 // distance costs the product of the two lengths.
 const squashRunes = 64
 
+// wordChars is s's letters and digits alone: the names' trigrams are
+// indexed in this form too, so that a query that drops or adds a
+// separator ("ent5", "ent-5") shares more trigrams with the name it means
+// than with its neighbours ("nt5" in "ent5" and in "ent-5" so written,
+// not in "ent-1"); Suggest draws its candidates by those counts.
+func wordChars(s string) string {
+	return strings.Map(func(r rune) rune {
+		if isWordRune(r) {
+			return r
+		}
+		return -1
+	}, s)
+}
+
 // squash is s's letters and digits alone, the first squashRunes of them:
 // "ent5" and "Ent-5" differ only in case and a hyphen, which trigrams of
 // words do not see ("ent5" shares " en" and "ent" with "ent-5" and
@@ -559,7 +573,8 @@ func editDistance(a, b []rune) int {
 }
 
 // suggestCandidates returns the live documents whose names hold a trigram
-// of fq, at most suggestScan of them, those holding most first (every live
+// of fq (as it is or as wordChars leaves it, in the name as it is or so
+// left), at most suggestScan of them, those holding most first (every live
 // document when fq is shorter than a trigram).
 func (v *View) suggestCandidates(fq string) []int32 {
 	limit := int32(len(v.docs))
@@ -576,9 +591,11 @@ func (v *View) suggestCandidates(fq string) []int32 {
 	ix := v.ix
 	ix.mu.RLock()
 	var lists []*gramList
-	for i := 0; i+3 <= len(fq) && len(lists) < 64; i++ {
-		if l := ix.nameGrams[gramAt(fq, i)]; l != nil && !slices.Contains(lists, l) {
-			lists = append(lists, l)
+	for _, q := range []string{fq, wordChars(fq)} {
+		for i := 0; i+3 <= len(q) && len(lists) < 64; i++ {
+			if l := ix.nameGrams[gramAt(q, i)]; l != nil && !slices.Contains(lists, l) {
+				lists = append(lists, l)
+			}
 		}
 	}
 	for _, l := range lists {
