@@ -255,3 +255,22 @@ func TestWriteAnswersFitTheCap(t *testing.T) {
 		}
 	}
 }
+
+// A tool error fits mcp.max_answer_bytes too: the SDK's check of the
+// arguments echoes the value it refuses, here a 1 MB search query (over
+// search_nodes' maxLength of 2048), and the error is cut with a word of how
+// long it was; the session goes on.
+func TestToolErrorsFitTheCap(t *testing.T) {
+	ctx := testContext(t)
+	store := newStore(t)
+	cs := mcpSession(t, ctx, store, fmt.Sprintf("MEMSNAP_MCP_MAX_ANSWER_BYTES=%dKiB", answerCap>>10))
+	text, res := call(t, ctx, cs, "search_nodes", map[string]any{"query": strings.Repeat("x", 1<<20)})
+	if !res.IsError {
+		t.Fatalf("a 1 MB query was answered: %.200s", text)
+	}
+	raw, _ := json.Marshal(res)
+	if len(raw) > answerCap || !strings.Contains(text, "(cut: the error was ") || !strings.Contains(text, "maxLength") {
+		t.Errorf("error of %d bytes as sent (cap %d): %.300s", len(raw), answerCap, text)
+	}
+	mustCall(t, ctx, cs, "memory_status", map[string]any{})
+}

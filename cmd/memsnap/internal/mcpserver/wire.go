@@ -14,6 +14,7 @@ package mcpserver
 import "bytes"
 import "context"
 import "encoding/json"
+import "fmt"
 import "unicode/utf8"
 
 import "github.com/modelcontextprotocol/go-sdk/mcp"
@@ -38,6 +39,9 @@ func (s *Server) encodeOnce(next mcp.MethodHandler) mcp.MethodHandler {
 			return res, err
 		}
 		if r, ok := res.(*mcp.CallToolResult); ok && r != nil {
+			if r.IsError {
+				r = fitError(r, s.answerCap())
+			}
 			if raw, ok := wireResult(r); ok {
 				return encodedResult{CallToolResult: r, raw: raw}, nil
 			}
@@ -202,4 +206,41 @@ func appendIndented(dst, compact []byte, base int) []byte {
 		}
 	}
 	return dst
+}
+
+// fitError returns the tool error r cut to at most max bytes as sent: its
+// longest text cut (at a rune boundary) with a word of how long it was, as
+// often as it takes. The SDK's check of a tool's arguments echoes the
+// value it refuses ("maxLength: \"xxx...\" contains 3000000 Unicode code
+// points"), so an error could be as large as the request; mcp.max_answer_bytes
+// bounds every answer. r is not changed.
+func fitError(r *mcp.CallToolResult, max int) *mcp.CallToolResult {
+	for range 8 {
+		raw, err := json.Marshal(r)
+		if err != nil || len(raw) <= max {
+			return r
+		}
+		longest := -1
+		for i, c := range r.Content {
+			if t, ok := c.(*mcp.TextContent); ok && (longest < 0 || len(t.Text) > len(r.Content[longest].(*mcp.TextContent).Text)) {
+				longest = i
+			}
+		}
+		if longest < 0 {
+			return r
+		}
+		t := *r.Content[longest].(*mcp.TextContent)
+		// Keep the text's share of what fits, less the note, with room for
+		// escapes growing it.
+		keep := len(t.Text) * (max - 256) / len(raw) / 2
+		for keep > 0 && !utf8.RuneStart(t.Text[keep]) {
+			keep--
+		}
+		t.Text = fmt.Sprintf("%s... (cut: the error was %d bytes; mcp.max_answer_bytes is %d)", t.Text[:keep], len(t.Text), max)
+		cut := *r
+		cut.Content = append([]mcp.Content(nil), r.Content...)
+		cut.Content[longest] = &t
+		r = &cut
+	}
+	return r
 }
