@@ -357,12 +357,21 @@ func TestServeRefusesWhatItWouldChange(t *testing.T) {
 		{"not JSON", "not json", -32700},
 		{"cut short", call("11", "memory_status", "{}")[:40], -32700},
 		{"empty batch", "[]", -32600},
+		{"a number", "1", -32600},
+		{"a batch of numbers", "[1]", -32600},
+		{"an empty object", "{}", -32600},
+		{"null", "null", -32600},
 	} {
 		resp, body := post(c.body)
 		want := fmt.Sprintf(`{"jsonrpc":"2.0","id":null,"error":{"code":%d,`, c.code)
 		if resp.StatusCode != http.StatusBadRequest || !strings.HasPrefix(body, want) {
 			t.Errorf("%s: %d %s, want 400 %s...", c.name, resp.StatusCode, body, want)
 		}
+	}
+	// A message of the wrong shape whose id is valid is refused under it.
+	if resp, body := post(`{"jsonrpc":"1.0","id":12,"method":"ping"}`); resp.StatusCode != http.StatusBadRequest ||
+		!strings.HasPrefix(body, `{"jsonrpc":"2.0","id":12,"error":{"code":-32600,"message":"Invalid Request: \"jsonrpc\" must be \"2.0\""`) {
+		t.Errorf("jsonrpc 1.0: %d %s", resp.StatusCode, body)
 	}
 	if resp, body := post(call("10", "memory_status", "{}")); resp.StatusCode != http.StatusOK || !strings.Contains(body, `"id":10,"result"`) {
 		t.Errorf("a good call after them: %d %s", resp.StatusCode, body)

@@ -406,19 +406,28 @@ func (c *conn) parse(line []byte) jsonrpc.Message {
 		c.refuse(id, jsonrpc.CodeInvalidRequest, "Invalid Request: "+why)
 		return nil
 	}
-	switch {
-	case w.JSONRPC == nil || *w.JSONRPC != "2.0":
-		return invalid(`"jsonrpc" must be "2.0"`)
-	case w.Method != nil && (len(w.Method) == 0 || w.Method[0] != '"'):
-		return invalid(`"method" must be a string`)
-	case w.Method == nil && (w.Result == nil && w.Error == nil || w.ID == nil):
-		return invalid(`a request needs "method"; a response needs "id" and "result" or "error"`)
+	if why := w.shapeFault(); why != "" {
+		return invalid(why)
 	}
 	msg, err := jsonrpc.DecodeMessage(line)
 	if err != nil {
 		return invalid(err.Error())
 	}
 	return msg
+}
+
+// shapeFault says what makes w no JSON-RPC 2.0 request, notification or
+// response ("" when nothing does): the faults that leave its id known.
+func (w *wire) shapeFault() string {
+	switch {
+	case w.JSONRPC == nil || *w.JSONRPC != "2.0":
+		return `"jsonrpc" must be "2.0"`
+	case w.Method != nil && (len(w.Method) == 0 || w.Method[0] != '"'):
+		return `"method" must be a string`
+	case w.Method == nil && (w.Result == nil && w.Error == nil || w.ID == nil):
+		return `a request needs "method"; a response needs "id" and "result" or "error"`
+	}
+	return ""
 }
 
 // Check returns the JSON-RPC error that msg, one whole message (a line of
@@ -460,34 +469,48 @@ func Check(msg []byte) *jsonrpc.Error {
 // streamable HTTP handler parses itself: it returns the errors the SDK
 // would not give, or would give as plain text a client cannot parse
 // ("malformed payload: ..."), with the same codes as Check: text that is
-// not UTF-8 or holds an unpaired surrogate escape, or is not JSON (-32700),
-// an empty batch, or an id the reply would not carry back exactly, or null
-// (-32600), in the message or in any message of a batch (which the SDK
-// still takes from clients of protocol revisions before 2025-06-18).
-func CheckBody(body []byte) *jsonrpc.Error {
+// not UTF-8 or holds an unpaired surrogate escape, or is not JSON (-32700);
+// JSON that is no message (a number, a string, null), an empty batch or a
+// batch holding something other than objects, an id the reply would not
+// carry back exactly, or null (-32600), in the message or in any message of
+// a batch (which the SDK still takes from clients of protocol revisions
+// before 2025-06-18); and a message that is no JSON-RPC 2.0 request,
+// notification or response (-32600, under its id when that is valid: id).
+func CheckBody(body []byte) (e *jsonrpc.Error, id json.RawMessage) {
 	body = bytes.TrimSpace(body)
 	if err := checkText(body); err != nil {
-		return &jsonrpc.Error{Code: jsonrpc.CodeParseError, Message: "Parse error: " + err.Error()}
+		return &jsonrpc.Error{Code: jsonrpc.CodeParseError, Message: "Parse error: " + err.Error()}, nil
 	}
 	if !json.Valid(body) {
-		return &jsonrpc.Error{Code: jsonrpc.CodeParseError, Message: "Parse error: the body is not JSON"}
+		return &jsonrpc.Error{Code: jsonrpc.CodeParseError, Message: "Parse error: the body is not JSON"}, nil
 	}
-	if bytes.Equal(bytes.Join(bytes.Fields(body), nil), []byte("[]")) {
-		return &jsonrpc.Error{Code: jsonrpc.CodeInvalidRequest, Message: "Invalid Request: an empty batch"}
+	invalid := func(why string) *jsonrpc.Error {
+		return &jsonrpc.Error{Code: jsonrpc.CodeInvalidRequest, Message: "Invalid Request: " + why}
 	}
-	var one wire
-	if json.Unmarshal(body, &one) == nil {
-		return idError(one.ID)
+	var batch []json.RawMessage
+	switch body[0] {
+	case '{':
+		batch = []json.RawMessage{body}
+	case '[':
+		if json.Unmarshal(body, &batch) != nil || len(batch) == 0 {
+			return invalid("an empty batch"), nil
+		}
+	default:
+		return invalid("a message is a JSON object"), nil
 	}
-	var batch []wire
-	if json.Unmarshal(body, &batch) == nil {
-		for _, w := range batch {
-			if e := idError(w.ID); e != nil {
-				return e
-			}
+	for _, m := range batch {
+		var w wire
+		if len(m) == 0 || m[0] != '{' || json.Unmarshal(m, &w) != nil {
+			return invalid("a batch holds JSON objects"), nil
+		}
+		if e := idError(w.ID); e != nil {
+			return e, nil
+		}
+		if why := w.shapeFault(); why != "" {
+			return invalid(why), validID(w.ID)
 		}
 	}
-	return nil
+	return nil, nil
 }
 
 // idError is the error for an id that is present and not valid (see
@@ -500,10 +523,14 @@ func idError(raw json.RawMessage) *jsonrpc.Error {
 	return nil
 }
 
-// ErrorReply is the JSON-RPC error response to a message whose id could not
-// be told: {"jsonrpc":"2.0","id":null,"error":e}.
-func ErrorReply(e *jsonrpc.Error) []byte {
-	data, _ := json.Marshal(errorReply{JSONRPC: "2.0", ID: json.RawMessage("null"), Error: *e})
+// ErrorReply is the JSON-RPC error response with id (null when nil):
+// {"jsonrpc":"2.0","id":null,"error":e} for a message whose id could not be
+// told.
+func ErrorReply(e *jsonrpc.Error, id json.RawMessage) []byte {
+	if id == nil {
+		id = json.RawMessage("null")
+	}
+	data, _ := json.Marshal(errorReply{JSONRPC: "2.0", ID: id, Error: *e})
 	return data
 }
 

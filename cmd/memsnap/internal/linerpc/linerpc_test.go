@@ -193,12 +193,23 @@ func TestCheck(t *testing.T) {
 		{`{"jsonrpc":"2.0","id":1,"method":7}`, 0}, // the id is known: the caller answers it
 		{`hello`, -32700},
 	})
-	wantCodes(t, "CheckBody", CheckBody, []checkCase{
+	checkBody := func(b []byte) *jsonrpc.Error { e, _ := CheckBody(b); return e }
+	wantCodes(t, "CheckBody", checkBody, []checkCase{
 		{`{"jsonrpc":"2.0","id":1,"method":"ping"}`, 0},
 		{`hello`, -32700}, // the SDK answered it in plain text
 		{`{"jsonrpc":"2.0","id":1,"method":"ping"`, -32700},
 		{``, -32700},
 		{` [ ] `, -32600},
+		{`[1]`, -32600},
+		{`1`, -32600},
+		{`"x"`, -32600},
+		{`null`, -32600},
+		{`{}`, -32600},
+		{`{"jsonrpc":"1.0","id":1,"method":"ping"}`, -32600},
+		{`{"jsonrpc":"2.0","id":7}`, -32600},
+		{`{"jsonrpc":"2.0","id":7,"result":{}}`, 0},                   // a response to the server's request
+		{`{"jsonrpc":"2.0","method":"notifications/initialized"}`, 0}, // a notification
+		{`[{"jsonrpc":"2.0","id":1,"method":"ping"},{"jsonrpc":"2.0","id":2,"method":3}]`, -32600},
 		{`[{"jsonrpc":"2.0","id":1,"method":"ping"}]`, 0}, // the SDK takes batches from older clients
 		{`[{"jsonrpc":"2.0","id":1,"method":"ping"},{"jsonrpc":"2.0","id":2.5,"method":"ping"}]`, -32600},
 		{`{"jsonrpc":"2.0","id":null,"method":"ping"}`, -32600},
@@ -206,8 +217,12 @@ func TestCheck(t *testing.T) {
 		{`{"jsonrpc":"2.0","id":1,"method":"m","params":{"s":"\ud800x"}}`, -32700},
 	})
 	var r reply
-	if err := json.Unmarshal(ErrorReply(&jsonrpc.Error{Code: -32700, Message: "m"}), &r); err != nil || string(r.ID) != "null" || r.Error.Code != -32700 {
+	if err := json.Unmarshal(ErrorReply(&jsonrpc.Error{Code: -32700, Message: "m"}, nil), &r); err != nil || string(r.ID) != "null" || r.Error.Code != -32700 {
 		t.Errorf("ErrorReply: %+v %v", r, err)
+	}
+	// The id of a message of the wrong shape comes back when it is valid.
+	if e, id := CheckBody([]byte(`{"jsonrpc":"1.0","id":"a","method":"ping"}`)); e == nil || string(id) != `"a"` {
+		t.Errorf("CheckBody of a 1.0 message: %v, id %s", e, id)
 	}
 }
 

@@ -139,9 +139,10 @@ func (s *Server) seq() uint64 {
 }
 
 // checkMCP answers a POST to /mcp whose body linerpc.CheckBody refuses (not
-// UTF-8, an unpaired surrogate escape, not JSON, an empty batch, an id the
-// reply would not carry back exactly, or null) with that JSON-RPC error, id
-// null and HTTP 400, as 'memsnap mcp' answers such a line; the SDK would
+// UTF-8, an unpaired surrogate escape, not JSON, no JSON-RPC 2.0 message,
+// an empty batch, an id the reply would not carry back exactly, or null)
+// with that JSON-RPC error, id null (or the message's, when valid) and HTTP
+// 400, as 'memsnap mcp' answers such a line; the SDK would
 // store the text as U+FFFD, answer 1.5 as 1, and answer a body that is not
 // JSON in plain text. Other requests and bodies reach h unchanged. The
 // body is already capped (ServeHTTP), and the SDK reads it whole anyway.
@@ -159,10 +160,10 @@ func checkMCP(h http.Handler) http.Handler {
 			h.ServeHTTP(w, r)
 			return
 		}
-		if e := linerpc.CheckBody(body); e != nil {
+		if e, id := linerpc.CheckBody(body); e != nil {
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusBadRequest)
-			_, _ = w.Write(linerpc.ErrorReply(e))
+			_, _ = w.Write(linerpc.ErrorReply(e, id))
 			return
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
