@@ -116,10 +116,10 @@ func TestCLIUsageErrors(t *testing.T) {
 		{[]string{"enqueue", "--wait=soon"}, `memsnap enqueue: invalid argument "soon" for "--wait" flag...`},
 		{[]string{"bench", "--only", "nosuch"}, `memsnap bench: unknown benchmark "nosuch" for --only...`},
 		{[]string{"graph", "--limit", "-5"}, `memsnap graph: read graph: bad option: limit -5 is negative`},
+		{[]string{"search", "--limit", "-3", "x"}, `memsnap search: --limit -3 is negative (0: all matches)`},
 		{[]string{"neighbors", "--depth", "100", "x"}, `memsnap neighbors: neighbors: bad option: depth 100 is out of range 1..6`},
 		{[]string{"neighbors", "--depth", "0", "x"}, `memsnap neighbors: --depth must be 1..6`},
 		{[]string{"commit", "--max-jobs", "-1"}, `memsnap commit: --max-jobs must not be negative`},
-		{[]string{"search", "--limit", "-1", "x"}, `memsnap search: search: bad option: limit -1 is negative`},
 	} {
 		r := memsnap(t, store, nil, nil, c.args...)
 		line := oneStderrLine(t, r, 2)

@@ -182,7 +182,7 @@ func TestDeadJobsRetriedAndPurged(t *testing.T) {
 	}
 
 	// Under the default limit the long job still does not decode: it stays.
-	a := jobsCmd(t, store, nil, 1, "retry", longID)
+	a := jobsCmd(t, store, nil, 1, "retry", longID, longID) // named twice: retried once
 	if len(a.Retried) != 0 || len(a.Left) != 1 || !strings.Contains(a.Left[0].Reason, "job.max_string_bytes") {
 		t.Fatalf("retry under the default limit: %+v", a)
 	}
@@ -234,6 +234,15 @@ func TestDeadJobsRetriedAndPurged(t *testing.T) {
 		if r.code != 1 || !strings.Contains(r.stderr, "1 of 1 jobs not") || !strings.Contains(r.stderr, "NOPE: not a dead job") {
 			t.Errorf("jobs %s NOPE: exit %d: %s", verb, r.code, r.stderr)
 		}
+	}
+	// Every id left is named with why (up to three); an empty id is a
+	// usage error.
+	if r := memsnap(t, store, nil, nil, "jobs", "purge", "NOPE", "NOPE2", "NOPE"); r.code != 1 || !strings.Contains(r.stderr, "2 of 2 jobs not purged: NOPE: not a dead job") ||
+		!strings.Contains(r.stderr, "; NOPE2: not a dead job") {
+		t.Errorf("jobs purge NOPE NOPE2 NOPE: exit %d: %s", r.code, r.stderr)
+	}
+	if r := memsnap(t, store, nil, nil, "jobs", "purge", ""); r.code != 2 || !strings.Contains(r.stderr, "an empty job id") {
+		t.Errorf(`jobs purge "": exit %d: %s`, r.code, r.stderr)
 	}
 	if r := memsnap(t, store, nil, nil, "jobs", "retry"); r.code != 2 {
 		t.Errorf("jobs retry without ids: exit %d: %s", r.code, r.stderr)

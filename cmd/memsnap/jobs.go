@@ -2,6 +2,7 @@ package main
 
 import "errors"
 import "fmt"
+import "slices"
 import "strings"
 import "text/tabwriter"
 
@@ -82,7 +83,16 @@ func (a *app) deadTargets(cmd *cobra.Command, s *snapshot.Store, args []string) 
 	case !all && len(args) == 0:
 		return nil, usagef(cmd, "needs job ids (see memsnap jobs) or --all")
 	case !all:
-		return args, nil
+		var ids []string
+		for _, id := range args {
+			if id == "" {
+				return nil, usagef(cmd, "an empty job id (see memsnap jobs)")
+			}
+			if !slices.Contains(ids, id) { // a job named twice is retried or purged once
+				ids = append(ids, id)
+			}
+		}
+		return ids, nil
 	}
 	dead, err := s.Queue().DeadJobs(0)
 	if err != nil {
@@ -152,18 +162,22 @@ func (a *app) retryDeadJobs(cmd *cobra.Command, s *snapshot.Store, args []string
 }
 
 // leftError is nil when no job was left, else the one line that says how
-// many of n jobs what (retry, purge) left and why, the first by name:
+// many of n jobs what (retry, purge) left and why, the first three by name:
 // "jobs retry: 1 of 1 jobs not retried: NOPE: not a dead job (see memsnap
 // jobs)".
 func leftError(what, done string, left []leftJob, n int) error {
 	if len(left) == 0 {
 		return nil
 	}
-	more := ""
-	if len(left) > 1 {
-		more = fmt.Sprintf("; and %d more (see \"left\")", len(left)-1)
+	const named = 3
+	var why []string
+	for _, l := range left[:min(len(left), named)] {
+		why = append(why, l.ID+": "+l.Reason)
 	}
-	return fmt.Errorf("%s: %d of %d jobs not %s: %s: %s%s", what, len(left), n, done, left[0].ID, left[0].Reason, more)
+	if len(left) > named {
+		why = append(why, fmt.Sprintf("and %d more (see \"left\")", len(left)-named))
+	}
+	return fmt.Errorf("%s: %d of %d jobs not %s: %s", what, len(left), n, done, strings.Join(why, "; "))
 }
 
 // retryDeadJob queues dead job id again under a new id and removes it from
