@@ -59,3 +59,15 @@ func TestWriteCommandSaysItsWriteStaysQueued(t *testing.T) {
 		t.Errorf("status:\n%s", out)
 	}
 }
+
+// A writer refused by a lock holder that never named itself names it by
+// the pid the system gives (it said "holder not yet identified").
+func TestLockedErrorNamesTheHoldersPID(t *testing.T) {
+	store := newStore(t)
+	holdLock(t, store)
+	r := memsnap(t, store, nil, []string{"MEMSNAP_WRITER_LOCK_TIMEOUT=0"}, "commit")
+	want := fmt.Sprintf("store is locked by pid %d, which has not named itself", os.Getpid())
+	if r.code == 0 || !strings.Contains(r.stderr, want) {
+		t.Errorf("commit under a foreign lock: exit %d: %s\nwant %q", r.code, r.stderr, want)
+	}
+}

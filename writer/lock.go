@@ -26,12 +26,15 @@ type Holder struct {
 
 // LockedError says who holds the writer lock. errors.Is(err, ErrLocked) holds.
 type LockedError struct {
-	Holder Holder
-	Known  bool // false if the holder had not written its identity yet
+	Holder Holder // when not Known, only the PID the system names, if any
+	Known  bool   // false if the holder had not written its identity yet
 }
 
 // Error names the holder: pid, host, start time and how long ago.
 func (e *LockedError) Error() string {
+	if !e.Known && e.Holder.PID != 0 {
+		return fmt.Sprintf("store is locked by pid %d, which has not named itself (a writer starting, or no memsnap process)", e.Holder.PID)
+	}
 	if !e.Known {
 		return "store is locked by another writer (holder not yet identified)"
 	}
@@ -64,6 +67,12 @@ func TryLock(s *snapshot.Store) (*Lock, error) {
 		f.Close()
 		if errors.Is(err, filelock.ErrWouldBlock) {
 			h, ok := ReadHolder(s)
+			if !ok {
+				// The system may still name the process (Linux: /proc/locks).
+				if lh, held, err := locked(s); err == nil && held {
+					h = Holder{PID: lh.PID}
+				}
+			}
 			return nil, &LockedError{Holder: h, Known: ok}
 		}
 		return nil, fmt.Errorf("take writer lock: %w", err)
