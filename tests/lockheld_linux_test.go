@@ -71,3 +71,16 @@ func TestLockedErrorNamesTheHoldersPID(t *testing.T) {
 		t.Errorf("commit under a foreign lock: exit %d: %s\nwant %q", r.code, r.stderr, want)
 	}
 }
+
+// enqueue --wait under a lock holder that never commits says the job stays
+// queued and whom it waits for (it said "still pending: context deadline
+// exceeded").
+func TestEnqueueWaitSaysWhoHoldsTheLock(t *testing.T) {
+	store := newStore(t)
+	holdLock(t, store)
+	r := memsnap(t, store, []byte(`{"ops":[{"op":"create_entities","entities":[{"name":"A","entityType":"t","observations":[]}]}]}`), nil, "enqueue", "--wait=1s")
+	want := "is still queued after --wait 1s (durable; memsnap job "
+	if r.code != 1 || !strings.Contains(r.stderr, want) || !strings.Contains(r.stderr, fmt.Sprintf("the writer lock is held by pid %d", os.Getpid())) {
+		t.Errorf("enqueue --wait=1s under a held lock: exit %d: %s", r.code, r.stderr)
+	}
+}

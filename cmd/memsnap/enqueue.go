@@ -65,6 +65,9 @@ wait and the prediction is a refusal, only the writer can tell: it then waits as
 			ctx, cancel := context.WithTimeout(cmd.Context(), wait.d)
 			defer cancel()
 			o, err := a.waitForJob(ctx, s, id)
+			if errors.Is(err, context.DeadlineExceeded) && cmd.Context().Err() == nil {
+				return stillQueued(s, id, wait.d)
+			}
 			if err != nil {
 				return err
 			}
@@ -155,6 +158,16 @@ func (a *app) readJob(file string) ([]byte, error) {
 		return nil, fmt.Errorf("%w: job is more than %d bytes, over the limit (job.max_bytes)", model.ErrInvalidJob, a.cfg.Job.MaxBytes)
 	}
 	return data, nil
+}
+
+// stillQueued is the error of a job still pending after --wait d: it stays
+// queued, durable, and which writer it waits for, if any holds the lock.
+func stillQueued(s *snapshot.Store, id string, d time.Duration) error {
+	why := "it was not committed in that time; the next commit (a daemon, memsnap commit, or the next write command) applies it"
+	if h, locked, err := writer.Locked(s); err == nil && locked {
+		why = fmt.Sprintf("the writer lock is held by pid %d, which has not committed it; it applies when a writer does", h.PID)
+	}
+	return fmt.Errorf("job %s is still queued after --wait %s (durable; memsnap job %s shows its outcome later): %s", id, d, id, why)
 }
 
 // waitForJob gives read-your-writes without a daemon: while the job is
