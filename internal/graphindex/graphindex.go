@@ -734,11 +734,11 @@ func (s phraseSig) hit(v *View, id int32, score float64) Hit {
 	return h
 }
 
-// phraseSigOf is the phraseSig of ASCII document d, which holds lq (ASCII,
-// not empty, without sep, its own NFC) first at offset at of its text
-// (find is lq's finder): as hit computes them, the offsets standing for
-// orig's.
-func (d *doc) phraseSigOf(lq string, at int, find *finder) phraseSig {
+// phraseSigOf is the phraseSig of ASCII document d, which holds find's
+// needle (ASCII, not empty, without sep, its own NFC) first at offset at
+// of its text: as hit computes them, the offsets standing for orig's.
+func (d *doc) phraseSigOf(find *finder, at int) phraseSig {
+	lq := find.needle
 	s := sigKnown
 	if at == 0 && int(d.nameLen) == len(lq) {
 		s |= sigExact
@@ -868,7 +868,7 @@ func (v *View) substringAt(lq string, signals bool) (ids []int32, sigs []phraseS
 		switch {
 		case at >= 0 && !across:
 			if signals && d.ascii {
-				return d.phraseSigOf(lq, at, &find), true
+				return d.phraseSigOf(&find, at), true
 			}
 			return 0, true
 		case at >= 0 && d.inOneField(lq, Lower):

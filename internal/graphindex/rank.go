@@ -534,20 +534,12 @@ func wordChars(s string) string {
 	}, s)
 }
 
-// squash is s's letters and digits alone, the first squashRunes of them:
-// "ent5" and "Ent-5" differ only in case and a hyphen, which trigrams of
-// words do not see ("ent5" shares " en" and "ent" with "ent-5" and
-// "ent-50" alike).
+// squash is wordChars(s) as runes, the first squashRunes of them: "ent5"
+// and "Ent-5" differ only in case and a hyphen, which trigrams of words do
+// not see ("ent5" shares " en" and "ent" with "ent-5" and "ent-50" alike).
 func squash(s string) []rune {
-	var out []rune
-	for _, r := range s {
-		if isWordRune(r) {
-			if out = append(out, r); len(out) == squashRunes {
-				break
-			}
-		}
-	}
-	return out
+	r := []rune(wordChars(s))
+	return r[:min(len(r), squashRunes)]
 }
 
 // editDistance is the Levenshtein distance of a and b: the fewest
